@@ -1,0 +1,332 @@
+"""The architecture spec: YAML -> frozen dataclasses, one loader, and back to YAML.
+
+Example (configs/eyeriss_v1.yaml)::
+
+    version: 1
+    name: eyeriss_v1
+    clock_mhz: 200
+    word_bits: 16
+    pe_array: {rows: 12, cols: 14}
+    rf: {ifmap_words: 12, weight_words: 224, psum_words: 24}
+    glb: {size_kb: 108, banks: 27, bandwidth_words_per_cycle: 16, holds: [ifmap, psum, weight]}
+    dram: {bandwidth_gb_per_s: 0.72, latency_cycles: 100}
+    noc: {type: eyeriss_v1}
+    energy: {preset: normalized}
+    dataflow: rs
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from accelsim.energy import PRESETS, TENSORS, EnergyTable
+from accelsim.errors import ConfigError
+from accelsim.fields import Fields
+from accelsim.yamlio import load_yaml
+
+SUPPORTED_VERSIONS = (1,)
+
+
+@dataclass(frozen=True)
+class PEArray:
+    rows: int
+    cols: int
+
+    @property
+    def pes(self) -> int:
+        return self.rows * self.cols
+
+
+@dataclass(frozen=True)
+class RegisterFile:
+    """Per-PE register files in words: one per tensor (``None`` = that tensor has no RF),
+    or one ``shared`` RF all kept tensors share."""
+
+    ifmap: int | None = None
+    weight: int | None = None
+    psum: int | None = None
+    shared: int | None = None
+
+    def capacity(self, tensor: str) -> int | None:
+        if self.shared is not None:
+            return self.shared
+        return getattr(self, tensor)
+
+    def holds(self, tensor: str) -> bool:
+        return self.shared is not None or getattr(self, tensor) is not None
+
+    @property
+    def total_words(self) -> int:
+        if self.shared is not None:
+            return self.shared
+        return sum(v or 0 for v in (self.ifmap, self.weight, self.psum))
+
+
+@dataclass(frozen=True)
+class GlobalBuffer:
+    size_kb: float
+    banks: int
+    bandwidth_words_per_cycle: float
+    holds: tuple[str, ...]
+
+    def size_words(self, word_bits: int) -> int:
+        return int(self.size_kb * 1024 * 8 // word_bits)
+
+
+@dataclass(frozen=True)
+class Dram:
+    bandwidth_gb_per_s: float | None   # None = unlimited
+    latency_cycles: int
+    energy_pj_per_bit: float | None    # overrides the energy table's DRAM entries when given
+
+
+@dataclass(frozen=True)
+class NocSpec:
+    type: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def param(self, name: str, default: Any = None) -> Any:
+        return dict(self.params).get(name, default)
+
+
+@dataclass(frozen=True)
+class Arch:
+    version: int
+    name: str
+    clock_mhz: float
+    word_bits: int
+    pe_array: PEArray
+    rf: RegisterFile
+    glb: GlobalBuffer
+    dram: Dram
+    noc: NocSpec
+    energy_preset: str
+    energy: EnergyTable
+    dataflow: str
+    source: str = "<memory>"
+
+    @property
+    def pes(self) -> int:
+        return self.pe_array.pes
+
+    @property
+    def glb_words(self) -> int:
+        return self.glb.size_words(self.word_bits)
+
+    @property
+    def dram_words_per_cycle(self) -> float:
+        """DRAM bandwidth in words per core cycle (inf when unlimited)."""
+        if self.dram.bandwidth_gb_per_s is None:
+            return float("inf")
+        return self.dram.bandwidth_gb_per_s * 1e9 * 8 / self.word_bits / (self.clock_mhz * 1e6)
+
+    def with_dram_unlimited(self) -> "Arch":
+        return replace(self, dram=replace(self.dram, bandwidth_gb_per_s=None))
+
+
+# --------------------------------------------------------------------------------------------
+# loading
+
+def _words(f: Fields, tensor: str, word_bits: int) -> int | None:
+    kw, kb = f"{tensor}_words", f"{tensor}_bytes"
+    if f.has(kw) and f.has(kb):
+        raise f.error(kb, f"give {kw} or {kb}, not both")
+    if f.has(kw):
+        value = f.raw(kw)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1:
+            raise f.error(kw, f"register file too small for one word: {value!r}; omit the key for no RF")
+        return f.int(kw, minimum=1, maximum=1 << 30)
+    if f.has(kb):
+        nbytes = f.number(kb, minimum=0)
+        words = int(nbytes * 8 // word_bits)
+        if words < 1:
+            raise f.error(kb, f"register file too small for one {word_bits}-bit word: {nbytes:g} bytes; "
+                              "omit the key for no RF")
+        return words
+    return None
+
+
+def _energy(f: Fields | None, word_bits: int, glb_kb: float, dram: Dram) -> tuple[str, EnergyTable]:
+    if f is None:
+        preset = "normalized"
+        table = PRESETS[preset](word_bits, glb_kb)
+    else:
+        preset = f.str("preset", "normalized", choices=PRESETS)
+        table = PRESETS[preset](word_bits, glb_kb)
+        mac = f.number("mac_pj", table.mac_pj, minimum=0)
+        noc = f.number("noc_hop_pj", table.noc_hop_pj, minimum=0)
+        rf_r, rf_w = list(table.rf_read_pj), list(table.rf_write_pj)
+        if f.has("rf_pj"):
+            value = f.raw("rf_pj")
+            if isinstance(value, dict):
+                rf = f.sub("rf_pj")
+                for i, t in enumerate(TENSORS):
+                    if rf.has(t):
+                        rw = rf.sub(t)
+                        rf_r[i] = rw.number("read", minimum=0)
+                        rf_w[i] = rw.number("write", rf_r[i], minimum=0)
+                        rw.done()
+                rf.done()
+            else:
+                v = f.number("rf_pj", minimum=0)
+                rf_r, rf_w = [v] * 3, [v] * 3
+
+        def rw_pair(key: str, read: float, write: float) -> tuple[float, float]:
+            if not f.has(key):
+                return read, write
+            value = f.raw(key)
+            if isinstance(value, dict):
+                sub = f.sub(key)
+                r = sub.number("read", minimum=0)
+                w = sub.number("write", r, minimum=0)
+                sub.done()
+                return r, w
+            v = f.number(key, minimum=0)
+            return v, v
+
+        glb_r, glb_w = rw_pair("glb_pj", table.glb_read_pj, table.glb_write_pj)
+        dram_r, dram_w = rw_pair("dram_pj", table.dram_read_pj, table.dram_write_pj)
+        f.done()
+        table = EnergyTable(mac, tuple(rf_r), tuple(rf_w), noc, glb_r, glb_w, dram_r, dram_w)
+    if dram.energy_pj_per_bit is not None:
+        per_word = dram.energy_pj_per_bit * word_bits
+        table = replace(table, dram_read_pj=per_word, dram_write_pj=per_word)
+    return preset, table
+
+
+def arch_from_dict(data: Any, source: str = "<memory>") -> Arch:
+    """Validate a parsed YAML document into an :class:`Arch`. Raises ConfigError."""
+    from dataflows import registry as dataflow_registry  # local: keeps import graph one-way
+    from noc import registry as noc_registry
+
+    f = Fields(data, source)
+    version = f.int("version", minimum=1)
+    if version not in SUPPORTED_VERSIONS:
+        raise f.error("version", f"unsupported version {version}; supported: {SUPPORTED_VERSIONS}")
+    name = f.str("name")
+    clock = f.number("clock_mhz", minimum=0, exclusive_min=True, maximum=1e5)
+    word_bits = f.int("word_bits", minimum=1, maximum=128)
+
+    pa = f.sub("pe_array")
+    pe_array = PEArray(pa.int("rows", maximum=1 << 16), pa.int("cols", maximum=1 << 16))
+    pa.done()
+
+    rf_value = f.raw("rf", None)
+    if rf_value is None:
+        rf = RegisterFile()
+    else:
+        rff = f.sub("rf")
+        shared = _words(rff, "shared", word_bits)
+        per = {t: _words(rff, t, word_bits) for t in TENSORS}
+        rff.done()
+        if shared is not None and any(v is not None for v in per.values()):
+            raise rff.error("shared_words", "give either a shared RF or per-tensor RFs, not both")
+        rf = RegisterFile(shared=shared, **per)
+
+    gf = f.sub("glb")
+    glb_kb = gf.number("size_kb", minimum=0, exclusive_min=True, maximum=1 << 22)
+    banks = gf.int("banks", 1, maximum=4096)
+    bw = gf.number("bandwidth_words_per_cycle", minimum=0, exclusive_min=True)
+    holds_raw = gf.list("holds", list(TENSORS))
+    for item in holds_raw:
+        if item not in TENSORS:
+            raise gf.error("holds", f"unknown tensor {item!r}; allowed: {', '.join(TENSORS)}")
+    if len(set(holds_raw)) != len(holds_raw):
+        raise gf.error("holds", f"tensor listed twice in {holds_raw}")
+    gf.done()
+    glb = GlobalBuffer(glb_kb, banks, bw, tuple(t for t in TENSORS if t in holds_raw))
+    if glb.size_words(word_bits) < 1:
+        raise gf.error("size_kb", f"global buffer smaller than one {word_bits}-bit word")
+
+    df = f.sub("dram", {})
+    if isinstance(df, dict):
+        df = Fields(df, source, "dram")
+    dbw = df.raw("bandwidth_gb_per_s", None)
+    if dbw is not None:
+        dbw = df.number("bandwidth_gb_per_s", minimum=0, exclusive_min=True)
+    dram = Dram(dbw, df.int("latency_cycles", 0, minimum=0, maximum=1 << 20),
+                df.number("energy_pj_per_bit", None, minimum=0) if df.has("energy_pj_per_bit") else None)
+    df.done()
+
+    nf = f.sub("noc", {"type": "bus"})
+    if isinstance(nf, dict):
+        nf = Fields(nf, source, "noc")
+    noc_type = nf.str("type", choices=noc_registry.names())
+    params = tuple(sorted((k, v) for k, v in nf.data.items() if k != "type"))
+    noc = NocSpec(noc_type, params)
+    noc_registry.validate(noc, nf)
+
+    ef = f.sub("energy", None)
+    preset, table = _energy(ef, word_bits, glb_kb, dram)
+    dataflow = f.str("dataflow", "rs", choices=dataflow_registry.names())
+    f.done()
+
+    for t in TENSORS:
+        if not rf.holds(t) and t not in glb.holds:
+            raise ConfigError(f"tensor {t!r} is placed in no buffer: add it to glb.holds or give rf.{t}_words",
+                              source=source, key="glb.holds")
+    return Arch(version, name, clock, word_bits, pe_array, rf, glb, dram, noc, preset, table, dataflow, source)
+
+
+def resolve_arch_path(name_or_path: str | Path) -> Path:
+    """A shipped config name (``eyeriss_v1``, ``isca16/rs``) or a file path."""
+    import configs
+
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") and p.exists():
+        return p
+    found = configs.find(str(name_or_path))
+    if found is not None:
+        return found
+    if p.exists():
+        return p
+    raise ConfigError(f"no such architecture file or shipped config; shipped: "
+                      f"{', '.join(n for n in configs.names() if '/' not in n or n.startswith('isca16'))}",
+                      source=str(name_or_path))
+
+
+def load_arch(name_or_path: str | Path) -> Arch:
+    path = resolve_arch_path(name_or_path)
+    return arch_from_dict(load_yaml(path), str(path))
+
+
+def arch_to_dict(arch: Arch) -> dict:
+    """The YAML document that loads back to an equal :class:`Arch` (round trip)."""
+    rf: dict[str, int] = {}
+    if arch.rf.shared is not None:
+        rf["shared_words"] = arch.rf.shared
+    for t in TENSORS:
+        v = getattr(arch.rf, t)
+        if v is not None:
+            rf[f"{t}_words"] = v
+    dram: dict[str, Any] = {"latency_cycles": arch.dram.latency_cycles}
+    if arch.dram.bandwidth_gb_per_s is not None:
+        dram["bandwidth_gb_per_s"] = arch.dram.bandwidth_gb_per_s
+    if arch.dram.energy_pj_per_bit is not None:
+        dram["energy_pj_per_bit"] = arch.dram.energy_pj_per_bit
+    energy = {"preset": arch.energy_preset}
+    base = PRESETS[arch.energy_preset](arch.word_bits, arch.glb.size_kb)
+    table = arch.energy
+    if arch.dram.energy_pj_per_bit is not None:
+        table = replace(table, dram_read_pj=base.dram_read_pj, dram_write_pj=base.dram_write_pj)
+    if table != base:
+        d = table.as_dict()
+        energy.update({k: v for k, v in d.items()})
+    out: dict[str, Any] = {
+        "version": arch.version,
+        "name": arch.name,
+        "clock_mhz": arch.clock_mhz,
+        "word_bits": arch.word_bits,
+        "pe_array": {"rows": arch.pe_array.rows, "cols": arch.pe_array.cols},
+        "glb": {"size_kb": arch.glb.size_kb, "banks": arch.glb.banks,
+                "bandwidth_words_per_cycle": arch.glb.bandwidth_words_per_cycle, "holds": list(arch.glb.holds)},
+        "dram": dram,
+        "noc": {"type": arch.noc.type, **dict(arch.noc.params)},
+        "energy": energy,
+        "dataflow": arch.dataflow,
+    }
+    if rf:
+        out["rf"] = rf
+    return out

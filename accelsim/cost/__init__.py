@@ -1,0 +1,1 @@
+"""The cost model: mapping -> exact action counts (counts.py), -> energy and cycles (model.py)."""

@@ -1,0 +1,23 @@
+"""The one exception type that user-facing input errors raise."""
+
+from __future__ import annotations
+
+
+class ConfigError(ValueError):
+    """Bad user input: a config, workload, mapping or argument.
+
+    The message is one line naming the file (if any), the key path, the offending value and what
+    is allowed. The CLI prints it and exits with status 2; library code only raises it.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None, key: str | None = None):
+        where = []
+        if source:
+            where.append(str(source))
+        if key:
+            where.append(key)
+        prefix = ": ".join(where)
+        text = f"{prefix}: {message}" if prefix else message
+        super().__init__(" ".join(text.split()))  # always a single line
+        self.source = source
+        self.key = key

@@ -1,0 +1,223 @@
+"""A mapping: the loop nest DRAM -> GLB -> spatial (rows, cols) -> RF -> MAC for one layer.
+
+Per level a tiling factor for each dimension (DIMS order); temporal levels (dram, glb, rf) also a
+loop order (outer -> inner). Per tensor, whether the GLB and the RF keep it (else it bypasses).
+Factors need not divide the dimension (ceil tiling): the last tile of a dimension is partial and
+the PEs it leaves idle stay idle, as on the real chip. A factor may not exceed what its level can
+use: with inner span s, a factor f needs (f - 1) * s < D.
+
+Buffer semantics (the cost model and the brute-force interpreter share them):
+- a buffer's tile is the bounding box of the tensor elements the loops below it touch, clipped to
+  the tensor (padding zeros are made, not stored);
+- a buffer is refilled at every iteration of the loops above it, down to the innermost loop
+  that indexes its tensor (a static schedule: loops that do not index the tensor keep it stationary);
+- when the refill is a step of that innermost loop, the overlap with the previous tile is kept
+  (sliding windows); otherwise the whole tile is fetched;
+- partial sums: a tile fill reads the parent only if a partial sum is already there; a MAC reading
+  its partial sum from a buffer always reads; PEs that share an output reduce over the array first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from accelsim.energy import TENSORS
+from accelsim.errors import ConfigError
+from accelsim.fields import Fields
+from workloads.layer import DIMS, Layer
+
+LEVELS: tuple[str, ...] = ("dram", "glb", "rows", "cols", "rf")
+TEMPORAL: tuple[str, ...] = ("dram", "glb", "rf")
+DRAM, GLB, ROWS, COLS, RF = range(5)
+
+# which dims index which tensor (DIMS order N G K C P Q R S)
+RELEVANT: dict[str, tuple[bool, ...]] = {
+    "ifmap": (True, True, False, True, True, True, True, True),
+    "weight": (False, True, True, True, False, False, True, True),
+    "psum": (True, True, True, False, True, True, False, False),
+}
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    factors: tuple[tuple[int, ...], ...]          # [level][dim], LEVELS x DIMS
+    orders: tuple[tuple[int, ...], ...]           # [dram, glb, rf]: dim indices outer -> inner
+    glb_keep: tuple[bool, bool, bool]             # per tensor (TENSORS order)
+    rf_keep: tuple[bool, bool, bool]
+
+    def factor(self, level: str, dim: str) -> int:
+        return self.factors[LEVELS.index(level)][DIMS.index(dim)]
+
+    @property
+    def active_pes(self) -> int:
+        out = 1
+        for f in self.factors[ROWS] + self.factors[COLS]:
+            out *= f
+        return out
+
+    def spatial(self, level: int) -> int:
+        out = 1
+        for f in self.factors[level]:
+            out *= f
+        return out
+
+    # ---- text ----------------------------------------------------------------------------
+    def loop_nest(self, layer: Layer | None = None) -> str:
+        """Timeloop-style listing, outermost first; spatial loops marked ``parallel-for``."""
+        lines = []
+        indent = 0
+
+        def emit(text: str) -> None:
+            lines.append("  " * indent + text)
+
+        names = {DRAM: "DRAM", GLB: "GLB", RF: "RF"}
+        keep = {GLB: self.glb_keep, RF: self.rf_keep}
+        for level in (DRAM, GLB, ROWS, COLS, RF):
+            if level in names:
+                held = ""
+                if level in keep:
+                    held = " [" + ", ".join(t for t, k in zip(TENSORS, keep[level]) if k) + "]"
+                    if not any(keep[level]):
+                        held = " [bypassed]"
+                emit(f"{names[level]}{held}")
+                emit("-" * 8)
+                order = self.orders[TEMPORAL.index(LEVELS[level])]
+            else:
+                order = tuple(range(len(DIMS)))
+            for d in order:
+                f = self.factors[level][d]
+                if f == 1:
+                    continue
+                kw = "parallel-for" if level in (ROWS, COLS) else "for"
+                tag = f" (array {LEVELS[level]})" if level in (ROWS, COLS) else ""
+                emit(f"{kw} {DIMS[d].lower()} in [0:{f}){tag}")
+                indent += 1
+        emit("MAC")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for li, level in enumerate(LEVELS):
+            entry: dict[str, Any] = {"factors": {d: self.factors[li][i] for i, d in enumerate(DIMS)
+                                                 if self.factors[li][i] != 1}}
+            if level in TEMPORAL:
+                entry["order"] = "".join(DIMS[d] for d in self.orders[TEMPORAL.index(level)])
+            if level == "glb":
+                entry["keep"] = [t for t, k in zip(TENSORS, self.glb_keep) if k]
+            if level == "rf":
+                entry["keep"] = [t for t, k in zip(TENSORS, self.rf_keep) if k]
+            out[level] = entry
+        return out
+
+    def compact(self) -> str:
+        """One-line form for tables and CSV."""
+        parts = []
+        for li, level in enumerate(LEVELS):
+            fs = "".join(f"{DIMS[i]}{f}" for i, f in enumerate(self.factors[li]) if f != 1) or "-"
+            parts.append(f"{level}:{fs}")
+        return " ".join(parts)
+
+
+def mapping_from_dict(data: Any, source: str = "<memory>") -> Mapping:
+    """Parse the YAML form (see :meth:`Mapping.to_dict`). Missing factors are 1; missing order is DIMS order."""
+    f = Fields(data, source, "")
+    factors = []
+    orders = []
+    keeps = {}
+    for level in LEVELS:
+        lf = f.sub(level, {})
+        if isinstance(lf, dict):
+            lf = Fields(lf, source, level)
+        ff = lf.sub("factors", {})
+        if isinstance(ff, dict):
+            ff = Fields(ff, source, f"{level}.factors")
+        factors.append(tuple(ff.int(d, 1, minimum=1, maximum=1 << 40) for d in DIMS))
+        ff.done()
+        if level in TEMPORAL:
+            order = lf.str("order", "".join(DIMS))
+            if sorted(order) != sorted("".join(DIMS)):
+                raise lf.error("order", f"order {order!r} must be a permutation of {''.join(DIMS)}")
+            orders.append(tuple(DIMS.index(ch) for ch in order))
+        if level in ("glb", "rf"):
+            keep = lf.list("keep", list(TENSORS))
+            for t in keep:
+                if t not in TENSORS:
+                    raise lf.error("keep", f"unknown tensor {t!r}; allowed: {', '.join(TENSORS)}")
+            keeps[level] = tuple(t in keep for t in TENSORS)
+        lf.done()
+    f.done()
+    return Mapping(tuple(factors), tuple(orders), keeps["glb"], keeps["rf"])
+
+
+def load_mapping(path: str) -> Mapping:
+    from accelsim.yamlio import load_yaml
+
+    return mapping_from_dict(load_yaml(path), path)
+
+
+def check(layer: Layer, mapping: Mapping, arch=None, source: str = "mapping") -> None:
+    """Raise ConfigError if ``mapping`` cannot run ``layer`` (on ``arch``, when given)."""
+    problems = problems_of(layer, mapping, arch)
+    if problems:
+        raise ConfigError(problems[0], source=source)
+
+
+def problems_of(layer: Layer, mapping: Mapping, arch=None) -> list[str]:
+    from accelsim.cost.tiles import tile_words  # local: tiles imports this module
+
+    out: list[str] = []
+    dims = layer.dims
+    if len(mapping.factors) != len(LEVELS) or any(len(f) != len(DIMS) for f in mapping.factors):
+        return ["factors must be LEVELS x DIMS"]
+    for order in mapping.orders:
+        if sorted(order) != list(range(len(DIMS))):
+            out.append(f"loop order {order} is not a permutation of the dims")
+    for d, D in enumerate(dims):
+        span = 1
+        # levels from inner to outer in nest order: rf, cols, rows, glb, dram
+        for level in (RF, COLS, ROWS, GLB, DRAM):
+            f = mapping.factors[level][d]
+            if f < 1:
+                out.append(f"{LEVELS[level]} factor of {DIMS[d]} must be >= 1, got {f}")
+                return out
+            if f > 1 and (f - 1) * span >= D:
+                out.append(f"{LEVELS[level]} factor {f} of {DIMS[d]} over-tiles it: inner span {span}, "
+                           f"{DIMS[d]}={D} needs at most {_ceil_div(D, span)}")
+            span *= f
+        if span < D:
+            out.append(f"factors of {DIMS[d]} cover {span} < {DIMS[d]}={D}")
+    for t_i, t in enumerate(TENSORS):
+        if not mapping.rf_keep[t_i]:
+            rel = RELEVANT[t]
+            for d in range(len(DIMS)):
+                if rel[d] and mapping.factors[RF][d] > 1 and (mapping.factors[ROWS][d] > 1 or mapping.factors[COLS][d] > 1):
+                    out.append(f"{t} bypasses the RF, so {DIMS[d]} cannot be both spatial and an RF loop")
+    if arch is not None:
+        if mapping.spatial(ROWS) > arch.pe_array.rows:
+            out.append(f"rows factors use {mapping.spatial(ROWS)} > {arch.pe_array.rows} PE rows")
+        if mapping.spatial(COLS) > arch.pe_array.cols:
+            out.append(f"cols factors use {mapping.spatial(COLS)} > {arch.pe_array.cols} PE cols")
+        for t_i, t in enumerate(TENSORS):
+            if mapping.rf_keep[t_i] and not arch.rf.holds(t):
+                out.append(f"the RF keeps {t} but the arch has no RF for it")
+            if mapping.glb_keep[t_i] and t not in arch.glb.holds:
+                out.append(f"the GLB keeps {t} but the arch's glb.holds excludes it")
+        words = tile_words(layer, mapping)
+        rf_need = [words["rf"][i] for i in range(3) if mapping.rf_keep[i]]
+        if arch.rf.shared is not None:
+            if sum(rf_need) > arch.rf.shared:
+                out.append(f"RF tiles need {sum(rf_need)} words > shared RF {arch.rf.shared}")
+        else:
+            for t_i, t in enumerate(TENSORS):
+                cap = arch.rf.capacity(t)
+                if mapping.rf_keep[t_i] and cap is not None and words["rf"][t_i] > cap:
+                    out.append(f"RF {t} tile needs {words['rf'][t_i]} words > {cap}")
+        glb_need = sum(words["glb"][i] for i in range(3) if mapping.glb_keep[i])
+        if glb_need > arch.glb_words:
+            out.append(f"GLB tiles need {glb_need} words > {arch.glb_words}")
+    return out

@@ -1,0 +1,26 @@
+"""Shipped configurations (data only). Found through the installed package, never the cwd."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+
+def root() -> Path:
+    return Path(str(files(__name__)))
+
+
+def find(name: str) -> Path | None:
+    """A shipped config by name: ``eyeriss_v1``, ``isca16/rs``, ``soc/sd855`` (with or without .yaml)."""
+    base = root()
+    stem = name[:-5] if name.endswith(".yaml") else name
+    candidate = base / f"{stem}.yaml"
+    return candidate if candidate.is_file() else None
+
+
+def names(subdir: str = "") -> list[str]:
+    base = root() / subdir if subdir else root()
+    out = []
+    for p in sorted(base.rglob("*.yaml")):
+        out.append(str(p.relative_to(root()).with_suffix("")))
+    return out

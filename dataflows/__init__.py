@@ -1,0 +1,1 @@
+"""Dataflows as declarations: one small module each (os, ws, is_, nlr, rs, ...) plus a registry."""
