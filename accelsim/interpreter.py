@@ -2,7 +2,7 @@
 
 It walks every MAC in schedule order, keeps for every buffer (per PE for register files) the tile
 it holds, and counts words moved whenever a tile is replaced, by explicit set arithmetic on the
-tiles' boxes. It shares nothing with accelsim.cost but the Mapping type and the documented buffer
+tiles' index sets. It shares nothing with accelsim.cost but the Mapping type and the documented buffer
 semantics (accelsim.mapping), so the fast model must equal it exactly. Small layers only.
 """
 
@@ -39,32 +39,28 @@ def _limits(layer: Layer, tensor: int) -> tuple[int, ...]:
 
 
 def _clip_box(box, limits):
-    return tuple((max(lo, 0), min(hi, lim - 1)) for (lo, hi), lim in zip(box, limits))
+    return tuple(frozenset(v for v in axis if 0 <= v < lim) for axis, lim in zip(box, limits))
 
 
 def _vol(box) -> int:
     out = 1
-    for lo, hi in box:
-        if hi < lo:
-            return 0
-        out *= hi - lo + 1
+    for axis in box:
+        out *= len(axis)
     return out
 
 
 def _inter(a, b):
-    return tuple((max(x0, y0), min(x1, y1)) for (x0, x1), (y0, y1) in zip(a, b))
+    return tuple(x & y for x, y in zip(a, b))
 
 
 def _grow(boxes: dict, key, point) -> None:
+    """A tile is the product of the index sets it touches on each axis of its tensor."""
     box = boxes.get(key)
     if box is None:
-        boxes[key] = [[v, v] for v in point]
+        boxes[key] = [{v} for v in point]
     else:
         for axis, v in enumerate(point):
-            if v < box[axis][0]:
-                box[axis][0] = v
-            if v > box[axis][1]:
-                box[axis][1] = v
+            box[axis].add(v)
 
 
 def interpret(layer: Layer, m: Mapping) -> Counts:
@@ -164,9 +160,7 @@ def interpret(layer: Layer, m: Mapping) -> Counts:
                     v -= _vol(_inter(box, union_boxes[h][last_union]))
                 fetched_u += v
                 if t == 2 and not mac_child:
-                    lo = [a for a, _b in box]
-                    hi = [b for _a, b in box]
-                    for pt in itertools.product(*[range(a, b + 1) for a, b in zip(lo, hi)]):
+                    for pt in itertools.product(*[sorted(axis) for axis in box]):
                         if pt in written:
                             nonfirst += 1
                         else:

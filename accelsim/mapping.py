@@ -7,8 +7,9 @@ the PEs it leaves idle stay idle, as on the real chip. A factor may not exceed w
 use: with inner span s, a factor f needs (f - 1) * s < D.
 
 Buffer semantics (the cost model and the brute-force interpreter share them):
-- a buffer's tile is the bounding box of the tensor elements the loops below it touch, clipped to
-  the tensor (padding zeros are made, not stored);
+- a buffer's tile is the set of tensor elements the loops below it touch (per axis: with a stride
+  larger than the filter, the rows in between are not fetched), clipped to the tensor (padding
+  zeros are made, not stored);
 - a buffer is refilled at every iteration of the loops above it, down to the innermost loop
   that indexes its tensor (a static schedule: loops that do not index the tensor keep it stationary);
 - when the refill is a step of that innermost loop, the overlap with the previous tile is kept

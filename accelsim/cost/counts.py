@@ -12,6 +12,7 @@ the tensor contribute how many times the schedule revisits the tile.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from accelsim.cost.nest import MAC_CUT, Nest, build_nest
 from accelsim.mapping import DRAM, GLB, RELEVANT, RF, Mapping
@@ -66,17 +67,63 @@ def count_tuples(D: int, loops: list[tuple[int, int, bool]]) -> int:
     return total
 
 
-def _clip(lo: int, hi: int, size: int) -> int:
-    lo = lo if lo > 0 else 0
-    hi = hi if hi < size - 1 else size - 1
-    return hi - lo + 1 if hi >= lo else 0
+@lru_cache(maxsize=4096)
+def _lattice(a: int, b: int, stride: int, dil: int) -> frozenset[int]:
+    """Rows (or columns) an (a output rows) x (b filter rows) tile touches, relative to its first:
+    {p * stride + r * dil}. Not an interval when stride > b * dil or dil > a * stride."""
+    if _dense(a, b, stride, dil):
+        return frozenset(range((a - 1) * stride + (b - 1) * dil + 1))
+    return frozenset(p * stride + r * dil for p in range(a) for r in range(b))
+
+
+def touched(a: int, b: int, stride: int, dil: int) -> int:
+    """How many distinct rows an a x b (output x filter) tile touches, unclipped."""
+    return _count_in(a, b, stride, dil, 0, (a - 1) * stride + (b - 1) * dil + 1)
+
+
+def _dense(a: int, b: int, stride: int, dil: int) -> bool:
+    """True when {p*stride + r*dil} is a whole interval (checked cheaply for the common cases)."""
+    if a == 1:
+        return dil == 1 or b == 1
+    if b == 1:
+        return stride == 1
+    if dil == 1:
+        return b >= stride
+    if stride == 1:
+        return a >= dil
+    return False
+
+
+@lru_cache(maxsize=65536)
+def _count_in(a: int, b: int, stride: int, dil: int, lo: int, hi: int) -> int:
+    """|{v in lattice(a, b): lo <= v < hi}|."""
+    span = (a - 1) * stride + (b - 1) * dil + 1
+    if lo <= 0 and hi >= span:
+        if _dense(a, b, stride, dil):
+            return span
+        return len(_lattice(a, b, stride, dil))
+    if _dense(a, b, stride, dil):
+        return max(0, min(hi, span) - max(lo, 0))
+    return sum(1 for v in _lattice(a, b, stride, dil) if lo <= v < hi)
+
+
+@lru_cache(maxsize=65536)
+def _overlap_in(a: int, b: int, a2: int, b2: int, delta: int, stride: int, dil: int, lo: int, hi: int) -> int:
+    """|{v in lattice(a, b): lo <= v < hi and v + delta in lattice(a2, b2)}| (old tile starts delta earlier)."""
+    if _dense(a, b, stride, dil) and _dense(a2, b2, stride, dil):
+        span2 = (a2 - 1) * stride + (b2 - 1) * dil + 1
+        span = (a - 1) * stride + (b - 1) * dil + 1
+        # v in [0, span), v + delta in [0, span2)  ->  v in [-delta, span2 - delta)
+        return max(0, min(hi, span, span2 - delta) - max(lo, 0, -delta))
+    old = _lattice(a2, b2, stride, dil)
+    return sum(1 for v in _lattice(a, b, stride, dil) if lo <= v < hi and v + delta in old)
 
 
 def axis_sums(Dp: int, Tp: int, Dr: int, Tr: int, stride: int, dil: int, pad: int, size: int,
               slide: int, m: int, f: int) -> tuple[int, int]:
-    """Sum of clipped input extents over (output tile, filter tile) pairs, and of the overlaps kept
-    by slides. ``slide`` 1: the sliding loop moves the output dim, 2: the filter dim, 0: none;
-    it moves ``m`` tiles per step and has ``f`` iterations."""
+    """Sum over (output tile, filter tile) pairs of the input rows each touches (clipped to the
+    tensor), and of the rows kept by slides. ``slide`` 1: the sliding loop moves the output dim,
+    2: the filter dim, 0: none; it moves ``m`` tiles per step and has ``f`` iterations."""
     nP, nR = ceil_div(Dp, Tp), ceil_div(Dr, Tr)
     total = 0
     overlap = 0
@@ -87,17 +134,13 @@ def axis_sums(Dp: int, Tp: int, Dr: int, Tr: int, stride: int, dil: int, pad: in
         for j in range(nR):
             rb = j * Tr
             re = min(Tr, Dr - rb)
-            lo = pb * stride + rb * dil - pad
-            hi = (pb + pe - 1) * stride + (rb + re - 1) * dil - pad
-            total += _clip(lo, hi, size)
+            off = pb * stride + rb * dil - pad
+            lo, hi = -off, size - off
+            total += _count_in(pe, re, stride, dil, lo, hi)
             if slide_p:
-                plo = (pb - m * Tp) * stride + rb * dil - pad
-                phi = plo + (Tp - 1) * stride + (re - 1) * dil
-                overlap += _clip(max(lo, plo), min(hi, phi), size)
+                overlap += _overlap_in(pe, re, Tp, re, m * Tp * stride, stride, dil, lo, hi)
             elif slide == 2 and (j // m) % f >= 1:
-                plo = pb * stride + (rb - m * Tr) * dil - pad
-                phi = plo + (pe - 1) * stride + (Tr - 1) * dil
-                overlap += _clip(max(lo, plo), min(hi, phi), size)
+                overlap += _overlap_in(pe, re, pe, Tr, m * Tr * dil, stride, dil, lo, hi)
     return total, overlap
 
 

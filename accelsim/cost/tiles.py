@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from accelsim.cost.counts import touched
 from accelsim.energy import TENSORS
 from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping
 from workloads.layer import C, G, K, N, P, Q, R, S, Layer
@@ -18,8 +19,8 @@ def tile_extents(layer: Layer, m: Mapping, levels: tuple[int, ...]) -> dict[str,
     """Words of each tensor's tile spanning the loops at ``levels``."""
     dims = layer.dims
     t = [_span(m, d, levels, dims[d]) for d in range(8)]
-    h = min(layer.H, (t[P] - 1) * layer.stride_h + (t[R] - 1) * layer.dil_h + 1)
-    w = min(layer.W, (t[Q] - 1) * layer.stride_w + (t[S] - 1) * layer.dil_w + 1)
+    h = min(layer.H, touched(t[P], t[R], layer.stride_h, layer.dil_h))
+    w = min(layer.W, touched(t[Q], t[S], layer.stride_w, layer.dil_w))
     return {
         "ifmap": t[N] * t[G] * t[C] * h * w,
         "weight": t[G] * t[K] * t[C] * t[R] * t[S],

@@ -1,0 +1,95 @@
+"""Building named mappings: the part every dataflow's hand-written mapping shares.
+
+A dataflow module decides the spatial factors and the per-PE (RF) factors; ``complete`` puts the
+rest of each dimension at the GLB level, then moves factors out to DRAM until the GLB tiles fit,
+and orders the loops.
+"""
+
+from __future__ import annotations
+
+from accelsim.energy import TENSORS
+from accelsim.errors import ConfigError
+from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping, problems_of
+from workloads.layer import DIMS, Layer
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _factors(d: dict[str, int]) -> list[int]:
+    out = [1] * 8
+    for name, f in d.items():
+        out[DIMS.index(name)] = max(1, int(f))
+    return out
+
+
+def order(innermost: tuple[str, ...], outer_first: tuple[str, ...] = ("G", "N", "K", "C", "P", "Q", "R", "S")) -> tuple[int, ...]:
+    rest = [d for d in outer_first if d not in innermost]
+    return tuple(DIMS.index(d) for d in rest + list(innermost))
+
+
+# dims moved from GLB out to DRAM, in this order of preference, when the GLB tiles do not fit
+_SPILL = ("N", "K", "C", "P", "Q", "R", "S")
+_SHRINK_RF = ("C", "K", "S", "R", "Q", "P", "N")
+
+
+def complete(layer: Layer, arch, rows: dict[str, int], cols: dict[str, int], rf: dict[str, int],
+             keep_rf: tuple[str, ...], glb_innermost: tuple[str, ...], dram_innermost: tuple[str, ...] = ("C",),
+             rf_order: tuple[str, ...] = ()) -> Mapping:
+    """A legal mapping with the given spatial and RF factors (clipped to the layer and array)."""
+    dims = layer.dims
+    f_rows, f_cols, f_rf = _factors(rows), _factors(cols), _factors(rf)
+    for d, D in enumerate(dims):            # clip each level's factor to what the dim can use
+        span = 1
+        for f in (f_rf, f_cols, f_rows):
+            f[d] = min(f[d], ceil_div(D, span))
+            span *= f[d]
+    f_glb = [ceil_div(D, f_rf[d] * f_cols[d] * f_rows[d]) for d, D in enumerate(dims)]
+    f_dram = [1] * 8
+    f_glb[DIMS.index("G")], f_dram[DIMS.index("G")] = 1, f_glb[DIMS.index("G")]  # groups are independent
+    rf_keep = tuple(t in keep_rf and arch.rf.holds(t) for t in TENSORS)
+    glb_keep = tuple(t in arch.glb.holds for t in TENSORS)
+    orders = (order(dram_innermost), order(glb_innermost), order(rf_order))
+
+    def build() -> Mapping:
+        levels = [None] * 5
+        levels[DRAM], levels[GLB], levels[ROWS], levels[COLS], levels[RF] = f_dram, f_glb, f_rows, f_cols, f_rf
+        return Mapping(tuple(tuple(x) for x in levels), orders, glb_keep, rf_keep)
+
+    m = build()
+    guard = 0
+    while problems_of(layer, m, arch):
+        problems = problems_of(layer, m, arch)
+        if not all(p.startswith("GLB tiles") for p in problems):
+            raise ConfigError(f"named mapping for layer {layer.name!r} on {arch.name!r} is not legal: {problems[0]}")
+        for name in _SPILL:                  # halve the first GLB factor that can shrink
+            d = DIMS.index(name)
+            if f_glb[d] > 1:
+                inner = f_rf[d] * f_cols[d] * f_rows[d]
+                total = ceil_div(dims[d], inner)
+                f_glb[d] = ceil_div(f_glb[d], 2)
+                f_dram[d] = ceil_div(total, f_glb[d])
+                break
+        else:
+            for name in _SHRINK_RF:          # then shrink per-PE loops, sending the rest outward
+                d = DIMS.index(name)
+                if f_rf[d] > 1:
+                    f_rf[d] = ceil_div(f_rf[d], 2)
+                    f_glb[d] = 1
+                    f_dram[d] = ceil_div(dims[d], f_rf[d] * f_cols[d] * f_rows[d])
+                    break
+            else:
+                raise ConfigError(f"layer {layer.name!r} does not fit {arch.name!r}'s GLB even with one "
+                                  f"tile per pass: {problems[0]}")
+        m = build()
+        guard += 1
+        if guard > 1000:
+            raise ConfigError(f"layer {layer.name!r}: could not fit the GLB")
+    return m
+
+
+def rf_budget(arch, tensor: str) -> int:
+    """Words the RF can give ``tensor`` (the whole shared RF, or its own)."""
+    cap = arch.rf.capacity(tensor)
+    return 0 if cap is None else cap

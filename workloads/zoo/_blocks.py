@@ -1,0 +1,31 @@
+"""Building blocks shared by the zoo modules (no networks here, so the registry finds nothing).
+
+The zoo lists MAC layers only (conv, depthwise, fc, gemm). Pooling layers are not listed, but they
+still change the spatial size, so :func:`pool_out` gives the size after one.
+"""
+
+from __future__ import annotations
+
+from workloads.layer import Layer, LayerKind, conv
+
+
+def pool_out(h: int, kernel: int, stride: int, pad: int = 0, ceil_mode: bool = False) -> int:
+    """Output size of a pooling window over ``h`` (floor by default, as PyTorch and Caffe floor)."""
+    span = h + 2 * pad - kernel
+    return (-(-span // stride) if ceil_mode else span // stride) + 1
+
+
+def dw_separable(prefix: str, C: int, K: int, H: int, stride: int = 1) -> tuple[Layer, Layer]:
+    """MobileNet's depthwise 3x3 (pad 1) followed by a pointwise 1x1: ``<prefix>_dw``, ``<prefix>_pw``."""
+    dw = conv(f"{prefix}_dw", C=C, K=C, H=H, R=3, stride=stride, pad=1, groups=C)
+    pw = conv(f"{prefix}_pw", C=C, K=K, H=dw.P, R=1)
+    return dw, pw
+
+
+def grouped_gemm(name: str, m: int, n: int, k: int, groups: int) -> Layer:
+    """``groups`` independent products (m x k) @ (k x n), e.g. one per attention head.
+
+    As in :func:`workloads.layer.gemm`, m is the output rows (P), k the reduction (C per group),
+    n the outputs (K per group); MACs = groups * m * n * k.
+    """
+    return Layer(name=name, kind=LayerKind.GEMM, C=groups * k, K=groups * n, H=m, W=1, groups=groups)
