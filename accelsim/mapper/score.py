@@ -1,0 +1,48 @@
+"""Scoring: the cost model's counts turned into the number a search minimises.
+
+Objectives are a registry: energy (pJ), cycles (the bandwidth-aware bound: compute cycles, or the
+DRAM/GLB traffic at their bandwidths if that is longer) and edp (their product).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from accelsim.cost.counts import L_DRAM, L_GLB, Counts
+from accelsim.cost.model import energy_of
+
+
+def bandwidth_cycles(counts: Counts, arch) -> tuple[float, float]:
+    """Cycles the DRAM and the GLB need to move this layer's words at their bandwidths."""
+    dram_words = sum(counts.reads[L_DRAM]) + sum(counts.writes[L_DRAM])
+    glb_words = sum(counts.reads[L_GLB]) + sum(counts.writes[L_GLB])
+    dram_bw = arch.dram_words_per_cycle
+    dram = 0.0 if dram_bw == float("inf") else dram_words / dram_bw
+    return dram, glb_words / arch.glb.bandwidth_words_per_cycle
+
+
+def latency_bound(counts: Counts, arch) -> float:
+    """Eyexam step 6: cycles can be no fewer than compute or any level's traffic / bandwidth."""
+    return max(float(counts.cycles), *bandwidth_cycles(counts, arch))
+
+
+@dataclass(frozen=True)
+class Score:
+    objective: float
+    energy_pj: float
+    cycles: float
+
+
+OBJECTIVES: dict[str, Callable[[float, float], float]] = {
+    "energy": lambda energy, cycles: energy,
+    "cycles": lambda energy, cycles: cycles,
+    "edp": lambda energy, cycles: energy * cycles,
+}
+
+
+def score(counts: Counts, arch, objective: str) -> Score:
+    by_part, _ = energy_of(counts, arch)
+    energy = sum(by_part.values())
+    cycles = latency_bound(counts, arch)
+    return Score(OBJECTIVES[objective](energy, cycles), energy, cycles)

@@ -1,0 +1,65 @@
+"""MobileNet v1 (1.0, 224) and MobileNet v2 (1.0, 224), batch 1 (MAC layers only: no pooling, no adds).
+
+MobileNet v1 -- Howard et al., "MobileNets: Efficient Convolutional Neural Networks for Mobile Vision
+Applications", arXiv:1704.04861, Table 1 (569 M mult-adds, Table 4). Strides follow the reference
+implementation (TF-slim mobilenet_v1.py, MOBILENETV1_CONV_DEFS): the 13th separable layer (512 -> 1024)
+is the stride-2 one and the last (1024 -> 1024) runs at stride 1 on 7x7; Table 1 of the paper prints
+"s2" on the last one too, which cannot be (its input and output are both 7x7).
+
+MobileNet v2 -- Sandler et al., "MobileNetV2: Inverted Residuals and Linear Bottlenecks", CVPR 2018,
+Table 2 (t, c, n, s per stage; 300 M multiply-adds, Table 3) with torchvision.models.mobilenet_v2's
+layer details: no expansion 1x1 when t = 1, a final 1x1 conv to 1280 channels, FC 1280 -> 1000.
+"""
+
+from workloads.layer import Workload, conv, fc
+from workloads.zoo._blocks import dw_separable
+
+# MobileNet v1 separable layers after the stem: (output channels, stride of the depthwise conv)
+_V1 = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
+       (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
+
+# MobileNet v2 bottleneck stages: (expansion t, output channels c, repeats n, first stride s)
+_V2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+       (6, 320, 1, 1))
+
+
+def mobilenet_v1_body(H: int = 224, width: float = 1.0, prefix: str = "") -> tuple[list, int, int]:
+    """Stem plus the 13 separable layers: (layers, output channels, output size). Used by PoseNet too."""
+    def ch(c: int) -> int:
+        return int(c * width)
+
+    stem = conv(f"{prefix}conv1", C=3, K=ch(32), H=H, R=3, stride=2, pad=1)
+    layers, c, h = [stem], ch(32), stem.P
+    for i, (k, stride) in enumerate(_V1, start=2):
+        dw, pw = dw_separable(f"{prefix}conv{i}", C=c, K=ch(k), H=h, stride=stride)
+        layers += [dw, pw]
+        c, h = ch(k), pw.P
+    return layers, c, h
+
+
+def mobilenet_v1() -> Workload:
+    layers, c, _ = mobilenet_v1_body()
+    layers.append(fc("fc", C=c, K=1000))  # after the 7x7 global average pool
+    return Workload("mobilenet_v1", tuple(layers))
+
+
+def mobilenet_v2() -> Workload:
+    stem = conv("conv1", C=3, K=32, H=224, R=3, stride=2, pad=1)
+    layers, c, h = [stem], 32, stem.P
+    block = 0
+    for t, k, n, s in _V2:
+        for i in range(n):
+            block += 1
+            name = f"block{block}"
+            hidden = c * t
+            if t != 1:
+                layers.append(conv(f"{name}_expand", C=c, K=hidden, H=h, R=1))
+            dw = conv(f"{name}_dw", C=hidden, K=hidden, H=h, R=3, stride=s if i == 0 else 1, pad=1,
+                      groups=hidden)
+            layers += [dw, conv(f"{name}_project", C=hidden, K=k, H=dw.P, R=1)]
+            c, h = k, dw.P
+    layers += [conv("conv_last", C=c, K=1280, H=h, R=1), fc("fc", C=1280, K=1000)]
+    return Workload("mobilenet_v2", tuple(layers))
+
+
+NETWORKS = {"mobilenet_v1": mobilenet_v1, "mobilenet_v2": mobilenet_v2}
