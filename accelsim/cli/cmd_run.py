@@ -1,0 +1,125 @@
+"""accelsim run: map, cost and simulate a workload on an architecture; print a per-layer table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from accelsim.cli import Command
+from accelsim.errors import ConfigError
+
+DEFAULT_ARCH = "eyeriss_v1"
+DEFAULT_WORKLOAD = "alexnet"
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("arch", nargs="?", default=DEFAULT_ARCH,
+                   help=f"architecture: a shipped config name (see `accelsim list configs`) or a YAML file "
+                        f"(default {DEFAULT_ARCH})")
+    p.add_argument("--workload", "-w", default=DEFAULT_WORKLOAD,
+                   help=f"zoo network name or a .yaml/.csv/.onnx file (default {DEFAULT_WORKLOAD})")
+    p.add_argument("--dataflow", "-d", help="dataflow (default: the arch's); see `accelsim list dataflows`")
+    p.add_argument("--batch", "-b", type=int, help="override the batch size N of every layer")
+    p.add_argument("--layers", help="layers to run: names and/or 1-based index ranges, e.g. CONV1,CONV3 or 1-5")
+    p.add_argument("--search", action="store_true", help="search mappings instead of the dataflow's named mapping")
+    p.add_argument("--objective", default="energy", help="search objective: energy, cycles or edp (default energy)")
+    p.add_argument("--search-budget", type=int, default=1500, help="mappings scored per layer (default 1500)")
+    p.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
+    p.add_argument("--time-limit", type=float, help="search time limit per layer, seconds")
+    p.add_argument("--mapping", help="YAML file of hand-written mappings: {LAYER: mapping} (see docs)")
+    p.add_argument("--no-sim", action="store_true", help="skip the cycle-approximate simulation")
+    p.add_argument("--json", action="store_true", help="print stats.json to stdout instead of the table")
+    p.add_argument("--out", help="write stats.json, layers.csv and mapping.txt to this directory")
+    p.add_argument("--format", choices=("accelsim", "scalesim"), default="accelsim",
+                   help="with --out: also write SCALE-Sim's COMPUTE_REPORT.csv (scalesim)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def select_layers(workload, spec: str | None):
+    if not spec:
+        return workload
+    names = [layer.name for layer in workload.layers]
+    chosen: list[str] = []
+    for part in (s.strip() for s in spec.split(",")):
+        if not part:
+            continue
+        if part in names:
+            chosen.append(part)
+            continue
+        lo, sep, hi = part.partition("-")
+        if lo.isdigit() and (not sep or hi.isdigit()):
+            a, b = int(lo), int(hi) if sep else int(lo)
+            if not 1 <= a <= b <= len(names):
+                raise ConfigError(f"--layers: range {part!r} outside 1-{len(names)}")
+            chosen += names[a - 1:b]
+            continue
+        raise ConfigError(f"--layers: {part!r} is neither a layer name nor a 1-based range; layers: {', '.join(names)}")
+    return workload.select(list(dict.fromkeys(chosen)))
+
+
+def load_mappings(path: str, workload) -> dict:
+    from accelsim.mapping import LEVELS, mapping_from_dict
+    from accelsim.yamlio import load_yaml
+
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping of layer name -> mapping", source=path)
+    if set(data) <= set(LEVELS):
+        if len(workload.layers) != 1:
+            raise ConfigError("a single mapping needs exactly one layer (use --layers) or a {LAYER: mapping} file",
+                              source=path)
+        return {workload.layers[0].name: mapping_from_dict(data, path)}
+    names = {layer.name for layer in workload.layers}
+    out = {}
+    for name, body in data.items():
+        if name not in names:
+            raise ConfigError(f"no layer {name!r} in workload {workload.name!r}", source=path, key=str(name))
+        out[name] = mapping_from_dict(body, f"{path}: {name}")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from accelsim import report
+    from accelsim.arch import load_arch
+    from accelsim.mapper.search import SearchSpec
+    from accelsim.pipeline import run as run_pipeline
+    from accelsim.progress import Progress
+    from workloads.loader import load_workload
+
+    arch = load_arch(args.arch)
+    workload = select_layers(load_workload(args.workload, args.batch), args.layers)
+    spec = SearchSpec(args.objective, args.search_budget, args.seed, args.time_limit) if args.search else None
+    mappings = load_mappings(args.mapping, workload) if args.mapping else None
+    simulate = not args.no_sim and _sim_available()
+    bar = Progress.for_terminal(len(workload.layers), "accelsim run", args.quiet or args.json)
+    try:
+        result = run_pipeline(arch, workload, args.dataflow, search_spec=spec, mappings=mappings,
+                              simulate=simulate, on_layer=lambda name: bar.advance(note=name))
+    finally:
+        bar.close()
+    doc = report.stats(result)
+    if args.out:
+        out = Path(args.out)
+        written = report.write_outputs(result, doc, out)
+        if args.format == "scalesim":
+            from accelsim.interop.scalesim import compute_report_csv
+
+            report.write_atomic(out / "COMPUTE_REPORT.csv", compute_report_csv(result))
+            written.append(out / "COMPUTE_REPORT.csv")
+    if args.json:
+        sys.stdout.write(report.to_json(doc))
+    else:
+        print(report.table(doc))
+        if args.out:
+            print(f"wrote {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def _sim_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("accelsim.sim") is not None
+
+
+COMMAND = Command("run", "map, cost and simulate a workload on an architecture", configure, run)

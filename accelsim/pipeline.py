@@ -1,0 +1,70 @@
+"""Run a workload on an architecture: per layer, a mapping (named, searched or given), its cost,
+and (when the simulator is on) its simulated timing. Pure apart from the optional progress hook."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from accelsim.cost.model import LayerResult, evaluate
+from accelsim.mapper.search import SearchResult, SearchSpec, search
+from accelsim.mapping import Mapping
+from workloads.layer import Workload
+
+
+@dataclass(frozen=True)
+class LayerRun:
+    result: LayerResult
+    search: SearchResult | None = None
+    sim: object | None = None          # accelsim.sim result, when simulated
+
+    @property
+    def cycles(self) -> int:
+        """Simulated cycles when simulated, else the ideal (compute-bound) cycles."""
+        if self.sim is not None:
+            return int(self.sim.cycles)
+        return self.result.ideal_cycles
+
+
+@dataclass(frozen=True)
+class Run:
+    arch: object
+    workload: Workload
+    dataflow: str
+    search: SearchSpec | None
+    simulated: bool
+    layers: tuple[LayerRun, ...]
+
+    @property
+    def batch(self) -> int:
+        return self.workload.layers[0].N
+
+
+def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: SearchSpec | None = None,
+        mappings: dict[str, Mapping] | None = None, simulate: bool = False,
+        on_layer: Callable[[str], None] | None = None) -> Run:
+    """Map, cost and (optionally) simulate every layer. ``mappings`` overrides per layer name."""
+    from dataflows import registry
+
+    flow = registry.get(dataflow or arch.dataflow)
+    out = []
+    for layer in workload.layers:
+        found = None
+        if not layer.kind.has_macs:
+            result = evaluate(layer, arch, None)  # type: ignore[arg-type]
+        elif mappings and layer.name in mappings:
+            result = evaluate(layer, arch, mappings[layer.name])
+        elif search_spec is not None:
+            found = search(layer, arch, flow, search_spec)
+            result = found.result
+        else:
+            result = evaluate(layer, arch, flow.named(layer, arch))
+        sim = None
+        if simulate and result.mapping is not None:
+            from accelsim.sim import simulate_layer
+
+            sim = simulate_layer(layer, arch, result.mapping, result.counts)
+        out.append(LayerRun(result, found, sim))
+        if on_layer is not None:
+            on_layer(layer.name)
+    return Run(arch, workload, flow.name, search_spec, simulate, tuple(out))

@@ -1,0 +1,202 @@
+"""Turning a Run into what people read: stats.json (schema accelsim.stats/1), layers.csv,
+mapping.txt and the terminal table. Files are written atomically (temp file + rename)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from accelsim import __version__
+from accelsim.cost.model import ENERGY_PARTS
+from accelsim.pipeline import LayerRun, Run
+
+SCHEMA = "accelsim.stats/1"
+STALL_CAUSES = ("dram", "glb", "noc", "fill_drain")
+
+
+def _layer_dict(lr: LayerRun, arch) -> dict:
+    r = lr.result
+    layer = r.layer
+    d = {
+        "name": layer.name,
+        "kind": layer.kind.value,
+        "shape": {"N": layer.N, "C": layer.C, "K": layer.K, "H": layer.H, "W": layer.W, "R": layer.R, "S": layer.S,
+                  "P": layer.P, "Q": layer.Q, "stride": [layer.stride_h, layer.stride_w],
+                  "padding": [layer.pad_h, layer.pad_w], "dilation": [layer.dil_h, layer.dil_w],
+                  "groups": layer.groups},
+        "macs": r.macs,
+        "cycles": lr.cycles,
+        "ideal_cycles": r.ideal_cycles,
+        "active_pes": r.counts.active_pes,
+        "utilization": r.macs / (lr.cycles * r.pes) if lr.cycles and r.macs else 0.0,
+        "spatial_utilization": r.spatial_utilization,
+        "energy_pj": r.energy_pj,
+        "energy_breakdown_pj": {p: r.energy_breakdown_pj[p] for p in ENERGY_PARTS},
+        "energy_by_tensor_pj": dict(r.energy_by_tensor_pj),
+        "accesses": r.counts.as_dict(),
+        "noc_transfers": dict(zip(("ifmap", "weight", "psum"), r.counts.noc_transfers)),
+        "mapping": r.mapping.compact() if r.mapping is not None else None,
+        "mapping_nest": r.mapping.to_dict() if r.mapping is not None else None,
+    }
+    if lr.sim is not None:
+        d["stall_cycles"] = {c: int(lr.sim.stall_cycles.get(c, 0)) for c in STALL_CAUSES}
+        d.update(lr.sim.extra_fields() if hasattr(lr.sim, "extra_fields") else {})
+    if lr.search is not None:
+        d["search"] = {"evaluated": lr.search.evaluated, "proposed": lr.search.proposed,
+                       "stopped_by": lr.search.stopped_by}
+    return d
+
+
+def stats(run: Run) -> dict:
+    arch = run.arch
+    layers = [_layer_dict(lr, arch) for lr in run.layers]
+    macs = sum(l["macs"] for l in layers)
+    cycles = sum(l["cycles"] for l in layers)
+    energy = sum(l["energy_pj"] for l in layers)
+    breakdown = {p: sum(l["energy_breakdown_pj"][p] for l in layers) for p in ENERGY_PARTS}
+    totals = {
+        "macs": macs,
+        "cycles": cycles,
+        "ideal_cycles": sum(l["ideal_cycles"] for l in layers),
+        "latency_ms": cycles / (arch.clock_mhz * 1e3),
+        "energy_pj": energy,
+        "energy_per_mac_pj": energy / macs if macs else 0.0,
+        "utilization": macs / (cycles * arch.pes) if cycles else 0.0,
+        "energy_breakdown_pj": breakdown,
+        "dram_accesses_per_mac": (sum(sum(l["accesses"]["dram"][t].values()) for l in layers
+                                      for t in ("ifmap", "weight", "psum")) / macs) if macs else 0.0,
+    }
+    if run.simulated:
+        totals["stall_cycles"] = {c: sum(l.get("stall_cycles", {}).get(c, 0) for l in layers) for c in STALL_CAUSES}
+    spec = run.search
+    return {
+        "schema": SCHEMA,
+        "accelsim_version": __version__,
+        "arch": arch.name,
+        "arch_file": Path(arch.source).name,
+        "workload": run.workload.name,
+        "dataflow": run.dataflow,
+        "batch": run.batch,
+        "clock_mhz": arch.clock_mhz,
+        "pes": arch.pes,
+        "energy_preset": arch.energy_preset,
+        "simulated": run.simulated,
+        "search": None if spec is None else {"objective": spec.objective, "budget": spec.budget, "seed": spec.seed,
+                                              "time_limit_s": spec.time_limit_s},
+        "seed": None if spec is None else spec.seed,
+        "totals": totals,
+        "layers": layers,
+    }
+
+
+CSV_COLUMNS = ("name", "kind", "macs", "cycles", "ideal_cycles", "active_pes", "utilization", "energy_pj",
+               "energy_per_mac_pj", *(f"energy_{p}_pj" for p in ENERGY_PARTS),
+               *(f"{lv}_{t}_{rw}" for lv in ("dram", "glb", "noc", "rf") for t in ("ifmap", "weight", "psum")
+                 for rw in ("reads", "writes")), "mapping")
+
+
+def layers_csv(doc: dict) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for l in doc["layers"]:
+        row = [l["name"], l["kind"], l["macs"], l["cycles"], l["ideal_cycles"], l["active_pes"],
+               f"{l['utilization']:.6f}", f"{l['energy_pj']:.6g}",
+               f"{(l['energy_pj'] / l['macs']) if l['macs'] else 0:.6g}",
+               *(f"{l['energy_breakdown_pj'][p]:.6g}" for p in ENERGY_PARTS),
+               *(l["accesses"][lv][t][rw] for lv in ("dram", "glb", "noc", "rf") for t in ("ifmap", "weight", "psum")
+                 for rw in ("reads", "writes")), l["mapping"] or ""]
+        w.writerow(row)
+    return buf.getvalue()
+
+
+def mapping_text(run: Run) -> str:
+    parts = []
+    for lr in run.layers:
+        m = lr.result.mapping
+        parts.append(f"# layer {lr.result.layer.name}: {lr.result.layer.describe()}")
+        parts.append(m.loop_nest() if m is not None else "(bandwidth-only layer: no mapping)")
+        parts.append("")
+    return "\n".join(parts)
+
+
+def _human(x: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.2f}{unit}"
+    return f"{x:.0f}"
+
+
+def table(doc: dict) -> str:
+    """The per-layer table printed by ``accelsim run``."""
+    sim = doc["simulated"]
+    head = ["layer", "MACs", "cycles", "util", "energy uJ", "pJ/MAC", "mac%", "rf%", "noc%", "glb%", "dram%",
+            "DRAM/MAC"]
+    if sim:
+        head += ["stall dram", "stall noc"]
+    rows = []
+    for l in doc["layers"]:
+        e = l["energy_pj"]
+        dram = sum(sum(v.values()) for v in l["accesses"]["dram"].values())
+        row = [l["name"], _human(l["macs"]), _human(l["cycles"]), f"{l['utilization']:.2f}", f"{e / 1e6:.1f}",
+               f"{e / l['macs']:.2f}" if l["macs"] else "-",
+               *(f"{100 * l['energy_breakdown_pj'][p] / e:.0f}" if e else "-" for p in ENERGY_PARTS),
+               f"{dram / l['macs']:.4f}" if l["macs"] else "-"]
+        if sim:
+            st = l.get("stall_cycles", {})
+            row += [_human(st.get("dram", 0)), _human(st.get("noc", 0))]
+        rows.append(row)
+    t = doc["totals"]
+    total = ["total", _human(t["macs"]), _human(t["cycles"]), f"{t['utilization']:.2f}", f"{t['energy_pj'] / 1e6:.1f}",
+             f"{t['energy_per_mac_pj']:.2f}",
+             *(f"{100 * t['energy_breakdown_pj'][p] / t['energy_pj']:.0f}" if t["energy_pj"] else "-" for p in ENERGY_PARTS),
+             f"{t['dram_accesses_per_mac']:.4f}"]
+    if sim:
+        total += [_human(t["stall_cycles"]["dram"]), _human(t["stall_cycles"]["noc"])]
+    rows.append(total)
+    widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
+    lines = [f"{doc['arch']} | {doc['workload']} (batch {doc['batch']}) | dataflow {doc['dataflow']} | "
+             f"{doc['clock_mhz']:g} MHz | {doc['pes']} PEs | energy {doc['energy_preset']}"
+             + (f" | search {doc['search']['objective']} budget {doc['search']['budget']} seed {doc['search']['seed']}"
+                if doc["search"] else " | named mapping")]
+    fmt = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    lines.append(fmt(head))
+    lines.append("  ".join("-" * w for w in widths))
+    lines += [fmt(r) for r in rows[:-1]]
+    lines.append("  ".join("-" * w for w in widths))
+    lines.append(fmt(rows[-1]))
+    lines.append(f"latency {t['latency_ms']:.3f} ms at {doc['clock_mhz']:g} MHz"
+                 + (" (simulated)" if sim else " (ideal, compute-bound; simulation off)"))
+    return "\n".join(lines)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def to_json(doc: dict) -> str:
+    return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+
+
+def write_outputs(run: Run, doc: dict, out_dir: Path) -> list[Path]:
+    files = {"stats.json": to_json(doc), "layers.csv": layers_csv(doc), "mapping.txt": mapping_text(run)}
+    written = []
+    for name, text in files.items():
+        write_atomic(out_dir / name, text)
+        written.append(out_dir / name)
+    return written
