@@ -91,17 +91,20 @@ def _cells(line: str) -> list[str]:
     return cells
 
 
-def _expected() -> str:
-    return " or ".join(f"'{', '.join(fmt.columns)}' ({fmt.title})" for fmt in _FORMATS)
+def _expected(formats: tuple[_Format, ...] | list[_Format]) -> str:
+    return " or ".join(f"'{', '.join(fmt.columns)}' ({fmt.title})" for fmt in formats)
 
 
-def _format_of(header: list[str], source: str) -> _Format:
+def _format_of(header: list[str], source: str, line: int) -> _Format:
     names = [_norm(c) for c in header]
     for fmt in _FORMATS:
         if names == [c.lower() for c in fmt.columns]:
             return fmt
-    # the closest format by first column and overlap, to say which columns are missing or unknown
-    candidates = [fmt for fmt in _FORMATS if names and names[0] == fmt.columns[0].lower()] or list(_FORMATS)
+    # the formats sharing the first column name (else all) say what is missing, unknown or misplaced
+    candidates = [fmt for fmt in _FORMATS if names and names[0] == fmt.columns[0].lower()]
+    if not candidates:
+        raise ConfigError(f"unrecognised header {', '.join(header)!r}; expected {_expected(_FORMATS)}",
+                          source=source, key=f"line {line}")
     best = max(candidates, key=lambda fmt: len(set(names) & {c.lower() for c in fmt.columns}))
     wanted = [c.lower() for c in best.columns]
     missing = [c for c in best.columns if c.lower() not in names]
@@ -113,7 +116,8 @@ def _format_of(header: list[str], source: str) -> _Format:
         parts.append(f"unknown column(s) {', '.join(unknown)}")
     if not parts:
         parts.append(f"columns out of order: {', '.join(header)}")
-    raise ConfigError(f"header: {'; '.join(parts)}; expected {_expected()}", source=source, key="line 1")
+    raise ConfigError(f"header: {'; '.join(parts)}; expected {_expected(candidates)}", source=source,
+                      key=f"line {line}")
 
 
 def load_topology_csv(path: str | Path) -> Workload:
@@ -128,7 +132,7 @@ def load_topology_csv(path: str | Path) -> Workload:
         raise ConfigError("file has no content (only blank fields); expected a SCALE-Sim topology header",
                           source=source)
     (header_line, header), body = rows[0], rows[1:]
-    fmt = _format_of(header, source)
+    fmt = _format_of(header, source, header_line)
     if not body:
         raise ConfigError(f"no layers: only a header on line {header_line}; add one row per layer",
                           source=source)

@@ -41,13 +41,14 @@ _PAIR_HELP = "an integer or a [h, w] pair of integers"
 
 def load_yaml_workload(path: str | Path) -> Workload:
     source = str(path)
-    top = Fields(load_yaml(path), source)
+    data = load_yaml(path)
+    _reject_unknown(Fields(data, source), ("version", "name", "layers"))
+    top = Fields(data, source)
     version = top.int("version", FORMAT_VERSION)
     if version != FORMAT_VERSION:
         raise top.error("version", f"unsupported version {version}; allowed: {FORMAT_VERSION}")
     name = top.str("name", Path(path).stem)
     items = top.list("layers", min_len=1)
-    top.done()
     layers: list[Layer] = []
     first_index: dict[str, int] = {}
     for index, item in enumerate(items):
@@ -68,6 +69,14 @@ class _Kind:
     build: Callable[[Fields, str, int], Layer]  # (fields, name, N) -> Layer
 
 
+def _reject_unknown(f: Fields, keys: tuple[str, ...]) -> None:
+    """Reject keys outside ``keys`` (with Fields' did-you-mean hint) before reading any value, so a
+    misspelt key is reported as such rather than as the missing key it was meant to be."""
+    for key in keys:
+        f.raw(key, None)
+    f.done()
+
+
 def _label(item: Any, index: int) -> str:
     name = item.get("name") if isinstance(item, dict) else None
     return f"layers[{index}] ({name})" if isinstance(name, str) and name.strip() else f"layers[{index}]"
@@ -79,13 +88,10 @@ def _read_layer(item: Any, index: int, source: str) -> Layer:
     name = f.str("name")
     kind = LayerKind(f.str("kind", choices=[k.value for k in LayerKind]))
     spec = _KINDS[kind]
-    for key in spec.keys:  # declare this kind's keys, so that done() names the unknown ones with a hint
-        f.raw(key, None)
-    n = f.int("N", 1)
-    f.done()
-    layer_fields = Fields(item, source, label)
+    _reject_unknown(f, ("N", *spec.keys))
+    fields = Fields(item, source, label)
     try:
-        return spec.build(layer_fields, name, n)
+        return spec.build(fields, name, fields.int("N", 1))
     except ConfigError as exc:
         if exc.source:  # already names the file and key
             raise
