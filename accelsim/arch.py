@@ -33,6 +33,8 @@ SUPPORTED_VERSIONS = (1,)
 class PEArray:
     rows: int
     cols: int
+    # tensors whose MAC input has a one-word operand register (psum: an accumulator register)
+    operand_registers: tuple[str, ...] = TENSORS
 
     @property
     def pes(self) -> int:
@@ -210,7 +212,12 @@ def arch_from_dict(data: Any, source: str = "<memory>") -> Arch:
     word_bits = f.int("word_bits", minimum=1, maximum=128)
 
     pa = f.sub("pe_array")
-    pe_array = PEArray(pa.int("rows", maximum=1 << 16), pa.int("cols", maximum=1 << 16))
+    regs = pa.list("operand_registers", list(TENSORS))
+    for item in regs:
+        if item not in TENSORS:
+            raise pa.error("operand_registers", f"unknown tensor {item!r}; allowed: {', '.join(TENSORS)}")
+    pe_array = PEArray(pa.int("rows", maximum=1 << 16), pa.int("cols", maximum=1 << 16),
+                       tuple(t for t in TENSORS if t in regs))
     pa.done()
 
     rf_value = f.raw("rf", None)
@@ -319,7 +326,8 @@ def arch_to_dict(arch: Arch) -> dict:
         "name": arch.name,
         "clock_mhz": arch.clock_mhz,
         "word_bits": arch.word_bits,
-        "pe_array": {"rows": arch.pe_array.rows, "cols": arch.pe_array.cols},
+        "pe_array": {"rows": arch.pe_array.rows, "cols": arch.pe_array.cols,
+                     "operand_registers": list(arch.pe_array.operand_registers)},
         "glb": {"size_kb": arch.glb.size_kb, "banks": arch.glb.banks,
                 "bandwidth_words_per_cycle": arch.glb.bandwidth_words_per_cycle, "holds": list(arch.glb.holds)},
         "dram": dram,

@@ -63,6 +63,17 @@ def _grow(boxes: dict, key, point) -> None:
             box[axis].add(v)
 
 
+def _first_touch(box, written: set) -> int:
+    """Elements of the tile already written before (a partial sum exists); records the rest."""
+    again = 0
+    for pt in itertools.product(*[sorted(axis) for axis in box]):
+        if pt in written:
+            again += 1
+        else:
+            written.add(pt)
+    return again
+
+
 def interpret(layer: Layer, m: Mapping) -> Counts:
     dims = layer.dims
     # loops in schedule order: (dim, factor, level); spans per (dim, level)
@@ -94,14 +105,14 @@ def interpret(layer: Layer, m: Mapping) -> Counts:
         chain = [DRAM] + ([GLB] if m.glb_keep[t] else []) + ([RF] if m.rf_keep[t] else []) + [MAC]
         for par, ch in zip(chain, chain[1:]):
             above = {GLB: n_dram, RF: n_above_spatial, MAC: len(temporal)}[ch]
-            if ch == MAC:
+            if ch == MAC and not m.reg_keep[t]:       # no operand register: every MAC reads
                 key_pos = list(range(len(temporal)))
             else:
                 rel_pos = [i for i in range(above) if RELEVANT[TENSORS[t]][temporal[i][0]]]
                 key_pos = list(range(rel_pos[-1] + 1)) if rel_pos else []
             per_pe = ch in (RF, MAC)           # the child is replicated per PE
             between = par in (DRAM, GLB) and ch in (RF, MAC)
-            hops.append((t, par, ch, key_pos, per_pe, between))
+            hops.append((t, par, ch, key_pos, per_pe, between, ch == MAC and not m.reg_keep[t]))
 
     steps = list(itertools.product(*[range(f) for _d, f, _l in temporal]))
     pes = list(itertools.product(*[range(f) for _d, f, _l in spatial]))
@@ -119,7 +130,7 @@ def interpret(layer: Layer, m: Mapping) -> Counts:
                 act.append((sdig, idx))
         active.append(act)
         macs += len(act)
-        for h, (t, _par, _ch, key_pos, per_pe, _b) in enumerate(hops):
+        for h, (t, _par, _ch, key_pos, per_pe, _b, _s) in enumerate(hops):
             ukey = tuple(tdig[i] for i in key_pos)
             for sdig, idx in act:
                 pt = _coords(layer, idx, t)
@@ -142,11 +153,12 @@ def interpret(layer: Layer, m: Mapping) -> Counts:
                 and new[-1] == old[-1] + 1)
 
     # pass 2: walk the schedule, replace tiles, count
-    for h, (t, par, ch, key_pos, per_pe, between) in enumerate(hops):
-        mac_child = ch == MAC
+    for h, (t, par, ch, key_pos, per_pe, between, mac_child) in enumerate(hops):
+        buffer_child = ch != MAC
+        shared_parent = between or not per_pe     # the parent is one buffer, not each PE's own RF
         last_union = None
         last_child: dict = {}
-        written: set = set()
+        written: dict | set = set() if (between or not per_pe) else {}
         vol_u_total = vol_p_total = fetched_u = fetched_p = nonfirst = 0
         for tdig, act in zip(steps, active):
             if not act:
@@ -159,12 +171,8 @@ def interpret(layer: Layer, m: Mapping) -> Counts:
                 if not mac_child and slid(last_union, ukey):
                     v -= _vol(_inter(box, union_boxes[h][last_union]))
                 fetched_u += v
-                if t == 2 and not mac_child:
-                    for pt in itertools.product(*[sorted(axis) for axis in box]):
-                        if pt in written:
-                            nonfirst += 1
-                        else:
-                            written.add(pt)
+                if t == 2 and not mac_child and shared_parent:
+                    nonfirst += _first_touch(box, written)
                 last_union = ukey
             if per_pe:
                 for sdig, _idx in act:
@@ -176,6 +184,8 @@ def interpret(layer: Layer, m: Mapping) -> Counts:
                         if not mac_child and slid(prev, ukey):
                             v -= _vol(_inter(box, child_boxes[h][(prev, sdig)]))
                         fetched_p += v
+                        if t == 2 and not mac_child and not shared_parent:
+                            nonfirst += _first_touch(box, written.setdefault(sdig, set()))
                         last_child[sdig] = ukey
         if not per_pe:
             vol_p_total, fetched_p = vol_u_total, fetched_u
@@ -184,17 +194,17 @@ def interpret(layer: Layer, m: Mapping) -> Counts:
         pl = lvl[par]
         if t < 2:
             reads[pl][t] += fetched_u
-            if not mac_child:
+            if buffer_child:
                 writes[lvl[ch]][t] += fetched_p
             if between:
                 reads[2][t] += fetched_p
                 transfers[t] += fetched_u
         elif not mac_child:
-            cl = lvl[ch]
             writes[pl][t] += vol_u_total
             reads[pl][t] += nonfirst
-            reads[cl][t] += vol_p_total
-            writes[cl][t] += nonfirst
+            if buffer_child:
+                reads[lvl[ch]][t] += vol_p_total
+                writes[lvl[ch]][t] += nonfirst
             if between:
                 writes[2][t] += vol_p_total
                 reads[2][t] += nonfirst

@@ -14,8 +14,11 @@ Buffer semantics (the cost model and the brute-force interpreter share them):
   that indexes its tensor (a static schedule: loops that do not index the tensor keep it stationary);
 - when the refill is a step of that innermost loop, the overlap with the previous tile is kept
   (sliding windows); otherwise the whole tile is fetched;
-- partial sums: a tile fill reads the parent only if a partial sum is already there; a MAC reading
-  its partial sum from a buffer always reads; PEs that share an output reduce over the array first.
+- each MAC input may have a one-word operand register and the psum a one-word accumulator
+  (``reg_keep``, from the arch's ``pe_array.operand_registers``): they are buffers like the others,
+  so consecutive MACs that use the same value read it once. Without one, every MAC reads;
+- partial sums: a tile fill reads the parent only if a partial sum is already there; a MAC with no
+  accumulator reads its partial sum every time; PEs that share an output reduce over the array first.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class Mapping:
     orders: tuple[tuple[int, ...], ...]           # [dram, glb, rf]: dim indices outer -> inner
     glb_keep: tuple[bool, bool, bool]             # per tensor (TENSORS order)
     rf_keep: tuple[bool, bool, bool]
+    reg_keep: tuple[bool, bool, bool] = (True, True, True)   # MAC operand registers / psum accumulator
 
     def factor(self, level: str, dim: str) -> int:
         return self.factors[LEVELS.index(level)][DIMS.index(dim)]
@@ -112,6 +116,7 @@ class Mapping:
                 entry["keep"] = [t for t, k in zip(TENSORS, self.glb_keep) if k]
             if level == "rf":
                 entry["keep"] = [t for t, k in zip(TENSORS, self.rf_keep) if k]
+                entry["registers"] = [t for t, k in zip(TENSORS, self.reg_keep) if k]
             out[level] = entry
         return out
 
@@ -150,9 +155,15 @@ def mapping_from_dict(data: Any, source: str = "<memory>") -> Mapping:
                 if t not in TENSORS:
                     raise lf.error("keep", f"unknown tensor {t!r}; allowed: {', '.join(TENSORS)}")
             keeps[level] = tuple(t in keep for t in TENSORS)
+        if level == "rf":
+            regs = lf.list("registers", list(TENSORS))
+            for t in regs:
+                if t not in TENSORS:
+                    raise lf.error("registers", f"unknown tensor {t!r}; allowed: {', '.join(TENSORS)}")
+            keeps["reg"] = tuple(t in regs for t in TENSORS)
         lf.done()
     f.done()
-    return Mapping(tuple(factors), tuple(orders), keeps["glb"], keeps["rf"])
+    return Mapping(tuple(factors), tuple(orders), keeps["glb"], keeps["rf"], keeps["reg"])
 
 
 def load_mapping(path: str) -> Mapping:

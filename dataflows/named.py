@@ -50,12 +50,13 @@ def complete(layer: Layer, arch, rows: dict[str, int], cols: dict[str, int], rf:
     f_glb[DIMS.index("G")], f_dram[DIMS.index("G")] = 1, f_glb[DIMS.index("G")]  # groups are independent
     rf_keep = tuple(t in keep_rf and arch.rf.holds(t) for t in TENSORS)
     glb_keep = tuple(t in arch.glb.holds for t in TENSORS)
+    reg_keep = tuple(t in arch.pe_array.operand_registers for t in TENSORS)
     orders = (order(dram_innermost), order(glb_innermost), order(rf_order))
 
     def build() -> Mapping:
         levels = [None] * 5
         levels[DRAM], levels[GLB], levels[ROWS], levels[COLS], levels[RF] = f_dram, f_glb, f_rows, f_cols, f_rf
-        return Mapping(tuple(tuple(x) for x in levels), orders, glb_keep, rf_keep)
+        return Mapping(tuple(tuple(x) for x in levels), orders, glb_keep, rf_keep, reg_keep)
 
     m = build()
     guard = 0

@@ -144,11 +144,11 @@ def axis_sums(Dp: int, Tp: int, Dr: int, Tr: int, stride: int, dil: int, pad: in
     return total, overlap
 
 
-def roles(nest: Nest, rel: tuple[bool, ...], cut: int, mac_child: bool, union: bool) -> tuple[list[int], int]:
+def roles(nest: Nest, rel: tuple[bool, ...], cut: int, streamed: bool, union: bool) -> tuple[list[int], int]:
     """Role of every loop for one (tensor, child) hop, and the index of the sliding loop (-1: none)."""
     loops = nest.loops
     last_rel = -1
-    if not mac_child:
+    if not streamed:
         for i in range(cut):
             if not loops[i].spatial and rel[loops[i].dim]:
                 last_rel = i
@@ -160,14 +160,16 @@ def roles(nest: Nest, rel: tuple[bool, ...], cut: int, mac_child: bool, union: b
         elif lp.spatial:
             out.append((TILE if r else DROPPED) if union else PREFIX)
         else:
-            out.append(PREFIX if (mac_child or i <= last_rel) else DROPPED)
-    return out, (last_rel if not mac_child else -1)
+            out.append(PREFIX if (streamed or i <= last_rel) else DROPPED)
+    return out, (last_rel if not streamed else -1)
 
 
-def event_sums(layer: Layer, nest: Nest, tensor: int, cut: int, mac_child: bool, union: bool) -> tuple[int, int]:
-    """(sum of tile volumes over refill events, sum of overlaps kept by slides)."""
+def event_sums(layer: Layer, nest: Nest, tensor: int, cut: int, streamed: bool, union: bool) -> tuple[int, int]:
+    """(sum of tile volumes over refill events, sum of overlaps kept by slides).
+
+    ``streamed``: the child is a MAC without an operand register, so every MAC is an event."""
     rel = RELEVANT[TENSOR_NAMES[tensor]]
-    role, slide_i = roles(nest, rel, cut, mac_child, union)
+    role, slide_i = roles(nest, rel, cut, streamed, union)
     dims = layer.dims
     tile = [1] * 8
     per_dim: list[list[tuple[int, int, bool]]] = [[] for _ in range(8)]
@@ -200,6 +202,19 @@ def event_sums(layer: Layer, nest: Nest, tensor: int, cut: int, mac_child: bool,
     return simple * ah * aw, simple * (oh * aw + ah * ow)
 
 
+def spatial_copies(layer: Layer, nest: Nest, tensor: int) -> int:
+    """Elements of ``tensor`` summed over PEs: each PE's own slice, PEs that differ only in dims
+    that do not index the tensor holding copies (for psums: their own partial sums)."""
+    rel = RELEVANT[TENSOR_NAMES[tensor]]
+    per_dim: list[list[tuple[int, int, bool]]] = [[] for _ in range(8)]
+    for lp in nest.loops:
+        per_dim[lp.dim].append((lp.factor, lp.span, lp.spatial))
+    out = 1
+    for d, D in enumerate(layer.dims):
+        out *= D if rel[d] else count_tuples(D, per_dim[d])
+    return out
+
+
 def temporal_steps(layer: Layer, nest: Nest) -> int:
     per_dim: list[list[tuple[int, int, bool]]] = [[] for _ in range(8)]
     for lp in nest.loops:
@@ -221,25 +236,28 @@ def count(layer: Layer, m: Mapping) -> Counts:
     for t in range(3):
         chain = [DRAM] + ([GLB] if m.glb_keep[t] else []) + ([RF] if m.rf_keep[t] else []) + [MAC_CUT]
         for par, ch in zip(chain, chain[1:]):
-            mac_child = ch == MAC_CUT
+            # the MAC's operand register (psum: its accumulator) is a one-word buffer when present
+            streamed = ch == MAC_CUT and not m.reg_keep[t]
+            buffer_child = ch in (GLB, RF)
             cut = nest.cut(ch)
             between = par in (DRAM, GLB) and ch in (RF, MAC_CUT)
-            vol_u, ovl_u = event_sums(layer, nest, t, cut, mac_child, between)
-            vol_p, ovl_p = event_sums(layer, nest, t, cut, mac_child, False) if between else (vol_u, ovl_u)
+            vol_u, ovl_u = event_sums(layer, nest, t, cut, streamed, between)
+            vol_p, ovl_p = event_sums(layer, nest, t, cut, streamed, False) if between else (vol_u, ovl_u)
             pl = level_of[par]
             if t < 2:
                 reads[pl][t] += vol_u - ovl_u
-                if not mac_child:
+                if buffer_child:
                     writes[level_of[ch]][t] += vol_p - ovl_p
                 if between:
                     reads[L_NOC][t] += vol_p - ovl_p
                     transfers[t] += vol_u - ovl_u
-            elif not mac_child:
-                cl = level_of[ch]
+            elif not streamed:
+                first = outputs if par != RF else spatial_copies(layer, nest, t)   # RF: one per PE
                 writes[pl][t] += vol_u
-                reads[pl][t] += vol_u - outputs
-                reads[cl][t] += vol_p
-                writes[cl][t] += vol_u - outputs
+                reads[pl][t] += vol_u - first
+                if buffer_child:
+                    reads[level_of[ch]][t] += vol_p
+                    writes[level_of[ch]][t] += vol_u - outputs
                 if between:
                     writes[L_NOC][t] += vol_p
                     reads[L_NOC][t] += vol_u - outputs

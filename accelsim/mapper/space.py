@@ -30,17 +30,18 @@ def _pick(rng: random.Random, hi: int) -> int:
     return rng.randint(1, hi)
 
 
-def keeps(arch, dataflow) -> tuple[tuple[bool, ...], tuple[bool, ...]]:
+def keeps(arch, dataflow) -> tuple[tuple[bool, ...], tuple[bool, ...], tuple[bool, ...]]:
     glb = tuple(t in arch.glb.holds for t in TENSORS)
     rf = tuple(t in dataflow.rf_keeps and arch.rf.holds(t) for t in TENSORS)
-    return glb, rf
+    reg = tuple(t in arch.pe_array.operand_registers for t in TENSORS)
+    return glb, rf, reg
 
 
-def _assemble(dims, f_rf, f_cols, f_rows, f_glb, orders, glb_keep, rf_keep) -> Mapping:
+def _assemble(dims, f_rf, f_cols, f_rows, f_glb, orders, keep) -> Mapping:
     f_dram = [ceil_div(D, f_rf[d] * f_cols[d] * f_rows[d] * f_glb[d]) for d, D in enumerate(dims)]
     levels = [None] * 5
     levels[DRAM], levels[GLB], levels[ROWS], levels[COLS], levels[RF] = f_dram, f_glb, f_rows, f_cols, f_rf
-    return Mapping(tuple(tuple(x) for x in levels), orders, glb_keep, rf_keep)
+    return Mapping(tuple(tuple(x) for x in levels), orders, *keep)
 
 
 def propose(layer: Layer, arch, dataflow, rng: random.Random) -> Mapping:
@@ -65,9 +66,8 @@ def propose(layer: Layer, arch, dataflow, rng: random.Random) -> Mapping:
     f_cols = spatial(dataflow.dim_ids("cols"), arch.pe_array.cols)
     f_rows = spatial(dataflow.dim_ids("rows"), arch.pe_array.rows)
     f_glb = [_pick(rng, ceil_div(D, span[d])) for d, D in enumerate(dims)]
-    orders = (tuple(rng.sample(range(8), 8)), tuple(rng.sample(range(8), 8)), tuple(range(8)))
-    glb_keep, rf_keep = keeps(arch, dataflow)
-    return repair(layer, arch, _assemble(dims, f_rf, f_cols, f_rows, f_glb, orders, glb_keep, rf_keep), rng)
+    orders = tuple(tuple(rng.sample(range(8), 8)) for _ in range(3))
+    return repair(layer, arch, _assemble(dims, f_rf, f_cols, f_rows, f_glb, orders, keeps(arch, dataflow)), rng)
 
 
 def repair(layer: Layer, arch, m: Mapping, rng: random.Random) -> Mapping:
@@ -76,7 +76,7 @@ def repair(layer: Layer, arch, m: Mapping, rng: random.Random) -> Mapping:
     dims = layer.dims
     f = [list(x) for x in m.factors]
     for _ in range(64):
-        m = Mapping(tuple(tuple(x) for x in f), m.orders, m.glb_keep, m.rf_keep)
+        m = Mapping(tuple(tuple(x) for x in f), m.orders, m.glb_keep, m.rf_keep, m.reg_keep)
         problems = problems_of(layer, m, arch)
         if not problems:
             return m
@@ -99,8 +99,8 @@ def mutate(layer: Layer, arch, dataflow, m: Mapping, rng: random.Random) -> Mapp
     f = [list(x) for x in m.factors]
     orders = [list(o) for o in m.orders]
     move = rng.randrange(4)
-    if move == 0:                                   # swap two loops at DRAM or GLB
-        o = orders[rng.randrange(2)]
+    if move == 0:                                   # swap two loops at DRAM, GLB or RF
+        o = orders[rng.randrange(3)]
         i, j = rng.sample(range(8), 2)
         o[i], o[j] = o[j], o[i]
     elif move == 1:                                 # move part of a dim between GLB and DRAM
@@ -130,5 +130,5 @@ def mutate(layer: Layer, arch, dataflow, m: Mapping, rng: random.Random) -> Mapp
             span *= f[lv][d]
         f[GLB][d] = min(f[GLB][d], ceil_div(dims[d], span))
         f[DRAM][d] = ceil_div(dims[d], span * f[GLB][d])
-    out = Mapping(tuple(tuple(x) for x in f), tuple(tuple(o) for o in orders), m.glb_keep, m.rf_keep)
+    out = Mapping(tuple(tuple(x) for x in f), tuple(tuple(o) for o in orders), m.glb_keep, m.rf_keep, m.reg_keep)
     return repair(layer, arch, out, rng)
