@@ -1,7 +1,8 @@
 """PoseNet (MobileNet v1 backbone, multiplier 1.0) at 257x257, output stride 32, batch 1 (MAC layers only).
 
-Source: Papandreou et al., "PersonLab" / "Towards Accurate Multi-person Pose Estimation in the Wild"
-(the PoseNet heads), as shipped for mobile in TensorFlow Lite's pose-estimation example,
+Source: the PoseNet heads of Papandreou et al. ("Towards Accurate Multi-person Pose Estimation in
+the Wild", CVPR 2017: heatmaps + short-range offsets; "PersonLab", ECCV 2018: mid-range displacements
+for multi-person decoding), as shipped for mobile in TensorFlow Lite's pose-estimation example,
 posenet_mobilenet_v1_100_257x257_multi_kpt_stripped.tflite, and in TensorFlow.js
 (tfjs-models/posenet, architecture MobileNetV1): the MobileNet v1 body (stem + 13 separable layers,
 no pooling and no classifier), then four 1x1 convs on its 9x9x1024 output: 17 keypoint heatmaps,

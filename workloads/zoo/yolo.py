@@ -9,7 +9,7 @@ the paper's release. Darknet's own table (pjreddie.com/darknet/yolov2) gives YOL
 
 Layer names are Darknet's layer indices (conv0 ... conv29); max-pool (2x2/2), route and reorg layers
 do no MACs and are not listed. The later yolov2-voc.cfg adds a 1x1 conv of 64 filters before the
-reorg (29.4 Bn FLOPs); this is the paper's version without it.
+reorg (14.68 G MACs by the same count); this is the paper's version without it.
 """
 
 from workloads.layer import Workload, conv
