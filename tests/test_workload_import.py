@@ -92,6 +92,12 @@ def test_csv_v2_per_axis_strides(tmp_path):
     assert c1.macs == 4 * 5 * 5 * 2 * 3 * 4
 
 
+def test_csv_byte_order_mark_is_ignored(tmp_path):
+    f = tmp_path / "bom.csv"
+    f.write_text("\ufeff" + CSV_HEADER + "c1, 5, 5, 3, 3, 2, 4, 1,\n", encoding="utf-8")
+    assert load_topology_csv(f).macs == 3 * 3 * 4 * 2 * 3 * 3
+
+
 def test_loader_dispatches_by_suffix_and_applies_batch():
     assert load_workload(str(DATA / "three_layers.yaml"), batch=4).macs == 4 * 1_429_504
     assert load_workload(str(DATA / "topology.csv")).macs == 129_855_488

@@ -122,7 +122,7 @@ def _format_of(header: list[str], source: str, line: int) -> _Format:
 
 def load_topology_csv(path: str | Path) -> Workload:
     source = str(path)
-    text = read_text(path)
+    text = read_text(path).removeprefix("\ufeff")  # a byte-order mark from spreadsheet exports
     if not text.strip():
         raise ConfigError("file is empty; expected a SCALE-Sim topology header and one row per layer",
                           source=source)
