@@ -1,7 +1,7 @@
 """search(layer, arch, dataflow, spec) -> SearchResult: propose, score, reduce.
 
-Half the budget samples the dataflow's space at random; the other half climbs from the best found
-by local moves. The named mapping is always a candidate, so a search is never worse than it.
+Half the budget samples the dataflow's space at random; the other half climbs by local moves
+(one or a few at a time) from the best mappings found so far, rotating among the top few. The named mapping is always a candidate, so a search is never worse than it.
 Same seed, same answer: all randomness comes from one ``random.Random(seed)``.
 """
 
@@ -15,7 +15,7 @@ from accelsim.cost.counts import count
 from accelsim.cost.model import LayerResult, evaluate
 from accelsim.errors import ConfigError
 from accelsim.mapper.score import OBJECTIVES, Score, score
-from accelsim.mapper.space import mutate, propose
+from accelsim.mapper.space import Space, mutate
 from accelsim.mapping import Mapping, problems_of
 from workloads.layer import Layer
 
@@ -79,15 +79,32 @@ def search(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult:
     except ConfigError:
         pass
     explore = spec.budget // 2
+    space = Space(layer, arch, dataflow)
+    top: list[tuple] = []                # the few best (key, mapping), climbed in turn
+
+    def remember(m: Mapping) -> None:
+        s = score(count(layer, m), arch, spec.objective)
+        top.append((_key(s, m), m))
+        top.sort(key=lambda km: km[0])
+        del top[6:]
+
     while evaluated < spec.budget and proposed < spec.budget * 20:
         if spec.time_limit_s is not None and time.perf_counter() - start > spec.time_limit_s:
             stopped_by = "time_limit"
             break
         proposed += 1
         if best is None or evaluated < explore:
-            consider(propose(layer, arch, dataflow, rng))
+            m = space.propose(rng)
         else:
-            consider(mutate(layer, arch, dataflow, best[1], rng))
+            if not top:
+                top.append((best[0], best[1]))
+            m = top[proposed % len(top)][1]
+            for _ in range(1 + (rng.random() < 0.3) + (rng.random() < 0.1)):
+                m = mutate(layer, arch, dataflow, m, rng)
+        before = evaluated
+        improved = consider(m)
+        if evaluated > before and (improved or (top and _key(score(count(layer, m), arch, spec.objective), m) < top[-1][0])):
+            remember(m)
     if best is None:
         raise ConfigError(f"no legal mapping found for layer {layer.name!r} with dataflow {dataflow.name!r} "
                           f"on {arch.name!r} within {proposed} proposals")

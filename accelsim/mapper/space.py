@@ -44,30 +44,110 @@ def _assemble(dims, f_rf, f_cols, f_rows, f_glb, orders, keep) -> Mapping:
     return Mapping(tuple(tuple(x) for x in levels), orders, *keep)
 
 
-def propose(layer: Layer, arch, dataflow, rng: random.Random) -> Mapping:
+def _candidates(D: int) -> list[int]:
+    """Factors worth trying for a dimension of size D: small ones, divisors, and even splits."""
+    out = {1, D}
+    for f in (2, 3, 4, 5, 6, 7, 8, 12, 14, 16, 24, 32, 48, 64):
+        if f < D:
+            out.add(f)
+    for k in range(1, 9):
+        out.add(ceil_div(D, k))
+    for f in range(1, min(D, 64) + 1):
+        if D % f == 0:
+            out.add(f)
+    return sorted(out)
+
+
+def rf_options(layer: Layer, arch, dataflow, limit: int = 4000) -> list[tuple[int, ...]]:
+    """Per-PE factor vectors (over all dims) whose RF tiles fit the arch's register files."""
+    from accelsim.cost.tiles import tile_extents
+
     dims = layer.dims
-    span = [1] * 8
-    f_rf = [1] * 8
-    for d in rng.sample(dataflow.dim_ids("rf_loops"), len(dataflow.rf_loops)) if arch.rf.total_words or not dataflow.rf_keeps else []:
-        f_rf[d] = _pick(rng, dims[d])
-        span[d] *= f_rf[d]
+    glb_keep, rf_keep, reg_keep = keeps(arch, dataflow)
+    looping = [d for d in dataflow.dim_ids("rf_loops") if dims[d] > 1]
+    ones = tuple([1] * 8)
+    if not any(rf_keep):
+        # nothing kept per PE: per-PE loops are plain time steps, capacity is no limit
+        return [ones]
+    shared = arch.rf.shared
+    found: list[tuple[int, ...]] = []
 
-    def spatial(allowed: tuple[int, ...], size: int) -> list[int]:
-        out = [1] * 8
-        left = size
-        for d in rng.sample(allowed, len(allowed)):
-            hi = min(left, ceil_div(dims[d], span[d]))
-            f = _pick(rng, hi)
-            out[d] = f
-            span[d] *= f
-            left //= f
-        return out
+    def fits(f: list[int]) -> bool:
+        m = Mapping((ones, ones, ones, ones, tuple(f)), (tuple(range(8)),) * 3, glb_keep, rf_keep, reg_keep)
+        need = tile_extents(layer, m, (RF,))
+        kept = [need[t] for t, k in zip(TENSORS, rf_keep) if k]
+        if shared is not None:
+            return sum(kept) <= shared
+        return all(need[t] <= (arch.rf.capacity(t) or 0) for t, k in zip(TENSORS, rf_keep) if k)
 
-    f_cols = spatial(dataflow.dim_ids("cols"), arch.pe_array.cols)
-    f_rows = spatial(dataflow.dim_ids("rows"), arch.pe_array.rows)
-    f_glb = [_pick(rng, ceil_div(D, span[d])) for d, D in enumerate(dims)]
-    orders = tuple(tuple(rng.sample(range(8), 8)) for _ in range(3))
-    return repair(layer, arch, _assemble(dims, f_rf, f_cols, f_rows, f_glb, orders, keeps(arch, dataflow)), rng)
+    def walk(i: int, f: list[int]) -> None:
+        if len(found) >= limit:
+            return
+        if i == len(looping):
+            found.append(tuple(f))
+            return
+        d = looping[i]
+        for c in _candidates(dims[d]):
+            f[d] = c
+            if not fits(f):
+                break                    # tiles only grow with the factor
+            walk(i + 1, f)
+        f[d] = 1
+
+    walk(0, [1] * 8)
+    return found or [ones]
+
+
+def spatial_options(layer: Layer, allowed: tuple[int, ...], size: int, limit: int = 2000) -> list[tuple[int, ...]]:
+    """Factor vectors over the allowed dims using at most ``size`` PEs, maximal ones first."""
+    dims = layer.dims
+    looping = [d for d in allowed if dims[d] > 1]
+    found: list[tuple[int, ...]] = []
+
+    def walk(i: int, f: list[int], left: int) -> None:
+        if len(found) >= limit:
+            return
+        if i == len(looping):
+            found.append(tuple(f))
+            return
+        d = looping[i]
+        for c in reversed(_candidates(dims[d])):
+            if c <= left:
+                f[d] = c
+                walk(i + 1, f, left // c)
+        f[d] = 1
+
+    walk(0, [1] * 8, size)
+    return found or [tuple([1] * 8)]
+
+
+class Space:
+    """The proposal space of one (layer, arch, dataflow): precomputed per-PE and spatial options."""
+
+    def __init__(self, layer: Layer, arch, dataflow):
+        self.layer, self.arch, self.dataflow = layer, arch, dataflow
+        self.rf = rf_options(layer, arch, dataflow)
+        self.rows = spatial_options(layer, dataflow.dim_ids("rows"), arch.pe_array.rows)
+        self.cols = spatial_options(layer, dataflow.dim_ids("cols"), arch.pe_array.cols)
+        self.keep = keeps(arch, dataflow)
+
+    def propose(self, rng: random.Random) -> Mapping:
+        dims = self.layer.dims
+        f_rf = list(rng.choice(self.rf))
+        f_rows = list(rng.choice(self.rows))
+        f_cols = list(rng.choice(self.cols))
+        for d, D in enumerate(dims):          # clip outward so no loop over-tiles its dim
+            f_cols[d] = min(f_cols[d], ceil_div(D, f_rf[d]))
+            f_rows[d] = min(f_rows[d], ceil_div(D, f_rf[d] * f_cols[d]))
+        f_glb = [_pick(rng, ceil_div(D, f_rf[d] * f_cols[d] * f_rows[d])) for d, D in enumerate(dims)]
+        orders = tuple(tuple(rng.sample(range(8), 8)) for _ in range(3))
+        m = _assemble(dims, f_rf, f_cols, f_rows, f_glb, orders, self.keep)
+        return repair(self.layer, self.arch, m, rng)
+
+
+def propose(layer: Layer, arch, dataflow, rng: random.Random) -> Mapping:
+    """One random proposal (builds the space each call; searches keep a :class:`Space`)."""
+    return Space(layer, arch, dataflow).propose(rng)
 
 
 def repair(layer: Layer, arch, m: Mapping, rng: random.Random) -> Mapping:
@@ -98,11 +178,19 @@ def mutate(layer: Layer, arch, dataflow, m: Mapping, rng: random.Random) -> Mapp
     dims = layer.dims
     f = [list(x) for x in m.factors]
     orders = [list(o) for o in m.orders]
-    move = rng.randrange(4)
+    move = rng.randrange(5)
     if move == 0:                                   # swap two loops at DRAM, GLB or RF
         o = orders[rng.randrange(3)]
         i, j = rng.sample(range(8), 2)
         o[i], o[j] = o[j], o[i]
+    elif move == 4:                                 # make a looping dim innermost at one level
+        li = rng.randrange(3)
+        level = (DRAM, GLB, RF)[li]
+        looping = [d for d in range(8) if f[level][d] > 1]
+        if not looping:
+            return m
+        d = rng.choice(looping)
+        orders[li] = [e for e in orders[li] if e != d] + [d]
     elif move == 1:                                 # move part of a dim between GLB and DRAM
         d = rng.randrange(8)
         inner = f[RF][d] * f[COLS][d] * f[ROWS][d]
@@ -110,7 +198,7 @@ def mutate(layer: Layer, arch, dataflow, m: Mapping, rng: random.Random) -> Mapp
         f[GLB][d] = max(1, min(rem, f[GLB][d] * 2 if rng.random() < 0.5 else ceil_div(f[GLB][d], 2)))
         f[DRAM][d] = ceil_div(rem, f[GLB][d])
     else:                                           # resize a spatial or RF factor of an allowed dim
-        level = {2: rng.choice((ROWS, COLS)), 3: RF}[move]
+        level = ROWS if move == 2 and rng.random() < 0.5 else COLS if move == 2 else RF
         allowed = {ROWS: dataflow.dim_ids("rows"), COLS: dataflow.dim_ids("cols"), RF: dataflow.dim_ids("rf_loops")}[level]
         if not allowed:
             return m
