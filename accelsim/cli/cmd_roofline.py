@@ -32,6 +32,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tile", type=int, help="with --chain: square output tile of the last layer (default: the "
                                             "largest that fits the buffer)")
     p.add_argument("--buffer-kb", type=float, help="with --chain: on-chip buffer (default: the hardware's)")
+    p.add_argument("--stream-weights", action="store_true",
+                   help="with --chain: weights stream from DRAM for every tile instead of staying on chip")
     p.add_argument("--winograd", type=int, metavar="M",
                    help="also cost eligible convolutions with Winograd F(MxM, RxR)")
     p.add_argument("--plot", help="write the roofline plot to this PNG file")
@@ -47,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--element-bytes must be in (0, 64], got {args.element_bytes:g}")
     if args.buffer_kb is not None and not args.buffer_kb > 0:
         raise ConfigError(f"--buffer-kb must be > 0, got {args.buffer_kb:g}")
-    if (args.tile is not None or args.buffer_kb is not None) and not args.chain:
-        raise ConfigError("--tile and --buffer-kb need --chain")
+    if (args.tile is not None or args.buffer_kb is not None or args.stream_weights) and not args.chain:
+        raise ConfigError("--tile, --buffer-kb and --stream-weights need --chain")
     hw = load_hardware(args.hardware)
     if args.element_bytes is not None:
         hw = hw.with_element_bytes(args.element_bytes)
@@ -56,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     epilogue = [] if args.epilogue.strip().lower() == "none" else _names(args.epilogue, "--epilogue")
     report = analyze(workload, hw, epilogue=epilogue, chain=_names(args.chain, "--chain") or None,
                      tile=args.tile, buffer_bytes=None if args.buffer_kb is None else args.buffer_kb * 1024,
+                     weights="streamed" if args.stream_weights else "resident",
                      winograd_m=args.winograd)
     if args.plot:
         from accelsim.plots.roofline import plot_roofline

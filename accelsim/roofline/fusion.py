@@ -173,10 +173,11 @@ class ChainTiling:
     recomputed_macs: int
     input_reads: int                     # input elements of the first layer read from DRAM, all tiles
     unfused_bytes: float                 # sum over the layers of input + weights + output
-    fused_bytes: float                   # tiled input reads + all weights once + last output once
+    fused_bytes: float                   # tiled input reads + weights (once, or per tile) + last output
     onchip_bytes: float                  # peak on-chip footprint of one tile (max over tiles)
     flops: int                           # 2 x MACs without recomputation
     element_bytes: float
+    weights: str = "resident"            # "resident" (read once, kept on chip) or "streamed" (per tile)
 
     @property
     def saved_bytes(self) -> float:
@@ -188,21 +189,30 @@ class ChainTiling:
 
     def as_dict(self) -> dict:
         return {"layers": list(self.layers), "tile": [self.tile_h, self.tile_w], "tiles": self.tiles,
+                "weights": self.weights,
                 "recomputed_outputs": list(self.recomputed_outputs), "recomputed_macs": self.recomputed_macs,
                 "unfused_bytes": self.unfused_bytes, "fused_bytes": self.fused_bytes,
                 "saved_bytes": self.saved_bytes, "onchip_bytes": self.onchip_bytes,
                 "flops": self.flops, "fused_flops": self.fused_flops}
 
 
+WEIGHT_MODES = ("resident", "streamed")
+
+
 def tile_chain(layers: Sequence[Layer], tile_h: int, tile_w: int | None = None, *,
-               element_bytes: float = 4.0) -> ChainTiling:
+               element_bytes: float = 4.0, weights: str = "resident") -> ChainTiling:
     """Costs of computing ``layers`` (a chain) tile by tile, ``tile_h x tile_w`` outputs of the last.
 
     Per tile, each layer computes the band :func:`chain_bands` gives (rows and columns separately);
     the first layer reads its input band (:func:`input_band`, clipped to the map: padding is not
-    read). Weights are read once and stay on chip. The on-chip footprint of a tile is the weights of
-    the whole chain plus, for the layer whose input and output tiles are largest together, both.
+    read). The on-chip footprint of a tile is, for the layer whose input and output tiles are largest
+    together, both, plus the weights: ``weights="resident"`` reads every weight once and keeps the whole
+    chain's weights on chip; ``"streamed"`` keeps none on chip (they stream through) and reads all of
+    them again for every tile.
     """
+    weights_mode = weights
+    if weights_mode not in WEIGHT_MODES:
+        raise ConfigError(f"unknown weight placement {weights_mode!r}; allowed: {', '.join(WEIGHT_MODES)}")
     layers = tuple(layers)
     check_chain(layers)
     last = layers[-1]
@@ -234,38 +244,42 @@ def tile_chain(layers: Sequence[Layer], tile_h: int, tile_w: int | None = None, 
                 live = max(live, in_elems + out_elems)
                 in_elems = out_elems
             peak = max(peak, live)
-    weights = sum(l.weight_elems for l in layers)
+    weight_elems = sum(l.weight_elems for l in layers)
     macs_per_output = [l.Cg * l.R * l.S for l in layers]
     macs = tuple(c * k for c, k in zip(computed, macs_per_output))
     recomputed = tuple(c - l.output_elems for c, l in zip(computed, layers))
     unfused = sum(l.ifmap_elems + l.weight_elems + l.output_elems for l in layers)
-    fused = input_reads + weights + last.output_elems
+    resident = weights_mode == "resident"
+    fused = input_reads + weight_elems * (1 if resident else tiles) + last.output_elems
     return ChainTiling(
         layers=tuple(l.name for l in layers), tile_h=tile_h, tile_w=tile_w, tiles=tiles,
         computed_outputs=tuple(computed), recomputed_outputs=recomputed, macs=macs,
         recomputed_macs=sum(macs) - sum(l.macs for l in layers), input_reads=input_reads,
         unfused_bytes=unfused * element_bytes, fused_bytes=fused * element_bytes,
-        onchip_bytes=(peak + weights) * element_bytes, flops=2 * sum(l.macs for l in layers),
-        element_bytes=element_bytes)
+        onchip_bytes=(peak + (weight_elems if resident else 0)) * element_bytes,
+        flops=2 * sum(l.macs for l in layers), element_bytes=element_bytes, weights=weights_mode)
 
 
-def choose_tile(layers: Sequence[Layer], buffer_bytes: float, *, element_bytes: float = 4.0) -> ChainTiling:
-    """The largest square tile (fewest MACs recomputed) whose on-chip footprint fits ``buffer_bytes``.
-
-    Raises ConfigError when not even a 1x1 tile fits (the chain's weights alone may not fit)."""
+def choose_tile(layers: Sequence[Layer], buffer_bytes: float, *, element_bytes: float = 4.0,
+                weights: str = "resident") -> ChainTiling:
+    """Among the square tiles whose on-chip footprint fits ``buffer_bytes``, the one that recomputes the
+    fewest MACs, then moves the fewest DRAM bytes, then is largest. Raises ConfigError when not even a
+    1x1 tile fits."""
     layers = tuple(layers)
     check_chain(layers)
     last = layers[-1]
     best = None
     for tile in range(1, max(last.P, last.Q) + 1):
-        t = tile_chain(layers, min(tile, last.P), min(tile, last.Q), element_bytes=element_bytes)
-        if t.onchip_bytes <= buffer_bytes:
+        t = tile_chain(layers, min(tile, last.P), min(tile, last.Q), element_bytes=element_bytes, weights=weights)
+        if t.onchip_bytes <= buffer_bytes and (
+                best is None or (t.recomputed_macs, t.fused_bytes) <= (best.recomputed_macs, best.fused_bytes)):
             best = t
     if best is None:
-        smallest = tile_chain(layers, 1, 1, element_bytes=element_bytes)
+        smallest = tile_chain(layers, 1, 1, element_bytes=element_bytes, weights=weights)
+        hint = "; stream the weights instead (--stream-weights)" if weights == "resident" else ""
         raise ConfigError(f"no tile of chain {' -> '.join(l.name for l in layers)} fits a "
                           f"{buffer_bytes / 1024:g} kB buffer: a 1x1 tile needs "
-                          f"{smallest.onchip_bytes / 1024:,.1f} kB (weights kept on chip)")
+                          f"{smallest.onchip_bytes / 1024:,.1f} kB with weights {weights}{hint}")
     return best
 
 

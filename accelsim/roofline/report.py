@@ -56,22 +56,24 @@ def _chain_layers(workload: Workload, names: Sequence[str]) -> tuple[Layer, ...]
 
 
 def analyze_chain(workload: Workload, hw: Hardware, names: Sequence[str], *, tile: int | None = None,
-                  buffer_bytes: float | None = None) -> ChainAnalysis:
+                  buffer_bytes: float | None = None, weights: str = "resident") -> ChainAnalysis:
     layers = _chain_layers(workload, names)
     eb = hw.element_bytes
     if tile is not None:
-        chosen = tile_chain(layers, min(tile, layers[-1].P), min(tile, layers[-1].Q), element_bytes=eb)
+        chosen = tile_chain(layers, min(tile, layers[-1].P), min(tile, layers[-1].Q), element_bytes=eb,
+                            weights=weights)
         buffer_bytes = None
     else:
         if buffer_bytes is None:
             buffer_bytes = hw.on_chip_bytes
         if buffer_bytes is None:
             raise ConfigError(f"hardware {hw.name!r} states no on-chip storage: give --buffer-kb or --tile")
-        chosen = choose_tile(layers, buffer_bytes, element_bytes=eb)
+        chosen = choose_tile(layers, buffer_bytes, element_bytes=eb, weights=weights)
     last = layers[-1]
     sizes = sorted({t for t in (1, 2, 4, 8, 16, 32, 64, 128, 256) if t < max(last.P, last.Q)}
                    | {max(last.P, last.Q), chosen.tile_h})
-    candidates = tuple(tile_chain(layers, min(t, last.P), min(t, last.Q), element_bytes=eb) for t in sizes)
+    candidates = tuple(tile_chain(layers, min(t, last.P), min(t, last.Q), element_bytes=eb, weights=weights)
+                       for t in sizes)
     before, after = chain_points(chosen, layers, hw)
     return ChainAnalysis(layers, chosen, buffer_bytes, candidates, before, after)
 
@@ -93,10 +95,11 @@ def analyze_winograd(workload: Workload, hw: Hardware, m: int) -> tuple[Winograd
 
 def analyze(workload: Workload, hw: Hardware, *, epilogue: Sequence[str] = ("bias", "relu"),
             chain: Sequence[str] | None = None, tile: int | None = None, buffer_bytes: float | None = None,
-            winograd_m: int | None = None) -> RooflineReport:
+            weights: str = "resident", winograd_m: int | None = None) -> RooflineReport:
     model = model_roofline(workload, hw)
     fusion = model_epilogue_fusion(workload, hw, epilogue) if epilogue else None
-    chain_analysis = analyze_chain(workload, hw, chain, tile=tile, buffer_bytes=buffer_bytes) if chain else None
+    chain_analysis = (analyze_chain(workload, hw, chain, tile=tile, buffer_bytes=buffer_bytes, weights=weights)
+                      if chain else None)
     wino = analyze_winograd(workload, hw, winograd_m) if winograd_m is not None else None
     return RooflineReport(model, fusion, chain_analysis, wino, winograd_m)
 
@@ -159,6 +162,13 @@ def _g(x: float) -> str:
     return f"{x:,.4g}"
 
 
+def _time(seconds: float) -> str:
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "us")):
+        if seconds >= scale:
+            return f"{seconds / scale:,.4g} {unit}"
+    return f"{seconds / 1e-9:,.4g} ns"
+
+
 def _mb(x: float) -> str:
     return f"{x / 1e6:,.3f}"
 
@@ -188,7 +198,7 @@ def table(report: RooflineReport) -> str:
                  _gflops(m.attainable_flops), m.bound])
     out += _cols(rows, ["layer", "kind", "MFLOP", "MB", "FLOP/B", "attain GFLOP/s", "bound"], {2, 3, 4, 5})
     out.append(f"model: {m.count('compute')} compute-bound and {m.count('memory')} memory-bound layers; "
-               f"sum of layer times {m.time_s * 1e3:,.4g} ms = {_gflops(m.achieved_flops)} GFLOP/s achieved "
+               f"sum of layer times {_time(m.time_s)} = {_gflops(m.achieved_flops)} GFLOP/s achieved "
                f"({100 * m.achieved_flops / hw.peak_flops:.1f}% of peak)")
     if report.fusion is not None:
         f = report.fusion
@@ -197,15 +207,16 @@ def table(report: RooflineReport) -> str:
         for label, cost, t in (("separate", sep, f.separate_time_s), ("fused", fus, f.fused_time_s)):
             out.append(f"  {label:8s} {_gflops(cost.flops)} GFLOP  {_mb(cost.bytes)} MB  "
                        f"{cost.intensity:,.2f} FLOP/B  attainable {_gflops(hw.attainable(cost.intensity))} "
-                       f"GFLOP/s  time {t * 1e3:,.4g} ms")
+                       f"GFLOP/s  time {_time(t)}")
         out.append(f"  saved {_mb(sep.bytes - fus.bytes)} MB: one write + one read of the output tensor "
                    f"per fused operator; {f.separate_time_s / f.fused_time_s:.2f}x faster")
     if report.chain is not None:
         c = report.chain
         t = c.chosen
-        how = (f"largest square tile whose footprint fits {c.buffer_bytes / 1024:,.0f} kB"
+        how = (f"of the square tiles that fit {c.buffer_bytes / 1024:,.0f} kB, fewest MACs recomputed"
                if c.buffer_bytes is not None else "tile given")
-        out += ["", f"Tiled fusion of {' -> '.join(t.layers)} ({how}: {t.tile_h}x{t.tile_w}, {t.tiles} tiles)"]
+        out += ["", f"Tiled fusion of {' -> '.join(t.layers)} ({how}: {t.tile_h}x{t.tile_w}, {t.tiles} tiles; "
+                    f"weights {t.weights})"]
         rows = []
         for cand in c.candidates:
             mark = " *" if (cand.tile_h, cand.tile_w) == (t.tile_h, t.tile_w) else ""
@@ -217,7 +228,7 @@ def table(report: RooflineReport) -> str:
             {1, 2, 3, 4, 5, 6, 7})]
         for label, p in (("before", c.before), ("after", c.after)):
             out.append(f"  {label:6s} {p.intensity:,.2f} FLOP/B  attainable {_gflops(p.attainable_flops)} "
-                       f"GFLOP/s  {p.bound}-bound  time {p.time_s * 1e6:,.4g} us")
+                       f"GFLOP/s  {p.bound}-bound  time {_time(p.time_s)}")
     if report.winograd is not None:
         mm = report.winograd_m
         out += ["", f"Winograd F({mm}x{mm}, RxR) on the eligible layers (square filter > 1, stride 1):"]
@@ -226,15 +237,15 @@ def table(report: RooflineReport) -> str:
         else:
             rows = [[r.layer.name, f"F({mm}x{mm},{r.layer.r}x{r.layer.r})", r.direct.bound,
                      f"{r.layer.direct_flops / 1e6:,.1f}", f"{r.layer.flops / 1e6:,.1f}",
-                     f"{r.direct.time_s * 1e6:,.4g}", f"{r.fast.time_s * 1e6:,.4g}", f"{r.speedup:.2f}"]
+                     _time(r.direct.time_s), _time(r.fast.time_s), f"{r.speedup:.2f}"]
                     for r in report.winograd]
             direct = sum(r.direct.time_s for r in report.winograd)
             fast = sum(r.fast.time_s for r in report.winograd)
             rows.append(["ALL", "", "", f"{sum(r.layer.direct_flops for r in report.winograd) / 1e6:,.1f}",
-                         f"{sum(r.layer.flops for r in report.winograd) / 1e6:,.1f}", f"{direct * 1e6:,.4g}",
-                         f"{fast * 1e6:,.4g}", f"{direct / fast:.2f}"])
+                         f"{sum(r.layer.flops for r in report.winograd) / 1e6:,.1f}", _time(direct),
+                         _time(fast), f"{direct / fast:.2f}"])
             out += ["  " + line for line in _cols(
-                rows, ["layer", "algorithm", "bound", "direct MFLOP", "Winograd MFLOP", "direct us", "Winograd us",
+                rows, ["layer", "algorithm", "bound", "direct MFLOP", "Winograd MFLOP", "direct time", "Winograd time",
                        "speedup"], {3, 4, 5, 6, 7})]
             out.append("  (Winograd MFLOP = elementwise products + input/output transforms; filters transformed "
                        "in advance; bytes unchanged, so memory-bound layers gain nothing)")
