@@ -1,45 +1,86 @@
-"""Registry of NoC types an arch may name, with the parameters each accepts.
+"""Registry of NoC models an arch may name (``noc: {type: ..., <params>}``).
 
-Each entry maps a type name to ``{param: (kind, default, help)}``; the arch loader validates
-``noc:`` blocks against it. The delivery-time and hop-energy models live beside it, one module each.
+Each model module (bus, mesh, systolic, eyeriss_v1, eyeriss_v2) exports ``MODEL``, a
+:class:`noc.model.NocModel` record: its parameters and the questions the simulator and the energy
+model ask it. The arch loader calls :func:`names` and :func:`validate`; the simulator calls
+:func:`model` and :func:`settings`; the cost model's energy calls :func:`hops`.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
+from accelsim.errors import ConfigError
 from accelsim.fields import Fields
+from noc import bus, eyeriss_v1, eyeriss_v2, mesh, systolic
+from noc.model import NocModel
 
-# name -> {param: (python type, default)}
-_PARAMS: dict[str, dict[str, tuple[type, Any]]] = {
-    "bus": {"words_per_cycle": (float, 1.0)},
-    "mesh": {"words_per_cycle": (float, 1.0)},
-    "systolic": {"timing": (str, "textbook")},
-    "eyeriss_v1": {"words_per_cycle": (float, 1.0)},
-    "eyeriss_v2": {"cluster_rows": (int, 3), "cluster_cols": (int, 4),
-                   "ifmap_mode": (str, "grouped_multicast"), "weight_mode": (str, "unicast"),
-                   "psum_mode": (str, "unicast"), "words_per_cycle": (float, 1.0)},
-}
+_MODELS: dict[str, NocModel] = {m.name: m for m in (bus.MODEL, mesh.MODEL, systolic.MODEL,
+                                                     eyeriss_v1.MODEL, eyeriss_v2.MODEL)}
 
 
 def names() -> list[str]:
-    return sorted(_PARAMS)
+    return sorted(_MODELS)
+
+
+def model(name: str) -> NocModel:
+    if name not in _MODELS:
+        raise ConfigError(f"unknown NoC type {name!r}; allowed: {', '.join(names())}")
+    return _MODELS[name]
 
 
 def params(name: str) -> dict[str, tuple[type, Any]]:
-    return _PARAMS[name]
+    """``{param: (python type, default)}`` of one NoC type."""
+    return {k: (p.kind, p.default) for k, p in model(name).params.items()}
 
 
 def validate(noc, fields: Fields) -> None:
     """Check a NoC block's parameters (type already validated); raises ConfigError."""
-    spec = _PARAMS[noc.type]
-    for key, (kind, _default) in spec.items():
+    for key, p in model(noc.type).params.items():
         if not fields.has(key):
             continue
-        if kind is float:
+        if p.kind is float:
             fields.number(key, minimum=0, exclusive_min=True)
-        elif kind is int:
-            fields.int(key, minimum=1)
+        elif p.kind is int:
+            fields.int(key, minimum=p.minimum)
         else:
-            fields.str(key)
+            fields.str(key, choices=p.choices or None)
     fields.done()
+
+
+@lru_cache(maxsize=256)
+def _settings(noc_type: str, given: tuple) -> tuple:
+    m = model(noc_type)
+    out = {k: p.default for k, p in m.params.items()}
+    for k, v in given:
+        if k in out:
+            out[k] = m.params[k].kind(v) if v is not None else None
+    return tuple(sorted(out.items()))
+
+
+def settings(noc) -> dict:
+    """A NoC spec's parameters with the type's defaults filled in."""
+    return dict(_settings(noc.type, tuple(noc.params)))
+
+
+def hop_coefficients(arch) -> tuple[tuple[float, float], ...]:
+    """Per tensor ``(a, b)``: hop-words = a x (NoC reads + writes) + b x noc_transfers."""
+    return _coefficients(arch.noc, arch.pe_array.rows, arch.pe_array.cols)
+
+
+@lru_cache(maxsize=256)
+def _coefficients(noc, rows: int, cols: int) -> tuple:
+    return tuple(model(noc.type).hop_coefficients(rows, cols, settings(noc)))
+
+
+def hops(counts, arch) -> tuple[float, ...]:
+    """Hop-words per tensor (ifmap, weight, psum) for the energy model."""
+    from accelsim.cost.counts import L_NOC
+
+    out = []
+    for t, (a, b) in enumerate(hop_coefficients(arch)):
+        words = counts.reads[L_NOC][t] + counts.writes[L_NOC][t]
+        h = float(words) if a == 1.0 else a * words
+        out.append(h + b * counts.noc_transfers[t] if b else h)
+    return tuple(out)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from accelsim.cost.counts import ACCESS_LEVELS, L_DRAM, L_GLB, L_NOC, L_RF, TENSOR_NAMES, Counts, count
 from accelsim.mapping import Mapping, check
+from noc import registry as noc_registry
 from workloads.layer import Layer
 
 ENERGY_PARTS = ("mac", "rf", "noc", "glb", "dram")
@@ -50,12 +51,13 @@ def energy_of(counts: Counts, arch) -> tuple[dict, dict]:
     by_part = {p: 0.0 for p in ENERGY_PARTS}
     by_tensor = {t: 0.0 for t in TENSOR_NAMES}
     by_part["mac"] = counts.macs * e.mac_pj
+    noc_hops = noc_registry.hops(counts, arch)   # the arch's NoC model: hop-words per tensor
     for ti, t in enumerate(TENSOR_NAMES):
         r, w = counts.reads, counts.writes
         parts = {
             "dram": r[L_DRAM][ti] * e.dram_read_pj + w[L_DRAM][ti] * e.dram_write_pj,
             "glb": r[L_GLB][ti] * e.glb_read_pj + w[L_GLB][ti] * e.glb_write_pj,
-            "noc": (r[L_NOC][ti] + w[L_NOC][ti]) * e.noc_hop_pj,
+            "noc": noc_hops[ti] * e.noc_hop_pj,
             "rf": r[L_RF][ti] * e.rf_read_pj[ti] + w[L_RF][ti] * e.rf_write_pj[ti],
         }
         for p, v in parts.items():
