@@ -1,0 +1,171 @@
+"""``accelsim partition``: CoDL-style CPU/GPU co-execution plans, and calibration on this machine.
+
+    accelsim partition SOC --workload W [--json] [--plot FILE] [--baseline NAME ...]
+    accelsim partition profile [--quick] [--csv FILE] [--threads 1,2] [--seed N]
+
+SOC is a shipped SoC (sd855, sd865, sd888, kirin990) or a YAML path. ``profile`` times real
+convolutions on this CPU, fits the CPU predictor and prints its held-out +-10% accuracy next to a
+FLOPs-only predictor's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from accelsim.cli import Command
+from accelsim.errors import ConfigError
+
+BASELINE_NAMES = ("cpu_only", "gpu_only", "mulayer")
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", metavar="SOC|profile",
+                   help="a shipped SoC (sd855, sd865, sd888, kirin990) or a SoC YAML file; "
+                        "or 'profile' to calibrate the CPU predictor on this machine")
+    plan = p.add_argument_group("planning (SOC)")
+    plan.add_argument("--workload", help="zoo network name or workload file")
+    plan.add_argument("--batch", type=int, default=None, help="override the batch size")
+    plan.add_argument("--json", action="store_true", help="print the accelsim.partition/1 JSON document")
+    plan.add_argument("--plot", metavar="FILE", help="write the CPU/GPU timeline (PNG) of the CoDL and "
+                                                     "muLayer-like plans")
+    plan.add_argument("--baseline", action="append", choices=BASELINE_NAMES, metavar="NAME",
+                      help=f"baseline(s) to compare against (repeatable; default all: {', '.join(BASELINE_NAMES)})")
+    prof = p.add_argument_group("profiling (profile)")
+    prof.add_argument("--quick", action="store_true", help="a small grid that runs in seconds (for tests)")
+    prof.add_argument("--csv", metavar="FILE", default="partition_profile.csv",
+                      help="measurements CSV to write (default: partition_profile.csv)")
+    prof.add_argument("--threads", metavar="LIST", help="comma-separated thread counts (default 1..cores)")
+    prof.add_argument("--seed", type=int, default=0, help="seed of the shape grid and the held-out split")
+
+
+def _thread_counts(text: str | None) -> list[int]:
+    from accelsim.partition.local_kernels import max_threads
+
+    limit = max_threads()
+    if text is None:
+        return list(range(1, limit + 1))
+    counts = []
+    for part in text.split(","):
+        try:
+            n = int(part)
+        except ValueError:
+            raise ConfigError(f"--threads: {part!r} is not an integer; give e.g. 1,2") from None
+        if not 1 <= n <= limit:
+            raise ConfigError(f"--threads: {n} is out of range; allowed 1..{limit} (this machine's threads)")
+        counts.append(n)
+    return sorted(set(counts))
+
+
+def _run_profile(args: argparse.Namespace) -> int:
+    from accelsim.partition.calibrate import fit
+    from accelsim.partition.measurements import write_csv
+    from accelsim.partition.profile import GRIDS, grid, measure
+
+    for flag, value in (("--workload", args.workload), ("--plot", args.plot), ("--baseline", args.baseline),
+                        ("--batch", args.batch)):
+        if value:
+            raise ConfigError(f"{flag} applies to planning, not to 'profile'")
+    if args.json:
+        raise ConfigError("--json applies to planning, not to 'profile'")
+    counts = _thread_counts(args.threads)
+    spec = GRIDS["quick" if args.quick else "full"]
+    shapes = grid(spec, args.seed)
+    start = time.perf_counter()
+    rows = measure(shapes, counts, spec, seed=args.seed)
+    elapsed = time.perf_counter() - start
+    path = write_csv(args.csv, rows)
+    report = fit(rows, seed=args.seed)
+    impls = sorted({m.impl for m in rows})
+    print(f"profiled {len(shapes)} convolution shapes x {len(impls)} implementations ({', '.join(impls)}) "
+          f"x threads {counts} in {elapsed:.1f} s -> {path}")
+    print(f"fit on {report.fit_rows} rows, held out {report.test_rows} rows (shapes split with seed {report.seed})")
+    print(f"held-out accuracy (share of predictions within +-10% of measured): "
+          f"CoDL-form {100 * report.codl_accuracy:.1f}%   FLOPs-only {100 * report.flops_accuracy:.1f}%")
+    print(f"{'implementation':<16}{'held-out':>9}{'CoDL-form':>11}{'FLOPs-only':>12}")
+    for impl, codl_acc, flops_acc, n in report.per_impl:
+        print(f"{impl:<16}{n:>9}{100 * codl_acc:>10.1f}%{100 * flops_acc:>11.1f}%")
+    by_shape: dict = {}
+    for m in rows:
+        by_shape.setdefault((m.impl, m.shape_key), {})[m.threads] = m.seconds
+    if len(counts) > 1:
+        lo, hi = counts[0], counts[-1]
+        ratios = sorted(v[lo] / v[hi] for v in by_shape.values() if lo in v and hi in v)
+        print(f"measured parallel scaling {lo}->{hi} threads: median {ratios[len(ratios) // 2]:.2f}x "
+              f"(ideal {hi / lo:.0f}x; far below it means other processes share these cores)")
+    print("fitted t_basicUnit coefficients (ns; const, H, W, IC, OC, red):")
+    for m in report.models:
+        print(f"  {m.name:<14}" + " ".join(f"{c:10.3f}" for c in m.coef_ns))
+    return 0
+
+
+def _print_plan(result, soc_label: str, baselines: list[str]) -> None:
+    from accelsim.partition.report import plan_rows
+
+    codl = result.codl
+    print(f"CoDL plan: {result.workload.name} on {result.soc.name} ({soc_label})")
+    header = (f"{'layer':<14}{'dim':>5}{'ratio':>6}{'chain':>6}{'CPU ms':>9}{'GPU ms':>9}{'latency ms':>11}"
+              f"  {'CPU kernel':<12}{'GPU kernel':<10}")
+    print(header)
+    for r in plan_rows(codl):
+        chain = "-" if r["chain"] is None else str(r["chain"])
+        print(f"{r['layer']:<14}{r['dim']:>5}{r['ratio']:>6.1f}{chain:>6}{r['cpu_ms']:>9.3f}{r['gpu_ms']:>9.3f}"
+              f"{r['latency_ms']:>11.3f}  {r['cpu_impl']:<12}{r['gpu_impl']:<10}")
+    lat = result.latency_ms()
+    sharing = result.sharing_ms()
+    print(f"total predicted latency: {lat['codl']:.2f} ms (compute {codl.compute_ms:.2f} ms, "
+          f"data sharing {sharing['codl']:.2f} ms)")
+    print(f"without chains: {lat['codl_no_chains']:.2f} ms (data sharing {sharing['codl_no_chains']:.2f} ms); "
+          f"chains saved {result.chain_sharing_saved_ms:.2f} ms of data sharing")
+    speed = result.speedup()
+    for name in baselines:
+        print(f"speedup over {name:<9}: {speed[name]:5.2f}x  ({name} {lat[name]:.2f} ms, "
+              f"data sharing {sharing[name]:.2f} ms)")
+    co = result.coexecuted()
+    h = result.h_share
+    h_text = "n/a" if h is None else f"{100 * h:.0f}%"
+    chains = result.chains
+    print(f"co-executed operators: {len(co)} of {len(result.workload.layers)}; split along H: {h_text}; "
+          f"chains: {len(chains)} (lengths {chains if chains else '-'}); "
+          f"rows recomputed for chain halos: {result.redundant_rows}")
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    from accelsim.partition.report import run, to_dict
+    from accelsim.partition.soc import load_soc
+    from workloads.loader import load_workload
+
+    if args.quick or args.threads:
+        raise ConfigError("--quick and --threads apply to 'profile', not to planning")
+    if not args.workload:
+        raise ConfigError("--workload is required (a zoo network name or a workload file)")
+    soc = load_soc(args.target)
+    workload = load_workload(args.workload, args.batch)
+    result = run(soc, workload)
+    baselines = args.baseline or list(BASELINE_NAMES)
+    if args.json:
+        json.dump(to_dict(result, args.target), sys.stdout, indent=2)
+        print()
+    else:
+        _print_plan(result, args.target, baselines)
+    if args.plot:
+        from accelsim.partition.timeline import events
+        from accelsim.plots.timeline import plot_timeline
+
+        plans = [("CoDL", events(result.codl))] + [(name, events(result.plan(name))) for name in baselines]
+        out = plot_timeline(plans, f"{workload.name} on {soc.name}: CPU/GPU timeline (predicted)", args.plot)
+        if not args.json:
+            print(f"timeline written to {out}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.target == "profile":
+        return _run_profile(args)
+    return _run_plan(args)
+
+
+COMMAND = Command("partition", "CoDL-style CPU/GPU co-execution planning for mobile SoCs "
+                  "(or 'partition profile' to calibrate the CPU predictor here)", configure, run)

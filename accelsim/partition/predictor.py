@@ -1,0 +1,157 @@
+"""CoDL's kernel-latency predictor, its least-squares fit, and the FLOPs-only predictor beside it.
+
+Kernel time (CoDL, MobiSys'22)::
+
+    T_kernel = ceil(Size_out / (Size_block * #cores)) * ceil(Size_block / Size_basicUnit) * t_basicUnit
+
+Sizes are counted in work items (:class:`~accelsim.partition.soc.Tile`: a CPU micro-kernel call's or a
+GPU work item's output tile, partial tiles counted whole), so a thin band or a ragged channel count
+pays for the items it leaves half empty. ``t_basicUnit`` is linear in the part's
+``(1, H, W, IC, OC, red)`` where ``red`` is the reduction length per output (``IC*R*S/G`` for a
+convolution): CoDL fits one model per kernel and filter size, which is the same as scaling IC by the
+filter taps, so one model covers several filter sizes here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from accelsim.errors import ConfigError
+from accelsim.partition.impl import select
+from accelsim.partition.priors import prior
+from accelsim.partition.shape import OpShape
+from accelsim.partition.soc import COEF_KEYS, SoC, Tile
+
+
+def features(s: OpShape) -> tuple[float, ...]:
+    """The regressors of ``t_basicUnit`` in ``COEF_KEYS`` order."""
+    return (1.0, float(s.H), float(s.W), float(s.C), float(s.K), float(s.red))
+
+
+@dataclass(frozen=True)
+class KernelModel:
+    """CoDL's form for one kernel implementation on one processor."""
+
+    name: str
+    item: Tile
+    block: int
+    unit: int
+    coef_ns: tuple[float, ...]
+
+    def counts(self, s: OpShape, cores: int) -> tuple[int, int]:
+        """(rounds of blocks over the cores, basic units per block)."""
+        n = self.item.count(s.N, s.K, s.P, s.Q)
+        if n == 0:
+            return 0, 0
+        rounds = -(-n // (self.block * cores))
+        per_block = -(-min(self.block, n) // self.unit)
+        return rounds, per_block
+
+    def t_unit_ns(self, s: OpShape) -> float:
+        return max(0.0, sum(c * x for c, x in zip(self.coef_ns, features(s))))
+
+    def time_ms(self, s: OpShape, cores: int) -> float:
+        rounds, per_block = self.counts(s, cores)
+        if rounds == 0:
+            return 0.0
+        return rounds * per_block * self.t_unit_ns(s) * 1e-6
+
+
+@dataclass(frozen=True)
+class Processor:
+    """A processor as the planner sees it: cores, kernel models and the rule that picks one."""
+
+    name: str
+    cores: int
+    models: tuple[KernelModel, ...]
+    selector: str
+
+    def model(self, name: str) -> KernelModel:
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise ConfigError(f"{self.name}: no kernel model {name!r}; have {', '.join(m.name for m in self.models)}")
+
+    def impl(self, s: OpShape) -> str:
+        return select(self.selector, s)
+
+    def time_ms(self, s: OpShape) -> float:
+        if s.empty:
+            return 0.0
+        return self.model(self.impl(s)).time_ms(s, self.cores)
+
+
+def processors(soc: SoC) -> tuple[Processor, Processor]:
+    """(CPU, GPU) of ``soc`` with each kernel's coefficients: from the YAML if given, else the prior."""
+    out = []
+    for name, spec in (("cpu", soc.cpu), ("gpu", soc.gpu)):
+        models = tuple(KernelModel(k.name, k.item, k.block, k.unit,
+                                   k.coef_ns if k.coef_ns is not None else prior(k, spec, soc.bandwidth_gbs))
+                       for k in spec.kernels)
+        out.append(Processor(name, spec.cores, models, name))
+    return out[0], out[1]
+
+
+# ---- fitting ---------------------------------------------------------------------------------
+
+def _relative_lstsq(rows: Sequence[Sequence[float]], targets: Sequence[float]) -> tuple[float, ...]:
+    """Least squares on relative error: minimise sum(((x . b) - y) / y)^2 (columns rescaled)."""
+    import numpy as np
+
+    x = np.asarray(rows, dtype=float)
+    y = np.asarray(targets, dtype=float)
+    if x.ndim != 2 or len(y) != len(x) or len(y) == 0:
+        raise ConfigError("fit needs at least one measurement")
+    if (y <= 0).any():
+        raise ConfigError("fit needs positive measured times")
+    a = x / y[:, None]
+    scale = np.abs(a).max(axis=0)
+    scale[scale == 0] = 1.0
+    sol, *_ = np.linalg.lstsq(a / scale, np.ones(len(y)), rcond=None)
+    return tuple(float(v) for v in sol / scale)
+
+
+def fit_kernel(name: str, item: Tile, block: int, unit: int, shapes: Sequence[OpShape],
+               cores: Sequence[int], seconds: Sequence[float]) -> KernelModel:
+    """Fit ``t_basicUnit``'s coefficients to measured kernel times (seconds) by least squares.
+
+    Each measurement is divided by its ``rounds * units per block`` to give the time of one basic
+    unit, the target of the linear model (as CoDL's artifact does).
+    """
+    skeleton = KernelModel(name, item, block, unit, (0.0,) * len(COEF_KEYS))
+    rows, targets = [], []
+    for s, c, t in zip(shapes, cores, seconds, strict=True):
+        rounds, per_block = skeleton.counts(s, c)
+        if rounds == 0:
+            continue
+        rows.append(features(s))
+        targets.append(t * 1e9 / (rounds * per_block))
+    return KernelModel(name, item, block, unit, _relative_lstsq(rows, targets))
+
+
+@dataclass(frozen=True)
+class FlopsModel:
+    """The FLOPs-only predictor (muLayer's kind): ``T = intercept + slope * FLOPs``."""
+
+    intercept_ms: float
+    ms_per_gflop: float
+
+    def time_ms(self, s: OpShape) -> float:
+        if s.empty:
+            return 0.0
+        return max(0.0, self.intercept_ms + self.ms_per_gflop * s.flops / 1e9)
+
+
+def fit_flops(flops: Sequence[float], ms: Sequence[float]) -> FlopsModel:
+    """Least squares (relative error) of measured times on FLOPs."""
+    a, b = _relative_lstsq([(1.0, f / 1e9) for f in flops], ms)
+    return FlopsModel(a, b)
+
+
+def within(predicted: Sequence[float], measured: Sequence[float], tolerance: float = 0.10) -> float:
+    """Share of predictions within ``+-tolerance`` of the measured value (CoDL's accuracy metric)."""
+    pairs = list(zip(predicted, measured, strict=True))
+    if not pairs:
+        return 0.0
+    return sum(1 for p, m in pairs if abs(p - m) <= tolerance * m) / len(pairs)
