@@ -164,6 +164,8 @@ def preset_names(kind: str = "hardware") -> list[str]:
 def find_preset(name: str) -> Path | None:
     import configs
 
+    if name.startswith(f"{HW_DIR}/"):
+        name = name[len(HW_DIR) + 1:]
     if "/" in name or "\\" in name:
         return None
     return configs.find(f"{HW_DIR}/{name}")

@@ -21,6 +21,7 @@ times (each layer runs at its own attainable rate, which is never faster).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from accelsim.roofline.hardware import Hardware
 from workloads.layer import Layer, Workload
@@ -135,4 +136,4 @@ def hardware_dict(hw: Hardware) -> dict:
     return {"name": hw.name, "description": hw.description, "peak_flops": hw.peak_flops,
             "bandwidth_bytes_per_s": hw.bandwidth, "bandwidth_unlimited": hw.bandwidth is None,
             "ridge_intensity": hw.ridge, "element_bytes": hw.element_bytes,
-            "on_chip_bytes": hw.on_chip_bytes, "source": hw.source}
+            "on_chip_bytes": hw.on_chip_bytes, "source": Path(hw.source).name}

@@ -7,6 +7,7 @@ same global batch (so the same number of epochs); efficiency = speedup / p.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 from accelsim import __version__
@@ -40,7 +41,8 @@ class ScalePoint:
 
 @dataclass(frozen=True)
 class ScaleOut:
-    setup: Setup
+    setup: Setup                  # its hw has the compute roof lowered to the achieved training rate
+    hardware: Hardware            # the worker hardware as given (its peak)
     achieved_fraction: float
     strategies: tuple[str, ...]
     workers: tuple[int, ...]
@@ -87,7 +89,7 @@ def scale_out(workload: Workload, hw: Hardware, net: Interconnect, workers: Sequ
             speedup = single / cost.iteration_s
             points.append(ScalePoint(p, name, cost.compute_s, cost.comm_s, cost.iteration_s, speedup,
                                      speedup / p, cost.stale_updates))
-    return ScaleOut(setup, fraction, strategies, counts, tuple(points))
+    return ScaleOut(setup, hw, fraction, strategies, counts, tuple(points))
 
 
 def to_dict(result: ScaleOut) -> dict:
@@ -101,11 +103,12 @@ def to_dict(result: ScaleOut) -> dict:
         "gradient_bytes": s.gradient_bytes,
         "training_flops_per_image": 2 * training_macs(s.workload),
         "global_batch": s.global_batch,
-        "hardware": hardware_dict(s.hw),
+        "hardware": hardware_dict(result.hardware),
         "achieved_fraction": result.achieved_fraction,
+        "training_flops_per_s": s.hw.peak_flops if s.compute_s is None else None,
         "interconnect": {"name": net.name, "bandwidth_bytes_per_s": net.bandwidth, "latency_s": net.latency_s,
                          "host_link": net.host_link or None, "host_bandwidth_bytes_per_s": net.host_bandwidth,
-                         "staged": s.staged and net.host_bandwidth is not None, "source": net.source},
+                         "staged": s.staged and net.host_bandwidth is not None, "source": Path(net.source).name},
         "shards": s.shards,
         "compute_given_s": s.compute_s,
         "points": [p.as_dict() for p in result.points],
