@@ -74,17 +74,13 @@ class Part:
                        layer.stride_w, groups, layer.operands)
 
 
-def _empty() -> Part:
-    return Part(0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-
-
 def band(layer: Layer, p0: int, p1: int, k0: int = 0, k1: int | None = None,
          c0: int = 0, c1: int | None = None) -> Part:
     """The part computing output rows ``[p0, p1)`` (channels ``[k0, k1)``) with its halo."""
     k1 = out_channels(layer) if k1 is None else k1
     c1 = layer.C if c1 is None else c1
-    if p1 <= p0 or k1 <= k0:
-        return _empty()
+    if p1 <= p0 or k1 <= k0:  # nothing to compute: keep the ranges (for joins), read nothing
+        return Part(k0, max(k0, k1), c0, c0, p0, max(p0, p1), 0, 0, 0, 0)
     kw = dict(R=layer.R, stride=layer.stride_h, dilation=layer.dil_h, pad=layer.pad_h)
     lo, hi = input_band(p0, p1, **kw)
     h0, h1 = input_band(p0, p1, H=layer.H, **kw)
@@ -154,7 +150,7 @@ def chain_parts(layers: Sequence[Layer], tenths: int) -> list[tuple[Part, Part]]
     sides = []
     for lo, hi in ((0, p), (p, tail.P)):
         if hi <= lo:
-            sides.append([_empty() for _ in layers])
+            sides.append([band(layer, layer.P, layer.P) if lo > 0 else band(layer, 0, 0) for layer in layers])
         else:
             sides.append([band(layer, b0, b1) for layer, (b0, b1) in zip(layers, chain_bands(lo, hi, specs))])
     return list(zip(sides[0], sides[1]))

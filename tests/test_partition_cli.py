@@ -1,0 +1,98 @@
+"""``accelsim partition``: the JSON document from a subprocess, one-line errors with exit 2, the
+timeline PNG, and the profile path on this machine (quick grid)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from accelsim.cli import main
+from accelsim.partition.calibrate import fit
+from accelsim.partition.profile import GRIDS, grid
+
+
+def _run(args, cwd):
+    return subprocess.run([sys.executable, "-m", "accelsim", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_json_from_a_subprocess_in_a_temp_dir(tmp_path):
+    proc = _run(["partition", "sd855", "--workload", "yolov2", "--json"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["schema"] == "accelsim.partition/1"
+    assert doc["soc"] == "sd855" and doc["workload"] == "yolov2"
+    assert set(doc["latency_ms"]) >= {"codl", "cpu_only", "gpu_only", "mulayer"}
+    from workloads.loader import load_workload
+
+    names = [l.name for l in load_workload("yolov2").layers]
+    assert [r["layer"] for r in doc["plan"]] == names
+    for r in doc["plan"]:
+        assert r["dim"] in ("OC", "H", "none") and 0.0 <= r["ratio"] <= 1.0 and r["latency_ms"] >= 0
+    # the plan is never slower than either processor alone (both are in its search space or baseline)
+    lat = doc["latency_ms"]
+    assert lat["codl"] <= min(lat["gpu_only"], lat["mulayer"]) + 1e-9
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["partition", "sd855", "--workload", "yolov2", "--baseline", "tpu"], "--baseline"),
+    (["partition", "sd999", "--workload", "yolov2"], "sd999"),
+    (["partition", "sd855", "--workload", "no_such_net"], "no_such_net"),
+    (["partition", "sd855"], "--workload"),
+    (["partition", "profile", "--threads", "0"], "--threads"),
+    (["partition", "profile", "--workload", "yolov2"], "--workload"),
+])
+def test_bad_argument_exits_2_with_one_line(tmp_path, args, needle):
+    proc = _run(args, tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and lines[0].startswith("accelsim: error:")
+    assert proc.stdout == ""
+
+
+def test_text_output_and_plot(tmp_path, capsys):
+    png = tmp_path / "t.png"
+    assert main(["partition", "sd855", "--workload", "alexnet", "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "speedup over cpu_only" in out and "speedup over mulayer" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_profile_quick_measures_fits_and_reports(tmp_path, capsys):
+    """The quick grid really runs the local kernels: one CSV row per shape x implementation x thread
+    count, each a positive time; the printed accuracies are what refitting the CSV (same seed) gives."""
+    out_csv = tmp_path / "m.csv"
+    assert main(["partition", "profile", "--quick", "--threads", "1", "--csv", str(out_csv), "--seed", "3"]) == 0
+    text = capsys.readouterr().out
+    rows = list(csv.DictReader(out_csv.open()))
+    shapes = grid(GRIDS["quick"], 3)
+    assert len(rows) == len(shapes) * 2 * 1
+    assert {r["impl"] for r in rows} == {"direct", "gemm"} and all(float(r["seconds"]) > 0 for r in rows)
+    m = re.search(r"CoDL-form ([\d.]+)%\s+FLOPs-only ([\d.]+)%", text)
+    assert m, text
+    report = fit(out_csv, seed=3)
+    assert float(m.group(1)) == pytest.approx(100 * report.codl_accuracy, abs=0.05)
+    assert float(m.group(2)) == pytest.approx(100 * report.flops_accuracy, abs=0.05)
+
+
+def test_local_kernels_compute_the_convolution():
+    """The profiled kernels are real convolutions: both equal the reference on integer-valued data."""
+    import numpy as np
+
+    from accelsim.functional import reference_conv
+    from accelsim.partition.local_kernels import Conv
+    from workloads.layer import conv
+
+    rng = np.random.default_rng(0)
+    for C, K, H, W, R, stride in [(3, 5, 9, 11, 3, 2), (8, 6, 7, 7, 1, 1), (16, 12, 14, 13, 3, 1)]:
+        x = rng.integers(-3, 4, (C, H, W)).astype(np.float32)
+        w = rng.integers(-3, 4, (K, C, R, R)).astype(np.float32)
+        layer = conv("t", C=C, K=K, H=H, W=W, R=R, stride=stride, pad=R // 2)
+        ref = reference_conv(layer, x[None].astype(np.int64), w.astype(np.int64))[0]
+        for impl in ("direct", "gemm"):
+            assert np.array_equal(Conv(impl, x, w, stride, R // 2)(), ref)

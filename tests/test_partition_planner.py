@@ -1,0 +1,170 @@
+"""CoDL's search and the baselines: chains never lose to the per-operator plan, the ideal split with
+free sharing is max(CPU, GPU) balanced, sharing is paid only at chain ends, and the baselines are what
+they say they are."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from accelsim.partition.planner import plan_codl, plan_cpu_only, plan_gpu_only, plan_mulayer, plan_per_op
+from accelsim.partition.predictor import processors
+from accelsim.partition.report import run, to_dict
+from accelsim.partition.segment import Device, chain_segment, op_segment
+from accelsim.partition.soc import load_soc, soc_from_dict
+from accelsim.partition.timeline import events
+from workloads.layer import Layer, LayerKind, Workload, conv, fc
+from workloads.loader import load_workload
+
+SOCS = ("sd855", "sd865", "sd888", "kirin990")
+
+
+def _device(name: str) -> Device:
+    soc = load_soc(name)
+    cpu, gpu = processors(soc)
+    return Device(cpu, gpu, soc.sharing)
+
+
+def _random_stack(seed: int) -> Workload:
+    """A seeded stack of convolutions and pools that chain along H, with a few FC layers at the end."""
+    rng = np.random.default_rng(seed)
+    H = int(rng.choice([56, 80, 112, 160]))
+    C = 3
+    layers = []
+    for i in range(int(rng.integers(6, 14))):
+        if H > 8 and rng.random() < 0.2:
+            layers.append(Layer(f"pool{i}", kind=LayerKind.POOL, C=C, K=C, H=H, W=H, R=2, S=2,
+                                stride_h=2, stride_w=2))
+            H //= 2
+            continue
+        K = int(rng.choice([16, 32, 64, 128, 256]))
+        R = int(rng.choice([1, 3, 3, 5]))
+        stride = 2 if (H > 16 and rng.random() < 0.15) else 1
+        layer = conv(f"conv{i}", C=C, K=K, H=H, R=R, stride=stride, pad=R // 2)
+        layers.append(layer)
+        C, H = K, layer.P
+    layers.append(fc("fc", C=C, K=int(rng.choice([10, 1000])), H=H))
+    return Workload(f"stack{seed}", tuple(layers))
+
+
+@pytest.mark.parametrize("soc", SOCS)
+@pytest.mark.parametrize("seed", range(6))
+def test_chain_search_never_slower_than_best_per_operator_plan(soc, seed):
+    device = _device(soc)
+    workload = _random_stack(seed)
+    chained = plan_codl(device, workload)
+    per_op = plan_per_op(device, workload)
+    assert chained.latency_ms <= per_op.latency_ms + 1e-9
+    assert [op.layer for s in chained.segments for op in s.ops] == [l.name for l in workload.layers]
+
+
+@pytest.mark.parametrize("soc", SOCS)
+def test_codl_beats_or_ties_every_single_processor_and_mulayer_on_alexnet(soc):
+    result = run(load_soc(soc), load_workload("alexnet"))
+    lat = result.latency_ms()
+    assert lat["codl"] <= lat["codl_no_chains"] + 1e-9
+    assert lat["codl"] <= lat["gpu_only"] + 1e-9          # GPU-only is in CoDL's search space
+    assert lat["codl"] <= lat["mulayer"] + 1e-9           # so is every OC split muLayer can pick
+
+
+def _toy_soc(cpu_ns: float, gpu_ns: float, sharing_ms: float = 0.0):
+    """Single-core processors whose item is one output element, 1 item per block and unit, and whose
+    basic unit costs ``ns * red``: the time of a part is exactly (outputs * red * ns)."""
+    one = {"item": {"oc": 1, "h": 1, "w": 1}, "block": 1, "unit": 1}
+    cpu_k = {k: {**one, "t_unit_ns": {"red": cpu_ns}} for k in
+             ("direct", "gemm", "depthwise", "gemv", "pool", "eltwise")}
+    cpu_k["winograd_f2"] = {"item": {"oc": 1, "h": 2, "w": 2}, "t_unit_ns": {"red": cpu_ns}}
+    cpu_k["winograd_f6"] = {"item": {"oc": 1, "h": 6, "w": 6}, "t_unit_ns": {"red": cpu_ns}}
+    gpu_k = {k: {**one, "t_unit_ns": {"red": gpu_ns}} for k in ("direct", "depthwise", "gemv", "pool", "eltwise")}
+    doc = {
+        "name": "toy",
+        "cpu": {"name": "c", "cores": 1, "freq_ghz": 1.0, "simd_width": 1, "fma_pipes": 1, "kernels": cpu_k},
+        "gpu": {"name": "g", "compute_units": 1, "wave_size": 1, "max_work_group_size": 1, "freq_ghz": 1.0,
+                "fp32_lanes": 1, "kernels": gpu_k},
+        "memory": {"bandwidth_gbs": 10.0},
+        "sharing": {"transform": {"intercept_ms": sharing_ms, "ms_per_mb": 0.0},
+                    "map": {"intercept_ms": 0.0, "ms_per_mb": 0.0}, "presync_ms": 0.0},
+    }
+    return soc_from_dict(doc, "toy.yaml")
+
+
+def test_zero_sharing_coexecution_is_max_of_the_ideal_split():
+    """CPU 3 ns, GPU 2 ns per output per reduction element. A 3x3 conv with 10 output channels and
+    10 output rows (C=2, 12x12 input, no padding -> 10x10 output): red = 18, so CPU-only = 100*10*18*3 ns
+    = 54 us and GPU-only = 36 us. The ideal continuous CPU share r solves 54 r = 36 (1 - r): r = 0.4,
+    on CoDL's 0.1 grid and exact on 10 channels or rows, so co-execution takes max(0.4*54, 0.6*36) us
+    = 21.6 us = 54*36/(54+36), whichever dimension is chosen."""
+    soc = _toy_soc(3.0, 2.0)
+    cpu, gpu = processors(soc)
+    device = Device(cpu, gpu, soc.sharing)
+    layer = conv("c", C=2, K=10, H=12, R=3)
+    assert (layer.P, layer.Q) == (10, 10)
+    workload = Workload("one", (layer,))
+    assert plan_cpu_only(device, workload).latency_ms == pytest.approx(0.054)
+    assert plan_gpu_only(device, workload).latency_ms == pytest.approx(0.036)
+    plan = plan_codl(device, workload)
+    op = plan.segments[0].ops[0]
+    assert op.tenths == 4
+    assert op.cpu_ms == pytest.approx(0.4 * 0.054) and op.gpu_ms == pytest.approx(0.6 * 0.036)
+    assert plan.latency_ms == pytest.approx(max(op.cpu_ms, op.gpu_ms)) == pytest.approx(0.0216)
+    assert plan.sharing_ms == 0.0
+
+
+def test_sharing_cost_moves_work_back_to_the_gpu():
+    """Same toy SoC, but every transform costs 1 ms: co-executing saves 36 - 21.6 = 14.4 us, far less
+    than the 2 ms of sharing in and out, so the plan runs on the GPU alone."""
+    soc = _toy_soc(3.0, 2.0, sharing_ms=1.0)
+    cpu, gpu = processors(soc)
+    plan = plan_codl(Device(cpu, gpu, soc.sharing), Workload("one", (conv("c", C=2, K=10, H=12, R=3),)))
+    assert plan.segments[0].ops[0].tenths == 0
+    assert plan.latency_ms == pytest.approx(0.036)
+
+
+def test_chain_shares_only_at_its_head_and_tail():
+    """Three 3x3 pad-1 convs on 14x11 maps, tail split 0.5 on sd855: the CPU's bands are rows
+    [0, 9), [0, 8), [0, 7) (test_partition_split). Shared in: the head's input rows [0, 10) (its halo
+    row 9 included) x 3 channels x 11 columns x 4 B = 1320 B; shared out: the tail's rows [0, 7) x 3
+    channels x 11 x 4 B = 924 B; one pre-sync for the whole chain instead of three."""
+    device = _device("sd855")
+    layers = [conv("a", C=3, K=4, H=14, W=11, R=3, pad=1), conv("b", C=4, K=5, H=14, W=11, R=3, pad=1),
+              conv("c", C=5, K=3, H=14, W=11, R=3, pad=1)]
+    seg = chain_segment(device, layers, 5)
+    assert (seg.share_in_bytes, seg.share_out_bytes) == (1320, 924)
+    s = device.sharing
+    assert seg.sharing_ms == pytest.approx(s.presync_ms + s.share_ms(1320) + s.share_ms(924))
+    singles = [op_segment(device, l, "H", 5) for l in layers]
+    assert sum(x.presync_ms for x in singles) == pytest.approx(3 * s.presync_ms)
+    assert seg.compute_ms == pytest.approx(max(seg.cpu_ms, seg.gpu_ms))
+    assert [op.redundant_rows for op in seg.ops] == [4, 2, 0]    # overlaps [5,9), [6,8), none
+
+
+def test_baselines_are_single_processor_or_oc_only():
+    device = _device("sd855")
+    workload = _random_stack(3)
+    cpu = plan_cpu_only(device, workload)
+    gpu = plan_gpu_only(device, workload)
+    assert cpu.sharing_ms == gpu.sharing_ms == 0.0
+    assert cpu.latency_ms == pytest.approx(sum(s.ops[0].cpu_ms for s in cpu.segments))
+    assert all(s.ops[0].gpu_ms == 0 for s in cpu.segments) and all(s.ops[0].cpu_ms == 0 for s in gpu.segments)
+    mu = plan_mulayer(device, workload)
+    assert all(len(s.ops) == 1 for s in mu.segments)                     # a sync after every operator
+    assert {s.ops[0].dim for s in mu.segments} <= {"OC", "none"}         # never along H
+
+
+def test_timeline_is_the_plan_laid_out():
+    result = run(load_soc("sd855"), _random_stack(1))
+    for plan in result.plans:
+        evs = events(plan)
+        assert max(e.end_ms for e in evs) == pytest.approx(plan.latency_ms)
+        for proc in ("CPU", "GPU"):
+            mine = sorted((e for e in evs if e.processor == proc), key=lambda e: e.start_ms)
+            assert all(a.end_ms <= b.start_ms + 1e-9 for a, b in zip(mine, mine[1:]))   # no overlap
+
+
+def test_json_document_has_the_schema():
+    doc = to_dict(run(load_soc("sd855"), load_workload("alexnet")), "sd855")
+    assert doc["schema"] == "accelsim.partition/1"
+    assert set(doc["latency_ms"]) >= {"codl", "cpu_only", "gpu_only", "mulayer"}
+    assert [r["layer"] for r in doc["plan"]] == [l.name for l in load_workload("alexnet").layers]
+    assert all(set(r) >= {"layer", "dim", "ratio", "chain", "latency_ms"} for r in doc["plan"])
+    assert all(0.0 <= r["ratio"] <= 1.0 and r["dim"] in ("OC", "H", "none") for r in doc["plan"])

@@ -1,0 +1,168 @@
+"""CoDL's kernel-time form, its least-squares fit and the +-10% accuracy metric."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from accelsim.errors import ConfigError
+from accelsim.partition.calibrate import fit
+from accelsim.partition.measurements import Measurement, read_csv, split, write_csv
+from accelsim.partition.predictor import KernelModel, fit_flops, fit_kernel, processors, within
+from accelsim.partition.shape import OpShape
+from accelsim.partition.soc import Tile, load_soc
+from workloads.layer import LayerKind
+
+
+def _conv(C, K, H, W, R=3, stride=1, N=1):
+    pad = R // 2
+    P = (H + 2 * pad - R) // stride + 1
+    Q = (W + 2 * pad - R) // stride + 1
+    return OpShape(LayerKind.CONV, N, C, K, H, W, P, Q, R, R, stride, stride)
+
+
+def test_codl_form_by_hand():
+    """Output 10 channels x 7 x 9, item 4 oc x 1 row x 4 cols: ceil(10/4)*7*ceil(9/4) = 3*7*3 = 63 items.
+    Block 8 items, unit 2 items, 3 cores: rounds ceil(63/24) = 3, units per block ceil(8/2) = 4.
+    t_unit = 100 + 2*IC(6) + 0.5*red(6*9=54) = 139 ns -> T = 3 * 4 * 139 ns = 1668 ns."""
+    s = _conv(C=6, K=10, H=7, W=9)
+    assert (s.P, s.Q, s.red) == (7, 9, 54)
+    m = KernelModel("k", Tile(4, 1, 4), block=8, unit=2, coef_ns=(100.0, 0.0, 0.0, 2.0, 0.0, 0.5))
+    assert m.counts(s, cores=3) == (3, 4)
+    assert m.time_ms(s, cores=3) == pytest.approx(1668e-6)
+
+
+def test_thin_band_pays_for_whole_items():
+    """A 6-row-tile (Winograd F(6,3)) item: a 2-row band costs as many items as a 6-row band."""
+    m = KernelModel("w", Tile(8, 6, 6), 1, 1, (0.0, 0.0, 0.0, 0.0, 0.0, 1.0))
+    two = OpShape(LayerKind.CONV, 1, 16, 16, 4, 12, 2, 12, 3, 3, 1, 1)    # 2 output rows
+    six = OpShape(LayerKind.CONV, 1, 16, 16, 8, 12, 6, 12, 3, 3, 1, 1)    # 6 output rows
+    # items: ceil(16/8) channel blocks x ceil(rows/6) x ceil(12/6) = 2 x 1 x 2 = 4 either way
+    assert m.counts(two, 1) == m.counts(six, 1) == (4, 1)
+
+
+def test_fit_recovers_known_coefficients_from_synthetic_data():
+    """Times generated in the test from known coefficients with the CoDL formula written out here
+    (items, rounds, units) are fitted back to those coefficients."""
+    truth = np.array([250.0, 1.5, 0.75, 3.0, 0.2, 0.9])   # const, H, W, IC, OC, red (ns per unit)
+    item, block, unit = Tile(4, 1, 8), 6, 2
+    rng = np.random.default_rng(1)
+    shapes, cores, seconds = [], [], []
+    for _ in range(60):
+        s = _conv(C=int(rng.integers(3, 200)), K=int(rng.integers(4, 160)), H=int(rng.integers(5, 60)),
+                  W=int(rng.integers(5, 60)), R=int(rng.choice([1, 3, 5])), stride=int(rng.choice([1, 2])))
+        c = int(rng.integers(1, 5))
+        items = -(-s.K // 4) * s.P * -(-s.Q // 8)
+        rounds = -(-items // (block * c))
+        per_block = -(-min(block, items) // unit)
+        t_unit = truth @ np.array([1, s.H, s.W, s.C, s.K, s.red], dtype=float)
+        shapes.append(s)
+        cores.append(c)
+        seconds.append(rounds * per_block * t_unit * 1e-9)
+    model = fit_kernel("synthetic", item, block, unit, shapes, cores, seconds)
+    assert np.allclose(model.coef_ns, truth, rtol=1e-6)
+    assert all(model.time_ms(s, c) / 1e3 == pytest.approx(t, rel=1e-9) for s, c, t in zip(shapes, cores, seconds))
+
+
+def test_fit_with_noise_is_within_ten_percent():
+    """2% multiplicative noise: the fit predicts nearly every point within +-10%."""
+    truth = np.array([50.0, 0.0, 0.0, 1.0, 0.0, 0.4])
+    rng = np.random.default_rng(2)
+    shapes = [_conv(int(rng.integers(8, 128)), int(rng.integers(8, 128)), int(rng.integers(7, 40)),
+                    int(rng.integers(7, 40))) for _ in range(40)]
+    model0 = KernelModel("k", Tile(4, 1, 4), 1, 1, tuple(truth))
+    seconds = [model0.time_ms(s, 2) / 1e3 * (1 + rng.normal(0, 0.02)) for s in shapes]
+    fitted = fit_kernel("k", Tile(4, 1, 4), 1, 1, shapes, [2] * 40, seconds)
+    assert within([fitted.time_ms(s, 2) / 1e3 for s in shapes], seconds) >= 0.95
+
+
+def test_flops_fit_recovers_a_line():
+    flops = [1e8, 3e8, 7e8, 2e9]
+    ms = [0.2 + 1.5 * f / 1e9 for f in flops]
+    m = fit_flops(flops, ms)
+    assert m.intercept_ms == pytest.approx(0.2) and m.ms_per_gflop == pytest.approx(1.5)
+
+
+def test_within_ten_percent_by_hand():
+    # |pred - meas| <= 0.1 * meas: 1.05 vs 1 yes, 0.85 vs 1 no, 2.15 vs 2 yes, 0.5 vs 0.4 no -> 2 of 4
+    assert within([1.05, 0.85, 2.15, 0.5], [1.0, 1.0, 2.0, 0.4]) == 0.5
+
+
+def test_sd855_priors_are_the_spec_rooflines():
+    """Hand arithmetic from the spec numbers in configs/soc/sd855.yaml:
+    CPU core = 4 lanes x 2 FMA pipes x 2.42 GHz = 19.36 GMAC/s; GPU compute unit = 768 / 2 lanes x
+    0.585 GHz = 224.64 GMAC/s; memory 34.1 GB/s."""
+    cpu, gpu = processors(load_soc("sd855"))
+    red = {m.name: m.coef_ns[5] for m in cpu.models}
+    const = {m.name: m.coef_ns[0] for m in cpu.models}
+    assert red["direct"] == pytest.approx(16 / 19.36)                     # 4x1x4 outputs per item
+    assert red["gemm"] == pytest.approx(64 / 19.36)                       # 8x8 outputs per item
+    # F(6x6,3x3): 8 channels x 8x8 multiplies per tile per input channel, red = 9 IC
+    assert red["winograd_f6"] == pytest.approx(8 * 64 / 9 / 19.36)
+    # transforms per item: 8 channels x (2*8^3 + 6*8^2 + 36*8) MACs
+    assert const["winograd_f6"] == pytest.approx(8 * (1024 + 384 + 288) / 19.36)
+    assert red["gemv"] == pytest.approx(4 * 4 / (34.1 / 4))               # 16 B of weights per red, 1/4 of DRAM
+    gred = {m.name: m.coef_ns[5] for m in gpu.models}
+    assert gred["direct"] == pytest.approx(64 * 16 / 224.64)              # a wave of 64 items x 16 outputs
+    assert gred["gemv"] == pytest.approx(64 * 4 * 4 / (34.1 / 2))
+
+
+def test_processor_picks_codl_kernel_implementations():
+    cpu, gpu = processors(load_soc("sd855"))
+    assert cpu.impl(_conv(64, 64, 56, 56, R=3)) == "winograd_f6"
+    assert cpu.impl(_conv(64, 64, 14, 14, R=3)) == "winograd_f2"
+    assert cpu.impl(_conv(64, 64, 56, 56, R=1)) == "gemm"
+    assert cpu.impl(_conv(64, 64, 56, 56, R=3, stride=2)) == "direct"
+    assert cpu.impl(_conv(3, 32, 224, 224, R=3)) == "direct"          # fewer than 8 input channels
+    assert gpu.impl(_conv(64, 64, 56, 56, R=3)) == "direct"
+
+
+def _measurement(impl, shape, threads, seconds):
+    return Measurement(impl, Tile(4, 1, 16), 1, 1, threads, shape, seconds, 3)
+
+
+def test_measurements_csv_round_trip_and_split_by_shape(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(20):
+        s = _conv(int(rng.integers(4, 64)), int(rng.integers(4, 64)), 8 + i, 9)
+        for t in (1, 2):
+            rows.append(_measurement("direct", s, t, 1e-4 * (i + 1) / t))
+    path = write_csv(tmp_path / "m.csv", rows)
+    back = read_csv(path)
+    assert back == rows
+    train, test = split(back, seed=3)
+    assert {m.shape_key for m in train}.isdisjoint({m.shape_key for m in test})
+    assert len({m.shape_key for m in test}) == 6          # round(0.3 * 20)
+    assert split(back, seed=3) == (train, test)           # seeded: same split every time
+    assert split(back, seed=4) != (train, test)
+
+
+def test_calibrate_scores_held_out_rows(tmp_path):
+    """Synthetic measurements that follow the CoDL form exactly: held-out accuracy is 100% for the
+    CoDL form; a FLOPs line cannot follow the thread-count and tile effects as well."""
+    model = KernelModel("direct", Tile(4, 1, 16), 1, 1, (400.0, 0.0, 0.0, 0.0, 0.0, 9.0))
+    rng = np.random.default_rng(5)
+    rows = []
+    for _ in range(30):
+        s = _conv(int(rng.integers(4, 128)), int(rng.integers(4, 128)), int(rng.integers(5, 40)),
+                  int(rng.integers(5, 40)), R=3, stride=1)
+        for t in (1, 2):
+            rows.append(_measurement("direct", s, t, model.time_ms(s, t) / 1e3))
+    report = fit(write_csv(tmp_path / "m.csv", rows))
+    assert report.codl_accuracy == 1.0
+    assert report.flops_accuracy < 1.0
+    assert report.model("direct_k3s1").coef_ns[0] == pytest.approx(400.0, rel=1e-6)
+
+
+def test_bad_measurements_csv_is_one_line_config_error(tmp_path):
+    p = tmp_path / "bad.csv"
+    p.write_text("impl,threads\ndirect,1\n")
+    with pytest.raises(ConfigError) as e:
+        read_csv(p)
+    assert "missing column" in str(e.value) and "\n" not in str(e.value)
+    rows = [_measurement("direct", _conv(4, 4, 8, 8), 1, 1e-3)]
+    good = write_csv(tmp_path / "ok.csv", rows).read_text()
+    (tmp_path / "neg.csv").write_text(good.replace("0.001", "-0.001"))
+    with pytest.raises(ConfigError, match="line 2, column seconds"):
+        read_csv(tmp_path / "neg.csv")
