@@ -119,7 +119,7 @@ class Layer:
 
     @property
     def flops(self) -> int:
-        """2 FLOPs per MAC; a bandwidth-only op counts one op per output element (pool: per window tap)."""
+        """2 FLOPs per MAC; a bandwidth-only op counts one op per output element per operand (pool: per window tap)."""
         if self.kind.has_macs:
             return 2 * self.macs
         if self.kind is LayerKind.POOL:
