@@ -1,0 +1,1 @@
+"""Interoperability with other simulators' file formats (SCALE-Sim: accelsim.interop.scalesim)."""

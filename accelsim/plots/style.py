@@ -1,0 +1,63 @@
+"""Shared look of accelsim's plots: one colour per energy level and per tensor, the energy unit of a
+preset, and saving a figure as PNG and/or SVG (matplotlib's Agg backend, no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# storage levels, cheapest first (bottom of a stack) -> most expensive (top)
+LEVEL_COLOURS = {"mac": "#9e9e9e", "rf": "#4c72b0", "noc": "#55a868", "glb": "#dd8452", "dram": "#c44e52"}
+LEVEL_LABELS = {"mac": "MAC", "rf": "RF", "noc": "NoC (array)", "glb": "GLB", "dram": "DRAM"}
+TENSOR_COLOURS = {"ifmap": "#8172b3", "weight": "#937860", "psum": "#da8bc3"}
+TENSOR_LABELS = {"ifmap": "ifmaps", "weight": "weights", "psum": "psums"}
+FORMATS = ("png", "svg")
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (call inside plotting functions, never at import)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def energy_unit(preset: str) -> tuple[float, str]:
+    """(divisor, axis label) for energies given in pJ. The normalized table's "pJ" are units of one
+    16-bit MAC's energy (ISCA'16: MAC = 1), so they are labelled as such."""
+    if preset == "normalized":
+        return 1e6, "energy (10$^6$ x MAC energy)"
+    return 1e6, "energy (µJ)"
+
+
+def per_mac_unit(preset: str) -> str:
+    return "energy per MAC (x MAC energy)" if preset == "normalized" else "energy per MAC (pJ)"
+
+
+def save(fig, stem: str | Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Write ``fig`` as ``stem.png`` / ``stem.svg``; returns the paths written. Closes the figure."""
+    import matplotlib
+
+    from accelsim.errors import ConfigError
+
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    out = []
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise ConfigError(f"unknown plot format {fmt!r}; allowed: {', '.join(FORMATS)}")
+        path = stem.with_suffix(f".{fmt}")
+        with matplotlib.rc_context({"svg.hashsalt": "accelsim"}):     # same figure -> same SVG bytes
+            fig.savefig(path, dpi=150 if fmt == "png" else None, bbox_inches="tight",
+                        metadata={"Software": None} if fmt == "png" else {"Date": None})
+        out.append(path)
+    pyplot().close(fig)
+    return out
+
+
+def human(x: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{unit}"
+    return f"{x:.3g}"
