@@ -1,0 +1,158 @@
+"""In-process benchmark bodies: ``python benchmarks/work.py NAME [--key value ...]``.
+
+Each body does its setup (imports, workload and arch loading, proposal generation, JIT warm-up)
+untimed, then times only the measured work and prints one line ``BENCH {json}`` with ``work_s``
+and its metrics (see benchmarks/harness.py). The bodies are a registry: name -> function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ALEXNET_CONV = ["CONV1", "CONV2", "CONV3", "CONV4", "CONV5"]
+
+
+def _mac_layers(workload_name: str, layers: list[str] | None):
+    from workloads.loader import load_workload
+
+    wl = load_workload(workload_name)
+    if layers:
+        wl = wl.select(layers)
+    return [layer for layer in wl.layers if layer.kind.has_macs]
+
+
+def sample_mappings(layers, arch, flow, per_layer: int, seed: int) -> list[tuple]:
+    """``per_layer`` distinct legal mappings of each layer, drawn as the mapper's random half does
+    (accelsim.mapper.space.Space.propose) from one seeded generator. Returns (layer, mapping) pairs."""
+    from accelsim.mapper.space import Space
+    from accelsim.mapping import problems_of
+
+    rng = random.Random(seed)
+    out = []
+    for layer in layers:
+        space = Space(layer, arch, flow)
+        seen: set = set()
+        tries = 0
+        while len(seen) < per_layer and tries < per_layer * 50:
+            tries += 1
+            m = space.propose(rng)
+            ident = (m.factors, m.orders)
+            if ident in seen or problems_of(layer, m, arch):
+                continue
+            seen.add(ident)
+            out.append((layer, m))
+    return out
+
+
+def eval_python(a: argparse.Namespace) -> dict:
+    """The plain-Python cost model as the mapper calls it: count(layer, mapping) then score()
+    (energy and the bandwidth-aware cycle bound) on distinct legal mappings of AlexNet CONV1-5."""
+    from accelsim.arch import load_arch
+    from accelsim.cost.counts import count
+    from accelsim.mapper.score import score
+    from dataflows import registry
+
+    arch = load_arch(a.arch)
+    flow = registry.get(a.dataflow)
+    pairs = sample_mappings(_mac_layers("alexnet", ALEXNET_CONV), arch, flow, a.per_layer, a.seed)
+    start = time.perf_counter()
+    for layer, m in pairs:
+        score(count(layer, m), arch, "energy")
+    work = time.perf_counter() - start
+    return {"work_s": work, "evals": len(pairs), "evals_per_second": len(pairs) / work}
+
+
+def eval_bench(a: argparse.Namespace) -> dict:
+    """benchmarks/bench_eval.py's run(quick) (owned by the numba scorer's author), one path of it.
+
+    Its dict is passed through; ``a.path`` picks which of its evals-per-second figures is this
+    case's ``evals_per_second``, and its time is this case's ``work_s``."""
+    sys.path.insert(0, str(HERE))
+    import bench_eval  # noqa: E402  (benchmarks/bench_eval.py)
+
+    return pick_path(bench_eval.run(a.quick), a.path)
+
+
+def pick_path(res: dict, path: str) -> dict:
+    """Placeholder until bench_eval's result shape is known."""
+    raise NotImplementedError(path)
+
+
+def search(a: argparse.Namespace) -> dict:
+    """accelsim.mapper.search.search on every MAC layer of the selection, for each
+    (arch, dataflow) pair given, at the given budget: the mapper alone."""
+    from accelsim.arch import load_arch
+    from accelsim.mapper.search import SearchSpec, search as run_search
+    from dataflows import registry
+
+    pairs = [p.split(":") for p in a.pairs.split(",")]
+    jobs = [(load_arch(arch), registry.get(df)) for arch, df in pairs]
+    layers = _mac_layers(a.workload, a.layers.split(",") if a.layers else None)
+    spec = SearchSpec("energy", a.budget, a.seed)
+    evaluated = 0
+    energy = 0.0
+    start = time.perf_counter()
+    for arch, flow in jobs:
+        for layer in layers:
+            found = run_search(layer, arch, flow, spec)
+            evaluated += found.evaluated
+            energy += found.score.energy_pj
+    work = time.perf_counter() - start
+    return {"work_s": work, "evaluated": evaluated, "layers": len(layers) * len(jobs),
+            "search_evals_per_second": evaluated / work, "energy_pj": energy}
+
+
+def simulate(a: argparse.Namespace) -> dict:
+    """accelsim.sim.simulate_layer on every MAC layer under the dataflow's named mapping: the
+    simulator alone (mapping and cost counts computed before the clock starts)."""
+    from accelsim.arch import load_arch
+    from accelsim.cost.model import evaluate
+    from accelsim.sim import simulate_layer
+    from dataflows import registry
+
+    arch = load_arch(a.arch)
+    flow = registry.get(a.dataflow or arch.dataflow)
+    layers = _mac_layers(a.workload, None)
+    prepared = [(layer, evaluate(layer, arch, flow.named(layer, arch))) for layer in layers]
+    start = time.perf_counter()
+    cycles = 0
+    for layer, res in prepared:
+        cycles += int(simulate_layer(layer, arch, res.mapping, res.counts).cycles)
+    work = time.perf_counter() - start
+    return {"work_s": work, "cycles": cycles, "layers": len(prepared)}
+
+
+BENCH_EVAL_PATHS = ("numba", "batch")   # provisional until bench_eval.py lands
+
+BODIES = {"eval_python": eval_python, "eval_bench": eval_bench, "search": search, "simulate": simulate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("body", choices=sorted(BODIES))
+    p.add_argument("--arch", default="eyeriss_v1")
+    p.add_argument("--dataflow", default="")
+    p.add_argument("--workload", default="alexnet")
+    p.add_argument("--layers", default="")
+    p.add_argument("--pairs", default="eyeriss_v1:rs", help="search: comma-separated ARCH:DATAFLOW pairs")
+    p.add_argument("--budget", type=int, default=1500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--per-layer", type=int, default=400)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--path", default="batch")
+    a = p.parse_args(argv)
+    if a.body == "eval_python" and not a.dataflow:
+        a.dataflow = "rs"
+    out = BODIES[a.body](a)
+    print("BENCH " + json.dumps(out, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
