@@ -160,6 +160,7 @@ def _parser(path: str) -> configparser.ConfigParser:
         raise ConfigError("file is empty; expected a SCALE-Sim config with an [architecture_presets] section",
                           source=path)
     cp = configparser.ConfigParser(interpolation=None, strict=True)
+    cp.optionxform = str          # keep the user's spelling for messages; keys are matched case-insensitively
     try:
         cp.read_file(io.StringIO(text.lstrip("\ufeff")), source=path)
     except configparser.MissingSectionHeaderError as exc:
@@ -191,10 +192,13 @@ def read_cfg(path: str | Path) -> dict[str, dict[str, Any]]:
                               source=source)
         values: dict[str, Any] = {}
         for option, text in cp.items(section):
-            key = known.get(option)
+            key = known.get(option.lower())
+            if key is not None and key.name in values:
+                raise ConfigError(f"key {option!r} appears twice (SCALE-Sim keys ignore case)", source=source,
+                                  key=f"[{section}]")
             if key is None:
                 names = [k.name for k in known.values()]
-                close = difflib.get_close_matches(option, [n.lower() for n in names], n=1)
+                close = difflib.get_close_matches(option.lower(), [n.lower() for n in names], n=1)
                 hint = f" (did you mean {known[close[0]].name!r}?)" if close else ""
                 raise ConfigError(f"unknown key {option!r}{hint}; allowed: {', '.join(names)}",
                                   source=source, key=f"[{section}]")
