@@ -64,15 +64,17 @@ def test_text_output_and_plot(tmp_path, capsys):
 
 
 def test_profile_quick_measures_fits_and_reports(tmp_path, capsys):
-    """The quick grid really runs the local kernels: one CSV row per shape x implementation x thread
-    count, each a positive time; the printed accuracies are what refitting the CSV (same seed) gives."""
+    """The quick grid really runs the local kernels: one CSV row per shape x kernel (direct; im2col and
+    GEMM) x thread count, each a positive time; the printed accuracies are what refitting the CSV (same
+    seed) gives."""
     out_csv = tmp_path / "m.csv"
     assert main(["partition", "profile", "--quick", "--threads", "1", "--csv", str(out_csv), "--seed", "3"]) == 0
     text = capsys.readouterr().out
     rows = list(csv.DictReader(out_csv.open()))
     shapes = grid(GRIDS["quick"], 3)
-    assert len(rows) == len(shapes) * 2 * 1
-    assert {r["impl"] for r in rows} == {"direct", "gemm"} and all(float(r["seconds"]) > 0 for r in rows)
+    assert len(rows) == len(shapes) * 3 * 1
+    assert {r["impl"] for r in rows} == {"direct", "im2col", "gemm"} and all(float(r["seconds"]) > 0 for r in rows)
+    assert sorted({int(r["group"]) for r in rows}) == list(range(len(shapes)))
     m = re.search(r"CoDL-form ([\d.]+)%\s+FLOPs-only ([\d.]+)%", text)
     assert m, text
     report = fit(out_csv, seed=3)
@@ -94,5 +96,5 @@ def test_local_kernels_compute_the_convolution():
         w = rng.integers(-3, 4, (K, C, R, R)).astype(np.float32)
         layer = conv("t", C=C, K=K, H=H, W=W, R=R, stride=stride, pad=R // 2)
         ref = reference_conv(layer, x[None].astype(np.int64), w.astype(np.int64))[0]
-        for impl in ("direct", "gemm"):
+        for impl in ("direct", "im2col+gemm"):
             assert np.array_equal(Conv(impl, x, w, stride, R // 2)(), ref)

@@ -117,23 +117,23 @@ def test_processor_picks_codl_kernel_implementations():
     assert gpu.impl(_conv(64, 64, 56, 56, R=3)) == "direct"
 
 
-def _measurement(impl, shape, threads, seconds):
-    return Measurement(impl, Tile(4, 1, 16), 1, 1, threads, shape, seconds, 3)
+def _measurement(impl, shape, threads, seconds, group=0):
+    return Measurement(impl, Tile(4, 1, 16), 1, 1, threads, shape, seconds, 3, group)
 
 
-def test_measurements_csv_round_trip_and_split_by_shape(tmp_path):
+def test_measurements_csv_round_trip_and_split_by_convolution(tmp_path):
     rng = np.random.default_rng(0)
     rows = []
     for i in range(20):
         s = _conv(int(rng.integers(4, 64)), int(rng.integers(4, 64)), 8 + i, 9)
         for t in (1, 2):
-            rows.append(_measurement("direct", s, t, 1e-4 * (i + 1) / t))
+            rows.append(_measurement("direct", s, t, 1e-4 * (i + 1) / t, group=i))
     path = write_csv(tmp_path / "m.csv", rows)
     back = read_csv(path)
     assert back == rows
     train, test = split(back, seed=3)
-    assert {m.shape_key for m in train}.isdisjoint({m.shape_key for m in test})
-    assert len({m.shape_key for m in test}) == 6          # round(0.3 * 20)
+    assert {m.group for m in train}.isdisjoint({m.group for m in test})
+    assert len({m.group for m in test}) == 6              # round(0.3 * 20)
     assert split(back, seed=3) == (train, test)           # seeded: same split every time
     assert split(back, seed=4) != (train, test)
 
@@ -144,15 +144,18 @@ def test_calibrate_scores_held_out_rows(tmp_path):
     model = KernelModel("direct", Tile(4, 1, 16), 1, 1, (400.0, 0.0, 0.0, 0.0, 0.0, 9.0))
     rng = np.random.default_rng(5)
     rows = []
-    for _ in range(30):
+    for g in range(30):
         s = _conv(int(rng.integers(4, 128)), int(rng.integers(4, 128)), int(rng.integers(5, 40)),
                   int(rng.integers(5, 40)), R=3, stride=1)
         for t in (1, 2):
-            rows.append(_measurement("direct", s, t, model.time_ms(s, t) / 1e3))
+            rows.append(_measurement("direct", s, t, model.time_ms(s, t) / 1e3, group=g))
     report = fit(write_csv(tmp_path / "m.csv", rows))
     assert report.codl_accuracy == 1.0
     assert report.flops_accuracy < 1.0
-    assert report.model("direct_k3s1").coef_ns[0] == pytest.approx(400.0, rel=1e-6)
+    assert report.model("direct_k3s1_t1").coef_ns[0] == pytest.approx(400.0, rel=1e-6)
+    # with R fixed at 3, red = 9 IC: only the per-input-channel cost 9 * 9 ns = 81 ns is identifiable
+    c = report.model("direct_k3s1_t2").coef_ns
+    assert c[3] + 9 * c[5] == pytest.approx(81.0, rel=1e-6)
 
 
 def test_bad_measurements_csv_is_one_line_config_error(tmp_path):

@@ -78,18 +78,21 @@ def _run_profile(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     path = write_csv(args.csv, rows)
     report = fit(rows, seed=args.seed)
-    impls = sorted({m.impl for m in rows})
-    print(f"profiled {len(shapes)} convolution shapes x {len(impls)} implementations ({', '.join(impls)}) "
-          f"x threads {counts} in {elapsed:.1f} s -> {path}")
-    print(f"fit on {report.fit_rows} rows, held out {report.test_rows} rows (shapes split with seed {report.seed})")
-    print(f"held-out accuracy (share of predictions within +-10% of measured): "
+    from accelsim.partition.local_kernels import CONV_IMPLS
+
+    print(f"profiled {len(shapes)} convolution shapes x {len(CONV_IMPLS)} implementations "
+          f"({', '.join(CONV_IMPLS)}) x threads {counts} in {elapsed:.1f} s: {len(rows)} kernel timings -> {path}")
+    print(f"fit on {report.fit_convs} convolution timings, held out {report.test_convs} "
+          f"(shapes split with seed {report.seed})")
+    print(f"held-out accuracy (share of convolution times predicted within +-10% of measured): "
           f"CoDL-form {100 * report.codl_accuracy:.1f}%   FLOPs-only {100 * report.flops_accuracy:.1f}%")
     print(f"{'implementation':<16}{'held-out':>9}{'CoDL-form':>11}{'FLOPs-only':>12}")
     for impl, codl_acc, flops_acc, n in report.per_impl:
         print(f"{impl:<16}{n:>9}{100 * codl_acc:>10.1f}%{100 * flops_acc:>11.1f}%")
+    print("per kernel (CoDL-form): " + ", ".join(f"{k} {100 * a:.1f}% of {n}" for k, a, n in report.per_kernel))
     by_shape: dict = {}
     for m in rows:
-        by_shape.setdefault((m.impl, m.shape_key), {})[m.threads] = m.seconds
+        by_shape.setdefault((m.impl, m.group), {})[m.threads] = m.seconds
     if len(counts) > 1:
         lo, hi = counts[0], counts[-1]
         ratios = sorted(v[lo] / v[hi] for v in by_shape.values() if lo in v and hi in v)

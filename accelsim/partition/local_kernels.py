@@ -1,15 +1,18 @@
 """Real convolutions on this machine's CPU (numba, fp32), for calibrating the CPU predictor.
 
-Two implementations, as CoDL's CPU has several:
+Two convolution implementations, as CoDL's CPU has several, built from three timed kernels:
 
 - ``direct``: each work item computes 4 output channels x 16 columns of one output row, straight from
   the padded input;
-- ``gemm``: im2col (the ``C*R*S x P*Q`` patch matrix) then a GEMM whose work items are 4 output
-  channels x 32 output pixels.
+- ``im2col`` + ``gemm``: im2col writes the ``C*R*S x P*Q`` patch matrix (work items: 32 pixels of one
+  patch row), then a GEMM whose work items are 4 output channels x 32 output pixels. The two stages
+  are timed and modelled separately, as CoDL's artifact models GEMM packing and compute separately
+  (the packing cost is shared by all output channels, so one linear model of both would not fit).
 
 Work items are spread over the threads by ``numba.prange`` (static chunks), so the CoDL form with
 ``block = unit = 1`` item and ``cores = threads`` describes them: ``T = ceil(items / threads) * t_item``.
-``KERNELS`` records each implementation's item tile for the fit.
+``KERNELS`` records each kernel's item tile for the fit; :func:`work_shape` gives the shape each kernel
+works on (im2col's "output channels" are the ``C*R*S`` patch rows).
 """
 
 from __future__ import annotations
@@ -17,15 +20,35 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange, set_num_threads
 
+from dataclasses import replace
+
+from accelsim.partition.shape import OpShape
 from accelsim.partition.soc import KernelSpec, Tile
+from workloads.layer import LayerKind
 
 DIRECT_OC, DIRECT_W = 4, 16
 GEMM_OC, GEMM_PX = 4, 32
 
 KERNELS: dict[str, KernelSpec] = {
     "direct": KernelSpec("direct", Tile(DIRECT_OC, 1, DIRECT_W), 1, 1),
+    "im2col": KernelSpec("im2col", Tile(1, 1, GEMM_PX, flat=True), 1, 1),
     "gemm": KernelSpec("gemm", Tile(GEMM_OC, 1, GEMM_PX, flat=True), 1, 1),
 }
+
+#: convolution implementation -> the kernels it runs, in order
+CONV_IMPLS: dict[str, tuple[str, ...]] = {"direct": ("direct",), "im2col+gemm": ("im2col", "gemm")}
+
+
+def work_shape(kernel: str, conv: OpShape) -> OpShape:
+    """The shape kernel ``kernel`` works on when computing convolution ``conv``.
+
+    im2col is a data-movement operator writing ``C*R*S`` rows of ``P*Q`` pixels, one read per output:
+    recorded as an elementwise operator with ``K = C*R*S`` (its filter size and stride kept, so its
+    models are keyed like CoDL's).
+    """
+    if kernel == "im2col":
+        return replace(conv, kind=LayerKind.ELTWISE, K=conv.C * conv.R * conv.S, operands=1)
+    return conv
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -63,14 +86,21 @@ def _direct(xp, w, out, stride):  # pragma: no cover - compiled
 
 @njit(parallel=True, fastmath=True, cache=True)
 def _im2col(xp, R, S, stride, P, Q, cols):  # pragma: no cover - compiled
+    # cols is (C*R*S, P*Q padded to GEMM_PX); items are GEMM_PX pixels of one patch row
     C = xp.shape[0]
-    for j in prange(C * R * S):
+    npx = cols.shape[1] // GEMM_PX
+    for it in prange(C * R * S * npx):
+        j = it // npx
+        x0 = (it % npx) * GEMM_PX
         c = j // (R * S)
         r = (j // S) % R
         s = j % S
-        for p in range(P):
-            for q in range(Q):
-                cols[j, p * Q + q] = xp[c, p * stride + r, q * stride + s]
+        for b in range(GEMM_PX):
+            x = x0 + b
+            if x < P * Q:
+                p = x // Q
+                q = x - p * Q
+                cols[j, x] = xp[c, p * stride + r, q * stride + s]
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -112,7 +142,7 @@ class Conv:
     """
 
     def __init__(self, impl: str, x: np.ndarray, w: np.ndarray, stride: int, pad: int):
-        if impl not in KERNELS:
+        if impl not in CONV_IMPLS:
             raise KeyError(impl)
         self.impl = impl
         k, c, r, s = w.shape
@@ -138,13 +168,19 @@ class Conv:
             self.cols = np.zeros((c * r * s, pxp), dtype=np.float32)
             self.out = np.zeros((kp, pxp), dtype=np.float32)
 
+    def stages(self) -> dict:
+        """The kernels of this convolution as callables, by kernel name (timed one by one)."""
+        if self.impl == "direct":
+            return {"direct": lambda: _direct(self.xp, self.w, self.out, self.stride)}
+        return {"im2col": lambda: _im2col(self.xp, self.r, self.s, self.stride, self.P, self.Q, self.cols),
+                "gemm": lambda: _gemm(self.wm, self.cols, self.out)}
+
     def __call__(self) -> np.ndarray:
         """Run the convolution; returns the (K, P, Q) output (a view of the padded buffer)."""
+        for stage in self.stages().values():
+            stage()
         if self.impl == "direct":
-            _direct(self.xp, self.w, self.out, self.stride)
             return self.out[:self.K, :, :self.Q]
-        _im2col(self.xp, self.r, self.s, self.stride, self.P, self.Q, self.cols)
-        _gemm(self.wm, self.cols, self.out)
         return self.out[:self.K, :self.P * self.Q].reshape(self.K, self.P, self.Q)
 
 

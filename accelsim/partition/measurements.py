@@ -1,12 +1,13 @@
-"""Kernel-time measurements: one CSV row per (implementation, shape, thread count).
+"""Kernel-time measurements: one CSV row per (kernel, convolution, thread count).
 
-Each row is self-describing: it names the implementation and the tiles its kernel uses (item, block,
-unit), so :func:`accelsim.partition.calibrate.fit` needs nothing but the file. Columns::
+Each row is self-describing: it names the kernel and the tiles it uses (item, block, unit) and the
+shape it worked on, so :func:`accelsim.partition.calibrate.fit` needs nothing but the file. ``group``
+numbers the convolution a row belongs to (the kernels of one convolution share it). Columns::
 
-    impl,item_oc,item_h,item_w,item_flat,block,unit,threads,kind,N,C,K,H,W,P,Q,R,S,stride,groups,seconds,repeats
+    group,impl,item_oc,item_h,item_w,item_flat,block,unit,threads,kind,N,C,K,H,W,P,Q,R,S,stride,groups,seconds,repeats
 
-The held-out split is by shape (every thread count and implementation of a shape falls on the same
-side), seeded and deterministic.
+The held-out split is by convolution (every kernel and thread count of a convolution falls on the
+same side), seeded and deterministic.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from accelsim.partition.shape import OpShape
 from accelsim.partition.soc import Tile
 from workloads.layer import LayerKind
 
-COLUMNS = ("impl", "item_oc", "item_h", "item_w", "item_flat", "block", "unit", "threads", "kind", "N", "C",
+COLUMNS = ("group", "impl", "item_oc", "item_h", "item_w", "item_flat", "block", "unit", "threads", "kind", "N", "C",
            "K", "H", "W", "P", "Q", "R", "S", "stride", "groups", "seconds", "repeats")
-_INTS = ("item_oc", "item_h", "item_w", "item_flat", "block", "unit", "threads", "N", "C", "K", "H", "W", "P",
+_INTS = ("group", "item_oc", "item_h", "item_w", "item_flat", "block", "unit", "threads", "N", "C", "K", "H", "W", "P",
          "Q", "R", "S", "stride", "groups", "repeats")
 
 
@@ -38,6 +39,7 @@ class Measurement:
     shape: OpShape
     seconds: float
     repeats: int = 1
+    group: int = 0
 
     @property
     def shape_key(self) -> tuple:
@@ -46,7 +48,7 @@ class Measurement:
 
     def row(self) -> dict:
         s = self.shape
-        return {"impl": self.impl, "item_oc": self.item.oc, "item_h": self.item.h, "item_w": self.item.w,
+        return {"group": self.group, "impl": self.impl, "item_oc": self.item.oc, "item_h": self.item.h, "item_w": self.item.w,
                 "item_flat": int(self.item.flat), "block": self.block, "unit": self.unit,
                 "threads": self.threads, "kind": s.kind.value, "N": s.N, "C": s.C, "K": s.K, "H": s.H,
                 "W": s.W, "P": s.P, "Q": s.Q, "R": s.R, "S": s.S, "stride": s.stride_h, "groups": s.groups,
@@ -87,7 +89,7 @@ def read_csv(path: str | Path) -> list[Measurement]:
             except (TypeError, ValueError):
                 raise ConfigError(f"{where}, column {col}: expected an integer, got {rec[col]!r}",
                                   source=source) from None
-            if vals[col] < (0 if col == "item_flat" else 1):
+            if vals[col] < (0 if col in ("item_flat", "group") else 1):
                 raise ConfigError(f"{where}, column {col}: value {vals[col]} is too small", source=source)
         try:
             seconds = float(rec["seconds"])
@@ -108,7 +110,7 @@ def read_csv(path: str | Path) -> list[Measurement]:
                         vals["R"], vals["S"], vals["stride"], vals["stride"], vals["groups"])
         item = Tile(vals["item_oc"], vals["item_h"], vals["item_w"], bool(vals["item_flat"]))
         rows.append(Measurement(rec["impl"], item, vals["block"], vals["unit"], vals["threads"], shape, seconds,
-                                vals["repeats"]))
+                                vals["repeats"], vals["group"]))
     if not rows:
         raise ConfigError("no measurements (header only)", source=source)
     return rows
@@ -116,14 +118,14 @@ def read_csv(path: str | Path) -> list[Measurement]:
 
 def split(rows: Sequence[Measurement], seed: int = 0, test_fraction: float = 0.3
           ) -> tuple[list[Measurement], list[Measurement]]:
-    """(fit rows, held-out rows): a seeded permutation of the distinct shapes; the last
+    """(fit rows, held-out rows): a seeded permutation of the convolutions (groups); the last
     ``test_fraction`` of them (at least one, and at least one left to fit) is held out."""
     import numpy as np
 
-    keys = sorted({m.shape_key for m in rows})
+    keys = sorted({m.group for m in rows})
     if len(keys) < 2:
-        raise ConfigError(f"need at least 2 distinct shapes to hold some out, got {len(keys)}")
+        raise ConfigError(f"need at least 2 measured convolutions (groups) to hold some out, got {len(keys)}")
     order = np.random.default_rng(seed).permutation(len(keys))
     n_test = min(len(keys) - 1, max(1, round(test_fraction * len(keys))))
     held = {keys[i] for i in order[len(keys) - n_test:]}
-    return [m for m in rows if m.shape_key not in held], [m for m in rows if m.shape_key in held]
+    return [m for m in rows if m.group not in held], [m for m in rows if m.group in held]

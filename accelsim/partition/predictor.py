@@ -95,8 +95,27 @@ def processors(soc: SoC) -> tuple[Processor, Processor]:
 
 # ---- fitting ---------------------------------------------------------------------------------
 
+#: robust refit: rows whose relative residual is further than this many robust standard deviations
+#: (1.4826 x median absolute deviation) from the median residual are dropped, but never rows within
+#: +-10% (the accuracy band) of the median
+OUTLIER_SIGMAS = 3.0
+REFITS = 2
+
+
+def _lstsq(x, y):
+    import numpy as np
+
+    a = x / y[:, None]
+    scale = np.abs(a).max(axis=0)
+    scale[scale == 0] = 1.0
+    sol, *_ = np.linalg.lstsq(a / scale, np.ones(len(y)), rcond=None)
+    return sol / scale
+
+
 def _relative_lstsq(rows: Sequence[Sequence[float]], targets: Sequence[float]) -> tuple[float, ...]:
-    """Least squares on relative error: minimise sum(((x . b) - y) / y)^2 (columns rescaled)."""
+    """Least squares on relative error: minimise sum(((x . b) - y) / y)^2 (columns rescaled), then
+    refit without outliers (``OUTLIER_SIGMAS`` robust deviations off; ``REFITS`` rounds): a timing
+    disturbed by another process must not pull the model. Exact data keep every row."""
     import numpy as np
 
     x = np.asarray(rows, dtype=float)
@@ -105,11 +124,18 @@ def _relative_lstsq(rows: Sequence[Sequence[float]], targets: Sequence[float]) -
         raise ConfigError("fit needs at least one measurement")
     if (y <= 0).any():
         raise ConfigError("fit needs positive measured times")
-    a = x / y[:, None]
-    scale = np.abs(a).max(axis=0)
-    scale[scale == 0] = 1.0
-    sol, *_ = np.linalg.lstsq(a / scale, np.ones(len(y)), rcond=None)
-    return tuple(float(v) for v in sol / scale)
+    keep = np.ones(len(y), dtype=bool)
+    sol = _lstsq(x, y)
+    for _ in range(REFITS):
+        resid = x @ sol / y - 1.0
+        centre = np.median(resid[keep])
+        spread = max(OUTLIER_SIGMAS * 1.4826 * np.median(np.abs(resid[keep] - centre)), 0.10)
+        new_keep = np.abs(resid - centre) <= spread
+        if new_keep.sum() <= x.shape[1] or (new_keep == keep).all():
+            break
+        keep = new_keep
+        sol = _lstsq(x[keep], y[keep])
+    return tuple(float(v) for v in sol)
 
 
 def fit_kernel(name: str, item: Tile, block: int, unit: int, shapes: Sequence[OpShape],

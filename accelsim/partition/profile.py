@@ -1,10 +1,12 @@
 """Time real convolutions on this machine's CPU over a seeded grid of shapes and thread counts.
 
 The grid draws shapes (input rows and columns, channels, filter size 1 or 3, stride 1 or 2, "same"
-padding) from a seeded generator, keeps those whose MAC count fits the budget, and times every
-implementation of :mod:`accelsim.partition.local_kernels` on each at every thread count. Each time is
-the median of several runs after one warm-up run. Timings are real, so they vary from run to run;
-the shapes and the fit/held-out split do not.
+padding) from a seeded generator, keeps those whose MAC count fits the budget, and times every kernel
+of every implementation in :mod:`accelsim.partition.local_kernels` on each at every thread count. Each
+time is the fastest of several runs after one warm-up run (as ``timeit`` reports: on a shared machine
+the slower runs measure other processes' interference, not the kernel), and the fastest over
+``passes`` sweeps of the whole grid. Timings are real, so they vary from run to run; the shapes and
+the fit/held-out split do not.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class GridSpec:
 
 
 GRIDS = {
-    "full": GridSpec(shapes=120, max_macs=12_000_000, min_seconds=0.005, min_repeats=3, passes=3),
+    "full": GridSpec(shapes=120, max_macs=12_000_000, min_seconds=0.002, min_repeats=2, passes=6),
     "quick": GridSpec(shapes=12, max_macs=600_000, min_seconds=0.002, min_repeats=3, passes=1),
 }
 
@@ -89,40 +91,43 @@ def _time(fn: Callable[[], object], spec: GridSpec) -> tuple[float, int]:
 def measure(shapes: Sequence[OpShape], thread_counts: Sequence[int], spec: GridSpec, seed: int = 0,
             impls: Sequence[str] | None = None,
             progress: Callable[[int, int], None] | None = None) -> list[Measurement]:
-    """Time every implementation on every shape at every thread count (fp32, random data).
+    """Time every kernel of every convolution implementation on every shape at every thread count
+    (fp32, random data). Row ``group`` is the shape's index in ``shapes``.
 
     The grid is swept ``spec.passes`` times and each measurement keeps its fastest pass, so a burst of
     load from other processes during one sweep does not decide a measurement.
     """
     import numpy as np
 
-    from accelsim.partition.local_kernels import KERNELS, Conv, threads
+    from accelsim.partition.local_kernels import CONV_IMPLS, KERNELS, Conv, threads, work_shape
 
-    impls = list(impls or KERNELS)
+    impls = list(impls or CONV_IMPLS)
     rng = np.random.default_rng(seed)
-    convs = []
-    for s in shapes:
+    stages = []   # (group, kernel name, conv shape, callable)
+    for group, s in enumerate(shapes):
         x = rng.standard_normal((s.C, s.H, s.W)).astype(np.float32)
         w = rng.standard_normal((s.K, s.C, s.R, s.S)).astype(np.float32)
         for impl in impls:
-            convs.append((s, impl, Conv(impl, x, w, s.stride_h, s.R // 2)))
+            conv = Conv(impl, x, w, s.stride_h, s.R // 2)
+            conv()  # fills the im2col buffer the GEMM stage reads
+            stages += [(group, name, s, fn) for name, fn in conv.stages().items()]
     best: dict[tuple[int, int], tuple[float, int]] = {}
-    total = spec.passes * len(convs) * len(thread_counts)
+    total = spec.passes * len(stages) * len(thread_counts)
     done = 0
     for _ in range(spec.passes):
-        for i, (s, impl, conv) in enumerate(convs):
+        for i, (_, _, _, fn) in enumerate(stages):
             for t in thread_counts:
                 with threads(t):
-                    seconds, repeats = _time(conv, spec)
+                    seconds, repeats = _time(fn, spec)
                 old = best.get((i, t))
                 best[(i, t)] = (min(seconds, old[0]), repeats + old[1]) if old else (seconds, repeats)
                 done += 1
                 if progress is not None:
                     progress(done, total)
     rows = []
-    for i, (s, impl, _) in enumerate(convs):
-        k = KERNELS[impl]
+    for i, (group, name, s, _) in enumerate(stages):
+        k = KERNELS[name]
         for t in thread_counts:
             seconds, repeats = best[(i, t)]
-            rows.append(Measurement(impl, k.item, k.block, k.unit, t, s, seconds, repeats))
+            rows.append(Measurement(name, k.item, k.block, k.unit, t, work_shape(name, s), seconds, repeats, group))
     return rows
