@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from accelsim.partition.planner import plan_codl, plan_cpu_only, plan_gpu_only, plan_mulayer, plan_per_op
-from accelsim.partition.predictor import processors
 from accelsim.partition.report import run, to_dict
 from accelsim.partition.segment import Device, chain_segment, op_segment
 from accelsim.partition.soc import load_soc, soc_from_dict
@@ -20,9 +19,7 @@ SOCS = ("sd855", "sd865", "sd888", "kirin990")
 
 
 def _device(name: str) -> Device:
-    soc = load_soc(name)
-    cpu, gpu = processors(soc)
-    return Device(cpu, gpu, soc.sharing)
+    return Device.of(load_soc(name))
 
 
 def _random_stack(seed: int) -> Workload:
@@ -94,9 +91,7 @@ def test_zero_sharing_coexecution_is_max_of_the_ideal_split():
     = 54 us and GPU-only = 36 us. The ideal continuous CPU share r solves 54 r = 36 (1 - r): r = 0.4,
     on CoDL's 0.1 grid and exact on 10 channels or rows, so co-execution takes max(0.4*54, 0.6*36) us
     = 21.6 us = 54*36/(54+36), whichever dimension is chosen."""
-    soc = _toy_soc(3.0, 2.0)
-    cpu, gpu = processors(soc)
-    device = Device(cpu, gpu, soc.sharing)
+    device = Device.of(_toy_soc(3.0, 2.0))
     layer = conv("c", C=2, K=10, H=12, R=3)
     assert (layer.P, layer.Q) == (10, 10)
     workload = Workload("one", (layer,))
@@ -113,9 +108,8 @@ def test_zero_sharing_coexecution_is_max_of_the_ideal_split():
 def test_sharing_cost_moves_work_back_to_the_gpu():
     """Same toy SoC, but every transform costs 1 ms: co-executing saves 36 - 21.6 = 14.4 us, far less
     than the 2 ms of sharing in and out, so the plan runs on the GPU alone."""
-    soc = _toy_soc(3.0, 2.0, sharing_ms=1.0)
-    cpu, gpu = processors(soc)
-    plan = plan_codl(Device(cpu, gpu, soc.sharing), Workload("one", (conv("c", C=2, K=10, H=12, R=3),)))
+    device = Device.of(_toy_soc(3.0, 2.0, sharing_ms=1.0))
+    plan = plan_codl(device, Workload("one", (conv("c", C=2, K=10, H=12, R=3),)))
     assert plan.segments[0].ops[0].tenths == 0
     assert plan.latency_ms == pytest.approx(0.036)
 
@@ -136,6 +130,21 @@ def test_chain_shares_only_at_its_head_and_tail():
     assert sum(x.presync_ms for x in singles) == pytest.approx(3 * s.presync_ms)
     assert seg.compute_ms == pytest.approx(max(seg.cpu_ms, seg.gpu_ms))
     assert [op.redundant_rows for op in seg.ops] == [4, 2, 0]    # overlaps [5,9), [6,8), none
+
+
+def test_memory_bound_operator_cannot_beat_the_shared_bus():
+    """FC 4096 -> 4096 at batch 1 on sd855, split OC 0.5: each processor alone streams its 2048 x 4096
+    fp32 weights (33.5 MB) in ~0.98 ms on its bandwidth share, but both together move 4096 x 4096 x 4 B
+    of weights + 2 x 16 KiB of input (each part reads all of it) + 2 x 8 KiB of output =
+    67,158,016 B over one 34.1 GB/s bus: 1.9694 ms, so the operator takes that long."""
+    device = _device("sd855")
+    seg = op_segment(device, fc("fc", C=4096, K=4096), "OC", 5)
+    op = seg.ops[0]
+    assert op.cpu_ms < 1.0 and op.gpu_ms < 1.0
+    assert op.dram_ms == pytest.approx(67_158_016 / 34.1e9 * 1e3)
+    assert seg.compute_ms == pytest.approx(1.96944, rel=1e-5)
+    # a compute-bound convolution has no such floor
+    assert op_segment(device, conv("c", C=64, K=64, H=56, R=3, pad=1), "H", 5).ops[0].dram_ms == 0.0
 
 
 def test_baselines_are_single_processor_or_oc_only():

@@ -169,3 +169,12 @@ def test_bad_measurements_csv_is_one_line_config_error(tmp_path):
     (tmp_path / "neg.csv").write_text(good.replace("0.001", "-0.001"))
     with pytest.raises(ConfigError, match="line 2, column seconds"):
         read_csv(tmp_path / "neg.csv")
+
+
+def test_slowed_processor_scales_every_kernel_time():
+    """The what-if slow-down multiplies every basic unit's time, so every part's time, by the factor."""
+    cpu, _ = processors(load_soc("sd855"))
+    s = _conv(64, 96, 28, 28, R=3)
+    assert cpu.slowed(4.0).time_ms(s) == pytest.approx(4.0 * cpu.time_ms(s))
+    with pytest.raises(ConfigError):
+        cpu.slowed(0.0)

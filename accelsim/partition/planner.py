@@ -1,11 +1,14 @@
 """CoDL's partition search and the baselines it is compared with.
 
 - ``codl``: per operator the best (dimension, ratio) over OC/H x 0.0..1.0; then operator chains along
-  H (reference/codl.md): a chain starts at an operator whose best split is along H, tries tail ratios
-  within +-0.3 of the head's, and takes the next operator while the chain's predicted latency beats
-  ending the chain there (the chain so far plus the next operator on its own); the next chain starts
-  after the tail. Each extension is strictly better than stopping, so the plan is never slower than
-  the per-operator plan (``codl_no_chains``).
+  H (reference/codl.md): a chain starts at an operator with its best (dimension, ratio), tries tail
+  ratios within +-0.3 of that ratio, and takes the next operator while the chain's predicted latency
+  beats ending the chain there (the chain so far plus the next operator on its own); the next chain
+  starts after the tail. A chain may start at any operator that can be split along H, whatever its
+  own best dimension: a head that is best on the GPU alone (ratio 0) tries chains at 0.0-0.3, because
+  one pre-sync shared by several operators can pay where one per operator cannot. Each extension is
+  strictly better than stopping, so the plan is never slower than the per-operator plan
+  (``codl_no_chains``).
 - ``cpu_only`` / ``gpu_only``: every operator on one processor, nothing shared.
 - ``mulayer`` (muLayer-like): OC partitioning only, a synchronisation after every operator, and the
   ratio chosen by a FLOPs-only predictor (least squares of each processor's time on FLOPs, fitted to
@@ -88,7 +91,7 @@ def plan_codl(device: Device, workload: Workload) -> Plan:
         head = single[i].ops[0]
         current = single[i]
         j = i + 1
-        if head.dim == "H":
+        if "H" in allowed_dims(layers[i]):
             while j < len(layers) and chainable(layers[j - 1], layers[j]):
                 extended = _best_chain(device, layers[i:j + 1], head.tenths)
                 if extended.latency_ms < current.latency_ms + single[j].latency_ms:

@@ -81,6 +81,15 @@ class Processor:
             return 0.0
         return self.model(self.impl(s)).time_ms(s, self.cores)
 
+    def slowed(self, factor: float) -> "Processor":
+        """The same processor with every basic unit ``factor`` times slower (a what-if for kernels that
+        reach ``1/factor`` of the prior's roofline; not a calibration)."""
+        if not factor > 0:
+            raise ConfigError(f"slow-down factor must be > 0, got {factor!r}")
+        models = tuple(KernelModel(m.name, m.item, m.block, m.unit, tuple(c * factor for c in m.coef_ns))
+                       for m in self.models)
+        return Processor(self.name, self.cores, models, self.selector)
+
 
 def processors(soc: SoC) -> tuple[Processor, Processor]:
     """(CPU, GPU) of ``soc`` with each kernel's coefficients: from the YAML if given, else the prior."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from accelsim.partition.shape import BYTES_PER_ELEMENT
+from accelsim.partition.shape import BYTES_PER_ELEMENT, OpShape
 from accelsim.partition.soc import COEF_KEYS, CPUSpec, GPUSpec, KernelSpec
 
 Coef = tuple[float, ...]
@@ -69,6 +69,19 @@ FAMILIES: dict[str, Callable[[KernelSpec, float, float], Coef]] = {
     "pool": _streaming,
     "eltwise": _streaming,
 }
+
+
+#: kernels whose time is the DRAM traffic (their prior is a bandwidth term)
+MEMORY_BOUND = ("gemv", "pool", "eltwise")
+
+
+def dram_bytes(kernel_name: str, s: OpShape) -> int:
+    """Bytes a memory-bound kernel streams from/to DRAM for part ``s`` (0 for compute-bound kernels):
+    its input and output, plus the weights for a fully connected layer (read once at batch 1)."""
+    if kernel_name not in MEMORY_BOUND or s.empty:
+        return 0
+    weights = s.K * s.red * BYTES_PER_ELEMENT if kernel_name == "gemv" else 0
+    return s.in_bytes + s.out_bytes + weights
 
 
 def prior(kernel: KernelSpec, proc: CPUSpec | GPUSpec, bandwidth_gbs: float) -> Coef:

@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from accelsim.partition.planner import PLANNERS, Plan
-from accelsim.partition.predictor import processors
 from accelsim.partition.segment import Device
 from accelsim.partition.soc import SoC
 from workloads.layer import Workload
@@ -73,8 +72,7 @@ class Result:
 
 
 def run(soc: SoC, workload: Workload) -> Result:
-    cpu, gpu = processors(soc)
-    device = Device(cpu, gpu, soc.sharing)
+    device = Device.of(soc)
     return Result(soc, workload, tuple(planner(device, workload) for planner in PLANNERS.values()))
 
 

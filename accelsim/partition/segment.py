@@ -11,6 +11,12 @@ CPU part reads (its band with halo for H, the whole input for OC); transform + m
 CPU part writes. Inside a chain nothing is shared, so each processor runs its bands back to back and
 the chain's compute time is ``max(sum CPU, sum GPU)``. A segment that runs only on the GPU shares
 nothing. (Un-mapping and post-sync, ~50 us, are ignored, as in CoDL.)
+
+Concurrency: CPU and GPU share one DRAM. A memory-bound kernel (fully connected, pooling,
+elementwise) is timed per processor as if it had the bandwidth to itself, so when both run one, the
+operator cannot finish before all the bytes both parts stream have crossed the shared bus: its
+compute time is at least ``(CPU bytes + GPU bytes) / bandwidth`` (CoDL's predictor is likewise
+"concurrency-aware"). Compute-bound kernels are unaffected.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from accelsim.partition.predictor import Processor
-from accelsim.partition.soc import SharingSpec
+from accelsim.partition.predictor import Processor, processors
+from accelsim.partition.priors import dram_bytes
+from accelsim.partition.shape import OpShape
+from accelsim.partition.soc import SharingSpec, SoC
 from accelsim.partition.split import Part, chain_parts, overlap_rows, split
 from workloads.layer import Layer
 
@@ -31,6 +39,18 @@ class Device:
     cpu: Processor
     gpu: Processor
     sharing: SharingSpec
+    bandwidth_gbs: float = float("inf")   # shared DRAM; infinite = no contention floor
+
+    @classmethod
+    def of(cls, soc: SoC) -> "Device":
+        cpu, gpu = processors(soc)
+        return cls(cpu, gpu, soc.sharing, soc.bandwidth_gbs)
+
+    def dram_ms(self, proc: Processor, s: OpShape) -> float:
+        """Time the bytes a memory-bound part streams take on the whole shared bus (0 if compute-bound)."""
+        if s.empty:
+            return 0.0
+        return dram_bytes(proc.impl(s), s) / (self.bandwidth_gbs * 1e9) * 1e3
 
 
 @dataclass(frozen=True)
@@ -45,6 +65,7 @@ class OpRun:
     cpu_impl: str
     gpu_impl: str
     redundant_rows: int = 0
+    dram_ms: float = 0.0   # both parts' memory-bound bytes over the shared bus (a floor when both run)
 
     @property
     def ratio(self) -> float:
@@ -52,7 +73,7 @@ class OpRun:
 
     @property
     def compute_ms(self) -> float:
-        return max(self.cpu_ms, self.gpu_ms)
+        return max(self.cpu_ms, self.gpu_ms, self.dram_ms)
 
 
 @dataclass(frozen=True)
@@ -73,8 +94,12 @@ class Segment:
         return sum(op.gpu_ms for op in self.ops)
 
     @property
+    def dram_ms(self) -> float:
+        return sum(op.dram_ms for op in self.ops)
+
+    @property
     def compute_ms(self) -> float:
-        return max(self.cpu_ms, self.gpu_ms)
+        return max(self.cpu_ms, self.gpu_ms, self.dram_ms)
 
     @property
     def sharing_ms(self) -> float:
@@ -98,10 +123,12 @@ def _segment(device: Device, layers: Sequence[Layer], parts: Sequence[tuple[Part
     ops = []
     for layer, (cp, gp) in zip(layers, parts):
         cs, gs = cp.shape(layer), gp.shape(layer)
+        both = not (cs.empty or gs.empty)
+        dram = device.dram_ms(device.cpu, cs) + device.dram_ms(device.gpu, gs) if both else 0.0
         ops.append(OpRun(layer.name, _label(dim, tenths), tenths, device.cpu.time_ms(cs), device.gpu.time_ms(gs),
                          device.cpu.impl(cs) if not cs.empty else "-",
                          device.gpu.impl(gs) if not gs.empty else "-",
-                         overlap_rows(cp, gp)))
+                         overlap_rows(cp, gp), dram))
     cpu_used = any(not cp.empty for cp, _ in parts)
     if not (share and cpu_used):
         return Segment(tuple(ops), 0.0, 0.0, 0.0, 0, 0)
