@@ -1,11 +1,12 @@
 """``accelsim partition``: CoDL-style CPU/GPU co-execution plans, and calibration on this machine.
 
-    accelsim partition SOC --workload W [--json] [--plot FILE] [--baseline NAME ...]
+    accelsim partition SOC --workload W [--workload W2 ...] [--json] [--plot FILE] [--baseline NAME ...]
     accelsim partition profile [--quick] [--csv FILE] [--threads 1,2] [--seed N]
 
 SOC is a shipped SoC (sd855, sd865, sd888, kirin990) or a YAML path. ``profile`` times real
 convolutions on this CPU, fits the CPU predictor and prints its held-out +-10% accuracy next to a
-FLOPs-only predictor's.
+FLOPs-only predictor's. With several ``--workload``, one summary line per workload and the
+published CoDL averages beside the means.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from accelsim.cli import Command
 from accelsim.errors import ConfigError
 
 BASELINE_NAMES = ("cpu_only", "gpu_only", "mulayer")
+#: reference/codl.md: CoDL's average speedups over each baseline and its share of operators along H
+PUBLISHED = {"cpu_only": 2.08, "gpu_only": 1.56, "mulayer": 3.43, "h_share": 0.77}
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -26,7 +29,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="a shipped SoC (sd855, sd865, sd888, kirin990) or a SoC YAML file; "
                         "or 'profile' to calibrate the CPU predictor on this machine")
     plan = p.add_argument_group("planning (SOC)")
-    plan.add_argument("--workload", help="zoo network name or workload file")
+    plan.add_argument("--workload", action="append", help="zoo network name or workload file "
+                                                          "(repeat for a summary table over several)")
     plan.add_argument("--batch", type=int, default=None, help="override the batch size")
     plan.add_argument("--json", action="store_true", help="print the accelsim.partition/1 JSON document")
     plan.add_argument("--plot", metavar="FILE", help="write the CPU/GPU timeline (PNG) of the CoDL and "
@@ -135,6 +139,31 @@ def _print_plan(result, soc_label: str, baselines: list[str]) -> None:
           f"rows recomputed for chain halos: {result.redundant_rows}")
 
 
+def _summary(results, soc_label: str, baselines: list[str]) -> None:
+    soc = results[0].soc
+    print(f"CoDL plans on {soc.name} ({soc_label}): predicted latency (ms) and CoDL's speedup over each baseline")
+    head = f"{'workload':<22}{'CoDL':>8}" + "".join(f"{b:>10}" for b in baselines)
+    head += "".join(f"{'x' + b:>11}" for b in baselines)
+    head += f"{'co-exec':>9}{'along H':>9}  {'chains':<14}{'saved ms':>9}"
+    print(head)
+    for r in results:
+        lat, speed = r.latency_ms(), r.speedup()
+        h = "n/a" if r.h_share is None else f"{100 * r.h_share:.0f}%"
+        chains = ",".join(str(c) for c in r.chains) or "-"
+        line = f"{r.workload.name:<22}{lat['codl']:>8.2f}" + "".join(f"{lat[b]:>10.2f}" for b in baselines)
+        line += "".join(f"{speed[b]:>10.2f}x" for b in baselines)
+        line += f"{len(r.coexecuted()):>4}/{len(r.workload.layers):<4}{h:>9}  {chains:<14}{r.chain_sharing_saved_ms:>9.2f}"
+        print(line)
+    mean = {b: sum(r.speedup()[b] for r in results) / len(results) for b in baselines}
+    co = [op for r in results for op in r.coexecuted()]
+    pooled = "n/a" if not co else f"{100 * sum(op.dim == 'H' for op in co) / len(co):.0f}%"
+    pad = " " * (8 + 10 * len(baselines))
+    print(f"{'mean (H: pooled)':<22}{pad}" + "".join(f"{mean[b]:>10.2f}x" for b in baselines)
+          + f"{len(co):>4}{'':<5}{pooled:>9}")
+    print(f"{'CoDL paper (average)':<22}{pad}" + "".join(f"{PUBLISHED[b]:>10.2f}x" for b in baselines)
+          + f"{'':<9}{100 * PUBLISHED['h_share']:>8.0f}%")
+
+
 def _run_plan(args: argparse.Namespace) -> int:
     from accelsim.partition.report import run, to_dict
     from accelsim.partition.soc import load_soc
@@ -144,21 +173,26 @@ def _run_plan(args: argparse.Namespace) -> int:
         raise ConfigError("--quick and --threads apply to 'profile', not to planning")
     if not args.workload:
         raise ConfigError("--workload is required (a zoo network name or a workload file)")
+    if args.plot and len(args.workload) > 1:
+        raise ConfigError("--plot draws one workload's timeline; give a single --workload")
     soc = load_soc(args.target)
-    workload = load_workload(args.workload, args.batch)
-    result = run(soc, workload)
+    results = [run(soc, load_workload(w, args.batch)) for w in args.workload]
     baselines = args.baseline or list(BASELINE_NAMES)
     if args.json:
-        json.dump(to_dict(result, args.target), sys.stdout, indent=2)
+        docs = [to_dict(r, args.target) for r in results]
+        json.dump(docs[0] if len(docs) == 1 else docs, sys.stdout, indent=2)
         print()
+    elif len(results) == 1:
+        _print_plan(results[0], args.target, baselines)
     else:
-        _print_plan(result, args.target, baselines)
+        _summary(results, args.target, baselines)
     if args.plot:
         from accelsim.partition.timeline import events
         from accelsim.plots.timeline import plot_timeline
 
+        result = results[0]
         plans = [("CoDL", events(result.codl))] + [(name, events(result.plan(name))) for name in baselines]
-        out = plot_timeline(plans, f"{workload.name} on {soc.name}: CPU/GPU timeline (predicted)", args.plot)
+        out = plot_timeline(plans, f"{result.workload.name} on {soc.name}: CPU/GPU timeline (predicted)", args.plot)
         if not args.json:
             print(f"timeline written to {out}")
     return 0
