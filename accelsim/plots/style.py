@@ -14,10 +14,14 @@ FORMATS = ("png", "svg")
 
 
 def pyplot():
-    """matplotlib.pyplot on the Agg backend (call inside plotting functions, never at import)."""
+    """matplotlib.pyplot on the Agg backend (call inside plotting functions, never at import).
+
+    In a Jupyter kernel whose backend is already the inline one (Agg rendering to PNG in the notebook)
+    it is left alone, so the figures show in the notebook."""
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "inline" not in matplotlib.get_backend():
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
