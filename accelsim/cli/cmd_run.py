@@ -24,7 +24,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers", help="layers to run: names and/or 1-based index ranges, e.g. CONV1,CONV3 or 1-5")
     p.add_argument("--search", action="store_true", help="search mappings instead of the dataflow's named mapping")
     p.add_argument("--objective", default="energy", help="search objective: energy, cycles or edp (default energy)")
-    p.add_argument("--search-budget", type=int, default=1500, help="mappings scored per layer (default 1500)")
+    p.add_argument("--search-budget", type=int, default=10000, help="mappings scored per layer (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
     p.add_argument("--time-limit", type=float, help="search time limit per layer, seconds")
     p.add_argument("--mapping", help="YAML file of hand-written mappings: {LAYER: mapping} (see docs)")

@@ -26,7 +26,7 @@ TOP = 6
 @dataclass(frozen=True)
 class SearchSpec:
     objective: str = "energy"
-    budget: int = 1500
+    budget: int = 10000
     seed: int = 0
     time_limit_s: float | None = None
 
@@ -54,6 +54,18 @@ def _key(s: Score, m: Mapping) -> tuple:
 
 
 def search(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult:
+    """The mapper: the array path when the layer fits the int64 kernel, else the Python path."""
+    try:
+        from accelsim.cost.encode import encode_layer
+
+        encode_layer(layer)
+    except ConfigError:
+        return search_python(layer, arch, dataflow, spec)
+    return search_batch(layer, arch, dataflow, spec)
+
+
+def search_python(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult:
+    """The mapper one mapping at a time on the plain-Python cost model (any layer size)."""
     rng = random.Random(spec.seed)
     start = time.perf_counter()
     seen: set = set()
@@ -101,3 +113,107 @@ def search(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult:
                           f"on {arch.name!r} within {proposed} proposals")
     _, m, s = top[0]
     return SearchResult(m, evaluate(layer, arch, m, validate=False), s, evaluated, proposed, stopped_by)
+
+
+# ---------------------------------------------------------------------------------------------
+# the array path: the same propose / score / reduce pipeline, a batch at a time
+
+BATCH = 512          # proposals per array call while exploring
+CLIMB_BATCH = 64     # children per call while climbing (more rounds, fresher parents)
+KEEP = 16
+
+
+def _objective_batch(counts, arch, objective: str):
+    import dataclasses
+
+    import numpy as np
+
+    from accelsim.cost.fast import COL_NOC, COL_READS, COL_WRITES, energy_batch, latency_bound_batch
+    from noc import registry as noc_registry
+
+    table = arch.energy
+    energy = energy_batch(counts, dataclasses.replace(table, noc_hop_pj=0.0))
+    if table.noc_hop_pj:
+        hops = np.zeros(len(counts))
+        for t, (a, b) in enumerate(noc_registry.hop_coefficients(arch)):
+            words = counts[:, COL_READS + 6 + t] + counts[:, COL_WRITES + 6 + t]     # level 2 = noc
+            hops = hops + a * words + b * counts[:, COL_NOC + t]
+        energy = energy + hops * table.noc_hop_pj
+    cycles = latency_bound_batch(counts, arch.dram_words_per_cycle, arch.glb.bandwidth_words_per_cycle)
+    return OBJECTIVES[objective](energy, cycles), energy, cycles
+
+
+def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult:
+    """The mapper on arrays (numba scoring). Raises ConfigError if the layer is outside the int64
+    kernel's exact range (use :func:`search`, which falls back to the Python path)."""
+    import numpy as np
+
+    from accelsim.cost.encode import MappingArrays, decode, encode_batch, encode_layer
+    from accelsim.cost.fast import count_batch
+    from accelsim.mapper.batch import BatchSpace
+
+    lay = encode_layer(layer)
+    rng = np.random.default_rng(spec.seed)
+    start = time.perf_counter()
+    space = BatchSpace(layer, arch, dataflow, lay)
+    top: MappingArrays | None = None
+    top_obj = np.zeros(0)
+    evaluated = proposed = 0
+    stopped_by = "budget"
+
+    def merge(cand: MappingArrays, obj) -> None:
+        nonlocal top, top_obj
+        if top is None:
+            pool, pool_obj = cand, obj
+        else:
+            pool = MappingArrays(*(np.concatenate([a, b]) for a, b in zip(top, cand)))
+            pool_obj = np.concatenate([top_obj, obj])
+        order = np.argsort(pool_obj, kind="stable")
+        # drop exact duplicates so the climb keeps several distinct parents
+        chosen: list[int] = []
+        seen: set = set()
+        for i in order:
+            key = pool.factors[i].tobytes() + pool.orders[i].tobytes()
+            if key not in seen:
+                seen.add(key)
+                chosen.append(int(i))
+            if len(chosen) == KEEP:
+                break
+        idx = np.array(chosen, dtype=np.int64)
+        top, top_obj = MappingArrays(*(a[idx] for a in pool)), pool_obj[idx]
+
+    try:
+        named = dataflow.named(layer, arch)
+        if not problems_of(layer, named, arch):
+            _, arrays = encode_batch(layer, [named])
+            obj, _, _ = _objective_batch(count_batch(lay, arrays), arch, spec.objective)
+            merge(arrays, obj)
+            evaluated += 1
+    except ConfigError:
+        pass
+    explore = spec.budget // 2
+    empty_rounds = 0
+    while evaluated < spec.budget:
+        if spec.time_limit_s is not None and time.perf_counter() - start > spec.time_limit_s:
+            stopped_by = "time_limit"
+            break
+        exploring = top is None or evaluated < explore
+        n = min(BATCH if exploring else CLIMB_BATCH, spec.budget - evaluated)
+        cand = space.propose(rng, n) if exploring else space.mutate(rng, top, n)
+        proposed += n
+        cand, _ = space.legal(rng, cand)
+        if len(cand) == 0:
+            empty_rounds += 1
+            if empty_rounds > 50:
+                stopped_by = "space"
+                break
+            continue
+        obj, _, _ = _objective_batch(count_batch(lay, cand), arch, spec.objective)
+        evaluated += len(cand)
+        merge(cand, obj)
+    if top is None:
+        raise ConfigError(f"no legal mapping found for layer {layer.name!r} with dataflow {dataflow.name!r} "
+                          f"on {arch.name!r} within {proposed} proposals")
+    m = decode(top, 0)
+    result = evaluate(layer, arch, m, validate=False)
+    return SearchResult(m, result, score(result.counts, arch, spec.objective), evaluated, proposed, stopped_by)

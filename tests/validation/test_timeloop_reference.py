@@ -15,7 +15,7 @@ def test_reference_problem_at_or_below_timeloop():
     arch = load_arch("eyeriss_like_65nm")
     layer = conv("ref", C=3, K=32, H=224, R=3, stride=2, pad=1)
     assert (layer.P, layer.Q, layer.macs) == (112, 112, 10_838_016)
-    found = search(layer, arch, registry.get("rs"), SearchSpec("energy", budget=2000, seed=0))
+    found = search(layer, arch, registry.get("rs"), SearchSpec("energy", budget=20_000, seed=0))
     r = found.result
     pj_per_mac = r.energy_pj / r.macs
     fj = {k: 1000 * v / r.macs for k, v in r.energy_breakdown_pj.items()}

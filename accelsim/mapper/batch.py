@@ -1,0 +1,243 @@
+"""Proposals and local moves as arrays: thousands of candidate mappings per NumPy call, scored by
+the numba cost kernel (accelsim.cost.fast). The array twin of space.py; every mapping it emits
+satisfies accelsim.mapping.problems_of (tested).
+
+Shapes: factors (B, 5, 8) over LEVELS x DIMS, orders (B, 3, 8), keep flags (B, 3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from accelsim.cost.encode import MappingArrays
+from accelsim.mapper.space import keeps, rf_options, spatial_options
+from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS
+from workloads.layer import Layer
+
+_REL = np.array([RELEVANT[t] for t in ("ifmap", "weight", "psum")], dtype=bool)   # (3, 8)
+
+
+def _cdiv(a, b):
+    return -(-a // b)
+
+
+@njit(cache=True)
+def _dense(a, b, stride, dil):
+    if a == 1:
+        return dil == 1 or b == 1
+    if b == 1:
+        return stride == 1
+    if dil == 1:
+        return b >= stride
+    if stride == 1:
+        return a >= dil
+    return False
+
+
+@njit(cache=True)
+def _touched(a, b, stride, dil):
+    """Distinct {p*stride + r*dil : p < a, r < b} (as accelsim.cost.counts.touched)."""
+    span = (a - 1) * stride + (b - 1) * dil + 1
+    if _dense(a, b, stride, dil):
+        return span
+    seen = np.zeros(span, dtype=np.bool_)
+    n = 0
+    for p in range(a):
+        for r in range(b):
+            v = p * stride + r * dil
+            if not seen[v]:
+                seen[v] = True
+                n += 1
+    return n
+
+
+@njit(cache=True)
+def _glb_words(lay, factors, glb_keep):
+    """(B,) words the GLB-kept tiles need (tile spans GLB, rows, cols and RF loops)."""
+    B = factors.shape[0]
+    out = np.zeros(B, dtype=np.int64)
+    for i in range(B):
+        t = np.empty(8, dtype=np.int64)
+        for d in range(8):
+            v = factors[i, 1, d] * factors[i, 2, d] * factors[i, 3, d] * factors[i, 4, d]
+            t[d] = v if v < lay[d] else lay[d]
+        h = _touched(t[4], t[6], lay[8], lay[9])
+        if h > lay[11]:
+            h = lay[11]
+        w = _touched(t[5], t[7], lay[12], lay[13])
+        if w > lay[15]:
+            w = lay[15]
+        total = 0
+        if glb_keep[i, 0]:
+            total += t[0] * t[1] * t[3] * h * w
+        if glb_keep[i, 1]:
+            total += t[1] * t[2] * t[3] * t[6] * t[7]
+        if glb_keep[i, 2]:
+            total += t[0] * t[1] * t[2] * t[4] * t[5]
+        out[i] = total
+    return out
+
+
+@njit(cache=True)
+def _rf_ok(lay, factors, rf_keep, per_tensor_cap, shared_cap):
+    """(B,) whether the per-PE tiles of the RF-kept tensors fit (shared_cap < 0: per-tensor RFs)."""
+    B = factors.shape[0]
+    out = np.ones(B, dtype=np.bool_)
+    for i in range(B):
+        t = np.empty(8, dtype=np.int64)
+        for d in range(8):
+            v = factors[i, 4, d]
+            t[d] = v if v < lay[d] else lay[d]
+        h = _touched(t[4], t[6], lay[8], lay[9])
+        if h > lay[11]:
+            h = lay[11]
+        w = _touched(t[5], t[7], lay[12], lay[13])
+        if w > lay[15]:
+            w = lay[15]
+        need = (t[0] * t[1] * t[3] * h * w, t[1] * t[2] * t[3] * t[6] * t[7], t[0] * t[1] * t[2] * t[4] * t[5])
+        total = 0
+        for k in range(3):
+            if rf_keep[i, k]:
+                total += need[k]
+                if shared_cap < 0 and need[k] > per_tensor_cap[k]:
+                    out[i] = False
+        if shared_cap >= 0 and total > shared_cap:
+            out[i] = False
+    return out
+
+
+class BatchSpace:
+    """The proposal space of one (layer, arch, dataflow) as option arrays."""
+
+    def __init__(self, layer: Layer, arch, dataflow, lay: np.ndarray):
+        self.layer, self.arch, self.dataflow, self.lay = layer, arch, dataflow, lay
+        self.dims = np.array(layer.dims, dtype=np.int64)
+        self.rf = np.array(rf_options(layer, arch, dataflow), dtype=np.int64)
+        self.rows = np.array(spatial_options(layer, dataflow.dim_ids("rows"), arch.pe_array.rows), dtype=np.int64)
+        self.cols = np.array(spatial_options(layer, dataflow.dim_ids("cols"), arch.pe_array.cols), dtype=np.int64)
+        g, r, x = keeps(arch, dataflow)
+        self.keep = tuple(np.array(k, dtype=np.int64) for k in (g, r, x))
+        # tensors bypassing the RF may not have a dim both spatial and an RF loop
+        self.bypass_rel = _REL[[not k for k in r]]                   # (n_bypass, 8)
+        self.glb_capacity = arch.glb_words
+        self.rf_cap = np.array([arch.rf.capacity(t) or 0 for t in ("ifmap", "weight", "psum")], dtype=np.int64)
+        self.rf_shared = -1 if arch.rf.shared is None else int(arch.rf.shared)
+        # per dim, the factor candidates a local move may set (padded with 1s)
+        from accelsim.mapper.space import _candidates
+
+        cands = [_candidates(int(D)) for D in self.dims]
+        self.cand = np.ones((8, max(len(c) for c in cands)), dtype=np.int64)
+        self.ncand = np.array([len(c) for c in cands], dtype=np.int64)
+        for d, c in enumerate(cands):
+            self.cand[d, :len(c)] = c
+        self.allowed = {RF: np.array(dataflow.dim_ids("rf_loops") or (-1,), dtype=np.int64),
+                        ROWS: np.array(dataflow.dim_ids("rows") or (-1,), dtype=np.int64),
+                        COLS: np.array(dataflow.dim_ids("cols") or (-1,), dtype=np.int64)}
+
+    # ---- building blocks ---------------------------------------------------------------
+    def _glb_pick(self, rng, rem: np.ndarray) -> np.ndarray:
+        u = rng.random(rem.shape)
+        v = np.floor(rng.random(rem.shape) * rem).astype(np.int64) + 1
+        return np.where(u < 0.35, rem, np.where(u < 0.5, 1, v))
+
+    def assemble(self, f_rf, f_cols, f_rows, f_glb, orders) -> MappingArrays:
+        D = self.dims
+        f_cols = np.minimum(f_cols, _cdiv(D, f_rf))
+        f_rows = np.minimum(f_rows, _cdiv(D, f_rf * f_cols))
+        inner = f_rf * f_cols * f_rows
+        rem = _cdiv(D, inner)
+        f_glb = np.clip(f_glb, 1, rem)
+        f_dram = _cdiv(rem, f_glb)
+        B = f_rf.shape[0]
+        factors = np.empty((B, 5, 8), dtype=np.int64)
+        factors[:, DRAM], factors[:, GLB], factors[:, ROWS], factors[:, COLS], factors[:, RF] = \
+            f_dram, f_glb, f_rows, f_cols, f_rf
+        keep = [np.broadcast_to(k, (B, 3)).copy() for k in self.keep]
+        return MappingArrays(factors, orders.astype(np.int64), *keep)
+
+    def propose(self, rng, n: int) -> MappingArrays:
+        f_rf = self.rf[rng.integers(0, len(self.rf), n)]
+        f_rows = self.rows[rng.integers(0, len(self.rows), n)]
+        f_cols = self.cols[rng.integers(0, len(self.cols), n)]
+        rem = _cdiv(self.dims, f_rf * np.minimum(f_cols, _cdiv(self.dims, f_rf)))
+        f_glb = self._glb_pick(rng, np.maximum(rem, 1))
+        orders = np.argsort(rng.random((n, 3, 8)), axis=2, kind="stable")
+        return self.assemble(f_rf, f_cols, f_rows, f_glb, orders)
+
+    def mutate(self, rng, parents: MappingArrays, n: int) -> MappingArrays:
+        """n children, each one or two local moves away from a random parent."""
+        pick = rng.integers(0, len(parents), n)
+        f = parents.factors[pick].copy()
+        orders = parents.orders[pick].copy()
+        for _round in range(2):
+            move = rng.integers(0, 10, n)
+            if _round == 1:
+                move = np.where(rng.random(n) < 0.35, move, -1)        # a second move, sometimes
+            rows_i = np.arange(n)
+            lvl = rng.integers(0, 3, n)
+            # 0: swap two loops in one order
+            i, j = rng.integers(0, 8, n), rng.integers(0, 8, n)
+            sel = move == 0
+            a, b = orders[rows_i, lvl, i].copy(), orders[rows_i, lvl, j].copy()
+            orders[rows_i[sel], lvl[sel], i[sel]] = b[sel]
+            orders[rows_i[sel], lvl[sel], j[sel]] = a[sel]
+            # 1: move a dim to the innermost position of one order
+            sel = np.flatnonzero(move == 1)
+            d = rng.integers(0, 8, n)
+            for k in sel:
+                o = orders[k, lvl[k]]
+                orders[k, lvl[k]] = np.concatenate([o[o != d[k]], [d[k]]])
+            # 2, 3: double or halve a GLB factor (DRAM follows in assemble)
+            dim = rng.integers(0, 8, n)
+            sel = move == 2
+            f[rows_i[sel], GLB, dim[sel]] *= 2
+            sel = move == 3
+            f[rows_i[sel], GLB, dim[sel]] = _cdiv(f[rows_i[sel], GLB, dim[sel]], 2)
+            # 4, 5, 6: a new per-PE, row or column choice
+            sel = move == 4
+            f[sel, RF] = self.rf[rng.integers(0, len(self.rf), int(sel.sum()))]
+            sel = move == 5
+            f[sel, ROWS] = self.rows[rng.integers(0, len(self.rows), int(sel.sum()))]
+            sel = move == 6
+            f[sel, COLS] = self.cols[rng.integers(0, len(self.cols), int(sel.sum()))]
+            # 7, 8, 9: set one allowed per-PE / row / column factor to another candidate value
+            for mv, level in ((7, RF), (8, ROWS), (9, COLS)):
+                sel = np.flatnonzero(move == mv)
+                allowed = self.allowed[level]
+                if len(sel) == 0 or allowed[0] < 0:
+                    continue
+                dd = allowed[rng.integers(0, len(allowed), len(sel))]
+                f[sel, level, dd] = self.cand[dd, np.floor(rng.random(len(sel)) * self.ncand[dd]).astype(np.int64)]
+        return self.assemble(f[:, RF], f[:, COLS], f[:, ROWS], f[:, GLB], orders)
+
+    # ---- legality ------------------------------------------------------------------------
+    def legal(self, rng, batch: MappingArrays) -> tuple[MappingArrays, np.ndarray]:
+        """Repair GLB overflows (halve GLB factors into DRAM), then keep what is legal."""
+        f = batch.factors
+        spatial = (f[:, ROWS] > 1) | (f[:, COLS] > 1)
+        ok = np.ones(len(f), dtype=bool)
+        for rel in self.bypass_rel:
+            ok &= ~np.any(rel & spatial & (f[:, RF] > 1), axis=1)
+        if np.any(batch.rf_keep):
+            ok &= _rf_ok(self.lay, f, batch.rf_keep, self.rf_cap, self.rf_shared)
+        ok &= np.prod(f[:, ROWS], axis=1) <= self.arch.pe_array.rows
+        ok &= np.prod(f[:, COLS], axis=1) <= self.arch.pe_array.cols
+        for _ in range(24):
+            need = _glb_words(self.lay, f, batch.glb_keep)
+            over = need > self.glb_capacity
+            if not over.any():
+                break
+            idx = np.flatnonzero(over)
+            g = f[idx, GLB]
+            weights = np.where(g > 1, rng.random(g.shape), -1.0)
+            d = np.argmax(weights, axis=1)
+            shrinkable = weights[np.arange(len(idx)), d] >= 0
+            ok[idx[~shrinkable]] = False
+            idx, d = idx[shrinkable], d[shrinkable]
+            f[idx, GLB, d] = _cdiv(f[idx, GLB, d], 2)
+            inner = f[idx, RF, d] * f[idx, COLS, d] * f[idx, ROWS, d] * f[idx, GLB, d]
+            f[idx, DRAM, d] = _cdiv(self.dims[d], inner)
+        ok &= _glb_words(self.lay, f, batch.glb_keep) <= self.glb_capacity
+        keep = np.flatnonzero(ok)
+        return MappingArrays(*(a[keep] for a in batch)), keep
