@@ -78,14 +78,15 @@ def _run_profile(args: argparse.Namespace) -> int:
     spec = GRIDS["quick" if args.quick else "full"]
     shapes = grid(spec, args.seed)
     start = time.perf_counter()
-    rows = measure(shapes, counts, spec, seed=args.seed)
+    rows, sweeps = measure(shapes, counts, spec, seed=args.seed)
     elapsed = time.perf_counter() - start
     path = write_csv(args.csv, rows)
     report = fit(rows, seed=args.seed)
     from accelsim.partition.local_kernels import CONV_IMPLS
 
     print(f"profiled {len(shapes)} convolution shapes x {len(CONV_IMPLS)} implementations "
-          f"({', '.join(CONV_IMPLS)}) x threads {counts} in {elapsed:.1f} s: {len(rows)} kernel timings -> {path}")
+          f"({', '.join(CONV_IMPLS)}) x threads {counts} in {elapsed:.1f} s ({sweeps} sweep(s), fastest kept): "
+          f"{len(rows)} kernel timings -> {path}")
     print(f"fit on {report.fit_convs} convolution timings, held out {report.test_convs} "
           f"(shapes split with seed {report.seed})")
     print(f"held-out accuracy (share of convolution times predicted within +-10% of measured): "
@@ -93,6 +94,8 @@ def _run_profile(args: argparse.Namespace) -> int:
     print(f"{'implementation':<16}{'held-out':>9}{'CoDL-form':>11}{'FLOPs-only':>12}")
     for impl, codl_acc, flops_acc, n in report.per_impl:
         print(f"{impl:<16}{n:>9}{100 * codl_acc:>10.1f}%{100 * flops_acc:>11.1f}%")
+    for t, codl_acc, flops_acc, n in report.per_threads:
+        print(f"{f'{t} thread(s)':<16}{n:>9}{100 * codl_acc:>10.1f}%{100 * flops_acc:>11.1f}%")
     print("per kernel (CoDL-form): " + ", ".join(f"{k} {100 * a:.1f}% of {n}" for k, a, n in report.per_kernel))
     by_shape: dict = {}
     for m in rows:

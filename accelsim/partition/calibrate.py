@@ -48,6 +48,7 @@ class FitReport:
     flops_accuracy: float
     per_impl: tuple[tuple[str, float, float, int], ...]   # (conv implementation, codl acc, flops acc, n)
     per_kernel: tuple[tuple[str, float, int], ...]        # (kernel, codl acc on its held-out rows, n)
+    per_threads: tuple[tuple[int, float, float, int], ...]  # (threads, codl acc, flops acc, n)
     seed: int
 
     def model(self, name: str) -> KernelModel:
@@ -139,10 +140,15 @@ def fit(measurements: str | Path | Sequence[Measurement], seed: int = 0, test_fr
         idx = [i for i, c in enumerate(convs) if c.impl == impl]
         per_impl.append((impl, within([codl_pred[i] for i in idx], [measured[i] for i in idx]),
                          within([flops_pred[i] for i in idx], [measured[i] for i in idx]), len(idx)))
+    per_threads = []
+    for t in sorted({c.threads for c in convs}):
+        idx = [i for i, c in enumerate(convs) if c.threads == t]
+        per_threads.append((t, within([codl_pred[i] for i in idx], [measured[i] for i in idx]),
+                            within([flops_pred[i] for i in idx], [measured[i] for i in idx]), len(idx)))
     per_kernel = []
     for impl in sorted({m.impl for m in test}):
         mine = [m for m in test if m.impl == impl]
         per_kernel.append((impl, within([predict_kernel(models, m) for m in mine], [m.seconds for m in mine]),
                            len(mine)))
     return FitReport(models, flops, len(convolutions(train)), len(convs), within(codl_pred, measured),
-                     within(flops_pred, measured), tuple(per_impl), tuple(per_kernel), seed)
+                     within(flops_pred, measured), tuple(per_impl), tuple(per_kernel), tuple(per_threads), seed)

@@ -26,12 +26,13 @@ class GridSpec:
     max_macs: int           # skip shapes above this many MACs
     min_seconds: float      # keep repeating a measurement until this much time has passed ...
     min_repeats: int        # ... and at least this many runs
-    passes: int             # sweeps over the whole grid; a measurement keeps its fastest pass
+    passes: int             # sweeps over the whole grid; a measurement keeps its fastest pass ...
+    budget_s: float         # ... but no further sweep starts if it would end after this many seconds
 
 
 GRIDS = {
-    "full": GridSpec(shapes=120, max_macs=12_000_000, min_seconds=0.002, min_repeats=2, passes=6),
-    "quick": GridSpec(shapes=12, max_macs=600_000, min_seconds=0.002, min_repeats=3, passes=1),
+    "full": GridSpec(shapes=120, max_macs=12_000_000, min_seconds=0.002, min_repeats=2, passes=6, budget_s=100.0),
+    "quick": GridSpec(shapes=12, max_macs=600_000, min_seconds=0.002, min_repeats=3, passes=1, budget_s=10.0),
 }
 
 _ROWS = (6, 7, 10, 14, 20, 28, 40, 56)
@@ -90,12 +91,13 @@ def _time(fn: Callable[[], object], spec: GridSpec) -> tuple[float, int]:
 
 def measure(shapes: Sequence[OpShape], thread_counts: Sequence[int], spec: GridSpec, seed: int = 0,
             impls: Sequence[str] | None = None,
-            progress: Callable[[int, int], None] | None = None) -> list[Measurement]:
-    """Time every kernel of every convolution implementation on every shape at every thread count
+            progress: Callable[[int, int], None] | None = None) -> tuple[list[Measurement], int]:
+    """(rows, sweeps done). Time every kernel of every convolution implementation on every shape at every thread count
     (fp32, random data). Row ``group`` is the shape's index in ``shapes``.
 
-    The grid is swept ``spec.passes`` times and each measurement keeps its fastest pass, so a burst of
-    load from other processes during one sweep does not decide a measurement.
+    The grid is swept up to ``spec.passes`` times (at least once; a sweep that would end past
+    ``spec.budget_s`` is not started) and each measurement keeps its fastest pass, so a burst of load
+    from other processes during one sweep does not decide a measurement.
     """
     import numpy as np
 
@@ -114,7 +116,13 @@ def measure(shapes: Sequence[OpShape], thread_counts: Sequence[int], spec: GridS
     best: dict[tuple[int, int], tuple[float, int]] = {}
     total = spec.passes * len(stages) * len(thread_counts)
     done = 0
-    for _ in range(spec.passes):
+    start = time.perf_counter()
+    sweeps = 0
+    for sweep in range(spec.passes):
+        elapsed = time.perf_counter() - start
+        if sweep > 0 and elapsed + elapsed / sweep > spec.budget_s:
+            break
+        sweeps += 1
         for i, (_, _, _, fn) in enumerate(stages):
             for t in thread_counts:
                 with threads(t):
@@ -130,4 +138,4 @@ def measure(shapes: Sequence[OpShape], thread_counts: Sequence[int], spec: GridS
         for t in thread_counts:
             seconds, repeats = best[(i, t)]
             rows.append(Measurement(name, k.item, k.block, k.unit, t, work_shape(name, s), seconds, repeats, group))
-    return rows
+    return rows, sweeps
