@@ -1,0 +1,88 @@
+"""accelsim explain: the seven Eyexam steps per layer, MACs/cycle and the reason for each loss."""
+
+from __future__ import annotations
+
+import argparse
+
+from accelsim.cli import Command
+
+DEFAULT_WORKLOAD = "alexnet"
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("arch", help="architecture: a shipped config name (see `accelsim list configs`) or a YAML file")
+    p.add_argument("--workload", "-w", default=DEFAULT_WORKLOAD,
+                   help=f"zoo network name or a .yaml/.csv/.onnx file (default {DEFAULT_WORKLOAD})")
+    p.add_argument("--layer", "-l", help="layers: names and/or 1-based index ranges, e.g. CONV1,CONV3 or 1-5 "
+                                         "(default: every layer with MACs)")
+    p.add_argument("--dataflow", "-d", help="dataflow (default: the arch's); see `accelsim list dataflows`")
+    p.add_argument("--batch", "-b", type=int, help="override the batch size N of every layer")
+    p.add_argument("--search", action="store_true", help="search mappings instead of the dataflow's named mapping")
+    p.add_argument("--objective", default="energy", help="search objective: energy, cycles or edp (default energy)")
+    p.add_argument("--search-budget", type=int, default=1500, help="mappings scored per layer (default 1500)")
+    p.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
+    p.add_argument("--plot", help="write the waterfall plot(s) to this file (.png or .svg)")
+
+
+def explain(arch, workload, dataflow: str, spec=None) -> list[tuple]:
+    """(layer, LayerResult, SimResult) per MAC layer, simulated with the Eyexam steps."""
+    from accelsim.cost.model import evaluate
+    from accelsim.mapper.search import search
+    from accelsim.sim import simulate_layer
+    from dataflows import registry
+
+    flow = registry.get(dataflow)
+    out = []
+    for layer in workload.layers:
+        if not layer.kind.has_macs:
+            continue
+        result = search(layer, arch, flow, spec).result if spec is not None else evaluate(layer, arch,
+                                                                                             flow.named(layer, arch))
+        sim = simulate_layer(layer, arch, result.mapping, result.counts, dataflow=flow.name)
+        out.append((layer, result, sim))
+    return out
+
+
+def format_layer(layer, result, sim, pes: int) -> str:
+    lines = [f"{layer.name}: {layer.describe()}  |  {result.macs:,} MACs, mapping {result.mapping.compact()}"]
+    head = ("step", "constraint", "MACs/cycle", "% of PEs", "limited by")
+    rows = []
+    for s in sim.eyexam:
+        rows.append((str(s.step), s.name, f"{s.macs_per_cycle:,.1f}", f"{100 * s.macs_per_cycle / pes:.1f}"
+                     if s.macs_per_cycle <= 10 * pes else ">999", s.limited_by))
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(4)]
+    fmt = lambda r: "  ".join([r[0].rjust(widths[0]), r[1].ljust(widths[1]), r[2].rjust(widths[2]),
+                               r[3].rjust(widths[3]), r[4]])
+    lines.append("  " + fmt(head))
+    lines += ["  " + fmt(r) for r in rows]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from accelsim.arch import load_arch
+    from accelsim.cli.cmd_run import select_layers
+    from accelsim.mapper.search import SearchSpec
+    from workloads.loader import load_workload
+
+    arch = load_arch(args.arch)
+    workload = select_layers(load_workload(args.workload, args.batch), args.layer)
+    spec = SearchSpec(args.objective, args.search_budget, args.seed) if args.search else None
+    dataflow = args.dataflow or arch.dataflow
+    found = explain(arch, workload, dataflow, spec)
+    print(f"Eyexam | {arch.name} ({arch.pe_array.rows}x{arch.pe_array.cols} = {arch.pes} PEs, "
+          f"{arch.clock_mhz:g} MHz) | {workload.name} batch {workload.layers[0].N} | dataflow {dataflow} | "
+          + ("searched" if spec else "named") + " mappings")
+    for layer, result, sim in found:
+        print()
+        print(format_layer(layer, result, sim, arch.pes))
+    if args.plot:
+        from accelsim.plots.waterfall import save_waterfall
+
+        title = f"Eyexam | {arch.name} ({arch.pes} PEs) | {workload.name} batch {workload.layers[0].N} | {dataflow}"
+        written = save_waterfall([(layer.name, sim.eyexam) for layer, _, sim in found], arch.pes, title, args.plot)
+        print()
+        print(f"wrote {', '.join(str(p) for p in written)}")
+    return 0
+
+
+COMMAND = Command("explain", "the seven Eyexam steps per layer: MACs/cycle and what limits each", configure, run)

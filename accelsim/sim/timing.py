@@ -1,0 +1,147 @@
+"""How long one pass of each class takes, and why it takes longer than its compute.
+
+Per pass the array computes (ideal cycles / passes); the streams (ifmap, weight, psum in, psum out)
+move their words over their own networks (the arch's NoC model gives the cycles), through the GLB
+(its port bandwidth) or straight from DRAM (a bypass). A stream *overlaps* the compute when its
+next RF tile can arrive while the current one is still in use: the RF holds two tiles, or it has
+room for the new part of a sliding window, or the PE's outermost loop walks through the tensor so
+finished parts can be replaced one by one (RS's psums and filter rows); systolic forwarding always
+overlaps (its cost is the skew). Otherwise the stream is *exposed*: inputs must arrive before the
+compute starts and psums leave after it ends.
+
+    array time = exposed in + compute + PE cycles the NoC costs + exposed out + systolic skew
+    pass time  = max(array time, each network's busy time, GLB words / GLB bandwidth,
+                     bypass DRAM words / DRAM bandwidth)
+
+Every cycle beyond the compute is attributed to one cause: the resource that set an exposed
+transfer's time or stretched the pass (dram, glb, noc), the PE cycles the network costs (noc),
+or the skew (fill_drain).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accelsim.cost.tiles import tile_extents
+from accelsim.energy import TENSORS
+from accelsim.mapping import RELEVANT, RF, Mapping
+from accelsim.sim.passes import Schedule
+from noc.flow import STREAMS, Flow, layout
+from noc.model import NocModel
+
+CAUSES = ("dram", "glb", "noc", "fill_drain")
+IN_STREAM = {"ifmap": "ifmap", "weight": "weight", "psum": "psum_in"}
+
+
+@dataclass(frozen=True)
+class PassTime:
+    duration: float
+    compute: float
+    stalls: dict                 # cause -> cycles per pass
+    noc: dict                    # stream -> network busy cycles per pass
+    glb: float                   # GLB port busy cycles per pass
+    dram: float                  # bypass DRAM busy cycles per pass (DRAM words / bandwidth)
+    dram_words: float            # bypass DRAM words per pass
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the per-pass timing needs about the arch, resolved once per layer."""
+
+    noc: NocModel
+    settings: dict
+    glb_bw: float
+    dram_bw: float
+    dram_latency: float
+    array_rows: int
+    array_cols: int
+
+
+def overlapped(layer, m: Mapping, arch, tensor: str, slide_words_per_pe: float, systolic: bool) -> bool:
+    """Can the next RF tile of ``tensor`` arrive while the current one is in use?"""
+    if systolic:
+        return True
+    t = TENSORS.index(tensor)
+    rf_tiles = tile_extents(layer, m, (RF,))
+    tile = rf_tiles[tensor]
+    if arch.rf.shared is not None:
+        others = sum(rf_tiles[o] for i, o in enumerate(TENSORS) if i != t and m.rf_keep[i])
+        cap = arch.rf.shared - others
+    else:
+        cap = arch.rf.capacity(tensor) or 0
+    if cap >= 2 * tile or (slide_words_per_pe and cap - tile >= slide_words_per_pe):
+        return True
+    for d in m.orders[2]:                      # the PE's outermost loop that iterates
+        if m.factors[RF][d] > 1:
+            return RELEVANT[tensor][d]
+    return False
+
+
+def flows_of_class(sched: Schedule, j: int, ctx: Context, arch) -> dict[str, Flow]:
+    out = {}
+    layer, m = sched.layer, sched.mapping
+    for h in sched.hops:
+        if h.kind == "fill" or (h.kind == "deliver" and j > h.trigger):
+            continue
+        lay = layout(layer, m, h.tensor, ctx.array_rows, ctx.array_cols)
+        u_in = h.per_pass("unique_in", j, sched.passes)
+        d_in = h.per_pass("delivered_in", j, sched.passes)
+        if u_in or d_in:
+            out[IN_STREAM[h.tensor]] = Flow(IN_STREAM[h.tensor], u_in, d_in, lay)
+        u_out = h.per_pass("unique_out", j, sched.passes)
+        d_out = h.per_pass("delivered_out", j, sched.passes)
+        if u_out or d_out:
+            out["psum_out"] = Flow("psum_out", u_out, d_out, lay)
+    return out
+
+
+def pass_time(sched: Schedule, j: int, ctx: Context, arch, exposed: dict[str, bool], compute: float,
+              fill_glb_per_pass: float, skew: float) -> PassTime:
+    """Timing of one pass of carry level ``j``."""
+    flows = flows_of_class(sched, j, ctx, arch)
+    noc = {s: ctx.noc.delivery_cycles(f, ctx.settings) for s, f in flows.items()}
+    pe_extra = sum(ctx.noc.pe_cycles(f, ctx.settings) for f in flows.values())
+    glb_words, dram_words = fill_glb_per_pass, 0.0
+    src_glb: dict[str, float] = {}
+    src_dram: dict[str, float] = {}
+    for h in sched.hops:
+        if h.kind == "fill" or (h.kind == "deliver" and j > h.trigger):
+            continue
+        g = h.per_pass("glb", j, sched.passes)
+        dw = h.per_pass("dram_read", j, sched.passes) + h.per_pass("dram_write", j, sched.passes)
+        glb_words += g
+        dram_words += dw
+        for s in ((IN_STREAM[h.tensor], "psum_out") if h.tensor == "psum" else (IN_STREAM[h.tensor],)):
+            share = 0.5 if h.tensor == "psum" else 1.0
+            src_glb[s] = src_glb.get(s, 0.0) + share * g
+            src_dram[s] = src_dram.get(s, 0.0) + share * dw
+    glb_time = glb_words / ctx.glb_bw
+    dram_time = dram_words / ctx.dram_bw
+
+    def exposed_phase(streams: tuple[str, ...]) -> tuple[float, str]:
+        best, cause = 0.0, "noc"
+        for s in streams:
+            if s not in flows or not exposed.get(s, False):
+                continue
+            parts = {"noc": noc.get(s, 0.0), "glb": src_glb.get(s, 0.0) / ctx.glb_bw,
+                     "dram": src_dram.get(s, 0.0) / ctx.dram_bw
+                     + (ctx.dram_latency if src_dram.get(s, 0.0) else 0.0)}
+            c = max(parts, key=lambda k: (parts[k], k == "noc"))
+            if parts[c] > best:
+                best, cause = parts[c], c
+        return best, cause
+
+    exp_in, cause_in = exposed_phase(("ifmap", "weight", "psum_in"))
+    exp_out, cause_out = exposed_phase(("psum_out",))
+    array = exp_in + compute + pe_extra + exp_out + skew
+    limits = {"noc": max(noc.values(), default=0.0), "glb": glb_time, "dram": dram_time}
+    bind = max(limits, key=lambda k: limits[k])
+    duration = max(array, limits[bind])
+    stalls = dict.fromkeys(("dram", "glb", "noc", "fill_drain"), 0.0)
+    stalls[cause_in] += exp_in
+    stalls[cause_out] += exp_out
+    stalls["noc"] += pe_extra
+    stalls["fill_drain"] += skew
+    stalls[bind] += duration - array
+    return PassTime(duration, compute, stalls, {s: noc.get(s, 0.0) for s in STREAMS}, glb_time, dram_time,
+                    dram_words)
