@@ -133,7 +133,7 @@ def test_cli_plots_a_run_dir_and_a_sweep_dir(sweep_dir, doc, tmp_path):
     assert proc.returncode == 0, proc.stderr
     names = sorted(p.name for p in (tmp_path / "sp").iterdir())
     assert names == ["dataflow_comparison.png", "dataflow_comparison.svg", "dataflow_levels.png",
-                     "dataflow_levels.svg"]
+                     "dataflow_levels.svg", "dataflow_summary.png", "dataflow_summary.svg"]
 
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -142,3 +142,28 @@ def test_cli_plots_a_run_dir_and_a_sweep_dir(sweep_dir, doc, tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
     proc = _cli("plot", str(run_dir), "--format", "jpg", cwd=tmp_path)
     assert proc.returncode == 2 and "unknown format 'jpg'; allowed: png, svg" in proc.stderr
+
+
+def test_sweep_grid_cells_are_the_results(tmp_path):
+    from accelsim.plots.sweep_grid import plot_sweep_grid
+
+    doc = {"version": 1, "name": "grid", "base": {"arch": "isca16/rs", "workload": "alexnet", "layers": "CONV5"},
+           "axes": [{"zip": {"pe_array.rows": [8, 16, 32], "pe_array.cols": [32, 16, 8]}},
+                    {"glb.size_kb": [32, 128]}]}
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    run_sweep(load_sweep(path), tmp_path / "out")
+    res = load_results(tmp_path / "out")
+    fig = plot_sweep_grid(res)
+    energy_ax = fig.axes[0]
+    grid = energy_ax.images[0].get_array()
+    recs = {(r["pe_array.rows"], r["glb.size_kb"]): r["energy_per_mac_pj"] for r in res.records()}
+    for i, rows in enumerate((8, 16, 32)):
+        for j, kb in enumerate((32, 128)):
+            assert grid[i, j] == recs[(rows, kb)]
+    assert [t.get_text() for t in energy_ax.get_yticklabels()] == ["8 x 32", "16 x 16", "32 x 8"]
+    assert [t.get_text() for t in energy_ax.get_xticklabels()] == ["32", "128"]
+    assert "x MAC energy" in energy_ax.get_title()
+    best = min(recs, key=recs.get)
+    outline = [p for p in energy_ax.patches if p.get_edgecolor()[:3] == (1.0, 0.0, 0.0)][0]
+    assert (outline.get_y() + 0.5, outline.get_x() + 0.5) == ((8, 16, 32).index(best[0]), (32, 128).index(best[1]))

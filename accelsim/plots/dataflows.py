@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 
 from accelsim.errors import ConfigError
-from accelsim.plots.style import FORMATS, LEVEL_COLOURS, LEVEL_LABELS, pyplot, save
+from accelsim.plots.style import FORMATS, LEVEL_COLOURS, LEVEL_LABELS, per_mac_unit, pyplot, save
 from accelsim.sweep.results import SweepResults
 
 # the paper's names (OS-A/B/C as in its figures) and order: the baseline (RS) last
@@ -220,7 +220,8 @@ def plot_dataflow_levels(results: SweepResults, *, where: dict | None = None,
         ax.set_xticks(range(len(flows)))
         ax.set_xticklabels([SHORT_LABELS.get(f, _label(f)) for f in flows], fontsize=9)
         ax.set_title(title, fontsize=10)
-        ax.set_ylabel("energy per MAC (x MAC energy)")
+        presets = {r.get("energy_preset") for r in records}
+        ax.set_ylabel(per_mac_unit(presets.pop()) if len(presets) == 1 else "energy per MAC (pJ)")
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
         top = max((p.get_y() + p.get_height() for p in ax.patches), default=1.0)
@@ -298,7 +299,8 @@ def _slug(text: str) -> str:
 def save_dataflow_plots(results: SweepResults, out_dir: str | Path, formats: tuple[str, ...] = FORMATS,
                         where: dict | None = None) -> list[Path]:
     """dataflow_comparison.* (every setting in one grid) and, per setting, dataflow_levels_<setting>.*
-    (energy per MAC by level over the CONV and the FC layers)."""
+    (energy per MAC by level over the CONV and the FC layers); when one setting remains (``where``)
+    and the sweep has a layers axis, also dataflow_summary.* (the ISCA'16-style figure)."""
     out = save(plot_dataflow_comparison(results, where=where), Path(out_dir) / "dataflow_comparison", formats)
     res, facet_groups, _ = _prepare(results, where)
     keys = _facet_keys(res, facet_groups)
@@ -309,6 +311,8 @@ def save_dataflow_plots(results: SweepResults, out_dir: str | Path, formats: tup
         fig.suptitle(f"Energy per MAC by level: {title}" if title else "Energy per MAC by level", fontsize=11)
         name = f"dataflow_levels_{_slug(title)}" if len(settings) > 1 and title else "dataflow_levels"
         out += save(fig, Path(out_dir) / name, formats)
+    if len(settings) == 1 and "layers" in res.axes:
+        out += save(plot_isca16(res), Path(out_dir) / "dataflow_summary", formats)
     return out
 
 

@@ -20,7 +20,7 @@ TENSORS = ("ifmap", "weight", "psum")
 STALLS = ("dram", "glb", "noc", "fill_drain")
 # the stats totals, flattened: the results table's columns after the axes
 TOTAL_COLUMNS: tuple[str, ...] = (
-    "n_layers", "pes", "macs", "cycles", "ideal_cycles", "latency_ms", "utilization",
+    "n_layers", "pes", "energy_preset", "macs", "cycles", "ideal_cycles", "latency_ms", "utilization",
     "energy_pj", "energy_per_mac_pj", *(f"energy_{p}_pj" for p in ENERGY_PARTS),
     *(f"energy_{t}_pj" for t in TENSORS), "dram_accesses_per_mac",
     *(f"stall_{c}_cycles" for c in STALLS),
@@ -114,7 +114,7 @@ def totals_of(doc: dict) -> dict:
     """One flat row (TOTAL_COLUMNS) from a stats.json document."""
     t = doc["totals"]
     row: dict[str, Any] = {
-        "n_layers": len(doc["layers"]), "pes": doc["pes"], "macs": t["macs"], "cycles": t["cycles"],
+        "n_layers": len(doc["layers"]), "pes": doc["pes"], "energy_preset": doc["energy_preset"], "macs": t["macs"], "cycles": t["cycles"],
         "ideal_cycles": t["ideal_cycles"], "latency_ms": t["latency_ms"], "utilization": t["utilization"],
         "energy_pj": t["energy_pj"], "energy_per_mac_pj": t["energy_per_mac_pj"],
     }
