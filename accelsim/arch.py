@@ -282,7 +282,7 @@ def resolve_arch_path(name_or_path: str | Path) -> Path:
     import configs
 
     p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") and p.exists():
+    if p.suffix in _LOADERS and p.exists():
         return p
     found = configs.find(str(name_or_path))
     if found is not None:
@@ -294,9 +294,24 @@ def resolve_arch_path(name_or_path: str | Path) -> Path:
                       source=str(name_or_path))
 
 
-def load_arch(name_or_path: str | Path) -> Arch:
-    path = resolve_arch_path(name_or_path)
+def _load_yaml_arch(path: Path) -> Arch:
     return arch_from_dict(load_yaml(path), str(path))
+
+
+def _load_scalesim_cfg(path: Path) -> Arch:
+    from accelsim.interop.scalesim import load_scalesim_cfg
+
+    return load_scalesim_cfg(path)
+
+
+# file suffix -> loader; a shipped name resolves to a .yaml file
+_LOADERS = {".yaml": _load_yaml_arch, ".yml": _load_yaml_arch, ".cfg": _load_scalesim_cfg}
+
+
+def load_arch(name_or_path: str | Path) -> Arch:
+    """An architecture from a shipped config name, an accelsim YAML file or a SCALE-Sim .cfg."""
+    path = resolve_arch_path(name_or_path)
+    return _LOADERS.get(path.suffix.lower(), _load_yaml_arch)(path)
 
 
 def arch_to_dict(arch: Arch) -> dict:
