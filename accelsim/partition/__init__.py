@@ -10,10 +10,12 @@ Modules, one job each:
 - :mod:`~accelsim.partition.impl` -- which kernel implementation a processor runs for an operator;
 - :mod:`~accelsim.partition.split` -- OC and H partitions (halo via :mod:`accelsim.halo`), chain bands;
 - :mod:`~accelsim.partition.execute` -- runs the parts with NumPy (the proof a split is exact);
-- :mod:`~accelsim.partition.sharing` -- data-sharing time (transform, map, pre-sync);
-- :mod:`~accelsim.partition.segment` -- latency of one operator or one chain under a split;
+- :mod:`~accelsim.partition.segment` -- latency of one operator or one chain under a split, data sharing
+  (transform, map, pre-sync) included;
 - :mod:`~accelsim.partition.planner` -- CoDL's search and the baselines (CPU-only, GPU-only, muLayer-like);
+- :mod:`~accelsim.partition.timeline` -- a plan laid out in time (for the Gantt chart);
 - :mod:`~accelsim.partition.report` -- summary metrics and the JSON document;
 - :mod:`~accelsim.partition.local_kernels` / :mod:`~accelsim.partition.profile` -- real convolutions timed
-  on this machine's CPU and the fit of the CPU predictor to them.
+  on this machine's CPU; :mod:`~accelsim.partition.measurements` -- their CSV;
+  :mod:`~accelsim.partition.calibrate` -- ``fit(measurements.csv)`` and held-out +-10% accuracy.
 """
