@@ -33,8 +33,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                                                           "(repeat for a summary table over several)")
     plan.add_argument("--batch", type=int, default=None, help="override the batch size")
     plan.add_argument("--json", action="store_true", help="print the accelsim.partition/1 JSON document")
-    plan.add_argument("--plot", metavar="FILE", help="write the CPU/GPU timeline (PNG) of the CoDL and "
-                                                     "muLayer-like plans")
+    plan.add_argument("--plot", metavar="FILE", help="write the CPU/GPU timeline (PNG) of the CoDL plan "
+                                                     "and the compared baselines")
     plan.add_argument("--baseline", action="append", choices=BASELINE_NAMES, metavar="NAME",
                       help=f"baseline(s) to compare against (repeatable; default all: {', '.join(BASELINE_NAMES)})")
     prof = p.add_argument_group("profiling (profile)")
