@@ -20,7 +20,13 @@ WORK = str(HERE / "work.py")
 ALEXNET_CONV = "CONV1,CONV2,CONV3,CONV4,CONV5"
 # the five dataflows of the ISCA'16 comparison on their equal-area configs (IS on the systolic array)
 FIVE_DATAFLOWS = "isca16/rs:rs,isca16/ws:ws,isca16/os_soc_mop:os,systolic_32x32_is:is,isca16/nlr:nlr"
-DEFAULT_BUDGET = 1500          # accelsim run --search-budget's default (SearchSpec's too)
+
+
+def default_budget() -> int:
+    """The mapper's default budget (SearchSpec's, which `accelsim run --search` uses)."""
+    from accelsim.mapper.search import SearchSpec
+
+    return SearchSpec().budget
 
 
 @dataclass(frozen=True)
@@ -29,14 +35,14 @@ class Plan:
 
     reps: int
     heavy_reps: int
-    alexnet_budget: int
+    alexnet_budget: int             # 0: the mapper's default (default_budget())
     resnet_budget: int
     eval_per_layer: int
 
 
 PLANS = {
-    "full": Plan(reps=5, heavy_reps=3, alexnet_budget=DEFAULT_BUDGET, resnet_budget=DEFAULT_BUDGET, eval_per_layer=400),
-    "quick": Plan(reps=3, heavy_reps=3, alexnet_budget=150, resnet_budget=30, eval_per_layer=100),
+    "full": Plan(reps=5, heavy_reps=3, alexnet_budget=0, resnet_budget=0, eval_per_layer=400),
+    "quick": Plan(reps=3, heavy_reps=3, alexnet_budget=0, resnet_budget=1000, eval_per_layer=100),
 }
 
 
@@ -108,13 +114,15 @@ def _run_sim(plan: Plan) -> list[Case]:
 
 
 def _search(plan: Plan) -> list[Case]:
+    alex = plan.alexnet_budget or default_budget()
+    resnet = plan.resnet_budget or default_budget()
     return [
-        Case(f"search alexnet CONV1-5 x5 dataflows (budget {plan.alexnet_budget})",
+        Case(f"search alexnet CONV1-5 x5 dataflows (budget {alex})",
              work("search", "--workload", "alexnet", "--layers", ALEXNET_CONV, "--pairs", FIVE_DATAFLOWS,
-                  "--budget", str(plan.alexnet_budget)), "work",
+                  "--budget", str(alex)), "work",
              "mapper.search per layer: rs, ws, os, is, nlr on isca16/* and systolic_32x32_is"),
-        Case(f"search resnet50 rs (budget {plan.resnet_budget})",
-             work("search", "--workload", "resnet50", "--pairs", "eyeriss_v1:rs", "--budget", str(plan.resnet_budget)),
+        Case(f"search resnet50 rs (budget {resnet})",
+             work("search", "--workload", "resnet50", "--pairs", "eyeriss_v1:rs", "--budget", str(resnet)),
              "work", "mapper.search on every conv/fc layer of ResNet-50, rs on eyeriss_v1"),
     ]
 

@@ -141,12 +141,14 @@ def summarize(case: Case, samples: list[Sample]) -> dict:
         "runs": len(samples),
         "timed": case.timed,
         "median_wall_s": statistics.median(s.wall_s for s in samples),
-        "median_cpu_s": statistics.median(s.cpu_s for s in samples),
+        # CPU seconds of what is timed: the case's work_cpu_s when it reports one, else the process's
+        "median_cpu_s": statistics.median(s.metrics.get("work_cpu_s", s.cpu_s) for s in samples),
+        "median_process_cpu_s": statistics.median(s.cpu_s for s in samples),
         "samples_s": secs,
         "note": case.note,
     }
     keys = sorted({k for s in samples for k, v in s.metrics.items()
-                   if k != "work_s" and isinstance(v, (int, float)) and not isinstance(v, bool)})
+                   if k not in ("work_s", "work_cpu_s") and isinstance(v, (int, float)) and not isinstance(v, bool)})
     metrics = {}
     for k in keys:
         values = [s.metrics[k] for s in samples if k in s.metrics]
