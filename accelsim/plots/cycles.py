@@ -54,7 +54,7 @@ def plot_cycles(run_or_doc):
 
     util = [100 * layer["utilization"] for layer in layers]
     spatial = [100 * layer["spatial_utilization"] for layer in layers]
-    ax_u.bar(x, util, color="#55a868", width=0.75, label="utilisation: MACs / (cycles x PEs)")
+    ax_u.bar(x, util, color="#64b5cd", width=0.75, label="utilisation: MACs / (cycles x PEs)")
     ax_u.plot(x, spatial, linestyle="none", marker="_", markersize=16, markeredgewidth=2.5, color="black",
               label="PEs the mapping occupies")
     ax_u.axhline(100 * doc["totals"]["utilization"], color="#333333", linestyle=":", linewidth=1,
