@@ -45,11 +45,11 @@ def csv_rows(path):
         return list(csv.DictReader(fh))
 
 
-SLOW = {  # 60 points of ~0.05-0.1 s each: a 2-worker run takes a few seconds, long enough to kill
+SLOW = {  # 40 points of ~0.2 s each (after a worker's first): a 2-worker run takes seconds, long enough to kill
     "version": 1, "name": "slow",
     "base": {"arch": "isca16/rs", "workload": "alexnet", "layers": "CONV5",
              "search": {"objective": "energy", "budget": 60}},
-    "axes": [{"search.seed": list(range(30))}, {"batch": [1, 2]}],
+    "axes": [{"search.seed": list(range(20))}, {"batch": [1, 2]}],
 }
 
 
@@ -72,20 +72,20 @@ def test_sigkill_at_a_random_moment_then_resume_gives_every_point_once(tmp_path)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
     before = points.read_bytes().count(b"\n")
-    assert 2 <= before < 60, f"the kill after {delay:.2f} s should land mid-sweep; {before} points were done"
+    assert 2 <= before < 40, f"the kill after {delay:.2f} s should land mid-sweep; {before} points were done"
 
     resumed = subprocess.run(cmd + ["--resume"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert f"({before} finished by an earlier run)" in resumed.stdout or "cut off" in resumed.stdout
 
     records = jsonl(points)
-    assert sorted(r["point"] for r in records) == list(range(60))     # each point exactly once
+    assert sorted(r["point"] for r in records) == list(range(40))     # each point exactly once
     assert all(r["status"] == "ok" for r in records)
     table = csv_rows(out / "results.csv")
-    assert [int(r["point"]) for r in table] == list(range(60)) and all(r["status"] == "ok" for r in table)
+    assert [int(r["point"]) for r in table] == list(range(40)) and all(r["status"] == "ok" for r in table)
     # spot-check three points against a direct computation of their settings
     arch = load_arch("isca16/rs")
-    for r in (table[0], table[33], table[59]):
+    for r in (table[0], table[23], table[39]):
         workload = load_workload("alexnet", int(r["batch"])).select(["CONV5"])
         doc = report.stats(run(arch, workload, None, search_spec=SearchSpec("energy", 60, int(r["search.seed"]))))
         assert float(r["energy_pj"]) == doc["totals"]["energy_pj"]
