@@ -92,3 +92,34 @@ def test_load_sweep_file_errors(tmp_path):
         load_sweep(bad)
     with pytest.raises(ConfigError, match="no such sweep file or shipped sweep; shipped: .*isca16_dataflows"):
         load_sweep(tmp_path / "missing.yaml")
+
+
+def _cli(args, cwd):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    return subprocess.run([sys.executable, "-m", "accelsim", "sweep", *args], cwd=cwd, capture_output=True,
+                          text=True, env={"PYTHONPATH": str(REPO), "PATH": ""}, timeout=120)
+
+
+def test_cli_exit_status_and_one_line_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**BASE, "axes": [{"pe_aray.rows": [1]}]}))
+    proc = _cli([str(bad)], tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "unknown sweep key 'pe_aray.rows'" in proc.stderr
+    proc = _cli([str(bad), "-j", "0"], tmp_path)
+    assert proc.returncode == 2 and "-j/--jobs must be >= 1" in proc.stderr
+
+    mixed = tmp_path / "mixed.yaml"
+    mixed.write_text(yaml.safe_dump({**BASE, "axes": [{"pe_array.rows": [16, 0]}]}))
+    proc = _cli([str(mixed), "--out", "o"], tmp_path)
+    assert proc.returncode == 1, proc.stderr                  # a failed point: the sweep finishes, exit 1
+    assert "2 points, 1 ok, 1 failed" in proc.stdout and "1 x " in proc.stdout
+    assert (tmp_path / "o" / "results.csv").read_text().count("\n") == 3
+
+    # a directory whose run stopped before recording any point (e.g. a Dask connection error) is reused
+    (tmp_path / "o" / "points.jsonl").write_text("")
+    proc = _cli([str(mixed), "--out", "o"], tmp_path)
+    assert proc.returncode == 1 and "2 points, 1 ok, 1 failed" in proc.stdout

@@ -110,7 +110,8 @@ class Store:
     def open(self, spec: SweepSpec, resume: bool) -> Resumed:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._lock()
-        if (self.out_dir / META).exists():
+        recorded = self.points_path.exists() and self.points_path.stat().st_size > 0
+        if (self.out_dir / META).exists() and recorded:
             meta = read_meta(self.out_dir)
             if not resume:
                 raise ConfigError("already holds a sweep; use --resume to continue it or give another --out",
@@ -119,8 +120,8 @@ class Store:
                 raise ConfigError(f"holds a different sweep ({meta.get('name')!r}, fingerprint "
                                   f"{str(meta.get('fingerprint'))[:12]}) than {spec.source} ({spec.fingerprint[:12]}); "
                                   f"the sweep file changed: use another --out", source=str(self.out_dir))
-        else:
-            if self.points_path.exists() and self.points_path.stat().st_size:
+        else:                   # a new directory, or one whose earlier run recorded nothing
+            if recorded:
                 raise ConfigError("holds points.jsonl but no sweep.json; use another --out", source=str(self.out_dir))
             write_atomic(self.out_dir / META, json.dumps(meta_document(spec), indent=2) + "\n")
         resumed = self._read_existing(spec)
