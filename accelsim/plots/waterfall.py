@@ -25,15 +25,18 @@ def _steps_of(entry) -> list[tuple[int, float]]:
     return out
 
 
-def plot_waterfall(layers: list[tuple[str, object]], pes: int, title: str):
-    """``layers``: (layer name, its seven steps) pairs; ``pes``: the array's PE count."""
+def plot_waterfall(layers: list[tuple], pes: int, title: str):
+    """``layers``: (panel title, its seven steps) pairs, or (title, steps, PEs) when the panels come
+    from arrays of different sizes; ``pes``: the PE count of panels that do not give their own."""
     plt = pyplot()
     n = len(layers)
     ncols = min(4, n)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.9 * ncols, 3.3 * nrows + 0.6), squeeze=False)
-    top = pes * 1.25
-    for idx, (name, steps) in enumerate(layers):
+    top = max([pes] + [entry[2] for entry in layers if len(entry) > 2]) * 1.25
+    for idx, entry in enumerate(layers):
+        name, steps = entry[0], entry[1]
+        panel_pes = entry[2] if len(entry) > 2 else pes
         ax = axes[idx // ncols][idx % ncols]
         vals = _steps_of(steps)
         x = list(range(len(vals)))
@@ -51,7 +54,7 @@ def plot_waterfall(layers: list[tuple[str, object]], pes: int, title: str):
                 ax.bar(i, min(prev, top) - shown, bottom=shown, color="none", edgecolor="#c44e52", hatch="///",
                        width=0.7, linewidth=0.6, zorder=2)
             prev = v
-        ax.axhline(pes, color="black", linestyle=":", linewidth=1, zorder=3)
+        ax.axhline(panel_pes, color="black", linestyle=":", linewidth=1, zorder=3)
         ax.set_ylim(0, top)
         ax.set_xticks(x)
         ax.set_xticklabels([STEP_SHORT[s - 1] for s, _ in vals], fontsize=6.5)
@@ -64,7 +67,9 @@ def plot_waterfall(layers: list[tuple[str, object]], pes: int, title: str):
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles = [Line2D([0], [0], color="black", linestyle=":", label=f"{pes} PEs (peak)"),
+    mixed = any(len(entry) > 2 and entry[2] != pes for entry in layers)
+    handles = [Line2D([0], [0], color="black", linestyle=":",
+                      label="the array's PE count (peak)" if mixed else f"{pes} PEs (peak)"),
                Patch(facecolor="none", edgecolor="#c44e52", hatch="///", label="lost at this step")]
     fig.legend(handles=handles, loc="upper right", ncol=2, frameon=False, fontsize=8)
     fig.suptitle(title, fontsize=10, x=0.01, ha="left")
@@ -72,7 +77,7 @@ def plot_waterfall(layers: list[tuple[str, object]], pes: int, title: str):
     return fig
 
 
-def save_waterfall(layers: list[tuple[str, object]], pes: int, title: str, path: str | Path) -> list[Path]:
+def save_waterfall(layers: list[tuple], pes: int, title: str, path: str | Path) -> list[Path]:
     """Save to ``path`` (its suffix picks the format: .png or .svg; none: both)."""
     path = Path(path)
     fmt = path.suffix.lstrip(".")
