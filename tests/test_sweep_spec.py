@@ -123,3 +123,12 @@ def test_cli_exit_status_and_one_line_errors(tmp_path):
     (tmp_path / "o" / "points.jsonl").write_text("")
     proc = _cli([str(mixed), "--out", "o"], tmp_path)
     assert proc.returncode == 1 and "2 points, 1 ok, 1 failed" in proc.stdout
+
+
+def test_list_values_for_arch_keys_and_layers():
+    spec = spec_of([{"glb.holds": [["ifmap", "psum"], ["ifmap", "weight", "psum"]]}, {"layers": [["CONV1", "FC8"]]}])
+    p = point(spec, 0)
+    assert dict(p.axes) == {"glb.holds": ("ifmap", "psum"), "layers": "CONV1,FC8"}
+    assert p.key == '[["glb.holds",["ifmap","psum"]],["layers","CONV1,FC8"]]'
+    with pytest.raises(ConfigError, match=r"axes\[0\]\.batch\[0\]: expected a scalar"):
+        spec_of([{"batch": [[1, 2]]}])

@@ -51,4 +51,6 @@ def points(spec: SweepSpec, skip: frozenset[int] | set[int] = frozenset()) -> It
 
 def label(value: Any) -> Any:
     """How an axis value appears in tables before it is resolved against an arch."""
-    return value.label() if isinstance(value, Times) else value
+    if isinstance(value, Times):
+        return value.label()
+    return list(value) if isinstance(value, tuple) else value

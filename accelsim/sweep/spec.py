@@ -135,6 +135,10 @@ def _value(value: Any, key: str, f: Fields, where: str) -> Any:
         if not value or not all(isinstance(v, str) and v.strip() for v in value):
             raise f.error(where, f"a layers value is a selection string or a list of layer names, got {value!r}")
         return ",".join(value)
+    if isinstance(value, list) and key_kind(key) == "arch":     # e.g. glb.holds: [ifmap, psum]
+        if not all(isinstance(v, (str, int, float, bool)) for v in value):
+            raise f.error(where, f"a list value may hold only scalars, got {value!r}")
+        return tuple(value)
     if value is not None and not isinstance(value, (str, int, float, bool)):
         raise f.error(where, f"expected a scalar (string, number, true/false) or {{times: k}}, got {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
@@ -198,7 +202,9 @@ def _canonical_values(values: tuple) -> str:
 
 
 def jsonable(v: Any) -> Any:
-    return {"times": v.factor} if isinstance(v, Times) else v
+    if isinstance(v, Times):
+        return {"times": v.factor}
+    return list(v) if isinstance(v, tuple) else v
 
 
 def _canonical(name: str, base: tuple, groups: tuple[AxisGroup, ...]) -> str:

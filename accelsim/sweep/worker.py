@@ -67,6 +67,8 @@ def _set(doc: dict, path: str, value: Any, source: str) -> Any:
         value = old * value.factor
         if isinstance(value, float) and value.is_integer() and isinstance(old, int):
             value = int(value)
+    if isinstance(value, tuple):
+        value = list(value)
     for suffix, twin in _UNIT_TWINS.items():
         if leaf.endswith(suffix):
             node.pop(leaf[: -len(suffix)] + twin, None)
