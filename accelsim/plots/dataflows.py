@@ -38,7 +38,8 @@ def _ratio_axis(ax, lo: float, hi: float) -> None:
     lo, hi = min(lo, 1.0) / 1.15, max(hi, 1.0) * 1.15
     ax.set_yscale("log", base=2)
     ax.set_ylim(lo, hi)
-    ticks = [t for t in RATIO_TICKS if lo <= t <= hi]
+    candidates = RATIO_TICKS + ((0.8, 0.9, 1.1, 1.25) if hi / lo < 2.5 else ())   # finer ticks for a narrow range
+    ticks = sorted(t for t in candidates if lo <= t <= hi)
     ax.yaxis.set_major_locator(FixedLocator(ticks))
     ax.yaxis.set_minor_locator(NullLocator())
     ax.set_yticklabels([f"{t:.2g}x" for t in ticks])
@@ -300,9 +301,13 @@ def save_dataflow_plots(results: SweepResults, out_dir: str | Path, formats: tup
                         where: dict | None = None) -> list[Path]:
     """dataflow_comparison.* (every setting in one grid) and, per setting, dataflow_levels_<setting>.*
     (energy per MAC by level over the CONV and the FC layers); when one setting remains (``where``)
-    and the sweep has a layers axis, also dataflow_summary.* (the ISCA'16-style figure)."""
-    out = save(plot_dataflow_comparison(results, where=where), Path(out_dir) / "dataflow_comparison", formats)
+    and the sweep has a layers axis, also dataflow_summary.* (the ISCA'16-style figure). The baseline
+    is RS when the sweep has it, else its first dataflow."""
     res, facet_groups, _ = _prepare(results, where)
+    flows = _flows(r["dataflow"] for r in res.records())
+    baseline = "rs" if "rs" in flows else flows[0]
+    out = save(plot_dataflow_comparison(results, where=where, baseline=baseline), Path(out_dir) / "dataflow_comparison",
+               formats)
     keys = _facet_keys(res, facet_groups)
     settings = facet_settings(res, facet_groups)
     for sub in settings.values():
@@ -312,7 +317,7 @@ def save_dataflow_plots(results: SweepResults, out_dir: str | Path, formats: tup
         name = f"dataflow_levels_{_slug(title)}" if len(settings) > 1 and title else "dataflow_levels"
         out += save(fig, Path(out_dir) / name, formats)
     if len(settings) == 1 and "layers" in res.axes:
-        out += save(plot_isca16(res), Path(out_dir) / "dataflow_summary", formats)
+        out += save(plot_isca16(res, baseline=baseline), Path(out_dir) / "dataflow_summary", formats)
     return out
 
 
