@@ -1,0 +1,742 @@
+"""The numba twin of accelsim.cost.counts.count: the same integers, about a microsecond per mapping.
+
+``count_fast(layer, mapping) -> Counts`` equals ``counts.count`` exactly; ``count_batch`` scores a
+batch of encoded mappings (accelsim.cost.encode) into a (B, K) int64 array, one row per mapping,
+columns in ``COLUMNS`` order::
+
+    0 macs, 1 cycles, 2 active_pes,
+    3 + 3*level + tensor     reads[level][tensor]    level: dram, glb, noc, rf; tensor: ifmap, weight, psum
+    15 + 3*level + tensor    writes[level][tensor]
+    27 + tensor              noc_transfers[tensor]
+
+``energy_batch`` and ``latency_bound_batch`` turn those rows into the mapper's two scores, so a
+search runs on arrays only.
+
+The kernel follows counts.py step by step (the loop nest, each hop's refill events, count_tuples,
+axis_sums); what differs is how axis_sums adds its (output tile, filter tile) terms. counts.py visits
+all ceil(P/Tp) x ceil(R/Tr) pairs; here, per filter tile, the output tiles that lie wholly inside the
+input (no padding, no border) all give the same term, so they are counted in one multiplication and
+only the few border tiles are evaluated one by one. A term is the size of the lattice
+{p*stride + r*dil} (and of its overlap with the previous tile) inside an interval: an interval or a
+set of equally spaced blocks in closed form, a boolean enumeration for the rare rest (stride and
+dilation both > 1 and coprime after dividing out their gcd).
+
+All arithmetic is int64; see accelsim.cost.encode for the exact range (checked, never wrapped).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from accelsim.cost.counts import ACCESS_LEVELS, TENSOR_NAMES, Counts
+from accelsim.cost.encode import LAYER_LEN, MappingArrays, encode, encode_layer
+from accelsim.errors import ConfigError
+from accelsim.mapping import LEVELS, RELEVANT, Mapping
+from workloads.layer import DIMS, Layer
+
+COLUMNS: tuple[str, ...] = (("macs", "cycles", "active_pes")
+                            + tuple(f"reads.{lv}.{t}" for lv in ACCESS_LEVELS for t in TENSOR_NAMES)
+                            + tuple(f"writes.{lv}.{t}" for lv in ACCESS_LEVELS for t in TENSOR_NAMES)
+                            + tuple(f"noc_transfers.{t}" for t in TENSOR_NAMES))
+NCOLS = len(COLUMNS)                   # 30
+COL_MACS, COL_CYCLES, COL_ACTIVE_PES, COL_READS, COL_WRITES, COL_NOC = 0, 1, 2, 3, 15, 27
+
+_REL = np.array([RELEVANT[t] for t in TENSOR_NAMES], dtype=np.int64)   # (3, 8)
+_NIRR = (8 - _REL.sum(axis=1)).astype(np.int64)                         # dims not indexing each tensor
+_IRR = np.zeros((3, 8), dtype=np.int64)
+for _t in range(3):
+    _IRR[_t, :_NIRR[_t]] = np.flatnonzero(_REL[_t] == 0)
+
+# kernel error codes -> message (index of the mapping, level, dim are reported with it)
+_ERRORS = {
+    1: "factor must be >= 1",
+    2: "factor over-tiles the dimension ((factor - 1) x inner span >= dim)",
+    3: "factors do not cover the dimension",
+    4: "loop order is not a permutation of the 8 dims",
+    5: "active PEs (product of the spatial factors) exceed 2**62",
+}
+
+# mapping levels (accelsim.mapping) and the child "level" of the MAC units
+_DRAM, _GLB, _ROWS, _COLS, _RF, _MAC = 0, 1, 2, 3, 4, 5
+# access-count levels (counts.py)
+_L_DRAM, _L_GLB, _L_NOC, _L_RF = 0, 1, 2, 3
+
+
+# ---------------------------------------------------------------------------------------------
+# integer helpers
+
+@njit(cache=True)
+def _cdiv(a, b):
+    """ceil(a / b) for b > 0, any sign of a (Python semantics)."""
+    return -((-a) // b)
+
+
+@njit(cache=True)
+def _gcd(a, b):
+    while b:
+        a, b = b, a % b
+    return a
+
+
+# ---------------------------------------------------------------------------------------------
+# the lattice {p*s + r*d : p < a, r < b} in units of g = gcd(stride, dil): s, d coprime below
+
+@njit(cache=True)
+def _rep(a, b, s, d):
+    """(kind, T, nb, w): kind 0 = nb blocks of w consecutive values every T (an interval when
+    nb == 1 or w >= T); kind 1 = none of these (s, d > 1 coprime, a, b > 1)."""
+    if d == 1:
+        return 0, s, a, b
+    if s == 1:
+        return 0, d, b, a
+    if a == 1:
+        return 0, d, b, 1
+    if b == 1:
+        return 0, s, a, 1
+    return 1, 0, 0, 0
+
+
+@njit(cache=True)
+def _blk_below(T, nb, w, x):
+    """|{v in blocks: v < x}|."""
+    if x <= 0:
+        return 0
+    end = (nb - 1) * T + w
+    if nb == 1 or w >= T:
+        return x if x < end else end
+    if x >= end:
+        return nb * w
+    q = x // T
+    r = x - q * T
+    return q * w + (r if r < w else w)
+
+
+@njit(cache=True)
+def _mark(a, b, s, d):
+    out = np.zeros((a - 1) * s + (b - 1) * d + 1, np.bool_)
+    for p in range(a):
+        for r in range(b):
+            out[p * s + r * d] = True
+    return out
+
+
+@njit(cache=True)
+def _count_scaled(a, b, s, d, lo, hi):
+    """|lattice(a, b) in [lo, hi)|, lattice and bounds in units of g."""
+    if hi <= lo:
+        return 0
+    kind, T, nb, w = _rep(a, b, s, d)
+    if kind == 0:
+        return _blk_below(T, nb, w, hi) - _blk_below(T, nb, w, lo)
+    mk = _mark(a, b, s, d)
+    n = 0
+    for v in range(max(lo, 0), min(hi, mk.shape[0])):
+        if mk[v]:
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def _lat_count(a, b, g, s, d, lo, hi):
+    """counts._count_in: |{p*stride + r*dil in [lo, hi)}| with stride = g*s, dil = g*d."""
+    if hi <= lo:
+        return 0
+    return _count_scaled(a, b, s, d, _cdiv(lo, g), _cdiv(hi, g))
+
+
+@njit(cache=True)
+def _lat_overlap(a, b, a2, b2, delta, g, s, d, lo, hi):
+    """counts._overlap_in: |{v in lattice(a, b) in [lo, hi): v + delta in lattice(a2, b2)}|."""
+    if hi <= lo:
+        return 0
+    lo = _cdiv(lo, g)
+    hi = _cdiv(hi, g)
+    dl = delta // g                      # delta is a multiple of stride or of dil, so of g
+    k1, T1, nb1, w1 = _rep(a, b, s, d)
+    k2, T2, nb2, w2 = _rep(a2, b2, s, d)
+    if k2 == 0 and (nb2 == 1 or w2 >= T2):          # the old tile is an interval
+        end2 = (nb2 - 1) * T2 + w2
+        return _count_scaled(a, b, s, d, max(lo, -dl), min(hi, end2 - dl))
+    if k1 == 0 and (nb1 == 1 or w1 >= T1):          # the new tile is an interval
+        end1 = (nb1 - 1) * T1 + w1
+        return _count_scaled(a2, b2, s, d, max(lo, 0) + dl, min(hi, end1) + dl)
+    if k1 == 0 and k2 == 0 and T1 == T2:            # both sparse blocks of one period
+        T = T1
+        qd = dl // T
+        rd = dl - qd * T
+        n = 0
+        for u in range(w1):
+            u2 = u + rd
+            c = 0
+            if u2 >= T:
+                u2 -= T
+                c = 1
+            if u2 >= w2:
+                continue
+            # v = k*T + u (k < nb1) and v + dl = (k + qd + c)*T + u2 must be in block k + qd + c < nb2
+            klo = max(max(0, -(qd + c)), _cdiv(lo - u, T))
+            khi = min(min(nb1, nb2 - qd - c), _cdiv(hi - u, T))
+            if khi > klo:
+                n += khi - klo
+        return n
+    m1 = _mark(a, b, s, d)
+    m2 = _mark(a2, b2, s, d)
+    n = 0
+    for v in range(max(max(lo, 0), -dl), min(min(hi, m1.shape[0]), m2.shape[0] - dl)):
+        if m1[v] and m2[v + dl]:
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def _not_first(lo_i, hi_i, m, f):
+    """How many i in [lo_i, hi_i) have (i // m) % f >= 1 (a step of the sliding loop)."""
+    if hi_i <= lo_i:
+        return 0
+    per = m * f
+    z_hi = (hi_i // per) * m + min(hi_i % per, m)
+    z_lo = (lo_i // per) * m + min(lo_i % per, m)
+    return (hi_i - lo_i) - (z_hi - z_lo)
+
+
+@njit(cache=True)
+def _dense(a, b, s, d):
+    """The lattice (units of g) is an interval."""
+    kind, T, nb, w = _rep(a, b, s, d)
+    return kind == 0 and (nb == 1 or w >= T)
+
+
+@njit(cache=True)
+def _term(a, b, a2, b2, delta, ovl, fast, span, span2, g, s, d, lo, hi):
+    """One (output tile, filter tile) term of counts.axis_sums: (rows touched in [lo, hi), rows also in
+    the previous tile (when ``ovl``)). ``fast``: g == 1 and both lattices are intervals."""
+    if fast:
+        t = min(hi, span) - max(lo, 0)
+        if t <= 0:
+            return 0, 0
+        if not ovl:
+            return t, 0
+        o = min(min(hi, span), span2 - delta) - max(max(lo, 0), -delta)
+        return t, (o if o > 0 else 0)
+    t = _lat_count(a, b, g, s, d, lo, hi)
+    if not ovl:
+        return t, 0
+    return t, _lat_overlap(a, b, a2, b2, delta, g, s, d, lo, hi)
+
+
+@njit(cache=True)
+def _axis_sums(Dp, Tp, Dr, Tr, s0, d0, g, s, d, pad, size, slide, m, f):
+    """counts.axis_sums, with the interior output tiles of each filter tile added in one product.
+
+    (Dp, Tp): output dim and tile, (Dr, Tr): filter dim and tile, stride s0 = g*s, dilation d0 = g*d;
+    slide 1: the sliding loop moves P-tiles, 2: R-tiles, 0: none; it moves m tiles a step, f steps:
+    tile i (or j) is a step, not a restart, when (i // m) % f >= 1."""
+    nP = _cdiv(Dp, Tp)
+    nR = _cdiv(Dr, Tr)
+    lastP = Dp - (nP - 1) * Tp
+    lastR = Dr - (nR - 1) * Tr
+    A = Tp * s0
+    nfull = nP - 1                       # output tiles of full size Tp; tile nP - 1 has lastP
+    zero = np.int64(0)
+    # which (output tile, filter tile) lattices are intervals (closed forms apply)
+    d_tt = g == 1 and _dense(Tp, Tr, s, d)
+    d_tl = g == 1 and _dense(Tp, lastR, s, d)
+    d_lt = g == 1 and _dense(lastP, Tr, s, d)
+    d_ll = g == 1 and _dense(lastP, lastR, s, d)
+    delta = m * Tr * d0 if slide == 2 else m * Tp * s0
+    total = 0
+    overlap = 0
+    jr = 0                               # j % m and (j // m) % f, kept incrementally
+    jd = 0
+    for j in range(nR):
+        last_r = j == nR - 1
+        re = lastR if last_r else Tr
+        base = j * Tr * d0 - pad          # offset of output tile 0 with filter tile j
+        slide_j = slide == 2 and jd >= 1
+        span_f = (Tp - 1) * s0 + (re - 1) * d0 + 1
+        span_l = (lastP - 1) * s0 + (re - 1) * d0 + 1
+        dense_f = d_tl if last_r else d_tt
+        dense_l = d_ll if last_r else d_lt
+        # the previous tile (when this one is a step): P-steps: the full (Tp, re) tile m*Tp rows back;
+        # R-steps: the same output tile with a full filter tile (., Tr), m*Tr filter rows back
+        if slide == 2:
+            a2l, b2 = lastP, Tr
+            span2f = (Tp - 1) * s0 + (Tr - 1) * d0 + 1
+            span2l = (lastP - 1) * s0 + (Tr - 1) * d0 + 1
+            fast_f = dense_f and d_tt
+            fast_l = dense_l and d_lt
+        else:
+            a2l, b2 = Tp, re
+            span2f = span_f
+            span2l = span_f
+            fast_f = dense_f
+            fast_l = dense_l and dense_f
+        if nfull > 0:
+            # full tiles [i0, i1] lie wholly inside [0, size): off >= 0 and off + span <= size
+            i0 = 0
+            while i0 < nfull and base + i0 * A < 0:
+                i0 += 1
+            i1 = nfull - 1
+            while i1 >= i0 and base + i1 * A + span_f > size:
+                i1 -= 1
+            ni = i1 - i0 + 1
+            if ni > 0:
+                if slide == 1:
+                    ns = _not_first(i0, i1 + 1, m, f)
+                    t, o = _term(Tp, re, Tp, b2, delta, ns > 0, fast_f, span_f, span2f, g, s, d, zero, span_f)
+                    total += ni * t
+                    overlap += ns * o
+                else:
+                    t, o = _term(Tp, re, Tp, b2, delta, slide_j, fast_f, span_f, span2f, g, s, d, zero, span_f)
+                    total += ni * t
+                    overlap += ni * o
+            # the border tiles [0, i0) and (i1, nfull); the sliding digit of i kept incrementally
+            for part in range(2):
+                if part == 0:
+                    i, i_end = 0, i0
+                else:
+                    i, i_end = i1 + 1, nfull
+                ir = i % m
+                idg = (i // m) % f
+                while i < i_end:
+                    off = base + i * A
+                    ovl = slide_j or (slide == 1 and idg >= 1)
+                    t, o = _term(Tp, re, Tp, b2, delta, ovl, fast_f, span_f, span2f, g, s, d, -off, size - off)
+                    total += t
+                    overlap += o
+                    i += 1
+                    ir += 1
+                    if ir == m:
+                        ir = 0
+                        idg += 1
+                        if idg == f:
+                            idg = 0
+        off = base + nfull * A
+        ovl = slide_j or (slide == 1 and (nfull // m) % f >= 1)
+        t, o = _term(lastP, re, a2l, b2, delta, ovl, fast_l, span_l, span2l, g, s, d, -off, size - off)
+        total += t
+        overlap += o
+        jr += 1
+        if jr == m:
+            jr = 0
+            jd += 1
+            if jd == f:
+                jd = 0
+    return total, overlap
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop nest: per-dimension tuple counts and the kernel
+#
+# counts.build_nest puts a loop for every factor > 1, level by level (DRAM in dram order, GLB in glb
+# order, ROWS and COLS in dim order, RF in rf order). The kernel keeps the nest as per-(level, dim)
+# arrays: factor, inner span, and a key lv*8 + rank-within-level that sorts loops in nest order, so a
+# cut of the nest is a level (loops above the GLB: DRAM; above the RF: DRAM..COLS; above the MACs:
+# all). Everything runs in one function: numba reference-counts array arguments on every call, which
+# at this grain would cost more than the arithmetic; the helpers it calls take integers only.
+
+@njit(cache=True)
+def _ct_step(f, s, kept, full, budget):
+    """One loop of counts.count_tuples: (tuples added, budget left)."""
+    if f <= 1:                       # not in the nest
+        return 0, budget
+    if kept:
+        n = _cdiv(budget, s)
+        if f < n:
+            n = f
+        return (n - 1) * full, budget - (n - 1) * s
+    return 0, (s if s < budget else budget)
+
+
+@njit(cache=True)
+def _count_tuples(D, f0, f1, f2, f3, f4, s0, s1, s2, s3, s4, kept):
+    """counts.count_tuples over one dim's loops at DRAM, GLB, ROWS, COLS, RF (outer -> inner; factor 1
+    = no loop, s = inner span), bit lv of ``kept`` set when the loop at level lv is kept."""
+    k0 = (kept & 1) != 0
+    k1 = (kept & 2) != 0
+    k2 = (kept & 4) != 0
+    k3 = (kept & 8) != 0
+    k4 = (kept & 16) != 0
+    p3 = f4 if k4 else 1             # p_lv: product of the kept factors inside level lv
+    p2 = p3 * f3 if k3 else p3
+    p1 = p2 * f2 if k2 else p2
+    p0 = p1 * f1 if k1 else p1
+    total = 1
+    budget = D
+    a, budget = _ct_step(f0, s0, k0, p0, budget)
+    total += a
+    a, budget = _ct_step(f1, s1, k1, p1, budget)
+    total += a
+    a, budget = _ct_step(f2, s2, k2, p2, budget)
+    total += a
+    a, budget = _ct_step(f3, s3, k3, p3, budget)
+    total += a
+    a, budget = _ct_step(f4, s4, k4, np.int64(1), budget)
+    total += a
+    return total
+
+
+@njit(cache=True)
+def _chain_at(h, glb, rf):
+    """Level of position h in a tensor's buffer chain DRAM -> [GLB] -> [RF] -> MAC."""
+    if h == 0:
+        return _DRAM
+    h -= 1
+    if glb:
+        if h == 0:
+            return _GLB
+        h -= 1
+    if rf:
+        if h == 0:
+            return _RF
+    return _MAC
+
+
+_MEMO = 2048                         # entries per axis of the kernel's axis_sums memo (a power of 2)
+
+
+@njit(cache=True)
+def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_keep, out):
+    """Score every mapping of the batch into ``out``; returns (-1, 0) or (index, packed error
+    code*100 + level*10 + dim) for the first mapping that breaks a structural rule."""
+    Dp, Dq, Dr, Ds = lay[4], lay[5], lay[6], lay[7]
+    sth, dih, pah, H = lay[8], lay[9], lay[10], lay[11]
+    stw, diw, paw, W = lay[12], lay[13], lay[14], lay[15]
+    gh = _gcd(sth, dih)
+    gw = _gcd(stw, diw)
+    sh1, dh1, sw1, dw1 = sth // gh, dih // gh, stw // gw, diw // gw
+    # ifmap rows/cols of one-element tiles with every MAC an event: the same for every mapping
+    one = np.int64(1)                # (typed variables, not literals: one compiled signature per helper)
+    zero = np.int64(0)
+    ah1, _ = _axis_sums(Dp, one, Dr, one, sth, dih, gh, sh1, dh1, pah, H, zero, one, one)
+    aw1, _ = _axis_sums(Dq, one, Ds, one, stw, diw, gw, sw1, dw1, paw, W, zero, one, one)
+    spatial_mask = np.int64(4 | 8)   # loops at ROWS, COLS
+    temporal_mask = np.int64(1 | 2 | 16)
+    outputs = lay[0] * lay[1] * lay[2] * Dp * Dq
+    ngc = lay[0] * lay[1] * lay[3]
+    relprod = np.ones(3, np.int64)   # product of the dims that index each tensor
+    for t in range(3):
+        for d in range(8):
+            if rel[t, d] != 0:
+                relprod[t] *= lay[d]
+    # axis_sums depends on the layer and (tile P, tile R, slide, m, f) only: memoised per batch,
+    # per axis, direct-mapped (a collision recomputes)
+    memo_key = np.full((2, _MEMO, 5), -1, np.int64)
+    memo_val = np.zeros((2, _MEMO, 2), np.int64)
+    fac = np.ones((5, 8), np.int64)
+    spans = np.ones((5, 8), np.int64)
+    rank = np.zeros((5, 8), np.int64)    # a loop's place within its level (nest order)
+    present = np.zeros(8, np.int64)      # per dim: bit lv set when the dim has a loop (factor > 1) at lv
+    last_dim = np.zeros((5, 3), np.int64)  # per temporal level and tensor: its innermost loop indexing t
+    # tiles[sel, d]: product of d's factors below a cut: 0 the GLB (GLB, ROWS, COLS, RF), 1 the RF with
+    # the array (ROWS, COLS, RF), 2 one PE's RF (RF), 3 the array's MAC operands (ROWS, COLS), 4 one MAC (1)
+    tiles = np.ones((5, 8), np.int64)
+    for b in range(factors.shape[0]):
+        # ---- structural checks (mapping.problems_of's factor and order rules), spans
+        for d in range(8):
+            D = lay[d]
+            sp = 1
+            pm = 0
+            for lv in range(4, -1, -1):          # RF, COLS, ROWS, GLB, DRAM: inner -> outer
+                f = factors[b, lv, d]
+                fac[lv, d] = f
+                spans[lv, d] = sp
+                if f < 1:
+                    return b, 100 + lv * 10 + d
+                if f > 1:
+                    if f > D or (f - 1) * sp >= D:
+                        return b, 200 + lv * 10 + d
+                    sp *= f
+                    pm |= 1 << lv
+            if sp < D:
+                return b, 300 + d
+            present[d] = pm
+            tiles[3, d] = fac[2, d] * fac[3, d]
+            tiles[2, d] = fac[4, d]
+            tiles[1, d] = tiles[3, d] * fac[4, d]
+            tiles[0, d] = tiles[1, d] * fac[1, d]
+        for o in range(3):
+            lv = (_DRAM, _GLB, _RF)[o]
+            seen = 0
+            for k in range(8):
+                v = orders[b, o, k]
+                if v < 0 or v > 7:
+                    return b, 400 + o * 10
+                seen |= 1 << v
+                rank[lv, v] = k
+            if seen != 255:
+                return b, 400 + o * 10
+            for t in range(3):
+                last_dim[lv, t] = -1
+                for k in range(7, -1, -1):
+                    v = orders[b, o, k]
+                    if fac[lv, v] > 1 and rel[t, v] != 0:
+                        last_dim[lv, t] = v
+                        break
+        pes = 1
+        fpes = 1.0
+        for lv in range(2, 4):
+            for d in range(8):
+                rank[lv, d] = d
+                f = fac[lv, d]
+                if f > 1:
+                    fpes *= f
+                    if fpes > 4.0e18:
+                        return b, 500 + lv * 10 + d
+                    pes *= f
+        for c in range(out.shape[1]):
+            out[b, c] = 0
+        # ---- every hop of every tensor's chain
+        for t in range(3):
+            gk = glb_keep[b, t] != 0
+            rk = rf_keep[b, t] != 0
+            nchain = 2 + (1 if gk else 0) + (1 if rk else 0)
+            for h in range(nchain - 1):
+                par = _chain_at(h, gk, rk)
+                ch = _chain_at(h + 1, gk, rk)
+                streamed = ch == _MAC and reg_keep[b, t] == 0
+                buffer_child = ch == _GLB or ch == _RF
+                cut = 1 if ch == _GLB else (4 if ch == _RF else 5)   # the levels above the child
+                below = (1 << cut) - 1
+                between = (par == _DRAM or par == _GLB) and (ch == _RF or ch == _MAC)
+                # counts.roles: the sliding loop is the innermost temporal loop above the cut that
+                # indexes t (none when streamed); temporal loops above the cut are kept up to it
+                last_lv = -1
+                last_d = 0
+                if not streamed:
+                    if cut == 5 and last_dim[_RF, t] >= 0:
+                        last_lv = _RF
+                    elif cut >= 4 and last_dim[_GLB, t] >= 0:
+                        last_lv = _GLB
+                    elif last_dim[_DRAM, t] >= 0:
+                        last_lv = _DRAM
+                    if last_lv >= 0:
+                        last_d = last_dim[last_lv, t]
+                outer = 0                # temporal levels wholly above the sliding loop
+                if last_lv == _GLB:
+                    outer = 1
+                elif last_lv == _RF:
+                    outer = 3
+                vol_u = ovl_u = vol_p = ovl_p = 0
+                for ps in range(2 if between else 1):
+                    # counts.event_sums(layer, nest, t, cut, streamed, union)
+                    union = between and ps == 0
+                    mult = 1
+                    for k in range(nirr[t]):     # dims that do not index t: how often its tiles recur
+                        d = irr[t, k]
+                        pm = present[d] & below
+                        if pm == 0:
+                            continue
+                        kept = 0 if union else pm & 12          # spatial loops: PREFIX per PE
+                        if streamed:
+                            kept |= pm & 19
+                        elif last_lv >= 0:
+                            kept |= pm & outer
+                            if rank[last_lv, d] <= rank[last_lv, last_d]:
+                                kept |= pm & (1 << last_lv)
+                        if kept == 0:
+                            continue
+                        if kept == present[d]:           # every loop of d kept: all D indices
+                            mult *= lay[d]
+                        else:
+                            mult *= _count_tuples(lay[d], fac[0, d], fac[1, d], fac[2, d], fac[3, d], fac[4, d],
+                                                  spans[0, d], spans[1, d], spans[2, d], spans[3, d],
+                                                  spans[4, d], kept)
+                    # tiles of the dims indexing t: the loops below the cut (+ the spatial ones for the union)
+                    tsel = 0 if cut == 1 else (1 if cut == 4 else 3)
+                    if not union and cut > 1:
+                        tsel += 1
+                    if t != 0:               # weight, psum: simple axes, disjoint tiles
+                        vol = mult * relprod[t]
+                        ovl = 0
+                    elif streamed and not union:
+                        vol = ngc * mult * ah1 * aw1
+                        ovl = 0
+                    else:
+                        m = 1
+                        f = 1
+                        slide_h = 0
+                        slide_w = 0
+                        if last_lv >= 0:
+                            slide_h = 1 if last_d == 4 else (2 if last_d == 6 else 0)
+                            slide_w = 1 if last_d == 5 else (2 if last_d == 7 else 0)
+                        ah = oh = aw = ow = 0
+                        for ax in range(2):
+                            sl = slide_h if ax == 0 else slide_w
+                            if sl != 0:
+                                f = fac[last_lv, last_d]
+                                m = spans[last_lv, last_d] // tiles[tsel, last_d]
+                            else:
+                                f = 1
+                                m = 1
+                            tp = tiles[tsel, 4 + ax]
+                            tr = tiles[tsel, 6 + ax]
+                            e = (tp * 40503 + tr * 9973 + sl * 131071 + m * 524287 + f * 8191) & (_MEMO - 1)
+                            if (memo_key[ax, e, 0] == tp and memo_key[ax, e, 1] == tr and memo_key[ax, e, 2] == sl
+                                    and memo_key[ax, e, 3] == m and memo_key[ax, e, 4] == f):
+                                a = memo_val[ax, e, 0]
+                                o = memo_val[ax, e, 1]
+                            else:
+                                if ax == 0:
+                                    a, o = _axis_sums(Dp, tp, Dr, tr, sth, dih, gh, sh1, dh1, pah, H, sl, m, f)
+                                else:
+                                    a, o = _axis_sums(Dq, tp, Ds, tr, stw, diw, gw, sw1, dw1, paw, W, sl, m, f)
+                                memo_key[ax, e, 0] = tp
+                                memo_key[ax, e, 1] = tr
+                                memo_key[ax, e, 2] = sl
+                                memo_key[ax, e, 3] = m
+                                memo_key[ax, e, 4] = f
+                                memo_val[ax, e, 0] = a
+                                memo_val[ax, e, 1] = o
+                            if ax == 0:
+                                ah, oh = a, o
+                            else:
+                                aw, ow = a, o
+                        simple = ngc * mult
+                        vol = simple * ah * aw
+                        ovl = simple * (oh * aw + ah * ow)
+                    if ps == 0:
+                        vol_u, ovl_u = vol, ovl
+                    vol_p, ovl_p = vol, ovl
+                # ---- counts.count's bookkeeping for this hop
+                pl = _L_DRAM if par == _DRAM else (_L_GLB if par == _GLB else _L_RF)
+                cl = _L_GLB if ch == _GLB else _L_RF
+                if t < 2:
+                    out[b, 3 + 3 * pl + t] += vol_u - ovl_u
+                    if buffer_child:
+                        out[b, 15 + 3 * cl + t] += vol_p - ovl_p
+                    if between:
+                        out[b, 3 + 3 * _L_NOC + t] += vol_p - ovl_p
+                        out[b, 27 + t] += vol_u - ovl_u
+                elif not streamed:
+                    first = outputs
+                    if par == _RF:               # counts.spatial_copies: one partial sum per PE
+                        first = relprod[t]
+                        for d in range(8):
+                            if rel[t, d] == 0 and present[d] & spatial_mask != 0:
+                                first *= _count_tuples(lay[d], fac[0, d], fac[1, d], fac[2, d], fac[3, d],
+                                                       fac[4, d], spans[0, d], spans[1, d], spans[2, d],
+                                                       spans[3, d], spans[4, d], present[d] & spatial_mask)
+                    out[b, 15 + 3 * pl + t] += vol_u
+                    out[b, 3 + 3 * pl + t] += vol_u - first
+                    if buffer_child:
+                        out[b, 3 + 3 * cl + t] += vol_p
+                        out[b, 15 + 3 * cl + t] += vol_u - outputs
+                    if between:
+                        out[b, 15 + 3 * _L_NOC + t] += vol_p
+                        out[b, 3 + 3 * _L_NOC + t] += vol_u - outputs
+                        out[b, 27 + t] += 2 * vol_u - outputs
+                else:
+                    out[b, 3 + 3 * pl + t] += vol_u
+                    out[b, 15 + 3 * pl + t] += vol_u
+                    if between:
+                        out[b, 3 + 3 * _L_NOC + t] += vol_u
+                        out[b, 15 + 3 * _L_NOC + t] += vol_p
+                        out[b, 27 + t] += 2 * vol_u
+        # ---- counts.temporal_steps: tuples of the temporal loops
+        cycles = 1
+        for d in range(8):
+            kept = present[d] & temporal_mask
+            if kept == present[d]:
+                cycles *= lay[d]
+            elif kept != 0:
+                cycles *= _count_tuples(lay[d], fac[0, d], fac[1, d], fac[2, d], fac[3, d], fac[4, d],
+                                        spans[0, d], spans[1, d], spans[2, d], spans[3, d], spans[4, d], kept)
+        out[b, 0] = lay[16]
+        out[b, 1] = cycles
+        out[b, 2] = pes
+    return -1, 0
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+
+def _as_layer_vector(layer: Layer | np.ndarray) -> np.ndarray:
+    if isinstance(layer, Layer):
+        return encode_layer(layer)
+    lay = np.ascontiguousarray(layer, dtype=np.int64)
+    if lay.shape != (LAYER_LEN,):
+        raise ConfigError(f"encoded layer must have shape ({LAYER_LEN},), got {lay.shape}")
+    return lay
+
+
+def count_batch(layer: Layer | np.ndarray, batch: MappingArrays) -> np.ndarray:
+    """(B, NCOLS) int64 counts of a batch (``encode_batch``), columns in ``COLUMNS`` order.
+
+    ``layer`` is the Layer or its encoded vector. Raises ConfigError naming the first mapping that
+    breaks a structural rule (factor < 1, over-tiling, a dim not covered, an order not a permutation).
+    """
+    lay = _as_layer_vector(layer)
+    arrs = [np.ascontiguousarray(a, dtype=np.int64) for a in batch]
+    factors, orders, gk, rk, xk = arrs
+    B = factors.shape[0] if factors.ndim == 3 else -1
+    if (factors.shape != (B, 5, 8) or orders.shape != (B, 3, 8)
+            or any(a.shape != (B, 3) for a in (gk, rk, xk))):
+        raise ConfigError("count_batch needs a batch from encode_batch: factors (B, 5, 8), orders (B, 3, 8), "
+                          f"keeps (B, 3); got {[a.shape for a in arrs]}")
+    out = np.empty((B, NCOLS), dtype=np.int64)
+    if B == 0:
+        return out
+    index, err = _count_kernel(lay, _REL, _IRR, _NIRR, factors, orders, gk, rk, xk, out)
+    if index >= 0:
+        code, level, dim = err // 100, (err // 10) % 10, err % 10
+        where = (f"order {('dram', 'glb', 'rf')[level]}" if code == 4 else
+                 f"{DIMS[dim]}" if code == 3 else f"{LEVELS[level]} factor of {DIMS[dim]}")
+        raise ConfigError(f"mapping {index} of the batch: {where}: {_ERRORS[code]}")
+    return out
+
+
+def counts_of_row(row: np.ndarray) -> Counts:
+    """One row of ``count_batch`` as the Counts dataclass (Python ints)."""
+    v = [int(x) for x in row]
+    return Counts(
+        macs=v[COL_MACS], cycles=v[COL_CYCLES], active_pes=v[COL_ACTIVE_PES],
+        reads=tuple(tuple(v[COL_READS + 3 * lv + t] for t in range(3)) for lv in range(4)),
+        writes=tuple(tuple(v[COL_WRITES + 3 * lv + t] for t in range(3)) for lv in range(4)),
+        noc_transfers=tuple(v[COL_NOC + t] for t in range(3)),
+    )
+
+
+def count_fast(layer: Layer, mapping: Mapping) -> Counts:
+    """Same as accelsim.cost.counts.count(layer, mapping), computed by the numba kernel."""
+    lay, one = encode(layer, mapping)
+    return counts_of_row(count_batch(lay, MappingArrays(*(a[None] for a in one)))[0])
+
+
+def energy_batch(counts: np.ndarray, table) -> np.ndarray:
+    """(B,) float64 pJ of each row, with an accelsim.energy.EnergyTable: the same float operations in
+    the same order as accelsim.cost.model.energy_of summed over ENERGY_PARTS, so equal bit for bit."""
+    c = np.asarray(counts, dtype=np.int64)
+
+    def col(kind: int, level: int, t: int) -> np.ndarray:
+        return c[:, kind + 3 * level + t]
+
+    parts = {p: np.zeros(c.shape[0]) for p in ("rf", "noc", "glb", "dram")}
+    mac = c[:, COL_MACS].astype(np.float64) * table.mac_pj
+    R, W = COL_READS, COL_WRITES
+    for t in range(3):
+        parts["dram"] = parts["dram"] + (col(R, _L_DRAM, t) * table.dram_read_pj + col(W, _L_DRAM, t) * table.dram_write_pj)
+        parts["glb"] = parts["glb"] + (col(R, _L_GLB, t) * table.glb_read_pj + col(W, _L_GLB, t) * table.glb_write_pj)
+        parts["noc"] = parts["noc"] + (col(R, _L_NOC, t) + col(W, _L_NOC, t)) * table.noc_hop_pj
+        parts["rf"] = parts["rf"] + (col(R, _L_RF, t) * table.rf_read_pj[t] + col(W, _L_RF, t) * table.rf_write_pj[t])
+    return 0.0 + mac + parts["rf"] + parts["noc"] + parts["glb"] + parts["dram"]
+
+
+def latency_bound_batch(counts: np.ndarray, dram_wpc: float, glb_wpc: float) -> np.ndarray:
+    """(B,) float64 cycles: max(ideal cycles, DRAM words / dram_wpc, GLB words / glb_wpc), the bound
+    accelsim.mapper.score.latency_bound computes (dram_wpc may be inf: no DRAM limit)."""
+    c = np.asarray(counts, dtype=np.int64)
+    cycles = c[:, COL_CYCLES].astype(np.float64)
+    dram_words = (c[:, COL_READS + 3 * _L_DRAM:COL_READS + 3 * _L_DRAM + 3].sum(axis=1)
+                  + c[:, COL_WRITES + 3 * _L_DRAM:COL_WRITES + 3 * _L_DRAM + 3].sum(axis=1))
+    glb_words = (c[:, COL_READS + 3 * _L_GLB:COL_READS + 3 * _L_GLB + 3].sum(axis=1)
+                 + c[:, COL_WRITES + 3 * _L_GLB:COL_WRITES + 3 * _L_GLB + 3].sum(axis=1))
+    dram = np.zeros_like(cycles) if math.isinf(dram_wpc) else dram_words / dram_wpc
+    return np.maximum(cycles, np.maximum(dram, glb_words / glb_wpc))
+
+
+__all__ = ["COLUMNS", "NCOLS", "count_batch", "count_fast", "counts_of_row", "energy_batch",
+           "latency_bound_batch"]
