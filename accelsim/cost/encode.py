@@ -19,7 +19,8 @@ orders are permutations) are checked by the kernel, which refuses a mapping that
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections import namedtuple
+from typing import Sequence
 
 import numpy as np
 
@@ -34,17 +35,20 @@ SCALAR_LIMIT = 1 << 31                 # every layer integer must be below this
 PRODUCT_LIMIT = 1 << 60                # N*G*K*C*P*Q*R*S must not exceed this
 
 
-class MappingArrays(NamedTuple):
-    """A mapping (or, with a leading batch axis, many) as int64 arrays."""
+class MappingArrays(namedtuple("MappingArrays", "factors orders glb_keep rf_keep reg_keep")):
+    """A mapping (or, with a leading batch axis, many) as int64 arrays: factors (..., 5, 8),
+    orders (..., 3, 8), glb_keep / rf_keep / reg_keep (..., 3) of 0/1.
 
-    factors: np.ndarray      # (..., 5, 8)
-    orders: np.ndarray       # (..., 3, 8)
-    glb_keep: np.ndarray     # (..., 3) 0/1
-    rf_keep: np.ndarray      # (..., 3) 0/1
-    reg_keep: np.ndarray     # (..., 3) 0/1
+    ``len()`` is the number of mappings (1 without a batch axis), not the number of fields."""
 
-    def __len__(self) -> int:  # type: ignore[override]
+    __slots__ = ()
+
+    def __len__(self) -> int:
         return int(self.factors.shape[0]) if self.factors.ndim == 3 else 1
+
+    @classmethod
+    def _make(cls, iterable):      # namedtuple's own (used by _replace) checks len() == 5
+        return tuple.__new__(cls, iterable)
 
 
 def encode_layer(layer: Layer) -> np.ndarray:

@@ -1,0 +1,287 @@
+"""The numba twin (accelsim.cost.fast) returns exactly the integers of the plain-Python model
+(accelsim.cost.counts.count), which is itself tested against the brute-force interpreter; on tiny
+layers the twin is also checked against the interpreter directly. Every expected value is either the
+Python model's / the interpreter's output or written out by hand below."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accelsim.arch import load_arch
+from accelsim.cost import counts as py
+from accelsim.cost.counts import count
+from accelsim.cost.encode import MappingArrays, decode, encode, encode_batch, encode_layer
+from accelsim.cost.fast import (COLUMNS, NCOLS, count_batch, count_fast, counts_of_row, energy_batch,
+                                latency_bound_batch)
+from accelsim.cost.model import evaluate
+from accelsim.errors import ConfigError
+from accelsim.interpreter import interpret
+from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping, problems_of
+from workloads import zoo
+from workloads.layer import Layer, gemm
+
+TENSORS = ("ifmap", "weight", "psum")
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def legal_mapping(layer: Layer, factor, orders, keeps) -> Mapping:
+    """Factors drawn inner level first (RF, COLS, ROWS, GLB), each at most what the dim has left
+    (so never over-tiling); DRAM takes the rest. ``factor(hi)`` draws one factor in [1, hi]."""
+    fac = [[1] * 8 for _ in range(5)]
+    for d, D in enumerate(layer.dims):
+        span = 1
+        for lv in (RF, COLS, ROWS, GLB):
+            f = factor(ceil_div(D, span))
+            fac[lv][d] = f
+            span *= f
+        fac[DRAM][d] = ceil_div(D, span)
+    glb, rf, reg = keeps
+    # the RF-bypass rule of problems_of: a tensor that bypasses the RF cannot have one of its dims
+    # both spatial and an RF loop; keep it in the RF instead
+    rf = tuple(rf[t] or any(RELEVANT[TENSORS[t]][d] and fac[RF][d] > 1 and (fac[ROWS][d] > 1 or fac[COLS][d] > 1)
+                            for d in range(8)) for t in range(3))
+    m = Mapping(tuple(tuple(f) for f in fac), orders, glb, rf, reg)
+    assert problems_of(layer, m) == []
+    return m
+
+
+def random_mapping(layer: Layer, rng: random.Random) -> Mapping:
+    return legal_mapping(layer, lambda hi: rng.randint(1, hi) if rng.random() < 0.6 else 1,
+                         tuple(tuple(rng.sample(range(8), 8)) for _ in range(3)),
+                         [tuple(rng.random() < 0.7 for _ in range(3)) for _ in range(3)])
+
+
+@st.composite
+def layers(draw, tiny: bool = False) -> Layer:
+    """Small conv layers: strides 1-3, dilation 1-2, padding up to the filter extent, groups, batch."""
+    g = draw(st.sampled_from([1, 1, 2]))
+    top = 2 if tiny else 3
+    R, S = draw(st.integers(1, top)), draw(st.integers(1, top))
+    dil_h, dil_w = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    eff_r, eff_s = dil_h * (R - 1) + 1, dil_w * (S - 1) + 1
+    pad_h = draw(st.integers(0, min(2, eff_r - 1)))
+    pad_w = draw(st.integers(0, min(2, eff_s - 1)))
+    extra = 3 if tiny else 8
+    H = draw(st.integers(max(1, eff_r - 2 * pad_h), max(1, eff_r - 2 * pad_h) + extra))
+    W = draw(st.integers(max(1, eff_s - 2 * pad_w), max(1, eff_s - 2 * pad_w) + extra))
+    return Layer(name="x", N=draw(st.integers(1, 1 if tiny else 2)), C=g * draw(st.integers(1, 2 if tiny else 3)),
+                 K=g * draw(st.integers(1, 2 if tiny else 3)), H=H, W=W, R=R, S=S,
+                 stride_h=draw(st.integers(1, 3)), stride_w=draw(st.integers(1, 3)),
+                 pad_h=pad_h, pad_w=pad_w, dil_h=dil_h, dil_w=dil_w, groups=g)
+
+
+@st.composite
+def layer_and_mapping(draw, tiny: bool = False) -> tuple[Layer, Mapping]:
+    layer = draw(layers(tiny))
+    orders = tuple(tuple(draw(st.permutations(range(8)))) for _ in range(3))
+    keeps = [tuple(draw(st.booleans()) for _ in range(3)) for _ in range(3)]
+    return layer, legal_mapping(layer, lambda hi: draw(st.integers(1, hi)), orders, keeps)
+
+
+PROPERTY = settings(max_examples=300, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@PROPERTY
+@given(layer_and_mapping())
+def test_fast_equals_python_model(case):
+    layer, m = case
+    assert count_fast(layer, m) == count(layer, m)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(layer_and_mapping(tiny=True))
+def test_fast_equals_brute_force_interpreter(case):
+    layer, m = case
+    assert count_fast(layer, m) == interpret(layer, m)
+
+
+def test_axis_sums_equal_python_on_random_grid():
+    """The kernel's axis_sums (closed forms for interior tiles, lattice counts for the sparse cases)
+    against counts.axis_sums, over strides/dilations that make every lattice kind appear."""
+    from accelsim.cost.fast import _axis_sums
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        s0, d0 = rng.randint(1, 5), rng.randint(1, 4)
+        Dp, Dr = rng.randint(1, 12), rng.randint(1, 5)
+        Tp, Tr = rng.randint(1, Dp), rng.randint(1, Dr)
+        pad = rng.randint(0, d0 * (Dr - 1))
+        size = max(1, (Dp - 1) * s0 + (Dr - 1) * d0 + 1 - 2 * pad + rng.randint(0, s0 - 1))
+        slide = rng.choice((0, 1, 2))
+        m = rng.randint(1, 3)
+        f = rng.randint(2, 4)
+        g = math.gcd(s0, d0)
+        fast = _axis_sums(Dp, Tp, Dr, Tr, s0, d0, g, s0 // g, d0 // g, pad, size, slide, m, f)
+        assert fast == py.axis_sums(Dp, Tp, Dr, Tr, s0, d0, pad, size, slide, m, f), \
+            (Dp, Tp, Dr, Tr, s0, d0, pad, size, slide, m, f)
+
+
+def test_lattice_counts_equal_python_sets():
+    """|{p*stride + r*dil} in [lo, hi)| and its overlap with a shifted lattice, in every closed-form
+    branch (interval, blocks, blocks of one period, enumeration) against counts._count_in/_overlap_in."""
+    from accelsim.cost.fast import _lat_count, _lat_overlap
+
+    rng = random.Random(3)
+    for _ in range(4000):
+        s0, d0 = rng.randint(1, 6), rng.randint(1, 6)
+        g = math.gcd(s0, d0)
+        a, b, a2, b2 = (rng.randint(1, 5) for _ in range(4))
+        lo = rng.randint(-8, 10)
+        hi = lo + rng.randint(-2, 30)
+        delta = rng.choice((s0, d0)) * rng.randint(0, 4)
+        assert _lat_count(a, b, g, s0 // g, d0 // g, lo, hi) == py._count_in(a, b, s0, d0, lo, hi)
+        assert (_lat_overlap(a, b, a2, b2, delta, g, s0 // g, d0 // g, lo, hi)
+                == py._overlap_in(a, b, a2, b2, delta, s0, d0, lo, hi)), (a, b, a2, b2, delta, s0, d0, lo, hi)
+
+
+ALEXNET_CONV2 = zoo.get("alexnet").layers[1]
+
+
+def test_batch_equals_per_item_and_python():
+    layer = ALEXNET_CONV2
+    rng = random.Random(11)
+    ms = [random_mapping(layer, rng) for _ in range(40)]
+    lay, batch = encode_batch(layer, ms)
+    rows = count_batch(lay, batch)
+    assert rows.shape == (40, NCOLS) and rows.dtype == np.int64
+    for i, m in enumerate(ms):
+        expected = count(layer, m)
+        assert counts_of_row(rows[i]) == expected
+        assert count_fast(layer, m) == expected
+        assert decode(batch, i) == m
+    # the Layer itself may stand in for its encoded vector
+    assert np.array_equal(count_batch(layer, batch), rows)
+
+
+def test_columns_are_the_documented_counts():
+    layer = ALEXNET_CONV2
+    m = random_mapping(layer, random.Random(5))
+    lay, one = encode(layer, m)
+    row = count_batch(lay, MappingArrays(*(a[None] for a in one)))[0]
+    c = count(layer, m)
+    levels = ("dram", "glb", "noc", "rf")
+    expected = {"macs": c.macs, "cycles": c.cycles, "active_pes": c.active_pes}
+    for kind, table in (("reads", c.reads), ("writes", c.writes)):
+        for li, lv in enumerate(levels):
+            for ti, t in enumerate(TENSORS):
+                expected[f"{kind}.{lv}.{t}"] = table[li][ti]
+    for ti, t in enumerate(TENSORS):
+        expected[f"noc_transfers.{t}"] = c.noc_transfers[ti]
+    assert list(COLUMNS) == list(expected)
+    assert [int(v) for v in row] == list(expected.values())
+
+
+# ---- exactness at any size -----------------------------------------------------------------------
+
+def test_gpt3_gemm_exact():
+    """A GPT-3-size GEMM (2048 tokens x 12288 -> 49152, batch 64): 64*2048*49152*12288 =
+    79,164,837,199,872 MACs (~2^46); its counts reach ~10^15, far past int32, all exact."""
+    layer = gemm("g", m=2048, n=49152, k=12288, batch=64)
+    I = tuple(range(8))
+    ws = Mapping(((64, 1, 192, 48, 2048, 1, 1, 1), (1, 1, 16, 1, 1, 1, 1, 1), (1, 1, 16, 1, 1, 1, 1, 1),
+                  (1, 1, 1, 16, 1, 1, 1, 1), (1, 1, 1, 16, 1, 1, 1, 1)),
+                 ((0, 2, 3, 4, 1, 5, 6, 7), (4, 0, 1, 2, 3, 5, 6, 7), I), (True,) * 3, (True, True, False), (True,) * 3)
+    flat = Mapping((layer.dims, (1,) * 8, (1,) * 8, (1,) * 8, (1,) * 8), (I, I, I), (False,) * 3, (False,) * 3,
+                   (False,) * 3)
+    assert problems_of(layer, ws) == [] and problems_of(layer, flat) == []
+    rng = random.Random(2)
+    ms = [ws, flat] + [random_mapping(layer, rng) for _ in range(3)]
+    lay, batch = encode_batch(layer, ms)
+    rows = count_batch(lay, batch)
+    for i, m in enumerate(ms):
+        expected = count(layer, m)
+        assert expected.macs == 79_164_837_199_872
+        assert counts_of_row(rows[i]) == expected
+    # the unbuffered mapping reads every operand once per MAC from DRAM: 3 x MACs words
+    assert count(layer, flat).reads[0] == (79_164_837_199_872,) * 3
+    assert rows.max() > 2 ** 46
+
+
+def test_exact_near_the_int64_limit_and_refused_beyond():
+    """N*G*K*C*P*Q*R*S = 2^16 * 2^20 * 2^20 * 4 = 2^58: counts up to ~2^60, still exact; 2^61 and a
+    dim >= 2^31 are refused with a ConfigError instead of wrapping."""
+    layer = gemm("big", m=4, n=2 ** 20, k=2 ** 20, batch=2 ** 16)
+    rng = random.Random(4)
+    ms = [random_mapping(layer, rng) for _ in range(6)]
+    rows = count_batch(layer, encode_batch(layer, ms)[1])
+    for i, m in enumerate(ms):
+        assert counts_of_row(rows[i]) == count(layer, m)
+    assert rows.max() >= 2 ** 58
+    with pytest.raises(ConfigError, match="2\\*\\*60"):
+        encode_layer(gemm("huge", m=8, n=2 ** 20, k=2 ** 20, batch=2 ** 18))
+    with pytest.raises(ConfigError, match="2\\*\\*31"):
+        encode_layer(gemm("wide", m=2 ** 31, n=1, k=1))
+
+
+def test_structurally_bad_mappings_are_refused_by_index():
+    layer = ALEXNET_CONV2
+    good = random_mapping(layer, random.Random(9))
+    f = [list(good.factors[DRAM])] + [[1] * 8 for _ in range(4)]
+    f[DRAM] = list(layer.dims)
+    f[RF][4], f[GLB][4], f[DRAM][4] = 27, 2, 1     # P = 27 at the RF, and 2 more at the GLB: (2 - 1) * 27 >= 27
+    over = Mapping(tuple(map(tuple, f)), good.orders, good.glb_keep, good.rf_keep, good.reg_keep)
+    lay, batch = encode_batch(layer, [good, over])
+    with pytest.raises(ConfigError, match="mapping 1 of the batch: glb factor of P"):
+        count_batch(lay, batch)
+    first = MappingArrays(*(a[:1] for a in batch))
+    assert len(first) == 1
+    bad_order = first._replace(orders=np.zeros((1, 3, 8), np.int64))
+    with pytest.raises(ConfigError, match="not a permutation"):
+        count_batch(lay, bad_order)
+    with pytest.raises(ConfigError, match="encode_batch"):
+        count_batch(lay, MappingArrays(*(a[0] for a in batch)))
+
+
+# ---- scores in arrays ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cfg", ["isca16/rs", "eyeriss_like_65nm"])
+def test_energy_batch_is_the_models_energy_bit_for_bit(cfg):
+    arch = load_arch(cfg)
+    layer = ALEXNET_CONV2
+    rng = random.Random(13)
+    ms = [random_mapping(layer, rng) for _ in range(25)]
+    rows = count_batch(layer, encode_batch(layer, ms)[1])
+    energy = energy_batch(rows, arch.energy)
+    assert energy.dtype == np.float64
+    assert energy.tolist() == [evaluate(layer, arch, m, validate=False).energy_pj for m in ms]
+
+
+def test_latency_bound_by_hand():
+    """cycles 100; DRAM words 100 + 200 + 340 = 640 at 3.2 words/cycle = 200 cycles; GLB words
+    1000 at 64/cycle = 15.625, at 4/cycle = 250."""
+    row = np.zeros(NCOLS, dtype=np.int64)
+    row[COLUMNS.index("cycles")] = 100
+    row[COLUMNS.index("reads.dram.ifmap")] = 100
+    row[COLUMNS.index("reads.dram.weight")] = 200
+    row[COLUMNS.index("writes.dram.psum")] = 340
+    row[COLUMNS.index("reads.glb.psum")] = 400
+    row[COLUMNS.index("writes.glb.ifmap")] = 600
+    row[COLUMNS.index("reads.rf.ifmap")] = 10 ** 6       # RF and NoC traffic do not bound here
+    rows = np.stack([row, row])
+    assert latency_bound_batch(rows, 3.2, 64.0).tolist() == [200.0, 200.0]
+    assert latency_bound_batch(rows, float("inf"), 64.0).tolist() == [100.0, 100.0]
+    assert latency_bound_batch(rows, 3.2, 4.0).tolist() == [250.0, 250.0]
+
+
+def test_latency_bound_is_the_mappers():
+    from accelsim.mapper.score import latency_bound
+
+    arch = load_arch("isca16/rs")
+    layer = ALEXNET_CONV2
+    rng = random.Random(17)
+    ms = [random_mapping(layer, rng) for _ in range(20)]
+    rows = count_batch(layer, encode_batch(layer, ms)[1])
+    for wpc in (arch.dram_words_per_cycle, float("inf")):
+        bound = latency_bound_batch(rows, wpc, arch.glb.bandwidth_words_per_cycle)
+        a = arch if wpc != float("inf") else arch.with_dram_unlimited()
+        assert bound.tolist() == [latency_bound(count(layer, m), a) for m in ms]
