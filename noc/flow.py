@@ -12,7 +12,7 @@ factors.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from accelsim.mapping import COLS, RELEVANT, RF, ROWS, Mapping
 from workloads.layer import P, Q, R, S, Layer
@@ -42,24 +42,31 @@ class Layout:
     def pes(self) -> int:
         return len(self.groups)
 
-    @property
+    @cached_property
     def distinct(self) -> int:
         return len(set(self.groups))
 
-    @property
+    def _varies(self, within: tuple[int, ...]) -> bool:
+        """Do PEs that share a coordinate in ``within`` (a row or a column) need different groups?"""
+        import numpy as np
+
+        if not self.groups:
+            return False
+        key = np.asarray(within, dtype=np.int64)
+        grp = np.asarray(self.groups, dtype=np.int64)
+        order = np.lexsort((grp, key))
+        k, g = key[order], grp[order]
+        same_line = k[1:] == k[:-1]
+        return bool(np.any(same_line & (g[1:] != g[:-1])))
+
+    @cached_property
     def varies_along_rows(self) -> bool:
         """True when PEs in one column need different data (the tensor changes from row to row)."""
-        by_col: dict[int, set[int]] = {}
-        for c, g in zip(self.pe_cols, self.groups):
-            by_col.setdefault(c, set()).add(g)
-        return any(len(s) > 1 for s in by_col.values())
+        return self._varies(self.pe_cols)
 
-    @property
+    @cached_property
     def varies_along_cols(self) -> bool:
-        by_row: dict[int, set[int]] = {}
-        for r, g in zip(self.pe_rows, self.groups):
-            by_row.setdefault(r, set()).add(g)
-        return any(len(s) > 1 for s in by_row.values())
+        return self._varies(self.pe_rows)
 
 
 @dataclass(frozen=True)
@@ -85,42 +92,49 @@ class Flow:
         return max(0.0, self.delivered - self.unique) if self.stream == "psum_out" else 0.0
 
 
-def _digits(factors: tuple[int, ...]) -> list[tuple[int, ...]]:
-    """All digit vectors of a spatial level, in physical order (DIMS order, outermost first)."""
-    out: list[tuple[int, ...]] = [()]
+def _offsets(factors: tuple[int, ...], inner: tuple[int, ...]):
+    """Per physical index along one array side, each dim's offset (in its own units) inside the
+    GLB tile: the side's digits in DIMS order (outermost first) times the span below them."""
+    import numpy as np
+
+    n = 1
     for f in factors:
-        out = [prev + (i,) for prev in out for i in range(f)]
+        n *= f
+    idx = np.arange(n, dtype=np.int64)
+    out = np.zeros((8, n), dtype=np.int64)
+    stride = n
+    for d, f in enumerate(factors):
+        stride //= f
+        out[d] = (idx // stride) % f * inner[d]
     return out
 
 
 @lru_cache(maxsize=512)
 def layout(layer: Layer, m: Mapping, tensor: str, array_rows: int, array_cols: int) -> Layout:
     """The spatial layout of ``tensor`` under mapping ``m`` (cached: mappings and layers are frozen)."""
+    import numpy as np
+
     rel = RELEVANT[tensor]
     f_rows, f_cols, f_rf = m.factors[ROWS], m.factors[COLS], m.factors[RF]
     rows_used, cols_used = m.spatial(ROWS), m.spatial(COLS)
-    row_digits = _digits(f_rows)
-    col_digits = _digits(f_cols)
-    ids: dict[tuple, int] = {}
-    pe_r, pe_c, grp = [], [], []
-    for ri, rd in enumerate(row_digits):
-        for ci, cd in enumerate(col_digits):
-            # offset of each dim inside the GLB tile: rows loops sit outside the column loops
-            off = [rd[d] * f_cols[d] * f_rf[d] + cd[d] * f_rf[d] for d in range(8)]
-            key: list[int] = []
-            for d in range(8):
-                if not rel[d] or d in (P, Q, R, S):
-                    continue
-                key.append(off[d])
-            if tensor == "ifmap":      # coupled axes: input row = p * stride + r * dilation
-                key.append(off[P] * layer.stride_h + off[R] * layer.dil_h)
-                key.append(off[Q] * layer.stride_w + off[S] * layer.dil_w)
-            elif tensor == "weight":
-                key += [off[R], off[S]]
-            else:
-                key += [off[P], off[Q]]
-            gid = ids.setdefault(tuple(key), len(ids))
-            pe_r.append(ri)
-            pe_c.append(ci)
-            grp.append(gid)
-    return Layout(array_rows, array_cols, rows_used, cols_used, tuple(pe_r), tuple(pe_c), tuple(grp))
+    # rows loops sit outside the column loops: a row digit spans the columns' and the RF's extent
+    r_off = _offsets(f_rows, tuple(f_cols[d] * f_rf[d] for d in range(8)))
+    c_off = _offsets(f_cols, f_rf)
+    off = r_off[:, :, None] + c_off[:, None, :]                # [dim, row, col]
+    keys = [off[d] for d in range(8) if rel[d] and d not in (P, Q, R, S)]
+    if tensor == "ifmap":      # coupled axes: input row = p * stride + r * dilation
+        keys += [off[P] * layer.stride_h + off[R] * layer.dil_h, off[Q] * layer.stride_w + off[S] * layer.dil_w]
+    elif tensor == "weight":
+        keys += [off[R], off[S]]
+    else:
+        keys += [off[P], off[Q]]
+    flat = np.stack([k.reshape(-1) for k in keys], axis=1)
+    _, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+    # number groups in order of first appearance (row-major), so ids do not depend on numpy's sort
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    groups = rank[inverse.reshape(-1)]
+    pe_r = np.repeat(np.arange(rows_used), cols_used)
+    pe_c = np.tile(np.arange(cols_used), rows_used)
+    return Layout(array_rows, array_cols, rows_used, cols_used, tuple(pe_r.tolist()), tuple(pe_c.tolist()),
+                  tuple(groups.tolist()))
