@@ -63,7 +63,7 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
         if simulate and result.mapping is not None:
             from accelsim.sim import simulate_layer
 
-            sim = simulate_layer(layer, arch, result.mapping, result.counts)
+            sim = simulate_layer(layer, arch, result.mapping, result.counts, dataflow=flow.name)
         out.append(LayerRun(result, found, sim))
         if on_layer is not None:
             on_layer(layer.name)

@@ -137,7 +137,7 @@ def table(doc: dict) -> str:
     head = ["layer", "MACs", "cycles", "util", "energy uJ", "pJ/MAC", "mac%", "rf%", "noc%", "glb%", "dram%",
             "DRAM/MAC"]
     if sim:
-        head += ["stall dram", "stall noc"]
+        head += ["stall dram", "stall glb", "stall noc", "fill/drain"]
     rows = []
     for l in doc["layers"]:
         e = l["energy_pj"]
@@ -148,7 +148,7 @@ def table(doc: dict) -> str:
                f"{dram / l['macs']:.4f}" if l["macs"] else "-"]
         if sim:
             st = l.get("stall_cycles", {})
-            row += [_human(st.get("dram", 0)), _human(st.get("noc", 0))]
+            row += [_human(st.get(c, 0)) for c in STALL_CAUSES]
         rows.append(row)
     t = doc["totals"]
     total = ["total", _human(t["macs"]), _human(t["cycles"]), f"{t['utilization']:.2f}", f"{t['energy_pj'] / 1e6:.1f}",
@@ -156,7 +156,7 @@ def table(doc: dict) -> str:
              *(f"{100 * t['energy_breakdown_pj'][p] / t['energy_pj']:.0f}" if t["energy_pj"] else "-" for p in ENERGY_PARTS),
              f"{t['dram_accesses_per_mac']:.4f}"]
     if sim:
-        total += [_human(t["stall_cycles"]["dram"]), _human(t["stall_cycles"]["noc"])]
+        total += [_human(t["stall_cycles"][c]) for c in STALL_CAUSES]
     rows.append(total)
     widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
     lines = [f"{doc['arch']} | {doc['workload']} (batch {doc['batch']}) | dataflow {doc['dataflow']} | "
