@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -118,19 +119,26 @@ def peer_has(python: str, module: str) -> str:
     return "" if proc.returncode == 0 else (proc.stderr.strip().splitlines() or ["import failed"])[-1]
 
 
-def timed(cmd: list[str], prefix: str | None = None) -> tuple[float, dict | None, str]:
-    """Run ``cmd``; (wall seconds, the JSON after ``prefix`` (or the whole stdout as JSON), error)."""
+def _children_cpu() -> float:
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime
+
+
+def timed(cmd: list[str], prefix: str | None = None) -> tuple[tuple[float, float], dict | None, str]:
+    """Run ``cmd``; ((wall s, CPU s of the process), the JSON after ``prefix`` (or the whole stdout
+    as JSON), error). CPU seconds: what the run costs whatever else loads the machine."""
+    cpu0 = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - start
+    spent = (time.perf_counter() - start, _children_cpu() - cpu0)
     if proc.returncode != 0:
-        return wall, None, (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+        return spent, None, (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
     if prefix is None:
-        return wall, json.loads(proc.stdout), ""
+        return spent, json.loads(proc.stdout), ""
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(prefix):
-            return wall, json.loads(line[len(prefix):]), ""
-    return wall, None, f"no {prefix.strip()} line in the output"
+            return spent, json.loads(line[len(prefix):]), ""
+    return spent, None, f"no {prefix.strip()} line in the output"
 
 
 def accelsim_cmd() -> list[str]:
@@ -141,13 +149,15 @@ def accelsim_cmd() -> list[str]:
 def ours(arch: str, topo: Path, reps: int, *extra: str) -> dict:
     """accelsim run as whole processes: median wall and the stats.json of the last run."""
     cmd = [*accelsim_cmd(), "run", arch, "-w", str(topo), "--json", "-q", *extra]
-    walls, doc = [], None
+    walls, cpus, doc = [], [], None
     for _ in range(reps):
-        wall, doc, err = timed(cmd)
+        (wall, cpu), doc, err = timed(cmd)
         if doc is None:
             return {"error": f"{' '.join(cmd)}: {err}"}
         walls.append(wall)
-    return {"wall_s": statistics.median(walls), "walls_s": walls, "layers": doc["layers"], "totals": doc["totals"]}
+        cpus.append(cpu)
+    return {"wall_s": statistics.median(walls), "cpu_s": statistics.median(cpus), "walls_s": walls,
+            "layers": doc["layers"], "totals": doc["totals"]}
 
 
 def ratio(a: float, b: float) -> float | None:
@@ -164,7 +174,7 @@ def compare_scalesim(python: str, layers: list[dict], topo: Path, tmp: Path, rep
                     else str(ARCHS / f"systolic_{rows}x{cols}_{df}.yaml"))
             row = {"peer": "scalesim", "array": f"{rows}x{cols}", "dataflow": df, "arch": arch,
                    "layers": [x["name"] for x in layers]}
-            wall, peer, err = timed([python, str(SIDE / "scalesim_side.py"), "--cfg", str(cfg),
+            (wall, cpu), peer, err = timed([python, str(SIDE / "scalesim_side.py"), "--cfg", str(cfg),
                                      "--topology", str(topo), "--reps", str(peer_reps)], "PEER ")
             if peer is None:
                 row["error"] = f"SCALE-Sim: {err}"
@@ -176,7 +186,7 @@ def compare_scalesim(python: str, layers: list[dict], topo: Path, tmp: Path, rep
             peer_cycles = sum(peer["cycles"])
             row.update({
                 "scalesim_version": peer["version"],
-                "scalesim_wall_s": wall, "scalesim_sim_s": statistics.median(peer["times_s"]),
+                "scalesim_wall_s": wall, "scalesim_cpu_s": cpu, "scalesim_sim_s": statistics.median(peer["times_s"]),
                 "scalesim_cycles": peer["cycles"],
             })
             for key, run in (("ideal", ideal), ("sim", sim), ("cfg_sim", same_cfg)):
@@ -186,10 +196,12 @@ def compare_scalesim(python: str, layers: list[dict], topo: Path, tmp: Path, rep
                 cycles = [x["cycles"] if key != "ideal" else x["ideal_cycles"] for x in run["layers"]]
                 row[f"accelsim_{key}_cycles"] = cycles
                 row[f"accelsim_{key}_wall_s"] = run["wall_s"]
+                row[f"accelsim_{key}_cpu_s"] = run["cpu_s"]
                 row[f"cycles_ratio_{key}"] = ratio(sum(cycles), peer_cycles)
                 row[f"cycles_ratio_{key}_per_layer"] = [ratio(a, b) for a, b in zip(cycles, peer["cycles"])]
             if "accelsim_sim_wall_s" in row:
                 row["time_ratio"] = ratio(wall, row["accelsim_sim_wall_s"])
+                row["cpu_ratio"] = ratio(cpu, row["accelsim_sim_cpu_s"])
             out.append(row)
     return out
 
@@ -202,14 +214,14 @@ def compare_zigzag(python: str, layers: list[dict], topo: Path, tmp: Path, reps:
     for example in ZIGZAG_EXAMPLES:
         arch = str(ARCHS / f"zigzag_{example}.yaml")
         row = {"peer": "zigzag", "example": example, "arch": arch, "layers": [x["name"] for x in layers]}
-        wall, peer, err = timed([python, str(SIDE / "zigzag_side.py"), "--layers", str(spec), "--example", example,
+        (wall, cpu), peer, err = timed([python, str(SIDE / "zigzag_side.py"), "--layers", str(spec), "--example", example,
                                  "--reps", str(peer_reps)], "PEER ")
         if peer is None:
             row["error"] = f"ZigZag: {err}"
             out.append(row)
             continue
         run = ours(arch, topo, reps, "--no-sim", "--search", "--objective", "energy", "--search-budget", str(budget))
-        row.update({"zigzag_version": peer["version"], "zigzag_wall_s": wall,
+        row.update({"zigzag_version": peer["version"], "zigzag_wall_s": wall, "zigzag_cpu_s": cpu,
                     "zigzag_eval_s": statistics.median(peer["times_s"]),
                     "zigzag_energy_pj": [x["energy_pj"] for x in peer["layers"]],
                     "zigzag_cycles": [x["cycles"] for x in peer["layers"]]})
@@ -223,6 +235,8 @@ def compare_zigzag(python: str, layers: list[dict], topo: Path, tmp: Path, reps:
             "energy_ratio": ratio(sum(energy), sum(row["zigzag_energy_pj"])),
             "energy_ratio_per_layer": [ratio(a, b) for a, b in zip(energy, row["zigzag_energy_pj"])],
             "time_ratio": ratio(wall, run["wall_s"]),
+            "cpu_ratio": ratio(cpu, run["cpu_s"]),
+            "accelsim_cpu_s": run["cpu_s"],
         })
         out.append(row)
     return out
@@ -243,30 +257,31 @@ def table(doc: dict) -> str:
         lines.append(f"SCALE-Sim {next((r['scalesim_version'] for r in sc if 'scalesim_version' in r), '?')} vs accelsim "
                      f"({', '.join(sc[0]['layers'])}): cycles ratio accelsim / SCALE-Sim, time ratio SCALE-Sim / accelsim")
         head = ("array", "df", "scalesim_cycles", "ideal/ss", "sim/ss", "cfg_sim/ss", "scalesim_s", "accelsim_s",
-                "time_ratio")
+                "time_ratio", "cpu_ratio")
         body = []
         for r in sc:
             if "error" in r:
-                body.append((r["array"], r["dataflow"], r["error"], "", "", "", "", "", ""))
+                body.append((r["array"], r["dataflow"], r["error"], "", "", "", "", "", "", ""))
                 continue
             body.append((r["array"], r["dataflow"], f"{sum(r['scalesim_cycles']):,}", _r(r.get("cycles_ratio_ideal")),
                          _r(r.get("cycles_ratio_sim")), _r(r.get("cycles_ratio_cfg_sim")),
                          f"{r['scalesim_wall_s']:.1f}", f"{r.get('accelsim_sim_wall_s', float('nan')):.2f}",
-                         f"{r.get('time_ratio') or float('nan'):.0f}x"))
+                         f"{r.get('time_ratio') or float('nan'):.0f}x", f"{r.get('cpu_ratio') or float('nan'):.0f}x"))
         lines += _grid(head, body)
     zz = doc.get("zigzag", [])
     if zz:
         lines.append(f"ZigZag {next((r['zigzag_version'] for r in zz if 'zigzag_version' in r), '?')} vs accelsim "
                      f"({', '.join(zz[0]['layers'])}): energy ratio accelsim / ZigZag, time ratio ZigZag / accelsim")
-        head = ("example", "zigzag_pJ", "accelsim_pJ", "energy_ratio", "zigzag_s", "accelsim_s", "time_ratio")
+        head = ("example", "zigzag_pJ", "accelsim_pJ", "energy_ratio", "zigzag_s", "accelsim_s", "time_ratio",
+                "cpu_ratio")
         body = []
         for r in zz:
             if "error" in r or "accelsim_error" in r:
-                body.append((r["example"], r.get("error") or r.get("accelsim_error"), "", "", "", "", ""))
+                body.append((r["example"], r.get("error") or r.get("accelsim_error"), "", "", "", "", "", ""))
                 continue
             body.append((r["example"], f"{sum(r['zigzag_energy_pj']):.4g}", f"{sum(r['accelsim_energy_pj']):.4g}",
                          _r(r["energy_ratio"]), f"{r['zigzag_wall_s']:.1f}", f"{r['accelsim_wall_s']:.2f}",
-                         f"{r['time_ratio']:.1f}x"))
+                         f"{r['time_ratio']:.1f}x", f"{r['cpu_ratio']:.1f}x"))
         lines += _grid(head, body)
     return "\n".join(lines)
 
