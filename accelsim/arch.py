@@ -290,7 +290,7 @@ def resolve_arch_path(name_or_path: str | Path) -> Path:
     if p.exists():
         return p
     raise ConfigError(f"no such architecture file or shipped config; shipped: "
-                      f"{', '.join(n for n in configs.names() if '/' not in n or n.startswith('isca16'))}",
+                      f"{', '.join(configs.arch_names())}",
                       source=str(name_or_path))
 
 

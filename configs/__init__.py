@@ -24,3 +24,14 @@ def names(subdir: str = "") -> list[str]:
     for p in sorted(base.rglob("*.yaml")):
         out.append(str(p.relative_to(root()).with_suffix("")))
     return out
+
+
+# sub-folders holding things that are not accelerator architectures, by what they hold
+NOT_ARCHS: dict[str, str] = {"hw": "roofline hardware presets", "soc": "mobile SoCs (accelsim partition)",
+                             "sweeps": "sweep files (accelsim sweep)", "scalesim": "SCALE-Sim examples"}
+
+
+def arch_names() -> list[str]:
+    """Shipped accelerator architectures (what ``accelsim run ARCH`` takes)."""
+    return [n for n in names() if n.split("/")[0] not in NOT_ARCHS]
+

@@ -60,7 +60,7 @@ def format_layer(layer, result, sim, pes: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from accelsim.arch import load_arch
-    from accelsim.cli.cmd_run import select_layers
+    from workloads.selection import select_layers
     from accelsim.mapper.search import SearchSpec
     from workloads.loader import load_workload
 

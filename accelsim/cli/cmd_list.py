@@ -14,7 +14,12 @@ def configure(p: argparse.ArgumentParser) -> None:
 def _configs() -> list[str]:
     import configs
 
-    return configs.names()
+    out = ["# architectures (accelsim run ARCH)"] + configs.arch_names()
+    for folder, what in configs.NOT_ARCHS.items():
+        found = configs.names(folder)
+        if found:
+            out += ["", f"# {what}"] + found
+    return out
 
 
 def _workloads() -> list[str]:

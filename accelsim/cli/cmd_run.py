@@ -36,28 +36,6 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
-def select_layers(workload, spec: str | None):
-    if not spec:
-        return workload
-    names = [layer.name for layer in workload.layers]
-    chosen: list[str] = []
-    for part in (s.strip() for s in spec.split(",")):
-        if not part:
-            continue
-        if part in names:
-            chosen.append(part)
-            continue
-        lo, sep, hi = part.partition("-")
-        if lo.isdigit() and (not sep or hi.isdigit()):
-            a, b = int(lo), int(hi) if sep else int(lo)
-            if not 1 <= a <= b <= len(names):
-                raise ConfigError(f"--layers: range {part!r} outside 1-{len(names)}")
-            chosen += names[a - 1:b]
-            continue
-        raise ConfigError(f"--layers: {part!r} is neither a layer name nor a 1-based range; layers: {', '.join(names)}")
-    return workload.select(list(dict.fromkeys(chosen)))
-
-
 def load_mappings(path: str, workload) -> dict:
     from accelsim.mapping import LEVELS, mapping_from_dict
     from accelsim.yamlio import load_yaml
@@ -86,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from accelsim.pipeline import run as run_pipeline
     from accelsim.progress import Progress
     from workloads.loader import load_workload
+    from workloads.selection import select_layers
 
     arch = load_arch(args.arch)
     workload = select_layers(load_workload(args.workload, args.batch), args.layers)

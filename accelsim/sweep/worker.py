@@ -88,7 +88,7 @@ def _get(doc: dict, path: str) -> Any:
 def build(p: Point):
     """(arch, workload, search spec or None, simulate, resolved axis values) for one point."""
     from accelsim.arch import arch_from_dict
-    from accelsim.cli.cmd_run import select_layers
+    from workloads.selection import select_layers
     from accelsim.mapper.search import SearchSpec
     from workloads.loader import load_workload
 
