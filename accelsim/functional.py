@@ -34,12 +34,7 @@ def reference_conv(layer: Layer, ifmap: np.ndarray, weight: np.ndarray) -> np.nd
 
 def execute(layer: Layer, m: Mapping, ifmap: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Run the schedule of ``m`` MAC by MAC (small layers only)."""
-    span = {}
-    for d in range(8):
-        inner = 1
-        for level in (RF, COLS, ROWS, GLB, DRAM):
-            span[(d, level)] = inner
-            inner *= m.factors[level][d]
+    span = m.spans()
     loops = []
     for level, order in ((DRAM, m.orders[0]), (GLB, m.orders[1])):
         loops += [(d, level) for d in order if m.factors[level][d] > 1]

@@ -77,12 +77,7 @@ def _first_touch(box, written: set) -> int:
 def interpret(layer: Layer, m: Mapping) -> Counts:
     dims = layer.dims
     # loops in schedule order: (dim, factor, level); spans per (dim, level)
-    span = {}
-    for d in range(8):
-        inner = 1
-        for level in (RF, COLS, ROWS, GLB, DRAM):
-            span[(d, level)] = inner
-            inner *= m.factors[level][d]
+    span = m.spans()
     temporal = []
     for level, order in ((DRAM, m.orders[0]), (GLB, m.orders[1])):
         temporal += [(d, m.factors[level][d], level) for d in order if m.factors[level][d] > 1]

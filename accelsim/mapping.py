@@ -65,6 +65,17 @@ class Mapping:
             out *= f
         return out
 
+    def spans(self) -> dict[tuple[int, int], int]:
+        """(dim, level) -> product of that dim's factors at the levels inside ``level``: how far one
+        step of that level's loop moves the dim's index."""
+        out = {}
+        for d in range(len(DIMS)):
+            inner = 1
+            for level in (RF, COLS, ROWS, GLB, DRAM):
+                out[(d, level)] = inner
+                inner *= self.factors[level][d]
+        return out
+
     def spatial(self, level: int) -> int:
         out = 1
         for f in self.factors[level]:

@@ -3,18 +3,16 @@ output pixels across the columns; each PE holds one input value while all the fi
 partial sums reduce down the columns."""
 
 from dataflows.declaration import Dataflow
-from dataflows.named import complete
+from dataflows.named import complete, fill
 
 
 def named(layer, arch):
     n, g, k, c, p, q, r, s = layer.dims
     rows, cols = arch.pe_array.rows, arch.pe_array.cols
-    c_sp = min(c, rows)
-    r_sp = min(r, rows // c_sp)
-    s_sp = min(s, rows // (c_sp * r_sp))
+    down = fill(rows, [("C", c), ("R", r), ("S", s)])       # the filter window down the rows
     q_sp = min(q, cols)
     p_sp = min(p, cols // q_sp)
-    return complete(layer, arch, rows={"C": c_sp, "R": r_sp, "S": s_sp}, cols={"Q": q_sp, "P": p_sp},
+    return complete(layer, arch, rows=down, cols={"Q": q_sp, "P": p_sp},
                     rf={"K": k}, keep_rf=("ifmap",), glb_innermost=("N",))
 
 

@@ -94,3 +94,40 @@ def rf_budget(arch, tensor: str) -> int:
     """Words the RF can give ``tensor`` (the whole shared RF, or its own)."""
     cap = arch.rf.capacity(tensor)
     return 0 if cap is None else cap
+
+
+def fill(space: int, order: list[tuple[str, int]]) -> dict[str, int]:
+    """Spread dims over ``space`` PEs in order, each taking what it can use of what is left."""
+    out: dict[str, int] = {}
+    for name, size in order:
+        f = min(size, space)
+        if f > 1:
+            out[name] = out.get(name, 1) * f
+            space //= f
+    return out
+
+
+def row_stationary_rf(arch, S: int, C: int, K: int) -> tuple[int, int, int]:
+    """(s_rf, c_rf, k_rf) for a row-stationary PE: its ifmap window (S taps), the channels
+    interleaved in it and the filters sharing it, the most MACs per window the RF allows."""
+    shared = arch.rf.shared
+    cap_i = shared if shared is not None else rf_budget(arch, "ifmap")
+    s_rf = max(1, min(S, cap_i))
+    best = (0, 0, 1, 1)
+    for c_rf in range(1, min(C, 64) + 1):
+        win = c_rf * s_rf
+        if shared is not None:
+            k_rf = (shared - win) // (win + 1)
+        else:
+            if win > cap_i:
+                break
+            k_rf = min(rf_budget(arch, "weight") // win, rf_budget(arch, "psum"))
+        k_rf = min(k_rf, K, 64)
+        if k_rf < 1:
+            break
+        score = (k_rf * c_rf, k_rf, c_rf)
+        if score > best[:3]:
+            best = (k_rf * c_rf, k_rf, c_rf, s_rf)
+    _, k_rf, c_rf, s_rf = best
+    return s_rf, max(1, c_rf), max(1, k_rf)
+

@@ -4,17 +4,15 @@ while every output pixel streams past; partial sums reduce down the columns, ifm
 across them."""
 
 from dataflows.declaration import Dataflow
-from dataflows.named import complete
+from dataflows.named import complete, fill
 
 
 def named(layer, arch):
     n, g, k, c, p, q, r, s = layer.dims
     rows, cols = arch.pe_array.rows, arch.pe_array.cols
-    c_sp = min(c, rows)
-    r_sp = min(r, rows // c_sp)
-    s_sp = min(s, rows // (c_sp * r_sp))
+    down = fill(rows, [("C", c), ("R", r), ("S", s)])       # the filter window down the rows
     k_sp = min(k, cols)
-    return complete(layer, arch, rows={"C": c_sp, "R": r_sp, "S": s_sp}, cols={"K": k_sp}, rf={},
+    return complete(layer, arch, rows=down, cols={"K": k_sp}, rf={},
                     keep_rf=("weight",), glb_innermost=GLB_INNER)
 
 

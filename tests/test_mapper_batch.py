@@ -54,3 +54,14 @@ def test_batch_search_deterministic_and_not_worse_than_python_in_less_time():
     slow = search_python(layer, arch, df, SearchSpec(budget=600, seed=5))
     fast = search_batch(layer, arch, df, SearchSpec(budget=6000, seed=5))
     assert fast.result.energy_pj <= slow.result.energy_pj
+
+
+def test_array_tile_footprint_equals_plain_model():
+    """The mapper's numba footprint (rows an a x b tile touches) equals counts.touched, exhaustively."""
+    import itertools
+
+    from accelsim.cost.counts import touched
+    from accelsim.mapper.batch import _touched
+
+    for a, b, s, d in itertools.product(range(1, 8), range(1, 8), range(1, 5), range(1, 5)):
+        assert _touched(a, b, s, d) == touched(a, b, s, d), (a, b, s, d)

@@ -24,6 +24,7 @@ def _cdiv(a, b):
 
 @njit(cache=True)
 def _dense(a, b, stride, dil):
+    """{p*stride + r*dil} is an unbroken range (accelsim.cost.counts._dense)."""
     if a == 1:
         return dil == 1 or b == 1
     if b == 1:
@@ -53,49 +54,38 @@ def _touched(a, b, stride, dil):
 
 
 @njit(cache=True)
+def _tile_need(lay, f, first_level):
+    """Words of each tensor's tile spanning the levels first_level..RF of factors f (5, 8)
+    (accelsim.cost.tiles.tile_extents)."""
+    t = np.empty(8, dtype=np.int64)
+    for d in range(8):
+        v = 1
+        for level in range(first_level, 5):
+            v *= f[level, d]
+        t[d] = v if v < lay[d] else lay[d]
+    h = min(_touched(t[4], t[6], lay[8], lay[9]), lay[11])
+    w = min(_touched(t[5], t[7], lay[12], lay[13]), lay[15])
+    return t[0] * t[1] * t[3] * h * w, t[1] * t[2] * t[3] * t[6] * t[7], t[0] * t[1] * t[2] * t[4] * t[5]
+
+
+@njit(cache=True)
 def _glb_words(lay, factors, glb_keep):
     """(B,) words the GLB-kept tiles need (tile spans GLB, rows, cols and RF loops)."""
-    B = factors.shape[0]
-    out = np.zeros(B, dtype=np.int64)
-    for i in range(B):
-        t = np.empty(8, dtype=np.int64)
-        for d in range(8):
-            v = factors[i, 1, d] * factors[i, 2, d] * factors[i, 3, d] * factors[i, 4, d]
-            t[d] = v if v < lay[d] else lay[d]
-        h = _touched(t[4], t[6], lay[8], lay[9])
-        if h > lay[11]:
-            h = lay[11]
-        w = _touched(t[5], t[7], lay[12], lay[13])
-        if w > lay[15]:
-            w = lay[15]
-        total = 0
-        if glb_keep[i, 0]:
-            total += t[0] * t[1] * t[3] * h * w
-        if glb_keep[i, 1]:
-            total += t[1] * t[2] * t[3] * t[6] * t[7]
-        if glb_keep[i, 2]:
-            total += t[0] * t[1] * t[2] * t[4] * t[5]
-        out[i] = total
+    out = np.zeros(factors.shape[0], dtype=np.int64)
+    for i in range(factors.shape[0]):
+        need = _tile_need(lay, factors[i], 1)
+        for k in range(3):
+            if glb_keep[i, k]:
+                out[i] += need[k]
     return out
 
 
 @njit(cache=True)
 def _rf_ok(lay, factors, rf_keep, per_tensor_cap, shared_cap):
     """(B,) whether the per-PE tiles of the RF-kept tensors fit (shared_cap < 0: per-tensor RFs)."""
-    B = factors.shape[0]
-    out = np.ones(B, dtype=np.bool_)
-    for i in range(B):
-        t = np.empty(8, dtype=np.int64)
-        for d in range(8):
-            v = factors[i, 4, d]
-            t[d] = v if v < lay[d] else lay[d]
-        h = _touched(t[4], t[6], lay[8], lay[9])
-        if h > lay[11]:
-            h = lay[11]
-        w = _touched(t[5], t[7], lay[12], lay[13])
-        if w > lay[15]:
-            w = lay[15]
-        need = (t[0] * t[1] * t[3] * h * w, t[1] * t[2] * t[3] * t[6] * t[7], t[0] * t[1] * t[2] * t[4] * t[5])
+    out = np.ones(factors.shape[0], dtype=np.bool_)
+    for i in range(factors.shape[0]):
+        need = _tile_need(lay, factors[i], 4)
         total = 0
         for k in range(3):
             if rf_keep[i, k]:
