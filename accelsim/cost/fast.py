@@ -56,7 +56,7 @@ _ERRORS = {
     2: "factor over-tiles the dimension ((factor - 1) x inner span >= dim)",
     3: "factors do not cover the dimension",
     4: "loop order is not a permutation of the 8 dims",
-    5: "active PEs (product of the spatial factors) exceed 2**62",
+    5: "active PEs (product of the spatial factors) exceed 4e18",
 }
 
 # mapping levels (accelsim.mapping) and the child "level" of the MAC units
@@ -299,8 +299,11 @@ def _axis_sums(Dp, Tp, Dr, Tr, s0, d0, g, s, d, pad, size, slide, m, f):
                     i, i_end = 0, i0
                 else:
                     i, i_end = i1 + 1, nfull
-                ir = i % m
-                idg = (i // m) % f
+                ir = 0
+                idg = 0
+                if slide == 1:
+                    ir = i % m
+                    idg = (i // m) % f
                 while i < i_end:
                     off = base + i * A
                     ovl = slide_j or (slide == 1 and idg >= 1)
@@ -344,9 +347,12 @@ def _ct_step(f, s, kept, full, budget):
     if f <= 1:                       # not in the nest
         return 0, budget
     if kept:
-        n = _cdiv(budget, s)
-        if f < n:
+        if (f - 1) * s < budget:     # n = min(f, ceil(budget / s)) without dividing when it is f
             n = f
+        elif s == 1:
+            n = budget
+        else:
+            n = _cdiv(budget, s)
         return (n - 1) * full, budget - (n - 1) * s
     return 0, (s if s < budget else budget)
 
@@ -379,6 +385,32 @@ def _count_tuples(D, f0, f1, f2, f3, f4, s0, s1, s2, s3, s4, kept):
     return total
 
 
+# highest and lowest set bit of a 5-bit level mask (-1 for 0 / 5 for 0)
+_HIGH = (-1, 0, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4)
+_LOW = (5, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0)
+
+
+@njit(cache=True)
+def _tuples(D, kept, present, f0, f1, f2, f3, f4, s0, s1, s2, s3, s4):
+    """_count_tuples with the closed forms of the common cases (exact for mappings that pass the
+    kernel's checks, checked exhaustively in the tests): no loop kept: 1; every loop kept: D; the
+    kept loops all outside the dropped ones: ceil(D / span of the innermost kept); all inside: the
+    span of the innermost dropped loop."""
+    if kept == 0:
+        return 1
+    if kept == present:
+        return D
+    drop = present & ~kept
+    hk = _HIGH[kept]
+    hd = _HIGH[drop]
+    if hk < _LOW[drop]:
+        sk = (s0, s1, s2, s3, s4)[hk]
+        return D if sk == 1 else _cdiv(D, sk)
+    if _LOW[kept] > hd:
+        return (s0, s1, s2, s3, s4)[hd]
+    return _count_tuples(D, f0, f1, f2, f3, f4, s0, s1, s2, s3, s4, kept)
+
+
 @njit(cache=True)
 def _chain_at(h, glb, rf):
     """Level of position h in a tensor's buffer chain DRAM -> [GLB] -> [RF] -> MAC."""
@@ -395,7 +427,7 @@ def _chain_at(h, glb, rf):
     return _MAC
 
 
-_MEMO = 2048                         # entries per axis of the kernel's axis_sums memo (a power of 2)
+_MEMO_BITS = 12                      # at most 2**12 entries per axis in the kernel's axis_sums memo
 
 
 @njit(cache=True)
@@ -424,8 +456,12 @@ def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_k
                 relprod[t] *= lay[d]
     # axis_sums depends on the layer and (tile P, tile R, slide, m, f) only: memoised per batch,
     # per axis, direct-mapped (a collision recomputes)
-    memo_key = np.full((2, _MEMO, 5), -1, np.int64)
-    memo_val = np.zeros((2, _MEMO, 2), np.int64)
+    memo_bits = 6                        # ~4 entries per mapping, a power of 2
+    while memo_bits < _MEMO_BITS and (1 << memo_bits) < 4 * factors.shape[0]:
+        memo_bits += 1
+    memo_shift = np.uint64(64 - memo_bits)
+    memo_key = np.full((2, 1 << memo_bits), -1, np.int64)
+    memo_val = np.zeros((2, 1 << memo_bits, 2), np.int64)
     fac = np.ones((5, 8), np.int64)
     spans = np.ones((5, 8), np.int64)
     rank = np.zeros((5, 8), np.int64)    # a loop's place within its level (nest order)
@@ -434,23 +470,33 @@ def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_k
     # tiles[sel, d]: product of d's factors below a cut: 0 the GLB (GLB, ROWS, COLS, RF), 1 the RF with
     # the array (ROWS, COLS, RF), 2 one PE's RF (RF), 3 the array's MAC operands (ROWS, COLS), 4 one MAC (1)
     tiles = np.ones((5, 8), np.int64)
+    relbits = np.zeros(8, np.int64)      # per dim: bit t set when the dim indexes tensor t
+    for t in range(3):
+        for d in range(8):
+            if rel[t, d] != 0:
+                relbits[d] |= 1 << t
+    for d in range(8):                   # spatial loops sit in dim order
+        rank[_ROWS, d] = d
+        rank[_COLS, d] = d
     for b in range(factors.shape[0]):
         # ---- structural checks (mapping.problems_of's factor and order rules), spans
+        for lv in range(5):
+            for d in range(8):
+                fac[lv, d] = factors[b, lv, d]
+        fpes = 1.0
         for d in range(8):
             D = lay[d]
             sp = 1
             pm = 0
             for lv in range(4, -1, -1):          # RF, COLS, ROWS, GLB, DRAM: inner -> outer
-                f = factors[b, lv, d]
-                fac[lv, d] = f
+                f = fac[lv, d]
                 spans[lv, d] = sp
                 if f < 1:
                     return b, 100 + lv * 10 + d
-                if f > 1:
-                    if f > D or (f - 1) * sp >= D:
-                        return b, 200 + lv * 10 + d
-                    sp *= f
-                    pm |= 1 << lv
+                if f > D or (f - 1) * sp >= D:  # (f <= D < 2**31 and sp < 2 D: no overflow)
+                    return b, 200 + lv * 10 + d
+                sp *= f
+                pm |= np.int64(f > 1) << lv
             if sp < D:
                 return b, 300 + d
             present[d] = pm
@@ -458,6 +504,12 @@ def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_k
             tiles[2, d] = fac[4, d]
             tiles[1, d] = tiles[3, d] * fac[4, d]
             tiles[0, d] = tiles[1, d] * fac[1, d]
+            fpes *= tiles[3, d]
+        if fpes > 4.0e18:
+            return b, 500
+        pes = 1
+        for d in range(8):
+            pes *= tiles[3, d]
         for o in range(3):
             lv = (_DRAM, _GLB, _RF)[o]
             seen = 0
@@ -469,24 +521,21 @@ def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_k
                 rank[lv, v] = k
             if seen != 255:
                 return b, 400 + o * 10
+            # the innermost loop at this level indexing each tensor
             for t in range(3):
                 last_dim[lv, t] = -1
-                for k in range(7, -1, -1):
-                    v = orders[b, o, k]
-                    if fac[lv, v] > 1 and rel[t, v] != 0:
-                        last_dim[lv, t] = v
-                        break
-        pes = 1
-        fpes = 1.0
-        for lv in range(2, 4):
-            for d in range(8):
-                rank[lv, d] = d
-                f = fac[lv, d]
-                if f > 1:
-                    fpes *= f
-                    if fpes > 4.0e18:
-                        return b, 500 + lv * 10 + d
-                    pes *= f
+            found = 0
+            for k in range(7, -1, -1):
+                v = orders[b, o, k]
+                if fac[lv, v] > 1:
+                    new = relbits[v] & ~found
+                    if new != 0:
+                        for t in range(3):
+                            if (new >> t) & 1:
+                                last_dim[lv, t] = v
+                        found |= new
+                        if found == 7:
+                            break
         for c in range(out.shape[1]):
             out[b, c] = 0
         # ---- every hop of every tensor's chain
@@ -515,6 +564,7 @@ def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_k
                         last_lv = _DRAM
                     if last_lv >= 0:
                         last_d = last_dim[last_lv, t]
+                last_rank = rank[last_lv, last_d] if last_lv >= 0 else -1
                 outer = 0                # temporal levels wholly above the sliding loop
                 if last_lv == _GLB:
                     outer = 1
@@ -535,16 +585,14 @@ def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_k
                             kept |= pm & 19
                         elif last_lv >= 0:
                             kept |= pm & outer
-                            if rank[last_lv, d] <= rank[last_lv, last_d]:
+                            if rank[last_lv, d] <= last_rank:
                                 kept |= pm & (1 << last_lv)
-                        if kept == 0:
-                            continue
                         if kept == present[d]:           # every loop of d kept: all D indices
                             mult *= lay[d]
-                        else:
-                            mult *= _count_tuples(lay[d], fac[0, d], fac[1, d], fac[2, d], fac[3, d], fac[4, d],
-                                                  spans[0, d], spans[1, d], spans[2, d], spans[3, d],
-                                                  spans[4, d], kept)
+                        elif kept != 0:
+                            mult *= _tuples(lay[d], kept, present[d], fac[0, d], fac[1, d], fac[2, d], fac[3, d],
+                                            fac[4, d], spans[0, d], spans[1, d], spans[2, d], spans[3, d],
+                                            spans[4, d])
                     # tiles of the dims indexing t: the loops below the cut (+ the spatial ones for the union)
                     tsel = 0 if cut == 1 else (1 if cut == 4 else 3)
                     if not union and cut > 1:
@@ -574,9 +622,15 @@ def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_k
                                 m = 1
                             tp = tiles[tsel, 4 + ax]
                             tr = tiles[tsel, 6 + ax]
-                            e = (tp * 40503 + tr * 9973 + sl * 131071 + m * 524287 + f * 8191) & (_MEMO - 1)
-                            if (memo_key[ax, e, 0] == tp and memo_key[ax, e, 1] == tr and memo_key[ax, e, 2] == sl
-                                    and memo_key[ax, e, 3] == m and memo_key[ax, e, 4] == f):
+                            # memo key: the five small fields packed into one int64 (else no memo)
+                            if tp < 65536 and tr < 65536 and m < 16384 and f < 16384:
+                                key = tp | (tr << 16) | (sl << 32) | (m << 34) | (f << 48)
+                                # Fibonacci hashing: a uint64 product, wrapping on purpose (a hash, not a count)
+                                e = np.int64((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> memo_shift)
+                            else:
+                                key = -1
+                                e = 0
+                            if key >= 0 and memo_key[ax, e] == key:
                                 a = memo_val[ax, e, 0]
                                 o = memo_val[ax, e, 1]
                             else:
@@ -584,13 +638,10 @@ def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_k
                                     a, o = _axis_sums(Dp, tp, Dr, tr, sth, dih, gh, sh1, dh1, pah, H, sl, m, f)
                                 else:
                                     a, o = _axis_sums(Dq, tp, Ds, tr, stw, diw, gw, sw1, dw1, paw, W, sl, m, f)
-                                memo_key[ax, e, 0] = tp
-                                memo_key[ax, e, 1] = tr
-                                memo_key[ax, e, 2] = sl
-                                memo_key[ax, e, 3] = m
-                                memo_key[ax, e, 4] = f
-                                memo_val[ax, e, 0] = a
-                                memo_val[ax, e, 1] = o
+                                if key >= 0:
+                                    memo_key[ax, e] = key
+                                    memo_val[ax, e, 0] = a
+                                    memo_val[ax, e, 1] = o
                             if ax == 0:
                                 ah, oh = a, o
                             else:
@@ -616,10 +667,10 @@ def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_k
                     if par == _RF:               # counts.spatial_copies: one partial sum per PE
                         first = relprod[t]
                         for d in range(8):
-                            if rel[t, d] == 0 and present[d] & spatial_mask != 0:
-                                first *= _count_tuples(lay[d], fac[0, d], fac[1, d], fac[2, d], fac[3, d],
-                                                       fac[4, d], spans[0, d], spans[1, d], spans[2, d],
-                                                       spans[3, d], spans[4, d], present[d] & spatial_mask)
+                            if rel[t, d] == 0:
+                                first *= _tuples(lay[d], present[d] & spatial_mask, present[d], fac[0, d],
+                                                 fac[1, d], fac[2, d], fac[3, d], fac[4, d], spans[0, d],
+                                                 spans[1, d], spans[2, d], spans[3, d], spans[4, d])
                     out[b, 15 + 3 * pl + t] += vol_u
                     out[b, 3 + 3 * pl + t] += vol_u - first
                     if buffer_child:
@@ -639,12 +690,8 @@ def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_k
         # ---- counts.temporal_steps: tuples of the temporal loops
         cycles = 1
         for d in range(8):
-            kept = present[d] & temporal_mask
-            if kept == present[d]:
-                cycles *= lay[d]
-            elif kept != 0:
-                cycles *= _count_tuples(lay[d], fac[0, d], fac[1, d], fac[2, d], fac[3, d], fac[4, d],
-                                        spans[0, d], spans[1, d], spans[2, d], spans[3, d], spans[4, d], kept)
+            cycles *= _tuples(lay[d], present[d] & temporal_mask, present[d], fac[0, d], fac[1, d], fac[2, d],
+                              fac[3, d], fac[4, d], spans[0, d], spans[1, d], spans[2, d], spans[3, d], spans[4, d])
         out[b, 0] = lay[16]
         out[b, 1] = cycles
         out[b, 2] = pes
@@ -683,7 +730,7 @@ def count_batch(layer: Layer | np.ndarray, batch: MappingArrays) -> np.ndarray:
     index, err = _count_kernel(lay, _REL, _IRR, _NIRR, factors, orders, gk, rk, xk, out)
     if index >= 0:
         code, level, dim = err // 100, (err // 10) % 10, err % 10
-        where = (f"order {('dram', 'glb', 'rf')[level]}" if code == 4 else
+        where = (f"order {('dram', 'glb', 'rf')[level]}" if code == 4 else "spatial factors" if code == 5 else
                  f"{DIMS[dim]}" if code == 3 else f"{LEVELS[level]} factor of {DIMS[dim]}")
         raise ConfigError(f"mapping {index} of the batch: {where}: {_ERRORS[code]}")
     return out
