@@ -390,7 +390,7 @@ _HIGH = (-1, 0, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4
 _LOW = (5, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0, 4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _tuples(D, kept, present, f0, f1, f2, f3, f4, s0, s1, s2, s3, s4):
     """_count_tuples with the closed forms of the common cases (exact for mappings that pass the
     kernel's checks, checked exhaustively in the tests): no loop kept: 1; every loop kept: D; the
@@ -574,19 +574,18 @@ def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_k
                 for ps in range(2 if between else 1):
                     # counts.event_sums(layer, nest, t, cut, streamed, union)
                     union = between and ps == 0
+                    smask = 0 if union else 12
                     mult = 1
                     for k in range(nirr[t]):     # dims that do not index t: how often its tiles recur
                         d = irr[t, k]
-                        pm = present[d] & below
-                        if pm == 0:
-                            continue
-                        kept = 0 if union else pm & 12          # spatial loops: PREFIX per PE
+                        # counts.roles for d's loops: kept (PREFIX) are the spatial ones per PE, and the
+                        # temporal ones above the cut (all when streamed, else those up to the sliding loop)
+                        keep = smask
                         if streamed:
-                            kept |= pm & 19
+                            keep |= 19
                         elif last_lv >= 0:
-                            kept |= pm & outer
-                            if rank[last_lv, d] <= last_rank:
-                                kept |= pm & (1 << last_lv)
+                            keep |= outer | ((1 << last_lv) if rank[last_lv, d] <= last_rank else 0)
+                        kept = present[d] & below & keep
                         if kept == present[d]:           # every loop of d kept: all D indices
                             mult *= lay[d]
                         elif kept != 0:
@@ -667,7 +666,7 @@ def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_k
                     if par == _RF:               # counts.spatial_copies: one partial sum per PE
                         first = relprod[t]
                         for d in range(8):
-                            if rel[t, d] == 0:
+                            if rel[t, d] == 0 and present[d] & spatial_mask != 0:
                                 first *= _tuples(lay[d], present[d] & spatial_mask, present[d], fac[0, d],
                                                  fac[1, d], fac[2, d], fac[3, d], fac[4, d], spans[0, d],
                                                  spans[1, d], spans[2, d], spans[3, d], spans[4, d])
@@ -690,8 +689,12 @@ def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_k
         # ---- counts.temporal_steps: tuples of the temporal loops
         cycles = 1
         for d in range(8):
-            cycles *= _tuples(lay[d], present[d] & temporal_mask, present[d], fac[0, d], fac[1, d], fac[2, d],
-                              fac[3, d], fac[4, d], spans[0, d], spans[1, d], spans[2, d], spans[3, d], spans[4, d])
+            kept = present[d] & temporal_mask
+            if kept == present[d]:
+                cycles *= lay[d]
+            elif kept != 0:
+                cycles *= _tuples(lay[d], kept, present[d], fac[0, d], fac[1, d], fac[2, d], fac[3, d], fac[4, d],
+                                  spans[0, d], spans[1, d], spans[2, d], spans[3, d], spans[4, d])
         out[b, 0] = lay[16]
         out[b, 1] = cycles
         out[b, 2] = pes

@@ -1,0 +1,179 @@
+"""Cost-model evaluations per second on one core: plain Python, the numba twin per call, the batch kernel.
+
+    python benchmarks/bench_eval.py            # full: 10,000 mappings, more repetitions, cold compile
+    python benchmarks/bench_eval.py --quick    # fewer repetitions, no cold-compile subprocess
+
+Workload: AlexNet CONV2 (workloads.zoo "alexnet" layer 1) on configs isca16/rs, 10,000 random legal
+mappings (seeded; accelsim.mapping.problems_of(layer, m, arch) == []), encoded once before timing.
+Paths (all single-threaded):
+
+- python:       accelsim.cost.counts.count(layer, m), one mapping per call
+- numba:        accelsim.cost.fast.count_fast(layer, m), one mapping per call (encoding included)
+- batch:        accelsim.cost.fast.count_batch on the pre-encoded batch
+- batch_scored: count_batch + energy_batch + latency_bound_batch (what a search scores with)
+
+Each path is timed with time.perf_counter over several runs; ``evals_per_second`` is the median
+run's rate, compile excluded (a warm-up call first). Compile is measured apart: ``compile.cold_s``
+is the first call in a fresh process with an empty numba cache (full mode only), ``compile.cached_s``
+the first call in a fresh process that loads the cache.
+
+``run(quick) -> dict``: {"layer", "arch", "mappings", "loadavg", "target_evals_per_second",
+"paths": {name: {"evals", "runs", "evals_per_second", "best_evals_per_second",
+"evals_per_cpu_second", "work_s"}}, "compile": {"cold_s", "cached_s"}}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TARGET = 1_000_000
+LAYER = ("alexnet", 1)
+ARCH = "isca16/rs"
+N_MAPPINGS = 10_000
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def random_legal_mappings(layer, arch, n: int, seed: int = 0) -> list:
+    """Random mappings that pass problems_of with the arch: factors drawn inner level first, each at
+    most what the dim has left (RF <= 4, the array's rows/cols budget), DRAM takes the rest."""
+    from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping, problems_of
+
+    rng = random.Random(seed)
+    out = []
+    while len(out) < n:
+        fac = [[1] * 8 for _ in range(5)]
+        rows, cols = arch.pe_array.rows, arch.pe_array.cols
+        for d in rng.sample(range(8), 8):
+            D, span = layer.dims[d], 1
+            for lv, cap, p in ((RF, 4, 0.5), (COLS, cols, 0.5), (ROWS, rows, 0.5), (GLB, None, 0.6)):
+                hi = ceil_div(D, span) if cap is None else max(1, min(ceil_div(D, span), cap))
+                f = rng.randint(1, hi) if rng.random() < p else 1
+                fac[lv][d] = f
+                span *= f
+                if lv == COLS:
+                    cols //= f
+                elif lv == ROWS:
+                    rows //= f
+            fac[DRAM][d] = ceil_div(D, span)
+        keep = [tuple(rng.random() < 0.8 for _ in range(3)) for _ in range(3)]
+        m = Mapping(tuple(map(tuple, fac)), tuple(tuple(rng.sample(range(8), 8)) for _ in range(3)), *keep)
+        if not problems_of(layer, m, arch):
+            out.append(m)
+    return out
+
+
+def _time_runs(fn, evals: int, runs: int) -> dict:
+    wall, cpu = [], []
+    for _ in range(runs):
+        t, c = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return {"evals": evals, "runs": runs,
+            "evals_per_second": evals / statistics.median(wall),
+            "best_evals_per_second": evals / min(wall),
+            "evals_per_cpu_second": evals / statistics.median(cpu),
+            "work_s": sum(wall)}
+
+
+_FIRST_CALL = """
+import json, time
+t = time.perf_counter()
+from accelsim.cost.fast import count_fast
+from accelsim.mapping import Mapping
+from workloads import zoo
+layer = zoo.get({name!r}).layers[{index}]
+I = tuple(range(8))
+m = Mapping((layer.dims,) + ((1,) * 8,) * 4, (I, I, I), (True,) * 3, (True,) * 3, (True,) * 3)
+t1 = time.perf_counter()
+count_fast(layer, m)
+print(json.dumps({{"import_s": t1 - t, "first_call_s": time.perf_counter() - t1}}))
+"""
+
+
+def _first_call(cache_dir: str) -> float:
+    code = _FIRST_CALL.format(name=LAYER[0], index=LAYER[1])
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])["first_call_s"]
+
+
+def compile_times(cold: bool) -> dict:
+    """First call of the kernel in fresh processes: with an empty numba cache (compiles) and then
+    with the cache that run wrote (loads)."""
+    if not cold:
+        return {"cold_s": None, "cached_s": None}
+    with tempfile.TemporaryDirectory() as tmp:
+        return {"cold_s": _first_call(tmp), "cached_s": _first_call(tmp)}
+
+
+def run(quick: bool) -> dict:
+    from accelsim.arch import load_arch
+    from accelsim.cost.counts import count
+    from accelsim.cost.encode import encode_batch
+    from accelsim.cost.fast import count_batch, count_fast, energy_batch, latency_bound_batch
+    from workloads import zoo
+
+    layer = zoo.get(LAYER[0]).layers[LAYER[1]]
+    arch = load_arch(ARCH)
+    mappings = random_legal_mappings(layer, arch, N_MAPPINGS)
+    lay, batch = encode_batch(layer, mappings)
+
+    t = time.perf_counter()
+    count_fast(layer, mappings[0])                     # compile, or load the numba cache
+    first_call = time.perf_counter() - t
+    count_batch(lay, batch)
+
+    n_py, n_fast = (200, 2000) if quick else (500, N_MAPPINGS)
+    runs, batch_runs = (3, 5) if quick else (5, 11)
+    dram_wpc, glb_wpc = arch.dram_words_per_cycle, arch.glb.bandwidth_words_per_cycle
+
+    def scored():
+        rows = count_batch(lay, batch)
+        return energy_batch(rows, arch.energy), latency_bound_batch(rows, dram_wpc, glb_wpc)
+
+    paths = {
+        "python": _time_runs(lambda: [count(layer, m) for m in mappings[:n_py]], n_py, runs),
+        "numba": _time_runs(lambda: [count_fast(layer, m) for m in mappings[:n_fast]], n_fast, runs),
+        "batch": _time_runs(lambda: count_batch(lay, batch), N_MAPPINGS, batch_runs),
+        "batch_scored": _time_runs(scored, N_MAPPINGS, batch_runs),
+    }
+    comp = compile_times(cold=not quick)
+    comp["first_call_this_process_s"] = first_call
+    return {"layer": f"{LAYER[0]} {layer.name}", "arch": ARCH, "mappings": N_MAPPINGS,
+            "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+            "target_evals_per_second": TARGET, "paths": paths, "compile": comp,
+            "work_s": sum(p["work_s"] for p in paths.values())}
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    res = run(quick)
+    print(f"{res['layer']} on {res['arch']}, {res['mappings']} random legal mappings"
+          f"{' (quick)' if quick else ''}; load average {res['loadavg']}")
+    print(f"{'path':<14}{'evals':>8}{'runs':>6}{'evals/s (median)':>19}{'best':>14}{'per CPU s':>14}")
+    for name, p in res["paths"].items():
+        print(f"{name:<14}{p['evals']:>8}{p['runs']:>6}{p['evals_per_second']:>19,.0f}"
+              f"{p['best_evals_per_second']:>14,.0f}{p['evals_per_cpu_second']:>14,.0f}")
+    c = res["compile"]
+    cold = "not measured (quick)" if c["cold_s"] is None else f"{c['cold_s']:.1f} s"
+    cached = "not measured (quick)" if c["cached_s"] is None else f"{c['cached_s']:.2f} s"
+    print(f"compile: cold (empty numba cache) {cold}; cached {cached}; "
+          f"first call in this process {c['first_call_this_process_s']:.2f} s")
+    batch = res["paths"]["batch"]["evals_per_second"]
+    print(f"batch path: {batch:,.0f} evals/s, target {TARGET:,} {'met' if batch >= TARGET else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
