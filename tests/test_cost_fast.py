@@ -144,6 +144,38 @@ def test_lattice_counts_equal_python_sets():
                 == py._overlap_in(a, b, a2, b2, delta, s0, d0, lo, hi)), (a, b, a2, b2, delta, s0, d0, lo, hi)
 
 
+def test_tuple_counts_closed_forms_exhaustive():
+    """The kernel's tuple counts (closed forms when the kept loops are none, all, all outside or all
+    inside the dropped ones; the count_tuples walk otherwise) against counts.count_tuples, for every
+    legal chain of factors over the five levels and every kept subset, dims 1..16."""
+    from accelsim.cost.fast import _tuples
+
+    cases = 0
+    for D in range(1, 17):
+        stack = [((), 1)]                    # factors inner level first (RF, COLS, ROWS, GLB, DRAM)
+        while stack:
+            fs, span = stack.pop()
+            if len(fs) < 5:
+                for f in range(1, ceil_div(D, span) + 1):
+                    stack.append((fs + (f,), span * f))
+                continue
+            if span < D:
+                continue
+            spans = [1] * 5                  # spans[i]: product of the factors inside level i
+            for i in range(1, 5):
+                spans[i] = spans[i - 1] * fs[i - 1]
+            f_lv = fs[::-1]                  # level order DRAM, GLB, ROWS, COLS, RF (bit lv)
+            s_lv = spans[::-1]
+            present = sum(1 << lv for lv in range(5) if f_lv[lv] > 1)
+            for kept in range(32):
+                if kept & ~present:
+                    continue
+                loops = [(f_lv[lv], s_lv[lv], bool(kept >> lv & 1)) for lv in range(5) if f_lv[lv] > 1]
+                assert _tuples(D, kept, present, *f_lv, *s_lv) == py.count_tuples(D, loops), (D, fs, kept)
+                cases += 1
+    assert cases > 5000
+
+
 ALEXNET_CONV2 = zoo.get("alexnet").layers[1]
 
 

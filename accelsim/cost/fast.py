@@ -759,33 +759,39 @@ def count_fast(layer: Layer, mapping: Mapping) -> Counts:
 def energy_batch(counts: np.ndarray, table) -> np.ndarray:
     """(B,) float64 pJ of each row, with an accelsim.energy.EnergyTable: the same float operations in
     the same order as accelsim.cost.model.energy_of summed over ENERGY_PARTS, so equal bit for bit."""
-    c = np.asarray(counts, dtype=np.int64)
+    c = np.ascontiguousarray(np.asarray(counts, dtype=np.int64).T)     # (NCOLS, B): columns contiguous
 
-    def col(kind: int, level: int, t: int) -> np.ndarray:
-        return c[:, kind + 3 * level + t]
+    def reads(level: int, t: int) -> np.ndarray:
+        return c[COL_READS + 3 * level + t]
 
-    parts = {p: np.zeros(c.shape[0]) for p in ("rf", "noc", "glb", "dram")}
-    mac = c[:, COL_MACS].astype(np.float64) * table.mac_pj
-    R, W = COL_READS, COL_WRITES
+    def writes(level: int, t: int) -> np.ndarray:
+        return c[COL_WRITES + 3 * level + t]
+
+    dram = glb = noc = rf = 0.0
     for t in range(3):
-        parts["dram"] = parts["dram"] + (col(R, _L_DRAM, t) * table.dram_read_pj + col(W, _L_DRAM, t) * table.dram_write_pj)
-        parts["glb"] = parts["glb"] + (col(R, _L_GLB, t) * table.glb_read_pj + col(W, _L_GLB, t) * table.glb_write_pj)
-        parts["noc"] = parts["noc"] + (col(R, _L_NOC, t) + col(W, _L_NOC, t)) * table.noc_hop_pj
-        parts["rf"] = parts["rf"] + (col(R, _L_RF, t) * table.rf_read_pj[t] + col(W, _L_RF, t) * table.rf_write_pj[t])
-    return 0.0 + mac + parts["rf"] + parts["noc"] + parts["glb"] + parts["dram"]
+        dram = dram + (reads(_L_DRAM, t) * table.dram_read_pj + writes(_L_DRAM, t) * table.dram_write_pj)
+        glb = glb + (reads(_L_GLB, t) * table.glb_read_pj + writes(_L_GLB, t) * table.glb_write_pj)
+        noc = noc + (reads(_L_NOC, t) + writes(_L_NOC, t)) * table.noc_hop_pj
+        rf = rf + (reads(_L_RF, t) * table.rf_read_pj[t] + writes(_L_RF, t) * table.rf_write_pj[t])
+    mac = c[COL_MACS] * table.mac_pj
+    return mac + rf + noc + glb + dram        # sum(by_part[p] for p in ENERGY_PARTS): 0 + mac + rf + ...
 
 
 def latency_bound_batch(counts: np.ndarray, dram_wpc: float, glb_wpc: float) -> np.ndarray:
     """(B,) float64 cycles: max(ideal cycles, DRAM words / dram_wpc, GLB words / glb_wpc), the bound
-    accelsim.mapper.score.latency_bound computes (dram_wpc may be inf: no DRAM limit)."""
-    c = np.asarray(counts, dtype=np.int64)
-    cycles = c[:, COL_CYCLES].astype(np.float64)
-    dram_words = (c[:, COL_READS + 3 * _L_DRAM:COL_READS + 3 * _L_DRAM + 3].sum(axis=1)
-                  + c[:, COL_WRITES + 3 * _L_DRAM:COL_WRITES + 3 * _L_DRAM + 3].sum(axis=1))
-    glb_words = (c[:, COL_READS + 3 * _L_GLB:COL_READS + 3 * _L_GLB + 3].sum(axis=1)
-                 + c[:, COL_WRITES + 3 * _L_GLB:COL_WRITES + 3 * _L_GLB + 3].sum(axis=1))
-    dram = np.zeros_like(cycles) if math.isinf(dram_wpc) else dram_words / dram_wpc
-    return np.maximum(cycles, np.maximum(dram, glb_words / glb_wpc))
+    accelsim.mapper.score.latency_bound computes (dram_wpc may be inf: no DRAM limit). Words are the
+    reads plus writes of all three tensors at that level."""
+    c = np.ascontiguousarray(np.asarray(counts, dtype=np.int64).T)
+
+    def words(level: int) -> np.ndarray:
+        r, w = COL_READS + 3 * level, COL_WRITES + 3 * level
+        return c[r] + c[r + 1] + c[r + 2] + c[w] + c[w + 1] + c[w + 2]
+
+    cycles = c[COL_CYCLES].astype(np.float64)
+    glb = words(_L_GLB) / glb_wpc
+    if math.isinf(dram_wpc):
+        return np.maximum(cycles, glb)
+    return np.maximum(np.maximum(cycles, words(_L_DRAM) / dram_wpc), glb)
 
 
 __all__ = ["COLUMNS", "NCOLS", "count_batch", "count_fast", "counts_of_row", "energy_batch",
