@@ -195,6 +195,23 @@ def test_batch_equals_per_item_and_python():
     assert np.array_equal(count_batch(layer, batch), rows)
 
 
+def test_memo_across_calls_changes_nothing():
+    """A caller-owned axis memo reused over many small batches gives the rows of fresh calls."""
+    from accelsim.cost.fast import axis_memo
+
+    layer = ALEXNET_CONV2
+    rng = random.Random(21)
+    lay, batch = encode_batch(layer, [random_mapping(layer, rng) for _ in range(60)])
+    fresh = count_batch(lay, batch)
+    memo = axis_memo(layer)
+    for start in (0, 20, 40, 0, 40):             # revisits hit the memo
+        part = MappingArrays(*(a[start:start + 20] for a in batch))
+        assert np.array_equal(count_batch(lay, part, memo), fresh[start:start + 20])
+    assert (memo.keys >= 0).any()
+    with pytest.raises(ConfigError, match="another layer"):
+        count_batch(zoo.get("alexnet").layers[2], batch, memo)
+
+
 def test_columns_are_the_documented_counts():
     layer = ALEXNET_CONV2
     m = random_mapping(layer, random.Random(5))

@@ -27,6 +27,7 @@ All arithmetic is int64; see accelsim.cost.encode for the exact range (checked, 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
@@ -197,8 +198,10 @@ def _not_first(lo_i, hi_i, m, f):
     if hi_i <= lo_i:
         return 0
     per = m * f
-    z_hi = (hi_i // per) * m + min(hi_i % per, m)
-    z_lo = (lo_i // per) * m + min(lo_i % per, m)
+    q_hi = hi_i // per
+    q_lo = lo_i // per
+    z_hi = q_hi * m + min(hi_i - q_hi * per, m)      # restarts below hi_i
+    z_lo = q_lo * m + min(lo_i - q_lo * per, m)
     return (hi_i - lo_i) - (z_hi - z_lo)
 
 
@@ -247,6 +250,7 @@ def _axis_sums(Dp, Tp, Dr, Tr, s0, d0, g, s, d, pad, size, slide, m, f):
     d_lt = g == 1 and _dense(lastP, Tr, s, d)
     d_ll = g == 1 and _dense(lastP, lastR, s, d)
     delta = m * Tr * d0 if slide == 2 else m * Tp * s0
+    last_steps = slide == 1 and (nfull // m) % f >= 1      # the last output tile is a P-step
     total = 0
     overlap = 0
     jr = 0                               # j % m and (j // m) % f, kept incrementally
@@ -301,9 +305,10 @@ def _axis_sums(Dp, Tp, Dr, Tr, s0, d0, g, s, d, pad, size, slide, m, f):
                     i, i_end = i1 + 1, nfull
                 ir = 0
                 idg = 0
-                if slide == 1:
-                    ir = i % m
-                    idg = (i // m) % f
+                if slide == 1 and i > 0:
+                    q = i // m
+                    ir = i - q * m
+                    idg = q % f
                 while i < i_end:
                     off = base + i * A
                     ovl = slide_j or (slide == 1 and idg >= 1)
@@ -318,7 +323,7 @@ def _axis_sums(Dp, Tp, Dr, Tr, s0, d0, g, s, d, pad, size, slide, m, f):
                         if idg == f:
                             idg = 0
         off = base + nfull * A
-        ovl = slide_j or (slide == 1 and (nfull // m) % f >= 1)
+        ovl = slide_j or last_steps
         t, o = _term(lastP, re, a2l, b2, delta, ovl, fast_l, span_l, span2l, g, s, d, -off, size - off)
         total += t
         overlap += o
@@ -427,11 +432,10 @@ def _chain_at(h, glb, rf):
     return _MAC
 
 
-_MEMO_BITS = 12                      # at most 2**12 entries per axis in the kernel's axis_sums memo
 
 
 @njit(cache=True)
-def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_keep, out):
+def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_keep, out, memo_key, memo_val):
     """Score every mapping of the batch into ``out``; returns (-1, 0) or (index, packed error
     code*100 + level*10 + dim) for the first mapping that breaks a structural rule."""
     Dp, Dq, Dr, Ds = lay[4], lay[5], lay[6], lay[7]
@@ -454,14 +458,12 @@ def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_k
         for d in range(8):
             if rel[t, d] != 0:
                 relprod[t] *= lay[d]
-    # axis_sums depends on the layer and (tile P, tile R, slide, m, f) only: memoised per batch,
-    # per axis, direct-mapped (a collision recomputes)
-    memo_bits = 6                        # ~4 entries per mapping, a power of 2
-    while memo_bits < _MEMO_BITS and (1 << memo_bits) < 4 * factors.shape[0]:
+    # axis_sums depends on the layer and (tile P, tile R, slide, m, f) only: memoised, per axis,
+    # direct-mapped (a collision recomputes); memo_key[ax] is -1 where empty, its length a power of 2
+    memo_bits = 0
+    while (1 << memo_bits) < memo_key.shape[1]:
         memo_bits += 1
     memo_shift = np.uint64(64 - memo_bits)
-    memo_key = np.full((2, 1 << memo_bits), -1, np.int64)
-    memo_val = np.zeros((2, 1 << memo_bits, 2), np.int64)
     fac = np.ones((5, 8), np.int64)
     spans = np.ones((5, 8), np.int64)
     rank = np.zeros((5, 8), np.int64)    # a loop's place within its level (nest order)
@@ -713,13 +715,43 @@ def _as_layer_vector(layer: Layer | np.ndarray) -> np.ndarray:
     return lay
 
 
-def count_batch(layer: Layer | np.ndarray, batch: MappingArrays) -> np.ndarray:
+MEMO_BITS = 12                       # entries per axis of a memo from axis_memo(): 2**12
+
+
+@dataclass(frozen=True, eq=False)
+class AxisMemo:
+    """A caller-owned cache of the kernel's per-axis tile sums for one layer, to reuse across
+    count_batch calls (a search scoring many small batches of one layer). It changes no result:
+    entries are a pure function of the layer and their key. Not safe to share between threads."""
+
+    layer: np.ndarray        # the encoded layer it belongs to
+    keys: np.ndarray         # (2, 2**MEMO_BITS) int64, -1 = empty
+    values: np.ndarray       # (2, 2**MEMO_BITS, 2) int64
+
+
+def axis_memo(layer: Layer | np.ndarray) -> AxisMemo:
+    lay = _as_layer_vector(layer)
+    return AxisMemo(lay.copy(), np.full((2, 1 << MEMO_BITS), -1, np.int64), np.zeros((2, 1 << MEMO_BITS, 2), np.int64))
+
+
+def count_batch(layer: Layer | np.ndarray, batch: MappingArrays, memo: AxisMemo | None = None) -> np.ndarray:
     """(B, NCOLS) int64 counts of a batch (``encode_batch``), columns in ``COLUMNS`` order.
 
-    ``layer`` is the Layer or its encoded vector. Raises ConfigError naming the first mapping that
-    breaks a structural rule (factor < 1, over-tiling, a dim not covered, an order not a permutation).
+    ``layer`` is the Layer or its encoded vector; ``memo`` (from ``axis_memo(layer)``) carries the
+    per-axis tile sums from call to call, else each call starts a fresh one sized to the batch.
+    Raises ConfigError naming the first mapping that breaks a structural rule (factor < 1,
+    over-tiling, a dim not covered, an order not a permutation).
     """
     lay = _as_layer_vector(layer)
+    if memo is None:
+        bits = 6                             # ~4 entries per mapping
+        while bits < MEMO_BITS and (1 << bits) < 4 * len(batch.factors):
+            bits += 1
+        keys, values = np.full((2, 1 << bits), -1, np.int64), np.zeros((2, 1 << bits, 2), np.int64)
+    elif not np.array_equal(memo.layer, lay):
+        raise ConfigError("count_batch: the axis memo belongs to another layer; make one with axis_memo(layer)")
+    else:
+        keys, values = memo.keys, memo.values
     arrs = [np.ascontiguousarray(a, dtype=np.int64) for a in batch]
     factors, orders, gk, rk, xk = arrs
     B = factors.shape[0] if factors.ndim == 3 else -1
@@ -730,7 +762,7 @@ def count_batch(layer: Layer | np.ndarray, batch: MappingArrays) -> np.ndarray:
     out = np.empty((B, NCOLS), dtype=np.int64)
     if B == 0:
         return out
-    index, err = _count_kernel(lay, _REL, _IRR, _NIRR, factors, orders, gk, rk, xk, out)
+    index, err = _count_kernel(lay, _REL, _IRR, _NIRR, factors, orders, gk, rk, xk, out, keys, values)
     if index >= 0:
         code, level, dim = err // 100, (err // 10) % 10, err % 10
         where = (f"order {('dram', 'glb', 'rf')[level]}" if code == 4 else "spatial factors" if code == 5 else
@@ -794,5 +826,5 @@ def latency_bound_batch(counts: np.ndarray, dram_wpc: float, glb_wpc: float) -> 
     return np.maximum(np.maximum(cycles, words(_L_DRAM) / dram_wpc), glb)
 
 
-__all__ = ["COLUMNS", "NCOLS", "count_batch", "count_fast", "counts_of_row", "energy_batch",
+__all__ = ["COLUMNS", "NCOLS", "AxisMemo", "axis_memo", "count_batch", "count_fast", "counts_of_row", "energy_batch",
            "latency_bound_batch"]
