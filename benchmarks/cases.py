@@ -84,9 +84,9 @@ def _eval_bench(plan: Plan) -> list[Case]:
     quick = ("--quick",) if plan is PLANS["quick"] else ()
     from work import BENCH_EVAL_PATHS
 
-    return [Case(f"eval {path} (bench_eval.py)", work("eval_bench", "--path", path, *quick), "work",
-                 f"benchmarks/bench_eval.py run(): the {path} path, one core", one_core=True)
-            for path in BENCH_EVAL_PATHS]
+    return [Case("eval {part} (bench_eval.py)", work("eval_bench", *quick), "work",
+                 "benchmarks/bench_eval.py run(): AlexNet CONV2 on isca16/rs, one core; seconds = one run of the path",
+                 one_core=True, parts=BENCH_EVAL_PATHS)]
 
 
 def _startup(plan: Plan) -> list[Case]:

@@ -42,6 +42,7 @@ class Case:
     note: str = ""
     one_core: bool = False         # pin the child to one CPU and one numba thread
     timeout_s: float = 900.0
+    parts: tuple[str, ...] = ()    # one process measures several parts: one row each, name = name.format(part=...)
 
     def __post_init__(self) -> None:
         if self.timed not in TIMED:
@@ -158,6 +159,22 @@ def summarize(case: Case, samples: list[Sample]) -> dict:
     return row
 
 
+def summarize_parts(case: Case, samples: list[Sample]) -> list[dict]:
+    """Rows of a case whose process measures several parts: part P's seconds are each run's metric
+    ``P.run_s`` and its metrics the ``P.<metric>`` entries (the peak RSS is the process's, shared)."""
+    rows = []
+    for part in case.parts:
+        prefix = f"{part}."
+        split = [Sample(s.metrics[prefix + "run_s"], s.wall_s, s.cpu_s, s.peak_rss_mb,
+                        {k[len(prefix):]: v for k, v in s.metrics.items() if k.startswith(prefix) and k != prefix + "run_s"})
+                 for s in samples if prefix + "run_s" in s.metrics]
+        if not split:
+            raise ValueError(f"case {case.name!r}: no metric {prefix}run_s in its output")
+        one = Case(case.name.format(part=part), case.argv, case.timed, case.note, case.one_core, case.timeout_s)
+        rows.append(summarize(one, split))
+    return rows
+
+
 def skipped(name: str, reason: str) -> dict:
     return {"name": name, "skipped": reason}
 
@@ -229,14 +246,17 @@ def write_results(path: Path, doc: dict) -> None:
     os.replace(tmp, path)
 
 
-def run_case(case: Case, reps: int, cwd: Path, log=None) -> dict:
-    """Measure ``case`` ``reps`` times; a failing run becomes a skipped row naming the error."""
+def run_case(case: Case, reps: int, cwd: Path, log=None) -> list[dict]:
+    """Measure ``case`` ``reps`` times: its row(s); a failing run becomes a skipped row naming the error."""
     samples = []
     for i in range(reps):
         try:
             samples.append(measure_once(case, cwd))
         except CaseFailed as e:
-            return skipped(case.name, f"failed: {e}")
+            return [skipped(case.name.format(part="*"), f"failed: {e}")]
         if log is not None:
             log(f"  {case.name}: run {i + 1}/{reps}: {samples[-1].seconds:.3f} s")
-    return summarize(case, samples)
+    try:
+        return summarize_parts(case, samples) if case.parts else [summarize(case, samples)]
+    except ValueError as e:
+        return [skipped(case.name.format(part="*"), str(e))]

@@ -164,10 +164,11 @@ def ratio(a: float, b: float) -> float | None:
     return a / b if b else None
 
 
-def compare_scalesim(python: str, layers: list[dict], topo: Path, tmp: Path, reps: int, peer_reps: int) -> list[dict]:
+def compare_scalesim(python: str, layers: list[dict], topo: Path, tmp: Path, reps: int, peer_reps: int,
+                     arrays=SCALESIM_ARRAYS, dataflows=SCALESIM_DATAFLOWS) -> list[dict]:
     out = []
-    for rows, cols in SCALESIM_ARRAYS:
-        for df in SCALESIM_DATAFLOWS:
+    for rows, cols in arrays:
+        for df in dataflows:
             cfg = tmp / f"scalesim_{rows}x{cols}_{df}.cfg"
             cfg.write_text(SCALESIM_CFG.format(rows=rows, cols=cols, df=df))
             arch = (f"systolic_{rows}x{cols}_{df}" if (rows, cols) == (32, 32)
@@ -297,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="accelsim vs SCALE-Sim and ZigZag: time and agreement ratios")
     p.add_argument("--peer-python", default=os.environ.get("ACCELSIM_PEER_PYTHON"),
                    help="python of the separate venv holding scalesim / zigzag-dse (default $ACCELSIM_PEER_PYTHON)")
-    p.add_argument("--quick", action="store_true", help=f"layers {QUICK_LAYERS} only, one repetition")
+    p.add_argument("--quick", action="store_true",
+                   help=f"layer {QUICK_LAYERS} only, one repetition, SCALE-Sim on the 32x32 WS array only "
+                        "(SCALE-Sim takes about a minute per layer and array)")
     p.add_argument("--layers", help=f"comma-separated layers of {TOPOLOGY.name} (default {DEFAULT_LAYERS})")
     p.add_argument("--only", choices=("scalesim", "zigzag"), help="one peer only")
     p.add_argument("--reps", type=int, default=None, help="accelsim runs per figure (median; default 3, quick 1)")
@@ -326,7 +329,10 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 print(f"running {peer} ...", file=sys.stderr, flush=True)
                 if peer == "scalesim":
-                    doc["scalesim"] = compare_scalesim(a.peer_python, layers, topo, tmp, reps, a.peer_reps)
+                    arrays, flows = ((SCALESIM_ARRAYS[:1], ("ws",)) if a.quick
+                                     else (SCALESIM_ARRAYS, SCALESIM_DATAFLOWS))
+                    doc["scalesim"] = compare_scalesim(a.peer_python, layers, topo, tmp, reps, a.peer_reps,
+                                                       arrays, flows)
                 else:
                     doc["zigzag"] = compare_zigzag(a.peer_python, layers, topo, tmp, reps, a.peer_reps,
                                                    a.search_budget)

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(harness.skipped(group, reason))
             continue
         print(f"running {case.name} ...", file=sys.stderr, flush=True)
-        rows.append(harness.run_case(case, a.reps or reps, cwd, log))
+        rows.extend(harness.run_case(case, a.reps or reps, cwd, log))
     wall = time.perf_counter() - start
     doc = harness.results_doc(rows, machine_meta(mode, wall, load_before, os.getloadavg()))
     if a.peer_python:

@@ -80,19 +80,26 @@ def eval_python(a: argparse.Namespace) -> dict:
 
 
 def eval_bench(a: argparse.Namespace) -> dict:
-    """benchmarks/bench_eval.py's run(quick) (owned by the numba scorer's author), one path of it.
+    """benchmarks/bench_eval.py's run(quick) (owned by the numba scorer's author): every path it times.
 
-    Its dict is passed through; ``a.path`` picks which of its evals-per-second figures is this
-    case's ``evals_per_second``, and its time is this case's ``work_s``."""
+    Per path P: ``P.run_s`` (its median run's wall seconds), ``P.evals_per_second`` (evaluations per
+    CPU second: one core's rate whatever else loads the machine) and ``P.wall_evals_per_second``.
+    ``work_s`` is bench_eval's own total; its compile figures pass through as ``compile_*``."""
     sys.path.insert(0, str(HERE))
     import bench_eval  # noqa: E402  (benchmarks/bench_eval.py)
 
-    return pick_path(bench_eval.run(a.quick), a.path)
-
-
-def pick_path(res: dict, path: str) -> dict:
-    """Placeholder until bench_eval's result shape is known."""
-    raise NotImplementedError(path)
+    res = bench_eval.run(a.quick)
+    out = {"work_s": res["work_s"]}
+    for name, p in res["paths"].items():
+        out[f"{name}.run_s"] = p["evals"] / p["evals_per_second"]
+        out[f"{name}.work_cpu_s"] = p["evals"] / p["evals_per_cpu_second"]
+        out[f"{name}.evals_per_second"] = p["evals_per_cpu_second"]
+        out[f"{name}.wall_evals_per_second"] = p["evals_per_second"]
+        out[f"{name}.evals"] = p["evals"]
+    for k, v in res.get("compile", {}).items():
+        if isinstance(v, (int, float)):
+            out[f"compile_{k}"] = v
+    return out
 
 
 def search(a: argparse.Namespace) -> dict:
@@ -144,7 +151,7 @@ def simulate(a: argparse.Namespace) -> dict:
     return {"work_s": work, "work_cpu_s": cpu, "cycles": cycles, "layers": len(prepared)}
 
 
-BENCH_EVAL_PATHS = ("numba", "batch")   # provisional until bench_eval.py lands
+BENCH_EVAL_PATHS = ("python", "numba", "batch", "batch_scored")   # benchmarks/bench_eval.py's paths
 
 BODIES = {"eval_python": eval_python, "eval_bench": eval_bench, "search": search, "simulate": simulate}
 
@@ -161,7 +168,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--per-layer", type=int, default=400)
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--path", default="batch")
     a = p.parse_args(argv)
     if a.body == "eval_python" and not a.dataflow:
         a.dataflow = "rs"

@@ -81,3 +81,21 @@ def test_metrics_line_and_bad_input(harness):
         h.summarize(h.Case("x", ("x",)), [])
     with pytest.raises(ValueError):
         h.Case("x", ("x",), "cpu")
+
+
+def test_parts_split_one_process_into_rows(harness):
+    h = harness
+    case = h.Case("eval {part}", ("x",), "work", parts=("numba", "batch"))
+    samples = [h.Sample(9.0, 10.0, 8.0, rss, {"work_s": 9.0, "numba.run_s": n, "numba.evals_per_second": rn,
+                                              "batch.run_s": b, "batch.evals_per_second": rb, "batch.work_cpu_s": b / 2})
+               for rss, n, rn, b, rb in ((100.0, 0.3, 10.0, 0.02, 1e6), (120.0, 0.1, 30.0, 0.04, 5e5),
+                                         (110.0, 0.2, 20.0, 0.01, 2e6))]
+    numba, batch = h.summarize_parts(case, samples)
+    assert numba["name"] == "eval numba" and batch["name"] == "eval batch"
+    assert (numba["median_s"], numba["min_s"], numba["max_s"]) == (0.2, 0.1, 0.3)
+    assert (batch["median_s"], batch["min_s"], batch["max_s"]) == (0.02, 0.01, 0.04)
+    assert numba["metrics"] == {"evals_per_second": 20.0} and batch["metrics"] == {"evals_per_second": 1e6}
+    assert batch["median_cpu_s"] == 0.01                  # median of b / 2 = (0.01, 0.02, 0.005)
+    assert numba["median_cpu_s"] == 8.0                   # no part CPU: the process's
+    assert numba["peak_rss_mb"] == batch["peak_rss_mb"] == 120.0
+    assert h.results_doc([numba, batch], {})["evals_per_second"] == 1e6
