@@ -1,4 +1,4 @@
-"""The numba twin of accelsim.cost.counts.count: the same integers, about a microsecond per mapping.
+"""The numba twin of accelsim.cost.counts.count: the same integers, under a microsecond per mapping.
 
 ``count_fast(layer, mapping) -> Counts`` equals ``counts.count`` exactly; ``count_batch`` scores a
 batch of encoded mappings (accelsim.cost.encode) into a (B, K) int64 array, one row per mapping,
@@ -32,10 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from accelsim.cost.counts import ACCESS_LEVELS, TENSOR_NAMES, Counts
+from accelsim.cost.counts import ACCESS_LEVELS, L_DRAM, L_GLB, L_NOC, L_RF, TENSOR_NAMES, Counts
 from accelsim.cost.encode import LAYER_LEN, MappingArrays, encode, encode_layer
 from accelsim.errors import ConfigError
-from accelsim.mapping import LEVELS, RELEVANT, Mapping
+from accelsim.mapping import COLS, DRAM, GLB, LEVELS, RELEVANT, RF, ROWS, Mapping
 from workloads.layer import DIMS, Layer
 
 COLUMNS: tuple[str, ...] = (("macs", "cycles", "active_pes")
@@ -60,10 +60,15 @@ _ERRORS = {
     5: "active PEs (product of the spatial factors) exceed 4e18",
 }
 
-# mapping levels (accelsim.mapping) and the child "level" of the MAC units
+# mapping levels (accelsim.mapping) and the child "level" of the MAC units; access-count levels
+# (counts.py). Literals here because compiled kernels are cached against this file only: the
+# assertion fails loudly if the other modules ever renumber.
 _DRAM, _GLB, _ROWS, _COLS, _RF, _MAC = 0, 1, 2, 3, 4, 5
-# access-count levels (counts.py)
 _L_DRAM, _L_GLB, _L_NOC, _L_RF = 0, 1, 2, 3
+if ((DRAM, GLB, ROWS, COLS, RF) != (_DRAM, _GLB, _ROWS, _COLS, _RF)
+        or (L_DRAM, L_GLB, L_NOC, L_RF) != (_L_DRAM, _L_GLB, _L_NOC, _L_RF)
+        or LEVELS != ("dram", "glb", "rows", "cols", "rf") or DIMS != ("N", "G", "K", "C", "P", "Q", "R", "S")):
+    raise ImportError("accelsim.cost.fast: level or dim numbering changed in mapping/counts/layer; update fast.py")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,10 +346,11 @@ def _axis_sums(Dp, Tp, Dr, Tr, s0, d0, g, s, d, pad, size, slide, m, f):
 #
 # counts.build_nest puts a loop for every factor > 1, level by level (DRAM in dram order, GLB in glb
 # order, ROWS and COLS in dim order, RF in rf order). The kernel keeps the nest as per-(level, dim)
-# arrays: factor, inner span, and a key lv*8 + rank-within-level that sorts loops in nest order, so a
-# cut of the nest is a level (loops above the GLB: DRAM; above the RF: DRAM..COLS; above the MACs:
-# all). Everything runs in one function: numba reference-counts array arguments on every call, which
-# at this grain would cost more than the arithmetic; the helpers it calls take integers only.
+# arrays: factor, inner span, and the loop's rank within its level, so (level, rank) sorts loops in
+# nest order and a cut of the nest is a level (loops above the GLB: DRAM; above the RF: DRAM..COLS;
+# above the MACs: all). A dim's loops are then five bits, one per level (bit 0 DRAM .. bit 4 RF).
+# Everything runs in one function: numba reference-counts array arguments on every call, which at
+# this grain would cost more than the arithmetic; the helpers it calls take integers only.
 
 @njit(cache=True)
 def _ct_step(f, s, kept, full, budget):
@@ -430,8 +436,6 @@ def _chain_at(h, glb, rf):
         if h == 0:
             return _RF
     return _MAC
-
-
 
 
 @njit(cache=True)
