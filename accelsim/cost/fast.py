@@ -792,42 +792,60 @@ def count_fast(layer: Layer, mapping: Mapping) -> Counts:
     return counts_of_row(count_batch(lay, MappingArrays(*(a[None] for a in one)))[0])
 
 
+@njit(cache=True)
+def _energy_kernel(c, w, out):
+    """w: mac, dram read/write, glb read/write, noc hop, rf read x3, rf write x3 (pJ)."""
+    for b in range(c.shape[0]):
+        dram = 0.0
+        glb = 0.0
+        noc = 0.0
+        rf = 0.0
+        for t in range(3):
+            dram = dram + (c[b, COL_READS + t] * w[1] + c[b, COL_WRITES + t] * w[2])
+            glb = glb + (c[b, COL_READS + 3 + t] * w[3] + c[b, COL_WRITES + 3 + t] * w[4])
+            noc = noc + (c[b, COL_READS + 6 + t] + c[b, COL_WRITES + 6 + t]) * w[5]
+            rf = rf + (c[b, COL_READS + 9 + t] * w[6 + t] + c[b, COL_WRITES + 9 + t] * w[9 + t])
+        out[b] = c[b, COL_MACS] * w[0] + rf + noc + glb + dram
+
+
 def energy_batch(counts: np.ndarray, table) -> np.ndarray:
     """(B,) float64 pJ of each row, with an accelsim.energy.EnergyTable: the same float operations in
-    the same order as accelsim.cost.model.energy_of summed over ENERGY_PARTS, so equal bit for bit."""
-    c = np.ascontiguousarray(np.asarray(counts, dtype=np.int64).T)     # (NCOLS, B): columns contiguous
+    the same order as accelsim.cost.model.energy_of summed over ENERGY_PARTS (mac, rf, noc, glb,
+    dram; each part summed over the tensors), so equal to LayerResult.energy_pj bit for bit."""
+    c = np.ascontiguousarray(counts, dtype=np.int64)
+    w = np.array([table.mac_pj, table.dram_read_pj, table.dram_write_pj, table.glb_read_pj, table.glb_write_pj,
+                  table.noc_hop_pj, *table.rf_read_pj, *table.rf_write_pj], dtype=np.float64)
+    out = np.empty(c.shape[0], dtype=np.float64)
+    _energy_kernel(c, w, out)
+    return out
 
-    def reads(level: int, t: int) -> np.ndarray:
-        return c[COL_READS + 3 * level + t]
 
-    def writes(level: int, t: int) -> np.ndarray:
-        return c[COL_WRITES + 3 * level + t]
-
-    dram = glb = noc = rf = 0.0
-    for t in range(3):
-        dram = dram + (reads(_L_DRAM, t) * table.dram_read_pj + writes(_L_DRAM, t) * table.dram_write_pj)
-        glb = glb + (reads(_L_GLB, t) * table.glb_read_pj + writes(_L_GLB, t) * table.glb_write_pj)
-        noc = noc + (reads(_L_NOC, t) + writes(_L_NOC, t)) * table.noc_hop_pj
-        rf = rf + (reads(_L_RF, t) * table.rf_read_pj[t] + writes(_L_RF, t) * table.rf_write_pj[t])
-    mac = c[COL_MACS] * table.mac_pj
-    return mac + rf + noc + glb + dram        # sum(by_part[p] for p in ENERGY_PARTS): 0 + mac + rf + ...
+@njit(cache=True)
+def _latency_kernel(c, dram_wpc, glb_wpc, out):
+    for b in range(c.shape[0]):
+        dram_words = 0
+        glb_words = 0
+        for t in range(3):
+            dram_words += c[b, COL_READS + t] + c[b, COL_WRITES + t]
+            glb_words += c[b, COL_READS + 3 + t] + c[b, COL_WRITES + 3 + t]
+        v = float(c[b, COL_CYCLES])
+        dram = 0.0 if math.isinf(dram_wpc) else dram_words / dram_wpc
+        glb = glb_words / glb_wpc
+        if dram > v:
+            v = dram
+        if glb > v:
+            v = glb
+        out[b] = v
 
 
 def latency_bound_batch(counts: np.ndarray, dram_wpc: float, glb_wpc: float) -> np.ndarray:
     """(B,) float64 cycles: max(ideal cycles, DRAM words / dram_wpc, GLB words / glb_wpc), the bound
     accelsim.mapper.score.latency_bound computes (dram_wpc may be inf: no DRAM limit). Words are the
     reads plus writes of all three tensors at that level."""
-    c = np.ascontiguousarray(np.asarray(counts, dtype=np.int64).T)
-
-    def words(level: int) -> np.ndarray:
-        r, w = COL_READS + 3 * level, COL_WRITES + 3 * level
-        return c[r] + c[r + 1] + c[r + 2] + c[w] + c[w + 1] + c[w + 2]
-
-    cycles = c[COL_CYCLES].astype(np.float64)
-    glb = words(_L_GLB) / glb_wpc
-    if math.isinf(dram_wpc):
-        return np.maximum(cycles, glb)
-    return np.maximum(np.maximum(cycles, words(_L_DRAM) / dram_wpc), glb)
+    c = np.ascontiguousarray(counts, dtype=np.int64)
+    out = np.empty(c.shape[0], dtype=np.float64)
+    _latency_kernel(c, float(dram_wpc), float(glb_wpc), out)
+    return out
 
 
 __all__ = ["COLUMNS", "NCOLS", "AxisMemo", "axis_memo", "count_batch", "count_fast", "counts_of_row", "energy_batch",
