@@ -12,14 +12,16 @@ Paths (all single-threaded):
 - batch:        accelsim.cost.fast.count_batch on the pre-encoded batch
 - batch_scored: count_batch + energy_batch + latency_bound_batch (what a search scores with)
 
-Each path is timed with time.perf_counter over several runs; ``evals_per_second`` is the median
-run's rate, compile excluded (a warm-up call first). Compile is measured apart: ``compile.cold_s``
+Each path is timed with time.perf_counter over several rounds (every round runs each path once, so
+all paths share the machine's load over time); ``evals_per_second`` is the median run's rate,
+compile excluded (a warm-up call first). Compile is measured apart: ``compile.cold_s``
 is the first call in a fresh process with an empty numba cache (full mode only), ``compile.cached_s``
 the first call in a fresh process that loads the cache.
 
 ``run(quick) -> dict``: {"layer", "arch", "mappings", "loadavg", "target_evals_per_second",
 "paths": {name: {"evals", "runs", "evals_per_second", "best_evals_per_second",
-"evals_per_cpu_second", "work_s"}}, "compile": {"cold_s", "cached_s"}}.
+"evals_per_cpu_second", "speedup_vs_python", "work_s"}}, "compile": {"cold_s", "cached_s",
+"first_call_this_process_s"}, "work_s"}.
 """
 
 from __future__ import annotations
@@ -45,10 +47,15 @@ def ceil_div(a: int, b: int) -> int:
 
 def random_legal_mappings(layer, arch, n: int, seed: int = 0) -> list:
     """Random mappings that pass problems_of with the arch: factors drawn inner level first, each at
-    most what the dim has left (RF <= 4, the array's rows/cols budget), DRAM takes the rest."""
+    most what the dim has left (RF <= 4, the array's rows/cols budget), DRAM takes the rest; random
+    loop orders; the tensors each buffer keeps are what the arch has (as a search would use)."""
+    from accelsim.energy import TENSORS
     from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping, problems_of
 
     rng = random.Random(seed)
+    # which buffers keep which tensor is the arch's (as in a search): GLB holds, RF holds, MAC registers
+    keep = [tuple(t in arch.glb.holds for t in TENSORS), tuple(arch.rf.holds(t) for t in TENSORS),
+            tuple(t in arch.pe_array.operand_registers for t in TENSORS)]
     out = []
     while len(out) < n:
         fac = [[1] * 8 for _ in range(5)]
@@ -65,25 +72,29 @@ def random_legal_mappings(layer, arch, n: int, seed: int = 0) -> list:
                 elif lv == ROWS:
                     rows //= f
             fac[DRAM][d] = ceil_div(D, span)
-        keep = [tuple(rng.random() < 0.8 for _ in range(3)) for _ in range(3)]
         m = Mapping(tuple(map(tuple, fac)), tuple(tuple(rng.sample(range(8), 8)) for _ in range(3)), *keep)
         if not problems_of(layer, m, arch):
             out.append(m)
     return out
 
 
-def _time_runs(fn, evals: int, runs: int) -> dict:
-    wall, cpu = [], []
-    for _ in range(runs):
-        t, c = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - t)
-        cpu.append(time.process_time() - c)
-    return {"evals": evals, "runs": runs,
-            "evals_per_second": evals / statistics.median(wall),
-            "best_evals_per_second": evals / min(wall),
-            "evals_per_cpu_second": evals / statistics.median(cpu),
-            "work_s": sum(wall)}
+def _time_rounds(work: dict, rounds: int) -> dict:
+    """Run every path once per round, round after round (so all paths see the same machine load over
+    time); per path: the median and the best run, and the median CPU-time rate."""
+    wall: dict = {name: [] for name in work}
+    cpu: dict = {name: [] for name in work}
+    for _ in range(rounds):
+        for name, (fn, _evals) in work.items():
+            t, c = time.perf_counter(), time.process_time()
+            fn()
+            wall[name].append(time.perf_counter() - t)
+            cpu[name].append(time.process_time() - c)
+    return {name: {"evals": evals, "runs": rounds,
+                   "evals_per_second": evals / statistics.median(wall[name]),
+                   "best_evals_per_second": evals / min(wall[name]),
+                   "evals_per_cpu_second": evals / statistics.median(cpu[name]),
+                   "work_s": sum(wall[name])}
+            for name, (_fn, evals) in work.items()}
 
 
 _FIRST_CALL = """
@@ -135,19 +146,21 @@ def run(quick: bool) -> dict:
     count_batch(lay, batch)
 
     n_py, n_fast = (200, 2000) if quick else (500, N_MAPPINGS)
-    runs, batch_runs = (3, 5) if quick else (5, 11)
+    rounds = 5 if quick else 11
     dram_wpc, glb_wpc = arch.dram_words_per_cycle, arch.glb.bandwidth_words_per_cycle
 
     def scored():
         rows = count_batch(lay, batch)
         return energy_batch(rows, arch.energy), latency_bound_batch(rows, dram_wpc, glb_wpc)
 
-    paths = {
-        "python": _time_runs(lambda: [count(layer, m) for m in mappings[:n_py]], n_py, runs),
-        "numba": _time_runs(lambda: [count_fast(layer, m) for m in mappings[:n_fast]], n_fast, runs),
-        "batch": _time_runs(lambda: count_batch(lay, batch), N_MAPPINGS, batch_runs),
-        "batch_scored": _time_runs(scored, N_MAPPINGS, batch_runs),
-    }
+    paths = _time_rounds({
+        "python": (lambda: [count(layer, m) for m in mappings[:n_py]], n_py),
+        "numba": (lambda: [count_fast(layer, m) for m in mappings[:n_fast]], n_fast),
+        "batch": (lambda: count_batch(lay, batch), N_MAPPINGS),
+        "batch_scored": (scored, N_MAPPINGS),
+    }, rounds)
+    for p in paths.values():             # load-independent: both measured in the same rounds
+        p["speedup_vs_python"] = p["evals_per_second"] / paths["python"]["evals_per_second"]
     comp = compile_times(cold=not quick)
     comp["first_call_this_process_s"] = first_call
     return {"layer": f"{LAYER[0]} {layer.name}", "arch": ARCH, "mappings": N_MAPPINGS,
@@ -161,10 +174,11 @@ def main(argv: list[str]) -> int:
     res = run(quick)
     print(f"{res['layer']} on {res['arch']}, {res['mappings']} random legal mappings"
           f"{' (quick)' if quick else ''}; load average {res['loadavg']}")
-    print(f"{'path':<14}{'evals':>8}{'runs':>6}{'evals/s (median)':>19}{'best':>14}{'per CPU s':>14}")
+    print(f"{'path':<14}{'evals':>8}{'runs':>6}{'evals/s (median)':>19}{'best':>14}{'per CPU s':>14}"
+          f"{'x python':>10}")
     for name, p in res["paths"].items():
         print(f"{name:<14}{p['evals']:>8}{p['runs']:>6}{p['evals_per_second']:>19,.0f}"
-              f"{p['best_evals_per_second']:>14,.0f}{p['evals_per_cpu_second']:>14,.0f}")
+              f"{p['best_evals_per_second']:>14,.0f}{p['evals_per_cpu_second']:>14,.0f}{p['speedup_vs_python']:>10,.0f}")
     c = res["compile"]
     cold = "not measured (quick)" if c["cold_s"] is None else f"{c['cold_s']:.1f} s"
     cached = "not measured (quick)" if c["cached_s"] is None else f"{c['cached_s']:.2f} s"

@@ -777,7 +777,7 @@ def count_batch(layer: Layer | np.ndarray, batch: MappingArrays, memo: AxisMemo 
 
 def counts_of_row(row: np.ndarray) -> Counts:
     """One row of ``count_batch`` as the Counts dataclass (Python ints)."""
-    v = [int(x) for x in row]
+    v = np.asarray(row, dtype=np.int64).tolist()       # Python ints
     return Counts(
         macs=v[COL_MACS], cycles=v[COL_CYCLES], active_pes=v[COL_ACTIVE_PES],
         reads=tuple(tuple(v[COL_READS + 3 * lv + t] for t in range(3)) for lv in range(4)),
