@@ -80,13 +80,6 @@ def _cdiv(a, b):
     return -((-a) // b)
 
 
-@njit(cache=True)
-def _gcd(a, b):
-    while b:
-        a, b = b, a % b
-    return a
-
-
 # ---------------------------------------------------------------------------------------------
 # the lattice {p*s + r*d : p < a, r < b} in units of g = gcd(stride, dil): s, d coprime below
 
@@ -439,20 +432,14 @@ def _chain_at(h, glb, rf):
 
 
 @njit(cache=True)
-def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_keep, out, memo_key, memo_val):
+def _count_kernel(lay, geo, ah1, aw1, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_keep, out, memo_key,
+                  memo_val):
     """Score every mapping of the batch into ``out``; returns (-1, 0) or (index, packed error
-    code*100 + level*10 + dim) for the first mapping that breaks a structural rule."""
-    Dp, Dq, Dr, Ds = lay[4], lay[5], lay[6], lay[7]
-    sth, dih, pah, H = lay[8], lay[9], lay[10], lay[11]
-    stw, diw, paw, W = lay[12], lay[13], lay[14], lay[15]
-    gh = _gcd(sth, dih)
-    gw = _gcd(stw, diw)
-    sh1, dh1, sw1, dw1 = sth // gh, dih // gh, stw // gw, diw // gw
-    # ifmap rows/cols of one-element tiles with every MAC an event: the same for every mapping
-    one = np.int64(1)                # (typed variables, not literals: one compiled signature per helper)
-    zero = np.int64(0)
-    ah1, _ = _axis_sums(Dp, one, Dr, one, sth, dih, gh, sh1, dh1, pah, H, zero, one, one)
-    aw1, _ = _axis_sums(Dq, one, Ds, one, stw, diw, gw, sw1, dw1, paw, W, zero, one, one)
+    code*100 + level*10 + dim) for the first mapping that breaks a structural rule.
+
+    geo[axis]: the axis_sums geometry of rows (0) and columns (1), see _axis_geometry; ah1, aw1: the
+    ifmap rows and columns summed over one-element tiles (_unit_axis_sums)."""
+    Dp, Dq = lay[4], lay[5]
     spatial_mask = np.int64(4 | 8)   # loops at ROWS, COLS
     temporal_mask = np.int64(1 | 2 | 16)
     outputs = lay[0] * lay[1] * lay[2] * Dp * Dq
@@ -638,11 +625,9 @@ def _count_kernel(lay, rel, irr, nirr, factors, orders, glb_keep, rf_keep, reg_k
                             if key >= 0 and memo_key[ax, e] == key:
                                 a = memo_val[ax, e, 0]
                                 o = memo_val[ax, e, 1]
-                            else:
-                                if ax == 0:
-                                    a, o = _axis_sums(Dp, tp, Dr, tr, sth, dih, gh, sh1, dh1, pah, H, sl, m, f)
-                                else:
-                                    a, o = _axis_sums(Dq, tp, Ds, tr, stw, diw, gw, sw1, dw1, paw, W, sl, m, f)
+                            else:                # (one call site: numba/LLVM compile it once)
+                                a, o = _axis_sums(geo[ax, 0], tp, geo[ax, 1], tr, geo[ax, 2], geo[ax, 3], geo[ax, 4],
+                                                  geo[ax, 5], geo[ax, 6], geo[ax, 7], geo[ax, 8], sl, m, f)
                                 if key >= 0:
                                     memo_key[ax, e] = key
                                     memo_val[ax, e, 0] = a
@@ -719,6 +704,25 @@ def _as_layer_vector(layer: Layer | np.ndarray) -> np.ndarray:
     return lay
 
 
+def _axis_geometry(lay: np.ndarray) -> np.ndarray:
+    """Per axis (rows, cols): output dim, filter dim, stride, dilation, g = gcd(stride, dilation),
+    stride / g, dilation / g, padding, input size: the arguments _axis_sums takes from the layer."""
+    geo = np.zeros((2, 9), dtype=np.int64)
+    for ax in range(2):
+        out_dim, filt, stride, dil, pad, size = (int(v) for v in lay[[4 + ax, 6 + ax, 8 + 4 * ax, 9 + 4 * ax,
+                                                                      10 + 4 * ax, 11 + 4 * ax]])
+        g = math.gcd(stride, dil)
+        geo[ax] = (out_dim, filt, stride, dil, g, stride // g, dil // g, pad, size)
+    return geo
+
+
+def _unit_axis_sums(geo: np.ndarray) -> tuple[int, int]:
+    """ifmap rows and columns summed over one-element tiles with no slide (every MAC an event)."""
+    one, zero = 1, 0
+    return tuple(int(_axis_sums(int(g[0]), one, int(g[1]), one, *(int(v) for v in g[2:]), zero, one, one)[0])
+                 for g in geo)
+
+
 MEMO_BITS = 12                       # entries per axis of a memo from axis_memo(): 2**12
 
 
@@ -766,7 +770,9 @@ def count_batch(layer: Layer | np.ndarray, batch: MappingArrays, memo: AxisMemo 
     out = np.empty((B, NCOLS), dtype=np.int64)
     if B == 0:
         return out
-    index, err = _count_kernel(lay, _REL, _IRR, _NIRR, factors, orders, gk, rk, xk, out, keys, values)
+    geo = _axis_geometry(lay)
+    ah1, aw1 = _unit_axis_sums(geo)
+    index, err = _count_kernel(lay, geo, ah1, aw1, _REL, _IRR, _NIRR, factors, orders, gk, rk, xk, out, keys, values)
     if index >= 0:
         code, level, dim = err // 100, (err // 10) % 10, err % 10
         where = (f"order {('dram', 'glb', 'rf')[level]}" if code == 4 else "spatial factors" if code == 5 else
