@@ -237,22 +237,25 @@ def test_gpt3_gemm_exact():
     79,164,837,199,872 MACs (~2^46); its counts reach ~10^15, far past int32, all exact."""
     layer = gemm("g", m=2048, n=49152, k=12288, batch=64)
     I = tuple(range(8))
-    ws = Mapping(((64, 1, 192, 48, 2048, 1, 1, 1), (1, 1, 16, 1, 1, 1, 1, 1), (1, 1, 16, 1, 1, 1, 1, 1),
-                  (1, 1, 1, 16, 1, 1, 1, 1), (1, 1, 1, 16, 1, 1, 1, 1)),
-                 ((0, 2, 3, 4, 1, 5, 6, 7), (4, 0, 1, 2, 3, 5, 6, 7), I), (True,) * 3, (True, True, False), (True,) * 3)
+    # K = 192 x 16 (GLB) x 16 (rows), C = 48 x 16 (cols) x 16 (RF); psums bypass the RF
+    tiled = Mapping(((64, 1, 192, 48, 2048, 1, 1, 1), (1, 1, 16, 1, 1, 1, 1, 1), (1, 1, 16, 1, 1, 1, 1, 1),
+                     (1, 1, 1, 16, 1, 1, 1, 1), (1, 1, 1, 16, 1, 1, 1, 1)),
+                    ((0, 2, 3, 4, 1, 5, 6, 7), (4, 0, 1, 2, 3, 5, 6, 7), I), (True,) * 3, (True, True, False),
+                    (True,) * 3)
     flat = Mapping((layer.dims, (1,) * 8, (1,) * 8, (1,) * 8, (1,) * 8), (I, I, I), (False,) * 3, (False,) * 3,
                    (False,) * 3)
-    assert problems_of(layer, ws) == [] and problems_of(layer, flat) == []
+    assert problems_of(layer, tiled) == [] and problems_of(layer, flat) == []
     rng = random.Random(2)
-    ms = [ws, flat] + [random_mapping(layer, rng) for _ in range(3)]
+    ms = [tiled, flat] + [random_mapping(layer, rng) for _ in range(3)]
     lay, batch = encode_batch(layer, ms)
     rows = count_batch(lay, batch)
     for i, m in enumerate(ms):
         expected = count(layer, m)
         assert expected.macs == 79_164_837_199_872
         assert counts_of_row(rows[i]) == expected
-    # the unbuffered mapping reads every operand once per MAC from DRAM: 3 x MACs words
+    # no buffers and no operand registers: every MAC reads its ifmap, weight and psum from DRAM
     assert count(layer, flat).reads[0] == (79_164_837_199_872,) * 3
+    assert counts_of_row(rows[1]).reads[0] == (79_164_837_199_872,) * 3
     assert rows.max() > 2 ** 46
 
 
