@@ -9,9 +9,11 @@ Mapping: a :class:`MappingArrays` of int64 arrays, with a leading batch axis fro
 and per tensor (ifmap, weight, psum) 0/1 flags ``glb_keep[3]``, ``rf_keep[3]``, ``reg_keep[3]``
 (the MAC's operand register / psum accumulator; see accelsim.mapping).
 
-Exact range: the kernels compute in int64. Every count they produce is at most 4 x the product of
-the loop bounds (the MAC count of the un-padded nest) and every intermediate is smaller, so a layer
-is accepted when N*G*K*C*P*Q*R*S <= 2**60 and each of its sixteen integers is < 2**31;
+Exact range: the kernels compute in int64. A tile volume summed over refill events is at most the
+product of the loop bounds N*G*K*C*P*Q*R*S (each axis term counts at most its tile's p x r pairs),
+an overlap or a count (a level gets at most two hops' words, a transfer twice a volume) at most twice
+it, and the geometry (offsets, spans) stays below 2**35; so a layer is accepted when
+N*G*K*C*P*Q*R*S <= 2**60 (every count < 2**62) and each of its sixteen integers is < 2**31;
 ``encode_layer`` raises ConfigError outside that range (use accelsim.cost.counts.count, which uses
 Python's unbounded ints). The mapping-side conditions (factors >= 1, no over-tiling, dims covered,
 orders are permutations) are checked by the kernel, which refuses a mapping that breaks them.
