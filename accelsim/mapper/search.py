@@ -149,10 +149,11 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult
     import numpy as np
 
     from accelsim.cost.encode import MappingArrays, decode, encode_batch, encode_layer
-    from accelsim.cost.fast import count_batch
+    from accelsim.cost.fast import axis_memo, count_batch
     from accelsim.mapper.batch import BatchSpace
 
     lay = encode_layer(layer)
+    memo = axis_memo(lay)            # per-axis tile sums, shared by every batch of this layer
     rng = np.random.default_rng(spec.seed)
     start = time.perf_counter()
     space = BatchSpace(layer, arch, dataflow, lay)
@@ -186,7 +187,7 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult
         named = dataflow.named(layer, arch)
         if not problems_of(layer, named, arch):
             _, arrays = encode_batch(layer, [named])
-            obj, _, _ = _objective_batch(count_batch(lay, arrays), arch, spec.objective)
+            obj, _, _ = _objective_batch(count_batch(lay, arrays, memo), arch, spec.objective)
             merge(arrays, obj)
             evaluated += 1
     except ConfigError:
@@ -208,7 +209,7 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult
                 stopped_by = "space"
                 break
             continue
-        obj, _, _ = _objective_batch(count_batch(lay, cand), arch, spec.objective)
+        obj, _, _ = _objective_batch(count_batch(lay, cand, memo), arch, spec.objective)
         evaluated += len(cand)
         merge(cand, obj)
     if top is None:
