@@ -221,7 +221,8 @@ def compare_zigzag(python: str, layers: list[dict], topo: Path, tmp: Path, reps:
             row["error"] = f"ZigZag: {err}"
             out.append(row)
             continue
-        run = ours(arch, topo, reps, "--no-sim", "--search", "--objective", "energy", "--search-budget", str(budget))
+        budget_args = ("--search-budget", str(budget)) if budget else ()
+        run = ours(arch, topo, reps, "--no-sim", "--search", "--objective", "energy", *budget_args)
         row.update({"zigzag_version": peer["version"], "zigzag_wall_s": wall, "zigzag_cpu_s": cpu,
                     "zigzag_eval_s": statistics.median(peer["times_s"]),
                     "zigzag_energy_pj": [x["energy_pj"] for x in peer["layers"]],
@@ -232,7 +233,7 @@ def compare_zigzag(python: str, layers: list[dict], topo: Path, tmp: Path, reps:
             continue
         energy = [x["energy_pj"] for x in run["layers"]]
         row.update({
-            "accelsim_energy_pj": energy, "accelsim_wall_s": run["wall_s"], "accelsim_budget": budget,
+            "accelsim_energy_pj": energy, "accelsim_wall_s": run["wall_s"], "accelsim_budget": budget or "default",
             "energy_ratio": ratio(sum(energy), sum(row["zigzag_energy_pj"])),
             "energy_ratio_per_layer": [ratio(a, b) for a, b in zip(energy, row["zigzag_energy_pj"])],
             "time_ratio": ratio(wall, run["wall_s"]),
@@ -305,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=("scalesim", "zigzag"), help="one peer only")
     p.add_argument("--reps", type=int, default=None, help="accelsim runs per figure (median; default 3, quick 1)")
     p.add_argument("--peer-reps", type=int, default=1, help="peer runs per figure (default 1: they are slow)")
-    p.add_argument("--search-budget", type=int, default=1500, help="accelsim's mapping search budget vs ZigZag")
+    p.add_argument("--search-budget", type=int, default=None,
+                   help="accelsim's mapping search budget vs ZigZag (default: accelsim's own default)")
     p.add_argument("--json-out", default=str(HERE / "peers.json"), help="where to write the JSON (default benchmarks/peers.json)")
     a = p.parse_args(argv)
     names = (a.layers or (QUICK_LAYERS if a.quick else DEFAULT_LAYERS)).split(",")
