@@ -21,6 +21,7 @@ sys.path.insert(0, str(HERE))
 
 import cases  # noqa: E402
 import harness  # noqa: E402
+import peers  # noqa: E402
 
 
 def machine_meta(mode: str, wall_s: float, load_before: tuple, load_after: tuple) -> dict:
@@ -73,8 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     doc = harness.results_doc(rows, machine_meta(mode, wall, load_before, os.getloadavg()))
     if a.peer_python:
         doc["peers"] = run_peers(a.peer_python, a.quick)
+    else:
+        doc["peers"] = {"skipped": ["peers (SCALE-Sim, ZigZag): no --peer-python and no $ACCELSIM_PEER_PYTHON; "
+                                    "see docs/performance.md"]}
     harness.write_results(Path(a.out), doc)
     print(harness.table(doc))
+    if "error" in doc["peers"]:
+        print(f"peers: {doc['peers']['error']}")
+    else:
+        print(peers.table(doc["peers"]))
     print(f"({mode}; load average before/after: {doc['meta']['loadavg_before'][0]:.2f}/"
           f"{doc['meta']['loadavg_after'][0]:.2f} on {doc['meta']['cpus']} CPUs; {wall:.0f} s; wrote {a.out})")
     return 0
@@ -91,7 +99,6 @@ def run_peers(peer_python: str, quick: bool) -> dict:
         if quick:
             cmd.append("--quick")
         proc = subprocess.run(cmd, text=True, capture_output=True)
-        sys.stdout.write(proc.stdout)
         if proc.returncode != 0 or not out.exists():
             return {"error": (proc.stderr.strip().splitlines() or ["peers.py failed"])[-1]}
         return json.loads(out.read_text())
