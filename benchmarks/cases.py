@@ -33,6 +33,7 @@ def default_budget() -> int:
 class Plan:
     """How much work one mode does: repetitions and the search budgets (quick: smaller)."""
 
+    quick: bool
     reps: int
     heavy_reps: int
     alexnet_budget: int             # 0: the mapper's default (default_budget())
@@ -41,8 +42,8 @@ class Plan:
 
 
 PLANS = {
-    "full": Plan(reps=5, heavy_reps=3, alexnet_budget=0, resnet_budget=0, eval_per_layer=400),
-    "quick": Plan(reps=3, heavy_reps=3, alexnet_budget=0, resnet_budget=1000, eval_per_layer=100),
+    "full": Plan(quick=False, reps=5, heavy_reps=3, alexnet_budget=0, resnet_budget=0, eval_per_layer=400),
+    "quick": Plan(quick=True, reps=3, heavy_reps=3, alexnet_budget=0, resnet_budget=1000, eval_per_layer=100),
 }
 
 
@@ -74,14 +75,14 @@ def has_bench_eval() -> bool:
 # Each entry: (builder(plan) -> list[Case], requirement() -> reason or "" when it can run)
 
 def _eval(plan: Plan) -> list[Case]:
-    cases = [Case(f"eval python (count+score, {5 * plan.eval_per_layer} mappings)",
-                  work("eval_python", "--per-layer", str(plan.eval_per_layer)), "work",
-                  "plain-Python counts.count + score on AlexNet CONV1-5 rs mappings, one core", one_core=True)]
-    return cases
+    return [Case("eval python (count+score, AlexNet CONV1-5)",
+                 work("eval_python", "--per-layer", str(plan.eval_per_layer)), "work",
+                 f"plain-Python counts.count + score on {plan.eval_per_layer} distinct legal rs mappings per layer "
+                 "(eyeriss_v1), one core", one_core=True)]
 
 
 def _eval_bench(plan: Plan) -> list[Case]:
-    quick = ("--quick",) if plan is PLANS["quick"] else ()
+    quick = ("--quick",) if plan.quick else ()
     from work import BENCH_EVAL_PATHS
 
     return [Case("eval {part} (bench_eval.py)", work("eval_bench", *quick), "work",
