@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from functools import cache
 
+import pytest
+
 from accelsim.arch import load_arch
 from accelsim.cost.counts import L_DRAM
 from accelsim.cost.model import evaluate
@@ -99,14 +101,12 @@ def test_alexnet_dram_accesses_per_mac_within_2x():
     assert 0.0029 <= dram <= 2 * 0.0029
 
 
-# the model's figure for VGG-16 CONV at batch 3, measured with this test's method (see the docstring)
-VGG_MODEL_PROCESSING_MS = 1855.4
-
-
-def test_vgg16_processing_latency_documented_gap():
-    """VGG-16 CONV layers, batch 3: the chip measured 3755.2 ms of processing latency. The issue asks
-    for 15%; the model cannot meet it honestly: it gives 1855 ms (0.49 of the chip), and this test
-    asserts that documented figure within 10% so a change that moves it is noticed.
+@pytest.mark.xfail(strict=True, reason="known miss: the model gives ~1855 ms against the chip's 3755.2 ms "
+                                        "(see the docstring); strict, so reaching the 15% band is noticed")
+def test_vgg16_processing_latency_within_15_percent():
+    """VGG-16 CONV layers, batch 3: the chip measured 3755.2 ms of processing latency; the issue asks
+    for 15%. The model misses it: it gives about 1855 ms (0.49 of the chip). The test asserts the
+    issue's band and is marked as an expected failure, so the miss stays visible in every run.
 
     Why the gap: on the chip VGG-16 runs at 46 G MACs / 3.755 s = 12.3 GMAC/s, 36% of the 33.6 GMAC/s
     peak, while AlexNet's CONV layers run at 2.66 G / 103.5 ms = 25.7 GMAC/s (77%). VGG's layers are 3x3
@@ -121,6 +121,5 @@ def test_vgg16_processing_latency_documented_gap():
     rows = chip_run("vgg16", 3)
     tot = print_table(rows, "Eyeriss v1, VGG-16 CONV layers, batch 3 (chip: JSSC'17)", 3755.2, 4309.5, 0.0035)
     ratio = tot["processing_ms"] / 3755.2
-    print(f"documented model figure {VGG_MODEL_PROCESSING_MS} ms; chip 3755.2 ms; gap {1 - ratio:.0%} below the chip")
-    assert abs(tot["processing_ms"] - VGG_MODEL_PROCESSING_MS) <= 0.10 * VGG_MODEL_PROCESSING_MS
-    assert tot["processing_ms"] < 3755.2 * 0.85          # the gap is real: outside the issue's 15% band
+    print(f"model {tot['processing_ms']:.1f} ms; chip 3755.2 ms; {1 - ratio:.0%} below the chip")
+    assert abs(tot["processing_ms"] - 3755.2) <= 0.15 * 3755.2
