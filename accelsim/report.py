@@ -6,11 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from accelsim import __version__
+from accelsim.atomic import atomic_writer
 from accelsim.cost.model import ENERGY_PARTS
 from accelsim.pipeline import LayerRun, Run
 
@@ -175,18 +174,8 @@ def table(doc: dict) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_writer(path) as fh:
+        fh.write(text)
 
 
 def to_json(doc: dict) -> str:

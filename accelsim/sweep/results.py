@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from accelsim.atomic import atomic_writer
 from accelsim.errors import ConfigError
 from accelsim.sweep.store import POINTS, read_meta, scan
 from accelsim.sweep.worker import TOTAL_COLUMNS
@@ -67,20 +66,11 @@ def write_results_csv(out_dir: str | Path) -> Path:
     meta = read_meta(out_dir)
     axes = [k for g in meta["groups"] for k in g["keys"]]
     target = out_dir / RESULTS
-    fd, tmp = tempfile.mkstemp(prefix=f".{RESULTS}.", dir=out_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh, lineterminator="\n")
-            w.writerow(columns_for(axes))
-            for record in records_in_order(out_dir):
-                w.writerow(_row(record, axes))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_writer(target, newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(columns_for(axes))
+        for record in records_in_order(out_dir):
+            w.writerow(_row(record, axes))
     return target
 
 
