@@ -165,7 +165,11 @@ def ratio(a: float, b: float) -> float | None:
 
 
 def compare_scalesim(python: str, layers: list[dict], topo: Path, tmp: Path, reps: int, peer_reps: int,
-                     arrays=SCALESIM_ARRAYS, dataflows=SCALESIM_DATAFLOWS) -> list[dict]:
+                     arrays=SCALESIM_ARRAYS, dataflows=SCALESIM_DATAFLOWS, reuse: dict | None = None) -> list[dict]:
+    """``reuse``: an earlier peers.json; SCALE-Sim's figures for the same array, dataflow and layers are
+    taken from it instead of running SCALE-Sim again (only accelsim's side is rerun)."""
+    earlier = {(r["array"], r["dataflow"], tuple(r["layers"])): r for r in (reuse or {}).get("scalesim", [])
+               if "scalesim_cycles" in r}
     out = []
     for rows, cols in arrays:
         for df in dataflows:
@@ -175,8 +179,15 @@ def compare_scalesim(python: str, layers: list[dict], topo: Path, tmp: Path, rep
                     else str(ARCHS / f"systolic_{rows}x{cols}_{df}.yaml"))
             row = {"peer": "scalesim", "array": f"{rows}x{cols}", "dataflow": df, "arch": arch,
                    "layers": [x["name"] for x in layers]}
-            (wall, cpu), peer, err = timed([python, str(SIDE / "scalesim_side.py"), "--cfg", str(cfg),
-                                     "--topology", str(topo), "--reps", str(peer_reps)], "PEER ")
+            old = earlier.get((f"{rows}x{cols}", df, tuple(x["name"] for x in layers)))
+            if old is not None:
+                (wall, cpu), err = (old["scalesim_wall_s"], old["scalesim_cpu_s"]), ""
+                peer = {"version": old["scalesim_version"], "cycles": old["scalesim_cycles"],
+                        "times_s": [old["scalesim_sim_s"]]}
+                row["scalesim_reused"] = True
+            else:
+                (wall, cpu), peer, err = timed([python, str(SIDE / "scalesim_side.py"), "--cfg", str(cfg),
+                                                "--topology", str(topo), "--reps", str(peer_reps)], "PEER ")
             if peer is None:
                 row["error"] = f"SCALE-Sim: {err}"
                 out.append(row)
@@ -308,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--peer-reps", type=int, default=1, help="peer runs per figure (default 1: they are slow)")
     p.add_argument("--search-budget", type=int, default=None,
                    help="accelsim's mapping search budget vs ZigZag (default: accelsim's own default)")
+    p.add_argument("--reuse-scalesim", metavar="PEERS_JSON",
+                   help="take SCALE-Sim's figures from an earlier peers.json (same arrays and layers): rerun accelsim only")
     p.add_argument("--json-out", default=str(HERE / "peers.json"), help="where to write the JSON (default benchmarks/peers.json)")
     a = p.parse_args(argv)
     names = (a.layers or (QUICK_LAYERS if a.quick else DEFAULT_LAYERS)).split(",")
@@ -333,8 +346,9 @@ def main(argv: list[str] | None = None) -> int:
                 if peer == "scalesim":
                     arrays, flows = ((SCALESIM_ARRAYS[:1], ("ws",)) if a.quick
                                      else (SCALESIM_ARRAYS, SCALESIM_DATAFLOWS))
+                    reuse = json.loads(Path(a.reuse_scalesim).read_text()) if a.reuse_scalesim else None
                     doc["scalesim"] = compare_scalesim(a.peer_python, layers, topo, tmp, reps, a.peer_reps,
-                                                       arrays, flows)
+                                                       arrays, flows, reuse)
                 else:
                     doc["zigzag"] = compare_zigzag(a.peer_python, layers, topo, tmp, reps, a.peer_reps,
                                                    a.search_budget)
