@@ -72,9 +72,27 @@ class GlobalBuffer:
     banks: int
     bandwidth_words_per_cycle: float
     holds: tuple[str, ...]
+    # dedicated space for groups of tensors: ((tensors, size_kb), ...); the tensors of ``holds``
+    # in no partition share what is left of size_kb
+    partitions: tuple[tuple[tuple[str, ...], float], ...] = ()
 
     def size_words(self, word_bits: int) -> int:
-        return int(self.size_kb * 1024 * 8 // word_bits)
+        return _kb_words(self.size_kb, word_bits)
+
+    def capacity_groups(self, word_bits: int) -> tuple[tuple[tuple[bool, ...], int], ...]:
+        """(which tensors, words they share) for every part of the buffer; without partitions
+        one group of all held tensors with the whole buffer."""
+        out = [(tuple(t in ts for t in TENSORS), _kb_words(kb, word_bits)) for ts, kb in self.partitions]
+        covered = {t for ts, _ in self.partitions for t in ts}
+        rest = tuple(t in self.holds and t not in covered for t in TENSORS)
+        if any(rest):
+            left = self.size_kb - sum(kb for _, kb in self.partitions)
+            out.append((rest, _kb_words(left, word_bits)))
+        return tuple(out)
+
+
+def _kb_words(kb: float, word_bits: int) -> int:
+    return int(kb * 1024 * 8 // word_bits)
 
 
 @dataclass(frozen=True)
@@ -94,6 +112,23 @@ class NocSpec:
 
 
 @dataclass(frozen=True)
+class Constraints:
+    """What the hardware can run (Timeloop's architecture constraints): per mapping level
+    (accelsim.mapping.LEVELS order), the dims that level may not split (their factor must be 1)."""
+
+    unsplit: tuple[tuple[str, ...], ...] = ((),) * 5
+
+    def pinned(self, level: int) -> tuple[int, ...]:
+        """Dim indices whose factor at ``level`` must be 1."""
+        from workloads.layer import DIMS
+
+        return tuple(DIMS.index(d) for d in self.unsplit[level])
+
+    def __bool__(self) -> bool:
+        return any(self.unsplit)
+
+
+@dataclass(frozen=True)
 class Arch:
     version: int
     name: str
@@ -108,6 +143,7 @@ class Arch:
     energy: EnergyTable
     dataflow: str
     source: str = "<memory>"
+    constraints: Constraints = Constraints()
 
     @property
     def pes(self) -> int:
@@ -242,8 +278,9 @@ def arch_from_dict(data: Any, source: str = "<memory>") -> Arch:
             raise gf.error("holds", f"unknown tensor {item!r}; allowed: {', '.join(TENSORS)}")
     if len(set(holds_raw)) != len(holds_raw):
         raise gf.error("holds", f"tensor listed twice in {holds_raw}")
+    partitions = _partitions(gf, glb_kb, holds_raw)
     gf.done()
-    glb = GlobalBuffer(glb_kb, banks, bw, tuple(t for t in TENSORS if t in holds_raw))
+    glb = GlobalBuffer(glb_kb, banks, bw, tuple(t for t in TENSORS if t in holds_raw), partitions)
     if glb.size_words(word_bits) < 1:
         raise gf.error("size_kb", f"global buffer smaller than one {word_bits}-bit word")
 
@@ -268,13 +305,62 @@ def arch_from_dict(data: Any, source: str = "<memory>") -> Arch:
     ef = f.sub("energy", None)
     preset, table = _energy(ef, word_bits, glb_kb, dram)
     dataflow = f.str("dataflow", "rs", choices=dataflow_registry.names())
+    constraints = _constraints(f)
     f.done()
 
     for t in TENSORS:
         if not rf.holds(t) and t not in glb.holds:
             raise ConfigError(f"tensor {t!r} is placed in no buffer: add it to glb.holds or give rf.{t}_words",
                               source=source, key="glb.holds")
-    return Arch(version, name, clock, word_bits, pe_array, rf, glb, dram, noc, preset, table, dataflow, source)
+    return Arch(version, name, clock, word_bits, pe_array, rf, glb, dram, noc, preset, table, dataflow, source,
+                constraints)
+
+
+def _partitions(gf: Fields, glb_kb: float, holds: list) -> tuple[tuple[tuple[str, ...], float], ...]:
+    """glb.partitions: [{holds: [tensors], size_kb: x}, ...], disjoint, inside glb.holds and size_kb."""
+    raw = gf.list("partitions", [])
+    out, seen = [], set()
+    for i, item in enumerate(raw):
+        pf = Fields(item, gf.source, f"{gf.key('partitions')}[{i}]") if isinstance(item, dict) else None
+        if pf is None:
+            raise gf.error("partitions", f"item {i} must be a mapping with keys holds and size_kb")
+        ts = pf.list("holds", min_len=1)
+        for t in ts:
+            if t not in holds:
+                raise pf.error("holds", f"{t!r} is not in glb.holds; allowed: {', '.join(holds)}")
+            if t in seen:
+                raise pf.error("holds", f"{t!r} is already in another partition")
+            seen.add(t)
+        kb = pf.number("size_kb", minimum=0, exclusive_min=True)
+        pf.done()
+        out.append((tuple(t for t in TENSORS if t in ts), kb))
+    total = sum(kb for _, kb in out)
+    if total > glb_kb + 1e-9:
+        raise gf.error("partitions", f"partitions add up to {total:g} kB > size_kb {glb_kb:g}")
+    return tuple(out)
+
+
+def _constraints(f: Fields) -> Constraints:
+    """constraints: {unsplit: {level: [dims]}}: the dims a level may not split."""
+    from accelsim.mapping import LEVELS
+    from workloads.layer import DIMS
+
+    cf = f.sub("constraints", None)
+    if cf is None:
+        return Constraints()
+    uf = cf.sub("unsplit", {})
+    if isinstance(uf, dict):
+        uf = Fields(uf, f.source, cf.key("unsplit"))
+    unsplit = []
+    for level in LEVELS:
+        dims = uf.list(level, [])
+        for d in dims:
+            if d not in DIMS:
+                raise uf.error(level, f"unknown dim {d!r}; allowed: {', '.join(DIMS)}")
+        unsplit.append(tuple(d for d in DIMS if d in dims))
+    uf.done()
+    cf.done()
+    return Constraints(tuple(unsplit))
 
 
 def resolve_arch_path(name_or_path: str | Path) -> Path:
@@ -352,4 +438,10 @@ def arch_to_dict(arch: Arch) -> dict:
     }
     if rf:
         out["rf"] = rf
+    if arch.glb.partitions:
+        out["glb"]["partitions"] = [{"holds": list(ts), "size_kb": kb} for ts, kb in arch.glb.partitions]
+    if arch.constraints:
+        from accelsim.mapping import LEVELS
+
+        out["constraints"] = {"unsplit": {lv: list(ds) for lv, ds in zip(LEVELS, arch.constraints.unsplit) if ds}}
     return out

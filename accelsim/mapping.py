@@ -240,7 +240,14 @@ def problems_of(layer: Layer, mapping: Mapping, arch=None) -> list[str]:
                 cap = arch.rf.capacity(t)
                 if mapping.rf_keep[t_i] and cap is not None and words["rf"][t_i] > cap:
                     out.append(f"RF {t} tile needs {words['rf'][t_i]} words > {cap}")
-        glb_need = sum(words["glb"][i] for i in range(3) if mapping.glb_keep[i])
-        if glb_need > arch.glb_words:
-            out.append(f"GLB tiles need {glb_need} words > {arch.glb_words}")
+        for group, cap in arch.glb.capacity_groups(arch.word_bits):
+            glb_need = sum(words["glb"][i] for i in range(3) if mapping.glb_keep[i] and group[i])
+            if glb_need > cap:
+                which = "" if all(group[i] or not mapping.glb_keep[i] for i in range(3)) else \
+                    f" ({'+'.join(t for t, g in zip(TENSORS, group) if g)} partition)"
+                out.append(f"GLB tiles need {glb_need} words > {cap}{which}")
+        if arch.constraints:
+            from accelsim.constraints import violations
+
+            out.extend(violations(mapping.factors, arch))
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from accelsim.energy import TENSORS
 from accelsim.errors import ConfigError
+from accelsim.constraints import pin
 from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping, problems_of
 from workloads.layer import DIMS, Layer
 
@@ -45,9 +46,18 @@ def complete(layer: Layer, arch, rows: dict[str, int], cols: dict[str, int], rf:
         for f in (f_rf, f_cols, f_rows):
             f[d] = min(f[d], ceil_div(D, span))
             span *= f[d]
+    for level, f in ((ROWS, f_rows), (COLS, f_cols), (RF, f_rf)):   # what the hardware cannot split
+        for d in arch.constraints.pinned(level):
+            f[d] = 1
     f_glb = [ceil_div(D, f_rf[d] * f_cols[d] * f_rows[d]) for d, D in enumerate(dims)]
     f_dram = [1] * 8
     f_glb[DIMS.index("G")], f_dram[DIMS.index("G")] = 1, f_glb[DIMS.index("G")]  # groups are independent
+    fixed = set(arch.constraints.pinned(DRAM))       # dims that must stay whole inside a GLB tile
+
+    def settle() -> None:
+        if arch.constraints:
+            pin(dims, [f_dram, f_glb, f_rows, f_cols, f_rf], arch)
+
     rf_keep = tuple(t in keep_rf and arch.rf.holds(t) for t in TENSORS)
     glb_keep = tuple(t in arch.glb.holds for t in TENSORS)
     reg_keep = tuple(t in arch.pe_array.operand_registers for t in TENSORS)
@@ -58,6 +68,7 @@ def complete(layer: Layer, arch, rows: dict[str, int], cols: dict[str, int], rf:
         levels[DRAM], levels[GLB], levels[ROWS], levels[COLS], levels[RF] = f_dram, f_glb, f_rows, f_cols, f_rf
         return Mapping(tuple(tuple(x) for x in levels), orders, glb_keep, rf_keep, reg_keep)
 
+    settle()
     m = build()
     guard = 0
     while problems_of(layer, m, arch):
@@ -66,7 +77,7 @@ def complete(layer: Layer, arch, rows: dict[str, int], cols: dict[str, int], rf:
             raise ConfigError(f"named mapping for layer {layer.name!r} on {arch.name!r} is not legal: {problems[0]}")
         for name in _SPILL:                  # halve the first GLB factor that can shrink
             d = DIMS.index(name)
-            if f_glb[d] > 1:
+            if f_glb[d] > 1 and d not in fixed:
                 inner = f_rf[d] * f_cols[d] * f_rows[d]
                 total = ceil_div(dims[d], inner)
                 f_glb[d] = ceil_div(f_glb[d], 2)
@@ -83,6 +94,7 @@ def complete(layer: Layer, arch, rows: dict[str, int], cols: dict[str, int], rf:
             else:
                 raise ConfigError(f"layer {layer.name!r} does not fit {arch.name!r}'s GLB even with one "
                                   f"tile per pass: {problems[0]}")
+        settle()
         m = build()
         guard += 1
         if guard > 1000:

@@ -69,6 +69,25 @@ BAD = [
     ("holds not list", _with("glb.holds", "ifmap"), ["glb.holds", "expected a list"]),
     ("duplicate holds", _with("glb.holds", ["ifmap", "ifmap", "weight", "psum"]), ["glb.holds", "listed twice"]),
     ("unknown register tensor", _with("pe_array.operand_registers", ["bias"]), ["operand_registers", "'bias'"]),
+    ("partition not a list", _with("glb.partitions", {"holds": ["weight"]}), ["glb.partitions", "expected a list"]),
+    ("partition item not a mapping", _with("glb.partitions", [8]), ["glb.partitions", "item 0", "holds and size_kb"]),
+    ("partition tensor not held", _with("glb.partitions", [{"holds": ["bias"], "size_kb": 8}]),
+     ["glb.partitions[0].holds", "'bias' is not in glb.holds"]),
+    ("partition tensor twice", _with("glb.partitions", [{"holds": ["weight"], "size_kb": 8},
+                                                        {"holds": ["weight", "ifmap"], "size_kb": 8}]),
+     ["glb.partitions[1].holds", "'weight' is already in another partition"]),
+    ("partitions too big", _with("glb.partitions", [{"holds": ["weight"], "size_kb": 100},
+                                                    {"holds": ["ifmap"], "size_kb": 9}]),
+     ["glb.partitions", "109 kB > size_kb 108"]),
+    ("partition zero size", _with("glb.partitions", [{"holds": ["weight"], "size_kb": 0}]),
+     ["glb.partitions[0].size_kb", "must be > 0"]),
+    ("partition unknown key", _with("glb.partitions", [{"holds": ["weight"], "size_kb": 8, "banks": 2}]),
+     ["glb.partitions[0].banks", "unknown key"]),
+    ("unsplit unknown level", _with("constraints", {"unsplit": {"l2": ["Q"]}}),
+     ["constraints.unsplit.l2", "unknown key", "dram"]),
+    ("unsplit unknown dim", _with("constraints", {"unsplit": {"dram": ["W"]}}),
+     ["constraints.unsplit.dram", "unknown dim 'W'", "allowed: N, G, K, C, P, Q, R, S"]),
+    ("constraints unknown key", _with("constraints", {"pinned": {}}), ["constraints.pinned", "unknown key"]),
 ]
 
 
@@ -116,6 +135,15 @@ def test_round_trip_yaml_spec_yaml(tmp_path):
     again = arch_from_dict(yaml.safe_load(yaml.safe_dump(doc)), "good")
     assert again == arch
     assert arch_to_dict(again) == doc
+
+
+def test_round_trip_keeps_partitions_and_constraints():
+    data = _with("glb.partitions", [{"holds": ["psum", "ifmap"], "size_kb": 100}, {"holds": ["weight"], "size_kb": 8}])
+    data["constraints"] = {"unsplit": {"dram": ["Q"], "cols": ["Q", "P"]}}
+    arch = arch_from_dict(data, "x")
+    assert arch.glb.partitions == ((("ifmap", "psum"), 100), (("weight",), 8))
+    assert arch.constraints.unsplit == (("Q",), (), (), ("P", "Q"), ())
+    assert arch_from_dict(yaml.safe_load(yaml.safe_dump(arch_to_dict(arch))), "x") == arch
 
 
 def test_round_trip_keeps_energy_overrides():

@@ -11,7 +11,8 @@ import numpy as np
 from numba import njit
 
 from accelsim.cost.encode import MappingArrays
-from accelsim.mapper.space import keeps, rf_options, spatial_options
+from accelsim.constraints import movable, pin_arrays
+from accelsim.mapper.space import allowed_dims, keeps, rf_options, spatial_options
 from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS
 from workloads.layer import Layer
 
@@ -69,15 +70,20 @@ def _tile_need(lay, f, first_level):
 
 
 @njit(cache=True)
-def _glb_words(lay, factors, glb_keep):
-    """(B,) words the GLB-kept tiles need (tile spans GLB, rows, cols and RF loops)."""
-    out = np.zeros(factors.shape[0], dtype=np.int64)
+def _glb_need(lay, factors, glb_keep):
+    """(B, 3) words each GLB-kept tensor's tile needs (tile spans GLB, rows, cols and RF loops)."""
+    out = np.zeros((factors.shape[0], 3), dtype=np.int64)
     for i in range(factors.shape[0]):
         need = _tile_need(lay, factors[i], 1)
         for k in range(3):
             if glb_keep[i, k]:
-                out[i] += need[k]
+                out[i, k] = need[k]
     return out
+
+
+def glb_over(need: np.ndarray, groups: np.ndarray, caps: np.ndarray) -> np.ndarray:
+    """(B,) whether any part of the GLB overflows: need (B, 3), groups (G, 3) masks, caps (G,)."""
+    return np.any(need @ groups.T > caps, axis=1)
 
 
 @njit(cache=True)
@@ -104,13 +110,18 @@ class BatchSpace:
         self.layer, self.arch, self.dataflow, self.lay = layer, arch, dataflow, lay
         self.dims = np.array(layer.dims, dtype=np.int64)
         self.rf = np.array(rf_options(layer, arch, dataflow), dtype=np.int64)
-        self.rows = np.array(spatial_options(layer, dataflow.dim_ids("rows"), arch.pe_array.rows), dtype=np.int64)
-        self.cols = np.array(spatial_options(layer, dataflow.dim_ids("cols"), arch.pe_array.cols), dtype=np.int64)
+        self.rows = np.array(spatial_options(layer, allowed_dims(arch, dataflow, ROWS), arch.pe_array.rows),
+                             dtype=np.int64)
+        self.cols = np.array(spatial_options(layer, allowed_dims(arch, dataflow, COLS), arch.pe_array.cols),
+                             dtype=np.int64)
         g, r, x = keeps(arch, dataflow)
         self.keep = tuple(np.array(k, dtype=np.int64) for k in (g, r, x))
         # tensors bypassing the RF may not have a dim both spatial and an RF loop
         self.bypass_rel = _REL[[not k for k in r]]                   # (n_bypass, 8)
-        self.glb_capacity = arch.glb_words
+        groups = arch.glb.capacity_groups(arch.word_bits)
+        self.glb_groups = np.array([g for g, _ in groups], dtype=np.int64).reshape(-1, 3)
+        self.glb_caps = np.array([c for _, c in groups], dtype=np.int64)
+        self.glb_movable = movable(arch)           # dims whose GLB factor may move out to DRAM
         self.rf_cap = np.array([arch.rf.capacity(t) or 0 for t in ("ifmap", "weight", "psum")], dtype=np.int64)
         self.rf_shared = -1 if arch.rf.shared is None else int(arch.rf.shared)
         # per dim, the factor candidates a local move may set (padded with 1s)
@@ -121,9 +132,8 @@ class BatchSpace:
         self.ncand = np.array([len(c) for c in cands], dtype=np.int64)
         for d, c in enumerate(cands):
             self.cand[d, :len(c)] = c
-        self.allowed = {RF: np.array(dataflow.dim_ids("rf_loops") or (-1,), dtype=np.int64),
-                        ROWS: np.array(dataflow.dim_ids("rows") or (-1,), dtype=np.int64),
-                        COLS: np.array(dataflow.dim_ids("cols") or (-1,), dtype=np.int64)}
+        self.allowed = {level: np.array(allowed_dims(arch, dataflow, level) or (-1,), dtype=np.int64)
+                        for level in (RF, ROWS, COLS)}
 
     # ---- building blocks ---------------------------------------------------------------
     def _glb_pick(self, rng, rem: np.ndarray) -> np.ndarray:
@@ -143,6 +153,8 @@ class BatchSpace:
         factors = np.empty((B, 5, 8), dtype=np.int64)
         factors[:, DRAM], factors[:, GLB], factors[:, ROWS], factors[:, COLS], factors[:, RF] = \
             f_dram, f_glb, f_rows, f_cols, f_rf
+        if self.arch.constraints:
+            pin_arrays(D, factors, self.arch)
         keep = [np.broadcast_to(k, (B, 3)).copy() for k in self.keep]
         return MappingArrays(factors, orders.astype(np.int64), *keep)
 
@@ -214,13 +226,12 @@ class BatchSpace:
         ok &= np.prod(f[:, ROWS], axis=1) <= self.arch.pe_array.rows
         ok &= np.prod(f[:, COLS], axis=1) <= self.arch.pe_array.cols
         for _ in range(24):
-            need = _glb_words(self.lay, f, batch.glb_keep)
-            over = need > self.glb_capacity
+            over = glb_over(_glb_need(self.lay, f, batch.glb_keep), self.glb_groups, self.glb_caps)
             if not over.any():
                 break
             idx = np.flatnonzero(over)
             g = f[idx, GLB]
-            weights = np.where(g > 1, rng.random(g.shape), -1.0)
+            weights = np.where((g > 1) & self.glb_movable, rng.random(g.shape), -1.0)
             d = np.argmax(weights, axis=1)
             shrinkable = weights[np.arange(len(idx)), d] >= 0
             ok[idx[~shrinkable]] = False
@@ -228,6 +239,6 @@ class BatchSpace:
             f[idx, GLB, d] = _cdiv(f[idx, GLB, d], 2)
             inner = f[idx, RF, d] * f[idx, COLS, d] * f[idx, ROWS, d] * f[idx, GLB, d]
             f[idx, DRAM, d] = _cdiv(self.dims[d], inner)
-        ok &= _glb_words(self.lay, f, batch.glb_keep) <= self.glb_capacity
+        ok &= ~glb_over(_glb_need(self.lay, f, batch.glb_keep), self.glb_groups, self.glb_caps)
         keep = np.flatnonzero(ok)
         return MappingArrays(*(a[keep] for a in batch)), keep

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 
+from accelsim.constraints import pin
 from accelsim.energy import TENSORS
 from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping, problems_of
 from workloads.layer import Layer
@@ -37,10 +38,12 @@ def keeps(arch, dataflow) -> tuple[tuple[bool, ...], tuple[bool, ...], tuple[boo
     return glb, rf, reg
 
 
-def _assemble(dims, f_rf, f_cols, f_rows, f_glb, orders, keep) -> Mapping:
+def _assemble(dims, f_rf, f_cols, f_rows, f_glb, orders, keep, arch) -> Mapping:
     f_dram = [ceil_div(D, f_rf[d] * f_cols[d] * f_rows[d] * f_glb[d]) for d, D in enumerate(dims)]
     levels = [None] * 5
     levels[DRAM], levels[GLB], levels[ROWS], levels[COLS], levels[RF] = f_dram, f_glb, f_rows, f_cols, f_rf
+    if arch.constraints:
+        pin(dims, levels, arch)
     return Mapping(tuple(tuple(x) for x in levels), orders, *keep)
 
 
@@ -64,7 +67,8 @@ def rf_options(layer: Layer, arch, dataflow, limit: int = 4000) -> list[tuple[in
 
     dims = layer.dims
     glb_keep, rf_keep, reg_keep = keeps(arch, dataflow)
-    looping = [d for d in dataflow.dim_ids("rf_loops") if dims[d] > 1]
+    pinned = arch.constraints.pinned(RF)
+    looping = [d for d in dataflow.dim_ids("rf_loops") if dims[d] > 1 and d not in pinned]
     ones = tuple([1] * 8)
     if not any(rf_keep):
         # nothing kept per PE: per-PE loops are plain time steps, capacity is no limit
@@ -98,6 +102,13 @@ def rf_options(layer: Layer, arch, dataflow, limit: int = 4000) -> list[tuple[in
     return found or [ones]
 
 
+def allowed_dims(arch, dataflow, level: int) -> tuple[int, ...]:
+    """The dims a dataflow lets ``level`` (rows, cols or rf) split, minus those the arch forbids."""
+    name = {ROWS: "rows", COLS: "cols", RF: "rf_loops"}[level]
+    pinned = arch.constraints.pinned(level)
+    return tuple(d for d in dataflow.dim_ids(name) if d not in pinned)
+
+
 def spatial_options(layer: Layer, allowed: tuple[int, ...], size: int, limit: int = 2000) -> list[tuple[int, ...]]:
     """Factor vectors over the allowed dims using at most ``size`` PEs, maximal ones first."""
     dims = layer.dims
@@ -127,8 +138,8 @@ class Space:
     def __init__(self, layer: Layer, arch, dataflow):
         self.layer, self.arch, self.dataflow = layer, arch, dataflow
         self.rf = rf_options(layer, arch, dataflow)
-        self.rows = spatial_options(layer, dataflow.dim_ids("rows"), arch.pe_array.rows)
-        self.cols = spatial_options(layer, dataflow.dim_ids("cols"), arch.pe_array.cols)
+        self.rows = spatial_options(layer, allowed_dims(arch, dataflow, ROWS), arch.pe_array.rows)
+        self.cols = spatial_options(layer, allowed_dims(arch, dataflow, COLS), arch.pe_array.cols)
         self.keep = keeps(arch, dataflow)
 
     def propose(self, rng: random.Random) -> Mapping:
@@ -141,7 +152,7 @@ class Space:
             f_rows[d] = min(f_rows[d], ceil_div(D, f_rf[d] * f_cols[d]))
         f_glb = [_pick(rng, ceil_div(D, f_rf[d] * f_cols[d] * f_rows[d])) for d, D in enumerate(dims)]
         orders = tuple(tuple(rng.sample(range(8), 8)) for _ in range(3))
-        m = _assemble(dims, f_rf, f_cols, f_rows, f_glb, orders, self.keep)
+        m = _assemble(dims, f_rf, f_cols, f_rows, f_glb, orders, self.keep, self.arch)
         return repair(self.layer, self.arch, m, rng)
 
 
@@ -163,13 +174,16 @@ def repair(layer: Layer, arch, m: Mapping, rng: random.Random) -> Mapping:
         level = RF if any(p.startswith("RF") or "bypasses the RF" in p for p in problems) else GLB
         if not any(p.startswith(("RF", "GLB")) or "bypasses the RF" in p for p in problems):
             return m
-        shrinkable = [d for d in range(8) if f[level][d] > 1]
+        fixed = arch.constraints.pinned(DRAM) if level == GLB else ()
+        shrinkable = [d for d in range(8) if f[level][d] > 1 and d not in fixed]
         if not shrinkable:
             return m
         d = rng.choice(shrinkable)
         f[level][d] = ceil_div(f[level][d], 2)
         inner = f[RF][d] * f[COLS][d] * f[ROWS][d] * f[GLB][d]
         f[DRAM][d] = ceil_div(dims[d], inner)
+        if arch.constraints:
+            pin(dims, f, arch)
     return m
 
 
@@ -199,7 +213,7 @@ def mutate(layer: Layer, arch, dataflow, m: Mapping, rng: random.Random) -> Mapp
         f[DRAM][d] = ceil_div(rem, f[GLB][d])
     else:                                           # resize a spatial or RF factor of an allowed dim
         level = ROWS if move == 2 and rng.random() < 0.5 else COLS if move == 2 else RF
-        allowed = {ROWS: dataflow.dim_ids("rows"), COLS: dataflow.dim_ids("cols"), RF: dataflow.dim_ids("rf_loops")}[level]
+        allowed = allowed_dims(arch, dataflow, level)
         if not allowed:
             return m
         d = rng.choice(allowed)
@@ -218,5 +232,7 @@ def mutate(layer: Layer, arch, dataflow, m: Mapping, rng: random.Random) -> Mapp
             span *= f[lv][d]
         f[GLB][d] = min(f[GLB][d], ceil_div(dims[d], span))
         f[DRAM][d] = ceil_div(dims[d], span * f[GLB][d])
+    if arch.constraints:
+        pin(dims, f, arch)
     out = Mapping(tuple(tuple(x) for x in f), tuple(tuple(o) for o in orders), m.glb_keep, m.rf_keep, m.reg_keep)
     return repair(layer, arch, out, rng)

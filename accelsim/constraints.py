@@ -1,0 +1,73 @@
+"""The arch's mapping constraints applied to factor sets: checked, and forced where a proposal
+breaks them (a dim a level may not split gets factor 1 there, its extent moves to the nearest
+temporal level that may hold it: GLB, else DRAM).
+
+One formula for lists (named mappings, the Python mapper) and for arrays (the batch mapper).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from accelsim.mapping import COLS, DRAM, GLB, LEVELS, RF, ROWS
+from workloads.layer import DIMS
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+def violations(factors, arch) -> list[str]:
+    """One message per factor > 1 at a level the arch forbids it."""
+    out = []
+    for level in range(len(LEVELS)):
+        for d in arch.constraints.pinned(level):
+            f = factors[level][d]
+            if f > 1:
+                out.append(f"{LEVELS[level]} factor {f} of {DIMS[d]} breaks the arch's constraints "
+                           f"(constraints.unsplit.{LEVELS[level]} lists {DIMS[d]})")
+    return out
+
+
+def pin(dims, factors: list[list[int]], arch) -> list[list[int]]:
+    """``factors`` (LEVELS x DIMS lists, changed in place and returned) made to respect the
+    arch's constraints, the DRAM factors recomputed so every dim stays covered."""
+    c = arch.constraints
+    for level in (ROWS, COLS, RF):
+        for d in c.pinned(level):
+            factors[level][d] = 1
+    glb_pin, dram_pin = set(c.pinned(GLB)), set(c.pinned(DRAM))
+    for d, D in enumerate(dims):
+        inner = factors[RF][d] * factors[COLS][d] * factors[ROWS][d]
+        rem = _ceil_div(D, inner)
+        if d in dram_pin and d not in glb_pin:
+            factors[GLB][d] = rem
+        elif d in glb_pin:
+            factors[GLB][d] = 1
+        factors[GLB][d] = max(1, min(factors[GLB][d], rem))
+        factors[DRAM][d] = _ceil_div(rem, factors[GLB][d])
+    return factors
+
+
+def pin_arrays(dims: np.ndarray, f: np.ndarray, arch) -> np.ndarray:
+    """:func:`pin` on a (B, LEVELS, DIMS) factor array (changed in place and returned)."""
+    c = arch.constraints
+    for level in (ROWS, COLS, RF):
+        for d in c.pinned(level):
+            f[:, level, d] = 1
+    inner = f[:, RF] * f[:, COLS] * f[:, ROWS]
+    rem = _ceil_div(dims, inner)
+    for d in c.pinned(DRAM):
+        f[:, GLB, d] = rem[:, d]
+    for d in c.pinned(GLB):
+        f[:, GLB, d] = 1
+    f[:, GLB] = np.clip(f[:, GLB], 1, rem)
+    f[:, DRAM] = _ceil_div(rem, f[:, GLB])
+    return f
+
+
+def movable(arch) -> np.ndarray:
+    """(DIMS,) whether a GLB factor may be moved out to DRAM to make the GLB tiles fit."""
+    out = np.ones(len(DIMS), dtype=bool)
+    out[list(arch.constraints.pinned(DRAM))] = False
+    return out
