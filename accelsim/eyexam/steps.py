@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from accelsim.cost.counts import L_DRAM, L_GLB, Counts
 from accelsim.mapper.score import latency_bound
+from accelsim.mapper.space import allowed_dims
 from accelsim.mapping import COLS, ROWS, Mapping
 from workloads.layer import DIMS, Layer
 
@@ -143,10 +144,11 @@ def steps(layer: Layer, arch, mapping: Mapping, counts: Counts, dataflow: str, s
     pes = arch.pes
     add(par2 / ceil_div(par2, pes), f"{pes} PEs: {par2:,} parallel MACs fold {ceil_div(par2, pes):,} times")
 
-    v4, ra, ca = best_shape(dims, flow.dim_ids("rows"), flow.dim_ids("cols"), arch.pe_array.rows,
-                            arch.pe_array.cols)
-    row_d = [d for d in flow.dim_ids("rows") if dims[d] > 1]
-    col_d = [d for d in flow.dim_ids("cols") if dims[d] > 1]
+    # the dims each side may split: the dataflow's, minus those the hardware cannot (arch constraints)
+    rows_ok, cols_ok = allowed_dims(arch, flow, ROWS), allowed_dims(arch, flow, COLS)
+    v4, ra, ca = best_shape(dims, rows_ok, cols_ok, arch.pe_array.rows, arch.pe_array.cols)
+    row_d = [d for d in rows_ok if dims[d] > 1]
+    col_d = [d for d in cols_ok if dims[d] > 1]
     shape = ("rows " + "x".join(f"{DIMS[d]}{s}" for d, s in zip(row_d, ra) if s > 1) + ", cols "
              + "x".join(f"{DIMS[d]}{s}" for d, s in zip(col_d, ca) if s > 1))
     add(v4, f"{arch.pe_array.rows}x{arch.pe_array.cols} array: best split {shape} "
