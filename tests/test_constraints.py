@@ -14,7 +14,7 @@ from accelsim.arch import Constraints, load_arch
 from accelsim.cost.encode import decode, encode_layer
 from accelsim.mapper.batch import BatchSpace
 from accelsim.mapper.search import SearchSpec, search_python
-from accelsim.mapping import COLS, DRAM, GLB, RF, Mapping, problems_of
+from accelsim.mapping import COLS, DRAM, GLB, Mapping, problems_of
 from dataflows import registry
 from workloads.layer import DIMS, Layer, conv
 from workloads.loader import load_workload
@@ -22,6 +22,18 @@ from workloads.loader import load_workload
 Q = DIMS.index("Q")
 V1 = load_arch("eyeriss_v1")
 V1_FREE = replace(V1, glb=replace(V1.glb, partitions=()), constraints=Constraints())
+
+
+def _pins_hold(factors) -> bool:
+    """Every (level, dim) eyeriss_v1 forbids to split has factor 1 (array: any leading batch axes)."""
+    f = np.asarray(factors)
+    return all(np.all(f[..., level, d] == 1) for level in range(5) for d in V1.constraints.pinned(level))
+
+
+def test_eyeriss_v1_pins_the_chips_rs_limits():
+    # whole rows per pass; one filter row per PE; images never side by side
+    names = {lv: {DIMS[d] for d in V1.constraints.pinned(i)} for i, lv in enumerate(("dram", "glb", "rows", "cols", "rf"))}
+    assert names == {"dram": {"Q"}, "glb": set(), "rows": {"N"}, "cols": {"N", "Q"}, "rf": {"N", "Q", "R"}}
 
 
 def _mapping(dram: dict, glb: dict) -> Mapping:
@@ -76,7 +88,7 @@ def test_named_rs_mapping_keeps_whole_rows_and_partitions(layer):
     m = registry.get("rs").named(layer, V1)
     assert problems_of(layer, m, V1) == []
     assert m.factors[GLB][Q] == layer.Q            # the whole row is walked inside the GLB tile
-    assert m.factors[DRAM][Q] == m.factors[COLS][Q] == m.factors[RF][Q] == 1
+    assert _pins_hold(m.factors)
 
 
 def test_batch_proposals_keep_the_constraints():
@@ -94,7 +106,7 @@ def test_batch_proposals_keep_the_constraints():
     assert np.any(free.factors[:, DRAM, Q] > 1)      # without the constraint the space does split rows
     for batch in legal_batch(V1):
         assert len(batch.factors) > 100
-        assert np.all(batch.factors[:, (DRAM, COLS, RF), Q] == 1)
+        assert _pins_hold(batch.factors)
         for i in range(0, len(batch.factors), max(1, len(batch.factors) // 60)):
             assert problems_of(layer, decode(batch, i), V1) == []
 
@@ -104,7 +116,7 @@ def test_python_mapper_keeps_the_constraints():
     flow = registry.get("rs")
     res = search_python(layer, V1, flow, SearchSpec("energy", 300, 1))
     assert problems_of(layer, res.mapping, V1) == []
-    assert res.mapping.factors[GLB][Q] == layer.Q
+    assert res.mapping.factors[GLB][Q] == layer.Q and _pins_hold(res.mapping.factors)
 
 
 def test_python_space_proposals_keep_the_constraints():
@@ -117,7 +129,7 @@ def test_python_space_proposals_keep_the_constraints():
     for _ in range(150):
         m = space.propose(rng)
         m = mutate(layer, V1, flow, m, rng)
-        assert m.factors[DRAM][Q] == m.factors[COLS][Q] == m.factors[RF][Q] == 1
+        assert _pins_hold(m.factors)
         if not problems_of(layer, m, V1):
             seen += 1
     assert seen > 30
