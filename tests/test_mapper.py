@@ -14,7 +14,7 @@ from accelsim.mapper.score import score
 from accelsim.mapper.search import SearchSpec, search
 from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping, problems_of
 from dataflows import registry
-from workloads.layer import Layer, conv
+from workloads.layer import Layer
 from workloads.zoo import get
 
 CONV3 = get("alexnet").layers[2]
@@ -85,7 +85,6 @@ def test_matches_exhaustive_enumeration_on_a_tiny_space():
                            "dram": {"bandwidth_gb_per_s": 1.0}, "dataflow": "nlr"}, "t")
     layer = Layer("t", C=2, K=2, H=3, W=1, R=1, S=1)                       # P = 3
     df = registry.get("nlr")
-    dims = layer.dims
     best = None
     # nlr: rows <- C, cols <- K, no per-PE loops; enumerate spatial, GLB split and orders
     for c_sp, k_sp in itertools.product((1, 2), (1, 2)):

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from accelsim.cost.nest import MAC_CUT, Nest, build_nest
 from accelsim.mapping import DRAM, GLB, RELEVANT, RF, Mapping
-from workloads.layer import C, G, K, N, P, Q, R, S, Layer
+from workloads.layer import C, G, N, P, Q, R, S, Layer
 
 # access-count levels
 L_DRAM, L_GLB, L_NOC, L_RF = range(4)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from accelsim.cost.counts import ACCESS_LEVELS, L_DRAM, L_GLB, L_NOC, L_RF, TENSOR_NAMES, Counts, count
+from accelsim.cost.counts import ACCESS_LEVELS, L_DRAM, L_GLB, L_RF, TENSOR_NAMES, Counts, count
 from accelsim.mapping import Mapping, check
 from noc import registry as noc_registry
 from workloads.layer import Layer

@@ -19,7 +19,7 @@ from accelsim.mapping import COLS, ROWS, Mapping
 from accelsim.sim import engine
 from accelsim.sim.passes import Schedule, schedule
 from accelsim.sim.result import STALL_CAUSES, SimResult
-from accelsim.sim.timing import Context, PassTime, flows_of_class, overlapped, pass_time
+from accelsim.sim.timing import Context, PassTime, overlapped, pass_time
 from noc import registry as noc_registry
 from noc.flow import STREAMS, layout
 from workloads.layer import Layer
