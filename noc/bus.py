@@ -16,6 +16,11 @@ def delivery_cycles(flow: Flow, s: Settings) -> float:
     return flow.unique / s["words_per_cycle"]
 
 
+def bandwidth_bound(s: Settings) -> tuple:
+    """Each distinct word takes one bus slot: 1 / words_per_cycle per word, every stream."""
+    return ((0.0, 1.0 / s["words_per_cycle"]),) * 4
+
+
 def latency(layout: Layout, s: Settings) -> float:
     return float(s["latency_cycles"])
 
@@ -33,5 +38,6 @@ MODEL = NocModel(
     },
     delivery_cycles=delivery_cycles,
     latency=latency,
+    bandwidth_bound=bandwidth_bound,
     unlimited=unlimited,
 )

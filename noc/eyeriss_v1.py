@@ -17,7 +17,7 @@ Energy: one hop per word a PE receives or sends, as the bus.
 
 from __future__ import annotations
 
-from noc.flow import Flow, Layout
+from noc.flow import STREAMS, Flow, Layout
 from noc.model import INF, NocModel, Param, Settings
 
 WIDTH_KEY = {"ifmap": "ifmap_words_per_cycle", "weight": "weight_words_per_cycle",
@@ -35,6 +35,11 @@ def delivery_cycles(flow: Flow, s: Settings) -> float:
         # local links: one per column and PE pair, all columns in parallel
         t = max(t, flow.reduced / (max(1, flow.layout.cols_used) * s["local_words_per_cycle"]))
     return t
+
+
+def bandwidth_bound(s: Settings) -> tuple:
+    """Each distinct word takes one slot of its own network (GIN per data type, GON)."""
+    return tuple((0.0, 1.0 / width(stream, s)) for stream in STREAMS)
 
 
 def pe_cycles(flow: Flow, s: Settings) -> float:
@@ -76,5 +81,6 @@ MODEL = NocModel(
     delivery_cycles=delivery_cycles,
     pe_cycles=pe_cycles,
     latency=latency,
+    bandwidth_bound=bandwidth_bound,
     unlimited=unlimited,
 )

@@ -18,6 +18,11 @@ def delivery_cycles(flow: Flow, s: Settings) -> float:
     return flow.delivered / s["words_per_cycle"]
 
 
+def bandwidth_bound(s: Settings) -> tuple:
+    """Every delivered copy crosses the injection link: 1 / words_per_cycle per delivered word."""
+    return ((1.0 / s["words_per_cycle"], 0.0),) * 4
+
+
 def latency(layout: Layout, s: Settings) -> float:
     return s["hop_cycles"] * (layout.rows_used + layout.cols_used - 1)
 
@@ -44,5 +49,6 @@ MODEL = NocModel(
     delivery_cycles=delivery_cycles,
     latency=latency,
     hop_coefficients=hop_coefficients,
+    bandwidth_bound=bandwidth_bound,
     unlimited=unlimited,
 )

@@ -40,6 +40,11 @@ def _same(settings: Settings) -> Settings:
     return dict(settings)
 
 
+def no_bound(settings: Settings) -> tuple:
+    """No bandwidth bound claimed: (0, 0) cycles per word for every stream."""
+    return ((0.0, 0.0),) * 4
+
+
 @dataclass(frozen=True)
 class NocModel:
     """A NoC model.
@@ -56,6 +61,10 @@ class NocModel:
       receive or send: NoC reads + writes) + b x (distinct words crossing the array boundary:
       ``noc_transfers``); the energy model charges hop-words x ``energy.noc_hop_pj``. Linear in the
       counts, so a vectorised scorer can use the same coefficients;
+    - ``bandwidth_bound(settings)``: per stream (ifmap, weight, psum in, psum out) ``(a, b)`` cycles
+      per word such that every pass's ``delivery_cycles`` >= a x delivered + b x distinct words of that
+      pass; summed over a layer, a lower bound on its cycles (Eyexam step 6, the mapper's latency
+      score). Linear in the counts, so the vectorised scorer uses the same numbers;
     - ``unlimited(settings)``: the same network with unlimited bandwidth and no latency.
     """
 
@@ -68,4 +77,5 @@ class NocModel:
     fold_skew: Callable[..., float] | None = None
     fold_tail: Callable[[Settings], float] = _zero
     hop_coefficients: Callable[..., Coefficients] = per_delivery
+    bandwidth_bound: Callable[[Settings], tuple] = no_bound
     unlimited: Callable[[Settings], Settings] = _same

@@ -74,6 +74,17 @@ def _coefficients(noc, rows: int, cols: int) -> tuple:
     return tuple(model(noc.type).hop_coefficients(rows, cols, settings(noc)))
 
 
+def bandwidth_bound(arch) -> tuple[tuple[float, float], ...]:
+    """Per stream (ifmap, weight, psum in, psum out) ``(a, b)`` cycles per delivered / distinct word
+    (noc.model.NocModel.bandwidth_bound)."""
+    return _bound(arch.noc)
+
+
+@lru_cache(maxsize=256)
+def _bound(noc) -> tuple:
+    return tuple(tuple(float(x) for x in ab) for ab in model(noc.type).bandwidth_bound(settings(noc)))
+
+
 def hops(counts, arch) -> tuple[float, ...]:
     """Hop-words per tensor (ifmap, weight, psum) for the energy model."""
     from accelsim.cost.counts import L_NOC

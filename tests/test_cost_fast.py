@@ -323,17 +323,32 @@ def test_latency_bound_by_hand():
     assert latency_bound_batch(rows, 3.2, 64.0).tolist() == [200.0, 200.0]
     assert latency_bound_batch(rows, float("inf"), 64.0).tolist() == [100.0, 100.0]
     assert latency_bound_batch(rows, 3.2, 4.0).tolist() == [250.0, 250.0]
+    # NoC streams: ifmap distinct 900 words on a 2-word/cycle bus -> 450 cycles; psum out (distinct
+    # = noc_transfers.psum - reads.noc.psum = 700 - 100) on a mesh charging 1 cycle per delivered
+    # word: writes.noc.psum = 520 -> 520 cycles
+    row[COLUMNS.index("noc_transfers.ifmap")] = 900
+    row[COLUMNS.index("noc_transfers.psum")] = 700
+    row[COLUMNS.index("reads.noc.psum")] = 100
+    row[COLUMNS.index("writes.noc.psum")] = 520
+    one = row[None, :]
+    bus = ((0.0, 0.5),) * 4
+    assert latency_bound_batch(one, 3.2, 64.0, bus).tolist() == [450.0]
+    assert latency_bound_batch(one, 3.2, 64.0, ((0.0, 0.0),) * 3 + ((1.0, 0.0),)).tolist() == [520.0]
+    assert latency_bound_batch(one, 3.2, 64.0, ((0.0, 0.0),) * 3 + ((0.0, 1.0),)).tolist() == [600.0]
 
 
 def test_latency_bound_is_the_mappers():
     from accelsim.mapper.score import latency_bound
 
-    arch = load_arch("isca16/rs")
     layer = ALEXNET_CONV2
     rng = random.Random(17)
     ms = [random_mapping(layer, rng) for _ in range(20)]
     rows = count_batch(layer, encode_batch(layer, ms)[1])
-    for wpc in (arch.dram_words_per_cycle, float("inf")):
-        bound = latency_bound_batch(rows, wpc, arch.glb.bandwidth_words_per_cycle)
-        a = arch if wpc != float("inf") else arch.with_dram_unlimited()
-        assert bound.tolist() == [latency_bound(count(layer, m), a) for m in ms]
+    from noc.registry import bandwidth_bound
+
+    for name in ("isca16/rs", "eyeriss_v1", "eyeriss_v2"):
+        arch = load_arch(name)
+        for wpc in (arch.dram_words_per_cycle, float("inf")):
+            bound = latency_bound_batch(rows, wpc, arch.glb.bandwidth_words_per_cycle, bandwidth_bound(arch))
+            a = arch if wpc != float("inf") else arch.with_dram_unlimited()
+            assert bound.tolist() == [latency_bound(count(layer, m), a) for m in ms]

@@ -827,7 +827,7 @@ def energy_batch(counts: np.ndarray, table) -> np.ndarray:
 
 
 @njit(cache=True)
-def _latency_kernel(c, dram_wpc, glb_wpc, out):
+def _latency_kernel(c, dram_wpc, glb_wpc, noc_ab, out):
     for b in range(c.shape[0]):
         dram_words = 0
         glb_words = 0
@@ -841,16 +841,33 @@ def _latency_kernel(c, dram_wpc, glb_wpc, out):
             v = dram
         if glb > v:
             v = glb
+        # NoC streams (accelsim.mapper.score.stream_words): a x delivered + b x distinct words
+        psum_in = c[b, COL_READS + 8]
+        for s in range(4):
+            if s == 0:
+                delivered, distinct = c[b, COL_READS + 6], c[b, COL_NOC]
+            elif s == 1:
+                delivered, distinct = c[b, COL_READS + 7], c[b, COL_NOC + 1]
+            elif s == 2:
+                delivered, distinct = psum_in, psum_in
+            else:
+                delivered, distinct = c[b, COL_WRITES + 8], c[b, COL_NOC + 2] - psum_in
+            noc = noc_ab[s, 0] * delivered + noc_ab[s, 1] * distinct
+            if noc > v:
+                v = noc
         out[b] = v
 
 
-def latency_bound_batch(counts: np.ndarray, dram_wpc: float, glb_wpc: float) -> np.ndarray:
-    """(B,) float64 cycles: max(ideal cycles, DRAM words / dram_wpc, GLB words / glb_wpc), the bound
-    accelsim.mapper.score.latency_bound computes (dram_wpc may be inf: no DRAM limit). Words are the
-    reads plus writes of all three tensors at that level."""
+def latency_bound_batch(counts: np.ndarray, dram_wpc: float, glb_wpc: float, noc_bound=None) -> np.ndarray:
+    """(B,) float64 cycles: max(ideal cycles, DRAM words / dram_wpc, GLB words / glb_wpc, each NoC
+    stream's a x delivered + b x distinct words), the bound accelsim.mapper.score.latency_bound
+    computes (dram_wpc may be inf: no DRAM limit). DRAM/GLB words are the reads plus writes of all
+    three tensors at that level; ``noc_bound`` is the arch's per-stream (a, b) (noc.registry.
+    bandwidth_bound; None: no NoC limit)."""
     c = np.ascontiguousarray(counts, dtype=np.int64)
+    ab = np.zeros((4, 2), dtype=np.float64) if noc_bound is None else np.asarray(noc_bound, dtype=np.float64)
     out = np.empty(c.shape[0], dtype=np.float64)
-    _latency_kernel(c, float(dram_wpc), float(glb_wpc), out)
+    _latency_kernel(c, float(dram_wpc), float(glb_wpc), ab, out)
     return out
 
 

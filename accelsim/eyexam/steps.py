@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from accelsim.cost.counts import L_DRAM, L_GLB, Counts
-from accelsim.mapper.score import latency_bound
+from accelsim.mapper.score import bandwidth_cycles, latency_bound, noc_cycles
 from accelsim.mapper.space import allowed_dims
 from accelsim.mapping import COLS, ROWS, Mapping
+from noc.flow import STREAMS
 from workloads.layer import DIMS, Layer
 
 STEP_NAMES = (
@@ -163,12 +164,15 @@ def steps(layer: Layer, arch, mapping: Mapping, counts: Counts, dataflow: str, s
     bound = latency_bound(counts, arch)
     dram_w = sum(counts.reads[L_DRAM]) + sum(counts.writes[L_DRAM])
     glb_w = sum(counts.reads[L_GLB]) + sum(counts.writes[L_GLB])
-    dram_c = dram_w / arch.dram_words_per_cycle if arch.dram_words_per_cycle != float("inf") else 0.0
-    glb_c = glb_w / arch.glb.bandwidth_words_per_cycle
-    if dram_c >= glb_c:
+    dram_c, glb_c, _ = bandwidth_cycles(counts, arch)
+    noc_c = noc_cycles(counts, arch)
+    s_noc = max(range(len(noc_c)), key=lambda i: noc_c[i])
+    if dram_c >= max(glb_c, noc_c[s_noc]):
         why6 = f"DRAM: {dram_w:,} words at {arch.dram_words_per_cycle:.3g} words/cycle = {dram_c:,.0f} cycles"
-    else:
+    elif glb_c >= noc_c[s_noc]:
         why6 = f"GLB: {glb_w:,} words at {arch.glb.bandwidth_words_per_cycle:g} words/cycle = {glb_c:,.0f} cycles"
+    else:
+        why6 = f"NoC: the {STREAMS[s_noc]} network needs {noc_c[s_noc]:,.0f} cycles at its width"
     add(macs / bound if bound else 0.0, why6)
 
     st = sim.stall_cycles

@@ -139,7 +139,8 @@ def _objective_batch(counts, arch, objective: str):
             words = counts[:, COL_READS + 6 + t] + counts[:, COL_WRITES + 6 + t]     # level 2 = noc
             hops = hops + a * words + b * counts[:, COL_NOC + t]
         energy = energy + hops * table.noc_hop_pj
-    cycles = latency_bound_batch(counts, arch.dram_words_per_cycle, arch.glb.bandwidth_words_per_cycle)
+    cycles = latency_bound_batch(counts, arch.dram_words_per_cycle, arch.glb.bandwidth_words_per_cycle,
+                                 noc_registry.bandwidth_bound(arch))
     return OBJECTIVES[objective](energy, cycles), energy, cycles
 
 
@@ -158,18 +159,20 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult
     start = time.perf_counter()
     space = BatchSpace(layer, arch, dataflow, lay)
     top: MappingArrays | None = None
-    top_obj = np.zeros(0)
+    top_obj = np.zeros((0, 3))            # per kept mapping: objective, energy, cycles
     evaluated = proposed = 0
     stopped_by = "budget"
 
-    def merge(cand: MappingArrays, obj) -> None:
+    def merge(cand: MappingArrays, scored) -> None:
+        """Keep the KEEP best distinct mappings, ranked as the Python path ranks them (_key):
+        objective, then energy, then cycles (ties of a cycles bound go to the cheaper mapping)."""
         nonlocal top, top_obj
         if top is None:
-            pool, pool_obj = cand, obj
+            pool, pool_obj = cand, np.column_stack(scored)
         else:
             pool = MappingArrays(*(np.concatenate([a, b]) for a, b in zip(top, cand)))
-            pool_obj = np.concatenate([top_obj, obj])
-        order = np.argsort(pool_obj, kind="stable")
+            pool_obj = np.concatenate([top_obj, np.column_stack(scored)])
+        order = np.lexsort((pool_obj[:, 2], pool_obj[:, 1], pool_obj[:, 0]))
         # drop exact duplicates so the climb keeps several distinct parents
         chosen: list[int] = []
         seen: set = set()
@@ -187,8 +190,7 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult
         named = dataflow.named(layer, arch)
         if not problems_of(layer, named, arch):
             _, arrays = encode_batch(layer, [named])
-            obj, _, _ = _objective_batch(count_batch(lay, arrays, memo), arch, spec.objective)
-            merge(arrays, obj)
+            merge(arrays, _objective_batch(count_batch(lay, arrays, memo), arch, spec.objective))
             evaluated += 1
     except ConfigError:
         pass
@@ -209,9 +211,9 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult
                 stopped_by = "space"
                 break
             continue
-        obj, _, _ = _objective_batch(count_batch(lay, cand, memo), arch, spec.objective)
+        scored = _objective_batch(count_batch(lay, cand, memo), arch, spec.objective)
         evaluated += len(cand)
-        merge(cand, obj)
+        merge(cand, scored)
     if top is None:
         raise ConfigError(f"no legal mapping found for layer {layer.name!r} with dataflow {dataflow.name!r} "
                           f"on {arch.name!r} within {proposed} proposals")
