@@ -148,10 +148,13 @@ def run(quick: bool) -> dict:
     n_py, n_fast = (200, 2000) if quick else (500, N_MAPPINGS)
     rounds = 5 if quick else 11
     dram_wpc, glb_wpc = arch.dram_words_per_cycle, arch.glb.bandwidth_words_per_cycle
+    from noc.registry import bandwidth_bound
+
+    noc = bandwidth_bound(arch)
 
     def scored():
         rows = count_batch(lay, batch)
-        return energy_batch(rows, arch.energy), latency_bound_batch(rows, dram_wpc, glb_wpc)
+        return energy_batch(rows, arch.energy), latency_bound_batch(rows, dram_wpc, glb_wpc, noc)
 
     paths = _time_rounds({
         "python": (lambda: [count(layer, m) for m in mappings[:n_py]], n_py),
