@@ -78,6 +78,29 @@ def test_bad_config_file_exit_2(tmp_path):
     assert out.stderr.strip() == "accelsim: error: a.yaml: clock_mhz: expected a number, got 'fast'"
 
 
+def test_mapping_that_breaks_the_arch_constraints_exit_2(tmp_path):
+    """eyeriss_v1 walks whole ifmap rows per pass: a hand-written mapping that splits Q at DRAM is
+    refused in one line naming the layer, the factor and the constraint."""
+    (tmp_path / "m.yaml").write_text(
+        "conv4_1:\n"
+        "  dram: {factors: {N: 3, K: 11, C: 64, Q: 2}}\n"
+        "  glb: {factors: {P: 2, Q: 14}}\n"
+        "  rows: {factors: {K: 4, R: 3}}\n"
+        "  cols: {factors: {P: 14}}\n"
+        "  rf: {factors: {K: 12, C: 4, S: 3}}\n")
+    out = accelsim("run", "eyeriss_v1", "-w", "vgg16", "--batch", "3", "--layers", "conv4_1", "--mapping", "m.yaml",
+                   "--no-sim", "-q", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip() == ("accelsim: error: mapping for layer 'conv4_1': dram factor 2 of Q breaks the "
+                                  "arch's constraints (constraints.unsplit.dram lists Q)")
+    # the same factors with the row whole in the GLB tile run
+    (tmp_path / "m.yaml").write_text((tmp_path / "m.yaml").read_text().replace(", Q: 2}", "}").replace("Q: 14", "Q: 28"))
+    ok = accelsim("run", "eyeriss_v1", "-w", "vgg16", "--batch", "3", "--layers", "conv4_1", "--mapping", "m.yaml",
+                  "--no-sim", "-q", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "conv4_1" in ok.stdout
+
+
 def test_version_and_lists(tmp_path):
     assert accelsim("--version", cwd=tmp_path).stdout.startswith("accelsim ")
     flows = accelsim("list", "dataflows", cwd=tmp_path).stdout
