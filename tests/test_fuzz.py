@@ -23,6 +23,12 @@ from accelsim.mapping import load_mapping
 from tests.test_arch_config import GOOD as GOOD_ARCH
 from workloads.loader import load_workload
 
+# the arch with every optional block, so mutations reach glb.partitions and constraints too
+GOOD_ARCH_FULL = {**GOOD_ARCH,
+                  "glb": {**GOOD_ARCH["glb"], "partitions": [{"holds": ["ifmap", "psum"], "size_kb": 100},
+                                                             {"holds": ["weight"], "size_kb": 8}]},
+                  "constraints": {"unsplit": {"dram": ["Q"], "rows": ["N"], "cols": ["N", "Q"], "rf": ["R"]}}}
+
 GOOD_WORKLOAD = {"version": 1, "name": "w", "layers": [
     {"name": "c1", "kind": "conv", "C": 3, "K": 8, "H": 9, "W": 9, "R": 3, "S": 3, "stride": 2, "padding": 1},
     {"name": "d2", "kind": "depthwise", "C": 8, "H": 5, "R": 3, "padding": 1},
@@ -99,7 +105,7 @@ SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, Heal
 
 
 @settings(max_examples=FUZZ_COUNTS["arch yaml mutations"], **SETTINGS)
-@given(doc=mutated(GOOD_ARCH))
+@given(doc=st.sampled_from([GOOD_ARCH, GOOD_ARCH_FULL]).flatmap(mutated))
 def test_arch_yaml_mutations(tmp_path, doc):
     path = tmp_path / "arch.yaml"
     path.write_text(_dump(doc))
