@@ -191,7 +191,8 @@ def simulate_layer(layer: Layer, arch, mapping: Mapping, counts: Counts, *, data
     from accelsim.cost.tiles import tile_words
 
     glb_tiles = tile_words(layer, mapping)["glb"]
-    free_words = max(0.0, float(arch.glb_words - sum(w for w, k in zip(glb_tiles, mapping.glb_keep) if k)))
+    free_words = float(sum(max(0, cap - sum(w for w, k, g in zip(glb_tiles, mapping.glb_keep, group) if k and g))
+                           for group, cap in arch.glb.capacity_groups(arch.word_bits)))
     fills = [h for h in sched.hops if h.kind == "fill"]
     fill_read = [sum(h.per_pass("dram_read", j, sched.passes) for h in fills) for j in range(-1, levels)]
     fill_write = [sum(h.per_pass("dram_write", j, sched.passes) for h in fills) for j in range(-1, levels)]
