@@ -1,9 +1,14 @@
 """Run a workload on an architecture: per layer, a mapping (named, searched or given), its cost,
-and (when the simulator is on) its simulated timing. Pure apart from the optional progress hook."""
+and (when the simulator is on) its simulated timing. Pure apart from the optional progress hook.
+
+A search depends on the layer's shape, the arch, the dataflow and the search spec only (never on
+its name), so layers of the same shape (ResNet's repeated blocks) are searched once per run and
+the mapping is re-costed for each; the results are the same as searching every layer.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from accelsim.cost.model import LayerResult, evaluate
@@ -48,6 +53,7 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
 
     flow = registry.get(dataflow or arch.dataflow)
     out = []
+    searched: dict = {}                   # layer shape -> SearchResult, within this run only
     for layer in workload.layers:
         found = None
         if not layer.kind.has_macs:
@@ -55,7 +61,12 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
         elif mappings and layer.name in mappings:
             result = evaluate(layer, arch, mappings[layer.name])
         elif search_spec is not None:
-            found = search(layer, arch, flow, search_spec)
+            shape = replace(layer, name="")
+            if shape in searched:
+                same = searched[shape]
+                found = replace(same, result=evaluate(layer, arch, same.mapping, validate=False))
+            else:
+                found = searched[shape] = search(layer, arch, flow, search_spec)
             result = found.result
         else:
             result = evaluate(layer, arch, flow.named(layer, arch))
