@@ -66,6 +66,25 @@ def pin_arrays(dims: np.ndarray, f: np.ndarray, arch) -> np.ndarray:
     return f
 
 
+def whole_at(arch, level: int) -> tuple[int, ...]:
+    """Dims every other level may not split: they must lie whole at ``level`` (eyeriss_v1: R on the
+    PE rows, S in the PE)."""
+    return tuple(d for d in range(len(DIMS))
+                 if d not in arch.constraints.pinned(level)
+                 and all(d in arch.constraints.pinned(other) for other in range(len(LEVELS)) if other != level))
+
+
+def violates(f: np.ndarray, arch) -> np.ndarray:
+    """(B,) whether a (B, LEVELS, DIMS) factor array splits a dim at a level the arch forbids (left
+    after pinning when the other levels cannot hold the dim whole, e.g. R pinned to the PE rows but
+    larger than the rows the mapping gives it)."""
+    out = np.zeros(f.shape[0], dtype=bool)
+    for level in range(len(LEVELS)):
+        for d in arch.constraints.pinned(level):
+            out |= f[:, level, d] > 1
+    return out
+
+
 def movable(arch) -> np.ndarray:
     """(DIMS,) whether a GLB factor may be moved out to DRAM to make the GLB tiles fit."""
     out = np.ones(len(DIMS), dtype=bool)

@@ -14,7 +14,7 @@ from accelsim.arch import Constraints, load_arch
 from accelsim.cost.encode import decode, encode_layer
 from accelsim.mapper.batch import BatchSpace
 from accelsim.mapper.search import SearchSpec, search_python
-from accelsim.mapping import COLS, DRAM, GLB, Mapping, problems_of
+from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping, problems_of
 from dataflows import registry
 from workloads.layer import DIMS, Layer, conv
 from workloads.loader import load_workload
@@ -33,12 +33,14 @@ def _pins_hold(factors) -> bool:
 def test_eyeriss_v1_pins_the_chips_rs_limits():
     # whole rows per pass; one filter row per PE; images never side by side
     names = {lv: {DIMS[d] for d in V1.constraints.pinned(i)} for i, lv in enumerate(("dram", "glb", "rows", "cols", "rf"))}
-    assert names == {"dram": {"Q"}, "glb": set(), "rows": {"N"}, "cols": {"N", "Q"}, "rf": {"N", "Q", "R"}}
+    assert names == {"dram": {"Q", "R", "S"}, "glb": {"R", "S"}, "rows": {"N", "S"}, "cols": {"N", "Q", "R", "S"},
+                     "rf": {"N", "Q", "R"}}
 
 
 def _mapping(dram: dict, glb: dict) -> Mapping:
+    """DRAM and GLB factors as given; R on the PE rows and S in the PE, as eyeriss_v1 requires."""
     f = [[1] * 8 for _ in range(5)]
-    for level, d in ((DRAM, dram), (GLB, glb)):
+    for level, d in ((DRAM, dram), (GLB, glb), (ROWS, {"R": 3}), (RF, {"S": 3})):
         for name, v in d.items():
             f[level][DIMS.index(name)] = v
     order = tuple(range(8))
@@ -47,7 +49,7 @@ def _mapping(dram: dict, glb: dict) -> Mapping:
 
 # K=32, C=16, 3x3 over a 6x6 input: 4,608 weights; ifmap 16*6*6 = 576 words, psums 32*4*4 = 512
 LAYER = Layer("l", N=1, C=16, K=32, H=6, W=6, R=3, S=3)
-WHOLE = {"K": 32, "C": 16, "P": 4, "Q": 4, "R": 3, "S": 3}
+WHOLE = {"K": 32, "C": 16, "P": 4, "Q": 4}
 
 
 def test_weight_partition_overflows_where_the_shared_buffer_would_not():
@@ -91,8 +93,10 @@ def test_named_rs_mapping_keeps_whole_rows_and_partitions(layer):
     assert _pins_hold(m.factors)
 
 
-def test_batch_proposals_keep_the_constraints():
-    layer = VGG["conv2_1"]                           # rows of 112: wide enough that splitting is tempting
+@pytest.mark.parametrize("layer", [VGG["conv2_1"], ALEX[1]], ids=["vgg_conv2_1", "alexnet_conv2"])
+def test_batch_proposals_keep_the_constraints(layer):
+    # VGG conv2_1: rows of 112, wide enough that splitting them is tempting; AlexNet CONV2: R = 5 must lie
+    # whole on the PE rows, which many row choices cannot give it (those proposals must be dropped)
     flow = registry.get("rs")
     rng = np.random.default_rng(3)
 
@@ -103,7 +107,7 @@ def test_batch_proposals_keep_the_constraints():
         return cand, children
 
     free, _ = legal_batch(V1_FREE)
-    assert np.any(free.factors[:, DRAM, Q] > 1)      # without the constraint the space does split rows
+    assert not _pins_hold(free.factors)              # without the constraints the space does break them
     for batch in legal_batch(V1):
         assert len(batch.factors) > 100
         assert _pins_hold(batch.factors)
@@ -127,9 +131,8 @@ def test_python_space_proposals_keep_the_constraints():
     space, rng = Space(layer, V1, flow), random.Random(5)
     seen = 0
     for _ in range(150):
-        m = space.propose(rng)
-        m = mutate(layer, V1, flow, m, rng)
-        assert _pins_hold(m.factors)
-        if not problems_of(layer, m, V1):
+        m = mutate(layer, V1, flow, space.propose(rng), rng)
+        if not problems_of(layer, m, V1):      # the checker rejects a broken constraint ...
+            assert _pins_hold(m.factors)
             seen += 1
-    assert seen > 30
+    assert seen > 30                            # ... and most proposals keep them in the first place

@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 from accelsim.cost.encode import MappingArrays
-from accelsim.constraints import movable, pin_arrays
+from accelsim.constraints import movable, pin_arrays, violates, whole_at
 from accelsim.mapper.space import allowed_dims, keeps, rf_options, spatial_options
 from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS
 from workloads.layer import Layer
@@ -110,10 +110,10 @@ class BatchSpace:
         self.layer, self.arch, self.dataflow, self.lay = layer, arch, dataflow, lay
         self.dims = np.array(layer.dims, dtype=np.int64)
         self.rf = np.array(rf_options(layer, arch, dataflow), dtype=np.int64)
-        self.rows = np.array(spatial_options(layer, allowed_dims(arch, dataflow, ROWS), arch.pe_array.rows),
-                             dtype=np.int64)
-        self.cols = np.array(spatial_options(layer, allowed_dims(arch, dataflow, COLS), arch.pe_array.cols),
-                             dtype=np.int64)
+        self.rows = np.array(spatial_options(layer, allowed_dims(arch, dataflow, ROWS), arch.pe_array.rows,
+                                             whole=whole_at(arch, ROWS)), dtype=np.int64)
+        self.cols = np.array(spatial_options(layer, allowed_dims(arch, dataflow, COLS), arch.pe_array.cols,
+                                             whole=whole_at(arch, COLS)), dtype=np.int64)
         g, r, x = keeps(arch, dataflow)
         self.keep = tuple(np.array(k, dtype=np.int64) for k in (g, r, x))
         # tensors bypassing the RF may not have a dim both spatial and an RF loop
@@ -132,7 +132,9 @@ class BatchSpace:
         self.ncand = np.array([len(c) for c in cands], dtype=np.int64)
         for d, c in enumerate(cands):
             self.cand[d, :len(c)] = c
-        self.allowed = {level: np.array(allowed_dims(arch, dataflow, level) or (-1,), dtype=np.int64)
+        # dims a local move may resize: not those the arch wants whole at that level
+        self.allowed = {level: np.array([d for d in allowed_dims(arch, dataflow, level)
+                                         if d not in whole_at(arch, level)] or (-1,), dtype=np.int64)
                         for level in (RF, ROWS, COLS)}
 
     # ---- building blocks ---------------------------------------------------------------
@@ -223,15 +225,20 @@ class BatchSpace:
             ok &= ~np.any(rel & spatial & (f[:, RF] > 1), axis=1)
         if np.any(batch.rf_keep):
             ok &= _rf_ok(self.lay, f, batch.rf_keep, self.rf_cap, self.rf_shared)
+        ok &= ~violates(f, self.arch)          # a pinned dim the other levels cannot hold whole
         ok &= np.prod(f[:, ROWS], axis=1) <= self.arch.pe_array.rows
         ok &= np.prod(f[:, COLS], axis=1) <= self.arch.pe_array.cols
         for _ in range(24):
-            over = glb_over(_glb_need(self.lay, f, batch.glb_keep), self.glb_groups, self.glb_caps)
+            need = _glb_need(self.lay, f, batch.glb_keep)
+            over_parts = need @ self.glb_groups.T > self.glb_caps          # (B, parts)
+            over = over_parts.any(axis=1) & ok             # rejected ones are not repaired further
             if not over.any():
                 break
             idx = np.flatnonzero(over)
             g = f[idx, GLB]
-            weights = np.where((g > 1) & self.glb_movable, rng.random(g.shape), -1.0)
+            # halve only dims that index a tensor of an overflowing part (others cannot help)
+            helps = (over_parts[idx] @ self.glb_groups > 0) @ _REL > 0      # (n, 8)
+            weights = np.where((g > 1) & self.glb_movable & helps, rng.random(g.shape), -1.0)
             d = np.argmax(weights, axis=1)
             shrinkable = weights[np.arange(len(idx)), d] >= 0
             ok[idx[~shrinkable]] = False

@@ -47,6 +47,7 @@ class SearchResult:
     evaluated: int          # distinct legal mappings scored, the named mapping included
     proposed: int           # proposals drawn, repeats and illegal ones included
     stopped_by: str         # "budget", "time_limit" or "space" (no new proposals found)
+    shortlist: tuple[Mapping, ...] = ()   # the best distinct mappings by score, best first (mapping included)
 
 
 def _key(s: Score, m: Mapping) -> tuple:
@@ -112,7 +113,8 @@ def search_python(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResul
         raise ConfigError(f"no legal mapping found for layer {layer.name!r} with dataflow {dataflow.name!r} "
                           f"on {arch.name!r} within {proposed} proposals")
     _, m, s = top[0]
-    return SearchResult(m, evaluate(layer, arch, m, validate=False), s, evaluated, proposed, stopped_by)
+    return SearchResult(m, evaluate(layer, arch, m, validate=False), s, evaluated, proposed, stopped_by,
+                        tuple(entry[1] for entry in top))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,4 +221,5 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult
                           f"on {arch.name!r} within {proposed} proposals")
     m = decode(top, 0)
     result = evaluate(layer, arch, m, validate=False)
-    return SearchResult(m, result, score(result.counts, arch, spec.objective), evaluated, proposed, stopped_by)
+    return SearchResult(m, result, score(result.counts, arch, spec.objective), evaluated, proposed, stopped_by,
+                        tuple(decode(top, i) for i in range(len(top.factors))))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from accelsim.constraints import pin
+from accelsim.constraints import pin, whole_at
 from accelsim.energy import TENSORS
 from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping, problems_of
 from workloads.layer import Layer
@@ -68,6 +68,7 @@ def rf_options(layer: Layer, arch, dataflow, limit: int = 4000) -> list[tuple[in
     dims = layer.dims
     glb_keep, rf_keep, reg_keep = keeps(arch, dataflow)
     pinned = arch.constraints.pinned(RF)
+    whole = whole_at(arch, RF)
     looping = [d for d in dataflow.dim_ids("rf_loops") if dims[d] > 1 and d not in pinned]
     ones = tuple([1] * 8)
     if not any(rf_keep):
@@ -91,7 +92,7 @@ def rf_options(layer: Layer, arch, dataflow, limit: int = 4000) -> list[tuple[in
             found.append(tuple(f))
             return
         d = looping[i]
-        for c in _candidates(dims[d]):
+        for c in ([dims[d]] if d in whole else _candidates(dims[d])):
             f[d] = c
             if not fits(f):
                 break                    # tiles only grow with the factor
@@ -109,8 +110,10 @@ def allowed_dims(arch, dataflow, level: int) -> tuple[int, ...]:
     return tuple(d for d in dataflow.dim_ids(name) if d not in pinned)
 
 
-def spatial_options(layer: Layer, allowed: tuple[int, ...], size: int, limit: int = 2000) -> list[tuple[int, ...]]:
-    """Factor vectors over the allowed dims using at most ``size`` PEs, maximal ones first."""
+def spatial_options(layer: Layer, allowed: tuple[int, ...], size: int, limit: int = 2000,
+                    whole: tuple[int, ...] = ()) -> list[tuple[int, ...]]:
+    """Factor vectors over the allowed dims using at most ``size`` PEs, maximal ones first; dims in
+    ``whole`` only at their full size (the arch lets no other level split them)."""
     dims = layer.dims
     looping = [d for d in allowed if dims[d] > 1]
     found: list[tuple[int, ...]] = []
@@ -122,7 +125,7 @@ def spatial_options(layer: Layer, allowed: tuple[int, ...], size: int, limit: in
             found.append(tuple(f))
             return
         d = looping[i]
-        for c in reversed(_candidates(dims[d])):
+        for c in ([dims[d]] if d in whole else reversed(_candidates(dims[d]))):
             if c <= left:
                 f[d] = c
                 walk(i + 1, f, left // c)
@@ -138,8 +141,10 @@ class Space:
     def __init__(self, layer: Layer, arch, dataflow):
         self.layer, self.arch, self.dataflow = layer, arch, dataflow
         self.rf = rf_options(layer, arch, dataflow)
-        self.rows = spatial_options(layer, allowed_dims(arch, dataflow, ROWS), arch.pe_array.rows)
-        self.cols = spatial_options(layer, allowed_dims(arch, dataflow, COLS), arch.pe_array.cols)
+        self.rows = spatial_options(layer, allowed_dims(arch, dataflow, ROWS), arch.pe_array.rows,
+                                    whole=whole_at(arch, ROWS))
+        self.cols = spatial_options(layer, allowed_dims(arch, dataflow, COLS), arch.pe_array.cols,
+                                    whole=whole_at(arch, COLS))
         self.keep = keeps(arch, dataflow)
 
     def propose(self, rng: random.Random) -> Mapping:
@@ -174,7 +179,7 @@ def repair(layer: Layer, arch, m: Mapping, rng: random.Random) -> Mapping:
         level = RF if any(p.startswith("RF") or "bypasses the RF" in p for p in problems) else GLB
         if not any(p.startswith(("RF", "GLB")) or "bypasses the RF" in p for p in problems):
             return m
-        fixed = arch.constraints.pinned(DRAM) if level == GLB else ()
+        fixed = arch.constraints.pinned(DRAM) if level == GLB else whole_at(arch, RF)
         shrinkable = [d for d in range(8) if f[level][d] > 1 and d not in fixed]
         if not shrinkable:
             return m
@@ -213,7 +218,7 @@ def mutate(layer: Layer, arch, dataflow, m: Mapping, rng: random.Random) -> Mapp
         f[DRAM][d] = ceil_div(rem, f[GLB][d])
     else:                                           # resize a spatial or RF factor of an allowed dim
         level = ROWS if move == 2 and rng.random() < 0.5 else COLS if move == 2 else RF
-        allowed = allowed_dims(arch, dataflow, level)
+        allowed = [d for d in allowed_dims(arch, dataflow, level) if d not in whole_at(arch, level)]
         if not allowed:
             return m
         d = rng.choice(allowed)

@@ -1,0 +1,39 @@
+"""The last reducer of a search: re-rank the mapper's shortlist by simulated time.
+
+The mapper scores delay with the Eyexam step-6 bound (compute, or DRAM, GLB and NoC traffic at
+their bandwidths): fast, but blind to what only the simulation sees (transfers a full RF cannot
+overlap, PE cycles spent on psum adds, fill and drain). ``by_simulation`` simulates each mapping of
+a search's shortlist and keeps the best by the same objective on (energy, simulated cycles).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accelsim.cost.model import LayerResult, evaluate
+from accelsim.mapper.score import OBJECTIVES
+from accelsim.mapper.search import SearchResult
+from accelsim.mapping import Mapping
+
+
+@dataclass(frozen=True)
+class Refined:
+    mapping: Mapping
+    result: LayerResult
+    sim: object                   # accelsim.sim.SimResult of that mapping
+    rank: int                     # its place in the mapper's shortlist (0: the mapper's own choice)
+
+
+def by_simulation(layer, arch, found: SearchResult, objective: str, dataflow: str) -> Refined:
+    """The shortlist mapping with the lowest objective on (energy, simulated cycles); ties keep
+    the mapper's order."""
+    from accelsim.sim import simulate_layer
+
+    best = None
+    for rank, m in enumerate(found.shortlist or (found.mapping,)):
+        r = evaluate(layer, arch, m, validate=False)
+        sim = simulate_layer(layer, arch, m, r.counts, dataflow=dataflow)
+        key = OBJECTIVES[objective](r.energy_pj, float(sim.cycles))
+        if best is None or key < best[0]:
+            best = (key, Refined(m, r, sim, rank))
+    return best[1]
