@@ -39,6 +39,7 @@ class Run:
     search: SearchSpec | None
     simulated: bool
     layers: tuple[LayerRun, ...]
+    refined: bool = False              # the search's shortlist was re-ranked by simulation
 
     @property
     def batch(self) -> int:
@@ -46,9 +47,11 @@ class Run:
 
 
 def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: SearchSpec | None = None,
-        mappings: dict[str, Mapping] | None = None, simulate: bool = False,
+        mappings: dict[str, Mapping] | None = None, simulate: bool = False, refine: bool = False,
         on_layer: Callable[[str], None] | None = None) -> Run:
-    """Map, cost and (optionally) simulate every layer. ``mappings`` overrides per layer name."""
+    """Map, cost and (optionally) simulate every layer. ``mappings`` overrides per layer name;
+    ``refine`` (with a search and the simulator) keeps the search's shortlist mapping with the best
+    objective on simulated cycles (accelsim.mapper.refine)."""
     from dataflows import registry
 
     flow = registry.get(dataflow or arch.dataflow)
@@ -71,11 +74,17 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
         else:
             result = evaluate(layer, arch, flow.named(layer, arch))
         sim = None
-        if simulate and result.mapping is not None:
+        if refine and simulate and found is not None:
+            from accelsim.mapper.refine import by_simulation
+
+            refined = by_simulation(layer, arch, found, search_spec.objective, flow.name)
+            result, sim = refined.result, refined.sim
+        elif simulate and result.mapping is not None:
             from accelsim.sim import simulate_layer
 
             sim = simulate_layer(layer, arch, result.mapping, result.counts, dataflow=flow.name)
         out.append(LayerRun(result, found, sim))
         if on_layer is not None:
             on_layer(layer.name)
-    return Run(arch, workload, flow.name, search_spec, simulate, tuple(out))
+    return Run(arch, workload, flow.name, search_spec, simulate, tuple(out),
+               bool(refine and simulate and search_spec is not None))

@@ -85,7 +85,7 @@ def stats(run: Run) -> dict:
         "energy_preset": arch.energy_preset,
         "simulated": run.simulated,
         "search": None if spec is None else {"objective": spec.objective, "budget": spec.budget, "seed": spec.seed,
-                                              "time_limit_s": spec.time_limit_s},
+                                              "time_limit_s": spec.time_limit_s, "refined_by_simulation": run.refined},
         "seed": None if spec is None else spec.seed,
         "totals": totals,
         "layers": layers,
@@ -161,6 +161,7 @@ def table(doc: dict) -> str:
     lines = [f"{doc['arch']} | {doc['workload']} (batch {doc['batch']}) | dataflow {doc['dataflow']} | "
              f"{doc['clock_mhz']:g} MHz | {doc['pes']} PEs | energy {doc['energy_preset']}"
              + (f" | search {doc['search']['objective']} budget {doc['search']['budget']} seed {doc['search']['seed']}"
+                + (", refined by simulation" if doc["search"].get("refined_by_simulation") else "")
                 if doc["search"] else " | named mapping")]
     fmt = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
     lines.append(fmt(head))

@@ -61,6 +61,7 @@ def test_out_dir_files(tmp_path):
     (["run", "--layers", "CONV9"], "--layers: 'CONV9'"),
     (["run", "--search", "--objective", "speed"], "unknown objective 'speed'"),
     (["run", "--frobnicate"], "unrecognized arguments"),
+    (["run", "--refine"], "--refine re-ranks a search by simulation: it needs --search"),
     (["list", "colours"], "invalid choice"),
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, args, fragment):

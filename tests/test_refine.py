@@ -35,3 +35,22 @@ def test_by_simulation_keeps_the_lowest_simulated_edp():
     assert refined.rank == edps.index(min(edps))
     assert refined.mapping == found.shortlist[refined.rank]
     assert refined.result.energy_pj * refined.sim.cycles == min(edps)
+
+
+def test_pipeline_refine_keeps_the_simulated_best_and_says_so():
+    from accelsim import report
+    from accelsim.pipeline import run
+    from workloads.layer import Workload
+
+    workload = Workload("one", (CONV3,))
+    spec = SearchSpec("edp", 1500, 4)
+    plain = run(ARCH, workload, "rs", search_spec=spec, simulate=True)
+    refined = run(ARCH, workload, "rs", search_spec=spec, simulate=True, refine=True)
+    expect = by_simulation(CONV3, ARCH, plain.layers[0].search, "edp", "rs")
+    assert refined.layers[0].result.mapping == expect.mapping
+    assert refined.layers[0].sim.cycles == expect.sim.cycles
+    # never worse than the mapper's own choice on the simulated objective
+    edp = lambda lr: lr.result.energy_pj * lr.sim.cycles  # noqa: E731
+    assert edp(refined.layers[0]) <= edp(plain.layers[0])
+    assert report.stats(refined)["search"]["refined_by_simulation"] is True
+    assert report.stats(plain)["search"]["refined_by_simulation"] is False

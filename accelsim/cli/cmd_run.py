@@ -27,6 +27,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--search-budget", type=int, default=10000, help="mappings scored per layer (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
     p.add_argument("--time-limit", type=float, help="search time limit per layer, seconds")
+    p.add_argument("--refine", action="store_true",
+                   help="with --search: simulate the mapper's shortlist and keep the best by the objective "
+                        "on simulated cycles")
     p.add_argument("--mapping", help="YAML file of hand-written mappings: {LAYER: mapping} (see docs)")
     p.add_argument("--no-sim", action="store_true", help="skip the cycle-approximate simulation")
     p.add_argument("--json", action="store_true", help="print stats.json to stdout instead of the table")
@@ -71,10 +74,13 @@ def run(args: argparse.Namespace) -> int:
     spec = SearchSpec(args.objective, args.search_budget, args.seed, args.time_limit) if args.search else None
     mappings = load_mappings(args.mapping, workload) if args.mapping else None
     simulate = not args.no_sim and _sim_available()
+    if args.refine and not (args.search and simulate):
+        raise ConfigError("--refine re-ranks a search by simulation: it needs --search and the simulator "
+                          "(not --no-sim)")
     bar = Progress.for_terminal(len(workload.layers), "accelsim run", args.quiet or args.json)
     try:
         result = run_pipeline(arch, workload, args.dataflow, search_spec=spec, mappings=mappings,
-                              simulate=simulate, on_layer=lambda name: bar.advance(note=name))
+                              simulate=simulate, refine=args.refine, on_layer=lambda name: bar.advance(note=name))
     finally:
         bar.close()
     doc = report.stats(result)
