@@ -10,7 +10,7 @@ from __future__ import annotations
 from accelsim.energy import TENSORS
 from accelsim.errors import ConfigError
 from accelsim.constraints import pin
-from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping, problems_of
+from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping, problems_of
 from workloads.layer import DIMS, Layer
 
 
@@ -75,31 +75,47 @@ def complete(layer: Layer, arch, rows: dict[str, int], cols: dict[str, int], rf:
         problems = problems_of(layer, m, arch)
         if not all(p.startswith("GLB tiles") for p in problems):
             raise ConfigError(f"named mapping for layer {layer.name!r} on {arch.name!r} is not legal: {problems[0]}")
-        for name in _SPILL:                  # halve the first GLB factor that can shrink
-            d = DIMS.index(name)
-            if f_glb[d] > 1 and d not in fixed:
-                inner = f_rf[d] * f_cols[d] * f_rows[d]
-                total = ceil_div(dims[d], inner)
-                f_glb[d] = ceil_div(f_glb[d], 2)
-                f_dram[d] = ceil_div(total, f_glb[d])
-                break
-        else:
-            for name in _SHRINK_RF:          # then shrink per-PE loops, sending the rest outward
-                d = DIMS.index(name)
-                if f_rf[d] > 1:
-                    f_rf[d] = ceil_div(f_rf[d], 2)
-                    f_glb[d] = 1
-                    f_dram[d] = ceil_div(dims[d], f_rf[d] * f_cols[d] * f_rows[d])
-                    break
-            else:
-                raise ConfigError(f"layer {layer.name!r} does not fit {arch.name!r}'s GLB even with one "
-                                  f"tile per pass: {problems[0]}")
+        helps = _relevant_to_overflow(layer, m, arch)
+        spill = [DIMS.index(n) for n in _SPILL if f_glb[DIMS.index(n)] > 1 and DIMS.index(n) not in fixed]
+        shrink = [DIMS.index(n) for n in _SHRINK_RF if f_rf[DIMS.index(n)] > 1]
+        # a GLB factor, then a per-PE factor, of a dim that indexes the largest overflowing tile;
+        # only when none is left, any of them in the fixed order
+        moves = ([("glb", d) for d in spill if helps[d]] + [("rf", d) for d in shrink if helps[d]]
+                 + [("glb", d) for d in spill] + [("rf", d) for d in shrink])
+        if not moves:
+            raise ConfigError(f"layer {layer.name!r} does not fit {arch.name!r}'s GLB even with one "
+                              f"tile per pass: {problems[0]}")
+        level, d = moves[0]
+        if level == "glb":                   # halve a GLB factor, the rest goes to DRAM
+            total = ceil_div(dims[d], f_rf[d] * f_cols[d] * f_rows[d])
+            f_glb[d] = ceil_div(f_glb[d], 2)
+            f_dram[d] = ceil_div(total, f_glb[d])
+        else:                                # shrink a per-PE loop, sending the rest outward
+            f_rf[d] = ceil_div(f_rf[d], 2)
+            f_glb[d] = 1
+            f_dram[d] = ceil_div(dims[d], f_rf[d] * f_cols[d] * f_rows[d])
         settle()
         m = build()
         guard += 1
         if guard > 1000:
             raise ConfigError(f"layer {layer.name!r}: could not fit the GLB")
     return m
+
+
+def _relevant_to_overflow(layer: Layer, m: Mapping, arch) -> list[bool]:
+    """Per dim, whether it indexes the largest tile of a GLB part that overflows: shrinking other
+    dims helps little or not at all (a psum overflow is not helped by fewer input channels)."""
+    from accelsim.cost.tiles import tile_words
+
+    words = tile_words(layer, m)["glb"]
+    out = [False] * len(DIMS)
+    for group, cap in arch.glb.capacity_groups(arch.word_bits):
+        kept = [t for t in range(len(TENSORS)) if group[t] and m.glb_keep[t]]
+        if kept and sum(words[t] for t in kept) > cap:
+            largest = max(kept, key=lambda t: words[t])
+            for d, rel in enumerate(RELEVANT[TENSORS[largest]]):
+                out[d] = out[d] or rel
+    return out
 
 
 def rf_budget(arch, tensor: str) -> int:
