@@ -144,7 +144,7 @@ def test_vgg16_processing_latency_within_15_percent():
     nothing in reference/eyeriss.md describes. No selection rule or extra constraint tried matches
     AlexNet and VGG-16 at once (AlexNet / VGG-16 against the chip: the one used here 1.09 / 0.49; the
     mapper's EDP choice unsimulated 1.16 / 0.50; lowest cycles 1.08 / 0.49; lowest energy 2.49 / 1.02;
-    the named mapping 1.23 / 1.27; the whole batch in every pass, lowest EDP, 1.11 / 0.50; at least
+    the named mapping 1.23 / 0.59; the whole batch in every pass, lowest EDP, 1.12 / 0.50; at least
     135 busy PEs, then lowest energy, 1.41 / 0.53), so none was adopted.
     """
     rows = chip_run("vgg16", 3)
