@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from accelsim.energy import TENSORS
 from accelsim.errors import ConfigError
-from accelsim.constraints import pin
+from accelsim.constraints import pin, whole_at
 from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping, problems_of
 from workloads.layer import DIMS, Layer
 
@@ -53,6 +53,7 @@ def complete(layer: Layer, arch, rows: dict[str, int], cols: dict[str, int], rf:
     f_dram = [1] * 8
     f_glb[DIMS.index("G")], f_dram[DIMS.index("G")] = 1, f_glb[DIMS.index("G")]  # groups are independent
     fixed = set(arch.constraints.pinned(DRAM))       # dims that must stay whole inside a GLB tile
+    whole = set(whole_at(arch, RF))                  # dims only the PE may hold (eyeriss_v1: S)
 
     def settle() -> None:
         if arch.constraints:
@@ -77,7 +78,7 @@ def complete(layer: Layer, arch, rows: dict[str, int], cols: dict[str, int], rf:
             raise ConfigError(f"named mapping for layer {layer.name!r} on {arch.name!r} is not legal: {problems[0]}")
         helps = _relevant_to_overflow(layer, m, arch)
         spill = [DIMS.index(n) for n in _SPILL if f_glb[DIMS.index(n)] > 1 and DIMS.index(n) not in fixed]
-        shrink = [DIMS.index(n) for n in _SHRINK_RF if f_rf[DIMS.index(n)] > 1]
+        shrink = [DIMS.index(n) for n in _SHRINK_RF if f_rf[DIMS.index(n)] > 1 and DIMS.index(n) not in whole]
         # a GLB factor, then a per-PE factor, of a dim that indexes the largest overflowing tile;
         # only when none is left, any of them in the fixed order
         moves = ([("glb", d) for d in spill if helps[d]] + [("rf", d) for d in shrink if helps[d]]
