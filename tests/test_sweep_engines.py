@@ -126,3 +126,25 @@ def test_results_object_and_records(tmp_path):
     assert [res.coords(r) for r in ws16.rows] == [(1, 1, 0), (1, 1, 1)]
     first = json.loads((tmp_path / "out" / "points.jsonl").read_text().splitlines()[0])
     assert set(first) == {"point", "key", "status", "axes", "totals", "error", "elapsed_s"}
+
+
+def test_search_refine_and_constraint_axes(tmp_path):
+    """search.refine: true gives the rows `run(..., refine=True)` gives; an arch's constraints can be
+    swept like any other key; refine without simulation is a one-line error recorded per point."""
+    doc = {"version": 1, "name": "refine",
+           "base": {"arch": "eyeriss_v1", "workload": "alexnet", "layers": "CONV3", "simulate": True,
+                    "search": {"objective": "edp", "budget": 300, "seed": 1, "refine": True}},
+           "axes": [{"constraints.unsplit.dram": [["Q", "R", "S"], ["R", "S"]]}]}    # shipped, then rows may split
+    run_sweep(load_sweep(write(tmp_path, doc)), tmp_path / "out")
+    table = rows(tmp_path / "out" / "results.csv")
+    assert [r["status"] for r in table] == ["ok", "ok"]
+    assert [json.loads(r["constraints.unsplit.dram"]) for r in table] == [["Q", "R", "S"], ["R", "S"]]
+    workload = load_workload("alexnet", 1).select(["CONV3"])
+    direct = report.stats(run(load_arch("eyeriss_v1"), workload, None, search_spec=SearchSpec("edp", 300, 1),
+                              simulate=True, refine=True))["totals"]
+    assert int(table[0]["cycles"]) == direct["cycles"] and float(table[0]["energy_pj"]) == direct["energy_pj"]
+    doc["base"]["simulate"] = False
+    run_sweep(load_sweep(write(tmp_path, doc, "s2.yaml")), tmp_path / "out2")
+    bad = rows(tmp_path / "out2" / "results.csv")
+    assert {r["status"] for r in bad} == {"error"}
+    assert all("search.refine re-ranks the search by simulation" in r["error"] for r in bad)

@@ -17,7 +17,7 @@ Example (configs/sweeps/isca16_dataflows.yaml, shortened)::
       - glb.size_kb: [{times: 1}, {times: 2}]   # relative to the point's arch
 
 Keys are either *point keys* (``arch``, ``workload``, ``batch``, ``layers``, ``simulate``,
-``search.objective|budget|seed|time_limit_s``) or *arch key paths* into the architecture YAML
+``search.objective|budget|seed|time_limit_s|refine``) or *arch key paths* into the architecture YAML
 (``pe_array.rows``, ``glb.size_kb``, ``rf.shared_bytes``, ``energy.preset``, ``dataflow``, ...),
 which override the point's base architecture. A value ``{times: k}`` multiplies the arch's value.
 """
@@ -36,9 +36,10 @@ from accelsim.fields import Fields
 
 SCHEMA_VERSION = 1
 POINT_KEYS = ("arch", "workload", "batch", "layers", "simulate")
-SEARCH_KEYS = ("objective", "budget", "seed", "time_limit_s")
+SEARCH_KEYS = ("objective", "budget", "seed", "time_limit_s", "refine")
 # top-level keys of an architecture YAML that an arch key path may start with
-ARCH_KEYS = ("name", "clock_mhz", "word_bits", "pe_array", "rf", "glb", "dram", "noc", "energy", "dataflow")
+ARCH_KEYS = ("name", "clock_mhz", "word_bits", "pe_array", "rf", "glb", "dram", "noc", "energy", "dataflow",
+             "constraints")
 MAX_POINTS = 1_000_000
 
 

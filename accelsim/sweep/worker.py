@@ -86,7 +86,7 @@ def _get(doc: dict, path: str) -> Any:
 
 
 def build(p: Point):
-    """(arch, workload, search spec or None, simulate, resolved axis values) for one point."""
+    """(arch, workload, search spec or None, simulate, refine, resolved axis values) for one point."""
     from accelsim.arch import arch_from_dict
     from workloads.selection import select_layers
     from accelsim.mapper.search import SearchSpec
@@ -104,12 +104,19 @@ def build(p: Point):
         raise ConfigError(f"batch must be a positive integer, got {batch!r}", key="batch")
     workload = select_layers(load_workload(str(settings["workload"]), batch), settings.get("layers"))
     search = {k.split(".", 1)[1]: v for k, v in settings.items() if k.startswith("search.")}
-    spec = SearchSpec(**search) if search else None
+    searching = bool(search)                  # any search.* key turns the search on
+    refine = search.pop("refine", False)
+    spec = SearchSpec(**search) if searching else None
     simulate = settings.get("simulate", False)
     if not isinstance(simulate, bool):
         raise ConfigError(f"simulate must be true or false, got {simulate!r}", key="simulate")
+    if not isinstance(refine, bool):
+        raise ConfigError(f"search.refine must be true or false, got {refine!r}", key="search.refine")
+    if refine and not simulate:
+        raise ConfigError("search.refine re-ranks the search by simulation: it needs simulate: true",
+                          key="search.refine")
     resolved = {k: (_get(doc, k) if key_kind(k) == "arch" else v) for k, v in p.axes}
-    return arch, workload, spec, simulate, resolved
+    return arch, workload, spec, simulate, refine, resolved
 
 
 def totals_of(doc: dict) -> dict:
@@ -146,14 +153,14 @@ def evaluate_point(p: Point) -> dict:
     record: dict[str, Any] = {"point": p.index, "key": p.key, "status": "ok",
                               "axes": {k: label(v) for k, v in p.axes}, "totals": None, "error": None}
     try:
-        arch, workload, spec, simulate, resolved = build(p)
+        arch, workload, spec, simulate, refine, resolved = build(p)
         record["axes"] = resolved
         if simulate:
             import importlib.util
 
             if importlib.util.find_spec("accelsim.sim") is None:
                 raise ConfigError("simulate: true needs the simulator (accelsim.sim), which is not installed")
-        result = run(arch, workload, None, search_spec=spec, simulate=simulate)
+        result = run(arch, workload, None, search_spec=spec, simulate=simulate, refine=refine)
         record["totals"] = totals_of(report.stats(result))
     except Exception as exc:  # noqa: BLE001 - a failing point is recorded, the sweep goes on
         record["status"] = "error"
