@@ -77,7 +77,8 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
         if refine and simulate and found is not None:
             from accelsim.mapper.refine import by_simulation
 
-            refined = by_simulation(layer, arch, found, search_spec.objective, flow.name)
+            refined = by_simulation(layer, arch, found.shortlist or (found.mapping,), search_spec.objective,
+                                    flow.name)
             result, sim = refined.result, refined.sim
         elif simulate and result.mapping is not None:
             from accelsim.sim import simulate_layer

@@ -27,7 +27,7 @@ def test_shortlist_is_best_first_and_starts_with_the_choice():
 
 def test_by_simulation_keeps_the_lowest_simulated_edp():
     found = search(CONV3, ARCH, FLOW, SearchSpec("edp", 2000, 0))
-    refined = by_simulation(CONV3, ARCH, found, "edp", "rs")
+    refined = by_simulation(CONV3, ARCH, found.shortlist, "edp", "rs")
     edps = []
     for m in found.shortlist:
         r = evaluate(CONV3, ARCH, m)
@@ -46,7 +46,7 @@ def test_pipeline_refine_keeps_the_simulated_best_and_says_so():
     spec = SearchSpec("edp", 1500, 4)
     plain = run(ARCH, workload, "rs", search_spec=spec, simulate=True)
     refined = run(ARCH, workload, "rs", search_spec=spec, simulate=True, refine=True)
-    expect = by_simulation(CONV3, ARCH, plain.layers[0].search, "edp", "rs")
+    expect = by_simulation(CONV3, ARCH, plain.layers[0].search.shortlist, "edp", "rs")
     assert refined.layers[0].result.mapping == expect.mapping
     assert refined.layers[0].sim.cycles == expect.sim.cycles
     # never worse than the mapper's own choice on the simulated objective

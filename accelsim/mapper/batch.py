@@ -82,8 +82,8 @@ def _glb_need(lay, factors, glb_keep):
 
 
 def glb_over(need: np.ndarray, groups: np.ndarray, caps: np.ndarray) -> np.ndarray:
-    """(B,) whether any part of the GLB overflows: need (B, 3), groups (G, 3) masks, caps (G,)."""
-    return np.any(need @ groups.T > caps, axis=1)
+    """(B, G) which part of the GLB overflows: need (B, 3), groups (G, 3) masks, caps (G,)."""
+    return need @ groups.T > caps
 
 
 @njit(cache=True)
@@ -229,8 +229,7 @@ class BatchSpace:
         ok &= np.prod(f[:, ROWS], axis=1) <= self.arch.pe_array.rows
         ok &= np.prod(f[:, COLS], axis=1) <= self.arch.pe_array.cols
         for _ in range(24):
-            need = _glb_need(self.lay, f, batch.glb_keep)
-            over_parts = need @ self.glb_groups.T > self.glb_caps          # (B, parts)
+            over_parts = glb_over(_glb_need(self.lay, f, batch.glb_keep), self.glb_groups, self.glb_caps)
             over = over_parts.any(axis=1) & ok             # rejected ones are not repaired further
             if not over.any():
                 break
@@ -246,6 +245,6 @@ class BatchSpace:
             f[idx, GLB, d] = _cdiv(f[idx, GLB, d], 2)
             inner = f[idx, RF, d] * f[idx, COLS, d] * f[idx, ROWS, d] * f[idx, GLB, d]
             f[idx, DRAM, d] = _cdiv(self.dims[d], inner)
-        ok &= ~glb_over(_glb_need(self.lay, f, batch.glb_keep), self.glb_groups, self.glb_caps)
+        ok &= ~glb_over(_glb_need(self.lay, f, batch.glb_keep), self.glb_groups, self.glb_caps).any(axis=1)
         keep = np.flatnonzero(ok)
         return MappingArrays(*(a[keep] for a in batch)), keep

@@ -2,17 +2,18 @@
 
 The mapper scores delay with the Eyexam step-6 bound (compute, or DRAM, GLB and NoC traffic at
 their bandwidths): fast, but blind to what only the simulation sees (transfers a full RF cannot
-overlap, PE cycles spent on psum adds, fill and drain). ``by_simulation`` simulates each mapping of
-a search's shortlist and keeps the best by the same objective on (energy, simulated cycles).
+overlap, PE cycles spent on psum adds, fill and drain). ``by_simulation`` simulates candidate
+mappings (a search's ``shortlist``) and keeps the best by the same objective on (energy, simulated
+cycles).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from accelsim.cost.model import LayerResult, evaluate
 from accelsim.mapper.score import OBJECTIVES
-from accelsim.mapper.search import SearchResult
 from accelsim.mapping import Mapping
 
 
@@ -21,16 +22,15 @@ class Refined:
     mapping: Mapping
     result: LayerResult
     sim: object                   # accelsim.sim.SimResult of that mapping
-    rank: int                     # its place in the mapper's shortlist (0: the mapper's own choice)
+    rank: int                     # its place among the candidates (0: the mapper's own choice)
 
 
-def by_simulation(layer, arch, found: SearchResult, objective: str, dataflow: str) -> Refined:
-    """The shortlist mapping with the lowest objective on (energy, simulated cycles); ties keep
-    the mapper's order."""
+def by_simulation(layer, arch, candidates: Sequence[Mapping], objective: str, dataflow: str) -> Refined:
+    """The candidate with the lowest objective on (energy, simulated cycles); ties keep their order."""
     from accelsim.sim import simulate_layer
 
     best = None
-    for rank, m in enumerate(found.shortlist or (found.mapping,)):
+    for rank, m in enumerate(candidates):
         r = evaluate(layer, arch, m, validate=False)
         sim = simulate_layer(layer, arch, m, r.counts, dataflow=dataflow)
         key = OBJECTIVES[objective](r.energy_pj, float(sim.cycles))
