@@ -1,7 +1,8 @@
 """Building blocks shared by the zoo modules (no networks here, so the registry finds nothing).
 
-The zoo lists MAC layers only (conv, depthwise, fc, gemm). Pooling layers are not listed, but they
-still change the spatial size, so :func:`pool_out` gives the size after one.
+The zoo lists MAC layers only (conv, depthwise, fc, gemm; CoDL's op chains in codl.py also list their
+poolings). Pooling layers are not listed, but they still change the spatial size, so :func:`pool_out`
+gives the size after one.
 """
 
 from __future__ import annotations
