@@ -139,11 +139,8 @@ def simulate_layer(layer: Layer, arch, mapping: Mapping, counts: Counts, *, data
     intervals (see :func:`accelsim.sim.result.save_trace`).
     """
     sched = schedule(layer, mapping, counts)
-    model = noc_registry.model(arch.noc.type)
-    settings = noc_registry.settings(arch.noc)
-    dram_bw = arch.dram_words_per_cycle
-    ctx = Context(model, settings, arch.glb.bandwidth_words_per_cycle, dram_bw, float(arch.dram.latency_cycles),
-                  arch.pe_array.rows, arch.pe_array.cols)
+    ctx = Context.of(arch)
+    model, settings = ctx.noc, ctx.settings
     systolic = model.fold_skew is not None
     levels = sched.levels
     total_passes = sched.total_passes
@@ -215,7 +212,7 @@ def simulate_layer(layer: Layer, arch, mapping: Mapping, counts: Counts, *, data
             fd_tile, fd_first, fd_last = fd_first + fd_last, 0.0, 0.0
 
     blocks = _blocks(sched, times, fill_read, fill_write, free_words, fd_first, fd_last, fd_tile)
-    dram_bw_sim = dram_bw if dram_bw != INF else 1e300
+    dram_bw_sim = ctx.dram_bw if ctx.dram_bw != INF else 1e300
     res = engine.run(blocks, dram_bw_sim, float(arch.dram.latency_cycles), want_trace=trace)
 
     end = res.end + tail

@@ -56,6 +56,14 @@ class Context:
     array_rows: int
     array_cols: int
 
+    @classmethod
+    def of(cls, arch) -> "Context":
+        from noc import registry as noc_registry
+
+        return cls(noc_registry.model(arch.noc.type), noc_registry.settings(arch.noc),
+                   arch.glb.bandwidth_words_per_cycle, arch.dram_words_per_cycle, float(arch.dram.latency_cycles),
+                   arch.pe_array.rows, arch.pe_array.cols)
+
 
 def overlapped(layer, m: Mapping, arch, tensor: str, slide_words_per_pe: float, systolic: bool) -> bool:
     """Can the next RF tile of ``tensor`` arrive while the current one is in use?"""
@@ -78,6 +86,7 @@ def overlapped(layer, m: Mapping, arch, tensor: str, slide_words_per_pe: float, 
 
 
 def flows_of_class(sched: Schedule, j: int, ctx: Context, arch) -> dict[str, Flow]:
+    """The traffic of one pass of carry level ``j`` (``-1``: the first pass), per stream."""
     out = {}
     layer, m = sched.layer, sched.mapping
     for h in sched.hops:
