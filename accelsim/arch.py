@@ -384,14 +384,16 @@ def _load_yaml_arch(path: Path) -> Arch:
     return arch_from_dict(load_yaml(path), str(path))
 
 
-def _load_scalesim_cfg(path: Path) -> Arch:
-    from accelsim.interop.scalesim import load_scalesim_cfg
+def load_scalesim_cfg(path: str | Path) -> Arch:
+    """A SCALE-Sim .cfg as an :class:`Arch` (accelsim.interop.scalesim.cfg_document says how it
+    converts). Raises ConfigError for bad input."""
+    from accelsim.interop.scalesim import cfg_document
 
-    return load_scalesim_cfg(path)
+    return arch_from_dict(cfg_document(path), str(path))
 
 
 # file suffix -> loader; a shipped name resolves to a .yaml file
-_LOADERS = {".yaml": _load_yaml_arch, ".yml": _load_yaml_arch, ".cfg": _load_scalesim_cfg}
+_LOADERS = {".yaml": _load_yaml_arch, ".yml": _load_yaml_arch, ".cfg": load_scalesim_cfg}
 
 
 def load_arch(name_or_path: str | Path) -> Arch:

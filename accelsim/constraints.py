@@ -17,18 +17,6 @@ def _ceil_div(a, b):
     return -(-a // b)
 
 
-def violations(factors, arch) -> list[str]:
-    """One message per factor > 1 at a level the arch forbids it."""
-    out = []
-    for level in range(len(LEVELS)):
-        for d in arch.constraints.pinned(level):
-            f = factors[level][d]
-            if f > 1:
-                out.append(f"{LEVELS[level]} factor {f} of {DIMS[d]} breaks the arch's constraints "
-                           f"(constraints.unsplit.{LEVELS[level]} lists {DIMS[d]})")
-    return out
-
-
 def pin(dims, factors: list[list[int]], arch) -> list[list[int]]:
     """``factors`` (LEVELS x DIMS lists, changed in place and returned) made to respect the
     arch's constraints, the DRAM factors recomputed so every dim stays covered."""

@@ -51,7 +51,7 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
         on_layer: Callable[[str], None] | None = None) -> Run:
     """Map, cost and (optionally) simulate every layer. ``mappings`` overrides per layer name;
     ``refine`` (with a search and the simulator) keeps the search's shortlist mapping with the best
-    objective on simulated cycles (accelsim.mapper.refine)."""
+    objective on simulated cycles (accelsim.refine)."""
     from dataflows import registry
 
     flow = registry.get(dataflow or arch.dataflow)
@@ -75,15 +75,18 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
             result = evaluate(layer, arch, flow.named(layer, arch))
         sim = None
         if refine and simulate and found is not None:
-            from accelsim.mapper.refine import by_simulation
+            from accelsim.refine import by_simulation
 
-            refined = by_simulation(layer, arch, found.shortlist or (found.mapping,), search_spec.objective,
-                                    flow.name)
+            refined = by_simulation(layer, arch, found.shortlist or (found.mapping,), search_spec.objective)
             result, sim = refined.result, refined.sim
         elif simulate and result.mapping is not None:
             from accelsim.sim import simulate_layer
 
-            sim = simulate_layer(layer, arch, result.mapping, result.counts, dataflow=flow.name)
+            sim = simulate_layer(layer, arch, result.mapping, result.counts)
+        if sim is not None:
+            from accelsim.eyexam import examine
+
+            sim = examine(layer, arch, result.mapping, result.counts, flow.name, sim)
         out.append(LayerRun(result, found, sim))
         if on_layer is not None:
             on_layer(layer.name)

@@ -4,7 +4,7 @@
     python benchmarks/bench_eval.py --quick    # fewer repetitions, no cold-compile subprocess
 
 Workload: AlexNet CONV2 (workloads.zoo "alexnet" layer 1) on configs isca16/rs, 10,000 random legal
-mappings (seeded; accelsim.mapping.problems_of(layer, m, arch) == []), encoded once before timing.
+mappings (seeded; accelsim.legality.problems_of(layer, m, arch) == []), encoded once before timing.
 Paths (all single-threaded):
 
 - python:       accelsim.cost.counts.count(layer, m), one mapping per call
@@ -50,7 +50,8 @@ def random_legal_mappings(layer, arch, n: int, seed: int = 0) -> list:
     most what the dim has left (RF <= 4, the array's rows/cols budget), DRAM takes the rest; random
     loop orders; the tensors each buffer keeps are what the arch has (as a search would use)."""
     from accelsim.energy import TENSORS
-    from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping, problems_of
+    from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping
+    from accelsim.legality import problems_of
 
     rng = random.Random(seed)
     # which buffers keep which tensor is the arch's (as in a search): GLB holds, RF holds, MAC registers

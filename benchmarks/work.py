@@ -42,7 +42,7 @@ def sample_mappings(layers, arch, flow, per_layer: int, seed: int) -> list[tuple
     """``per_layer`` distinct legal mappings of each layer, drawn as the mapper's random half does
     (accelsim.mapper.space.Space.propose) from one seeded generator. Returns (layer, mapping) pairs."""
     from accelsim.mapper.space import Space
-    from accelsim.mapping import problems_of
+    from accelsim.legality import problems_of
 
     rng = random.Random(seed)
     out = []

@@ -10,7 +10,8 @@ from __future__ import annotations
 from accelsim.energy import TENSORS
 from accelsim.errors import ConfigError
 from accelsim.constraints import pin, whole_at
-from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping, problems_of
+from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping
+from accelsim.legality import problems_of
 from workloads.layer import DIMS, Layer
 
 
@@ -106,7 +107,7 @@ def complete(layer: Layer, arch, rows: dict[str, int], cols: dict[str, int], rf:
 def _relevant_to_overflow(layer: Layer, m: Mapping, arch) -> list[bool]:
     """Per dim, whether it indexes the largest tile of a GLB part that overflows: shrinking other
     dims helps little or not at all (a psum overflow is not helped by fewer input channels)."""
-    from accelsim.cost.tiles import tile_words
+    from accelsim.tiles import tile_words
 
     words = tile_words(layer, m)["glb"]
     out = [False] * len(DIMS)

@@ -3,7 +3,8 @@
 Each model module (bus, mesh, systolic, eyeriss_v1, eyeriss_v2) exports ``MODEL``, a
 :class:`noc.model.NocModel` record: its parameters and the questions the simulator and the energy
 model ask it. The arch loader calls :func:`names` and :func:`validate`; the simulator calls
-:func:`model` and :func:`settings`; the cost model's energy calls :func:`hops`.
+:func:`model` and :func:`settings`; the cost model's energy
+(accelsim.cost.model.noc_hops) calls :func:`hop_coefficients`.
 """
 
 from __future__ import annotations
@@ -84,14 +85,3 @@ def bandwidth_bound(arch) -> tuple[tuple[float, float], ...]:
 def _bound(noc) -> tuple:
     return tuple(tuple(float(x) for x in ab) for ab in model(noc.type).bandwidth_bound(settings(noc)))
 
-
-def hops(counts, arch) -> tuple[float, ...]:
-    """Hop-words per tensor (ifmap, weight, psum) for the energy model."""
-    from accelsim.cost.counts import L_NOC
-
-    out = []
-    for t, (a, b) in enumerate(hop_coefficients(arch)):
-        words = counts.reads[L_NOC][t] + counts.writes[L_NOC][t]
-        h = float(words) if a == 1.0 else a * words
-        out.append(h + b * counts.noc_transfers[t] if b else h)
-    return tuple(out)

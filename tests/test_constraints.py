@@ -14,7 +14,8 @@ from accelsim.arch import Constraints, load_arch
 from accelsim.cost.encode import decode, encode_layer
 from accelsim.mapper.batch import BatchSpace
 from accelsim.mapper.search import SearchSpec, search_python
-from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping, problems_of
+from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping
+from accelsim.legality import problems_of
 from dataflows import registry
 from workloads.layer import DIMS, Layer, conv
 from workloads.loader import load_workload

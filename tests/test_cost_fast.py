@@ -22,7 +22,8 @@ from accelsim.cost.fast import (COLUMNS, NCOLS, count_batch, count_fast, counts_
 from accelsim.cost.model import evaluate
 from accelsim.errors import ConfigError
 from accelsim.interpreter import interpret
-from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping, problems_of
+from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping
+from accelsim.legality import problems_of
 from workloads import zoo
 from workloads.layer import Layer, gemm
 

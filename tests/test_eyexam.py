@@ -8,7 +8,7 @@ import pytest
 from accelsim.arch import load_arch
 from accelsim.cli import main
 from accelsim.cost.model import evaluate
-from accelsim.eyexam import STEP_NAMES
+from accelsim.eyexam import STEP_NAMES, examine
 from accelsim.eyexam.steps import best_shape
 from accelsim.mapper.score import latency_bound
 from accelsim.sim import simulate_layer
@@ -23,7 +23,7 @@ def test_seven_steps_follow_their_definitions(cfg):
     flow = registry.get(arch.dataflow)
     for layer in load_workload("alexnet", 1).layers:
         r = evaluate(layer, arch, flow.named(layer, arch))
-        sim = simulate_layer(layer, arch, r.mapping, r.counts)
+        sim = examine(layer, arch, r.mapping, r.counts, flow.name, simulate_layer(layer, arch, r.mapping, r.counts))
         v = [s.macs_per_cycle for s in sim.eyexam]
         assert [s.step for s in sim.eyexam] == list(range(1, 8))
         assert [s.name for s in sim.eyexam] == list(STEP_NAMES)

@@ -10,9 +10,10 @@ from types import SimpleNamespace
 import pytest
 
 import configs
+from accelsim.arch import load_scalesim_cfg
 from accelsim.errors import ConfigError
 from accelsim.interop.scalesim import (COMPUTE_REPORT_COLUMNS, cfg_document, cfg_topology, compute_report_csv,
-                                       compute_report_rows, load_scalesim_cfg)
+                                       compute_report_rows)
 from accelsim.pipeline import run
 from workloads.loader import load_workload
 

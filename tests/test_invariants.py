@@ -15,7 +15,8 @@ from accelsim.cost.counts import L_DRAM, count
 from accelsim.cost.model import ENERGY_PARTS, evaluate
 from accelsim.mapper.search import SearchSpec, search
 from accelsim.mapper.space import Space
-from accelsim.mapping import Mapping, problems_of
+from accelsim.mapping import Mapping
+from accelsim.legality import problems_of
 from dataflows import registry
 from tests.strategies import small_layers
 from workloads.layer import Layer, gemm

@@ -1,4 +1,4 @@
-"""The array mapper emits only legal mappings (accelsim.mapping.problems_of agrees with its
+"""The array mapper emits only legal mappings (accelsim.legality.problems_of agrees with its
 vectorised legality check), and its scores are the plain model's."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from accelsim.cost.encode import decode, encode_layer
 from accelsim.cost.fast import count_batch, counts_of_row
 from accelsim.mapper.batch import BatchSpace
 from accelsim.mapper.search import SearchSpec, search_batch, search_python
-from accelsim.mapping import problems_of
+from accelsim.legality import problems_of
 from dataflows import registry
 from workloads import zoo
 from workloads.layer import conv
@@ -60,7 +60,7 @@ def test_array_tile_footprint_equals_plain_model():
     """The mapper's numba footprint (rows an a x b tile touches) equals counts.touched, exhaustively."""
     import itertools
 
-    from accelsim.cost.counts import touched
+    from accelsim.tiles import touched
     from accelsim.mapper.batch import _touched
 
     for a, b, s, d in itertools.product(range(1, 8), range(1, 8), range(1, 5), range(1, 5)):

@@ -1,11 +1,11 @@
-"""The mapper's shortlist and the simulation reducer (accelsim.mapper.refine)."""
+"""The mapper's shortlist and the simulation reducer (accelsim.refine)."""
 
 from __future__ import annotations
 
 from accelsim.arch import load_arch
 from accelsim.cost.counts import count
 from accelsim.cost.model import evaluate
-from accelsim.mapper.refine import by_simulation
+from accelsim.refine import by_simulation
 from accelsim.mapper.score import score
 from accelsim.mapper.search import SearchSpec, search, search_python
 from accelsim.sim import simulate_layer
@@ -27,11 +27,11 @@ def test_shortlist_is_best_first_and_starts_with_the_choice():
 
 def test_by_simulation_keeps_the_lowest_simulated_edp():
     found = search(CONV3, ARCH, FLOW, SearchSpec("edp", 2000, 0))
-    refined = by_simulation(CONV3, ARCH, found.shortlist, "edp", "rs")
+    refined = by_simulation(CONV3, ARCH, found.shortlist, "edp")
     edps = []
     for m in found.shortlist:
         r = evaluate(CONV3, ARCH, m)
-        edps.append(r.energy_pj * simulate_layer(CONV3, ARCH, m, r.counts, dataflow="rs").cycles)
+        edps.append(r.energy_pj * simulate_layer(CONV3, ARCH, m, r.counts).cycles)
     assert refined.rank == edps.index(min(edps))
     assert refined.mapping == found.shortlist[refined.rank]
     assert refined.result.energy_pj * refined.sim.cycles == min(edps)
@@ -46,7 +46,7 @@ def test_pipeline_refine_keeps_the_simulated_best_and_says_so():
     spec = SearchSpec("edp", 1500, 4)
     plain = run(ARCH, workload, "rs", search_spec=spec, simulate=True)
     refined = run(ARCH, workload, "rs", search_spec=spec, simulate=True, refine=True)
-    expect = by_simulation(CONV3, ARCH, plain.layers[0].search.shortlist, "edp", "rs")
+    expect = by_simulation(CONV3, ARCH, plain.layers[0].search.shortlist, "edp")
     assert refined.layers[0].result.mapping == expect.mapping
     assert refined.layers[0].sim.cycles == expect.sim.cycles
     # never worse than the mapper's own choice on the simulated objective

@@ -18,6 +18,7 @@ from accelsim.arch import arch_from_dict, load_arch
 from accelsim.cli import main
 from accelsim.cost.counts import L_DRAM, L_GLB, L_NOC, count
 from accelsim.cost.model import evaluate
+from accelsim.eyexam import examine
 from accelsim.mapper.score import latency_bound
 from accelsim.mapping import Mapping
 from accelsim.sim import STALL_CAUSES, save_trace, simulate_layer, unlimited
@@ -44,8 +45,8 @@ def tiny_arch(noc: dict, glb_kb: float = 0.25, rf: dict | None = None, dram_gbs:
 
 def check_invariants(layer, arch, m):
     c = count(layer, m)
-    sim = simulate_layer(layer, arch, m, c)
-    ideal = simulate_layer(layer, unlimited(arch), m, c, eyexam=False)
+    sim = examine(layer, arch, m, c, arch.dataflow, simulate_layer(layer, arch, m, c))
+    ideal = simulate_layer(layer, unlimited(arch), m, c)
     assert ideal.cycles == c.cycles                                   # unlimited bandwidth: exactly ideal
     bound = latency_bound(c, arch)
     assert sim.cycles >= bound * (1 - 1e-9)                           # never below the Eyexam step-6 bound

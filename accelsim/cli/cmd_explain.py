@@ -28,6 +28,7 @@ def explain(arch, workload, dataflow: str, spec=None) -> list[tuple]:
     """(layer, LayerResult, SimResult) per MAC layer, simulated with the Eyexam steps."""
     from accelsim.cost.model import evaluate
     from accelsim.mapper.search import search
+    from accelsim.eyexam import examine
     from accelsim.sim import simulate_layer
     from dataflows import registry
 
@@ -38,7 +39,8 @@ def explain(arch, workload, dataflow: str, spec=None) -> list[tuple]:
             continue
         result = search(layer, arch, flow, spec).result if spec is not None else evaluate(layer, arch,
                                                                                              flow.named(layer, arch))
-        sim = simulate_layer(layer, arch, result.mapping, result.counts, dataflow=flow.name)
+        sim = examine(layer, arch, result.mapping, result.counts, flow.name,
+                      simulate_layer(layer, arch, result.mapping, result.counts))
         out.append((layer, result, sim))
     return out
 

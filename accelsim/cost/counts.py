@@ -16,6 +16,9 @@ from functools import lru_cache
 
 from accelsim.cost.nest import MAC_CUT, Nest, build_nest
 from accelsim.mapping import DRAM, GLB, RELEVANT, RF, Mapping
+from accelsim.tiles import dense as _dense
+from accelsim.tiles import lattice as _lattice
+from accelsim.tiles import touched
 from workloads.layer import C, G, N, P, Q, R, S, Layer
 
 # access-count levels
@@ -67,41 +70,12 @@ def count_tuples(D: int, loops: list[tuple[int, int, bool]]) -> int:
     return total
 
 
-@lru_cache(maxsize=4096)
-def _lattice(a: int, b: int, stride: int, dil: int) -> frozenset[int]:
-    """Rows (or columns) an (a output rows) x (b filter rows) tile touches, relative to its first:
-    {p * stride + r * dil}. Not an interval when stride > b * dil or dil > a * stride."""
-    if _dense(a, b, stride, dil):
-        return frozenset(range((a - 1) * stride + (b - 1) * dil + 1))
-    return frozenset(p * stride + r * dil for p in range(a) for r in range(b))
-
-
-def touched(a: int, b: int, stride: int, dil: int) -> int:
-    """How many distinct rows an a x b (output x filter) tile touches, unclipped."""
-    return _count_in(a, b, stride, dil, 0, (a - 1) * stride + (b - 1) * dil + 1)
-
-
-def _dense(a: int, b: int, stride: int, dil: int) -> bool:
-    """True when {p*stride + r*dil} is a whole interval (checked cheaply for the common cases)."""
-    if a == 1:
-        return dil == 1 or b == 1
-    if b == 1:
-        return stride == 1
-    if dil == 1:
-        return b >= stride
-    if stride == 1:
-        return a >= dil
-    return False
-
-
 @lru_cache(maxsize=65536)
 def _count_in(a: int, b: int, stride: int, dil: int, lo: int, hi: int) -> int:
     """|{v in lattice(a, b): lo <= v < hi}|."""
     span = (a - 1) * stride + (b - 1) * dil + 1
     if lo <= 0 and hi >= span:
-        if _dense(a, b, stride, dil):
-            return span
-        return len(_lattice(a, b, stride, dil))
+        return touched(a, b, stride, dil)
     if _dense(a, b, stride, dil):
         return max(0, min(hi, span) - max(lo, 0))
     return sum(1 for v in _lattice(a, b, stride, dil) if lo <= v < hi)

@@ -472,7 +472,7 @@ def _count_kernel(lay, geo, ah1, aw1, rel, irr, nirr, factors, orders, glb_keep,
         rank[_ROWS, d] = d
         rank[_COLS, d] = d
     for b in range(factors.shape[0]):
-        # ---- structural checks (mapping.problems_of's factor and order rules), spans
+        # ---- structural checks (legality.problems_of's factor and order rules), spans
         for lv in range(5):
             for d in range(8):
                 fac[lv, d] = factors[b, lv, d]

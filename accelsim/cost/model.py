@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from accelsim.cost.counts import ACCESS_LEVELS, L_DRAM, L_GLB, L_RF, TENSOR_NAMES, Counts, count
-from accelsim.mapping import Mapping, check
+from accelsim.cost.counts import ACCESS_LEVELS, L_DRAM, L_GLB, L_NOC, L_RF, TENSOR_NAMES, Counts, count
+from accelsim.mapping import Mapping
+from accelsim.legality import check
 from noc import registry as noc_registry
 from workloads.layer import Layer
 
@@ -46,18 +47,29 @@ class LayerResult:
         return self.counts.active_pes / self.pes
 
 
+def noc_hops(counts: Counts, arch) -> tuple[float, ...]:
+    """Hop-words per tensor (ifmap, weight, psum): a x (NoC reads + writes) + b x noc_transfers with
+    the arch's NoC model's (a, b) (noc.registry.hop_coefficients)."""
+    out = []
+    for t, (a, b) in enumerate(noc_registry.hop_coefficients(arch)):
+        words = counts.reads[L_NOC][t] + counts.writes[L_NOC][t]
+        h = float(words) if a == 1.0 else a * words
+        out.append(h + b * counts.noc_transfers[t] if b else h)
+    return tuple(out)
+
+
 def energy_of(counts: Counts, arch) -> tuple[dict, dict]:
     e = arch.energy
     by_part = {p: 0.0 for p in ENERGY_PARTS}
     by_tensor = {t: 0.0 for t in TENSOR_NAMES}
     by_part["mac"] = counts.macs * e.mac_pj
-    noc_hops = noc_registry.hops(counts, arch)   # the arch's NoC model: hop-words per tensor
+    hops = noc_hops(counts, arch)   # the arch's NoC model: hop-words per tensor
     for ti, t in enumerate(TENSOR_NAMES):
         r, w = counts.reads, counts.writes
         parts = {
             "dram": r[L_DRAM][ti] * e.dram_read_pj + w[L_DRAM][ti] * e.dram_write_pj,
             "glb": r[L_GLB][ti] * e.glb_read_pj + w[L_GLB][ti] * e.glb_write_pj,
-            "noc": noc_hops[ti] * e.noc_hop_pj,
+            "noc": hops[ti] * e.noc_hop_pj,
             "rf": r[L_RF][ti] * e.rf_read_pj[ti] + w[L_RF][ti] * e.rf_write_pj[ti],
         }
         for p, v in parts.items():
@@ -90,4 +102,5 @@ def evaluate_streaming(layer: Layer, arch) -> LayerResult:
     return LayerResult(layer, None, counts, arch.pes, by_part, by_tensor)
 
 
-__all__ = ["ACCESS_LEVELS", "ENERGY_PARTS", "LayerResult", "energy_of", "evaluate", "evaluate_streaming"]
+__all__ = ["ACCESS_LEVELS", "ENERGY_PARTS", "LayerResult", "energy_of", "evaluate", "evaluate_streaming",
+           "noc_hops"]

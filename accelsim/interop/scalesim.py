@@ -1,4 +1,5 @@
-"""SCALE-Sim interop: read its architecture .cfg as an accelsim Arch; write its COMPUTE_REPORT.csv.
+"""SCALE-Sim interop: read its architecture .cfg as an accelsim arch document (accelsim.arch.
+load_scalesim_cfg makes the Arch; this module never imports accelsim.arch); write its COMPUTE_REPORT.csv.
 
 A SCALE-Sim .cfg (v2 and v3 layouts) describes a systolic array::
 
@@ -246,13 +247,6 @@ def cfg_document(path: str | Path) -> dict:
         "energy": {"preset": "normalized"},
         "dataflow": flow,
     }
-
-
-def load_scalesim_cfg(path: str | Path):
-    """A SCALE-Sim .cfg as an :class:`accelsim.arch.Arch`. Raises ConfigError for bad input."""
-    from accelsim.arch import arch_from_dict
-
-    return arch_from_dict(cfg_document(path), str(path))
 
 
 def cfg_topology(path: str | Path) -> Path | None:

@@ -1,6 +1,6 @@
 """Proposals and local moves as arrays: thousands of candidate mappings per NumPy call, scored by
 the numba cost kernel (accelsim.cost.fast). The array twin of space.py; every mapping it emits
-satisfies accelsim.mapping.problems_of (tested).
+satisfies accelsim.legality.problems_of (tested).
 
 Shapes: factors (B, 5, 8) over LEVELS x DIMS, orders (B, 3, 8), keep flags (B, 3).
 """
@@ -25,7 +25,7 @@ def _cdiv(a, b):
 
 @njit(cache=True)
 def _dense(a, b, stride, dil):
-    """{p*stride + r*dil} is an unbroken range (accelsim.cost.counts._dense)."""
+    """{p*stride + r*dil} is an unbroken range (accelsim.tiles.dense)."""
     if a == 1:
         return dil == 1 or b == 1
     if b == 1:
@@ -39,7 +39,7 @@ def _dense(a, b, stride, dil):
 
 @njit(cache=True)
 def _touched(a, b, stride, dil):
-    """Distinct {p*stride + r*dil : p < a, r < b} (as accelsim.cost.counts.touched)."""
+    """Distinct {p*stride + r*dil : p < a, r < b} (as accelsim.tiles.touched)."""
     span = (a - 1) * stride + (b - 1) * dil + 1
     if _dense(a, b, stride, dil):
         return span
@@ -57,7 +57,7 @@ def _touched(a, b, stride, dil):
 @njit(cache=True)
 def _tile_need(lay, f, first_level):
     """Words of each tensor's tile spanning the levels first_level..RF of factors f (5, 8)
-    (accelsim.cost.tiles.tile_extents)."""
+    (accelsim.tiles.tile_extents)."""
     t = np.empty(8, dtype=np.int64)
     for d in range(8):
         v = 1

@@ -17,7 +17,8 @@ from accelsim.cost.model import LayerResult, evaluate
 from accelsim.errors import ConfigError
 from accelsim.mapper.score import OBJECTIVES, Score, score
 from accelsim.mapper.space import Space, mutate
-from accelsim.mapping import Mapping, problems_of
+from accelsim.mapping import Mapping
+from accelsim.legality import problems_of
 from workloads.layer import Layer
 
 TOP = 6

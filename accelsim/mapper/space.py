@@ -11,7 +11,8 @@ import random
 
 from accelsim.constraints import pin, whole_at
 from accelsim.energy import TENSORS
-from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping, problems_of
+from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping
+from accelsim.legality import problems_of
 from workloads.layer import Layer
 
 
@@ -63,7 +64,7 @@ def _candidates(D: int) -> list[int]:
 
 def rf_options(layer: Layer, arch, dataflow, limit: int = 4000) -> list[tuple[int, ...]]:
     """Per-PE factor vectors (over all dims) whose RF tiles fit the arch's register files."""
-    from accelsim.cost.tiles import tile_extents
+    from accelsim.tiles import tile_extents
 
     dims = layer.dims
     glb_keep, rf_keep, reg_keep = keeps(arch, dataflow)

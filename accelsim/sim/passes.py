@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from accelsim.cost.counts import L_DRAM, L_GLB, L_NOC, Counts, count_tuples
 from accelsim.cost.nest import Nest, build_nest
-from accelsim.cost.tiles import tile_extents
+from accelsim.tiles import tile_extents
 from accelsim.energy import TENSORS
 from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping
 from workloads.layer import P, Q, R, S, Layer

@@ -131,12 +131,11 @@ def _blocks(sched: Schedule, times: list[PassTime], fill_read: list[float], fill
     return blocks
 
 
-def simulate_layer(layer: Layer, arch, mapping: Mapping, counts: Counts, *, dataflow: str | None = None,
-                   trace: bool = False, eyexam: bool = True) -> SimResult:
+def simulate_layer(layer: Layer, arch, mapping: Mapping, counts: Counts, *, trace: bool = False) -> SimResult:
     """Simulate one layer under ``mapping``; ``counts`` are the cost model's counts of it.
 
-    ``dataflow`` (default: the arch's) only feeds the Eyexam steps 2-4; ``trace`` keeps the busy
-    intervals (see :func:`accelsim.sim.result.save_trace`).
+    ``trace`` keeps the busy intervals (see :func:`accelsim.sim.result.save_trace`). The Eyexam
+    steps are attached above the simulator (accelsim.eyexam.examine).
     """
     sched = schedule(layer, mapping, counts)
     ctx = Context.of(arch)
@@ -185,7 +184,7 @@ def simulate_layer(layer: Layer, arch, mapping: Mapping, counts: Counts, *, data
         times.append(pass_time(sched, j, ctx, arch, exposed, compute, fill_glb, skew))
 
     # the GLB's free space decides how much of the next tile can be prefetched
-    from accelsim.cost.tiles import tile_words
+    from accelsim.tiles import tile_words
 
     glb_tiles = tile_words(layer, mapping)["glb"]
     free_words = float(sum(max(0, cap - sum(w for w, k, g in zip(glb_tiles, mapping.glb_keep, group) if k and g))
@@ -234,11 +233,6 @@ def simulate_layer(layer: Layer, arch, mapping: Mapping, counts: Counts, *, data
         busy[f"noc_{s}"] = sum(sched.passes[j + 1] * times[j + 1].noc[s] for j in range(-1, levels)) / denom
     busy = {k: min(1.0, max(0.0, v)) for k, v in busy.items()}
 
-    result = SimResult(cycles=cycles, ideal_cycles=ideal, stall_cycles=stalls, busy=busy, passes=total_passes,
+    return SimResult(cycles=cycles, ideal_cycles=ideal, stall_cycles=stalls, busy=busy, passes=total_passes,
                        tiles=n_tiles, blocks=len(blocks), events=res.events, prefetched=prefetched,
                        exposed=exposed, trace=res.trace if trace else None)
-    if eyexam:
-        from accelsim.eyexam import steps
-
-        result = replace(result, eyexam=steps(layer, arch, mapping, counts, dataflow or arch.dataflow, result))
-    return result

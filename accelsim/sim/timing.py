@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from accelsim.cost.tiles import tile_extents
+from accelsim.tiles import tile_extents
 from accelsim.energy import TENSORS
 from accelsim.mapping import RELEVANT, RF, Mapping
 from accelsim.sim.passes import Schedule

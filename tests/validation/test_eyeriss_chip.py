@@ -11,7 +11,7 @@ The mapping of each layer is chosen as a compiler for the chip with this simulat
 the mapper searches the chip's RS mappings for minimum energy x delay and for minimum energy
 (default budget, seed 0), scoring delay with the Eyexam step-6 bound (DRAM, GLB and every NoC stream
 at its bandwidth); the dataflow's named mapping and both searches' shortlists are then simulated and
-the lowest simulated energy x delay is kept (accelsim.mapper.refine). The bound cannot see transfers
+the lowest simulated energy x delay is kept (accelsim.refine). The bound cannot see transfers
 a full scratchpad must wait for or the PE cycles spent adding psums, the simulation can.
 
 *Processing latency* excludes configuration and off-chip I/O time (reference/eyeriss.md), so the
@@ -34,7 +34,7 @@ import pytest
 from accelsim.arch import load_arch
 from accelsim.cost.counts import L_DRAM, L_GLB
 from accelsim.cost.model import evaluate
-from accelsim.mapper.refine import by_simulation
+from accelsim.refine import by_simulation
 from accelsim.mapper.search import SearchSpec, search
 from accelsim.sim import simulate_layer
 from dataflows import registry
@@ -64,7 +64,7 @@ def chip_run(workload: str, batch: int) -> tuple[dict, ...]:
             continue
         found = [search(layer, arch, flow, SearchSpec(obj, BUDGET, 0)) for obj in ("edp", "energy")]
         pool = (flow.named(layer, arch),) + tuple(m for f in found for m in f.shortlist)
-        refined = by_simulation(layer, arch, tuple(dict.fromkeys(pool)), "edp", "rs")
+        refined = by_simulation(layer, arch, tuple(dict.fromkeys(pool)), "edp")
         r, sim = refined.result, refined.sim
         rows.append({
             "name": layer.name, "macs": layer.macs, "pes": r.counts.active_pes, "ideal": r.counts.cycles,
@@ -190,7 +190,7 @@ def test_vgg16_wide_layers_with_the_chips_psum_traffic_match_the_chip():
         m = complete(layer, arch, rows={"R": 3, "K": 4}, cols={"P": 14}, rf={"S": 3, "C": 1, "K": 24},
                      keep_rf=("ifmap", "weight", "psum"), glb_innermost=DATAFLOW_GLB_INNER, rf_order=("K", "C", "S"))
         r = evaluate(layer, arch, m)
-        sim = simulate_layer(layer, arch, m, r.counts, dataflow="rs")
+        sim = simulate_layer(layer, arch, m, r.counts)
         glb = (sum(r.counts.reads[L_GLB]) + sum(r.counts.writes[L_GLB])) / layer.macs
         chip_ms, chip_glb_mb = CHIP_VGG16[name]
         chip_glb = chip_glb_mb * 1e6 / 2 / layer.macs

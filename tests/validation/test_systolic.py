@@ -52,7 +52,7 @@ def simulate(cfg: str, flow: str, mnk: tuple[int, int, int], timing: str) -> tup
     layer = gemm("g", m, n, k)
     mapping = registry.get(flow).named(layer, arch)
     r = evaluate(layer, arch, mapping)
-    sim = simulate_layer(layer, unlimited(arch), mapping, r.counts, dataflow=flow)
+    sim = simulate_layer(layer, unlimited(arch), mapping, r.counts)
     return sim.cycles, r.counts.cycles
 
 
@@ -86,5 +86,5 @@ def test_finite_bandwidth_only_adds_cycles():
     layer = gemm("g", 64, 64, 100)
     mapping = registry.get("os_moc_mop").named(layer, arch)
     r = evaluate(layer, arch, mapping)
-    finite = simulate_layer(layer, arch, mapping, r.counts, dataflow="os_moc_mop").cycles
+    finite = simulate_layer(layer, arch, mapping, r.counts).cycles
     assert finite >= simulate("systolic_32x32_os", "os_moc_mop", (64, 64, 100), "textbook")[0]

@@ -5,6 +5,8 @@ their bandwidths): fast, but blind to what only the simulation sees (transfers a
 overlap, PE cycles spent on psum adds, fill and drain). ``by_simulation`` simulates candidate
 mappings (a search's ``shortlist``) and keeps the best by the same objective on (energy, simulated
 cycles).
+
+Pipeline layer: it combines the mapper's candidates with the simulator (neither imports the other).
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ class Refined:
     rank: int                     # its place among the candidates (0: the mapper's own choice)
 
 
-def by_simulation(layer, arch, candidates: Sequence[Mapping], objective: str, dataflow: str) -> Refined:
+def by_simulation(layer, arch, candidates: Sequence[Mapping], objective: str) -> Refined:
     """The candidate with the lowest objective on (energy, simulated cycles); ties keep their order."""
     from accelsim.sim import simulate_layer
 
     best = None
     for rank, m in enumerate(candidates):
         r = evaluate(layer, arch, m, validate=False)
-        sim = simulate_layer(layer, arch, m, r.counts, dataflow=dataflow)
+        sim = simulate_layer(layer, arch, m, r.counts)
         key = OBJECTIVES[objective](r.energy_pj, float(sim.cycles))
         if best is None or key < best[0]:
             best = (key, Refined(m, r, sim, rank))
