@@ -3,7 +3,8 @@ and (when the simulator is on) its simulated timing. Pure apart from the optiona
 
 A search depends on the layer's shape, the arch, the dataflow and the search spec only (never on
 its name), so layers of the same shape (ResNet's repeated blocks) are searched once per run and
-the mapping is re-costed for each; the results are the same as searching every layer.
+the mapping is re-costed for each; the results are the same as searching every layer. A dataflow
+with a ``view`` (SCALE-Sim's: the im2col GEMM) has every layer mapped, costed and simulated as viewed.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
     out = []
     searched: dict = {}                   # layer shape -> SearchResult, within this run only
     for layer in workload.layers:
+        if flow.view is not None:          # the layer as the dataflow's array computes it (SCALE-Sim: im2col)
+            layer = flow.view(layer)
         found = None
         if not layer.kind.has_macs:
             result = evaluate(layer, arch, None)  # type: ignore[arg-type]

@@ -4,7 +4,9 @@ A dataflow says which dimensions may be spread across the array's rows and colum
 each PE keeps in its register file, which dimensions may loop inside a PE (the innermost, per-PE
 loops), and which dimension should be innermost at the GLB level (e.g. Q for row stationary, so
 each PE's ifmap window slides). It is data, not a subclass: the mapper reads it, and
-``named(layer, arch)`` gives the hand-written mapping that needs no search.
+``named(layer, arch)`` gives the hand-written mapping that needs no search. A dataflow may also
+``view`` a layer as another (SCALE-Sim's arrays compute a convolution as its im2col GEMM): the
+pipeline maps, costs and simulates ``view(layer)``, named or searched alike.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Dataflow:
     rf_loops: tuple[str, ...]      # dims allowed as per-PE (RF-level) loops
     glb_innermost: tuple[str, ...]  # dims the named mapping puts innermost at the GLB level (outer -> inner)
     named: Callable                # (layer, arch) -> Mapping
+    view: Callable | None = None   # layer -> the layer the array computes (SCALE-Sim: its im2col GEMM); None: as given
 
     def dim_ids(self, which: str) -> tuple[int, ...]:
         return tuple(DIMS.index(d) for d in getattr(self, which))

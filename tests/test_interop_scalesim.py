@@ -52,22 +52,23 @@ def test_shipped_cfgs_become_the_documented_arch():
     assert a.glb.size_kb == 64 + 64 + 64 and a.word_bits == 8          # one GLB, SCALE-Sim's 1-byte words
     assert a.glb_words == 192 * 1024                                     # as many words as its three SRAMs
     assert a.glb.holds == ("ifmap", "weight", "psum")
-    assert a.dataflow == "os_moc_mop" and a.rf.psum == 1 and a.rf.ifmap is None and a.rf.weight is None
+    assert a.dataflow == "scalesim_os" and a.rf.psum == 1 and a.rf.ifmap is None and a.rf.weight is None
     assert a.noc.type == "systolic" and a.noc.param("timing") == "scalesim"
     assert a.dram.bandwidth_gb_per_s is None                             # CALC: never stalls on DRAM
     assert a.name == "scale_example_run_32x32_os"
     w = load_scalesim_cfg(WS_CFG)
-    assert (w.pe_array.rows, w.pe_array.cols, w.dataflow, w.rf.weight) == (12, 14, "ws", 1)
+    assert (w.pe_array.rows, w.pe_array.cols, w.dataflow, w.rf.weight) == (12, 14, "scalesim_ws", 1)
     # USER, Bandwidth 10 words/cycle on each of 3 interfaces, 1-byte words at 1 GHz: 3 x 10 x 1 B x 1e9 = 30 GB/s
     assert w.dram.bandwidth_gb_per_s == 30.0 and w.dram_words_per_cycle == 30.0
 
 
-@pytest.mark.parametrize("df, flow, kept", [("os", "os_moc_mop", "psum"), ("ws", "ws", "weight"),
-                                            ("is", "is", "ifmap"), ("IS", "is", "ifmap")])
+@pytest.mark.parametrize("df, flow, kept", [("os", "scalesim_os", "psum"), ("ws", "scalesim_ws", "weight"),
+                                            ("is", "scalesim_is", "ifmap"), ("IS", "scalesim_is", "ifmap")])
 def test_dataflows_and_their_stationary_register(tmp_path, df, flow, kept):
     a = load_scalesim_cfg(cfg(tmp_path, GOOD.format(df=df, mode="CALC")))
     assert a.dataflow == flow and getattr(a.rf, kept) == 1
-    assert a.glb.size_kb == 28 and a.glb.bandwidth_words_per_cycle == 8 + 2 * 4
+    # the SRAMs never stall the array: 4 words (ifmap, weight, psum in and out) per PE per cycle
+    assert a.glb.size_kb == 28 and a.glb.bandwidth_words_per_cycle == 4 * 8 * 4
 
 
 def test_cfg_document_round_trips_through_the_yaml_loader(tmp_path):

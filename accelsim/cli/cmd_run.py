@@ -15,8 +15,8 @@ DEFAULT_WORKLOAD = "alexnet"
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("arch", nargs="?", default=DEFAULT_ARCH,
-                   help=f"architecture: a shipped config name (see `accelsim list configs`) or a YAML file "
-                        f"(default {DEFAULT_ARCH})")
+                   help=f"architecture: a shipped config name (see `accelsim list configs`), a YAML file or a "
+                        f"SCALE-Sim .cfg (default {DEFAULT_ARCH})")
     p.add_argument("--workload", "-w", default=DEFAULT_WORKLOAD,
                    help=f"zoo network name or a .yaml/.csv/.onnx file (default {DEFAULT_WORKLOAD})")
     p.add_argument("--dataflow", "-d", help="dataflow (default: the arch's); see `accelsim list dataflows`")
@@ -35,7 +35,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print stats.json to stdout instead of the table")
     p.add_argument("--out", help="write stats.json, layers.csv and mapping.txt to this directory")
     p.add_argument("--format", choices=("accelsim", "scalesim"), default="accelsim",
-                   help="with --out: also write SCALE-Sim's COMPUTE_REPORT.csv (scalesim)")
+                   help="with --out: also write SCALE-Sim's COMPUTE_REPORT, BANDWIDTH_REPORT and "
+                        "DETAILED_ACCESS_REPORT .csv files (scalesim)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
@@ -88,10 +89,11 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out)
         written = report.write_outputs(result, doc, out)
         if args.format == "scalesim":
-            from accelsim.interop.scalesim import compute_report_csv
+            from accelsim.interop.scalesim import REPORTS
 
-            report.write_atomic(out / "COMPUTE_REPORT.csv", compute_report_csv(result))
-            written.append(out / "COMPUTE_REPORT.csv")
+            for name, make in REPORTS.items():
+                report.write_atomic(out / name, make(result))
+                written.append(out / name)
     if args.json:
         sys.stdout.write(report.to_json(doc))
     else:

@@ -51,17 +51,37 @@ from accelsim.yamlio import read_text
 
 CLOCK_MHZ = 1000
 WORD_BITS = 8                      # SCALE-Sim: word_size = 1 byte
+SRAM_WORDS_PER_PE_CYCLE = 4          # ifmap, weight, psum in, psum out: all a PE can ask of the SRAMs per cycle
 OPERAND_INTERFACES = 3             # ifmap, filter, ofmap: each gets `Bandwidth` words per cycle (USER mode)
 
 # SCALE-Sim dataflow -> (accelsim dataflow, the stationary tensor kept in a one-word RF)
 DATAFLOWS: dict[str, tuple[str, str]] = {
-    "os": ("os_moc_mop", "psum"),
-    "ws": ("ws", "weight"),
-    "is": ("is", "ifmap"),
+    "os": ("scalesim_os", "psum"),
+    "ws": ("scalesim_ws", "weight"),
+    "is": ("scalesim_is", "ifmap"),
 }
 BANDWIDTH_MODES = ("CALC", "USER")
 COMPUTE_REPORT_COLUMNS = ("LayerID", "Total Cycles", "Stall Cycles", "Overall Util %", "Mapping Efficiency %",
                           "Compute Util %")
+# SCALE-Sim's DETAILED_ACCESS_REPORT count columns -> where accelsim counts the same words: (level, tensor,
+# action) of the cost model's access counts. The SRAMs are accelsim's GLB (it holds all three operands);
+# SCALE-Sim's "filter" is accelsim's weight tensor and its "ofmap" the psum/output tensor.
+ACCESS_COLUMNS: dict[str, tuple[str, str, str]] = {
+    "SRAM IFMAP Reads": ("glb", "ifmap", "reads"),        # words the array reads from the ifmap SRAM
+    "SRAM Filter Reads": ("glb", "weight", "reads"),      # words the array reads from the filter SRAM
+    "SRAM OFMAP Writes": ("glb", "psum", "writes"),       # outputs and partial sums the array writes
+    "DRAM IFMAP Reads": ("dram", "ifmap", "reads"),       # words fetched into the ifmap SRAM
+    "DRAM Filter Reads": ("dram", "weight", "reads"),     # words fetched into the filter SRAM
+    "DRAM OFMAP Writes": ("dram", "psum", "writes"),      # words drained from the ofmap SRAM
+}
+DETAILED_ACCESS_COLUMNS = ("LayerID", *ACCESS_COLUMNS)
+# SCALE-Sim's BANDWIDTH_REPORT: each average bandwidth is one access column over the layer's Total Cycles
+BANDWIDTH_COLUMNS: dict[str, str] = {
+    "Avg IFMAP SRAM BW": "SRAM IFMAP Reads", "Avg FILTER SRAM BW": "SRAM Filter Reads",
+    "Avg OFMAP SRAM BW": "SRAM OFMAP Writes", "Avg IFMAP DRAM BW": "DRAM IFMAP Reads",
+    "Avg FILTER DRAM BW": "DRAM Filter Reads", "Avg OFMAP DRAM BW": "DRAM OFMAP Writes",
+}
+BANDWIDTH_REPORT_COLUMNS = ("LayerID", *BANDWIDTH_COLUMNS)
 MEMORY_STALLS = ("dram", "glb", "noc")      # SCALE-Sim's stalls are memory stalls; fill/drain is compute time
 
 
@@ -240,8 +260,10 @@ def cfg_document(path: str | Path) -> dict:
         "pe_array": {"rows": rows, "cols": cols},
         "rf": {f"{stationary}_words": 1},
         "glb": {"size_kb": arch["IfmapSramSzkB"] + arch["FilterSramSzkB"] + arch["OfmapSramSzkB"], "banks": 3,
-                # what the array can draw per cycle: a row edge of ifmaps, a column edge in and one out
-                "bandwidth_words_per_cycle": rows + 2 * cols, "holds": ["ifmap", "weight", "psum"]},
+                # SCALE-Sim's SRAMs serve every request the array makes in the cycle it is made: at
+                # most an ifmap, a weight and a psum read and write per PE, so the GLB never stalls
+                "bandwidth_words_per_cycle": SRAM_WORDS_PER_PE_CYCLE * rows * cols,
+                "holds": ["ifmap", "weight", "psum"]},
         "dram": dram,
         "noc": {"type": "systolic", "timing": "scalesim"},
         "energy": {"preset": "normalized"},
@@ -287,10 +309,51 @@ def compute_report_rows(run) -> list[tuple[int, int, int, float, float, float]]:
     return rows
 
 
-def compute_report_csv(run) -> str:
-    """SCALE-Sim's COMPUTE_REPORT.csv (v2 columns), formatted as SCALE-Sim writes it: ``, ``
-    between fields and a trailing comma on every line."""
-    lines = [", ".join(COMPUTE_REPORT_COLUMNS) + ",\n"]
-    for row in compute_report_rows(run):
+def _csv(columns: tuple[str, ...], rows) -> str:
+    """SCALE-Sim's report format: ``, `` between fields and a trailing comma on every line."""
+    lines = [", ".join(columns) + ",\n"]
+    for row in rows:
         lines.append(", ".join(str(v) for v in row) + ",\n")
     return "".join(lines)
+
+
+def compute_report_csv(run) -> str:
+    """SCALE-Sim's COMPUTE_REPORT.csv (v2 columns)."""
+    return _csv(COMPUTE_REPORT_COLUMNS, compute_report_rows(run))
+
+
+def access_rows(run) -> list[tuple[int, ...]]:
+    """Per layer: (LayerID, then each ACCESS_COLUMNS count): exact integers from the cost model."""
+    rows = []
+    for layer_id, lr in enumerate(run.layers):
+        counts = lr.result.counts.as_dict()
+        rows.append((layer_id, *(counts[level][tensor][action] for level, tensor, action in ACCESS_COLUMNS.values())))
+    return rows
+
+
+def bandwidth_rows(run) -> list[tuple]:
+    """Per layer: (LayerID, then each BANDWIDTH_COLUMNS average): words per cycle = the access count /
+    Total Cycles (COMPUTE_REPORT's). SCALE-Sim divides the SRAM counts by Total Cycles too; its DRAM
+    averages divide by the span of its DRAM trace instead (in CALC mode, the prefetch windows its
+    bandwidth estimator chose), so the DRAM columns are comparable in words but not in span."""
+    rows = []
+    index = {name: i + 1 for i, name in enumerate(ACCESS_COLUMNS)}
+    for (layer_id, *_), access, lr in zip(compute_report_rows(run), access_rows(run), run.layers):
+        cycles = int(lr.cycles)
+        rows.append((layer_id, *(access[index[col]] / cycles if cycles else 0.0 for col in BANDWIDTH_COLUMNS.values())))
+    return rows
+
+
+def detailed_access_report_csv(run) -> str:
+    """SCALE-Sim's DETAILED_ACCESS_REPORT.csv, count columns only (accelsim does not time each
+    operand's first and last access, so SCALE-Sim's start/stop cycle columns are left out)."""
+    return _csv(DETAILED_ACCESS_COLUMNS, access_rows(run))
+
+
+def bandwidth_report_csv(run) -> str:
+    """SCALE-Sim's BANDWIDTH_REPORT.csv (see :func:`bandwidth_rows`)."""
+    return _csv(BANDWIDTH_REPORT_COLUMNS, bandwidth_rows(run))
+
+
+REPORTS: dict[str, Callable] = {"COMPUTE_REPORT.csv": compute_report_csv, "BANDWIDTH_REPORT.csv": bandwidth_report_csv,
+                                "DETAILED_ACCESS_REPORT.csv": detailed_access_report_csv}
