@@ -11,7 +11,8 @@ from accelsim.energy import TENSORS
 from accelsim.errors import ConfigError
 from accelsim.constraints import pin, whole_at
 from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping
-from accelsim.legality import problems_of
+from accelsim.legality import Problem, problems_of
+from accelsim.tiles import tile_words
 from workloads.layer import DIMS, Layer
 
 
@@ -73,11 +74,10 @@ def complete(layer: Layer, arch, rows: dict[str, int], cols: dict[str, int], rf:
     settle()
     m = build()
     guard = 0
-    while problems_of(layer, m, arch):
-        problems = problems_of(layer, m, arch)
-        if not all(p.startswith("GLB tiles") for p in problems):
+    while problems := problems_of(layer, m, arch):
+        if any(p.kind != "glb_capacity" for p in problems):
             raise ConfigError(f"named mapping for layer {layer.name!r} on {arch.name!r} is not legal: {problems[0]}")
-        helps = _relevant_to_overflow(layer, m, arch)
+        helps = _relevant_to_overflow(layer, m, problems)
         spill = [DIMS.index(n) for n in _SPILL if f_glb[DIMS.index(n)] > 1 and DIMS.index(n) not in fixed]
         shrink = [DIMS.index(n) for n in _SHRINK_RF if f_rf[DIMS.index(n)] > 1 and DIMS.index(n) not in whole]
         # a GLB factor, then a per-PE factor, of a dim that indexes the largest overflowing tile;
@@ -104,19 +104,16 @@ def complete(layer: Layer, arch, rows: dict[str, int], cols: dict[str, int], rf:
     return m
 
 
-def _relevant_to_overflow(layer: Layer, m: Mapping, arch) -> list[bool]:
-    """Per dim, whether it indexes the largest tile of a GLB part that overflows: shrinking other
-    dims helps little or not at all (a psum overflow is not helped by fewer input channels)."""
-    from accelsim.tiles import tile_words
-
-    words = tile_words(layer, m)["glb"]
+def _relevant_to_overflow(layer: Layer, m: Mapping, overflows: list[Problem]) -> list[bool]:
+    """Per dim, whether it indexes the largest tile of a GLB part that overflows (``overflows``: the
+    glb_capacity problems of ``m``): shrinking other dims helps little or not at all (a psum
+    overflow is not helped by fewer input channels)."""
+    words = dict(zip(TENSORS, tile_words(layer, m)["glb"]))
     out = [False] * len(DIMS)
-    for group, cap in arch.glb.capacity_groups(arch.word_bits):
-        kept = [t for t in range(len(TENSORS)) if group[t] and m.glb_keep[t]]
-        if kept and sum(words[t] for t in kept) > cap:
-            largest = max(kept, key=lambda t: words[t])
-            for d, rel in enumerate(RELEVANT[TENSORS[largest]]):
-                out[d] = out[d] or rel
+    for p in overflows:
+        largest = max(p.tensors, key=lambda t: words[t])
+        for d, rel in enumerate(RELEVANT[largest]):
+            out[d] = out[d] or rel
     return out
 
 

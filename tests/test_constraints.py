@@ -15,7 +15,7 @@ from accelsim.cost.encode import decode, encode_layer
 from accelsim.mapper.batch import BatchSpace
 from accelsim.mapper.search import SearchSpec, search_python
 from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping
-from accelsim.legality import problems_of
+from accelsim.legality import Problem, problems_of
 from dataflows import registry
 from workloads.layer import DIMS, Layer, conv
 from workloads.loader import load_workload
@@ -56,7 +56,8 @@ WHOLE = {"K": 32, "C": 16, "P": 4, "Q": 4}
 def test_weight_partition_overflows_where_the_shared_buffer_would_not():
     m = _mapping({}, WHOLE)
     # eyeriss_v1 keeps filters in their own 8 kB = 4,096 words: 4,608 do not fit
-    assert problems_of(LAYER, m, V1) == ["GLB tiles need 4608 words > 4096 (weight partition)"]
+    assert problems_of(LAYER, m, V1) == [Problem("glb_capacity", "GLB tiles need 4608 words > 4096 (weight partition)",
+                                                 level="glb", tensors=("weight",), need=4608, limit=4096)]
     # one shared 108 kB buffer (55,296 words) holds all 576 + 4,608 + 512 = 5,696
     assert problems_of(LAYER, m, V1_FREE) == []
     # halving K at DRAM halves the weight tile: 2,304 words fit
@@ -66,20 +67,24 @@ def test_weight_partition_overflows_where_the_shared_buffer_would_not():
 def test_ifmap_psum_partition_is_shared_by_both():
     arch = replace(V1, glb=replace(V1.glb, partitions=((("ifmap", "psum"), 2.0), (("weight",), 106.0))))
     # 2 kB = 1,024 words for ifmap + psum; 576 + 512 = 1,088 do not fit, 576 + 256 (K halved) do
-    assert problems_of(LAYER, _mapping({}, WHOLE), arch) == ["GLB tiles need 1088 words > 1024 (ifmap+psum partition)"]
+    assert problems_of(LAYER, _mapping({}, WHOLE), arch) == [
+        Problem("glb_capacity", "GLB tiles need 1088 words > 1024 (ifmap+psum partition)", level="glb",
+                tensors=("ifmap", "psum"), need=1088, limit=1024)]
     assert problems_of(LAYER, _mapping({"K": 2}, {**WHOLE, "K": 16}), arch) == []
 
 
 def test_unsplit_dim_is_flagged_at_each_level():
     split = _mapping({"Q": 2, "K": 2}, {**WHOLE, "Q": 2, "K": 16})
     assert problems_of(LAYER, split, V1) == [
-        "dram factor 2 of Q breaks the arch's constraints (constraints.unsplit.dram lists Q)"]
+        Problem("constraint", "dram factor 2 of Q breaks the arch's constraints (constraints.unsplit.dram lists Q)",
+                level="dram", dim="Q", need=2, limit=1)]
     assert problems_of(LAYER, split, V1_FREE) == []
     f = [list(x) for x in _mapping({"K": 2}, {**WHOLE, "K": 16, "Q": 1}).factors]
     f[COLS][Q] = 4
     cols_split = Mapping(tuple(tuple(x) for x in f), ((0, 1, 2, 3, 4, 5, 6, 7),) * 3, (True,) * 3, (True,) * 3)
     assert problems_of(LAYER, cols_split, V1) == [
-        "cols factor 4 of Q breaks the arch's constraints (constraints.unsplit.cols lists Q)"]
+        Problem("constraint", "cols factor 4 of Q breaks the arch's constraints (constraints.unsplit.cols lists Q)",
+                level="cols", dim="Q", need=4, limit=1)]
 
 
 VGG = {layer.name: layer for layer in load_workload("vgg16", 3).layers if layer.name.startswith("conv")}

@@ -177,9 +177,10 @@ def repair(layer: Layer, arch, m: Mapping, rng: random.Random) -> Mapping:
         problems = problems_of(layer, m, arch)
         if not problems:
             return m
-        level = RF if any(p.startswith("RF") or "bypasses the RF" in p for p in problems) else GLB
-        if not any(p.startswith(("RF", "GLB")) or "bypasses the RF" in p for p in problems):
-            return m
+        kinds = {p.kind for p in problems}
+        if not kinds & {"rf_capacity", "rf_bypass", "glb_capacity"}:
+            return m                     # nothing shrinking a factor can fix
+        level = RF if kinds & {"rf_capacity", "rf_bypass"} else GLB
         fixed = arch.constraints.pinned(DRAM) if level == GLB else whole_at(arch, RF)
         shrinkable = [d for d in range(8) if f[level][d] > 1 and d not in fixed]
         if not shrinkable:
