@@ -133,11 +133,12 @@ def test_chain_shares_only_at_its_head_and_tail():
 
 
 def test_memory_bound_operator_cannot_beat_the_shared_bus():
-    """FC 4096 -> 4096 at batch 1 on sd855, split OC 0.5: each processor alone streams its 2048 x 4096
+    """FC 4096 -> 4096 at batch 1 on sd855's spec priors (uncalibrated: each GEMV at the bandwidth
+    roofline), split OC 0.5: each processor alone streams its 2048 x 4096
     fp32 weights (33.5 MB) in ~0.98 ms on its bandwidth share, but both together move 4096 x 4096 x 4 B
     of weights + 2 x 16 KiB of input (each part reads all of it) + 2 x 8 KiB of output =
     67,158,016 B over one 34.1 GB/s bus: 1.9694 ms, so the operator takes that long."""
-    device = _device("sd855")
+    device = Device.of(load_soc("sd855"), calibrated=False)
     seg = op_segment(device, fc("fc", C=4096, K=4096), "OC", 5)
     op = seg.ops[0]
     assert op.cpu_ms < 1.0 and op.gpu_ms < 1.0

@@ -23,13 +23,14 @@ def test_shipped_socs_load():
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
-def test_sharing_slopes_are_the_memory_bandwidth(name):
-    """Transform reads and writes each byte (2 / bandwidth), map touches it once (1 / bandwidth):
-    e.g. sd855, 1 MB / 34.1 GB/s = 0.02933 ms. The YAML states them to 4 significant digits."""
+def test_sharing_costs_are_codl_micro_figures(name):
+    """reference/codl.md (SD855): transformation ~0.33 ms and mapping ~0.235 ms per million elements,
+    ~0 intercept; fp32, so a million elements are 4 MB: 0.0825 and 0.05875 ms per MB."""
     soc = load_soc(name)
-    one_pass_ms = 1e6 / (SHIPPED[name] * 1e9) * 1e3
-    assert soc.sharing.transform.ms_per_mb == pytest.approx(2 * one_pass_ms, rel=2e-4)
-    assert soc.sharing.map.ms_per_mb == pytest.approx(one_pass_ms, rel=2e-4)
+    per_million = 4e6
+    assert soc.sharing.transform.ms(int(per_million)) == pytest.approx(0.33)
+    assert soc.sharing.map.ms(int(per_million)) == pytest.approx(0.235)
+    assert soc.sharing.transform.intercept_ms == soc.sharing.map.intercept_ms == 0.0
 
 
 def test_sd855_gpu_peak_matches_the_published_gflops():
@@ -78,6 +79,10 @@ BAD = [
     (("gpu", "max_work_group_size"), 32, "gpu.max_work_group_size", "smaller than wave_size"),
     (("sharing", "presync_ms"), -1, "sharing.presync_ms", "must be >= 0"),
     (("sharing", "map"), _DELETE, "sharing.map", "missing required key"),
+    (("gpu",), _DELETE, "gpu", "missing required key"),                      # a SoC without a GPU entry
+    (("cpu", "efficiency", "winograd"), 0.5, "cpu.efficiency.winograd", "unknown kernel class"),
+    (("gpu", "efficiency", "k1"), 0, "gpu.efficiency.k1", "must be >"),
+    (("gpu", "family"), 7, "gpu.family", "expected"),
 ]
 
 

@@ -1,12 +1,17 @@
 """``accelsim partition``: CoDL-style CPU/GPU co-execution plans, and calibration on this machine.
 
     accelsim partition SOC --workload W [--workload W2 ...] [--json] [--plot FILE] [--baseline NAME ...]
+    accelsim partition calibrate --from LATENCIES.csv SOC
+    accelsim partition validate [--from LATENCIES.csv]
     accelsim partition profile [--quick] [--csv FILE] [--threads 1,2] [--seed N]
 
-SOC is a shipped SoC (sd855, sd865, sd888, kirin990) or a YAML path. ``profile`` times real
-convolutions on this CPU, fits the CPU predictor and prints its held-out +-10% accuracy next to a
-FLOPs-only predictor's. With several ``--workload``, one summary line per workload and the
-published CoDL averages beside the means.
+SOC is a shipped SoC (sd855, sd865, sd888, kirin990) or a YAML path. ``calibrate`` fits kernel-class
+efficiencies to measured single-processor model latencies (every SoC of the file jointly; families
+share) and prints SOC's ``efficiency`` blocks and the fit's residuals; ``validate`` holds out one model
+(and one SoC) at a time and compares predictions with the measured and published figures (default
+file: the shipped CoDL table). ``profile`` times real convolutions on this CPU, fits the CPU predictor
+and prints its held-out +-10% accuracy next to a FLOPs-only predictor's. With several ``--workload``,
+one summary line per workload and the published CoDL averages beside the means.
 """
 
 from __future__ import annotations
@@ -25,9 +30,17 @@ PUBLISHED = {"cpu_only": 2.08, "gpu_only": 1.56, "mulayer": 3.43, "h_share": 0.7
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("target", metavar="SOC|profile",
-                   help="a shipped SoC (sd855, sd865, sd888, kirin990) or a SoC YAML file; "
-                        "or 'profile' to calibrate the CPU predictor on this machine")
+    p.add_argument("target", metavar="SOC|calibrate|validate|profile",
+                   help="a shipped SoC (sd855, sd865, sd888, kirin990) or a SoC YAML file to plan on; "
+                        "'calibrate' or 'validate' (with --from); or 'profile' to calibrate the CPU predictor "
+                        "on this machine")
+    p.add_argument("soc", nargs="?", metavar="SOC", help="calibrate: the SoC whose efficiencies to print")
+    cal = p.add_argument_group("calibration (calibrate, validate)")
+    # nargs "+": argparse cannot give a positional after an option to a second positional, so
+    # `calibrate --from FILE SOC` arrives here as [FILE, SOC] (see _calibration_args)
+    cal.add_argument("--from", dest="from_file", nargs="+", metavar="LATENCIES.csv",
+                     help="measured single-processor latencies: soc,model,processor,ms (validate: default "
+                          "the shipped CoDL table, configs/soc/codl_single_processor_ms.csv)")
     plan = p.add_argument_group("planning (SOC)")
     plan.add_argument("--workload", action="append", help="zoo network name or workload file "
                                                           "(repeat for a summary table over several)")
@@ -201,9 +214,95 @@ def _run_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _no_plan_flags(args: argparse.Namespace, command: str) -> None:
+    for flag, value in (("--workload", args.workload), ("--plot", args.plot), ("--baseline", args.baseline),
+                        ("--batch", args.batch), ("--json", args.json), ("--quick", args.quick),
+                        ("--threads", args.threads)):
+        if value:
+            raise ConfigError(f"{flag} does not apply to 'partition {command}'")
+
+
+def _run_calibrate(args: argparse.Namespace) -> int:
+    from accelsim.partition.kernel_class import CLASSES
+    from accelsim.partition.latencies import PROCESSORS, read_latencies
+    from accelsim.partition.soc_fit import fit_socs, load_inputs
+    from accelsim.partition.validation import median
+
+    _no_plan_flags(args, "calibrate")
+    if not args.from_file:
+        raise ConfigError("calibrate needs --from LATENCIES.csv (columns soc,model,processor,ms)")
+    if not args.soc:
+        raise ConfigError("calibrate needs the SoC to calibrate: accelsim partition calibrate --from FILE SOC")
+    lats = read_latencies(args.from_file)
+    for proc in PROCESSORS:
+        if not any(lat.soc == args.soc and lat.processor == proc for lat in lats):
+            raise ConfigError(f"no {proc} latency for SoC {args.soc!r}; calibrating a SoC needs measured cpu "
+                              f"and gpu latencies of it (SoCs in the file: "
+                              f"{', '.join(sorted({lat.soc for lat in lats}))})", source=args.from_file)
+    socs, workloads = load_inputs(lats)
+    fit = fit_socs(lats, socs, workloads)
+    print(f"calibrated from {args.from_file}: {len(lats)} single-processor latencies, {len(socs)} SoC(s), "
+          f"{len(workloads)} model(s); {fit.parameters} parameters (regularized), {fit.iterations} iterations")
+    print(f"kernel-class efficiencies of {args.soc} (share of the prior's speed; the SoC file's "
+          f"cpu.efficiency and gpu.efficiency):")
+    for proc in PROCESSORS:
+        eff = fit.efficiency(args.soc, proc)
+        print(f"  {proc}: {{" + ", ".join(f"{c}: {v:.4g}" for c, v in zip(CLASSES, eff)) + "}")
+    print("residuals of the fit (every latency in the file; error = predicted / measured - 1):")
+    print(f"{'soc':<10}{'model':<26}{'proc':<5}{'measured':>9}{'predicted':>10}{'error':>8}")
+    for r in fit.residuals:
+        print(f"{r.soc:<10}{r.model:<26}{r.processor:<5}{r.measured_ms:>9.1f}{r.predicted_ms:>10.1f}"
+              f"{100 * r.error:>+7.1f}%")
+    errors = [abs(r.error) for r in fit.residuals]
+    mine = [abs(r.error) for r in fit.residuals if r.soc == args.soc]
+    print(f"|error|: median {100 * median(errors):.1f}%, max {100 * max(errors):.1f}% "
+          f"({args.soc}: max {100 * max(mine):.1f}%)")
+    return 0
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from accelsim.partition.latencies import read_latencies, shipped_reference
+    from accelsim.partition.soc_fit import load_inputs
+    from accelsim.partition.validation import (coexecution_table, latency_table, leave_one_model_out,
+                                               leave_one_soc_out)
+
+    _no_plan_flags(args, "validate")
+    if args.soc:
+        raise ConfigError(f"validate takes no SoC (got {args.soc!r}): it holds out each SoC of the file in turn")
+    lats = read_latencies(args.from_file or shipped_reference())
+    socs, workloads = load_inputs(lats)
+    lomo = leave_one_model_out(lats, socs, workloads)
+    print(latency_table(lomo, "leave one model out: single-processor latencies (ms) of the held-out model"))
+    print()
+    print(coexecution_table(lomo, "leave one model out: the held-out model's CoDL plan (ms) and speedups"))
+    print()
+    print(latency_table(leave_one_soc_out(lats, socs, workloads),
+                        "leave one SoC out: single-processor latencies (ms) on the held-out SoC"))
+    return 0
+
+
+def _calibration_args(args: argparse.Namespace) -> None:
+    """Normalise ``--from FILE [SOC]`` into ``args.from_file`` (a path or None) and ``args.soc``."""
+    given = args.from_file or []
+    if len(given) > 2 or (len(given) == 2 and args.soc):
+        raise ConfigError(f"--from takes one latencies file (and the command one SoC); got {' '.join(given)}"
+                          + (f" and {args.soc}" if args.soc else ""))
+    if len(given) == 2:
+        args.soc = given[1]
+    args.from_file = given[0] if given else None
+
+
 def run(args: argparse.Namespace) -> int:
+    _calibration_args(args)
     if args.target == "profile":
         return _run_profile(args)
+    if args.target == "calibrate":
+        return _run_calibrate(args)
+    if args.target == "validate":
+        return _run_validate(args)
+    if args.soc or args.from_file:
+        raise ConfigError(f"{'--from' if args.from_file else repr(args.soc)}: planning takes one SoC and "
+                          f"--workload; calibrate with 'accelsim partition calibrate --from FILE SOC'")
     return _run_plan(args)
 
 

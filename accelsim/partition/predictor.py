@@ -19,6 +19,7 @@ from typing import Sequence
 
 from accelsim.errors import ConfigError
 from accelsim.partition.impl import select
+from accelsim.partition.kernel_class import CLASSES, kernel_class
 from accelsim.partition.priors import prior
 from accelsim.partition.shape import OpShape
 from accelsim.partition.soc import COEF_KEYS, SoC, Tile
@@ -60,12 +61,14 @@ class KernelModel:
 
 @dataclass(frozen=True)
 class Processor:
-    """A processor as the planner sees it: cores, kernel models and the rule that picks one."""
+    """A processor as the planner sees it: cores, kernel models, the rule that picks one, and the
+    calibrated efficiency of each kernel class (``CLASSES`` order; a class's time is divided by it)."""
 
     name: str
     cores: int
     models: tuple[KernelModel, ...]
     selector: str
+    efficiency: tuple[float, ...] = (1.0,) * len(CLASSES)
 
     def model(self, name: str) -> KernelModel:
         for m in self.models:
@@ -79,7 +82,7 @@ class Processor:
     def time_ms(self, s: OpShape) -> float:
         if s.empty:
             return 0.0
-        return self.model(self.impl(s)).time_ms(s, self.cores)
+        return self.model(self.impl(s)).time_ms(s, self.cores) / self.efficiency[CLASSES.index(kernel_class(s))]
 
     def slowed(self, factor: float) -> "Processor":
         """The same processor with every basic unit ``factor`` times slower (a what-if for kernels that
@@ -88,17 +91,19 @@ class Processor:
             raise ConfigError(f"slow-down factor must be > 0, got {factor!r}")
         models = tuple(KernelModel(m.name, m.item, m.block, m.unit, tuple(c * factor for c in m.coef_ns))
                        for m in self.models)
-        return Processor(self.name, self.cores, models, self.selector)
+        return Processor(self.name, self.cores, models, self.selector, self.efficiency)
 
 
-def processors(soc: SoC) -> tuple[Processor, Processor]:
-    """(CPU, GPU) of ``soc`` with each kernel's coefficients: from the YAML if given, else the prior."""
+def processors(soc: SoC, calibrated: bool = True) -> tuple[Processor, Processor]:
+    """(CPU, GPU) of ``soc`` with each kernel's coefficients: from the YAML if given, else the prior;
+    with the SoC file's kernel-class efficiencies, or all 1.0 (``calibrated=False``: what a fit starts from)."""
     out = []
     for name, spec in (("cpu", soc.cpu), ("gpu", soc.gpu)):
         models = tuple(KernelModel(k.name, k.item, k.block, k.unit,
                                    k.coef_ns if k.coef_ns is not None else prior(k, spec, soc.bandwidth_gbs))
                        for k in spec.kernels)
-        out.append(Processor(name, spec.cores, models, name))
+        eff = spec.efficiency if calibrated else (1.0,) * len(CLASSES)
+        out.append(Processor(name, spec.cores, models, name, eff))
     return out[0], out[1]
 
 

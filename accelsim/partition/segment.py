@@ -42,8 +42,9 @@ class Device:
     bandwidth_gbs: float = float("inf")   # shared DRAM; infinite = no contention floor
 
     @classmethod
-    def of(cls, soc: SoC) -> "Device":
-        cpu, gpu = processors(soc)
+    def of(cls, soc: SoC, calibrated: bool = True) -> "Device":
+        """``soc``'s processors with its calibrated kernel-class efficiencies (or the bare priors)."""
+        cpu, gpu = processors(soc, calibrated)
         return cls(cpu, gpu, soc.sharing, soc.bandwidth_gbs)
 
     def dram_ms(self, proc: Processor, s: OpShape) -> float:

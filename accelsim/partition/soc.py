@@ -33,6 +33,12 @@ Example (abridged)::
 A kernel entry may carry ``t_unit_ns: {const, h, w, ic, oc, red}`` (nanoseconds per basic unit, the
 coefficients of CoDL's linear model); without it the prior comes from the spec numbers
 (:mod:`accelsim.partition.priors`).
+
+A processor may name its ``family`` (default: its own name): a calibration shares kernel-class
+efficiencies within a family (one per-SoC scale on top). It may carry ``efficiency: {k3s1: 0.41, k1: ..., ...}``: per kernel class
+(:mod:`accelsim.partition.kernel_class`), the share of the prior's speed the processor reaches (a
+class's operators take ``prior / efficiency``). ``accelsim partition calibrate`` fits these to measured
+single-processor model latencies; a class left out keeps 1.0 (the prior).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from pathlib import Path
 
 from accelsim.errors import ConfigError
 from accelsim.fields import Fields
+from accelsim.partition.kernel_class import CLASSES
 from accelsim.yamlio import load_yaml
 
 #: coefficient names of the per-basic-unit linear model, in feature order
@@ -103,6 +110,8 @@ class CPUSpec:
     simd_width: int
     fma_pipes: int
     kernels: tuple[KernelSpec, ...]
+    efficiency: tuple[float, ...] = (1.0,) * len(CLASSES)   # per kernel class, CLASSES order
+    family: str = ""    # processors of one family share kernel-class efficiencies in a calibration
 
     @property
     def macs_per_s_per_core(self) -> float:
@@ -121,6 +130,8 @@ class GPUSpec:
     freq_ghz: float
     fp32_lanes: int
     kernels: tuple[KernelSpec, ...]
+    efficiency: tuple[float, ...] = (1.0,) * len(CLASSES)   # per kernel class, CLASSES order
+    family: str = ""    # processors of one family share kernel-class efficiencies in a calibration
 
     @property
     def cores(self) -> int:
@@ -216,6 +227,19 @@ def _kernels(f: Fields, required: tuple[str, ...], default_block: int, default_u
     return tuple(sorted(out, key=lambda k: required.index(k.name)))
 
 
+def _efficiency(f: Fields) -> tuple[float, ...]:
+    """The optional ``efficiency`` mapping of a processor: kernel class -> share of the prior's speed."""
+    if not f.has("efficiency"):
+        return (1.0,) * len(CLASSES)
+    ef = f.sub("efficiency")
+    for name in ef.data:
+        if name not in CLASSES:
+            raise ef.error(name, f"unknown kernel class; allowed: {', '.join(CLASSES)}")
+    values = tuple(ef.number(c, 1.0, minimum=0.0, exclusive_min=True, maximum=100.0) for c in CLASSES)
+    ef.done()
+    return values
+
+
 def soc_from_dict(data: object, source: str) -> SoC:
     f = Fields(data, source)
     name = f.str("name")
@@ -224,7 +248,7 @@ def soc_from_dict(data: object, source: str) -> SoC:
     cores = cf.int("cores", maximum=64)
     cpu = CPUSpec(cpu_name, cores, cf.number("freq_ghz", minimum=0.01, maximum=10.0),
                   cf.int("simd_width", maximum=64), cf.int("fma_pipes", maximum=8),
-                  _kernels(cf.sub("kernels"), CPU_KERNELS, 1, 1))
+                  _kernels(cf.sub("kernels"), CPU_KERNELS, 1, 1), _efficiency(cf), cf.str("family", cpu_name))
     cf.done()
     gf = f.sub("gpu")
     gpu_name = gf.str("name")
@@ -234,7 +258,8 @@ def soc_from_dict(data: object, source: str) -> SoC:
     if wg < wave:
         raise gf.error("max_work_group_size", f"value {wg} is smaller than wave_size {wave}")
     gpu = GPUSpec(gpu_name, cus, wave, wg, gf.number("freq_ghz", minimum=0.01, maximum=10.0),
-                  gf.int("fp32_lanes", maximum=1 << 20), _kernels(gf.sub("kernels"), GPU_KERNELS, wg, wave))
+                  gf.int("fp32_lanes", maximum=1 << 20), _kernels(gf.sub("kernels"), GPU_KERNELS, wg, wave),
+                  _efficiency(gf), gf.str("family", gpu_name))
     gf.done()
     mf = f.sub("memory")
     bandwidth = mf.number("bandwidth_gbs", minimum=0.0, exclusive_min=True, maximum=10000.0)

@@ -1,0 +1,173 @@
+"""SoC calibration from single-processor latencies: kernel classes, the fit, the shipped profiles,
+the latencies file's errors and the ``calibrate`` command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from accelsim.cli import main
+from accelsim.errors import ConfigError
+from accelsim.partition.kernel_class import CLASSES, kernel_class
+from accelsim.partition.latencies import Latency, read_latencies, shipped_reference
+from accelsim.partition.planner import plan_cpu_only, plan_gpu_only
+from accelsim.partition.segment import Device
+from accelsim.partition.shape import shape_of
+from accelsim.partition.soc import load_soc
+from accelsim.partition.soc_fit import Regularization, fit_socs, load_inputs, model_ms
+from workloads import zoo
+from workloads.layer import conv, fc
+from workloads.zoo.codl import pool2
+
+REFERENCE = shipped_reference()
+
+
+@pytest.fixture(scope="module")
+def reference_fit():
+    lats = read_latencies(REFERENCE)
+    socs, workloads = load_inputs(lats)
+    return lats, socs, workloads, fit_socs(lats, socs, workloads)
+
+
+@pytest.mark.parametrize("layer,cls", [
+    (conv("a", C=64, K=64, H=56, R=3, pad=1), "k3s1"),
+    (conv("b", C=64, K=256, H=56, R=1), "k1"),
+    (conv("c", C=64, K=64, H=56, R=3, stride=2, pad=1), "strided"),
+    (conv("d", C=128, K=128, H=32, R=7, pad=3), "large"),
+    (conv("e", C=3, K=32, H=64, R=9, pad=4), "thin"),          # FST's 9x9 on 3 channels
+    (conv("f", C=32, K=3, H=64, R=9, pad=4), "thin"),
+    (conv("g", C=3, K=64, H=64, R=7, stride=2), "thin"),       # thin before strided
+    (conv("h", C=32, K=32, H=56, R=3, pad=1, groups=32), "k3s1"),   # depthwise: by filter and stride
+    (pool2("p", 64, 56), "pool"),
+    (fc("i", C=512, K=4096, H=7), "fc"),
+])
+def test_kernel_classes(layer, cls):
+    assert kernel_class(shape_of(layer)) == cls
+
+
+def test_efficiency_divides_a_class_time_exactly():
+    """A processor's operator time is the prior's divided by the class efficiency (nothing else moves)."""
+    soc = load_soc("sd855")
+    layer = conv("c", C=64, K=64, H=56, R=3, stride=2, pad=1)
+    eff = [1.0] * len(CLASSES)
+    eff[CLASSES.index("strided")] = 0.25
+    slow = replace(soc, cpu=replace(soc.cpu, efficiency=tuple(eff)))
+    t0 = Device.of(soc, calibrated=False).cpu.time_ms(shape_of(layer))
+    assert Device.of(slow).cpu.time_ms(shape_of(layer)) == pytest.approx(4 * t0, rel=1e-12)
+    k1 = conv("d", C=64, K=64, H=56, R=1)
+    assert Device.of(slow).cpu.time_ms(shape_of(k1)) == Device.of(soc, calibrated=False).cpu.time_ms(shape_of(k1))
+
+
+def test_fit_recovers_latencies_generated_by_its_own_model():
+    """Latencies made from known class efficiencies shared by two SoCs (one scaled 1.5x): the fit (almost
+    no regularization) reproduces every one, and the two SoCs' fitted efficiencies keep the 1.5 ratio."""
+    socs = {"sd855": load_soc("sd855"), "sd865": load_soc("sd865")}
+    names = ["codl_yolov2", "codl_vgg16", "codl_posenet", "codl_fast_style_transfer", "codl_retinaface"]
+    workloads = {n: zoo.get(n) for n in names}
+    truth = (0.4, 0.6, 0.25, 0.45, 0.12, 0.3, 0.25)
+    lats = []
+    for name, scale in (("sd855", 1.0), ("sd865", 1.5)):
+        eff = tuple(scale * e for e in truth)
+        soc = replace(socs[name], cpu=replace(socs[name].cpu, efficiency=eff),
+                      gpu=replace(socs[name].gpu, efficiency=eff))
+        lats += [Latency(name, n, p, model_ms(soc, workloads[n], p)) for n in names for p in ("cpu", "gpu")]
+    fit = fit_socs(lats, socs, workloads, Regularization(1e-9, 1e-9, 1e-9))
+    assert max(abs(r.error) for r in fit.residuals) < 1e-5
+    for proc in ("cpu", "gpu"):
+        a, b = fit.efficiency("sd855", proc), fit.efficiency("sd865", proc)
+        for c, (x, y) in enumerate(zip(a, b)):
+            if CLASSES[c] != "fc" or proc == "cpu":   # fc on the GPU is barely exercised: ratio only
+                assert y / x == pytest.approx(1.5, rel=1e-3)
+
+
+def test_fit_is_deterministic(reference_fit):
+    lats, socs, workloads, fit = reference_fit
+    assert fit_socs(lats, socs, workloads) == fit
+
+
+def test_shipped_profiles_are_this_calibration(reference_fit):
+    """configs/soc/*.yaml carry the printed (4 significant digits) efficiencies of this fit."""
+    _, socs, _, fit = reference_fit
+    for name, soc in socs.items():
+        for proc, spec in (("cpu", soc.cpu), ("gpu", soc.gpu)):
+            assert spec.efficiency == pytest.approx(fit.efficiency(name, proc), rel=6e-4), (name, proc)
+
+
+def test_single_processor_plans_are_the_fitted_latencies(reference_fit):
+    """One fact, one implementation: the CPU-only / GPU-only plans of a calibrated SoC take what the
+    fit predicts for the model on that processor."""
+    _, socs, workloads, fit = reference_fit
+    r = next(r for r in fit.residuals if (r.soc, r.model) == ("sd865", "codl_posenet") and r.processor == "gpu")
+    device = Device.of(fit.calibrated("sd865", socs["sd865"]))
+    assert plan_gpu_only(device, workloads["codl_posenet"]).latency_ms == pytest.approx(r.predicted_ms, rel=1e-12)
+    cpu = next(r for r in fit.residuals if (r.soc, r.model, r.processor) == ("sd865", "codl_posenet", "cpu"))
+    assert plan_cpu_only(device, workloads["codl_posenet"]).latency_ms == pytest.approx(cpu.predicted_ms, rel=1e-12)
+
+
+def _write(tmp_path, rows, name="lat.csv"):
+    p = tmp_path / name
+    p.write_text("soc,model,processor,ms\n" + "".join(f"{r}\n" for r in rows))
+    return p
+
+
+@pytest.mark.parametrize("rows,needle", [
+    (["sd855,no_such_net,cpu,10"], "column model: unknown workload 'no_such_net'"),
+    (["sd855,codl_yolov2,cpu,-238"], "column ms: a latency must be a positive"),
+    (["sd855,codl_yolov2,cpu,0"], "column ms: a latency must be a positive"),
+    (["sd855,codl_yolov2,npu,10"], "column processor: 'npu'; allowed: cpu, gpu"),
+    (["sd999,codl_yolov2,cpu,10"], "column soc: 'sd999'"),
+    (["sd855,codl_yolov2,cpu,10", "sd855,codl_yolov2,cpu,11"], "already given on line 2"),
+    (["sd855,codl_yolov2,cpu"], "expected 4 columns"),
+])
+def test_bad_latencies_file_is_one_line(tmp_path, rows, needle):
+    p = _write(tmp_path, rows)
+    with pytest.raises(ConfigError) as e:
+        read_latencies(p)
+    assert "\n" not in str(e.value) and str(p) in str(e.value) and needle in str(e.value)
+
+
+def _cli(args, cwd):
+    return subprocess.run([sys.executable, "-m", "accelsim", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("rows,soc,needle", [
+    (["sd855,no_such_net,cpu,10"], "sd855", "unknown workload 'no_such_net'"),
+    (["sd855,codl_yolov2,cpu,-5", "sd855,codl_yolov2,gpu,5"], "sd855", "positive finite"),
+    (["sd855,codl_yolov2,cpu,238", "sd865,codl_yolov2,gpu,189"], "sd855", "no gpu latency for SoC 'sd855'"),
+    (["sd855,codl_yolov2,cpu,238", "sd855,codl_yolov2,gpu,214"], "sd865", "no cpu latency for SoC 'sd865'"),
+])
+def test_calibrate_bad_input_exits_2_in_one_line(tmp_path, rows, soc, needle):
+    p = _write(tmp_path, rows)
+    proc = _cli(["partition", "calibrate", "--from", str(p), soc], tmp_path)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(lines) == 1 and lines[0].startswith("accelsim: error:") and needle in lines[0]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["partition", "calibrate", "sd855"], "--from"),
+    (["partition", "calibrate", "--from", "x.csv"], "the SoC to calibrate"),
+    (["partition", "calibrate", "--from", "nope.csv", "sd855"], "no such latencies file"),
+    (["partition", "calibrate", "--from", "a.csv", "sd855", "sd865"], "one latencies file"),
+    (["partition", "validate", "sd855"], "takes no SoC"),
+    (["partition", "sd855", "--from", "a.csv", "--workload", "yolov2"], "--from"),
+])
+def test_calibrate_bad_arguments(args, needle, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0]
+
+
+def test_calibrate_prints_the_shipped_efficiencies_and_residuals(reference_fit, capsys):
+    _, _, _, fit = reference_fit
+    assert main(["partition", "calibrate", "--from", str(REFERENCE), "kirin990"]) == 0
+    out = capsys.readouterr().out
+    gpu = fit.efficiency("kirin990", "gpu")
+    assert "  gpu: {" + ", ".join(f"{c}: {v:.4g}" for c, v in zip(CLASSES, gpu)) + "}" in out
+    row = next(r for r in fit.residuals if (r.soc, r.model, r.processor) == ("kirin990", "codl_vgg16", "gpu"))
+    assert f"{row.measured_ms:>9.1f}{row.predicted_ms:>10.1f}{100 * row.error:>+7.1f}%" in out
+    assert out.count("\n") == 4 + 2 + 40 + 1     # header, 2 efficiency lines, table header, 40 rows, summary
