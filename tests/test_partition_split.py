@@ -13,7 +13,7 @@ from accelsim.errors import ConfigError
 from accelsim.functional import reference_conv
 from accelsim.halo import input_band
 from accelsim.partition.execute import join, run_chain, run_layer, run_part
-from accelsim.partition.split import chain_parts, chainable, ratio_count, split, split_h, split_oc
+from accelsim.partition.split import chain_parts, chain_view, chainable, ratio_count, split, split_h, split_oc
 from workloads.layer import Layer, LayerKind, conv
 
 
@@ -142,6 +142,32 @@ def test_chain_halo_grows_towards_the_head():
     parts = chain_parts(layers, 5)
     assert [(c.p0, c.p1) for c, _ in parts] == [(0, 9), (0, 8), (0, 7)]
     assert [(g.p0, g.p1) for _, g in parts] == [(5, 14), (6, 14), (7, 14)]
+
+
+def test_a_chain_through_pre_padded_valid_convolutions_is_exact():
+    """CoDL's layers read a pre-padded copy of the previous output with a VALID conv: a 3x3 on 16 rows
+    after a conv that writes 14 (a border of 1), then a 5x5 on 18 (border 2). The chain runs on the
+    padded view and joins to the pipeline that pads explicitly."""
+    a = conv("a", C=3, K=4, H=14, W=12, R=3, pad=1)
+    b = conv("b", C=4, K=5, H=16, W=14, R=3)
+    c = conv("c", C=5, K=2, H=18, W=16, R=5)
+    assert chainable(a, b) and chainable(b, c)
+    assert not chainable(a, conv("x", C=4, K=5, H=15, W=13, R=3))           # odd border: no
+    assert not chainable(a, conv("x", C=4, K=5, H=20, W=18, R=3))           # border 3 >= the filter
+    rng = np.random.default_rng(1)
+    x = rng.integers(-4, 5, size=(1, 3, 14, 12)).astype(np.int64)
+    weights = [rng.integers(-3, 4, size=(l.K, l.C, l.R, l.S)).astype(np.int64) for l in (a, b, c)]
+    full = reference_conv(a, x, weights[0])
+    full = reference_conv(b, np.pad(full, ((0, 0), (0, 0), (1, 1), (1, 1))), weights[1])
+    full = reference_conv(c, np.pad(full, ((0, 0), (0, 0), (2, 2), (2, 2))), weights[2])
+    view = chain_view([a, b, c])
+    assert [(l.H, l.pad_h, l.P) for l in view] == [(14, 1, 14), (14, 1, 14), (14, 2, 14)]
+    assert [l.macs for l in view] == [a.macs, b.macs, c.macs]
+    for tenths in (2, 5, 9):
+        parts = chain_parts([a, b, c], tenths)
+        cpu = run_chain(view, [p[0] for p in parts], x, weights)
+        gpu = run_chain(view, [p[1] for p in parts], x, weights)
+        assert np.array_equal(join("H", [cpu, gpu]), full)
 
 
 def test_chainable_requires_the_next_layer_to_read_this_output():

@@ -28,7 +28,7 @@ from accelsim.partition.predictor import Processor, processors
 from accelsim.partition.priors import dram_bytes
 from accelsim.partition.shape import OpShape
 from accelsim.partition.soc import SharingSpec, SoC
-from accelsim.partition.split import Part, chain_parts, overlap_rows, split
+from accelsim.partition.split import Part, chain_parts, chain_view, overlap_rows, split
 from workloads.layer import Layer
 
 
@@ -145,5 +145,7 @@ def op_segment(device: Device, layer: Layer, dim: str, tenths: int, share: bool 
 
 
 def chain_segment(device: Device, layers: Sequence[Layer], tenths: int, share: bool = True) -> Segment:
-    """An H chain whose tail is split ``tenths/10``; sharing at its head and tail only."""
-    return _segment(device, layers, chain_parts(layers, tenths), "H", tenths, share)
+    """An H chain whose tail is split ``tenths/10``; sharing at its head and tail only. Pre-padded
+    inputs inside the chain are timed as the padded layers they are equivalent to (:func:`chain_view`)."""
+    view = chain_view(layers)
+    return _segment(device, view, chain_parts(view, tenths), "H", tenths, share)

@@ -12,11 +12,14 @@ in integers.
 - Chains: consecutive H-partitioned operators keep their bands on each processor; the tail's split
   fixes every earlier band through :func:`accelsim.halo.chain_bands`, so the halo grows towards the
   head and the overlapping rows are computed on both processors (the chain's redundant work).
+  A MAC layer whose *pre-padded* input is the previous output with a zero border of ``b`` rows and
+  columns (CoDL's VALID convolutions, workloads/zoo/codl.py) chains too: in the chain it is read as the
+  same layer with ``b`` more padding on the unpadded output (:func:`chain_view`; same output, same MACs).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 from accelsim.errors import ConfigError
@@ -127,11 +130,40 @@ def split(layer: Layer, dim: str, tenths: int) -> tuple[Part, Part]:
     return SPLITS[dim](layer, tenths)
 
 
+def border(prev: Layer, nxt: Layer) -> int | None:
+    """The zero border ``b`` by which ``nxt``'s input is ``prev``'s output padded on every side
+    (``nxt.H == prev.P + 2b`` and ``nxt.W == prev.Q + 2b``; 0 when it reads the output as it is), or
+    None if ``nxt``'s input is not such a padding of ``prev``'s output. Only a MAC layer may read a
+    pre-padded border (zeros; a max pool's padding is not zero), and only one its filter still covers."""
+    dh, dw = nxt.H - prev.P, nxt.W - prev.Q
+    if dh != dw or dh < 0 or dh % 2:
+        return None
+    b = dh // 2
+    if b and not (nxt.kind.has_macs and nxt.pad_h + b < nxt.dil_h * (nxt.R - 1) + 1
+                  and nxt.pad_w + b < nxt.dil_w * (nxt.S - 1) + 1):
+        return None
+    return b
+
+
 def chainable(prev: Layer, nxt: Layer) -> bool:
     """Can ``nxt`` continue an H chain after ``prev``: it reads exactly ``prev``'s output (same
-    batch, rows, columns and channels), has one input tensor, and both allow H partitioning."""
+    batch and channels; the same rows and columns, or them with a zero border, see :func:`border`), has
+    one input tensor, and both allow H partitioning."""
     return ("H" in allowed_dims(prev) and "H" in allowed_dims(nxt) and nxt.operands == 1
-            and nxt.N == prev.N and nxt.H == prev.P and nxt.W == prev.Q and nxt.C == out_channels(prev))
+            and nxt.N == prev.N and border(prev, nxt) is not None and nxt.C == out_channels(prev))
+
+
+def chain_view(layers: Sequence[Layer]) -> list[Layer]:
+    """The chain's layers as each reads its predecessor's output directly: a pre-padded input's border
+    becomes the layer's padding (same output rows, columns and MACs; the border rows are generated,
+    not read). Layers that read the output as it is are unchanged."""
+    out = [layers[0]]
+    for prev, nxt in zip(layers, layers[1:]):
+        b = border(prev, nxt)
+        if b is None:
+            raise ConfigError(f"layers {prev.name!r} -> {nxt.name!r} cannot be chained along H")
+        out.append(replace(nxt, H=prev.P, W=prev.Q, pad_h=nxt.pad_h + b, pad_w=nxt.pad_w + b) if b else nxt)
+    return out
 
 
 def chain_specs(layers: Sequence[Layer]) -> list[dict]:
@@ -139,11 +171,13 @@ def chain_specs(layers: Sequence[Layer]) -> list[dict]:
 
 
 def chain_parts(layers: Sequence[Layer], tenths: int) -> list[tuple[Part, Part]]:
-    """(CPU part, GPU part) of every operator of an H chain whose tail is split ``tenths/10``."""
+    """(CPU part, GPU part) of every operator of an H chain whose tail is split ``tenths/10``; the parts
+    are of :func:`chain_view` ``(layers)`` (the layers themselves unless an input is pre-padded)."""
     layers = list(layers)
     for a, b in zip(layers, layers[1:]):
         if not chainable(a, b):
             raise ConfigError(f"layers {a.name!r} -> {b.name!r} cannot be chained along H")
+    layers = chain_view(layers)
     tail = layers[-1]
     p = ratio_count(tail.P, tenths)
     specs = chain_specs(layers)
