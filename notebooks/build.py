@@ -1,8 +1,9 @@
 """Execute every teaching notebook and store it with its outputs: ``python notebooks/build.py``.
 
-Which notebooks: ``notebooks/*.ipynb`` and ``notebooks/labs/*.ipynb`` (never the lab solutions). Each runs
-top to bottom in a fresh ``python3`` kernel started in its own folder; the executed notebook replaces the
-stored one.
+Which notebooks: ``notebooks/*.ipynb``, the labs ``notebooks/labs/*.ipynb`` and their solutions
+``notebooks/labs/solutions/*.ipynb``. Each runs top to bottom in a fresh ``python3`` kernel started in its
+own folder; the executed notebook replaces the stored one. A solution notebook's cell tagged ``answers``
+prints its answers file, which the build writes beside it (``labN_x_solution.ipynb`` -> ``labN_x.yaml``).
 
 Invariants (what makes a rebuild give the same bytes, and what the test suite compares):
 
@@ -105,7 +106,7 @@ def _accelsim_setup():
 
     def publish(result):
         if rendered:
-            display({"%s": dict(rendered)}, raw=True)
+            display({"PLOT_MIME": dict(rendered)}, raw=True)
             rendered.clear()
 
     get_ipython().events.register("post_run_cell", publish)
@@ -113,14 +114,28 @@ def _accelsim_setup():
 
 _accelsim_setup()
 del _accelsim_setup
-''' % PLOT_MIME
+'''.replace("PLOT_MIME", PLOT_MIME)
 
 
 def notebooks(selected: list[str] | None = None) -> list[Path]:
     """The notebooks the build executes, in order (or the given paths)."""
     if selected:
         return [Path(p).resolve() for p in selected]
-    return sorted(HERE.glob("*.ipynb")) + sorted((HERE / "labs").glob("*.ipynb"))
+    return sorted(HERE.glob("*.ipynb")) + sorted((HERE / "labs").glob("*.ipynb")) + \
+        sorted((HERE / "labs" / "solutions").glob("*.ipynb"))
+
+
+def answers_file(path: Path) -> Path:
+    """Where a lab solution notebook's answers go: labs/solutions/labN_x_solution.ipynb -> labN_x.yaml."""
+    return path.with_name(path.stem.removesuffix("_solution") + ".yaml")
+
+
+def answers_text(nb) -> str | None:
+    """The printed output of the cell tagged ``answers`` (a solution notebook's answers file), if any."""
+    for cell in nb.cells:
+        if "answers" in cell.metadata.get("tags", []):
+            return "".join(o.get("text", "") for o in cell.outputs if o["output_type"] == "stream")
+    return None
 
 
 def _png_hash(output) -> str | None:
@@ -251,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path.relative_to(HERE.parent)}: {'STALE ' + why if why else 'up to date'} ({took:.1f} s)")
         else:
             write(fresh, path)
+            answers = answers_text(fresh)
+            if answers is not None:
+                answers_file(path).write_text(f"# written by notebooks/build.py from {path.name}\n{answers}")
             print(f"{path.relative_to(HERE.parent)}: executed and stored ({took:.1f} s)")
     print(f"total {time.perf_counter() - start:.1f} s")
     return 1 if bad else 0

@@ -17,45 +17,20 @@ from __future__ import annotations
 
 import pytest
 
-from accelsim.cost.counts import L_DRAM, L_GLB, count
+from accelsim.cost.counts import L_DRAM, count
 from accelsim.interpreter import interpret
-from accelsim.mapping import Mapping
-from workloads.layer import Layer
+from accelsim.labs import conv1d
 
-IFMAP, WEIGHT, PSUM = range(3)
-ONES = (1,) * 8
-NONE = (False, False, False)
-ALL = (True, True, True)
-
-
-def _order(*dims: str) -> tuple[int, ...]:
-    rest = [d for d in "NGKCPQRS" if d not in dims]
-    return tuple("NGKCPQRS".index(d) for d in rest + list(dims))
-
-
-def _mapping(E: int, R: int, flow: str) -> Mapping:
-    at = (1, 1, 1, 1, 1, E, 1, R)              # Q = E, S = R
-    if flow == "OS":
-        return Mapping((ONES, at, ONES, ONES, ONES), (_order(), _order("Q", "S"), _order()), ALL,
-                       (False, False, True), NONE)
-    if flow == "WS":
-        return Mapping((ONES, at, ONES, ONES, ONES), (_order(), _order("S", "Q"), _order()), ALL,
-                       (False, True, False), NONE)
-    return Mapping((ONES, ONES, ONES, ONES, at), (_order(), _order(), _order("Q", "S")), ALL,
-                   (True, False, False), NONE)
+PSUM = 2
 
 
 def _outside(E: int, R: int, flow: str) -> dict:
-    layer = Layer("1d", C=1, K=1, H=1, W=E + R - 1, R=1, S=R)
-    c = count(layer, _mapping(E, R, flow))
-    assert c == interpret(layer, _mapping(E, R, flow))
-    reads, writes = c.reads[L_GLB], c.writes[L_GLB]
-    # Only the PE side of the GLB counts: its ifmap/weight writes are fills from DRAM, and the psum
-    # reads it makes to drain finished outputs to DRAM (= DRAM psum writes) are not PE traffic.
-    drained = c.writes[L_DRAM][PSUM]
-    assert drained == E and c.reads[L_DRAM][PSUM] == 0
-    return {"macs": c.macs, "weight_reads": reads[WEIGHT], "input_reads": reads[IFMAP],
-            "psum_reads": reads[PSUM] - drained, "output_writes": writes[PSUM]}
+    """accelsim.labs.conv1d's counts (what notebook 01 and lab 2 show), each checked by brute force."""
+    layer, m = conv1d.layer(E, R), conv1d.mapping(flow, E, R)
+    c = count(layer, m)
+    assert c == interpret(layer, m)
+    assert c.writes[L_DRAM][PSUM] == E and c.reads[L_DRAM][PSUM] == 0      # each output drained once
+    return conv1d.outside_buffer(flow, E, R)
 
 
 @pytest.mark.parametrize("E,R", [(1, 1), (4, 3), (7, 5), (16, 3), (9, 9), (5, 1)])

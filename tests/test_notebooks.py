@@ -101,5 +101,5 @@ def test_staleness_is_judged_on_text_and_plot_data_not_pixels():
     code[0].outputs[0]["text"] = code[0].outputs[0]["text"].replace("8", "9")
     why = build.stale(stored, text)
     index = [c for c in stored.cells if c.cell_type == "code"].index(
-        [c for c in stored.cells if c.cell_type == "code" and c.outputs][0]) + 1
+        next(c for c in stored.cells if c.cell_type == "code" and c.outputs)) + 1
     assert why.startswith(f"code cell {index} differs"), why
