@@ -43,6 +43,8 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     # runs a workload: mapper, simulator, eyexam; refine re-ranks the mapper's shortlist by simulation
     (5, "pipeline", ("accelsim.pipeline", "accelsim.refine")),
     (6, "report", ("accelsim.report",)),
+    # graded labs: questions whose answers come from the pipeline, Eyexam and the side models
+    (6, "labs", ("accelsim.labs",)),
     # sweeps run the pipeline over a grid and store report records
     (7, "sweep", ("accelsim.sweep",)),
     # plots read reports and sweep results

@@ -13,6 +13,7 @@ from functools import cache
 
 from accelsim.arch import Arch, load_arch
 from accelsim.cost.model import evaluate
+from accelsim.eyexam import examine
 from accelsim.labs.grading import Lab, Question
 from accelsim.sim import SimResult, simulate_layer
 from workloads.loader import load_workload
@@ -36,7 +37,8 @@ def exam(name: str, layer_name: str, fast: bool) -> SimResult:
     layer = next(x for x in load_workload("mobilenet_v1", 1).layers if x.name == layer_name)
     flow = registry.get(arch.dataflow)
     result = evaluate(layer, arch, flow.named(layer, arch))
-    return simulate_layer(layer, arch, result.mapping, result.counts, dataflow=flow.name)
+    sim = simulate_layer(layer, arch, result.mapping, result.counts)
+    return examine(layer, arch, result.mapping, result.counts, flow.name, sim)
 
 
 def bound(name: str, layer_name: str, fast: bool, step: int) -> float:
