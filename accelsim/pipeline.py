@@ -4,7 +4,9 @@ and (when the simulator is on) its simulated timing. Pure apart from the optiona
 A search depends on the layer's shape, the arch, the dataflow and the search spec only (never on
 its name), so layers of the same shape (ResNet's repeated blocks) are searched once per run and
 the mapping is re-costed for each; the results are the same as searching every layer. A dataflow
-with a ``view`` (SCALE-Sim's: the im2col GEMM) has every layer mapped, costed and simulated as viewed.
+with a ``view`` (SCALE-Sim's: the im2col GEMM) has every layer mapped, costed and simulated as viewed;
+on a systolic arch with ``buffers: scalesim`` a layer run with SCALE-Sim's fixed mapping gets
+SCALE-Sim's DRAM traffic (accelsim.cost.scalesim_buffers), a searched or given mapping the GLB tiles'.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Callable
 from accelsim.cost.model import LayerResult, evaluate
 from accelsim.mapper.search import SearchResult, SearchSpec, search
 from accelsim.mapping import Mapping
+from dataflows.scalesim_fold import DATAFLOWS as SCALESIM_FLOWS
+from noc import registry as noc_registry
 from workloads.layer import Workload
 
 
@@ -58,7 +62,9 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
     flow = registry.get(dataflow or arch.dataflow)
     out = []
     searched: dict = {}                   # layer shape -> SearchResult, within this run only
+    scalesim_buffers = noc_registry.settings(arch.noc).get("buffers") == "scalesim"
     for layer in workload.layers:
+        given = layer
         if flow.view is not None:          # the layer as the dataflow's array computes it (SCALE-Sim: im2col)
             layer = flow.view(layer)
         found = None
@@ -76,6 +82,10 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
             result = found.result
         else:
             result = evaluate(layer, arch, flow.named(layer, arch))
+            if scalesim_buffers and flow.name in SCALESIM_FLOWS:   # SCALE-Sim's DRAM traffic of its own mapping
+                from accelsim.cost.scalesim_buffers import with_scalesim_buffers
+
+                result = with_scalesim_buffers(result, given, arch, SCALESIM_FLOWS[flow.name])
         sim = None
         if refine and simulate and found is not None:
             from accelsim.refine import by_simulation

@@ -41,6 +41,7 @@ def im2col(layer: Layer) -> Layer:
 # dataflow -> (GEMM dim on the rows, on the columns, streamed); GEMM dims: P pixels, C window, K filters
 FOLDS: dict[str, tuple[str, str, str]] = {"os": ("P", "K", "C"), "ws": ("C", "K", "P"), "is": ("C", "P", "K")}
 STATIONARY = {"os": "psum", "ws": "weight", "is": "ifmap"}
+DATAFLOWS = {f"scalesim_{flow}": flow for flow in FOLDS}     # accelsim dataflow name -> SCALE-Sim's
 
 
 def fold_mapping(flow: str, layer: Layer, arch):

@@ -18,6 +18,10 @@ ifmaps), folds run one after another. Two conventions (parameter ``timing``):
   2R + C + T - 2 for WS and IS, R x C the whole array whatever the fold uses, and one cycle less
   for the whole layer.
 
+``buffers: scalesim`` (with ``ifmap_sram_kb`` / ``filter_sram_kb``) replaces the DRAM traffic of a
+layer run with SCALE-Sim's fixed mapping by SCALE-Sim 3.0's double-buffered SRAM policy
+(accelsim/cost/scalesim_buffers.py); ``tiles`` (default) keeps the cost model's GLB tiles.
+
 Energy: one hop per word a PE receives or sends (neighbour to neighbour).
 """
 
@@ -27,6 +31,7 @@ from noc.flow import Flow, Layout
 from noc.model import NocModel, Param, Settings
 
 TIMINGS = ("textbook", "scalesim")
+BUFFERS = ("tiles", "scalesim")
 
 
 def edge_ports(layout: Layout, stream: str) -> int:
@@ -65,6 +70,12 @@ MODEL = NocModel(
     params={
         "timing": Param(str, "textbook", "skew convention per fold", TIMINGS),
         "words_per_cycle": Param(float, 1.0, "words per edge port per cycle"),
+        "buffers": Param(str, "tiles", "DRAM traffic of the GLB: tiles (it keeps the mapping's tiles) or scalesim "
+                         "(SCALE-Sim 3.0's double-buffered SRAMs, for its fixed scalesim_* mappings)", BUFFERS),
+        "ifmap_sram_kb": Param(float, None, "buffers: scalesim: the ifmap SRAM (default a third of the GLB)",
+                               optional=True),
+        "filter_sram_kb": Param(float, None, "buffers: scalesim: the filter SRAM (default a third of the GLB)",
+                                optional=True),
     },
     delivery_cycles=delivery_cycles,
     fold_skew=fold_skew,

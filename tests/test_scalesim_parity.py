@@ -28,9 +28,8 @@ import pytest
 from accelsim.arch import load_scalesim_cfg
 from accelsim.interop.scalesim import ACCESS_COLUMNS, access_rows, compute_report_rows
 from accelsim.pipeline import run
-from workloads.loader import load_workload
-
 from tests.conftest import REPO
+from workloads.loader import load_workload
 
 BENCH = REPO / "benchmarks"
 PEERS = json.loads((BENCH / "peers.json").read_text())

@@ -265,7 +265,8 @@ def cfg_document(path: str | Path) -> dict:
                 "bandwidth_words_per_cycle": SRAM_WORDS_PER_PE_CYCLE * rows * cols,
                 "holds": ["ifmap", "weight", "psum"]},
         "dram": dram,
-        "noc": {"type": "systolic", "timing": "scalesim"},
+        "noc": {"type": "systolic", "timing": "scalesim", "buffers": "scalesim",
+                "ifmap_sram_kb": arch["IfmapSramSzkB"], "filter_sram_kb": arch["FilterSramSzkB"]},
         "energy": {"preset": "normalized"},
         "dataflow": flow,
     }
