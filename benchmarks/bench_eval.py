@@ -155,7 +155,7 @@ def run(quick: bool) -> dict:
 
     def scored():
         rows = count_batch(lay, batch)
-        return energy_batch(rows, arch.energy), latency_bound_batch(rows, dram_wpc, glb_wpc, noc)
+        return energy_batch(rows, arch), latency_bound_batch(rows, dram_wpc, glb_wpc, noc)
 
     paths = _time_rounds({
         "python": (lambda: [count(layer, m) for m in mappings[:n_py]], n_py),

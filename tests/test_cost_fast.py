@@ -6,6 +6,7 @@ Python model's / the interpreter's output or written out by hand below."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 import random
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accelsim.arch import load_arch
+from accelsim.arch import NocSpec, load_arch
 from accelsim.cost import counts as py
 from accelsim.cost.counts import count
 from accelsim.cost.encode import MappingArrays, decode, encode, encode_batch, encode_layer
@@ -297,16 +298,27 @@ def test_structurally_bad_mappings_are_refused_by_index():
 
 # ---- scores in arrays ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("cfg", ["isca16/rs", "eyeriss_like_65nm"])
-def test_energy_batch_is_the_models_energy_bit_for_bit(cfg):
-    arch = load_arch(cfg)
+def test_energy_batch_is_the_models_energy_bit_for_bit():
+    """The numba twin of energy_of on every shipped arch (every NoC model's hop coefficients, every
+    energy preset), with a non-zero hop energy even where the preset charges none."""
+    import configs
+
     layer = ALEXNET_CONV2
     rng = random.Random(13)
     ms = [random_mapping(layer, rng) for _ in range(25)]
     rows = count_batch(layer, encode_batch(layer, ms)[1])
-    energy = energy_batch(rows, arch.energy)
-    assert energy.dtype == np.float64
-    assert energy.tolist() == [evaluate(layer, arch, m, validate=False).energy_pj for m in ms]
+    names = configs.arch_names()
+    assert len(names) > 10
+    hop_models = set()
+    mesh = replace(load_arch("isca16/rs"), noc=NocSpec("mesh"))           # no shipped config uses a mesh
+    for cfg in names + [mesh]:
+        arch = load_arch(cfg) if isinstance(cfg, str) else cfg
+        hop_models.add(arch.noc.type)
+        for a in (arch, replace(arch, energy=replace(arch.energy, noc_hop_pj=0.37))):
+            energy = energy_batch(rows, a)
+            assert energy.dtype == np.float64
+            assert energy.tolist() == [evaluate(layer, a, m, validate=False).energy_pj for m in ms], cfg
+    assert {"bus", "mesh", "eyeriss_v1", "eyeriss_v2", "systolic"} <= hop_models
 
 
 def test_latency_bound_by_hand():
@@ -339,7 +351,7 @@ def test_latency_bound_by_hand():
 
 
 def test_latency_bound_is_the_mappers():
-    from accelsim.mapper.score import latency_bound
+    from accelsim.cost.bound import latency_bound
 
     layer = ALEXNET_CONV2
     rng = random.Random(17)

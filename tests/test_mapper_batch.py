@@ -65,3 +65,30 @@ def test_array_tile_footprint_equals_plain_model():
 
     for a, b, s, d in itertools.product(range(1, 8), range(1, 8), range(1, 5), range(1, 5)):
         assert _touched(a, b, s, d) == touched(a, b, s, d), (a, b, s, d)
+
+
+def test_array_tile_sizes_equal_the_one_definition():
+    """batch._tile_need (the numba twin the batch mapper checks capacity with) equals
+    accelsim.tiles.tile_extents for the GLB tile (GLB..RF loops) and the RF tile (RF loops), on
+    random factor sets of strided, dilated and padded layers."""
+    from accelsim.cost.encode import encode_layer
+    from accelsim.mapper.batch import _tile_need
+    from accelsim.mapping import GLB, RF, Mapping
+    from accelsim.tiles import tile_extents
+
+    rng = np.random.default_rng(3)
+    order = tuple(range(8))
+    for layer in LAYERS + [conv("s3", C=4, K=6, H=17, W=13, R=5, S=2, stride=3, pad=1)]:
+        lay = encode_layer(layer)
+        for _ in range(200):
+            f = np.ones((5, 8), dtype=np.int64)
+            for d, D in enumerate(layer.dims):
+                span = 1
+                for level in (4, 3, 2, 1):
+                    f[level, d] = rng.integers(1, -(-D // span) + 1)
+                    span *= int(f[level, d])
+                f[0, d] = -(-D // span)
+            m = Mapping(tuple(tuple(int(x) for x in row) for row in f), (order,) * 3, (True,) * 3, (True,) * 3)
+            for first in (GLB, RF):
+                want = tile_extents(layer, m, tuple(range(first, 5)))
+                assert tuple(_tile_need(lay, f, first)) == (want["ifmap"], want["weight"], want["psum"])

@@ -19,7 +19,7 @@ from accelsim.cli import main
 from accelsim.cost.counts import L_DRAM, L_GLB, L_NOC, count
 from accelsim.cost.model import evaluate
 from accelsim.eyexam import examine
-from accelsim.mapper.score import latency_bound
+from accelsim.cost.bound import latency_bound
 from accelsim.mapping import Mapping
 from accelsim.sim import STALL_CAUSES, save_trace, simulate_layer, unlimited
 from accelsim.sim import engine

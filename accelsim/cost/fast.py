@@ -799,8 +799,9 @@ def count_fast(layer: Layer, mapping: Mapping) -> Counts:
 
 
 @njit(cache=True)
-def _energy_kernel(c, w, out):
-    """w: mac, dram read/write, glb read/write, noc hop, rf read x3, rf write x3 (pJ)."""
+def _energy_kernel(c, w, hop, out):
+    """w: mac, dram read/write, glb read/write, noc hop, rf read x3, rf write x3 (pJ); hop: per
+    tensor the NoC model's (a, b), hop-words = a x (NoC reads + writes) + b x noc_transfers."""
     for b in range(c.shape[0]):
         dram = 0.0
         glb = 0.0
@@ -809,20 +810,29 @@ def _energy_kernel(c, w, out):
         for t in range(3):
             dram = dram + (c[b, COL_READS + t] * w[1] + c[b, COL_WRITES + t] * w[2])
             glb = glb + (c[b, COL_READS + 3 + t] * w[3] + c[b, COL_WRITES + 3 + t] * w[4])
-            noc = noc + (c[b, COL_READS + 6 + t] + c[b, COL_WRITES + 6 + t]) * w[5]
+            words = c[b, COL_READS + 6 + t] + c[b, COL_WRITES + 6 + t]
+            h = float(words) if hop[t, 0] == 1.0 else hop[t, 0] * words
+            if hop[t, 1] != 0.0:
+                h = h + hop[t, 1] * c[b, COL_NOC + t]
+            noc = noc + h * w[5]
             rf = rf + (c[b, COL_READS + 9 + t] * w[6 + t] + c[b, COL_WRITES + 9 + t] * w[9 + t])
         out[b] = c[b, COL_MACS] * w[0] + rf + noc + glb + dram
 
 
-def energy_batch(counts: np.ndarray, table) -> np.ndarray:
-    """(B,) float64 pJ of each row, with an accelsim.energy.EnergyTable: the same float operations in
-    the same order as accelsim.cost.model.energy_of summed over ENERGY_PARTS (mac, rf, noc, glb,
-    dram; each part summed over the tensors), so equal to LayerResult.energy_pj bit for bit."""
+def energy_batch(counts: np.ndarray, arch) -> np.ndarray:
+    """(B,) float64 pJ of each row on ``arch``: the numba twin of accelsim.cost.model.energy_of
+    (with its noc_hops), the same float operations in the same order summed over ENERGY_PARTS
+    (mac, rf, noc, glb, dram; each part summed over the tensors), so equal to
+    LayerResult.energy_pj bit for bit (tested on every shipped arch)."""
+    from noc.registry import hop_coefficients
+
+    table = arch.energy
     c = np.ascontiguousarray(counts, dtype=np.int64)
     w = np.array([table.mac_pj, table.dram_read_pj, table.dram_write_pj, table.glb_read_pj, table.glb_write_pj,
                   table.noc_hop_pj, *table.rf_read_pj, *table.rf_write_pj], dtype=np.float64)
+    hop = np.array(hop_coefficients(arch), dtype=np.float64).reshape(3, 2)
     out = np.empty(c.shape[0], dtype=np.float64)
-    _energy_kernel(c, w, out)
+    _energy_kernel(c, w, hop, out)
     return out
 
 
@@ -841,7 +851,7 @@ def _latency_kernel(c, dram_wpc, glb_wpc, noc_ab, out):
             v = dram
         if glb > v:
             v = glb
-        # NoC streams (accelsim.mapper.score.stream_words): a x delivered + b x distinct words
+        # NoC streams (accelsim.cost.bound.stream_words): a x delivered + b x distinct words
         psum_in = c[b, COL_READS + 8]
         for s in range(4):
             if s == 0:
@@ -860,7 +870,7 @@ def _latency_kernel(c, dram_wpc, glb_wpc, noc_ab, out):
 
 def latency_bound_batch(counts: np.ndarray, dram_wpc: float, glb_wpc: float, noc_bound=None) -> np.ndarray:
     """(B,) float64 cycles: max(ideal cycles, DRAM words / dram_wpc, GLB words / glb_wpc, each NoC
-    stream's a x delivered + b x distinct words), the bound accelsim.mapper.score.latency_bound
+    stream's a x delivered + b x distinct words), the bound accelsim.cost.bound.latency_bound
     computes (dram_wpc may be inf: no DRAM limit). DRAM/GLB words are the reads plus writes of all
     three tensors at that level; ``noc_bound`` is the arch's per-stream (a, b) (noc.registry.
     bandwidth_bound; None: no NoC limit)."""

@@ -5,7 +5,7 @@ that the next step can only lower; the last is the simulated performance.
 3 number of PEs: step 2 folded onto the PEs (with fragmentation).  4 array shape: the best split of
 the dataflow's row dims over the rows and column dims over the columns (per-dimension
 fragmentation).  5 storage: the chosen mapping, whose tiles must fit the RF and GLB.
-6 average bandwidth: the roofline of every level (accelsim.mapper.score.latency_bound).
+6 average bandwidth: the roofline of every level (accelsim.cost.bound.latency_bound).
 7 the simulation: bursts, NoC delivery, exposed transfers, fill and drain.
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from accelsim.cost.bound import bandwidth_cycles, latency_bound, noc_cycles
 from accelsim.cost.counts import L_DRAM, L_GLB, Counts
-from accelsim.mapper.score import bandwidth_cycles, noc_cycles
 from accelsim.mapper.space import allowed_dims
 from accelsim.mapping import COLS, ROWS, Mapping
 from noc.flow import STREAMS
@@ -166,7 +166,7 @@ def steps(layer: Layer, arch, mapping: Mapping, counts: Counts, dataflow: str, s
     dram_c, glb_c, _ = bandwidth_cycles(counts, arch)
     noc_c = noc_cycles(counts, arch)
     s_noc = max(range(len(noc_c)), key=lambda i: noc_c[i])
-    bound = max(float(counts.cycles), dram_c, glb_c, noc_c[s_noc])      # = latency_bound(counts, arch)
+    bound = latency_bound(counts, arch)
     if dram_c >= max(glb_c, noc_c[s_noc]):
         why6 = f"DRAM: {dram_w:,} words at {arch.dram_words_per_cycle:.3g} words/cycle = {dram_c:,.0f} cycles"
     elif glb_c >= noc_c[s_noc]:

@@ -127,21 +127,10 @@ KEEP = 16
 
 
 def _objective_batch(counts, arch, objective: str):
-    import dataclasses
-
-    import numpy as np
-
-    from accelsim.cost.fast import COL_NOC, COL_READS, COL_WRITES, energy_batch, latency_bound_batch
+    from accelsim.cost.fast import energy_batch, latency_bound_batch
     from noc import registry as noc_registry
 
-    table = arch.energy
-    energy = energy_batch(counts, dataclasses.replace(table, noc_hop_pj=0.0))
-    if table.noc_hop_pj:
-        hops = np.zeros(len(counts))
-        for t, (a, b) in enumerate(noc_registry.hop_coefficients(arch)):
-            words = counts[:, COL_READS + 6 + t] + counts[:, COL_WRITES + 6 + t]     # level 2 = noc
-            hops = hops + a * words + b * counts[:, COL_NOC + t]
-        energy = energy + hops * table.noc_hop_pj
+    energy = energy_batch(counts, arch)
     cycles = latency_bound_batch(counts, arch.dram_words_per_cycle, arch.glb.bandwidth_words_per_cycle,
                                  noc_registry.bandwidth_bound(arch))
     return OBJECTIVES[objective](energy, cycles), energy, cycles
