@@ -12,7 +12,8 @@ SCALE-Sim (systolic OS/WS/IS, 32x32 and 12x14; its CALC bandwidth mode, so no st
 accelsim/SCALE-Sim per layer set for three accelsim figures -- ideal cycles (--no-sim) and simulated
 cycles on configs/systolic_32x32_<df>.yaml (benchmarks/archs/systolic_12x14_<df>.yaml), and simulated
 cycles on the very .cfg file SCALE-Sim ran (accelsim reads SCALE-Sim .cfg files, with SCALE-Sim 3.0's
-timing convention). ZigZag (its eyeriss_like and tpu_like examples, LOMA mapping search for energy):
+timing convention and its fixed scalesim_* mappings; also timed against SCALE-Sim: cfg_time_ratio).
+ZigZag (its eyeriss_like and tpu_like examples, LOMA mapping search for energy):
 energy ratio accelsim/ZigZag with accelsim's mapping searched for energy on the nearest accelsim arch
 (benchmarks/archs/zigzag_<example>.yaml). Time ratio: peer wall / accelsim wall, whole processes.
 """
@@ -214,6 +215,9 @@ def compare_scalesim(python: str, layers: list[dict], topo: Path, tmp: Path, rep
             if "accelsim_sim_wall_s" in row:
                 row["time_ratio"] = ratio(wall, row["accelsim_sim_wall_s"])
                 row["cpu_ratio"] = ratio(cpu, row["accelsim_sim_cpu_s"])
+            if "accelsim_cfg_sim_wall_s" in row:       # the very run SCALE-Sim made, on its .cfg
+                row["cfg_time_ratio"] = ratio(wall, row["accelsim_cfg_sim_wall_s"])
+                row["cfg_cpu_ratio"] = ratio(cpu, row["accelsim_cfg_sim_cpu_s"])
             out.append(row)
     return out
 
@@ -270,17 +274,32 @@ def table(doc: dict) -> str:
         lines.append(f"SCALE-Sim {next((r['scalesim_version'] for r in sc if 'scalesim_version' in r), '?')} vs accelsim "
                      f"({', '.join(sc[0]['layers'])}): cycles ratio accelsim / SCALE-Sim, time ratio SCALE-Sim / accelsim")
         head = ("array", "df", "scalesim_cycles", "ideal/ss", "sim/ss", "cfg_sim/ss", "scalesim_s", "accelsim_s",
-                "time_ratio", "cpu_ratio")
+                "time_ratio", "cpu_ratio", "cfg_s", "cfg_time_ratio", "cfg_cpu_ratio")
         body = []
         for r in sc:
             if "error" in r:
-                body.append((r["array"], r["dataflow"], r["error"], "", "", "", "", "", "", ""))
+                body.append((r["array"], r["dataflow"], r["error"], *[""] * 10))
                 continue
             body.append((r["array"], r["dataflow"], f"{sum(r['scalesim_cycles']):,}", _r(r.get("cycles_ratio_ideal")),
                          _r(r.get("cycles_ratio_sim")), _r(r.get("cycles_ratio_cfg_sim")),
                          f"{r['scalesim_wall_s']:.1f}", f"{r.get('accelsim_sim_wall_s', float('nan')):.2f}",
-                         f"{r.get('time_ratio') or float('nan'):.0f}x", f"{r.get('cpu_ratio') or float('nan'):.0f}x"))
+                         f"{r.get('time_ratio') or float('nan'):.0f}x", f"{r.get('cpu_ratio') or float('nan'):.0f}x",
+                         f"{r.get('accelsim_cfg_sim_wall_s', float('nan')):.2f}",
+                         f"{r.get('cfg_time_ratio') or float('nan'):.0f}x", f"{r.get('cfg_cpu_ratio') or float('nan'):.0f}x"))
         lines += _grid(head, body)
+    parity = [r for r in sc if "accelsim_cfg_sim_cycles" in r]
+    if parity:
+        lines.append("")
+        lines.append("Per layer on SCALE-Sim's own .cfg (CALC): accelsim's cycles (scalesim_* mappings, SCALE-Sim 3.0 "
+                     "timing) / SCALE-Sim's Total Cycles")
+        head = ("array", "df", *(f"{name} accelsim / SCALE-Sim" for name in parity[0]["layers"]), "equal")
+        body = []
+        for r in parity:
+            pairs = list(zip(r["accelsim_cfg_sim_cycles"], r["scalesim_cycles"]))
+            body.append((r["array"], r["dataflow"], *(f"{a:,} / {b:,}" for a, b in pairs),
+                         f"{sum(a == b for a, b in pairs)}/{len(pairs)}"))
+        lines += _grid(head, body)
+        lines.append("")
     zz = doc.get("zigzag", [])
     if zz:
         lines.append(f"ZigZag {next((r['zigzag_version'] for r in zz if 'zigzag_version' in r), '?')} vs accelsim "
@@ -353,6 +372,11 @@ def main(argv: list[str] | None = None) -> int:
                     doc["zigzag"] = compare_zigzag(a.peer_python, layers, topo, tmp, reps, a.peer_reps,
                                                    a.search_budget)
     out = Path(a.json_out)
+    if a.only and out.exists():               # keep the other peer's figures from the earlier file
+        earlier = json.loads(out.read_text())
+        for peer in ("scalesim", "zigzag"):
+            if peer != a.only and peer in earlier:
+                doc[peer] = earlier[peer]
     out.write_text(json.dumps(doc, indent=2) + "\n")
     print(table(doc))
     return 0

@@ -1,4 +1,4 @@
-"""SCALE-Sim's double-buffered SRAMs (``noc: {type: systolic, buffers: scalesim}``, the .cfg default).
+"""SCALE-Sim's double-buffered SRAMs (``noc: {type: systolic, buffers: scalesim}``; ``--buffers scalesim``).
 
 Ground truth: SCALE-Sim 3.0's own reports (benchmarks/peer_data/scalesim_reports.json: every column of
 COMPUTE_REPORT, BANDWIDTH_REPORT and DETAILED_ACCESS_REPORT, per layer, with the .cfg and topology
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from accelsim.arch import load_scalesim_cfg
 from accelsim.cost.scalesim_buffers import SETS, buffer_sets, dram_reads
-from accelsim.interop.scalesim import ACCESS_COLUMNS, access_rows, compute_report_rows
+from accelsim.interop.scalesim import ACCESS_COLUMNS, access_rows, compute_report_rows, with_buffers
 from accelsim.pipeline import run
 from tests.conftest import REPO
 from workloads.layer import Layer
@@ -42,7 +42,7 @@ def _ours(tmp_path, case: dict):
     topo = tmp_path / "topology.csv"
     topo.write_text(case["topology"])
     workload = load_workload(str(topo))
-    result = run(load_scalesim_cfg(cfg), workload, None, simulate=True)
+    result = run(with_buffers(load_scalesim_cfg(cfg), "scalesim"), workload, None, simulate=True)
     return workload, result
 
 
@@ -183,3 +183,35 @@ def _slow_ifmap_addresses(layer: Layer) -> np.ndarray:
 def test_sets_are_scalesims():
     """64 KB of 1-byte words: 100 sets of floor(65536 / 100) = 655 addresses, 50 active, 50 prefetched."""
     assert SETS == 100 and buffer_sets(65536) == (655, 50, 50)
+
+
+def test_run_buffers_flag(tmp_path):
+    """`accelsim run my.cfg --buffers scalesim --format scalesim`: SCALE-Sim's DRAM reads in
+    DETAILED_ACCESS_REPORT (AlexNet CONV5, 32x32 OS: 1039502 / 5308416, SCALE-Sim 3.0 measured);
+    without the flag the GLB tiles decide (4672512 ifmap words: every im2col word fetched); the flag on
+    an arch that is not systolic is one line, exit 2."""
+    import subprocess
+    import sys
+
+    import configs
+
+    cfg = configs.root() / "scalesim" / "scale_32x32_os.cfg"
+    topo = tmp_path / "t.csv"
+    topo.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
+                    "CONV5, 15, 15, 3, 3, 384, 256, 1,\n")
+    env = {"PYTHONPATH": str(REPO), "PATH": ""}
+    dram = {}
+    for flag in ((), ("--buffers", "scalesim")):
+        out = tmp_path / f"o{len(flag)}"
+        proc = subprocess.run([sys.executable, "-m", "accelsim", "run", str(cfg), "-w", str(topo), "-q", "--no-sim",
+                               "--format", "scalesim", "--out", str(out), *flag], capture_output=True, text=True, env=env,
+                              check=False)
+        assert proc.returncode == 0, proc.stderr
+        head, row = (out / "DETAILED_ACCESS_REPORT.csv").read_text().splitlines()
+        values = dict(zip(head.rstrip(",").split(", "), row.rstrip(",").split(", ")))
+        dram[flag] = (int(values["DRAM IFMAP Reads"]), int(values["DRAM Filter Reads"]))
+    assert dram[("--buffers", "scalesim")] == (1039502, 5308416)
+    assert dram[()] == (4672512, 5308416)
+    bad = subprocess.run([sys.executable, "-m", "accelsim", "run", "eyeriss_v1", "-w", str(topo), "-q", "--no-sim",
+                          "--buffers", "scalesim"], capture_output=True, text=True, env=env, check=False)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "systolic" in bad.stderr

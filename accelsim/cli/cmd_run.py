@@ -37,6 +37,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("accelsim", "scalesim"), default="accelsim",
                    help="with --out: also write SCALE-Sim's COMPUTE_REPORT, BANDWIDTH_REPORT and "
                         "DETAILED_ACCESS_REPORT .csv files (scalesim)")
+    p.add_argument("--buffers", choices=("tiles", "scalesim"),
+                   help="systolic arrays: the GLB's DRAM traffic, overriding the arch's noc.buffers: tiles (the "
+                        "mapping's tiles) or scalesim (SCALE-Sim 3.0's double-buffered SRAMs, for its fixed "
+                        "scalesim_* mappings; docs/interop.md)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
@@ -71,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
     from workloads.selection import select_layers
 
     arch = load_arch(args.arch)
+    if args.buffers:
+        from accelsim.interop.scalesim import with_buffers
+
+        arch = with_buffers(arch, args.buffers)
     workload = select_layers(load_workload(args.workload, args.batch), args.layers)
     spec = SearchSpec(args.objective, args.search_budget, args.seed, args.time_limit) if args.search else None
     mappings = load_mappings(args.mapping, workload) if args.mapping else None

@@ -1,7 +1,8 @@
 """accelsim scalesim: a SCALE-Sim experiment (.cfg + topology) with SCALE-Sim's numbers and what it lacks.
 
-One run of SCALE-Sim's fixed mapping (the ``scalesim_*`` dataflow the .cfg names) gives the numbers
-SCALE-Sim 3.0 prints (Total Cycles, mapping efficiency, SRAM and DRAM words); on the same run accelsim
+One run of SCALE-Sim's fixed mapping (the ``scalesim_*`` dataflow the .cfg names, with SCALE-Sim's
+double-buffered SRAMs: ``buffers: scalesim``) gives the numbers SCALE-Sim 3.0 prints (Total Cycles,
+mapping efficiency, SRAM and DRAM words); on the same run accelsim
 adds what SCALE-Sim does not give:
 
 - energy per level (MAC, RF, array NoC, GLB = the SRAMs, DRAM) with the normalized table (the .cfg
@@ -51,11 +52,7 @@ def compare(arch, workload, table: str = DEFAULT_TABLE, budget: int = 2000, seed
     """Per layer: SCALE-Sim's numbers (its fixed mapping) and what SCALE-Sim lacks (see module doc)."""
     from accelsim.energy import PRESETS
     from accelsim.errors import ConfigError
-    from accelsim.interop.scalesim import (
-        ACCESS_COLUMNS,
-        access_rows,
-        compute_report_rows,
-    )
+    from accelsim.interop.scalesim import ACCESS_COLUMNS, access_rows, compute_report_rows, with_buffers
     from accelsim.mapper.search import SearchSpec
     from accelsim.pipeline import run
 
@@ -64,12 +61,14 @@ def compare(arch, workload, table: str = DEFAULT_TABLE, budget: int = 2000, seed
                           f"(dataflow one of {', '.join(CONV_DATAFLOW)})")
     if table not in PRESETS:
         raise ConfigError(f"--table: unknown energy table {table!r}; allowed: {', '.join(PRESETS)}")
+    search_arch = arch
+    arch = with_buffers(arch, "scalesim")          # SCALE-Sim's DRAM traffic for its own mapping
     fixed = run(arch, workload, None, simulate=True)
     shipped_arch = replace(arch, energy_preset=table, energy=PRESETS[table](arch.word_bits, arch.glb.size_kb))
     shipped = run(shipped_arch, workload, None, simulate=False)
     best = None
     if search:
-        best = run(arch, workload, CONV_DATAFLOW[arch.dataflow], search_spec=SearchSpec("edp", budget, seed),
+        best = run(search_arch, workload, CONV_DATAFLOW[arch.dataflow], search_spec=SearchSpec("edp", budget, seed),
                    simulate=True)
     layers = []
     rows = compute_report_rows(fixed)

@@ -265,7 +265,8 @@ def cfg_document(path: str | Path) -> dict:
                 "bandwidth_words_per_cycle": SRAM_WORDS_PER_PE_CYCLE * rows * cols,
                 "holds": ["ifmap", "weight", "psum"]},
         "dram": dram,
-        "noc": {"type": "systolic", "timing": "scalesim", "buffers": "scalesim",
+        # the SRAM sizes for `buffers: scalesim` (off by default: accelsim run --buffers scalesim)
+        "noc": {"type": "systolic", "timing": "scalesim",
                 "ifmap_sram_kb": arch["IfmapSramSzkB"], "filter_sram_kb": arch["FilterSramSzkB"]},
         "energy": {"preset": "normalized"},
         "dataflow": flow,
@@ -279,6 +280,21 @@ def cfg_topology(path: str | Path) -> Path | None:
         return None
     p = Path(loc.strip().strip('"').strip("'"))
     return p if p.is_absolute() else Path(path).parent / p
+
+
+def with_buffers(arch, policy: str):
+    """``arch`` with its systolic NoC's ``buffers`` option set to ``policy`` (tiles / scalesim)."""
+    from dataclasses import replace
+
+    from noc.systolic import BUFFERS
+
+    if arch.noc.type != "systolic":
+        raise ConfigError(f"--buffers {policy}: arch {arch.name!r} has a {arch.noc.type!r} NoC; the buffers option "
+                          f"belongs to systolic arrays (noc type systolic)")
+    if policy not in BUFFERS:
+        raise ConfigError(f"--buffers: unknown policy {policy!r}; allowed: {', '.join(BUFFERS)}")
+    params = {**dict(arch.noc.params), "buffers": policy}
+    return replace(arch, noc=replace(arch.noc, params=tuple(sorted(params.items()))))
 
 
 # --------------------------------------------------------------------------------------------
