@@ -25,16 +25,18 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     # helpers every layer may use: errors, YAML and field validation, atomic writes, progress,
     # the shipped-config finder, the package's version
     (0, "base", ("accelsim.__init__", "accelsim.errors", "accelsim.fields", "accelsim.yamlio",
-                 "accelsim.atomic", "accelsim.progress", "accelsim.halo", "configs")),
+                 "accelsim.atomic", "accelsim.progress", "accelsim.halo", "accelsim.names", "configs")),
     # the three specs and what reads or checks them: layers and workloads, the arch (with the NoC
     # models and dataflows it names), mappings, tile sizes, legality, arch constraints, energy
     # tables, SCALE-Sim's .cfg reader. dataflows/ are mapping constraints plus a named mapping built
     # from tile sizes (spec); noc/ models are parameters and closed-form per-stream formulas over a
     # mapping (spec), which the cost model and the simulator ask.
     (1, "spec", ("workloads", "dataflows", "noc", "accelsim.arch", "accelsim.mapping", "accelsim.tiles",
-                 "accelsim.legality", "accelsim.constraints", "accelsim.energy", "accelsim.interop")),
+                 "accelsim.legality", "accelsim.constraints", "accelsim.energy", "accelsim.interop",
+                 "accelsim.problem", "accelsim.hierarchy", "accelsim.loopnest")),
     # the pure cost model and its two ground truths (the brute-force interpreter, functional mode)
-    (2, "cost", ("accelsim.cost", "accelsim.interpreter", "accelsim.functional")),
+    (2, "cost", ("accelsim.cost", "accelsim.interpreter", "accelsim.functional", "accelsim.interp_general",
+                 "accelsim.functional_general")),
     # side models on the workload/arch specs, independent of the cost model
     (2, "side models", ("accelsim.roofline", "accelsim.training", "accelsim.partition")),
     (3, "mapper", ("accelsim.mapper",)),

@@ -12,13 +12,10 @@ the tensor contribute how many times the schedule revisits the tile.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
+from accelsim.cost.lattice import _count_in, _overlap_in, ceil_div, count_tuples
 from accelsim.cost.nest import MAC_CUT, Nest, build_nest
 from accelsim.mapping import DRAM, GLB, RELEVANT, RF, Mapping
-from accelsim.tiles import dense as _dense
-from accelsim.tiles import lattice as _lattice
-from accelsim.tiles import touched
 from workloads.layer import C, G, N, P, Q, R, S, Layer
 
 # access-count levels
@@ -41,56 +38,6 @@ class Counts:
     def as_dict(self) -> dict:
         return {lv: {t: {"reads": self.reads[li][ti], "writes": self.writes[li][ti]}
                      for ti, t in enumerate(TENSOR_NAMES)} for li, lv in enumerate(ACCESS_LEVELS)}
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def count_tuples(D: int, loops: list[tuple[int, int, bool]]) -> int:
-    """Distinct digit tuples of the kept loops of one dimension whose base index is < D.
-
-    ``loops`` are (factor, span, kept) outer -> inner; dropped loops sit at digit 0.
-    """
-    full = [1] * (len(loops) + 1)
-    for i in range(len(loops) - 1, -1, -1):
-        f, _s, kept = loops[i]
-        full[i] = full[i + 1] * (f if kept else 1)
-    # Walk down the branch of the last valid chunk: every digit below the last one at a kept loop
-    # leaves a whole inner span valid (full[i + 1] tuples); the last digit continues with the rest.
-    total = 1
-    budget = D
-    for i, (f, s, kept) in enumerate(loops):
-        if not kept:
-            budget = min(budget, s)
-            continue
-        n = min(f, ceil_div(budget, s))
-        total += (n - 1) * full[i + 1]
-        budget -= (n - 1) * s
-    return total
-
-
-@lru_cache(maxsize=65536)
-def _count_in(a: int, b: int, stride: int, dil: int, lo: int, hi: int) -> int:
-    """|{v in lattice(a, b): lo <= v < hi}|."""
-    span = (a - 1) * stride + (b - 1) * dil + 1
-    if lo <= 0 and hi >= span:
-        return touched(a, b, stride, dil)
-    if _dense(a, b, stride, dil):
-        return max(0, min(hi, span) - max(lo, 0))
-    return sum(1 for v in _lattice(a, b, stride, dil) if lo <= v < hi)
-
-
-@lru_cache(maxsize=65536)
-def _overlap_in(a: int, b: int, a2: int, b2: int, delta: int, stride: int, dil: int, lo: int, hi: int) -> int:
-    """|{v in lattice(a, b): lo <= v < hi and v + delta in lattice(a2, b2)}| (old tile starts delta earlier)."""
-    if _dense(a, b, stride, dil) and _dense(a2, b2, stride, dil):
-        span2 = (a2 - 1) * stride + (b2 - 1) * dil + 1
-        span = (a - 1) * stride + (b - 1) * dil + 1
-        # v in [0, span), v + delta in [0, span2)  ->  v in [-delta, span2 - delta)
-        return max(0, min(hi, span, span2 - delta) - max(lo, 0, -delta))
-    old = _lattice(a2, b2, stride, dil)
-    return sum(1 for v in _lattice(a, b, stride, dil) if lo <= v < hi and v + delta in old)
 
 
 def axis_sums(Dp: int, Tp: int, Dr: int, Tr: int, stride: int, dil: int, pad: int, size: int,

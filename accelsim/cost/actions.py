@@ -1,0 +1,339 @@
+"""Exact action counts of a problem on any hierarchy under any loop nest: a labelled table.
+
+``count_actions(problem, hierarchy, nest) -> Actions``: ``storage[(level, role, action)]`` for the
+actions of ``accelsim.names.STORAGE_ACTIONS`` and ``network[(level, role, action)]`` (the network
+of the fanout below ``level``) for ``NETWORK_ACTIONS``, plus MACs, ideal cycles and active compute
+units. Exact integers.
+
+The counting rules (which event volume becomes which action) are written once, in :func:`assemble`,
+over an *oracle* that answers two questions for a hop (parent -> child) of one tensor:
+
+- ``volume(role, cut, instance_loops, streamed)`` -> (sum of tile volumes over refill events,
+  sum of overlaps kept by sliding refills), where the events are counted separately per
+  instance of the spatial loops in ``instance_loops`` and the other spatial loops above the cut are
+  unioned (a multicast is one event);
+- ``first(role, parent)``: distinct (parent instance, output element) pairs (first touches).
+
+:class:`Analytic` answers in closed form (product over dims and tensor axes; a coupled axis such as
+``stride*P + R - pad`` summed over its tiles); ``accelsim.interp_general.BruteForce`` by walking the
+schedule. The two must agree exactly (tests/test_core_exact.py). Sparsity will add gated/skipped/
+metadata actions as further entries computed from these dense counts, never by changing them.
+
+Rules, per tensor and hop parent -> child (child = next level keeping the tensor, or the compute
+level), with S_par the spatial loops above the parent, S_ch those above the child, f_1..f_k the
+fanouts the hop crosses and S_j = S_par + loops of f_1..f_{j-1}; V = volume - overlap, U = volume:
+- operands: parent read V(S_par); child fill V(S_ch); network f_j: down V(S_j), down_dest V(S_j + f_j);
+- output into a buffer: parent update U(S_par); fills = U(S_par) - first(parent): parent read and
+  child fill; child drain U(S_ch); network f_j: up U(S_j), up_src U(S_j + f_j), down = down_dest = fills;
+- output into the compute level (no accumulator): parent read and update U(S_par) (every MAC
+  read-modify-writes); network f_j: down = down_dest = up = U(S_j), up_src U(S_j + f_j).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from accelsim.cost.lattice import _count_in, _overlap_in, count_tuples
+from accelsim.hierarchy import Hierarchy
+from accelsim.loopnest import Flat, LoopNest, flatten
+from accelsim.names import (COMPUTE, DOWN, DOWN_DEST, DRAIN, FILL, OPERAND_ROLES, OUTPUT_ROLE, READ, ROLES, UP,
+                            UP_SRC, UPDATE)
+from accelsim.problem import Coord, Problem
+
+PREFIX, TILE, DROPPED = 0, 1, 2
+Tile = range | frozenset[int]     # a dim's indices in one tile: a range when contiguous
+
+
+@dataclass(frozen=True)
+class Actions:
+    macs: int
+    cycles: int                     # ideal: temporal steps (one MAC per active compute unit per step)
+    active: int                     # compute units the nest uses (product of its spatial factors)
+    storage: dict = field(default_factory=dict)   # (level, role, action) -> words
+    network: dict = field(default_factory=dict)   # (level of the fanout, role, action) -> words
+
+    def get(self, level: str, role: str, action: str) -> int:
+        if action == COMPUTE:
+            return self.macs
+        return self.storage.get((level, role, action), self.network.get((level, role, action), 0))
+
+    def table(self) -> list[tuple[str, str, str, int]]:
+        """All nonzero entries, sorted: (level, role, action, words); network rows say ``level.net``."""
+        rows = [(lv, r, a, n) for (lv, r, a), n in self.storage.items() if n]
+        rows += [(f"{lv}.net", r, a, n) for (lv, r, a), n in self.network.items() if n]
+        return sorted(rows)
+
+
+class Oracle(Protocol):
+    def volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> tuple[int, int]: ...
+
+    def first(self, role: str, parent: int) -> int: ...
+
+    def macs(self) -> int: ...
+
+    def cycles(self) -> int: ...
+
+
+def spatial_above(flat: Flat, level: int) -> frozenset[int]:
+    """Positions of spatial loops of fanouts hanging above storage level ``level``."""
+    return frozenset(i for i, lp in enumerate(flat.loops) if lp.spatial and lp.level < level)
+
+
+def assemble(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, oracle: Oracle) -> Actions:
+    """Apply the counting rules (module docstring) to an oracle's event volumes."""
+    flat = flatten(problem, nest)
+    n_levels = len(nest.levels)
+    storage: dict = {}
+    network: dict = {}
+    names = [lm.level for lm in nest.levels]
+
+    def add(table: dict, key: tuple[str, str, str], n: int) -> None:
+        table[key] = table.get(key, 0) + n
+
+    for role in ROLES:
+        chain = [i for i in range(n_levels) if nest.keeps(i, role) or i == 0] + [n_levels]
+        for par, ch in zip(chain, chain[1:]):
+            streamed = ch == n_levels
+            cut = flat.cut(ch)
+            s_par = spatial_above(flat, par)
+            s_ch = spatial_above(flat, ch)
+            crossed = [j for j in range(par, ch) if hierarchy.levels[j].fanout is not None]
+
+            def vol(s: frozenset[int], net: bool) -> int:
+                v, o = oracle.volume(role, cut, s, streamed)
+                return v - o if net else v
+
+            def fan(j: int) -> frozenset[int]:
+                return frozenset(i for i, lp in enumerate(flat.loops) if lp.spatial and lp.level == j)
+
+            pname = names[par]
+            if role in OPERAND_ROLES:
+                add(storage, (pname, role, READ), vol(s_par, True))
+                if not streamed:
+                    add(storage, (names[ch], role, FILL), vol(s_ch, True))
+                s = s_par
+                for j in crossed:
+                    add(network, (names[j], role, DOWN), vol(s, True))
+                    s = s | fan(j)
+                    add(network, (names[j], role, DOWN_DEST), vol(s, True))
+                continue
+            u_par = vol(s_par, False)
+            if streamed:
+                add(storage, (pname, role, READ), u_par)
+                add(storage, (pname, role, UPDATE), u_par)
+                s = s_par
+                for j in crossed:
+                    u = vol(s, False)
+                    for a in (DOWN, DOWN_DEST, UP):
+                        add(network, (names[j], role, a), u)
+                    s = s | fan(j)
+                    add(network, (names[j], role, UP_SRC), vol(s, False))
+                continue
+            fills = u_par - oracle.first(role, par)
+            add(storage, (pname, role, UPDATE), u_par)
+            add(storage, (pname, role, READ), fills)
+            add(storage, (names[ch], role, FILL), fills)
+            add(storage, (names[ch], role, DRAIN), vol(s_ch, False))
+            s = s_par
+            for j in crossed:
+                add(network, (names[j], role, UP), vol(s, False))
+                add(network, (names[j], role, DOWN), fills)
+                add(network, (names[j], role, DOWN_DEST), fills)
+                s = s | fan(j)
+                add(network, (names[j], role, UP_SRC), vol(s, False))
+    active = 1
+    for lp in flat.loops:
+        if lp.spatial:
+            active *= lp.factor
+    return Actions(oracle.macs(), oracle.cycles(), active, storage, network)
+
+
+# ---- the closed-form oracle ----------------------------------------------------------------
+
+class Analytic:
+    """Event volumes in closed form: a product over the tensor's axes of per-axis sums (simple axes
+    sum to the dim; coupled axes are summed over their tiles), times, for every dim that does not
+    index the tensor, how many distinct digit tuples the kept loops of that dim take."""
+
+    def __init__(self, problem: Problem, flat: Flat):
+        self.problem = problem
+        self.flat = flat
+        self._cache: dict = {}
+
+    def macs(self) -> int:
+        return self.problem.macs
+
+    def cycles(self) -> int:
+        out = 1
+        for d in self.problem.dim_names:
+            out *= count_tuples(self.problem.size(d), [(lp.factor, lp.span, not lp.spatial)
+                                                       for lp in self.flat.loops if lp.dim == d])
+        return out
+
+    def first(self, role: str, parent: int) -> int:
+        rel = self.problem.relevant(role)
+        out = 1
+        for d in self.problem.dim_names:
+            D = self.problem.size(d)
+            if d in rel:
+                out *= D
+            else:
+                out *= count_tuples(D, [(lp.factor, lp.span, lp.spatial and lp.level < parent)
+                                        for lp in self.flat.loops if lp.dim == d])
+        return out
+
+    def roles(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> tuple[list[int], int]:
+        rel = self.problem.relevant(role)
+        loops = self.flat.loops
+        last_rel = -1
+        if not streamed:
+            for i in range(cut):
+                if not loops[i].spatial and loops[i].dim in rel:
+                    last_rel = i
+        out = []
+        for i, lp in enumerate(loops):
+            r = lp.dim in rel
+            if i >= cut:
+                out.append(TILE if r else DROPPED)
+            elif lp.spatial:
+                out.append(PREFIX if i in instance else (TILE if r else DROPPED))
+            else:
+                out.append(PREFIX if (streamed or i <= last_rel) else DROPPED)
+        return out, last_rel
+
+    def volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> tuple[int, int]:
+        key = (role, cut, instance, streamed)
+        if key not in self._cache:
+            self._cache[key] = self._volume(role, cut, instance, streamed)
+        return self._cache[key]
+
+    def _volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> tuple[int, int]:
+        p = self.problem
+        loop_roles, slide = self.roles(role, cut, instance, streamed)
+        tensor = p.tensor(role)
+        rel = tensor.dims
+        mult = 1
+        for d in p.dim_names:
+            if d not in rel:
+                mult *= count_tuples(p.size(d), [(lp.factor, lp.span, ro == PREFIX)
+                                                 for lp, ro in zip(self.flat.loops, loop_roles) if lp.dim == d])
+        sums = []
+        for c in tensor.coords:
+            if p.is_simple(c):
+                sums.append((p.size(c.terms[0][0]), 0))
+            else:
+                sums.append(self._axis(c, loop_roles, slide))
+        vol = mult
+        for s, _ in sums:
+            vol *= s
+        ovl = 0
+        for a, (_, o) in enumerate(sums):
+            if o:
+                term = o
+                for b, (s, _) in enumerate(sums):
+                    if b != a:
+                        term *= s
+                ovl += term
+        return vol, mult * ovl
+
+    def _tiles(self, d: str, loop_roles: list[int], slide: int) -> list[tuple[Tile, Tile | None]]:
+        """Per valid prefix tuple of dim ``d``: (its tile, the previous tile when this refill slides
+        along ``d``, else None). A tile is a range when contiguous, else a frozenset of indices."""
+        D = self.problem.size(d)
+        mine = [(i, lp, ro) for i, (lp, ro) in enumerate(zip(self.flat.loops, loop_roles)) if lp.dim == d]
+        prefix = [(i, lp) for i, lp, ro in mine if ro == PREFIX]
+        tile = [lp for _, lp, ro in mine if ro == TILE]
+        # contiguous when the tile loops are the innermost loops of d (spans 1, f1, f1*f2, ...)
+        contiguous = True
+        run = 1
+        for lp in sorted(tile, key=lambda x: x.span):
+            if lp.span != run:
+                contiguous = False
+            run *= lp.factor
+        offsets: frozenset[int] | None = None
+        if not contiguous:
+            vals = {0}
+            for lp in tile:
+                vals = {v + k * lp.span for v in vals for k in range(lp.factor)}
+            offsets = frozenset(vals)
+        length = run
+
+        def make(base: int) -> Tile:
+            if offsets is None:
+                return range(base, max(base, min(base + length, D)))
+            return frozenset(base + o for o in offsets if base + o < D)
+
+        out: list[tuple[Tile, Tile | None]] = []
+        digits = [0] * len(prefix)
+
+        def rec(k: int, base: int) -> None:
+            if k == len(prefix):
+                prev = None
+                for (i, lp), dg in zip(prefix, digits):
+                    if i == slide and dg >= 1:
+                        prev = make(base - lp.span)
+                out.append((make(base), prev))
+                return
+            i, lp = prefix[k]
+            for v in range(lp.factor):
+                b = base + v * lp.span
+                if b >= D:
+                    break
+                digits[k] = v
+                rec(k + 1, b)
+            digits[k] = 0
+
+        rec(0, 0)
+        return out
+
+    def _axis(self, c: Coord, loop_roles: list[int], slide: int) -> tuple[int, int]:
+        """(sum over tiles of the coordinate values in [0, size), sum of overlaps of sliding refills)."""
+        (d1, k1), *rest = c.terms
+        t1 = self._tiles(d1, loop_roles, slide)
+        if rest:
+            (d2, k2), = rest
+            t2 = self._tiles(d2, loop_roles, slide)
+        else:
+            k2, t2 = 1, [(range(1), None)]
+        total = ovl = 0
+        for a, pa in t1:
+            for b, pb in t2:
+                total += _count(a, b, k1, k2, c.offset, c.size)
+                if pa is not None:
+                    ovl += _overlap(a, b, pa, b, k1, k2, c.offset, c.size)
+                elif pb is not None:
+                    ovl += _overlap(a, b, a, pb, k1, k2, c.offset, c.size)
+        return total, ovl
+
+
+def _values(a: Tile, b: Tile, k1: int, k2: int, off: int) -> set[int]:
+    return {k1 * x + k2 * y + off for x in a for y in b}
+
+
+def _count(a: Tile, b: Tile, k1: int, k2: int, off: int, size: int) -> int:
+    if isinstance(a, range) and isinstance(b, range):
+        if not a or not b:
+            return 0
+        base = k1 * a.start + k2 * b.start + off
+        return _count_in(len(a), len(b), k1, k2, -base, size - base)
+    return sum(1 for v in _values(a, b, k1, k2, off) if 0 <= v < size)
+
+
+def _overlap(a: Tile, b: Tile, a2: Tile, b2: Tile, k1: int, k2: int, off: int, size: int) -> int:
+    if isinstance(a, range) and isinstance(b, range) and isinstance(a2, range) and isinstance(b2, range):
+        if not (a and b and a2 and b2):
+            return 0
+        base = k1 * a.start + k2 * b.start + off
+        base2 = k1 * a2.start + k2 * b2.start + off
+        return _overlap_in(len(a), len(b), len(a2), len(b2), base - base2, k1, k2, -base, size - base)
+    old = _values(a2, b2, k1, k2, off)
+    return sum(1 for v in _values(a, b, k1, k2, off) if 0 <= v < size and v in old)
+
+
+def count_actions(problem: Problem, hierarchy: Hierarchy, nest: LoopNest) -> Actions:
+    """Exact action table (closed form). Pure; assumes a legal nest (``loopnest.check``)."""
+    return assemble(problem, hierarchy, nest, Analytic(problem, flatten(problem, nest)))
+
+
+__all__ = ["Actions", "Analytic", "OUTPUT_ROLE", "assemble", "count_actions", "spatial_above"]

@@ -1,0 +1,284 @@
+"""The architecture as an ordered list of storage levels, outermost first, and a compute level.
+
+Each :class:`Storage` level keeps some tensor roles (``accelsim.names.ROLES``), has capacity groups
+(``((roles, words), ...)``: one group per role for per-tensor buffers, one group of several roles
+for a shared buffer or a partition; none = unbounded), optional read/write bandwidth in words per
+cycle, and optionally a :class:`Fanout` below it: ``x * y`` copies of everything under it, joined to
+it by a network named from the NoC registry (``noc.registry``).
+
+Invariants (checked on construction, ConfigError otherwise):
+- level names are unique and differ from the compute level's name;
+- the first level is the backing store: it keeps every role and has no capacity limit;
+- a level keeps only known roles, each at most once; every capacity group names kept roles only,
+  no role in two groups, words >= 1;
+- fanout sizes are >= 1 and the network is a registered NoC type (its parameters validated there);
+- the list order is the nesting (level i+1 is inside level i), so the level graph has no cycle by
+  construction.
+
+:func:`from_arch` converts today's fixed-shape ``accelsim.arch.Arch`` (DRAM -> GLB -> rows x cols ->
+RF -> operand registers -> MAC); :func:`hierarchy_from_dict` / :func:`load_hierarchy` read the YAML
+``levels:`` form (docs/core.md). The cost model and simulator do not run on this spec yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from accelsim.errors import ConfigError
+from accelsim.fields import Fields
+from accelsim.names import DRAM, GLB, MAC, REG, RF, ROLES
+
+CapacityGroups = tuple[tuple[tuple[str, ...], int], ...]
+
+
+@dataclass(frozen=True)
+class Fanout:
+    x: int
+    y: int
+    network: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def size(self) -> int:
+        return self.x * self.y
+
+
+@dataclass(frozen=True)
+class Storage:
+    name: str
+    keeps: tuple[str, ...]
+    capacity: CapacityGroups = ()
+    read_bandwidth: float | None = None     # words per cycle; None = unlimited
+    write_bandwidth: float | None = None
+    fanout: Fanout | None = None
+
+    def keeps_role(self, role: str) -> bool:
+        return role in self.keeps
+
+
+@dataclass(frozen=True)
+class Compute:
+    name: str = MAC
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    name: str
+    levels: tuple[Storage, ...]
+    compute: Compute = Compute()
+    word_bits: int = 16
+    source: str = "<memory>"
+
+    def __post_init__(self) -> None:
+        bad = _first_problem(self)
+        if bad is not None:
+            key, message = bad
+            raise ConfigError(message, source=self.source, key=key)
+
+    @property
+    def level_names(self) -> tuple[str, ...]:
+        return tuple(lv.name for lv in self.levels)
+
+    def level(self, name: str) -> Storage:
+        for lv in self.levels:
+            if lv.name == name:
+                return lv
+        raise KeyError(name)
+
+    def index(self, name: str) -> int:
+        return self.level_names.index(name)
+
+    @property
+    def fanouts(self) -> tuple[tuple[int, Fanout], ...]:
+        """(index of the level the fanout hangs below, fanout), outermost first."""
+        return tuple((i, lv.fanout) for i, lv in enumerate(self.levels) if lv.fanout is not None)
+
+    @property
+    def instances(self) -> int:
+        """Compute units: the product of all fanouts."""
+        out = 1
+        for _, f in self.fanouts:
+            out *= f.size
+        return out
+
+    def describe(self) -> str:
+        parts = []
+        for lv in self.levels:
+            cap = ", ".join(f"{'+'.join(ts)} {w}" for ts, w in lv.capacity) or "unbounded"
+            parts.append(f"{lv.name}[{', '.join(lv.keeps) or '-'}; {cap}]")
+            if lv.fanout is not None:
+                parts.append(f"{lv.fanout.x}x{lv.fanout.y} {lv.fanout.network}")
+        parts.append(self.compute.name)
+        return " -> ".join(parts)
+
+
+def _first_problem(h: Hierarchy) -> tuple[str, str] | None:
+    if not h.levels:
+        return "levels", "a hierarchy needs at least one storage level (the backing store)"
+    names = [lv.name for lv in h.levels]
+    for i, lv in enumerate(h.levels):
+        key = f"levels[{i}]"
+        if not lv.name:
+            return f"{key}.name", "a level needs a name"
+        if names.count(lv.name) > 1:
+            return f"{key}.name", f"duplicate level name {lv.name!r}; level names must be unique"
+        if lv.name == h.compute.name:
+            return f"{key}.name", f"level name {lv.name!r} is the compute level's name"
+        for r in lv.keeps:
+            if r not in ROLES:
+                return f"{key}.keeps", f"level {lv.name!r} keeps unknown tensor {r!r}; allowed: {', '.join(ROLES)}"
+            if lv.keeps.count(r) > 1:
+                return f"{key}.keeps", f"tensor {r!r} listed twice"
+        grouped: set[str] = set()
+        for ts, words in lv.capacity:
+            for r in ts:
+                if r not in lv.keeps:
+                    return f"{key}.capacity", f"capacity names {r!r}, which level {lv.name!r} does not keep"
+                if r in grouped:
+                    return f"{key}.capacity", f"tensor {r!r} in two capacity groups"
+                grouped.add(r)
+            if isinstance(words, bool) or not isinstance(words, int) or words < 1:
+                return f"{key}.capacity", f"words must be a positive integer, got {words!r}"
+        if lv.fanout is not None:
+            for axis in ("x", "y"):
+                v = getattr(lv.fanout, axis)
+                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                    return f"{key}.fanout.{axis}", f"fanout {axis} must be an integer >= 1, got {v!r}"
+    top = h.levels[0]
+    missing = [r for r in ROLES if r not in top.keeps]
+    if missing or top.capacity:
+        return "levels[0]", (f"the first level ({top.name!r}) is the backing store: it keeps every tensor "
+                             f"({', '.join(ROLES)}) with no capacity limit")
+    return None
+
+
+# ---- today's fixed shape ----------------------------------------------------------------------
+
+def from_arch(arch: Any) -> Hierarchy:
+    """The level list of a fixed-shape ``accelsim.arch.Arch``: DRAM -> GLB (rows x cols fanout, the
+    arch's NoC) -> RF -> operand registers -> MAC. The RF and register levels are always present
+    (keeping what the arch gives them, possibly nothing), so every fixed-shape mapping converts."""
+    glb_groups = tuple((tuple(r for r, g in zip(ROLES, group) if g), words)
+                       for group, words in arch.glb.capacity_groups(arch.word_bits))
+    dram_bw = arch.dram_words_per_cycle
+    levels = [
+        Storage(DRAM, ROLES, (), None if dram_bw == float("inf") else dram_bw,
+                None if dram_bw == float("inf") else dram_bw),
+        Storage(GLB, tuple(arch.glb.holds), glb_groups, arch.glb.bandwidth_words_per_cycle,
+                arch.glb.bandwidth_words_per_cycle,
+                Fanout(arch.pe_array.rows, arch.pe_array.cols, arch.noc.type, arch.noc.params)),
+    ]
+    rf_roles = tuple(r for r in ROLES if arch.rf.holds(r))
+    if arch.rf.shared is not None:
+        groups: CapacityGroups = ((rf_roles, arch.rf.shared),)
+    else:
+        groups = tuple(((r,), arch.rf.capacity(r)) for r in rf_roles)
+    regs = tuple(arch.pe_array.operand_registers)
+    levels.append(Storage(RF, rf_roles, groups))       # kept even when it holds nothing: its loops remain
+    levels.append(Storage(REG, regs, tuple(((r,), 1) for r in regs)))
+    return Hierarchy(arch.name, tuple(levels), Compute(MAC), arch.word_bits, arch.source)
+
+
+def fixed_shape(rows: int, cols: int, network: str = "bus") -> Hierarchy:
+    """The fixed shape with every level keeping every role and no capacity limits (for proofs that
+    the general core equals the fixed-shape one on any legal mapping)."""
+    return Hierarchy("fixed", (
+        Storage(DRAM, ROLES),
+        Storage(GLB, ROLES, fanout=Fanout(rows, cols, network)),
+        Storage(RF, ROLES),
+        Storage(REG, ROLES),
+    ))
+
+
+# ---- YAML ----------------------------------------------------------------------------------------
+
+def _capacity(lf: Fields, keeps: list[str]) -> CapacityGroups:
+    """``capacity: 1024`` (all kept roles share), ``{ifmap: 12, weight: 224}`` (per role) or
+    ``[{tensors: [ifmap, psum], words: 6144}, ...]`` (groups)."""
+    if not lf.has("capacity"):
+        return ()
+    raw = lf.raw("capacity")
+    if isinstance(raw, list):
+        out = []
+        for i, item in enumerate(raw):
+            gf = Fields(item, lf.source, f"{lf.key('capacity')}[{i}]")
+            ts = gf.list("tensors", min_len=1)
+            for t in ts:
+                if t not in keeps:
+                    raise gf.error("tensors", f"{t!r} is not kept by this level; kept: {', '.join(keeps) or 'none'}")
+            out.append((tuple(ts), gf.int("words", minimum=1, maximum=1 << 40)))
+            gf.done()
+        return tuple(out)
+    if isinstance(raw, dict):
+        cf = lf.sub("capacity")
+        out = []
+        for t in list(cf.data):
+            if t not in keeps:
+                raise cf.error(t, f"{t!r} is not kept by this level; kept: {', '.join(keeps) or 'none'}")
+            out.append(((t,), cf.int(t, minimum=1, maximum=1 << 40)))
+        cf.done()
+        return tuple(out)
+    words = lf.int("capacity", minimum=1, maximum=1 << 40)
+    return ((tuple(keeps), words),) if keeps else ()
+
+
+def _fanout(lf: Fields) -> Fanout | None:
+    from accelsim.arch import NocSpec
+    from noc import registry as noc_registry
+
+    if not lf.has("fanout"):
+        return None
+    ff = lf.sub("fanout")
+    x = ff.int("x", minimum=1, maximum=1 << 16)
+    y = ff.int("y", 1, minimum=1, maximum=1 << 16)
+    net = ff.raw("network", "bus")
+    if isinstance(net, dict):
+        nf = ff.sub("network")
+        kind = nf.str("type", choices=noc_registry.names())
+        params = tuple(sorted((k, v) for k, v in nf.data.items() if k != "type"))
+        noc_registry.validate(NocSpec(kind, params), nf)
+    else:
+        kind = ff.str("network", choices=noc_registry.names())
+        params = ()
+    ff.done()
+    return Fanout(x, y, kind, params)
+
+
+def hierarchy_from_dict(data: Any, source: str = "<memory>") -> Hierarchy:
+    """Read ``{name, word_bits, levels: [{name, keeps, capacity, read_bandwidth, write_bandwidth,
+    fanout: {x, y, network}}], compute: {name}}``."""
+    f = Fields(data, source)
+    name = f.str("name")
+    word_bits = f.int("word_bits", 16, minimum=1, maximum=128)
+    levels = []
+    seen: set[str] = set()
+    for i, item in enumerate(f.list("levels", min_len=1)):
+        lf = Fields(item, source, f"levels[{i}]")
+        lname = lf.str("name")
+        if lname in seen:
+            raise lf.error("name", f"duplicate level name {lname!r}; level names must be unique")
+        seen.add(lname)
+        keeps = lf.list("keeps", [])
+        for t in keeps:
+            if t not in ROLES:
+                raise lf.error("keeps", f"level {lname!r} keeps unknown tensor {t!r}; allowed: {', '.join(ROLES)}")
+        cap = _capacity(lf, keeps)
+        rbw = lf.number("read_bandwidth", minimum=0, exclusive_min=True) if lf.has("read_bandwidth") else None
+        wbw = lf.number("write_bandwidth", minimum=0, exclusive_min=True) if lf.has("write_bandwidth") else rbw
+        fan = _fanout(lf)
+        lf.done()
+        levels.append(Storage(lname, tuple(keeps), cap, rbw, wbw, fan))
+    cf = f.sub("compute", {})
+    if isinstance(cf, dict):
+        cf = Fields(cf, source, "compute")
+    compute = Compute(cf.str("name", MAC))
+    cf.done()
+    f.done()
+    return Hierarchy(name, tuple(levels), compute, word_bits, source)
+
+
+def load_hierarchy(path: str) -> Hierarchy:
+    from accelsim.yamlio import load_yaml
+
+    return hierarchy_from_dict(load_yaml(path), str(path))

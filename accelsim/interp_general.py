@@ -1,0 +1,122 @@
+"""Brute-force ground truth over any hierarchy and any problem: walk the schedule, count events.
+
+:class:`BruteForce` answers the oracle questions of ``accelsim.cost.actions`` by enumeration: it
+executes every (temporal step, spatial instance) of the flattened nest, computes each tensor's
+coordinates from the problem's projections point by point, builds each refill event's tile as the
+set of coordinates its points touch (clipped to the tensor), and walks the schedule in order,
+counting tile volumes when an instance's refill key changes and the kept overlap when the change
+is one step of the innermost indexing loop. It shares nothing with the closed form but the nest
+flattening and the documented semantics (``accelsim.loopnest``), so ``count_actions`` must equal
+:func:`interpret` exactly. Small problems only (every MAC is visited).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from accelsim.cost.actions import Actions, assemble
+from accelsim.hierarchy import Hierarchy
+from accelsim.loopnest import Flat, LoopNest, flatten
+from accelsim.problem import Problem
+
+
+class BruteForce:
+    def __init__(self, problem: Problem, flat: Flat):
+        self.problem = problem
+        self.flat = flat
+        loops = flat.loops
+        self.temporal = [i for i, lp in enumerate(loops) if not lp.spatial]
+        self.spatial = [i for i, lp in enumerate(loops) if lp.spatial]
+        dims = problem.dim_names
+        size = [problem.size(d) for d in dims]
+        col = {d: k for k, d in enumerate(dims)}
+        # per step: [(spatial digits, dim index vector)] of the active points
+        self.active: list[tuple[tuple[int, ...], list[tuple[tuple[int, ...], tuple[int, ...]]]]] = []
+        for tdig in itertools.product(*[range(loops[i].factor) for i in self.temporal]):
+            pts = []
+            for sdig in itertools.product(*[range(loops[i].factor) for i in self.spatial]):
+                idx = [0] * len(dims)
+                for i, v in zip(self.temporal, tdig):
+                    idx[col[loops[i].dim]] += v * loops[i].span
+                for i, v in zip(self.spatial, sdig):
+                    idx[col[loops[i].dim]] += v * loops[i].span
+                if all(x < n for x, n in zip(idx, size)):
+                    pts.append((sdig, tuple(idx)))
+            self.active.append((tdig, pts))
+        self._col = col
+        self._cache: dict = {}
+
+    def macs(self) -> int:
+        return sum(len(pts) for _, pts in self.active)
+
+    def cycles(self) -> int:
+        return sum(1 for _, pts in self.active if pts)
+
+    def _coords(self, role: str, idx: tuple[int, ...]) -> tuple[int, ...]:
+        out = []
+        for c in self.problem.tensor(role).coords:
+            out.append(sum(k * idx[self._col[d]] for d, k in c.terms) + c.offset)
+        return tuple(out)
+
+    def first(self, role: str, parent: int) -> int:
+        above = [k for k, i in enumerate(self.spatial) if self.flat.loops[i].level < parent]
+        seen = set()
+        for _, pts in self.active:
+            for sdig, idx in pts:
+                seen.add((tuple(sdig[k] for k in above), self._coords(role, idx)))
+        return len(seen)
+
+    def volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> tuple[int, int]:
+        key = (role, cut, instance, streamed)
+        if key not in self._cache:
+            self._cache[key] = self._volume(role, cut, instance, streamed)
+        return self._cache[key]
+
+    def _volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> tuple[int, int]:
+        loops = self.flat.loops
+        rel = self.problem.relevant(role)
+        if streamed:
+            key_pos = list(range(len(self.temporal)))
+        else:
+            idx_rel = [k for k, i in enumerate(self.temporal) if i < cut and loops[i].dim in rel]
+            key_pos = list(range(idx_rel[-1] + 1)) if idx_rel else []
+        inst_pos = [k for k, i in enumerate(self.spatial) if i in instance]
+        limits = [c.size for c in self.problem.tensor(role).coords]
+        boxes: dict = {}
+        for tdig, pts in self.active:
+            tkey = tuple(tdig[k] for k in key_pos)
+            for sdig, idx in pts:
+                k = (tkey, tuple(sdig[j] for j in inst_pos))
+                box = boxes.setdefault(k, [set() for _ in limits])
+                for axis, v in enumerate(self._coords(role, idx)):
+                    box[axis].add(v)
+        boxes = {k: [frozenset(v for v in axis if 0 <= v < lim) for axis, lim in zip(box, limits)]
+                 for k, box in boxes.items()}
+
+        def vol(box: list[frozenset[int]]) -> int:
+            out = 1
+            for axis in box:
+                out *= len(axis)
+            return out
+
+        last: dict = {}
+        total = overlap = 0
+        for tdig, pts in self.active:
+            tkey = tuple(tdig[k] for k in key_pos)
+            for skey in dict.fromkeys(tuple(sdig[j] for j in inst_pos) for sdig, _ in pts):
+                prev = last.get(skey)
+                if prev == tkey:
+                    continue
+                box = boxes[(tkey, skey)]
+                total += vol(box)
+                if (not streamed and prev is not None and tkey and prev[:-1] == tkey[:-1]
+                        and tkey[-1] == prev[-1] + 1):
+                    old = boxes[(prev, skey)]
+                    overlap += vol([a & b for a, b in zip(box, old)])
+                last[skey] = tkey
+        return total, overlap
+
+
+def interpret(problem: Problem, hierarchy: Hierarchy, nest: LoopNest) -> Actions:
+    """The action table by brute force (small problems only)."""
+    return assemble(problem, hierarchy, nest, BruteForce(problem, flatten(problem, nest)))

@@ -1,0 +1,56 @@
+"""The one module that names dims, tensor roles, levels, axes and actions.
+
+Every other module takes these names (and the positional layouts derived from them) from here;
+no module spells one of these strings itself. Invariants:
+
+- ``CONV_DIMS`` is the loop-dimension order of the conv built-in (Timeloop's letters) and of the
+  fixed-shape core's arrays (``workloads.layer.DIMS`` is this tuple).
+- ``ROLES`` is the tensor-role order (``accelsim.energy.TENSORS`` is this tuple): a MAC reads one
+  word of each operand role and read-modify-writes one word of the output role. Every problem binds
+  each of its tensors to exactly one role; architecture levels keep tensors by role.
+- Storage actions and network actions are disjoint sets of names; an action table key is
+  ``(level, role, action)`` for storage, ``(network, role, action)`` for networks.
+"""
+
+from __future__ import annotations
+
+# ---- loop dimensions of the conv built-in ------------------------------------------------
+CONV_DIMS: tuple[str, ...] = ("N", "G", "K", "C", "P", "Q", "R", "S")
+
+# ---- tensor roles --------------------------------------------------------------------------
+IFMAP = "ifmap"      # first MAC operand (a conv's input feature map; a bmm's left operand)
+WEIGHT = "weight"    # second MAC operand (a conv's filters; a bmm's right operand)
+PSUM = "psum"        # the output: partial sums, read-modify-written
+ROLES: tuple[str, ...] = (IFMAP, WEIGHT, PSUM)
+OPERAND_ROLES: tuple[str, ...] = (IFMAP, WEIGHT)
+OUTPUT_ROLE = PSUM
+
+# ---- level names of the fixed shape (DRAM -> GLB -> rows x cols -> RF -> registers -> MAC) -----
+DRAM = "dram"
+GLB = "glb"
+RF = "rf"
+REG = "reg"          # one-word operand registers / psum accumulator
+MAC = "mac"          # the compute level
+FIXED_LEVELS: tuple[str, ...] = (DRAM, GLB, RF, REG)
+
+# ---- spatial axes of a fanout ------------------------------------------------------------
+X = "x"              # outer spatial axis (the fixed shape's PE rows)
+Y = "y"              # inner spatial axis (the fixed shape's PE columns)
+AXES: tuple[str, ...] = (X, Y)
+
+# ---- storage actions (words) ---------------------------------------------------------------
+READ = "read"        # read to serve the level below (operand feeds; partial sums sent down to resume)
+FILL = "fill"        # written from the level above
+UPDATE = "update"    # written from the level below (partial sums coming back; MAC results)
+DRAIN = "drain"      # read to send a partial sum to the level above
+STORAGE_ACTIONS: tuple[str, ...] = (READ, FILL, UPDATE, DRAIN)
+
+# ---- network actions (words) on the network of one fanout ------------------------------------
+DOWN = "down"            # distinct words sent down (a multicast counted once: the bandwidth view)
+DOWN_DEST = "down_dest"  # words received summed over destinations (the energy view)
+UP = "up"                # words arriving at the parent after spatial reduction
+UP_SRC = "up_src"        # words sent up summed over sources
+NETWORK_ACTIONS: tuple[str, ...] = (DOWN, DOWN_DEST, UP, UP_SRC)
+
+# ---- compute -------------------------------------------------------------------------------
+COMPUTE = "compute"      # one multiply-accumulate

@@ -1,0 +1,116 @@
+"""The general core's closed-form action table equals its brute-force interpreter exactly on random
+hierarchies x problems x nests; executing a nest computes what NumPy computes; and on the fixed
+shape the general core reproduces today's ``accelsim.cost.counts.count`` exactly (every dataflow)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelsim.arch import arch_from_dict
+from accelsim.cost.actions import count_actions
+from accelsim.cost.counts import count
+from accelsim.cost.fixed_view import to_counts
+from accelsim.functional import reference_conv
+from accelsim.functional_general import execute, reference, shape
+from accelsim.hierarchy import fixed_shape, from_arch
+from accelsim.interp_general import interpret
+from accelsim.loopnest import from_fixed, problems_of
+from accelsim.mapper.space import propose
+from accelsim.mapping import problems_of as fixed_problems_of
+from accelsim.names import IFMAP, WEIGHT
+from accelsim.problem import from_layer
+from dataflows import registry
+from tests.core_strategies import hierarchies, nests, problems
+from tests.strategies import mappings, small_layers
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_actions_equal_interpreter_on_random_hierarchies(data):
+    problem = data.draw(problems())
+    hierarchy = data.draw(hierarchies())
+    nest = data.draw(nests(problem, hierarchy))
+    assert count_actions(problem, hierarchy, nest) == interpret(problem, hierarchy, nest)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_functional_mode_equals_numpy_on_random_hierarchies(data):
+    problem = data.draw(problems())
+    hierarchy = data.draw(hierarchies())
+    nest = data.draw(nests(problem, hierarchy))
+    rng = np.random.default_rng(data.draw(st.integers(0, 1000)))
+    x = rng.integers(-8, 8, shape(problem, IFMAP))
+    w = rng.integers(-8, 8, shape(problem, WEIGHT))
+    np.testing.assert_array_equal(execute(problem, nest, x, w), reference(problem, x, w))
+
+
+@settings(max_examples=30, deadline=None)
+@given(layer=small_layers(max_hw=6), seed=st.integers(0, 1000))
+def test_reference_equals_direct_convolution_and_einsum(layer, seed):
+    """The generic oracle agrees with the conv oracle (layout N,G,Cg,H,W vs N,C,H,W)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-8, 8, (layer.N, layer.C, layer.H, layer.W))
+    w = rng.integers(-8, 8, (layer.K, layer.Cg, layer.R, layer.S))
+    p = from_layer(layer)
+    xg = x.reshape(layer.N, layer.groups, layer.Cg, layer.H, layer.W)
+    wg = w.reshape(layer.groups, layer.Kg, layer.Cg, layer.R, layer.S)
+    out = reference(p, xg, wg).reshape(layer.N, layer.K, layer.P, layer.Q)
+    np.testing.assert_array_equal(out, reference_conv(layer, x, w))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_fixed_shape_view_equals_todays_counts(data):
+    """The proof that switching changes nothing: on the fixed shape, the general action table
+    converted back equals count() exactly, for any legal fixed-shape mapping."""
+    layer = data.draw(small_layers())
+    m = data.draw(mappings(layer))
+    h = fixed_shape(64, 64)
+    assert to_counts(count_actions(from_layer(layer), h, from_fixed(m, h))) == count(layer, m)
+
+
+def _tiny_arch(rows, cols, rf_words, regs):
+    doc = {"version": 1, "name": "tiny", "clock_mhz": 100, "word_bits": 16,
+           "pe_array": {"rows": rows, "cols": cols, "operand_registers": regs},
+           "glb": {"size_kb": 64, "bandwidth_words_per_cycle": 4}, "dram": {"bandwidth_gb_per_s": 1.0}}
+    if rf_words:
+        doc["rf"] = {"shared_words": rf_words}
+    return arch_from_dict(doc, "tiny")
+
+
+@settings(max_examples=80, deadline=None)
+@given(layer=small_layers(), flow=st.sampled_from(sorted(registry.names())), seed=st.integers(0, 10_000),
+       rows=st.integers(1, 4), cols=st.integers(1, 4), rf=st.sampled_from([None, 4, 16, 64]),
+       regs=st.sampled_from([["ifmap", "weight", "psum"], [], ["psum"]]))
+def test_every_dataflow_through_from_arch_equals_todays_counts(layer, flow, seed, rows, cols, rf, regs):
+    """Mapper proposals of every dataflow on converted archs: same counts, and the general legality
+    check accepts what the fixed one accepts (capacities per GLB part and RF)."""
+    arch = _tiny_arch(rows, cols, rf, regs)
+    m = propose(layer, arch, registry.get(flow), random.Random(seed))
+    h = from_arch(arch)
+    nest = from_fixed(m, h)
+    p = from_layer(layer)
+    assert to_counts(count_actions(p, h, nest)) == count(layer, m)
+    assert (not problems_of(p, h, nest)) == (not fixed_problems_of(layer, m, arch))
+
+
+def test_bmm_functional_equals_matmul():
+    from accelsim.loopnest import LevelMap, LoopNest
+    from accelsim.problem import attention_scores
+
+    p = attention_scores(heads=2, length=5, head_dim=3)
+    h = fixed_shape(2, 2)
+    nest = LoopNest((LevelMap("dram", (("B", 2), ("M", 3)), ("B", "M", "N", "K"), ("ifmap", "weight", "psum")),
+                     LevelMap("glb", (("K", 3),), (), ("ifmap", "weight", "psum"), (("M", 2),), (("N", 2),)),
+                     LevelMap("rf", (("N", 3),), (), ("weight",)), LevelMap("reg", keeps=("psum",))))
+    assert not problems_of(p, h, nest)
+    rng = np.random.default_rng(3)
+    q = rng.integers(-8, 8, (2, 5, 3))
+    k = rng.integers(-8, 8, (2, 3, 5))        # key laid out [B, K, N]: score = q @ k
+    np.testing.assert_array_equal(execute(p, nest, q, k), q @ k)
+    assert count_actions(p, h, nest) == interpret(p, h, nest)
