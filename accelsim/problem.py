@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from accelsim.errors import ConfigError
@@ -161,6 +162,7 @@ def _plain(dim: str, size: int) -> Coord:
 
 # ---- built-ins ------------------------------------------------------------------------------
 
+@lru_cache(maxsize=4096)
 def from_layer(layer: Any) -> Problem:
     """The conv-shaped problem of a ``workloads.layer.Layer`` (conv, depthwise, grouped, fc, gemm):
     dims N G K C P Q R S with per-group K and C; the same MACs as ``layer.macs``."""

@@ -80,9 +80,10 @@ def spatial_above(flat: Flat, level: int) -> frozenset[int]:
     return frozenset(i for i, lp in enumerate(flat.loops) if lp.spatial and lp.level < level)
 
 
-def assemble(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, oracle: Oracle) -> Actions:
+def assemble(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, oracle: Oracle,
+             flat: Flat | None = None) -> Actions:
     """Apply the counting rules (module docstring) to an oracle's event volumes."""
-    flat = flatten(problem, nest)
+    flat = flat if flat is not None else flatten(problem, nest)
     n_levels = len(nest.levels)
     storage: dict = {}
     network: dict = {}
@@ -159,6 +160,8 @@ class Analytic:
     def __init__(self, problem: Problem, flat: Flat):
         self.problem = problem
         self.flat = flat
+        self.sizes = dict(problem.dims)
+        self.rel = {t.role: t.dims for t in problem.tensors}
         self._cache: dict = {}
 
     def macs(self) -> int:
@@ -167,15 +170,15 @@ class Analytic:
     def cycles(self) -> int:
         out = 1
         for d in self.problem.dim_names:
-            out *= count_tuples(self.problem.size(d), [(lp.factor, lp.span, not lp.spatial)
+            out *= count_tuples(self.sizes[d], [(lp.factor, lp.span, not lp.spatial)
                                                        for lp in self.flat.loops if lp.dim == d])
         return out
 
     def first(self, role: str, parent: int) -> int:
-        rel = self.problem.relevant(role)
+        rel = self.rel[role]
         out = 1
         for d in self.problem.dim_names:
-            D = self.problem.size(d)
+            D = self.sizes[d]
             if d in rel:
                 out *= D
             else:
@@ -184,7 +187,7 @@ class Analytic:
         return out
 
     def roles(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> tuple[list[int], int]:
-        rel = self.problem.relevant(role)
+        rel = self.rel[role]
         loops = self.flat.loops
         last_rel = -1
         if not streamed:
@@ -216,12 +219,12 @@ class Analytic:
         mult = 1
         for d in p.dim_names:
             if d not in rel:
-                mult *= count_tuples(p.size(d), [(lp.factor, lp.span, ro == PREFIX)
+                mult *= count_tuples(self.sizes[d], [(lp.factor, lp.span, ro == PREFIX)
                                                  for lp, ro in zip(self.flat.loops, loop_roles) if lp.dim == d])
         sums = []
         for c in tensor.coords:
             if p.is_simple(c):
-                sums.append((p.size(c.terms[0][0]), 0))
+                sums.append((self.sizes[c.terms[0][0]], 0))
             else:
                 sums.append(self._axis(c, loop_roles, slide))
         vol = mult
@@ -240,7 +243,7 @@ class Analytic:
     def _tiles(self, d: str, loop_roles: list[int], slide: int) -> list[tuple[Tile, Tile | None]]:
         """Per valid prefix tuple of dim ``d``: (its tile, the previous tile when this refill slides
         along ``d``, else None). A tile is a range when contiguous, else a frozenset of indices."""
-        D = self.problem.size(d)
+        D = self.sizes[d]
         mine = [(i, lp, ro) for i, (lp, ro) in enumerate(zip(self.flat.loops, loop_roles)) if lp.dim == d]
         prefix = [(i, lp) for i, lp, ro in mine if ro == PREFIX]
         tile = [lp for _, lp, ro in mine if ro == TILE]
@@ -251,6 +254,19 @@ class Analytic:
             if lp.span != run:
                 contiguous = False
             run *= lp.factor
+        if contiguous:
+            # the tiles are [j*run, (j+1)*run) clipped; a refill slides when the slide loop's digit,
+            # (start // span) % factor, is >= 1, and its previous tile starts one span earlier
+            sl = [lp for i, lp in prefix if i == slide]
+            out_c: list[tuple[Tile, Tile | None]] = []
+            for start in range(0, D, run):
+                cur = range(start, min(start + run, D))
+                prev = None
+                if sl and (start // sl[0].span) % sl[0].factor >= 1:
+                    b = start - sl[0].span
+                    prev = range(b, min(b + run, D))
+                out_c.append((cur, prev))
+            return out_c
         offsets: frozenset[int] | None = None
         if not contiguous:
             vals = {0}
@@ -297,6 +313,29 @@ class Analytic:
         else:
             k2, t2 = 1, [(range(1), None)]
         total = ovl = 0
+        off, size = c.offset, c.size
+        if all(isinstance(a, range) for a, _ in t1) and all(isinstance(b, range) for b, _ in t2):
+            # contiguous tiles (the common case): integer windows only
+            ia = [(a.start, len(a), -1 if pa is None else a.start - pa.start, 0 if pa is None else len(pa))
+                  for a, pa in t1 if len(a)]
+            if all(pb is None for _, pb in t2):
+                # the tiles of d2 are [j*T2, (j+1)*T2) clipped: pairs whose lattice lies inside
+                # [0, size) all count the same, so only the clipped ones are counted one by one
+                t2_len = max(len(b) for b, _ in t2)
+                d2_size = sum(len(b) for b, _ in t2)
+                return _pairs_by_rows(ia, t2_len, d2_size, k1, k2, off, size)
+            ib = [(b.start, len(b), -1 if pb is None else b.start - pb.start, 0 if pb is None else len(pb))
+                  for b, pb in t2 if len(b)]
+            for sa, la, da, lpa in ia:
+                for sb, lb, db, lpb in ib:
+                    base = k1 * sa + k2 * sb + off
+                    lo, hi = -base, size - base
+                    total += _count_in(la, lb, k1, k2, lo, hi)
+                    if da >= 0:
+                        ovl += _overlap_in(la, lb, lpa, lb, k1 * da, k1, k2, lo, hi)
+                    elif db >= 0:
+                        ovl += _overlap_in(la, lb, la, lpb, k2 * db, k1, k2, lo, hi)
+            return total, ovl
         for a, pa in t1:
             for b, pb in t2:
                 total += _count(a, b, k1, k2, c.offset, c.size)
@@ -305,6 +344,34 @@ class Analytic:
                 elif pb is not None:
                     ovl += _overlap(a, b, a, pb, k1, k2, c.offset, c.size)
         return total, ovl
+
+
+def _pairs_by_rows(ia: list[tuple[int, int, int, int]], t2: int, d2: int, k1: int, k2: int, off: int,
+                   size: int) -> tuple[int, int]:
+    """Sum over (d1 tile, d2 tile) pairs of the coordinate values in [0, size) (and the overlaps of
+    d1 tiles that slide), the d2 tiles being [j*t2, (j+1)*t2) clipped to d2."""
+    nfull, rem = divmod(d2, t2)
+    step = k2 * t2
+    total = ovl = 0
+    for sa, la, da, lpa in ia:
+        c0 = k1 * sa + off
+        span = k1 * (la - 1) + k2 * (t2 - 1) + 1
+        jlo = max(0, -(c0 // step))                     # first j whose window starts at >= 0
+        jhi = min(nfull - 1, (size - span - c0) // step)   # last j whose window ends inside
+        edges: list[int] | range = range(nfull)
+        if jhi >= jlo:
+            n_in = jhi - jlo + 1
+            total += n_in * _count_in(la, t2, k1, k2, 0, span)
+            if da >= 0:
+                ovl += n_in * _overlap_in(la, t2, lpa, t2, k1 * da, k1, k2, 0, span)
+            edges = [*range(jlo), *range(jhi + 1, nfull)]
+        for j, lb in [(j, t2) for j in edges] + ([(nfull, rem)] if rem else []):
+            base = c0 + k2 * t2 * j
+            lo, hi = -base, size - base
+            total += _count_in(la, lb, k1, k2, lo, hi)
+            if da >= 0:
+                ovl += _overlap_in(la, lb, lpa, lb, k1 * da, k1, k2, lo, hi)
+    return total, ovl
 
 
 def _values(a: Tile, b: Tile, k1: int, k2: int, off: int) -> set[int]:
@@ -333,7 +400,8 @@ def _overlap(a: Tile, b: Tile, a2: Tile, b2: Tile, k1: int, k2: int, off: int, s
 
 def count_actions(problem: Problem, hierarchy: Hierarchy, nest: LoopNest) -> Actions:
     """Exact action table (closed form). Pure; assumes a legal nest (``loopnest.check``)."""
-    return assemble(problem, hierarchy, nest, Analytic(problem, flatten(problem, nest)))
+    flat = flatten(problem, nest)
+    return assemble(problem, hierarchy, nest, Analytic(problem, flat), flat)
 
 
 __all__ = ["Actions", "Analytic", "OUTPUT_ROLE", "assemble", "count_actions", "spatial_above"]
