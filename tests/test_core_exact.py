@@ -20,7 +20,7 @@ from accelsim.hierarchy import fixed_shape, from_arch
 from accelsim.interp_general import interpret
 from accelsim.loopnest import from_fixed, problems_of
 from accelsim.mapper.space import propose
-from accelsim.mapping import problems_of as fixed_problems_of
+from accelsim.legality import problems_of as fixed_problems_of
 from accelsim.names import IFMAP, WEIGHT
 from accelsim.problem import from_layer
 from dataflows import registry
