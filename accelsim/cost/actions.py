@@ -32,7 +32,7 @@ fanouts the hop crosses and S_j = S_par + loops of f_1..f_{j-1}; V = volume - ov
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from accelsim.cost.lattice import _count_in, _overlap_in, count_tuples
 from accelsim.hierarchy import Hierarchy
@@ -303,9 +303,45 @@ class Analytic:
         rec(0, 0)
         return out
 
+    def _layout(self, d: str, loop_roles: list[int], slide: int) -> tuple[int, Any]:
+        """(tile length if the tiles of ``d`` are contiguous [j*len, (j+1)*len), else 0; the sliding
+        loop if it is a loop of ``d``, else None)."""
+        run = 1
+        slide_loop = None
+        tiles = []
+        for i, (lp, ro) in enumerate(zip(self.flat.loops, loop_roles)):
+            if lp.dim != d:
+                continue
+            if ro == TILE:
+                tiles.append(lp)
+            elif i == slide:
+                slide_loop = lp
+        for lp in sorted(tiles, key=lambda x: x.span):
+            if lp.span != run:
+                return 0, slide_loop
+            run *= lp.factor
+        return run, slide_loop
+
     def _axis(self, c: Coord, loop_roles: list[int], slide: int) -> tuple[int, int]:
         """(sum over tiles of the coordinate values in [0, size), sum of overlaps of sliding refills)."""
         (d1, k1), *rest = c.terms
+        lay1 = self._layout(d1, loop_roles, slide)
+        lay2 = self._layout(rest[0][0], loop_roles, slide) if rest else (1, None)
+        if lay1[0] and lay2[0]:
+            # contiguous tiles (the common case): the sliding dim (if any) walks its tiles one by
+            # one; the other's tiles are an arithmetic run (the lattice is symmetric in the two)
+            n1, k_1, n2, k_2 = (self.sizes[d1], k1, self.sizes[rest[0][0]] if rest else 1, rest[0][1] if rest else 1)
+            (run1, sl1), (run2, sl2) = lay1, lay2
+            if sl2 is not None:
+                n1, k_1, run1, sl1, n2, k_2, run2 = n2, k_2, run2, sl2, n1, k_1, run1
+            ia = []
+            for start in range(0, n1, run1):
+                ln = min(run1, n1 - start)
+                if sl1 is not None and (start // sl1.span) % sl1.factor >= 1:
+                    ia.append((start, ln, sl1.span, min(run1, n1 - start + sl1.span)))
+                else:
+                    ia.append((start, ln, -1, 0))
+            return _pairs_by_rows(ia, run2, n2, k_1, k_2, c.offset, c.size)
         t1 = self._tiles(d1, loop_roles, slide)
         if rest:
             (d2, k2), = rest
