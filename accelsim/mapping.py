@@ -135,8 +135,9 @@ class Mapping:
         return " ".join(parts)
 
 
-def mapping_from_dict(data: Any, source: str = "<memory>") -> Mapping:
-    """Parse the YAML form (see :meth:`Mapping.to_dict`). Missing factors are 1; missing order is DIMS order."""
+def mapping_from_dict(data: Any, source: str = "<memory>", registers: tuple[str, ...] = TENSORS) -> Mapping:
+    """Parse the YAML form (see :meth:`Mapping.to_dict`). Missing factors are 1; missing order is DIMS
+    order; a missing ``rf.registers`` is ``registers`` (callers with an arch pass its operand registers)."""
     f = Fields(data, source, "")
     factors = []
     orders = []
@@ -162,7 +163,7 @@ def mapping_from_dict(data: Any, source: str = "<memory>") -> Mapping:
                     raise lf.error("keep", f"unknown tensor {t!r}; allowed: {', '.join(TENSORS)}")
             keeps[level] = tuple(t in keep for t in TENSORS)
         if level == "rf":
-            regs = lf.list("registers", list(TENSORS))
+            regs = lf.list("registers", list(registers))
             for t in regs:
                 if t not in TENSORS:
                     raise lf.error("registers", f"unknown tensor {t!r}; allowed: {', '.join(TENSORS)}")

@@ -45,6 +45,7 @@ class Run:
     simulated: bool
     layers: tuple[LayerRun, ...]
     refined: bool = False              # the search's shortlist was re-ranked by simulation
+    hand_written: tuple[str, ...] = ()  # layers run with a mapping the caller gave (``mappings``)
 
     @property
     def batch(self) -> int:
@@ -103,5 +104,7 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
         out.append(LayerRun(result, found, sim))
         if on_layer is not None:
             on_layer(layer.name)
+    given = tuple(layer.name for layer in workload.layers
+                  if layer.kind.has_macs and mappings and layer.name in mappings)
     return Run(arch, workload, flow.name, search_spec, simulate, tuple(out),
-               bool(refine and simulate and search_spec is not None))
+               bool(refine and simulate and search_spec is not None), given)

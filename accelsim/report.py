@@ -87,9 +87,21 @@ def stats(run: Run) -> dict:
         "search": None if spec is None else {"objective": spec.objective, "budget": spec.budget, "seed": spec.seed,
                                               "time_limit_s": spec.time_limit_s, "refined_by_simulation": run.refined},
         "seed": None if spec is None else spec.seed,
+        "hand_written_mappings": list(run.hand_written),
         "totals": totals,
         "layers": layers,
     }
+
+
+def _mapping_source(doc: dict) -> str:
+    """The header's word for where the mappings came from (without a search)."""
+    given = doc.get("hand_written_mappings") or []
+    mac_layers = sum(1 for layer in doc["layers"] if layer["macs"])
+    if not given:
+        return " | named mapping"
+    if len(given) >= mac_layers:
+        return " | hand-written mapping"
+    return f" | hand-written mapping for {', '.join(given)}, named for the rest"
 
 
 CSV_COLUMNS = ("name", "kind", "macs", "cycles", "ideal_cycles", "active_pes", "utilization", "energy_pj",
@@ -162,7 +174,7 @@ def table(doc: dict) -> str:
              f"{doc['clock_mhz']:g} MHz | {doc['pes']} PEs | energy {doc['energy_preset']}"
              + (f" | search {doc['search']['objective']} budget {doc['search']['budget']} seed {doc['search']['seed']}"
                 + (", refined by simulation" if doc["search"].get("refined_by_simulation") else "")
-                if doc["search"] else " | named mapping")]
+                if doc["search"] else _mapping_source(doc))]
     fmt = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
     lines.append(fmt(head))
     lines.append("  ".join("-" * w for w in widths))

@@ -1,6 +1,8 @@
 """The general core's closed-form action table equals its brute-force interpreter exactly on random
 hierarchies x problems x nests; executing a nest computes what NumPy computes; and on the fixed
-shape the general core reproduces today's ``accelsim.cost.counts.count`` exactly (every dataflow)."""
+shape the general core reproduces the fixed-shape brute-force interpreter exactly (every dataflow).
+(``accelsim.cost.counts.count`` reads its rows from the general core since this was proven; before,
+these tests held the general table equal to the fixed-shape closed form on the same cases.)"""
 
 from __future__ import annotations
 
@@ -12,12 +14,12 @@ from hypothesis import strategies as st
 
 from accelsim.arch import arch_from_dict
 from accelsim.cost.actions import count_actions
-from accelsim.cost.counts import count
-from accelsim.cost.fixed_view import to_counts
+from accelsim.cost.counts import to_counts
 from accelsim.functional import reference_conv
 from accelsim.functional_general import execute, reference, shape
 from accelsim.hierarchy import fixed_shape, from_arch
 from accelsim.interp_general import interpret
+from accelsim.interpreter import interpret as fixed_interpret
 from accelsim.loopnest import from_fixed, problems_of
 from accelsim.mapper.space import propose
 from accelsim.legality import problems_of as fixed_problems_of
@@ -63,15 +65,16 @@ def test_reference_equals_direct_convolution_and_einsum(layer, seed):
     np.testing.assert_array_equal(out, reference_conv(layer, x, w))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.data())
-def test_fixed_shape_view_equals_todays_counts(data):
-    """The proof that switching changes nothing: on the fixed shape, the general action table
-    converted back equals count() exactly, for any legal fixed-shape mapping."""
-    layer = data.draw(small_layers())
+def test_fixed_shape_view_equals_the_fixed_shape_interpreter(data):
+    """The proof that the switch changed nothing: on the fixed shape, the general brute force read
+    through ``to_counts`` equals the fixed-shape brute-force interpreter (independent code), for any
+    legal fixed-shape mapping; ``count`` (the closed form) is held to it in test_cost_exact.py."""
+    layer = data.draw(small_layers(max_hw=5))
     m = data.draw(mappings(layer))
     h = fixed_shape(64, 64)
-    assert to_counts(count_actions(from_layer(layer), h, from_fixed(m, h))) == count(layer, m)
+    assert to_counts(interpret(from_layer(layer), h, from_fixed(m, h))) == fixed_interpret(layer, m)
 
 
 def _tiny_arch(rows, cols, rf_words, regs):
@@ -83,19 +86,20 @@ def _tiny_arch(rows, cols, rf_words, regs):
     return arch_from_dict(doc, "tiny")
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(layer=small_layers(), flow=st.sampled_from(sorted(registry.names())), seed=st.integers(0, 10_000),
        rows=st.integers(1, 4), cols=st.integers(1, 4), rf=st.sampled_from([None, 4, 16, 64]),
        regs=st.sampled_from([["ifmap", "weight", "psum"], [], ["psum"]]))
 def test_every_dataflow_through_from_arch_equals_todays_counts(layer, flow, seed, rows, cols, rf, regs):
-    """Mapper proposals of every dataflow on converted archs: same counts, and the general legality
-    check accepts what the fixed one accepts (capacities per GLB part and RF)."""
+    """Mapper proposals of every dataflow on converted archs (``from_arch``): the general table equals
+    the fixed-shape interpreter, and the general legality check accepts what the fixed one accepts
+    (capacities per GLB part and RF)."""
     arch = _tiny_arch(rows, cols, rf, regs)
     m = propose(layer, arch, registry.get(flow), random.Random(seed))
     h = from_arch(arch)
     nest = from_fixed(m, h)
     p = from_layer(layer)
-    assert to_counts(count_actions(p, h, nest)) == count(layer, m)
+    assert to_counts(count_actions(p, h, nest)) == fixed_interpret(layer, m)
     assert (not problems_of(p, h, nest)) == (not fixed_problems_of(layer, m, arch))
 
 

@@ -44,7 +44,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
-def load_mappings(path: str, workload) -> dict:
+def load_mappings(path: str, workload, arch) -> dict:
+    """{layer name: Mapping} from a --mapping file; a mapping without ``rf.registers`` gets the arch's
+    operand registers (not all three)."""
     from accelsim.mapping import LEVELS, mapping_from_dict
     from accelsim.yamlio import load_yaml
 
@@ -55,13 +57,13 @@ def load_mappings(path: str, workload) -> dict:
         if len(workload.layers) != 1:
             raise ConfigError("a single mapping needs exactly one layer (use --layers) or a {LAYER: mapping} file",
                               source=path)
-        return {workload.layers[0].name: mapping_from_dict(data, path)}
+        return {workload.layers[0].name: mapping_from_dict(data, path, arch.pe_array.operand_registers)}
     names = {layer.name for layer in workload.layers}
     out = {}
     for name, body in data.items():
         if name not in names:
             raise ConfigError(f"no layer {name!r} in workload {workload.name!r}", source=path, key=str(name))
-        out[name] = mapping_from_dict(body, f"{path}: {name}")
+        out[name] = mapping_from_dict(body, f"{path}: {name}", arch.pe_array.operand_registers)
     return out
 
 
@@ -81,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         arch = with_buffers(arch, args.buffers)
     workload = select_layers(load_workload(args.workload, args.batch), args.layers)
     spec = SearchSpec(args.objective, args.search_budget, args.seed, args.time_limit) if args.search else None
-    mappings = load_mappings(args.mapping, workload) if args.mapping else None
+    mappings = load_mappings(args.mapping, workload, arch) if args.mapping else None
     simulate = not args.no_sim and _sim_available()
     if args.refine and not (args.search and simulate):
         raise ConfigError("--refine re-ranks a search by simulation: it needs --search and the simulator "

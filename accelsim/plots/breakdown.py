@@ -84,7 +84,9 @@ def plot_energy_breakdown(run_or_doc, by: str = "level"):
         ax.set_axisbelow(True)
         ax.set_xlim(-0.6, len(layers) - 0.4)
     search = doc.get("search")
-    how = f"searched ({search['objective']}, budget {search['budget']})" if search else "named mapping"
+    given = doc.get("hand_written_mappings")
+    how = (f"searched ({search['objective']}, budget {search['budget']})" if search
+           else "hand-written mapping" if given else "named mapping")
     ax_abs.set_title(f"Energy {title}\n{doc['arch']} | {doc['workload']} batch {doc['batch']} | dataflow "
                      f"{doc['dataflow']} | {how}", fontsize=10)
     handles, leg_labels = ax_abs.get_legend_handles_labels()
