@@ -282,3 +282,28 @@ def load_hierarchy(path: str) -> Hierarchy:
     from accelsim.yamlio import load_yaml
 
     return hierarchy_from_dict(load_yaml(path), str(path))
+
+
+def load_architecture(name: str) -> Hierarchy:
+    """Any architecture as a level list: a level-list YAML file (it has ``levels:``), a shipped one
+    (``hierarchy/NAME`` or ``NAME`` under configs/hierarchy), or else any fixed-shape arch that
+    ``accelsim.arch.load_arch`` reads (shipped name, YAML, SCALE-Sim .cfg), converted by
+    :func:`from_arch` on load."""
+    from pathlib import Path
+
+    import configs
+    from accelsim.arch import load_arch
+    from accelsim.yamlio import load_yaml
+
+    path = Path(name)
+    if path.is_file():
+        if path.suffix.lower() in (".yaml", ".yml"):
+            data = load_yaml(path)
+            if isinstance(data, dict) and "levels" in data:
+                return hierarchy_from_dict(data, str(path))
+        return from_arch(load_arch(path))
+    stem = name[len("hierarchy/"):] if name.startswith("hierarchy/") else name
+    found = configs.find(f"hierarchy/{stem}")
+    if found is not None:
+        return load_hierarchy(str(found))
+    return from_arch(load_arch(name))

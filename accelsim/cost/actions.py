@@ -162,6 +162,7 @@ class Analytic:
         self.flat = flat
         self.sizes = dict(problem.dims)
         self.rel = {t.role: t.dims for t in problem.tensors}
+        self.coords = {t.role: [(c, problem.is_simple(c)) for c in t.coords] for t in problem.tensors}
         self._cache: dict = {}
 
     def macs(self) -> int:
@@ -212,18 +213,18 @@ class Analytic:
         return self._cache[key]
 
     def _volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> tuple[int, int]:
-        p = self.problem
         loop_roles, slide = self.roles(role, cut, instance, streamed)
-        tensor = p.tensor(role)
-        rel = tensor.dims
+        rel = self.rel[role]
+        kept: dict[str, list[tuple[int, int, bool]]] = {d: [] for d in self.sizes if d not in rel}
+        for lp, ro in zip(self.flat.loops, loop_roles):
+            if lp.dim in kept:
+                kept[lp.dim].append((lp.factor, lp.span, ro == PREFIX))
         mult = 1
-        for d in p.dim_names:
-            if d not in rel:
-                mult *= count_tuples(self.sizes[d], [(lp.factor, lp.span, ro == PREFIX)
-                                                 for lp, ro in zip(self.flat.loops, loop_roles) if lp.dim == d])
+        for d, loops in kept.items():
+            mult *= count_tuples(self.sizes[d], loops)
         sums = []
-        for c in tensor.coords:
-            if p.is_simple(c):
+        for c, simple in self.coords[role]:
+            if simple:
                 sums.append((self.sizes[c.terms[0][0]], 0))
             else:
                 sums.append(self._axis(c, loop_roles, slide))
@@ -394,14 +395,14 @@ def _pairs_by_rows(ia: list[tuple[int, int, int, int]], t2: int, d2: int, k1: in
         span = k1 * (la - 1) + k2 * (t2 - 1) + 1
         jlo = max(0, -(c0 // step))                     # first j whose window starts at >= 0
         jhi = min(nfull - 1, (size - span - c0) // step)   # last j whose window ends inside
-        edges: list[int] | range = range(nfull)
+        edges: tuple[range, ...] = (range(nfull),)
         if jhi >= jlo:
             n_in = jhi - jlo + 1
             total += n_in * _count_in(la, t2, k1, k2, 0, span)
             if da >= 0:
                 ovl += n_in * _overlap_in(la, t2, lpa, t2, k1 * da, k1, k2, 0, span)
-            edges = [*range(jlo), *range(jhi + 1, nfull)]
-        for j, lb in [(j, t2) for j in edges] + ([(nfull, rem)] if rem else []):
+            edges = (range(jlo), range(jhi + 1, nfull))
+        for j, lb in [(j, t2) for r in edges for j in r] + ([(nfull, rem)] if rem else []):
             base = c0 + k2 * t2 * j
             lo, hi = -base, size - base
             total += _count_in(la, lb, k1, k2, lo, hi)

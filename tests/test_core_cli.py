@@ -1,0 +1,76 @@
+"""accelsim count: the general core from the command line. Counts a hand-derived case on the
+clustered Eyeriss v2 hierarchy, converts a fixed-shape arch on load, and turns every bad new input
+into one line naming the file and key, exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+DATA = REPO / "tests" / "data"
+NEST = str(DATA / "core_nest_v2.yaml")
+PROBLEM = str(DATA / "core_conv3x3.yaml")
+
+
+def accelsim(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "accelsim", "count", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_count_on_the_clustered_eyeriss_v2(tmp_path):
+    """A 16 -> 32 channel 3x3 conv (16 x 16, pad 1). Weights bypass the GLB clusters: DRAM -> spad
+    refills them at every step of the loops above the innermost weight loop (C at the clusters), so
+    the P (2) and Q (4) loops outside it re-read every weight: 4,608 x 8. The ifmap goes to the
+    clusters once per DRAM K step (4) and, P being its innermost loop, slides: the 9 + 9 padded
+    rows of the two P tiles overlap in 2, so each step reads the whole 16 x 16 x 16 input once."""
+    out = accelsim("hierarchy/eyeriss_v2", "-m", NEST, "-p", PROBLEM, "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    words = {(r["level"], r["tensor"], r["action"]): r["words"] for r in doc["actions"]}
+    assert doc["macs"] == 32 * 16 * 16 * 16 * 9 and doc["active"] == 192
+    assert words[("dram", "weight", "read")] == 32 * 16 * 9 * 8
+    assert words[("dram", "ifmap", "read")] == 16 * 16 * 16 * 4
+    assert words[("dram", "psum", "update")] == 32 * 16 * 16 and ("dram", "psum", "read") not in words
+    text = accelsim("hierarchy/eyeriss_v2", "-m", NEST, "-p", PROBLEM, cwd=tmp_path).stdout
+    assert "parallel-for r in [0:3) (glb_cluster fanout x)" in text and "spad             weight  fill" in text
+
+
+def test_fixed_shape_arch_is_converted_on_load(tmp_path):
+    (tmp_path / "n.yaml").write_text(
+        "- {level: dram, factors: {K: 3, C: 16}}\n"
+        "- {level: glb, factors: {P: 16, Q: 4}, spatial: {x: {R: 3}, y: {K: 14}}}\n"
+        "- {level: rf, factors: {Q: 4, S: 3}, keeps: [ifmap, weight, psum]}\n")
+    out = accelsim("eyeriss_v1", "-m", "n.yaml", "-p", PROBLEM, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0].startswith("dram[ifmap, weight, psum; unbounded] -> glb[")
+
+
+@pytest.mark.parametrize("edit, expect", [
+    (("problem", "Q + S - 1", "Q + T - 1"), "core_conv3x3.yaml: tensors[0].coords[4].expr: unknown dim 'T'"),
+    (("nest", "level: spad", "level: pe"), "core_nest_v2.yaml: [2].level: no level 'pe' in hierarchy"),
+    (("hierarchy", "x: 3, y: 4", "x: 0, y: 4"), "eyeriss_v2.yaml: levels[1].fanout.x: value 0 is too small"),
+    (("hierarchy", "keeps: [ifmap, psum]", "keeps: [ifmap, bias]"),
+     "eyeriss_v2.yaml: levels[1].keeps: level 'glb_cluster' keeps unknown tensor 'bias'"),
+    (("hierarchy", "name: spad", "name: glb_cluster"), "eyeriss_v2.yaml: levels[2].name: duplicate level name"),
+])
+def test_bad_new_input_is_one_line_exit_2(tmp_path, edit, expect):
+    which, old, new = edit
+    files = {"problem": DATA / "core_conv3x3.yaml", "nest": DATA / "core_nest_v2.yaml",
+             "hierarchy": REPO / "configs" / "hierarchy" / "eyeriss_v2.yaml"}
+    paths = {}
+    for key, src in files.items():
+        text = src.read_text()
+        if key == which:
+            assert old in text
+            text = text.replace(old, new, 1)
+        paths[key] = tmp_path / src.name
+        paths[key].write_text(text)
+    out = accelsim(str(paths["hierarchy"]), "-m", str(paths["nest"]), "-p", str(paths["problem"]), cwd=tmp_path)
+    assert out.returncode == 2
+    line = out.stderr.strip()
+    assert "\n" not in line and line.startswith("accelsim: error: ") and expect in line, line
