@@ -118,3 +118,28 @@ def test_bmm_functional_equals_matmul():
     k = rng.integers(-8, 8, (2, 3, 5))        # key laid out [B, K, N]: score = q @ k
     np.testing.assert_array_equal(execute(p, nest, q, k), q @ k)
     assert count_actions(p, h, nest) == interpret(p, h, nest)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_non_contiguous_tiles_equal_interpreter(data):
+    """A multicast over a dim whose inner temporal loop sits at a level the tensor bypasses: the
+    unioned tile is every other block of rows, not an interval (the case the fixed shape forbade:
+    'ifmap bypasses the RF, so P cannot be both spatial and an RF loop')."""
+    from accelsim.hierarchy import Fanout, Hierarchy, Storage
+    from accelsim.loopnest import LevelMap, LoopNest
+    from accelsim.names import ROLES
+    from tests.core_strategies import strided_1d
+
+    problem = data.draw(strided_1d())
+    P = problem.size("P")
+    inner = data.draw(st.integers(1, P))                   # P loop at L1 (bypassed by the ifmap)
+    x = data.draw(st.integers(1, -(-P // inner)))          # P split over the fanout
+    outer = -(-P // (inner * x))
+    regs = data.draw(st.sampled_from([(), ("ifmap",), ROLES]))
+    h = Hierarchy("nc", (Storage("L0", ROLES, fanout=Fanout(x, 1, "bus")), Storage("L1", ROLES), Storage("L2", ROLES)))
+    rest = tuple((d, problem.size(d)) for d in ("M", "R", "K"))
+    nest = LoopNest((LevelMap("L0", (("P", outer),) + rest, ("M", "P", "R", "K"), ROLES, (("P", x),)),
+                     LevelMap("L1", (("P", inner),), (), ("weight", "psum")),
+                     LevelMap("L2", keeps=regs)))
+    assert count_actions(problem, h, nest) == interpret(problem, h, nest)

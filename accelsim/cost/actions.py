@@ -350,29 +350,7 @@ class Analytic:
         else:
             k2, t2 = 1, [(range(1), None)]
         total = ovl = 0
-        off, size = c.offset, c.size
-        if all(isinstance(a, range) for a, _ in t1) and all(isinstance(b, range) for b, _ in t2):
-            # contiguous tiles (the common case): integer windows only
-            ia = [(a.start, len(a), -1 if pa is None else a.start - pa.start, 0 if pa is None else len(pa))
-                  for a, pa in t1 if len(a)]
-            if all(pb is None for _, pb in t2):
-                # the tiles of d2 are [j*T2, (j+1)*T2) clipped: pairs whose lattice lies inside
-                # [0, size) all count the same, so only the clipped ones are counted one by one
-                t2_len = max(len(b) for b, _ in t2)
-                d2_size = sum(len(b) for b, _ in t2)
-                return _pairs_by_rows(ia, t2_len, d2_size, k1, k2, off, size)
-            ib = [(b.start, len(b), -1 if pb is None else b.start - pb.start, 0 if pb is None else len(pb))
-                  for b, pb in t2 if len(b)]
-            for sa, la, da, lpa in ia:
-                for sb, lb, db, lpb in ib:
-                    base = k1 * sa + k2 * sb + off
-                    lo, hi = -base, size - base
-                    total += _count_in(la, lb, k1, k2, lo, hi)
-                    if da >= 0:
-                        ovl += _overlap_in(la, lb, lpa, lb, k1 * da, k1, k2, lo, hi)
-                    elif db >= 0:
-                        ovl += _overlap_in(la, lb, la, lpb, k2 * db, k1, k2, lo, hi)
-            return total, ovl
+        # at least one dim has non-contiguous tiles: explicit index sets
         for a, pa in t1:
             for b, pb in t2:
                 total += _count(a, b, k1, k2, c.offset, c.size)
