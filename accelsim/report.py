@@ -1,4 +1,4 @@
-"""Turning a Run into what people read: stats.json (schema accelsim.stats/1), layers.csv,
+"""Turning a Run into what people read: stats.json (schema accelsim.stats/2), layers.csv,
 mapping.txt and the terminal table. Files are written atomically (temp file + rename)."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from accelsim.atomic import atomic_writer
 from accelsim.cost.model import ENERGY_PARTS
 from accelsim.pipeline import LayerRun, Run
 
-SCHEMA = "accelsim.stats/1"
+SCHEMA = "accelsim.stats/2"
+READABLE_SCHEMAS = (SCHEMA, "accelsim.stats/1")   # /2 = /1 plus layers[].actions and hand_written_mappings
 STALL_CAUSES = ("dram", "glb", "noc", "fill_drain")
 
 
@@ -40,6 +41,7 @@ def _layer_dict(lr: LayerRun, arch) -> dict:
         "noc_transfers": dict(zip(("ifmap", "weight", "psum"), r.counts.noc_transfers)),
         "mapping": r.mapping.compact() if r.mapping is not None else None,
         "mapping_nest": r.mapping.to_dict() if r.mapping is not None else None,
+        "actions": _actions(r),
     }
     if lr.sim is not None:
         d["stall_cycles"] = {c: int(lr.sim.stall_cycles.get(c, 0)) for c in STALL_CAUSES}
@@ -48,6 +50,17 @@ def _layer_dict(lr: LayerRun, arch) -> dict:
         d["search"] = {"evaluated": lr.search.evaluated, "proposed": lr.search.proposed,
                        "stopped_by": lr.search.stopped_by}
     return d
+
+
+def _actions(r) -> list[dict]:
+    """The layer's labelled action table (docs/core.md), nonzero entries sorted; none for
+    bandwidth-only layers (no mapping)."""
+    if r.mapping is None:
+        return []
+    from accelsim.cost.counts import fixed_actions
+
+    a = fixed_actions(r.layer, r.mapping)
+    return [{"level": lv, "tensor": t, "action": act, "words": n} for lv, t, act, n in a.table()]
 
 
 def stats(run: Run) -> dict:

@@ -28,7 +28,7 @@ def test_json_schema_and_totals(tmp_path):
     out = accelsim("run", "--no-sim", "--json", "--layers", "1-2", "--batch", "2", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert doc["schema"] == "accelsim.stats/1"
+    assert doc["schema"] == "accelsim.stats/2"
     assert doc["batch"] == 2 and doc["workload"] == "alexnet" and doc["dataflow"] == "rs"
     assert [l["name"] for l in doc["layers"]] == ["CONV1", "CONV2"]
     # CONV1 + CONV2 MACs at batch 2: 2 * (105,415,200 + 223,948,800)

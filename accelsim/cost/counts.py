@@ -98,7 +98,13 @@ def _shape(rows: int, cols: int) -> Hierarchy:
     return fixed_shape(rows, cols)
 
 
+def fixed_actions(layer: Layer, m: Mapping) -> Actions:
+    """The general action table of a fixed-shape mapping (levels dram, glb with its array network,
+    rf, reg). Pure."""
+    h = _shape(m.spatial(ROWS), m.spatial(COLS))
+    return count_actions(from_layer(layer), h, from_fixed(m, h))
+
+
 def count(layer: Layer, m: Mapping) -> Counts:
     """Exact reads/writes per level and tensor, MACs and ideal cycles. Pure."""
-    h = _shape(m.spatial(ROWS), m.spatial(COLS))
-    return to_counts(count_actions(from_layer(layer), h, from_fixed(m, h)))
+    return to_counts(fixed_actions(layer, m))

@@ -1,7 +1,8 @@
 """Energy breakdown per layer as stacked bars: by storage level (MAC, RF, NoC, GLB, DRAM) or by
 tensor (ifmaps, weights, psums). Two panels: the energy itself, and each part's share of it.
 
-Takes a run's stats (the ``accelsim.stats/1`` document of stats.json, or a ``pipeline.Run``).
+Takes a run's stats (the ``accelsim.stats/2`` document of stats.json, or an older ``/1`` one, or a
+``pipeline.Run``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from accelsim.errors import ConfigError
+from accelsim.report import READABLE_SCHEMAS as STATS_SCHEMAS
 from accelsim.plots.style import (FORMATS, LEVEL_COLOURS, LEVEL_LABELS, TENSOR_COLOURS, TENSOR_LABELS, energy_unit,
                                   pyplot, save)
 
@@ -34,8 +36,8 @@ def stats_doc(run_or_doc) -> dict:
         from accelsim.report import stats
 
         doc = stats(run_or_doc)
-    if not isinstance(doc, dict) or doc.get("schema") != "accelsim.stats/1" or not doc.get("layers"):
-        raise ConfigError("not an accelsim stats document (schema accelsim.stats/1 with layers)")
+    if not isinstance(doc, dict) or doc.get("schema") not in STATS_SCHEMAS or not doc.get("layers"):
+        raise ConfigError(f"not an accelsim stats document (schema {' or '.join(STATS_SCHEMAS)} with layers)")
     return doc
 
 
