@@ -83,3 +83,14 @@ def test_cli(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "accelsim", "scalesim", str(cfg), "-w", str(topo)],
                          capture_output=True, text=True, env=env, cwd=tmp_path)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "ArrayHieght" in bad.stderr
+
+
+def test_explain_sees_the_im2col_view(tmp_path):
+    """accelsim explain on a .cfg maps the layer as the run does: CONV5 simulates to SCALE-Sim's 168863."""
+    from accelsim.cli.cmd_explain import explain
+
+    topo = tmp_path / "t.csv"
+    topo.write_text(TOPOLOGY)
+    arch = load_scalesim_cfg(OS_CFG)
+    (layer, result, sim), _ = explain(arch, load_workload(str(topo)), arch.dataflow)
+    assert layer.name == "Conv5" and result.macs == 13 * 13 * 3 * 3 * 384 * 256 and sim.cycles == 168863

@@ -2,7 +2,7 @@
 
 Ground truth: SCALE-Sim 3.0's own reports (benchmarks/peer_data/scalesim_reports.json: every column of
 COMPUTE_REPORT, BANDWIDTH_REPORT and DETAILED_ACCESS_REPORT, per layer, with the .cfg and topology
-each run used): AlexNet CONV5 on SCALE-Sim's 32x32 .cfg (64 KB SRAMs), and small layers on an 8x8
+each run used): AlexNet CONV5 on SCALE-Sim's 32x32 .cfg (64 KB SRAMs) and 12x14, and small layers on an 8x8
 array with 1 KB / 2 KB ifmap / filter SRAMs so its read buffers' windows move many times. A
 literal port of SCALE-Sim's read buffer (sets of addresses, checked one by one) is the slow path the
 numba kernel must equal.
@@ -20,7 +20,14 @@ from hypothesis import strategies as st
 
 from accelsim.arch import load_scalesim_cfg
 from accelsim.cost.scalesim_buffers import SETS, buffer_sets, dram_reads
-from accelsim.interop.scalesim import ACCESS_COLUMNS, access_rows, compute_report_rows, with_buffers
+from accelsim.interop.scalesim import (
+    ACCESS_COLUMNS,
+    BANDWIDTH_COLUMNS,
+    access_rows,
+    bandwidth_rows,
+    compute_report_rows,
+    with_buffers,
+)
 from accelsim.pipeline import run
 from tests.conftest import REPO
 from workloads.layer import Layer
@@ -59,13 +66,17 @@ def test_scalesim_reports_reproduced(tmp_path, i):
     case = REPORTS["runs"][i]
     workload, result = _ours(tmp_path, case)
     checked = 0
-    for layer, ss, report, access in zip(workload.layers, case["layers"], compute_report_rows(result),
-                                         access_rows(result)):
+    for layer, ss, report, access, bandwidths in zip(workload.layers, case["layers"], compute_report_rows(result),
+                                                     access_rows(result), bandwidth_rows(result)):
         if _scalesim_ofmap_rows(layer, layer.stride_h) != layer.P:
             continue                                  # see test_non_dividing_stride below
         ours = dict(zip(ACCESS_COLUMNS, access[1:]))
         assert report[1] == ss["Total Cycles"], layer.name
         assert report[4] == pytest.approx(ss["Mapping Efficiency %"], rel=1e-12)
+        assert report[3] == pytest.approx(ss["Overall Util %"], rel=1e-12)
+        bandwidth = dict(zip(BANDWIDTH_COLUMNS, bandwidths[1:]))
+        for col in ("Avg IFMAP SRAM BW", "Avg FILTER SRAM BW"):
+            assert bandwidth[col] == pytest.approx(ss[col], rel=1e-12), (layer.name, col)
         for col in ("SRAM IFMAP Reads", "SRAM Filter Reads", "DRAM IFMAP Reads", "DRAM Filter Reads"):
             assert ours[col] == ss[col], (layer.name, col)
         if result.dataflow != "scalesim_os":
@@ -215,3 +226,15 @@ def test_run_buffers_flag(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "accelsim", "run", "eyeriss_v1", "-w", str(topo), "-q", "--no-sim",
                           "--buffers", "scalesim"], capture_output=True, text=True, env=env, check=False)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "systolic" in bad.stderr
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Compute Util % is defined differently: SCALE-Sim averages per fold MACs / (PEs x the fold's demand "
+    "matrix length), T + R + C - 2 for OS and 2R + 2C + T - 3 for WS and IS (one column skew more than the "
+    "fold takes); accelsim divides by the cycles not stalled. AlexNet CONV5, 32x32: SCALE-Sim OS "
+    "86.46958499147237, WS 57.48299319727833, IS 59.14260717410367; accelsim 86.47009706093105, "
+    "64.2588379226426, 64.38123624883707"))
+def test_compute_util_definition(tmp_path):
+    case = next(c for c in REPORTS["runs"] if "ArrayHeight: 32" in c["cfg"] and "Dataflow: ws" in c["cfg"])
+    _, result = _ours(tmp_path, case)
+    assert compute_report_rows(result)[0][5] == pytest.approx(case["layers"][0]["Compute Util %"], rel=1e-9)

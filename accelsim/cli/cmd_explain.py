@@ -37,6 +37,8 @@ def explain(arch, workload, dataflow: str, spec=None) -> list[tuple]:
     for layer in workload.layers:
         if not layer.kind.has_macs:
             continue
+        if flow.view is not None:          # the layer as the dataflow's array computes it (SCALE-Sim: im2col)
+            layer = flow.view(layer)
         result = search(layer, arch, flow, spec).result if spec is not None else evaluate(layer, arch,
                                                                                              flow.named(layer, arch))
         sim = examine(layer, arch, result.mapping, result.counts, flow.name,

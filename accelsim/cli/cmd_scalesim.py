@@ -52,7 +52,12 @@ def compare(arch, workload, table: str = DEFAULT_TABLE, budget: int = 2000, seed
     """Per layer: SCALE-Sim's numbers (its fixed mapping) and what SCALE-Sim lacks (see module doc)."""
     from accelsim.energy import PRESETS
     from accelsim.errors import ConfigError
-    from accelsim.interop.scalesim import ACCESS_COLUMNS, access_rows, compute_report_rows, with_buffers
+    from accelsim.interop.scalesim import (
+        ACCESS_COLUMNS,
+        access_rows,
+        compute_report_rows,
+        with_buffers,
+    )
     from accelsim.mapper.search import SearchSpec
     from accelsim.pipeline import run
 
