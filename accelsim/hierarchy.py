@@ -12,6 +12,8 @@ Invariants (checked on construction, ConfigError otherwise):
 - a level keeps only known roles, each at most once; every capacity group names kept roles only,
   no role in two groups, words >= 1;
 - fanout sizes are >= 1 and the network is a registered NoC type (its parameters validated there);
+- ``unsplit`` (per level) and ``unsplit_x`` / ``unsplit_y`` (per fanout) name dims the hardware
+  cannot split there (Timeloop's constraints; checked against a nest by ``loopnest.problems_of``);
 - the list order is the nesting (level i+1 is inside level i), so the level graph has no cycle by
   construction.
 
@@ -38,6 +40,8 @@ class Fanout:
     y: int
     network: str
     params: tuple[tuple[str, Any], ...] = ()
+    unsplit_x: tuple[str, ...] = ()     # dims the x axis may not split (hardware constraints)
+    unsplit_y: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:
@@ -52,6 +56,7 @@ class Storage:
     read_bandwidth: float | None = None     # words per cycle; None = unlimited
     write_bandwidth: float | None = None
     fanout: Fanout | None = None
+    unsplit: tuple[str, ...] = ()       # dims this level's temporal loops may not split
 
     def keeps_role(self, role: str) -> bool:
         return role in self.keeps
@@ -161,13 +166,15 @@ def from_arch(arch: Any) -> Hierarchy:
     (keeping what the arch gives them, possibly nothing), so every fixed-shape mapping converts."""
     glb_groups = tuple((tuple(r for r, g in zip(ROLES, group) if g), words)
                        for group, words in arch.glb.capacity_groups(arch.word_bits))
+    dram_u, glb_u, rows_u, cols_u, rf_u = arch.constraints.unsplit   # accelsim.mapping.LEVELS order
     dram_bw = arch.dram_words_per_cycle
     levels = [
         Storage(DRAM, ROLES, (), None if dram_bw == float("inf") else dram_bw,
-                None if dram_bw == float("inf") else dram_bw),
+                None if dram_bw == float("inf") else dram_bw, unsplit=dram_u),
         Storage(GLB, tuple(arch.glb.holds), glb_groups, arch.glb.bandwidth_words_per_cycle,
                 arch.glb.bandwidth_words_per_cycle,
-                Fanout(arch.pe_array.rows, arch.pe_array.cols, arch.noc.type, arch.noc.params)),
+                Fanout(arch.pe_array.rows, arch.pe_array.cols, arch.noc.type, arch.noc.params, rows_u, cols_u),
+                unsplit=glb_u),
     ]
     rf_roles = tuple(r for r in ROLES if arch.rf.holds(r))
     if arch.rf.shared is not None:
@@ -175,7 +182,7 @@ def from_arch(arch: Any) -> Hierarchy:
     else:
         groups = tuple(((r,), arch.rf.capacity(r)) for r in rf_roles)
     regs = tuple(arch.pe_array.operand_registers)
-    levels.append(Storage(RF, rf_roles, groups))       # kept even when it holds nothing: its loops remain
+    levels.append(Storage(RF, rf_roles, groups, unsplit=rf_u))   # kept even when it holds nothing: its loops remain
     levels.append(Storage(REG, regs, tuple(((r,), 1) for r in regs)))
     return Hierarchy(arch.name, tuple(levels), Compute(MAC), arch.word_bits, arch.source)
 
@@ -232,7 +239,7 @@ def _fanout(lf: Fields) -> Fanout | None:
     ff = lf.sub("fanout")
     x = ff.int("x", minimum=1, maximum=1 << 16)
     y = ff.int("y", 1, minimum=1, maximum=1 << 16)
-    net = ff.raw("network", "bus")
+    net = ff.raw("network")
     if isinstance(net, dict):
         nf = ff.sub("network")
         kind = nf.str("type", choices=noc_registry.names())
@@ -241,8 +248,18 @@ def _fanout(lf: Fields) -> Fanout | None:
     else:
         kind = ff.str("network", choices=noc_registry.names())
         params = ()
+    ux, uy = _dims(ff, "unsplit_x"), _dims(ff, "unsplit_y")
     ff.done()
-    return Fanout(x, y, kind, params)
+    return Fanout(x, y, kind, params, ux, uy)
+
+
+def _dims(f: Fields, key: str) -> tuple[str, ...]:
+    """A list of dim names (identifiers; which dims exist is the problem's business)."""
+    out = f.list(key, [])
+    for d in out:
+        if not isinstance(d, str) or not d.isidentifier():
+            raise f.error(key, f"expected a list of dim names, got {d!r}")
+    return tuple(out)
 
 
 def hierarchy_from_dict(data: Any, source: str = "<memory>") -> Hierarchy:
@@ -267,8 +284,9 @@ def hierarchy_from_dict(data: Any, source: str = "<memory>") -> Hierarchy:
         rbw = lf.number("read_bandwidth", minimum=0, exclusive_min=True) if lf.has("read_bandwidth") else None
         wbw = lf.number("write_bandwidth", minimum=0, exclusive_min=True) if lf.has("write_bandwidth") else rbw
         fan = _fanout(lf)
+        unsplit = _dims(lf, "unsplit")
         lf.done()
-        levels.append(Storage(lname, tuple(keeps), cap, rbw, wbw, fan))
+        levels.append(Storage(lname, tuple(keeps), cap, rbw, wbw, fan, unsplit))
     cf = f.sub("compute", {})
     if isinstance(cf, dict):
         cf = Fields(cf, source, "compute")

@@ -153,6 +153,16 @@ def problems_of(problem: Problem, hierarchy: Hierarchy, nest: LoopNest) -> list[
             if not lv.keeps_role(r):
                 kept = ", ".join(lv.keeps) or "nothing"
                 out.append((f"{key}.keeps", f"level {lv.name!r} cannot keep {r!r}; it keeps {kept}"))
+        for d in lv.unsplit:
+            if lm.factor(d) > 1:
+                out.append((f"{key}.factors", f"level {lv.name!r} may not split {d} (its unsplit list), "
+                                              f"factor {lm.factor(d)}"))
+        if lv.fanout is not None:
+            for axis, banned in ((X, lv.fanout.unsplit_x), (Y, lv.fanout.unsplit_y)):
+                for d in banned:
+                    if lm.spatial(axis, d) > 1:
+                        out.append((f"{key}.{axis}", f"the fanout below {lv.name!r} may not split {d} on {axis} "
+                                                     f"(its unsplit_{axis} list)"))
         if (lm.x or lm.y) and lv.fanout is None:
             out.append((f"{key}", f"spatial factors at level {lv.name!r}, which has no fanout"))
         if lv.fanout is not None:

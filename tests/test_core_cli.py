@@ -43,11 +43,18 @@ def test_count_on_the_clustered_eyeriss_v2(tmp_path):
 def test_fixed_shape_arch_is_converted_on_load(tmp_path):
     (tmp_path / "n.yaml").write_text(
         "- {level: dram, factors: {K: 3, C: 16}}\n"
-        "- {level: glb, factors: {P: 16, Q: 4}, spatial: {x: {R: 3}, y: {K: 14}}}\n"
-        "- {level: rf, factors: {Q: 4, S: 3}, keeps: [ifmap, weight, psum]}\n")
+        "- {level: glb, factors: {P: 16, Q: 16}, spatial: {x: {R: 3}, y: {K: 14}}}\n"
+        "- {level: rf, factors: {S: 3}, keeps: [ifmap, weight, psum]}\n")
     out = accelsim("eyeriss_v1", "-m", "n.yaml", "-p", PROBLEM, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[0].startswith("dram[ifmap, weight, psum; unbounded] -> glb[")
+    # the arch's constraints come along: eyeriss_v1's PEs keep one filter row, not output columns
+    (tmp_path / "n.yaml").write_text((tmp_path / "n.yaml").read_text().replace("{P: 16, Q: 16}", "{P: 16, Q: 4}")
+                                     .replace("{S: 3}", "{Q: 4, S: 3}"))
+    bad = accelsim("eyeriss_v1", "-m", "n.yaml", "-p", PROBLEM, cwd=tmp_path)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == ("accelsim: error: n.yaml: levels[2].factors: level 'rf' may not split Q "
+                                  "(its unsplit list), factor 4")
 
 
 @pytest.mark.parametrize("edit, expect", [

@@ -5,6 +5,8 @@ printing, and a BERT-base attention Q.K^T counted at full size against hand-deri
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accelsim.arch import load_arch
 from accelsim.cost.actions import count_actions
@@ -12,9 +14,11 @@ from accelsim.errors import ConfigError
 from accelsim.hierarchy import Fanout, Hierarchy, Storage, from_arch, hierarchy_from_dict, load_hierarchy
 from accelsim.interp_general import interpret
 from accelsim.loopnest import LevelMap, LoopNest, check, from_fixed, loop_nest_text, nest_from_dict, nest_to_dict
+from accelsim.loopnest import problems_of as check_all
 from accelsim.names import COMPUTE, DOWN, DOWN_DEST, DRAIN, FILL, IFMAP, PSUM, READ, ROLES, UPDATE, WEIGHT
 from accelsim.problem import attention_scores, from_layer, problem_from_dict
 from configs import root
+from tests.strategies import small_layers
 from workloads import zoo
 from workloads.layer import conv, fc, gemm
 
@@ -210,3 +214,44 @@ def test_bert_base_qk_full_size_hand_counts():
     assert a.get("glb", IFMAP, READ) == q_elems * 32 == a.get("glb", IFMAP, DOWN)
     assert a.get("glb", IFMAP, DOWN_DEST) == a.macs == a.get("reg", IFMAP, FILL)
     assert a.get("glb", PSUM, DRAIN) == scores
+
+
+@settings(max_examples=60, deadline=None)
+@given(layer=small_layers(), seed=st.integers(0, 10_000), level=st.integers(0, 4), dim=st.integers(0, 7))
+def test_from_arch_carries_the_hardware_constraints(layer, seed, level, dim):
+    """eyeriss_v1's constraints.unsplit become level/fanout unsplit lists: the general legality check
+    agrees with the fixed one on mapper proposals and on proposals with one factor forced up."""
+    import random
+
+    from accelsim.legality import problems_of as fixed_problems_of
+    from accelsim.loopnest import problems_of
+    from accelsim.mapper.space import propose
+    from accelsim.mapping import Mapping
+    from dataflows import registry
+
+    arch = load_arch("eyeriss_v1")
+    h = from_arch(arch)
+    m = propose(layer, arch, registry.get("rs"), random.Random(seed))
+    factors = [list(f) for f in m.factors]
+    D = layer.dims[dim]
+    if D > 1:                          # split the dim at one level; DRAM covers the rest
+        factors[level][dim] = 2
+        if level != 0:
+            inner = factors[1][dim] * factors[2][dim] * factors[3][dim] * factors[4][dim]
+            factors[0][dim] = -(-D // inner)
+    bumped = Mapping(tuple(tuple(f) for f in factors), m.orders, m.glb_keep, m.rf_keep, m.reg_keep)
+    p = from_layer(layer)
+    for mm in (m, bumped):
+        assert bool(problems_of(p, h, from_fixed(mm, h))) == bool(fixed_problems_of(layer, mm, arch))
+
+
+def test_unsplit_yaml_keys_reject_a_split():
+    doc = {"name": "h", "levels": [{"name": "dram", "keeps": ["ifmap", "weight", "psum"], "unsplit": ["K"],
+                                    "fanout": {"x": 4, "network": "bus", "unsplit_x": ["M"]}}]}
+    h = hierarchy_from_dict(doc, "h.yaml")
+    p = attention_scores(heads=1, length=4, head_dim=4)
+    ok = LoopNest((LevelMap("dram", (("M", 4), ("N", 4), ("K", 4)), (), ROLES),))
+    assert [k for k, _ in check_all(p, h, ok)] == ["levels[0].factors"]
+    spatial = LoopNest((LevelMap("dram", (("M", 1), ("N", 4)), (), ROLES, (("M", 4),)),))
+    assert check_all(p, h, spatial)[0] == ("levels[0].x", "the fanout below 'dram' may not split M on x "
+                                                          "(its unsplit_x list)")
