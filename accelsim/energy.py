@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-TENSORS: tuple[str, ...] = ("ifmap", "weight", "psum")
+from accelsim.names import ROLES
+
+TENSORS: tuple[str, ...] = ROLES             # the names live in accelsim.names
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ import enum
 from dataclasses import dataclass, field, replace
 
 from accelsim.errors import ConfigError
+from accelsim.names import CONV_DIMS
 
-DIMS: tuple[str, ...] = ("N", "G", "K", "C", "P", "Q", "R", "S")
+DIMS: tuple[str, ...] = CONV_DIMS          # the names live in accelsim.names
 N, G, K, C, P, Q, R, S = range(8)
 
 
