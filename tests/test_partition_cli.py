@@ -98,3 +98,43 @@ def test_local_kernels_compute_the_convolution():
         ref = reference_conv(layer, x[None].astype(np.int64), w.astype(np.int64))[0]
         for impl in ("direct", "im2col+gemm"):
             assert np.array_equal(Conv(impl, x, w, stride, R // 2)(), ref)
+
+
+def test_plan_rows_name_gpu_share_dimension_and_chain_boundaries(tmp_path, capsys):
+    """Every operator's GPU share is 1 - its CPU ratio; each chain is a head, insides and a tail, in
+    consecutive rows of one segment; the printed H share is the share of co-executed operators along H."""
+    assert main(["partition", "sd855", "--workload", "codl_vgg16", "--out", str(tmp_path / "o")]) == 0
+    text = capsys.readouterr().out
+    doc = json.loads((tmp_path / "o" / "partition.json").read_text())
+    rows = doc["plan"]
+    assert all(r["gpu_share"] == pytest.approx(1 - r["ratio"]) for r in rows)
+    chains: dict = {}
+    for r in rows:
+        if r["chain"] is not None:
+            chains.setdefault(r["chain"], []).append(r)
+    assert [len(c) for c in chains.values()] == doc["chains"] and doc["chains"]
+    for members in chains.values():
+        assert [m["chain_pos"] for m in members] == ["head"] + ["inside"] * (len(members) - 2) + ["tail"]
+        assert len({m["segment"] for m in members}) == 1 and len({m["dim"] for m in members}) == 1
+    co = [r for r in rows if 0 < r["ratio"] < 1]
+    assert doc["h_share"] == pytest.approx(sum(r["dim"] == "H" for r in co) / len(co))
+    assert f"split along H: {100 * doc['h_share']:.0f}%" in text
+    head = next(r for r in rows if r["chain_pos"] == "head")
+    assert re.search(rf"^{head['layer']}\s+H\s+{head['gpu_share']:.1f}\s+{head['chain']} head\s", text, re.M)
+
+
+def test_out_dir_timeline_is_drawn_by_accelsim_plot(tmp_path, capsys):
+    """--out writes the plans' events; `accelsim plot DIR` finds them through the plots registry. The
+    CoDL timeline ends at the plan's latency and each processor's compute events add up to its work."""
+    out = tmp_path / "run"
+    assert main(["partition", "sd855", "--workload", "codl_yolov2", "--out", str(out)]) == 0
+    doc = json.loads((out / "partition.json").read_text())
+    codl = doc["timeline"]["codl"]
+    assert max(e["end_ms"] for e in codl) == pytest.approx(doc["latency_ms"]["codl"], rel=1e-5)
+    cpu_work = sum(e["end_ms"] - e["start_ms"] for e in codl if e["processor"] == "CPU" and e["kind"] == "compute")
+    assert cpu_work == pytest.approx(sum(r["cpu_ms"] for r in doc["plan"]), rel=1e-5)
+    assert set(doc["timeline"]) == {"codl", "cpu_only", "gpu_only", "mulayer"}
+    capsys.readouterr()
+    assert main(["plot", str(out), "--format", "png"]) == 0
+    png = out / "plots" / "partition_timeline.png"
+    assert "partition: " in capsys.readouterr().out and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -48,6 +48,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     plan.add_argument("--json", action="store_true", help="print the accelsim.partition/1 JSON document")
     plan.add_argument("--plot", metavar="FILE", help="write the CPU/GPU timeline (PNG) of the CoDL plan "
                                                      "and the compared baselines")
+    plan.add_argument("--out", metavar="DIR", help="write DIR/partition.json (the JSON document with every "
+                                                   "plan's timeline); `accelsim plot DIR` then draws the Gantt chart")
     plan.add_argument("--baseline", action="append", choices=BASELINE_NAMES, metavar="NAME",
                       help=f"baseline(s) to compare against (repeatable; default all: {', '.join(BASELINE_NAMES)})")
     prof = p.add_argument_group("profiling (profile)")
@@ -129,12 +131,12 @@ def _print_plan(result, soc_label: str, baselines: list[str]) -> None:
 
     codl = result.codl
     print(f"CoDL plan: {result.workload.name} on {result.soc.name} ({soc_label})")
-    header = (f"{'layer':<14}{'dim':>5}{'ratio':>6}{'chain':>6}{'CPU ms':>9}{'GPU ms':>9}{'latency ms':>11}"
+    header = (f"{'layer':<18}{'dim':>5}{'GPU share':>10}{'chain':>12}{'CPU ms':>9}{'GPU ms':>9}{'latency ms':>11}"
               f"  {'CPU kernel':<12}{'GPU kernel':<10}")
     print(header)
     for r in plan_rows(codl):
-        chain = "-" if r["chain"] is None else str(r["chain"])
-        print(f"{r['layer']:<14}{r['dim']:>5}{r['ratio']:>6.1f}{chain:>6}{r['cpu_ms']:>9.3f}{r['gpu_ms']:>9.3f}"
+        chain = "-" if r["chain"] is None else f"{r['chain']} {r['chain_pos']}"
+        print(f"{r['layer']:<18}{r['dim']:>5}{r['gpu_share']:>10.1f}{chain:>12}{r['cpu_ms']:>9.3f}{r['gpu_ms']:>9.3f}"
               f"{r['latency_ms']:>11.3f}  {r['cpu_impl']:<12}{r['gpu_impl']:<10}")
     lat = result.latency_ms()
     sharing = result.sharing_ms()
@@ -189,8 +191,8 @@ def _run_plan(args: argparse.Namespace) -> int:
         raise ConfigError("--quick and --threads apply to 'profile', not to planning")
     if not args.workload:
         raise ConfigError("--workload is required (a zoo network name or a workload file)")
-    if args.plot and len(args.workload) > 1:
-        raise ConfigError("--plot draws one workload's timeline; give a single --workload")
+    if (args.plot or args.out) and len(args.workload) > 1:
+        raise ConfigError(f"{'--plot' if args.plot else '--out'} takes one workload's plan; give a single --workload")
     soc = load_soc(args.target)
     results = [run(soc, load_workload(w, args.batch)) for w in args.workload]
     baselines = args.baseline or list(BASELINE_NAMES)
@@ -202,6 +204,17 @@ def _run_plan(args: argparse.Namespace) -> int:
         _print_plan(results[0], args.target, baselines)
     else:
         _summary(results, args.target, baselines)
+    if args.out:
+        from pathlib import Path
+
+        out_dir = Path(args.out)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ConfigError("--out: exists and is not a directory", source=str(out_dir))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / "partition.json"
+        path.write_text(json.dumps(to_dict(results[0], args.target, timeline=True), indent=2) + "\n")
+        if not args.json:
+            print(f"plan and timelines written to {path} (draw them: accelsim plot {out_dir})")
     if args.plot:
         from accelsim.partition.timeline import events
         from accelsim.plots.timeline import plot_timeline
@@ -217,7 +230,7 @@ def _run_plan(args: argparse.Namespace) -> int:
 def _no_plan_flags(args: argparse.Namespace, command: str) -> None:
     for flag, value in (("--workload", args.workload), ("--plot", args.plot), ("--baseline", args.baseline),
                         ("--batch", args.batch), ("--json", args.json), ("--quick", args.quick),
-                        ("--threads", args.threads)):
+                        ("--threads", args.threads), ("--out", args.out)):
         if value:
             raise ConfigError(f"{flag} does not apply to 'partition {command}'")
 

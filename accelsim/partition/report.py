@@ -9,7 +9,10 @@ Metrics (docs/partition.md defines each one again for readers):
 - ``coexecuted``: operators with a CPU share strictly between 0 and 1; ``h_share``: the fraction of
   those split along H (CoDL: 77%);
 - ``chains``: lengths of the chains (segments of two or more operators);
-- ``redundant_rows``: output rows computed on both processors because of chain halos.
+- ``redundant_rows``: output rows computed on both processors because of chain halos;
+- per operator (``plan``): ``gpu_share`` (``1 - ratio``, the GPU's share of the output), ``dim`` (the
+  split dimension), ``chain`` and ``chain_pos`` (``head`` / ``inside`` / ``tail`` of its chain: the chain
+  boundaries, where data are shared).
 """
 
 from __future__ import annotations
@@ -92,12 +95,16 @@ def plan_rows(plan: Plan) -> list[dict]:
             chain_id += 1
             chain = chain_id
         for pos, op in enumerate(seg.ops):
+            where = None
+            if seg.is_chain:
+                where = "head" if pos == 0 else "tail" if pos == len(seg.ops) - 1 else "inside"
             charged = op.compute_ms
             if pos == 0:
                 charged += seg.presync_ms + seg.share_in_ms
             if pos == len(seg.ops) - 1:
                 charged += seg.share_out_ms
-            rows.append({"layer": op.layer, "dim": op.dim, "ratio": op.ratio, "chain": chain,
+            rows.append({"layer": op.layer, "dim": op.dim, "ratio": op.ratio, "gpu_share": round(1 - op.ratio, 1),
+                         "chain": chain, "chain_pos": where,
                          "segment": index, "cpu_ms": op.cpu_ms, "gpu_ms": op.gpu_ms, "latency_ms": charged,
                          "cpu_impl": op.cpu_impl, "gpu_impl": op.gpu_impl, "redundant_rows": op.redundant_rows})
     return rows
@@ -121,9 +128,18 @@ def _round(value, digits: int = 6):
     return value
 
 
-def to_dict(result: Result, soc_label: str) -> dict:
-    """The ``accelsim.partition/1`` JSON document."""
-    return _round({
+def timeline_dict(result: Result) -> dict:
+    """Every plan laid out in time (:func:`accelsim.partition.timeline.events`), for the Gantt chart."""
+    from dataclasses import asdict
+
+    from accelsim.partition.timeline import events
+
+    return {p.name: [asdict(e) for e in events(p)] for p in result.plans if p.name != "codl_no_chains"}
+
+
+def to_dict(result: Result, soc_label: str, timeline: bool = False) -> dict:
+    """The ``accelsim.partition/1`` JSON document (with ``timeline``: every plan's events too)."""
+    doc = {
         "schema": SCHEMA,
         "soc": soc_label,
         "soc_name": result.soc.name,
@@ -139,4 +155,7 @@ def to_dict(result: Result, soc_label: str) -> dict:
         "redundant_rows": result.redundant_rows,
         "plan": plan_rows(result.codl),
         "segments": segment_rows(result.codl),
-    })
+    }
+    if timeline:
+        doc["timeline"] = timeline_dict(result)
+    return _round(doc)

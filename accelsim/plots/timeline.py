@@ -1,4 +1,9 @@
-"""CPU/GPU timeline (Gantt chart) of co-execution plans."""
+"""CPU/GPU timeline (Gantt chart) of co-execution plans.
+
+``accelsim partition SOC --workload W --plot FILE.png`` draws it directly; ``accelsim partition ... --out
+DIR`` writes ``DIR/partition.json`` with every plan's events, and ``accelsim plot DIR`` draws it through
+the plots registry (``DIR_PLOTS``): the CoDL plan above each baseline, one CPU and one GPU row each.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,17 @@ def plot_timeline(plans: Sequence[tuple[str, Sequence]], title: str, path: str |
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = figure_timeline(plans, title)
+    out = Path(path)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def figure_timeline(plans: Sequence[tuple[str, Sequence]], title: str):
+    """The Gantt chart as a matplotlib figure (see :func:`plot_timeline`)."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
@@ -54,7 +70,39 @@ def plot_timeline(plans: Sequence[tuple[str, Sequence]], title: str, path: str |
     ax.grid(axis="x", alpha=0.3)
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.35 / height, 1, 1))
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return fig
+
+
+def _partition_doc(directory: Path) -> dict | None:
+    import json
+
+    p = directory / "partition.json"
+    if not p.is_file():
+        return None
+    try:
+        doc = json.loads(p.read_text())
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) and isinstance(doc.get("timeline"), dict) else None
+
+
+def _render(directory: Path, out_dir: Path, formats: tuple[str, ...], where: dict) -> list[Path]:
+    from accelsim.partition.timeline import Event
+    from accelsim.plots.style import save
+
+    doc = _partition_doc(directory)
+    assert doc is not None
+    order = ["codl"] + sorted(k for k in doc["timeline"] if k != "codl")
+    plans = [("CoDL" if name == "codl" else name, [Event(**e) for e in doc["timeline"][name]]) for name in order]
+    title = f"{doc['workload']} on {doc['soc_name']}: CPU/GPU timeline (predicted)"
+    return save(figure_timeline(plans, title), Path(out_dir) / "partition_timeline", formats)
+
+
+def _dir_plots():
+    from accelsim.plots.registry import DirPlot
+
+    return (DirPlot("partition", "CPU/GPU Gantt chart of a co-execution plan (partition.json from "
+                                 "accelsim partition --out)", lambda d: _partition_doc(d) is not None, _render),)
+
+
+DIR_PLOTS = _dir_plots()
