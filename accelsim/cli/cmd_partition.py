@@ -160,25 +160,25 @@ def _print_plan(result, soc_label: str, baselines: list[str]) -> None:
 def _summary(results, soc_label: str, baselines: list[str]) -> None:
     soc = results[0].soc
     print(f"CoDL plans on {soc.name} ({soc_label}): predicted latency (ms) and CoDL's speedup over each baseline")
-    head = f"{'workload':<22}{'CoDL':>8}" + "".join(f"{b:>10}" for b in baselines)
+    head = f"{'workload':<26}{'CoDL':>8}" + "".join(f"{b:>10}" for b in baselines)
     head += "".join(f"{'x' + b:>11}" for b in baselines)
-    head += f"{'co-exec':>9}{'along H':>9}  {'chains':<14}{'saved ms':>9}"
+    head += f"{'co-exec':>9}{'along H':>9}{'saved ms':>9}  chains"
     print(head)
     for r in results:
         lat, speed = r.latency_ms(), r.speedup()
         h = "n/a" if r.h_share is None else f"{100 * r.h_share:.0f}%"
         chains = ",".join(str(c) for c in r.chains) or "-"
-        line = f"{r.workload.name:<22}{lat['codl']:>8.2f}" + "".join(f"{lat[b]:>10.2f}" for b in baselines)
+        line = f"{r.workload.name:<26}{lat['codl']:>8.2f}" + "".join(f"{lat[b]:>10.2f}" for b in baselines)
         line += "".join(f"{speed[b]:>10.2f}x" for b in baselines)
-        line += f"{len(r.coexecuted()):>4}/{len(r.workload.layers):<4}{h:>9}  {chains:<14}{r.chain_sharing_saved_ms:>9.2f}"
+        line += f"{len(r.coexecuted()):>4}/{len(r.workload.layers):<4}{h:>9}{r.chain_sharing_saved_ms:>9.2f}  {chains}"
         print(line)
     mean = {b: sum(r.speedup()[b] for r in results) / len(results) for b in baselines}
     co = [op for r in results for op in r.coexecuted()]
     pooled = "n/a" if not co else f"{100 * sum(op.dim == 'H' for op in co) / len(co):.0f}%"
     pad = " " * (8 + 10 * len(baselines))
-    print(f"{'mean (H: pooled)':<22}{pad}" + "".join(f"{mean[b]:>10.2f}x" for b in baselines)
+    print(f"{'mean (H: pooled)':<26}{pad}" + "".join(f"{mean[b]:>10.2f}x" for b in baselines)
           + f"{len(co):>4}{'':<5}{pooled:>9}")
-    print(f"{'CoDL paper (average)':<22}{pad}" + "".join(f"{PUBLISHED[b]:>10.2f}x" for b in baselines)
+    print(f"{'CoDL paper (average)':<26}{pad}" + "".join(f"{PUBLISHED[b]:>10.2f}x" for b in baselines)
           + f"{'':<9}{100 * PUBLISHED['h_share']:>8.0f}%")
 
 

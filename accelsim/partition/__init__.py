@@ -8,6 +8,10 @@ Modules, one job each:
 - :mod:`~accelsim.partition.predictor` -- CoDL's kernel-latency form, least-squares fit, +-10% accuracy,
   and the FLOPs-only predictor beside it;
 - :mod:`~accelsim.partition.impl` -- which kernel implementation a processor runs for an operator;
+- :mod:`~accelsim.partition.kernel_class` -- the kernel classes a calibration fits one efficiency for;
+- :mod:`~accelsim.partition.latencies` -- measured single-processor model latencies (the calibration's CSV);
+- :mod:`~accelsim.partition.soc_fit` -- per-class efficiencies fitted to those latencies (``calibrate``);
+- :mod:`~accelsim.partition.validation` -- leave-one-model/SoC-out predictions against CoDL's figures;
 - :mod:`~accelsim.partition.split` -- OC and H partitions (halo via :mod:`accelsim.halo`), chain bands;
 - :mod:`~accelsim.partition.execute` -- runs the parts with NumPy (the proof a split is exact);
 - :mod:`~accelsim.partition.segment` -- latency of one operator or one chain under a split, data sharing
