@@ -184,7 +184,7 @@ def compare_scalesim(python: str, layers: list[dict], topo: Path, tmp: Path, rep
             if old is not None:
                 (wall, cpu), err = (old["scalesim_wall_s"], old["scalesim_cpu_s"]), ""
                 peer = {"version": old["scalesim_version"], "cycles": old["scalesim_cycles"],
-                        "times_s": [old["scalesim_sim_s"]]}
+                        "times_s": [old["scalesim_sim_s"]], "reports": old.get("scalesim_reports")}
                 row["scalesim_reused"] = True
             else:
                 (wall, cpu), peer, err = timed([python, str(SIDE / "scalesim_side.py"), "--cfg", str(cfg),
@@ -202,6 +202,8 @@ def compare_scalesim(python: str, layers: list[dict], topo: Path, tmp: Path, rep
                 "scalesim_wall_s": wall, "scalesim_cpu_s": cpu, "scalesim_sim_s": statistics.median(peer["times_s"]),
                 "scalesim_cycles": peer["cycles"],
             })
+            if peer.get("reports"):      # every column of SCALE-Sim's three reports, per layer
+                row["scalesim_reports"] = peer["reports"]
             for key, run in (("ideal", ideal), ("sim", sim), ("cfg_sim", same_cfg)):
                 if "error" in run:
                     row[f"{key}_error"] = run["error"]
