@@ -83,6 +83,14 @@ def test_fit_recovers_latencies_generated_by_its_own_model():
                 assert y / x == pytest.approx(1.5, rel=1e-3)
 
 
+def test_regularization_leaves_fewer_effective_parameters(reference_fit):
+    """The trace of the hat matrix: at most the 40 data points, and it grows as the ridge weakens."""
+    lats, socs, workloads, fit = reference_fit
+    loose = fit_socs(lats, socs, workloads, Regularization(1e-4, 1e-4, 1e-3))
+    assert 0 < fit.effective_parameters < loose.effective_parameters <= len(lats) + 1e-6
+    assert fit.effective_parameters < fit.parameters
+
+
 def test_fit_is_deterministic(reference_fit):
     lats, socs, workloads, fit = reference_fit
     assert fit_socs(lats, socs, workloads) == fit

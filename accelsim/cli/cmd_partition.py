@@ -255,7 +255,8 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     socs, workloads = load_inputs(lats)
     fit = fit_socs(lats, socs, workloads)
     print(f"calibrated from {args.from_file}: {len(lats)} single-processor latencies, {len(socs)} SoC(s), "
-          f"{len(workloads)} model(s); {fit.parameters} parameters (regularized), {fit.iterations} iterations")
+          f"{len(workloads)} model(s); {fit.parameters} parameters, regularized to "
+          f"{fit.effective_parameters:.1f} effective; {fit.iterations} iterations")
     print(f"kernel-class efficiencies of {args.soc} (share of the prior's speed; the SoC file's "
           f"cpu.efficiency and gpu.efficiency):")
     for proc in PROCESSORS:

@@ -72,6 +72,7 @@ class SocFit:
     residuals: tuple[Residual, ...]
     parameters: int
     iterations: int
+    effective_parameters: float = 0.0   # trace of the hat matrix at the solution (what the ridge leaves)
 
     def efficiency(self, soc: str, processor: str) -> tuple[float, ...]:
         for s, p, eff in self.efficiencies:
@@ -195,6 +196,9 @@ def fit_socs(latencies: Sequence[Latency], socs: Mapping[str, SoC], workloads: M
             if damping > 1e12:
                 break
 
+    # effective number of parameters: trace of J_d (J'J)^-1 J_d' with J the stacked data and penalty rows
+    jd = jac[:len(rows)]
+    edf = float(np.trace(jd @ np.linalg.solve(jac.T @ jac, jd.T)))
     effs = []
     for s in names:
         for p in PROCESSORS:
@@ -204,7 +208,7 @@ def fit_socs(latencies: Sequence[Latency], socs: Mapping[str, SoC], workloads: M
     for lat, a, xi in rows:
         residuals.append(Residual(lat.soc, lat.model, lat.processor, lat.ms,
                                   float((a * np.exp(theta[xi].sum(axis=1))).sum())))
-    return SocFit(tuple(effs), tuple(residuals), n, iterations)
+    return SocFit(tuple(effs), tuple(residuals), n, iterations, edf)
 
 
 def load_inputs(latencies: Sequence[Latency], extra_socs: Sequence[str] = ()
