@@ -160,7 +160,7 @@ class Arch:
             return float("inf")
         return self.dram.bandwidth_gb_per_s * 1e9 * 8 / self.word_bits / (self.clock_mhz * 1e6)
 
-    def with_dram_unlimited(self) -> "Arch":
+    def with_dram_unlimited(self) -> Arch:
         return replace(self, dram=replace(self.dram, bandwidth_gb_per_s=None))
 
 

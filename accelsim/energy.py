@@ -6,8 +6,8 @@ names one and may override single entries. Energy = action counts x this table, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from accelsim.names import ROLES
 
@@ -19,8 +19,8 @@ class EnergyTable:
     """pJ per word (one datum of ``word_bits``) per action."""
 
     mac_pj: float
-    rf_read_pj: tuple[float, float, float]   # per tensor, TENSORS order
-    rf_write_pj: tuple[float, float, float]
+    rf_read_pj: tuple[float, ...]            # per tensor, TENSORS order
+    rf_write_pj: tuple[float, ...]
     noc_hop_pj: float                        # one word over one hop / to one destination PE
     glb_read_pj: float
     glb_write_pj: float

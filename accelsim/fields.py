@@ -6,9 +6,11 @@ kind of one-line error: file, key path, value, and what is allowed. ``done()`` r
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from accelsim.errors import ConfigError
 
@@ -97,13 +99,13 @@ class Fields:
                 raise self.error(name, f"unknown value {_show(value)}; allowed: {', '.join(allowed)}")
         return value
 
-    def bool(self, name: str, default: Any = _MISSING) -> bool:
+    def bool(self, name: builtins.str, default: Any = _MISSING) -> bool:
         value = self.raw(name, default)
         if not isinstance(value, bool):
             raise self.error(name, f"expected true or false, got {_show(value)}")
         return value
 
-    def list(self, name: str, default: Any = _MISSING, *, min_len: int = 0) -> list:
+    def list(self, name: builtins.str, default: Any = _MISSING, *, min_len: builtins.int = 0) -> builtins.list:
         value = self.raw(name, default)
         if value is default and default is not _MISSING:
             return value
@@ -113,7 +115,7 @@ class Fields:
             raise self.error(name, f"expected at least {min_len} item(s), got {len(value)}")
         return value
 
-    def sub(self, name: str, default: Any = _MISSING) -> "Fields | Any":
+    def sub(self, name: builtins.str, default: Any = _MISSING) -> Fields | Any:
         value = self.raw(name, default)
         if value is default and default is not _MISSING:
             return value

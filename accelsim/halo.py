@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def input_band(out_start: int, out_stop: int, *, R: int, stride: int = 1, dilation: int = 1,

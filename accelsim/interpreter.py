@@ -9,6 +9,7 @@ semantics (accelsim.mapping), so the fast model must equal it exactly. Small lay
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from accelsim.cost.counts import Counts
 from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping
@@ -113,8 +114,8 @@ def interpret(layer: Layer, m: Mapping) -> Counts:
     pes = list(itertools.product(*[range(f) for _d, f, _l in spatial]))
 
     # pass 1: boxes of every (hop, key[, pe]) tile, unclipped, and the active (step, pe) pairs
-    child_boxes = [dict() for _ in hops]
-    union_boxes = [dict() for _ in hops]
+    child_boxes: list[dict] = [{} for _ in hops]
+    union_boxes: list[dict] = [{} for _ in hops]
     active = []
     macs = 0
     for tdig in steps:
@@ -153,7 +154,7 @@ def interpret(layer: Layer, m: Mapping) -> Counts:
         shared_parent = between or not per_pe     # the parent is one buffer, not each PE's own RF
         last_union = None
         last_child: dict = {}
-        written: dict | set = set() if (between or not per_pe) else {}
+        written: Any = set() if (between or not per_pe) else {}   # one set, or a set per PE
         vol_u_total = vol_p_total = fetched_u = fetched_p = nonfirst = 0
         for tdig, act in zip(steps, active):
             if not act:

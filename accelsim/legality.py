@@ -72,9 +72,9 @@ def problems_of(layer: Layer, mapping: Mapping, arch=None) -> list[Problem]:
     dims = layer.dims
     if len(mapping.factors) != len(LEVELS) or any(len(f) != len(DIMS) for f in mapping.factors):
         return [Problem("shape", "factors must be LEVELS x DIMS")]
-    for level, order in zip(TEMPORAL, mapping.orders):
+    for name, order in zip(TEMPORAL, mapping.orders):
         if sorted(order) != list(range(len(DIMS))):
-            out.append(Problem("order", f"loop order {order} is not a permutation of the dims", level=level))
+            out.append(Problem("order", f"loop order {order} is not a permutation of the dims", level=name))
     for d, D in enumerate(dims):
         span = 1
         # levels from inner to outer in nest order: rf, cols, rows, glb, dram

@@ -46,9 +46,9 @@ RELEVANT: dict[str, tuple[bool, ...]] = {
 class Mapping:
     factors: tuple[tuple[int, ...], ...]          # [level][dim], LEVELS x DIMS
     orders: tuple[tuple[int, ...], ...]           # [dram, glb, rf]: dim indices outer -> inner
-    glb_keep: tuple[bool, bool, bool]             # per tensor (TENSORS order)
-    rf_keep: tuple[bool, bool, bool]
-    reg_keep: tuple[bool, bool, bool] = (True, True, True)   # MAC operand registers / psum accumulator
+    glb_keep: tuple[bool, ...]                    # per tensor (TENSORS order)
+    rf_keep: tuple[bool, ...]
+    reg_keep: tuple[bool, ...] = (True, True, True)   # MAC operand registers / psum accumulator
 
     def factor(self, level: str, dim: str) -> int:
         return self.factors[LEVELS.index(level)][DIMS.index(dim)]

@@ -11,8 +11,9 @@ SCALE-Sim's DRAM traffic (accelsim.cost.scalesim_buffers), a searched or given m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from accelsim.cost.model import LayerResult, evaluate
 from accelsim.mapper.search import SearchResult, SearchSpec, search
@@ -21,12 +22,16 @@ from dataflows.scalesim_fold import DATAFLOWS as SCALESIM_FLOWS
 from noc import registry as noc_registry
 from workloads.layer import Workload
 
+if TYPE_CHECKING:
+    from accelsim.arch import Arch
+    from accelsim.sim import SimResult
+
 
 @dataclass(frozen=True)
 class LayerRun:
     result: LayerResult
     search: SearchResult | None = None
-    sim: object | None = None          # accelsim.sim result, when simulated
+    sim: SimResult | None = None       # when simulated
 
     @property
     def cycles(self) -> int:
@@ -38,7 +43,7 @@ class LayerRun:
 
 @dataclass(frozen=True)
 class Run:
-    arch: object
+    arch: Arch
     workload: Workload
     dataflow: str
     search: SearchSpec | None
@@ -88,7 +93,7 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
 
                 result = with_scalesim_buffers(result, given, arch, SCALESIM_FLOWS[flow.name])
         sim = None
-        if refine and simulate and found is not None:
+        if refine and simulate and found is not None and search_spec is not None:
             from accelsim.refine import by_simulation
 
             refined = by_simulation(layer, arch, found.shortlist or (found.mapping,), search_spec.objective)
@@ -104,7 +109,7 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
         out.append(LayerRun(result, found, sim))
         if on_layer is not None:
             on_layer(layer.name)
-    given = tuple(layer.name for layer in workload.layers
-                  if layer.kind.has_macs and mappings and layer.name in mappings)
+    given_names = tuple(lay.name for lay in workload.layers
+                        if lay.kind.has_macs and mappings and lay.name in mappings)
     return Run(arch, workload, flow.name, search_spec, simulate, tuple(out),
-               bool(refine and simulate and search_spec is not None), given)
+               bool(refine and simulate and search_spec is not None), given_names)

@@ -18,7 +18,7 @@ class Progress:
     _drawn: bool = False
 
     @classmethod
-    def for_terminal(cls, total: int, label: str, quiet: bool) -> "Progress":
+    def for_terminal(cls, total: int, label: str, quiet: bool) -> Progress:
         return cls(total, label, enabled=not quiet and sys.stderr.isatty())
 
     def advance(self, n: int = 1, note: str = "") -> None:

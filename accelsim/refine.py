@@ -17,25 +17,26 @@ from dataclasses import dataclass
 from accelsim.cost.model import LayerResult, evaluate
 from accelsim.mapper.score import OBJECTIVES
 from accelsim.mapping import Mapping
+from accelsim.sim import SimResult, simulate_layer
 
 
 @dataclass(frozen=True)
 class Refined:
     mapping: Mapping
     result: LayerResult
-    sim: object                   # accelsim.sim.SimResult of that mapping
+    sim: SimResult                # the simulation of that mapping
     rank: int                     # its place among the candidates (0: the mapper's own choice)
 
 
 def by_simulation(layer, arch, candidates: Sequence[Mapping], objective: str) -> Refined:
     """The candidate with the lowest objective on (energy, simulated cycles); ties keep their order."""
-    from accelsim.sim import simulate_layer
-
-    best = None
+    best: tuple[float, Refined] | None = None
     for rank, m in enumerate(candidates):
         r = evaluate(layer, arch, m, validate=False)
         sim = simulate_layer(layer, arch, m, r.counts)
         key = OBJECTIVES[objective](r.energy_pj, float(sim.cycles))
         if best is None or key < best[0]:
             best = (key, Refined(m, r, sim, rank))
+    if best is None:
+        raise ValueError("by_simulation needs at least one candidate mapping")
     return best[1]

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from accelsim.energy import TENSORS
 from accelsim.mapping import COLS, GLB, RF, ROWS, Mapping
-from workloads.layer import C, G, K, N, P, Q, R, S, Layer
+from workloads.layer import C, G, K, Layer, N, P, Q, R, S
 
 
 def dense(a: int, b: int, stride: int, dil: int) -> bool:
@@ -66,7 +66,7 @@ def tile_extents(layer: Layer, m: Mapping, levels: tuple[int, ...]) -> dict[str,
     }
 
 
-def tile_words(layer: Layer, m: Mapping) -> dict[str, tuple[int, int, int]]:
+def tile_words(layer: Layer, m: Mapping) -> dict[str, tuple[int, ...]]:
     """Per buffer (``rf``: one PE's tile; ``glb``: the tile spanning GLB, array and RF loops), the
     words of each tensor (TENSORS order)."""
     rf = tile_extents(layer, m, (RF,))

@@ -50,8 +50,8 @@ def random_legal_mappings(layer, arch, n: int, seed: int = 0) -> list:
     most what the dim has left (RF <= 4, the array's rows/cols budget), DRAM takes the rest; random
     loop orders; the tensors each buffer keeps are what the arch has (as a search would use)."""
     from accelsim.energy import TENSORS
-    from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping
     from accelsim.legality import problems_of
+    from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping
 
     rng = random.Random(seed)
     # which buffers keep which tensor is the arch's (as in a search): GLB holds, RF holds, MAC registers

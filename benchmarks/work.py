@@ -41,8 +41,8 @@ def _mac_layers(workload_name: str, layers: list[str] | None):
 def sample_mappings(layers, arch, flow, per_layer: int, seed: int) -> list[tuple]:
     """``per_layer`` distinct legal mappings of each layer, drawn as the mapper's random half does
     (accelsim.mapper.space.Space.propose) from one seeded generator. Returns (layer, mapping) pairs."""
-    from accelsim.mapper.space import Space
     from accelsim.legality import problems_of
+    from accelsim.mapper.space import Space
 
     rng = random.Random(seed)
     out = []
@@ -106,7 +106,8 @@ def search(a: argparse.Namespace) -> dict:
     """accelsim.mapper.search.search on every MAC layer of the selection, for each
     (arch, dataflow) pair given, at the given budget: the mapper alone."""
     from accelsim.arch import load_arch
-    from accelsim.mapper.search import SearchSpec, search as run_search
+    from accelsim.mapper.search import SearchSpec
+    from accelsim.mapper.search import search as run_search
     from dataflows import registry
 
     pairs = [p.split(":") for p in a.pairs.split(",")]

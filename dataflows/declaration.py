@@ -11,8 +11,8 @@ pipeline maps, costs and simulates ``view(layer)``, named or searched alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from workloads.layer import DIMS
 

@@ -7,11 +7,11 @@ and orders the loops.
 
 from __future__ import annotations
 
+from accelsim.constraints import pin, whole_at
 from accelsim.energy import TENSORS
 from accelsim.errors import ConfigError
-from accelsim.constraints import pin, whole_at
-from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping
 from accelsim.legality import Problem, problems_of
+from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping
 from accelsim.tiles import tile_words
 from workloads.layer import DIMS, Layer
 
@@ -67,7 +67,7 @@ def complete(layer: Layer, arch, rows: dict[str, int], cols: dict[str, int], rf:
     orders = (order(dram_innermost), order(glb_innermost), order(rf_order))
 
     def build() -> Mapping:
-        levels = [None] * 5
+        levels: list[list[int]] = [[]] * 5
         levels[DRAM], levels[GLB], levels[ROWS], levels[COLS], levels[RF] = f_dram, f_glb, f_rows, f_cols, f_rf
         return Mapping(tuple(tuple(x) for x in levels), orders, glb_keep, rf_keep, reg_keep)
 
@@ -87,8 +87,8 @@ def complete(layer: Layer, arch, rows: dict[str, int], cols: dict[str, int], rf:
         if not moves:
             raise ConfigError(f"layer {layer.name!r} does not fit {arch.name!r}'s GLB even with one "
                               f"tile per pass: {problems[0]}")
-        level, d = moves[0]
-        if level == "glb":                   # halve a GLB factor, the rest goes to DRAM
+        where, d = moves[0]
+        if where == "glb":                   # halve a GLB factor, the rest goes to DRAM
             total = ceil_div(dims[d], f_rf[d] * f_cols[d] * f_rows[d])
             f_glb[d] = ceil_div(f_glb[d], 2)
             f_dram[d] = ceil_div(total, f_glb[d])

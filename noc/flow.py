@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from accelsim.mapping import COLS, RELEVANT, RF, ROWS, Mapping
-from workloads.layer import P, Q, R, S, Layer
+from workloads.layer import Layer, P, Q, R, S
 
 STREAMS: tuple[str, ...] = ("ifmap", "weight", "psum_in", "psum_out")
 TENSOR_OF_STREAM = {"ifmap": "ifmap", "weight": "weight", "psum_in": "psum", "psum_out": "psum"}

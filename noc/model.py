@@ -3,8 +3,9 @@ energy model ask it. A model is data plus pure functions; the registry maps name
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from noc.flow import Flow, Layout
 

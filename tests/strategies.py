@@ -6,8 +6,8 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from accelsim.errors import ConfigError
-from accelsim.mapping import Mapping
 from accelsim.legality import problems_of
+from accelsim.mapping import Mapping
 from workloads.layer import Layer, LayerKind
 
 

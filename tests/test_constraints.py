@@ -12,10 +12,10 @@ import pytest
 
 from accelsim.arch import Constraints, load_arch
 from accelsim.cost.encode import decode, encode_layer
+from accelsim.legality import Problem, problems_of
 from accelsim.mapper.batch import BatchSpace
 from accelsim.mapper.search import SearchSpec, search_python
 from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping
-from accelsim.legality import Problem, problems_of
 from dataflows import registry
 from workloads.layer import DIMS, Layer, conv
 from workloads.loader import load_workload

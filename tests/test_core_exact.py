@@ -20,9 +20,9 @@ from accelsim.functional_general import execute, reference, shape
 from accelsim.hierarchy import fixed_shape, from_arch
 from accelsim.interp_general import interpret
 from accelsim.interpreter import interpret as fixed_interpret
+from accelsim.legality import problems_of as fixed_problems_of
 from accelsim.loopnest import from_fixed, problems_of
 from accelsim.mapper.space import propose
-from accelsim.legality import problems_of as fixed_problems_of
 from accelsim.names import IFMAP, WEIGHT
 from accelsim.problem import from_layer
 from dataflows import registry

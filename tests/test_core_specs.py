@@ -161,9 +161,8 @@ def test_capacity_and_fanout_limits_are_checked():
 
 def test_from_fixed_follows_the_arch_registers():
     """An arch without operand registers: a fixed-shape mapping that keeps them is rejected."""
-    from accelsim.mapping import Mapping
-
     from accelsim.arch import arch_from_dict
+    from accelsim.mapping import Mapping
 
     arch = arch_from_dict({"version": 1, "name": "noregs", "clock_mhz": 100, "word_bits": 16,
                            "pe_array": {"rows": 2, "cols": 2, "operand_registers": []},

@@ -6,8 +6,8 @@ Python model's / the interpreter's output or written out by hand below."""
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,13 +18,12 @@ from accelsim.arch import NocSpec, load_arch
 from accelsim.cost import counts as py
 from accelsim.cost.counts import count
 from accelsim.cost.encode import MappingArrays, decode, encode, encode_batch, encode_layer
-from accelsim.cost.fast import (COLUMNS, NCOLS, count_batch, count_fast, counts_of_row, energy_batch,
-                                latency_bound_batch)
+from accelsim.cost.fast import COLUMNS, NCOLS, count_batch, count_fast, counts_of_row, energy_batch, latency_bound_batch
 from accelsim.cost.model import evaluate
 from accelsim.errors import ConfigError
 from accelsim.interpreter import interpret
-from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping
 from accelsim.legality import problems_of
+from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping
 from workloads import zoo
 from workloads.layer import Layer, gemm
 

@@ -7,10 +7,10 @@ import pytest
 
 from accelsim.arch import load_arch
 from accelsim.cli import main
+from accelsim.cost.bound import latency_bound
 from accelsim.cost.model import evaluate
 from accelsim.eyexam import STEP_NAMES, examine
 from accelsim.eyexam.steps import best_shape
-from accelsim.cost.bound import latency_bound
 from accelsim.sim import simulate_layer
 from dataflows import registry
 from workloads.layer import conv

@@ -5,10 +5,10 @@ exception, never a hang. Categories and counts are listed in FUZZ_COUNTS (>= 1,0
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import math
-import contextlib
 import string
 
 import pytest
@@ -164,7 +164,7 @@ CSV_CELLS = st.one_of(st.integers(-5, 300).map(str), st.sampled_from(["", " ", "
 def test_scalesim_csv(tmp_path, rows, header, trailing):
     head = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,"
     lines = ([head if trailing else head.rstrip(",")] if header else []) + \
-        [",".join(["L%d" % i] + r) + ("," if trailing else "") for i, r in enumerate(rows)]
+        [",".join([f"L{i}"] + r) + ("," if trailing else "") for i, r in enumerate(rows)]
     path = tmp_path / "t.csv"
     path.write_text("\n".join(lines) + "\n")
     w = _expect_config_error_or_result(lambda p: load_workload(str(p)), path)

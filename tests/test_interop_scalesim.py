@@ -12,12 +12,16 @@ import pytest
 import configs
 from accelsim.arch import load_scalesim_cfg
 from accelsim.errors import ConfigError
-from accelsim.interop.scalesim import (COMPUTE_REPORT_COLUMNS, cfg_document, cfg_topology, compute_report_csv,
-                                       compute_report_rows)
+from accelsim.interop.scalesim import (
+    COMPUTE_REPORT_COLUMNS,
+    cfg_document,
+    cfg_topology,
+    compute_report_csv,
+    compute_report_rows,
+)
 from accelsim.pipeline import run
-from workloads.loader import load_workload
-
 from tests.conftest import REPO
+from workloads.loader import load_workload
 
 OS_CFG = configs.root() / "scalesim" / "scale_32x32_os.cfg"
 WS_CFG = configs.root() / "scalesim" / "eyeriss_12x14_ws.cfg"

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from accelsim.arch import arch_from_dict
 from accelsim.cost.counts import L_DRAM, count
 from accelsim.cost.model import ENERGY_PARTS, evaluate
+from accelsim.legality import problems_of
 from accelsim.mapper.search import SearchSpec, search
 from accelsim.mapper.space import Space
 from accelsim.mapping import Mapping
-from accelsim.legality import problems_of
 from dataflows import registry
 from tests.strategies import small_layers
 from workloads.layer import Layer, gemm

@@ -10,10 +10,10 @@ import pytest
 from accelsim.arch import arch_from_dict, load_arch
 from accelsim.cost.counts import count
 from accelsim.errors import ConfigError
+from accelsim.legality import problems_of
 from accelsim.mapper.score import score
 from accelsim.mapper.search import SearchSpec, search
 from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping
-from accelsim.legality import problems_of
 from dataflows import registry
 from workloads.layer import Layer
 from workloads.zoo import get

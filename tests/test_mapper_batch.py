@@ -10,9 +10,9 @@ from accelsim.arch import load_arch
 from accelsim.cost.counts import count
 from accelsim.cost.encode import decode, encode_layer
 from accelsim.cost.fast import count_batch, counts_of_row
+from accelsim.legality import problems_of
 from accelsim.mapper.batch import BatchSpace
 from accelsim.mapper.search import SearchSpec, search_batch, search_python
-from accelsim.legality import problems_of
 from dataflows import registry
 from workloads import zoo
 from workloads.layer import conv
@@ -60,8 +60,8 @@ def test_array_tile_footprint_equals_plain_model():
     """The mapper's numba footprint (rows an a x b tile touches) equals counts.touched, exhaustively."""
     import itertools
 
-    from accelsim.tiles import touched
     from accelsim.mapper.batch import _touched
+    from accelsim.tiles import touched
 
     for a, b, s, d in itertools.product(range(1, 8), range(1, 8), range(1, 5), range(1, 5)):
         assert _touched(a, b, s, d) == touched(a, b, s, d), (a, b, s, d)

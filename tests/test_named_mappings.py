@@ -10,8 +10,8 @@ import pytest
 
 from accelsim.arch import load_arch
 from accelsim.cost.model import evaluate
-from accelsim.mapping import COLS, ROWS
 from accelsim.legality import problems_of
+from accelsim.mapping import COLS, ROWS
 from dataflows import registry
 from workloads import zoo
 

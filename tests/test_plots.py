@@ -19,9 +19,8 @@ from accelsim.plots.cycles import plot_cycles
 from accelsim.plots.dataflows import plot_dataflow_comparison, plot_dataflow_levels, plot_isca16
 from accelsim.plots.style import save
 from accelsim.sweep import load_results, load_sweep, run_sweep
-from workloads.loader import load_workload
-
 from tests.conftest import REPO
+from workloads.loader import load_workload
 
 FLOWS = {"zip": {"arch": ["isca16/rs", "isca16/ws", "isca16/nlr"], "dataflow": ["rs", "ws", "nlr"]}}
 SWEEP = {"version": 1, "name": "plots", "base": {"arch": "isca16/rs", "workload": "alexnet"},

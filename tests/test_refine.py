@@ -5,9 +5,9 @@ from __future__ import annotations
 from accelsim.arch import load_arch
 from accelsim.cost.counts import count
 from accelsim.cost.model import evaluate
-from accelsim.refine import by_simulation
 from accelsim.mapper.score import score
 from accelsim.mapper.search import SearchSpec, search, search_python
+from accelsim.refine import by_simulation
 from accelsim.sim import simulate_layer
 from dataflows import registry
 from workloads.loader import load_workload

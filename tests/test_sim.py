@@ -16,13 +16,12 @@ from hypothesis import strategies as st
 
 from accelsim.arch import arch_from_dict, load_arch
 from accelsim.cli import main
+from accelsim.cost.bound import latency_bound
 from accelsim.cost.counts import L_DRAM, L_GLB, L_NOC, count
 from accelsim.cost.model import evaluate
 from accelsim.eyexam import examine
-from accelsim.cost.bound import latency_bound
 from accelsim.mapping import Mapping
-from accelsim.sim import STALL_CAUSES, save_trace, simulate_layer, unlimited
-from accelsim.sim import engine
+from accelsim.sim import STALL_CAUSES, engine, save_trace, simulate_layer, unlimited
 from accelsim.sim.passes import CATEGORIES, schedule
 from accelsim.sim.simulate import _fold_sums
 from dataflows import registry

@@ -22,9 +22,8 @@ from accelsim.errors import ConfigError
 from accelsim.pipeline import run
 from accelsim.sweep import load_sweep, run_sweep
 from accelsim.sweep.store import Store
-from workloads.loader import load_workload
-
 from tests.conftest import REPO
+from workloads.loader import load_workload
 
 
 def write(tmp_path, doc, name="sweep.yaml"):

@@ -143,7 +143,7 @@ class Layer:
         channels = self.K if self.kind.has_macs else self.C
         return self.N * channels * self.P * self.Q
 
-    def with_batch(self, n: int) -> "Layer":
+    def with_batch(self, n: int) -> Layer:
         return replace(self, N=n)
 
     def describe(self) -> str:
@@ -188,10 +188,10 @@ class Workload:
     def macs(self) -> int:
         return sum(layer.macs for layer in self.layers)
 
-    def with_batch(self, n: int) -> "Workload":
+    def with_batch(self, n: int) -> Workload:
         return Workload(self.name, tuple(layer.with_batch(n) for layer in self.layers))
 
-    def select(self, names: list[str] | None) -> "Workload":
+    def select(self, names: list[str] | None) -> Workload:
         if not names:
             return self
         by_name = {layer.name: layer for layer in self.layers}

@@ -29,9 +29,10 @@ from __future__ import annotations
 import math
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from accelsim.errors import ConfigError
 from workloads.layer import Layer, LayerKind, Workload, gemm

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from accelsim.errors import ConfigError
 from accelsim.yamlio import read_text
@@ -35,7 +35,7 @@ from workloads.layer import Layer, LayerKind, Workload, gemm
 class _Format:
     title: str
     columns: tuple[str, ...]          # as SCALE-Sim writes them; matched case-insensitively
-    build: Callable[[str, dict[str, int], "_Row"], Layer]
+    build: Callable[[str, dict[str, int], _Row], Layer]
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,8 @@ def _conv(name: str, v: dict[str, int], row: _Row) -> Layer:
         if v[filt] > v[ifmap]:
             raise row.error(_TITLE[filt], f"value {v[filt]} is larger than {_TITLE[ifmap]} {v[ifmap]} "
                                           f"(SCALE-Sim IFMAP sizes include the padding); must be <= {v[ifmap]}")
-    stride_h = v.get("strides", v.get("stride height"))
-    stride_w = v.get("strides", v.get("stride width"))
+    stride_h = v["strides"] if "strides" in v else v["stride height"]
+    stride_w = v["strides"] if "strides" in v else v["stride width"]
     channels, filters = v["channels"], v["num filter"]
     depthwise = "DP" in name
     groups = channels if depthwise else 1

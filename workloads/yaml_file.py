@@ -25,9 +25,10 @@ the value and what is allowed; unknown keys are rejected with a did-you-mean hin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from accelsim.errors import ConfigError
 from accelsim.fields import Fields

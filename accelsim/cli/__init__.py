@@ -10,8 +10,8 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from accelsim import __version__
 from accelsim.errors import ConfigError
@@ -28,7 +28,7 @@ class Command:
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting, so errors stay one line."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         raise ConfigError(f"{self.prog}: {message} (see --help)")
 
 

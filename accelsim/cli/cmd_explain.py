@@ -27,8 +27,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 def explain(arch, workload, dataflow: str, spec=None) -> list[tuple]:
     """(layer, LayerResult, SimResult) per MAC layer, simulated with the Eyexam steps."""
     from accelsim.cost.model import evaluate
-    from accelsim.mapper.search import search
     from accelsim.eyexam import examine
+    from accelsim.mapper.search import search
     from accelsim.sim import simulate_layer
     from dataflows import registry
 
@@ -39,10 +39,13 @@ def explain(arch, workload, dataflow: str, spec=None) -> list[tuple]:
             continue
         if flow.view is not None:          # the layer as the dataflow's array computes it (SCALE-Sim: im2col)
             layer = flow.view(layer)
-        result = search(layer, arch, flow, spec).result if spec is not None else evaluate(layer, arch,
-                                                                                             flow.named(layer, arch))
-        sim = examine(layer, arch, result.mapping, result.counts, flow.name,
-                      simulate_layer(layer, arch, result.mapping, result.counts))
+        if spec is not None:
+            found = search(layer, arch, flow, spec)
+            m, result = found.mapping, found.result
+        else:
+            m = flow.named(layer, arch)
+            result = evaluate(layer, arch, m)
+        sim = examine(layer, arch, m, result.counts, flow.name, simulate_layer(layer, arch, m, result.counts))
         out.append((layer, result, sim))
     return out
 
@@ -64,9 +67,9 @@ def format_layer(layer, result, sim, pes: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from accelsim.arch import load_arch
-    from workloads.selection import select_layers
     from accelsim.mapper.search import SearchSpec
     from workloads.loader import load_workload
+    from workloads.selection import select_layers
 
     arch = load_arch(args.arch)
     workload = select_layers(load_workload(args.workload, args.batch), args.layer)

@@ -121,8 +121,8 @@ def _run_profile(args: argparse.Namespace) -> int:
         print(f"measured parallel scaling {lo}->{hi} threads: median {ratios[len(ratios) // 2]:.2f}x "
               f"(ideal {hi / lo:.0f}x; far below it means other processes share these cores)")
     print("fitted t_basicUnit coefficients (ns; const, H, W, IC, OC, red):")
-    for m in report.models:
-        print(f"  {m.name:<14}" + " ".join(f"{c:10.3f}" for c in m.coef_ns))
+    for km in report.models:
+        print(f"  {km.name:<14}" + " ".join(f"{c:10.3f}" for c in km.coef_ns))
     return 0
 
 
@@ -277,8 +277,7 @@ def _run_calibrate(args: argparse.Namespace) -> int:
 def _run_validate(args: argparse.Namespace) -> int:
     from accelsim.partition.latencies import read_latencies, shipped_reference
     from accelsim.partition.soc_fit import load_inputs
-    from accelsim.partition.validation import (coexecution_table, latency_table, leave_one_model_out,
-                                               leave_one_soc_out)
+    from accelsim.partition.validation import coexecution_table, latency_table, leave_one_model_out, leave_one_soc_out
 
     _no_plan_flags(args, "validate")
     if args.soc:

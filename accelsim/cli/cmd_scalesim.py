@@ -100,7 +100,8 @@ def compare(arch, workload, table: str = DEFAULT_TABLE, budget: int = 2000, seed
             d["eyexam_limited_by"] = lowered[-1].name if lowered else static[0].name
         if best is not None:
             b = best.layers[i]
-            d["best"] = {"mapping": b.result.mapping.compact(), "cycles": b.cycles, "energy_pj": b.result.energy_pj,
+            mapping = b.result.mapping.compact() if b.result.mapping is not None else "-"
+            d["best"] = {"mapping": mapping, "cycles": b.cycles, "energy_pj": b.result.energy_pj,
                          "edp": b.result.energy_pj * b.cycles}
             d["edp_gain"] = d["edp"] / d["best"]["edp"] if d["best"]["edp"] else None
         layers.append(d)

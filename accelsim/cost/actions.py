@@ -37,8 +37,20 @@ from typing import Any, Protocol
 from accelsim.cost.lattice import _count_in, _overlap_in, count_tuples
 from accelsim.hierarchy import Hierarchy
 from accelsim.loopnest import Flat, LoopNest, flatten
-from accelsim.names import (COMPUTE, DOWN, DOWN_DEST, DRAIN, FILL, OPERAND_ROLES, OUTPUT_ROLE, READ, ROLES, UP,
-                            UP_SRC, UPDATE)
+from accelsim.names import (
+    COMPUTE,
+    DOWN,
+    DOWN_DEST,
+    DRAIN,
+    FILL,
+    OPERAND_ROLES,
+    OUTPUT_ROLE,
+    READ,
+    ROLES,
+    UP,
+    UP_SRC,
+    UPDATE,
+)
 from accelsim.problem import Coord, Problem
 
 PREFIX, TILE, DROPPED = 0, 1, 2
@@ -101,7 +113,7 @@ def assemble(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, oracle: Ora
             s_ch = spatial_above(flat, ch)
             crossed = [j for j in range(par, ch) if hierarchy.levels[j].fanout is not None]
 
-            def vol(s: frozenset[int], net: bool) -> int:
+            def vol(s: frozenset[int], net: bool, role: str = role, cut=cut, streamed: bool = streamed) -> int:
                 v, o = oracle.volume(role, cut, s, streamed)
                 return v - o if net else v
 

@@ -42,9 +42,9 @@ class Counts:
     macs: int
     cycles: int                                   # ideal: temporal steps, one MAC per active PE per step
     active_pes: int
-    reads: tuple[tuple[int, int, int], ...]       # [level][tensor], ACCESS_LEVELS x TENSOR_NAMES
-    writes: tuple[tuple[int, int, int], ...]
-    noc_transfers: tuple[int, int, int]           # words crossing the buffer/array boundary, multicast once
+    reads: tuple[tuple[int, ...], ...]            # [level][tensor], ACCESS_LEVELS x TENSOR_NAMES
+    writes: tuple[tuple[int, ...], ...]
+    noc_transfers: tuple[int, ...]                # words crossing the buffer/array boundary, multicast once
 
     def as_dict(self) -> dict:
         return {lv: {t: {"reads": self.reads[li][ti], "writes": self.writes[li][ti]}

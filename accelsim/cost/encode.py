@@ -22,7 +22,7 @@ orders are permutations) are checked by the kernel, which refuses a mapping that
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

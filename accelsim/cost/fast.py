@@ -719,8 +719,9 @@ def _axis_geometry(lay: np.ndarray) -> np.ndarray:
 def _unit_axis_sums(geo: np.ndarray) -> tuple[int, int]:
     """ifmap rows and columns summed over one-element tiles with no slide (every MAC an event)."""
     one, zero = 1, 0
-    return tuple(int(_axis_sums(int(g[0]), one, int(g[1]), one, *(int(v) for v in g[2:]), zero, one, one)[0])
-                 for g in geo)
+    rows, cols = (int(_axis_sums(int(g[0]), one, int(g[1]), one, *(int(v) for v in g[2:]), zero, one, one)[0])
+                  for g in geo)
+    return rows, cols
 
 
 MEMO_BITS = 12                       # entries per axis of a memo from axis_memo(): 2**12

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from accelsim.cost.counts import ACCESS_LEVELS, L_DRAM, L_GLB, L_NOC, L_RF, TENSOR_NAMES, Counts, count
-from accelsim.mapping import Mapping
 from accelsim.legality import check
+from accelsim.mapping import Mapping
 from noc import registry as noc_registry
 from workloads.layer import Layer
 

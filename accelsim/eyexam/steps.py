@@ -103,7 +103,7 @@ def best_shape(layer_dims: tuple[int, ...], row_dims: tuple[int, ...], col_dims:
         return best
 
     rs, cs = side(row_dims, rows), side(col_dims, cols)
-    top = (0.0, (), ())
+    top: tuple[float, tuple[int, ...], tuple[int, ...]] = (0.0, (), ())
     for rk, (rv, ra) in rs.items():
         for ck, (cv, ca) in cs.items():
             v = rv * cv * value_of({d: min(layer_dims[d], r * c) for d, r, c in zip(both, rk, ck)})

@@ -42,9 +42,10 @@ import configparser
 import difflib
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from accelsim.errors import ConfigError
 from accelsim.yamlio import read_text
@@ -181,7 +182,7 @@ def _parser(path: str) -> configparser.ConfigParser:
         raise ConfigError("file is empty; expected a SCALE-Sim config with an [architecture_presets] section",
                           source=path)
     cp = configparser.ConfigParser(interpolation=None, strict=True)
-    cp.optionxform = str          # keep the user's spelling for messages; keys are matched case-insensitively
+    cp.optionxform = str  # type: ignore[assignment,method-assign]  # configparser's documented hook: keep the user's spelling for messages; keys are matched case-insensitively
     try:
         cp.read_file(io.StringIO(text.lstrip("\ufeff")), source=path)
     except configparser.MissingSectionHeaderError as exc:
@@ -224,8 +225,8 @@ def read_cfg(path: str | Path) -> dict[str, dict[str, Any]]:
                 raise ConfigError(f"unknown key {option!r}{hint}; allowed: {', '.join(names)}",
                                   source=source, key=f"[{section}]")
 
-            def error(message: str, _k=key) -> ConfigError:
-                return ConfigError(message, source=source, key=f"[{section}] {_k.name}")
+            def error(message: str, _k=key, _section=section) -> ConfigError:
+                return ConfigError(message, source=source, key=f"[{_section}] {_k.name}")
 
             values[key.name] = key.parse(text, error)
         out[section] = values
@@ -319,7 +320,7 @@ def compute_report_rows(run) -> list[tuple[int, int, int, float, float, float]]:
             stall = int(sum(lr.sim.stall_cycles.get(c, 0) for c in MEMORY_STALLS))
         ideal = lr.result.ideal_cycles
 
-        def pct(cycles: int) -> float:
+        def pct(cycles: int, macs: int = macs) -> float:
             return 100.0 * macs / (cycles * pes) if cycles > 0 and macs else 0.0
 
         rows.append((layer_id, total, stall, pct(total), pct(ideal), pct(total - stall)))

@@ -36,9 +36,10 @@ def exam(name: str, layer_name: str, fast: bool) -> SimResult:
     arch = chip(name, fast)
     layer = next(x for x in load_workload("mobilenet_v1", 1).layers if x.name == layer_name)
     flow = registry.get(arch.dataflow)
-    result = evaluate(layer, arch, flow.named(layer, arch))
-    sim = simulate_layer(layer, arch, result.mapping, result.counts)
-    return examine(layer, arch, result.mapping, result.counts, flow.name, sim)
+    m = flow.named(layer, arch)
+    result = evaluate(layer, arch, m)
+    sim = simulate_layer(layer, arch, m, result.counts)
+    return examine(layer, arch, m, result.counts, flow.name, sim)
 
 
 def bound(name: str, layer_name: str, fast: bool, step: int) -> float:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from accelsim.cost.encode import MappingArrays
 from accelsim.constraints import movable, pin_arrays, violates, whole_at
+from accelsim.cost.encode import MappingArrays
 from accelsim.mapper.space import allowed_dims, keeps, rf_options, spatial_options
 from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS
 from workloads.layer import Layer

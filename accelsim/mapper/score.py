@@ -7,8 +7,9 @@ bandwidths if that is longer) and edp (their product).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any
 
 from accelsim.cost.bound import latency_bound
 from accelsim.cost.counts import Counts
@@ -22,7 +23,8 @@ class Score:
     cycles: float
 
 
-OBJECTIVES: dict[str, Callable[[float, float], float]] = {
+# (energy, cycles) -> objective; floats, or numpy arrays of a batch
+OBJECTIVES: dict[str, Callable[[Any, Any], Any]] = {
     "energy": lambda energy, cycles: energy,
     "cycles": lambda energy, cycles: cycles,
     "edp": lambda energy, cycles: energy * cycles,

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from accelsim.cost.counts import count
 from accelsim.cost.model import LayerResult, evaluate
 from accelsim.errors import ConfigError
+from accelsim.legality import problems_of
 from accelsim.mapper.score import OBJECTIVES, Score, score
 from accelsim.mapper.space import Space, mutate
 from accelsim.mapping import Mapping
-from accelsim.legality import problems_of
 from workloads.layer import Layer
 
 TOP = 6
@@ -194,7 +194,7 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult
             break
         exploring = top is None or evaluated < explore
         n = min(BATCH if exploring else CLIMB_BATCH, spec.budget - evaluated)
-        cand = space.propose(rng, n) if exploring else space.mutate(rng, top, n)
+        cand = space.propose(rng, n) if exploring or top is None else space.mutate(rng, top, n)
         proposed += n
         cand, _ = space.legal(rng, cand)
         if len(cand) == 0:

@@ -11,8 +11,8 @@ import random
 
 from accelsim.constraints import pin, whole_at
 from accelsim.energy import TENSORS
-from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping
 from accelsim.legality import problems_of
+from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping
 from workloads.layer import Layer
 
 
@@ -41,7 +41,7 @@ def keeps(arch, dataflow) -> tuple[tuple[bool, ...], tuple[bool, ...], tuple[boo
 
 def _assemble(dims, f_rf, f_cols, f_rows, f_glb, orders, keep, arch) -> Mapping:
     f_dram = [ceil_div(D, f_rf[d] * f_cols[d] * f_rows[d] * f_glb[d]) for d, D in enumerate(dims)]
-    levels = [None] * 5
+    levels: list[list[int]] = [[]] * 5
     levels[DRAM], levels[GLB], levels[ROWS], levels[COLS], levels[RF] = f_dram, f_glb, f_rows, f_cols, f_rf
     if arch.constraints:
         pin(dims, levels, arch)

@@ -16,9 +16,9 @@ held-out convolutions with CoDL's metric, the share of predictions within +-10% 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from accelsim.errors import ConfigError
 from accelsim.partition.measurements import Measurement, read_csv, split
@@ -87,7 +87,7 @@ def convolutions(rows: Sequence[Measurement]) -> list[ConvTime]:
     for m in rows:
         by[(m.group, m.threads)].append(m)
     out = []
-    for (group, threads), ms in sorted(by.items()):
+    for (_group, threads), ms in sorted(by.items()):
         for impl_rows in ([m for m in ms if m.impl == "direct"], [m for m in ms if m.impl != "direct"]):
             if impl_rows:
                 out.append(ConvTime("+".join(m.impl for m in impl_rows), threads, impl_rows[-1].shape,
@@ -116,8 +116,8 @@ def fit_rows(rows: Sequence[Measurement]) -> tuple[tuple[KernelModel, ...], tupl
     flops = []
     convs = convolutions(rows)
     for t in sorted({c.threads for c in convs}):
-        mine = [c for c in convs if c.threads == t]
-        flops.append((t, fit_flops([c.shape.flops for c in mine], [c.seconds * 1e3 for c in mine])))
+        same = [c for c in convs if c.threads == t]
+        flops.append((t, fit_flops([c.shape.flops for c in same], [c.seconds * 1e3 for c in same])))
     return tuple(models), tuple(flops)
 
 

@@ -11,7 +11,7 @@ single-input elementwise/activation (ReLU).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -29,7 +29,9 @@ def _windows(xp: np.ndarray, layer: Layer, rows: int, cols: int):
                            w0:w0 + layer.stride_w * (cols - 1) + 1:layer.stride_w]
 
 
-def _conv(layer: Layer, part: Part, xp: np.ndarray, weight: np.ndarray) -> np.ndarray:
+def _conv(layer: Layer, part: Part, xp: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+    if weight is None:
+        raise ConfigError(f"layer {layer.name!r}: a convolution part needs the layer's weights")
     kg, cg = layer.Kg, layer.Cg
     groups = (part.k1 - part.k0) // kg if layer.groups > 1 else 1
     w = weight[part.k0:part.k1]
@@ -45,9 +47,10 @@ def _conv(layer: Layer, part: Part, xp: np.ndarray, weight: np.ndarray) -> np.nd
 
 
 def _maxpool(layer: Layer, part: Part, xp: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
-    out = None
+    out: np.ndarray | None = None
     for _, _, view in _windows(xp, layer, part.rows, layer.Q):
         out = view.copy() if out is None else np.maximum(out, view)
+    assert out is not None, "a pooling window has at least one tap"
     return out
 
 

@@ -9,7 +9,7 @@ part, so a thin H band of a Winograd layer may fall back to the small tile, as i
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from accelsim.partition.shape import OpShape
 from workloads.layer import LayerKind
@@ -47,7 +47,10 @@ _GPU: dict[LayerKind, Callable[[OpShape], str]] = {
 
 
 def _single(name: str) -> dict[LayerKind, Callable[[OpShape], str]]:
-    return {kind: (lambda s, n=name: n) for kind in LayerKind}
+    def label(_shape: OpShape) -> str:
+        return name
+
+    return dict.fromkeys(LayerKind, label)
 
 
 #: selector name -> (operator kind -> kernel name)

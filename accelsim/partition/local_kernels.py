@@ -17,10 +17,10 @@ works on (im2col's "output channels" are the ``C*R*S`` patch rows).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from numba import get_num_threads, njit, prange, set_num_threads
-
-from dataclasses import replace
 
 from accelsim.partition.shape import OpShape
 from accelsim.partition.soc import KernelSpec, Tile

@@ -20,8 +20,8 @@ All plans are timed by the same :class:`~accelsim.partition.segment.Device`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from accelsim.partition.predictor import FlopsModel, fit_flops
 from accelsim.partition.segment import Device, Segment, chain_segment, op_segment
@@ -66,6 +66,7 @@ def best_op_segment(device: Device, layer) -> Segment:
         seg = op_segment(device, layer, dim, t)
         if best is None or seg.latency_ms < best.latency_ms:
             best = seg
+    assert best is not None, "every layer has the GPU-only candidate"
     return best
 
 
@@ -75,6 +76,7 @@ def _best_chain(device: Device, layers, head_tenths: int) -> Segment:
         seg = chain_segment(device, layers, t)
         if best is None or seg.latency_ms < best.latency_ms:
             best = seg
+    assert best is not None, "the window always holds head_tenths"
     return best
 
 

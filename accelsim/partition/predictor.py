@@ -14,8 +14,8 @@ filter taps, so one model covers several filter sizes here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from accelsim.errors import ConfigError
 from accelsim.partition.impl import select
@@ -84,7 +84,7 @@ class Processor:
             return 0.0
         return self.model(self.impl(s)).time_ms(s, self.cores) / self.efficiency[CLASSES.index(kernel_class(s))]
 
-    def slowed(self, factor: float) -> "Processor":
+    def slowed(self, factor: float) -> Processor:
         """The same processor with every basic unit ``factor`` times slower (a what-if for kernels that
         reach ``1/factor`` of the prior's roofline; not a calibration)."""
         if not factor > 0:

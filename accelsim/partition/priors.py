@@ -22,7 +22,7 @@ Families (kernel name -> formula):
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from accelsim.partition.shape import BYTES_PER_ELEMENT, OpShape
 from accelsim.partition.soc import COEF_KEYS, CPUSpec, GPUSpec, KernelSpec

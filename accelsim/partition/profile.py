@@ -12,8 +12,8 @@ the fit/held-out split do not.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from accelsim.partition.measurements import Measurement
 from accelsim.partition.shape import OpShape
@@ -78,7 +78,7 @@ def grid(spec: GridSpec, seed: int = 0) -> list[OpShape]:
 
 def _time(fn: Callable[[], object], spec: GridSpec) -> tuple[float, int]:
     fn()  # warm-up (and numba compilation on first use)
-    times = []
+    times: list[float] = []
     start = time.perf_counter()
     while len(times) < spec.min_repeats or time.perf_counter() - start < spec.min_seconds:
         t0 = time.perf_counter()

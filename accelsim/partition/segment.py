@@ -21,8 +21,8 @@ compute time is at least ``(CPU bytes + GPU bytes) / bandwidth`` (CoDL's predict
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from accelsim.partition.predictor import Processor, processors
 from accelsim.partition.priors import dram_bytes
@@ -42,7 +42,7 @@ class Device:
     bandwidth_gbs: float = float("inf")   # shared DRAM; infinite = no contention floor
 
     @classmethod
-    def of(cls, soc: SoC, calibrated: bool = True) -> "Device":
+    def of(cls, soc: SoC, calibrated: bool = True) -> Device:
         """``soc``'s processors with its calibrated kernel-class efficiencies (or the bare priors)."""
         cpu, gpu = processors(soc, calibrated)
         return cls(cpu, gpu, soc.sharing, soc.bandwidth_gbs)

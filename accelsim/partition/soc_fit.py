@@ -24,8 +24,8 @@ results are never fitted.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -177,7 +177,7 @@ def fit_socs(latencies: Sequence[Latency], socs: Mapping[str, SoC], workloads: M
     cost = float(r @ r)
     damping = 1e-3
     iterations = 0
-    for iterations in range(1, MAX_ITERATIONS + 1):
+    for iterations in range(1, MAX_ITERATIONS + 1):  # noqa: B007 (read after the loop)
         g = jac.T @ r
         h = jac.T @ jac
         step = np.linalg.solve(h + damping * np.diag(np.diag(h) + 1.0), -g)

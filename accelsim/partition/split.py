@@ -19,8 +19,8 @@ in integers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 from accelsim.errors import ConfigError
 from accelsim.halo import chain_bands, input_band

@@ -17,8 +17,8 @@ single-processor predictions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from accelsim.partition.latencies import PROCESSORS, Latency
 from accelsim.partition.report import run

@@ -10,9 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from accelsim.errors import ConfigError
+from accelsim.plots.style import (
+    FORMATS,
+    LEVEL_COLOURS,
+    LEVEL_LABELS,
+    TENSOR_COLOURS,
+    TENSOR_LABELS,
+    energy_unit,
+    pyplot,
+    save,
+)
 from accelsim.report import READABLE_SCHEMAS as STATS_SCHEMAS
-from accelsim.plots.style import (FORMATS, LEVEL_COLOURS, LEVEL_LABELS, TENSOR_COLOURS, TENSOR_LABELS, energy_unit,
-                                  pyplot, save)
 
 GROUPINGS = {
     "level": ("energy_breakdown_pj", LEVEL_COLOURS, LEVEL_LABELS, "by storage level"),

@@ -222,7 +222,7 @@ def plot_dataflow_levels(results: SweepResults, *, where: dict | None = None,
         ax.set_xticklabels([SHORT_LABELS.get(f, _label(f)) for f in flows], fontsize=9)
         ax.set_title(title, fontsize=10)
         presets = {r.get("energy_preset") for r in records}
-        ax.set_ylabel(per_mac_unit(presets.pop()) if len(presets) == 1 else "energy per MAC (pJ)")
+        ax.set_ylabel(per_mac_unit(str(presets.pop())) if len(presets) == 1 else "energy per MAC (pJ)")
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
         top = max((p.get_y() + p.get_height() for p in ax.patches), default=1.0)

@@ -54,7 +54,7 @@ def plot_sweep_grid(results: SweepResults, *, where: dict | None = None):
                              squeeze=False)
     presets = {r.get("energy_preset") for r in records}
     for ax, (column, title, fmt) in zip(axes[0], METRICS):
-        title = title or (per_mac_unit(presets.pop()) if len(presets) == 1 else "energy per MAC (pJ)")
+        title = title or (per_mac_unit(str(presets.pop())) if len(presets) == 1 else "energy per MAC (pJ)")
         grid = np.full((len(ys), len(xs)), np.nan)
         for (yi, xi), rec in cells.items():
             grid[ys.index(yi), xs.index(xi)] = rec[column]

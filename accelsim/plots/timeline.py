@@ -7,8 +7,8 @@ the plots registry (``DIR_PLOTS``): the CoDL plan above each baseline, one CPU a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 _COLORS = {("compute", "CPU"): "#4C72B0", ("compute", "GPU"): "#55A868",
            "sharing": "#DD8452", "sync": "#C44E52"}
@@ -50,7 +50,7 @@ def figure_timeline(plans: Sequence[tuple[str, Sequence]], title: str):
             if e.kind == "compute" and e.end_ms - e.start_ms > 0.045 * end:
                 ax.text((e.start_ms + e.end_ms) / 2, y, e.label, ha="center", va="center", fontsize=7,
                         color="white", clip_on=True)
-    for i, (label, evs) in enumerate(plans):
+    for i, (_label, evs) in enumerate(plans):
         finish = max((e.end_ms for e in evs), default=0.0)
         y_mid = len(rows) - 1.5 - 2 * i
         ax.text(finish + 0.005 * end, y_mid, f"{finish:.1f} ms", va="center", ha="left", fontsize=8,

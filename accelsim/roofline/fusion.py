@@ -15,8 +15,8 @@ Two kinds (reference/roofline.md, "Fusion and tiling"):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from accelsim.errors import ConfigError
 from accelsim.halo import chain_bands, input_band

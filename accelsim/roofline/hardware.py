@@ -77,7 +77,7 @@ class Hardware:
         memory = 0.0 if self.bandwidth is None else nbytes / self.bandwidth
         return max(flops / self.peak_flops, memory)
 
-    def with_element_bytes(self, element_bytes: float) -> "Hardware":
+    def with_element_bytes(self, element_bytes: float) -> Hardware:
         return replace(self, element_bytes=element_bytes)
 
     def describe(self) -> str:

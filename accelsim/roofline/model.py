@@ -38,7 +38,7 @@ class OpCost:
     def intensity(self) -> float:
         return self.flops / self.bytes if self.bytes else float("inf")
 
-    def __add__(self, other: "OpCost") -> "OpCost":
+    def __add__(self, other: OpCost) -> OpCost:
         return OpCost(self.flops + other.flops, self.bytes + other.bytes)
 
 

@@ -3,16 +3,30 @@ as the ``accelsim.roofline/1`` JSON document and as the terminal table."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from accelsim import __version__
 from accelsim.errors import ConfigError
-from accelsim.roofline.fusion import (ChainTiling, ModelFusion, chain_points, check_chain, choose_tile,
-                                      model_epilogue_fusion, tile_chain)
+from accelsim.roofline.fusion import (
+    ChainTiling,
+    ModelFusion,
+    chain_points,
+    check_chain,
+    choose_tile,
+    model_epilogue_fusion,
+    tile_chain,
+)
 from accelsim.roofline.hardware import Hardware
-from accelsim.roofline.model import ModelRoofline, RooflinePoint, hardware_dict, model_roofline, place
-from accelsim.roofline.model import OpCost, operator_cost
+from accelsim.roofline.model import (
+    ModelRoofline,
+    OpCost,
+    RooflinePoint,
+    hardware_dict,
+    model_roofline,
+    operator_cost,
+    place,
+)
 from accelsim.roofline.winograd import WinogradLayer, eligible, tile_cost, winograd_layer
 from workloads.layer import Layer, Workload
 
@@ -141,7 +155,7 @@ def to_dict(report: RooflineReport) -> dict:
             "before": c.before.as_dict(),
             "after": c.after.as_dict(),
         }
-    if report.winograd is not None:
+    if report.winograd is not None and report.winograd_m is not None:
         tc = tile_cost(report.winograd_m, 3)
         doc["winograd"] = {
             "m": report.winograd_m,
@@ -212,14 +226,14 @@ def table(report: RooflineReport) -> str:
                    f"per fused operator; {f.separate_time_s / f.fused_time_s:.2f}x faster")
     if report.chain is not None:
         c = report.chain
-        t = c.chosen
+        chosen = c.chosen
         how = (f"of the square tiles that fit {c.buffer_bytes / 1024:,.0f} kB, fewest MACs recomputed"
                if c.buffer_bytes is not None else "tile given")
-        out += ["", f"Tiled fusion of {' -> '.join(t.layers)} ({how}: {t.tile_h}x{t.tile_w}, {t.tiles} tiles; "
-                    f"weights {t.weights})"]
+        out += ["", f"Tiled fusion of {' -> '.join(chosen.layers)} ({how}: {chosen.tile_h}x{chosen.tile_w}, "
+                    f"{chosen.tiles} tiles; weights {chosen.weights})"]
         rows = []
         for cand in c.candidates:
-            mark = " *" if (cand.tile_h, cand.tile_w) == (t.tile_h, t.tile_w) else ""
+            mark = " *" if (cand.tile_h, cand.tile_w) == (chosen.tile_h, chosen.tile_w) else ""
             rows.append([f"{cand.tile_h}x{cand.tile_w}{mark}", str(cand.tiles), _mb(cand.unfused_bytes),
                          _mb(cand.fused_bytes), _mb(cand.saved_bytes), f"{cand.recomputed_macs:,}",
                          f"{100 * cand.recomputed_macs / (cand.flops // 2):.1f}", f"{cand.onchip_bytes / 1024:,.1f}"])

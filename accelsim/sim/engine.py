@@ -72,7 +72,7 @@ def run(blocks: list[Block], dram_bw: float, dram_latency: float, want_trace: bo
 
     def compute(block: Block):
         t0 = env.now
-        work = [env.timeout(block.compute)]
+        work: list[simpy.Event] = [env.timeout(block.compute)]
         if block.bypass > 0:
             work.append(env.process(transfer(block.bypass, "dram_bypass")))
         if block.overlap > 0:
@@ -101,4 +101,4 @@ def run(blocks: list[Block], dram_bw: float, dram_latency: float, want_trace: bo
 
     env.process(layer())
     env.run()
-    return EngineResult(env.now, stats["idle"], stats["busy"], stats["events"], tuple(trace))
+    return EngineResult(env.now, stats["idle"], stats["busy"], int(stats["events"]), tuple(trace))

@@ -23,10 +23,10 @@ from functools import lru_cache
 
 from accelsim.cost.counts import L_DRAM, L_GLB, L_NOC, Counts, count_tuples
 from accelsim.cost.nest import Nest, build_nest
-from accelsim.tiles import tile_extents
 from accelsim.energy import TENSORS
 from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping
-from workloads.layer import P, Q, R, S, Layer
+from accelsim.tiles import tile_extents
+from workloads.layer import Layer, P, Q, R, S
 
 # word categories a hop may carry (per pass or per tile)
 CATEGORIES = ("dram_read", "dram_write", "glb", "unique_in", "delivered_in", "unique_out", "delivered_out")

@@ -33,7 +33,7 @@ class SimResult:
 
     def extra_fields(self) -> dict:
         """Per-layer fields for stats.json beyond cycles / ideal_cycles / stall_cycles."""
-        out = {
+        out: dict[str, object] = {
             "busy": {k: round(v, 6) for k, v in self.busy.items()},
             "sim": {"passes": self.passes, "tiles": self.tiles, "blocks": self.blocks, "events": self.events,
                     "glb_prefetched": self.prefetched,

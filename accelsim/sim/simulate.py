@@ -168,6 +168,7 @@ def simulate_layer(layer: Layer, arch, mapping: Mapping, counts: Counts, *, trac
             stat_trigger = stat.trigger
             folds, rows_sum, cols_sum = _fold_sums(sched, stat.trigger)
             if settings.get("timing") == "scalesim":
+                assert model.fold_skew is not None, "a systolic NoC model states its fold skew"
                 total_skew = folds * model.fold_skew(0, 0, stat.tensor, settings, arch.pe_array.rows,
                                                      arch.pe_array.cols)
             else:

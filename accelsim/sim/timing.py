@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from accelsim.tiles import tile_extents
 from accelsim.energy import TENSORS
 from accelsim.mapping import RELEVANT, RF, Mapping
 from accelsim.sim.passes import Schedule
+from accelsim.tiles import tile_extents
 from noc.flow import STREAMS, Flow, layout
 from noc.model import NocModel
 
@@ -57,7 +57,7 @@ class Context:
     array_cols: int
 
     @classmethod
-    def of(cls, arch) -> "Context":
+    def of(cls, arch) -> Context:
         from noc import registry as noc_registry
 
         return cls(noc_registry.model(arch.noc.type), noc_registry.settings(arch.noc),

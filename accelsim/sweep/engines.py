@@ -8,7 +8,7 @@ are in flight, so neither the pending points nor the finished records pile up in
 from __future__ import annotations
 
 import logging
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from accelsim.errors import ConfigError
 from accelsim.sweep.points import Point

@@ -8,8 +8,9 @@ are generated lazily (a sweep of a million points never sits in memory).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from accelsim.sweep.spec import SweepSpec, Times, jsonable
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from accelsim.atomic import atomic_writer
 from accelsim.errors import ConfigError
@@ -114,7 +115,7 @@ class SweepResults:
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, r)) for r in self.rows]
 
-    def where(self, **equal: Any) -> "SweepResults":
+    def where(self, **equal: Any) -> SweepResults:
         """Rows whose columns equal the given values (``where(batch=16)``)."""
         idx = {}
         for k in equal:
@@ -130,7 +131,7 @@ class SweepResults:
 
         return coords_of(row[self.columns.index("point")], self.sizes)
 
-    def ok(self) -> "SweepResults":
+    def ok(self) -> SweepResults:
         return self.where(status="ok")
 
 

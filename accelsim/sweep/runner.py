@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from accelsim.errors import ConfigError
 from accelsim.sweep.engines import ENGINES, choose
@@ -90,10 +90,9 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, jobs: int = 1, dask: str 
 def _check_references(spec: SweepSpec) -> None:
     """Fail fast on names that cannot resolve (a typo in an arch, workload or dataflow): that is a
     bad sweep file, not a bad point. Everything else a point does wrong is recorded, not raised."""
+    from accelsim.sweep.worker import arch_document
     from dataflows import registry
     from workloads.loader import load_workload
-
-    from accelsim.sweep.worker import arch_document
 
     def values(key: str) -> list:
         found = [v for k, v in spec.base if k == key]

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from accelsim.errors import ConfigError
 from accelsim.report import write_atomic
@@ -191,7 +191,7 @@ class Store:
             os.close(self._lock_fd)       # releases the flock
             self._lock_fd = None
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:

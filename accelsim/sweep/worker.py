@@ -88,9 +88,9 @@ def _get(doc: dict, path: str) -> Any:
 def build(p: Point):
     """(arch, workload, search spec or None, simulate, refine, resolved axis values) for one point."""
     from accelsim.arch import arch_from_dict
-    from workloads.selection import select_layers
     from accelsim.mapper.search import SearchSpec
     from workloads.loader import load_workload
+    from workloads.selection import select_layers
 
     settings = dict(p.settings)              # later settings (the axes) win over the base
     doc, source = arch_document(settings["arch"])

@@ -6,9 +6,9 @@ same global batch (so the same number of epochs); efficiency = speedup / p.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from accelsim import __version__
 from accelsim.errors import ConfigError

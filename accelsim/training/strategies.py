@@ -29,8 +29,8 @@ With one worker nothing is communicated, whatever the strategy.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from accelsim.roofline.hardware import Hardware
 from accelsim.training.compute import mac_layers, parameters, split_step_time, step_time

@@ -16,9 +16,16 @@ import pytest
 
 from accelsim.partition.latencies import read_latencies, shipped_reference
 from accelsim.partition.soc_fit import load_inputs
-from accelsim.partition.validation import (CODL_MS_SD855, PUBLISHED_SPEEDUPS, coexecution_table,
-                                           latency_table, leave_one_model_out, leave_one_soc_out, median,
-                                           soc_group)
+from accelsim.partition.validation import (
+    CODL_MS_SD855,
+    PUBLISHED_SPEEDUPS,
+    coexecution_table,
+    latency_table,
+    leave_one_model_out,
+    leave_one_soc_out,
+    median,
+    soc_group,
+)
 
 
 @pytest.fixture(scope="module")

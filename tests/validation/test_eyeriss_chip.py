@@ -34,8 +34,8 @@ import pytest
 from accelsim.arch import load_arch
 from accelsim.cost.counts import L_DRAM, L_GLB
 from accelsim.cost.model import evaluate
-from accelsim.refine import by_simulation
 from accelsim.mapper.search import SearchSpec, search
+from accelsim.refine import by_simulation
 from accelsim.sim import simulate_layer
 from dataflows import registry
 from dataflows.named import complete

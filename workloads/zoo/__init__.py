@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from functools import cache
-from typing import Callable
 
 from accelsim.errors import ConfigError
 from workloads.layer import Workload

@@ -3,7 +3,8 @@
 Source: Deng et al., "RetinaFace: Single-stage Dense Face Localisation in the Wild", CVPR 2020, as
 implemented in the public biubug6/Pytorch_Retinaface (models/net.py, models/retinaface.py,
 data/config.py cfg_mnet: in_channel 32, out_channel 64, image_size 640), the mobile-sized RetinaFace
-for the CoDL analysis (reference/codl.md names RetinaFace without the variant). Input 640x640 (the training size of cfg_mnet); feature strides 8, 16, 32 give
+for the CoDL analysis (reference/codl.md names RetinaFace without the variant). Input 640x640 (the
+training size of cfg_mnet); feature strides 8, 16, 32 give
 80x80, 40x40 and 20x20 maps and 2 anchors per cell: 2 x (6400 + 1600 + 400) = 16,800 anchors.
 
   backbone  MobileNetV1 x0.25: 3x3/2 conv 3 -> 8, then 13 depthwise-separable layers
