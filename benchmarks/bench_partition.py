@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         for soc_name in SOCS:
             soc = load_soc(soc_name)
             run(soc, w)                                   # warm-up (imports, caches)
-            wall, cpu = _best(lambda: run(soc, w), args.reps)
+            wall, cpu = _best(lambda soc=soc, w=w: run(soc, w), args.reps)
             worst = max(worst, cpu)
             cells.append(f"{wall:7.3f} s ({cpu:5.3f})")
         print(f"{model:<26}" + "".join(f"{c:>18}" for c in cells))
