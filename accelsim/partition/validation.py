@@ -156,8 +156,9 @@ def coexecution_table(rows: Sequence[HeldOut], title: str) -> str:
                          f"{100 * (mg / pub_gpu - 1):+.1f}%)")
             measured = [r for r in mine if all(r.measured_ms(p) is not None for p in PROCESSORS)]
             if measured:
-                xc = sum(r.measured_ms("cpu") / r.codl_ms for r in measured) / len(measured)
-                xg = sum(r.measured_ms("gpu") / r.codl_ms for r in measured) / len(measured)
+                triples = [(r.measured_ms("cpu"), r.measured_ms("gpu"), r.codl_ms) for r in measured]
+                xc = sum(c / t for c, _, t in triples if c is not None and t is not None) / len(triples)
+                xg = sum(g / t for _, g, t in triples if g is not None and t is not None) / len(triples)
                 lines.append(f"  the same over CoDL's *measured* single-processor latencies: x{xc:.2f} over CPU-only, "
                              f"x{xg:.2f} over GPU-only")
     return "\n".join(lines)
