@@ -23,7 +23,7 @@ from pathlib import Path
 from accelsim.arch import Arch, load_arch
 from accelsim.labs.grading import Answers, Lab, Question
 from accelsim.mapper.search import SearchSpec
-from accelsim.mapping import load_mapping
+from accelsim.mapping import load_mapping, mapping_from_dict
 from accelsim.pipeline import Run, run
 from workloads.layer import Workload
 from workloads.loader import load_workload
@@ -96,13 +96,48 @@ def design(a: Answers, searched: bool = False) -> dict[str, float]:
     return totals(_run(str(a.path("q4")), searched))
 
 
-def conv3(which: str) -> dict[str, float]:
-    v1 = "eyeriss_v1"
+REORDERED = "GNCKPQRS"          # q11: the named mapping's DRAM loops with channel blocks outside filter blocks
+
+
+@cache
+def _reordered_conv3() -> Run:
+    from dataflows import registry
+
+    v1 = load_arch("eyeriss_v1")
+    w = conv_layers()
+    w = replace(w, layers=tuple(x for x in w.layers if x.name == "CONV3"))
+    spec = registry.get(v1.dataflow).named(w.layers[0], v1).to_dict()
+    spec["dram"]["order"] = REORDERED
+    return run(v1, w, mappings={"CONV3": mapping_from_dict(spec)}, simulate=True)
+
+
+def conv3_run(which: str) -> Run:
+    """CONV3 on eyeriss_v1 under the hand-written mapping file, the named mapping, the mapper's, or the
+    named mapping with the DRAM loop order :data:`REORDERED` ("reordered")."""
     if which == "hand-written":
-        return totals(_run(v1, False, str(LABS_DIR / MAPPING_FILE)))
-    r = _run(v1, which == "searched")
-    one = replace(r, layers=tuple(x for x in r.layers if x.result.layer.name == "CONV3"))
-    return totals(one)
+        return _run("eyeriss_v1", False, str(LABS_DIR / MAPPING_FILE))
+    if which == "reordered":
+        return _reordered_conv3()
+    r = _run("eyeriss_v1", which == "searched")
+    return replace(r, layers=tuple(x for x in r.layers if x.result.layer.name == "CONV3"))
+
+
+def conv3(which: str) -> dict[str, float]:
+    return totals(conv3_run(which))
+
+
+def dram_words(r: Run) -> dict[str, int]:
+    """DRAM reads + writes per tensor, summed over the run's layers."""
+    out: dict[str, int] = {}
+    for x in r.layers:
+        for tensor, rw in x.result.counts.as_dict()["dram"].items():
+            out[tensor] = out.get(tensor, 0) + rw["reads"] + rw["writes"]
+    return out
+
+
+def _grows_most(_) -> str:
+    before, after = dram_words(conv3_run("named")), dram_words(conv3_run("reordered"))
+    return max(sorted(after), key=lambda t: after[t] - before[t])
 
 
 def _best_conv3(_) -> str:
@@ -152,5 +187,14 @@ LAB = Lab(
         Question("q10", "eyeriss_v1, CONV3: the mapping with the lowest EDP", "choice",
                  "EDP of CONV3 under each: the hand-written file, the named mapping, the mapper's (edp, 2000, seed 0)",
                  answer=_best_conv3, choices=("hand-written", "named", "searched")),
+        Question("q11", f"eyeriss_v1, CONV3: the named mapping with its DRAM loop order set to {REORDERED} "
+                 "(channel blocks outside filter blocks): energy per MAC", "number",
+                 "write the named mapping out (Mapping.to_dict or accelsim run --out), change dram.order, "
+                 "evaluate it as a hand-written mapping", answer=lambda a: conv3("reordered")["pj_per_mac"],
+                 unit="pJ/MAC (normalized)"),
+        Question("q12", "... the tensor whose DRAM traffic grows the most with that order", "choice",
+                 "compare accesses.dram per tensor under both orders: which tensor is no longer finished "
+                 "before the loop that does not index it moves on?", answer=_grows_most,
+                 choices=("ifmap", "weight", "psum")),
     ),
 )
