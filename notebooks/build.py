@@ -173,6 +173,7 @@ def execute(path: Path):
     """Run one notebook in a fresh kernel; returns the executed notebook (nothing written)."""
     import nbclient
     import nbformat
+    from jupyter_client.manager import AsyncKernelManager
 
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
@@ -186,8 +187,10 @@ def execute(path: Path):
         old = os.environ.get("PYTHONHASHSEED")
         os.environ["PYTHONHASHSEED"] = "0"          # the kernel inherits it
         try:
+            # IPC sockets in the temporary folder: no TCP port to race for when many kernels start at once
+            km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(tmp) / "kernel"))
             client = nbclient.NotebookClient(
-                nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", record_timing=False, coalesce_streams=True,
+                nb, km=km, timeout=CELL_TIMEOUT_S, kernel_name="python3", record_timing=False, coalesce_streams=True,
                 extra_arguments=[f"--IPKernelApp.exec_files={setup}"],
                 resources={"metadata": {"path": str(path.parent)}})
             client.execute()
