@@ -118,20 +118,22 @@ def test_mapping_efficiency_and_sram_reads_identical(runs, array, df):
         assert report[4] == pytest.approx(ss["mapping_eff"], rel=1e-12)
         assert ours["SRAM IFMAP Reads"] == ss["SRAM IFMAP Reads"]
         assert ours["SRAM Filter Reads"] == ss["SRAM Filter Reads"]
-        if df != "os":
-            assert ours["SRAM OFMAP Writes"] == ss["SRAM OFMAP Writes"]
+        assert ours["SRAM OFMAP Writes"] == ss["SRAM OFMAP Writes"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SCALE-Sim 3.0 OS counts rows + cols extra ofmap SRAM writes per fold (systolic_compute_os.py "
-    "create_ofmap_demand_mat: `self.ofmap_writes += this_fold_demand.shape[0] + this_fold_demand.shape[1]` "
-    "after padding the fold to rows x cols), writes no array makes; accelsim counts each output once. "
-    "32x32 AlexNet CONV1-5: SCALE-Sim 308640, 198400, 69504, 69504, 46336 vs accelsim 290400, 186624, "
-    "64896, 64896, 43264 (difference = folds x 64); 12x14: 336446, 216758, 75816, 75816, 50674 vs "
-    "290400, 186624, 64896, 64896, 43264 (folds x 26)"))
 @pytest.mark.parametrize("array", ["32x32", "12x14"])
-def test_os_ofmap_sram_writes(runs, array):
+def test_os_ofmap_writes_scalesim_convention_vs_words_written(runs, array):
+    """SCALE-Sim 3.0 OS counts rows + cols extra ofmap SRAM writes per fold (systolic_compute_os.py
+    create_ofmap_demand_mat pads each fold to rows x cols, then ``ofmap_writes += shape[0] + shape[1]``),
+    writes no array makes. The SCALE-Sim report reproduces that convention; the cost model (stats.json)
+    keeps the words really written: one per output. 32x32 AlexNet CONV1-5 in SCALE-Sim: 308640, 198400,
+    69504, 69504, 46336 = outputs + folds x 64; 12x14: outputs + folds x 26."""
     rows, cols = map(int, array.split("x"))
     workload = load_workload(str(TOPOLOGY))
-    ours = [dict(zip(ACCESS_COLUMNS, a[1:]))["SRAM OFMAP Writes"] for a in access_rows(runs[(array, "os")])]
-    assert ours == [scalesim_closed_form(layer, rows, cols, "os")["SRAM OFMAP Writes"] for layer in workload.layers]
+    run_ = runs[(array, "os")]
+    report = [dict(zip(ACCESS_COLUMNS, a[1:]))["SRAM OFMAP Writes"] for a in access_rows(run_)]
+    assert report == [scalesim_closed_form(layer, rows, cols, "os")["SRAM OFMAP Writes"] for layer in workload.layers]
+    if array == "32x32":
+        assert report == [308640, 198400, 69504, 69504, 46336]
+    written = [lr.result.counts.as_dict()["glb"]["psum"]["writes"] for lr in run_.layers]
+    assert written == [layer.P * layer.Q * layer.K for layer in workload.layers]

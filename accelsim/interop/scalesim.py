@@ -340,12 +340,34 @@ def compute_report_csv(run) -> str:
     return _csv(COMPUTE_REPORT_COLUMNS, compute_report_rows(run))
 
 
+def os_drain_slots(run, lr) -> int:
+    """SCALE-Sim 3.0's extra OFMAP SRAM writes under its own OS folds: it pads every fold's output
+    demand to rows x cols and then adds rows + cols writes per fold (``systolic_compute_os.py``,
+    ``create_ofmap_demand_mat``: ``self.ofmap_writes += shape[0] + shape[1]``), slots no array
+    writes. 0 for any other dataflow, a searched run or a hand-written mapping: the convention belongs
+    to SCALE-Sim's fixed mapping only. Folds = ceil(rows dim / array rows) x ceil(cols dim / array cols)
+    of the im2col GEMM (dataflows/scalesim_fold.py)."""
+    if run.dataflow != "scalesim_os" or run.search is not None or lr.result.layer.name in run.hand_written:
+        return 0
+    layer = lr.result.layer
+    if not layer.kind.has_macs:
+        return 0
+    rows, cols = run.arch.pe_array.rows, run.arch.pe_array.cols
+    size = dict(zip(("K", "C", "P"), layer.dims[2:5]))
+    folds = -(-size["P"] // rows) * -(-size["K"] // cols)
+    return folds * (rows + cols)
+
+
 def access_rows(run) -> list[tuple[int, ...]]:
-    """Per layer: (LayerID, then each ACCESS_COLUMNS count): exact integers from the cost model."""
+    """Per layer: (LayerID, then each ACCESS_COLUMNS count): exact integers from the cost model, in
+    SCALE-Sim's convention: under SCALE-Sim's own OS folds, "SRAM OFMAP Writes" adds its padded drain
+    slots (:func:`os_drain_slots`); stats.json keeps the words the array really writes."""
     rows = []
     for layer_id, lr in enumerate(run.layers):
         counts = lr.result.counts.as_dict()
-        rows.append((layer_id, *(counts[level][tensor][action] for level, tensor, action in ACCESS_COLUMNS.values())))
+        values = {name: counts[level][tensor][action] for name, (level, tensor, action) in ACCESS_COLUMNS.items()}
+        values["SRAM OFMAP Writes"] += os_drain_slots(run, lr)
+        rows.append((layer_id, *values.values()))
     return rows
 
 
