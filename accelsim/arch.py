@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from accelsim import limits
 from accelsim.energy import PRESETS, TENSORS, EnergyTable
 from accelsim.errors import ConfigError
 from accelsim.fields import Fields
@@ -271,7 +272,7 @@ def arch_from_dict(data: Any, source: str = "<memory>") -> Arch:
     gf = f.sub("glb")
     glb_kb = gf.number("size_kb", minimum=0, exclusive_min=True, maximum=1 << 22)
     banks = gf.int("banks", 1, maximum=4096)
-    bw = gf.number("bandwidth_words_per_cycle", minimum=0, exclusive_min=True)
+    bw = gf.number("bandwidth_words_per_cycle", minimum=limits.MIN_WORDS_PER_CYCLE, maximum=limits.MAX_WORDS_PER_CYCLE)
     holds_raw = gf.list("holds", list(TENSORS))
     for item in holds_raw:
         if item not in TENSORS:
@@ -289,7 +290,7 @@ def arch_from_dict(data: Any, source: str = "<memory>") -> Arch:
         df = Fields(df, source, "dram")
     dbw = df.raw("bandwidth_gb_per_s", None)
     if dbw is not None:
-        dbw = df.number("bandwidth_gb_per_s", minimum=0, exclusive_min=True)
+        dbw = df.number("bandwidth_gb_per_s", minimum=limits.MIN_DRAM_GB_PER_S, maximum=limits.MAX_DRAM_GB_PER_S)
     dram = Dram(dbw, df.int("latency_cycles", 0, minimum=0, maximum=1 << 20),
                 df.number("energy_pj_per_bit", None, minimum=0) if df.has("energy_pj_per_bit") else None)
     df.done()

@@ -21,3 +21,8 @@ class ConfigError(ValueError):
         super().__init__(" ".join(text.split()))  # always a single line
         self.source = source
         self.key = key
+        self.detail = " ".join(message.split())    # the message without the file and key
+
+
+class UnknownKeyError(ConfigError):
+    """A config key that no loader reads (a typo, or a key of another section)."""

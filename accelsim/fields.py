@@ -9,10 +9,11 @@ from __future__ import annotations
 import builtins
 import difflib
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
-from accelsim.errors import ConfigError
+from accelsim.errors import ConfigError, UnknownKeyError
 
 _MISSING = object()
 
@@ -20,6 +21,20 @@ _MISSING = object()
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_YAML11_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _yaml11_hint(value: Any) -> str:
+    """YAML 1.1 reads 1e30 as text (a float needs a dot and a signed exponent): say how to write it."""
+    if isinstance(value, str) and _YAML11_FLOAT.fullmatch(value.strip()):
+        mantissa, exponent = value.strip().lower().split("e")
+        mantissa = mantissa if "." in mantissa else mantissa + ".0"
+        mantissa = "0" + mantissa if mantissa.lstrip("+-").startswith(".") else mantissa
+        exponent = exponent if exponent[0] in "+-" else "+" + exponent
+        return f" (YAML reads {value.strip()} as text; write it as {mantissa}e{exponent})"
+    return ""
 
 
 class Fields:
@@ -50,7 +65,9 @@ class Fields:
         self._seen.add(name)
         if name not in self.data:
             if default is _MISSING:
-                raise self.error(name, "missing required key")
+                close = difflib.get_close_matches(name, [k for k in self.data if k not in self._seen], n=1)
+                hint = f"; found unknown key {close[0]!r} (misspelt?)" if close else ""
+                raise self.error(name, f"missing required key{hint}")
             return default
         return self.data[name]
 
@@ -62,7 +79,7 @@ class Fields:
         if isinstance(value, float) and math.isfinite(value) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(name, f"expected an integer, got {_show(value)}")
+            raise self.error(name, f"expected an integer, got {_show(value)}{_yaml11_hint(value)}")
         if minimum is not None and value < minimum:
             raise self.error(name, f"value {value} is too small: must be >= {minimum}")
         if maximum is not None and value > maximum:
@@ -75,7 +92,7 @@ class Fields:
         if value is default and default is not _MISSING:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.error(name, f"expected a number, got {_show(value)}")
+            raise self.error(name, f"expected a number, got {_show(value)}{_yaml11_hint(value)}")
         if not math.isfinite(value):
             raise self.error(name, f"expected a finite number, got {_show(value)}")
         if minimum is not None:
@@ -128,4 +145,5 @@ class Fields:
             known = sorted(self._seen)
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise self.error(name, f"unknown key{hint}; allowed here: {', '.join(known)}")
+            raise UnknownKeyError(f"unknown key{hint}; allowed here: {', '.join(known)}", source=self.source,
+                                  key=self.key(name))

@@ -76,11 +76,11 @@ def stats(run: Run) -> dict:
         "ideal_cycles": sum(l["ideal_cycles"] for l in layers),
         "latency_ms": cycles / (arch.clock_mhz * 1e3),
         "energy_pj": energy,
-        "energy_per_mac_pj": energy / macs if macs else 0.0,
+        "energy_per_mac_pj": energy / macs if macs else None,        # null: no MACs to divide by
         "utilization": macs / (cycles * arch.pes) if cycles else 0.0,
         "energy_breakdown_pj": breakdown,
         "dram_accesses_per_mac": (sum(sum(l["accesses"]["dram"][t].values()) for l in layers
-                                      for t in ("ifmap", "weight", "psum")) / macs) if macs else 0.0,
+                                      for t in ("ifmap", "weight", "psum")) / macs) if macs else None,
     }
     if run.simulated:
         totals["stall_cycles"] = {c: sum(l.get("stall_cycles", {}).get(c, 0) for l in layers) for c in STALL_CAUSES}
@@ -130,7 +130,7 @@ def layers_csv(doc: dict) -> str:
     for l in doc["layers"]:
         row = [l["name"], l["kind"], l["macs"], l["cycles"], l["ideal_cycles"], l["active_pes"],
                f"{l['utilization']:.6f}", f"{l['energy_pj']:.6g}",
-               f"{(l['energy_pj'] / l['macs']) if l['macs'] else 0:.6g}",
+               f"{l['energy_pj'] / l['macs']:.6g}" if l["macs"] else "",
                *(f"{l['energy_breakdown_pj'][p]:.6g}" for p in ENERGY_PARTS),
                *(l["accesses"][lv][t][rw] for lv in ("dram", "glb", "noc", "rf") for t in ("ifmap", "weight", "psum")
                  for rw in ("reads", "writes")), l["mapping"] or ""]
@@ -176,9 +176,9 @@ def table(doc: dict) -> str:
         rows.append(row)
     t = doc["totals"]
     total = ["total", _human(t["macs"]), _human(t["cycles"]), f"{t['utilization']:.2f}", f"{t['energy_pj'] / 1e6:.1f}",
-             f"{t['energy_per_mac_pj']:.2f}",
+             f"{t['energy_per_mac_pj']:.2f}" if t["macs"] else "-",
              *(f"{100 * t['energy_breakdown_pj'][p] / t['energy_pj']:.0f}" if t["energy_pj"] else "-" for p in ENERGY_PARTS),
-             f"{t['dram_accesses_per_mac']:.4f}"]
+             f"{t['dram_accesses_per_mac']:.4f}" if t["macs"] else "-"]
     if sim:
         total += [_human(t["stall_cycles"][c]) for c in STALL_CAUSES]
     rows.append(total)
@@ -187,6 +187,8 @@ def table(doc: dict) -> str:
              f"{doc['clock_mhz']:g} MHz | {doc['pes']} PEs | energy {doc['energy_preset']}"
              + (f" | search {doc['search']['objective']} budget {doc['search']['budget']} seed {doc['search']['seed']}"
                 + (", refined by simulation" if doc["search"].get("refined_by_simulation") else "")
+                + (f" (hand-written mapping for {', '.join(doc['hand_written_mappings'])})"
+                   if doc.get("hand_written_mappings") else "")
                 if doc["search"] else _mapping_source(doc))]
     fmt = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
     lines.append(fmt(head))
@@ -208,10 +210,11 @@ def to_json(doc: dict) -> str:
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 
 
-def write_outputs(run: Run, doc: dict, out_dir: Path) -> list[Path]:
-    files = {"stats.json": to_json(doc), "layers.csv": layers_csv(doc), "mapping.txt": mapping_text(run)}
-    written = []
-    for name, text in files.items():
-        write_atomic(out_dir / name, text)
-        written.append(out_dir / name)
-    return written
+def write_outputs(run: Run, doc: dict, out_dir: Path, extra: dict[str, str] | None = None) -> list[Path]:
+    """stats.json, layers.csv, mapping.txt (and ``extra`` {file name: text}) in ``out_dir``, as one
+    set: a failed write (a full disk) leaves every earlier file as it was."""
+    from accelsim.atomic import write_all
+
+    files = {"stats.json": to_json(doc), "layers.csv": layers_csv(doc), "mapping.txt": mapping_text(run),
+             **(extra or {})}
+    return write_all({Path(out_dir) / name: text for name, text in files.items()})

@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from accelsim import limits
 from accelsim.errors import ConfigError
 from accelsim.fields import Fields
 from noc import bus, eyeriss_v1, eyeriss_v2, mesh, systolic
@@ -41,10 +42,10 @@ def validate(noc, fields: Fields) -> None:
     for key, p in model(noc.type).params.items():
         if not fields.has(key):
             continue
-        if p.kind is float:
-            fields.number(key, minimum=0, exclusive_min=True)
+        if p.kind is float:          # every float parameter is a width in words per cycle
+            fields.number(key, minimum=limits.MIN_WORDS_PER_CYCLE, maximum=limits.MAX_WORDS_PER_CYCLE)
         elif p.kind is int:
-            fields.int(key, minimum=p.minimum)
+            fields.int(key, minimum=p.minimum, maximum=limits.MAX_NOC_INT)
         else:
             fields.str(key, choices=p.choices or None)
     fields.done()

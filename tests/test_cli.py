@@ -81,7 +81,7 @@ def test_bad_config_file_exit_2(tmp_path):
 
 def test_mapping_that_breaks_the_arch_constraints_exit_2(tmp_path):
     """eyeriss_v1 walks whole ifmap rows per pass: a hand-written mapping that splits Q at DRAM is
-    refused in one line naming the layer, the factor and the constraint."""
+    refused in one line naming the file, the layer key, the factor and the constraint."""
     (tmp_path / "m.yaml").write_text(
         "conv4_1:\n"
         "  dram: {factors: {N: 3, K: 11, C: 64, Q: 2}}\n"
@@ -92,7 +92,7 @@ def test_mapping_that_breaks_the_arch_constraints_exit_2(tmp_path):
     out = accelsim("run", "eyeriss_v1", "-w", "vgg16", "--batch", "3", "--layers", "conv4_1", "--mapping", "m.yaml",
                    "--no-sim", "-q", cwd=tmp_path)
     assert out.returncode == 2
-    assert out.stderr.strip() == ("accelsim: error: mapping for layer 'conv4_1': dram factor 2 of Q breaks the "
+    assert out.stderr.strip() == ("accelsim: error: m.yaml: conv4_1: dram factor 2 of Q breaks the "
                                   "arch's constraints (constraints.unsplit.dram lists Q)")
     # the same factors with the row whole in the GLB tile run
     (tmp_path / "m.yaml").write_text((tmp_path / "m.yaml").read_text().replace(", Q: 2}", "}").replace("Q: 14", "Q: 28"))

@@ -124,7 +124,7 @@ GOOD = {"version": 1, "name": "t", "clock_mhz": 200, "word_bits": 16, "pe_array"
 
 @pytest.mark.parametrize("noc, fragments", [
     ({"type": "eyeriss_v2", "ifmap_mode": "multicast"}, ["noc.ifmap_mode", "'multicast'", "interleaved_multicast"]),
-    ({"type": "bus", "words_per_cycle": 0}, ["noc.words_per_cycle", "must be > 0"]),
+    ({"type": "bus", "words_per_cycle": 0}, ["noc.words_per_cycle", "must be >= 0.001"]),
     ({"type": "systolic", "timing": "fast"}, ["noc.timing", "'fast'", "scalesim", "textbook"]),
     ({"type": "bus", "width": 4}, ["noc.width", "unknown key"]),
     ({"type": "eyeriss_v1", "accumulate_cycles": -1}, ["noc.accumulate_cycles", ">= 0"]),

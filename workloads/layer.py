@@ -78,6 +78,10 @@ class Layer:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{where}: {name} must be a non-negative integer, got {value!r}")
+        for name, limit in self._limits().items():
+            if getattr(self, name) > limit:
+                raise ConfigError(f"{where}: {name} = {getattr(self, name)} is above the limit {limit:,} "
+                                  f"(see docs/limits.md)")
         if self.C % self.groups or self.K % self.groups:
             raise ConfigError(f"{where}: groups={self.groups} must divide C={self.C} and K={self.K}")
         if self.kind is LayerKind.DEPTHWISE and not (self.groups == self.C == self.K):
@@ -95,6 +99,19 @@ class Layer:
                               f"filter extent {eff_r}x{eff_s} (else whole outputs see only padding)")
         object.__setattr__(self, "P", span_h // self.stride_h + 1)
         object.__setattr__(self, "Q", span_w // self.stride_w + 1)
+
+    def _limits(self) -> dict[str, int]:
+        """The largest value of each field (accelsim.limits): a conv or depthwise filter slides, so
+        its R, S are bounded tighter than those of a fully connected layer (R, S = H, W)."""
+        from accelsim import limits as lim
+
+        sliding = self.kind in (LayerKind.CONV, LayerKind.DEPTHWISE)
+        return {"N": lim.MAX_BATCH, "C": lim.MAX_CHANNELS, "K": lim.MAX_CHANNELS, "groups": lim.MAX_CHANNELS,
+                "H": lim.MAX_SPATIAL, "W": lim.MAX_SPATIAL,
+                "R": lim.MAX_FILTER if sliding else lim.MAX_SPATIAL, "S": lim.MAX_FILTER if sliding else lim.MAX_SPATIAL,
+                "stride_h": lim.MAX_STRIDE, "stride_w": lim.MAX_STRIDE, "dil_h": lim.MAX_STRIDE,
+                "dil_w": lim.MAX_STRIDE, "pad_h": lim.MAX_PADDING, "pad_w": lim.MAX_PADDING,
+                "operands": lim.MAX_OPERANDS}
 
     # ---- loop-nest view -------------------------------------------------------------------
     @property

@@ -114,16 +114,17 @@ def load_onnx(path: str | Path) -> Workload:
             used.add(name)
         else:
             skipped[proto.op_type if result is None else f"{proto.op_type} ({result})"] += 1
+    listed = ", ".join(f"{op} x{count}" for op, count in sorted(skipped.items()))
+    if not layers:       # the error says what was skipped: no warning before it (one line in all)
+        raise ConfigError("no importable layers" + (f": skipped {listed}" if listed else "")
+                          + f" (imported ops: {', '.join(sorted(_MAPPERS))})", source=source)
     if skipped:
-        listed = ", ".join(f"{op} x{count}" for op, count in sorted(skipped.items()))
         warnings.warn(f"{source}: skipped {sum(skipped.values())} ONNX node(s) that are not imported: {listed} "
                       f"(imported ops: {', '.join(sorted(_MAPPERS))})", stacklevel=2)
     if g.approximated:
         warnings.warn(f"{source}: asymmetric pads or ceil_mode on {', '.join(g.approximated)}: used the begin "
                       f"pad and floor rounding, so these outputs may be one row/column smaller than the "
                       f"model's", stacklevel=2)
-    if not layers:
-        raise ConfigError(f"no importable layers (imported ops: {', '.join(sorted(_MAPPERS))})", source=source)
     return Workload(p.stem, tuple(layers))
 
 

@@ -126,8 +126,11 @@ def load_topology_csv(path: str | Path) -> Workload:
     if not text.strip():
         raise ConfigError("file is empty; expected a SCALE-Sim topology header and one row per layer",
                           source=source)
-    rows = [(number, _cells(line)) for number, line in enumerate(text.splitlines(), start=1)]
-    rows = [(number, cells) for number, cells in rows if any(cells)]
+    rows = [(number, _cells(line)) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    for number, cells in rows:          # blank lines are skipped; a row of bare commas is not a layer
+        if not any(cells):
+            raise ConfigError("a row of empty fields (only commas); delete it or fill in a layer", source=source,
+                              key=f"line {number}")
     if not rows:
         raise ConfigError("file has no content (only blank fields); expected a SCALE-Sim topology header",
                           source=source)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from accelsim.atomic import output_file
 from accelsim.cli import Command
+from accelsim.errors import ConfigError
 
 DEFAULT_WORKLOAD = "alexnet"
 
@@ -71,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
     from workloads.loader import load_workload
     from workloads.selection import select_layers
 
+    if args.plot:
+        output_file(args.plot, "--plot")
+        if Path(args.plot).suffix.lower() not in ("", ".png", ".svg"):
+            raise ConfigError(f"--plot {args.plot}: unknown file type {Path(args.plot).suffix!r}; allowed: .png, "
+                              f".svg (none: both)")
     arch = load_arch(args.arch)
     workload = select_layers(load_workload(args.workload, args.batch), args.layer)
     spec = SearchSpec(args.objective, args.search_budget, args.seed) if args.search else None

@@ -306,8 +306,11 @@ def _calibration_args(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from accelsim.atomic import output_file
+
     _calibration_args(args)
     if args.target == "profile":
+        output_file(args.csv, "--csv")
         return _run_profile(args)
     if args.target == "calibrate":
         return _run_calibrate(args)
@@ -316,6 +319,8 @@ def run(args: argparse.Namespace) -> int:
     if args.soc or args.from_file:
         raise ConfigError(f"{'--from' if args.from_file else repr(args.soc)}: planning takes one SoC and "
                           f"--workload; calibrate with 'accelsim partition calibrate --from FILE SOC'")
+    if args.plot:
+        output_file(args.plot, "--plot")
     return _run_plan(args)
 
 

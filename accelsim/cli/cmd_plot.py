@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from accelsim.atomic import output_dir
 from accelsim.cli import Command
 from accelsim.errors import ConfigError
 
@@ -44,12 +45,15 @@ def run(args: argparse.Namespace) -> int:
     if bad or not formats:
         raise ConfigError(f"--format: unknown format {', '.join(bad) or args.format!r}; allowed: {', '.join(FORMATS)}")
     where = parse_where(args.where)
-    out = Path(args.out) if args.out else directory / "plots"
     plots = discover()
     chosen = [p for p in plots if p.applies(directory)]
     if not chosen:
         needs = "; ".join(f"{p.name}: {p.description}" for p in plots)
         raise ConfigError(f"nothing to plot here; the plots and what they need: {needs}", source=str(directory))
+    if where and not (directory / "sweep.json").is_file():
+        raise ConfigError("--where filters the rows of a sweep; this is a run directory (no sweep.json): "
+                          "drop --where", source=str(directory))
+    out = output_dir(args.out if args.out else directory / "plots")
     for plot in chosen:
         written = plot.render(directory, out, formats, where)
         print(f"{plot.name}: " + ", ".join(str(p) for p in written))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from accelsim.atomic import output_file
 from accelsim.cli import Command
 from accelsim.errors import ConfigError
 
@@ -51,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--buffer-kb must be > 0, got {args.buffer_kb:g}")
     if (args.tile is not None or args.buffer_kb is not None or args.stream_weights) and not args.chain:
         raise ConfigError("--tile, --buffer-kb and --stream-weights need --chain")
+    if args.plot:
+        output_file(args.plot, "--plot")
     hw = load_hardware(args.hardware)
     if args.element_bytes is not None:
         hw = hw.with_element_bytes(args.element_bytes)

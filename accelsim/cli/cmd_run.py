@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from accelsim.atomic import os_error, output_dir
 from accelsim.cli import Command
 from accelsim.errors import ConfigError
 
@@ -44,26 +44,33 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
-def load_mappings(path: str, workload, arch) -> dict:
-    """{layer name: Mapping} from a --mapping file; a mapping without ``rf.registers`` gets the arch's
-    operand registers (not all three)."""
+def load_mappings(path: str, workload, arch, full=None) -> dict:
+    """{layer name: Mapping} from a --mapping file for the selected layers of ``workload``; a mapping
+    without ``rf.registers`` gets the arch's operand registers (not all three). Each is checked
+    against its layer and ``arch`` here, so an error names the file and the layer key. ``full``: the
+    workload before --layers (a layer there but not selected is named as such)."""
+    from accelsim.legality import check
     from accelsim.mapping import LEVELS, mapping_from_dict
     from accelsim.yamlio import load_yaml
 
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping of layer name -> mapping", source=path)
+    by_name = {layer.name: layer for layer in workload.layers}
     if set(data) <= set(LEVELS):
         if len(workload.layers) != 1:
             raise ConfigError("a single mapping needs exactly one layer (use --layers) or a {LAYER: mapping} file",
                               source=path)
-        return {workload.layers[0].name: mapping_from_dict(data, path, arch.pe_array.operand_registers)}
-    names = {layer.name for layer in workload.layers}
+        data = {workload.layers[0].name: data}
+    everything = {layer.name for layer in (full or workload).layers}
     out = {}
     for name, body in data.items():
-        if name not in names:
-            raise ConfigError(f"no layer {name!r} in workload {workload.name!r}", source=path, key=str(name))
+        if name not in by_name:
+            why = ("is not selected by --layers" if name in everything
+                   else f"is not a layer of workload {workload.name!r}")
+            raise ConfigError(f"layer {name!r} {why}; selected: {', '.join(by_name)}", source=path, key=str(name))
         out[name] = mapping_from_dict(body, f"{path}: {name}", arch.pe_array.operand_registers)
+        check(by_name[name], out[name], arch, source=f"{path}: {name}")
     return out
 
 
@@ -76,14 +83,20 @@ def run(args: argparse.Namespace) -> int:
     from workloads.loader import load_workload
     from workloads.selection import select_layers
 
+    out = output_dir(args.out) if args.out else None
     arch = load_arch(args.arch)
     if args.buffers:
         from accelsim.interop.scalesim import with_buffers
 
         arch = with_buffers(arch, args.buffers)
-    workload = select_layers(load_workload(args.workload, args.batch), args.layers)
+    full = load_workload(args.workload, args.batch)
+    workload = select_layers(full, args.layers)
     spec = SearchSpec(args.objective, args.search_budget, args.seed, args.time_limit) if args.search else None
-    mappings = load_mappings(args.mapping, workload, arch) if args.mapping else None
+    mappings = load_mappings(args.mapping, workload, arch, full) if args.mapping else None
+    if spec is not None and mappings and all(layer.name in mappings for layer in workload.layers
+                                             if layer.kind.has_macs):
+        raise ConfigError("--search has nothing to search: --mapping gives every selected layer's mapping; "
+                          "drop --search, or select more layers with --layers")
     simulate = not args.no_sim and _sim_available()
     if args.refine and not (args.search and simulate):
         raise ConfigError("--refine re-ranks a search by simulation: it needs --search and the simulator "
@@ -95,21 +108,32 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     doc = report.stats(result)
-    if args.out:
-        out = Path(args.out)
-        written = report.write_outputs(result, doc, out)
+    removed = []
+    if out is not None:
+        extra = {}
         if args.format == "scalesim":
             from accelsim.interop.scalesim import REPORTS
 
-            for name, make in REPORTS.items():
-                report.write_atomic(out / name, make(result))
-                written.append(out / name)
+            extra = {name: make(result) for name, make in REPORTS.items()}
+        written = report.write_outputs(result, doc, out, extra)
+        if args.format != "scalesim":   # an earlier scalesim run's reports would not match these results
+            from accelsim.interop.scalesim import REPORTS
+
+            for name in REPORTS:
+                stale = out / name
+                if stale.is_file():
+                    try:
+                        stale.unlink()
+                    except OSError as exc:
+                        raise os_error(exc, stale, "cannot remove the stale file") from None
+                    removed.append(stale)
     if args.json:
         sys.stdout.write(report.to_json(doc))
     else:
         print(report.table(doc))
-        if args.out:
-            print(f"wrote {', '.join(str(p) for p in written)}")
+        if out is not None:
+            print(f"wrote {', '.join(str(p) for p in written)}"
+                  + "".join(f"; removed {p} (an earlier --format scalesim run's)" for p in removed))
     return 0
 
 

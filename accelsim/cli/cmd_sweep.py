@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from accelsim.cli import Command
 from accelsim.errors import ConfigError
+from accelsim.limits import max_jobs
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -28,8 +30,10 @@ def run(args: argparse.Namespace) -> int:
     from accelsim.progress import Progress
     from accelsim.sweep import load_sweep, run_sweep
 
-    if args.jobs < 1:
-        raise ConfigError(f"-j/--jobs must be >= 1, got {args.jobs}")
+    limit = max_jobs()
+    if not 1 <= args.jobs <= limit:
+        raise ConfigError(f"-j/--jobs must be 1..{limit} (this machine's {os.cpu_count() or 1} CPUs, at least 2), "
+                          f"got {args.jobs}")
     spec = load_sweep(args.sweep)
     out = Path(args.out) if args.out else Path("out") / "sweeps" / spec.name
     bar: list[Progress] = []

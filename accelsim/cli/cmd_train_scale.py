@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from accelsim.atomic import output_file
 from accelsim.cli import Command
 from accelsim.errors import ConfigError
 
@@ -16,7 +17,8 @@ def parse_workers(text: str) -> list[int]:
     out = []
     for part in (s.strip() for s in text.split(",")):
         if not part:
-            continue
+            raise ConfigError(f"--workers: empty item in {text!r}; give a comma-separated list such as "
+                              f"{DEFAULT_WORKERS}")
         if not part.isdigit() or int(part) < 1 or int(part) > 1_000_000:
             raise ConfigError(f"--workers: {part!r} is not a worker count (an integer 1..1000000); "
                               f"give a comma-separated list such as {DEFAULT_WORKERS}")
@@ -105,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--shards must be >= 1, got {args.shards}")
     if args.compute_s is not None and not args.compute_s > 0:
         raise ConfigError(f"--compute-s must be > 0 seconds, got {args.compute_s:g}")
+    if args.plot:
+        output_file(args.plot, "--plot")
     workload = load_workload(args.workload)
     hw = load_hardware(args.hw)
     net = load_interconnect(args.interconnect)

@@ -53,12 +53,14 @@ def _candidates(D: int, cap: int) -> tuple[int, ...]:
     """Spatial factors worth trying for a dim of size D on at most ``cap`` PEs: each value where
     ceil(D / s) changes (a larger s with the same folds only idles more PEs)."""
     out = set()
-    for q in range(max(1, ceil_div(D, max(cap, 1))), D + 1):
+    q = max(1, ceil_div(D, max(cap, 1)))
+    while True:                  # O(sqrt(D)) steps: jump to the next q where ceil(D / q) drops
         s = ceil_div(D, q)
         if s <= cap:
             out.add(s)
         if s == 1:
             break
+        q = max(q + 1, ceil_div(D, s - 1))
     return tuple(sorted(out))
 
 

@@ -12,6 +12,7 @@ import random
 import time
 from dataclasses import dataclass
 
+from accelsim import limits
 from accelsim.cost.counts import count
 from accelsim.cost.model import LayerResult, evaluate
 from accelsim.errors import ConfigError
@@ -32,12 +33,18 @@ class SearchSpec:
     time_limit_s: float | None = None
 
     def __post_init__(self) -> None:
-        if self.objective not in OBJECTIVES:
+        if not isinstance(self.objective, str) or self.objective not in OBJECTIVES:
             raise ConfigError(f"unknown objective {self.objective!r}; allowed: {', '.join(OBJECTIVES)}")
-        if isinstance(self.budget, bool) or not isinstance(self.budget, int) or self.budget < 1:
-            raise ConfigError(f"search budget must be a positive integer, got {self.budget!r}")
-        if self.time_limit_s is not None and not self.time_limit_s > 0:
-            raise ConfigError(f"time limit must be > 0 seconds, got {self.time_limit_s!r}")
+        # a budget above the limit needs a time limit: the two together bound the run
+        top = limits.MAX_SEARCH_BUDGET if self.time_limit_s is None else 2**62
+        if isinstance(self.budget, bool) or not isinstance(self.budget, int) or not 1 <= self.budget <= top:
+            raise ConfigError(f"search budget must be an integer 1..{limits.MAX_SEARCH_BUDGET:,} (more only with "
+                              f"a time limit), got {self.budget!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= limits.MAX_SEED:
+            raise ConfigError(f"search seed must be an integer 0..{limits.MAX_SEED} (2**32 - 1), got {self.seed!r}")
+        if self.time_limit_s is not None and (isinstance(self.time_limit_s, bool) or not isinstance(
+                self.time_limit_s, (int, float)) or not 0 < self.time_limit_s < float("inf")):
+            raise ConfigError(f"time limit must be a finite number > 0 seconds, got {self.time_limit_s!r}")
 
 
 @dataclass(frozen=True)

@@ -56,8 +56,10 @@ class Measurement:
 
 
 def write_csv(path: str | Path, rows: Sequence[Measurement]) -> Path:
+    from accelsim.atomic import atomic_writer
+
     out = Path(path)
-    with out.open("w", newline="") as fh:
+    with atomic_writer(out, newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
         writer.writeheader()
         for m in rows:

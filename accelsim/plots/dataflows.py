@@ -12,6 +12,7 @@ The sweep must have a ``dataflow`` axis; a ``layers`` axis gives the per-layer x
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from accelsim.errors import ConfigError
@@ -67,6 +68,9 @@ def _prepare(results: SweepResults, where: dict | None) -> tuple[SweepResults, l
     res = results.ok()
     if where:
         res = res.where(**where)
+    if "energy_per_mac_pj" in res.columns:      # a point without MACs has no per-MAC energy to compare
+        i = res.columns.index("energy_per_mac_pj")
+        res = replace(res, rows=tuple(r for r in res.rows if r[i] is not None))
     if not res.rows:
         raise ConfigError(f"no finished points in sweep {results.name!r}" + (f" where {where}" if where else ""))
     flow_group = next(i for i, g in enumerate(res.groups) if "dataflow" in g)
@@ -76,22 +80,33 @@ def _prepare(results: SweepResults, where: dict | None) -> tuple[SweepResults, l
 
 
 def _facet_keys(res: SweepResults, facet_groups: list[int]) -> list[str]:
-    """The axes that name a setting: those given as absolute values ({times: k} ones follow the arch)."""
-    return [k for g in facet_groups for k in res.groups[g] if k not in res.relative]
+    """The axes that name a setting: every key of the facet groups (so no two settings share a title
+    or a file name); a {times: k} axis is named by its factor (x2), its values follow the arch."""
+    return [k for g in facet_groups for k in res.groups[g]]
 
 
-def _facet_title(rows: list[dict], keys: list[str]) -> str:
+def _facet_title(rows: list[dict], keys: list[str], res: SweepResults | None = None) -> str:
+    """The setting the rows share: PEs and array shape when single, then every facet key's value."""
+    from accelsim.sweep.points import coords_of
+
     parts = []
     pes = {r["pes"] for r in rows}
     if len(pes) == 1:
         parts.append(f"{pes.pop()} PEs")
+    labels = dict(res.relative_labels) if res is not None else {}
     rows_cols = ({r.get("pe_array.rows") for r in rows}, {r.get("pe_array.cols") for r in rows})
-    if all(len(v) == 1 and None not in v for v in rows_cols):
+    shape = (all(len(v) == 1 and None not in v for v in rows_cols)
+             and not {"pe_array.rows", "pe_array.cols"} & set(labels))
+    if shape:
         parts.append(f"{next(iter(rows_cols[0]))}x{next(iter(rows_cols[1]))} array")
     for k in keys:
-        if k in ("pe_array.rows", "pe_array.cols"):
+        if shape and k in ("pe_array.rows", "pe_array.cols"):
             continue
-        vals = {r.get(k) for r in rows}
+        if k in labels and res is not None:
+            group = next(i for i, g in enumerate(res.groups) if k in g)
+            vals = {labels[k][coords_of(r["point"], res.sizes)[group]] for r in rows}
+        else:
+            vals = {r.get(k) for r in rows}
         if len(vals) == 1:
             parts.append(f"{SHORT.get(k, k)} {vals.pop()}")
     return ", ".join(parts)
@@ -154,7 +169,7 @@ def plot_dataflow_comparison(results: SweepResults, *, where: dict | None = None
         ax.set_xticks(range(len(layers)))
         ax.set_xticklabels(layers, fontsize=8, rotation=0 if len(layers) <= 8 else 45)
         ax.set_xlim(-0.55, len(layers) - 0.45)
-        ax.set_title(_facet_title(rows, facet_keys), fontsize=9)
+        ax.set_title(_facet_title(rows, facet_keys, res), fontsize=9)
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
         if idx % ncols == 0:
@@ -269,7 +284,7 @@ def plot_isca16(results: SweepResults, *, where: dict | None = None, baseline: s
     top.grid(axis="y", alpha=0.3)
     top.set_axisbelow(True)
     top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="dataflow")
-    setting = _facet_title(records, _facet_keys(res, facet_groups))
+    setting = _facet_title(records, _facet_keys(res, facet_groups), res)
     top.set_title(f"(a) energy per MAC relative to {_label(baseline)} (dashed line = {_label(baseline)}; bars up = "
                   f"more energy), per layer: {setting}",
                   fontsize=10)
@@ -287,8 +302,7 @@ def facet_settings(res: SweepResults, facet_groups: list[int]) -> dict[tuple, Sw
     for row in res.rows:
         coords = res.coords(row)
         out.setdefault(tuple(coords[g] for g in facet_groups), []).append(row)
-    return {k: SweepResults(res.name, res.columns, tuple(v), res.groups, res.sizes, res.relative)
-            for k, v in sorted(out.items())}
+    return {k: replace(res, rows=tuple(v)) for k, v in sorted(out.items())}
 
 
 def _slug(text: str) -> str:
@@ -310,11 +324,17 @@ def save_dataflow_plots(results: SweepResults, out_dir: str | Path, formats: tup
                formats)
     keys = _facet_keys(res, facet_groups)
     settings = facet_settings(res, facet_groups)
+    names: set[str] = set()
     for sub in settings.values():
-        title = _facet_title(sub.records(), keys)
+        title = _facet_title(sub.records(), keys, sub)
         fig = plot_dataflow_levels(sub)
         fig.suptitle(f"Energy per MAC by level: {title}" if title else "Energy per MAC by level", fontsize=11)
         name = f"dataflow_levels_{_slug(title)}" if len(settings) > 1 and title else "dataflow_levels"
+        if name in names:                    # never overwrite another setting's figure
+            pyplot().close(fig)
+            raise ConfigError(f"two settings of sweep {results.name!r} would share the file name {name!r}; "
+                              f"narrow the plot with --where")
+        names.add(name)
         out += save(fig, Path(out_dir) / name, formats)
     if len(settings) == 1 and "layers" in res.axes:
         out += save(plot_isca16(res, baseline=baseline), Path(out_dir) / "dataflow_summary", formats)

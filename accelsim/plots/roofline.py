@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from accelsim.plots.style import save_as
+
 KIND_COLOURS = {
     "conv": "tab:blue", "depthwise": "tab:orange", "fc": "tab:green", "gemm": "tab:purple",
     "pool": "tab:brown", "eltwise": "tab:gray", "activation": "tab:pink", "softmax": "tab:olive",
@@ -86,7 +88,4 @@ def plot_roofline(report, path: str | Path) -> Path:
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save_as(fig, path)

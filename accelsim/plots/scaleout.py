@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from accelsim.plots.style import save_as
+
 STRATEGY_STYLE = {
     "ps": ("tab:red", "o"), "sharded_ps": ("tab:orange", "s"), "tree": ("tab:blue", "D"),
     "ring": ("tab:cyan", "v"), "async": ("tab:purple", "^"), "model": ("tab:brown", "x"),
@@ -55,7 +57,4 @@ def plot_scaleout(result, path: str | Path, published: dict[int, float] | None =
     fig.suptitle(f"Training {s.workload.name}, global batch {s.global_batch}: {s.hw.name} workers on "
                  f"{s.net.name}{staged}")
     fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save_as(fig, path)

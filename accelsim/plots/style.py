@@ -40,24 +40,46 @@ def per_mac_unit(preset: str) -> str:
 
 
 def save(fig, stem: str | Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
-    """Write ``fig`` as ``stem.png`` / ``stem.svg``; returns the paths written. Closes the figure."""
+    """Write ``fig`` as ``stem.png`` / ``stem.svg``, each atomically (a failed write leaves the old
+    file whole); returns the paths written. Closes the figure."""
     import matplotlib
 
+    from accelsim.atomic import atomic_writer
     from accelsim.errors import ConfigError
 
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     out = []
-    for fmt in formats:
-        if fmt not in FORMATS:
-            raise ConfigError(f"unknown plot format {fmt!r}; allowed: {', '.join(FORMATS)}")
-        path = stem.with_suffix(f".{fmt}")
-        with matplotlib.rc_context({"svg.hashsalt": "accelsim"}):     # same figure -> same SVG bytes
-            fig.savefig(path, dpi=150 if fmt == "png" else None, bbox_inches="tight",
-                        metadata={"Software": None} if fmt == "png" else {"Date": None})
-        out.append(path)
-    pyplot().close(fig)
+    try:
+        for fmt in formats:
+            if fmt not in FORMATS:
+                raise ConfigError(f"unknown plot format {fmt!r}; allowed: {', '.join(FORMATS)}", source=str(stem))
+            path = stem.with_suffix(f".{fmt}")
+            with matplotlib.rc_context({"svg.hashsalt": "accelsim"}), atomic_writer(path, binary=True) as fh:
+                fig.savefig(fh, format=fmt, dpi=150 if fmt == "png" else None, bbox_inches="tight",
+                            metadata={"Software": None} if fmt == "png" else {"Date": None})
+            out.append(path)
+    finally:
+        pyplot().close(fig)
     return out
+
+
+def save_as(fig, path: str | Path, dpi: int = 120) -> Path:
+    """Write ``fig`` to ``path`` (the format from its suffix), atomically. Closes the figure."""
+    from accelsim.atomic import atomic_writer
+    from accelsim.errors import ConfigError
+
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower() or "png"        # no suffix: PNG, as matplotlib does
+    try:
+        supported = fig.canvas.get_supported_filetypes()
+        if fmt not in supported:
+            raise ConfigError(f"unknown plot file type {path.suffix or '(none)'!r}; allowed: "
+                              f"{', '.join('.' + k for k in sorted(supported))}", source=str(path))
+        with atomic_writer(path, binary=True) as fh:
+            fig.savefig(fh, format=fmt, dpi=dpi)
+    finally:
+        pyplot().close(fig)
+    return path
 
 
 def human(x: float) -> str:

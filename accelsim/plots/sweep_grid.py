@@ -57,8 +57,10 @@ def plot_sweep_grid(results: SweepResults, *, where: dict | None = None):
         title = title or (per_mac_unit(str(presets.pop())) if len(presets) == 1 else "energy per MAC (pJ)")
         grid = np.full((len(ys), len(xs)), np.nan)
         for (yi, xi), rec in cells.items():
-            grid[ys.index(yi), xs.index(xi)] = rec[column]
+            grid[ys.index(yi), xs.index(xi)] = np.nan if rec[column] is None else rec[column]   # None: no MACs
         im = ax.imshow(grid, cmap="viridis_r", aspect="auto")
+        if np.isnan(grid).all():
+            raise ConfigError(f"sweep {results.name!r}: no point has a {column} (no MAC layers)")
         best = np.unravel_index(np.nanargmin(grid), grid.shape)
         lo, hi = np.nanmin(grid), np.nanmax(grid)
         for i in range(len(ys)):

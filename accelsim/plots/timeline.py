@@ -20,13 +20,9 @@ def plot_timeline(plans: Sequence[tuple[str, Sequence]], title: str, path: str |
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from accelsim.plots.style import save_as
 
-    fig = figure_timeline(plans, title)
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save_as(figure_timeline(plans, title), path)
 
 
 def figure_timeline(plans: Sequence[tuple[str, Sequence]], title: str):

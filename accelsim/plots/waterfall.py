@@ -10,7 +10,8 @@ from pathlib import Path
 
 from accelsim.plots.style import FORMATS, human, pyplot, save
 
-STEP_SHORT = ("1 layer", "2 dataflow", "3 #PEs", "4 array\nshape", "5 storage", "6 avg\nbandwidth", "7 sim")
+STEP_SHORT = ("1\nlayer", "2\ndataflow", "3\n#PEs", "4\narray", "5\nstorage", "6\nbandwidth", "7\nsim")
+PANEL_W, PANEL_H = 4.6, 3.4          # inches per layer panel: seven labelled bars side by side
 STEP_COLOURS = ("#9e9e9e", "#8172b3", "#4c72b0", "#64b5cd", "#55a868", "#dd8452", "#c44e52")
 
 
@@ -32,7 +33,7 @@ def plot_waterfall(layers: list[tuple], pes: int, title: str):
     n = len(layers)
     ncols = min(4, n)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.9 * ncols, 3.3 * nrows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(PANEL_W * ncols, PANEL_H * nrows + 1.2), squeeze=False)
     top = max([pes] + [entry[2] for entry in layers if len(entry) > 2]) * 1.25
     for idx, entry in enumerate(layers):
         name, steps = entry[0], entry[1]
@@ -46,7 +47,7 @@ def plot_waterfall(layers: list[tuple], pes: int, title: str):
             ax.bar(i, shown, color=STEP_COLOURS[step - 1], width=0.7, zorder=2)
             if v > top:
                 ax.annotate(f"{human(v)}", (i, top), textcoords="offset points", xytext=(0, -11), ha="center",
-                            fontsize=7, color="white", fontweight="bold")
+                            fontsize=6.5, color="white", fontweight="bold")
             else:
                 ax.annotate(f"{v:.0f}" if v >= 10 else f"{v:.2g}", (i, shown), textcoords="offset points",
                             xytext=(0, 2), ha="center", fontsize=7)
@@ -71,9 +72,16 @@ def plot_waterfall(layers: list[tuple], pes: int, title: str):
     handles = [Line2D([0], [0], color="black", linestyle=":",
                       label="the array's PE count (peak)" if mixed else f"{pes} PEs (peak)"),
                Patch(facecolor="none", edgecolor="#c44e52", hatch="///", label="lost at this step")]
-    fig.legend(handles=handles, loc="upper right", ncol=2, frameon=False, fontsize=8)
-    fig.suptitle(title, fontsize=10, x=0.01, ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    # title on top (wrapped to the figure's width), legend in a row of its own at the bottom
+    import textwrap
+
+    width_chars = max(20, int(fig.get_figwidth() * 72 / (10 * 0.62)))
+    wrapped = textwrap.fill(title, width_chars)
+    lines = wrapped.count("\n") + 1
+    fig.suptitle(wrapped, fontsize=10, x=0.5, ha="center", y=0.995, va="top")
+    fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False, fontsize=8)
+    height = fig.get_figheight()
+    fig.tight_layout(rect=(0, 0.35 / height, 1, 1 - (0.1 + 0.2 * lines) / height))
     return fig
 
 

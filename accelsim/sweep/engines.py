@@ -32,13 +32,68 @@ def run_serial(points: Iterable[Point], jobs: int = 1, address: str | None = Non
         yield evaluate_point(p)
 
 
+PARENT_POLL_S = 0.2     # how often a pool worker checks that its parent is alive
+
+
+def _watch_parent(parent: int) -> None:
+    """In a pool worker: exit as soon as the parent process is gone (a kill -9 of the parent runs no
+    clean-up, so the workers end themselves). Linux: the kernel sends SIGKILL at the parent's death
+    (PR_SET_PDEATHSIG); everywhere: a daemon thread polls the parent id. Ctrl-C is the parent's to
+    handle (it stops the workers), so workers ignore SIGINT."""
+    import os
+    import signal
+    import sys
+    import threading
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+
+    def poll() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(PARENT_POLL_S)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=poll, name="accelsim-parent-watch", daemon=True).start()
+
+
+def _stop_workers(pool) -> None:
+    """Kill a pool's worker processes now (the parent is being interrupted or failed)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in procs:
+        try:
+            proc.kill()
+        except (OSError, ValueError):
+            pass
+    for proc in procs:
+        try:
+            proc.join(timeout=5)
+        except (OSError, ValueError, AssertionError):
+            pass
+
+
 def run_pool(points: Iterable[Point], jobs: int, address: str | None = None) -> Iterator[dict]:
-    """A local process pool of ``jobs`` workers (spawned: no state inherited from the parent)."""
+    """A local process pool of ``jobs`` workers (spawned: no state inherited from the parent). The
+    workers end with the parent: stopped here if the parent is interrupted (Ctrl-C, SIGTERM) or its
+    consumer fails, and on their own if the parent is killed (``_watch_parent``)."""
     import multiprocessing
+    import os
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     it = iter(points)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_watch_parent, initargs=(os.getpid(),))
+    finished_all = False
+    try:
         running: dict = {}
 
         def fill() -> None:
@@ -59,6 +114,11 @@ def run_pool(points: Iterable[Point], jobs: int, address: str | None = None) -> 
                     record = _failed(p, exc)
                 yield record
             fill()
+        finished_all = True
+    finally:
+        if not finished_all:
+            _stop_workers(pool)
+        pool.shutdown(wait=finished_all, cancel_futures=not finished_all)
 
 
 def dask_client(address: str | None, jobs: int):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,17 @@ class SweepResults:
     groups: tuple[tuple[str, ...], ...]       # axis keys per group, in sweep order
     sizes: tuple[int, ...]                    # values per group: point = mixed-radix number of coords
     relative: tuple[str, ...] = ()            # axes given as {times: k} (their values follow the arch)
+    # per relative axis, the label of each of its group's values as written ("x2"; "256" if absolute)
+    relative_labels: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def label_of(self, key: str, row: tuple) -> str:
+        """How a row's setting of ``key`` reads in titles and file names: the sweep file's value
+        for a relative axis ({times: 2} -> x2), else the row's value."""
+        labels = dict(self.relative_labels).get(key)
+        if labels is not None:
+            group = next(i for i, g in enumerate(self.groups) if key in g)
+            return labels[self.coords(row)[group]]
+        return str(row[self.columns.index(key)])
 
     @property
     def axes(self) -> tuple[str, ...]:
@@ -123,7 +134,7 @@ class SweepResults:
                 raise ConfigError(f"results have no column {k!r}; columns: {', '.join(self.columns)}")
             idx[k] = self.columns.index(k)
         rows = tuple(r for r in self.rows if all(r[idx[k]] == v for k, v in equal.items()))
-        return SweepResults(self.name, self.columns, rows, self.groups, self.sizes, self.relative)
+        return replace(self, rows=rows)
 
     def coords(self, row: tuple) -> tuple[int, ...]:
         """The value index of each axis group for one row (from its point number)."""
@@ -154,4 +165,6 @@ def load_results(out_dir: str | Path) -> SweepResults:
     sizes = tuple(len(g["values"]) for g in meta["groups"])
     relative = tuple(k for g in meta["groups"] for i, k in enumerate(g["keys"])
                      if any(isinstance(row[i], dict) for row in g["values"]))
-    return SweepResults(meta["name"], tuple(header), rows, groups, sizes, relative)
+    labels = tuple((k, tuple(f"x{row[i]['times']:g}" if isinstance(row[i], dict) else str(row[i]) for row in g["values"]))
+                   for g in meta["groups"] for i, k in enumerate(g["keys"]) if k in relative)
+    return SweepResults(meta["name"], tuple(header), rows, groups, sizes, relative, labels)

@@ -102,15 +102,54 @@ def _check_references(spec: SweepSpec) -> None:
             found = [row[i] for row in group.values]
         return list(dict.fromkeys(found))
 
+    from accelsim.mapper.search import SearchSpec
+    from accelsim.sweep.spec import SEARCH_KEYS
+
+    for key in SEARCH_KEYS:                  # each search setting alone must make a valid search
+        if key == "refine":
+            continue
+        for value in values(f"search.{key}"):
+            extra = {"time_limit_s": 1.0} if key == "budget" and values("search.time_limit_s") else {}
+            try:
+                SearchSpec(**{**extra, key: value})
+            except ConfigError as exc:
+                raise ConfigError(f"search.{key}: {exc.detail}", source=spec.source) from None
     try:
         for name in values("arch"):
-            arch_document(str(name))
+            doc, source = arch_document(str(name))
+            _check_arch_keys(spec, doc, source)
         for name in values("workload"):
             load_workload(str(name))
         for name in values("dataflow"):
             registry.get(str(name))
     except ConfigError as exc:
         raise ConfigError(f"{spec.source}: {exc}") from None
+
+
+def _check_arch_keys(spec: SweepSpec, doc: dict, source: str) -> None:
+    """Every arch key path the sweep sets must be a key the arch loader reads: set each alone on the
+    base architecture and build it; an unknown key (or a path through a non-mapping) is the sweep
+    file's error, raised before anything runs. Errors of a value are a point's, recorded when it runs."""
+    import copy
+
+    from accelsim.arch import arch_from_dict
+    from accelsim.errors import UnknownKeyError
+    from accelsim.sweep.spec import key_kind
+    from accelsim.sweep.worker import _set
+
+    settings = list(spec.base) + [(k, row[i]) for g in spec.groups for i, k in enumerate(g.keys) for row in g.values[:1]]
+    for key, value in settings:
+        if key_kind(key) != "arch":
+            continue
+        trial = copy.deepcopy(doc)
+        _set(trial, key, value, source)
+        try:
+            arch_from_dict(trial, source)
+        except UnknownKeyError as exc:
+            if exc.key == key:
+                raise ConfigError(f"{key}: {exc.detail} (architecture {source})") from None
+        except ConfigError:
+            pass
 
 
 def _json_safe(record: dict) -> dict:

@@ -132,6 +132,11 @@ def _value(value: Any, key: str, f: Fields, where: str) -> Any:
         if key_kind(key) != "arch":
             raise f.error(where, f"{{times: ...}} only scales an arch key path, not {key!r}")
         return Times(factor)
+    if key == "layers" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)                                       # one 1-based layer index
+    if key == "layers" and not isinstance(value, (str, list)) and value is not None:
+        raise f.error(where, f"a layers value is a selection string (CONV1,FC8 or 1-5) or a list of layer names, "
+                             f"got {value!r}")
     if key == "layers" and isinstance(value, list):
         if not value or not all(isinstance(v, str) and v.strip() for v in value):
             raise f.error(where, f"a layers value is a selection string or a list of layer names, got {value!r}")

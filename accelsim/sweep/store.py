@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from accelsim.atomic import os_error, output_dir
 from accelsim.errors import ConfigError
 from accelsim.report import write_atomic
 from accelsim.sweep.points import point
@@ -108,7 +109,13 @@ class Store:
 
     # ---- opening ----------------------------------------------------------------------------
     def open(self, spec: SweepSpec, resume: bool) -> Resumed:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        output_dir(self.out_dir)
+        try:
+            return self._open(spec, resume)
+        except OSError as exc:
+            raise os_error(exc, exc.filename or self.out_dir, "cannot open the sweep directory") from None
+
+    def _open(self, spec: SweepSpec, resume: bool) -> Resumed:
         self._lock()
         recorded = self.points_path.exists() and self.points_path.stat().st_size > 0
         if (self.out_dir / META).exists() and recorded:
@@ -178,10 +185,13 @@ class Store:
             raise RuntimeError("store is not open")
         line = (json.dumps(record, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n").encode()
         view = memoryview(line)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        os.fsync(self._fd)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            os.fsync(self._fd)
+        except OSError as exc:      # e.g. a full disk: the records before this one are whole on disk
+            raise os_error(exc, self.points_path, "cannot append the record (the sweep can be resumed)") from None
 
     def close(self) -> None:
         if self._fd is not None:
