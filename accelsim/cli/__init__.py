@@ -82,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
+            for arg in sys.argv[1:] if argv is None else argv:
+                if "\x00" in str(arg):      # no file name or value can hold one (the OS refuses it)
+                    shown = str(arg).replace("\x00", "\\0")
+                    raise ConfigError(f"argument {shown!r} contains a NUL byte")
             args = parser.parse_args(argv)
             if not getattr(args, "command", None):
                 parser.print_help()
