@@ -3,6 +3,7 @@ preset, and saving a figure as PNG and/or SVG (matplotlib's Agg backend, no disp
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 # storage levels, cheapest first (bottom of a stack) -> most expensive (top)
@@ -54,9 +55,12 @@ def save(fig, stem: str | Path, formats: tuple[str, ...] = FORMATS) -> list[Path
             if fmt not in FORMATS:
                 raise ConfigError(f"unknown plot format {fmt!r}; allowed: {', '.join(FORMATS)}", source=str(stem))
             path = stem.with_suffix(f".{fmt}")
-            with matplotlib.rc_context({"svg.hashsalt": "accelsim"}), atomic_writer(path, binary=True) as fh:
-                fig.savefig(fh, format=fmt, dpi=150 if fmt == "png" else None, bbox_inches="tight",
+            buf = io.BytesIO()          # rendered whole first, then written atomically
+            with matplotlib.rc_context({"svg.hashsalt": "accelsim"}):
+                fig.savefig(buf, format=fmt, dpi=150 if fmt == "png" else None, bbox_inches="tight",
                             metadata={"Software": None} if fmt == "png" else {"Date": None})
+            with atomic_writer(path, binary=True) as fh:
+                fh.write(buf.getvalue())
             out.append(path)
     finally:
         pyplot().close(fig)
@@ -75,8 +79,10 @@ def save_as(fig, path: str | Path, dpi: int = 120) -> Path:
         if fmt not in supported:
             raise ConfigError(f"unknown plot file type {path.suffix or '(none)'!r}; allowed: "
                               f"{', '.join('.' + k for k in sorted(supported))}", source=str(path))
+        buf = io.BytesIO()              # rendered whole first, then written atomically
+        fig.savefig(buf, format=fmt, dpi=dpi)
         with atomic_writer(path, binary=True) as fh:
-            fig.savefig(fh, format=fmt, dpi=dpi)
+            fh.write(buf.getvalue())
     finally:
         pyplot().close(fig)
     return path
