@@ -347,14 +347,27 @@ class Analytic:
             (run1, sl1), (run2, sl2) = lay1, lay2
             if sl2 is not None:
                 n1, k_1, run1, sl1, n2, k_2, run2 = n2, k_2, run2, sl2, n1, k_1, run1
-            ia = []
-            for start in range(0, n1, run1):
+            def tile(i: int) -> tuple[int, int, int, int]:
+                start = i * run1
                 ln = min(run1, n1 - start)
                 if sl1 is not None and (start // sl1.span) % sl1.factor >= 1:
-                    ia.append((start, ln, sl1.span, min(run1, n1 - start + sl1.span)))
-                else:
-                    ia.append((start, ln, -1, 0))
-            return _pairs_by_rows(ia, run2, n2, k_1, k_2, c.offset, c.size)
+                    return (start, ln, sl1.span, min(run1, n1 - start + sl1.span))
+                return (start, ln, -1, 0)
+
+            n_tiles = -(-n1 // run1)
+            lo_i, hi_i, extra = _interior(n1, run1, n2, run2, k_1, k_2, c.offset, c.size, sl1)
+            if hi_i >= lo_i:   # whole d1 tiles inside the coordinate range: one term each, added in bulk
+                total, _ = _pairs_by_rows([(lo_i * run1, run1, -1, 0)], run2, n2, k_1, k_2, c.offset, c.size)
+                total *= hi_i - lo_i + 1
+                ovl = 0
+                if sl1 is not None and extra:
+                    _, per = _pairs_by_rows([(lo_i * run1, run1, sl1.span, run1)], run2, n2, k_1, k_2, c.offset,
+                                            c.size)
+                    ovl = per * extra
+                rest_t, rest_o = _pairs_by_rows([tile(i) for i in range(0, lo_i)] + [tile(i) for i in range(
+                    hi_i + 1, n_tiles)], run2, n2, k_1, k_2, c.offset, c.size)
+                return total + rest_t, ovl + rest_o
+            return _pairs_by_rows([tile(i) for i in range(n_tiles)], run2, n2, k_1, k_2, c.offset, c.size)
         t1 = self._tiles(d1, loop_roles, slide)
         if rest:
             (d2, k2), = rest
@@ -371,6 +384,41 @@ class Analytic:
                 elif pb is not None:
                     ovl += _overlap(a, b, a, pb, k1, k2, c.offset, c.size)
         return total, ovl
+
+
+GROUP_INTERIOR = True    # tests switch it off to compare with the tile-by-tile walk
+
+
+def _interior(n1: int, run1: int, n2: int, run2: int, k1: int, k2: int, off: int, size: int,
+              slide) -> tuple[int, int, int]:
+    """The whole d1 tiles [lo, hi] whose pairs with every d2 tile lie inside [0, size) (no padding, no
+    border): they all give the same sum, so a huge dim is counted in closed form, not tile by tile
+    (only the border tiles, within the padding, are walked). Also how many of them are steps of the
+    sliding loop. (lo > hi: none, or the sliding loop's span is not a whole number of tiles.)"""
+    if not GROUP_INTERIOR:
+        return 0, -1, 0
+    whole = n1 // run1                                  # tiles 0 .. whole-1 have length run1
+    step = k1 * run1
+    nfull, rem = divmod(n2, run2)
+    # the largest coordinate any d2 tile reaches, relative to the d1 tile's start: the last d2 tile's end
+    last_start = k2 * run2 * (nfull if rem else nfull - 1)
+    reach = last_start + k1 * (run1 - 1) + k2 * ((rem if rem else run2) - 1) + 1
+    lo = max(0, -(off // step))                         # first tile whose coordinates start >= 0
+    hi = min(whole - 1, (size - reach - off) // step)   # last tile whose coordinates all end inside
+    if hi < lo:
+        return 0, -1, 0
+    steps = 0
+    if slide is not None:
+        if slide.span % run1:
+            return 0, -1, 0
+        m, f = slide.span // run1, slide.factor
+
+        def restarts(n: int) -> int:                    # i in [0, n) with (i // m) % f == 0
+            q, r = divmod(n, m * f)
+            return q * m + min(r, m)
+
+        steps = (hi + 1 - lo) - (restarts(hi + 1) - restarts(lo))
+    return lo, hi, steps
 
 
 def _pairs_by_rows(ia: list[tuple[int, int, int, int]], t2: int, d2: int, k1: int, k2: int, off: int,
