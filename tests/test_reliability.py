@@ -302,6 +302,24 @@ def test_12_an_unknown_arch_key_stops_the_sweep_before_it_runs(tmp_path):
     assert not (tmp_path / "o" / "points.jsonl").exists()
 
 
+def test_12_an_arch_error_no_axis_touches_stops_the_sweep_before_it_runs(tmp_path):
+    """Every point would fail the same way: that is the sweep file's error, not 2 recorded failures."""
+    doc = json.loads(json.dumps(GOOD_ARCH))
+    doc["pe_array"]["rows"] = 0
+    arch = write_yaml(tmp_path / "a.yaml", doc)
+    path = write_yaml(tmp_path / "s.yaml", {"version": 1, "name": "bad", "base": {"arch": str(arch),
+                                            "workload": "alexnet", "layers": "FC8"}, "axes": [{"clock_mhz": [100, 200]}]})
+    one_line_error(*cli("sweep", path, "--out", tmp_path / "o", "-q")[::2],
+                   "the architecture of every point is invalid", "pe_array.rows: value 0 is too small")
+    assert not (tmp_path / "o" / "points.jsonl").exists()
+    doc["pe_array"]["rows"] = 4                    # swept: each point judged on its own
+    write_yaml(tmp_path / "a.yaml", doc)
+    path = write_yaml(tmp_path / "s2.yaml", {"version": 1, "name": "mixed", "base": {"arch": str(arch),
+                                             "workload": "alexnet", "layers": "FC8"}, "axes": [{"pe_array.rows": [0, 4]}]})
+    code, out, _ = cli("sweep", path, "--out", tmp_path / "o2", "-q")
+    assert code == 1 and "2 points, 1 ok, 1 failed" in out
+
+
 # ---- 13. a bad hand-written mapping names the file and key ---------------------------------------------------
 
 @pytest.mark.parametrize("change,fragment", [({"rf": {"factors": {"K": 4, "C": 25}}}, "factors of C cover 2050 < C=4096"),

@@ -150,6 +150,18 @@ def _check_arch_keys(spec: SweepSpec, doc: dict, source: str) -> None:
                 raise ConfigError(f"{key}: {exc.detail} (architecture {source})") from None
         except ConfigError:
             pass
+    # the first point's architecture: an error in a section no axis touches repeats at every point
+    swept = {k.split(".")[0] for g in spec.groups for k in g.keys if key_kind(k) == "arch"}
+    first = copy.deepcopy(doc)
+    for key, value in settings:
+        if key_kind(key) == "arch":
+            _set(first, key, value, source)
+    try:
+        arch_from_dict(first, source)
+    except ConfigError as exc:
+        section = (exc.key or "").split(".")[0]
+        if section and section not in swept:
+            raise ConfigError(f"the architecture of every point is invalid: {exc}") from None
 
 
 def _json_safe(record: dict) -> dict:
