@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import re
 import pkgutil
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass

@@ -102,6 +102,7 @@ def _facet_title(rows: list[dict], keys: list[str], res: SweepResults | None = N
     for k in keys:
         if shape and k in ("pe_array.rows", "pe_array.cols"):
             continue
+        vals: set = set()
         if k in labels and res is not None:
             group = next(i for i, g in enumerate(res.groups) if k in g)
             vals = {labels[k][coords_of(r["point"], res.sizes)[group]] for r in rows}
