@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accelsim.cli import build_parser, main
+from tests.conftest import REPO
 
 FUZZ_EXAMPLES = int(os.environ.get("ACCELSIM_FUZZ_EXAMPLES", "8"))
 NOT_FUZZED = {"--dask"}
@@ -104,6 +105,9 @@ VALID = {   # plausible values per positional (command, dest) or flag: half the 
     ("run", "arch"): ARCHS, ("explain", "arch"): ARCHS, ("sweep", "sweep"): ["SWEEP"],
     ("plot", "directory"): ["RUN_DIR", "SWEEP_DIR"], ("roofline", "hardware"): ["v100", "eyeriss_v1", "k20"],
     ("partition", "target"): ["sd855", "kirin990", "profile"],
+    ("scalesim", "cfg"): [str(REPO / "configs" / "scalesim" / "eyeriss_12x14_ws.cfg"),
+                          str(REPO / "configs" / "scalesim" / "scale_32x32_os.cfg")],
+    ("count", "hierarchy"): ["eyeriss_v1", "isca16/rs"],
     "--workload": ["WORKLOAD"], "-w": ["WORKLOAD"], "--layers": LAYERS, "--layer": LAYERS, "-l": LAYERS,
     "--dataflow": ["rs", "ws", "os"], "-d": ["rs", "ws", "os"], "--batch": ["1", "2", "4"], "-b": ["1", "2", "4"],
     "--objective": ["energy", "cycles", "edp"], "--search-budget": ["20", "50"], "--seed": ["0", "7"],
@@ -127,6 +131,7 @@ def _plausible(draw, files: dict, counter: list[int], options: list[str]) -> str
 CHEAP = {   # prepended, so a fuzzed flag given later wins: keeps a valid-looking case to a fraction of a second
     "run": ["-w", "WORKLOAD", "--search-budget", "40"], "explain": ["-w", "WORKLOAD", "--search-budget", "40"],
     "roofline": ["-w", "WORKLOAD"], "train-scale": ["-w", "WORKLOAD"], "partition": ["--workload", "WORKLOAD"],
+    "scalesim": ["--workload", "WORKLOAD", "--search-budget", "20"],
 }
 
 
