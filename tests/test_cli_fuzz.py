@@ -1,9 +1,8 @@
 """CLI fuzzing, in process: every subcommand (found from the parser, so new ones are covered) with
 random and hostile flag values (negative, zero, huge, empty, malformed lists and ranges, paths that
 are files, below files, missing or directories) and random small config files. Every outcome is
-success or exit 2 with exactly one stderr line; never a traceback, never an uncaught exception.
-``accelsim sweep`` may also exit 1, its documented status when some points ran and failed (each
-failure recorded in results.csv), with the failures counted in its summary.
+success or exit 2 with exactly one stderr line; never a traceback, never an uncaught exception,
+never exit 1 (a sweep whose points failed on their settings exits 2 too, after running the rest).
 
 The suite runs ``FUZZ_EXAMPLES`` cases per subcommand (modest, for CI); set ACCELSIM_FUZZ_EXAMPLES
 to run more, e.g. ``ACCELSIM_FUZZ_EXAMPLES=250 pytest -n 0 tests/test_cli_fuzz.py`` (~2,000 cases).
@@ -189,9 +188,6 @@ def _check(argv: list[str], cwd: str) -> None:
     lines = text.strip().splitlines()
     if code == 2:
         assert len(lines) == 1 and lines[0].startswith("accelsim: error: "), (argv, text)
-        return
-    if code == 1 and argv[0] == "sweep":
-        assert " failed" in out.getvalue() and "0 failed" not in out.getvalue(), (argv, out.getvalue(), text)
         return
     assert code == 0, (argv, code, text)
     assert all(line.startswith("accelsim: warning: ") for line in lines), (argv, text)

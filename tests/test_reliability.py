@@ -316,8 +316,8 @@ def test_12_an_arch_error_no_axis_touches_stops_the_sweep_before_it_runs(tmp_pat
     write_yaml(tmp_path / "a.yaml", doc)
     path = write_yaml(tmp_path / "s2.yaml", {"version": 1, "name": "mixed", "base": {"arch": str(arch),
                                              "workload": "alexnet", "layers": "FC8"}, "axes": [{"pe_array.rows": [0, 4]}]})
-    code, out, _ = cli("sweep", path, "--out", tmp_path / "o2", "-q")
-    assert code == 1 and "2 points, 1 ok, 1 failed" in out
+    code, out, err = cli("sweep", path, "--out", tmp_path / "o2", "-q")
+    assert code == 2 and "2 points, 1 ok, 1 failed" in out and err.count("\n") == 1
 
 
 # ---- 13. a bad hand-written mapping names the file and key ---------------------------------------------------

@@ -115,14 +115,15 @@ def test_cli_exit_status_and_one_line_errors(tmp_path):
     mixed = tmp_path / "mixed.yaml"
     mixed.write_text(yaml.safe_dump({**BASE, "axes": [{"pe_array.rows": [16, 0]}]}))
     proc = _cli([str(mixed), "--out", "o"], tmp_path)
-    assert proc.returncode == 1, proc.stderr                  # a failed point: the sweep finishes, exit 1
+    assert proc.returncode == 2, proc.stderr                  # a failed point: the sweep finishes, exit 2
+    assert proc.stderr.count("\n") == 1 and "1 point(s) failed on their settings" in proc.stderr
     assert "2 points, 1 ok, 1 failed" in proc.stdout and "1 x " in proc.stdout
     assert (tmp_path / "o" / "results.csv").read_text().count("\n") == 3
 
     # a directory whose run stopped before recording any point (e.g. a Dask connection error) is reused
     (tmp_path / "o" / "points.jsonl").write_text("")
     proc = _cli([str(mixed), "--out", "o"], tmp_path)
-    assert proc.returncode == 1 and "2 points, 1 ok, 1 failed" in proc.stdout
+    assert proc.returncode == 2 and "2 points, 1 ok, 1 failed" in proc.stdout
 
 
 def test_list_values_for_arch_keys_and_layers():

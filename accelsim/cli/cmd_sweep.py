@@ -53,7 +53,13 @@ def run(args: argparse.Namespace) -> int:
     for line in summary.lines():
         print(line)
     sys.stdout.flush()
-    return 0 if summary.failed == 0 else 1
+    if summary.failed:
+        # a point fails only on a bad value of a swept key (names and key paths were checked up front):
+        # bad input, so status 2 and one stderr line; the sweep still ran every other point
+        print(f"accelsim: error: {args.sweep}: {summary.failed} point(s) failed on their settings; the error "
+              f"column of {out / 'results.csv'} says why", file=sys.stderr)
+        return 2
+    return 0
 
 
 COMMAND = Command("sweep", "run a sweep over architectures, dataflows, workloads and batch sizes", configure, run)
