@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from accelsim.cost.model import LayerResult, evaluate
 from accelsim.mapper.search import SearchResult, SearchSpec, search
+from accelsim.errors import ConfigError
+from accelsim.legality import problems_of
 from accelsim.mapping import Mapping
 from dataflows.scalesim_fold import DATAFLOWS as SCALESIM_FLOWS
 from noc import registry as noc_registry
@@ -55,6 +57,14 @@ class Run:
     @property
     def batch(self) -> int:
         return self.workload.layers[0].N
+
+
+def _named_or_none(flow, layer, arch) -> Mapping | None:
+    try:
+        m = flow.named(layer, arch)
+    except ConfigError:
+        return None
+    return None if problems_of(layer, m, arch) else m
 
 
 def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: SearchSpec | None = None,
@@ -96,7 +106,11 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
         if refine and simulate and found is not None and search_spec is not None:
             from accelsim.refine import by_simulation
 
-            refined = by_simulation(layer, arch, found.shortlist or (found.mapping,), search_spec.objective)
+            # the shortlist plus the search's seed, the dataflow's named mapping: the bound the
+            # shortlist is ranked by cannot see what the simulation does, so the seed stays a candidate
+            seed = _named_or_none(flow, layer, arch)
+            pool = tuple(dict.fromkeys((found.shortlist or (found.mapping,)) + ((seed,) if seed else ())))
+            refined = by_simulation(layer, arch, pool, search_spec.objective)
             result, sim = refined.result, refined.sim
         elif simulate and result.mapping is not None:
             from accelsim.sim import simulate_layer

@@ -139,10 +139,16 @@ def layers_csv(doc: dict) -> str:
 
 
 def mapping_text(run: Run) -> str:
+    from dataflows import registry
+
+    describe = registry.get(run.dataflow).describe_mapping
     parts = []
     for lr in run.layers:
         m = lr.result.mapping
         parts.append(f"# layer {lr.result.layer.name}: {lr.result.layer.describe()}")
+        own = describe(lr.result.layer, m) if describe is not None and m is not None else None
+        if own:
+            parts.append(f"# {own}")
         parts.append(m.loop_nest() if m is not None else "(bandwidth-only layer: no mapping)")
         parts.append("")
     return "\n".join(parts)

@@ -28,6 +28,8 @@ class Dataflow:
     glb_innermost: tuple[str, ...]  # dims the named mapping puts innermost at the GLB level (outer -> inner)
     named: Callable                # (layer, arch) -> Mapping
     view: Callable | None = None   # layer -> the layer the array computes (SCALE-Sim: its im2col GEMM); None: as given
+    # (layer, mapping) -> one line naming the mapping in the dataflow's own terms, or None
+    describe_mapping: Callable | None = None
 
     def dim_ids(self, which: str) -> tuple[int, ...]:
         return tuple(DIMS.index(d) for d in getattr(self, which))

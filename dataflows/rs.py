@@ -7,9 +7,16 @@ partial sum per filter; Q is the innermost GLB loop so the window slides along t
 
 from dataflows.declaration import Dataflow
 from dataflows.named import complete, row_stationary_rf
+from dataflows.rs_params import choose, describe
 
 
 def named(layer, arch):
+    """Eyeriss's RS mapping rule (dataflows.rs_params) where the arch has per-tensor scratchpads
+    and the rule fits; otherwise R x P sets folded onto the array, the RF filled by
+    row_stationary_rf."""
+    chosen = choose(layer, arch)
+    if chosen is not None:
+        return chosen[1]
     n, g, k, c, p, q, r, s = layer.dims
     rows, cols = arch.pe_array.rows, arch.pe_array.cols
     r_sp = min(r, rows)
@@ -35,4 +42,5 @@ DATAFLOW = Dataflow(
     rf_loops=("S", "C", "K", "N", "Q", "R"),
     glb_innermost=DATAFLOW_GLB_INNER,
     named=named,
+    describe_mapping=describe,
 )

@@ -7,8 +7,9 @@
   the IDs). Delivery cycles = distinct words / the network's width in words per cycle.
 - Global output network (GON): the same structure in reverse; carries the finished (reduced)
   partial sums from the top PE of each column back to the buffer.
-- Local network: a link between vertically adjacent PEs that passes psums up a column for the
-  spatial accumulation. A PE adds the psum arriving from below with its own adder, so each such
+- Local network: a link between each pair of vertically adjacent PEs that passes psums up a
+  column for the spatial accumulation (``local_links: pe_pair``; ``column``: one shared link per
+  column, the model before JSSC'17's one link per PE pair was read). A PE adds the psum arriving from below with its own adder, so each such
   word costs the receiving PE ``accumulate_cycles`` cycles it cannot spend on MACs.
 
 The width of each network falls back to ``words_per_cycle`` unless given on its own.
@@ -29,11 +30,20 @@ def width(stream: str, s: Settings) -> float:
     return s["words_per_cycle"] if own is None else own
 
 
+def local_links(flow: Flow, s: Settings) -> int:
+    """Vertical psum links the pass's spatial reduction runs on: one per pair of vertically
+    adjacent PEs that pass a psum (the chip, JSSC'17: every PE has its own link to the PE above),
+    or one per column (``local_links: column``, a column's PEs taking turns on one link)."""
+    if s["local_links"] == "column":
+        return max(1, flow.layout.cols_used)
+    return max(1, flow.layout.pes - flow.layout.distinct)
+
+
 def delivery_cycles(flow: Flow, s: Settings) -> float:
     t = flow.unique / width(flow.stream, s)
     if flow.stream == "psum_out" and flow.reduced:
-        # local links: one per column and PE pair, all columns in parallel
-        t = max(t, flow.reduced / (max(1, flow.layout.cols_used) * s["local_words_per_cycle"]))
+        # local links, all in parallel: the psums passed up, spread over the links
+        t = max(t, flow.reduced / (local_links(flow, s) * s["local_words_per_cycle"]))
     return t
 
 
@@ -74,6 +84,8 @@ MODEL = NocModel(
         "psum_words_per_cycle": Param(float, None, "psum GIN width (default: words_per_cycle)", optional=True),
         "gon_words_per_cycle": Param(float, None, "GON width (default: words_per_cycle)", optional=True),
         "local_words_per_cycle": Param(float, 1.0, "words per cycle on each vertical psum link"),
+        "local_links": Param(str, "pe_pair", "vertical psum links: one per PE pair (the chip) or one per column",
+                             choices=("pe_pair", "column")),
         "accumulate_cycles": Param(int, 1, "PE cycles to add one psum arriving from below", minimum=0),
         "latency_cycles": Param(int, 1, "cycles from the buffer to the PEs (single-cycle multicast)",
                                 minimum=0),

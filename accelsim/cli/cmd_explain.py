@@ -53,7 +53,7 @@ def explain(arch, workload, dataflow: str, spec=None) -> list[tuple]:
     return out
 
 
-def format_layer(layer, result, sim, pes: int) -> str:
+def format_layer(layer, result, sim, pes: int, describe=None) -> str:
     lines = [f"{layer.name}: {layer.describe()}  |  {result.macs:,} MACs, mapping {result.mapping.compact()}"]
     head = ("step", "constraint", "MACs/cycle", "% of PEs", "limited by")
     rows = []
@@ -65,6 +65,9 @@ def format_layer(layer, result, sim, pes: int) -> str:
                                r[3].rjust(widths[3]), r[4]])
     lines.append("  " + fmt(head))
     lines += ["  " + fmt(r) for r in rows]
+    own = describe(layer, result.mapping) if describe is not None else None
+    if own:
+        lines.append(f"  {own}")
     return "\n".join(lines)
 
 
@@ -87,9 +90,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"Eyexam | {arch.name} ({arch.pe_array.rows}x{arch.pe_array.cols} = {arch.pes} PEs, "
           f"{arch.clock_mhz:g} MHz) | {workload.name} batch {workload.layers[0].N} | dataflow {dataflow} | "
           + ("searched" if spec else "named") + " mappings")
+    from dataflows import registry
+
+    describe = registry.get(dataflow).describe_mapping
     for layer, result, sim in found:
         print()
-        print(format_layer(layer, result, sim, arch.pes))
+        print(format_layer(layer, result, sim, arch.pes, describe))
     if args.plot:
         from accelsim.plots.waterfall import save_waterfall
 

@@ -108,3 +108,18 @@ def fixed_actions(layer: Layer, m: Mapping) -> Actions:
 def count(layer: Layer, m: Mapping) -> Counts:
     """Exact reads/writes per level and tensor, MACs and ideal cycles. Pure."""
     return to_counts(fixed_actions(layer, m))
+
+
+def busy_pes(layer: Layer, m: Mapping) -> int:
+    """PEs that do at least one MAC: the array positions whose spatial indices fall inside the
+    layer (all of them for the first tile under ceil tiling). Below ``active_pes`` when a
+    spatial factor over-covers its dim, e.g. a 27-row set folded onto 2 x 14 columns: 135 of 140."""
+    from accelsim.mapping import DRAM as L_DRAM_LEVEL, GLB as L_GLB_LEVEL, RF as L_RF_LEVEL
+
+    spans = m.spans()
+    out = 1
+    for d, D in enumerate(layer.dims):
+        loops = [(m.factors[lv][d], spans[(d, lv)], lv in (ROWS, COLS))
+                 for lv in (L_DRAM_LEVEL, L_GLB_LEVEL, ROWS, COLS, L_RF_LEVEL) if m.factors[lv][d] > 1]
+        out *= count_tuples(D, loops)
+    return out

@@ -1,7 +1,9 @@
 """One pass's traffic per data stream, as the simulator hands it to the arch's NoC model.
 
-A public view of the simulator's schedule (accelsim.sim.passes) for notebooks and labs: the same
-Flow objects ``simulate_layer`` times, for one pass class. Pure; the words of a stream summed over all
+A public view of the simulator's schedule (accelsim.sim.passes) for notebooks and labs: the Flow
+objects ``simulate_layer`` times, for one pass class, as each refill moves them (the simulator then
+spreads the part of an input's RF refill that fits beside the current tile over the passes that use
+it: accelsim.sim.timing.prefetch_share). Pure; the words of a stream summed over all
 passes are the cost model's counts (the schedule's invariant).
 """
 

@@ -19,7 +19,7 @@ from accelsim.mapping import COLS, ROWS, Mapping
 from accelsim.sim import engine
 from accelsim.sim.passes import Schedule, schedule
 from accelsim.sim.result import STALL_CAUSES, SimResult
-from accelsim.sim.timing import Context, PassTime, overlapped, pass_time
+from accelsim.sim.timing import Context, PassTime, overlapped, pass_time, prefetch_share
 from noc import registry as noc_registry
 from noc.flow import STREAMS, layout
 from workloads.layer import Layer
@@ -179,10 +179,14 @@ def simulate_layer(layer: Layer, arch, mapping: Mapping, counts: Counts, *, trac
 
     compute = ideal / total_passes if total_passes else 0.0
     fill_glb = sum(h.totals["glb"] for h in sched.hops if h.kind == "fill") / max(1, total_passes)
+    # the part of an overlapped input's RF refill that fits beside the current tile arrives
+    # during the run of passes that use it (charged once per run, not in the pass that starts it)
+    prefetch = {} if systolic else {t: prefetch_share(layer, mapping, arch, t) for t in ("ifmap", "weight")
+                                    if not exposed[t]}
     times = []
     for j in range(-1, levels):
         skew = skew_per_fold if j <= stat_trigger else 0.0
-        times.append(pass_time(sched, j, ctx, arch, exposed, compute, fill_glb, skew))
+        times.append(pass_time(sched, j, ctx, arch, exposed, compute, fill_glb, skew, prefetch))
 
     # the GLB's free space decides how much of the next tile can be prefetched
     from accelsim.tiles import tile_words

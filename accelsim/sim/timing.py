@@ -85,16 +85,43 @@ def overlapped(layer, m: Mapping, arch, tensor: str, slide_words_per_pe: float, 
     return False
 
 
-def flows_of_class(sched: Schedule, j: int, ctx: Context, arch) -> dict[str, Flow]:
-    """The traffic of one pass of carry level ``j`` (``-1``: the first pass), per stream."""
+def prefetch_share(layer, m: Mapping, arch, tensor: str) -> float:
+    """Fraction of an input's next RF tile that fits in the RF beside the current one (1 when it
+    holds two): that part of a refill arrives while the passes that use the current tile run,
+    the rest when the tile is replaced. 0 for a sliding window, a shared RF or no RF."""
+    t = TENSORS.index(tensor)
+    if tensor == "psum" or not m.rf_keep[t] or arch.rf.shared is not None:
+        return 0.0
+    tile = tile_extents(layer, m, (RF,))[tensor]
+    cap = arch.rf.capacity(tensor) or 0
+    return max(0.0, min(1.0, (cap - tile) / tile)) if tile else 0.0
+
+
+def _hop_words(sched: Schedule, h, category: str, j: int, prefetch: dict[str, float]) -> float:
+    """A hop's words in one pass of class ``j``: a refill (j <= its trigger) less the part the
+    RF prefetched, plus that part of every refill spread over all passes (an input's refill is
+    charged once per run of passes that use the tile, not in the pass that starts the run)."""
+    f = 0.0 if h.slide or h.kind != "deliver" else prefetch.get(h.tensor, 0.0)
+    own = h.per_pass(category, j, sched.passes) if j <= h.trigger or h.kind != "deliver" else 0.0
+    if not f:
+        return own
+    return (1.0 - f) * own + f * h.totals[category] / max(1, sched.total_passes)
+
+
+def flows_of_class(sched: Schedule, j: int, ctx: Context, arch, prefetch: dict[str, float] | None = None
+                   ) -> dict[str, Flow]:
+    """The traffic of one pass of carry level ``j`` (``-1``: the first pass), per stream;
+    ``prefetch`` as in :func:`pass_time`."""
     out = {}
+    prefetch = prefetch or {}
     layer, m = sched.layer, sched.mapping
     for h in sched.hops:
-        if h.kind == "fill" or (h.kind == "deliver" and j > h.trigger):
+        spread = h.kind == "deliver" and not h.slide and prefetch.get(h.tensor, 0.0) > 0
+        if h.kind == "fill" or (h.kind == "deliver" and j > h.trigger and not spread):
             continue
         lay = layout(layer, m, h.tensor, ctx.array_rows, ctx.array_cols)
-        u_in = h.per_pass("unique_in", j, sched.passes)
-        d_in = h.per_pass("delivered_in", j, sched.passes)
+        u_in = _hop_words(sched, h, "unique_in", j, prefetch)
+        d_in = _hop_words(sched, h, "delivered_in", j, prefetch)
         if u_in or d_in:
             out[IN_STREAM[h.tensor]] = Flow(IN_STREAM[h.tensor], u_in, d_in, lay)
         u_out = h.per_pass("unique_out", j, sched.passes)
@@ -105,19 +132,22 @@ def flows_of_class(sched: Schedule, j: int, ctx: Context, arch) -> dict[str, Flo
 
 
 def pass_time(sched: Schedule, j: int, ctx: Context, arch, exposed: dict[str, bool], compute: float,
-              fill_glb_per_pass: float, skew: float) -> PassTime:
-    """Timing of one pass of carry level ``j``."""
-    flows = flows_of_class(sched, j, ctx, arch)
+              fill_glb_per_pass: float, skew: float, prefetch: dict[str, float] | None = None) -> PassTime:
+    """Timing of one pass of carry level ``j``; ``prefetch``: per input tensor, the share of its
+    RF refills that arrives during the previous run of passes (:func:`prefetch_share`)."""
+    prefetch = prefetch or {}
+    flows = flows_of_class(sched, j, ctx, arch, prefetch)
     noc = {s: ctx.noc.delivery_cycles(f, ctx.settings) for s, f in flows.items()}
     pe_extra = sum(ctx.noc.pe_cycles(f, ctx.settings) for f in flows.values())
     glb_words, dram_words = fill_glb_per_pass, 0.0
     src_glb: dict[str, float] = {}
     src_dram: dict[str, float] = {}
     for h in sched.hops:
-        if h.kind == "fill" or (h.kind == "deliver" and j > h.trigger):
+        spread = h.kind == "deliver" and not h.slide and prefetch.get(h.tensor, 0.0) > 0
+        if h.kind == "fill" or (h.kind == "deliver" and j > h.trigger and not spread):
             continue
-        g = h.per_pass("glb", j, sched.passes)
-        dw = h.per_pass("dram_read", j, sched.passes) + h.per_pass("dram_write", j, sched.passes)
+        g = _hop_words(sched, h, "glb", j, prefetch)
+        dw = _hop_words(sched, h, "dram_read", j, prefetch) + _hop_words(sched, h, "dram_write", j, prefetch)
         glb_words += g
         dram_words += dw
         for s in ((IN_STREAM[h.tensor], "psum_out") if h.tensor == "psum" else (IN_STREAM[h.tensor],)):

@@ -2,12 +2,14 @@
 
 Every figure comes from the config's documented parameters: 200 MHz, 12 x 14 PEs, scratchpads
 12/224/24 words, 108 kB GLB (100 kB ifmap/psum, 8 kB filter) with 16 words/cycle of ports, 64-bit
-GIN/GON networks, a PE adder cycle per psum passed up a column, the off-chip link of 64 bits at
+GIN/GON networks, a local psum link per pair of vertically adjacent PEs, a PE adder cycle per psum
+passed up a column, the filter scratchpad's free words prefetching the next pass's filters (the
+refill charged once per processing pass), the off-chip link of 64 bits at
 90 MHz (0.72 GB/s, 1.8 words per 200 MHz cycle), and the chip's RS mapping limits (whole ifmap rows
 per pass, one filter row per PE, sets replicated for channels and filters only). Nothing is fitted to
 the published latencies.
 
-The mapping of each layer is chosen as a compiler for the chip with this simulator would choose it:
+The VGG-16 tables' mappings (chip_run) are chosen as a compiler for the chip with this simulator would:
 the mapper searches the chip's RS mappings for minimum energy x delay and for minimum energy
 (default budget, seed 0), scoring delay with the Eyexam step-6 bound (DRAM, GLB and every NoC stream
 at its bandwidth); the dataflow's named mapping and both searches' shortlists are then simulated and
@@ -23,6 +25,14 @@ transcribed in github.com/cucapra/fodlam (data/eyeriss-alexnet.csv, data/eyeriss
 transcription error is corrected: VGG CONV2-2's processing latency reads 1110.3 ms there, above that
 row's own total latency (894.3 ms), and makes the column sum 4054.8 instead of the table's 3755.2;
 3755.2 minus the other twelve rows gives 810.7 ms, the figure of CONV1-2, which has the same MACs.
+AlexNet CONV3's processing latency is 21.8 ms (reference/eyeriss.md): the OCR copy's 21.3 does not
+make the column add up to the printed 103.5.
+
+The default run (``accelsim run eyeriss_v1 -w alexnet -b 4``) uses the RS named mapping, which on
+this arch is the chip's own mapping rule (dataflows/rs_params.py: JSSC'17 Table III's m, n, e, p,
+q, r, t chosen within the scratchpads and the GLB); the tests on it check the chip's per-layer
+figures. ``accelsim run ... --search --refine --objective edp`` must find, layer by layer, a
+mapping at least as good (simulated energy x delay) as the chip's.
 """
 
 from __future__ import annotations
@@ -32,7 +42,8 @@ from functools import cache
 import pytest
 
 from accelsim.arch import load_arch
-from accelsim.cost.counts import L_DRAM, L_GLB
+from accelsim import pipeline
+from accelsim.cost.counts import L_DRAM, L_GLB, busy_pes
 from accelsim.cost.model import evaluate
 from accelsim.mapper.search import SearchSpec, search
 from accelsim.refine import by_simulation
@@ -40,13 +51,14 @@ from accelsim.sim import simulate_layer
 from dataflows import registry
 from dataflows.named import complete
 from dataflows.rs import DATAFLOW_GLB_INNER
+from dataflows.rs_params import RsParams, params_of, to_mapping
 from workloads.loader import load_workload
 
 CLOCK_HZ = 200e6
 BUDGET = SearchSpec().budget          # the mapper's default budget
 
 # per layer: (processing latency ms, GLB accesses MB), JSSC'17 (see the module docstring)
-CHIP_ALEXNET = {"CONV1": (16.5, 18.5), "CONV2": (39.2, 77.6), "CONV3": (21.3, 50.2), "CONV4": (16.0, 37.4),
+CHIP_ALEXNET = {"CONV1": (16.5, 18.5), "CONV2": (39.2, 77.6), "CONV3": (21.8, 50.2), "CONV4": (16.0, 37.4),
                 "CONV5": (10.0, 24.9)}
 CHIP_VGG16 = {"conv1_1": (38.0, 112.5), "conv1_2": (810.6, 2402.8), "conv2_1": (405.3, 1201.4),
               "conv2_2": (810.7, 2402.3), "conv3_1": (204.0, 607.4), "conv3_2": (408.1, 1214.8),
@@ -65,15 +77,35 @@ def chip_run(workload: str, batch: int) -> tuple[dict, ...]:
         found = [search(layer, arch, flow, SearchSpec(obj, BUDGET, 0)) for obj in ("edp", "energy")]
         pool = (flow.named(layer, arch),) + tuple(m for f in found for m in f.shortlist)
         refined = by_simulation(layer, arch, tuple(dict.fromkeys(pool)), "edp")
-        r, sim = refined.result, refined.sim
-        rows.append({
-            "name": layer.name, "macs": layer.macs, "pes": r.counts.active_pes, "ideal": r.counts.cycles,
-            "cycles": sim.cycles, "processing": sim.cycles - sim.stall_cycles["dram"], "stalls": sim.stall_cycles,
-            "dram_words": sum(r.counts.reads[L_DRAM]) + sum(r.counts.writes[L_DRAM]),
-            "glb_words": sum(r.counts.reads[L_GLB]) + sum(r.counts.writes[L_GLB]),
-            "mapping": r.mapping.compact(),
-        })
+        rows.append(_row(layer, refined.result, refined.sim))
     return tuple(rows)
+
+
+# JSSC'17 Table III (m, n, e, p, q, r, t), reference/eyeriss.md; CONV3-5 from a partly garbled OCR copy
+TABLE_III = {"CONV1": (96, 1, 7, 16, 1, 1, 2), "CONV2": (64, 1, 27, 16, 2, 1, 1), "CONV3": (64, 4, 13, 16, 4, 1, 4),
+             "CONV4": (64, 4, 13, 16, 3, 2, 2), "CONV5": (64, 4, 13, 16, 3, 2, 2)}
+CHIP_ACTIVE_PES = {"CONV1": 154, "CONV2": 135, "CONV3": 156, "CONV4": 156, "CONV5": 156}
+
+
+def _row(layer, result, sim) -> dict:
+    c = result.counts
+    return {"name": layer.name, "macs": layer.macs, "pes": busy_pes(layer, result.mapping), "ideal": c.cycles,
+            "cycles": sim.cycles, "processing": sim.cycles - sim.stall_cycles["dram"], "stalls": sim.stall_cycles,
+            "dram_words": sum(c.reads[L_DRAM]) + sum(c.writes[L_DRAM]),
+            "glb_words": sum(c.reads[L_GLB]) + sum(c.writes[L_GLB]),
+            "edp": result.energy_pj * sim.cycles, "mapping": result.mapping.compact(),
+            "params": params_of(layer, result.mapping)}
+
+
+@cache
+def pipeline_run(workload: str, batch: int, searched: bool) -> tuple[dict, ...]:
+    """The CLI's run: ``accelsim run eyeriss_v1 -w WORKLOAD -b BATCH`` (the named mapping), or with
+    ``--search --refine --objective edp`` (default budget, seed 0); the CONV layers."""
+    spec = SearchSpec("edp", BUDGET, 0) if searched else None
+    run = pipeline.run(load_arch("eyeriss_v1"), load_workload(workload, batch), search_spec=spec, simulate=True,
+                       refine=searched)
+    return tuple(_row(lr.result.layer, lr.result, lr.sim) for lr in run.layers
+                 if lr.result.layer.name.lower().startswith("conv"))
 
 
 def ms(cycles: float) -> float:
@@ -85,66 +117,151 @@ def print_table(rows, title: str, chip_processing: float, chip_latency: float, c
     """The comparison table; ``per_layer``: the chip's (processing ms, GLB MB) by layer name."""
     print()
     print(title)
-    print(f"{'layer':8s} {'PEs':>4s} {'ideal ms':>9s} {'proc ms':>8s} {'chip ms':>8s} {'total ms':>9s} "
-          f"{'stall noc':>10s} {'stall dram':>10s} {'DRAM/MAC':>9s} {'GLB/MAC':>8s} {'chip':>6s}  mapping")
+    print(f"{'layer':8s} {'PEs':>4s} {'ideal ms':>9s} {'proc ms':>8s} {'chip ms':>8s} {'ratio':>6s} {'total ms':>9s} "
+          f"{'stall noc':>10s} {'stall dram':>10s} {'DRAM/MAC':>9s} {'GLB MB':>7s} {'chip':>7s}  mapping")
     for r in rows:
         chip_ms, chip_glb_mb = per_layer[r["name"]]
+        prm = f" [{r['params'].text()}]" if r.get("params") else ""
         print(f"{r['name']:8s} {r['pes']:4d} {ms(r['ideal']):9.1f} {ms(r['processing']):8.1f} {chip_ms:8.1f} "
-              f"{ms(r['cycles']):9.1f} {r['stalls']['noc']:10,} {r['stalls']['dram']:10,} "
-              f"{r['dram_words'] / r['macs']:9.4f} {r['glb_words'] / r['macs']:8.3f} "
-              f"{chip_glb_mb * 1e6 / 2 / r['macs']:6.3f}  {r['mapping']}")
+              f"{ms(r['processing']) / chip_ms:6.3f} {ms(r['cycles']):9.1f} {r['stalls']['noc']:10,} "
+              f"{r['stalls']['dram']:10,} {r['dram_words'] / r['macs']:9.4f} {glb_mb(r):7.1f} {chip_glb_mb:7.1f}  "
+              f"{r['mapping']}{prm}")
     tot = {k: sum(r[k] for r in rows) for k in ("macs", "ideal", "processing", "cycles", "dram_words")}
     dram_per_mac = tot["dram_words"] / tot["macs"]
     print(f"{'total':8s} {'':4s} {ms(tot['ideal']):9.1f} {ms(tot['processing']):8.1f} "
-          f"{sum(v[0] for v in per_layer.values()):8.1f} {ms(tot['cycles']):9.1f} {'':10s} {'':10s} {dram_per_mac:9.4f}")
-    print(f"{'chip':8s} {'':4s} {'':9s} {chip_processing:8.1f} {'':8s} {chip_latency:9.1f} {'':10s} {'':10s} "
+          f"{sum(v[0] for v in per_layer.values()):8.1f} {'':6s} {ms(tot['cycles']):9.1f} {'':10s} {'':10s} "
+          f"{dram_per_mac:9.4f}")
+    print(f"{'chip':8s} {'':4s} {'':9s} {chip_processing:8.1f} {'':8s} {'':6s} {chip_latency:9.1f} {'':10s} {'':10s} "
           f"{chip_dram:9.4f}")
     print(f"model / chip: processing {ms(tot['processing']) / chip_processing:.3f}, latency incl. I/O "
           f"{ms(tot['cycles']) / chip_latency:.3f}, DRAM accesses per MAC {dram_per_mac / chip_dram:.2f}x")
     return {"processing_ms": ms(tot["processing"]), "latency_ms": ms(tot["cycles"]), "dram_per_mac": dram_per_mac}
 
 
-def test_alexnet_processing_latency_within_10_percent():
-    """AlexNet CONV1-5 as the chip runs it (grouped CONV2/4/5, batch 4, RS, 200 MHz): 103.5 ms of
-    processing latency per batch; the model must land within 10%."""
-    rows = chip_run("alexnet", 4)
-    tot = print_table(rows, "Eyeriss v1, AlexNet CONV1-5, batch 4 (chip: JSSC'17)", 103.5, 115.3, 0.0029,
-                      CHIP_ALEXNET)
-    assert abs(tot["processing_ms"] - 103.5) <= 0.10 * 103.5
+def glb_mb(row: dict) -> float:
+    """GLB reads + writes in MB of 16-bit words (JSSC'17's unit)."""
+    return row["glb_words"] * 2 / 1e6
+
+
+def alexnet_default() -> tuple[dict, ...]:
+    rows = pipeline_run("alexnet", 4, False)
+    print_table(rows, "Eyeriss v1, AlexNet CONV1-5, batch 4, the chip's mapping rule (accelsim run eyeriss_v1 "
+                "-w alexnet -b 4)", 103.5, 115.3, 0.0029, CHIP_ALEXNET)
+    return rows
+
+
+def test_alexnet_default_run_total_within_3_percent():
+    """AlexNet CONV1-5 as the chip runs it (grouped CONV2/4/5, batch 4, RS, 200 MHz) with the chip's
+    own mapping rule: 103.5 ms of processing latency per batch; the model must land within 3%."""
+    total = sum(ms(r["processing"]) for r in alexnet_default())
+    assert abs(total - 103.5) <= 0.03 * 103.5, total
+
+
+def test_alexnet_default_run_every_layer_within_10_percent():
+    """Layer by layer (JSSC'17 Table IV): within 10% (MAESTRO's published worst layer is +12.4%)."""
+    for r in pipeline_run("alexnet", 4, False):
+        chip_ms = CHIP_ALEXNET[r["name"]][0]
+        assert abs(ms(r["processing"]) - chip_ms) <= 0.10 * chip_ms, (r["name"], ms(r["processing"]), chip_ms)
+
+
+def test_alexnet_default_run_active_pes_are_the_chips():
+    """PEs that do work (accelsim.cost.counts.busy_pes): 154 / 135 / 156 / 156 / 156 on the chip,
+    CONV2's 5 x 27 set folded onto 10 x 14 PEs leaving 5 idle."""
+    assert {r["name"]: r["pes"] for r in pipeline_run("alexnet", 4, False)} == CHIP_ACTIVE_PES
+
+
+def test_alexnet_default_run_glb_accesses_within_10_percent():
+    """GLB reads + writes per layer against JSSC'17 Table IV's GLB MB (a count, not a latency)."""
+    for r in pipeline_run("alexnet", 4, False):
+        chip = CHIP_ALEXNET[r["name"]][1]
+        assert abs(glb_mb(r) - chip) <= 0.10 * chip, (r["name"], glb_mb(r), chip)
+
+
+@pytest.mark.parametrize("name", ["CONV1", "CONV4", "CONV5"])
+def test_mapping_rule_reproduces_table_iii(name):
+    """The rule (dataflows.rs_params.choose) picks JSSC'17 Table III's m, n, e, p, q, r, t."""
+    row = [r for r in pipeline_run("alexnet", 4, False) if r["name"] == name][0]
+    got = row["params"]
+    assert (got.m, got.n, got.e, got.p, got.q, got.r, got.t) == TABLE_III[name]
+
+
+@pytest.mark.xfail(strict=True, reason="the rule picks n=2, m=32 on CONV2 where the chip ran n=1, m=64: both "
+                                        "fill the 100 kB psum part (32 x 2 x 27 x 27 words); the rule's choice "
+                                        "moves 2.48 M DRAM words against 2.54 M (2% fewer) with the dense, "
+                                        "unpadded DRAM counts of this model, so its fewest-DRAM-words step "
+                                        "prefers it; what made the chip's compiler keep n=1 is not published")
+def test_mapping_rule_reproduces_table_iii_conv2():
+    row = [r for r in pipeline_run("alexnet", 4, False) if r["name"] == "CONV2"][0]
+    got = row["params"]
+    assert (got.m, got.n, got.e, got.p, got.q, got.r, got.t) == TABLE_III["CONV2"]
+
+
+def test_conv3_table_iii_row_disagrees_with_the_chips_own_glb_traffic():
+    """The rule picks q=3, r=2, t=2 on CONV3 (as Table III has for CONV4/5) where the OCR copy of
+    Table III reads q=4, r=1, t=4. The chip's measured GLB accesses decide between them (a count, not
+    a latency): a CONV3 pass that accumulates q·r input channels re-reads and re-writes every psum
+    256 / (q·r) times, so the OCR row moves about 1.4x the psum words of the rule's. The rule's mapping
+    must land within 10% of the chip's 50.2 MB and the OCR row's more than 30% above it."""
+    arch = load_arch("eyeriss_v1")
+    layer = [x for x in load_workload("alexnet", 4).layers if x.name == "CONV3"][0]
+    ocr = evaluate(layer, arch, to_mapping(layer, arch, RsParams(*TABLE_III["CONV3"])))
+    ocr_mb = (sum(ocr.counts.reads[L_GLB]) + sum(ocr.counts.writes[L_GLB])) * 2 / 1e6
+    rule = [r for r in pipeline_run("alexnet", 4, False) if r["name"] == "CONV3"][0]
+    print(f"\nCONV3 GLB MB: rule [{rule['params'].text()}] {glb_mb(rule):.1f}, Table III OCR row {ocr_mb:.1f}, "
+          f"chip 50.2")
+    assert abs(glb_mb(rule) - 50.2) <= 0.10 * 50.2
+    assert ocr_mb > 1.3 * 50.2
+
+
+def test_search_refine_finds_at_least_the_chips_mapping():
+    """``accelsim run eyeriss_v1 -w alexnet -b 4 --search --refine --objective edp``: on every layer,
+    the simulated energy x delay is at most that of the chip's mapping (the default run)."""
+    chip = pipeline_run("alexnet", 4, False)
+    found = pipeline_run("alexnet", 4, True)
+    print_table(found, "Eyeriss v1, AlexNet CONV1-5, batch 4, searched and refined by simulated EDP", 103.5, 115.3,
+                0.0029, CHIP_ALEXNET)
+    for a, b in zip(chip, found):
+        print(f"{a['name']}: searched EDP / chip's mapping EDP = {b['edp'] / a['edp']:.3f}")
+    for a, b in zip(chip, found):
+        assert b["edp"] <= a["edp"], (a["name"], b["edp"] / a["edp"])
 
 
 def test_alexnet_dram_accesses_per_mac_within_2x():
     """The chip measured 0.0029 DRAM accesses per MAC. It run-length compresses the ifmaps and
     ofmaps it moves to and from DRAM (ReLU outputs are full of zeros) and the model moves every
     dense 16-bit word, so the model is expected above the chip, but within 2x."""
-    rows = chip_run("alexnet", 4)
+    rows = pipeline_run("alexnet", 4, False)
     dram = sum(r["dram_words"] for r in rows) / sum(r["macs"] for r in rows)
     print(f"\nDRAM accesses per MAC: model {dram:.4f}, chip 0.0029 ({dram / 0.0029:.2f}x)")
     assert 0.0029 <= dram <= 2 * 0.0029
 
 
-@pytest.mark.xfail(strict=True, reason="known miss: the model gives ~1840 ms against the chip's 3755.2 ms "
-                                        "(see the docstring); strict, so reaching the 15% band is noticed")
+@pytest.mark.xfail(strict=True, reason="known miss: the model gives 1636.1 ms against the chip's 3755.2 ms "
+                                        "(0.436; see the docstring); strict, so reaching the 15% band is noticed")
 def test_vgg16_processing_latency_within_15_percent():
     """VGG-16 CONV layers, batch 3: the chip measured 3755.2 ms of processing latency; the issue asks
-    for 15%. The model misses it: it gives about 1840 ms (0.49 of the chip). The test asserts the
-    issue's band and is marked as an expected failure, so the miss stays visible in every run.
+    for 15%. The model misses it: it gives 1636.1 ms (0.436 of the chip) with this test's mappings
+    (search and simulation re-ranking, chip_run), 1875.1 ms (0.50) with the chip's mapping rule (the
+    default run). The test asserts the issue's band and is marked as an expected failure, so the miss
+    stays visible in every run.
 
-    Where the gap is (the per-layer table): conv4_1-conv5_3 land within 2% of the chip; conv1_1-conv3_3
-    run 1.4x-3.8x faster in the model. On those wide layers (56-224 pixels per row) the chip read and
+    Where the gap is (the per-layer table): conv4_1-conv5_3 land within 13% of the chip; conv1_1-conv3_3
+    run 1.4x-4.2x faster in the model. On those wide layers (56-224 pixels per row) the chip read and
     wrote its GLB 0.216 words per MAC (0.109 at 56 wide): a 3x3 layer that re-reads and re-writes every
     psum after each input channel moves 2/9 = 0.222 psum words per MAC, after two channels 0.111. So the
     chip accumulated only one (two) input channels per pass there, and at the 64-bit psum networks'
     4 + 4 words per cycle that caps the array near 36 (72) MACs per cycle: the chip's 20% (40%) of peak.
-    The model's mappings keep 8 channels per pass in the same 100 kB, move 0.04-0.05 GLB words per MAC
-    and run at 68-77% of peak (conv1_1, with 3 input channels, at 29%). Given a one-channel-per-pass
-    mapping, the model itself lands near the chip (36.1 / 770.7 / 385.4 / 770.7 ms against
-    38.0 / 810.6 / 405.3 / 810.7 ms for conv1_1-conv2_2; checked below). The miss is the chip's mapping choice on wide layers, which
-    nothing in reference/eyeriss.md describes. No selection rule or extra constraint tried matches
-    AlexNet and VGG-16 at once (AlexNet / VGG-16 against the chip: the one used here 1.09 / 0.49; the
-    mapper's EDP choice unsimulated 1.16 / 0.50; lowest cycles 1.08 / 0.49; lowest energy 2.49 / 1.02;
-    the named mapping 1.23 / 0.59; the whole batch in every pass, lowest EDP, 1.12 / 0.50; at least
-    135 busy PEs, then lowest energy, 1.41 / 0.53), so none was adopted.
+    The model's mappings keep 3-16 channels per pass in the same 100 kB and move 0.03-0.08 GLB words
+    per MAC (the chip's own rule: 3 / 12 / 12 / 12 / 12 / 12 / 12 channels, see
+    test_vgg16_rule_picks_the_chips_channels_per_pass_on_wide_layers). Given a one-channel-per-pass
+    mapping, the model itself lands near the chip (36.1 / 771.3 / 385.4 / 770.7 ms against
+    38.0 / 810.6 / 405.3 / 810.7 ms for conv1_1-conv2_2; checked below). The miss is the chip's mapping
+    choice on wide layers, which nothing in reference/eyeriss.md describes. Before the chip's mapping
+    rule (issue 14), no selection rule or extra constraint tried matched AlexNet and VGG-16 at once
+    (AlexNet / VGG-16 against the chip, measured then: this test's 1.09 / 0.49; the mapper's EDP
+    choice unsimulated 1.16 / 0.50; lowest cycles 1.08 / 0.49; lowest energy 2.49 / 1.02; the named
+    mapping 1.23 / 0.59; the whole batch in every pass 1.12 / 0.50; at least 135 busy PEs, then lowest
+    energy, 1.41 / 0.53); now the chip's rule gives 1.003 / 0.50 and this test's path 1.044 / 0.436.
     """
     rows = chip_run("vgg16", 3)
     tot = print_table(rows, "Eyeriss v1, VGG-16 CONV layers, batch 3 (chip: JSSC'17)", 3755.2, 4309.5, 0.0035,
@@ -199,3 +316,29 @@ def test_vgg16_wide_layers_with_the_chips_psum_traffic_match_the_chip():
               f"{m.compact()}")
         assert abs(glb - chip_glb) <= 0.20 * chip_glb, (name, glb, chip_glb)
         assert abs(proc - chip_ms) <= 0.15 * chip_ms, (name, proc, chip_ms)
+
+
+WIDE_VGG = ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3")
+
+
+@pytest.mark.xfail(strict=True, reason="the chip's mapping rule (dataflows.rs_params) keeps 3 / 12 / 12 / 12 / "
+                                        "12 / 12 / 12 input channels per pass (q·r) on conv1_1-conv3_3 (q=3 fills "
+                                        "the ifmap scratchpad; r fills the rows), where the chip's GLB traffic "
+                                        "implies 1 (224- and 112-wide layers) and 2 (56-wide): the rule's GLB "
+                                        "words per MAC are 0.079 / 0.032 / 0.032 / 0.030 / 0.025 x3 against the "
+                                        "chip's 0.216-0.217 and 0.109, its processing latency 40.3 / 466.9 / "
+                                        "103.4 / 193.2 / 94.4 / 188.8 / 188.8 ms against 38.0 / 810.6 / 405.3 / "
+                                        "810.7 / 204.0 / 408.1 / 408.1 (VGG-16 total 1875.1 ms, 0.50 of 3755.2); "
+                                        "nothing in the chip's published limits makes the rule pick 1-2 channels")
+def test_vgg16_rule_picks_the_chips_channels_per_pass_on_wide_layers():
+    """VGG-16 with the same rule and the chip's limits: on conv1_1-conv3_3 the chip's GLB traffic
+    (see test_vgg16_processing_latency_within_15_percent) says one input channel per pass on the
+    224- and 112-wide layers and two on the 56-wide ones. The rule must pick at most that."""
+    arch = load_arch("eyeriss_v1")
+    layers = {layer.name: layer for layer in load_workload("vgg16", 3).layers}
+    picked = {}
+    for name in WIDE_VGG:
+        prm = params_of(layers[name], registry.get("rs").named(layers[name], arch))
+        picked[name] = prm.q * prm.r
+    print(f"\nchannels per pass the rule picks: {picked}")
+    assert all(picked[n] <= (2 if n.startswith("conv3") else 1) for n in WIDE_VGG), picked
