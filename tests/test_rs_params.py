@@ -53,7 +53,8 @@ def test_table_iii_rows_as_mappings():
     assert busy_pes(layer, m) == 154 and not problems_of(layer, m, V1)
     # the filters of a pass (2 x 16 x 11 x 11 = 3872 words) fit the 8 kB filter part, three passes' do not
     with_w = to_mapping(layer, V1, RsParams(96, 1, 7, 16, 1, 1, 2, t_cols=2), keep_weight_in_glb=True)
-    assert any("weight partition" in p for p in problems_of(layer, with_w, V1))
+    assert [(p.kind, p.tensors, p.need, p.limit) for p in problems_of(layer, with_w, V1)] == [
+        ("glb_capacity", ("weight",), 3 * 3872, 4096)]
 
 
 def test_folded_set_busy_pes():
