@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from accelsim.cost.model import LayerResult, evaluate
-from accelsim.mapper.search import SearchResult, SearchSpec, search
 from accelsim.errors import ConfigError
 from accelsim.legality import problems_of
+from accelsim.mapper.search import SearchResult, SearchSpec, search
 from accelsim.mapping import Mapping
 from dataflows.scalesim_fold import DATAFLOWS as SCALESIM_FLOWS
 from noc import registry as noc_registry

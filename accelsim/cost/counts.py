@@ -114,7 +114,9 @@ def busy_pes(layer: Layer, m: Mapping) -> int:
     """PEs that do at least one MAC: the array positions whose spatial indices fall inside the
     layer (all of them for the first tile under ceil tiling). Below ``active_pes`` when a
     spatial factor over-covers its dim, e.g. a 27-row set folded onto 2 x 14 columns: 135 of 140."""
-    from accelsim.mapping import DRAM as L_DRAM_LEVEL, GLB as L_GLB_LEVEL, RF as L_RF_LEVEL
+    from accelsim.mapping import DRAM as L_DRAM_LEVEL
+    from accelsim.mapping import GLB as L_GLB_LEVEL
+    from accelsim.mapping import RF as L_RF_LEVEL
 
     spans = m.spans()
     out = 1

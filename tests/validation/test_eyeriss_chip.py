@@ -41,8 +41,8 @@ from functools import cache
 
 import pytest
 
-from accelsim.arch import load_arch
 from accelsim import pipeline
+from accelsim.arch import load_arch
 from accelsim.cost.counts import L_DRAM, L_GLB, busy_pes
 from accelsim.cost.model import evaluate
 from accelsim.mapper.search import SearchSpec, search
