@@ -143,7 +143,9 @@ def _array_candidates(layer: Layer, arch, p: int, q: int):
     rows, cols = arch.pe_array.rows, arch.pe_array.cols
     fold0 = ceil_div(P, cols)
     tiers = [(0, [(fold0, P)] if R * fold0 <= rows else [])]
-    tiers.append((1, [(1, e) for e in sorted({ceil_div(P, s) for s in range(2, P + 1)}) if e <= cols]))
+    # strip widths: each number of strips' narrowest width, only those the columns hold (O(cols))
+    widths = sorted({ceil_div(P, ceil_div(P, e)) for e in range(1, min(P, cols) + 1)} - {P})
+    tiers.append((1, [(1, e) for e in widths]))
     for tier, shapes in tiers:
         for fold, e in shapes:
             set_rows, set_cols = R * fold, ceil_div(e, fold)
