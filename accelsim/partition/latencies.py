@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accelsim.errors import ConfigError
+from accelsim.partition.measurements import read_text_file
 
 COLUMNS = ("soc", "model", "processor", "ms")
 PROCESSORS = ("cpu", "gpu")
@@ -45,13 +46,7 @@ def read_latencies(path: str | Path) -> tuple[Latency, ...]:
     from workloads.loader import load_workload
 
     source = str(path)
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError("no such latencies file", source=source)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read as UTF-8 text ({type(exc).__name__})", source=source) from None
+    text = read_text_file(path, "latencies")
     numbered = [(i, line) for i, line in enumerate(text.splitlines(), start=1)
                 if line.strip() and not line.lstrip().startswith("#")]
     if not numbered:

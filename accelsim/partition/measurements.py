@@ -67,16 +67,21 @@ def write_csv(path: str | Path, rows: Sequence[Measurement]) -> Path:
     return out
 
 
+def read_text_file(path: str | Path, what: str) -> str:
+    """The UTF-8 text of a partition CSV (``what``: measurements, latencies), or a one-line ConfigError."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"no such {what} file", source=str(path))
+    try:
+        return p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read as UTF-8 text ({type(exc).__name__})", source=str(path)) from None
+
+
 def read_csv(path: str | Path) -> list[Measurement]:
     """Read a measurements CSV; any bad cell is a one-line ConfigError naming file, line and column."""
     source = str(path)
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError("no such measurements file", source=source)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read as UTF-8 text ({type(exc).__name__})", source=source) from None
+    text = read_text_file(path, "measurements")
     reader = csv.DictReader(text.splitlines())
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
