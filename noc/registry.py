@@ -86,3 +86,21 @@ def bandwidth_bound(arch) -> tuple[tuple[float, float], ...]:
 def _bound(noc) -> tuple:
     return tuple(tuple(float(x) for x in ab) for ab in model(noc.type).bandwidth_bound(settings(noc)))
 
+
+def network_bound(noc_type: str, params: tuple = ()) -> tuple[tuple[float, float], ...]:
+    """:func:`bandwidth_bound` of one network given by its type and parameters (a hierarchy
+    fanout's ``network`` and ``params``)."""
+    return _network_bound(noc_type, tuple(params))
+
+
+@lru_cache(maxsize=256)
+def _network_bound(noc_type: str, params: tuple) -> tuple:
+    s = dict(_settings(noc_type, params))
+    return tuple(tuple(float(x) for x in ab) for ab in model(noc_type).bandwidth_bound(s))
+
+
+def unlimited_params(noc_type: str, params: tuple = ()) -> tuple[tuple[str, Any], ...]:
+    """The parameters of the same network with unlimited bandwidth and no latency (sorted items)."""
+    m = model(noc_type)
+    return tuple(sorted(m.unlimited(dict(_settings(noc_type, tuple(params)))).items()))
+

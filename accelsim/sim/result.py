@@ -30,6 +30,7 @@ class SimResult:
     exposed: dict                       # stream -> True when it cannot overlap the compute
     eyexam: tuple = ()
     trace: tuple | None = field(default=None, compare=False)
+    words: dict | None = field(default=None, compare=False)   # general simulator: words moved per action-table entry
 
     def extra_fields(self) -> dict:
         """Per-layer fields for stats.json beyond cycles / ideal_cycles / stall_cycles."""

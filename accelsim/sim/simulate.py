@@ -59,18 +59,20 @@ def _fold_sums(sched: Schedule, trigger: int) -> tuple[int, int, int]:
     return out[0], out[1], out[2]
 
 
-def _largest_remainder(values: dict, total: int) -> dict:
+def _largest_remainder(values: dict, total: int, order: tuple = STALL_CAUSES, fallback: str = "dram") -> dict:
+    """Integers proportional to ``values`` summing to ``total`` (ties by ``order``; all of it to
+    ``fallback`` when every value is 0)."""
     total = max(0, total)
     s = sum(values.values())
     if s <= 0:
         out = dict.fromkeys(values, 0)
         if total:
-            out["dram"] = total
+            out[fallback] = total
         return out
     scaled = {k: v * total / s for k, v in values.items()}
     out = {k: int(math.floor(v)) for k, v in scaled.items()}
     left = total - sum(out.values())
-    for k in sorted(scaled, key=lambda k: (-(scaled[k] - out[k]), STALL_CAUSES.index(k)))[:left]:
+    for k in sorted(scaled, key=lambda k: (-(scaled[k] - out[k]), order.index(k)))[:left]:
         out[k] += 1
     return out
 

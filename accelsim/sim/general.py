@@ -1,0 +1,263 @@
+"""Cycle-approximate simulation of a loop nest on any hierarchy (simpy), at block granularity.
+
+``simulate_nest(problem, hierarchy, nest) -> SimResult``. The schedule is ``accelsim.sim.blocks``:
+blocks (iterations of the outer temporal loops, at most ``max_blocks``) and, per hop, the exact
+action-table words of each block. The resources, each a simpy resource of capacity 1:
+
+- per storage level, a read port (read, drain) and a write port (fill, update), at the level's
+  ``read_bandwidth`` / ``write_bandwidth`` per active copy (the copies work in parallel, so a
+  port moves its words in words / (bandwidth x active copies) cycles; no bandwidth: free);
+- per fanout, one network per stream (ifmap, weight, psum_in, psum_out), per active copy of the
+  level above it, at its NoC model's bandwidth answer (``noc.registry.network_bound``: ``a`` cycles
+  per word received by a destination + ``b`` per distinct word; a model that claims no bound,
+  e.g. ``eyeriss_v2`` or ``systolic``, is free here);
+- the compute array: one step per cycle (a block's compute is its step count).
+
+Double buffering: a child level's capacity group holds its tiles plus free space; the share of
+the next tiles that fits the free space (``min(1, free / tiles)``; 1 when unbounded or when the
+child is the compute level) is moved while the current tiles are in use, the rest is *exposed*
+(the array waits). Per block, in order: wait for the block's prefetch (its start hops' shares
+moved during the previous block); move the exposed part of its start hops; start the next block's
+prefetch; move the exposed part of its inner hops; compute, with the overlapped part of the inner
+hops moving alongside (the block ends when both are done); the partial sums of tiles that end
+here go up (the overlapped share in the background, the exposed share waited for). Transfers of
+one phase move on all their resources at once (streamed through the hop); resources are shared by
+every phase in flight (FIFO).
+
+Every cycle the array does not compute is a wait for one phase and is charged to the resource that
+finished that phase last (its bottleneck), so the stalls sum to cycles - compute cycles exactly.
+Same input -> same output: no randomness, ties broken by resource order.
+
+Not modelled (coarser than the fixed-shape simulator): access latencies, network pipeline fill
+and drain, PE cycles spent on in-network reduction, sliding-window refills being smaller than the
+first refill of a run inside one block (words are split over a block's events evenly), per-copy
+load imbalance (copies are assumed to share the words evenly).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import simpy
+
+from accelsim.cost.actions import Actions, count_actions
+from accelsim.hierarchy import Hierarchy
+from accelsim.loopnest import LoopNest, tile_words
+from accelsim.names import DOWN, DOWN_DEST, DRAIN, FILL, OPERAND_ROLES, READ, UP, UP_SRC, UPDATE
+from accelsim.problem import Problem
+from accelsim.sim.blocks import MAX_BLOCKS, BlockSchedule, Hop, Key, block_schedule
+from accelsim.sim.result import SimResult
+from accelsim.sim.simulate import _largest_remainder
+from noc import registry as noc_registry
+from noc.flow import STREAMS
+
+COMPUTE = "compute"
+
+
+def resource_of(key: Key, hierarchy: Hierarchy, instances: tuple[int, ...]) -> tuple[str, float]:
+    """(resource name, cycles per word) of one action-table entry."""
+    table, level, role, action = key
+    i = hierarchy.index(level)
+    lv = hierarchy.levels[i]
+    copies = instances[i]
+    if table == "storage":
+        if action in (READ, DRAIN):
+            bw, port = lv.read_bandwidth, "read"
+        else:
+            assert action in (FILL, UPDATE), action
+            bw, port = lv.write_bandwidth, "write"
+        return f"{level}.{port}", (0.0 if bw is None else 1.0 / (bw * copies))
+    fan = lv.fanout
+    assert fan is not None, key
+    if action in (DOWN, DOWN_DEST):
+        stream = role if role in OPERAND_ROLES else "psum_in"
+    else:
+        assert action in (UP, UP_SRC), action
+        stream = "psum_out"
+    a, b = noc_registry.network_bound(fan.network, fan.params)[STREAMS.index(stream)]
+    per_dest = action in (DOWN_DEST, UP_SRC)
+    return f"{level}.net.{stream}", (a if per_dest else b) / copies
+
+
+def buffered_share(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, sched: BlockSchedule, h: Hop) -> float:
+    """Share of the next tiles of hop ``h``'s child that fits beside the current ones (double buffering)."""
+    if h.child >= len(hierarchy.levels):
+        return 1.0
+    lv = hierarchy.levels[h.child]
+    tiles = tile_words(problem, sched.flat, sched.flat.cut(h.child))
+    for group, cap in lv.capacity:
+        if h.role in group:
+            need = sum(tiles[r] for r in group if nest.keeps(h.child, r))
+            return max(0.0, min(1.0, (cap - need) / need)) if need else 1.0
+    return 1.0
+
+
+def unlimited_hierarchy(hierarchy: Hierarchy) -> Hierarchy:
+    """The same hierarchy with every port and network free (unlimited bandwidth, no latency)."""
+    levels = []
+    for lv in hierarchy.levels:
+        fan = lv.fanout
+        if fan is not None:
+            fan = replace(fan, params=noc_registry.unlimited_params(fan.network, fan.params))
+        levels.append(replace(lv, read_bandwidth=None, write_bandwidth=None, fanout=fan))
+    return replace(hierarchy, levels=tuple(levels))
+
+
+Phase = dict   # resource -> [cycles, {key: words}]
+
+
+def _add(phase: Phase, res: str, cycles: float, key: Key, words: int) -> None:
+    slot = phase.setdefault(res, [0.0, {}])
+    slot[0] += cycles
+    slot[1][key] = slot[1].get(key, 0) + words
+
+
+def simulate_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, actions: Actions | None = None, *,
+                  max_blocks: int = MAX_BLOCKS, trace: bool = False) -> SimResult:
+    """Simulate ``nest`` (legal: ``loopnest.check``) of ``problem`` on ``hierarchy``; ``actions`` are
+    its action table (counted when not given). ``stall_cycles`` and ``busy`` are keyed by resource
+    (``<level>.read``, ``<level>.write``, ``<level>.net.<stream>``; ``busy`` also ``compute``);
+    ``SimResult.words`` holds the words the simulation moved per action-table entry."""
+    actions = actions if actions is not None else count_actions(problem, hierarchy, nest)
+    sched = block_schedule(problem, hierarchy, nest, max_blocks)
+    words = sched.words(actions)
+    nblocks = len(sched.blocks)
+    cost = {key: resource_of(key, hierarchy, sched.instances) for key in words}
+    share = [buffered_share(problem, hierarchy, nest, sched, h) for h in sched.hops]
+
+    prefetch: list[Phase] = [{} for _ in range(nblocks)]
+    load: list[Phase] = [{} for _ in range(nblocks)]
+    exposed: list[Phase] = [{} for _ in range(nblocks)]
+    overlap: list[Phase] = [{} for _ in range(nblocks)]
+    behind: list[Phase] = [{} for _ in range(nblocks)]     # written back in the background
+    drain: list[Phase] = [{} for _ in range(nblocks)]      # written back while the array waits
+
+    def place(key: Key, w: int, f: float, hidden: Phase, shown: Phase) -> None:
+        if not w:
+            return
+        res, per = cost[key]
+        hw = int(round(w * f))
+        for phase, n in ((hidden, hw), (shown, w - hw)):
+            if n:
+                _add(phase, res, n * per, key, n)
+
+    for k, h in enumerate(sched.hops):
+        f = share[k]
+        if sched.is_start(h):
+            run_end = [0] * nblocks          # the last block using the tile refilled at block b
+            last = nblocks - 1
+            for b in range(nblocks - 1, -1, -1):
+                run_end[b] = last
+                if sched.blocks[b].events[k]:
+                    last = b - 1
+            for b in range(nblocks):
+                for key in h.inward:
+                    place(key, words[key][b], f, prefetch[b], load[b])
+                for key in h.outward:
+                    place(key, words[key][b], f, behind[run_end[b]], drain[run_end[b]])
+        else:
+            for b in range(nblocks):
+                for key in h.inward + h.outward:
+                    place(key, words[key][b], f, overlap[b], exposed[b])
+
+    env = simpy.Environment()
+    resources: dict[str, simpy.Resource] = {}
+    order = sorted({res for res, _ in cost.values()})
+    rank = {r: i for i, r in enumerate(order)}
+    busy = dict.fromkeys(order, 0.0)
+    moved: dict[Key, int] = dict.fromkeys(words, 0)
+    stalls = dict.fromkeys(order, 0.0)
+    spans: list[tuple[str, float, float]] = []
+    stats = {"events": 0}
+
+    def transfer(res: str, cycles: float, keys: dict, done: dict):
+        if res not in resources:
+            resources[res] = simpy.Resource(env, capacity=1)
+        with resources[res].request() as req:
+            yield req
+            t0 = env.now
+            yield env.timeout(cycles)
+            busy[res] += cycles
+            if trace:
+                spans.append((res, t0, env.now))
+        for key, n in keys.items():
+            moved[key] += n
+        done[res] = env.now
+
+    def launch(phase: Phase) -> tuple[list, dict]:
+        procs: list = []
+        done: dict[str, float] = {}
+        for res in sorted(phase, key=rank.__getitem__):
+            cycles, keys = phase[res]
+            if cycles > 0:
+                procs.append(env.process(transfer(res, cycles, keys, done)))
+                stats["events"] += 1
+            else:
+                for key, n in keys.items():
+                    moved[key] += n
+        return procs, done
+
+    def wait(handle: tuple[list, dict]):
+        procs, done = handle
+        if not procs:
+            return
+        t0 = env.now
+        yield simpy.AllOf(env, procs)
+        waited = env.now - t0
+        if waited > 0:
+            last = max(done.values())
+            stalls[min((r for r, t in done.items() if t == last), key=rank.__getitem__)] += waited
+
+    def run():
+        background = []
+        pending = launch(prefetch[0]) if nblocks else ([], {})
+        for b, blk in enumerate(sched.blocks):
+            yield from wait(pending)
+            yield from wait(launch(load[b]))
+            if b + 1 < nblocks:
+                pending = launch(prefetch[b + 1])
+            yield from wait(launch(exposed[b]))
+            alongside = launch(overlap[b])
+            t0 = env.now
+            yield env.timeout(blk.steps)
+            if trace and blk.steps:
+                spans.append((COMPUTE, t0, env.now))
+            yield from wait(alongside)
+            background.append(launch(behind[b]))
+            yield from wait(launch(drain[b]))
+        for handle in background:
+            yield from wait(handle)
+
+    env.process(run())
+    env.run()
+
+    ideal = actions.cycles
+    end = env.now
+    cycles = max(int(math.ceil(end - 1e-9 * max(1.0, end))), ideal)
+    stall_int = _largest_remainder(stalls, cycles - ideal, tuple(order), order[0]) if order else {}
+    denom = max(cycles, 1)
+    utilization = {COMPUTE: ideal / denom if cycles else 0.0}
+    utilization.update({r: min(1.0, busy[r] / denom) for r in order})
+    exposed_hops = {f"{_child_name(hierarchy, h)}.{h.role}": share[k] < 1.0 for k, h in enumerate(sched.hops)}
+    tiles = _dram_tiles(sched, problem)
+    return SimResult(cycles=cycles, ideal_cycles=ideal, stall_cycles=stall_int, busy=utilization,
+                     passes=nblocks, tiles=tiles, blocks=nblocks, events=stats["events"],
+                     prefetched=all(s >= 1.0 for s in share), exposed=exposed_hops,
+                     trace=tuple(spans) if trace else None, words=moved)
+
+
+def _child_name(hierarchy: Hierarchy, h: Hop) -> str:
+    return hierarchy.levels[h.child].name if h.child < len(hierarchy.levels) else hierarchy.compute.name
+
+
+def _dram_tiles(sched: BlockSchedule, problem: Problem) -> int:
+    """Iterations of the temporal loops above the level below the backing store (its refills)."""
+    from accelsim.sim.blocks import iterations
+
+    cut = sched.flat.cut(1)
+    kept = {p for p in sched.temporal if p < cut}
+    return iterations(problem, sched.flat, kept, dict(problem.dims), set())
+
+
+__all__ = ["COMPUTE", "buffered_share", "resource_of", "simulate_nest", "unlimited_hierarchy"]

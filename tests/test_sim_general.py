@@ -1,0 +1,200 @@
+"""The simulator over any hierarchy (accelsim.sim.general, accelsim.sim.blocks).
+
+Invariants on random problems x hierarchies (1-4 levels between DRAM and compute, 0-2 fanouts,
+random bandwidths, networks and capacities) x nests: the blocks equal a brute-force walk of the
+temporal counter; the words each resource moves equal the action table exactly; cycles >= the
+latency bound (computed here from the action table, independently of the simulator); unlimited
+bandwidth gives exactly the compute cycles; the stalls sum to cycles - compute cycles; same input,
+same output. Plus a hand-timed example and the general simulator on the fixed shape.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelsim.cost.actions import Actions, count_actions
+from accelsim.hierarchy import Fanout, Hierarchy, Storage
+from accelsim.loopnest import LevelMap, LoopNest, check, flatten, tile_words
+from accelsim.names import ROLES
+from accelsim.problem import Problem, gemm
+from accelsim.sim import simulate_nest, unlimited_hierarchy
+from accelsim.sim.blocks import block_schedule
+from noc.registry import network_bound
+from tests.core_strategies import hierarchies, nests, problems
+
+BANDWIDTHS = (None, 0.5, 1.0, 2.0, 3.0)
+
+
+@st.composite
+def timed(draw) -> tuple[Problem, Hierarchy, LoopNest]:
+    """A random legal (problem, hierarchy, nest), then bandwidths, networks and capacities (each
+    capacity at least the nest's tiles, so the nest stays legal; the slack sets double buffering)."""
+    problem = draw(problems())
+    h = draw(hierarchies())
+    nest = draw(nests(problem, h))
+    flat = flatten(problem, nest)
+    levels = []
+    for i, lv in enumerate(h.levels):
+        fan = lv.fanout
+        if fan is not None:
+            net = draw(st.sampled_from(["bus", "mesh", "eyeriss_v1"]))
+            params = (("words_per_cycle", draw(st.sampled_from([0.5, 1.0, 4.0]))),)
+            fan = Fanout(fan.x, fan.y, net, params)
+        cap: tuple = ()
+        if i > 0:
+            tiles = tile_words(problem, flat, flat.cut(i))
+            kept = [r for r in ROLES if r in nest.levels[i].keeps]
+            if kept and draw(st.booleans()):
+                if draw(st.booleans()):
+                    need = sum(tiles[r] for r in kept)
+                    cap = ((tuple(kept), need + draw(st.integers(0, need))),)
+                else:
+                    cap = tuple(((r,), tiles[r] + draw(st.integers(0, tiles[r]))) for r in kept)
+        levels.append(Storage(lv.name, lv.keeps if i == 0 else tuple(lv.keeps), cap,
+                              draw(st.sampled_from(BANDWIDTHS)), draw(st.sampled_from(BANDWIDTHS)), fan))
+    hier = Hierarchy(h.name, tuple(levels))
+    check(problem, hier, nest)
+    return problem, hier, nest
+
+
+def latency_bound(problem: Problem, h: Hierarchy, nest: LoopNest, a: Actions) -> float:
+    """The bound from the action table, written here (not the simulator's code): compute cycles; each
+    level's reads + drains at its read bandwidth and fills + updates at its write bandwidth, over its
+    active copies; each fanout's stream (ifmap, weight, psum in, psum out) at its network's bound."""
+    copies = []
+    c = 1
+    for lm in nest.levels:
+        copies.append(c)
+        for _, f in lm.x + lm.y:
+            c *= f
+    out = float(a.cycles)
+    for i, lv in enumerate(h.levels):
+        s = {act: sum(n for (lvl, _r, ac), n in a.storage.items() if lvl == lv.name and ac == act)
+             for act in ("read", "drain", "fill", "update")}
+        if lv.read_bandwidth:
+            out = max(out, (s["read"] + s["drain"]) / (lv.read_bandwidth * copies[i]))
+        if lv.write_bandwidth:
+            out = max(out, (s["fill"] + s["update"]) / (lv.write_bandwidth * copies[i]))
+        if lv.fanout is None:
+            continue
+        coef = network_bound(lv.fanout.network, lv.fanout.params)
+        net = {(r, ac): n for (lvl, r, ac), n in a.network.items() if lvl == lv.name}
+        streams = (net.get(("ifmap", "down_dest"), 0), net.get(("ifmap", "down"), 0)), \
+                  (net.get(("weight", "down_dest"), 0), net.get(("weight", "down"), 0)), \
+                  (net.get(("psum", "down_dest"), 0), net.get(("psum", "down"), 0)), \
+                  (net.get(("psum", "up_src"), 0), net.get(("psum", "up"), 0))
+        for (ca, cb), (dest, distinct) in zip(coef, streams):
+            out = max(out, (ca * dest + cb * distinct) / copies[i])
+    return out
+
+
+def walk(problem: Problem, nest: LoopNest, nb: int, triggers: list[int]):
+    """Brute force: every valid step of the temporal counter, its block (first nb digits) and carry;
+    per block the steps and, per trigger, the steps whose carry is at or above it (refills)."""
+    flat = flatten(problem, nest)
+    loops = flat.loops
+    temporal = [i for i, lp in enumerate(loops) if not lp.spatial]
+    sizes = dict(problem.dims)
+    out: dict[tuple, list[int]] = {}
+    prev = None
+    for digits in itertools.product(*(range(loops[i].factor) for i in temporal)):
+        idx = dict.fromkeys(sizes, 0)
+        for i, dg in zip(temporal, digits):
+            idx[loops[i].dim] += dg * loops[i].span
+        if any(idx[d] >= sizes[d] for d in sizes):
+            continue
+        carry = -1 if prev is None else next(k for k in range(len(digits)) if digits[k] != prev[k])
+        prev = digits
+        row = out.setdefault(digits[:nb], [0] * (1 + len(triggers)))
+        row[0] += 1
+        for k, t in enumerate(triggers):
+            row[1 + k] += carry <= t
+    return list(out.values())
+
+
+@settings(max_examples=60, deadline=None)
+@given(timed(), st.sampled_from([1, 4, 128]))
+def test_invariants_on_random_hierarchies(case, max_blocks):
+    problem, h, nest = case
+    a = count_actions(problem, h, nest)
+    sched = block_schedule(problem, h, nest, max_blocks)
+    assert len(sched.blocks) <= max_blocks
+    brute = walk(problem, nest, sched.nb, [hp.trigger for hp in sched.hops])
+    assert [[b.steps, *b.events] for b in sched.blocks] == brute
+    r = simulate_nest(problem, h, nest, a, max_blocks=max_blocks)
+    # every word of the action table, moved by the simulation, exactly
+    table = {("network" if lv.endswith(".net") else "storage", lv.removesuffix(".net"), role, act): n
+             for lv, role, act, n in a.table()}
+    assert r.words is not None
+    assert {k: v for k, v in r.words.items() if v} == table
+    assert r.ideal_cycles == a.cycles
+    assert r.cycles >= latency_bound(problem, h, nest, a) - 1e-6
+    assert sum(r.stall_cycles.values()) == r.cycles - r.ideal_cycles
+    assert all(v >= 0 for v in r.stall_cycles.values())
+    assert r == simulate_nest(problem, h, nest, a, max_blocks=max_blocks)
+    free = simulate_nest(problem, unlimited_hierarchy(h), nest, a, max_blocks=max_blocks)
+    assert free.cycles == a.cycles
+    assert set(free.stall_cycles.values()) <= {0}
+
+
+def _gemm_case(capacity: int | None) -> tuple[Problem, Hierarchy, LoopNest]:
+    """Z[m] += A[m, k] * B[k], M=2, K=4: DRAM at 1 word/cycle each way -> buf (free ports) -> MAC.
+    DRAM loop M, buffer loop K: A's 4-word rows come in twice, B's 4 words once, Z's 2 words go out."""
+    p = gemm("g", 2, 1, 4)
+    cap = () if capacity is None else ((tuple(ROLES), capacity),)
+    h = Hierarchy("h", (Storage("dram", ROLES, (), 1.0, 1.0), Storage("buf", ROLES, cap)))
+    nest = LoopNest((LevelMap("dram", (("M", 2),), ("M",), ROLES), LevelMap("buf", (("K", 4),), ("K",), ROLES)))
+    check(p, h, nest)
+    return p, h, nest
+
+
+def test_hand_timed_gemm_double_buffered():
+    # blocks = the 8 steps. t=0: A's first row + B (8 words) -> 8 stall; blocks 0-3 compute to 12;
+    # A's second row prefetched from 11 (during block 3) to 15 -> 3 stall; Z[0] written 12-13 behind;
+    # blocks 4-7 compute 15-19; Z[1] written 19-20 -> 1 stall. 20 cycles = 8 compute + 11 + 1.
+    r = simulate_nest(*_gemm_case(None))
+    assert (r.cycles, r.ideal_cycles) == (20, 8)
+    assert {k: v for k, v in r.stall_cycles.items() if v} == {"dram.read": 11, "dram.write": 1}
+    assert r.prefetched
+
+
+def test_hand_timed_gemm_single_buffered():
+    # the buffer holds exactly A's row, B and one Z word (9 words): nothing moves while the array
+    # computes, so every transfer is waited for: 8 + 4 reads, 1 + 1 writes: 8 + 12 + 2 = 22.
+    r = simulate_nest(*_gemm_case(9))
+    assert (r.cycles, r.ideal_cycles) == (22, 8)
+    assert {k: v for k, v in r.stall_cycles.items() if v} == {"dram.read": 12, "dram.write": 2}
+    assert not r.prefetched and r.exposed["buf.ifmap"]
+
+
+def test_network_bandwidth_sets_the_time():
+    """A 4-wide bus fanout below the buffer, 1 word/cycle per stream: each of the 4 PEs needs its
+    own A row (the bus carries each distinct word once: 16) and all share B (multicast once: 4);
+    DRAM and buffer ports are free. The PE tiles arrive once, before the 4 steps (16 cycles on
+    the ifmap bus, the weight bus done at 4), and the 4 Z words go up after them (4 cycles on
+    the psum bus): 16 + 4 + 4 = 24."""
+    p = gemm("g", 4, 1, 4)
+    bus = Fanout(4, 1, "bus", (("words_per_cycle", 1.0),))
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("buf", ROLES, fanout=bus), Storage("pe", ROLES)))
+    nest = LoopNest((LevelMap("dram", (), (), ROLES), LevelMap("buf", (), (), ROLES, (("M", 4),)),
+                     LevelMap("pe", (("K", 4),), ("K",), ROLES)))
+    check(p, h, nest)
+    a = count_actions(p, h, nest)
+    assert a.network[("buf", "ifmap", "down")] == 16 and a.network[("buf", "weight", "down")] == 4
+    assert a.network[("buf", "psum", "up")] == 4
+    r = simulate_nest(p, h, nest, a)
+    assert (r.cycles, r.ideal_cycles) == (24, 4)
+    assert {k: v for k, v in r.stall_cycles.items() if v} == {"buf.net.ifmap": 16, "buf.net.psum_out": 4}
+    assert abs(r.busy["buf.net.weight"] - 4 / 24) < 1e-12
+
+
+def test_unlimited_keeps_structure():
+    p, h, nest = _gemm_case(9)
+    u = unlimited_hierarchy(h)
+    assert [lv.name for lv in u.levels] == [lv.name for lv in h.levels]
+    assert all(lv.read_bandwidth is None and lv.write_bandwidth is None for lv in u.levels)
+    assert replace(u, levels=h.levels) == h
