@@ -68,12 +68,25 @@ class Compute:
 
 
 @dataclass(frozen=True)
+class Vector:
+    """A 1-D array of ``lanes`` units for non-MAC work (exp, max, sum, divide, ...: accelsim.vector_ops),
+    fed from storage level ``below`` (it hangs below that level, beside the MAC fanout). One op per
+    lane per cycle. An arch without one runs its non-MAC ops on the MAC array."""
+
+    name: str
+    lanes: int
+    below: str
+
+
+@dataclass(frozen=True)
 class Hierarchy:
     name: str
     levels: tuple[Storage, ...]
     compute: Compute = Compute()
     word_bits: int = 16
     source: str = "<memory>"
+    clock_mhz: float | None = None      # None: counts only, no seconds
+    vector: Vector | None = None        # None: non-MAC ops run on the MAC array
 
     def __post_init__(self) -> None:
         bad = _first_problem(self)
@@ -115,7 +128,10 @@ class Hierarchy:
             if lv.fanout is not None:
                 parts.append(f"{lv.fanout.x}x{lv.fanout.y} {lv.fanout.network}")
         parts.append(self.compute.name)
-        return " -> ".join(parts)
+        text = " -> ".join(parts)
+        if self.vector is not None:
+            text += f"; {self.vector.name}[{self.vector.lanes} lanes, below {self.vector.below}]"
+        return text
 
 
 def _first_problem(h: Hierarchy) -> tuple[str, str] | None:
@@ -150,6 +166,14 @@ def _first_problem(h: Hierarchy) -> tuple[str, str] | None:
                 v = getattr(lv.fanout, axis)
                 if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                     return f"{key}.fanout.{axis}", f"fanout {axis} must be an integer >= 1, got {v!r}"
+    if h.vector is not None:
+        if h.vector.below not in names:
+            return "vector.below", (f"vector unit {h.vector.name!r} hangs below unknown level {h.vector.below!r}; "
+                                    f"levels: {', '.join(names)}")
+        if isinstance(h.vector.lanes, bool) or not isinstance(h.vector.lanes, int) or h.vector.lanes < 1:
+            return "vector.lanes", f"lanes must be an integer >= 1, got {h.vector.lanes!r}"
+        if h.vector.name in names or h.vector.name == h.compute.name:
+            return "vector.name", f"vector unit name {h.vector.name!r} is already a level's or the compute's name"
     top = h.levels[0]
     missing = [r for r in ROLES if r not in top.keeps]
     if missing or top.capacity:
@@ -263,8 +287,8 @@ def _dims(f: Fields, key: str) -> tuple[str, ...]:
 
 
 def hierarchy_from_dict(data: Any, source: str = "<memory>") -> Hierarchy:
-    """Read ``{name, word_bits, levels: [{name, keeps, capacity, read_bandwidth, write_bandwidth,
-    fanout: {x, y, network}}], compute: {name}}``."""
+    """Read ``{name, word_bits, clock_mhz, levels: [{name, keeps, capacity, read_bandwidth, write_bandwidth,
+    fanout: {x, y, network}}], compute: {name}, vector: {name, lanes, below}}``."""
     f = Fields(data, source)
     name = f.str("name")
     word_bits = f.int("word_bits", 16, minimum=1, maximum=128)
@@ -292,8 +316,15 @@ def hierarchy_from_dict(data: Any, source: str = "<memory>") -> Hierarchy:
         cf = Fields(cf, source, "compute")
     compute = Compute(cf.str("name", MAC))
     cf.done()
+    clock = f.number("clock_mhz", minimum=0, exclusive_min=True, maximum=1e5) if f.has("clock_mhz") else None
+    vector = None
+    if f.has("vector"):
+        vf = f.sub("vector")
+        vector = Vector(vf.str("name", "vector"), vf.int("lanes", minimum=1, maximum=1 << 20),
+                        vf.str("below", choices=[lv.name for lv in levels]))
+        vf.done()
     f.done()
-    return Hierarchy(name, tuple(levels), compute, word_bits, source)
+    return Hierarchy(name, tuple(levels), compute, word_bits, source, clock, vector)
 
 
 def load_hierarchy(path: str) -> Hierarchy:

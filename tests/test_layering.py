@@ -33,10 +33,10 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     # mapping (spec), which the cost model and the simulator ask.
     (1, "spec", ("workloads", "dataflows", "noc", "accelsim.arch", "accelsim.mapping", "accelsim.tiles",
                  "accelsim.legality", "accelsim.constraints", "accelsim.energy", "accelsim.interop",
-                 "accelsim.problem", "accelsim.hierarchy", "accelsim.loopnest")),
+                 "accelsim.problem", "accelsim.hierarchy", "accelsim.loopnest", "accelsim.vector_ops")),
     # the pure cost model and its two ground truths (the brute-force interpreter, functional mode)
     (2, "cost", ("accelsim.cost", "accelsim.interpreter", "accelsim.functional", "accelsim.interp_general",
-                 "accelsim.functional_general")),
+                 "accelsim.functional_general", "accelsim.attention")),
     # side models on the workload/arch specs, independent of the cost model
     (2, "side models", ("accelsim.roofline", "accelsim.training", "accelsim.partition")),
     (3, "mapper", ("accelsim.mapper",)),

@@ -1,0 +1,49 @@
+"""The attention configs (level lists with a vector unit and a clock) and their one-line errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from accelsim.attention.model import machine
+from accelsim.errors import ConfigError
+from accelsim.hierarchy import hierarchy_from_dict, load_architecture
+from accelsim.vector_ops import OPS, VectorOp, unit_of
+
+
+def test_tpu_like_machine():
+    m = machine(load_architecture("tpu_like"))
+    assert (m.array_units, m.vector, m.vector_lanes, m.clock_mhz) == (65536, "vector", 256, 940.0)
+    assert m.buffer_words == 16 * 2**20 // 2                      # 16 MiB of 16-bit words
+    assert m.dram_words_per_cycle * 940e6 * 2 == pytest.approx(400 * 2**30, rel=1e-12)
+
+
+def test_eyeriss_v2_vector_lanes_are_per_cluster():
+    h = load_architecture("eyeriss_v2_vector")
+    assert unit_of(h) == ("vector", 16)                           # 1 lane x 16 GLB clusters
+    assert machine(h).buffer_words == 16 * 6144
+    assert unit_of(load_architecture("eyeriss_v2")) == ("mac", 192)   # no vector unit: the MAC array
+
+
+BASE = {"name": "x", "levels": [{"name": "dram", "keeps": ["ifmap", "weight", "psum"]},
+                                {"name": "buf", "keeps": ["ifmap"], "capacity": 8}]}
+
+
+@pytest.mark.parametrize("vector, needle", [
+    ({"lanes": 4, "below": "nowhere"}, "vector.below: unknown value 'nowhere'; allowed: buf, dram"),
+    ({"lanes": 0, "below": "buf"}, "vector.lanes"),
+    ({"lanes": 4, "below": "buf", "name": "dram"}, "vector.name"),
+    ({"lanes": 4, "below": "buf", "width": 3}, "vector"),
+])
+def test_bad_vector_is_one_line(vector, needle):
+    with pytest.raises(ConfigError) as e:
+        hierarchy_from_dict(dict(BASE, vector=vector), "arch.yaml")
+    assert needle in str(e.value) and str(e.value).startswith("arch.yaml") and "\n" not in str(e.value)
+
+
+def test_vector_op_counts_and_errors():
+    op = VectorOp("ln_mean", "mean", (("T", 5), ("D", 8)), (("x", ("T", "D")),), "mu", ("T",))
+    assert (op.ops, op.reads(), op.writes) == (40, {"x": 40}, 5)
+    with pytest.raises(ConfigError, match="unknown op 'tanh'; allowed: " + ", ".join(OPS)):
+        VectorOp("a", "tanh", (("T", 5),), (), "y")
+    with pytest.raises(ConfigError, match="needs the dims it keeps"):
+        VectorOp("a", "sum", (("T", 5),), (), "y")

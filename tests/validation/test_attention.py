@@ -1,0 +1,90 @@
+"""BERT-base attention on the TPUv3-like config against FLAT / FuseMax (reference/attention.md), and
+GPT-2 decode attention on eyeriss_v2 and the TPUv3-like config (memory-bound).
+
+Setup: batch 64, 12 heads, E = F = 64, L = 1024, 16-bit words; tpu_like (256 x 256 array, 256-lane
+vector unit, 16 MiB buffer, 400 GiB/s DRAM, 940 MHz). Latency: the closed form's bound
+(accelsim.attention.model) and the tile simulation (accelsim.sim.attention_tiles). Run with -s to
+see the table.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from accelsim.attention.cascade import AttentionShape
+from accelsim.attention.model import DRAM_RES, evaluate
+from accelsim.hierarchy import load_architecture
+from accelsim.sim.attention_tiles import simulate
+
+BERT = AttentionShape(batch=64, heads=12, queries=1024, keys=1024, e=64, f=64)
+PUBLISHED = {"unfused": (21.8, 6.85, 0.077), "flat": (13.4, 1.31, 0.125), "fusemax": (2.01, 0.40, 0.89)}
+
+
+@pytest.fixture(scope="module")
+def tpu_runs():
+    h = load_architecture("tpu_like")
+    runs = {d: (r, simulate(r)) for d in PUBLISHED for r in [evaluate(h, BERT, d)]}
+    print("\nBERT-base attention, batch 64, 12 heads, L = 1024, tpu_like")
+    print(f"{'dataflow':9} {'bound ms':>9} {'sim ms':>8} {'pub ms':>7} {'GB':>7} {'pub GB':>7} "
+          f"{'util bound':>10} {'util sim':>9} {'pub util':>8} limit")
+    for d, (r, s) in runs.items():
+        ms, gb, util = PUBLISHED[d]
+        print(f"{d:9} {r.seconds() * 1e3:9.3f} {r.seconds(s.cycles) * 1e3:8.3f} {ms:7.2f} "
+              f"{r.dram_bytes(16) / 1e9:7.3f} {gb:7.2f} {r.utilization:10.1%} {r.ideal_cycles / s.cycles:9.1%} "
+              f"{util:8.1%} {r.limit}")
+    return runs
+
+
+def test_ideal_latency_is_exact(tpu_runs):
+    r, _ = tpu_runs["fusemax"]
+    assert r.macs == 2 * 64 * 12 * 1024**2 * 64 == 103_079_215_104
+    assert r.ideal_cycles == 1_572_864
+    assert round(r.seconds(r.ideal_cycles) * 1e3, 4) == 1.6733
+
+
+def test_unfused_traffic_within_10_percent(tpu_runs):
+    r, _ = tpu_runs["unfused"]
+    assert r.dram_bytes(16) == 6_845_104_128            # 4 passes over the scores + Q, K, V, O once
+    assert abs(r.dram_bytes(16) / 6.85e9 - 1) < 0.10
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "FLAT-style traffic measured 0.403 GB (Q, K, V read and O written once per head: a head's 1024 score "
+    "rows, 2 MiB, fit the 16 MiB buffer beside K and V) vs published 1.31 GB (-69%); the published figure "
+    "is 13 x B*H*L*E words, 9 more Q-sized passes than compulsory, re-reads whose cause (FLAT's own tile "
+    "sizing in the FuseMax artifact) this model does not reproduce"))
+def test_flat_traffic_within_10_percent(tpu_runs):
+    r, _ = tpu_runs["flat"]
+    assert abs(r.dram_bytes(16) / 1.31e9 - 1) < 0.10
+
+
+def test_fusemax_array_utilization(tpu_runs):
+    r, s = tpu_runs["fusemax"]
+    assert r.utilization >= 0.85                        # bound: 97.7% (exp, max, sum share the array)
+    assert r.ideal_cycles / s.cycles >= 0.85            # simulated, with tile fill and drain: 89.5%
+    assert r.dram_bytes(16) == 402_653_184              # Q, K, V, O once: published 0.40 GB
+
+
+@pytest.mark.parametrize("dataflow", list(PUBLISHED))
+def test_latency_within_10_percent_of_published(tpu_runs, dataflow):
+    """unfused: DRAM-bound QK and AV kernels + the vector-bound softmax (4 ops per score on 256 lanes);
+    FLAT: the vector unit (12,582,912 cycles) bounds every tile; FuseMax: the array, plus fill/drain
+    per head in the simulation (the bound alone, 1.71 ms, is 15% under 2.01 ms)."""
+    r, s = tpu_runs[dataflow]
+    assert abs(r.seconds(s.cycles) * 1e3 / PUBLISHED[dataflow][0] - 1) < 0.10
+
+
+@pytest.mark.parametrize("arch", ["eyeriss_v2", "eyeriss_v2_vector", "tpu_like"])
+@pytest.mark.parametrize("dataflow", list(PUBLISHED))
+def test_gpt2_decode_is_memory_bound(arch, dataflow):
+    """One query token against a KV cache of 1024 (GPT-2 small: 12 heads of 64): 1.57 M MACs over
+    >= 1.57 M DRAM words, 1 MAC per word, far under the ridge point (array units / DRAM words per cycle)."""
+    h = load_architecture(arch)
+    r = evaluate(h, AttentionShape(1, 12, 1, 1024, 64, 64), dataflow)
+    s = simulate(r)
+    ridge = r.machine.array_units / r.machine.dram_words_per_cycle
+    intensity = r.macs / r.dram_words
+    print(f"\n{arch} {dataflow}: intensity {intensity:.3f} MAC/word, ridge {ridge:.1f}; bound {r.cycles} "
+          f"cycles ({r.limit}), sim {s.cycles} ({s.limit})")
+    assert intensity < ridge
+    assert r.limit == s.limit == DRAM_RES
