@@ -16,7 +16,10 @@ action-table words of each block. The resources, each a simpy resource of capaci
 Double buffering: a child level's capacity group holds its tiles plus free space; the share of
 the next tiles that fits the free space (``min(1, free / tiles)``; 1 when unbounded or when the
 child is the compute level) is moved while the current tiles are in use, the rest is *exposed*
-(the array waits). Per block, in order: wait for the block's prefetch (its start hops' shares
+(the array waits). The share is also 1 when the child's outermost temporal loop indexes the role:
+the tile is used slice by slice along that loop, so a finished slice's space takes the next
+tile's part (piecewise replacement; the fixed-shape simulator's rule for RS's filter rows and
+psums, stated for any level). Per block, in order: wait for the block's prefetch (its start hops' shares
 moved during the previous block); move the exposed part of its start hops; start the next block's
 prefetch; move the exposed part of its inner hops; compute, with the overlapped part of the inner
 hops moving alongside (the block ends when both are done); the partial sums of tiles that end
@@ -37,7 +40,7 @@ load imbalance (copies are assumed to share the words evenly).
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 import simpy
 
@@ -55,8 +58,10 @@ from noc.flow import STREAMS
 COMPUTE = "compute"
 
 
-def resource_of(key: Key, hierarchy: Hierarchy, instances: tuple[int, ...]) -> tuple[str, float]:
-    """(resource name, cycles per word) of one action-table entry."""
+def resources_of(key: Key, hierarchy: Hierarchy, instances: tuple[int, ...]) -> tuple[tuple[str, float], ...]:
+    """The resources one action-table entry's words occupy, each with its cycles per word: a
+    storage level's read port (read, drain) or write port (fill, update) and its shared port
+    (``bandwidth``, when the level has one); a fanout's stream network."""
     table, level, role, action = key
     i = hierarchy.index(level)
     lv = hierarchy.levels[i]
@@ -67,7 +72,11 @@ def resource_of(key: Key, hierarchy: Hierarchy, instances: tuple[int, ...]) -> t
         else:
             assert action in (FILL, UPDATE), action
             bw, port = lv.write_bandwidth, "write"
-        return f"{level}.{port}", (0.0 if bw is None else 1.0 / (bw * copies))
+        out = [(f"{level}.{port}", 0.0 if bw is None else 1.0 / (bw * copies))]
+        shared = getattr(lv, "bandwidth", None)      # one port shared by reads and writes
+        if shared is not None:
+            out.append((f"{level}.port", 1.0 / (shared * copies)))
+        return tuple(out)
     fan = lv.fanout
     assert fan is not None, key
     if action in (DOWN, DOWN_DEST):
@@ -77,7 +86,7 @@ def resource_of(key: Key, hierarchy: Hierarchy, instances: tuple[int, ...]) -> t
         stream = "psum_out"
     a, b = noc_registry.network_bound(fan.network, fan.params)[STREAMS.index(stream)]
     per_dest = action in (DOWN_DEST, UP_SRC)
-    return f"{level}.net.{stream}", (a if per_dest else b) / copies
+    return ((f"{level}.net.{stream}", (a if per_dest else b) / copies),)
 
 
 def buffered_share(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, sched: BlockSchedule, h: Hop) -> float:
@@ -89,8 +98,20 @@ def buffered_share(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, sched
     for group, cap in lv.capacity:
         if h.role in group:
             need = sum(tiles[r] for r in group if nest.keeps(h.child, r))
-            return max(0.0, min(1.0, (cap - need) / need)) if need else 1.0
+            share = max(0.0, min(1.0, (cap - need) / need)) if need else 1.0
+            if share < 1.0 and _piecewise(problem, sched, h):
+                return 1.0
+            return share
     return 1.0
+
+
+def _piecewise(problem: Problem, sched: BlockSchedule, h: Hop) -> bool:
+    """The child's outermost temporal loop indexes the role: the tile is used slice by slice along
+    it, and a finished slice's space takes the next tile's part of it (no second tile needed)."""
+    for lp in sched.flat.loops:
+        if lp.level == h.child and not lp.spatial:
+            return lp.dim in problem.relevant(h.role)
+    return False
 
 
 def unlimited_hierarchy(hierarchy: Hierarchy) -> Hierarchy:
@@ -104,43 +125,44 @@ def unlimited_hierarchy(hierarchy: Hierarchy) -> Hierarchy:
     return replace(hierarchy, levels=tuple(levels))
 
 
-Phase = dict   # resource -> [cycles, {key: words}]
+@dataclass
+class Phase:
+    """Transfers that move together: cycles per resource, words per action-table entry."""
 
+    cycles: dict = field(default_factory=dict)
+    words: dict = field(default_factory=dict)
 
-def _add(phase: Phase, res: str, cycles: float, key: Key, words: int) -> None:
-    slot = phase.setdefault(res, [0.0, {}])
-    slot[0] += cycles
-    slot[1][key] = slot[1].get(key, 0) + words
+    def add(self, key: Key, words: int, costs: tuple[tuple[str, float], ...]) -> None:
+        self.words[key] = self.words.get(key, 0) + words
+        for res, per in costs:
+            self.cycles[res] = self.cycles.get(res, 0.0) + words * per
 
 
 def simulate_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, actions: Actions | None = None, *,
                   max_blocks: int = MAX_BLOCKS, trace: bool = False) -> SimResult:
     """Simulate ``nest`` (legal: ``loopnest.check``) of ``problem`` on ``hierarchy``; ``actions`` are
     its action table (counted when not given). ``stall_cycles`` and ``busy`` are keyed by resource
-    (``<level>.read``, ``<level>.write``, ``<level>.net.<stream>``; ``busy`` also ``compute``);
+    (``<level>.read``, ``<level>.write``, ``<level>.port``, ``<level>.net.<stream>``; ``busy`` also ``compute``);
     ``SimResult.words`` holds the words the simulation moved per action-table entry."""
     actions = actions if actions is not None else count_actions(problem, hierarchy, nest)
     sched = block_schedule(problem, hierarchy, nest, max_blocks)
     words = sched.words(actions)
     nblocks = len(sched.blocks)
-    cost = {key: resource_of(key, hierarchy, sched.instances) for key in words}
+    cost = {key: resources_of(key, hierarchy, sched.instances) for key in words}
     share = [buffered_share(problem, hierarchy, nest, sched, h) for h in sched.hops]
 
-    prefetch: list[Phase] = [{} for _ in range(nblocks)]
-    load: list[Phase] = [{} for _ in range(nblocks)]
-    exposed: list[Phase] = [{} for _ in range(nblocks)]
-    overlap: list[Phase] = [{} for _ in range(nblocks)]
-    behind: list[Phase] = [{} for _ in range(nblocks)]     # written back in the background
-    drain: list[Phase] = [{} for _ in range(nblocks)]      # written back while the array waits
+    prefetch = [Phase() for _ in range(nblocks)]
+    load = [Phase() for _ in range(nblocks)]
+    exposed = [Phase() for _ in range(nblocks)]
+    overlap = [Phase() for _ in range(nblocks)]
+    behind = [Phase() for _ in range(nblocks)]     # written back in the background
+    drain = [Phase() for _ in range(nblocks)]      # written back while the array waits
 
     def place(key: Key, w: int, f: float, hidden: Phase, shown: Phase) -> None:
-        if not w:
-            return
-        res, per = cost[key]
         hw = int(round(w * f))
         for phase, n in ((hidden, hw), (shown, w - hw)):
             if n:
-                _add(phase, res, n * per, key, n)
+                phase.add(key, n, cost[key])
 
     for k, h in enumerate(sched.hops):
         f = share[k]
@@ -163,7 +185,7 @@ def simulate_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, action
 
     env = simpy.Environment()
     resources: dict[str, simpy.Resource] = {}
-    order = sorted({res for res, _ in cost.values()})
+    order = sorted({res for costs in cost.values() for res, _ in costs})
     rank = {r: i for i, r in enumerate(order)}
     busy = dict.fromkeys(order, 0.0)
     moved: dict[Key, int] = dict.fromkeys(words, 0)
@@ -181,21 +203,26 @@ def simulate_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, action
             busy[res] += cycles
             if trace:
                 spans.append((res, t0, env.now))
-        for key, n in keys.items():
-            moved[key] += n
+        credit(keys)
         done[res] = env.now
 
+    def credit(keys: dict) -> None:
+        for key, n in keys.items():
+            moved[key] += n
+
     def launch(phase: Phase) -> tuple[list, dict]:
+        """Start a phase: one transfer per resource it occupies (the entries' words are credited
+        once, when the first of them finishes; at once when no resource takes time)."""
         procs: list = []
         done: dict[str, float] = {}
-        for res in sorted(phase, key=rank.__getitem__):
-            cycles, keys = phase[res]
+        keys = phase.words
+        for res in sorted(phase.cycles, key=rank.__getitem__):
+            cycles = phase.cycles[res]
             if cycles > 0:
                 procs.append(env.process(transfer(res, cycles, keys, done)))
+                keys = {}
                 stats["events"] += 1
-            else:
-                for key, n in keys.items():
-                    moved[key] += n
+        credit(keys)
         return procs, done
 
     def wait(handle: tuple[list, dict]):
@@ -260,4 +287,4 @@ def _dram_tiles(sched: BlockSchedule, problem: Problem) -> int:
     return iterations(problem, sched.flat, kept, dict(problem.dims), set())
 
 
-__all__ = ["COMPUTE", "buffered_share", "resource_of", "simulate_nest", "unlimited_hierarchy"]
+__all__ = ["COMPUTE", "Phase", "buffered_share", "resources_of", "simulate_nest", "unlimited_hierarchy"]
