@@ -143,6 +143,14 @@ def _sweep(plan: Plan) -> list[Case]:
                  "process", "whole process: 100 points (AlexNet CONV1-5, named mappings), 2 workers")]
 
 
+def _attention(plan: Plan) -> list[Case]:
+    a = accelsim_cmd()
+    return [Case(f"run bert_base L=512 {d} (tpu_like)", (*a, "run", "tpu_like", "-w", "bert_base", "--dataflow", d,
+                                                        "--seq", "512", "-q"),
+                 "process", "whole process: 12 BERT-base layers, named attention dataflow (target < 2 s)")
+            for d in ("unfused", "flat", "fusemax")]
+
+
 def _needs_sim() -> str:
     return "" if has_module("accelsim.sim") else "the simulator (accelsim.sim) is not installed yet"
 
@@ -165,6 +173,7 @@ GROUPS: dict[str, tuple[Callable[[Plan], list[Case]], Callable[[], str], bool]] 
     "search": (_search, lambda: "", True),
     "simulate": (_simulate, _needs_sim, False),
     "sweep": (_sweep, _needs_sweep, False),
+    "attention": (_attention, lambda: "", False),
 }
 
 

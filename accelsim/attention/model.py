@@ -151,7 +151,7 @@ def _ops(m: Machine, steps: tuple[Step, ...]) -> dict:
     return out
 
 
-def _phase(m: Machine, name: str, steps: tuple[Step, ...], dram_words: int) -> Phase:
+def phase(m: Machine, name: str, steps: tuple[Step, ...], dram_words: int) -> Phase:
     work: dict = {}
     for st in steps:
         unit, rate = _unit(m, st.unit)
@@ -198,9 +198,9 @@ def unfused(h: Hierarchy, s: AttentionShape) -> Result:
     w = s.words()
     dram = {("Q", "read"): w["Q"], ("K", "read"): w["K"], ("S", "write"): w["S"], ("S", "read"): w["S"],
             ("A", "write"): w["A"], ("A", "read"): w["A"], ("V", "read"): w["V"], ("O", "write"): w["O"]}
-    phases = (_phase(m, "qk", steps[:1], w["Q"] + w["K"] + w["S"]),
-              _phase(m, "softmax", steps[1:5], w["S"] + w["A"]),
-              _phase(m, "av", steps[5:], w["A"] + w["V"] + w["O"]))
+    phases = (phase(m, "qk", steps[:1], w["Q"] + w["K"] + w["S"]),
+              phase(m, "softmax", steps[1:5], w["S"] + w["A"]),
+              phase(m, "av", steps[5:], w["A"] + w["V"] + w["O"]))
     plan = Plan(s.queries, s.keys, True, 0)
     return Result("unfused", s, m, plan, _ops(m, steps), dram, phases, steps)
 
@@ -212,7 +212,7 @@ def flat(h: Hierarchy, s: AttentionShape) -> Result:
     plan = _fused_plan(m, s, s.e + s.keys + s.f, tile * (s.e + s.f),
                        "FLAT keeps whole score rows on chip (Q row, L scores, output row)")
     dram = _fused_dram(s, plan)
-    return Result("flat", s, m, plan, _ops(m, steps), dram, (_phase(m, "attention", steps, sum(dram.values())),),
+    return Result("flat", s, m, plan, _ops(m, steps), dram, (phase(m, "attention", steps, sum(dram.values())),),
                   steps)
 
 
@@ -225,7 +225,7 @@ def fusemax(h: Hierarchy, s: AttentionShape, element_unit: str = ARRAY) -> Resul
                        "the one-pass cascade keeps a Q row, an output row and a score tile per row")
     dram = _fused_dram(s, plan)
     name = "fusemax" if element_unit == ARRAY else f"fusemax[{element_unit}]"
-    return Result(name, s, m, plan, _ops(m, steps), dram, (_phase(m, "attention", steps, sum(dram.values())),),
+    return Result(name, s, m, plan, _ops(m, steps), dram, (phase(m, "attention", steps, sum(dram.values())),),
                   steps)
 
 

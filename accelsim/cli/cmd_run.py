@@ -42,6 +42,10 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "mapping's tiles) or scalesim (SCALE-Sim 3.0's double-buffered SRAMs, for its fixed "
                         "scalesim_* mappings; docs/interop.md)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    t = p.add_argument_group("transformers (with --dataflow unfused, flat or fusemax; docs/attention.md)")
+    t.add_argument("--seq", type=int, help="sequence length (prefill; default the model's)")
+    t.add_argument("--decode", action="store_true", help="decode: one query token per sequence against a KV cache")
+    t.add_argument("--cache-len", type=int, help="with --decode: the KV cache length L")
 
 
 def load_mappings(path: str, workload, arch, full=None) -> dict:
@@ -83,12 +87,20 @@ def check_mappings(path: str, mappings: dict, workload, arch) -> None:
 def run(args: argparse.Namespace) -> int:
     from accelsim import report
     from accelsim.arch import load_arch
+    from accelsim.attention.model import ATTENTION_DATAFLOWS
     from accelsim.mapper.search import SearchSpec
     from accelsim.pipeline import run as run_pipeline
     from accelsim.progress import Progress
     from workloads.loader import load_workload
     from workloads.selection import select_layers
 
+    if args.dataflow in ATTENTION_DATAFLOWS:
+        from accelsim.cli.run_attention import run_attention
+
+        return run_attention(args)
+    if args.seq is not None or args.decode or args.cache_len is not None:
+        raise ConfigError("--seq, --decode and --cache-len run transformers: give --dataflow unfused, flat or "
+                          "fusemax")
     out = output_dir(args.out) if args.out else None
     arch = load_arch(args.arch)
     if args.buffers:

@@ -1,0 +1,95 @@
+"""`accelsim run ARCH -w TRANSFORMER --dataflow unfused|flat|fusemax`: a transformer, node by node,
+with a named attention dataflow (accelsim.attention.block); no search. Called by cmd_run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from accelsim.errors import ConfigError
+
+
+def transformer_spec(args: argparse.Namespace):
+    from accelsim.attention.transformer import DECODE, PREFILL, PRESETS, preset
+
+    mode = DECODE if args.decode else PREFILL
+    if args.cache_len is not None and not args.decode:
+        raise ConfigError("--cache-len is the KV cache of a decode run: add --decode")
+    name = args.workload
+    if name not in PRESETS:
+        raise ConfigError(f"--dataflow {args.dataflow} is an attention dataflow: it runs a transformer "
+                          f"({', '.join(PRESETS)} or a transformer .onnx), got workload {name!r}")
+    return preset(name, seq=args.seq, batch=args.batch, mode=mode, cache=args.cache_len)
+
+
+def summary(result) -> dict:
+    """Totals and per-node-kind rows (summed over layers) of a BlockResult."""
+    m = result.machine
+    rows: dict[str, dict] = {}
+    for n in result.nodes:
+        key = n.name.split("_", 1)[1] if result.spec is not None else n.name
+        r = rows.setdefault(key, {"node": key, "kind": n.kind, "macs": 0, "ops": 0, "dram_words": 0,
+                                  "cycles": 0, "limit": n.limit})
+        r["macs"] += n.macs
+        r["ops"] += sum(v for (_, op), v in n.ops.items() if op != "mac")
+        r["dram_words"] += n.dram_words
+        r["cycles"] += n.cycles
+    sp = result.spec
+    doc = {"arch": m.name, "workload": result.name, "dataflow": result.dataflow}
+    if sp is not None:
+        doc.update({"mode": sp.mode, "layers": sp.layers, "batch": sp.batch, "queries": sp.queries, "keys": sp.keys})
+    doc.update({"macs": result.macs, "dram_words": result.dram_words, "cycles": result.cycles,
+           "array_utilization": result.utilization,
+           "ops": {f"{u}.{op}": v for (u, op), v in sorted(result.ops().items())},
+           "nodes": list(rows.values())})
+    if m.clock_mhz is not None:
+        doc["latency_ms"] = result.cycles / (m.clock_mhz * 1e3)
+    return doc
+
+
+def table(doc: dict, word_bits: int) -> str:
+    shape = (f" ({doc['mode']}, {doc['layers']} layers, batch {doc['batch']}, M={doc['queries']} queries x "
+             f"L={doc['keys']} keys)" if "mode" in doc else "")
+    lines = [f"{doc['workload']}{shape} on {doc['arch']}, attention dataflow {doc['dataflow']}",
+             f"{'node':12} {'kind':20} {'MACs':>14} {'non-MAC ops':>13} {'DRAM MB':>9} {'cycles':>11} limit"]
+    for r in doc["nodes"]:
+        lines.append(f"{r['node']:12} {r['kind']:20} {r['macs']:>14,} {r['ops']:>13,} "
+                     f"{r['dram_words'] * word_bits / 8e6:9.2f} {r['cycles']:>11,} {r['limit']}")
+    tail = f"total: {doc['macs']:,} MACs, {doc['dram_words'] * word_bits / 8e9:.4f} GB DRAM, {doc['cycles']:,} cycles"
+    if "latency_ms" in doc:
+        tail += f" = {doc['latency_ms']:.4f} ms"
+    lines.append(tail + f", array utilization {doc['array_utilization']:.1%}")
+    return "\n".join(lines)
+
+
+def run_attention(args: argparse.Namespace) -> int:
+    from accelsim.attention.block import run_network
+    from accelsim.hierarchy import load_architecture
+
+    for flag, given in (("--search", args.search), ("--mapping", args.mapping), ("--layers", args.layers),
+                        ("--refine", args.refine), ("--buffers", args.buffers), ("--out", args.out)):
+        if given:
+            raise ConfigError(f"{flag} is not available with an attention dataflow ({args.dataflow}): the "
+                              "transformer runs its named dataflow node by node")
+    h = load_architecture(args.arch)
+    if args.workload.lower().endswith(".onnx"):
+        from pathlib import Path
+
+        from accelsim.attention.block import run_nodes
+        from accelsim.attention.onnx_import import nodes_from_onnx
+
+        for flag, given in (("--seq", args.seq), ("--decode", args.decode), ("--cache-len", args.cache_len),
+                            ("--batch", args.batch)):
+            if given:
+                raise ConfigError(f"{flag} cannot change an ONNX transformer: its shapes fix batch, M and L",
+                                  source=args.workload)
+        result = run_nodes(h, nodes_from_onnx(args.workload), args.dataflow, Path(args.workload).stem)
+    else:
+        result = run_network(h, transformer_spec(args), args.dataflow)
+    doc = summary(result)
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        print(table(doc, h.word_bits))
+    return 0

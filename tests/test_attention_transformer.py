@@ -1,0 +1,177 @@
+"""Transformer blocks (accelsim.attention.transformer / block), their ONNX import and the CLI path."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from accelsim.attention.block import run_network, run_nodes
+from accelsim.attention.cascade import AttentionShape
+from accelsim.attention.transformer import TransformerSpec, block, macs, network, preset
+from accelsim.cli import main
+from accelsim.errors import ConfigError
+from accelsim.hierarchy import load_architecture
+from accelsim.vector_ops import VectorOp
+
+
+def test_bert_base_macs_equal_the_zoo_gemms_plus_attention():
+    from workloads.zoo import get
+
+    spec = preset("bert_base")
+    zoo = get("bert_base")
+    assert macs(network(spec)) == zoo.macs == 12 * 931_135_488
+
+
+def test_block_counts_by_hand():
+    s = TransformerSpec("t", layers=1, width=16, heads=2, head_size=8, ffn=32, seq=8, batch=2)
+    nodes = block(s)
+    t = 16                                                     # tokens = batch x seq
+    assert macs(nodes) == 4 * t * 16 * 16 + 2 * t * 16 * 32 + 2 * 2 * 8 * 8 * (8 + 8)
+    ops = Counter()
+    for n in nodes:
+        if isinstance(n.work, VectorOp):
+            ops[n.work.op] += n.work.ops
+    assert ops == {"add": 2 * t * 16, "mean": 2 * t * 16, "var": 2 * t * 16, "normalize": 2 * t * 16,
+                   "gelu": t * 32}
+    names = [n.name for n in nodes]
+    assert all(p in names[:i] for i, n in enumerate(nodes) for p in n.inputs)
+
+
+def test_decode_attention_shape_and_errors():
+    s = preset("gpt2", mode="decode", cache=1024, batch=4)
+    assert s.attention() == AttentionShape(4, 12, 1, 1024, 64, 64)
+    assert s.tokens == 4
+    with pytest.raises(ConfigError, match="decode mode needs a KV cache length"):
+        preset("gpt2", mode="decode")
+    with pytest.raises(ConfigError, match="heads x head size = 12 x 60 = 720 must equal the width 768"):
+        preset("bert_base", head_size=60)
+
+
+def test_fused_dataflows_move_less_and_finish_sooner():
+    h = load_architecture("tpu_like")
+    spec = preset("bert_base", seq=1024, layers=1)
+    r = {d: run_network(h, spec, d) for d in ("unfused", "flat", "fusemax")}
+    attn = {d: next(n for n in r[d].nodes if n.kind.startswith("attention")) for d in r}
+    # unfused moves the 12 x 1024 x 1024 scores four times (16-bit words), the fused ones never
+    assert attn["unfused"].dram_words - attn["flat"].dram_words == 4 * 12 * 1024 * 1024
+    assert r["fusemax"].cycles < r["flat"].cycles < r["unfused"].cycles
+    gemms = [n for n in r["flat"].nodes if n.kind == "gemm"]
+    assert gemms == [n for n in r["fusemax"].nodes if n.kind == "gemm"]
+
+
+def test_cli_runs_named_attention_dataflow(capsys):
+    assert main(["run", "tpu_like", "-w", "bert_base", "--dataflow", "flat", "--seq", "256", "--json"]) == 0
+    import json
+
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["macs"] == macs(network(preset("bert_base", seq=256)))
+    assert doc["keys"] == doc["queries"] == 256
+    assert doc["ops"]["vector.exp"] == 12 * 12 * 256 * 256          # layers x heads x M x L
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["-w", "gpt2", "--dataflow", "fusemax", "--decode"], "decode mode needs a KV cache length"),
+    (["-w", "resnet50", "--dataflow", "flat"], "is an attention dataflow: it runs a transformer"),
+    (["-w", "bert_base", "--dataflow", "flat", "--head-size", "60"], "unrecognized arguments"),
+    (["-w", "alexnet", "--seq", "128"], "--seq, --decode and --cache-len run transformers"),
+    (["-w", "gpt2", "--dataflow", "flat", "--cache-len", "10"], "add --decode"),
+])
+def test_cli_bad_input_is_one_line_exit_2(capsys, argv, needle):
+    assert main(["run", "tpu_like"] + argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+
+
+# ---- ONNX ------------------------------------------------------------------------------------------
+
+def _bert_like_onnx(path, unsupported: str | None = None, b=1, t=8, d=16, heads=2, ffn=32):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    e = d // heads
+    rng = np.random.default_rng(0)
+    inits = []
+
+    def w(name, shape):
+        inits.append(numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name))
+        return name
+
+    def const(name, values):
+        inits.append(numpy_helper.from_array(np.array(values, dtype=np.int64), name))
+        return name
+
+    nodes = []
+    const("split_shape", [b, t, heads, e])
+    const("merge_shape", [b, t, d])
+    for p in ("q", "k", "v"):
+        nodes.append(helper.make_node("MatMul", ["x", w(f"w{p}", (d, d))], [p], name=f"{p}_proj"))
+        nodes.append(helper.make_node("Reshape", [p, "split_shape"], [f"{p}_4d"], name=f"{p}_reshape"))
+        perm = [0, 2, 3, 1] if p == "k" else [0, 2, 1, 3]
+        nodes.append(helper.make_node("Transpose", [f"{p}_4d"], [f"{p}_h"], perm=perm, name=f"{p}_transpose"))
+    inits.append(numpy_helper.from_array(np.array(1 / np.sqrt(e), dtype=np.float32), "scale"))
+    nodes += [
+        helper.make_node("MatMul", ["q_h", "k_h"], ["scores"], name="qk"),
+        helper.make_node("Mul", ["scores", "scale"], ["scaled"], name="scale"),
+        helper.make_node("Softmax", ["scaled"], ["probs"], axis=-1, name="softmax"),
+        helper.make_node("MatMul", ["probs", "v_h"], ["ctx_h"], name="av"),
+        helper.make_node("Transpose", ["ctx_h"], ["ctx_t"], perm=[0, 2, 1, 3], name="ctx_transpose"),
+        helper.make_node("Reshape", ["ctx_t", "merge_shape"], ["ctx"], name="ctx_reshape"),
+        helper.make_node("MatMul", ["ctx", w("wo", (d, d))], ["attn_out"], name="out_proj"),
+        helper.make_node("Add", ["attn_out", "x"], ["res1"], name="res1"),
+        helper.make_node("LayerNormalization", ["res1", w("g1", (d,)), w("b1", (d,))], ["ln1"], axis=-1,
+                         name="ln1"),
+        helper.make_node("MatMul", ["ln1", w("w1", (d, ffn))], ["h1"], name="ffn1"),
+        helper.make_node(unsupported or "Gelu", ["h1"], ["g"], name="gelu"),
+        helper.make_node("MatMul", ["g", w("w2", (ffn, d))], ["h2"], name="ffn2"),
+        helper.make_node("Add", ["h2", "ln1"], ["res2"], name="res2"),
+        helper.make_node("LayerNormalization", ["res2", w("g2", (d,)), w("b2", (d,))], ["y"], axis=-1, name="ln2"),
+    ]
+    graph = helper.make_graph(nodes, "bert_like", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [b, t, d])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [b, t, d])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    onnx.save(model, str(path))
+    return path
+
+
+def _signature(nodes):
+    out = []
+    for n in nodes:
+        w = n.work
+        if isinstance(w, VectorOp):
+            out.append((w.op, w.ops, w.writes))
+        elif isinstance(w, AttentionShape):
+            out.append(("attention", w))
+        else:
+            out.append(("gemm", w.macs, tuple(sorted(w.dims))))
+    return out
+
+
+def test_onnx_import_builds_the_same_graph(tmp_path):
+    from accelsim.attention.onnx_import import nodes_from_onnx
+
+    nodes = nodes_from_onnx(_bert_like_onnx(tmp_path / "bert_like.onnx"))
+    spec = TransformerSpec("bert_like", layers=1, width=16, heads=2, head_size=8, ffn=32, seq=8, batch=1)
+    assert _signature(nodes) == _signature(block(spec))
+    by = {n.name: n for n in nodes}
+    assert set(by["qk"].inputs) == {"q_proj", "k_proj", "v_proj"}
+    assert by["out_proj"].inputs == ("qk",)
+    assert by["res2"].inputs == ("ffn2", "ln1")
+    h = load_architecture("tpu_like")
+    a, b = run_nodes(h, nodes, "flat", "onnx"), run_network(h, spec, "flat")
+    assert (a.macs, a.dram_words, a.cycles) == (b.macs, b.dram_words, b.cycles)
+
+
+def test_onnx_unsupported_op_is_one_line_exit_2(tmp_path, capsys):
+    path = _bert_like_onnx(tmp_path / "bad.onnx", unsupported="Relu")
+    assert main(["run", "tpu_like", "-w", str(path), "--dataflow", "fusemax"]) == 2
+    err = capsys.readouterr().err
+    assert "unsupported ONNX op 'Relu' at node 'gelu'" in err and err.count("\n") == 1
+
+
+def test_onnx_cli_runs(tmp_path, capsys):
+    path = _bert_like_onnx(tmp_path / "tiny.onnx")
+    assert main(["run", "tpu_like", "-w", str(path), "--dataflow", "unfused"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny on tpu_like, attention dataflow unfused" in out and "attention[unfused]" in out
