@@ -1,0 +1,571 @@
+"""The numba batch scorer over any hierarchy: ``cost.actions.count_actions`` for a batch of loop
+nests, one int64 row per nest (columns: ``NestLayout.columns``), plus energy (a dot product with a
+weight vector over the same columns) and the latency bound (the numba twin of
+``accelsim.cost.bound``'s bound over a hierarchy).
+
+``count_nests(layout, arrays)`` equals ``layout.row_of(count_actions(problem, hierarchy, nest))``
+for every nest (tests/test_fast_nest.py, hypothesis over random problems x hierarchies x nests).
+The kernel follows ``cost.actions`` step by step: it flattens each nest (factor-1 loops omitted,
+spans from the inside out), applies the counting rules of :func:`cost.actions.assemble` hop by hop,
+and answers the oracle's two questions in closed form: a volume is, for each dim not indexing the
+tensor, the distinct digit tuples of its kept loops (``lattice.count_tuples``), times the plain
+axes' sizes, times each coupled axis' sum over its tiles (``cost.fast._axis_sums``, the fixed-shape
+kernel's tile sum, whose arguments here come from the coupled axis' two terms). A coupled axis
+whose tiles are not contiguous (a fanout splitting a dim whose inner loop sits at a level the tensor
+bypasses: ``Analytic``'s explicit-set path) is not computed by the kernel: the row is flagged and
+:func:`count_nests` fills it from ``count_actions`` (exact, slower); ``fallback`` counts them.
+
+Invariants: all positions come from ``NestLayout`` (``accelsim.names`` orders); every count is an
+exact int64 within ``nest_arrays``' range; a nest that breaks a structural rule (factor < 1,
+over-tiling, a dim not covered, an order that is not a permutation, spatial factors at a level
+without a fanout) is refused with its index, never scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from accelsim.cost.actions import count_actions
+from accelsim.cost.fast import _axis_sums
+from accelsim.cost.nest_arrays import (
+    C_D1,
+    C_D2,
+    C_DL,
+    C_G,
+    C_K1,
+    C_K2,
+    C_OFF,
+    C_ROLE,
+    C_S,
+    C_SIZE,
+    NestArrays,
+    NestLayout,
+    decode_nest,
+)
+from accelsim.errors import ConfigError
+from accelsim.hierarchy import Hierarchy
+from accelsim.names import IFMAP, PSUM, ROLES, WEIGHT
+
+_ERRORS = {
+    1: "factor must be >= 1",
+    2: "factor over-tiles the dimension ((factor - 1) x inner span >= dim)",
+    3: "factors do not cover the dimension",
+    4: "loop order is not a permutation of the dims",
+    5: "spatial factors at a level without a fanout",
+}
+NEEDS_PYTHON = 1          # status of a row the kernel left to count_actions
+
+
+@njit(cache=True, inline="always")
+def _cdiv(a, b):
+    return -((-a) // b)
+
+
+@njit(cache=True, inline="always")
+def _tuples(D, n, dfac, dspan, d, mask):
+    """lattice.count_tuples over dim d's loops (outer -> inner), bit k of ``mask`` = loop k kept."""
+    if mask == 0:
+        return 1
+    if mask == (1 << n) - 1:
+        return D
+    pall = 1
+    for k in range(n):
+        if (mask >> k) & 1:
+            pall *= dfac[d, k]
+    total = 1
+    budget = D
+    pre = 1
+    for k in range(n):
+        f = dfac[d, k]
+        s = dspan[d, k]
+        if (mask >> k) & 1:
+            pre *= f
+            if (f - 1) * s < budget:
+                nn = f
+            else:
+                nn = _cdiv(budget, s)
+            total += (nn - 1) * (pall // pre)
+            budget -= (nn - 1) * s
+        elif s < budget:
+            budget = s
+    return total
+
+
+@njit(cache=True)
+def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, keeps, out, status, memo_key,
+            memo_val):
+    """Score the batch into ``out``; ``status[b]`` = 1 where count_actions must fill the row.
+    Returns (-1, 0, 0, 0) or (index, error code, level, dim) of the first structurally broken nest."""
+    B = factors.shape[0]
+    L = factors.shape[1]
+    D = factors.shape[2]
+    NC = coupled.shape[0]
+    sb, nb, nsa, nna, out_role = kl[0], kl[1], kl[2], kl[3], kl[4]
+    a_read, a_fill, a_update, a_drain = kl[5], kl[6], kl[7], kl[8]
+    a_down, a_dest, a_up, a_src = kl[9], kl[10], kl[11], kl[12]
+    c_macs, c_cyc, c_act, nr = kl[13], kl[14], kl[15], kl[16]
+    maxl = L * D * 3
+    ldim = np.zeros(maxl, np.int64)
+    lfac = np.zeros(maxl, np.int64)
+    lspan = np.zeros(maxl, np.int64)
+    llev = np.zeros(maxl, np.int64)
+    lsp = np.zeros(maxl, np.int64)
+    cuts = np.zeros(L + 1, np.int64)
+    nsp = np.zeros(L + 1, np.int64)          # spatial loops at levels < X
+    inner = np.ones(D, np.int64)
+    maxper = L * 3
+    dpos = np.zeros((D, maxper), np.int64)
+    dfac = np.zeros((D, maxper), np.int64)
+    dspan = np.zeros((D, maxper), np.int64)
+    dn = np.zeros(D, np.int64)
+    vV = np.zeros(L + 1, np.int64)
+    vO = np.zeros(L + 1, np.int64)
+    memo_bits = 0
+    while (1 << memo_bits) < memo_key.shape[1]:
+        memo_bits += 1
+    memo_shift = np.uint64(64 - memo_bits)
+    macs = 1
+    for d in range(D):
+        macs *= sizes[d]
+    for b in range(B):
+        status[b] = 0
+        # ---- flatten (loopnest.flatten): per level its temporal loops in order, then x, then y
+        n = 0
+        nspat = 0
+        for i in range(L):
+            cuts[i] = n
+            nsp[i] = nspat
+            seen = 0
+            for k in range(D):
+                d = orders[b, i, k]
+                if d < 0 or d >= D:
+                    return b, 4, i, 0
+                seen |= 1 << d
+                f = factors[b, i, d]
+                if f < 1:
+                    return b, 1, i, d
+                if f > sizes[d]:
+                    return b, 2, i, d
+                if f > 1:
+                    ldim[n] = d
+                    lfac[n] = f
+                    llev[n] = i
+                    lsp[n] = 0
+                    n += 1
+            if seen != (1 << D) - 1:
+                return b, 4, i, 0
+            for a in range(2):
+                for d in range(D):
+                    f = spatial[b, i, a, d]
+                    if f < 1:
+                        return b, 1, i, d
+                    if f > 1:
+                        if fan_of[i] < 0:
+                            return b, 5, i, d
+                        if f > sizes[d]:
+                            return b, 2, i, d
+                        ldim[n] = d
+                        lfac[n] = f
+                        llev[n] = i
+                        lsp[n] = 1
+                        n += 1
+                        nspat += 1
+        cuts[L] = n
+        nsp[L] = nspat
+        for d in range(D):
+            inner[d] = 1
+            dn[d] = 0
+        for p in range(n - 1, -1, -1):
+            d = ldim[p]
+            lspan[p] = inner[d]
+            if (lfac[p] - 1) * inner[d] >= sizes[d]:
+                return b, 2, llev[p], d
+            inner[d] *= lfac[p]
+        for d in range(D):
+            if inner[d] < sizes[d]:
+                return b, 3, 0, d
+        for p in range(n):
+            d = ldim[p]
+            k = dn[d]
+            dpos[d, k] = p
+            dfac[d, k] = lfac[p]
+            dspan[d, k] = lspan[p]
+            dn[d] = k + 1
+        for c in range(out.shape[1]):
+            out[b, c] = 0
+        active = 1
+        for p in range(n):
+            if lsp[p] == 1:
+                active *= lfac[p]
+        # ---- every hop of every role's chain (cost.actions.assemble)
+        bad = False
+        for t in range(nr):
+            par = 0
+            for ch in range(1, L + 1):
+                if ch < L and keeps[b, ch, t] == 0:
+                    continue
+                streamed = ch == L
+                cut = cuts[ch]
+                last_rel = -1
+                if not streamed:
+                    for p in range(cut):
+                        if lsp[p] == 0 and rel[t, ldim[p]] != 0:
+                            last_rel = p
+                # volumes with the spatial loops at levels < X as instances, X = par .. ch
+                for X in range(par, ch + 1):
+                    if X > par and nsp[X] == nsp[X - 1]:
+                        vV[X] = vV[X - 1]
+                        vO[X] = vO[X - 1]
+                        continue
+                    mult = plain[t]
+                    for d in range(D):
+                        if rel[t, d] != 0:
+                            continue
+                        nd = dn[d]
+                        mask = 0
+                        for k in range(nd):
+                            p = dpos[d, k]
+                            if p < cut:
+                                if lsp[p] == 1:
+                                    if llev[p] < X:
+                                        mask |= 1 << k
+                                elif streamed or p <= last_rel:
+                                    mask |= 1 << k
+                        mult *= _tuples(sizes[d], nd, dfac, dspan, d, mask)
+                    vol = mult
+                    ovl = 0
+                    for c in range(NC):
+                        if coupled[c, C_ROLE] != t:
+                            continue
+                        d1 = coupled[c, C_D1]
+                        d2 = coupled[c, C_D2]
+                        runs0 = 1
+                        runs1 = 1
+                        for side in range(2):
+                            dd = d1 if side == 0 else d2
+                            if dd < 0:
+                                continue
+                            run = 1
+                            prefix_seen = False
+                            for k in range(dn[dd] - 1, -1, -1):
+                                p = dpos[dd, k]
+                                tile = p >= cut or (lsp[p] == 1 and llev[p] >= X)
+                                if tile:
+                                    if prefix_seen:
+                                        bad = True
+                                    run *= dfac[dd, k]
+                                else:
+                                    prefix_seen = True
+                            if side == 0:
+                                runs0 = run
+                            else:
+                                runs1 = run
+                        if bad:
+                            break
+                        sl = 0
+                        m = 1
+                        f = 1
+                        if last_rel >= 0:
+                            if ldim[last_rel] == d1:
+                                sl = 1
+                                m = lspan[last_rel] // runs0
+                                f = lfac[last_rel]
+                            elif ldim[last_rel] == d2:
+                                sl = 2
+                                m = lspan[last_rel] // runs1
+                                f = lfac[last_rel]
+                        if runs0 < 65536 and runs1 < 65536 and m < 16384 and f < 16384:
+                            key = runs0 | (runs1 << 16) | (sl << 32) | (m << 34) | (f << 48)
+                            e = np.int64((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> memo_shift)
+                        else:
+                            key = -1
+                            e = 0
+                        if key >= 0 and memo_key[c, e] == key:
+                            s_ax = memo_val[c, e, 0]
+                            o_ax = memo_val[c, e, 1]
+                        else:
+                            n2 = sizes[d2] if d2 >= 0 else 1
+                            s_ax, o_ax = _axis_sums(sizes[d1], runs0, n2, runs1, coupled[c, C_K1], coupled[c, C_K2],
+                                                    coupled[c, C_G], coupled[c, C_S], coupled[c, C_DL],
+                                                    -coupled[c, C_OFF], coupled[c, C_SIZE], sl, m, f)
+                            if key >= 0:
+                                memo_key[c, e] = key
+                                memo_val[c, e, 0] = s_ax
+                                memo_val[c, e, 1] = o_ax
+                        ovl = ovl * s_ax + vol * o_ax
+                        vol = vol * s_ax
+                    if bad:
+                        break
+                    vV[X] = vol
+                    vO[X] = ovl
+                if bad:
+                    break
+                # ---- the rules
+                if t != out_role:
+                    out[b, sb + (par * nr + t) * nsa + a_read] += vV[par] - vO[par]
+                    if not streamed:
+                        out[b, sb + (ch * nr + t) * nsa + a_fill] += vV[ch] - vO[ch]
+                    for j in range(par, ch):
+                        fi = fan_of[j]
+                        if fi >= 0:
+                            out[b, nb + (fi * nr + t) * nna + a_down] += vV[j] - vO[j]
+                            out[b, nb + (fi * nr + t) * nna + a_dest] += vV[j + 1] - vO[j + 1]
+                elif streamed:
+                    u = vV[par]
+                    out[b, sb + (par * nr + t) * nsa + a_read] += u
+                    out[b, sb + (par * nr + t) * nsa + a_update] += u
+                    for j in range(par, ch):
+                        fi = fan_of[j]
+                        if fi >= 0:
+                            base = nb + (fi * nr + t) * nna
+                            out[b, base + a_down] += vV[j]
+                            out[b, base + a_dest] += vV[j]
+                            out[b, base + a_up] += vV[j]
+                            out[b, base + a_src] += vV[j + 1]
+                else:
+                    first = 1
+                    for d in range(D):
+                        if rel[t, d] != 0:
+                            first *= sizes[d]
+                            continue
+                        nd = dn[d]
+                        mask = 0
+                        for k in range(nd):
+                            p = dpos[d, k]
+                            if lsp[p] == 1 and llev[p] < par:
+                                mask |= 1 << k
+                        first *= _tuples(sizes[d], nd, dfac, dspan, d, mask)
+                    u = vV[par]
+                    fills = u - first
+                    out[b, sb + (par * nr + t) * nsa + a_update] += u
+                    out[b, sb + (par * nr + t) * nsa + a_read] += fills
+                    out[b, sb + (ch * nr + t) * nsa + a_fill] += fills
+                    out[b, sb + (ch * nr + t) * nsa + a_drain] += vV[ch]
+                    for j in range(par, ch):
+                        fi = fan_of[j]
+                        if fi >= 0:
+                            base = nb + (fi * nr + t) * nna
+                            out[b, base + a_up] += vV[j]
+                            out[b, base + a_down] += fills
+                            out[b, base + a_dest] += fills
+                            out[b, base + a_src] += vV[j + 1]
+                par = ch
+            if bad:
+                break
+        if bad:
+            status[b] = 1
+            for c in range(out.shape[1]):
+                out[b, c] = 0
+            continue
+        cycles = 1
+        for d in range(D):
+            nd = dn[d]
+            mask = 0
+            for k in range(nd):
+                if lsp[dpos[d, k]] == 0:
+                    mask |= 1 << k
+            cycles *= _tuples(sizes[d], nd, dfac, dspan, d, mask)
+        out[b, c_macs] = macs
+        out[b, c_cyc] = cycles
+        out[b, c_act] = active
+    return -1, 0, 0, 0
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+
+MEMO_BITS = 12
+
+
+@dataclass(frozen=True, eq=False)
+class NestMemo:
+    """A caller-owned cache of the coupled axes' tile sums of one (problem, hierarchy) layout, to
+    reuse across :func:`count_nests` calls. Changes no result (entries are pure functions of the
+    problem and their key). Not thread-safe."""
+
+    layout: NestLayout
+    keys: np.ndarray         # (C, 2**MEMO_BITS) int64, -1 = empty
+    values: np.ndarray       # (C, 2**MEMO_BITS, 2)
+
+
+def nest_memo(layout: NestLayout, bits: int = MEMO_BITS) -> NestMemo:
+    nc = max(1, layout.problem_arrays.coupled.shape[0])
+    return NestMemo(layout, np.full((nc, 1 << bits), -1, np.int64), np.zeros((nc, 1 << bits, 2), np.int64))
+
+
+@dataclass
+class Fallback:
+    """How many rows :func:`count_nests` filled from count_actions (non-contiguous coupled tiles)."""
+
+    rows: int = 0
+
+
+def kernel_rows(layout: NestLayout, arrays: NestArrays, memo: NestMemo | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, left): the kernel's rows and a (B,) bool mask of the nests it left to count_actions
+    (their rows are 0 here). Raises ConfigError naming the first structurally broken nest."""
+    pa = layout.problem_arrays
+    if memo is None:
+        bits = 6                             # ~4 entries per nest
+        while bits < MEMO_BITS and (1 << bits) < 4 * arrays.factors.shape[0]:
+            bits += 1
+        memo = nest_memo(layout, bits)
+    elif memo.layout is not layout:
+        raise ConfigError("count_nests: the memo belongs to another layout; make one with nest_memo(layout)")
+    arrs = [np.ascontiguousarray(a, dtype=np.int64) for a in arrays]
+    factors, orders, spatial, keeps = arrs
+    L, D = len(layout.levels), len(layout.dims)
+    B = factors.shape[0]
+    if (factors.shape != (B, L, D) or orders.shape != (B, L, D) or spatial.shape != (B, L, 2, D)
+            or keeps.shape != (B, L, 3)):
+        raise ConfigError(f"count_nests needs arrays from encode_nests: factors/orders (B, {L}, {D}), spatial "
+                          f"(B, {L}, 2, {D}), keeps (B, {L}, 3); got {[a.shape for a in arrs]}")
+    out = np.empty((B, layout.width), dtype=np.int64)
+    status = np.zeros(B, dtype=np.int64)
+    if B == 0:
+        return out, status == NEEDS_PYTHON
+    coupled = pa.coupled if pa.coupled.shape[0] else np.zeros((0, 10), np.int64)
+    index, code, level, dim = _kernel(pa.sizes, pa.rel, pa.plain, coupled, layout.fanout_index,
+                                      layout.kernel_layout, factors, orders, spatial, keeps, out, status,
+                                      memo.keys, memo.values)
+    if index >= 0:
+        where = (f"level {layout.levels[level]}" if code == 4 else
+                 f"dim {layout.dims[dim]}" if code == 3 else f"level {layout.levels[level]}, dim {layout.dims[dim]}")
+        raise ConfigError(f"nest {index} of the batch: {where}: {_ERRORS[code]}")
+    return out, status == NEEDS_PYTHON
+
+
+def count_nests(layout: NestLayout, arrays: NestArrays, memo: NestMemo | None = None,
+                fallback: Fallback | None = None) -> np.ndarray:
+    """(B, layout.width) int64 rows, equal to ``layout.row_of(count_actions(...))`` per nest (the
+    kernel's rows; count_actions for the nests it leaves). Raises ConfigError naming the first nest
+    that breaks a structural rule."""
+    out, left = kernel_rows(layout, arrays, memo)
+    slow = np.flatnonzero(left)
+    for b in slow:
+        nest = decode_nest(layout, arrays, int(b))
+        out[b] = layout.row_of(count_actions(layout.problem, layout.hierarchy, nest))
+    if fallback is not None:
+        fallback.rows += len(slow)
+    return out
+
+
+def energy_nests(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(B,) energy: each row's counts . ``weights`` (one weight per column of the layout, e.g. pJ per
+    action word, 0 for macs/cycles/active or the MAC energy on ``macs``)."""
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (rows.shape[1],):
+        raise ConfigError(f"energy weights need one entry per count column ({rows.shape[1]}), got shape {w.shape}")
+    return rows.astype(np.float64) @ w
+
+
+# ---- the latency bound over a hierarchy -----------------------------------------------------
+
+@dataclass(frozen=True)
+class BoundParams:
+    """Per level (L): instances (product of the fanouts above it) and the read, write and shared
+    (one-port) bandwidths, 0 where the level has none; per fanout: the NoC model's per-stream
+    (a, b) (ifmap, weight, psum in, psum out)."""
+
+    copies: np.ndarray       # (L,) float64
+    bw: np.ndarray           # (L, 3) float64: read, write, shared words per cycle; 0 = no limit
+    noc_ab: np.ndarray       # (F, 4, 2) float64
+    stream_roles: np.ndarray  # (3,) role index of the ifmap, weight and psum streams
+
+
+def bound_params(layout: NestLayout) -> BoundParams:
+    """The bound's parameters of ``layout.hierarchy`` (``accelsim.cost.bound.bound_parts``)."""
+    from accelsim.arch import NocSpec
+    from noc import registry as noc_registry
+
+    h: Hierarchy = layout.hierarchy
+    L = len(h.levels)
+    copies = np.ones(L, np.float64)
+    bws = np.zeros((L, 3), np.float64)
+    ab = np.zeros((max(1, len(layout.fanout_levels)), 4, 2), np.float64)
+    n = 1
+    for i, lv in enumerate(h.levels):
+        copies[i] = n
+        shared = getattr(lv, "bandwidth", None)    # the one-port bandwidth of the `run` helper's hierarchy
+        for k, bw in enumerate((lv.read_bandwidth, lv.write_bandwidth, shared)):
+            if bw is not None:
+                bws[i, k] = bw
+        if lv.fanout is not None:
+            spec = NocSpec(lv.fanout.network, lv.fanout.params)
+            if hasattr(noc_registry, "network_bandwidth_bound"):
+                pairs = noc_registry.network_bandwidth_bound(spec)
+            else:
+                pairs = noc_registry._bound(spec)
+            ab[layout.fanout_levels.index(i)] = np.array(pairs, dtype=np.float64).reshape(4, 2)
+            n *= lv.fanout.size
+    streams = np.array([ROLES.index(IFMAP), ROLES.index(WEIGHT), ROLES.index(PSUM)], np.int64)
+    return BoundParams(copies, bws, ab, streams)
+
+
+@njit(cache=True)
+def _bound_kernel(c, kl, fan_of, copies, bw, ab, streams, out):
+    sb, nb, nsa, nna = kl[0], kl[1], kl[2], kl[3]
+    a_read, a_fill, a_update, a_drain = kl[5], kl[6], kl[7], kl[8]
+    a_down, a_dest, a_up, a_src = kl[9], kl[10], kl[11], kl[12]
+    c_cyc, nr = kl[14], kl[16]
+    L = copies.shape[0]
+    for b in range(c.shape[0]):
+        v = float(c[b, c_cyc])
+        for i in range(L):
+            ow = 0
+            iw = 0
+            for t in range(nr):
+                base = sb + (i * nr + t) * nsa
+                ow += c[b, base + a_read] + c[b, base + a_drain]
+                iw += c[b, base + a_fill] + c[b, base + a_update]
+            n = copies[i]
+            if bw[i, 0] != 0.0:
+                x = ow / (n * bw[i, 0])
+                if x > v:
+                    v = x
+            if bw[i, 1] != 0.0:
+                x = iw / (n * bw[i, 1])
+                if x > v:
+                    v = x
+            if bw[i, 2] != 0.0:
+                x = (ow + iw) / (n * bw[i, 2])
+                if x > v:
+                    v = x
+            fi = fan_of[i]
+            if fi >= 0:
+                best = 0.0
+                for s in range(4):
+                    # streams: ifmap, weight (down), psum in (down), psum out (up)
+                    if s < 3:
+                        t = streams[s]
+                        base = nb + (fi * nr + t) * nna
+                        delivered = c[b, base + a_dest]
+                        distinct = c[b, base + a_down]
+                    else:
+                        base = nb + (fi * nr + streams[2]) * nna
+                        delivered = c[b, base + a_src]
+                        distinct = c[b, base + a_up]
+                    x = ab[fi, s, 0] * delivered + ab[fi, s, 1] * distinct
+                    if x > best:
+                        best = x
+                x = best / n
+                if x > v:
+                    v = x
+        out[b] = v
+
+
+def bound_nests(layout: NestLayout, rows: np.ndarray, params: BoundParams | None = None) -> np.ndarray:
+    """(B,) float64 cycles: the latency bound of each row (numba twin of ``cost.bound``'s bound over a
+    hierarchy: max of compute cycles, each level's words / (instances x bandwidth) and each network's
+    busiest stream / instances)."""
+    p = params if params is not None else bound_params(layout)
+    c = np.ascontiguousarray(rows, dtype=np.int64)
+    out = np.empty(c.shape[0], dtype=np.float64)
+    _bound_kernel(c, layout.kernel_layout, layout.fanout_index, p.copies, p.bw, p.noc_ab, p.stream_roles, out)
+    return out
+
+
+__all__ = ["BoundParams", "Fallback", "NestMemo", "bound_nests", "bound_params", "count_nests", "energy_nests",
+           "kernel_rows", "nest_memo"]

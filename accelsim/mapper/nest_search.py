@@ -1,0 +1,243 @@
+"""The mapper over any hierarchy: ``search_nest(problem, hierarchy, *, objective, budget, seed,
+energy_weights) -> NestSearchResult``.
+
+ZigZag's split: the space proposes (``mapper.nest_space.NestSpace``: factor splits over every level
+and fanout axis, loop orders, keep/bypass choices the arch allows, under its capacities and unsplit
+constraints), the cost model scores (``cost.fast_nest``: the exact action table per nest, energy =
+counts . weights, the latency bound), a reducer keeps the best. Half the budget samples the space at
+random, the other half climbs by local moves from the best distinct nests so far. Nests given as
+``start`` are always candidates (a search is never worse than them). Same arguments, same seed:
+same result, bit for bit (all randomness from one ``numpy.random.default_rng(seed)``; ties broken by
+energy, cycles, then the nest's arrays).
+
+Objectives (``mapper.score.OBJECTIVES``): ``energy`` (counts . energy_weights), ``cycles`` (the
+latency bound over the hierarchy) and ``edp`` (their product). ``energy_weights`` has one weight
+per count column of ``NestLayout(problem, hierarchy).columns`` (the energy table's per-action
+energies; macs carries the MAC energy); it is required for ``energy`` and ``edp``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from accelsim import limits
+from accelsim.cost.fast_nest import BoundParams, bound_nests, bound_params, count_nests, kernel_rows, nest_memo
+from accelsim.cost.nest_arrays import NestArrays, NestLayout, decode_nest, encode_nests
+from accelsim.errors import ConfigError
+from accelsim.hierarchy import Hierarchy
+from accelsim.loopnest import LoopNest, problems_of
+from accelsim.mapper.nest_space import NestSpace
+from accelsim.mapper.score import OBJECTIVES
+from accelsim.problem import Problem
+
+BATCH = 512          # proposals per call while exploring
+CLIMB_BATCH = 64     # children per call while climbing
+KEEP = 16            # distinct best nests kept (the climb's parents)
+NEEDS_ENERGY = ("energy", "edp")
+
+
+@dataclass(frozen=True)
+class NestScore:
+    objective: float
+    energy: float | None       # counts . energy_weights (None: no weights given)
+    cycles: float              # the latency bound
+
+
+@dataclass(frozen=True)
+class NestSearchResult:
+    nest: LoopNest
+    score: NestScore
+    evaluated: int             # legal nests scored (start nests included)
+    proposed: int              # nests drawn, illegal ones included
+    stopped_by: str            # "budget" or "space" (50 rounds without a legal proposal)
+    shortlist: tuple[LoopNest, ...] = ()     # best distinct nests, best first
+    left_out: int = 0          # legal proposals not scored: the kernel leaves them to count_actions (a
+                               # coupled axis with non-contiguous tiles), the search skips them
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """The cost model side: counts, energy, bound and objective of a batch of nests."""
+
+    layout: NestLayout
+    objective: str
+    weights: np.ndarray | None
+    bound: BoundParams
+
+    def __call__(self, arrays: NestArrays, memo) -> tuple[NestArrays, np.ndarray, int]:
+        """(the nests the kernel scored, their (n, 3) objective, energy (nan without weights), cycles;
+        how many it left out: non-contiguous coupled tiles, which count_actions alone counts)."""
+        rows, left = kernel_rows(self.layout, arrays, memo)
+        n_left = int(left.sum())
+        if n_left:
+            keep = np.flatnonzero(~left)
+            arrays, rows = arrays.take(keep), rows[keep]
+        cycles = bound_nests(self.layout, rows, self.bound)
+        energy = rows.astype(np.float64) @ self.weights if self.weights is not None else np.full(len(rows), np.nan)
+        return arrays, np.column_stack([OBJECTIVES[self.objective](energy, cycles), energy, cycles]), n_left
+
+
+def _check(objective: str, budget: int, seed: int, weights, layout: NestLayout) -> np.ndarray | None:
+    if not isinstance(objective, str) or objective not in OBJECTIVES:
+        raise ConfigError(f"unknown objective {objective!r}; allowed: {', '.join(OBJECTIVES)}")
+    if isinstance(budget, bool) or not isinstance(budget, int) or not 1 <= budget <= limits.MAX_SEARCH_BUDGET:
+        raise ConfigError(f"search budget must be an integer 1..{limits.MAX_SEARCH_BUDGET:,}, got {budget!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= limits.MAX_SEED:
+        raise ConfigError(f"search seed must be an integer 0..{limits.MAX_SEED} (2**32 - 1), got {seed!r}")
+    if weights is None:
+        if objective in NEEDS_ENERGY:
+            raise ConfigError(f"objective {objective!r} needs energy weights (one per count column of the "
+                              "hierarchy's action table); allowed without them: cycles")
+        return None
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (layout.width,) or not np.all(np.isfinite(w)):
+        raise ConfigError(f"energy weights need {layout.width} finite numbers (one per count column), got shape "
+                          f"{w.shape}")
+    return w
+
+
+def search_nest(problem: Problem, hierarchy: Hierarchy, *, objective: str = "energy", budget: int = 10000,
+                seed: int = 0, energy_weights: np.ndarray | None = None,
+                start: Sequence[LoopNest] = ()) -> NestSearchResult:
+    """The best legal nest found within ``budget`` scored nests (see the module docstring)."""
+    layout = NestLayout(problem, hierarchy)
+    weights = _check(objective, budget, seed, energy_weights, layout)
+    score = Scorer(layout, objective, weights, bound_params(layout))
+    space = NestSpace(layout)
+    memo = nest_memo(layout)
+    left_out = 0
+    rng = np.random.default_rng(seed)
+    top: NestArrays | None = None
+    top_obj = np.zeros((0, 3))
+    evaluated = proposed = 0
+    stopped_by = "budget"
+
+    def merge(cand: NestArrays, scored: np.ndarray) -> None:
+        nonlocal top, top_obj
+        pool = cand if top is None else NestArrays.concat([top, cand])
+        pool_obj = scored if top is None else np.concatenate([top_obj, scored])
+        flat = np.concatenate([a.reshape(a.shape[0], -1) for a in pool], axis=1)
+        # objective, then energy, then cycles, then the arrays themselves: a total order
+        order = np.lexsort(tuple(flat[:, k] for k in range(flat.shape[1] - 1, -1, -1))
+                           + (pool_obj[:, 2], np.nan_to_num(pool_obj[:, 1]), pool_obj[:, 0]))
+        chosen: list[int] = []
+        seen: set[bytes] = set()
+        for i in order:
+            key = flat[i].tobytes()
+            if key not in seen:
+                seen.add(key)
+                chosen.append(int(i))
+            if len(chosen) == KEEP:
+                break
+        idx = np.array(chosen, dtype=np.int64)
+        top, top_obj = pool.take(idx), pool_obj[idx]
+
+    if start:
+        for i, nest in enumerate(start):
+            bad = problems_of(problem, hierarchy, nest)
+            if bad:
+                raise ConfigError(f"start nest {i}: {bad[0][1]}", key=bad[0][0])
+        arrays = encode_nests(layout, list(start))
+        rows = count_nests(layout, arrays, memo)            # start nests are always scored, exactly
+        cycles = bound_nests(layout, rows, score.bound)
+        energy = rows.astype(np.float64) @ weights if weights is not None else np.full(len(rows), np.nan)
+        merge(arrays, np.column_stack([OBJECTIVES[objective](energy, cycles), energy, cycles]))
+        evaluated += arrays.n_nests
+    explore = budget // 2
+    empty_rounds = 0
+    while evaluated < budget:
+        exploring = top is None or evaluated < explore
+        n = min(BATCH if exploring else CLIMB_BATCH, budget - evaluated)
+        cand = space.propose(rng, n) if exploring or top is None else space.mutate(rng, top, n)
+        proposed += n
+        if cand.n_nests == 0:
+            empty_rounds += 1
+            if empty_rounds > 50:
+                stopped_by = "space"
+                break
+            continue
+        cand, scored, n_left = score(cand, memo)
+        left_out += n_left
+        if cand.n_nests:
+            evaluated += cand.n_nests
+            merge(cand, scored)
+    if top is None:
+        raise ConfigError(f"no legal nest found for problem {problem.name!r} on hierarchy {hierarchy.name!r} "
+                          f"within {proposed} proposals")
+    best = top_obj[0]
+    energy = None if weights is None else float(best[1])
+    return NestSearchResult(decode_nest(layout, top, 0), NestScore(float(best[0]), energy, float(best[2])),
+                            evaluated, proposed, stopped_by,
+                            tuple(decode_nest(layout, top, i) for i in range(top.n_nests)), left_out)
+
+
+
+
+def fixed_arch_weights(layout: NestLayout, arch) -> np.ndarray:
+    """The energy weights of a fixed-shape ``accelsim.arch.Arch`` over ``layout`` (its hierarchy is
+    ``hierarchy.from_arch(arch)``): ``cost.model.energy_of`` written per action column. DRAM/GLB:
+    read and drain at the read pJ, fill and update at the write pJ; RF per role likewise; the array
+    network per role: hop pJ x (a on down_dest and up_src, b on down and up) with the NoC model's
+    (a, b) (``noc.registry.hop_coefficients``); registers: 0 (the fixed model never priced them);
+    macs: the MAC pJ. (An adapter for the fixed shape; the energy table over any hierarchy comes from
+    accelsim.energy.)"""
+    from accelsim.cost.nest_arrays import HEAD, MACS
+    from accelsim.names import (
+        DOWN,
+        DOWN_DEST,
+        DRAIN,
+        DRAM,
+        FILL,
+        GLB,
+        READ,
+        RF,
+        ROLES,
+        UP,
+        UP_SRC,
+        UPDATE,
+    )
+    from noc.registry import hop_coefficients
+
+    if layout.levels[:3] != (DRAM, GLB, RF):
+        raise ConfigError(f"fixed_arch_weights needs the fixed shape's levels (dram, glb, rf, ...), got "
+                          f"{list(layout.levels)}")
+    e = arch.energy
+    w = np.zeros(layout.width, np.float64)
+    w[HEAD.index(MACS)] = e.mac_pj
+    hops = hop_coefficients(arch)
+    for t, r in enumerate(ROLES):
+        for lv, rd, wr in ((DRAM, e.dram_read_pj, e.dram_write_pj), (GLB, e.glb_read_pj, e.glb_write_pj),
+                           (RF, e.rf_read_pj[t], e.rf_write_pj[t])):
+            for a in (READ, DRAIN):
+                w[layout.storage_column(lv, r, a)] = rd
+            for a in (FILL, UPDATE):
+                w[layout.storage_column(lv, r, a)] = wr
+        a_t, b_t = hops[t]
+        for act, coef in ((DOWN_DEST, a_t), (UP_SRC, a_t), (DOWN, b_t), (UP, b_t)):
+            w[layout.network_column(GLB, r, act)] = coef * e.noc_hop_pj
+    return w
+
+
+def named_starts(layer, arch, hierarchy: Hierarchy) -> tuple[LoopNest, ...]:
+    """The named mapping of every dataflow that runs ``layer`` on the fixed-shape ``arch``, as nests
+    over ``hierarchy`` (``from_arch(arch)``): the start nests that make a search over the hierarchy
+    never worse than today's fixed-shape mapper, which always scores its dataflow's named mapping."""
+    from accelsim.legality import problems_of as fixed_problems_of
+    from accelsim.loopnest import from_fixed
+    from dataflows import registry
+
+    out = []
+    for name in sorted(registry.names()):
+        try:
+            m = registry.get(name).named(layer, arch)
+        except ConfigError:          # this dataflow cannot map the layer on this arch
+            continue
+        if not fixed_problems_of(layer, m, arch):
+            out.append(from_fixed(m, hierarchy))
+    return tuple(out)
+
+
+__all__ = ["NestScore", "NestSearchResult", "Scorer", "fixed_arch_weights", "named_starts", "search_nest"]

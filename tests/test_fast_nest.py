@@ -1,0 +1,82 @@
+"""The general numba batch scorer (accelsim.cost.fast_nest) equals the closed-form action table
+(accelsim.cost.actions.count_actions) exactly, on random problems (conv with strides, dilation,
+padding, groups; gemm; bmm; a strided 1-D einsum) x random hierarchies (1-4 storage levels between
+DRAM and compute, 0-2 fanouts, random keeps) x random legal nests, scored as one batch; on
+shipped hierarchies; and its refusals name the nest and the broken rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelsim.cost.actions import count_actions
+from accelsim.cost.fast_nest import Fallback, count_nests, energy_nests, nest_memo
+from accelsim.cost.nest_arrays import NestLayout, decode_nest, encode_nests
+from accelsim.errors import ConfigError
+from accelsim.hierarchy import load_architecture
+from accelsim.loopnest import nest_from_dict
+from accelsim.problem import load_problem
+from accelsim.yamlio import load_yaml
+from tests.conftest import REPO
+from tests.core_strategies import hierarchies, nests, problems
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_batch_rows_equal_count_actions_on_random_hierarchies(data):
+    problem = data.draw(problems())
+    hierarchy = data.draw(hierarchies())
+    batch = [data.draw(nests(problem, hierarchy)) for _ in range(data.draw(st.integers(1, 3)))]
+    layout = NestLayout(problem, hierarchy)
+    arrays = encode_nests(layout, batch)
+    fb = Fallback()
+    rows = count_nests(layout, arrays, nest_memo(layout, 4), fb)     # a tiny memo: collisions recompute
+    for i, nest in enumerate(batch):
+        want = count_actions(problem, hierarchy, nest)
+        assert layout.actions_of(rows[i]) == layout.actions_of(layout.row_of(want))
+        assert decode_nest(layout, arrays, i) == _normal(layout, nest)
+    assert fb.rows <= len(batch)
+
+
+def _normal(layout, nest):
+    """The nest as decode_nest writes it (full orders, factor-1 entries dropped)."""
+    return decode_nest(layout, encode_nests(layout, [nest]), 0)
+
+
+def test_clustered_eyeriss_v2_example_equals_count_actions_without_fallback():
+    h = load_architecture("hierarchy/eyeriss_v2")
+    p = load_problem(str(REPO / "tests/data/core_conv3x3.yaml"))
+    nest = nest_from_dict(load_yaml(REPO / "tests/data/core_nest_v2.yaml"), h)
+    layout = NestLayout(p, h)
+    fb = Fallback()
+    row = count_nests(layout, encode_nests(layout, [nest]), fallback=fb)[0]
+    assert fb.rows == 0
+    assert layout.actions_of(row) == layout.actions_of(layout.row_of(count_actions(p, h, nest)))
+    # the figure docs/core.md quotes: 73,728 weight words arrive at the 16 clusters
+    assert row[layout.network_column("dram", "weight", "down_dest")] == 73728
+
+
+def test_energy_is_the_dot_product_with_the_weights():
+    rows = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.int64)
+    assert energy_nests(rows, np.array([1.0, 0.5, 0.0])).tolist() == [2.0, 6.5]
+    with pytest.raises(ConfigError, match="one entry per count column"):
+        energy_nests(rows, np.ones(2))
+
+
+def test_structural_errors_name_the_nest_and_the_rule():
+    h = load_architecture("hierarchy/eyeriss_v2")
+    p = load_problem(str(REPO / "tests/data/core_conv3x3.yaml"))
+    nest = nest_from_dict(load_yaml(REPO / "tests/data/core_nest_v2.yaml"), h)
+    layout = NestLayout(p, h)
+    arrays = encode_nests(layout, [nest, nest])
+    k = layout.dims.index("K")
+    bad = arrays.factors.copy()
+    bad[1, 0, k] = 1                    # K no longer covered
+    with pytest.raises(ConfigError, match="nest 1 of the batch: dim K: factors do not cover"):
+        count_nests(layout, arrays._replace(factors=bad))
+    order = arrays.orders.copy()
+    order[0, 2, 0] = order[0, 2, 1]
+    with pytest.raises(ConfigError, match="nest 0 of the batch: level spad: loop order is not a permutation"):
+        count_nests(layout, arrays._replace(orders=order))
