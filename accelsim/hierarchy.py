@@ -3,7 +3,8 @@
 Each :class:`Storage` level keeps some tensor roles (``accelsim.names.ROLES``), has capacity groups
 (``((roles, words), ...)``: one group per role for per-tensor buffers, one group of several roles
 for a shared buffer or a partition; none = unbounded), optional read/write bandwidth in words per
-cycle, and optionally a :class:`Fanout` below it: ``x * y`` copies of everything under it, joined to
+cycle (or one ``bandwidth`` shared by reads and writes: a single port), and optionally a
+:class:`Fanout` below it: ``x * y`` copies of everything under it, joined to
 it by a network named from the NoC registry (``noc.registry``).
 
 Invariants (checked on construction, ConfigError otherwise):
@@ -19,7 +20,7 @@ Invariants (checked on construction, ConfigError otherwise):
 
 :func:`from_arch` converts today's fixed-shape ``accelsim.arch.Arch`` (DRAM -> GLB -> rows x cols ->
 RF -> operand registers -> MAC); :func:`hierarchy_from_dict` / :func:`load_hierarchy` read the YAML
-``levels:`` form (docs/core.md). The cost model and simulator do not run on this spec yet.
+``levels:`` form (docs/core.md). ``accelsim run`` runs it through accelsim.pipeline_hierarchy.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Storage:
     write_bandwidth: float | None = None
     fanout: Fanout | None = None
     unsplit: tuple[str, ...] = ()       # dims this level's temporal loops may not split
+    bandwidth: float | None = None      # words per cycle shared by reads and writes (one port); None = no shared limit
 
     def keeps_role(self, role: str) -> bool:
         return role in self.keeps
@@ -87,6 +89,7 @@ class Hierarchy:
     source: str = "<memory>"
     clock_mhz: float | None = None      # None: counts only, no seconds
     vector: Vector | None = None        # None: non-MAC ops run on the MAC array
+    dataflow: str | None = None         # the dataflow `accelsim run` uses when none is given
 
     def __post_init__(self) -> None:
         bad = _first_problem(self)
@@ -119,6 +122,16 @@ class Hierarchy:
         for _, f in self.fanouts:
             out *= f.size
         return out
+
+    @property
+    def buffers(self) -> tuple[int, ...]:
+        """Indices of the levels between the backing store and the compute level that are buffers:
+        all but the backing store and a last level that is a register level (every capacity group
+        one word) or keeps nothing."""
+        last = len(self.levels) - 1
+        lv = self.levels[last]
+        registers = last > 0 and (not lv.keeps or (bool(lv.capacity) and all(w == 1 for _, w in lv.capacity)))
+        return tuple(range(1, last if registers else last + 1))
 
     def describe(self) -> str:
         parts = []
@@ -192,13 +205,11 @@ def from_arch(arch: Any) -> Hierarchy:
                        for group, words in arch.glb.capacity_groups(arch.word_bits))
     dram_u, glb_u, rows_u, cols_u, rf_u = arch.constraints.unsplit   # accelsim.mapping.LEVELS order
     dram_bw = arch.dram_words_per_cycle
-    levels = [
-        Storage(DRAM, ROLES, (), None if dram_bw == float("inf") else dram_bw,
-                None if dram_bw == float("inf") else dram_bw, unsplit=dram_u),
-        Storage(GLB, tuple(arch.glb.holds), glb_groups, arch.glb.bandwidth_words_per_cycle,
-                arch.glb.bandwidth_words_per_cycle,
-                Fanout(arch.pe_array.rows, arch.pe_array.cols, arch.noc.type, arch.noc.params, rows_u, cols_u),
-                unsplit=glb_u),
+    levels = [   # DRAM and the GLB have one port each, shared by reads and writes (``bandwidth``)
+        Storage(DRAM, ROLES, (), unsplit=dram_u, bandwidth=None if dram_bw == float("inf") else dram_bw),
+        Storage(GLB, tuple(arch.glb.holds), glb_groups,
+                fanout=Fanout(arch.pe_array.rows, arch.pe_array.cols, arch.noc.type, arch.noc.params, rows_u, cols_u),
+                unsplit=glb_u, bandwidth=arch.glb.bandwidth_words_per_cycle),
     ]
     rf_roles = tuple(r for r in ROLES if arch.rf.holds(r))
     if arch.rf.shared is not None:
@@ -208,7 +219,8 @@ def from_arch(arch: Any) -> Hierarchy:
     regs = tuple(arch.pe_array.operand_registers)
     levels.append(Storage(RF, rf_roles, groups, unsplit=rf_u))   # kept even when it holds nothing: its loops remain
     levels.append(Storage(REG, regs, tuple(((r,), 1) for r in regs)))
-    return Hierarchy(arch.name, tuple(levels), Compute(MAC), arch.word_bits, arch.source)
+    return Hierarchy(arch.name, tuple(levels), Compute(MAC), arch.word_bits, arch.source, arch.clock_mhz,
+                     dataflow=arch.dataflow)
 
 
 def fixed_shape(rows: int, cols: int, network: str = "bus") -> Hierarchy:
@@ -287,11 +299,12 @@ def _dims(f: Fields, key: str) -> tuple[str, ...]:
 
 
 def hierarchy_from_dict(data: Any, source: str = "<memory>") -> Hierarchy:
-    """Read ``{name, word_bits, clock_mhz, levels: [{name, keeps, capacity, read_bandwidth, write_bandwidth,
-    fanout: {x, y, network}}], compute: {name}, vector: {name, lanes, below}}``."""
+    """Read ``{name, word_bits, clock_mhz, dataflow, levels: [{name, keeps, capacity, read_bandwidth,
+    write_bandwidth, bandwidth, fanout: {x, y, network}}], compute: {name}, vector: {name, lanes, below}}``."""
     f = Fields(data, source)
     name = f.str("name")
     word_bits = f.int("word_bits", 16, minimum=1, maximum=128)
+    dataflow = f.str("dataflow") if f.has("dataflow") else None
     levels = []
     seen: set[str] = set()
     for i, item in enumerate(f.list("levels", min_len=1)):
@@ -307,10 +320,11 @@ def hierarchy_from_dict(data: Any, source: str = "<memory>") -> Hierarchy:
         cap = _capacity(lf, keeps)
         rbw = lf.number("read_bandwidth", minimum=0, exclusive_min=True) if lf.has("read_bandwidth") else None
         wbw = lf.number("write_bandwidth", minimum=0, exclusive_min=True) if lf.has("write_bandwidth") else rbw
+        bw = lf.number("bandwidth", minimum=0, exclusive_min=True) if lf.has("bandwidth") else None
         fan = _fanout(lf)
         unsplit = _dims(lf, "unsplit")
         lf.done()
-        levels.append(Storage(lname, tuple(keeps), cap, rbw, wbw, fan, unsplit))
+        levels.append(Storage(lname, tuple(keeps), cap, rbw, wbw, fan, unsplit, bw))
     cf = f.sub("compute", {})
     if isinstance(cf, dict):
         cf = Fields(cf, source, "compute")
@@ -324,7 +338,7 @@ def hierarchy_from_dict(data: Any, source: str = "<memory>") -> Hierarchy:
                         vf.str("below", choices=[lv.name for lv in levels]))
         vf.done()
     f.done()
-    return Hierarchy(name, tuple(levels), compute, word_bits, source, clock, vector)
+    return Hierarchy(name, tuple(levels), compute, word_bits, source, clock, vector, dataflow)
 
 
 def load_hierarchy(path: str) -> Hierarchy:
@@ -333,26 +347,37 @@ def load_hierarchy(path: str) -> Hierarchy:
     return hierarchy_from_dict(load_yaml(path), str(path))
 
 
-def load_architecture(name: str) -> Hierarchy:
-    """Any architecture as a level list: a level-list YAML file (it has ``levels:``), a shipped one
-    (``hierarchy/NAME`` or ``NAME`` under configs/hierarchy), or else any fixed-shape arch that
-    ``accelsim.arch.load_arch`` reads (shipped name, YAML, SCALE-Sim .cfg), converted by
-    :func:`from_arch` on load."""
+def level_list(name: str) -> Hierarchy | None:
+    """The level-list hierarchy ``name`` names, or None when it names something else: a YAML file
+    with ``levels:``; a shipped config ``NAME`` with ``levels:``; ``hierarchy/NAME``, or ``NAME``
+    when no shipped config has that name, under configs/hierarchy."""
     from pathlib import Path
 
     import configs
-    from accelsim.arch import load_arch
     from accelsim.yamlio import load_yaml
 
     path = Path(name)
-    if path.is_file():
-        if path.suffix.lower() in (".yaml", ".yml"):
-            data = load_yaml(path)
-            if isinstance(data, dict) and "levels" in data:
-                return hierarchy_from_dict(data, str(path))
-        return from_arch(load_arch(path))
-    stem = name[len("hierarchy/"):] if name.startswith("hierarchy/") else name
-    found = configs.find(f"hierarchy/{stem}")
-    if found is not None:
-        return load_hierarchy(str(found))
-    return from_arch(load_arch(name))
+    if not path.is_file():
+        found = configs.find(name)
+        if found is None and "/" not in name:
+            found = configs.find(f"hierarchy/{name}")
+        if found is None:
+            return None
+        path = found
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        return None
+    data = load_yaml(path)
+    if isinstance(data, dict) and "levels" in data:
+        return hierarchy_from_dict(data, str(path))
+    return None
+
+
+def load_architecture(name: str) -> Hierarchy:
+    """Any architecture as a level list: a level-list YAML file (it has ``levels:``), a shipped one
+    (``hierarchy/NAME`` or ``NAME`` under configs/hierarchy, or a shipped config with ``levels:``),
+    or else any fixed-shape arch that ``accelsim.arch.load_arch`` reads (shipped name, YAML,
+    SCALE-Sim .cfg), converted by :func:`from_arch` on load."""
+    from accelsim.arch import load_arch
+
+    found = level_list(name)
+    return found if found is not None else from_arch(load_arch(name))

@@ -29,7 +29,7 @@ def names(subdir: str = "") -> list[str]:
 # sub-folders holding things that are not accelerator architectures, by what they hold
 NOT_ARCHS: dict[str, str] = {"hw": "roofline hardware presets", "soc": "mobile SoCs (accelsim partition)",
                              "sweeps": "sweep files (accelsim sweep)", "scalesim": "SCALE-Sim examples",
-                             "hierarchy": "level lists (accelsim.hierarchy; accelsim run cannot run them yet)"}
+                             "hierarchy": "level lists (accelsim.hierarchy): accelsim run hierarchy/NAME"}
 
 
 def arch_names() -> list[str]:

@@ -6,7 +6,8 @@ loops), and which dimension should be innermost at the GLB level (e.g. Q for row
 each PE's ifmap window slides). It is data, not a subclass: the mapper reads it, and
 ``named(layer, arch)`` gives the hand-written mapping that needs no search. A dataflow may also
 ``view`` a layer as another (SCALE-Sim's arrays compute a convolution as its im2col GEMM): the
-pipeline maps, costs and simulates ``view(layer)``, named or searched alike.
+pipeline maps, costs and simulates ``view(layer)``, named or searched alike. A dataflow with a
+``rule`` (dataflows.nest_rule) also has a named mapping on any level-list hierarchy.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dataflows.nest_rule import NestRule
 from workloads.layer import DIMS
 
 
@@ -30,6 +32,7 @@ class Dataflow:
     view: Callable | None = None   # layer -> the layer the array computes (SCALE-Sim: its im2col GEMM); None: as given
     # (layer, mapping) -> one line naming the mapping in the dataflow's own terms, or None
     describe_mapping: Callable | None = None
+    rule: NestRule | None = None   # the named mapping on any hierarchy (dataflows.nest_rule); None: fixed shape only
 
     def dim_ids(self, which: str) -> tuple[int, ...]:
         return tuple(DIMS.index(d) for d in getattr(self, which))

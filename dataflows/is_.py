@@ -4,6 +4,7 @@ partial sums reduce down the columns."""
 
 from dataflows.declaration import Dataflow
 from dataflows.named import complete, fill
+from dataflows.nest_rule import NestRule
 
 
 def named(layer, arch):
@@ -25,4 +26,5 @@ DATAFLOW = Dataflow(
     rf_loops=("K",),
     glb_innermost=("N",),
     named=named,
+    rule=NestRule(x=("C", "R", "S"), y=("Q", "P", "N"), stationary=("ifmap",), inner=("K",), outer_innermost=("N",)),
 )

@@ -4,6 +4,7 @@ across columns and partial sums reduced down rows (an adder tree)."""
 
 from dataflows.declaration import Dataflow
 from dataflows.named import complete
+from dataflows.nest_rule import NestRule
 
 
 def named(layer, arch):
@@ -22,4 +23,5 @@ DATAFLOW = Dataflow(
     rf_loops=(),
     glb_innermost=("N", "P", "Q"),
     named=named,
+    rule=NestRule(x=("C",), y=("K",), stationary=(), inner=(), outer_innermost=("N", "P", "Q")),
 )

@@ -5,6 +5,7 @@ would make it a multiple-output-channel dataflow); weights broadcast to every PE
 
 from dataflows.declaration import Dataflow
 from dataflows.named import complete
+from dataflows.nest_rule import NestRule
 
 
 def named(layer, arch):
@@ -23,4 +24,5 @@ DATAFLOW = Dataflow(
     rf_loops=("C", "R", "S"),
     glb_innermost=("N",),
     named=named,
+    rule=NestRule(x=("P",), y=("Q",), stationary=("psum",), inner=("C", "R", "S"), outer_innermost=("N",)),
 )

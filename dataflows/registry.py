@@ -9,7 +9,7 @@ from functools import cache
 import dataflows
 from accelsim.errors import ConfigError
 
-_SKIP = {"registry", "declaration", "named"}
+_SKIP = {"registry", "declaration", "named", "nest_rule"}
 
 
 @cache

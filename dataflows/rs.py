@@ -7,6 +7,7 @@ partial sum per filter; Q is the innermost GLB loop so the window slides along t
 
 from dataflows.declaration import Dataflow
 from dataflows.named import complete, row_stationary_rf
+from dataflows.nest_rule import NestRule
 from dataflows.rs_params import choose, describe
 
 
@@ -43,4 +44,6 @@ DATAFLOW = Dataflow(
     glb_innermost=DATAFLOW_GLB_INNER,
     named=named,
     describe_mapping=describe,
+    rule=NestRule(x=("R", "K"), y=("P", "N", "K"), stationary=("ifmap", "weight", "psum"), inner=("K", "C", "S"),
+                  outer_innermost=DATAFLOW_GLB_INNER),
 )

@@ -10,6 +10,7 @@ RF split (window, channels, filters per PE) as large as the scratchpads allow.
 
 from dataflows.declaration import Dataflow
 from dataflows.named import complete, fill, row_stationary_rf
+from dataflows.nest_rule import NestRule
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -43,4 +44,6 @@ DATAFLOW = Dataflow(
     rf_loops=("S", "C", "K", "N", "Q", "R"),
     glb_innermost=GLB_INNER,
     named=named,
+    rule=NestRule(x=("R", "G", "K", "C", "N"), y=("P", "G", "N", "K", "Q"), stationary=("ifmap", "weight", "psum"),
+                  inner=("K", "C", "S"), outer_innermost=GLB_INNER),
 )

@@ -5,6 +5,7 @@ across them."""
 
 from dataflows.declaration import Dataflow
 from dataflows.named import complete, fill
+from dataflows.nest_rule import NestRule
 
 
 def named(layer, arch):
@@ -27,4 +28,5 @@ DATAFLOW = Dataflow(
     rf_loops=("N", "P", "Q"),
     glb_innermost=GLB_INNER,
     named=named,
+    rule=NestRule(x=("C", "R", "S"), y=("K",), stationary=("weight",), inner=("N", "P", "Q"), outer_innermost=GLB_INNER),
 )

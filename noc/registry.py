@@ -71,6 +71,11 @@ def hop_coefficients(arch) -> tuple[tuple[float, float], ...]:
     return _coefficients(arch.noc, arch.pe_array.rows, arch.pe_array.cols)
 
 
+def network_hop_coefficients(noc, rows: int, cols: int) -> tuple[tuple[float, float], ...]:
+    """:func:`hop_coefficients` of one network spec over a ``rows`` x ``cols`` fanout."""
+    return _coefficients(noc, rows, cols)
+
+
 @lru_cache(maxsize=256)
 def _coefficients(noc, rows: int, cols: int) -> tuple:
     return tuple(model(noc.type).hop_coefficients(rows, cols, settings(noc)))
@@ -80,6 +85,11 @@ def bandwidth_bound(arch) -> tuple[tuple[float, float], ...]:
     """Per stream (ifmap, weight, psum in, psum out) ``(a, b)`` cycles per delivered / distinct word
     (noc.model.NocModel.bandwidth_bound)."""
     return _bound(arch.noc)
+
+
+def network_bandwidth_bound(noc) -> tuple[tuple[float, float], ...]:
+    """:func:`bandwidth_bound` of one network spec (``accelsim.arch.NocSpec``: a hierarchy fanout's)."""
+    return _bound(noc)
 
 
 @lru_cache(maxsize=256)

@@ -43,8 +43,8 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (3, "sim", ("accelsim.sim",)),
     (4, "eyexam", ("accelsim.eyexam",)),
     # runs a workload: mapper, simulator, eyexam; refine re-ranks the mapper's shortlist by simulation
-    (5, "pipeline", ("accelsim.pipeline", "accelsim.refine")),
-    (6, "report", ("accelsim.report",)),
+    (5, "pipeline", ("accelsim.pipeline", "accelsim.pipeline_hierarchy", "accelsim.refine")),
+    (6, "report", ("accelsim.report", "accelsim.report_hierarchy")),
     # graded labs: questions whose answers come from the pipeline, Eyexam and the side models
     (6, "labs", ("accelsim.labs",)),
     # sweeps run the pipeline over a grid and store report records

@@ -1,9 +1,14 @@
-"""accelsim run: map, cost and simulate a workload on an architecture; print a per-layer table."""
+"""accelsim run: map, cost and simulate a workload on an architecture; print a per-layer table.
+
+A fixed-shape arch runs through accelsim.pipeline (simulator, Eyexam's seven steps); a level-list
+hierarchy (``levels:``) through accelsim.pipeline_hierarchy (the general core; cycles are the
+latency bound, no simulator yet)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import cast
 
 from accelsim.atomic import os_error, output_dir
 from accelsim.cli import Command
@@ -15,7 +20,8 @@ DEFAULT_WORKLOAD = "alexnet"
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("arch", nargs="?", default=DEFAULT_ARCH,
-                   help=f"architecture: a shipped config name (see `accelsim list configs`), a YAML file or a "
+                   help=f"architecture: a shipped config name (see `accelsim list configs`), a YAML file (fixed "
+                        f"shape, or a level list with `levels:`, e.g. hierarchy/simba_like: docs/core.md) or a "
                         f"SCALE-Sim .cfg (default {DEFAULT_ARCH})")
     p.add_argument("--workload", "-w", default=DEFAULT_WORKLOAD,
                    help=f"zoo network name or a .yaml/.csv/.onnx file (default {DEFAULT_WORKLOAD})")
@@ -48,6 +54,15 @@ def configure(p: argparse.ArgumentParser) -> None:
     t.add_argument("--cache-len", type=int, help="with --decode: the KV cache length L")
 
 
+def check_layer_name(path: str, name, workload, full=None) -> None:
+    """A --mapping file's key must name a selected layer (``full``: the workload before --layers)."""
+    by_name = [layer.name for layer in workload.layers]
+    if name not in by_name:
+        why = ("is not selected by --layers" if name in {layer.name for layer in (full or workload).layers}
+               else f"is not a layer of workload {workload.name!r}")
+        raise ConfigError(f"layer {name!r} {why}; selected: {', '.join(by_name)}", source=path, key=str(name))
+
+
 def load_mappings(path: str, workload, arch, full=None) -> dict:
     """{layer name: Mapping} from a --mapping file for the selected layers of ``workload``; a mapping
     without ``rf.registers`` gets the arch's operand registers (not all three). ``full``: the
@@ -58,19 +73,14 @@ def load_mappings(path: str, workload, arch, full=None) -> dict:
     data = load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping of layer name -> mapping", source=path)
-    by_name = {layer.name: layer for layer in workload.layers}
     if set(data) <= set(LEVELS):
         if len(workload.layers) != 1:
             raise ConfigError("a single mapping needs exactly one layer (use --layers) or a {LAYER: mapping} file",
                               source=path)
         data = {workload.layers[0].name: data}
-    everything = {layer.name for layer in (full or workload).layers}
     out = {}
     for name, body in data.items():
-        if name not in by_name:
-            why = ("is not selected by --layers" if name in everything
-                   else f"is not a layer of workload {workload.name!r}")
-            raise ConfigError(f"layer {name!r} {why}; selected: {', '.join(by_name)}", source=path, key=str(name))
+        check_layer_name(path, name, workload, full)
         out[name] = mapping_from_dict(body, f"{path}: {name}", arch.pe_array.operand_registers)
     return out
 
@@ -88,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from accelsim import report
     from accelsim.arch import load_arch
     from accelsim.attention.model import ATTENTION_DATAFLOWS
+    from accelsim.hierarchy import level_list
     from accelsim.mapper.search import SearchSpec
     from accelsim.pipeline import run as run_pipeline
     from accelsim.progress import Progress
@@ -101,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
     if args.seq is not None or args.decode or args.cache_len is not None:
         raise ConfigError("--seq, --decode and --cache-len run transformers: give --dataflow unfused, flat or "
                           "fusemax")
+    hierarchy = level_list(args.arch)
+    if hierarchy is not None:
+        return run_hierarchy_cli(args, hierarchy)
     out = output_dir(args.out) if args.out else None
     arch = load_arch(args.arch)
     if args.buffers:
@@ -154,6 +168,72 @@ def run(args: argparse.Namespace) -> int:
         if out is not None:
             print(f"wrote {', '.join(str(p) for p in written)}"
                   + "".join(f"; removed {p} (an earlier --format scalesim run's)" for p in removed))
+    return 0
+
+
+def load_nests(path: str, workload, hierarchy, full=None) -> dict:
+    """{layer name: LoopNest} from a --mapping file for a level-list hierarchy: ``{LAYER: [levels]}``,
+    or one nest (a list of levels) when exactly one layer is selected."""
+    from accelsim.loopnest import nest_from_dict
+    from accelsim.yamlio import load_yaml
+
+    data = load_yaml(path)
+    by_name = {pl.name: pl for pl in workload.layers}
+    if isinstance(data, list):
+        if len(workload.layers) != 1:
+            raise ConfigError("a single loop nest needs exactly one layer (use --layers) or a {LAYER: nest} file",
+                              source=path)
+        data = {workload.layers[0].name: data}
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping of layer name -> loop nest (a list of levels)", source=path)
+    out = {}
+    for name, body in data.items():
+        check_layer_name(path, name, workload, full)
+        if by_name[name].problem is None:
+            raise ConfigError(f"layer {name!r} has no MACs: nothing to map", source=path, key=str(name))
+        out[name] = nest_from_dict(body, hierarchy, f"{path}: {name}")
+    return out
+
+
+def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
+    """`accelsim run` on a level-list hierarchy (accelsim.pipeline_hierarchy)."""
+    from accelsim import report_hierarchy
+    from accelsim.mapper.search import SearchSpec
+    from accelsim.pipeline_hierarchy import run_hierarchy
+    from accelsim.progress import Progress
+    from workloads.layer import Workload
+    from workloads.problems import ProblemWorkload, load_problem_workload
+    from workloads.selection import select_layers
+
+    for flag, given in (("--buffers", args.buffers), ("--refine", args.refine),
+                        ("--format scalesim", args.format == "scalesim")):
+        if given:
+            raise ConfigError(f"{flag} runs on fixed-shape archs only; {args.arch!r} is a level-list hierarchy "
+                              "(no simulator or SCALE-Sim buffers on hierarchies yet)")
+    out = output_dir(args.out) if args.out else None
+    full = load_problem_workload(args.workload, args.batch)
+    workload = cast(ProblemWorkload, select_layers(cast(Workload, full), args.layers))  # the same names/select()
+    spec = SearchSpec(args.objective, args.search_budget, args.seed, args.time_limit) if args.search else None
+    nests = load_nests(args.mapping, workload, hierarchy, full) if args.mapping else None
+    if spec is not None and nests and all(pl.name in nests for pl in workload.layers if pl.problem is not None):
+        raise ConfigError("--search has nothing to search: --mapping gives every selected layer's mapping; "
+                          "drop --search, or select more layers with --layers")
+    bar = Progress.for_terminal(len(workload.layers), "accelsim run", args.quiet or args.json)
+    try:
+        result = run_hierarchy(hierarchy, workload, args.dataflow, nests=nests, search_spec=spec,
+                               on_layer=lambda name: bar.advance(note=name))
+    finally:
+        bar.close()
+    doc = report_hierarchy.stats(result)
+    written = report_hierarchy.write_outputs(result, doc, out) if out is not None else []
+    if args.json:
+        from accelsim.report import to_json
+
+        sys.stdout.write(to_json(doc))
+    else:
+        print(report_hierarchy.table(doc))
+        if out is not None:
+            print(f"wrote {', '.join(str(p) for p in written)}")
     return 0
 
 

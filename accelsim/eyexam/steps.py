@@ -118,6 +118,15 @@ def _fmt(x: float) -> str:
     return f"{x:,.1f}" if x < 1e5 else f"{x:.3g}"
 
 
+def append_step(out: list[Step], value: float, reason: str) -> None:
+    """The next step: never above the previous one ("no loss" when equal)."""
+    prev = out[-1].macs_per_cycle if out else float("inf")
+    value = min(prev, value)
+    if out and value >= prev * (1 - 1e-12):
+        reason = "no loss"
+    out.append(Step(len(out) + 1, STEP_NAMES[len(out)], value, reason))
+
+
 def steps(layer: Layer, arch, mapping: Mapping, counts: Counts, dataflow: str, sim) -> tuple[Step, ...]:
     """The seven steps; ``sim`` is the layer's SimResult (its cycles give step 7)."""
     from dataflows import registry
@@ -128,11 +137,7 @@ def steps(layer: Layer, arch, mapping: Mapping, counts: Counts, dataflow: str, s
     out: list[Step] = []
 
     def add(value: float, reason: str) -> None:
-        prev = out[-1].macs_per_cycle if out else float("inf")
-        value = min(prev, value)
-        if out and value >= prev * (1 - 1e-12):
-            reason = "no loss"
-        out.append(Step(len(out) + 1, STEP_NAMES[len(out)], value, reason))
+        append_step(out, value, reason)
 
     add(float(macs), f"finite workload: {macs:,} MACs")
 

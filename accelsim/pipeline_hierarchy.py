@@ -1,0 +1,182 @@
+"""Run a workload on a level-list hierarchy (the general core): per layer a loop nest (the
+dataflow's named mapping, a searched one, or one given), its action table, energy, latency bound
+and Eyexam steps 1-6. Pure apart from the optional progress hook.
+
+Per layer with MACs: nest -> ``count_actions`` (accelsim.cost.actions: the one count) -> energy
+(accelsim.cost.level_energy: the minimal adapter until the (component, action) energy table lands)
+-> latency bound (accelsim.cost.bound.bound_parts over the hierarchy's bandwidths) -> Eyexam
+(accelsim.eyexam.hierarchy). No simulator runs on level-list hierarchies yet: a layer's cycles
+ARE its latency bound, and the report says so. Everything the report prints is read from the
+action table.
+
+The named mapping: the dataflow's rule (dataflows.nest_rule) on the hierarchy; for a fixed-shape
+arch converted by ``accelsim.hierarchy.from_arch`` (``arch`` given) and a conv-shaped layer, the
+dataflow's fixed-shape named mapping through ``accelsim.loopnest.from_fixed``, so the general run
+counts exactly what the fixed path counts (tests/test_run_hierarchy.py).
+
+Layers without MACs (pool, eltwise, ...) move their input once from the backing store through the
+first buffer and their output back: backing store ``read`` ifmap and ``update`` psum; first buffer
+``fill`` and ``read`` ifmap, ``update`` and ``drain`` psum; no compute cycles (the bound is the
+bandwidth of those levels).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from accelsim.cost.actions import Actions, count_actions
+from accelsim.cost.bound import bound_parts
+from accelsim.cost.level_energy import energy_of_actions
+from accelsim.energy import PRESETS, EnergyTable
+from accelsim.errors import ConfigError
+from accelsim.eyexam.hierarchy import hierarchy_steps
+from accelsim.eyexam.steps import Step
+from accelsim.hierarchy import Hierarchy
+from accelsim.loopnest import LoopNest, check, from_fixed
+from accelsim.names import DRAIN, FILL, IFMAP, PSUM, READ, UPDATE
+from workloads.problems import ProblemLayer, ProblemWorkload
+
+LEVEL_ADAPTER_PRESET = "normalized"   # the energy preset a level-list hierarchy is charged with (adapter)
+
+
+@dataclass(frozen=True)
+class HierarchyLayerRun:
+    item: ProblemLayer
+    nest: LoopNest | None                 # None: a layer without MACs
+    actions: Actions
+    energy_parts_pj: dict[str, float]     # mac, each level, LEVEL.net (accelsim.cost.level_energy)
+    energy_by_tensor_pj: dict[str, float]
+    bound_parts: dict[str, float]         # accelsim.cost.bound.bound_parts
+    steps: tuple[Step, ...] = ()          # Eyexam 1-6
+    mapping_source: str = "named"         # named, hand-written or searched
+    search: Any = None                    # the search's record when searched
+
+    @property
+    def cycles(self) -> float:
+        """The latency bound (no simulator on level-list hierarchies yet)."""
+        return max(self.bound_parts.values())
+
+    @property
+    def energy_pj(self) -> float:
+        return sum(self.energy_parts_pj.values())
+
+
+@dataclass(frozen=True)
+class HierarchyRun:
+    hierarchy: Hierarchy
+    workload: ProblemWorkload
+    dataflow: str
+    layers: tuple[HierarchyLayerRun, ...]
+    energy_preset: str
+    energy_adapter: bool                  # True: the level adapter (no per-component table yet)
+    search: Any = None                    # the SearchSpec when searched
+    hand_written: tuple[str, ...] = ()
+
+
+def flow_for(hierarchy: Hierarchy, dataflow: str | None, converted: bool):
+    """The dataflow to run: the one given, else the hierarchy's; one that can map onto it."""
+    from dataflows import registry
+
+    name = dataflow or hierarchy.dataflow
+    if name is None:
+        raise ConfigError(f"hierarchy {hierarchy.name!r} names no dataflow: give --dataflow "
+                          f"(one of {', '.join(ruled())})", source=hierarchy.source, key="dataflow")
+    flow = registry.get(name)
+    if flow.rule is None and not converted:
+        raise ConfigError(f"dataflow {flow.name!r} has no rule for level-list hierarchies (it maps the fixed "
+                          f"shape only); allowed: {', '.join(ruled())}", source=hierarchy.source)
+    if flow.view is not None:
+        raise ConfigError(f"dataflow {flow.name!r} views layers as another (SCALE-Sim's im2col) and runs on the "
+                          f"fixed shape only; allowed here: {', '.join(ruled())}", source=hierarchy.source)
+    return flow
+
+
+def ruled() -> list[str]:
+    """Dataflows with a rule for any hierarchy."""
+    from dataflows import registry
+
+    return [n for n in registry.names() if registry.get(n).rule is not None]
+
+
+def named_nest(item: ProblemLayer, hierarchy: Hierarchy, flow, arch=None) -> LoopNest:
+    """The dataflow's named mapping of one layer (module docstring)."""
+    from dataflows.nest_rule import build
+
+    assert item.problem is not None
+    if arch is not None and item.layer is not None:
+        return from_fixed(flow.named(item.layer, arch), hierarchy)
+    if flow.rule is None:
+        raise ConfigError(f"dataflow {flow.name!r} has no rule for level-list hierarchies; allowed: "
+                          f"{', '.join(ruled())}", source=hierarchy.source)
+    return build(flow.rule, item.problem, hierarchy, flow.name)
+
+
+def stream_actions(item: ProblemLayer, hierarchy: Hierarchy) -> Actions:
+    """The action table of a layer without MACs (module docstring)."""
+    layer = item.layer
+    assert layer is not None
+    ins, outs = layer.ifmap_elems, layer.output_elems
+    top = hierarchy.levels[0].name
+    storage = {(top, IFMAP, READ): ins, (top, PSUM, UPDATE): outs}
+    if len(hierarchy.levels) > 1:
+        first = hierarchy.levels[1].name
+        storage.update({(first, IFMAP, FILL): ins, (first, IFMAP, READ): ins,
+                        (first, PSUM, UPDATE): outs, (first, PSUM, DRAIN): outs})
+    return Actions(0, 0, 0, storage, {})
+
+
+def energy_table(hierarchy: Hierarchy, arch=None) -> tuple[str, EnergyTable, bool]:
+    """(preset name, table, adapter?) : a converted arch's own table, else the level adapter's."""
+    if arch is not None:
+        return arch.energy_preset, arch.energy, False
+    glb_kb = 0.0
+    for i in hierarchy.buffers[:-1] or hierarchy.buffers:
+        lv = hierarchy.levels[i]
+        glb_kb = max(glb_kb, sum(w for _, w in lv.capacity) * hierarchy.word_bits / 8 / 1024)
+    return LEVEL_ADAPTER_PRESET, PRESETS[LEVEL_ADAPTER_PRESET](hierarchy.word_bits, glb_kb), True
+
+
+def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str | None = None, *,
+                  arch=None, nests: dict[str, LoopNest] | None = None, search_spec=None,
+                  on_layer: Callable[[str], None] | None = None) -> HierarchyRun:
+    """Map, count, cost and bound every layer (module docstring). ``arch``: the fixed-shape arch
+    ``hierarchy`` was converted from; ``nests``: hand-written nests by layer name; ``search_spec``:
+    search each layer (accelsim.mapper.rule_search) instead of taking the named mapping."""
+    flow = flow_for(hierarchy, dataflow, arch is not None)
+    preset, table, adapter = energy_table(hierarchy, arch)
+    out = []
+    searched: dict = {}
+    for item in workload.layers:
+        source, found = "named", None
+        if item.problem is None:
+            nest, actions = None, stream_actions(item, hierarchy)
+        else:
+            if nests and item.name in nests:
+                nest, source = nests[item.name], "hand-written"
+                check(item.problem, hierarchy, nest, source=f"mapping for layer {item.name!r}")
+            elif search_spec is not None:
+                from accelsim.mapper.rule_search import search_rule
+
+                key = (item.problem.dims, item.problem.tensors)     # same shape: searched once per run
+                if key not in searched:
+                    searched[key] = search_rule(item.problem, hierarchy, flow, search_spec, table)
+                found = searched[key]
+                nest, source = found.nest, "searched"
+            else:
+                nest = named_nest(item, hierarchy, flow, arch)
+            actions = count_actions(item.problem, hierarchy, nest)
+        parts, by_tensor = energy_of_actions(actions, hierarchy, table)
+        bound = bound_parts(actions, hierarchy)
+        steps = hierarchy_steps(item.problem, hierarchy, actions, flow) if (
+            item.problem is not None and flow.rule is not None) else ()
+        out.append(HierarchyLayerRun(item, nest, actions, parts, by_tensor, bound, steps, source, found))
+        if on_layer is not None:
+            on_layer(item.name)
+    given = tuple(lr.item.name for lr in out if lr.mapping_source == "hand-written")
+    return HierarchyRun(hierarchy, workload, flow.name, tuple(out), preset, adapter, search_spec, given)
+
+
+__all__ = ["LEVEL_ADAPTER_PRESET", "HierarchyLayerRun", "HierarchyRun", "energy_table", "flow_for",
+           "named_nest", "ruled", "run_hierarchy", "stream_actions"]

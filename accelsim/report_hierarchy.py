@@ -1,0 +1,236 @@
+"""A level-list hierarchy run (accelsim.pipeline_hierarchy) as what people read: stats.json (schema
+accelsim.stats/2, the fixed shape's fields with level names in place of dram/glb/noc/rf), layers.csv,
+mapping.txt and the terminal table.
+
+Every number is read from the layer's action table (``actions``), never counted again:
+``accesses[LEVEL][role]`` = {reads: read + drain, writes: fill + update} for each storage level, and
+for the network below LEVEL, ``accesses["LEVEL.net"][role]`` = {reads: down_dest, writes: up_src}
+(words delivered to / sent by the children); ``noc_transfers["LEVEL.net"][role]`` = down + up
+(distinct words at the parent). ``energy_breakdown_pj`` is keyed ``mac``, each level and each
+``LEVEL.net``. ``cycles`` is the latency bound (``cycles_are`` says so): no simulator runs on
+level-list hierarchies yet.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from accelsim import __version__
+from accelsim.cost.level_energy import MAC_PART
+from accelsim.loopnest import loop_nest_text, nest_to_dict
+from accelsim.names import DOWN, DOWN_DEST, DRAIN, FILL, READ, ROLES, UP, UP_SRC, UPDATE
+from accelsim.pipeline_hierarchy import HierarchyLayerRun, HierarchyRun
+from accelsim.report import SCHEMA, _human
+
+CYCLES_ARE = "latency bound (accelsim.cost.bound): no simulator runs on level-list hierarchies yet"
+
+
+def parts_of(run: HierarchyRun) -> list[str]:
+    """The energy parts in hierarchy order: mac, then each level and the network below it."""
+    out = [MAC_PART]
+    for lv in run.hierarchy.levels:
+        out.append(lv.name)
+        if lv.fanout is not None:
+            out.append(f"{lv.name}.net")
+    return out
+
+
+def accesses(lr: HierarchyLayerRun, run: HierarchyRun) -> dict:
+    s, n = lr.actions.storage, lr.actions.network
+    out: dict = {}
+    for lv in run.hierarchy.levels:
+        out[lv.name] = {r: {"reads": s.get((lv.name, r, READ), 0) + s.get((lv.name, r, DRAIN), 0),
+                            "writes": s.get((lv.name, r, FILL), 0) + s.get((lv.name, r, UPDATE), 0)} for r in ROLES}
+        if lv.fanout is not None:
+            out[f"{lv.name}.net"] = {r: {"reads": n.get((lv.name, r, DOWN_DEST), 0),
+                                         "writes": n.get((lv.name, r, UP_SRC), 0)} for r in ROLES}
+    return out
+
+
+def compact(lr: HierarchyLayerRun) -> str | None:
+    """One line: each level's temporal factors and its fanout's spatial ones."""
+    if lr.nest is None:
+        return None
+    parts = []
+    for lm in lr.nest.levels:
+        t = " ".join(f"{d}{f}" for d, f in lm.factors if f > 1)
+        sp = " ".join(f"{ax}:{d}{f}" for ax, pairs in (("x", lm.x), ("y", lm.y)) for d, f in pairs if f > 1)
+        parts.append(f"{lm.level}[{t}{' | ' + sp if sp else ''}]")
+    return " ".join(parts)
+
+
+def _shape(lr: HierarchyLayerRun) -> dict:
+    layer = lr.item.layer
+    if layer is not None:
+        return {"N": layer.N, "C": layer.C, "K": layer.K, "H": layer.H, "W": layer.W, "R": layer.R, "S": layer.S,
+                "P": layer.P, "Q": layer.Q, "stride": [layer.stride_h, layer.stride_w],
+                "padding": [layer.pad_h, layer.pad_w], "dilation": [layer.dil_h, layer.dil_w], "groups": layer.groups}
+    assert lr.item.problem is not None
+    return dict(lr.item.problem.dims)
+
+
+def _layer_dict(lr: HierarchyLayerRun, run: HierarchyRun, units: int) -> dict:
+    a = lr.actions
+    cycles = lr.cycles
+    e = lr.energy_pj
+    d = {
+        "name": lr.item.name,
+        "kind": lr.item.kind,
+        "shape": _shape(lr),
+        "macs": a.macs,
+        "cycles": cycles,
+        "ideal_cycles": a.cycles,
+        "active_pes": a.active,
+        "utilization": a.macs / (cycles * units) if cycles and a.macs else 0.0,
+        "spatial_utilization": a.active / units,
+        "energy_pj": e,
+        "energy_breakdown_pj": dict(lr.energy_parts_pj),
+        "energy_by_tensor_pj": dict(lr.energy_by_tensor_pj),
+        "accesses": accesses(lr, run),
+        "noc_transfers": {f"{lv.name}.net": {r: a.network.get((lv.name, r, DOWN), 0) + a.network.get((lv.name, r, UP), 0)
+                                             for r in ROLES}
+                          for lv in run.hierarchy.levels if lv.fanout is not None},
+        "mapping": compact(lr),
+        "mapping_nest": nest_to_dict(lr.nest) if lr.nest is not None else None,
+        "mapping_source": lr.mapping_source,
+        "actions": [{"level": lv, "tensor": t, "action": act, "words": n} for lv, t, act, n in a.table()],
+        "bound_cycles": dict(lr.bound_parts),
+        "eyexam": [s.as_dict() for s in lr.steps],
+    }
+    if lr.search is not None:
+        d["search"] = {"evaluated": lr.search.evaluated, "proposed": lr.search.proposed,
+                       "stopped_by": lr.search.stopped_by}
+    return d
+
+
+def stats(run: HierarchyRun) -> dict:
+    h = run.hierarchy
+    units = h.instances
+    layers = [_layer_dict(lr, run, units) for lr in run.layers]
+    parts = parts_of(run)
+    macs = sum(l["macs"] for l in layers)
+    cycles = sum(l["cycles"] for l in layers)
+    energy = sum(l["energy_pj"] for l in layers)
+    top = h.levels[0].name
+    backing = sum(v["reads"] + v["writes"] for l in layers for v in l["accesses"][top].values())
+    spec = run.search
+    batch = next((lr.item.layer.N for lr in run.layers if lr.item.layer is not None), 1)
+    return {
+        "schema": SCHEMA,
+        "accelsim_version": __version__,
+        "arch": h.name,
+        "arch_file": Path(h.source).name,
+        "core": "hierarchy",
+        "hierarchy": h.describe(),
+        "workload": run.workload.name,
+        "dataflow": run.dataflow,
+        "batch": batch,
+        "clock_mhz": h.clock_mhz,
+        "pes": units,
+        "energy_preset": run.energy_preset + (" (level adapter)" if run.energy_adapter else ""),
+        "energy_parts": parts,
+        "simulated": False,
+        "cycles_are": CYCLES_ARE,
+        "search": None if spec is None else {"objective": spec.objective, "budget": spec.budget, "seed": spec.seed,
+                                              "time_limit_s": spec.time_limit_s, "refined_by_simulation": False,
+                                              "searcher": "rule search (accelsim.mapper.rule_search)"},
+        "seed": None if spec is None else spec.seed,
+        "hand_written_mappings": list(run.hand_written),
+        "totals": {
+            "macs": macs,
+            "cycles": cycles,
+            "ideal_cycles": sum(l["ideal_cycles"] for l in layers),
+            "latency_ms": cycles / (h.clock_mhz * 1e3) if h.clock_mhz else None,
+            "energy_pj": energy,
+            "energy_per_mac_pj": energy / macs if macs else None,
+            "utilization": macs / (cycles * units) if cycles else 0.0,
+            "energy_breakdown_pj": {p: sum(l["energy_breakdown_pj"].get(p, 0.0) for l in layers) for p in parts},
+            "dram_accesses_per_mac": backing / macs if macs else None,
+        },
+        "layers": layers,
+    }
+
+
+def table(doc: dict) -> str:
+    """The per-layer table ``accelsim run`` prints for a hierarchy run."""
+    parts = doc["energy_parts"]
+    top = next(iter(doc["layers"][0]["accesses"])) if doc["layers"] else "dram"
+    head = ["layer", "MACs", "cycles", "util", "energy uJ", "pJ/MAC", *(f"{p}%" for p in parts), f"{top}/MAC"]
+    rows = []
+    for l in doc["layers"]:
+        e = l["energy_pj"]
+        words = sum(v["reads"] + v["writes"] for v in l["accesses"][top].values())
+        rows.append([l["name"], _human(l["macs"]), _human(l["cycles"]), f"{l['utilization']:.2f}", f"{e / 1e6:.1f}",
+                     f"{e / l['macs']:.2f}" if l["macs"] else "-",
+                     *(f"{100 * l['energy_breakdown_pj'].get(p, 0.0) / e:.0f}" if e else "-" for p in parts),
+                     f"{words / l['macs']:.4f}" if l["macs"] else "-"])
+    t = doc["totals"]
+    rows.append(["total", _human(t["macs"]), _human(t["cycles"]), f"{t['utilization']:.2f}", f"{t['energy_pj'] / 1e6:.1f}",
+                 f"{t['energy_per_mac_pj']:.2f}" if t["macs"] else "-",
+                 *(f"{100 * t['energy_breakdown_pj'][p] / t['energy_pj']:.0f}" if t["energy_pj"] else "-" for p in parts),
+                 f"{t['dram_accesses_per_mac']:.4f}" if t["macs"] else "-"])
+    widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
+
+    def fmt(r: list) -> str:
+        return "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    given = doc.get("hand_written_mappings") or []
+    if doc["search"]:
+        how = f"search {doc['search']['objective']} budget {doc['search']['budget']} seed {doc['search']['seed']} (rule search)"
+    elif given:
+        how = f"hand-written mapping for {', '.join(given)}" + (", named for the rest" if len(given) < sum(
+            1 for l in doc["layers"] if l["macs"]) else "")
+    else:
+        how = "named mapping"
+    clock = f"{doc['clock_mhz']:g} MHz | " if doc["clock_mhz"] else ""
+    lines = [f"{doc['arch']} (level list) | {doc['workload']} | dataflow {doc['dataflow']} | {clock}"
+             f"{doc['pes']} compute units | energy {doc['energy_preset']} | {how}",
+             doc["hierarchy"], fmt(head), "  ".join("-" * w for w in widths)]
+    lines += [fmt(r) for r in rows[:-1]]
+    lines.append("  ".join("-" * w for w in widths))
+    lines.append(fmt(rows[-1]))
+    lat = f"latency {t['latency_ms']:.3f} ms at {doc['clock_mhz']:g} MHz" if t["latency_ms"] is not None else \
+        f"latency {t['cycles']:,.0f} cycles (no clock_mhz given)"
+    lines.append(f"{lat}: cycles are the {CYCLES_ARE}")
+    return "\n".join(lines)
+
+
+def layers_csv(doc: dict) -> str:
+    parts = doc["energy_parts"]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["name", "kind", "macs", "cycles", "ideal_cycles", "active_pes", "utilization", "energy_pj",
+                "energy_per_mac_pj", *(f"energy_{p}_pj" for p in parts), "mapping"])
+    for l in doc["layers"]:
+        w.writerow([l["name"], l["kind"], l["macs"], f"{l['cycles']:.6g}", l["ideal_cycles"], l["active_pes"],
+                    f"{l['utilization']:.6f}", f"{l['energy_pj']:.6g}",
+                    f"{l['energy_pj'] / l['macs']:.6g}" if l["macs"] else "",
+                    *(f"{l['energy_breakdown_pj'].get(p, 0.0):.6g}" for p in parts), l["mapping"] or ""])
+    return buf.getvalue()
+
+
+def mapping_text(run: HierarchyRun) -> str:
+    parts = []
+    for lr in run.layers:
+        p = lr.item.problem
+        parts.append(f"# layer {lr.item.name} ({lr.mapping_source}): "
+                     + (p.describe() if p is not None else "bandwidth-only layer: no mapping"))
+        if p is not None and lr.nest is not None:
+            parts.append(loop_nest_text(p, lr.nest))
+        parts.append("")
+    return "\n".join(parts)
+
+
+def write_outputs(run: HierarchyRun, doc: dict, out_dir: Path) -> list[Path]:
+    """stats.json, layers.csv, mapping.txt in ``out_dir``, as one set (accelsim.atomic.write_all)."""
+    from accelsim.atomic import write_all
+    from accelsim.report import to_json
+
+    files = {"stats.json": to_json(doc), "layers.csv": layers_csv(doc), "mapping.txt": mapping_text(run)}
+    return write_all({Path(out_dir) / name: text for name, text in files.items()})
+
+
+__all__ = ["CYCLES_ARE", "accesses", "compact", "layers_csv", "mapping_text", "parts_of", "stats", "table",
+           "write_outputs"]

@@ -1,0 +1,212 @@
+"""`accelsim run` on level-list hierarchies (accelsim.pipeline_hierarchy): the general run equals the
+fixed path on converted fixed-shape archs, the latency bound over any hierarchy equals the fixed
+bound as its view and a hand-computed case, the five dataflows' rules build legal nests whose counts
+equal the brute-force interpreter, and the CLI runs BERT's Q.K^T, ResNet-50 on Simba-like and
+MobileNet on the clustered Eyeriss v2, with every bad input one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+
+from accelsim.arch import load_arch
+from accelsim.cost.actions import Actions, count_actions
+from accelsim.cost.bound import bound_parts, hierarchy_bound, latency_bound
+from accelsim.cost.counts import count, to_counts
+from accelsim.hierarchy import Fanout, Hierarchy, Storage, from_arch, load_architecture
+from accelsim.interp_general import interpret
+from accelsim.loopnest import from_fixed, problems_of
+from accelsim.mapper.space import propose
+from accelsim.names import ROLES
+from accelsim.pipeline import run as run_fixed
+from accelsim.pipeline_hierarchy import run_hierarchy
+from accelsim.problem import bmm, from_layer, gemm
+from dataflows import registry
+from dataflows.nest_rule import build
+from tests.conftest import REPO
+from workloads.layer import Layer, LayerKind
+from workloads.loader import load_workload
+from workloads.problems import load_problem_workload
+
+FIVE = ("os", "ws", "is", "nlr", "rs")
+
+
+def cli(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "accelsim", "run", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600)
+
+
+# ---- the general run on a converted fixed-shape arch == the fixed path ------------------------
+
+@pytest.mark.parametrize("arch_name,dataflow", [("eyeriss_v1", "rs"), ("eyeriss_v1_flat192", "ws"),
+                                                ("eyeriss_v1_flat192", "os"), ("eyeriss_v1_flat192", "is"),
+                                                ("eyeriss_v1_flat192", "nlr"), ("systolic_32x32_ws", None)])
+def test_general_run_on_from_arch_equals_the_fixed_path(arch_name, dataflow):
+    arch = load_arch(arch_name)
+    wl = load_workload("alexnet")
+    fixed = run_fixed(arch, wl, dataflow, simulate=False)
+    general = run_hierarchy(from_arch(arch), load_problem_workload("alexnet"), dataflow, arch=arch)
+    assert general.dataflow == fixed.dataflow
+    for f, g in zip(fixed.layers, general.layers):
+        if f.result.mapping is None:
+            continue
+        assert to_counts(g.actions) == f.result.counts
+        assert g.cycles == latency_bound(f.result.counts, arch)
+        parts = g.energy_parts_pj
+        want = f.result.energy_breakdown_pj
+        assert parts["mac"] == pytest.approx(want["mac"], rel=1e-12)
+        assert parts["dram"] == pytest.approx(want["dram"], rel=1e-12)
+        assert parts["glb"] == pytest.approx(want["glb"], rel=1e-12)
+        assert parts["glb.net"] == pytest.approx(want["noc"], rel=1e-12)
+        assert parts["rf"] == pytest.approx(want["rf"], rel=1e-12)
+        assert parts.get("reg", 0.0) == 0.0
+        assert g.energy_pj == pytest.approx(f.result.energy_pj, rel=1e-12)
+
+
+def test_fixed_bound_is_a_view_of_the_hierarchy_bound_on_mapper_proposals():
+    """latency_bound(count rows) == hierarchy_bound(general action table over from_arch) on random
+    proposals of every dataflow (the view reads the rows back; the general count is independent)."""
+    rng = random.Random(7)
+    layers = [lay for lay in load_workload("alexnet").layers if lay.kind.has_macs]
+    n = 0
+    for arch_name in ("eyeriss_v1", "eyeriss_v2", "systolic_32x32_os"):
+        arch = load_arch(arch_name)
+        h = from_arch(arch)
+        for flow in FIVE:
+            for layer in layers[::2]:
+                m = propose(layer, arch, registry.get(flow), rng)
+                a = count_actions(from_layer(layer), h, from_fixed(m, h))
+                assert hierarchy_bound(a, h) == latency_bound(count(layer, m), arch)
+                n += 1
+    assert n == 3 * 5 * 4
+
+
+def test_bound_hand_computed():
+    """dram (shared port 2 w/c) -> glb (read 4, write 2 w/c; 2x1 bus fanout) -> spad x2 (read 1)."""
+    h = Hierarchy("t", (Storage("dram", ROLES, bandwidth=2.0),
+                        Storage("glb", ROLES, read_bandwidth=4.0, write_bandwidth=2.0, fanout=Fanout(2, 1, "bus")),
+                        Storage("spad", ROLES, read_bandwidth=1.0)))
+    storage = {("dram", "ifmap", "read"): 30, ("dram", "psum", "update"): 10,      # 40 words / 2 = 20
+               ("glb", "ifmap", "read"): 100, ("glb", "psum", "drain"): 8,        # 108 / 4 = 27
+               ("glb", "ifmap", "fill"): 30, ("glb", "psum", "update"): 31,       # 61 / 2 = 30.5
+               ("spad", "weight", "read"): 90}                                     # 90 / (2 copies * 1) = 45
+    network = {("glb", "ifmap", "down"): 100, ("glb", "ifmap", "down_dest"): 200}
+    a = Actions(500, 40, 2, storage, network)
+    parts = bound_parts(a, h)
+    from accelsim.arch import NocSpec
+    from noc.registry import network_bandwidth_bound
+
+    (ai, bi), *_ = network_bandwidth_bound(NocSpec("bus"))
+    assert parts == {"compute": 40.0, "dram": 20.0, "glb": 30.5, "glb.net": ai * 200 + bi * 100, "spad": 45.0}
+    assert hierarchy_bound(a, h) == max(45.0, ai * 200 + bi * 100)
+
+
+# ---- the rules: legal nests on any hierarchy, counts equal to brute force ----------------------
+
+SMALL_H = Hierarchy("small", (
+    Storage("dram", ROLES),
+    Storage("l2", ROLES, capacity=((ROLES, 600),), fanout=Fanout(2, 2, "mesh")),
+    Storage("l1", ("ifmap", "psum"), capacity=((("ifmap", "psum"), 80),), fanout=Fanout(2, 1, "bus")),
+    Storage("pe", ROLES, capacity=((("ifmap",), 6), (("weight",), 12), (("psum",), 4))),
+    Storage("reg", ROLES, capacity=tuple(((r,), 1) for r in ROLES)),
+))
+SMALL = [
+    from_layer(Layer("c", LayerKind.CONV, C=3, K=4, H=6, W=6, R=3, S=3, pad_h=1, pad_w=1)),
+    from_layer(Layer("dw", LayerKind.DEPTHWISE, C=4, K=4, H=5, W=5, R=3, S=3, stride_h=2, stride_w=2, groups=4)),
+    gemm("g", 6, 5, 7),
+    bmm("b", 2, 4, 3, 5),
+]
+
+
+@pytest.mark.parametrize("flow", FIVE)
+def test_rule_nests_are_legal_and_count_like_the_interpreter(flow):
+    for p in SMALL:
+        nest = build(registry.get(flow).rule, p, SMALL_H, flow)
+        assert problems_of(p, SMALL_H, nest) == []
+        assert count_actions(p, SMALL_H, nest) == interpret(p, SMALL_H, nest)
+
+
+@pytest.mark.parametrize("name", ["hierarchy/eyeriss_v2", "hierarchy/simba_like", "eyeriss_v1_flat192"])
+def test_rules_map_every_resnet_and_mobilenet_layer(name):
+    h = load_architecture(name)
+    for wl in ("resnet50", "mobilenet_v1"):
+        for pl in load_problem_workload(wl).layers:
+            if pl.problem is None:
+                continue
+            for flow in FIVE:
+                nest = build(registry.get(flow).rule, pl.problem, h, flow)
+                assert problems_of(pl.problem, h, nest) == []
+
+
+# ---- the command line ---------------------------------------------------------------------------
+
+def test_bert_qk_runs_through_accelsim_run(tmp_path):
+    out = cli("hierarchy/simba_like", "-w", "workloads/bert_base_qk.yaml", "-d", "ws", "--json", "--out",
+              str(tmp_path / "o"))
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["schema"] == "accelsim.stats/2" and doc["core"] == "hierarchy" and not doc["simulated"]
+    (layer,) = doc["layers"]
+    assert layer["macs"] == 12 * 512 * 512 * 64 == doc["totals"]["macs"]
+    # every reads/writes row is the action table's sum
+    rows = {(r["level"], r["tensor"], r["action"]): r["words"] for r in layer["actions"]}
+    for lv, by_role in layer["accesses"].items():
+        for role, rw in by_role.items():
+            if lv.endswith(".net"):
+                net = lv[:-4]
+                assert rw == {"reads": rows.get((f"{net}.net", role, "down_dest"), 0),
+                              "writes": rows.get((f"{net}.net", role, "up_src"), 0)}
+            else:
+                assert rw["reads"] == rows.get((lv, role, "read"), 0) + rows.get((lv, role, "drain"), 0)
+                assert rw["writes"] == rows.get((lv, role, "fill"), 0) + rows.get((lv, role, "update"), 0)
+    # the output: 12 x 512 x 512 scores written to DRAM exactly once (the output stays on chip)
+    assert rows[("dram", "psum", "update")] == 12 * 512 * 512
+    assert layer["cycles"] == max(layer["bound_cycles"].values()) >= layer["ideal_cycles"]
+    assert layer["eyexam"][-1]["macs_per_cycle"] == pytest.approx(layer["macs"] / layer["cycles"])
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["layers.csv", "mapping.txt", "stats.json"]
+    text = cli("hierarchy/simba_like", "-w", "workloads/bert_base_qk.yaml", "-d", "ws", "-q").stdout
+    assert "latency bound" in text and "no simulator" in text and "energy normalized (level adapter)" in text
+
+
+def test_search_is_deterministic_and_never_worse_than_the_named_mapping():
+    named = json.loads(cli("hierarchy/simba_like", "-w", "alexnet", "-d", "ws", "--json").stdout)
+    a = cli("hierarchy/simba_like", "-w", "alexnet", "-d", "ws", "--search", "--seed", "5", "--json")
+    b = cli("hierarchy/simba_like", "-w", "alexnet", "-d", "ws", "--search", "--seed", "5", "--json")
+    assert a.returncode == 0, a.stderr
+    assert a.stdout == b.stdout
+    s = json.loads(a.stdout)
+    for ln, ls in zip(named["layers"], s["layers"]):
+        assert ls["energy_pj"] <= ln["energy_pj"] * (1 + 1e-12)
+
+
+def _write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def test_bad_inputs_are_one_line_exit_2(tmp_path):
+    nest = _write(tmp_path, "nest.yaml", "qk:\n  - {level: nowhere, factors: {B: 12}}\n")
+    einsum = _write(tmp_path, "e.yaml", "layers:\n  - name: e\n    kind: einsum\n    einsum:\n      dims: {K: 4}\n"
+                    "      tensors:\n        - {name: x, role: ifmap, coords: [Z]}\n"
+                    "        - {name: w, role: weight, coords: [K]}\n        - {name: y, role: psum, coords: [K]}\n")
+    nodf = _write(tmp_path, "nodf.yaml", (REPO / "configs" / "hierarchy" / "simba_like.yaml").read_text()
+                  .replace("dataflow: ws", ""))
+    cases = [
+        (("hierarchy/simba_like", "-w", "workloads/bert_base_qk.yaml", "-d", "ws", "--mapping", nest),
+         "nest.yaml: qk: [0].level: no level 'nowhere' in hierarchy 'simba_like'"),
+        (("hierarchy/simba_like", "-w", "alexnet", "-d", "os_moc_mop"),
+         "dataflow 'os_moc_mop' has no rule for level-list hierarchies"),
+        ((nodf, "-w", "alexnet"), "nodf.yaml: dataflow: hierarchy 'simba_like' names no dataflow"),
+        (("hierarchy/simba_like", "-w", einsum, "-d", "ws"), "e.yaml: layers[0] (e).einsum.tensors[0].coords[0]: unknown dim 'Z'"),
+        (("hierarchy/simba_like", "-w", "alexnet", "-d", "ws", "--refine"), "--refine runs on fixed-shape archs only"),
+    ]
+    for args, expect in cases:
+        out = cli(*args, "-q")
+        assert out.returncode == 2, (args, out.stderr)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and expect in lines[0], (expect, out.stderr)
