@@ -59,6 +59,7 @@ class Storage:
     fanout: Fanout | None = None
     unsplit: tuple[str, ...] = ()       # dims this level's temporal loops may not split
     bandwidth: float | None = None      # words per cycle shared by reads and writes (one port); None = no shared limit
+    # (YAML: a level giving only ``bandwidth`` gets it as its read and write bandwidth too)
 
     def keeps_role(self, role: str) -> bool:
         return role in self.keeps
@@ -205,11 +206,13 @@ def from_arch(arch: Any) -> Hierarchy:
                        for group, words in arch.glb.capacity_groups(arch.word_bits))
     dram_u, glb_u, rows_u, cols_u, rf_u = arch.constraints.unsplit   # accelsim.mapping.LEVELS order
     dram_bw = arch.dram_words_per_cycle
+    dram = None if dram_bw == float("inf") else dram_bw
+    glb = arch.glb.bandwidth_words_per_cycle
     levels = [   # DRAM and the GLB have one port each, shared by reads and writes (``bandwidth``)
-        Storage(DRAM, ROLES, (), unsplit=dram_u, bandwidth=None if dram_bw == float("inf") else dram_bw),
-        Storage(GLB, tuple(arch.glb.holds), glb_groups,
-                fanout=Fanout(arch.pe_array.rows, arch.pe_array.cols, arch.noc.type, arch.noc.params, rows_u, cols_u),
-                unsplit=glb_u, bandwidth=arch.glb.bandwidth_words_per_cycle),
+        Storage(DRAM, ROLES, (), dram, dram, unsplit=dram_u, bandwidth=dram),
+        Storage(GLB, tuple(arch.glb.holds), glb_groups, glb, glb,
+                Fanout(arch.pe_array.rows, arch.pe_array.cols, arch.noc.type, arch.noc.params, rows_u, cols_u),
+                unsplit=glb_u, bandwidth=glb),
     ]
     rf_roles = tuple(r for r in ROLES if arch.rf.holds(r))
     if arch.rf.shared is not None:
@@ -319,8 +322,10 @@ def hierarchy_from_dict(data: Any, source: str = "<memory>") -> Hierarchy:
                 raise lf.error("keeps", f"level {lname!r} keeps unknown tensor {t!r}; allowed: {', '.join(ROLES)}")
         cap = _capacity(lf, keeps)
         rbw = lf.number("read_bandwidth", minimum=0, exclusive_min=True) if lf.has("read_bandwidth") else None
-        wbw = lf.number("write_bandwidth", minimum=0, exclusive_min=True) if lf.has("write_bandwidth") else rbw
         bw = lf.number("bandwidth", minimum=0, exclusive_min=True) if lf.has("bandwidth") else None
+        if rbw is None:
+            rbw = bw                      # one direction alone may use the whole shared port
+        wbw = lf.number("write_bandwidth", minimum=0, exclusive_min=True) if lf.has("write_bandwidth") else rbw
         fan = _fanout(lf)
         unsplit = _dims(lf, "unsplit")
         lf.done()

@@ -87,11 +87,6 @@ def bandwidth_bound(arch) -> tuple[tuple[float, float], ...]:
     return _bound(arch.noc)
 
 
-def network_bandwidth_bound(noc) -> tuple[tuple[float, float], ...]:
-    """:func:`bandwidth_bound` of one network spec (``accelsim.arch.NocSpec``: a hierarchy fanout's)."""
-    return _bound(noc)
-
-
 @lru_cache(maxsize=256)
 def _bound(noc) -> tuple:
     return tuple(tuple(float(x) for x in ab) for ab in model(noc.type).bandwidth_bound(settings(noc)))

@@ -97,10 +97,9 @@ def test_bound_hand_computed():
     network = {("glb", "ifmap", "down"): 100, ("glb", "ifmap", "down_dest"): 200}
     a = Actions(500, 40, 2, storage, network)
     parts = bound_parts(a, h)
-    from accelsim.arch import NocSpec
-    from noc.registry import network_bandwidth_bound
+    from noc.registry import network_bound
 
-    (ai, bi), *_ = network_bandwidth_bound(NocSpec("bus"))
+    (ai, bi), *_ = network_bound("bus")
     assert parts == {"compute": 40.0, "dram": 20.0, "glb": 30.5, "glb.net": ai * 200 + bi * 100, "spad": 45.0}
     assert hierarchy_bound(a, h) == max(45.0, ai * 200 + bi * 100)
 

@@ -46,10 +46,9 @@ def bound_parts(actions: Actions, hierarchy: Hierarchy) -> dict[str, float]:
       that bandwidth (``bandwidth``: one port shared by reads and writes);
     - network below L (``n`` instances of L): ``max over streams s of (a_s * delivered_s +
       b_s * distinct_s) / n`` with the NoC model's per-stream ``(a, b)``
-      (``noc.registry.network_bandwidth_bound``) and the words of :func:`stream_words`.
+      (``noc.registry.network_bound``) and the words of :func:`stream_words`.
     """
-    from accelsim.arch import NocSpec
-    from noc.registry import network_bandwidth_bound
+    from noc.registry import network_bound
 
     out: dict[str, float] = {COMPUTE_PART: float(actions.cycles)}
     s = actions.storage
@@ -66,7 +65,7 @@ def bound_parts(actions: Actions, hierarchy: Hierarchy) -> dict[str, float]:
             terms.append((out_words + in_words) / (copies * lv.bandwidth))
         out[lv.name] = max(terms)
         if lv.fanout is not None:
-            ab = network_bandwidth_bound(NocSpec(lv.fanout.network, lv.fanout.params))
+            ab = network_bound(lv.fanout.network, lv.fanout.params)
             out[f"{lv.name}.net"] = max(a * delivered + b * distinct for (a, b), (delivered, distinct)
                                         in zip(ab, stream_words(actions, lv.name))) / copies
             copies *= lv.fanout.size

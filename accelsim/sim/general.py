@@ -5,7 +5,8 @@ blocks (iterations of the outer temporal loops, at most ``max_blocks``) and, per
 action-table words of each block. The resources, each a simpy resource of capacity 1:
 
 - per storage level, a read port (read, drain) and a write port (fill, update), at the level's
-  ``read_bandwidth`` / ``write_bandwidth`` per active copy (the copies work in parallel, so a
+  ``read_bandwidth`` / ``write_bandwidth`` per active copy (a level with ``bandwidth``: one port
+  ``<level>.port`` for both, at that bandwidth) (the copies work in parallel, so a
   port moves its words in words / (bandwidth x active copies) cycles; no bandwidth: free);
 - per fanout, one network per stream (ifmap, weight, psum_in, psum_out), per active copy of the
   level above it, at its NoC model's bandwidth answer (``noc.registry.network_bound``: ``a`` cycles
@@ -67,6 +68,8 @@ def resources_of(key: Key, hierarchy: Hierarchy, instances: tuple[int, ...]) -> 
     lv = hierarchy.levels[i]
     copies = instances[i]
     if table == "storage":
+        if lv.bandwidth is not None:      # one port shared by reads and writes (accelsim.hierarchy.Storage)
+            return f"{level}.port", 1.0 / (lv.bandwidth * copies)
         if action in (READ, DRAIN):
             bw, port = lv.read_bandwidth, "read"
         else:
@@ -121,7 +124,7 @@ def unlimited_hierarchy(hierarchy: Hierarchy) -> Hierarchy:
         fan = lv.fanout
         if fan is not None:
             fan = replace(fan, params=noc_registry.unlimited_params(fan.network, fan.params))
-        levels.append(replace(lv, read_bandwidth=None, write_bandwidth=None, fanout=fan))
+        levels.append(replace(lv, read_bandwidth=None, write_bandwidth=None, bandwidth=None, fanout=fan))
     return replace(hierarchy, levels=tuple(levels))
 
 
