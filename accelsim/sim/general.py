@@ -5,9 +5,9 @@ blocks (iterations of the outer temporal loops, at most ``max_blocks``) and, per
 action-table words of each block. The resources, each a simpy resource of capacity 1:
 
 - per storage level, a read port (read, drain) and a write port (fill, update), at the level's
-  ``read_bandwidth`` / ``write_bandwidth`` per active copy (a level with ``bandwidth``: one port
-  ``<level>.port`` for both, at that bandwidth) (the copies work in parallel, so a
-  port moves its words in words / (bandwidth x active copies) cycles; no bandwidth: free);
+  ``read_bandwidth`` / ``write_bandwidth`` per active copy (the copies work in parallel, so a
+  port moves its words in words / (bandwidth x active copies) cycles; no bandwidth: free); a level
+  with ``bandwidth`` also has one port ``<level>.port`` shared by reads and writes;
 - per fanout, one network per stream (ifmap, weight, psum_in, psum_out), per active copy of the
   level above it, at its NoC model's bandwidth answer (``noc.registry.network_bound``: ``a`` cycles
   per word received by a destination + ``b`` per distinct word; a model that claims no bound,
@@ -68,8 +68,6 @@ def resources_of(key: Key, hierarchy: Hierarchy, instances: tuple[int, ...]) -> 
     lv = hierarchy.levels[i]
     copies = instances[i]
     if table == "storage":
-        if lv.bandwidth is not None:      # one port shared by reads and writes (accelsim.hierarchy.Storage)
-            return f"{level}.port", 1.0 / (lv.bandwidth * copies)
         if action in (READ, DRAIN):
             bw, port = lv.read_bandwidth, "read"
         else:
