@@ -26,6 +26,7 @@ today's fixed-shape rules of ``accelsim.mapping``, stated for any depth):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,6 +231,52 @@ def loop_nest_text(problem: Problem, nest: LoopNest) -> str:
             indent += 1
     lines.append("  " * indent + "MAC")
     return "\n".join(lines)
+
+
+_LEVEL_LINE = re.compile(r"^(?P<name>\S+) \[(?P<keeps>[^\]]*)\]$")
+_LOOP_LINE = re.compile(r"^(?P<par>parallel-)?for (?P<dim>\S+) in \[0:(?P<f>\d+)\)"
+                        r"(?: \((?P<lv>\S+) fanout (?P<axis>[xy])\))?$")
+
+
+def nest_from_text(text: str, problem: Problem, hierarchy: Hierarchy, source: str = "<text>") -> LoopNest:
+    """Read back what :func:`loop_nest_text` prints (a loop's dim is matched to the problem's dims
+    case-insensitively). Each level's temporal loops give its factors and order, its parallel-for
+    loops the spatial factors of its fanout."""
+    lower = {d.lower(): d for d in problem.dim_names}
+    if len(lower) != len(problem.dim_names):
+        raise ConfigError("dims differ only in case; the printed nest cannot name them", source=source)
+    levels: list[dict[str, Any]] = []
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        key = f"line {n}"
+        if not line or set(line) == {"-"} or line == "MAC":
+            continue
+        m = _LOOP_LINE.match(line)
+        if m is not None:
+            if not levels:
+                raise ConfigError(f"a loop before any level: {line!r}", source=source, key=key)
+            dim = lower.get(m.group("dim"))
+            if dim is None:
+                raise ConfigError(f"unknown dim {m.group('dim')!r}; dims: {', '.join(problem.dim_names)}",
+                                  source=source, key=key)
+            cur = levels[-1]
+            if m.group("par"):
+                if m.group("lv") != cur["level"]:
+                    raise ConfigError(f"a parallel-for of {m.group('lv')!r} under level {cur['level']!r}",
+                                      source=source, key=key)
+                cur.setdefault("spatial", {}).setdefault(m.group("axis"), {})[dim] = int(m.group("f"))
+            else:
+                if dim in cur["factors"]:
+                    raise ConfigError(f"two temporal loops of {dim} at level {cur['level']!r}", source=source, key=key)
+                cur["factors"][dim] = int(m.group("f"))
+                cur["order"].append(dim)
+            continue
+        m = _LEVEL_LINE.match(line)
+        if m is None:
+            raise ConfigError(f"cannot read {line!r}: expected a level, a loop or MAC", source=source, key=key)
+        keeps = [] if m.group("keeps") == "bypassed" else [k.strip() for k in m.group("keeps").split(",") if k.strip()]
+        levels.append({"level": m.group("name"), "factors": {}, "order": [], "keeps": keeps})
+    return nest_from_dict(levels, hierarchy, source)
 
 
 def nest_to_dict(nest: LoopNest) -> list[dict[str, Any]]:

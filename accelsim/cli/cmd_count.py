@@ -26,6 +26,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workload", "-w", help="instead of --problem: a zoo network or workload file ...")
     p.add_argument("--layer", "-l", help="... and the one layer of it to count")
     p.add_argument("--json", action="store_true", help="print the table as JSON")
+    p.add_argument("--counts", choices=("accelsim", "timeloop"), default="accelsim",
+                   help="timeloop: also report per-level reads / fills / updates in Timeloop's conventions "
+                        "(docs/interop.md)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,10 +53,18 @@ def run(args: argparse.Namespace) -> int:
     nest = nest_from_dict(load_yaml(args.mapping), hierarchy, args.mapping)
     check(problem, hierarchy, nest, args.mapping)
     actions = count_actions(problem, hierarchy, nest)
+    tl_rows = None
+    if args.counts == "timeloop":
+        from accelsim.cost.timeloop_view import timeloop_view
+
+        tl_rows = timeloop_view(problem, hierarchy, nest, actions)
     if args.json:
         doc = {"hierarchy": hierarchy.name, "problem": problem.name, "macs": actions.macs, "cycles": actions.cycles,
                "active": actions.active,
                "actions": [{"level": lv, "tensor": t, "action": a, "words": n} for lv, t, a, n in actions.table()]}
+        if tl_rows is not None:
+            doc["timeloop"] = [{"level": r.level, "tensor": r.tensor, "reads": r.reads, "fills": r.fills,
+                                "updates": r.updates} for r in tl_rows]
         sys.stdout.write(json.dumps(doc, indent=1) + "\n")
         return 0
     print(hierarchy.describe())
@@ -64,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         print("  ".join(c.rjust(w) if i == 3 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    if tl_rows is not None:
+        from accelsim.cost.timeloop_view import timeloop_text
+
+        print(timeloop_text(tl_rows, actions.macs, actions.cycles))
     return 0
 
 
