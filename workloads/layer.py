@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from accelsim.errors import ConfigError
 from accelsim.names import CONV_DIMS
@@ -30,6 +31,29 @@ class LayerKind(str, enum.Enum):
     @property
     def has_macs(self) -> bool:
         return self in (LayerKind.CONV, LayerKind.DEPTHWISE, LayerKind.FC, LayerKind.GEMM)
+
+    @property
+    def vector(self) -> VectorOp:
+        """What a bandwidth/vector op does per output element (MAC kinds: KeyError)."""
+        return VECTOR_OPS[self]
+
+
+@dataclass(frozen=True)
+class VectorOp:
+    """A non-MAC operator: ``ops_per_element`` operations per output element and per input read
+    (per operand; a windowed op, pooling, per window tap). Adding a kind (layernorm, gelu, exp,
+    reduce ...) is adding a ``LayerKind`` member and a row here; a fused group runs it on its tile."""
+
+    ops_per_element: int
+    window: bool = False      # reads an R x S window per output (pooling), else elementwise
+
+
+VECTOR_OPS: dict[LayerKind, VectorOp] = {
+    LayerKind.POOL: VectorOp(1, window=True),
+    LayerKind.ELTWISE: VectorOp(1),
+    LayerKind.ACTIVATION: VectorOp(1),
+    LayerKind.SOFTMAX: VectorOp(1),
+}
 
 
 @dataclass(frozen=True)
@@ -140,9 +164,17 @@ class Layer:
         """2 FLOPs per MAC; a bandwidth-only op counts one op per output element per operand (pool: per window tap)."""
         if self.kind.has_macs:
             return 2 * self.macs
-        if self.kind is LayerKind.POOL:
-            return self.N * self.C * self.P * self.Q * self.R * self.S
-        return self.output_elems * max(1, self.operands)
+        return self.vector_ops
+
+    @property
+    def vector_ops(self) -> int:
+        """Operations of a bandwidth/vector op (``VECTOR_OPS``): per output element, one per window
+        tap (pooling) or per operand, times the kind's ops per element; 0 for MAC layers."""
+        if self.kind.has_macs:
+            return 0
+        op = self.kind.vector
+        taps = self.R * self.S if op.window else max(1, self.operands)
+        return self.output_elems * taps * op.ops_per_element
 
     @property
     def ifmap_elems(self) -> int:
@@ -190,8 +222,13 @@ def gemm(name: str, m: int, n: int, k: int, batch: int = 1) -> Layer:
 
 @dataclass(frozen=True)
 class Workload:
+    """``layers``: what a run evaluates, one row each. ``graph`` (``workloads.graph.Graph``), when
+    known: the whole network, every operator and its producers; each of ``layers`` is one of its
+    nodes (the zoo lists the MAC layers and keeps pools and adds in the graph only)."""
+
     name: str
     layers: tuple[Layer, ...]
+    graph: Any = None
 
     def __post_init__(self) -> None:
         if not self.layers:
@@ -200,13 +237,18 @@ class Workload:
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ConfigError(f"workload {self.name!r}: duplicate layer name(s) {sorted(dup)}")
+        if self.graph is not None:
+            for layer in self.layers:
+                if layer.name not in self.graph or self.graph.node(layer.name) != layer:
+                    raise ConfigError(f"workload {self.name!r}: layer {layer.name!r} is not a node of its graph")
 
     @property
     def macs(self) -> int:
         return sum(layer.macs for layer in self.layers)
 
     def with_batch(self, n: int) -> Workload:
-        return Workload(self.name, tuple(layer.with_batch(n) for layer in self.layers))
+        graph = self.graph.with_batch(n) if self.graph is not None else None
+        return Workload(self.name, tuple(layer.with_batch(n) for layer in self.layers), graph)
 
     def select(self, names: list[str] | None) -> Workload:
         if not names:
@@ -216,4 +258,4 @@ class Workload:
         if missing:
             raise ConfigError(f"workload {self.name!r} has no layer(s) {missing}; "
                               f"layers: {', '.join(by_name)}")
-        return Workload(self.name, tuple(by_name[n] for n in names))
+        return Workload(self.name, tuple(by_name[n] for n in names), self.graph)

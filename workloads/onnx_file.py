@@ -18,7 +18,10 @@ Softmax                                          softmax
 ==============================================  ==================================================
 
 Every other op (Reshape, Concat, Resize, BatchNormalization, custom ops, ...) is skipped, with one
-``warnings.warn`` naming the skipped op types and counts. Conv/pool pads that differ between the
+``warnings.warn`` naming the skipped op types and counts. The workload keeps the edges
+(``Workload.graph``): a layer's producers are the imported layers whose outputs reach its
+non-constant inputs, through skipped nodes that keep the element count (Concat, Reshape, Flatten,
+BatchNormalization); a skipped node that changes it (Resize, Slice) ends the edge. Conv/pool pads that differ between the
 begin and the end of an axis cannot be represented (a layer has one pad per axis): the begin pad is
 used and a warning names the layers (their output may be one row/column smaller than the model's).
 Pool ``ceil_mode`` is ignored the same way (floor), also with a warning.
@@ -35,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsim.errors import ConfigError
+from workloads.graph import Graph, graph_problem
 from workloads.layer import Layer, LayerKind, Workload, gemm
 
 INSTALL_HINT = "pip install accelsim[onnx]"
@@ -99,6 +103,8 @@ def load_onnx(path: str | Path) -> Workload:
     g = _Graph(source, shapes, constants)
 
     layers: list[Layer] = []
+    inputs: list[tuple[str, ...]] = []
+    made_by: dict[str, tuple[str, ...]] = {}   # tensor -> the imported layers whose outputs it holds
     skipped: Counter[str] = Counter()
     used: set[str] = set()
     for index, proto in enumerate(graph.node):
@@ -109,11 +115,17 @@ def load_onnx(path: str | Path) -> Workload:
                      {a.name: helper.get_attribute_value(a) for a in proto.attribute})
         mapper = _MAPPERS.get(proto.op_type) if proto.domain in ("", "ai.onnx") else None
         result = mapper(g, node) if mapper else None
+        producers = _producers(g, node, made_by)
         if isinstance(result, Layer):
             layers.append(result)
+            inputs.append(producers)
             used.add(name)
+            for out in node.outputs:
+                made_by[out] = (name,)
         else:
             skipped[proto.op_type if result is None else f"{proto.op_type} ({result})"] += 1
+            if len(node.outputs) == 1 and _keeps_elements(g, node):   # Concat, Reshape, Flatten, BN ...
+                made_by[node.outputs[0]] = producers
     listed = ", ".join(f"{op} x{count}" for op, count in sorted(skipped.items()))
     if not layers:       # the error says what was skipped: no warning before it (one line in all)
         raise ConfigError("no importable layers" + (f": skipped {listed}" if listed else "")
@@ -125,10 +137,35 @@ def load_onnx(path: str | Path) -> Workload:
         warnings.warn(f"{source}: asymmetric pads or ceil_mode on {', '.join(g.approximated)}: used the begin "
                       f"pad and floor rounding, so these outputs may be one row/column smaller than the "
                       f"model's", stacklevel=2)
-    return Workload(p.stem, tuple(layers))
+    cut: list[str] = []      # layers whose producers' sizes disagree with their input (rounded pads ...)
+    while (bad := graph_problem(tuple(layers), tuple(inputs))) is not None:
+        inputs[bad[0]] = ()
+        cut.append(f"{layers[bad[0]].name} ({bad[1]})")
+    if cut:
+        warnings.warn(f"{source}: edges into {'; '.join(cut)} are dropped: those layers read from outside the "
+                      f"graph", stacklevel=2)
+    return Workload(p.stem, tuple(layers), Graph(tuple(layers), tuple(inputs)))
 
 
 # ---- graph helpers ------------------------------------------------------------------------------
+
+def _producers(g: _Graph, node: _Node, made_by: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The imported layers whose outputs ``node`` reads (constants and graph inputs are not layers)."""
+    out: dict[str, None] = {}
+    for tensor in node.inputs:
+        if tensor and tensor not in g.constants:
+            out.update(dict.fromkeys(made_by.get(tensor, ())))
+    return tuple(out)
+
+
+def _keeps_elements(g: _Graph, node: _Node) -> bool:
+    """A skipped node passes its producers on when its output holds exactly its computed inputs'
+    elements (a concatenation, a reshape, a normalisation); otherwise (Resize, Slice ...) the edge ends."""
+    sizes = [g.shapes.get(t) for t in node.inputs if t and t not in g.constants]
+    out = g.shapes.get(node.outputs[0])
+    if out is None or not sizes or any(s is None for s in sizes):
+        return False
+    return sum(math.prod(s) for s in sizes if s is not None) == math.prod(out)
 
 def _fix_batch(model: Any) -> None:
     """Give a symbolic leading (batch) dimension of each graph input the value 1."""

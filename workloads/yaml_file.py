@@ -19,6 +19,10 @@ Keys per kind (every kind also takes ``name``, ``kind`` and an optional batch ``
 * pool: C, H, R; optional W, S, stride, padding (a window; bandwidth only, no MACs).
 * eltwise: C, H; optional W, operands (default 2). activation, softmax: C, H; optional W.
 
+Every kind also takes ``inputs``: the earlier layers whose outputs it reads (several: concatenated
+along channels, or an add's operands; ``[]``: the network input). When any layer has ``inputs`` the
+workload carries a graph (``workloads.graph``) and a layer without ``inputs`` reads the one before.
+
 Every error is a one-line :class:`ConfigError` naming the file, the layer (index and name), the key,
 the value and what is allowed; unknown keys are rejected with a did-you-mean hint.
 """
@@ -33,6 +37,7 @@ from typing import Any
 from accelsim.errors import ConfigError
 from accelsim.fields import Fields
 from accelsim.yamlio import load_yaml
+from workloads.graph import Graph, graph_problem
 from workloads.layer import Layer, LayerKind, Workload
 
 FORMAT_VERSION = 1
@@ -59,7 +64,42 @@ def load_yaml_workload(path: str | Path) -> Workload:
                               f"layer names must be unique", source=source, key=_label(item, index) + ".name")
         first_index[layer.name] = index
         layers.append(layer)
-    return Workload(name, tuple(layers))
+    return Workload(name, tuple(layers), _graph(items, layers, source))
+
+
+def _graph(items: list, layers: list[Layer], source: str) -> Graph | None:
+    """The graph when any layer lists ``inputs`` (a list of earlier layer names; ``[]``: the network
+    input); a layer without ``inputs`` then reads the layer before it. No ``inputs`` anywhere: no graph."""
+    if not any(isinstance(item, dict) and "inputs" in item for item in items):
+        return None
+    known: set[str] = set()
+    inputs: list[tuple[str, ...]] = []
+    for index, (item, layer) in enumerate(zip(items, layers)):
+        label = _label(item, index)
+        f = Fields(item, source, label)
+        value = f.raw("inputs", None)
+        if value is None:
+            ins: tuple[str, ...] = (layers[index - 1].name,) if index else ()
+        else:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise f.error("inputs", f"expected a list of earlier layer names (or [] for the network input), "
+                                        f"got {value!r}")
+            for v in value:
+                if v not in known:
+                    later = any(other.name == v for other in layers)
+                    raise f.error("inputs", f"{v!r} is " + ("a later layer; inputs name earlier layers"
+                                                             if later else "not a layer of this workload")
+                                  + f"; earlier layers: {', '.join(sorted(known)) or '(none)'}")
+            if len(set(value)) != len(value):
+                raise f.error("inputs", f"a layer is listed twice in {value!r}")
+            ins = tuple(value)
+        known.add(layer.name)
+        inputs.append(ins)
+    bad = graph_problem(tuple(layers), tuple(inputs))
+    if bad is not None:
+        index, message = bad
+        raise ConfigError(message, source=source, key=_label(items[index], index) + ".inputs")
+    return Graph(tuple(layers), tuple(inputs))
 
 
 # ---- one layer ------------------------------------------------------------------------------------
@@ -89,7 +129,7 @@ def _read_layer(item: Any, index: int, source: str) -> Layer:
     name = f.str("name")
     kind = LayerKind(f.str("kind", choices=[k.value for k in LayerKind]))
     spec = _KINDS[kind]
-    _reject_unknown(f, ("N", *spec.keys))
+    _reject_unknown(f, ("N", "inputs", *spec.keys))
     fields = Fields(item, source, label)
     try:
         return spec.build(fields, name, fields.int("N", 1))

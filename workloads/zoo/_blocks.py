@@ -1,8 +1,10 @@
 """Building blocks shared by the zoo modules (no networks here, so the registry finds nothing).
 
 The zoo lists MAC layers only (conv, depthwise, fc, gemm; CoDL's op chains in codl.py also list their
-poolings). Pooling layers are not listed, but they still change the spatial size, so :func:`pool_out`
-gives the size after one.
+poolings) as ``Workload.layers``; networks built with ``workloads.graph.GraphBuilder`` also carry the
+whole graph (pools, residual adds, concatenations) in ``Workload.graph``. :func:`pool_out` gives the
+size after a pooling window; :func:`pool`, :func:`global_pool` and :func:`add` are the graph's non-MAC
+nodes.
 """
 
 from __future__ import annotations
@@ -30,3 +32,18 @@ def grouped_gemm(name: str, m: int, n: int, k: int, groups: int) -> Layer:
     n the outputs (K per group); MACs = groups * m * n * k.
     """
     return Layer(name=name, kind=LayerKind.GEMM, C=groups * k, K=groups * n, H=m, W=1, groups=groups)
+
+
+def pool(name: str, C: int, H: int, R: int, stride: int, pad: int = 0) -> Layer:
+    """A square pooling window (max or average: same data movement), no MACs."""
+    return Layer(name=name, kind=LayerKind.POOL, C=C, K=C, H=H, W=H, R=R, S=R, stride_h=stride,
+                 stride_w=stride, pad_h=pad, pad_w=pad)
+
+
+def global_pool(name: str, C: int, H: int) -> Layer:
+    return pool(name, C=C, H=H, R=H, stride=1)
+
+
+def add(name: str, C: int, H: int) -> Layer:
+    """An element-wise add of two C x H x H operands (a residual shortcut)."""
+    return Layer(name=name, kind=LayerKind.ELTWISE, C=C, K=C, H=H, W=H, operands=2)

@@ -1,4 +1,5 @@
-"""MobileNet v1 (1.0, 224) and MobileNet v2 (1.0, 224), batch 1 (MAC layers only: no pooling, no adds).
+"""MobileNet v1 (1.0, 224) and MobileNet v2 (1.0, 224), batch 1 (``layers``: MAC layers; the graph
+adds the global pool and v2's residual adds ``<block>_add``).
 
 MobileNet v1 -- Howard et al., "MobileNets: Efficient Convolutional Neural Networks for Mobile Vision
 Applications", arXiv:1704.04861, Table 1 (569 M mult-adds, Table 4). Strides follow the reference
@@ -11,8 +12,9 @@ Table 2 (t, c, n, s per stage; 300 M multiply-adds, Table 3) with torchvision.mo
 layer details: no expansion 1x1 when t = 1, a final 1x1 conv to 1280 channels, FC 1280 -> 1000.
 """
 
+from workloads.graph import GraphBuilder
 from workloads.layer import Workload, conv, fc
-from workloads.zoo._blocks import dw_separable
+from workloads.zoo._blocks import add, dw_separable, global_pool
 
 # MobileNet v1 separable layers after the stem: (output channels, stride of the depthwise conv)
 _V1 = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
@@ -38,28 +40,40 @@ def mobilenet_v1_body(H: int = 224, width: float = 1.0, prefix: str = "") -> tup
 
 
 def mobilenet_v1() -> Workload:
-    layers, c, _ = mobilenet_v1_body()
-    layers.append(fc("fc", C=c, K=1000))  # after the 7x7 global average pool
-    return Workload("mobilenet_v1", tuple(layers))
+    layers, c, h = mobilenet_v1_body()
+    g = GraphBuilder()
+    for layer in layers:
+        g.add(layer)
+    g.add(global_pool("avgpool", C=c, H=h))
+    g.add(fc("fc", C=c, K=1000))  # after the 7x7 global average pool
+    return g.workload("mobilenet_v1")
 
 
 def mobilenet_v2() -> Workload:
+    g = GraphBuilder()
     stem = conv("conv1", C=3, K=32, H=224, R=3, stride=2, pad=1)
-    layers, c, h = [stem], 32, stem.P
+    g.add(stem)
+    c, h = 32, stem.P
     block = 0
     for t, k, n, s in _V2:
         for i in range(n):
             block += 1
             name = f"block{block}"
             hidden = c * t
+            x = g.last
             if t != 1:
-                layers.append(conv(f"{name}_expand", C=c, K=hidden, H=h, R=1))
-            dw = conv(f"{name}_dw", C=hidden, K=hidden, H=h, R=3, stride=s if i == 0 else 1, pad=1,
-                      groups=hidden)
-            layers += [dw, conv(f"{name}_project", C=hidden, K=k, H=dw.P, R=1)]
+                g.add(conv(f"{name}_expand", C=c, K=hidden, H=h, R=1))
+            stride = s if i == 0 else 1
+            dw = conv(f"{name}_dw", C=hidden, K=hidden, H=h, R=3, stride=stride, pad=1, groups=hidden)
+            g.add(dw)
+            last = g.add(conv(f"{name}_project", C=hidden, K=k, H=dw.P, R=1))
+            if stride == 1 and c == k:      # the inverted residual's shortcut
+                g.add(add(f"{name}_add", C=k, H=dw.P), last, x)
             c, h = k, dw.P
-    layers += [conv("conv_last", C=c, K=1280, H=h, R=1), fc("fc", C=1280, K=1000)]
-    return Workload("mobilenet_v2", tuple(layers))
+    g.add(conv("conv_last", C=c, K=1280, H=h, R=1))
+    g.add(global_pool("avgpool", C=1280, H=h))
+    g.add(fc("fc", C=1280, K=1000))
+    return g.workload("mobilenet_v2")
 
 
 NETWORKS = {"mobilenet_v1": mobilenet_v1, "mobilenet_v2": mobilenet_v2}

@@ -12,7 +12,9 @@ do no MACs and are not listed. The later yolov2-voc.cfg adds a 1x1 conv of 64 fi
 reorg (14.68 G MACs by the same count); this is the paper's version without it.
 """
 
+from workloads.graph import GraphBuilder
 from workloads.layer import Workload, conv
+from workloads.zoo._blocks import pool
 
 # Darknet-19 convolutions as (darknet layer index, filters, size); a max-pool follows 0, 2, 6, 10, 16
 _BACKBONE = ((0, 32, 3), (2, 64, 3), (4, 128, 3), (5, 64, 1), (6, 128, 3), (8, 256, 3), (9, 128, 1),
@@ -23,21 +25,23 @@ _PASSTHROUGH = 16  # route -9 from layer 25 takes the 26x26x512 output of conv16
 
 
 def yolov2() -> Workload:
-    layers = []
+    g = GraphBuilder()
     c, h = 3, 416
     for index, k, r in _BACKBONE:
-        layers.append(conv(f"conv{index}", C=c, K=k, H=h, R=r, pad=r // 2))
+        g.add(conv(f"conv{index}", C=c, K=k, H=h, R=r, pad=r // 2))
         c = k
         if index == _PASSTHROUGH:
             passthrough_c = k
         if index in _POOL_AFTER:
+            g.add(pool(f"pool{index + 1}", C=c, H=h, R=2, stride=2))   # darknet layer index + 1
             h //= 2
-    layers.append(conv("conv23", C=c, K=1024, H=h, R=3, pad=1))
-    layers.append(conv("conv24", C=1024, K=1024, H=h, R=3, pad=1))
-    # 25 route -9, 26 reorg /2 (26x26x512 -> 13x13x2048), 27 route -1 -3: concat 2048 + 1024 channels
-    layers.append(conv("conv28", C=4 * passthrough_c + 1024, K=1024, H=h, R=3, pad=1))
-    layers.append(conv("conv29", C=1024, K=5 * (5 + 20), H=h, R=1))
-    return Workload("yolov2", tuple(layers))
+    g.add(conv("conv23", C=c, K=1024, H=h, R=3, pad=1))
+    g.add(conv("conv24", C=1024, K=1024, H=h, R=3, pad=1))
+    # 25 route -9, 26 reorg /2 (26x26x512 -> 13x13x2048), 27 route -1 -3: concat 2048 + 1024 channels;
+    # in the graph conv28 reads conv16 (reorganised) and conv24, in that order
+    g.add(conv("conv28", C=4 * passthrough_c + 1024, K=1024, H=h, R=3, pad=1), f"conv{_PASSTHROUGH}", "conv24")
+    g.add(conv("conv29", C=1024, K=5 * (5 + 20), H=h, R=1))
+    return g.workload("yolov2")
 
 
 NETWORKS = {"yolov2": yolov2}
