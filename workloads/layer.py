@@ -33,26 +33,28 @@ class LayerKind(str, enum.Enum):
         return self in (LayerKind.CONV, LayerKind.DEPTHWISE, LayerKind.FC, LayerKind.GEMM)
 
     @property
-    def vector(self) -> VectorOp:
+    def non_mac(self) -> NonMacOp:
         """What a bandwidth/vector op does per output element (MAC kinds: KeyError)."""
-        return VECTOR_OPS[self]
+        return NON_MAC_OPS[self]
 
 
 @dataclass(frozen=True)
-class VectorOp:
-    """A non-MAC operator: ``ops_per_element`` operations per output element and per input read
-    (per operand; a windowed op, pooling, per window tap). Adding a kind (layernorm, gelu, exp,
-    reduce ...) is adding a ``LayerKind`` member and a row here; a fused group runs it on its tile."""
+class NonMacOp:
+    """What a non-MAC workload node costs: ``ops_per_element`` operations per output element and per
+    input read (per operand; a windowed op, pooling, per window tap). Adding a node kind (layernorm,
+    gelu, exp, reduce ...) is a ``LayerKind`` member and a row here; a fused group runs it on its
+    tile. (``accelsim.vector_ops`` describes the compute unit's op kinds over named dims; this is the
+    workload graph's per-node count.)"""
 
     ops_per_element: int
     window: bool = False      # reads an R x S window per output (pooling), else elementwise
 
 
-VECTOR_OPS: dict[LayerKind, VectorOp] = {
-    LayerKind.POOL: VectorOp(1, window=True),
-    LayerKind.ELTWISE: VectorOp(1),
-    LayerKind.ACTIVATION: VectorOp(1),
-    LayerKind.SOFTMAX: VectorOp(1),
+NON_MAC_OPS: dict[LayerKind, NonMacOp] = {
+    LayerKind.POOL: NonMacOp(1, window=True),
+    LayerKind.ELTWISE: NonMacOp(1),
+    LayerKind.ACTIVATION: NonMacOp(1),
+    LayerKind.SOFTMAX: NonMacOp(1),
 }
 
 
@@ -168,11 +170,11 @@ class Layer:
 
     @property
     def vector_ops(self) -> int:
-        """Operations of a bandwidth/vector op (``VECTOR_OPS``): per output element, one per window
+        """Operations of a bandwidth/vector op (``NON_MAC_OPS``): per output element, one per window
         tap (pooling) or per operand, times the kind's ops per element; 0 for MAC layers."""
         if self.kind.has_macs:
             return 0
-        op = self.kind.vector
+        op = self.kind.non_mac
         taps = self.R * self.S if op.window else max(1, self.operands)
         return self.output_elems * taps * op.ops_per_element
 
