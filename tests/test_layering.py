@@ -33,10 +33,11 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     # mapping (spec), which the cost model and the simulator ask.
     (1, "spec", ("workloads", "dataflows", "noc", "accelsim.arch", "accelsim.mapping", "accelsim.tiles",
                  "accelsim.legality", "accelsim.constraints", "accelsim.energy", "accelsim.interop",
-                 "accelsim.problem", "accelsim.hierarchy", "accelsim.loopnest", "accelsim.vector_ops")),
+                 "accelsim.problem", "accelsim.hierarchy", "accelsim.loopnest", "accelsim.vector_ops", "accelsim.fused")),
     # the pure cost model and its two ground truths (the brute-force interpreter, functional mode)
     (2, "cost", ("accelsim.cost", "accelsim.interpreter", "accelsim.functional", "accelsim.interp_general",
-                 "accelsim.functional_general", "accelsim.attention")),
+                 "accelsim.functional_general", "accelsim.attention",
+                 "accelsim.interp_fused", "accelsim.functional_fused")),
     # side models on the workload/arch specs, independent of the cost model
     (2, "side models", ("accelsim.roofline", "accelsim.training", "accelsim.partition")),
     (3, "mapper", ("accelsim.mapper",)),
@@ -44,7 +45,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (4, "eyexam", ("accelsim.eyexam",)),
     # runs a workload: mapper, simulator, eyexam; refine re-ranks the mapper's shortlist by simulation
     (5, "pipeline", ("accelsim.pipeline", "accelsim.pipeline_hierarchy", "accelsim.refine")),
-    (6, "report", ("accelsim.report", "accelsim.report_hierarchy")),
+    (6, "report", ("accelsim.report", "accelsim.report_hierarchy", "accelsim.fusion_report")),
     # graded labs: questions whose answers come from the pipeline, Eyexam and the side models
     (6, "labs", ("accelsim.labs",)),
     # sweeps run the pipeline over a grid and store report records

@@ -47,6 +47,12 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="systolic arrays: the GLB's DRAM traffic, overriding the arch's noc.buffers: tiles (the "
                         "mapping's tiles) or scalesim (SCALE-Sim 3.0's double-buffered SRAMs, for its fixed "
                         "scalesim_* mappings; docs/interop.md)")
+    p.add_argument("--fuse", action="store_true",
+                   help="also plan fused layer groups over the workload's graph (network mapper, "
+                        "docs/fusion.md): groups, tiles and overlap modes for --objective; printed after the "
+                        "table and stored in stats.json under 'fusion'")
+    p.add_argument("--fuse-budget", type=int, default=20000,
+                   help="with --fuse: fused groups scored in all (default 20000)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     t = p.add_argument_group("transformers (with --dataflow unfused, flat or fusemax; docs/attention.md)")
     t.add_argument("--seq", type=int, help="sequence length (prefill; default the model's)")
@@ -108,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
     if args.dataflow in ATTENTION_DATAFLOWS:
         from accelsim.cli.run_attention import run_attention
 
+        if args.fuse:
+            raise ConfigError(f"--fuse plans fused CNN layer groups; the attention dataflow {args.dataflow!r} "
+                              "fuses the attention itself (docs/attention.md)")
         return run_attention(args)
     if args.seq is not None or args.decode or args.cache_len is not None:
         raise ConfigError("--seq, --decode and --cache-len run transformers: give --dataflow unfused, flat or "
@@ -142,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     doc = report.stats(result)
+    if args.fuse:
+        doc["fusion"] = _fusion(args, full, arch)
     removed = []
     if out is not None:
         extra = {}
@@ -165,6 +176,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(report.to_json(doc))
     else:
         print(report.table(doc))
+        if args.fuse:
+            from accelsim.fusion_report import fusion_table
+
+            print()
+            print(fusion_table(doc["fusion"]))
         if out is not None:
             print(f"wrote {', '.join(str(p) for p in written)}"
                   + "".join(f"; removed {p} (an earlier --format scalesim run's)" for p in removed))
@@ -206,7 +222,7 @@ def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
     from workloads.selection import select_layers
 
     for flag, given in (("--buffers", args.buffers), ("--refine", args.refine),
-                        ("--format scalesim", args.format == "scalesim")):
+                        ("--format scalesim", args.format == "scalesim"), ("--fuse", args.fuse)):
         if given:
             raise ConfigError(f"{flag} runs on fixed-shape archs only; {args.arch!r} is a level-list hierarchy "
                               "(no simulator or SCALE-Sim buffers on hierarchies yet)")
@@ -235,6 +251,20 @@ def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
         if out is not None:
             print(f"wrote {', '.join(str(p) for p in written)}")
     return 0
+
+
+def _fusion(args: argparse.Namespace, workload, arch) -> dict:
+    """The network mapper's plan over the whole graph (``--objective`` cycles is its latency)."""
+    from accelsim.mapper.network import plan_network
+
+    if args.layers:
+        raise ConfigError("--fuse plans the whole network graph; drop --layers")
+    if isinstance(args.fuse_budget, bool) or args.fuse_budget < 1:
+        raise ConfigError(f"--fuse-budget must be a positive integer, got {args.fuse_budget}")
+    objective = "latency" if args.objective == "cycles" else args.objective
+    plan = plan_network(workload, arch, objective=objective, budget=args.fuse_budget, seed=args.seed,
+                        dataflow=args.dataflow)
+    return plan.as_dict()
 
 
 def _sim_available() -> bool:
