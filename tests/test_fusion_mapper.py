@@ -85,3 +85,13 @@ def test_cli_fuse_bad_input_is_one_line_exit_2():
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "carries no graph" in proc.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["hierarchy/eyeriss_v2", "-w", "resnet18", "--fuse"], "--fuse runs on fixed-shape archs only"),
+    (["eyeriss_v1", "-w", "resnet18", "--fuse", "--layers", "conv1"], "--fuse plans the whole network graph"),
+])
+def test_cli_fuse_unsupported_combinations(argv, message):
+    proc = subprocess.run([sys.executable, "-m", "accelsim", "run", *argv, "--no-sim", "-q"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr

@@ -17,7 +17,8 @@ Example (configs/sweeps/isca16_dataflows.yaml, shortened)::
       - glb.size_kb: [{times: 1}, {times: 2}]   # relative to the point's arch
 
 Keys are either *point keys* (``arch``, ``workload``, ``batch``, ``layers``, ``simulate``,
-``search.objective|budget|seed|time_limit_s|refine``) or *arch key paths* into the architecture YAML
+``search.objective|budget|seed|time_limit_s|refine``, ``fuse.objective|budget|seed``: the network
+mapper's fused-layer plan, docs/fusion.md) or *arch key paths* into the architecture YAML
 (``pe_array.rows``, ``glb.size_kb``, ``rf.shared_bytes``, ``energy.preset``, ``dataflow``, ...),
 which override the point's base architecture. A value ``{times: k}`` multiplies the arch's value.
 """
@@ -37,6 +38,7 @@ from accelsim.fields import Fields
 SCHEMA_VERSION = 1
 POINT_KEYS = ("arch", "workload", "batch", "layers", "simulate")
 SEARCH_KEYS = ("objective", "budget", "seed", "time_limit_s", "refine")
+FUSE_KEYS = ("objective", "budget", "seed")     # the network mapper (docs/fusion.md)
 # top-level keys of an architecture YAML that an arch key path may start with
 ARCH_KEYS = ("name", "clock_mhz", "word_bits", "pe_array", "rf", "glb", "dram", "noc", "energy", "dataflow",
              "constraints")
@@ -95,20 +97,22 @@ class SweepSpec:
 # --------------------------------------------------------------------------------------------
 
 def key_kind(key: str) -> str:
-    """'point', 'search' or 'arch' for a valid key path; raises KeyError otherwise."""
+    """'point', 'search', 'fuse' or 'arch' for a valid key path; raises KeyError otherwise."""
     if key in POINT_KEYS:
         return "point"
     head, _, rest = key.partition(".")
     if head == "search" and rest in SEARCH_KEYS:
         return "search"
+    if head == "fuse" and rest in FUSE_KEYS:
+        return "fuse"
     if head in ARCH_KEYS and all(part.strip() for part in key.split(".")):
         return "arch"
     raise KeyError(key)
 
 
 def _allowed() -> str:
-    return (", ".join(POINT_KEYS) + ", " + ", ".join(f"search.{k}" for k in SEARCH_KEYS)
-            + " or an arch key path under " + ", ".join(ARCH_KEYS))
+    return (", ".join(POINT_KEYS) + ", " + ", ".join(f"search.{k}" for k in SEARCH_KEYS) + ", "
+            + ", ".join(f"fuse.{k}" for k in FUSE_KEYS) + " or an arch key path under " + ", ".join(ARCH_KEYS))
 
 
 def _check_key(key: Any, f: Fields, where: str) -> str:
@@ -165,6 +169,12 @@ def _flatten(data: dict, f: Fields, prefix: str = "") -> list[tuple[str, Any]]:
             if not isinstance(value, dict):
                 raise f.error("base.search", f"expected a mapping of {', '.join(SEARCH_KEYS)} or null, got {value!r}")
             out += _flatten(value, f, "search.") or [("search.objective", "energy")]
+        elif path == "fuse":
+            if value is None:                  # explicit: no fusion plan
+                continue
+            if not isinstance(value, dict):
+                raise f.error("base.fuse", f"expected a mapping of {', '.join(FUSE_KEYS)} or null, got {value!r}")
+            out += _flatten(value, f, "fuse.") or [("fuse.objective", "energy")]
         elif isinstance(value, dict) and set(value) != {"times"}:
             out += _flatten(value, f, f"{path}.")
         else:

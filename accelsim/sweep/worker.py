@@ -24,6 +24,8 @@ TOTAL_COLUMNS: tuple[str, ...] = (
     "energy_pj", "energy_per_mac_pj", *(f"energy_{p}_pj" for p in ENERGY_PARTS),
     *(f"energy_{t}_pj" for t in TENSORS), "dram_accesses_per_mac",
     *(f"stall_{c}_cycles" for c in STALLS),
+    # with fuse.*: the network mapper's plan (docs/fusion.md); empty otherwise
+    "fuse_groups", "fuse_dram_words", "fuse_energy_pj", "fuse_cycles",
 )
 MAX_ERROR_CHARS = 400
 # a sweep that sets one of these removes the other (a file gives words or bytes, not both)
@@ -138,6 +140,23 @@ def totals_of(doc: dict) -> dict:
     return row
 
 
+def fuse_totals(workload, arch, fuse: dict) -> dict:
+    """The fused-layer plan's columns: groups fused, DRAM words, energy and cycles of the plan."""
+    from accelsim.mapper.network import plan_network
+
+    objective = fuse.get("objective", "energy")
+    objective = "latency" if objective == "cycles" else objective
+    for key in ("budget", "seed"):
+        value = fuse.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < (key == "budget")):
+            raise ConfigError(f"fuse.{key} must be a {'positive' if key == 'budget' else 'non-negative'} integer, "
+                              f"got {value!r}", key=f"fuse.{key}")
+    plan = plan_network(workload, arch, objective=objective, budget=fuse.get("budget", 20000),
+                        seed=fuse.get("seed", 0)).as_dict()
+    return {"fuse_groups": sum(g["fused"] for g in plan["groups"]), "fuse_dram_words": plan["dram_words"],
+            "fuse_energy_pj": plan["energy_pj"], "fuse_cycles": plan["cycles"]}
+
+
 def one_line(exc: BaseException) -> str:
     text = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
     text = " ".join(text.split())
@@ -162,6 +181,9 @@ def evaluate_point(p: Point) -> dict:
                 raise ConfigError("simulate: true needs the simulator (accelsim.sim), which is not installed")
         result = run(arch, workload, None, search_spec=spec, simulate=simulate, refine=refine)
         record["totals"] = totals_of(report.stats(result))
+        fuse = {k.split(".", 1)[1]: v for k, v in dict(p.settings).items() if key_kind(k) == "fuse"}
+        if fuse:
+            record["totals"].update(fuse_totals(workload, arch, fuse))
     except Exception as exc:  # noqa: BLE001 - a failing point is recorded, the sweep goes on
         record["status"] = "error"
         record["error"] = one_line(exc)
