@@ -46,6 +46,7 @@ MODES: dict[str, tuple[str, str]] = {
     "keep_h": (RECOMPUTE, RETAIN),           # keep horizontally (column overlap), recompute vertically
     "keep": (RETAIN, RETAIN),                # fully keep (vertical overlap in a full-width line buffer)
 }
+LEVELS = ("glb",)     # where intermediates may live: the GLB of a fixed-shape arch (hierarchies: not yet)
 ROW_WISE = (LayerKind.CONV, LayerKind.DEPTHWISE, LayerKind.POOL, LayerKind.ELTWISE, LayerKind.ACTIVATION)
 
 
@@ -179,6 +180,9 @@ def check_group(group: FusedGroup, graph, where: str = "fuse") -> tuple[Layer, .
     """The group's layers, after checking every invariant of the module docstring against ``graph``."""
     if group.mode not in MODES:
         raise ConfigError(f"{where}.mode: unknown overlap mode {group.mode!r}; allowed: {', '.join(MODES)}")
+    if group.level not in LEVELS:
+        raise ConfigError(f"{where}.level: intermediates cannot live at {group.level!r}; allowed: {', '.join(LEVELS)} "
+                          f"(fixed-shape archs; level-list hierarchies are not supported yet)")
     if not group.layers:
         raise ConfigError(f"{where}.layers: a group needs at least one layer")
     if graph is None:
@@ -240,6 +244,7 @@ def group_from_dict(data, source: str, key: str) -> FusedGroup:
         raise f.error("layers", f"expected a list of layer names, got {layers!r}")
     g = FusedGroup(tuple(layers), rows=f.int("rows", 1, minimum=1), cols=f.int("cols", 0, minimum=0),
                    batch=f.int("batch", 1, minimum=1), mode=f.str("mode", "keep", choices=list(MODES)),
-                   level=f.str("level", "glb"), weights_resident=f.bool("weights_resident", True))
+                   level=f.str("level", "glb", choices=list(LEVELS)),
+                   weights_resident=f.bool("weights_resident", True))
     f.done()
     return g

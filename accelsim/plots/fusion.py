@@ -16,6 +16,11 @@ from accelsim.plots.style import save_as
 MODE_STYLE = {"recompute": ("tab:red", "o"), "keep_h": ("tab:orange", "s"), "keep": ("tab:blue", "D")}
 
 
+def traffic_per_layer(plan: dict) -> list[tuple[str, int, int]]:
+    """(node, DRAM words alone, DRAM words in the plan) in graph order: what the traffic plot draws."""
+    return [(n, g["per_layer_alone"][n], g["dram_by_layer"].get(n, 0)) for g in plan["groups"] for n in g["layers"]]
+
+
 def plot_fusion_traffic(plan: dict, path: str | Path, title: str = "") -> Path:
     """Bars per graph node: DRAM words run alone vs in the plan (a fused group's traffic charged to
     the layer that reads or writes it: the group's input to its first layer, the output to its last)."""
@@ -24,12 +29,10 @@ def plot_fusion_traffic(plan: dict, path: str | Path, title: str = "") -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names, alone, fused = [], [], []
-    for g in plan["groups"]:
-        for n in g["layers"]:
-            names.append(n)
-            fused.append(g["dram_by_layer"].get(n, 0))
-            alone.append(g["per_layer_alone"][n])
+    rows = traffic_per_layer(plan)
+    names = [n for n, _, _ in rows]
+    alone = [a for _, a, _ in rows]
+    fused = [f for _, _, f in rows]
     fig, ax = plt.subplots(figsize=(max(8, 0.28 * len(names)), 4.6))
     xs = range(len(names))
     ax.bar([x - 0.2 for x in xs], [a / 1e6 for a in alone], 0.4, label="layer by layer", color="tab:gray")
