@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsim import limits
-from accelsim.energy import PRESETS, TENSORS, EnergyTable
+from accelsim.energy import PRESETS, TENSORS, ArchEnergy
 from accelsim.errors import ConfigError
 from accelsim.fields import Fields
 from accelsim.yamlio import load_yaml
@@ -141,7 +141,7 @@ class Arch:
     dram: Dram
     noc: NocSpec
     energy_preset: str
-    energy: EnergyTable
+    energy: ArchEnergy
     dataflow: str
     source: str = "<memory>"
     constraints: Constraints = Constraints()
@@ -187,7 +187,7 @@ def _words(f: Fields, tensor: str, word_bits: int) -> int | None:
     return None
 
 
-def _energy(f: Fields | None, word_bits: int, glb_kb: float, dram: Dram) -> tuple[str, EnergyTable]:
+def _energy(f: Fields | None, word_bits: int, glb_kb: float, dram: Dram) -> tuple[str, ArchEnergy]:
     if f is None:
         preset = "normalized"
         table = PRESETS[preset](word_bits, glb_kb)
@@ -228,7 +228,7 @@ def _energy(f: Fields | None, word_bits: int, glb_kb: float, dram: Dram) -> tupl
         glb_r, glb_w = rw_pair("glb_pj", table.glb_read_pj, table.glb_write_pj)
         dram_r, dram_w = rw_pair("dram_pj", table.dram_read_pj, table.dram_write_pj)
         f.done()
-        table = EnergyTable(mac, tuple(rf_r), tuple(rf_w), noc, glb_r, glb_w, dram_r, dram_w)
+        table = ArchEnergy(mac, tuple(rf_r), tuple(rf_w), noc, glb_r, glb_w, dram_r, dram_w)
     if dram.energy_pj_per_bit is not None:
         per_word = dram.energy_pj_per_bit * word_bits
         table = replace(table, dram_read_pj=per_word, dram_write_pj=per_word)

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from accelsim.energy_table import EnergySpec, components_of, energy_spec_from_fields
 from accelsim.errors import ConfigError
 from accelsim.fields import Fields
 from accelsim.names import DRAM, GLB, MAC, REG, RF, ROLES
@@ -91,6 +92,7 @@ class Hierarchy:
     clock_mhz: float | None = None      # None: counts only, no seconds
     vector: Vector | None = None        # None: non-MAC ops run on the MAC array
     dataflow: str | None = None         # the dataflow `accelsim run` uses when none is given
+    energy: EnergySpec = EnergySpec()   # preset + overrides + areas (accelsim.energy_table.table_for)
 
     def __post_init__(self) -> None:
         bad = _first_problem(self)
@@ -222,8 +224,11 @@ def from_arch(arch: Any) -> Hierarchy:
     regs = tuple(arch.pe_array.operand_registers)
     levels.append(Storage(RF, rf_roles, groups, unsplit=rf_u))   # kept even when it holds nothing: its loops remain
     levels.append(Storage(REG, regs, tuple(((r,), 1) for r in regs)))
+    from accelsim.energy_table import arch_table
+
+    energy = EnergySpec(arch.energy_preset, arch_table(arch).entries, complete=True)
     return Hierarchy(arch.name, tuple(levels), Compute(MAC), arch.word_bits, arch.source, arch.clock_mhz,
-                     dataflow=arch.dataflow)
+                     dataflow=arch.dataflow, energy=energy)
 
 
 def fixed_shape(rows: int, cols: int, network: str = "bus") -> Hierarchy:
@@ -342,8 +347,12 @@ def hierarchy_from_dict(data: Any, source: str = "<memory>") -> Hierarchy:
         vector = Vector(vf.str("name", "vector"), vf.int("lanes", minimum=1, maximum=1 << 20),
                         vf.str("below", choices=[lv.name for lv in levels]))
         vf.done()
+    energy = EnergySpec()
+    if f.has("energy"):
+        shape = Hierarchy(name, tuple(levels), compute, word_bits, source)
+        energy = energy_spec_from_fields(f.sub("energy"), components_of(shape))
     f.done()
-    return Hierarchy(name, tuple(levels), compute, word_bits, source, clock, vector, dataflow)
+    return Hierarchy(name, tuple(levels), compute, word_bits, source, clock, vector, dataflow, energy=energy)
 
 
 def load_hierarchy(path: str) -> Hierarchy:

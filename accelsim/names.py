@@ -54,3 +54,13 @@ NETWORK_ACTIONS: tuple[str, ...] = (DOWN, DOWN_DEST, UP, UP_SRC)
 
 # ---- compute -------------------------------------------------------------------------------
 COMPUTE = "compute"      # one multiply-accumulate
+
+# ---- components of an energy table (accelsim.energy_table) ----------------------------------
+NET_SUFFIX = ".net"      # the network of the fanout below level L is the component "L.net"
+STORAGE, NETWORK, COMPUTE_UNIT = "storage", "network", "compute"   # component kinds
+ANY_ROLE = "*"           # an energy-table entry for every tensor role (compute entries have no role)
+# Actions that later models add (sparsity: gated / skipped / metadata): an energy table accepts
+# them (explicit entries only: presets never price them); the dense counting never emits them.
+EXTRA_STORAGE_ACTIONS: tuple[str, ...] = ()
+EXTRA_NETWORK_ACTIONS: tuple[str, ...] = ()
+EXTRA_COMPUTE_ACTIONS: tuple[str, ...] = ()

@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     # from tile sizes (spec); noc/ models are parameters and closed-form per-stream formulas over a
     # mapping (spec), which the cost model and the simulator ask.
     (1, "spec", ("workloads", "dataflows", "noc", "accelsim.arch", "accelsim.mapping", "accelsim.tiles",
-                 "accelsim.legality", "accelsim.constraints", "accelsim.energy", "accelsim.interop",
+                 "accelsim.legality", "accelsim.constraints", "accelsim.energy", "accelsim.energy_table", "accelsim.interop",
                  "accelsim.problem", "accelsim.hierarchy", "accelsim.loopnest", "accelsim.vector_ops", "accelsim.fused")),
     # the pure cost model and its two ground truths (the brute-force interpreter, functional mode)
     (2, "cost", ("accelsim.cost", "accelsim.interpreter", "accelsim.functional", "accelsim.interp_general",

@@ -27,7 +27,24 @@ from accelsim.cost.lattice import count_tuples as count_tuples  # re-exported: t
 from accelsim.hierarchy import Hierarchy, fixed_shape
 from accelsim.loopnest import from_fixed
 from accelsim.mapping import COLS, ROWS, Mapping
-from accelsim.names import DOWN, DOWN_DEST, DRAIN, DRAM, FILL, GLB, READ, RF, ROLES, UP, UP_SRC, UPDATE
+from accelsim.names import (
+    ANY_ROLE,
+    COMPUTE,
+    DOWN,
+    DOWN_DEST,
+    DRAIN,
+    DRAM,
+    FILL,
+    GLB,
+    MAC,
+    NET_SUFFIX,
+    READ,
+    RF,
+    ROLES,
+    UP,
+    UP_SRC,
+    UPDATE,
+)
 from accelsim.problem import from_layer
 from workloads.layer import Layer
 
@@ -91,6 +108,44 @@ def to_counts(actions: Actions) -> Counts:
     reads = (level(DRAM, READ, DRAIN), level(GLB, READ, DRAIN), net(DOWN_DEST), level(RF, READ, DRAIN))
     writes = (level(DRAM, FILL, UPDATE), level(GLB, FILL, UPDATE), net(UP_SRC), level(RF, FILL, UPDATE))
     return Counts(actions.macs, actions.cycles, actions.active, reads, writes, net(DOWN, UP))
+
+
+def column_keys() -> tuple[tuple[str, tuple[str, str, str], tuple[str, ...]], ...]:
+    """Each priced ``Counts`` entry (named as ``cost.fast.COLUMNS`` names it) with the action key it is
+    priced as over ``hierarchy.from_arch``'s components and the actions :func:`to_counts` merged into
+    it (a level's reads: read + drain; writes: fill + update; the NoC's reads: down_dest, writes:
+    up_src, transfers: down + up). Merged actions must cost the same for a ``Counts`` row to be priced."""
+    net = GLB + NET_SUFFIX
+    out: list[tuple[str, tuple[str, str, str], tuple[str, ...]]] = [("macs", (MAC, ANY_ROLE, COMPUTE), (COMPUTE,))]
+    comp = {"dram": DRAM, "glb": GLB, "noc": net, "rf": RF}
+    for kind, storage, network in (("reads", (READ, DRAIN), (DOWN_DEST,)), ("writes", (FILL, UPDATE), (UP_SRC,))):
+        for lv in ACCESS_LEVELS:
+            acts = network if lv == "noc" else storage
+            out += [(f"{kind}.{lv}.{t}", (comp[lv], t, acts[0]), acts) for t in ROLES]
+    out += [(f"noc_transfers.{t}", (net, t, DOWN), (DOWN, UP)) for t in ROLES]
+    return tuple(out)
+
+
+def actions_of_counts(counts: Counts) -> Actions:
+    """A ``Counts`` row as an action table over ``from_arch``'s levels (each entry under the first of
+    its merged actions, :func:`column_keys`), for pricing rows that were never an action table (the
+    mapper's batch rows, bandwidth-only layers)."""
+    value = {"macs": counts.macs}
+    for kind, rows in (("reads", counts.reads), ("writes", counts.writes)):
+        for li, lv in enumerate(ACCESS_LEVELS):
+            for ti, t in enumerate(ROLES):
+                value[f"{kind}.{lv}.{t}"] = rows[li][ti]
+    for ti, t in enumerate(ROLES):
+        value[f"noc_transfers.{t}"] = counts.noc_transfers[ti]
+    storage, network = {}, {}
+    for name, (c, r, a), _ in column_keys():
+        if a == COMPUTE:
+            continue
+        if c.endswith(NET_SUFFIX):
+            network[(c[: -len(NET_SUFFIX)], r, a)] = value[name]
+        else:
+            storage[(c, r, a)] = value[name]
+    return Actions(counts.macs, counts.cycles, counts.active_pes, storage, network)
 
 
 @lru_cache(maxsize=256)

@@ -800,41 +800,42 @@ def count_fast(layer: Layer, mapping: Mapping) -> Counts:
 
 
 @njit(cache=True)
-def _energy_kernel(c, w, hop, out):
-    """w: mac, dram read/write, glb read/write, noc hop, rf read x3, rf write x3 (pJ); hop: per
-    tensor the NoC model's (a, b), hop-words = a x (NoC reads + writes) + b x noc_transfers."""
+def _energy_kernel(c, cols, w, out):
+    """out[b] = sum over k, in order, of c[b, cols[k]] x w[k]."""
     for b in range(c.shape[0]):
-        dram = 0.0
-        glb = 0.0
-        noc = 0.0
-        rf = 0.0
-        for t in range(3):
-            dram = dram + (c[b, COL_READS + t] * w[1] + c[b, COL_WRITES + t] * w[2])
-            glb = glb + (c[b, COL_READS + 3 + t] * w[3] + c[b, COL_WRITES + 3 + t] * w[4])
-            words = c[b, COL_READS + 6 + t] + c[b, COL_WRITES + 6 + t]
-            h = float(words) if hop[t, 0] == 1.0 else hop[t, 0] * words
-            if hop[t, 1] != 0.0:
-                h = h + hop[t, 1] * c[b, COL_NOC + t]
-            noc = noc + h * w[5]
-            rf = rf + (c[b, COL_READS + 9 + t] * w[6 + t] + c[b, COL_WRITES + 9 + t] * w[9 + t])
-        out[b] = c[b, COL_MACS] * w[0] + rf + noc + glb + dram
+        acc = 0.0
+        for k in range(cols.shape[0]):
+            acc = acc + c[b, cols[k]] * w[k]
+        out[b] = acc
 
 
 def energy_batch(counts: np.ndarray, arch) -> np.ndarray:
-    """(B,) float64 pJ of each row on ``arch``: the numba twin of accelsim.cost.model.energy_of
-    (with its noc_hops), the same float operations in the same order summed over ENERGY_PARTS
-    (mac, rf, noc, glb, dram; each part summed over the tensors), so equal to
-    LayerResult.energy_pj bit for bit (tested on every shipped arch)."""
-    from noc.registry import hop_coefficients
-
-    table = arch.energy
+    """(B,) float64 pJ of each row on ``arch``: the rows' columns (``counts.column_keys``) priced by
+    the arch's energy table (``accelsim.cost.energy.weights``) and added in the table's canonical
+    order, so equal to accelsim.cost.model.fixed_energy (LayerResult.energy_pj) bit for bit (tested
+    on every shipped arch)."""
+    cols, w = _fixed_weights(arch)
     c = np.ascontiguousarray(counts, dtype=np.int64)
-    w = np.array([table.mac_pj, table.dram_read_pj, table.dram_write_pj, table.glb_read_pj, table.glb_write_pj,
-                  table.noc_hop_pj, *table.rf_read_pj, *table.rf_write_pj], dtype=np.float64)
-    hop = np.array(hop_coefficients(arch), dtype=np.float64).reshape(3, 2)
     out = np.empty(c.shape[0], dtype=np.float64)
-    _energy_kernel(c, w, hop, out)
+    _energy_kernel(c, cols, w, out)
     return out
+
+
+def _fixed_weights(arch) -> tuple[np.ndarray, np.ndarray]:
+    from accelsim.cost.counts import column_keys
+    from accelsim.cost.energy import canonical, weights
+    from accelsim.energy_table import arch_table
+
+    table = arch_table(arch)
+    entries = column_keys()
+    for name, (comp, role, _), merged in entries:
+        prices = {table.pj(comp, role, a) for a in merged}
+        if len(prices) > 1:
+            raise ConfigError(f"energy table {table.name!r}: the fixed-shape column {name} merges actions "
+                              f"{', '.join(merged)} of {comp}, which cost differently; price them alike")
+    col_of = {key: COLUMNS.index(name) for name, key, _ in entries}
+    keys = canonical(list(col_of), table)
+    return np.array([col_of[k] for k in keys], dtype=np.int64), weights(keys, table)
 
 
 @njit(cache=True)

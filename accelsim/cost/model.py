@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-from accelsim.cost.counts import ACCESS_LEVELS, L_DRAM, L_GLB, L_NOC, L_RF, TENSOR_NAMES, Counts, count
+from accelsim.cost.counts import ACCESS_LEVELS, Counts, actions_of_counts, count
+from accelsim.cost.energy import EnergyBreakdown, energy_of
+from accelsim.energy_table import arch_table, network_name
+from accelsim.hierarchy import Hierarchy, from_arch
 from accelsim.legality import check
 from accelsim.mapping import Mapping
-from noc import registry as noc_registry
+from accelsim.names import DRAM, GLB, MAC, REG, RF
 from workloads.layer import Layer
 
 ENERGY_PARTS = ("mac", "rf", "noc", "glb", "dram")
@@ -21,6 +25,7 @@ class LayerResult:
     pes: int
     energy_breakdown_pj: dict        # part -> pJ (ENERGY_PARTS)
     energy_by_tensor_pj: dict        # tensor -> pJ (data movement only; MAC energy excluded)
+    energy_total_pj: float           # the energy sum (accelsim.cost.energy.energy_of's total)
 
     @property
     def macs(self) -> int:
@@ -32,7 +37,7 @@ class LayerResult:
 
     @property
     def energy_pj(self) -> float:
-        return sum(self.energy_breakdown_pj[p] for p in ENERGY_PARTS)
+        return self.energy_total_pj
 
     @property
     def utilization(self) -> float:
@@ -47,35 +52,32 @@ class LayerResult:
         return self.counts.active_pes / self.pes
 
 
-def noc_hops(counts: Counts, arch) -> tuple[float, ...]:
-    """Hop-words per tensor (ifmap, weight, psum): a x (NoC reads + writes) + b x noc_transfers with
-    the arch's NoC model's (a, b) (noc.registry.hop_coefficients)."""
-    out = []
-    for t, (a, b) in enumerate(noc_registry.hop_coefficients(arch)):
-        words = counts.reads[L_NOC][t] + counts.writes[L_NOC][t]
-        h = float(words) if a == 1.0 else a * words
-        out.append(h + b * counts.noc_transfers[t] if b else h)
-    return tuple(out)
+# the fixed-shape report's parts, as components of hierarchy.from_arch (the registers cost 0 there)
+_PARTS = {"mac": (MAC,), "rf": (RF, REG), "noc": (network_name(GLB),), "glb": (GLB,), "dram": (DRAM,)}
 
 
-def energy_of(counts: Counts, arch) -> tuple[dict, dict]:
-    e = arch.energy
-    by_part = {p: 0.0 for p in ENERGY_PARTS}
-    by_tensor = {t: 0.0 for t in TENSOR_NAMES}
-    by_part["mac"] = counts.macs * e.mac_pj
-    hops = noc_hops(counts, arch)   # the arch's NoC model: hop-words per tensor
-    for ti, t in enumerate(TENSOR_NAMES):
-        r, w = counts.reads, counts.writes
-        parts = {
-            "dram": r[L_DRAM][ti] * e.dram_read_pj + w[L_DRAM][ti] * e.dram_write_pj,
-            "glb": r[L_GLB][ti] * e.glb_read_pj + w[L_GLB][ti] * e.glb_write_pj,
-            "noc": hops[ti] * e.noc_hop_pj,
-            "rf": r[L_RF][ti] * e.rf_read_pj[ti] + w[L_RF][ti] * e.rf_write_pj[ti],
-        }
-        for p, v in parts.items():
-            by_part[p] += v
-            by_tensor[t] += v
-    return by_part, by_tensor
+@lru_cache(maxsize=256)
+def arch_hierarchy(arch) -> Hierarchy:
+    return from_arch(arch)
+
+
+def fixed_energy(counts: Counts, arch) -> EnergyBreakdown:
+    """The energy of a fixed-shape ``Counts`` row on ``arch``: the row as an action table
+    (``counts.actions_of_counts``) priced by the arch's table (``energy_table.arch_table``)."""
+    return energy_of(actions_of_counts(counts), arch_hierarchy(arch), arch_table(arch))
+
+
+def energy_parts(e: EnergyBreakdown) -> tuple[dict, dict]:
+    """(pJ per ENERGY_PARTS part, pJ per tensor: data movement only) of a fixed-shape breakdown."""
+    by_c = e.by_component()
+    by_part = {p: sum(by_c.get(c, 0.0) for c in _PARTS[p]) for p in ENERGY_PARTS}
+    return by_part, e.by_role()
+
+
+def _result(layer: Layer, mapping: Mapping | None, counts: Counts, arch) -> LayerResult:
+    e = fixed_energy(counts, arch)
+    by_part, by_tensor = energy_parts(e)
+    return LayerResult(layer, mapping, counts, arch.pes, by_part, by_tensor, e.total_pj)
 
 
 def evaluate(layer: Layer, arch, mapping: Mapping, *, validate: bool = True) -> LayerResult:
@@ -84,9 +86,7 @@ def evaluate(layer: Layer, arch, mapping: Mapping, *, validate: bool = True) -> 
         return evaluate_streaming(layer, arch)
     if validate:
         check(layer, mapping, arch, source=f"mapping for layer {layer.name!r}")
-    counts = count(layer, mapping)
-    by_part, by_tensor = energy_of(counts, arch)
-    return LayerResult(layer, mapping, counts, arch.pes, by_part, by_tensor)
+    return _result(layer, mapping, count(layer, mapping), arch)
 
 
 def evaluate_streaming(layer: Layer, arch) -> LayerResult:
@@ -97,10 +97,8 @@ def evaluate_streaming(layer: Layer, arch) -> LayerResult:
     reads = ((ins, 0, 0), (ins, 0, outs), zero, zero)
     writes = ((0, 0, outs), (ins, 0, outs), zero, zero)
     cycles = -(-(ins + outs) // max(1, int(arch.glb.bandwidth_words_per_cycle)))
-    counts = Counts(0, cycles, 0, reads, writes, zero)
-    by_part, by_tensor = energy_of(counts, arch)
-    return LayerResult(layer, None, counts, arch.pes, by_part, by_tensor)
+    return _result(layer, None, Counts(0, cycles, 0, reads, writes, zero), arch)
 
 
-__all__ = ["ACCESS_LEVELS", "ENERGY_PARTS", "LayerResult", "energy_of", "evaluate", "evaluate_streaming",
-           "noc_hops"]
+__all__ = ["ACCESS_LEVELS", "ENERGY_PARTS", "LayerResult", "arch_hierarchy", "energy_parts", "evaluate",
+           "evaluate_streaming", "fixed_energy"]

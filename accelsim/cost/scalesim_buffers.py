@@ -149,7 +149,7 @@ def with_scalesim_buffers(result, layer: Layer, arch, flow: str):
     from dataclasses import replace
 
     from accelsim.cost.counts import L_DRAM, L_GLB
-    from accelsim.cost.model import energy_of
+    from accelsim.cost.model import energy_parts, fixed_energy
     from noc import registry as noc_registry
 
     settings = noc_registry.settings(arch.noc)
@@ -169,5 +169,7 @@ def with_scalesim_buffers(result, layer: Layer, arch, flow: str):
     writes[L_DRAM] = [0, 0, psum_out]
     writes[L_GLB][0], writes[L_GLB][1] = ifmap, weight
     counts = replace(c, reads=tuple(tuple(x) for x in reads), writes=tuple(tuple(x) for x in writes))
-    by_part, by_tensor = energy_of(counts, arch)
-    return replace(result, counts=counts, energy_breakdown_pj=by_part, energy_by_tensor_pj=by_tensor)
+    e = fixed_energy(counts, arch)
+    by_part, by_tensor = energy_parts(e)
+    return replace(result, counts=counts, energy_breakdown_pj=by_part, energy_by_tensor_pj=by_tensor,
+                   energy_total_pj=e.total_pj)

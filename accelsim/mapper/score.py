@@ -1,6 +1,6 @@
 """Scoring: the cost model's counts turned into the number a search minimises.
 
-Objectives are a registry: energy (pJ, accelsim.cost.model.energy_of), cycles (the bandwidth-aware
+Objectives are a registry: energy (pJ, accelsim.cost.model.fixed_energy), cycles (the bandwidth-aware
 bound accelsim.cost.bound.latency_bound: compute cycles, or the DRAM, GLB or NoC traffic at their
 bandwidths if that is longer) and edp (their product).
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from accelsim.cost.bound import latency_bound
 from accelsim.cost.counts import Counts
-from accelsim.cost.model import energy_of
+from accelsim.cost.model import fixed_energy
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,6 @@ OBJECTIVES: dict[str, Callable[[Any, Any], Any]] = {
 
 
 def score(counts: Counts, arch, objective: str) -> Score:
-    by_part, _ = energy_of(counts, arch)
-    energy = sum(by_part.values())
+    energy = fixed_energy(counts, arch).total_pj
     cycles = latency_bound(counts, arch)
     return Score(OBJECTIVES[objective](energy, cycles), energy, cycles)
