@@ -4,7 +4,7 @@ Each model module (bus, mesh, systolic, eyeriss_v1, eyeriss_v2) exports ``MODEL`
 :class:`noc.model.NocModel` record: its parameters and the questions the simulator and the energy
 model ask it. The arch loader calls :func:`names` and :func:`validate`; the simulator calls
 :func:`model` and :func:`settings`; the cost model's energy
-(accelsim.cost.model.noc_hops) calls :func:`hop_coefficients`.
+(accelsim.energy_table.arch_table) calls :func:`hop_coefficients`.
 """
 
 from __future__ import annotations
