@@ -147,6 +147,10 @@ class Hierarchy:
         text = " -> ".join(parts)
         if self.vector is not None:
             text += f"; {self.vector.name}[{self.vector.lanes} lanes, below {self.vector.below}]"
+        if self.energy.area_mm2:
+            from accelsim.energy_table import area_mm2
+
+            text += f"; area {area_mm2(self):.4g} mm^2 ({self.energy.area_source})"
         return text
 
 

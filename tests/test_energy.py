@@ -282,3 +282,29 @@ def test_energy_yaml_mutations(tmp_path, doc):
                           ("down", "down_dest", "up", "up_src") if kind == "network" else
                           ("read", "fill", "update", "drain")):
                     assert t.pj(c, r if kind != "compute" else ANY_ROLE, a) >= 0
+
+
+def test_count_prices_the_table_from_the_energy_section():
+    """``accelsim count --energy --json`` on a hierarchy with a 45 nm energy section; rows checked
+    against hand values: DRAM 1.3 nJ / 4 words per 16-bit word, the weight spad override 1.2 pJ, the
+    clusters' network override 0.3 pJ per word received."""
+    import json
+    import subprocess
+    import sys
+
+    data = REPO / "tests" / "data"
+    out = subprocess.run([sys.executable, "-m", "accelsim", "count", str(data / "core_energy_v2.yaml"), "-m",
+                          str(data / "core_nest_v2.yaml"), "-p", str(data / "core_conv3x3.yaml"), "--energy", "--json"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)["energy"]
+    rows = {(r["component"], r["tensor"], r["action"]): (r["count"], r["pj_each"], r["pj"]) for r in doc["rows"]}
+    assert rows[("dram", "weight", "read")] == (36864, 325.0, 36864 * 325.0)
+    assert rows[("spad", "weight", "read")][1:] == (1.2, 1179648 * 1.2)
+    assert rows[("spad", "ifmap", "read")][1] == 2.5                      # 12-word spad: the 8 kB figure
+    assert rows[("glb_cluster.net", "ifmap", "down_dest")][1] == 0.3
+    assert rows[("mac", "*", "compute")] == (1179648, 1.5, 1179648 * 1.5)
+    assert doc["total_pj"] == pytest.approx(sum(v[2] for v in rows.values()), rel=1e-12)
+    h = load_hierarchy(str(data / "core_energy_v2.yaml"))
+    assert area_mm2(h) == pytest.approx(16 * 0.2 + 192 * (0.005 + 0.003))
+    assert h.describe().endswith("; area 4.736 mm^2 (illustrative figures for this example, not a published source)")

@@ -1,7 +1,8 @@
 """accelsim count: the general core's action table for one problem on a level-list hierarchy.
 
-``accelsim count HIERARCHY --mapping NEST.yaml (--problem P.yaml | -w WORKLOAD -l LAYER) [--json]``
-prints the hierarchy, the Timeloop-style loop nest and every nonzero (level, tensor, action) count
+``accelsim count HIERARCHY --mapping NEST.yaml (--problem P.yaml | -w WORKLOAD -l LAYER) [--json] [--energy]``
+prints the hierarchy, the Timeloop-style loop nest and every nonzero (level, tensor, action) count; with
+``--energy`` also each action priced by the hierarchy's energy table (accelsim.cost.energy.energy_of)
 (docs/core.md). HIERARCHY is a level-list YAML file or a shipped one (``hierarchy/eyeriss_v2``), or
 any fixed-shape arch, converted on load (``accelsim.hierarchy.load_architecture``).
 Bad input of any spec is one line naming the file and key, exit 2 (accelsim.cli.main).
@@ -29,6 +30,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--counts", choices=("accelsim", "timeloop"), default="accelsim",
                    help="timeloop: also report per-level reads / fills / updates in Timeloop's conventions "
                         "(docs/interop.md)")
+    p.add_argument("--energy", action="store_true", help="also price every action with the hierarchy's energy "
+                                                         "table (its energy: section; docs/core.md)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,6 +61,13 @@ def run(args: argparse.Namespace) -> int:
         from accelsim.cost.timeloop_view import timeloop_view
 
         tl_rows = timeloop_view(problem, hierarchy, nest, actions)
+    energy = None
+    if args.energy:
+        from accelsim.cost.energy import energy_of
+        from accelsim.energy_table import table_for
+
+        table = table_for(hierarchy)
+        energy = energy_of(actions, hierarchy, table)
     if args.json:
         doc = {"hierarchy": hierarchy.name, "problem": problem.name, "macs": actions.macs, "cycles": actions.cycles,
                "active": actions.active,
@@ -65,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
         if tl_rows is not None:
             doc["timeloop"] = [{"level": r.level, "tensor": r.tensor, "reads": r.reads, "fills": r.fills,
                                 "updates": r.updates} for r in tl_rows]
+        if energy is not None:
+            doc["energy"] = {"table": table.name, "total_pj": energy.total_pj, "by_component_pj": energy.by_component(),
+                             "rows": [{"component": c, "tensor": r, "action": a, "count": n, "pj_each": e, "pj": pj}
+                                      for c, r, a, n, e, pj in energy.rows if n]}
         sys.stdout.write(json.dumps(doc, indent=1) + "\n")
         return 0
     print(hierarchy.describe())
@@ -79,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
         from accelsim.cost.timeloop_view import timeloop_text
 
         print(timeloop_text(tl_rows, actions.macs, actions.cycles))
+    if energy is not None:
+        print(f"energy table {table.name}: {'; '.join(table.sources)}")
+        print(energy.table())
+        print(f"{energy.total_pj / actions.macs:.4g} pJ/MAC" if actions.macs else "no MACs")
     return 0
 
 
