@@ -14,7 +14,7 @@ from accelsim.arch import load_arch
 from accelsim.cost.actions import count_actions
 from accelsim.cost.counts import to_counts
 from accelsim.cost.fast_nest import bound_nests
-from accelsim.cost.model import energy_of
+from accelsim.cost.model import fixed_energy
 from accelsim.cost.nest_arrays import NestLayout, decode_nest
 from accelsim.errors import ConfigError
 from accelsim.hierarchy import from_arch, load_architecture
@@ -82,7 +82,7 @@ def test_fixed_arch_weights_price_the_table_as_the_fixed_energy_model():
     assert len(mappings) >= 4
     for m in mappings:
         a = count_actions(from_layer(layer), h, from_fixed(m, h))
-        want = sum(energy_of(to_counts(a), arch)[0].values())
+        want = fixed_energy(to_counts(a), arch).total_pj
         assert layout.row_of(a).astype(np.float64) @ w == pytest.approx(want, rel=1e-12)
 
 

@@ -111,4 +111,22 @@ def weights(keys: list[Key], table: EnergyTable) -> np.ndarray:
     return np.array([table.pj(c, r, a) for c, r, a in keys], dtype=np.float64)
 
 
-__all__ = ["EnergyBreakdown", "canonical", "energy_of", "keys_of", "weights"]
+def column_weights(layout: Any, table: EnergyTable) -> np.ndarray:
+    """pJ per count of each column of a general scorer's row layout (``cost.nest_arrays.NestLayout``:
+    ``macs`` / ``cycles`` / ``active``, then storage keys ``(level, role, action)``, then from
+    ``network_base`` network keys ``(level, role, action)``): ``macs`` the compute energy, the other
+    head columns 0, every key its table price (energy = row . weights, up to float rounding)."""
+    from accelsim.names import COMPUTE as _C
+
+    out = []
+    compute = layout.hierarchy.compute.name
+    for i, col in enumerate(layout.columns):
+        if isinstance(col, str):
+            out.append(table.pj(compute, ANY_ROLE, _C) if col == "macs" else 0.0)
+            continue
+        lv, r, a = col
+        out.append(table.pj(network_name(lv) if i >= layout.network_base else lv, r, a))
+    return np.array(out, dtype=np.float64)
+
+
+__all__ = ["EnergyBreakdown", "canonical", "column_weights", "energy_of", "keys_of", "weights"]

@@ -178,47 +178,17 @@ def search_nest(problem: Problem, hierarchy: Hierarchy, *, objective: str = "ene
 
 def fixed_arch_weights(layout: NestLayout, arch) -> np.ndarray:
     """The energy weights of a fixed-shape ``accelsim.arch.Arch`` over ``layout`` (its hierarchy is
-    ``hierarchy.from_arch(arch)``): ``cost.model.energy_of`` written per action column. DRAM/GLB:
-    read and drain at the read pJ, fill and update at the write pJ; RF per role likewise; the array
-    network per role: hop pJ x (a on down_dest and up_src, b on down and up) with the NoC model's
-    (a, b) (``noc.registry.hop_coefficients``); registers: 0 (the fixed model never priced them);
-    macs: the MAC pJ. (An adapter for the fixed shape; the energy table over any hierarchy comes from
-    accelsim.energy.)"""
-    from accelsim.cost.nest_arrays import HEAD, MACS
-    from accelsim.names import (
-        DOWN,
-        DOWN_DEST,
-        DRAIN,
-        DRAM,
-        FILL,
-        GLB,
-        READ,
-        RF,
-        ROLES,
-        UP,
-        UP_SRC,
-        UPDATE,
-    )
-    from noc.registry import hop_coefficients
+    ``hierarchy.from_arch(arch)``): the arch's energy table (``energy_table.arch_table``: read and
+    drain at the read pJ, fill and update at the write pJ, the array network by its NoC model's hop
+    coefficients, registers 0) per count column (``cost.energy.column_weights``)."""
+    from accelsim.cost.energy import column_weights
+    from accelsim.energy_table import arch_table
+    from accelsim.names import DRAM, GLB, RF
 
     if layout.levels[:3] != (DRAM, GLB, RF):
         raise ConfigError(f"fixed_arch_weights needs the fixed shape's levels (dram, glb, rf, ...), got "
                           f"{list(layout.levels)}")
-    e = arch.energy
-    w = np.zeros(layout.width, np.float64)
-    w[HEAD.index(MACS)] = e.mac_pj
-    hops = hop_coefficients(arch)
-    for t, r in enumerate(ROLES):
-        for lv, rd, wr in ((DRAM, e.dram_read_pj, e.dram_write_pj), (GLB, e.glb_read_pj, e.glb_write_pj),
-                           (RF, e.rf_read_pj[t], e.rf_write_pj[t])):
-            for a in (READ, DRAIN):
-                w[layout.storage_column(lv, r, a)] = rd
-            for a in (FILL, UPDATE):
-                w[layout.storage_column(lv, r, a)] = wr
-        a_t, b_t = hops[t]
-        for act, coef in ((DOWN_DEST, a_t), (UP_SRC, a_t), (DOWN, b_t), (UP, b_t)):
-            w[layout.network_column(GLB, r, act)] = coef * e.noc_hop_pj
-    return w
+    return column_weights(layout, arch_table(arch))
 
 
 def named_starts(layer, arch, hierarchy: Hierarchy) -> tuple[LoopNest, ...]:
