@@ -3,7 +3,7 @@ dataflow's named mapping, a searched one, or one given), its action table, energ
 and Eyexam steps 1-6. Pure apart from the optional progress hook.
 
 Per layer with MACs: nest -> ``count_actions`` (accelsim.cost.actions: the one count) -> energy
-(accelsim.cost.level_energy: the minimal adapter until the (component, action) energy table lands)
+(accelsim.cost.energy: the hierarchy's (component, action) energy table, accelsim.energy_table)
 -> latency bound (accelsim.cost.bound.bound_parts over the hierarchy's bandwidths) -> Eyexam
 (accelsim.eyexam.hierarchy). No simulator runs on level-list hierarchies yet: a layer's cycles
 ARE its latency bound, and the report says so. Everything the report prints is read from the
@@ -28,8 +28,8 @@ from typing import Any
 
 from accelsim.cost.actions import Actions, count_actions
 from accelsim.cost.bound import bound_parts
-from accelsim.cost.level_energy import energy_of_actions
-from accelsim.energy import PRESETS, EnergyTable
+from accelsim.cost.energy import energy_parts
+from accelsim.energy_table import EnergyTable, table_for
 from accelsim.errors import ConfigError
 from accelsim.eyexam.hierarchy import hierarchy_steps
 from accelsim.eyexam.steps import Step
@@ -38,15 +38,13 @@ from accelsim.loopnest import LoopNest, check, from_fixed
 from accelsim.names import DRAIN, FILL, IFMAP, PSUM, READ, UPDATE
 from workloads.problems import ProblemLayer, ProblemWorkload
 
-LEVEL_ADAPTER_PRESET = "normalized"   # the energy preset a level-list hierarchy is charged with (adapter)
-
 
 @dataclass(frozen=True)
 class HierarchyLayerRun:
     item: ProblemLayer
     nest: LoopNest | None                 # None: a layer without MACs
     actions: Actions
-    energy_parts_pj: dict[str, float]     # mac, each level, LEVEL.net (accelsim.cost.level_energy)
+    energy_parts_pj: dict[str, float]     # mac, each level, LEVEL.net (accelsim.cost.energy.energy_parts)
     energy_by_tensor_pj: dict[str, float]
     bound_parts: dict[str, float]         # accelsim.cost.bound.bound_parts
     steps: tuple[Step, ...] = ()          # Eyexam 1-6
@@ -70,7 +68,6 @@ class HierarchyRun:
     dataflow: str
     layers: tuple[HierarchyLayerRun, ...]
     energy_preset: str
-    energy_adapter: bool                  # True: the level adapter (no per-component table yet)
     search: Any = None                    # the SearchSpec when searched
     hand_written: tuple[str, ...] = ()
 
@@ -127,15 +124,11 @@ def stream_actions(item: ProblemLayer, hierarchy: Hierarchy) -> Actions:
     return Actions(0, 0, 0, storage, {})
 
 
-def energy_table(hierarchy: Hierarchy, arch=None) -> tuple[str, EnergyTable, bool]:
-    """(preset name, table, adapter?) : a converted arch's own table, else the level adapter's."""
-    if arch is not None:
-        return arch.energy_preset, arch.energy, False
-    glb_kb = 0.0
-    for i in hierarchy.buffers[:-1] or hierarchy.buffers:
-        lv = hierarchy.levels[i]
-        glb_kb = max(glb_kb, sum(w for _, w in lv.capacity) * hierarchy.word_bits / 8 / 1024)
-    return LEVEL_ADAPTER_PRESET, PRESETS[LEVEL_ADAPTER_PRESET](hierarchy.word_bits, glb_kb), True
+def energy_table(hierarchy: Hierarchy, arch=None) -> tuple[str, EnergyTable]:
+    """(table name, table): the hierarchy's ``energy:`` section (``energy_table.table_for``); a
+    converted fixed-shape arch carries its own table (``hierarchy.from_arch``)."""
+    table = table_for(hierarchy)
+    return table.name, table
 
 
 def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str | None = None, *,
@@ -145,7 +138,7 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
     ``hierarchy`` was converted from; ``nests``: hand-written nests by layer name; ``search_spec``:
     search each layer (accelsim.mapper.rule_search) instead of taking the named mapping."""
     flow = flow_for(hierarchy, dataflow, arch is not None)
-    preset, table, adapter = energy_table(hierarchy, arch)
+    preset, table = energy_table(hierarchy, arch)
     out = []
     searched: dict = {}
     for item in workload.layers:
@@ -167,7 +160,7 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
             else:
                 nest = named_nest(item, hierarchy, flow, arch)
             actions = count_actions(item.problem, hierarchy, nest)
-        parts, by_tensor = energy_of_actions(actions, hierarchy, table)
+        parts, by_tensor = energy_parts(actions, hierarchy, table)
         bound = bound_parts(actions, hierarchy)
         steps = hierarchy_steps(item.problem, hierarchy, actions, flow) if (
             item.problem is not None and flow.rule is not None) else ()
@@ -175,8 +168,8 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
         if on_layer is not None:
             on_layer(item.name)
     given = tuple(lr.item.name for lr in out if lr.mapping_source == "hand-written")
-    return HierarchyRun(hierarchy, workload, flow.name, tuple(out), preset, adapter, search_spec, given)
+    return HierarchyRun(hierarchy, workload, flow.name, tuple(out), preset, search_spec, given)
 
 
-__all__ = ["LEVEL_ADAPTER_PRESET", "HierarchyLayerRun", "HierarchyRun", "energy_table", "flow_for",
+__all__ = ["HierarchyLayerRun", "HierarchyRun", "energy_table", "flow_for",
            "named_nest", "ruled", "run_hierarchy", "stream_actions"]

@@ -18,7 +18,7 @@ import io
 from pathlib import Path
 
 from accelsim import __version__
-from accelsim.cost.level_energy import MAC_PART
+from accelsim.cost.energy import MAC_PART
 from accelsim.loopnest import loop_nest_text, nest_to_dict
 from accelsim.names import DOWN, DOWN_DEST, DRAIN, FILL, READ, ROLES, UP, UP_SRC, UPDATE
 from accelsim.pipeline_hierarchy import HierarchyLayerRun, HierarchyRun
@@ -129,7 +129,7 @@ def stats(run: HierarchyRun) -> dict:
         "batch": batch,
         "clock_mhz": h.clock_mhz,
         "pes": units,
-        "energy_preset": run.energy_preset + (" (level adapter)" if run.energy_adapter else ""),
+        "energy_preset": run.energy_preset,
         "energy_parts": parts,
         "simulated": False,
         "cycles_are": CYCLES_ARE,

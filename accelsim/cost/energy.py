@@ -111,6 +111,20 @@ def weights(keys: list[Key], table: EnergyTable) -> np.ndarray:
     return np.array([table.pj(c, r, a) for c, r, a in keys], dtype=np.float64)
 
 
+MAC_PART = "mac"     # the compute level's entry in :func:`energy_parts` (whatever the compute level's name)
+
+
+def energy_parts(actions: Actions, hierarchy: Any, table: EnergyTable) -> tuple[dict[str, float], dict[str, float]]:
+    """(pJ per part: ``mac`` (the compute level), then each level and ``LEVEL.net`` in hierarchy
+    order; pJ per tensor role, data movement only) of :func:`energy_of`."""
+    e = energy_of(actions, hierarchy, table)
+    by_c = e.by_component()
+    compute = hierarchy.compute.name
+    parts = {MAC_PART: by_c.get(compute, 0.0)}
+    parts.update({c: by_c.get(c, 0.0) for c, _ in table.components if c != compute})
+    return parts, e.by_role()
+
+
 def column_weights(layout: Any, table: EnergyTable) -> np.ndarray:
     """pJ per count of each column of a general scorer's row layout (``cost.nest_arrays.NestLayout``:
     ``macs`` / ``cycles`` / ``active``, then storage keys ``(level, role, action)``, then from
@@ -129,4 +143,5 @@ def column_weights(layout: Any, table: EnergyTable) -> np.ndarray:
     return np.array(out, dtype=np.float64)
 
 
-__all__ = ["EnergyBreakdown", "canonical", "column_weights", "energy_of", "keys_of", "weights"]
+__all__ = ["MAC_PART", "EnergyBreakdown", "canonical", "column_weights", "energy_of", "energy_parts", "keys_of",
+           "weights"]

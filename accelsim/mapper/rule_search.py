@@ -7,7 +7,7 @@ prefix of its ``inner`` dims (the dims looped whole inside the innermost buffer)
 ``len(x) * len(y) * (len(inner) + 1)`` rules (<= 150 for the shipped dataflows). The named rule is
 scored first; the others in an order shuffled by ``numpy.random.default_rng(seed)``; at most
 ``budget`` are scored (a rule whose nest equals one already scored, or that cannot map, is skipped,
-not scored). Objective (accelsim.mapper.search.SearchSpec): ``energy`` (pJ, the level adapter),
+not scored). Objective (accelsim.mapper.search.SearchSpec): ``energy`` (pJ, the hierarchy's energy table),
 ``cycles`` (the latency bound) or ``edp`` (their product); ties keep the earlier candidate. Same
 input, same seed: same nest.
 """
@@ -21,7 +21,7 @@ import numpy as np
 
 from accelsim.cost.actions import count_actions
 from accelsim.cost.bound import hierarchy_bound
-from accelsim.cost.level_energy import energy_of_actions
+from accelsim.cost.energy import energy_of
 from accelsim.errors import ConfigError
 from accelsim.loopnest import LoopNest
 
@@ -81,7 +81,7 @@ def search_rule(problem, hierarchy, flow, spec, table) -> RuleSearchResult:
             continue
         seen.add(nest)
         a = count_actions(problem, hierarchy, nest)
-        energy = sum(energy_of_actions(a, hierarchy, table)[0].values())
+        energy = energy_of(a, hierarchy, table).total_pj
         cycles = hierarchy_bound(a, hierarchy)
         score = {"energy": energy, "cycles": cycles, "edp": energy * cycles}[spec.objective]
         evaluated += 1
