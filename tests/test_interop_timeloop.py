@@ -82,6 +82,15 @@ def test_eyeriss_like_conv1_imports_and_counts_as_timeloop_published(tmp_path):
     expect = {k: v for k, v in TIMELOOP_EYERISS_LIKE.items() if isinstance(k, tuple)}
     assert got == expect
     assert (doc["macs"], doc["cycles"], doc["active"]) == (105_415_200, 798_600, 132)
+    # `accelsim run` on the imported files: Timeloop's cycles (its bandwidth throttling is 1.00, so the
+    # latency bound is the compute steps) and the same counts in stats.json
+    run = accelsim("run", "imp/hierarchy.yaml", "-w", "imp/workload.yaml", "--mapping", "imp/mapping.yaml", "-d", "rs",
+                   "--counts", "timeloop", "--json", "-q", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    layer = json.loads(run.stdout)["layers"][0]
+    assert (layer["cycles"], layer["active_pes"], layer["mapping_source"]) == (798_600, 132, "hand-written")
+    assert {(r["level"], r["tensor"]): (r["reads"], r["fills"], r["updates"]) for r in layer["timeloop"]} == {
+        (lv, {"Inputs": "ifmap", "Weights": "weight", "Outputs": "psum"}[t]): v for (lv, t), v in expect.items()}
     # the same run through the shipped workload file: the one-layer conv the importer wrote
     run = accelsim("count", "imp/hierarchy.yaml", "-m", "imp/mapping.yaml", "-w", "imp/workload.yaml",
                    "-l", "alexnet_conv1", "--counts", "timeloop", "--json", cwd=tmp_path)
@@ -217,3 +226,43 @@ def test_a_section_in_two_files_and_a_capacity_overflow_are_errors(tmp_path):
     line = _err(tmp_path, [arch, PROB, "m.yaml"])
     assert line == ("accelsim: error: m.yaml: mapping (level weights_spad): weights_spad tiles of weight need "
                     "264 words > 192")
+
+
+def test_a_custom_einsum_shape_imports_counts_exactly_and_runs(tmp_path):
+    """A shape with its own data-spaces (the exercises' 1-D convolution with output channels: Weights
+    [K][R], Inputs [R + P], Outputs [K][P]) on a two-level design with a 4-wide fanout: the closed form
+    equals the interpreter, and the einsum workload the importer writes runs."""
+    (tmp_path / "a.yaml").write_text(
+        "architecture:\n  version: 0.2\n  subtree:\n  - name: System\n    local:\n"
+        "    - {name: MainMemory, class: DRAM, attributes: {word-bits: 8, width: 256}}\n"
+        "    subtree:\n    - name: Chip\n      local:\n"
+        "      - {name: GlobalBuffer, class: SRAM, attributes: {depth: 64, width: 32, word-bits: 8}}\n"
+        "      subtree:\n      - name: PE\n        local:\n"
+        "        - {name: 'RegisterFile[0..3]', class: regfile, attributes: {depth: 16, word-bits: 8}}\n"
+        "        - {name: 'MACC[0..3]', class: intmac, attributes: {word-bits: 8}}\n")
+    (tmp_path / "p.yaml").write_text(
+        "problem:\n  shape:\n    name: Conv1D_OC\n    dimensions: [K, R, P]\n    data-spaces:\n"
+        "    - {name: Weights, projection: [[[K]], [[R]]]}\n"
+        "    - {name: Inputs, projection: [[[R], [P]]]}\n"
+        "    - {name: Outputs, projection: [[[K]], [[P]]], read-write: true}\n"
+        "  instance: {K: 8, R: 3, P: 6}\n")
+    (tmp_path / "m.yaml").write_text(
+        "mapping:\n"
+        "  - {target: MainMemory, type: temporal, factors: K=2 R=1 P=1, permutation: PRK}\n"
+        "  - {target: GlobalBuffer, type: temporal, factors: R=3 P=2 K=1, permutation: RPK}\n"
+        "  - {target: GlobalBuffer, type: spatial, factors: K=4, permutation: K}\n"
+        "  - {target: RegisterFile, type: temporal, factors: P=3, permutation: P}\n")
+    files = [str(tmp_path / n) for n in ("a.yaml", "p.yaml", "m.yaml")]
+    imp, h, p, nest = _specs(files)
+    assert (h.levels[1].capacity, h.levels[1].fanout.x, h.levels[2].capacity) == (
+        ((("ifmap", "weight", "psum"), 64 * 4),), 4, ((("ifmap", "weight", "psum"), 16),))
+    assert p.tensor("ifmap").coords[0].size == (3 - 1) + (6 - 1) + 1 and p.macs == 8 * 3 * 6
+    fast, slow = count_actions(p, h, nest), interpret(p, h, nest)
+    assert fast.table() == slow.table() and fast.active == 4
+    out = accelsim("import", "timeloop", *files, "--out", "imp", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    run = accelsim("run", "imp/hierarchy.yaml", "-w", "imp/workload.yaml", "--mapping", "imp/mapping.yaml", "-d", "ws",
+                   "--json", "-q", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    layer = json.loads(run.stdout)["layers"][0]
+    assert (layer["macs"], layer["active_pes"]) == (8 * 3 * 6, 4)

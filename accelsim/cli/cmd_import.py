@@ -2,8 +2,9 @@
 
 ``accelsim import timeloop FILES... --out DIR`` reads Timeloop architecture / problem / mapping /
 constraint YAML files and writes, to DIR, what they describe in accelsim's formats (docs/core.md):
-``hierarchy.yaml`` (level list), ``problem.yaml`` (einsum), ``workload.yaml`` (a one-layer workload,
-CNN-Layer problems only) and ``mapping.yaml`` (loop nest), each only if its source was given. It
+``hierarchy.yaml`` (level list), ``problem.yaml`` (einsum), ``workload.yaml`` (a one-layer workload:
+a conv for CNN-Layer problems, else an einsum) and ``mapping.yaml`` (loop nest), each only if its
+source was given; ``accelsim count`` and ``accelsim run`` take them. It
 prints the files written, the hierarchy, the Timeloop-style loop nest and every note on what has no
 counterpart. Bad input: one line naming the file and key, exit 2.
 """

@@ -53,6 +53,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "table and stored in stats.json under 'fusion'")
     p.add_argument("--fuse-budget", type=int, default=20000,
                    help="with --fuse: fused groups scored in all (default 20000)")
+    p.add_argument("--counts", choices=("accelsim", "timeloop"), default="accelsim",
+                   help="timeloop (level-list hierarchies): also report per-level reads / fills / updates in "
+                        "Timeloop's conventions (docs/interop.md)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     t = p.add_argument_group("transformers (with --dataflow unfused, flat or fusemax; docs/attention.md)")
     t.add_argument("--seq", type=int, help="sequence length (prefill; default the model's)")
@@ -117,6 +120,9 @@ def run(args: argparse.Namespace) -> int:
         if args.fuse:
             raise ConfigError(f"--fuse plans fused CNN layer groups; the attention dataflow {args.dataflow!r} "
                               "fuses the attention itself (docs/attention.md)")
+        if args.counts == "timeloop":
+            raise ConfigError(f"--counts timeloop counts one nest per layer; the attention dataflow {args.dataflow!r} "
+                              "runs cascades of them (docs/attention.md)")
         return run_attention(args)
     if args.seq is not None or args.decode or args.cache_len is not None:
         raise ConfigError("--seq, --decode and --cache-len run transformers: give --dataflow unfused, flat or "
@@ -124,6 +130,9 @@ def run(args: argparse.Namespace) -> int:
     hierarchy = level_list(args.arch)
     if hierarchy is not None:
         return run_hierarchy_cli(args, hierarchy)
+    if args.counts == "timeloop":
+        raise ConfigError(f"--counts timeloop runs on level-list hierarchies; {args.arch!r} is a fixed-shape arch "
+                          "(accelsim count converts it: accelsim count ARCH -m NEST.yaml ... --counts timeloop)")
     out = output_dir(args.out) if args.out else None
     arch = load_arch(args.arch)
     if args.buffers:
@@ -241,6 +250,7 @@ def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
     finally:
         bar.close()
     doc = report_hierarchy.stats(result)
+    tl_tables = _timeloop_counts(result, doc) if args.counts == "timeloop" else []
     written = report_hierarchy.write_outputs(result, doc, out) if out is not None else []
     if args.json:
         from accelsim.report import to_json
@@ -248,6 +258,8 @@ def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
         sys.stdout.write(to_json(doc))
     else:
         print(report_hierarchy.table(doc))
+        for text in tl_tables:
+            print(text)
         if out is not None:
             print(f"wrote {', '.join(str(p) for p in written)}")
     return 0
@@ -265,6 +277,23 @@ def _fusion(args: argparse.Namespace, workload, arch) -> dict:
     plan = plan_network(workload, arch, objective=objective, budget=args.fuse_budget, seed=args.seed,
                         dataflow=args.dataflow)
     return plan.as_dict()
+
+
+def _timeloop_counts(result, doc: dict) -> list[str]:
+    """Add each layer's counts in Timeloop's conventions to stats.json (``layers[].timeloop``); the
+    printed tables, one per layer with MACs."""
+    from accelsim.cost.timeloop_view import timeloop_text, timeloop_view
+
+    texts = []
+    entries = {entry["name"]: entry for entry in doc["layers"]}
+    for lr in result.layers:
+        if lr.nest is None or lr.item.problem is None:
+            continue
+        rows = timeloop_view(lr.item.problem, result.hierarchy, lr.nest, lr.actions)
+        entries[lr.item.name]["timeloop"] = [{"level": r.level, "tensor": r.tensor, "reads": r.reads,
+                                              "fills": r.fills, "updates": r.updates} for r in rows]
+        texts.append(f"{lr.item.name}: " + timeloop_text(rows, lr.actions.macs, lr.actions.cycles))
+    return texts
 
 
 def _sim_available() -> bool:

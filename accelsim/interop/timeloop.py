@@ -13,13 +13,15 @@ at most one file), then
   level's mesh divided by its own, per axis (X -> our ``x``, Y -> ``y``): it must divide. Capacity
   in words: ``depth`` (or ``memory_depth``) x ``width`` (or ``memory_width``) / ``word-bits``; a
   DRAM, or a level without a depth, is unbounded. ``read_bandwidth`` / ``write_bandwidth`` carry
-  over. Timeloop's Legacy network becomes our ``mesh`` NoC (the counts do not depend on it).
+  over. Timeloop's Legacy network becomes our ``bus`` NoC (multicast free) with no bandwidth limit
+  (the counts do not depend on it; ``accelsim run``'s latency bound does).
 - ``problem`` (``{shape, instance}``): the shape's ``dimensions``, ``coefficients`` (with defaults,
   overridden by ``instance``) and ``data-spaces`` (``projection``: per axis a sum of ``[dim]`` or
   ``[dim, coefficient]`` terms; ``read-write: true`` marks the output). Without ``data-spaces``
   the shape is Timeloop's CNN-Layer (dims C M R S N P Q; Inputs ``[N][C][R*Wdilation + P*Wstride]
   [S*Hdilation + Q*Hstride]``), imported with our conv names (M -> K) and tensor roles
-  (Inputs -> ifmap, Weights -> weight, Outputs -> psum); it also gives a one-layer workload. An
+  (Inputs -> ifmap, Weights -> weight, Outputs -> psum) and gives a one-layer conv workload (any
+  other shape a one-layer einsum workload), which ``accelsim run`` takes. An
   input axis has size ``sum((D - 1) * coef) + 1`` (Timeloop has no padding).
 - ``mapping`` (a list of directives ``{target, type: temporal | spatial | bypass | datatype,
   factors, permutation, split, keep, bypass}``): ``factors`` ``"R=3 P=1"`` / ``"R3 P1"`` / a map;
@@ -52,7 +54,9 @@ STORAGE_CLASSES: frozenset[str] = frozenset({
     "buffet", "buffet_collection", "buffet_collection_SRAM", "buffet_collection_RF", "register"})
 COMPUTE_CLASSES: frozenset[str] = frozenset({"intmac", "fpmac", "mac", "compute", "intmultiplier"})
 BACKING_CLASSES: frozenset[str] = frozenset({"DRAM"})
-NETWORK = "mesh"      # the NoC type Timeloop's Legacy network becomes
+# Timeloop's Legacy network (multicast, no bandwidth limit unless given) becomes a broadcast bus
+# (multicast free) as wide as our spec allows (accelsim.limits.MAX_WORDS_PER_CYCLE): no limit
+NETWORK: dict[str, Any] = {"type": "bus", "words_per_cycle": 1e6}
 # sections of a Timeloop run that say nothing about the design itself
 OTHER_SECTIONS: frozenset[str] = frozenset({
     "mapper", "model", "components", "compound_components", "variables", "globals", "ERT", "ART",
@@ -79,7 +83,7 @@ _RANGE = re.compile(r"^(?P<base>.*?)\[(?P<lo>\d+)\.\.(?P<hi>\d+)\]$")
 class Imported:
     hierarchy: dict[str, Any] | None           # accelsim level-list YAML (hierarchy_from_dict)
     problem: dict[str, Any] | None             # accelsim problem YAML (problem_from_dict)
-    workload: dict[str, Any] | None            # a one-layer workload YAML (CNN-Layer problems only)
+    workload: dict[str, Any] | None            # a one-layer workload YAML (a conv layer, or an einsum layer)
     mapping: list[dict[str, Any]] | None       # accelsim loop-nest YAML (nest_from_dict)
     notes: tuple[str, ...] = field(default=())   # what was read but has no counterpart here
 
@@ -315,7 +319,7 @@ def _hierarchy(comps: list[_Component], compute: _Component, constraints: list[t
         nxt = chain[i + 1]
         fx, fy = _fanout(c, nxt)
         if fx * fy > 1 or unsplit_sp[c.name]:
-            fan: dict[str, Any] = {"x": fx, "y": fy, "network": NETWORK}
+            fan: dict[str, Any] = {"x": fx, "y": fy, "network": dict(NETWORK)}
             if unsplit_sp[c.name]:
                 fan["unsplit_x"] = list(unsplit_sp[c.name])
                 fan["unsplit_y"] = list(unsplit_sp[c.name])
@@ -459,8 +463,10 @@ def _problem(data: Any, src: str) -> tuple[dict, dict | None, dict[str, int], di
         tensors.append({"name": sname, "role": roles[sname], "coords": coords})
     name = _stem(src) if not custom else name
     problem = {"name": name, "dims": {renames[d]: sizes[d] for d in dim_list}, "tensors": tensors}
-    workload = None
-    if not custom:
+    if custom:
+        einsum = {k: v for k, v in problem.items() if k != "name"}
+        workload = {"version": 1, "name": name, "layers": [{"name": name, "kind": "einsum", "einsum": einsum}]}
+    else:
         s = {renames[d]: sizes[d] for d in dim_list}
         H = (s["P"] - 1) * coefs["Wstride"] + (s["R"] - 1) * coefs["Wdilation"] + 1
         W = (s["Q"] - 1) * coefs["Hstride"] + (s["S"] - 1) * coefs["Hdilation"] + 1
