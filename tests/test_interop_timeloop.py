@@ -220,6 +220,9 @@ def test_bad_timeloop_input_is_one_line_naming_file_and_key(tmp_path, src, old, 
 def test_a_section_in_two_files_and_a_capacity_overflow_are_errors(tmp_path):
     arch = DESIGNS["eyeriss_like"][0]
     assert "architecture: section also given in" in _err(tmp_path, [arch, arch])
+    (tmp_path / "v4.yaml").write_text("architecture:\n  version: 0.4\n  nodes:\n  - !Container\n    name: system\n")
+    assert _err(tmp_path, ["v4.yaml"]) == ("accelsim: error: v4.yaml: line 4: Timeloop v0.4's tagged nodes (!Container) "
+                                           "are not read; write the architecture as a v0.3 subtree/local tree")
     text = open(DESIGNS["eyeriss_like"][2]).read().replace("factors: M=8", "factors: M=24").replace(
         "factors: M=12 C=1", "factors: M=4 C=1")
     (tmp_path / "m.yaml").write_text(text)

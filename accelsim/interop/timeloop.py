@@ -76,6 +76,7 @@ CNN_SPACES: tuple[tuple[str, bool, tuple[tuple[tuple[str, str | None], ...], ...
 CNN_ROLES = {"Inputs": IFMAP, "Weights": WEIGHT, "Outputs": PSUM}
 
 Space = tuple[str, bool, tuple[tuple[tuple[str, str | None], ...], ...]]   # (name, read-write, axes of terms)
+_V4_TAG = re.compile(r"!(Container|Component|Hierarchical|Parallel|Nothing|Storage|Compute|Network)\b")
 _RANGE = re.compile(r"^(?P<base>.*?)\[(?P<lo>\d+)\.\.(?P<hi>\d+)\]$")
 
 
@@ -102,13 +103,19 @@ class _Component:
 
 def read_sections(paths: list[str]) -> dict[str, tuple[Any, str]]:
     """Top-level sections of all files: name -> (content, file). A section in two files is an error."""
-    from accelsim.yamlio import load_yaml
+    from accelsim.yamlio import parse_yaml_text, read_text
 
     if not paths:
         raise ConfigError("accelsim import timeloop: give at least one Timeloop YAML file")
     out: dict[str, tuple[Any, str]] = {}
     for path in paths:
-        data = load_yaml(path)
+        text = read_text(path)
+        tag = _V4_TAG.search(text)
+        if tag is not None:
+            raise ConfigError(f"line {text.count(chr(10), 0, tag.start()) + 1}: Timeloop v0.4's tagged nodes "
+                              f"({tag.group(0)}) are not read; write the architecture as a v0.3 subtree/local tree",
+                              source=path)
+        data = parse_yaml_text(text, path)
         if not isinstance(data, dict):
             raise ConfigError(f"expected a mapping of Timeloop sections, got {type(data).__name__}", source=path)
         for key, value in data.items():
@@ -177,6 +184,9 @@ def _int_attr(attrs: dict, names: tuple[str, ...], f: Fields, default: Any = Non
 def _components(data: Any, src: str) -> tuple[list[_Component], _Component]:
     f = Fields(data, src, "architecture")
     f.raw("version", None)
+    if f.has("nodes"):
+        raise f.error("nodes", "Timeloop v0.4's nodes: list is not read; write the architecture as a v0.3 "
+                               "subtree/local tree")
     storage: list[_Component] = []
     compute: list[_Component] = []
 
