@@ -64,3 +64,10 @@ ANY_ROLE = "*"           # an energy-table entry for every tensor role (compute 
 EXTRA_STORAGE_ACTIONS: tuple[str, ...] = ()
 EXTRA_NETWORK_ACTIONS: tuple[str, ...] = ()
 EXTRA_COMPUTE_ACTIONS: tuple[str, ...] = ()
+
+# ---- sparse action kinds (accelsim.sparse): each dense action's words split into these ---------------
+DATA = "data"            # data words that are actually moved / stored (compressed, not gated or skipped)
+METADATA = "metadata"    # metadata words (format bits in data-word equivalents)
+GATED = "gated"          # an access or MAC that happens as a cheap no-op (costs its own, lower energy)
+SKIPPED = "skipped"      # an access or MAC that does not happen (no energy, no cycle)
+SPARSE_KINDS: tuple[str, ...] = (DATA, METADATA, GATED, SKIPPED)

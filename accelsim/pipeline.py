@@ -27,6 +27,7 @@ from workloads.layer import Workload
 if TYPE_CHECKING:
     from accelsim.arch import Arch
     from accelsim.sim import SimResult
+    from accelsim.sparse.layer import SparseLayer, Sparsity
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class LayerRun:
     result: LayerResult
     search: SearchResult | None = None
     sim: SimResult | None = None       # when simulated
+    sparse: SparseLayer | None = None  # the sparse view (accelsim.sparse), when the run has sparsity
 
     @property
     def cycles(self) -> int:
@@ -53,6 +55,7 @@ class Run:
     layers: tuple[LayerRun, ...]
     refined: bool = False              # the search's shortlist was re-ranked by simulation
     hand_written: tuple[str, ...] = ()  # layers run with a mapping the caller gave (``mappings``)
+    sparsity: Sparsity | None = None
 
     @property
     def batch(self) -> int:
@@ -69,10 +72,11 @@ def _named_or_none(flow, layer, arch) -> Mapping | None:
 
 def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: SearchSpec | None = None,
         mappings: dict[str, Mapping] | None = None, simulate: bool = False, refine: bool = False,
-        on_layer: Callable[[str], None] | None = None) -> Run:
+        on_layer: Callable[[str], None] | None = None, sparsity: Sparsity | None = None) -> Run:
     """Map, cost and (optionally) simulate every layer. ``mappings`` overrides per layer name;
     ``refine`` (with a search and the simulator) keeps the search's shortlist mapping with the best
-    objective on simulated cycles (accelsim.refine)."""
+    objective on simulated cycles (accelsim.refine). ``sparsity``: each MAC layer also gets its sparse
+    view (accelsim.sparse.layer) of the chosen mapping; the mapping and the dense results are unchanged."""
     from dataflows import registry
 
     flow = registry.get(dataflow or arch.dataflow)
@@ -120,10 +124,15 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
             from accelsim.eyexam import examine
 
             sim = examine(layer, arch, result.mapping, result.counts, flow.name, sim)
-        out.append(LayerRun(result, found, sim))
+        sparse = None
+        if sparsity is not None and result.mapping is not None:
+            from accelsim.sparse.layer import sparse_layer
+
+            sparse = sparse_layer(layer, arch, result.mapping, sparsity.spec, sparsity.models(workload, given.name))
+        out.append(LayerRun(result, found, sim, sparse))
         if on_layer is not None:
             on_layer(layer.name)
     given_names = tuple(lay.name for lay in workload.layers
                         if lay.kind.has_macs and mappings and lay.name in mappings)
     return Run(arch, workload, flow.name, search_spec, simulate, tuple(out),
-               bool(refine and simulate and search_spec is not None), given_names)
+               bool(refine and simulate and search_spec is not None), given_names, sparsity)

@@ -49,7 +49,35 @@ def _layer_dict(lr: LayerRun, arch) -> dict:
     if lr.search is not None:
         d["search"] = {"evaluated": lr.search.evaluated, "proposed": lr.search.proposed,
                        "stopped_by": lr.search.stopped_by}
+    if lr.sparse is not None:
+        d["sparse"] = _sparse_dict(lr.sparse)
     return d
+
+
+def _sparse_dict(sl) -> dict:
+    """A layer's sparse view (accelsim.sparse): expectations (floats), beside the exact dense counts.
+    ``levels``: per storage level, words of data, metadata (data-word equivalents), gated and skipped."""
+    a = sl.actions
+    levels = list(dict.fromkeys(lv for lv, _, _ in a.data.storage))
+    return {"densities": dict(a.densities), "formats": {f"{lv}.{r}": t for (lv, r), t in a.formats.items()},
+            "effective_macs": a.effective_macs, "gated_macs": a.gated_macs, "skipped_macs": a.skipped_macs,
+            "ideal_cycles": a.cycles, "dense_ideal_cycles": a.dense_cycles,
+            "energy_pj": sl.energy_pj, "dense_energy_pj": sl.dense_energy_pj,
+            "energy_breakdown_pj": dict(sl.energy_breakdown_pj),
+            "levels": {lv: a.totals(lv) for lv in levels}}
+
+
+def _sparse_totals(layers: list[dict]) -> dict | None:
+    sp = [l["sparse"] for l in layers if "sparse" in l]
+    if not sp:
+        return None
+    macs = sum(l["macs"] for l in layers if "sparse" in l)
+    first = next(iter(sp[0]["levels"]))      # the backing store (DRAM)
+    words = sum(s["levels"][first]["data"] + s["levels"][first]["metadata"] for s in sp)
+    return {"effective_macs": sum(s["effective_macs"] for s in sp), "gated_macs": sum(s["gated_macs"] for s in sp),
+            "skipped_macs": sum(s["skipped_macs"] for s in sp), "ideal_cycles": sum(s["ideal_cycles"] for s in sp),
+            "energy_pj": sum(s["energy_pj"] for s in sp), "dense_energy_pj": sum(s["dense_energy_pj"] for s in sp),
+            f"{first}_words": words, f"{first}_accesses_per_mac": words / macs if macs else None}
 
 
 def _actions(r) -> list[dict]:
@@ -82,6 +110,9 @@ def stats(run: Run) -> dict:
         "dram_accesses_per_mac": (sum(sum(l["accesses"]["dram"][t].values()) for l in layers
                                       for t in ("ifmap", "weight", "psum")) / macs) if macs else None,
     }
+    sparse = _sparse_totals(layers)
+    if sparse is not None:
+        totals["sparse"] = sparse
     if run.simulated:
         totals["stall_cycles"] = {c: sum(l.get("stall_cycles", {}).get(c, 0) for l in layers) for c in STALL_CAUSES}
     spec = run.search
@@ -101,6 +132,7 @@ def stats(run: Run) -> dict:
                                               "time_limit_s": spec.time_limit_s, "refined_by_simulation": run.refined},
         "seed": None if spec is None else spec.seed,
         "hand_written_mappings": list(run.hand_written),
+        "sparse_spec": run.sparsity.spec.describe() if run.sparsity is not None else None,
         "totals": totals,
         "layers": layers,
     }
@@ -168,6 +200,9 @@ def table(doc: dict) -> str:
             "DRAM/MAC"]
     if sim:
         head += ["stall dram", "stall glb", "stall noc", "fill/drain"]
+    sparse = "sparse" in doc["totals"]
+    if sparse:
+        head += ["effMAC%", "sparse uJ", "sparse DRAM/MAC"]
     rows = []
     for l in doc["layers"]:
         e = l["energy_pj"]
@@ -179,6 +214,14 @@ def table(doc: dict) -> str:
         if sim:
             st = l.get("stall_cycles", {})
             row += [_human(st.get(c, 0)) for c in STALL_CAUSES]
+        if sparse:
+            sp = l.get("sparse")
+            if sp is None:
+                row += ["-", "-", "-"]
+            else:
+                lv = next(iter(sp["levels"]))
+                row += [f"{100 * sp['effective_macs'] / l['macs']:.1f}", f"{sp['energy_pj'] / 1e6:.1f}",
+                        f"{(sp['levels'][lv]['data'] + sp['levels'][lv]['metadata']) / l['macs']:.4f}"]
         rows.append(row)
     t = doc["totals"]
     total = ["total", _human(t["macs"]), _human(t["cycles"]), f"{t['utilization']:.2f}", f"{t['energy_pj'] / 1e6:.1f}",
@@ -187,6 +230,11 @@ def table(doc: dict) -> str:
              f"{t['dram_accesses_per_mac']:.4f}" if t["macs"] else "-"]
     if sim:
         total += [_human(t["stall_cycles"][c]) for c in STALL_CAUSES]
+    if sparse:
+        ts = t["sparse"]
+        per_mac = next(v for k, v in ts.items() if k.endswith("_accesses_per_mac"))
+        total += [f"{100 * ts['effective_macs'] / t['macs']:.1f}" if t["macs"] else "-",
+                  f"{ts['energy_pj'] / 1e6:.1f}", f"{per_mac:.4f}" if per_mac is not None else "-"]
     rows.append(total)
     widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
     lines = [f"{doc['arch']} | {doc['workload']} (batch {doc['batch']}) | dataflow {doc['dataflow']} | "
@@ -204,6 +252,10 @@ def table(doc: dict) -> str:
     lines.append(fmt(rows[-1]))
     lines.append(f"latency {t['latency_ms']:.3f} ms at {doc['clock_mhz']:g} MHz"
                  + (" (simulated)" if sim else " (ideal, compute-bound; simulation off)"))
+    if sparse:
+        lines.append(f"sparse: {doc['sparse_spec']}; effMAC% = MACs neither gated nor skipped; sparse uJ = data, "
+                     f"metadata and gated actions priced by the energy table; sparse DRAM/MAC = compressed DRAM "
+                     f"words (data + metadata) per dense MAC")
     return "\n".join(lines)
 
 

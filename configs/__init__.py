@@ -29,6 +29,7 @@ def names(subdir: str = "") -> list[str]:
 # sub-folders holding things that are not accelerator architectures, by what they hold
 NOT_ARCHS: dict[str, str] = {"hw": "roofline hardware presets", "soc": "mobile SoCs (accelsim partition)",
                              "sweeps": "sweep files (accelsim sweep)", "scalesim": "SCALE-Sim examples",
+                             "sparse": "sparse features of designs (accelsim run --sparse)",
                              "hierarchy": "level lists (accelsim.hierarchy): accelsim run hierarchy/NAME"}
 
 

@@ -33,11 +33,12 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     # mapping (spec), which the cost model and the simulator ask.
     (1, "spec", ("workloads", "dataflows", "noc", "accelsim.arch", "accelsim.mapping", "accelsim.tiles",
                  "accelsim.legality", "accelsim.constraints", "accelsim.energy", "accelsim.energy_table", "accelsim.interop",
-                 "accelsim.problem", "accelsim.hierarchy", "accelsim.loopnest", "accelsim.vector_ops", "accelsim.fused")),
+                 "accelsim.problem", "accelsim.hierarchy", "accelsim.loopnest", "accelsim.vector_ops", "accelsim.fused",
+                 "accelsim.sparse.density", "accelsim.sparse.formats", "accelsim.sparse.spec")),
     # the pure cost model and its two ground truths (the brute-force interpreter, functional mode)
     (2, "cost", ("accelsim.cost", "accelsim.interpreter", "accelsim.functional", "accelsim.interp_general",
                  "accelsim.functional_general", "accelsim.attention",
-                 "accelsim.interp_fused", "accelsim.functional_fused")),
+                 "accelsim.interp_fused", "accelsim.functional_fused", "accelsim.sparse")),
     # side models on the workload/arch specs, independent of the cost model
     (2, "side models", ("accelsim.roofline", "accelsim.training", "accelsim.partition")),
     (3, "mapper", ("accelsim.mapper",)),

@@ -226,11 +226,15 @@ def gemm(name: str, m: int, n: int, k: int, batch: int = 1) -> Layer:
 class Workload:
     """``layers``: what a run evaluates, one row each. ``graph`` (``workloads.graph.Graph``), when
     known: the whole network, every operator and its producers; each of ``layers`` is one of its
-    nodes (the zoo lists the MAC layers and keeps pools and adds in the graph only)."""
+    nodes (the zoo lists the MAC layers and keeps pools and adds in the graph only). ``densities``: per
+    layer name ("" = every layer) the tensors' density models (``accelsim.sparse.density``: role ->
+    model), as the workload file or the zoo gives them; empty for a dense workload. A layer's entry
+    overrides the network's per role."""
 
     name: str
     layers: tuple[Layer, ...]
     graph: Any = None
+    densities: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.layers:
@@ -250,7 +254,7 @@ class Workload:
 
     def with_batch(self, n: int) -> Workload:
         graph = self.graph.with_batch(n) if self.graph is not None else None
-        return Workload(self.name, tuple(layer.with_batch(n) for layer in self.layers), graph)
+        return Workload(self.name, tuple(layer.with_batch(n) for layer in self.layers), graph, self.densities)
 
     def select(self, names: list[str] | None) -> Workload:
         if not names:
@@ -260,4 +264,9 @@ class Workload:
         if missing:
             raise ConfigError(f"workload {self.name!r} has no layer(s) {missing}; "
                               f"layers: {', '.join(by_name)}")
-        return Workload(self.name, tuple(by_name[n] for n in names), self.graph)
+        return Workload(self.name, tuple(by_name[n] for n in names), self.graph, self.densities)
+
+    def density_of(self, layer: str) -> dict[str, Any]:
+        """role -> density model of one layer (the network's, overridden per role by the layer's)."""
+        given = dict(self.densities)
+        return {**dict(given.get("", ())), **dict(given.get(layer, ()))}

@@ -23,6 +23,10 @@ Every kind also takes ``inputs``: the earlier layers whose outputs it reads (sev
 along channels, or an add's operands; ``[]``: the network input). When any layer has ``inputs`` the
 workload carries a graph (``workloads.graph``) and a layer without ``inputs`` reads the one before.
 
+Densities (``accelsim.sparse.density``): an optional ``density: {ifmap: 0.4, weight: '2:4', psum:
+0.3}`` for the whole network and/or per layer (a layer's overrides the network's per role); a
+``{mask: FILE.npy}`` path is relative to the workload file.
+
 Every error is a one-line :class:`ConfigError` naming the file, the layer (index and name), the key,
 the value and what is allowed; unknown keys are rejected with a did-you-mean hint.
 """
@@ -36,6 +40,7 @@ from typing import Any
 
 from accelsim.errors import ConfigError
 from accelsim.fields import Fields
+from accelsim.sparse.density import parse_densities
 from accelsim.yamlio import load_yaml
 from workloads.graph import Graph, graph_problem
 from workloads.layer import Layer, LayerKind, Workload
@@ -48,13 +53,17 @@ _PAIR_HELP = "an integer or a [h, w] pair of integers"
 def load_yaml_workload(path: str | Path) -> Workload:
     source = str(path)
     data = load_yaml(path)
-    _reject_unknown(Fields(data, source), ("version", "name", "layers"))
+    _reject_unknown(Fields(data, source), ("version", "name", "layers", "density"))
     top = Fields(data, source)
     version = top.int("version", FORMAT_VERSION)
     if version != FORMAT_VERSION:
         raise top.error("version", f"unsupported version {version}; allowed: {FORMAT_VERSION}")
     name = top.str("name", Path(path).stem)
     items = top.list("layers", min_len=1)
+    base = Path(path).parent
+    densities = []
+    if top.has("density"):
+        densities.append(("", tuple(parse_densities(top.raw("density"), source, "density", base).items())))
     layers: list[Layer] = []
     first_index: dict[str, int] = {}
     for index, item in enumerate(items):
@@ -64,7 +73,10 @@ def load_yaml_workload(path: str | Path) -> Workload:
                               f"layer names must be unique", source=source, key=_label(item, index) + ".name")
         first_index[layer.name] = index
         layers.append(layer)
-    return Workload(name, tuple(layers), _graph(items, layers, source))
+        if isinstance(item, dict) and "density" in item:
+            key = _label(item, index) + ".density"
+            densities.append((layer.name, tuple(parse_densities(item["density"], source, key, base).items())))
+    return Workload(name, tuple(layers), _graph(items, layers, source), tuple(densities))
 
 
 def _graph(items: list, layers: list[Layer], source: str) -> Graph | None:
@@ -129,7 +141,7 @@ def _read_layer(item: Any, index: int, source: str) -> Layer:
     name = f.str("name")
     kind = LayerKind(f.str("kind", choices=[k.value for k in LayerKind]))
     spec = _KINDS[kind]
-    _reject_unknown(f, ("N", "inputs", *spec.keys))
+    _reject_unknown(f, ("N", "inputs", "density", *spec.keys))
     fields = Fields(item, source, label)
     try:
         return spec.build(fields, name, fields.int("N", 1))

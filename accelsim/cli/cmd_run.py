@@ -56,6 +56,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--counts", choices=("accelsim", "timeloop"), default="accelsim",
                    help="timeloop (level-list hierarchies): also report per-level reads / fills / updates in "
                         "Timeloop's conventions (docs/interop.md)")
+    p.add_argument("--sparse", help="sparse features of the design: a shipped preset (configs/sparse: eyeriss_v1, "
+                                    "eyeriss_v2, stc_2_4) or a YAML file (docs/sparsity.md)")
+    p.add_argument("--density", help="tensor densities over the workload's, e.g. ifmap=0.4,weight=0.35 or weight=2:4 "
+                                     "(needs --sparse)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     t = p.add_argument_group("transformers (with --dataflow unfused, flat or fusemax; docs/attention.md)")
     t.add_argument("--seq", type=int, help="sequence length (prefill; default the model's)")
@@ -153,10 +157,12 @@ def run(args: argparse.Namespace) -> int:
     if args.refine and not (args.search and simulate):
         raise ConfigError("--refine re-ranks a search by simulation: it needs --search and the simulator "
                           "(not --no-sim)")
+    sparsity = _sparsity(args)
     bar = Progress.for_terminal(len(workload.layers), "accelsim run", args.quiet or args.json)
     try:
         result = run_pipeline(arch, workload, args.dataflow, search_spec=spec, mappings=mappings,
-                              simulate=simulate, refine=args.refine, on_layer=lambda name: bar.advance(note=name))
+                              simulate=simulate, refine=args.refine, on_layer=lambda name: bar.advance(note=name),
+                              sparsity=sparsity)
     finally:
         bar.close()
     doc = report.stats(result)
@@ -231,10 +237,11 @@ def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
     from workloads.selection import select_layers
 
     for flag, given in (("--buffers", args.buffers), ("--refine", args.refine),
-                        ("--format scalesim", args.format == "scalesim"), ("--fuse", args.fuse)):
+                        ("--format scalesim", args.format == "scalesim"), ("--fuse", args.fuse),
+                        ("--sparse", args.sparse), ("--density", args.density)):
         if given:
             raise ConfigError(f"{flag} runs on fixed-shape archs only; {args.arch!r} is a level-list hierarchy "
-                              "(no simulator or SCALE-Sim buffers on hierarchies yet)")
+                              "(no simulator, SCALE-Sim buffers or sparse view on hierarchies yet)")
     out = output_dir(args.out) if args.out else None
     full = load_problem_workload(args.workload, args.batch)
     workload = cast(ProblemWorkload, select_layers(cast(Workload, full), args.layers))  # the same names/select()
@@ -294,6 +301,21 @@ def _timeloop_counts(result, doc: dict) -> list[str]:
                                               "fills": r.fills, "updates": r.updates} for r in rows]
         texts.append(f"{lr.item.name}: " + timeloop_text(rows, lr.actions.macs, lr.actions.cycles))
     return texts
+
+
+def _sparsity(args: argparse.Namespace):
+    """--sparse / --density as an accelsim.sparse.layer.Sparsity (None: a dense run)."""
+    if args.sparse is None:
+        if args.density is not None:
+            raise ConfigError("--density needs --sparse (the design's formats and gating/skipping: e.g. "
+                              "--sparse eyeriss_v1)")
+        return None
+    from accelsim.sparse.density import parse_cli
+    from accelsim.sparse.layer import Sparsity
+    from accelsim.sparse.spec import load_spec
+
+    override = tuple(parse_cli(args.density).items()) if args.density is not None else ()
+    return Sparsity(load_spec(args.sparse), override)
 
 
 def _sim_available() -> bool:

@@ -35,4 +35,23 @@ def alexnet_ungrouped() -> Workload:
     return _alexnet("alexnet_ungrouped", groups=1)
 
 
-NETWORKS = {"alexnet": alexnet, "alexnet_ungrouped": alexnet_ungrouped}
+# Eyeriss v1 on AlexNet CONV1-5 (JSSC'17, measured): zeros in the input feature maps 0.01% / 38.7% /
+# 72.5% / 79.3% / 77.6%; Sparseloop's (MICRO'22) reproduction of the chip adds the densities of a pruned
+# AlexNet's weights and of the outputs (reference/sparsity.md). FC layers: none published (dense).
+EYERISS_ZEROS_IN_IFMAPS = {"CONV1": 0.0001, "CONV2": 0.387, "CONV3": 0.725, "CONV4": 0.793, "CONV5": 0.776}
+SPARSELOOP_WEIGHT_DENSITY = {"CONV1": 0.710, "CONV2": 0.385, "CONV3": 0.346, "CONV4": 0.372, "CONV5": 0.369}
+SPARSELOOP_OUTPUT_DENSITY = {"CONV1": 0.378, "CONV2": 0.169, "CONV3": 0.303, "CONV4": 0.304, "CONV5": 0.1}
+
+
+def alexnet_sparse() -> Workload:
+    """``alexnet`` with the published densities of the Eyeriss v1 reproduction (uniform models)."""
+    from accelsim.sparse.density import Uniform
+
+    dense = alexnet()
+    per = tuple((name, (("ifmap", Uniform(round(1 - z, 6))), ("weight", Uniform(SPARSELOOP_WEIGHT_DENSITY[name])),
+                        ("psum", Uniform(SPARSELOOP_OUTPUT_DENSITY[name]))))
+                for name, z in EYERISS_ZEROS_IN_IFMAPS.items())
+    return Workload("alexnet_sparse", dense.layers, dense.graph, per)
+
+
+NETWORKS = {"alexnet": alexnet, "alexnet_ungrouped": alexnet_ungrouped, "alexnet_sparse": alexnet_sparse}

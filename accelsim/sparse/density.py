@@ -1,0 +1,222 @@
+"""Density models of one tensor, and how a workload names them (Sparseloop's vocabulary).
+
+A model answers three questions about a tensor of ``size`` elements, for a tile of ``t`` of them:
+
+- ``density``: the expected fraction of nonzero elements;
+- ``p_empty(t, size)``: the probability that a tile of ``t`` elements holds no nonzero;
+- ``occupancy(t, size)``: the distribution of the tile's nonzero count (a numpy pmf over 0..t).
+
+Models:
+
+- :class:`Uniform` ``d``: the tensor holds exactly ``round(d * size)`` nonzeros placed uniformly at
+  random, so a tile's occupancy is hypergeometric (not just its mean ``t * d``): the expected
+  nonzeros of a tile are exactly ``t * nnz / size`` by linearity, and ``p_empty`` is
+  ``C(size - nnz, t) / C(size, t)``.
+- :class:`Structured` ``N:M``: every aligned block of M consecutive elements holds exactly N nonzeros
+  at uniformly random positions (2:4: NVIDIA's sparse tensor cores). A tile of ``t <= M`` consecutive
+  elements inside one block is empty with probability ``C(M - t, N) / C(M, N)``; a tile of more than
+  ``M - N`` elements is never empty.
+- :class:`Actual`: a 0/1 mask of the tensor's shape (a ``.npy`` file, an ONNX initializer, or a
+  functional-mode activation). Its density is the mask's; MAC-level counts use the mask exactly
+  (``accelsim.sparse.masks``); tile emptiness is the hypergeometric of its density (a stated
+  approximation: the tile-by-tile occupancy of real data is not walked).
+
+Spelling (workload YAML ``density:`` per network or per layer, CLI ``--density``): a role
+(``accelsim.names.ROLES``) mapped to a float in [0, 1] (uniform), ``"N:M"`` (structured) or
+``{mask: FILE.npy}`` (actual). Invariant: every model's density lies in [0, 1]; a bad spelling is one
+ConfigError line naming the source, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from accelsim.errors import ConfigError
+from accelsim.names import ROLES
+
+
+def _log_choose(n: int, k: int) -> float:
+    if k < 0 or k > n:
+        return -math.inf
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def hypergeom_pmf(t: int, size: int, nnz: int) -> np.ndarray:
+    """P(k nonzeros in a tile of ``t``) for k = 0..t: t draws without replacement from ``size``
+    elements of which ``nnz`` are nonzero."""
+    t = min(t, size)
+    ks = np.arange(t + 1)
+    logs = np.array([_log_choose(nnz, int(k)) + _log_choose(size - nnz, t - int(k)) for k in ks]) - _log_choose(size, t)
+    return np.exp(logs)
+
+
+@dataclass(frozen=True)
+class Uniform:
+    d: float
+
+    @property
+    def density(self) -> float:
+        return self.d
+
+    def nnz(self, size: int) -> int:
+        return round(self.d * size)
+
+    def p_empty(self, t: int, size: int) -> float:
+        t = min(t, size)
+        nnz = self.nnz(size)
+        if t <= 0:
+            return 1.0
+        return math.exp(_log_choose(size - nnz, t) - _log_choose(size, t)) if size - nnz >= t else 0.0
+
+    def occupancy(self, t: int, size: int) -> np.ndarray:
+        return hypergeom_pmf(t, size, self.nnz(size))
+
+    def text(self) -> str:
+        return f"{self.d:g}"
+
+
+@dataclass(frozen=True)
+class Structured:
+    n: int
+    m: int
+
+    @property
+    def density(self) -> float:
+        return self.n / self.m
+
+    def p_empty(self, t: int, size: int) -> float:
+        if t <= 0:
+            return 1.0
+        if t > self.m - self.n:
+            return 0.0
+        return math.exp(_log_choose(self.m - t, self.n) - _log_choose(self.m, self.n))
+
+    def occupancy(self, t: int, size: int) -> np.ndarray:
+        """Whole blocks hold exactly N each; the remainder r < M of one block is hypergeometric."""
+        blocks, r = divmod(t, self.m)
+        out = np.zeros(t + 1)
+        rest = hypergeom_pmf(r, self.m, self.n) if r else np.array([1.0])
+        out[blocks * self.n: blocks * self.n + len(rest)] = rest
+        return out
+
+    def text(self) -> str:
+        return f"{self.n}:{self.m}"
+
+
+@dataclass(frozen=True, eq=False)
+class Actual:
+    mask: np.ndarray = field(repr=False)
+    source: str = "<memory>"
+
+    @property
+    def density(self) -> float:
+        return float(np.count_nonzero(self.mask)) / max(1, self.mask.size)
+
+    def p_empty(self, t: int, size: int) -> float:
+        return Uniform(self.density).p_empty(t, size)
+
+    def occupancy(self, t: int, size: int) -> np.ndarray:
+        return Uniform(self.density).occupancy(t, size)
+
+    def text(self) -> str:
+        return f"mask {Path(self.source).name} ({self.density:.4g})"
+
+
+Model = Uniform | Structured | Actual
+DENSE = Uniform(1.0)
+
+
+def expected_max(pmf: np.ndarray, copies: int) -> float:
+    """E[max of ``copies`` independent draws] of a count with this pmf over 0..len-1 (load imbalance:
+    lockstep units wait for the busiest)."""
+    cdf = np.clip(np.cumsum(pmf), 0.0, 1.0)
+    return float(np.sum(1.0 - cdf[:-1] ** copies))
+
+
+def binomial_pmf(t: int, p: float) -> np.ndarray:
+    ks = np.arange(t + 1)
+    if p <= 0.0:
+        out = np.zeros(t + 1)
+        out[0] = 1.0
+        return out
+    if p >= 1.0:
+        out = np.zeros(t + 1)
+        out[t] = 1.0
+        return out
+    logc = np.array([_log_choose(t, int(k)) for k in ks])
+    return np.exp(logc + ks * math.log(p) + (t - ks) * math.log1p(-p))
+
+
+# ---- spelling ---------------------------------------------------------------------------------
+
+def parse_model(value: Any, source: str, key: str, base: Path | None = None) -> Model:
+    """One role's model from its YAML / CLI spelling (module docstring)."""
+    allowed = "allowed: a density in [0, 1], 'N:M' with 1 <= N <= M, or {mask: FILE.npy}"
+    if isinstance(value, bool):
+        raise ConfigError(f"expected a density, got {value!r}; {allowed}", source=source, key=key)
+    if isinstance(value, (int, float)):
+        d = float(value)
+        if not (0.0 <= d <= 1.0) or math.isnan(d):
+            raise ConfigError(f"density {value!r} is outside [0, 1]", source=source, key=key)
+        return Uniform(d)
+    if isinstance(value, str):
+        text = value.strip()
+        if ":" in text:
+            a, _, b = text.partition(":")
+            try:
+                n, m = int(a), int(b)
+            except ValueError:
+                raise ConfigError(f"bad N:M {value!r}; {allowed}", source=source, key=key) from None
+            if not (1 <= n <= m):
+                raise ConfigError(f"N:M {value!r} needs 1 <= N <= M", source=source, key=key)
+            return Structured(n, m)
+        try:
+            number = float(text)
+        except ValueError:
+            raise ConfigError(f"bad density {value!r}; {allowed}", source=source, key=key) from None
+        return parse_model(number, source, key)
+    if isinstance(value, dict) and set(value) == {"mask"} and isinstance(value["mask"], str):
+        path = Path(value["mask"])
+        if base is not None and not path.is_absolute():
+            path = base / path
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read mask {str(path)!r}: {exc}", source=source, key=key) from None
+        return Actual(arr != 0, str(path))
+    raise ConfigError(f"bad density {value!r}; {allowed}", source=source, key=key)
+
+
+def parse_densities(data: Any, source: str, key: str = "density", base: Path | None = None) -> dict[str, Model]:
+    """{role: model} from a YAML mapping ``{ifmap: 0.4, weight: '2:4'}``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"expected a mapping of role -> density, got {data!r}; roles: {', '.join(ROLES)}",
+                          source=source, key=key)
+    out = {}
+    for role, value in data.items():
+        sub = f"{key}.{role}" if key else str(role)
+        if role not in ROLES:
+            raise ConfigError(f"unknown tensor role {role!r}; allowed: {', '.join(ROLES)}", source=source, key=sub)
+        out[role] = parse_model(value, source, sub, base)
+    return out
+
+
+def parse_cli(text: str) -> dict[str, Model]:
+    """``ifmap=0.4,weight=0.35`` (or ``weight=2:4``) -> {role: model}."""
+    out: dict[str, Any] = {}
+    for part in text.split(","):
+        role, eq, value = part.partition("=")
+        if not eq or not role.strip():
+            raise ConfigError(f"--density: expected ROLE=VALUE[,ROLE=VALUE...], got {text!r}; roles: "
+                              f"{', '.join(ROLES)}")
+        out[role.strip()] = value.strip()
+    return parse_densities(out, "--density", "")
+
+
+__all__ = ["DENSE", "Actual", "Model", "Structured", "Uniform", "binomial_pmf", "expected_max", "hypergeom_pmf",
+           "parse_cli", "parse_densities", "parse_model"]

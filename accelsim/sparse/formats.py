@@ -1,0 +1,156 @@
+"""Representation formats of a tensor tile: per rank, stacked (Sparseloop's fibertree formats).
+
+A :class:`Format` is a list of rank formats, outermost first. The tile's axes are grouped into the
+ranks from the innermost: the last rank is the tile's last axis, the one before it the axis before,
+and the first rank takes every remaining outer axis, flattened. Rank formats:
+
+- ``U`` uncompressed: every coordinate present, no metadata;
+- ``UOP`` (``bits``): uncompressed offsets: ``L + 1`` offsets of ``bits`` per present fiber;
+- ``B`` bitmask: one bit per coordinate of a present fiber; only nonempty coordinates continue;
+- ``RLE`` (``bits`` = run width): a run field before each nonempty coordinate; a gap of 2^bits or
+  more empty coordinates needs an extra entry (a zero payload), ``q / (1 - q)`` per nonempty
+  coordinate on average with ``q = (1 - p)^(2^bits)`` (geometric gaps);
+- ``CP`` (``bits``): coordinate-payload: a coordinate of ``bits`` per nonempty coordinate.
+
+CSR is ``[UOP, CP]``, CSC the same over the transposed ranks (name the axes' order in the tile).
+A coordinate of rank i is nonempty with probability ``1 - p_empty(elements under it)`` (the density
+model's tile emptiness: hypergeometric for uniform). ``packing`` (entries per word, word bits) packs
+payload + metadata entries of a single-rank format into wider words (Eyeriss v1's RLC: three 5-bit run
++ 16-bit level pairs per 64-bit word); ``adaptive`` stores the tile uncompressed when the format would
+not make it smaller (in expectation: Eyeriss v1 sends CONV1's nearly dense input uncompressed).
+
+:meth:`Format.per_tile` returns (payload words, metadata bits) of one tile, expected under the model.
+Invariants: an all-``U`` format has payload = tile and no metadata; every compressed format's payload
+at density 1 is the tile (plus RLE's zero entries, none at density 1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from accelsim.errors import ConfigError
+from accelsim.sparse.density import Model
+
+U, UOP, B, RLE, CP = "U", "UOP", "B", "RLE", "CP"
+RANK_KINDS: tuple[str, ...] = (U, UOP, B, RLE, CP)
+_NEEDS_BITS = (UOP, RLE, CP)
+ALIASES = {"uncompressed": [U], "bitmask": [B], "csr": [UOP, CP], "csc": [UOP, CP], "coo": [CP], "rle": [RLE],
+           "cp": [CP]}
+
+
+@dataclass(frozen=True)
+class Rank:
+    kind: str
+    bits: int = 0
+
+    def text(self) -> str:
+        return f"{self.kind}({self.bits})" if self.bits else self.kind
+
+
+@dataclass(frozen=True)
+class Format:
+    ranks: tuple[Rank, ...]
+    packing: tuple[int, int] | None = None     # (entries per word, word bits)
+    adaptive: bool = False
+
+    @property
+    def compressed(self) -> bool:
+        return any(r.kind != U for r in self.ranks)
+
+    def text(self) -> str:
+        out = "[" + ", ".join(r.text() for r in self.ranks) + "]"
+        if self.packing:
+            out += f" x{self.packing[0]}/{self.packing[1]}b"
+        return out + (" adaptive" if self.adaptive else "")
+
+    def per_tile(self, extents: list[int], model: Model, size: int, word_bits: int) -> tuple[float, float]:
+        """(payload words, metadata bits) of one tile with these axis extents, expected under ``model``
+        (``size``: the whole tensor's elements)."""
+        tile = math.prod(extents)
+        k = len(self.ranks)
+        if k > len(extents):
+            extents = [1] * (k - len(extents)) + list(extents)
+        lens = [math.prod(extents[: len(extents) - k + 1])] + list(extents[len(extents) - k + 1:])
+        fibers = 1.0
+        meta = 0.0
+        entries = 0.0
+        for i, (rank, n) in enumerate(zip(self.ranks, lens)):
+            under = math.prod(lens[i + 1:])
+            p = 1.0 - model.p_empty(under, size)
+            nonempty = math.prod(lens[: i + 1]) * p     # nonempty coordinates of this rank (unconditional)
+            if rank.kind == U:
+                fibers = fibers * n
+            elif rank.kind == UOP:
+                meta += fibers * (n + 1) * rank.bits
+                fibers = fibers * n
+            elif rank.kind == B:
+                meta += fibers * n
+                fibers = nonempty
+            elif rank.kind == CP:
+                meta += nonempty * rank.bits
+                fibers = nonempty
+            else:   # RLE
+                q = (1.0 - p) ** (2 ** rank.bits)
+                extra = nonempty * q / (1.0 - q) if p > 0.0 else 0.0
+                meta += (nonempty + extra) * rank.bits
+                fibers = nonempty + extra
+            entries = fibers
+        payload = fibers
+        if self.packing is not None:
+            per, bits = self.packing
+            total = entries / per * bits
+            meta = max(0.0, total - payload * word_bits)
+        if self.adaptive and payload * word_bits + meta >= tile * word_bits:
+            return float(tile), 0.0
+        return payload, meta
+
+
+UNCOMPRESSED = Format((Rank(U),))
+
+
+def parse_format(value: Any, source: str, key: str) -> Format:
+    """``bitmask`` | ``csr`` | ... (aliases), or ``{ranks: [B, {CP: 7}], packing: [3, 64], adaptive: true}``."""
+    allowed = (f"allowed: one of {', '.join(ALIASES)} or {{ranks: [...], packing: [entries, bits], adaptive: bool}} "
+               f"with rank kinds {', '.join(RANK_KINDS)} ({', '.join(_NEEDS_BITS)} as {{KIND: bits}})")
+    if isinstance(value, str):
+        if value.lower() in ALIASES and not any(k in _NEEDS_BITS for k in ALIASES[value.lower()]):
+            return Format(tuple(Rank(k) for k in ALIASES[value.lower()]))
+        raise ConfigError(f"format {value!r} needs its ranks' bit widths or is unknown; {allowed}", source=source,
+                          key=key)
+    if not isinstance(value, dict) or "ranks" not in value or set(value) - {"ranks", "packing", "adaptive"}:
+        raise ConfigError(f"bad format {value!r}; {allowed}", source=source, key=key)
+    ranks_in = value["ranks"]
+    if not isinstance(ranks_in, list) or not ranks_in:
+        raise ConfigError(f"ranks must be a non-empty list, got {ranks_in!r}; {allowed}", source=source,
+                          key=f"{key}.ranks")
+    ranks = []
+    for i, r in enumerate(ranks_in):
+        where = f"{key}.ranks[{i}]"
+        if isinstance(r, str) and r in RANK_KINDS and r not in _NEEDS_BITS:
+            ranks.append(Rank(r))
+        elif (isinstance(r, dict) and len(r) == 1 and next(iter(r)) in _NEEDS_BITS
+              and isinstance(next(iter(r.values())), int) and not isinstance(next(iter(r.values())), bool)
+              and 1 <= next(iter(r.values())) <= 64):
+            (kind, bits), = r.items()
+            ranks.append(Rank(kind, bits))
+        else:
+            raise ConfigError(f"bad rank {r!r}; allowed: U, B, or {{UOP|RLE|CP: bits 1..64}}", source=source,
+                              key=where)
+    packing = value.get("packing")
+    if packing is not None:
+        if (not isinstance(packing, list) or len(packing) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in packing)):
+            raise ConfigError(f"packing must be [entries per word, word bits], positive integers, got {packing!r}",
+                              source=source, key=f"{key}.packing")
+        if len(ranks) != 1:
+            raise ConfigError("packing applies to a single-rank format only", source=source, key=f"{key}.packing")
+        packing = (packing[0], packing[1])
+    adaptive = value.get("adaptive", False)
+    if not isinstance(adaptive, bool):
+        raise ConfigError(f"adaptive must be true or false, got {adaptive!r}", source=source, key=f"{key}.adaptive")
+    return Format(tuple(ranks), packing, adaptive)
+
+
+__all__ = ["ALIASES", "B", "CP", "Format", "RANK_KINDS", "RLE", "Rank", "U", "UNCOMPRESSED", "UOP", "parse_format"]

@@ -1,0 +1,85 @@
+"""One fixed-shape layer's sparse view, priced by the one energy function.
+
+``sparse_layer(layer, arch, mapping, spec, models) -> SparseLayer``: the general action table of the
+mapping (``accelsim.cost.counts.fixed_actions``), its sparse view (``accelsim.sparse.model.analyze``),
+and the energy of each part through ``accelsim.cost.model.energy_of`` (``to_counts`` reads the
+fixed-shape rows of each part's table): data words and effective MACs at full price, metadata words
+priced as data words of their level, gated words and MACs at ``spec.gated_storage`` /
+``spec.gated_compute`` of the full price, skipped ones free. Energy is linear in the counts, so this is
+the same sum as pricing one merged table; no second energy formula exists here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accelsim.cost.actions import Actions
+from accelsim.cost.counts import _shape, fixed_actions, to_counts
+from accelsim.cost.model import ENERGY_PARTS, energy_of
+from accelsim.errors import ConfigError
+from accelsim.mapping import COLS, ROWS, Mapping
+from accelsim.names import IFMAP, WEIGHT
+from accelsim.problem import from_layer
+from accelsim.sparse.density import Actual, Model
+from accelsim.sparse.masks import check_mask, effective_macs
+from accelsim.sparse.model import SparseActions, analyze
+from accelsim.sparse.spec import SparseSpec, check
+from workloads.layer import Layer
+
+
+@dataclass(frozen=True)
+class SparseLayer:
+    actions: SparseActions
+    energy_breakdown_pj: dict           # part -> pJ (ENERGY_PARTS), all sparse parts summed
+    dense_energy_pj: float
+
+    @property
+    def energy_pj(self) -> float:
+        return sum(self.energy_breakdown_pj.values())
+
+
+def _with_macs(a: Actions, macs: float) -> Actions:
+    return Actions(macs, a.cycles, a.active, a.storage, a.network)   # type: ignore[arg-type]
+
+
+def sparse_layer(layer: Layer, arch, m: Mapping, spec: SparseSpec, models: dict[str, Model]) -> SparseLayer:
+    h = _shape(m.spatial(ROWS), m.spatial(COLS))
+    check(spec, {lv.name: lv.keeps for lv in h.levels}, h.compute.name)
+    problem = from_layer(layer)
+    for role, model in models.items():
+        if isinstance(model, Actual):
+            check_mask(problem, role, model.mask, model.source)
+    dense = fixed_actions(layer, m)
+    exact = None
+    xi, xw = models.get(IFMAP), models.get(WEIGHT)
+    if isinstance(xi, Actual) and isinstance(xw, Actual):
+        exact = effective_macs(problem, xi.mask, xw.mask)
+    from accelsim.loopnest import from_fixed
+
+    sa = analyze(problem, h, from_fixed(m, h), dense, spec, models, exact)
+    parts = {p: 0.0 for p in ENERGY_PARTS}
+    for table, macs, scale_store, scale_mac in (
+            (sa.data, sa.effective_macs, 1.0, 1.0), (sa.metadata, 0.0, 1.0, 1.0),
+            (sa.gated, sa.gated_macs, spec.gated_storage, spec.gated_compute)):
+        by_part, _ = energy_of(to_counts(_with_macs(table, macs)), arch)
+        for p, v in by_part.items():
+            parts[p] += v * (scale_mac if p == "mac" else scale_store)
+    dense_parts, _ = energy_of(to_counts(dense), arch)
+    if sa.macs <= 0:
+        raise ConfigError(f"layer {layer.name!r} has no MACs: nothing sparse to model")
+    return SparseLayer(sa, parts, sum(dense_parts.values()))
+
+
+@dataclass(frozen=True)
+class Sparsity:
+    """A run's sparsity: the design's features and the densities (the workload's, overridden per
+    role by ``override``, the CLI's ``--density``)."""
+
+    spec: SparseSpec
+    override: tuple[tuple[str, Model], ...] = ()
+
+    def models(self, workload, layer: str) -> dict[str, Model]:
+        return {**workload.density_of(layer), **dict(self.override)}
+
+
+__all__ = ["SparseLayer", "Sparsity", "sparse_layer"]

@@ -1,0 +1,214 @@
+"""Sparse actions layered on the dense action table (Sparseloop style): never changes the dense counts.
+
+``analyze(problem, hierarchy, nest, dense, spec, models) -> SparseActions``. ``dense`` is
+``accelsim.cost.actions.count_actions``'s exact table; every sparse figure is computed from it:
+
+1. **Formats.** A tensor kept at a level in a compressed format moves and stores, per dense word of
+   a tile, ``payload / tile`` data words and ``metadata bits / tile / word_bits`` metadata words
+   (``Format.per_tile`` on the level's tile extents, expected under the tensor's density model).
+   A storage action of tensor r at level L uses L's format; a network action of a hop uses the hop
+   parent's (data crosses as the parent holds it). Under a uniform model the expected nonzeros of a
+   tile are exactly ``tile * d``, so an uncompressed-to-bitmask change scales words by d exactly.
+2. **Gating / skipping** (``spec.features``): at a storage level L for operand r on conditions C, the
+   accesses serving the child (L's read, the hop's network actions, the child's fill) are ineffective
+   with probability ``1 - prod_c (1 - p_empty_c(tile of c at the child))`` (a tile of one element
+   when the child is the compute: ``1 - prod d_c``); they move from the data words to ``gated``
+   (they still cost ``gated_energy`` of the full action) or ``skipped`` (free; a skipped access's
+   metadata is skipped too, a gated one's is still read). At the compute level, MACs where any
+   condition operand is zero are gated or skipped, and with them the output's read-modify-write at
+   the level feeding the compute. Tensors are independent, so the expected effective MACs are
+   ``MACs x prod d_c`` exactly; with actual masks for every condition the effective MACs are the exact
+   count over the masks (``accelsim.sparse.masks``).
+3. **Cycles.** Gating never saves cycles. Skipping MACs does: the compute units that run in lockstep
+   (all active units) synchronise after each run of the temporal loops below the innermost fanout (``t``
+   dense MACs per unit); each unit's effective MACs in a run are taken as Binomial(t, p) with p the
+   effective fraction, and a run lasts the expected maximum over the ``A`` units,
+   ``E[max] = sum_k (1 - F(k)^A)``. Sparse cycles = dense cycles x E[max] / t. With one unit this is
+   ``dense cycles x p`` exactly. Skipped storage accesses do not change the ideal (compute) cycles.
+
+Expected counts are floats (expectations); the dense table stays exact integers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from accelsim.cost.actions import Actions
+from accelsim.hierarchy import Hierarchy
+from accelsim.loopnest import Flat, LoopNest, flatten
+from accelsim.names import DOWN, DOWN_DEST, FILL, NETWORK_ACTIONS, OPERAND_ROLES, OUTPUT_ROLE, READ, ROLES, UPDATE
+from accelsim.problem import Problem
+from accelsim.sparse.density import DENSE, Actual, Model, binomial_pmf, expected_max
+from accelsim.sparse.spec import GATE, SparseSpec
+from accelsim.tiles import touched
+
+STORAGE_KIND, NETWORK_KIND = "storage", "network"
+
+
+@dataclass(frozen=True)
+class SparseActions:
+    densities: dict                     # role -> density
+    macs: int                           # dense
+    effective_macs: float
+    gated_macs: float
+    skipped_macs: float
+    dense_cycles: int
+    cycles: float
+    active: int
+    data: Actions                       # data words actually moved/stored (after compression, gating, skipping)
+    metadata: Actions                   # metadata words (data-word equivalents), still accessed
+    gated: Actions                      # gated data words (cheap no-ops)
+    skipped: Actions                    # skipped data + metadata words (did not happen)
+    formats: dict = field(default_factory=dict)   # (level, role) -> format text, compressed ones only
+
+    def totals(self, level: str) -> dict:
+        """Words at one storage level (all roles, all actions): data, metadata, gated, skipped."""
+        def tot(a: Actions) -> float:
+            return sum(v for (lv, _, _), v in a.storage.items() if lv == level)
+        return {"data": tot(self.data), "metadata": tot(self.metadata), "gated": tot(self.gated),
+                "skipped": tot(self.skipped)}
+
+
+def tile_extents(problem: Problem, flat: Flat, cut: int, role: str) -> list[int]:
+    """Per axis of the role's tensor, the extent of its tile spanning loops from ``cut`` on (clipped)."""
+    ext = {d: 1 for d in problem.dim_names}
+    for lp in flat.loops[cut:]:
+        ext[lp.dim] *= lp.factor
+    ext = {d: min(e, problem.size(d)) for d, e in ext.items()}
+    out = []
+    for c in problem.tensor(role).coords:
+        if len(c.terms) == 1:
+            (d, k), = c.terms
+            out.append(min(c.size, touched(ext[d], 1, k, 1)))
+        else:
+            (d1, k1), (d2, k2) = c.terms
+            out.append(min(c.size, touched(ext[d1], ext[d2], k1, k2)))
+    return out
+
+
+def _empty_tile(models: dict, problem: Problem, flat: Flat, cut: int, role: str) -> float:
+    m = models.get(role, DENSE)
+    return m.p_empty(math.prod(tile_extents(problem, flat, cut, role)), problem.elements(role))
+
+
+def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actions, spec: SparseSpec,
+            models: dict[str, Model], effective_macs: int | None = None) -> SparseActions:
+    """The sparse view of ``dense`` (module docstring). ``effective_macs``: an exact count from actual
+    masks (``accelsim.sparse.masks.effective_macs``) to use instead of the expectation."""
+    flat = flatten(problem, nest)
+    names = [lm.level for lm in nest.levels]
+    n = len(names)
+    wb = hierarchy.word_bits
+    size = {r: problem.elements(r) for r in ROLES}
+    chains = {r: [i for i in range(n) if nest.keeps(i, r) or i == 0] + [n] for r in ROLES}
+    ratio: dict = {}        # (level index, role) -> (data words, metadata words) per dense word
+    formats = {}
+    for r in ROLES:
+        for i in chains[r][:-1]:
+            fmt = spec.format(names[i], r)
+            if not fmt.compressed:
+                ratio[(i, r)] = (1.0, 0.0)
+                continue
+            ext = tile_extents(problem, flat, flat.cut(i), r)
+            tile = math.prod(ext)
+            payload, bits = fmt.per_tile(ext, models.get(r, DENSE), size[r], wb)
+            ratio[(i, r)] = (payload / tile, bits / wb / tile) if tile else (1.0, 0.0)
+            formats[(names[i], r)] = fmt.text()
+    net_parent = {}      # (fanout level index, role) -> hop parent index
+    child = {}           # (level index, role) -> child index (n: the compute)
+    for r in ROLES:
+        for par, ch in zip(chains[r], chains[r][1:]):
+            child[(par, r)] = ch
+            for j in range(par, ch):
+                net_parent[(j, r)] = par
+    idx = {nm: i for i, nm in enumerate(names)}
+    data_s, meta_s, data_n, meta_n = {}, {}, {}, {}
+    for (lv, r, a), w in dense.storage.items():
+        d, m = ratio.get((idx[lv], r), (1.0, 0.0))
+        data_s[(lv, r, a)] = w * d
+        meta_s[(lv, r, a)] = w * m
+    for (lv, r, a), w in dense.network.items():
+        d, m = ratio.get((net_parent.get((idx[lv], r), idx[lv]), r), (1.0, 0.0))
+        data_n[(lv, r, a)] = w * d
+        meta_n[(lv, r, a)] = w * m
+    gated_s: dict = {}
+    gated_n: dict = {}
+    skip_s: dict = {}
+    skip_n: dict = {}
+    dens = {r: models.get(r, DENSE).density for r in ROLES}
+
+    def move(keys_s: list, keys_n: list, q: float, gate: bool) -> None:
+        for table, meta, keys, g_tab, s_tab in ((data_s, meta_s, keys_s, gated_s, skip_s),
+                                                (data_n, meta_n, keys_n, gated_n, skip_n)):
+            for k in keys:
+                if k not in table:
+                    continue
+                dq = table[k] * q
+                table[k] -= dq
+                if gate:
+                    g_tab[k] = g_tab.get(k, 0.0) + dq
+                else:
+                    mq = meta[k] * q
+                    meta[k] -= mq
+                    s_tab[k] = s_tab.get(k, 0.0) + dq + mq
+
+    eff = float(dense.macs)
+    gated_macs = skipped_macs = 0.0
+    for ft in spec.features:
+        gate = ft.kind == GATE
+        if ft.role is None:      # the MACs
+            if effective_macs is not None and all(isinstance(models.get(c), Actual) for c in ft.on):
+                p = effective_macs / dense.macs if dense.macs else 0.0
+            else:
+                p = math.prod(dens[c] for c in ft.on)
+            q_mac = 1.0 - p
+            lost = eff * q_mac
+            eff -= lost
+            if gate:
+                gated_macs += lost
+            else:
+                skipped_macs += lost
+            par = chains[OUTPUT_ROLE][-2]
+            keys_s = [(names[par], OUTPUT_ROLE, READ), (names[par], OUTPUT_ROLE, UPDATE)]
+            keys_n = [(names[j], OUTPUT_ROLE, a) for j in range(par, n) for a in NETWORK_ACTIONS]
+            move(keys_s, keys_n, q_mac, gate)
+            continue
+        i = idx[ft.level]
+        ch = child[(i, ft.role)]
+        cut = flat.cut(ch)
+        keep = 1.0
+        for c in ft.on:
+            pe = (1.0 - dens[c]) if ch == n else _empty_tile(models, problem, flat, cut, c)
+            keep *= 1.0 - pe
+        q = 1.0 - keep
+        keys_s = [(names[i], ft.role, READ)] + ([(names[ch], ft.role, FILL)] if ch < n else [])
+        keys_n = [(names[j], ft.role, a) for j in range(i, ch) for a in (DOWN, DOWN_DEST)]
+        move(keys_s, keys_n, q, gate)
+    cycles = float(dense.cycles)
+    if skipped_macs and dense.macs:
+        p = eff / dense.macs if dense.macs else 0.0
+        cycles = dense.cycles * imbalance(flat, dense.active, p)
+    data = Actions(dense.macs, dense.cycles, dense.active, data_s, data_n)
+    return SparseActions(dens, dense.macs, eff, gated_macs, skipped_macs, dense.cycles, cycles, dense.active, data,
+                         Actions(0, 0, dense.active, meta_s, meta_n),
+                         Actions(0, 0, dense.active, gated_s, gated_n),
+                         Actions(0, 0, dense.active, skip_s, skip_n), formats)
+
+
+def lockstep_run(flat: Flat) -> int:
+    """Dense MACs per compute unit between synchronisations: the temporal loops below the innermost
+    spatial loop (the whole nest's temporal loops when there is no fanout)."""
+    last = max((i for i, lp in enumerate(flat.loops) if lp.spatial), default=-1)
+    return math.prod(lp.factor for lp in flat.loops[last + 1:] if not lp.spatial)
+
+
+def imbalance(flat: Flat, units: int, p: float) -> float:
+    """E[max over ``units`` of Binomial(t, p)] / t with t = :func:`lockstep_run` (p with one unit)."""
+    t = lockstep_run(flat)
+    if units <= 1 or p in (0.0, 1.0):
+        return p
+    return expected_max(binomial_pmf(t, p), units) / t
+
+
+__all__ = ["OPERAND_ROLES", "SparseActions", "analyze", "imbalance", "lockstep_run", "tile_extents"]

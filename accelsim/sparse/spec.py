@@ -1,0 +1,166 @@
+"""A design's sparse acceleration features: formats per (level, tensor), gating and skipping.
+
+YAML (``configs/sparse/*.yaml``, or any file; ``accelsim run --sparse NAME|FILE``)::
+
+    name: eyeriss_v1
+    formats:                              # level -> role -> format (accelsim.sparse.formats)
+      dram: {ifmap: {ranks: [{RLE: 5}], packing: [3, 64], adaptive: true}}
+    gate:                                 # accesses that happen as cheap no-ops
+      - {level: rf, tensor: weight, on_zero: [ifmap]}     # weight reads where the ifmap is zero
+      - {level: mac, on_zero: [ifmap]}                    # MACs where the ifmap is zero
+    skip: []                              # accesses / MACs that do not happen (save cycles too)
+    gated_energy: {storage: 0.0, compute: 0.0}       # a gated action's energy / the full action's
+    capacity: expected                    # compressed tile size for capacity checks: expected | worst
+
+``level: mac`` (the hierarchy's compute level name) targets the MACs; a storage level needs
+``tensor``. Every name is checked against a hierarchy by :func:`check` (a format or feature on a
+level that does not exist or a tensor the level does not keep is one ConfigError line).
+Invariant: specs are frozen and carry names only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from accelsim.errors import ConfigError
+from accelsim.fields import Fields
+from accelsim.names import ROLES
+from accelsim.sparse.formats import UNCOMPRESSED, Format, parse_format
+from accelsim.yamlio import load_yaml
+
+GATE = "gate"
+SKIP = "skip"
+KINDS: tuple[str, ...] = (GATE, SKIP)
+EXPECTED = "expected"
+WORST = "worst"
+STORAGE = "storage"
+COMPUTE_PART = "compute"
+
+
+@dataclass(frozen=True)
+class Feature:
+    kind: str                  # GATE or SKIP
+    level: str                 # a storage level, or the compute level's name
+    role: str | None           # the tensor whose accesses are gated/skipped (None: the MACs)
+    on: tuple[str, ...]        # condition roles: the access is ineffective where any of them is zero
+
+    def text(self) -> str:
+        what = f"{self.level} {self.role} reads" if self.role else f"{self.level} MACs"
+        return f"{self.kind} {what} on zero {'/'.join(self.on)}"
+
+
+@dataclass(frozen=True)
+class SparseSpec:
+    name: str
+    formats: tuple[tuple[tuple[str, str], Format], ...] = ()
+    features: tuple[Feature, ...] = ()
+    gated_storage: float = 0.0
+    gated_compute: float = 0.0
+    capacity: str = EXPECTED
+    source: str = "<memory>"
+
+    def format(self, level: str, role: str) -> Format:
+        for (lv, r), f in self.formats:
+            if lv == level and r == role:
+                return f
+        return UNCOMPRESSED
+
+    def describe(self) -> str:
+        parts = [f"{lv}.{r} {f.text()}" for (lv, r), f in self.formats]
+        parts += [f.text() for f in self.features]
+        return f"{self.name}: " + ("; ".join(parts) if parts else "no sparse features")
+
+
+def spec_from_dict(data: Any, source: str) -> SparseSpec:
+    f = Fields(data, source)
+    name = f.str("name", Path(source).stem)
+    formats = []
+    fmts = f.raw("formats", {})
+    if not isinstance(fmts, dict):
+        raise f.error("formats", f"expected level -> role -> format, got {fmts!r}")
+    for level, per in fmts.items():
+        if not isinstance(per, dict):
+            raise f.error(f"formats.{level}", f"expected role -> format, got {per!r}")
+        for role, value in per.items():
+            if role not in ROLES:
+                raise f.error(f"formats.{level}.{role}", f"unknown tensor role {role!r}; allowed: {', '.join(ROLES)}")
+            formats.append(((str(level), role), parse_format(value, source, f"formats.{level}.{role}")))
+    features = []
+    for kind in KINDS:
+        items = f.raw(kind, [])
+        if not isinstance(items, list):
+            raise f.error(kind, f"expected a list of {{level, tensor, on_zero}}, got {items!r}")
+        for i, item in enumerate(items):
+            g = Fields(item, source, f"{kind}[{i}]")
+            level = g.str("level")
+            role = g.raw("tensor", None)
+            if role is not None and role not in ROLES:
+                raise g.error("tensor", f"unknown tensor role {role!r}; allowed: {', '.join(ROLES)}")
+            on = g.raw("on_zero")
+            if not isinstance(on, list) or not on or any(r not in ROLES for r in on):
+                raise g.error("on_zero", f"expected a non-empty list of roles ({', '.join(ROLES)}), got {on!r}")
+            g.done()
+            features.append(Feature(kind, level, role, tuple(on)))
+    ge = f.raw("gated_energy", {STORAGE: 0.0, COMPUTE_PART: 0.0})
+    if not isinstance(ge, dict) or set(ge) - {STORAGE, COMPUTE_PART}:
+        raise f.error("gated_energy", f"expected {{storage: x, compute: y}} (fractions in [0, 1]), got {ge!r}")
+    fr = {}
+    for part in (STORAGE, COMPUTE_PART):
+        v = ge.get(part, 0.0)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+            raise f.error(f"gated_energy.{part}", f"must be a fraction in [0, 1], got {v!r}")
+        fr[part] = float(v)
+    capacity = f.str("capacity", EXPECTED, choices=[EXPECTED, WORST])
+    f.done()
+    return SparseSpec(name, tuple(formats), tuple(features), fr[STORAGE], fr[COMPUTE_PART], capacity, source)
+
+
+def load_spec(name_or_path: str) -> SparseSpec:
+    """A shipped preset (``configs/sparse/NAME.yaml``) or a YAML file."""
+    import configs
+
+    p = Path(name_or_path)
+    if not p.is_file():
+        shipped = configs.find(f"sparse/{name_or_path}")
+        if shipped is None:
+            have = [n.split("/", 1)[1] for n in configs.names("sparse")]
+            raise ConfigError(f"no sparse spec file or preset {name_or_path!r}; presets: {', '.join(have)}",
+                              key="--sparse")
+        p = shipped
+    return spec_from_dict(load_yaml(p), str(p))
+
+
+def check(spec: SparseSpec, level_keeps: dict[str, tuple[str, ...]], compute: str) -> None:
+    """Every level named exists and keeps the tensor named there (``level_keeps``: level -> roles)."""
+    for (level, role), _ in spec.formats:
+        if level not in level_keeps:
+            raise ConfigError(f"unknown level {level!r}; levels: {', '.join(level_keeps)}", source=spec.source,
+                              key=f"formats.{level}")
+        if role not in level_keeps[level]:
+            raise ConfigError(f"level {level!r} does not keep {role!r} (it keeps {', '.join(level_keeps[level])}): "
+                              f"no format there", source=spec.source, key=f"formats.{level}.{role}")
+    for i, ft in enumerate(spec.features):
+        key = f"{ft.kind}[{i}]"
+        if ft.level == compute:
+            if ft.role is not None:
+                raise ConfigError(f"the compute level {compute!r} takes no tensor (it gates/skips MACs)",
+                                  source=spec.source, key=f"{key}.tensor")
+            continue
+        if ft.level not in level_keeps:
+            raise ConfigError(f"unknown level {ft.level!r}; levels: {', '.join(level_keeps)}, {compute}",
+                              source=spec.source, key=f"{key}.level")
+        if ft.role is None:
+            raise ConfigError(f"a storage level needs the tensor whose accesses are {ft.kind}d", source=spec.source,
+                              key=f"{key}.tensor")
+        if ft.role not in level_keeps[ft.level]:
+            raise ConfigError(f"level {ft.level!r} does not keep {ft.role!r} (it keeps "
+                              f"{', '.join(level_keeps[ft.level])})", source=spec.source, key=f"{key}.tensor")
+        if ft.role == ROLES[-1]:
+            raise ConfigError(f"{ft.kind} of output ({ft.role}) accesses is not modelled at a storage level: "
+                              f"{ft.kind} the MACs (level {compute}) instead", source=spec.source, key=f"{key}.tensor")
+
+
+__all__ = ["COMPUTE_PART", "EXPECTED", "Feature", "GATE", "KINDS", "SKIP", "STORAGE", "SparseSpec", "WORST",
+           "check", "load_spec", "spec_from_dict"]

@@ -1,0 +1,255 @@
+"""Sparsity (issue 16): density models, formats, gating/skipping, against independent ground truths.
+
+- actual masks: the mask reduction (``accelsim.sparse.masks``) equals the functional mode executing
+  a random loop nest on the masks and a walk over every MAC of the brute-force interpreter's schedule;
+- uniform: the hypergeometric tile emptiness and the formats' expected payload/metadata agree with
+  the mean over many random masks within sampling error (4 standard errors);
+- a skipping compute on uniform data does MACs x d_in x d_w effective MACs, and one skipping unit
+  takes dense cycles x d_in x d_w;
+- the dense table is never changed; gated + data (+ skipped) words add back to the dense words.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accelsim.cost.actions import count_actions
+from accelsim.errors import ConfigError
+from accelsim.functional_general import execute
+from accelsim.interp_general import BruteForce
+from accelsim.loopnest import flatten
+from accelsim.names import IFMAP, PSUM, WEIGHT
+from accelsim.problem import from_layer, gemm
+from accelsim.sparse.density import Structured, Uniform, binomial_pmf, expected_max, parse_cli, parse_model
+from accelsim.sparse.formats import parse_format
+from accelsim.sparse.masks import effective_macs
+from accelsim.sparse.model import analyze
+from accelsim.sparse.spec import spec_from_dict
+from tests.core_strategies import hierarchies, nests, problems
+from workloads.layer import conv
+
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def _mask(rng, shape, d):
+    return (rng.random(shape) < d).astype(np.int64)
+
+
+def _walk(problem, ifm, wm) -> int:
+    """Every MAC of the schedule, by the brute-force interpreter's point list: both operands nonzero."""
+    flat = flatten(problem, _trivial_nest(problem))
+    bf = BruteForce(problem, flat)
+    n = 0
+    for _, pts in bf.active:
+        for _, idx in pts:
+            xi = bf._coords(IFMAP, idx)
+            wi = bf._coords(WEIGHT, idx)
+            ok = all(0 <= v < s for v, s in zip(xi, ifm.shape)) and all(0 <= v < s for v, s in zip(wi, wm.shape))
+            n += bool(ok and ifm[xi] and wm[wi])
+    return n
+
+
+def _trivial_nest(problem):
+    from accelsim.hierarchy import Hierarchy, Storage
+    from accelsim.loopnest import LevelMap, LoopNest
+    from accelsim.names import ROLES
+
+    h = Hierarchy("t", (Storage("dram", ROLES),))
+    return LoopNest((LevelMap("dram", tuple((d, problem.size(d)) for d in problem.dim_names), problem.dim_names,
+                              ROLES),)) if h else None
+
+
+@SETTINGS
+@given(st.data())
+def test_actual_masks_effective_macs_equal_functional_mode_and_interpreter(data):
+    problem = data.draw(problems())
+    hierarchy = data.draw(hierarchies())
+    nest = data.draw(nests(problem, hierarchy))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**31)))
+    shape = {r: tuple(c.size for c in problem.tensor(r).coords) for r in (IFMAP, WEIGHT)}
+    ifm = _mask(rng, shape[IFMAP], data.draw(st.sampled_from([0.0, 0.3, 0.7, 1.0])))
+    wm = _mask(rng, shape[WEIGHT], data.draw(st.sampled_from([0.2, 0.5, 1.0])))
+    got = effective_macs(problem, ifm, wm)
+    assert got == int(execute(problem, nest, ifm, wm).sum())      # functional mode on the masks
+    assert got == _walk(problem, ifm, wm)                         # every MAC visited
+
+
+def test_effective_macs_on_a_padded_strided_conv_by_hand():
+    """1 channel, 3x3 input of ones, 2x2 filter with one nonzero tap (top-left), pad 1, stride 1:
+    outputs 4x4; the top-left tap meets input (p-1, q-1), inside for p, q in 1..3: 9 MACs."""
+    problem = from_layer(conv("c", C=1, K=1, H=3, R=2, pad=1))
+    w = np.zeros((1, 1, 1, 2, 2), dtype=np.int64)
+    w[0, 0, 0, 0, 0] = 1
+    x = np.ones((1, 1, 1, 3, 3), dtype=np.int64)
+    assert effective_macs(problem, x, w) == 9
+
+
+def test_uniform_tile_emptiness_agrees_with_random_masks():
+    """Hypergeometric P(tile empty) and E[nonzeros] vs 4000 random masks with exactly round(d*size) nonzeros."""
+    rng = np.random.default_rng(1)
+    size, d, t, n = 200, 0.03, 16, 4000
+    u = Uniform(d)
+    nnz = u.nnz(size)
+    empty = []
+    for _ in range(n):
+        m = np.zeros(size, dtype=bool)
+        m[rng.choice(size, nnz, replace=False)] = True
+        empty.append(not m[:t].any())
+    p = u.p_empty(t, size)
+    se = math.sqrt(p * (1 - p) / n)
+    assert abs(np.mean(empty) - p) <= 4 * se, (np.mean(empty), p)
+    pmf = u.occupancy(t, size)
+    assert pmf.sum() == pytest.approx(1.0)
+    assert (np.arange(t + 1) * pmf).sum() == pytest.approx(t * nnz / size)   # exact mean by linearity
+    assert pmf[0] == pytest.approx(p)
+
+
+def _csr_meta_bits(mask2d: np.ndarray, uop_bits: int, cp_bits: int) -> tuple[int, int]:
+    rows = mask2d.shape[0]
+    return int(mask2d.sum()), (rows + 1) * uop_bits + int(mask2d.sum()) * cp_bits
+
+
+@pytest.mark.parametrize("fmt,exact", [
+    ("bitmask", lambda m: (int(m.sum()), m.size)),
+    ({"ranks": [{"CP": 7}]}, lambda m: (int(m.sum()), 7 * int(m.sum()))),
+    ({"ranks": [{"UOP": 5}, {"CP": 4}]}, lambda m: _csr_meta_bits(m, 5, 4)),
+    ({"ranks": ["B", "B"]}, lambda m: (int(m.sum()), m.shape[0] + int(m.any(axis=1).sum()) * m.shape[1])),
+])
+def test_format_expectation_agrees_with_random_masks(fmt, exact):
+    """A 6 x 10 tile of a 60-element tensor at density 0.15: the format's expected (payload, metadata
+    bits) vs the mean over 3000 random masks with exactly 9 nonzeros (4 standard errors)."""
+    f = parse_format(fmt, "t", "f")
+    u = Uniform(0.15)
+    rng = np.random.default_rng(2)
+    got = []
+    for _ in range(3000):
+        m = np.zeros(60, dtype=bool)
+        m[rng.choice(60, u.nnz(60), replace=False)] = True
+        got.append(exact(m.reshape(6, 10)))
+    got = np.array(got, dtype=float)
+    payload, meta = f.per_tile([6, 10], u, 60, 16)
+    for k, want in ((0, payload), (1, meta)):
+        se = got[:, k].std() / math.sqrt(len(got)) + 1e-12
+        assert abs(got[:, k].mean() - want) <= 4 * se + 1e-9, (k, got[:, k].mean(), want)
+
+
+def test_rle_extra_entries_agree_with_random_streams():
+    """RLE with a 2-bit run (gaps up to 3): extra zero entries for long gaps vs random streams."""
+    f = parse_format({"ranks": [{"RLE": 2}]}, "t", "f")
+    d, n, L = 0.2, 2000, 400
+    u = Uniform(d)
+    rng = np.random.default_rng(3)
+    entries = []
+    for _ in range(n):
+        m = np.zeros(L, dtype=bool)
+        m[rng.choice(L, u.nnz(L), replace=False)] = True
+        e, gap = 0, 0
+        for v in m:
+            if v:
+                e += 1
+                gap = 0
+            else:
+                gap += 1
+                if gap == 4:          # a run field holds 0..3: the 4th zero needs an entry of its own
+                    e += 1
+                    gap = 0
+        entries.append(e)
+    payload, meta = f.per_tile([L], u, 10**9, 16)     # iid stream: the geometric-gap model
+    assert meta == pytest.approx(2 * payload)
+    assert abs(np.mean(entries) - payload) <= 0.02 * payload, (np.mean(entries), payload)
+
+
+def test_structured_2_4_emptiness_by_enumeration():
+    s = Structured(2, 4)
+    # all 6 placements of 2 nonzeros in a block of 4: a 1-element tile is empty in 3, a 2-element in 1
+    assert s.p_empty(1, 4) == pytest.approx(3 / 6)
+    assert s.p_empty(2, 4) == pytest.approx(1 / 6)
+    assert s.p_empty(3, 4) == 0.0
+    assert s.density == 0.5
+    assert (np.arange(9) * s.occupancy(8, 64)).sum() == pytest.approx(4.0)
+
+
+def test_expected_max_of_binomials_against_simulation():
+    rng = np.random.default_rng(4)
+    t, p, units = 20, 0.3, 12
+    sim = rng.binomial(t, p, size=(20000, units)).max(axis=1)
+    want = expected_max(binomial_pmf(t, p), units)
+    assert abs(sim.mean() - want) <= 4 * sim.std() / math.sqrt(len(sim))
+
+
+SKIP_BOTH = {"name": "s", "skip": [{"level": "mac", "on_zero": ["ifmap", "weight"]}]}
+
+
+@SETTINGS
+@given(st.data())
+def test_skipping_on_uniform_data_does_macs_times_densities(data):
+    problem = data.draw(problems())
+    hierarchy = data.draw(hierarchies())
+    nest = data.draw(nests(problem, hierarchy))
+    di, dw = data.draw(st.sampled_from([0.1, 0.5, 0.9])), data.draw(st.sampled_from([0.25, 0.4, 1.0]))
+    dense = count_actions(problem, hierarchy, nest)
+    before = (dict(dense.storage), dict(dense.network), dense.macs, dense.cycles)
+    sa = analyze(problem, hierarchy, nest, dense, spec_from_dict(SKIP_BOTH, "t"),
+                 {IFMAP: Uniform(di), WEIGHT: Uniform(dw)})
+    assert (dict(dense.storage), dict(dense.network), dense.macs, dense.cycles) == before   # dense untouched
+    assert sa.effective_macs == pytest.approx(dense.macs * di * dw)
+    assert sa.effective_macs + sa.skipped_macs == pytest.approx(dense.macs)
+    if dense.active == 1:
+        assert sa.cycles == pytest.approx(dense.cycles * di * dw)
+    else:   # lockstep units wait for the busiest: never faster than the mean, never slower than dense
+        assert dense.cycles * di * dw - 1e-9 <= sa.cycles <= dense.cycles + 1e-9
+    # the psum read-modify-writes feeding the compute are skipped with the MACs; words add back
+    for key, w in dense.storage.items():
+        assert sa.data.storage[key] + sa.skipped.storage.get(key, 0.0) == pytest.approx(w)
+
+
+def test_gating_keeps_cycles_and_moves_words_to_gated():
+    problem = gemm("g", 8, 8, 8)
+    from accelsim.hierarchy import Hierarchy, Storage
+    from accelsim.loopnest import LevelMap, LoopNest
+    from accelsim.names import ROLES
+
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("buf", ROLES)))
+    nest = LoopNest((LevelMap("dram", (), problem.dim_names, ROLES),
+                     LevelMap("buf", tuple((d, problem.size(d)) for d in problem.dim_names), problem.dim_names,
+                              ROLES)))
+    dense = count_actions(problem, h, nest)
+    spec = spec_from_dict({"name": "g", "gate": [{"level": "buf", "tensor": "weight", "on_zero": ["ifmap"]},
+                                                 {"level": "mac", "on_zero": ["ifmap"]}]}, "t")
+    sa = analyze(problem, h, nest, dense, spec, {IFMAP: Uniform(0.25)})
+    assert sa.cycles == dense.cycles
+    assert sa.gated_macs == pytest.approx(0.75 * dense.macs)
+    w = dense.storage[("buf", WEIGHT, "read")]
+    assert w == dense.macs          # no register: one weight read per MAC
+    assert sa.gated.storage[("buf", WEIGHT, "read")] == pytest.approx(0.75 * w)
+    assert sa.data.storage[("buf", IFMAP, "read")] == dense.storage[("buf", IFMAP, "read")]   # not gated
+    assert sa.gated.storage[("buf", PSUM, "update")] == pytest.approx(0.75 * dense.storage[("buf", PSUM, "update")])
+
+
+@pytest.mark.parametrize("text,why", [
+    ("ifmap=1.5", "outside [0, 1]"), ("weight=3:2", "1 <= N <= M"), ("colour=0.3", "unknown tensor role"),
+    ("ifmap", "ROLE=VALUE"), ("ifmap=abc", "bad density")])
+def test_bad_density_is_one_line(text, why):
+    with pytest.raises(ConfigError) as e:
+        parse_cli(text)
+    assert why in str(e.value) and "\n" not in str(e.value)
+
+
+def test_mask_shape_mismatch_and_format_on_unkept_tensor_are_one_line(tmp_path):
+    problem = gemm("g", 4, 4, 4)
+    with pytest.raises(ConfigError, match=r"mask shape \(3, 4\) does not match ifmap"):
+        effective_macs(problem, np.ones((3, 4)), np.ones((4, 4)))
+    from accelsim.sparse.spec import check
+
+    spec = spec_from_dict({"name": "x", "formats": {"glb": {"weight": "bitmask"}}}, "x.yaml")
+    with pytest.raises(ConfigError, match=r"x.yaml: formats.glb.weight: level 'glb' does not keep 'weight'"):
+        check(spec, {"dram": ("ifmap", "weight", "psum"), "glb": ("ifmap", "psum")}, "mac")
+    np.save(tmp_path / "m.npy", np.ones((2, 2)))
+    assert parse_model({"mask": str(tmp_path / "m.npy")}, "w.yaml", "density.ifmap").density == 1.0
+    with pytest.raises(ConfigError, match="cannot read mask"):
+        parse_model({"mask": str(tmp_path / "none.npy")}, "w.yaml", "density.ifmap")
