@@ -202,7 +202,7 @@ def table(doc: dict) -> str:
         head += ["stall dram", "stall glb", "stall noc", "fill/drain"]
     sparse = "sparse" in doc["totals"]
     if sparse:
-        head += ["effMAC%", "sparse uJ", "sparse DRAM/MAC"]
+        head += ["effMAC%", "sparse cycles", "sparse uJ", "sparse DRAM/MAC"]
     rows = []
     for l in doc["layers"]:
         e = l["energy_pj"]
@@ -217,10 +217,11 @@ def table(doc: dict) -> str:
         if sparse:
             sp = l.get("sparse")
             if sp is None:
-                row += ["-", "-", "-"]
+                row += ["-", "-", "-", "-"]
             else:
                 lv = next(iter(sp["levels"]))
-                row += [f"{100 * sp['effective_macs'] / l['macs']:.1f}", f"{sp['energy_pj'] / 1e6:.1f}",
+                row += [f"{100 * sp['effective_macs'] / l['macs']:.1f}", _human(sp["ideal_cycles"]),
+                        f"{sp['energy_pj'] / 1e6:.1f}",
                         f"{(sp['levels'][lv]['data'] + sp['levels'][lv]['metadata']) / l['macs']:.4f}"]
         rows.append(row)
     t = doc["totals"]
@@ -233,7 +234,7 @@ def table(doc: dict) -> str:
     if sparse:
         ts = t["sparse"]
         per_mac = next(v for k, v in ts.items() if k.endswith("_accesses_per_mac"))
-        total += [f"{100 * ts['effective_macs'] / t['macs']:.1f}" if t["macs"] else "-",
+        total += [f"{100 * ts['effective_macs'] / t['macs']:.1f}" if t["macs"] else "-", _human(ts["ideal_cycles"]),
                   f"{ts['energy_pj'] / 1e6:.1f}", f"{per_mac:.4f}" if per_mac is not None else "-"]
     rows.append(total)
     widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
@@ -253,7 +254,8 @@ def table(doc: dict) -> str:
     lines.append(f"latency {t['latency_ms']:.3f} ms at {doc['clock_mhz']:g} MHz"
                  + (" (simulated)" if sim else " (ideal, compute-bound; simulation off)"))
     if sparse:
-        lines.append(f"sparse: {doc['sparse_spec']}; effMAC% = MACs neither gated nor skipped; sparse uJ = data, "
+        lines.append(f"sparse: {doc['sparse_spec']}; effMAC% = MACs neither gated nor skipped; "
+                     f"sparse cycles = ideal (compute-bound) cycles with skipping and load imbalance; sparse uJ = data, "
                      f"metadata and gated actions priced by the energy table; sparse DRAM/MAC = compressed DRAM "
                      f"words (data + metadata) per dense MAC")
     return "\n".join(lines)

@@ -253,3 +253,28 @@ def test_mask_shape_mismatch_and_format_on_unkept_tensor_are_one_line(tmp_path):
     assert parse_model({"mask": str(tmp_path / "m.npy")}, "w.yaml", "density.ifmap").density == 1.0
     with pytest.raises(ConfigError, match="cannot read mask"):
         parse_model({"mask": str(tmp_path / "none.npy")}, "w.yaml", "density.ifmap")
+
+
+def test_capacity_by_compressed_size_expected_and_worst():
+    """An 8 x 8 weight tile (64 words) in a 40-word buffer: at density 0.25 in a coordinate list (4-bit
+    coordinates) it takes 16 + 16 x 4/16 = 20 words expected and fits; worst case (all nonzero) it takes
+    64 + 16 = 80 words and does not; uncompressed it never fits."""
+    from accelsim.hierarchy import Hierarchy, Storage
+    from accelsim.loopnest import LevelMap, LoopNest
+    from accelsim.names import ROLES
+    from accelsim.sparse.model import capacity_problems, compressed_tiles
+
+    problem = gemm("g", 1, 8, 8)
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("buf", (WEIGHT,), (((WEIGHT,), 40),))))
+    nest = LoopNest((LevelMap("dram", (), problem.dim_names, ROLES),
+                     LevelMap("buf", tuple((d, problem.size(d)) for d in problem.dim_names), problem.dim_names,
+                              (WEIGHT,))))
+    models = {WEIGHT: Uniform(0.25)}
+    fmt = {"buf": {"weight": {"ranks": [{"CP": 4}]}}}
+    exp = spec_from_dict({"name": "e", "formats": fmt}, "t")
+    worst = spec_from_dict({"name": "w", "formats": fmt, "capacity": "worst"}, "t")
+    assert compressed_tiles(problem, h, nest, exp, models)[("buf", WEIGHT)] == pytest.approx(20.0)
+    assert capacity_problems(problem, h, nest, exp, models) == []
+    assert compressed_tiles(problem, h, nest, worst, models)[("buf", WEIGHT)] == pytest.approx(80.0)
+    assert [lv for lv, _ in capacity_problems(problem, h, nest, worst, models)] == ["buf"]
+    assert [lv for lv, _ in capacity_problems(problem, h, nest, spec_from_dict({"name": "u"}, "t"), models)] == ["buf"]

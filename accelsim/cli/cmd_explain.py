@@ -25,6 +25,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--search-budget", type=int, default=1500, help="mappings scored per layer (default 1500)")
     p.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
     p.add_argument("--plot", help="write the waterfall plot(s) to this file (.png or .svg)")
+    p.add_argument("--sparse", help="also show what the design's sparse features save at each step (a preset in "
+                                    "configs/sparse or a YAML file; docs/sparsity.md)")
+    p.add_argument("--density", help="with --sparse: densities over the workload's, e.g. ifmap=0.4,weight=0.35")
 
 
 def explain(arch, workload, dataflow: str, spec=None) -> list[tuple]:
@@ -53,16 +56,41 @@ def explain(arch, workload, dataflow: str, spec=None) -> list[tuple]:
     return out
 
 
-def format_layer(layer, result, sim, pes: int, describe=None) -> str:
+def sparse_steps(layer, arch, result, sim, sl) -> list[float | None]:
+    """Dense MACs per cycle at each Eyexam step with the sparse view ``sl``: steps 1-4 (shape) are
+    unchanged; step 5 divides by the sparse ideal cycles (skipping: it may exceed step 4, which counts one
+    dense MAC per PE per cycle); step 6 is the latency bound over
+    the compressed words (``accelsim.sparse.layer.bandwidth_counts``); step 7 is not modelled (the
+    simulation is dense): None."""
+    from accelsim.cost.bound import latency_bound
+    from accelsim.sparse.layer import bandwidth_counts
+
+    out: list[float | None] = [s.macs_per_cycle for s in sim.eyexam[:4]]
+    macs = result.macs
+    v5 = macs / sl.actions.cycles if sl.actions.cycles else 0.0    # skipping may beat step 4's dense bound
+    bound = latency_bound(bandwidth_counts(sl), arch)
+    out += [v5, min(v5, macs / bound if bound else 0.0), None]
+    return out
+
+
+def format_layer(layer, result, sim, pes: int, describe=None, sparse: list | None = None) -> str:
     lines = [f"{layer.name}: {layer.describe()}  |  {result.macs:,} MACs, mapping {result.mapping.compact()}"]
-    head = ("step", "constraint", "MACs/cycle", "% of PEs", "limited by")
+    head: tuple[str, ...] = ("step", "constraint", "MACs/cycle", "% of PEs", "limited by")
+    if sparse is not None:
+        head = head[:4] + ("sparse", "saved") + head[4:]
     rows = []
-    for s in sim.eyexam:
-        rows.append((str(s.step), s.name, f"{s.macs_per_cycle:,.1f}", f"{100 * s.macs_per_cycle / pes:.1f}"
-                     if s.macs_per_cycle <= 10 * pes else ">999", s.limited_by))
-    widths = [max(len(r[i]) for r in [head] + rows) for i in range(4)]
-    fmt = lambda r: "  ".join([r[0].rjust(widths[0]), r[1].ljust(widths[1]), r[2].rjust(widths[2]),
-                               r[3].rjust(widths[3]), r[4]])
+    for i, s in enumerate(sim.eyexam):
+        row: tuple[str, ...] = (str(s.step), s.name, f"{s.macs_per_cycle:,.1f}",
+                                f"{100 * s.macs_per_cycle / pes:.1f}" if s.macs_per_cycle <= 10 * pes else ">999")
+        if sparse is not None:
+            v = sparse[i]
+            row += (f"{v:,.1f}" if v is not None else "-",
+                    f"{v / s.macs_per_cycle:.2f}x" if v is not None and s.macs_per_cycle else "-")
+        rows.append(row + (s.limited_by,))
+    n = len(head) - 1
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(n)]
+    fmt = lambda r: "  ".join([r[0].rjust(widths[0]), r[1].ljust(widths[1])]
+                              + [r[i].rjust(widths[i]) for i in range(2, n)] + [r[n]])
     lines.append("  " + fmt(head))
     lines += ["  " + fmt(r) for r in rows]
     own = describe(layer, result.mapping) if describe is not None else None
@@ -87,15 +115,27 @@ def run(args: argparse.Namespace) -> int:
     spec = SearchSpec(args.objective, args.search_budget, args.seed) if args.search else None
     dataflow = args.dataflow or arch.dataflow
     found = explain(arch, workload, dataflow, spec)
+    from accelsim.cli.cmd_run import _sparsity
+
+    sparsity = _sparsity(args)
     print(f"Eyexam | {arch.name} ({arch.pe_array.rows}x{arch.pe_array.cols} = {arch.pes} PEs, "
           f"{arch.clock_mhz:g} MHz) | {workload.name} batch {workload.layers[0].N} | dataflow {dataflow} | "
           + ("searched" if spec else "named") + " mappings")
     from dataflows import registry
 
     describe = registry.get(dataflow).describe_mapping
+    if sparsity is not None:
+        from accelsim.sparse.layer import sparse_layer
+
+        print(f"sparse: {sparsity.spec.describe()}; 'sparse' = dense MACs per cycle with it (steps 1-4: the "
+              f"shape, unchanged; 5: skipping; 6: compressed traffic; 7: the simulation is dense, not shown)")
     for layer, result, sim in found:
+        sp = None
+        if sparsity is not None:
+            sl = sparse_layer(layer, arch, result.mapping, sparsity.spec, sparsity.models(workload, layer.name))
+            sp = sparse_steps(layer, arch, result, sim, sl)
         print()
-        print(format_layer(layer, result, sim, arch.pes, describe))
+        print(format_layer(layer, result, sim, arch.pes, describe, sp))
     if args.plot:
         from accelsim.plots.waterfall import save_waterfall
 

@@ -11,12 +11,14 @@ the same sum as pricing one merged table; no second energy formula exists here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from accelsim.cost.actions import Actions
-from accelsim.cost.counts import _shape, fixed_actions, to_counts
+from accelsim.cost.counts import Counts, _shape, fixed_actions, to_counts
 from accelsim.cost.model import ENERGY_PARTS, energy_of
 from accelsim.errors import ConfigError
+from accelsim.hierarchy import from_arch
 from accelsim.mapping import COLS, ROWS, Mapping
 from accelsim.names import IFMAP, WEIGHT
 from accelsim.problem import from_layer
@@ -44,7 +46,8 @@ def _with_macs(a: Actions, macs: float) -> Actions:
 
 def sparse_layer(layer: Layer, arch, m: Mapping, spec: SparseSpec, models: dict[str, Model]) -> SparseLayer:
     h = _shape(m.spatial(ROWS), m.spatial(COLS))
-    check(spec, {lv.name: lv.keeps for lv in h.levels}, h.compute.name)
+    kept = from_arch(arch)          # what the arch's levels may keep (the GLB's holds)
+    check(spec, {lv.name: lv.keeps for lv in kept.levels}, kept.compute.name)
     problem = from_layer(layer)
     for role, model in models.items():
         if isinstance(model, Actual):
@@ -70,6 +73,21 @@ def sparse_layer(layer: Layer, arch, m: Mapping, spec: SparseSpec, models: dict[
     return SparseLayer(sa, parts, sum(dense_parts.values()))
 
 
+def bandwidth_counts(sl: SparseLayer) -> Counts:
+    """The fixed-shape ``Counts`` the bandwidth bounds should see: data + metadata + gated words per
+    action (a gated access still takes its slot; a skipped one does not), the sparse ideal cycles
+    (rounded up) and the dense MACs."""
+    a = sl.actions
+    merged: dict[str, dict] = {}
+    for part in (a.data, a.metadata, a.gated):
+        for attr in ("storage", "network"):
+            tab = merged.setdefault(attr, {})
+            for k, v in getattr(part, attr).items():
+                tab[k] = tab.get(k, 0.0) + v
+    act = Actions(a.macs, math.ceil(a.cycles), a.active, merged["storage"], merged["network"])
+    return to_counts(act)
+
+
 @dataclass(frozen=True)
 class Sparsity:
     """A run's sparsity: the design's features and the densities (the workload's, overridden per
@@ -82,4 +100,4 @@ class Sparsity:
         return {**workload.density_of(layer), **dict(self.override)}
 
 
-__all__ = ["SparseLayer", "Sparsity", "sparse_layer"]
+__all__ = ["SparseLayer", "Sparsity", "bandwidth_counts", "sparse_layer"]

@@ -24,7 +24,8 @@
    dense MACs per unit); each unit's effective MACs in a run are taken as Binomial(t, p) with p the
    effective fraction, and a run lasts the expected maximum over the ``A`` units,
    ``E[max] = sum_k (1 - F(k)^A)``. Sparse cycles = dense cycles x E[max] / t. With one unit this is
-   ``dense cycles x p`` exactly. Skipped storage accesses do not change the ideal (compute) cycles.
+   ``dense cycles x p`` exactly; when every skipping condition is N:M structured, every block holds the
+   same work and the cycles are ``dense cycles x p`` too (no imbalance). Skipped storage accesses do not change the ideal (compute) cycles.
 
 Expected counts are floats (expectations); the dense table stays exact integers.
 """
@@ -39,8 +40,8 @@ from accelsim.hierarchy import Hierarchy
 from accelsim.loopnest import Flat, LoopNest, flatten
 from accelsim.names import DOWN, DOWN_DEST, FILL, NETWORK_ACTIONS, OPERAND_ROLES, OUTPUT_ROLE, READ, ROLES, UPDATE
 from accelsim.problem import Problem
-from accelsim.sparse.density import DENSE, Actual, Model, binomial_pmf, expected_max
-from accelsim.sparse.spec import GATE, SparseSpec
+from accelsim.sparse.density import DENSE, Actual, Model, Structured, binomial_pmf, expected_max
+from accelsim.sparse.spec import GATE, WORST, SparseSpec
 from accelsim.tiles import touched
 
 STORAGE_KIND, NETWORK_KIND = "storage", "network"
@@ -175,6 +176,8 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
             move(keys_s, keys_n, q_mac, gate)
             continue
         i = idx[ft.level]
+        if (i, ft.role) not in child:      # the mapping bypasses the tensor here: no accesses to gate/skip
+            continue
         ch = child[(i, ft.role)]
         cut = flat.cut(ch)
         keep = 1.0
@@ -187,13 +190,48 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
         move(keys_s, keys_n, q, gate)
     cycles = float(dense.cycles)
     if skipped_macs and dense.macs:
-        p = eff / dense.macs if dense.macs else 0.0
-        cycles = dense.cycles * imbalance(flat, dense.active, p)
+        p = eff / dense.macs
+        skip_on = {c for ft in spec.features if ft.role is None and ft.kind != GATE for c in ft.on}
+        balanced = all(isinstance(models.get(c), Structured) for c in skip_on)   # N:M: every block the same
+        cycles = dense.cycles * (p if balanced else imbalance(flat, dense.active, p))
     data = Actions(dense.macs, dense.cycles, dense.active, data_s, data_n)
     return SparseActions(dens, dense.macs, eff, gated_macs, skipped_macs, dense.cycles, cycles, dense.active, data,
                          Actions(0, 0, dense.active, meta_s, meta_n),
                          Actions(0, 0, dense.active, gated_s, gated_n),
                          Actions(0, 0, dense.active, skip_s, skip_n), formats)
+
+
+def compressed_tiles(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec: SparseSpec,
+                     models: dict[str, Model]) -> dict[tuple[str, str], float]:
+    """(level, role) -> words the role's tile occupies at the level in its format (payload + metadata
+    in data-word equivalents), per ``spec.capacity``: ``expected`` under the density model, or
+    ``worst`` (every element nonzero: a compressed format can then exceed the dense tile)."""
+    flat = flatten(problem, nest)
+    out = {}
+    for i, lm in enumerate(nest.levels):
+        if i == 0:
+            continue
+        for r in lm.keeps:
+            ext = tile_extents(problem, flat, flat.cut(i), r)
+            fmt = spec.format(lm.level, r)
+            model = DENSE if spec.capacity == WORST else models.get(r, DENSE)
+            payload, bits = fmt.per_tile(ext, model, problem.elements(r), hierarchy.word_bits)
+            out[(lm.level, r)] = payload + bits / hierarchy.word_bits
+    return out
+
+
+def capacity_problems(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec: SparseSpec,
+                      models: dict[str, Model]) -> list[tuple[str, str]]:
+    """(level, message) for every capacity group the compressed tiles overflow (:func:`compressed_tiles`)."""
+    tiles = compressed_tiles(problem, hierarchy, nest, spec, models)
+    out = []
+    for lv in hierarchy.levels:
+        for roles, words in lv.capacity:
+            used = sum(tiles.get((lv.name, r), 0.0) for r in roles)
+            if used > words:
+                out.append((lv.name, f"{lv.name}: {'+'.join(roles)} tiles take {used:,.1f} words "
+                                     f"({spec.capacity} compressed size) > capacity {words:,}"))
+    return out
 
 
 def lockstep_run(flat: Flat) -> int:
@@ -211,4 +249,5 @@ def imbalance(flat: Flat, units: int, p: float) -> float:
     return expected_max(binomial_pmf(t, p), units) / t
 
 
-__all__ = ["OPERAND_ROLES", "SparseActions", "analyze", "imbalance", "lockstep_run", "tile_extents"]
+__all__ = ["OPERAND_ROLES", "SparseActions", "analyze", "capacity_problems", "compressed_tiles", "imbalance",
+           "lockstep_run", "tile_extents"]

@@ -1,0 +1,127 @@
+"""Sparsity through the command line: densities from a workload file, --density, --sparse presets,
+stats.json's sparse keys, accelsim explain --sparse, accelsim sparse-formats, and bad input as one
+line with exit 2."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from accelsim.cli import main
+
+
+def _run(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _workload(tmp_path, **extra) -> str:
+    doc = {"version": 1, "name": "tiny", "density": {"ifmap": 0.5, "psum": 0.4},
+           "layers": [{"name": "c1", "kind": "conv", "C": 4, "K": 8, "H": 8, "R": 3, "padding": 1},
+                      {"name": "c2", "kind": "conv", "C": 8, "K": 8, "H": 8, "R": 3, "padding": 1,
+                       "density": {"ifmap": 0.25}}]}
+    doc.update(extra)
+    p = tmp_path / "tiny.yaml"
+    p.write_text(yaml.safe_dump(doc))
+    return str(p)
+
+
+def test_run_with_workload_densities_and_gating(tmp_path):
+    """eyeriss_v1 gates MACs on zero ifmaps: effective MACs = MACs x d_ifmap (layer c2 overrides 0.5 with 0.25)."""
+    code, out, err = _run(["run", "eyeriss_v1", "-w", _workload(tmp_path), "--no-sim", "-q", "--json",
+                           "--sparse", "eyeriss_v1"])
+    assert code == 0, err
+    doc = json.loads(out)
+    l1, l2 = doc["layers"]
+    assert l1["sparse"]["densities"] == {"ifmap": 0.5, "weight": 1.0, "psum": 0.4}
+    assert l2["sparse"]["densities"]["ifmap"] == 0.25
+    assert l1["sparse"]["effective_macs"] == pytest.approx(0.5 * l1["macs"])
+    assert l2["sparse"]["gated_macs"] == pytest.approx(0.75 * l2["macs"])
+    assert l1["sparse"]["ideal_cycles"] == l1["ideal_cycles"]          # gating saves no cycle
+    assert l1["sparse"]["energy_pj"] < l1["energy_pj"]
+    assert doc["totals"]["sparse"]["effective_macs"] == pytest.approx(0.5 * l1["macs"] + 0.25 * l2["macs"])
+
+
+def test_cli_density_overrides_the_workload_and_skipping_saves_cycles(tmp_path):
+    code, out, err = _run(["run", "eyeriss_v2", "-w", _workload(tmp_path), "--no-sim", "-q", "--json",
+                           "--sparse", "eyeriss_v2", "--density", "ifmap=0.2,weight=2:4"])
+    assert code == 0, err
+    for layer in json.loads(out)["layers"]:
+        sp = layer["sparse"]
+        assert sp["densities"]["ifmap"] == 0.2 and sp["densities"]["weight"] == 0.5
+        assert sp["effective_macs"] == pytest.approx(0.1 * layer["macs"])
+        assert 0.1 * layer["ideal_cycles"] - 1e-6 <= sp["ideal_cycles"] < layer["ideal_cycles"]
+        assert sp["levels"]["rf"]["metadata"] > 0            # CSC in the PE
+
+
+def test_table_has_the_sparse_columns(tmp_path):
+    code, out, _ = _run(["run", "eyeriss_v1", "-w", _workload(tmp_path), "--no-sim", "-q", "--sparse", "eyeriss_v1"])
+    assert code == 0
+    head = out.splitlines()[1]
+    assert head.split()[-7:] == ["effMAC%", "sparse", "cycles", "sparse", "uJ", "sparse", "DRAM/MAC"]
+
+
+def test_explain_shows_savings_per_step(tmp_path):
+    code, out, err = _run(["explain", "eyeriss_v2", "-w", _workload(tmp_path), "-l", "c1", "--sparse", "eyeriss_v2",
+                           "--density", "ifmap=0.5,weight=0.5"])
+    assert code == 0, err
+    step5 = [ln for ln in out.splitlines() if ln.strip().startswith("5 ")][0]
+    saved = [tok for tok in step5.split() if tok.endswith("x")]
+    assert saved and float(saved[0][:-1]) > 1.0
+
+
+def test_sparse_formats_command_prints_the_crossover():
+    code, out, _ = _run(["sparse-formats"])
+    assert code == 0
+    assert out.splitlines()[-1].startswith("energy crossover at density 0.1")
+
+
+@pytest.mark.parametrize("extra,why", [
+    ({"density": {"ifmap": 1.5}}, "density.ifmap: density 1.5 is outside [0, 1]"),
+    ({"density": {"weight": "3:2"}}, "needs 1 <= N <= M"),
+    ({"density": {"colour": 0.5}}, "unknown tensor role 'colour'"),
+])
+def test_bad_workload_density_is_one_line_exit_2(tmp_path, extra, why):
+    code, _, err = _run(["run", "eyeriss_v1", "-w", _workload(tmp_path, **extra), "--no-sim", "-q",
+                         "--sparse", "eyeriss_v1"])
+    assert code == 2 and len(err.strip().splitlines()) == 1 and why in err and "tiny.yaml" in err, err
+
+
+def test_mask_of_wrong_shape_and_format_on_unkept_tensor_exit_2(tmp_path):
+    np.save(tmp_path / "m.npy", np.ones((2, 2)))
+    code, _, err = _run(["run", "eyeriss_v1", "-w", _workload(tmp_path, density={"ifmap": {"mask": "m.npy"}}),
+                         "--no-sim", "-q", "--sparse", "eyeriss_v1"])
+    assert code == 2 and "mask shape (2, 2) does not match ifmap" in err and len(err.strip().splitlines()) == 1
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump({"name": "s", "formats": {"glb": {"weight": "bitmask"}}}))
+    code, _, err = _run(["run", "eyeriss_v2", "-w", _workload(tmp_path), "--no-sim", "-q", "--sparse", str(spec)])
+    assert code == 2 and "formats.glb.weight: level 'glb' does not keep 'weight'" in err, err
+
+
+def test_actual_masks_from_npy_count_exact_effective_macs(tmp_path):
+    """A workload with .npy masks for c1's ifmap and weight: the gated MACs are the masks' exact count."""
+    from accelsim.problem import from_layer
+    from accelsim.sparse.masks import effective_macs
+    from workloads.loader import load_workload
+
+    rng = np.random.default_rng(5)
+    xi = (rng.random((1, 1, 4, 8, 8)) < 0.4).astype(np.int8)
+    wm = (rng.random((1, 8, 4, 3, 3)) < 0.6).astype(np.int8)
+    np.save(tmp_path / "x.npy", xi)
+    np.save(tmp_path / "w.npy", wm)
+    wl = _workload(tmp_path, density={"ifmap": {"mask": "x.npy"}, "weight": {"mask": "w.npy"}})
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump({"name": "s", "skip": [{"level": "mac", "on_zero": ["ifmap", "weight"]}]}))
+    code, out, err = _run(["run", "eyeriss_v1", "-w", wl, "--layers", "c1", "--no-sim", "-q", "--json",
+                           "--sparse", str(spec)])
+    assert code == 0, err
+    layer = load_workload(wl).layers[0]
+    want = effective_macs(from_layer(layer), xi, wm)
+    assert json.loads(out)["layers"][0]["sparse"]["effective_macs"] == want
