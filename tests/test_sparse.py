@@ -278,3 +278,19 @@ def test_capacity_by_compressed_size_expected_and_worst():
     assert compressed_tiles(problem, h, nest, worst, models)[("buf", WEIGHT)] == pytest.approx(80.0)
     assert [lv for lv, _ in capacity_problems(problem, h, nest, worst, models)] == ["buf"]
     assert [lv for lv, _ in capacity_problems(problem, h, nest, spec_from_dict({"name": "u"}, "t"), models)] == ["buf"]
+
+
+def test_a_dense_sparse_view_prices_exactly_as_the_dense_run():
+    """No formats, no features, every density 1: the sparse view's energy equals the pipeline's dense
+    energy (one energy function, the same table), and its words equal the dense words."""
+    from accelsim import pipeline
+    from accelsim.arch import load_arch
+    from accelsim.sparse.layer import Sparsity
+    from workloads.layer import Workload
+
+    w = Workload("t", (conv("c", C=8, K=16, H=10, R=3, pad=1),))
+    run = pipeline.run(load_arch("eyeriss_v1"), w, sparsity=Sparsity(spec_from_dict({"name": "none"}, "t")))
+    lr = run.layers[0]
+    assert lr.sparse.energy_pj == pytest.approx(lr.result.energy_pj, rel=1e-12)
+    assert lr.sparse.dense_energy_pj == lr.result.energy_pj
+    assert lr.sparse.actions.gated.storage == {} and lr.sparse.actions.effective_macs == lr.result.macs

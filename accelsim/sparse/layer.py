@@ -2,8 +2,8 @@
 
 ``sparse_layer(layer, arch, mapping, spec, models) -> SparseLayer``: the general action table of the
 mapping (``accelsim.cost.counts.fixed_actions``), its sparse view (``accelsim.sparse.model.analyze``),
-and the energy of each part through ``accelsim.cost.model.energy_of`` (``to_counts`` reads the
-fixed-shape rows of each part's table): data words and effective MACs at full price, metadata words
+and the energy of each part's action table through ``accelsim.cost.energy.energy_of`` with the arch's
+(component, action) table (``energy_table.arch_table``): data words and effective MACs at full price, metadata words
 priced as data words of their level, gated words and MACs at ``spec.gated_storage`` /
 ``spec.gated_compute`` of the full price, skipped ones free. Energy is linear in the counts, so this is
 the same sum as pricing one merged table; no second energy formula exists here.
@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 from accelsim.cost.actions import Actions
 from accelsim.cost.counts import Counts, _shape, fixed_actions, to_counts
-from accelsim.cost.model import ENERGY_PARTS, energy_of
+from accelsim.cost.energy import energy_of
+from accelsim.cost.model import ENERGY_PARTS, arch_hierarchy, energy_parts
+from accelsim.energy_table import arch_table
 from accelsim.errors import ConfigError
 from accelsim.hierarchy import from_arch
 from accelsim.mapping import COLS, ROWS, Mapping
@@ -61,13 +63,14 @@ def sparse_layer(layer: Layer, arch, m: Mapping, spec: SparseSpec, models: dict[
 
     sa = analyze(problem, h, from_fixed(m, h), dense, spec, models, exact)
     parts = {p: 0.0 for p in ENERGY_PARTS}
+    ha, price = arch_hierarchy(arch), arch_table(arch)
     for table, macs, scale_store, scale_mac in (
             (sa.data, sa.effective_macs, 1.0, 1.0), (sa.metadata, 0.0, 1.0, 1.0),
             (sa.gated, sa.gated_macs, spec.gated_storage, spec.gated_compute)):
-        by_part, _ = energy_of(to_counts(_with_macs(table, macs)), arch)
+        by_part, _ = energy_parts(energy_of(_with_macs(table, macs), ha, price))
         for p, v in by_part.items():
             parts[p] += v * (scale_mac if p == "mac" else scale_store)
-    dense_parts, _ = energy_of(to_counts(dense), arch)
+    dense_parts, _ = energy_parts(energy_of(dense, ha, price))
     if sa.macs <= 0:
         raise ConfigError(f"layer {layer.name!r} has no MACs: nothing sparse to model")
     return SparseLayer(sa, parts, sum(dense_parts.values()))
