@@ -88,3 +88,16 @@ def test_gpt2_decode_is_memory_bound(arch, dataflow):
           f"cycles ({r.limit}), sim {s.cycles} ({s.limit})")
     assert intensity < ridge
     assert r.limit == s.limit == DRAM_RES
+
+
+@pytest.mark.parametrize("arch", ["eyeriss_v2", "tpu_like"])
+def test_gpt2_decode_block_is_memory_bound(arch):
+    """The whole GPT-2 small network decoding one token against a 1024-token cache: every weight and
+    every cached K/V word is read for about one MAC, so every node waits on DRAM."""
+    from accelsim.attention.block import run_network
+    from accelsim.attention.transformer import preset
+
+    r = run_network(load_architecture(arch), preset("gpt2", mode="decode", cache=1024), "fusemax")
+    print(f"\n{arch}: GPT-2 decode, {r.macs:,} MACs, {r.dram_words:,} DRAM words, {r.cycles:,} cycles")
+    assert r.macs == 12 * (4 * 768 * 768 + 2 * 768 * 3072 + 12 * 1024 * 128)
+    assert {n.limit for n in r.nodes} == {DRAM_RES}
