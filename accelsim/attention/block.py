@@ -84,8 +84,7 @@ def _node(m: Machine, h: Hierarchy, node: Node, dataflow: str) -> NodeResult:
         assert isinstance(w, VectorOp)
         step = Step(node.name, VECTOR, w)
         words = sum(w.reads().values()) + w.writes
-        unit = m.array if m.vector == m.array else m.vector
-        ops = {(unit, w.op): w.ops}
+        ops = {(m.vector, w.op): w.ops}
         kind, macs = w.op, 0
     p = phase(m, node.name, (step,), words)
     busy = {r: ceil(wk / rt) for r, (wk, rt) in p.work.items()}
