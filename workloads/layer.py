@@ -27,6 +27,7 @@ class LayerKind(str, enum.Enum):
     ELTWISE = "eltwise"
     ACTIVATION = "activation"
     SOFTMAX = "softmax"
+    LAYERNORM = "layernorm"
 
     @property
     def has_macs(self) -> bool:
@@ -55,6 +56,7 @@ NON_MAC_OPS: dict[LayerKind, NonMacOp] = {
     LayerKind.ELTWISE: NonMacOp(1),
     LayerKind.ACTIVATION: NonMacOp(1),
     LayerKind.SOFTMAX: NonMacOp(1),
+    LayerKind.LAYERNORM: NonMacOp(3),     # mean, variance, normalize (accelsim.vector_ops: mean, var, normalize)
 }
 
 

@@ -166,3 +166,57 @@ def preset(name: str, **overrides) -> TransformerSpec:
     args = dict(PRESETS[name])
     args.update({k: v for k, v in overrides.items() if v is not None})
     return TransformerSpec(name, **args)
+
+
+def to_graph(nodes: list[Node]):
+    """The nodes as a workload graph (``workloads.graph.Graph``, Layer nodes with producers): a GEMM
+    is a ``gemm`` layer; an attention node is its Q K^T (a grouped GEMM, one group per batch x head),
+    a ``softmax`` node and its A V (grouped GEMM); ``add`` is ``eltwise``, ``gelu`` ``activation``, and
+    a layer norm's mean, var and normalize are one ``layernorm`` node (named as the normalize). K and V
+    are producers of the attention GEMMs only when they are the whole operand (not in decode, where the
+    KV cache comes from outside the step)."""
+    from workloads.graph import GraphBuilder
+    from workloads.layer import Layer, LayerKind
+    from workloads.layer import gemm as gemm_layer
+
+    b = GraphBuilder()
+    alias: dict[str, str] = {}
+    out_elems: dict[str, int] = {}
+
+    def producers(names: tuple[str, ...]) -> tuple[str, ...]:
+        seen: list[str] = []
+        for n in names:
+            a = alias.get(n, n)
+            if a in out_elems and a not in seen:
+                seen.append(a)
+        return tuple(seen)
+
+    def add(layer: Layer, ins: tuple[str, ...]) -> str:
+        b.add(layer, *ins) if ins else b.add(layer, ())
+        out_elems[layer.name] = layer.output_elems
+        return layer.name
+
+    for node in nodes:
+        w = node.work
+        if isinstance(w, AttentionShape):
+            g = w.batch * w.heads
+            q, k, v = (node.inputs + ("", "", ""))[:3]
+            scores = Layer(f"{node.name}_scores", LayerKind.GEMM, C=g * w.e, K=g * w.keys, H=w.queries, groups=g)
+            ins = producers((q,)) + tuple(p for p in producers((k,)) if out_elems[p] == scores.weight_elems)
+            add(scores, ins)
+            soft = Layer(f"{node.name}_softmax", LayerKind.SOFTMAX, C=g * w.keys, K=g * w.keys, H=w.queries)
+            add(soft, (scores.name,))
+            ctx = Layer(node.name, LayerKind.GEMM, C=g * w.keys, K=g * w.f, H=w.queries, groups=g)
+            add(ctx, (soft.name,) + tuple(p for p in producers((v,)) if out_elems[p] == ctx.weight_elems))
+        elif isinstance(w, Problem):
+            sz = dict(w.dims)
+            add(gemm_layer(node.name, sz["M"], sz["N"], sz["K"]), producers(node.inputs))
+        else:
+            t, d = w.size(("T",)), w.size(("D",))
+            if w.op in ("mean", "var"):
+                alias[node.name] = node.name.rsplit("_", 1)[0]     # folded into the normalize node
+                continue
+            kind = {"add": LayerKind.ELTWISE, "gelu": LayerKind.ACTIVATION, "normalize": LayerKind.LAYERNORM}[w.op]
+            ins = producers(tuple(i for i in node.inputs if alias.get(i) != node.name))
+            add(Layer(node.name, kind, C=d, K=d, H=t, operands=2 if kind is LayerKind.ELTWISE else 1), ins)
+    return b.graph()

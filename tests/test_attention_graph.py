@@ -1,0 +1,51 @@
+"""Transformer nodes as a workload graph (workloads.graph, the fusion work's representation)."""
+
+from __future__ import annotations
+
+from dataclasses import astuple
+
+from accelsim.attention.transformer import network, preset, to_graph
+from workloads.layer import LayerKind
+
+
+def _shape(layer):
+    return astuple(layer)[1:]          # everything but the name
+
+
+def test_bert_base_graph_has_the_zoos_mac_layers_and_every_non_mac_node():
+    from workloads.zoo import get
+
+    g = to_graph(network(preset("bert_base")))
+    assert [_shape(x) for x in g.mac_layers()] == [_shape(x) for x in get("bert_base").layers]
+    kinds = [n.kind for n in g.nodes]
+    per_layer = {LayerKind.SOFTMAX: 1, LayerKind.ELTWISE: 2, LayerKind.LAYERNORM: 2, LayerKind.ACTIVATION: 1}
+    for kind, n in per_layer.items():
+        assert kinds.count(kind) == 12 * n
+    # the scores GEMM takes both operands from producers (Q and K), the context GEMM the softmax and V
+    assert g.producers("l1_attn_scores") == ("l1_q", "l1_k")
+    assert g.producers("l1_attn") == ("l1_attn_softmax", "l1_v")
+    assert g.producers("l2_q") == ("l1_ln2",)
+    assert g.producers("l1_res2") == ("l1_ffn2", "l1_ln1")          # post-norm: the residual is the first norm
+
+
+def test_decode_graph_reads_the_kv_cache_from_outside():
+    g = to_graph(network(preset("gpt2", mode="decode", cache=1024, batch=2)))
+    assert g.producers("l1_attn_scores") == ("l1_q",)
+    assert g.producers("l1_attn") == ("l1_attn_softmax",)
+    assert g.consumers("l1_k") == () and g.consumers("l1_v") == ()
+    assert g.producers("l1_res1") == ("l1_proj",)                    # pre-norm: block 1's input is the network's
+    assert g.producers("l2_ln1") == ("l1_res2",)
+
+
+def test_onnx_import_gives_the_same_graph(tmp_path):
+    from accelsim.attention.onnx_import import nodes_from_onnx
+    from accelsim.attention.transformer import TransformerSpec, block
+    from tests.test_attention_transformer import _bert_like_onnx
+
+    imported = to_graph(nodes_from_onnx(_bert_like_onnx(tmp_path / "m.onnx")))
+    built = to_graph(block(TransformerSpec("m", layers=1, width=16, heads=2, head_size=8, ffn=32, seq=8)))
+    assert [_shape(n) for n in imported.nodes] == [_shape(n) for n in built.nodes]
+    pos_i = {n.name: i for i, n in enumerate(imported.nodes)}
+    pos_b = {n.name: i for i, n in enumerate(built.nodes)}
+    assert sorted((pos_i[a], pos_i[b]) for a, b in imported.edges()) == \
+        sorted((pos_b[a], pos_b[b]) for a, b in built.edges())
