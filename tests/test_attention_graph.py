@@ -49,3 +49,16 @@ def test_onnx_import_gives_the_same_graph(tmp_path):
     pos_b = {n.name: i for i, n in enumerate(built.nodes)}
     assert sorted((pos_i[a], pos_i[b]) for a, b in imported.edges()) == \
         sorted((pos_b[a], pos_b[b]) for a, b in built.edges())
+
+
+def test_layernorm_and_softmax_nodes_count_their_vector_ops(tmp_path):
+    from workloads.yaml_file import load_yaml_workload
+
+    path = tmp_path / "net.yaml"
+    path.write_text("name: t\nlayers:\n"
+                    "  - {name: fc, kind: fc, C: 16, K: 16}\n"
+                    "  - {name: ln, kind: layernorm, C: 16, H: 8, W: 1}\n"
+                    "  - {name: sm, kind: softmax, C: 16, H: 8, W: 1}\n")
+    layers = {x.name: x for x in load_yaml_workload(str(path)).layers}
+    assert layers["ln"].vector_ops == 3 * 16 * 8          # mean, var, normalize per element
+    assert layers["sm"].vector_ops == 4 * 16 * 8          # max, exp, sum, divide per element

@@ -55,7 +55,7 @@ NON_MAC_OPS: dict[LayerKind, NonMacOp] = {
     LayerKind.POOL: NonMacOp(1, window=True),
     LayerKind.ELTWISE: NonMacOp(1),
     LayerKind.ACTIVATION: NonMacOp(1),
-    LayerKind.SOFTMAX: NonMacOp(1),
+    LayerKind.SOFTMAX: NonMacOp(4),       # max, exp(x - max), sum, divide (accelsim.attention.cascade)
     LayerKind.LAYERNORM: NonMacOp(3),     # mean, variance, normalize (accelsim.vector_ops: mean, var, normalize)
 }
 

@@ -245,4 +245,5 @@ _KINDS: dict[LayerKind, _Kind] = {
     LayerKind.ELTWISE: _Kind(("C", "H", "W", "operands"), _tensor_op(LayerKind.ELTWISE, operands=True)),
     LayerKind.ACTIVATION: _Kind(("C", "H", "W"), _tensor_op(LayerKind.ACTIVATION)),
     LayerKind.SOFTMAX: _Kind(("C", "H", "W"), _tensor_op(LayerKind.SOFTMAX)),
+    LayerKind.LAYERNORM: _Kind(("C", "H", "W"), _tensor_op(LayerKind.LAYERNORM)),
 }

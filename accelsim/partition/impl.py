@@ -32,6 +32,7 @@ _CPU: dict[LayerKind, Callable[[OpShape], str]] = {
     LayerKind.ELTWISE: lambda s: "eltwise",
     LayerKind.ACTIVATION: lambda s: "eltwise",
     LayerKind.SOFTMAX: lambda s: "eltwise",
+    LayerKind.LAYERNORM: lambda s: "eltwise",
 }
 
 _GPU: dict[LayerKind, Callable[[OpShape], str]] = {
@@ -43,6 +44,7 @@ _GPU: dict[LayerKind, Callable[[OpShape], str]] = {
     LayerKind.ELTWISE: lambda s: "eltwise",
     LayerKind.ACTIVATION: lambda s: "eltwise",
     LayerKind.SOFTMAX: lambda s: "eltwise",
+    LayerKind.LAYERNORM: lambda s: "eltwise",
 }
 
 

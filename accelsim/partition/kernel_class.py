@@ -28,7 +28,7 @@ CLASSES: tuple[str, ...] = ("k3s1", "k1", "strided", "large", "thin", "pool", "f
 #: fewer channels per group than this leave the CPU's channel blocks (and Winograd) unused
 THIN_CHANNELS = 8
 
-_STREAMING = (LayerKind.POOL, LayerKind.ELTWISE, LayerKind.ACTIVATION, LayerKind.SOFTMAX)
+_STREAMING = (LayerKind.POOL, LayerKind.ELTWISE, LayerKind.ACTIVATION, LayerKind.SOFTMAX, LayerKind.LAYERNORM)
 
 
 def kernel_class(s: OpShape) -> str:

@@ -78,6 +78,7 @@ _RED = {
     LayerKind.ELTWISE: lambda s: max(1, s.operands),
     LayerKind.ACTIVATION: lambda s: 1,
     LayerKind.SOFTMAX: lambda s: 1,
+    LayerKind.LAYERNORM: lambda s: 1,
 }
 
 
