@@ -88,6 +88,7 @@ class EnergyTable:
     area_mm2: tuple[tuple[str, float], ...] = ()       # per instance, optional
     sources: tuple[str, ...] = ()                      # where the numbers come from; what is not charged
     _index: dict = field(init=False, repr=False, compare=False, hash=False)
+    _order: dict = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         kinds = dict(self.components)
@@ -115,6 +116,8 @@ class EnergyTable:
             if c not in kinds or not math.isfinite(a) or a < 0:
                 raise ConfigError(f"energy table {self.name!r}: bad area {a!r} for component {c!r}")
         object.__setattr__(self, "_index", index)
+        # component -> (position, its actions); memoised (component, role, action) -> sort key
+        object.__setattr__(self, "_order", {c: (ci, actions_of(k)) for ci, (c, k) in enumerate(self.components)})
 
     def kind(self, component: str) -> str:
         for c, k in self.components:
@@ -148,14 +151,19 @@ class EnergyTable:
 def sort_key(table: EnergyTable, component: str, role: str, action: str) -> tuple[int, int, int, str]:
     """The canonical order: component (hierarchy order), role (ROLES order, ANY_ROLE last), action
     (the kind's order); an energy sum is added in this order (accelsim.cost.energy)."""
-    for ci, (c, kind) in enumerate(table.components):
-        if c == component:
-            acts = actions_of(kind)
-            ai = acts.index(action) if action in acts else len(acts)
-            ri = ROLES.index(role) if role in ROLES else len(ROLES)
-            return ci, ri, ai, action
-    table.kind(component)          # raises: unknown component
-    raise AssertionError("unreachable")
+    memo = table._order
+    key = (component, role, action)
+    if key in memo:
+        return memo[key]
+    found = memo.get(component)
+    if found is None:
+        table.kind(component)          # raises: unknown component
+        raise AssertionError("unreachable")
+    ci, acts = found
+    ai = acts.index(action) if action in acts else len(acts)
+    ri = ROLES.index(role) if role in ROLES else len(ROLES)
+    memo[key] = (ci, ri, ai, action)
+    return memo[key]
 
 
 # ---- the components of a hierarchy ---------------------------------------------------------------

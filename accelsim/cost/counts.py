@@ -110,6 +110,7 @@ def to_counts(actions: Actions) -> Counts:
     return Counts(actions.macs, actions.cycles, actions.active, reads, writes, net(DOWN, UP))
 
 
+@lru_cache(maxsize=1)
 def column_keys() -> tuple[tuple[str, tuple[str, str, str], tuple[str, ...]], ...]:
     """Each priced ``Counts`` entry (named as ``cost.fast.COLUMNS`` names it) with the action key it is
     priced as over ``hierarchy.from_arch``'s components and the actions :func:`to_counts` merged into
@@ -137,15 +138,23 @@ def actions_of_counts(counts: Counts) -> Actions:
                 value[f"{kind}.{lv}.{t}"] = rows[li][ti]
     for ti, t in enumerate(ROLES):
         value[f"noc_transfers.{t}"] = counts.noc_transfers[ti]
-    storage, network = {}, {}
+    storage = {key: value[name] for name, key in _placed()[0]}
+    network = {key: value[name] for name, key in _placed()[1]}
+    return Actions(counts.macs, counts.cycles, counts.active_pes, storage, network)
+
+
+@lru_cache(maxsize=1)
+def _placed() -> tuple[tuple[tuple[str, tuple[str, str, str]], ...], tuple[tuple[str, tuple[str, str, str]], ...]]:
+    """column_keys split into (storage keys, network keys by level), compute left out."""
+    storage, network = [], []
     for name, (c, r, a), _ in column_keys():
         if a == COMPUTE:
             continue
         if c.endswith(NET_SUFFIX):
-            network[(c[: -len(NET_SUFFIX)], r, a)] = value[name]
+            network.append((name, (c[: -len(NET_SUFFIX)], r, a)))
         else:
-            storage[(c, r, a)] = value[name]
-    return Actions(counts.macs, counts.cycles, counts.active_pes, storage, network)
+            storage.append((name, (c, r, a)))
+    return tuple(storage), tuple(network)
 
 
 @lru_cache(maxsize=256)
