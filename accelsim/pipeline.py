@@ -76,7 +76,8 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
     """Map, cost and (optionally) simulate every layer. ``mappings`` overrides per layer name;
     ``refine`` (with a search and the simulator) keeps the search's shortlist mapping with the best
     objective on simulated cycles (accelsim.refine). ``sparsity``: each MAC layer also gets its sparse
-    view (accelsim.sparse.layer) of the chosen mapping; the mapping and the dense results are unchanged."""
+    view (accelsim.sparse.layer) of the chosen mapping; with a search (and no ``refine``), the search's
+    shortlist is re-ranked by the sparse objective (accelsim.mapper.sparse_rank)."""
     from dataflows import registry
 
     flow = registry.get(dataflow or arch.dataflow)
@@ -100,6 +101,14 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
             else:
                 found = searched[shape] = search(layer, arch, flow, search_spec)
             result = found.result
+            if sparsity is not None and not refine:   # the mapper with sparsity: the shortlist re-ranked
+                from accelsim.mapper.sparse_rank import rerank
+
+                pool = tuple(dict.fromkeys(found.shortlist or (found.mapping,)))
+                best, _ = rerank(layer, arch, pool, search_spec.objective, sparsity.spec,
+                                 sparsity.models(workload, given.name))
+                if best != result.mapping:
+                    result = evaluate(layer, arch, best, validate=False)
         else:
             result = evaluate(layer, arch, flow.named(layer, arch))
             if scalesim_buffers and flow.name in SCALESIM_FLOWS:   # SCALE-Sim's DRAM traffic of its own mapping
