@@ -80,3 +80,25 @@ def test_structural_errors_name_the_nest_and_the_rule():
     order[0, 2, 0] = order[0, 2, 1]
     with pytest.raises(ConfigError, match="nest 0 of the batch: level spad: loop order is not a permutation"):
         count_nests(layout, arrays._replace(orders=order))
+
+
+@pytest.mark.parametrize("arch", ["eyeriss_v1", "isca16/ws", "hierarchy/eyeriss_v2", "hierarchy/simba_like"])
+def test_bound_twin_equals_hierarchy_bound_bit_for_bit(arch):
+    """bound_nests is the numba twin of accelsim.cost.bound.hierarchy_bound: equal floats on legal
+    nests of shipped hierarchies (their bandwidths, shared ports and NoC models)."""
+    from accelsim.cost.bound import hierarchy_bound
+    from accelsim.cost.fast_nest import bound_nests
+    from accelsim.mapper.nest_space import NestSpace
+    from accelsim.problem import from_layer
+    from workloads import zoo
+
+    h = load_architecture(arch)
+    p = from_layer(zoo.get("alexnet").layers[1])
+    layout = NestLayout(p, h)
+    arrays = NestSpace(layout).propose(np.random.default_rng(5), 60)
+    assert arrays.n_nests >= 10
+    rows = count_nests(layout, arrays)
+    got = bound_nests(layout, rows)
+    for i in range(arrays.n_nests):
+        want = hierarchy_bound(count_actions(p, h, decode_nest(layout, arrays, i)), h)
+        assert got[i] == want

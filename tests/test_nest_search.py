@@ -68,7 +68,11 @@ def test_bad_arguments_are_one_line_errors():
         search_nest(p, h, objective="cycles", budget=0)
 
 
-def test_fixed_arch_weights_price_the_table_as_the_fixed_energy_model():
+def test_column_weights_price_tables_as_the_energy_models_do():
+    from accelsim.cost.energy import column_weights
+    from accelsim.cost.energy import energy_of as table_energy
+    from accelsim.energy_table import table_for
+
     arch = load_arch("eyeriss_v1")
     layer = zoo.get("alexnet").layers[2]
     h = from_arch(arch)
@@ -84,6 +88,18 @@ def test_fixed_arch_weights_price_the_table_as_the_fixed_energy_model():
         a = count_actions(from_layer(layer), h, from_fixed(m, h))
         want = fixed_energy(to_counts(a), arch).total_pj
         assert layout.row_of(a).astype(np.float64) @ w == pytest.approx(want, rel=1e-12)
+    # the (component, action) table's energy on a true hierarchy (clustered Eyeriss v2), proposed nests
+    h2 = load_architecture("hierarchy/eyeriss_v2")
+    p2 = from_layer(layer)
+    layout2 = NestLayout(p2, h2)
+    table = table_for(h2)
+    w2 = column_weights(layout2, table)
+    arrays = NestSpace(layout2).propose(np.random.default_rng(1), 40)
+    assert arrays.n_nests >= 5
+    for i in range(arrays.n_nests):
+        a = count_actions(p2, h2, decode_nest(layout2, arrays, i))
+        want = table_energy(a, h2, table).total_pj
+        assert layout2.row_of(a).astype(np.float64) @ w2 == pytest.approx(want, rel=1e-12)
 
 
 @pytest.mark.parametrize("arch_name,layer", [

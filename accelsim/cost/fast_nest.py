@@ -65,12 +65,20 @@ def _cdiv(a, b):
 
 
 @njit(cache=True, inline="always")
-def _tuples(D, n, dfac, dspan, d, mask):
-    """lattice.count_tuples over dim d's loops (outer -> inner), bit k of ``mask`` = loop k kept."""
+def _tuples(D, n, dfac, dspan, d, mask, popc):
+    """lattice.count_tuples over dim d's loops (outer -> inner), bit k of ``mask`` = loop k kept.
+    Closed forms: none kept: 1; all: D; the kept loops all outside the dropped ones: ceil(D / span of
+    the innermost kept); all inside: the span of the innermost dropped loop."""
+    full = (1 << n) - 1
     if mask == 0:
         return 1
-    if mask == (1 << n) - 1:
+    if mask == full:
         return D
+    if mask & (mask + 1) == 0:
+        return _cdiv(D, dspan[d, popc[mask] - 1])
+    drop = full & ~mask
+    if drop & (drop + 1) == 0:
+        return dspan[d, popc[drop] - 1]
     pall = 1
     for k in range(n):
         if (mask >> k) & 1:
@@ -96,7 +104,7 @@ def _tuples(D, n, dfac, dspan, d, mask):
 
 @njit(cache=True)
 def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, keeps, out, status, memo_key,
-            memo_val):
+            memo_val, popc):
     """Score the batch into ``out``; ``status[b]`` = 1 where count_actions must fill the row.
     Returns (-1, 0, 0, 0) or (index, error code, level, dim) of the first structurally broken nest."""
     B = factors.shape[0]
@@ -121,6 +129,16 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
     dfac = np.zeros((D, maxper), np.int64)
     dspan = np.zeros((D, maxper), np.int64)
     dn = np.zeros(D, np.int64)
+    # per dim, bit masks over its loops (bit k = its k-th loop, outer -> inner): spatial, temporal,
+    # at levels < c (levmask[d, c]); its temporal loop's index at each level; suffix factor products
+    spm = np.zeros(D, np.int64)
+    tmm = np.zeros(D, np.int64)
+    levmask = np.zeros((D, L + 1), np.int64)
+    tk = np.zeros((D, L), np.int64)
+    sufprod = np.ones((D, maxper + 1), np.int64)
+    tp = np.zeros(D, np.int64)
+    irr = np.zeros((3, D), np.int64)     # per role the dims with loops that do not index it
+    nirr = np.zeros(3, np.int64)
     vV = np.zeros(L + 1, np.int64)
     vO = np.zeros(L + 1, np.int64)
     memo_bits = 0
@@ -130,6 +148,11 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
     macs = 1
     for d in range(D):
         macs *= sizes[d]
+    relsize = np.ones(3, np.int64)       # per role the product of the sizes of the dims indexing it
+    for t in range(3):
+        for d in range(D):
+            if rel[t, d] != 0:
+                relsize[t] *= sizes[d]
     for b in range(B):
         status[b] = 0
         # ---- flatten (loopnest.flatten): per level its temporal loops in order, then x, then y
@@ -157,14 +180,14 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                     n += 1
             if seen != (1 << D) - 1:
                 return b, 4, i, 0
+            if fan_of[i] < 0:
+                continue                 # count_nests checked its spatial factors are 1
             for a in range(2):
                 for d in range(D):
                     f = spatial[b, i, a, d]
                     if f < 1:
                         return b, 1, i, d
                     if f > 1:
-                        if fan_of[i] < 0:
-                            return b, 5, i, d
                         if f > sizes[d]:
                             return b, 2, i, d
                         ldim[n] = d
@@ -187,6 +210,11 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
         for d in range(D):
             if inner[d] < sizes[d]:
                 return b, 3, 0, d
+        for d in range(D):
+            spm[d] = 0
+            tmm[d] = 0
+            for i in range(L):
+                tk[d, i] = -1
         for p in range(n):
             d = ldim[p]
             k = dn[d]
@@ -194,6 +222,29 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
             dfac[d, k] = lfac[p]
             dspan[d, k] = lspan[p]
             dn[d] = k + 1
+            if lsp[p] == 1:
+                spm[d] |= 1 << k
+            else:
+                tmm[d] |= 1 << k
+                tk[d, llev[p]] = k
+        for t in range(nr):
+            j = 0
+            for d in range(D):
+                if rel[t, d] == 0 and dn[d] > 0:
+                    irr[t, j] = d
+                    j += 1
+            nirr[t] = j
+        for d in range(D):
+            k = 0
+            m = 0
+            for c in range(L + 1):
+                while k < dn[d] and llev[dpos[d, k]] < c:
+                    m |= 1 << k
+                    k += 1
+                levmask[d, c] = m
+            sufprod[d, dn[d]] = 1
+            for k in range(dn[d] - 1, -1, -1):
+                sufprod[d, k] = sufprod[d, k + 1] * dfac[d, k]
         for c in range(out.shape[1]):
             out[b, c] = 0
         active = 1
@@ -214,6 +265,21 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                     for p in range(cut):
                         if lsp[p] == 0 and rel[t, ldim[p]] != 0:
                             last_rel = p
+                # per dim the temporal loops above the cut that are kept (prefix): all when streamed,
+                # else those at or above the innermost one indexing the role (last_rel)
+                for j in range(nirr[t]):
+                    d = irr[t, j]
+                    if streamed:
+                        tp[d] = tmm[d] & levmask[d, ch]
+                    elif last_rel < 0:
+                        tp[d] = 0
+                    else:
+                        lr = llev[last_rel]
+                        m = tmm[d] & levmask[d, lr]
+                        k = tk[d, lr]
+                        if k >= 0 and dpos[d, k] <= last_rel:
+                            m |= 1 << k
+                        tp[d] = m
                 # volumes with the spatial loops at levels < X as instances, X = par .. ch
                 for X in range(par, ch + 1):
                     if X > par and nsp[X] == nsp[X - 1]:
@@ -221,20 +287,10 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                         vO[X] = vO[X - 1]
                         continue
                     mult = plain[t]
-                    for d in range(D):
-                        if rel[t, d] != 0:
-                            continue
-                        nd = dn[d]
-                        mask = 0
-                        for k in range(nd):
-                            p = dpos[d, k]
-                            if p < cut:
-                                if lsp[p] == 1:
-                                    if llev[p] < X:
-                                        mask |= 1 << k
-                                elif streamed or p <= last_rel:
-                                    mask |= 1 << k
-                        mult *= _tuples(sizes[d], nd, dfac, dspan, d, mask)
+                    for j in range(nirr[t]):
+                        d = irr[t, j]
+                        mask = (levmask[d, X] & spm[d]) | tp[d]
+                        mult *= _tuples(sizes[d], dn[d], dfac, dspan, d, mask, popc)
                     vol = mult
                     ovl = 0
                     for c in range(NC):
@@ -248,17 +304,13 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                             dd = d1 if side == 0 else d2
                             if dd < 0:
                                 continue
-                            run = 1
-                            prefix_seen = False
-                            for k in range(dn[dd] - 1, -1, -1):
-                                p = dpos[dd, k]
-                                tile = p >= cut or (lsp[p] == 1 and llev[p] >= X)
-                                if tile:
-                                    if prefix_seen:
-                                        bad = True
-                                    run *= dfac[dd, k]
-                                else:
-                                    prefix_seen = True
+                            # prefix loops: spatial at levels < X, temporal above the cut (all of them:
+                            # the role's dims have no dropped loop); tiles contiguous when the prefix
+                            # loops are the outermost ones
+                            prefix = (levmask[dd, X] & spm[dd]) | (tmm[dd] & levmask[dd, ch])
+                            if prefix & (prefix + 1) != 0:
+                                bad = True
+                            run = sufprod[dd, popc[prefix]]
                             if side == 0:
                                 runs0 = run
                             else:
@@ -326,18 +378,10 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                             out[b, base + a_up] += vV[j]
                             out[b, base + a_src] += vV[j + 1]
                 else:
-                    first = 1
-                    for d in range(D):
-                        if rel[t, d] != 0:
-                            first *= sizes[d]
-                            continue
-                        nd = dn[d]
-                        mask = 0
-                        for k in range(nd):
-                            p = dpos[d, k]
-                            if lsp[p] == 1 and llev[p] < par:
-                                mask |= 1 << k
-                        first *= _tuples(sizes[d], nd, dfac, dspan, d, mask)
+                    first = relsize[t]
+                    for j in range(nirr[t]):
+                        d = irr[t, j]
+                        first *= _tuples(sizes[d], dn[d], dfac, dspan, d, levmask[d, par] & spm[d], popc)
                     u = vV[par]
                     fills = u - first
                     out[b, sb + (par * nr + t) * nsa + a_update] += u
@@ -362,12 +406,7 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
             continue
         cycles = 1
         for d in range(D):
-            nd = dn[d]
-            mask = 0
-            for k in range(nd):
-                if lsp[dpos[d, k]] == 0:
-                    mask |= 1 << k
-            cycles *= _tuples(sizes[d], nd, dfac, dspan, d, mask)
+            cycles *= _tuples(sizes[d], dn[d], dfac, dspan, d, tmm[d], popc)
         out[b, c_macs] = macs
         out[b, c_cyc] = cycles
         out[b, c_act] = active
@@ -376,6 +415,15 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
 
 # ---------------------------------------------------------------------------------------------
 # public API
+
+_POPC: dict[int, np.ndarray] = {}
+
+
+def _popcounts(bits: int) -> np.ndarray:
+    """Set bits of every mask below 2**bits (the kernel's per-dim loop masks)."""
+    if bits not in _POPC:
+        _POPC[bits] = np.array([bin(m).count("1") for m in range(1 << bits)], dtype=np.int64)
+    return _POPC[bits]
 
 MEMO_BITS = 12
 
@@ -426,10 +474,19 @@ def kernel_rows(layout: NestLayout, arrays: NestArrays, memo: NestMemo | None = 
     status = np.zeros(B, dtype=np.int64)
     if B == 0:
         return out, status == NEEDS_PYTHON
+    no_fan = layout.fanout_index < 0
+    if no_fan.any():                     # spatial factors at a level without a fanout: only 1 allowed
+        bad = np.argwhere(spatial[:, no_fan] != 1)
+        if len(bad):
+            b, i, _axis, d = (int(x) for x in bad[0])
+            level = int(np.flatnonzero(no_fan)[i])
+            raise ConfigError(f"nest {b} of the batch: level {layout.levels[level]}, dim {layout.dims[d]}: "
+                              f"{_ERRORS[5]}")
     coupled = pa.coupled if pa.coupled.shape[0] else np.zeros((0, 10), np.int64)
     index, code, level, dim = _kernel(pa.sizes, pa.rel, pa.plain, coupled, layout.fanout_index,
                                       layout.kernel_layout, factors, orders, spatial, keeps, out, status,
-                                      memo.keys, memo.values)
+                                      memo.keys, memo.values,
+                                      _popcounts(L + 2 * len(layout.fanout_levels)))
     if index >= 0:
         where = (f"level {layout.levels[level]}" if code == 4 else
                  f"dim {layout.dims[dim]}" if code == 3 else f"level {layout.levels[level]}, dim {layout.dims[dim]}")
@@ -452,13 +509,25 @@ def count_nests(layout: NestLayout, arrays: NestArrays, memo: NestMemo | None = 
     return out
 
 
+@njit(cache=True)
+def _energy_kernel(rows, w, out):
+    for b in range(rows.shape[0]):
+        e = 0.0
+        for c in range(rows.shape[1]):
+            if w[c] != 0.0:
+                e += rows[b, c] * w[c]
+        out[b] = e
+
+
 def energy_nests(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """(B,) energy: each row's counts . ``weights`` (one weight per column of the layout, e.g. pJ per
-    action word, 0 for macs/cycles/active or the MAC energy on ``macs``)."""
-    w = np.asarray(weights, dtype=np.float64)
+    action word, the MAC energy on ``macs``, 0 on cycles/active), summed column by column."""
+    w = np.ascontiguousarray(weights, dtype=np.float64)
     if w.shape != (rows.shape[1],):
         raise ConfigError(f"energy weights need one entry per count column ({rows.shape[1]}), got shape {w.shape}")
-    return rows.astype(np.float64) @ w
+    out = np.empty(rows.shape[0], dtype=np.float64)
+    _energy_kernel(np.ascontiguousarray(rows, dtype=np.int64), w, out)
+    return out
 
 
 # ---- the latency bound over a hierarchy -----------------------------------------------------
@@ -476,9 +545,8 @@ class BoundParams:
 
 
 def bound_params(layout: NestLayout) -> BoundParams:
-    """The bound's parameters of ``layout.hierarchy`` (``accelsim.cost.bound.bound_parts``)."""
-    from accelsim.arch import NocSpec
-    from noc import registry as noc_registry
+    """The bound's parameters of ``layout.hierarchy`` (those ``accelsim.cost.bound.bound_parts`` reads)."""
+    from noc.registry import network_bound
 
     h: Hierarchy = layout.hierarchy
     L = len(h.levels)
@@ -488,16 +556,11 @@ def bound_params(layout: NestLayout) -> BoundParams:
     n = 1
     for i, lv in enumerate(h.levels):
         copies[i] = n
-        shared = getattr(lv, "bandwidth", None)    # the one-port bandwidth of the `run` helper's hierarchy
-        for k, bw in enumerate((lv.read_bandwidth, lv.write_bandwidth, shared)):
+        for k, bw in enumerate((lv.read_bandwidth, lv.write_bandwidth, lv.bandwidth)):
             if bw is not None:
                 bws[i, k] = bw
         if lv.fanout is not None:
-            spec = NocSpec(lv.fanout.network, lv.fanout.params)
-            if hasattr(noc_registry, "network_bandwidth_bound"):
-                pairs = noc_registry.network_bandwidth_bound(spec)
-            else:
-                pairs = noc_registry._bound(spec)
+            pairs = network_bound(lv.fanout.network, lv.fanout.params)
             ab[layout.fanout_levels.index(i)] = np.array(pairs, dtype=np.float64).reshape(4, 2)
             n *= lv.fanout.size
     streams = np.array([ROLES.index(IFMAP), ROLES.index(WEIGHT), ROLES.index(PSUM)], np.int64)
@@ -557,9 +620,9 @@ def _bound_kernel(c, kl, fan_of, copies, bw, ab, streams, out):
 
 
 def bound_nests(layout: NestLayout, rows: np.ndarray, params: BoundParams | None = None) -> np.ndarray:
-    """(B,) float64 cycles: the latency bound of each row (numba twin of ``cost.bound``'s bound over a
-    hierarchy: max of compute cycles, each level's words / (instances x bandwidth) and each network's
-    busiest stream / instances)."""
+    """(B,) float64 cycles: the latency bound of each row, the numba twin of
+    ``accelsim.cost.bound.hierarchy_bound`` (max of compute cycles, each level's words / (instances x
+    bandwidth) and each network's busiest stream / instances), equal bit for bit (tested)."""
     p = params if params is not None else bound_params(layout)
     c = np.ascontiguousarray(rows, dtype=np.int64)
     out = np.empty(c.shape[0], dtype=np.float64)

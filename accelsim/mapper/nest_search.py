@@ -24,7 +24,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from accelsim import limits
-from accelsim.cost.fast_nest import BoundParams, bound_nests, bound_params, count_nests, kernel_rows, nest_memo
+from accelsim.cost.fast_nest import (
+    BoundParams,
+    bound_nests,
+    bound_params,
+    count_nests,
+    energy_nests,
+    kernel_rows,
+    nest_memo,
+)
 from accelsim.cost.nest_arrays import NestArrays, NestLayout, decode_nest, encode_nests
 from accelsim.errors import ConfigError
 from accelsim.hierarchy import Hierarchy
@@ -76,7 +84,7 @@ class Scorer:
             keep = np.flatnonzero(~left)
             arrays, rows = arrays.take(keep), rows[keep]
         cycles = bound_nests(self.layout, rows, self.bound)
-        energy = rows.astype(np.float64) @ self.weights if self.weights is not None else np.full(len(rows), np.nan)
+        energy = energy_nests(rows, self.weights) if self.weights is not None else np.full(len(rows), np.nan)
         return arrays, np.column_stack([OBJECTIVES[self.objective](energy, cycles), energy, cycles]), n_left
 
 
@@ -143,7 +151,7 @@ def search_nest(problem: Problem, hierarchy: Hierarchy, *, objective: str = "ene
         arrays = encode_nests(layout, list(start))
         rows = count_nests(layout, arrays, memo)            # start nests are always scored, exactly
         cycles = bound_nests(layout, rows, score.bound)
-        energy = rows.astype(np.float64) @ weights if weights is not None else np.full(len(rows), np.nan)
+        energy = energy_nests(rows, weights) if weights is not None else np.full(len(rows), np.nan)
         merge(arrays, np.column_stack([OBJECTIVES[objective](energy, cycles), energy, cycles]))
         evaluated += arrays.n_nests
     explore = budget // 2
@@ -168,8 +176,8 @@ def search_nest(problem: Problem, hierarchy: Hierarchy, *, objective: str = "ene
         raise ConfigError(f"no legal nest found for problem {problem.name!r} on hierarchy {hierarchy.name!r} "
                           f"within {proposed} proposals")
     best = top_obj[0]
-    energy = None if weights is None else float(best[1])
-    return NestSearchResult(decode_nest(layout, top, 0), NestScore(float(best[0]), energy, float(best[2])),
+    best_energy = None if weights is None else float(best[1])
+    return NestSearchResult(decode_nest(layout, top, 0), NestScore(float(best[0]), best_energy, float(best[2])),
                             evaluated, proposed, stopped_by,
                             tuple(decode_nest(layout, top, i) for i in range(top.n_nests)), left_out)
 

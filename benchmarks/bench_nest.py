@@ -1,0 +1,180 @@
+"""The general numba scorer (accelsim.cost.fast_nest, any hierarchy) against the fixed-shape one
+(accelsim.cost.fast, DRAM -> GLB -> array -> RF) on the same cases, one core.
+
+    python benchmarks/bench_nest.py [--n 10000] [--rounds 7] [--arch eyeriss_v1]
+    python benchmarks/bench_nest.py --search     # the general mapper vs today's, AlexNet CONV1-5
+
+Cases: AlexNet CONV2 on ``hierarchy.from_arch(ARCH)``: legal nests drawn by the general mapper's
+space (``mapper.nest_space.NestSpace.propose``, seeded) that the fixed shape can also express (no
+temporal loop at the register level), each converted to today's ``Mapping`` so both kernels score
+the very same mappings. Before timing, the two are checked to count the same words
+(``counts.to_counts`` of the general row equals the fixed row, on every case). Paths:
+
+- fixed:         ``cost.fast.count_batch`` on the encoded mappings
+- general:       ``cost.fast_nest.kernel_rows`` on the encoded nests
+- general+score: ``kernel_rows`` + ``energy_nests`` (rows . weights) + ``bound_nests``
+
+Each round runs every path ``CALLS`` times in a row (same load for all paths); evals/s is the median
+round's rate (wall clock), best the fastest round's, per CPU s the median round's evals / process CPU seconds (less
+sensitive to other processes on a shared machine); compile excluded (a warm-up call first).
+Prints the load average (``os.getloadavg``) before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+CALLS = 10           # calls per path per round (a timed block of about 0.1-0.5 s: less scheduler noise)
+
+
+def cases(arch_name: str, n: int, seed: int = 0):
+    from accelsim.arch import load_arch
+    from accelsim.cost.encode import encode_batch
+    from accelsim.cost.nest_arrays import NestArrays, NestLayout
+    from accelsim.hierarchy import from_arch
+    from accelsim.legality import problems_of
+    from accelsim.mapper.nest_space import NestSpace
+    from accelsim.mapping import Mapping
+    from accelsim.names import REG
+    from accelsim.problem import from_layer
+    from workloads import zoo
+
+    layer = zoo.get("alexnet").layers[1]
+    arch = load_arch(arch_name)
+    h = from_arch(arch)
+    layout = NestLayout(from_layer(layer), h)
+    space = NestSpace(layout)
+    rng = np.random.default_rng(seed)
+    reg = layout.levels.index(REG)
+    parts, mappings = [], []
+    while len(mappings) < n:
+        c = space.propose(rng, 2048)
+        c = c.take(np.flatnonzero((c.factors[:, reg] == 1).all(axis=1)))
+        # the same mapping in the fixed shape's encoding (levels dram, glb, rows, cols, rf), kept
+        # when the fixed shape's rules accept it too
+        f, o, s, k = c
+        good = []
+        for i in range(c.n_nests):
+            m = Mapping((tuple(f[i, 0]), tuple(f[i, 1]), tuple(s[i, 1, 0]), tuple(s[i, 1, 1]), tuple(f[i, 2])),
+                        (tuple(o[i, 0]), tuple(o[i, 1]), tuple(o[i, 2])),
+                        tuple(bool(x) for x in k[i, 1]), tuple(bool(x) for x in k[i, 2]),
+                        tuple(bool(x) for x in k[i, 3]))
+            if len(mappings) < n and not problems_of(layer, m, arch):
+                good.append(i)
+                mappings.append(m)
+        parts.append(c.take(np.array(good, dtype=np.int64)))
+    nests = NestArrays.concat(parts)
+    lay, batch = encode_batch(layer, mappings)
+    return layer, arch, layout, nests, lay, batch
+
+
+def run(arch_name: str = "eyeriss_v1", n: int = 10000, rounds: int = 7) -> dict:
+    from accelsim.cost.counts import to_counts
+    from accelsim.cost.fast import count_batch, counts_of_row
+    from accelsim.cost.fast_nest import bound_nests, bound_params, energy_nests, kernel_rows
+    from accelsim.mapper.nest_search import fixed_arch_weights
+
+    load_before = os.getloadavg()
+    layer, arch, layout, nests, lay, batch = cases(arch_name, n)
+    rows, left = kernel_rows(layout, nests)
+    fixed = count_batch(lay, batch)
+    same = sum(to_counts(layout.actions_of(rows[i])) == counts_of_row(fixed[i]) for i in range(n) if not left[i])
+    w = fixed_arch_weights(layout, arch)
+    bp = bound_params(layout)
+    def general_scored() -> None:
+        r, _ = kernel_rows(layout, nests)
+        energy_nests(r, w)
+        bound_nests(layout, r, bp)
+
+    paths = {"fixed": lambda: count_batch(lay, batch), "general": lambda: kernel_rows(layout, nests),
+             "general+score": general_scored}
+    times: dict[str, list[float]] = {k: [] for k in paths}
+    cpu: dict[str, list[float]] = {k: [] for k in paths}
+    for _ in range(rounds):
+        for k, fn in paths.items():
+            t, c = time.perf_counter(), time.process_time()
+            for _call in range(CALLS):
+                fn()
+            times[k].append((time.perf_counter() - t) / CALLS)
+            cpu[k].append((time.process_time() - c) / CALLS)
+    rates = {k: n / statistics.median(v) for k, v in times.items()}
+    best = {k: n / min(v) for k, v in times.items()}
+    per_cpu = {k: n / statistics.median(v) for k, v in cpu.items()}
+    return {"arch": arch_name, "layer": layer.name, "cases": n, "left_to_python": int(left.sum()),
+            "equal_rows": int(same), "rounds": rounds, "evals_per_second": rates, "best_evals_per_second": best,
+            "evals_per_cpu_second": per_cpu,
+            "general_vs_fixed": rates["general"] / rates["fixed"],
+            "loadavg_before": load_before, "loadavg_after": os.getloadavg()}
+
+
+def search(arch_name: str = "eyeriss_v1", budget: int = 10000) -> None:
+    """The general mapper (search_nest, energy, seed 0) against today's (mapper.search, every
+    dataflow) on AlexNet CONV1-5 over from_arch(ARCH): wall and CPU seconds, evaluations, energy."""
+    from accelsim.arch import load_arch
+    from accelsim.cost.nest_arrays import NestLayout
+    from accelsim.errors import ConfigError
+    from accelsim.hierarchy import from_arch
+    from accelsim.mapper.nest_search import fixed_arch_weights, search_nest
+    from accelsim.mapper.search import SearchSpec
+    from accelsim.mapper.search import search as fixed_search
+    from accelsim.problem import from_layer
+    from dataflows import registry
+    from workloads import zoo
+
+    arch = load_arch(arch_name)
+    h = from_arch(arch)
+    print(f"search AlexNet CONV1-5 on {arch_name}, budget {budget}, energy; load average {os.getloadavg()}")
+    print(f"{'layer':<7}{'general s':>10}{'cpu s':>8}{'evals':>8}{'energy pJ':>16}{'fixed s (all flows)':>21}"
+          f"{'cpu s':>8}{'evals':>8}{'best energy pJ':>16}")
+    for layer in zoo.get("alexnet").layers:
+        if not layer.name.startswith("CONV"):
+            continue
+        p = from_layer(layer)
+        layout = NestLayout(p, h)
+        w = fixed_arch_weights(layout, arch)
+        search_nest(p, h, objective="energy", budget=64, seed=0, energy_weights=w)        # warm-up
+        t, c = time.perf_counter(), time.process_time()
+        g = search_nest(p, h, objective="energy", budget=budget, seed=0, energy_weights=w)
+        gw, gc = time.perf_counter() - t, time.process_time() - c
+        t, c = time.perf_counter(), time.process_time()
+        best, evals = float("inf"), 0
+        for flow in sorted(registry.names()):
+            try:
+                r = fixed_search(layer, arch, registry.get(flow), SearchSpec("energy", budget, 0))
+            except ConfigError:
+                continue
+            best, evals = min(best, r.score.objective), evals + r.evaluated
+        fw, fc = time.perf_counter() - t, time.process_time() - c
+        print(f"{layer.name:<7}{gw:>10.2f}{gc:>8.2f}{g.evaluated:>8}{g.score.objective:>16,.0f}{fw:>21.2f}{fc:>8.2f}"
+              f"{evals:>8}{best:>16,.0f}")
+    print(f"load average after {os.getloadavg()}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--arch", default="eyeriss_v1")
+    ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--search", action="store_true", help="time the mappers instead (AlexNet CONV1-5)")
+    a = ap.parse_args()
+    if a.search:
+        search(a.arch)
+        return
+    r = run(a.arch, a.n, a.rounds)
+    print(f"AlexNet {r['layer']} on from_arch({r['arch']}): {r['cases']} legal nests "
+          f"({r['equal_rows']} with equal fixed/general counts, {r['left_to_python']} left to Python); "
+          f"load average before {[round(x, 2) for x in r['loadavg_before']]}, "
+          f"after {[round(x, 2) for x in r['loadavg_after']]}")
+    print(f"{'path':<16}{'evals/s (median)':>18}{'best':>14}{'per CPU s':>14}")
+    for k, v in r["evals_per_second"].items():
+        print(f"{k:<16}{v:>18,.0f}{r['best_evals_per_second'][k]:>14,.0f}{r['evals_per_cpu_second'][k]:>14,.0f}")
+    print(f"general / fixed (median rates): {r['general_vs_fixed']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
