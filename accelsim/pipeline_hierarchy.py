@@ -5,9 +5,10 @@ and Eyexam steps 1-6. Pure apart from the optional progress hook.
 Per layer with MACs: nest -> ``count_actions`` (accelsim.cost.actions: the one count) -> energy
 (accelsim.cost.energy: the hierarchy's (component, action) energy table, accelsim.energy_table)
 -> latency bound (accelsim.cost.bound.bound_parts over the hierarchy's bandwidths) -> Eyexam
-(accelsim.eyexam.hierarchy). No simulator runs on level-list hierarchies yet: a layer's cycles
-ARE its latency bound, and the report says so. Everything the report prints is read from the
-action table.
+(accelsim.eyexam.hierarchy) -> with ``simulate``, the simulator over any hierarchy
+(accelsim.sim.general.simulate_nest: cycles with stalls by resource), else a layer's cycles ARE its
+latency bound, and the report says which. Every count the report prints is read from the action
+table.
 
 The named mapping: the dataflow's rule (dataflows.nest_rule) on the hierarchy; for a fixed-shape
 arch converted by ``accelsim.hierarchy.from_arch`` (``arch`` given) and a conv-shaped layer, the
@@ -36,6 +37,7 @@ from accelsim.eyexam.steps import Step
 from accelsim.hierarchy import Hierarchy
 from accelsim.loopnest import LoopNest, check, from_fixed
 from accelsim.names import DRAIN, FILL, IFMAP, PSUM, READ, UPDATE
+from accelsim.sim.result import SimResult
 from workloads.problems import ProblemLayer, ProblemWorkload
 
 
@@ -50,11 +52,12 @@ class HierarchyLayerRun:
     steps: tuple[Step, ...] = ()          # Eyexam 1-6
     mapping_source: str = "named"         # named, hand-written or searched
     search: Any = None                    # the search's record when searched
+    sim: SimResult | None = None          # accelsim.sim.general, when simulated (layers with MACs)
 
     @property
     def cycles(self) -> float:
-        """The latency bound (no simulator on level-list hierarchies yet)."""
-        return max(self.bound_parts.values())
+        """The simulated cycles when simulated, else the latency bound."""
+        return float(self.sim.cycles) if self.sim is not None else max(self.bound_parts.values())
 
     @property
     def energy_pj(self) -> float:
@@ -133,10 +136,11 @@ def energy_table(hierarchy: Hierarchy, arch=None) -> tuple[str, EnergyTable]:
 
 def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str | None = None, *,
                   arch=None, nests: dict[str, LoopNest] | None = None, search_spec=None,
-                  on_layer: Callable[[str], None] | None = None) -> HierarchyRun:
-    """Map, count, cost and bound every layer (module docstring). ``arch``: the fixed-shape arch
-    ``hierarchy`` was converted from; ``nests``: hand-written nests by layer name; ``search_spec``:
-    search each layer (accelsim.mapper.rule_search) instead of taking the named mapping."""
+                  simulate: bool = False, on_layer: Callable[[str], None] | None = None) -> HierarchyRun:
+    """Map, count, cost, bound and (``simulate``) simulate every layer (module docstring). ``arch``:
+    the fixed-shape arch ``hierarchy`` was converted from; ``nests``: hand-written nests by layer
+    name; ``search_spec``: search each layer (accelsim.mapper.rule_search) instead of taking the
+    named mapping."""
     flow = flow_for(hierarchy, dataflow, arch is not None)
     preset, table = energy_table(hierarchy, arch)
     out = []
@@ -164,7 +168,12 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
         bound = bound_parts(actions, hierarchy)
         steps = hierarchy_steps(item.problem, hierarchy, actions, flow) if (
             item.problem is not None and flow.rule is not None) else ()
-        out.append(HierarchyLayerRun(item, nest, actions, parts, by_tensor, bound, steps, source, found))
+        sim = None
+        if simulate and nest is not None and item.problem is not None:
+            from accelsim.sim.general import simulate_nest
+
+            sim = simulate_nest(item.problem, hierarchy, nest, actions)
+        out.append(HierarchyLayerRun(item, nest, actions, parts, by_tensor, bound, steps, source, found, sim))
         if on_layer is not None:
             on_layer(item.name)
     given = tuple(lr.item.name for lr in out if lr.mapping_source == "hand-written")

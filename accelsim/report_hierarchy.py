@@ -7,8 +7,9 @@ Every number is read from the layer's action table (``actions``), never counted 
 for the network below LEVEL, ``accesses["LEVEL.net"][role]`` = {reads: down_dest, writes: up_src}
 (words delivered to / sent by the children); ``noc_transfers["LEVEL.net"][role]`` = down + up
 (distinct words at the parent). ``energy_breakdown_pj`` is keyed ``mac``, each level and each
-``LEVEL.net``. ``cycles`` is the latency bound (``cycles_are`` says so): no simulator runs on
-level-list hierarchies yet.
+``LEVEL.net``. ``cycles`` are simulated (accelsim.sim.general; ``stall_cycles`` and ``busy`` keyed
+by resource) or, with ``--no-sim`` and for layers without MACs, the latency bound (``cycles_are``
+says which).
 """
 
 from __future__ import annotations
@@ -24,7 +25,17 @@ from accelsim.names import DOWN, DOWN_DEST, DRAIN, FILL, READ, ROLES, UP, UP_SRC
 from accelsim.pipeline_hierarchy import HierarchyLayerRun, HierarchyRun
 from accelsim.report import SCHEMA, _human
 
-CYCLES_ARE = "latency bound (accelsim.cost.bound): no simulator runs on level-list hierarchies yet"
+CYCLES_ARE = "latency bound (accelsim.cost.bound)"
+CYCLES_SIMULATED = "simulated cycles (accelsim.sim.general); layers without MACs: their latency bound"
+
+
+def top_stall(layer: dict) -> str:
+    """The resource with the most stall cycles of a simulated layer and its share of the cycles."""
+    st = layer.get("stall_cycles") or {}
+    if not st or not layer["cycles"] or not max(st.values()):
+        return "-"
+    res = max(st, key=lambda k: (st[k], k))
+    return f"{res} {100 * st[res] / layer['cycles']:.0f}%"
 
 
 def parts_of(run: HierarchyRun) -> list[str]:
@@ -99,6 +110,11 @@ def _layer_dict(lr: HierarchyLayerRun, run: HierarchyRun, units: int) -> dict:
         "bound_cycles": dict(lr.bound_parts),
         "eyexam": [s.as_dict() for s in lr.steps],
     }
+    if lr.sim is not None:
+        d["stall_cycles"] = dict(lr.sim.stall_cycles)
+        d["busy"] = {k: round(v, 6) for k, v in lr.sim.busy.items()}
+        d["sim"] = {"blocks": lr.sim.blocks, "tiles": lr.sim.tiles, "events": lr.sim.events,
+                    "prefetched": lr.sim.prefetched, "exposed": sorted(k for k, e in lr.sim.exposed.items() if e)}
     if lr.search is not None:
         d["search"] = {"evaluated": lr.search.evaluated, "proposed": lr.search.proposed,
                        "stopped_by": lr.search.stopped_by}
@@ -116,6 +132,7 @@ def stats(run: HierarchyRun) -> dict:
     top = h.levels[0].name
     backing = sum(v["reads"] + v["writes"] for l in layers for v in l["accesses"][top].values())
     spec = run.search
+    simulated = any(lr.sim is not None for lr in run.layers)
     batch = next((lr.item.layer.N for lr in run.layers if lr.item.layer is not None), 1)
     return {
         "schema": SCHEMA,
@@ -131,8 +148,8 @@ def stats(run: HierarchyRun) -> dict:
         "pes": units,
         "energy_preset": run.energy_preset,
         "energy_parts": parts,
-        "simulated": False,
-        "cycles_are": CYCLES_ARE,
+        "simulated": simulated,
+        "cycles_are": CYCLES_SIMULATED if simulated else CYCLES_ARE,
         "search": None if spec is None else {"objective": spec.objective, "budget": spec.budget, "seed": spec.seed,
                                               "time_limit_s": spec.time_limit_s, "refined_by_simulation": False,
                                               "searcher": "rule search (accelsim.mapper.rule_search)"},
@@ -158,6 +175,9 @@ def table(doc: dict) -> str:
     parts = doc["energy_parts"]
     top = next(iter(doc["layers"][0]["accesses"])) if doc["layers"] else "dram"
     head = ["layer", "MACs", "cycles", "util", "energy uJ", "pJ/MAC", *(f"{p}%" for p in parts), f"{top}/MAC"]
+    sim = bool(doc.get("simulated"))
+    if sim:
+        head.append("top stall")
     rows = []
     for l in doc["layers"]:
         e = l["energy_pj"]
@@ -165,12 +185,12 @@ def table(doc: dict) -> str:
         rows.append([l["name"], _human(l["macs"]), _human(l["cycles"]), f"{l['utilization']:.2f}", f"{e / 1e6:.1f}",
                      f"{e / l['macs']:.2f}" if l["macs"] else "-",
                      *(f"{100 * l['energy_breakdown_pj'].get(p, 0.0) / e:.0f}" if e else "-" for p in parts),
-                     f"{words / l['macs']:.4f}" if l["macs"] else "-"])
+                     f"{words / l['macs']:.4f}" if l["macs"] else "-"] + ([top_stall(l)] if sim else []))
     t = doc["totals"]
     rows.append(["total", _human(t["macs"]), _human(t["cycles"]), f"{t['utilization']:.2f}", f"{t['energy_pj'] / 1e6:.1f}",
                  f"{t['energy_per_mac_pj']:.2f}" if t["macs"] else "-",
                  *(f"{100 * t['energy_breakdown_pj'][p] / t['energy_pj']:.0f}" if t["energy_pj"] else "-" for p in parts),
-                 f"{t['dram_accesses_per_mac']:.4f}" if t["macs"] else "-"])
+                 f"{t['dram_accesses_per_mac']:.4f}" if t["macs"] else "-"] + (["-"] if sim else []))
     widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
 
     def fmt(r: list) -> str:
@@ -193,7 +213,7 @@ def table(doc: dict) -> str:
     lines.append(fmt(rows[-1]))
     lat = f"latency {t['latency_ms']:.3f} ms at {doc['clock_mhz']:g} MHz" if t["latency_ms"] is not None else \
         f"latency {t['cycles']:,.0f} cycles (no clock_mhz given)"
-    lines.append(f"{lat}: cycles are the {CYCLES_ARE}")
+    lines.append(f"{lat}: cycles are the {doc['cycles_are']}")
     return "\n".join(lines)
 
 
@@ -232,5 +252,5 @@ def write_outputs(run: HierarchyRun, doc: dict, out_dir: Path) -> list[Path]:
     return write_all({Path(out_dir) / name: text for name, text in files.items()})
 
 
-__all__ = ["CYCLES_ARE", "accesses", "compact", "layers_csv", "mapping_text", "parts_of", "stats", "table",
+__all__ = ["CYCLES_ARE", "CYCLES_SIMULATED", "top_stall", "accesses", "compact", "layers_csv", "mapping_text", "parts_of", "stats", "table",
            "write_outputs"]

@@ -3,7 +3,7 @@
 Invariants on random problems x hierarchies (1-4 levels between DRAM and compute, 0-2 fanouts,
 random bandwidths, networks and capacities) x nests: the blocks equal a brute-force walk of the
 temporal counter; the words each resource moves equal the action table exactly; cycles >= the
-latency bound (computed here from the action table, independently of the simulator); unlimited
+latency bound (accelsim.cost.bound.hierarchy_bound, over the action table); unlimited
 bandwidth gives exactly the compute cycles; the stalls sum to cycles - compute cycles; same input,
 same output. Plus a hand-timed example and the general simulator on the fixed shape.
 """
@@ -16,14 +16,14 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.cost.actions import Actions, count_actions
+from accelsim.cost.actions import count_actions
+from accelsim.cost.bound import hierarchy_bound
 from accelsim.hierarchy import Fanout, Hierarchy, Storage
 from accelsim.loopnest import LevelMap, LoopNest, check, flatten, tile_words
 from accelsim.names import ROLES
 from accelsim.problem import Problem, gemm
 from accelsim.sim import simulate_nest, unlimited_hierarchy
 from accelsim.sim.blocks import block_schedule
-from noc.registry import network_bound
 from tests.core_strategies import hierarchies, nests, problems
 
 BANDWIDTHS = (None, 0.5, 1.0, 2.0, 3.0)
@@ -55,41 +55,11 @@ def timed(draw) -> tuple[Problem, Hierarchy, LoopNest]:
                 else:
                     cap = tuple(((r,), tiles[r] + draw(st.integers(0, tiles[r]))) for r in kept)
         levels.append(Storage(lv.name, lv.keeps if i == 0 else tuple(lv.keeps), cap,
-                              draw(st.sampled_from(BANDWIDTHS)), draw(st.sampled_from(BANDWIDTHS)), fan))
+                              draw(st.sampled_from(BANDWIDTHS)), draw(st.sampled_from(BANDWIDTHS)), fan,
+                              bandwidth=draw(st.sampled_from(BANDWIDTHS))))
     hier = Hierarchy(h.name, tuple(levels))
     check(problem, hier, nest)
     return problem, hier, nest
-
-
-def latency_bound(problem: Problem, h: Hierarchy, nest: LoopNest, a: Actions) -> float:
-    """The bound from the action table, written here (not the simulator's code): compute cycles; each
-    level's reads + drains at its read bandwidth and fills + updates at its write bandwidth, over its
-    active copies; each fanout's stream (ifmap, weight, psum in, psum out) at its network's bound."""
-    copies = []
-    c = 1
-    for lm in nest.levels:
-        copies.append(c)
-        for _, f in lm.x + lm.y:
-            c *= f
-    out = float(a.cycles)
-    for i, lv in enumerate(h.levels):
-        s = {act: sum(n for (lvl, _r, ac), n in a.storage.items() if lvl == lv.name and ac == act)
-             for act in ("read", "drain", "fill", "update")}
-        if lv.read_bandwidth:
-            out = max(out, (s["read"] + s["drain"]) / (lv.read_bandwidth * copies[i]))
-        if lv.write_bandwidth:
-            out = max(out, (s["fill"] + s["update"]) / (lv.write_bandwidth * copies[i]))
-        if lv.fanout is None:
-            continue
-        coef = network_bound(lv.fanout.network, lv.fanout.params)
-        net = {(r, ac): n for (lvl, r, ac), n in a.network.items() if lvl == lv.name}
-        streams = (net.get(("ifmap", "down_dest"), 0), net.get(("ifmap", "down"), 0)), \
-                  (net.get(("weight", "down_dest"), 0), net.get(("weight", "down"), 0)), \
-                  (net.get(("psum", "down_dest"), 0), net.get(("psum", "down"), 0)), \
-                  (net.get(("psum", "up_src"), 0), net.get(("psum", "up"), 0))
-        for (ca, cb), (dest, distinct) in zip(coef, streams):
-            out = max(out, (ca * dest + cb * distinct) / copies[i])
-    return out
 
 
 def walk(problem: Problem, nest: LoopNest, nb: int, triggers: list[int]):
@@ -132,7 +102,7 @@ def test_invariants_on_random_hierarchies(case, max_blocks):
     assert r.words is not None
     assert {k: v for k, v in r.words.items() if v} == table
     assert r.ideal_cycles == a.cycles
-    assert r.cycles >= latency_bound(problem, h, nest, a) - 1e-6
+    assert r.cycles >= hierarchy_bound(a, h) - 1e-6
     assert sum(r.stall_cycles.values()) == r.cycles - r.ideal_cycles
     assert all(v >= 0 for v in r.stall_cycles.values())
     assert r == simulate_nest(problem, h, nest, a, max_blocks=max_blocks)
@@ -179,6 +149,12 @@ def test_hand_timed_gemm_single_buffered():
     assert _timed(case) == (18, 8, {"dram.read": 8, "dram.write": 2})
     r = simulate_nest(*case)
     assert not r.prefetched and r.exposed["buf.ifmap"] and not r.exposed["buf.weight"]
+    # one free word (capacity 9): half of each 2-word A row arrives early. B 4 + A 1 (0-5), A 1 (5-6),
+    # compute 6-10, the 2nd row's early word 9-10, Z row 10-12 behind, its other word 10-11 (1),
+    # compute 11-15, Z row 15-17 (2). 17 = 8 + 7 + 2.
+    r = simulate_nest(*_gemm_case(9, 2))
+    assert (r.cycles, {k: v for k, v in r.stall_cycles.items() if v}) == (17, {"dram.read": 7, "dram.write": 2})
+    assert r.exposed["buf.ifmap"] and not r.prefetched
     # M=2, K=4 in 9 words: the loop K indexes A and B (overlapped) but not Z, whose rows are waited
     # for: 20 cycles as double buffered, but 1 more Z write waited (12-13) and 1 less A read (3 -> 2).
     assert _timed(_gemm_case(9)) == (20, 8, {"dram.read": 10, "dram.write": 2})
@@ -241,5 +217,46 @@ def test_fixed_shape_alexnet_against_the_fixed_simulator():
         r = simulate_nest(p, h, nest, a)
         print(f"{layer.name:6} {fixed.cycles:>13,} {r.cycles:>15,} {r.cycles / fixed.cycles:>14.3f}")
         assert r.ideal_cycles == fixed.ideal_cycles == counts.cycles
-        assert r.cycles >= latency_bound(p, h, nest, a) - 1e-6
+        assert r.cycles >= hierarchy_bound(a, h) - 1e-6
         assert r.words is not None and sum(r.words.values()) == sum(n for *_, n in a.table())
+
+
+def test_accelsim_run_on_a_hierarchy_reports_simulated_cycles():
+    """`accelsim run` on Simba-like (two fanouts) simulates every layer with MACs: cycles >= the
+    latency bound, stalls by resource summing to cycles - compute cycles; `--no-sim` gives the bound."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    def run(*extra: str) -> dict:
+        out = subprocess.run([sys.executable, "-m", "accelsim", "run", "hierarchy/simba_like", "-w", "resnet50",
+                              "--layers", "conv1,conv2_1b", "--json", *extra], cwd=REPO,
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    sim, bound = run(), run("--no-sim")
+    assert sim["simulated"] and not bound["simulated"]
+    assert sim["cycles_are"].startswith("simulated") and bound["cycles_are"].startswith("latency bound")
+    assert [layer["name"] for layer in sim["layers"]] == ["conv1", "conv2_1b"]
+    for s, b in zip(sim["layers"], bound["layers"]):
+        assert b["cycles"] == max(b["bound_cycles"].values()) and "stall_cycles" not in b
+        assert s["cycles"] >= b["cycles"] >= s["ideal_cycles"]
+        assert sum(s["stall_cycles"].values()) == s["cycles"] - s["ideal_cycles"]
+        assert s["busy"]["compute"] == round(s["ideal_cycles"] / s["cycles"], 6)
+    assert sim["totals"]["cycles"] == sum(layer["cycles"] for layer in sim["layers"])
+
+
+def test_layers_without_macs_keep_their_bound_when_simulated():
+    from accelsim.hierarchy import load_architecture
+    from accelsim.pipeline_hierarchy import run_hierarchy
+    from workloads.problems import load_problem_workload
+
+    wl = load_problem_workload("codl_vgg16")
+    wl = replace(wl, layers=tuple(pl for pl in wl.layers if pl.name in ("conv1_1", "pool1")))
+    run = run_hierarchy(load_architecture("hierarchy/simba_like"), wl, simulate=True)
+    conv, pool = run.layers
+    assert conv.sim is not None and conv.cycles == conv.sim.cycles >= max(conv.bound_parts.values())
+    assert pool.sim is None and pool.cycles == max(pool.bound_parts.values()) > 0

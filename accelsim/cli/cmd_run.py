@@ -1,8 +1,8 @@
 """accelsim run: map, cost and simulate a workload on an architecture; print a per-layer table.
 
 A fixed-shape arch runs through accelsim.pipeline (simulator, Eyexam's seven steps); a level-list
-hierarchy (``levels:``) through accelsim.pipeline_hierarchy (the general core; cycles are the
-latency bound, no simulator yet)."""
+hierarchy (``levels:``) through accelsim.pipeline_hierarchy (the general core; the simulator over
+any hierarchy, accelsim.sim.general; ``--no-sim``: cycles are the latency bound)."""
 
 from __future__ import annotations
 
@@ -241,7 +241,7 @@ def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
                         ("--sparse", args.sparse), ("--density", args.density)):
         if given:
             raise ConfigError(f"{flag} runs on fixed-shape archs only; {args.arch!r} is a level-list hierarchy "
-                              "(no simulator, SCALE-Sim buffers or sparse view on hierarchies yet)")
+                              "(no re-ranking by simulation, SCALE-Sim buffers or sparse view on hierarchies yet)")
     out = output_dir(args.out) if args.out else None
     full = load_problem_workload(args.workload, args.batch)
     workload = cast(ProblemWorkload, select_layers(cast(Workload, full), args.layers))  # the same names/select()
@@ -253,6 +253,7 @@ def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
     bar = Progress.for_terminal(len(workload.layers), "accelsim run", args.quiet or args.json)
     try:
         result = run_hierarchy(hierarchy, workload, args.dataflow, nests=nests, search_spec=spec,
+                               simulate=not args.no_sim and _sim_available(),
                                on_layer=lambda name: bar.advance(note=name))
     finally:
         bar.close()

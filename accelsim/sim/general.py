@@ -6,22 +6,26 @@ action-table words of each block. The resources, each a simpy resource of capaci
 
 - per storage level, a read port (read, drain) and a write port (fill, update), at the level's
   ``read_bandwidth`` / ``write_bandwidth`` per active copy (the copies work in parallel, so a
-  port moves its words in words / (bandwidth x active copies) cycles; no bandwidth: free); a level
-  with ``bandwidth`` also has one port ``<level>.port`` shared by reads and writes;
+  port moves its words in words / (bandwidth x active copies) cycles; no bandwidth: free), and a
+  shared port (all four) at ``bandwidth`` when the level has one;
 - per fanout, one network per stream (ifmap, weight, psum_in, psum_out), per active copy of the
   level above it, at its NoC model's bandwidth answer (``noc.registry.network_bound``: ``a`` cycles
   per word received by a destination + ``b`` per distinct word; a model that claims no bound,
   e.g. ``eyeriss_v2`` or ``systolic``, is free here);
 - the compute array: one step per cycle (a block's compute is its step count).
 
-Double buffering: a child level's capacity group holds its tiles plus free space; the share of
-the next tiles that fits the free space (``min(1, free / tiles)``; 1 when unbounded or when the
-child is the compute level) is moved while the current tiles are in use, the rest is *exposed*
-(the array waits). The share is also 1 when the child's outermost temporal loop indexes the role:
-the tile is used slice by slice along that loop, so a finished slice's space takes the next
-tile's part (piecewise replacement; the fixed-shape simulator's rule for RS's filter rows and
-psums, stated for any level). Per block, in order: wait for the block's prefetch (its start hops' shares
-moved during the previous block); move the exposed part of its start hops; start the next block's
+Double buffering: a child level's capacity group holds its tiles plus free space (capacity -
+tiles). A refill moves early (while the current tiles are in use) the share of the words it
+brings that fits the free space (``min(1, free / words the group's refills bring at once)``: a
+sliding window brings only its new part, a first partial sum nothing); the rest is *exposed* (the
+array waits). Partial sums go up behind the next tile's compute for the share ``min(1, free /
+tiles)`` (the next tile's psums need room beside them). Both are 1 when the child is unbounded or
+the compute level, and when the child's outermost temporal loop indexes the role: the tile is used
+slice by slice along that loop, so a finished slice's space takes the next tile's part (piecewise
+replacement; the fixed-shape simulator's rule for RS's filter rows and psums, for any level).
+
+Per block, in order: wait for the block's prefetch (its start hops' shares moved during the
+previous block); move the exposed part of its start hops; start the next block's
 prefetch; move the exposed part of its inner hops; compute, with the overlapped part of the inner
 hops moving alongside (the block ends when both are done); the partial sums of tiles that end
 here go up (the overlapped share in the background, the exposed share waited for). Transfers of
@@ -74,9 +78,8 @@ def resources_of(key: Key, hierarchy: Hierarchy, instances: tuple[int, ...]) -> 
             assert action in (FILL, UPDATE), action
             bw, port = lv.write_bandwidth, "write"
         out = [(f"{level}.{port}", 0.0 if bw is None else 1.0 / (bw * copies))]
-        shared = getattr(lv, "bandwidth", None)      # one port shared by reads and writes
-        if shared is not None:
-            out.append((f"{level}.port", 1.0 / (shared * copies)))
+        if lv.bandwidth is not None:                 # one port shared by reads and writes
+            out.append((f"{level}.port", 1.0 / (lv.bandwidth * copies)))
         return tuple(out)
     fan = lv.fanout
     assert fan is not None, key
@@ -90,20 +93,40 @@ def resources_of(key: Key, hierarchy: Hierarchy, instances: tuple[int, ...]) -> 
     return ((f"{level}.net.{stream}", (a if per_dest else b) / copies),)
 
 
-def buffered_share(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, sched: BlockSchedule, h: Hop) -> float:
-    """Share of the next tiles of hop ``h``'s child that fits beside the current ones (double buffering)."""
-    if h.child >= len(hierarchy.levels):
-        return 1.0
+@dataclass(frozen=True)
+class Room:
+    """The space beside a hop's child tiles: ``group`` (the child's capacity group index holding the
+    role; -1 when unbounded, the compute level or replaced piecewise), ``free`` words and the
+    group's tiles ``need``."""
+
+    group: int
+    free: int = 0
+    need: int = 0
+
+    def outward(self) -> float:
+        """Share of a tile's partial sums that can go up while the next tile computes."""
+        if self.group < 0 or not self.need:
+            return 1.0
+        return min(1.0, self.free / self.need)
+
+    def inward(self, incoming: float) -> float:
+        """Share of a refill bringing ``incoming`` words (the group's, per event) that can arrive early."""
+        if self.group < 0 or incoming <= self.free:
+            return 1.0
+        return self.free / incoming
+
+
+def room_of(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, sched: BlockSchedule, h: Hop) -> Room:
+    """The double-buffering room of hop ``h``'s child (module docstring)."""
+    if h.child >= len(hierarchy.levels) or _piecewise(problem, sched, h):
+        return Room(-1)
     lv = hierarchy.levels[h.child]
     tiles = tile_words(problem, sched.flat, sched.flat.cut(h.child))
-    for group, cap in lv.capacity:
+    for g, (group, cap) in enumerate(lv.capacity):
         if h.role in group:
             need = sum(tiles[r] for r in group if nest.keeps(h.child, r))
-            share = max(0.0, min(1.0, (cap - need) / need)) if need else 1.0
-            if share < 1.0 and _piecewise(problem, sched, h):
-                return 1.0
-            return share
-    return 1.0
+            return Room(g, max(0, cap - need), need)
+    return Room(-1)
 
 
 def _piecewise(problem: Problem, sched: BlockSchedule, h: Hop) -> bool:
@@ -150,7 +173,7 @@ def simulate_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, action
     words = sched.words(actions)
     nblocks = len(sched.blocks)
     cost = {key: resources_of(key, hierarchy, sched.instances) for key in words}
-    share = [buffered_share(problem, hierarchy, nest, sched, h) for h in sched.hops]
+    rooms = [room_of(problem, hierarchy, nest, sched, h) for h in sched.hops]
 
     prefetch = [Phase() for _ in range(nblocks)]
     load = [Phase() for _ in range(nblocks)]
@@ -165,24 +188,40 @@ def simulate_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, action
             if n:
                 phase.add(key, n, cost[key])
 
+    def incoming(k: int, b: int) -> float:
+        """Words one refill of hop k's capacity group brings at block b (each hop's fill per event)."""
+        if rooms[k].group < 0:
+            return 0.0
+        total = 0.0
+        for j, other in enumerate(sched.hops):
+            ev = sched.blocks[b].events[j]
+            if other.child == sched.hops[k].child and rooms[j].group == rooms[k].group and ev:
+                total += words[("storage", _child_name(hierarchy, other), other.role, FILL)][b] / ev
+        return total
+
+    lowest = [1.0] * len(sched.hops)
     for k, h in enumerate(sched.hops):
-        f = share[k]
-        if sched.is_start(h):
-            run_end = [0] * nblocks          # the last block using the tile refilled at block b
-            last = nblocks - 1
+        out_share = rooms[k].outward()
+        lowest[k] = min(lowest[k], out_share)
+        start = sched.is_start(h)
+        run_end = list(range(nblocks))
+        if start:
+            last = nblocks - 1                 # the last block using the tile refilled at block b
             for b in range(nblocks - 1, -1, -1):
                 run_end[b] = last
                 if sched.blocks[b].events[k]:
                     last = b - 1
-            for b in range(nblocks):
-                for key in h.inward:
-                    place(key, words[key][b], f, prefetch[b], load[b])
-                for key in h.outward:
-                    place(key, words[key][b], f, behind[run_end[b]], drain[run_end[b]])
-        else:
-            for b in range(nblocks):
-                for key in h.inward + h.outward:
-                    place(key, words[key][b], f, overlap[b], exposed[b])
+        for b in range(nblocks):
+            if not sched.blocks[b].events[k]:
+                continue
+            f = rooms[k].inward(incoming(k, b))
+            lowest[k] = min(lowest[k], f)
+            for key in h.inward:
+                place(key, words[key][b], f, prefetch[b] if start else overlap[b], load[b] if start else exposed[b])
+            for key in h.outward:
+                tail = run_end[b]
+                place(key, words[key][b], out_share, behind[tail] if start else overlap[b],
+                      drain[tail] if start else exposed[b])
 
     env = simpy.Environment()
     resources: dict[str, simpy.Resource] = {}
@@ -267,11 +306,13 @@ def simulate_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, action
     denom = max(cycles, 1)
     utilization = {COMPUTE: ideal / denom if cycles else 0.0}
     utilization.update({r: min(1.0, busy[r] / denom) for r in order})
-    exposed_hops = {f"{_child_name(hierarchy, h)}.{h.role}": share[k] < 1.0 for k, h in enumerate(sched.hops)}
+    # a hop is exposed when part of a refill or write-back waits and it costs time somewhere
+    exposed_hops = {f"{_child_name(hierarchy, h)}.{h.role}": lowest[k] < 1.0 and any(
+        per > 0 for key in h.inward + h.outward for _, per in cost[key]) for k, h in enumerate(sched.hops)}
     tiles = _dram_tiles(sched, problem)
     return SimResult(cycles=cycles, ideal_cycles=ideal, stall_cycles=stall_int, busy=utilization,
                      passes=nblocks, tiles=tiles, blocks=nblocks, events=stats["events"],
-                     prefetched=all(s >= 1.0 for s in share), exposed=exposed_hops,
+                     prefetched=not any(exposed_hops.values()), exposed=exposed_hops,
                      trace=tuple(spans) if trace else None, words=moved)
 
 
@@ -288,4 +329,4 @@ def _dram_tiles(sched: BlockSchedule, problem: Problem) -> int:
     return iterations(problem, sched.flat, kept, dict(problem.dims), set())
 
 
-__all__ = ["COMPUTE", "Phase", "buffered_share", "resources_of", "simulate_nest", "unlimited_hierarchy"]
+__all__ = ["COMPUTE", "Phase", "Room", "room_of", "resources_of", "simulate_nest", "unlimited_hierarchy"]
