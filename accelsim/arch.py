@@ -382,7 +382,12 @@ def resolve_arch_path(name_or_path: str | Path) -> Path:
 
 
 def _load_yaml_arch(path: Path) -> Arch:
-    return arch_from_dict(load_yaml(path), str(path))
+    data = load_yaml(path)
+    if isinstance(data, dict) and "levels" in data:
+        raise ConfigError("a level-list hierarchy (levels:), not a fixed-shape arch: `accelsim run` and `accelsim "
+                          "count` take it (docs/core.md); this command needs a fixed-shape arch (the fixed-shape "
+                          "Eyeriss v2 is eyeriss_v2_flat)", source=str(path))
+    return arch_from_dict(data, str(path))
 
 
 def load_scalesim_cfg(path: str | Path) -> Arch:

@@ -368,7 +368,8 @@ def load_hierarchy(path: str) -> Hierarchy:
 def level_list(name: str) -> Hierarchy | None:
     """The level-list hierarchy ``name`` names, or None when it names something else: a YAML file
     with ``levels:``; a shipped config ``NAME`` with ``levels:``; ``hierarchy/NAME``, or ``NAME``
-    when no shipped config has that name, under configs/hierarchy."""
+    when no shipped config has that name, under configs/hierarchy (``hierarchy/NAME`` also finds a
+    shipped level list ``NAME``: eyeriss_v2)."""
     from pathlib import Path
 
     import configs
@@ -379,6 +380,8 @@ def level_list(name: str) -> Hierarchy | None:
         found = configs.find(name)
         if found is None and "/" not in name:
             found = configs.find(f"hierarchy/{name}")
+        if found is None and name.startswith("hierarchy/"):      # a shipped level list at the top level
+            found = configs.find(name[len("hierarchy/"):])
         if found is None:
             return None
         path = found

@@ -68,7 +68,7 @@ def test_fixed_shape_arch_is_converted_on_load(tmp_path):
 def test_bad_new_input_is_one_line_exit_2(tmp_path, edit, expect):
     which, old, new = edit
     files = {"problem": DATA / "core_conv3x3.yaml", "nest": DATA / "core_nest_v2.yaml",
-             "hierarchy": REPO / "configs" / "hierarchy" / "eyeriss_v2.yaml"}
+             "hierarchy": REPO / "configs" / "eyeriss_v2.yaml"}
     paths = {}
     for key, src in files.items():
         text = src.read_text()

@@ -16,10 +16,10 @@ from tests.conftest import REPO
 from tests.test_fuzz import SETTINGS, _dump, _expect_config_error_or_result, mutated
 
 DATA = REPO / "tests" / "data"
-GOOD_HIERARCHY = yaml.safe_load((REPO / "configs" / "hierarchy" / "eyeriss_v2.yaml").read_text())
+GOOD_HIERARCHY = yaml.safe_load((REPO / "configs" / "eyeriss_v2.yaml").read_text())
 GOOD_PROBLEM = yaml.safe_load((DATA / "core_conv3x3.yaml").read_text())
 GOOD_NEST = yaml.safe_load((DATA / "core_nest_v2.yaml").read_text())
-HIERARCHY = load_hierarchy(str(REPO / "configs" / "hierarchy" / "eyeriss_v2.yaml"))
+HIERARCHY = load_hierarchy(str(REPO / "configs" / "eyeriss_v2.yaml"))
 PROBLEM = load_problem(str(DATA / "core_conv3x3.yaml"))
 
 

@@ -104,7 +104,7 @@ def test_hierarchy_yaml_errors_name_file_and_key(doc, key, words):
 
 
 def test_shipped_level_list_configs_load():
-    v2 = load_hierarchy(str(root() / "hierarchy" / "eyeriss_v2.yaml"))
+    v2 = load_hierarchy(str(root() / "eyeriss_v2.yaml"))
     assert v2.level_names == ("dram", "glb_cluster", "spad", "reg")
     assert [(f.x, f.y) for _, f in v2.fanouts] == [(8, 2), (3, 4)] and v2.instances == 192
     assert WEIGHT not in v2.level("glb_cluster").keeps

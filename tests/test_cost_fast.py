@@ -358,7 +358,7 @@ def test_latency_bound_is_the_mappers():
     rows = count_batch(layer, encode_batch(layer, ms)[1])
     from noc.registry import bandwidth_bound
 
-    for name in ("isca16/rs", "eyeriss_v1", "eyeriss_v2"):
+    for name in ("isca16/rs", "eyeriss_v1", "eyeriss_v2_flat"):
         arch = load_arch(name)
         for wpc in (arch.dram_words_per_cycle, float("inf")):
             bound = latency_bound_batch(rows, wpc, arch.glb.bandwidth_words_per_cycle, bandwidth_bound(arch))

@@ -17,7 +17,7 @@ from workloads.layer import conv
 from workloads.loader import load_workload
 
 
-@pytest.mark.parametrize("cfg", ["eyeriss_v1", "eyeriss_v2"])
+@pytest.mark.parametrize("cfg", ["eyeriss_v1", "eyeriss_v2_flat"])
 def test_seven_steps_follow_their_definitions(cfg):
     arch = load_arch(cfg)
     flow = registry.get(arch.dataflow)
@@ -54,7 +54,7 @@ def test_array_shape_step_by_hand():
     assert v == pytest.approx(168)
 
 
-@pytest.mark.parametrize("cfg, flow", [("eyeriss_v1", "rs"), ("eyeriss_v2", "rs_plus")])
+@pytest.mark.parametrize("cfg, flow", [("eyeriss_v1", "rs"), ("eyeriss_v2_flat", "rs_plus")])
 def test_explain_prints_seven_steps_for_every_alexnet_layer(cfg, flow, capsys, tmp_path):
     plot = tmp_path / "waterfall.png"
     assert main(["explain", cfg, "-w", "alexnet", "--plot", str(plot)]) == 0

@@ -170,12 +170,12 @@ def test_energy_asks_the_noc_model_for_hops():
     assert v2.energy_breakdown_pj["noc"] == pytest.approx(sum(words) * hop + extra)
 
 
-@pytest.mark.parametrize("name", ["eyeriss_v1", "eyeriss_v2", "eyeriss_v1_flat192"])
+@pytest.mark.parametrize("name", ["eyeriss_v1", "eyeriss_v2_flat", "eyeriss_v1_flat192"])
 def test_shipped_configs_load(name):
     arch = load_arch(name)
     assert arch.noc.type in registry.names()
     assert arch.pes in (168, 192)
-    if name == "eyeriss_v2":
+    if name == "eyeriss_v2_flat":
         assert arch.pe_array.rows * arch.pe_array.cols == 8 * 2 * 3 * 4
         assert "weight" not in arch.glb.holds and arch.rf.holds("weight")
         assert arch.dataflow == "rs_plus"

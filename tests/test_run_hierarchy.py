@@ -73,7 +73,7 @@ def test_fixed_bound_is_a_view_of_the_hierarchy_bound_on_mapper_proposals():
     rng = random.Random(7)
     layers = [lay for lay in load_workload("alexnet").layers if lay.kind.has_macs]
     n = 0
-    for arch_name in ("eyeriss_v1", "eyeriss_v2", "systolic_32x32_os"):
+    for arch_name in ("eyeriss_v1", "eyeriss_v2_flat", "systolic_32x32_os"):
         arch = load_arch(arch_name)
         h = from_arch(arch)
         for flow in FIVE:
@@ -209,3 +209,32 @@ def test_bad_inputs_are_one_line_exit_2(tmp_path):
         assert out.returncode == 2, (args, out.stderr)
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and expect in lines[0], (expect, out.stderr)
+
+
+@pytest.mark.parametrize("arch,workload,units,net", [("eyeriss_v2", "mobilenet_v1", 192, "8x2 mesh -> glb_cluster"),
+                                                     ("hierarchy/simba_like", "resnet50", 576, "6x6 mesh -> chiplet_buffer")])
+def test_shipped_hierarchies_run_whole_networks(arch, workload, units, net):
+    """Every layer runs; MACs add up to the zoo's; every output element leaves the chip exactly once
+    (DRAM psum update - DRAM psum read = output elements); every weight is read from DRAM at least once."""
+    out = cli(arch, "-w", workload, "--json", "--no-sim")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["core"] == "hierarchy" and net in doc["hierarchy"] and doc["pes"] == units
+    zoo = load_problem_workload(workload)
+    assert [l["name"] for l in doc["layers"]] == [pl.name for pl in zoo.layers]
+    assert doc["totals"]["macs"] == sum(lay.macs for lay in load_workload(workload).layers)
+    for l, pl in zip(doc["layers"], zoo.layers):
+        if pl.problem is None:
+            continue
+        w = {(r["level"], r["tensor"], r["action"]): r["words"] for r in l["actions"]}
+        assert w.get(("dram", "psum", "update"), 0) - w.get(("dram", "psum", "read"), 0) == pl.problem.elements("psum")
+        assert w[("dram", "weight", "read")] >= pl.problem.elements("weight")
+        if arch == "eyeriss_v2":             # weights bypass the GLB clusters
+            assert not any(k[0] == "glb_cluster" and k[1] == "weight" for k in w)
+
+
+def test_level_list_config_is_refused_by_fixed_shape_commands():
+    out = subprocess.run([sys.executable, "-m", "accelsim", "explain", "eyeriss_v2", "-w", "alexnet"], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert "eyeriss_v2.yaml: a level-list hierarchy (levels:)" in out.stderr and "eyeriss_v2_flat" in out.stderr

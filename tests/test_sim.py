@@ -68,7 +68,7 @@ def test_invariants_random_layers_and_mappings(data):
     check_invariants(layer, tiny_arch(noc, glb_kb), m)
 
 
-@pytest.mark.parametrize("cfg", ["eyeriss_v1", "eyeriss_v2", "eyeriss_v1_flat192", "isca16/ws", "isca16/nlr",
+@pytest.mark.parametrize("cfg", ["eyeriss_v1", "eyeriss_v2_flat", "eyeriss_v1_flat192", "isca16/ws", "isca16/nlr",
                                  "isca16/os_moc_mop", "eyeriss_like_65nm"])
 def test_invariants_shipped_configs(cfg):
     arch = load_arch(cfg)

@@ -3,7 +3,7 @@
 ``accelsim count HIERARCHY --mapping NEST.yaml (--problem P.yaml | -w WORKLOAD -l LAYER) [--json] [--energy]``
 prints the hierarchy, the Timeloop-style loop nest and every nonzero (level, tensor, action) count; with
 ``--energy`` also each action priced by the hierarchy's energy table (accelsim.cost.energy.energy_of)
-(docs/core.md). HIERARCHY is a level-list YAML file or a shipped one (``hierarchy/eyeriss_v2``), or
+(docs/core.md). HIERARCHY is a level-list YAML file or a shipped one (``eyeriss_v2``, ``hierarchy/simba_like``), or
 any fixed-shape arch, converted on load (``accelsim.hierarchy.load_architecture``).
 Bad input of any spec is one line naming the file and key, exit 2 (accelsim.cli.main).
 """
@@ -19,7 +19,7 @@ from accelsim.errors import ConfigError
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("hierarchy", help="a level-list YAML file or shipped name (hierarchy/eyeriss_v2), or any "
+    p.add_argument("hierarchy", help="a level-list YAML file or shipped name (eyeriss_v2, hierarchy/simba_like), or any "
                                      "fixed-shape arch (converted: dram, glb, rf, reg levels)")
     p.add_argument("--mapping", "-m", required=True, help="loop nest YAML: a list of {level, factors, order, keeps, "
                                                           "spatial} (docs/core.md)")

@@ -19,7 +19,7 @@ from accelsim.sim import SimResult, simulate_layer
 from workloads.loader import load_workload
 
 FAST_GB_PER_S = 25.6
-CHIPS = {"v1": "eyeriss_v1", "v2": "eyeriss_v2"}
+CHIPS = {"v1": "eyeriss_v1", "v2": "eyeriss_v2_flat"}
 STEPS = tuple(str(i) for i in range(1, 8))
 
 
