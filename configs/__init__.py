@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib.resources import files
 from pathlib import Path
 
@@ -30,10 +31,21 @@ def names(subdir: str = "") -> list[str]:
 NOT_ARCHS: dict[str, str] = {"hw": "roofline hardware presets", "soc": "mobile SoCs (accelsim partition)",
                              "sweeps": "sweep files (accelsim sweep)", "scalesim": "SCALE-Sim examples",
                              "sparse": "sparse features of designs (accelsim run --sparse)",
-                             "hierarchy": "level lists (accelsim.hierarchy): accelsim run hierarchy/NAME"}
+                             "hierarchy": "level lists (accelsim.hierarchy): see level-list hierarchies above"}
+
+
+def is_level_list(name: str) -> bool:
+    """A shipped config in the level-list form (a top-level ``levels:`` key: accelsim.hierarchy)."""
+    path = find(name)
+    return path is not None and re.search(r"(?m)^levels:", path.read_text()) is not None
 
 
 def arch_names() -> list[str]:
-    """Shipped accelerator architectures (what ``accelsim run ARCH`` takes)."""
-    return [n for n in names() if n.split("/")[0] not in NOT_ARCHS]
+    """Shipped fixed-shape accelerator architectures (what ``accelsim.arch.load_arch`` reads)."""
+    return [n for n in names() if n.split("/")[0] not in NOT_ARCHS and not is_level_list(n)]
+
+
+def level_list_names() -> list[str]:
+    """Shipped level-list hierarchies (``accelsim run NAME`` runs them through the general core)."""
+    return [n for n in names() if is_level_list(n)]
 

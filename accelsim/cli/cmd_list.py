@@ -15,7 +15,11 @@ def _configs() -> list[str]:
     import configs
 
     out = ["# architectures (accelsim run ARCH)"] + configs.arch_names()
+    out += ["", "# level-list hierarchies (accelsim run NAME, through the general core; docs/core.md)"]
+    out += configs.level_list_names()
     for folder, what in configs.NOT_ARCHS.items():
+        if folder == "hierarchy":
+            continue
         found = configs.names(folder)
         if found:
             out += ["", f"# {what}"] + found
