@@ -238,3 +238,24 @@ def test_level_list_config_is_refused_by_fixed_shape_commands():
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
     assert "eyeriss_v2.yaml: a level-list hierarchy (levels:)" in out.stderr and "eyeriss_v2_flat" in out.stderr
+
+
+def test_a_dataflow_that_cannot_map_and_a_layer_that_cannot_fit_are_one_line(tmp_path):
+    """os spreads only P and Q, so R must be a temporal loop somewhere: a hierarchy whose every level
+    forbids splitting R cannot run it; rs keeps all three tensors in its innermost buffer, which a
+    2-word buffer cannot hold even at one word each."""
+    forbid = _write(tmp_path, "forbid.yaml", "name: forbid\ndataflow: os\nlevels:\n"
+                    "  - {name: dram, keeps: [ifmap, weight, psum], unsplit: [R]}\n"
+                    "  - {name: buf, keeps: [ifmap, weight, psum], capacity: 100000, unsplit: [R],\n"
+                    "     fanout: {x: 4, y: 4, network: bus}}\n"
+                    "  - {name: pe, keeps: [ifmap, weight, psum], capacity: 4096, unsplit: [R]}\n")
+    tiny = _write(tmp_path, "tiny.yaml", "name: tiny\ndataflow: rs\nlevels:\n"
+                  "  - {name: dram, keeps: [ifmap, weight, psum]}\n"
+                  "  - {name: buf, keeps: [ifmap, weight, psum], capacity: 2}\n")
+    for arch, expect in ((forbid, "forbid.yaml: levels[0].factors: dataflow 'os' cannot map 'CONV1' onto 'forbid': "
+                                  "level 'dram' may not split R"),
+                         (tiny, "tiny.yaml: dataflow 'rs': problem 'CONV1' does not fit level 'buf' of 'tiny'")):
+        out = cli(arch, "-w", "alexnet", "--layers", "CONV1", "-q", "--no-sim")
+        assert out.returncode == 2, out.stderr
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and expect in lines[0], out.stderr
