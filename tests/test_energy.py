@@ -164,7 +164,7 @@ def test_fixed_shape_energy_is_the_old_formula_on_every_shipped_arch():
     assert n >= 20
 
 
-@pytest.mark.parametrize("name", ["eyeriss_v1", "eyeriss_like_65nm", "isca16/rs", "eyeriss_v2", "systolic_32x32_ws"])
+@pytest.mark.parametrize("name", ["eyeriss_v1", "eyeriss_like_65nm", "isca16/rs", "eyeriss_v2_flat", "systolic_32x32_ws"])
 def test_a_preset_over_from_arch_levels_is_the_arch_table(name):
     """Two roads to one table: the preset priced by level class over the converted hierarchy, and
     the arch's own record (its preset at the fixed RF size) converted."""
@@ -199,7 +199,7 @@ def test_accelergy_65nm_per_word_from_64_bit_accesses():
 
 
 def test_level_classes_on_eyeriss_v2_clustered():
-    h = load_hierarchy(str(REPO / "configs" / "hierarchy" / "eyeriss_v2.yaml"))
+    h = load_hierarchy(str(REPO / "configs" / "eyeriss_v2.yaml"))
     t = preset_table(h, "accelergy_65nm")
     assert t.pj("dram", "ifmap", "read") == 512 / 4                     # 16-bit words: 4 per access
     assert t.pj("glb_cluster", "psum", "fill") == 14.14 / 4            # a buffer feeding a fanout
@@ -213,7 +213,7 @@ def test_level_classes_on_eyeriss_v2_clustered():
 
 # ---- YAML ---------------------------------------------------------------------------------------
 
-BASE = yaml.safe_load((REPO / "configs" / "hierarchy" / "eyeriss_v2.yaml").read_text())
+BASE = yaml.safe_load((REPO / "configs" / "eyeriss_v2.yaml").read_text())
 
 
 def _doc(energy: dict) -> dict:
@@ -234,7 +234,7 @@ def test_yaml_overrides_and_area():
     assert t.pj("dram.net", "weight", "down_dest") == 0.5 and t.pj("mac", ANY_ROLE, "compute") == 0.3
     # 16 clusters x 0.1 + 192 PEs x (0.01 + 0.002)
     assert area_mm2(h) == pytest.approx(16 * 0.1 + 192 * 0.012)
-    assert area_mm2(load_hierarchy(str(REPO / "configs" / "hierarchy" / "eyeriss_v2.yaml"))) is None
+    assert area_mm2(load_hierarchy(str(REPO / "configs" / "eyeriss_v2.yaml"))) is None
 
 
 @pytest.mark.parametrize("energy, key, words", [
