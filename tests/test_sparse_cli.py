@@ -50,7 +50,7 @@ def test_run_with_workload_densities_and_gating(tmp_path):
 
 
 def test_cli_density_overrides_the_workload_and_skipping_saves_cycles(tmp_path):
-    code, out, err = _run(["run", "eyeriss_v2", "-w", _workload(tmp_path), "--no-sim", "-q", "--json",
+    code, out, err = _run(["run", "eyeriss_v2_flat", "-w", _workload(tmp_path), "--no-sim", "-q", "--json",
                            "--sparse", "eyeriss_v2", "--density", "ifmap=0.2,weight=2:4"])
     assert code == 0, err
     for layer in json.loads(out)["layers"]:
@@ -69,7 +69,7 @@ def test_table_has_the_sparse_columns(tmp_path):
 
 
 def test_explain_shows_savings_per_step(tmp_path):
-    code, out, err = _run(["explain", "eyeriss_v2", "-w", _workload(tmp_path), "-l", "c1", "--sparse", "eyeriss_v2",
+    code, out, err = _run(["explain", "eyeriss_v2_flat", "-w", _workload(tmp_path), "-l", "c1", "--sparse", "eyeriss_v2",
                            "--density", "ifmap=0.5,weight=0.5"])
     assert code == 0, err
     step5 = [ln for ln in out.splitlines() if ln.strip().startswith("5 ")][0]
@@ -101,7 +101,7 @@ def test_mask_of_wrong_shape_and_format_on_unkept_tensor_exit_2(tmp_path):
     assert code == 2 and "mask shape (2, 2) does not match ifmap" in err and len(err.strip().splitlines()) == 1
     spec = tmp_path / "s.yaml"
     spec.write_text(yaml.safe_dump({"name": "s", "formats": {"glb": {"weight": "bitmask"}}}))
-    code, _, err = _run(["run", "eyeriss_v2", "-w", _workload(tmp_path), "--no-sim", "-q", "--sparse", str(spec)])
+    code, _, err = _run(["run", "eyeriss_v2_flat", "-w", _workload(tmp_path), "--no-sim", "-q", "--sparse", str(spec)])
     assert code == 2 and "formats.glb.weight: level 'glb' does not keep 'weight'" in err, err
 
 
