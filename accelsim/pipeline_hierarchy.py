@@ -1,6 +1,6 @@
 """Run a workload on a level-list hierarchy (the general core): per layer a loop nest (the
 dataflow's named mapping, a searched one, or one given), its action table, energy, latency bound
-and Eyexam steps 1-6. Pure apart from the optional progress hook.
+and Eyexam steps 1-6 (7 when simulated). Pure apart from the optional progress hook.
 
 Per layer with MACs: nest -> ``count_actions`` (accelsim.cost.actions: the one count) -> energy
 (accelsim.cost.energy: the hierarchy's (component, action) energy table, accelsim.energy_table)
@@ -49,7 +49,7 @@ class HierarchyLayerRun:
     energy_parts_pj: dict[str, float]     # mac, each level, LEVEL.net (accelsim.cost.energy.energy_parts)
     energy_by_tensor_pj: dict[str, float]
     bound_parts: dict[str, float]         # accelsim.cost.bound.bound_parts
-    steps: tuple[Step, ...] = ()          # Eyexam 1-6
+    steps: tuple[Step, ...] = ()          # Eyexam 1-6, and 7 when simulated
     mapping_source: str = "named"         # named, hand-written or searched
     search: Any = None                    # the search's record when searched
     sim: SimResult | None = None          # accelsim.sim.general, when simulated (layers with MACs)
@@ -134,12 +134,32 @@ def energy_table(hierarchy: Hierarchy, arch=None) -> tuple[str, EnergyTable]:
     return table.name, table
 
 
+def search_layer(item: ProblemLayer, hierarchy: Hierarchy, flow, spec, table: EnergyTable, arch=None):
+    """The general mapper (accelsim.mapper.nest_search.search_nest) on one layer, energy scored with
+    the hierarchy's energy table per count column (accelsim.cost.energy.column_weights), started
+    from the dataflow's named mapping when it has one here (so a search is never worse than it)."""
+    from accelsim.cost.energy import column_weights
+    from accelsim.cost.nest_arrays import NestLayout
+    from accelsim.mapper.nest_search import search_nest
+
+    assert item.problem is not None
+    if spec.time_limit_s is not None:
+        raise ConfigError("--time-limit: the mapper over level-list hierarchies stops by --search-budget only")
+    try:
+        start: tuple[LoopNest, ...] = (named_nest(item, hierarchy, flow, arch),)
+    except ConfigError:              # the dataflow's rule cannot map this layer here: search from scratch
+        start = ()
+    weights = column_weights(NestLayout(item.problem, hierarchy), table)
+    return search_nest(item.problem, hierarchy, objective=spec.objective, budget=spec.budget, seed=spec.seed,
+                       energy_weights=weights, start=start)
+
+
 def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str | None = None, *,
                   arch=None, nests: dict[str, LoopNest] | None = None, search_spec=None,
                   simulate: bool = False, on_layer: Callable[[str], None] | None = None) -> HierarchyRun:
     """Map, count, cost, bound and (``simulate``) simulate every layer (module docstring). ``arch``:
     the fixed-shape arch ``hierarchy`` was converted from; ``nests``: hand-written nests by layer
-    name; ``search_spec``: search each layer (accelsim.mapper.rule_search) instead of taking the
+    name; ``search_spec``: search each layer (:func:`search_layer`) instead of taking the
     named mapping."""
     flow = flow_for(hierarchy, dataflow, arch is not None)
     preset, table = energy_table(hierarchy, arch)
@@ -154,11 +174,9 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
                 nest, source = nests[item.name], "hand-written"
                 check(item.problem, hierarchy, nest, source=f"mapping for layer {item.name!r}")
             elif search_spec is not None:
-                from accelsim.mapper.rule_search import search_rule
-
                 key = (item.problem.dims, item.problem.tensors)     # same shape: searched once per run
                 if key not in searched:
-                    searched[key] = search_rule(item.problem, hierarchy, flow, search_spec, table)
+                    searched[key] = search_layer(item, hierarchy, flow, search_spec, table, arch)
                 found = searched[key]
                 nest, source = found.nest, "searched"
             else:
@@ -166,13 +184,13 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
             actions = count_actions(item.problem, hierarchy, nest)
         parts, by_tensor = energy_parts(actions, hierarchy, table)
         bound = bound_parts(actions, hierarchy)
-        steps = hierarchy_steps(item.problem, hierarchy, actions, flow) if (
-            item.problem is not None and flow.rule is not None) else ()
         sim = None
         if simulate and nest is not None and item.problem is not None:
             from accelsim.sim.general import simulate_nest
 
             sim = simulate_nest(item.problem, hierarchy, nest, actions)
+        steps = hierarchy_steps(item.problem, hierarchy, actions, flow, sim) if (
+            item.problem is not None and flow.rule is not None) else ()
         out.append(HierarchyLayerRun(item, nest, actions, parts, by_tensor, bound, steps, source, found, sim))
         if on_layer is not None:
             on_layer(item.name)
@@ -181,4 +199,4 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
 
 
 __all__ = ["HierarchyLayerRun", "HierarchyRun", "energy_table", "flow_for",
-           "named_nest", "ruled", "run_hierarchy", "stream_actions"]
+           "named_nest", "ruled", "run_hierarchy", "search_layer", "stream_actions"]

@@ -152,7 +152,7 @@ def stats(run: HierarchyRun) -> dict:
         "cycles_are": CYCLES_SIMULATED if simulated else CYCLES_ARE,
         "search": None if spec is None else {"objective": spec.objective, "budget": spec.budget, "seed": spec.seed,
                                               "time_limit_s": spec.time_limit_s, "refined_by_simulation": False,
-                                              "searcher": "rule search (accelsim.mapper.rule_search)"},
+                                              "searcher": "general mapper (accelsim.mapper.nest_search)"},
         "seed": None if spec is None else spec.seed,
         "hand_written_mappings": list(run.hand_written),
         "totals": {
@@ -198,7 +198,7 @@ def table(doc: dict) -> str:
 
     given = doc.get("hand_written_mappings") or []
     if doc["search"]:
-        how = f"search {doc['search']['objective']} budget {doc['search']['budget']} seed {doc['search']['seed']} (rule search)"
+        how = f"search {doc['search']['objective']} budget {doc['search']['budget']} seed {doc['search']['seed']} (general mapper)"
     elif given:
         how = f"hand-written mapping for {', '.join(given)}" + (", named for the rest" if len(given) < sum(
             1 for l in doc["layers"] if l["macs"]) else "")

@@ -171,6 +171,19 @@ def test_bert_qk_runs_through_accelsim_run(tmp_path):
     assert "cycles are the latency bound" in text and "energy normalized " in text
 
 
+def test_simulated_run_reports_eyexam_step_7_from_the_simulation():
+    """Step 7 is the simulated MACs per cycle (never above step 6's bound); --no-sim stops at step 6."""
+    doc = json.loads(cli("hierarchy/simba_like", "-w", "alexnet", "-d", "ws", "--layers", "CONV2", "--json").stdout)
+    (layer,) = doc["layers"]
+    steps = layer["eyexam"]
+    assert doc["simulated"] and [s["step"] for s in steps] == list(range(1, 8))
+    assert layer["cycles"] >= max(layer["bound_cycles"].values())
+    assert steps[-1]["macs_per_cycle"] == pytest.approx(min(steps[-2]["macs_per_cycle"], layer["macs"] / layer["cycles"]))
+    bare = json.loads(cli("hierarchy/simba_like", "-w", "alexnet", "-d", "ws", "--layers", "CONV2", "--json",
+                          "--no-sim").stdout)
+    assert [s["step"] for s in bare["layers"][0]["eyexam"]] == list(range(1, 7))
+
+
 def test_search_is_deterministic_and_never_worse_than_the_named_mapping():
     named = json.loads(cli("hierarchy/simba_like", "-w", "alexnet", "-d", "ws", "--json").stdout)
     a = cli("hierarchy/simba_like", "-w", "alexnet", "-d", "ws", "--search", "--seed", "5", "--json")

@@ -1,4 +1,4 @@
-"""Eyexam steps 1-6 on a level-list hierarchy (the fixed shape's are accelsim.eyexam.steps): each an
+"""Eyexam steps 1-7 on a level-list hierarchy (the fixed shape's are accelsim.eyexam.steps): each an
 upper bound on MACs per cycle that the next step can only lower.
 
 1 layer size: every MAC at once.  2 dataflow: the product of the dims its rule may spread over the
@@ -6,8 +6,9 @@ fanouts (``dataflows.nest_rule``).  3 compute units: step 2 folded onto all of t
 shapes: the rule's split of those dims over each fanout's x and y axes, before any capacity fix
 (per-dimension fragmentation: prod D / ceil(D / spread)).  5 storage: the mapping used, whose tiles
 fit every capacity (MACs / its temporal steps).  6 average bandwidth: the latency bound of every
-level and network (accelsim.cost.bound.bound_parts).  Step 7 (the simulation) is not reported: no
-simulator runs on level-list hierarchies yet, so step 6's bound is the layer's cycles.
+level and network (accelsim.cost.bound.bound_parts).  7 the simulation (accelsim.sim.general:
+its cycles, never below step 6's bound, and its stalls by resource), when the layer was simulated;
+without it (``--no-sim``) step 6's bound is the layer's cycles and there is no step 7.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def hierarchy_steps(problem: Problem, hierarchy: Hierarchy, actions: Actions, flow) -> tuple[Step, ...]:
-    """Steps 1-6 for ``actions`` (the counts of the mapping used) under dataflow ``flow``."""
+def hierarchy_steps(problem: Problem, hierarchy: Hierarchy, actions: Actions, flow, sim=None) -> tuple[Step, ...]:
+    """Steps 1-6 for ``actions`` (the counts of the mapping used) under dataflow ``flow``, and step 7
+    when ``sim`` (the layer's SimResult) is given."""
     from dataflows.nest_rule import resolve, spatial_split
 
     out: list[Step] = []
@@ -67,6 +69,12 @@ def hierarchy_steps(problem: Problem, hierarchy: Hierarchy, actions: Actions, fl
     top = max(cycles, key=lambda k: cycles[k])
     bound = cycles[top]
     add(macs / bound if bound else 0.0, f"{top}: {bound:,.0f} cycles at its bandwidth")
+    if sim is not None:
+        stalls = {k: v for k, v in sim.stall_cycles.items() if v}
+        worst = f" (mostly {max(stalls, key=lambda k: stalls[k])})" if stalls else ""
+        add(macs / sim.cycles if sim.cycles else 0.0,
+            f"simulated {sim.cycles:,} cycles; stalls "
+            + (", ".join(f"{k} {v:,}" for k, v in stalls.items()) or "none") + worst)
     return tuple(out)
 
 
