@@ -66,6 +66,8 @@ class Preset:
     hop: Callable[[int], float]                       # word_bits -> pJ per word per hop
     mac: Callable[[int], float]                       # word_bits -> pJ per MAC
     uncharged: str = ""                               # classes the source gives no figure for (charged 0)
+    vector_op: Callable[[int, str], float] | None = None  # word_bits, op kind -> pJ per op; None: 1 MAC each
+    vector_source: str = "a non-MAC op (accelsim.vector_ops) costs one MAC: no better figure"
 
 
 def _per_word(access_pj: float, access_bits: int, word_bits: int) -> float:
@@ -153,6 +155,35 @@ def _mac_45nm(wb: int) -> float:
     raise ConfigError(f"energy preset 'horowitz_45nm' has MAC energies for words of up to 32 bits, not {wb}")
 
 
+# Non-MAC ops from the same arithmetic (word_bits <= 8: int8/int32 as the MAC; 16: fp16; 32: fp32),
+# as counts of (adds, mults): max/sum/mean/add one add (a compare costs an add); mul one mult;
+# fma and var (sub, square, accumulate) as stated; normalize (x - mean) * rstd * gamma + beta
+# 2 adds + 2 mults. ASSUMPTIONS (the source has no figure): exp = 10 mults, divide = 5 mults,
+# gelu = exp + 4 mults + 2 adds (the tanh form).
+_EXP_MULTS, _DIV_MULTS = 10, 5
+_OPS_45NM: dict[str, tuple[int, int]] = {
+    "max": (1, 0), "sum": (1, 0), "mean": (1, 0), "add": (1, 0), "mul": (0, 1), "fma": (1, 1),
+    "var": (2, 1), "normalize": (2, 2), "exp": (0, _EXP_MULTS), "divide": (0, _DIV_MULTS),
+    "gelu": (2, _EXP_MULTS + 4),
+}
+
+
+def _add_mult_45nm(wb: int) -> tuple[float, float]:
+    if wb <= 8:
+        return 0.03, 0.2
+    if wb <= 16:
+        return 0.4, 1.1
+    if wb <= 32:
+        return 0.9, 3.7
+    raise ConfigError(f"energy preset 'horowitz_45nm' has arithmetic energies for words of up to 32 bits, not {wb}")
+
+
+def _vector_op_45nm(wb: int, op: str) -> float:
+    adds, mults = _OPS_45NM[op]
+    a, m = _add_mult_45nm(wb)
+    return adds * a + mults * m
+
+
 HOROWITZ_45NM = Preset(
     "horowitz_45nm",
     "M. Horowitz, 'Computing's energy problem (and what we can do about it)', ISSCC 2014, 45 nm 0.9 V: "
@@ -164,6 +195,10 @@ HOROWITZ_45NM = Preset(
     hop=lambda wb: 0.0,
     mac=_mac_45nm,
     uncharged="network (the source gives no on-chip network figure); SRAM below 8 kB charged as 8 kB",
+    vector_op=_vector_op_45nm,
+    vector_source="non-MAC ops: Horowitz adds/mults at the word width (max/sum/mean/add 1 add, mul 1 mult, "
+                  "fma 1+1, var 2 adds + 1 mult, normalize 2+2); assumed: exp = 10 mults, divide = 5 mults, "
+                  "gelu = exp + 4 mults + 2 adds",
 )
 
 PRESET_LIST: tuple[Preset, ...] = (NORMALIZED, ACCELERGY_65NM, TIMELOOP_CAPACITY, HOROWITZ_45NM)

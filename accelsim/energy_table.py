@@ -62,7 +62,9 @@ from accelsim.names import (
     UP,
     UP_SRC,
     UPDATE,
+    VECTOR_UNIT,
 )
+from accelsim.vector_ops import OPS
 
 Entry = tuple[str, str, str, float]        # (component, role or ANY_ROLE, action, pJ)
 
@@ -73,7 +75,9 @@ def actions_of(kind: str) -> tuple[str, ...]:
         return STORAGE_ACTIONS + EXTRA_STORAGE_ACTIONS
     if kind == NETWORK:
         return NETWORK_ACTIONS + EXTRA_NETWORK_ACTIONS
-    return (COMPUTE,) + EXTRA_COMPUTE_ACTIONS
+    if kind == VECTOR_UNIT:
+        return tuple(OPS)
+    return (COMPUTE,) + EXTRA_COMPUTE_ACTIONS + tuple(OPS)
 
 
 def network_name(level: str) -> str:
@@ -175,6 +179,9 @@ def components_of(hierarchy: Any) -> tuple[tuple[str, str], ...]:
         if lv.fanout is not None:
             out.append((network_name(lv.name), NETWORK))
     out.append((hierarchy.compute.name, COMPUTE_UNIT))
+    vec = getattr(hierarchy, "vector", None)
+    if vec is not None:
+        out.append((vec.name, VECTOR_UNIT))
     return tuple(out)
 
 
@@ -188,6 +195,12 @@ def instances_of(hierarchy: Any) -> dict[str, int]:
             out[network_name(lv.name)] = n
             n *= lv.fanout.size
     out[hierarchy.compute.name] = n
+    vec = getattr(hierarchy, "vector", None)
+    if vec is not None:
+        out[vec.name] = 1     # ``vector.lanes`` lanes per copy: area_mm2 of a vector unit is per copy
+        for i, f in hierarchy.fanouts:
+            if i < hierarchy.index(vec.below):
+                out[vec.name] *= f.size
     return out
 
 
@@ -237,6 +250,19 @@ def level_class(hierarchy: Any, i: int) -> str:
     return "buffer" if lv.fanout is not None else "local"
 
 
+def vector_entries(hierarchy: Any, p: Preset) -> list[Entry]:
+    """One entry per op kind (``vector_ops.OPS``) of each unit that may run non-MAC ops: the MAC array
+    (FuseMax puts per-score ops there) and the vector unit when there is one; the preset's
+    ``vector_op`` price, else one MAC each."""
+    vec = getattr(hierarchy, "vector", None)
+    out = _op_entries(hierarchy.compute.name, p, hierarchy.word_bits)
+    return out + (_op_entries(vec.name, p, hierarchy.word_bits) if vec is not None else [])
+
+
+def _op_entries(unit: str, p: Preset, wb: int) -> list[Entry]:
+    return [(unit, ANY_ROLE, op, p.vector_op(wb, op) if p.vector_op is not None else p.mac(wb)) for op in OPS]
+
+
 def preset_table(hierarchy: Any, preset: str | Preset) -> EnergyTable:
     """Every dense action of ``hierarchy`` priced by a preset (module docstring)."""
     p = PRESET_BY_NAME[preset] if isinstance(preset, str) else preset
@@ -260,7 +286,8 @@ def preset_table(hierarchy: Any, preset: str | Preset) -> EnergyTable:
             entries += _net_entries(network_name(lv.name), p.hop(wb),
                                     hop_coefficients(f.network, f.params, f.x, f.y))
     entries.append((hierarchy.compute.name, ANY_ROLE, COMPUTE, p.mac(wb)))
-    sources = (p.source,) + ((f"not charged: {p.uncharged}",) if p.uncharged else ())
+    entries += vector_entries(hierarchy, p)
+    sources = (p.source, p.vector_source) + ((f"not charged: {p.uncharged}",) if p.uncharged else ())
     return EnergyTable(p.name, components_of(hierarchy), tuple(entries), (), sources)
 
 
@@ -271,11 +298,11 @@ def arch_table(arch: Any) -> EnergyTable:
     (``noc.registry.hop_coefficients``), the operand registers 0 (the fixed shape never charged them)."""
     from noc import registry as noc_registry
 
-    return _arch_table(arch.energy, arch.energy_preset, tuple(noc_registry.hop_coefficients(arch)))
+    return _arch_table(arch.energy, arch.energy_preset, tuple(noc_registry.hop_coefficients(arch)), arch.word_bits)
 
 
 @lru_cache(maxsize=256)
-def _arch_table(e: Any, preset: str, coeffs: tuple) -> EnergyTable:
+def _arch_table(e: Any, preset: str, coeffs: tuple, word_bits: int) -> EnergyTable:
     entries: list[Entry] = []
     entries += _rw_entries(DRAM, {r: (e.dram_read_pj, e.dram_write_pj) for r in ROLES})
     entries += _rw_entries(GLB, {r: (e.glb_read_pj, e.glb_write_pj) for r in ROLES})
@@ -283,10 +310,11 @@ def _arch_table(e: Any, preset: str, coeffs: tuple) -> EnergyTable:
     entries += _rw_entries(RF, {r: (e.rf_read_pj[i], e.rf_write_pj[i]) for i, r in enumerate(ROLES)})
     entries += _rw_entries(REG, {r: (0.0, 0.0) for r in ROLES})
     entries.append((MAC, ANY_ROLE, COMPUTE, e.mac_pj))
+    p = PRESET_BY_NAME[preset]
+    entries += _op_entries(MAC, p, word_bits)     # non-MAC ops on the MAC array, priced by the preset
     comps = ((DRAM, STORAGE), (GLB, STORAGE), (network_name(GLB), NETWORK), (RF, STORAGE), (REG, STORAGE),
              (MAC, COMPUTE_UNIT))
-    p = PRESET_BY_NAME[preset]
-    return EnergyTable(preset, comps, tuple(entries), (), (p.source, "operand registers: not charged"))
+    return EnergyTable(preset, comps, tuple(entries), (), (p.source, p.vector_source, "operand registers: not charged"))
 
 
 # ---- the energy section of a hierarchy file ------------------------------------------------------
@@ -314,8 +342,9 @@ def _table_for(hierarchy: Any) -> EnergyTable:
     spec: EnergySpec = hierarchy.energy
     comps = components_of(hierarchy)
     if spec.complete:
-        base: dict[tuple[str, str, str], float] = {}
-        sources: tuple[str, ...] = (PRESET_BY_NAME[spec.preset].source,) if spec.preset in PRESET_BY_NAME else ()
+        p = PRESET_BY_NAME[spec.preset]
+        base: dict[tuple[str, str, str], float] = {(c, r, a): v for c, r, a, v in vector_entries(hierarchy, p)}
+        sources: tuple[str, ...] = (p.source, p.vector_source)
         name = spec.preset
     else:
         t = preset_table(hierarchy, spec.preset)

@@ -353,7 +353,7 @@ def hierarchy_from_dict(data: Any, source: str = "<memory>") -> Hierarchy:
         vf.done()
     energy = EnergySpec()
     if f.has("energy"):
-        shape = Hierarchy(name, tuple(levels), compute, word_bits, source)
+        shape = Hierarchy(name, tuple(levels), compute, word_bits, source, vector=vector)
         energy = energy_spec_from_fields(f.sub("energy"), components_of(shape))
     f.done()
     return Hierarchy(name, tuple(levels), compute, word_bits, source, clock, vector, dataflow, energy=energy)

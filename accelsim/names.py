@@ -58,6 +58,7 @@ COMPUTE = "compute"      # one multiply-accumulate
 # ---- components of an energy table (accelsim.energy_table) ----------------------------------
 NET_SUFFIX = ".net"      # the network of the fanout below level L is the component "L.net"
 STORAGE, NETWORK, COMPUTE_UNIT = "storage", "network", "compute"   # component kinds
+VECTOR_UNIT = "vector"   # the non-MAC unit: one action per op kind of accelsim.vector_ops.OPS
 ANY_ROLE = "*"           # an energy-table entry for every tensor role (compute entries have no role)
 # Actions that later models add (sparsity: gated / skipped / metadata): an energy table accepts
 # them (explicit entries only: presets never price them); the dense counting never emits them.

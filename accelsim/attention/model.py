@@ -32,6 +32,9 @@ from dataclasses import dataclass, field
 from math import ceil
 
 from accelsim.attention.cascade import ARRAY, AttentionShape, Step, key_tile, one_pass, three_pass
+from accelsim.cost.actions import Actions
+from accelsim.cost.energy import EnergyBreakdown, energy_of
+from accelsim.energy_table import table_for
 from accelsim.errors import ConfigError
 from accelsim.hierarchy import Hierarchy
 from accelsim.vector_ops import unit_of
@@ -227,6 +230,14 @@ def fusemax(h: Hierarchy, s: AttentionShape, element_unit: str = ARRAY) -> Resul
     name = "fusemax" if element_unit == ARRAY else f"fusemax[{element_unit}]"
     return Result(name, s, m, plan, _ops(m, steps), dram, (phase(m, "attention", steps, sum(dram.values())),),
                   steps)
+
+
+def compute_energy(h: Hierarchy, macs: int, ops: dict) -> EnergyBreakdown:
+    """pJ of the MACs and the non-MAC ops (``(unit, op)`` counts, ``mac`` entries excluded: they are
+    ``macs``) priced by the hierarchy's energy table through ``cost.energy.energy_of``; data movement
+    is not in it."""
+    acts = Actions(macs, 0, 0, ops={k: v for k, v in ops.items() if k[1] != "mac"})
+    return energy_of(acts, h, table_for(h))
 
 
 DATAFLOWS = {"unfused": unfused, "flat": flat, "fusemax": fusemax}

@@ -23,7 +23,7 @@ def transformer_spec(args: argparse.Namespace):
     return preset(name, seq=args.seq, batch=args.batch, mode=mode, cache=args.cache_len)
 
 
-def summary(result) -> dict:
+def summary(result, h=None) -> dict:
     """Totals and per-node-kind rows (summed over layers) of a BlockResult."""
     m = result.machine
     rows: dict[str, dict] = {}
@@ -43,6 +43,12 @@ def summary(result) -> dict:
            "array_utilization": result.utilization,
            "ops": {f"{u}.{op}": v for (u, op), v in sorted(result.ops().items())},
            "nodes": list(rows.values())})
+    if h is not None:
+        from accelsim.attention.model import compute_energy
+
+        e = compute_energy(h, result.macs, result.ops())
+        doc["compute_energy_pj"] = e.total_pj
+        doc["compute_energy_pj_by_action"] = {f"{c}.{a}": pj for c, _, a, _, _, pj in e.rows}
     if m.clock_mhz is not None:
         doc["latency_ms"] = result.cycles / (m.clock_mhz * 1e3)
     return doc
@@ -60,6 +66,10 @@ def table(doc: dict, word_bits: int) -> str:
     if "latency_ms" in doc:
         tail += f" = {doc['latency_ms']:.4f} ms"
     lines.append(tail + f", array utilization {doc['array_utilization']:.1%}")
+    if "compute_energy_pj" in doc:
+        vec = sum(v for k, v in doc["compute_energy_pj_by_action"].items() if not k.endswith(".compute"))
+        lines.append(f"compute energy (MACs + non-MAC ops; data movement not included): "
+                     f"{doc['compute_energy_pj'] / 1e6:,.3f} uJ, of which non-MAC ops {vec / 1e6:,.3f} uJ")
     return "\n".join(lines)
 
 
@@ -87,7 +97,7 @@ def run_attention(args: argparse.Namespace) -> int:
         result = run_nodes(h, nodes_from_onnx(args.workload), args.dataflow, Path(args.workload).stem)
     else:
         result = run_network(h, transformer_spec(args), args.dataflow)
-    doc = summary(result)
+    doc = summary(result, h)
     if args.json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:

@@ -64,6 +64,7 @@ class Actions:
     active: int                     # compute units the nest uses (product of its spatial factors)
     storage: dict = field(default_factory=dict)   # (level, role, action) -> words
     network: dict = field(default_factory=dict)   # (level of the fanout, role, action) -> words
+    ops: dict = field(default_factory=dict)       # (unit, op kind) -> non-MAC ops (accelsim.vector_ops)
 
     def get(self, level: str, role: str, action: str) -> int:
         if action == COMPUTE:

@@ -1,7 +1,8 @@
 """Energy = action counts x the energy table: the one implementation of the energy sum.
 
 ``energy_of(actions, hierarchy, table) -> EnergyBreakdown``: one row per action of the table
-``cost.actions.Actions`` (compute: ``(compute level, ANY_ROLE, compute)`` = MACs; storage rows under
+``cost.actions.Actions`` (compute: ``(compute level, ANY_ROLE, compute)`` = MACs; non-MAC ops
+``(unit, ANY_ROLE, op kind)`` on the vector unit or the MAC array; storage rows under
 the level's name; network rows under ``<level>.net``) with its count, pJ per word and pJ; sums per
 component and per role; the total. :func:`weights` is the same table as a float64 vector over an
 ordered list of action keys, for numba scorers: a scorer that adds ``count[k] * w[k]`` over keys in
@@ -74,6 +75,11 @@ def keys_of(actions: Actions, hierarchy: Any) -> list[tuple[Key, int]]:
             raise ConfigError(f"action table names the network below {lv!r}, which hierarchy {hierarchy.name!r} "
                               "does not have")
         out.append(((network_name(lv), r, a), n))
+    units = {hierarchy.compute.name} | ({hierarchy.vector.name} if getattr(hierarchy, "vector", None) else set())
+    for (u, op), n in actions.ops.items():
+        if u not in units:
+            raise ConfigError(f"action table names unit {u!r}, which hierarchy {hierarchy.name!r} does not have")
+        out.append(((u, ANY_ROLE, op), n))
     return out
 
 
