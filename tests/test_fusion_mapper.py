@@ -11,7 +11,8 @@ import pytest
 from accelsim.arch import load_arch
 from accelsim.cost.fused import count_group
 from accelsim.errors import ConfigError
-from accelsim.mapper.network import group_cost, node_costs, plan_network
+from accelsim.fused import FusedGroup
+from accelsim.mapper.network import group_actions, group_cost, node_costs, plan_network
 from workloads import zoo
 
 
@@ -38,6 +39,20 @@ def test_plan_covers_the_graph_in_order_and_is_never_worse(resnet18_plan):
         assert again == g.counts and again.peak <= arch.glb_words
         assert group_cost(again, alone, arch) == g.cost
         assert g.cost.dram_words == again.dram_words < g.alone.dram_words
+
+
+def test_group_cost_prices_its_words_through_the_energy_table(resnet18_plan):
+    """conv1+pool1 of ResNet-18 (whole-layer tile) on eyeriss_v1 (normalized: DRAM 200, GLB write 6 pJ):
+    DRAM 150,528 input + 9,408 weight words read, 200,704 output words written; 802,816 conv1
+    outputs written once at the GLB. 200 x 360,640 + 6 x 802,816 = 76,944,896 pJ above the layers."""
+    arch, w, _ = resnet18_plan
+    counts = count_group(FusedGroup(("conv1", "pool1")), w.graph)
+    assert group_actions(counts).storage == {("dram", "ifmap", "read"): 150528, ("dram", "weight", "read"): 9408,
+                                             ("dram", "psum", "update"): 200704, ("glb", "psum", "update"): 802816}
+    alone = node_costs(w.graph, arch)
+    inner = sum((alone[c.name][0].energy_pj - alone[c.name][0].energy_breakdown_pj["dram"]) * c.recompute_ratio
+                for c in counts.layers)
+    assert group_cost(counts, alone, arch).energy_pj == inner + 76_944_896.0
 
 
 def test_every_cut_has_a_reason(resnet18_plan):

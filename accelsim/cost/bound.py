@@ -4,7 +4,7 @@ cycles each storage level and each network need to move its words at their bandw
 One definition over any hierarchy, :func:`bound_parts` / :func:`hierarchy_bound`, on the action
 table (``accelsim.cost.actions.Actions``) and the hierarchy's bandwidths. The fixed-shape bound
 (:func:`latency_bound` on ``Counts``, which the mapper scores with) is a view of it: its count rows
-are read back into an action table (:func:`actions_of_counts`) over the arch's level list
+are read back into an action table (:func:`traffic_actions_of_counts`) over the arch's level list
 (``accelsim.hierarchy.from_arch``), tested equal to the general bound of the general count
 (tests/test_run_hierarchy.py). Its numba twin for batches of count rows is
 accelsim.cost.fast.latency_bound_batch, tested equal on shipped archs.
@@ -79,7 +79,7 @@ def hierarchy_bound(actions: Actions, hierarchy: Hierarchy) -> float:
 
 # ---- the fixed shape's view (count rows, accelsim.cost.counts.Counts) ---------------------------
 
-def actions_of_counts(counts: Counts) -> Actions:
+def traffic_actions_of_counts(counts: Counts) -> Actions:
     """The DRAM, GLB and array-network entries of the fixed shape's action table, read back from its
     count rows (reads = read + drain, writes = fill + update; the array network's delivered words
     are the NoC row, its distinct words ``noc_transfers``; a partial sum sent down is delivered once
@@ -104,7 +104,7 @@ def _levels(arch) -> Hierarchy:
 
 def bandwidth_cycles(counts: Counts, arch) -> tuple[float, float, float]:
     """Cycles the DRAM, the GLB and the busiest NoC stream need to move this layer's words."""
-    parts = bound_parts(actions_of_counts(counts), _levels(arch))
+    parts = bound_parts(traffic_actions_of_counts(counts), _levels(arch))
     return parts[DRAM], parts[GLB], parts[f"{GLB}.net"]
 
 
@@ -112,15 +112,15 @@ def noc_cycles(counts: Counts, arch) -> tuple[float, ...]:
     """Per NoC stream, the cycles its network needs at least (the NoC model's bandwidth bound)."""
     from noc.registry import bandwidth_bound
 
-    a = actions_of_counts(counts)
+    a = traffic_actions_of_counts(counts)
     return tuple(x * delivered + y * distinct
                  for (x, y), (delivered, distinct) in zip(bandwidth_bound(arch), stream_words(a, GLB)))
 
 
 def latency_bound(counts: Counts, arch) -> float:
     """The fixed shape's bound: :func:`hierarchy_bound` of its count rows over ``from_arch(arch)``."""
-    return hierarchy_bound(actions_of_counts(counts), _levels(arch))
+    return hierarchy_bound(traffic_actions_of_counts(counts), _levels(arch))
 
 
-__all__ = ["COMPUTE_PART", "actions_of_counts", "bandwidth_cycles", "bound_parts", "hierarchy_bound",
+__all__ = ["COMPUTE_PART", "bandwidth_cycles", "bound_parts", "hierarchy_bound", "traffic_actions_of_counts",
            "latency_bound", "noc_cycles", "stream_words"]

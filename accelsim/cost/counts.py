@@ -127,10 +127,14 @@ def column_keys() -> tuple[tuple[str, tuple[str, str, str], tuple[str, ...]], ..
     return tuple(out)
 
 
-def actions_of_counts(counts: Counts) -> Actions:
+def priced_actions_of_counts(counts: Counts) -> Actions:
     """A ``Counts`` row as an action table over ``from_arch``'s levels (each entry under the first of
     its merged actions, :func:`column_keys`), for pricing rows that were never an action table (the
-    mapper's batch rows, bandwidth-only layers)."""
+    mapper's batch rows, bandwidth-only layers).
+
+    Differs from ``cost.bound.traffic_actions_of_counts``: energy needs every level (RF included) but
+    not which way a partial sum crosses the array network (down and up cost the same), so all psum
+    transfers stay under ``down``; the bound needs the down/up split per stream and no RF."""
     value = {"macs": counts.macs}
     for kind, rows in (("reads", counts.reads), ("writes", counts.writes)):
         for li, lv in enumerate(ACCESS_LEVELS):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from accelsim.cost.counts import ACCESS_LEVELS, Counts, actions_of_counts, count
+from accelsim.cost.counts import ACCESS_LEVELS, Counts, count, priced_actions_of_counts
 from accelsim.cost.energy import EnergyBreakdown, energy_of
 from accelsim.energy_table import arch_table, network_name
 from accelsim.hierarchy import Hierarchy, from_arch
@@ -63,8 +63,8 @@ def arch_hierarchy(arch) -> Hierarchy:
 
 def fixed_energy(counts: Counts, arch) -> EnergyBreakdown:
     """The energy of a fixed-shape ``Counts`` row on ``arch``: the row as an action table
-    (``counts.actions_of_counts``) priced by the arch's table (``energy_table.arch_table``)."""
-    return energy_of(actions_of_counts(counts), arch_hierarchy(arch), arch_table(arch))
+    (``counts.priced_actions_of_counts``) priced by the arch's table (``energy_table.arch_table``)."""
+    return energy_of(priced_actions_of_counts(counts), arch_hierarchy(arch), arch_table(arch))
 
 
 def energy_parts(e: EnergyBreakdown) -> tuple[dict, dict]:

@@ -10,7 +10,8 @@ tile fits the GLB.
 Cost of a fused group (docs/fusion.md): its exact counts (``accelsim.cost.fused``) for DRAM and the
 intermediate level; below that each layer's own inner mapping (the dataflow's named mapping of the
 whole layer) scaled by the layer's recomputation ratio (computed / output elements), an estimate;
-DRAM energy from the group's words, intermediates written once at the GLB. Latency: compute cycles
+DRAM energy from the group's words, intermediates written once at the GLB (both priced by the one
+energy sum, ``cost.energy.energy_of``, with the arch's table). Latency: compute cycles
 (scaled the same way) or DRAM words at the arch's bandwidth, whichever is larger (tiles double
 buffered). A lone node: its own latency the same way. EDP: the path minimises
 ``energy / E0 + latency / L0`` (E0, L0: layer by layer), first order in EDP, and the plan is kept
@@ -25,10 +26,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from accelsim.cost.actions import Actions
+from accelsim.cost.energy import energy_of
 from accelsim.cost.fused import GroupCounts, count_group
-from accelsim.cost.model import LayerResult, evaluate
+from accelsim.cost.model import LayerResult, arch_hierarchy, evaluate
+from accelsim.energy_table import arch_table
 from accelsim.errors import ConfigError
 from accelsim.fused import MODES, FusedGroup, check_group
+from accelsim.names import DRAM, GLB, IFMAP, PSUM, READ, UPDATE, WEIGHT
 
 OBJECTIVES = ("energy", "latency", "edp")
 
@@ -110,8 +115,29 @@ def node_costs(graph, arch, dataflow: str | None = None) -> dict[str, tuple[Laye
     return out
 
 
+def group_actions(counts: GroupCounts) -> Actions:
+    """The words a fused group moves above its layers' inner mappings, as an action table over the
+    fixed shape's levels (``hierarchy.from_arch``): DRAM reads (``.weight`` tensors as weight, the
+    group's input and outside operands as ifmap), DRAM writes of outputs (psum updates), and each
+    intermediate written once at the GLB (psum update). MACs are 0: they are in the layers' costs."""
+    storage: dict[tuple[str, str, str], int] = {}
+
+    def add(key: tuple[str, str, str], n: int) -> None:
+        storage[key] = storage.get(key, 0) + n
+
+    for name, n in counts.dram_reads.items():
+        add((DRAM, WEIGHT if name.endswith(".weight") else IFMAP, READ), n)
+    for n in counts.dram_writes.values():
+        add((DRAM, PSUM, UPDATE), n)
+    for n in counts.level_writes.values():
+        add((GLB, PSUM, UPDATE), n)
+    return Actions(0, 0, 0, storage, {})
+
+
 def group_cost(counts: GroupCounts, alone: dict[str, tuple[LayerResult, NodeCost]], arch) -> NodeCost:
-    e = arch.energy
+    """Each layer's cost alone without its DRAM part, scaled by its recomputation ratio, plus the
+    group's own words (:func:`group_actions`) priced by the one energy sum (``cost.energy.energy_of``)
+    with the arch's table."""
     energy = 0.0
     compute = 0.0
     for c in counts.layers:
@@ -119,8 +145,7 @@ def group_cost(counts: GroupCounts, alone: dict[str, tuple[LayerResult, NodeCost
         ratio = c.recompute_ratio
         energy += (result.energy_pj - result.energy_breakdown_pj["dram"]) * ratio
         compute += result.ideal_cycles * ratio
-    energy += sum(counts.dram_reads.values()) * e.dram_read_pj + sum(counts.dram_writes.values()) * e.dram_write_pj
-    energy += sum(counts.level_writes.values()) * e.glb_write_pj
+    energy += energy_of(group_actions(counts), arch_hierarchy(arch), arch_table(arch)).total_pj
     words = counts.dram_words
     return NodeCost("+".join(counts.group.layers), energy, _latency(compute, words, arch), words)
 
