@@ -77,6 +77,16 @@ def _close(sizes, slot_lev, slot_kind, rest, factors, spatial, b, d):
     _set(factors, spatial, b, slot_lev[rest[d]], slot_kind[rest[d]], d, _cdiv(sizes[d], span))
 
 
+@njit(cache=True, inline="always")
+def _shrinkable(over, rel, rest, first, factors, spatial, b, lev, kind, s, d):
+    """Slot ``s`` of dim ``d`` is inside the tile, its factor > 1, and ``d`` indexes an overflowing role."""
+    hit = False
+    for t in range(3):
+        if (over >> t) & 1 and rel[t, d] != 0:
+            hit = True
+    return hit and s > rest[d] and rest[d] < first and _get(factors, spatial, b, lev, kind, d) > 1
+
+
 @njit(cache=True)
 def _legalize(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, cap_roles, cap_words, factors,
               spatial, keeps, b, u, ui):
@@ -134,12 +144,7 @@ def _legalize(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, ca
             n_c = 0
             for s in range(first, S):
                 for d in range(D):
-                    hit = False
-                    for t in range(3):
-                        if (over >> t) & 1 and rel[t, d] != 0:
-                            hit = True
-                    if hit and s > rest[d] and rest[d] < first and \
-                            _get(factors, spatial, b, slot_lev[s], slot_kind[s], d) > 1:
+                    if _shrinkable(over, rel, rest, first, factors, spatial, b, slot_lev[s], slot_kind[s], s, d):
                         n_c += 1
             if n_c == 0:
                 return False
@@ -147,12 +152,7 @@ def _legalize(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, ca
             ui += 1
             for s in range(first, S):
                 for d in range(D):
-                    hit = False
-                    for t in range(3):
-                        if (over >> t) & 1 and rel[t, d] != 0:
-                            hit = True
-                    if hit and s > rest[d] and rest[d] < first and \
-                            _get(factors, spatial, b, slot_lev[s], slot_kind[s], d) > 1:
+                    if _shrinkable(over, rel, rest, first, factors, spatial, b, slot_lev[s], slot_kind[s], s, d):
                         if k == 0:
                             f = _get(factors, spatial, b, slot_lev[s], slot_kind[s], d)
                             _set(factors, spatial, b, slot_lev[s], slot_kind[s], d, _cdiv(f, 2))
