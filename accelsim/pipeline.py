@@ -117,13 +117,11 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
                 result = with_scalesim_buffers(result, given, arch, SCALESIM_FLOWS[flow.name])
         sim = None
         if refine and simulate and found is not None and search_spec is not None:
-            from accelsim.refine import by_simulation
+            from accelsim.refine import by_simulation, candidate_pool
 
-            # the shortlist plus the search's seed, the dataflow's named mapping: the bound the
-            # shortlist is ranked by cannot see what the simulation does, so the seed stays a candidate
-            seed = _named_or_none(flow, layer, arch)
-            pool = tuple(dict.fromkeys((found.shortlist or (found.mapping,)) + ((seed,) if seed else ())))
-            refined = by_simulation(layer, arch, pool, search_spec.objective)
+            # the shortlist plus the search's seed, the dataflow's named mapping (accelsim.refine.candidate_pool)
+            candidates = candidate_pool(found.shortlist or (found.mapping,), _named_or_none(flow, layer, arch))
+            refined = by_simulation(layer, arch, candidates, search_spec.objective)
             result, sim = refined.result, refined.sim
         elif simulate and result.mapping is not None:
             from accelsim.sim import simulate_layer

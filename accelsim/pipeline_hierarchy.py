@@ -10,6 +10,11 @@ Per layer with MACs: nest -> ``count_actions`` (accelsim.cost.actions: the one c
 latency bound, and the report says which. Every count the report prints is read from the action
 table.
 
+With a search and ``refine`` (and ``simulate``), the search's shortlist and the dataflow's named
+mapping are simulated and the one with the best objective on (energy, simulated cycles) is kept
+(accelsim.refine.by_simulation_nest, the reducer the fixed-shape pipeline uses too): the refined
+nest is never worse in simulation than the named mapping or the search's own choice.
+
 The named mapping: the dataflow's rule (dataflows.nest_rule) on the hierarchy; for a fixed-shape
 arch converted by ``accelsim.hierarchy.from_arch`` (``arch`` given) and a conv-shaped layer, the
 dataflow's fixed-shape named mapping through ``accelsim.loopnest.from_fixed``, so the general run
@@ -73,6 +78,7 @@ class HierarchyRun:
     energy_preset: str
     search: Any = None                    # the SearchSpec when searched
     hand_written: tuple[str, ...] = ()
+    refined: bool = False                 # the search's shortlist was re-ranked by simulation
 
 
 def flow_for(hierarchy: Hierarchy, dataflow: str | None, converted: bool):
@@ -134,6 +140,25 @@ def energy_table(hierarchy: Hierarchy, arch=None) -> tuple[str, EnergyTable]:
     return table.name, table
 
 
+def _named_or_none(item: ProblemLayer, hierarchy: Hierarchy, flow, arch=None) -> LoopNest | None:
+    """The named mapping, or None when the dataflow's rule cannot map this layer here."""
+    try:
+        return named_nest(item, hierarchy, flow, arch)
+    except ConfigError:
+        return None
+
+
+def refine_layer(item: ProblemLayer, hierarchy: Hierarchy, flow, found, objective: str, table: EnergyTable,
+                 arch=None):
+    """The search's shortlist and the named mapping re-ranked by simulation (module docstring):
+    an ``accelsim.refine.Ranked`` whose payload is the kept nest's ``NestCost``."""
+    from accelsim.refine import by_simulation_nest, candidate_pool
+
+    assert item.problem is not None
+    candidates = candidate_pool(found.shortlist or (found.nest,), _named_or_none(item, hierarchy, flow, arch))
+    return by_simulation_nest(item.problem, hierarchy, candidates, objective, table)
+
+
 def search_layer(item: ProblemLayer, hierarchy: Hierarchy, flow, spec, table: EnergyTable, arch=None):
     """The general mapper (accelsim.mapper.nest_search.search_nest) on one layer, energy scored with
     the hierarchy's energy table per count column (accelsim.cost.energy.column_weights), started
@@ -145,10 +170,8 @@ def search_layer(item: ProblemLayer, hierarchy: Hierarchy, flow, spec, table: En
     assert item.problem is not None
     if spec.time_limit_s is not None:
         raise ConfigError("--time-limit: the mapper over level-list hierarchies stops by --search-budget only")
-    try:
-        start: tuple[LoopNest, ...] = (named_nest(item, hierarchy, flow, arch),)
-    except ConfigError:              # the dataflow's rule cannot map this layer here: search from scratch
-        start = ()
+    named = _named_or_none(item, hierarchy, flow, arch)
+    start: tuple[LoopNest, ...] = () if named is None else (named,)
     weights = column_weights(NestLayout(item.problem, hierarchy), table)
     return search_nest(item.problem, hierarchy, objective=spec.objective, budget=spec.budget, seed=spec.seed,
                        energy_weights=weights, start=start)
@@ -156,17 +179,23 @@ def search_layer(item: ProblemLayer, hierarchy: Hierarchy, flow, spec, table: En
 
 def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str | None = None, *,
                   arch=None, nests: dict[str, LoopNest] | None = None, search_spec=None,
-                  simulate: bool = False, on_layer: Callable[[str], None] | None = None) -> HierarchyRun:
+                  simulate: bool = False, refine: bool = False,
+                  on_layer: Callable[[str], None] | None = None) -> HierarchyRun:
     """Map, count, cost, bound and (``simulate``) simulate every layer (module docstring). ``arch``:
     the fixed-shape arch ``hierarchy`` was converted from; ``nests``: hand-written nests by layer
     name; ``search_spec``: search each layer (:func:`search_layer`) instead of taking the
-    named mapping."""
+    named mapping; ``refine`` (with ``search_spec`` and ``simulate``): re-rank each search by
+    simulation (:func:`refine_layer`)."""
+    if refine and not (search_spec is not None and simulate):
+        raise ConfigError("--refine re-ranks a search by simulation: it needs --search and the simulator "
+                          "(not --no-sim)")
     flow = flow_for(hierarchy, dataflow, arch is not None)
     preset, table = energy_table(hierarchy, arch)
     out = []
     searched: dict = {}
+    refined: dict = {}
     for item in workload.layers:
-        source, found = "named", None
+        source, found, kept = "named", None, None
         if item.problem is None:
             nest, actions = None, stream_actions(item, hierarchy)
         else:
@@ -179,13 +208,21 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
                     searched[key] = search_layer(item, hierarchy, flow, search_spec, table, arch)
                 found = searched[key]
                 nest, source = found.nest, "searched"
+                if refine:
+                    if key not in refined:
+                        refined[key] = refine_layer(item, hierarchy, flow, found, search_spec.objective, table, arch)
+                    kept = refined[key].payload
+                    nest = refined[key].candidate
             else:
                 nest = named_nest(item, hierarchy, flow, arch)
-            actions = count_actions(item.problem, hierarchy, nest)
-        parts, by_tensor = energy_parts(actions, hierarchy, table)
+            actions = kept.actions if kept is not None else count_actions(item.problem, hierarchy, nest)
+        if kept is not None:
+            parts, by_tensor = kept.energy_parts_pj, kept.energy_by_tensor_pj
+        else:
+            parts, by_tensor = energy_parts(actions, hierarchy, table)
         bound = bound_parts(actions, hierarchy)
-        sim = None
-        if simulate and nest is not None and item.problem is not None:
+        sim = kept.sim if kept is not None else None
+        if sim is None and simulate and nest is not None and item.problem is not None:
             from accelsim.sim.general import simulate_nest
 
             sim = simulate_nest(item.problem, hierarchy, nest, actions)
@@ -195,8 +232,9 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
         if on_layer is not None:
             on_layer(item.name)
     given = tuple(lr.item.name for lr in out if lr.mapping_source == "hand-written")
-    return HierarchyRun(hierarchy, workload, flow.name, tuple(out), preset, search_spec, given)
+    return HierarchyRun(hierarchy, workload, flow.name, tuple(out), preset, search_spec, given,
+                        bool(refine and search_spec is not None))
 
 
 __all__ = ["HierarchyLayerRun", "HierarchyRun", "energy_table", "flow_for",
-           "named_nest", "ruled", "run_hierarchy", "search_layer", "stream_actions"]
+           "named_nest", "refine_layer", "ruled", "run_hierarchy", "search_layer", "stream_actions"]

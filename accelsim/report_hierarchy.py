@@ -151,7 +151,7 @@ def stats(run: HierarchyRun) -> dict:
         "simulated": simulated,
         "cycles_are": CYCLES_SIMULATED if simulated else CYCLES_ARE,
         "search": None if spec is None else {"objective": spec.objective, "budget": spec.budget, "seed": spec.seed,
-                                              "time_limit_s": spec.time_limit_s, "refined_by_simulation": False,
+                                              "time_limit_s": spec.time_limit_s, "refined_by_simulation": run.refined,
                                               "searcher": "general mapper (accelsim.mapper.nest_search)"},
         "seed": None if spec is None else spec.seed,
         "hand_written_mappings": list(run.hand_written),
@@ -198,7 +198,9 @@ def table(doc: dict) -> str:
 
     given = doc.get("hand_written_mappings") or []
     if doc["search"]:
-        how = f"search {doc['search']['objective']} budget {doc['search']['budget']} seed {doc['search']['seed']} (general mapper)"
+        search = doc["search"]
+        how = (f"search {search['objective']} budget {search['budget']} seed {search['seed']} (general mapper)"
+               + (", refined by simulation" if search.get("refined_by_simulation") else ""))
     elif given:
         how = f"hand-written mapping for {', '.join(given)}" + (", named for the rest" if len(given) < sum(
             1 for l in doc["layers"] if l["macs"]) else "")

@@ -215,7 +215,7 @@ def test_bad_inputs_are_one_line_exit_2(tmp_path):
          "dataflow 'os_moc_mop' has no rule for level-list hierarchies"),
         ((nodf, "-w", "alexnet"), "nodf.yaml: dataflow: hierarchy 'simba_like' names no dataflow"),
         (("hierarchy/simba_like", "-w", einsum, "-d", "ws"), "e.yaml: layers[0] (e).einsum.tensors[0].coords[0]: unknown dim 'Z'"),
-        (("hierarchy/simba_like", "-w", "alexnet", "-d", "ws", "--refine"), "--refine runs on fixed-shape archs only"),
+        (("hierarchy/simba_like", "-w", "alexnet", "-d", "ws", "--refine"), "--refine re-ranks a search by simulation"),
     ]
     for args, expect in cases:
         out = cli(*args, "-q")

@@ -236,12 +236,12 @@ def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
     from workloads.problems import ProblemWorkload, load_problem_workload
     from workloads.selection import select_layers
 
-    for flag, given in (("--buffers", args.buffers), ("--refine", args.refine),
+    for flag, given in (("--buffers", args.buffers),
                         ("--format scalesim", args.format == "scalesim"), ("--fuse", args.fuse),
                         ("--sparse", args.sparse), ("--density", args.density)):
         if given:
             raise ConfigError(f"{flag} runs on fixed-shape archs only; {args.arch!r} is a level-list hierarchy "
-                              "(no re-ranking by simulation, SCALE-Sim buffers or sparse view on hierarchies yet)")
+                              "(no SCALE-Sim buffers, fusion planner or sparse view on hierarchies yet)")
     out = output_dir(args.out) if args.out else None
     full = load_problem_workload(args.workload, args.batch)
     workload = cast(ProblemWorkload, select_layers(cast(Workload, full), args.layers))  # the same names/select()
@@ -253,7 +253,7 @@ def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
     bar = Progress.for_terminal(len(workload.layers), "accelsim run", args.quiet or args.json)
     try:
         result = run_hierarchy(hierarchy, workload, args.dataflow, nests=nests, search_spec=spec,
-                               simulate=not args.no_sim and _sim_available(),
+                               simulate=not args.no_sim and _sim_available(), refine=args.refine,
                                on_layer=lambda name: bar.advance(note=name))
     finally:
         bar.close()
