@@ -73,7 +73,7 @@ class HierarchyLayerRun:
 class HierarchyRun:
     hierarchy: Hierarchy
     workload: ProblemWorkload
-    dataflow: str
+    dataflow: str | None                  # None: no dataflow named and every layer with MACs hand-written
     layers: tuple[HierarchyLayerRun, ...]
     energy_preset: str
     search: Any = None                    # the SearchSpec when searched
@@ -189,7 +189,12 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
     if refine and not (search_spec is not None and simulate):
         raise ConfigError("--refine re-ranks a search by simulation: it needs --search and the simulator "
                           "(not --no-sim)")
-    flow = flow_for(hierarchy, dataflow, arch is not None)
+    all_given = search_spec is None and all(nests and pl.name in nests for pl in workload.layers
+                                            if pl.problem is not None)
+    # a dataflow names the mapping of layers without a hand-written one (and Eyexam's rule); with
+    # every layer with MACs hand-written and none named, there is none
+    flow = None if all_given and dataflow is None and hierarchy.dataflow is None else \
+        flow_for(hierarchy, dataflow, arch is not None)
     preset, table = energy_table(hierarchy, arch)
     out = []
     searched: dict = {}
@@ -214,6 +219,7 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
                     kept = refined[key].payload
                     nest = refined[key].candidate
             else:
+                assert flow is not None       # all_given above
                 nest = named_nest(item, hierarchy, flow, arch)
             actions = kept.actions if kept is not None else count_actions(item.problem, hierarchy, nest)
         if kept is not None:
@@ -227,12 +233,12 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
 
             sim = simulate_nest(item.problem, hierarchy, nest, actions)
         steps = hierarchy_steps(item.problem, hierarchy, actions, flow, sim) if (
-            item.problem is not None and flow.rule is not None) else ()
+            item.problem is not None and flow is not None and flow.rule is not None) else ()
         out.append(HierarchyLayerRun(item, nest, actions, parts, by_tensor, bound, steps, source, found, sim))
         if on_layer is not None:
             on_layer(item.name)
     given = tuple(lr.item.name for lr in out if lr.mapping_source == "hand-written")
-    return HierarchyRun(hierarchy, workload, flow.name, tuple(out), preset, search_spec, given,
+    return HierarchyRun(hierarchy, workload, None if flow is None else flow.name, tuple(out), preset, search_spec, given,
                         bool(refine and search_spec is not None))
 
 

@@ -202,12 +202,13 @@ def table(doc: dict) -> str:
         how = (f"search {search['objective']} budget {search['budget']} seed {search['seed']} (general mapper)"
                + (", refined by simulation" if search.get("refined_by_simulation") else ""))
     elif given:
-        how = f"hand-written mapping for {', '.join(given)}" + (", named for the rest" if len(given) < sum(
-            1 for l in doc["layers"] if l["macs"]) else "")
+        every = len(given) == sum(1 for l in doc["layers"] if l["macs"])
+        how = "hand-written mapping" if every else f"hand-written mapping for {', '.join(given)}, named for the rest"
     else:
         how = "named mapping"
     clock = f"{doc['clock_mhz']:g} MHz | " if doc["clock_mhz"] else ""
-    lines = [f"{doc['arch']} (level list) | {doc['workload']} | dataflow {doc['dataflow']} | {clock}"
+    dataflow = f"dataflow {doc['dataflow']}" if doc["dataflow"] is not None else "no dataflow"
+    lines = [f"{doc['arch']} (level list) | {doc['workload']} | {dataflow} | {clock}"
              f"{doc['pes']} compute units | energy {doc['energy_preset']} | {how}",
              doc["hierarchy"], fmt(head), "  ".join("-" * w for w in widths)]
     lines += [fmt(r) for r in rows[:-1]]

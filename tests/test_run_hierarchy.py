@@ -272,3 +272,63 @@ def test_a_dataflow_that_cannot_map_and_a_layer_that_cannot_fit_are_one_line(tmp
         assert out.returncode == 2, out.stderr
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and expect in lines[0], out.stderr
+
+
+TINY_NEST = """\
+- level: dram
+  spatial: {x: {K: 8}, y: {P: 2}}
+- level: glb_cluster
+  factors: {C: 4}
+  spatial: {x: {R: 3}, y: {P: 3}}
+- level: spad
+  factors: {Q: 6, S: 3}
+  order: [Q, S]
+"""
+
+
+def test_hand_written_nest_runs_without_a_dataflow(tmp_path):
+    """An imported design names no dataflow: with every layer with MACs hand-written, `run --mapping`
+    needs no -d, says "hand-written mapping" and counts exactly the given nest (= the brute-force
+    interpreter on it); a layer left to a named mapping still needs one (one line, exit 2); a nest
+    that does not map its layer is one line naming the file and the layer key."""
+    from accelsim.hierarchy import level_list
+    from accelsim.loopnest import nest_from_dict
+    from accelsim.yamlio import load_yaml
+
+    nodf = _write(tmp_path, "nodf.yaml", (REPO / "configs" / "eyeriss_v2.yaml").read_text()
+                  .replace("dataflow: rs_plus", ""))
+    work = _write(tmp_path, "w.yaml", "name: tiny\nlayers:\n  - {name: c, kind: conv, C: 4, K: 8, H: 6, R: 3, "
+                  "padding: 1}\n  - {name: pool, kind: pool, C: 8, H: 6, R: 2, stride: 2}\n")
+    nest_file = _write(tmp_path, "n.yaml", TINY_NEST)
+    out = cli(nodf, "-w", work, "--mapping", nest_file, "-q", "--no-sim")
+    assert out.returncode == 0, out.stderr
+    head = out.stdout.splitlines()[0]
+    assert "| no dataflow |" in head and head.endswith("| hand-written mapping")
+    doc = json.loads(cli(nodf, "-w", work, "--mapping", nest_file, "--json").stdout)
+    assert doc["dataflow"] is None and doc["hand_written_mappings"] == ["c"] and doc["simulated"]
+    layer = doc["layers"][0]
+    assert layer["mapping_source"] == "hand-written" and layer["eyexam"] == []
+    h = level_list(nodf)
+    problem = load_problem_workload(work).layers[0].problem
+    truth = interpret(problem, h, nest_from_dict(load_yaml(nest_file), h))
+    assert [(r["level"], r["tensor"], r["action"], r["words"]) for r in layer["actions"]] == truth.table()
+    assert layer["macs"] == truth.macs == 8 * 4 * 6 * 6 * 3 * 3
+    # with -d, the header names the dataflow; a second conv without a nest takes the named mapping
+    two = _write(tmp_path, "w2.yaml", "name: two\nlayers:\n  - {name: c, kind: conv, C: 4, K: 8, H: 6, R: 3, "
+                 "padding: 1}\n  - {name: d, kind: conv, C: 8, K: 8, H: 6, R: 3, padding: 1}\n")
+    mixed = cli(nodf, "-w", two, "--mapping", _write(tmp_path, "m.yaml", "c:\n" + "".join(
+        "  " + line + "\n" for line in TINY_NEST.splitlines())), "-d", "rs", "-q", "--no-sim")
+    assert mixed.returncode == 0, mixed.stderr
+    assert mixed.stdout.splitlines()[0].endswith("| dataflow rs | 200 MHz | 192 compute units | energy normalized "
+                                                 "| hand-written mapping for c, named for the rest")
+    for args, expect in [
+        ((nodf, "-w", two, "--mapping", _write(tmp_path, "m1.yaml", "c:\n" + "".join(
+            "  " + line + "\n" for line in TINY_NEST.splitlines()))), "nodf.yaml: dataflow: hierarchy 'eyeriss_v2' "
+                                                                        "names no dataflow"),
+        ((nodf, "-w", work, "--mapping", _write(tmp_path, "short.yaml", TINY_NEST.replace("Q: 6", "Q: 3"))),
+         "short.yaml: c: levels: factors of Q cover 3 < Q=6"),
+        ((nodf, "-w", work, "--mapping", _write(tmp_path, "wide.yaml", TINY_NEST.replace("K: 8}", "K: 16}"))),
+         "wide.yaml: c: levels[0].x: spatial factors use 16 > fanout x 8"),
+    ]:
+        bad = cli(*args, "-q", "--no-sim")
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and expect in bad.stderr, (expect, bad.stderr)

@@ -204,17 +204,19 @@ def run(args: argparse.Namespace) -> int:
 
 def load_nests(path: str, workload, hierarchy, full=None) -> dict:
     """{layer name: LoopNest} from a --mapping file for a level-list hierarchy: ``{LAYER: [levels]}``,
-    or one nest (a list of levels) when exactly one layer is selected."""
-    from accelsim.loopnest import nest_from_dict
+    or one nest (a list of levels) when exactly one selected layer has MACs; each must map its layer on
+    ``hierarchy`` (an error names the file and the layer key)."""
+    from accelsim.loopnest import check, nest_from_dict
     from accelsim.yamlio import load_yaml
 
     data = load_yaml(path)
     by_name = {pl.name: pl for pl in workload.layers}
     if isinstance(data, list):
-        if len(workload.layers) != 1:
-            raise ConfigError("a single loop nest needs exactly one layer (use --layers) or a {LAYER: nest} file",
-                              source=path)
-        data = {workload.layers[0].name: data}
+        mac_layers = [pl.name for pl in workload.layers if pl.problem is not None]
+        if len(mac_layers) != 1:
+            raise ConfigError(f"a single loop nest needs exactly one layer with MACs (use --layers; selected: "
+                              f"{', '.join(mac_layers)}) or a {{LAYER: nest}} file", source=path)
+        data = {mac_layers[0]: data}
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping of layer name -> loop nest (a list of levels)", source=path)
     out = {}
@@ -223,6 +225,7 @@ def load_nests(path: str, workload, hierarchy, full=None) -> dict:
         if by_name[name].problem is None:
             raise ConfigError(f"layer {name!r} has no MACs: nothing to map", source=path, key=str(name))
         out[name] = nest_from_dict(body, hierarchy, f"{path}: {name}")
+        check(by_name[name].problem, hierarchy, out[name], source=f"{path}: {name}")
     return out
 
 
