@@ -102,3 +102,41 @@ def test_bound_twin_equals_hierarchy_bound_bit_for_bit(arch):
     for i in range(arrays.n_nests):
         want = hierarchy_bound(count_actions(p, h, decode_nest(layout, arrays, i)), h)
         assert got[i] == want
+
+
+def test_spatial_factors_at_a_level_without_a_fanout_are_refused():
+    h = load_architecture("hierarchy/eyeriss_v2")
+    p = load_problem(str(REPO / "tests/data/core_conv3x3.yaml"))
+    nest = nest_from_dict(load_yaml(REPO / "tests/data/core_nest_v2.yaml"), h)
+    layout = NestLayout(p, h)
+    arrays = encode_nests(layout, [nest, nest, nest])
+    no_fan = [i for i, lv in enumerate(h.levels) if lv.fanout is None]
+    sp = arrays.spatial.copy()
+    sp[2, no_fan[-1], 1, layout.dims.index("K")] = 2
+    with pytest.raises(ConfigError, match=f"nest 2 of the batch: level {layout.levels[no_fan[-1]]}, dim K: "
+                                          "spatial factors at a level without a fanout"):
+        count_nests(layout, arrays._replace(spatial=sp))
+
+
+@pytest.mark.parametrize("layer_index", [0, 1])
+def test_rows_equal_count_actions_on_eyeriss_v1_search_proposals(layer_index):
+    """The benchmark's cases (benchmarks/bench_nest.py): nests the general mapper proposes on
+    from_arch(eyeriss_v1) for AlexNet CONV1 (stride 4, a coupled axis with padding 0) and CONV2
+    (padding 2), scored as one batch, each equal to count_actions."""
+    from accelsim.arch import load_arch
+    from accelsim.hierarchy import from_arch
+    from accelsim.mapper.nest_space import NestSpace
+    from accelsim.problem import from_layer
+    from workloads import zoo
+
+    h = from_arch(load_arch("eyeriss_v1"))
+    p = from_layer(zoo.get("alexnet").layers[layer_index])
+    layout = NestLayout(p, h)
+    arrays = NestSpace(layout).propose(np.random.default_rng(11), 200)
+    assert arrays.n_nests >= 100
+    fb = Fallback()
+    rows = count_nests(layout, arrays, fallback=fb)
+    assert fb.rows < arrays.n_nests // 10          # the rest are the kernel's own rows
+    for i in range(arrays.n_nests):
+        want = layout.row_of(count_actions(p, h, decode_nest(layout, arrays, i)))
+        assert rows[i].tolist() == want.tolist()

@@ -5,10 +5,11 @@ weight vector over the same columns) and the latency bound (the numba twin of
 
 ``count_nests(layout, arrays)`` equals ``layout.row_of(count_actions(problem, hierarchy, nest))``
 for every nest (tests/test_fast_nest.py, hypothesis over random problems x hierarchies x nests).
-The kernel follows ``cost.actions`` step by step: it flattens each nest (factor-1 loops omitted,
-spans from the inside out), applies the counting rules of :func:`cost.actions.assemble` hop by hop,
-and answers the oracle's two questions in closed form: a volume is, for each dim not indexing the
-tensor, the distinct digit tuples of its kept loops (``lattice.count_tuples``), times the plain
+The kernel follows ``cost.actions`` step by step: it holds each nest as per-dim loop *slots* (per
+level a temporal slot, then with a fanout an x and a y slot: ``loopnest.flatten``'s order of a dim's
+loops), so every set of kept loops is a bit mask; it applies the counting rules of
+:func:`cost.actions.assemble` hop by hop, and answers the oracle's two questions in closed form: a
+volume is, for each dim not indexing the tensor, the distinct digit tuples of its kept loops (``lattice.count_tuples``), times the plain
 axes' sizes, times each coupled axis' sum over its tiles (``cost.fast._axis_sums``, the fixed-shape
 kernel's tile sum, whose arguments here come from the coupled axis' two terms). A coupled axis
 whose tiles are not contiguous (a fanout splitting a dim whose inner loop sits at a level the tensor
@@ -64,49 +65,58 @@ def _cdiv(a, b):
     return -((-a) // b)
 
 
-@njit(cache=True, inline="always")
-def _tuples(D, n, dfac, dspan, d, mask, popc):
-    """lattice.count_tuples over dim d's loops (outer -> inner), bit k of ``mask`` = loop k kept.
-    Closed forms: none kept: 1; all: D; the kept loops all outside the dropped ones: ceil(D / span of
-    the innermost kept); all inside: the span of the innermost dropped loop."""
-    full = (1 << n) - 1
-    if mask == 0:
-        return 1
-    if mask == full:
-        return D
-    if mask & (mask + 1) == 0:
-        return _cdiv(D, dspan[d, popc[mask] - 1])
-    drop = full & ~mask
-    if drop & (drop + 1) == 0:
-        return dspan[d, popc[drop] - 1]
-    pall = 1
-    for k in range(n):
-        if (mask >> k) & 1:
-            pall *= dfac[d, k]
-    total = 1
+@njit(cache=True)
+def _tuples_walk(D, pres, mask, fac, span, d, S):
+    """lattice.count_tuples loop by loop (the case without a closed form)."""
+    total = 0
     budget = D
-    pre = 1
-    for k in range(n):
-        f = dfac[d, k]
-        s = dspan[d, k]
-        if (mask >> k) & 1:
-            pre *= f
-            if (f - 1) * s < budget:
+    for s in range(S):
+        if (pres >> s) & 1 == 0:
+            continue
+        f = fac[d, s]
+        sp = span[d, s]
+        if (mask >> s) & 1:
+            if (f - 1) * sp < budget:
                 nn = f
             else:
-                nn = _cdiv(budget, s)
-            total += (nn - 1) * (pall // pre)
-            budget -= (nn - 1) * s
-        elif s < budget:
-            budget = s
-    return total
+                nn = _cdiv(budget, sp)
+            total = total * f + (nn - 1)
+            budget -= (nn - 1) * sp
+        elif sp < budget:
+            budget = sp
+    return total + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _tuples(D, pres, mask, fac, span, d, S, hib):
+    """lattice.count_tuples over dim d's loops: its slots (bit s of ``pres`` set where d has a loop
+    in slot s; slots run outer -> inner), bit s of ``mask`` = that loop kept. Closed forms: none
+    kept: 1; all: D; the kept loops all outside the dropped ones: ceil(D / span of the innermost
+    kept); all inside: the span of the innermost dropped loop."""
+    if mask == 0:
+        return 1
+    if mask == pres:
+        return D
+    drop = pres & ~mask
+    if mask < (drop & -drop):
+        return _cdiv(D, span[d, hib[mask]])
+    if drop < (mask & -mask):
+        return span[d, hib[drop]]
+    return _tuples_walk(D, pres, mask, fac, span, d, S)
+
+
+@njit(cache=True, nogil=True)
 def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, keeps, out, status, memo_key,
-            memo_val, popc):
+            memo_val, hib):
     """Score the batch into ``out``; ``status[b]`` = 1 where count_actions must fill the row.
-    Returns (-1, 0, 0, 0) or (index, error code, level, dim) of the first structurally broken nest."""
+    Returns (-1, 0, 0, 0) or (index, error code, level, dim) of the first structurally broken nest.
+
+    A nest is held as per-(dim, slot) factors and inner spans. Slots are the places a loop can sit,
+    outer -> inner: per level its temporal loop, then (with a fanout) its x and y loops, which is
+    the order ``loopnest.flatten`` gives a dim's loops; so a dim's loops are the set bits of one
+    mask, and every "which loops are kept" question of ``cost.actions`` is a mask: the loops above a
+    cut (levels < c), the spatial ones above a level, and the temporal ones at or above the sliding
+    loop (the only place the order within a level matters: its rank)."""
     B = factors.shape[0]
     L = factors.shape[1]
     D = factors.shape[2]
@@ -115,32 +125,58 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
     a_read, a_fill, a_update, a_drain = kl[5], kl[6], kl[7], kl[8]
     a_down, a_dest, a_up, a_src = kl[9], kl[10], kl[11], kl[12]
     c_macs, c_cyc, c_act, nr = kl[13], kl[14], kl[15], kl[16]
-    maxl = L * D * 3
-    ldim = np.zeros(maxl, np.int64)
-    lfac = np.zeros(maxl, np.int64)
-    lspan = np.zeros(maxl, np.int64)
-    llev = np.zeros(maxl, np.int64)
-    lsp = np.zeros(maxl, np.int64)
-    cuts = np.zeros(L + 1, np.int64)
-    nsp = np.zeros(L + 1, np.int64)          # spatial loops at levels < X
-    inner = np.ones(D, np.int64)
-    maxper = L * 3
-    dpos = np.zeros((D, maxper), np.int64)
-    dfac = np.zeros((D, maxper), np.int64)
-    dspan = np.zeros((D, maxper), np.int64)
-    dn = np.zeros(D, np.int64)
-    # per dim, bit masks over its loops (bit k = its k-th loop, outer -> inner): spatial, temporal,
-    # at levels < c (levmask[d, c]); its temporal loop's index at each level; suffix factor products
-    spm = np.zeros(D, np.int64)
-    tmm = np.zeros(D, np.int64)
-    levmask = np.zeros((D, L + 1), np.int64)
-    tk = np.zeros((D, L), np.int64)
-    sufprod = np.ones((D, maxper + 1), np.int64)
-    tp = np.zeros(D, np.int64)
-    irr = np.zeros((3, D), np.int64)     # per role the dims with loops that do not index it
-    nirr = np.zeros(3, np.int64)
+    W = out.shape[1]
+    # ---- the slots of the hierarchy and the masks of its cuts
+    tslot = np.zeros(L, np.int64)
+    slot_level = np.zeros(3 * L, np.int64)
+    S = 0
+    for i in range(L):
+        tslot[i] = S
+        slot_level[S] = i
+        S += 1
+        if fan_of[i] >= 0:
+            slot_level[S] = i
+            slot_level[S + 1] = i
+            S += 2
+    tbits = np.zeros(L + 1, np.int64)     # temporal slots of the levels < c
+    sbits = np.zeros(L + 1, np.int64)     # spatial slots of the levels < c
+    for c in range(1, L + 1):
+        i = c - 1
+        tbits[c] = tbits[c - 1] | (np.int64(1) << tslot[i])
+        sbits[c] = sbits[c - 1]
+        if fan_of[i] >= 0:
+            sbits[c] |= np.int64(3) << (tslot[i] + 1)
+    tall = tbits[L]
+    fac = np.ones((D, S), np.int64)
+    span = np.ones((D, S), np.int64)
+    pres = np.zeros(D, np.int64)          # per dim: bit s set where it has a loop (factor > 1)
+    inner = np.ones(D, np.int64)          # per dim: product of its factors
+    rank = np.zeros((L, D), np.int64)     # per level: a dim's place in its loop order
+    lastd = np.zeros((L, 3), np.int64)    # per level and role: the innermost looping dim indexing it
+    spnz = np.zeros(L, np.int64)          # per level: 1 when its fanout has a loop
+    tpm = np.zeros(D, np.int64)           # per dim: the temporal slots kept in the hop at hand
     vV = np.zeros(L + 1, np.int64)
     vO = np.zeros(L + 1, np.int64)
+    relbits = np.zeros(D, np.int64)
+    irr = np.zeros((3, D), np.int64)      # per role the dims that do not index it
+    nirr = np.zeros(3, np.int64)
+    cpl = np.zeros((3, max(NC, 1)), np.int64)   # per role its coupled axes
+    ncpl = np.zeros(3, np.int64)
+    relsize = np.ones(3, np.int64)       # per role the product of the sizes of the dims indexing it
+    for t in range(3):
+        for d in range(D):
+            if rel[t, d] != 0:
+                relbits[d] |= 1 << t
+                relsize[t] *= sizes[d]
+            else:
+                irr[t, nirr[t]] = d
+                nirr[t] += 1
+    for c in range(NC):
+        t = coupled[c, C_ROLE]
+        cpl[t, ncpl[t]] = c
+        ncpl[t] += 1
+    all_roles = (1 << nr) - 1
+    all_dims = (np.int64(1) << D) - 1
     memo_bits = 0
     while (1 << memo_bits) < memo_key.shape[1]:
         memo_bits += 1
@@ -148,109 +184,79 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
     macs = 1
     for d in range(D):
         macs *= sizes[d]
-    relsize = np.ones(3, np.int64)       # per role the product of the sizes of the dims indexing it
-    for t in range(3):
-        for d in range(D):
-            if rel[t, d] != 0:
-                relsize[t] *= sizes[d]
     for b in range(B):
         status[b] = 0
-        # ---- flatten (loopnest.flatten): per level its temporal loops in order, then x, then y
-        n = 0
-        nspat = 0
+        # ---- factors, orders and the structural rules
+        active = 1
         for i in range(L):
-            cuts[i] = n
-            nsp[i] = nspat
+            ts = tslot[i]
             seen = 0
             for k in range(D):
                 d = orders[b, i, k]
                 if d < 0 or d >= D:
                     return b, 4, i, 0
-                seen |= 1 << d
+                seen |= np.int64(1) << d
+                rank[i, d] = k
                 f = factors[b, i, d]
                 if f < 1:
                     return b, 1, i, d
                 if f > sizes[d]:
                     return b, 2, i, d
-                if f > 1:
-                    ldim[n] = d
-                    lfac[n] = f
-                    llev[n] = i
-                    lsp[n] = 0
-                    n += 1
-            if seen != (1 << D) - 1:
+                fac[d, ts] = f
+            if seen != all_dims:
                 return b, 4, i, 0
             if fan_of[i] < 0:
-                continue                 # count_nests checked its spatial factors are 1
+                for a in range(2):
+                    for d in range(D):
+                        if spatial[b, i, a, d] != 1:
+                            return b, 5, i, d
+                continue
+            nz = 0
             for a in range(2):
+                s = ts + 1 + a
                 for d in range(D):
                     f = spatial[b, i, a, d]
                     if f < 1:
                         return b, 1, i, d
-                    if f > 1:
-                        if f > sizes[d]:
-                            return b, 2, i, d
-                        ldim[n] = d
-                        lfac[n] = f
-                        llev[n] = i
-                        lsp[n] = 1
-                        n += 1
-                        nspat += 1
-        cuts[L] = n
-        nsp[L] = nspat
+                    if f > sizes[d]:
+                        return b, 2, i, d
+                    fac[d, s] = f
+                    active *= f
+                    nz |= f > 1
+            spnz[i] = nz
         for d in range(D):
-            inner[d] = 1
-            dn[d] = 0
-        for p in range(n - 1, -1, -1):
-            d = ldim[p]
-            lspan[p] = inner[d]
-            if (lfac[p] - 1) * inner[d] >= sizes[d]:
-                return b, 2, llev[p], d
-            inner[d] *= lfac[p]
-        for d in range(D):
-            if inner[d] < sizes[d]:
+            sp = 1
+            pm = 0
+            for s in range(S - 1, -1, -1):
+                f = fac[d, s]
+                span[d, s] = sp
+                if f > 1:
+                    if (f - 1) * sp >= sizes[d]:
+                        return b, 2, slot_level[s], d
+                    pm |= np.int64(1) << s
+                    sp *= f
+            if sp < sizes[d]:
                 return b, 3, 0, d
-        for d in range(D):
-            spm[d] = 0
-            tmm[d] = 0
-            for i in range(L):
-                tk[d, i] = -1
-        for p in range(n):
-            d = ldim[p]
-            k = dn[d]
-            dpos[d, k] = p
-            dfac[d, k] = lfac[p]
-            dspan[d, k] = lspan[p]
-            dn[d] = k + 1
-            if lsp[p] == 1:
-                spm[d] |= 1 << k
-            else:
-                tmm[d] |= 1 << k
-                tk[d, llev[p]] = k
-        for t in range(nr):
-            j = 0
-            for d in range(D):
-                if rel[t, d] == 0 and dn[d] > 0:
-                    irr[t, j] = d
-                    j += 1
-            nirr[t] = j
-        for d in range(D):
-            k = 0
-            m = 0
-            for c in range(L + 1):
-                while k < dn[d] and llev[dpos[d, k]] < c:
-                    m |= 1 << k
-                    k += 1
-                levmask[d, c] = m
-            sufprod[d, dn[d]] = 1
-            for k in range(dn[d] - 1, -1, -1):
-                sufprod[d, k] = sufprod[d, k + 1] * dfac[d, k]
-        for c in range(out.shape[1]):
+            pres[d] = pm
+            inner[d] = sp
+        for i in range(L):
+            ts = tslot[i]
+            for t in range(nr):
+                lastd[i, t] = -1
+            found = 0
+            for k in range(D - 1, -1, -1):
+                d = orders[b, i, k]
+                if fac[d, ts] > 1:
+                    new = relbits[d] & ~found
+                    if new != 0:
+                        for t in range(nr):
+                            if (new >> t) & 1:
+                                lastd[i, t] = d
+                        found |= new
+                        if found == all_roles:
+                            break
+        for c in range(W):
             out[b, c] = 0
-        active = 1
-        for p in range(n):
-            if lsp[p] == 1:
-                active *= lfac[p]
         # ---- every hop of every role's chain (cost.actions.assemble)
         bad = False
         for t in range(nr):
@@ -259,76 +265,78 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                 if ch < L and keeps[b, ch, t] == 0:
                     continue
                 streamed = ch == L
-                cut = cuts[ch]
-                last_rel = -1
+                # the sliding loop: the innermost temporal loop above the cut indexing the role
+                lr = -1
+                ld = -1
                 if not streamed:
-                    for p in range(cut):
-                        if lsp[p] == 0 and rel[t, ldim[p]] != 0:
-                            last_rel = p
-                # per dim the temporal loops above the cut that are kept (prefix): all when streamed,
-                # else those at or above the innermost one indexing the role (last_rel)
+                    for i in range(ch - 1, -1, -1):
+                        if lastd[i, t] >= 0:
+                            lr = i
+                            ld = lastd[i, t]
+                            break
+                # per dim not indexing the role, its temporal loops above the cut that are kept:
+                # all when streamed, else those at or above the sliding loop
                 for j in range(nirr[t]):
                     d = irr[t, j]
                     if streamed:
-                        tp[d] = tmm[d] & levmask[d, ch]
-                    elif last_rel < 0:
-                        tp[d] = 0
+                        tpm[d] = tall
+                    elif lr < 0:
+                        tpm[d] = 0
+                    elif rank[lr, d] < rank[lr, ld]:
+                        tpm[d] = tbits[lr + 1]
                     else:
-                        lr = llev[last_rel]
-                        m = tmm[d] & levmask[d, lr]
-                        k = tk[d, lr]
-                        if k >= 0 and dpos[d, k] <= last_rel:
-                            m |= 1 << k
-                        tp[d] = m
+                        tpm[d] = tbits[lr]
+                cutbits = tbits[ch]
                 # volumes with the spatial loops at levels < X as instances, X = par .. ch
                 for X in range(par, ch + 1):
-                    if X > par and nsp[X] == nsp[X - 1]:
+                    if X > par and spnz[X - 1] == 0:
                         vV[X] = vV[X - 1]
                         vO[X] = vO[X - 1]
                         continue
+                    sx = sbits[X]
                     mult = plain[t]
                     for j in range(nirr[t]):
                         d = irr[t, j]
-                        mask = (levmask[d, X] & spm[d]) | tp[d]
-                        mult *= _tuples(sizes[d], dn[d], dfac, dspan, d, mask, popc)
+                        pm = pres[d]
+                        if pm != 0:
+                            mult *= _tuples(sizes[d], pm, pm & (sx | tpm[d]), fac, span, d, S, hib)
                     vol = mult
                     ovl = 0
-                    for c in range(NC):
-                        if coupled[c, C_ROLE] != t:
-                            continue
+                    for jc in range(ncpl[t]):
+                        c = cpl[t, jc]
                         d1 = coupled[c, C_D1]
                         d2 = coupled[c, C_D2]
-                        runs0 = 1
-                        runs1 = 1
-                        for side in range(2):
-                            dd = d1 if side == 0 else d2
-                            if dd < 0:
-                                continue
-                            # prefix loops: spatial at levels < X, temporal above the cut (all of them:
-                            # the role's dims have no dropped loop); tiles contiguous when the prefix
-                            # loops are the outermost ones
-                            prefix = (levmask[dd, X] & spm[dd]) | (tmm[dd] & levmask[dd, ch])
-                            if prefix & (prefix + 1) != 0:
-                                bad = True
-                            run = sufprod[dd, popc[prefix]]
-                            if side == 0:
-                                runs0 = run
-                            else:
-                                runs1 = run
-                        if bad:
+                        # the tile loops of d1 (d2): those below the prefix (spatial at levels < X,
+                        # temporal above the cut); tiles contiguous when the prefix loops are the
+                        # outermost ones
+                        pm = pres[d1]
+                        pre = pm & (sx | cutbits)
+                        low = pm & ~pre
+                        if low != 0 and pre >= (low & -low):
+                            bad = True
                             break
+                        runs0 = inner[d1] if pre == 0 else span[d1, hib[pre]]
+                        runs1 = 1
+                        if d2 >= 0:
+                            pm = pres[d2]
+                            pre = pm & (sx | cutbits)
+                            low = pm & ~pre
+                            if low != 0 and pre >= (low & -low):
+                                bad = True
+                                break
+                            runs1 = inner[d2] if pre == 0 else span[d2, hib[pre]]
                         sl = 0
                         m = 1
                         f = 1
-                        if last_rel >= 0:
-                            if ldim[last_rel] == d1:
+                        if ld >= 0:
+                            if ld == d1:
                                 sl = 1
-                                m = lspan[last_rel] // runs0
-                                f = lfac[last_rel]
-                            elif ldim[last_rel] == d2:
+                                m = span[d1, tslot[lr]] // runs0
+                                f = fac[d1, tslot[lr]]
+                            elif ld == d2:
                                 sl = 2
-                                m = lspan[last_rel] // runs1
-                                f = lfac[last_rel]
+                                m = span[d2, tslot[lr]] // runs1
+                                f = fac[d2, tslot[lr]]
                         if runs0 < 65536 and runs1 < 65536 and m < 16384 and f < 16384:
                             key = runs0 | (runs1 << 16) | (sl << 32) | (m << 34) | (f << 48)
                             e = np.int64((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> memo_shift)
@@ -379,9 +387,12 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                             out[b, base + a_src] += vV[j + 1]
                 else:
                     first = relsize[t]
+                    sx = sbits[par]
                     for j in range(nirr[t]):
                         d = irr[t, j]
-                        first *= _tuples(sizes[d], dn[d], dfac, dspan, d, levmask[d, par] & spm[d], popc)
+                        pm = pres[d]
+                        if pm != 0:
+                            first *= _tuples(sizes[d], pm, pm & sx, fac, span, d, S, hib)
                     u = vV[par]
                     fills = u - first
                     out[b, sb + (par * nr + t) * nsa + a_update] += u
@@ -401,12 +412,14 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                 break
         if bad:
             status[b] = 1
-            for c in range(out.shape[1]):
+            for c in range(W):
                 out[b, c] = 0
             continue
         cycles = 1
         for d in range(D):
-            cycles *= _tuples(sizes[d], dn[d], dfac, dspan, d, tmm[d], popc)
+            pm = pres[d]
+            if pm != 0:
+                cycles *= _tuples(sizes[d], pm, pm & tall, fac, span, d, S, hib)
         out[b, c_macs] = macs
         out[b, c_cyc] = cycles
         out[b, c_act] = active
@@ -416,14 +429,15 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
 # ---------------------------------------------------------------------------------------------
 # public API
 
-_POPC: dict[int, np.ndarray] = {}
+_HIB: dict[int, np.ndarray] = {}
+MAX_SLOTS = 20       # loop slots (levels + 2 per fanout) the kernel's per-dim masks can hold
 
 
-def _popcounts(bits: int) -> np.ndarray:
-    """Set bits of every mask below 2**bits (the kernel's per-dim loop masks)."""
-    if bits not in _POPC:
-        _POPC[bits] = np.array([bin(m).count("1") for m in range(1 << bits)], dtype=np.int64)
-    return _POPC[bits]
+def _high_bits(bits: int) -> np.ndarray:
+    """Index of the highest set bit of every mask below 2**bits (-1 for 0): the kernel's slot masks."""
+    if bits not in _HIB:
+        _HIB[bits] = np.array([m.bit_length() - 1 for m in range(1 << bits)], dtype=np.int64)
+    return _HIB[bits]
 
 MEMO_BITS = 12
 
@@ -474,19 +488,15 @@ def kernel_rows(layout: NestLayout, arrays: NestArrays, memo: NestMemo | None = 
     status = np.zeros(B, dtype=np.int64)
     if B == 0:
         return out, status == NEEDS_PYTHON
-    no_fan = layout.fanout_index < 0
-    if no_fan.any():                     # spatial factors at a level without a fanout: only 1 allowed
-        bad = np.argwhere(spatial[:, no_fan] != 1)
-        if len(bad):
-            b, i, _axis, d = (int(x) for x in bad[0])
-            level = int(np.flatnonzero(no_fan)[i])
-            raise ConfigError(f"nest {b} of the batch: level {layout.levels[level]}, dim {layout.dims[d]}: "
-                              f"{_ERRORS[5]}")
+    slots = L + 2 * len(layout.fanout_levels)
+    if slots > MAX_SLOTS:
+        raise ConfigError(f"count_nests: {slots} loop slots (levels + 2 per fanout) exceed the kernel's "
+                          f"{MAX_SLOTS}; use accelsim.cost.actions.count_actions")
     coupled = pa.coupled if pa.coupled.shape[0] else np.zeros((0, 10), np.int64)
     index, code, level, dim = _kernel(pa.sizes, pa.rel, pa.plain, coupled, layout.fanout_index,
                                       layout.kernel_layout, factors, orders, spatial, keeps, out, status,
                                       memo.keys, memo.values,
-                                      _popcounts(L + 2 * len(layout.fanout_levels)))
+                                      _high_bits(slots))
     if index >= 0:
         where = (f"level {layout.levels[level]}" if code == 4 else
                  f"dim {layout.dims[dim]}" if code == 3 else f"level {layout.levels[level]}, dim {layout.dims[dim]}")
