@@ -18,7 +18,20 @@ type's network is configured per layer to one of four modes:
 - ``auto`` (default): the fastest of the four for the layer, as the chip is configured per layer.
 
 Partial sums leave through the psum routers in the same way (``psum_out``), the spatial
-accumulation being done by the PEs on the way. Energy: one hop per word a PE receives or sends,
+accumulation being done by the PEs on the way.
+
+Bandwidth bound (``bandwidth_bound``, used by the latency bound and the simulator over any
+hierarchy), declared when ``bound_clusters`` (the router clusters the network spans) is given: a
+router cluster takes at most ``ports x words_per_cycle`` words of a stream per cycle, the
+``bound_clusters`` clusters in parallel. When each destination is a whole router cluster
+(``cluster_rows = cluster_cols = 1``: the mesh between the clusters, a level of GLB clusters
+below it) every word a destination receives crosses its router ports: ``a = 1 / (clusters x ports
+x width)`` per delivered word; inside a cluster (destinations are PEs) a router multicasts a word
+to every PE of the cluster that needs it at once, so only distinct words use its ports: ``b = 1 /
+(clusters x ports x width)`` per distinct word. Both are lower bounds on every mode's cycles above
+(balanced clusters). ``bound_clusters: 0`` (the default) declares no bound: the fixed-shape flat
+model (configs/eyeriss_v2_flat.yaml) keeps its free network, the calibrated v2-vs-v1 comparison
+(tests/validation/test_eyeriss_v2.py) is made with it. Energy: one hop per word a PE receives or sends,
 plus, for a network fixed to a multicast or broadcast mode, mesh hops between router clusters for
 each distinct word (grouped: 1, interleaved: 2, broadcast: clusters - 1); ``auto`` and
 ``unicast`` keep traffic inside the cluster (no extra hops).
@@ -28,7 +41,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from noc.flow import Flow, Layout
+from noc.flow import STREAMS, Flow, Layout
 from noc.model import INF, NocModel, Param, Settings
 
 MODES = ("auto", "broadcast", "unicast", "grouped_multicast", "interleaved_multicast")
@@ -92,6 +105,19 @@ def hop_coefficients(rows: int, cols: int, s: Settings):
     return tuple(out)
 
 
+def bandwidth_bound(s: Settings) -> tuple:
+    """Per stream (a, b) cycles per delivered and per distinct word (module docstring)."""
+    n = s["bound_clusters"]
+    if n == 0:
+        return ((0.0, 0.0),) * 4
+    whole = s["cluster_rows"] * s["cluster_cols"] == 1
+    out = []
+    for stream in STREAMS:
+        per = 1.0 / (n * s[PORTS_KEY[stream]] * s["words_per_cycle"])
+        out.append((per, 0.0) if whole else (0.0, per))
+    return tuple(out)
+
+
 def unlimited(s: Settings) -> Settings:
     return {**s, "words_per_cycle": INF, "hop_cycles": 0}
 
@@ -114,9 +140,12 @@ MODEL = NocModel(
         "weight_ports": Param(int, 3, "weight routers per cluster"),
         "psum_ports": Param(int, 4, "psum routers per cluster"),
         "hop_cycles": Param(int, 1, "router latency per mesh hop, cycles", minimum=0),
+        "bound_clusters": Param(int, 0, "router clusters the network spans, for its bandwidth bound (0: "
+                                        "no bound declared)", minimum=0),
     },
     delivery_cycles=delivery_cycles,
     latency=latency,
     hop_coefficients=hop_coefficients,
+    bandwidth_bound=bandwidth_bound,
     unlimited=unlimited,
 )

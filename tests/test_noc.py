@@ -78,6 +78,37 @@ def test_eyeriss_v2_modes_by_hand():
     assert v2.delivery_cycles(same, fixed) == pytest.approx(40)
 
 
+def test_eyeriss_v2_bandwidth_bound_by_hand_and_on_the_clustered_hierarchy():
+    """The HM-NoC's bound (noc/eyeriss_v2.py): 3 iact, 3 weight, 4 psum routers of 1 word/cycle per
+    router cluster. The mesh between the 16 clusters (1 x 1 destinations) charges delivered words over
+    16 x ports; inside a cluster (3 x 4 PEs) distinct words over the cluster's ports; undeclared
+    (the flat model) charges nothing. On configs/eyeriss_v2.yaml and the nest of docs/core.md
+    (tests/data/core_nest_v2.yaml), the network bounds are the action table's words over those rates."""
+    from accelsim.cost.actions import count_actions
+    from accelsim.cost.bound import bound_parts
+    from accelsim.hierarchy import level_list
+    from accelsim.loopnest import nest_from_dict
+    from accelsim.problem import load_problem
+    from accelsim.yamlio import load_yaml
+    from tests.conftest import REPO
+
+    bound = registry.model("eyeriss_v2").bandwidth_bound
+    mesh = settings_of({"type": "eyeriss_v2", "cluster_rows": 1, "cluster_cols": 1, "bound_clusters": 16})
+    assert bound(mesh) == ((1 / 48, 0.0), (1 / 48, 0.0), (1 / 64, 0.0), (1 / 64, 0.0))
+    inside = settings_of({"type": "eyeriss_v2", "bound_clusters": 1, "words_per_cycle": 2})
+    assert bound(inside) == ((0.0, 1 / 6), (0.0, 1 / 6), (0.0, 1 / 8), (0.0, 1 / 8))
+    assert bound(settings_of({"type": "eyeriss_v2"})) == ((0.0, 0.0),) * 4
+    h = level_list("eyeriss_v2")
+    data = REPO / "tests" / "data"
+    problem = load_problem(str(data / "core_conv3x3.yaml"))
+    a = count_actions(problem, h, nest_from_dict(load_yaml(data / "core_nest_v2.yaml"), h))
+    parts = bound_parts(a, h)
+    # dram.net: ifmap 180,224 words delivered to the clusters (the largest stream) over 16 x 3
+    assert parts["dram.net"] == pytest.approx(180224 / 48)
+    # glb_cluster.net, per GLB cluster (16 active): ifmap 247,808 distinct words over 3 routers
+    assert parts["glb_cluster.net"] == pytest.approx(247808 / 3 / 16)
+
+
 def test_systolic_edges_and_skew_conventions():
     sy = registry.model("systolic")
     s = settings_of({"type": "systolic"})

@@ -224,7 +224,7 @@ def test_bad_inputs_are_one_line_exit_2(tmp_path):
         assert len(lines) == 1 and expect in lines[0], (expect, out.stderr)
 
 
-@pytest.mark.parametrize("arch,workload,units,net", [("eyeriss_v2", "mobilenet_v1", 192, "8x2 mesh -> glb_cluster"),
+@pytest.mark.parametrize("arch,workload,units,net", [("eyeriss_v2", "mobilenet_v1", 192, "8x2 eyeriss_v2 -> glb_cluster"),
                                                      ("hierarchy/simba_like", "resnet50", 576, "6x6 mesh -> chiplet_buffer")])
 def test_shipped_hierarchies_run_whole_networks(arch, workload, units, net):
     """Every layer runs; MACs add up to the zoo's; every output element leaves the chip exactly once

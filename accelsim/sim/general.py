@@ -11,7 +11,7 @@ action-table words of each block. The resources, each a simpy resource of capaci
 - per fanout, one network per stream (ifmap, weight, psum_in, psum_out), per active copy of the
   level above it, at its NoC model's bandwidth answer (``noc.registry.network_bound``: ``a`` cycles
   per word received by a destination + ``b`` per distinct word; a model that claims no bound,
-  e.g. ``eyeriss_v2`` or ``systolic``, is free here);
+  e.g. ``systolic``, or ``eyeriss_v2`` without ``bound_clusters``, is free here);
 - the compute array: one step per cycle (a block's compute is its step count).
 
 Double buffering: a child level's capacity group holds its tiles plus free space (capacity -
