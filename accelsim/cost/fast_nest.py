@@ -5,11 +5,10 @@ weight vector over the same columns) and the latency bound (the numba twin of
 
 ``count_nests(layout, arrays)`` equals ``layout.row_of(count_actions(problem, hierarchy, nest))``
 for every nest (tests/test_fast_nest.py, hypothesis over random problems x hierarchies x nests).
-The kernel follows ``cost.actions`` step by step: it holds each nest as per-dim loop *slots* (per
-level a temporal slot, then with a fanout an x and a y slot: ``loopnest.flatten``'s order of a dim's
-loops), so every set of kept loops is a bit mask; it applies the counting rules of
-:func:`cost.actions.assemble` hop by hop, and answers the oracle's two questions in closed form: a
-volume is, for each dim not indexing the tensor, the distinct digit tuples of its kept loops (``lattice.count_tuples``), times the plain
+The kernel follows ``cost.actions`` step by step: it flattens each nest (factor-1 loops omitted,
+spans from the inside out), applies the counting rules of :func:`cost.actions.assemble` hop by hop,
+and answers the oracle's two questions in closed form: a volume is, for each dim not indexing the
+tensor, the distinct digit tuples of its kept loops (``lattice.count_tuples``), times the plain
 axes' sizes, times each coupled axis' sum over its tiles (``cost.fast._axis_sums``, the fixed-shape
 kernel's tile sum, whose arguments here come from the coupled axis' two terms). A coupled axis
 whose tiles are not contiguous (a fanout splitting a dim whose inner loop sits at a level the tensor
@@ -67,7 +66,8 @@ def _cdiv(a, b):
 
 @njit(cache=True)
 def _tuples_walk(D, pres, mask, fac, span, d, S):
-    """lattice.count_tuples loop by loop (the case without a closed form)."""
+    """lattice.count_tuples loop by loop (the case without a closed form): Horner's rule over the
+    kept loops, outer -> inner, no division but the clipped digit count."""
     total = 0
     budget = D
     for s in range(S):
@@ -88,11 +88,15 @@ def _tuples_walk(D, pres, mask, fac, span, d, S):
 
 
 @njit(cache=True, inline="always")
-def _tuples(D, pres, mask, fac, span, d, S, hib):
+def _tuples(D, pres, mask, span, d, hib, gtab, xf, c):
     """lattice.count_tuples over dim d's loops: its slots (bit s of ``pres`` set where d has a loop
     in slot s; slots run outer -> inner), bit s of ``mask`` = that loop kept. Closed forms: none
     kept: 1; all: D; the kept loops all outside the dropped ones: ceil(D / span of the innermost
-    kept); all inside: the span of the innermost dropped loop."""
+    kept); all inside: the span of the innermost dropped loop. Otherwise (kept and dropped loops
+    interleave: a fanout's loop between temporal ones) ``gtab[d, xf, c]``, walked once per nest for
+    the mask ``pres & (spatial slots of the first xf fanouts | temporal slots of the levels < c)``:
+    every mask the kernel asks is of that form, and only a dim with a spatial loop can interleave.
+    (Kept inline and loop-free: a loop or a call here made the whole kernel about 1.6x slower.)"""
     if mask == 0:
         return 1
     if mask == pres:
@@ -102,7 +106,7 @@ def _tuples(D, pres, mask, fac, span, d, S, hib):
         return _cdiv(D, span[d, hib[mask]])
     if drop < (mask & -mask):
         return span[d, hib[drop]]
-    return _tuples_walk(D, pres, mask, fac, span, d, S)
+    return gtab[d, xf, c]
 
 
 @njit(cache=True, nogil=True)
@@ -116,7 +120,8 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
     the order ``loopnest.flatten`` gives a dim's loops; so a dim's loops are the set bits of one
     mask, and every "which loops are kept" question of ``cost.actions`` is a mask: the loops above a
     cut (levels < c), the spatial ones above a level, and the temporal ones at or above the sliding
-    loop (the only place the order within a level matters: its rank)."""
+    loop (the only place the order within a level matters: its rank). The checks and the per-role
+    position masks are branch-free where the branch would depend on the nest's factors."""
     B = factors.shape[0]
     L = factors.shape[1]
     D = factors.shape[2]
@@ -147,17 +152,31 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
         if fan_of[i] >= 0:
             sbits[c] |= np.int64(3) << (tslot[i] + 1)
     tall = tbits[L]
+    F = 0
+    for i in range(L):
+        if fan_of[i] >= 0:
+            F += 1
+    nfan = np.zeros(L + 1, np.int64)      # fanouts above level X
+    sfan = np.zeros(F + 1, np.int64)      # spatial slots of the first k fanouts
+    for c in range(1, L + 1):
+        nfan[c] = nfan[c - 1] + (1 if fan_of[c - 1] >= 0 else 0)
+        sfan[nfan[c]] = sbits[c]
+    spat_all = sbits[L]
+    gtab = np.zeros((D, F + 1, L + 1), np.int64)
     fac = np.ones((D, S), np.int64)
     span = np.ones((D, S), np.int64)
     pres = np.zeros(D, np.int64)          # per dim: bit s set where it has a loop (factor > 1)
     inner = np.ones(D, np.int64)          # per dim: product of its factors
     rank = np.zeros((L, D), np.int64)     # per level: a dim's place in its loop order
-    lastd = np.zeros((L, 3), np.int64)    # per level and role: the innermost looping dim indexing it
+    relpos = np.zeros((L, 3), np.int64)   # per level and role: bit k set when the k-th dim of the
+                                          # level's order loops there (factor > 1) and indexes the role
+                                          # (three roles, accelsim.names.ROLES: written out below)
     spnz = np.zeros(L, np.int64)          # per level: 1 when its fanout has a loop
     tpm = np.zeros(D, np.int64)           # per dim: the temporal slots kept in the hop at hand
     vV = np.zeros(L + 1, np.int64)
     vO = np.zeros(L + 1, np.int64)
     relbits = np.zeros(D, np.int64)
+    lvmask = np.zeros(3, np.int64)        # per role: bit i set when level i has a loop indexing it
     irr = np.zeros((3, D), np.int64)      # per role the dims that do not index it
     nirr = np.zeros(3, np.int64)
     cpl = np.zeros((3, max(NC, 1)), np.int64)   # per role its coupled axes
@@ -175,7 +194,6 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
         t = coupled[c, C_ROLE]
         cpl[t, ncpl[t]] = c
         ncpl[t] += 1
-    all_roles = (1 << nr) - 1
     all_dims = (np.int64(1) << D) - 1
     memo_bits = 0
     while (1 << memo_bits) < memo_key.shape[1]:
@@ -188,9 +206,15 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
         status[b] = 0
         # ---- factors, orders and the structural rules
         active = 1
+        lvm0 = 0
+        lvm1 = 0
+        lvm2 = 0
         for i in range(L):
             ts = tslot[i]
             seen = 0
+            pos0 = 0
+            pos1 = 0
+            pos2 = 0
             for k in range(D):
                 d = orders[b, i, k]
                 if d < 0 or d >= D:
@@ -203,13 +227,30 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                 if f > sizes[d]:
                     return b, 2, i, d
                 fac[d, ts] = f
+                lp = np.int64(f > 1) << k
+                rb = relbits[d]
+                pos0 |= lp * (rb & 1)
+                pos1 |= lp * ((rb >> 1) & 1)
+                pos2 |= lp * ((rb >> 2) & 1)
             if seen != all_dims:
                 return b, 4, i, 0
+            relpos[i, 0] = pos0
+            relpos[i, 1] = pos1
+            relpos[i, 2] = pos2
+            lv = np.int64(1) << i
+            lvm0 |= lv * (pos0 != 0)
+            lvm1 |= lv * (pos1 != 0)
+            lvm2 |= lv * (pos2 != 0)
             if fan_of[i] < 0:
+                acc = 0
                 for a in range(2):
                     for d in range(D):
-                        if spatial[b, i, a, d] != 1:
-                            return b, 5, i, d
+                        acc |= spatial[b, i, a, d] ^ 1
+                if acc != 0:
+                    for a in range(2):
+                        for d in range(D):
+                            if spatial[b, i, a, d] != 1:
+                                return b, 5, i, d
                 continue
             nz = 0
             for a in range(2):
@@ -239,22 +280,18 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                 return b, 3, 0, d
             pres[d] = pm
             inner[d] = sp
-        for i in range(L):
-            ts = tslot[i]
-            for t in range(nr):
-                lastd[i, t] = -1
-            found = 0
-            for k in range(D - 1, -1, -1):
-                d = orders[b, i, k]
-                if fac[d, ts] > 1:
-                    new = relbits[d] & ~found
-                    if new != 0:
-                        for t in range(nr):
-                            if (new >> t) & 1:
-                                lastd[i, t] = d
-                        found |= new
-                        if found == all_roles:
-                            break
+            if pm & spat_all != 0:
+                # the masks without a closed form (spatial loops between temporal ones): walked here,
+                # once per nest, so the hops only look them up
+                for xf in range(F + 1):
+                    for c in range(L + 1):
+                        mask = pm & (sfan[xf] | tbits[c])
+                        drop = pm & ~mask
+                        if mask != 0 and drop != 0 and mask >= (drop & -drop) and drop >= (mask & -mask):
+                            gtab[d, xf, c] = _tuples_walk(sizes[d], pm, mask, fac, span, d, S)
+        lvmask[0] = lvm0
+        lvmask[1] = lvm1
+        lvmask[2] = lvm2
         for c in range(W):
             out[b, c] = 0
         # ---- every hop of every role's chain (cost.actions.assemble)
@@ -268,24 +305,25 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                 # the sliding loop: the innermost temporal loop above the cut indexing the role
                 lr = -1
                 ld = -1
+                kk = 0
                 if not streamed:
-                    for i in range(ch - 1, -1, -1):
-                        if lastd[i, t] >= 0:
-                            lr = i
-                            ld = lastd[i, t]
-                            break
+                    lm = lvmask[t] & ((np.int64(1) << ch) - 1)
+                    if lm != 0:
+                        lr = hib[lm]
+                        kk = hib[relpos[lr, t]]
+                        ld = orders[b, lr, kk]
                 # per dim not indexing the role, its temporal loops above the cut that are kept:
                 # all when streamed, else those at or above the sliding loop
                 for j in range(nirr[t]):
                     d = irr[t, j]
                     if streamed:
-                        tpm[d] = tall
+                        tpm[d] = L
                     elif lr < 0:
                         tpm[d] = 0
-                    elif rank[lr, d] < rank[lr, ld]:
-                        tpm[d] = tbits[lr + 1]
+                    elif rank[lr, d] < kk:
+                        tpm[d] = lr + 1
                     else:
-                        tpm[d] = tbits[lr]
+                        tpm[d] = lr
                 cutbits = tbits[ch]
                 # volumes with the spatial loops at levels < X as instances, X = par .. ch
                 for X in range(par, ch + 1):
@@ -299,7 +337,8 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                         d = irr[t, j]
                         pm = pres[d]
                         if pm != 0:
-                            mult *= _tuples(sizes[d], pm, pm & (sx | tpm[d]), fac, span, d, S, hib)
+                            c = tpm[d]
+                            mult *= _tuples(sizes[d], pm, pm & (sx | tbits[c]), span, d, hib, gtab, nfan[X], c)
                     vol = mult
                     ovl = 0
                     for jc in range(ncpl[t]):
@@ -392,7 +431,7 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                         d = irr[t, j]
                         pm = pres[d]
                         if pm != 0:
-                            first *= _tuples(sizes[d], pm, pm & sx, fac, span, d, S, hib)
+                            first *= _tuples(sizes[d], pm, pm & sx, span, d, hib, gtab, nfan[par], 0)
                     u = vV[par]
                     fills = u - first
                     out[b, sb + (par * nr + t) * nsa + a_update] += u
@@ -419,7 +458,7 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
         for d in range(D):
             pm = pres[d]
             if pm != 0:
-                cycles *= _tuples(sizes[d], pm, pm & tall, fac, span, d, S, hib)
+                cycles *= _tuples(sizes[d], pm, pm & tall, span, d, hib, gtab, 0, L)
         out[b, c_macs] = macs
         out[b, c_cyc] = cycles
         out[b, c_act] = active
@@ -489,14 +528,14 @@ def kernel_rows(layout: NestLayout, arrays: NestArrays, memo: NestMemo | None = 
     if B == 0:
         return out, status == NEEDS_PYTHON
     slots = L + 2 * len(layout.fanout_levels)
-    if slots > MAX_SLOTS:
-        raise ConfigError(f"count_nests: {slots} loop slots (levels + 2 per fanout) exceed the kernel's "
-                          f"{MAX_SLOTS}; use accelsim.cost.actions.count_actions")
+    if max(slots, D) > MAX_SLOTS:
+        raise ConfigError(f"count_nests: {slots} loop slots (levels + 2 per fanout) and {D} dims: the kernel's bit "
+                          f"masks hold {MAX_SLOTS}; use accelsim.cost.actions.count_actions")
     coupled = pa.coupled if pa.coupled.shape[0] else np.zeros((0, 10), np.int64)
     index, code, level, dim = _kernel(pa.sizes, pa.rel, pa.plain, coupled, layout.fanout_index,
                                       layout.kernel_layout, factors, orders, spatial, keeps, out, status,
                                       memo.keys, memo.values,
-                                      _high_bits(slots))
+                                      _high_bits(max(slots, D)))
     if index >= 0:
         where = (f"level {layout.levels[level]}" if code == 4 else
                  f"dim {layout.dims[dim]}" if code == 3 else f"level {layout.levels[level]}, dim {layout.dims[dim]}")
