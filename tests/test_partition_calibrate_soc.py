@@ -41,24 +41,34 @@ def reference_fit():
     (conv("f", C=32, K=3, H=64, R=9, pad=4), "thin"),
     (conv("g", C=3, K=64, H=64, R=7, stride=2), "thin"),       # thin before strided
     (conv("h", C=32, K=32, H=56, R=3, pad=1, groups=32), "k3s1"),   # depthwise: by filter and stride
-    (pool2("p", 64, 56), "pool"),
-    (fc("i", C=512, K=4096, H=7), "fc"),
+    (pool2("p", 64, 56), "mem"),
+    (fc("i", C=512, K=4096, H=7), "mem"),
 ])
 def test_kernel_classes(layer, cls):
     assert kernel_class(shape_of(layer)) == cls
 
 
 def test_efficiency_divides_a_class_time_exactly():
-    """A processor's operator time is the prior's divided by the class efficiency (nothing else moves)."""
+    """A processor's operator time is its compute prior divided by its class efficiency plus its DRAM
+    traffic (input, output, weights once) at the spec bandwidth divided by class mem's (nothing else moves)."""
     soc = load_soc("sd855")
     layer = conv("c", C=64, K=64, H=56, R=3, stride=2, pad=1)
+    bare = Device.of(soc, calibrated=False).cpu
+    cls, compute, traffic = bare.class_ms(shape_of(layer))
+    assert cls == "strided"
+    assert traffic == pytest.approx((64 * 56 * 56 + 64 * 28 * 28 + 64 * 64 * 9) * 4 / 34.1e9 * 1e3, rel=1e-12)
+    assert bare.time_ms(shape_of(layer)) == pytest.approx(compute + traffic, rel=1e-12)
     eff = [1.0] * len(CLASSES)
     eff[CLASSES.index("strided")] = 0.25
+    eff[CLASSES.index("mem")] = 0.5
     slow = replace(soc, cpu=replace(soc.cpu, efficiency=tuple(eff)))
-    t0 = Device.of(soc, calibrated=False).cpu.time_ms(shape_of(layer))
-    assert Device.of(slow).cpu.time_ms(shape_of(layer)) == pytest.approx(4 * t0, rel=1e-12)
-    k1 = conv("d", C=64, K=64, H=56, R=1)
-    assert Device.of(slow).cpu.time_ms(shape_of(k1)) == Device.of(soc, calibrated=False).cpu.time_ms(shape_of(k1))
+    assert Device.of(slow).cpu.time_ms(shape_of(layer)) == pytest.approx(4 * compute + 2 * traffic, rel=1e-12)
+    k1 = shape_of(conv("d", C=64, K=64, H=56, R=1))
+    _, k1_compute, k1_traffic = bare.class_ms(k1)
+    assert Device.of(slow).cpu.time_ms(k1) == pytest.approx(k1_compute + 2 * k1_traffic, rel=1e-12)
+    pool = shape_of(pool2("p", 64, 56))   # memory-bound: its prior is its traffic, no second term
+    _, pool_ms, pool_traffic = bare.class_ms(pool)
+    assert pool_traffic == 0.0 and Device.of(slow).cpu.time_ms(pool) == pytest.approx(2 * pool_ms, rel=1e-12)
 
 
 def test_fit_recovers_latencies_generated_by_its_own_model():
@@ -67,20 +77,21 @@ def test_fit_recovers_latencies_generated_by_its_own_model():
     socs = {"sd855": load_soc("sd855"), "sd865": load_soc("sd865")}
     names = ["codl_yolov2", "codl_vgg16", "codl_posenet", "codl_fast_style_transfer", "codl_retinaface"]
     workloads = {n: zoo.get(n) for n in names}
-    truth = (0.4, 0.6, 0.25, 0.45, 0.12, 0.3, 0.25)
+    truth = (0.4, 0.6, 0.25, 0.45, 0.12, 0.3)
     lats = []
     for name, scale in (("sd855", 1.0), ("sd865", 1.5)):
         eff = tuple(scale * e for e in truth)
         soc = replace(socs[name], cpu=replace(socs[name].cpu, efficiency=eff),
                       gpu=replace(socs[name].gpu, efficiency=eff))
         lats += [Latency(name, n, p, model_ms(soc, workloads[n], p)) for n in names for p in ("cpu", "gpu")]
-    fit = fit_socs(lats, socs, workloads, Regularization(1e-9, 1e-9, 1e-9))
+    # elasticity keeps its default ridge: these latencies follow the spec sheets (e = 0), and the CPU's
+    # DRAM-traffic class is too small a share of its time to pin e without it
+    fit = fit_socs(lats, socs, workloads, Regularization(1e-9, 1e-9, 1e-9, 1e-9))
     assert max(abs(r.error) for r in fit.residuals) < 1e-5
     for proc in ("cpu", "gpu"):
         a, b = fit.efficiency("sd855", proc), fit.efficiency("sd865", proc)
-        for c, (x, y) in enumerate(zip(a, b)):
-            if CLASSES[c] != "fc" or proc == "cpu":   # fc on the GPU is barely exercised: ratio only
-                assert y / x == pytest.approx(1.5, rel=1e-3)
+        for x, y in zip(a, b):
+            assert y / x == pytest.approx(1.5, rel=1e-3)
 
 
 def test_regularization_leaves_fewer_effective_parameters(reference_fit):

@@ -69,7 +69,7 @@ def _toy_soc(cpu_ns: float, gpu_ns: float, sharing_ms: float = 0.0):
     basic unit costs ``ns * red``: the time of a part is exactly (outputs * red * ns)."""
     one = {"item": {"oc": 1, "h": 1, "w": 1}, "block": 1, "unit": 1}
     cpu_k = {k: {**one, "t_unit_ns": {"red": cpu_ns}} for k in
-             ("direct", "gemm", "depthwise", "gemv", "pool", "eltwise")}
+             ("direct", "general", "gemm", "depthwise", "gemv", "pool", "eltwise")}
     cpu_k["winograd_f2"] = {"item": {"oc": 1, "h": 2, "w": 2}, "t_unit_ns": {"red": cpu_ns}}
     cpu_k["winograd_f6"] = {"item": {"oc": 1, "h": 6, "w": 6}, "t_unit_ns": {"red": cpu_ns}}
     gpu_k = {k: {**one, "t_unit_ns": {"red": gpu_ns}} for k in ("direct", "depthwise", "gemv", "pool", "eltwise")}

@@ -96,6 +96,7 @@ def test_sd855_priors_are_the_spec_rooflines():
     red = {m.name: m.coef_ns[5] for m in cpu.models}
     const = {m.name: m.coef_ns[0] for m in cpu.models}
     assert red["direct"] == pytest.approx(16 / 19.36)                     # 4x1x4 outputs per item
+    assert red["general"] == pytest.approx(16 / (2 * 2.42))                # the same item, scalar: 2 FMAs/cycle
     assert red["gemm"] == pytest.approx(64 / 19.36)                       # 8x8 outputs per item
     # F(6x6,3x3): 8 channels x 8x8 multiplies per tile per input channel, red = 9 IC
     assert red["winograd_f6"] == pytest.approx(8 * 64 / 9 / 19.36)
@@ -114,6 +115,12 @@ def test_processor_picks_codl_kernel_implementations():
     assert cpu.impl(_conv(64, 64, 56, 56, R=1)) == "gemm"
     assert cpu.impl(_conv(64, 64, 56, 56, R=3, stride=2)) == "direct"
     assert cpu.impl(_conv(3, 32, 224, 224, R=3)) == "direct"          # fewer than 8 input channels
+    # MACE's NEON direct kernels: 3x3 s1/s2, 5x5 s1, 7x7 s1-s3; anything else is Conv2dGeneral (scalar)
+    assert cpu.impl(_conv(128, 128, 38, 38, R=7)) == "direct"
+    assert cpu.impl(_conv(3, 32, 488, 648, R=9)) == "general"         # FST's 9x9
+    assert cpu.impl(_conv(64, 128, 56, 56, R=1, stride=2)) == "general"   # 1x1 stride 2: no NEON kernel
+    assert cpu.impl(_conv(64, 64, 56, 56, R=5, stride=2)) == "general"
+    assert gpu.impl(_conv(3, 32, 488, 648, R=9)) == "direct"
     assert gpu.impl(_conv(64, 64, 56, 56, R=3)) == "direct"
 
 

@@ -262,6 +262,8 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     for proc in PROCESSORS:
         eff = fit.efficiency(args.soc, proc)
         print(f"  {proc}: {{" + ", ".join(f"{c}: {v:.4g}" for c, v in zip(CLASSES, eff)) + "}")
+    print("elasticity of the measured speed to the spec sheet (0: follows the spec peak or bandwidth, 1: not at "
+          "all): " + ", ".join(f"{p} {kind} {e:.2f}" for p, kind, e in fit.elasticities))
     print("residuals of the fit (every latency in the file; error = predicted / measured - 1):")
     print(f"{'soc':<10}{'model':<26}{'proc':<5}{'measured':>9}{'predicted':>10}{'error':>8}")
     for r in fit.residuals:

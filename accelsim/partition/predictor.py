@@ -10,6 +10,15 @@ pays for the items it leaves half empty. ``t_basicUnit`` is linear in the part's
 ``(1, H, W, IC, OC, red)`` where ``red`` is the reduction length per output (``IC*R*S/G`` for a
 convolution): CoDL fits one model per kernel and filter size, which is the same as scaling IC by the
 filter taps, so one model covers several filter sizes here.
+
+A processor of a SoC adds to every compute-bound operator (part) whose kernel runs on its spec prior
+(a kernel with measured ``t_unit_ns`` already includes its memory time) the time its DRAM traffic takes
+(:func:`accelsim.partition.priors.traffic_bytes`: input, output and weights once, at the spec bandwidth):
+a second roofline term, summed rather than overlapped (conservative). Each term is divided by its
+calibrated efficiency: the compute term by its kernel class's, the traffic by class ``mem``'s (which
+memory-bound operators, whose prior already is their traffic, use alone)::
+
+    T(part) = T_kernel / efficiency[class(part)] + traffic_bytes(part) / bandwidth / efficiency[mem]
 """
 
 from __future__ import annotations
@@ -19,8 +28,8 @@ from dataclasses import dataclass
 
 from accelsim.errors import ConfigError
 from accelsim.partition.impl import select
-from accelsim.partition.kernel_class import CLASSES, kernel_class
-from accelsim.partition.priors import prior
+from accelsim.partition.kernel_class import CLASSES, MEMORY, kernel_class
+from accelsim.partition.priors import prior, traffic_bytes
 from accelsim.partition.shape import OpShape
 from accelsim.partition.soc import COEF_KEYS, SoC, Tile
 
@@ -32,13 +41,16 @@ def features(s: OpShape) -> tuple[float, ...]:
 
 @dataclass(frozen=True)
 class KernelModel:
-    """CoDL's form for one kernel implementation on one processor."""
+    """CoDL's form for one kernel implementation on one processor. ``measured``: the coefficients were
+    fitted to measured kernel times (a SoC file's ``t_unit_ns``), which include the kernel's memory time,
+    so no separate DRAM-traffic term is added to it; ``False``: a spec prior (compute roofline only)."""
 
     name: str
     item: Tile
     block: int
     unit: int
     coef_ns: tuple[float, ...]
+    measured: bool = True
 
     def counts(self, s: OpShape, cores: int) -> tuple[int, int]:
         """(rounds of blocks over the cores, basic units per block)."""
@@ -61,14 +73,16 @@ class KernelModel:
 
 @dataclass(frozen=True)
 class Processor:
-    """A processor as the planner sees it: cores, kernel models, the rule that picks one, and the
-    calibrated efficiency of each kernel class (``CLASSES`` order; a class's time is divided by it)."""
+    """A processor as the planner sees it: cores, kernel models, the rule that picks one, the
+    calibrated efficiency of each kernel class (``CLASSES`` order; a class's time is divided by it) and
+    the DRAM bandwidth its compute-bound operators' traffic crosses (``None``: no traffic term)."""
 
     name: str
     cores: int
     models: tuple[KernelModel, ...]
     selector: str
     efficiency: tuple[float, ...] = (1.0,) * len(CLASSES)
+    bandwidth_gbs: float | None = None
 
     def model(self, name: str) -> KernelModel:
         for m in self.models:
@@ -79,19 +93,31 @@ class Processor:
     def impl(self, s: OpShape) -> str:
         return select(self.selector, s)
 
-    def time_ms(self, s: OpShape) -> float:
+    def class_ms(self, s: OpShape) -> tuple[str, float, float]:
+        """(kernel class, compute term, DRAM-traffic term) of part ``s`` at efficiency 1 (the priors)."""
+        cls = kernel_class(s)
         if s.empty:
-            return 0.0
-        return self.model(self.impl(s)).time_ms(s, self.cores) / self.efficiency[CLASSES.index(kernel_class(s))]
+            return cls, 0.0, 0.0
+        model = self.model(self.impl(s))
+        compute = model.time_ms(s, self.cores)
+        if cls == MEMORY or model.measured or self.bandwidth_gbs is None:
+            return cls, compute, 0.0
+        return cls, compute, traffic_bytes(s) / (self.bandwidth_gbs * 1e9) * 1e3
+
+    def time_ms(self, s: OpShape) -> float:
+        cls, compute, traffic = self.class_ms(s)
+        eff = self.efficiency
+        return compute / eff[CLASSES.index(cls)] + traffic / eff[CLASSES.index(MEMORY)]
 
     def slowed(self, factor: float) -> Processor:
-        """The same processor with every basic unit ``factor`` times slower (a what-if for kernels that
-        reach ``1/factor`` of the prior's roofline; not a calibration)."""
+        """The same processor with every basic unit and its DRAM traffic ``factor`` times slower (a what-if
+        for kernels that reach ``1/factor`` of their rooflines; not a calibration)."""
         if not factor > 0:
             raise ConfigError(f"slow-down factor must be > 0, got {factor!r}")
-        models = tuple(KernelModel(m.name, m.item, m.block, m.unit, tuple(c * factor for c in m.coef_ns))
+        models = tuple(KernelModel(m.name, m.item, m.block, m.unit, tuple(c * factor for c in m.coef_ns), m.measured)
                        for m in self.models)
-        return Processor(self.name, self.cores, models, self.selector, self.efficiency)
+        bandwidth = None if self.bandwidth_gbs is None else self.bandwidth_gbs / factor
+        return Processor(self.name, self.cores, models, self.selector, self.efficiency, bandwidth)
 
 
 def processors(soc: SoC, calibrated: bool = True) -> tuple[Processor, Processor]:
@@ -100,10 +126,11 @@ def processors(soc: SoC, calibrated: bool = True) -> tuple[Processor, Processor]
     out = []
     for name, spec in (("cpu", soc.cpu), ("gpu", soc.gpu)):
         models = tuple(KernelModel(k.name, k.item, k.block, k.unit,
-                                   k.coef_ns if k.coef_ns is not None else prior(k, spec, soc.bandwidth_gbs))
+                                   k.coef_ns if k.coef_ns is not None else prior(k, spec, soc.bandwidth_gbs),
+                                   measured=k.coef_ns is not None)
                        for k in spec.kernels)
         eff = spec.efficiency if calibrated else (1.0,) * len(CLASSES)
-        out.append(Processor(name, spec.cores, models, name, eff))
+        out.append(Processor(name, spec.cores, models, name, eff, soc.bandwidth_gbs))
     return out[0], out[1]
 
 

@@ -10,6 +10,8 @@ the priors are optimistic by construction and are meant to be replaced by ``fit`
 Families (kernel name -> formula):
 
 - ``direct``, ``gemm``, ``depthwise``: compute-bound, ``item.outputs`` MACs per ``red``;
+- ``general`` (the CPU's scalar fallback convolution, :mod:`accelsim.partition.impl`): as ``direct`` at
+  one multiply-add per FMA pipe and cycle (``simd_width`` times below the vector peak);
 - ``winograd_f2`` / ``winograd_f6`` (F(m x m, 3 x 3), Lavin & Gray 2016): ``(m+2)^2`` multiplies per
   ``m x m`` tile per input channel instead of ``9 m^2``, so ``item.oc (m+2)^2 / 9`` MACs per ``red``
   (``red = 9 IC``); plus the input transform ``2 (m+2)^3`` MACs per tile and input channel (shared by the
@@ -61,6 +63,7 @@ def _streaming(k: KernelSpec, rate: float, bw: float) -> Coef:
 
 FAMILIES: dict[str, Callable[[KernelSpec, float, float], Coef]] = {
     "direct": _compute,
+    "general": _compute,
     "gemm": _compute,
     "depthwise": _compute,
     "winograd_f2": _winograd,
@@ -74,19 +77,30 @@ FAMILIES: dict[str, Callable[[KernelSpec, float, float], Coef]] = {
 #: kernels whose time is the DRAM traffic (their prior is a bandwidth term)
 MEMORY_BOUND = ("gemv", "pool", "eltwise")
 
+#: kernels whose multiply-adds are scalar (one lane per FMA pipe)
+SCALAR = ("general",)
+
+
+def traffic_bytes(s: OpShape) -> int:
+    """Bytes part ``s`` moves between DRAM and the processor at least once: its input and output, and
+    its weights (``K * red`` values: filters, fully connected or GEMM weights) for MAC operators."""
+    if s.empty:
+        return 0
+    weights = s.K * s.red * BYTES_PER_ELEMENT if s.kind.has_macs else 0
+    return s.in_bytes + s.out_bytes + weights
+
 
 def dram_bytes(kernel_name: str, s: OpShape) -> int:
     """Bytes a memory-bound kernel streams from/to DRAM for part ``s`` (0 for compute-bound kernels):
-    its input and output, plus the weights for a fully connected layer (read once at batch 1)."""
-    if kernel_name not in MEMORY_BOUND or s.empty:
-        return 0
-    weights = s.K * s.red * BYTES_PER_ELEMENT if kernel_name == "gemv" else 0
-    return s.in_bytes + s.out_bytes + weights
+    :func:`traffic_bytes` (for a fully connected layer at batch 1, mostly its weights)."""
+    return traffic_bytes(s) if kernel_name in MEMORY_BOUND else 0
 
 
 def prior(kernel: KernelSpec, proc: CPUSpec | GPUSpec, bandwidth_gbs: float) -> Coef:
     """The spec prior of ``kernel`` on ``proc``: coefficients in ``COEF_KEYS`` order, nanoseconds."""
     cores = proc.cores
     rate = proc.macs_per_s_per_core
+    if kernel.name in SCALAR and isinstance(proc, CPUSpec):
+        rate /= proc.simd_width
     bw = bandwidth_gbs * 1e9 / cores
     return FAMILIES[kernel.name](kernel, rate, bw)

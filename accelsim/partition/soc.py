@@ -55,7 +55,7 @@ from accelsim.yamlio import load_yaml
 COEF_KEYS: tuple[str, ...] = ("const", "h", "w", "ic", "oc", "red")
 
 #: kernel implementations each processor must describe (what :mod:`accelsim.partition.impl` can pick)
-CPU_KERNELS: tuple[str, ...] = ("direct", "gemm", "winograd_f2", "winograd_f6", "depthwise", "gemv",
+CPU_KERNELS: tuple[str, ...] = ("direct", "general", "gemm", "winograd_f2", "winograd_f6", "depthwise", "gemv",
                                 "pool", "eltwise")
 GPU_KERNELS: tuple[str, ...] = ("direct", "depthwise", "gemv", "pool", "eltwise")
 

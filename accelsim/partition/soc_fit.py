@@ -1,20 +1,27 @@
 """Calibrate SoC profiles: per-kernel-class efficiencies fitted to measured single-processor latencies.
 
-Model. A processor's time for an operator is its prior (:mod:`accelsim.partition.priors`, the CoDL form
-at spec-sheet rates) divided by the efficiency of the operator's kernel class
-(:mod:`accelsim.partition.kernel_class`). A whole model on one processor therefore takes
+Model. A processor's time for an operator is the sum of two roofline terms (:mod:`accelsim.partition.predictor`):
+its compute prior (:mod:`accelsim.partition.priors`, the CoDL form at spec-sheet rates) divided by the
+efficiency of the operator's kernel class (:mod:`accelsim.partition.kernel_class`), and its DRAM traffic
+at the spec bandwidth divided by the efficiency of class ``mem`` (memory-bound operators: that term
+alone). A whole model on one processor therefore takes
 
-    T(soc, model, p) = sum_c A[soc, model, p, c] * exp(x[soc, p, c]),
-    x[soc, p, c] = a[p, c] + d[family(soc, p), c] + v[soc, p]
+    T(soc, model, p) = sum_c A[soc, model, p, c] * exp(x[soc, p, c])
+    x[soc, p, c] = a[p, c] + d[fam, c] + f[fam] + v[soc, p] + e[p, c] * log(rate[soc, p] / rate_ref[p, c])
 
-where ``A`` is the prior time of the model's class-``c`` operators and ``exp(-x)`` the efficiency:
-``a`` is shared by every processor of kind ``p`` (cpu / gpu) in the fit, ``d`` by a family (SoC YAML
-``family``: e.g. the Adreno GPUs, or Kirin 990's Mali alone) and ``v`` is one scale per SoC and
-processor. 7 classes x 2 kinds + 7 per family + 1 per SoC and processor; the data are thin (5 models
-per SoC and processor), so the fit is regularized (ridge, in log units): class efficiencies shrink
-toward their kind's mean (weight ``classes``), family deviations toward 0 (``family``), per-SoC
-scales toward 0 (``scale``). A class no model exercises thus gets its kind's mean efficiency; a SoC or
-family without data gets the shared classes (its spec-sheet prior does the rest).
+where ``A`` is the prior time of the model's class-``c`` terms and ``exp(-x)`` the efficiency. ``a`` is
+shared by every processor of kind ``p`` (cpu / gpu) in the fit, ``d`` (per class) and ``f`` (one scale)
+by a family (SoC YAML ``family``: the Arm big-core clusters, the Adreno GPUs, Kirin 990's Mali), ``v`` is
+one scale per SoC and processor. The last term is the **elasticity** of the measured speed to the spec
+sheet, shared by a kind: ``rate`` is the processor's spec peak (cores x MACs per second) for the compute
+classes and the spec DRAM bandwidth for ``mem``, ``rate_ref`` the geometric mean over the fit's SoCs;
+``e = 0`` means the measured speed follows the spec sheet (what the prior already does), ``e = 1`` means
+it does not follow it at all. The data are thin (5 models per SoC and processor), so the fit is
+regularized (ridge, in log units): class efficiencies shrink toward their kind's mean (weight
+``classes``), family class deviations toward 0 (``family``), family scales toward 0 (``family_scale``),
+per-SoC scales toward 0 (``scale``), elasticities toward 0 (``elasticity``). A class no model exercises
+thus gets its kind's mean efficiency; a SoC without data gets its family's classes and scale at its own
+spec rates through the shared elasticity; a family without data gets the shared classes.
 
 Fit: Levenberg-Marquardt on ``log T_pred - log T_measured`` (relative error) plus the penalty rows,
 analytic Jacobian, from x = 0, a fixed iteration cap and a fixed stopping rule: deterministic.
@@ -30,7 +37,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from accelsim.errors import ConfigError
-from accelsim.partition.kernel_class import CLASSES, kernel_class
+from accelsim.partition.kernel_class import CLASSES, MEMORY
 from accelsim.partition.latencies import PROCESSORS, Latency
 from accelsim.partition.predictor import Processor, processors
 from accelsim.partition.shape import shape_of
@@ -42,12 +49,15 @@ MAX_ITERATIONS = 200
 
 @dataclass(frozen=True)
 class Regularization:
-    """Ridge weights (log units): classes toward their kind's mean, per-SoC scales and family
-    deviations toward 0. Fixed a priori, not tuned on the validation."""
+    """Ridge weights (log units): classes toward their kind's mean; per-SoC scales, family class
+    deviations, family scales and elasticities toward 0. Fixed a priori: a family's overall scale is
+    nearly free (every SoC of the family informs it), its per-class pattern is held close to its kind's."""
 
     classes: float = 0.01
     scale: float = 0.01
     family: float = 0.1
+    family_scale: float = 0.001
+    elasticity: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,7 @@ class SocFit:
     parameters: int
     iterations: int
     effective_parameters: float = 0.0   # trace of the hat matrix at the solution (what the ridge leaves)
+    elasticities: tuple[tuple[str, str, float], ...] = ()   # (processor, "compute" / "mem", e)
 
     def efficiency(self, soc: str, processor: str) -> tuple[float, ...]:
         for s, p, eff in self.efficiencies:
@@ -87,11 +98,15 @@ class SocFit:
 
 
 def class_times_ms(proc: Processor, workload: Workload) -> tuple[float, ...]:
-    """Time of the workload's operators on ``proc`` per kernel class (``CLASSES`` order), whole operators."""
+    """Time of the workload's operators on ``proc`` per kernel class (``CLASSES`` order), whole operators:
+    each operator's compute term in its class, its DRAM-traffic term in ``mem``, each at ``proc``'s efficiency."""
     out = [0.0] * len(CLASSES)
+    mem = CLASSES.index(MEMORY)
     for layer in workload.layers:
-        s = shape_of(layer)
-        out[CLASSES.index(kernel_class(s))] += proc.time_ms(s)
+        cls, compute, traffic = proc.class_ms(shape_of(layer))
+        c = CLASSES.index(cls)
+        out[c] += compute / proc.efficiency[c]
+        out[mem] += traffic / proc.efficiency[mem]
     return tuple(out)
 
 
@@ -101,27 +116,46 @@ def model_ms(soc: SoC, workload: Workload, processor: str) -> float:
     return sum(class_times_ms(cpu if processor == "cpu" else gpu, workload))
 
 
+def spec_rate(soc: SoC, processor: str, cls: str) -> float:
+    """The spec-sheet rate class ``cls`` of ``processor`` scales with: DRAM bandwidth (GB/s) for ``mem``,
+    else the processor's peak (GMAC/s over all cores)."""
+    if cls == MEMORY:
+        return soc.bandwidth_gbs
+    spec = soc.cpu if processor == "cpu" else soc.gpu
+    return spec.cores * spec.macs_per_s_per_core / 1e9
+
+
 def _family(soc: SoC, processor: str) -> str:
     spec = soc.cpu if processor == "cpu" else soc.gpu
     return spec.family or spec.name
 
 
 class _Layout:
-    """Names of the parameter vector's entries, in a fixed order."""
+    """Names of the parameter vector's entries, in a fixed order, and each (soc, processor)'s design:
+    the coefficients summed into x[soc, processor, class]."""
 
-    def __init__(self, socs: Sequence[str], families: Sequence[tuple[str, str]]):
+    def __init__(self, socs: Mapping[str, SoC], families: Mapping[tuple[str, str], tuple[str, str]]):
         self.names: list[tuple] = []
         for p in PROCESSORS:
             self.names += [("a", p, c) for c in CLASSES]
-        for fam in families:
-            self.names += [("d", fam, c) for c in CLASSES]
-        self.names += [("v", s, p) for s in socs for p in PROCESSORS]
+        for fam in sorted(set(families.values())):
+            self.names += [("d", fam, c) for c in CLASSES] + [("f", fam)]
+        self.names += [("v", s, p) for s in sorted(socs) for p in PROCESSORS]
+        self.names += [("e", p, kind) for p in PROCESSORS for kind in ("compute", MEMORY)]
         self.index = {n: i for i, n in enumerate(self.names)}
-
-    def x_rows(self, soc: str, processor: str, family: tuple[str, str]) -> list[list[int]]:
-        """Per class, the parameter indices summed into x[soc, processor, class]."""
-        return [[self.index[("a", processor, c)], self.index[("d", family, c)], self.index[("v", soc, processor)]]
-                for c in CLASSES]
+        ref = {(p, c): float(np.exp(np.mean([np.log(spec_rate(soc, p, c)) for soc in socs.values()])))
+               for p in PROCESSORS for c in CLASSES}
+        self.design: dict[tuple[str, str], np.ndarray] = {}
+        for s, soc in socs.items():
+            for p in PROCESSORS:
+                fam = families[s, p]
+                m = np.zeros((len(CLASSES), len(self.names)))
+                for ci, c in enumerate(CLASSES):
+                    for name in (("a", p, c), ("d", fam, c), ("f", fam), ("v", s, p)):
+                        m[ci, self.index[name]] = 1.0
+                    kind = MEMORY if c == MEMORY else "compute"
+                    m[ci, self.index[("e", p, kind)]] = np.log(spec_rate(soc, p, c) / ref[p, c])
+                self.design[s, p] = m
 
 
 def fit_socs(latencies: Sequence[Latency], socs: Mapping[str, SoC], workloads: Mapping[str, Workload],
@@ -132,7 +166,7 @@ def fit_socs(latencies: Sequence[Latency], socs: Mapping[str, SoC], workloads: M
         raise ConfigError("calibration needs at least one measured latency")
     names = sorted(socs)
     fams = {(s, p): (p, _family(socs[s], p)) for s in names for p in PROCESSORS}
-    layout = _Layout(names, sorted(set(fams.values())))
+    layout = _Layout(socs, fams)
     base = {s: processors(socs[s], calibrated=False) for s in names}
     rows = []
     for lat in latencies:
@@ -140,19 +174,18 @@ def fit_socs(latencies: Sequence[Latency], socs: Mapping[str, SoC], workloads: M
             raise ConfigError(f"latency of {lat.model} on {lat.soc}: SoC or workload not loaded for the fit")
         proc = base[lat.soc][PROCESSORS.index(lat.processor)]
         a = np.array(class_times_ms(proc, workloads[lat.model]))
-        rows.append((lat, a, np.array(layout.x_rows(lat.soc, lat.processor, fams[lat.soc, lat.processor]))))
+        rows.append((lat, a, layout.design[lat.soc, lat.processor]))
     n = len(layout.names)
 
+    weights = {"d": reg.family, "f": reg.family_scale, "v": reg.scale, "e": reg.elasticity}
     penalty_rows = []   # (weight, {index: coefficient})
     for p in PROCESSORS:
         idx = [layout.index[("a", p, c)] for c in CLASSES]
         for i in idx:
             penalty_rows.append((reg.classes, {j: (1.0 if j == i else 0.0) - 1.0 / len(idx) for j in idx}))
     for name, i in layout.index.items():
-        if name[0] == "d":
-            penalty_rows.append((reg.family, {i: 1.0}))
-        elif name[0] == "v":
-            penalty_rows.append((reg.scale, {i: 1.0}))
+        if name[0] in weights:
+            penalty_rows.append((weights[name[0]], {i: 1.0}))
     pen = np.zeros((len(penalty_rows), n))
     for r, (w, coefs) in enumerate(penalty_rows):
         for j, c in coefs.items():
@@ -161,15 +194,11 @@ def fit_socs(latencies: Sequence[Latency], socs: Mapping[str, SoC], workloads: M
     def evaluate(theta):
         res = np.empty(len(rows))
         jac = np.zeros((len(rows), n))
-        for r, (lat, a, xi) in enumerate(rows):
-            x = theta[xi].sum(axis=1)
-            terms = a * np.exp(x)
+        for r, (lat, a, m) in enumerate(rows):
+            terms = a * np.exp(m @ theta)
             total = terms.sum()
             res[r] = np.log(total / lat.ms)
-            w = terms / total
-            for c in range(len(CLASSES)):
-                for j in xi[c]:
-                    jac[r, j] += w[c]
+            jac[r] = (terms / total) @ m
         return np.concatenate([res, pen @ theta]), np.vstack([jac, pen])
 
     theta = np.zeros(n)
@@ -202,13 +231,13 @@ def fit_socs(latencies: Sequence[Latency], socs: Mapping[str, SoC], workloads: M
     effs = []
     for s in names:
         for p in PROCESSORS:
-            xi = np.array(layout.x_rows(s, p, fams[s, p]))
-            effs.append((s, p, tuple(float(v) for v in np.exp(-theta[xi].sum(axis=1)))))
+            effs.append((s, p, tuple(float(v) for v in np.exp(-(layout.design[s, p] @ theta)))))
     residuals = []
-    for lat, a, xi in rows:
-        residuals.append(Residual(lat.soc, lat.model, lat.processor, lat.ms,
-                                  float((a * np.exp(theta[xi].sum(axis=1))).sum())))
-    return SocFit(tuple(effs), tuple(residuals), n, iterations, edf)
+    for lat, a, m in rows:
+        residuals.append(Residual(lat.soc, lat.model, lat.processor, lat.ms, float((a * np.exp(m @ theta)).sum())))
+    elasticities = tuple((p, kind, float(theta[layout.index[("e", p, kind)]]))
+                         for p in PROCESSORS for kind in ("compute", MEMORY))
+    return SocFit(tuple(effs), tuple(residuals), n, iterations, edf, elasticities)
 
 
 def load_inputs(latencies: Sequence[Latency], extra_socs: Sequence[str] = ()
