@@ -189,4 +189,6 @@ def test_calibrate_prints_the_shipped_efficiencies_and_residuals(reference_fit, 
     assert "  gpu: {" + ", ".join(f"{c}: {v:.4g}" for c, v in zip(CLASSES, gpu)) + "}" in out
     row = next(r for r in fit.residuals if (r.soc, r.model, r.processor) == ("kirin990", "codl_vgg16", "gpu"))
     assert f"{row.measured_ms:>9.1f}{row.predicted_ms:>10.1f}{100 * row.error:>+7.1f}%" in out
-    assert out.count("\n") == 4 + 2 + 40 + 1     # header, 2 efficiency lines, table header, 40 rows, summary
+    e = dict(((p, kind), v) for p, kind, v in fit.elasticities)
+    assert f"gpu compute {e['gpu', 'compute']:.2f}, gpu mem {e['gpu', 'mem']:.2f}" in out
+    assert out.count("\n") == 4 + 2 + 1 + 40 + 1  # header, 2 efficiency lines, elasticities, table header, 40 rows, summary
