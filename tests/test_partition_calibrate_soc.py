@@ -192,3 +192,17 @@ def test_calibrate_prints_the_shipped_efficiencies_and_residuals(reference_fit, 
     e = dict(((p, kind), v) for p, kind, v in fit.elasticities)
     assert f"gpu compute {e['gpu', 'compute']:.2f}, gpu mem {e['gpu', 'mem']:.2f}" in out
     assert out.count("\n") == 4 + 2 + 1 + 40 + 1  # header, 2 efficiency lines, elasticities, table header, 40 rows, summary
+
+
+def test_class_share_table_splits_each_models_predicted_time(reference_fit):
+    """The validate command's per-class table: each row's total is the model's predicted latency on that
+    processor (model_ms), and its class shares add up to 100%."""
+    from accelsim.partition.validation import class_share_table
+
+    _, socs, workloads, _ = reference_fit
+    rows = class_share_table(socs["sd855"], workloads, "sd855").splitlines()[2:]
+    assert len(rows) == 2 * len(workloads)
+    for row in rows:
+        model, proc, total, *shares = row.split()
+        assert float(total) == pytest.approx(model_ms(socs["sd855"], workloads[model], proc), abs=0.051)
+        assert sum(float(x.rstrip("%")) for x in shares) == pytest.approx(100, abs=len(shares) * 0.5)

@@ -279,7 +279,13 @@ def _run_calibrate(args: argparse.Namespace) -> int:
 def _run_validate(args: argparse.Namespace) -> int:
     from accelsim.partition.latencies import read_latencies, shipped_reference
     from accelsim.partition.soc_fit import load_inputs
-    from accelsim.partition.validation import coexecution_table, latency_table, leave_one_model_out, leave_one_soc_out
+    from accelsim.partition.validation import (
+        class_share_table,
+        coexecution_table,
+        latency_table,
+        leave_one_model_out,
+        leave_one_soc_out,
+    )
 
     _no_plan_flags(args, "validate")
     if args.soc:
@@ -293,6 +299,9 @@ def _run_validate(args: argparse.Namespace) -> int:
     print()
     print(latency_table(leave_one_soc_out(lats, socs, workloads),
                         "leave one SoC out: single-processor latencies (ms) on the held-out SoC"))
+    if "sd855" in socs:
+        print()
+        print(class_share_table(socs["sd855"], workloads, "sd855"))
     return 0
 
 

@@ -21,10 +21,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from accelsim.partition.kernel_class import CLASSES, MEMORY
 from accelsim.partition.latencies import PROCESSORS, Latency
+from accelsim.partition.predictor import processors
 from accelsim.partition.report import run
 from accelsim.partition.soc import SoC
-from accelsim.partition.soc_fit import Regularization, fit_socs, model_ms
+from accelsim.partition.soc_fit import Regularization, class_times_ms, fit_socs, model_ms
 from workloads.layer import Workload
 
 #: CoDL's measured co-execution latencies on the Snapdragon 855, ms (reference/codl.md)
@@ -161,4 +163,21 @@ def coexecution_table(rows: Sequence[HeldOut], title: str) -> str:
                 xg = sum(g / t for _, g, t in triples if g is not None and t is not None) / len(triples)
                 lines.append(f"  the same over CoDL's *measured* single-processor latencies: x{xc:.2f} over CPU-only, "
                              f"x{xg:.2f} over GPU-only")
+    return "\n".join(lines)
+
+
+def class_share_table(soc: SoC, workloads: Mapping[str, Workload], soc_name: str) -> str:
+    """Where each model's predicted single-processor time sits, per kernel class (``soc``'s calibrated
+    profile): the classes a held-out model leans on that the other models barely exercise are the ones
+    its prediction has to extrapolate."""
+    cpu, gpu = processors(soc)
+    lines = [f"share of each model's predicted single-processor time per kernel class on {soc_name} "
+             f"(calibrated profile; compute terms by class, every operator's DRAM traffic in {MEMORY})",
+             f"{'model':<26}{'proc':<5}{'ms':>8}" + "".join(f"{c:>8}" for c in CLASSES)]
+    for name in sorted(workloads):
+        for proc_name, proc in (("cpu", cpu), ("gpu", gpu)):
+            times = class_times_ms(proc, workloads[name])
+            total = sum(times)
+            lines.append(f"{name:<26}{proc_name:<5}{total:>8.1f}"
+                         + "".join(f"{100 * t / total:>7.0f}%" for t in times))
     return "\n".join(lines)
