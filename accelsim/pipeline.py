@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from accelsim.cost.model import LayerResult, evaluate
 from accelsim.errors import ConfigError
 from accelsim.legality import problems_of
-from accelsim.mapper.search import SearchResult, SearchSpec, search
 from accelsim.mapping import Mapping
 from dataflows.scalesim_fold import DATAFLOWS as SCALESIM_FLOWS
 from noc import registry as noc_registry
@@ -26,6 +25,7 @@ from workloads.layer import Workload
 
 if TYPE_CHECKING:
     from accelsim.arch import Arch
+    from accelsim.mapper.search import SearchResult, SearchSpec
     from accelsim.sim import SimResult
     from accelsim.sparse.layer import SparseLayer, Sparsity
 
@@ -83,6 +83,7 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
     flow = registry.get(dataflow or arch.dataflow)
     out = []
     searched: dict = {}                   # layer shape -> SearchResult, within this run only
+    named: dict = {}                      # layer shape -> the dataflow's named mapping (a rule of the dims)
     scalesim_buffers = noc_registry.settings(arch.noc).get("buffers") == "scalesim"
     for layer in workload.layers:
         given = layer
@@ -99,6 +100,8 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
                 same = searched[shape]
                 found = replace(same, result=evaluate(layer, arch, same.mapping, validate=False))
             else:
+                from accelsim.mapper.search import search  # the mapper: only when searching
+
                 found = searched[shape] = search(layer, arch, flow, search_spec)
             result = found.result
             if sparsity is not None and not refine:   # the mapper with sparsity: the shortlist re-ranked
@@ -110,7 +113,10 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
                 if best != result.mapping:
                     result = evaluate(layer, arch, best, validate=False)
         else:
-            result = evaluate(layer, arch, flow.named(layer, arch))
+            shape = replace(layer, name="")
+            if shape not in named:
+                named[shape] = flow.named(layer, arch)
+            result = evaluate(layer, arch, named[shape])
             if scalesim_buffers and flow.name in SCALESIM_FLOWS:   # SCALE-Sim's DRAM traffic of its own mapping
                 from accelsim.cost.scalesim_buffers import with_scalesim_buffers
 

@@ -110,15 +110,13 @@ def check_mappings(path: str, mappings: dict, workload, arch) -> None:
 def run(args: argparse.Namespace) -> int:
     from accelsim import report
     from accelsim.arch import load_arch
-    from accelsim.attention.model import ATTENTION_DATAFLOWS
     from accelsim.hierarchy import level_list
-    from accelsim.mapper.search import SearchSpec
     from accelsim.pipeline import run as run_pipeline
     from accelsim.progress import Progress
     from workloads.loader import load_workload
     from workloads.selection import select_layers
 
-    if args.dataflow in ATTENTION_DATAFLOWS:
+    if args.dataflow is not None and _attention_dataflow(args.dataflow):
         from accelsim.cli.run_attention import run_attention
 
         if args.fuse:
@@ -145,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         arch = with_buffers(arch, args.buffers)
     full = load_workload(args.workload, args.batch)
     workload = select_layers(full, args.layers)
-    spec = SearchSpec(args.objective, args.search_budget, args.seed, args.time_limit) if args.search else None
+    spec = _search_spec(args)
     mappings = load_mappings(args.mapping, workload, arch, full) if args.mapping else None
     if mappings:
         check_mappings(args.mapping, mappings, workload, arch)
@@ -232,7 +230,6 @@ def load_nests(path: str, workload, hierarchy, full=None) -> dict:
 def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
     """`accelsim run` on a level-list hierarchy (accelsim.pipeline_hierarchy)."""
     from accelsim import report_hierarchy
-    from accelsim.mapper.search import SearchSpec
     from accelsim.pipeline_hierarchy import run_hierarchy
     from accelsim.progress import Progress
     from workloads.layer import Workload
@@ -248,7 +245,7 @@ def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
     out = output_dir(args.out) if args.out else None
     full = load_problem_workload(args.workload, args.batch)
     workload = cast(ProblemWorkload, select_layers(cast(Workload, full), args.layers))  # the same names/select()
-    spec = SearchSpec(args.objective, args.search_budget, args.seed, args.time_limit) if args.search else None
+    spec = _search_spec(args)
     nests = load_nests(args.mapping, workload, hierarchy, full) if args.mapping else None
     if spec is not None and nests and all(pl.name in nests for pl in workload.layers if pl.problem is not None):
         raise ConfigError("--search has nothing to search: --mapping gives every selected layer's mapping; "
@@ -320,6 +317,22 @@ def _sparsity(args: argparse.Namespace):
 
     override = tuple(parse_cli(args.density).items()) if args.density is not None else ()
     return Sparsity(load_spec(args.sparse), override)
+
+
+def _attention_dataflow(name: str) -> bool:
+    """An attention dataflow (accelsim.attention.model), imported only when a dataflow is named."""
+    from accelsim.attention.model import ATTENTION_DATAFLOWS
+
+    return name in ATTENTION_DATAFLOWS
+
+
+def _search_spec(args: argparse.Namespace):
+    """The SearchSpec of --search (the mapper is imported only when searching), else None."""
+    if not args.search:
+        return None
+    from accelsim.mapper.search import SearchSpec
+
+    return SearchSpec(args.objective, args.search_budget, args.seed, args.time_limit)
 
 
 def _sim_available() -> bool:

@@ -18,7 +18,7 @@ kept as the unit oracle of the numba kernel's twin (tests/test_cost_fast.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from accelsim.cost.actions import Actions, count_actions
@@ -168,9 +168,20 @@ def _shape(rows: int, cols: int) -> Hierarchy:
 
 def fixed_actions(layer: Layer, m: Mapping) -> Actions:
     """The general action table of a fixed-shape mapping (levels dram, glb with its array network,
-    rf, reg). Pure."""
-    h = _shape(m.spatial(ROWS), m.spatial(COLS))
-    return count_actions(from_layer(layer), h, from_fixed(m, h))
+    rf, reg). Pure; the table does not depend on the layer's name, so layers of one shape (and the
+    report, which reads the table again) share one count."""
+    key = (replace(layer, name=""), m)
+    found = _FIXED_ACTIONS.get(key)
+    if found is None:
+        h = _shape(m.spatial(ROWS), m.spatial(COLS))
+        found = count_actions(from_layer(layer), h, from_fixed(m, h))   # errors name the layer
+        if len(_FIXED_ACTIONS) >= 1024:
+            _FIXED_ACTIONS.clear()
+        _FIXED_ACTIONS[key] = found
+    return found
+
+
+_FIXED_ACTIONS: dict[tuple[Layer, Mapping], Actions] = {}     # fixed_actions' memo (Actions is frozen)
 
 
 def count(layer: Layer, m: Mapping) -> Counts:
