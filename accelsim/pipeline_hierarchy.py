@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from accelsim.cost.actions import Actions, count_actions
+from accelsim.cost.actions import Actions, count_actions, streamed_actions
 from accelsim.cost.bound import bound_parts
 from accelsim.cost.energy import energy_parts
 from accelsim.energy_table import EnergyTable, table_for
@@ -41,7 +41,6 @@ from accelsim.eyexam.hierarchy import hierarchy_steps
 from accelsim.eyexam.steps import Step
 from accelsim.hierarchy import Hierarchy
 from accelsim.loopnest import LoopNest, check, from_fixed
-from accelsim.names import DRAIN, FILL, IFMAP, PSUM, READ, UPDATE
 from accelsim.sim.result import SimResult
 from workloads.problems import ProblemLayer, ProblemWorkload
 
@@ -120,17 +119,10 @@ def named_nest(item: ProblemLayer, hierarchy: Hierarchy, flow, arch=None) -> Loo
 
 
 def stream_actions(item: ProblemLayer, hierarchy: Hierarchy) -> Actions:
-    """The action table of a layer without MACs (module docstring)."""
+    """The action table of a layer without MACs (module docstring; ``cost.actions.streamed_actions``)."""
     layer = item.layer
     assert layer is not None
-    ins, outs = layer.ifmap_elems, layer.output_elems
-    top = hierarchy.levels[0].name
-    storage = {(top, IFMAP, READ): ins, (top, PSUM, UPDATE): outs}
-    if len(hierarchy.levels) > 1:
-        first = hierarchy.levels[1].name
-        storage.update({(first, IFMAP, FILL): ins, (first, IFMAP, READ): ins,
-                        (first, PSUM, UPDATE): outs, (first, PSUM, DRAIN): outs})
-    return Actions(0, 0, 0, storage, {})
+    return streamed_actions(hierarchy, layer.ifmap_elems, layer.output_elems)
 
 
 def energy_table(hierarchy: Hierarchy, arch=None) -> tuple[str, EnergyTable]:

@@ -86,10 +86,12 @@ def test_cli_transformer_run_reports_energy_with_the_vector_ops(capsys):
     assert main(["run", "tpu_like", "-w", "bert_base", "--dataflow", "flat", "--seq", "128", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     non_mac = sum(v for k, v in doc["ops"].items() if not k.endswith(".mac"))
-    # tpu_like is normalized: one MAC 1 pJ, one non-MAC op 1 pJ
-    assert non_mac > 0 and doc["compute_energy_pj"] == doc["macs"] + non_mac
-    by = doc["compute_energy_pj_by_action"]
-    assert by["vector.exp"] == doc["ops"]["vector.exp"] and by["mac.compute"] == doc["macs"]
+    # tpu_like is normalized: one MAC 1 pJ, one non-MAC op 1 pJ; the mac and vector components are compute only
+    by_c = doc["energy_pj_by_component"]
+    assert non_mac > 0 and by_c["mac"] + by_c["vector"] == doc["macs"] + non_mac
+    by = doc["energy_pj_by_action"]
+    assert by["vector.*.exp"] == doc["ops"]["vector.exp"] and by["mac.*.compute"] == doc["macs"]
+    assert doc["energy_pj"] == pytest.approx(sum(by_c.values()), rel=1e-12)
 
 
 def test_fusemax_prices_its_per_score_ops_on_the_mac_array():

@@ -1,26 +1,40 @@
 """A transformer (``accelsim.attention.transformer``) on a hierarchy, node by node, with a named
 attention dataflow (``unfused``, ``flat``, ``fusemax``: ``accelsim.attention.model``); no search.
 
-Per node (one kernel, layer by layer: inputs from DRAM, output to DRAM):
-- a GEMM runs on the MAC array; DRAM words = its compulsory traffic (A, the weights, the output
-  once each: the ideal of any weight- or output-stationary mapping whose tiles fit);
+Per node (one kernel, layer by layer: inputs from DRAM, output to DRAM), an action table
+(``accelsim.attention.movement``) and cycles:
+- a GEMM runs under the hierarchy dataflow's named mapping (``dataflows.nest_rule``, the same
+  mapping ``accelsim run`` gives the GEMM alone): counts from ``count_actions``, cycles the latency
+  bound over the hierarchy (``cost.bound.bound_parts``: compute, every level's and network's
+  bandwidth), its limit the part that sets it (``compute`` named as the array);
+  ``ideal_cycles`` keeps the ideal cost (compulsory DRAM words, all array units busy) to compare;
 - a vector op runs on the vector unit (the MAC array without one), one op per point
-  (``accelsim.vector_ops``); DRAM words = its inputs read once and its output written once;
+  (``accelsim.vector_ops``), its words streamed once; cycles: max over the unit and the DRAM
+  channel of ceil(work / rate) (the model's ``phase``);
 - the attention is the chosen dataflow's result (its own phases).
-Cycles per node: max over its resources of ceil(work / rate) (the model's ``phase``), nodes in sequence.
+Nodes run in sequence. Energy: the nodes' action tables added (``cost.actions.add_actions``) and
+priced once by ``cost.energy.energy_of`` with the hierarchy's table (``energy``); per node the same
+sum over its own table.
 
-Invariants: MACs summed over nodes = ``transformer.macs``; DRAM words and op counts are exact integers.
+Invariants: MACs summed over nodes = ``transformer.macs``; DRAM words and op counts are exact
+integers; a node's DRAM words are the DRAM rows of its action table.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import ceil
 
-from accelsim.attention.cascade import ARRAY, VECTOR, AttentionShape, Step
+from accelsim.attention.cascade import VECTOR, AttentionShape, Step
 from accelsim.attention.model import Machine, evaluate, machine, phase
+from accelsim.attention.movement import attention_actions, dram_words, gemm_actions, vector_actions
 from accelsim.attention.transformer import Node, TransformerSpec, network
+from accelsim.cost.actions import Actions, add_actions
+from accelsim.cost.bound import COMPUTE_PART, bound_parts
+from accelsim.cost.energy import EnergyBreakdown, energy_of
+from accelsim.energy_table import table_for
 from accelsim.hierarchy import Hierarchy
+from accelsim.loopnest import LoopNest
 from accelsim.problem import Problem
 from accelsim.vector_ops import VectorOp
 
@@ -35,6 +49,9 @@ class NodeResult:
     cycles: int
     limit: str
     busy: dict
+    actions: Actions | None = None
+    ideal_cycles: int = 0        # GEMMs: the ideal cost (compulsory words, every unit busy); others: cycles
+    energy_pj: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +61,8 @@ class BlockResult:
     machine: Machine
     nodes: tuple[NodeResult, ...]
     spec: TransformerSpec | None = None      # None: nodes from elsewhere (an ONNX import)
+    energy: EnergyBreakdown | None = None    # the nodes' action tables priced once (energy_of)
+    mapping: str = ""                        # the GEMMs' mapping: "named <dataflow>"
 
     @property
     def cycles(self) -> int:
@@ -65,36 +84,79 @@ class BlockResult:
         return out
 
     @property
+    def ideal_cycles(self) -> int:
+        """Cycles with every GEMM at its ideal cost (the attention and vector nodes as they are)."""
+        return sum(n.ideal_cycles for n in self.nodes)
+
+    @property
     def utilization(self) -> float:
         return self.macs / self.machine.array_units / self.cycles
 
 
-def _node(m: Machine, h: Hierarchy, node: Node, dataflow: str) -> NodeResult:
+def _node(m: Machine, h: Hierarchy, node: Node, dataflow: str, nest_of, cache: dict) -> NodeResult:
     w = node.work
+    key = (type(w).__name__, w if isinstance(w, AttentionShape) else (w.dims, getattr(w, "tensors", None),
+                                                                       getattr(w, "op", None)))
     if isinstance(w, AttentionShape):
-        r = evaluate(h, w, dataflow)
+        if key not in cache:
+            r = evaluate(h, w, dataflow)
+            cache[key] = (r, attention_actions(r, h, nest_of))
+        r, acts = cache[key]
         return NodeResult(node.name, f"attention[{dataflow}]", r.macs, r.ops, r.dram_words, r.cycles, r.limit,
-                          r.busy())
+                          r.busy(), acts, r.cycles)
     if isinstance(w, Problem):
-        step = Step(node.name, ARRAY, w)
-        words = sum(w.elements(t.role) for t in w.tensors)
-        ops = {(m.array, "mac"): w.macs}
-        kind, macs = "gemm", w.macs
-    else:
-        assert isinstance(w, VectorOp)
-        step = Step(node.name, VECTOR, w)
-        words = sum(w.reads().values()) + w.writes
-        ops = {(m.vector, w.op): w.ops}
-        kind, macs = w.op, 0
-    p = phase(m, node.name, (step,), words)
+        if key not in cache:
+            acts = gemm_actions(w, h, nest_of(w))
+            parts = bound_parts(acts, h)
+            busy = {(m.array if k == COMPUTE_PART else k): ceil(v) for k, v in parts.items() if v}
+            words = sum(w.elements(t.role) for t in w.tensors)
+            ideal = phase(m, node.name, (Step(node.name, "array", w),), words)
+            cache[key] = (acts, busy, ideal.cycles)
+        acts, busy, ideal_cycles = cache[key]
+        limit = max(sorted(busy), key=lambda k: busy[k])
+        return NodeResult(node.name, "gemm", w.macs, {(m.array, "mac"): w.macs}, dram_words(acts, h), busy[limit],
+                          limit, busy, acts, ideal_cycles)
+    assert isinstance(w, VectorOp)
+    acts = vector_actions(w, h, m.vector)
+    words = dram_words(acts, h)
+    p = phase(m, node.name, (Step(node.name, VECTOR, w),), words)
     busy = {r: ceil(wk / rt) for r, (wk, rt) in p.work.items()}
-    return NodeResult(node.name, kind, macs, ops, words, p.cycles, p.limit, busy)
+    return NodeResult(node.name, w.op, 0, {(m.vector, w.op): w.ops}, words, p.cycles, p.limit, busy, acts, p.cycles)
+
+
+def named_nests(h: Hierarchy):
+    """(mapping label, problem -> the hierarchy dataflow's named nest), memoised per problem shape."""
+    from accelsim.pipeline_hierarchy import flow_for
+    from dataflows.nest_rule import build
+
+    flow = flow_for(h, None, False)
+    memo: dict = {}
+
+    def nest_of(p: Problem) -> LoopNest:
+        k = (p.dims, p.tensors)
+        if k not in memo:
+            memo[k] = build(flow.rule, p, h, flow.name)
+        return memo[k]
+
+    return f"named {flow.name}", nest_of
 
 
 def run_nodes(h: Hierarchy, nodes: list[Node], dataflow: str, name: str,
               spec: TransformerSpec | None = None) -> BlockResult:
     m = machine(h)
-    return BlockResult(name, dataflow, m, tuple(_node(m, h, n, dataflow) for n in nodes), spec)
+    label, nest_of = named_nests(h)
+    cache: dict = {}
+    out = [_node(m, h, n, dataflow, nest_of, cache) for n in nodes]
+    table = table_for(h)
+    priced: dict = {}
+    for i, n in enumerate(out):
+        assert n.actions is not None
+        k = id(n.actions)
+        if k not in priced:
+            priced[k] = energy_of(n.actions, h, table).total_pj
+        out[i] = replace(n, energy_pj=priced[k])
+    total = energy_of(add_actions([n.actions for n in out if n.actions is not None]), h, table)
+    return BlockResult(name, dataflow, m, tuple(out), spec, total, label)
 
 
 def run_network(h: Hierarchy, spec: TransformerSpec, dataflow: str) -> BlockResult:

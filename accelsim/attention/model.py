@@ -55,9 +55,15 @@ class Machine:
     array_width: int             # keys per tile of the one-pass cascade: the innermost fanout's larger side
 
 
+def buffer_index(h: Hierarchy) -> int:
+    """The on-chip buffer the dataflows tile into: the level the vector unit hangs below, else the
+    level under DRAM."""
+    return h.index(h.vector.below) if h.vector is not None else min(1, len(h.levels) - 1)
+
+
 def machine(h: Hierarchy) -> Machine:
     vec_name, lanes = unit_of(h)
-    buf_level = h.index(h.vector.below) if h.vector is not None else min(1, len(h.levels) - 1)
+    buf_level = buffer_index(h)
     lv = h.levels[buf_level]
     words = sum(w for _, w in lv.capacity) if lv.capacity else None
     if words is not None:

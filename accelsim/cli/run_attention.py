@@ -23,32 +23,37 @@ def transformer_spec(args: argparse.Namespace):
     return preset(name, seq=args.seq, batch=args.batch, mode=mode, cache=args.cache_len)
 
 
-def summary(result, h=None) -> dict:
-    """Totals and per-node-kind rows (summed over layers) of a BlockResult."""
+def summary(result) -> dict:
+    """Totals and per-node-kind rows (summed over layers) of a BlockResult; energy: the run's one
+    energy sum (``result.energy``, every node's action table priced once) per component and per
+    (component, tensor, action), and per node row."""
     m = result.machine
     rows: dict[str, dict] = {}
     for n in result.nodes:
         key = n.name.split("_", 1)[1] if result.spec is not None else n.name
         r = rows.setdefault(key, {"node": key, "kind": n.kind, "macs": 0, "ops": 0, "dram_words": 0,
-                                  "cycles": 0, "limit": n.limit})
+                                  "cycles": 0, "ideal_cycles": 0, "energy_pj": 0.0, "limit": n.limit})
         r["macs"] += n.macs
         r["ops"] += sum(v for (_, op), v in n.ops.items() if op != "mac")
         r["dram_words"] += n.dram_words
         r["cycles"] += n.cycles
+        r["ideal_cycles"] += n.ideal_cycles
+        r["energy_pj"] += n.energy_pj
     sp = result.spec
-    doc = {"arch": m.name, "workload": result.name, "dataflow": result.dataflow}
+    doc = {"schema": "accelsim.transformer/1", "arch": m.name, "workload": result.name,
+           "dataflow": result.dataflow, "gemm_mapping": result.mapping}
     if sp is not None:
         doc.update({"mode": sp.mode, "layers": sp.layers, "batch": sp.batch, "queries": sp.queries, "keys": sp.keys})
     doc.update({"macs": result.macs, "dram_words": result.dram_words, "cycles": result.cycles,
-           "array_utilization": result.utilization,
-           "ops": {f"{u}.{op}": v for (u, op), v in sorted(result.ops().items())},
-           "nodes": list(rows.values())})
-    if h is not None:
-        from accelsim.attention.model import compute_energy
-
-        e = compute_energy(h, result.macs, result.ops())
-        doc["compute_energy_pj"] = e.total_pj
-        doc["compute_energy_pj_by_action"] = {f"{c}.{a}": pj for c, _, a, _, _, pj in e.rows}
+                "ideal_gemm_cycles": result.ideal_cycles, "array_utilization": result.utilization,
+                "ops": {f"{u}.{op}": v for (u, op), v in sorted(result.ops().items())},
+                "nodes": list(rows.values())})
+    e = result.energy
+    if e is not None:
+        doc["energy_pj"] = e.total_pj
+        doc["energy_pj_by_component"] = e.by_component()
+        doc["energy_pj_by_action"] = {f"{c}.{r}.{a}": pj for c, r, a, n, _, pj in e.rows if n}
+        doc["action_counts"] = {f"{c}.{r}.{a}": n for c, r, a, n, _, _ in e.rows if n}
     if m.clock_mhz is not None:
         doc["latency_ms"] = result.cycles / (m.clock_mhz * 1e3)
     return doc
@@ -57,19 +62,24 @@ def summary(result, h=None) -> dict:
 def table(doc: dict, word_bits: int) -> str:
     shape = (f" ({doc['mode']}, {doc['layers']} layers, batch {doc['batch']}, M={doc['queries']} queries x "
              f"L={doc['keys']} keys)" if "mode" in doc else "")
-    lines = [f"{doc['workload']}{shape} on {doc['arch']}, attention dataflow {doc['dataflow']}",
-             f"{'node':12} {'kind':20} {'MACs':>14} {'non-MAC ops':>13} {'DRAM MB':>9} {'cycles':>11} limit"]
+    lines = [f"{doc['workload']}{shape} on {doc['arch']}, attention dataflow {doc['dataflow']}, GEMMs "
+             f"{doc['gemm_mapping']} mapping",
+             f"{'node':12} {'kind':20} {'MACs':>14} {'non-MAC ops':>13} {'DRAM MB':>9} {'cycles':>11} "
+             f"{'energy uJ':>11} limit"]
     for r in doc["nodes"]:
         lines.append(f"{r['node']:12} {r['kind']:20} {r['macs']:>14,} {r['ops']:>13,} "
-                     f"{r['dram_words'] * word_bits / 8e6:9.2f} {r['cycles']:>11,} {r['limit']}")
+                     f"{r['dram_words'] * word_bits / 8e6:9.2f} {r['cycles']:>11,} {r['energy_pj'] / 1e6:11,.2f} "
+                     f"{r['limit']}")
     tail = f"total: {doc['macs']:,} MACs, {doc['dram_words'] * word_bits / 8e9:.4f} GB DRAM, {doc['cycles']:,} cycles"
     if "latency_ms" in doc:
         tail += f" = {doc['latency_ms']:.4f} ms"
     lines.append(tail + f", array utilization {doc['array_utilization']:.1%}")
-    if "compute_energy_pj" in doc:
-        vec = sum(v for k, v in doc["compute_energy_pj_by_action"].items() if not k.endswith(".compute"))
-        lines.append(f"compute energy (MACs + non-MAC ops; data movement not included): "
-                     f"{doc['compute_energy_pj'] / 1e6:,.3f} uJ, of which non-MAC ops {vec / 1e6:,.3f} uJ")
+    ideal = doc["ideal_gemm_cycles"]
+    lines.append(f"with every GEMM at its ideal cost (compulsory DRAM words, all units busy): {ideal:,} cycles; "
+                 f"the mapped GEMMs add {doc['cycles'] / ideal - 1:+.1%}")
+    if "energy_pj" in doc:
+        parts = ", ".join(f"{c} {pj / 1e6:,.2f}" for c, pj in doc["energy_pj_by_component"].items())
+        lines.append(f"energy: {doc['energy_pj'] / 1e6:,.3f} uJ ({parts} uJ)")
     return "\n".join(lines)
 
 
@@ -78,7 +88,7 @@ def run_attention(args: argparse.Namespace) -> int:
     from accelsim.hierarchy import load_architecture
 
     for flag, given in (("--search", args.search), ("--mapping", args.mapping), ("--layers", args.layers),
-                        ("--refine", args.refine), ("--buffers", args.buffers), ("--out", args.out)):
+                        ("--refine", args.refine), ("--buffers", args.buffers)):
         if given:
             raise ConfigError(f"{flag} is not available with an attention dataflow ({args.dataflow}): the "
                               "transformer runs its named dataflow node by node")
@@ -97,9 +107,15 @@ def run_attention(args: argparse.Namespace) -> int:
         result = run_nodes(h, nodes_from_onnx(args.workload), args.dataflow, Path(args.workload).stem)
     else:
         result = run_network(h, transformer_spec(args), args.dataflow)
-    doc = summary(result, h)
+    doc = summary(result)
+    text = json.dumps(doc, indent=2) + "\n"
+    if args.out:
+        from accelsim.atomic import output_dir, write_all
+
+        out = output_dir(args.out)
+        write_all({out / "stats.json": text})
     if args.json:
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        sys.stdout.write(text)
     else:
         print(table(doc, h.word_bits))
     return 0

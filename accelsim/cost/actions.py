@@ -43,8 +43,10 @@ from accelsim.names import (
     DOWN_DEST,
     DRAIN,
     FILL,
+    IFMAP,
     OPERAND_ROLES,
     OUTPUT_ROLE,
+    PSUM,
     READ,
     ROLES,
     UP,
@@ -480,4 +482,35 @@ def count_actions(problem: Problem, hierarchy: Hierarchy, nest: LoopNest) -> Act
     return assemble(problem, hierarchy, nest, Analytic(problem, flat), flat)
 
 
-__all__ = ["Actions", "Analytic", "OUTPUT_ROLE", "assemble", "count_actions", "spatial_above"]
+def add_actions(tables: list[Actions] | tuple[Actions, ...]) -> Actions:
+    """The entry-wise sum of action tables (MACs, cycles, every storage, network and op entry), e.g. a
+    network's whole run priced once by ``cost.energy.energy_of``; ``active`` is the largest."""
+    storage: dict = {}
+    network: dict = {}
+    ops: dict = {}
+    macs = cycles = active = 0
+    for t in tables:
+        macs += t.macs
+        cycles += t.cycles
+        active = max(active, t.active)
+        for mine, theirs in ((storage, t.storage), (network, t.network), (ops, t.ops)):
+            for k, n in theirs.items():
+                mine[k] = mine.get(k, 0) + n
+    return Actions(macs, cycles, active, storage, network, ops)
+
+
+def streamed_actions(hierarchy: Hierarchy, in_words: int, out_words: int) -> Actions:
+    """Work without MACs streamed once through the first buffer: the backing store ``read`` ifmap
+    (``in_words``) and ``update`` psum (``out_words``); the level under it ``fill`` and ``read``
+    ifmap, ``update`` and ``drain`` psum (each word once); no compute cycles."""
+    top = hierarchy.levels[0].name
+    storage = {(top, IFMAP, READ): in_words, (top, PSUM, UPDATE): out_words}
+    if len(hierarchy.levels) > 1:
+        first = hierarchy.levels[1].name
+        storage.update({(first, IFMAP, FILL): in_words, (first, IFMAP, READ): in_words,
+                        (first, PSUM, UPDATE): out_words, (first, PSUM, DRAIN): out_words})
+    return Actions(0, 0, 0, storage, {})
+
+
+__all__ = ["Actions", "Analytic", "OUTPUT_ROLE", "add_actions", "assemble", "count_actions", "spatial_above",
+           "streamed_actions"]

@@ -1,0 +1,138 @@
+"""Data movement and GEMM mappings of transformer runs (issue 18): every node's action table
+(accelsim.attention.movement) priced once by cost.energy.energy_of; GEMMs under the named mapping.
+
+The hand-priced cases use tpu_like with the normalized preset (DRAM 200, buffer 6, registers 0, MAC 1,
+non-MAC op 1 pJ) and the systolic network priced 0, so the energy is 200 x DRAM words + 6 x buffer
+accesses + MACs + ops, each count derived below by hand."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from accelsim.attention.block import named_nests, run_network, run_nodes
+from accelsim.attention.cascade import AttentionShape
+from accelsim.attention.model import evaluate
+from accelsim.attention.movement import attention_actions
+from accelsim.attention.transformer import Node, TransformerSpec, network
+from accelsim.cost.actions import add_actions, count_actions
+from accelsim.cost.bound import hierarchy_bound
+from accelsim.cost.energy import energy_of
+from accelsim.energy_table import table_for
+from accelsim.hierarchy import hierarchy_from_dict, load_architecture
+from accelsim.problem import gemm
+from accelsim.vector_ops import VectorOp
+from tests.conftest import REPO
+
+NO_NET = {"preset": "normalized", "pj": {"buffer.net": {"down": 0, "down_dest": 0, "up": 0, "up_src": 0}}}
+
+
+def _tpu():
+    doc = yaml.safe_load((REPO / "configs" / "hierarchy" / "tpu_like.yaml").read_text())
+    doc["energy"] = NO_NET
+    return hierarchy_from_dict(doc, "tpu.yaml")
+
+
+# B = H = 1, M = 2 query rows, L = 4 keys, E = F = 2: Q 4, K 8, V 8, S = A 8, O 4 words
+SHAPE = AttentionShape(1, 1, 2, 4, e=2, f=2)
+
+
+def test_unfused_attention_priced_by_hand():
+    """DRAM: Q 4 + K 8 + V 8 read, S 8 written and read, A 8 written and read, O 4 written = 56 words.
+    Buffer: the 36 words read from DRAM are filled, the 20 written are drained; the softmax reads
+    S 8 (max), S 8 + row max 2 (exp), 8 (sum), 8 + row sum 2 (divide) = 36 and writes 2 + 8 + 2 + 8 = 20;
+    the einsums (the whole K^T / V held in the 256 x 256 array, each word read once): QK reads Q 4 and
+    K 8, updates S 8; AV reads A 8 and V 8, updates O 4 = 40. Buffer 36 + 20 + 36 + 20 + 40 = 152.
+    MACs 2*4*(2+2) = 32, softmax ops 4 * 8 = 32."""
+    h = _tpu()
+    r = evaluate(h, SHAPE, "unfused")
+    e = energy_of(attention_actions(r, h, named_nests(h)[1]), h, table_for(h))
+    parts = e.by_component()
+    assert parts["dram"] == 200 * 56
+    assert parts["buffer"] == 6 * 152
+    assert parts["mac"] == 32 and parts["vector"] == 32
+    assert e.total_pj == 11_200 + 912 + 64 == 12_176
+
+
+def test_flat_attention_priced_by_hand():
+    """DRAM: Q, K, V read and O written once = 4 + 8 + 8 + 4 = 24 words. Buffer: 20 filled, 4 drained,
+    the softmax's 36 reads and 20 writes and the einsums' 40 as above = 120."""
+    h = _tpu()
+    e = energy_of(attention_actions(evaluate(h, SHAPE, "flat"), h, named_nests(h)[1]), h, table_for(h))
+    assert e.by_component()["dram"] == 200 * 24
+    assert e.by_component()["buffer"] == 6 * 120
+    assert e.total_pj == 4_800 + 720 + 64
+
+
+def test_vector_node_streamed_by_hand():
+    """A residual add of two 4 x 4 operands: DRAM reads 32, writes 16; the buffer fills and reads 32,
+    updates and drains 16; 16 add ops."""
+    h = _tpu()
+    add = VectorOp("a", "add", (("T", 4), ("D", 4)), (("x", ("T", "D")), ("y", ("T", "D"))), "a")
+    r = run_nodes(h, [Node("a", add, ())], "flat", "t")
+    assert r.nodes[0].dram_words == 48
+    assert r.energy.total_pj == 200 * 48 + 6 * (2 * 32 + 2 * 16) + 16 == 10_192
+
+
+def test_gemm_nodes_are_the_named_mapping_counts_and_bound():
+    h = load_architecture("tpu_like")
+    spec = TransformerSpec("t", layers=1, width=512, heads=8, head_size=64, ffn=1024, seq=256)
+    r = run_network(h, spec, "fusemax")
+    label, nest_of = named_nests(h)
+    assert label == "named ws"
+    work = {n.name: n.work for n in network(spec)}
+    gemms = [n for n in r.nodes if n.kind == "gemm"]
+    assert len(gemms) == 6
+    for n in gemms:
+        p = work[n.name]
+        acts = count_actions(p, h, nest_of(p))
+        assert n.actions == acts
+        assert n.cycles == -(-hierarchy_bound(acts, h) // 1)
+        assert n.dram_words == sum(v for (lv, _, _), v in acts.storage.items() if lv == "dram")
+        # the named ws mapping streams the inputs from DRAM once per 256-column weight tile: more
+        # words and cycles than the ideal (each word once, every unit busy), never fewer
+        assert n.dram_words > sum(p.elements(t.role) for t in p.tensors)
+        assert n.cycles > n.ideal_cycles
+    assert r.cycles > r.ideal_cycles
+
+
+def test_the_run_is_priced_once_and_nodes_add_up():
+    h = load_architecture("tpu_like")
+    spec = TransformerSpec("t", layers=2, width=64, heads=2, head_size=32, ffn=128, seq=32, batch=2)
+    r = run_network(h, spec, "unfused")
+    whole = energy_of(add_actions([n.actions for n in r.nodes]), h, table_for(h))
+    assert r.energy == whole
+    assert r.energy.total_pj == pytest.approx(sum(n.energy_pj for n in r.nodes), rel=1e-12)
+    assert r.dram_words == sum(n.dram_words for n in r.nodes)
+    attn = next(n for n in r.nodes if n.kind.startswith("attention"))
+    assert attn.dram_words == evaluate(h, spec.attention(), "unfused").dram_words
+
+
+def test_cli_out_writes_stats_json_with_the_breakdown(tmp_path, capsys):
+    from accelsim.cli import main
+
+    out = tmp_path / "run"
+    assert main(["run", "tpu_like", "-w", "bert_base", "--dataflow", "flat", "--seq", "128", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    doc = json.loads((out / "stats.json").read_text())
+    assert doc["energy_pj"] == pytest.approx(sum(doc["energy_pj_by_component"].values()), rel=1e-12)
+    assert doc["energy_pj_by_component"]["dram"] == 200 * doc["dram_words"]          # normalized: DRAM 200 pJ
+    assert doc["action_counts"]["dram.ifmap.read"] + doc["action_counts"]["dram.weight.read"] + \
+        doc["action_counts"]["dram.psum.update"] + doc["action_counts"].get("dram.psum.read", 0) == doc["dram_words"]
+    assert f"energy: {doc['energy_pj'] / 1e6:,.3f} uJ (dram " in text
+    assert doc["gemm_mapping"] == "named ws" and doc["cycles"] > doc["ideal_gemm_cycles"]
+
+
+def test_gemm_alone_equals_the_hierarchy_pipeline():
+    """The block maps a GEMM as `accelsim run` maps it alone (the hierarchy pipeline's named mapping)."""
+    from accelsim.pipeline_hierarchy import run_hierarchy
+    from workloads.problems import ProblemLayer, ProblemWorkload
+
+    h = load_architecture("eyeriss_v2_vector")
+    p = gemm("g", 64, 96, 128)
+    run = run_hierarchy(h, ProblemWorkload("w", (ProblemLayer("g", "gemm", p),)))
+    r = run_nodes(h, [Node("g", p, ())], "flat", "w")
+    assert r.nodes[0].actions == run.layers[0].actions
+    assert r.energy.total_pj == pytest.approx(run.layers[0].energy_pj, rel=1e-12)
