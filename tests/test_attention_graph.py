@@ -62,3 +62,28 @@ def test_layernorm_and_softmax_nodes_count_their_vector_ops(tmp_path):
     layers = {x.name: x for x in load_yaml_workload(str(path)).layers}
     assert layers["ln"].vector_ops == 3 * 16 * 8          # mean, var, normalize per element
     assert layers["sm"].vector_ops == 4 * 16 * 8          # max, exp, sum, divide per element
+
+
+def test_the_two_onnx_views_read_the_same_model(tmp_path):
+    """One reader (workloads.onnx_file.read_onnx, one op table): the layer view (load_onnx) and the
+    transformer view (nodes_from_onnx) of a BERT-like export give the same MAC layers, and the layer
+    view now keeps the layer norms and the GELU as graph nodes."""
+    import warnings
+
+    from accelsim.attention.onnx_import import nodes_from_onnx
+    from tests.test_attention_transformer import _bert_like_onnx
+    from workloads.onnx_file import OPS, load_onnx
+
+    path = _bert_like_onnx(tmp_path / "m.onnx")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        layer_view = load_onnx(path)
+    transformer_view = to_graph(nodes_from_onnx(path))
+    assert [_shape(x) for x in layer_view.graph.mac_layers()] == [_shape(x) for x in transformer_view.mac_layers()]
+    kinds = [n.kind for n in layer_view.graph.nodes]
+    assert kinds.count(LayerKind.LAYERNORM) == 2 and kinds.count(LayerKind.ACTIVATION) == 1
+    assert kinds.count(LayerKind.SOFTMAX) == 1
+    # what the layer view skips is exactly the ops without a layer mapper (layout and the score scale)
+    skipped = " ".join(str(c.message) for c in caught if "skipped" in str(c.message))
+    for op in ("Reshape", "Transpose", "Mul"):
+        assert op in skipped and OPS[op].layer is None and OPS[op].transformer is not None

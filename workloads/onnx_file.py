@@ -1,30 +1,44 @@
-"""Import an ONNX model's layers into a :class:`Workload` (needs the optional ``onnx`` package).
+"""The one ONNX reader (needs the optional ``onnx`` package): :func:`read_onnx` loads a model, runs
+ONNX shape inference (a symbolic batch dimension of a graph input is set to 1 first) and lists its
+nodes with unique names; :data:`OPS` is the one op table, giving each supported op type its place in
+two views of the same reading:
 
-The model goes through ONNX shape inference (a symbolic batch dimension of a graph input is set to
-1 first); then each node, in graph order, maps to one layer:
+- the **layer view** (:func:`load_onnx`, a :class:`Workload` with its graph: CNNs and anything else),
+  one layer per node;
+- the **transformer view** (``accelsim.attention.onnx_import.nodes_from_onnx``: GEMMs, attention
+  nodes and vector ops for ``accelsim run --dataflow unfused|flat|fusemax``), by each op's role.
 
-==============================================  ==================================================
-ONNX op                                          layer
-==============================================  ==================================================
-Conv (2-D)                                       conv; depthwise when group == C == K
-Gemm with a constant B (weights)                 fc: C = K of A, K = N, batch N = rows of A
-Gemm with a computed B                           gemm (m x k) @ (k x n)
-MatMul, B 1-D or 2-D                             gemm with m = product of A's leading dims
-MatMul, both batched (3-D+)                      gemm with groups = broadcast batch size
-MaxPool, AveragePool, GlobalAveragePool/MaxPool  pool (window, stride, pads)
-Add                                              eltwise, operands 2
-Relu, Sigmoid, Clip                              activation
-Softmax                                          softmax
-==============================================  ==================================================
+==============================================  ==============================  ===================
+ONNX op                                          layer view                      transformer role
+==============================================  ==============================  ===================
+Conv (2-D)                                       conv; depthwise when            -
+                                                 group == C == K
+Gemm with a constant B (weights)                 fc: C = K of A, K = N, batch    -
+                                                 N = rows of A
+Gemm with a computed B                           gemm (m x k) @ (k x n)          -
+MatMul, B 1-D or 2-D                             gemm, m = product of A's        matmul
+                                                 leading dims
+MatMul, both batched (3-D+)                      gemm, groups = broadcast batch  matmul (attention)
+MaxPool, AveragePool, GlobalAveragePool/MaxPool  pool (window, stride, pads)     -
+Add                                              eltwise, operands 2             add
+Relu, Sigmoid, Clip                              activation                      -
+Gelu                                             activation                      gelu
+Softmax                                          softmax                         softmax (attention)
+LayerNormalization                               layernorm                       layernorm
+Reshape, Transpose, Squeeze, Unsqueeze,          skipped (edge passes through)   layout
+Identity, Cast, Flatten
+Mul, Div                                         skipped                         scale (attention)
+==============================================  ==============================  ===================
 
-Every other op (Reshape, Concat, Resize, BatchNormalization, custom ops, ...) is skipped, with one
-``warnings.warn`` naming the skipped op types and counts. The workload keeps the edges
+Layer view: every other op (Concat, Resize, BatchNormalization, custom ops, ...) is skipped, with
+one ``warnings.warn`` naming the skipped op types and counts. The workload keeps the edges
 (``Workload.graph``): a layer's producers are the imported layers whose outputs reach its
 non-constant inputs, through skipped nodes that keep the element count (Concat, Reshape, Flatten,
-BatchNormalization); a skipped node that changes it (Resize, Slice) ends the edge. Conv/pool pads that differ between the
-begin and the end of an axis cannot be represented (a layer has one pad per axis): the begin pad is
-used and a warning names the layers (their output may be one row/column smaller than the model's).
-Pool ``ceil_mode`` is ignored the same way (floor), also with a warning.
+BatchNormalization); a skipped node that changes it (Resize, Slice) ends the edge. Conv/pool pads
+that differ between the begin and the end of an axis cannot be represented (a layer has one pad per
+axis): the begin pad is used and a warning names the layers (their output may be one row/column
+smaller than the model's). Pool ``ceil_mode`` is ignored the same way (floor), also with a warning.
+The transformer view refuses an op without a role in one line naming the op and the node.
 """
 
 from __future__ import annotations
@@ -62,13 +76,25 @@ class _Node:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     attrs: dict[str, Any]
+    domain: str = ""
 
     @property
     def where(self) -> str:
         return f"node[{self.index}] ({self.name}, {self.op})"
 
 
-def load_onnx(path: str | Path) -> Workload:
+@dataclass(frozen=True)
+class OnnxModel:
+    """A read model: its graph facts and its nodes in graph order (``Constant`` nodes included)."""
+
+    graph: _Graph
+    nodes: tuple[_Node, ...]
+    stem: str
+
+
+def read_onnx(path: str | Path) -> OnnxModel:
+    """Load, set a symbolic batch to 1, infer shapes, and list the nodes with unique names (a node's
+    own name, else ``<op><index>``). Bad input is one ConfigError naming the file."""
     source = str(path)
     try:
         import onnx
@@ -100,39 +126,52 @@ def load_onnx(path: str | Path) -> Workload:
         shapes[init.name] = tuple(int(d) for d in init.dims)
     constants = {init.name for init in graph.initializer}
     constants |= {out for node in graph.node if node.op_type == "Constant" for out in node.output}
-    g = _Graph(source, shapes, constants)
-
-    layers: list[Layer] = []
-    inputs: list[tuple[str, ...]] = []
-    made_by: dict[str, tuple[str, ...]] = {}   # tensor -> the imported layers whose outputs it holds
-    skipped: Counter[str] = Counter()
+    nodes = []
     used: set[str] = set()
     for index, proto in enumerate(graph.node):
         name = proto.name or f"{proto.op_type.lower()}{index}"
         while name in used:
             name = f"{name}_{index}"
-        node = _Node(index, name, proto.op_type, tuple(proto.input), tuple(proto.output),
-                     {a.name: helper.get_attribute_value(a) for a in proto.attribute})
-        mapper = _MAPPERS.get(proto.op_type) if proto.domain in ("", "ai.onnx") else None
-        result = mapper(g, node) if mapper else None
+        used.add(name)
+        nodes.append(_Node(index, name, proto.op_type, tuple(proto.input), tuple(proto.output),
+                           {a.name: helper.get_attribute_value(a) for a in proto.attribute}, proto.domain))
+    return OnnxModel(_Graph(source, shapes, constants), tuple(nodes), p.stem)
+
+
+def op_entry(node: _Node) -> OpEntry | None:
+    """The op table's entry of a node (custom domains have none)."""
+    return OPS.get(node.op) if node.domain in ("", "ai.onnx") else None
+
+
+def load_onnx(path: str | Path) -> Workload:
+    """The layer view (module docstring)."""
+    read = read_onnx(path)
+    g, source = read.graph, read.graph.source
+    layers: list[Layer] = []
+    inputs: list[tuple[str, ...]] = []
+    made_by: dict[str, tuple[str, ...]] = {}   # tensor -> the imported layers whose outputs it holds
+    skipped: Counter[str] = Counter()
+    for node in read.nodes:
+        entry = op_entry(node)
+        result = entry.layer(g, node) if entry is not None and entry.layer is not None else None
         producers = _producers(g, node, made_by)
         if isinstance(result, Layer):
             layers.append(result)
             inputs.append(producers)
-            used.add(name)
             for out in node.outputs:
-                made_by[out] = (name,)
+                made_by[out] = (node.name,)
         else:
-            skipped[proto.op_type if result is None else f"{proto.op_type} ({result})"] += 1
+            skipped[node.op if result is None else f"{node.op} ({result})"] += 1
             if len(node.outputs) == 1 and _keeps_elements(g, node):   # Concat, Reshape, Flatten, BN ...
                 made_by[node.outputs[0]] = producers
     listed = ", ".join(f"{op} x{count}" for op, count in sorted(skipped.items()))
+    imported = ", ".join(sorted(op for op, e in OPS.items() if e.layer is not None))
     if not layers:       # the error says what was skipped: no warning before it (one line in all)
         raise ConfigError("no importable layers" + (f": skipped {listed}" if listed else "")
-                          + f" (imported ops: {', '.join(sorted(_MAPPERS))})", source=source)
+                          + f" (imported ops: {imported})", source=source)
     if skipped:
         warnings.warn(f"{source}: skipped {sum(skipped.values())} ONNX node(s) that are not imported: {listed} "
-                      f"(imported ops: {', '.join(sorted(_MAPPERS))})", stacklevel=2)
+                      f"(imported ops: {imported})", stacklevel=2)
     if g.approximated:
         warnings.warn(f"{source}: asymmetric pads or ceil_mode on {', '.join(g.approximated)}: used the begin "
                       f"pad and floor rounding, so these outputs may be one row/column smaller than the "
@@ -144,7 +183,7 @@ def load_onnx(path: str | Path) -> Workload:
     if cut:
         warnings.warn(f"{source}: edges into {'; '.join(cut)} are dropped: those layers read from outside the "
                       f"graph", stacklevel=2)
-    return Workload(p.stem, tuple(layers), Graph(tuple(layers), tuple(inputs)))
+    return Workload(read.stem, tuple(layers), Graph(tuple(layers), tuple(inputs)))
 
 
 # ---- graph helpers ------------------------------------------------------------------------------
@@ -328,17 +367,36 @@ def _tensor_op(kind: LayerKind, operands: int = 1) -> Callable[[_Graph, _Node], 
     return mapper
 
 
-_MAPPERS: dict[str, Callable[[_Graph, _Node], Layer | str]] = {
-    "Conv": _conv,
-    "Gemm": _gemm,
-    "MatMul": _matmul,
-    "MaxPool": _pool,
-    "AveragePool": _pool,
-    "GlobalAveragePool": _global_pool,
-    "GlobalMaxPool": _global_pool,
-    "Add": _tensor_op(LayerKind.ELTWISE, operands=2),
-    "Relu": _tensor_op(LayerKind.ACTIVATION),
-    "Sigmoid": _tensor_op(LayerKind.ACTIVATION),
-    "Clip": _tensor_op(LayerKind.ACTIVATION),
-    "Softmax": _tensor_op(LayerKind.SOFTMAX),
+# transformer-view roles (accelsim.attention.onnx_import)
+MATMUL, ADD, GELU, SOFTMAX, LAYERNORM, LAYOUT, SCALE = "matmul", "add", "gelu", "softmax", "layernorm", "layout", "scale"
+
+
+@dataclass(frozen=True)
+class OpEntry:
+    """One op type: its layer-view mapper (a Layer, or a short reason to skip the node; None: always
+    skipped) and its transformer-view role (None: refused there)."""
+
+    layer: Callable[[_Graph, _Node], Layer | str] | None
+    transformer: str | None
+
+
+OPS: dict[str, OpEntry] = {
+    "Conv": OpEntry(_conv, None),
+    "Gemm": OpEntry(_gemm, None),
+    "MatMul": OpEntry(_matmul, MATMUL),
+    "MaxPool": OpEntry(_pool, None),
+    "AveragePool": OpEntry(_pool, None),
+    "GlobalAveragePool": OpEntry(_global_pool, None),
+    "GlobalMaxPool": OpEntry(_global_pool, None),
+    "Add": OpEntry(_tensor_op(LayerKind.ELTWISE, operands=2), ADD),
+    "Relu": OpEntry(_tensor_op(LayerKind.ACTIVATION), None),
+    "Sigmoid": OpEntry(_tensor_op(LayerKind.ACTIVATION), None),
+    "Clip": OpEntry(_tensor_op(LayerKind.ACTIVATION), None),
+    "Gelu": OpEntry(_tensor_op(LayerKind.ACTIVATION), GELU),
+    "Softmax": OpEntry(_tensor_op(LayerKind.SOFTMAX), SOFTMAX),
+    "LayerNormalization": OpEntry(_tensor_op(LayerKind.LAYERNORM), LAYERNORM),
+    **{op: OpEntry(None, LAYOUT) for op in ("Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Cast",
+                                             "Flatten")},
+    "Mul": OpEntry(None, SCALE),
+    "Div": OpEntry(None, SCALE),
 }
