@@ -56,15 +56,15 @@ def nodes_from_onnx(path: str | Path) -> list[Node]:
     producer: dict[str, str] = {}       # tensor -> node name that computed it (through layout ops)
     users: dict[str, list[int]] = {}
     for i, n in enumerate(onnx_nodes):
-        for t in n.inputs:
-            users.setdefault(t, []).append(i)
+        for tensor in n.inputs:
+            users.setdefault(tensor, []).append(i)
     out: list[Node] = []
     absorbed: set[int] = set()
 
     def prods(i: int) -> tuple[str, ...]:
         seen: list[str] = []
-        for t in onnx_nodes[i].inputs:
-            p = producer.get(t)
+        for tensor in onnx_nodes[i].inputs:
+            p = producer.get(tensor)
             if p is not None and p not in seen:
                 seen.append(p)
         return tuple(seen)
