@@ -12,10 +12,10 @@ import json
 import pytest
 import yaml
 
-from accelsim.attention.block import named_nests, run_network, run_nodes
+from accelsim.attention.block import run_network, run_nodes
 from accelsim.attention.cascade import AttentionShape
 from accelsim.attention.model import evaluate
-from accelsim.attention.movement import attention_actions
+from accelsim.attention.movement import attention_actions, named_nests
 from accelsim.attention.transformer import Node, TransformerSpec, network
 from accelsim.cost.actions import add_actions, count_actions
 from accelsim.cost.bound import hierarchy_bound

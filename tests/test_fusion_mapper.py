@@ -79,7 +79,7 @@ def test_bad_objective_and_no_graph():
     with pytest.raises(ConfigError, match="unknown objective 'speed'"):
         plan_network(zoo.get("resnet18"), arch, objective="speed")
     with pytest.raises(ConfigError, match="carries no graph"):
-        plan_network(zoo.get("bert_base"), arch)
+        plan_network(zoo.get("nin"), arch)
 
 
 def test_cli_fuse_writes_groups_and_traffic(tmp_path):
@@ -96,7 +96,7 @@ def test_cli_fuse_writes_groups_and_traffic(tmp_path):
 
 
 def test_cli_fuse_bad_input_is_one_line_exit_2():
-    proc = subprocess.run([sys.executable, "-m", "accelsim", "run", "-w", "bert_base", "--no-sim", "-q", "--fuse"],
+    proc = subprocess.run([sys.executable, "-m", "accelsim", "run", "-w", "nin", "--no-sim", "-q", "--fuse"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "carries no graph" in proc.stderr

@@ -147,11 +147,11 @@ def test_vgg16_conv_layers_exact():
 def test_bert_base_per_layer_exact():
     """(q, k, v, out) 4 x 128*768*768 + 2 x 12*128*128*64 + 2 x 128*768*3072 = 931,135,488."""
     w = zoo.get("bert_base")
-    layer1 = [l for l in w.layers if l.name.startswith("enc1_")]
+    layer1 = [l for l in w.layers if l.name.startswith("l1_")]
     assert len(layer1) == 8
     assert sum(l.macs for l in layer1) == 4 * 128 * 768 * 768 + 2 * 12 * 128 * 128 * 64 + 2 * 128 * 768 * 3072
     assert sum(l.macs for l in layer1) == 931_135_488
-    scores = next(l for l in layer1 if l.name == "enc1_scores")
+    scores = next(l for l in layer1 if l.name == "l1_attn_scores")
     assert scores.groups == 12 and scores.Cg == 64 and scores.Kg == 128 and scores.P == 128
 
 

@@ -27,14 +27,13 @@ from math import ceil
 
 from accelsim.attention.cascade import VECTOR, AttentionShape, Step
 from accelsim.attention.model import Machine, evaluate, machine, phase
-from accelsim.attention.movement import attention_actions, dram_words, gemm_actions, vector_actions
+from accelsim.attention.movement import attention_actions, dram_words, gemm_actions, named_nests, vector_actions
 from accelsim.attention.transformer import Node, TransformerSpec, network
 from accelsim.cost.actions import Actions, add_actions
 from accelsim.cost.bound import COMPUTE_PART, bound_parts
 from accelsim.cost.energy import EnergyBreakdown, energy_of
 from accelsim.energy_table import table_for
 from accelsim.hierarchy import Hierarchy
-from accelsim.loopnest import LoopNest
 from accelsim.problem import Problem
 from accelsim.vector_ops import VectorOp
 
@@ -122,23 +121,6 @@ def _node(m: Machine, h: Hierarchy, node: Node, dataflow: str, nest_of, cache: d
     p = phase(m, node.name, (Step(node.name, VECTOR, w),), words)
     busy = {r: ceil(wk / rt) for r, (wk, rt) in p.work.items()}
     return NodeResult(node.name, w.op, 0, {(m.vector, w.op): w.ops}, words, p.cycles, p.limit, busy, acts, p.cycles)
-
-
-def named_nests(h: Hierarchy):
-    """(mapping label, problem -> the hierarchy dataflow's named nest), memoised per problem shape."""
-    from accelsim.pipeline_hierarchy import flow_for
-    from dataflows.nest_rule import build
-
-    flow = flow_for(h, None, False)
-    memo: dict = {}
-
-    def nest_of(p: Problem) -> LoopNest:
-        k = (p.dims, p.tensors)
-        if k not in memo:
-            memo[k] = build(flow.rule, p, h, flow.name)
-        return memo[k]
-
-    return f"named {flow.name}", nest_of
 
 
 def run_nodes(h: Hierarchy, nodes: list[Node], dataflow: str, name: str,

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from accelsim.attention.cascade import VECTOR
 from accelsim.attention.model import Result, buffer_index
 from accelsim.cost.actions import Actions, add_actions, count_actions, streamed_actions
+from accelsim.errors import ConfigError
 from accelsim.hierarchy import Hierarchy
 from accelsim.loopnest import LoopNest
 from accelsim.names import DOWN, DOWN_DEST, DRAIN, FILL, IFMAP, PSUM, READ, UP, UP_SRC, UPDATE, WEIGHT
@@ -47,6 +48,30 @@ from accelsim.vector_ops import VectorOp
 READ_ROLE = {"Q": IFMAP, "K": WEIGHT, "V": WEIGHT, "S": IFMAP, "A": IFMAP, "O": PSUM}
 
 NestOf = Callable[[Problem], LoopNest]
+
+
+def named_nests(h: Hierarchy) -> tuple[str, NestOf]:
+    """(mapping label, problem -> the named nest of the hierarchy's dataflow: its rule,
+    ``dataflows.nest_rule``, the mapping ``accelsim run`` gives the problem alone), memoised per shape."""
+    from dataflows import registry
+    from dataflows.nest_rule import build
+
+    if h.dataflow is None:
+        raise ConfigError(f"hierarchy {h.name!r} names no dataflow: the transformer's GEMMs are mapped by it "
+                          "(dataflow: in the hierarchy YAML)", source=h.source, key="dataflow")
+    flow = registry.get(h.dataflow)
+    if flow.rule is None:
+        raise ConfigError(f"dataflow {flow.name!r} has no rule for level-list hierarchies, so it cannot map the "
+                          "transformer's GEMMs", source=h.source, key="dataflow")
+    memo: dict = {}
+
+    def nest_of(p: Problem) -> LoopNest:
+        k = (p.dims, p.tensors)
+        if k not in memo:
+            memo[k] = build(flow.rule, p, h, flow.name)
+        return memo[k]
+
+    return f"named {flow.name}", nest_of
 
 
 def gemm_actions(problem: Problem, h: Hierarchy, nest: LoopNest) -> Actions:
@@ -115,4 +140,4 @@ def dram_words(a: Actions, h: Hierarchy) -> int:
     return sum(n for (lv, _, _), n in a.storage.items() if lv == top)
 
 
-__all__ = ["READ_ROLE", "add_actions", "attention_actions", "dram_words", "gemm_actions", "vector_actions"]
+__all__ = ["READ_ROLE", "add_actions", "attention_actions", "dram_words", "gemm_actions", "named_nests", "vector_actions"]

@@ -17,6 +17,10 @@ buffered). A lone node: its own latency the same way. EDP: the path minimises
 ``energy / E0 + latency / L0`` (E0, L0: layer by layer), first order in EDP, and the plan is kept
 only when its EDP beats layer by layer.
 
+Attention (``accelsim.attention.plan``): a graph's Q.K^T -> softmax -> A.V run is a candidate group
+priced by each attention dataflow (unfused, FLAT-style, FuseMax-style); the objective picks one,
+against running the three nodes alone, like any group.
+
 Seeded and budgeted: ``budget`` group evaluations in all; when a run has more candidate tiles than
 its share, a ``random.Random(seed)`` sample of them is scored (the whole-layer tile always is).
 """
@@ -54,6 +58,7 @@ class PlannedGroup:
     alone: NodeCost                  # the same nodes run layer by layer
     why_cut: str                     # why the group ends where it does
     alone_dram: dict                 # node -> its DRAM words run alone
+    attention: str | None = None     # an attention group: the dataflow chosen (accelsim.attention.plan)
 
     def as_dict(self) -> dict:
         out = {"layers": list(self.group.layers), "fused": self.counts is not None,
@@ -66,6 +71,8 @@ class PlannedGroup:
                        weights_resident=self.group.weights_resident, peak_words=self.counts.peak,
                        capacity_words=self.counts.capacity_total, macs=self.counts.macs,
                        dram_by_layer=dict(self.counts.dram_by_layer))
+        elif self.attention is not None:
+            out.update(fused=True, attention_dataflow=self.attention)
         else:
             out["dram_by_layer"] = {self.group.layers[0]: self.cost.dram_words}
         return out
@@ -181,7 +188,7 @@ def plan_network(workload, arch, *, objective: str = "energy", budget: int = 200
     runs = [(j, i) for i in range(len(names)) for j in range(max(0, i - max_group + 1), i)]
     share = max(1, budget // max(1, len(runs)))
     evaluated = 0
-    best_of: dict[tuple[int, int], tuple[float, NodeCost, GroupCounts] | str] = {}
+    best_of: dict[tuple[int, int], tuple[float, NodeCost, GroupCounts | str] | str] = {}
     for j, i in runs:
         group_names = tuple(names[j:i + 1])
         try:
@@ -206,10 +213,19 @@ def plan_network(workload, arch, *, objective: str = "energy", budget: int = 200
                 best = (score(cost), cost, counts)
         best_of[(j, i)] = best if best is not None else (
             f"capacity: the smallest tile needs {smallest} words, the GLB holds {glb}")
+    from accelsim.attention.plan import attention_candidates
+
+    for (j, i), costs in attention_candidates(graph, arch).items():     # attention: the dataflow by the objective
+        if i - j < max_group:
+            pick = [(c.dataflow, NodeCost("+".join(names[j:i + 1]), c.energy_pj, c.cycles, c.dram_words))
+                    for c in costs]
+            if pick:
+                d, cost = min(pick, key=lambda x: (score(x[1]), x[0]))
+                best_of[(j, i)] = (score(cost), cost, d)
     # shortest path over cut points
     inf = float("inf")
     dist = [0.0] + [inf] * len(names)
-    choice: list[tuple[int, NodeCost, GroupCounts | None]] = [(0, alone[names[0]][1], None)] * (len(names) + 1)
+    choice: list[tuple[int, NodeCost, GroupCounts | str | None]] = [(0, alone[names[0]][1], None)] * (len(names) + 1)
     for i in range(len(names)):
         lone = alone[names[i]][1]
         dist[i + 1], choice[i + 1] = dist[i] + score(lone), (i, lone, None)
@@ -217,7 +233,7 @@ def plan_network(workload, arch, *, objective: str = "energy", budget: int = 200
             found = best_of.get((j, i))
             if isinstance(found, tuple) and dist[j] + found[0] < dist[i + 1]:
                 dist[i + 1], choice[i + 1] = dist[j] + found[0], (j, found[1], found[2])
-    picked: list[tuple[int, int, NodeCost, GroupCounts | None]] = []
+    picked: list[tuple[int, int, NodeCost, GroupCounts | str | None]] = []
     i = len(names)
     while i > 0:
         j, cost, chosen = choice[i]
@@ -226,13 +242,15 @@ def plan_network(workload, arch, *, objective: str = "energy", budget: int = 200
     picked.reverse()
     groups = []
     for j, i, cost, chosen in picked:
-        group = chosen.group if chosen is not None else FusedGroup(tuple(names[j:i + 1]))
+        attention = chosen if isinstance(chosen, str) else None
+        planned = None if isinstance(chosen, str) else chosen
+        group = planned.group if planned is not None else FusedGroup(tuple(names[j:i + 1]))
         base = NodeCost("+".join(names[j:i + 1]), sum(alone[n][1].energy_pj for n in names[j:i + 1]),
                         sum(alone[n][1].cycles for n in names[j:i + 1]),
                         sum(alone[n][1].dram_words for n in names[j:i + 1]))
-        groups.append(PlannedGroup(group, chosen, cost, base, _why(best_of, j, i, names, score(cost),
+        groups.append(PlannedGroup(group, planned, cost, base, _why(best_of, j, i, names, score(cost),
                                                                    alone, score),
-                                   {n: alone[n][1].dram_words for n in names[j:i + 1]}))
+                                   {n: alone[n][1].dram_words for n in names[j:i + 1]}, attention))
     plan = NetworkPlan(tuple(groups), objective, evaluated, glb)
     if objective == "edp" and plan.total("energy_pj") * plan.total("cycles") > e0 * l0:
         return _layer_by_layer(names, alone, objective, evaluated, glb)
@@ -249,9 +267,10 @@ def _why(best_of, j: int, i: int, names, here: float, alone, score) -> str:
     if isinstance(found, str):
         return f"adding {nxt!r}: {found}"
     cut = here + score(alone[nxt][1])
-    return (f"cost: with {nxt!r} the best group scores {found[0]:.4g} (tile {found[2].group.rows}x"
-            f"{found[2].group.cols or 'Q'} {found[2].group.mode}) vs {cut:.4g} cut here (this group + {nxt!r} "
-            f"alone); the path picks the cheapest cuts over the whole network")
+    how = (f"attention {found[2]}" if isinstance(found[2], str) else
+           f"tile {found[2].group.rows}x{found[2].group.cols or 'Q'} {found[2].group.mode}")
+    return (f"cost: with {nxt!r} the best group scores {found[0]:.4g} ({how}) vs {cut:.4g} cut here (this group + "
+            f"{nxt!r} alone); the path picks the cheapest cuts over the whole network")
 
 
 def _layer_by_layer(names, alone, objective, evaluated, glb) -> NetworkPlan:

@@ -105,7 +105,8 @@ def test_gpt2_decode_block_is_memory_bound(arch):
     node waits on memory (DRAM, or on eyeriss_v2 the 8x2 mesh carrying DRAM words to the clusters at one
     word per cycle), and the simulation of each GEMM (accelsim.sim.general) and of the attention
     (accelsim.sim.attention_tiles) names the same limiting resource as the bound."""
-    from accelsim.attention.block import named_nests, run_network
+    from accelsim.attention.block import run_network
+    from accelsim.attention.movement import named_nests
     from accelsim.attention.transformer import network, preset
     from accelsim.sim.general import simulate_nest
 
