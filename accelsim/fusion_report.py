@@ -4,15 +4,16 @@ from __future__ import annotations
 
 
 def fusion_table(plan: dict) -> str:
-    """``plan``: ``NetworkPlan.as_dict()`` (what stats.json stores under ``fusion``)."""
+    """``plan``: ``NetworkPlan.as_dict()`` (what stats.json stores under ``fusion``); an attention group
+    shows its dataflow in the tile column."""
     rows = [("group", "tile", "mode", "DRAM words", "alone", "energy uJ", "alone uJ", "peak words", "why cut")]
     for g in plan["groups"]:
         alone = g["layer_by_layer"]
         name = g["layers"][0] if len(g["layers"]) == 1 else f"{g['layers'][0]} .. {g['layers'][-1]} ({len(g['layers'])})"
-        tile = f"{g['tile'][0]}x{g['tile'][1] or 'Q'}" if g["fused"] else "-"
+        tile = f"{g['tile'][0]}x{g['tile'][1] or 'Q'}" if "tile" in g else g.get("attention_dataflow", "-")
         rows.append((name, tile, g.get("mode", "-"), f"{g['dram_words']:,}", f"{alone['dram_words']:,}",
                      f"{g['energy_pj'] / 1e6:.2f}", f"{alone['energy_pj'] / 1e6:.2f}",
-                     f"{g['peak_words']:,}" if g["fused"] else "-", g["why_cut"]))
+                     f"{g['peak_words']:,}" if "peak_words" in g else "-", g["why_cut"]))
     base = plan["layer_by_layer"]
     rows.append(("total", "", "", f"{plan['dram_words']:,}", f"{base['dram_words']:,}",
                  f"{plan['energy_pj'] / 1e6:.2f}", f"{base['energy_pj'] / 1e6:.2f}", "", ""))

@@ -65,3 +65,11 @@ def test_mapper_picks_what_an_independent_comparison_says(arch_name, seq, expect
         # the group beats its three nodes run alone by the objective (else the path would cut them)
         assert [got.energy_pj, got.cycles][metric] <= [groups[0].alone.energy_pj, groups[0].alone.cycles][metric]
         assert groups[0].as_dict()["attention_dataflow"] == independent
+
+
+def test_fusion_table_names_the_attention_dataflow():
+    from accelsim.fusion_report import fusion_table
+
+    plan = plan_network(_bert(128), load_arch("eyeriss_v1"), objective="energy", budget=200)
+    row = next(line for line in fusion_table(plan.as_dict()).splitlines() if line.startswith("l1_attn_scores .. "))
+    assert row.split()[4] == "flat"       # eyeriss_v1, L = 128: FLAT-style is the cheapest (415 vs 484/578 uJ)
