@@ -4,7 +4,8 @@ attention dataflow (``unfused``, ``flat``, ``fusemax``: ``accelsim.attention.mod
 Per node (one kernel, layer by layer: inputs from DRAM, output to DRAM), an action table
 (``accelsim.attention.movement``) and cycles:
 - a GEMM runs under the hierarchy dataflow's named mapping (``dataflows.nest_rule``, the same
-  mapping ``accelsim run`` gives the GEMM alone): counts from ``count_actions``, cycles the latency
+  mapping ``accelsim run`` gives the GEMM alone), or with ``search`` the general mapper's
+  (``pipeline_hierarchy.search_layer``, as ``accelsim run --search``): counts from ``count_actions``, cycles the latency
   bound over the hierarchy (``cost.bound.bound_parts``: compute, every level's and network's
   bandwidth), its limit the part that sets it (``compute`` named as the array);
   ``ideal_cycles`` keeps the ideal cost (compulsory DRAM words, all array units busy) to compare;
@@ -34,6 +35,7 @@ from accelsim.cost.bound import COMPUTE_PART, bound_parts
 from accelsim.cost.energy import EnergyBreakdown, energy_of
 from accelsim.energy_table import table_for
 from accelsim.hierarchy import Hierarchy
+from accelsim.loopnest import LoopNest
 from accelsim.problem import Problem
 from accelsim.vector_ops import VectorOp
 
@@ -123,10 +125,31 @@ def _node(m: Machine, h: Hierarchy, node: Node, dataflow: str, nest_of, cache: d
     return NodeResult(node.name, w.op, 0, {(m.vector, w.op): w.ops}, words, p.cycles, p.limit, busy, acts, p.cycles)
 
 
+def searched_nests(h: Hierarchy, search):
+    """(mapping label, problem -> the nest the general mapper finds for it: the hierarchy pipeline's
+    ``search_layer``, started from the named mapping so never worse than it), searched once per shape."""
+    from accelsim.pipeline_hierarchy import flow_for, search_layer
+    from workloads.problems import ProblemLayer
+
+    flow = flow_for(h, None, False)
+    table = table_for(h)
+    memo: dict = {}
+
+    def nest_of(p: Problem) -> LoopNest:
+        k = (p.dims, tuple((t.role, t.coords) for t in p.tensors))
+        if k not in memo:
+            memo[k] = search_layer(ProblemLayer(p.name, "gemm", p), h, flow, search, table).nest
+        return memo[k]
+
+    return f"searched ({search.objective}, budget {search.budget:,}, seed {search.seed})", nest_of
+
+
 def run_nodes(h: Hierarchy, nodes: list[Node], dataflow: str, name: str,
-              spec: TransformerSpec | None = None) -> BlockResult:
+              spec: TransformerSpec | None = None, search=None) -> BlockResult:
+    """``search`` (a ``mapper.search.SearchSpec``): the GEMMs and the attention einsums are mapped by the
+    general mapper (:func:`searched_nests`) instead of the named mapping."""
     m = machine(h)
-    label, nest_of = named_nests(h)
+    label, nest_of = named_nests(h) if search is None else searched_nests(h, search)
     cache: dict = {}
     out = [_node(m, h, n, dataflow, nest_of, cache) for n in nodes]
     table = table_for(h)
@@ -141,5 +164,5 @@ def run_nodes(h: Hierarchy, nodes: list[Node], dataflow: str, name: str,
     return BlockResult(name, dataflow, m, tuple(out), spec, total, label)
 
 
-def run_network(h: Hierarchy, spec: TransformerSpec, dataflow: str) -> BlockResult:
-    return run_nodes(h, network(spec), dataflow, spec.name, spec)
+def run_network(h: Hierarchy, spec: TransformerSpec, dataflow: str, search=None) -> BlockResult:
+    return run_nodes(h, network(spec), dataflow, spec.name, spec, search)

@@ -1,5 +1,6 @@
-"""`accelsim run ARCH -w TRANSFORMER --dataflow unfused|flat|fusemax`: a transformer, node by node,
-with a named attention dataflow (accelsim.attention.block); no search. Called by cmd_run."""
+"""`accelsim run ARCH -w TRANSFORMER --dataflow unfused|flat|fusemax [--search]`: a transformer, node by
+node, with a named attention dataflow (accelsim.attention.block); the GEMMs under the named mapping or,
+with --search, the general mapper's. Called by cmd_run."""
 
 from __future__ import annotations
 
@@ -62,8 +63,8 @@ def summary(result) -> dict:
 def table(doc: dict, word_bits: int) -> str:
     shape = (f" ({doc['mode']}, {doc['layers']} layers, batch {doc['batch']}, M={doc['queries']} queries x "
              f"L={doc['keys']} keys)" if "mode" in doc else "")
-    lines = [f"{doc['workload']}{shape} on {doc['arch']}, attention dataflow {doc['dataflow']}, GEMMs "
-             f"{doc['gemm_mapping']} mapping",
+    lines = [f"{doc['workload']}{shape} on {doc['arch']}, attention dataflow {doc['dataflow']}, GEMMs mapped: "
+             f"{doc['gemm_mapping']}",
              f"{'node':12} {'kind':20} {'MACs':>14} {'non-MAC ops':>13} {'DRAM MB':>9} {'cycles':>11} "
              f"{'energy uJ':>11} limit"]
     for r in doc["nodes"]:
@@ -87,12 +88,17 @@ def run_attention(args: argparse.Namespace) -> int:
     from accelsim.attention.block import run_network
     from accelsim.hierarchy import load_architecture
 
-    for flag, given in (("--search", args.search), ("--mapping", args.mapping), ("--layers", args.layers),
+    for flag, given in (("--mapping", args.mapping), ("--layers", args.layers),
                         ("--refine", args.refine), ("--buffers", args.buffers)):
         if given:
             raise ConfigError(f"{flag} is not available with an attention dataflow ({args.dataflow}): the "
                               "transformer runs its named dataflow node by node")
     h = load_architecture(args.arch)
+    search = None
+    if args.search:
+        from accelsim.mapper.search import SearchSpec
+
+        search = SearchSpec(args.objective, args.search_budget, args.seed, args.time_limit)
     if args.workload.lower().endswith(".onnx"):
         from pathlib import Path
 
@@ -104,9 +110,10 @@ def run_attention(args: argparse.Namespace) -> int:
             if given:
                 raise ConfigError(f"{flag} cannot change an ONNX transformer: its shapes fix batch, M and L",
                                   source=args.workload)
-        result = run_nodes(h, nodes_from_onnx(args.workload), args.dataflow, Path(args.workload).stem)
+        result = run_nodes(h, nodes_from_onnx(args.workload), args.dataflow, Path(args.workload).stem,
+                           search=search)
     else:
-        result = run_network(h, transformer_spec(args), args.dataflow)
+        result = run_network(h, transformer_spec(args), args.dataflow, search)
     doc = summary(result)
     text = json.dumps(doc, indent=2) + "\n"
     if args.out:
