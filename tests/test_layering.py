@@ -34,7 +34,9 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "spec", ("workloads", "dataflows", "noc", "accelsim.arch", "accelsim.mapping", "accelsim.tiles",
                  "accelsim.legality", "accelsim.constraints", "accelsim.energy", "accelsim.energy_table", "accelsim.interop",
                  "accelsim.problem", "accelsim.hierarchy", "accelsim.loopnest", "accelsim.vector_ops", "accelsim.fused",
-                 "accelsim.sparse.density", "accelsim.sparse.formats", "accelsim.sparse.spec")),
+                 "accelsim.sparse.density", "accelsim.sparse.formats", "accelsim.sparse.spec",
+                 # transformer workloads: the attention shape and cascade, BERT/GPT-2 blocks (the zoo's bert_base)
+                 "accelsim.attention.cascade", "accelsim.attention.transformer")),
     # the pure cost model and its two ground truths (the brute-force interpreter, functional mode)
     (2, "cost", ("accelsim.cost", "accelsim.interpreter", "accelsim.functional", "accelsim.interp_general",
                  "accelsim.functional_general", "accelsim.attention",
@@ -45,7 +47,8 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (3, "sim", ("accelsim.sim",)),
     (4, "eyexam", ("accelsim.eyexam",)),
     # runs a workload: mapper, simulator, eyexam; refine re-ranks the mapper's shortlist by simulation
-    (5, "pipeline", ("accelsim.pipeline", "accelsim.pipeline_hierarchy", "accelsim.refine")),
+    (5, "pipeline", ("accelsim.pipeline", "accelsim.pipeline_hierarchy", "accelsim.refine",
+                     "accelsim.attention.block")),      # a transformer run: maps (named or searched), counts, prices
     (6, "report", ("accelsim.report", "accelsim.report_hierarchy", "accelsim.fusion_report")),
     # graded labs: questions whose answers come from the pipeline, Eyexam and the side models
     (6, "labs", ("accelsim.labs",)),
