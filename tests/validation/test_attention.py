@@ -125,9 +125,9 @@ def _sim_part(resource: str, array: str) -> str:
 def test_gpt2_decode_block_is_memory_bound(arch):
     """The whole GPT-2 small network decoding one token against a 1024-token cache, the GEMMs under the
     dataflow's named mapping: every weight and every cached K/V word is read for about one MAC, so every
-    node waits on memory (DRAM, or on eyeriss_v2 the 8x2 mesh carrying DRAM words to the clusters at one
-    word per cycle), and the simulation of each GEMM (accelsim.sim.general) and of the attention
-    (accelsim.sim.attention_tiles) names the same limiting resource as the bound."""
+    node waits on memory (DRAM, or the network carrying DRAM words to the clusters), and the simulation
+    of each GEMM (accelsim.sim.general) and of the attention (accelsim.sim.attention_tiles) names the
+    same limiting resource as the bound."""
     from accelsim.attention.block import run_network
     from accelsim.attention.movement import named_nests
     from accelsim.attention.transformer import network, preset
