@@ -57,7 +57,8 @@ def execute(problem: Problem, nest: LoopNest, ifmap: np.ndarray, weight: np.ndar
 
 
 def reference(problem: Problem, ifmap: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """The einsum by vectorised gathers over the whole dim box (padding reads zero)."""
+    """The einsum by vectorised gathers over the whole dim box (padding reads zero); integer operands
+    give exact int64, floating ones float64 (the network run of ``accelsim.sparse.actual``)."""
     grids = np.meshgrid(*[np.arange(problem.size(d)) for d in problem.dim_names], indexing="ij")
     at = {d: g.ravel() for d, g in zip(problem.dim_names, grids)}
 
@@ -72,7 +73,8 @@ def reference(problem: Problem, ifmap: np.ndarray, weight: np.ndarray) -> np.nda
     xi, xok = gather(IFMAP)
     wi, wok = gather(WEIGHT)
     oi, _ = gather(PSUM)
-    prod = np.where(xok & wok, ifmap[tuple(xi)].astype(np.int64) * weight[tuple(wi)].astype(np.int64), 0)
-    out = np.zeros(shape(problem, PSUM), dtype=np.int64)
+    dt = np.result_type(ifmap.dtype, weight.dtype, np.int64)      # integers stay exact int64; floats float64
+    prod = np.where(xok & wok, ifmap[tuple(xi)].astype(dt) * weight[tuple(wi)].astype(dt), 0)
+    out = np.zeros(shape(problem, PSUM), dtype=dt)
     np.add.at(out, tuple(oi), prod)
     return out

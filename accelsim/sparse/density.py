@@ -22,8 +22,11 @@ Models:
   approximation: the tile-by-tile occupancy of real data is not walked).
 
 Spelling (workload YAML ``density:`` per network or per layer, CLI ``--density``): a role
-(``accelsim.names.ROLES``) mapped to a float in [0, 1] (uniform), ``"N:M"`` (structured) or
-``{mask: FILE.npy}`` (actual). Invariant: every model's density lies in [0, 1]; a bad spelling is one
+(``accelsim.names.ROLES``) mapped to a float in [0, 1] (uniform), ``"N:M"`` (structured),
+``{mask: FILE.npy}`` (actual, one layer), or a network-wide actual source resolved per layer by
+``accelsim.sparse.actual``: ``{onnx: MODEL.onnx}`` (weights from its initializers) or ``{run: INPUT.npy,
+onnx: MODEL.onnx}`` (ifmap / psum masks from running the model on the input). CLI: ``mask:F.npy``,
+``onnx:M.onnx``, ``run:IN.npy@M.onnx``. Invariant: every model's density lies in [0, 1]; a bad spelling is one
 ConfigError line naming the source, the key and what is allowed.
 """
 
@@ -127,7 +130,31 @@ class Actual:
         return f"mask {Path(self.source).name} ({self.density:.4g})"
 
 
+@dataclass(frozen=True)
+class FromOnnx:
+    """Weights' masks from an ONNX model's initializers, per layer (``accelsim.sparse.actual``)."""
+
+    onnx: str
+    where: str = "<memory>"
+
+    def text(self) -> str:
+        return f"onnx {Path(self.onnx).name}"
+
+
+@dataclass(frozen=True)
+class FromRun:
+    """Activations' masks from running an ONNX model on an input array, per layer (``accelsim.sparse.actual``)."""
+
+    run: str
+    onnx: str
+    where: str = "<memory>"
+
+    def text(self) -> str:
+        return f"run {Path(self.run).name} through {Path(self.onnx).name}"
+
+
 Model = Uniform | Structured | Actual
+Source = FromOnnx | FromRun          # network-wide: resolved per layer to an Actual mask
 DENSE = Uniform(1.0)
 
 
@@ -154,9 +181,15 @@ def binomial_pmf(t: int, p: float) -> np.ndarray:
 
 # ---- spelling ---------------------------------------------------------------------------------
 
-def parse_model(value: Any, source: str, key: str, base: Path | None = None) -> Model:
+def _path(text: str, base: Path | None) -> str:
+    path = Path(text)
+    return str(base / path if base is not None and not path.is_absolute() else path)
+
+
+def parse_model(value: Any, source: str, key: str, base: Path | None = None) -> Model | Source:
     """One role's model from its YAML / CLI spelling (module docstring)."""
-    allowed = "allowed: a density in [0, 1], 'N:M' with 1 <= N <= M, or {mask: FILE.npy}"
+    allowed = ("allowed: a density in [0, 1], 'N:M' with 1 <= N <= M, {mask: FILE.npy}, {onnx: MODEL.onnx} "
+               "(weights) or {run: INPUT.npy, onnx: MODEL.onnx} (activations)")
     if isinstance(value, bool):
         raise ConfigError(f"expected a density, got {value!r}; {allowed}", source=source, key=key)
     if isinstance(value, (int, float)):
@@ -166,6 +199,15 @@ def parse_model(value: Any, source: str, key: str, base: Path | None = None) -> 
         return Uniform(d)
     if isinstance(value, str):
         text = value.strip()
+        for prefix, field_name in (("mask:", "mask"), ("onnx:", "onnx"), ("run:", "run")):
+            if text.startswith(prefix):      # CLI spellings: mask:F.npy, onnx:M.onnx, run:IN.npy@M.onnx
+                rest = text[len(prefix):]
+                if field_name != "run":
+                    return parse_model({field_name: rest}, source, key, base)
+                inp, at, onnx = rest.partition("@")
+                if not at:
+                    raise ConfigError(f"bad {value!r}: expected run:INPUT.npy@MODEL.onnx", source=source, key=key)
+                return parse_model({"run": inp, "onnx": onnx}, source, key, base)
         if ":" in text:
             a, _, b = text.partition(":")
             try:
@@ -180,10 +222,13 @@ def parse_model(value: Any, source: str, key: str, base: Path | None = None) -> 
         except ValueError:
             raise ConfigError(f"bad density {value!r}; {allowed}", source=source, key=key) from None
         return parse_model(number, source, key)
+    if isinstance(value, dict) and set(value) == {"onnx"} and isinstance(value["onnx"], str):
+        return FromOnnx(_path(value["onnx"], base), source)
+    if (isinstance(value, dict) and set(value) == {"run", "onnx"}
+            and all(isinstance(v, str) for v in value.values())):
+        return FromRun(_path(value["run"], base), _path(value["onnx"], base), source)
     if isinstance(value, dict) and set(value) == {"mask"} and isinstance(value["mask"], str):
-        path = Path(value["mask"])
-        if base is not None and not path.is_absolute():
-            path = base / path
+        path = Path(_path(value["mask"], base))
         try:
             arr = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
@@ -192,7 +237,8 @@ def parse_model(value: Any, source: str, key: str, base: Path | None = None) -> 
     raise ConfigError(f"bad density {value!r}; {allowed}", source=source, key=key)
 
 
-def parse_densities(data: Any, source: str, key: str = "density", base: Path | None = None) -> dict[str, Model]:
+def parse_densities(data: Any, source: str, key: str = "density",
+                    base: Path | None = None) -> dict[str, Model | Source]:
     """{role: model} from a YAML mapping ``{ifmap: 0.4, weight: '2:4'}``."""
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping of role -> density, got {data!r}; roles: {', '.join(ROLES)}",
@@ -206,8 +252,9 @@ def parse_densities(data: Any, source: str, key: str = "density", base: Path | N
     return out
 
 
-def parse_cli(text: str) -> dict[str, Model]:
-    """``ifmap=0.4,weight=0.35`` (or ``weight=2:4``) -> {role: model}."""
+def parse_cli(text: str) -> dict[str, Model | Source]:
+    """``ifmap=0.4,weight=0.35`` (or ``weight=2:4``, ``weight=onnx:M.onnx``, ``ifmap=run:IN.npy@M.onnx``,
+    ``ifmap=mask:F.npy``) -> {role: model}."""
     out: dict[str, Any] = {}
     for part in text.split(","):
         role, eq, value = part.partition("=")
@@ -218,5 +265,6 @@ def parse_cli(text: str) -> dict[str, Model]:
     return parse_densities(out, "--density", "")
 
 
-__all__ = ["DENSE", "Actual", "Model", "Structured", "Uniform", "binomial_pmf", "expected_max", "hypergeom_pmf",
+__all__ = ["DENSE", "Actual", "FromOnnx", "FromRun", "Model", "Source",
+           "Structured", "Uniform", "binomial_pmf", "expected_max", "hypergeom_pmf",
            "parse_cli", "parse_densities", "parse_model"]

@@ -22,10 +22,9 @@ from accelsim.energy_table import arch_table
 from accelsim.errors import ConfigError
 from accelsim.hierarchy import from_arch
 from accelsim.mapping import COLS, ROWS, Mapping
-from accelsim.names import IFMAP, WEIGHT
 from accelsim.problem import from_layer
-from accelsim.sparse.density import Actual, Model
-from accelsim.sparse.masks import check_mask, effective_macs
+from accelsim.sparse.density import Actual, FromOnnx, FromRun, Model, Source
+from accelsim.sparse.masks import check_mask
 from accelsim.sparse.model import SparseActions, analyze
 from accelsim.sparse.spec import SparseSpec, check
 from workloads.layer import Layer
@@ -55,13 +54,9 @@ def sparse_layer(layer: Layer, arch, m: Mapping, spec: SparseSpec, models: dict[
         if isinstance(model, Actual):
             check_mask(problem, role, model.mask, model.source)
     dense = fixed_actions(layer, m)
-    exact = None
-    xi, xw = models.get(IFMAP), models.get(WEIGHT)
-    if isinstance(xi, Actual) and isinstance(xw, Actual):
-        exact = effective_macs(problem, xi.mask, xw.mask)
     from accelsim.loopnest import from_fixed
 
-    sa = analyze(problem, h, from_fixed(m, h), dense, spec, models, exact)
+    sa = analyze(problem, h, from_fixed(m, h), dense, spec, models)
     parts = {p: 0.0 for p in ENERGY_PARTS}
     ha, price = arch_hierarchy(arch), arch_table(arch)
     for table, macs, scale_store, scale_mac in (
@@ -97,10 +92,18 @@ class Sparsity:
     role by ``override``, the CLI's ``--density``)."""
 
     spec: SparseSpec
-    override: tuple[tuple[str, Model], ...] = ()
+    override: tuple[tuple[str, Model | Source], ...] = ()
 
     def models(self, workload, layer: str) -> dict[str, Model]:
-        return {**workload.density_of(layer), **dict(self.override)}
+        """role -> model of one layer; network-wide actual sources (ONNX weights, a run) resolved to the
+        layer's masks (``accelsim.sparse.actual.resolve``)."""
+        from accelsim.sparse.actual import resolve
+
+        merged = {**workload.density_of(layer), **dict(self.override)}
+        if not any(isinstance(m, (FromOnnx, FromRun)) for m in merged.values()):
+            return merged
+        lay = next(x for x in workload.layers if x.name == layer)
+        return {r: resolve(m, r, workload, lay) for r, m in merged.items()}
 
 
 __all__ = ["SparseLayer", "Sparsity", "bandwidth_counts", "sparse_layer"]

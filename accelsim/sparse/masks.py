@@ -5,7 +5,7 @@
 appear in a coupled coordinate (a conv's R, S), and for each such point sums the gathered ifmap mask
 over its private dims and the weight mask over its private dims per value of the other shared dims,
 then multiplies (times the sizes of dims indexing neither operand). Padding reads zero, so a MAC on
-padding is never effective. The ground truths it is tested against (tests/test_sparse_masks.py): the
+padding is never effective. The ground truths it is tested against (tests/test_sparse.py): the
 functional mode executing a loop nest on the masks, and a walk over every MAC.
 """
 
@@ -28,11 +28,14 @@ def check_mask(problem: Problem, role: str, mask: np.ndarray, source: str) -> No
                           source=source, key=role)
 
 
-def _gather(problem: Problem, role: str, mask: np.ndarray, dims: list[str], fixed: dict[str, int]) -> np.ndarray:
-    """mask[coords(point)] over the grid of ``dims`` (padding -> 0), the dims in ``fixed`` at their value."""
+def _gather(problem: Problem, role: str, mask: np.ndarray | None, dims: list[str], fixed: dict[str, int]) -> np.ndarray:
+    """mask[coords(point)] over the grid of ``dims`` (padding -> 0), the dims in ``fixed`` at their value;
+    ``mask`` None: every point counts (no condition on this operand, padding included)."""
+    shape = tuple(problem.size(d) for d in dims)
+    if mask is None:
+        return np.ones(shape, dtype=np.int64)
     grids = np.meshgrid(*[np.arange(problem.size(d)) for d in dims], indexing="ij") if dims else []
     at = dict(zip(dims, grids))
-    shape = tuple(problem.size(d) for d in dims)
     idx, ok = [], np.ones(shape, dtype=bool)
     for c in problem.tensor(role).coords:
         v = np.full(shape, c.offset, dtype=np.int64)
@@ -43,10 +46,13 @@ def _gather(problem: Problem, role: str, mask: np.ndarray, dims: list[str], fixe
     return np.where(ok, mask[tuple(idx)] != 0, False).astype(np.int64)
 
 
-def effective_macs(problem: Problem, ifmap_mask: np.ndarray, weight_mask: np.ndarray) -> int:
-    """MACs whose ifmap and weight elements are both nonzero (padding counts as zero). Exact."""
-    check_mask(problem, IFMAP, ifmap_mask, "ifmap mask")
-    check_mask(problem, WEIGHT, weight_mask, "weight mask")
+def effective_macs(problem: Problem, ifmap_mask: np.ndarray | None, weight_mask: np.ndarray | None) -> int:
+    """MACs whose ifmap and weight elements are both nonzero (padding counts as zero). Exact. A mask of
+    None puts no condition on that operand (every MAC passes it, padding included)."""
+    if ifmap_mask is not None:
+        check_mask(problem, IFMAP, ifmap_mask, "ifmap mask")
+    if weight_mask is not None:
+        check_mask(problem, WEIGHT, weight_mask, "weight mask")
     dx, dw = problem.relevant(IFMAP), problem.relevant(WEIGHT)
     coupled = {d for r in (IFMAP, WEIGHT) for c in problem.tensor(r).coords if len(c.terms) > 1 for d, _ in c.terms}
     loop = [d for d in problem.dim_names if d in dx and d in dw and d in coupled]

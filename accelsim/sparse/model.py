@@ -18,7 +18,9 @@
    condition operand is zero are gated or skipped, and with them the output's read-modify-write at
    the level feeding the compute. Tensors are independent, so the expected effective MACs are
    ``MACs x prod d_c`` exactly; with actual masks for every condition the effective MACs are the exact
-   count over the masks (``accelsim.sparse.masks``).
+   count over the masks (``accelsim.sparse.masks``; a feature on the ifmap alone counts the MACs whose
+   ifmap is nonzero, whatever the weight). Several MAC features apply in order: after the k-th, the
+   MACs with every condition of features 1..k nonzero stay effective (the union of the conditions).
 3. **Cycles.** Gating never saves cycles. Skipping MACs does: the compute units that run in lockstep
    (all active units) synchronise after each run of the temporal loops below the innermost fanout (``t``
    dense MACs per unit); each unit's effective MACs in a run are taken as Binomial(t, p) with p the
@@ -35,12 +37,27 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from accelsim.cost.actions import Actions
 from accelsim.hierarchy import Hierarchy
 from accelsim.loopnest import Flat, LoopNest, flatten
-from accelsim.names import DOWN, DOWN_DEST, FILL, NETWORK_ACTIONS, OPERAND_ROLES, OUTPUT_ROLE, READ, ROLES, UPDATE
+from accelsim.names import (
+    DOWN,
+    DOWN_DEST,
+    FILL,
+    IFMAP,
+    NETWORK_ACTIONS,
+    OPERAND_ROLES,
+    OUTPUT_ROLE,
+    READ,
+    ROLES,
+    UPDATE,
+    WEIGHT,
+)
 from accelsim.problem import Problem
 from accelsim.sparse.density import DENSE, Actual, Model, Structured, binomial_pmf, expected_max
+from accelsim.sparse.masks import effective_macs
 from accelsim.sparse.spec import GATE, WORST, SparseSpec
 from accelsim.tiles import touched
 
@@ -93,10 +110,20 @@ def _empty_tile(models: dict, problem: Problem, flat: Flat, cut: int, role: str)
     return m.p_empty(math.prod(tile_extents(problem, flat, cut, role)), problem.elements(role))
 
 
+def kept_fraction(problem: Problem, models: dict, dens: dict, conds: set[str], macs: int) -> float:
+    """The fraction of the MACs whose operands in ``conds`` are all nonzero: exact over the masks when
+    every condition is an actual mask (``accelsim.sparse.masks.effective_macs``), else the product of
+    the densities (independent tensors: exact in expectation)."""
+    if macs and conds <= {IFMAP, WEIGHT} and all(isinstance(models.get(c), Actual) for c in conds):
+        def mask(role: str) -> np.ndarray | None:
+            return models[role].mask if role in conds else None
+        return effective_macs(problem, mask(IFMAP), mask(WEIGHT)) / macs
+    return math.prod(dens[c] for c in conds)
+
+
 def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actions, spec: SparseSpec,
-            models: dict[str, Model], effective_macs: int | None = None) -> SparseActions:
-    """The sparse view of ``dense`` (module docstring). ``effective_macs``: an exact count from actual
-    masks (``accelsim.sparse.masks.effective_macs``) to use instead of the expectation."""
+            models: dict[str, Model]) -> SparseActions:
+    """The sparse view of ``dense`` (module docstring)."""
     flat = flatten(problem, nest)
     names = [lm.level for lm in nest.levels]
     n = len(names)
@@ -156,14 +183,13 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
 
     eff = float(dense.macs)
     gated_macs = skipped_macs = 0.0
+    conds: set[str] = set()          # the condition roles of the MAC features so far
     for ft in spec.features:
         gate = ft.kind == GATE
-        if ft.role is None:      # the MACs
-            if effective_macs is not None and all(isinstance(models.get(c), Actual) for c in ft.on):
-                p = effective_macs / dense.macs if dense.macs else 0.0
-            else:
-                p = math.prod(dens[c] for c in ft.on)
-            q_mac = 1.0 - p
+        if ft.role is None:      # the MACs: those with every condition so far nonzero stay effective
+            conds |= set(ft.on)
+            p = kept_fraction(problem, models, dens, conds, dense.macs)
+            q_mac = 1.0 - p / (eff / dense.macs) if eff > 0 else 0.0      # of the MACs still effective
             lost = eff * q_mac
             eff -= lost
             if gate:

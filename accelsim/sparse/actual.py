@@ -1,0 +1,270 @@
+"""Actual masks from real tensors: weights from an ONNX model's initializers, activations from a run.
+
+Two network-wide sources of per-layer masks (``accelsim.sparse.density``: ``{onnx: FILE}`` and
+``{run: INPUT.npy, onnx: FILE}``), resolved per layer by :func:`resolve`:
+
+- **weights** (:func:`onnx_weights`): the weight initializer of the layer's ONNX node, laid out as the
+  layer's problem (``accelsim.problem.from_layer``: weight axes G, K/G, C/G, R, S). Conv weights
+  (K, C/G, R, S) are split by group; a Gemm's constant B (k x n, or n x k with transB) and a
+  MatMul's constant 2-D B become (1, n, k, 1, 1). The layer is the ONNX node of the same name
+  (the importer's naming, ``workloads.onnx_file.read_onnx``).
+- **activations** (:func:`network_run`): the model executed on the input array, node by node in graph
+  order. Conv / Gemm / MatMul with constant weights run in the functional mode
+  (``accelsim.functional_general.reference``, the einsum of the layer's problem over the real values,
+  float64) plus the bias; Relu, Clip, MaxPool, AveragePool, GlobalAveragePool/MaxPool, Add, Concat,
+  Flatten, Reshape, Identity and Dropout by NumPy. Any other op (BatchNormalization: fold it into the
+  conv first) is one ConfigError line: the zeros would not be the model's. A layer's ifmap mask is its
+  input's nonzeros; its psum (output) mask is its output's nonzeros after the activation that consumes
+  it alone (Relu / Clip), else the raw output's.
+
+Invariant: the masks have the problem's tensor shapes exactly (``accelsim.sparse.masks.check_mask``
+checks them against the layer that uses them: a batch other than the input's is one line).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from accelsim.errors import ConfigError
+from accelsim.functional_general import reference
+from accelsim.names import IFMAP, PSUM, WEIGHT
+from accelsim.problem import from_layer
+from accelsim.sparse.density import Actual, FromOnnx, FromRun, Model
+
+_MAC_OPS = ("Conv", "Gemm", "MatMul")
+_PASS_OPS = ("Identity", "Dropout", "Flatten", "Reshape")
+
+
+def _load(path: str) -> Any:
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        raise ConfigError("reading ONNX models needs the optional onnx package: pip install accelsim[onnx]",
+                          source=path) from None
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("no such file (expected an .onnx model)", source=path)
+    try:
+        model = onnx.load(str(p))
+    except Exception as exc:  # protobuf raises several unrelated types on garbage input
+        raise ConfigError(f"not a readable ONNX model ({type(exc).__name__})", source=path) from None
+    return model, numpy_helper
+
+
+@functools.lru_cache(maxsize=4)
+def _model(path: str) -> tuple[Any, dict[str, np.ndarray], list[tuple[str, Any]]]:
+    """(graph, constants by tensor name, [(layer name, node)] in graph order)."""
+    model, numpy_helper = _load(path)
+    graph = model.graph
+    consts = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant":
+            for a in node.attribute:
+                if a.name == "value":
+                    consts[node.output[0]] = numpy_helper.to_array(a.t)
+    used: set[str] = set()
+    named = []
+    for index, node in enumerate(graph.node):
+        name = node.name or f"{node.op_type.lower()}{index}"       # the importer's naming (read_onnx)
+        while name in used:
+            name = f"{name}_{index}"
+        used.add(name)
+        named.append((name, node))
+    return graph, consts, named
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _weight_layout(layer: Any, node: Any, w: np.ndarray, source: str) -> np.ndarray:
+    """An ONNX weight in the layer's problem layout (G, K/G, C/G, R, S)."""
+    want = tuple(c.size for c in from_layer(layer).tensor(WEIGHT).coords)
+    if node.op_type == "Conv":
+        g = layer.groups
+        out = w.reshape(g, w.shape[0] // g, *w.shape[1:]) if w.ndim == 4 and w.shape[0] % g == 0 else w
+    else:
+        trans = node.op_type == "Gemm" and _attrs(node).get("transB", 0)
+        b = w if trans else (w.T if w.ndim == 2 else w)
+        out = b.reshape(1, *b.shape, 1, 1) if b.ndim == 2 else b
+    if tuple(out.shape) != want:
+        raise ConfigError(f"weight {node.input[1]!r} of shape {tuple(w.shape)} does not fit layer {layer.name!r} "
+                          f"(weight {want})", source=source, key=layer.name)
+    return out
+
+
+def onnx_weights(path: str, layer: Any) -> np.ndarray:
+    """The layer's weight values from the model's initializers, in the problem's layout."""
+    _, consts, named = _model(path)
+    for name, node in named:
+        if name == layer.name:
+            if node.op_type not in _MAC_OPS or len(node.input) < 2 or node.input[1] not in consts:
+                raise ConfigError(f"node {name!r} ({node.op_type}) has no constant weight", source=path,
+                                  key=layer.name)
+            return _weight_layout(layer, node, consts[node.input[1]], path)
+    macs = [n for n, node in named if node.op_type in _MAC_OPS]
+    raise ConfigError(f"no node named {layer.name!r}; MAC nodes: {', '.join(macs) or 'none'}", source=path,
+                      key=layer.name)
+
+
+# ---- the network run -----------------------------------------------------------------------------
+
+def _pool(x: np.ndarray, k: tuple[int, int], stride: tuple[int, int], pads: list[int], op: str) -> np.ndarray:
+    fill = -np.inf if op == "MaxPool" else 0.0
+    xp = np.pad(x, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])), constant_values=fill)
+    win = np.lib.stride_tricks.sliding_window_view(xp, k, axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
+    return win.max(axis=(-2, -1)) if op == "MaxPool" else win.mean(axis=(-2, -1))
+
+
+def _mac_node(layer: Any, node: Any, x: np.ndarray, consts: dict, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """The node's output by the functional mode on the layer's problem (+ bias), in ONNX layout."""
+    problem = from_layer(layer)
+    ishape = tuple(c.size for c in problem.tensor(IFMAP).coords)
+    if node.op_type == "Conv":
+        xin = x
+    else:
+        a = x.reshape(x.shape[0], -1) if node.op_type == "Gemm" else x.reshape(-1, x.shape[-1])
+        if node.op_type == "Gemm" and _attrs(node).get("transA", 0):
+            a = a.T
+        xin = a.reshape(a.shape[0], 1, a.shape[1], 1, 1) if layer.kind.value == "fc" else a.T.reshape(ishape)
+    if xin.size != math.prod(ishape):
+        raise ConfigError(f"input of {x.size} values does not fit layer {layer.name!r} (ifmap {ishape})",
+                          source=source, key=layer.name)
+    ifm = np.asarray(xin, dtype=np.float64).reshape(ishape)
+    out = reference(problem, ifm, _weight_layout(layer, node, consts[node.input[1]], source).astype(np.float64))
+    n, g, kg, p, q = out.shape
+    y: np.ndarray
+    if node.op_type == "Conv":
+        y = out.reshape(n, g * kg, p, q)
+    elif layer.kind.value == "fc":
+        y = out.reshape(n, g * kg)
+    else:
+        y = out.reshape(g * kg, p).T.reshape(*x.shape[:-1], g * kg)
+    if len(node.input) > 2 and node.input[2]:
+        bias = consts[node.input[2]].astype(np.float64)
+        y = y + (bias.reshape(1, -1, 1, 1) if node.op_type == "Conv" else bias)
+    return y, ifm
+
+
+@functools.lru_cache(maxsize=4)
+def network_run(path: str, input_path: str, layers: tuple) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """layer name -> (ifmap mask, psum mask) of every MAC layer of ``layers`` (module docstring)."""
+    graph, consts, named = _model(path)
+    try:
+        x0 = np.load(input_path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read input array: {exc}", source=input_path) from None
+    if not graph.input:
+        raise ConfigError("the model has no graph input", source=path)
+    by_name = {layer.name: layer for layer in layers}
+    inputs = [i.name for i in graph.input if i.name not in consts]
+    if len(inputs) != 1:
+        raise ConfigError(f"the run needs a model with one data input, found {len(inputs)}", source=path)
+    gi = next(i for i in graph.input if i.name == inputs[0])
+    declared = tuple(d.dim_value if d.HasField("dim_value") else None for d in gi.type.tensor_type.shape.dim)
+    if len(declared) != x0.ndim or any(d is not None and d != n for d, n in zip(declared, x0.shape)):
+        shown = tuple(d if d is not None else "?" for d in declared)
+        raise ConfigError(f"shape {tuple(x0.shape)} does not match the model's input {inputs[0]!r} {shown}",
+                          source=input_path)
+    values: dict[str, np.ndarray] = {inputs[0]: np.asarray(x0, dtype=np.float64)}
+    consumers: dict[str, list[Any]] = {}
+    for _, node in named:
+        for t in node.input:
+            consumers.setdefault(t, []).append(node)
+    found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name, node in named:
+        op = node.op_type
+        where = f"node {name!r} ({op})"
+        if op == "Constant":
+            continue
+        missing = [t for t in node.input if t and t not in consts and t not in values]
+        if missing:
+            raise ConfigError(f"{where}: input {missing[0]!r} is not computed by the run", source=path)
+        ins: list[np.ndarray] = [consts[t] if t in consts else values[t] for t in node.input if t]
+        a = _attrs(node)
+        if op in _MAC_OPS and name in by_name and node.input[1] in consts:
+            y, ifm = _mac_node(by_name[name], node, ins[0], consts, path)
+            post = y
+            after = consumers.get(node.output[0], [])
+            if len(after) == 1 and after[0].op_type in ("Relu", "Clip"):
+                post = _activation(after[0], y, consts)
+            found[name] = (ifm != 0, _psum_layout(by_name[name], post) != 0)
+        elif op in _MAC_OPS:
+            raise ConfigError(f"{where}: not a layer of the workload (or its weight is not constant); the run "
+                              f"computes MAC nodes through the workload's layers", source=path)
+        elif op in ("Relu", "Clip"):
+            y = _activation(node, ins[0], consts)
+        elif op in ("MaxPool", "AveragePool"):
+            k = tuple(a["kernel_shape"])
+            y = _pool(ins[0], k, tuple(a.get("strides", [1, 1])), list(a.get("pads", [0, 0, 0, 0])), op)
+        elif op in ("GlobalAveragePool", "GlobalMaxPool"):
+            red = np.max if op == "GlobalMaxPool" else np.mean
+            y = red(ins[0], axis=(2, 3), keepdims=True)
+        elif op == "Add":
+            y = ins[0] + ins[1]
+        elif op == "Concat":
+            y = np.concatenate(ins, axis=int(a.get("axis", 1)))
+        elif op == "Flatten":
+            ax = int(a.get("axis", 1))
+            y = ins[0].reshape(math.prod(ins[0].shape[:ax]), -1)
+        elif op == "Reshape":
+            shape = [int(v) for v in ins[1]]
+            shape = [ins[0].shape[i] if v == 0 else v for i, v in enumerate(shape)]
+            y = ins[0].reshape(shape)
+        elif op in ("Identity", "Dropout"):
+            y = ins[0]
+        else:
+            raise ConfigError(f"{where}: the run cannot execute {op} (allowed: {', '.join(_MAC_OPS)}, Relu, Clip, "
+                              f"pools, Add, Concat, {', '.join(_PASS_OPS)}; fold BatchNormalization into the conv)",
+                              source=path)
+        values[node.output[0]] = y
+    return found
+
+
+def _activation(node: Any, x: np.ndarray, consts: dict) -> np.ndarray:
+    if node.op_type == "Relu":
+        return np.maximum(x, 0.0)
+    a = _attrs(node)
+    lo = a.get("min", float(consts[node.input[1]]) if len(node.input) > 1 and node.input[1] else -np.inf)
+    hi = a.get("max", float(consts[node.input[2]]) if len(node.input) > 2 and node.input[2] else np.inf)
+    return np.clip(x, lo, hi)
+
+
+def _psum_layout(layer: Any, y: np.ndarray) -> np.ndarray:
+    want = tuple(c.size for c in from_layer(layer).tensor(PSUM).coords)
+    if layer.kind.value == "gemm":
+        return y.reshape(-1, y.shape[-1]).T.reshape(want)
+    return y.reshape(want)
+
+
+# ---- resolution ----------------------------------------------------------------------------------
+
+def resolve(model: Model, role: str, workload: Any, layer: Any) -> Model:
+    """A network-wide source as the layer's :class:`Actual` mask; any other model as is."""
+    if isinstance(model, FromOnnx):
+        if role != WEIGHT:
+            raise ConfigError(f"{{onnx: FILE}} gives weights only, not {role} (activations: {{run: INPUT.npy, "
+                              f"onnx: FILE}})", source=model.where, key=role)
+        return Actual(onnx_weights(model.onnx, layer) != 0, f"{model.onnx}:{layer.name}")
+    if isinstance(model, FromRun):
+        if role == WEIGHT:
+            raise ConfigError("a run gives activation masks (ifmap, psum); weights come from {onnx: FILE}",
+                              source=model.where, key=role)
+        runs = network_run(model.onnx, model.run, tuple(workload.layers))
+        if layer.name not in runs:
+            raise ConfigError(f"layer {layer.name!r} is not a MAC node of the run's model", source=model.onnx,
+                              key=layer.name)
+        ifm, out = runs[layer.name]
+        return Actual(ifm if role == IFMAP else out, f"{model.run}:{layer.name}")
+    return model
+
+
+__all__ = ["network_run", "onnx_weights", "resolve"]
