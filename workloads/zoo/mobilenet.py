@@ -76,4 +76,39 @@ def mobilenet_v2() -> Workload:
     return g.workload("mobilenet_v2")
 
 
-NETWORKS = {"mobilenet_v1": mobilenet_v1, "mobilenet_v2": mobilenet_v2}
+# Eyeriss v2's sparse MobileNet (JETCAS'19): MobileNet v1 with width multiplier 0.5 at 128 x 128 input
+# (49 M mult-adds, Howard et al. Table 7's "0.50 MobileNet-128"), pruned. The per-layer densities are the
+# ones Sparseloop's artifact uses for its Eyeriss v2 PE validation on this network
+# (Accelergy-Project/micro22-sparseloop-artifact, evaluation_setups/fig12_eyerissv2_pe_setup/workload/
+# mobilenet0.5-sparse/uniform/LNN.yaml: hypergeometric densities of Inputs and Weights, derived from the
+# network's actual data); its layer L07 (64 -> 64 at 32 x 32) is conv4_pw here, L27 conv14_pw. Only these
+# eight pointwise layers are published there; every other layer's tensors are taken as dense (an
+# assumption: it makes the modelled v2 slower and costlier than the chip, not faster).
+EYERISS_V2_MOBILENET_DENSITY = {      # layer -> (ifmap, weight)
+    "conv4_pw": (0.73, 0.52), "conv5_pw": (0.86, 0.82), "conv7_pw": (0.83, 0.64), "conv10_pw": (0.61, 0.55),
+    "conv11_pw": (0.64, 0.60), "conv12_pw": (0.61, 0.70), "conv13_pw": (0.68, 0.65), "conv14_pw": (0.58, 0.30)}
+
+
+def mobilenet_v1_05_128() -> Workload:
+    """MobileNet v1, width 0.5, 128 x 128 input (dense)."""
+    layers, c, h = mobilenet_v1_body(H=128, width=0.5)
+    g = GraphBuilder()
+    for layer in layers:
+        g.add(layer)
+    g.add(global_pool("avgpool", C=c, H=h))
+    g.add(fc("fc", C=c, K=1000))
+    return g.workload("mobilenet_v1_05_128")
+
+
+def mobilenet_v1_05_128_sparse() -> Workload:
+    """``mobilenet_v1_05_128`` with Eyeriss v2's sparse-MobileNet densities (uniform models; see above)."""
+    from accelsim.sparse.density import Uniform
+
+    dense = mobilenet_v1_05_128()
+    per = tuple((name, (("ifmap", Uniform(i)), ("weight", Uniform(w))))
+                for name, (i, w) in EYERISS_V2_MOBILENET_DENSITY.items())
+    return Workload("mobilenet_v1_05_128_sparse", dense.layers, dense.graph, per)
+
+
+NETWORKS = {"mobilenet_v1": mobilenet_v1, "mobilenet_v2": mobilenet_v2, "mobilenet_v1_05_128": mobilenet_v1_05_128,
+            "mobilenet_v1_05_128_sparse": mobilenet_v1_05_128_sparse}

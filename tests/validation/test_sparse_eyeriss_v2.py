@@ -1,0 +1,129 @@
+"""Eyeriss v2 on sparse MobileNet, batch 1, against the chip (JETCAS'19; reference/eyeriss.md, sparsity.md).
+
+Published: 1470.6 inferences/s and 2560.3 inferences/J at batch 1, 12.6x faster and 2.5x more
+energy-efficient than Eyeriss v1 running MobileNet.
+
+The network (``workloads/zoo/mobilenet.py``): the paper's MobileNet variant, v1 with width 0.5 at
+128 x 128 (49.16 M MACs; Howard et al. give 49 M mult-adds for "0.50 MobileNet-128"), with the densities
+Sparseloop's artifact uses for its Eyeriss v2 validation on this network (eight pointwise layers; every
+other layer dense: an assumption, stated in the zoo). The paper's own per-layer densities were not
+reachable here (only its abstract), so these are the closest published figures, not the paper's table.
+
+The runs (``accelsim run eyeriss_v2_flat -w mobilenet_v1_05_128_sparse --sparse eyeriss_v2`` and
+``accelsim run eyeriss_v1 -w mobilenet_v1_05_128_sparse --sparse eyeriss_v1``), named mappings, the
+simulator on, both priced by the repo's 65 nm table (``accelergy_65nm``, per 16-bit word):
+
+- time per inference: the simulated on-chip processing cycles (the cycles the array waited for DRAM
+  removed, as test_eyeriss_v2.py: both configs assume a 0.72 GB/s link that would hide the chips),
+  scaled per layer by the sparse model's ideal cycles over the dense ideal cycles (skipping with load
+  imbalance; the simulator itself is dense); v1 only gates, so its factor is 1;
+- energy per inference: the sparse view's on-chip energy (data, metadata and gated actions; DRAM
+  excluded, as the chips report the core's power).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import cache
+
+import pytest
+
+from accelsim import pipeline
+from accelsim.arch import load_arch
+from accelsim.energy import PRESETS
+from accelsim.sparse.layer import Sparsity
+from accelsim.sparse.spec import load_spec
+from workloads.loader import load_workload
+
+CHIP_INF_PER_S = 1470.6
+CHIP_INF_PER_J = 2560.3
+CHIP_SPEEDUP = 12.6
+CHIP_EFFICIENCY = 2.5
+CLOCK_HZ = 200e6
+RUNS = {"v2": ("eyeriss_v2_flat", "eyeriss_v2"), "v1": ("eyeriss_v1", "eyeriss_v1")}
+
+
+@cache
+def figures() -> dict:
+    w = load_workload("mobilenet_v1_05_128_sparse", 1)
+    out = {}
+    for key, (config, preset) in RUNS.items():
+        arch = load_arch(config)
+        a65 = replace(arch, energy=PRESETS["accelergy_65nm"](arch.word_bits, arch.glb.size_kb),
+                      energy_preset="accelergy_65nm")
+        run = pipeline.run(a65, w, simulate=True, sparsity=Sparsity(load_spec(preset)))
+        cycles = dense_cycles = pj = 0.0
+        for lr in run.layers:
+            if lr.sparse is None:
+                continue
+            proc = lr.sim.cycles - lr.sim.stall_cycles["dram"]
+            sa = lr.sparse.actions
+            dense_cycles += proc
+            cycles += proc * sa.cycles / sa.dense_cycles
+            pj += sum(v for part, v in lr.sparse.energy_breakdown_pj.items() if part != "dram")
+        out[key] = {"macs": w.macs, "cycles": cycles, "dense_cycles": dense_cycles,
+                    "inf_s": CLOCK_HZ / cycles, "dense_inf_s": CLOCK_HZ / dense_cycles, "inf_j": 1e12 / pj}
+    v2, v1 = out["v2"], out["v1"]
+    print()
+    print("Sparse MobileNet v1 0.5-128, batch 1 (accelsim run eyeriss_v2_flat / eyeriss_v1 -w "
+          "mobilenet_v1_05_128_sparse --sparse eyeriss_v2 / eyeriss_v1; accelergy_65nm)")
+    print(f"{'':12s} {'model':>10s} {'chip':>10s} {'err':>8s}")
+    for label, got, want in (("v2 inf/s", v2["inf_s"], CHIP_INF_PER_S), ("v2 inf/J", v2["inf_j"], CHIP_INF_PER_J),
+                             ("v2/v1 speed", v2["inf_s"] / v1["inf_s"], CHIP_SPEEDUP),
+                             ("v2/v1 inf/J", v2["inf_j"] / v1["inf_j"], CHIP_EFFICIENCY)):
+        print(f"{label:12s} {got:10.2f} {want:10.2f} {got / want - 1:+8.1%}")
+    print(f"v2 dense (no skipping) {v2['dense_inf_s']:.1f} inf/s; v1 {v1['inf_s']:.1f} inf/s "
+          f"(the chip's v1 implied by 12.6x: {CHIP_INF_PER_S / CHIP_SPEEDUP:.1f}); v1 {v1['inf_j']:.1f} inf/J "
+          f"(implied: {CHIP_INF_PER_J / CHIP_EFFICIENCY:.1f})")
+    return out
+
+
+def test_the_network_is_the_papers_variant():
+    """MobileNet v1 0.5 at 128 x 128: Howard et al. give 49 M mult-adds."""
+    assert figures()["v2"]["macs"] == 49_160_192
+    assert abs(figures()["v2"]["macs"] / 49e6 - 1) < 0.01
+
+
+def test_v2_skipping_is_faster_than_dense_and_v2_ahead_of_v1():
+    f = figures()
+    assert f["v2"]["inf_s"] > 1.2 * f["v2"]["dense_inf_s"]
+    assert f["v2"]["inf_s"] > 2 * f["v1"]["inf_s"]
+
+
+@pytest.mark.xfail(strict=True, reason="767.9 inferences/s against 1470.6 (-47.8%): the model is the 16-bit "
+                                       "fixed-shape v2 (one MAC per PE per cycle, the chip is 8-bit), 20 of the 28 "
+                                       "layers run dense for want of published densities, and the sparse factor "
+                                       "scales dense simulated cycles by the ideal skipping ratio")
+def test_v2_inferences_per_second_within_20_percent():
+    got = figures()["v2"]["inf_s"]
+    assert abs(got / CHIP_INF_PER_S - 1) <= 0.20, got
+
+
+@pytest.mark.xfail(strict=True, reason="5080.7 inferences/J on chip against 2560.3 (+98%): the 65 nm table "
+                                       "prices scratchpad/GLB/MAC accesses only (clock tree, control, leakage, "
+                                       "pads not modelled: the same cause that puts v1's modelled power 82-89% "
+                                       "below the chip's, test_sparse_eyeriss_v1.py)")
+def test_v2_inferences_per_joule_within_20_percent():
+    got = figures()["v2"]["inf_j"]
+    assert abs(got / CHIP_INF_PER_J - 1) <= 0.20, got
+
+
+@pytest.mark.xfail(strict=True, reason="v2/v1 3.59x against 12.6x: the modelled v1 processes 214.0 "
+                                       "inferences/s where the chip's implied v1 does 116.7 (its batch-1 MobileNet "
+                                       "time includes what the model leaves out: configuration and the off-chip "
+                                       "link), and the modelled v2 is 48% slow (see the inferences/s test)")
+def test_v2_over_v1_speedup_within_20_percent():
+    f = figures()
+    got = f["v2"]["inf_s"] / f["v1"]["inf_s"]
+    assert abs(got / CHIP_SPEEDUP - 1) <= 0.20, got
+
+
+@pytest.mark.xfail(strict=True, reason="v2/v1 energy efficiency 0.74x against 2.5x: the modelled v2 spends "
+                                       "more on-chip energy than v1 (196.8 vs 145.4 uJ): CSC metadata is read "
+                                       "on every layer, the 20 dense ones too (rf 148.1 uJ sparse vs 122.8 dense), "
+                                       "the model is 16-bit where the chip's v2 is 8-bit, and v1's power is "
+                                       "modelled without its unmodelled overheads")
+def test_v2_over_v1_energy_efficiency_within_20_percent():
+    f = figures()
+    got = f["v2"]["inf_j"] / f["v1"]["inf_j"]
+    assert abs(got / CHIP_EFFICIENCY - 1) <= 0.20, got
