@@ -13,6 +13,8 @@ flattening and the documented semantics (``accelsim.loopnest``), so ``count_acti
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from typing import Any
 
 from accelsim.cost.actions import Actions, assemble
 from accelsim.hierarchy import Hierarchy
@@ -21,9 +23,14 @@ from accelsim.problem import Problem
 
 
 class BruteForce:
-    def __init__(self, problem: Problem, flat: Flat):
+    """``measure(role, box)``, when given, replaces a tile's volume (the product of its axes' sizes) by any
+    additive measure of the box (per axis, the set of in-range coordinates): the sparse ground truth
+    measures compressed words on a mask this way (tests/test_sparse_exact.py)."""
+
+    def __init__(self, problem: Problem, flat: Flat, measure: Callable[[str, list], Any] | None = None):
         self.problem = problem
         self.flat = flat
+        self.measure = measure
         loops = flat.loops
         self.temporal = [i for i, lp in enumerate(loops) if not lp.spatial]
         self.spatial = [i for i, lp in enumerate(loops) if lp.spatial]
@@ -64,6 +71,8 @@ class BruteForce:
         for _, pts in self.active:
             for sdig, idx in pts:
                 seen.add((tuple(sdig[k] for k in above), self._coords(role, idx)))
+        if self.measure is not None:
+            return sum((self.measure(role, [frozenset((v,)) for v in coords]) for _, coords in seen), 0)
         return len(seen)
 
     def volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> tuple[int, int]:
@@ -93,7 +102,9 @@ class BruteForce:
         boxes = {k: [frozenset(v for v in axis if 0 <= v < lim) for axis, lim in zip(box, limits)]
                  for k, box in boxes.items()}
 
-        def vol(box: list[frozenset[int]]) -> int:
+        def vol(box: list[frozenset[int]]) -> Any:
+            if self.measure is not None:
+                return self.measure(role, box)
             out = 1
             for axis in box:
                 out *= len(axis)

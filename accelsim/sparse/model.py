@@ -9,6 +9,11 @@
    A storage action of tensor r at level L uses L's format; a network action of a hop uses the hop
    parent's (data crosses as the parent holds it). Under a uniform model the expected nonzeros of a
    tile are exactly ``tile * d``, so an uncompressed-to-bitmask change scales words by d exactly.
+   An operand given as an actual mask moves exactly its moved tiles' payload and metadata in the
+   format (``accelsim.sparse.exact``: each event's tile measured on the mask), not the expectation;
+   the two agree in expectation for single-rank formats (linear in the moved elements); for
+   multi-rank ones (UOP + CP) the exact words price each moved tile's own fibers where the expected
+   model shares the level's resident tile's metadata per word.
 2. **Gating / skipping** (``spec.features``): at a storage level L for operand r on conditions C, the
    accesses serving the child (L's read, the hop's network actions, the child's fill) are ineffective
    with probability ``1 - prod_c (1 - p_empty_c(tile of c at the child))`` (a tile of one element
@@ -57,6 +62,8 @@ from accelsim.names import (
 )
 from accelsim.problem import Problem
 from accelsim.sparse.density import DENSE, Actual, Model, Structured, binomial_pmf, expected_max
+from accelsim.sparse.exact import exact_words
+from accelsim.sparse.formats import Format
 from accelsim.sparse.masks import effective_macs
 from accelsim.sparse.spec import GATE, WORST, SparseSpec
 from accelsim.tiles import touched
@@ -160,6 +167,17 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
         d, m = ratio.get((net_parent.get((idx[lv], r), idx[lv]), r), (1.0, 0.0))
         data_n[(lv, r, a)] = w * d
         meta_n[(lv, r, a)] = w * m
+    for r in OPERAND_ROLES:       # actual masks: the compressed words of every moved tile, exact
+        model = models.get(r)
+        comp = [i for i in chains[r][:-1] if spec.format(names[i], r).compressed]
+        if isinstance(model, Actual) and comp:
+            def fmt_of(level: str, r: str = r) -> Format:
+                return spec.format(level, r)
+            ds, ms, dn, mn = exact_words(problem, hierarchy, nest, r, model.mask, fmt_of, comp)
+            data_s.update(ds)
+            meta_s.update(ms)
+            data_n.update(dn)
+            meta_n.update(mn)
     gated_s: dict = {}
     gated_n: dict = {}
     skip_s: dict = {}
