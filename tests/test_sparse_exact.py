@@ -202,3 +202,38 @@ def test_mac_features_on_actual_masks_count_what_the_functional_mode_executes():
     assert sa.gated_macs == pytest.approx(dense.macs - ifmap_nonzero, abs=1e-6)
     assert sa.skipped_macs == pytest.approx(ifmap_nonzero - both, abs=1e-6)
     assert sa.effective_macs == pytest.approx(both, abs=1e-6)
+
+
+@pytest.mark.parametrize("fmt,kind", [("uncompressed", "gate"), ({"ranks": [{"CP": 4}]}, "skip")])
+def test_storage_gating_per_mac_on_actual_masks_counts_the_executed_macs(fmt, kind):
+    """The buffer serves the MACs one read each: gating / skipping its weight reads on a zero ifmap keeps
+    exactly the reads whose MAC has a nonzero ifmap (and, stored compressed, a nonzero weight), counted
+    by the functional mode executing the nest; the rest are gated / skipped."""
+    from accelsim.functional_general import execute
+
+    problem, h, nest = _conv_case()
+    rng = np.random.default_rng(5)
+    shape = {r: tuple(c.size for c in problem.tensor(r).coords) for r in (IFMAP, WEIGHT)}
+    ifm = (rng.random(shape[IFMAP]) < 0.45).astype(np.int64)
+    w = (rng.random(shape[WEIGHT]) < 0.5).astype(np.int64)
+    spec = spec_from_dict({"name": "g", "formats": {"buf": {"weight": fmt}},
+                           kind: [{"level": "buf", "tensor": "weight", "on_zero": ["ifmap"]}]}, "t")
+    dense = count_actions(problem, h, nest)
+    sa = analyze(problem, h, nest, dense, spec, {IFMAP: Actual(ifm), WEIGHT: Actual(w)})
+    key = ("buf", WEIGHT, "read")
+    assert dense.storage[key] == dense.macs
+    if fmt == "uncompressed":
+        kept = int(execute(problem, nest, ifm, np.ones(shape[WEIGHT], dtype=np.int64)).sum())
+        total = dense.macs
+    else:
+        kept = int(execute(problem, nest, ifm, w).sum())
+        total = int(w.sum()) * dense.macs // w.size       # each weight meets N * P * Q MACs
+    before = analyze(problem, h, nest, dense, spec_from_dict({"name": "f", "formats": {"buf": {"weight": fmt}}}, "t"),
+                     {IFMAP: Actual(ifm), WEIGHT: Actual(w)})
+    assert before.data.storage[key] == total                      # the exact words before the feature
+    assert sa.data.storage[key] == pytest.approx(kept, abs=1e-6)
+    if kind == "gate":
+        assert sa.gated.storage[key] == pytest.approx(total - kept, abs=1e-6)
+    else:     # a skipped read's metadata is skipped with it
+        meta_lost = before.metadata.storage[key] - sa.metadata.storage[key]
+        assert sa.skipped.storage[key] == pytest.approx(total - kept + meta_lost, abs=1e-6)

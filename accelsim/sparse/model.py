@@ -17,7 +17,9 @@
 2. **Gating / skipping** (``spec.features``): at a storage level L for operand r on conditions C, the
    accesses serving the child (L's read, the hop's network actions, the child's fill) are ineffective
    with probability ``1 - prod_c (1 - p_empty_c(tile of c at the child))`` (a tile of one element
-   when the child is the compute: ``1 - prod d_c``); they move from the data words to ``gated``
+   when the child is the compute: ``1 - prod d_c``; exact over the masks when the tensor and the
+   conditions are actual masks and each read serves one MAC: :func:`per_mac_kept`, the metadata of
+   the removed reads taken in proportion); they move from the data words to ``gated``
    (they still cost ``gated_energy`` of the full action) or ``skipped`` (free; a skipped access's
    metadata is skipped too, a gated one's is still read). At the compute level, MACs where any
    condition operand is zero are gated or skipped, and with them the output's read-modify-write at
@@ -128,6 +130,36 @@ def kept_fraction(problem: Problem, models: dict, dens: dict, conds: set[str], m
     return math.prod(dens[c] for c in conds)
 
 
+def per_mac_kept(problem: Problem, flat: Flat, spec: SparseSpec, models: dict, ft, level: int,
+                 name: str) -> float | None:
+    """The exact fraction of a level's reads serving the compute that a gate/skip keeps, when every
+    condition and the read tensor are actual ifmap / weight masks and no spatial loop hangs at or below
+    the level (each read then serves one MAC): reads of the tensor's present words (its nonzeros when
+    the level stores it compressed, else its in-range elements) whose MAC has every condition nonzero,
+    over all of them (``accelsim.sparse.masks.effective_macs``). None: the expectation applies."""
+    roles = set(ft.on) | {ft.role}
+    if not roles <= {IFMAP, WEIGHT} or not all(isinstance(models.get(r), Actual) for r in roles):
+        return None
+    if any(lp.spatial and lp.level >= level for lp in flat.loops):
+        return None
+    compressed = spec.format(name, ft.role).compressed
+
+    def masks(with_conditions: bool) -> tuple:
+        out = []
+        for r in (IFMAP, WEIGHT):
+            m = models[r].mask if r in roles else None
+            if r in ft.on and with_conditions or (r == ft.role and compressed):
+                out.append(m)
+            elif r == ft.role:
+                out.append(np.ones_like(m, dtype=bool))        # in range: padding reads are not reads
+            else:
+                out.append(None)
+        return tuple(out)
+
+    base = effective_macs(problem, *masks(False))
+    return effective_macs(problem, *masks(True)) / base if base else 1.0
+
+
 def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actions, spec: SparseSpec,
             models: dict[str, Model]) -> SparseActions:
     """The sparse view of ``dense`` (module docstring)."""
@@ -224,11 +256,12 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
             continue
         ch = child[(i, ft.role)]
         cut = flat.cut(ch)
+        exact_keep = per_mac_kept(problem, flat, spec, models, ft, i, names[i]) if ch == n else None
         keep = 1.0
         for c in ft.on:
             pe = (1.0 - dens[c]) if ch == n else _empty_tile(models, problem, flat, cut, c)
             keep *= 1.0 - pe
-        q = 1.0 - keep
+        q = 1.0 - (keep if exact_keep is None else exact_keep)
         keys_s = [(names[i], ft.role, READ)] + ([(names[ch], ft.role, FILL)] if ch < n else [])
         keys_n = [(names[j], ft.role, a) for j in range(i, ch) for a in (DOWN, DOWN_DEST)]
         move(keys_s, keys_n, q, gate)
