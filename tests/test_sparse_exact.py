@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from accelsim.cost.actions import assemble, count_actions
 from accelsim.interp_general import BruteForce
 from accelsim.loopnest import flatten
-from accelsim.names import IFMAP, WEIGHT
+from accelsim.names import IFMAP, PSUM, WEIGHT
 from accelsim.problem import from_layer
 from accelsim.sparse.density import Actual, Uniform
 from accelsim.sparse.exact import MaskOracle, exact_words
@@ -33,6 +33,7 @@ from workloads.layer import conv
 FORMATS = ["bitmask", {"ranks": [{"CP": 5}]}, {"ranks": [{"UOP": 4}, {"CP": 3}]}, {"ranks": ["B", "B"]},
            {"ranks": [{"RLE": 2}]}, {"ranks": [{"RLE": 1}], "packing": [3, 64], "adaptive": True},
            {"ranks": ["U", {"CP": 2}]}, "uncompressed"]
+ADDITIVE = ["bitmask", {"ranks": [{"CP": 5}]}, {"ranks": [{"CP": 3}], "packing": [3, 64]}, "uncompressed"]
 
 
 def walk(fmt, sub: np.ndarray, word_bits: int) -> tuple[int, float]:
@@ -95,7 +96,7 @@ def brute(problem, hierarchy, nest, role, mask, fmt, wb):
     return assemble(problem, hierarchy, nest, BruteForce(problem, flatten(problem, nest), measure))
 
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @SETTINGS
@@ -104,8 +105,8 @@ def test_exact_words_equal_the_interpreter_walking_the_masks(data):
     problem = data.draw(problems())
     hierarchy = data.draw(hierarchies())
     nest = data.draw(nests(problem, hierarchy))
-    role = data.draw(st.sampled_from([IFMAP, WEIGHT]))
-    fmt = parse_format(data.draw(st.sampled_from(FORMATS)), "t", "f")
+    role = data.draw(st.sampled_from([IFMAP, WEIGHT, PSUM]))
+    fmt = parse_format(data.draw(st.sampled_from(FORMATS if role != PSUM else ADDITIVE)), "t", "f")
     rng = np.random.default_rng(data.draw(st.integers(0, 2**31)))
     shape = tuple(c.size for c in problem.tensor(role).coords)
     mask = rng.random(shape) < data.draw(st.sampled_from([0.05, 0.3, 0.7, 1.0]))

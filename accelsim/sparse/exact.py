@@ -23,7 +23,9 @@ interpreter walking the schedule with a measure of its own (tests/test_sparse_ex
 Which format measures an action: a storage action at level L is L's format; a network action of a
 hop is the hop parent's (data crosses as the parent holds it). Invariants: with an uncompressed
 format the measure is the dense volume; payload + metadata are exact integers (metadata in bits).
-Not covered (the expected model stays): the output (psum) role, RLE on any rank but the last.
+The output (psum) role, whose fills are its updates minus its first touches, is exact for formats
+additive over elements (:func:`additive`; its mask: the final output's nonzeros, partial sums taken
+with the same zeros); other output formats and RLE on any rank but the last keep the expected model.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def _rle_extras(rows: np.ndarray, run: int) -> np.ndarray:
 
 
 class MaskOracle:
-    """Event measures of one operand under its mask in one format (module docstring); the other roles
+    """Event measures of one tensor under its mask in one format (module docstring); the other roles
     measure zero. Answers ``accelsim.cost.actions.assemble``'s questions with [payload, metadata bits]."""
 
     def __init__(self, problem: Problem, flat: Flat, role: str, mask: np.ndarray, fmt: Format, word_bits: int):
@@ -126,7 +128,20 @@ class MaskOracle:
         return np.zeros(2)
 
     def first(self, role: str, parent: int) -> Any:
-        return np.zeros(2)
+        """The output's first touches: each element once per parent instance, measured as a one-element
+        tile (exact for the additive formats :func:`additive` admits)."""
+        if role != self.role:
+            return np.zeros(2)
+        from accelsim.cost.lattice import count_tuples
+
+        rel = self.problem.relevant(role)
+        copies = 1
+        for d in self.problem.dim_names:
+            if d not in rel:
+                copies *= count_tuples(self.problem.size(d), [(lp.factor, lp.span, lp.spatial and lp.level < parent)
+                                                              for lp in self.flat.loops if lp.dim == d])
+        p, m = tile_measure(self.fmt, (self.mask != 0).reshape(-1, 1), self.wb)
+        return np.array([p.sum(), m.sum()]) * copies
 
     def volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> Any:
         if role != self.role:
@@ -179,10 +194,17 @@ class MaskOracle:
                 by.setdefault(len(v), []).append(v)
             groups.append([np.stack(g) for g in by.values()])
         k = len(axes)
-        for pick in itertools.product(*groups):
+        todo = [list(pick) for pick in itertools.product(*groups)]
+        while todo:
+            pick = todo.pop()
             counts = [g.shape[0] for g in pick]
             lens = [g.shape[1] for g in pick]
             if 0 in lens:
+                continue
+            if math.prod(counts) * math.prod(lens) > _CHUNK and max(counts) > 1:   # bound the gather's memory
+                a = counts.index(max(counts))
+                half = counts[a] // 2
+                todo += [pick[:a] + [pick[a][:half]] + pick[a + 1:], pick[:a] + [pick[a][half:]] + pick[a + 1:]]
                 continue
             idx = []
             for a, g in enumerate(pick):
@@ -195,12 +217,21 @@ class MaskOracle:
         return out
 
 
+_CHUNK = 1 << 22        # elements gathered at once (boxes x box size)
+
+
 def _values(c, tiles: list) -> np.ndarray:
     """The in-range coordinate values of one axis over its dims' index sets."""
     grids = np.meshgrid(*[np.fromiter(t, dtype=np.int64) for t in tiles], indexing="ij")
     v = sum(k * g for (_, k), g in zip(c.terms, grids)) + c.offset
     v = np.unique(np.asarray(v).ravel())
     return v[(v >= 0) & (v < c.size)]
+
+
+def additive(fmt: Format) -> bool:
+    """A format whose measure of a tile is the sum of its elements' (one rank of U, B or CP, packed or not,
+    never adaptive): the output's fills (updates minus first touches) are then exact per element."""
+    return len(fmt.ranks) == 1 and fmt.ranks[0].kind in (U, B, CP) and not fmt.adaptive
 
 
 def exact_words(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, role: str, mask: np.ndarray,
@@ -227,4 +258,4 @@ def exact_words(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, role: st
     return out
 
 
-__all__ = ["MaskOracle", "exact_words", "tile_measure"]
+__all__ = ["MaskOracle", "additive", "exact_words", "tile_measure"]

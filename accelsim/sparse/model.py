@@ -64,7 +64,7 @@ from accelsim.names import (
 )
 from accelsim.problem import Problem
 from accelsim.sparse.density import DENSE, Actual, Model, Structured, binomial_pmf, expected_max
-from accelsim.sparse.exact import exact_words
+from accelsim.sparse.exact import additive, exact_words
 from accelsim.sparse.formats import Format
 from accelsim.sparse.masks import effective_macs
 from accelsim.sparse.spec import GATE, WORST, SparseSpec
@@ -199,9 +199,10 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
         d, m = ratio.get((net_parent.get((idx[lv], r), idx[lv]), r), (1.0, 0.0))
         data_n[(lv, r, a)] = w * d
         meta_n[(lv, r, a)] = w * m
-    for r in OPERAND_ROLES:       # actual masks: the compressed words of every moved tile, exact
+    for r in ROLES:       # actual masks: the compressed words of every moved tile, exact
         model = models.get(r)
-        comp = [i for i in chains[r][:-1] if spec.format(names[i], r).compressed]
+        comp = [i for i in chains[r][:-1] if spec.format(names[i], r).compressed
+                and (r in OPERAND_ROLES or additive(spec.format(names[i], r)))]
         if isinstance(model, Actual) and comp:
             def fmt_of(level: str, r: str = r) -> Format:
                 return spec.format(level, r)
