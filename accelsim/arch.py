@@ -25,6 +25,7 @@ from accelsim import limits
 from accelsim.energy import PRESETS, TENSORS, ArchEnergy
 from accelsim.errors import ConfigError
 from accelsim.fields import Fields
+from accelsim.names import OPERAND_ROLES
 from accelsim.yamlio import load_yaml
 
 SUPPORTED_VERSIONS = (1,)
@@ -36,10 +37,19 @@ class PEArray:
     cols: int
     # tensors whose MAC input has a one-word operand register (psum: an accumulator register)
     operand_registers: tuple[str, ...] = TENSORS
+    # words of the input FIFO in front of a PE's scratchpads: ((tensor, words), ...), operand tensors
+    # (accelsim.names.OPERAND_ROLES); a FIFO holds words of the next refill while the current tile
+    # is in use (a psum's refill and write-back share its scratchpad: no psum FIFO is modelled)
+    input_fifo: tuple[tuple[str, int], ...] = ()
 
     @property
     def pes(self) -> int:
         return self.rows * self.cols
+
+    def fifo_words(self, tensor: str) -> int:
+        """Words of ``tensor``'s input FIFO at each PE (0: none)."""
+        return dict(self.input_fifo).get(tensor, 0)
+
 
 
 @dataclass(frozen=True)
@@ -254,7 +264,8 @@ def arch_from_dict(data: Any, source: str = "<memory>") -> Arch:
         if item not in TENSORS:
             raise pa.error("operand_registers", f"unknown tensor {item!r}; allowed: {', '.join(TENSORS)}")
     pe_array = PEArray(pa.int("rows", maximum=1 << 16), pa.int("cols", maximum=1 << 16),
-                       tuple(t for t in TENSORS if t in regs))
+                       tuple(t for t in TENSORS if t in regs),
+                       pa.int_map("input_fifo_words", OPERAND_ROLES))
     pa.done()
 
     rf_value = f.raw("rf", None)
@@ -436,7 +447,8 @@ def arch_to_dict(arch: Arch) -> dict:
         "clock_mhz": arch.clock_mhz,
         "word_bits": arch.word_bits,
         "pe_array": {"rows": arch.pe_array.rows, "cols": arch.pe_array.cols,
-                     "operand_registers": list(arch.pe_array.operand_registers)},
+                     "operand_registers": list(arch.pe_array.operand_registers),
+                     **({"input_fifo_words": dict(arch.pe_array.input_fifo)} if arch.pe_array.input_fifo else {})},
         "glb": {"size_kb": arch.glb.size_kb, "banks": arch.glb.banks,
                 "bandwidth_words_per_cycle": arch.glb.bandwidth_words_per_cycle, "holds": list(arch.glb.holds)},
         "dram": dram,

@@ -132,6 +132,21 @@ class Fields:
             raise self.error(name, f"expected at least {min_len} item(s), got {len(value)}")
         return value
 
+    def int_map(self, name: builtins.str, keys: Iterable[builtins.str], *, minimum: builtins.int = 0,
+                maximum: builtins.int = 1 << 30) -> tuple[tuple[builtins.str, builtins.int], ...]:
+        """An optional mapping from some of ``keys`` to integers: ((key, value), ...) in ``keys``
+        order, zero values dropped; () when the key is absent."""
+        sub = self.sub(name, None)
+        if sub is None:
+            return ()
+        allowed = tuple(keys)
+        for k in sub.data:
+            if k not in allowed:
+                raise sub.error(k, f"unknown key {k!r}; allowed: {', '.join(allowed)}")
+        out = tuple((k, sub.int(k, minimum=minimum, maximum=maximum)) for k in allowed if sub.has(k))
+        sub.done()
+        return tuple((k, v) for k, v in out if v)
+
     def sub(self, name: builtins.str, default: Any = _MISSING) -> Fields | Any:
         value = self.raw(name, default)
         if value is default and default is not _MISSING:

@@ -31,7 +31,7 @@ from typing import Any
 from accelsim.energy_table import EnergySpec, components_of, energy_spec_from_fields
 from accelsim.errors import ConfigError
 from accelsim.fields import Fields
-from accelsim.names import DRAM, GLB, MAC, REG, RF, ROLES
+from accelsim.names import DRAM, GLB, MAC, OPERAND_ROLES, REG, RF, ROLES
 
 CapacityGroups = tuple[tuple[tuple[str, ...], int], ...]
 
@@ -61,6 +61,12 @@ class Storage:
     unsplit: tuple[str, ...] = ()       # dims this level's temporal loops may not split
     bandwidth: float | None = None      # words per cycle shared by reads and writes (one port); None = no shared limit
     # (YAML: a level giving only ``bandwidth`` gets it as its read and write bandwidth too)
+    # input FIFO in front of each copy: ((operand role, words), ...); its words of the next refill
+    # wait there while the current tile is in use (timing only; YAML ``input_fifo_words``)
+    input_fifo: tuple[tuple[str, int], ...] = ()
+
+    def fifo_words(self, role: str) -> int:
+        return dict(self.input_fifo).get(role, 0)
 
     def keeps_role(self, role: str) -> bool:
         return role in self.keeps
@@ -226,7 +232,8 @@ def from_arch(arch: Any) -> Hierarchy:
     else:
         groups = tuple(((r,), arch.rf.capacity(r)) for r in rf_roles)
     regs = tuple(arch.pe_array.operand_registers)
-    levels.append(Storage(RF, rf_roles, groups, unsplit=rf_u))   # kept even when it holds nothing: its loops remain
+    levels.append(Storage(RF, rf_roles, groups, unsplit=rf_u,    # kept even when it holds nothing: its loops remain
+                          input_fifo=tuple(arch.pe_array.input_fifo)))
     levels.append(Storage(REG, regs, tuple(((r,), 1) for r in regs)))
     from accelsim.energy_table import arch_table
 
@@ -312,7 +319,8 @@ def _dims(f: Fields, key: str) -> tuple[str, ...]:
 
 def hierarchy_from_dict(data: Any, source: str = "<memory>") -> Hierarchy:
     """Read ``{name, word_bits, clock_mhz, dataflow, levels: [{name, keeps, capacity, read_bandwidth,
-    write_bandwidth, bandwidth, fanout: {x, y, network}}], compute: {name}, vector: {name, lanes, below}}``."""
+    write_bandwidth, bandwidth, input_fifo_words: {role: words}, fanout: {x, y, network}}], compute: {name},
+    vector: {name, lanes, below}}``."""
     f = Fields(data, source)
     name = f.str("name")
     word_bits = f.int("word_bits", 16, minimum=1, maximum=128)
@@ -337,8 +345,9 @@ def hierarchy_from_dict(data: Any, source: str = "<memory>") -> Hierarchy:
         wbw = lf.number("write_bandwidth", minimum=0, exclusive_min=True) if lf.has("write_bandwidth") else rbw
         fan = _fanout(lf)
         unsplit = _dims(lf, "unsplit")
+        fifo = lf.int_map("input_fifo_words", OPERAND_ROLES)
         lf.done()
-        levels.append(Storage(lname, tuple(keeps), cap, rbw, wbw, fan, unsplit, bw))
+        levels.append(Storage(lname, tuple(keeps), cap, rbw, wbw, fan, unsplit, bw, fifo))
     cf = f.sub("compute", {})
     if isinstance(cf, dict):
         cf = Fields(cf, source, "compute")

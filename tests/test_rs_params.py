@@ -110,8 +110,10 @@ def test_filter_refill_prefetched_into_the_free_scratchpad():
     """CONV5's PE holds 16 x 3 x 3 = 144 of its 224 filter words: 80 / 144 of the next pass's filters
     arrive during the current processing pass, the rest when the filters are replaced. The words are
     the same (the cost model's), only when they move: no faster than unlimited bandwidth, no slower
-    than without the prefetch, and a scratchpad with room for two passes' filters hides the refill."""
+    than without the prefetch, and a scratchpad with room for two passes' filters hides the refill.
+    (Without the PE input FIFOs, which add their words to the room: next test.)"""
     layer, m, r = _conv5()
+    V1 = _with_fifo(load_arch("eyeriss_v1"))          # noqa: N806 (the chip without its FIFOs)
     assert prefetch_share(layer, m, V1, "weight") == pytest.approx(80 / 144)
     assert prefetch_share(layer, m, V1, "psum") == 0.0
     with_prefetch = simulate_layer(layer, V1, m, r.counts).cycles
@@ -145,3 +147,33 @@ def test_glb_holds_m_channels_of_psums_across_the_channel_passes():
     glb_order = [DIMS[d] for d in m.orders[GLB] if m.factors[GLB][d] > 1]
     assert dram_order == ["G", "K", "C"] and glb_order == ["K", "N", "Q"]
     assert m.factors[RF][DIMS.index("K")] == 16
+
+
+def _with_fifo(arch, **words):
+    return replace(arch, pe_array=replace(arch.pe_array, input_fifo=tuple(words.items())))
+
+
+def test_pe_input_fifo_lets_conv1_slides_overlap():
+    """CONV1 (stride 4) keeps an 11-word window in the 12-word ifmap scratchpad: one free word, and
+    each slide brings 4 new words per PE (one output pixel: 16 filters x 11 taps = 176 MACs). The
+    slide can arrive during the compute only when the free word plus the ifmap FIFO hold those 4:
+    exposed with a FIFO of 0-2 words, overlapped with 3 or more (the config's 4)."""
+    layer = ALEXNET["CONV1"]
+    m = registry.get("rs").named(layer, V1)
+    r = evaluate(layer, V1, m)
+    assert V1.pe_array.fifo_words("ifmap") == 4 and V1.pe_array.fifo_words("weight") == 4
+    exposed = {d: simulate_layer(layer, a, m, r.counts).exposed["ifmap"]
+               for d, a in ((d, _with_fifo(V1, ifmap=d, weight=4)) for d in range(5))}
+    assert exposed == {0: True, 1: True, 2: True, 3: False, 4: False}
+    no_fifo = simulate_layer(layer, _with_fifo(V1), m, r.counts)
+    fifo = simulate_layer(layer, V1, m, r.counts)
+    assert fifo.cycles < no_fifo.cycles and fifo.stall_cycles["noc"] < no_fifo.stall_cycles["noc"]
+
+
+def test_pe_input_fifo_adds_to_the_filter_prefetch():
+    """CONV5's PE holds 144 of 224 filter words: with the 4-word filter FIFO, 80 + 4 = 84 words of
+    the next pass's 144 wait beside the current ones (84 / 144 of the refill is prefetched)."""
+    layer, m, _ = _conv5()
+    assert prefetch_share(layer, m, V1, "weight") == pytest.approx(84 / 144)
+    assert prefetch_share(layer, m, _with_fifo(V1), "weight") == pytest.approx(80 / 144)
+    assert prefetch_share(layer, m, _with_fifo(V1, weight=200), "weight") == 1.0

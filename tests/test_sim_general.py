@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -158,6 +159,42 @@ def test_hand_timed_gemm_single_buffered():
     # M=2, K=4 in 9 words: the loop K indexes A and B (overlapped) but not Z, whose rows are waited
     # for: 20 cycles as double buffered, but 1 more Z write waited (12-13) and 1 less A read (3 -> 2).
     assert _timed(_gemm_case(9)) == (20, 8, {"dram.read": 10, "dram.write": 2})
+
+
+def test_hand_timed_input_fifo_is_room_for_refills():
+    """An input FIFO in front of a level (``input_fifo_words``) holds words of the next refill: the
+    single-buffered N=2, K=2 case (capacity 8) with a 1-word ifmap FIFO is timed as the case with one
+    free word (17 cycles, hand-timed above); a weight FIFO leaves A's rows waited for (18); a 2-word
+    ifmap FIFO holds a whole A row: B 4 + A 2 (0-6), compute 6-10, the 2nd row early 9-11 (1 stall),
+    Z row 11-13 behind, compute 11-15, Z row 15-17 (2). 17 = 8 + 7 + 2, the 2nd row no longer exposed."""
+    def with_fifo(**words):
+        p, h, nest = _gemm_case(8, 2)
+        buf = replace(h.levels[1], input_fifo=tuple(words.items()))
+        return p, replace(h, levels=(h.levels[0], buf)), nest
+
+    one = simulate_nest(*with_fifo(ifmap=1))
+    assert (one.cycles, {k: v for k, v in one.stall_cycles.items() if v}) == (17, {"dram.read": 7, "dram.write": 2})
+    assert _timed(with_fifo(weight=4)) == (18, 8, {"dram.read": 8, "dram.write": 2})
+    two = simulate_nest(*with_fifo(ifmap=2))
+    assert (two.cycles, {k: v for k, v in two.stall_cycles.items() if v}) == (17, {"dram.read": 7, "dram.write": 2})
+    assert one.exposed["buf.ifmap"] and not two.exposed["buf.ifmap"]
+
+
+def test_input_fifo_words_in_a_level_list():
+    """``input_fifo_words`` on a level: operand roles only, one line for anything else; from_arch puts
+    the PE's FIFOs (pe_array.input_fifo_words) on the RF level."""
+    from accelsim.arch import load_arch
+    from accelsim.errors import ConfigError
+    from accelsim.hierarchy import from_arch, hierarchy_from_dict
+
+    doc = {"name": "h", "levels": [{"name": "dram", "keeps": list(ROLES)},
+                                   {"name": "buf", "keeps": list(ROLES), "input_fifo_words": {"ifmap": 3}}]}
+    assert hierarchy_from_dict(doc).levels[1].fifo_words("ifmap") == 3
+    doc["levels"][1]["input_fifo_words"] = {"psum": 3}
+    with pytest.raises(ConfigError, match=r"levels\[1\]\.input_fifo_words\.psum: unknown key 'psum'; allowed: ifmap, weight"):
+        hierarchy_from_dict(doc)
+    rf = from_arch(load_arch("eyeriss_v1")).level("rf")
+    assert (rf.fifo_words("ifmap"), rf.fifo_words("weight"), rf.fifo_words("psum")) == (4, 4, 0)
 
 
 def test_network_bandwidth_sets_the_time():

@@ -16,7 +16,8 @@ action-table words of each block. The resources, each a simpy resource of capaci
 
 Double buffering: a child level's capacity group holds its tiles plus free space (capacity -
 tiles). A refill moves early (while the current tiles are in use) the share of the words it
-brings that fits the free space (``min(1, free / words the group's refills bring at once)``: a
+brings that fits the free space and the level's input FIFO for the role (``input_fifo_words``;
+``min(1, (free + FIFO) / words the group's refills bring at once)``: a
 sliding window brings only its new part, a first partial sum nothing); the rest is *exposed* (the
 array waits). Partial sums go up behind the next tile's compute for the share ``min(1, free /
 tiles)`` (the next tile's psums need room beside them). Both are 1 when the child is unbounded or
@@ -102,6 +103,7 @@ class Room:
     group: int
     free: int = 0
     need: int = 0
+    fifo: int = 0            # words of the child's input FIFO for the role (refills only)
 
     def outward(self) -> float:
         """Share of a tile's partial sums that can go up while the next tile computes."""
@@ -110,10 +112,12 @@ class Room:
         return min(1.0, self.free / self.need)
 
     def inward(self, incoming: float) -> float:
-        """Share of a refill bringing ``incoming`` words (the group's, per event) that can arrive early."""
-        if self.group < 0 or incoming <= self.free:
+        """Share of a refill bringing ``incoming`` words (the group's, per event) that can arrive early:
+        into the free space and the child's input FIFO."""
+        room = self.free + self.fifo
+        if self.group < 0 or incoming <= room:
             return 1.0
-        return self.free / incoming
+        return room / incoming
 
 
 def room_of(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, sched: BlockSchedule, h: Hop) -> Room:
@@ -125,7 +129,7 @@ def room_of(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, sched: Block
     for g, (group, cap) in enumerate(lv.capacity):
         if h.role in group:
             need = sum(tiles[r] for r in group if nest.keeps(h.child, r))
-            return Room(g, max(0, cap - need), need)
+            return Room(g, max(0, cap - need), need, lv.fifo_words(h.role))
     return Room(-1)
 
 
@@ -202,7 +206,8 @@ def simulate_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, action
     lowest = [1.0] * len(sched.hops)
     for k, h in enumerate(sched.hops):
         out_share = rooms[k].outward()
-        lowest[k] = min(lowest[k], out_share)
+        if h.outward:                          # a role nothing goes up for never waits for that
+            lowest[k] = min(lowest[k], out_share)
         start = sched.is_start(h)
         run_end = list(range(nblocks))
         if start:

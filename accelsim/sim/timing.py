@@ -3,8 +3,9 @@
 Per pass the array computes (ideal cycles / passes); the streams (ifmap, weight, psum in, psum out)
 move their words over their own networks (the arch's NoC model gives the cycles), through the GLB
 (its port bandwidth) or straight from DRAM (a bypass). A stream *overlaps* the compute when its
-next RF tile can arrive while the current one is still in use: the RF holds two tiles, or it has
-room for the new part of a sliding window, or the PE's outermost loop walks through the tensor so
+next RF tile can arrive while the current one is still in use: the RF beside the current tile plus
+the PE's input FIFO (``pe_array.input_fifo_words``) hold a whole tile, or the new part of a sliding
+window, or the PE's outermost loop walks through the tensor so
 finished parts can be replaced one by one (RS's psums and filter rows); systolic forwarding always
 overlaps (its cost is the skew). Otherwise the stream is *exposed*: inputs must arrive before the
 compute starts and psums leave after it ends.
@@ -77,7 +78,8 @@ def overlapped(layer, m: Mapping, arch, tensor: str, slide_words_per_pe: float, 
         cap = arch.rf.shared - others
     else:
         cap = arch.rf.capacity(tensor) or 0
-    if cap >= 2 * tile or (slide_words_per_pe and cap - tile >= slide_words_per_pe):
+    room = cap - tile + arch.pe_array.fifo_words(tensor)     # words of the next tile that can wait
+    if room >= tile or (slide_words_per_pe and room >= slide_words_per_pe):
         return True
     for d in m.orders[2]:                      # the PE's outermost loop that iterates
         if m.factors[RF][d] > 1:
@@ -86,15 +88,16 @@ def overlapped(layer, m: Mapping, arch, tensor: str, slide_words_per_pe: float, 
 
 
 def prefetch_share(layer, m: Mapping, arch, tensor: str) -> float:
-    """Fraction of an input's next RF tile that fits in the RF beside the current one (1 when it
-    holds two): that part of a refill arrives while the passes that use the current tile run,
-    the rest when the tile is replaced. 0 for a sliding window, a shared RF or no RF."""
+    """Fraction of an input's next RF tile that fits in the RF beside the current one and in the
+    PE's input FIFO (1 when they hold a whole tile): that part of a refill arrives while the passes
+    that use the current tile run, the rest when the tile is replaced. 0 for a sliding window, a
+    shared RF or no RF."""
     t = TENSORS.index(tensor)
     if tensor == "psum" or not m.rf_keep[t] or arch.rf.shared is not None:
         return 0.0
     tile = tile_extents(layer, m, (RF,))[tensor]
-    cap = arch.rf.capacity(tensor) or 0
-    return max(0.0, min(1.0, (cap - tile) / tile)) if tile else 0.0
+    room = (arch.rf.capacity(tensor) or 0) - tile + arch.pe_array.fifo_words(tensor)
+    return max(0.0, min(1.0, room / tile)) if tile else 0.0
 
 
 def _hop_words(sched: Schedule, h, category: str, j: int, prefetch: dict[str, float]) -> float:
