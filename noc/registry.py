@@ -66,6 +66,11 @@ def settings(noc) -> dict:
     return dict(_settings(noc.type, tuple(noc.params)))
 
 
+def network_settings(noc_type: str, params: tuple = ()) -> dict:
+    """:func:`settings` of one network given by its type and parameters (a hierarchy fanout's)."""
+    return dict(_settings(noc_type, tuple(params)))
+
+
 def hop_coefficients(arch) -> tuple[tuple[float, float], ...]:
     """Per tensor ``(a, b)``: hop-words = a x (NoC reads + writes) + b x noc_transfers."""
     return _coefficients(arch.noc, arch.pe_array.rows, arch.pe_array.cols)

@@ -197,6 +197,27 @@ def test_input_fifo_words_in_a_level_list():
     assert (rf.fifo_words("ifmap"), rf.fifo_words("weight"), rf.fifo_words("psum")) == (4, 4, 0)
 
 
+def test_hand_timed_pe_adder_cycles_below_a_fanout():
+    """Eyeriss v1's PE adder cycle in the general simulator (the NoC model's ``pe_cycles``, as in the
+    fixed-shape one): M=2, K=4 with K split over 2 copies (x) below the buffer, every MAC result
+    sent up (no RF). 4 steps; each step one copy passes its psum to the other, which adds it:
+    up_src 8 - up 4 = 4 psums added by 1 receiving copy, ``accumulate_cycles`` each. Networks and
+    ports unlimited otherwise: 4 + 4 x accumulate_cycles cycles, the adds charged to buf.net.psum_out."""
+    p = gemm("g", 2, 1, 4)
+    nest = LoopNest((LevelMap("dram", (), (), ROLES), LevelMap("buf", (("M", 2), ("K", 2)), ("M", "K"), ROLES,
+                                                                x=(("K", 2),))))
+    got = {}
+    for acc in (0, 1, 2):
+        params = (("accumulate_cycles", acc), ("words_per_cycle", 1e9), ("local_words_per_cycle", 1e9),
+                  ("latency_cycles", 0))
+        h = Hierarchy("h", (Storage("dram", ROLES), Storage("buf", ROLES, fanout=Fanout(2, 1, "eyeriss_v1", params))))
+        check(p, h, nest)
+        a = count_actions(p, h, nest)
+        assert (a.network[("buf", "psum", "up_src")], a.network[("buf", "psum", "up")]) == (8, 4)
+        got[acc] = _timed((p, h, nest))
+    assert got == {0: (4, 4, {}), 1: (8, 4, {"buf.net.psum_out": 4}), 2: (12, 4, {"buf.net.psum_out": 8})}
+
+
 def test_network_bandwidth_sets_the_time():
     """A 4-wide bus fanout below the buffer, 1 word/cycle per stream: each of the 4 PEs needs its
     own A row (the bus carries each distinct word once: 16) and all share B (multicast once: 4);

@@ -37,14 +37,21 @@ Every cycle the array does not compute is a wait for one phase and is charged to
 finished that phase last (its bottleneck), so the stalls sum to cycles - compute cycles exactly.
 Same input -> same output: no randomness, ties broken by resource order.
 
+PE cycles on in-network reduction: a fanout whose NoC model charges the PEs for the partial sums
+they add on the way up (``pe_cycles``, e.g. Eyeriss v1's PE adder cycle, ``accumulate_cycles``)
+lengthens each block's compute by the model's answer for the block's psums (sent up and arriving
+after the reduction, per parent copy) on the fanout's copies and the distinct psums among them;
+those cycles are charged to the fanout's psum network (``<level>.net.psum_out``).
+
 Not modelled (coarser than the fixed-shape simulator): access latencies, network pipeline fill
-and drain, PE cycles spent on in-network reduction, sliding-window refills being smaller than the
+and drain, the local psum links' bandwidth, sliding-window refills being smaller than the
 first refill of a run inside one block (words are split over a block's events evenly), per-copy
 load imbalance (copies are assumed to share the words evenly).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field, replace
 
@@ -53,13 +60,13 @@ import simpy
 from accelsim.cost.actions import Actions, count_actions
 from accelsim.hierarchy import Hierarchy
 from accelsim.loopnest import LoopNest, tile_words
-from accelsim.names import DOWN, DOWN_DEST, DRAIN, FILL, OPERAND_ROLES, READ, UP, UP_SRC, UPDATE
+from accelsim.names import DOWN, DOWN_DEST, DRAIN, FILL, OPERAND_ROLES, OUTPUT_ROLE, READ, UP, UP_SRC, UPDATE, X, Y
 from accelsim.problem import Problem
 from accelsim.sim.blocks import MAX_BLOCKS, BlockSchedule, Hop, Key, block_schedule
 from accelsim.sim.result import SimResult
 from accelsim.sim.simulate import _largest_remainder
 from noc import registry as noc_registry
-from noc.flow import STREAMS
+from noc.flow import STREAMS, Flow, Layout
 
 COMPUTE = "compute"
 
@@ -118,6 +125,57 @@ class Room:
         if self.group < 0 or incoming <= room:
             return 1.0
         return room / incoming
+
+
+def pe_adds(problem: Problem, hierarchy: Hierarchy, sched: BlockSchedule, words: dict) -> dict[str, list[float]]:
+    """Per fanout's psum network (``<level>.net.psum_out``), per block, the cycles the copies below
+    spend adding partial sums passed between them: the NoC model's ``pe_cycles`` (the fact the
+    fixed-shape simulator uses per pass), asked with the block's psums per parent copy and the
+    fanout's layout (its copies; copies sharing the output digits share a psum)."""
+    out: dict[str, list[float]] = {}
+    rel = set(problem.relevant(OUTPUT_ROLE))
+    for i, lv in enumerate(hierarchy.levels):
+        fan = lv.fanout
+        if fan is None:
+            continue
+        sent = words.get(("network", lv.name, OUTPUT_ROLE, UP_SRC))
+        up = words.get(("network", lv.name, OUTPUT_ROLE, UP))
+        spatial = [lp for lp in sched.flat.loops if lp.spatial and lp.level == i]
+        if sent is None or up is None or all(lp.dim in rel for lp in spatial):
+            continue
+        model = noc_registry.model(fan.network)
+        settings = noc_registry.network_settings(fan.network, fan.params)
+        lay = _fanout_layout(spatial, rel, fan.x, fan.y)
+        parents = max(1, sched.instances[i])
+        cycles = [model.pe_cycles(Flow(STREAMS[-1], u / parents, s / parents, lay), settings)
+                  for s, u in zip(sent, up)]
+        if any(cycles):
+            out[f"{lv.name}.net.{STREAMS[-1]}"] = cycles
+    return out
+
+
+def _fanout_layout(spatial: list, rel: set, x: int, y: int) -> Layout:
+    """The copies of a fanout (x loops on the rows, y loops on the columns, outermost digit first)
+    and, per copy, its output group: the digits of the loops over dims the output indexes."""
+    xs = [lp for lp in spatial if lp.axis == X]
+    ys = [lp for lp in spatial if lp.axis == Y]
+    rows, cols = math.prod(lp.factor for lp in xs), math.prod(lp.factor for lp in ys)
+    pe_r, pe_c, groups = [], [], []
+    ids: dict[tuple, int] = {}
+    for r_digits in itertools.product(*(range(lp.factor) for lp in xs)):
+        for c_digits in itertools.product(*(range(lp.factor) for lp in ys)):
+            key = tuple(d for lp, d in zip(xs + ys, r_digits + c_digits) if lp.dim in rel)
+            pe_r.append(_mixed(r_digits, xs))
+            pe_c.append(_mixed(c_digits, ys))
+            groups.append(ids.setdefault(key, len(ids)))
+    return Layout(x, y, rows, cols, tuple(pe_r), tuple(pe_c), tuple(groups))
+
+
+def _mixed(digits: tuple, loops: list) -> int:
+    v = 0
+    for d, lp in zip(digits, loops):
+        v = v * lp.factor + d
+    return v
 
 
 def room_of(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, sched: BlockSchedule, h: Hop) -> Room:
@@ -228,9 +286,10 @@ def simulate_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, action
                 place(key, words[key][b], out_share, behind[tail] if start else overlap[b],
                       drain[tail] if start else exposed[b])
 
+    adds = pe_adds(problem, hierarchy, sched, words)
     env = simpy.Environment()
     resources: dict[str, simpy.Resource] = {}
-    order = sorted({res for costs in cost.values() for res, _ in costs})
+    order = sorted({res for costs in cost.values() for res, _ in costs} | set(adds))
     rank = {r: i for i, r in enumerate(order)}
     busy = dict.fromkeys(order, 0.0)
     moved: dict[Key, int] = dict.fromkeys(words, 0)
@@ -292,7 +351,11 @@ def simulate_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, action
             yield from wait(launch(exposed[b]))
             alongside = launch(overlap[b])
             t0 = env.now
-            yield env.timeout(blk.steps)
+            extra = {res: c[b] for res, c in adds.items() if c[b]}
+            yield env.timeout(blk.steps + sum(extra.values()))
+            for res, c in extra.items():         # the PEs add psums instead of computing
+                stalls[res] += c
+                busy[res] += c
             if trace and blk.steps:
                 spans.append((COMPUTE, t0, env.now))
             yield from wait(alongside)
