@@ -237,8 +237,11 @@ def _energy(f: Fields | None, word_bits: int, glb_kb: float, dram: Dram) -> tupl
 
         glb_r, glb_w = rw_pair("glb_pj", table.glb_read_pj, table.glb_write_pj)
         dram_r, dram_w = rw_pair("dram_pj", table.dram_read_pj, table.dram_write_pj)
+        from accelsim.energy_table import FIXED_COMPONENTS, pj_overrides
+
+        overrides = pj_overrides(f, FIXED_COMPONENTS)      # per (component, action), sparse actions included
         f.done()
-        table = ArchEnergy(mac, tuple(rf_r), tuple(rf_w), noc, glb_r, glb_w, dram_r, dram_w)
+        table = ArchEnergy(mac, tuple(rf_r), tuple(rf_w), noc, glb_r, glb_w, dram_r, dram_w, overrides)
     if dram.energy_pj_per_bit is not None:
         per_word = dram.energy_pj_per_bit * word_bits
         table = replace(table, dram_read_pj=per_word, dram_write_pj=per_word)

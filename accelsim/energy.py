@@ -42,15 +42,28 @@ class ArchEnergy:
     glb_write_pj: float
     dram_read_pj: float
     dram_write_pj: float
+    # (component, role, action, pJ) entries over hierarchy.from_arch's components (the YAML ``pj:``
+    # key, accelsim.energy_table.pj_overrides): any action, the sparse ones (gated_read, ...) included
+    overrides: tuple[tuple[str, str, str, float], ...] = ()
 
     def as_dict(self) -> dict:
-        return {
+        out = {
             "mac_pj": self.mac_pj,
             "rf_pj": {t: {"read": self.rf_read_pj[i], "write": self.rf_write_pj[i]} for i, t in enumerate(TENSORS)},
             "noc_hop_pj": self.noc_hop_pj,
             "glb_pj": {"read": self.glb_read_pj, "write": self.glb_write_pj},
             "dram_pj": {"read": self.dram_read_pj, "write": self.dram_write_pj},
         }
+        if self.overrides:
+            pj: dict = {}
+            for c, r, a, v in self.overrides:
+                per = pj.setdefault(c, {})
+                if r == "*":
+                    per[a] = v
+                else:
+                    per.setdefault(a, {})[r] = v
+            out["pj"] = pj
+        return out
 
 
 RW = tuple[float, float]

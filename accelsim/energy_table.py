@@ -48,8 +48,10 @@ from accelsim.names import (
     EXTRA_NETWORK_ACTIONS,
     EXTRA_STORAGE_ACTIONS,
     FILL,
+    GATED,
     GLB,
     MAC,
+    METADATA,
     NET_SUFFIX,
     NETWORK,
     NETWORK_ACTIONS,
@@ -63,6 +65,7 @@ from accelsim.names import (
     UP_SRC,
     UPDATE,
     VECTOR_UNIT,
+    sparse_action,
 )
 from accelsim.vector_ops import OPS
 
@@ -263,8 +266,36 @@ def _op_entries(unit: str, p: Preset, wb: int) -> list[Entry]:
     return [(unit, ANY_ROLE, op, p.vector_op(wb, op) if p.vector_op is not None else p.mac(wb)) for op in OPS]
 
 
+GATED_PJ = 0.0      # the default price of a gated action: a clock-gated no-op (stated; leakage not modelled)
+SPARSE_SOURCE = ("sparse actions: metadata_ACTION words priced as the component's ACTION (a data word); "
+                 "gated_ACTION 0 pJ (a clock-gated no-op, leakage not modelled) unless given (energy.pj)")
+_DENSE = frozenset(STORAGE_ACTIONS + NETWORK_ACTIONS + (COMPUTE,))
+
+
+def with_sparse_defaults(base: dict[tuple[str, str, str], float]) -> dict[tuple[str, str, str], float]:
+    """``base`` plus, for each dense entry (c, role, a), the sparse model's own actions where not given:
+    ``metadata_a`` at a's price (metadata moves as data words of the component) and ``gated_a`` at
+    :data:`GATED_PJ` (compute: ``gated_compute`` only). Dense entries are never changed."""
+    out = dict(base)
+    for (c, r, a), v in base.items():
+        if a not in _DENSE:
+            continue
+        kinds = ((GATED, GATED_PJ),) if a == COMPUTE else ((METADATA, v), (GATED, GATED_PJ))
+        for kind, price in kinds:
+            out.setdefault((c, r, sparse_action(kind, a)), price)
+    return out
+
+
 def preset_table(hierarchy: Any, preset: str | Preset) -> EnergyTable:
-    """Every dense action of ``hierarchy`` priced by a preset (module docstring)."""
+    """Every dense action of ``hierarchy`` priced by a preset (module docstring), plus the sparse
+    actions' defaults (:func:`with_sparse_defaults`)."""
+    t = _dense_preset_table(hierarchy, preset)
+    base = with_sparse_defaults({(c, r, a): v for c, r, a, v in t.entries})
+    return EnergyTable(t.name, t.components, tuple((c, r, a, v) for (c, r, a), v in base.items()), (),
+                       t.sources + (SPARSE_SOURCE,))
+
+
+def _dense_preset_table(hierarchy: Any, preset: str | Preset) -> EnergyTable:
     p = PRESET_BY_NAME[preset] if isinstance(preset, str) else preset
     wb = hierarchy.word_bits
     entries: list[Entry] = []
@@ -301,6 +332,10 @@ def arch_table(arch: Any) -> EnergyTable:
     return _arch_table(arch.energy, arch.energy_preset, tuple(noc_registry.hop_coefficients(arch)), arch.word_bits)
 
 
+FIXED_COMPONENTS: tuple[tuple[str, str], ...] = (
+    (DRAM, STORAGE), (GLB, STORAGE), (network_name(GLB), NETWORK), (RF, STORAGE), (REG, STORAGE), (MAC, COMPUTE_UNIT))
+
+
 @lru_cache(maxsize=256)
 def _arch_table(e: Any, preset: str, coeffs: tuple, word_bits: int) -> EnergyTable:
     entries: list[Entry] = []
@@ -312,9 +347,26 @@ def _arch_table(e: Any, preset: str, coeffs: tuple, word_bits: int) -> EnergyTab
     entries.append((MAC, ANY_ROLE, COMPUTE, e.mac_pj))
     p = PRESET_BY_NAME[preset]
     entries += _op_entries(MAC, p, word_bits)     # non-MAC ops on the MAC array, priced by the preset
-    comps = ((DRAM, STORAGE), (GLB, STORAGE), (network_name(GLB), NETWORK), (RF, STORAGE), (REG, STORAGE),
-             (MAC, COMPUTE_UNIT))
-    return EnergyTable(preset, comps, tuple(entries), (), (p.source, p.vector_source, "operand registers: not charged"))
+    comps = FIXED_COMPONENTS
+    base = _apply({(c, r, a): v for c, r, a, v in entries}, e.overrides, dense=True)
+    base = _apply(with_sparse_defaults(base), e.overrides, dense=False)
+    name = preset + (" + overrides" if e.overrides else "")
+    return EnergyTable(name, comps, tuple((c, r, a, v) for (c, r, a), v in base.items()), (),
+                       (p.source, p.vector_source, "operand registers: not charged", SPARSE_SOURCE))
+
+
+def _apply(base: dict, overrides: tuple[Entry, ...], dense: bool) -> dict:
+    """``base`` with the overrides of dense (or of sparse) actions applied: an override for every role
+    (ANY_ROLE) replaces the per-role entries of that action; per-role ones go last."""
+    out = dict(base)
+    for c, r, a, v in sorted(overrides, key=lambda e: e[1] != ANY_ROLE):
+        if (a in _DENSE or a in OPS) != dense:
+            continue
+        if r == ANY_ROLE:
+            for k in [k for k in out if k[0] == c and k[2] == a]:
+                del out[k]
+        out[(c, r, a)] = v
+    return out
 
 
 # ---- the energy section of a hierarchy file ------------------------------------------------------
@@ -344,19 +396,15 @@ def _table_for(hierarchy: Any) -> EnergyTable:
     if spec.complete:
         p = PRESET_BY_NAME[spec.preset]
         base: dict[tuple[str, str, str], float] = {(c, r, a): v for c, r, a, v in vector_entries(hierarchy, p)}
-        sources: tuple[str, ...] = (p.source, p.vector_source)
+        sources: tuple[str, ...] = (p.source, p.vector_source, SPARSE_SOURCE)
         name = spec.preset
     else:
-        t = preset_table(hierarchy, spec.preset)
+        t = _dense_preset_table(hierarchy, spec.preset)
         base = {(c, r, a): v for c, r, a, v in t.entries}
-        sources = t.sources
+        sources = t.sources + (SPARSE_SOURCE,)
         name = spec.preset + (" + overrides" if spec.overrides else "")
-    # an override for every role replaces the per-role entries of that action; per-role ones go last
-    for c, r, a, v in sorted(spec.overrides, key=lambda e: e[1] != ANY_ROLE):
-        if r == ANY_ROLE:
-            for k in [k for k in base if k[0] == c and k[2] == a]:
-                del base[k]
-        base[(c, r, a)] = v
+    # dense overrides, then the sparse defaults derived from them, then the sparse overrides
+    base = _apply(with_sparse_defaults(_apply(base, spec.overrides, dense=True)), spec.overrides, dense=False)
     if spec.area_mm2:
         sources = sources + (f"areas: {spec.area_source}" if spec.area_source else "areas: as given",)
     return EnergyTable(name, comps, tuple((c, r, a, v) for (c, r, a), v in base.items()), spec.area_mm2, sources)
@@ -374,8 +422,29 @@ def area_mm2(hierarchy: Any) -> float | None:
 def energy_spec_from_fields(f: Fields, hierarchy_components: tuple[tuple[str, str], ...]) -> EnergySpec:
     """Read ``energy: {preset, pj: {component: {action: pJ | {role: pJ}}}, area_mm2: {component: mm2},
     area_source}``. Errors are one line naming the file and key."""
-    kinds = dict(hierarchy_components)
     preset = f.str("preset", "normalized", choices=PRESET_BY_NAME)
+    overrides = pj_overrides(f, hierarchy_components)
+    kinds = dict(hierarchy_components)
+    areas: list[tuple[str, float]] = []
+    if f.has("area_mm2"):
+        af = f.sub("area_mm2")
+        for c in list(af.data):
+            if c not in kinds:
+                raise af.error(c, f"unknown component {c!r}; components: {', '.join(kinds)}")
+            areas.append((c, af.number(c, minimum=0)))
+        af.done()
+    source = f.str("area_source", "")
+    if areas and not source:
+        raise f.error("area_source", "areas need their source: say where the mm^2 figures come from")
+    f.done()
+    return EnergySpec(preset, overrides, tuple(areas), source)
+
+
+def pj_overrides(f: Fields, components: tuple[tuple[str, str], ...]) -> tuple[Entry, ...]:
+    """The ``pj: {component: {action: pJ | {role: pJ}}}`` key of an energy section (absent: none).
+    Actions are any of the component kind's (sparse ones included: ``gated_read``, ``metadata_fill``,
+    ``gated_compute``). Errors are one line naming the file and key."""
+    kinds = dict(components)
     overrides: list[Entry] = []
     if f.has("pj"):
         pf = f.sub("pj")
@@ -399,16 +468,4 @@ def energy_spec_from_fields(f: Fields, hierarchy_components: tuple[tuple[str, st
                     overrides.append((c, ANY_ROLE, a, cf.number(a, minimum=0)))
             cf.done()
         pf.done()
-    areas: list[tuple[str, float]] = []
-    if f.has("area_mm2"):
-        af = f.sub("area_mm2")
-        for c in list(af.data):
-            if c not in kinds:
-                raise af.error(c, f"unknown component {c!r}; components: {', '.join(kinds)}")
-            areas.append((c, af.number(c, minimum=0)))
-        af.done()
-    source = f.str("area_source", "")
-    if areas and not source:
-        raise f.error("area_source", "areas need their source: say where the mm^2 figures come from")
-    f.done()
-    return EnergySpec(preset, tuple(overrides), tuple(areas), source)
+    return tuple(overrides)

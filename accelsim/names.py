@@ -60,15 +60,22 @@ NET_SUFFIX = ".net"      # the network of the fanout below level L is the compon
 STORAGE, NETWORK, COMPUTE_UNIT = "storage", "network", "compute"   # component kinds
 VECTOR_UNIT = "vector"   # the non-MAC unit: one action per op kind of accelsim.vector_ops.OPS
 ANY_ROLE = "*"           # an energy-table entry for every tensor role (compute entries have no role)
-# Actions that later models add (sparsity: gated / skipped / metadata): an energy table accepts
-# them (explicit entries only: presets never price them); the dense counting never emits them.
-EXTRA_STORAGE_ACTIONS: tuple[str, ...] = ()
-EXTRA_NETWORK_ACTIONS: tuple[str, ...] = ()
-EXTRA_COMPUTE_ACTIONS: tuple[str, ...] = ()
-
 # ---- sparse action kinds (accelsim.sparse): each dense action's words split into these ---------------
 DATA = "data"            # data words that are actually moved / stored (compressed, not gated or skipped)
 METADATA = "metadata"    # metadata words (format bits in data-word equivalents)
 GATED = "gated"          # an access or MAC that happens as a cheap no-op (costs its own, lower energy)
 SKIPPED = "skipped"      # an access or MAC that does not happen (no energy, no cycle)
 SPARSE_KINDS: tuple[str, ...] = (DATA, METADATA, GATED, SKIPPED)
+
+
+def sparse_action(kind: str, action: str) -> str:
+    """The priced action of a sparse kind of a dense action: ``gated_read``, ``metadata_down``,
+    ``gated_compute`` (data words keep the dense action's own name; skipped ones are not priced)."""
+    return f"{kind}_{action}"
+
+
+# Actions the sparse model adds (accelsim.sparse.model.priced_actions): gated and metadata variants
+# of every dense action, each an entry of its own in an energy table; the dense counting never emits them.
+EXTRA_STORAGE_ACTIONS: tuple[str, ...] = tuple(sparse_action(k, a) for k in (GATED, METADATA) for a in STORAGE_ACTIONS)
+EXTRA_NETWORK_ACTIONS: tuple[str, ...] = tuple(sparse_action(k, a) for k in (GATED, METADATA) for a in NETWORK_ACTIONS)
+EXTRA_COMPUTE_ACTIONS: tuple[str, ...] = (sparse_action(GATED, COMPUTE),)

@@ -38,7 +38,8 @@ SOFTMAX = {("vector", "max"): 8, ("vector", "exp"): 8, ("vector", "sum"): 8, ("v
 def test_every_op_kind_is_an_action_of_the_vector_unit():
     t = table_for(_tpu())
     assert {a for c, _, a, _ in t.entries if c == "vector"} == set(OPS)
-    assert {a for c, _, a, _ in t.entries if c == "mac"} == {"compute"} | set(OPS)   # FuseMax's per-score ops
+    # FuseMax's per-score ops; gated_compute: the sparse model's gated MACs (accelsim.energy_table)
+    assert {a for c, _, a, _ in t.entries if c == "mac"} == {"compute", "gated_compute"} | set(OPS)
 
 
 def test_softmax_horowitz_fp16_by_hand():

@@ -36,7 +36,7 @@ ARCH = {"version": 1, "name": "matmul_1pe", "clock_mhz": 200, "word_bits": 16, "
 def _design(fmt, name: str, kind: str) -> dict:
     levels = {lv: {IFMAP: fmt, WEIGHT: fmt} for lv in ("dram", "glb")}
     feats = [{"level": "glb", "tensor": WEIGHT, "on_zero": [IFMAP]}, {"level": "mac", "on_zero": [IFMAP, WEIGHT]}]
-    return {"name": name, "formats": levels, kind: feats, "gated_energy": {"storage": 0.0, "compute": 0.0}}
+    return {"name": name, "formats": levels, kind: feats}
 
 
 DESIGNS = {"bitmask_gating": _design("bitmask", "bitmask_gating", GATE),

@@ -2,11 +2,10 @@
 
 ``sparse_layer(layer, arch, mapping, spec, models) -> SparseLayer``: the general action table of the
 mapping (``accelsim.cost.counts.fixed_actions``), its sparse view (``accelsim.sparse.model.analyze``),
-and the energy of each part's action table through ``accelsim.cost.energy.energy_of`` with the arch's
-(component, action) table (``energy_table.arch_table``): data words and effective MACs at full price, metadata words
-priced as data words of their level, gated words and MACs at ``spec.gated_storage`` /
-``spec.gated_compute`` of the full price, skipped ones free. Energy is linear in the counts, so this is
-the same sum as pricing one merged table; no second energy formula exists here.
+and its energy: the one table of everything that costs energy (``accelsim.sparse.model.priced_actions``:
+data words, metadata words, gated words and MACs under their own action names) priced by the arch's
+(component, action) table (``energy_table.arch_table``) through the one energy function
+``accelsim.cost.energy.energy_of``; skipped words and MACs cost nothing. No second energy formula.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from accelsim.cost.actions import Actions
 from accelsim.cost.counts import Counts, _shape, fixed_actions, to_counts
 from accelsim.cost.energy import energy_of
-from accelsim.cost.model import ENERGY_PARTS, arch_hierarchy, energy_parts
+from accelsim.cost.model import arch_hierarchy, energy_parts
 from accelsim.energy_table import arch_table
 from accelsim.errors import ConfigError
 from accelsim.hierarchy import from_arch
@@ -25,7 +24,7 @@ from accelsim.mapping import COLS, ROWS, Mapping
 from accelsim.problem import from_layer
 from accelsim.sparse.density import Actual, FromOnnx, FromRun, Model, Source
 from accelsim.sparse.masks import check_mask
-from accelsim.sparse.model import SparseActions, analyze
+from accelsim.sparse.model import SparseActions, analyze, priced_actions
 from accelsim.sparse.spec import SparseSpec, check
 from workloads.layer import Layer
 
@@ -33,16 +32,9 @@ from workloads.layer import Layer
 @dataclass(frozen=True)
 class SparseLayer:
     actions: SparseActions
-    energy_breakdown_pj: dict           # part -> pJ (ENERGY_PARTS), all sparse parts summed
+    energy_breakdown_pj: dict           # part -> pJ (ENERGY_PARTS), all sparse actions summed
     dense_energy_pj: float
-
-    @property
-    def energy_pj(self) -> float:
-        return sum(self.energy_breakdown_pj.values())
-
-
-def _with_macs(a: Actions, macs: float) -> Actions:
-    return Actions(macs, a.cycles, a.active, a.storage, a.network)   # type: ignore[arg-type]
+    energy_pj: float                    # energy_of's total of the priced sparse table
 
 
 def sparse_layer(layer: Layer, arch, m: Mapping, spec: SparseSpec, models: dict[str, Model]) -> SparseLayer:
@@ -57,18 +49,13 @@ def sparse_layer(layer: Layer, arch, m: Mapping, spec: SparseSpec, models: dict[
     from accelsim.loopnest import from_fixed
 
     sa = analyze(problem, h, from_fixed(m, h), dense, spec, models)
-    parts = {p: 0.0 for p in ENERGY_PARTS}
     ha, price = arch_hierarchy(arch), arch_table(arch)
-    for table, macs, scale_store, scale_mac in (
-            (sa.data, sa.effective_macs, 1.0, 1.0), (sa.metadata, 0.0, 1.0, 1.0),
-            (sa.gated, sa.gated_macs, spec.gated_storage, spec.gated_compute)):
-        by_part, _ = energy_parts(energy_of(_with_macs(table, macs), ha, price))
-        for p, v in by_part.items():
-            parts[p] += v * (scale_mac if p == "mac" else scale_store)
+    e = energy_of(priced_actions(sa, ha.compute.name), ha, price)
+    parts, _ = energy_parts(e)
     dense_parts, _ = energy_parts(energy_of(dense, ha, price))
     if sa.macs <= 0:
         raise ConfigError(f"layer {layer.name!r} has no MACs: nothing sparse to model")
-    return SparseLayer(sa, parts, sum(dense_parts.values()))
+    return SparseLayer(sa, parts, sum(dense_parts.values()), e.total_pj)
 
 
 def bandwidth_counts(sl: SparseLayer) -> Counts:

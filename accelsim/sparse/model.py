@@ -20,7 +20,7 @@
    when the child is the compute: ``1 - prod d_c``; exact over the masks when the tensor and the
    conditions are actual masks and each read serves one MAC: :func:`per_mac_kept`, the metadata of
    the removed reads taken in proportion); they move from the data words to ``gated``
-   (they still cost ``gated_energy`` of the full action) or ``skipped`` (free; a skipped access's
+   (they still cost their own energy-table entry, ``gated_read`` ...: :func:`priced_actions`) or ``skipped`` (free; a skipped access's
    metadata is skipped too, a gated one's is still read). At the compute level, MACs where any
    condition operand is zero are gated or skipped, and with them the output's read-modify-write at
    the level feeding the compute. Tensors are independent, so the expected effective MACs are
@@ -50,10 +50,13 @@ from accelsim.cost.actions import Actions
 from accelsim.hierarchy import Hierarchy
 from accelsim.loopnest import Flat, LoopNest, flatten
 from accelsim.names import (
+    COMPUTE,
     DOWN,
     DOWN_DEST,
     FILL,
+    GATED,
     IFMAP,
+    METADATA,
     NETWORK_ACTIONS,
     OPERAND_ROLES,
     OUTPUT_ROLE,
@@ -61,6 +64,7 @@ from accelsim.names import (
     ROLES,
     UPDATE,
     WEIGHT,
+    sparse_action,
 )
 from accelsim.problem import Problem
 from accelsim.sparse.density import DENSE, Actual, Model, Structured, binomial_pmf, expected_max
@@ -279,6 +283,23 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
                          Actions(0, 0, dense.active, skip_s, skip_n), formats)
 
 
+def priced_actions(sa: SparseActions, compute: str) -> Actions:
+    """One action table of everything that costs energy, for ``accelsim.cost.energy.energy_of``: data
+    words under the dense action's name (``read``), metadata words under ``metadata_read``, gated words
+    under ``gated_read``; effective MACs as ``macs`` and gated MACs as the op ``gated_compute`` of the
+    compute level ``compute``; skipped words and MACs are left out (they do not happen). Each sparse
+    action is priced by its own energy-table entry (``accelsim.energy_table.with_sparse_defaults``)."""
+    storage: dict = dict(sa.data.storage)
+    network: dict = dict(sa.data.network)
+    for kind, part in ((METADATA, sa.metadata), (GATED, sa.gated)):
+        for (lv, r, a), v in part.storage.items():
+            storage[(lv, r, sparse_action(kind, a))] = v
+        for (lv, r, a), v in part.network.items():
+            network[(lv, r, sparse_action(kind, a))] = v
+    ops = {(compute, sparse_action(GATED, COMPUTE)): sa.gated_macs} if sa.gated_macs else {}
+    return Actions(sa.effective_macs, sa.dense_cycles, sa.active, storage, network, ops)   # type: ignore[arg-type]
+
+
 def compressed_tiles(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec: SparseSpec,
                      models: dict[str, Model]) -> dict[tuple[str, str], float]:
     """(level, role) -> words the role's tile occupies at the level in its format (payload + metadata
@@ -327,5 +348,5 @@ def imbalance(flat: Flat, units: int, p: float) -> float:
     return expected_max(binomial_pmf(t, p), units) / t
 
 
-__all__ = ["OPERAND_ROLES", "SparseActions", "analyze", "capacity_problems", "compressed_tiles", "imbalance",
+__all__ = ["OPERAND_ROLES", "SparseActions", "analyze", "capacity_problems", "compressed_tiles", "imbalance", "priced_actions",
            "lockstep_run", "tile_extents"]

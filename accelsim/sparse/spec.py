@@ -9,8 +9,11 @@ YAML (``configs/sparse/*.yaml``, or any file; ``accelsim run --sparse NAME|FILE`
       - {level: rf, tensor: weight, on_zero: [ifmap]}     # weight reads where the ifmap is zero
       - {level: mac, on_zero: [ifmap]}                    # MACs where the ifmap is zero
     skip: []                              # accesses / MACs that do not happen (save cycles too)
-    gated_energy: {storage: 0.0, compute: 0.0}       # a gated action's energy / the full action's
     capacity: expected                    # compressed tile size for capacity checks: expected | worst
+
+A gated action's energy is not the spec's: it is the energy table's own entry (``gated_read``,
+``gated_down``, ``gated_compute``, ...: ``accelsim.energy_table``, overridable under the arch's
+``energy.pj``).
 
 ``level: mac`` (the hierarchy's compute level name) targets the MACs; a storage level needs
 ``tensor``. Every name is checked against a hierarchy by :func:`check` (a format or feature on a
@@ -35,8 +38,6 @@ SKIP = "skip"
 KINDS: tuple[str, ...] = (GATE, SKIP)
 EXPECTED = "expected"
 WORST = "worst"
-STORAGE = "storage"
-COMPUTE_PART = "compute"
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,6 @@ class SparseSpec:
     name: str
     formats: tuple[tuple[tuple[str, str], Format], ...] = ()
     features: tuple[Feature, ...] = ()
-    gated_storage: float = 0.0
-    gated_compute: float = 0.0
     capacity: str = EXPECTED
     source: str = "<memory>"
 
@@ -103,18 +102,12 @@ def spec_from_dict(data: Any, source: str) -> SparseSpec:
                 raise g.error("on_zero", f"expected a non-empty list of roles ({', '.join(ROLES)}), got {on!r}")
             g.done()
             features.append(Feature(kind, level, role, tuple(on)))
-    ge = f.raw("gated_energy", {STORAGE: 0.0, COMPUTE_PART: 0.0})
-    if not isinstance(ge, dict) or set(ge) - {STORAGE, COMPUTE_PART}:
-        raise f.error("gated_energy", f"expected {{storage: x, compute: y}} (fractions in [0, 1]), got {ge!r}")
-    fr = {}
-    for part in (STORAGE, COMPUTE_PART):
-        v = ge.get(part, 0.0)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
-            raise f.error(f"gated_energy.{part}", f"must be a fraction in [0, 1], got {v!r}")
-        fr[part] = float(v)
+    if f.has("gated_energy"):
+        raise f.error("gated_energy", "a gated action is priced by its own energy-table entry, not a fraction: "
+                                      "give it in the arch's energy section, e.g. energy: {pj: {rf: {gated_read: 0.1}}}")
     capacity = f.str("capacity", EXPECTED, choices=[EXPECTED, WORST])
     f.done()
-    return SparseSpec(name, tuple(formats), tuple(features), fr[STORAGE], fr[COMPUTE_PART], capacity, source)
+    return SparseSpec(name, tuple(formats), tuple(features), capacity, source)
 
 
 def load_spec(name_or_path: str) -> SparseSpec:
@@ -162,5 +155,5 @@ def check(spec: SparseSpec, level_keeps: dict[str, tuple[str, ...]], compute: st
                               f"{ft.kind} the MACs (level {compute}) instead", source=spec.source, key=f"{key}.tensor")
 
 
-__all__ = ["COMPUTE_PART", "EXPECTED", "Feature", "GATE", "KINDS", "SKIP", "STORAGE", "SparseSpec", "WORST",
+__all__ = ["EXPECTED", "Feature", "GATE", "KINDS", "SKIP", "SparseSpec", "WORST",
            "check", "load_spec", "spec_from_dict"]
