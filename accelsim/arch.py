@@ -237,7 +237,7 @@ def _energy(f: Fields | None, word_bits: int, glb_kb: float, dram: Dram) -> tupl
 
         glb_r, glb_w = rw_pair("glb_pj", table.glb_read_pj, table.glb_write_pj)
         dram_r, dram_w = rw_pair("dram_pj", table.dram_read_pj, table.dram_write_pj)
-        from accelsim.energy_table import FIXED_COMPONENTS, pj_overrides
+        from accelsim.energy_keys import FIXED_COMPONENTS, pj_overrides
 
         overrides = pj_overrides(f, FIXED_COMPONENTS)      # per (component, action), sparse actions included
         f.done()

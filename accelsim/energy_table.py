@@ -34,6 +34,7 @@ from functools import lru_cache
 from typing import Any
 
 from accelsim.energy import PRESET_BY_NAME, Preset
+from accelsim.energy_keys import FIXED_COMPONENTS, Entry, actions_of, network_name, pj_overrides
 from accelsim.errors import ConfigError
 from accelsim.fields import Fields
 from accelsim.names import (
@@ -44,15 +45,11 @@ from accelsim.names import (
     DOWN_DEST,
     DRAIN,
     DRAM,
-    EXTRA_COMPUTE_ACTIONS,
-    EXTRA_NETWORK_ACTIONS,
-    EXTRA_STORAGE_ACTIONS,
     FILL,
     GATED,
     GLB,
     MAC,
     METADATA,
-    NET_SUFFIX,
     NETWORK,
     NETWORK_ACTIONS,
     READ,
@@ -68,23 +65,6 @@ from accelsim.names import (
     sparse_action,
 )
 from accelsim.vector_ops import OPS
-
-Entry = tuple[str, str, str, float]        # (component, role or ANY_ROLE, action, pJ)
-
-
-def actions_of(kind: str) -> tuple[str, ...]:
-    """The action names a component of ``kind`` may have, canonical order."""
-    if kind == STORAGE:
-        return STORAGE_ACTIONS + EXTRA_STORAGE_ACTIONS
-    if kind == NETWORK:
-        return NETWORK_ACTIONS + EXTRA_NETWORK_ACTIONS
-    if kind == VECTOR_UNIT:
-        return tuple(OPS)
-    return (COMPUTE,) + EXTRA_COMPUTE_ACTIONS + tuple(OPS)
-
-
-def network_name(level: str) -> str:
-    return level + NET_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -332,10 +312,6 @@ def arch_table(arch: Any) -> EnergyTable:
     return _arch_table(arch.energy, arch.energy_preset, tuple(noc_registry.hop_coefficients(arch)), arch.word_bits)
 
 
-FIXED_COMPONENTS: tuple[tuple[str, str], ...] = (
-    (DRAM, STORAGE), (GLB, STORAGE), (network_name(GLB), NETWORK), (RF, STORAGE), (REG, STORAGE), (MAC, COMPUTE_UNIT))
-
-
 @lru_cache(maxsize=256)
 def _arch_table(e: Any, preset: str, coeffs: tuple, word_bits: int) -> EnergyTable:
     entries: list[Entry] = []
@@ -440,32 +416,3 @@ def energy_spec_from_fields(f: Fields, hierarchy_components: tuple[tuple[str, st
     return EnergySpec(preset, overrides, tuple(areas), source)
 
 
-def pj_overrides(f: Fields, components: tuple[tuple[str, str], ...]) -> tuple[Entry, ...]:
-    """The ``pj: {component: {action: pJ | {role: pJ}}}`` key of an energy section (absent: none).
-    Actions are any of the component kind's (sparse ones included: ``gated_read``, ``metadata_fill``,
-    ``gated_compute``). Errors are one line naming the file and key."""
-    kinds = dict(components)
-    overrides: list[Entry] = []
-    if f.has("pj"):
-        pf = f.sub("pj")
-        for c in list(pf.data):
-            if c not in kinds:
-                raise pf.error(c, f"unknown component {c!r}; components: {', '.join(kinds)}")
-            cf = pf.sub(c)
-            allowed = actions_of(kinds[c])
-            for a in list(cf.data):
-                if a not in allowed:
-                    raise cf.error(a, f"unknown action {a!r} for {kinds[c]} component {c!r}; "
-                                      f"allowed: {', '.join(allowed)}")
-                if isinstance(cf.raw(a), dict) and kinds[c] != COMPUTE_UNIT:
-                    rf = cf.sub(a)
-                    for r in list(rf.data):
-                        if r not in ROLES:
-                            raise rf.error(r, f"unknown tensor {r!r}; allowed: {', '.join(ROLES)}")
-                        overrides.append((c, r, a, rf.number(r, minimum=0)))
-                    rf.done()
-                else:
-                    overrides.append((c, ANY_ROLE, a, cf.number(a, minimum=0)))
-            cf.done()
-        pf.done()
-    return tuple(overrides)

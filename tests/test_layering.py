@@ -32,7 +32,8 @@ LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     # from tile sizes (spec); noc/ models are parameters and closed-form per-stream formulas over a
     # mapping (spec), which the cost model and the simulator ask.
     (1, "spec", ("workloads", "dataflows", "noc", "accelsim.arch", "accelsim.mapping", "accelsim.tiles",
-                 "accelsim.legality", "accelsim.constraints", "accelsim.energy", "accelsim.energy_table", "accelsim.interop",
+                 "accelsim.legality", "accelsim.constraints", "accelsim.energy", "accelsim.energy_table", "accelsim.energy_keys",
+                 "accelsim.interop",
                  "accelsim.problem", "accelsim.hierarchy", "accelsim.loopnest", "accelsim.vector_ops", "accelsim.fused",
                  "accelsim.sparse.density", "accelsim.sparse.formats", "accelsim.sparse.spec",
                  # transformer workloads: the attention shape and cascade, BERT/GPT-2 blocks (the zoo's bert_base)
