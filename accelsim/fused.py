@@ -46,7 +46,6 @@ MODES: dict[str, tuple[str, str]] = {
     "keep_h": (RECOMPUTE, RETAIN),           # keep horizontally (column overlap), recompute vertically
     "keep": (RETAIN, RETAIN),                # fully keep (vertical overlap in a full-width line buffer)
 }
-LEVELS = ("glb",)     # where intermediates may live: the GLB of a fixed-shape arch (hierarchies: not yet)
 ROW_WISE = (LayerKind.CONV, LayerKind.DEPTHWISE, LayerKind.POOL, LayerKind.ELTWISE, LayerKind.ACTIVATION)
 
 
@@ -57,12 +56,14 @@ class FusedGroup:
     cols: int = 0                 # output columns (Q) per tile; 0: the whole width
     batch: int = 1                # images per tile
     mode: str = "keep"
-    level: str = "glb"            # where the intermediate tensors live
+    level: str = "glb"            # where the intermediate tensors live (a storage level; check_level)
     weights_resident: bool = True  # every layer's weights stay on chip for the whole group (read once)
+    cores: int = 1                # instances of the level working side by side, each on a block of rows
 
     def text(self) -> str:
         tile = f"{self.rows}x{self.cols or 'Q'}" + (f"x{self.batch}n" if self.batch != 1 else "")
-        return f"[{' > '.join(self.layers)}] tile {tile} {self.mode} @{self.level}"
+        on = f" x{self.cores} cores" if self.cores != 1 else ""
+        return f"[{' > '.join(self.layers)}] tile {tile} {self.mode} @{self.level}{on}"
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Band:
 
     need: tuple[tuple[int, int], ...]
     new: tuple[tuple[int, int], ...]
+    starts: tuple[int, ...] = (0,)      # tiles that begin a block (a core's first tile: nothing kept before it)
 
     @property
     def computed(self) -> int:
@@ -95,9 +97,9 @@ class Band:
 
     @property
     def overlap(self) -> int:
-        """The largest overlap of consecutive bands (what a line buffer keeps)."""
-        return max((max(0, min(b0, b1) - max(a0, a1)) for (a0, b0), (a1, b1) in zip(self.need, self.need[1:])),
-                   default=0)
+        """The largest overlap of consecutive bands of one block (what a core's line buffer keeps)."""
+        return max((max(0, min(b0, b1) - max(a0, a1)) for t, ((a0, b0), (a1, b1))
+                    in enumerate(zip(self.need, self.need[1:]), start=1) if t not in self.starts), default=0)
 
 
 def _halo_spec(layer: Layer, axis: int) -> dict:
@@ -111,12 +113,20 @@ def _tiles(size: int, step: int) -> tuple[tuple[int, int], ...]:
     return tuple((a, min(a + step, size)) for a in range(0, size, step))
 
 
-def _new(need: Sequence[tuple[int, int]], how: str) -> tuple[tuple[int, int], ...]:
+def block_starts(tiles: int, cores: int) -> tuple[int, ...]:
+    """The first tile of each of ``min(cores, tiles)`` contiguous blocks, as even as possible."""
+    blocks = min(cores, tiles)
+    return tuple(k * tiles // blocks for k in range(blocks))
+
+
+def _new(need: Sequence[tuple[int, int]], how: str, starts: tuple[int, ...] = (0,)) -> tuple[tuple[int, int], ...]:
     if how == RECOMPUTE:
         return tuple(need)
     out: list[tuple[int, int]] = []
     done = None
-    for a, b in need:
+    for t, (a, b) in enumerate(need):
+        if t in starts:
+            done = None
         if b <= a:                      # an empty band computes nothing
             out.append((a, a))
             continue
@@ -147,11 +157,12 @@ class Geometry:
         step = self.group.rows if axis == 0 else (self.group.cols or last.Q)
         how = self.modes[axis]
         tiles = _tiles(size, step)
-        out = [Band(tiles, tiles)]          # the last layer's output: the tiles themselves
+        starts = block_starts(len(tiles), self.group.cores) if axis == 0 else (0,)
+        out = [Band(tiles, tiles, starts)]          # the last layer's output: the tiles themselves
         for layer in reversed(self.layers):
             spec = _halo_spec(layer, axis)
             need = tuple(input_band(a, b, **spec) for a, b in out[0].new)
-            out.insert(0, Band(need, _new(need, how)))
+            out.insert(0, Band(need, _new(need, how, starts), starts))
         return tuple(out)
 
     @cached_property
@@ -180,9 +191,8 @@ def check_group(group: FusedGroup, graph, where: str = "fuse") -> tuple[Layer, .
     """The group's layers, after checking every invariant of the module docstring against ``graph``."""
     if group.mode not in MODES:
         raise ConfigError(f"{where}.mode: unknown overlap mode {group.mode!r}; allowed: {', '.join(MODES)}")
-    if group.level not in LEVELS:
-        raise ConfigError(f"{where}.level: intermediates cannot live at {group.level!r}; allowed: {', '.join(LEVELS)} "
-                          f"(fixed-shape archs; level-list hierarchies are not supported yet)")
+    if isinstance(group.cores, bool) or not isinstance(group.cores, int) or group.cores < 1:
+        raise ConfigError(f"{where}.cores: must be an integer >= 1, got {group.cores!r}")
     if not group.layers:
         raise ConfigError(f"{where}.layers: a group needs at least one layer")
     if graph is None:
@@ -235,7 +245,8 @@ def check_plan(groups: Sequence[FusedGroup], graph, where: str = "fuse") -> None
 
 
 def group_from_dict(data, source: str, key: str) -> FusedGroup:
-    """``{layers: [...], rows, cols, batch, mode, level, weights_resident}`` (YAML form)."""
+    """``{layers: [...], rows, cols, batch, mode, level, weights_resident, cores}`` (YAML form; the level
+    is checked against the hierarchy by :func:`check_level`)."""
     from accelsim.fields import Fields
 
     f = Fields(data, source, key)
@@ -244,7 +255,59 @@ def group_from_dict(data, source: str, key: str) -> FusedGroup:
         raise f.error("layers", f"expected a list of layer names, got {layers!r}")
     g = FusedGroup(tuple(layers), rows=f.int("rows", 1, minimum=1), cols=f.int("cols", 0, minimum=0),
                    batch=f.int("batch", 1, minimum=1), mode=f.str("mode", "keep", choices=list(MODES)),
-                   level=f.str("level", "glb", choices=list(LEVELS)),
-                   weights_resident=f.bool("weights_resident", True))
+                   level=f.str("level", "glb"), weights_resident=f.bool("weights_resident", True),
+                   cores=f.int("cores", 1, minimum=1))
     f.done()
     return g
+
+
+# ---- the level the intermediates live at (a storage level of a hierarchy) ---------------------------
+
+def fusable_levels(hierarchy) -> tuple[str, ...]:
+    """Buffers (below the backing store, not a last register level) that keep ifmap, weight and psum:
+    an intermediate is one layer's psum and the next one's ifmap, and the layers' inner mappings read
+    their weights there."""
+    from accelsim.names import ROLES
+
+    return tuple(hierarchy.levels[i].name for i in hierarchy.buffers
+                 if all(hierarchy.levels[i].keeps_role(r) for r in ROLES))
+
+
+def level_words(hierarchy, level: str) -> float:
+    """Words one instance of ``level`` holds (all its capacity groups pooled; inf when unbounded)."""
+    groups = hierarchy.level(level).capacity
+    return float(sum(w for _, w in groups)) if groups else float("inf")
+
+
+def level_instances(hierarchy, level: str) -> int:
+    """Instances of ``level``: the product of the fanouts above it (cores, clusters)."""
+    out = 1
+    for i, f in hierarchy.fanouts:
+        if i < hierarchy.index(level):
+            out *= f.size
+    return out
+
+
+def check_level(group: FusedGroup, hierarchy, peak: int, where: str = "fuse") -> None:
+    """The group's level exists below the backing store, keeps ifmap, weight and psum, has at least
+    ``group.cores`` instances, and one instance holds the group's peak."""
+    from accelsim.names import ROLES
+
+    names = hierarchy.level_names
+    allowed = ", ".join(fusable_levels(hierarchy)) or "none (no buffer keeps ifmap, weight and psum)"
+    if group.level not in names[1:] or hierarchy.index(group.level) not in hierarchy.buffers:
+        raise ConfigError(f"{where}.level: {group.level!r} is not a buffer of {hierarchy.name!r} (below the "
+                          f"backing store, not a register level); allowed: {allowed}")
+    lv = hierarchy.level(group.level)
+    missing = [r for r in ROLES if not lv.keeps_role(r)]
+    if missing:
+        raise ConfigError(f"{where}.level: {group.level!r} does not keep {', '.join(missing)}; a group's level holds its "
+                          f"intermediates (psum of one layer, ifmap of the next) and its weights; allowed: {allowed}")
+    n = level_instances(hierarchy, group.level)
+    if group.cores > n:
+        raise ConfigError(f"{where}.cores: {group.cores} cores but {hierarchy.name!r} has {n} instance(s) of "
+                          f"{group.level!r}")
+    words = level_words(hierarchy, group.level)
+    if peak > words:
+        raise ConfigError(f"{where}: the tile does not fit: {group.text()} needs {peak} words live at its peak, "
+                          f"{group.level!r} holds {int(words)}")

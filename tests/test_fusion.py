@@ -184,5 +184,5 @@ def test_group_yaml_form_and_its_errors():
         group_from_dict({"layers": ["c1"], "mode": "both"}, "f.yaml", "fuse.groups[0]")
     with pytest.raises(ConfigError, match=r"fuse.groups\[0\].rowz: unknown key"):
         group_from_dict({"layers": ["c1"], "rowz": 2}, "f.yaml", "fuse.groups[0]")
-    with pytest.raises(ConfigError, match="intermediates cannot live at 'rf'"):
-        check_plan([FusedGroup(("c1", "p1"), level="rf")], _net())
+    with pytest.raises(ConfigError, match=r"fuse.groups\[0\].cores: must be an integer >= 1, got 0"):
+        check_plan([FusedGroup(("c1", "p1"), cores=0)], _net())

@@ -9,10 +9,12 @@ import sys
 import pytest
 
 from accelsim.arch import load_arch
+from accelsim.cost.energy import energy_of
 from accelsim.cost.fused import count_group
+from accelsim.cost.fused_levels import level_counts, rule_nest
 from accelsim.errors import ConfigError
 from accelsim.fused import FusedGroup
-from accelsim.mapper.network import group_actions, group_cost, node_costs, plan_network
+from accelsim.mapper.network import group_actions, group_cost, plan_network, target_of
 from workloads import zoo
 
 
@@ -33,26 +35,33 @@ def test_plan_covers_the_graph_in_order_and_is_never_worse(resnet18_plan):
     fused = [g for g in plan.groups if g.counts is not None]
     assert fused, "ResNet-18 on eyeriss_v1 fuses something (the stem and its pool at least)"
     assert fused[0].group.layers == ("conv1", "pool1")
-    alone = node_costs(w.graph, arch)
+    target = target_of(arch)
     for g in fused:                            # the plan's numbers are the group's exact counts, re-derived
         again = count_group(g.group, w.graph)
         assert again == g.counts and again.peak <= arch.glb_words
-        assert group_cost(again, alone, arch) == g.cost
+        inner = level_counts(g.group, w.graph, target.hierarchy, rule_nest(target.flow))
+        assert inner == g.levels and group_cost(again, inner, target) == g.cost
         assert g.cost.dram_words == again.dram_words < g.alone.dram_words
 
 
 def test_group_cost_prices_its_words_through_the_energy_table(resnet18_plan):
-    """conv1+pool1 of ResNet-18 (whole-layer tile) on eyeriss_v1 (normalized: DRAM 200, GLB write 6 pJ):
-    DRAM 150,528 input + 9,408 weight words read, 200,704 output words written; 802,816 conv1
-    outputs written once at the GLB. 200 x 360,640 + 6 x 802,816 = 76,944,896 pJ above the layers."""
+    """conv1+pool1 of ResNet-18 (one output row per tile, keep) on eyeriss_v1 (normalized: DRAM 200, GLB 6 pJ a
+    read, fill or drain): DRAM 150,528 input + 9,408 weight words read (each a GLB fill), 200,704
+    output words written (a GLB drain). 206 x 360,640 = 74,291,840 pJ, plus the layers' tile tables."""
     arch, w, _ = resnet18_plan
+    target = target_of(arch)
     counts = count_group(FusedGroup(("conv1", "pool1")), w.graph)
-    assert group_actions(counts).storage == {("dram", "ifmap", "read"): 150528, ("dram", "weight", "read"): 9408,
-                                             ("dram", "psum", "update"): 200704, ("glb", "psum", "update"): 802816}
-    alone = node_costs(w.graph, arch)
-    inner = sum((alone[c.name][0].energy_pj - alone[c.name][0].energy_breakdown_pj["dram"]) * c.recompute_ratio
-                for c in counts.layers)
-    assert group_cost(counts, alone, arch).energy_pj == inner + 76_944_896.0
+    moved = group_actions(counts, target.hierarchy)
+    assert moved.storage == {("dram", "ifmap", "read"): 150528, ("glb", "ifmap", "fill"): 150528,
+                             ("dram", "weight", "read"): 9408, ("glb", "weight", "fill"): 9408,
+                             ("glb", "psum", "drain"): 200704, ("dram", "psum", "update"): 200704}
+    assert energy_of(moved, target.hierarchy, target.table).total_pj == 74_291_840.0
+    inner = level_counts(counts.group, w.graph, target.hierarchy, rule_nest(target.flow))
+    layers = sum(energy_of(lv.actions, target.hierarchy, target.table).total_pj for lv in inner)
+    assert group_cost(counts, inner, target).energy_pj == pytest.approx(74_291_840.0 + layers, rel=1e-12)
+    # the pool's tile table by hand (3x3/2, pad 1): per output row it reads its 3-row window of conv1's
+    # 64 x 112 x 112 output (2 rows for the first: padding), 167 rows in all, and writes 64 x 56 x 56 once
+    assert inner[1].actions.storage == {("glb", "ifmap", "read"): 64 * 167 * 112, ("glb", "psum", "update"): 64 * 56 * 56}
 
 
 def test_every_cut_has_a_reason(resnet18_plan):
@@ -103,10 +112,19 @@ def test_cli_fuse_bad_input_is_one_line_exit_2():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["hierarchy/eyeriss_v2", "-w", "resnet18", "--fuse"], "--fuse runs on fixed-shape archs only"),
     (["eyeriss_v1", "-w", "resnet18", "--fuse", "--layers", "conv1"], "--fuse plans the whole network graph"),
 ])
 def test_cli_fuse_unsupported_combinations(argv, message):
     proc = subprocess.run([sys.executable, "-m", "accelsim", "run", *argv, "--no-sim", "-q"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
+
+
+def test_cli_fuse_on_a_hierarchy_without_a_fusable_level_says_why():
+    """The clustered Eyeriss v2's GLB clusters keep no weights; its spads (12 + 192 + 32 = 236 words)
+    keep all three but hold no tile: the plan is layer by layer and every cut says so."""
+    proc = subprocess.run([sys.executable, "-m", "accelsim", "run", "hierarchy/eyeriss_v2", "-w", "resnet18", "--no-sim",
+                           "-q", "--fuse"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "fusion (energy): 0 fused group(s)" in proc.stdout
+    assert "adding 'pool1': capacity: the smallest tile needs" in proc.stdout and "'spad' holds 236" in proc.stdout

@@ -24,7 +24,7 @@ def setup():
     arch = load_arch("eyeriss_v1")
     graph = zoo.get("resnet18").graph
     alone = node_costs(graph, arch)
-    return arch, graph, {n: r.ideal_cycles for n, (r, _) in alone.items()}
+    return arch, graph, {n: c.cycles for n, c in alone.items()}
 
 
 @pytest.mark.parametrize("group", GROUPS, ids=lambda g: g.layers[0])

@@ -237,11 +237,11 @@ def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
     from workloads.selection import select_layers
 
     for flag, given in (("--buffers", args.buffers),
-                        ("--format scalesim", args.format == "scalesim"), ("--fuse", args.fuse),
+                        ("--format scalesim", args.format == "scalesim"),
                         ("--sparse", args.sparse), ("--density", args.density)):
         if given:
             raise ConfigError(f"{flag} runs on fixed-shape archs only; {args.arch!r} is a level-list hierarchy "
-                              "(no SCALE-Sim buffers, fusion planner or sparse view on hierarchies yet)")
+                              "(no SCALE-Sim buffers or sparse view on hierarchies yet)")
     out = output_dir(args.out) if args.out else None
     full = load_problem_workload(args.workload, args.batch)
     workload = cast(ProblemWorkload, select_layers(cast(Workload, full), args.layers))  # the same names/select()
@@ -258,6 +258,10 @@ def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
     finally:
         bar.close()
     doc = report_hierarchy.stats(result)
+    if args.fuse:
+        from workloads.loader import load_workload
+
+        doc["fusion"] = _fusion(args, load_workload(args.workload, args.batch), hierarchy)
     tl_tables = _timeloop_counts(result, doc) if args.counts == "timeloop" else []
     written = report_hierarchy.write_outputs(result, doc, out) if out is not None else []
     if args.json:
@@ -268,13 +272,19 @@ def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
         print(report_hierarchy.table(doc))
         for text in tl_tables:
             print(text)
+        if args.fuse:
+            from accelsim.fusion_report import fusion_table
+
+            print()
+            print(fusion_table(doc["fusion"]))
         if out is not None:
             print(f"wrote {', '.join(str(p) for p in written)}")
     return 0
 
 
 def _fusion(args: argparse.Namespace, workload, arch) -> dict:
-    """The network mapper's plan over the whole graph (``--objective`` cycles is its latency)."""
+    """The network mapper's plan over the whole graph (``--objective`` cycles is its latency);
+    ``arch``: a fixed-shape arch or a level-list hierarchy."""
     from accelsim.mapper.network import plan_network
 
     if args.layers:

@@ -1,25 +1,35 @@
-"""The network mapper: where to cut a workload graph into fused groups, and each group's tile and
-overlap mode, for energy, latency or EDP under the GLB's capacity.
+"""The network mapper: where to cut a workload graph into fused groups, and each group's tile,
+overlap mode and intermediate level, for energy, latency or EDP under that level's capacity.
 
-Layer by layer is always a candidate: a group of one node costs exactly what the node costs alone
-(its mapping's own counts), so the plan found is never worse than running every node alone. The
-plan is a shortest path over the graph's node order (dynamic programming over cut points); a run
-of consecutive nodes is a candidate group when ``accelsim.fused.check_group`` accepts it and some
-tile fits the GLB.
+The target is a fixed-shape arch (``accelsim.arch``; its level list ``hierarchy.from_arch``) or a
+level-list hierarchy (``accelsim.hierarchy``). Layer by layer is always a candidate: a group of one
+node costs exactly what the node costs alone, so the plan found is never worse than running every
+node alone. The plan is a shortest path over the graph's node order (dynamic programming over cut
+points); a run of consecutive nodes is a candidate group when ``accelsim.fused.check_group`` accepts
+it and some tile fits some level (``accelsim.fused.check_level``).
 
-Cost of a fused group (docs/fusion.md): its exact counts (``accelsim.cost.fused``) for DRAM and the
-intermediate level; below that each layer's own inner mapping (the dataflow's named mapping of the
-whole layer) scaled by the layer's recomputation ratio (computed / output elements), an estimate;
-DRAM energy from the group's words, intermediates written once at the GLB (both priced by the one
-energy sum, ``cost.energy.energy_of``, with the arch's table). Latency: compute cycles
-(scaled the same way) or DRAM words at the arch's bandwidth, whichever is larger (tiles double
-buffered). A lone node: its own latency the same way. EDP: the path minimises
-``energy / E0 + latency / L0`` (E0, L0: layer by layer), first order in EDP, and the plan is kept
-only when its EDP beats layer by layer.
+A lone node: a fixed-shape arch runs its dataflow's named mapping on the fixed path (``evaluate``;
+latency the fixed shape's bound ``cost.bound.latency_bound``); a hierarchy runs the dataflow's rule
+(``dataflows.nest_rule.build``) through ``count_actions``, ``energy_of`` and ``hierarchy_bound``; a
+vector op is streamed (``cost.actions.streamed_actions`` on a hierarchy).
 
-Attention (``accelsim.attention.plan``): a graph's Q.K^T -> softmax -> A.V run is a candidate group
-priced by each attention dataflow (unfused, FLAT-style, FuseMax-style); the objective picks one,
-against running the three nodes alone, like any group.
+A fused group, all counted exactly: DRAM words from its counts (``accelsim.cost.fused``), each
+priced as a DRAM read and a fill of the level (a DRAM write: a drain of the level and a DRAM
+update; levels between DRAM and the group's level are bypassed); below the level every layer's own
+inner mapping on each tile (``accelsim.cost.fused_levels``: the dataflow's rule on the tile problem),
+so the group's energy is ``energy_of`` over those words plus the layers' tile tables. Latency: the
+layers' tile bounds summed (tiles run one after another; with ``cores`` instances of the level the
+slowest core's tiles), or the DRAM words at the backing store's bandwidth, whichever is larger
+(tiles double buffered). EDP: the path minimises ``energy / E0 + latency / L0`` (E0, L0: layer by
+layer), first order in EDP, and the plan is kept only when its EDP beats layer by layer.
+
+Attention (``accelsim.attention.plan``, fixed-shape archs): a graph's Q.K^T -> softmax -> A.V run is a
+candidate group priced by each attention dataflow (unfused, FLAT-style, FuseMax-style); the objective
+picks one, against running the three nodes alone, like any group.
+
+Levels: every storage level below the backing store that keeps ifmap, weight and psum (the
+intermediates are one layer's psum and the next one's ifmap; the inner mappings read weights from
+it) is a candidate; the cheapest level whose capacity holds the group's peak wins.
 
 Seeded and budgeted: ``budget`` group evaluations in all; when a run has more candidate tiles than
 its share, a ``random.Random(seed)`` sample of them is scored (the whole-layer tile always is).
@@ -29,15 +39,18 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
-from accelsim.cost.actions import Actions
+from accelsim.cost.actions import Actions, count_actions, streamed_actions
+from accelsim.cost.bound import hierarchy_bound, latency_bound
 from accelsim.cost.energy import energy_of
 from accelsim.cost.fused import GroupCounts, count_group
-from accelsim.cost.model import LayerResult, arch_hierarchy, evaluate
-from accelsim.energy_table import arch_table
+from accelsim.cost.fused_levels import LayerLevels, add_actions, level_counts, rule_nest
+from accelsim.energy_table import EnergyTable, arch_table, table_for
 from accelsim.errors import ConfigError
-from accelsim.fused import MODES, FusedGroup, check_group
-from accelsim.names import DRAM, GLB, IFMAP, PSUM, READ, UPDATE, WEIGHT
+from accelsim.fused import MODES, FusedGroup, check_group, fusable_levels, level_instances, level_words
+from accelsim.hierarchy import Hierarchy, from_arch
+from accelsim.names import DRAIN, FILL, IFMAP, PSUM, READ, UPDATE, WEIGHT
 
 OBJECTIVES = ("energy", "latency", "edp")
 
@@ -58,6 +71,7 @@ class PlannedGroup:
     alone: NodeCost                  # the same nodes run layer by layer
     why_cut: str                     # why the group ends where it does
     alone_dram: dict                 # node -> its DRAM words run alone
+    levels: tuple[LayerLevels, ...] = ()   # a fused group: each layer's exact counts below its level
     attention: str | None = None     # an attention group: the dataflow chosen (accelsim.attention.plan)
 
     def as_dict(self) -> dict:
@@ -68,9 +82,11 @@ class PlannedGroup:
                "why_cut": self.why_cut, "per_layer_alone": dict(self.alone_dram)}
         if self.counts is not None:
             out.update(tile=[self.group.rows, self.group.cols, self.group.batch], mode=self.group.mode,
+                       level=self.group.level, cores=self.group.cores,
                        weights_resident=self.group.weights_resident, peak_words=self.counts.peak,
                        capacity_words=self.counts.capacity_total, macs=self.counts.macs,
-                       dram_by_layer=dict(self.counts.dram_by_layer))
+                       dram_by_layer=dict(self.counts.dram_by_layer),
+                       inner_words={lv.name: _words_by_level(lv.actions) for lv in self.levels})
         elif self.attention is not None:
             out.update(fused=True, attention_dataflow=self.attention)
         else:
@@ -78,12 +94,23 @@ class PlannedGroup:
         return out
 
 
+def _words_by_level(a: Actions) -> dict:
+    """Words per storage level (all its actions) and per network (``LEVEL.net``: words delivered)."""
+    out: dict[str, int] = {}
+    for (lv, _, _), n in a.storage.items():
+        out[lv] = out.get(lv, 0) + n
+    for (lv, _, act), n in a.network.items():
+        if act in ("down_dest", "up_src"):
+            out[f"{lv}.net"] = out.get(f"{lv}.net", 0) + n
+    return out
+
+
 @dataclass(frozen=True)
 class NetworkPlan:
     groups: tuple[PlannedGroup, ...]
     objective: str
     evaluated: int
-    glb_words: int
+    glb_words: float                 # capacity of the largest candidate level (words; inf: unbounded)
 
     def total(self, attr: str, baseline: bool = False) -> float:
         return sum(getattr(g.alone if baseline else g.cost, attr) for g in self.groups)
@@ -97,64 +124,105 @@ class NetworkPlan:
                 "groups": [g.as_dict() for g in self.groups]}
 
 
-def _dram_words(result: LayerResult) -> int:
-    from accelsim.cost.counts import L_DRAM
+@dataclass(frozen=True)
+class Target:
+    """What the mapper maps onto: the level list, its energy table, the dataflow, and the fixed-shape
+    arch when it was given one (lone nodes then keep the fixed path)."""
 
-    c = result.counts
-    return int(sum(c.reads[L_DRAM]) + sum(c.writes[L_DRAM]))
+    hierarchy: Hierarchy
+    table: EnergyTable
+    flow: Any
+    arch: Any = None
+
+    @property
+    def dram_words_per_cycle(self) -> float:
+        top = self.hierarchy.levels[0]
+        bw = top.bandwidth if top.bandwidth is not None else top.read_bandwidth
+        return float("inf") if bw is None else bw
 
 
-def _latency(compute: float, dram_words: float, arch) -> float:
-    return max(compute, dram_words / arch.dram_words_per_cycle)
-
-
-def node_costs(graph, arch, dataflow: str | None = None) -> dict[str, tuple[LayerResult, NodeCost]]:
-    """Every node run alone: a MAC layer with the dataflow's named mapping, a vector op streamed."""
+def target_of(arch, dataflow: str | None = None) -> Target:
+    """A fixed-shape arch or a level-list hierarchy as a :class:`Target`."""
     from dataflows import registry
 
-    flow = registry.get(dataflow or arch.dataflow)
+    if isinstance(arch, Hierarchy):
+        name = dataflow or arch.dataflow
+        if name is None:
+            raise ConfigError(f"hierarchy {arch.name!r} names no dataflow: give one (--dataflow)", source=arch.source)
+        return Target(arch, table_for(arch), registry.get(name))
+    return Target(from_arch(arch), arch_table(arch), registry.get(dataflow or arch.dataflow), arch)
+
+
+def _latency(compute: float, dram_words: float, target: Target) -> float:
+    return max(compute, dram_words / target.dram_words_per_cycle)
+
+
+def _top_words(a: Actions, top: str) -> int:
+    return sum(n for (lv, _, _), n in a.storage.items() if lv == top)
+
+
+def node_costs(graph, arch, dataflow: str | None = None) -> dict[str, NodeCost]:
+    """Every node run alone (module docstring). ``arch``: a fixed-shape arch, a hierarchy or a Target."""
+    target = arch if isinstance(arch, Target) else target_of(arch, dataflow)
+    h = target.hierarchy
+    top = h.levels[0].name
     out = {}
     for node in graph.nodes:
-        result = evaluate(node, arch, flow.named(node, arch) if node.kind.has_macs else None)  # type: ignore[arg-type]
-        words = _dram_words(result)
-        out[node.name] = (result, NodeCost(node.name, result.energy_pj, _latency(result.ideal_cycles, words, arch),
-                                           words))
+        if target.arch is not None:
+            from accelsim.cost.model import evaluate
+
+            result = evaluate(node, target.arch, target.flow.named(node, target.arch) if node.kind.has_macs
+                              else None)  # type: ignore[arg-type]
+            c = result.counts
+            words = int(sum(c.reads[0]) + sum(c.writes[0]))
+            out[node.name] = NodeCost(node.name, result.energy_pj,
+                                      _latency(latency_bound(c, target.arch), words, target), words)
+            continue
+        if node.kind.has_macs:
+            from accelsim.problem import from_layer
+            from dataflows.nest_rule import build
+
+            problem = from_layer(node)
+            actions = count_actions(problem, h, build(target.flow.rule, problem, h, target.flow.name))
+        else:
+            actions = streamed_actions(h, node.ifmap_elems, node.output_elems)
+        words = _top_words(actions, top)
+        out[node.name] = NodeCost(node.name, energy_of(actions, h, target.table).total_pj,
+                                  _latency(hierarchy_bound(actions, h), words, target), words)
     return out
 
 
-def group_actions(counts: GroupCounts) -> Actions:
-    """The words a fused group moves above its layers' inner mappings, as an action table over the
-    fixed shape's levels (``hierarchy.from_arch``): DRAM reads (``.weight`` tensors as weight, the
-    group's input and outside operands as ifmap), DRAM writes of outputs (psum updates), and each
-    intermediate written once at the GLB (psum update). MACs are 0: they are in the layers' costs."""
+def group_actions(counts: GroupCounts, hierarchy: Hierarchy) -> Actions:
+    """The words a fused group moves between DRAM and its level, as an action table: each DRAM read
+    a read of the backing store (``.weight`` tensors as weight, the group's input and outside operands
+    as ifmap) and a fill of the level, each DRAM write a drain of the level and an update of the
+    backing store (psum). MACs are 0: they are in the layers' tile tables."""
+    top, level = hierarchy.levels[0].name, counts.group.level
     storage: dict[tuple[str, str, str], int] = {}
 
     def add(key: tuple[str, str, str], n: int) -> None:
         storage[key] = storage.get(key, 0) + n
 
     for name, n in counts.dram_reads.items():
-        add((DRAM, WEIGHT if name.endswith(".weight") else IFMAP, READ), n)
+        role = WEIGHT if name.endswith(".weight") else IFMAP
+        add((top, role, READ), n)
+        add((level, role, FILL), n)
     for n in counts.dram_writes.values():
-        add((DRAM, PSUM, UPDATE), n)
-    for n in counts.level_writes.values():
-        add((GLB, PSUM, UPDATE), n)
+        add((level, PSUM, DRAIN), n)
+        add((top, PSUM, UPDATE), n)
     return Actions(0, 0, 0, storage, {})
 
 
-def group_cost(counts: GroupCounts, alone: dict[str, tuple[LayerResult, NodeCost]], arch) -> NodeCost:
-    """Each layer's cost alone without its DRAM part, scaled by its recomputation ratio, plus the
-    group's own words (:func:`group_actions`) priced by the one energy sum (``cost.energy.energy_of``)
-    with the arch's table."""
-    energy = 0.0
-    compute = 0.0
-    for c in counts.layers:
-        result, _ = alone[c.name]
-        ratio = c.recompute_ratio
-        energy += (result.energy_pj - result.energy_breakdown_pj["dram"]) * ratio
-        compute += result.ideal_cycles * ratio
-    energy += energy_of(group_actions(counts), arch_hierarchy(arch), arch_table(arch)).total_pj
+def group_cost(counts: GroupCounts, levels: tuple[LayerLevels, ...], target: Target) -> NodeCost:
+    """The group's words (:func:`group_actions`) and its layers' tile tables, priced by the one energy
+    sum (``cost.energy.energy_of``); latency as the module docstring says."""
+    total = group_actions(counts, target.hierarchy)
+    for lv in levels:
+        total = add_actions(total, lv.actions)
+    energy = energy_of(total, target.hierarchy, target.table).total_pj
+    compute = max(map(sum, zip(*(lv.cycles_by_core for lv in levels))), default=0.0)   # the slowest core
     words = counts.dram_words
-    return NodeCost("+".join(counts.group.layers), energy, _latency(compute, words, arch), words)
+    return NodeCost("+".join(counts.group.layers), energy, _latency(compute, words, target), words)
 
 
 def _tiles(last) -> list[tuple[int, int]]:
@@ -165,17 +233,23 @@ def _tiles(last) -> list[tuple[int, int]]:
 
 def plan_network(workload, arch, *, objective: str = "energy", budget: int = 20000, seed: int = 0,
                  max_group: int = 6, dataflow: str | None = None) -> NetworkPlan:
+    """The plan (module docstring). ``arch``: a fixed-shape arch or a level-list hierarchy."""
     if objective not in OBJECTIVES:
         raise ConfigError(f"fuse.objective: unknown objective {objective!r}; allowed: {', '.join(OBJECTIVES)}")
     graph = workload.graph
     if graph is None:
         raise ConfigError(f"workload {workload.name!r} carries no graph (no edges); fusion needs one "
                           f"(zoo networks with graphs, YAML with inputs:, ONNX)")
-    alone = node_costs(graph, arch, dataflow)
+    target = target_of(arch, dataflow)
+    h = target.hierarchy
+    nest_for = rule_nest(target.flow) if target.flow.rule is not None else None
+    levels = fusable_levels(h)
+    alone = node_costs(graph, target)
     names = [n.name for n in graph.nodes]
-    glb = arch.glb_words
-    e0 = sum(c.energy_pj for _, c in alone.values())
-    l0 = sum(c.cycles for _, c in alone.values())
+    cap = max((level_words(h, lv) for lv in levels), default=0)
+    cap = int(cap) if cap != float("inf") else cap
+    e0 = sum(c.energy_pj for c in alone.values())
+    l0 = sum(c.cycles for c in alone.values())
 
     def score(c: NodeCost) -> float:
         if objective == "energy":
@@ -188,7 +262,9 @@ def plan_network(workload, arch, *, objective: str = "energy", budget: int = 200
     runs = [(j, i) for i in range(len(names)) for j in range(max(0, i - max_group + 1), i)]
     share = max(1, budget // max(1, len(runs)))
     evaluated = 0
-    best_of: dict[tuple[int, int], tuple[float, NodeCost, GroupCounts | str] | str] = {}
+    cache: dict = {}
+    Best = tuple[float, NodeCost, GroupCounts | str, tuple[LayerLevels, ...]]
+    best_of: dict[tuple[int, int], Best | str] = {}
     for j, i in runs:
         group_names = tuple(names[j:i + 1])
         try:
@@ -196,64 +272,78 @@ def plan_network(workload, arch, *, objective: str = "energy", budget: int = 200
         except ConfigError as exc:
             best_of[(j, i)] = str(exc)
             continue
-        cands = [(r, c, m, w) for r, c in _tiles(layers[-1]) for m in MODES for w in (True, False)]
+        if nest_for is None:
+            best_of[(j, i)] = (f"dataflow {target.flow.name!r} has no rule for the layers' inner mappings on a tile "
+                               f"(dataflows.nest_rule); it runs layer by layer")
+            continue
+        if not levels:
+            best_of[(j, i)] = (f"no level of {h.name!r} below the backing store keeps ifmap, weight and psum "
+                               f"(where a group's intermediates and weights live)")
+            continue
+        cands = [(r, c, m, w, lv) for r, c in _tiles(layers[-1]) for m in MODES for w in (True, False)
+                 for lv in levels]
         if len(cands) > share:
-            whole = [(layers[-1].P, 0, "keep", True)]
+            whole = [(layers[-1].P, 0, "keep", True, levels[0])]
             cands = whole + rng.sample([x for x in cands if x not in whole], share - 1) if share > 1 else whole
-        best = None
+        best: Best | None = None
         smallest = None
-        for r, c, m, w in cands:
-            counts = count_group(FusedGroup(group_names, rows=r, cols=c, mode=m, weights_resident=w), graph)
+        for r, c, m, w, lv in cands:
+            group = FusedGroup(group_names, rows=r, cols=c, mode=m, level=lv, weights_resident=w,
+                               cores=level_instances(h, lv))
+            counts = count_group(group, graph)
             evaluated += 1
             smallest = counts.peak if smallest is None else min(smallest, counts.peak)
-            if counts.peak > glb:
+            if counts.peak > level_words(h, lv):
                 continue
-            cost = group_cost(counts, alone, arch)
+            inner = level_counts(group, graph, h, nest_for, cache)
+            cost = group_cost(counts, inner, target)
             if best is None or score(cost) < best[0]:
-                best = (score(cost), cost, counts)
+                best = (score(cost), cost, counts, inner)
         best_of[(j, i)] = best if best is not None else (
-            f"capacity: the smallest tile needs {smallest} words, the GLB holds {glb}")
-    from accelsim.attention.plan import attention_candidates
+            f"capacity: the smallest tile needs {smallest} words, "
+            + ", ".join(f"{lv!r} holds {level_words(h, lv):.0f}" for lv in levels))
+    if target.arch is not None:                 # attention: the dataflow by the objective (fixed shapes)
+        from accelsim.attention.plan import attention_candidates
 
-    for (j, i), costs in attention_candidates(graph, arch).items():     # attention: the dataflow by the objective
-        if i - j < max_group:
-            pick = [(c.dataflow, NodeCost("+".join(names[j:i + 1]), c.energy_pj, c.cycles, c.dram_words))
-                    for c in costs]
-            if pick:
-                d, cost = min(pick, key=lambda x: (score(x[1]), x[0]))
-                best_of[(j, i)] = (score(cost), cost, d)
+        for (j, i), costs in attention_candidates(graph, target.arch).items():
+            if i - j < max_group:
+                pick = [(c.dataflow, NodeCost("+".join(names[j:i + 1]), c.energy_pj, c.cycles, c.dram_words))
+                        for c in costs]
+                if pick:
+                    d, acost = min(pick, key=lambda x: (score(x[1]), x[0]))
+                    best_of[(j, i)] = (score(acost), acost, d, ())
     # shortest path over cut points
     inf = float("inf")
     dist = [0.0] + [inf] * len(names)
-    choice: list[tuple[int, NodeCost, GroupCounts | str | None]] = [(0, alone[names[0]][1], None)] * (len(names) + 1)
+    Choice = tuple[int, NodeCost, GroupCounts | str | None, tuple[LayerLevels, ...]]
+    choice: list[Choice] = [(0, alone[names[0]], None, ())] * (len(names) + 1)
     for i in range(len(names)):
-        lone = alone[names[i]][1]
-        dist[i + 1], choice[i + 1] = dist[i] + score(lone), (i, lone, None)
+        lone = alone[names[i]]
+        dist[i + 1], choice[i + 1] = dist[i] + score(lone), (i, lone, None, ())
         for j in range(max(0, i - max_group + 1), i):
             found = best_of.get((j, i))
             if isinstance(found, tuple) and dist[j] + found[0] < dist[i + 1]:
-                dist[i + 1], choice[i + 1] = dist[j] + found[0], (j, found[1], found[2])
-    picked: list[tuple[int, int, NodeCost, GroupCounts | str | None]] = []
+                dist[i + 1], choice[i + 1] = dist[j] + found[0], (j, found[1], found[2], found[3])
+    picked: list[tuple[int, int, Choice]] = []
     i = len(names)
     while i > 0:
-        j, cost, chosen = choice[i]
-        picked.append((j, i - 1, cost, chosen))
-        i = j
+        ch = choice[i]
+        picked.append((ch[0], i - 1, ch))
+        i = ch[0]
     picked.reverse()
     groups = []
-    for j, i, cost, chosen in picked:
+    for j, i, (_, cost, chosen, inner) in picked:
         attention = chosen if isinstance(chosen, str) else None
         planned = None if isinstance(chosen, str) else chosen
         group = planned.group if planned is not None else FusedGroup(tuple(names[j:i + 1]))
-        base = NodeCost("+".join(names[j:i + 1]), sum(alone[n][1].energy_pj for n in names[j:i + 1]),
-                        sum(alone[n][1].cycles for n in names[j:i + 1]),
-                        sum(alone[n][1].dram_words for n in names[j:i + 1]))
-        groups.append(PlannedGroup(group, planned, cost, base, _why(best_of, j, i, names, score(cost),
-                                                                   alone, score),
-                                   {n: alone[n][1].dram_words for n in names[j:i + 1]}, attention))
-    plan = NetworkPlan(tuple(groups), objective, evaluated, glb)
+        base = NodeCost("+".join(names[j:i + 1]), sum(alone[n].energy_pj for n in names[j:i + 1]),
+                        sum(alone[n].cycles for n in names[j:i + 1]),
+                        sum(alone[n].dram_words for n in names[j:i + 1]))
+        groups.append(PlannedGroup(group, planned, cost, base, _why(best_of, j, i, names, score(cost), alone, score),
+                                   {n: alone[n].dram_words for n in names[j:i + 1]}, inner, attention))
+    plan = NetworkPlan(tuple(groups), objective, evaluated, cap)
     if objective == "edp" and plan.total("energy_pj") * plan.total("cycles") > e0 * l0:
-        return _layer_by_layer(names, alone, objective, evaluated, glb)
+        return _layer_by_layer(names, alone, objective, evaluated, cap)
     return plan
 
 
@@ -266,7 +356,7 @@ def _why(best_of, j: int, i: int, names, here: float, alone, score) -> str:
         return f"group size limit (adding {nxt!r})"
     if isinstance(found, str):
         return f"adding {nxt!r}: {found}"
-    cut = here + score(alone[nxt][1])
+    cut = here + score(alone[nxt])
     how = (f"attention {found[2]}" if isinstance(found[2], str) else
            f"tile {found[2].group.rows}x{found[2].group.cols or 'Q'} {found[2].group.mode}")
     return (f"cost: with {nxt!r} the best group scores {found[0]:.4g} ({how}) vs {cut:.4g} cut here (this group + "
@@ -274,8 +364,8 @@ def _why(best_of, j: int, i: int, names, here: float, alone, score) -> str:
 
 
 def _layer_by_layer(names, alone, objective, evaluated, glb) -> NetworkPlan:
-    groups = tuple(PlannedGroup(FusedGroup((n,)), None, alone[n][1], alone[n][1], "layer by layer (EDP)",
-                                {n: alone[n][1].dram_words}) for n in names)
+    groups = tuple(PlannedGroup(FusedGroup((n,)), None, alone[n], alone[n], "layer by layer (EDP)",
+                                {n: alone[n].dram_words}) for n in names)
     return NetworkPlan(groups, objective, evaluated, glb)
 
 

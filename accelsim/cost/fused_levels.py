@@ -1,0 +1,200 @@
+"""Exact per-level counts inside a fused group: each layer's own inner mapping on each tile.
+
+The group (``accelsim.fused``) keeps its intermediates at a storage level ``L`` of a hierarchy
+(``accelsim.hierarchy``; a fixed-shape arch through ``from_arch``: its GLB). Below ``L`` every layer
+runs its own inner mapping on the part of its output each tile computes; this module counts those
+accesses exactly, level by level, with the general core (``accelsim.cost.actions.count_actions``).
+
+- **Inner hierarchy** (:func:`inner_hierarchy`): ``L`` as the backing store (it keeps every role,
+  unbounded: its capacity is the group's peak, checked by ``accelsim.fused``) and every level and
+  fanout below it. Its root's reads are the words a layer reads from ``L``; its root's updates the
+  outputs it writes there.
+- **Tile problem** (:func:`tile_problem`): in tile ``t`` a MAC layer computes the rectangle
+  ``rows(i).new[r] x cols(i).new[c]`` of its output for the tile's images (``Geometry``; the halo
+  under the overlap mode) and reads the hull of their taps, ``rows(i-1).need[r] x
+  cols(i-1).need[c]``. The tile problem is the layer's conv (``accelsim.problem.from_layer``) with
+  ``N``, ``P``, ``Q`` the rectangle's sizes and each input axis ``stride*P + dil*R + offset`` of
+  the hull's size, ``offset = stride*a - pad - lo`` (``a`` the rectangle's first output row, ``lo``
+  the hull's first input row): a tap outside the hull is outside the layer's input (padding,
+  never moved). Edge tiles (padding on one side, a shorter last band) and the tiles that compute
+  a kept halo's new part only are each their own problem.
+- **Inner mapping** (``nest_for``): by default the dataflow's named mapping on the inner hierarchy
+  (``dataflows.nest_rule.build``); tiles of the same problem share it and its counts (cached by
+  the problem's sizes and offsets, so equal tiles are counted once and multiplied).
+- **Vector ops** (pool, add, activation) run on their tile without a loop nest: they read every
+  operand's band from ``L`` (``(L, ifmap, read)``: the band each tile needs, all operands) and
+  write what they compute (``(L, psum, update)``).
+
+Per layer the result is the action table summed over the tiles and, per core (``group.cores``
+blocks of rows of tiles, ``accelsim.fused``), the sum over its tiles of each tile's latency bound on
+the inner hierarchy (``cost.bound.hierarchy_bound``: the layers of a group run one after another
+on each tile; the cores side by side). Exact integers; the brute-force walk
+``accelsim.interp_fused.brute_force_levels`` builds every tile problem from point sets and counts it
+with ``accelsim.interp_general.interpret``, and must agree exactly (tests/test_fusion_levels.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from accelsim.cost.actions import Actions, count_actions
+from accelsim.cost.bound import hierarchy_bound
+from accelsim.cost.fused import input_channels
+from accelsim.errors import ConfigError
+from accelsim.fused import FusedGroup, Geometry, channels_out, check_group
+from accelsim.hierarchy import Hierarchy
+from accelsim.loopnest import LoopNest
+from accelsim.names import IFMAP, PSUM, READ, ROLES, UPDATE
+from accelsim.problem import Coord, Problem, Tensor, from_layer
+from workloads.layer import Layer
+
+NestFor = Callable[[Problem, Hierarchy], LoopNest]
+
+
+@dataclass(frozen=True)
+class LayerLevels:
+    name: str
+    actions: Actions          # summed over the tiles (MACs: recomputation included)
+    cycles_by_core: tuple[float, ...]   # per core (block of rows): its tiles' bounds on the inner hierarchy, summed
+    tiles: int                # tiles in which the layer computes something
+    problems: int             # distinct tile problems
+
+    @property
+    def cycles(self) -> float:
+        """Every tile's bound on the inner hierarchy, summed over the tiles of all cores."""
+        return sum(self.cycles_by_core)
+
+
+def inner_hierarchy(hierarchy: Hierarchy, level: str) -> Hierarchy:
+    """``level`` as the backing store (every role, unbounded) and everything below it."""
+    if level not in hierarchy.level_names:
+        raise ConfigError(f"fuse.level: {level!r} is not a level of {hierarchy.name!r}; levels: "
+                          f"{', '.join(hierarchy.level_names[1:])}", source=hierarchy.source)
+    i = hierarchy.index(level)
+    root = replace(hierarchy.levels[i], keeps=ROLES, capacity=(), unsplit=())
+    return replace(hierarchy, name=f"{hierarchy.name}@{level}", levels=(root,) + hierarchy.levels[i + 1:],
+                   vector=None)
+
+
+def tile_problem(layer: Layer, images: int, rows: tuple[int, int], cols: tuple[int, int],
+                 in_rows: tuple[int, int], in_cols: tuple[int, int]) -> Problem:
+    """The layer's conv on output ``rows x cols`` of ``images`` images reading input ``in_rows x
+    in_cols`` (module docstring)."""
+    base = from_layer(layer)
+    sizes = dict(base.dims)
+    sizes.update(N=images, P=rows[1] - rows[0], Q=cols[1] - cols[0])
+    off_r = layer.stride_h * rows[0] - layer.pad_h - in_rows[0]
+    off_c = layer.stride_w * cols[0] - layer.pad_w - in_cols[0]
+    tensors = []
+    for t in base.tensors:
+        coords = []
+        for c in t.coords:
+            dims = [d for d, _ in c.terms]
+            if "P" in dims and len(dims) == 2:
+                c = Coord(c.terms, off_r, in_rows[1] - in_rows[0])
+            elif "Q" in dims and len(dims) == 2:
+                c = Coord(c.terms, off_c, in_cols[1] - in_cols[0])
+            elif len(dims) == 1 and dims[0] in ("N", "P", "Q"):
+                c = Coord(c.terms, 0, sizes[dims[0]])
+            coords.append(c)
+        tensors.append(Tensor(t.name, t.role, tuple(coords)))
+    return Problem(layer.name, tuple(sizes.items()), tuple(tensors), base.source)
+
+
+def add_actions(a: Actions, b: Actions, times: int = 1) -> Actions:
+    """``a + times * b`` entry by entry (MACs, cycles and words; ``active`` the larger)."""
+    def merge(x: dict, y: dict) -> dict:
+        out = dict(x)
+        for k, v in y.items():
+            out[k] = out.get(k, 0) + times * v
+        return out
+
+    return Actions(a.macs + times * b.macs, a.cycles + times * b.cycles, max(a.active, b.active),
+                   merge(a.storage, b.storage), merge(a.network, b.network), merge(a.ops, b.ops))
+
+
+EMPTY = Actions(0, 0, 0, {}, {})
+Counted = tuple[Actions, float]
+
+
+def count_tile(problem: Problem, inner: Hierarchy, nest_for: NestFor, cache: dict | None = None) -> Counted:
+    """(action table, bound cycles) of one tile problem, cached by its sizes and offsets."""
+    key = (problem.name, problem.dims, tuple(c for t in problem.tensors for c in t.coords), inner.name)
+    if cache is not None and key in cache:
+        return cache[key]
+    nest = nest_for(problem, inner)
+    actions = count_actions(problem, inner, nest)
+    out = (actions, hierarchy_bound(actions, inner))
+    if cache is not None:
+        cache[key] = out
+    return out
+
+
+def level_counts(group: FusedGroup, graph, hierarchy: Hierarchy, nest_for: NestFor,
+                 cache: dict | None = None) -> tuple[LayerLevels, ...]:
+    """Every layer's exact inner counts over the group's tiles (module docstring)."""
+    layers = check_group(group, graph)
+    geo = Geometry(layers, group)
+    inner = inner_hierarchy(hierarchy, group.level)
+    n = len(layers)
+    n_img = layers[-1].N
+    chunks = [min(group.batch, n_img - b0) for b0 in range(0, n_img, group.batch)]
+    out = []
+    starts = geo.rows(n - 1).starts
+    block = [sum(1 for k in starts if k <= r) - 1 for r in range(len(geo.rows(n - 1).need))]
+    for i, layer in enumerate(layers):
+        rows_new, cols_new = geo.rows(i).new, geo.cols(i).new
+        rows_in, cols_in = geo.rows(i - 1).need, geo.cols(i - 1).need
+        total, tiles = EMPTY, 0
+        by_core = [0.0] * len(starts)
+        seen: dict[tuple, tuple] = {}      # (tile problem signature, core) -> (a representative, tiles)
+        for nb in chunks:
+            for r, (a, b) in enumerate(rows_new):
+                for c, (x, y) in enumerate(cols_new):
+                    if b <= a or y <= x:
+                        continue
+                    ir, ic = rows_in[r], cols_in[c]
+                    key = (nb, b - a, y - x, ir[1] - ir[0], ic[1] - ic[0],     # sizes and offsets
+                           layer.stride_h * a - ir[0], layer.stride_w * x - ic[0], block[r])
+                    if key in seen:
+                        seen[key] = (seen[key][0], seen[key][1] + 1)
+                    else:
+                        seen[key] = ((nb, (a, b), (x, y), ir, ic), 1)
+        for key, ((nb, rr, cc, ir, ic), times) in seen.items():
+            tiles += times
+            if layer.kind.has_macs:
+                act, cyc = count_tile(tile_problem(layer, nb, rr, cc, ir, ic), inner, nest_for, cache)
+            else:
+                act, cyc = vector_tile(layer, nb, rr, cc, ir, ic, inner)
+            total = add_actions(total, act, times)
+            by_core[key[-1]] += times * cyc
+        out.append(LayerLevels(layer.name, total, tuple(by_core), tiles, len({k[:-1] for k in seen})))
+    assert n == len(out)
+    return tuple(out)
+
+
+def vector_tile(layer: Layer, images: int, rows: tuple[int, int], cols: tuple[int, int],
+                in_rows: tuple[int, int], in_cols: tuple[int, int], inner: Hierarchy) -> Counted:
+    """A vector op on one tile: every operand's band read from the root, its outputs written there;
+    cycles: that table's bound on the inner hierarchy (the root's port, as a lone vector op's
+    words at the GLB's bandwidth)."""
+    root = inner.levels[0].name
+    read = images * input_channels(layer) * (in_rows[1] - in_rows[0]) * (in_cols[1] - in_cols[0])
+    wrote = images * channels_out(layer) * (rows[1] - rows[0]) * (cols[1] - cols[0])
+    actions = Actions(0, 0, 0, {(root, IFMAP, READ): read, (root, PSUM, UPDATE): wrote}, {})
+    return actions, hierarchy_bound(actions, inner)
+
+
+def rule_nest(flow) -> NestFor:
+    """The dataflow's named mapping on the inner hierarchy (``dataflows.nest_rule.build``)."""
+    from dataflows.nest_rule import build
+
+    if flow.rule is None:
+        raise ConfigError(f"fuse: dataflow {flow.name!r} has no rule for level-list hierarchies; a fused group's "
+                          f"inner mappings need one (rs, os, ws, is, nlr, rs_plus)")
+
+    def nest_for(problem: Problem, inner: Hierarchy) -> LoopNest:
+        return build(flow.rule, problem, inner, flow.name)
+
+    return nest_for
