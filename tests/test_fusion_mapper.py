@@ -128,3 +128,28 @@ def test_cli_fuse_on_a_hierarchy_without_a_fusable_level_says_why():
     assert proc.returncode == 0, proc.stderr
     assert "fusion (energy): 0 fused group(s)" in proc.stdout
     assert "adding 'pool1': capacity: the smallest tile needs" in proc.stdout and "'spad' holds 236" in proc.stdout
+
+
+def test_four_core_group_multicasts_resident_weights_to_every_core():
+    """eyeriss_4core (2x2 cores below DRAM, a GLB each): conv1+pool1 of ResNet-18 at one row per tile on
+    4 cores reads its weights (9,408) from DRAM once, and each of the 4 GLBs is filled with them
+    (multicast: down 9,408, down_dest 4 x 9,408); its input and output words cross the bus once."""
+    from dataclasses import replace
+
+    from accelsim.hierarchy import level_list
+
+    h = level_list("eyeriss_4core")
+    graph = zoo.get("resnet18").graph
+    counts = count_group(FusedGroup(("conv1", "pool1"), rows=1, cores=4), graph)
+    moved = group_actions(counts, h)
+    ins, outs = counts.dram_reads["conv1.input"], counts.dram_writes["pool1.output"]
+    assert moved.storage == {("dram", "ifmap", "read"): ins, ("glb", "ifmap", "fill"): ins,
+                             ("dram", "weight", "read"): 9408, ("glb", "weight", "fill"): 4 * 9408,
+                             ("glb", "psum", "drain"): outs, ("dram", "psum", "update"): outs}
+    assert moved.network == {("dram", "ifmap", "down"): ins, ("dram", "ifmap", "down_dest"): ins,
+                             ("dram", "weight", "down"): 9408, ("dram", "weight", "down_dest"): 4 * 9408,
+                             ("dram", "psum", "up"): outs, ("dram", "psum", "up_src"): outs}
+    # four blocks of 14 rows of tiles: each core's first row re-fetches its halo (3 blocks x 1 input row
+    # more under keep, 7x7/2 pad 3 conv then 3x3/2 pool: more input than one core, never less)
+    one = count_group(replace(counts.group, cores=1), graph)
+    assert ins > one.dram_reads["conv1.input"]

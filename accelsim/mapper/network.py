@@ -50,7 +50,7 @@ from accelsim.energy_table import EnergyTable, arch_table, table_for
 from accelsim.errors import ConfigError
 from accelsim.fused import MODES, FusedGroup, check_group, fusable_levels, level_instances, level_words
 from accelsim.hierarchy import Hierarchy, from_arch
-from accelsim.names import DRAIN, FILL, IFMAP, PSUM, READ, UPDATE, WEIGHT
+from accelsim.names import DOWN, DOWN_DEST, DRAIN, FILL, IFMAP, PSUM, READ, UP, UP_SRC, UPDATE, WEIGHT
 
 OBJECTIVES = ("energy", "latency", "edp")
 
@@ -196,21 +196,33 @@ def group_actions(counts: GroupCounts, hierarchy: Hierarchy) -> Actions:
     """The words a fused group moves between DRAM and its level, as an action table: each DRAM read
     a read of the backing store (``.weight`` tensors as weight, the group's input and outside operands
     as ifmap) and a fill of the level, each DRAM write a drain of the level and an update of the
-    backing store (psum). MACs are 0: they are in the layers' tile tables."""
+    backing store (psum); every network between them carries each word once (down and down_dest,
+    up and up_src), except resident weights with ``cores`` > 1: read once, multicast to every core
+    (down_dest and the level's fills x cores). Levels between DRAM and the group's level are
+    bypassed. MACs are 0: they are in the layers' tile tables."""
     top, level = hierarchy.levels[0].name, counts.group.level
+    nets = [hierarchy.levels[i].name for i, _ in hierarchy.fanouts if i < hierarchy.index(level)]
     storage: dict[tuple[str, str, str], int] = {}
+    network: dict[tuple[str, str, str], int] = {}
 
-    def add(key: tuple[str, str, str], n: int) -> None:
-        storage[key] = storage.get(key, 0) + n
+    def add(table: dict, key: tuple[str, str, str], n: int) -> None:
+        table[key] = table.get(key, 0) + n
 
     for name, n in counts.dram_reads.items():
         role = WEIGHT if name.endswith(".weight") else IFMAP
-        add((top, role, READ), n)
-        add((level, role, FILL), n)
+        spread = counts.group.cores if role == WEIGHT and counts.group.weights_resident else 1
+        add(storage, (top, role, READ), n)
+        add(storage, (level, role, FILL), n * spread)
+        for net in nets:
+            add(network, (net, role, DOWN), n)
+            add(network, (net, role, DOWN_DEST), n * spread)
     for n in counts.dram_writes.values():
-        add((level, PSUM, DRAIN), n)
-        add((top, PSUM, UPDATE), n)
-    return Actions(0, 0, 0, storage, {})
+        add(storage, (level, PSUM, DRAIN), n)
+        add(storage, (top, PSUM, UPDATE), n)
+        for net in nets:
+            add(network, (net, PSUM, UP), n)
+            add(network, (net, PSUM, UP_SRC), n)
+    return Actions(0, 0, 0, storage, network)
 
 
 def group_cost(counts: GroupCounts, levels: tuple[LayerLevels, ...], target: Target) -> NodeCost:
