@@ -92,13 +92,12 @@ class OnnxModel:
     stem: str
 
 
-def read_onnx(path: str | Path) -> OnnxModel:
-    """Load, set a symbolic batch to 1, infer shapes, and list the nodes with unique names (a node's
-    own name, else ``<op><index>``). Bad input is one ConfigError naming the file."""
+def load_model(path: str | Path):
+    """The ONNX ModelProto at ``path`` (needs the optional onnx package); a missing file, a directory
+    or garbage is one ConfigError naming the file."""
     source = str(path)
     try:
         import onnx
-        from onnx import helper, shape_inference
     except ImportError:
         raise ConfigError(f"reading ONNX models needs the optional onnx package: {INSTALL_HINT}",
                           source=source) from None
@@ -107,10 +106,34 @@ def read_onnx(path: str | Path) -> OnnxModel:
         raise ConfigError("no such file" if not p.exists() else "is a directory, expected an .onnx file",
                           source=source)
     try:
-        model = onnx.load(str(p))
+        return onnx.load(str(p))
     except Exception as exc:  # protobuf raises several unrelated types on garbage input
         raise ConfigError(f"not a readable ONNX model ({type(exc).__name__}); expected an ONNX protobuf file",
                           source=source) from None
+
+
+def unique_names(protos) -> list[str]:
+    """Each node's name in graph order, made unique: its own name, else ``<op><index>``; a repeat gets
+    ``_<index>`` appended (the layer names every ONNX view uses)."""
+    used: set[str] = set()
+    out = []
+    for index, proto in enumerate(protos):
+        name = proto.name or f"{proto.op_type.lower()}{index}"
+        while name in used:
+            name = f"{name}_{index}"
+        used.add(name)
+        out.append(name)
+    return out
+
+
+def read_onnx(path: str | Path) -> OnnxModel:
+    """Load, set a symbolic batch to 1, infer shapes, and list the nodes with unique names
+    (:func:`unique_names`). Bad input is one ConfigError naming the file."""
+    source = str(path)
+    model = load_model(path)
+    from onnx import helper, shape_inference
+
+    p = Path(path)
     _fix_batch(model)
     try:
         model = shape_inference.infer_shapes(model)
@@ -126,15 +149,9 @@ def read_onnx(path: str | Path) -> OnnxModel:
         shapes[init.name] = tuple(int(d) for d in init.dims)
     constants = {init.name for init in graph.initializer}
     constants |= {out for node in graph.node if node.op_type == "Constant" for out in node.output}
-    nodes = []
-    used: set[str] = set()
-    for index, proto in enumerate(graph.node):
-        name = proto.name or f"{proto.op_type.lower()}{index}"
-        while name in used:
-            name = f"{name}_{index}"
-        used.add(name)
-        nodes.append(_Node(index, name, proto.op_type, tuple(proto.input), tuple(proto.output),
-                           {a.name: helper.get_attribute_value(a) for a in proto.attribute}, proto.domain))
+    nodes = [_Node(index, name, proto.op_type, tuple(proto.input), tuple(proto.output),
+                   {a.name: helper.get_attribute_value(a) for a in proto.attribute}, proto.domain)
+             for index, (name, proto) in enumerate(zip(unique_names(graph.node), graph.node))]
     return OnnxModel(_Graph(source, shapes, constants), tuple(nodes), p.stem)
 
 

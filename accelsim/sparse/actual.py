@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,27 +39,14 @@ _MAC_OPS = ("Conv", "Gemm", "MatMul")
 _PASS_OPS = ("Identity", "Dropout", "Flatten", "Reshape")
 
 
-def _load(path: str) -> Any:
-    try:
-        import onnx
-        from onnx import numpy_helper
-    except ImportError:
-        raise ConfigError("reading ONNX models needs the optional onnx package: pip install accelsim[onnx]",
-                          source=path) from None
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError("no such file (expected an .onnx model)", source=path)
-    try:
-        model = onnx.load(str(p))
-    except Exception as exc:  # protobuf raises several unrelated types on garbage input
-        raise ConfigError(f"not a readable ONNX model ({type(exc).__name__})", source=path) from None
-    return model, numpy_helper
-
-
 @functools.lru_cache(maxsize=4)
 def _model(path: str) -> tuple[Any, dict[str, np.ndarray], list[tuple[str, Any]]]:
     """(graph, constants by tensor name, [(layer name, node)] in graph order)."""
-    model, numpy_helper = _load(path)
+    from workloads.onnx_file import load_model, unique_names
+
+    model = load_model(path)             # a ConfigError first when onnx is missing
+    from onnx import numpy_helper
+
     graph = model.graph
     consts = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     for node in graph.node:
@@ -68,15 +54,7 @@ def _model(path: str) -> tuple[Any, dict[str, np.ndarray], list[tuple[str, Any]]
             for a in node.attribute:
                 if a.name == "value":
                     consts[node.output[0]] = numpy_helper.to_array(a.t)
-    used: set[str] = set()
-    named = []
-    for index, node in enumerate(graph.node):
-        name = node.name or f"{node.op_type.lower()}{index}"       # the importer's naming (read_onnx)
-        while name in used:
-            name = f"{name}_{index}"
-        used.add(name)
-        named.append((name, node))
-    return graph, consts, named
+    return graph, consts, list(zip(unique_names(graph.node), graph.node))
 
 
 def _attrs(node: Any) -> dict[str, Any]:
