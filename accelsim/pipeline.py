@@ -76,8 +76,8 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
     """Map, cost and (optionally) simulate every layer. ``mappings`` overrides per layer name;
     ``refine`` (with a search and the simulator) keeps the search's shortlist mapping with the best
     objective on simulated cycles (accelsim.refine). ``sparsity``: each MAC layer also gets its sparse
-    view (accelsim.sparse.layer) of the chosen mapping; with a search (and no ``refine``), the search's
-    shortlist is re-ranked by the sparse objective (accelsim.mapper.sparse_rank)."""
+    view (accelsim.sparse.layer) of the chosen mapping; with a search (and no ``refine``), the search
+    is sparse (accelsim.mapper.sparse_rank.search_sparse: compressed capacity, sparse costs)."""
     from dataflows import registry
 
     flow = registry.get(dataflow or arch.dataflow)
@@ -95,23 +95,21 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
         elif mappings and layer.name in mappings:
             result = evaluate(layer, arch, mappings[layer.name])
         elif search_spec is not None:
-            shape = replace(layer, name="")
+            models = sparsity.models(workload, given.name) if sparsity is not None and not refine else None
+            shape = (replace(layer, name=""), tuple(models.items()) if models is not None else None)
             if shape in searched:
                 same = searched[shape]
                 found = replace(same, result=evaluate(layer, arch, same.mapping, validate=False))
+            elif models is not None:      # the mapper with sparsity (accelsim.mapper.sparse_rank)
+                from accelsim.mapper.sparse_rank import search_sparse
+
+                assert sparsity is not None
+                found = searched[shape] = search_sparse(layer, arch, flow, search_spec, sparsity.spec, models)
             else:
                 from accelsim.mapper.search import search  # the mapper: only when searching
 
                 found = searched[shape] = search(layer, arch, flow, search_spec)
             result = found.result
-            if sparsity is not None and not refine:   # the mapper with sparsity: the shortlist re-ranked
-                from accelsim.mapper.sparse_rank import rerank
-
-                pool = tuple(dict.fromkeys(found.shortlist or (found.mapping,)))
-                best, _ = rerank(layer, arch, pool, search_spec.objective, sparsity.spec,
-                                 sparsity.models(workload, given.name))
-                if best != result.mapping:
-                    result = evaluate(layer, arch, best, validate=False)
         else:
             shape = replace(layer, name="")
             if shape not in named:

@@ -47,8 +47,8 @@ def _layer_dict(lr: LayerRun, arch) -> dict:
         d["stall_cycles"] = {c: int(lr.sim.stall_cycles.get(c, 0)) for c in STALL_CAUSES}
         d.update(lr.sim.extra_fields() if hasattr(lr.sim, "extra_fields") else {})
     if lr.search is not None:
-        d["search"] = {"evaluated": lr.search.evaluated, "proposed": lr.search.proposed,
-                       "stopped_by": lr.search.stopped_by}
+        found = {"evaluated": lr.search.evaluated, "proposed": lr.search.proposed, "stopped_by": lr.search.stopped_by}
+        d["search"] = {**found, "sparse": lr.search.sparse} if lr.search.sparse else found
     if lr.sparse is not None:
         d["sparse"] = _sparse_dict(lr.sparse)
     return d

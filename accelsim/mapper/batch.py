@@ -106,8 +106,11 @@ def _rf_ok(lay, factors, rf_keep, per_tensor_cap, shared_cap):
 class BatchSpace:
     """The proposal space of one (layer, arch, dataflow) as option arrays."""
 
-    def __init__(self, layer: Layer, arch, dataflow, lay: np.ndarray):
+    def __init__(self, layer: Layer, arch, dataflow, lay: np.ndarray, capacity=None):
         self.layer, self.arch, self.dataflow, self.lay = layer, arch, dataflow, lay
+        # capacity by compressed size (accelsim.mapper.sparse_batch.SparseBatch: glb_over, rf_fits), or
+        # None: by the dense tiles
+        self.capacity = capacity
         self.dims = np.array(layer.dims, dtype=np.int64)
         self.rf = np.array(rf_options(layer, arch, dataflow), dtype=np.int64)
         self.rows = np.array(spatial_options(layer, allowed_dims(arch, dataflow, ROWS), arch.pe_array.rows,
@@ -216,6 +219,12 @@ class BatchSpace:
         return self.assemble(f[:, RF], f[:, COLS], f[:, ROWS], f[:, GLB], orders)
 
     # ---- legality ------------------------------------------------------------------------
+    def _glb_over(self, f: np.ndarray, glb_keep: np.ndarray) -> np.ndarray:
+        """(B, G) which GLB capacity group overflows (columns as ``glb_groups``)."""
+        if self.capacity is not None:
+            return self.capacity.glb_over(f, self.lay)
+        return glb_over(_glb_need(self.lay, f, glb_keep), self.glb_groups, self.glb_caps)
+
     def legal(self, rng, batch: MappingArrays) -> tuple[MappingArrays, np.ndarray]:
         """Repair GLB overflows (halve GLB factors into DRAM), then keep what is legal."""
         f = batch.factors
@@ -223,13 +232,15 @@ class BatchSpace:
         ok = np.ones(len(f), dtype=bool)
         for rel in self.bypass_rel:
             ok &= ~np.any(rel & spatial & (f[:, RF] > 1), axis=1)
-        if np.any(batch.rf_keep):
+        if self.capacity is not None:
+            ok &= self.capacity.rf_fits(f, self.lay)
+        elif np.any(batch.rf_keep):
             ok &= _rf_ok(self.lay, f, batch.rf_keep, self.rf_cap, self.rf_shared)
         ok &= ~violates(f, self.arch)          # a pinned dim the other levels cannot hold whole
         ok &= np.prod(f[:, ROWS], axis=1) <= self.arch.pe_array.rows
         ok &= np.prod(f[:, COLS], axis=1) <= self.arch.pe_array.cols
         for _ in range(24):
-            over_parts = glb_over(_glb_need(self.lay, f, batch.glb_keep), self.glb_groups, self.glb_caps)
+            over_parts = self._glb_over(f, batch.glb_keep)
             over = over_parts.any(axis=1) & ok             # rejected ones are not repaired further
             if not over.any():
                 break
@@ -245,6 +256,6 @@ class BatchSpace:
             f[idx, GLB, d] = _cdiv(f[idx, GLB, d], 2)
             inner = f[idx, RF, d] * f[idx, COLS, d] * f[idx, ROWS, d] * f[idx, GLB, d]
             f[idx, DRAM, d] = _cdiv(self.dims[d], inner)
-        ok &= ~glb_over(_glb_need(self.lay, f, batch.glb_keep), self.glb_groups, self.glb_caps).any(axis=1)
+        ok &= ~self._glb_over(f, batch.glb_keep).any(axis=1)
         keep = np.flatnonzero(ok)
         return MappingArrays(*(a[keep] for a in batch)), keep

@@ -56,6 +56,7 @@ class SearchResult:
     proposed: int           # proposals drawn, repeats and illegal ones included
     stopped_by: str         # "budget", "time_limit" or "space" (no new proposals found)
     shortlist: tuple[Mapping, ...] = ()   # the best distinct mappings by score, best first (mapping included)
+    sparse: str = ""                      # how sparsity entered the search (empty: a dense search)
 
 
 def _key(s: Score, m: Mapping) -> tuple:
@@ -133,6 +134,11 @@ CLIMB_BATCH = 64     # children per call while climbing (more rounds, fresher pa
 KEEP = 16
 
 
+def _objective_sparse(scorer, counts, cand, objective: str):
+    energy, cycles = scorer.score(counts, cand.factors)
+    return OBJECTIVES[objective](energy, cycles), energy, cycles
+
+
 def _objective_batch(counts, arch, objective: str):
     from accelsim.cost.fast import energy_batch, latency_bound_batch
     from noc import registry as noc_registry
@@ -143,9 +149,14 @@ def _objective_batch(counts, arch, objective: str):
     return OBJECTIVES[objective](energy, cycles), energy, cycles
 
 
-def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult:
+def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple | None = None) -> SearchResult:
     """The mapper on arrays (numba scoring). Raises ConfigError if the layer is outside the int64
-    kernel's exact range (use :func:`search`, which falls back to the Python path)."""
+    kernel's exact range (use :func:`search`, which falls back to the Python path).
+
+    ``sparse`` = (SparseSpec, {role: density model}): the search itself is sparse
+    (accelsim.mapper.sparse_batch): capacity by compressed size, every proposal scored with the sparse
+    energy and latency bound (the score is the sparse one); the caller checks
+    ``sparse_batch.unsupported`` first."""
     import numpy as np
 
     from accelsim.cost.encode import MappingArrays, decode, encode_batch, encode_layer
@@ -157,6 +168,17 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult
     rng = np.random.default_rng(spec.seed)
     start = time.perf_counter()
     space = BatchSpace(layer, arch, dataflow, lay)
+    scorer = None
+    if sparse is not None:
+        from accelsim.mapper.sparse_batch import SparseBatch
+
+        scorer = SparseBatch(layer, arch, tuple(tuple(bool(x) for x in k) for k in space.keep), *sparse)
+        space = BatchSpace(layer, arch, dataflow, lay, capacity=scorer)
+
+    def objective(counts, cand):
+        if scorer is not None:
+            return _objective_sparse(scorer, counts, cand, spec.objective)
+        return _objective_batch(counts, arch, spec.objective)
     top: MappingArrays | None = None
     top_obj = np.zeros((0, 3))            # per kept mapping: objective, energy, cycles
     evaluated = proposed = 0
@@ -187,9 +209,11 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult
 
     try:
         named = dataflow.named(layer, arch)
-        if not problems_of(layer, named, arch):
-            _, arrays = encode_batch(layer, [named])
-            merge(arrays, _objective_batch(count_batch(lay, arrays, memo), arch, spec.objective))
+        _, arrays = encode_batch(layer, [named])
+        if scorer is not None:           # legal by compressed size (repaired into it if needed)
+            arrays, _ = space.legal(np.random.default_rng(spec.seed), arrays)
+        if len(arrays.factors) and (scorer is not None or not problems_of(layer, named, arch)):
+            merge(arrays, objective(count_batch(lay, arrays, memo), arrays))
             evaluated += 1
     except ConfigError:
         pass
@@ -210,7 +234,7 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult
                 stopped_by = "space"
                 break
             continue
-        scored = _objective_batch(count_batch(lay, cand, memo), arch, spec.objective)
+        scored = objective(count_batch(lay, cand, memo), cand)
         evaluated += len(cand)
         merge(cand, scored)
     if top is None:
@@ -218,5 +242,7 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec) -> SearchResult
                           f"on {arch.name!r} within {proposed} proposals")
     m = decode(top, 0)
     result = evaluate(layer, arch, m, validate=False)
-    return SearchResult(m, result, score(result.counts, arch, spec.objective), evaluated, proposed, stopped_by,
-                        tuple(decode(top, i) for i in range(len(top.factors))))
+    best = score(result.counts, arch, spec.objective) if scorer is None else Score(*map(float, top_obj[0]))
+    return SearchResult(m, result, best, evaluated, proposed, stopped_by,
+                        tuple(decode(top, i) for i in range(len(top.factors))),
+                        "" if scorer is None else "searched with sparsity (compressed capacity, sparse costs)")

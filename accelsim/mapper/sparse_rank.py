@@ -1,4 +1,6 @@
-"""The mapper with sparsity: the search's shortlist re-ranked by the sparse objective.
+"""The mapper with sparsity: :func:`search_sparse` searches with the sparse model itself when it can
+(``accelsim.mapper.sparse_batch`` in the batch path: capacity by compressed size, sparse costs), else
+re-ranks the dense search's shortlist (:func:`rerank`).
 
 ``rerank(layer, arch, candidates, objective, spec, models)``: among the candidates (the dense search's
 shortlist, best first, all legal on the dense capacities), those whose compressed tiles fit
@@ -6,11 +8,14 @@ shortlist, best first, all legal on the dense capacities), those whose compresse
 size) are scored with the objective of ``accelsim.mapper.score`` on the sparse energy
 (``accelsim.sparse.layer``: compression, gating, skipping) and the sparse latency bound (the
 compressed words at each level's bandwidth, the skipped MACs' cycles: ``bandwidth_counts``). The
-first best wins (ties keep the dense order). The dense search does not see sparsity; a mapping
-that only fits by compressed size is not proposed (a stated limit, docs/sparsity.md).
+first best wins (ties keep the dense order). The fallback for what the batch path does not cover
+(``sparse_batch.unsupported``: actual masks; a layer outside the int64 kernel's range): there, a
+mapping that only fits by compressed size is not proposed.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from accelsim.cost.bound import latency_bound
 from accelsim.errors import ConfigError
@@ -47,3 +52,30 @@ def rerank(layer, arch, candidates: tuple, objective: str, spec, models):
         raise ConfigError(f"layer {layer.name!r}: no mapping of the search's shortlist fits by compressed size "
                           f"({first_problem})", source=spec.source)
     return best
+
+
+def search_sparse(layer, arch, dataflow, spec, sparse_spec, models):
+    """A ``SearchResult`` whose mapping is the best by the sparse objective (module docstring); its
+    ``sparse`` field says which way was taken."""
+    from accelsim.cost.encode import encode_layer
+    from accelsim.cost.model import evaluate
+    from accelsim.mapper.score import Score
+    from accelsim.mapper.search import search, search_batch
+    from accelsim.mapper.space import keeps
+    from accelsim.mapper.sparse_batch import unsupported
+
+    reason = unsupported(sparse_spec, models, keeps(arch, dataflow)[2])
+    if reason is None:
+        try:
+            encode_layer(layer)
+        except ConfigError:
+            reason = "the layer is outside the batch kernel's exact int64 range"
+    if reason is None:
+        return search_batch(layer, arch, dataflow, spec, sparse=(sparse_spec, models))
+    found = search(layer, arch, dataflow, spec)
+    pool = tuple(dict.fromkeys(found.shortlist or (found.mapping,)))
+    best, s = rerank(layer, arch, pool, spec.objective, sparse_spec, models)
+    _, sl = sparse_score(layer, arch, best, spec.objective, sparse_spec, models)
+    cycles = latency_bound(bandwidth_counts(sl), arch)
+    return replace(found, mapping=best, result=evaluate(layer, arch, best, validate=False),
+                   score=Score(s, sl.energy_pj, cycles), sparse=f"dense shortlist re-ranked by the sparse objective ({reason})")

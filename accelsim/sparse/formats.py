@@ -65,6 +65,33 @@ class Format:
             out += f" x{self.packing[0]}/{self.packing[1]}b"
         return out + (" adaptive" if self.adaptive else "")
 
+    @property
+    def tile_free(self) -> bool:
+        """One rank: payload and metadata are linear in the tile (every quantity of a single rank scales
+        with its length), so their values per dense word do not depend on the tile."""
+        return len(self.ranks) == 1
+
+    def per_word(self, extents: list[int], model: Model, size: int, word_bits: int) -> tuple[float, float]:
+        """(data words, metadata words) per dense word of a tile with these extents: a one-element
+        tile's values when :attr:`tile_free` (the same for every tile), else the tile's over its size."""
+        if self.tile_free:
+            payload, bits = self.per_tile([1], model, size, word_bits)
+            return payload, bits / word_bits
+        tile = math.prod(extents)
+        if not tile:
+            return 1.0, 0.0
+        payload, bits = self.per_tile(extents, model, size, word_bits)
+        return payload / tile, bits / word_bits / tile
+
+    def words(self, extents: list[int], model: Model, size: int, word_bits: int) -> float:
+        """Words a tile occupies in this format (payload + metadata, data-word equivalents): the tile
+        times the per-word total when :attr:`tile_free`, else the tile's own sum."""
+        if self.tile_free:
+            d, m = self.per_word(extents, model, size, word_bits)
+            return math.prod(extents) * (d + m)
+        payload, bits = self.per_tile(extents, model, size, word_bits)
+        return payload + bits / word_bits
+
     def per_tile(self, extents: list[int], model: Model, size: int, word_bits: int) -> tuple[float, float]:
         """(payload words, metadata bits) of one tile with these axis extents, expected under ``model``
         (``size``: the whole tensor's elements)."""

@@ -1,7 +1,8 @@
 """One fixed-shape layer's sparse view, priced by the one energy function.
 
-``sparse_layer(layer, arch, mapping, spec, models) -> SparseLayer``: the general action table of the
-mapping (``accelsim.cost.counts.fixed_actions``), its sparse view (``accelsim.sparse.model.analyze``),
+``sparse_layer(layer, arch, mapping, spec, models) -> SparseLayer``: the dense table of the mapping
+(:func:`dense_table`: the fixed shape's count rows, the granularity its dense energy and bound and the
+mapper's batch scorer ``accelsim.mapper.sparse_batch`` work on), its sparse view (``accelsim.sparse.model.analyze``),
 and its energy: the one table of everything that costs energy (``accelsim.sparse.model.priced_actions``:
 data words, metadata words, gated words and MACs under their own action names) priced by the arch's
 (component, action) table (``energy_table.arch_table``) through the one energy function
@@ -14,13 +15,14 @@ import math
 from dataclasses import dataclass
 
 from accelsim.cost.actions import Actions
-from accelsim.cost.counts import Counts, _shape, fixed_actions, to_counts
+from accelsim.cost.counts import Counts, _shape, count, fixed_actions, priced_actions_of_counts, to_counts
 from accelsim.cost.energy import energy_of
 from accelsim.cost.model import arch_hierarchy, energy_parts
 from accelsim.energy_table import arch_table
 from accelsim.errors import ConfigError
 from accelsim.hierarchy import from_arch
 from accelsim.mapping import COLS, ROWS, Mapping
+from accelsim.names import PSUM, ROLES
 from accelsim.problem import from_layer
 from accelsim.sparse.density import Actual, FromOnnx, FromRun, Model, Source
 from accelsim.sparse.masks import check_mask
@@ -37,6 +39,23 @@ class SparseLayer:
     energy_pj: float                    # energy_of's total of the priced sparse table
 
 
+ROLES_INDEX = {r: i for i, r in enumerate(ROLES)}
+
+
+def dense_table(layer: Layer, m: Mapping, spec: SparseSpec, models: dict[str, Model]) -> Actions:
+    """The table the fixed shape's sparse view works on: its count rows as an action table
+    (``cost.counts.priced_actions_of_counts``: a level's reads under ``read``, writes under ``fill``, as
+    its dense energy and bound see them). The exact action table (``fixed_actions``) instead when a
+    MAC feature acts on the output's read-modify-write at a level that merges it with other actions
+    (no psum register: the RF's psum row holds reads and drains), so the feature moves only its own,
+    or when a tensor is an actual mask (``sparse.exact`` measures the general table's own events)."""
+    psum_reg = m.reg_keep[ROLES_INDEX[PSUM]]
+    if (not psum_reg and any(ft.role is None for ft in spec.features)
+            or any(isinstance(x, Actual) for x in models.values())):
+        return fixed_actions(layer, m)
+    return priced_actions_of_counts(count(layer, m))
+
+
 def sparse_layer(layer: Layer, arch, m: Mapping, spec: SparseSpec, models: dict[str, Model]) -> SparseLayer:
     h = _shape(m.spatial(ROWS), m.spatial(COLS))
     kept = from_arch(arch)          # what the arch's levels may keep (the GLB's holds)
@@ -45,7 +64,7 @@ def sparse_layer(layer: Layer, arch, m: Mapping, spec: SparseSpec, models: dict[
     for role, model in models.items():
         if isinstance(model, Actual):
             check_mask(problem, role, model.mask, model.source)
-    dense = fixed_actions(layer, m)
+    dense = dense_table(layer, m, spec, models)
     from accelsim.loopnest import from_fixed
 
     sa = analyze(problem, h, from_fixed(m, h), dense, spec, models)
@@ -93,4 +112,4 @@ class Sparsity:
         return {r: resolve(m, r, workload, lay) for r, m in merged.items()}
 
 
-__all__ = ["SparseLayer", "Sparsity", "bandwidth_counts", "sparse_layer"]
+__all__ = ["SparseLayer", "Sparsity", "bandwidth_counts", "dense_table", "sparse_layer"]

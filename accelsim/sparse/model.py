@@ -101,12 +101,16 @@ class SparseActions:
                 "skipped": tot(self.skipped)}
 
 
-def tile_extents(problem: Problem, flat: Flat, cut: int, role: str) -> list[int]:
-    """Per axis of the role's tensor, the extent of its tile spanning loops from ``cut`` on (clipped)."""
+def dim_extents(problem: Problem, flat: Flat, cut: int) -> dict[str, int]:
+    """Per dim, the extent of the loops from ``cut`` on (clipped to the dim)."""
     ext = {d: 1 for d in problem.dim_names}
     for lp in flat.loops[cut:]:
         ext[lp.dim] *= lp.factor
-    ext = {d: min(e, problem.size(d)) for d, e in ext.items()}
+    return {d: min(e, problem.size(d)) for d, e in ext.items()}
+
+
+def role_extents(problem: Problem, ext: dict[str, int], role: str) -> list[int]:
+    """Per axis of the role's tensor, the extent of the tile the per-dim extents ``ext`` touch (clipped)."""
     out = []
     for c in problem.tensor(role).coords:
         if len(c.terms) == 1:
@@ -118,43 +122,140 @@ def tile_extents(problem: Problem, flat: Flat, cut: int, role: str) -> list[int]
     return out
 
 
-def _empty_tile(models: dict, problem: Problem, flat: Flat, cut: int, role: str) -> float:
-    m = models.get(role, DENSE)
-    return m.p_empty(math.prod(tile_extents(problem, flat, cut, role)), problem.elements(role))
+def tile_extents(problem: Problem, flat: Flat, cut: int, role: str) -> list[int]:
+    """Per axis of the role's tensor, the extent of its tile spanning loops from ``cut`` on (clipped)."""
+    return role_extents(problem, dim_extents(problem, flat, cut), role)
 
 
-def kept_fraction(problem: Problem, models: dict, dens: dict, conds: set[str], macs: int) -> float:
+@dataclass(frozen=True)
+class Step:
+    """One gating/skipping feature as it acts on a nest's action table: the storage and network keys
+    it moves, and (a storage feature) the child level whose tiles of the condition roles decide.
+    ``on``: a storage feature's own condition roles; a MAC feature's the union of the conditions of
+    every MAC feature up to it (in ``ROLES`` order): after it, the MACs with all of them nonzero stay
+    effective."""
+
+    gate: bool
+    on: tuple[str, ...]
+    keys_s: tuple[tuple[str, str, str], ...]
+    keys_n: tuple[tuple[str, str, str], ...]
+    child: int | None               # level index of the child (len(levels): the compute); None: the MACs
+    level: int | None = None        # a storage feature's level index
+    role: str | None = None         # a storage feature's tensor
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the spec does on a nest, from its keeps alone (never its factors): the compressed
+    (level index, role) pairs with their formats, each network level's hop parent per role, the steps."""
+
+    names: tuple[str, ...]
+    compressed: tuple[tuple[tuple[int, str], Format], ...]
+    net_parent: dict
+    steps: tuple[Step, ...]
+
+
+def plan(nest: LoopNest, spec: SparseSpec) -> Plan:
+    names = tuple(lm.level for lm in nest.levels)
+    n = len(names)
+    chains = {r: [i for i in range(n) if nest.keeps(i, r) or i == 0] + [n] for r in ROLES}
+    compressed = tuple(((i, r), spec.format(names[i], r)) for r in ROLES for i in chains[r][:-1]
+                       if spec.format(names[i], r).compressed)
+    net_parent = {}      # (fanout level index, role) -> hop parent index
+    child = {}           # (level index, role) -> child index (n: the compute)
+    for r in ROLES:
+        for par, ch in zip(chains[r], chains[r][1:]):
+            child[(par, r)] = ch
+            for j in range(par, ch):
+                net_parent[(j, r)] = par
+    idx = {nm: i for i, nm in enumerate(names)}
+    steps = []
+    conds: set[str] = set()          # the condition roles of the MAC features so far
+    for ft in spec.features:
+        gate = ft.kind == GATE
+        if ft.role is None:      # the MACs, and the output's read-modify-write feeding the compute
+            conds |= set(ft.on)
+            par = chains[OUTPUT_ROLE][-2]
+            steps.append(Step(gate, tuple(r for r in ROLES if r in conds),
+                              ((names[par], OUTPUT_ROLE, READ), (names[par], OUTPUT_ROLE, UPDATE)),
+                              tuple((names[j], OUTPUT_ROLE, a) for j in range(par, n) for a in NETWORK_ACTIONS), None))
+            continue
+        i = idx[ft.level]
+        if (i, ft.role) not in child:      # the mapping bypasses the tensor here: no accesses to gate/skip
+            continue
+        ch = child[(i, ft.role)]
+        steps.append(Step(gate, ft.on, ((names[i], ft.role, READ),) + (((names[ch], ft.role, FILL),) if ch < n else ()),
+                          tuple((names[j], ft.role, a) for j in range(i, ch) for a in (DOWN, DOWN_DEST)), ch,
+                          i, ft.role))
+    return Plan(names, compressed, net_parent, tuple(steps))
+
+
+def ratio_of(fmt: Format, problem: Problem, ext: dict[str, int], role: str, model: Model,
+             word_bits: int) -> tuple[float, float]:
+    """(data, metadata) words per dense word of the role's tile at per-dim extents ``ext`` in ``fmt``."""
+    return fmt.per_word(role_extents(problem, ext, role), model, problem.elements(role), word_bits)
+
+
+def step_q(step: Step, problem: Problem, ext: dict[str, int] | None, models: dict, n: int) -> float:
+    """The ineffective fraction of a storage step's accesses: 1 - prod over condition roles of
+    P(their tile at the child is nonempty) (one element at the compute: the density); ``ext``: the
+    child's per-dim extents (unused at the compute)."""
+    keep = 1.0
+    for c in step.on:
+        m = models.get(c, DENSE)
+        if step.child == n:
+            pe = 1.0 - m.density
+        else:
+            assert ext is not None
+            pe = m.p_empty(math.prod(role_extents(problem, ext, c)), problem.elements(c))
+        keep *= 1.0 - pe
+    return 1.0 - keep
+
+
+def kept_fraction(problem: Problem, models: dict, conds: tuple[str, ...], macs: int) -> float:
     """The fraction of the MACs whose operands in ``conds`` are all nonzero: exact over the masks when
     every condition is an actual mask (``accelsim.sparse.masks.effective_macs``), else the product of
-    the densities (independent tensors: exact in expectation)."""
-    if macs and conds <= {IFMAP, WEIGHT} and all(isinstance(models.get(c), Actual) for c in conds):
+    the densities in ``conds``' order (independent tensors: exact in expectation)."""
+    if macs and set(conds) <= {IFMAP, WEIGHT} and all(isinstance(models.get(c), Actual) for c in conds):
         def mask(role: str) -> np.ndarray | None:
             return models[role].mask if role in conds else None
         return effective_macs(problem, mask(IFMAP), mask(WEIGHT)) / macs
-    return math.prod(dens[c] for c in conds)
+    return math.prod(models.get(c, DENSE).density for c in conds)
 
 
-def per_mac_kept(problem: Problem, flat: Flat, spec: SparseSpec, models: dict, ft, level: int,
-                 name: str) -> float | None:
+def mac_q(step: Step, problem: Problem, models: dict, dense_macs: int, eff: float) -> float:
+    """The ineffective fraction, of the MACs still effective (``eff`` of ``dense_macs``), of a compute
+    step: the MACs with every condition so far nonzero (:func:`kept_fraction` of ``step.on``, the
+    accumulated conditions) stay effective."""
+    if eff <= 0:
+        return 0.0
+    p = kept_fraction(problem, models, step.on, dense_macs)
+    return 1.0 - p / (eff / dense_macs)
+
+
+def per_mac_kept(problem: Problem, flat: Flat, spec: SparseSpec, models: dict, step: Step,
+                 names: tuple[str, ...]) -> float | None:
     """The exact fraction of a level's reads serving the compute that a gate/skip keeps, when every
     condition and the read tensor are actual ifmap / weight masks and no spatial loop hangs at or below
     the level (each read then serves one MAC): reads of the tensor's present words (its nonzeros when
     the level stores it compressed, else its in-range elements) whose MAC has every condition nonzero,
     over all of them (``accelsim.sparse.masks.effective_macs``). None: the expectation applies."""
-    roles = set(ft.on) | {ft.role}
+    assert step.level is not None and step.role is not None
+    level, role = step.level, step.role
+    roles = set(step.on) | {role}
     if not roles <= {IFMAP, WEIGHT} or not all(isinstance(models.get(r), Actual) for r in roles):
         return None
     if any(lp.spatial and lp.level >= level for lp in flat.loops):
         return None
-    compressed = spec.format(name, ft.role).compressed
+    compressed = spec.format(names[level], role).compressed
 
     def masks(with_conditions: bool) -> tuple:
         out = []
         for r in (IFMAP, WEIGHT):
             m = models[r].mask if r in roles else None
-            if r in ft.on and with_conditions or (r == ft.role and compressed):
+            if r in step.on and with_conditions or (r == role and compressed):
                 out.append(m)
-            elif r == ft.role:
+            elif r == role:
                 out.append(np.ones_like(m, dtype=bool))        # in range: padding reads are not reads
             else:
                 out.append(None)
@@ -164,35 +265,25 @@ def per_mac_kept(problem: Problem, flat: Flat, spec: SparseSpec, models: dict, f
     return effective_macs(problem, *masks(True)) / base if base else 1.0
 
 
+def balanced(spec: SparseSpec, models: dict) -> bool:
+    """Every skip-MAC condition is N:M structured: every block holds the same work (no imbalance)."""
+    skip_on = {c for ft in spec.features if ft.role is None and ft.kind != GATE for c in ft.on}
+    return all(isinstance(models.get(c), Structured) for c in skip_on)
+
+
 def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actions, spec: SparseSpec,
             models: dict[str, Model]) -> SparseActions:
     """The sparse view of ``dense`` (module docstring)."""
     flat = flatten(problem, nest)
-    names = [lm.level for lm in nest.levels]
+    pl = plan(nest, spec)
+    names = pl.names
     n = len(names)
     wb = hierarchy.word_bits
-    size = {r: problem.elements(r) for r in ROLES}
-    chains = {r: [i for i in range(n) if nest.keeps(i, r) or i == 0] + [n] for r in ROLES}
     ratio: dict = {}        # (level index, role) -> (data words, metadata words) per dense word
     formats = {}
-    for r in ROLES:
-        for i in chains[r][:-1]:
-            fmt = spec.format(names[i], r)
-            if not fmt.compressed:
-                ratio[(i, r)] = (1.0, 0.0)
-                continue
-            ext = tile_extents(problem, flat, flat.cut(i), r)
-            tile = math.prod(ext)
-            payload, bits = fmt.per_tile(ext, models.get(r, DENSE), size[r], wb)
-            ratio[(i, r)] = (payload / tile, bits / wb / tile) if tile else (1.0, 0.0)
-            formats[(names[i], r)] = fmt.text()
-    net_parent = {}      # (fanout level index, role) -> hop parent index
-    child = {}           # (level index, role) -> child index (n: the compute)
-    for r in ROLES:
-        for par, ch in zip(chains[r], chains[r][1:]):
-            child[(par, r)] = ch
-            for j in range(par, ch):
-                net_parent[(j, r)] = par
+    for (i, r), fmt in pl.compressed:
+        ratio[(i, r)] = ratio_of(fmt, problem, dim_extents(problem, flat, flat.cut(i)), r, models.get(r, DENSE), wb)
+        formats[(names[i], r)] = fmt.text()
     idx = {nm: i for i, nm in enumerate(names)}
     data_s, meta_s, data_n, meta_n = {}, {}, {}, {}
     for (lv, r, a), w in dense.storage.items():
@@ -200,13 +291,12 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
         data_s[(lv, r, a)] = w * d
         meta_s[(lv, r, a)] = w * m
     for (lv, r, a), w in dense.network.items():
-        d, m = ratio.get((net_parent.get((idx[lv], r), idx[lv]), r), (1.0, 0.0))
+        d, m = ratio.get((pl.net_parent.get((idx[lv], r), idx[lv]), r), (1.0, 0.0))
         data_n[(lv, r, a)] = w * d
         meta_n[(lv, r, a)] = w * m
     for r in ROLES:       # actual masks: the compressed words of every moved tile, exact
         model = models.get(r)
-        comp = [i for i in chains[r][:-1] if spec.format(names[i], r).compressed
-                and (r in OPERAND_ROLES or additive(spec.format(names[i], r)))]
+        comp = [i for (i, rr), fmt in pl.compressed if rr == r and (r in OPERAND_ROLES or additive(fmt))]
         if isinstance(model, Actual) and comp:
             def fmt_of(level: str, r: str = r) -> Format:
                 return spec.format(level, r)
@@ -221,7 +311,7 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
     skip_n: dict = {}
     dens = {r: models.get(r, DENSE).density for r in ROLES}
 
-    def move(keys_s: list, keys_n: list, q: float, gate: bool) -> None:
+    def move(keys_s: tuple, keys_n: tuple, q: float, gate: bool) -> None:
         for table, meta, keys, g_tab, s_tab in ((data_s, meta_s, keys_s, gated_s, skip_s),
                                                 (data_n, meta_n, keys_n, gated_n, skip_n)):
             for k in keys:
@@ -238,44 +328,28 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
 
     eff = float(dense.macs)
     gated_macs = skipped_macs = 0.0
-    conds: set[str] = set()          # the condition roles of the MAC features so far
-    for ft in spec.features:
-        gate = ft.kind == GATE
-        if ft.role is None:      # the MACs: those with every condition so far nonzero stay effective
-            conds |= set(ft.on)
-            p = kept_fraction(problem, models, dens, conds, dense.macs)
-            q_mac = 1.0 - p / (eff / dense.macs) if eff > 0 else 0.0      # of the MACs still effective
+    for st in pl.steps:
+        if st.child is None:
+            q_mac = mac_q(st, problem, models, dense.macs, eff)
             lost = eff * q_mac
             eff -= lost
-            if gate:
+            if st.gate:
                 gated_macs += lost
             else:
                 skipped_macs += lost
-            par = chains[OUTPUT_ROLE][-2]
-            keys_s = [(names[par], OUTPUT_ROLE, READ), (names[par], OUTPUT_ROLE, UPDATE)]
-            keys_n = [(names[j], OUTPUT_ROLE, a) for j in range(par, n) for a in NETWORK_ACTIONS]
-            move(keys_s, keys_n, q_mac, gate)
+            move(st.keys_s, st.keys_n, q_mac, st.gate)
             continue
-        i = idx[ft.level]
-        if (i, ft.role) not in child:      # the mapping bypasses the tensor here: no accesses to gate/skip
-            continue
-        ch = child[(i, ft.role)]
-        cut = flat.cut(ch)
-        exact_keep = per_mac_kept(problem, flat, spec, models, ft, i, names[i]) if ch == n else None
-        keep = 1.0
-        for c in ft.on:
-            pe = (1.0 - dens[c]) if ch == n else _empty_tile(models, problem, flat, cut, c)
-            keep *= 1.0 - pe
-        q = 1.0 - (keep if exact_keep is None else exact_keep)
-        keys_s = [(names[i], ft.role, READ)] + ([(names[ch], ft.role, FILL)] if ch < n else [])
-        keys_n = [(names[j], ft.role, a) for j in range(i, ch) for a in (DOWN, DOWN_DEST)]
-        move(keys_s, keys_n, q, gate)
+        exact_keep = per_mac_kept(problem, flat, spec, models, st, names) if st.child == n else None
+        if exact_keep is not None:
+            q = 1.0 - exact_keep
+        else:
+            ext = dim_extents(problem, flat, flat.cut(st.child)) if st.child < n else None
+            q = step_q(st, problem, ext, models, n)
+        move(st.keys_s, st.keys_n, q, st.gate)
     cycles = float(dense.cycles)
     if skipped_macs and dense.macs:
         p = eff / dense.macs
-        skip_on = {c for ft in spec.features if ft.role is None and ft.kind != GATE for c in ft.on}
-        balanced = all(isinstance(models.get(c), Structured) for c in skip_on)   # N:M: every block the same
-        cycles = dense.cycles * (p if balanced else imbalance(flat, dense.active, p))
+        cycles = dense.cycles * (p if balanced(spec, models) else imbalance(flat, dense.active, p))
     data = Actions(dense.macs, dense.cycles, dense.active, data_s, data_n)
     return SparseActions(dens, dense.macs, eff, gated_macs, skipped_macs, dense.cycles, cycles, dense.active, data,
                          Actions(0, 0, dense.active, meta_s, meta_n),
@@ -312,10 +386,8 @@ def compressed_tiles(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spe
             continue
         for r in lm.keeps:
             ext = tile_extents(problem, flat, flat.cut(i), r)
-            fmt = spec.format(lm.level, r)
             model = DENSE if spec.capacity == WORST else models.get(r, DENSE)
-            payload, bits = fmt.per_tile(ext, model, problem.elements(r), hierarchy.word_bits)
-            out[(lm.level, r)] = payload + bits / hierarchy.word_bits
+            out[(lm.level, r)] = spec.format(lm.level, r).words(ext, model, problem.elements(r), hierarchy.word_bits)
     return out
 
 
@@ -342,11 +414,16 @@ def lockstep_run(flat: Flat) -> int:
 
 def imbalance(flat: Flat, units: int, p: float) -> float:
     """E[max over ``units`` of Binomial(t, p)] / t with t = :func:`lockstep_run` (p with one unit)."""
-    t = lockstep_run(flat)
+    return imbalance_t(lockstep_run(flat), units, p)
+
+
+def imbalance_t(t: int, units: int, p: float) -> float:
+    """E[max over ``units`` of Binomial(t, p)] / t (p with one unit, or p 0 or 1)."""
     if units <= 1 or p in (0.0, 1.0):
         return p
     return expected_max(binomial_pmf(t, p), units) / t
 
 
-__all__ = ["OPERAND_ROLES", "SparseActions", "analyze", "capacity_problems", "compressed_tiles", "imbalance", "priced_actions",
-           "lockstep_run", "tile_extents"]
+__all__ = ["OPERAND_ROLES", "Plan", "SparseActions", "Step", "analyze", "capacity_problems", "compressed_tiles",
+           "imbalance", "imbalance_t", "kept_fraction", "lockstep_run", "mac_q", "per_mac_kept", "plan", "priced_actions",
+           "step_q", "tile_extents"]

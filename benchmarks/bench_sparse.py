@@ -1,0 +1,115 @@
+"""The mapper's batch scorer with sparsity (accelsim.mapper.sparse_batch) against the dense one, one core.
+
+    python benchmarks/bench_sparse.py [--n 10000] [--rounds 7]
+
+Cases: AlexNet CONV2 (workloads.zoo "alexnet" layer 1, batch 4) on configs/eyeriss_v1, n legal
+mappings drawn by the fixed-shape batch space (``mapper.batch.BatchSpace.propose`` + ``legal``,
+seeded), encoded once. Uniform densities: the published CONV2 ones of ``alexnet_sparse`` (ifmap
+0.613, weight 0.385, psum 0.169). Paths (every one scores the same rows):
+
+- dense:          ``cost.fast.count_batch`` + ``energy_batch`` + ``latency_bound_batch`` (a dense search's score)
+- sparse v1:      ``count_batch`` + ``SparseBatch.score``, the ``eyeriss_v1`` preset (RLE at DRAM, gating):
+                  every factor is per layer, one numba pass
+- sparse v2:      the same with the ``eyeriss_v2`` preset (CSC in the RF: tile-dependent, cached per
+                  distinct RF tile; skipping: load imbalance cached per (lockstep run, active PEs)); the
+                  scorer is built fresh each round, so its caches are filled inside the timing
+
+Each round runs every path ``CALLS`` times in a row (same load for all paths); evals/s is the median
+round's rate (wall clock), per CPU s the median round's evals / process CPU seconds (less sensitive to
+other processes on a shared machine); compile excluded (a warm-up call first). Prints the load average
+before and after. The target (issue 16): >= 1,000,000 evaluations per second per core with uniform densities.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from dataclasses import replace
+
+import numpy as np
+
+CALLS = 5
+
+
+def cases(n: int, seed: int = 0):
+    from accelsim.arch import load_arch
+    from accelsim.cost.encode import MappingArrays, encode_layer
+    from accelsim.mapper.batch import BatchSpace
+    from dataflows import registry
+    from workloads import zoo
+
+    layer = replace(zoo.get("alexnet").layers[1], N=4)
+    arch = load_arch("eyeriss_v1")
+    lay = encode_layer(layer)
+    space = BatchSpace(layer, arch, registry.get(arch.dataflow), lay)
+    rng = np.random.default_rng(seed)
+    parts, have = [], 0
+    while have < n:
+        cand, _ = space.legal(rng, space.propose(rng, 4096))
+        parts.append(cand)
+        have += len(cand.factors)
+    batch = MappingArrays(*(np.concatenate([getattr(p, f) for p in parts])[:n] for f in MappingArrays._fields))
+    return layer, arch, space, lay, batch
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--rounds", type=int, default=7)
+    args = ap.parse_args()
+    from accelsim.cost.fast import axis_memo, count_batch, energy_batch, latency_bound_batch
+    from accelsim.mapper.sparse_batch import SparseBatch
+    from accelsim.sparse.density import Uniform
+    from accelsim.sparse.spec import load_spec
+    from noc import registry as noc_registry
+
+    print(f"load before: {os.getloadavg()}")
+    layer, arch, space, lay, batch = cases(args.n)
+    memo = axis_memo(lay)
+    models = {"ifmap": Uniform(0.613), "weight": Uniform(0.385), "psum": Uniform(0.169)}
+    keeps = tuple(tuple(bool(x) for x in k) for k in space.keep)
+    specs = {"sparse v1": load_spec("eyeriss_v1"), "sparse v2": load_spec("eyeriss_v2")}
+    noc = noc_registry.bandwidth_bound(arch)
+
+    def dense():
+        c = count_batch(lay, batch, memo)
+        energy_batch(c, arch)
+        latency_bound_batch(c, arch.dram_words_per_cycle, arch.glb.bandwidth_words_per_cycle, noc)
+
+    def sparse(name):
+        scorer = SparseBatch(layer, arch, keeps, specs[name], models)
+
+        def go():
+            scorer.score(count_batch(lay, batch, memo), batch.factors)
+        return go, scorer
+
+    paths = {"dense": dense}
+    for name in specs:
+        go, scorer = sparse(name)
+        assert scorer.reason is None
+        paths[name] = go
+    for fn in paths.values():            # compile and warm up
+        fn()
+    rates: dict = {k: [] for k in paths}
+    cpu: dict = {k: [] for k in paths}
+    for _ in range(args.rounds):
+        for name in paths:
+            fn = paths[name] if name == "dense" else sparse(name)[0]       # sparse: caches filled inside the round
+            t0, c0 = time.perf_counter(), time.process_time()
+            for _ in range(CALLS):
+                fn()
+            wall, cpus = time.perf_counter() - t0, time.process_time() - c0
+            rates[name].append(CALLS * args.n / wall)
+            cpu[name].append(CALLS * args.n / cpus)
+    print(f"AlexNet CONV2 (batch 4) on eyeriss_v1, {args.n:,} legal mappings, {args.rounds} rounds x {CALLS} calls")
+    print(f"{'path':<10} {'evals/s (median)':>17} {'best':>12} {'per CPU s':>12}")
+    for name in paths:
+        print(f"{name:<10} {statistics.median(rates[name]):>17,.0f} {max(rates[name]):>12,.0f} "
+              f"{statistics.median(cpu[name]):>12,.0f}")
+    print(f"load after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""The mapper searching with sparsity (issue 16, item 7): the batch scorer equals the slow sparse model
+bit for bit, capacity is checked by compressed size (so mappings that fit only compressed are
+proposed), and the best sparse mapping differs from the best dense one where sparsity changes the
+trade-off."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pytest
+
+from accelsim.arch import arch_from_dict, load_arch, resolve_arch_path
+from accelsim.cost.bound import latency_bound
+from accelsim.cost.encode import decode, encode_layer
+from accelsim.cost.fast import count_batch
+from accelsim.hierarchy import from_arch
+from accelsim.legality import problems_of
+from accelsim.loopnest import from_fixed
+from accelsim.mapper.batch import BatchSpace
+from accelsim.mapper.search import SearchSpec, search_batch
+from accelsim.mapper.sparse_batch import SparseBatch
+from accelsim.mapper.sparse_rank import sparse_score
+from accelsim.problem import from_layer
+from accelsim.sparse.density import Structured, Uniform
+from accelsim.sparse.layer import bandwidth_counts, sparse_layer
+from accelsim.sparse.model import capacity_problems
+from accelsim.sparse.spec import load_spec, spec_from_dict
+from accelsim.yamlio import load_yaml
+from dataflows import registry
+from workloads.layer import conv
+
+LAYER = conv("c", C=16, K=32, H=14, R=3, pad=1, N=2)
+UNIFORM = {"ifmap": Uniform(0.4), "weight": Uniform(0.35), "psum": Uniform(0.6)}
+
+
+@cache
+def _batch(arch_name: str, n: int = 240):
+    arch = load_arch(arch_name)
+    flow = registry.get(arch.dataflow)
+    lay = encode_layer(LAYER)
+    space = BatchSpace(LAYER, arch, flow, lay)
+    rng = np.random.default_rng(1)
+    cand, _ = space.legal(rng, space.propose(rng, n))
+    return arch, space, cand, count_batch(lay, cand)
+
+
+def _keeps(space):
+    return tuple(tuple(bool(x) for x in k) for k in space.keep)
+
+
+@pytest.mark.parametrize("arch_name,preset,models", [
+    ("eyeriss_v1", "eyeriss_v1", UNIFORM),                      # RLE at DRAM, gating
+    ("eyeriss_v1", "eyeriss_v2", UNIFORM),                      # CSC in the RF, skipping, load imbalance
+    ("eyeriss_v1", "stc_2_4", {"weight": Structured(2, 4)}),    # 2:4 weights, balanced skipping
+    ("eyeriss_v2_flat", "eyeriss_v1", UNIFORM),
+    ("eyeriss_v2_flat", "eyeriss_v2", UNIFORM),
+])
+def test_batch_scores_equal_the_slow_sparse_model_bit_for_bit(arch_name, preset, models):
+    arch, space, cand, counts = _batch(arch_name)
+    spec = load_spec(preset)
+    sb = SparseBatch(LAYER, arch, _keeps(space), spec, models)
+    assert sb.reason is None
+    energy, cycles = sb.score(counts, cand.factors)
+    for i in range(0, len(cand.factors), 12):
+        m = decode(cand, i)
+        sl = sparse_layer(LAYER, arch, m, spec, models)
+        assert energy[i] == sl.energy_pj
+        assert cycles[i] == latency_bound(bandwidth_counts(sl), arch)
+        assert sl.energy_pj < sl.dense_energy_pj          # sparsity saved something on every preset
+
+
+@pytest.mark.parametrize("capacity", ["expected", "worst"])
+def test_compressed_capacity_equals_the_slow_check_on_every_row(capacity):
+    """RF ifmap tiles in a bitmask at density 0.25: 0.25 + 1/16 words per dense word expected (fit 3x
+    the dense tile), 1 + 1/16 worst (fit less): each row's verdict equals capacity_problems'."""
+    arch, space, cand, counts = _batch("eyeriss_v1", 600)
+    spec = spec_from_dict({"name": "b", "capacity": capacity, "formats": {"rf": {"ifmap": "bitmask"}}}, "b.yaml")
+    models = {"ifmap": Uniform(0.25)}
+    sb = SparseBatch(LAYER, arch, _keeps(space), spec, models)
+    fits = sb.rf_fits(cand.factors, space.lay) & ~sb.glb_over(cand.factors, space.lay).any(axis=1)
+    h, problem = from_arch(arch), from_layer(LAYER)
+    slow = np.array([not capacity_problems(problem, h, from_fixed(decode(cand, i), h), spec, models)
+                     for i in range(len(cand.factors))])
+    assert (fits == slow).all()
+    if capacity == "worst":
+        assert not fits.all()           # 17/16 of a full RF tile overflows where the dense tile just fit
+
+
+def _small_rf_arch():
+    """Eyeriss v1 with a 4-word ifmap scratchpad: dense, a 3x3 filter row needs 3 ifmap words per PE
+    and 1-row strips; a bitmask at density 1/4 holds 12 words' worth (4 / (1/4 + 1/16) = 12.8)."""
+    doc = load_yaml(resolve_arch_path("eyeriss_v1"))
+    doc["rf"]["ifmap_words"] = 4
+    return arch_from_dict(doc, "small_rf.yaml")
+
+
+def test_best_sparse_mapping_differs_from_dense_and_fits_only_compressed():
+    arch = _small_rf_arch()
+    layer = conv("c", C=8, K=16, H=12, R=3, pad=1)
+    flow = registry.get("rs")
+    spec_ = SearchSpec("energy", 1500, 0)
+    sparse = spec_from_dict({"name": "b", "formats": {"rf": {"ifmap": "bitmask"}},
+                             "gate": [{"level": "rf", "tensor": "weight", "on_zero": ["ifmap"]}]}, "b.yaml")
+    models = {"ifmap": Uniform(0.25)}
+    dense = search_batch(layer, arch, flow, spec_)
+    sp = search_batch(layer, arch, flow, spec_, sparse=(sparse, models))
+    assert sp.mapping != dense.mapping
+    # independently: the slow sparse model prefers the sparse search's mapping ...
+    e_sparse, _ = sparse_score(layer, arch, sp.mapping, "energy", sparse, models)
+    e_dense, _ = sparse_score(layer, arch, dense.mapping, "energy", sparse, models)
+    assert e_sparse < e_dense
+    assert sp.score.objective == e_sparse
+    # ... which holds more ifmap words per PE than the dense RF can: it fits only compressed
+    assert problems_of(layer, sp.mapping, arch)
+    h = from_arch(arch)
+    assert not capacity_problems(from_layer(layer), h, from_fixed(sp.mapping, h), sparse, models)
