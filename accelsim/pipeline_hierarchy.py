@@ -57,6 +57,7 @@ class HierarchyLayerRun:
     mapping_source: str = "named"         # named, hand-written or searched
     search: Any = None                    # the search's record when searched
     sim: SimResult | None = None          # accelsim.sim.general, when simulated (layers with MACs)
+    sparse: Any = None                    # accelsim.sparse.view.SparseView, when the run has sparsity
 
     @property
     def cycles(self) -> float:
@@ -78,6 +79,7 @@ class HierarchyRun:
     search: Any = None                    # the SearchSpec when searched
     hand_written: tuple[str, ...] = ()
     refined: bool = False                 # the search's shortlist was re-ranked by simulation
+    sparsity: Any = None                  # accelsim.sparse.layer.Sparsity, when the run has sparsity
 
 
 def flow_for(hierarchy: Hierarchy, dataflow: str | None, converted: bool):
@@ -172,12 +174,14 @@ def search_layer(item: ProblemLayer, hierarchy: Hierarchy, flow, spec, table: En
 def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str | None = None, *,
                   arch=None, nests: dict[str, LoopNest] | None = None, search_spec=None,
                   simulate: bool = False, refine: bool = False,
-                  on_layer: Callable[[str], None] | None = None) -> HierarchyRun:
+                  on_layer: Callable[[str], None] | None = None, sparsity=None) -> HierarchyRun:
     """Map, count, cost, bound and (``simulate``) simulate every layer (module docstring). ``arch``:
     the fixed-shape arch ``hierarchy`` was converted from; ``nests``: hand-written nests by layer
     name; ``search_spec``: search each layer (:func:`search_layer`) instead of taking the
     named mapping; ``refine`` (with ``search_spec`` and ``simulate``): re-rank each search by
-    simulation (:func:`refine_layer`)."""
+    simulation (:func:`refine_layer`). ``sparsity`` (``accelsim.sparse.layer.Sparsity``): each layer with
+    MACs also gets its sparse view (``accelsim.sparse.view.sparse_view``) of the chosen nest, beside
+    the dense counts, which it never changes (a search, when there is one, is dense)."""
     if refine and not (search_spec is not None and simulate):
         raise ConfigError("--refine re-ranks a search by simulation: it needs --search and the simulator "
                           "(not --no-sim)")
@@ -226,12 +230,18 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
             sim = simulate_nest(item.problem, hierarchy, nest, actions)
         steps = hierarchy_steps(item.problem, hierarchy, actions, flow, sim) if (
             item.problem is not None and flow is not None and flow.rule is not None) else ()
-        out.append(HierarchyLayerRun(item, nest, actions, parts, by_tensor, bound, steps, source, found, sim))
+        sparse = None
+        if sparsity is not None and nest is not None and item.problem is not None:
+            from accelsim.sparse.view import sparse_view
+
+            sparse = sparse_view(item.problem, hierarchy, nest, actions, sparsity.spec,
+                                 sparsity.models(workload, item.name), table)
+        out.append(HierarchyLayerRun(item, nest, actions, parts, by_tensor, bound, steps, source, found, sim, sparse))
         if on_layer is not None:
             on_layer(item.name)
     given = tuple(lr.item.name for lr in out if lr.mapping_source == "hand-written")
     return HierarchyRun(hierarchy, workload, None if flow is None else flow.name, tuple(out), preset, search_spec, given,
-                        bool(refine and search_spec is not None))
+                        bool(refine and search_spec is not None), sparsity)
 
 
 __all__ = ["HierarchyLayerRun", "HierarchyRun", "energy_table", "flow_for",

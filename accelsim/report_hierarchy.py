@@ -17,13 +17,14 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 from accelsim import __version__
 from accelsim.cost.energy import MAC_PART
 from accelsim.loopnest import loop_nest_text, nest_to_dict
 from accelsim.names import DOWN, DOWN_DEST, DRAIN, FILL, READ, ROLES, UP, UP_SRC, UPDATE
 from accelsim.pipeline_hierarchy import HierarchyLayerRun, HierarchyRun
-from accelsim.report import SCHEMA, _human
+from accelsim.report import SCHEMA, _human, _sparse_dict, _sparse_totals
 
 CYCLES_ARE = "latency bound (accelsim.cost.bound)"
 CYCLES_SIMULATED = "simulated cycles (accelsim.sim.general); layers without MACs: their latency bound"
@@ -118,6 +119,9 @@ def _layer_dict(lr: HierarchyLayerRun, run: HierarchyRun, units: int) -> dict:
     if lr.search is not None:
         d["search"] = {"evaluated": lr.search.evaluated, "proposed": lr.search.proposed,
                        "stopped_by": lr.search.stopped_by}
+    if lr.sparse is not None:       # the fixed shape's sparse keys, plus the sparse latency bound per part
+        d["sparse"] = {**_sparse_dict(lr.sparse), "bound_cycles": lr.sparse.bound_cycles,
+                       "bound_parts": dict(lr.sparse.bound_parts)}
     return d
 
 
@@ -134,7 +138,7 @@ def stats(run: HierarchyRun) -> dict:
     spec = run.search
     simulated = any(lr.sim is not None for lr in run.layers)
     batch = next((lr.item.layer.N for lr in run.layers if lr.item.layer is not None), 1)
-    return {
+    doc: dict[str, Any] = {
         "schema": SCHEMA,
         "accelsim_version": __version__,
         "arch": h.name,
@@ -168,6 +172,12 @@ def stats(run: HierarchyRun) -> dict:
         },
         "layers": layers,
     }
+    sparse = _sparse_totals(layers)
+    if sparse is not None:
+        sparse["bound_cycles"] = sum(l["sparse"]["bound_cycles"] for l in layers if "sparse" in l)
+        doc["totals"]["sparse"] = sparse
+        doc["sparse_spec"] = run.sparsity.spec.describe()
+    return doc
 
 
 def table(doc: dict) -> str:
@@ -178,6 +188,9 @@ def table(doc: dict) -> str:
     sim = bool(doc.get("simulated"))
     if sim:
         head.append("top stall")
+    sparse = "sparse" in doc["totals"]
+    if sparse:
+        head += ["effMAC%", "sparse cycles", "sparse uJ", f"sparse {top}/MAC"]
     rows = []
     for l in doc["layers"]:
         e = l["energy_pj"]
@@ -185,12 +198,14 @@ def table(doc: dict) -> str:
         rows.append([l["name"], _human(l["macs"]), _human(l["cycles"]), f"{l['utilization']:.2f}", f"{e / 1e6:.1f}",
                      f"{e / l['macs']:.2f}" if l["macs"] else "-",
                      *(f"{100 * l['energy_breakdown_pj'].get(p, 0.0) / e:.0f}" if e else "-" for p in parts),
-                     f"{words / l['macs']:.4f}" if l["macs"] else "-"] + ([top_stall(l)] if sim else []))
+                     f"{words / l['macs']:.4f}" if l["macs"] else "-"] + ([top_stall(l)] if sim else [])
+                    + (_sparse_cells(l, top) if sparse else []))
     t = doc["totals"]
     rows.append(["total", _human(t["macs"]), _human(t["cycles"]), f"{t['utilization']:.2f}", f"{t['energy_pj'] / 1e6:.1f}",
                  f"{t['energy_per_mac_pj']:.2f}" if t["macs"] else "-",
                  *(f"{100 * t['energy_breakdown_pj'][p] / t['energy_pj']:.0f}" if t["energy_pj"] else "-" for p in parts),
-                 f"{t['dram_accesses_per_mac']:.4f}" if t["macs"] else "-"] + (["-"] if sim else []))
+                 f"{t['dram_accesses_per_mac']:.4f}" if t["macs"] else "-"] + (["-"] if sim else [])
+                + (_sparse_total_cells(t, top) if sparse else []))
     widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
 
     def fmt(r: list) -> str:
@@ -217,7 +232,27 @@ def table(doc: dict) -> str:
     lat = f"latency {t['latency_ms']:.3f} ms at {doc['clock_mhz']:g} MHz" if t["latency_ms"] is not None else \
         f"latency {t['cycles']:,.0f} cycles (no clock_mhz given)"
     lines.append(f"{lat}: cycles are the {doc['cycles_are']}")
+    if sparse:
+        lines.append(f"sparse: {doc['sparse_spec']}; effMAC% = MACs neither gated nor skipped; sparse cycles = the "
+                     f"latency bound of the compressed words (data + metadata + gated) with skipped MACs' cycles and "
+                     f"load imbalance; sparse uJ = data, metadata and gated actions priced by the energy table; "
+                     f"sparse {top}/MAC = compressed {top} words (data + metadata) per dense MAC")
     return "\n".join(lines)
+
+
+def _sparse_cells(l: dict, top: str) -> list[str]:
+    sp = l.get("sparse")
+    if sp is None:
+        return ["-", "-", "-", "-"]
+    return [f"{100 * sp['effective_macs'] / l['macs']:.1f}", _human(sp["bound_cycles"]), f"{sp['energy_pj'] / 1e6:.1f}",
+            f"{(sp['levels'][top]['data'] + sp['levels'][top]['metadata']) / l['macs']:.4f}"]
+
+
+def _sparse_total_cells(t: dict, top: str) -> list[str]:
+    ts = t["sparse"]
+    per_mac = ts.get(f"{top}_accesses_per_mac")
+    return [f"{100 * ts['effective_macs'] / t['macs']:.1f}" if t["macs"] else "-", _human(ts["bound_cycles"]),
+            f"{ts['energy_pj'] / 1e6:.1f}", f"{per_mac:.4f}" if per_mac is not None else "-"]
 
 
 def layers_csv(doc: dict) -> str:

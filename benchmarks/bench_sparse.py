@@ -1,6 +1,7 @@
 """The mapper's batch scorer with sparsity (accelsim.mapper.sparse_batch) against the dense one, one core.
 
     python benchmarks/bench_sparse.py [--n 10000] [--rounds 7]
+    python benchmarks/bench_sparse.py --run [--rounds 5]   # a sparse AlexNet run against the dense one
 
 Cases: AlexNet CONV2 (workloads.zoo "alexnet" layer 1, batch 4) on configs/eyeriss_v1, n legal
 mappings drawn by the fixed-shape batch space (``mapper.batch.BatchSpace.propose`` + ``legal``,
@@ -13,11 +14,20 @@ seeded), encoded once. Uniform densities: the published CONV2 ones of ``alexnet_
 - sparse v2:      the same with the ``eyeriss_v2`` preset (CSC in the RF: tile-dependent, cached per
                   distinct RF tile; skipping: load imbalance cached per (lockstep run, active PEs)); the
                   scorer is built fresh each round, so its caches are filled inside the timing
+- v2 warm:        sparse v2 with one scorer for all rounds (as in a search, whose scorer lives for the
+                  layer: its caches are filled once)
 
 Each round runs every path ``CALLS`` times in a row (same load for all paths); evals/s is the median
 round's rate (wall clock), per CPU s the median round's evals / process CPU seconds (less sensitive to
 other processes on a shared machine); compile excluded (a warm-up call first). Prints the load average
 before and after. The target (issue 16): >= 1,000,000 evaluations per second per core with uniform densities.
+
+``--run``: ``accelsim run eyeriss_v1 -w alexnet -b 4`` (named mappings, every layer), dense and with
+``--sparse eyeriss_v1 --density ifmap=0.5,weight=0.4,psum=0.5`` (uniform), with the simulator, with
+``--no-sim``, and searched, each a whole process (start-up included; one warm-up run of each first); each round runs
+them in a row (and a searched pair: ``--no-sim --search --search-budget 2000``, the sparse one searching
+with sparsity); prints the median CPU seconds (user + system of the child) and wall seconds, and
+the sparse / dense ratios (target: <= 2).
 """
 
 from __future__ import annotations
@@ -58,7 +68,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--run", action="store_true", help="time a sparse AlexNet run against the dense one")
     args = ap.parse_args()
+    if args.run:
+        return run_speed(args.rounds)
     from accelsim.cost.fast import axis_memo, count_batch, energy_batch, latency_bound_batch
     from accelsim.mapper.sparse_batch import SparseBatch
     from accelsim.sparse.density import Uniform
@@ -90,13 +103,14 @@ def main() -> None:
         go, scorer = sparse(name)
         assert scorer.reason is None
         paths[name] = go
+    paths["v2 warm"] = sparse("sparse v2")[0]       # one scorer for every round: its caches stay filled
     for fn in paths.values():            # compile and warm up
         fn()
     rates: dict = {k: [] for k in paths}
     cpu: dict = {k: [] for k in paths}
     for _ in range(args.rounds):
         for name in paths:
-            fn = paths[name] if name == "dense" else sparse(name)[0]       # sparse: caches filled inside the round
+            fn = sparse(name)[0] if name in specs else paths[name]       # sparse: caches filled inside the round
             t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(CALLS):
                 fn()
@@ -108,6 +122,39 @@ def main() -> None:
     for name in paths:
         print(f"{name:<10} {statistics.median(rates[name]):>17,.0f} {max(rates[name]):>12,.0f} "
               f"{statistics.median(cpu[name]):>12,.0f}")
+    print(f"load after: {os.getloadavg()}")
+
+
+def run_speed(rounds: int) -> None:
+    import resource
+    import subprocess
+    import sys
+
+    print(f"load before: {os.getloadavg()}")
+    base = [sys.executable, "-m", "accelsim", "run", "eyeriss_v1", "-w", "alexnet", "-b", "4", "-q"]
+    sparse = ["--sparse", "eyeriss_v1", "--density", "ifmap=0.5,weight=0.4,psum=0.5"]
+    modes = {"simulated": [], "--no-sim": ["--no-sim"], "searched": ["--no-sim", "--search", "--search-budget", "2000"]}
+    cases = {(mode, kind): base + extra + (sparse if kind == "sparse" else [])
+             for mode, extra in modes.items() for kind in ("dense", "sparse")}
+    outs = {}
+    for k, argv in cases.items():         # warm up (numba cache, file cache)
+        outs[k] = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    cpu: dict = {k: [] for k in cases}
+    wall: dict = {k: [] for k in cases}
+    for _ in range(rounds):
+        for k, argv in cases.items():
+            r0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+            subprocess.run(argv, check=True, capture_output=True)
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            wall[k].append(time.perf_counter() - t0)
+            cpu[k].append(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
+    print(f"accelsim run eyeriss_v1 -w alexnet -b 4 [--no-sim [--search --search-budget 2000]] [{' '.join(sparse)}], "
+          f"{rounds} rounds, whole process")
+    for mode in modes:
+        d, s_ = statistics.median(cpu[(mode, "dense")]), statistics.median(cpu[(mode, "sparse")])
+        dw, sw = statistics.median(wall[(mode, "dense")]), statistics.median(wall[(mode, "sparse")])
+        print(f"{mode:<10} CPU s: dense {d:.3f} sparse {s_:.3f} ratio {s_ / d:.2f}; "
+              f"wall s: dense {dw:.3f} sparse {sw:.3f} ratio {sw / dw:.2f}")
     print(f"load after: {os.getloadavg()}")
 
 

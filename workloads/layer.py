@@ -224,6 +224,13 @@ def gemm(name: str, m: int, n: int, k: int, batch: int = 1) -> Layer:
     return Layer(name=name, kind=LayerKind.GEMM, N=batch, C=k, K=n, H=m, W=1, R=1, S=1)
 
 
+def layer_densities(densities: tuple, layer: str) -> dict[str, Any]:
+    """role -> density model of one layer from a workload's ``densities`` ((layer or "" for the
+    network, ((role, model), ...)), ...): the network's, overridden per role by the layer's."""
+    given = dict(densities)
+    return {**dict(given.get("", ())), **dict(given.get(layer, ()))}
+
+
 @dataclass(frozen=True)
 class Workload:
     """``layers``: what a run evaluates, one row each. ``graph`` (``workloads.graph.Graph``), when
@@ -270,5 +277,4 @@ class Workload:
 
     def density_of(self, layer: str) -> dict[str, Any]:
         """role -> density model of one layer (the network's, overridden per role by the layer's)."""
-        given = dict(self.densities)
-        return {**dict(given.get("", ())), **dict(given.get(layer, ()))}
+        return layer_densities(self.densities, layer)

@@ -30,7 +30,7 @@ from typing import Any
 from accelsim.errors import ConfigError
 from accelsim.fields import Fields
 from accelsim.problem import Problem, bmm, from_layer, problem_from_dict
-from workloads.layer import Layer
+from workloads.layer import Layer, layer_densities
 
 PROBLEM_KINDS = ("bmm", "einsum")
 
@@ -47,10 +47,15 @@ class ProblemLayer:
 class ProblemWorkload:
     name: str
     layers: tuple[ProblemLayer, ...]
+    densities: tuple = ()          # the conv workload's density models (workloads.layer.Workload.densities)
 
     def select(self, names: list[str]) -> ProblemWorkload:
         by = {pl.name: pl for pl in self.layers}
-        return ProblemWorkload(self.name, tuple(by[n] for n in names))
+        return ProblemWorkload(self.name, tuple(by[n] for n in names), self.densities)
+
+    def density_of(self, layer: str) -> dict[str, Any]:
+        """role -> density model of one layer (the network's, overridden per role by the layer's)."""
+        return layer_densities(self.densities, layer)
 
 
 def of_layer(layer: Layer) -> ProblemLayer:
@@ -76,7 +81,7 @@ def load_problem_workload(spec: str, batch: int | None = None) -> ProblemWorkloa
                                   "layers, whose batch is their own dim: drop --batch", source=spec)
             return _read(data, str(path))
     w = load_workload(spec, batch)
-    return ProblemWorkload(w.name, tuple(of_layer(layer) for layer in w.layers))
+    return ProblemWorkload(w.name, tuple(of_layer(layer) for layer in w.layers), w.densities)
 
 
 def _read(data: Any, source: str) -> ProblemWorkload:

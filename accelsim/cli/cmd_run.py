@@ -237,11 +237,11 @@ def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
     from workloads.selection import select_layers
 
     for flag, given in (("--buffers", args.buffers),
-                        ("--format scalesim", args.format == "scalesim"),
-                        ("--sparse", args.sparse), ("--density", args.density)):
+                        ("--format scalesim", args.format == "scalesim")):
         if given:
             raise ConfigError(f"{flag} runs on fixed-shape archs only; {args.arch!r} is a level-list hierarchy "
-                              "(no SCALE-Sim buffers or sparse view on hierarchies yet)")
+                              "(no SCALE-Sim buffers on hierarchies yet)")
+    sparsity = _sparsity(args)
     out = output_dir(args.out) if args.out else None
     full = load_problem_workload(args.workload, args.batch)
     workload = cast(ProblemWorkload, select_layers(cast(Workload, full), args.layers))  # the same names/select()
@@ -254,7 +254,7 @@ def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
     try:
         result = run_hierarchy(hierarchy, workload, args.dataflow, nests=nests, search_spec=spec,
                                simulate=not args.no_sim and _sim_available(), refine=args.refine,
-                               on_layer=lambda name: bar.advance(note=name))
+                               on_layer=lambda name: bar.advance(note=name), sparsity=sparsity)
     finally:
         bar.close()
     doc = report_hierarchy.stats(result)

@@ -91,7 +91,8 @@ def _nest(keeps: tuple[tuple[bool, ...], ...]) -> LoopNest:
 
 
 class _Cache:
-    """Values of a function of a tile's per-dim extents, computed once per distinct extents."""
+    """Values of a function of a tile's per-dim extents (a float or a tuple of floats), computed once
+    per distinct extents; a call gives (B,) or (B, k)."""
 
     def __init__(self, dims: np.ndarray, fn):
         self.fn, self.dims = fn, dims
@@ -138,8 +139,8 @@ class SparseBatch:
         src = [(idx[lv], r) for lv, r, _ in self.keys[:n_storage]]
         src += [(pl.net_parent.get((idx[lv], r), idx[lv]), r) for lv, r, _ in self.keys[n_storage:]]
         self.const_ratio = np.ones((1, len(self.keys))), np.zeros((1, len(self.keys)))
-        self.row_ratio: list[tuple[list[int], int, _Cache, _Cache]] = []
         full = {d: problem.size(d) for d in problem.dim_names}
+        per_level: dict[int, list] = {}      # level index -> [(key indices, format, role, model)] of tile-dependent formats
         for (i, r), fmt in pl.compressed:
             ks = [k for k, s in enumerate(src) if s == (i, r)]
             model = models.get(r, DENSE)
@@ -147,9 +148,14 @@ class SparseBatch:
                 d, m = ratio_of(fmt, problem, full, r, model, self.wb)
                 self.const_ratio[0][0, ks], self.const_ratio[1][0, ks] = d, m
             else:
-                def fn(e, fmt=fmt, r=r, model=model, part=0):
-                    return ratio_of(fmt, problem, self._ext(e), r, model, self.wb)[part]
-                self.row_ratio.append((ks, i, _Cache(self.dims, fn), _Cache(self.dims, lambda e, f=fn: f(e, part=1))))
+                per_level.setdefault(i, []).append((ks, fmt, r, model))
+        # one cache per level: (data, metadata) per dense word of each of its tile-dependent formats
+        self.row_ratio: list[tuple[int, list[list[int]], _Cache]] = []
+        for i, items in per_level.items():
+            def fn(e, items=items):
+                return tuple(v for _, fmt, r, model in items
+                             for v in ratio_of(fmt, problem, self._ext(e), r, model, self.wb))
+            self.row_ratio.append((i, [ks for ks, _, _, _ in items], _Cache(self.dims, fn)))
         # steps: key lists, gate flags, constant q or a per-row cache keyed by the child's extents
         self.steps: list[tuple[list[int], bool, float, tuple[int, _Cache] | None]] = []
         eff, gated_macs, skipped_macs = float(layer.macs), 0.0, 0.0
@@ -270,11 +276,11 @@ class SparseBatch:
         dr, mr = self.const_ratio
         if self.row_ratio:
             dr, mr = np.repeat(dr, B, axis=0), np.repeat(mr, B, axis=0)
-            for ks, i, cd, cm in self.row_ratio:
-                ext = self.ext_at(factors, START[i])
-                dv, mv = cd(ext), cm(ext)
-                dr[:, ks] = dv[:, None]
-                mr[:, ks] = mv[:, None]
+            for i, groups, cache in self.row_ratio:
+                vals = cache(self.ext_at(factors, START[i])).reshape(B, -1)
+                for g, ks in enumerate(groups):
+                    dr[:, ks] = vals[:, 2 * g, None]
+                    mr[:, ks] = vals[:, 2 * g + 1, None]
         S = len(self.steps)
         width = max([len(ks) for ks, _, _, _ in self.steps] + [1])
         st_keys = np.full((S, width), -1, dtype=np.int64)
@@ -306,11 +312,12 @@ class SparseBatch:
         spatial = (np.prod(factors[:, ROWS], axis=1) > 1) | (np.prod(factors[:, COLS], axis=1) > 1)
         temporal = np.prod(factors[:, [0, 1, 4]], axis=1).prod(axis=1)
         t = np.where(spatial, np.prod(factors[:, 4], axis=1), temporal)
-        keys = np.stack([t, active], axis=1)
-        uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+        top = int(active.max()) + 1
+        uniq, inv = np.unique(t * top + active, return_inverse=True)     # one int per (t, active) pair
         vals = np.empty(len(uniq))
-        for j, (tt, a) in enumerate(uniq):
-            k = (int(tt), int(a))
+        for j, key in enumerate(uniq):
+            tt, a = divmod(int(key), top)
+            k = (tt, a)
             v = self.imb.get(k)
             if v is None:
                 v = self.imb[k] = imbalance_t(int(tt), int(a), self.p)

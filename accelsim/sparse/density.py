@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +166,15 @@ def expected_max(pmf: np.ndarray, copies: int) -> float:
     return float(np.sum(1.0 - cdf[:-1] ** copies))
 
 
+@lru_cache(maxsize=4096)
 def binomial_pmf(t: int, p: float) -> np.ndarray:
+    """P(k) of Binomial(t, p) for k = 0..t (memoised: the same t recurs across mappings; read-only)."""
+    out = _binomial_pmf(t, p)
+    out.setflags(write=False)
+    return out
+
+
+def _binomial_pmf(t: int, p: float) -> np.ndarray:
     ks = np.arange(t + 1)
     if p <= 0.0:
         out = np.zeros(t + 1)

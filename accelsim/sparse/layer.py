@@ -11,7 +11,6 @@ data words, metadata words, gated words and MACs under their own action names) p
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from accelsim.cost.actions import Actions
@@ -25,9 +24,9 @@ from accelsim.mapping import COLS, ROWS, Mapping
 from accelsim.names import PSUM, ROLES
 from accelsim.problem import from_layer
 from accelsim.sparse.density import Actual, FromOnnx, FromRun, Model, Source
-from accelsim.sparse.masks import check_mask
-from accelsim.sparse.model import SparseActions, analyze, priced_actions
+from accelsim.sparse.model import SparseActions, analyze, bandwidth_actions, priced_actions
 from accelsim.sparse.spec import SparseSpec, check
+from accelsim.sparse.view import check_masks
 from workloads.layer import Layer
 
 
@@ -61,9 +60,7 @@ def sparse_layer(layer: Layer, arch, m: Mapping, spec: SparseSpec, models: dict[
     kept = from_arch(arch)          # what the arch's levels may keep (the GLB's holds)
     check(spec, {lv.name: lv.keeps for lv in kept.levels}, kept.compute.name)
     problem = from_layer(layer)
-    for role, model in models.items():
-        if isinstance(model, Actual):
-            check_mask(problem, role, model.mask, model.source)
+    check_masks(problem, models)
     dense = dense_table(layer, m, spec, models)
     from accelsim.loopnest import from_fixed
 
@@ -78,18 +75,9 @@ def sparse_layer(layer: Layer, arch, m: Mapping, spec: SparseSpec, models: dict[
 
 
 def bandwidth_counts(sl: SparseLayer) -> Counts:
-    """The fixed-shape ``Counts`` the bandwidth bounds should see: data + metadata + gated words per
-    action (a gated access still takes its slot; a skipped one does not), the sparse ideal cycles
-    (rounded up) and the dense MACs."""
-    a = sl.actions
-    merged: dict[str, dict] = {}
-    for part in (a.data, a.metadata, a.gated):
-        for attr in ("storage", "network"):
-            tab = merged.setdefault(attr, {})
-            for k, v in getattr(part, attr).items():
-                tab[k] = tab.get(k, 0.0) + v
-    act = Actions(a.macs, math.ceil(a.cycles), a.active, merged["storage"], merged["network"])
-    return to_counts(act)
+    """The fixed-shape ``Counts`` the bandwidth bounds should see: ``sparse.model.bandwidth_actions``
+    (data + metadata + gated words per action, the sparse ideal cycles rounded up) as count rows."""
+    return to_counts(bandwidth_actions(sl.actions))
 
 
 @dataclass(frozen=True)

@@ -374,6 +374,19 @@ def priced_actions(sa: SparseActions, compute: str) -> Actions:
     return Actions(sa.effective_macs, sa.dense_cycles, sa.active, storage, network, ops)   # type: ignore[arg-type]
 
 
+def bandwidth_actions(sa: SparseActions) -> Actions:
+    """The words that take bandwidth, per action key: data + metadata + gated (a gated access still
+    takes its slot; a skipped one does not), added in that order; the sparse ideal cycles rounded up
+    and the dense MACs. What the latency bound (``accelsim.cost.bound``) of the sparse view sees."""
+    merged: dict[str, dict] = {}
+    for part in (sa.data, sa.metadata, sa.gated):
+        for attr in ("storage", "network"):
+            tab = merged.setdefault(attr, {})
+            for k, v in getattr(part, attr).items():
+                tab[k] = tab.get(k, 0.0) + v
+    return Actions(sa.macs, math.ceil(sa.cycles), sa.active, merged["storage"], merged["network"])
+
+
 def compressed_tiles(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec: SparseSpec,
                      models: dict[str, Model]) -> dict[tuple[str, str], float]:
     """(level, role) -> words the role's tile occupies at the level in its format (payload + metadata
@@ -424,6 +437,6 @@ def imbalance_t(t: int, units: int, p: float) -> float:
     return expected_max(binomial_pmf(t, p), units) / t
 
 
-__all__ = ["OPERAND_ROLES", "Plan", "SparseActions", "Step", "analyze", "capacity_problems", "compressed_tiles",
-           "imbalance", "imbalance_t", "kept_fraction", "lockstep_run", "mac_q", "per_mac_kept", "plan", "priced_actions",
-           "step_q", "tile_extents"]
+__all__ = ["OPERAND_ROLES", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions", "capacity_problems",
+           "compressed_tiles", "imbalance", "imbalance_t", "kept_fraction", "lockstep_run", "mac_q", "per_mac_kept", "plan",
+           "priced_actions", "step_q", "tile_extents"]
