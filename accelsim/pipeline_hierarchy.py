@@ -181,7 +181,8 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
     named mapping; ``refine`` (with ``search_spec`` and ``simulate``): re-rank each search by
     simulation (:func:`refine_layer`). ``sparsity`` (``accelsim.sparse.layer.Sparsity``): each layer with
     MACs also gets its sparse view (``accelsim.sparse.view.sparse_view``) of the chosen nest, beside
-    the dense counts, which it never changes (a search, when there is one, is dense)."""
+    the dense counts, which it never changes; with a search (and no ``refine``), the search's shortlist
+    and the named nest are re-ranked by the sparse objective (``mapper.sparse_rank.rerank_nests``)."""
     if refine and not (search_spec is not None and simulate):
         raise ConfigError("--refine re-ranks a search by simulation: it needs --search and the simulator "
                           "(not --no-sim)")
@@ -214,6 +215,13 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
                         refined[key] = refine_layer(item, hierarchy, flow, found, search_spec.objective, table, arch)
                     kept = refined[key].payload
                     nest = refined[key].candidate
+                elif sparsity is not None:    # the shortlist and the named nest re-ranked by the sparse objective
+                    from accelsim.mapper.sparse_rank import rerank_nests
+                    from accelsim.refine import candidate_pool
+
+                    pool = candidate_pool(found.shortlist or (found.nest,), _named_or_none(item, hierarchy, flow, arch))
+                    nest = rerank_nests(item.problem, hierarchy, pool, search_spec.objective, sparsity.spec,
+                                        sparsity.models(workload, item.name), table)
             else:
                 assert flow is not None       # all_given above
                 nest = named_nest(item, hierarchy, flow, arch)

@@ -79,3 +79,28 @@ def search_sparse(layer, arch, dataflow, spec, sparse_spec, models):
     cycles = latency_bound(bandwidth_counts(sl), arch)
     return replace(found, mapping=best, result=evaluate(layer, arch, best, validate=False),
                    score=Score(s, sl.energy_pj, cycles), sparse=f"dense shortlist re-ranked by the sparse objective ({reason})")
+
+
+def rerank_nests(problem, hierarchy, candidates: tuple, objective: str, spec, models, table):
+    """Level-list hierarchies: the candidate nest (the general mapper's shortlist and the named one)
+    with the best sparse objective, on the sparse energy and the sparse latency bound
+    (``accelsim.sparse.view``), among those whose compressed tiles fit (``capacity_problems``); the
+    first best wins. ConfigError when none fits, naming the first overflow."""
+    from accelsim.cost.actions import count_actions
+    from accelsim.sparse.view import sparse_view
+
+    best = None
+    first_problem = None
+    for nest in candidates:
+        bad = capacity_problems(problem, hierarchy, nest, spec, models)
+        if bad:
+            first_problem = first_problem or bad[0][1]
+            continue
+        v = sparse_view(problem, hierarchy, nest, count_actions(problem, hierarchy, nest), spec, models, table)
+        s = OBJECTIVES[objective](v.energy_pj, v.bound_cycles)
+        if best is None or s < best[1]:
+            best = (nest, s)
+    if best is None:
+        raise ConfigError(f"problem {problem.name!r}: no nest of the search's shortlist fits by compressed size "
+                          f"({first_problem})", source=spec.source)
+    return best[0]
