@@ -41,6 +41,7 @@ from accelsim.hierarchy import from_arch
 from accelsim.loopnest import LevelMap, LoopNest
 from accelsim.mapper.batch import _tile_need
 from accelsim.mapping import COLS, ROWS
+from accelsim.mapping import RF as RF_LEVEL
 from accelsim.names import (
     ANY_ROLE,
     COMPUTE,
@@ -274,13 +275,18 @@ class SparseBatch:
         """(energy pJ, latency-bound cycles) of each row, as the slow sparse path (module docstring)."""
         B = counts.shape[0]
         dr, mr = self.const_ratio
-        if self.row_ratio:
-            dr, mr = np.repeat(dr, B, axis=0), np.repeat(mr, B, axis=0)
-            for i, groups, cache in self.row_ratio:
-                vals = cache(self.ext_at(factors, START[i])).reshape(B, -1)
-                for g, ks in enumerate(groups):
-                    dr[:, ks] = vals[:, 2 * g, None]
-                    mr[:, ks] = vals[:, 2 * g + 1, None]
+        # the keys whose factors depend on the mapping: (B, V) data / metadata factors beside their indices
+        var_k, var_d, var_m = [], [], []
+        for i, groups, cache in self.row_ratio:
+            vals = cache(self.ext_at(factors, START[i])).reshape(B, -1)
+            for g, ks in enumerate(groups):
+                for k in ks:
+                    var_k.append(k)
+                    var_d.append(vals[:, 2 * g])
+                    var_m.append(vals[:, 2 * g + 1])
+        vk = np.array(var_k, dtype=np.int64)
+        vd = np.column_stack(var_d) if var_d else np.zeros((B, 0))
+        vm = np.column_stack(var_m) if var_m else np.zeros((B, 0))
         S = len(self.steps)
         width = max([len(ks) for ks, _, _, _ in self.steps] + [1])
         st_keys = np.full((S, width), -1, dtype=np.int64)
@@ -301,7 +307,7 @@ class SparseBatch:
         c = np.ascontiguousarray(counts, dtype=np.int64)
         energy = np.empty(B, dtype=np.float64)
         cycles = np.empty(B, dtype=np.float64)
-        _kernel(c, self.kcol, np.ascontiguousarray(dr), np.ascontiguousarray(mr), st_keys, st_gate, st_q,
+        _kernel(c, self.kcol, dr[0], mr[0], vk, vd, vm, st_keys, st_gate, st_q,
                 self.e_kind, self.e_key, self.e_w, self.eff, self.gated_macs, mode, factor,
                 self.lv_keys, self.bws, self.net_keys, self.ab, energy, cycles)
         return energy, cycles
@@ -309,9 +315,7 @@ class SparseBatch:
     def _imbalance(self, factors: np.ndarray, active: np.ndarray) -> np.ndarray:
         """Per row, E[max over the active units of Binomial(t, p)] / t (``sparse.model.imbalance_t``), t the
         lockstep run: the RF's temporal loops when the array is used, else every temporal loop."""
-        spatial = (np.prod(factors[:, ROWS], axis=1) > 1) | (np.prod(factors[:, COLS], axis=1) > 1)
-        temporal = np.prod(factors[:, [0, 1, 4]], axis=1).prod(axis=1)
-        t = np.where(spatial, np.prod(factors[:, 4], axis=1), temporal)
+        t = _lockstep(factors)
         top = int(active.max()) + 1
         uniq, inv = np.unique(t * top + active, return_inverse=True)     # one int per (t, active) pair
         vals = np.empty(len(uniq))
@@ -326,6 +330,24 @@ class SparseBatch:
 
 
 @njit(cache=True)
+def _lockstep(factors):
+    """Per mapping, ``sparse.model.lockstep_run`` on the fixed shape: the RF's loops when a spatial factor
+    is above 1, else every temporal loop (DRAM, GLB, RF)."""
+    out = np.empty(factors.shape[0], dtype=np.int64)
+    for i in range(factors.shape[0]):
+        spatial = False
+        rf = 1
+        every = 1
+        for d in range(factors.shape[2]):
+            if factors[i, ROWS, d] > 1 or factors[i, COLS, d] > 1:
+                spatial = True
+            rf *= factors[i, RF_LEVEL, d]
+            every *= factors[i, 0, d] * factors[i, 1, d] * factors[i, RF_LEVEL, d]
+        out[i] = rf if spatial else every
+    return out
+
+
+@njit(cache=True)
 def _needs(lay, factors, first_level):
     out = np.zeros((factors.shape[0], 3), dtype=np.int64)
     for i in range(factors.shape[0]):
@@ -336,19 +358,26 @@ def _needs(lay, factors, first_level):
 
 
 @njit(cache=True)
-def _kernel(c, kcol, dr, mr, st_keys, st_gate, st_q, e_kind, e_key, e_w, eff, gmacs, mode, factor,
+def _kernel(c, kcol, dr, mr, vk, vd, vm, st_keys, st_gate, st_q, e_kind, e_key, e_w, eff, gmacs, mode, factor,
             lv_keys, bws, net_keys, ab, energy, cycles):
     K = kcol.shape[0]
     data = np.empty(K)
     meta = np.empty(K)
     gated = np.empty(K)
     tot = np.empty(K)
+    d_row = np.empty(K)
+    m_row = np.empty(K)
     for b in range(c.shape[0]):
-        rd = b if dr.shape[0] > 1 else 0
+        for k in range(K):
+            d_row[k] = dr[k]
+            m_row[k] = mr[k]
+        for v in range(vk.shape[0]):
+            d_row[vk[v]] = vd[b, v]
+            m_row[vk[v]] = vm[b, v]
         for k in range(K):
             w = float(c[b, kcol[k]])
-            data[k] = w * dr[rd, k]
-            meta[k] = w * mr[rd, k]
+            data[k] = w * d_row[k]
+            meta[k] = w * m_row[k]
             gated[k] = 0.0
         for s in range(st_keys.shape[0]):
             q = st_q[b, s]
