@@ -96,19 +96,19 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
             result = evaluate(layer, arch, mappings[layer.name])
         elif search_spec is not None:
             models = sparsity.models(workload, given.name) if sparsity is not None and not refine else None
-            shape = (replace(layer, name=""), tuple(models.items()) if models is not None else None)
-            if shape in searched:
-                same = searched[shape]
+            key = (replace(layer, name=""), tuple(models.items()) if models is not None else None)
+            if key in searched:
+                same = searched[key]
                 found = replace(same, result=evaluate(layer, arch, same.mapping, validate=False))
             elif models is not None:      # the mapper with sparsity (accelsim.mapper.sparse_rank)
                 from accelsim.mapper.sparse_rank import search_sparse
 
                 assert sparsity is not None
-                found = searched[shape] = search_sparse(layer, arch, flow, search_spec, sparsity.spec, models)
+                found = searched[key] = search_sparse(layer, arch, flow, search_spec, sparsity.spec, models)
             else:
                 from accelsim.mapper.search import search  # the mapper: only when searching
 
-                found = searched[shape] = search(layer, arch, flow, search_spec)
+                found = searched[key] = search(layer, arch, flow, search_spec)
             result = found.result
         else:
             shape = replace(layer, name="")
