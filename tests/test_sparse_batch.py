@@ -32,6 +32,12 @@ from workloads.layer import conv
 
 LAYER = conv("c", C=16, K=32, H=14, R=3, pad=1, N=2)
 UNIFORM = {"ifmap": Uniform(0.4), "weight": Uniform(0.35), "psum": Uniform(0.6)}
+# gate the MACs on a zero ifmap, then skip those left on a zero weight (the second keeps the MACs with
+# both nonzero: 1 - (0.4 * 0.35) / 0.4 of the still-effective ones); gate GLB weight reads on an empty
+# RF ifmap tile (a per-mapping hypergeometric factor); a bitmask on the GLB's ifmaps
+STACKED = {"name": "stacked", "formats": {"glb": {"ifmap": "bitmask"}},
+           "gate": [{"level": "mac", "on_zero": ["ifmap"]}, {"level": "glb", "tensor": "weight", "on_zero": ["ifmap"]}],
+           "skip": [{"level": "mac", "on_zero": ["weight"]}]}
 
 
 @cache
@@ -55,10 +61,11 @@ def _keeps(space):
     ("eyeriss_v1", "stc_2_4", {"weight": Structured(2, 4)}),    # 2:4 weights, balanced skipping
     ("eyeriss_v2_flat", "eyeriss_v1", UNIFORM),
     ("eyeriss_v2_flat", "eyeriss_v2", UNIFORM),
+    ("eyeriss_v1", STACKED, UNIFORM),       # MAC features accumulating conditions; a GLB step on RF tiles
 ])
 def test_batch_scores_equal_the_slow_sparse_model_bit_for_bit(arch_name, preset, models):
     arch, space, cand, counts = _batch(arch_name)
-    spec = load_spec(preset)
+    spec = load_spec(preset) if isinstance(preset, str) else spec_from_dict(preset, "stacked.yaml")
     sb = SparseBatch(LAYER, arch, _keeps(space), spec, models)
     assert sb.reason is None
     energy, cycles = sb.score(counts, cand.factors)
