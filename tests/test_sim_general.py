@@ -180,6 +180,31 @@ def test_hand_timed_input_fifo_is_room_for_refills():
     assert one.exposed["buf.ifmap"] and not two.exposed["buf.ifmap"]
 
 
+def test_hand_timed_refill_room_is_per_copy():
+    """The room beside a child's tiles is one copy's; a refill's words are compared per copy. The
+    single-buffered N=2, K=2 case with one free word, on 4 copies below DRAM (M=8: DRAM loop M2,
+    fanout x M4, buffer loops N2 then K2; each copy holds A's row 2 + B 4 + Z's row 2 = 8 of 9 words),
+    timed as 2 blocks (``max_blocks=2``: one per DRAM step, 4 compute steps each).
+    Each block's refill brings every copy its own 2-word A row (8 DRAM words), B once (multicast, 4).
+    One free word per copy holds 1 of its 2 words: half of each A refill arrives early. DRAM at 1 word
+    per cycle each way, network and buffer ports free. By hand: B 4 + A 4 (0-8, 8 stall), A 4 (8-12, 4),
+    block 1's early A 4 (12-16) beside compute 12-16, Z rows 8 behind (16-24), A 4 (16-20, 4), compute
+    20-24, Z rows 8 (24-32, 8). 32 = 8 + 16 + 8. (One copy's free word against all 4 copies' 8 words
+    would let 1/8 arrive early: 35 cycles.)"""
+    p = gemm("g", 8, 2, 2)
+    bus = Fanout(4, 1, "bus", (("words_per_cycle", 1e9),))
+    h = Hierarchy("h", (Storage("dram", ROLES, (), 1.0, 1.0, bus), Storage("buf", ROLES, ((tuple(ROLES), 9),))))
+    nest = LoopNest((LevelMap("dram", (("M", 2),), ("M",), ROLES, (("M", 4),)),
+                     LevelMap("buf", (("N", 2), ("K", 2)), ("N", "K"), ROLES)))
+    check(p, h, nest)
+    a = count_actions(p, h, nest)
+    assert a.storage[("dram", "ifmap", "read")] == 16 and a.storage[("dram", "weight", "read")] == 4
+    assert a.storage[("buf", "ifmap", "fill")] == 16       # 2 blocks x 4 copies x 2 words
+    r = simulate_nest(p, h, nest, a, max_blocks=2)
+    assert (r.blocks, r.cycles, r.ideal_cycles) == (2, 32, 8)
+    assert {k: v for k, v in r.stall_cycles.items() if v} == {"dram.read": 16, "dram.write": 8}
+
+
 def test_input_fifo_words_in_a_level_list():
     """``input_fifo_words`` on a level: operand roles only, one line for anything else; from_arch puts
     the PE's FIFOs (pe_array.input_fifo_words) on the RF level."""

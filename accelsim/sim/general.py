@@ -15,9 +15,10 @@ action-table words of each block. The resources, each a simpy resource of capaci
 - the compute array: one step per cycle (a block's compute is its step count).
 
 Double buffering: a child level's capacity group holds its tiles plus free space (capacity -
-tiles). A refill moves early (while the current tiles are in use) the share of the words it
+tiles, per copy). A refill moves early (while the current tiles are in use) the share of the words it
 brings that fits the free space and the level's input FIFO for the role (``input_fifo_words``;
-``min(1, (free + FIFO) / words the group's refills bring at once)``: a
+``min(1, (free + FIFO) / words the group's refills bring at once to one copy)``, the fill words of
+all copies over the child's active copies: a
 sliding window brings only its new part, a first partial sum nothing); the rest is *exposed* (the
 array waits). Partial sums go up behind the next tile's compute for the share ``min(1, free /
 tiles)`` (the next tile's psums need room beside them). Both are 1 when the child is unbounded or
@@ -251,15 +252,18 @@ def simulate_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, action
                 phase.add(key, n, cost[key])
 
     def incoming(k: int, b: int) -> float:
-        """Words one refill of hop k's capacity group brings at block b (each hop's fill per event)."""
+        """Words one refill of hop k's capacity group brings to ONE copy of the child at block b (each
+        hop's fill per event, over the child's active copies: the fill entry counts every copy's
+        words, the room is one copy's)."""
         if rooms[k].group < 0:
             return 0.0
         total = 0.0
+        copies = max(1, sched.instances[sched.hops[k].child])
         for j, other in enumerate(sched.hops):
             ev = sched.blocks[b].events[j]
             if other.child == sched.hops[k].child and rooms[j].group == rooms[k].group and ev:
                 total += words[("storage", _child_name(hierarchy, other), other.role, FILL)][b] / ev
-        return total
+        return total / copies
 
     lowest = [1.0] * len(sched.hops)
     for k, h in enumerate(sched.hops):
