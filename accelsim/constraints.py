@@ -2,15 +2,19 @@
 breaks them (a dim a level may not split gets factor 1 there, its extent moves to the nearest
 temporal level that may hold it: GLB, else DRAM).
 
-One formula for lists (named mappings, the Python mapper) and for arrays (the batch mapper).
+One formula for lists (named mappings, the Python mapper) and for arrays (the batch mapper). numpy
+is imported by the array functions only: a named run never imports it.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from accelsim.mapping import COLS, DRAM, GLB, LEVELS, RF, ROWS
 from workloads.layer import DIMS
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _ceil_div(a, b):
@@ -39,6 +43,8 @@ def pin(dims, factors: list[list[int]], arch) -> list[list[int]]:
 
 def pin_arrays(dims: np.ndarray, f: np.ndarray, arch) -> np.ndarray:
     """:func:`pin` on a (B, LEVELS, DIMS) factor array (changed in place and returned)."""
+    import numpy as np
+
     c = arch.constraints
     for level in (ROWS, COLS, RF):
         for d in c.pinned(level):
@@ -66,6 +72,8 @@ def violates(f: np.ndarray, arch) -> np.ndarray:
     """(B,) whether a (B, LEVELS, DIMS) factor array splits a dim at a level the arch forbids (left
     after pinning when the other levels cannot hold the dim whole, e.g. R pinned to the PE rows but
     larger than the rows the mapping gives it)."""
+    import numpy as np
+
     out = np.zeros(f.shape[0], dtype=bool)
     for level in range(len(LEVELS)):
         for d in arch.constraints.pinned(level):
@@ -75,6 +83,8 @@ def violates(f: np.ndarray, arch) -> np.ndarray:
 
 def movable(arch) -> np.ndarray:
     """(DIMS,) whether a GLB factor may be moved out to DRAM to make the GLB tiles fit."""
+    import numpy as np
+
     out = np.ones(len(DIMS), dtype=bool)
     out[list(arch.constraints.pinned(DRAM))] = False
     return out

@@ -168,6 +168,38 @@ def _fit(layer: Layer, arch, prm: RsParams) -> Mapping | None:
     return None
 
 
+def _fewest_groups(layer: Layer, arch, base: RsParams, n: int, most: int) -> tuple[RsParams, Mapping] | None:
+    """The fewest m-groups (1..``most``; m = ceil(ceil(K/groups)/(p·t))·(p·t)) whose mapping of
+    ``base`` with ``n`` images fits, and that mapping; None when none fits. Bisection: more groups
+    never make a mapping fit less (m only sets the GLB's K factor, which does not grow with the
+    groups: the GLB's psum and filter tiles shrink or stay, nothing else changes), so "fits" is
+    False up to some groups and True from there; the answer is the first True, as a scan finds."""
+
+    k = layer.dims[DIMS.index("K")]        # filters per group
+
+    def attempt(groups: int) -> tuple[RsParams, Mapping | None]:
+        m_val = ceil_div(ceil_div(k, groups), base.p * base.t) * base.p * base.t
+        prm = replace(base, m=min(m_val, k), n=n)
+        return prm, _fit(layer, arch, prm)
+
+    prm, mapping = attempt(1)           # the usual answer: one group, all filters' psums kept
+    if mapping is not None or most == 1:
+        return None if mapping is None else (prm, mapping)
+    prm, mapping = attempt(most)
+    if mapping is None:
+        return None
+    lo, hi = 2, most                  # 1 does not fit, hi does: the first that fits is in [lo, hi]
+    found = (prm, mapping)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        prm, mapping = attempt(mid)
+        if mapping is None:
+            lo = mid + 1
+        else:
+            hi, found = mid, (prm, mapping)
+    return found
+
+
 def traffic(layer: Layer, prm: RsParams) -> tuple[int, int]:
     """The compiler's estimate of (DRAM words, GLB words) of ``prm``'s schedule: the ifmap is read
     once per group of m filters (strips of e output rows re-read their overlapping rows), the
@@ -215,16 +247,13 @@ def choose(layer: Layer, arch) -> tuple[RsParams, Mapping] | None:
             pt = base.p * base.t
             for n in range(1, n_dim + 1):
                 # m: the most psum channels that fit, in steps of p·t, as few m-groups as allows
-                for groups in range(1, ceil_div(k, pt) + 1):
-                    m_val = ceil_div(ceil_div(k, groups), pt) * pt
-                    prm = replace(base, m=min(m_val, k), n=n)
-                    mapping = _fit(layer, arch, prm)
-                    if mapping is None:
-                        continue
-                    key = (*traffic(layer, prm), tuple(-getattr(prm, x) for x in PARAMS))
-                    if best is None or key < best[0]:
-                        best = (key, prm, mapping)
-                    break
+                found = _fewest_groups(layer, arch, base, n, ceil_div(k, pt))
+                if found is None:
+                    continue
+                prm, mapping = found
+                key = (*traffic(layer, prm), tuple(-getattr(prm, x) for x in PARAMS))
+                if best is None or key < best[0]:
+                    best = (key, prm, mapping)
         if best is not None:
             return best[1], best[2]
     return None

@@ -47,3 +47,17 @@ def test_vector_op_counts_and_errors():
         VectorOp("a", "tanh", (("T", 5),), (), "y")
     with pytest.raises(ConfigError, match="needs the dims it keeps"):
         VectorOp("a", "sum", (("T", 5),), (), "y")
+
+
+def test_eyeriss_v2_vector_is_eyeriss_v2_clustered_plus_a_vector_unit():
+    """The teaching config is the clustered Eyeriss v2 (HM-NoC at both fanouts, shared-port DRAM link)
+    with a vector unit added, nothing else changed (configs/hierarchy/eyeriss_v2_vector.yaml copies
+    configs/eyeriss_v2.yaml's levels key for key)."""
+    v2, vec = load_architecture("eyeriss_v2"), load_architecture("eyeriss_v2_vector")
+    assert (vec.levels, vec.compute, vec.word_bits, vec.clock_mhz, vec.energy) == \
+        (v2.levels, v2.compute, v2.word_bits, v2.clock_mhz, v2.energy)
+    assert [f.network for _, f in vec.fanouts] == ["eyeriss_v2", "eyeriss_v2"]   # no flat mesh left
+    # 0.72 GB/s at 200 MHz in 16-bit words, one port for reads and writes (the old file had 0.45 reads only)
+    assert (vec.levels[0].bandwidth, vec.levels[0].read_bandwidth) == (1.8, 1.8)
+    assert 0.72e9 / (200e6 * 2) == pytest.approx(vec.levels[0].bandwidth)
+    assert v2.vector is None and vec.vector is not None

@@ -99,3 +99,22 @@ def test_parts_split_one_process_into_rows(harness):
     assert numba["median_cpu_s"] == 8.0                   # no part CPU: the process's
     assert numba["peak_rss_mb"] == batch["peak_rss_mb"] == 120.0
     assert h.results_doc([numba, batch], {})["evals_per_second"] == 1e6
+
+
+def test_run_writes_the_packages_bytecode_before_timing(tmp_path, monkeypatch):
+    """benchmarks/run.py's compile_sources: every module of the listed packages gets its .pyc (so a
+    timed process does not compile what it imports when PYTHONDONTWRITEBYTECODE is set), others not."""
+    monkeypatch.syspath_prepend(str(HARNESS.parent))
+    spec = importlib.util.spec_from_file_location("accelsim_bench_run", HARNESS.parent / "run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    (tmp_path / "accelsim" / "sub").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    mods = [tmp_path / "accelsim" / "a.py", tmp_path / "accelsim" / "sub" / "b.py", tmp_path / "elsewhere" / "c.py"]
+    for m in mods:
+        m.write_text("X = 1\n")
+    assert run.compile_sources(tmp_path).startswith("compiled")
+    assert [Path(importlib.util.cache_from_source(str(m))).exists() for m in mods] == [True, True, False]
+    (tmp_path / "accelsim" / "bad.py").write_text("def (:\n")
+    with pytest.raises(SystemExit):
+        run.compile_sources(tmp_path)

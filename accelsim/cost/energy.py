@@ -17,14 +17,15 @@ named must be a component of ``hierarchy``; the rows are in the table's canonica
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from accelsim.cost.actions import Actions
 from accelsim.energy_table import EnergyTable, network_name, sort_key
 from accelsim.errors import ConfigError
 from accelsim.names import ANY_ROLE, COMPUTE, ROLES
+
+if TYPE_CHECKING:                # numpy only for the scorers' weight vectors: a named run never imports it
+    import numpy as np
 
 Key = tuple[str, str, str]       # (component, role, action)
 
@@ -114,6 +115,8 @@ def energy_of(actions: Actions, hierarchy: Any, table: EnergyTable) -> EnergyBre
 def weights(keys: list[Key], table: EnergyTable) -> np.ndarray:
     """pJ per count of each key, float64, in the given order (for numba scorers: energy = the sum of
     count x weight; bit-equal to energy_of's total when ``keys`` are in :func:`canonical` order)."""
+    import numpy as np
+
     return np.array([table.pj(c, r, a) for c, r, a in keys], dtype=np.float64)
 
 
@@ -136,6 +139,8 @@ def column_weights(layout: Any, table: EnergyTable) -> np.ndarray:
     ``macs`` / ``cycles`` / ``active``, then storage keys ``(level, role, action)``, then from
     ``network_base`` network keys ``(level, role, action)``): ``macs`` the compute energy, the other
     head columns 0, every key its table price (energy = row . weights, up to float rounding)."""
+    import numpy as np
+
     from accelsim.names import COMPUTE as _C
 
     out = []

@@ -5,12 +5,27 @@ per data stream, the PE array; double buffering where the buffers allow; stalls 
 on fixed-shape archs; ``simulate_nest(problem, hierarchy, nest) -> SimResult`` simulates any
 hierarchy (accelsim.sim.general);
 ``pass_flows`` shows one pass's traffic per stream, as the NoC models see it.
+
+The names below are loaded on first use (PEP 562): importing ``accelsim.sim.result`` (the result
+record every report reads) does not import simpy or numpy, so a ``--no-sim`` run never pays for them.
 """
 
-from accelsim.sim.flows import PassFlows, pass_flows
-from accelsim.sim.general import simulate_nest, unlimited_hierarchy
-from accelsim.sim.result import STALL_CAUSES, SimResult, save_trace
-from accelsim.sim.simulate import simulate_layer, unlimited
+from importlib import import_module
 
-__all__ = ["STALL_CAUSES", "PassFlows", "SimResult", "pass_flows", "save_trace", "simulate_layer", "simulate_nest",
-           "unlimited", "unlimited_hierarchy"]
+_WHERE = {
+    "PassFlows": "accelsim.sim.flows", "pass_flows": "accelsim.sim.flows",
+    "simulate_nest": "accelsim.sim.general", "unlimited_hierarchy": "accelsim.sim.general",
+    "STALL_CAUSES": "accelsim.sim.result", "SimResult": "accelsim.sim.result", "save_trace": "accelsim.sim.result",
+    "simulate_layer": "accelsim.sim.simulate", "unlimited": "accelsim.sim.simulate",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'accelsim.sim' has no attribute {name!r}")
+    value = getattr(import_module(where), name)
+    globals()[name] = value
+    return value

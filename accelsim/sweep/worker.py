@@ -32,8 +32,15 @@ MAX_ERROR_CHARS = 400
 _UNIT_TWINS = {"_bytes": "_words", "_words": "_bytes"}
 
 
+# parsed architecture files of this process: (path, mtime_ns, size) -> document (never handed out:
+# callers get a deep copy). A worker evaluates many points of a few archs; parsing their YAML again
+# at every point was about a fifth of a named sweep's CPU time.
+_PARSED: dict[tuple[str, int, int], dict] = {}
+
+
 def arch_document(name_or_path: str) -> tuple[dict, str]:
-    """The architecture document a point starts from (as written in its file) and its source path."""
+    """The architecture document a point starts from (as written in its file; a fresh copy the
+    caller may change) and its source path."""
     from accelsim.arch import resolve_arch_path
     from accelsim.yamlio import load_yaml
 
@@ -42,10 +49,19 @@ def arch_document(name_or_path: str) -> tuple[dict, str]:
 
         return cfg_document(name_or_path), str(name_or_path)
     path = resolve_arch_path(name_or_path)
-    doc = load_yaml(path)
-    if not isinstance(doc, dict):
-        raise ConfigError(f"expected a mapping, got {type(doc).__name__}", source=str(path))
-    return doc, str(path)
+    try:
+        st = path.stat()
+        key: tuple[str, int, int] | None = (str(path), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = None                       # load_yaml names the file and the problem
+    doc = _PARSED.get(key) if key else None
+    if doc is None:
+        doc = load_yaml(path)
+        if not isinstance(doc, dict):
+            raise ConfigError(f"expected a mapping, got {type(doc).__name__}", source=str(path))
+        if key:
+            _PARSED[key] = doc
+    return copy.deepcopy(doc), str(path)
 
 
 def _set(doc: dict, path: str, value: Any, source: str) -> Any:
@@ -96,7 +112,6 @@ def build(p: Point):
 
     settings = dict(p.settings)              # later settings (the axes) win over the base
     doc, source = arch_document(settings["arch"])
-    doc = copy.deepcopy(doc)
     for key, value in settings.items():
         if key_kind(key) == "arch":
             _set(doc, key, value, source)
