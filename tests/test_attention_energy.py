@@ -15,7 +15,7 @@ import yaml
 from accelsim.attention.block import run_network, run_nodes
 from accelsim.attention.cascade import AttentionShape
 from accelsim.attention.model import evaluate
-from accelsim.attention.movement import attention_actions, named_nests
+from accelsim.attention.movement import named_nests
 from accelsim.attention.transformer import Node, TransformerSpec, network
 from accelsim.cost.actions import add_actions, count_actions
 from accelsim.cost.bound import hierarchy_bound
@@ -48,7 +48,7 @@ def test_unfused_attention_priced_by_hand():
     MACs 2*4*(2+2) = 32, softmax ops 4 * 8 = 32."""
     h = _tpu()
     r = evaluate(h, SHAPE, "unfused")
-    e = energy_of(attention_actions(r, h, named_nests(h)[1]), h, table_for(h))
+    e = energy_of(r.actions, h, table_for(h))
     parts = e.by_component()
     assert parts["dram"] == 200 * 56
     assert parts["buffer"] == 6 * 152
@@ -60,7 +60,7 @@ def test_flat_attention_priced_by_hand():
     """DRAM: Q, K, V read and O written once = 4 + 8 + 8 + 4 = 24 words. Buffer: 20 filled, 4 drained,
     the softmax's 36 reads and 20 writes and the einsums' 40 as above = 120."""
     h = _tpu()
-    e = energy_of(attention_actions(evaluate(h, SHAPE, "flat"), h, named_nests(h)[1]), h, table_for(h))
+    e = energy_of(evaluate(h, SHAPE, "flat").actions, h, table_for(h))
     assert e.by_component()["dram"] == 200 * 24
     assert e.by_component()["buffer"] == 6 * 120
     assert e.total_pj == 4_800 + 720 + 64

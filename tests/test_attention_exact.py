@@ -22,7 +22,7 @@ def small_arch(buffer_words: int | None, vector: bool = True, side: int = 4) -> 
         Storage("dram", ROLES, read_bandwidth=2.0, write_bandwidth=2.0),
         Storage("buffer", ROLES, cap, fanout=Fanout(side, side, "bus")),
         Storage("reg", ROLES, tuple(((r,), 1) for r in ROLES))),
-        clock_mhz=100.0, vector=Vector("vec", 2, "buffer") if vector else None)
+        clock_mhz=100.0, vector=Vector("vec", 2, "buffer") if vector else None, dataflow="ws")
 
 
 def _inputs(s: AttentionShape, seed: int):

@@ -10,9 +10,10 @@ Per node (one kernel, layer by layer: inputs from DRAM, output to DRAM), an acti
   bandwidth), its limit the part that sets it (``compute`` named as the array);
   ``ideal_cycles`` keeps the ideal cost (compulsory DRAM words, all array units busy) to compare;
 - a vector op runs on the vector unit (the MAC array without one), one op per point
-  (``accelsim.vector_ops``), its words streamed once; cycles: max over the unit and the DRAM
-  channel of ceil(work / rate) (the model's ``phase``);
-- the attention is the chosen dataflow's result (its own phases).
+  (``accelsim.vector_ops``), its words streamed once; cycles: the same bound (``bound_parts``: the
+  unit's ops over its lanes, every level's and network's bandwidth);
+- the attention is the chosen dataflow's result (its own phases, each bounded by ``bound_parts``),
+  its einsums under the GEMMs' mapping.
 Nodes run in sequence. Energy: the nodes' action tables added (``cost.actions.add_actions``) and
 priced once by ``cost.energy.energy_of`` with the hierarchy's table (``energy``); per node the same
 sum over its own table.
@@ -26,9 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from math import ceil
 
-from accelsim.attention.cascade import VECTOR, AttentionShape, Step
-from accelsim.attention.model import Machine, evaluate, machine, phase
-from accelsim.attention.movement import attention_actions, dram_words, gemm_actions, named_nests, vector_actions
+from accelsim.attention.cascade import AttentionShape
+from accelsim.attention.model import Machine, evaluate, machine
+from accelsim.attention.movement import dram_words, gemm_actions, named_nests, vector_actions
 from accelsim.attention.transformer import Node, TransformerSpec, network
 from accelsim.cost.actions import Actions, add_actions
 from accelsim.cost.bound import COMPUTE_PART, bound_parts
@@ -36,6 +37,7 @@ from accelsim.cost.energy import EnergyBreakdown, energy_of
 from accelsim.energy_table import table_for
 from accelsim.hierarchy import Hierarchy
 from accelsim.loopnest import LoopNest
+from accelsim.names import PSUM, READ, UPDATE
 from accelsim.problem import Problem
 from accelsim.vector_ops import VectorOp
 
@@ -94,35 +96,49 @@ class BlockResult:
         return self.macs / self.machine.array_units / self.cycles
 
 
+def _busy(acts: Actions, h: Hierarchy, m: Machine) -> tuple[dict, str]:
+    """(bound part -> cycles rounded up, zero parts left out; the part that sets the latency) of an
+    action table by ``cost.bound.bound_parts``, ``compute`` named as the array."""
+    parts = bound_parts(acts, h)
+    busy = {(m.array if k == COMPUTE_PART else k): ceil(v) for k, v in parts.items() if v}
+    return busy, max(sorted(busy), key=lambda k: busy[k])
+
+
+def _ideal(w: Problem, h: Hierarchy, m: Machine) -> int:
+    """The GEMM's ideal cycles: every array unit busy, and only its compulsory DRAM words (inputs read,
+    output written once), by the same bound."""
+    top = h.levels[0].name
+    storage: dict = {}
+    for t in w.tensors:
+        key = (top, PSUM, UPDATE) if t.role == PSUM else (top, t.role, READ)
+        storage[key] = storage.get(key, 0) + w.elements(t.role)
+    busy, limit = _busy(Actions(w.macs, ceil(w.macs / m.array_units), 0, storage, {}), h, m)
+    return busy[limit]
+
+
 def _node(m: Machine, h: Hierarchy, node: Node, dataflow: str, nest_of, cache: dict) -> NodeResult:
     w = node.work
     key = (type(w).__name__, w if isinstance(w, AttentionShape) else (w.dims, getattr(w, "tensors", None),
                                                                        getattr(w, "op", None)))
     if isinstance(w, AttentionShape):
         if key not in cache:
-            r = evaluate(h, w, dataflow)
-            cache[key] = (r, attention_actions(r, h, nest_of))
+            r = evaluate(h, w, dataflow, nest_of)
+            cache[key] = (r, r.actions)
         r, acts = cache[key]
         return NodeResult(node.name, f"attention[{dataflow}]", r.macs, r.ops, r.dram_words, r.cycles, r.limit,
                           r.busy(), acts, r.cycles)
     if isinstance(w, Problem):
         if key not in cache:
             acts = gemm_actions(w, h, nest_of(w))
-            parts = bound_parts(acts, h)
-            busy = {(m.array if k == COMPUTE_PART else k): ceil(v) for k, v in parts.items() if v}
-            words = sum(w.elements(t.role) for t in w.tensors)
-            ideal = phase(m, node.name, (Step(node.name, "array", w),), words)
-            cache[key] = (acts, busy, ideal.cycles)
-        acts, busy, ideal_cycles = cache[key]
-        limit = max(sorted(busy), key=lambda k: busy[k])
+            cache[key] = (acts, *_busy(acts, h, m), _ideal(w, h, m))
+        acts, busy, limit, ideal_cycles = cache[key]
         return NodeResult(node.name, "gemm", w.macs, {(m.array, "mac"): w.macs}, dram_words(acts, h), busy[limit],
                           limit, busy, acts, ideal_cycles)
     assert isinstance(w, VectorOp)
     acts = vector_actions(w, h, m.vector)
-    words = dram_words(acts, h)
-    p = phase(m, node.name, (Step(node.name, VECTOR, w),), words)
-    busy = {r: ceil(wk / rt) for r, (wk, rt) in p.work.items()}
-    return NodeResult(node.name, w.op, 0, {(m.vector, w.op): w.ops}, words, p.cycles, p.limit, busy, acts, p.cycles)
+    busy, limit = _busy(acts, h, m)
+    return NodeResult(node.name, w.op, 0, {(m.vector, w.op): w.ops}, dram_words(acts, h), busy[limit], limit, busy,
+                      acts, busy[limit])
 
 
 def searched_nests(h: Hierarchy, search):

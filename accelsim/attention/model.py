@@ -13,17 +13,22 @@ Dataflows (:data:`DATAFLOWS`, selected by name, no search):
 
 The machine (:class:`Machine`) is read from a ``Hierarchy``: the MAC array's units (all fanouts),
 the non-MAC unit (``vector_ops.unit_of``), the on-chip buffer (the level the vector unit hangs
-below, else the level under DRAM; its capacity times its instances; no capacity = unbounded), DRAM
-words per cycle (level 0's read bandwidth: reads and writes share one channel) and the clock.
+below, else the level under DRAM; its capacity times its instances; no capacity = unbounded), the
+DRAM level's name and bandwidths (one channel when it gives ``bandwidth``, else a read and a write
+port) and the clock.
 
 Invariants (tested against the brute-force walk in ``accelsim.attention.interp``):
 - op counts are the cascade's (``cascade.op_counts``), keyed (unit name, op);
 - DRAM words per tensor are exact integers: ``Q`` and ``O`` once per head, ``K``/``V`` once per
   head if resident else once per row tile; ``S``/``A`` written and read once each by ``unfused`` only;
-- latency bound (cycles): per phase, max over resources of ceil(work / rate); phases add. One phase for
-  the fused dataflows, three for ``unfused``. A unit named for both array and vector work (no vector
-  unit) adds both. Utilization = ideal MAC cycles (MACs / array units) / latency. The limiting
-  resource is the one busy longest over all phases.
+- latency bound (cycles): per phase, the one bound of the project (``cost.bound.bound_parts``) on the
+  phase's action table (``movement.cascade_actions``, the einsums under ``nest_of``, by default the
+  hierarchy dataflow's named mapping): the array (MACs and the ops bound to it over its units), the
+  vector unit (its ops over its lanes), every storage level's read / write / shared bandwidth (DRAM,
+  the buffer, ...) and every network's; each part rounded up, the phase takes the largest; phases
+  add. One phase for the fused dataflows, three for ``unfused``. A unit named for both array and
+  vector work (no vector unit) adds both. Utilization = ideal MAC cycles (MACs / array units) /
+  latency. The limiting resource is the one busy longest over all phases.
 """
 
 from __future__ import annotations
@@ -32,14 +37,16 @@ from dataclasses import dataclass, field
 from math import ceil
 
 from accelsim.attention.cascade import ARRAY, AttentionShape, Step, key_tile, one_pass, three_pass
-from accelsim.cost.actions import Actions
+from accelsim.attention.movement import NestOf, buffer_index, cascade_actions, named_nests
+from accelsim.cost.actions import Actions, add_actions
+from accelsim.cost.bound import COMPUTE_PART, bound_parts
 from accelsim.cost.energy import EnergyBreakdown, energy_of
 from accelsim.energy_table import table_for
 from accelsim.errors import ConfigError
 from accelsim.hierarchy import Hierarchy
 from accelsim.vector_ops import unit_of
 
-DRAM_RES = "dram"
+DRAM_RES = "dram"        # the DRAM level's name in every shipped hierarchy (``Machine.dram``: the level's own)
 
 
 @dataclass(frozen=True)
@@ -53,12 +60,8 @@ class Machine:
     dram_words_per_cycle: float | None
     clock_mhz: float | None
     array_width: int             # keys per tile of the one-pass cascade: the innermost fanout's larger side
-
-
-def buffer_index(h: Hierarchy) -> int:
-    """The on-chip buffer the dataflows tile into: the level the vector unit hangs below, else the
-    level under DRAM."""
-    return h.index(h.vector.below) if h.vector is not None else min(1, len(h.levels) - 1)
+    dram: str = DRAM_RES         # the backing store's level name (its bound part)
+    dram_write_words_per_cycle: float | None = None   # None: reads and writes share one channel
 
 
 def machine(h: Hierarchy) -> Machine:
@@ -72,8 +75,11 @@ def machine(h: Hierarchy) -> Machine:
                 words *= f.size
     fan = h.fanouts[-1][1] if h.fanouts else None
     width = max(fan.x, fan.y) if fan is not None else 1
-    return Machine(h.name, h.compute.name, h.instances, vec_name, lanes, words, h.levels[0].read_bandwidth,
-                   h.clock_mhz, width)
+    top = h.levels[0]
+    shared = top.bandwidth is not None
+    return Machine(h.name, h.compute.name, h.instances, vec_name, lanes, words,
+                   top.bandwidth if shared else top.read_bandwidth, h.clock_mhz, width, top.name,
+                   None if shared else top.write_bandwidth)
 
 
 @dataclass(frozen=True)
@@ -89,9 +95,11 @@ class Plan:
 @dataclass(frozen=True)
 class Phase:
     name: str
-    work: dict                   # resource -> (units of work, rate per cycle)
+    work: dict                   # array, vector unit, DRAM -> (units of work, rate per cycle): what the tiles share
     cycles: int
-    limit: str                   # the resource that sets the phase's cycles
+    limit: str                   # the bound part that sets the phase's cycles
+    busy: dict = field(default_factory=dict)   # bound part -> cycles (rounded up; zero parts left out)
+    actions: Actions | None = field(default=None, repr=False)   # the phase's action table
 
 
 @dataclass(frozen=True)
@@ -140,12 +148,17 @@ class Result:
         return max(sorted(b), key=lambda r: b[r])
 
     def busy(self) -> dict[str, int]:
-        """Cycles each resource is busy, summed over phases."""
+        """Cycles each resource (bound part) is busy, summed over phases."""
         out: dict[str, int] = {}
         for p in self.phases:
-            for r, (w, rate) in p.work.items():
-                out[r] = out.get(r, 0) + ceil(w / rate)
+            for r, c in p.busy.items():
+                out[r] = out.get(r, 0) + c
         return out
+
+    @property
+    def actions(self) -> Actions:
+        """The node's action table: its phases' added (``movement.cascade_actions``)."""
+        return add_actions([p.actions for p in self.phases if p.actions is not None])
 
 
 def _unit(m: Machine, kind: str) -> tuple[str, int]:
@@ -160,17 +173,25 @@ def _ops(m: Machine, steps: tuple[Step, ...]) -> dict:
     return out
 
 
-def phase(m: Machine, name: str, steps: tuple[Step, ...], dram_words: int) -> Phase:
+def phase(h: Hierarchy, m: Machine, name: str, steps: tuple[Step, ...], dram: dict, nest_of: NestOf) -> Phase:
+    """One phase: its steps and DRAM words (``(tensor, rw) -> words``), bounded by ``bound_parts`` on
+    its action table (module docstring)."""
     work: dict = {}
     for st in steps:
         unit, rate = _unit(m, st.unit)
         w, _ = work.get(unit, (0, rate))
         work[unit] = (w + st.count, rate)
-    if m.dram_words_per_cycle is not None and dram_words:
-        work[DRAM_RES] = (dram_words, m.dram_words_per_cycle)
-    cyc = {r: ceil(w / rate) for r, (w, rate) in work.items()}
-    limit = max(sorted(cyc), key=lambda r: cyc[r])
-    return Phase(name, work, cyc[limit], limit)
+    words = sum(dram.values())
+    if m.dram_words_per_cycle is not None and words:
+        work[m.dram] = (words, m.dram_words_per_cycle)
+    array_cycles = ceil(work.get(m.array, (0, 1))[0] / m.array_units)
+    ops = {k: v for k, v in _ops(m, steps).items() if k[1] != "mac"}
+    acts = cascade_actions(h, dram, steps, nest_of, array_cycles, ops)
+    parts = bound_parts(acts, h)
+    parts[m.array] = parts.pop(COMPUTE_PART)
+    busy = {r: ceil(v) for r, v in parts.items() if v}
+    limit = max(sorted(busy), key=lambda r: busy[r]) if busy else m.array
+    return Phase(name, work, busy.get(limit, 0), limit, busy, acts)
 
 
 def _rows(m: Machine, s: AttentionShape, per_row: int, fixed: int, what: str) -> int:
@@ -201,31 +222,38 @@ def _fused_dram(s: AttentionShape, plan: Plan) -> dict:
             ("V", "read"): n * s.keys * s.f * passes, ("O", "write"): w["O"]}
 
 
-def unfused(h: Hierarchy, s: AttentionShape) -> Result:
+def _nests(h: Hierarchy, nest_of: NestOf | None) -> NestOf:
+    return named_nests(h)[1] if nest_of is None else nest_of
+
+
+def unfused(h: Hierarchy, s: AttentionShape, nest_of: NestOf | None = None) -> Result:
     m = machine(h)
+    nests = _nests(h, nest_of)
     steps = three_pass(s)
     w = s.words()
-    dram = {("Q", "read"): w["Q"], ("K", "read"): w["K"], ("S", "write"): w["S"], ("S", "read"): w["S"],
-            ("A", "write"): w["A"], ("A", "read"): w["A"], ("V", "read"): w["V"], ("O", "write"): w["O"]}
-    phases = (phase(m, "qk", steps[:1], w["Q"] + w["K"] + w["S"]),
-              phase(m, "softmax", steps[1:5], w["S"] + w["A"]),
-              phase(m, "av", steps[5:], w["A"] + w["V"] + w["O"]))
+    by_phase = ({("Q", "read"): w["Q"], ("K", "read"): w["K"], ("S", "write"): w["S"]},
+                {("S", "read"): w["S"], ("A", "write"): w["A"]},
+                {("A", "read"): w["A"], ("V", "read"): w["V"], ("O", "write"): w["O"]})
+    dram = {k: v for d in by_phase for k, v in d.items()}
+    phases = (phase(h, m, "qk", steps[:1], by_phase[0], nests),
+              phase(h, m, "softmax", steps[1:5], by_phase[1], nests),
+              phase(h, m, "av", steps[5:], by_phase[2], nests))
     plan = Plan(s.queries, s.keys, True, 0)
     return Result("unfused", s, m, plan, _ops(m, steps), dram, phases, steps)
 
 
-def flat(h: Hierarchy, s: AttentionShape) -> Result:
+def flat(h: Hierarchy, s: AttentionShape, nest_of: NestOf | None = None) -> Result:
     m = machine(h)
     steps = three_pass(s)
     tile = key_tile(s.keys, m.array_width)
     plan = _fused_plan(m, s, s.e + s.keys + s.f, tile * (s.e + s.f),
                        "FLAT keeps whole score rows on chip (Q row, L scores, output row)")
     dram = _fused_dram(s, plan)
-    return Result("flat", s, m, plan, _ops(m, steps), dram, (phase(m, "attention", steps, sum(dram.values())),),
-                  steps)
+    return Result("flat", s, m, plan, _ops(m, steps), dram,
+                  (phase(h, m, "attention", steps, dram, _nests(h, nest_of)),), steps)
 
 
-def fusemax(h: Hierarchy, s: AttentionShape, element_unit: str = ARRAY) -> Result:
+def fusemax(h: Hierarchy, s: AttentionShape, nest_of: NestOf | None = None, element_unit: str = ARRAY) -> Result:
     m = machine(h)
     tile = key_tile(s.keys, m.array_width)
     steps = one_pass(s, tile, element_unit)
@@ -234,8 +262,8 @@ def fusemax(h: Hierarchy, s: AttentionShape, element_unit: str = ARRAY) -> Resul
                        "the one-pass cascade keeps a Q row, an output row and a score tile per row")
     dram = _fused_dram(s, plan)
     name = "fusemax" if element_unit == ARRAY else f"fusemax[{element_unit}]"
-    return Result(name, s, m, plan, _ops(m, steps), dram, (phase(m, "attention", steps, sum(dram.values())),),
-                  steps)
+    return Result(name, s, m, plan, _ops(m, steps), dram,
+                  (phase(h, m, "attention", steps, dram, _nests(h, nest_of)),), steps)
 
 
 def compute_energy(h: Hierarchy, macs: int, ops: dict) -> EnergyBreakdown:
@@ -250,7 +278,9 @@ DATAFLOWS = {"unfused": unfused, "flat": flat, "fusemax": fusemax}
 ATTENTION_DATAFLOWS: tuple[str, ...] = tuple(DATAFLOWS)
 
 
-def evaluate(h: Hierarchy, s: AttentionShape, dataflow: str) -> Result:
+def evaluate(h: Hierarchy, s: AttentionShape, dataflow: str, nest_of: NestOf | None = None) -> Result:
+    """The dataflow's result; ``nest_of`` maps the einsums (default: the hierarchy dataflow's named
+    mapping, ``movement.named_nests``)."""
     if dataflow not in DATAFLOWS:
         raise ConfigError(f"attention dataflow {dataflow!r}; allowed: {', '.join(DATAFLOWS)}")
-    return DATAFLOWS[dataflow](h, s)
+    return DATAFLOWS[dataflow](h, s, nest_of)

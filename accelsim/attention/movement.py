@@ -4,9 +4,11 @@ computes and moves, the one input to the energy sum (``cost.energy.energy_of``) 
 - GEMM: ``count_actions`` of the GEMM under a loop nest (the dataflow's named mapping): every
   level and network, exact.
 - Vector op: streamed once through the first buffer (``cost.actions.streamed_actions``: its inputs
-  read and its output written once at DRAM and at the buffer), plus its ops ``(unit, op)``.
-- Attention node (an attention dataflow's ``model.Result``), at the dataflow's level of detail, with
-  B the on-chip buffer the dataflow tiles into (``model.buffer_index``):
+  read and its output written once at DRAM and at the buffer), plus its ops ``(unit, op)``; on the
+  MAC array (no vector unit) its ``cycles`` are ops / compute units, rounded up.
+- Attention node (an attention dataflow's ``model.Result``): one table per phase
+  (:func:`cascade_actions`; the node's table is their sum, ``Result.actions``), at the dataflow's
+  level of detail, with B the on-chip buffer the dataflow tiles into (:func:`buffer_index`):
 
   * DRAM: every word of the result's DRAM table; a read is a ``read`` of the tensor's role
     (:data:`READ_ROLE`: Q ifmap, K and V weight, S and A read back as ifmap), a write a psum ``update``;
@@ -22,10 +24,11 @@ computes and moves, the one input to the energy sum (``cost.energy.energy_of``) 
   * each step on the vector unit reads its inputs from B (ifmap ``read``) and writes its output to B
     (psum ``update``), each word once (``VectorOp.reads`` / ``writes``); per-score ops bound to
     the array (FuseMax-style) work on the PEs' operands, without buffer accesses;
-  * the MACs and the ops, keyed ``(unit, op)``.
-
-  FuseMax-style keeps its score tile in the PEs; the einsum rows above count it written to B by QK
-  and read back by AV, so its buffer traffic here is an upper bound.
+  * a tensor an array step makes and only array steps read (:func:`held_in_pes`: FuseMax-style's
+    score tile S and its exponentials) stays in the PEs: the einsums' rows for it at B and above are
+    dropped (their rows below B stay);
+  * the MACs and the ops, keyed ``(unit, op)``; ``cycles``: the array's steps (MACs and the ops bound
+    to the array over its units), the compute part of the latency bound (``cost.bound.bound_parts``).
 
 Invariants: every count is an exact integer; an attention node's DRAM rows sum to the result's
 ``dram_words``; a vector node's DRAM rows sum to its input plus output words.
@@ -35,8 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from accelsim.attention.cascade import VECTOR
-from accelsim.attention.model import Result, buffer_index
+from accelsim.attention.cascade import ARRAY, VECTOR, Step
 from accelsim.cost.actions import Actions, add_actions, count_actions, streamed_actions
 from accelsim.errors import ConfigError
 from accelsim.hierarchy import Hierarchy
@@ -50,16 +52,18 @@ READ_ROLE = {"Q": IFMAP, "K": WEIGHT, "V": WEIGHT, "S": IFMAP, "A": IFMAP, "O": 
 NestOf = Callable[[Problem], LoopNest]
 
 
-def named_nests(h: Hierarchy) -> tuple[str, NestOf]:
-    """(mapping label, problem -> the named nest of the hierarchy's dataflow: its rule,
-    ``dataflows.nest_rule``, the mapping ``accelsim run`` gives the problem alone), memoised per shape."""
+def named_nests(h: Hierarchy, flow=None) -> tuple[str, NestOf]:
+    """(mapping label, problem -> the named nest of ``flow`` (a ``dataflows.registry`` flow; default
+    the hierarchy's dataflow): its rule, ``dataflows.nest_rule``, the mapping ``accelsim run`` gives
+    the problem alone), memoised per shape."""
     from dataflows import registry
     from dataflows.nest_rule import build
 
-    if h.dataflow is None:
-        raise ConfigError(f"hierarchy {h.name!r} names no dataflow: the transformer's GEMMs are mapped by it "
-                          "(dataflow: in the hierarchy YAML)", source=h.source, key="dataflow")
-    flow = registry.get(h.dataflow)
+    if flow is None:
+        if h.dataflow is None:
+            raise ConfigError(f"hierarchy {h.name!r} names no dataflow: the transformer's GEMMs are mapped by it "
+                              "(dataflow: in the hierarchy YAML)", source=h.source, key="dataflow")
+        flow = registry.get(h.dataflow)
     if flow.rule is None:
         raise ConfigError(f"dataflow {flow.name!r} has no rule for level-list hierarchies, so it cannot map the "
                           "transformer's GEMMs", source=h.source, key="dataflow")
@@ -80,7 +84,8 @@ def gemm_actions(problem: Problem, h: Hierarchy, nest: LoopNest) -> Actions:
 
 def vector_actions(op: VectorOp, h: Hierarchy, unit: str) -> Actions:
     t = streamed_actions(h, sum(op.reads().values()), op.writes)
-    return Actions(0, 0, 0, t.storage, t.network, {(unit, op.op): op.ops})
+    cycles = -(-op.ops // h.instances) if unit == h.compute.name else 0
+    return Actions(0, cycles, 0, t.storage, t.network, {(unit, op.op): op.ops})
 
 
 def _add(table: dict, key: tuple[str, str, str], n: int) -> None:
@@ -88,14 +93,45 @@ def _add(table: dict, key: tuple[str, str, str], n: int) -> None:
         table[key] = table.get(key, 0) + n
 
 
-def attention_actions(r: Result, h: Hierarchy, nest_of: NestOf) -> Actions:
-    """The attention node's action table (module docstring)."""
+def buffer_index(h: Hierarchy) -> int:
+    """The on-chip buffer B the attention dataflows tile into: the level the vector unit hangs below,
+    else the level under DRAM."""
+    return h.index(h.vector.below) if h.vector is not None else min(1, len(h.levels) - 1)
+
+
+def held_in_pes(steps: tuple[Step, ...]) -> frozenset[str]:
+    """Tensors an array step produces that later steps read, all of them on the array: they stay in
+    the PEs and never visit B (FuseMax-style: the score tile S and its exponentials)."""
+    out = set()
+    for i, st in enumerate(steps):
+        if st.unit != ARRAY:
+            continue
+        w = st.work
+        made = next(t.name for t in w.tensors if t.role == PSUM) if isinstance(w, Problem) else w.output
+        readers = [r for r in steps[i + 1:] if made in _reads(r)]
+        if readers and all(r.unit == ARRAY for r in readers):
+            out.add(made)
+    return frozenset(out)
+
+
+def _reads(st: Step) -> set[str]:
+    w = st.work
+    if isinstance(w, Problem):
+        return {t.name for t in w.tensors if t.role != PSUM}
+    return {t for t, _ in w.inputs}
+
+
+def cascade_actions(h: Hierarchy, dram: dict, steps: tuple[Step, ...], nest_of: NestOf, cycles: int,
+                    ops: dict) -> Actions:
+    """The action table of an attention dataflow's phase (module docstring): its DRAM words ``dram``
+    (``(tensor, "read" | "write") -> words``), its cascade ``steps``, its array ``cycles`` (the MACs and
+    the ops bound to the array over the array's units) and its non-MAC ``ops`` (``(unit, op)``)."""
     b = buffer_index(h)
     top, buf = h.levels[0].name, h.levels[b]
     storage: dict = {}
     network: dict = {}
     above = [h.levels[i].name for i, _ in h.fanouts if i < b]
-    for (tensor, rw), n in sorted(r.dram.items()):
+    for (tensor, rw), n in sorted(dram.items()):
         if rw == "read":
             role = READ_ROLE[tensor]
             _add(storage, (top, role, READ), n)
@@ -113,12 +149,18 @@ def attention_actions(r: Result, h: Hierarchy, nest_of: NestOf) -> Actions:
                 _add(network, (lv, PSUM, UP_SRC), n)
     under = {lv.name for lv in h.levels[b + 1:]}
     fan_under = {h.levels[i].name for i, _ in h.fanouts if i >= b}
-    for st in r.steps:
+    pes = held_in_pes(steps)
+    macs = 0
+    for st in steps:
         w = st.work
         if isinstance(w, Problem):
+            macs += w.macs
             nest = nest_of(w)
             a = count_actions(w, h, nest)
+            name_of = {t.role: t.name for t in w.tensors}
             for (lv, role, act), n in a.storage.items():
+                if lv not in under and name_of[role] in pes:
+                    continue                                    # stays in the PEs, never in B
                 if lv in under or (lv == buf.name and act in (READ, UPDATE)):
                     _add(storage, (lv, role, act), n)
                 elif (h.index(lv) < b and act in (READ, UPDATE) and b > 0 and buf.keeps_role(role)
@@ -130,8 +172,7 @@ def attention_actions(r: Result, h: Hierarchy, nest_of: NestOf) -> Actions:
         elif st.unit == VECTOR and b > 0:
             _add(storage, (buf.name, IFMAP, READ), sum(w.reads().values()))
             _add(storage, (buf.name, PSUM, UPDATE), w.writes)
-    ops = {k: v for k, v in r.ops.items() if k[1] != "mac"}
-    return Actions(r.macs, 0, 0, storage, network, ops)
+    return Actions(macs, cycles, 0, storage, network, ops)
 
 
 def dram_words(a: Actions, h: Hierarchy) -> int:
@@ -140,4 +181,4 @@ def dram_words(a: Actions, h: Hierarchy) -> int:
     return sum(n for (lv, _, _), n in a.storage.items() if lv == top)
 
 
-__all__ = ["READ_ROLE", "add_actions", "attention_actions", "dram_words", "gemm_actions", "named_nests", "vector_actions"]
+__all__ = ["READ_ROLE", "add_actions", "buffer_index", "cascade_actions", "dram_words", "gemm_actions", "named_nests", "vector_actions"]

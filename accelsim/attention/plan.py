@@ -7,9 +7,11 @@ the softmax, at consecutive positions. Its shape: batch N, heads g, M = the GEMM
 the scores GEMM's outputs per group, E = its inputs per group, F = the A.V GEMM's outputs per group.
 
 :func:`attention_candidates` prices every dataflow of ``model.DATAFLOWS`` for each such run on the
-fixed-shape arch's hierarchy (``hierarchy.from_arch``): cycles and DRAM words of the dataflow
-(``model.evaluate``), energy = its action table (``movement.attention_actions``, the einsums under
-the arch dataflow's named mapping) priced by the one energy sum with the arch's table.
+mapper's target hierarchy (a level-list hierarchy, or a fixed-shape arch's ``hierarchy.from_arch``),
+the einsums under the target dataflow's named mapping (``dataflows.nest_rule``): cycles (the
+dataflow's latency bound, ``cost.bound.bound_parts`` per phase) and DRAM words of the dataflow
+(``model.evaluate``), energy = its action table (``Result.actions``) priced by the one energy sum
+with the target's table.
 
 Invariants: runs do not overlap; each run's candidates are the dataflows whose tiles fit the arch's
 buffer, in ``DATAFLOWS`` order (a dataflow that does not fit is left out, never priced).
@@ -21,9 +23,10 @@ from dataclasses import dataclass
 
 from accelsim.attention.cascade import AttentionShape
 from accelsim.attention.model import DATAFLOWS, evaluate
-from accelsim.attention.movement import attention_actions, named_nests
+from accelsim.attention.movement import named_nests
 from accelsim.cost.energy import energy_of
 from accelsim.errors import ConfigError
+from accelsim.hierarchy import Hierarchy
 
 
 @dataclass(frozen=True)
@@ -53,17 +56,14 @@ def attention_runs(graph) -> dict[tuple[int, int], AttentionShape]:
     return out
 
 
-def attention_candidates(graph, arch) -> dict[tuple[int, int], tuple[AttentionCost, ...]]:
-    """Every attention run of ``graph`` -> the cost of each dataflow on ``arch`` (module docstring)."""
-    from accelsim.cost.model import arch_hierarchy
-    from accelsim.energy_table import arch_table
-
+def attention_candidates(graph, h: Hierarchy, table, flow=None) -> dict[tuple[int, int], tuple[AttentionCost, ...]]:
+    """Every attention run of ``graph`` -> the cost of each dataflow on hierarchy ``h`` priced by
+    ``table``, the einsums under ``flow``'s named mapping (a ``dataflows.registry`` flow; default the
+    hierarchy's dataflow) (module docstring)."""
     runs = attention_runs(graph)
     if not runs:
         return {}
-    h = arch_hierarchy(arch)
-    table = arch_table(arch)
-    _, nest_of = named_nests(h)
+    _, nest_of = named_nests(h, flow)
     memo: dict[AttentionShape, tuple[AttentionCost, ...]] = {}
     out = {}
     for key, shape in runs.items():
@@ -71,11 +71,10 @@ def attention_candidates(graph, arch) -> dict[tuple[int, int], tuple[AttentionCo
             costs = []
             for d in DATAFLOWS:
                 try:
-                    r = evaluate(h, shape, d)
-                except ConfigError:          # its tiles do not fit this arch's buffer: not a candidate
+                    r = evaluate(h, shape, d, nest_of)
+                except ConfigError:          # its tiles do not fit this buffer: not a candidate
                     continue
-                e = energy_of(attention_actions(r, h, nest_of), h, table).total_pj
-                costs.append(AttentionCost(d, e, r.cycles, r.dram_words))
+                costs.append(AttentionCost(d, energy_of(r.actions, h, table).total_pj, r.cycles, r.dram_words))
             memo[shape] = tuple(costs)
         out[key] = memo[shape]
     return out

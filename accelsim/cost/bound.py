@@ -18,6 +18,7 @@ from accelsim.cost.actions import Actions
 from accelsim.cost.counts import L_DRAM, L_GLB, L_NOC, Counts
 from accelsim.hierarchy import Hierarchy, from_arch
 from accelsim.names import DOWN, DOWN_DEST, DRAIN, DRAM, FILL, GLB, IFMAP, PSUM, READ, ROLES, UP, UP_SRC, UPDATE, WEIGHT
+from accelsim.vector_ops import unit_of
 
 COMPUTE_PART = "compute"
 
@@ -38,7 +39,12 @@ def bound_parts(actions: Actions, hierarchy: Hierarchy) -> dict[str, float]:
     """Cycles each part of the hierarchy needs at least, keyed ``compute``, each level's name and
     ``LEVEL.net`` for the network of the fanout below LEVEL (parts without a bandwidth limit are 0):
 
-    - compute: ``actions.cycles`` (temporal steps; every compute unit one MAC per cycle);
+    - compute: ``actions.cycles`` (temporal steps; every compute unit one MAC per cycle; non-MAC ops
+      the table runs on the compute units are in them);
+    - the vector unit (a hierarchy with ``vector:``; a part only when the table has ops on it), keyed
+      by its name: its ops (``actions.ops`` of
+      that unit) over its lanes (``vector_ops.unit_of``: lanes per instance of the level it hangs
+      below, times those instances);
     - storage level L with ``n`` instances (product of the fanouts above it; the table sums all
       instances and the busiest instance moves at least the average):
       ``max((read + drain) / (n * read_bw), (fill + update) / (n * write_bw),
@@ -51,6 +57,11 @@ def bound_parts(actions: Actions, hierarchy: Hierarchy) -> dict[str, float]:
     from noc.registry import network_bound
 
     out: dict[str, float] = {COMPUTE_PART: float(actions.cycles)}
+    vec = hierarchy.vector
+    if vec is not None:
+        vec_ops = sum(n for (u, _), n in actions.ops.items() if u == vec.name)
+        if vec_ops:
+            out[vec.name] = vec_ops / unit_of(hierarchy)[1]
     s = actions.storage
     copies = 1
     for lv in hierarchy.levels:

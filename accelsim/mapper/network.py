@@ -23,9 +23,10 @@ slowest core's tiles), or the DRAM words at the backing store's bandwidth, which
 (tiles double buffered). EDP: the path minimises ``energy / E0 + latency / L0`` (E0, L0: layer by
 layer), first order in EDP, and the plan is kept only when its EDP beats layer by layer.
 
-Attention (``accelsim.attention.plan``, fixed-shape archs): a graph's Q.K^T -> softmax -> A.V run is a
-candidate group priced by each attention dataflow (unfused, FLAT-style, FuseMax-style); the objective
-picks one, against running the three nodes alone, like any group.
+Attention (``accelsim.attention.plan``, on the target's level list, fixed-shape or hierarchy): a
+graph's Q.K^T -> softmax -> A.V run is a candidate group priced by each attention dataflow (unfused,
+FLAT-style, FuseMax-style); the objective picks one, against running the three nodes alone, like any
+group.
 
 Levels: every storage level below the backing store that keeps ifmap, weight and psum (the
 intermediates are one layer's psum and the next one's ifmap; the inner mappings read weights from
@@ -314,10 +315,10 @@ def plan_network(workload, arch, *, objective: str = "energy", budget: int = 200
         best_of[(j, i)] = best if best is not None else (
             f"capacity: the smallest tile needs {smallest} words, "
             + ", ".join(f"{lv!r} holds {level_words(h, lv):.0f}" for lv in levels))
-    if target.arch is not None:                 # attention: the dataflow by the objective (fixed shapes)
+    if nest_for is not None:                    # attention: the dataflow by the objective
         from accelsim.attention.plan import attention_candidates
 
-        for (j, i), costs in attention_candidates(graph, target.arch).items():
+        for (j, i), costs in attention_candidates(graph, h, target.table, target.flow).items():
             if i - j < max_group:
                 pick = [(c.dataflow, NodeCost("+".join(names[j:i + 1]), c.energy_pj, c.cycles, c.dram_words))
                         for c in costs]

@@ -7,14 +7,20 @@ work is the per-row share of the dataflow's steps times the tile's rows; DRAM lo
 Q rows, its K/V (on a head's first tile when resident, else on every tile), and for ``unfused`` the
 kernel's inputs; the tile's outputs are stored after its compute.
 
-Timing (cycles, integers): one DRAM channel for loads and stores; a tile's load starts when the
-channel is free and the tile two back has finished computing (double buffering); the array starts
-when the load is done and the array free; the vector unit when the array part is done and the unit
-free (so the array works on tile i+1 while the vector unit finishes tile i); the store after the
-vector part. A unit that is both array and vector (no vector unit) is one resource.
+Timing (cycles, integers): DRAM is one channel for loads and stores when its level gives one
+shared ``bandwidth``, else a read port for loads and a write port for stores (its busy cycles: the
+busier port, as the bound counts it); a tile's load starts when the channel is free and the tile
+two back has finished computing (double buffering); the array starts when the load is done and the
+array free; the vector unit when the array part is done and the unit free (so the array works on
+tile i+1 while the vector unit finishes tile i); every other part of the phase's bound (the
+buffer's and the networks' bandwidth cycles, ``Phase.busy``) is shared out over the phase's tiles
+by rows (integers summing to the part's cycles) and runs beside the array from the load on; the
+tile's compute ends when its array, vector and buffer parts have; the store after that. A unit
+that is both array and vector (no vector unit) is one resource.
 
-Invariants: work per resource summed over tiles equals the closed form's (tested); the simulated
-cycles are at least the closed form's bound; stall cycles of a resource = total - busy.
+Invariants: work per resource summed over tiles equals the closed form's (tested); every resource's
+busy cycles are at least its bound part's, so the simulated cycles are at least the closed form's
+bound; stall cycles of a resource = total - busy.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from dataclasses import dataclass
 from math import ceil
 
 from accelsim.attention.cascade import ARRAY
-from accelsim.attention.model import DRAM_RES, Result
+from accelsim.attention.model import Result
 
 
 @dataclass(frozen=True)
@@ -42,8 +48,8 @@ class SimResult:
         return {r: self.cycles - b for r, b in self.busy.items()}
 
 
-def _tile_plan(res: Result) -> list[tuple[int, list, dict, int, int]]:
-    """Tiles as (phase index, steps, per-row op units by unit kind, load words, store words)."""
+def _tile_plan(res: Result) -> list[tuple[int, list, dict, int, int, int]]:
+    """Tiles as (phase index, steps, per-row op units by unit kind, load words, store words, rows)."""
     s, plan = res.shape, res.plan
     heads = s.batch * s.heads
     per_row = {st.name: st.count // (heads * s.queries) for st in res.steps}
@@ -62,7 +68,24 @@ def _tile_plan(res: Result) -> list[tuple[int, list, dict, int, int]]:
                 else:
                     kv = s.keys * (s.e + s.f) if (first or not plan.kv_resident) else 0
                     load, store = rows * s.e + kv, rows * s.f
-                out.append((k, names, {nm: per_row[nm] * rows for nm in names}, load, store))
+                out.append((k, names, {nm: per_row[nm] * rows for nm in names}, load, store, rows))
+    return out
+
+
+def _shares(res: Result, tiles: list) -> list[dict[str, int]]:
+    """Per tile, its share of each bound part of its phase other than the array, the vector unit and
+    DRAM: the part's cycles split by rows, cumulative floors so the shares add up to the part."""
+    m = res.machine
+    own = {m.array, m.vector, m.dram}
+    rows_of = [0] * len(res.phases)
+    for t in tiles:
+        rows_of[t[0]] += t[5]
+    out = []
+    done = [0] * len(res.phases)
+    for k, *_, rows in tiles:
+        before, done[k] = done[k], done[k] + rows
+        out.append({r: c * done[k] // rows_of[k] - c * before // rows_of[k]
+                    for r, c in res.phases[k].busy.items() if r not in own})
     return out
 
 
@@ -71,6 +94,8 @@ def simulate(res: Result) -> SimResult:
     units = {st.name: (m.array, m.array_units) if st.unit == ARRAY else (m.vector, m.vector_lanes)
              for st in res.steps}
     bw = m.dram_words_per_cycle
+    wbw = m.dram_write_words_per_cycle
+    store_port = m.dram if wbw is None else f"{m.dram}:write"
     free: dict[str, int] = {}
     busy: dict[str, int] = {}
     work: dict[str, int] = {}
@@ -87,25 +112,26 @@ def simulate(res: Result) -> SimResult:
         return t0 + dt
 
     tiles = _tile_plan(res)
+    shares = _shares(res, tiles)
     loaded: dict[int, int] = {}
 
     def load(i: int) -> None:
         """Issue tile i's load: after the kernel barrier and the compute of tile i - 2 (two buffers)."""
-        k, _, _, words, _ = tiles[i]
+        k, _, _, words, _, _ = tiles[i]
         kernel_start = barrier if k == phase else end
         prior = [d for j, d in done.items() if j <= i - 2 and tiles[j][0] == k]
         ready = max([kernel_start] + prior[-1:])
-        loaded[i] = run(DRAM_RES, ready, words, bw) if bw is not None else ready
+        loaded[i] = run(m.dram, ready, words, bw) if bw is not None else ready
 
     done: dict[int, int] = {}
     if tiles:
         load(0)
-    for i, (k, names, opw, _, store) in enumerate(tiles):
+    for i, (k, names, opw, _, store, _) in enumerate(tiles):
         if k != phase:
             phase, barrier = k, end
             if i not in loaded or loaded[i] < end:
                 loaded.pop(i, None)
-                free[DRAM_RES] = max(free.get(DRAM_RES, 0), end)
+                free[m.dram] = max(free.get(m.dram, 0), end)
                 load(i)
         t = loaded[i]
         # the steps in cascade order, grouped by the resource that runs them
@@ -117,11 +143,21 @@ def simulate(res: Result) -> SimResult:
                 order.append(r)
             w, _ = by_res.get(r, (0, rate))
             by_res[r] = (w + opw[nm], rate)
+        t0 = t
         for r in order:
             t = run(r, t, by_res[r][0], by_res[r][1])
+        for r, c in shares[i].items():       # the buffer's and networks' cycles, beside the array
+            t = max(t, run(r, t0, c, 1))
         done[i] = t
         if i + 1 < len(tiles) and tiles[i + 1][0] == k:
             load(i + 1)                      # prefetch the next tile before this one's store
-        t = run(DRAM_RES, t, store, bw) if bw is not None else t
+        if bw is not None:
+            t = run(store_port, t, store, bw if wbw is None else wbw)
         end = max(end, t)
-    return SimResult(end, busy, work, len(tiles))
+    if store_port in busy:                   # two DRAM ports: busy as the bound counts it, work in words
+        busy[m.dram] = max(busy.get(m.dram, 0), busy.pop(store_port))
+        work[m.dram] = work.get(m.dram, 0) + work.pop(store_port)
+    for r in list(work):
+        if r not in (m.array, m.vector, m.dram):
+            work.pop(r)                      # bound parts in cycles, not units of work
+    return SimResult(end, dict(sorted(busy.items())), dict(sorted(work.items())), len(tiles))
