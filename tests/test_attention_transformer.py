@@ -71,11 +71,29 @@ def test_cli_runs_named_attention_dataflow(capsys):
     assert doc["ops"]["vector.exp"] == 12 * 12 * 256 * 256          # layers x heads x M x L
 
 
+def test_cli_shape_flags_build_the_transformer(capsys):
+    """--heads, --head-size, --width and --ffn override the preset; MACs by hand: 12 layers x (Q, K, V and the
+    output projection 4 x T x D x D, the FFN 2 x T x D x FFN, QK and AV 2 x heads x T x T x head size)."""
+    import json
+
+    argv = ["run", "tpu_like", "-w", "bert_base", "--dataflow", "flat", "--seq", "64", "--heads", "16",
+            "--head-size", "48", "--ffn", "1024", "--json", "-q"]
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    t, d = 64, 768
+    assert doc["macs"] == 12 * (4 * t * d * d + 2 * t * d * 1024 + 2 * 16 * t * t * 48)
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["-w", "gpt2", "--dataflow", "fusemax", "--decode"], "decode mode needs a KV cache length"),
     (["-w", "resnet50", "--dataflow", "flat"], "is an attention dataflow: it runs a transformer"),
-    (["-w", "bert_base", "--dataflow", "flat", "--head-size", "60"], "unrecognized arguments"),
-    (["-w", "alexnet", "--seq", "128"], "--seq, --decode and --cache-len run transformers"),
+    (["-w", "bert_base", "--dataflow", "flat", "--head-size", "60"],
+     "transformer 'bert_base': heads x head size = 12 x 60 = 720 must equal the width 768"),
+    (["-w", "bert_base", "--dataflow", "flat", "--heads", "8", "--head-size", "96", "--width", "512"],
+     "heads x head size = 8 x 96 = 768 must equal the width 512"),
+    (["-w", "alexnet", "--seq", "128"], "--seq, --decode, --cache-len, --heads, --head-size, --width and --ffn run "
+                                        "transformers"),
+    (["-w", "alexnet", "--heads", "4"], "run transformers: give --dataflow"),
     (["-w", "gpt2", "--dataflow", "flat", "--cache-len", "10"], "add --decode"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(capsys, argv, needle):

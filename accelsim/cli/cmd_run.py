@@ -65,6 +65,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     t.add_argument("--seq", type=int, help="sequence length (prefill; default the model's)")
     t.add_argument("--decode", action="store_true", help="decode: one query token per sequence against a KV cache")
     t.add_argument("--cache-len", type=int, help="with --decode: the KV cache length L")
+    t.add_argument("--heads", type=int, help="attention heads (default the model's)")
+    t.add_argument("--head-size", type=int, help="head size E = F (heads x head size must equal the width)")
+    t.add_argument("--width", type=int, help="model width (default the model's)")
+    t.add_argument("--ffn", type=int, help="FFN size (default the model's)")
 
 
 def check_layer_name(path: str, name, workload, full=None) -> None:
@@ -126,8 +130,10 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--counts timeloop counts one nest per layer; the attention dataflow {args.dataflow!r} "
                               "runs cascades of them (docs/attention.md)")
         return run_attention(args)
-    if args.seq is not None or args.decode or args.cache_len is not None:
-        raise ConfigError("--seq, --decode and --cache-len run transformers: give --dataflow unfused, flat or "
+    if args.decode or any(v is not None for v in (args.seq, args.cache_len, args.heads, args.head_size, args.width,
+                                                   args.ffn)):
+        raise ConfigError("--seq, --decode, --cache-len, --heads, --head-size, --width and --ffn run transformers: "
+                          "give --dataflow unfused, flat or "
                           "fusemax")
     hierarchy = level_list(args.arch)
     if hierarchy is not None:

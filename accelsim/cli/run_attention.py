@@ -21,7 +21,8 @@ def transformer_spec(args: argparse.Namespace):
     if name not in PRESETS:
         raise ConfigError(f"--dataflow {args.dataflow} is an attention dataflow: it runs a transformer "
                           f"({', '.join(PRESETS)} or a transformer .onnx), got workload {name!r}")
-    return preset(name, seq=args.seq, batch=args.batch, mode=mode, cache=args.cache_len)
+    return preset(name, seq=args.seq, batch=args.batch, mode=mode, cache=args.cache_len, heads=args.heads,
+                  head_size=args.head_size, width=args.width, ffn=args.ffn)
 
 
 def summary(result) -> dict:
@@ -106,9 +107,11 @@ def run_attention(args: argparse.Namespace) -> int:
         from accelsim.attention.onnx_import import nodes_from_onnx
 
         for flag, given in (("--seq", args.seq), ("--decode", args.decode), ("--cache-len", args.cache_len),
-                            ("--batch", args.batch)):
+                            ("--batch", args.batch), ("--heads", args.heads), ("--head-size", args.head_size),
+                            ("--width", args.width), ("--ffn", args.ffn)):
             if given:
-                raise ConfigError(f"{flag} cannot change an ONNX transformer: its shapes fix batch, M and L",
+                raise ConfigError(f"{flag} cannot change an ONNX transformer: its shapes fix batch, M, L, heads and "
+                                  "widths",
                                   source=args.workload)
         result = run_nodes(h, nodes_from_onnx(args.workload), args.dataflow, Path(args.workload).stem,
                            search=search)
