@@ -1,4 +1,4 @@
-"""SoC calibration from single-processor latencies: kernel classes, the fit, the shipped profiles,
+"""SoC calibration from single-processor latencies: kernel-class factors, the fit, the shipped profiles,
 the latencies file's errors and the ``calibrate`` command."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from accelsim.cli import main
 from accelsim.errors import ConfigError
-from accelsim.partition.kernel_class import CLASSES, kernel_class
+from accelsim.partition.kernel_class import FACTORS, combined, factors, label
 from accelsim.partition.latencies import Latency, read_latencies, shipped_reference
 from accelsim.partition.planner import plan_cpu_only, plan_gpu_only
 from accelsim.partition.segment import Device
@@ -32,55 +32,64 @@ def reference_fit():
     return lats, socs, workloads, fit_socs(lats, socs, workloads)
 
 
-@pytest.mark.parametrize("layer,cls", [
-    (conv("a", C=64, K=64, H=56, R=3, pad=1), "k3s1"),
-    (conv("b", C=64, K=256, H=56, R=1), "k1"),
-    (conv("c", C=64, K=64, H=56, R=3, stride=2, pad=1), "strided"),
-    (conv("d", C=128, K=128, H=32, R=7, pad=3), "large"),
-    (conv("e", C=3, K=32, H=64, R=9, pad=4), "thin"),          # FST's 9x9 on 3 channels
-    (conv("f", C=32, K=3, H=64, R=9, pad=4), "thin"),
-    (conv("g", C=3, K=64, H=64, R=7, stride=2), "thin"),       # thin before strided
-    (conv("h", C=32, K=32, H=56, R=3, pad=1, groups=32), "k3s1"),   # depthwise: by filter and stride
-    (pool2("p", 64, 56), "mem"),
-    (fc("i", C=512, K=4096, H=7), "mem"),
+@pytest.mark.parametrize("layer,combo,name", [
+    (conv("a", C=64, K=64, H=56, R=3, pad=1), ("conv",), "k3s1"),
+    (conv("b", C=64, K=256, H=56, R=1), ("conv", "k1"), "k1"),
+    (conv("b2", C=64, K=256, H=56, R=1, stride=2), ("conv", "strided"), "strided"),   # 1x1/2: not a GEMM
+    (conv("c", C=64, K=64, H=56, R=3, stride=2, pad=1), ("conv", "strided"), "strided"),
+    (conv("d", C=128, K=128, H=32, R=7, pad=3), ("conv", "large"), "large"),
+    (conv("e", C=3, K=32, H=64, R=9, pad=4), ("conv", "large", "thin", "thin_large"), "large+thin"),  # FST's 9x9
+    (conv("f", C=32, K=3, H=64, R=9, pad=4), ("conv", "large", "thin", "thin_large"), "large+thin"),
+    (conv("g", C=3, K=64, H=64, R=7, stride=2), ("conv", "strided", "large", "thin", "thin_large"),
+     "strided+large+thin"),                                                              # a 7x7/2 stem
+    (conv("t", C=3, K=64, H=64, R=3, pad=1), ("conv", "thin"), "thin"),                  # a first layer
+    (conv("h", C=32, K=32, H=56, R=3, pad=1, groups=32), ("conv",), "k3s1"),   # depthwise: never thin
+    (pool2("p", 64, 56), ("mem",), "mem"),
+    (fc("i", C=512, K=4096, H=7), ("mem",), "mem"),
 ])
-def test_kernel_classes(layer, cls):
-    assert kernel_class(shape_of(layer)) == cls
+def test_kernel_class_factors(layer, combo, name):
+    assert factors(shape_of(layer)) == combo
+    assert label(combo) == name
 
 
 def test_efficiency_divides_a_class_time_exactly():
-    """A processor's operator time is its compute prior divided by its class efficiency plus its DRAM
-    traffic (input, output, weights once) at the spec bandwidth divided by class mem's (nothing else moves)."""
+    """A processor's operator time is its compute prior divided by the product of its factors'
+    efficiencies plus its DRAM traffic (input, output, weights once) at the spec bandwidth divided by
+    factor mem's (nothing else moves)."""
     soc = load_soc("sd855")
     layer = conv("c", C=64, K=64, H=56, R=3, stride=2, pad=1)
     bare = Device.of(soc, calibrated=False).cpu
-    cls, compute, traffic = bare.class_ms(shape_of(layer))
-    assert cls == "strided"
+    combo, compute, traffic = bare.class_ms(shape_of(layer))
+    assert combo == ("conv", "strided")
     assert traffic == pytest.approx((64 * 56 * 56 + 64 * 28 * 28 + 64 * 64 * 9) * 4 / 34.1e9 * 1e3, rel=1e-12)
     assert bare.time_ms(shape_of(layer)) == pytest.approx(compute + traffic, rel=1e-12)
-    eff = [1.0] * len(CLASSES)
-    eff[CLASSES.index("strided")] = 0.25
-    eff[CLASSES.index("mem")] = 0.5
+    eff = [1.0] * len(FACTORS)
+    eff[FACTORS.index("conv")] = 0.5
+    eff[FACTORS.index("strided")] = 0.25
+    eff[FACTORS.index("mem")] = 0.5
     slow = replace(soc, cpu=replace(soc.cpu, efficiency=tuple(eff)))
-    assert Device.of(slow).cpu.time_ms(shape_of(layer)) == pytest.approx(4 * compute + 2 * traffic, rel=1e-12)
+    assert combined(eff, combo) == 0.125
+    assert Device.of(slow).cpu.time_ms(shape_of(layer)) == pytest.approx(8 * compute + 2 * traffic, rel=1e-12)
     k1 = shape_of(conv("d", C=64, K=64, H=56, R=1))
     _, k1_compute, k1_traffic = bare.class_ms(k1)
-    assert Device.of(slow).cpu.time_ms(k1) == pytest.approx(k1_compute + 2 * k1_traffic, rel=1e-12)
+    assert Device.of(slow).cpu.time_ms(k1) == pytest.approx(2 * k1_compute + 2 * k1_traffic, rel=1e-12)
     pool = shape_of(pool2("p", 64, 56))   # memory-bound: its prior is its traffic, no second term
     _, pool_ms, pool_traffic = bare.class_ms(pool)
     assert pool_traffic == 0.0 and Device.of(slow).cpu.time_ms(pool) == pytest.approx(2 * pool_ms, rel=1e-12)
 
 
 def test_fit_recovers_latencies_generated_by_its_own_model():
-    """Latencies made from known class efficiencies shared by two SoCs (one scaled 1.5x): the fit (almost
-    no regularization) reproduces every one, and the two SoCs' fitted efficiencies keep the 1.5 ratio."""
+    """Latencies made from known factor efficiencies shared by two SoCs (one's bases scaled 1.5x): the fit
+    (almost no regularization) reproduces every one, and the two SoCs' fitted efficiencies keep the 1.5
+    ratio on the bases."""
     socs = {"sd855": load_soc("sd855"), "sd865": load_soc("sd865")}
     names = ["codl_yolov2", "codl_vgg16", "codl_posenet", "codl_fast_style_transfer", "codl_retinaface"]
     workloads = {n: zoo.get(n) for n in names}
-    truth = (0.4, 0.6, 0.25, 0.45, 0.12, 0.3)
+    truth = (0.4, 1.5, 0.6, 0.5, 0.3, 0.8, 0.3)   # FACTORS order: conv, k1, strided, large, thin, thin_large, mem
+    bases = (FACTORS.index("conv"), FACTORS.index("mem"))
     lats = []
     for name, scale in (("sd855", 1.0), ("sd865", 1.5)):
-        eff = tuple(scale * e for e in truth)
+        eff = tuple(scale * e if i in bases else e for i, e in enumerate(truth))
         soc = replace(socs[name], cpu=replace(socs[name].cpu, efficiency=eff),
                       gpu=replace(socs[name].gpu, efficiency=eff))
         lats += [Latency(name, n, p, model_ms(soc, workloads[n], p)) for n in names for p in ("cpu", "gpu")]
@@ -90,8 +99,11 @@ def test_fit_recovers_latencies_generated_by_its_own_model():
     assert max(abs(r.error) for r in fit.residuals) < 1e-5
     for proc in ("cpu", "gpu"):
         a, b = fit.efficiency("sd855", proc), fit.efficiency("sd865", proc)
-        for x, y in zip(a, b):
-            assert y / x == pytest.approx(1.5, rel=1e-3)
+        for i in bases:
+            assert b[i] / a[i] == pytest.approx(1.5, rel=1e-3)
+        # so every factor combination the models have (each holds one base) keeps the ratio
+        for combo in {factors(shape_of(layer)) for w in workloads.values() for layer in w.layers}:
+            assert combined(b, combo) / combined(a, combo) == pytest.approx(1.5, rel=1e-3), combo
 
 
 def test_regularization_leaves_fewer_effective_parameters(reference_fit):
@@ -186,7 +198,7 @@ def test_calibrate_prints_the_shipped_efficiencies_and_residuals(reference_fit, 
     assert main(["partition", "calibrate", "--from", str(REFERENCE), "kirin990"]) == 0
     out = capsys.readouterr().out
     gpu = fit.efficiency("kirin990", "gpu")
-    assert "  gpu: {" + ", ".join(f"{c}: {v:.4g}" for c, v in zip(CLASSES, gpu)) + "}" in out
+    assert "  gpu: {" + ", ".join(f"{c}: {v:.4g}" for c, v in zip(FACTORS, gpu)) + "}" in out
     row = next(r for r in fit.residuals if (r.soc, r.model, r.processor) == ("kirin990", "codl_vgg16", "gpu"))
     assert f"{row.measured_ms:>9.1f}{row.predicted_ms:>10.1f}{100 * row.error:>+7.1f}%" in out
     e = dict(((p, kind), v) for p, kind, v in fit.elasticities)
@@ -196,7 +208,7 @@ def test_calibrate_prints_the_shipped_efficiencies_and_residuals(reference_fit, 
 
 def test_class_share_table_splits_each_models_predicted_time(reference_fit):
     """The validate command's per-class table: each row's total is the model's predicted latency on that
-    processor (model_ms), and its class shares add up to 100%."""
+    processor (model_ms), and its shares (one per factor combination, and mem) add up to 100%."""
     from accelsim.partition.validation import class_share_table
 
     _, socs, workloads, _ = reference_fit

@@ -138,3 +138,14 @@ def test_out_dir_timeline_is_drawn_by_accelsim_plot(tmp_path, capsys):
     assert main(["plot", str(out), "--format", "png"]) == 0
     png = out / "plots" / "partition_timeline.png"
     assert "partition: " in capsys.readouterr().out and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("soc,paper", [("kirin990", "CoDL paper (Kirin 990) 1.41x 2.43x 3.43x 77%"),
+                                       ("sd888", "CoDL paper (Snapdragons) 2.08x 1.56x 3.43x 77%")])
+def test_summary_compares_with_the_papers_averages_for_that_soc(soc, paper, capsys):
+    """Several workloads print one line each, their mean speedups, and CoDL's published averages of
+    the SoC's group (Kirin 990: 1.41x over CPU-only, 2.43x over GPU-only; Snapdragons: 2.08x, 1.56x)."""
+    assert main(["partition", soc, "--workload", "codl_vgg16", "--workload", "codl_yolov2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert " ".join(lines[-1].split()) == paper
+    assert [ln.split()[0] for ln in lines[2:4]] == ["codl_vgg16", "codl_yolov2"]

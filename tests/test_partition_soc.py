@@ -80,7 +80,7 @@ BAD = [
     (("sharing", "presync_ms"), -1, "sharing.presync_ms", "must be >= 0"),
     (("sharing", "map"), _DELETE, "sharing.map", "missing required key"),
     (("gpu",), _DELETE, "gpu", "missing required key"),                      # a SoC without a GPU entry
-    (("cpu", "efficiency", "winograd"), 0.5, "cpu.efficiency.winograd", "unknown kernel class"),
+    (("cpu", "efficiency", "winograd"), 0.5, "cpu.efficiency.winograd", "unknown kernel-class factor"),
     (("gpu", "efficiency", "k1"), 0, "gpu.efficiency.k1", "must be >"),
     (("gpu", "family"), 7, "gpu.family", "expected"),
 ]

@@ -25,8 +25,6 @@ from accelsim.cli import Command
 from accelsim.errors import ConfigError
 
 BASELINE_NAMES = ("cpu_only", "gpu_only", "mulayer")
-#: reference/codl.md: CoDL's average speedups over each baseline and its share of operators along H
-PUBLISHED = {"cpu_only": 2.08, "gpu_only": 1.56, "mulayer": 3.43, "h_share": 0.77}
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -158,6 +156,8 @@ def _print_plan(result, soc_label: str, baselines: list[str]) -> None:
 
 
 def _summary(results, soc_label: str, baselines: list[str]) -> None:
+    from accelsim.partition.validation import published, soc_group
+
     soc = results[0].soc
     print(f"CoDL plans on {soc.name} ({soc_label}): predicted latency (ms) and CoDL's speedup over each baseline")
     head = f"{'workload':<26}{'CoDL':>8}" + "".join(f"{b:>10}" for b in baselines)
@@ -178,8 +178,10 @@ def _summary(results, soc_label: str, baselines: list[str]) -> None:
     pad = " " * (8 + 10 * len(baselines))
     print(f"{'mean (H: pooled)':<26}{pad}" + "".join(f"{mean[b]:>10.2f}x" for b in baselines)
           + f"{len(co):>4}{'':<5}{pooled:>9}")
-    print(f"{'CoDL paper (average)':<26}{pad}" + "".join(f"{PUBLISHED[b]:>10.2f}x" for b in baselines)
-          + f"{'':<9}{100 * PUBLISHED['h_share']:>8.0f}%")
+    paper = published(soc_label)
+    title = "CoDL paper (Kirin 990)" if soc_group(soc_label) == "kirin990" else "CoDL paper (Snapdragons)"
+    print(f"{title:<26}{pad}" + "".join(f"{paper[b]:>10.2f}x" for b in baselines)
+          + f"{'':<9}{100 * paper['h_share']:>8.0f}%")
 
 
 def _run_plan(args: argparse.Namespace) -> int:
@@ -236,7 +238,7 @@ def _no_plan_flags(args: argparse.Namespace, command: str) -> None:
 
 
 def _run_calibrate(args: argparse.Namespace) -> int:
-    from accelsim.partition.kernel_class import CLASSES
+    from accelsim.partition.kernel_class import FACTORS
     from accelsim.partition.latencies import PROCESSORS, read_latencies
     from accelsim.partition.soc_fit import fit_socs, load_inputs
     from accelsim.partition.validation import median
@@ -257,11 +259,11 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     print(f"calibrated from {args.from_file}: {len(lats)} single-processor latencies, {len(socs)} SoC(s), "
           f"{len(workloads)} model(s); {fit.parameters} parameters, regularized to "
           f"{fit.effective_parameters:.1f} effective; {fit.iterations} iterations")
-    print(f"kernel-class efficiencies of {args.soc} (share of the prior's speed; the SoC file's "
-          f"cpu.efficiency and gpu.efficiency):")
+    print(f"kernel-class factor efficiencies of {args.soc} (a part reaches the product of its factors' share "
+          f"of the prior's speed; the SoC file's cpu.efficiency and gpu.efficiency):")
     for proc in PROCESSORS:
         eff = fit.efficiency(args.soc, proc)
-        print(f"  {proc}: {{" + ", ".join(f"{c}: {v:.4g}" for c, v in zip(CLASSES, eff)) + "}")
+        print(f"  {proc}: {{" + ", ".join(f"{c}: {v:.4g}" for c, v in zip(FACTORS, eff)) + "}")
     print("elasticity of the measured speed to the spec sheet (0: follows the spec peak or bandwidth, 1: not at "
           "all): " + ", ".join(f"{p} {kind} {e:.2f}" for p, kind, e in fit.elasticities))
     print("residuals of the fit (every latency in the file; error = predicted / measured - 1):")

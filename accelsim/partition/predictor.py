@@ -15,10 +15,11 @@ A processor of a SoC adds to every compute-bound operator (part) whose kernel ru
 (a kernel with measured ``t_unit_ns`` already includes its memory time) the time its DRAM traffic takes
 (:func:`accelsim.partition.priors.traffic_bytes`: input, output and weights once, at the spec bandwidth):
 a second roofline term, summed rather than overlapped (conservative). Each term is divided by its
-calibrated efficiency: the compute term by its kernel class's, the traffic by class ``mem``'s (which
-memory-bound operators, whose prior already is their traffic, use alone)::
+calibrated efficiency: the compute term by the product of its kernel-class factors' efficiencies
+(:mod:`accelsim.partition.kernel_class`), the traffic by factor ``mem``'s (which memory-bound operators,
+whose prior already is their traffic, use alone)::
 
-    T(part) = T_kernel / efficiency[class(part)] + traffic_bytes(part) / bandwidth / efficiency[mem]
+    T(part) = T_kernel / prod(efficiency[f] for f in factors(part)) + traffic_bytes(part) / bandwidth / efficiency[mem]
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 
 from accelsim.errors import ConfigError
 from accelsim.partition.impl import select
-from accelsim.partition.kernel_class import CLASSES, MEMORY, kernel_class
+from accelsim.partition.kernel_class import FACTORS, MEMORY, combined, factors
 from accelsim.partition.priors import prior, traffic_bytes
 from accelsim.partition.shape import OpShape
 from accelsim.partition.soc import COEF_KEYS, SoC, Tile
@@ -74,14 +75,15 @@ class KernelModel:
 @dataclass(frozen=True)
 class Processor:
     """A processor as the planner sees it: cores, kernel models, the rule that picks one, the
-    calibrated efficiency of each kernel class (``CLASSES`` order; a class's time is divided by it) and
+    calibrated efficiency of each kernel-class factor (``FACTORS`` order; a part's compute time is divided
+    by the product of its factors') and
     the DRAM bandwidth its compute-bound operators' traffic crosses (``None``: no traffic term)."""
 
     name: str
     cores: int
     models: tuple[KernelModel, ...]
     selector: str
-    efficiency: tuple[float, ...] = (1.0,) * len(CLASSES)
+    efficiency: tuple[float, ...] = (1.0,) * len(FACTORS)
     bandwidth_gbs: float | None = None
 
     def model(self, name: str) -> KernelModel:
@@ -93,21 +95,21 @@ class Processor:
     def impl(self, s: OpShape) -> str:
         return select(self.selector, s)
 
-    def class_ms(self, s: OpShape) -> tuple[str, float, float]:
-        """(kernel class, compute term, DRAM-traffic term) of part ``s`` at efficiency 1 (the priors)."""
-        cls = kernel_class(s)
+    def class_ms(self, s: OpShape) -> tuple[tuple[str, ...], float, float]:
+        """(kernel-class factors, compute term, DRAM-traffic term) of part ``s`` at efficiency 1 (the priors)."""
+        combo = factors(s)
         if s.empty:
-            return cls, 0.0, 0.0
+            return combo, 0.0, 0.0
         model = self.model(self.impl(s))
         compute = model.time_ms(s, self.cores)
-        if cls == MEMORY or model.measured or self.bandwidth_gbs is None:
-            return cls, compute, 0.0
-        return cls, compute, traffic_bytes(s) / (self.bandwidth_gbs * 1e9) * 1e3
+        if combo == (MEMORY,) or model.measured or self.bandwidth_gbs is None:
+            return combo, compute, 0.0
+        return combo, compute, traffic_bytes(s) / (self.bandwidth_gbs * 1e9) * 1e3
 
     def time_ms(self, s: OpShape) -> float:
-        cls, compute, traffic = self.class_ms(s)
+        combo, compute, traffic = self.class_ms(s)
         eff = self.efficiency
-        return compute / eff[CLASSES.index(cls)] + traffic / eff[CLASSES.index(MEMORY)]
+        return compute / combined(eff, combo) + traffic / eff[FACTORS.index(MEMORY)]
 
     def slowed(self, factor: float) -> Processor:
         """The same processor with every basic unit and its DRAM traffic ``factor`` times slower (a what-if
@@ -129,7 +131,7 @@ def processors(soc: SoC, calibrated: bool = True) -> tuple[Processor, Processor]
                                    k.coef_ns if k.coef_ns is not None else prior(k, spec, soc.bandwidth_gbs),
                                    measured=k.coef_ns is not None)
                        for k in spec.kernels)
-        eff = spec.efficiency if calibrated else (1.0,) * len(CLASSES)
+        eff = spec.efficiency if calibrated else (1.0,) * len(FACTORS)
         out.append(Processor(name, spec.cores, models, name, eff, soc.bandwidth_gbs))
     return out[0], out[1]
 

@@ -35,10 +35,11 @@ coefficients of CoDL's linear model); without it the prior comes from the spec n
 (:mod:`accelsim.partition.priors`).
 
 A processor may name its ``family`` (default: its own name): a calibration shares kernel-class
-efficiencies within a family (one per-SoC scale on top). It may carry ``efficiency: {k3s1: 0.41, k1: ..., ...}``: per kernel class
-(:mod:`accelsim.partition.kernel_class`), the share of the prior's speed the processor reaches (a
-class's operators take ``prior / efficiency``). ``accelsim partition calibrate`` fits these to measured
-single-processor model latencies; a class left out keeps 1.0 (the prior).
+efficiencies within a family (one per-SoC scale on top). It may carry ``efficiency: {conv: 0.28, k1: ...,
+...}``: per kernel-class factor (:mod:`accelsim.partition.kernel_class`), a part's compute term reaches the
+product of its factors' efficiencies of the prior's speed (it takes ``prior / product``; a modifier
+above 1 makes its operators faster than the base). ``accelsim partition calibrate`` fits these to
+measured single-processor model latencies; a factor left out keeps 1.0.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from pathlib import Path
 
 from accelsim.errors import ConfigError
 from accelsim.fields import Fields
-from accelsim.partition.kernel_class import CLASSES
+from accelsim.partition.kernel_class import FACTORS
 from accelsim.yamlio import load_yaml
 
 #: coefficient names of the per-basic-unit linear model, in feature order
@@ -110,7 +111,7 @@ class CPUSpec:
     simd_width: int
     fma_pipes: int
     kernels: tuple[KernelSpec, ...]
-    efficiency: tuple[float, ...] = (1.0,) * len(CLASSES)   # per kernel class, CLASSES order
+    efficiency: tuple[float, ...] = (1.0,) * len(FACTORS)   # per kernel-class factor, FACTORS order
     family: str = ""    # processors of one family share kernel-class efficiencies in a calibration
 
     @property
@@ -130,7 +131,7 @@ class GPUSpec:
     freq_ghz: float
     fp32_lanes: int
     kernels: tuple[KernelSpec, ...]
-    efficiency: tuple[float, ...] = (1.0,) * len(CLASSES)   # per kernel class, CLASSES order
+    efficiency: tuple[float, ...] = (1.0,) * len(FACTORS)   # per kernel-class factor, FACTORS order
     family: str = ""    # processors of one family share kernel-class efficiencies in a calibration
 
     @property
@@ -228,14 +229,15 @@ def _kernels(f: Fields, required: tuple[str, ...], default_block: int, default_u
 
 
 def _efficiency(f: Fields) -> tuple[float, ...]:
-    """The optional ``efficiency`` mapping of a processor: kernel class -> share of the prior's speed."""
+    """The optional ``efficiency`` mapping of a processor: kernel-class factor -> its efficiency (a part's
+    compute term reaches the product of its factors' share of the prior's speed)."""
     if not f.has("efficiency"):
-        return (1.0,) * len(CLASSES)
+        return (1.0,) * len(FACTORS)
     ef = f.sub("efficiency")
     for name in ef.data:
-        if name not in CLASSES:
-            raise ef.error(name, f"unknown kernel class; allowed: {', '.join(CLASSES)}")
-    values = tuple(ef.number(c, 1.0, minimum=0.0, exclusive_min=True, maximum=100.0) for c in CLASSES)
+        if name not in FACTORS:
+            raise ef.error(name, f"unknown kernel-class factor; allowed: {', '.join(FACTORS)}")
+    values = tuple(ef.number(c, 1.0, minimum=0.0, exclusive_min=True, maximum=100.0) for c in FACTORS)
     ef.done()
     return values
 

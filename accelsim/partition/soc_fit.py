@@ -1,27 +1,31 @@
-"""Calibrate SoC profiles: per-kernel-class efficiencies fitted to measured single-processor latencies.
+"""Calibrate SoC profiles: kernel-class factor efficiencies fitted to measured single-processor latencies.
 
 Model. A processor's time for an operator is the sum of two roofline terms (:mod:`accelsim.partition.predictor`):
 its compute prior (:mod:`accelsim.partition.priors`, the CoDL form at spec-sheet rates) divided by the
-efficiency of the operator's kernel class (:mod:`accelsim.partition.kernel_class`), and its DRAM traffic
-at the spec bandwidth divided by the efficiency of class ``mem`` (memory-bound operators: that term
+product of its kernel-class factors' efficiencies (:mod:`accelsim.partition.kernel_class`: the base
+``conv`` and the modifiers its shape has, e.g. ``thin`` and ``large`` for a 9x9 layer on 3 channels), and
+its DRAM traffic at the spec bandwidth divided by factor ``mem``'s (memory-bound operators: that term
 alone). A whole model on one processor therefore takes
 
-    T(soc, model, p) = sum_c A[soc, model, p, c] * exp(x[soc, p, c])
-    x[soc, p, c] = a[p, c] + d[fam, c] + f[fam] + v[soc, p] + e[p, c] * log(rate[soc, p] / rate_ref[p, c])
+    T(soc, model, p) = sum_k A[soc, model, p, k] * exp(x[soc, p, k])
+    x[soc, p, k] = sum_{c in k} (a[p, c] + d[fam, c]) + f[fam] + v[soc, p] + e[p, kind(k)] * log(rate[soc, p, kind(k)] / rate_ref)
 
-where ``A`` is the prior time of the model's class-``c`` terms and ``exp(-x)`` the efficiency. ``a`` is
-shared by every processor of kind ``p`` (cpu / gpu) in the fit, ``d`` (per class) and ``f`` (one scale)
-by a family (SoC YAML ``family``: the Arm big-core clusters, the Adreno GPUs, Kirin 990's Mali), ``v`` is
-one scale per SoC and processor. The last term is the **elasticity** of the measured speed to the spec
-sheet, shared by a kind: ``rate`` is the processor's spec peak (cores x MACs per second) for the compute
-classes and the spec DRAM bandwidth for ``mem``, ``rate_ref`` the geometric mean over the fit's SoCs;
-``e = 0`` means the measured speed follows the spec sheet (what the prior already does), ``e = 1`` means
-it does not follow it at all. The data are thin (5 models per SoC and processor), so the fit is
-regularized (ridge, in log units): class efficiencies shrink toward their kind's mean (weight
-``classes``), family class deviations toward 0 (``family``), family scales toward 0 (``family_scale``),
-per-SoC scales toward 0 (``scale``), elasticities toward 0 (``elasticity``). A class no model exercises
-thus gets its kind's mean efficiency; a SoC without data gets its family's classes and scale at its own
-spec rates through the shared elasticity; a family without data gets the shared classes.
+where ``k`` runs over the factor combinations the model has (compute combinations and ``mem``), ``A`` is
+their prior time and ``exp(-x)`` their efficiency. ``a`` is shared by every processor of kind ``p`` (cpu
+/ gpu) in the fit, ``d`` (per factor) and ``f`` (one scale) by a family (SoC YAML ``family``: the Arm
+big-core clusters, the Adreno GPUs, Kirin 990's Mali), ``v`` is one scale per SoC and processor. The
+last term is the **elasticity** of the measured speed to the spec sheet, shared by a kind: ``rate`` is the
+processor's spec peak (cores x MACs per second) for compute and the spec DRAM bandwidth for ``mem``,
+``rate_ref`` the geometric mean over the fit's SoCs; ``e = 0`` means the measured speed follows the spec
+sheet (what the prior already does), ``e = 1`` means it does not follow it at all. The data are thin (5
+models per SoC and processor), so the fit is regularized (ridge, in log units): modifiers toward 1
+(weight ``modifiers``: a large filter costs what the base does unless the data say otherwise), family
+deviations toward 0 (``family``), family scales toward 0 (``family_scale``), per-SoC scales toward 0
+(``scale``), elasticities toward 0 (``elasticity``); the two bases are free. A modifier no model
+exercises thus stays at 1; a SoC without data gets its family's factors and scale at its own spec rates
+through the shared elasticity; a family without data gets the shared factors. The per-SoC efficiencies
+reported (and written to the SoC files) carry the scales and the elasticity term in the bases ``conv``
+and ``mem``, so every combination's efficiency is the product of its factors'.
 
 Fit: Levenberg-Marquardt on ``log T_pred - log T_measured`` (relative error) plus the penalty rows,
 analytic Jacobian, from x = 0, a fixed iteration cap and a fixed stopping rule: deterministic.
@@ -37,7 +41,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from accelsim.errors import ConfigError
-from accelsim.partition.kernel_class import CLASSES, MEMORY
+from accelsim.partition.kernel_class import COMPUTE, FACTORS, MEMORY, MODIFIERS, combined
 from accelsim.partition.latencies import PROCESSORS, Latency
 from accelsim.partition.predictor import Processor, processors
 from accelsim.partition.shape import shape_of
@@ -49,11 +53,12 @@ MAX_ITERATIONS = 200
 
 @dataclass(frozen=True)
 class Regularization:
-    """Ridge weights (log units): classes toward their kind's mean; per-SoC scales, family class
-    deviations, family scales and elasticities toward 0. Fixed a priori: a family's overall scale is
-    nearly free (every SoC of the family informs it), its per-class pattern is held close to its kind's."""
+    """Ridge weights (log units) toward 0: modifiers (toward efficiency 1: no change from the base), per-SoC
+    scales, family factor deviations, family scales and elasticities. Fixed a priori: a family's overall
+    scale is nearly free (every SoC of the family informs it), its per-factor pattern is held close to its
+    kind's."""
 
-    classes: float = 0.01
+    modifiers: float = 0.01
     scale: float = 0.01
     family: float = 0.1
     family_scale: float = 0.001
@@ -97,29 +102,30 @@ class SocFit:
                        gpu=replace(soc.gpu, efficiency=self.efficiency(name, "gpu")))
 
 
-def class_times_ms(proc: Processor, workload: Workload) -> tuple[float, ...]:
-    """Time of the workload's operators on ``proc`` per kernel class (``CLASSES`` order), whole operators:
-    each operator's compute term in its class, its DRAM-traffic term in ``mem``, each at ``proc``'s efficiency."""
-    out = [0.0] * len(CLASSES)
-    mem = CLASSES.index(MEMORY)
+def class_times_ms(proc: Processor, workload: Workload) -> dict[tuple[str, ...], float]:
+    """Time of the workload's operators on ``proc`` per kernel-class factor combination, whole operators:
+    each operator's compute term under its combination, its DRAM-traffic term under ``("mem",)``, each at
+    ``proc``'s efficiency. Combinations in first-seen order."""
+    out: dict[tuple[str, ...], float] = {}
+    mem_eff = proc.efficiency[FACTORS.index(MEMORY)]
     for layer in workload.layers:
-        cls, compute, traffic = proc.class_ms(shape_of(layer))
-        c = CLASSES.index(cls)
-        out[c] += compute / proc.efficiency[c]
-        out[mem] += traffic / proc.efficiency[mem]
-    return tuple(out)
+        combo, compute, traffic = proc.class_ms(shape_of(layer))
+        out[combo] = out.get(combo, 0.0) + compute / combined(proc.efficiency, combo)
+        if traffic:
+            out[(MEMORY,)] = out.get((MEMORY,), 0.0) + traffic / mem_eff
+    return out
 
 
 def model_ms(soc: SoC, workload: Workload, processor: str) -> float:
     """The whole model on one processor of ``soc`` as calibrated (its single-processor latency)."""
     cpu, gpu = processors(soc)
-    return sum(class_times_ms(cpu if processor == "cpu" else gpu, workload))
+    return sum(class_times_ms(cpu if processor == "cpu" else gpu, workload).values())
 
 
-def spec_rate(soc: SoC, processor: str, cls: str) -> float:
-    """The spec-sheet rate class ``cls`` of ``processor`` scales with: DRAM bandwidth (GB/s) for ``mem``,
-    else the processor's peak (GMAC/s over all cores)."""
-    if cls == MEMORY:
+def spec_rate(soc: SoC, processor: str, kind: str) -> float:
+    """The spec-sheet rate a ``kind`` (``compute`` or ``mem``) of ``processor``'s time scales with: DRAM
+    bandwidth (GB/s) for ``mem``, else the processor's peak (GMAC/s over all cores)."""
+    if kind == MEMORY:
         return soc.bandwidth_gbs
     spec = soc.cpu if processor == "cpu" else soc.gpu
     return spec.cores * spec.macs_per_s_per_core / 1e9
@@ -130,32 +136,53 @@ def _family(soc: SoC, processor: str) -> str:
     return spec.family or spec.name
 
 
+#: the kinds of time an elasticity applies to, each carried by its base factor (``conv``, ``mem``)
+KINDS = ("compute", MEMORY)
+_BASE = {"compute": COMPUTE, MEMORY: MEMORY}
+
+
+def _kind(combo: tuple[str, ...]) -> str:
+    return MEMORY if combo == (MEMORY,) else "compute"
+
+
 class _Layout:
-    """Names of the parameter vector's entries, in a fixed order, and each (soc, processor)'s design:
-    the coefficients summed into x[soc, processor, class]."""
+    """Names of the parameter vector's entries, in a fixed order, and the design row of each (soc,
+    processor, factor combination): the coefficients summed into its log inverse efficiency x."""
 
     def __init__(self, socs: Mapping[str, SoC], families: Mapping[tuple[str, str], tuple[str, str]]):
+        self.socs = socs
+        self.families = families
         self.names: list[tuple] = []
         for p in PROCESSORS:
-            self.names += [("a", p, c) for c in CLASSES]
+            self.names += [("a", p, c) for c in FACTORS]
         for fam in sorted(set(families.values())):
-            self.names += [("d", fam, c) for c in CLASSES] + [("f", fam)]
+            self.names += [("d", fam, c) for c in FACTORS] + [("f", fam)]
         self.names += [("v", s, p) for s in sorted(socs) for p in PROCESSORS]
-        self.names += [("e", p, kind) for p in PROCESSORS for kind in ("compute", MEMORY)]
+        self.names += [("e", p, kind) for p in PROCESSORS for kind in KINDS]
         self.index = {n: i for i, n in enumerate(self.names)}
-        ref = {(p, c): float(np.exp(np.mean([np.log(spec_rate(soc, p, c)) for soc in socs.values()])))
-               for p in PROCESSORS for c in CLASSES}
-        self.design: dict[tuple[str, str], np.ndarray] = {}
-        for s, soc in socs.items():
-            for p in PROCESSORS:
-                fam = families[s, p]
-                m = np.zeros((len(CLASSES), len(self.names)))
-                for ci, c in enumerate(CLASSES):
-                    for name in (("a", p, c), ("d", fam, c), ("f", fam), ("v", s, p)):
-                        m[ci, self.index[name]] = 1.0
-                    kind = MEMORY if c == MEMORY else "compute"
-                    m[ci, self.index[("e", p, kind)]] = np.log(spec_rate(soc, p, c) / ref[p, c])
-                self.design[s, p] = m
+        self.ref = {(p, kind): float(np.exp(np.mean([np.log(spec_rate(soc, p, kind)) for soc in socs.values()])))
+                    for p in PROCESSORS for kind in KINDS}
+        self._rows: dict[tuple[str, str, tuple[str, ...]], np.ndarray] = {}
+
+    def scale_row(self, s: str, p: str, kind: str) -> np.ndarray:
+        """The family scale, the SoC scale and the elasticity term (one per combination)."""
+        m = np.zeros(len(self.names))
+        m[self.index[("f", self.families[s, p])]] = 1.0
+        m[self.index[("v", s, p)]] = 1.0
+        m[self.index[("e", p, kind)]] = np.log(spec_rate(self.socs[s], p, kind) / self.ref[p, kind])
+        return m
+
+    def factor_row(self, s: str, p: str, factor: str) -> np.ndarray:
+        m = np.zeros(len(self.names))
+        m[self.index[("a", p, factor)]] = 1.0
+        m[self.index[("d", self.families[s, p], factor)]] = 1.0
+        return m
+
+    def row(self, s: str, p: str, combo: tuple[str, ...]) -> np.ndarray:
+        key = (s, p, combo)
+        if key not in self._rows:
+            self._rows[key] = sum((self.factor_row(s, p, c) for c in combo), self.scale_row(s, p, _kind(combo)))
+        return self._rows[key]
 
 
 def fit_socs(latencies: Sequence[Latency], socs: Mapping[str, SoC], workloads: Mapping[str, Workload],
@@ -173,23 +200,21 @@ def fit_socs(latencies: Sequence[Latency], socs: Mapping[str, SoC], workloads: M
         if lat.soc not in socs or lat.model not in workloads:
             raise ConfigError(f"latency of {lat.model} on {lat.soc}: SoC or workload not loaded for the fit")
         proc = base[lat.soc][PROCESSORS.index(lat.processor)]
-        a = np.array(class_times_ms(proc, workloads[lat.model]))
-        rows.append((lat, a, layout.design[lat.soc, lat.processor]))
+        times = class_times_ms(proc, workloads[lat.model])
+        a = np.array(list(times.values()))
+        m = np.array([layout.row(lat.soc, lat.processor, combo) for combo in times])
+        rows.append((lat, a, m))
     n = len(layout.names)
 
     weights = {"d": reg.family, "f": reg.family_scale, "v": reg.scale, "e": reg.elasticity}
-    penalty_rows = []   # (weight, {index: coefficient})
-    for p in PROCESSORS:
-        idx = [layout.index[("a", p, c)] for c in CLASSES]
-        for i in idx:
-            penalty_rows.append((reg.classes, {j: (1.0 if j == i else 0.0) - 1.0 / len(idx) for j in idx}))
+    penalty = np.zeros(n)
     for name, i in layout.index.items():
-        if name[0] in weights:
-            penalty_rows.append((weights[name[0]], {i: 1.0}))
-    pen = np.zeros((len(penalty_rows), n))
-    for r, (w, coefs) in enumerate(penalty_rows):
-        for j, c in coefs.items():
-            pen[r, j] = np.sqrt(w) * c
+        if name[0] == "a":
+            penalty[i] = reg.modifiers if name[2] in MODIFIERS else 0.0
+        else:
+            penalty[i] = weights[name[0]]
+    keep = penalty > 0
+    pen = np.diag(np.sqrt(penalty))[keep]
 
     def evaluate(theta):
         res = np.empty(len(rows))
@@ -231,12 +256,14 @@ def fit_socs(latencies: Sequence[Latency], socs: Mapping[str, SoC], workloads: M
     effs = []
     for s in names:
         for p in PROCESSORS:
-            effs.append((s, p, tuple(float(v) for v in np.exp(-(layout.design[s, p] @ theta)))))
+            x = [layout.factor_row(s, p, c) @ theta for c in FACTORS]
+            for kind in KINDS:   # the scales and the elasticity term ride on the bases
+                x[FACTORS.index(_BASE[kind])] += layout.scale_row(s, p, kind) @ theta
+            effs.append((s, p, tuple(float(np.exp(-v)) for v in x)))
     residuals = []
     for lat, a, m in rows:
         residuals.append(Residual(lat.soc, lat.model, lat.processor, lat.ms, float((a * np.exp(m @ theta)).sum())))
-    elasticities = tuple((p, kind, float(theta[layout.index[("e", p, kind)]]))
-                         for p in PROCESSORS for kind in ("compute", MEMORY))
+    elasticities = tuple((p, kind, float(theta[layout.index[("e", p, kind)]])) for p in PROCESSORS for kind in KINDS)
     return SocFit(tuple(effs), tuple(residuals), n, iterations, edf, elasticities)
 
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from accelsim.partition.kernel_class import CLASSES, MEMORY
+from accelsim.partition.kernel_class import FACTORS, MEMORY, label
 from accelsim.partition.latencies import PROCESSORS, Latency
 from accelsim.partition.predictor import processors
 from accelsim.partition.report import run
@@ -34,10 +35,21 @@ CODL_MS_SD855: dict[str, float] = {"codl_retinaface": 680.0, "codl_yolov2": 140.
                                    "codl_posenet": 244.0, "codl_fast_style_transfer": 267.0}
 #: CoDL's average speedups (vs CPU-only, vs GPU-only): Snapdragons, and Kirin 990 (its figure's order)
 PUBLISHED_SPEEDUPS: dict[str, tuple[float, float]] = {"snapdragon": (2.08, 1.56), "kirin990": (1.41, 2.43)}
+#: CoDL's average speedup over its muLayer-like baseline, and its share of operators split along H (all SoCs)
+PUBLISHED_OVER_MULAYER = 3.43
+PUBLISHED_H_SHARE = 0.77
 
 
 def soc_group(soc: str) -> str:
-    return "kirin990" if soc == "kirin990" else "snapdragon"
+    """The group of CoDL's published averages a SoC (shipped name or YAML path) belongs to."""
+    return "kirin990" if Path(soc).stem == "kirin990" else "snapdragon"
+
+
+def published(soc: str) -> dict[str, float]:
+    """CoDL's published averages that apply to ``soc``: speedup over each baseline, and the H share."""
+    over_cpu, over_gpu = PUBLISHED_SPEEDUPS[soc_group(soc)]
+    return {"cpu_only": over_cpu, "gpu_only": over_gpu, "mulayer": PUBLISHED_OVER_MULAYER,
+            "h_share": PUBLISHED_H_SHARE}
 
 
 @dataclass(frozen=True)
@@ -167,17 +179,20 @@ def coexecution_table(rows: Sequence[HeldOut], title: str) -> str:
 
 
 def class_share_table(soc: SoC, workloads: Mapping[str, Workload], soc_name: str) -> str:
-    """Where each model's predicted single-processor time sits, per kernel class (``soc``'s calibrated
-    profile): the classes a held-out model leans on that the other models barely exercise are the ones
-    its prediction has to extrapolate."""
+    """Where each model's predicted single-processor time sits, per kernel-class factor combination
+    (``soc``'s calibrated profile): the combinations a held-out model leans on that the other models
+    barely exercise are the ones its prediction has to extrapolate."""
     cpu, gpu = processors(soc)
+    times = {(name, p): class_times_ms(proc, workloads[name])
+             for name in sorted(workloads) for p, proc in (("cpu", cpu), ("gpu", gpu))}
+    combos = sorted({c for t in times.values() for c in t}, key=lambda c: (c == (MEMORY,), [FACTORS.index(f) for f in c]))
+    labels = [label(c) for c in combos]
+    widths = [max(6, len(x)) + 1 for x in labels]
     lines = [f"share of each model's predicted single-processor time per kernel class on {soc_name} "
-             f"(calibrated profile; compute terms by class, every operator's DRAM traffic in {MEMORY})",
-             f"{'model':<26}{'proc':<5}{'ms':>8}" + "".join(f"{c:>8}" for c in CLASSES)]
-    for name in sorted(workloads):
-        for proc_name, proc in (("cpu", cpu), ("gpu", gpu)):
-            times = class_times_ms(proc, workloads[name])
-            total = sum(times)
-            lines.append(f"{name:<26}{proc_name:<5}{total:>8.1f}"
-                         + "".join(f"{100 * t / total:>7.0f}%" for t in times))
+             f"(calibrated profile; compute terms by factor combination, every operator's DRAM traffic in {MEMORY})",
+             f"{'model':<26}{'proc':<5}{'ms':>8}" + "".join(f"{x:>{w}}" for x, w in zip(labels, widths))]
+    for (name, proc_name), t in times.items():
+        total = sum(t.values())
+        lines.append(f"{name:<26}{proc_name:<5}{total:>8.1f}"
+                     + "".join(f"{100 * t.get(c, 0.0) / total:>{w - 1}.0f}%" for c, w in zip(combos, widths)))
     return "\n".join(lines)
