@@ -149,3 +149,19 @@ def test_summary_compares_with_the_papers_averages_for_that_soc(soc, paper, caps
     lines = capsys.readouterr().out.splitlines()
     assert " ".join(lines[-1].split()) == paper
     assert [ln.split()[0] for ln in lines[2:4]] == ["codl_vgg16", "codl_yolov2"]
+
+
+def test_soc_file_without_a_gpu_entry_exits_2_with_one_line(tmp_path):
+    """A SoC YAML with its gpu section removed: one line naming the file and the missing key, exit 2."""
+    import yaml
+
+    import configs
+
+    data = yaml.safe_load(configs.find("soc/sd855").read_text())
+    del data["gpu"]
+    path = tmp_path / "cpu_only_soc.yaml"
+    path.write_text(yaml.safe_dump(data))
+    proc = _run(["partition", str(path), "--workload", "codl_yolov2"], tmp_path)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(lines) == 1 and lines[0] == f"accelsim: error: {path}: gpu: missing required key"

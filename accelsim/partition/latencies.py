@@ -68,7 +68,9 @@ def read_latencies(path: str | Path) -> tuple[Latency, ...]:
             try:
                 load_soc(soc)
             except ConfigError as exc:
-                raise ConfigError(f"{where}, column soc: {soc!r}: {exc}", source=source) from None
+                # an unknown name's error already starts with the name; a bad SoC file's names the file
+                reason = exc.detail if exc.source == soc else str(exc)
+                raise ConfigError(f"{where}, column soc: {soc!r}: {reason}", source=source) from None
             socs_ok.add(soc)
         if model not in models_ok:
             try:
