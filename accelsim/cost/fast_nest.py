@@ -202,6 +202,21 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
     macs = 1
     for d in range(D):
         macs *= sizes[d]
+    # per role: the streamed volume below every fanout (every loop kept: one-element tiles)
+    strm = np.zeros(3, np.int64)
+    for t in range(3):
+        v = plain[t]
+        for j in range(nirr[t]):
+            v *= sizes[irr[t, j]]
+        for jc in range(ncpl[t]):
+            c = cpl[t, jc]
+            d2 = coupled[c, C_D2]
+            n2 = sizes[d2] if d2 >= 0 else 1
+            s_ax, o_ax = _axis_sums(sizes[coupled[c, C_D1]], 1, n2, 1, coupled[c, C_K1], coupled[c, C_K2],
+                                    coupled[c, C_G], coupled[c, C_S], coupled[c, C_DL],
+                                    -coupled[c, C_OFF], coupled[c, C_SIZE], 0, 1, 1)
+            v *= s_ax
+        strm[t] = v
     for b in range(B):
         status[b] = 0
         # ---- factors, orders and the structural rules
@@ -314,16 +329,16 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                         ld = orders[b, lr, kk]
                 # per dim not indexing the role, its temporal loops above the cut that are kept:
                 # all when streamed, else those at or above the sliding loop
-                for j in range(nirr[t]):
-                    d = irr[t, j]
-                    if streamed:
-                        tpm[d] = L
-                    elif lr < 0:
-                        tpm[d] = 0
-                    elif rank[lr, d] < kk:
-                        tpm[d] = lr + 1
-                    else:
-                        tpm[d] = lr
+                if streamed:
+                    for j in range(nirr[t]):
+                        tpm[irr[t, j]] = L
+                elif lr < 0:
+                    for j in range(nirr[t]):
+                        tpm[irr[t, j]] = 0
+                else:
+                    for j in range(nirr[t]):
+                        d = irr[t, j]
+                        tpm[d] = lr + np.int64(rank[lr, d] < kk)
                 cutbits = tbits[ch]
                 # volumes with the spatial loops at levels < X as instances, X = par .. ch
                 for X in range(par, ch + 1):
@@ -332,6 +347,10 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                         vO[X] = vO[X - 1]
                         continue
                     sx = sbits[X]
+                    if streamed and sx == spat_all:
+                        vV[X] = strm[t]
+                        vO[X] = 0
+                        continue
                     mult = plain[t]
                     for j in range(nirr[t]):
                         d = irr[t, j]
