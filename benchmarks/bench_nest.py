@@ -1,14 +1,18 @@
 """The general numba scorer (accelsim.cost.fast_nest, any hierarchy) against the fixed-shape one
 (accelsim.cost.fast, DRAM -> GLB -> array -> RF) on the same cases, one core.
 
-    python benchmarks/bench_nest.py [--n 10000] [--rounds 7] [--arch eyeriss_v1]
+    python benchmarks/bench_nest.py [--n 10000] [--rounds 7] [--arch eyeriss_v1] [--cases nest|eval]
     python benchmarks/bench_nest.py --search     # the general mapper vs today's, AlexNet CONV1-5
 
-Cases: AlexNet CONV2 on ``hierarchy.from_arch(ARCH)``: legal nests drawn by the general mapper's
-space (``mapper.nest_space.NestSpace.propose``, seeded) that the fixed shape can also express (no
-temporal loop at the register level), each converted to today's ``Mapping`` so both kernels score
-the very same mappings. Before timing, the two are checked to count the same words
-(``counts.to_counts`` of the general row equals the fixed row, on every case). Paths:
+Cases: AlexNet CONV2 on ``hierarchy.from_arch(ARCH)``, scored by both kernels as the very same
+mappings. ``--cases nest`` (default): legal nests drawn by the general mapper's space
+(``mapper.nest_space.NestSpace.propose``, seeded) that the fixed shape can also express (no
+temporal loop at the register level), each converted to today's ``Mapping``. ``--cases eval``
+(ARCH default isca16/rs, as bench_eval.py): bench_eval.py's cases (``random_legal_mappings``:
+seeded random legal fixed-shape mappings, every buffer keeping what the arch holds), each
+converted to a nest by ``loopnest.from_fixed``. Before
+timing, the two are checked to count the same words (``counts.to_counts`` of the general row equals
+the fixed row, on every case). Paths:
 
 - fixed:         ``cost.fast.count_batch`` on the encoded mappings
 - general:       ``cost.fast_nest.kernel_rows`` on the encoded nests
@@ -73,14 +77,36 @@ def cases(arch_name: str, n: int, seed: int = 0):
     return layer, arch, layout, nests, lay, batch
 
 
-def run(arch_name: str = "eyeriss_v1", n: int = 10000, rounds: int = 7) -> dict:
+def eval_cases(arch_name: str, n: int, seed: int = 0):
+    """bench_eval.py's cases on ARCH (its random legal mappings of AlexNet CONV2) in both encodings."""
+    from bench_eval import random_legal_mappings
+
+    from accelsim.arch import load_arch
+    from accelsim.cost.encode import encode_batch
+    from accelsim.cost.nest_arrays import NestLayout, encode_nests
+    from accelsim.hierarchy import from_arch
+    from accelsim.loopnest import from_fixed
+    from accelsim.problem import from_layer
+    from workloads import zoo
+
+    layer = zoo.get("alexnet").layers[1]
+    arch = load_arch(arch_name)
+    h = from_arch(arch)
+    layout = NestLayout(from_layer(layer), h)
+    mappings = random_legal_mappings(layer, arch, n, seed)
+    nests = encode_nests(layout, [from_fixed(m, h) for m in mappings])
+    lay, batch = encode_batch(layer, mappings)
+    return layer, arch, layout, nests, lay, batch
+
+
+def run(arch_name: str = "eyeriss_v1", n: int = 10000, rounds: int = 7, kind: str = "nest") -> dict:
     from accelsim.cost.counts import to_counts
     from accelsim.cost.fast import count_batch, counts_of_row
     from accelsim.cost.fast_nest import bound_nests, bound_params, energy_nests, kernel_rows
     from accelsim.mapper.nest_search import fixed_arch_weights
 
     load_before = os.getloadavg()
-    layer, arch, layout, nests, lay, batch = cases(arch_name, n)
+    layer, arch, layout, nests, lay, batch = (cases if kind == "nest" else eval_cases)(arch_name, n)
     rows, left = kernel_rows(layout, nests)
     fixed = count_batch(lay, batch)
     same = sum(to_counts(layout.actions_of(rows[i])) == counts_of_row(fixed[i]) for i in range(n) if not left[i])
@@ -105,10 +131,11 @@ def run(arch_name: str = "eyeriss_v1", n: int = 10000, rounds: int = 7) -> dict:
     rates = {k: n / statistics.median(v) for k, v in times.items()}
     best = {k: n / min(v) for k, v in times.items()}
     per_cpu = {k: n / statistics.median(v) for k, v in cpu.items()}
-    return {"arch": arch_name, "layer": layer.name, "cases": n, "left_to_python": int(left.sum()),
+    return {"arch": arch_name, "layer": layer.name, "cases": n, "kind": kind, "left_to_python": int(left.sum()),
             "equal_rows": int(same), "rounds": rounds, "evals_per_second": rates, "best_evals_per_second": best,
             "evals_per_cpu_second": per_cpu,
             "general_vs_fixed": rates["general"] / rates["fixed"],
+            "general_vs_fixed_cpu": per_cpu["general"] / per_cpu["fixed"],
             "loadavg_before": load_before, "loadavg_after": os.getloadavg()}
 
 
@@ -157,23 +184,26 @@ def search(arch_name: str = "eyeriss_v1", budget: int = 10000) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--arch", default="eyeriss_v1")
+    ap.add_argument("--arch", default=None, help="default: eyeriss_v1 (nest cases), isca16/rs (eval cases, as bench_eval.py)")
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--cases", choices=("nest", "eval"), default="nest",
+                    help="nest: the general mapper's proposals; eval: bench_eval.py's random legal mappings")
     ap.add_argument("--search", action="store_true", help="time the mappers instead (AlexNet CONV1-5)")
     a = ap.parse_args()
     if a.search:
-        search(a.arch)
+        search(a.arch or "eyeriss_v1")
         return
-    r = run(a.arch, a.n, a.rounds)
-    print(f"AlexNet {r['layer']} on from_arch({r['arch']}): {r['cases']} legal nests "
+    arch = a.arch or ("eyeriss_v1" if a.cases == "nest" else "isca16/rs")
+    r = run(arch, a.n, a.rounds, a.cases)
+    print(f"AlexNet {r['layer']} on from_arch({r['arch']}): {r['cases']} legal {r['kind']} cases "
           f"({r['equal_rows']} with equal fixed/general counts, {r['left_to_python']} left to Python); "
           f"load average before {[round(x, 2) for x in r['loadavg_before']]}, "
           f"after {[round(x, 2) for x in r['loadavg_after']]}")
     print(f"{'path':<16}{'evals/s (median)':>18}{'best':>14}{'per CPU s':>14}")
     for k, v in r["evals_per_second"].items():
         print(f"{k:<16}{v:>18,.0f}{r['best_evals_per_second'][k]:>14,.0f}{r['evals_per_cpu_second'][k]:>14,.0f}")
-    print(f"general / fixed (median rates): {r['general_vs_fixed']:.3f}")
+    print(f"general / fixed: {r['general_vs_fixed']:.3f} (median rates), {r['general_vs_fixed_cpu']:.3f} (per CPU s)")
 
 
 if __name__ == "__main__":
