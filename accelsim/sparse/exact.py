@@ -6,7 +6,9 @@ coordinates its points touch, clipped to the tensor; ``accelsim.cost.actions``),
 format that tile costs
 
 - **payload**: its entries after the last rank (the nonzeros for B / CP; every coordinate under a
-  present fiber for U / UOP; RLE adds a zero entry per 2^w zeros before a nonzero);
+  present fiber for U / UOP; RLE adds a zero entry per 2^w zeros before a nonzero: on the last rank a
+  stored zero; on an inner rank an entry whose sub-fiber is all zeros, stored by the ranks below as
+  any fiber, e.g. a bitmask of zeros under B, every coordinate under U: the expected model's reading);
 - **metadata**: the format's bits on that tile (``accelsim.sparse.formats`` rank by rank, the tile's
   axes grouped into ranks from the innermost axis): UOP ``(L + 1) * w`` per present fiber, B ``L`` per
   present fiber, CP ``w`` per nonempty coordinate, RLE ``w`` per entry; ``packing`` and ``adaptive``
@@ -25,7 +27,7 @@ hop is the hop parent's (data crosses as the parent holds it). Invariants: with 
 format the measure is the dense volume; payload + metadata are exact integers (metadata in bits).
 The output (psum) role, whose fills are its updates minus its first touches, is exact for formats
 additive over elements (:func:`additive`; its mask: the final output's nonzeros, partial sums taken
-with the same zeros); other output formats and RLE on any rank but the last keep the expected model.
+with the same zeros); other output formats keep the expected model.
 """
 
 from __future__ import annotations
@@ -56,33 +58,34 @@ def tile_measure(fmt: Format, tiles: np.ndarray, word_bits: int) -> tuple[np.nda
     lens = [math.prod(ext[: len(ext) - k + 1])] + ext[len(ext) - k + 1:]
     a = tiles.reshape(n, *lens).astype(bool)
     present = np.ones((n,), dtype=bool)      # fibers entering rank i, over the prefix coordinates
+    empty = np.zeros(n)                      # all-zero fibers entering rank i: under an RLE zero entry above
     meta = np.zeros(n)
-    extra_entries = np.zeros(n)
     for i, rank in enumerate(fmt.ranks):
         nonempty = a.any(axis=tuple(range(i + 2, k + 1))) if i + 1 < k else a     # (n, L0..Li)
         pres = np.broadcast_to(present[..., None], nonempty.shape)
-        fibers = present.reshape(n, -1).sum(axis=1)
+        fibers = present.reshape(n, -1).sum(axis=1) + empty
         if rank.kind == U:
             present = pres.copy()
+            empty = empty * lens[i]
         elif rank.kind == UOP:
             meta += fibers * (lens[i] + 1) * rank.bits
             present = pres.copy()
+            empty = empty * lens[i]
         elif rank.kind == B:
             meta += fibers * lens[i]
             present = pres & nonempty
+            empty = np.zeros(n)
         elif rank.kind == CP:
             present = pres & nonempty
             meta += present.reshape(n, -1).sum(axis=1) * rank.bits
-        elif rank.kind == RLE:
-            if i != k - 1:
-                raise ConfigError(f"format {fmt.text()}: exact (actual-mask) words model RLE as the last rank only")
+            empty = np.zeros(n)
+        elif rank.kind == RLE:      # an all-zero fiber has no entries (trailing zeros need none)
             present = pres & nonempty
-            flat = present.reshape(n, -1, lens[i])
-            extra_entries = _rle_extras(flat, 2 ** rank.bits)
-            meta += (present.reshape(n, -1).sum(axis=1) + extra_entries) * rank.bits
+            empty = _rle_extras(present.reshape(n, -1, lens[i]), 2 ** rank.bits)
+            meta += (present.reshape(n, -1).sum(axis=1) + empty) * rank.bits
         else:       # pragma: no cover - parse_format admits no other kind
             raise ConfigError(f"unknown rank kind {rank.kind!r}")
-    payload = present.reshape(n, -1).sum(axis=1) + extra_entries
+    payload = present.reshape(n, -1).sum(axis=1) + empty
     if fmt.packing is not None:
         per, bits = fmt.packing
         meta = np.maximum(0.0, payload * bits / per - payload * word_bits)
