@@ -36,6 +36,7 @@ class LayerRun:
     search: SearchResult | None = None
     sim: SimResult | None = None       # when simulated
     sparse: SparseLayer | None = None  # the sparse view (accelsim.sparse), when the run has sparsity
+    sparse_sim: SimResult | None = None   # simulated with the sparse view's counts, when both are on
 
     @property
     def cycles(self) -> int:
@@ -77,7 +78,9 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
     ``refine`` (with a search and the simulator) keeps the search's shortlist mapping with the best
     objective on simulated cycles (accelsim.refine). ``sparsity``: each MAC layer also gets its sparse
     view (accelsim.sparse.layer) of the chosen mapping; with a search (and no ``refine``), the search
-    is sparse (accelsim.mapper.sparse_rank.search_sparse: compressed capacity, sparse costs)."""
+    is sparse (accelsim.mapper.sparse_rank.search_sparse: compressed capacity, sparse costs); simulated,
+    it is also simulated on the sparse view's counts (``sparse.layer.bandwidth_counts``: compressed
+    data + metadata + gated words per level, the sparse ideal cycles with skipping and load imbalance)."""
     from dataflows import registry
 
     flow = registry.get(dataflow or arch.dataflow)
@@ -140,7 +143,13 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
             from accelsim.sparse.layer import sparse_layer
 
             sparse = sparse_layer(layer, arch, result.mapping, sparsity.spec, sparsity.models(workload, given.name))
-        out.append(LayerRun(result, found, sim, sparse))
+        sparse_sim = None
+        if sparse is not None and sim is not None and result.mapping is not None:   # the same schedule, sparse counts
+            from accelsim.sim import simulate_layer
+            from accelsim.sparse.layer import bandwidth_counts
+
+            sparse_sim = simulate_layer(layer, arch, result.mapping, bandwidth_counts(sparse))
+        out.append(LayerRun(result, found, sim, sparse, sparse_sim))
         if on_layer is not None:
             on_layer(layer.name)
     given_names = tuple(lay.name for lay in workload.layers

@@ -50,7 +50,11 @@ def _layer_dict(lr: LayerRun, arch) -> dict:
         found = {"evaluated": lr.search.evaluated, "proposed": lr.search.proposed, "stopped_by": lr.search.stopped_by}
         d["search"] = {**found, "sparse": lr.search.sparse} if lr.search.sparse else found
     if lr.sparse is not None:
-        d["sparse"] = _sparse_dict(lr.sparse)
+        sp = _sparse_dict(lr.sparse)
+        if lr.sparse_sim is not None:
+            sp["sim_cycles"] = lr.sparse_sim.cycles
+            sp["sim_stall_cycles"] = dict(lr.sparse_sim.stall_cycles)
+        d["sparse"] = sp
     return d
 
 
@@ -77,7 +81,8 @@ def _sparse_totals(layers: list[dict]) -> dict | None:
     return {"effective_macs": sum(s["effective_macs"] for s in sp), "gated_macs": sum(s["gated_macs"] for s in sp),
             "skipped_macs": sum(s["skipped_macs"] for s in sp), "ideal_cycles": sum(s["ideal_cycles"] for s in sp),
             "energy_pj": sum(s["energy_pj"] for s in sp), "dense_energy_pj": sum(s["dense_energy_pj"] for s in sp),
-            f"{first}_words": words, f"{first}_accesses_per_mac": words / macs if macs else None}
+            f"{first}_words": words, f"{first}_accesses_per_mac": words / macs if macs else None,
+            **({"sim_cycles": sum(s["sim_cycles"] for s in sp)} if all("sim_cycles" in s for s in sp) else {})}
 
 
 def _actions(r) -> list[dict]:
@@ -201,8 +206,9 @@ def table(doc: dict) -> str:
     if sim:
         head += ["stall dram", "stall glb", "stall noc", "fill/drain"]
     sparse = "sparse" in doc["totals"]
+    sparse_sim = sparse and "sim_cycles" in doc["totals"]["sparse"]
     if sparse:
-        head += ["effMAC%", "sparse cycles", "sparse uJ", "sparse DRAM/MAC"]
+        head += ["effMAC%", "sparse cycles"] + (["sparse sim"] if sparse_sim else []) + ["sparse uJ", "sparse DRAM/MAC"]
     rows = []
     for l in doc["layers"]:
         e = l["energy_pj"]
@@ -217,11 +223,11 @@ def table(doc: dict) -> str:
         if sparse:
             sp = l.get("sparse")
             if sp is None:
-                row += ["-", "-", "-", "-"]
+                row += ["-"] * (5 if sparse_sim else 4)
             else:
                 lv = next(iter(sp["levels"]))
                 row += [f"{100 * sp['effective_macs'] / l['macs']:.1f}", _human(sp["ideal_cycles"]),
-                        f"{sp['energy_pj'] / 1e6:.1f}",
+                        *([_human(sp["sim_cycles"])] if sparse_sim else []), f"{sp['energy_pj'] / 1e6:.1f}",
                         f"{(sp['levels'][lv]['data'] + sp['levels'][lv]['metadata']) / l['macs']:.4f}"]
         rows.append(row)
     t = doc["totals"]
@@ -235,6 +241,7 @@ def table(doc: dict) -> str:
         ts = t["sparse"]
         per_mac = next(v for k, v in ts.items() if k.endswith("_accesses_per_mac"))
         total += [f"{100 * ts['effective_macs'] / t['macs']:.1f}" if t["macs"] else "-", _human(ts["ideal_cycles"]),
+                  *([_human(ts["sim_cycles"])] if sparse_sim else []),
                   f"{ts['energy_pj'] / 1e6:.1f}", f"{per_mac:.4f}" if per_mac is not None else "-"]
     rows.append(total)
     widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
@@ -255,9 +262,12 @@ def table(doc: dict) -> str:
                  + (" (simulated)" if sim else " (ideal, compute-bound; simulation off)"))
     if sparse:
         lines.append(f"sparse: {doc['sparse_spec']}; effMAC% = MACs neither gated nor skipped; "
-                     f"sparse cycles = ideal (compute-bound) cycles with skipping and load imbalance; sparse uJ = data, "
-                     f"metadata and gated actions priced by the energy table; sparse DRAM/MAC = compressed DRAM "
-                     f"words (data + metadata) per dense MAC")
+                     f"sparse cycles = ideal (compute-bound) cycles with skipping and load imbalance; "
+                     + ("sparse sim = simulated cycles of the same schedule on the compressed words (data + metadata "
+                        "+ gated) and the sparse cycles; " if sparse_sim else "")
+                     + "sparse uJ = data, "
+                     "metadata and gated actions priced by the energy table; sparse DRAM/MAC = compressed DRAM "
+                     "words (data + metadata) per dense MAC")
     return "\n".join(lines)
 
 

@@ -75,6 +75,9 @@ def test_explain_shows_savings_per_step(tmp_path):
     step5 = [ln for ln in out.splitlines() if ln.strip().startswith("5 ")][0]
     saved = [tok for tok in step5.split() if tok.endswith("x")]
     assert saved and float(saved[0][:-1]) > 1.0
+    # the summary line: skipping on both operands at 0.5 x 0.5 keeps a quarter of c1's 4*8*8*8*9 MACs
+    line = [ln for ln in out.splitlines() if "sparsity saved:" in ln][0]
+    assert "effective MACs 4,608 of 18,432 (gated 0, skipped 13,824)" in line, line
 
 
 def test_sparse_formats_command_prints_the_crossover():

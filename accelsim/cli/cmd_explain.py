@@ -73,6 +73,24 @@ def sparse_steps(layer, arch, result, sim, sl) -> list[float | None]:
     return out
 
 
+def sparse_saved(result, sl) -> str:
+    """One line: what the sparse view ``sl`` saved on the layer beyond throughput (MACs, energy, DRAM
+    words, ideal cycles), against the dense figures of the same mapping."""
+    a = sl.actions
+    dram = a.totals("dram")
+    dense_dram = sum(sum(v.values()) for v in result.counts.as_dict()["dram"].values())
+    sparse_dram = dram["data"] + dram["metadata"]
+
+    def pct(new: float, old: float) -> str:
+        return f"{new / old - 1:+.1%}" if old else "-"
+
+    return (f"  sparsity saved: effective MACs {a.effective_macs:,.0f} of {a.macs:,} (gated {a.gated_macs:,.0f}, "
+            f"skipped {a.skipped_macs:,.0f}); energy {sl.dense_energy_pj / 1e6:,.1f} -> {sl.energy_pj / 1e6:,.1f} uJ "
+            f"({pct(sl.energy_pj, sl.dense_energy_pj)}); DRAM words {dense_dram:,.0f} -> {sparse_dram:,.0f} "
+            f"({pct(sparse_dram, dense_dram)}, metadata {dram['metadata']:,.0f}); ideal cycles "
+            f"{a.dense_cycles:,} -> {a.cycles:,.0f} ({pct(a.cycles, a.dense_cycles)})")
+
+
 def format_layer(layer, result, sim, pes: int, describe=None, sparse: list | None = None) -> str:
     lines = [f"{layer.name}: {layer.describe()}  |  {result.macs:,} MACs, mapping {result.mapping.compact()}"]
     head: tuple[str, ...] = ("step", "constraint", "MACs/cycle", "% of PEs", "limited by")
@@ -136,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
             sp = sparse_steps(layer, arch, result, sim, sl)
         print()
         print(format_layer(layer, result, sim, arch.pes, describe, sp))
+        if sparsity is not None:
+            print(sparse_saved(result, sl))
     if args.plot:
         from accelsim.plots.waterfall import save_waterfall
 
