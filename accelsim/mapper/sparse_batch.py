@@ -15,8 +15,9 @@ float operation is the slow path's, in its order, so :meth:`SparseBatch.score` e
 What depends on the mapping beyond the dense counts is evaluated by the slow path's own functions
 (``ratio_of``, ``step_q``, ``imbalance_t``, ``Format.words``), once per distinct value of what it
 depends on (a tile's per-dim extents; the lockstep run and the active units), cached for the layer:
-with one-rank formats (RLE, CP, bitmask), condition tiles of one element and no skipping (Eyeriss v1's
-preset) nothing does, and a batch costs one numba pass.
+with one-rank formats linear in the tile (CP, bitmask) or any format at DRAM (whose tile is the whole
+tensor in every mapping: Eyeriss v1's RLE), condition tiles of one element and no skipping (Eyeriss
+v1's preset) nothing does, and a batch costs one numba pass.
 
 Capacity (:meth:`glb_over`, :meth:`rf_fits`): each kept tile's compressed words (``Format.words``,
 the spec's ``expected`` or ``worst`` size) against the hierarchy's capacity groups, as
@@ -145,7 +146,7 @@ class SparseBatch:
         for (i, r), fmt in pl.compressed:
             ks = [k for k, s in enumerate(src) if s == (i, r)]
             model = models.get(r, DENSE)
-            if fmt.tile_free:
+            if fmt.tile_free or i == 0:      # linear in the tile, or the backing store's tile: the whole tensor
                 d, m = ratio_of(fmt, problem, full, r, model, self.wb)
                 self.const_ratio[0][0, ks], self.const_ratio[1][0, ks] = d, m
             else:

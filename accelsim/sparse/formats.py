@@ -8,8 +8,10 @@ and the first rank takes every remaining outer axis, flattened. Rank formats:
 - ``UOP`` (``bits``): uncompressed offsets: ``L + 1`` offsets of ``bits`` per present fiber;
 - ``B`` bitmask: one bit per coordinate of a present fiber; only nonempty coordinates continue;
 - ``RLE`` (``bits`` = run width): a run field before each nonempty coordinate; a gap of 2^bits or
-  more empty coordinates needs an extra entry (a zero payload), ``q / (1 - q)`` per nonempty
-  coordinate on average with ``q = (1 - p)^(2^bits)`` (geometric gaps);
+  more empty coordinates before a nonempty one needs an extra entry (a zero payload) per 2^bits of it
+  (trailing empty coordinates need none): :func:`rle_extra_entries` per fiber of length L, each
+  coordinate nonempty independently with probability p (the exact expectation of the finite fiber;
+  ``q / (1 - q)`` per nonempty coordinate, ``q = (1 - p)^(2^bits)``, is its long-fiber limit);
 - ``CP`` (``bits``): coordinate-payload: a coordinate of ``bits`` per nonempty coordinate.
 
 CSR is ``[UOP, CP]``, CSC the same over the transposed ranks (name the axes' order in the tile).
@@ -29,6 +31,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from accelsim.errors import ConfigError
 from accelsim.sparse.density import Model
@@ -67,9 +71,10 @@ class Format:
 
     @property
     def tile_free(self) -> bool:
-        """One rank: payload and metadata are linear in the tile (every quantity of a single rank scales
-        with its length), so their values per dense word do not depend on the tile."""
-        return len(self.ranks) == 1
+        """One rank other than RLE: payload and metadata are linear in the tile (every quantity of such a
+        rank scales with its length), so their values per dense word do not depend on the tile. RLE's
+        extra entries do not scale (a fiber's first gap is bounded by its start, trailing zeros need none)."""
+        return len(self.ranks) == 1 and self.ranks[0].kind != RLE
 
     def per_word(self, extents: list[int], model: Model, size: int, word_bits: int) -> tuple[float, float]:
         """(data words, metadata words) per dense word of a tile with these extents: a one-element
@@ -119,8 +124,7 @@ class Format:
                 meta += nonempty * rank.bits
                 fibers = nonempty
             else:   # RLE
-                q = (1.0 - p) ** (2 ** rank.bits)
-                extra = nonempty * q / (1.0 - q) if p > 0.0 else 0.0
+                extra = math.prod(lens[:i]) * rle_extra_entries(n, p, 2 ** rank.bits)
                 meta += (nonempty + extra) * rank.bits
                 fibers = nonempty + extra
             entries = fibers
@@ -132,6 +136,19 @@ class Format:
         if self.adaptive and payload * word_bits + meta >= tile * word_bits:
             return float(tile), 0.0
         return payload, meta
+
+
+def rle_extra_entries(length: int, p: float, run: int) -> float:
+    """Expected extra (zero) entries of one RLE fiber of ``length`` coordinates, each nonempty with
+    probability ``p`` independently, a run field counting up to ``run - 1`` empty coordinates: a
+    nonempty coordinate after a gap of g empty ones needs floor(g / run) extra entries; the gap before
+    coordinate c is g < c with probability p (1-p)^g (a nonempty one before it) or c with (1-p)^c
+    (none). Summed over c: ``p * sum_g (1-p)^g floor(g / run) (p (length - 1 - g) + 1)``."""
+    if p <= 0.0 or length <= run:
+        return 0.0
+    g = np.arange(run, length, dtype=np.float64)
+    s = (1.0 - p) ** g
+    return float(p * np.sum(s * np.floor(g / run) * (p * (length - 1 - g) + 1.0)))
 
 
 UNCOMPRESSED = Format((Rank(U),))
@@ -180,4 +197,5 @@ def parse_format(value: Any, source: str, key: str) -> Format:
     return Format(tuple(ranks), packing, adaptive)
 
 
-__all__ = ["ALIASES", "B", "CP", "Format", "RANK_KINDS", "RLE", "Rank", "U", "UNCOMPRESSED", "UOP", "parse_format"]
+__all__ = ["ALIASES", "B", "CP", "Format", "RANK_KINDS", "RLE", "Rank", "U", "UNCOMPRESSED", "UOP", "parse_format",
+           "rle_extra_entries"]
