@@ -143,10 +143,13 @@ def rle_extra_entries(length: int, p: float, run: int) -> float:
     probability ``p`` independently, a run field counting up to ``run - 1`` empty coordinates: a
     nonempty coordinate after a gap of g empty ones needs floor(g / run) extra entries; the gap before
     coordinate c is g < c with probability p (1-p)^g (a nonempty one before it) or c with (1-p)^c
-    (none). Summed over c: ``p * sum_g (1-p)^g floor(g / run) (p (length - 1 - g) + 1)``."""
+    (none). Summed over c: ``p * sum_g (1-p)^g floor(g / run) (p (length - 1 - g) + 1)`` over g < G, the
+    first g with (1-p)^g < 1e-30 (the dropped tail is under 1e-30 (p length + 1) (G / p + 1 / p^2) / run:
+    a DRAM tile of a million words costs a few hundred terms, not a million)."""
     if p <= 0.0 or length <= run:
         return 0.0
-    g = np.arange(run, length, dtype=np.float64)
+    last = length if p >= 1.0 else min(length, run + 1 + int(-69.08 / math.log1p(-p)))     # ln(1e-30) = -69.08
+    g = np.arange(run, last, dtype=np.float64)
     s = (1.0 - p) ** g
     return float(p * np.sum(s * np.floor(g / run) * (p * (length - 1 - g) + 1.0)))
 
