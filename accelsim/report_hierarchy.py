@@ -9,18 +9,22 @@ for the network below LEVEL, ``accesses["LEVEL.net"][role]`` = {reads: down_dest
 (distinct words at the parent). ``energy_breakdown_pj`` is keyed ``mac``, each level and each
 ``LEVEL.net``. ``cycles`` are simulated (accelsim.sim.general; ``stall_cycles`` and ``busy`` keyed
 by resource) or, with ``--no-sim`` and for layers without MACs, the latency bound (``cycles_are``
-says which).
+says which). ``area_mm2``: the hierarchy's area (``energy.area_mm2`` per instance x instances,
+summed), null when the file gives none.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Any
 
 from accelsim import __version__
 from accelsim.cost.energy import MAC_PART
+from accelsim.energy_table import area_mm2
+from accelsim.errors import ConfigError
 from accelsim.loopnest import loop_nest_text, nest_to_dict
 from accelsim.names import DOWN, DOWN_DEST, DRAIN, FILL, READ, ROLES, UP, UP_SRC, UPDATE
 from accelsim.pipeline_hierarchy import HierarchyLayerRun, HierarchyRun
@@ -152,6 +156,7 @@ def stats(run: HierarchyRun) -> dict:
         "pes": units,
         "energy_preset": run.energy_preset,
         "energy_parts": parts,
+        "area_mm2": area_mm2(h),
         "simulated": simulated,
         "cycles_are": CYCLES_SIMULATED if simulated else CYCLES_ARE,
         "search": None if spec is None else {"objective": spec.objective, "budget": spec.budget, "seed": spec.seed,
@@ -269,16 +274,52 @@ def layers_csv(doc: dict) -> str:
     return buf.getvalue()
 
 
+LAYER_HEADER = "# layer "             # mapping.txt: each layer's section starts "# layer NAME (SOURCE): PROBLEM"
+_HEADER = re.compile(r"^# layer (?P<name>.+?) \((?P<source>[a-z-]+)\): (?P<rest>.*)$")
+NO_MAPPING = "bandwidth-only layer: no mapping"
+
+
 def mapping_text(run: HierarchyRun) -> str:
+    """mapping.txt: per layer a header line and its nest's Timeloop-style print (read back by
+    :func:`read_mapping_text`, so a run's mapping.txt can be given to ``--mapping``)."""
     parts = []
     for lr in run.layers:
         p = lr.item.problem
-        parts.append(f"# layer {lr.item.name} ({lr.mapping_source}): "
-                     + (p.describe() if p is not None else "bandwidth-only layer: no mapping"))
+        parts.append(f"{LAYER_HEADER}{lr.item.name} ({lr.mapping_source}): "
+                     + (p.describe() if p is not None else NO_MAPPING))
         if p is not None and lr.nest is not None:
             parts.append(loop_nest_text(p, lr.nest))
         parts.append("")
     return "\n".join(parts)
+
+
+def is_mapping_text(text: str) -> bool:
+    """Whether ``text`` is a mapping.txt (some line is a layer header), not a YAML nest file."""
+    return any(_HEADER.match(line) for line in text.splitlines() if line.startswith(LAYER_HEADER))
+
+
+def read_mapping_text(text: str, source: str) -> dict[str, str]:
+    """{layer name: its nest's printed text} from a mapping.txt (:func:`mapping_text`); layers
+    without MACs are left out. Text before the first header is an error naming the line."""
+    out: dict[str, str] = {}
+    name: str | None = None
+    for n, line in enumerate(text.splitlines(), 1):
+        m = _HEADER.match(line) if line.startswith(LAYER_HEADER) else None
+        if m is not None:
+            name = m.group("name")
+            if name in out:
+                raise ConfigError(f"layer {name!r} appears twice", source=source, key=f"line {n}")
+            if m.group("rest") != NO_MAPPING:
+                out[name] = ""
+            continue
+        if name is None:
+            if line.strip():
+                raise ConfigError(f"expected a '{LAYER_HEADER}NAME (SOURCE): ...' line first, got {line.strip()!r}",
+                                  source=source, key=f"line {n}")
+            continue
+        if name in out:
+            out[name] += line + "\n"
+    return out
 
 
 def write_outputs(run: HierarchyRun, doc: dict, out_dir: Path) -> list[Path]:

@@ -81,3 +81,40 @@ def test_bad_new_input_is_one_line_exit_2(tmp_path, edit, expect):
     assert out.returncode == 2
     line = out.stderr.strip()
     assert "\n" not in line and line.startswith("accelsim: error: ") and expect in line, line
+
+
+def _run(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "accelsim", "run", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_a_runs_printed_mapping_txt_runs_again_with_the_same_counts(tmp_path):
+    """`accelsim run --out` writes each layer's nest Timeloop-style in mapping.txt; `--mapping` reads
+    that file back: every layer gets the same nest (the same print, now "hand-written") and the same
+    action table; the pool (no MACs) needs none; a bmm with two activation operands reads back too."""
+    (tmp_path / "w.yaml").write_text(
+        "version: 1\nname: tiny\nlayers:\n"
+        "  - {name: c1, kind: conv, C: 8, K: 16, H: 12, W: 12, R: 3, S: 3, padding: 1}\n"
+        "  - {name: pool, kind: pool, C: 16, H: 12, R: 2, stride: 2}\n"
+        "  - {name: qk, kind: bmm, batch: 2, m: 16, n: 16, k: 8}\n")
+    sel = ("-w", "w.yaml", "--no-sim", "-q")
+    first = _run("eyeriss_v2", *sel, "--out", "a", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = _run("eyeriss_v2", *sel, "--mapping", "a/mapping.txt", "--out", "b", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "| hand-written mapping" in again.stdout.splitlines()[0]
+    a, b = (json.loads((tmp_path / d / "stats.json").read_text()) for d in "ab")
+    assert [x["mapping_source"] for x in b["layers"]] == ["hand-written", "named", "hand-written"]
+    assert [x["actions"] for x in a["layers"]] == [x["actions"] for x in b["layers"]]
+    assert a["layers"][2]["macs"] == 2 * 16 * 16 * 8
+    assert (tmp_path / "a" / "mapping.txt").read_text().replace("(named)", "(hand-written)") == \
+        (tmp_path / "b" / "mapping.txt").read_text().replace("pool (named)", "pool (hand-written)")
+    # a loop the problem does not have, and text before the first layer: one line naming file, layer, line
+    text = (tmp_path / "a" / "mapping.txt").read_text()
+    (tmp_path / "bad.txt").write_text(text.replace("for q in", "for z in", 1))
+    bad = _run("eyeriss_v2", *sel, "--mapping", "bad.txt", cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert bad.stderr.startswith("accelsim: error: bad.txt: c1: line ") and "unknown dim 'z'" in bad.stderr
+    (tmp_path / "bad2.txt").write_text("dram [ifmap]\n" + text)
+    bad2 = _run("eyeriss_v2", *sel, "--mapping", "bad2.txt", cwd=tmp_path)
+    assert bad2.returncode == 2 and "accelsim: error: bad2.txt: line 1: expected a '# layer NAME" in bad2.stderr

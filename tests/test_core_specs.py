@@ -254,3 +254,36 @@ def test_unsplit_yaml_keys_reject_a_split():
     spatial = LoopNest((LevelMap("dram", (("M", 1), ("N", 4)), (), ROLES, (("M", 4),)),))
     assert check_all(p, h, spatial)[0] == ("levels[0].x", "the fanout below 'dram' may not split M on x "
                                                           "(its unsplit_x list)")
+
+
+@pytest.mark.parametrize("arch", ["eyeriss_v2", "hierarchy/simba_like"])
+@pytest.mark.parametrize("searched", [False, True])
+def test_bert_qk_as_accelsim_run_maps_it_is_exact_and_computes_q_times_k(arch, searched):
+    """BERT-base's attention scores (workloads/bert_base_qk.yaml: 12 heads, L = 512, d = 64) are a bmm
+    with two activation operands. The nest `accelsim run` gives it (the hierarchy's named mapping, or
+    --search), on a small instance of the same layer (2 heads, L = 16, d = 8): its action table
+    equals the brute-force interpreter's, and executing it computes Q·K^T as NumPy does."""
+    import numpy as np
+
+    from accelsim.functional_general import execute, shape
+    from accelsim.hierarchy import load_architecture
+    from accelsim.mapper.search import SearchSpec
+    from accelsim.pipeline_hierarchy import run_hierarchy
+    from tests.conftest import REPO
+    from workloads.problems import ProblemLayer, ProblemWorkload, load_problem_workload
+
+    (full,) = load_problem_workload(str(REPO / "workloads" / "bert_base_qk.yaml")).layers
+    assert dict(full.problem.dims) == {"B": 12, "M": 512, "N": 512, "K": 64}
+    assert full.problem.macs == 12 * 512 * 512 * 64
+    p = attention_scores(heads=2, length=16, head_dim=8)
+    h = load_architecture(arch)
+    spec = SearchSpec("energy", 300, 1) if searched else None
+    run = run_hierarchy(h, ProblemWorkload("qk", (ProblemLayer("qk", "bmm", p),)), search_spec=spec)
+    (lr,) = run.layers
+    assert lr.mapping_source == ("searched" if searched else "named")
+    assert check_all(p, h, lr.nest) == []
+    assert lr.actions == interpret(p, h, lr.nest)
+    rng = np.random.default_rng(13)
+    q, k = rng.integers(-8, 8, shape(p, IFMAP)), rng.integers(-8, 8, shape(p, WEIGHT))
+    assert (q.shape, k.shape) == ((2, 16, 8), (2, 8, 16))                 # key laid out [head, d, j]
+    np.testing.assert_array_equal(execute(p, lr.nest, q, k), np.einsum("bmk,bkn->bmn", q, k))

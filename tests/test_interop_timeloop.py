@@ -270,3 +270,29 @@ def test_a_custom_einsum_shape_imports_counts_exactly_and_runs(tmp_path):
     assert run.returncode == 0, run.stderr
     layer = json.loads(run.stdout)["layers"][0]
     assert (layer["macs"], layer["active_pes"]) == (8 * 3 * 6, 4)
+
+
+CUSTOM_PROBLEM = ("problem:\n  shape:\n    name: Conv1D_OC\n    dimensions: [K, R, P]\n    data-spaces:\n"
+                  "    - {name: Weights, projection: [[[K]], [[R]]]}\n"
+                  "    - {name: Inputs, projection: [[[R], [P]]]}\n"
+                  "    - {name: Outputs, projection: [[[K]], [[P]]], read-write: true}\n"
+                  "  instance: {K: 8, R: 3, P: 6}\n")
+
+
+@pytest.mark.parametrize("old, new, expect", [
+    # found by tests/test_core_fuzz.py: each was a TypeError traceback before
+    ("dimensions: [K, R, P]", "dimensions: [K, [R], P]", "p.yaml: problem.shape.dimensions[1]: a dim is a name"),
+    ("dimensions: [K, R, P]", "dimensions: [K, R, K]", "p.yaml: problem.shape.dimensions: a dim is named twice"),
+    ("projection: [[[K]], [[R]]]", "projection: [[[[K]]], [[R]]]",
+     "p.yaml: problem.shape.data-spaces[0].projection[0]: expected [dim] or [dim, coefficient] (names)"),
+    ("dimensions: [K, R, P]", "dimensions: [K, null, P]", "p.yaml: problem.shape.dimensions[1]: a dim is a name"),
+])
+def test_malformed_custom_shape_is_one_line(tmp_path, old, new, expect):
+    from accelsim.errors import ConfigError
+
+    assert old in CUSTOM_PROBLEM
+    (tmp_path / "p.yaml").write_text(CUSTOM_PROBLEM.replace(old, new, 1))
+    with pytest.raises(ConfigError) as e:
+        import_timeloop([str(tmp_path / "p.yaml")])
+    assert str(e.value).startswith(str(tmp_path / expect.split(":")[0])) and expect.split(": ", 1)[1] in str(e.value)
+    assert "\n" not in str(e.value)

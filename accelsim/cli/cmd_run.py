@@ -208,13 +208,28 @@ def run(args: argparse.Namespace) -> int:
 
 def load_nests(path: str, workload, hierarchy, full=None) -> dict:
     """{layer name: LoopNest} from a --mapping file for a level-list hierarchy: ``{LAYER: [levels]}``,
-    or one nest (a list of levels) when exactly one selected layer has MACs; each must map its layer on
+    or one nest (a list of levels) when exactly one selected layer has MACs, or a run's mapping.txt
+    (the Timeloop-style print, read back by ``loopnest.nest_from_text``); each must map its layer on
     ``hierarchy`` (an error names the file and the layer key)."""
-    from accelsim.loopnest import check, nest_from_dict
-    from accelsim.yamlio import load_yaml
+    from accelsim.loopnest import check, nest_from_dict, nest_from_text
+    from accelsim.report_hierarchy import is_mapping_text, read_mapping_text
+    from accelsim.yamlio import load_yaml, read_text
 
-    data = load_yaml(path)
     by_name = {pl.name: pl for pl in workload.layers}
+    text = read_text(path)
+    if is_mapping_text(text):                            # a run's mapping.txt
+        printed = {}
+        for name, body in read_mapping_text(text, path).items():
+            check_layer_name(path, name, workload, full)
+            problem = by_name[name].problem
+            if problem is None:
+                raise ConfigError(f"layer {name!r} has no MACs: nothing to map", source=path, key=str(name))
+            printed[name] = nest_from_text(body, problem, hierarchy, f"{path}: {name}")
+            check(problem, hierarchy, printed[name], source=f"{path}: {name}")
+        if not printed:
+            raise ConfigError("no layer with a loop nest in this mapping.txt", source=path)
+        return printed
+    data = load_yaml(path)
     if isinstance(data, list):
         mac_layers = [pl.name for pl in workload.layers if pl.problem is not None]
         if len(mac_layers) != 1:

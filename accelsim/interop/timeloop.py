@@ -370,7 +370,7 @@ def _words(c: _Component, f: Fields) -> int | None:
 
 def _role_of(name: Any, f: Fields, key: str, spaces: dict[str, str] | None = None) -> str:
     table = spaces if spaces is not None else CNN_ROLES
-    if name not in table:
+    if not isinstance(name, str) or name not in table:
         raise f.error(key, f"unknown data-space {name!r}; data-spaces: {', '.join(table)}")
     return table[name]
 
@@ -386,7 +386,10 @@ def _is_cnn_layer(shape: dict) -> bool:
 
     builtin = {(n, rw, frozenset(tuple(tuple(x for x in t if x is not None) for t in ax) for ax in axes))
                for n, rw, axes in CNN_SPACES}
-    return (str(shape.get("name", "")).lower() == "cnn-layer" and set(shape.get("dimensions") or ()) == set(CNN_DIMS)
+    dims = shape.get("dimensions") or ()
+    if not isinstance(dims, list) or not all(isinstance(d, str) for d in dims):
+        return False                  # not the built-in; the custom reader names what is wrong
+    return (str(shape.get("name", "")).lower() == "cnn-layer" and set(dims) == set(CNN_DIMS)
             and norm(shape.get("data-spaces")) == builtin)
 
 
@@ -401,6 +404,11 @@ def _problem(data: Any, src: str) -> tuple[dict, dict | None, dict[str, int], di
         sf = f.sub("shape")
         name = str(sf.raw("name", "problem"))
         dim_list = sf.list("dimensions", min_len=1)
+        for i, d in enumerate(dim_list):
+            if not isinstance(d, str) or not d.isidentifier():
+                raise sf.error(f"dimensions[{i}]", f"a dim is a name (letters, digits, _), got {d!r}")
+        if len(set(dim_list)) != len(dim_list):
+            raise sf.error("dimensions", f"a dim is named twice: {dim_list}")
         coefs: dict[str, int] = {}
         for i, c in enumerate(sf.list("coefficients", [])):
             cf = Fields(c, src, f"{sf.key('coefficients')}[{i}]")
@@ -415,8 +423,8 @@ def _problem(data: Any, src: str) -> tuple[dict, dict | None, dict[str, int], di
                     raise df.error(f"projection[{j}]", f"expected a list of [dim] or [dim, coefficient] terms, got {ax!r}")
                 terms: list[tuple[str, str | None]] = []
                 for t in ax:
-                    if not isinstance(t, list) or not 1 <= len(t) <= 2:
-                        raise df.error(f"projection[{j}]", f"expected [dim] or [dim, coefficient], got {t!r}")
+                    if not isinstance(t, list) or not 1 <= len(t) <= 2 or not all(isinstance(x, str) for x in t):
+                        raise df.error(f"projection[{j}]", f"expected [dim] or [dim, coefficient] (names), got {t!r}")
                     terms.append((t[0], t[1] if len(t) == 2 else None))
                 axes.append(tuple(terms))
             spaces.append((df.str("name"), bool(df.raw("read-write", False)), tuple(axes)))
