@@ -118,3 +118,11 @@ def test_a_runs_printed_mapping_txt_runs_again_with_the_same_counts(tmp_path):
     (tmp_path / "bad2.txt").write_text("dram [ifmap]\n" + text)
     bad2 = _run("eyeriss_v2", *sel, "--mapping", "bad2.txt", cwd=tmp_path)
     assert bad2.returncode == 2 and "accelsim: error: bad2.txt: line 1: expected a '# layer NAME" in bad2.stderr
+
+
+def test_an_unknown_option_is_one_line_without_the_program_twice(tmp_path):
+    out = _run("eyeriss_v2", "-l", "conv1", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr == "accelsim: error: unrecognized arguments: -l conv1 (see --help)\n"
+    sub = _run("--objective", cwd=tmp_path)            # a subcommand's own parser names the subcommand
+    assert sub.returncode == 2 and sub.stderr.startswith("accelsim: error: accelsim run: argument --objective")

@@ -26,6 +26,9 @@ class Command:
     run: Callable[[argparse.Namespace], int]
 
 
+PROG = "accelsim"
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting, so errors stay one line. A value
     that starts with a minus and a digit (``-1``, ``-1,2``, ``-5-1``) is a value, never an option,
@@ -36,7 +39,9 @@ class _Parser(argparse.ArgumentParser):
         self._negative_number_matcher = re.compile(r"^-\.?[0-9]")
 
     def error(self, message: str):
-        raise ConfigError(f"{self.prog}: {message} (see --help)")
+        # the top-level parser's prog is "accelsim", which main()'s "accelsim: error: " already says
+        where = "" if self.prog == PROG else f"{self.prog}: "
+        raise ConfigError(f"{where}{message} (see --help)")
 
 
 def commands() -> list[Command]:
@@ -49,7 +54,7 @@ def commands() -> list[Command]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="accelsim", description="Simulate Eyeriss-style dataflow accelerators.")
+    parser = _Parser(prog=PROG, description="Simulate Eyeriss-style dataflow accelerators.")
     parser.add_argument("--version", action="version", version=f"accelsim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in commands():
