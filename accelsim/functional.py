@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 
 from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping
-from workloads.layer import Layer
+from workloads.layer import DIMS, Layer
 
 
 def reference_conv(layer: Layer, ifmap: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -38,14 +38,14 @@ def execute(layer: Layer, m: Mapping, ifmap: np.ndarray, weight: np.ndarray) -> 
     loops = []
     for level, order in ((DRAM, m.orders[0]), (GLB, m.orders[1])):
         loops += [(d, level) for d in order if m.factors[level][d] > 1]
-    loops += [(d, level) for level in (ROWS, COLS) for d in range(8) if m.factors[level][d] > 1]
+    loops += [(d, level) for level in (ROWS, COLS) for d in range(len(DIMS)) if m.factors[level][d] > 1]
     loops += [(d, RF) for d in m.orders[2] if m.factors[RF][d] > 1]
     dims = layer.dims
     out = np.zeros((layer.N, layer.K, layer.P, layer.Q), dtype=np.int64)
     seen = np.zeros_like(out)
     kg, cg = layer.Kg, layer.Cg
     for digits in itertools.product(*[range(m.factors[level][d]) for d, level in loops]):
-        idx = [0] * 8
+        idx = [0] * len(DIMS)
         for (d, level), v in zip(loops, digits):
             idx[d] += v * span[(d, level)]
         if any(i >= D for i, D in zip(idx, dims)):

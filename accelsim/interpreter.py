@@ -12,10 +12,10 @@ import itertools
 from typing import Any
 
 from accelsim.cost.counts import Counts
+from accelsim.energy import TENSORS
 from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping
-from workloads.layer import Layer
+from workloads.layer import DIMS, Layer
 
-TENSORS = ("ifmap", "weight", "psum")
 MAC = 9
 
 
@@ -84,11 +84,11 @@ def interpret(layer: Layer, m: Mapping) -> Counts:
         temporal += [(d, m.factors[level][d], level) for d in order if m.factors[level][d] > 1]
     n_above_spatial = len(temporal)
     temporal += [(d, m.factors[RF][d], RF) for d in m.orders[2] if m.factors[RF][d] > 1]
-    spatial = [(d, m.factors[level][d], level) for level in (ROWS, COLS) for d in range(8) if m.factors[level][d] > 1]
+    spatial = [(d, m.factors[level][d], level) for level in (ROWS, COLS) for d in range(len(DIMS)) if m.factors[level][d] > 1]
     n_dram = sum(1 for lp in temporal if lp[2] == DRAM)
 
     def indices(tdig, sdig):
-        idx = [0] * 8
+        idx = [0] * len(DIMS)
         for (d, _f, level), v in zip(temporal, tdig):
             idx[d] += v * span[(d, level)]
         for (d, _f, level), v in zip(spatial, sdig):
@@ -97,7 +97,7 @@ def interpret(layer: Layer, m: Mapping) -> Counts:
 
     # hops per tensor and their static refill keys (temporal positions)
     hops = []
-    for t in range(3):
+    for t in range(len(TENSORS)):
         chain = [DRAM] + ([GLB] if m.glb_keep[t] else []) + ([RF] if m.rf_keep[t] else []) + [MAC]
         for par, ch in zip(chain, chain[1:]):
             above = {GLB: n_dram, RF: n_above_spatial, MAC: len(temporal)}[ch]

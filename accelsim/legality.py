@@ -114,7 +114,7 @@ def problems_of(layer: Layer, mapping: Mapping, arch=None) -> list[Problem]:
                 out.append(Problem("keep", f"the GLB keeps {t} but the arch's glb.holds excludes it", level="glb",
                                    tensors=(t,)))
         words = tile_words(layer, mapping)
-        rf_need = [words["rf"][i] for i in range(3) if mapping.rf_keep[i]]
+        rf_need = [words["rf"][i] for i in range(len(TENSORS)) if mapping.rf_keep[i]]
         if arch.rf.shared is not None:
             if sum(rf_need) > arch.rf.shared:
                 kept = tuple(t for t, k in zip(TENSORS, mapping.rf_keep) if k)
@@ -127,9 +127,9 @@ def problems_of(layer: Layer, mapping: Mapping, arch=None) -> list[Problem]:
                     out.append(Problem("rf_capacity", f"RF {t} tile needs {words['rf'][t_i]} words > {cap}",
                                        level="rf", tensors=(t,), need=words["rf"][t_i], limit=cap))
         for group, cap in arch.glb.capacity_groups(arch.word_bits):
-            glb_need = sum(words["glb"][i] for i in range(3) if mapping.glb_keep[i] and group[i])
+            glb_need = sum(words["glb"][i] for i in range(len(TENSORS)) if mapping.glb_keep[i] and group[i])
             if glb_need > cap:
-                which = "" if all(group[i] or not mapping.glb_keep[i] for i in range(3)) else \
+                which = "" if all(group[i] or not mapping.glb_keep[i] for i in range(len(TENSORS))) else \
                     f" ({'+'.join(t for t, g in zip(TENSORS, group) if g)} partition)"
                 kept = tuple(t for i, t in enumerate(TENSORS) if mapping.glb_keep[i] and group[i])
                 out.append(Problem("glb_capacity", f"GLB tiles need {glb_need} words > {cap}{which}", level="glb",

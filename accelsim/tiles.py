@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from accelsim.energy import TENSORS
 from accelsim.mapping import COLS, GLB, RF, ROWS, Mapping
-from workloads.layer import C, G, K, Layer, N, P, Q, R, S
+from workloads.layer import DIMS, C, G, K, Layer, N, P, Q, R, S
 
 
 def dense(a: int, b: int, stride: int, dil: int) -> bool:
@@ -56,7 +56,7 @@ def _span(m: Mapping, d: int, levels: tuple[int, ...], D: int) -> int:
 def tile_extents(layer: Layer, m: Mapping, levels: tuple[int, ...]) -> dict[str, int]:
     """Words of each tensor's tile spanning the loops at ``levels``."""
     dims = layer.dims
-    t = [_span(m, d, levels, dims[d]) for d in range(8)]
+    t = [_span(m, d, levels, dims[d]) for d in range(len(DIMS))]
     h = min(layer.H, touched(t[P], t[R], layer.stride_h, layer.dil_h))
     w = min(layer.W, touched(t[Q], t[S], layer.stride_w, layer.dil_w))
     return {

@@ -11,7 +11,7 @@ from accelsim.constraints import pin, whole_at
 from accelsim.energy import TENSORS
 from accelsim.errors import ConfigError
 from accelsim.legality import Problem, problems_of
-from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping
+from accelsim.mapping import COLS, DRAM, GLB, LEVELS, RELEVANT, RF, ROWS, Mapping
 from accelsim.tiles import tile_words
 from workloads.layer import DIMS, Layer
 
@@ -21,7 +21,7 @@ def ceil_div(a: int, b: int) -> int:
 
 
 def _factors(d: dict[str, int]) -> list[int]:
-    out = [1] * 8
+    out = [1] * len(DIMS)
     for name, f in d.items():
         out[DIMS.index(name)] = max(1, int(f))
     return out
@@ -52,7 +52,7 @@ def complete(layer: Layer, arch, rows: dict[str, int], cols: dict[str, int], rf:
         for d in arch.constraints.pinned(level):
             f[d] = 1
     f_glb = [ceil_div(D, f_rf[d] * f_cols[d] * f_rows[d]) for d, D in enumerate(dims)]
-    f_dram = [1] * 8
+    f_dram = [1] * len(DIMS)
     f_glb[DIMS.index("G")], f_dram[DIMS.index("G")] = 1, f_glb[DIMS.index("G")]  # groups are independent
     fixed = set(arch.constraints.pinned(DRAM))       # dims that must stay whole inside a GLB tile
     whole = set(whole_at(arch, RF))                  # dims only the PE may hold (eyeriss_v1: S)
@@ -67,7 +67,7 @@ def complete(layer: Layer, arch, rows: dict[str, int], cols: dict[str, int], rf:
     orders = (order(dram_innermost), order(glb_innermost), order(rf_order))
 
     def build() -> Mapping:
-        levels: list[list[int]] = [[]] * 5
+        levels: list[list[int]] = [[]] * len(LEVELS)
         levels[DRAM], levels[GLB], levels[ROWS], levels[COLS], levels[RF] = f_dram, f_glb, f_rows, f_cols, f_rf
         return Mapping(tuple(tuple(x) for x in levels), orders, glb_keep, rf_keep, reg_keep)
 

@@ -72,7 +72,7 @@ def to_mapping(layer: Layer, arch, prm: RsParams, keep_weight_in_glb: bool | Non
     """The accelsim mapping of ``prm`` (not checked: see :func:`problems_of`). ``keep_weight_in_glb``
     None: the GLB keeps the filters when the arch's GLB holds them."""
     n, g, k, c, p, q, r, s = layer.dims
-    f = {lv: [1] * 8 for lv in (DRAM, GLB, ROWS, COLS, RF)}
+    f = {lv: [1] * len(DIMS) for lv in (DRAM, GLB, ROWS, COLS, RF)}
     ix = DIMS.index
     # the PE: p filters x q channels of one filter row
     f[RF][ix("K")], f[RF][ix("C")], f[RF][ix("S")] = prm.p, prm.q, s

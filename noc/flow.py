@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from accelsim.mapping import COLS, RELEVANT, RF, ROWS, Mapping
-from workloads.layer import Layer, P, Q, R, S
+from workloads.layer import DIMS, Layer, P, Q, R, S
 
 STREAMS: tuple[str, ...] = ("ifmap", "weight", "psum_in", "psum_out")
 TENSOR_OF_STREAM = {"ifmap": "ifmap", "weight": "weight", "psum_in": "psum", "psum_out": "psum"}
@@ -101,7 +101,7 @@ def _offsets(factors: tuple[int, ...], inner: tuple[int, ...]):
     for f in factors:
         n *= f
     idx = np.arange(n, dtype=np.int64)
-    out = np.zeros((8, n), dtype=np.int64)
+    out = np.zeros((len(DIMS), n), dtype=np.int64)
     stride = n
     for d, f in enumerate(factors):
         stride //= f
@@ -118,10 +118,10 @@ def layout(layer: Layer, m: Mapping, tensor: str, array_rows: int, array_cols: i
     f_rows, f_cols, f_rf = m.factors[ROWS], m.factors[COLS], m.factors[RF]
     rows_used, cols_used = m.spatial(ROWS), m.spatial(COLS)
     # rows loops sit outside the column loops: a row digit spans the columns' and the RF's extent
-    r_off = _offsets(f_rows, tuple(f_cols[d] * f_rf[d] for d in range(8)))
+    r_off = _offsets(f_rows, tuple(f_cols[d] * f_rf[d] for d in range(len(DIMS))))
     c_off = _offsets(f_cols, f_rf)
     off = r_off[:, :, None] + c_off[:, None, :]                # [dim, row, col]
-    keys = [off[d] for d in range(8) if rel[d] and d not in (P, Q, R, S)]
+    keys = [off[d] for d in range(len(DIMS)) if rel[d] and d not in (P, Q, R, S)]
     if tensor == "ifmap":      # coupled axes: input row = p * stride + r * dilation
         keys += [off[P] * layer.stride_h + off[R] * layer.dil_h, off[Q] * layer.stride_w + off[S] * layer.dil_w]
     elif tensor == "weight":

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping
+from accelsim.mapping import COLS, DRAM, GLB, LEVELS, RF, ROWS, Mapping
+from workloads.layer import DIMS
 
 MAC_CUT = -1  # child "level" meaning the MAC units themselves
 
@@ -34,9 +35,9 @@ class Nest:
 
 def build_nest(m: Mapping) -> Nest:
     spans = []
-    for d in range(8):
+    for d in range(len(DIMS)):
         inner = 1
-        per_level = [0] * 5
+        per_level = [0] * len(LEVELS)
         for level in (RF, COLS, ROWS, GLB, DRAM):
             per_level[level] = inner
             inner *= m.factors[level][d]
@@ -52,8 +53,8 @@ def build_nest(m: Mapping) -> Nest:
     add(DRAM, m.orders[0])
     glb_cut = len(loops)
     add(GLB, m.orders[1])
-    add(ROWS, range(8))
-    add(COLS, range(8))
+    add(ROWS, range(len(DIMS)))
+    add(COLS, range(len(DIMS)))
     rf_cut = len(loops)
     add(RF, m.orders[2])
     return Nest(tuple(loops), glb_cut, rf_cut, len(loops))

@@ -145,7 +145,7 @@ def steps(layer: Layer, arch, mapping: Mapping, counts: Counts, dataflow: str, s
     par2 = 1
     for d in spread:
         par2 *= dims[d]
-    idle = [DIMS[d] for d in range(8) if d not in spread and dims[d] > 1]
+    idle = [name for d, name in enumerate(DIMS) if d not in spread and dims[d] > 1]
     add(float(par2), f"dataflow {flow.name} spreads only {'/'.join(DIMS[d] for d in spread)}"
         + (f"; {'/'.join(idle)} stay temporal" if idle else ""))
 

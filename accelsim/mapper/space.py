@@ -12,8 +12,8 @@ import random
 from accelsim.constraints import pin, whole_at
 from accelsim.energy import TENSORS
 from accelsim.legality import problems_of
-from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping
-from workloads.layer import Layer
+from accelsim.mapping import COLS, DRAM, GLB, LEVELS, RF, ROWS, TEMPORAL, Mapping
+from workloads.layer import DIMS, Layer
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -41,7 +41,7 @@ def keeps(arch, dataflow) -> tuple[tuple[bool, ...], tuple[bool, ...], tuple[boo
 
 def _assemble(dims, f_rf, f_cols, f_rows, f_glb, orders, keep, arch) -> Mapping:
     f_dram = [ceil_div(D, f_rf[d] * f_cols[d] * f_rows[d] * f_glb[d]) for d, D in enumerate(dims)]
-    levels: list[list[int]] = [[]] * 5
+    levels: list[list[int]] = [[]] * len(LEVELS)
     levels[DRAM], levels[GLB], levels[ROWS], levels[COLS], levels[RF] = f_dram, f_glb, f_rows, f_cols, f_rf
     if arch.constraints:
         pin(dims, levels, arch)
@@ -71,7 +71,7 @@ def rf_options(layer: Layer, arch, dataflow, limit: int = 4000) -> list[tuple[in
     pinned = arch.constraints.pinned(RF)
     whole = whole_at(arch, RF)
     looping = [d for d in dataflow.dim_ids("rf_loops") if dims[d] > 1 and d not in pinned]
-    ones = tuple([1] * 8)
+    ones = tuple([1] * len(DIMS))
     if not any(rf_keep):
         # nothing kept per PE: per-PE loops are plain time steps, capacity is no limit
         return [ones]
@@ -79,7 +79,7 @@ def rf_options(layer: Layer, arch, dataflow, limit: int = 4000) -> list[tuple[in
     found: list[tuple[int, ...]] = []
 
     def fits(f: list[int]) -> bool:
-        m = Mapping((ones, ones, ones, ones, tuple(f)), (tuple(range(8)),) * 3, glb_keep, rf_keep, reg_keep)
+        m = Mapping((ones, ones, ones, ones, tuple(f)), (tuple(range(len(DIMS))),) * len(TEMPORAL), glb_keep, rf_keep, reg_keep)
         need = tile_extents(layer, m, (RF,))
         kept = [need[t] for t, k in zip(TENSORS, rf_keep) if k]
         if shared is not None:
@@ -100,7 +100,7 @@ def rf_options(layer: Layer, arch, dataflow, limit: int = 4000) -> list[tuple[in
             walk(i + 1, f)
         f[d] = 1
 
-    walk(0, [1] * 8)
+    walk(0, [1] * len(DIMS))
     return found or [ones]
 
 
@@ -132,8 +132,8 @@ def spatial_options(layer: Layer, allowed: tuple[int, ...], size: int, limit: in
                 walk(i + 1, f, left // c)
         f[d] = 1
 
-    walk(0, [1] * 8, size)
-    return found or [tuple([1] * 8)]
+    walk(0, [1] * len(DIMS), size)
+    return found or [tuple([1] * len(DIMS))]
 
 
 class Space:
@@ -157,7 +157,7 @@ class Space:
             f_cols[d] = min(f_cols[d], ceil_div(D, f_rf[d]))
             f_rows[d] = min(f_rows[d], ceil_div(D, f_rf[d] * f_cols[d]))
         f_glb = [_pick(rng, ceil_div(D, f_rf[d] * f_cols[d] * f_rows[d])) for d, D in enumerate(dims)]
-        orders = tuple(tuple(rng.sample(range(8), 8)) for _ in range(3))
+        orders = tuple(tuple(rng.sample(range(len(DIMS)), len(DIMS))) for _ in TEMPORAL)
         m = _assemble(dims, f_rf, f_cols, f_rows, f_glb, orders, self.keep, self.arch)
         return repair(self.layer, self.arch, m, rng)
 
@@ -182,7 +182,7 @@ def repair(layer: Layer, arch, m: Mapping, rng: random.Random) -> Mapping:
             return m                     # nothing shrinking a factor can fix
         level = RF if kinds & {"rf_capacity", "rf_bypass"} else GLB
         fixed = arch.constraints.pinned(DRAM) if level == GLB else whole_at(arch, RF)
-        shrinkable = [d for d in range(8) if f[level][d] > 1 and d not in fixed]
+        shrinkable = [d for d in range(len(DIMS)) if f[level][d] > 1 and d not in fixed]
         if not shrinkable:
             return m
         d = rng.choice(shrinkable)
@@ -201,19 +201,19 @@ def mutate(layer: Layer, arch, dataflow, m: Mapping, rng: random.Random) -> Mapp
     orders = [list(o) for o in m.orders]
     move = rng.randrange(5)
     if move == 0:                                   # swap two loops at DRAM, GLB or RF
-        o = orders[rng.randrange(3)]
-        i, j = rng.sample(range(8), 2)
+        o = orders[rng.randrange(len(orders))]
+        i, j = rng.sample(range(len(DIMS)), 2)
         o[i], o[j] = o[j], o[i]
     elif move == 4:                                 # make a looping dim innermost at one level
-        li = rng.randrange(3)
+        li = rng.randrange(len(TEMPORAL))
         level = (DRAM, GLB, RF)[li]
-        looping = [d for d in range(8) if f[level][d] > 1]
+        looping = [d for d in range(len(DIMS)) if f[level][d] > 1]
         if not looping:
             return m
         d = rng.choice(looping)
         orders[li] = [e for e in orders[li] if e != d] + [d]
     elif move == 1:                                 # move part of a dim between GLB and DRAM
-        d = rng.randrange(8)
+        d = rng.randrange(len(DIMS))
         inner = f[RF][d] * f[COLS][d] * f[ROWS][d]
         rem = ceil_div(dims[d], inner)
         f[GLB][d] = max(1, min(rem, f[GLB][d] * 2 if rng.random() < 0.5 else ceil_div(f[GLB][d], 2)))
@@ -227,7 +227,7 @@ def mutate(layer: Layer, arch, dataflow, m: Mapping, rng: random.Random) -> Mapp
         cap = {ROWS: arch.pe_array.rows, COLS: arch.pe_array.cols, RF: dims[d]}[level]
         others = 1
         if level in (ROWS, COLS):
-            for e in range(8):
+            for e in range(len(DIMS)):
                 if e != d:
                     others *= f[level][e]
         hi = max(1, min(cap // others, dims[d]))
