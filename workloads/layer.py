@@ -28,6 +28,7 @@ class LayerKind(str, enum.Enum):
     ACTIVATION = "activation"
     SOFTMAX = "softmax"
     LAYERNORM = "layernorm"
+    UPSAMPLE = "upsample"
 
     @property
     def has_macs(self) -> bool:
@@ -57,6 +58,7 @@ NON_MAC_OPS: dict[LayerKind, NonMacOp] = {
     LayerKind.ACTIVATION: NonMacOp(1),
     LayerKind.SOFTMAX: NonMacOp(4),       # max, exp(x - max), sum, divide (accelsim.attention.cascade)
     LayerKind.LAYERNORM: NonMacOp(3),     # mean, variance, normalize (accelsim.vector_ops: mean, var, normalize)
+    LayerKind.UPSAMPLE: NonMacOp(0),      # nearest neighbour: copies, no arithmetic
 }
 
 
@@ -66,7 +68,9 @@ class Layer:
 
     For bandwidth-only kinds (pool, eltwise, activation, softmax) ``R``/``S``/``stride`` describe the
     window (pool) or are 1; they move data but perform no MACs. ``operands`` is the number of input
-    tensors read (2 for an elementwise add).
+    tensors read (2 for an elementwise add). An ``upsample`` (nearest neighbour, as FPN's top-down
+    path and the upsampling convs of style transfer read their input) repeats every row ``stride_h``
+    and every column ``stride_w`` times: P = H * stride_h, Q = W * stride_w (R = S = 1, no padding).
     """
 
     name: str
@@ -125,6 +129,13 @@ class Layer:
         if self.kind.has_macs and (self.pad_h >= eff_r or self.pad_w >= eff_s):
             raise ConfigError(f"{where}: padding {self.pad_h}x{self.pad_w} must be smaller than the "
                               f"filter extent {eff_r}x{eff_s} (else whole outputs see only padding)")
+        if self.kind is LayerKind.UPSAMPLE:
+            if (self.R, self.S, self.pad_h, self.pad_w) != (1, 1, 0, 0):
+                raise ConfigError(f"{where}: an upsample takes no window or padding (R = S = 1, pad 0), got "
+                                  f"R={self.R}, S={self.S}, pad {self.pad_h}x{self.pad_w}")
+            object.__setattr__(self, "P", self.H * self.stride_h)
+            object.__setattr__(self, "Q", self.W * self.stride_w)
+            return
         object.__setattr__(self, "P", span_h // self.stride_h + 1)
         object.__setattr__(self, "Q", span_w // self.stride_w + 1)
 

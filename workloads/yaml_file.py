@@ -18,6 +18,7 @@ Keys per kind (every kind also takes ``name``, ``kind`` and an optional batch ``
 * gemm: m, n, k; optional groups (default 1): ``groups`` independent products (m x k) @ (k x n).
 * pool: C, H, R; optional W, S, stride, padding (a window; bandwidth only, no MACs).
 * eltwise: C, H; optional W, operands (default 2). activation, softmax: C, H; optional W.
+* upsample: C, H, scale (an int or ``[h, w]``: every row/column repeated, nearest neighbour); optional W.
 
 Every kind also takes ``inputs``: the earlier layers whose outputs it reads (several: concatenated
 along channels, or an add's operands; ``[]``: the network input). When any layer has ``inputs`` the
@@ -236,6 +237,13 @@ def _tensor_op(kind: LayerKind, operands: bool = False) -> Callable[[Fields, str
     return build
 
 
+def _upsample(f: Fields, name: str, n: int) -> Layer:
+    C, H = f.int("C"), f.int("H")
+    scale = _pair(f, "scale", 1, 1)
+    return Layer(name=name, kind=LayerKind.UPSAMPLE, N=n, C=C, K=C, H=H, W=f.int("W", H), stride_h=scale[0],
+                 stride_w=scale[1])
+
+
 _KINDS: dict[LayerKind, _Kind] = {
     LayerKind.CONV: _Kind(("C", "K", "H", *_WINDOW, "dilation", "groups"), _conv),
     LayerKind.DEPTHWISE: _Kind(("C", "K", "H", *_WINDOW, "dilation", "groups"), _depthwise),
@@ -246,4 +254,5 @@ _KINDS: dict[LayerKind, _Kind] = {
     LayerKind.ACTIVATION: _Kind(("C", "H", "W"), _tensor_op(LayerKind.ACTIVATION)),
     LayerKind.SOFTMAX: _Kind(("C", "H", "W"), _tensor_op(LayerKind.SOFTMAX)),
     LayerKind.LAYERNORM: _Kind(("C", "H", "W"), _tensor_op(LayerKind.LAYERNORM)),
+    LayerKind.UPSAMPLE: _Kind(("C", "H", "W", "scale"), _upsample),
 }

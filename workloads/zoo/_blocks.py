@@ -3,8 +3,8 @@
 The zoo lists MAC layers only (conv, depthwise, fc, gemm; CoDL's op chains in codl.py also list their
 poolings) as ``Workload.layers``; networks built with ``workloads.graph.GraphBuilder`` also carry the
 whole graph (pools, residual adds, concatenations) in ``Workload.graph``. :func:`pool_out` gives the
-size after a pooling window; :func:`pool`, :func:`global_pool` and :func:`add` are the graph's non-MAC
-nodes.
+size after a pooling window; :func:`pool`, :func:`global_pool`, :func:`add` and :func:`upsample` are the
+graph's non-MAC nodes.
 """
 
 from __future__ import annotations
@@ -44,6 +44,12 @@ def global_pool(name: str, C: int, H: int) -> Layer:
     return pool(name, C=C, H=H, R=H, stride=1)
 
 
-def add(name: str, C: int, H: int) -> Layer:
-    """An element-wise add of two C x H x H operands (a residual shortcut)."""
-    return Layer(name=name, kind=LayerKind.ELTWISE, C=C, K=C, H=H, W=H, operands=2)
+def add(name: str, C: int, H: int, W: int | None = None) -> Layer:
+    """An element-wise add of two C x H x W operands (a residual shortcut; W defaults to H)."""
+    return Layer(name=name, kind=LayerKind.ELTWISE, C=C, K=C, H=H, W=H if W is None else W, operands=2)
+
+
+def upsample(name: str, C: int, H: int, factor: int = 2, W: int | None = None) -> Layer:
+    """Nearest-neighbour upsampling of a C x H x W map by ``factor`` in rows and columns (no MACs)."""
+    return Layer(name=name, kind=LayerKind.UPSAMPLE, C=C, K=C, H=H, W=H if W is None else W,
+                 stride_h=factor, stride_w=factor)

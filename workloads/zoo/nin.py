@@ -11,13 +11,35 @@ no ImageNet layer table; the shapes are those of its reference ImageNet model in
 
 Map sizes: 224 -> 54 (conv1) -> 27 (Caffe rounds pooled sizes up) -> 13 -> 6. About 1.1 G
 multiply-adds and 7.59 M weights (30.4 MB in fp32, the size of the published caffemodel).
+
+The graph is the chain with its three max-pools and the final 6x6 average pool (``pool1`` ..
+``pool4``). Caffe's ceil-rounded 3x3/2 pool on 54x54 gives 27; a Layer floors, so ``pool1`` takes
+padding 1 for the same 27x27 output and the same taps per output (its windows start one row and
+column earlier than Caffe's, whose last window hangs over the edge instead); 27 -> 13 and 13 -> 6
+floor and ceil alike.
 """
 
+from workloads.graph import GraphBuilder
 from workloads.layer import Workload, conv
+from workloads.zoo._blocks import global_pool, pool
+
+_POOL_AFTER = {"cccp2": ("pool1", 1), "cccp4": ("pool2", 0), "cccp6": ("pool3", 0)}  # name, padding
 
 
 def nin() -> Workload:
-    return Workload("nin", (
+    g = GraphBuilder()
+    layers = _layers()
+    for layer in layers:
+        g.add(layer)
+        if layer.name in _POOL_AFTER:
+            name, pad = _POOL_AFTER[layer.name]
+            g.add(pool(name, C=layer.K, H=layer.P, R=3, stride=2, pad=pad))
+    g.add(global_pool("pool4", C=layers[-1].K, H=layers[-1].P))
+    return g.workload("nin", layers)
+
+
+def _layers() -> tuple:
+    return (
         conv("conv1", C=3, K=96, H=224, R=11, stride=4),           # 54x54
         conv("cccp1", C=96, K=96, H=54, R=1),
         conv("cccp2", C=96, K=96, H=54, R=1),
@@ -30,7 +52,7 @@ def nin() -> Workload:
         conv("conv4_1024", C=384, K=1024, H=6, R=3, pad=1),        # pool 13 -> 6
         conv("cccp7_1024", C=1024, K=1024, H=6, R=1),
         conv("cccp8_1024", C=1024, K=1000, H=6, R=1),              # then 6x6 average pool
-    ))
+    )
 
 
 NETWORKS = {"nin": nin}

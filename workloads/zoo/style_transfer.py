@@ -14,25 +14,38 @@ padding in the reference, zero padding here: the MAC count is the same); the pap
 unpadded residual convs and a 40-pixel reflection border is not modelled.
 Input 256x256 (the paper's training resolution). Instance norm, ReLU, the residual adds and the
 upsampling do no MACs and are not listed.
+
+The graph adds the residual adds ``res<b>_add`` (the block's second conv + the block's input) and
+the nearest x2 upsamplings ``deconv1_up``, ``deconv2_up`` that the upsampling convs read.
 """
 
+from workloads.graph import GraphBuilder
 from workloads.layer import Workload, conv
+from workloads.zoo._blocks import add, upsample
 
 INPUT = 256
 
 
 def fast_style_transfer() -> Workload:
-    h = INPUT
-    c1 = conv("conv1", C=3, K=32, H=h, R=9, pad=4)
+    g = GraphBuilder()
+    c1 = conv("conv1", C=3, K=32, H=INPUT, R=9, pad=4)
     c2 = conv("conv2", C=32, K=64, H=c1.P, R=3, stride=2, pad=1)
     c3 = conv("conv3", C=64, K=128, H=c2.P, R=3, stride=2, pad=1)
-    layers = [c1, c2, c3]
+    for layer in (c1, c2, c3):
+        g.add(layer)
     for b in range(1, 6):
-        layers += [conv(f"res{b}_conv{i}", C=128, K=128, H=c3.P, R=3, pad=1) for i in (1, 2)]
+        x = g.last
+        g.add(conv(f"res{b}_conv1", C=128, K=128, H=c3.P, R=3, pad=1))
+        g.add(conv(f"res{b}_conv2", C=128, K=128, H=c3.P, R=3, pad=1))
+        g.add(add(f"res{b}_add", C=128, H=c3.P), g.last, x)
+    g.add(upsample("deconv1_up", C=128, H=c3.P))
     up1 = conv("deconv1", C=128, K=64, H=2 * c3.P, R=3, pad=1)   # upsample x2, then conv
+    g.add(up1)
+    g.add(upsample("deconv2_up", C=64, H=up1.P))
     up2 = conv("deconv2", C=64, K=32, H=2 * up1.P, R=3, pad=1)
-    layers += [up1, up2, conv("deconv3", C=32, K=3, H=up2.P, R=9, pad=4)]
-    return Workload("fast_style_transfer", tuple(layers))
+    g.add(up2)
+    g.add(conv("deconv3", C=32, K=3, H=up2.P, R=9, pad=4))
+    return g.workload("fast_style_transfer")
 
 
 NETWORKS = {"fast_style_transfer": fast_style_transfer}
