@@ -25,7 +25,8 @@ accesses exactly, level by level, with the general core (``accelsim.cost.actions
   operand's band from ``L`` (``(L, ifmap, read)``: the band each tile needs, all operands) and
   write what they compute (``(L, psum, update)``).
 
-Per layer the result is the action table summed over the tiles and, per core (``group.cores``
+Per layer the result is the action table summed over the tiles (:func:`level_counts`; per tile
+and layer the bound alone: :func:`tile_cycles`, what the tile simulation runs) and, per core (``group.cores``
 blocks of rows of tiles, ``accelsim.fused``), the sum over its tiles of each tile's latency bound on
 the inner hierarchy (``cost.bound.hierarchy_bound``: the layers of a group run one after another
 on each tile; the cores side by side). Exact integers; the brute-force walk
@@ -131,47 +132,75 @@ def count_tile(problem: Problem, inner: Hierarchy, nest_for: NestFor, cache: dic
     return out
 
 
+def _tile_steps(layer: Layer, i: int, geo: Geometry, chunks: list[int], block: list[int]):
+    """Per tile in loop order (batch chunk, row, column) where layer ``i`` computes something:
+    (tile index, its problem's signature and core, (images, rows, cols, input rows, input cols))."""
+    rows_new, cols_new = geo.rows(i).new, geo.cols(i).new
+    rows_in, cols_in = geo.rows(i - 1).need, geo.cols(i - 1).need
+    per_chunk = len(rows_new) * len(cols_new)
+    for k, nb in enumerate(chunks):
+        for r, (a, b) in enumerate(rows_new):
+            for c, (x, y) in enumerate(cols_new):
+                if b <= a or y <= x:
+                    continue
+                ir, ic = rows_in[r], cols_in[c]
+                key = (nb, b - a, y - x, ir[1] - ir[0], ic[1] - ic[0],     # sizes and offsets
+                       layer.stride_h * a - ir[0], layer.stride_w * x - ic[0], block[r])
+                yield k * per_chunk + r * len(cols_new) + c, key, (nb, (a, b), (x, y), ir, ic)
+
+
+def _setup(group: FusedGroup, graph, hierarchy: Hierarchy):
+    layers = check_group(group, graph)
+    geo = Geometry(layers, group)
+    n_img = layers[-1].N
+    chunks = [min(group.batch, n_img - b0) for b0 in range(0, n_img, group.batch)]
+    starts = geo.rows(len(layers) - 1).starts
+    block = [sum(1 for k in starts if k <= r) - 1 for r in range(len(geo.rows(len(layers) - 1).need))]
+    return layers, geo, inner_hierarchy(hierarchy, group.level), chunks, starts, block
+
+
+def _count(layer: Layer, args: tuple, inner: Hierarchy, nest_for: NestFor, cache: dict | None) -> Counted:
+    nb, rr, cc, ir, ic = args
+    if layer.kind.has_macs:
+        return count_tile(tile_problem(layer, nb, rr, cc, ir, ic), inner, nest_for, cache)
+    return vector_tile(layer, nb, rr, cc, ir, ic, inner)
+
+
 def level_counts(group: FusedGroup, graph, hierarchy: Hierarchy, nest_for: NestFor,
                  cache: dict | None = None) -> tuple[LayerLevels, ...]:
     """Every layer's exact inner counts over the group's tiles (module docstring)."""
-    layers = check_group(group, graph)
-    geo = Geometry(layers, group)
-    inner = inner_hierarchy(hierarchy, group.level)
-    n = len(layers)
-    n_img = layers[-1].N
-    chunks = [min(group.batch, n_img - b0) for b0 in range(0, n_img, group.batch)]
+    layers, geo, inner, chunks, starts, block = _setup(group, graph, hierarchy)
     out = []
-    starts = geo.rows(n - 1).starts
-    block = [sum(1 for k in starts if k <= r) - 1 for r in range(len(geo.rows(n - 1).need))]
     for i, layer in enumerate(layers):
-        rows_new, cols_new = geo.rows(i).new, geo.cols(i).new
-        rows_in, cols_in = geo.rows(i - 1).need, geo.cols(i - 1).need
         total, tiles = EMPTY, 0
         by_core = [0.0] * len(starts)
         seen: dict[tuple, tuple] = {}      # (tile problem signature, core) -> (a representative, tiles)
-        for nb in chunks:
-            for r, (a, b) in enumerate(rows_new):
-                for c, (x, y) in enumerate(cols_new):
-                    if b <= a or y <= x:
-                        continue
-                    ir, ic = rows_in[r], cols_in[c]
-                    key = (nb, b - a, y - x, ir[1] - ir[0], ic[1] - ic[0],     # sizes and offsets
-                           layer.stride_h * a - ir[0], layer.stride_w * x - ic[0], block[r])
-                    if key in seen:
-                        seen[key] = (seen[key][0], seen[key][1] + 1)
-                    else:
-                        seen[key] = ((nb, (a, b), (x, y), ir, ic), 1)
-        for key, ((nb, rr, cc, ir, ic), times) in seen.items():
-            tiles += times
-            if layer.kind.has_macs:
-                act, cyc = count_tile(tile_problem(layer, nb, rr, cc, ir, ic), inner, nest_for, cache)
+        for _, key, args in _tile_steps(layer, i, geo, chunks, block):
+            if key in seen:
+                seen[key] = (seen[key][0], seen[key][1] + 1)
             else:
-                act, cyc = vector_tile(layer, nb, rr, cc, ir, ic, inner)
+                seen[key] = (args, 1)
+        for key, (args, times) in seen.items():
+            tiles += times
+            act, cyc = _count(layer, args, inner, nest_for, cache)
             total = add_actions(total, act, times)
             by_core[key[-1]] += times * cyc
         out.append(LayerLevels(layer.name, total, tuple(by_core), tiles, len({k[:-1] for k in seen})))
-    assert n == len(out)
     return tuple(out)
+
+
+def tile_cycles(group: FusedGroup, graph, hierarchy: Hierarchy, nest_for: NestFor,
+                cache: dict | None = None) -> tuple[tuple[int, tuple[float, ...]], ...]:
+    """Per tile in loop order: (its core, per layer the tile's bound on the inner hierarchy; 0 where
+    the layer computes nothing in it). Summed per core and layer: ``LayerLevels.cycles_by_core``."""
+    layers, geo, inner, chunks, _, block = _setup(group, graph, hierarchy)
+    per_chunk = len(geo.rows(len(layers) - 1).need) * len(geo.cols(len(layers) - 1).need)
+    n_cols = len(geo.cols(len(layers) - 1).need)
+    table = [[0.0] * len(layers) for _ in range(per_chunk * len(chunks))]
+    for i, layer in enumerate(layers):
+        for t, _, args in _tile_steps(layer, i, geo, chunks, block):
+            table[t][i] = _count(layer, args, inner, nest_for, cache)[1]
+    return tuple((block[(t % per_chunk) // n_cols], tuple(row)) for t, row in enumerate(table))
 
 
 def vector_tile(layer: Layer, images: int, rows: tuple[int, int], cols: tuple[int, int],
