@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,8 @@ from accelsim.errors import ConfigError
 from accelsim.fused import FusedGroup
 from accelsim.mapper.network import group_actions, group_cost, plan_network, target_of
 from workloads import zoo
+
+NO_GRAPH = Path(__file__).parent / "data" / "workloads" / "three_layers.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +90,12 @@ def test_bad_objective_and_no_graph():
     arch = load_arch("eyeriss_v1")
     with pytest.raises(ConfigError, match="unknown objective 'speed'"):
         plan_network(zoo.get("resnet18"), arch, objective="speed")
+    from workloads.yaml_file import load_yaml_workload
+
+    no_inputs = load_yaml_workload(NO_GRAPH)          # a YAML workload without inputs: carries no graph
+    assert no_inputs.graph is None
     with pytest.raises(ConfigError, match="carries no graph"):
-        plan_network(zoo.get("nin"), arch)
+        plan_network(no_inputs, arch)
 
 
 def test_cli_fuse_writes_groups_and_traffic(tmp_path):
@@ -105,7 +112,7 @@ def test_cli_fuse_writes_groups_and_traffic(tmp_path):
 
 
 def test_cli_fuse_bad_input_is_one_line_exit_2():
-    proc = subprocess.run([sys.executable, "-m", "accelsim", "run", "-w", "nin", "--no-sim", "-q", "--fuse"],
+    proc = subprocess.run([sys.executable, "-m", "accelsim", "run", "-w", str(NO_GRAPH), "--no-sim", "-q", "--fuse"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "carries no graph" in proc.stderr

@@ -42,7 +42,8 @@ def test_fuse_base_section_and_bad_keys():
     with pytest.raises(ConfigError, match=r"unknown sweep key 'fuse.budgett'.*fuse.objective, fuse.budget, fuse.seed"):
         sweep_from_dict({"version": 1, "name": "f", "base": {"arch": "eyeriss_v1", "workload": WORKLOAD},
                          "axes": [{"fuse.budgett": [1]}]})
-    bad = sweep_from_dict({"version": 1, "name": "f", "base": {"arch": "eyeriss_v1", "workload": "nin",
+    no_graph = str(Path(WORKLOAD).parent / "three_layers.yaml")     # no inputs: no graph
+    bad = sweep_from_dict({"version": 1, "name": "f", "base": {"arch": "eyeriss_v1", "workload": no_graph,
                                                                "layers": ["conv1"]},
                            "axes": [{"fuse.objective": ["energy"]}]})
     record = evaluate_point(next(iter(points(bad))))
