@@ -246,6 +246,22 @@ def test_shipped_hierarchies_run_whole_networks(arch, workload, units, net):
             assert not any(k[0] == "glb_cluster" and k[1] == "weight" for k in w)
 
 
+@pytest.mark.parametrize("arch,workload", [("eyeriss_v2", "mobilenet_v1"), ("hierarchy/simba_like", "resnet50")])
+def test_shipped_hierarchies_search_whole_networks(arch, workload):
+    """Issue 13's checks: MobileNet on the clustered Eyeriss v2 and ResNet-50 on Simba-like with
+    --search: every MAC layer searched by the general mapper, the MACs the zoo's, and (energy being
+    the objective, the search started from the named mapping) no layer above its named energy."""
+    named = json.loads(cli(arch, "-w", workload, "--json", "--no-sim").stdout)
+    out = cli(arch, "-w", workload, "--json", "--no-sim", "--search", "--search-budget", "200")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["search"]["searcher"].startswith("general mapper") and doc["totals"]["macs"] == named["totals"]["macs"]
+    assert {l["mapping_source"] for l in doc["layers"] if l["macs"]} == {"searched"}
+    for ln, ls in zip(named["layers"], doc["layers"]):
+        assert ls["energy_pj"] <= ln["energy_pj"] * (1 + 1e-12), ls["name"]
+    assert doc["totals"]["energy_pj"] < named["totals"]["energy_pj"]
+
+
 def test_level_list_config_is_refused_by_fixed_shape_commands():
     out = subprocess.run([sys.executable, "-m", "accelsim", "explain", "eyeriss_v2", "-w", "alexnet"], cwd=REPO,
                          capture_output=True, text=True, timeout=300)
