@@ -161,11 +161,12 @@ def searched_nests(h: Hierarchy, search):
 
 
 def run_nodes(h: Hierarchy, nodes: list[Node], dataflow: str, name: str,
-              spec: TransformerSpec | None = None, search=None) -> BlockResult:
+              spec: TransformerSpec | None = None, search=None, arch=None) -> BlockResult:
     """``search`` (a ``mapper.search.SearchSpec``): the GEMMs and the attention einsums are mapped by the
-    general mapper (:func:`searched_nests`) instead of the named mapping."""
+    general mapper (:func:`searched_nests`) instead of the named mapping; ``arch``: the fixed-shape arch
+    ``h`` was converted from, whose fixed path maps the batched matmuls (``movement.named_nests``)."""
     m = machine(h)
-    label, nest_of = named_nests(h) if search is None else searched_nests(h, search)
+    label, nest_of = named_nests(h, arch=arch) if search is None else searched_nests(h, search)
     cache: dict = {}
     out = [_node(m, h, n, dataflow, nest_of, cache) for n in nodes]
     table = table_for(h)

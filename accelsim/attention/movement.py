@@ -52,10 +52,12 @@ READ_ROLE = {"Q": IFMAP, "K": WEIGHT, "V": WEIGHT, "S": IFMAP, "A": IFMAP, "O": 
 NestOf = Callable[[Problem], LoopNest]
 
 
-def named_nests(h: Hierarchy, flow=None) -> tuple[str, NestOf]:
+def named_nests(h: Hierarchy, flow=None, arch=None) -> tuple[str, NestOf]:
     """(mapping label, problem -> the named nest of ``flow`` (a ``dataflows.registry`` flow; default
-    the hierarchy's dataflow): its rule, ``dataflows.nest_rule``, the mapping ``accelsim run`` gives
-    the problem alone), memoised per shape."""
+    the hierarchy's dataflow), memoised per shape): its rule (``dataflows.nest_rule``, the mapping
+    ``accelsim run`` gives the problem alone); with ``arch`` (the fixed-shape arch ``h`` was converted
+    from, ``hierarchy.from_arch``) a batched matmul gets the fixed path's named mapping of the same
+    grouped GEMM (:func:`fixed_bmm_nest`), as ``accelsim run`` on a fixed-shape arch does."""
     from dataflows import registry
     from dataflows.nest_rule import build
 
@@ -64,7 +66,7 @@ def named_nests(h: Hierarchy, flow=None) -> tuple[str, NestOf]:
             raise ConfigError(f"hierarchy {h.name!r} names no dataflow: the transformer's GEMMs are mapped by it "
                               "(dataflow: in the hierarchy YAML)", source=h.source, key="dataflow")
         flow = registry.get(h.dataflow)
-    if flow.rule is None:
+    if flow.rule is None and arch is None:
         raise ConfigError(f"dataflow {flow.name!r} has no rule for level-list hierarchies, so it cannot map the "
                           "transformer's GEMMs", source=h.source, key="dataflow")
     memo: dict = {}
@@ -72,10 +74,37 @@ def named_nests(h: Hierarchy, flow=None) -> tuple[str, NestOf]:
     def nest_of(p: Problem) -> LoopNest:
         k = (p.dims, p.tensors)
         if k not in memo:
-            memo[k] = build(flow.rule, p, h, flow.name)
+            fixed = fixed_bmm_nest(p, h, flow, arch) if arch is not None else None
+            memo[k] = fixed if fixed is not None else build(flow.rule, p, h, flow.name)
         return memo[k]
 
     return f"named {flow.name}", nest_of
+
+
+_BMM_OF_CONV = {"G": "B", "P": "M", "K": "N", "C": "K"}     # conv dims of a grouped GEMM -> bmm dims
+
+
+def fixed_bmm_nest(p: Problem, h: Hierarchy, flow, arch) -> LoopNest | None:
+    """The fixed path's named mapping of a batched matmul ``problem.bmm`` (dims B, M, N, K): the
+    grouped GEMM layer with the same MACs and tensors (B groups, M rows, N outputs and K inputs per
+    group), mapped by ``flow.named`` and converted (``loopnest.from_fixed``), its conv dims renamed
+    (G -> B, P -> M, K -> N, C -> K; N, Q, R, S are 1). None for another problem."""
+    from accelsim.loopnest import LevelMap, from_fixed
+    from workloads.layer import Layer, LayerKind
+
+    sizes = dict(p.dims)
+    if set(sizes) != {"B", "M", "N", "K"}:
+        return None
+    g = sizes["B"]
+    layer = Layer(p.name, LayerKind.GEMM, C=g * sizes["K"], K=g * sizes["N"], H=sizes["M"], groups=g)
+    nest = from_fixed(flow.named(layer, arch), h)
+
+    def rename(pairs: tuple) -> tuple:
+        return tuple((_BMM_OF_CONV[d], f) for d, f in pairs if d in _BMM_OF_CONV)
+
+    return LoopNest(tuple(LevelMap(lm.level, rename(lm.factors), tuple(_BMM_OF_CONV[d] for d in lm.order
+                                                                       if d in _BMM_OF_CONV),
+                                   lm.keeps, rename(lm.x), rename(lm.y)) for lm in nest.levels))
 
 
 def gemm_actions(problem: Problem, h: Hierarchy, nest: LoopNest) -> Actions:
@@ -181,4 +210,5 @@ def dram_words(a: Actions, h: Hierarchy) -> int:
     return sum(n for (lv, _, _), n in a.storage.items() if lv == top)
 
 
-__all__ = ["READ_ROLE", "add_actions", "buffer_index", "cascade_actions", "dram_words", "gemm_actions", "named_nests", "vector_actions"]
+__all__ = ["READ_ROLE", "add_actions", "buffer_index", "cascade_actions", "fixed_bmm_nest", "dram_words",
+           "gemm_actions", "named_nests", "vector_actions"]

@@ -8,7 +8,8 @@ the scores GEMM's outputs per group, E = its inputs per group, F = the A.V GEMM'
 
 :func:`attention_candidates` prices every dataflow of ``model.DATAFLOWS`` for each such run on the
 mapper's target hierarchy (a level-list hierarchy, or a fixed-shape arch's ``hierarchy.from_arch``),
-the einsums under the target dataflow's named mapping (``dataflows.nest_rule``): cycles (the
+the einsums under the target dataflow's named mapping (``dataflows.nest_rule``; on a fixed-shape
+arch the fixed path's, as each GEMM alone gets there): cycles (the
 dataflow's latency bound, ``cost.bound.bound_parts`` per phase) and DRAM words of the dataflow
 (``model.evaluate``), energy = its action table (``Result.actions``) priced by the one energy sum
 with the target's table.
@@ -56,14 +57,16 @@ def attention_runs(graph) -> dict[tuple[int, int], AttentionShape]:
     return out
 
 
-def attention_candidates(graph, h: Hierarchy, table, flow=None) -> dict[tuple[int, int], tuple[AttentionCost, ...]]:
+def attention_candidates(graph, h: Hierarchy, table, flow=None,
+                         arch=None) -> dict[tuple[int, int], tuple[AttentionCost, ...]]:
     """Every attention run of ``graph`` -> the cost of each dataflow on hierarchy ``h`` priced by
     ``table``, the einsums under ``flow``'s named mapping (a ``dataflows.registry`` flow; default the
-    hierarchy's dataflow) (module docstring)."""
+    hierarchy's dataflow; with ``arch``, the fixed-shape arch ``h`` comes from, the fixed path's named
+    mapping: ``movement.named_nests``) (module docstring)."""
     runs = attention_runs(graph)
     if not runs:
         return {}
-    _, nest_of = named_nests(h, flow)
+    _, nest_of = named_nests(h, flow, arch)
     memo: dict[AttentionShape, tuple[AttentionCost, ...]] = {}
     out = {}
     for key, shape in runs.items():

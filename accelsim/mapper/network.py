@@ -315,10 +315,10 @@ def plan_network(workload, arch, *, objective: str = "energy", budget: int = 200
         best_of[(j, i)] = best if best is not None else (
             f"capacity: the smallest tile needs {smallest} words, "
             + ", ".join(f"{lv!r} holds {level_words(h, lv):.0f}" for lv in levels))
-    if nest_for is not None:                    # attention: the dataflow by the objective
+    if nest_for is not None or target.arch is not None:     # attention: the dataflow by the objective
         from accelsim.attention.plan import attention_candidates
 
-        for (j, i), costs in attention_candidates(graph, h, target.table, target.flow).items():
+        for (j, i), costs in attention_candidates(graph, h, target.table, target.flow, target.arch).items():
             if i - j < max_group:
                 pick = [(c.dataflow, NodeCost("+".join(names[j:i + 1]), c.energy_pj, c.cycles, c.dram_words))
                         for c in costs]
