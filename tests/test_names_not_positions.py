@@ -4,8 +4,9 @@ shape's layout as bare numbers: 8 dims (``range(8)``, ``[1] * 8``, arrays of 8),
 the names (``workloads.layer.DIMS``, ``accelsim.energy.TENSORS`` / ``names.ROLES``,
 ``accelsim.mapping.LEVELS``, the count layouts' ``COL_*`` / ``NestLayout``).
 
-The numba kernels and their batch callers (speed's and sfull's files this session) still spell theirs: that check
-is a strict expected failure with the numbers, so it turns green (and must be un-marked) when they go.
+The numba kernels and their batch callers are checked apart: the sparse batch kernel (sfull's this session) still
+spells one; that check is a strict expected failure with the numbers, so it turns green (and must be un-marked) when
+it goes.
 """
 
 from __future__ import annotations
@@ -55,10 +56,9 @@ def test_no_positional_layout_outside_the_numba_kernels():
     assert found == {}, "\n".join(line for lines in found.values() for line in lines)
 
 
-@pytest.mark.xfail(strict=True, reason="the numba kernels still spell the fixed layout by number (measured: "
-                   "cost/fast.py 32 lines, cost/fast_nest.py 7, mapper/batch.py 5, mapper/nest_space.py 6, among them "
-                   "3 + 3 * level + tensor count columns in fast.py; mapper/sparse_batch.py 1); "
-                   "they are issue 13 item 7's (speed) and the sparse kernel's (sfull) this session")
+@pytest.mark.xfail(strict=True, reason="the sparse batch kernel still spells the fixed layout by number (measured: "
+                   "mapper/sparse_batch.py 1 line, range(3) over the tensors; sfull's this session); cost/fast.py, "
+                   "cost/fast_nest.py, mapper/batch.py and mapper/nest_space.py take theirs from the names")
 def test_the_numba_kernels_take_their_layout_from_the_names():
     found = {f: lines for f, lines in _hits().items() if f in KERNELS}
     assert found == {}, "\n".join(line for lines in found.values() for line in lines)

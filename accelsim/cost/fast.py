@@ -4,10 +4,10 @@
 batch of encoded mappings (accelsim.cost.encode) into a (B, K) int64 array, one row per mapping,
 columns in ``COLUMNS`` order::
 
-    0 macs, 1 cycles, 2 active_pes,
-    3 + 3*level + tensor     reads[level][tensor]    level: dram, glb, noc, rf; tensor: ifmap, weight, psum
-    15 + 3*level + tensor    writes[level][tensor]
-    27 + tensor              noc_transfers[tensor]
+    COL_MACS, COL_CYCLES, COL_ACTIVE_PES
+    COL_READS + NT*level + tensor     reads[level][tensor]    level: ACCESS_LEVELS (dram, glb, noc, rf)
+    COL_WRITES + NT*level + tensor    writes[level][tensor]   tensor: TENSOR_NAMES (ifmap, weight, psum)
+    COL_NOC + tensor                  noc_transfers[tensor]
 
 ``energy_batch`` and ``latency_bound_batch`` turn those rows into the mapper's two scores, so a
 search runs on arrays only.
@@ -35,20 +35,25 @@ from numba import njit
 from accelsim.cost.counts import ACCESS_LEVELS, L_DRAM, L_GLB, L_NOC, L_RF, TENSOR_NAMES, Counts
 from accelsim.cost.encode import LAYER_LEN, MappingArrays, encode, encode_layer
 from accelsim.errors import ConfigError
-from accelsim.mapping import COLS, DRAM, GLB, LEVELS, RELEVANT, RF, ROWS, Mapping
+from accelsim.mapping import COLS, DRAM, GLB, LEVELS, RELEVANT, RF, ROWS, TEMPORAL, Mapping
 from workloads.layer import DIMS, Layer
+
+# the layout's sizes from the names (numba reads these module globals as compile-time constants)
+ND, NT, NLV, NORD, NACC = len(DIMS), len(TENSOR_NAMES), len(LEVELS), len(TEMPORAL), len(ACCESS_LEVELS)
 
 COLUMNS: tuple[str, ...] = (("macs", "cycles", "active_pes")
                             + tuple(f"reads.{lv}.{t}" for lv in ACCESS_LEVELS for t in TENSOR_NAMES)
                             + tuple(f"writes.{lv}.{t}" for lv in ACCESS_LEVELS for t in TENSOR_NAMES)
                             + tuple(f"noc_transfers.{t}" for t in TENSOR_NAMES))
 NCOLS = len(COLUMNS)                   # 30
-COL_MACS, COL_CYCLES, COL_ACTIVE_PES, COL_READS, COL_WRITES, COL_NOC = 0, 1, 2, 3, 15, 27
+COL_MACS, COL_CYCLES, COL_ACTIVE_PES = (COLUMNS.index(c) for c in ("macs", "cycles", "active_pes"))
+COL_READS, COL_WRITES, COL_NOC = (COLUMNS.index(f"{k}.{TENSOR_NAMES[0]}") for k in
+                                  (f"reads.{ACCESS_LEVELS[0]}", f"writes.{ACCESS_LEVELS[0]}", "noc_transfers"))
 
-_REL = np.array([RELEVANT[t] for t in TENSOR_NAMES], dtype=np.int64)   # (3, 8)
-_NIRR = (8 - _REL.sum(axis=1)).astype(np.int64)                         # dims not indexing each tensor
-_IRR = np.zeros((3, 8), dtype=np.int64)
-for _t in range(3):
+_REL = np.array([RELEVANT[t] for t in TENSOR_NAMES], dtype=np.int64)   # (NT, ND)
+_NIRR = (ND - _REL.sum(axis=1)).astype(np.int64)                        # dims not indexing each tensor
+_IRR = np.zeros((NT, ND), dtype=np.int64)
+for _t in range(NT):
     _IRR[_t, :_NIRR[_t]] = np.flatnonzero(_REL[_t] == 0)
 
 # kernel error codes -> message (index of the mapping, level, dim are reported with it)
@@ -444,9 +449,9 @@ def _count_kernel(lay, geo, ah1, aw1, rel, irr, nirr, factors, orders, glb_keep,
     temporal_mask = np.int64(1 | 2 | 16)
     outputs = lay[0] * lay[1] * lay[2] * Dp * Dq
     ngc = lay[0] * lay[1] * lay[3]
-    relprod = np.ones(3, np.int64)   # product of the dims that index each tensor
-    for t in range(3):
-        for d in range(8):
+    relprod = np.ones(NT, np.int64)   # product of the dims that index each tensor
+    for t in range(NT):
+        for d in range(ND):
             if rel[t, d] != 0:
                 relprod[t] *= lay[d]
     # axis_sums depends on the layer and (tile P, tile R, slide, m, f) only: memoised, per axis,
@@ -455,33 +460,33 @@ def _count_kernel(lay, geo, ah1, aw1, rel, irr, nirr, factors, orders, glb_keep,
     while (1 << memo_bits) < memo_key.shape[1]:
         memo_bits += 1
     memo_shift = np.uint64(64 - memo_bits)
-    fac = np.ones((5, 8), np.int64)
-    spans = np.ones((5, 8), np.int64)
-    rank = np.zeros((5, 8), np.int64)    # a loop's place within its level (nest order)
-    present = np.zeros(8, np.int64)      # per dim: bit lv set when the dim has a loop (factor > 1) at lv
-    last_dim = np.zeros((5, 3), np.int64)  # per temporal level and tensor: its innermost loop indexing t
+    fac = np.ones((NLV, ND), np.int64)
+    spans = np.ones((NLV, ND), np.int64)
+    rank = np.zeros((NLV, ND), np.int64)    # a loop's place within its level (nest order)
+    present = np.zeros(ND, np.int64)      # per dim: bit lv set when the dim has a loop (factor > 1) at lv
+    last_dim = np.zeros((NLV, NT), np.int64)  # per temporal level and tensor: its innermost loop indexing t
     # tiles[sel, d]: product of d's factors below a cut: 0 the GLB (GLB, ROWS, COLS, RF), 1 the RF with
     # the array (ROWS, COLS, RF), 2 one PE's RF (RF), 3 the array's MAC operands (ROWS, COLS), 4 one MAC (1)
-    tiles = np.ones((5, 8), np.int64)
-    relbits = np.zeros(8, np.int64)      # per dim: bit t set when the dim indexes tensor t
-    for t in range(3):
-        for d in range(8):
+    tiles = np.ones((5, ND), np.int64)
+    relbits = np.zeros(ND, np.int64)      # per dim: bit t set when the dim indexes tensor t
+    for t in range(NT):
+        for d in range(ND):
             if rel[t, d] != 0:
                 relbits[d] |= 1 << t
-    for d in range(8):                   # spatial loops sit in dim order
+    for d in range(ND):                   # spatial loops sit in dim order
         rank[_ROWS, d] = d
         rank[_COLS, d] = d
     for b in range(factors.shape[0]):
         # ---- structural checks (legality.problems_of's factor and order rules), spans
-        for lv in range(5):
-            for d in range(8):
+        for lv in range(NLV):
+            for d in range(ND):
                 fac[lv, d] = factors[b, lv, d]
         fpes = 1.0
-        for d in range(8):
+        for d in range(ND):
             D = lay[d]
             sp = 1
             pm = 0
-            for lv in range(4, -1, -1):          # RF, COLS, ROWS, GLB, DRAM: inner -> outer
+            for lv in range(NLV - 1, -1, -1):    # RF, COLS, ROWS, GLB, DRAM: inner -> outer
                 f = fac[lv, d]
                 spans[lv, d] = sp
                 if f < 1:
@@ -501,21 +506,21 @@ def _count_kernel(lay, geo, ah1, aw1, rel, irr, nirr, factors, orders, glb_keep,
         if fpes > 4.0e18:
             return b, 500
         pes = 1
-        for d in range(8):
+        for d in range(ND):
             pes *= tiles[3, d]
-        for o in range(3):
+        for o in range(NORD):
             lv = (_DRAM, _GLB, _RF)[o]
             seen = 0
-            for k in range(8):
+            for k in range(ND):
                 v = orders[b, o, k]
-                if v < 0 or v > 7:
+                if v < 0 or v >= ND:
                     return b, 400 + o * 10
                 seen |= 1 << v
                 rank[lv, v] = k
-            if seen != 255:
+            if seen != (1 << ND) - 1:
                 return b, 400 + o * 10
             # the innermost loop at this level indexing each tensor
-            for t in range(3):
+            for t in range(NT):
                 last_dim[lv, t] = -1
             found = 0
             for k in range(7, -1, -1):
@@ -523,7 +528,7 @@ def _count_kernel(lay, geo, ah1, aw1, rel, irr, nirr, factors, orders, glb_keep,
                 if fac[lv, v] > 1:
                     new = relbits[v] & ~found
                     if new != 0:
-                        for t in range(3):
+                        for t in range(NT):
                             if (new >> t) & 1:
                                 last_dim[lv, t] = v
                         found |= new
@@ -532,7 +537,7 @@ def _count_kernel(lay, geo, ah1, aw1, rel, irr, nirr, factors, orders, glb_keep,
         for c in range(out.shape[1]):
             out[b, c] = 0
         # ---- every hop of every tensor's chain
-        for t in range(3):
+        for t in range(NT):
             gk = glb_keep[b, t] != 0
             rk = rf_keep[b, t] != 0
             nchain = 2 + (1 if gk else 0) + (1 if rk else 0)
@@ -646,49 +651,49 @@ def _count_kernel(lay, geo, ah1, aw1, rel, irr, nirr, factors, orders, glb_keep,
                 pl = _L_DRAM if par == _DRAM else (_L_GLB if par == _GLB else _L_RF)
                 cl = _L_GLB if ch == _GLB else _L_RF
                 if t < 2:
-                    out[b, 3 + 3 * pl + t] += vol_u - ovl_u
+                    out[b, COL_READS + NT * pl + t] += vol_u - ovl_u
                     if buffer_child:
-                        out[b, 15 + 3 * cl + t] += vol_p - ovl_p
+                        out[b, COL_WRITES + NT * cl + t] += vol_p - ovl_p
                     if between:
-                        out[b, 3 + 3 * _L_NOC + t] += vol_p - ovl_p
-                        out[b, 27 + t] += vol_u - ovl_u
+                        out[b, COL_READS + NT * _L_NOC + t] += vol_p - ovl_p
+                        out[b, COL_NOC + t] += vol_u - ovl_u
                 elif not streamed:
                     first = outputs
                     if par == _RF:               # counts.spatial_copies: one partial sum per PE
                         first = relprod[t]
-                        for d in range(8):
+                        for d in range(ND):
                             if rel[t, d] == 0 and present[d] & spatial_mask != 0:
                                 first *= _tuples(lay[d], present[d] & spatial_mask, present[d], fac[0, d],
                                                  fac[1, d], fac[2, d], fac[3, d], fac[4, d], spans[0, d],
                                                  spans[1, d], spans[2, d], spans[3, d], spans[4, d])
-                    out[b, 15 + 3 * pl + t] += vol_u
-                    out[b, 3 + 3 * pl + t] += vol_u - first
+                    out[b, COL_WRITES + NT * pl + t] += vol_u
+                    out[b, COL_READS + NT * pl + t] += vol_u - first
                     if buffer_child:
-                        out[b, 3 + 3 * cl + t] += vol_p
-                        out[b, 15 + 3 * cl + t] += vol_u - outputs
+                        out[b, COL_READS + NT * cl + t] += vol_p
+                        out[b, COL_WRITES + NT * cl + t] += vol_u - outputs
                     if between:
-                        out[b, 15 + 3 * _L_NOC + t] += vol_p
-                        out[b, 3 + 3 * _L_NOC + t] += vol_u - outputs
-                        out[b, 27 + t] += 2 * vol_u - outputs
+                        out[b, COL_WRITES + NT * _L_NOC + t] += vol_p
+                        out[b, COL_READS + NT * _L_NOC + t] += vol_u - outputs
+                        out[b, COL_NOC + t] += 2 * vol_u - outputs
                 else:
-                    out[b, 3 + 3 * pl + t] += vol_u
-                    out[b, 15 + 3 * pl + t] += vol_u
+                    out[b, COL_READS + NT * pl + t] += vol_u
+                    out[b, COL_WRITES + NT * pl + t] += vol_u
                     if between:
-                        out[b, 3 + 3 * _L_NOC + t] += vol_u
-                        out[b, 15 + 3 * _L_NOC + t] += vol_p
-                        out[b, 27 + t] += 2 * vol_u
+                        out[b, COL_READS + NT * _L_NOC + t] += vol_u
+                        out[b, COL_WRITES + NT * _L_NOC + t] += vol_p
+                        out[b, COL_NOC + t] += 2 * vol_u
         # ---- counts.temporal_steps: tuples of the temporal loops
         cycles = 1
-        for d in range(8):
+        for d in range(ND):
             kept = present[d] & temporal_mask
             if kept == present[d]:
                 cycles *= lay[d]
             elif kept != 0:
                 cycles *= _tuples(lay[d], kept, present[d], fac[0, d], fac[1, d], fac[2, d], fac[3, d], fac[4, d],
                                   spans[0, d], spans[1, d], spans[2, d], spans[3, d], spans[4, d])
-        out[b, 0] = lay[16]
-        out[b, 1] = cycles
-        out[b, 2] = pes
+        out[b, COL_MACS] = lay[16]
+        out[b, COL_CYCLES] = cycles
+        out[b, COL_ACTIVE_PES] = pes
     return -1, 0
 
 
@@ -787,9 +792,9 @@ def counts_of_row(row: np.ndarray) -> Counts:
     v = np.asarray(row, dtype=np.int64).tolist()       # Python ints
     return Counts(
         macs=v[COL_MACS], cycles=v[COL_CYCLES], active_pes=v[COL_ACTIVE_PES],
-        reads=tuple(tuple(v[COL_READS + 3 * lv + t] for t in range(3)) for lv in range(4)),
-        writes=tuple(tuple(v[COL_WRITES + 3 * lv + t] for t in range(3)) for lv in range(4)),
-        noc_transfers=tuple(v[COL_NOC + t] for t in range(3)),
+        reads=tuple(tuple(v[COL_READS + NT * lv + t] for t in range(NT)) for lv in range(NACC)),
+        writes=tuple(tuple(v[COL_WRITES + NT * lv + t] for t in range(NT)) for lv in range(NACC)),
+        noc_transfers=tuple(v[COL_NOC + t] for t in range(NT)),
     )
 
 
@@ -843,9 +848,9 @@ def _latency_kernel(c, dram_wpc, glb_wpc, noc_ab, out):
     for b in range(c.shape[0]):
         dram_words = 0
         glb_words = 0
-        for t in range(3):
-            dram_words += c[b, COL_READS + t] + c[b, COL_WRITES + t]
-            glb_words += c[b, COL_READS + 3 + t] + c[b, COL_WRITES + 3 + t]
+        for t in range(NT):
+            dram_words += c[b, COL_READS + NT * _L_DRAM + t] + c[b, COL_WRITES + NT * _L_DRAM + t]
+            glb_words += c[b, COL_READS + NT * _L_GLB + t] + c[b, COL_WRITES + NT * _L_GLB + t]
         v = float(c[b, COL_CYCLES])
         dram = 0.0 if math.isinf(dram_wpc) else dram_words / dram_wpc
         glb = glb_words / glb_wpc

@@ -168,7 +168,7 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
     pres = np.zeros(D, np.int64)          # per dim: bit s set where it has a loop (factor > 1)
     inner = np.ones(D, np.int64)          # per dim: product of its factors
     rank = np.zeros((L, D), np.int64)     # per level: a dim's place in its loop order
-    relpos = np.zeros((L, 3), np.int64)   # per level and role: bit k set when the k-th dim of the
+    relpos = np.zeros((L, nr), np.int64)   # per level and role: bit k set when the k-th dim of the
                                           # level's order loops there (factor > 1) and indexes the role
                                           # (three roles, accelsim.names.ROLES: written out below)
     spnz = np.zeros(L, np.int64)          # per level: 1 when its fanout has a loop
@@ -176,13 +176,13 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
     vV = np.zeros(L + 1, np.int64)
     vO = np.zeros(L + 1, np.int64)
     relbits = np.zeros(D, np.int64)
-    lvmask = np.zeros(3, np.int64)        # per role: bit i set when level i has a loop indexing it
-    irr = np.zeros((3, D), np.int64)      # per role the dims that do not index it
-    nirr = np.zeros(3, np.int64)
-    cpl = np.zeros((3, max(NC, 1)), np.int64)   # per role its coupled axes
-    ncpl = np.zeros(3, np.int64)
-    relsize = np.ones(3, np.int64)       # per role the product of the sizes of the dims indexing it
-    for t in range(3):
+    lvmask = np.zeros(nr, np.int64)       # per role: bit i set when level i has a loop indexing it
+    irr = np.zeros((nr, D), np.int64)     # per role the dims that do not index it
+    nirr = np.zeros(nr, np.int64)
+    cpl = np.zeros((nr, max(NC, 1)), np.int64)  # per role its coupled axes
+    ncpl = np.zeros(nr, np.int64)
+    relsize = np.ones(nr, np.int64)      # per role the product of the sizes of the dims indexing it
+    for t in range(nr):
         for d in range(D):
             if rel[t, d] != 0:
                 relbits[d] |= 1 << t
@@ -203,8 +203,8 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
     for d in range(D):
         macs *= sizes[d]
     # per role: the streamed volume below every fanout (every loop kept: one-element tiles)
-    strm = np.zeros(3, np.int64)
-    for t in range(3):
+    strm = np.zeros(nr, np.int64)
+    for t in range(nr):
         v = plain[t]
         for j in range(nirr[t]):
             v *= sizes[irr[t, j]]

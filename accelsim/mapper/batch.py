@@ -14,7 +14,10 @@ from accelsim.constraints import movable, pin_arrays, violates, whole_at
 from accelsim.cost.encode import MappingArrays
 from accelsim.mapper.space import allowed_dims, keeps, rf_options, spatial_options
 from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS
-from workloads.layer import Layer
+from accelsim.names import ROLES
+from workloads.layer import DIMS, Layer
+
+ND, NT = len(DIMS), len(ROLES)       # dims, tensors (numba reads these globals as constants)
 
 _REL = np.array([RELEVANT[t] for t in ("ifmap", "weight", "psum")], dtype=bool)   # (3, 8)
 
@@ -58,8 +61,8 @@ def _touched(a, b, stride, dil):
 def _tile_need(lay, f, first_level):
     """Words of each tensor's tile spanning the levels first_level..RF of factors f (5, 8)
     (accelsim.tiles.tile_extents)."""
-    t = np.empty(8, dtype=np.int64)
-    for d in range(8):
+    t = np.empty(ND, dtype=np.int64)
+    for d in range(ND):
         v = 1
         for level in range(first_level, 5):
             v *= f[level, d]
@@ -75,7 +78,7 @@ def _glb_need(lay, factors, glb_keep):
     out = np.zeros((factors.shape[0], 3), dtype=np.int64)
     for i in range(factors.shape[0]):
         need = _tile_need(lay, factors[i], 1)
-        for k in range(3):
+        for k in range(NT):
             if glb_keep[i, k]:
                 out[i, k] = need[k]
     return out
@@ -93,7 +96,7 @@ def _rf_ok(lay, factors, rf_keep, per_tensor_cap, shared_cap):
     for i in range(factors.shape[0]):
         need = _tile_need(lay, factors[i], 4)
         total = 0
-        for k in range(3):
+        for k in range(NT):
             if rf_keep[i, k]:
                 total += need[k]
                 if shared_cap < 0 and need[k] > per_tensor_cap[k]:
@@ -131,7 +134,7 @@ class BatchSpace:
         from accelsim.mapper.space import _candidates
 
         cands = [_candidates(int(D)) for D in self.dims]
-        self.cand = np.ones((8, max(len(c) for c in cands)), dtype=np.int64)
+        self.cand = np.ones((ND, max(len(c) for c in cands)), dtype=np.int64)
         self.ncand = np.array([len(c) for c in cands], dtype=np.int64)
         for d, c in enumerate(cands):
             self.cand[d, :len(c)] = c

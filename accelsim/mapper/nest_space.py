@@ -27,6 +27,7 @@ from accelsim.names import AXES, ROLES
 
 U_PER_NEST = 256          # uniforms per nest a numba call may draw (cycled if it needs more)
 REPAIRS = 48              # halvings tried per nest before it is dropped
+NR = len(ROLES)           # roles (tensors); numba reads it as a constant
 
 
 @njit(cache=True, inline="always")
@@ -81,7 +82,7 @@ def _close(sizes, slot_lev, slot_kind, rest, factors, spatial, b, d):
 def _shrinkable(over, rel, rest, first, factors, spatial, b, lev, kind, s, d):
     """Slot ``s`` of dim ``d`` is inside the tile, its factor > 1, and ``d`` indexes an overflowing role."""
     hit = False
-    for t in range(3):
+    for t in range(NR):
         if (over >> t) & 1 and rel[t, d] != 0:
             hit = True
     return hit and s > rest[d] and rest[d] < first and _get(factors, spatial, b, lev, kind, d) > 1
@@ -96,7 +97,7 @@ def _legalize(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, ca
     S = slot_lev.shape[0]
     NU = u.shape[1]
     ext = np.ones(D, np.int64)
-    words = np.zeros(3, np.int64)
+    words = np.zeros(NR, np.int64)
     for lev in range(L - 1, 0, -1):
         if cap_words[lev, 0] <= 0:
             continue
@@ -109,7 +110,7 @@ def _legalize(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, ca
                 for s in range(first, S):
                     e *= _get(factors, spatial, b, slot_lev[s], slot_kind[s], d)
                 ext[d] = e if e < sizes[d] else sizes[d]
-            for t in range(3):
+            for t in range(NR):
                 w = 1
                 for d in range(D):
                     if rel[t, d] != 0:
@@ -131,11 +132,11 @@ def _legalize(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, ca
                 if cap_words[lev, g] <= 0:
                     continue
                 need = 0
-                for t in range(3):
+                for t in range(NR):
                     if cap_roles[lev, g, t] != 0 and keeps[b, lev, t] != 0:
                         need += words[t]
                 if need > cap_words[lev, g]:
-                    for t in range(3):
+                    for t in range(NR):
                         if cap_roles[lev, g, t] != 0 and keeps[b, lev, t] != 0:
                             over |= 1 << t
             if over == 0:
@@ -239,7 +240,7 @@ def _propose(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, kee
                 perm[j] = x
             for d in range(D):
                 orders[b, lev, d] = perm[d]
-            for t in range(3):
+            for t in range(NR):
                 if lev == 0:
                     keeps[b, lev, t] = 1
                 else:
