@@ -160,3 +160,32 @@ def test_four_core_group_multicasts_resident_weights_to_every_core():
     # more under keep, 7x7/2 pad 3 conv then 3x3/2 pool: more input than one core, never less)
     one = count_group(replace(counts.group, cores=1), graph)
     assert ins > one.dram_reads["conv1.input"]
+
+
+def test_fewer_cores_halo_words_and_the_mappers_choice():
+    """eyeriss_4core: a group runs on 4, 2 or 1 of its cores. conv2_2b + add of ResNet-18 at 4x14 keep:
+    each block boundary refetches the 2-row halo of conv2_2b's input (2 x 56 x 64 = 7,168 words): 638,976
+    DRAM words on 1 core, + 7,168 on 2, + 3 x 7,168 on 4. On ResNet-18's first nodes (energy) every fused
+    group runs on the core count that costs least at its tile among 4, 2 and 1 (not always all 4)."""
+    from dataclasses import replace
+
+    from accelsim.hierarchy import level_list
+    from workloads.graph import Graph
+    from workloads.layer import Workload
+
+    r18 = zoo.get("resnet18").graph
+    words = [count_group(FusedGroup(("conv2_2b", "conv2_2_add"), rows=4, cols=14, cores=k), r18).dram_words
+             for k in (1, 2, 4)]
+    assert words == [638_976, 638_976 + 7_168, 638_976 + 3 * 7_168]
+    k = r18.position("conv2_2_add") + 1
+    head = Graph(r18.nodes[:k], r18.inputs[:k])
+    h = level_list("eyeriss_4core")
+    target = target_of(h)
+    plan = plan_network(Workload("r18_head", head.mac_layers(), head), h, objective="energy", seed=0)
+    fused = [g for g in plan.groups if g.counts is not None]
+    assert fused and any(g.group.cores < 4 for g in fused)
+    def energy(group: FusedGroup) -> float:
+        return group_cost(count_group(group, head), level_counts(group, head, h, rule_nest(target.flow)), target).energy_pj
+
+    for g in fused:
+        assert g.cost.energy_pj == energy(g.group) <= min(energy(replace(g.group, cores=c)) for c in (4, 2, 1))

@@ -30,7 +30,9 @@ group.
 
 Levels: every storage level below the backing store that keeps ifmap, weight and psum (the
 intermediates are one layer's psum and the next one's ifmap; the inner mappings read weights from
-it) is a candidate; the cheapest level whose capacity holds the group's peak wins.
+it) is a candidate; the cheapest level whose capacity holds the group's peak wins. Cores: the best
+tile, mode and level on all instances of the level is then tried on half, a quarter, ... down to one
+instance (``_core_counts``; the others idle for the group), and kept if it scores better.
 
 Seeded and budgeted: ``budget`` group evaluations in all; when a run has more candidate tiles than
 its share, a ``random.Random(seed)`` sample of them is scored (the whole-layer tile always is).
@@ -39,7 +41,7 @@ its share, a ``random.Random(seed)`` sample of them is scored (the whole-layer t
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from accelsim.cost.actions import Actions, count_actions, streamed_actions
@@ -238,6 +240,16 @@ def group_cost(counts: GroupCounts, levels: tuple[LayerLevels, ...], target: Tar
     return NodeCost("+".join(counts.group.layers), energy, _latency(compute, words, target), words)
 
 
+def _core_counts(instances: int) -> tuple[int, ...]:
+    """Cores a group may use: all instances of its level, then halved down to 1 (4: 4, 2, 1). Fewer
+    cores fetch and recompute fewer block-edge halos and multicast resident weights to fewer cores,
+    for a longer latency."""
+    out = [instances]
+    while out[-1] > 1:
+        out.append(out[-1] // 2)
+    return tuple(out)
+
+
 def _tiles(last) -> list[tuple[int, int]]:
     rows = sorted({min(last.P, 1 << k) for k in range(0, last.P.bit_length() + 1)})
     cols = sorted({0} | {q for q in (last.Q // 4, last.Q // 2) if q >= 1})
@@ -300,18 +312,24 @@ def plan_network(workload, arch, *, objective: str = "energy", budget: int = 200
             cands = whole + rng.sample([x for x in cands if x not in whole], share - 1) if share > 1 else whole
         best: Best | None = None
         smallest = None
-        for r, c, m, w, lv in cands:
-            group = FusedGroup(group_names, rows=r, cols=c, mode=m, level=lv, weights_resident=w,
-                               cores=level_instances(h, lv))
+        tried = [FusedGroup(group_names, rows=r, cols=c, mode=m, level=lv, weights_resident=w,
+                            cores=level_instances(h, lv)) for r, c, m, w, lv in cands]
+        refined = False
+        while tried:
+            group = tried.pop(0)
             counts = count_group(group, graph)
             evaluated += 1
             smallest = counts.peak if smallest is None else min(smallest, counts.peak)
-            if counts.peak > level_words(h, lv):
-                continue
-            inner = level_counts(group, graph, h, nest_for, cache)
-            cost = group_cost(counts, inner, target)
-            if best is None or score(cost) < best[0]:
-                best = (score(cost), cost, counts, inner)
+            if counts.peak <= level_words(h, group.level):
+                inner = level_counts(group, graph, h, nest_for, cache)
+                cost = group_cost(counts, inner, target)
+                if best is None or score(cost) < best[0]:
+                    best = (score(cost), cost, counts, inner)
+            if not tried and not refined and best is not None:            # the winner on fewer cores
+                refined = True
+                won = best[2]
+                assert isinstance(won, GroupCounts)
+                tried = [replace(won.group, cores=k) for k in _core_counts(won.group.cores)[1:]]
         best_of[(j, i)] = best if best is not None else (
             f"capacity: the smallest tile needs {smallest} words, "
             + ", ".join(f"{lv!r} holds {level_words(h, lv):.0f}" for lv in levels))
