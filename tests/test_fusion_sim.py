@@ -95,3 +95,37 @@ def test_four_cores_step_two_is_the_mappers_compute():
     assert math.isclose(tile_bound(work), max(map(sum, zip(*(lv.cycles_by_core for lv in levels)))), rel_tol=1e-12)
     sim = simulate_tiles(work, 1.8, first)
     assert len(sim.cores) == 4 and sim.cycles >= sim.compute and sim.dram_words == count_group(group, graph).dram_words
+
+
+@pytest.mark.parametrize("mode, a_rows, loads, cycles", [
+    ("recompute", (3, 4, 4, 3), (64, 96, 96, 64), 15_268),
+    ("keep", (3, 2, 2, 1), (64, 32, 32, 0), 11_812),
+])
+def test_real_group_on_one_pe_by_hand(mode, a_rows, loads, cycles):
+    """Two 3x3 pad-1 convs on 8x8 (C 2 -> 4 -> 3), tiles of 2 rows, on DRAM -> GLB -> one MAC with no
+    bandwidth limits: a step takes its tile's MACs. Conv a computes ``a_rows`` rows per tile (x 8 x 4
+    outputs x 18 MACs), b 2 rows (x 8 x 3 x 36 = 1,728); the input bands are ``loads`` words (x 8
+    columns x 2 channels), the weights 72 + 108 = 180 words first, each output tile 48 words, at 1
+    word/cycle. By hand: the array waits for the weights and tile 0 (180 + 64 = 244 cycles: input),
+    then every later load is done before its step, so cycles = 244 + all MACs + the last store (48)."""
+    from accelsim.hierarchy import Hierarchy, Storage
+    from accelsim.names import DRAM, GLB, IFMAP, PSUM, REG, ROLES, WEIGHT
+    from dataflows import registry
+    from workloads.graph import GraphBuilder
+    from workloads.layer import conv
+
+    one_pe = Hierarchy("one_pe", (Storage(DRAM, ROLES), Storage(GLB, ROLES),
+                                  Storage(REG, ROLES, (((IFMAP,), 1), ((WEIGHT,), 1), ((PSUM,), 1)))))
+    g = GraphBuilder()
+    g.add(conv("a", C=2, K=4, H=8, R=3, pad=1))
+    g.add(conv("b", C=4, K=3, H=8, R=3, pad=1))
+    graph = g.graph()
+    group = FusedGroup(("a", "b"), rows=2, mode=mode)
+    steps = tile_cycles(group, graph, one_pe, rule_nest(registry.get("rs")))
+    assert steps == tuple((0, (r * 8 * 4 * 18, 2 * 8 * 3 * 36)) for r in a_rows)
+    work, first = tile_work(group, graph, steps)
+    assert first == 180 and tuple(w.load for w in work) == loads and {w.store for w in work} == {48}
+    sim = simulate_tiles(work, 1.0, first)
+    macs = sum(r * 8 * 4 * 18 + 2 * 8 * 3 * 36 for r in a_rows)
+    assert (sim.cycles, sim.compute, sim.stalls) == (cycles, macs, {"input": 244, "intermediate": 0, "output": 0})
+    assert cycles == 244 + macs + 48
