@@ -4,16 +4,13 @@ shape's layout as bare numbers: 8 dims (``range(8)``, ``[1] * 8``, arrays of 8),
 the names (``workloads.layer.DIMS``, ``accelsim.energy.TENSORS`` / ``names.ROLES``,
 ``accelsim.mapping.LEVELS``, the count layouts' ``COL_*`` / ``NestLayout``).
 
-The numba kernels and their batch callers are checked apart: the sparse batch kernel (sfull's this session) still
-spells one; that check is a strict expected failure with the numbers, so it turns green (and must be un-marked) when
-it goes.
+The numba kernels and their batch callers (cost/fast.py, cost/fast_nest.py, mapper/batch.py, nest_space.py,
+sparse_batch.py) are checked apart, with the same patterns.
 """
 
 from __future__ import annotations
 
 import re
-
-import pytest
 
 from tests.conftest import REPO
 
@@ -56,9 +53,6 @@ def test_no_positional_layout_outside_the_numba_kernels():
     assert found == {}, "\n".join(line for lines in found.values() for line in lines)
 
 
-@pytest.mark.xfail(strict=True, reason="the sparse batch kernel still spells the fixed layout by number (measured: "
-                   "mapper/sparse_batch.py 1 line, range(3) over the tensors; sfull's this session); cost/fast.py, "
-                   "cost/fast_nest.py, mapper/batch.py and mapper/nest_space.py take theirs from the names")
 def test_the_numba_kernels_take_their_layout_from_the_names():
     found = {f: lines for f, lines in _hits().items() if f in KERNELS}
     assert found == {}, "\n".join(line for lines in found.values() for line in lines)

@@ -42,6 +42,9 @@ from accelsim.hierarchy import from_arch
 from accelsim.loopnest import LevelMap, LoopNest
 from accelsim.mapper.batch import _tile_need
 from accelsim.mapping import COLS, ROWS
+from accelsim.mapping import DRAM as DRAM_LEVEL
+from accelsim.mapping import GLB as GLB_LEVEL
+from accelsim.mapping import LEVELS as MAPPING_LEVELS
 from accelsim.mapping import RF as RF_LEVEL
 from accelsim.names import (
     ANY_ROLE,
@@ -70,8 +73,12 @@ from accelsim.sparse.model import balanced, imbalance_t, mac_q, plan, ratio_of, 
 from accelsim.sparse.spec import WORST, SparseSpec, check
 
 LEVELS = (DRAM, GLB, RF, REG)
-START = {0: 0, 1: 1, 2: 4, 3: 5}      # level index -> first mapping level (accelsim.mapping.LEVELS) below its cut
+NO_LOOPS = len(MAPPING_LEVELS)        # below the register: no mapping level
+# level index (LEVELS) -> first mapping level (accelsim.mapping.LEVELS) below its cut
+START = {LEVELS.index(DRAM): DRAM_LEVEL, LEVELS.index(GLB): GLB_LEVEL, LEVELS.index(RF): RF_LEVEL,
+         LEVELS.index(REG): NO_LOOPS}
 DATA_K, META_K, GATED_K, MACS_K, GMACS_K = range(5)
+N_ROLES = len(ROLES)
 
 
 def unsupported(spec: SparseSpec, models: dict, reg_keep: tuple[bool, ...]) -> str | None:
@@ -172,7 +179,7 @@ class SparseBatch:
                 else:
                     skipped_macs += lost
                 self.steps.append((ks, st.gate, q, None))
-            elif st.child == n or START[st.child] == 5:      # the compute, or a child with no loops below its cut
+            elif st.child == n or START[st.child] == NO_LOOPS:      # the compute, or a child with no loops below its cut
                 ext = None if st.child == n else {d: 1 for d in problem.dim_names}
                 self.steps.append((ks, st.gate, step_q(st, problem, ext, models, n), None))
             else:
@@ -215,7 +222,7 @@ class SparseBatch:
                                   kidx[(GLB, PSUM, DOWN)]], dtype=np.int64)
         # capacity: per level with groups, per kept role its words per dense tile word, or a cache
         self.caps: list[tuple[int, tuple, dict[str, tuple[float, _Cache | None]]]] = []
-        for li in (1, 2, 3):
+        for li in (LEVELS.index(GLB), LEVELS.index(RF), LEVELS.index(REG)):
             level = h.levels[li]
             kept = nest.levels[li].keeps
             per_role: dict[str, tuple[float, _Cache | None]] = {}
@@ -241,10 +248,11 @@ class SparseBatch:
 
     # ---- capacity ---------------------------------------------------------------------------
     def words(self, factors: np.ndarray, lay: np.ndarray, li: int) -> dict[str, np.ndarray]:
-        """Per kept role, (B,) compressed words of its tile at level ``li`` (1 glb, 2 rf, 3 reg)."""
+        """Per kept role, (B,) compressed words of its tile at level ``li`` (an index of LEVELS below DRAM)."""
         _, _, per_role = self.caps[li - 1]
         out = {}
-        dense = _needs(lay, factors, START[li]) if li < 3 else np.ones((len(factors), 3), dtype=np.int64)
+        dense = (_needs(lay, factors, START[li]) if START[li] < NO_LOOPS
+                 else np.ones((len(factors), N_ROLES), dtype=np.int64))
         for r, (c, cache) in per_role.items():
             if cache is None:
                 out[r] = dense[:, ROLES.index(r)] * c
@@ -265,11 +273,11 @@ class SparseBatch:
         return out
 
     def glb_over(self, factors: np.ndarray, lay: np.ndarray) -> np.ndarray:
-        return self.over(factors, lay, 1)
+        return self.over(factors, lay, LEVELS.index(GLB))
 
     def rf_fits(self, factors: np.ndarray, lay: np.ndarray) -> np.ndarray:
-        fits = ~self.over(factors, lay, 2).any(axis=1)
-        return np.asarray(fits & ~self.over(factors, lay, 3).any(axis=1))
+        fits = ~self.over(factors, lay, LEVELS.index(RF)).any(axis=1)
+        return np.asarray(fits & ~self.over(factors, lay, LEVELS.index(REG)).any(axis=1))
 
     # ---- scores -----------------------------------------------------------------------------
     def score(self, counts: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -343,17 +351,17 @@ def _lockstep(factors):
             if factors[i, ROWS, d] > 1 or factors[i, COLS, d] > 1:
                 spatial = True
             rf *= factors[i, RF_LEVEL, d]
-            every *= factors[i, 0, d] * factors[i, 1, d] * factors[i, RF_LEVEL, d]
+            every *= factors[i, DRAM_LEVEL, d] * factors[i, GLB_LEVEL, d] * factors[i, RF_LEVEL, d]
         out[i] = rf if spatial else every
     return out
 
 
 @njit(cache=True)
 def _needs(lay, factors, first_level):
-    out = np.zeros((factors.shape[0], 3), dtype=np.int64)
+    out = np.zeros((factors.shape[0], N_ROLES), dtype=np.int64)
     for i in range(factors.shape[0]):
         need = _tile_need(lay, factors[i], first_level)
-        for k in range(3):
+        for k in range(N_ROLES):
             out[i, k] = need[k]
     return out
 
