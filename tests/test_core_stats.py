@@ -82,6 +82,8 @@ def _docs() -> dict:
     from accelsim import report_hierarchy
     from accelsim.hierarchy import load_architecture, load_hierarchy
     from accelsim.pipeline_hierarchy import run_hierarchy
+    from accelsim.sparse.layer import Sparsity
+    from accelsim.sparse.spec import load_spec
     from tests.conftest import REPO
     from workloads.problems import load_problem_workload
     from workloads.selection import select_layers
@@ -90,6 +92,8 @@ def _docs() -> dict:
     return {
         "fixed, simulated": report.stats(run(load_arch("eyeriss_v1"), zoo.get("alexnet").select(["CONV5", "FC8"]),
                                                       simulate=True)),
+        "fixed, sparse, simulated": report.stats(run(load_arch("eyeriss_v1"), zoo.get("alexnet_sparse").select(["CONV5"]),
+                                                     simulate=True, sparsity=Sparsity(load_spec("eyeriss_v1")))),
         "hierarchy, simulated": report_hierarchy.stats(run_hierarchy(load_architecture("eyeriss_v2"), small, None)),
         "hierarchy with areas, --no-sim": report_hierarchy.stats(run_hierarchy(
             load_hierarchy(str(REPO / "tests" / "data" / "core_energy_v2.yaml")), small, "rs", simulate=False)),
