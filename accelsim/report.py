@@ -160,17 +160,43 @@ CSV_COLUMNS = ("name", "kind", "macs", "cycles", "ideal_cycles", "active_pes", "
                  for rw in ("reads", "writes")), "mapping")
 
 
+SPARSE_CSV = ("effective_macs", "gated_macs", "skipped_macs", "ideal_cycles", "sim_cycles", "energy_pj")
+SPARSE_WORDS = ("data", "metadata", "gated", "skipped")
+
+
+def sparse_csv(layers: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """The layers.csv columns of a run with sparsity (none without): ``sparse_`` + each of
+    :data:`SPARSE_CSV` (``sim_cycles`` empty when not simulated), then per storage level its words of
+    data, metadata, gated and skipped (``sparse_LEVEL_data`` ...); a layer without a sparse view
+    (no MACs) leaves them empty. Header and one row of cells per layer."""
+    views = [l.get("sparse") for l in layers]
+    first = next((v for v in views if v), None)
+    if first is None:
+        return [], [[] for _ in layers]
+    levels = list(first["levels"])
+    head = [f"sparse_{k}" for k in SPARSE_CSV] + [f"sparse_{lv}_{k}" for lv in levels for k in SPARSE_WORDS]
+    rows = []
+    for v in views:
+        if not v:
+            rows.append([""] * len(head))
+            continue
+        rows.append([f"{v[k]:.6g}" if k in v else "" for k in SPARSE_CSV]
+                    + [f"{v['levels'][lv][k]:.6g}" for lv in levels for k in SPARSE_WORDS])
+    return head, rows
+
+
 def layers_csv(doc: dict) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for l in doc["layers"]:
+    sp_head, sp_rows = sparse_csv(doc["layers"])
+    w.writerow([*CSV_COLUMNS, *sp_head])
+    for l, sp_row in zip(doc["layers"], sp_rows):
         row = [l["name"], l["kind"], l["macs"], l["cycles"], l["ideal_cycles"], l["active_pes"],
                f"{l['utilization']:.6f}", f"{l['energy_pj']:.6g}",
                f"{l['energy_pj'] / l['macs']:.6g}" if l["macs"] else "",
                *(f"{l['energy_breakdown_pj'][p]:.6g}" for p in ENERGY_PARTS),
                *(l["accesses"][lv][t][rw] for lv in ("dram", "glb", "noc", "rf") for t in ("ifmap", "weight", "psum")
-                 for rw in ("reads", "writes")), l["mapping"] or ""]
+                 for rw in ("reads", "writes")), l["mapping"] or "", *sp_row]
         w.writerow(row)
     return buf.getvalue()
 

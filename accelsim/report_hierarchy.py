@@ -28,7 +28,7 @@ from accelsim.errors import ConfigError
 from accelsim.loopnest import loop_nest_text, nest_to_dict
 from accelsim.names import DOWN, DOWN_DEST, DRAIN, FILL, READ, ROLES, UP, UP_SRC, UPDATE
 from accelsim.pipeline_hierarchy import HierarchyLayerRun, HierarchyRun
-from accelsim.report import SCHEMA, _human, _sparse_dict, _sparse_totals
+from accelsim.report import SCHEMA, _human, _sparse_dict, _sparse_totals, sparse_csv
 
 CYCLES_ARE = "latency bound (accelsim.cost.bound)"
 CYCLES_SIMULATED = "simulated cycles (accelsim.sim.general); layers without MACs: their latency bound"
@@ -264,13 +264,14 @@ def layers_csv(doc: dict) -> str:
     parts = doc["energy_parts"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
+    sp_head, sp_rows = sparse_csv(doc["layers"])
     w.writerow(["name", "kind", "macs", "cycles", "ideal_cycles", "active_pes", "utilization", "energy_pj",
-                "energy_per_mac_pj", *(f"energy_{p}_pj" for p in parts), "mapping"])
-    for l in doc["layers"]:
+                "energy_per_mac_pj", *(f"energy_{p}_pj" for p in parts), "mapping", *sp_head])
+    for l, sp_row in zip(doc["layers"], sp_rows):
         w.writerow([l["name"], l["kind"], l["macs"], f"{l['cycles']:.6g}", l["ideal_cycles"], l["active_pes"],
                     f"{l['utilization']:.6f}", f"{l['energy_pj']:.6g}",
                     f"{l['energy_pj'] / l['macs']:.6g}" if l["macs"] else "",
-                    *(f"{l['energy_breakdown_pj'].get(p, 0.0):.6g}" for p in parts), l["mapping"] or ""])
+                    *(f"{l['energy_breakdown_pj'].get(p, 0.0):.6g}" for p in parts), l["mapping"] or "", *sp_row])
     return buf.getvalue()
 
 

@@ -128,3 +128,20 @@ def test_actual_masks_from_npy_count_exact_effective_macs(tmp_path):
     layer = load_workload(wl).layers[0]
     want = effective_macs(from_layer(layer), xi, wm)
     assert json.loads(out)["layers"][0]["sparse"]["effective_macs"] == want
+
+
+def test_layers_csv_has_the_sparse_columns(tmp_path):
+    """layers.csv gains the sparse view per layer (eyeriss_v1: MACs gated on zero ifmaps, c1's density
+    0.5, c2's 0.25; gated RF weight reads) and no sparse column without --sparse."""
+    import csv
+
+    w = _workload(tmp_path)
+    code, _, err = _run(["run", "eyeriss_v1", "-w", w, "--no-sim", "-q", "--sparse", "eyeriss_v1", "--out",
+                         str(tmp_path / "s")])
+    assert code == 0, err
+    rows = list(csv.DictReader((tmp_path / "s" / "layers.csv").open()))
+    for row, d in zip(rows, (0.5, 0.25)):
+        assert float(row["sparse_gated_macs"]) == pytest.approx((1 - d) * int(row["macs"]), rel=1e-5)
+        assert float(row["sparse_rf_gated"]) > 0 and row["sparse_sim_cycles"] == ""
+    code, _, _ = _run(["run", "eyeriss_v1", "-w", w, "--no-sim", "-q", "--out", str(tmp_path / "d")])
+    assert code == 0 and "sparse" not in (tmp_path / "d" / "layers.csv").read_text()
