@@ -101,6 +101,10 @@ def interpret(layer: Layer, m: Mapping) -> Counts:
         chain = [DRAM] + ([GLB] if m.glb_keep[t] else []) + ([RF] if m.rf_keep[t] else []) + [MAC]
         for par, ch in zip(chain, chain[1:]):
             above = {GLB: n_dram, RF: n_above_spatial, MAC: len(temporal)}[ch]
+            if ch == GLB and m.glb_pass[t]:    # one pass's tile: the GLB loops down to the last indexing it
+                for i in range(n_dram, n_above_spatial):
+                    if RELEVANT[TENSORS[t]][temporal[i][0]]:
+                        above = i + 1
             if ch == MAC and not m.reg_keep[t]:       # no operand register: every MAC reads
                 key_pos = list(range(len(temporal)))
             else:

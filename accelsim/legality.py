@@ -94,6 +94,9 @@ def problems_of(layer: Layer, mapping: Mapping, arch=None) -> list[Problem]:
             out.append(Problem("cover", f"factors of {DIMS[d]} cover {span} < {DIMS[d]}={D}", dim=DIMS[d],
                                need=D, limit=span))
     for t_i, t in enumerate(TENSORS):
+        if mapping.glb_pass[t_i] and not mapping.glb_keep[t_i]:
+            out.append(Problem("keep", f"a per-pass GLB tile of {t}, which the GLB does not keep", level="glb",
+                               tensors=(t,)))
         if not mapping.rf_keep[t_i]:
             rel = RELEVANT[t]
             for d in range(len(DIMS)):

@@ -10,6 +10,10 @@ tiling); a factor may not over-tile: with inner span ``s`` a factor ``f`` needs 
 
 Buffer semantics (``accelsim.cost.actions`` and ``accelsim.interp_general`` share them; they are
 today's fixed-shape rules of ``accelsim.mapping``, stated for any depth):
+- a role a level keeps *per pass* (``LevelMap.per_pass``) has a tile of one pass there: it spans
+  only the level's temporal loops inside its innermost temporal loop that indexes the role (and
+  everything below); for that role the loops from that one outwards lie above the tile
+  (``Flat.cut_of``). With no loop of the level indexing the role the tile is the ordinary one;
 - a level refills a tensor's tile at every iteration of the temporal loops above it down to the
   innermost one that indexes the tensor; a refill that is a step of that loop keeps the overlap
   with the previous tile (sliding windows);
@@ -46,6 +50,7 @@ class LevelMap:
     keeps: tuple[str, ...] = ()                 # roles kept here; the others bypass this level
     x: tuple[tuple[str, int], ...] = ()          # spatial factors of the fanout below, outer axis
     y: tuple[tuple[str, int], ...] = ()          # inner axis
+    per_pass: tuple[str, ...] = ()               # kept roles whose tile here is one pass's (module docstring)
 
     def factor(self, dim: str) -> int:
         return dict(self.factors).get(dim, 1)
@@ -85,9 +90,18 @@ class Loop:
 class Flat:
     loops: tuple[Loop, ...]
     cuts: tuple[int, ...]         # per storage level: loops above it; the compute level: len(loops)
+    pass_cuts: tuple[tuple[int, str, int], ...] = ()   # (level, role, loops above its per-pass tile)
 
     def cut(self, level: int) -> int:
         return self.cuts[level] if level < len(self.cuts) else len(self.loops)
+
+    def cut_of(self, level: int, role: str) -> int:
+        """Loops above ``role``'s tile at ``level``: the level's cut, or inside its loops for a
+        per-pass tile."""
+        for lv, r, c in self.pass_cuts:
+            if lv == level and r == role:
+                return c
+        return self.cut(level)
 
 
 def flatten(problem: Problem, nest: LoopNest) -> Flat:
@@ -107,7 +121,19 @@ def flatten(problem: Problem, nest: LoopNest) -> Flat:
         loops.append(Loop(dim, f, inner[dim], lv, ax))
         inner[dim] *= f
     loops.reverse()
-    return Flat(tuple(loops), tuple(cuts))
+    pass_cuts = []
+    for i, lm in enumerate(nest.levels):
+        for role in lm.per_pass:
+            rel = problem.relevant(role)
+            cut = cuts[i]
+            for pos in range(cuts[i], len(loops)):
+                lp = loops[pos]
+                if lp.level != i or lp.spatial:
+                    break
+                if lp.dim in rel:
+                    cut = pos + 1
+            pass_cuts.append((i, role, cut))
+    return Flat(tuple(loops), tuple(cuts), tuple(pass_cuts))
 
 
 def tile_words(problem: Problem, flat: Flat, cut: int) -> dict[str, int]:
@@ -154,6 +180,10 @@ def problems_of(problem: Problem, hierarchy: Hierarchy, nest: LoopNest) -> list[
             if not lv.keeps_role(r):
                 kept = ", ".join(lv.keeps) or "nothing"
                 out.append((f"{key}.keeps", f"level {lv.name!r} cannot keep {r!r}; it keeps {kept}"))
+        for r in lm.per_pass:
+            if r not in lm.keeps or i == 0:
+                out.append((f"{key}.per_pass", f"a per-pass tile of {r!r} at level {lv.name!r}, which "
+                                               + ("is the backing store" if i == 0 else f"does not keep {r!r}")))
         for d in lv.unsplit:
             if lm.factor(d) > 1:
                 out.append((f"{key}.factors", f"level {lv.name!r} may not split {d} (its unsplit list), "
@@ -193,7 +223,7 @@ def problems_of(problem: Problem, hierarchy: Hierarchy, nest: LoopNest) -> list[
     for i, (lm, lv) in enumerate(zip(nest.levels, hierarchy.levels)):
         if not lv.capacity:
             continue
-        words = tile_words(problem, flat, flat.cut(i))
+        words = {r: tile_words(problem, flat, flat.cut_of(i, r))[r] for r in lm.keeps}
         for group, cap in lv.capacity:
             need = sum(words[r] for r in group if r in lm.keeps)
             if need > cap:
@@ -218,6 +248,8 @@ def loop_nest_text(problem: Problem, nest: LoopNest) -> str:
     flat = flatten(problem, nest)
     for i, lm in enumerate(nest.levels):
         held = ", ".join(lm.keeps) if lm.keeps else "bypassed"
+        if lm.per_pass:
+            held += " | per pass: " + ", ".join(lm.per_pass)
         lines.append("  " * indent + f"{lm.level} [{held}]")
         lines.append("  " * indent + "-" * 8)
         for lp in flat.loops:
@@ -274,8 +306,11 @@ def nest_from_text(text: str, problem: Problem, hierarchy: Hierarchy, source: st
         m = _LEVEL_LINE.match(line)
         if m is None:
             raise ConfigError(f"cannot read {line!r}: expected a level, a loop or MAC", source=source, key=key)
-        keeps = [] if m.group("keeps") == "bypassed" else [k.strip() for k in m.group("keeps").split(",") if k.strip()]
+        held, _, passed = m.group("keeps").partition("| per pass:")
+        keeps = [] if held.strip() == "bypassed" else [k.strip() for k in held.split(",") if k.strip()]
         levels.append({"level": m.group("name"), "factors": {}, "order": [], "keeps": keeps})
+        if passed.strip():
+            levels[-1]["per_pass"] = [k.strip() for k in passed.split(",") if k.strip()]
     return nest_from_dict(levels, hierarchy, source)
 
 
@@ -284,6 +319,8 @@ def nest_to_dict(nest: LoopNest) -> list[dict[str, Any]]:
     for lm in nest.levels:
         entry: dict[str, Any] = {"level": lm.level, "factors": {d: f for d, f in lm.factors if f != 1},
                                  "order": list(lm.order), "keeps": list(lm.keeps)}
+        if lm.per_pass:
+            entry["per_pass"] = list(lm.per_pass)
         spatial = {axis: {d: f for d, f in pairs if f != 1} for axis, pairs in ((X, lm.x), (Y, lm.y)) if pairs}
         if spatial:
             entry["spatial"] = spatial
@@ -292,7 +329,8 @@ def nest_to_dict(nest: LoopNest) -> list[dict[str, Any]]:
 
 
 def nest_from_dict(data: Any, hierarchy: Hierarchy, source: str = "<memory>") -> LoopNest:
-    """Read ``[{level, factors: {D: f}, order: [D, ...], keeps: [roles], spatial: {x: {D: f}, y: {D: f}}}]``.
+    """Read ``[{level, factors: {D: f}, order: [D, ...], keeps: [roles], per_pass: [roles],
+    spatial: {x: {D: f}, y: {D: f}}}]``.
     Levels not listed map no loops and keep what the level keeps."""
     if not isinstance(data, list):
         raise ConfigError(f"a mapping is a list of levels, got {type(data).__name__}", source=source)
@@ -321,6 +359,11 @@ def nest_from_dict(data: Any, hierarchy: Hierarchy, source: str = "<memory>") ->
         for r in keeps:
             if r not in lv.keeps:
                 raise f.error("keeps", f"level {name!r} cannot keep {r!r}; it keeps {', '.join(lv.keeps) or 'nothing'}")
+        per_pass = f.list("per_pass", [])
+        for r in per_pass:
+            if r not in keeps or name == hierarchy.levels[0].name:
+                raise f.error("per_pass", f"a per-pass tile of {r!r} needs a level below the backing store that "
+                                          f"keeps it; level {name!r} keeps {', '.join(keeps) or 'nothing'}")
         x: tuple[tuple[str, int], ...] = ()
         y: tuple[tuple[str, int], ...] = ()
         sp = f.sub("spatial", None)
@@ -331,7 +374,8 @@ def nest_from_dict(data: Any, hierarchy: Hierarchy, source: str = "<memory>") ->
             y = pairs(sp.sub(Y, None), sp.key(Y))
             sp.done()
         f.done()
-        given[name] = LevelMap(name, factors, tuple(str(d) for d in order), tuple(keeps), x, y)
+        given[name] = LevelMap(name, factors, tuple(str(d) for d in order), tuple(keeps), x, y,
+                               tuple(str(r) for r in per_pass))
     return LoopNest(tuple(given.get(lv.name, LevelMap(lv.name, keeps=lv.keeps)) for lv in hierarchy.levels))
 
 
@@ -349,7 +393,8 @@ def from_fixed(m: Any, hierarchy: Hierarchy) -> LoopNest:
     names = hierarchy.level_names
     order = [tuple(CONV_DIMS[d] for d in o) for o in m.orders]
     levels = [LevelMap(names[0], fac(m.factors[0]), order[0], ROLES),
-              LevelMap(GLB, fac(m.factors[1]), order[1], roles(m.glb_keep), fac(m.factors[2]), fac(m.factors[3]))]
+              LevelMap(GLB, fac(m.factors[1]), order[1], roles(m.glb_keep), fac(m.factors[2]), fac(m.factors[3]),
+                       roles(m.glb_pass))]
     extra = {RF: LevelMap(RF, fac(m.factors[4]), order[2], roles(m.rf_keep)),
              REG: LevelMap(REG, keeps=roles(m.reg_keep))}
     for name in (RF, REG):

@@ -12,6 +12,11 @@ Buffer semantics (the cost model and the brute-force interpreter share them):
   zeros are made, not stored);
 - a buffer is refilled at every iteration of the loops above it, down to the innermost loop
   that indexes its tensor (a static schedule: loops that do not index the tensor keep it stationary);
+- a tensor the GLB keeps *per pass* (``glb_pass``) has a GLB tile of one processing pass: it spans
+  only the GLB loops inside the innermost GLB loop that indexes the tensor (and everything below
+  the GLB); that loop is then a loop above the tile for that tensor, refilling it (Eyeriss's 8 kB
+  filter part holding the filters of the current pass). With no GLB loop indexing the tensor the
+  tile is the ordinary one. The other tensors' GLB tiles are unchanged;
 - when the refill is a step of that innermost loop, the overlap with the previous tile is kept
   (sliding windows); otherwise the whole tile is fetched;
 - each MAC input may have a one-word operand register and the psum a one-word accumulator
@@ -49,6 +54,20 @@ class Mapping:
     glb_keep: tuple[bool, ...]                    # per tensor (TENSORS order)
     rf_keep: tuple[bool, ...]
     reg_keep: tuple[bool, ...] = (True, True, True)   # MAC operand registers / psum accumulator
+    glb_pass: tuple[bool, ...] = (False, False, False)   # per tensor: the GLB keeps one pass's tile
+
+    def glb_tile_dims(self, tensor: int) -> frozenset[int]:
+        """Dims whose GLB loops lie inside tensor ``tensor``'s GLB tile (TENSORS index): all, or for a
+        per-pass tile the dims of the GLB loops after the innermost GLB loop indexing the tensor."""
+        order = self.orders[TEMPORAL.index("glb")]
+        if not self.glb_pass[tensor]:
+            return frozenset(order)
+        rel = RELEVANT[TENSORS[tensor]]
+        last = -1
+        for i, d in enumerate(order):
+            if self.factors[GLB][d] > 1 and rel[d]:
+                last = i
+        return frozenset(order[last + 1:])
 
     def factor(self, level: str, dim: str) -> int:
         return self.factors[LEVELS.index(level)][DIMS.index(dim)]
@@ -92,7 +111,8 @@ class Mapping:
             if level in names:
                 held = ""
                 if level in keep:
-                    held = " [" + ", ".join(t for t, k in zip(TENSORS, keep[level]) if k) + "]"
+                    held = " [" + ", ".join(t + (" per pass" if level == GLB and self.glb_pass[i] else "")
+                                            for i, (t, k) in enumerate(zip(TENSORS, keep[level])) if k) + "]"
                     if not any(keep[level]):
                         held = " [bypassed]"
                 emit(f"{names[level]}{held}")
@@ -120,6 +140,8 @@ class Mapping:
                 entry["order"] = "".join(DIMS[d] for d in self.orders[TEMPORAL.index(level)])
             if level == "glb":
                 entry["keep"] = [t for t, k in zip(TENSORS, self.glb_keep) if k]
+                if any(self.glb_pass):
+                    entry["per_pass"] = [t for t, k in zip(TENSORS, self.glb_pass) if k]
             if level == "rf":
                 entry["keep"] = [t for t, k in zip(TENSORS, self.rf_keep) if k]
                 entry["registers"] = [t for t, k in zip(TENSORS, self.reg_keep) if k]
@@ -131,6 +153,8 @@ class Mapping:
         parts = []
         for li, level in enumerate(LEVELS):
             fs = "".join(f"{DIMS[i]}{f}" for i, f in enumerate(self.factors[li]) if f != 1) or "-"
+            if level == "glb" and any(self.glb_pass):
+                fs += "[" + ",".join(t for t, k in zip(TENSORS, self.glb_pass) if k) + "/pass]"
             parts.append(f"{level}:{fs}")
         return " ".join(parts)
 
@@ -162,6 +186,12 @@ def mapping_from_dict(data: Any, source: str = "<memory>", registers: tuple[str,
                 if t not in TENSORS:
                     raise lf.error("keep", f"unknown tensor {t!r}; allowed: {', '.join(TENSORS)}")
             keeps[level] = tuple(t in keep for t in TENSORS)
+        if level == "glb":
+            per_pass = lf.list("per_pass", [])
+            for t in per_pass:
+                if t not in keep:
+                    raise lf.error("per_pass", f"{t!r} is not a tensor the GLB keeps; allowed: {', '.join(keep) or 'none'}")
+            keeps["pass"] = tuple(t in per_pass for t in TENSORS)
         if level == "rf":
             regs = lf.list("registers", list(registers))
             for t in regs:
@@ -170,7 +200,7 @@ def mapping_from_dict(data: Any, source: str = "<memory>", registers: tuple[str,
             keeps["reg"] = tuple(t in regs for t in TENSORS)
         lf.done()
     f.done()
-    return Mapping(tuple(factors), tuple(orders), keeps["glb"], keeps["rf"], keeps["reg"])
+    return Mapping(tuple(factors), tuple(orders), keeps["glb"], keeps["rf"], keeps["reg"], keeps["pass"])
 
 
 def load_mapping(path: str) -> Mapping:

@@ -53,10 +53,13 @@ def _span(m: Mapping, d: int, levels: tuple[int, ...], D: int) -> int:
     return min(out, D)
 
 
-def tile_extents(layer: Layer, m: Mapping, levels: tuple[int, ...]) -> dict[str, int]:
-    """Words of each tensor's tile spanning the loops at ``levels``."""
+def tile_extents(layer: Layer, m: Mapping, levels: tuple[int, ...],
+                 glb_dims: frozenset[int] | None = None) -> dict[str, int]:
+    """Words of each tensor's tile spanning the loops at ``levels`` (of the GLB's loops, only those
+    of ``glb_dims`` when given: a per-pass tile, ``Mapping.glb_tile_dims``)."""
     dims = layer.dims
-    t = [_span(m, d, levels, dims[d]) for d in range(len(DIMS))]
+    t = [_span(m, d, levels if glb_dims is None or d in glb_dims else tuple(lv for lv in levels if lv != GLB),
+               dims[d]) for d in range(len(DIMS))]
     h = min(layer.H, touched(t[P], t[R], layer.stride_h, layer.dil_h))
     w = min(layer.W, touched(t[Q], t[S], layer.stride_w, layer.dil_w))
     return {
@@ -67,11 +70,17 @@ def tile_extents(layer: Layer, m: Mapping, levels: tuple[int, ...]) -> dict[str,
 
 
 def tile_words(layer: Layer, m: Mapping) -> dict[str, tuple[int, ...]]:
-    """Per buffer (``rf``: one PE's tile; ``glb``: the tile spanning GLB, array and RF loops), the
-    words of each tensor (TENSORS order)."""
+    """Per buffer (``rf``: one PE's tile; ``glb``: the tile spanning GLB, array and RF loops, or
+    one pass's, :func:`glb_tile`), the words of each tensor (TENSORS order)."""
     rf = tile_extents(layer, m, (RF,))
-    glb = tile_extents(layer, m, (GLB, ROWS, COLS, RF))
-    return {"rf": tuple(rf[t] for t in TENSORS), "glb": tuple(glb[t] for t in TENSORS)}
+    return {"rf": tuple(rf[t] for t in TENSORS), "glb": tuple(glb_tile(layer, m, t) for t in TENSORS)}
 
 
-__all__ = ["dense", "lattice", "tile_extents", "tile_words", "touched"]
+def glb_tile(layer: Layer, m: Mapping, tensor: str) -> int:
+    """Words of ``tensor``'s GLB tile: the GLB, array and RF loops (a per-pass tile: the GLB loops
+    inside the innermost one indexing the tensor, accelsim.mapping)."""
+    dims = m.glb_tile_dims(TENSORS.index(tensor)) if m.glb_pass[TENSORS.index(tensor)] else None
+    return tile_extents(layer, m, (GLB, ROWS, COLS, RF), dims)[tensor]
+
+
+__all__ = ["dense", "glb_tile", "lattice", "tile_extents", "tile_words", "touched"]

@@ -203,7 +203,7 @@ def _overflow(problem: Problem, hierarchy: Hierarchy, nest: LoopNest) -> tuple[i
         lv, lm = hierarchy.levels[i], nest.levels[i]
         if not lv.capacity:
             continue
-        words = tile_words(problem, flat, flat.cut(i))
+        words = {r: tile_words(problem, flat, flat.cut_of(i, r))[r] for r in lm.keeps}
         for group, cap in lv.capacity:
             kept = [r for r in group if r in lm.keeps]
             if sum(words[r] for r in kept) > cap:

@@ -68,9 +68,12 @@ class RsParams:
         return out
 
 
-def to_mapping(layer: Layer, arch, prm: RsParams, keep_weight_in_glb: bool | None = None) -> Mapping:
+def to_mapping(layer: Layer, arch, prm: RsParams, keep_weight_in_glb: bool | None = None,
+               weight_per_pass: bool = False) -> Mapping:
     """The accelsim mapping of ``prm`` (not checked: see :func:`problems_of`). ``keep_weight_in_glb``
-    None: the GLB keeps the filters when the arch's GLB holds them."""
+    None: the GLB keeps the filters when the arch's GLB holds them; ``weight_per_pass``: it keeps
+    the filters of the current processing pass only (``Mapping.glb_pass``: the filter tile spans the
+    GLB loops inside the filter-group loop K m/(p·t), and each of its steps refills it)."""
     n, g, k, c, p, q, r, s = layer.dims
     f = {lv: [1] * len(DIMS) for lv in (DRAM, GLB, ROWS, COLS, RF)}
     ix = DIMS.index
@@ -106,7 +109,8 @@ def to_mapping(layer: Layer, arch, prm: RsParams, keep_weight_in_glb: bool | Non
     reg_keep = tuple(t in arch.pe_array.operand_registers for t in TENSORS)
     orders = (order(("K", "P", "C")), order(("K", "N", "Q")), order(("K", "C", "S")))
     factors = tuple(tuple(f[lv]) for lv in (DRAM, GLB, ROWS, COLS, RF))
-    return Mapping(factors, orders, glb_keep, rf_keep, reg_keep)
+    glb_pass = tuple(weight_per_pass and t == "weight" and k for t, k in zip(TENSORS, glb_keep))
+    return Mapping(factors, orders, glb_keep, rf_keep, reg_keep, glb_pass)
 
 
 def _pow2_floor(x: int) -> int:
@@ -159,10 +163,12 @@ def _array_candidates(layer: Layer, arch, p: int, q: int):
 
 
 def _fit(layer: Layer, arch, prm: RsParams) -> Mapping | None:
-    """The mapping of ``prm`` if it fits the arch (the GLB keeps the filters if they fit its part,
-    else they go from DRAM to the PEs), else None."""
-    for keep_w in ((True, False) if "weight" in arch.glb.holds else (False,)):
-        m = to_mapping(layer, arch, prm, keep_weight_in_glb=keep_w)
+    """The mapping of ``prm`` if it fits the arch, else None: the GLB keeps the filters of the current
+    processing pass (JSSC'17: the 8 kB filter part, refilled per pass; ``Mapping.glb_pass``) if
+    they fit its part, else they go from DRAM to the PEs."""
+    options = ((True, True), (False, False)) if "weight" in arch.glb.holds else ((False, False),)
+    for keep_w, per_pass in options:
+        m = to_mapping(layer, arch, prm, keep_weight_in_glb=keep_w, weight_per_pass=per_pass)
         if not problems_of(layer, m, arch):
             return m
     return None

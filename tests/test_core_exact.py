@@ -7,6 +7,7 @@ these tests held the general table equal to the fixed-shape closed form on the s
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 from hypothesis import given, settings
@@ -36,6 +37,20 @@ def test_actions_equal_interpreter_on_random_hierarchies(data):
     problem = data.draw(problems())
     hierarchy = data.draw(hierarchies())
     nest = data.draw(nests(problem, hierarchy))
+    assert count_actions(problem, hierarchy, nest) == interpret(problem, hierarchy, nest)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_per_pass_tiles_equal_interpreter_on_random_hierarchies(data):
+    """Per-pass tiles (``LevelMap.per_pass``) at any level below the backing store: the closed form
+    over the inner cut (``Flat.cut_of``) equals the brute-force walk."""
+    problem = data.draw(problems())
+    hierarchy = data.draw(hierarchies())
+    nest = data.draw(nests(problem, hierarchy))
+    levels = tuple(lm if i == 0 else replace(lm, per_pass=tuple(r for r in lm.keeps if data.draw(st.booleans())))
+                   for i, lm in enumerate(nest.levels))
+    nest = replace(nest, levels=levels)
     assert count_actions(problem, hierarchy, nest) == interpret(problem, hierarchy, nest)
 
 

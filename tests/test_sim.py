@@ -54,6 +54,11 @@ def check_invariants(layer, arch, m):
     assert all(v >= 0 for v in sim.stall_cycles.values())
     assert sum(sim.stall_cycles.values()) == sim.cycles - c.cycles    # every extra cycle has one cause
     assert all(0.0 <= v <= 1.0 for v in sim.busy.values())
+    # every DRAM word is on the DRAM channel's timeline (tile fetches, write-backs, bypass words and
+    # per-pass GLB tiles' refills): its busy time covers the words at its bandwidth
+    dram_words = sum(c.reads[L_DRAM]) + sum(c.writes[L_DRAM])
+    if arch.dram_words_per_cycle != float("inf") and sim.cycles:
+        assert sim.busy["dram"] >= min(1.0, dram_words / arch.dram_words_per_cycle / sim.cycles) - 1e-9
     assert [s.step for s in sim.eyexam] == list(range(1, 8))
     return sim
 
@@ -63,6 +68,7 @@ def check_invariants(layer, arch, m):
 def test_invariants_random_layers_and_mappings(data):
     layer = data.draw(small_layers())
     m = data.draw(mappings(layer))
+    m = replace(m, glb_pass=tuple(k and data.draw(st.booleans()) for k in m.glb_keep))   # per-pass GLB tiles too
     noc = data.draw(st.sampled_from(NOCS))
     glb_kb = data.draw(st.sampled_from([0.05, 0.25, 4.0]))
     check_invariants(layer, tiny_arch(noc, glb_kb), m)
@@ -95,9 +101,11 @@ def _brute_passes(layer: Layer, m: Mapping) -> int:
 @settings(max_examples=80)
 @given(st.data())
 def test_pass_traffic_sums_to_the_cost_model(data):
-    """The words the simulated passes move, summed over classes, are the analytical counts."""
+    """The words the simulated passes move, summed over classes, are the analytical counts (per-pass
+    GLB tiles included: their refills move inside the tiles)."""
     layer = data.draw(small_layers())
     m = data.draw(mappings(layer))
+    m = replace(m, glb_pass=tuple(k and data.draw(st.booleans()) for k in m.glb_keep))
     c = count(layer, m)
     sched = schedule(layer, m, c)
     assert sched.total_passes == sum(sched.passes) == _brute_passes(layer, m)

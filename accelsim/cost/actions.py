@@ -111,7 +111,7 @@ def assemble(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, oracle: Ora
         chain = [i for i in range(n_levels) if nest.keeps(i, role) or i == 0] + [n_levels]
         for par, ch in zip(chain, chain[1:]):
             streamed = ch == n_levels
-            cut = flat.cut(ch)
+            cut = flat.cut_of(ch, role)
             s_par = spatial_above(flat, par)
             s_ch = spatial_above(flat, ch)
             crossed = [j for j in range(par, ch) if hierarchy.levels[j].fanout is not None]

@@ -4,7 +4,8 @@ Layer: one vector of ``LAYER_LEN`` int64 (``LAYER_FIELDS`` order): the eight loo
 N G K C P Q R S, per-group K and C), then stride, dilation, padding and input size of the rows (H)
 and of the columns (W), then the layer's MAC count (0 for bandwidth-only kinds, as ``Layer.macs``).
 
-Mapping: a :class:`MappingArrays` of int64 arrays, with a leading batch axis from ``encode_batch``:
+Mapping: a :class:`MappingArrays` of int64 arrays, with a leading batch axis from ``encode_batch``
+(a mapping with a per-pass GLB tile, ``Mapping.glb_pass``, is refused: ConfigError):
 ``factors[5][8]`` (LEVELS x DIMS), ``orders[3][8]`` (dram, glb, rf; dim indices outer -> inner),
 and per tensor (ifmap, weight, psum) 0/1 flags ``glb_keep[3]``, ``rf_keep[3]``, ``reg_keep[3]``
 (the MAC's operand register / psum accumulator; see accelsim.mapping).
@@ -78,6 +79,9 @@ def encode_batch(layer: Layer, mappings: Sequence[Mapping]) -> tuple[np.ndarray,
     """(layer vector, MappingArrays with a leading batch axis of len(mappings))."""
     lay = encode_layer(layer)
     n = len(mappings)
+    if any(any(m.glb_pass) for m in mappings):
+        raise ConfigError(f"layer {layer.name!r}: a mapping with a per-pass GLB tile (glb.per_pass) is counted by "
+                          f"accelsim.cost.counts.count only, not the int64 kernel")
     try:
         factors = np.array([m.factors for m in mappings], dtype=np.int64).reshape(n, 5, 8)
         orders = np.array([m.orders for m in mappings], dtype=np.int64).reshape(n, 3, 8)

@@ -230,6 +230,9 @@ def encode_nests(layout: NestLayout, nests: list[LoopNest]) -> NestArrays:
                     spatial[b, i, a, dims.index(d)] = f
             for r in lm.keeps:
                 keeps[b, i, ROLES.index(r)] = 1
+            if lm.per_pass:
+                raise ConfigError(f"nest {b}: per-pass tiles (level {lm.level!r}) are counted by "
+                                  f"accelsim.cost.actions.count_actions only, not the int64 scorer")
     return NestArrays(factors, orders, spatial, keeps)
 
 

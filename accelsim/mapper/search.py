@@ -207,14 +207,20 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
         idx = np.array(chosen, dtype=np.int64)
         top, top_obj = MappingArrays(*(a[idx] for a in pool)), pool_obj[idx]
 
+    exact_named = None        # a named mapping the int64 kernel cannot count (a per-pass GLB tile)
     try:
         named = dataflow.named(layer, arch)
-        _, arrays = encode_batch(layer, [named])
-        if scorer is not None:           # legal by compressed size (repaired into it if needed)
-            arrays, _ = space.legal(np.random.default_rng(spec.seed), arrays)
-        if len(arrays.factors) and (scorer is not None or not problems_of(layer, named, arch)):
-            merge(arrays, objective(count_batch(lay, arrays, memo), arrays))
-            evaluated += 1
+        if scorer is None and any(named.glb_pass):     # the int64 kernel cannot count it: exactly
+            if not problems_of(layer, named, arch):
+                exact_named = (named, score(count(layer, named), arch, spec.objective))
+                evaluated += 1
+        else:                            # (a sparse search cannot take such a named mapping: encode refuses)
+            _, arrays = encode_batch(layer, [named])
+            if scorer is not None:           # legal by compressed size (repaired into it if needed)
+                arrays, _ = space.legal(np.random.default_rng(spec.seed), arrays)
+            if len(arrays.factors) and (scorer is not None or not problems_of(layer, named, arch)):
+                merge(arrays, objective(count_batch(lay, arrays, memo), arrays))
+                evaluated += 1
     except ConfigError:
         pass
     explore = spec.budget // 2
@@ -240,9 +246,15 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
     if top is None:
         raise ConfigError(f"no legal mapping found for layer {layer.name!r} with dataflow {dataflow.name!r} "
                           f"on {arch.name!r} within {proposed} proposals")
-    m = decode(top, 0)
+    shortlist = [decode(top, i) for i in range(len(top.factors))]
+    m = shortlist[0]
     result = evaluate(layer, arch, m, validate=False)
     best = score(result.counts, arch, spec.objective) if scorer is None else Score(*map(float, top_obj[0]))
-    return SearchResult(m, result, best, evaluated, proposed, stopped_by,
-                        tuple(decode(top, i) for i in range(len(top.factors))),
+    if exact_named is not None:       # ranked as the Python path ranks (_key)
+        named, s = exact_named
+        if _key(s, named) < _key(best, m):
+            m, best, result = named, s, evaluate(layer, arch, named, validate=False)
+        shortlist = sorted(shortlist + [named], key=lambda x: _key(score(count(layer, x), arch, spec.objective), x))
+        shortlist = shortlist[:KEEP]
+    return SearchResult(m, result, best, evaluated, proposed, stopped_by, tuple(shortlist),
                         "" if scorer is None else "searched with sparsity (compressed capacity, sparse costs)")

@@ -99,7 +99,7 @@ def hops_of(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, flat: Flat,
         chain = [i for i in range(n) if nest.keeps(i, role) or i == 0] + [n]
         for par, ch in zip(chain, chain[1:]):
             streamed = ch == n
-            cut = flat.cut(ch)
+            cut = flat.cut_of(ch, role)
             trig = -1
             for pos in range(len(flat.loops)):
                 lp = flat.loops[pos]

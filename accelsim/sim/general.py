@@ -184,7 +184,7 @@ def room_of(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, sched: Block
     if h.child >= len(hierarchy.levels) or _piecewise(problem, sched, h):
         return Room(-1)
     lv = hierarchy.levels[h.child]
-    tiles = tile_words(problem, sched.flat, sched.flat.cut(h.child))
+    tiles = {r: tile_words(problem, sched.flat, sched.flat.cut_of(h.child, r))[r] for r in _group_roles(lv)}
     for g, (group, cap) in enumerate(lv.capacity):
         if h.role in group:
             need = sum(tiles[r] for r in group if nest.keeps(h.child, r))
@@ -192,10 +192,14 @@ def room_of(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, sched: Block
     return Room(-1)
 
 
+def _group_roles(lv) -> set[str]:
+    return {r for group, _ in lv.capacity for r in group}
+
+
 def _piecewise(problem: Problem, sched: BlockSchedule, h: Hop) -> bool:
     """The child's outermost temporal loop indexes the role: the tile is used slice by slice along
     it, and a finished slice's space takes the next tile's part of it (no second tile needed)."""
-    for lp in sched.flat.loops:
+    for lp in sched.flat.loops[sched.flat.cut_of(h.child, h.role):]:
         if lp.level == h.child and not lp.spatial:
             return lp.dim in problem.relevant(h.role)
     return False

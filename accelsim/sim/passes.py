@@ -7,7 +7,9 @@ refilled). Every pass has a *carry level* J: the outermost loop whose index chan
 previous pass (J = -1 for the very first pass). A buffer's tile of a tensor is refilled exactly
 when J <= the innermost loop above it that indexes the tensor (its *trigger*), so passes of the
 same carry level move the same kinds of data: the schedule has at most (number of loops + 1)
-classes of pass, and a tile starts with every pass whose J is a DRAM loop.
+classes of pass, and a tile starts with every pass whose J is a DRAM loop. A per-pass GLB tile
+(``Mapping.glb_pass``) is refilled by a GLB loop: its fill is *in the tile* (``Schedule.in_tile``),
+DRAM traffic of the passes that refill it, not a tile fetch.
 
 Per hop of a tensor's buffer chain (DRAM -> [GLB] -> [RF] -> MAC) the layer's exact word counts
 (accelsim.cost.counts) are split over the classes that refill it, in proportion to how many
@@ -25,7 +27,7 @@ from accelsim.cost.counts import L_DRAM, L_GLB, L_NOC, Counts, count_tuples
 from accelsim.cost.nest import Nest, build_nest
 from accelsim.energy import TENSORS
 from accelsim.mapping import COLS, DRAM, GLB, RELEVANT, RF, ROWS, Mapping
-from accelsim.tiles import tile_extents
+from accelsim.tiles import glb_tile, tile_extents
 from workloads.layer import Layer, P, Q, R, S
 
 # word categories a hop may carry (per pass or per tile)
@@ -72,6 +74,10 @@ class Schedule:
     @property
     def tiles(self) -> int:
         return self.prefix[self.dram_loops]
+
+    def in_tile(self, h: Hop) -> bool:
+        """A GLB fill refilled by a GLB loop (a per-pass tile): its DRAM words move within a tile."""
+        return h.kind == "fill" and h.trigger >= self.dram_loops
 
     def hop(self, tensor: str, kind: str) -> Hop | None:
         for h in self.hops:
@@ -141,7 +147,7 @@ def _hop_words(counts: Counts, t: int, par: str, ch: str, m: Mapping) -> dict:
 def _full_tile(layer: Layer, m: Mapping, tensor: str, kind: str) -> tuple[int, int]:
     """(union tile words, words summed over PEs) of one full refill of a hop's child."""
     if kind == "fill":
-        u = tile_extents(layer, m, (GLB, ROWS, COLS, RF))[tensor]
+        u = glb_tile(layer, m, tensor)
         return u, u
     u = tile_extents(layer, m, (ROWS, COLS, RF))[tensor]
     return u, tile_extents(layer, m, (RF,))[tensor] * m.active_pes
@@ -163,8 +169,11 @@ def schedule(layer: Layer, m: Mapping, counts: Counts) -> Schedule:
         for par, ch in zip(chain, chain[1:]):
             if par == RF:
                 continue                    # RF -> MAC stays inside the PE: not a timed transfer
-            if ch == GLB:
-                kind, trig = "fill", _trigger(nest, tpos, rel, nest.glb_cut)
+            if ch == GLB:       # a per-pass tile: the GLB loops outside it also lie above it
+                inside = m.glb_tile_dims(t)
+                cut = nest.glb_cut + sum(1 for lp in nest.loops[nest.glb_cut:nest.rf_cut]
+                                         if lp.level == GLB and lp.dim not in inside)
+                kind, trig = "fill", _trigger(nest, tpos, rel, cut)
             elif ch == RF:
                 kind, trig = "deliver", _trigger(nest, tpos, rel, nest.rf_cut)
             else:

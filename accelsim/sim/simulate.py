@@ -15,11 +15,13 @@ from dataclasses import replace
 
 from accelsim.cost.counts import Counts, count_tuples
 from accelsim.cost.nest import build_nest
+from accelsim.energy import TENSORS
 from accelsim.mapping import COLS, ROWS, Mapping
 from accelsim.sim import engine
 from accelsim.sim.passes import Schedule, schedule
 from accelsim.sim.result import STALL_CAUSES, SimResult
 from accelsim.sim.timing import Context, PassTime, overlapped, pass_time, prefetch_share
+from accelsim.tiles import tile_words
 from noc import registry as noc_registry
 from noc.flow import STREAMS, layout
 from workloads.layer import Layer
@@ -78,7 +80,7 @@ def _largest_remainder(values: dict, total: int, order: tuple = STALL_CAUSES, fa
 
 
 def _blocks(sched: Schedule, times: list[PassTime], fill_read: list[float], fill_write: list[float],
-            free_words: float, fd_first: float, fd_last: float, fd_tile: float) -> list[engine.Block]:
+            early: list[float], fd_first: float, fd_last: float, fd_tile: float) -> list[engine.Block]:
     """Group the tiles into at most engine.MAX_BLOCKS blocks (one iteration of the outer DRAM loops
     each); per block, float counts of the passes of each class (totals exact)."""
     a = sched.dram_loops
@@ -107,7 +109,7 @@ def _blocks(sched: Schedule, times: list[PassTime], fill_read: list[float], fill
     def split(j: int) -> tuple[float, float]:
         """(prefetchable, exposed) DRAM words of one tile fetch of class j."""
         words = fill_read[j + 1]
-        pre = min(words, free_words)
+        pre = min(words, early[j + 1])
         return pre, words - pre
 
     blocks = []
@@ -183,24 +185,33 @@ def simulate_layer(layer: Layer, arch, mapping: Mapping, counts: Counts, *, trac
     fill_glb = sum(h.totals["glb"] for h in sched.hops if h.kind == "fill") / max(1, total_passes)
     # the part of an overlapped input's RF refill that fits beside the current tile arrives
     # during the run of passes that use it (charged once per run, not in the pass that starts it)
-    prefetch = {} if systolic else {t: prefetch_share(layer, mapping, arch, t) for t in ("ifmap", "weight")
-                                    if not exposed[t]}
+    prefetch = {} if systolic else {(t, "deliver"): prefetch_share(layer, mapping, arch, t)
+                                    for t in ("ifmap", "weight") if not exposed[t]}
+    # the GLB's free space decides how much of the next tile can be prefetched (and of the next
+    # pass's per-pass tile: the free words of its own part, beside the current tile)
+    glb_tiles = tile_words(layer, mapping)["glb"]
+    groups = arch.glb.capacity_groups(arch.word_bits)
+    free_of = [max(0, cap - sum(w for w, k, g in zip(glb_tiles, mapping.glb_keep, group) if k and g))
+               for group, cap in groups]
+    for h in sched.hops:
+        if sched.in_tile(h):
+            t = TENSORS.index(h.tensor)
+            room = sum(f for (group, _), f in zip(groups, free_of) if group[t])
+            prefetch[(h.tensor, "fill")] = min(1.0, room / glb_tiles[t]) if glb_tiles[t] else 0.0
     times = []
     for j in range(-1, levels):
         skew = skew_per_fold if j <= stat_trigger else 0.0
         times.append(pass_time(sched, j, ctx, arch, exposed, compute, fill_glb, skew, prefetch))
 
-    # the GLB's free space decides how much of the next tile can be prefetched
-    from accelsim.tiles import tile_words
-
-    glb_tiles = tile_words(layer, mapping)["glb"]
-    free_words = float(sum(max(0, cap - sum(w for w, k, g in zip(glb_tiles, mapping.glb_keep, group) if k and g))
-                           for group, cap in arch.glb.capacity_groups(arch.word_bits)))
-    fills = [h for h in sched.hops if h.kind == "fill"]
+    fills = [h for h in sched.hops if h.kind == "fill" and not sched.in_tile(h)]
     fill_read = [sum(h.per_pass("dram_read", j, sched.passes) for h in fills) for j in range(-1, levels)]
+    # per class, the words of a tile fetch that fit the free space of their own GLB part
+    early = [sum(min(free, sum(h.per_pass("dram_read", j, sched.passes) for h in fills
+                               if group[TENSORS.index(h.tensor)]))
+                 for (group, _), free in zip(groups, free_of)) for j in range(-1, levels)]
     fill_write = [sum(h.per_pass("dram_write", j, sched.passes) for h in fills) for j in range(-1, levels)]
-    tile_fetches = [fill_read[j + 1] for j in range(-1, sched.dram_loops) if fill_read[j + 1] > 0]
-    prefetched = all(w <= free_words for w in tile_fetches)
+    prefetched = all(fill_read[j + 1] <= early[j + 1] + 1e-9 for j in range(-1, sched.dram_loops)
+                     if fill_read[j + 1] > 0)
 
     # pipeline fill and drain of the array (systolic arrays: inside the skew). A pass's streamed
     # inputs arrive during the previous pass, so a run of passes costs one extra stage at each end:
@@ -217,7 +228,7 @@ def simulate_layer(layer: Layer, arch, mapping: Mapping, counts: Counts, *, trac
         if not prefetched:
             fd_tile, fd_first, fd_last = fd_first + fd_last, 0.0, 0.0
 
-    blocks = _blocks(sched, times, fill_read, fill_write, free_words, fd_first, fd_last, fd_tile)
+    blocks = _blocks(sched, times, fill_read, fill_write, early, fd_first, fd_last, fd_tile)
     dram_bw_sim = ctx.dram_bw if ctx.dram_bw != INF else 1e300
     res = engine.run(blocks, dram_bw_sim, float(arch.dram.latency_cycles), want_trace=trace)
 

@@ -14,6 +14,10 @@ compute starts and psums leave after it ends.
     pass time  = max(array time, each network's busy time, GLB words / GLB bandwidth,
                      bypass DRAM words / DRAM bandwidth)
 
+The DRAM words of a per-pass GLB tile's refill (``Schedule.in_tile``) count with the bypass words
+of the passes that refill it, less the share that fits the free words of its GLB part beside the
+current tile (spread over all passes, as an RF refill's prefetched share is).
+
 Every cycle beyond the compute is attributed to one cause: the resource that set an exposed
 transfer's time or stretched the pass (dram, glb, noc), the PE cycles the network costs (noc),
 or the skew (fill_drain).
@@ -100,18 +104,19 @@ def prefetch_share(layer, m: Mapping, arch, tensor: str) -> float:
     return max(0.0, min(1.0, room / tile)) if tile else 0.0
 
 
-def _hop_words(sched: Schedule, h, category: str, j: int, prefetch: dict[str, float]) -> float:
+def _hop_words(sched: Schedule, h, category: str, j: int, prefetch: dict[tuple[str, str], float]) -> float:
     """A hop's words in one pass of class ``j``: a refill (j <= its trigger) less the part the
-    RF prefetched, plus that part of every refill spread over all passes (an input's refill is
-    charged once per run of passes that use the tile, not in the pass that starts the run)."""
-    f = 0.0 if h.slide or h.kind != "deliver" else prefetch.get(h.tensor, 0.0)
+    buffer prefetched (``prefetch``: (tensor, hop kind) -> share), plus that part of every refill
+    spread over all passes (an input's refill is charged once per run of passes that use the tile,
+    not in the pass that starts the run)."""
+    f = 0.0 if h.slide else prefetch.get((h.tensor, h.kind), 0.0)
     own = h.per_pass(category, j, sched.passes) if j <= h.trigger or h.kind != "deliver" else 0.0
     if not f:
         return own
     return (1.0 - f) * own + f * h.totals[category] / max(1, sched.total_passes)
 
 
-def flows_of_class(sched: Schedule, j: int, ctx: Context, arch, prefetch: dict[str, float] | None = None
+def flows_of_class(sched: Schedule, j: int, ctx: Context, arch, prefetch: dict[tuple[str, str], float] | None = None
                    ) -> dict[str, Flow]:
     """The traffic of one pass of carry level ``j`` (``-1``: the first pass), per stream;
     ``prefetch`` as in :func:`pass_time`."""
@@ -119,7 +124,7 @@ def flows_of_class(sched: Schedule, j: int, ctx: Context, arch, prefetch: dict[s
     prefetch = prefetch or {}
     layer, m = sched.layer, sched.mapping
     for h in sched.hops:
-        spread = h.kind == "deliver" and not h.slide and prefetch.get(h.tensor, 0.0) > 0
+        spread = h.kind == "deliver" and not h.slide and prefetch.get((h.tensor, h.kind), 0.0) > 0
         if h.kind == "fill" or (h.kind == "deliver" and j > h.trigger and not spread):
             continue
         lay = layout(layer, m, h.tensor, ctx.array_rows, ctx.array_cols)
@@ -135,9 +140,11 @@ def flows_of_class(sched: Schedule, j: int, ctx: Context, arch, prefetch: dict[s
 
 
 def pass_time(sched: Schedule, j: int, ctx: Context, arch, exposed: dict[str, bool], compute: float,
-              fill_glb_per_pass: float, skew: float, prefetch: dict[str, float] | None = None) -> PassTime:
-    """Timing of one pass of carry level ``j``; ``prefetch``: per input tensor, the share of its
-    RF refills that arrives during the previous run of passes (:func:`prefetch_share`)."""
+              fill_glb_per_pass: float, skew: float, prefetch: dict[tuple[str, str], float] | None = None
+              ) -> PassTime:
+    """Timing of one pass of carry level ``j``; ``prefetch``: per (input tensor, hop kind), the
+    share of its refills that arrives during the previous run of passes (``deliver``: the RF's,
+    :func:`prefetch_share`; ``fill``: a per-pass GLB tile's)."""
     prefetch = prefetch or {}
     flows = flows_of_class(sched, j, ctx, arch, prefetch)
     noc = {s: ctx.noc.delivery_cycles(f, ctx.settings) for s, f in flows.items()}
@@ -146,7 +153,11 @@ def pass_time(sched: Schedule, j: int, ctx: Context, arch, exposed: dict[str, bo
     src_glb: dict[str, float] = {}
     src_dram: dict[str, float] = {}
     for h in sched.hops:
-        spread = h.kind == "deliver" and not h.slide and prefetch.get(h.tensor, 0.0) > 0
+        if sched.in_tile(h):        # a per-pass GLB tile's refill: DRAM words of this pass (GLB: fill_glb)
+            dram_words += (_hop_words(sched, h, "dram_read", j, prefetch)
+                           + _hop_words(sched, h, "dram_write", j, prefetch))
+            continue
+        spread = h.kind == "deliver" and not h.slide and prefetch.get((h.tensor, h.kind), 0.0) > 0
         if h.kind == "fill" or (h.kind == "deliver" and j > h.trigger and not spread):
             continue
         g = _hop_words(sched, h, "glb", j, prefetch)

@@ -282,7 +282,7 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
     ratio: dict = {}        # (level index, role) -> (data words, metadata words) per dense word
     formats = {}
     for (i, r), fmt in pl.compressed:
-        ratio[(i, r)] = ratio_of(fmt, problem, dim_extents(problem, flat, flat.cut(i)), r, models.get(r, DENSE), wb)
+        ratio[(i, r)] = ratio_of(fmt, problem, dim_extents(problem, flat, flat.cut_of(i, r)), r, models.get(r, DENSE), wb)
         formats[(names[i], r)] = fmt.text()
     idx = {nm: i for i, nm in enumerate(names)}
     data_s, meta_s, data_n, meta_n = {}, {}, {}, {}
@@ -398,7 +398,7 @@ def compressed_tiles(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spe
         if i == 0:
             continue
         for r in lm.keeps:
-            ext = tile_extents(problem, flat, flat.cut(i), r)
+            ext = tile_extents(problem, flat, flat.cut_of(i, r), r)
             model = DENSE if spec.capacity == WORST else models.get(r, DENSE)
             out[(lm.level, r)] = spec.format(lm.level, r).words(ext, model, problem.elements(r), hierarchy.word_bits)
     return out

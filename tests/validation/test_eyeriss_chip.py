@@ -1,7 +1,8 @@
 """Eyeriss v1 (configs/eyeriss_v1.yaml) against the chip's measured totals (reference/eyeriss.md).
 
 Every figure comes from the config's documented parameters: 200 MHz, 12 x 14 PEs, scratchpads
-12/224/24 words, 108 kB GLB (100 kB ifmap/psum, 8 kB filter) with 16 words/cycle of ports, 64-bit
+12/224/24 words, 108 kB GLB (100 kB ifmap/psum, 8 kB filter holding the filters of the current
+processing pass, refilled per pass) with 16 words/cycle of ports, 64-bit
 GIN/GON networks, a local psum link per pair of vertically adjacent PEs, a PE adder cycle per psum
 passed up a column, the filter scratchpad's free words prefetching the next pass's filters (the
 refill charged once per processing pass), an input FIFO of 4 words at each PE's ifmap and filter
@@ -45,10 +46,11 @@ import pytest
 
 from accelsim import pipeline
 from accelsim.arch import load_arch
-from accelsim.cost.counts import L_DRAM, L_GLB, busy_pes
+from accelsim.cost.counts import L_DRAM, L_GLB, busy_pes, fixed_actions
 from accelsim.cost.model import evaluate
 from accelsim.mapper.search import SearchSpec, search
 from accelsim.mapping import RF as RF_LEVEL
+from accelsim.names import GLB, READ, ROLES, UPDATE
 from accelsim.refine import by_simulation
 from accelsim.sim import simulate_layer
 from accelsim.tiles import tile_extents
@@ -97,6 +99,7 @@ def _row(layer, result, sim) -> dict:
             "cycles": sim.cycles, "processing": sim.cycles - sim.stall_cycles["dram"], "stalls": sim.stall_cycles,
             "dram_words": sum(c.reads[L_DRAM]) + sum(c.writes[L_DRAM]),
             "glb_words": sum(c.reads[L_GLB]) + sum(c.writes[L_GLB]),
+            "glb_array_words": glb_array_words(layer, result.mapping),
             "edp": result.energy_pj * sim.cycles, "mapping": result.mapping.compact(),
             "params": params_of(layer, result.mapping)}
 
@@ -122,14 +125,14 @@ def print_table(rows, title: str, chip_processing: float, chip_latency: float, c
     print()
     print(title)
     print(f"{'layer':8s} {'PEs':>4s} {'ideal ms':>9s} {'proc ms':>8s} {'chip ms':>8s} {'ratio':>6s} {'total ms':>9s} "
-          f"{'stall noc':>10s} {'stall dram':>10s} {'DRAM/MAC':>9s} {'GLB MB':>7s} {'chip':>7s}  mapping")
+          f"{'stall noc':>10s} {'stall dram':>10s} {'DRAM/MAC':>9s} {'GLB MB':>7s} {'chip':>7s} {'all':>6s}  mapping")
     for r in rows:
         chip_ms, chip_glb_mb = per_layer[r["name"]]
         prm = f" [{r['params'].text()}]" if r.get("params") else ""
         print(f"{r['name']:8s} {r['pes']:4d} {ms(r['ideal']):9.1f} {ms(r['processing']):8.1f} {chip_ms:8.1f} "
               f"{ms(r['processing']) / chip_ms:6.3f} {ms(r['cycles']):9.1f} {r['stalls']['noc']:10,} "
-              f"{r['stalls']['dram']:10,} {r['dram_words'] / r['macs']:9.4f} {glb_mb(r):7.1f} {chip_glb_mb:7.1f}  "
-              f"{r['mapping']}{prm}")
+              f"{r['stalls']['dram']:10,} {r['dram_words'] / r['macs']:9.4f} {glb_mb(r):7.1f} {chip_glb_mb:7.1f} "
+              f"{glb_all_mb(r):6.1f}  {r['mapping']}{prm}")
     tot = {k: sum(r[k] for r in rows) for k in ("macs", "ideal", "processing", "cycles", "dram_words")}
     dram_per_mac = tot["dram_words"] / tot["macs"]
     print(f"{'total':8s} {'':4s} {ms(tot['ideal']):9.1f} {ms(tot['processing']):8.1f} "
@@ -142,8 +145,23 @@ def print_table(rows, title: str, chip_processing: float, chip_latency: float, c
     return {"processing_ms": ms(tot["processing"]), "latency_ms": ms(tot["cycles"]), "dram_per_mac": dram_per_mac}
 
 
+def glb_array_words(layer, mapping) -> int:
+    """GLB accesses on the array side: reads to the PE array (ifmaps, filters, psums to accumulate
+    on) and psum writes from it, i.e. the action table's GLB ``read`` + ``update``, leaving out the
+    DRAM side (``fill`` from DRAM, ``drain`` to DRAM: the DRAM traffic, which JSSC'17 reports in
+    its own column). reference/eyeriss.md does not define the chip's "GLB MB"; this is the count it
+    matches on every AlexNet layer (see test_alexnet_default_run_glb_accesses_within_10_percent)."""
+    a = fixed_actions(layer, mapping)
+    return sum(a.storage.get((GLB, r, act), 0) for r in ROLES for act in (READ, UPDATE))
+
+
 def glb_mb(row: dict) -> float:
-    """GLB reads + writes in MB of 16-bit words (JSSC'17's unit)."""
+    """GLB accesses on the array side (:func:`glb_array_words`) in MB of 16-bit words (JSSC'17's unit)."""
+    return row["glb_array_words"] * 2 / 1e6
+
+
+def glb_all_mb(row: dict) -> float:
+    """Every GLB read + write (the array side and the DRAM side) in MB of 16-bit words."""
     return row["glb_words"] * 2 / 1e6
 
 
@@ -175,7 +193,14 @@ def test_alexnet_default_run_active_pes_are_the_chips():
 
 
 def test_alexnet_default_run_glb_accesses_within_10_percent():
-    """GLB reads + writes per layer against JSSC'17 Table IV's GLB MB (a count, not a latency)."""
+    """GLB accesses per layer against JSSC'17 Table IV's GLB MB (a count, not a latency), counted on
+    the array side (:func:`glb_array_words`). Which accesses the chip's figure counts is not stated
+    in reference/eyeriss.md; the table decides it (printed, columns ``GLB MB`` and ``all``): the
+    array side lands 0.98-1.00x the chip on all five layers, every GLB access 1.04-1.09x on CONV2-5
+    and 1.32x on CONV1. The difference is the DRAM side, whose words equal the DRAM traffic (6.1 MB
+    on CONV1, where the chip's own DRAM column says 5.0 MB compressed); CONV1's is the largest
+    because its filters pass through the 8 kB filter part once per processing pass (2 x 1,115,136
+    words: DRAM -> GLB and GLB -> PEs) and its 3 input channels re-write every psum."""
     for r in pipeline_run("alexnet", 4, False):
         chip = CHIP_ALEXNET[r["name"]][1]
         assert abs(glb_mb(r) - chip) <= 0.10 * chip, (r["name"], glb_mb(r), chip)
@@ -209,7 +234,7 @@ def test_conv3_table_iii_row_disagrees_with_the_chips_own_glb_traffic():
     arch = load_arch("eyeriss_v1")
     layer = [x for x in load_workload("alexnet", 4).layers if x.name == "CONV3"][0]
     ocr = evaluate(layer, arch, to_mapping(layer, arch, RsParams(*TABLE_III["CONV3"])))
-    ocr_mb = (sum(ocr.counts.reads[L_GLB]) + sum(ocr.counts.writes[L_GLB])) * 2 / 1e6
+    ocr_mb = glb_array_words(layer, ocr.mapping) * 2 / 1e6
     rule = [r for r in pipeline_run("alexnet", 4, False) if r["name"] == "CONV3"][0]
     print(f"\nCONV3 GLB MB: rule [{rule['params'].text()}] {glb_mb(rule):.1f}, Table III OCR row {ocr_mb:.1f}, "
           f"chip 50.2")
@@ -240,12 +265,12 @@ def test_alexnet_dram_accesses_per_mac_within_2x():
     assert 0.0029 <= dram <= 2 * 0.0029
 
 
-@pytest.mark.xfail(strict=True, reason="known miss: the model gives 1574.6 ms against the chip's 3755.2 ms "
-                                        "(0.419; see the docstring); strict, so reaching the 15% band is noticed")
+@pytest.mark.xfail(strict=True, reason="known miss: the model gives 1565.0 ms against the chip's 3755.2 ms "
+                                        "(0.417; see the docstring); strict, so reaching the 15% band is noticed")
 def test_vgg16_processing_latency_within_15_percent():
     """VGG-16 CONV layers, batch 3: the chip measured 3755.2 ms of processing latency; the issue asks
-    for 15%. The model misses it: it gives 1574.6 ms (0.419 of the chip) with this test's mappings
-    (search and simulation re-ranking, chip_run), 1874.8 ms (0.50) with the chip's mapping rule (the
+    for 15%. The model misses it: it gives 1565.0 ms (0.417 of the chip) with this test's mappings
+    (search and simulation re-ranking, chip_run), 1877.5 ms (0.50) with the chip's mapping rule (the
     default run). The test asserts the issue's band and is marked as an expected failure, so the miss
     stays visible in every run.
 
@@ -255,10 +280,10 @@ def test_vgg16_processing_latency_within_15_percent():
     psum after each input channel moves 2/9 = 0.222 psum words per MAC, after two channels 0.111. So the
     chip accumulated only one (two) input channels per pass there, and at the 64-bit psum networks'
     4 + 4 words per cycle that caps the array near 36 (72) MACs per cycle: the chip's 20% (40%) of peak.
-    The model's mappings keep 3-16 channels per pass in the same 100 kB and move 0.03-0.08 GLB words
-    per MAC (the chip's own rule: 3 / 12 / 12 / 12 / 12 / 12 / 12 channels, see
+    The model's mappings keep 3-16 channels per pass in the same 100 kB and move 0.025-0.040 GLB words
+    per MAC on the array side (the chip's own rule: 3 / 12 / 12 / 12 / 12 / 12 / 12 channels, see
     test_vgg16_rule_picks_the_chips_channels_per_pass_on_wide_layers). Given a one-channel-per-pass
-    mapping, the model itself lands near the chip (36.1 / 771.3 / 385.4 / 770.7 ms against
+    mapping, the model itself lands near the chip (36.1 / 771.3 / 385.8 / 771.6 ms against
     38.0 / 810.6 / 405.3 / 810.7 ms for conv1_1-conv2_2; checked below). The miss is the chip's mapping
     choice on wide layers, which nothing in reference/eyeriss.md describes. Before the chip's mapping
     rule (issue 14), no selection rule or extra constraint tried matched AlexNet and VGG-16 at once
@@ -266,7 +291,8 @@ def test_vgg16_processing_latency_within_15_percent():
     choice unsimulated 1.16 / 0.50; lowest cycles 1.08 / 0.49; lowest energy 2.49 / 1.02; the named
     mapping 1.23 / 0.59; the whole batch in every pass 1.12 / 0.50; at least 135 busy PEs, then lowest
     energy, 1.41 / 0.53); with the chip's rule, 1.003 / 0.50 and this test's path 1.044 / 0.436; with the
-    PE input FIFOs, 0.975 / 0.499 and 0.960 / 0.419.
+    PE input FIFOs, 0.975 / 0.499 and 0.960 / 0.419; with per-pass filter tiles (and each GLB part's
+    own free space for prefetch), the rule 0.976 / 0.500 and VGG-16 by this test's path 0.417.
     """
     rows = chip_run("vgg16", 3)
     tot = print_table(rows, "Eyeriss v1, VGG-16 CONV layers, batch 3 (chip: JSSC'17)", 3755.2, 4309.5, 0.0035,
@@ -287,7 +313,7 @@ def test_vgg16_gap_is_where_the_chip_moved_more_psums():
     for r in rows:
         chip_ms, chip_glb_mb = CHIP_VGG16[r["name"]]
         chip_glb = chip_glb_mb * 1e6 / 2               # 16-bit words
-        (similar if chip_glb <= 2 * r["glb_words"] else heavier).append((r, chip_ms))
+        (similar if chip_glb <= 2 * r["glb_array_words"] else heavier).append((r, chip_ms))
     print(f"\nsimilar GLB traffic: {[r['name'] for r, _ in similar]}; chip moved > 2x: {[r['name'] for r, _ in heavier]}")
     assert similar and heavier
     for r, chip_ms in similar:
@@ -313,7 +339,7 @@ def test_vgg16_wide_layers_with_the_chips_psum_traffic_match_the_chip():
                      keep_rf=("ifmap", "weight", "psum"), glb_innermost=DATAFLOW_GLB_INNER, rf_order=("K", "C", "S"))
         r = evaluate(layer, arch, m)
         sim = simulate_layer(layer, arch, m, r.counts)
-        glb = (sum(r.counts.reads[L_GLB]) + sum(r.counts.writes[L_GLB])) / layer.macs
+        glb = glb_array_words(layer, m) / layer.macs
         chip_ms, chip_glb_mb = CHIP_VGG16[name]
         chip_glb = chip_glb_mb * 1e6 / 2 / layer.macs
         proc = ms(sim.cycles - sim.stall_cycles["dram"])
@@ -330,10 +356,11 @@ WIDE_VGG = ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "c
                                         "12 / 12 / 12 input channels per pass (q·r) on conv1_1-conv3_3 (q=3 fills "
                                         "the ifmap scratchpad; r fills the rows), where the chip's GLB traffic "
                                         "implies 1 (224- and 112-wide layers) and 2 (56-wide): the rule's GLB "
-                                        "words per MAC are 0.079 / 0.032 / 0.032 / 0.030 / 0.025 x3 against the "
-                                        "chip's 0.216-0.217 and 0.109, its processing latency 40.3 / 466.9 / "
-                                        "103.2 / 192.9 / 94.4 / 188.8 / 188.8 ms against 38.0 / 810.6 / 405.3 / "
-                                        "810.7 / 204.0 / 408.1 / 408.1 (VGG-16 total 1874.8 ms, 0.50 of 3755.2); "
+                                        "words per MAC (array side) are 0.040 / 0.025 / 0.025 / 0.024 / 0.025 / "
+                                        "0.026 / 0.026 against the chip's 0.216-0.217 and 0.109, its processing "
+                                        "latency 40.3 / 466.9 / 104.4 / 192.9 / 94.4 / 188.8 / 188.8 ms against "
+                                        "38.0 / 810.6 / 405.3 / 810.7 / 204.0 / 408.1 / 408.1 (VGG-16 total "
+                                        "1877.5 ms, 0.50 of 3755.2); "
                                         "nothing in the chip's published limits makes the rule pick 1-2 channels")
 def test_vgg16_rule_picks_the_chips_channels_per_pass_on_wide_layers():
     """VGG-16 with the same rule and the chip's limits: on conv1_1-conv3_3 the chip's GLB traffic
@@ -366,9 +393,10 @@ def test_each_timing_effect_switched_off_alone():
     layer gets faster; one psum link per column instead of per PE pair never speeds a layer up;
     without the PE adder cycle every layer is faster; with no free filter-scratchpad words or
     filter FIFO (the scratchpad exactly one pass's filters) the next pass's filters cannot arrive
-    early, so no layer whose filters come through the GLB (CONV2-5) is faster and CONV3-5 (144 of 224
-    words used) are slower. (CONV1's filters bypass the GLB: its refill then waits for DRAM at the
-    start of each run, a DRAM stall that processing latency leaves out, so it is not asserted.)"""
+    early, so none of CONV2-5 is faster and CONV3-5 (144 of 224
+    words used) are slower. (CONV1's per-pass filter tile, 3,872 of the filter part's 4,096 words,
+    leaves room for 6% of the next pass's filters: the rest waits for DRAM at the start of each run,
+    a DRAM stall that processing latency leaves out, so CONV1 is not asserted.)"""
     arch = load_arch("eyeriss_v1")
     layers = [x for x in load_workload("alexnet", 4).layers if x.name.startswith("CONV")]
     maps = {x.name: registry.get("rs").named(x, arch) for x in layers}
