@@ -177,3 +177,37 @@ def test_pe_input_fifo_adds_to_the_filter_prefetch():
     assert prefetch_share(layer, m, V1, "weight") == pytest.approx(84 / 144)
     assert prefetch_share(layer, m, _with_fifo(V1), "weight") == pytest.approx(80 / 144)
     assert prefetch_share(layer, m, _with_fifo(V1, weight=200), "weight") == 1.0
+
+
+def test_conv1_filters_pass_through_the_filter_part_per_pass():
+    """JSSC'17: the 8 kB filter part holds the filters of the current processing pass. CONV1 (batch 4):
+    the rule's pass is p·t = 32 filters of one channel, 32 x 11 x 11 = 3,872 words (<= 4,096), where
+    all three filter groups of a tile (11,616) would not fit. By hand: the tile is refilled at every
+    step of the filter-group loop under the DRAM loops, 4 images x 8 strips x 3 channels x 3 groups =
+    288 times, 288 x 3,872 = 1,115,136 words (each filter 32 times: 34,848 x 32), once written into
+    the GLB from DRAM and once read from it to the PEs; the DRAM words are those of the filters
+    bypassing the GLB. The mapping's YAML and text forms carry the per-pass tile."""
+    from accelsim.cost.counts import L_DRAM, L_GLB
+    from accelsim.mapping import mapping_from_dict
+    from accelsim.tiles import tile_words
+
+    arch = load_arch("eyeriss_v1")
+    layer = [x for x in load_workload("alexnet", 4).layers if x.name == "CONV1"][0]
+    m = registry.get("rs").named(layer, arch)
+    assert m.glb_pass == (False, True, False) and tile_words(layer, m)["glb"][1] == 3872
+    assert problems_of(layer, replace(m, glb_pass=(False, False, False)), arch)      # 11,616 > 4,096
+    c = evaluate(layer, arch, m).counts
+    assert (c.reads[L_GLB][1], c.writes[L_GLB][1], c.reads[L_DRAM][1]) == (1_115_136,) * 3
+    bypass = evaluate(layer, arch, replace(m, glb_pass=(False, False, False), glb_keep=(True, False, True))).counts
+    assert bypass.reads[L_DRAM][1] == 1_115_136 and bypass.reads[L_GLB][1] == 0
+    assert mapping_from_dict(m.to_dict()) == m
+    assert "weight per pass" in m.loop_nest() and "[weight/pass]" in m.compact()
+
+
+def test_per_pass_of_a_tensor_the_glb_does_not_keep_is_one_clear_error():
+    from accelsim.errors import ConfigError
+    from accelsim.mapping import mapping_from_dict
+
+    with pytest.raises(ConfigError, match=r"m\.yaml: glb\.per_pass: 'weight' is not a tensor the GLB keeps; "
+                                          r"allowed: ifmap, psum"):
+        mapping_from_dict({"glb": {"keep": ["ifmap", "psum"], "per_pass": ["weight"]}}, "m.yaml")
