@@ -28,7 +28,9 @@ mappings show (the docs name the rows it does not reproduce):
    of sets across the columns;
 4. r, t: copies of the set for channels, then filters, filling the rows (or the columns);
 5. n, m, e in the GLB: the most images per pass, then the most psum channels, then the widest strip
-   whose psums (m·n·e·Q words) and ifmap rows fit the ifmap/psum part of the GLB.
+   whose psums (m·n·e·Q words) and ifmap rows fit the ifmap/psum part of the GLB;
+6. the filters: the GLB keeps those of the current processing pass (JSSC'17's 8 kB filter part,
+   refilled per pass: ``Mapping.glb_pass``) when they fit it, else they go from DRAM to the PEs.
 """
 
 from __future__ import annotations

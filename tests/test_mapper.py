@@ -110,3 +110,25 @@ def test_matches_exhaustive_enumeration_on_a_tiny_space():
                     best = e if best is None else min(best, e)
     found = search(layer, arch, df, SearchSpec(budget=400, seed=0))
     assert found.score.energy_pj == pytest.approx(best)
+
+
+def test_batch_search_keeps_a_named_mapping_the_kernel_cannot_count():
+    """Eyeriss v1's CONV1 named mapping has a per-pass filter tile (``Mapping.glb_pass``), which the
+    int64 kernel refuses (encode raises); the array search scores it exactly instead, keeps it in the
+    shortlist and returns it when nothing it finds beats it (a tiny budget here), so a search is
+    still never worse than the named mapping."""
+    from dataclasses import replace as _replace
+
+    from accelsim.cost.encode import encode_batch
+    from accelsim.errors import ConfigError
+    from accelsim.mapper.search import search_batch
+
+    arch = load_arch("eyeriss_v1")
+    layer = _replace(get("alexnet").layers[0], N=4)
+    named = registry.get("rs").named(layer, arch)
+    assert any(named.glb_pass)
+    with pytest.raises(ConfigError, match="per-pass GLB tile"):
+        encode_batch(layer, [named])
+    r = search_batch(layer, arch, registry.get("rs"), SearchSpec("energy", budget=8, seed=0))
+    assert named in r.shortlist
+    assert r.score.energy_pj <= score(count(layer, named), arch, "energy").energy_pj

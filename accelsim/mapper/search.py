@@ -243,16 +243,17 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
         scored = objective(count_batch(lay, cand, memo), cand)
         evaluated += len(cand)
         merge(cand, scored)
-    if top is None:
+    if top is None and exact_named is None:
         raise ConfigError(f"no legal mapping found for layer {layer.name!r} with dataflow {dataflow.name!r} "
                           f"on {arch.name!r} within {proposed} proposals")
-    shortlist = [decode(top, i) for i in range(len(top.factors))]
-    m = shortlist[0]
-    result = evaluate(layer, arch, m, validate=False)
-    best = score(result.counts, arch, spec.objective) if scorer is None else Score(*map(float, top_obj[0]))
+    shortlist = [] if top is None else [decode(top, i) for i in range(len(top.factors))]
+    if top is not None:
+        m = shortlist[0]
+        result = evaluate(layer, arch, m, validate=False)
+        best = score(result.counts, arch, spec.objective) if scorer is None else Score(*map(float, top_obj[0]))
     if exact_named is not None:       # ranked as the Python path ranks (_key)
         named, s = exact_named
-        if _key(s, named) < _key(best, m):
+        if top is None or _key(s, named) < _key(best, m):
             m, best, result = named, s, evaluate(layer, arch, named, validate=False)
         shortlist = sorted(shortlist + [named], key=lambda x: _key(score(count(layer, x), arch, spec.objective), x))
         shortlist = shortlist[:KEEP]
