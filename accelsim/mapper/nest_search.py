@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from accelsim import limits
+from accelsim.cost.actions import count_actions
 from accelsim.cost.fast_nest import (
     BoundParams,
     bound_nests,
@@ -143,17 +144,29 @@ def search_nest(problem: Problem, hierarchy: Hierarchy, *, objective: str = "ene
         idx = np.array(chosen, dtype=np.int64)
         top, top_obj = pool.take(idx), pool_obj[idx]
 
+    def objective_rows(rows: np.ndarray) -> np.ndarray:
+        cycles = bound_nests(layout, rows, score.bound)
+        energy = energy_nests(rows, weights) if weights is not None else np.full(len(rows), np.nan)
+        return np.column_stack([OBJECTIVES[objective](energy, cycles), energy, cycles])
+
+    # start nests with per-pass tiles (LevelMap.per_pass) are outside the arrays: kept beside the pool,
+    # counted by count_actions (objective, energy, cycles, nest)
+    exact: list[tuple[float, float, float, LoopNest]] = []
     if start:
         for i, nest in enumerate(start):
             bad = problems_of(problem, hierarchy, nest)
             if bad:
                 raise ConfigError(f"start nest {i}: {bad[0][1]}", key=bad[0][0])
-        arrays = encode_nests(layout, list(start))
-        rows = count_nests(layout, arrays, memo)            # start nests are always scored, exactly
-        cycles = bound_nests(layout, rows, score.bound)
-        energy = energy_nests(rows, weights) if weights is not None else np.full(len(rows), np.nan)
-        merge(arrays, np.column_stack([OBJECTIVES[objective](energy, cycles), energy, cycles]))
-        evaluated += arrays.n_nests
+        plain = [n for n in start if not any(lm.per_pass for lm in n.levels)]
+        for nest in start:
+            if any(lm.per_pass for lm in nest.levels):
+                obj = objective_rows(layout.row_of(count_actions(problem, hierarchy, nest))[None, :])[0]
+                exact.append((float(obj[0]), float(obj[1]), float(obj[2]), nest))
+                evaluated += 1
+        if plain:
+            arrays = encode_nests(layout, plain)
+            merge(arrays, objective_rows(count_nests(layout, arrays, memo)))   # start nests: scored exactly
+            evaluated += arrays.n_nests
     explore = budget // 2
     empty_rounds = 0
     while evaluated < budget:
@@ -172,14 +185,24 @@ def search_nest(problem: Problem, hierarchy: Hierarchy, *, objective: str = "ene
         if cand.n_nests:
             evaluated += cand.n_nests
             merge(cand, scored)
-    if top is None:
+    if top is None and not exact:
         raise ConfigError(f"no legal nest found for problem {problem.name!r} on hierarchy {hierarchy.name!r} "
                           f"within {proposed} proposals")
-    best = top_obj[0]
+    ranked = [(float(o[0]), float(np.nan_to_num(o[1])), float(o[2]), k) for k, o in enumerate(top_obj)]
+    ranked += [(o, float(np.nan_to_num(e)), c, -1 - k) for k, (o, e, c, _) in enumerate(exact)]
+    ranked.sort(key=lambda x: x[:3])          # stable: the pool's order among ties, then the exact ones
+    def nest_at(k: int) -> LoopNest:
+        if k < 0:
+            return exact[-1 - k][3]
+        assert top is not None
+        return decode_nest(layout, top, k)
+
+    nests = [nest_at(k) for *_, k in ranked[:KEEP]]
+    k0 = ranked[0][3]
+    best = top_obj[k0] if k0 >= 0 else exact[-1 - k0][:3]
     best_energy = None if weights is None else float(best[1])
-    return NestSearchResult(decode_nest(layout, top, 0), NestScore(float(best[0]), best_energy, float(best[2])),
-                            evaluated, proposed, stopped_by,
-                            tuple(decode_nest(layout, top, i) for i in range(top.n_nests)), left_out)
+    return NestSearchResult(nests[0], NestScore(float(best[0]), best_energy, float(best[2])),
+                            evaluated, proposed, stopped_by, tuple(nests), left_out)
 
 
 
