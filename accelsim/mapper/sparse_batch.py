@@ -69,7 +69,7 @@ from accelsim.names import (
 )
 from accelsim.problem import from_layer
 from accelsim.sparse.density import DENSE, Actual
-from accelsim.sparse.model import balanced, imbalance_t, mac_q, plan, ratio_of, role_extents, step_q
+from accelsim.sparse.model import balanced, imbalance_t, mac_steps, plan, ratio_of, role_extents, step_q
 from accelsim.sparse.spec import WORST, SparseSpec, check
 
 LEVELS = (DRAM, GLB, RF, REG)
@@ -167,18 +167,12 @@ class SparseBatch:
             self.row_ratio.append((i, [ks for ks, _, _, _ in items], _Cache(self.dims, fn)))
         # steps: key lists, gate flags, constant q or a per-row cache keyed by the child's extents
         self.steps: list[tuple[list[int], bool, float, tuple[int, _Cache] | None]] = []
-        eff, gated_macs, skipped_macs = float(layer.macs), 0.0, 0.0
-        for st in pl.steps:
+        ms = mac_steps(pl, problem, models, layer.macs)
+        eff, gated_macs, skipped_macs = ms.effective, ms.gated, ms.skipped
+        for i, st in enumerate(pl.steps):
             ks = [kidx[k] for k in st.keys_s + st.keys_n if k in kidx]
             if st.child is None:
-                q = mac_q(st, problem, models, layer.macs, eff)
-                lost = eff * q
-                eff -= lost
-                if st.gate:
-                    gated_macs += lost
-                else:
-                    skipped_macs += lost
-                self.steps.append((ks, st.gate, q, None))
+                self.steps.append((ks, st.gate, ms.q[i], None))
             elif st.child == n or START[st.child] == NO_LOOPS:      # the compute, or a child with no loops below its cut
                 ext = None if st.child == n else {d: 1 for d in problem.dim_names}
                 self.steps.append((ks, st.gate, step_q(st, problem, ext, models, n), None))

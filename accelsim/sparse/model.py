@@ -233,6 +233,35 @@ def mac_q(step: Step, problem: Problem, models: dict, dense_macs: int, eff: floa
     return 1.0 - p / (eff / dense_macs)
 
 
+@dataclass(frozen=True)
+class MacSteps:
+    """The compute steps of a plan applied in order: ``q[i]`` the ineffective fraction of step ``i``
+    (index in ``plan.steps``; compute steps only), the MACs left ``effective``, and the MACs each kind
+    of step removed (``gated``, ``skipped``). Invariant: effective + gated + skipped == dense MACs."""
+    q: dict[int, float]
+    effective: float
+    gated: float
+    skipped: float
+
+
+def mac_steps(pl: Plan, problem: Problem, models: dict, dense_macs: int) -> MacSteps:
+    """The one walk over a plan's compute steps (:func:`mac_q` each, on the MACs still effective),
+    shared by :func:`analyze` and the batch scorer (``accelsim.mapper.sparse_batch``)."""
+    eff, gated, skipped = float(dense_macs), 0.0, 0.0
+    q: dict[int, float] = {}
+    for i, st in enumerate(pl.steps):
+        if st.child is not None:
+            continue
+        q[i] = mac_q(st, problem, models, dense_macs, eff)
+        lost = eff * q[i]
+        eff -= lost
+        if st.gate:
+            gated += lost
+        else:
+            skipped += lost
+    return MacSteps(q, eff, gated, skipped)
+
+
 def per_mac_kept(problem: Problem, flat: Flat, spec: SparseSpec, models: dict, step: Step,
                  names: tuple[str, ...]) -> float | None:
     """The exact fraction of a level's reads serving the compute that a gate/skip keeps, when every
@@ -326,18 +355,11 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
                     meta[k] -= mq
                     s_tab[k] = s_tab.get(k, 0.0) + dq + mq
 
-    eff = float(dense.macs)
-    gated_macs = skipped_macs = 0.0
-    for st in pl.steps:
+    macs = mac_steps(pl, problem, models, dense.macs)
+    eff, gated_macs, skipped_macs = macs.effective, macs.gated, macs.skipped
+    for i, st in enumerate(pl.steps):
         if st.child is None:
-            q_mac = mac_q(st, problem, models, dense.macs, eff)
-            lost = eff * q_mac
-            eff -= lost
-            if st.gate:
-                gated_macs += lost
-            else:
-                skipped_macs += lost
-            move(st.keys_s, st.keys_n, q_mac, st.gate)
+            move(st.keys_s, st.keys_n, macs.q[i], st.gate)
             continue
         exact_keep = per_mac_kept(problem, flat, spec, models, st, names) if st.child == n else None
         if exact_keep is not None:
@@ -438,5 +460,5 @@ def imbalance_t(t: int, units: int, p: float) -> float:
 
 
 __all__ = ["OPERAND_ROLES", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions", "capacity_problems",
-           "compressed_tiles", "imbalance", "imbalance_t", "kept_fraction", "lockstep_run", "mac_q", "per_mac_kept", "plan",
-           "priced_actions", "step_q", "tile_extents"]
+           "compressed_tiles", "imbalance", "imbalance_t", "kept_fraction", "lockstep_run", "mac_q", "mac_steps",
+           "MacSteps", "per_mac_kept", "plan", "priced_actions", "step_q", "tile_extents"]
