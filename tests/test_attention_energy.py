@@ -175,3 +175,45 @@ def test_attention_latency_is_bounded_by_the_buffer_bandwidth():
         assert s.limit == "buffer" and s.busy["buffer"] == sum(phases) and s.cycles >= r.cycles
     # the stock tpu_like gives the buffer no bandwidth: the same cascade is bound by DRAM and the vector unit
     assert evaluate(load_architecture("tpu_like"), SHAPE, "unfused").cycles == 1 + 1 + 1
+
+
+def _small(vector: bool):
+    """dram (4 words per cycle, one port) -> buf -> 2 x 2 MACs; a 2-lane vector unit below buf or
+    none; normalized prices (DRAM 200, buf 6, MAC 1, non-MAC op 1 pJ), the array network priced 0."""
+    doc = {"name": "small", "word_bits": 16, "dataflow": "ws",
+           "levels": [{"name": "dram", "keeps": ["ifmap", "weight", "psum"], "bandwidth": 4},
+                      {"name": "buf", "keeps": ["ifmap", "weight", "psum"], "capacity": 1024,
+                       "fanout": {"x": 2, "y": 2, "network": "systolic"}},
+                      {"name": "reg", "keeps": ["ifmap", "weight", "psum"],
+                       "capacity": {"ifmap": 1, "weight": 1, "psum": 1}}],
+           "compute": {"name": "mac"},
+           "energy": {"preset": "normalized", "pj": {"buf.net": {"down": 0, "down_dest": 0, "up": 0, "up_src": 0}}}}
+    if vector:
+        doc["vector"] = {"name": "vector", "lanes": 2, "below": "buf"}
+    return hierarchy_from_dict(doc, "small.yaml")
+
+
+@pytest.mark.parametrize("vector, cycles", [
+    # 64 ops on 2 vector lanes: 32 cycles (DRAM: 32 words at 4 per cycle = 8)
+    (True, 32),
+    # no vector unit: the 64 ops on the 4 MACs, 16 compute cycles (DRAM 8)
+    (False, 16),
+])
+def test_lone_softmax_node_in_the_network_mapper_priced_by_hand(vector, cycles):
+    """A softmax node alone (8 x 2 scores in, 8 x 2 out) in the network mapper: its words streamed
+    once (DRAM 16 read + 16 written = 32 words; buf filled, read, updated, drained 16 each = 64
+    accesses) and its ops counted as the attention cascade counts them: max, exp, sum, divide, one each
+    per score = 4 x 16 = 64 ops at 1 pJ. Energy 200 x 32 + 6 x 64 + 64 = 6,848 pJ."""
+    from accelsim.cost.actions import streamed_actions
+    from accelsim.mapper.network import node_costs
+    from workloads.graph import Graph
+    from workloads.layer import Layer, LayerKind
+
+    h = _small(vector)
+    sm = Layer("sm", LayerKind.SOFTMAX, C=8, K=8, H=2)
+    assert sm.vector_op_counts == {"max": 16, "exp": 16, "sum": 16, "divide": 16}
+    unit = "vector" if vector else "mac"
+    a = streamed_actions(h, sm.ifmap_elems, sm.output_elems, sm.vector_op_counts)
+    assert a.ops == {(unit, k): 16 for k in ("max", "exp", "sum", "divide")}
+    c = node_costs(Graph((sm,), ((),)), h)["sm"]
+    assert (c.dram_words, c.energy_pj, c.cycles) == (32, 6_848, cycles)

@@ -82,11 +82,17 @@ def test_fusion_table_names_the_attention_dataflow():
 def _alone_nodes(h, graph, names) -> tuple[float, float]:
     """(energy pJ, cycles) of the three attention nodes run alone, computed apart from the mapper: each
     GEMM through the transformer runner (its named mapping, priced and bounded there), the softmax
-    streamed once through the buffer (its words read and written once, as every vector node alone)."""
+    streamed once through the buffer (its words read and written once, as every vector node alone)
+    plus its ops: max, exp, sum, divide, one each per score, each at the table's price of that op on
+    the vector unit (the MAC array without one), and at least ops / lanes cycles (lanes: the vector
+    unit's, which hangs below the top-level buffer in both archs here; else every MAC)."""
+    from math import ceil
+
     from accelsim.cost.actions import streamed_actions
     from accelsim.cost.bound import hierarchy_bound
     from accelsim.cost.energy import energy_of
     from accelsim.energy_table import table_for
+    from accelsim.names import ANY_ROLE
     from accelsim.problem import from_layer
 
     energy = cycles = 0.0
@@ -96,9 +102,12 @@ def _alone_nodes(h, graph, names) -> tuple[float, float]:
             r = run_nodes(h, [Node(name, from_layer(layer), ())], "flat", "alone")
             energy, cycles = energy + r.energy.total_pj, cycles + r.cycles
         else:
-            a = streamed_actions(h, layer.ifmap_elems, layer.output_elems)
-            energy += energy_of(a, h, table_for(h)).total_pj
-            cycles += hierarchy_bound(a, h)
+            a = streamed_actions(h, layer.ifmap_elems, layer.output_elems)       # words only
+            scores = layer.N * layer.K * layer.H
+            unit, lanes = (h.vector.name, h.vector.lanes) if h.vector is not None else (h.compute.name, h.instances)
+            ops = sum(scores * table_for(h).pj(unit, ANY_ROLE, op) for op in ("max", "exp", "sum", "divide"))
+            energy += energy_of(a, h, table_for(h)).total_pj + ops
+            cycles += max(hierarchy_bound(a, h), ceil(4 * scores / lanes))
     return energy, cycles
 
 

@@ -42,23 +42,28 @@ class LayerKind(str, enum.Enum):
 
 @dataclass(frozen=True)
 class NonMacOp:
-    """What a non-MAC workload node costs: ``ops_per_element`` operations per output element and per
-    input read (per operand; a windowed op, pooling, per window tap). Adding a node kind (layernorm,
-    gelu, exp, reduce ...) is a ``LayerKind`` member and a row here; a fused group runs it on its
-    tile. (``accelsim.vector_ops`` describes the compute unit's op kinds over named dims; this is the
-    workload graph's per-node count.)"""
+    """What a non-MAC workload node costs: per output element and per input read (per operand; a
+    windowed op, pooling, per window tap) one operation of each op kind in ``ops`` (op kinds of
+    ``accelsim.vector_ops.OPS``, each priced as that action of the unit that runs it). Adding a node
+    kind (layernorm, gelu, exp, reduce ...) is a ``LayerKind`` member and a row here; a fused group
+    runs it on its tile. (``accelsim.vector_ops`` describes the compute unit's op kinds over named
+    dims; this is the workload graph's per-node count.)"""
 
-    ops_per_element: int
+    ops: tuple[str, ...]
     window: bool = False      # reads an R x S window per output (pooling), else elementwise
+
+    @property
+    def ops_per_element(self) -> int:
+        return len(self.ops)
 
 
 NON_MAC_OPS: dict[LayerKind, NonMacOp] = {
-    LayerKind.POOL: NonMacOp(1, window=True),
-    LayerKind.ELTWISE: NonMacOp(1),
-    LayerKind.ACTIVATION: NonMacOp(1),
-    LayerKind.SOFTMAX: NonMacOp(4),       # max, exp(x - max), sum, divide (accelsim.attention.cascade)
-    LayerKind.LAYERNORM: NonMacOp(3),     # mean, variance, normalize (accelsim.vector_ops: mean, var, normalize)
-    LayerKind.UPSAMPLE: NonMacOp(0),      # nearest neighbour: copies, no arithmetic
+    LayerKind.POOL: NonMacOp(("max",), window=True),             # one max per window tap
+    LayerKind.ELTWISE: NonMacOp(("add",)),
+    LayerKind.ACTIVATION: NonMacOp(("gelu",)),    # every activation (ReLU, sigmoid, clip too) priced as gelu
+    LayerKind.SOFTMAX: NonMacOp(("max", "exp", "sum", "divide")),   # as accelsim.attention.cascade.three_pass
+    LayerKind.LAYERNORM: NonMacOp(("mean", "var", "normalize")),    # as accelsim.attention.transformer
+    LayerKind.UPSAMPLE: NonMacOp(()),             # nearest neighbour: copies, no arithmetic
 }
 
 
@@ -185,11 +190,17 @@ class Layer:
     def vector_ops(self) -> int:
         """Operations of a bandwidth/vector op (``NON_MAC_OPS``): per output element, one per window
         tap (pooling) or per operand, times the kind's ops per element; 0 for MAC layers."""
+        return sum(self.vector_op_counts.values())
+
+    @property
+    def vector_op_counts(self) -> dict[str, int]:
+        """Op kind (``NON_MAC_OPS``) -> operations of this node: per output element, one per window
+        tap (pooling) or per operand, of each of the kind's op kinds; empty for MAC layers."""
         if self.kind.has_macs:
-            return 0
+            return {}
         op = self.kind.non_mac
         taps = self.R * self.S if op.window else max(1, self.operands)
-        return self.output_elems * taps * op.ops_per_element
+        return {k: self.output_elems * taps for k in op.ops}
 
     @property
     def ifmap_elems(self) -> int:

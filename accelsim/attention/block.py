@@ -135,7 +135,7 @@ def _node(m: Machine, h: Hierarchy, node: Node, dataflow: str, nest_of, cache: d
         return NodeResult(node.name, "gemm", w.macs, {(m.array, "mac"): w.macs}, dram_words(acts, h), busy[limit],
                           limit, busy, acts, ideal_cycles)
     assert isinstance(w, VectorOp)
-    acts = vector_actions(w, h, m.vector)
+    acts = vector_actions(w, h)
     busy, limit = _busy(acts, h, m)
     return NodeResult(node.name, w.op, 0, {(m.vector, w.op): w.ops}, dram_words(acts, h), busy[limit], limit, busy,
                       acts, busy[limit])

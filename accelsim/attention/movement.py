@@ -111,10 +111,10 @@ def gemm_actions(problem: Problem, h: Hierarchy, nest: LoopNest) -> Actions:
     return count_actions(problem, h, nest)
 
 
-def vector_actions(op: VectorOp, h: Hierarchy, unit: str) -> Actions:
-    t = streamed_actions(h, sum(op.reads().values()), op.writes)
-    cycles = -(-op.ops // h.instances) if unit == h.compute.name else 0
-    return Actions(0, cycles, 0, t.storage, t.network, {(unit, op.op): op.ops})
+def vector_actions(op: VectorOp, h: Hierarchy) -> Actions:
+    """A vector op alone: its inputs and output streamed once, its ops on the non-MAC unit
+    (``cost.actions.streamed_actions``)."""
+    return streamed_actions(h, sum(op.reads().values()), op.writes, {op.op: op.ops})
 
 
 def _add(table: dict, key: tuple[str, str, str], n: int) -> None:

@@ -54,6 +54,7 @@ from accelsim.names import (
     UPDATE,
 )
 from accelsim.problem import Coord, Problem
+from accelsim.vector_ops import unit_of
 
 PREFIX, TILE, DROPPED = 0, 1, 2
 Tile = range | frozenset[int]     # a dim's indices in one tile: a range when contiguous
@@ -499,17 +500,25 @@ def add_actions(tables: list[Actions] | tuple[Actions, ...]) -> Actions:
     return Actions(macs, cycles, active, storage, network, ops)
 
 
-def streamed_actions(hierarchy: Hierarchy, in_words: int, out_words: int) -> Actions:
+def streamed_actions(hierarchy: Hierarchy, in_words: int, out_words: int,
+                     ops: dict[str, int] | None = None) -> Actions:
     """Work without MACs streamed once through the first buffer: the backing store ``read`` ifmap
     (``in_words``) and ``update`` psum (``out_words``); the level under it ``fill`` and ``read``
-    ifmap, ``update`` and ``drain`` psum (each word once); no compute cycles."""
+    ifmap, ``update`` and ``drain`` psum (each word once). ``ops`` (op kind -> count,
+    ``accelsim.vector_ops``) run on the non-MAC unit (``vector_ops.unit_of``): the vector unit (its
+    time is the bound's vector part, ``cost.bound.bound_parts``), else the MAC array (compute cycles
+    ``ceil(ops / compute units)``); without ops, no compute cycles."""
     top = hierarchy.levels[0].name
     storage = {(top, IFMAP, READ): in_words, (top, PSUM, UPDATE): out_words}
     if len(hierarchy.levels) > 1:
         first = hierarchy.levels[1].name
         storage.update({(first, IFMAP, FILL): in_words, (first, IFMAP, READ): in_words,
                         (first, PSUM, UPDATE): out_words, (first, PSUM, DRAIN): out_words})
-    return Actions(0, 0, 0, storage, {})
+    unit, lanes = unit_of(hierarchy)
+    counts = {(unit, k): n for k, n in (ops or {}).items() if n}
+    total = sum(counts.values())
+    cycles = -(-total // lanes) if unit == hierarchy.compute.name else 0
+    return Actions(0, cycles, 0, storage, {}, counts)
 
 
 __all__ = ["Actions", "Analytic", "OUTPUT_ROLE", "add_actions", "assemble", "count_actions", "spatial_above",

@@ -11,7 +11,8 @@ it and some tile fits some level (``accelsim.fused.check_level``).
 A lone node: a fixed-shape arch runs its dataflow's named mapping on the fixed path (``evaluate``;
 latency the fixed shape's bound ``cost.bound.latency_bound``); a hierarchy runs the dataflow's rule
 (``dataflows.nest_rule.build``) through ``count_actions``, ``energy_of`` and ``hierarchy_bound``; a
-vector op is streamed (``cost.actions.streamed_actions`` on a hierarchy).
+vector op is streamed (``cost.actions.streamed_actions`` on a hierarchy), its ops
+(``Layer.vector_op_counts``) priced and timed on the vector unit, else the MAC array.
 
 A fused group, all counted exactly: DRAM words from its counts (``accelsim.cost.fused``), each
 priced as a DRAM read and a fill of the level (a DRAM write: a drain of the level and a DRAM
@@ -188,7 +189,7 @@ def node_costs(graph, arch, dataflow: str | None = None) -> dict[str, NodeCost]:
             problem = from_layer(node)
             actions = count_actions(problem, h, build(target.flow.rule, problem, h, target.flow.name))
         else:
-            actions = streamed_actions(h, node.ifmap_elems, node.output_elems)
+            actions = streamed_actions(h, node.ifmap_elems, node.output_elems, node.vector_op_counts)
         words = _top_words(actions, top)
         out[node.name] = NodeCost(node.name, energy_of(actions, h, target.table).total_pj,
                                   _latency(hierarchy_bound(actions, h), words, target), words)
