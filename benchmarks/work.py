@@ -144,6 +144,10 @@ def simulate(a: argparse.Namespace) -> dict:
     flow = registry.get(a.dataflow or arch.dataflow)
     layers = _mac_layers(a.workload, None)
     prepared = [(layer, evaluate(layer, arch, flow.named(layer, arch))) for layer in layers]
+    # the simulator's modules load numpy and simpy on first use (accelsim.sim is lazy); load them before
+    # the clock so this times the simulator alone, as it did when they were imported at module level
+    import numpy  # noqa: F401
+    import simpy  # noqa: F401
     clock = Clock()
     cycles = 0
     for layer, res in prepared:
