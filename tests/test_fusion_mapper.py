@@ -176,6 +176,8 @@ def test_fewer_cores_halo_words_and_the_mappers_choice():
     r18 = zoo.get("resnet18").graph
     words = [count_group(FusedGroup(("conv2_2b", "conv2_2_add"), rows=4, cols=14, cores=k), r18).dram_words
              for k in (1, 2, 4)]
+    # by hand, 1 core: conv2_2b's input, the add's other input and its output (3 x 64 x 56 x 56 =
+    # 602,112) + conv2_2b's weights (64 x 64 x 9 = 36,864) = 638,976
     assert words == [638_976, 638_976 + 7_168, 638_976 + 3 * 7_168]
     k = r18.position("conv2_2_add") + 1
     head = Graph(r18.nodes[:k], r18.inputs[:k])

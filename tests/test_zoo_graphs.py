@@ -163,3 +163,6 @@ def test_upsample_layer_and_yaml(tmp_path):
                  "  - {name: d, kind: conv, C: 4, K: 4, H: 12, R: 3, padding: 1, inputs: [u]}\n")
     w = load_yaml_workload(p)
     assert w.graph.node("u").P == 12 and w.graph.producers("d") == ("u",)
+    p.write_text("layers:\n  - {name: u, kind: upsample, C: 4, H: 6}\n")
+    with pytest.raises(ConfigError, match=r"scale.*missing required key"):
+        load_yaml_workload(p)

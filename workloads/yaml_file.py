@@ -239,6 +239,7 @@ def _tensor_op(kind: LayerKind, operands: bool = False) -> Callable[[Fields, str
 
 def _upsample(f: Fields, name: str, n: int) -> Layer:
     C, H = f.int("C"), f.int("H")
+    f.raw("scale")                      # required (module docstring): no silent scale 1
     scale = _pair(f, "scale", 1, 1)
     return Layer(name=name, kind=LayerKind.UPSAMPLE, N=n, C=C, K=C, H=H, W=f.int("W", H), stride_h=scale[0],
                  stride_w=scale[1])

@@ -54,6 +54,10 @@ def test_alwani_layer_by_layer_77_mb_with_pools_in_their_readers():
     every_op = _feature_words([(n,) for n in VGG_BLOCK], graph)
     in_producer = _feature_words((("conv1_1",), ("conv1_2", "pool1"), ("conv2_1",), ("conv2_2", "pool2"),
                                   ("conv3_1",)), graph)
+    # by hand (input + output of each group): alone conv1_1 150,528 + 3,211,264; conv1_2 2 x 3,211,264;
+    # pool1 3,211,264 + 802,816; conv2_1 802,816 + 1,605,632; conv2_2 2 x 1,605,632; pool2 1,605,632 +
+    # 401,408; conv3_1 401,408 + 802,816 = 22,629,376. Pools in their producers: conv1_2+pool1
+    # 3,211,264 + 802,816, conv2_2+pool2 1,605,632 + 401,408, the rest as alone = 12,995,584
     assert (every_op, in_producer) == (22_629_376, 12_995_584)
     print(f"\nAlwani VGGNet-E block layer by layer, fp32: pools in their readers {words * 4 / MIB:.2f} MiB, every "
           f"op alone {every_op * 4 / MIB:.1f} MiB, pools in their producers {in_producer * 4 / MIB:.1f} MiB (paper 77 MB)")
