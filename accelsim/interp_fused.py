@@ -19,6 +19,7 @@ from accelsim.fused import MODES, RETAIN, FusedGroup, channels_out, check_group
 from accelsim.interp_general import interpret
 from accelsim.names import IFMAP, PSUM, READ, UPDATE, WEIGHT
 from accelsim.problem import Coord, Problem, Tensor
+from accelsim.vector_ops import unit_of
 
 Points = frozenset[tuple[int, int]]
 
@@ -149,7 +150,8 @@ def _tile_problem(layer, images: int, out_pts: Points, in_pts: Points) -> Proble
 def brute_force_levels(group: FusedGroup, graph, hierarchy, nest_for) -> dict[str, Actions]:
     """Per layer, its accesses below the group's level summed over every tile, each tile's problem
     built from the walk's point sets and counted by ``accelsim.interp_general.interpret`` (vector
-    ops: the points of every operand band read at the level, the points computed written there).
+    ops: the points of every operand band read at the level, the points computed written there and
+    their ops, ``Layer.vector_op_counts_of`` the points computed, on ``vector_ops.unit_of``'s unit).
     Must equal ``accelsim.cost.fused_levels.level_counts`` exactly (tiny layers only)."""
     from accelsim.cost.fused_levels import inner_hierarchy
 
@@ -157,7 +159,7 @@ def brute_force_levels(group: FusedGroup, graph, hierarchy, nest_for) -> dict[st
     inner = inner_hierarchy(hierarchy, group.level)
     root = inner.levels[0].name
     n_img = layers[-1].N
-    out: dict[str, dict] = {layer.name: {"macs": 0, "storage": {}, "network": {}} for layer in layers}
+    out: dict[str, dict] = {layer.name: {"macs": 0, "storage": {}, "network": {}, "ops": {}} for layer in layers}
 
     def add(table: dict, key, v: int) -> None:
         table[key] = table.get(key, 0) + v
@@ -181,4 +183,6 @@ def brute_force_levels(group: FusedGroup, graph, hierarchy, nest_for) -> dict[st
                     ch_in = input_channels(layer)
                     add(acc["storage"], (root, IFMAP, READ), nb * ch_in * len(need[i - 1]))
                     add(acc["storage"], (root, PSUM, UPDATE), nb * channels_out(layer) * len(new_of[i]))
-    return {name: Actions(v["macs"], 0, 0, v["storage"], v["network"]) for name, v in out.items()}
+                    for k, n in layer.vector_op_counts_of(nb * channels_out(layer) * len(new_of[i])).items():
+                        add(acc["ops"], (unit_of(inner)[0], k), n)
+    return {name: Actions(v["macs"], 0, 0, v["storage"], v["network"], v["ops"]) for name, v in out.items()}

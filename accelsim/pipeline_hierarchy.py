@@ -22,8 +22,9 @@ counts exactly what the fixed path counts (tests/test_run_hierarchy.py).
 
 Layers without MACs (pool, eltwise, ...) move their input once from the backing store through the
 first buffer and their output back: backing store ``read`` ifmap and ``update`` psum; first buffer
-``fill`` and ``read`` ifmap, ``update`` and ``drain`` psum; no compute cycles (the bound is the
-bandwidth of those levels).
+``fill`` and ``read`` ifmap, ``update`` and ``drain`` psum; their ops (``Layer.vector_op_counts``)
+run on the vector unit, else the MAC array (``cost.actions.op_actions``; the bound is the slowest of
+those levels' bandwidth and the unit's ops).
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def stream_actions(item: ProblemLayer, hierarchy: Hierarchy) -> Actions:
     """The action table of a layer without MACs (module docstring; ``cost.actions.streamed_actions``)."""
     layer = item.layer
     assert layer is not None
-    return streamed_actions(hierarchy, layer.ifmap_elems, layer.output_elems)
+    return streamed_actions(hierarchy, layer.ifmap_elems, layer.output_elems, layer.vector_op_counts)
 
 
 def energy_table(hierarchy: Hierarchy, arch=None) -> tuple[str, EnergyTable]:

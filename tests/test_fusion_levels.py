@@ -51,6 +51,7 @@ def test_levels_equal_brute_force_walk(layers):
                 assert {k: v for k, v in lv.actions.network.items() if v} == \
                     {k: v for k, v in want.network.items() if v}, (flow, group.text(), lv.name)
                 assert lv.actions.macs == want.macs == c.macs      # recomputation included, as count_group
+                assert lv.actions.ops == want.ops, (flow, group.text(), lv.name)   # vector ops per computed point
 
 
 def test_whole_layer_tile_is_the_layer():

@@ -196,11 +196,16 @@ class Layer:
     def vector_op_counts(self) -> dict[str, int]:
         """Op kind (``NON_MAC_OPS``) -> operations of this node: per output element, one per window
         tap (pooling) or per operand, of each of the kind's op kinds; empty for MAC layers."""
+        return self.vector_op_counts_of(self.output_elems)
+
+    def vector_op_counts_of(self, outputs: int) -> dict[str, int]:
+        """Op kind -> operations to compute ``outputs`` of this node's output elements (a fused
+        group's tile: the elements it computes, recomputed halo included); empty for MAC layers."""
         if self.kind.has_macs:
             return {}
         op = self.kind.non_mac
         taps = self.R * self.S if op.window else max(1, self.operands)
-        return {k: self.output_elems * taps for k in op.ops}
+        return {k: outputs * taps for k in op.ops}
 
     @property
     def ifmap_elems(self) -> int:

@@ -514,12 +514,22 @@ def streamed_actions(hierarchy: Hierarchy, in_words: int, out_words: int,
         first = hierarchy.levels[1].name
         storage.update({(first, IFMAP, FILL): in_words, (first, IFMAP, READ): in_words,
                         (first, PSUM, UPDATE): out_words, (first, PSUM, DRAIN): out_words})
+    placed = op_actions(hierarchy, ops or {})
+    return Actions(0, placed.cycles, 0, storage, {}, placed.ops)
+
+
+def op_actions(hierarchy: Hierarchy, ops: dict[str, int]) -> Actions:
+    """Non-MAC ops alone (op kind -> count, ``accelsim.vector_ops``) on the unit that runs them
+    (``vector_ops.unit_of``): on the vector unit no compute cycles (its time is the bound's vector
+    part, ``cost.bound.bound_parts``), on the MAC array ``ceil(ops / compute units)`` compute cycles.
+    The one place a lone vector node, a vector layer's tile in a fused group and a fixed-shape
+    streaming layer put their ops."""
     unit, lanes = unit_of(hierarchy)
-    counts = {(unit, k): n for k, n in (ops or {}).items() if n}
+    counts = {(unit, k): n for k, n in ops.items() if n}
     total = sum(counts.values())
     cycles = -(-total // lanes) if unit == hierarchy.compute.name else 0
-    return Actions(0, cycles, 0, storage, {}, counts)
+    return Actions(0, cycles, 0, {}, {}, counts)
 
 
-__all__ = ["Actions", "Analytic", "OUTPUT_ROLE", "add_actions", "assemble", "count_actions", "spatial_above",
+__all__ = ["Actions", "Analytic", "OUTPUT_ROLE", "add_actions", "assemble", "count_actions", "op_actions", "spatial_above",
            "streamed_actions"]

@@ -22,8 +22,11 @@ accesses exactly, level by level, with the general core (``accelsim.cost.actions
   (``dataflows.nest_rule.build``); tiles of the same problem share it and its counts (cached by
   the problem's sizes and offsets, so equal tiles are counted once and multiplied).
 - **Vector ops** (pool, add, activation) run on their tile without a loop nest: they read every
-  operand's band from ``L`` (``(L, ifmap, read)``: the band each tile needs, all operands) and
-  write what they compute (``(L, psum, update)``).
+  operand's band from ``L`` (``(L, ifmap, read)``: the band each tile needs, all operands), write
+  what they compute (``(L, psum, update)``) and run their ops on it (``Layer.vector_op_counts_of``
+  the outputs computed, recomputed halo included) on the vector unit, else the MAC array
+  (``cost.actions.op_actions``, as a lone vector node). The inner hierarchy keeps the vector unit;
+  one hung above ``L`` is seen per core as hung below ``L`` (each core its full lanes).
 
 Per layer the result is the action table summed over the tiles (:func:`level_counts`; per tile
 and layer the bound alone: :func:`tile_cycles`, what the tile simulation runs) and, per core (``group.cores``
@@ -39,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from accelsim.cost.actions import Actions, count_actions
+from accelsim.cost.actions import Actions, count_actions, op_actions
 from accelsim.cost.bound import hierarchy_bound
 from accelsim.cost.fused import input_channels
 from accelsim.errors import ConfigError
@@ -74,8 +77,11 @@ def inner_hierarchy(hierarchy: Hierarchy, level: str) -> Hierarchy:
                           f"{', '.join(hierarchy.level_names[1:])}", source=hierarchy.source)
     i = hierarchy.index(level)
     root = replace(hierarchy.levels[i], keeps=ROLES, capacity=(), unsplit=())
+    vec = hierarchy.vector
+    if vec is not None and hierarchy.index(vec.below) < i:     # hangs above the level: one core's view of it
+        vec = replace(vec, below=level)
     return replace(hierarchy, name=f"{hierarchy.name}@{level}", levels=(root,) + hierarchy.levels[i + 1:],
-                   vector=None)
+                   vector=vec)
 
 
 def tile_problem(layer: Layer, images: int, rows: tuple[int, int], cols: tuple[int, int],
@@ -205,13 +211,15 @@ def tile_cycles(group: FusedGroup, graph, hierarchy: Hierarchy, nest_for: NestFo
 
 def vector_tile(layer: Layer, images: int, rows: tuple[int, int], cols: tuple[int, int],
                 in_rows: tuple[int, int], in_cols: tuple[int, int], inner: Hierarchy) -> Counted:
-    """A vector op on one tile: every operand's band read from the root, its outputs written there;
-    cycles: that table's bound on the inner hierarchy (the root's port, as a lone vector op's
-    words at the GLB's bandwidth)."""
+    """A vector op on one tile: every operand's band read from the root, its outputs written there,
+    its ops for the outputs it computes (``Layer.vector_op_counts_of``; recomputed halo included)
+    on the vector unit, else the MAC array (``cost.actions.op_actions``, as a lone vector node);
+    cycles: that table's bound on the inner hierarchy (the root's port or the unit's ops)."""
     root = inner.levels[0].name
     read = images * input_channels(layer) * (in_rows[1] - in_rows[0]) * (in_cols[1] - in_cols[0])
     wrote = images * channels_out(layer) * (rows[1] - rows[0]) * (cols[1] - cols[0])
-    actions = Actions(0, 0, 0, {(root, IFMAP, READ): read, (root, PSUM, UPDATE): wrote}, {})
+    ops = op_actions(inner, layer.vector_op_counts_of(wrote))
+    actions = Actions(0, ops.cycles, 0, {(root, IFMAP, READ): read, (root, PSUM, UPDATE): wrote}, {}, ops.ops)
     return actions, hierarchy_bound(actions, inner)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from accelsim.cost.actions import Actions, add_actions, op_actions
 from accelsim.cost.counts import ACCESS_LEVELS, Counts, count, priced_actions_of_counts
 from accelsim.cost.energy import EnergyBreakdown, energy_of
 from accelsim.energy_table import arch_table, network_name
@@ -74,8 +75,9 @@ def energy_parts(e: EnergyBreakdown) -> tuple[dict, dict]:
     return by_part, e.by_role()
 
 
-def _result(layer: Layer, mapping: Mapping | None, counts: Counts, arch) -> LayerResult:
-    e = fixed_energy(counts, arch)
+def _result(layer: Layer, mapping: Mapping | None, counts: Counts, arch, ops: Actions | None = None) -> LayerResult:
+    e = fixed_energy(counts, arch) if ops is None else \
+        energy_of(add_actions((priced_actions_of_counts(counts), ops)), arch_hierarchy(arch), arch_table(arch))
     by_part, by_tensor = energy_parts(e)
     return LayerResult(layer, mapping, counts, arch.pes, by_part, by_tensor, e.total_pj)
 
@@ -90,14 +92,18 @@ def evaluate(layer: Layer, arch, mapping: Mapping, *, validate: bool = True) -> 
 
 
 def evaluate_streaming(layer: Layer, arch) -> LayerResult:
-    """Bandwidth-only layers (pool, eltwise, activation, softmax): inputs read once from DRAM through
-    the GLB, outputs written once; no MACs. Cycles: the words moved at the GLB's bandwidth."""
+    """Layers without MACs (pool, eltwise, activation, softmax): inputs read once from DRAM through
+    the GLB, outputs written once; their ops (``Layer.vector_op_counts``) on the MAC array (a
+    fixed-shape arch has no vector unit; ``cost.actions.op_actions``, priced by the table's op
+    entries as on a hierarchy). Cycles: the larger of the words moved at the GLB's bandwidth and
+    the ops over the PEs."""
     zero = (0, 0, 0)
     ins, outs = layer.ifmap_elems, layer.output_elems
     reads = ((ins, 0, 0), (ins, 0, outs), zero, zero)
     writes = ((0, 0, outs), (ins, 0, outs), zero, zero)
-    cycles = -(-(ins + outs) // max(1, int(arch.glb.bandwidth_words_per_cycle)))
-    return _result(layer, None, Counts(0, cycles, 0, reads, writes, zero), arch)
+    ops = op_actions(arch_hierarchy(arch), layer.vector_op_counts)
+    cycles = max(-(-(ins + outs) // max(1, int(arch.glb.bandwidth_words_per_cycle))), ops.cycles)
+    return _result(layer, None, Counts(0, cycles, 0, reads, writes, zero), arch, ops)
 
 
 __all__ = ["ACCESS_LEVELS", "ENERGY_PARTS", "LayerResult", "arch_hierarchy", "energy_parts", "evaluate",
