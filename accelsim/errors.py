@@ -26,3 +26,8 @@ class ConfigError(ValueError):
 
 class UnknownKeyError(ConfigError):
     """A config key that no loader reads (a typo, or a key of another section)."""
+
+
+class CapacityError(ConfigError):
+    """A tile that does not fit the capacity it is placed in: a search skips such a candidate, where
+    any other ConfigError (a bad shape, a missing key) is the user's to see."""

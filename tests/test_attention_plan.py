@@ -172,3 +172,32 @@ def test_fixed_arch_einsums_get_the_fixed_paths_mapping(arch_name):
     assert acts.macs == fixed.counts.macs == 12 * 128 * 256 * 64
     assert energy_of(acts, h, arch_table(arch)).total_pj == pytest.approx(fixed.energy_pj, rel=1e-12)
     assert hierarchy_bound(acts, h) == pytest.approx(latency_bound(fixed.counts, arch), rel=1e-12)
+
+
+def test_only_a_capacity_miss_drops_a_candidate(monkeypatch):
+    """attention_candidates skips a dataflow whose tiles do not fit (CapacityError) and lets every other
+    ConfigError (a bad shape, a missing key) reach the user instead of silently dropping the dataflow."""
+    import accelsim.attention.plan as plan
+    from accelsim.energy_table import table_for
+    from accelsim.errors import CapacityError, ConfigError
+    from accelsim.hierarchy import load_architecture
+
+    h = load_architecture("tpu_like")
+    graph = _bert(128).graph
+    real = plan.evaluate
+
+    def no_room_for_flat(hh, shape, d, nest_of):
+        if d == "flat":
+            raise CapacityError("buf: flat: one query row needs 9 words on chip, the buffer holds 8")
+        return real(hh, shape, d, nest_of)
+
+    monkeypatch.setattr(plan, "evaluate", no_room_for_flat)
+    (costs,) = plan.attention_candidates(graph, h, table_for(h)).values()
+    assert [c.dataflow for c in costs] == [d for d in DATAFLOWS if d != "flat"]
+
+    def bad_shape(hh, shape, d, nest_of):
+        raise ConfigError("attention: key tile 3 must divide the key length 128")
+
+    monkeypatch.setattr(plan, "evaluate", bad_shape)
+    with pytest.raises(ConfigError, match="key tile 3 must divide"):
+        plan.attention_candidates(graph, h, table_for(h))

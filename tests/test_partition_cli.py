@@ -151,6 +151,18 @@ def test_summary_compares_with_the_papers_averages_for_that_soc(soc, paper, caps
     assert [ln.split()[0] for ln in lines[2:4]] == ["codl_vgg16", "codl_yolov2"]
 
 
+def test_summary_of_a_soc_codl_did_not_measure_has_no_published_line(tmp_path, capsys):
+    """A user's own SoC profile (sd855's numbers under another name) gets no CoDL average beside its
+    means: the paper measured sd855, sd865, sd888 and kirin990 only (it used to borrow the Snapdragons')."""
+    import configs
+
+    path = tmp_path / "my_phone.yaml"
+    path.write_text(configs.find("soc/sd855").read_text())
+    assert main(["partition", str(path), "--workload", "codl_vgg16", "--workload", "codl_yolov2"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == f"CoDL paper: no published averages for {path} (CoDL measured sd855, sd865, sd888, kirin990)"
+
+
 def test_soc_file_without_a_gpu_entry_exits_2_with_one_line(tmp_path):
     """A SoC YAML with its gpu section removed: one line naming the file and the missing key, exit 2."""
     import yaml

@@ -42,7 +42,7 @@ from accelsim.cost.actions import Actions, add_actions
 from accelsim.cost.bound import COMPUTE_PART, bound_parts
 from accelsim.cost.energy import EnergyBreakdown, energy_of
 from accelsim.energy_table import table_for
-from accelsim.errors import ConfigError
+from accelsim.errors import CapacityError, ConfigError
 from accelsim.hierarchy import Hierarchy
 from accelsim.vector_ops import unit_of
 
@@ -200,7 +200,7 @@ def _rows(m: Machine, s: AttentionShape, per_row: int, fixed: int, what: str) ->
         return s.queries
     r = (m.buffer_words - fixed) // per_row
     if r < 1:
-        raise ConfigError(f"{m.name}: {what}: one query row needs {per_row + fixed:,} words on chip, "
+        raise CapacityError(f"{m.name}: {what}: one query row needs {per_row + fixed:,} words on chip, "
                           f"the buffer holds {m.buffer_words:,}")
     return min(s.queries, r)
 

@@ -26,7 +26,7 @@ from accelsim.attention.cascade import AttentionShape
 from accelsim.attention.model import DATAFLOWS, evaluate
 from accelsim.attention.movement import named_nests
 from accelsim.cost.energy import energy_of
-from accelsim.errors import ConfigError
+from accelsim.errors import CapacityError
 from accelsim.hierarchy import Hierarchy
 
 
@@ -75,7 +75,7 @@ def attention_candidates(graph, h: Hierarchy, table, flow=None,
             for d in DATAFLOWS:
                 try:
                     r = evaluate(h, shape, d, nest_of)
-                except ConfigError:          # its tiles do not fit this buffer: not a candidate
+                except CapacityError:        # its tiles do not fit this buffer: not a candidate
                     continue
                 costs.append(AttentionCost(d, energy_of(r.actions, h, table).total_pj, r.cycles, r.dram_words))
             memo[shape] = tuple(costs)

@@ -156,7 +156,7 @@ def _print_plan(result, soc_label: str, baselines: list[str]) -> None:
 
 
 def _summary(results, soc_label: str, baselines: list[str]) -> None:
-    from accelsim.partition.validation import published, soc_group
+    from accelsim.partition.validation import SOC_GROUPS, published, soc_group
 
     soc = results[0].soc
     print(f"CoDL plans on {soc.name} ({soc_label}): predicted latency (ms) and CoDL's speedup over each baseline")
@@ -179,6 +179,9 @@ def _summary(results, soc_label: str, baselines: list[str]) -> None:
     print(f"{'mean (H: pooled)':<26}{pad}" + "".join(f"{mean[b]:>10.2f}x" for b in baselines)
           + f"{len(co):>4}{'':<5}{pooled:>9}")
     paper = published(soc_label)
+    if paper is None:
+        print(f"CoDL paper: no published averages for {soc_label} (CoDL measured {', '.join(SOC_GROUPS)})")
+        return
     title = "CoDL paper (Kirin 990)" if soc_group(soc_label) == "kirin990" else "CoDL paper (Snapdragons)"
     print(f"{title:<26}{pad}" + "".join(f"{paper[b]:>10.2f}x" for b in baselines)
           + f"{'':<9}{100 * paper['h_share']:>8.0f}%")

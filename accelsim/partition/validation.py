@@ -40,14 +40,24 @@ PUBLISHED_OVER_MULAYER = 3.43
 PUBLISHED_H_SHARE = 0.77
 
 
-def soc_group(soc: str) -> str:
-    """The group of CoDL's published averages a SoC (shipped name or YAML path) belongs to."""
-    return "kirin990" if Path(soc).stem == "kirin990" else "snapdragon"
+#: the SoCs CoDL measured, by the group of published averages each belongs to
+SOC_GROUPS: dict[str, str] = {"sd855": "snapdragon", "sd865": "snapdragon", "sd888": "snapdragon",
+                              "kirin990": "kirin990"}
 
 
-def published(soc: str) -> dict[str, float]:
-    """CoDL's published averages that apply to ``soc``: speedup over each baseline, and the H share."""
-    over_cpu, over_gpu = PUBLISHED_SPEEDUPS[soc_group(soc)]
+def soc_group(soc: str) -> str | None:
+    """The group of CoDL's published averages a SoC (shipped name or YAML path, by its stem) belongs
+    to; None for a SoC CoDL did not measure (a user's own profile): no published figure applies."""
+    return SOC_GROUPS.get(Path(soc).stem)
+
+
+def published(soc: str) -> dict[str, float] | None:
+    """CoDL's published averages that apply to ``soc``: speedup over each baseline, and the H share;
+    None when CoDL did not measure that SoC (:func:`soc_group`)."""
+    group = soc_group(soc)
+    if group is None:
+        return None
+    over_cpu, over_gpu = PUBLISHED_SPEEDUPS[group]
     return {"cpu_only": over_cpu, "gpu_only": over_gpu, "mulayer": PUBLISHED_OVER_MULAYER,
             "h_share": PUBLISHED_H_SHARE}
 
