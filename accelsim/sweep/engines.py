@@ -118,7 +118,11 @@ def run_pool(points: Iterable[Point], jobs: int, address: str | None = None) -> 
     finally:
         if not finished_all:
             _stop_workers(pool)
-        pool.shutdown(wait=finished_all, cancel_futures=not finished_all)
+        # wait even when interrupted: the workers are dead by now, so the pool's manager thread ends at
+        # once; not joining it left that thread closing its wake-up pipe while interpreter exit wrote to
+        # it ("Exception ignored ... OSError: Bad file descriptor" after "accelsim: terminated", seen
+        # once under load in test_faults)
+        pool.shutdown(wait=True, cancel_futures=not finished_all)
 
 
 def dask_client(address: str | None, jobs: int):
