@@ -88,6 +88,29 @@ class Vector:
     below: str
 
 
+FLAT_GRANULARITIES = ("head", "row")
+FLAT_TENSORS = ("Q", "K", "V", "O")
+
+
+@dataclass(frozen=True)
+class FlatSetting:
+    """FLAT's dataflow parameters (Kao et al., ASPLOS'23; ``accelsim.attention.model.flat``), YAML
+    ``flat: {granularity, rows, onchip}``:
+
+    - ``granularity``: FLAT's fusion granularity: ``head`` (one fused tile per head: all its query
+      rows, the whole score matrix on chip) or ``row`` (tiles of ``rows`` query rows; FLAT's R, the
+      FuseMax artifact's ``P1``; no ``rows``: the most that fit the buffer);
+    - ``onchip``: which of Q, K, V and the output O the on-chip buffer holds (the artifact's
+      ``*_loc: onchip``); the others stream between DRAM and the array's registers, once per array
+      pass (``offchip``). The score tile (S, A) is always on chip: that is the fusion.
+
+    No ``flat:`` key: row granularity, the most rows that fit, all four on chip."""
+
+    granularity: str = "row"
+    rows: int | None = None
+    onchip: tuple[str, ...] = FLAT_TENSORS
+
+
 @dataclass(frozen=True)
 class Hierarchy:
     name: str
@@ -99,6 +122,7 @@ class Hierarchy:
     vector: Vector | None = None        # None: non-MAC ops run on the MAC array
     dataflow: str | None = None         # the dataflow `accelsim run` uses when none is given
     energy: EnergySpec = EnergySpec()   # preset + overrides + areas (accelsim.energy_table.table_for)
+    flat: FlatSetting = FlatSetting()   # the FLAT attention dataflow's setting (YAML ``flat:``)
 
     def __post_init__(self) -> None:
         bad = _first_problem(self)
@@ -192,6 +216,16 @@ def _first_problem(h: Hierarchy) -> tuple[str, str] | None:
                 v = getattr(lv.fanout, axis)
                 if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                     return f"{key}.fanout.{axis}", f"fanout {axis} must be an integer >= 1, got {v!r}"
+    fs = h.flat
+    if fs.granularity not in FLAT_GRANULARITIES:
+        return "flat.granularity", (f"unknown FLAT granularity {fs.granularity!r}; allowed: "
+                                    f"{', '.join(FLAT_GRANULARITIES)}")
+    if fs.rows is not None and (fs.granularity != "row" or isinstance(fs.rows, bool)
+                                or not isinstance(fs.rows, int) or fs.rows < 1):
+        return "flat.rows", f"rows (an integer >= 1) goes with granularity row only, got {fs.rows!r}"
+    for t in fs.onchip:
+        if t not in FLAT_TENSORS or fs.onchip.count(t) > 1:
+            return "flat.onchip", f"onchip lists {t!r}; allowed, each once: {', '.join(FLAT_TENSORS)}"
     if h.vector is not None:
         if h.vector.below not in names:
             return "vector.below", (f"vector unit {h.vector.name!r} hangs below unknown level {h.vector.below!r}; "
@@ -320,7 +354,7 @@ def _dims(f: Fields, key: str) -> tuple[str, ...]:
 def hierarchy_from_dict(data: Any, source: str = "<memory>") -> Hierarchy:
     """Read ``{name, word_bits, clock_mhz, dataflow, levels: [{name, keeps, capacity, read_bandwidth,
     write_bandwidth, bandwidth, input_fifo_words: {role: words}, fanout: {x, y, network}}], compute: {name},
-    vector: {name, lanes, below}}``."""
+    vector: {name, lanes, below}, flat: {granularity, rows, onchip}}``."""
     f = Fields(data, source)
     name = f.str("name")
     word_bits = f.int("word_bits", 16, minimum=1, maximum=128)
@@ -360,12 +394,20 @@ def hierarchy_from_dict(data: Any, source: str = "<memory>") -> Hierarchy:
         vector = Vector(vf.str("name", "vector"), vf.int("lanes", minimum=1, maximum=1 << 20),
                         vf.str("below", choices=[lv.name for lv in levels]))
         vf.done()
+    flat = FlatSetting()
+    if f.has("flat"):
+        ff = f.sub("flat")
+        flat = FlatSetting(ff.str("granularity", choices=FLAT_GRANULARITIES),
+                           ff.int("rows") if ff.has("rows") else None,
+                           tuple(ff.list("onchip")))
+        ff.done()
     energy = EnergySpec()
     if f.has("energy"):
         shape = Hierarchy(name, tuple(levels), compute, word_bits, source, vector=vector)
         energy = energy_spec_from_fields(f.sub("energy"), components_of(shape))
     f.done()
-    return Hierarchy(name, tuple(levels), compute, word_bits, source, clock, vector, dataflow, energy=energy)
+    return Hierarchy(name, tuple(levels), compute, word_bits, source, clock, vector, dataflow, energy=energy,
+                     flat=flat)
 
 
 def load_hierarchy(path: str) -> Hierarchy:

@@ -6,7 +6,7 @@ import pytest
 
 from accelsim.attention.model import machine
 from accelsim.errors import ConfigError
-from accelsim.hierarchy import hierarchy_from_dict, load_architecture
+from accelsim.hierarchy import FlatSetting, hierarchy_from_dict, load_architecture
 from accelsim.vector_ops import OPS, VectorOp, unit_of
 
 
@@ -37,6 +37,29 @@ BASE = {"name": "x", "levels": [{"name": "dram", "keeps": ["ifmap", "weight", "p
 def test_bad_vector_is_one_line(vector, needle):
     with pytest.raises(ConfigError) as e:
         hierarchy_from_dict(dict(BASE, vector=vector), "arch.yaml")
+    assert needle in str(e.value) and str(e.value).startswith("arch.yaml") and "\n" not in str(e.value)
+
+
+def test_tpu_like_flat_setting_is_the_artifacts():
+    """FPSG-UIUC/micro24-fusemax-artifact, data/pregenerated/flat_validation.csv, (cloud, BERT, 1K):
+    fusion_granularity head; Q_loc, K_loc, V_loc, AV_loc offchip (QK_loc, A_loc onchip)."""
+    fs = load_architecture("tpu_like").flat
+    assert (fs.granularity, fs.rows, fs.onchip) == ("head", None, ())
+    assert load_architecture("eyeriss_v2_vector").flat == FlatSetting("row", None, ("Q", "K", "V", "O"))
+
+
+@pytest.mark.parametrize("flat, needle", [
+    ({"granularity": "batch", "onchip": []}, "flat.granularity: unknown value 'batch'; allowed: head, row"),
+    ({"granularity": "head", "rows": 4, "onchip": []}, "flat.rows: rows (an integer >= 1) goes with granularity row"),
+    ({"granularity": "row", "rows": 0, "onchip": []}, "flat.rows: value 0 is too small"),
+    ({"granularity": "row", "onchip": ["S"]}, "flat.onchip: onchip lists 'S'; allowed, each once: Q, K, V, O"),
+    ({"granularity": "row", "onchip": ["Q", "Q"]}, "flat.onchip: onchip lists 'Q'"),
+    ({"granularity": "row"}, "flat.onchip: missing required key"),
+    ({"granularity": "row", "onchip": [], "order": "pmk"}, "flat"),
+])
+def test_bad_flat_setting_is_one_line(flat, needle):
+    with pytest.raises(ConfigError) as e:
+        hierarchy_from_dict(dict(BASE, flat=flat), "arch.yaml")
     assert needle in str(e.value) and str(e.value).startswith("arch.yaml") and "\n" not in str(e.value)
 
 

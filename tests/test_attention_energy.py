@@ -57,9 +57,20 @@ def test_unfused_attention_priced_by_hand():
 
 
 def test_flat_attention_priced_by_hand():
-    """DRAM: Q, K, V read and O written once = 4 + 8 + 8 + 4 = 24 words. Buffer: 20 filled, 4 drained,
-    the softmax's 36 reads and 20 writes and the einsums' 40 as above = 120."""
+    """tpu_like's FLAT setting (the FuseMax artifact's: only the scores on chip; Q, K, V, O stream
+    between DRAM and the array): DRAM Q, K, V read and O written once (one 256 x 256 pass covers the
+    2 x 4 scores) = 4 + 8 + 8 + 4 = 24 words. Buffer: no fills or drains; QK updates S 8, the
+    softmax's 36 reads and 20 writes, AV reads A 8 = 72. Without the setting (all four on chip): 20
+    filled, 4 drained, the einsums' 40 as above, 120."""
     h = _tpu()
+    e = energy_of(evaluate(h, SHAPE, "flat").actions, h, table_for(h))
+    assert e.by_component()["dram"] == 200 * 24
+    assert e.by_component()["buffer"] == 6 * 72
+    assert e.total_pj == 4_800 + 432 + 64
+    doc = yaml.safe_load((REPO / "configs" / "hierarchy" / "tpu_like.yaml").read_text())
+    doc["energy"] = NO_NET
+    del doc["flat"]
+    h = hierarchy_from_dict(doc, "tpu.yaml")
     e = energy_of(evaluate(h, SHAPE, "flat").actions, h, table_for(h))
     assert e.by_component()["dram"] == 200 * 24
     assert e.by_component()["buffer"] == 6 * 120
@@ -159,14 +170,15 @@ def test_attention_latency_is_bounded_by_the_buffer_bandwidth():
     slow buffer limits it. tpu_like with its buffer at 1 word per cycle (one port): the buffer accesses
     counted by hand above, per phase. Unfused: QK fills Q 4 + K 8, drains S 8 and the einsum reads Q 4,
     K 8 and updates S 8 = 40; the softmax fills S 8, drains A 8, reads 36 and writes 20 = 72; AV fills
-    A 8 + V 8, drains O 4, reads A 8, V 8 and updates O 4 = 40: 152 cycles. FLAT-style, one phase: 120.
+    A 8 + V 8, drains O 4, reads A 8, V 8 and updates O 4 = 40: 152 cycles. FLAT-style under tpu_like's
+    setting (Q, K, V, O past the buffer), one phase: 72.
     Every other part is far less (DRAM 56 words at 228 per cycle: 1; 32 ops on 256 lanes: 1)."""
     from accelsim.sim.attention_tiles import simulate
 
     doc = yaml.safe_load((REPO / "configs" / "hierarchy" / "tpu_like.yaml").read_text())
     doc["levels"][1]["bandwidth"] = 1
     h = hierarchy_from_dict(doc, "tpu.yaml")
-    for dataflow, phases in (("unfused", [40, 72, 40]), ("flat", [120])):
+    for dataflow, phases in (("unfused", [40, 72, 40]), ("flat", [72])):
         r = evaluate(h, SHAPE, dataflow)
         assert [p.cycles for p in r.phases] == phases
         assert [p.limit for p in r.phases] == ["buffer"] * len(phases)

@@ -12,17 +12,19 @@ from accelsim.attention.cascade import ARRAY, VECTOR, AttentionShape
 from accelsim.attention.interp import reference, walk
 from accelsim.attention.model import DATAFLOWS, _unit, fusemax, machine
 from accelsim.errors import ConfigError
-from accelsim.hierarchy import Fanout, Hierarchy, Storage, Vector
+from accelsim.hierarchy import FLAT_TENSORS, Fanout, FlatSetting, Hierarchy, Storage, Vector
 from accelsim.names import ROLES
 
 
-def small_arch(buffer_words: int | None, vector: bool = True, side: int = 4) -> Hierarchy:
+def small_arch(buffer_words: int | None, vector: bool = True, side: int = 4, flat: FlatSetting | None = None,
+               y: int | None = None) -> Hierarchy:
     cap = ((ROLES, buffer_words),) if buffer_words else ()
     return Hierarchy("small", (
         Storage("dram", ROLES, read_bandwidth=2.0, write_bandwidth=2.0),
-        Storage("buffer", ROLES, cap, fanout=Fanout(side, side, "bus")),
+        Storage("buffer", ROLES, cap, fanout=Fanout(side, side if y is None else y, "bus")),
         Storage("reg", ROLES, tuple(((r,), 1) for r in ROLES))),
-        clock_mhz=100.0, vector=Vector("vec", 2, "buffer") if vector else None, dataflow="ws")
+        clock_mhz=100.0, vector=Vector("vec", 2, "buffer") if vector else None, dataflow="ws",
+        flat=flat or FlatSetting())
 
 
 def _inputs(s: AttentionShape, seed: int):
@@ -60,6 +62,58 @@ def test_closed_form_equals_walk(s, dataflow, buf, vec, seed):
     assert _by_unit(h, ops) == res.ops
     assert dram == res.dram
     np.testing.assert_allclose(out, reference(q, k, v), rtol=1e-10, atol=1e-12)
+
+
+settings_ = st.one_of(
+    st.builds(FlatSetting, st.just("head"), st.none(), st.sets(st.sampled_from(FLAT_TENSORS)).map(tuple)),
+    st.builds(FlatSetting, st.just("row"), st.one_of(st.none(), st.integers(1, 7)),
+              st.sets(st.sampled_from(FLAT_TENSORS)).map(tuple)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(shapes, settings_, st.sampled_from([None, 40, 60, 120, 400]), st.integers(1, 3), st.integers(1, 3),
+       st.integers(0, 2**31 - 1))
+def test_flat_setting_equals_walk(s, setting, buf, x, y, seed):
+    """Every FLAT setting (granularity, rows, on-chip tensors) on an x-by-y array: the closed form's op
+    counts and DRAM words equal the walk's, which evicts the off-chip tensors at every array pass."""
+    h = small_arch(buf, side=x, y=y, flat=setting)
+    try:
+        res = DATAFLOWS["flat"](h, s)
+    except ConfigError as e:
+        assert "buffer holds" in str(e)
+        return
+    assert (res.plan.pass_rows, res.plan.pass_cols, res.plan.onchip) == (y, x, setting.onchip)
+    q, k, v = _inputs(s, seed)
+    ops, dram, out = walk(s, "flat", res.plan, q, k, v)
+    assert _by_unit(h, ops) == res.ops
+    assert dram == res.dram
+    np.testing.assert_allclose(out, reference(q, k, v), rtol=1e-10, atol=1e-12)
+
+
+def test_flat_offchip_passes_by_hand():
+    """6 query rows, 8 keys, E = F = 2 on a 4-wide (x: keys, F), 3-high (y: query rows) array, head
+    granularity, nothing but the scores on chip: Q (12 words) once per pass over 4 keys: 2 x 12; K
+    and V (16 words each) once per pass over 3 query rows: 2 x 16; O (12 words) written once.
+    With Q and O on chip (row granularity, 4 rows): Q once; K, V: passes of 3 + 1 rows over two row
+    tiles of 4 and 2 rows: (2 + 1) x 16."""
+    s = AttentionShape(1, 1, 6, 8, 2, 2)
+    res = DATAFLOWS["flat"](small_arch(None, side=4, y=3, flat=FlatSetting("head", None, ())), s)
+    assert res.dram == {("Q", "read"): 24, ("K", "read"): 32, ("V", "read"): 32, ("O", "write"): 12}
+    assert (res.plan.rows, res.plan.granularity, res.plan.buffer_words) == (6, "head", 6 * 8)
+    res = DATAFLOWS["flat"](small_arch(None, side=4, y=3, flat=FlatSetting("row", 4, ("Q", "O"))), s)
+    assert res.dram == {("Q", "read"): 12, ("K", "read"): 48, ("V", "read"): 48, ("O", "write"): 12}
+    assert (res.plan.rows, res.plan.granularity, res.plan.buffer_words) == (4, "row", 4 * (2 + 8 + 2))
+
+
+def test_flat_head_granularity_falls_back_to_rows():
+    """A head whose score matrix does not fit: row granularity, the most rows that fit (8 keys per
+    row, 50 words: 6 rows of 8 queries); rows given that do not fit are one line."""
+    s = AttentionShape(1, 1, 8, 8, 2, 2)
+    res = DATAFLOWS["flat"](small_arch(50, flat=FlatSetting("head", None, ())), s)
+    assert (res.plan.rows, res.plan.granularity) == (6, "row")
+    with pytest.raises(ConfigError, match="7 rows need 56 words, the buffer holds 50") as e:
+        DATAFLOWS["flat"](small_arch(50, flat=FlatSetting("row", 7, ())), s)
+    assert "\n" not in str(e.value)
 
 
 def test_vector_bound_cascade_counts_on_the_vector_unit():
@@ -113,11 +167,11 @@ def test_array_ops_share_the_array_without_a_vector_unit():
 
 
 @settings(max_examples=25, deadline=None)
-@given(shapes, st.sampled_from(list(DATAFLOWS)), st.sampled_from([None, 60, 400]), st.booleans())
-def test_tile_simulation_does_the_closed_forms_work(s, dataflow, buf, vec):
+@given(shapes, st.sampled_from(list(DATAFLOWS)), st.sampled_from([None, 60, 400]), st.booleans(), settings_)
+def test_tile_simulation_does_the_closed_forms_work(s, dataflow, buf, vec, setting):
     from accelsim.sim.attention_tiles import simulate
 
-    h = small_arch(buf, vec)
+    h = small_arch(buf, vec, flat=setting)
     try:
         res = DATAFLOWS[dataflow](h, s)
     except ConfigError:

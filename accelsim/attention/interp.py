@@ -10,8 +10,10 @@ takes a mapping. The result is checked against NumPy's ``softmax(Q K^T) V`` (:fu
 Schedules (loops outermost first; n = batch x head):
 - ``unfused``: kernel QK over (n, i, j), kernel softmax over (n, i) [max, exp, sum, divide over j],
   kernel AV over (n, i, f); each kernel loads its inputs once and stores its output.
-- ``flat``: n, row tile; per row: scores over j, three-pass softmax, AV; K/V rows loaded on first
-  use per head (resident) or per row tile (streamed).
+- ``flat``: n, row tile; QK in array passes (``plan.pass_rows`` query rows x ``plan.pass_cols``
+  keys); per row the three-pass softmax; AV in passes (query rows x output columns). A tensor the
+  buffer holds (``plan.onchip``) is loaded on first use: Q per row, K/V per head (resident) or per
+  row tile; one it does not hold is evicted at every pass (only the PEs' registers keep it).
 - ``fusemax``: n, row tile, key tile; per row: scores of the tile, tile max, running max, correction,
   exp, tile sum, the tile's AV, the two merges; per row at the end: divide.
 """
@@ -117,43 +119,60 @@ def _rows(t: _Tally, s: AttentionShape, plan: Plan, n: int):
         yield range(r0, min(s.queries, r0 + plan.rows))
 
 
+def _passes(rows: range, size: int):
+    """Consecutive chunks of ``rows`` of at most ``size`` (one array pass each)."""
+    for p0 in range(0, len(rows), size):
+        yield rows[p0:p0 + size]
+
+
 def _flat(t: _Tally, s: AttentionShape, plan: Plan, q, k, v) -> np.ndarray:
     nn = q.shape[0]
     O = np.zeros((nn, s.queries, s.f))
+    streamed = [x for x in ("Q", "K", "V") if x not in plan.onchip]
     for n in range(nn):
         for rows in _rows(t, s, plan, n):
+            sc = {i: [0.0] * s.keys for i in rows}
+            for qp in _passes(rows, plan.pass_rows):                    # QK passes: query rows x keys
+                for kp in _passes(range(s.keys), plan.pass_cols):
+                    for x in streamed:
+                        t.evict(x)                                      # off chip: only the PEs' registers
+                    for i in qp:
+                        for j in kp:
+                            for e in range(s.e):
+                                t.load("Q", (n, i, e))
+                                t.load("K", (n, j, e))
+                            sc[i][j] = _dot_row(t, q[n, i], k[n, j])
+            a = {}
             for i in rows:
-                for e in range(s.e):
-                    t.load("Q", (n, i, e))
-                sc = [0.0] * s.keys
-                for j in range(s.keys):
-                    for e in range(s.e):
-                        t.load("K", (n, j, e))
-                    sc[j] = _dot_row(t, q[n, i], k[n, j])
                 m = -math.inf
                 for j in range(s.keys):
-                    m = max(m, sc[j])
+                    m = max(m, sc[i][j])
                     t.op(VECTOR, "max")
                 ex = [0.0] * s.keys
                 for j in range(s.keys):
-                    ex[j] = math.exp(sc[j] - m)
+                    ex[j] = math.exp(sc[i][j] - m)
                     t.op(VECTOR, "exp")
                 d = 0.0
                 for j in range(s.keys):
                     d += ex[j]
                     t.op(VECTOR, "sum")
-                a = [0.0] * s.keys
+                a[i] = [0.0] * s.keys
                 for j in range(s.keys):
-                    a[j] = ex[j] / d
+                    a[i][j] = ex[j] / d
                     t.op(VECTOR, "divide")
-                for f in range(s.f):
-                    acc = 0.0
-                    for j in range(s.keys):
-                        t.load("V", (n, j, f))
-                        acc += a[j] * float(v[n, j, f])
-                        t.op(ARRAY, "mac")
-                    O[n, i, f] = acc
-                    t.store("O")
+            for qp in _passes(rows, plan.pass_rows):                    # AV passes: query rows x F
+                for fp in _passes(range(s.f), plan.pass_cols):
+                    for x in streamed:
+                        t.evict(x)
+                    for i in qp:
+                        for f in fp:
+                            acc = 0.0
+                            for j in range(s.keys):
+                                t.load("V", (n, j, f))
+                                acc += a[i][j] * float(v[n, j, f])
+                                t.op(ARRAY, "mac")
+                            O[n, i, f] = acc
+                            t.store("O")
     return O
 
 

@@ -5,8 +5,12 @@ Dataflows (:data:`DATAFLOWS`, selected by name, no search):
   and AV, each reading its inputs from DRAM once and writing its output once (compulsory traffic
   per kernel); kernels run one after another, compute and DRAM overlapped within a kernel.
 - ``flat`` (FLAT-style): QK-softmax-AV fused per tile of ``R`` query rows of one head, the R x L
-  score tile on chip; K and V stay on chip for the head when they fit beside the row tile, else
-  they are streamed once per row tile. Tiles are pipelined (double-buffered): units overlap.
+  score tile on chip, under the hierarchy's FLAT setting (``hierarchy.FlatSetting``: granularity
+  ``head``, R = M, falling back to the most rows that fit, or ``row``, R = ``rows`` or the most that
+  fit; which of Q, K, V, O the buffer holds). On-chip K and V stay for the head when they fit beside
+  the row tile, else they are streamed once per row tile; off-chip tensors stream between DRAM and
+  the array in output-stationary passes of ``y`` query rows x ``x`` keys (QK) or output columns (AV),
+  the array's sides. Tiles are pipelined (double-buffered): units overlap.
 - ``fusemax`` (FuseMax-style): the one-pass cascade (online softmax) over key tiles of ``L0`` keys
   (the largest divisor of L up to the array width), per-score ops on the array, per-row ops on the
   vector unit, pipelined with the array; on-chip storage independent of L.
@@ -21,6 +25,8 @@ Invariants (tested against the brute-force walk in ``accelsim.attention.interp``
 - op counts are the cascade's (``cascade.op_counts``), keyed (unit name, op);
 - DRAM words per tensor are exact integers: ``Q`` and ``O`` once per head, ``K``/``V`` once per
   head if resident else once per row tile; ``S``/``A`` written and read once each by ``unfused`` only;
+  FLAT's off-chip ``Q`` once per pass over ``x`` keys, off-chip ``K``/``V`` once per pass over ``y``
+  query rows (``O`` is written once either way);
 - latency bound (cycles): per phase, the one bound of the project (``cost.bound.bound_parts``) on the
   phase's action table (``movement.cascade_actions``, the einsums under ``nest_of``, by default the
   hierarchy dataflow's named mapping): the array (MACs and the ops bound to it over its units), the
@@ -43,7 +49,7 @@ from accelsim.cost.bound import COMPUTE_PART, bound_parts
 from accelsim.cost.energy import EnergyBreakdown, energy_of
 from accelsim.energy_table import table_for
 from accelsim.errors import CapacityError, ConfigError
-from accelsim.hierarchy import Hierarchy
+from accelsim.hierarchy import FlatSetting, Hierarchy
 from accelsim.vector_ops import unit_of
 
 DRAM_RES = "dram"        # the DRAM level's name in every shipped hierarchy (``Machine.dram``: the level's own)
@@ -62,6 +68,8 @@ class Machine:
     array_width: int             # keys per tile of the one-pass cascade: the innermost fanout's larger side
     dram: str = DRAM_RES         # the backing store's level name (its bound part)
     dram_write_words_per_cycle: float | None = None   # None: reads and writes share one channel
+    array_x: int = 1             # columns of the array (product of the fanouts' x): keys (QK) or F (AV) per pass
+    array_y: int = 1             # rows of the array (product of the fanouts' y): query rows per pass
 
 
 def machine(h: Hierarchy) -> Machine:
@@ -77,19 +85,28 @@ def machine(h: Hierarchy) -> Machine:
     width = max(fan.x, fan.y) if fan is not None else 1
     top = h.levels[0]
     shared = top.bandwidth is not None
+    xs = ys = 1
+    for _, f in h.fanouts:
+        xs, ys = xs * f.x, ys * f.y
     return Machine(h.name, h.compute.name, h.instances, vec_name, lanes, words,
                    top.bandwidth if shared else top.read_bandwidth, h.clock_mhz, width, top.name,
-                   None if shared else top.write_bandwidth)
+                   None if shared else top.write_bandwidth, xs, ys)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The tiling a dataflow chose: query rows per tile, key tile, whether K/V stay per head."""
+    """The tiling a dataflow chose: query rows per tile, key tile, whether the on-chip K/V stay per
+    head; for ``flat``, which of Q, K, V, O the buffer holds (the others stream between DRAM and the
+    array once per array pass of ``pass_rows`` query rows x ``pass_cols`` keys or output columns)."""
 
     rows: int
     tile: int
     kv_resident: bool
     buffer_words: int            # words on chip at the peak (per head in flight)
+    onchip: tuple[str, ...] = ("Q", "K", "V", "O")
+    pass_rows: int = 1
+    pass_cols: int = 1
+    granularity: str = "row"
 
 
 @dataclass(frozen=True)
@@ -173,9 +190,10 @@ def _ops(m: Machine, steps: tuple[Step, ...]) -> dict:
     return out
 
 
-def phase(h: Hierarchy, m: Machine, name: str, steps: tuple[Step, ...], dram: dict, nest_of: NestOf) -> Phase:
+def phase(h: Hierarchy, m: Machine, name: str, steps: tuple[Step, ...], dram: dict, nest_of: NestOf,
+          offchip: tuple[str, ...] = ()) -> Phase:
     """One phase: its steps and DRAM words (``(tensor, rw) -> words``), bounded by ``bound_parts`` on
-    its action table (module docstring)."""
+    its action table (module docstring); ``offchip`` tensors pass the buffer by."""
     work: dict = {}
     for st in steps:
         unit, rate = _unit(m, st.unit)
@@ -186,7 +204,7 @@ def phase(h: Hierarchy, m: Machine, name: str, steps: tuple[Step, ...], dram: di
         work[m.dram] = (words, m.dram_words_per_cycle)
     array_cycles = ceil(work.get(m.array, (0, 1))[0] / m.array_units)
     ops = {k: v for k, v in _ops(m, steps).items() if k[1] != "mac"}
-    acts = cascade_actions(h, dram, steps, nest_of, array_cycles, ops)
+    acts = cascade_actions(h, dram, steps, nest_of, array_cycles, ops, frozenset(offchip))
     parts = bound_parts(acts, h)
     parts[m.array] = parts.pop(COMPUTE_PART)
     busy = {r: ceil(v) for r, v in parts.items() if v}
@@ -242,15 +260,62 @@ def unfused(h: Hierarchy, s: AttentionShape, nest_of: NestOf | None = None) -> R
     return Result("unfused", s, m, plan, _ops(m, steps), dram, phases, steps)
 
 
+def _flat_plan(m: Machine, s: AttentionShape, setting: FlatSetting) -> Plan:
+    """FLAT's tile (module docstring): per query row its L scores plus its Q and O rows where the buffer
+    holds them; beside the rows, the on-chip K/V of the head (resident) or of one key tile (streamed
+    once per row tile); head granularity takes all M rows when they fit, else the most rows that do."""
+    on = setting.onchip
+    per_row = s.keys + (s.e if "Q" in on else 0) + (s.f if "O" in on else 0)
+    kv_width = (s.e if "K" in on else 0) + (s.f if "V" in on else 0)
+    tile = key_tile(s.keys, m.array_width)
+    kv_all, kv_stream = s.keys * kv_width, tile * kv_width
+    what = f"FLAT keeps whole score rows on chip ({per_row:,} words per query row)"
+    want = s.queries if setting.granularity == "head" else setting.rows
+    if want is not None:
+        want = min(want, s.queries)
+        if m.buffer_words is None or m.buffer_words - kv_all >= per_row * want:
+            return _flat_tile(m, setting, want, tile, True, per_row, kv_all, s.queries)
+        if m.buffer_words - kv_stream >= per_row * want:
+            return _flat_tile(m, setting, want, tile, False, per_row, kv_stream, s.queries)
+        if setting.granularity == "row":
+            raise CapacityError(f"{m.name}: {what}: {want:,} rows need {per_row * want + kv_stream:,} words, "
+                                f"the buffer holds {m.buffer_words:,}")
+    if m.buffer_words is None or m.buffer_words - kv_all >= per_row:
+        return _flat_tile(m, setting, _rows(m, s, per_row, kv_all, what), tile, True, per_row, kv_all, s.queries)
+    return _flat_tile(m, setting, _rows(m, s, per_row, kv_stream, what), tile, False, per_row, kv_stream, s.queries)
+
+
+def _flat_tile(m: Machine, setting: FlatSetting, rows: int, tile: int, resident: bool, per_row: int,
+               fixed: int, queries: int) -> Plan:
+    return Plan(rows, tile, resident, rows * per_row + fixed, setting.onchip, m.array_y, m.array_x,
+                "head" if rows == queries else "row")
+
+
+def _flat_dram(s: AttentionShape, plan: Plan) -> dict:
+    """FLAT's DRAM words: on-chip Q and O once, on-chip K/V once per head (resident) or per row tile;
+    off-chip (streamed to the array) Q once per pass over ``pass_cols`` keys, K and V once per pass
+    over ``pass_rows`` query rows; O written once (output-stationary passes)."""
+    n = s.batch * s.heads
+    w = s.words()
+    full, rest = divmod(s.queries, plan.rows)
+    row_passes = full * ceil(plan.rows / plan.pass_rows) + (ceil(rest / plan.pass_rows) if rest else 0)
+    on_passes = 1 if plan.kv_resident else ceil(s.queries / plan.rows)
+    times = {"Q": 1 if "Q" in plan.onchip else ceil(s.keys / plan.pass_cols)}
+    for t in ("K", "V"):
+        times[t] = on_passes if t in plan.onchip else row_passes
+    return {("Q", "read"): w["Q"] * times["Q"], ("K", "read"): n * s.keys * s.e * times["K"],
+            ("V", "read"): n * s.keys * s.f * times["V"], ("O", "write"): w["O"]}
+
+
 def flat(h: Hierarchy, s: AttentionShape, nest_of: NestOf | None = None) -> Result:
+    """FLAT under the hierarchy's setting (``Hierarchy.flat``: granularity, rows, on-chip tensors)."""
     m = machine(h)
     steps = three_pass(s)
-    tile = key_tile(s.keys, m.array_width)
-    plan = _fused_plan(m, s, s.e + s.keys + s.f, tile * (s.e + s.f),
-                       "FLAT keeps whole score rows on chip (Q row, L scores, output row)")
-    dram = _fused_dram(s, plan)
+    plan = _flat_plan(m, s, h.flat)
+    dram = _flat_dram(s, plan)
+    offchip = tuple(t for t in ("Q", "K", "V", "O") if t not in plan.onchip)
     return Result("flat", s, m, plan, _ops(m, steps), dram,
-                  (phase(h, m, "attention", steps, dram, _nests(h, nest_of)),), steps)
+                  (phase(h, m, "attention", steps, dram, _nests(h, nest_of), offchip),), steps)
 
 
 def fusemax(h: Hierarchy, s: AttentionShape, nest_of: NestOf | None = None, element_unit: str = ARRAY) -> Result:

@@ -27,6 +27,9 @@ computes and moves, the one input to the energy sum (``cost.energy.energy_of``) 
   * a tensor an array step makes and only array steps read (:func:`held_in_pes`: FuseMax-style's
     score tile S and its exponentials) stays in the PEs: the einsums' rows for it at B and above are
     dropped (their rows below B stay);
+  * an ``offchip`` tensor (FLAT's setting, ``hierarchy.FlatSetting``: streamed between DRAM and the
+    array's registers, not held in B): its DRAM words are no B fill or drain, and the einsums' rows
+    for it at B and above are dropped likewise (its rows below B stay);
   * the MACs and the ops, keyed ``(unit, op)``; ``cycles``: the array's steps (MACs and the ops bound
     to the array over its units), the compute part of the latency bound (``cost.bound.bound_parts``).
 
@@ -151,10 +154,11 @@ def _reads(st: Step) -> set[str]:
 
 
 def cascade_actions(h: Hierarchy, dram: dict, steps: tuple[Step, ...], nest_of: NestOf, cycles: int,
-                    ops: dict) -> Actions:
+                    ops: dict, offchip: frozenset[str] = frozenset()) -> Actions:
     """The action table of an attention dataflow's phase (module docstring): its DRAM words ``dram``
     (``(tensor, "read" | "write") -> words``), its cascade ``steps``, its array ``cycles`` (the MACs and
-    the ops bound to the array over the array's units) and its non-MAC ``ops`` (``(unit, op)``)."""
+    the ops bound to the array over the array's units), its non-MAC ``ops`` (``(unit, op)``) and the
+    ``offchip`` tensors, streamed between DRAM and the array past B (FLAT's off-chip Q, K, V, O)."""
     b = buffer_index(h)
     top, buf = h.levels[0].name, h.levels[b]
     storage: dict = {}
@@ -164,21 +168,21 @@ def cascade_actions(h: Hierarchy, dram: dict, steps: tuple[Step, ...], nest_of: 
         if rw == "read":
             role = READ_ROLE[tensor]
             _add(storage, (top, role, READ), n)
-            if b > 0 and buf.keeps_role(role):
+            if b > 0 and buf.keeps_role(role) and tensor not in offchip:
                 _add(storage, (buf.name, role, FILL), n)
             for lv in above:
                 _add(network, (lv, role, DOWN), n)
                 _add(network, (lv, role, DOWN_DEST), n)
         else:
             _add(storage, (top, PSUM, UPDATE), n)
-            if b > 0:
+            if b > 0 and tensor not in offchip:
                 _add(storage, (buf.name, PSUM, DRAIN), n)
             for lv in above:
                 _add(network, (lv, PSUM, UP), n)
                 _add(network, (lv, PSUM, UP_SRC), n)
     under = {lv.name for lv in h.levels[b + 1:]}
     fan_under = {h.levels[i].name for i, _ in h.fanouts if i >= b}
-    pes = held_in_pes(steps)
+    pes = held_in_pes(steps) | offchip
     macs = 0
     for st in steps:
         w = st.work
@@ -189,7 +193,7 @@ def cascade_actions(h: Hierarchy, dram: dict, steps: tuple[Step, ...], nest_of: 
             name_of = {t.role: t.name for t in w.tensors}
             for (lv, role, act), n in a.storage.items():
                 if lv not in under and name_of[role] in pes:
-                    continue                                    # stays in the PEs, never in B
+                    continue                                    # stays in the PEs or streams past B
                 if lv in under or (lv == buf.name and act in (READ, UPDATE)):
                     _add(storage, (lv, role, act), n)
                 elif (h.index(lv) < b and act in (READ, UPDATE) and b > 0 and buf.keeps_role(role)

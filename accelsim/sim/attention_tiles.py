@@ -4,8 +4,8 @@ The schedule is the closed form's (``accelsim.attention.model.Result``): tiles o
 rows of one head (batch x head outermost); ``unfused`` runs its three kernels one after another
 (a barrier between kernels), each kernel's tiles being one head's rows. Per tile, each resource's
 work is the per-row share of the dataflow's steps times the tile's rows; DRAM loads are the tile's
-Q rows, its K/V (on a head's first tile when resident, else on every tile), and for ``unfused`` the
-kernel's inputs; the tile's outputs are stored after its compute.
+Q rows, its K/V (on a head's first tile when resident, else on every tile; FLAT's off-chip tensors
+once per array pass: ``_fused_load``), and for ``unfused`` the kernel's inputs; the tile's outputs are stored after its compute.
 
 Timing (cycles, integers): DRAM is one channel for loads and stores when its level gives one
 shared ``bandwidth``, else a read port for loads and a write port for stores (its busy cycles: the
@@ -66,10 +66,24 @@ def _tile_plan(res: Result) -> list[tuple[int, list, dict, int, int, int]]:
                                    1: (rows * s.keys, rows * s.keys),
                                    2: (rows * s.keys + (s.keys * s.f if first else 0), rows * s.f)}[k]
                 else:
-                    kv = s.keys * (s.e + s.f) if (first or not plan.kv_resident) else 0
-                    load, store = rows * s.e + kv, rows * s.f
+                    load, store = _fused_load(res, rows, first), rows * s.f
                 out.append((k, names, {nm: per_row[nm] * rows for nm in names}, load, store, rows))
     return out
+
+
+def _fused_load(res: Result, rows: int, first: bool) -> int:
+    """DRAM words a fused tile of ``rows`` query rows loads: on-chip Q once, on-chip K/V on the head's
+    first tile (resident) or every tile; off-chip (``plan.onchip`` without it) Q once per pass over
+    ``pass_cols`` keys and K/V once per pass over ``pass_rows`` query rows."""
+    s, plan = res.shape, res.plan
+    q = rows * s.e * (1 if "Q" in plan.onchip else ceil(s.keys / plan.pass_cols))
+    kv = 0
+    for t, width in (("K", s.e), ("V", s.f)):
+        if t not in plan.onchip:
+            kv += s.keys * width * ceil(rows / plan.pass_rows)
+        elif first or not plan.kv_resident:
+            kv += s.keys * width
+    return q + kv
 
 
 def _shares(res: Result, tiles: list) -> list[dict[str, int]]:
