@@ -24,13 +24,20 @@ from accelsim.problem import Problem
 
 class BruteForce:
     """``measure(role, box)``, when given, replaces a tile's volume (the product of its axes' sizes) by any
-    additive measure of the box (per axis, the set of in-range coordinates): the sparse ground truth
-    measures compressed words on a mask this way (tests/test_sparse_exact.py)."""
+    measure of the box (per axis, the set of in-range coordinates): the sparse ground truth measures
+    compressed words on a mask this way (tests/test_sparse_exact*.py); an output's first touches are
+    then measured per update event (the part of its tile its parent instance had not touched).
+    ``keep(role, cut, points)``, when given, counts only the refill events it accepts (``points``: the
+    event's points, each its digit per flattened loop): the sparse ground truth counts the events a
+    gate or skip makes ineffective this way. An event left out still sets its instance's last refill
+    key (the next event's sliding overlap is the schedule's)."""
 
-    def __init__(self, problem: Problem, flat: Flat, measure: Callable[[str, list], Any] | None = None):
+    def __init__(self, problem: Problem, flat: Flat, measure: Callable[[str, list], Any] | None = None,
+                 keep: Callable[[str, int, list], bool] | None = None):
         self.problem = problem
         self.flat = flat
         self.measure = measure
+        self.keep = keep
         loops = flat.loops
         self.temporal = [i for i, lp in enumerate(loops) if not lp.spatial]
         self.spatial = [i for i, lp in enumerate(loops) if lp.spatial]
@@ -65,23 +72,41 @@ class BruteForce:
             out.append(sum(k * idx[self._col[d]] for d, k in c.terms) + c.offset)
         return tuple(out)
 
-    def first(self, role: str, parent: int) -> int:
-        above = [k for k, i in enumerate(self.spatial) if self.flat.loops[i].level < parent]
-        seen = set()
-        for _, pts in self.active:
-            for sdig, idx in pts:
-                seen.add((tuple(sdig[k] for k in above), self._coords(role, idx)))
-        if self.measure is not None:
-            return sum((self.measure(role, [frozenset((v,)) for v in coords]) for _, coords in seen), 0)
-        return len(seen)
+    def first(self, role: str, parent: int, cut: int) -> Any:
+        above = frozenset(i for i in self.spatial if self.flat.loops[i].level < parent)
+        if self.measure is None:
+            pos = [k for k, i in enumerate(self.spatial) if i in above]
+            seen = set()
+            for _, pts in self.active:
+                for sdig, idx in pts:
+                    seen.add((tuple(sdig[k] for k in pos), self._coords(role, idx)))
+            return len(seen)
+        # a measure: the update events of the hop (tiles at ``cut``, per parent instance) in schedule
+        # order, each measuring the part of its tile no earlier event of its parent instance touched
+        # (a whole tile when it is new, nothing when it was touched; else element by element)
+        touched: dict = {}
+        total: Any = 0
+        for skey, _, box in self._events(role, cut, above, False):
+            seen = touched.setdefault(skey, set())
+            elems = set(itertools.product(*[sorted(a) for a in box]))
+            new = elems - seen
+            if new == elems and elems:
+                total = total + self.measure(role, box)
+            elif new:
+                total = total + sum((self.measure(role, [frozenset((v,)) for v in e]) for e in sorted(new)), 0)
+            seen |= elems
+        return total
 
-    def volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> tuple[int, int]:
+    def volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> tuple[Any, Any]:
         key = (role, cut, instance, streamed)
         if key not in self._cache:
             self._cache[key] = self._volume(role, cut, instance, streamed)
         return self._cache[key]
 
-    def _volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> tuple[int, int]:
+    def _events(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> list:
+        """The refill events of ``role``'s tile below ``cut``, counted per instance of the spatial loops
+        ``instance``, in schedule order: (instance digits, refill key, box); a box is per axis the set
+        of in-range coordinates its points touch. The points of each event are in ``self.points``."""
         loops = self.flat.loops
         rel = self.problem.relevant(role)
         if streamed:
@@ -92,15 +117,33 @@ class BruteForce:
         inst_pos = [k for k, i in enumerate(self.spatial) if i in instance]
         limits = [c.size for c in self.problem.tensor(role).coords]
         boxes: dict = {}
+        points: dict = {}
+        order: list = []
         for tdig, pts in self.active:
             tkey = tuple(tdig[k] for k in key_pos)
             for sdig, idx in pts:
-                k = (tkey, tuple(sdig[j] for j in inst_pos))
-                box = boxes.setdefault(k, [set() for _ in limits])
+                k = (tuple(sdig[j] for j in inst_pos), tkey)
+                if k not in boxes:
+                    boxes[k] = [set() for _ in limits]
+                    points[k] = []
+                    order.append(k)
+                box = boxes[k]
                 for axis, v in enumerate(self._coords(role, idx)):
                     box[axis].add(v)
-        boxes = {k: [frozenset(v for v in axis if 0 <= v < lim) for axis, lim in zip(box, limits)]
-                 for k, box in boxes.items()}
+                if self.keep is not None:
+                    digits = [0] * len(loops)
+                    for i, v in zip(self.temporal, tdig):
+                        digits[i] = v
+                    for i, v in zip(self.spatial, sdig):
+                        digits[i] = v
+                    points[k].append(tuple(digits))
+        self.points = points
+        return [(s, t, [frozenset(v for v in axis if 0 <= v < lim) for axis, lim in zip(boxes[(s, t)], limits)])
+                for s, t in order]
+
+    def _volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> tuple[Any, Any]:
+        events = self._events(role, cut, instance, streamed)
+        boxes = {(s, t): box for s, t, box in events}
 
         def vol(box: list[frozenset[int]]) -> Any:
             if self.measure is not None:
@@ -111,20 +154,18 @@ class BruteForce:
             return out
 
         last: dict = {}
-        total = overlap = 0
-        for tdig, pts in self.active:
-            tkey = tuple(tdig[k] for k in key_pos)
-            for skey in dict.fromkeys(tuple(sdig[j] for j in inst_pos) for sdig, _ in pts):
-                prev = last.get(skey)
-                if prev == tkey:
-                    continue
-                box = boxes[(tkey, skey)]
-                total += vol(box)
-                if (not streamed and prev is not None and tkey and prev[:-1] == tkey[:-1]
-                        and tkey[-1] == prev[-1] + 1):
-                    old = boxes[(prev, skey)]
-                    overlap += vol([a & b for a, b in zip(box, old)])
-                last[skey] = tkey
+        total: Any = 0
+        overlap: Any = 0
+        for skey, tkey, box in events:   # the schedule's order: an instance's events follow its refill keys
+            prev = last.get(skey)
+            last[skey] = tkey
+            if self.keep is not None and not self.keep(role, cut, self.points[(skey, tkey)]):
+                continue
+            total = total + vol(box)
+            if (not streamed and prev is not None and tkey and prev[:-1] == tkey[:-1]
+                    and tkey[-1] == prev[-1] + 1):
+                old = boxes[(skey, prev)]
+                overlap = overlap + vol([a & b for a, b in zip(box, old)])
         return total, overlap
 
 

@@ -12,7 +12,9 @@ over an *oracle* that answers two questions for a hop (parent -> child) of one t
   sum of overlaps kept by sliding refills), where the events are counted separately per
   instance of the spatial loops in ``instance_loops`` and the other spatial loops above the cut are
   unioned (a multicast is one event);
-- ``first(role, parent)``: distinct (parent instance, output element) pairs (first touches).
+- ``first(role, parent, cut)``: distinct (parent instance, output element) pairs (first touches);
+  ``cut`` is the hop's child tile cut, for oracles that measure the first-touched tiles (a compressed
+  output: ``accelsim.sparse.exact``) rather than count elements.
 
 :class:`Analytic` answers in closed form (product over dims and tensor axes; a coupled axis such as
 ``stride*P + R - pad`` summed over its tiles); ``accelsim.interp_general.BruteForce`` by walking the
@@ -84,7 +86,7 @@ class Actions:
 class Oracle(Protocol):
     def volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> tuple[int, int]: ...
 
-    def first(self, role: str, parent: int) -> int: ...
+    def first(self, role: str, parent: int, cut: int) -> int: ...
 
     def macs(self) -> int: ...
 
@@ -147,7 +149,7 @@ def assemble(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, oracle: Ora
                     s = s | fan(j)
                     add(network, (names[j], role, UP_SRC), vol(s, False))
                 continue
-            fills = u_par - oracle.first(role, par)
+            fills = u_par - oracle.first(role, par, cut)
             add(storage, (pname, role, UPDATE), u_par)
             add(storage, (pname, role, READ), fills)
             add(storage, (names[ch], role, FILL), fills)
@@ -191,7 +193,7 @@ class Analytic:
                                                        for lp in self.flat.loops if lp.dim == d])
         return out
 
-    def first(self, role: str, parent: int) -> int:
+    def first(self, role: str, parent: int, cut: int) -> int:
         rel = self.rel[role]
         out = 1
         for d in self.problem.dim_names:

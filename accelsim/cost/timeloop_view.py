@@ -64,7 +64,7 @@ def timeloop_view(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, action
             if i == keeping[role][-1]:        # feeds the MACs: ours reads at every MAC
                 if oracle is None:
                     oracle = Analytic(problem, flatten(problem, nest))
-                reads -= oracle.first(role, i)
+                reads -= oracle.first(role, i, len(oracle.flat.loops))
             rows.append(TimeloopRow(name, tensor, role, reads, get(DRAIN), get(UPDATE)))
     return rows
 

@@ -25,9 +25,11 @@ interpreter walking the schedule with a measure of its own (tests/test_sparse_ex
 Which format measures an action: a storage action at level L is L's format; a network action of a
 hop is the hop parent's (data crosses as the parent holds it). Invariants: with an uncompressed
 format the measure is the dense volume; payload + metadata are exact integers (metadata in bits).
-The output (psum) role, whose fills are its updates minus its first touches, is exact for formats
-additive over elements (:func:`additive`; its mask: the final output's nonzeros, partial sums taken
-with the same zeros); other output formats keep the expected model.
+The output (psum) role, whose fills are its updates minus its first touches, is exact in every format
+when its axes are each one dim (:func:`exact_for`): its tiles at a cut then partition it, so a tile's
+first update touches all of it and the first touches are measured tile by tile (:meth:`MaskOracle.first`);
+its mask: the final output's nonzeros, partial sums taken with the same zeros. An output axis of two
+dims falls back to element-by-element first touches, exact for the formats :func:`additive` admits.
 """
 
 from __future__ import annotations
@@ -39,10 +41,11 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.cost.actions import PREFIX, Analytic, assemble
+from accelsim.cost.actions import PREFIX, Analytic, assemble, spatial_above
 from accelsim.errors import ConfigError
 from accelsim.hierarchy import Hierarchy
 from accelsim.loopnest import Flat, LoopNest, flatten
+from accelsim.names import OPERAND_ROLES
 from accelsim.problem import Problem
 from accelsim.sparse.formats import CP, RLE, UOP, B, Format, U
 
@@ -130,21 +133,29 @@ class MaskOracle:
     def cycles(self) -> Any:
         return np.zeros(2)
 
-    def first(self, role: str, parent: int) -> Any:
-        """The output's first touches: each element once per parent instance, measured as a one-element
-        tile (exact for the additive formats :func:`additive` admits)."""
+    def first(self, role: str, parent: int, cut: int) -> Any:
+        """The output's first touches at the hop whose child tiles lie below ``cut``: per parent instance,
+        each distinct tile measured once (its first update touches every element of it: tiles of simple
+        axes partition the output). An output axis of two dims (tiles that overlap) is measured element
+        by element instead (exact for the formats :func:`additive` admits)."""
         if role != self.role:
             return np.zeros(2)
         from accelsim.cost.lattice import count_tuples
 
         rel = self.problem.relevant(role)
+        above = spatial_above(self.flat, parent)
         copies = 1
         for d in self.problem.dim_names:
             if d not in rel:
-                copies *= count_tuples(self.problem.size(d), [(lp.factor, lp.span, lp.spatial and lp.level < parent)
-                                                              for lp in self.flat.loops if lp.dim == d])
-        p, m = tile_measure(self.fmt, (self.mask != 0).reshape(-1, 1), self.wb)
-        return np.array([p.sum(), m.sum()]) * copies
+                copies *= count_tuples(self.problem.size(d), [(lp.factor, lp.span, i in above)
+                                                              for i, lp in enumerate(self.flat.loops) if lp.dim == d])
+        coords = self.problem.tensor(role).coords
+        if any(len(c.terms) > 1 for c in coords):
+            p, m = tile_measure(self.fmt, (self.mask != 0).reshape(-1, 1), self.wb)
+            return np.array([p.sum(), m.sum()]) * copies
+        loop_roles, _ = self.analytic.roles(role, cut, above, False)
+        tiles = {d: self.analytic._tiles(d, loop_roles, -1) for d in rel}
+        return self._sum([[_values(c, [t]) for t, _ in tiles[c.terms[0][0]]] for c in coords]) * copies
 
     def volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> Any:
         if role != self.role:
@@ -190,34 +201,51 @@ class MaskOracle:
     def _sum(self, axes: list[list[np.ndarray]]) -> np.ndarray:
         """Sum of [payload, metadata bits] over every box of the product of the axes' value sets."""
         out = np.zeros(2)
+        for _, pm in self._picks(axes):
+            out += pm.reshape(-1, 2).sum(axis=0)
+        return out
+
+    def boxes(self, axes: list[list[np.ndarray]]) -> np.ndarray:
+        """[payload, metadata bits] of every box of the product of the axes' value sets: an array
+        (len(axes[0]), ..., len(axes[-1]), 2); an empty value set measures 0."""
+        out = np.zeros(tuple(len(v) for v in axes) + (2,))
+        for where, pm in self._picks(axes):
+            out[np.ix_(*where)] = pm
+        return out
+
+    def _picks(self, axes: list[list[np.ndarray]]):
+        """(per axis the indices into its value sets, their boxes' [payload, metadata bits] (counts..., 2))
+        over the product of the axes' value sets, grouped by equal lengths, in chunks of bounded memory;
+        boxes with an empty axis are left out (they measure 0)."""
         groups = []
         for vals in axes:
-            by: dict[int, list[np.ndarray]] = {}
-            for v in vals:
-                by.setdefault(len(v), []).append(v)
-            groups.append([np.stack(g) for g in by.values()])
+            by: dict[int, list[int]] = {}
+            for j, v in enumerate(vals):
+                by.setdefault(len(v), []).append(j)
+            groups.append([(np.array(js), np.stack([vals[j] for j in js])) for js in by.values()])
         k = len(axes)
         todo = [list(pick) for pick in itertools.product(*groups)]
         while todo:
             pick = todo.pop()
-            counts = [g.shape[0] for g in pick]
-            lens = [g.shape[1] for g in pick]
+            counts = [g.shape[0] for _, g in pick]
+            lens = [g.shape[1] for _, g in pick]
             if 0 in lens:
                 continue
             if math.prod(counts) * math.prod(lens) > _CHUNK and max(counts) > 1:   # bound the gather's memory
                 a = counts.index(max(counts))
                 half = counts[a] // 2
-                todo += [pick[:a] + [pick[a][:half]] + pick[a + 1:], pick[:a] + [pick[a][half:]] + pick[a + 1:]]
+                js, g = pick[a]
+                todo += [pick[:a] + [(js[:half], g[:half])] + pick[a + 1:],
+                         pick[:a] + [(js[half:], g[half:])] + pick[a + 1:]]
                 continue
             idx = []
-            for a, g in enumerate(pick):
+            for a, (_, g) in enumerate(pick):
                 shape = [1] * (2 * k)
                 shape[a], shape[k + a] = g.shape
                 idx.append(g.reshape(shape))
             sub = self.mask[tuple(idx)] != 0                       # (n_0..n_k-1, len_0..len_k-1)
             p, m = tile_measure(self.fmt, sub.reshape(math.prod(counts), *lens), self.wb)
-            out += np.array([p.sum(), m.sum()])
-        return out
+            yield [js for js, _ in pick], np.stack([p, m], axis=-1).reshape(*counts, 2)
 
 
 _CHUNK = 1 << 22        # elements gathered at once (boxes x box size)
@@ -229,6 +257,14 @@ def _values(c, tiles: list) -> np.ndarray:
     v = sum(k * g for (_, k), g in zip(c.terms, grids)) + c.offset
     v = np.unique(np.asarray(v).ravel())
     return v[(v >= 0) & (v < c.size)]
+
+
+def exact_for(problem: Problem, role: str, fmt: Format) -> bool:
+    """Whether :func:`exact_words` counts ``role`` exactly in ``fmt``: every operand; the output when its
+    axes are each one dim (its tiles partition it, so each first touch is a whole tile) or the format
+    is :func:`additive`."""
+    return (role in OPERAND_ROLES or additive(fmt)
+            or all(len(c.terms) == 1 for c in problem.tensor(role).coords))
 
 
 def additive(fmt: Format) -> bool:
@@ -261,4 +297,4 @@ def exact_words(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, role: st
     return out
 
 
-__all__ = ["MaskOracle", "additive", "exact_words", "tile_measure"]
+__all__ = ["MaskOracle", "additive", "exact_for", "exact_words", "tile_measure"]

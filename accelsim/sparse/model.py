@@ -9,7 +9,7 @@
    A storage action of tensor r at level L uses L's format; a network action of a hop uses the hop
    parent's (data crosses as the parent holds it). Under a uniform model the expected nonzeros of a
    tile are exactly ``tile * d``, so an uncompressed-to-bitmask change scales words by d exactly.
-   An operand given as an actual mask moves exactly its moved tiles' payload and metadata in the
+   A tensor given as an actual mask (the output too, in any format: ``exact.exact_for``) moves exactly its moved tiles' payload and metadata in the
    format (``accelsim.sparse.exact``: each event's tile measured on the mask), not the expectation;
    the two agree in expectation for single-rank formats (linear in the moved elements); for
    multi-rank ones (UOP + CP) the exact words price each moved tile's own fibers where the expected
@@ -17,9 +17,11 @@
 2. **Gating / skipping** (``spec.features``): at a storage level L for operand r on conditions C, the
    accesses serving the child (L's read, the hop's network actions, the child's fill) are ineffective
    with probability ``1 - prod_c (1 - p_empty_c(tile of c at the child))`` (a tile of one element
-   when the child is the compute: ``1 - prod d_c``; exact over the masks when the tensor and the
-   conditions are actual masks and each read serves one MAC: :func:`per_mac_kept`, the metadata of
-   the removed reads taken in proportion); they move from the data words to ``gated``
+   when the child is the compute: ``1 - prod d_c``). When every condition (of the feature and of the
+   earlier ones on the same level and tensor) is an actual mask, the accesses are counted event by
+   event instead (``accelsim.sparse.gating.dead_words``: a read is ineffective when every block it
+   serves, every multicast destination and reuse iteration, has an empty condition tile; exact, equal
+   to the brute-force interpreter). They move from the data words to ``gated``
    (they still cost their own energy-table entry, ``gated_read`` ...: :func:`priced_actions`) or ``skipped`` (free; a skipped access's
    metadata is skipped too, a gated one's is still read). At the compute level, MACs where any
    condition operand is zero are gated or skipped, and with them the output's read-modify-write at
@@ -68,8 +70,9 @@ from accelsim.names import (
 )
 from accelsim.problem import Problem
 from accelsim.sparse.density import DENSE, Actual, Model, Structured, binomial_pmf, expected_max
-from accelsim.sparse.exact import additive, exact_words
+from accelsim.sparse.exact import exact_for, exact_words
 from accelsim.sparse.formats import Format
+from accelsim.sparse.gating import dead_words
 from accelsim.sparse.masks import effective_macs
 from accelsim.sparse.spec import GATE, WORST, SparseSpec
 from accelsim.tiles import touched
@@ -262,38 +265,6 @@ def mac_steps(pl: Plan, problem: Problem, models: dict, dense_macs: int) -> MacS
     return MacSteps(q, eff, gated, skipped)
 
 
-def per_mac_kept(problem: Problem, flat: Flat, spec: SparseSpec, models: dict, step: Step,
-                 names: tuple[str, ...]) -> float | None:
-    """The exact fraction of a level's reads serving the compute that a gate/skip keeps, when every
-    condition and the read tensor are actual ifmap / weight masks and no spatial loop hangs at or below
-    the level (each read then serves one MAC): reads of the tensor's present words (its nonzeros when
-    the level stores it compressed, else its in-range elements) whose MAC has every condition nonzero,
-    over all of them (``accelsim.sparse.masks.effective_macs``). None: the expectation applies."""
-    assert step.level is not None and step.role is not None
-    level, role = step.level, step.role
-    roles = set(step.on) | {role}
-    if not roles <= {IFMAP, WEIGHT} or not all(isinstance(models.get(r), Actual) for r in roles):
-        return None
-    if any(lp.spatial and lp.level >= level for lp in flat.loops):
-        return None
-    compressed = spec.format(names[level], role).compressed
-
-    def masks(with_conditions: bool) -> tuple:
-        out = []
-        for r in (IFMAP, WEIGHT):
-            m = models[r].mask if r in roles else None
-            if r in step.on and with_conditions or (r == role and compressed):
-                out.append(m)
-            elif r == role:
-                out.append(np.ones_like(m, dtype=bool))        # in range: padding reads are not reads
-            else:
-                out.append(None)
-        return tuple(out)
-
-    base = effective_macs(problem, *masks(False))
-    return effective_macs(problem, *masks(True)) / base if base else 1.0
-
-
 def balanced(spec: SparseSpec, models: dict) -> bool:
     """Every skip-MAC condition is N:M structured: every block holds the same work (no imbalance)."""
     skip_on = {c for ft in spec.features if ft.role is None and ft.kind != GATE for c in ft.on}
@@ -325,7 +296,7 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
         meta_n[(lv, r, a)] = w * m
     for r in ROLES:       # actual masks: the compressed words of every moved tile, exact
         model = models.get(r)
-        comp = [i for (i, rr), fmt in pl.compressed if rr == r and (r in OPERAND_ROLES or additive(fmt))]
+        comp = [i for (i, rr), fmt in pl.compressed if rr == r and exact_for(problem, r, fmt)]
         if isinstance(model, Actual) and comp:
             def fmt_of(level: str, r: str = r) -> Format:
                 return spec.format(level, r)
@@ -355,19 +326,47 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
                     meta[k] -= mq
                     s_tab[k] = s_tab.get(k, 0.0) + dq + mq
 
+    def move_words(k: tuple, words: float, meta_words: float, gate: bool) -> None:
+        """An exact feature's dead words (and their metadata) of one action key."""
+        table, meta, g_tab, s_tab = ((data_s, meta_s, gated_s, skip_s) if k in data_s else
+                                     (data_n, meta_n, gated_n, skip_n))
+        if k not in table:
+            return
+        table[k] -= words
+        if gate:
+            g_tab[k] = g_tab.get(k, 0.0) + words
+        else:
+            meta[k] -= meta_words
+            s_tab[k] = s_tab.get(k, 0.0) + words + meta_words
+
     macs = mac_steps(pl, problem, models, dense.macs)
     eff, gated_macs, skipped_macs = macs.effective, macs.gated, macs.skipped
+    groups: dict = {}          # (level index, role) -> the condition tuples of its features so far
+    dead_so_far: dict = {}     # (level index, role) -> the words its exact features removed so far
     for i, st in enumerate(pl.steps):
         if st.child is None:
             move(st.keys_s, st.keys_n, macs.q[i], st.gate)
             continue
-        exact_keep = per_mac_kept(problem, flat, spec, models, st, names) if st.child == n else None
-        if exact_keep is not None:
-            q = 1.0 - exact_keep
-        else:
-            ext = dim_extents(problem, flat, flat.cut(st.child)) if st.child < n else None
-            q = step_q(st, problem, ext, models, n)
-        move(st.keys_s, st.keys_n, q, st.gate)
+        assert st.level is not None and st.role is not None
+        g = groups.setdefault((st.level, st.role), [])
+        g.append(st.on)
+        if all(isinstance(models.get(c), Actual) for on in g for c in on):
+            actual = isinstance(models.get(st.role), Actual)
+            dead = dead_words(problem, hierarchy, nest, flat, st.role, st.level, st.child, g, models,
+                              lambda lv, r=st.role: spec.format(lv, r))
+            before = dead_so_far.get((st.level, st.role), {})
+            dead_so_far[(st.level, st.role)] = dead
+            for k in (*st.keys_s, *st.keys_n):
+                words, meta_words = dead.get(k, np.zeros(2)) - before.get(k, np.zeros(2))
+                if not actual:           # the dead events' dense words x the expected ratio of the format
+                    lvi = idx[k[0]]
+                    d, m = ratio.get((lvi if k in st.keys_s else pl.net_parent.get((lvi, st.role), lvi), st.role),
+                                     (1.0, 0.0))
+                    words, meta_words = words * d, words * m
+                move_words(k, float(words), float(meta_words), st.gate)
+            continue
+        ext = dim_extents(problem, flat, flat.cut(st.child)) if st.child < n else None
+        move(st.keys_s, st.keys_n, step_q(st, problem, ext, models, n), st.gate)
     cycles = float(dense.cycles)
     if skipped_macs and dense.macs:
         p = eff / dense.macs
@@ -461,4 +460,4 @@ def imbalance_t(t: int, units: int, p: float) -> float:
 
 __all__ = ["OPERAND_ROLES", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions", "capacity_problems",
            "compressed_tiles", "imbalance", "imbalance_t", "kept_fraction", "lockstep_run", "mac_q", "mac_steps",
-           "MacSteps", "per_mac_kept", "plan", "priced_actions", "step_q", "tile_extents"]
+           "MacSteps", "plan", "priced_actions", "step_q", "tile_extents"]

@@ -1,0 +1,335 @@
+"""Exact gating / skipping of a storage level's reads under actual masks: the refill events a feature
+makes ineffective, and the words they would have moved.
+
+A storage feature at level L for tensor r on condition roles C acts on the hop L -> child (the next
+level keeping r, or the compute): L's reads of r, the hop's network words and the child's fills.
+Under actual masks of every condition role it is counted event by event (the brute-force interpreter
+counts the same, tests/test_sparse_exact_gating.py):
+
+- a **block** is the set of points sharing the digits of every loop above the child's cut (one child
+  instance during one of its tiles; at the compute, one MAC). It is *ineffective* when some condition
+  role has no nonzero among the coordinates its points touch (padding reads zero): the condition's
+  co-temporal tile at the child is empty;
+- a **refill event** is one of the dense counting rules' events (``accelsim.cost.actions``): a parent
+  read serves the union of the child instances below it (multicast) for every iteration it is reused
+  (stationarity); an event is *ineffective* when every block among its points is — nothing downstream
+  uses it. A read multicast to k destinations is thus ineffective only when all k are;
+- an ineffective event's words (its tile's measure in the action's format, minus the overlap a sliding
+  refill keeps) are gated or skipped. The schedule does not change: the next sliding refill still moves
+  only its own new words, so per action effective + gated + skipped words = the words without the
+  feature (the choice between "refetch what a gated refill did not bring" and this partition is this one);
+- several features on the same (level, tensor) act in order: the k-th removes the events ineffective
+  under it and under none of the earlier ones.
+
+:class:`DeadOracle` answers ``accelsim.cost.actions.assemble``'s questions with the ineffective events'
+measures (one hop, one tensor), vectorised over the flattened loops' digit grid: per condition role,
+whether each block's tile holds a nonzero (a separable contraction of the mask with per-axis membership
+matrices), spread over the loops above the event tile, reduced over the loops an event spans; each
+event's tile measured on the tensor's mask (``accelsim.sparse.exact.MaskOracle.boxes``). Its cost grows
+with the loop digits above the hop's tile (every MAC when the child is the compute).
+:func:`per_mac_dead` is the closed form of the common case where each read serves one MAC (child the
+compute, no spatial loop at or below L, ifmap / weight conditions): counts of MACs over the masks
+(``accelsim.sparse.masks.effective_macs``), no grid.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+
+from accelsim.cost.actions import PREFIX, TILE, Analytic
+from accelsim.errors import ConfigError
+from accelsim.loopnest import Flat
+from accelsim.names import DOWN, DOWN_DEST, FILL, IFMAP, READ, WEIGHT
+from accelsim.problem import Problem
+from accelsim.sparse.exact import MaskOracle, tile_measure
+from accelsim.sparse.formats import Format
+from accelsim.sparse.masks import effective_macs
+
+
+def _offsets(flat: Flat, positions: list[int]) -> np.ndarray:
+    """Every sum of digit x span over the loops at ``positions`` (one dim's), sorted."""
+    vals = np.zeros(1, dtype=np.int64)
+    for i in positions:
+        lp = flat.loops[i]
+        vals = (vals[:, None] + np.arange(lp.factor, dtype=np.int64)[None, :] * lp.span).ravel()
+    return np.sort(vals)
+
+
+def _digits_base(flat: Flat, positions: list[int]) -> np.ndarray:
+    """Per digit tuple of the loops at ``positions`` (C order, outer first), sum of digit x span."""
+    base = np.zeros(1, dtype=np.int64)
+    for i in positions:
+        lp = flat.loops[i]
+        base = (base[:, None] + np.arange(lp.factor, dtype=np.int64)[None, :] * lp.span).ravel()
+    return base
+
+
+class DeadOracle:
+    """The ineffective events of one hop of ``role`` (module docstring): ``volume`` answers, for the hop's
+    tile cut ``hop_cut``, [payload, metadata bits] of the events ineffective under any of ``groups``
+    (each a tuple of condition roles, their masks in ``masks``), measured on ``mask`` in ``fmt``; any
+    other role or cut measures zero. ``block_cut``: the child level's cut (its blocks)."""
+
+    def __init__(self, problem: Problem, flat: Flat, role: str, mask: np.ndarray, fmt: Format, word_bits: int,
+                 groups: list[tuple[str, ...]], masks: dict[str, np.ndarray], hop_cut: int, block_cut: int):
+        self.problem, self.flat, self.role = problem, flat, role
+        self.groups, self.masks = groups, masks
+        self.hop_cut, self.block_cut = hop_cut, block_cut
+        self.measure = MaskOracle(problem, flat, role, mask, fmt, word_bits)
+        self.analytic = Analytic(problem, flat)
+        self._cells: dict | None = None
+
+    def macs(self) -> Any:
+        return np.zeros(2)
+
+    def cycles(self) -> Any:
+        return np.zeros(2)
+
+    def first(self, role: str, parent: int, cut: int) -> Any:
+        return np.zeros(2)
+
+    # ---- the blocks ------------------------------------------------------------------------------
+
+    def _alive(self, c: str) -> np.ndarray:
+        """Per block (one axis per problem dim: the dim's tile index above the block cut; 1 where c does
+        not depend on the dim), whether c's tile in it holds a nonzero."""
+        problem, flat, bc = self.problem, self.flat, self.block_cut
+        loops = flat.loops
+        tensor = problem.tensor(c)
+        idx_of: dict[str, np.ndarray] = {}        # per dim: (tiles, offsets) indices, -1 out of range
+        for d in tensor.dims:
+            above = [i for i in range(bc) if loops[i].dim == d]
+            below = [i for i in range(bc, len(loops)) if loops[i].dim == d]
+            base = _digits_base(flat, above)
+            idx = base[:, None] + _offsets(flat, below)[None, :]
+            idx_of[d] = np.where(idx < problem.size(d), idx, -1)
+        t = np.asarray(self.masks[c] != 0, dtype=np.float64)
+        labels: list[str] = []
+        for a, coord in enumerate(tensor.coords):
+            dims = [d for d, _ in coord.terms]
+            if len(set(dims)) != len(dims) or set(dims) & set(labels):
+                raise ConfigError(f"{problem.name}: a dim indexes two axes of {c}: exact gating needs each dim "
+                                  f"in one axis")
+            v = np.full((1, 1), coord.offset, dtype=np.int64)
+            ok = np.ones((1, 1), dtype=bool)
+            for d, k in coord.terms:      # (combos, values): combos in C order over the axis's dims
+                ix = idx_of[d]
+                v = (v[:, None, :, None] + k * ix[None, :, None, :]).reshape(v.shape[0] * ix.shape[0], -1)
+                ok = (ok[:, None, :, None] & (ix >= 0)[None, :, None, :]).reshape(v.shape)
+            ok &= (v >= 0) & (v < coord.size)
+            member = np.zeros((v.shape[0], coord.size))
+            rows = np.broadcast_to(np.arange(v.shape[0])[:, None], v.shape)
+            member[rows[ok], v[ok]] = 1.0
+            t = np.moveaxis(np.tensordot(member, t, axes=([1], [a])), 0, a)
+            labels += dims
+        alive = (t > 0).reshape([idx_of[d].shape[0] for d in labels])
+        alive = alive.transpose([labels.index(d) for d in problem.dim_names if d in labels])
+        return alive.reshape([idx_of[d].shape[0] if d in labels else 1 for d in problem.dim_names])
+
+    def _cell_grid(self) -> tuple[list[np.ndarray], np.ndarray]:
+        """Over the digits of the loops above the hop's tile (one axis per loop, outermost first): per
+        group, whether the cell's block is ineffective or the cell has no point; and whether it has one."""
+        if self._cells is not None:
+            return self._cells["dead"], self._cells["exists"]
+        problem, flat, bc, cut = self.problem, self.flat, self.block_cut, self.hop_cut
+        loops = flat.loops
+        dims = problem.dim_names
+        above = {d: [i for i in range(bc) if loops[i].dim == d] for d in dims}
+        run = {d: math.prod(lp.factor for lp in loops[bc:] if lp.dim == d) for d in dims}
+        valid = np.ones([1] * len(dims), dtype=bool)
+        for j, d in enumerate(dims):      # a block exists when its start is inside the dim
+            n_d = math.prod(loops[i].factor for i in above[d])
+            shape = [1] * len(dims)
+            shape[j] = n_d
+            valid = valid & (np.arange(n_d) * run[d] < problem.size(d)).reshape(shape)
+        alive = {c: self._alive(c) for c in sorted({c for g in self.groups for c in g})}
+        # per dim tile index -> its loops' digits, then every loop axis in position order
+        split = [loops[i].factor for d in dims for i in above[d]]
+        order = [i for d in dims for i in above[d]]
+        perm = [order.index(i) for i in range(bc)]
+        pad = [1] * (cut - bc)
+
+        def spread(arr: np.ndarray) -> np.ndarray:
+            full = np.broadcast_to(arr, [math.prod(loops[i].factor for i in above[d]) for d in dims])
+            return full.reshape(split).transpose(perm).reshape([loops[i].factor for i in range(bc)] + pad)
+
+        exists = np.ones([1] * cut, dtype=bool)
+        for d in dims:                    # a cell exists when its start is inside every dim
+            pos = [i for i in range(cut) if loops[i].dim == d]
+            shape = [1] * cut
+            for i in pos:
+                shape[i] = loops[i].factor
+            exists = exists & (_digits_base(flat, pos) < problem.size(d)).reshape(shape)
+        dead = []
+        for g in self.groups:
+            block_dead = ~valid
+            for c in g:
+                block_dead = block_dead | ~alive[c]
+            dead.append(spread(block_dead) | ~exists)
+        self._cells = {"dead": dead, "exists": exists}
+        return dead, exists
+
+    # ---- the events -----------------------------------------------------------------------------
+
+    def volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> Any:
+        if role != self.role or cut != self.hop_cut:
+            return np.zeros(2), np.zeros(2)
+        loops = self.flat.loops
+        loop_roles, slide = self.analytic.roles(role, cut, instance, streamed)
+        prefix = [i for i in range(cut) if loop_roles[i] == PREFIX]
+        spanned = tuple(i for i in range(cut) if loop_roles[i] != PREFIX)
+        dead_g, exists = self._cell_grid()
+        full = [loops[i].factor for i in range(cut)]
+        dead = np.zeros([loops[i].factor for i in prefix], dtype=bool)
+        for dg in dead_g:
+            dead = dead | np.broadcast_to(dg, full).all(axis=spanned)
+        counted = dead & np.broadcast_to(exists, full).any(axis=spanned)
+        if not counted.any():
+            return np.zeros(2), np.zeros(2)
+        cur, ovl = self._event_measures(loop_roles, slide, prefix)
+        tot = (counted[..., None] * cur).reshape(-1, 2).sum(axis=0)
+        kept = (counted[..., None] * ovl).reshape(-1, 2).sum(axis=0)
+        return tot, kept
+
+    def _event_measures(self, loop_roles: list[int], slide: int, prefix: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Per event (one axis per prefix loop, 1 where the tile does not depend on it) its tile's
+        [payload, metadata bits], and its sliding overlap's (0 when it does not slide)."""
+        problem, flat = self.problem, self.flat
+        loops = flat.loops
+        rel = problem.relevant(self.role)
+        per_dim: dict[str, tuple[list[int], list, list]] = {}
+        for d in rel:
+            pre = [i for i in prefix if loops[i].dim == d]
+            offs = _offsets(flat, [i for i, lp in enumerate(loops) if lp.dim == d and loop_roles[i] == TILE])
+            D = problem.size(d)
+            cur_t, prev_t = [], []
+            for digits in itertools.product(*[range(loops[i].factor) for i in pre]):
+                base = sum(v * loops[i].span for v, i in zip(digits, pre))
+                ix = base + offs
+                cur_t.append(ix[ix < D] if base < D else ix[:0])
+                prev = None
+                for v, i in zip(digits, pre):
+                    if i == slide and v >= 1:
+                        px = base - loops[i].span + offs
+                        prev = px[px < D]
+                prev_t.append(prev)
+            per_dim[d] = (pre, cur_t, prev_t)
+        axes_cur, axes_ovl, labels = [], [], []
+        sliding_axis = None
+        for a, coord in enumerate(problem.tensor(self.role).coords):
+            dims = [d for d, _ in coord.terms]
+            cur_vals, ovl_vals = [], []
+            for combo in itertools.product(*[range(len(per_dim[d][1])) for d in dims]):
+                cur = _axis_values(coord, [per_dim[d][1][j] for d, j in zip(dims, combo)])
+                prev = None
+                for jj, (d, j) in enumerate(zip(dims, combo)):
+                    p = per_dim[d][2][j]
+                    if p is not None:
+                        prev = _axis_values(coord, [p if kk == jj else per_dim[dd][1][m]
+                                                    for kk, (dd, m) in enumerate(zip(dims, combo))])
+                        sliding_axis = a
+                cur_vals.append(cur)
+                ovl_vals.append(np.intersect1d(cur, prev) if prev is not None else cur[:0])
+            axes_cur.append(cur_vals)
+            axes_ovl.append(ovl_vals)
+            labels += dims
+        cur = self.measure.boxes(axes_cur)
+        if sliding_axis is None:
+            ovl = np.zeros_like(cur)
+        else:
+            ovl = self.measure.boxes([axes_ovl[b] if b == sliding_axis else axes_cur[b] for b in range(len(axes_cur))])
+        # (per axis its combos) -> per label dim its prefix loops' digits -> prefix loops in position order
+        split = [loops[i].factor for d in labels for i in per_dim[d][0]]
+        order = [i for d in labels for i in per_dim[d][0]]
+        shape = [loops[i].factor if i in order else 1 for i in prefix]
+        perm = [order.index(i) for i in prefix if i in order]
+
+        def place(arr: np.ndarray) -> np.ndarray:
+            return arr.reshape(split + [2]).transpose(perm + [len(perm)]).reshape(shape + [2])
+
+        return place(cur), place(ovl)
+
+
+def _axis_values(coord: Any, index_sets: list[np.ndarray]) -> np.ndarray:
+    """The in-range coordinate values of one axis over its dims' index arrays."""
+    v = np.full(1, coord.offset, dtype=np.int64)
+    for (_, k), ix in zip(coord.terms, index_sets):
+        v = (v[:, None] + k * ix[None, :]).ravel()
+    v = np.unique(v)
+    return v[(v >= 0) & (v < coord.size)]
+
+
+def per_mac_dead(problem: Problem, role: str, mask: np.ndarray | None, fmt: Format, word_bits: int,
+                 conditions: set[str], masks: dict[str, np.ndarray]) -> np.ndarray:
+    """[payload, metadata bits] of the reads of ``role`` whose MAC has some condition zero, when each read
+    serves one MAC (module docstring): a read of an in-range element moves a one-element tile, measured
+    in ``fmt`` as zero or nonzero (``mask`` None: every element nonzero); a padding read moves nothing.
+    Conditions ifmap / weight, every one an actual mask in ``masks``."""
+    def count(own: np.ndarray, conds: bool) -> int:
+        args: list[np.ndarray | None] = []
+        for r in (IFMAP, WEIGHT):
+            if r == role:
+                args.append(masks[r] if conds and r in conditions else own)
+            else:
+                args.append(masks[r] if conds and r in conditions else None)
+        return effective_macs(problem, *args)
+
+    ones = np.ones(tuple(c.size for c in problem.tensor(role).coords), dtype=bool)
+    nz_mask = ones if mask is None else mask != 0
+    dead_in_range = count(ones, False) - count(ones, True)
+    dead_nonzero = count(nz_mask, False) - count(nz_mask, True)
+    p, m = tile_measure(fmt, np.array([[False], [True]]), word_bits)
+    return (np.array([p[0], m[0]]) * (dead_in_range - dead_nonzero) + np.array([p[1], m[1]]) * dead_nonzero)
+
+
+
+
+def dead_words(problem: Problem, hierarchy: Any, nest: Any, flat: Flat, role: str, level: int, child: int,
+               groups: list[tuple[str, ...]], models: dict, fmt_of: Any) -> dict[tuple[str, str, str], np.ndarray]:
+    """Per action key of the hop ``level`` -> ``child`` of ``role`` (its read at ``level``, the network words
+    of the fanouts it crosses, the child's fill): [words, metadata words] of the events ineffective under
+    any of ``groups`` (every condition an actual mask in ``models``). Measured on ``role``'s mask in the
+    key's format (``fmt_of(level name)``: the level's for its read and the hops, the child's for its fill)
+    when ``role`` is an actual mask; else the dense words (metadata 0), for the caller to scale."""
+    from accelsim.cost.actions import assemble
+    from accelsim.sparse.density import Actual
+    from accelsim.sparse.formats import parse_format
+
+    names = [lm.level for lm in nest.levels]
+    n = len(names)
+    wb = hierarchy.word_bits
+    model = models.get(role)
+    actual = isinstance(model, Actual)
+    mask = model.mask if isinstance(model, Actual) else np.ones(tuple(c.size for c in problem.tensor(role).coords), dtype=bool)
+    plain = parse_format("uncompressed", "<dense>", role)
+    masks = {c: models[c].mask for g in groups for c in g}
+    conds = {c for g in groups for c in g}
+
+    def fmt(lv: str) -> Format:
+        return fmt_of(lv) if actual else plain
+
+    wanted = {names[level]: [(names[level], role, READ)] + [(names[j], role, a) for j in range(level, child)
+                                                             for a in (DOWN, DOWN_DEST)]}
+    if child < n:
+        wanted[names[child]] = [(names[child], role, FILL)]
+    out: dict = {}
+    if child == n and not any(lp.spatial and lp.level >= level for lp in flat.loops) and conds <= {IFMAP, WEIGHT} \
+            and role in (IFMAP, WEIGHT):
+        pm = per_mac_dead(problem, role, mask if actual else None, fmt(names[level]), wb, conds, masks)
+        return {k: pm * np.array([1.0, 1.0 / wb]) for k in wanted[names[level]]}
+    hop_cut, block_cut = flat.cut_of(child, role), flat.cut(child)
+    for lv_fmt, keys in wanted.items():
+        acts = assemble(problem, hierarchy, nest,
+                        DeadOracle(problem, flat, role, mask, fmt(lv_fmt), wb, groups, masks, hop_cut, block_cut), flat)
+        for k in keys:
+            v = acts.storage.get(k, acts.network.get(k))
+            if v is not None:
+                out[k] = np.asarray(v, dtype=float) * np.array([1.0, 1.0 / wb])
+    return out
+
+
+__all__ = ["DeadOracle", "dead_words", "per_mac_dead"]

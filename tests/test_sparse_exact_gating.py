@@ -1,0 +1,270 @@
+"""Exact gating / skipping of storage reads under actual masks (issue 16 item 6) against the interpreter.
+
+The analytical side (``accelsim.sparse.model.analyze`` through ``accelsim.sparse.gating``) must equal,
+action by action, the brute-force interpreter (``accelsim.interp_general.BruteForce``) walking every
+point of the schedule with an event filter written here: a block (the points sharing every digit above
+the child's cut) is ineffective when some condition role has no nonzero among the coordinates its
+points touch; a refill event is ineffective when every block among its points is (docs/sparsity.md).
+Random problems x hierarchies x nests x masks x formats, storage children (case b) and multicast reads
+(case c) included; fixed-shape mappings converted to the general nest; a read that serves one MAC
+(the closed form ``gating.per_mac_dead``); and hand-counted cases.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accelsim.cost.actions import assemble, count_actions
+from accelsim.hierarchy import Fanout, Hierarchy, Storage, fixed_shape
+from accelsim.interp_general import BruteForce
+from accelsim.loopnest import LevelMap, LoopNest, flatten, from_fixed
+from accelsim.names import IFMAP, PSUM, ROLES, WEIGHT
+from accelsim.problem import from_layer, gemm
+from accelsim.sparse.density import Actual, Uniform
+from accelsim.sparse.model import analyze
+from accelsim.sparse.spec import spec_from_dict
+from tests.core_strategies import hierarchies, nests, problems
+from tests.strategies import mappings, small_layers
+from tests.test_sparse_exact import FORMATS, walk
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def _points(bf: BruteForce):
+    loops = bf.flat.loops
+    for tdig, pts in bf.active:
+        for sdig, idx in pts:
+            digits = [0] * len(loops)
+            for i, v in zip(bf.temporal, tdig):
+                digits[i] = v
+            for i, v in zip(bf.spatial, sdig):
+                digits[i] = v
+            yield tuple(digits), idx
+
+
+def truth(problem, hierarchy, nest, role, mask, fmt, level, child, groups, masks):
+    """Per action key of the hop: ([payload, metadata bits] of every event, of the ineffective events),
+    by the interpreter: every point visited, blocks and events formed by the schedule walk."""
+    flat = flatten(problem, nest)
+    n = len(nest.levels)
+    hop_cut = flat.cut_of(child, role)
+    block_cut = flat.cut(child)
+    col = {d: k for k, d in enumerate(problem.dim_names)}
+    probe = BruteForce(problem, flat)
+    alive = {c: set() for g in groups for c in g}
+    for digits, idx in _points(probe):
+        for c in alive:
+            coords = [sum(k * idx[col[d]] for d, k in co.terms) + co.offset for co in problem.tensor(c).coords]
+            if all(0 <= v < co.size for v, co in zip(coords, problem.tensor(c).coords)) and masks[c][tuple(coords)]:
+                alive[c].add(digits[:block_cut])
+
+    def dead(r, cut, points):
+        if r != role or cut != hop_cut:
+            return False
+        blocks = {p[:block_cut] for p in points}
+        return any(all(any(b not in alive[c] for c in g) for b in blocks) for g in groups)
+
+    def measure(r, box):
+        if r != role or not all(box):
+            return np.zeros(2)
+        p, m = walk(fmt, mask[np.ix_(*[sorted(ax) for ax in box])], hierarchy.word_bits)
+        return np.array([p, m])
+
+    everything = assemble(problem, hierarchy, nest, BruteForce(problem, flat, measure), flat)
+    ineffective = assemble(problem, hierarchy, nest, BruteForce(problem, flat, measure, dead), flat)
+    names = [lm.level for lm in nest.levels]
+    keys = [(names[level], role, "read")] + [(names[j], role, a) for j in range(level, child)
+                                            for a in ("down", "down_dest")]
+    if child < n:
+        keys.append((names[child], role, "fill"))
+    out = {}
+    for k in keys:
+        tab = "storage" if k[2] in ("read", "fill") else "network"
+        if k in getattr(everything, tab):
+            out[k] = (np.zeros(2) + getattr(everything, tab)[k], np.zeros(2) + getattr(ineffective, tab).get(k, 0))
+    return out
+
+
+def _check(problem, hierarchy, nest, role, level, child, conds_list, kind, fmts, r_model, cond_masks):
+    """analyze's words against the interpreter on every key of the hop (the child's fill measured in
+    the child's format, the read and the hops in the level's)."""
+    names = [lm.level for lm in nest.levels]
+    n = len(names)
+    formats = {names[level]: {role: fmts[0]}}
+    if child < n:
+        formats[names[child]] = {role: fmts[1]}
+    doc = {"name": "t", "formats": formats,
+           kind: [{"level": names[level], "tensor": role, "on_zero": list(on)} for on in conds_list]}
+    spec = spec_from_dict(doc, "t")
+    models = {c: Actual(m) for c, m in cond_masks.items()}
+    if isinstance(r_model, np.ndarray):
+        models[role] = Actual(r_model)
+        rmask = r_model
+    else:
+        models[role] = r_model
+        rmask = np.ones(tuple(c.size for c in problem.tensor(role).coords), dtype=bool)
+    dense = count_actions(problem, hierarchy, nest)
+    sa = analyze(problem, hierarchy, nest, dense, spec, models)
+    wb = hierarchy.word_bits
+    by_fmt = {}
+    for lv_i in {level, child} - {n}:
+        f = spec.format(names[lv_i], role)
+        by_fmt[names[lv_i]] = truth(problem, hierarchy, nest, role, rmask, f, level, child, conds_list,
+                                    {c: m for c, m in cond_masks.items()})
+    checked = 0
+    for k in by_fmt[names[level]]:
+        src = names[child] if k[2] == "fill" else names[level]
+        total, ineff = by_fmt[src][k]
+        words, meta = total[0] - ineff[0], total[1] / wb
+        tab = "storage" if k[2] in ("read", "fill") else "network"
+        got_d = getattr(sa.data, tab).get(k, 0.0)
+        got_m = getattr(sa.metadata, tab).get(k, 0.0)
+        if kind == "gate":
+            assert got_d == pytest.approx(words, abs=1e-6), (k, got_d, words)
+            assert getattr(sa.gated, tab).get(k, 0.0) == pytest.approx(ineff[0], abs=1e-6), k
+            assert got_m == pytest.approx(meta, abs=1e-6), k
+        else:
+            assert got_d == pytest.approx(words, abs=1e-6), (k, got_d, words)
+            assert got_m == pytest.approx(meta - ineff[1] / wb, abs=1e-6), k
+            assert getattr(sa.skipped, tab).get(k, 0.0) == pytest.approx(ineff[0] + ineff[1] / wb, abs=1e-6), k
+        checked += 1
+    return checked
+
+
+def _masks(data, problem, roles):
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**31)))
+    out = {}
+    for r in roles:
+        shape = tuple(c.size for c in problem.tensor(r).coords)
+        out[r] = rng.random(shape) < data.draw(st.sampled_from([0.0, 0.1, 0.3, 0.6, 1.0]))
+    return out
+
+
+def _draw_feature(data, problem, nest, role):
+    n = len(nest.levels)
+    chain = [i for i in range(n) if nest.keeps(i, role) or i == 0] + [n]
+    pick = data.draw(st.integers(0, len(chain) - 2))
+    level, child = chain[pick], chain[pick + 1]
+    conds = data.draw(st.lists(st.lists(st.sampled_from(ROLES), min_size=1, max_size=2, unique=True).map(tuple),
+                               min_size=1, max_size=2))
+    kind = data.draw(st.sampled_from(["gate", "skip"]))
+    return level, child, conds, kind
+
+
+def _r_model(data, problem, role, masks):
+    if data.draw(st.booleans()):
+        return masks[role], [data.draw(st.sampled_from(FORMATS)), data.draw(st.sampled_from(FORMATS))]
+    return Uniform(0.5), ["uncompressed", "uncompressed"]
+
+
+@SETTINGS
+@given(st.data())
+def test_gating_on_actual_masks_equals_the_interpreter_on_any_hierarchy(data):
+    problem = data.draw(problems())
+    hierarchy = data.draw(hierarchies())
+    nest = data.draw(nests(problem, hierarchy))
+    role = data.draw(st.sampled_from([IFMAP, WEIGHT]))
+    level, child, conds, kind = _draw_feature(data, problem, nest, role)
+    masks = _masks(data, problem, ROLES)
+    r_model, fmts = _r_model(data, problem, role, masks)
+    cond_masks = {c: masks[c] for g in conds for c in g}
+    if role in cond_masks and not isinstance(r_model, np.ndarray):
+        cond_masks[role] = masks[role]
+        r_model = masks[role]            # a condition on the tensor itself: its mask is the condition's
+    assert _check(problem, hierarchy, nest, role, level, child, conds, kind, fmts, r_model, cond_masks)
+
+
+@SETTINGS
+@given(st.data())
+def test_gating_on_actual_masks_equals_the_interpreter_on_fixed_shape_mappings(data):
+    """Fixed-shape mappings (DRAM, GLB over the PE array, RF, operand registers; per-pass GLB tiles),
+    converted to the general nest as a fixed-shape run with actual masks counts them."""
+    layer = data.draw(small_layers(max_hw=5))
+    m = data.draw(mappings(layer))
+    h = fixed_shape(data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
+    nest = from_fixed(m, h)
+    problem = from_layer(layer)
+    from accelsim.loopnest import problems_of
+
+    if problems_of(problem, h, nest):
+        return
+    role = data.draw(st.sampled_from([IFMAP, WEIGHT]))
+    level, child, conds, kind = _draw_feature(data, problem, nest, role)
+    masks = _masks(data, problem, ROLES)
+    r_model, fmts = _r_model(data, problem, role, masks)
+    cond_masks = {c: masks[c] for g in conds for c in g}
+    if role in cond_masks and not isinstance(r_model, np.ndarray):
+        cond_masks[role] = masks[role]
+        r_model = masks[role]
+    assert _check(problem, h, nest, role, level, child, conds, kind, fmts, r_model, cond_masks)
+
+
+# ---- hand-counted cases ------------------------------------------------------------------------------
+
+def _gemm_multicast():
+    """z[m, n] += a[m, k] * b[k, n] with M = 2, N = 2, K = 2: the GLB multicasts each b[k, n] to the two
+    PEs of the M fanout, one MAC each (b is read once per (n, k), used by m = 0 and m = 1)."""
+    p = gemm("g", 2, 2, 2)
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(2, 1, "bus"))))
+    dims = dict(p.dims)
+    nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES),
+                     LevelMap("glb", tuple((d, s) for d, s in dims.items() if d != "M"), p.dim_names, ROLES,
+                              x=(("M", 2),))))
+    return p, h, nest
+
+
+def test_a_multicast_read_is_ineffective_only_when_every_destination_is():
+    """b's GLB reads on a zero a: 4 reads (each (k, n) once, multicast to m = 0, 1), each ineffective only
+    when a[0, k] and a[1, k] are both zero. With a = [[0, 0], [1, 0]] (k = 0: one destination nonzero;
+    k = 1: none) exactly the 2 reads of k = 1 are gated; each PE's own delivery (down_dest, 8 words)
+    is gated where its a is zero: 6 of them."""
+    p, h, nest = _gemm_multicast()
+    a_role, b_role = p.tensors[0].role, p.tensors[1].role
+    a = np.array([[0, 0], [1, 0]], dtype=bool)
+    spec = spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": b_role, "on_zero": [a_role]}]}, "t")
+    dense = count_actions(p, h, nest)
+    assert dense.storage[("glb", b_role, "read")] == 4 and dense.network[("glb", b_role, "down_dest")] == 8
+    sa = analyze(p, h, nest, dense, spec, {a_role: Actual(a)})
+    assert sa.gated.storage[("glb", b_role, "read")] == 2
+    assert sa.data.storage[("glb", b_role, "read")] == 2
+    assert sa.gated.network[("glb", b_role, "down_dest")] == 6
+    assert sa.gated.network[("glb", b_role, "down")] == 2
+
+
+def test_a_read_into_a_storage_child_is_ineffective_when_its_blocks_are():
+    """A 1-D case by hand: z[m, n] += a[m, k] * b[k, n], M = 2, N = 1, K = 4 with an RF under the GLB
+    keeping b; the GLB's loop over k2 (2) sits above the RF, the RF's loops m (2) and k1 (2) below it, so
+    each GLB read of b is one RF tile (k = 2*k2 + k1, 2 words) serving the block of a[:, 2*k2 : 2*k2+2].
+    With a nonzero only at (1, 1): block k2 = 0 is effective, k2 = 1 is not: 2 of the 4 b words are
+    skipped at the GLB read and at the RF fill."""
+    p = gemm("g", 2, 1, 4)
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES), Storage("rf", ROLES)))
+    order = ("K", "M", "N")
+    nest = LoopNest((LevelMap("dram", (), order, ROLES),
+                     LevelMap("glb", (("K", 2),), order, ROLES),
+                     LevelMap("rf", (("K", 2), ("M", 2)), order, ROLES)))
+    a_role, b_role = p.tensors[0].role, p.tensors[1].role
+    a = np.zeros((2, 4), dtype=bool)
+    a[1, 1] = True
+    spec = spec_from_dict({"name": "t", "skip": [{"level": "glb", "tensor": b_role, "on_zero": [a_role]}]}, "t")
+    dense = count_actions(p, h, nest)
+    assert dense.storage[("glb", b_role, "read")] == 4 and dense.storage[("rf", b_role, "fill")] == 4
+    sa = analyze(p, h, nest, dense, spec, {a_role: Actual(a)})
+    for k in (("glb", b_role, "read"), ("rf", b_role, "fill")):
+        assert sa.skipped.storage[k] == 2 and sa.data.storage[k] == 2
+
+
+def test_a_psum_condition_is_read_from_its_mask():
+    """A condition on the output: b's GLB reads (multicast case) on a zero z, z = [[0, 1], [0, 0]]
+    (z[m, n]): read (k, n) serves m = 0, 1: n = 0 has z[0, 0] = z[1, 0] = 0, so its 2 reads (k = 0, 1)
+    are gated; n = 1 has z[0, 1] = 1: kept."""
+    p, h, nest = _gemm_multicast()
+    b_role = p.tensors[1].role
+    z = np.array([[0, 1], [0, 0]], dtype=bool)
+    assert p.tensors[2].role == PSUM
+    spec = spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": b_role, "on_zero": [PSUM]}]}, "t")
+    sa = analyze(p, h, nest, count_actions(p, h, nest), spec, {PSUM: Actual(z)})
+    assert sa.gated.storage[("glb", b_role, "read")] == 2
