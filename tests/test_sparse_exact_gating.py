@@ -30,7 +30,7 @@ from tests.core_strategies import hierarchies, nests, problems
 from tests.strategies import mappings, small_layers
 from tests.test_sparse_exact import FORMATS, walk
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 def _points(bf: BruteForce):

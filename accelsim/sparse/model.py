@@ -9,11 +9,12 @@
    A storage action of tensor r at level L uses L's format; a network action of a hop uses the hop
    parent's (data crosses as the parent holds it). Under a uniform model the expected nonzeros of a
    tile are exactly ``tile * d``, so an uncompressed-to-bitmask change scales words by d exactly.
-   A tensor given as an actual mask (the output too, in any format: ``exact.exact_for``) moves exactly its moved tiles' payload and metadata in the
-   format (``accelsim.sparse.exact``: each event's tile measured on the mask), not the expectation;
-   the two agree in expectation for single-rank formats (linear in the moved elements); for
-   multi-rank ones (UOP + CP) the exact words price each moved tile's own fibers where the expected
-   model shares the level's resident tile's metadata per word.
+   A tensor given as an actual mask (the output too, in any format: ``exact.exact_for``) moves
+   exactly its moved tiles' payload and metadata in the format (``accelsim.sparse.exact``: each
+   event's tile measured on the mask), not the expectation; the two agree in expectation for
+   single-rank formats (linear in the moved elements); for multi-rank ones (UOP + CP) the exact
+   words price each moved tile's own fibers where the expected model shares the level's resident
+   tile's metadata per word.
 2. **Gating / skipping** (``spec.features``): at a storage level L for operand r on conditions C, the
    accesses serving the child (L's read, the hop's network actions, the child's fill) are ineffective
    with probability ``1 - prod_c (1 - p_empty_c(tile of c at the child))`` (a tile of one element
