@@ -12,7 +12,7 @@ from accelsim.cost.counts import count
 from accelsim.errors import ConfigError
 from accelsim.legality import problems_of
 from accelsim.mapper.score import score
-from accelsim.mapper.search import SearchSpec, search
+from accelsim.mapper.search import SearchSpec, _key, search
 from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS, Mapping
 from dataflows import registry
 from workloads.layer import Layer
@@ -132,3 +132,33 @@ def test_batch_search_keeps_a_named_mapping_the_kernel_cannot_count():
     r = search_batch(layer, arch, registry.get("rs"), SearchSpec("energy", budget=8, seed=0))
     assert named in r.shortlist
     assert r.score.energy_pj <= score(count(layer, named), arch, "energy").energy_pj
+    # the shortlist (the pool ranked by its batch scores, the named one by its exact score) is in the
+    # Python path's order of exact scores
+    keys = [_key(score(count(layer, m), arch, "energy"), m) for m in r.shortlist]
+    assert keys == sorted(keys) and r.shortlist[0] == r.mapping
+
+
+def test_sparse_batch_search_scores_a_per_pass_named_mapping_on_the_slow_sparse_model():
+    """A sparse search used to drop a per-pass named mapping silently (the int64 kernel refuses it);
+    now it is scored by the slow sparse model (``sparse_rank.sparse_score``, the batch scorer's slow
+    twin) and wins when nothing found beats it: its score is exactly the slow model's."""
+    from dataclasses import replace as _replace
+
+    from accelsim.cost.bound import latency_bound
+    from accelsim.mapper.search import search_batch
+    from accelsim.mapper.sparse_rank import sparse_score
+    from accelsim.sparse.density import Uniform
+    from accelsim.sparse.layer import bandwidth_counts
+    from accelsim.sparse.spec import load_spec
+
+    arch = load_arch("eyeriss_v1")
+    layer = _replace(get("alexnet").layers[0], N=4)
+    named = registry.get("rs").named(layer, arch)
+    assert any(named.glb_pass)
+    spec, models = load_spec("eyeriss_v1"), {"ifmap": Uniform(0.4), "weight": Uniform(0.35)}
+    r = search_batch(layer, arch, registry.get("rs"), SearchSpec("energy", budget=8, seed=0),
+                     sparse=(spec, models))
+    obj, sl = sparse_score(layer, arch, named, "energy", spec, models)
+    assert r.mapping == named
+    assert (r.score.objective, r.score.energy_pj, r.score.cycles) == (obj, sl.energy_pj,
+                                                                      latency_bound(bandwidth_counts(sl), arch))

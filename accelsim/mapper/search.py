@@ -149,6 +149,40 @@ def _objective_batch(counts, arch, objective: str):
     return OBJECTIVES[objective](energy, cycles), energy, cycles
 
 
+def _named(layer: Layer, arch, dataflow) -> Mapping | None:
+    """The dataflow's named mapping of the layer, or None when its rule cannot map it (ConfigError from
+    the rule: the search then has no named candidate, as the Python path)."""
+    try:
+        return dataflow.named(layer, arch)
+    except ConfigError:
+        return None
+
+
+def _score_exactly(layer: Layer, arch, m: Mapping, objective: str, sparse: tuple | None):
+    """(Score, m, LayerResult or None) of a mapping the arrays cannot hold (a per-pass GLB tile), on the
+    slow path: the cost model (dense) or the sparse model (``sparse`` = (SparseSpec, models): the
+    slow twin of the batch's sparse score). None when the mapping is not legal (dense rules; sparse:
+    also by compressed size)."""
+    if problems_of(layer, m, arch):
+        return None
+    if sparse is None:
+        result = evaluate(layer, arch, m, validate=False)
+        return score(result.counts, arch, objective), m, result
+    from accelsim.cost.bound import latency_bound
+    from accelsim.hierarchy import from_arch
+    from accelsim.loopnest import from_fixed
+    from accelsim.mapper.sparse_rank import sparse_score
+    from accelsim.problem import from_layer
+    from accelsim.sparse.layer import bandwidth_counts
+    from accelsim.sparse.model import capacity_problems
+
+    h = from_arch(arch)
+    if capacity_problems(from_layer(layer), h, from_fixed(m, h), *sparse):
+        return None
+    obj, sl = sparse_score(layer, arch, m, objective, *sparse)
+    return Score(obj, sl.energy_pj, latency_bound(bandwidth_counts(sl), arch)), m, None
+
+
 def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple | None = None) -> SearchResult:
     """The mapper on arrays (numba scoring). Raises ConfigError if the layer is outside the int64
     kernel's exact range (use :func:`search`, which falls back to the Python path).
@@ -207,22 +241,21 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
         idx = np.array(chosen, dtype=np.int64)
         top, top_obj = MappingArrays(*(a[idx] for a in pool)), pool_obj[idx]
 
-    exact_named = None        # a named mapping the int64 kernel cannot count (a per-pass GLB tile)
-    try:
-        named = dataflow.named(layer, arch)
-        if scorer is None and any(named.glb_pass):     # the int64 kernel cannot count it: exactly
-            if not problems_of(layer, named, arch):
-                exact_named = (named, score(count(layer, named), arch, spec.objective))
-                evaluated += 1
-        else:                            # (a sparse search cannot take such a named mapping: encode refuses)
-            _, arrays = encode_batch(layer, [named])
-            if scorer is not None:           # legal by compressed size (repaired into it if needed)
-                arrays, _ = space.legal(np.random.default_rng(spec.seed), arrays)
-            if len(arrays.factors) and (scorer is not None or not problems_of(layer, named, arch)):
-                merge(arrays, objective(count_batch(lay, arrays, memo), arrays))
-                evaluated += 1
-    except ConfigError:
-        pass
+    # the dataflow's named mapping is always a candidate (a search is never worse than it); one with a
+    # per-pass GLB tile (Mapping.glb_pass) is outside the arrays: scored exactly on the slow path (dense:
+    # the cost model; sparse: the slow sparse model) and kept beside the pool
+    exact_named = None        # (Score, the named mapping, its LayerResult or None)
+    named = _named(layer, arch, dataflow)
+    if named is not None and any(named.glb_pass):
+        exact_named = _score_exactly(layer, arch, named, spec.objective, None if scorer is None else sparse)
+        evaluated += exact_named is not None
+    elif named is not None:
+        _, arrays = encode_batch(layer, [named])
+        if scorer is not None:           # legal by compressed size (repaired into it if needed)
+            arrays, _ = space.legal(np.random.default_rng(spec.seed), arrays)
+        if len(arrays.factors) and (scorer is not None or not problems_of(layer, named, arch)):
+            merge(arrays, objective(count_batch(lay, arrays, memo), arrays))
+            evaluated += 1
     explore = spec.budget // 2
     empty_rounds = 0
     while evaluated < spec.budget:
@@ -251,11 +284,13 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
         m = shortlist[0]
         result = evaluate(layer, arch, m, validate=False)
         best = score(result.counts, arch, spec.objective) if scorer is None else Score(*map(float, top_obj[0]))
-    if exact_named is not None:       # ranked as the Python path ranks (_key)
-        named, s = exact_named
+    if exact_named is not None:       # ranked as the Python path ranks (_key); the pool by its batch
+        s, named, named_result = exact_named          # scores (equal to the exact ones bit for bit, tested)
         if top is None or _key(s, named) < _key(best, m):
-            m, best, result = named, s, evaluate(layer, arch, named, validate=False)
-        shortlist = sorted(shortlist + [named], key=lambda x: _key(score(count(layer, x), arch, spec.objective), x))
-        shortlist = shortlist[:KEEP]
+            m, best = named, s
+            result = named_result or evaluate(layer, arch, named, validate=False)
+        ranked = sorted([(_key(Score(*map(float, top_obj[i])), x), i) for i, x in enumerate(shortlist)]
+                        + [(_key(s, named), -1)])
+        shortlist = [named if i < 0 else shortlist[i] for _, i in ranked[:KEEP]]
     return SearchResult(m, result, best, evaluated, proposed, stopped_by, tuple(shortlist),
                         "" if scorer is None else "searched with sparsity (compressed capacity, sparse costs)")
