@@ -17,7 +17,7 @@ from accelsim.cost.counts import count
 from accelsim.cost.model import LayerResult, evaluate
 from accelsim.errors import ConfigError
 from accelsim.legality import problems_of
-from accelsim.mapper.score import OBJECTIVES, Score, score
+from accelsim.mapper.score import OBJECTIVES, Score, score, sparse_score
 from accelsim.mapper.space import Space, mutate
 from accelsim.mapping import Mapping
 from workloads.layer import Layer
@@ -161,7 +161,7 @@ def _named(layer: Layer, arch, dataflow) -> Mapping | None:
 def _score_exactly(layer: Layer, arch, m: Mapping, objective: str, sparse: tuple | None):
     """(Score, m, LayerResult or None) of a mapping the arrays cannot hold (a per-pass GLB tile), on the
     slow path: the cost model (dense) or the sparse model (``sparse`` = (SparseSpec, models): the
-    slow twin of the batch's sparse score). None when the mapping is not legal (dense rules; sparse:
+    slow twin of the batch's sparse score, ``mapper.score.sparse_score``). None when the mapping is not legal (dense rules; sparse:
     also by compressed size)."""
     if problems_of(layer, m, arch):
         return None
@@ -171,7 +171,6 @@ def _score_exactly(layer: Layer, arch, m: Mapping, objective: str, sparse: tuple
     from accelsim.cost.bound import latency_bound
     from accelsim.hierarchy import from_arch
     from accelsim.loopnest import from_fixed
-    from accelsim.mapper.sparse_rank import sparse_score
     from accelsim.problem import from_layer
     from accelsim.sparse.layer import bandwidth_counts
     from accelsim.sparse.model import capacity_problems

@@ -21,16 +21,10 @@ from accelsim.cost.bound import latency_bound
 from accelsim.errors import ConfigError
 from accelsim.hierarchy import from_arch
 from accelsim.loopnest import from_fixed
-from accelsim.mapper.score import OBJECTIVES
+from accelsim.mapper.score import OBJECTIVES, sparse_score
 from accelsim.problem import from_layer
-from accelsim.sparse.layer import SparseLayer, bandwidth_counts, sparse_layer
+from accelsim.sparse.layer import bandwidth_counts
 from accelsim.sparse.model import capacity_problems
-
-
-def sparse_score(layer, arch, m, objective: str, spec, models) -> tuple[float, SparseLayer]:
-    sl = sparse_layer(layer, arch, m, spec, models)
-    cycles = latency_bound(bandwidth_counts(sl), arch)
-    return OBJECTIVES[objective](sl.energy_pj, cycles), sl
 
 
 def rerank(layer, arch, candidates: tuple, objective: str, spec, models):
