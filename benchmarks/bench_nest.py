@@ -15,7 +15,9 @@ timing, the two are checked to count the same words (``counts.to_counts`` of the
 the fixed row, on every case). Paths:
 
 - fixed:         ``cost.fast.count_batch`` on the encoded mappings
-- general:       ``cost.fast_nest.kernel_rows`` on the encoded nests
+- general:       ``cost.fast_nest.kernel_rows`` on the encoded nests (a batch this size: the kernel
+                 generated for the layout's shape, ``cost.nest_kernel``)
+- generic:       ``kernel_rows(..., generated=False)``: the one generic kernel, for comparison
 - general+score: ``kernel_rows`` + ``energy_nests`` (rows . weights) + ``bound_nests``
 
 Each round runs every path ``CALLS`` times in a row (same load for all paths); evals/s is the median
@@ -108,6 +110,8 @@ def run(arch_name: str = "eyeriss_v1", n: int = 10000, rounds: int = 7, kind: st
     load_before = os.getloadavg()
     layer, arch, layout, nests, lay, batch = (cases if kind == "nest" else eval_cases)(arch_name, n)
     rows, left = kernel_rows(layout, nests)
+    generic_rows, generic_left = kernel_rows(layout, nests, generated=False)
+    assert np.array_equal(rows, generic_rows) and np.array_equal(left, generic_left)
     fixed = count_batch(lay, batch)
     same = sum(to_counts(layout.actions_of(rows[i])) == counts_of_row(fixed[i]) for i in range(n) if not left[i])
     w = fixed_arch_weights(layout, arch)
@@ -118,7 +122,7 @@ def run(arch_name: str = "eyeriss_v1", n: int = 10000, rounds: int = 7, kind: st
         bound_nests(layout, r, bp)
 
     paths = {"fixed": lambda: count_batch(lay, batch), "general": lambda: kernel_rows(layout, nests),
-             "general+score": general_scored}
+             "generic": lambda: kernel_rows(layout, nests, generated=False), "general+score": general_scored}
     times: dict[str, list[float]] = {k: [] for k in paths}
     cpu: dict[str, list[float]] = {k: [] for k in paths}
     for _ in range(rounds):
@@ -136,6 +140,7 @@ def run(arch_name: str = "eyeriss_v1", n: int = 10000, rounds: int = 7, kind: st
             "evals_per_cpu_second": per_cpu,
             "general_vs_fixed": rates["general"] / rates["fixed"],
             "general_vs_fixed_cpu": per_cpu["general"] / per_cpu["fixed"],
+            "generic_vs_fixed_cpu": per_cpu["generic"] / per_cpu["fixed"],
             "loadavg_before": load_before, "loadavg_after": os.getloadavg()}
 
 
@@ -203,7 +208,8 @@ def main() -> None:
     print(f"{'path':<16}{'evals/s (median)':>18}{'best':>14}{'per CPU s':>14}")
     for k, v in r["evals_per_second"].items():
         print(f"{k:<16}{v:>18,.0f}{r['best_evals_per_second'][k]:>14,.0f}{r['evals_per_cpu_second'][k]:>14,.0f}")
-    print(f"general / fixed: {r['general_vs_fixed']:.3f} (median rates), {r['general_vs_fixed_cpu']:.3f} (per CPU s)")
+    print(f"general / fixed: {r['general_vs_fixed']:.3f} (median rates), {r['general_vs_fixed_cpu']:.3f} (per CPU s); "
+          f"generic / fixed: {r['generic_vs_fixed_cpu']:.3f} (per CPU s)")
 
 
 if __name__ == "__main__":

@@ -46,10 +46,14 @@ def problems(draw) -> Problem:
 
 
 @st.composite
-def hierarchies(draw) -> Hierarchy:
-    mid = draw(st.integers(1, 4))
-    n = mid + 1
-    fan_at = draw(st.sets(st.integers(0, n - 1), max_size=2))
+def hierarchies(draw, shapes: tuple[tuple[int, frozenset[int]], ...] = ()) -> Hierarchy:
+    """Random keeps and fanout sizes; the shape (levels, the levels with a fanout) random too, or one
+    of ``shapes`` when given (e.g. to bound how many shape-specialised kernels a test compiles)."""
+    if shapes:
+        n, fan_at = draw(st.sampled_from(shapes))
+    else:
+        n = draw(st.integers(1, 4)) + 1
+        fan_at = draw(st.sets(st.integers(0, n - 1), max_size=2))
     levels = []
     for i in range(n):
         keeps = ROLES if i == 0 else tuple(r for r in ROLES if draw(st.booleans()))

@@ -12,15 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelsim.cost.actions import count_actions
-from accelsim.cost.fast_nest import Fallback, count_nests, energy_nests, nest_memo
+from accelsim.cost.fast_nest import Fallback, count_nests, energy_nests, kernel_rows, nest_memo
 from accelsim.cost.nest_arrays import NestLayout, decode_nest, encode_nests
 from accelsim.errors import ConfigError
 from accelsim.hierarchy import load_architecture
 from accelsim.loopnest import nest_from_dict
-from accelsim.problem import load_problem
+from accelsim.problem import bmm, from_layer, load_problem
 from accelsim.yamlio import load_yaml
 from tests.conftest import REPO
-from tests.core_strategies import hierarchies, nests, problems
+from tests.core_strategies import hierarchies, nests, problems, strided_1d
+from tests.strategies import small_layers
 
 
 @settings(max_examples=150, deadline=None)
@@ -38,6 +39,43 @@ def test_batch_rows_equal_count_actions_on_random_hierarchies(data):
         assert layout.actions_of(rows[i]) == layout.actions_of(layout.row_of(want))
         assert decode_nest(layout, arrays, i) == _normal(layout, nest)
     assert fb.rows <= len(batch)
+
+
+# the generated kernels (cost.nest_kernel) are compiled once per shape and machine: four shapes x
+# problem structures, each case a random hierarchy of that shape (keeps, fanout sizes) and problem
+GENERATED_CASES = (
+    ((4, frozenset({1})), "conv"),             # eyeriss_v1's shape: a fanout below the second level
+    ((3, frozenset({0, 1})), "conv"),          # two fanouts, one below DRAM
+    ((2, frozenset({1})), "bmm"),              # a fanout right above compute
+    ((3, frozenset()), "strided"),             # no fanout; a coupled axis with a coefficient
+)
+
+
+@st.composite
+def _problem_of(draw, kind):
+    if kind == "conv":
+        return from_layer(draw(small_layers(max_hw=6)))
+    if kind == "bmm":
+        return bmm("b", draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4)),
+                   draw(st.integers(1, 4)), ("query", "key", "score"))
+    return draw(strided_1d())
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_generated_kernel_rows_equal_count_actions_and_the_generic_kernel(data):
+    shape, kind = data.draw(st.sampled_from(GENERATED_CASES))
+    problem = data.draw(_problem_of(kind))
+    hierarchy = data.draw(hierarchies(shapes=(shape,)))
+    batch = [data.draw(nests(problem, hierarchy)) for _ in range(data.draw(st.integers(1, 4)))]
+    layout = NestLayout(problem, hierarchy)
+    arrays = encode_nests(layout, batch)
+    gen, gen_left = kernel_rows(layout, arrays, nest_memo(layout, 4), generated=True)
+    generic, generic_left = kernel_rows(layout, arrays, nest_memo(layout, 4), generated=False)
+    assert gen.tolist() == generic.tolist() and gen_left.tolist() == generic_left.tolist()
+    rows = count_nests(layout, arrays, nest_memo(layout, 4), generated=True)
+    for i, nest in enumerate(batch):
+        assert rows[i].tolist() == layout.row_of(count_actions(problem, hierarchy, nest)).tolist()
 
 
 def _normal(layout, nest):
@@ -65,7 +103,8 @@ def test_energy_is_the_dot_product_with_the_weights():
         energy_nests(rows, np.ones(2))
 
 
-def test_structural_errors_name_the_nest_and_the_rule():
+@pytest.mark.parametrize("generated", [False, True])
+def test_structural_errors_name_the_nest_and_the_rule(generated):
     h = load_architecture("hierarchy/eyeriss_v2")
     p = load_problem(str(REPO / "tests/data/core_conv3x3.yaml"))
     nest = nest_from_dict(load_yaml(REPO / "tests/data/core_nest_v2.yaml"), h)
@@ -75,11 +114,11 @@ def test_structural_errors_name_the_nest_and_the_rule():
     bad = arrays.factors.copy()
     bad[1, 0, k] = 1                    # K no longer covered
     with pytest.raises(ConfigError, match="nest 1 of the batch: dim K: factors do not cover"):
-        count_nests(layout, arrays._replace(factors=bad))
+        count_nests(layout, arrays._replace(factors=bad), generated=generated)
     order = arrays.orders.copy()
     order[0, 2, 0] = order[0, 2, 1]
     with pytest.raises(ConfigError, match="nest 0 of the batch: level spad: loop order is not a permutation"):
-        count_nests(layout, arrays._replace(orders=order))
+        count_nests(layout, arrays._replace(orders=order), generated=generated)
 
 
 @pytest.mark.parametrize("arch", ["eyeriss_v1", "isca16/ws", "hierarchy/eyeriss_v2", "hierarchy/simba_like"])
@@ -104,7 +143,8 @@ def test_bound_twin_equals_hierarchy_bound_bit_for_bit(arch):
         assert got[i] == want
 
 
-def test_spatial_factors_at_a_level_without_a_fanout_are_refused():
+@pytest.mark.parametrize("generated", [False, True])
+def test_spatial_factors_at_a_level_without_a_fanout_are_refused(generated):
     h = load_architecture("hierarchy/eyeriss_v2")
     p = load_problem(str(REPO / "tests/data/core_conv3x3.yaml"))
     nest = nest_from_dict(load_yaml(REPO / "tests/data/core_nest_v2.yaml"), h)
@@ -115,7 +155,7 @@ def test_spatial_factors_at_a_level_without_a_fanout_are_refused():
     sp[2, no_fan[-1], 1, layout.dims.index("K")] = 2
     with pytest.raises(ConfigError, match=f"nest 2 of the batch: level {layout.levels[no_fan[-1]]}, dim K: "
                                           "spatial factors at a level without a fanout"):
-        count_nests(layout, arrays._replace(spatial=sp))
+        count_nests(layout, arrays._replace(spatial=sp), generated=generated)
 
 
 @pytest.mark.parametrize("layer_index", [0, 1])
@@ -140,3 +180,26 @@ def test_rows_equal_count_actions_on_eyeriss_v1_search_proposals(layer_index):
     for i in range(arrays.n_nests):
         want = layout.row_of(count_actions(p, h, decode_nest(layout, arrays, i)))
         assert rows[i].tolist() == want.tolist()
+
+
+def test_an_unwritable_kernel_cache_warns_and_compiles_in_memory(tmp_path, monkeypatch):
+    """No silent fallback: a cache directory that cannot be made names itself in one warning, and
+    the kernel compiled in memory (uncached) still gives count_actions' rows."""
+    from accelsim.cost import nest_kernel
+    from accelsim.hierarchy import Hierarchy, Storage
+    from accelsim.loopnest import LevelMap, LoopNest
+    from accelsim.problem import gemm
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.setenv(nest_kernel.CACHE_ENV, str(blocker / "kernels"))
+    monkeypatch.setattr(nest_kernel, "_LOADED", {})
+    monkeypatch.setattr(nest_kernel, "_WARNED", set())
+    h = Hierarchy("two", (Storage("L0", ("ifmap", "weight", "psum")), Storage("L1", ("weight",))))
+    p = gemm("g", 3, 4, 5)
+    nest = LoopNest((LevelMap("L0", (("M", 3), ("K", 5)), ("K", "M", "N"), ("ifmap", "weight", "psum")),
+                     LevelMap("L1", (("N", 4),), ("N", "M", "K"), ("weight",))))
+    layout = NestLayout(p, h)
+    with pytest.warns(nest_kernel.KernelCacheWarning, match=f"kernel cache {blocker / 'kernels'} is not writable"):
+        rows = count_nests(layout, encode_nests(layout, [nest]), generated=True)
+    assert rows[0].tolist() == layout.row_of(count_actions(p, h, nest)).tolist()

@@ -1,0 +1,517 @@
+"""The general scorer's kernel, generated for each structure: Python source written from a
+(problem, hierarchy)'s static shape, compiled by numba once per shape and machine.
+
+:func:`shape_of` is the key: the number of levels and which of them have a fanout, the number of
+dims, which dims index each role, each coupled axis' role and its one or two dims, and the count
+columns' positions (``NestLayout.kernel_layout``). Everything else (dim sizes, coefficients,
+offsets, the keeps, factors and orders of each nest) stays data, so every conv layer on one
+hierarchy shares one kernel. :func:`kernel_source` writes the kernel of a shape: the algorithm of
+``accelsim.cost.fast_nest`` (its module docstring) with literal slots, level masks and column
+offsets, one block per role with its dims and coupled axes unrolled, and per-dim scalars instead
+of per-nest scratch arrays (the generic form kept ~30 arrays live: register spills, stride
+reloads). Rows equal ``count_actions`` exactly (tests/test_fast_nest.py).
+
+Cache: numba's ``cache=True`` needs a function defined in a file, so the source is written to
+``$ACCELSIM_KERNEL_CACHE`` (default ``~/.cache/accelsim/kernels``) as ``nest_<hash>.py``, the hash
+covering the shape and the source of this module and of the helpers the kernel calls (a change to
+either makes a new file: no stale machine code); the file is written atomically (concurrent
+workers write identical text). If the directory cannot be written, the kernel is compiled in memory
+(no cache: every process compiles it again) with a ``KernelCacheWarning`` naming the directory,
+once per process. Same shape, same source text, same rows: deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from accelsim.cost.nest_arrays import C_D1, C_D2, C_ROLE, NestLayout
+from accelsim.names import AXES
+
+CACHE_ENV = "ACCELSIM_KERNEL_CACHE"
+_LOADED: dict[tuple[int, ...], Any] = {}
+_WARNED: set[str] = set()
+
+
+class KernelCacheWarning(UserWarning):
+    """The kernel cache directory is not writable: generated kernels compile in memory, uncached."""
+
+
+def shape_of(layout: NestLayout) -> tuple[int, ...]:
+    """The static structure the generated kernel is specialised on (a flat tuple of ints)."""
+    pa = layout.problem_arrays
+    L, D = len(layout.levels), len(layout.dims)
+    fans = tuple(int(x >= 0) for x in layout.fanout_index)
+    rel = tuple(int(x) for x in pa.rel.reshape(-1))
+    cpl = tuple(int(x) for row in pa.coupled for x in (row[C_ROLE], row[C_D1], row[C_D2]))
+    kl = tuple(int(x) for x in layout.kernel_layout)
+    return (L, D, pa.rel.shape[0], len(kl), len(cpl) // 3, *fans, *rel, *cpl, *kl)
+
+
+def _unpack(shape: tuple[int, ...]):
+    L, D, NR, NKL, NC = shape[:5]
+    p = 5
+    fans = shape[p:p + L]
+    p += L
+    rel = [shape[p + t * D:p + (t + 1) * D] for t in range(NR)]
+    p += NR * D
+    cpl = [shape[p + 3 * c:p + 3 * c + 3] for c in range(NC)]
+    p += 3 * NC
+    kl = shape[p:p + NKL]
+    return L, D, NR, fans, rel, cpl, kl
+
+
+class _Src:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.ind = 0
+
+    def __call__(self, line: str) -> None:
+        self.lines.append("    " * self.ind + line)
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+def kernel_source(shape: tuple[int, ...], cache: bool = True) -> str:
+    """The Python source of the kernel of ``shape`` (a module defining ``kernel``)."""
+    L, D, NR, fans, rel, cpl, kl = _unpack(shape)
+    NA = len(AXES)                            # spatial axes: x, y (slots ts + 1 + a)
+    sb, nb, nsa, nna, out_role = kl[0], kl[1], kl[2], kl[3], kl[4]
+    a_read, a_fill, a_update, a_drain = kl[5], kl[6], kl[7], kl[8]
+    a_down, a_dest, a_up, a_src = kl[9], kl[10], kl[11], kl[12]
+    c_macs, c_cyc, c_act = kl[13], kl[14], kl[15]
+    # slots: per level its temporal loop, then (with a fanout) its x and y loops, outer -> inner
+    tslot: list[int] = []
+    slot_level: list[int] = []
+    for i in range(L):
+        tslot.append(len(slot_level))
+        slot_level.append(i)
+        if fans[i]:
+            slot_level += [i] * NA
+    S = len(slot_level)
+    tbits, sbits = [0], [0]
+    for i in range(L):
+        tbits.append(tbits[-1] | (1 << tslot[i]))
+        sbits.append(sbits[-1] | ((((1 << NA) - 1) << (tslot[i] + 1)) if fans[i] else 0))
+    fan_levels = [i for i in range(L) if fans[i]]
+    F = len(fan_levels)
+    fan_of = [fan_levels.index(i) if fans[i] else -1 for i in range(L)]
+    nfan = [sum(fans[:c]) for c in range(L + 1)]
+    sfan = [0] * (F + 1)
+    for c in range(1, L + 1):
+        sfan[nfan[c]] = sbits[c]
+    spat_all, tall = sbits[L], tbits[L]
+    G1, G2 = F + 1, L + 1                     # gtab: (D, F + 1, L + 1) flat
+    irr = [[d for d in range(D) if not rel[t][d]] for t in range(NR)]
+    relbits = [sum(1 << t for t in range(NR) if rel[t][d]) for d in range(D)]
+    cpl_of = [[c for c in range(len(cpl)) if cpl[c][0] == t] for t in range(NR)]
+
+    s = _Src()
+
+    def tuples(target: str, d: int, kept: str, g: str) -> None:
+        """``target *= lattice.count_tuples`` of dim d's loops kept by the slot mask ``kept``, written
+        inline (fast_nest's ``_tuples``: its closed forms, else the walked table entry ``gtab[g]``)."""
+        for line in (f"mk = pres{d} & ({kept})",
+                     "if mk != 0:",
+                     f"    if mk == pres{d}:",
+                     f"        {target} *= sz{d}",
+                     "    else:",
+                     f"        dr = pres{d} & ~mk",
+                     "        if mk < (dr & -dr):",
+                     f"            {target} *= -((-sz{d}) // span[{d * S} + hib[mk]])",
+                     "        elif dr < (mk & -mk):",
+                     f"            {target} *= span[{d * S} + hib[dr]]",
+                     "        else:",
+                     f"            {target} *= gtab[{g}]"):
+            s(line)
+    s(f'"""Generated by accelsim.cost.nest_kernel for shape {shape!r}: do not edit."""')
+    s("import numpy as np")
+    s("from numba import njit")
+    s("from accelsim.cost.fast_nest import _axis_sums")
+    s("")
+    s(f"TBITS = np.array({tbits}, dtype=np.int64)")
+    s(f"SBITS = np.array({sbits}, dtype=np.int64)")
+    s(f"NFAN = np.array({nfan}, dtype=np.int64)")
+    s(f"SFAN = np.array({sfan}, dtype=np.int64)")
+    s(f"TSLOT = np.array({tslot}, dtype=np.int64)")
+    s(f"RELBITS = np.array({relbits}, dtype=np.int64)")
+    s(f"SLOT_LEVEL = np.array({slot_level}, dtype=np.int64)")
+    s("")
+    s("")
+    s(f"@njit(cache={cache})")
+    s("def _cdiv(a, b):")
+    s("    return -((-a) // b)")
+    s("")
+    s("")
+    s(f"@njit(cache={cache})")
+    s("def _walk(D, pres, mask, fac, span, o):")
+    s("    total = 0")
+    s("    budget = D")
+    s(f"    for s in range({S}):")
+    s("        if (pres >> s) & 1 == 0:")
+    s("            continue")
+    s("        f = fac[o + s]")
+    s("        sp = span[o + s]")
+    s("        if (mask >> s) & 1:")
+    s("            if (f - 1) * sp < budget:")
+    s("                nn = f")
+    s("            else:")
+    s("                nn = _cdiv(budget, sp)")
+    s("            total = total * f + (nn - 1)")
+    s("            budget -= (nn - 1) * sp")
+    s("        elif sp < budget:")
+    s("            budget = sp")
+    s("    return total + 1")
+    s("")
+    s("")
+    s(f"@njit(cache={cache}, nogil=True)")
+    s("def kernel(sizes, plain, coupled, factors, orders, spatial, keeps, out, status, memo_key, memo_val, hib):")
+    s.ind = 1
+    s("B = factors.shape[0]")
+    for d in range(D):
+        s(f"sz{d} = sizes[{d}]")
+    for t in range(NR):
+        s(f"plain{t} = plain[{t}]")
+        rs = " * ".join([f"sz{d}" for d in range(D) if rel[t][d]] or ["1"])
+        s(f"relsize{t} = {rs}")
+    for c in range(len(cpl)):
+        s(f"k1_{c}, k2_{c}, g_{c}, s_{c}, dl_{c} = coupled[{c}, 2], coupled[{c}, 4], coupled[{c}, 7], "
+          f"coupled[{c}, 8], coupled[{c}, 9]")
+        s(f"noff_{c}, csz_{c} = -coupled[{c}, 5], coupled[{c}, 6]")
+    s("macs = " + " * ".join(f"sz{d}" for d in range(D)))
+    s(f"fac = np.ones({D * S}, np.int64)")
+    s(f"span = np.ones({D * S}, np.int64)")
+    s(f"gtab = np.zeros({D * G1 * G2}, np.int64)")
+    s(f"rank = np.zeros({L * D}, np.int64)")
+    s(f"relpos = np.zeros({L * NR}, np.int64)")
+    s(f"spnz = np.zeros({L}, np.int64)")
+    s(f"pres = np.zeros({D}, np.int64)")
+    s(f"inner = np.zeros({D}, np.int64)")
+    s(f"vV = np.zeros({L + 1}, np.int64)")
+    s(f"vO = np.zeros({L + 1}, np.int64)")
+    s("memo_bits = 0")
+    s("while (1 << memo_bits) < memo_key.shape[1]:")
+    s("    memo_bits += 1")
+    s("memo_shift = np.uint64(64 - memo_bits)")
+    # the streamed volume per role (every loop kept: one-element tiles)
+    for t in range(NR):
+        v = " * ".join([f"plain{t}"] + [f"sz{d}" for d in irr[t]])
+        s(f"strm{t} = {v}")
+        for c in cpl_of[t]:
+            _, d1, d2 = cpl[c]
+            n2 = f"sz{d2}" if d2 >= 0 else "1"
+            s(f"s_ax, o_ax = _axis_sums(sz{d1}, 1, {n2}, 1, k1_{c}, k2_{c}, g_{c}, s_{c}, dl_{c}, noff_{c}, csz_{c}, "
+              "0, 1, 1)")
+            s(f"strm{t} *= s_ax")
+    s("for b in range(B):")
+    s.ind = 2
+    s("status[b] = 0")
+    s("active = 1")
+    for t in range(NR):
+        s(f"lvm{t} = 0")
+    # ---- factors, orders and the structural rules, level by level
+    for i in range(L):
+        ts = tslot[i]
+        s("seen = 0")
+        for t in range(NR):
+            s(f"pos{t} = 0")
+        s(f"for k in range({D}):")
+        s(f"    d = orders[b, {i}, k]")
+        s(f"    if d < 0 or d >= {D}:")
+        s(f"        return b, 4, {i}, 0")
+        s("    seen |= np.int64(1) << d")
+        s(f"    rank[{i * D} + d] = k")
+        s(f"    f = factors[b, {i}, d]")
+        s("    if f < 1:")
+        s(f"        return b, 1, {i}, d")
+        s("    if f > sizes[d]:")
+        s(f"        return b, 2, {i}, d")
+        s("    lp = np.int64(f > 1) << k")
+        s("    rb = RELBITS[d]")
+        for t in range(NR):
+            s(f"    pos{t} |= lp * ((rb >> {t}) & 1)")
+        s(f"if seen != {(1 << D) - 1}:")
+        s(f"    return b, 4, {i}, 0")
+        for t in range(NR):
+            s(f"relpos[{i * NR + t}] = pos{t}")
+            s(f"lvm{t} |= {1 << i} * (pos{t} != 0)")
+        s(f"for d in range({D}):")
+        s(f"    fac[d * {S} + {ts}] = factors[b, {i}, d]")
+        if not fans[i]:
+            s("acc = 0")
+            s(f"for a in range({NA}):")
+            s(f"    for d in range({D}):")
+            s(f"        acc |= spatial[b, {i}, a, d] ^ 1")
+            s("if acc != 0:")
+            s(f"    for a in range({NA}):")
+            s(f"        for d in range({D}):")
+            s(f"            if spatial[b, {i}, a, d] != 1:")
+            s(f"                return b, 5, {i}, d")
+            continue
+        s("nz = 0")
+        s(f"for a in range({NA}):")
+        s(f"    for d in range({D}):")
+        s(f"        f = spatial[b, {i}, a, d]")
+        s("        if f < 1:")
+        s(f"            return b, 1, {i}, d")
+        s("        if f > sizes[d]:")
+        s(f"            return b, 2, {i}, d")
+        s(f"        fac[d * {S} + {ts + 1} + a] = f")
+        s("        active *= f")
+        s("        nz |= f > 1")
+        s(f"spnz[{i}] = nz")
+    # ---- per dim: spans (inner -> outer), the slots with a loop, and the interleaved-mask table
+    s(f"for d in range({D}):")
+    s("    sp = 1")
+    s("    pm = 0")
+    s(f"    o = d * {S}")
+    s(f"    for sl in range({S - 1}, -1, -1):")
+    s("        f = fac[o + sl]")
+    s("        span[o + sl] = sp")
+    s("        if f > 1:")
+    s("            if (f - 1) * sp >= sizes[d]:")
+    s("                return b, 2, SLOT_LEVEL[sl], d")
+    s("            pm |= np.int64(1) << sl")
+    s("            sp *= f")
+    s("    if sp < sizes[d]:")
+    s("        return b, 3, 0, d")
+    s("    pres[d] = pm")
+    s("    inner[d] = sp")
+    if spat_all:
+        s(f"    if pm & {spat_all} != 0:")
+        s(f"        for xf in range({G1}):")
+        s(f"            for c in range({G2}):")
+        s("                mask = pm & (SFAN[xf] | TBITS[c])")
+        s("                drop = pm & ~mask")
+        s("                if mask != 0 and drop != 0 and mask >= (drop & -drop) and drop >= (mask & -mask):")
+        s(f"                    gtab[d * {G1 * G2} + xf * {G2} + c] = _walk(sizes[d], pm, mask, fac, span, o)")
+    for d in range(D):
+        s(f"pres{d} = pres[{d}]")
+        s(f"inner{d} = inner[{d}]")
+    s("for c in range(out.shape[1]):")
+    s("    out[b, c] = 0")
+    s("bad = False")
+    # ---- every hop of every role's chain (cost.actions.assemble), one block per role
+    for t in range(NR):
+        s("if not bad:")
+        s.ind += 1
+        s("par = 0")
+        s(f"for ch in range(1, {L + 1}):")
+        s.ind += 1
+        s(f"if ch < {L} and keeps[b, ch, {t}] == 0:")
+        s("    continue")
+        s(f"streamed = ch == {L}")
+        s("lr = -1")
+        s("ld = -1")
+        s("kk = 0")
+        s("if not streamed:")
+        s(f"    lm = lvm{t} & ((np.int64(1) << ch) - 1)")
+        s("    if lm != 0:")
+        s("        lr = hib[lm]")
+        s(f"        kk = hib[relpos[lr * {NR} + {t}]]")
+        s("        ld = orders[b, lr, kk]")
+        for head, value in (("if streamed:", f"{L}"), ("elif lr < 0:", "0"),
+                            ("else:", f"lr + np.int64(rank[lr * {D} + {{d}}] < kk)")):
+            s(head)
+            for d in irr[t]:
+                s(f"    tp{d} = " + value.format(d=d))
+            if not irr[t]:
+                s("    pass")
+        s("cutbits = TBITS[ch]")
+        s("for X in range(par, ch + 1):")
+        s.ind += 1
+        s("if X > par and spnz[X - 1] == 0:")
+        s("    vV[X] = vV[X - 1]")
+        s("    vO[X] = vO[X - 1]")
+        s("    continue")
+        s("sx = SBITS[X]")
+        s(f"if streamed and sx == {spat_all}:")
+        s(f"    vV[X] = strm{t}")
+        s("    vO[X] = 0")
+        s("    continue")
+        s(f"vol = plain{t}")
+        for d in irr[t]:
+            tuples("vol", d, f"sx | TBITS[tp{d}]", f"{d * G1 * G2} + NFAN[X] * {G2} + tp{d}")
+        s("ovl = 0")
+        for c in cpl_of[t]:
+            _, d1, d2 = cpl[c]
+            s(f"pre = pres{d1} & (sx | cutbits)")
+            s(f"low = pres{d1} & ~pre")
+            s("if low != 0 and pre >= (low & -low):")
+            s("    bad = True")
+            s("    break")
+            s(f"runs0 = inner{d1} if pre == 0 else span[{d1 * S} + hib[pre]]")
+            if d2 >= 0:
+                s(f"pre = pres{d2} & (sx | cutbits)")
+                s(f"low = pres{d2} & ~pre")
+                s("if low != 0 and pre >= (low & -low):")
+                s("    bad = True")
+                s("    break")
+                s(f"runs1 = inner{d2} if pre == 0 else span[{d2 * S} + hib[pre]]")
+            else:
+                s("runs1 = 1")
+            s("sl = 0")
+            s("m = 1")
+            s("f = 1")
+            s(f"if ld == {d1}:")
+            s("    sl = 1")
+            s(f"    m = span[{d1 * S} + TSLOT[lr]] // runs0")
+            s(f"    f = fac[{d1 * S} + TSLOT[lr]]")
+            if d2 >= 0:
+                s(f"elif ld == {d2}:")
+                s("    sl = 2")
+                s(f"    m = span[{d2 * S} + TSLOT[lr]] // runs1")
+                s(f"    f = fac[{d2 * S} + TSLOT[lr]]")
+            s("if runs0 < 65536 and runs1 < 65536 and m < 16384 and f < 16384:")
+            s("    key = runs0 | (runs1 << 16) | (sl << 32) | (m << 34) | (f << 48)")
+            s("    e = np.int64((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> memo_shift)")
+            s("else:")
+            s("    key = -1")
+            s("    e = 0")
+            s(f"if key >= 0 and memo_key[{c}, e] == key:")
+            s(f"    s_ax = memo_val[{c}, e, 0]")
+            s(f"    o_ax = memo_val[{c}, e, 1]")
+            s("else:")
+            n2 = f"sz{d2}" if d2 >= 0 else "1"
+            s(f"    s_ax, o_ax = _axis_sums(sz{d1}, runs0, {n2}, runs1, k1_{c}, k2_{c}, g_{c}, s_{c}, dl_{c}, "
+              f"noff_{c}, csz_{c}, sl, m, f)")
+            s("    if key >= 0:")
+            s(f"        memo_key[{c}, e] = key")
+            s(f"        memo_val[{c}, e, 0] = s_ax")
+            s(f"        memo_val[{c}, e, 1] = o_ax")
+            s("ovl = ovl * s_ax + vol * o_ax")
+            s("vol = vol * s_ax")
+        s("vV[X] = vol")
+        s("vO[X] = ovl")
+        s.ind -= 1
+        s("if bad:")
+        s("    break")
+        # ---- the rules
+        def col(level: str, action: int, t: int = t) -> str:
+            """The storage column of role t and ``action`` at the level held in variable ``level``."""
+            return f"{sb + t * nsa + action} + {level} * {NR * nsa}"
+
+        def net(j: int, action: int, t: int = t) -> int:
+            """The network column of role t and ``action`` at the fanout below level j."""
+            return nb + (fan_of[j] * NR + t) * nna + action
+
+        if t != out_role:
+            s(f"out[b, {col('par', a_read)}] += vV[par] - vO[par]")
+            s("if not streamed:")
+            s(f"    out[b, {col('ch', a_fill)}] += vV[ch] - vO[ch]")
+            for j in fan_levels:
+                s(f"if par <= {j} < ch:")
+                s(f"    out[b, {net(j, a_down)}] += vV[{j}] - vO[{j}]")
+                s(f"    out[b, {net(j, a_dest)}] += vV[{j + 1}] - vO[{j + 1}]")
+        else:
+            s("if streamed:")
+            s("    u = vV[par]")
+            s(f"    out[b, {col('par', a_read)}] += u")
+            s(f"    out[b, {col('par', a_update)}] += u")
+            for j in fan_levels:
+                s(f"    if par <= {j}:")
+                s(f"        out[b, {net(j, a_down)}] += vV[{j}]")
+                s(f"        out[b, {net(j, a_dest)}] += vV[{j}]")
+                s(f"        out[b, {net(j, a_up)}] += vV[{j}]")
+                s(f"        out[b, {net(j, a_src)}] += vV[{j + 1}]")
+            s("else:")
+            s(f"    first = relsize{t}")
+            s("    sx = SBITS[par]")
+            s.ind += 1
+            for d in irr[t]:
+                tuples("first", d, "sx", f"{d * G1 * G2} + NFAN[par] * {G2}")
+            s.ind -= 1
+            s("    u = vV[par]")
+            s("    fills = u - first")
+            s(f"    out[b, {col('par', a_update)}] += u")
+            s(f"    out[b, {col('par', a_read)}] += fills")
+            s(f"    out[b, {col('ch', a_fill)}] += fills")
+            s(f"    out[b, {col('ch', a_drain)}] += vV[ch]")
+            for j in fan_levels:
+                s(f"    if par <= {j} < ch:")
+                s(f"        out[b, {net(j, a_up)}] += vV[{j}]")
+                s(f"        out[b, {net(j, a_down)}] += fills")
+                s(f"        out[b, {net(j, a_dest)}] += fills")
+                s(f"        out[b, {net(j, a_src)}] += vV[{j + 1}]")
+        s("par = ch")
+        s.ind -= 2
+    s("if bad:")
+    s("    status[b] = 1")
+    s("    for c in range(out.shape[1]):")
+    s("        out[b, c] = 0")
+    s("    continue")
+    s("cycles = 1")
+    for d in range(D):
+        tuples("cycles", d, f"{tall}", f"{d * G1 * G2} + {L}")
+    s(f"out[b, {c_macs}] = macs")
+    s(f"out[b, {c_cyc}] = cycles")
+    s(f"out[b, {c_act}] = active")
+    s.ind = 1
+    s("return -1, 0, 0, 0")
+    return s.text()
+
+
+def _fingerprint() -> str:
+    """Hash of the generator and the compiled helpers the generated source calls."""
+    fast_nest = sys.modules["accelsim.cost.fast_nest"]    # the caller (imported, not imported here: no cycle)
+    h = hashlib.sha256()
+    helpers = inspect.getmodule(fast_nest._axis_sums.py_func)
+    for mod in (sys.modules[__name__], fast_nest, helpers):
+        assert mod is not None
+        h.update(inspect.getsource(mod).encode())
+    return h.hexdigest()
+
+
+def cache_dir() -> Path:
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "accelsim" / "kernels"
+
+
+def _from_file(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod             # numba's cache rebuilds a kernel's environment by module name
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def kernel_for(layout: NestLayout):
+    """The compiled kernel of ``layout``'s shape (generated, cached on disk, loaded once per process)."""
+    shape = shape_of(layout)
+    if shape in _LOADED:
+        return _LOADED[shape]
+    key = hashlib.sha256((repr(shape) + _fingerprint()).encode()).hexdigest()[:24]
+    name = f"accelsim_nest_{key}"
+    folder = cache_dir()
+    path = folder / f"{name}.py"
+    try:
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(kernel_source(shape))
+            os.replace(tmp, path)
+        fn = _from_file(path, name).kernel
+    except OSError as e:
+        if str(folder) not in _WARNED:
+            _WARNED.add(str(folder))
+            warnings.warn(f"accelsim: kernel cache {folder} is not writable ({e.strerror}); compiling generated "
+                          f"kernels in memory, uncached (set {CACHE_ENV} to a writable directory)",
+                          KernelCacheWarning, stacklevel=3)
+        ns: dict[str, Any] = {}
+        exec(compile(kernel_source(shape, cache=False), f"<accelsim nest kernel {key}>", "exec"), ns)
+        fn = ns["kernel"]
+    _LOADED[shape] = fn
+    return fn
+
+
+__all__ = ["CACHE_ENV", "KernelCacheWarning", "cache_dir", "kernel_for", "kernel_source", "shape_of"]
