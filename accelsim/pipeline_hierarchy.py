@@ -154,10 +154,13 @@ def refine_layer(item: ProblemLayer, hierarchy: Hierarchy, flow, found, objectiv
     return by_simulation_nest(item.problem, hierarchy, candidates, objective, table)
 
 
-def search_layer(item: ProblemLayer, hierarchy: Hierarchy, flow, spec, table: EnergyTable, arch=None):
+def search_layer(item: ProblemLayer, hierarchy: Hierarchy, flow, spec, table: EnergyTable, arch=None,
+                 sparse: tuple | None = None):
     """The general mapper (accelsim.mapper.nest_search.search_nest) on one layer, energy scored with
     the hierarchy's energy table per count column (accelsim.cost.energy.column_weights), started
-    from the dataflow's named mapping when it has one here (so a search is never worse than it)."""
+    from the dataflow's named mapping when it has one here (so a search is never worse than it).
+    ``sparse`` = (SparseSpec, {role: density model}): a sparse search (compressed capacity, sparse
+    energy and bound through ``table``)."""
     from accelsim.cost.energy import column_weights
     from accelsim.cost.nest_arrays import NestLayout
     from accelsim.mapper.nest_search import search_nest
@@ -169,7 +172,7 @@ def search_layer(item: ProblemLayer, hierarchy: Hierarchy, flow, spec, table: En
     start: tuple[LoopNest, ...] = () if named is None else (named,)
     weights = column_weights(NestLayout(item.problem, hierarchy), table)
     return search_nest(item.problem, hierarchy, objective=spec.objective, budget=spec.budget, seed=spec.seed,
-                       energy_weights=weights, start=start)
+                       energy_weights=weights, start=start, sparse=None if sparse is None else (*sparse, table))
 
 
 def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str | None = None, *,
@@ -182,8 +185,11 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
     named mapping; ``refine`` (with ``search_spec`` and ``simulate``): re-rank each search by
     simulation (:func:`refine_layer`). ``sparsity`` (``accelsim.sparse.layer.Sparsity``): each layer with
     MACs also gets its sparse view (``accelsim.sparse.view.sparse_view``) of the chosen nest, beside
-    the dense counts, which it never changes; with a search (and no ``refine``), the search's shortlist
-    and the named nest are re-ranked by the sparse objective (``mapper.sparse_rank.rerank_nests``)."""
+    the dense counts, which it never changes; with a search (and no ``refine``), the search itself is
+    sparse (``mapper.nest_search.search_nest`` with ``sparse``: compressed capacity, sparse costs), or,
+    where the batch scorer does not cover the densities (``mapper.sparse_batch.unsupported``: actual
+    masks), the search's shortlist and the named nest are re-ranked by the sparse objective
+    (``mapper.sparse_rank.rerank_nests``)."""
     if refine and not (search_spec is not None and simulate):
         raise ConfigError("--refine re-ranks a search by simulation: it needs --search and the simulator "
                           "(not --no-sim)")
@@ -206,9 +212,17 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
                 nest, source = nests[item.name], "hand-written"
                 check(item.problem, hierarchy, nest, source=f"mapping for layer {item.name!r}")
             elif search_spec is not None:
-                key = (item.problem.dims, item.problem.tensors)     # same shape: searched once per run
+                key: tuple = (item.problem.dims, item.problem.tensors)     # same shape: searched once per run
+                sparse_search = None
+                if sparsity is not None and not refine:
+                    from accelsim.mapper.sparse_batch import unsupported
+
+                    models = sparsity.models(workload, item.name)
+                    if unsupported(sparsity.spec, models) is None:   # same shape and densities: searched once
+                        sparse_search = (sparsity.spec, models)
+                        key += (tuple(sorted(models.items())),)
                 if key not in searched:
-                    searched[key] = search_layer(item, hierarchy, flow, search_spec, table, arch)
+                    searched[key] = search_layer(item, hierarchy, flow, search_spec, table, arch, sparse_search)
                 found = searched[key]
                 nest, source = found.nest, "searched"
                 if refine:
@@ -216,7 +230,7 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
                         refined[key] = refine_layer(item, hierarchy, flow, found, search_spec.objective, table, arch)
                     kept = refined[key].payload
                     nest = refined[key].candidate
-                elif sparsity is not None:    # the shortlist and the named nest re-ranked by the sparse objective
+                elif sparsity is not None and sparse_search is None:    # re-ranked by the sparse objective
                     from accelsim.mapper.sparse_rank import rerank_nests
                     from accelsim.refine import candidate_pool
 

@@ -170,10 +170,11 @@ def sparse_csv(layers: list[dict]) -> tuple[list[str], list[list[str]]]:
     data, metadata, gated and skipped (``sparse_LEVEL_data`` ...); a layer without a sparse view
     (no MACs) leaves them empty. Header and one row of cells per layer."""
     views = [l.get("sparse") for l in layers]
-    first = next((v for v in views if v), None)
-    if first is None:
+    if not any(views):
         return [], [[] for _ in layers]
-    levels = list(first["levels"])
+    # every level any layer's table names (a searched nest may bypass a level: none of its words there)
+    levels = list(dict.fromkeys(lv for v in views if v for lv in v["levels"]))
+    zero = dict.fromkeys(SPARSE_WORDS, 0.0)
     head = [f"sparse_{k}" for k in SPARSE_CSV] + [f"sparse_{lv}_{k}" for lv in levels for k in SPARSE_WORDS]
     rows = []
     for v in views:
@@ -181,7 +182,7 @@ def sparse_csv(layers: list[dict]) -> tuple[list[str], list[list[str]]]:
             rows.append([""] * len(head))
             continue
         rows.append([f"{v[k]:.6g}" if k in v else "" for k in SPARSE_CSV]
-                    + [f"{v['levels'][lv][k]:.6g}" for lv in levels for k in SPARSE_WORDS])
+                    + [f"{v['levels'].get(lv, zero)[k]:.6g}" for lv in levels for k in SPARSE_WORDS])
     return head, rows
 
 

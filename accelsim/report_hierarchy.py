@@ -121,8 +121,11 @@ def _layer_dict(lr: HierarchyLayerRun, run: HierarchyRun, units: int) -> dict:
         d["sim"] = {"blocks": lr.sim.blocks, "tiles": lr.sim.tiles, "events": lr.sim.events,
                     "prefetched": lr.sim.prefetched, "exposed": sorted(k for k, e in lr.sim.exposed.items() if e)}
     if lr.search is not None:
-        d["search"] = {"evaluated": lr.search.evaluated, "proposed": lr.search.proposed,
-                       "stopped_by": lr.search.stopped_by}
+        search: dict = {"evaluated": lr.search.evaluated, "proposed": lr.search.proposed,
+                        "stopped_by": lr.search.stopped_by}
+        if lr.search.sparse:          # as the fixed shape's stats (report.py): how sparsity entered the search
+            search["sparse"] = lr.search.sparse
+        d["search"] = search
     if lr.sparse is not None:       # the fixed shape's sparse keys, plus the sparse latency bound per part
         d["sparse"] = {**_sparse_dict(lr.sparse), "bound_cycles": lr.sparse.bound_cycles,
                        "bound_parts": dict(lr.sparse.bound_parts)}

@@ -1,6 +1,7 @@
 """The mapper's batch scorer with sparsity (accelsim.mapper.sparse_batch) against the dense one, one core.
 
     python benchmarks/bench_sparse.py [--n 10000] [--rounds 7]
+    python benchmarks/bench_sparse.py --hier [--n 10000] [--rounds 7]   # level-list hierarchies
     python benchmarks/bench_sparse.py --run [--rounds 5]   # a sparse AlexNet run against the dense one
 
 Cases: AlexNet CONV2 (workloads.zoo "alexnet" layer 1, batch 4) on configs/eyeriss_v1, n legal
@@ -21,6 +22,20 @@ Each round runs every path ``CALLS`` times in a row (same load for all paths); e
 round's rate (wall clock), per CPU s the median round's evals / process CPU seconds (less sensitive to
 other processes on a shared machine); compile excluded (a warm-up call first). Prints the load average
 before and after. The target (issue 16): >= 1,000,000 evaluations per second per core with uniform densities.
+
+``--hier``: the general scorer's sparse view (``mapper.sparse_batch.NestSparseBatch``) on level-list
+hierarchies: AlexNet CONV2 (batch 4) on the clustered Eyeriss v2 (``configs/eyeriss_v2.yaml``, preset
+``eyeriss_v2_clustered``: CSC in the spad, skipping with load imbalance) and on eyeriss_v1's level list
+(``hierarchy.from_arch``, presets ``eyeriss_v1`` and ``eyeriss_v2``), n legal nests drawn by the general
+mapper's space (``mapper.nest_space.NestSpace.propose``, seeded; many keeps patterns), the same
+densities. Paths: dense = ``cost.fast_nest.kernel_rows`` + ``energy_nests`` + ``bound_nests`` (a dense
+general search's score); sparse PRESET = ``kernel_rows`` + ``NestSparseBatch.score`` with a scorer built
+each round (its keeps-pattern plans and tile caches filled inside the timing); PRESET warm = one scorer
+for every round (as in a search); PRESET capacity = ``NestSparseBatch.fits`` alone (the compressed
+capacity check the sparse search adds per proposal, warm). Then whole searches
+(``mapper.nest_search.search_nest``, budget 10,000, objective energy, one per round with seeds 0..):
+scored nests per CPU second of the search (proposals, repairs, capacity, scoring, the reducer),
+the best and the median round (columns ``best`` and ``per CPU s``).
 
 ``--run``: ``accelsim run eyeriss_v1 -w alexnet -b 4`` (named mappings, every layer), dense and with
 ``--sparse eyeriss_v1 --density ifmap=0.5,weight=0.4,psum=0.5`` (uniform), with the simulator, with
@@ -69,9 +84,12 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10000)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--run", action="store_true", help="time a sparse AlexNet run against the dense one")
+    ap.add_argument("--hier", action="store_true", help="the general scorer on level-list hierarchies")
     args = ap.parse_args()
     if args.run:
         return run_speed(args.rounds)
+    if args.hier:
+        return hier_speed(args.n, args.rounds)
     from accelsim.cost.fast import axis_memo, count_batch, energy_batch, latency_bound_batch
     from accelsim.mapper.sparse_batch import SparseBatch
     from accelsim.sparse.density import Uniform
@@ -122,6 +140,109 @@ def main() -> None:
     for name in paths:
         print(f"{name:<10} {statistics.median(rates[name]):>17,.0f} {max(rates[name]):>12,.0f} "
               f"{statistics.median(cpu[name]):>12,.0f}")
+    print(f"load after: {os.getloadavg()}")
+
+
+UNIFORM = {"ifmap": 0.613, "weight": 0.385, "psum": 0.169}     # alexnet_sparse CONV2
+SEARCH_BUDGET = 10000
+
+
+def hier_cases(n: int, seed: int = 0):
+    """(name, layout, nests, [(preset, spec)]) per hierarchy: n legal nests the kernel counts itself."""
+    from accelsim.arch import load_arch
+    from accelsim.cost.fast_nest import kernel_rows
+    from accelsim.cost.nest_arrays import NestArrays, NestLayout
+    from accelsim.hierarchy import from_arch, load_architecture
+    from accelsim.mapper.nest_space import NestSpace
+    from accelsim.problem import from_layer
+    from accelsim.sparse.spec import load_spec
+    from workloads import zoo
+
+    problem = from_layer(replace(zoo.get("alexnet").layers[1], N=4))
+    out = []
+    for name, h, presets in (("eyeriss_v2 (clustered)", load_architecture("eyeriss_v2"), ("eyeriss_v2_clustered",)),
+                             ("eyeriss_v1 level list", from_arch(load_arch("eyeriss_v1")), ("eyeriss_v1", "eyeriss_v2"))):
+        layout = NestLayout(problem, h)
+        space = NestSpace(layout)
+        rng = np.random.default_rng(seed)
+        parts, have = [], 0
+        while have < n:
+            c = space.propose(rng, 2048)
+            _, left = kernel_rows(layout, c)
+            c = c.take(np.flatnonzero(~left))
+            parts.append(c)
+            have += c.n_nests
+        nests = NestArrays.concat(parts).take(np.arange(n))
+        out.append((name, layout, nests, [(p, load_spec(p)) for p in presets]))
+    return out
+
+
+def hier_speed(n: int, rounds: int) -> None:
+    from accelsim.cost.energy import column_weights
+    from accelsim.cost.fast_nest import bound_nests, bound_params, energy_nests, kernel_rows, nest_memo
+    from accelsim.energy_table import table_for
+    from accelsim.mapper.nest_search import search_nest
+    from accelsim.mapper.sparse_batch import NestSparseBatch
+    from accelsim.sparse.density import Uniform
+
+    print(f"load before: {os.getloadavg()}")
+    models = {r: Uniform(d) for r, d in UNIFORM.items()}
+    for name, layout, nests, presets in hier_cases(n):
+        table = table_for(layout.hierarchy)
+        weights = column_weights(layout, table)
+        bp = bound_params(layout)
+        memo = nest_memo(layout)
+
+        def dense():
+            rows, _ = kernel_rows(layout, nests, memo)
+            energy_nests(rows, weights)
+            bound_nests(layout, rows, bp)
+
+        paths = {"dense": dense}
+        fresh = {}
+        for preset, spec in presets:
+            def make(spec=spec):
+                sb = NestSparseBatch(layout, spec, models, table)
+                assert sb.reason is None
+
+                def go():
+                    rows, _ = kernel_rows(layout, nests, memo)
+                    sb.score(rows, nests)
+                return go, sb
+            go, warm = make()
+            fresh[f"{preset}"] = make
+            paths[f"{preset}"] = go
+            paths[f"{preset} warm"] = make()[0]
+            paths[f"{preset} capacity"] = lambda warm=warm: warm.fits(nests)
+        for fn in paths.values():        # compile and warm up
+            fn()
+        rates: dict = {k: [] for k in paths}
+        cpu: dict = {k: [] for k in paths}
+        for _ in range(rounds):
+            for key in paths:
+                fn = fresh[key]()[0] if key in fresh else paths[key]     # fresh: caches filled inside the round
+                t0, c0 = time.perf_counter(), time.process_time()
+                for _ in range(CALLS):
+                    fn()
+                wall, cpus = time.perf_counter() - t0, time.process_time() - c0
+                rates[key].append(CALLS * n / wall)
+                cpu[key].append(CALLS * n / cpus)
+        keeps = len(np.unique(nests.keeps.reshape(n, -1), axis=0))
+        print(f"AlexNet CONV2 (batch 4) on {name}, {n:,} legal nests ({keeps} keeps patterns), "
+              f"{rounds} rounds x {CALLS} calls")
+        print(f"{'path':<30} {'evals/s (median)':>17} {'best':>12} {'per CPU s':>12}")
+        for key in paths:
+            print(f"{key:<30} {statistics.median(rates[key]):>17,.0f} {max(rates[key]):>12,.0f} "
+                  f"{statistics.median(cpu[key]):>12,.0f}")
+        # whole searches (proposals, capacity, scoring, the reducer): scored nests per CPU second
+        for label, sparse in [("dense", None)] + [(p, (spec, models, table)) for p, spec in presets]:
+            times = []
+            for seed in range(rounds):
+                c0 = time.process_time()
+                found = search_nest(layout.problem, layout.hierarchy, objective="energy", budget=SEARCH_BUDGET,
+                                    seed=seed, energy_weights=weights, sparse=sparse)
+                times.append(found.evaluated / (time.process_time() - c0))
+            print(f"search {label:<23} {'':>17} {max(times):>12,.0f} {statistics.median(times):>12,.0f}")
     print(f"load after: {os.getloadavg()}")
 
 

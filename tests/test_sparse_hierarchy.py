@@ -135,9 +135,9 @@ def _write_gate(tmp_path):
 
 
 def test_search_on_a_hierarchy_keeps_the_candidate_with_the_best_sparse_objective():
-    """--search with sparsity on a level list: the general mapper's shortlist and the named nest are
-    re-ranked by the sparse energy; the kept nest's sparse energy (sparse_view, recomputed here) is the
-    minimum over that pool."""
+    """--search with sparsity on a level list: the general mapper searches with the sparse scorer (its
+    score is the kept nest's sparse energy, recomputed here by sparse_view), and that energy is the
+    minimum over its shortlist and the named nest."""
     from accelsim.cost.actions import count_actions
     from accelsim.energy_table import table_for
     from accelsim.hierarchy import load_hierarchy
@@ -161,5 +161,7 @@ def test_search_on_a_hierarchy_keeps_the_candidate_with_the_best_sparse_objectiv
         return sparse_view(lr.item.problem, h, nest, count_actions(lr.item.problem, h, nest), spec, models,
                            table).energy_pj
 
+    assert lr.search.sparse == "searched with sparsity (compressed capacity, sparse costs)"
+    assert lr.search.score.energy == energy(lr.nest) == lr.sparse.energy_pj
     assert lr.sparse.energy_pj == min(energy(n) for n in pool)
     assert lr.nest in pool

@@ -14,6 +14,15 @@ Objectives (``mapper.score.OBJECTIVES``): ``energy`` (counts . energy_weights), 
 latency bound over the hierarchy) and ``edp`` (their product). ``energy_weights`` has one weight
 per count column of ``NestLayout(problem, hierarchy).columns`` (the energy table's per-action
 energies; macs carries the MAC energy); it is required for ``energy`` and ``edp``.
+
+With sparsity (``sparse=(spec, models, table)``): the search itself is sparse. Every nest is scored
+by ``mapper.sparse_batch.NestSparseBatch`` on the kernel's rows (the sparse energy through ``table``
+and the sparse latency bound, equal to ``sparse.view.sparse_view`` bit for bit); capacity is by
+compressed size: the space repairs overflows towards a lower bound of the compressed words
+(``NestSparseBatch.cap_scale``) and the exact check (``NestSparseBatch.fits``, which equals
+``sparse.model.capacity_problems``) keeps only nests that fit, so nests that fit only compressed
+are proposed. Start nests are kept only when they fit compressed; a per-pass one is scored by the
+slow path (``sparse_view``). The caller checks ``sparse_batch.unsupported`` first (actual masks).
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from accelsim.hierarchy import Hierarchy
 from accelsim.loopnest import LoopNest, problems_of
 from accelsim.mapper.nest_space import NestSpace
 from accelsim.mapper.score import OBJECTIVES
+from accelsim.mapper.sparse_batch import NestSparseBatch
 from accelsim.problem import Problem
 
 BATCH = 512          # proposals per call while exploring
@@ -65,6 +75,7 @@ class NestSearchResult:
     shortlist: tuple[LoopNest, ...] = ()     # best distinct nests, best first
     left_out: int = 0          # legal proposals not scored: the kernel leaves them to count_actions (a
                                # coupled axis with non-contiguous tiles), the search skips them
+    sparse: str = ""           # how sparsity entered the search (empty: a dense search)
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,7 @@ class Scorer:
     objective: str
     weights: np.ndarray | None
     bound: BoundParams
+    sparse: NestSparseBatch | None = None     # the sparse scorer (a sparse search), else dense
 
     def __call__(self, arrays: NestArrays, memo) -> tuple[NestArrays, np.ndarray, int]:
         """(the nests the kernel scored, their (n, 3) objective, energy (nan without weights), cycles;
@@ -84,12 +96,19 @@ class Scorer:
         if n_left:
             keep = np.flatnonzero(~left)
             arrays, rows = arrays.take(keep), rows[keep]
-        cycles = bound_nests(self.layout, rows, self.bound)
-        energy = energy_nests(rows, self.weights) if self.weights is not None else np.full(len(rows), np.nan)
-        return arrays, np.column_stack([OBJECTIVES[self.objective](energy, cycles), energy, cycles]), n_left
+        return arrays, self.rows(rows, arrays), n_left
+
+    def rows(self, rows: np.ndarray, arrays: NestArrays) -> np.ndarray:
+        """(n, 3) objective, energy, cycles of the nests' count rows."""
+        if self.sparse is not None:
+            energy, cycles = self.sparse.score(rows, arrays)
+        else:
+            cycles = bound_nests(self.layout, rows, self.bound)
+            energy = energy_nests(rows, self.weights) if self.weights is not None else np.full(len(rows), np.nan)
+        return np.column_stack([OBJECTIVES[self.objective](energy, cycles), energy, cycles])
 
 
-def _check(objective: str, budget: int, seed: int, weights, layout: NestLayout) -> np.ndarray | None:
+def _check(objective: str, budget: int, seed: int, weights, layout: NestLayout, sparse: bool = False) -> np.ndarray | None:
     if not isinstance(objective, str) or objective not in OBJECTIVES:
         raise ConfigError(f"unknown objective {objective!r}; allowed: {', '.join(OBJECTIVES)}")
     if isinstance(budget, bool) or not isinstance(budget, int) or not 1 <= budget <= limits.MAX_SEARCH_BUDGET:
@@ -97,7 +116,7 @@ def _check(objective: str, budget: int, seed: int, weights, layout: NestLayout) 
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= limits.MAX_SEED:
         raise ConfigError(f"search seed must be an integer 0..{limits.MAX_SEED} (2**32 - 1), got {seed!r}")
     if weights is None:
-        if objective in NEEDS_ENERGY:
+        if objective in NEEDS_ENERGY and not sparse:
             raise ConfigError(f"objective {objective!r} needs energy weights (one per count column of the "
                               "hierarchy's action table); allowed without them: cycles")
         return None
@@ -110,12 +129,18 @@ def _check(objective: str, budget: int, seed: int, weights, layout: NestLayout) 
 
 def search_nest(problem: Problem, hierarchy: Hierarchy, *, objective: str = "energy", budget: int = 10000,
                 seed: int = 0, energy_weights: np.ndarray | None = None,
-                start: Sequence[LoopNest] = ()) -> NestSearchResult:
-    """The best legal nest found within ``budget`` scored nests (see the module docstring)."""
+                start: Sequence[LoopNest] = (), sparse: tuple | None = None) -> NestSearchResult:
+    """The best legal nest found within ``budget`` scored nests (see the module docstring);
+    ``sparse``: (SparseSpec, {role: density model}, EnergyTable) for a sparse search."""
     layout = NestLayout(problem, hierarchy)
-    weights = _check(objective, budget, seed, energy_weights, layout)
-    score = Scorer(layout, objective, weights, bound_params(layout))
-    space = NestSpace(layout)
+    weights = _check(objective, budget, seed, energy_weights, layout, sparse is not None)
+    sb = None
+    if sparse is not None:
+        sb = NestSparseBatch(layout, *sparse)
+        if sb.reason is not None:
+            raise ConfigError(f"problem {problem.name!r}: the sparse batch scorer does not cover {sb.reason}")
+    score = Scorer(layout, objective, weights, bound_params(layout), sb)
+    space = NestSpace(layout, None if sb is None else sb.cap_scale())
     memo = nest_memo(layout)
     left_out = 0
     rng = np.random.default_rng(seed)
@@ -144,10 +169,19 @@ def search_nest(problem: Problem, hierarchy: Hierarchy, *, objective: str = "ene
         idx = np.array(chosen, dtype=np.int64)
         top, top_obj = pool.take(idx), pool_obj[idx]
 
-    def objective_rows(rows: np.ndarray) -> np.ndarray:
-        cycles = bound_nests(layout, rows, score.bound)
-        energy = energy_nests(rows, weights) if weights is not None else np.full(len(rows), np.nan)
-        return np.column_stack([OBJECTIVES[objective](energy, cycles), energy, cycles])
+    def exact_objective(nest: LoopNest) -> np.ndarray | None:
+        """A per-pass nest's (objective, energy, cycles) by count_actions (None: it does not fit compressed)."""
+        actions = count_actions(problem, hierarchy, nest)
+        if sparse is None:
+            return score.rows(layout.row_of(actions)[None, :], encode_nests(layout, []))[0]
+        from accelsim.sparse.model import capacity_problems
+        from accelsim.sparse.view import sparse_view
+
+        spec, models, table = sparse
+        if capacity_problems(problem, hierarchy, nest, spec, models):
+            return None
+        v = sparse_view(problem, hierarchy, nest, actions, spec, models, table)
+        return np.array([OBJECTIVES[objective](v.energy_pj, v.bound_cycles), v.energy_pj, v.bound_cycles])
 
     # start nests with per-pass tiles (LevelMap.per_pass) are outside the arrays: kept beside the pool,
     # counted by count_actions (objective, energy, cycles, nest)
@@ -160,13 +194,17 @@ def search_nest(problem: Problem, hierarchy: Hierarchy, *, objective: str = "ene
         plain = [n for n in start if not any(lm.per_pass for lm in n.levels)]
         for nest in start:
             if any(lm.per_pass for lm in nest.levels):
-                obj = objective_rows(layout.row_of(count_actions(problem, hierarchy, nest))[None, :])[0]
-                exact.append((float(obj[0]), float(obj[1]), float(obj[2]), nest))
-                evaluated += 1
+                obj = exact_objective(nest)
+                if obj is not None:
+                    exact.append((float(obj[0]), float(obj[1]), float(obj[2]), nest))
+                    evaluated += 1
         if plain:
             arrays = encode_nests(layout, plain)
-            merge(arrays, objective_rows(count_nests(layout, arrays, memo)))   # start nests: scored exactly
-            evaluated += arrays.n_nests
+            if sb is not None:           # only the start nests that fit by compressed size
+                arrays = arrays.take(np.flatnonzero(sb.fits(arrays)))
+            if arrays.n_nests:
+                merge(arrays, score.rows(count_nests(layout, arrays, memo), arrays))   # start nests: scored exactly
+                evaluated += arrays.n_nests
     explore = budget // 2
     empty_rounds = 0
     while evaluated < budget:
@@ -174,6 +212,8 @@ def search_nest(problem: Problem, hierarchy: Hierarchy, *, objective: str = "ene
         n = min(BATCH if exploring else CLIMB_BATCH, budget - evaluated)
         cand = space.propose(rng, n) if exploring or top is None else space.mutate(rng, top, n)
         proposed += n
+        if sb is not None and cand.n_nests:         # the exact compressed capacity
+            cand = cand.take(np.flatnonzero(sb.fits(cand)))
         if cand.n_nests == 0:
             empty_rounds += 1
             if empty_rounds > 50:
@@ -200,9 +240,10 @@ def search_nest(problem: Problem, hierarchy: Hierarchy, *, objective: str = "ene
     nests = [nest_at(k) for *_, k in ranked[:KEEP]]
     k0 = ranked[0][3]
     best = top_obj[k0] if k0 >= 0 else exact[-1 - k0][:3]
-    best_energy = None if weights is None else float(best[1])
+    best_energy = None if weights is None and sb is None else float(best[1])
     return NestSearchResult(nests[0], NestScore(float(best[0]), best_energy, float(best[2])),
-                            evaluated, proposed, stopped_by, tuple(nests), left_out)
+                            evaluated, proposed, stopped_by, tuple(nests), left_out,
+                            "" if sb is None else "searched with sparsity (compressed capacity, sparse costs)")
 
 
 

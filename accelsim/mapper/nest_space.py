@@ -88,9 +88,46 @@ def _shrinkable(over, rel, rest, first, factors, spatial, b, lev, kind, s, d):
     return hit and s > rest[d] and rest[d] < first and _get(factors, spatial, b, lev, kind, d) > 1
 
 
+@njit(cache=True, inline="always")
+def tile_words(ext, rel, coupled, words):
+    """Into ``words`` (one per role): the words of each role's tile at the clipped per-dim extents
+    ``ext`` (``sparse.model.role_extents``' product: plain axes their dims' extents, a coupled axis its
+    touched rows clipped to its size)."""
+    D = ext.shape[0]
+    for t in range(NR):
+        w = 1
+        for d in range(D):
+            if rel[t, d] != 0:
+                w *= ext[d]
+        words[t] = w
+    for c in range(coupled.shape[0]):
+        t = coupled[c, C_ROLE]
+        d1 = coupled[c, C_D1]
+        d2 = coupled[c, C_D2]
+        a = ext[d1]
+        bb = ext[d2] if d2 >= 0 else 1
+        n = _touched(a, bb, coupled[c, C_K1], coupled[c, C_K2])
+        if n > coupled[c, C_SIZE]:
+            n = coupled[c, C_SIZE]
+        # the plain product above counted a * bb for this axis; replace it by the touched rows
+        words[t] = words[t] // (a * bb) * n
+
+
 @njit(cache=True)
-def _legalize(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, cap_roles, cap_words, factors,
-              spatial, keeps, b, u, ui):
+def tile_words_batch(ext, rel, coupled):
+    """(B, roles) :func:`tile_words` of each row of ``ext`` (B, D)."""
+    out = np.empty((ext.shape[0], NR), np.int64)
+    words = np.zeros(NR, np.int64)
+    for b in range(ext.shape[0]):
+        tile_words(ext[b], rel, coupled, words)
+        for t in range(NR):
+            out[b, t] = words[t]
+    return out
+
+
+@njit(cache=True)
+def _legalize(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, cap_roles, cap_words, cap_scale,
+              factors, spatial, keeps, b, u, ui):
     """Repair nest b's capacity overflows; True when it is legal. ``ui``: next uniform index."""
     L = factors.shape[1]
     D = factors.shape[2]
@@ -110,31 +147,15 @@ def _legalize(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, ca
                 for s in range(first, S):
                     e *= _get(factors, spatial, b, slot_lev[s], slot_kind[s], d)
                 ext[d] = e if e < sizes[d] else sizes[d]
-            for t in range(NR):
-                w = 1
-                for d in range(D):
-                    if rel[t, d] != 0:
-                        w *= ext[d]
-                words[t] = w
-            for c in range(coupled.shape[0]):
-                t = coupled[c, C_ROLE]
-                d1 = coupled[c, C_D1]
-                d2 = coupled[c, C_D2]
-                a = ext[d1]
-                bb = ext[d2] if d2 >= 0 else 1
-                n = _touched(a, bb, coupled[c, C_K1], coupled[c, C_K2])
-                if n > coupled[c, C_SIZE]:
-                    n = coupled[c, C_SIZE]
-                # the plain product above counted a * bb for this axis; replace it by the touched rows
-                words[t] = words[t] // (a * bb) * n
+            tile_words(ext, rel, coupled, words)
             over = 0                    # roles of the overflowing groups
             for g in range(cap_words.shape[1]):
                 if cap_words[lev, g] <= 0:
                     continue
-                need = 0
+                need = 0.0
                 for t in range(NR):
                     if cap_roles[lev, g, t] != 0 and keeps[b, lev, t] != 0:
-                        need += words[t]
+                        need += words[t] * cap_scale[lev, t]
                 if need > cap_words[lev, g]:
                     for t in range(NR):
                         if cap_roles[lev, g, t] != 0 and keeps[b, lev, t] != 0:
@@ -176,8 +197,8 @@ def _legalize(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, ca
 
 
 @njit(cache=True)
-def _propose(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, keepable, cap_roles, cap_words, u,
-             factors, orders, spatial, keeps, ok):
+def _propose(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, keepable, cap_roles, cap_words,
+             cap_scale, u, factors, orders, spatial, keeps, ok):
     B = factors.shape[0]
     L = factors.shape[1]
     D = factors.shape[2]
@@ -247,12 +268,12 @@ def _propose(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, kee
                     keeps[b, lev, t] = 1 if keepable[lev, t] != 0 and u[b, ui % NU] < 0.75 else 0
                     ui += 1
         ok[b] = fits and _legalize(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, cap_roles,
-                                   cap_words, factors, spatial, keeps, b, u, ui)
+                                   cap_words, cap_scale, factors, spatial, keeps, b, u, ui)
 
 
 @njit(cache=True)
-def _mutate(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, keepable, cap_roles, cap_words, u, pick,
-            p_factors, p_orders, p_spatial, p_keeps, factors, orders, spatial, keeps, ok):
+def _mutate(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, keepable, cap_roles, cap_words, cap_scale,
+            u, pick, p_factors, p_orders, p_spatial, p_keeps, factors, orders, spatial, keeps, ok):
     """Children of the parents ``pick[b]``: one local move each, a second one sometimes."""
     B = factors.shape[0]
     L = factors.shape[1]
@@ -321,13 +342,13 @@ def _mutate(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, keep
                 if lev > 0 and keepable[lev, t] != 0:
                     keeps[b, lev, t] = 1 - keeps[b, lev, t]
         ok[b] = _legalize(sizes, rel, coupled, slot_lev, slot_kind, slot_room, ban, rest, cap_roles, cap_words,
-                          factors, spatial, keeps, b, u, ui)
+                          cap_scale, factors, spatial, keeps, b, u, ui)
 
 
 class NestSpace:
     """The search space of one (problem, hierarchy): slots, bans, capacities, keep choices."""
 
-    def __init__(self, layout: NestLayout):
+    def __init__(self, layout: NestLayout, cap_scale: np.ndarray | None = None):
         self.layout = layout
         h, dims = layout.hierarchy, layout.dims
         pa = layout.problem_arrays
@@ -362,6 +383,11 @@ class NestSpace:
                 self.cap_words[i, g] = words
                 for r in roles:
                     self.cap_roles[i, g, ROLES.index(r)] = 1
+        # per (level, role) words a tile occupies per dense word in the capacity check: 1 (dense), or a
+        # lower bound of its compressed size (``mapper.sparse_batch.NestSparseBatch.cap_scale``; the
+        # sparse search checks the exact compressed size after)
+        self.cap_scale = (np.ones((L, NR), np.float64) if cap_scale is None
+                          else np.ascontiguousarray(cap_scale, dtype=np.float64))
 
     def _empty(self, n: int) -> NestArrays:
         L, D = len(self.layout.levels), len(self.layout.dims)
@@ -370,7 +396,7 @@ class NestSpace:
 
     def _statics(self) -> tuple:
         return (self.sizes, self.rel, self.coupled, self.slot_lev, self.slot_kind, self.slot_room, self.ban,
-                self.rest, self.keepable, self.cap_roles, self.cap_words)
+                self.rest, self.keepable, self.cap_roles, self.cap_words, self.cap_scale)
 
     def propose(self, rng: np.random.Generator, n: int) -> NestArrays:
         """Up to n random legal nests (the illegal ones dropped)."""
@@ -388,4 +414,4 @@ class NestSpace:
         return out.take(np.flatnonzero(ok))
 
 
-__all__ = ["NestSpace"]
+__all__ = ["NestSpace", "tile_words", "tile_words_batch"]

@@ -1,30 +1,44 @@
-"""The mapper's sparse scorer: the sparse view of a batch of dense count rows (fixed-shape archs).
+"""The mapper's sparse scorer: the sparse view of a batch of dense count rows, bit-equal to the slow path.
 
-``SparseBatch(layer, arch, keeps, spec, models)`` scores the rows of ``accelsim.cost.fast.count_batch``
-(one per mapping; the dense numba kernel is not touched) with the sparse model of
-``accelsim.sparse.model.analyze`` on the same table ``accelsim.sparse.layer.dense_table`` gives the slow
-path (the count rows as actions): per count column, data and metadata words = the dense words x the
-format's per-word factors of its (level, tensor) (``Format.per_word``), then each gating/skipping step
-of ``accelsim.sparse.model.plan`` in the spec's order moves its ineffective fraction to gated words
-(or drops it); MACs and cycles as ``analyze``; energy = the priced table (``sparse.model.priced_actions``)
-summed in the energy table's canonical order (``cost.energy.canonical``); cycles = the latency bound of
-the compressed words (``cost.bound.bound_parts`` on ``sparse.layer.bandwidth_counts``' rows). Every
-float operation is the slow path's, in its order, so :meth:`SparseBatch.score` equals
-``accelsim.mapper.sparse_rank.sparse_score`` bit for bit (tests/test_sparse_batch.py).
+Two row layouts, one scorer kernel (:func:`_kernel`):
+
+- :class:`NestSparseBatch` (any hierarchy): the general kernel's rows (``cost.fast_nest.kernel_rows``:
+  columns ``cost.nest_arrays.NestLayout.columns``, every (level, role, action) apart) of a batch of
+  ``NestArrays``; equal bit for bit to ``accelsim.sparse.view.sparse_view`` on ``count_actions`` of
+  each nest (its energy, and the max of its latency-bound parts) (tests/test_sparse_nest_batch.py).
+  The keeps differ from nest to nest in the general space, so what ``sparse.model.plan`` derives from
+  them (compressed pairs, network hop parents, the steps and their keys, the gated energy terms) is
+  built once per distinct keeps pattern and cached.
+- :class:`SparseBatch` (fixed-shape archs): the rows of ``accelsim.cost.fast.count_batch`` (one keeps
+  pattern: the dataflow's), equal to ``accelsim.mapper.sparse_rank.sparse_score`` (the count rows as
+  actions, ``sparse.layer.dense_table``) bit for bit (tests/test_sparse_batch.py).
+
+Both follow ``accelsim.sparse.model.analyze`` step by step: per count column, data and metadata
+words = the dense words x the format's per-word factors of its (level, role) (``Format.per_word``; a
+network action follows its hop parent's format), then each gating/skipping step of ``plan`` in the
+spec's order moves its ineffective fraction to gated words (or drops it); effective and gated MACs
+from ``mac_steps``; energy = the priced table (``sparse.model.priced_actions``) summed in the energy
+table's canonical order (``cost.energy.canonical``; a zero count adds 0.0, so keys the slow table
+lacks change nothing); cycles = the latency bound of the compressed words (``cost.bound.bound_parts``
+on ``sparse.model.bandwidth_actions``: data + metadata + gated per key, each level's words over its
+instances x bandwidth, each network's busiest stream over its parent's instances, the skipped MACs'
+cycles with load imbalance). Every float operation is the slow path's, in its order.
 
 What depends on the mapping beyond the dense counts is evaluated by the slow path's own functions
 (``ratio_of``, ``step_q``, ``imbalance_t``, ``Format.words``), once per distinct value of what it
 depends on (a tile's per-dim extents; the lockstep run and the active units), cached for the layer:
-with one-rank formats linear in the tile (CP, bitmask) or any format at DRAM (whose tile is the whole
-tensor in every mapping: Eyeriss v1's RLE), condition tiles of one element and no skipping (Eyeriss
-v1's preset) nothing does, and a batch costs one numba pass.
+with one-rank formats linear in the tile (CP, bitmask) or any format at the backing store (whose
+tile is the whole tensor in every mapping: Eyeriss v1's RLE), condition tiles of one element and no
+skipping (Eyeriss v1's preset) nothing does, and a batch costs one numba pass.
 
-Capacity (:meth:`glb_over`, :meth:`rf_fits`): each kept tile's compressed words (``Format.words``,
-the spec's ``expected`` or ``worst`` size) against the hierarchy's capacity groups, as
-``accelsim.sparse.model.capacity_problems`` checks them, so mappings that fit only compressed are
-proposed. :func:`unsupported` names what the batch path does not cover (actual masks; a MAC feature
-on a psum row that merges actions); the mapper then re-ranks the dense shortlist instead
-(``accelsim.mapper.sparse_rank.rerank``).
+Capacity: each kept tile's compressed words (``Format.words``, the spec's ``expected`` or ``worst``
+size) against the hierarchy's capacity groups, as ``accelsim.sparse.model.capacity_problems`` checks
+them (:meth:`NestSparseBatch.fits`; :meth:`SparseBatch.glb_over` / ``rf_fits``), so mappings that fit
+only compressed are proposed; :meth:`NestSparseBatch.cap_scale` gives the general space
+(``mapper.nest_space``) a lower bound of the compressed words per dense word to repair towards.
+:func:`unsupported` names what the batch path does not cover (actual masks; on the fixed rows, a MAC
+feature on a psum row that merges actions); the mapper then re-ranks the dense shortlist instead
+(``accelsim.mapper.sparse_rank``).
 """
 
 from __future__ import annotations
@@ -37,10 +51,13 @@ from numba import njit
 from accelsim.cost.counts import _placed
 from accelsim.cost.energy import canonical
 from accelsim.cost.fast import COL_ACTIVE_PES, COLUMNS
-from accelsim.energy_table import arch_table, network_name
+from accelsim.cost.nest_arrays import HEAD, NestArrays, NestLayout
+from accelsim.energy_table import EnergyTable, arch_table, network_name
+from accelsim.errors import ConfigError
 from accelsim.hierarchy import from_arch
 from accelsim.loopnest import LevelMap, LoopNest
-from accelsim.mapper.batch import _tile_need
+from accelsim.mapper.batch import _tile_need, _touched
+from accelsim.mapper.nest_space import tile_words_batch
 from accelsim.mapping import COLS, ROWS
 from accelsim.mapping import DRAM as DRAM_LEVEL
 from accelsim.mapping import GLB as GLB_LEVEL
@@ -51,41 +68,47 @@ from accelsim.names import (
     COMPUTE,
     DOWN,
     DOWN_DEST,
+    DRAIN,
     DRAM,
     FILL,
     GATED,
     GLB,
     IFMAP,
-    MAC,
     METADATA,
     PSUM,
     READ,
     REG,
     RF,
     ROLES,
+    UP,
     UP_SRC,
+    UPDATE,
     WEIGHT,
     sparse_action,
 )
-from accelsim.problem import from_layer
+from accelsim.problem import Problem, from_layer
 from accelsim.sparse.density import DENSE, Actual
-from accelsim.sparse.model import balanced, imbalance_t, mac_steps, plan, ratio_of, role_extents, step_q
+from accelsim.sparse.formats import Format
+from accelsim.sparse.model import Step, balanced, imbalance_t, mac_steps, plan, ratio_of, step_q
 from accelsim.sparse.spec import WORST, SparseSpec, check
+from accelsim.sparse.view import check_masks
 
 LEVELS = (DRAM, GLB, RF, REG)
 NO_LOOPS = len(MAPPING_LEVELS)        # below the register: no mapping level
 # level index (LEVELS) -> first mapping level (accelsim.mapping.LEVELS) below its cut
 START = {LEVELS.index(DRAM): DRAM_LEVEL, LEVELS.index(GLB): GLB_LEVEL, LEVELS.index(RF): RF_LEVEL,
          LEVELS.index(REG): NO_LOOPS}
-DATA_K, META_K, GATED_K, MACS_K, GMACS_K = range(5)
 N_ROLES = len(ROLES)
+SLACK = 1.0 - 1e-12       # a lower bound's margin against float rounding (the exact check decides)
 
 
-def unsupported(spec: SparseSpec, models: dict, reg_keep: tuple[bool, ...]) -> str | None:
-    """Why the batch path cannot score this sparsity exactly (None: it can)."""
+def unsupported(spec: SparseSpec, models: dict, reg_keep: tuple[bool, ...] | None = None) -> str | None:
+    """Why the batch path cannot score this sparsity exactly (None: it can). ``reg_keep``: the fixed
+    shape's register keeps (its count rows merge the RF's psum reads and drains without a psum
+    register); None for the general rows, which keep every action apart."""
     if any(isinstance(m, Actual) for m in models.values()):
         return "actual masks (their exact MAC counts come from the masks, not a density)"
-    if not reg_keep[ROLES.index(PSUM)] and any(ft.role is None for ft in spec.features):
+    if reg_keep is not None and not reg_keep[ROLES.index(PSUM)] and any(ft.role is None for ft in spec.features):
         return "a MAC feature without a psum register (the RF's psum row merges reads and drains)"
     return None
 
@@ -99,26 +122,83 @@ def _nest(keeps: tuple[tuple[bool, ...], ...]) -> LoopNest:
                      LevelMap(REG, keeps=roles(reg))))
 
 
+def dim_axes(problem: Problem) -> np.ndarray:
+    """The key axes of a tile's per-dim extents: one per dim (``_AXIS`` columns)."""
+    return np.array([(i, 1, -1, 1, problem.size(d)) for i, d in enumerate(problem.dim_names)], dtype=np.int64)
+
+
+def role_axes(problem: Problem, role: str) -> np.ndarray:
+    """The key axes of a role's tile extents (``sparse.model.role_extents``): one per axis of its tensor."""
+    dims = problem.dim_names
+    out = []
+    for c in problem.tensor(role).coords:
+        (d1, k1), *rest = c.terms
+        d2, k2 = rest[0] if rest else (None, 1)
+        out.append((dims.index(d1), k1, -1 if d2 is None else dims.index(d2), k2, c.size))
+    return np.array(out, dtype=np.int64).reshape(-1, 5)
+
+
 class _Cache:
-    """Values of a function of a tile's per-dim extents (a float or a tuple of floats), computed once
-    per distinct extents; a call gives (B,) or (B, k)."""
+    """Values of a function of a tile's extents (a float or a tuple of floats), computed once per
+    distinct extents and kept for the layer; a call gives (B,) or (B, k). ``axes`` (one row per axis:
+    dim, coefficient, second dim or -1, its coefficient, size) says what the extents are: per dim
+    (:func:`dim_axes`: the function gets the per-dim extents) or per axis of a role's tensor
+    (:func:`role_axes`: ``sparse.model.role_extents``, so tiles that differ only in dims the tensor
+    does not see share a value). The extents are one int64 key (mixed radix over the sizes + 1); a
+    batch's keys are looked up in the sorted known keys by binary search (numba) and only the
+    missing ones call the function. Without ``axes``: ``lookup`` of ready keys, ``decode`` the
+    function's argument from a key."""
 
-    def __init__(self, dims: np.ndarray, fn):
-        self.fn, self.dims = fn, dims
-        radix = np.cumprod(np.concatenate([[1], dims[:-1] + 1]))
-        self.radix = radix if float(np.prod(dims.astype(np.float64) + 1)) < 2.0 ** 62 else None
-        self.memo: dict = {}
+    def __init__(self, fn, axes: np.ndarray | None = None, decode=None):
+        self.fn, self.axes = fn, axes
+        self.radix = None
+        if axes is not None:
+            sizes = axes[:, 4]
+            if float(np.prod(sizes.astype(np.float64) + 1)) < 2.0 ** 62:
+                self.radix = np.cumprod(np.concatenate([[1], sizes[:-1] + 1])).astype(np.int64)
+        if decode is None:
+            assert axes is not None
+            mod = axes[:, 4] + 1
 
-    def __call__(self, ext: np.ndarray) -> np.ndarray:
-        if self.radix is not None:
-            keys = ext @ self.radix
-            uniq, first, inv = np.unique(keys, return_index=True, return_inverse=True)
-        else:
-            _, first, inv = np.unique(ext, axis=0, return_index=True, return_inverse=True)
-            uniq = [tuple(ext[i]) for i in first]    # type: ignore[assignment]
+            def decode(key: int) -> np.ndarray:
+                assert self.radix is not None          # (keys exist only with a radix)
+                return (key // self.radix) % mod
+        self.decode = decode
+        self.memo: dict = {}                            # extents as tuples (keys out of int64 range)
+        self.sorted = np.empty(0, dtype=np.int64)       # known keys, ascending
+        self.rows = np.empty(0, dtype=np.int64)         # each known key's row of ``vals``
+        self.vals: np.ndarray | None = None
+
+    def below(self, f3: np.ndarray, first: int, sizes: np.ndarray) -> np.ndarray:
+        """The values at the tile of the loops of ``f3`` (B, levels, D) from level ``first`` on (per-dim
+        extents clipped to ``sizes``)."""
+        assert self.axes is not None
+        if self.radix is None:
+            return self._by_tuples(_axis_extents(f3, first, sizes, self.axes))
+        return self.lookup(_axis_keys(f3, first, sizes, self.axes, self.radix))
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        idx = _find(self.sorted, self.rows, keys)
+        miss = np.flatnonzero(idx < 0)
+        if len(miss):
+            new = np.unique(keys[miss])
+            arr = np.asarray([self.fn(self.decode(int(k))) for k in new], dtype=np.float64)
+            base = 0 if self.vals is None else len(self.vals)
+            self.vals = arr if self.vals is None else np.concatenate([self.vals, arr])
+            allk = np.concatenate([self.sorted, new])
+            allr = np.concatenate([self.rows, np.arange(base, base + len(new), dtype=np.int64)])
+            order = np.argsort(allk, kind="stable")
+            self.sorted, self.rows = allk[order], allr[order]
+            idx[miss] = _find(self.sorted, self.rows, keys[miss])
+        if self.vals is None:
+            return np.zeros(0, dtype=np.float64)
+        return self.vals[idx]
+
+    def _by_tuples(self, ext: np.ndarray) -> np.ndarray:
+        _, first, inv = np.unique(ext, axis=0, return_index=True, return_inverse=True)
         vals = []
-        for u, i in zip(uniq, first):
-            key = int(u) if self.radix is not None else u
+        for i in first:
+            key = tuple(int(v) for v in ext[i])
             v = self.memo.get(key)
             if v is None:
                 v = self.memo[key] = self.fn(ext[i])
@@ -126,7 +206,479 @@ class _Cache:
         return np.asarray(vals, dtype=np.float64)[inv.reshape(-1)]
 
 
+@njit(cache=True)
+def _find(sorted_keys, rows, keys):
+    """Per key, the row of its value (binary search in ``sorted_keys``), -1 when unknown."""
+    out = np.empty(keys.shape[0], dtype=np.int64)
+    n = sorted_keys.shape[0]
+    for b in range(keys.shape[0]):
+        lo, hi = 0, n
+        k = keys[b]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if sorted_keys[mid] < k:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[b] = rows[lo] if lo < n and sorted_keys[lo] == k else -1
+    return out
+
+
+@njit(cache=True, inline="always")
+def _row_axes(f3, b, first, sizes, axes, ext, out):
+    """Into ``out``: row b's extent per axis (``sparse.model.role_extents`` on the clipped per-dim
+    extents of the loops from level ``first`` on; a one-term axis touches (e - 1) x k + 1 rows)."""
+    M = f3.shape[1]
+    for d in range(f3.shape[2]):
+        e = 1
+        for m in range(first, M):
+            e *= f3[b, m, d]
+        ext[d] = e if e < sizes[d] else sizes[d]
+    for a in range(axes.shape[0]):
+        e2 = ext[axes[a, 2]] if axes[a, 2] >= 0 else 1
+        n = _touched(ext[axes[a, 0]], e2, axes[a, 1], axes[a, 3])
+        out[a] = n if n < axes[a, 4] else axes[a, 4]
+
+
+@njit(cache=True)
+def _dim_extents(f3, first, sizes):
+    """(B, D) per dim the product of ``f3``'s factors from level ``first`` on, clipped to ``sizes``."""
+    B, M, D = f3.shape
+    out = np.empty((B, D), dtype=np.int64)
+    for b in range(B):
+        for d in range(D):
+            e = 1
+            for m in range(first, M):
+                e *= f3[b, m, d]
+            out[b, d] = e if e < sizes[d] else sizes[d]
+    return out
+
+
+@njit(cache=True)
+def _axis_extents(f3, first, sizes, axes):
+    """(B, axes) :func:`_row_axes` of every row."""
+    B = f3.shape[0]
+    ext = np.empty(f3.shape[2], dtype=np.int64)
+    out = np.empty((B, axes.shape[0]), dtype=np.int64)
+    for b in range(B):
+        _row_axes(f3, b, first, sizes, axes, ext, out[b])
+    return out
+
+
+@njit(cache=True)
+def _axis_keys(f3, first, sizes, axes, radix):
+    """(B,) the mixed-radix key of :func:`_row_axes`' extents."""
+    B = f3.shape[0]
+    ext = np.empty(f3.shape[2], dtype=np.int64)
+    row = np.empty(axes.shape[0], dtype=np.int64)
+    out = np.empty(B, dtype=np.int64)
+    for b in range(B):
+        _row_axes(f3, b, first, sizes, axes, ext, row)
+        key = 0
+        for a in range(axes.shape[0]):
+            key += row[a] * radix[a]
+        out[b] = key
+    return out
+
+
+@njit(cache=True)
+def _level_products(factors, spatial):
+    """(B, L, D) per level and dim its temporal factor times its fanout's x and y factors."""
+    B, L, D = factors.shape
+    out = np.empty((B, L, D), dtype=np.int64)
+    for b in range(B):
+        for i in range(L):
+            for d in range(D):
+                out[b, i, d] = factors[b, i, d] * spatial[b, i, 0, d] * spatial[b, i, 1, d]
+    return out
+
+
+@njit(cache=True)
+def _codes(keeps):
+    """(B,) each nest's keeps (L, roles) as one int (bit i * roles + t)."""
+    B, L, R = keeps.shape
+    out = np.zeros(B, dtype=np.int64)
+    for b in range(B):
+        code = 0
+        for i in range(L):
+            for t in range(R):
+                if keeps[b, i, t] != 0:
+                    code |= np.int64(1) << (i * R + t)
+        out[b] = code
+    return out
+
+
+def _extents(problem: Problem, e: np.ndarray) -> dict[str, int]:
+    return {d: int(v) for d, v in zip(problem.dim_names, e)}
+
+
+class _Pairs:
+    """Per compressed (level index, role) pair, its (data, metadata) words per dense word
+    (``sparse.model.ratio_of``): a constant when the format is linear in the tile or the level is the
+    backing store (whose tile is the whole tensor), else per row from a cache over the role's tile
+    extents at the level (``Format.per_word``)."""
+
+    def __init__(self, problem: Problem, models: dict, word_bits: int, pairs: list[tuple[int, str, Format]]):
+        self.index = {(i, r): j for j, (i, r, _) in enumerate(pairs)}
+        self.const = np.zeros((2, len(pairs)), dtype=np.float64)
+        self.sizes = np.array([problem.size(d) for d in problem.dim_names], dtype=np.int64)
+        full = {d: problem.size(d) for d in problem.dim_names}
+        self.caches: list[tuple[int, int, _Cache]] = []       # (pair, level, cache)
+        for j, (i, r, fmt) in enumerate(pairs):
+            model = models.get(r, DENSE)
+            if fmt.tile_free or i == 0:
+                self.const[0, j], self.const[1, j] = ratio_of(fmt, problem, full, r, model, word_bits)
+            else:
+                size = problem.elements(r)
+                self.caches.append((j, i, _Cache(lambda e, fmt=fmt, model=model, size=size: fmt.per_word(
+                    [int(x) for x in e], model, size, word_bits), role_axes(problem, r))))
+
+    def values(self, B: int, f3: np.ndarray, first) -> tuple[np.ndarray, np.ndarray]:
+        """(B, pairs) data and metadata words per dense word; ``f3`` (B, levels, D) the factors per
+        level, ``first(level)`` the first of ``f3``'s levels below the level's cut."""
+        pd = np.empty((B, self.const.shape[1]), dtype=np.float64)
+        pm = np.empty_like(pd)
+        pd[:] = self.const[0]
+        pm[:] = self.const[1]
+        for j, i, cache in self.caches:
+            vals = cache.below(f3, first(i), self.sizes).reshape(B, 2)
+            pd[:, j] = vals[:, 0]
+            pm[:, j] = vals[:, 1]
+        return pd, pm
+
+
+class _Terms:
+    """Every energy term a keeps pattern may price, in the table's canonical order, once per layer:
+    the effective MACs, the gated MACs, per key its data, metadata and gated words
+    (``sparse.model.priced_actions``' names). The kernel's values per row are data (K keys),
+    metadata (K), gated (K), effective MACs, gated MACs; a term is (value index, pJ each)."""
+
+    def __init__(self, keys: list, n_storage: int, compute: str, table: EnergyTable):
+        K = len(keys)
+        terms: dict = {(compute, ANY_ROLE, COMPUTE): 3 * K, (compute, ANY_ROLE, sparse_action(GATED, COMPUTE)): 3 * K + 1}
+        for k, (lv, r, a) in enumerate(keys):
+            comp = lv if k < n_storage else network_name(lv)
+            terms[(comp, r, a)] = k
+            terms[(comp, r, sparse_action(METADATA, a))] = K + k
+            terms[(comp, r, sparse_action(GATED, a))] = 2 * K + k
+        self.K, self.table = K, table
+        self.order = canonical(list(terms), table)
+        self.index = [terms[t] for t in self.order]
+        self.pj = [_price(table, t) for t in self.order]
+
+    def select(self, src: list[int], gated_keys: set[int], gated_macs: float) -> tuple[np.ndarray, np.ndarray]:
+        """The terms of one keeps pattern: every data term, the metadata of compressed keys (``src``
+        >= 0), the gated words of the keys a gating step moves, the gated MACs when any. Terms that
+        always add 0.0 are left out (a zero price; an uncompressed key's metadata, always 0.0):
+        adding 0.0 changes no sum."""
+        K = self.K
+        idx, pj = [], []
+        for t, i, w in zip(self.order, self.index, self.pj):
+            if (K <= i < 2 * K and src[i - K] < 0 or 2 * K <= i < 3 * K and i - 2 * K not in gated_keys
+                    or i == 3 * K + 1 and not gated_macs):
+                continue
+            if w is None:
+                w = self.table.pj(*t)       # raises: the table does not price an action this pattern has
+            if w != 0.0:
+                idx.append(i)
+                pj.append(w)
+        return np.array(idx, dtype=np.int64), np.array(pj, dtype=np.float64)
+
+
+def _price(table: EnergyTable, key: tuple[str, str, str]) -> float | None:
+    try:
+        return table.pj(*key)
+    except ConfigError:         # only an error if a pattern has the action (``_Terms.select``)
+        return None
+
+
+class _Skipping:
+    """The sparse cycles' factor per row (``sparse.model.analyze`` step 3): 1 without skipped MACs; p
+    (the effective fraction) when every skipping condition is structured; else E[max over the active
+    units of Binomial(t, p)] / t (``sparse.model.imbalance_t``), t the lockstep run, once per distinct
+    (t, active) pair (one int key ``t * (units + 1) + active``)."""
+
+    def __init__(self, spec: SparseSpec, models: dict, eff: float, skipped: float, macs: int, units: int):
+        self.p = eff / macs if macs else 0.0
+        self.on = bool(skipped and macs)
+        self.balanced = balanced(spec, models)
+        self.top = units + 1
+        self.cache = _Cache(lambda key: imbalance_t(key // self.top, key % self.top, self.p), decode=lambda key: key)
+
+    def factor(self, B: int, lockstep, active: np.ndarray) -> tuple[int, np.ndarray]:
+        """(mode: 1 with skipping, per-row factor); ``lockstep()``: (B,) lockstep runs."""
+        factor = np.ones(B, dtype=np.float64)
+        if not self.on:
+            return 0, factor
+        if self.balanced:
+            factor[:] = self.p
+            return 1, factor
+        t = lockstep()
+        if B and int(t.max()) >= (1 << 62) // self.top:       # keys out of int64 range: per distinct pair
+            pairs, inv = np.unique(np.column_stack([t, active]), axis=0, return_inverse=True)
+            vals = np.array([imbalance_t(int(a), int(u), self.p) for a, u in pairs], dtype=np.float64)
+            return 1, vals[inv.reshape(-1)]
+        return 1, self.cache.lookup(t * self.top + active.astype(np.int64))
+
+
+def _pad(rows: list[list], fill, dtype) -> np.ndarray:
+    width = max([len(r) for r in rows] + [1])
+    out = np.full((len(rows), width), fill, dtype=dtype)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = r
+    return out
+
+
+class NestSparseBatch:
+    """The sparse scorer of one (problem, hierarchy) over the general kernel's rows (module docstring)."""
+
+    def __init__(self, layout: NestLayout, spec: SparseSpec, models: dict, table: EnergyTable):
+        problem, h = layout.problem, layout.hierarchy
+        check(spec, {lv.name: lv.keeps for lv in h.levels}, h.compute.name)
+        check_masks(problem, models)
+        self.reason = unsupported(spec, models)
+        self.layout, self.problem, self.hierarchy = layout, problem, h
+        self.spec, self.models, self.table = spec, models, table
+        self.wb = h.word_bits
+        self.dims = layout.problem_arrays.sizes
+        self.names = layout.levels
+        self.lidx = {nm: i for i, nm in enumerate(self.names)}
+        cols = layout.columns
+        self.keys: list[tuple[str, str, str]] = [c for c in cols[len(HEAD):] if isinstance(c, tuple)]
+        self.n_storage = layout.network_base - len(HEAD)
+        self.kcol = np.arange(len(HEAD), layout.width, dtype=np.int64)
+        self.kidx_s = {k: i for i, k in enumerate(self.keys[:self.n_storage])}
+        self.kidx_n = {k: self.n_storage + i for i, k in enumerate(self.keys[self.n_storage:])}
+        self.c_cycles, self.c_active = HEAD.index("cycles"), HEAD.index("active")
+        # every (level index, role) a nest may hold compressed (the backing store always holds its tensors)
+        pairs = [(i, r, spec.format(nm, r)) for r in ROLES for i, nm in enumerate(self.names)
+                 if (i == 0 or h.levels[i].keeps_role(r)) and spec.format(nm, r).compressed]
+        self.pairs = _Pairs(problem, models, self.wb, pairs)
+        # the MAC steps act on the conditions alone: the same for every keeps pattern
+        ms = mac_steps(plan(self._keeps_nest(np.ones((len(self.names), N_ROLES), np.int64)), spec), problem, models,
+                       problem.macs)
+        self.eff, self.gated_macs, self.skipped_macs = ms.effective, ms.gated, ms.skipped
+        units = math.prod(lv.fanout.size for lv in h.levels if lv.fanout is not None)
+        self.skip = _Skipping(spec, models, self.eff, self.skipped_macs, problem.macs, units)
+        # the storage steps' fractions that depend on a child's tile: one cache per (conditions, child)
+        self.q_index: dict[tuple, int] = {}
+        self.q_caches: list[tuple[int, _Cache]] = []
+        self.terms = _Terms(self.keys, self.n_storage, h.compute.name, table)
+        self.patterns = _Cache(self._new_pattern, decode=lambda code: code)
+        self.pattern_parts: list[tuple] = []
+        self.stacked: tuple | None = None
+        self._bound_arrays()
+        self._capacity_parts()
+
+    # ---- the keeps patterns ----------------------------------------------------------------------
+    def _keeps_nest(self, keeps: np.ndarray) -> LoopNest:
+        return LoopNest(tuple(LevelMap(nm, keeps=tuple(r for t, r in enumerate(ROLES) if keeps[i, t]))
+                              for i, nm in enumerate(self.names)))
+
+    def _q_column(self, st: Step) -> int:
+        key = (st.on, st.child)
+        j = self.q_index.get(key)
+        if j is None:
+            problem, models, n = self.problem, self.models, len(self.names)
+            cache = _Cache(lambda e, st=st: step_q(st, problem, _extents(problem, e), models, n), dim_axes(problem))
+            j = self.q_index[key] = len(self.q_caches)
+            assert st.child is not None
+            self.q_caches.append((st.child, cache))
+        return j
+
+    def _pattern(self, keeps: np.ndarray) -> tuple:
+        """What the spec does on nests with these keeps (``sparse.model.plan``) as kernel inputs."""
+        pl = plan(self._keeps_nest(keeps), self.spec)
+        n = len(self.names)
+        comp = {pr for pr, _ in pl.compressed}
+        src = []
+        for k, (lv, r, _) in enumerate(self.keys):
+            i = self.lidx[lv]
+            pr = (i, r) if k < self.n_storage else (pl.net_parent.get((i, r), i), r)
+            src.append(self.pairs.index[pr] if pr in comp else -1)
+        ms = mac_steps(pl, self.problem, self.models, self.problem.macs)
+        keys, gates, qi, qc = [], [], [], []
+        for s, st in enumerate(pl.steps):
+            keys.append([self.kidx_s[k] for k in st.keys_s if k in self.kidx_s]
+                        + [self.kidx_n[k] for k in st.keys_n if k in self.kidx_n])
+            gates.append(st.gate)
+            if st.child is None:
+                qi.append(-1)
+                qc.append(ms.q[s])
+            elif st.child == n:
+                qi.append(-1)
+                qc.append(step_q(st, self.problem, None, self.models, n))
+            else:
+                qi.append(self._q_column(st))
+                qc.append(0.0)
+        gated_keys = {k for ks, g in zip(keys, gates) if g for k in ks}
+        terms = self.terms.select(src, gated_keys, self.gated_macs)
+        return src, keys, gates, qi, qc, terms
+
+    def _new_pattern(self, code: int) -> float:
+        """Plan a keeps pattern (its code: bit ``level * roles + role``); its index, as the cache's float."""
+        L = len(self.names)
+        keeps = np.array([[(code >> (i * N_ROLES + t)) & 1 for t in range(N_ROLES)] for i in range(L)], dtype=np.int64)
+        self.pattern_parts.append(self._pattern(keeps))
+        self.stacked = None
+        return float(len(self.pattern_parts) - 1)
+
+    def _patterns_of(self, keeps: np.ndarray) -> np.ndarray:
+        """(B,) each nest's keeps pattern index (new patterns planned and the stacked inputs rebuilt)."""
+        pat = self.patterns.lookup(_codes(keeps)).astype(np.int64)
+        if self.stacked is None:
+            parts = self.pattern_parts
+            S = max([len(pp[1]) for pp in parts] + [1])
+            W = max([len(ks) for pp in parts for ks in pp[1]] + [1])
+            st_keys = np.full((len(parts), S, W), -1, dtype=np.int64)
+            st_gate = np.zeros((len(parts), S), dtype=np.bool_)
+            st_qi = np.full((len(parts), S), -1, dtype=np.int64)
+            st_qc = np.zeros((len(parts), S), dtype=np.float64)
+            st_n = np.zeros(len(parts), dtype=np.int64)
+            for p, (_, keys, gates, qi, qc, _) in enumerate(parts):
+                st_n[p] = len(keys)
+                for s, ks in enumerate(keys):
+                    st_keys[p, s, :len(ks)] = ks
+                    st_gate[p, s], st_qi[p, s], st_qc[p, s] = gates[s], qi[s], qc[s]
+            e_len = np.array([len(pp[5][0]) for pp in parts], dtype=np.int64)
+            self.stacked = (_pad([pp[0] for pp in parts], -1, np.int64), st_keys, st_gate, st_qi, st_qc, st_n,
+                            _pad([list(pp[5][0]) for pp in parts], 0, np.int64),
+                            _pad([list(pp[5][1]) for pp in parts], 0.0, np.float64), e_len)
+        return pat
+
+    # ---- the latency bound's inputs -----------------------------------------------------------------
+    def _bound_arrays(self) -> None:
+        """Per level its read + drain and fill + update keys (``bound_parts``' order) and instances x
+        bandwidth (0: none); per fanout its streams' (delivered, distinct) keys, NoC (a, b), instances."""
+        from noc.registry import network_bound
+
+        lv_out, lv_in, lv_den, net_keys, net_ab, net_den = [], [], [], [], [], []
+        copies = 1
+        for lv in self.hierarchy.levels:
+            lv_out.append([self.kidx_s[(lv.name, r, a)] for r in ROLES for a in (READ, DRAIN)])
+            lv_in.append([self.kidx_s[(lv.name, r, a)] for r in ROLES for a in (FILL, UPDATE)])
+            lv_den.append([0.0 if bw is None else copies * bw
+                           for bw in (lv.read_bandwidth, lv.write_bandwidth, lv.bandwidth)])
+            if lv.fanout is not None:
+                def k(role: str, a: str, lv=lv) -> int:
+                    return self.kidx_n[(lv.name, role, a)]
+                net_keys.append([[k(IFMAP, DOWN_DEST), k(IFMAP, DOWN), -1], [k(WEIGHT, DOWN_DEST), k(WEIGHT, DOWN), -1],
+                                 [k(PSUM, DOWN_DEST), k(PSUM, DOWN), -1], [k(PSUM, UP_SRC), k(PSUM, UP), -1]])
+                net_ab.append(network_bound(lv.fanout.network, lv.fanout.params))
+                net_den.append(float(copies))
+                copies *= lv.fanout.size
+        self.lv_out = np.array(lv_out, dtype=np.int64)
+        self.lv_in = np.array(lv_in, dtype=np.int64)
+        self.lv_den = np.array(lv_den, dtype=np.float64)
+        self.net_keys = np.array(net_keys, dtype=np.int64).reshape(-1, 4, 3)
+        self.net_ab = np.array(net_ab, dtype=np.float64).reshape(-1, 4, 2)
+        self.net_den = np.array(net_den, dtype=np.float64)
+
+    # ---- capacity by compressed size ----------------------------------------------------------------
+    def _capacity_parts(self) -> None:
+        """Per level with capacity groups, per role it may keep: its words per dense word (a format
+        linear in the tile) or a cache over the level's tile extents (``Format.words``); and the
+        lower bound per dense word :meth:`cap_scale` gives the space."""
+        problem, spec, h = self.problem, self.spec, self.hierarchy
+        L = len(self.names)
+        self.scale = np.ones((L, N_ROLES), dtype=np.float64)
+        self.caps: list[tuple[int, tuple, dict[str, tuple[float, _Cache | None]]]] = []
+        for i, lv in enumerate(h.levels):
+            if i == 0 or not lv.capacity:
+                continue
+            per_role: dict[str, tuple[float, _Cache | None]] = {}
+            for t, r in enumerate(ROLES):
+                if not lv.keeps_role(r):
+                    continue
+                fmt = spec.format(lv.name, r)
+                model = DENSE if spec.capacity == WORST else self.models.get(r, DENSE)
+                size = problem.elements(r)
+                if fmt.tile_free:
+                    d, m = fmt.per_word([1], model, size, self.wb)
+                    per_role[r] = (d + m, None)
+                    if fmt.compressed:
+                        self.scale[i, t] = (d + m) * SLACK
+                else:
+                    def words(e, fmt=fmt, r=r, model=model, size=size):
+                        return fmt.words([int(x) for x in e], model, size, self.wb)
+                    per_role[r] = (0.0, _Cache(words, role_axes(problem, r)))
+                    # payload >= the tile's expected nonzeros, metadata >= 0 (``Format.per_tile``)
+                    self.scale[i, t] = (1.0 - model.p_empty(1, size)) * SLACK
+            self.caps.append((i, lv.capacity, per_role))
+
+    def cap_scale(self) -> np.ndarray:
+        """(levels, roles) a lower bound of the compressed words per dense word of each kept tile (1 where
+        uncompressed): what ``mapper.nest_space.NestSpace`` repairs capacity overflows towards."""
+        return self.scale
+
+    def fits(self, arrays: NestArrays) -> np.ndarray:
+        """(B,) every capacity group holds its kept tiles' compressed words (``capacity_problems``)."""
+        B = arrays.n_nests
+        ok = np.ones(B, dtype=bool)
+        if not self.caps:
+            return ok
+        f3 = _level_products(arrays.factors, arrays.spatial)
+        pa = self.layout.problem_arrays
+        for i, groups, per_role in self.caps:
+            dense = tile_words_batch(_dim_extents(f3, i, self.dims), pa.rel, pa.coupled)
+            words = {}
+            for r, (c, cache) in per_role.items():
+                w = dense[:, ROLES.index(r)] * c if cache is None else cache.below(f3, i, self.dims)
+                words[r] = np.where(arrays.keeps[:, i, ROLES.index(r)] != 0, w, 0.0)
+            for roles, cap in groups:
+                used = np.zeros(B, dtype=np.float64)
+                for r in roles:
+                    if r in words:
+                        used = used + words[r]
+                ok &= ~(used > cap)
+        return ok
+
+    # ---- scores -------------------------------------------------------------------------------------
+    def score(self, rows: np.ndarray, arrays: NestArrays) -> tuple[np.ndarray, np.ndarray]:
+        """(energy pJ, latency-bound cycles) of each nest from its dense row (module docstring)."""
+        B = rows.shape[0]
+        pat = self._patterns_of(arrays.keeps)
+        f3 = _level_products(arrays.factors, arrays.spatial)
+        pd, pm = self.pairs.values(B, f3, lambda i: i)         # a level's tile: the loops of it and below
+        qv = np.empty((B, max(1, len(self.q_caches))), dtype=np.float64)
+        for j, (child, cache) in enumerate(self.q_caches):
+            qv[:, j] = cache.below(f3, child, self.dims)
+        c = np.ascontiguousarray(rows, dtype=np.int64)
+        mode, factor = self.skip.factor(B, lambda: _lockstep_nests(arrays.factors, arrays.spatial), c[:, self.c_active])
+        assert self.stacked is not None
+        src, st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len = self.stacked
+        energy = np.empty(B, dtype=np.float64)
+        cycles = np.empty(B, dtype=np.float64)
+        _kernel(c, self.kcol, pat, src, pd, pm, st_keys, st_gate, st_qi, st_qc, st_n, qv, e_idx, e_w, e_len,
+                self.eff, self.gated_macs, mode, factor, self.c_cycles, self.lv_out, self.lv_in, self.lv_den,
+                self.net_keys, self.net_ab, self.net_den, energy, cycles)
+        return energy, cycles
+
+
+@njit(cache=True)
+def _lockstep_nests(factors, spatial):
+    """Per nest, ``sparse.model.lockstep_run``: the temporal factors of the levels below the innermost
+    level with a spatial factor above 1 (a level's fanout loops follow its temporal ones), else all."""
+    B, L, D = factors.shape
+    out = np.empty(B, dtype=np.int64)
+    for b in range(B):
+        last = -1
+        for i in range(L):
+            for a in range(2):
+                for d in range(D):
+                    if spatial[b, i, a, d] > 1:
+                        last = i
+        t = 1
+        for i in range(last + 1, L):
+            for d in range(D):
+                t *= factors[b, i, d]
+        out[b] = t
+    return out
+
+
 class SparseBatch:
+    """The sparse scorer of one fixed-shape layer over ``cost.fast.count_batch``'s rows (module docstring)."""
+
     def __init__(self, layer, arch, keeps: tuple[tuple[bool, ...], ...], spec: SparseSpec, models: dict):
         h = from_arch(arch)
         check(spec, {lv.name: lv.keeps for lv in h.levels}, h.compute.name)
@@ -147,73 +699,65 @@ class SparseBatch:
         # per key: the (level index, role) whose format sets its data / metadata words
         src = [(idx[lv], r) for lv, r, _ in self.keys[:n_storage]]
         src += [(pl.net_parent.get((idx[lv], r), idx[lv]), r) for lv, r, _ in self.keys[n_storage:]]
-        self.const_ratio = np.ones((1, len(self.keys))), np.zeros((1, len(self.keys)))
-        full = {d: problem.size(d) for d in problem.dim_names}
-        per_level: dict[int, list] = {}      # level index -> [(key indices, format, role, model)] of tile-dependent formats
-        for (i, r), fmt in pl.compressed:
-            ks = [k for k, s in enumerate(src) if s == (i, r)]
-            model = models.get(r, DENSE)
-            if fmt.tile_free or i == 0:      # linear in the tile, or the backing store's tile: the whole tensor
-                d, m = ratio_of(fmt, problem, full, r, model, self.wb)
-                self.const_ratio[0][0, ks], self.const_ratio[1][0, ks] = d, m
-            else:
-                per_level.setdefault(i, []).append((ks, fmt, r, model))
-        # one cache per level: (data, metadata) per dense word of each of its tile-dependent formats
-        self.row_ratio: list[tuple[int, list[list[int]], _Cache]] = []
-        for i, items in per_level.items():
-            def fn(e, items=items):
-                return tuple(v for _, fmt, r, model in items
-                             for v in ratio_of(fmt, problem, self._ext(e), r, model, self.wb))
-            self.row_ratio.append((i, [ks for ks, _, _, _ in items], _Cache(self.dims, fn)))
+        self.pairs = _Pairs(problem, models, self.wb, [(i, r, fmt) for (i, r), fmt in pl.compressed])
+        self.src = np.array([[self.pairs.index.get(s_, -1) for s_ in src]], dtype=np.int64)
         # steps: key lists, gate flags, constant q or a per-row cache keyed by the child's extents
-        self.steps: list[tuple[list[int], bool, float, tuple[int, _Cache] | None]] = []
         ms = mac_steps(pl, problem, models, layer.macs)
-        eff, gated_macs, skipped_macs = ms.effective, ms.gated, ms.skipped
+        keys, gates, qc = [], [], []
+        self.q_caches: list[tuple[int, _Cache]] = []
+        qi = []
         for i, st in enumerate(pl.steps):
-            ks = [kidx[k] for k in st.keys_s + st.keys_n if k in kidx]
+            keys.append([kidx[k] for k in st.keys_s + st.keys_n if k in kidx])
+            gates.append(st.gate)
             if st.child is None:
-                self.steps.append((ks, st.gate, ms.q[i], None))
+                qi.append(-1)
+                qc.append(ms.q[i])
             elif st.child == n or START[st.child] == NO_LOOPS:      # the compute, or a child with no loops below its cut
                 ext = None if st.child == n else {d: 1 for d in problem.dim_names}
-                self.steps.append((ks, st.gate, step_q(st, problem, ext, models, n), None))
+                qi.append(-1)
+                qc.append(step_q(st, problem, ext, models, n))
             else:
-                cache = _Cache(self.dims, lambda e, st=st: step_q(st, problem, self._ext(e), models, n))
-                self.steps.append((ks, st.gate, 0.0, (START[st.child], cache)))
-        self.eff, self.gated_macs, self.skipped_macs = eff, gated_macs, skipped_macs
-        self.p = eff / layer.macs if layer.macs else 0.0
-        self.skipping = bool(skipped_macs and layer.macs)
-        self.balanced = balanced(spec, models)
-        self.imb: dict = {}
-        # energy terms in the table's canonical order: (kind, key index, pJ each)
-        table = arch_table(arch)
-        terms: dict = {(MAC, ANY_ROLE, COMPUTE): (MACS_K, 0), (MAC, ANY_ROLE, sparse_action(GATED, COMPUTE)): (GMACS_K, 0)}
-        gated_keys = {k for ks, gate, _, _ in self.steps if gate for k in ks}
-        for k, (lv, r, a) in enumerate(self.keys):
-            comp = lv if k < n_storage else network_name(lv)
-            terms[(comp, r, a)] = (DATA_K, k)
-            terms[(comp, r, sparse_action(METADATA, a))] = (META_K, k)
-            if k in gated_keys:
-                terms[(comp, r, sparse_action(GATED, a))] = (GATED_K, k)
-        order = canonical(list(terms), table)
-        self.e_kind = np.array([terms[t][0] for t in order], dtype=np.int64)
-        self.e_key = np.array([terms[t][1] for t in order], dtype=np.int64)
-        self.e_w = np.array([table.pj(*t) for t in order], dtype=np.float64)
-        # the latency bound's inputs: per level (dram, glb) its read / write keys per role and bandwidths
-        lv_keys, bws = [], []
+                qi.append(len(self.q_caches))
+                qc.append(0.0)
+                self.q_caches.append((START[st.child], _Cache(
+                    lambda e, st=st: step_q(st, problem, _extents(problem, e), models, n), dim_axes(problem))))
+        S, W = max(1, len(keys)), max([len(ks) for ks in keys] + [1])
+        self.st_keys = np.full((1, S, W), -1, dtype=np.int64)
+        for s_, ks in enumerate(keys):
+            self.st_keys[0, s_, :len(ks)] = ks
+        self.st_gate = np.array([gates + [False] * (S - len(gates))], dtype=np.bool_)
+        self.st_qi = np.array([qi + [-1] * (S - len(qi))], dtype=np.int64)
+        self.st_qc = np.array([qc + [0.0] * (S - len(qc))], dtype=np.float64)
+        self.st_n = np.array([len(keys)], dtype=np.int64)
+        self.eff, self.gated_macs, self.skipped_macs = ms.effective, ms.gated, ms.skipped
+        self.skip = _Skipping(spec, models, self.eff, self.skipped_macs, layer.macs, arch.pe_array.rows * arch.pe_array.cols)
+        gated_keys = {k for ks, g in zip(keys, gates) if g for k in ks}
+        e_idx, e_w = _Terms(self.keys, n_storage, h.compute.name, arch_table(arch)).select(
+            list(self.src[0]), gated_keys, self.gated_macs)
+        self.e_idx, self.e_w, self.e_len = e_idx[None, :], e_w[None, :], np.array([len(e_idx)], dtype=np.int64)
+        # the latency bound's inputs: DRAM and GLB (one instance each; the count rows merge read and
+        # drain, fill and update) and the array network below the GLB (its psum rows as traffic_actions_of_counts)
+        lv_out, lv_in, lv_den = [], [], []
         for li, name in enumerate((DRAM, GLB)):
             level = h.levels[li]
-            lv_keys.append([kidx[(name, r, READ)] for r in ROLES] + [kidx[(name, r, FILL)] for r in ROLES])
-            bws.append([level.read_bandwidth or 0.0, level.write_bandwidth or 0.0, level.bandwidth or 0.0])
-        self.lv_keys = np.array(lv_keys, dtype=np.int64)
-        self.bws = np.array(bws, dtype=np.float64)
+            lv_out.append([kidx[(name, r, READ)] for r in ROLES])
+            lv_in.append([kidx[(name, r, FILL)] for r in ROLES])
+            lv_den.append([level.read_bandwidth or 0.0, level.write_bandwidth or 0.0, level.bandwidth or 0.0])
+        self.lv_out = np.array(lv_out, dtype=np.int64)
+        self.lv_in = np.array(lv_in, dtype=np.int64)
+        self.lv_den = np.array(lv_den, dtype=np.float64)
         from noc.registry import network_bound
 
         fan = h.levels[1].fanout
         assert fan is not None
-        self.ab = np.array(network_bound(fan.network, fan.params), dtype=np.float64)
-        self.net_keys = np.array([kidx[(GLB, IFMAP, DOWN_DEST)], kidx[(GLB, IFMAP, DOWN)], kidx[(GLB, WEIGHT, DOWN_DEST)],
-                                  kidx[(GLB, WEIGHT, DOWN)], kidx[(GLB, PSUM, DOWN_DEST)], kidx[(GLB, PSUM, UP_SRC)],
-                                  kidx[(GLB, PSUM, DOWN)]], dtype=np.int64)
+        self.net_ab = np.array(network_bound(fan.network, fan.params), dtype=np.float64).reshape(1, 4, 2)
+
+        def g(r: str, a: str) -> int:
+            return kidx[(GLB, r, a)]
+        self.net_keys = np.array([[[g(IFMAP, DOWN_DEST), g(IFMAP, DOWN), -1], [g(WEIGHT, DOWN_DEST), g(WEIGHT, DOWN), -1],
+                                   [g(PSUM, DOWN_DEST), g(PSUM, DOWN_DEST), -1],
+                                   [g(PSUM, UP_SRC), g(PSUM, DOWN), g(PSUM, DOWN_DEST)]]], dtype=np.int64)
+        self.net_den = np.ones(1, dtype=np.float64)
         # capacity: per level with groups, per kept role its words per dense tile word, or a cache
         self.caps: list[tuple[int, tuple, dict[str, tuple[float, _Cache | None]]]] = []
         for li in (LEVELS.index(GLB), LEVELS.index(RF), LEVELS.index(REG)):
@@ -227,18 +771,9 @@ class SparseBatch:
                     d, m = fmt.per_word([1], model, problem.elements(r), self.wb)
                     per_role[r] = (d + m, None)
                 else:
-                    per_role[r] = (0.0, _Cache(self.dims, lambda e, fmt=fmt, r=r, model=model: fmt.words(
-                        role_extents(problem, self._ext(e), r), model, problem.elements(r), self.wb)))
+                    per_role[r] = (0.0, _Cache(lambda e, fmt=fmt, r=r, model=model: fmt.words(
+                        [int(x) for x in e], model, problem.elements(r), self.wb), role_axes(problem, r)))
             self.caps.append((li, level.capacity, per_role))
-
-    def _ext(self, e: np.ndarray) -> dict[str, int]:
-        return {d: int(v) for d, v in zip(self.problem.dim_names, e)}
-
-    def ext_at(self, factors: np.ndarray, start: int) -> np.ndarray:
-        """(B, dims) per-dim extents of the loops below a cut (clipped)."""
-        if start >= factors.shape[1]:
-            return np.ones((factors.shape[0], factors.shape[2]), dtype=np.int64)
-        return np.minimum(np.prod(factors[:, start:, :], axis=1), self.dims)
 
     # ---- capacity ---------------------------------------------------------------------------
     def words(self, factors: np.ndarray, lay: np.ndarray, li: int) -> dict[str, np.ndarray]:
@@ -251,7 +786,7 @@ class SparseBatch:
             if cache is None:
                 out[r] = dense[:, ROLES.index(r)] * c
             else:
-                out[r] = cache(self.ext_at(factors, START[li]))
+                out[r] = cache.below(factors, START[li], self.dims)
         return out
 
     def over(self, factors: np.ndarray, lay: np.ndarray, li: int) -> np.ndarray:
@@ -277,59 +812,20 @@ class SparseBatch:
     def score(self, counts: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(energy pJ, latency-bound cycles) of each row, as the slow sparse path (module docstring)."""
         B = counts.shape[0]
-        dr, mr = self.const_ratio
-        # the keys whose factors depend on the mapping: (B, V) data / metadata factors beside their indices
-        var_k, var_d, var_m = [], [], []
-        for i, groups, cache in self.row_ratio:
-            vals = cache(self.ext_at(factors, START[i])).reshape(B, -1)
-            for g, ks in enumerate(groups):
-                for k in ks:
-                    var_k.append(k)
-                    var_d.append(vals[:, 2 * g])
-                    var_m.append(vals[:, 2 * g + 1])
-        vk = np.array(var_k, dtype=np.int64)
-        vd = np.column_stack(var_d) if var_d else np.zeros((B, 0))
-        vm = np.column_stack(var_m) if var_m else np.zeros((B, 0))
-        S = len(self.steps)
-        width = max([len(ks) for ks, _, _, _ in self.steps] + [1])
-        st_keys = np.full((S, width), -1, dtype=np.int64)
-        st_gate = np.zeros(S, dtype=np.bool_)
-        st_q = np.zeros((B, S), dtype=np.float64)
-        for s, (ks, gate, q, per_row) in enumerate(self.steps):
-            st_keys[s, :len(ks)] = ks
-            st_gate[s] = gate
-            st_q[:, s] = q if per_row is None else per_row[1](self.ext_at(factors, per_row[0]))
-        factor = np.ones(B, dtype=np.float64)
-        mode = 0
-        if self.skipping:
-            mode = 1
-            if self.balanced:
-                factor[:] = self.p
-            else:
-                factor = self._imbalance(factors, counts[:, COL_ACTIVE_PES])
+        pd, pm = self.pairs.values(B, factors, lambda i: START[i])
+        qv = np.empty((B, max(1, len(self.q_caches))), dtype=np.float64)
+        for j, (start, cache) in enumerate(self.q_caches):
+            qv[:, j] = cache.below(factors, start, self.dims)
+        # the lockstep run: the RF's temporal loops when the array is used, else every one
+        mode, factor = self.skip.factor(B, lambda: _lockstep(factors), counts[:, COL_ACTIVE_PES])
         c = np.ascontiguousarray(counts, dtype=np.int64)
         energy = np.empty(B, dtype=np.float64)
         cycles = np.empty(B, dtype=np.float64)
-        _kernel(c, self.kcol, dr[0], mr[0], vk, vd, vm, st_keys, st_gate, st_q,
-                self.e_kind, self.e_key, self.e_w, self.eff, self.gated_macs, mode, factor,
-                self.lv_keys, self.bws, self.net_keys, self.ab, energy, cycles)
+        _kernel(c, self.kcol, np.zeros(B, dtype=np.int64), self.src, pd, pm, self.st_keys, self.st_gate, self.st_qi,
+                self.st_qc, self.st_n, qv, self.e_idx, self.e_w, self.e_len, self.eff, self.gated_macs,
+                mode, factor, COLUMNS.index("cycles"), self.lv_out, self.lv_in, self.lv_den, self.net_keys,
+                self.net_ab, self.net_den, energy, cycles)
         return energy, cycles
-
-    def _imbalance(self, factors: np.ndarray, active: np.ndarray) -> np.ndarray:
-        """Per row, E[max over the active units of Binomial(t, p)] / t (``sparse.model.imbalance_t``), t the
-        lockstep run: the RF's temporal loops when the array is used, else every temporal loop."""
-        t = _lockstep(factors)
-        top = int(active.max()) + 1
-        uniq, inv = np.unique(t * top + active, return_inverse=True)     # one int per (t, active) pair
-        vals = np.empty(len(uniq))
-        for j, key in enumerate(uniq):
-            tt, a = divmod(int(key), top)
-            k = (tt, a)
-            v = self.imb.get(k)
-            if v is None:
-                v = self.imb[k] = imbalance_t(int(tt), int(a), self.p)
-            vals[j] = v
-        return vals[inv.reshape(-1)]
 
 
 @njit(cache=True)
@@ -361,82 +857,113 @@ def _needs(lay, factors, first_level):
 
 
 @njit(cache=True)
-def _kernel(c, kcol, dr, mr, vk, vd, vm, st_keys, st_gate, st_q, e_kind, e_key, e_w, eff, gmacs, mode, factor,
-            lv_keys, bws, net_keys, ab, energy, cycles):
+def _kernel(c, kcol, pat, src, pd, pm, st_keys, st_gate, st_qi, st_qc, st_n, qv, e_idx, e_w, e_len, eff, gmacs, mode,
+            factor, c_cycles, lv_out, lv_in, lv_den, net_keys, net_ab, net_den, energy, cycles):
+    """Per row b with keeps pattern ``pat[b]``: data / metadata words per key (its pair's factors, or
+    1 / 0), the steps in order (q: a per-row column of ``qv`` or the pattern's constant), the energy
+    terms in canonical order (``v[e_idx]``: data K, metadata K, gated K, effective and gated MACs),
+    then the latency bound (module docstring)."""
     K = kcol.shape[0]
-    data = np.empty(K)
-    meta = np.empty(K)
-    gated = np.empty(K)
-    tot = np.empty(K)
-    d_row = np.empty(K)
-    m_row = np.empty(K)
-    for b in range(c.shape[0]):
-        for k in range(K):
-            d_row[k] = dr[k]
-            m_row[k] = mr[k]
-        for v in range(vk.shape[0]):
-            d_row[vk[v]] = vd[b, v]
-            m_row[vk[v]] = vm[b, v]
-        for k in range(K):
+    B = c.shape[0]
+    # the keys whose column is nonzero in some row of the batch; the others stay 0.0 in every row (a
+    # step moves q x 0.0 = 0.0), and their energy terms (adding 0.0) are left out
+    live = np.zeros(K, dtype=np.int64)
+    n_live = 0
+    for k in range(K):
+        col = kcol[k]
+        for b in range(B):
+            if c[b, col] != 0:
+                live[n_live] = k
+                n_live += 1
+                break
+    is_live = np.zeros(3 * K + 2, dtype=np.bool_)
+    for kk in range(n_live):
+        is_live[live[kk]] = True
+        is_live[K + live[kk]] = True
+        is_live[2 * K + live[kk]] = True
+    is_live[3 * K] = True
+    is_live[3 * K + 1] = True
+    P = e_idx.shape[0]
+    t_idx = np.empty_like(e_idx)
+    t_w = np.empty_like(e_w)
+    t_len = np.zeros(P, dtype=np.int64)
+    for p in range(P):
+        n = 0
+        for e in range(e_len[p]):
+            if is_live[e_idx[p, e]]:
+                t_idx[p, n] = e_idx[p, e]
+                t_w[p, n] = e_w[p, e]
+                n += 1
+        t_len[p] = n
+    v = np.zeros(3 * K + 2)
+    v[3 * K] = eff
+    v[3 * K + 1] = gmacs
+    for b in range(B):
+        p = pat[b]
+        for kk in range(n_live):
+            k = live[kk]
             w = float(c[b, kcol[k]])
-            data[k] = w * d_row[k]
-            meta[k] = w * m_row[k]
-            gated[k] = 0.0
-        for s in range(st_keys.shape[0]):
-            q = st_q[b, s]
-            for j in range(st_keys.shape[1]):
-                k = st_keys[s, j]
+            j = src[p, k]
+            if j < 0:
+                v[k] = w * 1.0
+                v[K + k] = w * 0.0
+            else:
+                v[k] = w * pd[b, j]
+                v[K + k] = w * pm[b, j]
+            v[2 * K + k] = 0.0
+        for s in range(st_n[p]):
+            qj = st_qi[p, s]
+            q = qv[b, qj] if qj >= 0 else st_qc[p, s]
+            for j in range(st_keys.shape[2]):
+                k = st_keys[p, s, j]
                 if k < 0:
                     break
-                dq = data[k] * q
-                data[k] = data[k] - dq
-                if st_gate[s]:
-                    gated[k] = gated[k] + dq
+                dq = v[k] * q
+                v[k] = v[k] - dq
+                if st_gate[p, s]:
+                    v[2 * K + k] = v[2 * K + k] + dq
                 else:
-                    meta[k] = meta[k] - meta[k] * q
+                    v[K + k] = v[K + k] - v[K + k] * q
         acc = 0.0
-        for e in range(e_kind.shape[0]):
-            kind = e_kind[e]
-            if kind == 0:
-                v = data[e_key[e]]
-            elif kind == 1:
-                v = meta[e_key[e]]
-            elif kind == 2:
-                v = gated[e_key[e]]
-            elif kind == 3:
-                v = eff
-            else:
-                v = gmacs
-            acc = acc + v * e_w[e]
+        for e in range(t_len[p]):
+            acc = acc + v[t_idx[p, e]] * t_w[p, e]
         energy[b] = acc
         # the latency bound of the compressed words (data + metadata + gated per key)
-        for k in range(K):
-            tot[k] = (data[k] + meta[k]) + gated[k]
-        dense_cycles = float(c[b, 1])
+        dense_cycles = float(c[b, c_cycles])
         cyc = dense_cycles * factor[b] if mode == 1 else dense_cycles
         best = float(math.ceil(cyc))
-        for li in range(lv_keys.shape[0]):
-            out_w = (tot[lv_keys[li, 0]] + tot[lv_keys[li, 1]]) + tot[lv_keys[li, 2]]
-            in_w = (tot[lv_keys[li, 3]] + tot[lv_keys[li, 4]]) + tot[lv_keys[li, 5]]
-            if bws[li, 0] > 0.0 and out_w / bws[li, 0] > best:
-                best = out_w / bws[li, 0]
-            if bws[li, 1] > 0.0 and in_w / bws[li, 1] > best:
-                best = in_w / bws[li, 1]
-            if bws[li, 2] > 0.0 and (out_w + in_w) / bws[li, 2] > best:
-                best = (out_w + in_w) / bws[li, 2]
-        for s in range(4):
-            if s == 0:
-                delivered, distinct = tot[net_keys[0]], tot[net_keys[1]]
-            elif s == 1:
-                delivered, distinct = tot[net_keys[2]], tot[net_keys[3]]
-            elif s == 2:
-                delivered, distinct = tot[net_keys[4]], tot[net_keys[4]]
-            else:
-                delivered, distinct = tot[net_keys[5]], tot[net_keys[6]] - tot[net_keys[4]]
-            x = ab[s, 0] * delivered + ab[s, 1] * distinct
+        for li in range(lv_out.shape[0]):
+            out_w = 0.0
+            for j in range(lv_out.shape[1]):
+                k = lv_out[li, j]
+                out_w = out_w + ((v[k] + v[K + k]) + v[2 * K + k])
+            in_w = 0.0
+            for j in range(lv_in.shape[1]):
+                k = lv_in[li, j]
+                in_w = in_w + ((v[k] + v[K + k]) + v[2 * K + k])
+            if lv_den[li, 0] > 0.0 and out_w / lv_den[li, 0] > best:
+                best = out_w / lv_den[li, 0]
+            if lv_den[li, 1] > 0.0 and in_w / lv_den[li, 1] > best:
+                best = in_w / lv_den[li, 1]
+            if lv_den[li, 2] > 0.0 and (out_w + in_w) / lv_den[li, 2] > best:
+                best = (out_w + in_w) / lv_den[li, 2]
+        for f in range(net_keys.shape[0]):
+            busiest = 0.0
+            for s in range(4):
+                k = net_keys[f, s, 0]
+                delivered = (v[k] + v[K + k]) + v[2 * K + k]
+                k = net_keys[f, s, 1]
+                distinct = (v[k] + v[K + k]) + v[2 * K + k]
+                k = net_keys[f, s, 2]
+                if k >= 0:
+                    distinct = distinct - ((v[k] + v[K + k]) + v[2 * K + k])
+                x = net_ab[f, s, 0] * delivered + net_ab[f, s, 1] * distinct
+                if s == 0 or x > busiest:
+                    busiest = x
+            x = busiest / net_den[f]
             if x > best:
                 best = x
         cycles[b] = best
 
 
-__all__ = ["SparseBatch", "unsupported"]
+__all__ = ["NestSparseBatch", "SparseBatch", "unsupported"]

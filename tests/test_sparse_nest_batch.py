@@ -1,0 +1,169 @@
+"""The mapper's sparse scorer over the general kernel's rows (accelsim.mapper.sparse_batch.NestSparseBatch)
+equals the slow sparse path (accelsim.sparse.view.sparse_view on count_actions) bit for bit, energy and
+latency bound, on random problems x random hierarchies (bandwidths, fanouts, keeps) x random formats,
+gating/skipping steps and densities, and on the shipped hierarchies over the search space's own nests;
+its compressed capacity check equals ``sparse.model.capacity_problems`` on every nest; and the sparse
+search over a hierarchy finds what the dense shortlist's re-rank cannot: a nest that fits only
+compressed, with a lower sparse objective by the slow path."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelsim.arch import load_arch
+from accelsim.cost.actions import count_actions
+from accelsim.cost.energy import column_weights
+from accelsim.cost.fast_nest import count_nests
+from accelsim.cost.nest_arrays import NestLayout, encode_nests
+from accelsim.energy_table import table_for
+from accelsim.hierarchy import Hierarchy, from_arch, hierarchy_from_dict, load_architecture
+from accelsim.loopnest import problems_of
+from accelsim.mapper.nest_search import search_nest
+from accelsim.mapper.nest_space import NestSpace
+from accelsim.mapper.sparse_batch import NestSparseBatch
+from accelsim.mapper.sparse_rank import rerank_nests
+from accelsim.names import ROLES
+from accelsim.problem import from_layer
+from accelsim.sparse.density import Structured, Uniform
+from accelsim.sparse.model import capacity_problems
+from accelsim.sparse.spec import load_spec, spec_from_dict
+from accelsim.sparse.view import sparse_view
+from tests.core_strategies import hierarchies, nests, problems
+from workloads.layer import conv
+
+FORMATS = ["bitmask", {"ranks": [{"CP": 5}]}, {"ranks": [{"RLE": 2}]}, {"ranks": [{"UOP": 6}, {"CP": 3}]},
+           {"ranks": ["B", "U"]}, {"ranks": [{"RLE": 3}], "packing": [3, 64]}, {"ranks": ["B"], "adaptive": True}]
+BANDWIDTHS = [None, None, 0.5, 1.0, 2.5]
+
+
+@st.composite
+def sparse_setup(draw, hierarchy: Hierarchy):
+    """(hierarchy with random bandwidths and capacities, spec dict, density models)."""
+    levels = []
+    for i, lv in enumerate(hierarchy.levels):
+        cap = ()
+        if i and lv.keeps and draw(st.booleans()):
+            cap = ((lv.keeps, draw(st.integers(1, 48))),)
+        levels.append(replace(lv, capacity=cap, read_bandwidth=draw(st.sampled_from(BANDWIDTHS)),
+                              write_bandwidth=draw(st.sampled_from(BANDWIDTHS)),
+                              bandwidth=draw(st.sampled_from(BANDWIDTHS))))
+    h = replace(hierarchy, levels=tuple(levels))
+    formats: dict = {}
+    features: dict = {"gate": [], "skip": []}
+    for i, lv in enumerate(h.levels):
+        for r in (ROLES if i == 0 else lv.keeps):
+            if draw(st.integers(0, 2)) == 0:
+                formats.setdefault(lv.name, {})[r] = draw(st.sampled_from(FORMATS))
+        for r in ("ifmap", "weight"):         # an output's accesses are gated/skipped at the MACs only
+            if (i == 0 or r in lv.keeps) and draw(st.integers(0, 3)) == 0:
+                on = draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=2, unique=True))
+                features[draw(st.sampled_from(["gate", "skip"]))].append({"level": lv.name, "tensor": r, "on_zero": on})
+    for _ in range(draw(st.integers(0, 2))):
+        on = draw(st.lists(st.sampled_from(["ifmap", "weight"]), min_size=1, max_size=2, unique=True))
+        features[draw(st.sampled_from(["gate", "skip"]))].append({"level": h.compute.name, "on_zero": on})
+    spec = {"name": "random", "formats": formats, **features,
+            "capacity": draw(st.sampled_from(["expected", "worst"]))}
+    models = {r: Uniform(draw(st.sampled_from([0.05, 0.3, 0.55, 0.9, 1.0]))) for r in ROLES}
+    if draw(st.booleans()):
+        models["weight"] = Structured(2, 4)
+    return h, spec, models
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_scores_equal_the_slow_sparse_view_on_random_hierarchies(data):
+    problem = data.draw(problems())
+    h0 = data.draw(hierarchies())
+    h, spec_doc, models = data.draw(sparse_setup(h0))
+    spec = spec_from_dict(spec_doc, "random.yaml")
+    batch = [data.draw(nests(problem, h0)) for _ in range(data.draw(st.integers(1, 4)))]
+    layout = NestLayout(problem, h)
+    arrays = encode_nests(layout, batch)
+    table = table_for(h)
+    sb = NestSparseBatch(layout, spec, models, table)
+    assert sb.reason is None
+    energy, cycles = sb.score(count_nests(layout, arrays), arrays)
+    fits = sb.fits(arrays)
+    for i, nest in enumerate(batch):
+        v = sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, models, table)
+        assert energy[i] == v.energy_pj
+        assert cycles[i] == v.bound_cycles
+        assert fits[i] == (not capacity_problems(problem, h, nest, spec, models))
+
+
+def _search_nests(problem, h, n: int = 400):
+    layout = NestLayout(problem, h)
+    return layout, NestSpace(layout).propose(np.random.default_rng(3), n)
+
+
+LAYER = conv("c", C=16, K=32, H=14, R=3, pad=1, N=2)
+UNIFORM = {"ifmap": Uniform(0.4), "weight": Uniform(0.35), "psum": Uniform(0.6)}
+
+
+@pytest.mark.parametrize("hier,preset", [
+    ("eyeriss_v2", "eyeriss_v2_clustered"),      # CSC in the spad (tile-dependent), skipping with load imbalance
+    ("eyeriss_v1", "eyeriss_v1"),                # eyeriss_v1's hierarchy: RLE at DRAM, gating
+    ("eyeriss_v1", "eyeriss_v2"),                # the same level list with CSC in the RF
+    ("simba_like", None),                        # bitmask ifmaps in every buffer, gated MACs
+])
+def test_shipped_hierarchies_over_the_search_space_equal_the_slow_path(hier, preset):
+    h = from_arch(load_arch(hier)) if hier == "eyeriss_v1" else load_architecture(f"hierarchy/{hier}")
+    if preset is None:
+        spec = spec_from_dict({"name": "b", "formats": {lv.name: {"ifmap": "bitmask"} for lv in h.levels
+                                                        if lv.keeps_role("ifmap")},
+                               "gate": [{"level": h.compute.name, "on_zero": ["ifmap"]}]}, "b.yaml")
+    else:
+        spec = load_spec(preset)
+    problem = from_layer(LAYER)
+    layout, arrays = _search_nests(problem, h)
+    table = table_for(h)
+    sb = NestSparseBatch(layout, spec, UNIFORM, table)
+    energy, cycles = sb.score(count_nests(layout, arrays), arrays)
+    assert len(np.unique(arrays.keeps.reshape(arrays.n_nests, -1), axis=0)) > 1      # several keeps patterns
+    from accelsim.cost.nest_arrays import decode_nest
+
+    for i in range(0, arrays.n_nests, 25):
+        nest = decode_nest(layout, arrays, i)
+        v = sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, UNIFORM, table)
+        assert energy[i] == v.energy_pj
+        assert cycles[i] == v.bound_cycles
+        assert v.energy_pj < v.dense_energy_pj          # sparsity saved something
+
+
+def _tiny_buffer() -> Hierarchy:
+    """DRAM -> 4 PEs, each with a 12-word buffer (ifmap + weight + psum) -> one MAC."""
+    return hierarchy_from_dict({
+        "name": "tiny", "word_bits": 16,
+        "levels": [{"name": "dram", "keeps": ["ifmap", "weight", "psum"], "read_bandwidth": 4, "write_bandwidth": 4,
+                    "fanout": {"x": 4, "y": 1, "network": "bus"}},
+                   {"name": "buf", "keeps": ["ifmap", "weight", "psum"], "capacity": 12}],
+        "compute": {"name": "mac"}}, "tiny.yaml")
+
+
+def test_sparse_search_beats_the_dense_shortlist_rerank_with_a_nest_that_fits_only_compressed():
+    """Weights at density 1/8 in a bitmask (1/8 + 1/16 words per dense word): a 12-word buffer holds
+    ~64 weight words' worth compressed. The dense search never proposes such a tile; the sparse search
+    does, and the slow path (sparse_view) confirms its lower sparse energy."""
+    h = _tiny_buffer()
+    problem = from_layer(conv("c", C=8, K=8, H=6, R=3, pad=1))
+    spec = spec_from_dict({"name": "b", "formats": {"buf": {"weight": "bitmask"}},
+                           "gate": [{"level": "mac", "on_zero": ["weight"]}]}, "b.yaml")
+    models = {"weight": Uniform(0.125)}
+    table = table_for(h)
+    weights = column_weights(NestLayout(problem, h), table)
+    dense = search_nest(problem, h, objective="energy", budget=3000, seed=0, energy_weights=weights)
+    reranked = rerank_nests(problem, h, dense.shortlist, "energy", spec, models, table)
+    found = search_nest(problem, h, objective="energy", budget=3000, seed=0, sparse=(spec, models, table))
+
+    def slow(nest):
+        return sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, models, table)
+
+    assert found.score.energy == slow(found.nest).energy_pj          # the search's score is the slow path's
+    assert slow(found.nest).energy_pj < slow(reranked).energy_pj
+    assert problems_of(problem, h, found.nest)                        # over the dense capacity ...
+    assert not capacity_problems(problem, h, found.nest, spec, models)     # ... it fits compressed
