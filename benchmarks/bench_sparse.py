@@ -177,12 +177,43 @@ def hier_cases(n: int, seed: int = 0):
     return out
 
 
+def hier_paths(layout, nests, presets, models, table, weights) -> tuple[dict, dict]:
+    """(path name -> a timed call, preset name -> a maker of a fresh scorer's call) on one hierarchy."""
+    from accelsim.cost.fast_nest import bound_nests, bound_params, energy_nests, kernel_rows, nest_memo
+    from accelsim.mapper.sparse_batch import NestSparseBatch
+
+    bp = bound_params(layout)
+    memo = nest_memo(layout)
+
+    def dense():
+        rows, _ = kernel_rows(layout, nests, memo)
+        energy_nests(rows, weights)
+        bound_nests(layout, rows, bp)
+
+    def make(spec):
+        sb = NestSparseBatch(layout, spec, models, table)
+        assert sb.reason is None
+
+        def go():
+            rows, _ = kernel_rows(layout, nests, memo)
+            sb.score(rows, nests)
+        return go, sb
+
+    paths: dict = {"dense": dense}
+    fresh: dict = {}
+    for preset, spec in presets:
+        go, warm = make(spec)
+        fresh[preset] = lambda spec=spec: make(spec)
+        paths[preset] = go
+        paths[f"{preset} warm"] = make(spec)[0]
+        paths[f"{preset} capacity"] = lambda warm=warm: warm.fits(nests)
+    return paths, fresh
+
+
 def hier_speed(n: int, rounds: int) -> None:
     from accelsim.cost.energy import column_weights
-    from accelsim.cost.fast_nest import bound_nests, bound_params, energy_nests, kernel_rows, nest_memo
     from accelsim.energy_table import table_for
     from accelsim.mapper.nest_search import search_nest
-    from accelsim.mapper.sparse_batch import NestSparseBatch
     from accelsim.sparse.density import Uniform
 
     print(f"load before: {os.getloadavg()}")
@@ -190,30 +221,7 @@ def hier_speed(n: int, rounds: int) -> None:
     for name, layout, nests, presets in hier_cases(n):
         table = table_for(layout.hierarchy)
         weights = column_weights(layout, table)
-        bp = bound_params(layout)
-        memo = nest_memo(layout)
-
-        def dense():
-            rows, _ = kernel_rows(layout, nests, memo)
-            energy_nests(rows, weights)
-            bound_nests(layout, rows, bp)
-
-        paths = {"dense": dense}
-        fresh = {}
-        for preset, spec in presets:
-            def make(spec=spec):
-                sb = NestSparseBatch(layout, spec, models, table)
-                assert sb.reason is None
-
-                def go():
-                    rows, _ = kernel_rows(layout, nests, memo)
-                    sb.score(rows, nests)
-                return go, sb
-            go, warm = make()
-            fresh[f"{preset}"] = make
-            paths[f"{preset}"] = go
-            paths[f"{preset} warm"] = make()[0]
-            paths[f"{preset} capacity"] = lambda warm=warm: warm.fits(nests)
+        paths, fresh = hier_paths(layout, nests, presets, models, table, weights)
         for fn in paths.values():        # compile and warm up
             fn()
         rates: dict = {k: [] for k in paths}
