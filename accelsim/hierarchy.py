@@ -16,7 +16,9 @@ Invariants (checked on construction, ConfigError otherwise):
 - ``unsplit`` (per level) and ``unsplit_x`` / ``unsplit_y`` (per fanout) name dims the hardware
   cannot split there (Timeloop's constraints; checked against a nest by ``loopnest.problems_of``);
 - the list order is the nesting (level i+1 is inside level i), so the level graph has no cycle by
-  construction.
+  construction;
+- ``flat`` (:class:`FlatSetting`, the FLAT attention dataflow's parameters): granularity ``head`` or
+  ``row``, ``rows`` >= 1 with ``row`` only, ``onchip`` a subset of Q, K, V, O, each named once.
 
 :func:`from_arch` converts today's fixed-shape ``accelsim.arch.Arch`` (DRAM -> GLB -> rows x cols ->
 RF -> operand registers -> MAC); :func:`hierarchy_from_dict` / :func:`load_hierarchy` read the YAML
