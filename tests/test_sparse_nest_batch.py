@@ -167,3 +167,20 @@ def test_sparse_search_beats_the_dense_shortlist_rerank_with_a_nest_that_fits_on
     assert slow(found.nest).energy_pj < slow(reranked).energy_pj
     assert problems_of(problem, h, found.nest)                        # over the dense capacity ...
     assert not capacity_problems(problem, h, found.nest, spec, models)     # ... it fits compressed
+    again = search_nest(problem, h, objective="energy", budget=3000, seed=0, sparse=(spec, models, table))
+    assert (again.nest, again.score, again.shortlist) == (found.nest, found.score, found.shortlist)   # same seed
+
+
+def test_binomial_pmf_from_the_lgamma_table_equals_the_per_term_form():
+    """The load imbalance's pmf takes lgamma(k + 1) from a table filled once (sparse.density): the same
+    floats as log C(t, k) = lgamma(t + 1) - lgamma(k + 1) - lgamma(t - k + 1) per term."""
+    import math
+
+    from accelsim.sparse import density
+
+    for t in [*range(0, 120), 997, 4096, 30011]:
+        for p in (0.236, 0.5, 0.013, 0.987):
+            ks = np.arange(t + 1)
+            logc = np.array([density._log_choose(t, int(k)) for k in ks])
+            want = np.exp(logc + ks * math.log(p) + (t - ks) * math.log1p(-p))
+            assert np.array_equal(density._binomial_pmf(t, p), want)

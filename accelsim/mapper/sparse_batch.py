@@ -455,8 +455,7 @@ class NestSparseBatch:
                  if (i == 0 or h.levels[i].keeps_role(r)) and spec.format(nm, r).compressed]
         self.pairs = _Pairs(problem, models, self.wb, pairs)
         # the MAC steps act on the conditions alone: the same for every keeps pattern
-        ms = mac_steps(plan(self._keeps_nest(np.ones((len(self.names), N_ROLES), np.int64)), spec), problem, models,
-                       problem.macs)
+        ms = mac_steps(plan(self._keeps_nest([[1] * N_ROLES] * len(self.names)), spec), problem, models, problem.macs)
         self.eff, self.gated_macs, self.skipped_macs = ms.effective, ms.gated, ms.skipped
         units = math.prod(lv.fanout.size for lv in h.levels if lv.fanout is not None)
         self.skip = _Skipping(spec, models, self.eff, self.skipped_macs, problem.macs, units)
@@ -471,8 +470,9 @@ class NestSparseBatch:
         self._capacity_parts()
 
     # ---- the keeps patterns ----------------------------------------------------------------------
-    def _keeps_nest(self, keeps: np.ndarray) -> LoopNest:
-        return LoopNest(tuple(LevelMap(nm, keeps=tuple(r for t, r in enumerate(ROLES) if keeps[i, t]))
+    def _keeps_nest(self, keeps) -> LoopNest:
+        """A nest with these keeps ((levels, roles) 0/1) and no loops: what ``sparse.model.plan`` reads."""
+        return LoopNest(tuple(LevelMap(nm, keeps=tuple(r for r, k in zip(ROLES, keeps[i]) if k))
                               for i, nm in enumerate(self.names)))
 
     def _q_column(self, st: Step) -> int:
@@ -486,7 +486,7 @@ class NestSparseBatch:
             self.q_caches.append((st.child, cache))
         return j
 
-    def _pattern(self, keeps: np.ndarray) -> tuple:
+    def _pattern(self, keeps) -> tuple:
         """What the spec does on nests with these keeps (``sparse.model.plan``) as kernel inputs."""
         pl = plan(self._keeps_nest(keeps), self.spec)
         n = len(self.names)
@@ -518,7 +518,7 @@ class NestSparseBatch:
     def _new_pattern(self, code: int) -> float:
         """Plan a keeps pattern (its code: bit ``level * roles + role``); its index, as the cache's float."""
         L = len(self.names)
-        keeps = np.array([[(code >> (i * N_ROLES + t)) & 1 for t in range(N_ROLES)] for i in range(L)], dtype=np.int64)
+        keeps = [[(code >> (i * N_ROLES + t)) & 1 for t in range(N_ROLES)] for i in range(L)]
         self.pattern_parts.append(self._pattern(keeps))
         self.stacked = None
         return float(len(self.pattern_parts) - 1)
@@ -867,15 +867,16 @@ def _kernel(c, kcol, pat, src, pd, pm, st_keys, st_gate, st_qi, st_qc, st_n, qv,
     B = c.shape[0]
     # the keys whose column is nonzero in some row of the batch; the others stay 0.0 in every row (a
     # step moves q x 0.0 = 0.0), and their energy terms (adding 0.0) are left out
+    seen = np.zeros(K, dtype=np.int64)
+    for b in range(B):                 # row by row (the rows are contiguous), no branch
+        for k in range(K):
+            seen[k] |= c[b, kcol[k]]
     live = np.zeros(K, dtype=np.int64)
     n_live = 0
     for k in range(K):
-        col = kcol[k]
-        for b in range(B):
-            if c[b, col] != 0:
-                live[n_live] = k
-                n_live += 1
-                break
+        if seen[k] != 0:
+            live[n_live] = k
+            n_live += 1
     is_live = np.zeros(3 * K + 2, dtype=np.bool_)
     for kk in range(n_live):
         is_live[live[kk]] = True

@@ -184,8 +184,26 @@ def _binomial_pmf(t: int, p: float) -> np.ndarray:
         out = np.zeros(t + 1)
         out[t] = 1.0
         return out
-    logc = np.array([_log_choose(t, int(k)) for k in ks])
+    lg = _lgamma_table(t)
+    logc = (lg[t] - lg) - lg[::-1]            # _log_choose(t, k) for every k, the same operations
     return np.exp(logc + ks * math.log(p) + (t - ks) * math.log1p(-p))
+
+
+_LGAMMA = np.zeros(1)          # math.lgamma(k + 1) for k = 0..len - 1, grown on demand
+
+
+def _lgamma_table(n: int) -> np.ndarray:
+    """``math.lgamma(k + 1)`` for k = 0..n (each value computed once per process: a binomial pmf of
+    length t + 1 needs t + 1 of them, not 3 (t + 1) lgamma calls)."""
+    global _LGAMMA
+    have = len(_LGAMMA)
+    if have <= n:
+        grown = np.empty(max(n + 1, 2 * have))
+        grown[:have] = _LGAMMA
+        grown[have:] = np.fromiter(map(math.lgamma, range(have + 1, len(grown) + 1)), dtype=np.float64,
+                                   count=len(grown) - have)
+        _LGAMMA = grown
+    return _LGAMMA[:n + 1]
 
 
 # ---- spelling ---------------------------------------------------------------------------------
