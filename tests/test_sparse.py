@@ -254,6 +254,39 @@ def test_gating_keeps_cycles_and_moves_words_to_gated():
     assert sa.gated.storage[("buf", PSUM, "update")] == pytest.approx(0.75 * dense.storage[("buf", PSUM, "update")])
 
 
+def test_skipped_metadata_read_keeps_the_skipped_reads_coordinates():
+    """A buffer holding the weight as a 4-bit coordinate list, its reads skipped on zero ifmaps (d 0.25):
+    by default the skipped reads' coordinates are skipped too; with ``skipped_metadata: read`` (Sparseloop's
+    accounting) every coordinate is still read and only the data is skipped. By hand, per weight read:
+    d_w = 0.5 words of data, 0.5 x 4 / 16 metadata words; 75% of the reads skipped."""
+    problem = gemm("g", 8, 8, 8)
+    from accelsim.hierarchy import Hierarchy, Storage
+    from accelsim.loopnest import LevelMap, LoopNest
+    from accelsim.names import ROLES
+
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("buf", ROLES)))
+    nest = LoopNest((LevelMap("dram", (), problem.dim_names, ROLES),
+                     LevelMap("buf", tuple((d, problem.size(d)) for d in problem.dim_names), problem.dim_names,
+                              ROLES)))
+    dense = count_actions(problem, h, nest)
+    doc = {"name": "s", "formats": {"buf": {"weight": {"ranks": [{"CP": 4}]}}},
+           "skip": [{"level": "buf", "tensor": "weight", "on_zero": ["ifmap"]}]}
+    models = {IFMAP: Uniform(0.25), WEIGHT: Uniform(0.5)}
+    key = ("buf", WEIGHT, "read")
+    w = dense.storage[key]
+    skip = analyze(problem, h, nest, dense, spec_from_dict(doc, "s.yaml"), models)
+    read = analyze(problem, h, nest, dense, spec_from_dict({**doc, "skipped_metadata": "read"}, "s.yaml"), models)
+    for sa in (skip, read):
+        assert sa.data.storage[key] == pytest.approx(w * 0.5 * 0.25)
+    assert skip.metadata.storage[key] == pytest.approx(w * 0.5 * 4 / 16 * 0.25)
+    assert skip.skipped.storage[key] == pytest.approx(w * 0.5 * 0.75 * (1 + 4 / 16))
+    assert read.metadata.storage[key] == pytest.approx(w * 0.5 * 4 / 16)
+    assert read.skipped.storage[key] == pytest.approx(w * 0.5 * 0.75)
+    with pytest.raises(ConfigError, match=r"s.yaml: skipped_metadata: .*'maybe'") as e:
+        spec_from_dict({**doc, "skipped_metadata": "maybe"}, "s.yaml")
+    assert len(str(e.value).splitlines()) == 1
+
+
 @pytest.mark.parametrize("text,why", [
     ("ifmap=1.5", "outside [0, 1]"), ("weight=3:2", "1 <= N <= M"), ("colour=0.3", "unknown tensor role"),
     ("ifmap", "ROLE=VALUE"), ("ifmap=abc", "bad density")])

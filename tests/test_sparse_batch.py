@@ -62,6 +62,7 @@ def _keeps(space):
     ("eyeriss_v2_flat", "eyeriss_v1", UNIFORM),
     ("eyeriss_v2_flat", "eyeriss_v2", UNIFORM),
     ("eyeriss_v1", STACKED, UNIFORM),       # MAC features accumulating conditions; a GLB step on RF tiles
+    ("eyeriss_like_65nm", "eyeriss_v1", UNIFORM),   # 8-bit words: metadata bits in the arch's words on both paths
 ])
 def test_batch_scores_equal_the_slow_sparse_model_bit_for_bit(arch_name, preset, models):
     arch, space, cand, counts = _batch(arch_name)

@@ -81,9 +81,17 @@ def test_explain_shows_savings_per_step(tmp_path):
 
 
 def test_sparse_formats_command_prints_the_crossover():
+    """Default setup fig1: the crossover in the published 0.05-0.08, the reference run's beside it; the
+    stand-in's (matmul_1pe) above 0.1; an unknown setup is one line, exit 2."""
     code, out, _ = _run(["sparse-formats"])
     assert code == 0
-    assert out.splitlines()[-1].startswith("energy crossover at density 0.1")
+    last = out.splitlines()[-1]
+    assert last.startswith("energy crossover at density 0.0") and "(Sparseloop's reference run: 0.0650)" in last
+    assert 0.05 <= float(last.split()[4]) <= 0.08, last
+    code, out, _ = _run(["sparse-formats", "--setup", "matmul_1pe"])
+    assert code == 0 and out.splitlines()[-1].startswith("energy crossover at density 0.1")
+    code, _, err = _run(["sparse-formats", "--setup", "fig2"])
+    assert code == 2 and "--setup" in err and len(err.strip().splitlines()) == 1, err
 
 
 @pytest.mark.parametrize("extra,why", [

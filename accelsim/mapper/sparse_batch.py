@@ -90,7 +90,7 @@ from accelsim.problem import Problem, from_layer
 from accelsim.sparse.density import DENSE, Actual
 from accelsim.sparse.formats import Format
 from accelsim.sparse.model import Step, balanced, imbalance_t, mac_steps, plan, ratio_of, step_q
-from accelsim.sparse.spec import WORST, SparseSpec, check
+from accelsim.sparse.spec import META_READ, WORST, SparseSpec, check
 from accelsim.sparse.view import check_masks
 
 LEVELS = (DRAM, GLB, RF, REG)
@@ -110,6 +110,8 @@ def unsupported(spec: SparseSpec, models: dict, reg_keep: tuple[bool, ...] | Non
         return "actual masks (their exact MAC counts come from the masks, not a density)"
     if reg_keep is not None and not reg_keep[ROLES.index(PSUM)] and any(ft.role is None for ft in spec.features):
         return "a MAC feature without a psum register (the RF's psum row merges reads and drains)"
+    if spec.skipped_metadata == META_READ:
+        return "skipped accesses that still read their metadata (skipped_metadata: read)"
     return None
 
 

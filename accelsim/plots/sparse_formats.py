@@ -8,7 +8,7 @@ from pathlib import Path
 from accelsim.plots.style import pyplot, save_as
 
 
-def plot_formats(points, crossover: float | None, title: str):
+def plot_formats(points, crossover: float | None, title: str, energy_unit: str = "MAC = 1"):
     """``points``: objects with design, density, energy_pj, cycles and dense_cycles."""
     plt = pyplot()
     fig, (ax_e, ax_c) = plt.subplots(1, 2, figsize=(11.0, 4.2))
@@ -22,7 +22,7 @@ def plot_formats(points, crossover: float | None, title: str):
         ax_e.axvline(crossover, color="#888888", lw=0.8, ls=":")
         ax_e.annotate(f"crossover {crossover:.3f}", (crossover, ax_e.get_ylim()[1]), textcoords="offset points",
                       xytext=(4, -12), fontsize=8, color="#444444")
-    for ax, label in ((ax_e, "energy per dense MAC (MAC = 1)"), (ax_c, "cycles (ideal)")):
+    for ax, label in ((ax_e, f"energy per dense MAC ({energy_unit})"), (ax_c, "cycles (ideal)")):
         ax.set_xscale("log")
         ax.set_xlabel("density of both operands")
         ax.set_ylabel(label)
@@ -33,5 +33,6 @@ def plot_formats(points, crossover: float | None, title: str):
     return fig
 
 
-def save_formats_plot(points, crossover: float | None, title: str, path: str | Path) -> Path:
-    return save_as(plot_formats(points, crossover, title), path)
+def save_formats_plot(points, crossover: float | None, title: str, path: str | Path,
+                      energy_unit: str = "MAC = 1") -> Path:
+    return save_as(plot_formats(points, crossover, title, energy_unit), path)

@@ -11,7 +11,7 @@ data words, metadata words, gated words and MACs under their own action names) p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from accelsim.cost.actions import Actions
 from accelsim.cost.counts import Counts, _shape, count, fixed_actions, priced_actions_of_counts, to_counts
@@ -56,7 +56,9 @@ def dense_table(layer: Layer, m: Mapping, spec: SparseSpec, models: dict[str, Mo
 
 
 def sparse_layer(layer: Layer, arch, m: Mapping, spec: SparseSpec, models: dict[str, Model]) -> SparseLayer:
-    h = _shape(m.spatial(ROWS), m.spatial(COLS))
+    # the fixed shape's levels with the arch's word: metadata bits become words of the arch's width
+    # (as the batch scorer and the capacity check count them)
+    h = replace(_shape(m.spatial(ROWS), m.spatial(COLS)), word_bits=arch.word_bits)
     kept = from_arch(arch)          # what the arch's levels may keep (the GLB's holds)
     check(spec, {lv.name: lv.keeps for lv in kept.levels}, kept.compute.name)
     problem = from_layer(layer)

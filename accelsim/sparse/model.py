@@ -24,7 +24,8 @@
    serves, every multicast destination and reuse iteration, has an empty condition tile; exact, equal
    to the brute-force interpreter). They move from the data words to ``gated``
    (they still cost their own energy-table entry, ``gated_read`` ...: :func:`priced_actions`) or ``skipped`` (free; a skipped access's
-   metadata is skipped too, a gated one's is still read). At the compute level, MACs where any
+   metadata is skipped too, unless the spec says ``skipped_metadata: read``: then it is still read, as
+   Sparseloop counts an intersection reading the coordinates it skips; a gated one's is always read). At the compute level, MACs where any
    condition operand is zero are gated or skipped, and with them the output's read-modify-write at
    the level feeding the compute. Tensors are independent, so the expected effective MACs are
    ``MACs x prod d_c`` exactly; with actual masks for every condition the effective MACs are the exact
@@ -75,7 +76,7 @@ from accelsim.sparse.exact import exact_for, exact_words
 from accelsim.sparse.formats import Format
 from accelsim.sparse.gating import dead_words
 from accelsim.sparse.masks import effective_macs
-from accelsim.sparse.spec import GATE, WORST, SparseSpec
+from accelsim.sparse.spec import GATE, META_READ, WORST, SparseSpec
 from accelsim.tiles import touched
 
 STORAGE_KIND, NETWORK_KIND = "storage", "network"
@@ -322,6 +323,8 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
                 table[k] -= dq
                 if gate:
                     g_tab[k] = g_tab.get(k, 0.0) + dq
+                elif spec.skipped_metadata == META_READ:      # the skipped access's metadata is still read
+                    s_tab[k] = s_tab.get(k, 0.0) + dq
                 else:
                     mq = meta[k] * q
                     meta[k] -= mq

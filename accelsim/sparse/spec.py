@@ -10,6 +10,9 @@ YAML (``configs/sparse/*.yaml``, or any file; ``accelsim run --sparse NAME|FILE`
       - {level: mac, on_zero: [ifmap]}                    # MACs where the ifmap is zero
     skip: []                              # accesses / MACs that do not happen (save cycles too)
     capacity: expected                    # compressed tile size for capacity checks: expected | worst
+    skipped_metadata: skip                # skip: a skipped access's metadata is not read either;
+                                          # read: it still is (Sparseloop's accounting: skipping reads
+                                          # the coordinates it intersects, then not the data)
 
 A gated action's energy is not the spec's: it is the energy table's own entry (``gated_read``,
 ``gated_down``, ``gated_compute``, ...: ``accelsim.energy_table``, overridable under the arch's
@@ -38,6 +41,8 @@ SKIP = "skip"
 KINDS: tuple[str, ...] = (GATE, SKIP)
 EXPECTED = "expected"
 WORST = "worst"
+META_SKIP = "skip"        # skipped_metadata: a skipped access's metadata is skipped with it (default)
+META_READ = "read"        # skipped_metadata: a skipped access's metadata is still read (Sparseloop)
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class SparseSpec:
     features: tuple[Feature, ...] = ()
     capacity: str = EXPECTED
     source: str = "<memory>"
+    skipped_metadata: str = META_SKIP
 
     def format(self, level: str, role: str) -> Format:
         for (lv, r), f in self.formats:
@@ -69,6 +75,8 @@ class SparseSpec:
     def describe(self) -> str:
         parts = [f"{lv}.{r} {f.text()}" for (lv, r), f in self.formats]
         parts += [f.text() for f in self.features]
+        if self.skipped_metadata == META_READ:
+            parts.append("skipped accesses still read their metadata")
         return f"{self.name}: " + ("; ".join(parts) if parts else "no sparse features")
 
 
@@ -106,8 +114,9 @@ def spec_from_dict(data: Any, source: str) -> SparseSpec:
         raise f.error("gated_energy", "a gated action is priced by its own energy-table entry, not a fraction: "
                                       "give it in the arch's energy section, e.g. energy: {pj: {rf: {gated_read: 0.1}}}")
     capacity = f.str("capacity", EXPECTED, choices=[EXPECTED, WORST])
+    skipped_metadata = f.str("skipped_metadata", META_SKIP, choices=[META_SKIP, META_READ])
     f.done()
-    return SparseSpec(name, tuple(formats), tuple(features), capacity, source)
+    return SparseSpec(name, tuple(formats), tuple(features), capacity, source, skipped_metadata)
 
 
 def load_spec(name_or_path: str) -> SparseSpec:
@@ -155,5 +164,5 @@ def check(spec: SparseSpec, level_keeps: dict[str, tuple[str, ...]], compute: st
                               f"{ft.kind} the MACs (level {compute}) instead", source=spec.source, key=f"{key}.tensor")
 
 
-__all__ = ["EXPECTED", "Feature", "GATE", "KINDS", "SKIP", "SparseSpec", "WORST",
+__all__ = ["EXPECTED", "Feature", "GATE", "KINDS", "META_READ", "META_SKIP", "SKIP", "SparseSpec", "WORST",
            "check", "load_spec", "spec_from_dict"]
