@@ -112,7 +112,7 @@ def run(arch_name: str = "eyeriss_v1", n: int = 10000, rounds: int = 7, kind: st
     rows, left = kernel_rows(layout, nests)
     generic_rows, generic_left = kernel_rows(layout, nests, generated=False)
     assert np.array_equal(rows, generic_rows) and np.array_equal(left, generic_left)
-    fixed = count_batch(lay, batch)
+    fixed = count_batch(layer, batch)
     same = sum(to_counts(layout.actions_of(rows[i])) == counts_of_row(fixed[i]) for i in range(n) if not left[i])
     w = fixed_arch_weights(layout, arch)
     bp = bound_params(layout)
@@ -121,7 +121,7 @@ def run(arch_name: str = "eyeriss_v1", n: int = 10000, rounds: int = 7, kind: st
         energy_nests(r, w)
         bound_nests(layout, r, bp)
 
-    paths = {"fixed": lambda: count_batch(lay, batch), "general": lambda: kernel_rows(layout, nests),
+    paths = {"fixed": lambda: count_batch(layer, batch), "general": lambda: kernel_rows(layout, nests),
              "generic": lambda: kernel_rows(layout, nests, generated=False), "general+score": general_scored}
     times: dict[str, list[float]] = {k: [] for k in paths}
     cpu: dict[str, list[float]] = {k: [] for k in paths}
