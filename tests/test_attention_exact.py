@@ -44,7 +44,7 @@ def _by_unit(h, ops_by_kind: dict) -> dict:
 
 
 shapes = st.builds(AttentionShape, st.integers(1, 2), st.integers(1, 2), st.integers(1, 6),
-                   st.sampled_from([1, 2, 4, 6, 8]), st.integers(1, 3), st.integers(1, 3))
+                   st.sampled_from([1, 2, 4, 5, 6, 7, 8]), st.integers(1, 3), st.integers(1, 3))
 
 
 @settings(max_examples=40, deadline=None)
@@ -138,6 +138,21 @@ def test_published_cascade_counts_by_hand():
                        ("vec", "max"): rows * tiles, ("vec", "exp"): rows * tiles,
                        ("vec", "fma"): rows * tiles * (1 + 2), ("vec", "divide"): rows * 2}
     assert res.dram == {("Q", "read"): 6, ("K", "read"): 12, ("V", "read"): 8, ("O", "write"): 4}
+
+
+def test_ragged_last_key_tile_counts_by_hand():
+    """L = 7 keys on a 4-wide array: one full tile of 4 keys and a ragged tile of 3 (not 7 one-key
+    tiles, as the largest divisor of 7 up to 4 would give); counts written from the cascade."""
+    s = AttentionShape(1, 1, 2, 7, 3, 2)
+    res = fusemax(small_arch(None), s)
+    assert res.plan.tile == 4
+    rows, tiles, scores = 2, 2, 2 * 7
+    assert res.ops == {("mac", "mac"): scores * (3 + 2), ("mac", "max"): scores, ("mac", "exp"): scores,
+                       ("mac", "sum"): scores, ("vec", "max"): rows * tiles, ("vec", "exp"): rows * tiles,
+                       ("vec", "fma"): rows * tiles * (1 + 2), ("vec", "divide"): rows * 2}
+    ops, dram, out = walk(s, "fusemax", res.plan, *_inputs(s, 3))
+    assert _by_unit(small_arch(None), ops) == res.ops and dram == res.dram
+    np.testing.assert_allclose(out, reference(*_inputs(s, 3)), rtol=1e-10, atol=1e-12)
 
 
 def test_streamed_kv_reread_per_row_tile():

@@ -7,7 +7,8 @@ sequence or the KV cache length), head sizes E (Q, K) and F (V, output). Scores 
 Two cascades (FuseMax's taxonomy, reference/attention.md):
 - :func:`three_pass` (unfused and FLAT-style): QK; the softmax as max, exp(S - max), sum, divide
   (four ops per score element: the shift is part of ``exp``); AV.
-- :func:`one_pass` (FuseMax-style online softmax over key tiles of ``tile`` keys, ``L = L1 * L0``):
+- :func:`one_pass` (FuseMax-style online softmax over key tiles of ``tile`` keys: ``L // tile`` full
+  tiles and, when ``tile`` does not divide L, one ragged last tile of ``L % tile`` keys):
   per score element QK, the tile max, exp(S - running max) and the tile sum; per row and tile the
   running max, the correction exp(m_old - m_new), and the running sum and output rescaled and merged
   (one fused multiply-add per element: ``fma``); per row the final divide. The per-tile ops are
@@ -102,42 +103,52 @@ def three_pass(s: AttentionShape) -> tuple[Step, ...]:
 
 
 def key_tile(keys: int, limit: int) -> int:
-    """The largest divisor of ``keys`` not above ``limit`` (the one-pass cascade's key tile L0)."""
-    for t in range(min(keys, max(1, limit)), 0, -1):
-        if keys % t == 0:
-            return t
-    return 1
+    """The one-pass cascade's key tile L0: ``limit`` keys (the array width), or all ``keys`` when fewer;
+    L need not be a multiple of it (the last tile is ragged: :func:`key_tiles`)."""
+    return min(keys, max(1, limit))
+
+
+def key_tiles(keys: int, tile: int) -> tuple[tuple[int, int], ...]:
+    """The key tiles as (count, keys per tile): ``keys // tile`` full tiles, then one ragged tile of
+    the ``keys % tile`` left over (none when ``tile`` divides ``keys``)."""
+    full, rest = divmod(keys, tile)
+    return tuple((c, t) for c, t in ((full, tile), (1, rest)) if c and t)
 
 
 def one_pass(s: AttentionShape, tile: int, element_unit: str = ARRAY) -> tuple[Step, ...]:
+    """The one-pass cascade over key tiles of ``tile`` keys: the full tiles' steps, then (when ``tile``
+    does not divide L) the ragged last tile's, named with a ``_last`` suffix (module docstring)."""
     if element_unit not in UNITS:
         raise ConfigError(f"attention: element_unit {element_unit!r}; allowed: {', '.join(UNITS)}")
-    if s.keys % tile:
-        raise ConfigError(f"attention: key tile {tile} must divide the key length {s.keys}")
+    if not 1 <= tile <= s.keys:
+        raise ConfigError(f"attention: key tile {tile} must be between 1 and the key length {s.keys}")
     n = s.batch * s.heads
-    l1, l0 = s.keys // tile, tile
-    el = _dims(s, ("L1", l1), ("L0", l0))
-    per_tile = _dims(s, ("L1", l1))
-    per_tile_f = _dims(s, ("L1", l1), ("F", s.f))
     score = ("B", "H", "M", "L1", "L0")
     rt = ("B", "H", "M", "L1")
     row = ("B", "H", "M")
-    return (
-        Step("qk", ARRAY, bmm("qk", n, s.queries, s.keys, s.e, ("Q", "K", "S"))),
-        Step("tile_max", element_unit, VectorOp("tile_max", "max", el, (("S", score),), "LM", rt)),
-        Step("running_max", VECTOR, VectorOp("running_max", "max", per_tile, (("LM", rt),), "RM", row)),
-        Step("correction", VECTOR, VectorOp("correction", "exp", per_tile, (("RM", rt),), "PRM")),
-        Step("exp", element_unit, VectorOp("exp", "exp", el, (("S", score), ("RM", rt)), "SLN")),
-        Step("tile_sum", element_unit, VectorOp("tile_sum", "sum", el, (("SLN", score),), "SLD", rt)),
-        Step("av", ARRAY, bmm("av", n * l1, s.queries, s.f, l0, ("SLN", "V", "SLNV"))),
-        Step("merge_sum", VECTOR, VectorOp("merge_sum", "fma", per_tile, (("RD", rt), ("PRM", rt), ("SLD", rt)),
-                                           "RD")),
-        Step("merge_out", VECTOR, VectorOp("merge_out", "fma", per_tile_f,
-                                           (("RNV", ("B", "H", "M", "L1", "F")), ("PRM", rt),
-                                            ("SLNV", ("B", "H", "M", "L1", "F"))), "RNV")),
-        Step("divide", VECTOR, VectorOp("divide", "divide", _dims(s, ("F", s.f)),
-                                        (("RNV", ("B", "H", "M", "F")), ("RD", row)), "O")),
-    )
+    tiles = key_tiles(s.keys, tile)
+    steps = [Step("qk", ARRAY, bmm("qk", n, s.queries, s.keys, s.e, ("Q", "K", "S")))]
+    for part, (l1, l0) in enumerate(tiles):
+        x = "" if part == 0 else "_last"
+        el = _dims(s, ("L1", l1), ("L0", l0))
+        per_tile = _dims(s, ("L1", l1))
+        per_tile_f = _dims(s, ("L1", l1), ("F", s.f))
+        steps += [
+            Step("tile_max" + x, element_unit, VectorOp("tile_max" + x, "max", el, (("S", score),), "LM", rt)),
+            Step("running_max" + x, VECTOR, VectorOp("running_max" + x, "max", per_tile, (("LM", rt),), "RM", row)),
+            Step("correction" + x, VECTOR, VectorOp("correction" + x, "exp", per_tile, (("RM", rt),), "PRM")),
+            Step("exp" + x, element_unit, VectorOp("exp" + x, "exp", el, (("S", score), ("RM", rt)), "SLN")),
+            Step("tile_sum" + x, element_unit, VectorOp("tile_sum" + x, "sum", el, (("SLN", score),), "SLD", rt)),
+            Step("av" + x, ARRAY, bmm("av" + x, n * l1, s.queries, s.f, l0, ("SLN", "V", "SLNV"))),
+            Step("merge_sum" + x, VECTOR, VectorOp("merge_sum" + x, "fma", per_tile,
+                                                   (("RD", rt), ("PRM", rt), ("SLD", rt)), "RD")),
+            Step("merge_out" + x, VECTOR, VectorOp("merge_out" + x, "fma", per_tile_f,
+                                                   (("RNV", ("B", "H", "M", "L1", "F")), ("PRM", rt),
+                                                    ("SLNV", ("B", "H", "M", "L1", "F"))), "RNV")),
+        ]
+    steps.append(Step("divide", VECTOR, VectorOp("divide", "divide", _dims(s, ("F", s.f)),
+                                                 (("RNV", ("B", "H", "M", "F")), ("RD", row)), "O")))
+    return tuple(steps)
 
 
 def op_counts(steps: tuple[Step, ...]) -> dict[tuple[str, str], int]:

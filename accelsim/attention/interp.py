@@ -14,7 +14,8 @@ Schedules (loops outermost first; n = batch x head):
   keys); per row the three-pass softmax; AV in passes (query rows x output columns). A tensor the
   buffer holds (``plan.onchip``) is loaded on first use: Q per row, K/V per head (resident) or per
   row tile; one it does not hold is evicted at every pass (only the PEs' registers keep it).
-- ``fusemax``: n, row tile, key tile; per row: scores of the tile, tile max, running max, correction,
+- ``fusemax``: n, row tile, key tile (``plan.tile`` keys, the last one ragged when it does not divide
+  L); per row: scores of the tile, tile max, running max, correction,
   exp, tile sum, the tile's AV, the two merges; per row at the end: divide.
 """
 
@@ -191,7 +192,7 @@ def _fusemax(t: _Tally, s: AttentionShape, plan: Plan, q, k, v, element_unit: st
             for j0 in range(0, s.keys, T):
                 for i in rows:
                     sc = []
-                    for j in range(j0, j0 + T):
+                    for j in range(j0, min(j0 + T, s.keys)):
                         for e in range(s.e):
                             t.load("K", (n, j, e))
                         sc.append(_dot_row(t, q[n, i], k[n, j]))
@@ -213,7 +214,7 @@ def _fusemax(t: _Tally, s: AttentionShape, plan: Plan, q, k, v, element_unit: st
                         t.op(element_unit, "sum")
                     part = [0.0] * s.f
                     for f in range(s.f):
-                        for jj, j in enumerate(range(j0, j0 + T)):
+                        for jj, j in enumerate(range(j0, min(j0 + T, s.keys))):
                             t.load("V", (n, j, f))
                             part[f] += ex[jj] * float(v[n, j, f])
                             t.op(ARRAY, "mac")

@@ -12,8 +12,8 @@ Dataflows (:data:`DATAFLOWS`, selected by name, no search):
   the array in output-stationary passes of ``y`` query rows x ``x`` keys (QK) or output columns (AV),
   the array's sides. Tiles are pipelined (double-buffered): units overlap.
 - ``fusemax`` (FuseMax-style): the one-pass cascade (online softmax) over key tiles of ``L0`` keys
-  (the largest divisor of L up to the array width), per-score ops on the array, per-row ops on the
-  vector unit, pipelined with the array; on-chip storage independent of L.
+  (the array width, or L when shorter; a ragged last tile when L0 does not divide L), per-score ops
+  on the array, per-row ops on the vector unit, pipelined with the array; on-chip storage independent of L.
 
 The machine (:class:`Machine`) is read from a ``Hierarchy``: the MAC array's units (all fanouts),
 the non-MAC unit (``vector_ops.unit_of``), the on-chip buffer (the level the vector unit hangs

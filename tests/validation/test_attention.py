@@ -109,6 +109,18 @@ def test_fusemax_array_utilization(tpu_runs):
     assert r.dram_bytes(16) == 402_653_184              # Q, K, V, O once: published 0.40 GB
 
 
+@pytest.mark.parametrize("length", [1021, 1024])
+def test_fusemax_key_tiles_keep_the_array_busy_at_any_length(length):
+    """Key tiles of 256 (the array width) and a ragged last tile: a prime L = 1021 is array-bound like
+    L = 1024, its cycles the MACs plus the three per-score ops (tile max, exp, tile sum) on the 65,536
+    PEs (one-key tiles, the largest divisor of 1021 up to 256, gave 209,726,673 cycles, 0.7%)."""
+    h = load_architecture("tpu_like")
+    r = evaluate(h, AttentionShape(64, 12, length, length, 64, 64), "fusemax")
+    assert r.plan.tile == 256
+    assert r.cycles == -(-64 * 12 * length * length * (64 + 64 + 3) // 65_536)
+    assert r.limit == r.machine.array
+
+
 @pytest.mark.parametrize("dataflow", list(PUBLISHED))
 def test_latency_within_10_percent_of_published(tpu_runs, dataflow):
     """unfused: DRAM-bound QK and AV kernels + the vector-bound softmax (4 ops per score on 256 lanes);
@@ -219,7 +231,7 @@ def test_flat_at_longer_sequences_against_the_artifact(length):
     """At 4K and 16K the artifact's FLAT latency equals this bound (vector-bound), and its traffic is this
     model's (3 x L / 256 + 1 units: the placement's passes, whatever the row tile) plus its spilling
     model: 1/129 of the score tensor spilled on each of the 7 buffer passes it counts (QK's score
-    writes, the softmax's four reads and two writes, AV's reads; src/accel/cascade.py collect_mem_traffic
+    writes, the softmax's three reads and two writes, AV's reads; src/accel/cascade.py collect_mem_traffic
     adds buffer traffic x proportion_spilled). Here a head's scores do not fit the 16 MiB buffer at 4K, so
     the plan takes rows (2,048 at 4K, 512 at 16K) and spills nothing."""
     h = load_architecture("tpu_like")
