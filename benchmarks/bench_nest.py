@@ -14,7 +14,11 @@ converted to a nest by ``loopnest.from_fixed``. Before
 timing, the two are checked to count the same words (``counts.to_counts`` of the general row equals
 the fixed row, on every case). Paths:
 
-- fixed:         ``cost.fast.count_batch`` on the encoded mappings
+- fixed:         ``cost.fast.count_batch`` on the encoded mappings. Until 9c33e04 that was the
+                 fixed-shape numba kernel (the comparison docs/performance.md quotes); since the
+                 fixed kernel's retirement it is the fixed shape's view of the general kernel
+                 (``loopnest.from_fixed`` arrays, ``count_nests``, column gathers), so the ratio
+                 now measures that view's overhead, and the counts check is general vs itself
 - general:       ``cost.fast_nest.kernel_rows`` on the encoded nests (a batch this size: the kernel
                  generated for the layout's shape, ``cost.nest_kernel``)
 - generic:       ``kernel_rows(..., generated=False)``: the one generic kernel, for comparison
