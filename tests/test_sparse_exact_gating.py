@@ -76,13 +76,17 @@ def truth(problem, hierarchy, nest, role, mask, fmt, level, child, groups, masks
     everything = assemble(problem, hierarchy, nest, BruteForce(problem, flat, measure), flat)
     ineffective = assemble(problem, hierarchy, nest, BruteForce(problem, flat, measure, dead), flat)
     names = [lm.level for lm in nest.levels]
-    keys = [(names[level], role, "read")] + [(names[j], role, a) for j in range(level, child)
-                                            for a in ("down", "down_dest")]
+    if role == PSUM:      # a MAC feature: the output's read-modify-write feeding the compute
+        keys = [(names[level], role, a) for a in ("read", "update")] + [
+            (names[j], role, a) for j in range(level, child) for a in ("down", "down_dest", "up", "up_src")]
+    else:
+        keys = [(names[level], role, "read")] + [(names[j], role, a) for j in range(level, child)
+                                                for a in ("down", "down_dest")]
     if child < n:
         keys.append((names[child], role, "fill"))
     out = {}
     for k in keys:
-        tab = "storage" if k[2] in ("read", "fill") else "network"
+        tab = "storage" if k[2] in ("read", "fill", "update") else "network"
         if k in getattr(everything, tab):
             out[k] = (np.zeros(2) + getattr(everything, tab)[k], np.zeros(2) + getattr(ineffective, tab).get(k, 0))
     return out
@@ -114,24 +118,27 @@ def _check(problem, hierarchy, nest, role, level, child, conds_list, kind, fmts,
         f = spec.format(names[lv_i], role)
         by_fmt[names[lv_i]] = truth(problem, hierarchy, nest, role, rmask, f, level, child, conds_list,
                                     {c: m for c, m in cond_masks.items()})
-    checked = 0
-    for k in by_fmt[names[level]]:
-        src = names[child] if k[2] == "fill" else names[level]
-        total, ineff = by_fmt[src][k]
+    truths = {k: by_fmt[names[child] if k[2] == "fill" else names[level]][k] for k in by_fmt[names[level]]}
+    return _compare(sa, truths, kind, wb)
+
+
+def _compare(sa, truths, kind, wb):
+    """Each key's data / metadata / gated / skipped words against the interpreter's (all events, the
+    ineffective ones): the ineffective words leave the data for the gated (metadata still read) or the
+    skipped (with their metadata)."""
+    for k, (total, ineff) in truths.items():
         words, meta = total[0] - ineff[0], total[1] / wb
-        tab = "storage" if k[2] in ("read", "fill") else "network"
+        tab = "storage" if k[2] in ("read", "fill", "update") else "network"
         got_d = getattr(sa.data, tab).get(k, 0.0)
         got_m = getattr(sa.metadata, tab).get(k, 0.0)
+        assert got_d == pytest.approx(words, abs=1e-6), (k, got_d, words)
         if kind == "gate":
-            assert got_d == pytest.approx(words, abs=1e-6), (k, got_d, words)
             assert getattr(sa.gated, tab).get(k, 0.0) == pytest.approx(ineff[0], abs=1e-6), k
             assert got_m == pytest.approx(meta, abs=1e-6), k
         else:
-            assert got_d == pytest.approx(words, abs=1e-6), (k, got_d, words)
             assert got_m == pytest.approx(meta - ineff[1] / wb, abs=1e-6), k
             assert getattr(sa.skipped, tab).get(k, 0.0) == pytest.approx(ineff[0] + ineff[1] / wb, abs=1e-6), k
-        checked += 1
-    return checked
+    return len(truths)
 
 
 def _masks(data, problem, roles):
@@ -202,6 +209,47 @@ def test_gating_on_actual_masks_equals_the_interpreter_on_fixed_shape_mappings(d
     assert _check(problem, h, nest, role, level, child, conds, kind, fmts, r_model, cond_masks)
 
 
+@SETTINGS
+@given(st.data())
+def test_mac_features_output_read_modify_write_on_actual_masks_equals_the_interpreter(data):
+    """Gating / skipping MACs on actual ifmap / weight masks also gates / skips the output's
+    read-modify-write at the level feeding the compute, event by event: an update that reduces several
+    MACs across a fanout is ineffective only when all of them are (random hierarchies and fixed-shape
+    mappings; the output an actual mask in a random format, or uniform and uncompressed)."""
+    if data.draw(st.booleans()):
+        problem = data.draw(problems())
+        hierarchy = data.draw(hierarchies())
+        nest = data.draw(nests(problem, hierarchy))
+    else:
+        from accelsim.loopnest import problems_of
+
+        layer = data.draw(small_layers(max_hw=5))
+        hierarchy = fixed_shape(data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
+        nest = from_fixed(data.draw(mappings(layer)), hierarchy)
+        problem = from_layer(layer)
+        if problems_of(problem, hierarchy, nest):
+            return
+    names = [lm.level for lm in nest.levels]
+    n = len(names)
+    par = [i for i in range(n) if nest.keeps(i, PSUM) or i == 0][-1]
+    feats = data.draw(st.lists(st.lists(st.sampled_from([IFMAP, WEIGHT]), min_size=1, max_size=2, unique=True),
+                               min_size=1, max_size=2))
+    kind = data.draw(st.sampled_from(["gate", "skip"]))
+    masks = _masks(data, problem, ROLES)
+    models = {IFMAP: Actual(masks[IFMAP]), WEIGHT: Actual(masks[WEIGHT])}
+    if data.draw(st.booleans()):
+        fmt_doc, models[PSUM], pmask = data.draw(st.sampled_from(FORMATS)), Actual(masks[PSUM]), masks[PSUM]
+    else:
+        fmt_doc, models[PSUM] = "uncompressed", Uniform(0.5)
+        pmask = np.ones(masks[PSUM].shape, dtype=bool)
+    spec = spec_from_dict({"name": "t", "formats": {names[par]: {PSUM: fmt_doc}},
+                           kind: [{"level": "mac", "on_zero": on} for on in feats]}, "t")
+    sa = analyze(problem, hierarchy, nest, count_actions(problem, hierarchy, nest), spec, models)
+    union = tuple(sorted({c for on in feats for c in on}))
+    truths = truth(problem, hierarchy, nest, PSUM, pmask, spec.format(names[par], PSUM), par, n, [union], masks)
+    assert _compare(sa, truths, kind, hierarchy.word_bits)
+
+
 # ---- hand-counted cases ------------------------------------------------------------------------------
 
 def _gemm_multicast():
@@ -268,3 +316,53 @@ def test_a_psum_condition_is_read_from_its_mask():
     spec = spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": b_role, "on_zero": [PSUM]}]}, "t")
     sa = analyze(p, h, nest, count_actions(p, h, nest), spec, {PSUM: Actual(z)})
     assert sa.gated.storage[("glb", b_role, "read")] == 2
+
+
+# ---- the uniform model's expectation against the mean of the exact counts over random masks -------------
+
+def _mean_case(multicast: bool):
+    """z[m, n] += a[m, k] * b[k, n], M = N = 4, K = 8; the GLB's b reads gated on a zero a. Multicast: the
+    GLB feeds 4 PEs (the M fanout), one MAC each, so each b read serves 4 blocks (a[0..3, k]). Storage
+    child: the GLB loops over n, k2 above an RF whose tile is k1 (2) x m (4): each b read (2 words) is one
+    RF refill serving one block (a[0..3, 2 k2 : 2 k2 + 2])."""
+    p = gemm("g", 4, 4, 8)
+    if multicast:
+        h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(4, 1, "bus"))))
+        nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES),
+                         LevelMap("glb", (("N", 4), ("K", 8)), p.dim_names, ROLES, x=(("M", 4),))))
+    else:
+        h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES), Storage("rf", ROLES)))
+        nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES),
+                         LevelMap("glb", (("N", 4), ("K", 4)), ("N", "K", "M"), ROLES),
+                         LevelMap("rf", (("K", 2), ("M", 4)), ("K", "M", "N"), ROLES)))
+    spec = spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": WEIGHT, "on_zero": [IFMAP]}]}, "t")
+    d = 0.3
+    dense = count_actions(p, h, nest)
+    key = ("glb", WEIGHT, "read")
+    expected = analyze(p, h, nest, dense, spec, {IFMAP: Uniform(d)}).gated.storage[key]
+    rng = np.random.default_rng(1)
+    size = p.elements(IFMAP)
+    samples = []
+    for _ in range(300):
+        m = np.zeros(size, dtype=bool)
+        m[rng.choice(size, Uniform(d).nnz(size), replace=False)] = True
+        samples.append(analyze(p, h, nest, dense, spec, {IFMAP: Actual(m.reshape(4, 8))}).gated.storage[key])
+    arr = np.array(samples)
+    return expected, arr.mean(), arr.std() / np.sqrt(len(arr))
+
+
+def test_uniform_gating_of_reads_serving_one_block_agrees_with_the_mean_over_random_masks():
+    """Each gated read serves one block (a storage child, no reuse, no multicast): the uniform model's
+    expected gated reads, 32 x P(a's 4 x 2 tile empty), agree with the mean of the exact counts over
+    300 random masks of exactly round(0.3 x 32) nonzeros within 4 standard errors."""
+    expected, mean, se = _mean_case(multicast=False)
+    assert abs(mean - expected) <= 4 * se, (expected, mean, se)
+
+
+@pytest.mark.xfail(strict=True, reason="the uniform model gates a multicast read by the per-destination fraction "
+                   "1 - d (32 reads x 0.7 = 22.4 gated) where the event semantics gates it only when all 4 "
+                   "destinations are zero: mean 6.29 +- 0.20 (standard error) over 300 random masks at d = 0.3; "
+                   "the uniform model keeps the per-access expectation (the batch scorer's, bit-equal)")
+def test_uniform_gating_of_multicast_reads_agrees_with_the_mean_over_random_masks():
+    expected, mean, se = _mean_case(multicast=True)
+    assert abs(mean - expected) <= 4 * se, (expected, mean, se)

@@ -19,7 +19,11 @@ counts the same, tests/test_sparse_exact_gating.py):
   only its own new words, so per action effective + gated + skipped words = the words without the
   feature (the choice between "refetch what a gated refill did not bring" and this partition is this one);
 - several features on the same (level, tensor) act in order: the k-th removes the events ineffective
-  under it and under none of the earlier ones.
+  under it and under none of the earlier ones;
+- a compute feature's read-modify-write of the output at the level feeding the compute is the same
+  count with the output as the tensor, the compute as the child (blocks: MACs) and the MAC features'
+  conditions so far as one group (``accelsim.sparse.model.analyze``): an update that reduces several
+  PEs' MACs is ineffective only when all of them are.
 
 :class:`DeadOracle` answers ``accelsim.cost.actions.assemble``'s questions with the ineffective events'
 measures (one hop, one tensor), vectorised over the flattened loops' digit grid: per condition role,
@@ -43,7 +47,7 @@ import numpy as np
 from accelsim.cost.actions import PREFIX, TILE, Analytic
 from accelsim.errors import ConfigError
 from accelsim.loopnest import Flat
-from accelsim.names import DOWN, DOWN_DEST, FILL, IFMAP, READ, WEIGHT
+from accelsim.names import FILL, IFMAP, WEIGHT
 from accelsim.problem import Problem
 from accelsim.sparse.exact import MaskOracle, tile_measure
 from accelsim.sparse.formats import Format
@@ -289,12 +293,14 @@ def per_mac_dead(problem: Problem, role: str, mask: np.ndarray | None, fmt: Form
 
 
 def dead_words(problem: Problem, hierarchy: Any, nest: Any, flat: Flat, role: str, level: int, child: int,
-               groups: list[tuple[str, ...]], models: dict, fmt_of: Any) -> dict[tuple[str, str, str], np.ndarray]:
-    """Per action key of the hop ``level`` -> ``child`` of ``role`` (its read at ``level``, the network words
-    of the fanouts it crosses, the child's fill): [words, metadata words] of the events ineffective under
-    any of ``groups`` (every condition an actual mask in ``models``). Measured on ``role``'s mask in the
-    key's format (``fmt_of(level name)``: the level's for its read and the hops, the child's for its fill)
-    when ``role`` is an actual mask; else the dense words (metadata 0), for the caller to scale."""
+               groups: list[tuple[str, ...]], models: dict, fmt_of: Any,
+               keys: tuple[tuple[str, str, str], ...]) -> dict[tuple[str, str, str], np.ndarray]:
+    """Per action key of ``keys`` (actions of the hop ``level`` -> ``child`` of ``role``: the level's
+    reads, its updates for the output, the network words of the fanouts it crosses, the child's fill):
+    [words, metadata words] of the events ineffective under any of ``groups`` (every condition an
+    actual mask in ``models``). Measured on ``role``'s mask in the key's format (``fmt_of(level name)``:
+    the child's for its fill, else the level's) when ``role`` is an actual mask; else the dense words
+    (metadata 0), for the caller to scale."""
     from accelsim.cost.actions import assemble
     from accelsim.sparse.density import Actual
     from accelsim.sparse.formats import parse_format
@@ -304,7 +310,8 @@ def dead_words(problem: Problem, hierarchy: Any, nest: Any, flat: Flat, role: st
     wb = hierarchy.word_bits
     model = models.get(role)
     actual = isinstance(model, Actual)
-    mask = model.mask if isinstance(model, Actual) else np.ones(tuple(c.size for c in problem.tensor(role).coords), dtype=bool)
+    mask = model.mask if isinstance(model, Actual) else np.ones(tuple(c.size for c in problem.tensor(role).coords),
+                                                                 dtype=bool)
     plain = parse_format("uncompressed", "<dense>", role)
     masks = {c: models[c].mask for g in groups for c in g}
     conds = {c for g in groups for c in g}
@@ -312,23 +319,23 @@ def dead_words(problem: Problem, hierarchy: Any, nest: Any, flat: Flat, role: st
     def fmt(lv: str) -> Format:
         return fmt_of(lv) if actual else plain
 
-    wanted = {names[level]: [(names[level], role, READ)] + [(names[j], role, a) for j in range(level, child)
-                                                             for a in (DOWN, DOWN_DEST)]}
-    if child < n:
-        wanted[names[child]] = [(names[child], role, FILL)]
-    out: dict = {}
+    wanted: dict[str, list] = {}
+    for k in keys:
+        src = names[child] if child < n and k[0] == names[child] and k[2] == FILL else names[level]
+        wanted.setdefault(src, []).append(k)
     if child == n and not any(lp.spatial and lp.level >= level for lp in flat.loops) and conds <= {IFMAP, WEIGHT} \
             and role in (IFMAP, WEIGHT):
         pm = per_mac_dead(problem, role, mask if actual else None, fmt(names[level]), wb, conds, masks)
-        return {k: pm * np.array([1.0, 1.0 / wb]) for k in wanted[names[level]]}
+        return {k: pm * np.array([1.0, 1.0 / wb]) for k in keys}
     hop_cut, block_cut = flat.cut_of(child, role), flat.cut(child)
-    for lv_fmt, keys in wanted.items():
+    out: dict = {}
+    for lv_fmt, ks in wanted.items():
         acts = assemble(problem, hierarchy, nest,
                         DeadOracle(problem, flat, role, mask, fmt(lv_fmt), wb, groups, masks, hop_cut, block_cut), flat)
-        for k in keys:
+        for k in ks:
             v = acts.storage.get(k, acts.network.get(k))
             if v is not None:
-                out[k] = np.asarray(v, dtype=float) * np.array([1.0, 1.0 / wb])
+                out[k] = np.zeros(2) + np.asarray(v, dtype=float) * np.array([1.0, 1.0 / wb])
     return out
 
 

@@ -27,7 +27,9 @@
    metadata is skipped too, unless the spec says ``skipped_metadata: read``: then it is still read, as
    Sparseloop counts an intersection reading the coordinates it skips; a gated one's is always read). At the compute level, MACs where any
    condition operand is zero are gated or skipped, and with them the output's read-modify-write at
-   the level feeding the compute. Tensors are independent, so the expected effective MACs are
+   the level feeding the compute (by the MACs' fraction; event by event, ``gating.dead_words``, when
+   the conditions are actual masks and an update reduces several MACs or the output is an actual mask
+   stored compressed there). Tensors are independent, so the expected effective MACs are
    ``MACs x prod d_c`` exactly; with actual masks for every condition the effective MACs are the exact
    count over the masks (``accelsim.sparse.masks``; a feature on the ifmap alone counts the MACs whose
    ifmap is nonzero, whatever the weight). Several MAC features apply in order: after the k-th, the
@@ -345,29 +347,43 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
 
     macs = mac_steps(pl, problem, models, dense.macs)
     eff, gated_macs, skipped_macs = macs.effective, macs.gated, macs.skipped
+    def move_dead(st: Step, role: str, level: int, child: int, conds: list, tag: tuple) -> None:
+        """An exact feature (every condition an actual mask): the words of the events it makes
+        ineffective (``accelsim.sparse.gating.dead_words`` under the conditions so far, minus what the
+        earlier features of ``tag`` removed)."""
+        actual = isinstance(models.get(role), Actual)
+        keys = (*st.keys_s, *st.keys_n)
+        dead = dead_words(problem, hierarchy, nest, flat, role, level, child, conds, models,
+                          lambda lv: spec.format(lv, role), keys)
+        before = dead_so_far.get(tag, {})
+        dead_so_far[tag] = dead
+        for k in keys:
+            words, meta_words = dead.get(k, np.zeros(2)) - before.get(k, np.zeros(2))
+            if not actual:           # the dead events' dense words x the expected ratio of the format
+                lvi = idx[k[0]]
+                d, m = ratio.get((lvi if k in st.keys_s else pl.net_parent.get((lvi, role), lvi), role), (1.0, 0.0))
+                words, meta_words = words * d, words * m
+            move_words(k, float(words), float(meta_words), st.gate)
+
     groups: dict = {}          # (level index, role) -> the condition tuples of its features so far
-    dead_so_far: dict = {}     # (level index, role) -> the words its exact features removed so far
+    dead_so_far: dict = {}     # (level index, role) or the MACs -> the words its exact features removed so far
+    par_out = pl.net_parent.get((n - 1, OUTPUT_ROLE), 0)      # the level feeding the compute the output
     for i, st in enumerate(pl.steps):
         if st.child is None:
-            move(st.keys_s, st.keys_n, macs.q[i], st.gate)
+            # each read-modify-write serves one MAC (no fanout at or below the level, the output's words
+            # one per element): the MACs' exact fraction; else event by event as a storage feature
+            per_mac = not any(lp.spatial and lp.level >= par_out for lp in flat.loops) and not (
+                isinstance(models.get(OUTPUT_ROLE), Actual) and spec.format(names[par_out], OUTPUT_ROLE).compressed)
+            if per_mac or not (set(st.on) <= {IFMAP, WEIGHT} and all(isinstance(models.get(c), Actual) for c in st.on)):
+                move(st.keys_s, st.keys_n, macs.q[i], st.gate)
+            else:
+                move_dead(st, OUTPUT_ROLE, par_out, n, [st.on], ("mac",))
             continue
         assert st.level is not None and st.role is not None
         g = groups.setdefault((st.level, st.role), [])
         g.append(st.on)
         if all(isinstance(models.get(c), Actual) for on in g for c in on):
-            actual = isinstance(models.get(st.role), Actual)
-            dead = dead_words(problem, hierarchy, nest, flat, st.role, st.level, st.child, g, models,
-                              lambda lv, r=st.role: spec.format(lv, r))
-            before = dead_so_far.get((st.level, st.role), {})
-            dead_so_far[(st.level, st.role)] = dead
-            for k in (*st.keys_s, *st.keys_n):
-                words, meta_words = dead.get(k, np.zeros(2)) - before.get(k, np.zeros(2))
-                if not actual:           # the dead events' dense words x the expected ratio of the format
-                    lvi = idx[k[0]]
-                    d, m = ratio.get((lvi if k in st.keys_s else pl.net_parent.get((lvi, st.role), lvi), st.role),
-                                     (1.0, 0.0))
-                    words, meta_words = words * d, words * m
-                move_words(k, float(words), float(meta_words), st.gate)
+            move_dead(st, st.role, st.level, st.child, g, (st.level, st.role))
             continue
         ext = dim_extents(problem, flat, flat.cut(st.child)) if st.child < n else None
         move(st.keys_s, st.keys_n, step_q(st, problem, ext, models, n), st.gate)
