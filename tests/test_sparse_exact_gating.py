@@ -366,3 +366,18 @@ def test_uniform_gating_of_reads_serving_one_block_agrees_with_the_mean_over_ran
 def test_uniform_gating_of_multicast_reads_agrees_with_the_mean_over_random_masks():
     expected, mean, se = _mean_case(multicast=True)
     assert abs(mean - expected) <= 4 * se, (expected, mean, se)
+
+
+def test_a_grid_too_large_for_exact_gating_is_one_line(monkeypatch):
+    """The blocks' count is checked before they are built: over ``MAX_CELLS``, one ConfigError line naming
+    the layer, the tensor and the count (here the multicast case's a[m, k] blocks: 2 x 2 MACs' a)."""
+    import accelsim.sparse.gating as gating
+    from accelsim.errors import ConfigError
+
+    monkeypatch.setattr(gating, "MAX_CELLS", 3)
+    p, h, nest = _gemm_multicast()
+    spec = spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": WEIGHT, "on_zero": [IFMAP]}]}, "t")
+    with pytest.raises(ConfigError, match=r"^g: exact gating of weight under actual masks walks 4 blocks of its "
+                                          r"conditions \(limit 3\)") as err:
+        analyze(p, h, nest, count_actions(p, h, nest), spec, {IFMAP: Actual(np.ones((2, 2), dtype=bool))})
+    assert "\n" not in str(err.value)

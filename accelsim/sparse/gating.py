@@ -26,11 +26,13 @@ counts the same, tests/test_sparse_exact_gating.py):
   PEs' MACs is ineffective only when all of them are.
 
 :class:`DeadOracle` answers ``accelsim.cost.actions.assemble``'s questions with the ineffective events'
-measures (one hop, one tensor), vectorised over the flattened loops' digit grid: per condition role,
-whether each block's tile holds a nonzero (a separable contraction of the mask with per-axis membership
-matrices), spread over the loops above the event tile, reduced over the loops an event spans; each
-event's tile measured on the tensor's mask (``accelsim.sparse.exact.MaskOracle.boxes``). Its cost grows
-with the loop digits above the hop's tile (every MAC when the child is the compute).
+measures (one hop, one tensor), vectorised over the flattened loops' digit grid, one axis per loop
+above the event tile, never broadcast in memory: per condition role, whether each block's tile holds a
+nonzero (a separable contraction of the mask with per-axis membership matrices), spread over the loops
+of the condition dims, reduced over the loops an event spans; the loops of other dims change no block,
+so they enter as counts (their cells' existence under ceil tiling a factor per dim); each event's tile
+measured on the tensor's mask (``accelsim.sparse.exact.MaskOracle.boxes``). Its memory is the
+conditions' blocks (refused above :data:`MAX_CELLS`).
 :func:`per_mac_dead` is the closed form of the common case where each read serves one MAC (child the
 compute, no spatial loop at or below L, ifmap / weight conditions): counts of MACs over the masks
 (``accelsim.sparse.masks.effective_macs``), no grid.
@@ -52,6 +54,8 @@ from accelsim.problem import Problem
 from accelsim.sparse.exact import MaskOracle, tile_measure
 from accelsim.sparse.formats import Format
 from accelsim.sparse.masks import effective_macs
+
+MAX_CELLS = 1 << 27      # condition blocks the exact gating may walk (their masks' reduction: memory)
 
 
 def _offsets(flat: Flat, positions: list[int]) -> np.ndarray:
@@ -79,13 +83,16 @@ class DeadOracle:
     other role or cut measures zero. ``block_cut``: the child level's cut (its blocks)."""
 
     def __init__(self, problem: Problem, flat: Flat, role: str, mask: np.ndarray, fmt: Format, word_bits: int,
-                 groups: list[tuple[str, ...]], masks: dict[str, np.ndarray], hop_cut: int, block_cut: int):
+                 groups: list[tuple[str, ...]], masks: dict[str, np.ndarray], hop_cut: int, block_cut: int,
+                 cells: dict | None = None):
         self.problem, self.flat, self.role = problem, flat, role
         self.groups, self.masks = groups, masks
         self.hop_cut, self.block_cut = hop_cut, block_cut
         self.measure = MaskOracle(problem, flat, role, mask, fmt, word_bits)
         self.analytic = Analytic(problem, flat)
-        self._cells: dict | None = None
+        self._cells: dict = cells if cells is not None else {}     # the grid, shared by the formats' oracles
+        self._volumes: dict = {}
+        self.support = {d for g in groups for c in g for d in problem.relevant(c)}     # the condition dims
 
     def macs(self) -> Any:
         return np.zeros(2)
@@ -111,7 +118,7 @@ class DeadOracle:
             base = _digits_base(flat, above)
             idx = base[:, None] + _offsets(flat, below)[None, :]
             idx_of[d] = np.where(idx < problem.size(d), idx, -1)
-        t = np.asarray(self.masks[c] != 0, dtype=np.float64)
+        t = np.asarray(self.masks[c] != 0, dtype=np.float32)     # only > 0 matters: sums of 0/1 never cancel
         labels: list[str] = []
         for a, coord in enumerate(tensor.coords):
             dims = [d for d, _ in coord.terms]
@@ -125,56 +132,62 @@ class DeadOracle:
                 v = (v[:, None, :, None] + k * ix[None, :, None, :]).reshape(v.shape[0] * ix.shape[0], -1)
                 ok = (ok[:, None, :, None] & (ix >= 0)[None, :, None, :]).reshape(v.shape)
             ok &= (v >= 0) & (v < coord.size)
-            member = np.zeros((v.shape[0], coord.size))
+            member = np.zeros((v.shape[0], coord.size), dtype=np.float32)
             rows = np.broadcast_to(np.arange(v.shape[0])[:, None], v.shape)
             member[rows[ok], v[ok]] = 1.0
-            t = np.moveaxis(np.tensordot(member, t, axes=([1], [a])), 0, a)
+            t = np.minimum(np.moveaxis(np.tensordot(member, t, axes=([1], [a])), 0, a), 1.0)
             labels += dims
         alive = (t > 0).reshape([idx_of[d].shape[0] for d in labels])
         alive = alive.transpose([labels.index(d) for d in problem.dim_names if d in labels])
         return alive.reshape([idx_of[d].shape[0] if d in labels else 1 for d in problem.dim_names])
 
-    def _cell_grid(self) -> tuple[list[np.ndarray], np.ndarray]:
-        """Over the digits of the loops above the hop's tile (one axis per loop, outermost first): per
-        group, whether the cell's block is ineffective or the cell has no point; and whether it has one."""
-        if self._cells is not None:
+    def _cell_grid(self) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+        """Over the digits of the loops above the hop's tile (one axis per loop, outermost first, size 1
+        where the value does not depend on the loop: nothing is broadcast in memory): per group, whether
+        the cell's block is ineffective or the cell has no point, over the axes of the condition dims
+        (``self.support``) alone; and per dim whether the cell's start is inside it (ceil tiling; a dim
+        without overshoot is left out: always inside)."""
+        if self._cells:
             return self._cells["dead"], self._cells["exists"]
         problem, flat, bc, cut = self.problem, self.flat, self.block_cut, self.hop_cut
         loops = flat.loops
         dims = problem.dim_names
-        above = {d: [i for i in range(bc) if loops[i].dim == d] for d in dims}
-        run = {d: math.prod(lp.factor for lp in loops[bc:] if lp.dim == d) for d in dims}
-        valid = np.ones([1] * len(dims), dtype=bool)
-        for j, d in enumerate(dims):      # a block exists when its start is inside the dim
-            n_d = math.prod(loops[i].factor for i in above[d])
-            shape = [1] * len(dims)
-            shape[j] = n_d
-            valid = valid & (np.arange(n_d) * run[d] < problem.size(d)).reshape(shape)
+        size = math.prod(loops[i].factor for i in range(bc) if loops[i].dim in self.support)
+        if size > MAX_CELLS:
+            raise ConfigError(f"{problem.name}: exact gating of {self.role} under actual masks walks {size:,} blocks "
+                              f"of its conditions (limit {MAX_CELLS:,}): give a condition a uniform density, or a "
+                              f"smaller layer")
+        exists: dict[str, np.ndarray] = {}
+        for d in dims:
+            pos = [i for i in range(cut) if loops[i].dim == d]
+            base = _digits_base(flat, pos)
+            if base.max() >= problem.size(d):
+                shape = [1] * cut
+                for i in pos:
+                    shape[i] = loops[i].factor
+                exists[d] = (base < problem.size(d)).reshape(shape)
+        inside = np.ones([1] * cut, dtype=bool)
+        for d, e in exists.items():
+            if d in self.support:
+                inside = inside & e
         alive = {c: self._alive(c) for c in sorted({c for g in self.groups for c in g})}
-        # per dim tile index -> its loops' digits, then every loop axis in position order
-        split = [loops[i].factor for d in dims for i in above[d]]
+        above = {d: [i for i in range(bc) if loops[i].dim == d] for d in dims}
         order = [i for d in dims for i in above[d]]
         perm = [order.index(i) for i in range(bc)]
-        pad = [1] * (cut - bc)
 
         def spread(arr: np.ndarray) -> np.ndarray:
-            full = np.broadcast_to(arr, [math.prod(loops[i].factor for i in above[d]) for d in dims])
-            return full.reshape(split).transpose(perm).reshape([loops[i].factor for i in range(bc)] + pad)
+            """Per-dim tile indices (size 1: independent) -> one axis per loop above the hop's tile."""
+            split = [(loops[i].factor if arr.shape[j] > 1 else 1) for j, d in enumerate(dims) for i in above[d]]
+            out = arr.reshape(split).transpose(perm)
+            return out[(...,) + (None,) * (cut - bc)]
 
-        exists = np.ones([1] * cut, dtype=bool)
-        for d in dims:                    # a cell exists when its start is inside every dim
-            pos = [i for i in range(cut) if loops[i].dim == d]
-            shape = [1] * cut
-            for i in pos:
-                shape[i] = loops[i].factor
-            exists = exists & (_digits_base(flat, pos) < problem.size(d)).reshape(shape)
         dead = []
         for g in self.groups:
-            block_dead = ~valid
+            block_dead = np.zeros([1] * len(dims), dtype=bool)
             for c in g:
                 block_dead = block_dead | ~alive[c]
-            dead.append(spread(block_dead) | ~exists)
-        self._cells = {"dead": dead, "exists": exists}
+            dead.append(spread(block_dead) | ~inside)
+        self._cells.update(dead=dead, exists=exists)
         return dead, exists
 
     # ---- the events -----------------------------------------------------------------------------
@@ -182,22 +195,53 @@ class DeadOracle:
     def volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> Any:
         if role != self.role or cut != self.hop_cut:
             return np.zeros(2), np.zeros(2)
+        key = (instance, streamed)
+        if key not in self._volumes:
+            self._volumes[key] = self._volume(cut, instance, streamed)
+        return self._volumes[key]
+
+    def _volume(self, cut: int, instance: frozenset[int], streamed: bool) -> Any:
+        """Events = digit tuples of the prefix loops; an event counts when it has a point and all its cells
+        (over the spanned loops) are ineffective. The cells' existence factors over dims, so the count is
+        a product of one factor over the condition dims' axes and one per other dim with overshoot (a cell
+        of a dim outside the conditions changes no block: ``all`` over it keeps the block's value, ``any``
+        of its existence is its own factor); each factor is summed over the prefix loops the tensor's
+        tile does not depend on before the words are weighed."""
+        role = self.role
         loops = self.flat.loops
         loop_roles, slide = self.analytic.roles(role, cut, instance, streamed)
         prefix = [i for i in range(cut) if loop_roles[i] == PREFIX]
-        spanned = tuple(i for i in range(cut) if loop_roles[i] != PREFIX)
+        spanned = [i for i in range(cut) if loop_roles[i] != PREFIX]
         dead_g, exists = self._cell_grid()
-        full = [loops[i].factor for i in range(cut)]
-        dead = np.zeros([loops[i].factor for i in prefix], dtype=bool)
-        for dg in dead_g:
-            dead = dead | np.broadcast_to(dg, full).all(axis=spanned)
-        counted = dead & np.broadcast_to(exists, full).any(axis=spanned)
-        if not counted.any():
+        dead = np.zeros([1] * cut, dtype=bool)
+        for dg in dead_g:       # an event is ineffective when all its cells are (reduce only real axes)
+            dead = dead | dg.all(axis=tuple(i for i in spanned if dg.shape[i] > 1), keepdims=True)
+        factors = [dead]        # [the condition dims' factor, then one per other dim with overshoot]
+        owner: dict[str, int] = {}
+        for d, e in exists.items():
+            ex = np.asarray(e.any(axis=tuple(i for i in spanned if e.shape[i] > 1), keepdims=True))
+            if d in self.support:
+                factors[0] = factors[0] & ex
+            else:
+                owner[d] = len(factors)
+                factors.append(ex)
+        factors = [f.reshape([f.shape[i] for i in prefix]).astype(np.float64) for f in factors]   # counts < 2^53
+        if not factors[0].any():
             return np.zeros(2), np.zeros(2)
         cur, ovl = self._event_measures(loop_roles, slide, prefix)
-        tot = (counted[..., None] * cur).reshape(-1, 2).sum(axis=0)
-        kept = (counted[..., None] * ovl).reshape(-1, 2).sum(axis=0)
-        return tot, kept
+        for j, i in enumerate(prefix):
+            if cur.shape[j] > 1:
+                continue
+            k = owner.get(loops[i].dim, 0)      # the one factor that varies along the loop (if any)
+            factors[k] = factors[k].sum(axis=j, keepdims=True) if factors[k].shape[j] > 1 else factors[k] * loops[i].factor
+        per_tile = factors[0]
+        for f in factors[1:]:
+            per_tile = per_tile * f
+        for j in range(per_tile.ndim):
+            if per_tile.shape[j] == 1 and cur.shape[j] > 1:     # the same count for every tile along it
+                cur, ovl = cur.sum(axis=j, keepdims=True), ovl.sum(axis=j, keepdims=True)
+        axes = list(range(per_tile.ndim))
+        return np.tensordot(per_tile, cur, axes=(axes, axes)), np.tensordot(per_tile, ovl, axes=(axes, axes))
 
     def _event_measures(self, loop_roles: list[int], slide: int, prefix: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Per event (one axis per prefix loop, 1 where the tile does not depend on it) its tile's
@@ -329,9 +373,13 @@ def dead_words(problem: Problem, hierarchy: Any, nest: Any, flat: Flat, role: st
         return {k: pm * np.array([1.0, 1.0 / wb]) for k in keys}
     hop_cut, block_cut = flat.cut_of(child, role), flat.cut(child)
     out: dict = {}
+    cells: dict = {}
+    by_fmt: dict[Format, list] = {}
     for lv_fmt, ks in wanted.items():
+        by_fmt.setdefault(fmt(lv_fmt), []).extend(ks)
+    for f, ks in by_fmt.items():
         acts = assemble(problem, hierarchy, nest,
-                        DeadOracle(problem, flat, role, mask, fmt(lv_fmt), wb, groups, masks, hop_cut, block_cut), flat)
+                        DeadOracle(problem, flat, role, mask, f, wb, groups, masks, hop_cut, block_cut, cells), flat)
         for k in ks:
             v = acts.storage.get(k, acts.network.get(k))
             if v is not None:
@@ -339,4 +387,4 @@ def dead_words(problem: Problem, hierarchy: Any, nest: Any, flat: Flat, role: st
     return out
 
 
-__all__ = ["DeadOracle", "dead_words", "per_mac_dead"]
+__all__ = ["MAX_CELLS", "DeadOracle", "dead_words", "per_mac_dead"]
