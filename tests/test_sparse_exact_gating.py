@@ -92,7 +92,8 @@ def truth(problem, hierarchy, nest, role, mask, fmt, level, child, groups, masks
     return out
 
 
-def _check(problem, hierarchy, nest, role, level, child, conds_list, kind, fmts, r_model, cond_masks):
+def _check(problem, hierarchy, nest, role, level, child, conds_list, kind, fmts, r_model, cond_masks,
+           meta_read=False):
     """analyze's words against the interpreter on every key of the hop (the child's fill measured in
     the child's format, the read and the hops in the level's)."""
     names = [lm.level for lm in nest.levels]
@@ -100,7 +101,7 @@ def _check(problem, hierarchy, nest, role, level, child, conds_list, kind, fmts,
     formats = {names[level]: {role: fmts[0]}}
     if child < n:
         formats[names[child]] = {role: fmts[1]}
-    doc = {"name": "t", "formats": formats,
+    doc = {"name": "t", "formats": formats, "skipped_metadata": "read" if meta_read else "skip",
            kind: [{"level": names[level], "tensor": role, "on_zero": list(on)} for on in conds_list]}
     spec = spec_from_dict(doc, "t")
     models = {c: Actual(m) for c, m in cond_masks.items()}
@@ -119,13 +120,13 @@ def _check(problem, hierarchy, nest, role, level, child, conds_list, kind, fmts,
         by_fmt[names[lv_i]] = truth(problem, hierarchy, nest, role, rmask, f, level, child, conds_list,
                                     {c: m for c, m in cond_masks.items()})
     truths = {k: by_fmt[names[child] if k[2] == "fill" else names[level]][k] for k in by_fmt[names[level]]}
-    return _compare(sa, truths, kind, wb)
+    return _compare(sa, truths, kind, wb, meta_read)
 
 
-def _compare(sa, truths, kind, wb):
+def _compare(sa, truths, kind, wb, meta_read=False):
     """Each key's data / metadata / gated / skipped words against the interpreter's (all events, the
     ineffective ones): the ineffective words leave the data for the gated (metadata still read) or the
-    skipped (with their metadata)."""
+    skipped (with their metadata, unless ``skipped_metadata: read``)."""
     for k, (total, ineff) in truths.items():
         words, meta = total[0] - ineff[0], total[1] / wb
         tab = "storage" if k[2] in ("read", "fill", "update") else "network"
@@ -135,6 +136,9 @@ def _compare(sa, truths, kind, wb):
         if kind == "gate":
             assert getattr(sa.gated, tab).get(k, 0.0) == pytest.approx(ineff[0], abs=1e-6), k
             assert got_m == pytest.approx(meta, abs=1e-6), k
+        elif meta_read:
+            assert got_m == pytest.approx(meta, abs=1e-6), k
+            assert getattr(sa.skipped, tab).get(k, 0.0) == pytest.approx(ineff[0], abs=1e-6), k
         else:
             assert got_m == pytest.approx(meta - ineff[1] / wb, abs=1e-6), k
             assert getattr(sa.skipped, tab).get(k, 0.0) == pytest.approx(ineff[0] + ineff[1] / wb, abs=1e-6), k
@@ -181,7 +185,8 @@ def test_gating_on_actual_masks_equals_the_interpreter_on_any_hierarchy(data):
     if role in cond_masks and not isinstance(r_model, np.ndarray):
         cond_masks[role] = masks[role]
         r_model = masks[role]            # a condition on the tensor itself: its mask is the condition's
-    assert _check(problem, hierarchy, nest, role, level, child, conds, kind, fmts, r_model, cond_masks)
+    assert _check(problem, hierarchy, nest, role, level, child, conds, kind, fmts, r_model, cond_masks,
+                  data.draw(st.booleans()))
 
 
 @SETTINGS
@@ -206,7 +211,8 @@ def test_gating_on_actual_masks_equals_the_interpreter_on_fixed_shape_mappings(d
     if role in cond_masks and not isinstance(r_model, np.ndarray):
         cond_masks[role] = masks[role]
         r_model = masks[role]
-    assert _check(problem, h, nest, role, level, child, conds, kind, fmts, r_model, cond_masks)
+    assert _check(problem, h, nest, role, level, child, conds, kind, fmts, r_model, cond_masks,
+                  data.draw(st.booleans()))
 
 
 @SETTINGS
@@ -242,12 +248,14 @@ def test_mac_features_output_read_modify_write_on_actual_masks_equals_the_interp
     else:
         fmt_doc, models[PSUM] = "uncompressed", Uniform(0.5)
         pmask = np.ones(masks[PSUM].shape, dtype=bool)
+    meta_read = data.draw(st.booleans())
     spec = spec_from_dict({"name": "t", "formats": {names[par]: {PSUM: fmt_doc}},
+                           "skipped_metadata": "read" if meta_read else "skip",
                            kind: [{"level": "mac", "on_zero": on} for on in feats]}, "t")
     sa = analyze(problem, hierarchy, nest, count_actions(problem, hierarchy, nest), spec, models)
     union = tuple(sorted({c for on in feats for c in on}))
     truths = truth(problem, hierarchy, nest, PSUM, pmask, spec.format(names[par], PSUM), par, n, [union], masks)
-    assert _compare(sa, truths, kind, hierarchy.word_bits)
+    assert _compare(sa, truths, kind, hierarchy.word_bits, meta_read)
 
 
 # ---- hand-counted cases ------------------------------------------------------------------------------

@@ -341,6 +341,8 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
         table[k] -= words
         if gate:
             g_tab[k] = g_tab.get(k, 0.0) + words
+        elif spec.skipped_metadata == META_READ:      # the skipped access's metadata is still read
+            s_tab[k] = s_tab.get(k, 0.0) + words
         else:
             meta[k] -= meta_words
             s_tab[k] = s_tab.get(k, 0.0) + words + meta_words
