@@ -12,8 +12,12 @@ Legality (``loopnest.problems_of``) is enforced here, not hoped for: slots a lev
 a fanout's ``unsplit_x`` / ``unsplit_y`` bans stay 1; a nest whose tiles overflow a capacity group is
 repaired by halving a factor inside the overflowing tile (innermost levels first; the backing store
 absorbs the rest) and dropped if that does not make it fit. Every nest :class:`NestSpace` returns
-passes ``problems_of`` (tests/test_nest_search.py). Randomness comes in as arrays of uniforms from
-the caller's ``numpy.random.Generator``: same seed, same nests.
+passes ``problems_of`` (tests/test_nest_search.py), except that with ``cap_scale`` (a sparse
+search) a kept tile counts its dense words x its (level, role) scale, a lower bound of its
+compressed words per dense word (``mapper.sparse_batch.NestSparseBatch.cap_scale``): nests that fit
+only compressed are proposed, and the caller keeps those whose exact compressed tiles fit.
+Randomness comes in as arrays of uniforms from the caller's ``numpy.random.Generator``: same seed,
+same nests.
 """
 
 from __future__ import annotations

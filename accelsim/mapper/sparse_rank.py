@@ -76,10 +76,12 @@ def search_sparse(layer, arch, dataflow, spec, sparse_spec, models):
 
 
 def rerank_nests(problem, hierarchy, candidates: tuple, objective: str, spec, models, table):
-    """Level-list hierarchies: the candidate nest (the general mapper's shortlist and the named one)
-    with the best sparse objective, on the sparse energy and the sparse latency bound
-    (``accelsim.sparse.view``), among those whose compressed tiles fit (``capacity_problems``); the
-    first best wins. ConfigError when none fits, naming the first overflow."""
+    """Level-list hierarchies where the sparse search does not apply (``sparse_batch.unsupported``:
+    actual masks; otherwise ``nest_search.search_nest(sparse=...)`` searches with sparsity): the
+    candidate nest (the general mapper's shortlist and the named one) with the best sparse objective,
+    on the sparse energy and the sparse latency bound (``accelsim.sparse.view``), among those whose
+    compressed tiles fit (``capacity_problems``); the first best wins. ConfigError when none fits,
+    naming the first overflow."""
     from accelsim.cost.actions import count_actions
     from accelsim.sparse.view import sparse_view
 
