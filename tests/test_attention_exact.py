@@ -110,7 +110,10 @@ def test_flat_head_granularity_falls_back_to_rows():
     row, 50 words: 6 rows of 8 queries); rows given that do not fit are one line."""
     s = AttentionShape(1, 1, 8, 8, 2, 2)
     res = DATAFLOWS["flat"](small_arch(50, flat=FlatSetting("head", None, ())), s)
-    assert (res.plan.rows, res.plan.granularity) == (6, "row")
+    assert (res.plan.rows, res.plan.granularity) == (6, "head")       # what was asked; the fallback said
+    assert res.plan.fallback.startswith("head granularity: a head's 8 query rows need 64 words on chip")
+    res = DATAFLOWS["flat"](small_arch(None, flat=FlatSetting("row", 9, ())), s)     # rows >= M: still "row"
+    assert (res.plan.rows, res.plan.granularity, res.plan.fallback) == (8, "row", "")
     with pytest.raises(ConfigError, match="7 rows need 56 words, the buffer holds 50") as e:
         DATAFLOWS["flat"](small_arch(50, flat=FlatSetting("row", 7, ())), s)
     assert "\n" not in str(e.value)

@@ -13,7 +13,8 @@ Per node (one kernel, layer by layer: inputs from DRAM, output to DRAM), an acti
   (``accelsim.vector_ops``), its words streamed once; cycles: the same bound (``bound_parts``: the
   unit's ops over its lanes, every level's and network's bandwidth);
 - the attention is the chosen dataflow's result (its own phases, each bounded by ``bound_parts``),
-  its einsums under the GEMMs' mapping.
+  its einsums under the GEMMs' mapping; an imported attention's ``fused`` ops (scale, mask add) are
+  added after it (:func:`_with_fused`).
 Nodes run in sequence. Energy: the nodes' action tables added (``cost.actions.add_actions``) and
 priced once by ``cost.energy.energy_of`` with the hierarchy's table (``energy``); per node the same
 sum over its own table.
@@ -28,10 +29,10 @@ from dataclasses import dataclass, replace
 from math import ceil
 
 from accelsim.attention.cascade import AttentionShape
-from accelsim.attention.model import Machine, evaluate, machine
+from accelsim.attention.model import Machine, Plan, evaluate, machine
 from accelsim.attention.movement import dram_words, gemm_actions, named_nests, vector_actions
 from accelsim.attention.transformer import Node, TransformerSpec, network
-from accelsim.cost.actions import Actions, add_actions
+from accelsim.cost.actions import Actions, add_actions, streamed_actions
 from accelsim.cost.bound import COMPUTE_PART, bound_parts
 from accelsim.cost.energy import EnergyBreakdown, energy_of
 from accelsim.energy_table import table_for
@@ -55,6 +56,7 @@ class NodeResult:
     actions: Actions | None = None
     ideal_cycles: int = 0        # GEMMs: the ideal cost (compulsory words, every unit busy); others: cycles
     energy_pj: float = 0.0
+    plan: Plan | None = None     # an attention node's tiling (``model.Plan``): what the dataflow used
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,10 @@ def _node(m: Machine, h: Hierarchy, node: Node, dataflow: str, nest_of, cache: d
             r = evaluate(h, w, dataflow, nest_of)
             cache[key] = (r, r.actions)
         r, acts = cache[key]
-        return NodeResult(node.name, f"attention[{dataflow}]", r.macs, r.ops, r.dram_words, r.cycles, r.limit,
-                          r.busy(), acts, r.cycles)
+        if not node.fused:
+            return NodeResult(node.name, f"attention[{dataflow}]", r.macs, r.ops, r.dram_words, r.cycles, r.limit,
+                              r.busy(), acts, r.cycles, plan=_tiled(r))
+        return _with_fused(m, h, node, r, acts, dataflow)
     if isinstance(w, Problem):
         if key not in cache:
             acts = gemm_actions(w, h, nest_of(w))
@@ -139,6 +143,34 @@ def _node(m: Machine, h: Hierarchy, node: Node, dataflow: str, nest_of, cache: d
     busy, limit = _busy(acts, h, m)
     return NodeResult(node.name, w.op, 0, {(m.vector, w.op): w.ops}, dram_words(acts, h), busy[limit], limit, busy,
                       acts, busy[limit])
+
+
+def _tiled(r) -> Plan | None:
+    """The fused dataflows' tiling (FLAT-style, FuseMax-style); unfused runs whole kernels: None."""
+    return None if r.dataflow == "unfused" else r.plan
+
+
+def _with_fused(m: Machine, h: Hierarchy, node: Node, r, acts: Actions, dataflow: str) -> NodeResult:
+    """An attention node with ``fused`` ops on its scores (an ONNX export's scale and mask add): each op
+    once per score on the non-MAC unit, its inputs other than the scores ``S`` read from DRAM once at
+    their own size (the mask; the scale's one word), the scores staying on chip; its action table
+    (``cost.actions.streamed_actions``) added to the dataflow's, its bound cycles after the
+    dataflow's (not overlapped: an upper bound)."""
+    extra = []
+    for f in node.fused:
+        words = sum(n for t, n in f.reads().items() if t != "S")
+        extra.append(streamed_actions(h, words, 0, {f.op: f.ops}))
+    more = add_actions(extra)
+    busy_more, _ = _busy(more, h, m)
+    busy = dict(r.busy())
+    for k, v in busy_more.items():
+        busy[k] = busy.get(k, 0) + v
+    ops = dict(r.ops)
+    for k, v in more.ops.items():
+        ops[k] = ops.get(k, 0) + v
+    cycles = r.cycles + max(busy_more.values(), default=0)
+    return NodeResult(node.name, f"attention[{dataflow}]", r.macs, ops, r.dram_words + dram_words(more, h), cycles,
+                      max(sorted(busy), key=lambda k: busy[k]), busy, add_actions([acts, more]), cycles, plan=_tiled(r))
 
 
 def searched_nests(h: Hierarchy, search):

@@ -106,7 +106,14 @@ class Plan:
     onchip: tuple[str, ...] = ("Q", "K", "V", "O")
     pass_rows: int = 1
     pass_cols: int = 1
-    granularity: str = "row"
+    granularity: str = "row"     # the granularity asked for (FLAT's setting); ``fallback`` says when not kept
+    fallback: str = ""           # why the plan is not what the setting asked ("" when it is)
+
+    def describe(self) -> dict:
+        """The plan as printed and in ``--json``: rows per tile, key tile, residency, placement, passes."""
+        return {"granularity": self.granularity, "rows_per_tile": self.rows, "key_tile": self.tile,
+                "kv_resident": self.kv_resident, "buffer_words": self.buffer_words, "onchip": list(self.onchip),
+                "pass_rows": self.pass_rows, "pass_cols": self.pass_cols, "fallback": self.fallback}
 
 
 @dataclass(frozen=True)
@@ -263,7 +270,8 @@ def unfused(h: Hierarchy, s: AttentionShape, nest_of: NestOf | None = None) -> R
 def _flat_plan(m: Machine, s: AttentionShape, setting: FlatSetting) -> Plan:
     """FLAT's tile (module docstring): per query row its L scores plus its Q and O rows where the buffer
     holds them; beside the rows, the on-chip K/V of the head (resident) or of one key tile (streamed
-    once per row tile); head granularity takes all M rows when they fit, else the most rows that do."""
+    once per row tile); head granularity takes all M rows when they fit, else the most rows that do
+    (``Plan.fallback`` says so; ``Plan.granularity`` is the setting's)."""
     on = setting.onchip
     per_row = s.keys + (s.e if "Q" in on else 0) + (s.f if "O" in on else 0)
     kv_width = (s.e if "K" in on else 0) + (s.f if "V" in on else 0)
@@ -274,21 +282,25 @@ def _flat_plan(m: Machine, s: AttentionShape, setting: FlatSetting) -> Plan:
     if want is not None:
         want = min(want, s.queries)
         if m.buffer_words is None or m.buffer_words - kv_all >= per_row * want:
-            return _flat_tile(m, setting, want, tile, True, per_row, kv_all, s.queries)
+            return _flat_tile(m, setting, want, tile, True, per_row, kv_all)
         if m.buffer_words - kv_stream >= per_row * want:
-            return _flat_tile(m, setting, want, tile, False, per_row, kv_stream, s.queries)
+            return _flat_tile(m, setting, want, tile, False, per_row, kv_stream)
         if setting.granularity == "row":
             raise CapacityError(f"{m.name}: {what}: {want:,} rows need {per_row * want + kv_stream:,} words, "
                                 f"the buffer holds {m.buffer_words:,}")
+    note = ""
+    if want is not None:        # head granularity whose scores do not fit: row tiles, said so
+        note = (f"head granularity: a head's {want:,} query rows need {per_row * want + kv_stream:,} words on "
+                f"chip, the buffer holds {m.buffer_words:,}; row tiles of the most rows that fit")
     if m.buffer_words is None or m.buffer_words - kv_all >= per_row:
-        return _flat_tile(m, setting, _rows(m, s, per_row, kv_all, what), tile, True, per_row, kv_all, s.queries)
-    return _flat_tile(m, setting, _rows(m, s, per_row, kv_stream, what), tile, False, per_row, kv_stream, s.queries)
+        return _flat_tile(m, setting, _rows(m, s, per_row, kv_all, what), tile, True, per_row, kv_all, note)
+    return _flat_tile(m, setting, _rows(m, s, per_row, kv_stream, what), tile, False, per_row, kv_stream, note)
 
 
 def _flat_tile(m: Machine, setting: FlatSetting, rows: int, tile: int, resident: bool, per_row: int,
-               fixed: int, queries: int) -> Plan:
+               fixed: int, fallback: str = "") -> Plan:
     return Plan(rows, tile, resident, rows * per_row + fixed, setting.onchip, m.array_y, m.array_x,
-                "head" if rows == queries else "row")
+                setting.granularity, fallback)
 
 
 def _flat_dram(s: AttentionShape, plan: Plan) -> dict:

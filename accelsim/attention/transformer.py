@@ -82,6 +82,8 @@ class Node:
     name: str
     work: Problem | VectorOp | AttentionShape
     inputs: tuple[str, ...]
+    fused: tuple[VectorOp, ...] = ()     # an attention's ops on its scores before the softmax (an ONNX
+                                         # export's scale and mask add: ``attention.onnx_import``)
 
 
 def _norm(p: str, t: int, d: int, x: str) -> list[Node]:

@@ -41,6 +41,8 @@ def summary(result) -> dict:
         r["cycles"] += n.cycles
         r["ideal_cycles"] += n.ideal_cycles
         r["energy_pj"] += n.energy_pj
+        if n.plan is not None:
+            r["plan"] = n.plan.describe()
     sp = result.spec
     doc = {"schema": "accelsim.transformer/1", "arch": m.name, "workload": result.name,
            "dataflow": result.dataflow, "gemm_mapping": result.mapping}
@@ -72,6 +74,9 @@ def table(doc: dict, word_bits: int) -> str:
         lines.append(f"{r['node']:12} {r['kind']:20} {r['macs']:>14,} {r['ops']:>13,} "
                      f"{r['dram_words'] * word_bits / 8e6:9.2f} {r['cycles']:>11,} {r['energy_pj'] / 1e6:11,.2f} "
                      f"{r['limit']}")
+    for r in doc["nodes"]:
+        if "plan" in r:
+            lines.append(plan_line(r["node"], r["plan"]))
     tail = f"total: {doc['macs']:,} MACs, {doc['dram_words'] * word_bits / 8e9:.4f} GB DRAM, {doc['cycles']:,} cycles"
     if "latency_ms" in doc:
         tail += f" = {doc['latency_ms']:.4f} ms"
@@ -83,6 +88,20 @@ def table(doc: dict, word_bits: int) -> str:
         parts = ", ".join(f"{c} {pj / 1e6:,.2f}" for c, pj in doc["energy_pj_by_component"].items())
         lines.append(f"energy: {doc['energy_pj'] / 1e6:,.3f} uJ ({parts} uJ)")
     return "\n".join(lines)
+
+
+def plan_line(node: str, p: dict) -> str:
+    """One line: the tiling an attention node's dataflow used (``model.Plan.describe``) and, when it is
+    not what the FLAT setting asked, why."""
+    on = ", ".join(p["onchip"]) or "none"
+    kv = ("off chip (streamed per array pass)" if not {"K", "V"} & set(p["onchip"]) else
+          "resident per head" if p["kv_resident"] else "streamed per row tile")
+    line = (f"{node} plan: granularity {p['granularity']}, {p['rows_per_tile']:,} query rows per tile, key tile "
+            f"{p['key_tile']:,}, K/V {kv}, "
+            f"on chip: {on} (+ the scores), {p['buffer_words']:,} words")
+    if len(p["onchip"]) < 4:            # the off-chip tensors stream once per array pass
+        line += f", array passes {p['pass_rows']:,} x {p['pass_cols']:,}"
+    return line + (f"; fallback: {p['fallback']}" if p["fallback"] else "")
 
 
 def run_attention(args: argparse.Namespace) -> int:

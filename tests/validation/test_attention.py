@@ -239,7 +239,8 @@ def test_flat_at_longer_sequences_against_the_artifact(length):
     traffic, seconds = ARTIFACT_FLAT_LONG[length]
     unit = 64 * 12 * length * 64
     assert r.dram_words == (3 * length // 256 + 1) * unit
-    assert r.plan.granularity == "row"
+    assert (r.plan.granularity, r.plan.rows) == ("head", 8_388_608 // length)    # asked head; rows of L words fit
+    assert r.plan.fallback.startswith(f"head granularity: a head's {length:,} query rows need")
     spilled = 7 * 64 * 12 * length * length * 2 / 129
     print(f"\nL = {length}: {r.dram_bytes(16):,} B + spilled {spilled:,.1f} B vs the artifact's {traffic:,.1f} B; "
           f"{r.seconds():.16f} s vs {seconds:.16f} s")
