@@ -1,4 +1,4 @@
-"""Cost-model evaluations per second on one core: plain Python, the numba kernel per call, the batch kernel.
+"""Cost-model evaluations per second on one core: plain Python, the numba twin per call, the batch kernel.
 
     python benchmarks/bench_eval.py            # full: 10,000 mappings, more repetitions, cold compile
     python benchmarks/bench_eval.py --quick    # fewer repetitions, no cold-compile subprocess
@@ -9,9 +9,8 @@ Paths (all single-threaded):
 
 - python:       accelsim.cost.counts.count(layer, m), one mapping per call
 - numba:        accelsim.cost.fast.count_fast(layer, m), one mapping per call (encoding included)
-- batch:        accelsim.cost.fast.FixedBatch(layer, arch).rows on the pre-encoded batch (the general
-                kernel over hierarchy.from_arch(arch); the nests built from the arrays included)
-- batch_scored: rows + energy + cycles (FixedBatch: what a search scores with)
+- batch:        accelsim.cost.fast.count_batch on the pre-encoded batch
+- batch_scored: count_batch + energy_batch + latency_bound_batch (what a search scores with)
 
 Each path is timed with time.perf_counter over several rounds (every round runs each path once, so
 all paths share the machine's load over time); ``evals_per_second`` is the median run's rate,
@@ -134,31 +133,34 @@ def run(quick: bool) -> dict:
     from accelsim.arch import load_arch
     from accelsim.cost.counts import count
     from accelsim.cost.encode import encode_batch
-    from accelsim.cost.fast import FixedBatch, count_fast
+    from accelsim.cost.fast import count_batch, count_fast, energy_batch, latency_bound_batch
     from workloads import zoo
 
     layer = zoo.get(LAYER[0]).layers[LAYER[1]]
     arch = load_arch(ARCH)
     mappings = random_legal_mappings(layer, arch, N_MAPPINGS)
-    _, batch = encode_batch(layer, mappings)
-    fixed = FixedBatch(layer, arch)
+    lay, batch = encode_batch(layer, mappings)
 
     t = time.perf_counter()
     count_fast(layer, mappings[0])                     # compile, or load the numba cache
     first_call = time.perf_counter() - t
-    fixed.rows(batch)
+    count_batch(lay, batch)
 
     n_py, n_fast = (200, 2000) if quick else (500, N_MAPPINGS)
     rounds = 5 if quick else 11
+    dram_wpc, glb_wpc = arch.dram_words_per_cycle, arch.glb.bandwidth_words_per_cycle
+    from noc.registry import bandwidth_bound
+
+    noc = bandwidth_bound(arch)
 
     def scored():
-        rows = fixed.rows(batch)
-        return fixed.energy(rows), fixed.cycles(rows)
+        rows = count_batch(lay, batch)
+        return energy_batch(rows, arch), latency_bound_batch(rows, dram_wpc, glb_wpc, noc)
 
     paths = _time_rounds({
         "python": (lambda: [count(layer, m) for m in mappings[:n_py]], n_py),
         "numba": (lambda: [count_fast(layer, m) for m in mappings[:n_fast]], n_fast),
-        "batch": (lambda: fixed.rows(batch), N_MAPPINGS),
+        "batch": (lambda: count_batch(lay, batch), N_MAPPINGS),
         "batch_scored": (scored, N_MAPPINGS),
     }, rounds)
     for p in paths.values():             # load-independent: both measured in the same rounds

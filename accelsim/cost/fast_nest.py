@@ -9,8 +9,8 @@ The kernel follows ``cost.actions`` step by step: it flattens each nest (factor-
 spans from the inside out), applies the counting rules of :func:`cost.actions.assemble` hop by hop,
 and answers the oracle's two questions in closed form: a volume is, for each dim not indexing the
 tensor, the distinct digit tuples of its kept loops (``lattice.count_tuples``), times the plain
-axes' sizes, times each coupled axis' sum over its tiles (``cost.axis_sums._axis_sums``, once
-the fixed-shape kernel's tile sum, whose arguments here come from the coupled axis' two terms). A coupled axis
+axes' sizes, times each coupled axis' sum over its tiles (``cost.fast._axis_sums``, the fixed-shape
+kernel's tile sum, whose arguments here come from the coupled axis' two terms). A coupled axis
 whose tiles are not contiguous (a fanout splitting a dim whose inner loop sits at a level the tensor
 bypasses: ``Analytic``'s explicit-set path) is not computed by the kernel: the row is flagged and
 :func:`count_nests` fills it from ``count_actions`` (exact, slower); ``fallback`` counts them.
@@ -37,7 +37,7 @@ import numpy as np
 from numba import njit
 
 from accelsim.cost.actions import count_actions
-from accelsim.cost.axis_sums import _axis_sums
+from accelsim.cost.fast import _axis_sums
 from accelsim.cost.nest_arrays import (
     C_D1,
     C_D2,

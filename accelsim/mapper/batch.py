@@ -1,6 +1,6 @@
 """Proposals and local moves as arrays: thousands of candidate mappings per NumPy call, scored by
-the numba cost kernel (accelsim.cost.fast: the general kernel over the arch's level list). The
-array twin of space.py; every mapping it emits satisfies accelsim.legality.problems_of (tested).
+the numba cost kernel (accelsim.cost.fast). The array twin of space.py; every mapping it emits
+satisfies accelsim.legality.problems_of (tested).
 
 Shapes: factors (B, 5, 8) over LEVELS x DIMS, orders (B, 3, 8), keep flags (B, 3).
 """

@@ -139,6 +139,16 @@ def _objective_sparse(scorer, counts, cand, objective: str):
     return OBJECTIVES[objective](energy, cycles), energy, cycles
 
 
+def _objective_batch(counts, arch, objective: str):
+    from accelsim.cost.fast import energy_batch, latency_bound_batch
+    from noc import registry as noc_registry
+
+    energy = energy_batch(counts, arch)
+    cycles = latency_bound_batch(counts, arch.dram_words_per_cycle, arch.glb.bandwidth_words_per_cycle,
+                                 noc_registry.bandwidth_bound(arch))
+    return OBJECTIVES[objective](energy, cycles), energy, cycles
+
+
 def _named(layer: Layer, arch, dataflow) -> Mapping | None:
     """The dataflow's named mapping of the layer, or None when its rule cannot map it (ConfigError from
     the rule: the search then has no named candidate, as the Python path)."""
@@ -183,11 +193,11 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
     import numpy as np
 
     from accelsim.cost.encode import MappingArrays, decode, encode_batch, encode_layer
-    from accelsim.cost.fast import FixedBatch
+    from accelsim.cost.fast import axis_memo, count_batch
     from accelsim.mapper.batch import BatchSpace
 
     lay = encode_layer(layer)
-    fixed = FixedBatch(layer, arch)     # the general kernel over from_arch(arch): counts, energy, bound
+    memo = axis_memo(lay)            # per-axis tile sums, shared by every batch of this layer
     rng = np.random.default_rng(spec.seed)
     start = time.perf_counter()
     space = BatchSpace(layer, arch, dataflow, lay)
@@ -198,12 +208,10 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
         scorer = SparseBatch(layer, arch, tuple(tuple(bool(x) for x in k) for k in space.keep), *sparse)
         space = BatchSpace(layer, arch, dataflow, lay, capacity=scorer)
 
-    def objective(cand: MappingArrays):
-        rows = fixed.rows(cand)
+    def objective(counts, cand):
         if scorer is not None:
-            return _objective_sparse(scorer, fixed.counts(rows), cand, spec.objective)
-        energy, cycles = fixed.energy(rows), fixed.cycles(rows)
-        return OBJECTIVES[spec.objective](energy, cycles), energy, cycles
+            return _objective_sparse(scorer, counts, cand, spec.objective)
+        return _objective_batch(counts, arch, spec.objective)
     top: MappingArrays | None = None
     top_obj = np.zeros((0, 3))            # per kept mapping: objective, energy, cycles
     evaluated = proposed = 0
@@ -245,7 +253,7 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
         if scorer is not None:           # legal by compressed size (repaired into it if needed)
             arrays, _ = space.legal(np.random.default_rng(spec.seed), arrays)
         if len(arrays.factors) and (scorer is not None or not problems_of(layer, named, arch)):
-            merge(arrays, objective(arrays))
+            merge(arrays, objective(count_batch(lay, arrays, memo), arrays))
             evaluated += 1
     explore = spec.budget // 2
     empty_rounds = 0
@@ -264,7 +272,7 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
                 stopped_by = "space"
                 break
             continue
-        scored = objective(cand)
+        scored = objective(count_batch(lay, cand, memo), cand)
         evaluated += len(cand)
         merge(cand, scored)
     if top is None and exact_named is None:
