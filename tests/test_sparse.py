@@ -254,6 +254,29 @@ def test_gating_keeps_cycles_and_moves_words_to_gated():
     assert sa.gated.storage[("buf", PSUM, "update")] == pytest.approx(0.75 * dense.storage[("buf", PSUM, "update")])
 
 
+def test_gated_macs_keep_their_cycles_when_others_are_skipped():
+    """Gate the MACs on zero ifmaps (d 0.25), then skip them on zero weights (d 0.5), one compute unit:
+    by hand, 75% of the MACs are gated and still take their slot, 0.25 x 0.5 = 12.5% are skipped, so the
+    cycles are 87.5% of dense (not the 12.5% effective fraction)."""
+    problem = gemm("g", 8, 8, 8)
+    from accelsim.hierarchy import Hierarchy, Storage
+    from accelsim.loopnest import LevelMap, LoopNest
+    from accelsim.names import ROLES
+
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("buf", ROLES)))
+    nest = LoopNest((LevelMap("dram", (), problem.dim_names, ROLES),
+                     LevelMap("buf", tuple((d, problem.size(d)) for d in problem.dim_names), problem.dim_names,
+                              ROLES)))
+    dense = count_actions(problem, h, nest)
+    spec = spec_from_dict({"name": "gs", "gate": [{"level": "mac", "on_zero": ["ifmap"]}],
+                           "skip": [{"level": "mac", "on_zero": ["weight"]}]}, "t")
+    sa = analyze(problem, h, nest, dense, spec, {IFMAP: Uniform(0.25), WEIGHT: Uniform(0.5)})
+    assert dense.active == 1 and dense.cycles == 512
+    assert sa.gated_macs == pytest.approx(0.75 * 512)
+    assert sa.skipped_macs == pytest.approx(0.125 * 512)
+    assert sa.cycles == pytest.approx(0.875 * 512)
+
+
 def test_skipped_metadata_read_keeps_the_skipped_reads_coordinates():
     """A buffer holding the weight as a 4-bit coordinate list, its reads skipped on zero ifmaps (d 0.25):
     by default the skipped reads' coordinates are skipped too; with ``skipped_metadata: read`` (Sparseloop's

@@ -401,7 +401,7 @@ class _Skipping:
     (t, active) pair (one int key ``t * (units + 1) + active``)."""
 
     def __init__(self, spec: SparseSpec, models: dict, eff: float, skipped: float, macs: int, units: int):
-        self.p = eff / macs if macs else 0.0
+        self.p = (macs - skipped) / macs if macs else 0.0      # a gated MAC still takes its slot
         self.on = bool(skipped and macs)
         self.balanced = balanced(spec, models)
         self.top = units + 1

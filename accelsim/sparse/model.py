@@ -36,8 +36,9 @@
    MACs with every condition of features 1..k nonzero stay effective (the union of the conditions).
 3. **Cycles.** Gating never saves cycles. Skipping MACs does: the compute units that run in lockstep
    (all active units) synchronise after each run of the temporal loops below the innermost fanout (``t``
-   dense MACs per unit); each unit's effective MACs in a run are taken as Binomial(t, p) with p the
-   effective fraction, and a run lasts the expected maximum over the ``A`` units,
+   dense MACs per unit); each unit's MACs that take a slot in a run are taken as Binomial(t, p) with p
+   the fraction not skipped (effective plus gated: a gated MAC still takes its slot), and a run lasts
+   the expected maximum over the ``A`` units,
    ``E[max] = sum_k (1 - F(k)^A)``. Sparse cycles = dense cycles x E[max] / t. With one unit this is
    ``dense cycles x p`` exactly; when every skipping condition is N:M structured, every block holds the
    same work and the cycles are ``dense cycles x p`` too (no imbalance). Skipped storage accesses do not change the ideal (compute) cycles.
@@ -391,7 +392,7 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
         move(st.keys_s, st.keys_n, step_q(st, problem, ext, models, n), st.gate)
     cycles = float(dense.cycles)
     if skipped_macs and dense.macs:
-        p = eff / dense.macs
+        p = (dense.macs - skipped_macs) / dense.macs      # a gated MAC still takes its slot
         cycles = dense.cycles * (p if balanced(spec, models) else imbalance(flat, dense.active, p))
     data = Actions(dense.macs, dense.cycles, dense.active, data_s, data_n)
     return SparseActions(dens, dense.macs, eff, gated_macs, skipped_macs, dense.cycles, cycles, dense.active, data,
