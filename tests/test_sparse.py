@@ -231,17 +231,22 @@ def test_skipping_on_uniform_data_does_macs_times_densities(data):
         assert sa.data.storage[key] + sa.skipped.storage.get(key, 0.0) == pytest.approx(w)
 
 
-def test_gating_keeps_cycles_and_moves_words_to_gated():
-    problem = gemm("g", 8, 8, 8)
+def _gemm_in_one_buffer():
+    """An 8x8x8 GEMM held whole in one buffer below DRAM, no register: (problem, hierarchy, nest, dense)."""
     from accelsim.hierarchy import Hierarchy, Storage
     from accelsim.loopnest import LevelMap, LoopNest
     from accelsim.names import ROLES
 
+    problem = gemm("g", 8, 8, 8)
     h = Hierarchy("h", (Storage("dram", ROLES), Storage("buf", ROLES)))
     nest = LoopNest((LevelMap("dram", (), problem.dim_names, ROLES),
                      LevelMap("buf", tuple((d, problem.size(d)) for d in problem.dim_names), problem.dim_names,
                               ROLES)))
-    dense = count_actions(problem, h, nest)
+    return problem, h, nest, count_actions(problem, h, nest)
+
+
+def test_gating_keeps_cycles_and_moves_words_to_gated():
+    problem, h, nest, dense = _gemm_in_one_buffer()
     spec = spec_from_dict({"name": "g", "gate": [{"level": "buf", "tensor": "weight", "on_zero": ["ifmap"]},
                                                  {"level": "mac", "on_zero": ["ifmap"]}]}, "t")
     sa = analyze(problem, h, nest, dense, spec, {IFMAP: Uniform(0.25)})
@@ -258,16 +263,7 @@ def test_gated_macs_keep_their_cycles_when_others_are_skipped():
     """Gate the MACs on zero ifmaps (d 0.25), then skip them on zero weights (d 0.5), one compute unit:
     by hand, 75% of the MACs are gated and still take their slot, 0.25 x 0.5 = 12.5% are skipped, so the
     cycles are 87.5% of dense (not the 12.5% effective fraction)."""
-    problem = gemm("g", 8, 8, 8)
-    from accelsim.hierarchy import Hierarchy, Storage
-    from accelsim.loopnest import LevelMap, LoopNest
-    from accelsim.names import ROLES
-
-    h = Hierarchy("h", (Storage("dram", ROLES), Storage("buf", ROLES)))
-    nest = LoopNest((LevelMap("dram", (), problem.dim_names, ROLES),
-                     LevelMap("buf", tuple((d, problem.size(d)) for d in problem.dim_names), problem.dim_names,
-                              ROLES)))
-    dense = count_actions(problem, h, nest)
+    problem, h, nest, dense = _gemm_in_one_buffer()
     spec = spec_from_dict({"name": "gs", "gate": [{"level": "mac", "on_zero": ["ifmap"]}],
                            "skip": [{"level": "mac", "on_zero": ["weight"]}]}, "t")
     sa = analyze(problem, h, nest, dense, spec, {IFMAP: Uniform(0.25), WEIGHT: Uniform(0.5)})
@@ -282,16 +278,7 @@ def test_skipped_metadata_read_keeps_the_skipped_reads_coordinates():
     by default the skipped reads' coordinates are skipped too; with ``skipped_metadata: read`` (Sparseloop's
     accounting) every coordinate is still read and only the data is skipped. By hand, per weight read:
     d_w = 0.5 words of data, 0.5 x 4 / 16 metadata words; 75% of the reads skipped."""
-    problem = gemm("g", 8, 8, 8)
-    from accelsim.hierarchy import Hierarchy, Storage
-    from accelsim.loopnest import LevelMap, LoopNest
-    from accelsim.names import ROLES
-
-    h = Hierarchy("h", (Storage("dram", ROLES), Storage("buf", ROLES)))
-    nest = LoopNest((LevelMap("dram", (), problem.dim_names, ROLES),
-                     LevelMap("buf", tuple((d, problem.size(d)) for d in problem.dim_names), problem.dim_names,
-                              ROLES)))
-    dense = count_actions(problem, h, nest)
+    problem, h, nest, dense = _gemm_in_one_buffer()
     doc = {"name": "s", "formats": {"buf": {"weight": {"ranks": [{"CP": 4}]}}},
            "skip": [{"level": "buf", "tensor": "weight", "on_zero": ["ifmap"]}]}
     models = {IFMAP: Uniform(0.25), WEIGHT: Uniform(0.5)}

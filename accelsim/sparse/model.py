@@ -317,21 +317,11 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
     dens = {r: models.get(r, DENSE).density for r in ROLES}
 
     def move(keys_s: tuple, keys_n: tuple, q: float, gate: bool) -> None:
-        for table, meta, keys, g_tab, s_tab in ((data_s, meta_s, keys_s, gated_s, skip_s),
-                                                (data_n, meta_n, keys_n, gated_n, skip_n)):
+        """An expected feature's ineffective fraction ``q`` of each of its action keys (and metadata)."""
+        for table, meta, keys in ((data_s, meta_s, keys_s), (data_n, meta_n, keys_n)):
             for k in keys:
-                if k not in table:
-                    continue
-                dq = table[k] * q
-                table[k] -= dq
-                if gate:
-                    g_tab[k] = g_tab.get(k, 0.0) + dq
-                elif spec.skipped_metadata == META_READ:      # the skipped access's metadata is still read
-                    s_tab[k] = s_tab.get(k, 0.0) + dq
-                else:
-                    mq = meta[k] * q
-                    meta[k] -= mq
-                    s_tab[k] = s_tab.get(k, 0.0) + dq + mq
+                if k in table:
+                    move_words(k, table[k] * q, meta[k] * q, gate)
 
     def move_words(k: tuple, words: float, meta_words: float, gate: bool) -> None:
         """An exact feature's dead words (and their metadata) of one action key."""
