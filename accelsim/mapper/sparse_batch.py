@@ -396,7 +396,7 @@ def _price(table: EnergyTable, key: tuple[str, str, str]) -> float | None:
 
 class _Skipping:
     """The sparse cycles' factor per row (``sparse.model.analyze`` step 3): 1 without skipped MACs; p
-    (the effective fraction) when every skipping condition is structured; else E[max over the active
+    (the fraction not skipped: gated MACs keep their slots) when every skipping condition is structured; else E[max over the active
     units of Binomial(t, p)] / t (``sparse.model.imbalance_t``), t the lockstep run, once per distinct
     (t, active) pair (one int key ``t * (units + 1) + active``)."""
 
