@@ -31,3 +31,15 @@ class UnknownKeyError(ConfigError):
 class CapacityError(ConfigError):
     """A tile that does not fit the capacity it is placed in: a search skips such a candidate, where
     any other ConfigError (a bad shape, a missing key) is the user's to see."""
+
+
+class CompressedCapacityError(CapacityError):
+    """Tiles the dense rules accept whose compressed size (payload + metadata; the sparse spec's
+    ``capacity: expected | worst``) overflows a capacity: a named mapping none of whose tiles fits, a
+    hand-written mapping that does not fit, or a search none of whose dense-legal candidates fits.
+    ``overflow`` (``accelsim.sparse.model.Overflow``: level, roles, compressed and available words,
+    expected or worst) is the typed cause; callers read it, never the message."""
+
+    def __init__(self, message: str, overflow, *, source: str | None = None, key: str | None = None):
+        super().__init__(message, source=source, key=key)
+        self.overflow = overflow

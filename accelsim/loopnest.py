@@ -405,3 +405,20 @@ def from_fixed(m: Any, hierarchy: Hierarchy) -> LoopNest:
     if tuple(lm.level for lm in levels) != names:
         raise ConfigError(f"hierarchy {hierarchy.name!r} is not the fixed shape (dram, glb, rf, reg): {list(names)}")
     return LoopNest(tuple(levels))
+
+
+def to_fixed(nest: LoopNest, like: Any) -> Any:
+    """The inverse of :func:`from_fixed` for the factors: ``like`` (an ``accelsim.mapping.Mapping``)
+    with the temporal and spatial factors of ``nest`` (a nest over the fixed shape whose loop orders
+    and keeps are ``like``'s: ``from_fixed(to_fixed(n, m), h) == n`` for such a nest)."""
+    from dataclasses import replace
+
+    names = [lm.level for lm in nest.levels]
+    glb = nest.level(GLB)
+
+    def row(pairs: tuple[tuple[str, int], ...]) -> tuple[int, ...]:
+        given = dict(pairs)
+        return tuple(given.get(d, 1) for d in CONV_DIMS)
+
+    rf = nest.level(RF).factors if RF in names else ()
+    return replace(like, factors=(row(nest.levels[0].factors), row(glb.factors), row(glb.x), row(glb.y), row(rf)))

@@ -77,7 +77,9 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
     """Map, cost and (optionally) simulate every layer. ``mappings`` overrides per layer name;
     ``refine`` (with a search and the simulator) keeps the search's shortlist mapping with the best
     objective on simulated cycles (accelsim.refine). ``sparsity``: each MAC layer also gets its sparse
-    view (accelsim.sparse.layer) of the chosen mapping; with a search (and no ``refine``), the search
+    view (accelsim.sparse.layer) of the chosen mapping, which fits by compressed size: a named mapping's
+    tiles are cut until they do, a hand-written one that does not is an error (accelsim.mapper.sparse_fit);
+    with a search (and no ``refine``), the search
     is sparse (accelsim.mapper.sparse_rank.search_sparse: compressed capacity, sparse costs); simulated,
     it is also simulated on the sparse view's counts (``sparse.layer.bandwidth_counts``: compressed
     data + metadata + gated words per level, the sparse ideal cycles with skipping and load imbalance)."""
@@ -97,6 +99,11 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
             result = evaluate(layer, arch, None)  # type: ignore[arg-type]
         elif mappings and layer.name in mappings:
             result = evaluate(layer, arch, mappings[layer.name])
+            if sparsity is not None:       # a hand-written mapping must fit by compressed size as given
+                from accelsim.mapper.sparse_fit import check_fixed
+
+                check_fixed(layer, arch, mappings[layer.name], sparsity.spec, sparsity.models(workload, given.name),
+                            f"mapping for layer {layer.name!r}")
         elif search_spec is not None:
             models = sparsity.models(workload, given.name) if sparsity is not None and not refine else None
             key = (replace(layer, name=""), tuple(models.items()) if models is not None else None)
@@ -114,9 +121,16 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
                 found = searched[key] = search(layer, arch, flow, search_spec)
             result = found.result
         else:
-            shape = replace(layer, name="")
+            shape: tuple = (replace(layer, name=""),)
+            models = sparsity.models(workload, given.name) if sparsity is not None else None
+            if models is not None:
+                shape += tuple(models.items())
             if shape not in named:
                 named[shape] = flow.named(layer, arch)
+                if sparsity is not None and models is not None:   # its tiles cut until they fit compressed
+                    from accelsim.mapper.sparse_fit import fit_fixed
+
+                    named[shape] = fit_fixed(layer, arch, named[shape], sparsity.spec, models, flow.name)
             result = evaluate(layer, arch, named[shape])
             if scalesim_buffers and flow.name in SCALESIM_FLOWS:   # SCALE-Sim's DRAM traffic of its own mapping
                 from accelsim.cost.scalesim_buffers import with_scalesim_buffers

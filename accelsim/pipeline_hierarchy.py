@@ -185,11 +185,12 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
     named mapping; ``refine`` (with ``search_spec`` and ``simulate``): re-rank each search by
     simulation (:func:`refine_layer`). ``sparsity`` (``accelsim.sparse.layer.Sparsity``): each layer with
     MACs also gets its sparse view (``accelsim.sparse.view.sparse_view``) of the chosen nest, beside
-    the dense counts, which it never changes; with a search (and no ``refine``), the search itself is
-    sparse (``mapper.nest_search.search_nest`` with ``sparse``: compressed capacity, sparse costs), or,
-    where the batch scorer does not cover the densities (``mapper.sparse_batch.unsupported``: actual
-    masks), the search's shortlist and the named nest are re-ranked by the sparse objective
-    (``mapper.sparse_rank.rerank_nests``)."""
+    the dense counts, which it never changes; the nest fits by compressed size (a named nest's tiles
+    are cut until it does, a hand-written one that does not is an error: ``mapper.sparse_fit``);
+    with a search (and no ``refine``), the search itself is sparse (``mapper.nest_search.search_nest``
+    with ``sparse``: compressed capacity, sparse costs), or, where the batch scorer does not cover the
+    densities (``mapper.sparse_batch.unsupported``: actual masks), the search's shortlist and the
+    named nest are re-ranked by the sparse objective (``mapper.sparse_rank.rerank_nests``)."""
     if refine and not (search_spec is not None and simulate):
         raise ConfigError("--refine re-ranks a search by simulation: it needs --search and the simulator "
                           "(not --no-sim)")
@@ -211,6 +212,11 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
             if nests and item.name in nests:
                 nest, source = nests[item.name], "hand-written"
                 check(item.problem, hierarchy, nest, source=f"mapping for layer {item.name!r}")
+                if sparsity is not None:       # it must fit by compressed size as given
+                    from accelsim.mapper.sparse_fit import check_given
+
+                    check_given(item.problem, hierarchy, nest, sparsity.spec, sparsity.models(workload, item.name),
+                                f"mapping for layer {item.name!r}")
             elif search_spec is not None:
                 key: tuple = (item.problem.dims, item.problem.tensors)     # same shape: searched once per run
                 sparse_search = None
@@ -240,6 +246,11 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
             else:
                 assert flow is not None       # all_given above
                 nest = named_nest(item, hierarchy, flow, arch)
+                if sparsity is not None:       # its tiles cut until they fit by compressed size
+                    from accelsim.mapper.sparse_fit import fit_nest, named_what
+
+                    nest = fit_nest(item.problem, hierarchy, nest, sparsity.spec, sparsity.models(workload, item.name),
+                                    named_what(item.name, flow.name, hierarchy.name))
             actions = kept.actions if kept is not None else count_actions(item.problem, hierarchy, nest)
         if kept is not None:
             parts, by_tensor = kept.energy_parts_pj, kept.energy_by_tensor_pj

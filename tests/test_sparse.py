@@ -342,8 +342,8 @@ def test_capacity_by_compressed_size_expected_and_worst():
     assert compressed_tiles(problem, h, nest, exp, models)[("buf", WEIGHT)] == pytest.approx(20.0)
     assert capacity_problems(problem, h, nest, exp, models) == []
     assert compressed_tiles(problem, h, nest, worst, models)[("buf", WEIGHT)] == pytest.approx(80.0)
-    assert [lv for lv, _ in capacity_problems(problem, h, nest, worst, models)] == ["buf"]
-    assert [lv for lv, _ in capacity_problems(problem, h, nest, spec_from_dict({"name": "u"}, "t"), models)] == ["buf"]
+    assert [o.level for o in capacity_problems(problem, h, nest, worst, models)] == ["buf"]
+    assert [o.level for o in capacity_problems(problem, h, nest, spec_from_dict({"name": "u"}, "t"), models)] == ["buf"]
 
 
 def test_a_dense_sparse_view_prices_exactly_as_the_dense_run():

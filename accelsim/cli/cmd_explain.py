@@ -30,8 +30,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--density", help="with --sparse: densities over the workload's, e.g. ifmap=0.4,weight=0.35")
 
 
-def explain(arch, workload, dataflow: str, spec=None) -> list[tuple]:
-    """(layer, LayerResult, SimResult) per MAC layer, simulated with the Eyexam steps."""
+def explain(arch, workload, dataflow: str, spec=None, sparsity=None) -> list[tuple]:
+    """(layer, LayerResult, SimResult) per MAC layer, simulated with the Eyexam steps. With
+    ``sparsity``, the mapping is the one ``accelsim run --sparse`` takes: fit by compressed size
+    (a named one: ``mapper.sparse_fit``; a searched one: the search with sparsity)."""
     from accelsim.cost.model import evaluate
     from accelsim.eyexam import examine
     from accelsim.mapper.search import search
@@ -45,11 +47,21 @@ def explain(arch, workload, dataflow: str, spec=None) -> list[tuple]:
             continue
         if flow.view is not None:          # the layer as the dataflow's array computes it (SCALE-Sim: im2col)
             layer = flow.view(layer)
+        models = None if sparsity is None else sparsity.models(workload, layer.name)
         if spec is not None:
-            found = search(layer, arch, flow, spec)
+            if models is not None:
+                from accelsim.mapper.sparse_rank import search_sparse
+
+                found = search_sparse(layer, arch, flow, spec, sparsity.spec, models)
+            else:
+                found = search(layer, arch, flow, spec)
             m, result = found.mapping, found.result
         else:
             m = flow.named(layer, arch)
+            if models is not None:
+                from accelsim.mapper.sparse_fit import fit_fixed
+
+                m = fit_fixed(layer, arch, m, sparsity.spec, models, flow.name)
             result = evaluate(layer, arch, m)
         sim = examine(layer, arch, m, result.counts, flow.name, simulate_layer(layer, arch, m, result.counts))
         out.append((layer, result, sim))
@@ -132,10 +144,10 @@ def run(args: argparse.Namespace) -> int:
     workload = select_layers(load_workload(args.workload, args.batch), args.layer)
     spec = SearchSpec(args.objective, args.search_budget, args.seed) if args.search else None
     dataflow = args.dataflow or arch.dataflow
-    found = explain(arch, workload, dataflow, spec)
     from accelsim.cli.cmd_run import _sparsity
 
     sparsity = _sparsity(args)
+    found = explain(arch, workload, dataflow, spec, sparsity)
     print(f"Eyexam | {arch.name} ({arch.pe_array.rows}x{arch.pe_array.cols} = {arch.pes} PEs, "
           f"{arch.clock_mhz:g} MHz) | {workload.name} batch {workload.layers[0].N} | dataflow {dataflow} | "
           + ("searched" if spec else "named") + " mappings")

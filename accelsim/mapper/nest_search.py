@@ -205,6 +205,7 @@ def search_nest(problem: Problem, hierarchy: Hierarchy, *, objective: str = "ene
             if arrays.n_nests:
                 merge(arrays, score.rows(count_nests(layout, arrays, memo), arrays))   # start nests: scored exactly
                 evaluated += arrays.n_nests
+    unfit: LoopNest | None = None      # a proposal the compressed capacity rejected while nothing was kept
     explore = budget // 2
     empty_rounds = 0
     while evaluated < budget:
@@ -213,7 +214,10 @@ def search_nest(problem: Problem, hierarchy: Hierarchy, *, objective: str = "ene
         cand = space.propose(rng, n) if exploring or top is None else space.mutate(rng, top, n)
         proposed += n
         if sb is not None and cand.n_nests:         # the exact compressed capacity
-            cand = cand.take(np.flatnonzero(sb.fits(cand)))
+            fits = sb.fits(cand)
+            if unfit is None and top is None and not fits.all():     # to name the cause if nothing ever fits
+                unfit = decode_nest(layout, cand, int(np.flatnonzero(~fits)[0]))
+            cand = cand.take(np.flatnonzero(fits))
         if cand.n_nests == 0:
             empty_rounds += 1
             if empty_rounds > 50:
@@ -226,8 +230,17 @@ def search_nest(problem: Problem, hierarchy: Hierarchy, *, objective: str = "ene
             evaluated += cand.n_nests
             merge(cand, scored)
     if top is None and not exact:
-        raise ConfigError(f"no legal nest found for problem {problem.name!r} on hierarchy {hierarchy.name!r} "
-                          f"within {proposed} proposals")
+        what = (f"no legal nest found for problem {problem.name!r} on hierarchy {hierarchy.name!r} "
+                f"within {proposed} proposals")
+        if sparse is not None and unfit is not None:     # the space's nests are legal but by compressed size
+            from accelsim.errors import CompressedCapacityError
+            from accelsim.sparse.model import capacity_problems
+
+            spec, models, _ = sparse
+            over = capacity_problems(problem, hierarchy, unfit, spec, models)[0]
+            raise CompressedCapacityError(f"{what}: the compressed capacity ({spec.capacity} size) rejected every "
+                                          f"nest the space proposed, e.g. {over.message}", over, source=spec.source)
+        raise ConfigError(what)
     ranked = [(float(o[0]), float(np.nan_to_num(o[1])), float(o[2]), k) for k, o in enumerate(top_obj)]
     ranked += [(o, float(np.nan_to_num(e)), c, -1 - k) for k, (o, e, c, _) in enumerate(exact)]
     ranked.sort(key=lambda x: x[:3])          # stable: the pool's order among ties, then the exact ones

@@ -182,6 +182,31 @@ def _score_exactly(layer: Layer, arch, m: Mapping, objective: str, sparse: tuple
     return Score(obj, sl.energy_pj, latency_bound(bandwidth_counts(sl), arch)), m, None
 
 
+def _compressed_cause(layer: Layer, arch, dataflow, lay, proposals, sparse: tuple, what: str) -> None:
+    """Raise ``CompressedCapacityError`` when the dense rules keep some of a sparse search's
+    ``proposals`` (its last batch, none legal by compressed size) and a kept one's compressed tiles
+    overflow (``sparse.model.capacity_problems``: the overflow is the error's typed cause)."""
+    import numpy as np
+
+    from accelsim.cost.encode import decode
+    from accelsim.errors import CompressedCapacityError
+    from accelsim.hierarchy import from_arch
+    from accelsim.loopnest import from_fixed
+    from accelsim.mapper.batch import BatchSpace
+    from accelsim.problem import from_layer
+    from accelsim.sparse.model import capacity_problems
+
+    dense, _ = BatchSpace(layer, arch, dataflow, lay).legal(np.random.default_rng(0), proposals)
+    h = from_arch(arch)
+    for i in range(len(dense)):
+        over = capacity_problems(from_layer(layer), h, from_fixed(decode(dense, i), h), *sparse)
+        if over:
+            spec = sparse[0]
+            raise CompressedCapacityError(f"{what}: the compressed capacity ({spec.capacity} size) rejected the "
+                                          f"candidates the dense rules keep, e.g. {over[0].message}", over[0],
+                                          source=spec.source)
+
+
 def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple | None = None) -> SearchResult:
     """The mapper on arrays (numba scoring). Raises ConfigError if the layer is outside the int64
     kernel's exact range (use :func:`search`, which falls back to the Python path).
@@ -243,6 +268,7 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
     # the dataflow's named mapping is always a candidate (a search is never worse than it); one with a
     # per-pass GLB tile (Mapping.glb_pass) is outside the arrays: scored exactly on the slow path (dense:
     # the cost model; sparse: the slow sparse model) and kept beside the pool
+    unfit: MappingArrays | None = None     # a sparse search's last proposals while none was legal
     exact_named = None        # (Score, the named mapping, its LayerResult or None)
     named = _named(layer, arch, dataflow)
     if named is not None and any(named.glb_pass):
@@ -265,6 +291,8 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
         n = min(BATCH if exploring else CLIMB_BATCH, spec.budget - evaluated)
         cand = space.propose(rng, n) if exploring or top is None else space.mutate(rng, top, n)
         proposed += n
+        if scorer is not None and top is None:     # kept to name the cause if nothing is ever legal
+            unfit = MappingArrays(*(a.copy() for a in cand))
         cand, _ = space.legal(rng, cand)
         if len(cand) == 0:
             empty_rounds += 1
@@ -276,8 +304,11 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
         evaluated += len(cand)
         merge(cand, scored)
     if top is None and exact_named is None:
-        raise ConfigError(f"no legal mapping found for layer {layer.name!r} with dataflow {dataflow.name!r} "
-                          f"on {arch.name!r} within {proposed} proposals")
+        what = (f"no legal mapping found for layer {layer.name!r} with dataflow {dataflow.name!r} "
+                f"on {arch.name!r} within {proposed} proposals")
+        if sparse is not None and unfit is not None:
+            _compressed_cause(layer, arch, dataflow, lay, unfit, sparse, what)
+        raise ConfigError(what)
     shortlist = [] if top is None else [decode(top, i) for i in range(len(top.factors))]
     if top is not None:
         m = shortlist[0]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from accelsim.cost.bound import latency_bound
-from accelsim.errors import ConfigError
+from accelsim.errors import CompressedCapacityError, ConfigError
 from accelsim.hierarchy import from_arch
 from accelsim.loopnest import from_fixed
 from accelsim.mapper.score import OBJECTIVES, sparse_score
@@ -37,14 +37,15 @@ def rerank(layer, arch, candidates: tuple, objective: str, spec, models):
     for m in candidates:
         bad = capacity_problems(problem, h, from_fixed(m, h), spec, models)
         if bad:
-            first_problem = first_problem or bad[0][1]
+            first_problem = first_problem or bad[0]
             continue
         s, _ = sparse_score(layer, arch, m, objective, spec, models)
         if best is None or s < best[1]:
             best = (m, s)
     if best is None:
-        raise ConfigError(f"layer {layer.name!r}: no mapping of the search's shortlist fits by compressed size "
-                          f"({first_problem})", source=spec.source)
+        assert first_problem is not None
+        raise CompressedCapacityError(f"layer {layer.name!r}: no mapping of the search's shortlist fits by "
+                                      f"compressed size ({first_problem.message})", first_problem, source=spec.source)
     return best
 
 
@@ -90,13 +91,14 @@ def rerank_nests(problem, hierarchy, candidates: tuple, objective: str, spec, mo
     for nest in candidates:
         bad = capacity_problems(problem, hierarchy, nest, spec, models)
         if bad:
-            first_problem = first_problem or bad[0][1]
+            first_problem = first_problem or bad[0]
             continue
         v = sparse_view(problem, hierarchy, nest, count_actions(problem, hierarchy, nest), spec, models, table)
         s = OBJECTIVES[objective](v.energy_pj, v.bound_cycles)
         if best is None or s < best[1]:
             best = (nest, s)
     if best is None:
-        raise ConfigError(f"problem {problem.name!r}: no nest of the search's shortlist fits by compressed size "
-                          f"({first_problem})", source=spec.source)
+        assert first_problem is not None
+        raise CompressedCapacityError(f"problem {problem.name!r}: no nest of the search's shortlist fits by "
+                                      f"compressed size ({first_problem.message})", first_problem, source=spec.source)
     return best[0]

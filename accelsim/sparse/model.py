@@ -438,17 +438,35 @@ def compressed_tiles(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spe
     return out
 
 
+@dataclass(frozen=True)
+class Overflow:
+    """One capacity group of one level that the compressed tiles overflow: ``used`` words (payload +
+    metadata, the spec's ``size``: expected or worst) of ``roles`` against ``words`` available."""
+
+    level: str
+    roles: tuple[str, ...]
+    used: float
+    words: int
+    size: str
+
+    @property
+    def message(self) -> str:
+        return (f"{self.level}: {'+'.join(self.roles)} tiles take {self.used:,.1f} words "
+                f"({self.size} compressed size) > capacity {self.words:,}")
+
+
 def capacity_problems(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec: SparseSpec,
-                      models: dict[str, Model]) -> list[tuple[str, str]]:
-    """(level, message) for every capacity group the compressed tiles overflow (:func:`compressed_tiles`)."""
+                      models: dict[str, Model]) -> list[Overflow]:
+    """Every capacity group the compressed tiles overflow (:func:`compressed_tiles`), outermost level
+    first; ``roles`` are the group's roles the nest keeps there."""
     tiles = compressed_tiles(problem, hierarchy, nest, spec, models)
     out = []
     for lv in hierarchy.levels:
         for roles, words in lv.capacity:
             used = sum(tiles.get((lv.name, r), 0.0) for r in roles)
             if used > words:
-                out.append((lv.name, f"{lv.name}: {'+'.join(roles)} tiles take {used:,.1f} words "
-                                     f"({spec.capacity} compressed size) > capacity {words:,}"))
+                kept = tuple(r for r in roles if (lv.name, r) in tiles)
+                out.append(Overflow(lv.name, kept, used, words, spec.capacity))
     return out
 
 
@@ -471,6 +489,6 @@ def imbalance_t(t: int, units: int, p: float) -> float:
     return expected_max(binomial_pmf(t, p), units) / t
 
 
-__all__ = ["OPERAND_ROLES", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions", "capacity_problems",
+__all__ = ["OPERAND_ROLES", "Overflow", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions", "capacity_problems",
            "compressed_tiles", "imbalance", "imbalance_t", "kept_fraction", "lockstep_run", "mac_q", "mac_steps",
            "MacSteps", "plan", "priced_actions", "step_q", "tile_extents"]

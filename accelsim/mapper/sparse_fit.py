@@ -1,0 +1,175 @@
+"""Named and hand-written mappings of a sparse run against the compressed capacity (issue 16).
+
+A dataflow's named mapping (the fixed shape's ``flow.named`` or a hierarchy's rule nest) picks its
+tiles by the dense capacities. Under ``--sparse`` every tile must fit by compressed size, the one
+check the sparse searches use (``accelsim.sparse.model.capacity_problems``, equal to
+``NestSparseBatch.fits``; the spec's ``capacity: expected | worst`` says which size), as a
+Sparseloop user expects of a mapping.
+
+:func:`fit_nest` (and :func:`fit_fixed` on the fixed shape, through ``loopnest.from_fixed`` /
+``to_fixed``): while a capacity group overflows, the first overflow (outermost level first) is cut by
+lowering one temporal loop's factor and growing the temporal loop of the same dim one level above
+the overflowing level to cover what it covered (no more than the dim; ceil tiling). The loops, in
+order: the group's roles by compressed words, largest first; the levels from the overflowing one
+down; at each level the dims indexing the role, largest factor first, then the problem's dim order.
+Taken: the first loop's largest lower factor with which the dense rules accept the nest (``legal``)
+and the group fits (the dataflow's own rule, "the most that fit", under the compressed size); when
+no single loop makes it fit, the first legal halving (rounded up) that shrinks the group, and again. Spatial factors (the dataflow's array
+mapping) and loop orders never change; each dim's coverage at the level above does not either, so tiles above the
+overflowing level keep their size (or grow by a partial tile's rounding) and tiles at or below
+it only shrink. When no candidate helps,
+:class:`accelsim.errors.CompressedCapacityError` names the level, the tensors, the compressed and
+the available words, and the way out (``--search``).
+
+:func:`check_given`: a hand-written mapping is never refit; an overflow is the error.
+
+Invariants: deterministic (no randomness); dense runs never come here (bit-identical to before);
+a returned nest passes ``capacity_problems`` and ``legal``; a nest that fits is returned unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from accelsim.errors import CompressedCapacityError
+from accelsim.hierarchy import Hierarchy
+from accelsim.loopnest import LevelMap, LoopNest, problems_of
+from accelsim.names import X, Y
+from accelsim.problem import Problem
+from accelsim.sparse.model import Overflow, capacity_problems, compressed_tiles
+
+MAX_MOVES = 4096     # a guard only: every move sends a factor outwards, so the loop ends far sooner
+
+
+def _with_factor(lm: LevelMap, dim: str, f: int) -> LevelMap:
+    """``lm`` with temporal factor ``f`` of ``dim`` (in its place among the factors, else last)."""
+    from dataclasses import replace
+
+    pairs = [(d, f if d == dim else x) for d, x in lm.factors]
+    if all(d != dim for d, _ in pairs):
+        pairs.append((dim, f))
+    return replace(lm, factors=tuple((d, x) for d, x in pairs if x != 1))
+
+
+def _inner(levels, k: int, dim: str) -> int:
+    """The span of ``dim`` below level ``k``'s temporal loops: its fanout and every deeper level."""
+    out = 1
+    for i in range(k, len(levels)):
+        out *= levels[i].spatial(X, dim) * levels[i].spatial(Y, dim) * (levels[i].factor(dim) if i > k else 1)
+    return out
+
+
+def _candidates(problem: Problem, nest: LoopNest, level: int, roles: list[str]) -> Iterator[tuple[int, str]]:
+    """(level index, dim) of the temporal loops that cut ``level``'s tiles of ``roles``, in order
+    (module docstring)."""
+    seen: set[tuple[int, str]] = set()
+    for role in roles:
+        rel = problem.relevant(role)
+        for j in range(level, len(nest.levels)):
+            lm = nest.levels[j]
+            for d in sorted((d for d in problem.dim_names if d in rel and lm.factor(d) > 1),
+                            key=lambda d: -lm.factor(d)):
+                if (j, d) not in seen:
+                    seen.add((j, d))
+                    yield j, d
+
+
+def _move(problem: Problem, nest: LoopNest, level: int, j: int, dim: str, f: int) -> LoopNest:
+    """``nest`` with factor ``f`` of ``dim`` at level ``j`` and the temporal loop of ``dim`` at
+    ``level - 1`` grown to cover what it covered (no more than the dim)."""
+    levels = list(nest.levels)
+    levels[j] = _with_factor(levels[j], dim, f)
+    up = levels[level - 1]
+    old = up.factor(dim) * _inner(nest.levels, level - 1, dim)
+    new = _inner(levels, level - 1, dim)
+    levels[level - 1] = _with_factor(up, dim, min(-(-old // new), -(-problem.size(dim) // new)))
+    return LoopNest(tuple(levels))
+
+
+def _used(problem, hierarchy, nest, spec, models, o: Overflow) -> float:
+    tiles = compressed_tiles(problem, hierarchy, nest, spec, models)
+    return sum(tiles.get((o.level, r), 0.0) for r in o.roles)
+
+
+def fit_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec, models: dict, what: str,
+             legal: Callable[[LoopNest], bool] | None = None) -> LoopNest:
+    """``nest`` with its tiles cut until they fit by compressed size (module docstring); ``what``
+    names the mapping in the error (e.g. "layer 'CONV1': the named mapping of dataflow 'rs'");
+    ``legal``: the dense rules (default ``loopnest.problems_of`` on ``hierarchy``)."""
+    if legal is None:
+        def legal(n: LoopNest) -> bool:
+            return not problems_of(problem, hierarchy, n)
+    for _ in range(MAX_MOVES):
+        over = capacity_problems(problem, hierarchy, nest, spec, models)
+        if not over:
+            return nest
+        o = over[0]
+        level = hierarchy.level_names.index(o.level)
+        tiles = compressed_tiles(problem, hierarchy, nest, spec, models)
+        roles = sorted(o.roles, key=lambda r: -tiles[(o.level, r)])
+        cands = list(_candidates(problem, nest, level, roles))
+        nxt = None
+        for j, d in cands:            # the largest factor with which the group fits, in one move
+            for f in range(nest.levels[j].factor(d) - 1, 0, -1):
+                cand = _move(problem, nest, level, j, d, f)
+                if legal(cand) and _used(problem, hierarchy, cand, spec, models, o) <= o.words:
+                    nxt = cand
+                    break
+            if nxt is not None:
+                break
+        else:
+            for j, d in cands:        # else halve one factor and look again
+                cand = _move(problem, nest, level, j, d, -(-nest.levels[j].factor(d) // 2))
+                if legal(cand) and _used(problem, hierarchy, cand, spec, models, o) < o.used:
+                    nxt = cand
+                    break
+        if nxt is None:
+            raise CompressedCapacityError(
+                f"{what} does not fit by compressed size, nor does any smaller tile of it: {o.message}; "
+                f"search with --search (capacity by compressed size)", o, source=spec.source)
+        nest = nxt
+    raise CompressedCapacityError(f"{what}: could not fit the compressed capacity in {MAX_MOVES} moves", o,
+                                  source=spec.source)
+
+
+def named_what(layer: str, dataflow: str, target: str) -> str:
+    """How the errors name a named mapping."""
+    return f"layer {layer!r}: the named mapping of dataflow {dataflow!r} on {target!r}"
+
+
+def fit_fixed(layer, arch, m, spec, models: dict, dataflow: str):
+    """:func:`fit_nest` on a fixed-shape ``accelsim.mapping.Mapping``, the named mapping of
+    ``dataflow``: the dense rules are the fixed shape's (``legality.problems_of``: capacities, the
+    arch's unsplit dims, the array's size)."""
+    what = named_what(layer.name, dataflow, arch.name)
+    from accelsim.hierarchy import from_arch
+    from accelsim.legality import problems_of as fixed_problems
+    from accelsim.loopnest import from_fixed, to_fixed
+    from accelsim.problem import from_layer
+
+    h = from_arch(arch)
+    start = from_fixed(m, h)
+    nest = fit_nest(from_layer(layer), h, start, spec, models, what,
+                    lambda n: not fixed_problems(layer, to_fixed(n, m), arch))
+    return m if nest == start else to_fixed(nest, m)
+
+
+def check_given(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec, models: dict, what: str) -> None:
+    """A hand-written mapping must fit by compressed size as given (module docstring)."""
+    over = capacity_problems(problem, hierarchy, nest, spec, models)
+    if over:
+        raise CompressedCapacityError(f"{what} does not fit by compressed size: {over[0].message}; give smaller "
+                                      f"tiles, or --search (capacity by compressed size)", over[0], source=spec.source)
+
+
+def check_fixed(layer, arch, m, spec, models: dict, what: str) -> None:
+    """:func:`check_given` on a fixed-shape ``accelsim.mapping.Mapping``."""
+    from accelsim.hierarchy import from_arch
+    from accelsim.loopnest import from_fixed
+    from accelsim.problem import from_layer
+
+    h = from_arch(arch)
+    check_given(from_layer(layer), h, from_fixed(m, h), spec, models, what)
+
+
+__all__ = ["MAX_MOVES", "check_fixed", "check_given", "fit_fixed", "fit_nest", "named_what"]

@@ -1,0 +1,217 @@
+"""Named and hand-written mappings of sparse runs against the compressed capacity (accelsim.mapper.sparse_fit),
+and the searches' typed "no legal mapping" cause (issue 16).
+
+The hand figures: the eyeriss_v2 preset stores ifmaps in the PE scratchpad as CSC, ``[UOP: 7, CP: 4]``
+(configs/sparse/eyeriss_v2.yaml) on 16-bit words. An ifmap tile of extents (.., C, H, W) has two ranks:
+the outer one every axis but the last (length L, one fiber: ``(L + 1) * 7`` offset bits), the inner
+one the last axis (a 4-bit coordinate per nonzero). So a tile of c channels x 1 x 1 at density 1
+takes ``c + ((c + 1) * 7 + 4 * c) / 16`` words, and a 1 x 1 x w window at nonzero share p
+``w p + (2 * 7 + 4 w p) / 16``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import pytest
+
+from accelsim import pipeline
+from accelsim.arch import load_arch
+from accelsim.cli import main
+from accelsim.errors import CompressedCapacityError
+from accelsim.hierarchy import from_arch, hierarchy_from_dict, load_architecture
+from accelsim.legality import problems_of
+from accelsim.loopnest import from_fixed
+from accelsim.mapper.nest_search import search_nest
+from accelsim.mapper.search import SearchSpec
+from accelsim.pipeline_hierarchy import named_nest, run_hierarchy
+from accelsim.problem import from_layer
+from accelsim.sparse.density import Uniform
+from accelsim.sparse.layer import Sparsity
+from accelsim.sparse.model import capacity_problems, compressed_tiles
+from accelsim.sparse.spec import load_spec, spec_from_dict
+from dataflows import registry
+from workloads.layer import conv
+from workloads.loader import load_workload
+from workloads.problems import ProblemWorkload, of_layer
+
+V2 = Sparsity(load_spec("eyeriss_v2"))
+
+
+def problem_workload(w) -> ProblemWorkload:
+    return ProblemWorkload(w.name, tuple(of_layer(la) for la in w.layers), densities=w.densities)
+
+
+def csc_channels(c: int) -> float:
+    """Words of a dense c x 1 x 1 ifmap tile in the preset's CSC (module docstring)."""
+    return c + ((c + 1) * 7 + 4 * c) / 16
+
+
+@pytest.fixture(scope="module")
+def mobilenet():
+    return load_workload("mobilenet_v1_05_128_sparse", 1)
+
+
+def test_named_mapping_on_the_flat_v2_is_cut_to_the_most_channels_that_fit_compressed(mobilenet):
+    """conv2_pw (dense: no published density) on eyeriss_v2_flat: rs_plus puts 12 channels in the
+    12-word ifmap scratchpad, 20.69 words in CSC; the fitted mapping keeps 6 (10.56 words), the most
+    that fit (7 take 12.25)."""
+    arch = load_arch("eyeriss_v2_flat")
+    assert (csc_channels(12), csc_channels(7), csc_channels(6)) == (20.6875, 12.25, 10.5625)
+    flow = registry.get("rs_plus")
+    run = pipeline.run(arch, mobilenet, sparsity=V2)
+    h = from_arch(arch)
+    changed = []
+    for lr, layer in zip(run.layers, mobilenet.layers):
+        m = lr.result.mapping
+        if m is None:
+            continue
+        problem, models = from_layer(layer), V2.models(mobilenet, layer.name)
+        assert capacity_problems(problem, h, from_fixed(m, h), V2.spec, models) == []     # every layer fits ...
+        assert problems_of(layer, m, arch) == []                                          # ... and is legal
+        named = flow.named(layer, arch)
+        if capacity_problems(problem, h, from_fixed(named, h), V2.spec, models):
+            changed.append(layer.name)
+            assert m.factors[2:4] == named.factors[2:4]          # the same array mapping (rows, cols)
+        else:
+            assert m == named                                                             # a fitting one is kept
+    assert len(changed) == 15
+    i = [la.name for la in mobilenet.layers].index("conv2_pw")
+    conv2_pw = run.layers[i].result.mapping
+    assert conv2_pw.factor("rf", "C") == 6
+    tiles = compressed_tiles(from_layer(mobilenet.layers[i]), h, from_fixed(conv2_pw, h), V2.spec, {})
+    assert tiles[("rf", "ifmap")] == csc_channels(6)
+
+
+def test_named_nest_on_the_clustered_v2_hierarchy_is_cut_too(mobilenet):
+    """The same layer on the true clustered level list (configs/eyeriss_v2.yaml): its rule puts 8
+    channels in the 12-word spad (13.94 words in CSC); the fitted nest keeps 6."""
+    h = load_architecture("eyeriss_v2")
+    pw = problem_workload(mobilenet.select(["conv2_pw"]))
+    flow = registry.get("rs_plus")
+    named = named_nest(pw.layers[0], h, flow)
+    assert named.level("spad").factor("C") == 8 and csc_channels(8) == 13.9375
+    run = run_hierarchy(h, pw, sparsity=Sparsity(load_spec("eyeriss_v2_clustered")))
+    nest = run.layers[0].nest
+    assert nest.level("spad").factor("C") == 6
+    assert nest.level("glb_cluster").x == named.level("glb_cluster").x            # the array mapping stays
+    spec = load_spec("eyeriss_v2_clustered")
+    assert compressed_tiles(pw.layers[0].problem, h, nest, spec, {})[("spad", "ifmap")] == csc_channels(6)
+
+
+def test_no_tile_of_the_dataflow_fits_is_one_typed_line(tmp_path):
+    """AlexNet CONV1 (batch 4) on eyeriss_v1, rs: each PE keeps a whole 11-tap ifmap row of one channel
+    (S may not split), 14.62 words in CSC at the published density 0.9999 > 12: no RS tile fits."""
+    w = load_workload("alexnet_sparse", 4).select(["CONV1"])
+    with pytest.raises(CompressedCapacityError) as err:
+        pipeline.run(load_arch("eyeriss_v1"), w, sparsity=V2)
+    o = err.value.overflow
+    size = 4 * 3 * 227 * 227
+    p = round(0.9999 * size) / size                   # uniform: round(d * size) nonzeros
+    assert (o.level, o.roles, o.words, o.size) == ("rf", ("ifmap",), 12, "expected")
+    assert o.used == pytest.approx(11 * p + (2 * 7 + 4 * 11 * p) / 16, rel=1e-12)
+    out, errs = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(errs):
+        code = main(["run", "eyeriss_v1", "-w", "alexnet_sparse", "-b", "4", "--layers", "1", "--no-sim",
+                     "--sparse", "eyeriss_v2", "-q"])
+    line = errs.getvalue().strip()
+    assert code == 2 and "\n" not in line and out.getvalue() == ""
+    for part in ("eyeriss_v2.yaml", "layer 'CONV1'", "rf: ifmap tiles take 14.6 words (expected compressed size) "
+                 "> capacity 12", "--search"):
+        assert part in line
+
+
+def test_the_search_names_compressed_capacity_as_the_cause():
+    """The sparse search on the same layer finds nothing either; its error carries the overflow of a
+    candidate the dense rules keep (typed), not only 'no legal mapping'."""
+    w = load_workload("alexnet_sparse", 1).select(["CONV1"])
+    with pytest.raises(CompressedCapacityError) as err:
+        pipeline.run(load_arch("eyeriss_v1"), w, search_spec=SearchSpec("energy", 300, 0), sparsity=V2)
+    o = err.value.overflow
+    assert (o.level, o.roles, o.size) == ("rf", ("ifmap",), "expected") and o.used > o.words == 12
+    assert "no legal mapping found" in str(err.value)
+
+
+def _one_word_buffer():
+    return hierarchy_from_dict({
+        "name": "w1", "word_bits": 16, "dataflow": "os",
+        "levels": [{"name": "dram", "keeps": ["ifmap", "weight", "psum"]},
+                   {"name": "buf", "keeps": ["ifmap"], "capacity": 1}],
+        "compute": {"name": "mac"}}, "w1.yaml")
+
+
+def test_the_nest_search_names_compressed_capacity_as_the_cause(monkeypatch):
+    """A one-word ifmap buffer in a bitmask sized worst case: an ifmap tile there takes at least
+    1 + 1/16 words, so no nest keeping it fits (the dense rules keep one-word tiles). The general
+    space may bypass any level, so its proposals are made to keep the buffer's ifmap here."""
+    from accelsim.energy_table import table_for
+    from accelsim.mapper.nest_space import NestSpace
+
+    propose = NestSpace.propose
+
+    def keeping(self, rng, n):
+        arrays = propose(self, rng, n)
+        arrays.keeps[:, 1, 0] = 1                 # level buf, role ifmap (accelsim.names.ROLES order)
+        return arrays
+
+    monkeypatch.setattr(NestSpace, "propose", keeping)
+    h = _one_word_buffer()
+    problem = from_layer(conv("c", C=2, K=2, H=3, R=1))
+    spec = spec_from_dict({"name": "b", "formats": {"buf": {"ifmap": "bitmask"}}, "capacity": "worst"}, "b.yaml")
+    assert search_nest(problem, h, objective="cycles", budget=50, seed=0).nest is not None     # dense: found
+    with pytest.raises(CompressedCapacityError) as err:
+        search_nest(problem, h, objective="cycles", budget=50, seed=0,
+                    sparse=(spec, {"ifmap": Uniform(0.5)}, table_for(h)))
+    o = err.value.overflow
+    assert (o.level, o.roles, o.words, o.size) == ("buf", ("ifmap",), 1, "worst") and o.used >= 1 + 1 / 16
+    assert "no legal nest found" in str(err.value) and "compressed capacity (worst size)" in str(err.value)
+
+
+def test_a_hand_written_mapping_is_checked_not_refit(mobilenet):
+    arch = load_arch("eyeriss_v2_flat")
+    w = mobilenet.select(["conv2_pw"])
+    named = registry.get("rs_plus").named(w.layers[0], arch)
+    with pytest.raises(CompressedCapacityError) as err:
+        pipeline.run(arch, w, mappings={"conv2_pw": named}, sparsity=V2)
+    assert err.value.overflow.used == csc_channels(12)
+    assert "mapping for layer 'conv2_pw'" in str(err.value)
+    h = from_arch(arch)
+    pw = problem_workload(w)
+    with pytest.raises(CompressedCapacityError):
+        run_hierarchy(h, pw, arch=arch, nests={"conv2_pw": from_fixed(named, h)}, sparsity=V2)
+
+
+def test_runs_whose_tiles_fit_keep_the_dense_named_mapping():
+    """No compressed format below DRAM (the eyeriss_v1 preset: RLE at DRAM, gating): every named
+    mapping fits as it is; the run's mappings and dense figures equal the dense run's."""
+    arch = load_arch("eyeriss_v1")
+    w = load_workload("alexnet_sparse", 4)
+    dense = pipeline.run(arch, w)
+    sparse = pipeline.run(arch, w, sparsity=Sparsity(load_spec("eyeriss_v1")))
+    assert [lr.result for lr in sparse.layers] == [lr.result for lr in dense.layers]
+    assert all(lr.result.mapping == registry.get("rs").named(la, arch)
+               for lr, la in zip(dense.layers, w.layers) if lr.result.mapping is not None)
+
+
+def test_a_hierarchy_nest_that_fits_compressed_is_kept_as_it_is():
+    h = hierarchy_from_dict({
+        "name": "one", "word_bits": 16, "dataflow": "os",
+        "levels": [{"name": "dram", "keeps": ["ifmap", "weight", "psum"]},
+                   {"name": "buf", "keeps": ["ifmap", "weight", "psum"], "capacity": 4096}],
+        "compute": {"name": "mac"}}, "one.yaml")
+    w = ProblemWorkload("w", (of_layer(conv("c", C=4, K=8, H=6, R=3, pad=1)),))
+    spec = spec_from_dict({"name": "b", "formats": {"buf": {"ifmap": "bitmask"}}}, "b.yaml")
+    run = run_hierarchy(h, w, sparsity=Sparsity(spec, (("ifmap", Uniform(0.5)),)))
+    assert run.layers[0].nest == run_hierarchy(h, w).layers[0].nest
+
+
+def test_explain_takes_the_mapping_the_sparse_run_takes(mobilenet):
+    from accelsim.cli.cmd_explain import explain
+
+    w = mobilenet.select(["conv2_pw"])
+    arch = load_arch("eyeriss_v2_flat")
+    (_, dense, _), = explain(arch, w, "rs_plus")
+    (_, sparse, _), = explain(arch, w, "rs_plus", None, V2)
+    assert (dense.mapping.factor("rf", "C"), sparse.mapping.factor("rf", "C")) == (12, 6)
+    assert sparse.mapping == pipeline.run(arch, w, sparsity=V2).layers[0].result.mapping
