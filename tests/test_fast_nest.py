@@ -203,3 +203,70 @@ def test_an_unwritable_kernel_cache_warns_and_compiles_in_memory(tmp_path, monke
     with pytest.warns(nest_kernel.KernelCacheWarning, match=f"kernel cache {blocker / 'kernels'} is not writable"):
         rows = count_nests(layout, encode_nests(layout, [nest]), generated=True)
     assert rows[0].tolist() == layout.row_of(count_actions(p, h, nest)).tolist()
+
+
+def test_prune_cache_removes_other_versions_unused_for_a_day_with_their_cache_entries(tmp_path):
+    """The generated-kernel cache stays bounded: other versions' kernels (and numba's and Python's
+    __pycache__ entries of them, and orphaned entries) go once unused for PRUNE_AGE; the current
+    version's and another version's recently used kernels stay."""
+    import os
+
+    from accelsim.cost.nest_kernel import PRUNE_AGE, prune_cache
+
+    now = 2_000_000_000.0
+    pyc = tmp_path / "__pycache__"
+    pyc.mkdir()
+
+    def plant(path, age):
+        path.write_text("")
+        os.utime(path, (now - age, now - age))
+
+    day = PRUNE_AGE
+    modules = {"accelsim_nest_aaaaaaaaaaaa_111111111111": 10 * day,     # the current version, old: kept
+               "accelsim_nest_bbbbbbbbbbbb_111111111111": 2 * day,      # another version, unused 2 days: gone
+               "accelsim_nest_bbbbbbbbbbbb_222222222222": day - 60,     # another version, used today: kept
+               "accelsim_nest_0123456789abcdef01234567": day + 60}      # the earlier naming, unused: gone
+    for m, age in modules.items():
+        plant(tmp_path / f"{m}.py", age)
+        plant(pyc / f"{m}.kernel-52.py311.nbi", age)
+        plant(pyc / f"{m}.kernel-52.py311.1.nbc", age)
+    plant(pyc / "accelsim_nest_cccccccccccc_333333333333.kernel-52.py311.nbi", 2 * day)   # orphan: gone
+    plant(pyc / "accelsim_nest_dddddddddddd_444444444444.kernel-52.py311.nbi", 60)        # orphan, new: kept
+    plant(tmp_path / "tmpab12.tmp", 2 * day)                                               # unfinished write: gone
+    plant(tmp_path / "notes.txt", 10 * day)                                                # not ours: kept
+    removed = prune_cache(tmp_path, "aaaaaaaaaaaa", now=now)
+    assert removed == ["accelsim_nest_0123456789abcdef01234567", "accelsim_nest_bbbbbbbbbbbb_111111111111"]
+    kept = ["accelsim_nest_aaaaaaaaaaaa_111111111111", "accelsim_nest_bbbbbbbbbbbb_222222222222"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [f"{m}.py" for m in kept] + ["notes.txt"]
+    assert sorted(p.name for p in pyc.iterdir()) == sorted(
+        [f"{m}.kernel-52.py311.{e}" for m in kept for e in ("nbi", "1.nbc")]
+        + ["accelsim_nest_dddddddddddd_444444444444.kernel-52.py311.nbi"])
+
+
+def test_kernel_for_writes_its_version_and_prunes_a_stale_kernel_once(tmp_path, monkeypatch):
+    """A process's first generated kernel prunes its cache directory: a kernel of another version
+    unused for two days is deleted; the new kernel's file is named by the current version."""
+    import os
+
+    from accelsim.cost import nest_kernel
+    from accelsim.hierarchy import Hierarchy, Storage
+    from accelsim.loopnest import LevelMap, LoopNest
+    from accelsim.problem import gemm
+
+    monkeypatch.setenv(nest_kernel.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(nest_kernel, "_LOADED", {})
+    monkeypatch.setattr(nest_kernel, "_PRUNED", set())
+    stale = tmp_path / "accelsim_nest_0123456789ab_0123456789ab.py"
+    stale.write_text("")
+    old = stale.stat().st_mtime - 2 * nest_kernel.PRUNE_AGE
+    os.utime(stale, (old, old))
+    h = Hierarchy("two", (Storage("L0", ("ifmap", "weight", "psum")), Storage("L1", ("weight",))))
+    p = gemm("g", 3, 4, 5)
+    nest = LoopNest((LevelMap("L0", (("M", 3), ("K", 5)), ("K", "M", "N"), ("ifmap", "weight", "psum")),
+                     LevelMap("L1", (("N", 4),), ("N", "M", "K"), ("weight",))))
+    layout = NestLayout(p, h)
+    rows = count_nests(layout, encode_nests(layout, [nest]), generated=True)
+    assert rows[0].tolist() == layout.row_of(count_actions(p, h, nest)).tolist()
+    assert not stale.exists()
+    version = nest_kernel._fingerprint()[:12]
+    assert [f.name.split("_")[2] for f in tmp_path.glob("accelsim_nest_*.py")] == [version]
