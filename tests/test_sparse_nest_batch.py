@@ -33,6 +33,7 @@ from accelsim.sparse.density import Structured, Uniform
 from accelsim.sparse.model import capacity_problems
 from accelsim.sparse.spec import load_spec, spec_from_dict
 from accelsim.sparse.view import sparse_view
+from accelsim.tiles import touched
 from tests.core_strategies import hierarchies, nests, problems
 from workloads.layer import conv
 
@@ -133,6 +134,46 @@ def test_shipped_hierarchies_over_the_search_space_equal_the_slow_path(hier, pre
         assert energy[i] == v.energy_pj
         assert cycles[i] == v.bound_cycles
         assert v.energy_pj < v.dense_energy_pj          # sparsity saved something
+
+
+def test_a_warm_scorer_fed_in_pieces_equals_a_fresh_one_and_the_memo_keeps_every_argument_apart():
+    """The scorer's memo (mapper.sparse_memo.RowMemo) grows across batches: its hash table rebuilt when
+    half full (started tiny here), keeps patterns first met in later pieces registering step functions
+    over tiles already known. Scoring the nests in shuffled pieces with one scorer gives each nest the
+    same floats as one fresh scorer on the whole batch, and every memoised value is its function's own
+    value at its key's argument (recomputed here from the stored key)."""
+    h = load_architecture("hierarchy/eyeriss_v2")
+    spec = load_spec("eyeriss_v2_clustered")
+    problem = from_layer(LAYER)
+    layout, arrays = _search_nests(problem, h, 300)
+    table = table_for(h)
+    rows = count_nests(layout, arrays)
+    energy, cycles = NestSparseBatch(layout, spec, UNIFORM, table).score(rows, arrays)
+    warm = NestSparseBatch(layout, spec, UNIFORM, table)
+    warm.memo._table(4)
+    order = np.random.default_rng(5).permutation(arrays.n_nests)
+    cuts = [0, 1, 7, 40, 41, 150, arrays.n_nests]
+    for a, b in zip(cuts, cuts[1:]):
+        part = order[a:b]
+        e, c = warm.score(rows[part], arrays.take(part))
+        assert np.array_equal(e, energy[part]) and np.array_equal(c, cycles[part])
+    assert warm.fits(arrays).tolist() == NestSparseBatch(layout, spec, UNIFORM, table).fits(arrays).tolist()
+    memo = warm.memo
+    assert len(memo.tval) >= 2 * len(memo.entries) > 8              # grown, at most half full
+    assert len({k.tobytes() for k in memo.entries}) == len(memo.entries)        # each argument once
+    for group, slot, fn, axes, _ in memo.fns:
+        if group == memo.keeps_group:
+            continue                      # a pattern's index (its plan is checked by the scores above)
+        for r in np.flatnonzero(memo.entries[:, 0] == group)[::7]:
+            key = memo.entries[r, 1:]
+            if axes is None:              # (lockstep run, active units)
+                arg = key[:2]
+            else:                         # per axis: the rows its per-dim extents touch (accelsim.tiles), clipped
+                arg = np.array([min(size, touched(int(key[d1]), int(key[d2]) if d2 >= 0 else 1, k1, k2))
+                                for d1, k1, d2, k2, size in axes])
+            want = fn(arg)
+            got = tuple(memo.vals[r, slot:slot + len(want)]) if isinstance(want, tuple) else memo.vals[r, slot]
+            assert got == want
 
 
 def _tiny_buffer() -> Hierarchy:

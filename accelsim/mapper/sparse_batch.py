@@ -25,11 +25,14 @@ instances x bandwidth, each network's busiest stream over its parent's instances
 cycles with load imbalance). Every float operation is the slow path's, in its order.
 
 What depends on the mapping beyond the dense counts is evaluated by the slow path's own functions
-(``ratio_of``, ``step_q``, ``imbalance_t``, ``Format.words``), once per distinct value of what it
-depends on (a tile's per-dim extents; the lockstep run and the active units), cached for the layer:
-with one-rank formats linear in the tile (CP, bitmask) or any format at the backing store (whose
-tile is the whole tensor in every mapping: Eyeriss v1's RLE), condition tiles of one element and no
-skipping (Eyeriss v1's preset) nothing does, and a batch costs one numba pass.
+(``Format.per_word``/``ratio_of``, ``step_q``, ``imbalance_t``, ``Format.words``; the keeps
+pattern's plan), once per distinct value of what it depends on (a tile's extents; the keeps; the
+lockstep run and the active units), kept for the layer in the scorer's ``mapper.sparse_memo.RowMemo``:
+one numba pass finds every row's values (one hash look-up per tile level, keeps and lockstep run),
+a second (:func:`_kernel`) scores the rows. With one-rank formats linear in the tile (CP, bitmask) or
+any format at the backing store (whose tile is the whole tensor in every mapping: Eyeriss v1's RLE),
+condition tiles of one element and no skipping (Eyeriss v1's preset) the fixed shape looks up
+nothing.
 
 Capacity: each kept tile's compressed words (``Format.words``, the spec's ``expected`` or ``worst``
 size) against the hierarchy's capacity groups, as ``accelsim.sparse.model.capacity_problems`` checks
@@ -56,9 +59,9 @@ from accelsim.energy_table import EnergyTable, arch_table, network_name
 from accelsim.errors import ConfigError
 from accelsim.hierarchy import from_arch
 from accelsim.loopnest import LevelMap, LoopNest
-from accelsim.mapper.batch import _tile_need, _touched
+from accelsim.mapper.batch import _tile_need
 from accelsim.mapper.nest_space import tile_words_batch
-from accelsim.mapping import COLS, ROWS
+from accelsim.mapper.sparse_memo import RowMemo, dim_axes, role_axes
 from accelsim.mapping import DRAM as DRAM_LEVEL
 from accelsim.mapping import GLB as GLB_LEVEL
 from accelsim.mapping import LEVELS as MAPPING_LEVELS
@@ -124,124 +127,6 @@ def _nest(keeps: tuple[tuple[bool, ...], ...]) -> LoopNest:
                      LevelMap(REG, keeps=roles(reg))))
 
 
-def dim_axes(problem: Problem) -> np.ndarray:
-    """The key axes of a tile's per-dim extents: one per dim (``_AXIS`` columns)."""
-    return np.array([(i, 1, -1, 1, problem.size(d)) for i, d in enumerate(problem.dim_names)], dtype=np.int64)
-
-
-def role_axes(problem: Problem, role: str) -> np.ndarray:
-    """The key axes of a role's tile extents (``sparse.model.role_extents``): one per axis of its tensor."""
-    dims = problem.dim_names
-    out = []
-    for c in problem.tensor(role).coords:
-        (d1, k1), *rest = c.terms
-        d2, k2 = rest[0] if rest else (None, 1)
-        out.append((dims.index(d1), k1, -1 if d2 is None else dims.index(d2), k2, c.size))
-    return np.array(out, dtype=np.int64).reshape(-1, 5)
-
-
-class _Cache:
-    """Values of a function of a tile's extents (a float or a tuple of floats), computed once per
-    distinct extents and kept for the layer; a call gives (B,) or (B, k). ``axes`` (one row per axis:
-    dim, coefficient, second dim or -1, its coefficient, size) says what the extents are: per dim
-    (:func:`dim_axes`: the function gets the per-dim extents) or per axis of a role's tensor
-    (:func:`role_axes`: ``sparse.model.role_extents``, so tiles that differ only in dims the tensor
-    does not see share a value). The extents are one int64 key (mixed radix over the sizes + 1); a
-    batch's keys are looked up in the sorted known keys by binary search (numba) and only the
-    missing ones call the function. Without ``axes``: ``lookup`` of ready keys, ``decode`` the
-    function's argument from a key."""
-
-    def __init__(self, fn, axes: np.ndarray | None = None, decode=None):
-        self.fn, self.axes = fn, axes
-        self.radix = None
-        if axes is not None:
-            sizes = axes[:, 4]
-            if float(np.prod(sizes.astype(np.float64) + 1)) < 2.0 ** 62:
-                self.radix = np.cumprod(np.concatenate([[1], sizes[:-1] + 1])).astype(np.int64)
-        if decode is None:
-            assert axes is not None
-            mod = axes[:, 4] + 1
-
-            def decode(key: int) -> np.ndarray:
-                assert self.radix is not None          # (keys exist only with a radix)
-                return (key // self.radix) % mod
-        self.decode = decode
-        self.memo: dict = {}                            # extents as tuples (keys out of int64 range)
-        self.sorted = np.empty(0, dtype=np.int64)       # known keys, ascending
-        self.rows = np.empty(0, dtype=np.int64)         # each known key's row of ``vals``
-        self.vals: np.ndarray | None = None
-
-    def below(self, f3: np.ndarray, first: int, sizes: np.ndarray) -> np.ndarray:
-        """The values at the tile of the loops of ``f3`` (B, levels, D) from level ``first`` on (per-dim
-        extents clipped to ``sizes``)."""
-        assert self.axes is not None
-        if self.radix is None:
-            return self._by_tuples(_axis_extents(f3, first, sizes, self.axes))
-        return self.lookup(_axis_keys(f3, first, sizes, self.axes, self.radix))
-
-    def lookup(self, keys: np.ndarray) -> np.ndarray:
-        idx = _find(self.sorted, self.rows, keys)
-        miss = np.flatnonzero(idx < 0)
-        if len(miss):
-            new = np.unique(keys[miss])
-            arr = np.asarray([self.fn(self.decode(int(k))) for k in new], dtype=np.float64)
-            base = 0 if self.vals is None else len(self.vals)
-            self.vals = arr if self.vals is None else np.concatenate([self.vals, arr])
-            allk = np.concatenate([self.sorted, new])
-            allr = np.concatenate([self.rows, np.arange(base, base + len(new), dtype=np.int64)])
-            order = np.argsort(allk, kind="stable")
-            self.sorted, self.rows = allk[order], allr[order]
-            idx[miss] = _find(self.sorted, self.rows, keys[miss])
-        if self.vals is None:
-            return np.zeros(0, dtype=np.float64)
-        return self.vals[idx]
-
-    def _by_tuples(self, ext: np.ndarray) -> np.ndarray:
-        _, first, inv = np.unique(ext, axis=0, return_index=True, return_inverse=True)
-        vals = []
-        for i in first:
-            key = tuple(int(v) for v in ext[i])
-            v = self.memo.get(key)
-            if v is None:
-                v = self.memo[key] = self.fn(ext[i])
-            vals.append(v)
-        return np.asarray(vals, dtype=np.float64)[inv.reshape(-1)]
-
-
-@njit(cache=True)
-def _find(sorted_keys, rows, keys):
-    """Per key, the row of its value (binary search in ``sorted_keys``), -1 when unknown."""
-    out = np.empty(keys.shape[0], dtype=np.int64)
-    n = sorted_keys.shape[0]
-    for b in range(keys.shape[0]):
-        lo, hi = 0, n
-        k = keys[b]
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if sorted_keys[mid] < k:
-                lo = mid + 1
-            else:
-                hi = mid
-        out[b] = rows[lo] if lo < n and sorted_keys[lo] == k else -1
-    return out
-
-
-@njit(cache=True, inline="always")
-def _row_axes(f3, b, first, sizes, axes, ext, out):
-    """Into ``out``: row b's extent per axis (``sparse.model.role_extents`` on the clipped per-dim
-    extents of the loops from level ``first`` on; a one-term axis touches (e - 1) x k + 1 rows)."""
-    M = f3.shape[1]
-    for d in range(f3.shape[2]):
-        e = 1
-        for m in range(first, M):
-            e *= f3[b, m, d]
-        ext[d] = e if e < sizes[d] else sizes[d]
-    for a in range(axes.shape[0]):
-        e2 = ext[axes[a, 2]] if axes[a, 2] >= 0 else 1
-        n = _touched(ext[axes[a, 0]], e2, axes[a, 1], axes[a, 3])
-        out[a] = n if n < axes[a, 4] else axes[a, 4]
-
-
 @njit(cache=True)
 def _dim_extents(f3, first, sizes):
     """(B, D) per dim the product of ``f3``'s factors from level ``first`` on, clipped to ``sizes``."""
@@ -257,33 +142,6 @@ def _dim_extents(f3, first, sizes):
 
 
 @njit(cache=True)
-def _axis_extents(f3, first, sizes, axes):
-    """(B, axes) :func:`_row_axes` of every row."""
-    B = f3.shape[0]
-    ext = np.empty(f3.shape[2], dtype=np.int64)
-    out = np.empty((B, axes.shape[0]), dtype=np.int64)
-    for b in range(B):
-        _row_axes(f3, b, first, sizes, axes, ext, out[b])
-    return out
-
-
-@njit(cache=True)
-def _axis_keys(f3, first, sizes, axes, radix):
-    """(B,) the mixed-radix key of :func:`_row_axes`' extents."""
-    B = f3.shape[0]
-    ext = np.empty(f3.shape[2], dtype=np.int64)
-    row = np.empty(axes.shape[0], dtype=np.int64)
-    out = np.empty(B, dtype=np.int64)
-    for b in range(B):
-        _row_axes(f3, b, first, sizes, axes, ext, row)
-        key = 0
-        for a in range(axes.shape[0]):
-            key += row[a] * radix[a]
-        out[b] = key
-    return out
-
-
-@njit(cache=True)
 def _level_products(factors, spatial):
     """(B, L, D) per level and dim its temporal factor times its fanout's x and y factors."""
     B, L, D = factors.shape
@@ -295,21 +153,6 @@ def _level_products(factors, spatial):
     return out
 
 
-@njit(cache=True)
-def _codes(keeps):
-    """(B,) each nest's keeps (L, roles) as one int (bit i * roles + t)."""
-    B, L, R = keeps.shape
-    out = np.zeros(B, dtype=np.int64)
-    for b in range(B):
-        code = 0
-        for i in range(L):
-            for t in range(R):
-                if keeps[b, i, t] != 0:
-                    code |= np.int64(1) << (i * R + t)
-        out[b] = code
-    return out
-
-
 def _extents(problem: Problem, e: np.ndarray) -> dict[str, int]:
     return {d: int(v) for d, v in zip(problem.dim_names, e)}
 
@@ -317,36 +160,24 @@ def _extents(problem: Problem, e: np.ndarray) -> dict[str, int]:
 class _Pairs:
     """Per compressed (level index, role) pair, its (data, metadata) words per dense word
     (``sparse.model.ratio_of``): a constant when the format is linear in the tile or the level is the
-    backing store (whose tile is the whole tensor), else per row from a cache over the role's tile
-    extents at the level (``Format.per_word``)."""
+    backing store (whose tile is the whole tensor), else per row a function of the role's tile
+    extents at the level (``Format.per_word``) in the scorer's ``RowMemo``; ``first(level)``: the first
+    of the rows' levels below the level's cut."""
 
-    def __init__(self, problem: Problem, models: dict, word_bits: int, pairs: list[tuple[int, str, Format]]):
+    def __init__(self, problem: Problem, models: dict, word_bits: int, pairs: list[tuple[int, str, Format]],
+                 memo: RowMemo, first):
         self.index = {(i, r): j for j, (i, r, _) in enumerate(pairs)}
-        self.const = np.zeros((2, len(pairs)), dtype=np.float64)
-        self.sizes = np.array([problem.size(d) for d in problem.dim_names], dtype=np.int64)
+        self.const = np.zeros((2, max(1, len(pairs))), dtype=np.float64)
+        self.fn = np.full(max(1, len(pairs)), -1, dtype=np.int64)      # per pair its memo function, -1: constant
         full = {d: problem.size(d) for d in problem.dim_names}
-        self.caches: list[tuple[int, int, _Cache]] = []       # (pair, level, cache)
         for j, (i, r, fmt) in enumerate(pairs):
             model = models.get(r, DENSE)
             if fmt.tile_free or i == 0:
                 self.const[0, j], self.const[1, j] = ratio_of(fmt, problem, full, r, model, word_bits)
             else:
                 size = problem.elements(r)
-                self.caches.append((j, i, _Cache(lambda e, fmt=fmt, model=model, size=size: fmt.per_word(
-                    [int(x) for x in e], model, size, word_bits), role_axes(problem, r))))
-
-    def values(self, B: int, f3: np.ndarray, first) -> tuple[np.ndarray, np.ndarray]:
-        """(B, pairs) data and metadata words per dense word; ``f3`` (B, levels, D) the factors per
-        level, ``first(level)`` the first of ``f3``'s levels below the level's cut."""
-        pd = np.empty((B, self.const.shape[1]), dtype=np.float64)
-        pm = np.empty_like(pd)
-        pd[:] = self.const[0]
-        pm[:] = self.const[1]
-        for j, i, cache in self.caches:
-            vals = cache.below(f3, first(i), self.sizes).reshape(B, 2)
-            pd[:, j] = vals[:, 0]
-            pm[:, j] = vals[:, 1]
-        return pd, pm
+                self.fn[j] = memo.tile(lambda e, fmt=fmt, model=model, size=size: fmt.per_word(
+                    [int(x) for x in e], model, size, word_bits), first(i), role_axes(problem, r), 2)
 
 
 class _Terms:
@@ -396,31 +227,16 @@ def _price(table: EnergyTable, key: tuple[str, str, str]) -> float | None:
 
 class _Skipping:
     """The sparse cycles' factor per row (``sparse.model.analyze`` step 3): 1 without skipped MACs; p
-    (the fraction not skipped: gated MACs keep their slots) when every skipping condition is structured; else E[max over the active
-    units of Binomial(t, p)] / t (``sparse.model.imbalance_t``), t the lockstep run, once per distinct
-    (t, active) pair (one int key ``t * (units + 1) + active``)."""
+    (the fraction not skipped: gated MACs keep their slots) when every skipping condition is
+    structured; else E[max over the active units of Binomial(t, p)] / t (``sparse.model.imbalance_t``),
+    t the lockstep run: a lockstep function of the scorer's ``RowMemo`` (``fn``; -1 without one)."""
 
-    def __init__(self, spec: SparseSpec, models: dict, eff: float, skipped: float, macs: int, units: int):
+    def __init__(self, spec: SparseSpec, models: dict, skipped: float, macs: int, memo: RowMemo):
         self.p = (macs - skipped) / macs if macs else 0.0      # a gated MAC still takes its slot
-        self.on = bool(skipped and macs)
-        self.balanced = balanced(spec, models)
-        self.top = units + 1
-        self.cache = _Cache(lambda key: imbalance_t(key // self.top, key % self.top, self.p), decode=lambda key: key)
-
-    def factor(self, B: int, lockstep, active: np.ndarray) -> tuple[int, np.ndarray]:
-        """(mode: 1 with skipping, per-row factor); ``lockstep()``: (B,) lockstep runs."""
-        factor = np.ones(B, dtype=np.float64)
-        if not self.on:
-            return 0, factor
-        if self.balanced:
-            factor[:] = self.p
-            return 1, factor
-        t = lockstep()
-        if B and int(t.max()) >= (1 << 62) // self.top:       # keys out of int64 range: per distinct pair
-            pairs, inv = np.unique(np.column_stack([t, active]), axis=0, return_inverse=True)
-            vals = np.array([imbalance_t(int(a), int(u), self.p) for a, u in pairs], dtype=np.float64)
-            return 1, vals[inv.reshape(-1)]
-        return 1, self.cache.lookup(t * self.top + active.astype(np.int64))
+        self.mode = int(bool(skipped and macs))               # 1: the dense cycles x the factor
+        self.fn = -1
+        if self.mode and not balanced(spec, models):
+            self.fn = memo.lockstep(lambda a: imbalance_t(int(a[0]), int(a[1]), self.p))
 
 
 def _pad(rows: list[list], fill, dtype) -> np.ndarray:
@@ -455,17 +271,19 @@ class NestSparseBatch:
         # every (level index, role) a nest may hold compressed (the backing store always holds its tensors)
         pairs = [(i, r, spec.format(nm, r)) for r in ROLES for i, nm in enumerate(self.names)
                  if (i == 0 or h.levels[i].keeps_role(r)) and spec.format(nm, r).compressed]
-        self.pairs = _Pairs(problem, models, self.wb, pairs)
+        # what depends on a nest beyond its counts, per distinct tile / keeps / lockstep run (a level's
+        # tile: the loops of it and below)
+        self.memo = RowMemo(self.dims, len(self.names), nest=True)
+        self.pairs = _Pairs(problem, models, self.wb, pairs, self.memo, lambda i: i)
         # the MAC steps act on the conditions alone: the same for every keeps pattern
         ms = mac_steps(plan(self._keeps_nest([[1] * N_ROLES] * len(self.names)), spec), problem, models, problem.macs)
         self.eff, self.gated_macs, self.skipped_macs = ms.effective, ms.gated, ms.skipped
-        units = math.prod(lv.fanout.size for lv in h.levels if lv.fanout is not None)
-        self.skip = _Skipping(spec, models, self.eff, self.skipped_macs, problem.macs, units)
-        # the storage steps' fractions that depend on a child's tile: one cache per (conditions, child)
+        self.skip = _Skipping(spec, models, self.skipped_macs, problem.macs, self.memo)
+        # the storage steps' fractions that depend on a child's tile: one memo function per (conditions, child)
         self.q_index: dict[tuple, int] = {}
-        self.q_caches: list[tuple[int, _Cache]] = []
+        self.q_fns: list[int] = []
         self.terms = _Terms(self.keys, self.n_storage, h.compute.name, table)
-        self.patterns = _Cache(self._new_pattern, decode=lambda code: code)
+        self.pattern_fn = self.memo.keeps(self._new_pattern)
         self.pattern_parts: list[tuple] = []
         self.stacked: tuple | None = None
         self._bound_arrays()
@@ -482,10 +300,10 @@ class NestSparseBatch:
         j = self.q_index.get(key)
         if j is None:
             problem, models, n = self.problem, self.models, len(self.names)
-            cache = _Cache(lambda e, st=st: step_q(st, problem, _extents(problem, e), models, n), dim_axes(problem))
-            j = self.q_index[key] = len(self.q_caches)
             assert st.child is not None
-            self.q_caches.append((st.child, cache))
+            j = self.q_index[key] = len(self.q_fns)
+            self.q_fns.append(self.memo.tile(lambda e, st=st: step_q(st, problem, _extents(problem, e), models, n),
+                                             st.child, dim_axes(problem)))
         return j
 
     def _pattern(self, keeps) -> tuple:
@@ -517,17 +335,15 @@ class NestSparseBatch:
         terms = self.terms.select(src, gated_keys, self.gated_macs)
         return src, keys, gates, qi, qc, terms
 
-    def _new_pattern(self, code: int) -> float:
-        """Plan a keeps pattern (its code: bit ``level * roles + role``); its index, as the cache's float."""
-        L = len(self.names)
-        keeps = [[(code >> (i * N_ROLES + t)) & 1 for t in range(N_ROLES)] for i in range(L)]
+    def _new_pattern(self, codes: np.ndarray) -> float:
+        """Plan a keeps pattern (per level an int, bit t: it keeps role t); its index, as the memo's float."""
+        keeps = [[(int(code) >> t) & 1 for t in range(N_ROLES)] for code in codes]
         self.pattern_parts.append(self._pattern(keeps))
         self.stacked = None
         return float(len(self.pattern_parts) - 1)
 
-    def _patterns_of(self, keeps: np.ndarray) -> np.ndarray:
-        """(B,) each nest's keeps pattern index (new patterns planned and the stacked inputs rebuilt)."""
-        pat = self.patterns.lookup(_codes(keeps)).astype(np.int64)
+    def _stack(self) -> tuple:
+        """Every planned pattern's kernel inputs stacked (rebuilt when a pattern was added)."""
         if self.stacked is None:
             parts = self.pattern_parts
             S = max([len(pp[1]) for pp in parts] + [1])
@@ -546,7 +362,7 @@ class NestSparseBatch:
             self.stacked = (_pad([pp[0] for pp in parts], -1, np.int64), st_keys, st_gate, st_qi, st_qc, st_n,
                             _pad([list(pp[5][0]) for pp in parts], 0, np.int64),
                             _pad([list(pp[5][1]) for pp in parts], 0.0, np.float64), e_len)
-        return pat
+        return self.stacked
 
     # ---- the latency bound's inputs -----------------------------------------------------------------
     def _bound_arrays(self) -> None:
@@ -579,16 +395,16 @@ class NestSparseBatch:
     # ---- capacity by compressed size ----------------------------------------------------------------
     def _capacity_parts(self) -> None:
         """Per level with capacity groups, per role it may keep: its words per dense word (a format
-        linear in the tile) or a cache over the level's tile extents (``Format.words``); and the
-        lower bound per dense word :meth:`cap_scale` gives the space."""
+        linear in the tile) or a memo function of the level's tile (``Format.words``); and the lower
+        bound per dense word :meth:`cap_scale` gives the space."""
         problem, spec, h = self.problem, self.spec, self.hierarchy
         L = len(self.names)
         self.scale = np.ones((L, N_ROLES), dtype=np.float64)
-        self.caps: list[tuple[int, tuple, dict[str, tuple[float, _Cache | None]]]] = []
+        self.caps: list[tuple[int, tuple, dict[str, tuple[float, int]]]] = []
         for i, lv in enumerate(h.levels):
             if i == 0 or not lv.capacity:
                 continue
-            per_role: dict[str, tuple[float, _Cache | None]] = {}
+            per_role: dict[str, tuple[float, int]] = {}
             for t, r in enumerate(ROLES):
                 if not lv.keeps_role(r):
                     continue
@@ -597,16 +413,17 @@ class NestSparseBatch:
                 size = problem.elements(r)
                 if fmt.tile_free:
                     d, m = fmt.per_word([1], model, size, self.wb)
-                    per_role[r] = (d + m, None)
+                    per_role[r] = (d + m, -1)
                     if fmt.compressed:
                         self.scale[i, t] = (d + m) * SLACK
                 else:
-                    def words(e, fmt=fmt, r=r, model=model, size=size):
+                    def words(e, fmt=fmt, model=model, size=size):
                         return fmt.words([int(x) for x in e], model, size, self.wb)
-                    per_role[r] = (0.0, _Cache(words, role_axes(problem, r)))
+                    per_role[r] = (0.0, self.memo.tile(words, i, role_axes(problem, r)))
                     # payload >= the tile's expected nonzeros, metadata >= 0 (``Format.per_tile``)
                     self.scale[i, t] = (1.0 - model.p_empty(1, size)) * SLACK
             self.caps.append((i, lv.capacity, per_role))
+        self.cap_fns = [fn for _, _, per_role in self.caps for _, fn in per_role.values() if fn >= 0]
 
     def cap_scale(self) -> np.ndarray:
         """(levels, roles) a lower bound of the compressed words per dense word of each kept tile (1 where
@@ -619,14 +436,22 @@ class NestSparseBatch:
         ok = np.ones(B, dtype=bool)
         if not self.caps:
             return ok
-        f3 = _level_products(arrays.factors, arrays.spatial)
+        factors, spatial, keeps = _nest_inputs(arrays)
+        look, col, slot = self.memo.columns(self.cap_fns)
+        idx = self.memo.resolve(look, factors, spatial, keeps) if self.cap_fns else None
+        f3 = _level_products(factors, spatial)
         pa = self.layout.problem_arrays
         for i, groups, per_role in self.caps:
             dense = tile_words_batch(_dim_extents(f3, i, self.dims), pa.rel, pa.coupled)
             words = {}
-            for r, (c, cache) in per_role.items():
-                w = dense[:, ROLES.index(r)] * c if cache is None else cache.below(f3, i, self.dims)
-                words[r] = np.where(arrays.keeps[:, i, ROLES.index(r)] != 0, w, 0.0)
+            for r, (c, fn) in per_role.items():
+                if fn < 0:
+                    w = dense[:, ROLES.index(r)] * c
+                else:
+                    assert idx is not None
+                    j = self.cap_fns.index(fn)
+                    w = self.memo.vals[idx[:, col[j]], slot[j]]
+                words[r] = np.where(keeps[:, i, ROLES.index(r)] != 0, w, 0.0)
             for roles, cap in groups:
                 used = np.zeros(B, dtype=np.float64)
                 for r in roles:
@@ -639,43 +464,48 @@ class NestSparseBatch:
     def score(self, rows: np.ndarray, arrays: NestArrays) -> tuple[np.ndarray, np.ndarray]:
         """(energy pJ, latency-bound cycles) of each nest from its dense row (module docstring)."""
         B = rows.shape[0]
-        pat = self._patterns_of(arrays.keeps)
-        f3 = _level_products(arrays.factors, arrays.spatial)
-        pd, pm = self.pairs.values(B, f3, lambda i: i)         # a level's tile: the loops of it and below
-        qv = np.empty((B, max(1, len(self.q_caches))), dtype=np.float64)
-        for j, (child, cache) in enumerate(self.q_caches):
-            qv[:, j] = cache.below(f3, child, self.dims)
         c = np.ascontiguousarray(rows, dtype=np.int64)
-        mode, factor = self.skip.factor(B, lambda: _lockstep_nests(arrays.factors, arrays.spatial), c[:, self.c_active])
-        assert self.stacked is not None
-        src, st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len = self.stacked
+        factors, spatial, keeps = _nest_inputs(arrays)
+        while True:          # a new keeps pattern may add a step's memo function: look up again
+            n_q = len(self.q_fns)
+            look = _Lookups(self.memo, self.pattern_fn, self.pairs, self.q_fns, self.skip)
+            idx = self.memo.resolve(look.groups, factors, spatial, keeps, c[:, self.c_active])
+            if len(self.q_fns) == n_q:
+                break
+        src, st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len = self._stack()
         energy = np.empty(B, dtype=np.float64)
         cycles = np.empty(B, dtype=np.float64)
-        _kernel(c, self.kcol, pat, src, pd, pm, st_keys, st_gate, st_qi, st_qc, st_n, qv, e_idx, e_w, e_len,
-                self.eff, self.gated_macs, mode, factor, self.c_cycles, self.lv_out, self.lv_in, self.lv_den,
-                self.net_keys, self.net_ab, self.net_den, energy, cycles)
+        _kernel(c, self.kcol, idx, self.memo.vals, look.col, look.slot, src, self.pairs.const, st_keys, st_gate,
+                st_qi, st_qc, st_n, e_idx, e_w, e_len, self.eff, self.gated_macs, self.skip.mode, self.skip.p,
+                self.c_cycles, self.lv_out, self.lv_in, self.lv_den, self.net_keys, self.net_ab,
+                self.net_den, energy, cycles)
         return energy, cycles
 
 
-@njit(cache=True)
-def _lockstep_nests(factors, spatial):
-    """Per nest, ``sparse.model.lockstep_run``: the temporal factors of the levels below the innermost
-    level with a spatial factor above 1 (a level's fanout loops follow its temporal ones), else all."""
-    B, L, D = factors.shape
-    out = np.empty(B, dtype=np.int64)
-    for b in range(B):
-        last = -1
-        for i in range(L):
-            for a in range(2):
-                for d in range(D):
-                    if spatial[b, i, a, d] > 1:
-                        last = i
-        t = 1
-        for i in range(last + 1, L):
-            for d in range(D):
-                t *= factors[b, i, d]
-        out[b] = t
-    return out
+def _nest_inputs(arrays: NestArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return tuple(np.ascontiguousarray(a, dtype=np.int64) for a in (arrays.factors, arrays.spatial, arrays.keeps))  # type: ignore[return-value]
+
+
+class _Lookups:
+    """The memo groups a score looks up and, per value the kernel reads, the column of the looked-up
+    rows and the slot of ``RowMemo.vals`` (column -1: not looked up): ``col``/``slot`` entries 0 the
+    keeps pattern (-1: the one pattern 0), 1 the skipping factor (-1: ``_Skipping.p``), then per
+    compressed pair (-1: its constant ``_Pairs.const``), then per step fraction."""
+
+    PAIRS = 2
+
+    def __init__(self, memo: RowMemo, pattern_fn: int, pairs: _Pairs, q_fns: list[int], skip: _Skipping):
+        fns = [pattern_fn, skip.fn] + [int(f) for f in pairs.fn] + list(q_fns)
+        used = [f for f in fns if f >= 0]
+        groups, col, slot = memo.columns(used)
+        self.groups = groups
+        self.col = np.full(len(fns), -1, dtype=np.int64)
+        self.slot = np.zeros(len(fns), dtype=np.int64)
+        j = 0
+        for i, f in enumerate(fns):
+            if f >= 0:
+                self.col[i], self.slot[i] = col[j], slot[j]
+                j += 1
 
 
 class SparseBatch:
@@ -701,12 +531,16 @@ class SparseBatch:
         # per key: the (level index, role) whose format sets its data / metadata words
         src = [(idx[lv], r) for lv, r, _ in self.keys[:n_storage]]
         src += [(pl.net_parent.get((idx[lv], r), idx[lv]), r) for lv, r, _ in self.keys[n_storage:]]
-        self.pairs = _Pairs(problem, models, self.wb, [(i, r, fmt) for (i, r), fmt in pl.compressed])
+        # what depends on a mapping beyond its counts, per distinct tile / lockstep run (a level's tile:
+        # the mapping levels from the first below its cut)
+        self.memo = RowMemo(self.dims, NO_LOOPS, nest=False)
+        self.pairs = _Pairs(problem, models, self.wb, [(i, r, fmt) for (i, r), fmt in pl.compressed], self.memo,
+                            lambda i: START[i])
         self.src = np.array([[self.pairs.index.get(s_, -1) for s_ in src]], dtype=np.int64)
         # steps: key lists, gate flags, constant q or a per-row cache keyed by the child's extents
         ms = mac_steps(pl, problem, models, layer.macs)
         keys, gates, qc = [], [], []
-        self.q_caches: list[tuple[int, _Cache]] = []
+        self.q_fns: list[int] = []
         qi = []
         for i, st in enumerate(pl.steps):
             keys.append([kidx[k] for k in st.keys_s + st.keys_n if k in kidx])
@@ -719,10 +553,10 @@ class SparseBatch:
                 qi.append(-1)
                 qc.append(step_q(st, problem, ext, models, n))
             else:
-                qi.append(len(self.q_caches))
+                qi.append(len(self.q_fns))
                 qc.append(0.0)
-                self.q_caches.append((START[st.child], _Cache(
-                    lambda e, st=st: step_q(st, problem, _extents(problem, e), models, n), dim_axes(problem))))
+                self.q_fns.append(self.memo.tile(lambda e, st=st: step_q(st, problem, _extents(problem, e), models, n),
+                                                 START[st.child], dim_axes(problem)))
         S, W = max(1, len(keys)), max([len(ks) for ks in keys] + [1])
         self.st_keys = np.full((1, S, W), -1, dtype=np.int64)
         for s_, ks in enumerate(keys):
@@ -732,7 +566,8 @@ class SparseBatch:
         self.st_qc = np.array([qc + [0.0] * (S - len(qc))], dtype=np.float64)
         self.st_n = np.array([len(keys)], dtype=np.int64)
         self.eff, self.gated_macs, self.skipped_macs = ms.effective, ms.gated, ms.skipped
-        self.skip = _Skipping(spec, models, self.eff, self.skipped_macs, layer.macs, arch.pe_array.rows * arch.pe_array.cols)
+        self.skip = _Skipping(spec, models, self.skipped_macs, layer.macs, self.memo)
+        self.look = _Lookups(self.memo, -1, self.pairs, self.q_fns, self.skip)
         gated_keys = {k for ks, g in zip(keys, gates) if g for k in ks}
         e_idx, e_w = _Terms(self.keys, n_storage, h.compute.name, arch_table(arch)).select(
             list(self.src[0]), gated_keys, self.gated_macs)
@@ -761,20 +596,20 @@ class SparseBatch:
                                    [g(PSUM, UP_SRC), g(PSUM, DOWN), g(PSUM, DOWN_DEST)]]], dtype=np.int64)
         self.net_den = np.ones(1, dtype=np.float64)
         # capacity: per level with groups, per kept role its words per dense tile word, or a cache
-        self.caps: list[tuple[int, tuple, dict[str, tuple[float, _Cache | None]]]] = []
+        self.caps: list[tuple[int, tuple, dict[str, tuple[float, int]]]] = []
         for li in (LEVELS.index(GLB), LEVELS.index(RF), LEVELS.index(REG)):
             level = h.levels[li]
             kept = nest.levels[li].keeps
-            per_role: dict[str, tuple[float, _Cache | None]] = {}
+            per_role: dict[str, tuple[float, int]] = {}
             for r in kept:
                 fmt = spec.format(level.name, r)
                 model = DENSE if spec.capacity == WORST else models.get(r, DENSE)
                 if fmt.tile_free:
                     d, m = fmt.per_word([1], model, problem.elements(r), self.wb)
-                    per_role[r] = (d + m, None)
+                    per_role[r] = (d + m, -1)
                 else:
-                    per_role[r] = (0.0, _Cache(lambda e, fmt=fmt, r=r, model=model: fmt.words(
-                        [int(x) for x in e], model, problem.elements(r), self.wb), role_axes(problem, r)))
+                    per_role[r] = (0.0, self.memo.tile(lambda e, fmt=fmt, r=r, model=model: fmt.words(
+                        [int(x) for x in e], model, problem.elements(r), self.wb), START[li], role_axes(problem, r)))
             self.caps.append((li, level.capacity, per_role))
 
     # ---- capacity ---------------------------------------------------------------------------
@@ -784,11 +619,15 @@ class SparseBatch:
         out = {}
         dense = (_needs(lay, factors, START[li]) if START[li] < NO_LOOPS
                  else np.ones((len(factors), N_ROLES), dtype=np.int64))
-        for r, (c, cache) in per_role.items():
-            if cache is None:
+        fns = [fn for _, fn in per_role.values() if fn >= 0]
+        groups, col, slot = self.memo.columns(fns)
+        idx = self.memo.resolve(groups, np.ascontiguousarray(factors, dtype=np.int64))
+        for r, (c, fn) in per_role.items():
+            if fn < 0:
                 out[r] = dense[:, ROLES.index(r)] * c
             else:
-                out[r] = cache.below(factors, START[li], self.dims)
+                j = fns.index(fn)
+                out[r] = self.memo.vals[idx[:, col[j]], slot[j]]
         return out
 
     def over(self, factors: np.ndarray, lay: np.ndarray, li: int) -> np.ndarray:
@@ -814,38 +653,16 @@ class SparseBatch:
     def score(self, counts: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(energy pJ, latency-bound cycles) of each row, as the slow sparse path (module docstring)."""
         B = counts.shape[0]
-        pd, pm = self.pairs.values(B, factors, lambda i: START[i])
-        qv = np.empty((B, max(1, len(self.q_caches))), dtype=np.float64)
-        for j, (start, cache) in enumerate(self.q_caches):
-            qv[:, j] = cache.below(factors, start, self.dims)
-        # the lockstep run: the RF's temporal loops when the array is used, else every one
-        mode, factor = self.skip.factor(B, lambda: _lockstep(factors), counts[:, COL_ACTIVE_PES])
         c = np.ascontiguousarray(counts, dtype=np.int64)
+        look = self.look
+        idx = self.memo.resolve(look.groups, np.ascontiguousarray(factors, dtype=np.int64), active=c[:, COL_ACTIVE_PES])
         energy = np.empty(B, dtype=np.float64)
         cycles = np.empty(B, dtype=np.float64)
-        _kernel(c, self.kcol, np.zeros(B, dtype=np.int64), self.src, pd, pm, self.st_keys, self.st_gate, self.st_qi,
-                self.st_qc, self.st_n, qv, self.e_idx, self.e_w, self.e_len, self.eff, self.gated_macs,
-                mode, factor, COLUMNS.index("cycles"), self.lv_out, self.lv_in, self.lv_den, self.net_keys,
-                self.net_ab, self.net_den, energy, cycles)
+        _kernel(c, self.kcol, idx, self.memo.vals, look.col, look.slot, self.src, self.pairs.const, self.st_keys,
+                self.st_gate, self.st_qi, self.st_qc, self.st_n, self.e_idx, self.e_w, self.e_len, self.eff,
+                self.gated_macs, self.skip.mode, self.skip.p, COLUMNS.index("cycles"), self.lv_out,
+                self.lv_in, self.lv_den, self.net_keys, self.net_ab, self.net_den, energy, cycles)
         return energy, cycles
-
-
-@njit(cache=True)
-def _lockstep(factors):
-    """Per mapping, ``sparse.model.lockstep_run`` on the fixed shape: the RF's loops when a spatial factor
-    is above 1, else every temporal loop (DRAM, GLB, RF)."""
-    out = np.empty(factors.shape[0], dtype=np.int64)
-    for i in range(factors.shape[0]):
-        spatial = False
-        rf = 1
-        every = 1
-        for d in range(factors.shape[2]):
-            if factors[i, ROWS, d] > 1 or factors[i, COLS, d] > 1:
-                spatial = True
-            rf *= factors[i, RF_LEVEL, d]
-            every *= factors[i, DRAM_LEVEL, d] * factors[i, GLB_LEVEL, d] * factors[i, RF_LEVEL, d]
-        out[i] = rf if spatial else every
-    return out
 
 
 @njit(cache=True)
@@ -858,13 +675,28 @@ def _needs(lay, factors, first_level):
     return out
 
 
+@njit(cache=True, inline="always")
+def _live_only(keys, is_live):
+    """Per row of ``keys`` its live keys (in order) and how many."""
+    out = np.empty_like(keys)
+    n = np.zeros(keys.shape[0], dtype=np.int64)
+    for i in range(keys.shape[0]):
+        for j in range(keys.shape[1]):
+            if is_live[keys[i, j]]:
+                out[i, n[i]] = keys[i, j]
+                n[i] += 1
+    return out, n
+
+
 @njit(cache=True)
-def _kernel(c, kcol, pat, src, pd, pm, st_keys, st_gate, st_qi, st_qc, st_n, qv, e_idx, e_w, e_len, eff, gmacs, mode,
-            factor, c_cycles, lv_out, lv_in, lv_den, net_keys, net_ab, net_den, energy, cycles):
-    """Per row b with keeps pattern ``pat[b]``: data / metadata words per key (its pair's factors, or
-    1 / 0), the steps in order (q: a per-row column of ``qv`` or the pattern's constant), the energy
-    terms in canonical order (``v[e_idx]``: data K, metadata K, gated K, effective and gated MACs),
-    then the latency bound (module docstring)."""
+def _kernel(c, kcol, idx, vals, col, slot, src, pconst, st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len, eff,
+            gmacs, mode, skip_p, c_cycles, lv_out, lv_in, lv_den, net_keys, net_ab, net_den, energy, cycles):
+    """Per row b (a memo value: ``vals[idx[b, col[i]], slot[i]]`` as ``_Lookups`` numbers them; col -1:
+    not looked up): its keeps pattern p (value 0, or pattern 0); data / metadata words per key (its
+    pair j's factors, value 2 + j or ``pconst``; or 1 / 0); the steps in order (q: value 2 + pairs +
+    ``st_qi`` or the pattern's constant); the energy terms in canonical order (``v[e_idx]``: data K,
+    metadata K, gated K, effective and gated MACs); then the latency bound (module docstring; with
+    ``mode`` 1 the dense cycles x the skipping factor, value 1 or ``skip_p``)."""
     K = kcol.shape[0]
     B = c.shape[0]
     # the keys whose column is nonzero in some row of the batch; the others stay 0.0 in every row (a
@@ -898,11 +730,21 @@ def _kernel(c, kcol, pat, src, pd, pm, st_keys, st_gate, st_qi, st_qc, st_n, qv,
                 t_w[p, n] = e_w[p, e]
                 n += 1
         t_len[p] = n
+    # the latency bound's levels with a bandwidth, and their live keys (a dead key adds 0.0)
+    o_keys, o_n = _live_only(lv_out, is_live)
+    i_keys, i_n = _live_only(lv_in, is_live)
+    bw_levels = np.zeros(lv_den.shape[0], dtype=np.int64)
+    n_bw = 0
+    for li in range(lv_den.shape[0]):
+        if lv_den[li, 0] > 0.0 or lv_den[li, 1] > 0.0 or lv_den[li, 2] > 0.0:
+            bw_levels[n_bw] = li
+            n_bw += 1
+    q0 = 2 + pconst.shape[1]              # the first step fraction's value
     v = np.zeros(3 * K + 2)
     v[3 * K] = eff
     v[3 * K + 1] = gmacs
     for b in range(B):
-        p = pat[b]
+        p = int(vals[idx[b, col[0]], slot[0]]) if col[0] >= 0 else 0
         for kk in range(n_live):
             k = live[kk]
             w = float(c[b, kcol[k]])
@@ -910,13 +752,17 @@ def _kernel(c, kcol, pat, src, pd, pm, st_keys, st_gate, st_qi, st_qc, st_n, qv,
             if j < 0:
                 v[k] = w * 1.0
                 v[K + k] = w * 0.0
+            elif col[2 + j] < 0:
+                v[k] = w * pconst[0, j]
+                v[K + k] = w * pconst[1, j]
             else:
-                v[k] = w * pd[b, j]
-                v[K + k] = w * pm[b, j]
+                r = idx[b, col[2 + j]]
+                v[k] = w * vals[r, slot[2 + j]]
+                v[K + k] = w * vals[r, slot[2 + j] + 1]
             v[2 * K + k] = 0.0
         for s in range(st_n[p]):
             qj = st_qi[p, s]
-            q = qv[b, qj] if qj >= 0 else st_qc[p, s]
+            q = vals[idx[b, col[q0 + qj]], slot[q0 + qj]] if qj >= 0 else st_qc[p, s]
             for j in range(st_keys.shape[2]):
                 k = st_keys[p, s, j]
                 if k < 0:
@@ -933,16 +779,20 @@ def _kernel(c, kcol, pat, src, pd, pm, st_keys, st_gate, st_qi, st_qc, st_n, qv,
         energy[b] = acc
         # the latency bound of the compressed words (data + metadata + gated per key)
         dense_cycles = float(c[b, c_cycles])
-        cyc = dense_cycles * factor[b] if mode == 1 else dense_cycles
+        if mode == 1:
+            cyc = dense_cycles * (vals[idx[b, col[1]], slot[1]] if col[1] >= 0 else skip_p)
+        else:
+            cyc = dense_cycles
         best = float(math.ceil(cyc))
-        for li in range(lv_out.shape[0]):
+        for ll in range(n_bw):
+            li = bw_levels[ll]
             out_w = 0.0
-            for j in range(lv_out.shape[1]):
-                k = lv_out[li, j]
+            for j in range(o_n[li]):
+                k = o_keys[li, j]
                 out_w = out_w + ((v[k] + v[K + k]) + v[2 * K + k])
             in_w = 0.0
-            for j in range(lv_in.shape[1]):
-                k = lv_in[li, j]
+            for j in range(i_n[li]):
+                k = i_keys[li, j]
                 in_w = in_w + ((v[k] + v[K + k]) + v[2 * K + k])
             if lv_den[li, 0] > 0.0 and out_w / lv_den[li, 0] > best:
                 best = out_w / lv_den[li, 0]

@@ -1,0 +1,303 @@
+"""What the sparse batch scorer (``mapper.sparse_batch``) needs per row beyond the dense counts, looked
+up for a whole batch in one numba pass: the values of the slow path's own functions, each computed once
+per distinct argument and kept for the layer.
+
+A :class:`RowMemo` holds functions of three kinds of per-row argument, one lookup per group:
+
+- a tile at level ``first`` (a group per level, keyed by the per-dim extents of the loops from level
+  ``first`` on, each clipped to its dim's size; every function of the level shares the lookup): a
+  function gets the tile's extent per axis (``axes``, one row per axis: dim, coefficient, second dim
+  or -1, its coefficient, size: :func:`role_axes` gives ``sparse.model.role_extents``, :func:`dim_axes`
+  the per-dim extents themselves) and is called once per distinct value of those, so tiles that
+  differ only in dims a tensor does not see share its evaluation;
+- the row's keeps (one group): one int per level, bit t set when it keeps role t;
+- the lockstep run (one group): (``sparse.model.lockstep_run``, the active units).
+
+Invariants: a value is the function's own float (or pair of floats) at that argument, so the batch
+equals the slow path bit for bit; the argument itself is the key (group + its ints, compared whole),
+so no size of a layer makes two arguments share a key. Keys live in one open-addressing hash table
+(numba arrays, at most half full). :meth:`RowMemo.resolve` computes every row's arguments and looks
+them up in one pass; a key not yet known is added during the pass (so each distinct argument is
+evaluated once, in the order rows first meet it: deterministic), then its functions are evaluated in
+Python. Rows are the general kernel's nests (factors x both fanout factors per level; the lockstep run:
+the temporal factors below the innermost level with a spatial factor above 1) or the fixed shape's
+mappings (``accelsim.mapping.LEVELS``; the RF's loops when the array is used, else every temporal loop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numba import njit
+
+from accelsim.mapper.batch import _touched
+from accelsim.mapping import COLS, ROWS
+from accelsim.mapping import DRAM as DRAM_LEVEL
+from accelsim.mapping import GLB as GLB_LEVEL
+from accelsim.mapping import RF as RF_LEVEL
+from accelsim.problem import Problem
+
+
+def dim_axes(problem: Problem) -> np.ndarray:
+    """The axes of a tile's per-dim extents: one per dim."""
+    return np.array([(i, 1, -1, 1, problem.size(d)) for i, d in enumerate(problem.dim_names)],
+                    dtype=np.int64).reshape(-1, 5)
+
+
+def role_axes(problem: Problem, role: str) -> np.ndarray:
+    """The axes of a role's tile extents (``sparse.model.role_extents``): one per axis of its tensor."""
+    dims = problem.dim_names
+    out = []
+    for c in problem.tensor(role).coords:
+        (d1, k1), *rest = c.terms
+        d2, k2 = rest[0] if rest else (None, 1)
+        out.append((dims.index(d1), k1, -1 if d2 is None else dims.index(d2), k2, c.size))
+    return np.array(out, dtype=np.int64).reshape(-1, 5)
+
+
+class RowMemo:
+    """Functions of a row's tiles, keeps or lockstep run, memoised for a layer (module docstring).
+    ``levels``: the rows' levels L (tiles at 0..L: L is the one-element tile below the last level);
+    ``nest``: rows are nests (``NestArrays``) rather than fixed-shape mappings."""
+
+    def __init__(self, sizes: np.ndarray, levels: int, nest: bool):
+        self.sizes = np.ascontiguousarray(sizes, dtype=np.int64)
+        self.L, self.nest = levels, nest
+        self.keeps_group, self.lockstep_group = levels + 1, levels + 2
+        self.width = 1 + max(len(self.sizes), levels, 2)          # group + the widest argument
+        self.fns: list[tuple[int, int, Callable, np.ndarray | None, dict]] = []   # (group, slot, fn, axes, values)
+        self.slots = [0] * (levels + 3)                           # per group: value columns used
+        self.entries = np.zeros((0, self.width), dtype=np.int64)  # every key, in the order first met
+        self.vals = np.zeros((0, 2), dtype=np.float64)            # per key, its group's functions' values
+        self._table(1 << 10)
+
+    # ---- functions ----------------------------------------------------------------------------
+    def tile(self, fn: Callable, first: int, axes: np.ndarray, values: int = 1) -> int:
+        """Register ``fn`` of the extent per axis (an int64 array; ``axes`` as in the module docstring)
+        of the tile at level ``first``, giving ``values`` floats (1: a float, 2: a pair); its id."""
+        return self._add(first, fn, values, np.ascontiguousarray(axes, dtype=np.int64))
+
+    def keeps(self, fn: Callable) -> int:
+        """Register ``fn`` of a row's keeps (per level an int, bit t: it keeps role t); its id."""
+        return self._add(self.keeps_group, fn, 1)
+
+    def lockstep(self, fn: Callable) -> int:
+        """Register ``fn`` of (lockstep run, active units); its id."""
+        return self._add(self.lockstep_group, fn, 1)
+
+    def _add(self, group: int, fn: Callable, values: int, axes: np.ndarray | None = None) -> int:
+        slot = self.slots[group]
+        self.slots[group] += values
+        if self.slots[group] > self.vals.shape[1]:
+            self.vals = np.pad(self.vals, ((0, 0), (0, self.slots[group] - self.vals.shape[1])),
+                               constant_values=np.nan)
+        self.fns.append((group, slot, fn, axes, {}))
+        self._eval(len(self.fns) - 1, np.flatnonzero(self.entries[:, 0] == group))   # the keys its group has
+        return len(self.fns) - 1
+
+    def _eval(self, f: int, rows: np.ndarray) -> None:
+        """Function f's values at these rows' keys (once per distinct argument)."""
+        group, slot, fn, axes, known = self.fns[f]
+        if not len(rows):
+            return
+        if axes is not None:
+            args = _axis_extents(np.ascontiguousarray(self.entries[rows, 1:1 + len(self.sizes)]), axes)
+        else:
+            args = self.entries[rows, 1:1 + (self.L if group == self.keeps_group else 2)]
+        for r, a in zip(rows, args):
+            key = a.tobytes()
+            v = known.get(key)
+            if v is None:
+                v = known[key] = fn(a)
+            if isinstance(v, tuple):
+                self.vals[r, slot:slot + len(v)] = v
+            else:
+                self.vals[r, slot] = v
+
+    # ---- look-ups -----------------------------------------------------------------------------
+    def _table(self, cap: int) -> None:
+        self.tkeys = np.zeros((cap, self.width), dtype=np.int64)
+        self.tval = np.full(cap, -1, dtype=np.int64)
+        _insert(self.tkeys, self.tval, self.entries)
+
+    def columns(self, fns: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(groups to look up, per fn its column of :meth:`resolve`'s rows, per fn its slot of :attr:`vals`)."""
+        groups = sorted({self.fns[f][0] for f in fns})
+        col = np.array([groups.index(self.fns[f][0]) for f in fns], dtype=np.int64)
+        slot = np.array([self.fns[f][1] for f in fns], dtype=np.int64)
+        return np.array(groups, dtype=np.int64), col, slot
+
+    def resolve(self, groups: np.ndarray, factors: np.ndarray, spatial: np.ndarray | None = None,
+                keeps: np.ndarray | None = None, active: np.ndarray | None = None) -> np.ndarray:
+        """(B, len(groups)) per row and group its key's row of :attr:`vals` (new keys added and their
+        functions evaluated). ``factors`` (B, L, D) and, for nests, ``spatial`` (B, L, 2, D) and
+        ``keeps`` (B, L, roles); ``active`` (B,) the active units (the lockstep group)."""
+        B = factors.shape[0]
+        sp = spatial if spatial is not None else np.ones((0, self.L, 2, factors.shape[2]), dtype=np.int64)
+        kp = keeps if keeps is not None else np.zeros((0, self.L, 1), dtype=np.int64)
+        ac = active if active is not None else np.zeros(0, dtype=np.int64)
+        out = np.empty((B, len(groups)), dtype=np.int64)
+        if not len(groups):
+            return out
+        while True:
+            room = len(self.tval) // 2 - len(self.entries)         # keys the table takes at most half full
+            new = np.empty((max(0, min(room, B * len(groups))), self.width), dtype=np.int64)
+            n = _resolve(self.nest, factors, sp, kp, ac, self.sizes, groups, self.keeps_group, self.lockstep_group,
+                         self.tkeys, self.tval, len(self.entries), out, new)
+            if n >= 0:
+                break
+            cap = 2 * len(self.tval)           # full: drop this pass's keys, grow, run again
+            while cap // 2 < len(self.entries) + B * len(groups) and cap < 4 * len(self.tval):
+                cap *= 2
+            self._table(cap)
+        if n:
+            self._added(new[:n])
+        return out
+
+    def _added(self, new: np.ndarray) -> None:
+        """Evaluate every function at the new keys (the keeps group last: planning a pattern may register
+        a tile function, which is then evaluated at every key of its level, these included)."""
+        base = len(self.entries)
+        self.entries = np.concatenate([self.entries, new])
+        self.vals = np.concatenate([self.vals, np.full((len(new), self.vals.shape[1]), np.nan)])
+        order = sorted(range(len(self.fns)), key=lambda f: self.fns[f][0] == self.keeps_group)
+        for f in order:
+            self._eval(f, base + np.flatnonzero(new[:, 0] == self.fns[f][0]))
+
+
+@njit(cache=True, inline="always")
+def _slot(key, mask):
+    """The key's first slot: FNV-1a over its ints, then a murmur3 finaliser (every bit mixed)."""
+    h = np.uint64(1469598103934665603)
+    for w in range(key.shape[0]):
+        h = (h ^ np.uint64(key[w])) * np.uint64(1099511628211)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    return np.int64(h & np.uint64(mask))
+
+
+@njit(cache=True)
+def _insert(tkeys, tval, keys):
+    """Add keys (their rows: their positions) to an empty table."""
+    mask = tkeys.shape[0] - 1
+    for i in range(keys.shape[0]):
+        s = _slot(keys[i], mask)
+        while tval[s] >= 0:
+            s = (s + 1) & mask
+        tkeys[s, :] = keys[i]
+        tval[s] = i
+
+
+@njit(cache=True, inline="always")
+def _find_or_add(tkeys, tval, key, row):
+    """The key's row; a key not there is added with ``row`` (returns -1 - row)."""
+    mask = tkeys.shape[0] - 1
+    W = tkeys.shape[1]
+    s = _slot(key, mask)
+    while True:
+        r = tval[s]
+        if r < 0:
+            for w in range(W):
+                tkeys[s, w] = key[w]
+            tval[s] = row
+            return -1 - row
+        same = True
+        for w in range(W):
+            if tkeys[s, w] != key[w]:
+                same = False
+                break
+        if same:
+            return r
+        s = (s + 1) & mask
+
+
+@njit(cache=True)
+def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, lockstep_group, tkeys, tval, known,
+             out, new):
+    """Per row and group its key (module docstring), found or added (rows ``known`` on, also into
+    ``new``); returns how many were added, or -1 when ``new`` is full (the table then holds keys
+    without values: the caller rebuilds it)."""
+    B, L, D = factors.shape
+    W = tkeys.shape[1]
+    pro = np.empty((L + 1, D), dtype=np.int64)        # per level, per dim: the product of the loops from it on
+    key = np.zeros(W, dtype=np.int64)
+    n_new = 0
+    for b in range(B):
+        for d in range(D):
+            pro[L, d] = 1
+        run = 1               # nests: the temporal loops below the innermost level with a spatial factor above 1
+        innermost = False
+        for m in range(L - 1, -1, -1):
+            level = 1
+            for d in range(D):
+                f = factors[b, m, d]
+                if nest:
+                    s0, s1 = spatial[b, m, 0, d], spatial[b, m, 1, d]
+                    innermost = innermost or s0 > 1 or s1 > 1
+                    if not innermost:
+                        level *= f
+                    f = f * s0 * s1
+                pro[m, d] = pro[m + 1, d] * f
+            if not innermost:
+                run *= level
+        for j in range(groups.shape[0]):
+            g = groups[j]
+            for w in range(W):
+                key[w] = 0
+            key[0] = g
+            if g == keeps_group:
+                for m in range(L):
+                    code = 0
+                    for t in range(keeps.shape[2]):
+                        if keeps[b, m, t] != 0:
+                            code |= 1 << t
+                    key[1 + m] = code
+            elif g == lockstep_group:
+                key[1] = run if nest else _lockstep_fixed(factors, b)
+                key[2] = active[b]
+            else:
+                for d in range(D):
+                    e = pro[g, d]
+                    key[1 + d] = e if e < sizes[d] else sizes[d]
+            r = _find_or_add(tkeys, tval, key, known + n_new)
+            if r < 0:
+                if n_new == new.shape[0]:
+                    return -1
+                new[n_new, :] = key
+                n_new += 1
+                r = -1 - r
+            out[b, j] = r
+    return n_new
+
+
+@njit(cache=True)
+def _axis_extents(ext, axes):
+    """(n, axes) per row of per-dim extents ``ext`` its extent per axis (``sparse.model.role_extents``:
+    a one-term axis touches (e - 1) x k + 1 rows; clipped to the axis' size)."""
+    out = np.empty((ext.shape[0], axes.shape[0]), dtype=np.int64)
+    for i in range(ext.shape[0]):
+        for a in range(axes.shape[0]):
+            e2 = ext[i, axes[a, 2]] if axes[a, 2] >= 0 else 1
+            n = _touched(ext[i, axes[a, 0]], e2, axes[a, 1], axes[a, 3])
+            out[i, a] = n if n < axes[a, 4] else axes[a, 4]
+    return out
+
+
+@njit(cache=True, inline="always")
+def _lockstep_fixed(factors, b):
+    """``sparse.model.lockstep_run`` of fixed-shape mapping b: the RF's loops when a spatial factor is
+    above 1, else DRAM x GLB x RF."""
+    D = factors.shape[2]
+    used = False
+    for d in range(D):
+        if factors[b, ROWS, d] > 1 or factors[b, COLS, d] > 1:
+            used = True
+    t = 1
+    for d in range(D):
+        t *= factors[b, RF_LEVEL, d] if used else factors[b, DRAM_LEVEL, d] * factors[b, GLB_LEVEL, d] * factors[b, RF_LEVEL, d]
+    return t
+
+
+__all__ = ["RowMemo", "dim_axes", "role_axes"]
