@@ -142,6 +142,11 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
 
             # the shortlist plus the search's seed, the dataflow's named mapping (accelsim.refine.candidate_pool)
             candidates = candidate_pool(found.shortlist or (found.mapping,), _named_or_none(flow, layer, arch))
+            if sparsity is not None:       # only those that fit by compressed size (mapper.sparse_fit)
+                from accelsim.mapper.sparse_fit import fitting, fixed_overflows
+
+                candidates = fitting(candidates, fixed_overflows(layer, arch, sparsity.spec, sparsity.models(
+                    workload, given.name)), sparsity.spec, f"layer {layer.name!r}: no mapping --refine simulates")
             refined = by_simulation(layer, arch, candidates, search_spec.objective)
             result, sim = refined.result, refined.sim
         elif simulate and result.mapping is not None:

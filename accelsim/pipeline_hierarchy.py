@@ -144,14 +144,22 @@ def _named_or_none(item: ProblemLayer, hierarchy: Hierarchy, flow, arch=None) ->
 
 
 def refine_layer(item: ProblemLayer, hierarchy: Hierarchy, flow, found, objective: str, table: EnergyTable,
-                 arch=None):
+                 arch=None, sparse: tuple | None = None):
     """The search's shortlist and the named mapping re-ranked by simulation (module docstring):
-    an ``accelsim.refine.Ranked`` whose payload is the kept nest's ``NestCost``."""
+    an ``accelsim.refine.Ranked`` whose payload is the kept nest's ``NestCost``. ``sparse`` =
+    (SparseSpec, {role: density model}): only the candidates that fit by compressed size."""
     from accelsim.refine import by_simulation_nest, candidate_pool
 
-    assert item.problem is not None
+    problem = item.problem
+    assert problem is not None
     candidates = candidate_pool(found.shortlist or (found.nest,), _named_or_none(item, hierarchy, flow, arch))
-    return by_simulation_nest(item.problem, hierarchy, candidates, objective, table)
+    if sparse is not None:
+        from accelsim.mapper.sparse_fit import fitting
+        from accelsim.sparse.model import capacity_problems
+
+        candidates = fitting(candidates, lambda n: capacity_problems(problem, hierarchy, n, *sparse), sparse[0],
+                             f"layer {item.name!r}: no nest --refine simulates")
+    return by_simulation_nest(problem, hierarchy, candidates, objective, table)
 
 
 def search_layer(item: ProblemLayer, hierarchy: Hierarchy, flow, spec, table: EnergyTable, arch=None,
@@ -232,10 +240,13 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
                 found = searched[key]
                 nest, source = found.nest, "searched"
                 if refine:
-                    if key not in refined:
-                        refined[key] = refine_layer(item, hierarchy, flow, found, search_spec.objective, table, arch)
-                    kept = refined[key].payload
-                    nest = refined[key].candidate
+                    fit = None if sparsity is None else (sparsity.spec, sparsity.models(workload, item.name))
+                    rkey = key if fit is None else key + (tuple(sorted(fit[1].items())),)   # fit by densities
+                    if rkey not in refined:
+                        refined[rkey] = refine_layer(item, hierarchy, flow, found, search_spec.objective, table, arch,
+                                                     fit)
+                    kept = refined[rkey].payload
+                    nest = refined[rkey].candidate
                 elif sparsity is not None and sparse_search is None:    # re-ranked by the sparse objective
                     from accelsim.mapper.sparse_rank import rerank_nests
                     from accelsim.refine import candidate_pool

@@ -103,6 +103,28 @@ def brute(problem, hierarchy, nest, role, mask, fmt, wb):
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 
 
+def draw_nest(data, fixed: bool | None = None):
+    """(problem, hierarchy, nest): a random problem x hierarchy x nest, or a fixed-shape mapping (DRAM,
+    GLB over a 1-3 x 1-3 array with per-pass tiles, RF, operand registers) converted to the general
+    nest; ``fixed`` None: either, drawn. None when the converted mapping is not legal as a nest."""
+    from accelsim.hierarchy import fixed_shape
+    from accelsim.loopnest import from_fixed, problems_of
+    from tests.strategies import mappings, small_layers
+
+    if fixed is None:
+        fixed = not data.draw(st.booleans())
+    if not fixed:
+        problem = data.draw(problems())
+        hierarchy = data.draw(hierarchies())
+        return problem, hierarchy, data.draw(nests(problem, hierarchy))
+    layer = data.draw(small_layers(max_hw=5))
+    m = data.draw(mappings(layer))
+    hierarchy = fixed_shape(data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
+    nest = from_fixed(m, hierarchy)
+    problem = from_layer(layer)
+    return None if problems_of(problem, hierarchy, nest) else (problem, hierarchy, nest)
+
+
 @SETTINGS
 @given(st.data())
 def test_exact_words_equal_the_interpreter_walking_the_masks(data):
@@ -270,22 +292,10 @@ def test_output_words_in_any_format_through_analyze_equal_the_interpreter(data):
     data and metadata words at the compressed level and on the hops it feeds equal the brute force
     walking the masks, on random hierarchies and on fixed-shape mappings (DRAM, GLB over the PE array
     with per-pass tiles, RF, registers) converted to the general nest."""
-    from accelsim.hierarchy import fixed_shape
-    from accelsim.loopnest import from_fixed, problems_of
-    from tests.strategies import mappings, small_layers
-
-    if data.draw(st.booleans()):
-        problem = data.draw(problems())
-        hierarchy = data.draw(hierarchies())
-        nest = data.draw(nests(problem, hierarchy))
-    else:
-        layer = data.draw(small_layers(max_hw=5))
-        m = data.draw(mappings(layer))
-        hierarchy = fixed_shape(data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
-        nest = from_fixed(m, hierarchy)
-        problem = from_layer(layer)
-        if problems_of(problem, hierarchy, nest):
-            return
+    case = draw_nest(data)
+    if case is None:
+        return
+    problem, hierarchy, nest = case
     names = [lm.level for lm in nest.levels]
     chain = [i for i in range(len(names)) if nest.keeps(i, PSUM) or i == 0]
     level = data.draw(st.sampled_from(chain))

@@ -18,17 +18,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accelsim.cost.actions import assemble, count_actions
-from accelsim.hierarchy import Fanout, Hierarchy, Storage, fixed_shape
+from accelsim.hierarchy import Fanout, Hierarchy, Storage
 from accelsim.interp_general import BruteForce
-from accelsim.loopnest import LevelMap, LoopNest, flatten, from_fixed
+from accelsim.loopnest import LevelMap, LoopNest, flatten
 from accelsim.names import IFMAP, PSUM, ROLES, WEIGHT
-from accelsim.problem import from_layer, gemm
+from accelsim.problem import gemm
 from accelsim.sparse.density import Actual, Uniform
 from accelsim.sparse.model import analyze
 from accelsim.sparse.spec import spec_from_dict
-from tests.core_strategies import hierarchies, nests, problems
-from tests.strategies import mappings, small_layers
-from tests.test_sparse_exact import FORMATS, walk
+from tests.test_sparse_exact import FORMATS, draw_nest, walk
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -171,12 +169,9 @@ def _r_model(data, problem, role, masks):
     return Uniform(0.5), ["uncompressed", "uncompressed"]
 
 
-@SETTINGS
-@given(st.data())
-def test_gating_on_actual_masks_equals_the_interpreter_on_any_hierarchy(data):
-    problem = data.draw(problems())
-    hierarchy = data.draw(hierarchies())
-    nest = data.draw(nests(problem, hierarchy))
+def _gating_matches(data, problem, hierarchy, nest) -> bool:
+    """A random storage gate / skip on actual masks (the gated tensor's own mask and format drawn too)
+    counted by ``analyze`` equals the interpreter's event filter (:func:`_check`)."""
     role = data.draw(st.sampled_from([IFMAP, WEIGHT]))
     level, child, conds, kind = _draw_feature(data, problem, nest, role)
     masks = _masks(data, problem, ROLES)
@@ -185,8 +180,14 @@ def test_gating_on_actual_masks_equals_the_interpreter_on_any_hierarchy(data):
     if role in cond_masks and not isinstance(r_model, np.ndarray):
         cond_masks[role] = masks[role]
         r_model = masks[role]            # a condition on the tensor itself: its mask is the condition's
-    assert _check(problem, hierarchy, nest, role, level, child, conds, kind, fmts, r_model, cond_masks,
+    return _check(problem, hierarchy, nest, role, level, child, conds, kind, fmts, r_model, cond_masks,
                   data.draw(st.booleans()))
+
+
+@SETTINGS
+@given(st.data())
+def test_gating_on_actual_masks_equals_the_interpreter_on_any_hierarchy(data):
+    assert _gating_matches(data, *draw_nest(data, fixed=False))
 
 
 @SETTINGS
@@ -194,25 +195,9 @@ def test_gating_on_actual_masks_equals_the_interpreter_on_any_hierarchy(data):
 def test_gating_on_actual_masks_equals_the_interpreter_on_fixed_shape_mappings(data):
     """Fixed-shape mappings (DRAM, GLB over the PE array, RF, operand registers; per-pass GLB tiles),
     converted to the general nest as a fixed-shape run with actual masks counts them."""
-    layer = data.draw(small_layers(max_hw=5))
-    m = data.draw(mappings(layer))
-    h = fixed_shape(data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
-    nest = from_fixed(m, h)
-    problem = from_layer(layer)
-    from accelsim.loopnest import problems_of
-
-    if problems_of(problem, h, nest):
-        return
-    role = data.draw(st.sampled_from([IFMAP, WEIGHT]))
-    level, child, conds, kind = _draw_feature(data, problem, nest, role)
-    masks = _masks(data, problem, ROLES)
-    r_model, fmts = _r_model(data, problem, role, masks)
-    cond_masks = {c: masks[c] for g in conds for c in g}
-    if role in cond_masks and not isinstance(r_model, np.ndarray):
-        cond_masks[role] = masks[role]
-        r_model = masks[role]
-    assert _check(problem, h, nest, role, level, child, conds, kind, fmts, r_model, cond_masks,
-                  data.draw(st.booleans()))
+    case = draw_nest(data, fixed=True)
+    if case is not None:
+        assert _gating_matches(data, *case)
 
 
 @SETTINGS
@@ -222,19 +207,10 @@ def test_mac_features_output_read_modify_write_on_actual_masks_equals_the_interp
     read-modify-write at the level feeding the compute, event by event: an update that reduces several
     MACs across a fanout is ineffective only when all of them are (random hierarchies and fixed-shape
     mappings; the output an actual mask in a random format, or uniform and uncompressed)."""
-    if data.draw(st.booleans()):
-        problem = data.draw(problems())
-        hierarchy = data.draw(hierarchies())
-        nest = data.draw(nests(problem, hierarchy))
-    else:
-        from accelsim.loopnest import problems_of
-
-        layer = data.draw(small_layers(max_hw=5))
-        hierarchy = fixed_shape(data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
-        nest = from_fixed(data.draw(mappings(layer)), hierarchy)
-        problem = from_layer(layer)
-        if problems_of(problem, hierarchy, nest):
-            return
+    case = draw_nest(data)
+    if case is None:
+        return
+    problem, hierarchy, nest = case
     names = [lm.level for lm in nest.levels]
     n = len(names)
     par = [i for i in range(n) if nest.keeps(i, PSUM) or i == 0][-1]

@@ -25,8 +25,10 @@ from accelsim.legality import problems_of
 from accelsim.loopnest import from_fixed
 from accelsim.mapper.nest_search import search_nest
 from accelsim.mapper.search import SearchSpec
+from accelsim.mapper.sparse_fit import fixed_overflows
 from accelsim.pipeline_hierarchy import named_nest, run_hierarchy
 from accelsim.problem import from_layer
+from accelsim.refine import by_simulation, candidate_pool
 from accelsim.sparse.density import Uniform
 from accelsim.sparse.layer import Sparsity
 from accelsim.sparse.model import capacity_problems, compressed_tiles
@@ -215,3 +217,28 @@ def test_explain_takes_the_mapping_the_sparse_run_takes(mobilenet):
     (_, sparse, _), = explain(arch, w, "rs_plus", None, V2)
     assert (dense.mapping.factor("rf", "C"), sparse.mapping.factor("rf", "C")) == (12, 6)
     assert sparse.mapping == pipeline.run(arch, w, sparsity=V2).layers[0].result.mapping
+
+
+def test_refine_simulates_only_mappings_that_fit_compressed(mobilenet):
+    """--refine re-ranks the (dense) search's shortlist by simulation; with --sparse only the candidates
+    that fit by compressed size are simulated: on conv2_pw the shortlist's best by simulation overflows
+    the RF (20.7 ifmap words), so the kept mapping is another, which fits."""
+    arch = load_arch("eyeriss_v2_flat")
+    w = mobilenet.select(["conv2_pw"])
+    over = fixed_overflows(w.layers[0], arch, V2.spec, {})
+    lr = pipeline.run(arch, w, search_spec=SearchSpec("energy", 300, 0), simulate=True, refine=True,
+                      sparsity=V2).layers[0]
+    assert over(lr.result.mapping) == []
+    pool = candidate_pool(lr.search.shortlist, registry.get("rs_plus").named(w.layers[0], arch))
+    assert over(by_simulation(w.layers[0], arch, pool, "energy").result.mapping)     # unfiltered: overflows
+
+
+def test_refine_on_a_hierarchy_simulates_only_nests_that_fit_compressed(mobilenet):
+    """The same on the general path (eyeriss_v2_flat as a level list): conv1's refined nest fits."""
+    arch = load_arch("eyeriss_v2_flat")
+    h = from_arch(arch)
+    pw = problem_workload(mobilenet.select(["conv1"]))
+    lr = run_hierarchy(h, pw, arch=arch, search_spec=SearchSpec("energy", 300, 0), simulate=True, refine=True,
+                       sparsity=V2).layers[0]
+    assert capacity_problems(lr.item.problem, h, lr.nest, V2.spec, {}) == []
+    assert any(capacity_problems(lr.item.problem, h, n, V2.spec, {}) for n in lr.search.shortlist)

@@ -30,6 +30,7 @@ a returned nest passes ``capacity_problems`` and ``legal``; a nest that fits is 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from accelsim.errors import CompressedCapacityError
 from accelsim.hierarchy import Hierarchy
@@ -158,18 +159,48 @@ def check_given(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec, mo
     """A hand-written mapping must fit by compressed size as given (module docstring)."""
     over = capacity_problems(problem, hierarchy, nest, spec, models)
     if over:
-        raise CompressedCapacityError(f"{what} does not fit by compressed size: {over[0].message}; give smaller "
-                                      f"tiles, or --search (capacity by compressed size)", over[0], source=spec.source)
+        _refuse_given(what, over[0], spec)
 
 
-def check_fixed(layer, arch, m, spec, models: dict, what: str) -> None:
-    """:func:`check_given` on a fixed-shape ``accelsim.mapping.Mapping``."""
+def _refuse_given(what: str, over: Overflow, spec) -> None:
+    raise CompressedCapacityError(f"{what} does not fit by compressed size: {over.message}; give smaller tiles, or "
+                                  f"--search (capacity by compressed size)", over, source=spec.source)
+
+
+def fixed_overflows(layer, arch, spec, models: dict) -> Callable[[Any], list[Overflow]]:
+    """``capacity_problems`` of a fixed-shape ``accelsim.mapping.Mapping`` of ``layer`` on ``arch``."""
     from accelsim.hierarchy import from_arch
     from accelsim.loopnest import from_fixed
     from accelsim.problem import from_layer
 
     h = from_arch(arch)
-    check_given(from_layer(layer), h, from_fixed(m, h), spec, models, what)
+    problem = from_layer(layer)
+    return lambda m: capacity_problems(problem, h, from_fixed(m, h), spec, models)
 
 
-__all__ = ["MAX_MOVES", "check_fixed", "check_given", "fit_fixed", "fit_nest", "named_what"]
+def check_fixed(layer, arch, m, spec, models: dict, what: str) -> None:
+    """:func:`check_given` on a fixed-shape ``accelsim.mapping.Mapping``."""
+    over = fixed_overflows(layer, arch, spec, models)(m)
+    if over:
+        _refuse_given(what, over[0], spec)
+
+
+def fitting(candidates: tuple, overflows: Callable[[Any], list[Overflow]], spec, what: str) -> tuple:
+    """The candidates (mappings or nests) whose tiles fit by compressed size, in their order;
+    ``CompressedCapacityError`` naming the first one's overflow when none does (``what`` names the
+    candidates: "layer 'X': no mapping of the search's shortlist")."""
+    kept, first = [], None
+    for c in candidates:
+        over = overflows(c)
+        if over:
+            first = first or over[0]
+        else:
+            kept.append(c)
+    if not kept:
+        assert first is not None
+        raise CompressedCapacityError(f"{what} fits by compressed size ({first.message})", first, source=spec.source)
+    return tuple(kept)
+
+
+__all__ = ["MAX_MOVES", "check_fixed", "check_given", "fit_fixed", "fit_nest", "fitting", "fixed_overflows",
+           "named_what"]

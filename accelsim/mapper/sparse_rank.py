@@ -18,11 +18,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from accelsim.cost.bound import latency_bound
-from accelsim.errors import CompressedCapacityError, ConfigError
-from accelsim.hierarchy import from_arch
-from accelsim.loopnest import from_fixed
+from accelsim.errors import ConfigError
 from accelsim.mapper.score import OBJECTIVES, sparse_score
-from accelsim.problem import from_layer
+from accelsim.mapper.sparse_fit import fitting, fixed_overflows
 from accelsim.sparse.layer import bandwidth_counts
 from accelsim.sparse.model import capacity_problems
 
@@ -30,22 +28,14 @@ from accelsim.sparse.model import capacity_problems
 def rerank(layer, arch, candidates: tuple, objective: str, spec, models):
     """(best mapping, its sparse score) over the candidates that fit by compressed size. ConfigError
     when none does (a worst-case size above the dense one), naming the first candidate's overflow."""
-    h = from_arch(arch)
-    problem = from_layer(layer)
+    pool = fitting(candidates, fixed_overflows(layer, arch, spec, models), spec,
+                   f"layer {layer.name!r}: no mapping of the search's shortlist")
     best = None
-    first_problem = None
-    for m in candidates:
-        bad = capacity_problems(problem, h, from_fixed(m, h), spec, models)
-        if bad:
-            first_problem = first_problem or bad[0]
-            continue
+    for m in pool:
         s, _ = sparse_score(layer, arch, m, objective, spec, models)
         if best is None or s < best[1]:
             best = (m, s)
-    if best is None:
-        assert first_problem is not None
-        raise CompressedCapacityError(f"layer {layer.name!r}: no mapping of the search's shortlist fits by "
-                                      f"compressed size ({first_problem.message})", first_problem, source=spec.source)
+    assert best is not None
     return best
 
 
@@ -86,19 +76,13 @@ def rerank_nests(problem, hierarchy, candidates: tuple, objective: str, spec, mo
     from accelsim.cost.actions import count_actions
     from accelsim.sparse.view import sparse_view
 
+    pool = fitting(candidates, lambda nest: capacity_problems(problem, hierarchy, nest, spec, models), spec,
+                   f"problem {problem.name!r}: no nest of the search's shortlist")
     best = None
-    first_problem = None
-    for nest in candidates:
-        bad = capacity_problems(problem, hierarchy, nest, spec, models)
-        if bad:
-            first_problem = first_problem or bad[0]
-            continue
+    for nest in pool:
         v = sparse_view(problem, hierarchy, nest, count_actions(problem, hierarchy, nest), spec, models, table)
         s = OBJECTIVES[objective](v.energy_pj, v.bound_cycles)
         if best is None or s < best[1]:
             best = (nest, s)
-    if best is None:
-        assert first_problem is not None
-        raise CompressedCapacityError(f"problem {problem.name!r}: no nest of the search's shortlist fits by "
-                                      f"compressed size ({first_problem.message})", first_problem, source=spec.source)
+    assert best is not None
     return best[0]
