@@ -161,19 +161,58 @@ def test_a_warm_scorer_fed_in_pieces_equals_a_fresh_one_and_the_memo_keeps_every
     memo = warm.memo
     assert len(memo.tval) >= 2 * len(memo.entries) > 8              # grown, at most half full
     assert len({k.tobytes() for k in memo.entries}) == len(memo.entries)        # each argument once
+    # a tile key holds the nest's per-dim extents at its level (factors x fanout factors from the level
+    # on, clipped to the dim's size), packed and unpacked exactly
+    groups, _, _ = memo.columns([f for f, (_, _, _, axes, _) in enumerate(memo.fns) if axes is not None])
+    idx = memo.resolve(groups, arrays.factors, arrays.spatial, arrays.keeps)
+    sizes = np.array([problem.size(d) for d in problem.dim_names])
+    per_level = arrays.factors * arrays.spatial[:, :, 0] * arrays.spatial[:, :, 1]
+    for j, level in enumerate(groups):
+        want = np.minimum(np.prod(per_level[:, level:], axis=1), sizes)
+        assert np.array_equal(memo.arguments(idx[:, j]), want)
     for group, slot, fn, axes, _ in memo.fns:
         if group == memo.keeps_group:
             continue                      # a pattern's index (its plan is checked by the scores above)
-        for r in np.flatnonzero(memo.entries[:, 0] == group)[::7]:
-            key = memo.entries[r, 1:]
+        rows_ = np.flatnonzero(memo.entries[:, 0] == group)[::7]
+        for r, key in zip(rows_, memo.arguments(rows_)):
             if axes is None:              # (lockstep run, active units)
-                arg = key[:2]
+                arg = key
             else:                         # per axis: the rows its per-dim extents touch (accelsim.tiles), clipped
                 arg = np.array([min(size, touched(int(key[d1]), int(key[d2]) if d2 >= 0 else 1, k1, k2))
                                 for d1, k1, d2, k2, size in axes])
             want = fn(arg)
             got = tuple(memo.vals[r, slot:slot + len(want)]) if isinstance(want, tuple) else memo.vals[r, slot]
             assert got == want
+
+
+def test_memo_keys_of_any_size_are_exact():
+    """Tile extents near 2^40 per dim do not fit one int64 key word: they are packed into several
+    words and unpacked exactly; each distinct argument gets its own value (the function's own)."""
+    from accelsim.mapper.sparse_memo import RowMemo
+
+    sizes = np.array([1 << 40, 3, (1 << 40) + 7])
+    memo = RowMemo(sizes, 2, nest=True)
+    assert memo.width > 2                                   # group + more than one word of extents
+    seen: list = []
+    fn = memo.tile(lambda e: (seen.append(tuple(e)), float(e[0] % 1000) + e[1] / 4 + float(e[2] % 999))[1], 0,
+                   np.array([(d, 1, -1, 1, int(n)) for d, n in enumerate(sizes)]))
+    rng = np.random.default_rng(2)
+    B = 300
+    factors = np.ones((B, 2, 3), dtype=np.int64)
+    factors[:, 0, 0] = rng.integers(1, 1 << 20, B)
+    factors[:, 1, 0] = rng.integers(1, 1 << 21, B)
+    factors[:, 1, 1] = rng.integers(1, 5, B)
+    factors[:, 0, 2] = rng.choice([1, (1 << 39) + 5, 1 << 41], B)
+    factors[::2] = factors[1::2]                           # half the rows repeat another's tile
+    spatial = np.ones((B, 2, 2, 3), dtype=np.int64)
+    groups, col, slot = memo.columns([fn])
+    idx = memo.resolve(groups, factors, spatial, np.zeros((B, 2, 3), dtype=np.int64))
+    want = np.minimum(factors[:, 0] * factors[:, 1], sizes)
+    assert np.array_equal(memo.arguments(idx[:, 0]), want)
+    assert len(seen) == len(set(seen)) == len({tuple(w) for w in want})       # each argument evaluated once
+    for b in range(B):
+        e = want[b]
+        assert memo.vals[idx[b, 0], slot[0]] == float(e[0] % 1000) + e[1] / 4 + float(e[2] % 999)
 
 
 def _tiny_buffer() -> Hierarchy:

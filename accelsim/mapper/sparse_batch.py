@@ -701,14 +701,14 @@ def _kernel(c, kcol, idx, vals, col, slot, src, pconst, st_keys, st_gate, st_qi,
     B = c.shape[0]
     # the keys whose column is nonzero in some row of the batch; the others stay 0.0 in every row (a
     # step moves q x 0.0 = 0.0), and their energy terms (adding 0.0) are left out
-    seen = np.zeros(K, dtype=np.int64)
-    for b in range(B):                 # row by row (the rows are contiguous), no branch
-        for k in range(K):
-            seen[k] |= c[b, kcol[k]]
+    seen = np.zeros(c.shape[1], dtype=np.int64)
+    for b in range(B):                 # row by row over every column (contiguous, no branch: vectorised)
+        for j in range(c.shape[1]):
+            seen[j] |= c[b, j]
     live = np.zeros(K, dtype=np.int64)
     n_live = 0
     for k in range(K):
-        if seen[k] != 0:
+        if seen[kcol[k]] != 0:
             live[n_live] = k
             n_live += 1
     is_live = np.zeros(3 * K + 2, dtype=np.bool_)
@@ -739,27 +739,36 @@ def _kernel(c, kcol, idx, vals, col, slot, src, pconst, st_keys, st_gate, st_qi,
         if lv_den[li, 0] > 0.0 or lv_den[li, 1] > 0.0 or lv_den[li, 2] > 0.0:
             bw_levels[n_bw] = li
             n_bw += 1
-    q0 = 2 + pconst.shape[1]              # the first step fraction's value
-    v = np.zeros(3 * K + 2)
+    # per pattern its live keys' pairs (-1: uncompressed), and every pair's factors (constants here,
+    # a memo pair's per row)
+    fj = np.empty((src.shape[0], n_live), dtype=np.int64)
+    for p in range(src.shape[0]):
+        for kk in range(n_live):
+            fj[p, kk] = src[p, live[kk]]
+    NJ = pconst.shape[1]
+    pd = pconst[0].copy()
+    pm = pconst[1].copy()
+    q0 = 2 + NJ                           # the first step fraction's value
+    v = np.zeros(3 * K + 2)               # a gated word's entry is 0.0 between rows (reset after each)
     v[3 * K] = eff
     v[3 * K + 1] = gmacs
     for b in range(B):
         p = int(vals[idx[b, col[0]], slot[0]]) if col[0] >= 0 else 0
+        for j in range(NJ):
+            if col[2 + j] >= 0:
+                r = idx[b, col[2 + j]]
+                pd[j] = vals[r, slot[2 + j]]
+                pm[j] = vals[r, slot[2 + j] + 1]
         for kk in range(n_live):
             k = live[kk]
             w = float(c[b, kcol[k]])
-            j = src[p, k]
+            j = fj[p, kk]
             if j < 0:
                 v[k] = w * 1.0
                 v[K + k] = w * 0.0
-            elif col[2 + j] < 0:
-                v[k] = w * pconst[0, j]
-                v[K + k] = w * pconst[1, j]
             else:
-                r = idx[b, col[2 + j]]
-                v[k] = w * vals[r, slot[2 + j]]
-                v[K + k] = w * vals[r, slot[2 + j] + 1]
-            v[2 * K + k] = 0.0
+                v[k] = w * pd[j]
+                v[K + k] = w * pm[j]
         for s in range(st_n[p]):
             qj = st_qi[p, s]
             q = vals[idx[b, col[q0 + qj]], slot[q0 + qj]] if qj >= 0 else st_qc[p, s]
@@ -817,6 +826,13 @@ def _kernel(c, kcol, idx, vals, col, slot, src, pconst, st_keys, st_gate, st_qi,
             if x > best:
                 best = x
         cycles[b] = best
+        for s in range(st_n[p]):
+            if st_gate[p, s]:
+                for j in range(st_keys.shape[2]):
+                    k = st_keys[p, s, j]
+                    if k < 0:
+                        break
+                    v[2 * K + k] = 0.0
 
 
 __all__ = ["NestSparseBatch", "SparseBatch", "unsupported"]

@@ -14,8 +14,10 @@ A :class:`RowMemo` holds functions of three kinds of per-row argument, one looku
 - the lockstep run (one group): (``sparse.model.lockstep_run``, the active units).
 
 Invariants: a value is the function's own float (or pair of floats) at that argument, so the batch
-equals the slow path bit for bit; the argument itself is the key (group + its ints, compared whole),
-so no size of a layer makes two arguments share a key. Keys live in one open-addressing hash table
+equals the slow path bit for bit; the argument itself is the key (group + its ints, compared whole;
+ints with a known range packed as mixed-radix digits into as few words as hold them exactly: a tile's
+extents have radix size + 1, a level's keeps 2^roles), so no size of a layer makes two arguments
+share a key. Keys live in one open-addressing hash table
 (numba arrays, at most half full). :meth:`RowMemo.resolve` computes every row's arguments and looks
 them up in one pass; a key not yet known is added during the pass (so each distinct argument is
 evaluated once, in the order rows first meet it: deterministic), then its functions are evaluated in
@@ -36,6 +38,7 @@ from accelsim.mapping import COLS, ROWS
 from accelsim.mapping import DRAM as DRAM_LEVEL
 from accelsim.mapping import GLB as GLB_LEVEL
 from accelsim.mapping import RF as RF_LEVEL
+from accelsim.names import ROLES
 from accelsim.problem import Problem
 
 
@@ -65,7 +68,9 @@ class RowMemo:
         self.sizes = np.ascontiguousarray(sizes, dtype=np.int64)
         self.L, self.nest = levels, nest
         self.keeps_group, self.lockstep_group = levels + 1, levels + 2
-        self.width = 1 + max(len(self.sizes), levels, 2)          # group + the widest argument
+        self.tile_digits = _digits([int(n) + 1 for n in self.sizes])       # a clipped extent: 1..size
+        self.keeps_digits = _digits([1 << len(ROLES)] * levels)
+        self.width = 1 + max(self.tile_digits[2], self.keeps_digits[2], 2)  # group + the widest argument
         self.fns: list[tuple[int, int, Callable, np.ndarray | None, dict]] = []   # (group, slot, fn, axes, values)
         self.slots = [0] * (levels + 3)                           # per group: value columns used
         self.entries = np.zeros((0, self.width), dtype=np.int64)  # every key, in the order first met
@@ -101,10 +106,9 @@ class RowMemo:
         group, slot, fn, axes, known = self.fns[f]
         if not len(rows):
             return
+        args = self.arguments(rows)
         if axes is not None:
-            args = _axis_extents(np.ascontiguousarray(self.entries[rows, 1:1 + len(self.sizes)]), axes)
-        else:
-            args = self.entries[rows, 1:1 + (self.L if group == self.keeps_group else 2)]
+            args = _axis_extents(args, axes)
         for r, a in zip(rows, args):
             key = a.tobytes()
             v = known.get(key)
@@ -114,6 +118,17 @@ class RowMemo:
                 self.vals[r, slot:slot + len(v)] = v
             else:
                 self.vals[r, slot] = v
+
+    def arguments(self, rows: np.ndarray) -> np.ndarray:
+        """The arguments of these keys (all of one group): a tile's per-dim extents, the per-level keeps
+        codes, or (lockstep run, active units)."""
+        keys = self.entries[rows, 1:]
+        group = self.entries[rows[0], 0] if len(rows) else 0
+        if group <= self.L:
+            return _unpack(keys, self.tile_digits)
+        if group == self.keeps_group:
+            return _unpack(keys, self.keeps_digits)
+        return np.ascontiguousarray(keys[:, :2])
 
     # ---- look-ups -----------------------------------------------------------------------------
     def _table(self, cap: int) -> None:
@@ -144,7 +159,8 @@ class RowMemo:
             room = len(self.tval) // 2 - len(self.entries)         # keys the table takes at most half full
             new = np.empty((max(0, min(room, B * len(groups))), self.width), dtype=np.int64)
             n = _resolve(self.nest, factors, sp, kp, ac, self.sizes, groups, self.keeps_group, self.lockstep_group,
-                         self.tkeys, self.tval, len(self.entries), out, new)
+                         *self.tile_digits[:2], *self.keeps_digits[:2], self.tkeys, self.tval, len(self.entries),
+                         out, new)
             if n >= 0:
                 break
             cap = 2 * len(self.tval)           # full: drop this pass's keys, grow, run again
@@ -164,6 +180,26 @@ class RowMemo:
         order = sorted(range(len(self.fns)), key=lambda f: self.fns[f][0] == self.keeps_group)
         for f in order:
             self._eval(f, base + np.flatnonzero(new[:, 0] == self.fns[f][0]))
+
+
+def _digits(radices: list[int]) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """Mixed-radix packing of ints with these radices: per int its word and multiplier, the words
+    (each word's product of radices below 2^62: exact in int64), the radices."""
+    word, mult, w, m = [], [], 0, 1
+    for r in radices:
+        if m * r >= 1 << 62:
+            w, m = w + 1, 1
+        word.append(w)
+        mult.append(m)
+        m *= r
+    return (np.array(word, dtype=np.int64), np.array(mult, dtype=np.int64), w + 1 if radices else 0,
+            np.array(radices, dtype=np.int64))
+
+
+def _unpack(keys: np.ndarray, digits: tuple) -> np.ndarray:
+    """(n, ints) the ints packed in each key's words (``keys`` (n, words))."""
+    word, mult, _, radix = digits
+    return np.ascontiguousarray(keys[:, word] // mult % radix)
 
 
 @njit(cache=True, inline="always")
@@ -214,8 +250,8 @@ def _find_or_add(tkeys, tval, key, row):
 
 
 @njit(cache=True)
-def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, lockstep_group, tkeys, tval, known,
-             out, new):
+def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, lockstep_group, tile_word, tile_mult,
+             keeps_word, keeps_mult, tkeys, tval, known, out, new):
     """Per row and group its key (module docstring), found or added (rows ``known`` on, also into
     ``new``); returns how many were added, or -1 when ``new`` is full (the table then holds keys
     without values: the caller rebuilds it)."""
@@ -223,25 +259,21 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
     W = tkeys.shape[1]
     pro = np.empty((L + 1, D), dtype=np.int64)        # per level, per dim: the product of the loops from it on
     key = np.zeros(W, dtype=np.int64)
+    tiles = False
+    for j in range(groups.shape[0]):
+        tiles = tiles or groups[j] <= L
     n_new = 0
     for b in range(B):
-        for d in range(D):
-            pro[L, d] = 1
-        run = 1               # nests: the temporal loops below the innermost level with a spatial factor above 1
-        innermost = False
-        for m in range(L - 1, -1, -1):
-            level = 1
+        if tiles:
             for d in range(D):
-                f = factors[b, m, d]
+                pro[L, d] = 1
+            for m in range(L - 1, -1, -1):
                 if nest:
-                    s0, s1 = spatial[b, m, 0, d], spatial[b, m, 1, d]
-                    innermost = innermost or s0 > 1 or s1 > 1
-                    if not innermost:
-                        level *= f
-                    f = f * s0 * s1
-                pro[m, d] = pro[m + 1, d] * f
-            if not innermost:
-                run *= level
+                    for d in range(D):
+                        pro[m, d] = pro[m + 1, d] * (factors[b, m, d] * spatial[b, m, 0, d] * spatial[b, m, 1, d])
+                else:
+                    for d in range(D):
+                        pro[m, d] = pro[m + 1, d] * factors[b, m, d]
         for j in range(groups.shape[0]):
             g = groups[j]
             for w in range(W):
@@ -253,14 +285,14 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
                     for t in range(keeps.shape[2]):
                         if keeps[b, m, t] != 0:
                             code |= 1 << t
-                    key[1 + m] = code
+                    key[1 + keeps_word[m]] += code * keeps_mult[m]
             elif g == lockstep_group:
-                key[1] = run if nest else _lockstep_fixed(factors, b)
+                key[1] = _lockstep_nest(factors, spatial, b) if nest else _lockstep_fixed(factors, b)
                 key[2] = active[b]
             else:
                 for d in range(D):
                     e = pro[g, d]
-                    key[1 + d] = e if e < sizes[d] else sizes[d]
+                    key[1 + tile_word[d]] += (e if e < sizes[d] else sizes[d]) * tile_mult[d]
             r = _find_or_add(tkeys, tval, key, known + n_new)
             if r < 0:
                 if n_new == new.shape[0]:
@@ -283,6 +315,21 @@ def _axis_extents(ext, axes):
             n = _touched(ext[i, axes[a, 0]], e2, axes[a, 1], axes[a, 3])
             out[i, a] = n if n < axes[a, 4] else axes[a, 4]
     return out
+
+
+@njit(cache=True, inline="always")
+def _lockstep_nest(factors, spatial, b):
+    """``sparse.model.lockstep_run`` of nest b: the temporal factors of the levels below the innermost
+    level with a spatial factor above 1 (a level's fanout loops follow its temporal ones), else all."""
+    L, D = factors.shape[1], factors.shape[2]
+    t = 1
+    for m in range(L - 1, -1, -1):
+        for d in range(D):
+            if spatial[b, m, 0, d] > 1 or spatial[b, m, 1, d] > 1:
+                return t
+        for d in range(D):
+            t *= factors[b, m, d]
+    return t
 
 
 @njit(cache=True, inline="always")
