@@ -270,3 +270,23 @@ def test_kernel_for_writes_its_version_and_prunes_a_stale_kernel_once(tmp_path, 
     assert not stale.exists()
     version = nest_kernel._fingerprint()[:12]
     assert [f.name.split("_")[2] for f in tmp_path.glob("accelsim_nest_*.py")] == [version]
+
+
+def test_kernel_for_remembers_the_kernel_per_layout_object(monkeypatch):
+    """A layout's second batch skips the shape key (kernel_for's per-call cost on the mapper's
+    512-nest batches); another layout object of the same shape derives it and gets the same kernel."""
+    from accelsim.arch import load_arch
+    from accelsim.cost import nest_kernel
+    from accelsim.hierarchy import from_arch
+    from workloads import zoo
+
+    h = from_arch(load_arch("eyeriss_v1"))
+    p = from_layer(zoo.get("alexnet").layers[1])
+    layout = NestLayout(p, h)
+    fn = nest_kernel.kernel_for(layout)
+    calls = []
+    real = nest_kernel.shape_of
+    monkeypatch.setattr(nest_kernel, "shape_of", lambda lay: calls.append(lay) or real(lay))
+    assert nest_kernel.kernel_for(layout) is fn and calls == []
+    other = NestLayout(p, h)
+    assert nest_kernel.kernel_for(other) is fn and calls == [other]
