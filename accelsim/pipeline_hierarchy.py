@@ -168,7 +168,7 @@ def search_layer(item: ProblemLayer, hierarchy: Hierarchy, flow, spec, table: En
     the hierarchy's energy table per count column (accelsim.cost.energy.column_weights), started
     from the dataflow's named mapping when it has one here (so a search is never worse than it).
     ``sparse`` = (SparseSpec, {role: density model}): a sparse search (compressed capacity, sparse
-    energy and bound through ``table``)."""
+    energy and bound through ``table``), started from the named mapping fit by compressed size."""
     from accelsim.cost.energy import column_weights
     from accelsim.cost.nest_arrays import NestLayout
     from accelsim.mapper.nest_search import search_nest
@@ -177,6 +177,14 @@ def search_layer(item: ProblemLayer, hierarchy: Hierarchy, flow, spec, table: En
     if spec.time_limit_s is not None:
         raise ConfigError("--time-limit: the mapper over level-list hierarchies stops by --search-budget only")
     named = _named_or_none(item, hierarchy, flow, arch)
+    if named is not None and sparse is not None:     # as a sparse run takes it: fit by compressed size
+        from accelsim.mapper.sparse_fit import fit_nest, named_what
+
+        try:
+            named = fit_nest(item.problem, hierarchy, named, sparse[0], sparse[1],
+                             named_what(item.name, flow.name, hierarchy.name))
+        except ConfigError:
+            named = None
     start: tuple[LoopNest, ...] = () if named is None else (named,)
     weights = column_weights(NestLayout(item.problem, hierarchy), table)
     return search_nest(item.problem, hierarchy, objective=spec.objective, budget=spec.budget, seed=spec.seed,

@@ -149,11 +149,18 @@ def _objective_batch(counts, arch, objective: str):
     return OBJECTIVES[objective](energy, cycles), energy, cycles
 
 
-def _named(layer: Layer, arch, dataflow) -> Mapping | None:
+def _named(layer: Layer, arch, dataflow, sparse: tuple | None = None) -> Mapping | None:
     """The dataflow's named mapping of the layer, or None when its rule cannot map it (ConfigError from
-    the rule: the search then has no named candidate, as the Python path)."""
+    the rule: the search then has no named candidate, as the Python path). ``sparse`` = (SparseSpec,
+    models): its tiles cut until they fit by compressed size (``mapper.sparse_fit``, as a sparse run
+    takes it), None when none fits."""
     try:
-        return dataflow.named(layer, arch)
+        m = dataflow.named(layer, arch)
+        if sparse is not None:
+            from accelsim.mapper.sparse_fit import fit_fixed
+
+            m = fit_fixed(layer, arch, m, sparse[0], sparse[1], dataflow.name)
+        return m
     except ConfigError:
         return None
 
@@ -270,7 +277,7 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
     # the cost model; sparse: the slow sparse model) and kept beside the pool
     unfit: MappingArrays | None = None     # a sparse search's last proposals while none was legal
     exact_named = None        # (Score, the named mapping, its LayerResult or None)
-    named = _named(layer, arch, dataflow)
+    named = _named(layer, arch, dataflow, sparse)
     if named is not None and any(named.glb_pass):
         exact_named = _score_exactly(layer, arch, named, spec.objective, None if scorer is None else sparse)
         evaluated += exact_named is not None

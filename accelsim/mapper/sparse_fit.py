@@ -14,14 +14,15 @@ order: the group's roles by compressed words, largest first; the levels from the
 down; at each level the dims indexing the role, largest factor first, then the problem's dim order.
 Taken: the first loop's largest lower factor with which the dense rules accept the nest (``legal``)
 and the group fits (the dataflow's own rule, "the most that fit", under the compressed size); when
-no single loop makes it fit, the first legal halving (rounded up) that shrinks the group, and again. Spatial factors (the dataflow's array
-mapping) and loop orders never change; each dim's coverage at the level above does not either, so tiles above the
-overflowing level keep their size (or grow by a partial tile's rounding) and tiles at or below
-it only shrink. When no candidate helps,
-:class:`accelsim.errors.CompressedCapacityError` names the level, the tensors, the compressed and
-the available words, and the way out (``--search``).
+no single loop makes it fit, the first legal halving (rounded up) that shrinks the group, and again.
+Spatial factors (the dataflow's array mapping) and loop orders never change; tiles above the
+overflowing level keep their size (or grow by a partial tile's rounding) and tiles at or below it
+only shrink. When no candidate helps, :class:`accelsim.errors.CompressedCapacityError` names the
+level, the tensors, the compressed and the available words, and the way out (``--search``).
 
-:func:`check_given`: a hand-written mapping is never refit; an overflow is the error.
+:func:`check_given` / :func:`check_fixed`: a hand-written mapping is never refit; an overflow is the
+error. :func:`fitting`: the candidates of a list that fit (``--refine``'s pool, the dense-shortlist
+re-ranks of ``mapper.sparse_rank``), the first overflow the error when none does.
 
 Invariants: deterministic (no randomness); dense runs never come here (bit-identical to before);
 a returned nest passes ``capacity_problems`` and ``legal``; a nest that fits is returned unchanged.
@@ -142,12 +143,12 @@ def fit_fixed(layer, arch, m, spec, models: dict, dataflow: str):
     """:func:`fit_nest` on a fixed-shape ``accelsim.mapping.Mapping``, the named mapping of
     ``dataflow``: the dense rules are the fixed shape's (``legality.problems_of``: capacities, the
     arch's unsplit dims, the array's size)."""
-    what = named_what(layer.name, dataflow, arch.name)
     from accelsim.hierarchy import from_arch
     from accelsim.legality import problems_of as fixed_problems
     from accelsim.loopnest import from_fixed, to_fixed
     from accelsim.problem import from_layer
 
+    what = named_what(layer.name, dataflow, arch.name)
     h = from_arch(arch)
     start = from_fixed(m, h)
     nest = fit_nest(from_layer(layer), h, start, spec, models, what,
