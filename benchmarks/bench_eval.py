@@ -1,7 +1,16 @@
-"""Cost-model evaluations per second on one core: plain Python, the numba twin per call, the batch kernel.
+"""Cost-model evaluations per second on one core: plain Python, the numba kernel per call, the batch kernel.
 
     python benchmarks/bench_eval.py            # full: 10,000 mappings, more repetitions, cold compile
     python benchmarks/bench_eval.py --quick    # fewer repetitions, no cold-compile subprocess
+    python benchmarks/bench_eval.py --quick --fixed FAST_PY   # also the retired fixed-shape kernel, interleaved
+
+``--fixed FAST_PY``: a copy of the fixed-shape count kernel's module as it was before it was retired
+(``git show 5e73496:accelsim/cost/fast.py > /tmp/fixed_fast.py``), loaded from that file, adds the
+paths ``fixed`` (its ``count_batch`` on the encoded batch) and ``fixed_scored`` (+ its
+``energy_batch`` and ``latency_bound_batch``, with its axis memo kept across calls, as a search did)
+to the same rounds, checks they give the same counts, energies and bounds, and prints the ratios
+batch / fixed and batch_scored / fixed_scored per CPU second: the figure the kernel's retirement
+was measured by (issue 13 item 7: >= 0.90 and >= 1,000,000 per CPU s).
 
 Workload: AlexNet CONV2 (workloads.zoo "alexnet" layer 1) on configs isca16/rs, 10,000 random legal
 mappings (seeded; accelsim.legality.problems_of(layer, m, arch) == []), encoded once before timing.
@@ -9,8 +18,15 @@ Paths (all single-threaded):
 
 - python:       accelsim.cost.counts.count(layer, m), one mapping per call
 - numba:        accelsim.cost.fast.count_fast(layer, m), one mapping per call (encoding included)
-- batch:        accelsim.cost.fast.count_batch on the pre-encoded batch
-- batch_scored: count_batch + energy_batch + latency_bound_batch (what a search scores with)
+- batch:        the general kernel (accelsim.cost.fast_nest.count_nests over hierarchy.from_arch(arch),
+                a fresh memo per call) on the batch's nests, written once before timing, as the
+                mapper's legality filter writes its survivors (accelsim.cost.fast.FixedBatch.nests)
+- batch_scored: FixedBatch rows (its memo kept across calls, as in a search) + energy + cycles: what
+                a search scores with
+- survivors_nests: FixedBatch.nests(batch, keep): the mapper's legality filter writing its survivors
+                as nests (one numba pass; keep = every mapping here) ...
+- survivors_copy:  ... and what it did before the mapper scored nests: MappingArrays(*(a[keep] for a
+                in batch)); the difference is all the nest layout costs the mapper beyond the kernel
 
 Each path is timed with time.perf_counter over several rounds (every round runs each path once, so
 all paths share the machine's load over time); ``evals_per_second`` is the median run's rate,
@@ -129,40 +145,90 @@ def compile_times(cold: bool) -> dict:
         return {"cold_s": _first_call(tmp), "cached_s": _first_call(tmp)}
 
 
-def run(quick: bool) -> dict:
+def _load_fixed(path: str):
+    """The retired fixed-shape kernel's module, from a copy of its file (``--fixed``): copied into a
+    directory named by its content hash and always imported under one name, so numba's cache next to
+    it (which records the module's name) stays valid from run to run."""
+    import hashlib
+    import importlib.util
+    import shutil
+    from pathlib import Path
+
+    try:
+        text = Path(path).read_bytes()
+    except OSError as e:
+        raise SystemExit(f"bench_eval: --fixed {path}: {e.strerror}") from None
+    home = Path(tempfile.gettempdir()) / f"accelsim_retired_fixed_{hashlib.sha256(text).hexdigest()[:16]}"
+    home.mkdir(exist_ok=True)
+    name = "retired_fixed_fast"
+    target = home / f"{name}.py"
+    if not target.exists():
+        shutil.copyfile(path, target)
+    spec = importlib.util.spec_from_file_location(name, target)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"bench_eval: --fixed {path}: not a Python file")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod           # importable by name: numba's cache reloads its functions' module
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def run(quick: bool, fixed_path: str | None = None) -> dict:
+    import numpy as np
+
     from accelsim.arch import load_arch
     from accelsim.cost.counts import count
-    from accelsim.cost.encode import encode_batch
-    from accelsim.cost.fast import count_batch, count_fast, energy_batch, latency_bound_batch
+    from accelsim.cost.encode import MappingArrays, encode_batch, encode_layer
+    from accelsim.cost.fast import FixedBatch, count_fast
+    from accelsim.cost.fast_nest import count_nests
     from workloads import zoo
 
     layer = zoo.get(LAYER[0]).layers[LAYER[1]]
     arch = load_arch(ARCH)
     mappings = random_legal_mappings(layer, arch, N_MAPPINGS)
-    lay, batch = encode_batch(layer, mappings)
+    _, batch = encode_batch(layer, mappings)
+    fixed = FixedBatch(layer, arch)
+    keep = np.arange(len(mappings))
+    nests = fixed.nests(batch, keep)
 
     t = time.perf_counter()
     count_fast(layer, mappings[0])                     # compile, or load the numba cache
     first_call = time.perf_counter() - t
-    count_batch(lay, batch)
+    fixed.rows(nests)
 
     n_py, n_fast = (200, 2000) if quick else (500, N_MAPPINGS)
     rounds = 5 if quick else 11
-    dram_wpc, glb_wpc = arch.dram_words_per_cycle, arch.glb.bandwidth_words_per_cycle
-    from noc.registry import bandwidth_bound
-
-    noc = bandwidth_bound(arch)
 
     def scored():
-        rows = count_batch(lay, batch)
-        return energy_batch(rows, arch), latency_bound_batch(rows, dram_wpc, glb_wpc, noc)
+        rows = fixed.rows(nests)
+        return fixed.energy(rows), fixed.cycles(rows)
 
-    paths = _time_rounds({
+    work = {
         "python": (lambda: [count(layer, m) for m in mappings[:n_py]], n_py),
         "numba": (lambda: [count_fast(layer, m) for m in mappings[:n_fast]], n_fast),
-        "batch": (lambda: count_batch(lay, batch), N_MAPPINGS),
+        "batch": (lambda: count_nests(fixed.layout, nests), N_MAPPINGS),
         "batch_scored": (scored, N_MAPPINGS),
-    }, rounds)
+        "survivors_nests": (lambda: fixed.nests(batch, keep), N_MAPPINGS),
+        "survivors_copy": (lambda: MappingArrays(*(a[keep] for a in batch)), N_MAPPINGS),
+    }
+    if fixed_path is not None:
+        old = _load_fixed(fixed_path)
+        from noc.registry import bandwidth_bound
+
+        lay, noc, memo = encode_layer(layer), bandwidth_bound(arch), old.axis_memo(layer)
+        dram_wpc, glb_wpc = arch.dram_words_per_cycle, arch.glb.bandwidth_words_per_cycle
+
+        def fixed_scored():
+            rows = old.count_batch(lay, batch, memo)
+            return old.energy_batch(rows, arch), old.latency_bound_batch(rows, dram_wpc, glb_wpc, noc)
+        energy, cycles = fixed_scored()
+        rows = fixed.rows(nests)
+        if not (np.array_equal(fixed.counts(rows), old.count_batch(lay, batch))
+                and np.array_equal(fixed.energy(rows), energy) and np.array_equal(fixed.cycles(rows), cycles)):
+            raise SystemExit(f"bench_eval: the kernel in {fixed_path} scores these mappings differently")
+        work["fixed"] = (lambda: old.count_batch(lay, batch), N_MAPPINGS)
+        work["fixed_scored"] = (fixed_scored, N_MAPPINGS)
+    paths = _time_rounds(work, rounds)
     for p in paths.values():             # load-independent: both measured in the same rounds
         p["speedup_vs_python"] = p["evals_per_second"] / paths["python"]["evals_per_second"]
     comp = compile_times(cold=not quick)
@@ -175,13 +241,16 @@ def run(quick: bool) -> dict:
 
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
-    res = run(quick)
+    fixed_path = argv[argv.index("--fixed") + 1] if "--fixed" in argv and argv.index("--fixed") + 1 < len(argv) else None
+    if "--fixed" in argv and fixed_path is None:
+        raise SystemExit("bench_eval: --fixed needs the path of the retired fixed-shape kernel's fast.py")
+    res = run(quick, fixed_path)
     print(f"{res['layer']} on {res['arch']}, {res['mappings']} random legal mappings"
           f"{' (quick)' if quick else ''}; load average {res['loadavg']}")
-    print(f"{'path':<14}{'evals':>8}{'runs':>6}{'evals/s (median)':>19}{'best':>14}{'per CPU s':>14}"
+    print(f"{'path':<17}{'evals':>8}{'runs':>6}{'evals/s (median)':>19}{'best':>14}{'per CPU s':>14}"
           f"{'x python':>10}")
     for name, p in res["paths"].items():
-        print(f"{name:<14}{p['evals']:>8}{p['runs']:>6}{p['evals_per_second']:>19,.0f}"
+        print(f"{name:<17}{p['evals']:>8}{p['runs']:>6}{p['evals_per_second']:>19,.0f}"
               f"{p['best_evals_per_second']:>14,.0f}{p['evals_per_cpu_second']:>14,.0f}{p['speedup_vs_python']:>10,.0f}")
     c = res["compile"]
     cold = "not measured (quick)" if c["cold_s"] is None else f"{c['cold_s']:.1f} s"
@@ -190,6 +259,10 @@ def main(argv: list[str]) -> int:
           f"first call in this process {c['first_call_this_process_s']:.2f} s")
     batch = res["paths"]["batch"]["evals_per_second"]
     print(f"batch path: {batch:,.0f} evals/s, target {TARGET:,} {'met' if batch >= TARGET else 'NOT met'}")
+    p = res["paths"]
+    if "fixed" in p:
+        for a, b in (("batch", "fixed"), ("batch_scored", "fixed_scored")):
+            print(f"{a} / {b} per CPU s: {p[a]['evals_per_cpu_second'] / p[b]['evals_per_cpu_second']:.3f}")
     return 0
 
 

@@ -1,7 +1,7 @@
-"""The general numba scorer (accelsim.cost.fast_nest, any hierarchy) against the fixed-shape one
-(accelsim.cost.fast, DRAM -> GLB -> array -> RF) on the same cases, one core.
+"""The general numba scorer (accelsim.cost.fast_nest, any hierarchy) against the retired fixed-shape one
+(DRAM -> GLB -> array -> RF; ``--fixed``: a copy of its module) on the same cases, one core.
 
-    python benchmarks/bench_nest.py [--n 10000] [--rounds 7] [--arch eyeriss_v1] [--cases nest|eval]
+    python benchmarks/bench_nest.py [--n 10000] [--rounds 7] [--arch eyeriss_v1] [--cases nest|eval] [--fixed FAST_PY]
     python benchmarks/bench_nest.py --search     # the general mapper vs today's, AlexNet CONV1-5
 
 Cases: AlexNet CONV2 on ``hierarchy.from_arch(ARCH)``, scored by both kernels as the very same
@@ -14,7 +14,10 @@ converted to a nest by ``loopnest.from_fixed``. Before
 timing, the two are checked to count the same words (``counts.to_counts`` of the general row equals
 the fixed row, on every case). Paths:
 
-- fixed:         ``cost.fast.count_batch`` on the encoded mappings: the fixed-shape numba kernel
+- fixed:         with ``--fixed FAST_PY``, the retired fixed-shape kernel's ``count_batch`` on the encoded
+                 mappings (a copy of its module, as ``bench_eval.py --fixed``); without, today's
+                 ``cost.fast.count_batch``, the fixed shape's view of the general kernel (then
+                 ``general / fixed`` is not a ratio of two kernels)
 - general:       ``cost.fast_nest.kernel_rows`` on the encoded nests (a batch this size: the kernel
                  generated for the layout's shape, ``cost.nest_kernel``)
 - generic:       ``kernel_rows(..., generated=False)``: the one generic kernel, for comparison
@@ -101,7 +104,8 @@ def eval_cases(arch_name: str, n: int, seed: int = 0):
     return layer, arch, layout, nests, lay, batch
 
 
-def run(arch_name: str = "eyeriss_v1", n: int = 10000, rounds: int = 7, kind: str = "nest") -> dict:
+def run(arch_name: str = "eyeriss_v1", n: int = 10000, rounds: int = 7, kind: str = "nest",
+        fixed_path: str | None = None) -> dict:
     from accelsim.cost.counts import to_counts
     from accelsim.cost.fast import count_batch, counts_of_row
     from accelsim.cost.fast_nest import bound_nests, bound_params, energy_nests, kernel_rows
@@ -112,7 +116,16 @@ def run(arch_name: str = "eyeriss_v1", n: int = 10000, rounds: int = 7, kind: st
     rows, left = kernel_rows(layout, nests)
     generic_rows, generic_left = kernel_rows(layout, nests, generated=False)
     assert np.array_equal(rows, generic_rows) and np.array_equal(left, generic_left)
-    fixed = count_batch(lay, batch)
+    def fixed_rows():
+        return count_batch(layer, batch)
+    if fixed_path is not None:
+        from bench_eval import _load_fixed
+
+        retired = _load_fixed(fixed_path)
+
+        def fixed_rows():
+            return retired.count_batch(lay, batch)
+    fixed = fixed_rows()
     same = sum(to_counts(layout.actions_of(rows[i])) == counts_of_row(fixed[i]) for i in range(n) if not left[i])
     w = fixed_arch_weights(layout, arch)
     bp = bound_params(layout)
@@ -121,7 +134,7 @@ def run(arch_name: str = "eyeriss_v1", n: int = 10000, rounds: int = 7, kind: st
         energy_nests(r, w)
         bound_nests(layout, r, bp)
 
-    paths = {"fixed": lambda: count_batch(lay, batch), "general": lambda: kernel_rows(layout, nests),
+    paths = {"fixed": fixed_rows, "general": lambda: kernel_rows(layout, nests),
              "generic": lambda: kernel_rows(layout, nests, generated=False), "general+score": general_scored}
     times: dict[str, list[float]] = {k: [] for k in paths}
     cpu: dict[str, list[float]] = {k: [] for k in paths}
@@ -195,12 +208,14 @@ def main() -> None:
     ap.add_argument("--cases", choices=("nest", "eval"), default="nest",
                     help="nest: the general mapper's proposals; eval: bench_eval.py's random legal mappings")
     ap.add_argument("--search", action="store_true", help="time the mappers instead (AlexNet CONV1-5)")
+    ap.add_argument("--fixed", default=None, metavar="FAST_PY",
+                    help="a copy of the retired fixed-shape kernel's cost/fast.py (git show 5e73496:accelsim/cost/fast.py)")
     a = ap.parse_args()
     if a.search:
         search(a.arch or "eyeriss_v1")
         return
     arch = a.arch or ("eyeriss_v1" if a.cases == "nest" else "isca16/rs")
-    r = run(arch, a.n, a.rounds, a.cases)
+    r = run(arch, a.n, a.rounds, a.cases, a.fixed)
     print(f"AlexNet {r['layer']} on from_arch({r['arch']}): {r['cases']} legal {r['kind']} cases "
           f"({r['equal_rows']} with equal fixed/general counts, {r['left_to_python']} left to Python); "
           f"load average before {[round(x, 2) for x in r['loadavg_before']]}, "

@@ -9,8 +9,9 @@ mappings drawn by the fixed-shape batch space (``mapper.batch.BatchSpace.propose
 seeded), encoded once. Uniform densities: the published CONV2 ones of ``alexnet_sparse`` (ifmap
 0.613, weight 0.385, psum 0.169). Paths (every one scores the same rows):
 
-- dense:          ``cost.fast.count_batch`` + ``energy_batch`` + ``latency_bound_batch`` (a dense search's score)
-- sparse v1:      ``count_batch`` + ``SparseBatch.score``, the ``eyeriss_v1`` preset (RLE at DRAM, gating):
+- dense:          ``cost.fast.FixedBatch`` rows (the general kernel on the batch's nests, written once
+                  as the mapper's legality filter writes them) + energy + cycles (a dense search's score)
+- sparse v1:      the rows' count view + ``SparseBatch.score``, the ``eyeriss_v1`` preset (RLE at DRAM, gating):
                   every factor is per layer, one numba pass
 - sparse v2:      the same with the ``eyeriss_v2`` preset (CSC in the RF: tile-dependent, cached per
                   distinct RF tile; skipping: load imbalance cached per (lockstep run, active PEs)); the
@@ -90,30 +91,29 @@ def main() -> None:
         return run_speed(args.rounds)
     if args.hier:
         return hier_speed(args.n, args.rounds)
-    from accelsim.cost.fast import axis_memo, count_batch, energy_batch, latency_bound_batch
+    from accelsim.cost.fast import FixedBatch
     from accelsim.mapper.sparse_batch import SparseBatch
     from accelsim.sparse.density import Uniform
     from accelsim.sparse.spec import load_spec
-    from noc import registry as noc_registry
 
     print(f"load before: {os.getloadavg()}")
     layer, arch, space, lay, batch = cases(args.n)
-    memo = axis_memo(lay)
+    fixed = FixedBatch(layer, arch)
+    nests = fixed.nests(batch)          # as the mapper's legality filter writes its survivors
     models = {"ifmap": Uniform(0.613), "weight": Uniform(0.385), "psum": Uniform(0.169)}
     keeps = tuple(tuple(bool(x) for x in k) for k in space.keep)
     specs = {"sparse v1": load_spec("eyeriss_v1"), "sparse v2": load_spec("eyeriss_v2")}
-    noc = noc_registry.bandwidth_bound(arch)
 
     def dense():
-        c = count_batch(lay, batch, memo)
-        energy_batch(c, arch)
-        latency_bound_batch(c, arch.dram_words_per_cycle, arch.glb.bandwidth_words_per_cycle, noc)
+        rows = fixed.rows(nests)
+        fixed.energy(rows)
+        fixed.cycles(rows)
 
     def sparse(name):
         scorer = SparseBatch(layer, arch, keeps, specs[name], models)
 
         def go():
-            scorer.score(count_batch(lay, batch, memo), batch.factors)
+            scorer.score(fixed.counts(fixed.rows(nests)), batch.factors)
         return go, scorer
 
     paths = {"dense": dense}

@@ -1,7 +1,10 @@
-"""The numba twin (accelsim.cost.fast) returns exactly the integers of the plain-Python model
+"""The fixed shape's batch scorer (accelsim.cost.fast: fixed-shape mappings counted by the general numba
+kernel as nests over ``hierarchy.from_arch``) returns exactly the integers of the plain-Python model
 (accelsim.cost.counts.count), which is itself tested against the brute-force interpreter; on tiny
-layers the twin is also checked against the interpreter directly. Every expected value is either the
-Python model's / the interpreter's output or written out by hand below."""
+layers it is also checked against the interpreter directly; its energy and latency bound equal the
+model's bit for bit on every shipped arch; the coupled-axis tile sums (accelsim.cost.axis_sums) equal
+counts.py's. Every expected value is either the Python model's / the interpreter's output or written
+out by hand below."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from accelsim.arch import NocSpec, load_arch
 from accelsim.cost import counts as py
 from accelsim.cost.counts import count
 from accelsim.cost.encode import MappingArrays, decode, encode, encode_batch, encode_layer
-from accelsim.cost.fast import COLUMNS, NCOLS, count_batch, count_fast, counts_of_row, energy_batch, latency_bound_batch
+from accelsim.cost.fast import COLUMNS, NCOLS, FixedBatch, count_batch, count_fast, counts_of_row
 from accelsim.cost.model import evaluate
 from accelsim.errors import ConfigError
 from accelsim.interpreter import interpret
@@ -109,7 +112,7 @@ def test_fast_equals_brute_force_interpreter(case):
 def test_axis_sums_equal_python_on_random_grid():
     """The kernel's axis_sums (closed forms for interior tiles, lattice counts for the sparse cases)
     against counts.axis_sums, over strides/dilations that make every lattice kind appear."""
-    from accelsim.cost.fast import _axis_sums
+    from accelsim.cost.axis_sums import _axis_sums
 
     rng = random.Random(7)
     for _ in range(3000):
@@ -130,7 +133,7 @@ def test_axis_sums_equal_python_on_random_grid():
 def test_lattice_counts_equal_python_sets():
     """|{p*stride + r*dil} in [lo, hi)| and its overlap with a shifted lattice, in every closed-form
     branch (interval, blocks, blocks of one period, enumeration) against counts._count_in/_overlap_in."""
-    from accelsim.cost.fast import _lat_count, _lat_overlap
+    from accelsim.cost.axis_sums import _lat_count, _lat_overlap
 
     rng = random.Random(3)
     for _ in range(4000):
@@ -145,38 +148,6 @@ def test_lattice_counts_equal_python_sets():
                 == py._overlap_in(a, b, a2, b2, delta, s0, d0, lo, hi)), (a, b, a2, b2, delta, s0, d0, lo, hi)
 
 
-def test_tuple_counts_closed_forms_exhaustive():
-    """The kernel's tuple counts (closed forms when the kept loops are none, all, all outside or all
-    inside the dropped ones; the count_tuples walk otherwise) against counts.count_tuples, for every
-    legal chain of factors over the five levels and every kept subset, dims 1..16."""
-    from accelsim.cost.fast import _tuples
-
-    cases = 0
-    for D in range(1, 17):
-        stack = [((), 1)]                    # factors inner level first (RF, COLS, ROWS, GLB, DRAM)
-        while stack:
-            fs, span = stack.pop()
-            if len(fs) < 5:
-                for f in range(1, ceil_div(D, span) + 1):
-                    stack.append((fs + (f,), span * f))
-                continue
-            if span < D:
-                continue
-            spans = [1] * 5                  # spans[i]: product of the factors inside level i
-            for i in range(1, 5):
-                spans[i] = spans[i - 1] * fs[i - 1]
-            f_lv = fs[::-1]                  # level order DRAM, GLB, ROWS, COLS, RF (bit lv)
-            s_lv = spans[::-1]
-            present = sum(1 << lv for lv in range(5) if f_lv[lv] > 1)
-            for kept in range(32):
-                if kept & ~present:
-                    continue
-                loops = [(f_lv[lv], s_lv[lv], bool(kept >> lv & 1)) for lv in range(5) if f_lv[lv] > 1]
-                assert _tuples(D, kept, present, *f_lv, *s_lv) == py.count_tuples(D, loops), (D, fs, kept)
-                cases += 1
-    assert cases > 5000
-
-
 ALEXNET_CONV2 = zoo.get("alexnet").layers[1]
 
 
@@ -184,40 +155,54 @@ def test_batch_equals_per_item_and_python():
     layer = ALEXNET_CONV2
     rng = random.Random(11)
     ms = [random_mapping(layer, rng) for _ in range(40)]
-    lay, batch = encode_batch(layer, ms)
-    rows = count_batch(lay, batch)
+    _, batch = encode_batch(layer, ms)
+    rows = count_batch(layer, batch)
     assert rows.shape == (40, NCOLS) and rows.dtype == np.int64
     for i, m in enumerate(ms):
         expected = count(layer, m)
         assert counts_of_row(rows[i]) == expected
         assert count_fast(layer, m) == expected
         assert decode(batch, i) == m
-    # the Layer itself may stand in for its encoded vector
-    assert np.array_equal(count_batch(layer, batch), rows)
+
+
+def test_batch_nests_are_from_fixed():
+    """The batch's nests are ``loopnest.from_fixed`` of each mapping over the arch's hierarchy, array
+    for array (the numba pass the mapper's legality filter writes its survivors with)."""
+    from accelsim.cost.nest_arrays import encode_nests
+    from accelsim.loopnest import from_fixed
+
+    layer = ALEXNET_CONV2
+    rng = random.Random(12)
+    ms = [random_mapping(layer, rng) for _ in range(30)]
+    _, batch = encode_batch(layer, ms)
+    for name in ("isca16/rs", "eyeriss_v1", "systolic_32x32_is"):
+        fx = FixedBatch(layer, load_arch(name))
+        expected = encode_nests(fx.layout, [from_fixed(m, fx.hierarchy) for m in ms])
+        got = fx.nests(batch)
+        assert all(np.array_equal(a, b) for a, b in zip(got, expected)), name
+        take = np.array([29, 3, 3, 0, 17])          # the mapper's survivors: any rows, in any order
+        assert all(np.array_equal(a, b) for a, b in zip(fx.nests(batch, take), expected.take(take))), name
+        assert np.array_equal(fx.counts(fx.rows(fx.nests(batch))), count_batch(layer, batch))
 
 
 def test_memo_across_calls_changes_nothing():
-    """A caller-owned axis memo reused over many small batches gives the rows of fresh calls."""
-    from accelsim.cost.fast import axis_memo
-
+    """The scorer's kernel memo, reused over many small batches, gives the rows of fresh calls."""
     layer = ALEXNET_CONV2
     rng = random.Random(21)
-    lay, batch = encode_batch(layer, [random_mapping(layer, rng) for _ in range(60)])
-    fresh = count_batch(lay, batch)
-    memo = axis_memo(layer)
+    _, batch = encode_batch(layer, [random_mapping(layer, rng) for _ in range(60)])
+    fresh = count_batch(layer, batch)
+    fx = FixedBatch(layer, load_arch("isca16/rs"))
     for start in (0, 20, 40, 0, 40):             # revisits hit the memo
         part = MappingArrays(*(a[start:start + 20] for a in batch))
-        assert np.array_equal(count_batch(lay, part, memo), fresh[start:start + 20])
-    assert (memo.keys >= 0).any()
-    with pytest.raises(ConfigError, match="another layer"):
-        count_batch(zoo.get("alexnet").layers[2], batch, memo)
+        assert np.array_equal(fx.counts(fx.rows(fx.nests(part))), fresh[start:start + 20])
+    assert (fx.memo.keys >= 0).any()
 
 
 def test_columns_are_the_documented_counts():
     layer = ALEXNET_CONV2
     m = random_mapping(layer, random.Random(5))
-    lay, one = encode(layer, m)
-    row = count_batch(lay, MappingArrays(*(a[None] for a in one)))[0]
+    _, one = encode(layer, m)
+    row = count_batch(layer, MappingArrays(*(a[None] for a in one)))[0]
     c = count(layer, m)
     levels = ("dram", "glb", "noc", "rf")
     expected = {"macs": c.macs, "cycles": c.cycles, "active_pes": c.active_pes}
@@ -248,8 +233,8 @@ def test_gpt3_gemm_exact():
     assert problems_of(layer, tiled) == [] and problems_of(layer, flat) == []
     rng = random.Random(2)
     ms = [tiled, flat] + [random_mapping(layer, rng) for _ in range(3)]
-    lay, batch = encode_batch(layer, ms)
-    rows = count_batch(lay, batch)
+    _, batch = encode_batch(layer, ms)
+    rows = count_batch(layer, batch)
     for i, m in enumerate(ms):
         expected = count(layer, m)
         assert expected.macs == 79_164_837_199_872
@@ -283,29 +268,29 @@ def test_structurally_bad_mappings_are_refused_by_index():
     f[DRAM] = list(layer.dims)
     f[RF][4], f[GLB][4], f[DRAM][4] = 27, 2, 1     # P = 27 at the RF, and 2 more at the GLB: (2 - 1) * 27 >= 27
     over = Mapping(tuple(map(tuple, f)), good.orders, good.glb_keep, good.rf_keep, good.reg_keep)
-    lay, batch = encode_batch(layer, [good, over])
-    with pytest.raises(ConfigError, match="mapping 1 of the batch: glb factor of P"):
-        count_batch(lay, batch)
+    _, batch = encode_batch(layer, [good, over])
+    with pytest.raises(ConfigError, match="nest 1 of the batch: level glb, dim P: factor over-tiles"):
+        count_batch(layer, batch)
     first = MappingArrays(*(a[:1] for a in batch))
     assert len(first) == 1
-    bad_order = first._replace(orders=np.zeros((1, 3, 8), np.int64))
+    bad_order = first._replace(orders=np.zeros_like(first.orders))
     with pytest.raises(ConfigError, match="not a permutation"):
-        count_batch(lay, bad_order)
+        count_batch(layer, bad_order)
     with pytest.raises(ConfigError, match="encode_batch"):
-        count_batch(lay, MappingArrays(*(a[0] for a in batch)))
+        count_batch(layer, MappingArrays(*(a[0] for a in batch)))
 
 
 # ---- scores in arrays ----------------------------------------------------------------------------
 
-def test_energy_batch_is_the_models_energy_bit_for_bit():
-    """The numba twin of energy_of on every shipped arch (every NoC model's hop coefficients, every
+def test_energy_is_the_models_energy_bit_for_bit():
+    """The batch energy (count columns in the table's canonical order) on every shipped arch (every NoC model's hop coefficients, every
     energy preset), with a non-zero hop energy even where the preset charges none."""
     import configs
 
     layer = ALEXNET_CONV2
     rng = random.Random(13)
     ms = [random_mapping(layer, rng) for _ in range(25)]
-    rows = count_batch(layer, encode_batch(layer, ms)[1])
+    batch = encode_batch(layer, ms)[1]
     names = configs.arch_names()
     assert len(names) > 10
     hop_models = set()
@@ -314,39 +299,11 @@ def test_energy_batch_is_the_models_energy_bit_for_bit():
         arch = load_arch(cfg) if isinstance(cfg, str) else cfg
         hop_models.add(arch.noc.type)
         for a in (arch, replace(arch, energy=replace(arch.energy, noc_hop_pj=0.37))):
-            energy = energy_batch(rows, a)
+            fx = FixedBatch(layer, a)
+            energy = fx.energy(fx.rows(fx.nests(batch)))
             assert energy.dtype == np.float64
             assert energy.tolist() == [evaluate(layer, a, m, validate=False).energy_pj for m in ms], cfg
     assert {"bus", "mesh", "eyeriss_v1", "eyeriss_v2", "systolic"} <= hop_models
-
-
-def test_latency_bound_by_hand():
-    """cycles 100; DRAM words 100 + 200 + 340 = 640 at 3.2 words/cycle = 200 cycles; GLB words
-    1000 at 64/cycle = 15.625, at 4/cycle = 250."""
-    row = np.zeros(NCOLS, dtype=np.int64)
-    row[COLUMNS.index("cycles")] = 100
-    row[COLUMNS.index("reads.dram.ifmap")] = 100
-    row[COLUMNS.index("reads.dram.weight")] = 200
-    row[COLUMNS.index("writes.dram.psum")] = 340
-    row[COLUMNS.index("reads.glb.psum")] = 400
-    row[COLUMNS.index("writes.glb.ifmap")] = 600
-    row[COLUMNS.index("reads.rf.ifmap")] = 10 ** 6       # RF and NoC traffic do not bound here
-    rows = np.stack([row, row])
-    assert latency_bound_batch(rows, 3.2, 64.0).tolist() == [200.0, 200.0]
-    assert latency_bound_batch(rows, float("inf"), 64.0).tolist() == [100.0, 100.0]
-    assert latency_bound_batch(rows, 3.2, 4.0).tolist() == [250.0, 250.0]
-    # NoC streams: ifmap distinct 900 words on a 2-word/cycle bus -> 450 cycles; psum out (distinct
-    # = noc_transfers.psum - reads.noc.psum = 700 - 100) on a mesh charging 1 cycle per delivered
-    # word: writes.noc.psum = 520 -> 520 cycles
-    row[COLUMNS.index("noc_transfers.ifmap")] = 900
-    row[COLUMNS.index("noc_transfers.psum")] = 700
-    row[COLUMNS.index("reads.noc.psum")] = 100
-    row[COLUMNS.index("writes.noc.psum")] = 520
-    one = row[None, :]
-    bus = ((0.0, 0.5),) * 4
-    assert latency_bound_batch(one, 3.2, 64.0, bus).tolist() == [450.0]
-    assert latency_bound_batch(one, 3.2, 64.0, ((0.0, 0.0),) * 3 + ((1.0, 0.0),)).tolist() == [520.0]
-    assert latency_bound_batch(one, 3.2, 64.0, ((0.0, 0.0),) * 3 + ((0.0, 1.0),)).tolist() == [600.0]
 
 
 def test_latency_bound_is_the_mappers():
@@ -355,12 +312,9 @@ def test_latency_bound_is_the_mappers():
     layer = ALEXNET_CONV2
     rng = random.Random(17)
     ms = [random_mapping(layer, rng) for _ in range(20)]
-    rows = count_batch(layer, encode_batch(layer, ms)[1])
-    from noc.registry import bandwidth_bound
-
-    for name in ("isca16/rs", "eyeriss_v1", "eyeriss_v2_flat"):
+    batch = encode_batch(layer, ms)[1]
+    for name in ("isca16/rs", "eyeriss_v1", "eyeriss_v2_flat", "systolic_32x32_is"):
         arch = load_arch(name)
-        for wpc in (arch.dram_words_per_cycle, float("inf")):
-            bound = latency_bound_batch(rows, wpc, arch.glb.bandwidth_words_per_cycle, bandwidth_bound(arch))
-            a = arch if wpc != float("inf") else arch.with_dram_unlimited()
-            assert bound.tolist() == [latency_bound(count(layer, m), a) for m in ms]
+        for a in (arch, arch.with_dram_unlimited()):
+            fx = FixedBatch(layer, a)
+            assert fx.cycles(fx.rows(fx.nests(batch))).tolist() == [latency_bound(count(layer, m), a) for m in ms], name

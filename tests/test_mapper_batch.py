@@ -35,7 +35,7 @@ def test_batch_proposals_and_moves_are_legal(cfg, flow):
         assert len(kept) > 0
         children, _ = space.legal(rng, space.mutate(rng, kept, 300))
         for batch in (kept, children):
-            rows = count_batch(lay, batch)
+            rows = count_batch(layer, batch)
             for i in range(0, len(batch), 7):
                 m = decode(batch, i)
                 assert problems_of(layer, m, arch) == [], (layer.name, problems_of(layer, m, arch))
@@ -92,3 +92,36 @@ def test_array_tile_sizes_equal_the_one_definition():
             for first in (GLB, RF):
                 want = tile_extents(layer, m, tuple(range(first, 5)))
                 assert tuple(_tile_need(lay, f, first)) == (want["ifmap"], want["weight"], want["psum"])
+
+
+# Search results of the fixed-shape mapper as the retired fixed-shape numba kernel found them (the
+# cost/fast.py count kernel, before the mapper scored on the general kernel), budget 400: (arch, dataflow, layer,
+# objective, seed, energy pJ, cycles, sha1 of the mapping's factors/orders/keeps). The scorer now
+# counts each candidate as a nest over from_arch(arch) on the general kernel; its counts, energy and
+# bound are bit for bit the old ones (tests/test_cost_fast.py), so every search must pick the same
+# mapping with the same score. (6,930 searches were compared the same way when the switch was made:
+# 14 shipped archs x 11 dataflows x 15 layers x 3 objectives, budget 300; all equal, shortlists included.)
+OLD_KERNEL_RESULTS = [
+    ("isca16/rs", "rs", "CONV1", "energy", 0, 589697556.0, 5227200.0, "823bf4e544c3"),
+    ("isca16/ws", "ws", "CONV2", "edp", 1, 1471176000.0, 13996800.0, "89dde98559a0"),
+    ("isca16/os_soc_mop", "os", "CONV3", "energy", 2, 1211916800.0, 47284224.0, "7236c820a0c9"),
+    ("systolic_32x32_is", "is", "CONV4", "cycles", 3, 803752704.0, 145152.0, "56f314623262"),
+    ("isca16/nlr", "nlr", "CONV5", "energy", 4, 566108928.0, 4672512.0, "b56ad9120e4f"),
+    ("eyeriss_v1", "rs", "conv4_2b", "energy", 0, 621185024.0, 4816896.0, "c780c2a42100"),
+    ("eyeriss_v2_flat", "rs", "conv3_1a", "edp", 5, 727752704.0, 796444.4444444444, "860c7dec4357"),
+    ("eyeriss_v1", "rs", "FC6", "energy", 6, 7818659840.0, 20978915.555555556, "e563ff9d67ed"),
+]
+
+
+@pytest.mark.parametrize("case", OLD_KERNEL_RESULTS, ids=lambda c: f"{c[0]}-{c[2]}-{c[3]}")
+def test_search_results_equal_the_retired_fixed_kernels(case):
+    import hashlib
+
+    from workloads.loader import load_workload
+
+    arch_name, flow, name, objective, seed, energy, cycles, digest = case
+    layers = {layer.name: layer for w in ("alexnet", "resnet50") for layer in load_workload(w).layers}
+    r = search_batch(layers[name], load_arch(arch_name), registry.get(flow), SearchSpec(objective, 400, seed))
+    m = r.mapping
+    got = hashlib.sha1(repr((m.factors, m.orders, m.glb_keep, m.rf_keep, m.reg_keep, m.glb_pass)).encode()).hexdigest()
+    assert (r.score.energy_pj, r.score.cycles, got[:12]) == (energy, cycles, digest)

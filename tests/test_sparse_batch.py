@@ -48,7 +48,7 @@ def _batch(arch_name: str, n: int = 240):
     space = BatchSpace(LAYER, arch, flow, lay)
     rng = np.random.default_rng(1)
     cand, _ = space.legal(rng, space.propose(rng, n))
-    return arch, space, cand, count_batch(lay, cand)
+    return arch, space, cand, count_batch(LAYER, cand)
 
 
 def _keeps(space):

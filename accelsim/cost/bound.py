@@ -6,8 +6,9 @@ table (``accelsim.cost.actions.Actions``) and the hierarchy's bandwidths. The fi
 (:func:`latency_bound` on ``Counts``, which the mapper scores with) is a view of it: its count rows
 are read back into an action table (:func:`traffic_actions_of_counts`) over the arch's level list
 (``accelsim.hierarchy.from_arch``), tested equal to the general bound of the general count
-(tests/test_run_hierarchy.py). Its numba twin for batches of count rows is
-accelsim.cost.fast.latency_bound_batch, tested equal on shipped archs.
+(tests/test_run_hierarchy.py). The mapper's batches are bounded by the numba twin of
+:func:`hierarchy_bound`, ``accelsim.cost.fast_nest.bound_nests`` (the fixed shape's through
+``accelsim.cost.fast.FixedBatch.cycles``), tested equal to :func:`latency_bound` on shipped archs.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ The kernel follows ``cost.actions`` step by step: it flattens each nest (factor-
 spans from the inside out), applies the counting rules of :func:`cost.actions.assemble` hop by hop,
 and answers the oracle's two questions in closed form: a volume is, for each dim not indexing the
 tensor, the distinct digit tuples of its kept loops (``lattice.count_tuples``), times the plain
-axes' sizes, times each coupled axis' sum over its tiles (``cost.fast._axis_sums``, the fixed-shape
-kernel's tile sum, whose arguments here come from the coupled axis' two terms). A coupled axis
+axes' sizes, times each coupled axis' sum over its tiles (``cost.axis_sums._axis_sums``, once
+the fixed-shape kernel's tile sum, whose arguments here come from the coupled axis' two terms). A coupled axis
 whose tiles are not contiguous (a fanout splitting a dim whose inner loop sits at a level the tensor
 bypasses: ``Analytic``'s explicit-set path) is not computed by the kernel: the row is flagged and
 :func:`count_nests` fills it from ``count_actions`` (exact, slower); ``fallback`` counts them.
@@ -40,7 +40,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from accelsim.cost.actions import count_actions
-from accelsim.cost.fast import _axis_sums
+from accelsim.cost.axis_sums import _axis_sums
 from accelsim.cost.nest_arrays import (
     C_D1,
     C_D2,
@@ -692,6 +692,8 @@ def _bound_kernel(c, kl, fan_of, copies, bw, ab, streams, out):
     for b in range(c.shape[0]):
         v = float(c[b, c_cyc])
         for i in range(L):
+            if bw[i, 0] == 0.0 and bw[i, 1] == 0.0 and bw[i, 2] == 0.0 and fan_of[i] < 0:
+                continue             # no limit at this level (an RF, registers): its words bound nothing
             ow = 0
             iw = 0
             for t in range(nr):

@@ -1,6 +1,6 @@
 """Proposals and local moves as arrays: thousands of candidate mappings per NumPy call, scored by
-the numba cost kernel (accelsim.cost.fast). The array twin of space.py; every mapping it emits
-satisfies accelsim.legality.problems_of (tested).
+the general numba kernel over the arch's level list (accelsim.cost.fast). The array twin of
+space.py; every mapping it emits satisfies accelsim.legality.problems_of (tested).
 
 Shapes: factors (B, 5, 8) over LEVELS x DIMS, orders (B, 3, 8), keep flags (B, 3).
 """
@@ -229,7 +229,13 @@ class BatchSpace:
         return glb_over(_glb_need(self.lay, f, glb_keep), self.glb_groups, self.glb_caps)
 
     def legal(self, rng, batch: MappingArrays) -> tuple[MappingArrays, np.ndarray]:
-        """Repair GLB overflows (halve GLB factors into DRAM), then keep what is legal."""
+        """(the legal mappings, their indices in ``batch``): :meth:`legal_index`, kept as arrays."""
+        keep = self.legal_index(rng, batch)
+        return MappingArrays(*(a[keep] for a in batch)), keep
+
+    def legal_index(self, rng, batch: MappingArrays) -> np.ndarray:
+        """Repair GLB overflows in place (halve GLB factors into DRAM), then the indices of the legal
+        mappings (the search writes those straight into nest arrays: ``cost.fast.nests_of``)."""
         f = batch.factors
         spatial = (f[:, ROWS] > 1) | (f[:, COLS] > 1)
         ok = np.ones(len(f), dtype=bool)
@@ -260,5 +266,4 @@ class BatchSpace:
             inner = f[idx, RF, d] * f[idx, COLS, d] * f[idx, ROWS, d] * f[idx, GLB, d]
             f[idx, DRAM, d] = _cdiv(self.dims[d], inner)
         ok &= ~self._glb_over(f, batch.glb_keep).any(axis=1)
-        keep = np.flatnonzero(ok)
-        return MappingArrays(*(a[keep] for a in batch)), keep
+        return np.flatnonzero(ok)

@@ -134,18 +134,8 @@ CLIMB_BATCH = 64     # children per call while climbing (more rounds, fresher pa
 KEEP = 16
 
 
-def _objective_sparse(scorer, counts, cand, objective: str):
-    energy, cycles = scorer.score(counts, cand.factors)
-    return OBJECTIVES[objective](energy, cycles), energy, cycles
-
-
-def _objective_batch(counts, arch, objective: str):
-    from accelsim.cost.fast import energy_batch, latency_bound_batch
-    from noc import registry as noc_registry
-
-    energy = energy_batch(counts, arch)
-    cycles = latency_bound_batch(counts, arch.dram_words_per_cycle, arch.glb.bandwidth_words_per_cycle,
-                                 noc_registry.bandwidth_bound(arch))
+def _objective_sparse(scorer, counts, factors, objective: str):
+    energy, cycles = scorer.score(counts, factors)
     return OBJECTIVES[objective](energy, cycles), energy, cycles
 
 
@@ -225,11 +215,11 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
     import numpy as np
 
     from accelsim.cost.encode import MappingArrays, decode, encode_batch, encode_layer
-    from accelsim.cost.fast import axis_memo, count_batch
+    from accelsim.cost.fast import FixedBatch
     from accelsim.mapper.batch import BatchSpace
 
     lay = encode_layer(layer)
-    memo = axis_memo(lay)            # per-axis tile sums, shared by every batch of this layer
+    fixed = FixedBatch(layer, arch)     # the general kernel over from_arch(arch): counts, energy, bound
     rng = np.random.default_rng(spec.seed)
     start = time.perf_counter()
     space = BatchSpace(layer, arch, dataflow, lay)
@@ -240,37 +230,50 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
         scorer = SparseBatch(layer, arch, tuple(tuple(bool(x) for x in k) for k in space.keep), *sparse)
         space = BatchSpace(layer, arch, dataflow, lay, capacity=scorer)
 
-    def objective(counts, cand):
+    def objective(cand: MappingArrays, keep: np.ndarray):
+        """(objective, energy, cycles) of the mappings ``keep`` of ``cand``: written as nests, counted by
+        the general kernel; the scores read from its rows."""
+        rows = fixed.rows(fixed.nests(cand, keep))
         if scorer is not None:
-            return _objective_sparse(scorer, counts, cand, spec.objective)
-        return _objective_batch(counts, arch, spec.objective)
+            return _objective_sparse(scorer, fixed.counts(rows), cand.factors[keep], spec.objective)
+        energy, cycles = fixed.energy(rows), fixed.cycles(rows)
+        return OBJECTIVES[spec.objective](energy, cycles), energy, cycles
     top: MappingArrays | None = None
     top_obj = np.zeros((0, 3))            # per kept mapping: objective, energy, cycles
     evaluated = proposed = 0
     stopped_by = "budget"
 
-    def merge(cand: MappingArrays, scored) -> None:
-        """Keep the KEEP best distinct mappings, ranked as the Python path ranks them (_key):
-        objective, then energy, then cycles (ties of a cycles bound go to the cheaper mapping)."""
+    def merge(cand: MappingArrays, keep: np.ndarray, scored) -> None:
+        """Keep the KEEP best distinct mappings of the pool (the kept ones, then mappings ``keep`` of
+        ``cand``), ranked as the Python path ranks them (_key): objective, then energy, then cycles
+        (ties of a cycles bound go to the cheaper mapping). Only the chosen ones are copied."""
         nonlocal top, top_obj
-        if top is None:
-            pool, pool_obj = cand, np.column_stack(scored)
-        else:
-            pool = MappingArrays(*(np.concatenate([a, b]) for a, b in zip(top, cand)))
-            pool_obj = np.concatenate([top_obj, np.column_stack(scored)])
+        n_top = 0 if top is None else len(top_obj)
+        pool_obj = np.column_stack(scored) if top is None else np.concatenate([top_obj, np.column_stack(scored)])
         order = np.lexsort((pool_obj[:, 2], pool_obj[:, 1], pool_obj[:, 0]))
         # drop exact duplicates so the climb keeps several distinct parents
-        chosen: list[int] = []
+        picked: list[int] = []
         seen: set = set()
         for i in order:
-            key = pool.factors[i].tobytes() + pool.orders[i].tobytes()
+            if i < n_top:
+                assert top is not None
+                key = top.factors[i].tobytes() + top.orders[i].tobytes()
+            else:
+                j = keep[i - n_top]
+                key = cand.factors[j].tobytes() + cand.orders[j].tobytes()
             if key not in seen:
                 seen.add(key)
-                chosen.append(int(i))
-            if len(chosen) == KEEP:
+                picked.append(int(i))
+            if len(picked) == KEEP:
                 break
-        idx = np.array(chosen, dtype=np.int64)
-        top, top_obj = MappingArrays(*(a[idx] for a in pool)), pool_obj[idx]
+        idx = np.array(picked, dtype=np.int64)
+        old = idx < n_top                        # chosen from the kept ones, the rest from cand
+        rows = keep[np.where(old, 0, idx - n_top)]
+        new = MappingArrays(*(a[rows] for a in cand))
+        if top is not None and old.any():
+            for a, b in zip(new, top):
+                a[old] = b[idx[old]]
+        top, top_obj = new, pool_obj[idx]
 
     # the dataflow's named mapping is always a candidate (a search is never worse than it); one with a
     # per-pass GLB tile (Mapping.glb_pass) is outside the arrays: scored exactly on the slow path (dense:
@@ -283,10 +286,11 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
         evaluated += exact_named is not None
     elif named is not None:
         _, arrays = encode_batch(layer, [named])
+        keep = np.arange(1)
         if scorer is not None:           # legal by compressed size (repaired into it if needed)
-            arrays, _ = space.legal(np.random.default_rng(spec.seed), arrays)
-        if len(arrays.factors) and (scorer is not None or not problems_of(layer, named, arch)):
-            merge(arrays, objective(count_batch(lay, arrays, memo), arrays))
+            keep = space.legal_index(np.random.default_rng(spec.seed), arrays)
+        if len(keep) and (scorer is not None or not problems_of(layer, named, arch)):
+            merge(arrays, keep, objective(arrays, keep))
             evaluated += 1
     explore = spec.budget // 2
     empty_rounds = 0
@@ -300,16 +304,16 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
         proposed += n
         if scorer is not None and top is None:     # kept to name the cause if nothing is ever legal
             unfit = MappingArrays(*(a.copy() for a in cand))
-        cand, _ = space.legal(rng, cand)
-        if len(cand) == 0:
+        keep = space.legal_index(rng, cand)
+        if len(keep) == 0:
             empty_rounds += 1
             if empty_rounds > 50:
                 stopped_by = "space"
                 break
             continue
-        scored = objective(count_batch(lay, cand, memo), cand)
-        evaluated += len(cand)
-        merge(cand, scored)
+        scored = objective(cand, keep)
+        evaluated += len(keep)
+        merge(cand, keep, scored)
     if top is None and exact_named is None:
         what = (f"no legal mapping found for layer {layer.name!r} with dataflow {dataflow.name!r} "
                 f"on {arch.name!r} within {proposed} proposals")

@@ -9,7 +9,7 @@ Two row layouts, one scorer kernel (:func:`_kernel`):
   The keeps differ from nest to nest in the general space, so what ``sparse.model.plan`` derives from
   them (compressed pairs, network hop parents, the steps and their keys, the gated energy terms) is
   built once per distinct keeps pattern and cached.
-- :class:`SparseBatch` (fixed-shape archs): the rows of ``accelsim.cost.fast.count_batch`` (one keeps
+- :class:`SparseBatch` (fixed-shape archs): the count rows of ``accelsim.cost.fast.FixedBatch`` (one keeps
   pattern: the dataflow's), equal to ``accelsim.mapper.sparse_rank.sparse_score`` (the count rows as
   actions, ``sparse.layer.dense_table``) bit for bit (tests/test_sparse_batch.py).
 
@@ -509,7 +509,7 @@ class _Lookups:
 
 
 class SparseBatch:
-    """The sparse scorer of one fixed-shape layer over ``cost.fast.count_batch``'s rows (module docstring)."""
+    """The sparse scorer of one fixed-shape layer over ``cost.fast.FixedBatch``'s count rows (module docstring)."""
 
     def __init__(self, layer, arch, keeps: tuple[tuple[bool, ...], ...], spec: SparseSpec, models: dict):
         h = from_arch(arch)
