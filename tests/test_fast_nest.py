@@ -121,6 +121,26 @@ def test_structural_errors_name_the_nest_and_the_rule(generated):
         count_nests(layout, arrays._replace(orders=order), generated=generated)
 
 
+@pytest.mark.parametrize("generated", [False, True])
+@pytest.mark.parametrize(("array", "index", "value", "message"), [
+    ("factors", (0, 2, "C"), 0, "nest 0 of the batch: level spad, dim C: factor must be >= 1"),
+    ("spatial", (1, 0, 0, "K"), 0, "nest 1 of the batch: level dram, dim K: factor must be >= 1"),
+    ("factors", (0, 1, "Q"), 17, "nest 0 of the batch: level glb_cluster, dim Q: factor over-tiles"),
+    # P 9 at DRAM above P 2 x 4 spatial: (9 - 1) x 8 >= 16 though 9 <= 16
+    ("factors", (1, 0, "P"), 9, "nest 1 of the batch: level dram, dim P: factor over-tiles"),
+])
+def test_factor_range_and_over_tiling_errors_name_the_level_and_dim(generated, array, index, value, message):
+    h = load_architecture("hierarchy/eyeriss_v2")
+    p = load_problem(str(REPO / "tests/data/core_conv3x3.yaml"))
+    nest = nest_from_dict(load_yaml(REPO / "tests/data/core_nest_v2.yaml"), h)
+    layout = NestLayout(p, h)
+    arrays = encode_nests(layout, [nest, nest])
+    bad = getattr(arrays, array).copy()
+    bad[(*index[:-1], layout.dims.index(index[-1]))] = value
+    with pytest.raises(ConfigError, match=message):
+        count_nests(layout, arrays._replace(**{array: bad}), generated=generated)
+
+
 @pytest.mark.parametrize("arch", ["eyeriss_v1", "isca16/ws", "hierarchy/eyeriss_v2", "hierarchy/simba_like"])
 def test_bound_twin_equals_hierarchy_bound_bit_for_bit(arch):
     """bound_nests is the numba twin of accelsim.cost.bound.hierarchy_bound: equal floats on legal
