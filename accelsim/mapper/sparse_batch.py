@@ -742,14 +742,19 @@ def _kernel(c, kcol, idx, vals, col, slot, src, pconst, st_keys, st_gate, st_qi,
     # per pattern its live keys' pairs (-1: uncompressed), and every pair's factors (constants here,
     # a memo pair's per row)
     fj = np.empty((src.shape[0], n_live), dtype=np.int64)
+    fc = np.empty((src.shape[0], n_live), dtype=np.int64)      # the compressed ones
+    nc = np.zeros(src.shape[0], dtype=np.int64)
     for p in range(src.shape[0]):
         for kk in range(n_live):
             fj[p, kk] = src[p, live[kk]]
+            if fj[p, kk] >= 0:
+                fc[p, nc[p]] = live[kk]
+                nc[p] += 1
     NJ = pconst.shape[1]
     pd = pconst[0].copy()
     pm = pconst[1].copy()
     q0 = 2 + NJ                           # the first step fraction's value
-    v = np.zeros(3 * K + 2)               # a gated word's entry is 0.0 between rows (reset after each)
+    v = np.zeros(3 * K + 2)               # metadata and gated words are 0.0 between rows (reset after each)
     v[3 * K] = eff
     v[3 * K + 1] = gmacs
     for b in range(B):
@@ -763,9 +768,8 @@ def _kernel(c, kcol, idx, vals, col, slot, src, pconst, st_keys, st_gate, st_qi,
             k = live[kk]
             w = float(c[b, kcol[k]])
             j = fj[p, kk]
-            if j < 0:
-                v[k] = w * 1.0
-                v[K + k] = w * 0.0
+            if j < 0:                     # uncompressed: its metadata stays 0.0 (= w x 0.0)
+                v[k] = w
             else:
                 v[k] = w * pd[j]
                 v[K + k] = w * pm[j]
@@ -826,6 +830,8 @@ def _kernel(c, kcol, idx, vals, col, slot, src, pconst, st_keys, st_gate, st_qi,
             if x > best:
                 best = x
         cycles[b] = best
+        for kk in range(nc[p]):
+            v[K + fc[p, kk]] = 0.0
         for s in range(st_n[p]):
             if st_gate[p, s]:
                 for j in range(st_keys.shape[2]):

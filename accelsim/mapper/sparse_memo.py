@@ -259,15 +259,16 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
     W = tkeys.shape[1]
     pro = np.empty((L + 1, D), dtype=np.int64)        # per level, per dim: the product of the loops from it on
     key = np.zeros(W, dtype=np.int64)
-    tiles = False
+    top = L + 1                                       # the outermost tile level looked up (L + 1: none)
     for j in range(groups.shape[0]):
-        tiles = tiles or groups[j] <= L
+        if groups[j] < top:
+            top = groups[j]
     n_new = 0
     for b in range(B):
-        if tiles:
+        if top <= L:
             for d in range(D):
                 pro[L, d] = 1
-            for m in range(L - 1, -1, -1):
+            for m in range(L - 1, top - 1, -1):
                 if nest:
                     for d in range(D):
                         pro[m, d] = pro[m + 1, d] * (factors[b, m, d] * spatial[b, m, 0, d] * spatial[b, m, 1, d])
