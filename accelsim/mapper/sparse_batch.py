@@ -265,6 +265,7 @@ class NestSparseBatch:
         self.keys: list[tuple[str, str, str]] = [c for c in cols[len(HEAD):] if isinstance(c, tuple)]
         self.n_storage = layout.network_base - len(HEAD)
         self.kcol = np.arange(len(HEAD), layout.width, dtype=np.int64)
+        self.live = np.zeros(len(self.kcol), dtype=np.bool_)        # keys nonzero in some row scored so far
         self.kidx_s = {k: i for i, k in enumerate(self.keys[:self.n_storage])}
         self.kidx_n = {k: self.n_storage + i for i, k in enumerate(self.keys[self.n_storage:])}
         self.c_cycles, self.c_active = HEAD.index("cycles"), HEAD.index("active")
@@ -475,10 +476,10 @@ class NestSparseBatch:
         src, st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len = self._stack()
         energy = np.empty(B, dtype=np.float64)
         cycles = np.empty(B, dtype=np.float64)
-        _kernel(c, self.kcol, idx, self.memo.vals, look.col, look.slot, src, self.pairs.const, st_keys, st_gate,
-                st_qi, st_qc, st_n, e_idx, e_w, e_len, self.eff, self.gated_macs, self.skip.mode, self.skip.p,
-                self.c_cycles, self.lv_out, self.lv_in, self.lv_den, self.net_keys, self.net_ab,
-                self.net_den, energy, cycles)
+        _score_rows(self.live, c, self.kcol, idx, self.memo.vals, look.col, look.slot, src, self.pairs.const, st_keys,
+                    st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len, self.eff, self.gated_macs, self.skip.mode,
+                    self.skip.p, self.c_cycles, self.lv_out, self.lv_in, self.lv_den, self.net_keys, self.net_ab,
+                    self.net_den, energy, cycles)
         return energy, cycles
 
 
@@ -526,6 +527,7 @@ class SparseBatch:
         self.keys = [k for _, k in storage] + [k for _, k in network]
         self.kcol = np.array([COLUMNS.index(nm) for nm, _ in storage] + [COLUMNS.index(nm) for nm, _ in network],
                              dtype=np.int64)
+        self.live = np.zeros(len(self.kcol), dtype=np.bool_)        # keys nonzero in some row scored so far
         kidx = {k: i for i, k in enumerate(self.keys)}
         n_storage = len(storage)
         # per key: the (level index, role) whose format sets its data / metadata words
@@ -658,10 +660,10 @@ class SparseBatch:
         idx = self.memo.resolve(look.groups, np.ascontiguousarray(factors, dtype=np.int64), active=c[:, COL_ACTIVE_PES])
         energy = np.empty(B, dtype=np.float64)
         cycles = np.empty(B, dtype=np.float64)
-        _kernel(c, self.kcol, idx, self.memo.vals, look.col, look.slot, self.src, self.pairs.const, self.st_keys,
-                self.st_gate, self.st_qi, self.st_qc, self.st_n, self.e_idx, self.e_w, self.e_len, self.eff,
-                self.gated_macs, self.skip.mode, self.skip.p, COLUMNS.index("cycles"), self.lv_out,
-                self.lv_in, self.lv_den, self.net_keys, self.net_ab, self.net_den, energy, cycles)
+        _score_rows(self.live, c, self.kcol, idx, self.memo.vals, look.col, look.slot, self.src, self.pairs.const,
+                    self.st_keys, self.st_gate, self.st_qi, self.st_qc, self.st_n, self.e_idx, self.e_w, self.e_len,
+                    self.eff, self.gated_macs, self.skip.mode, self.skip.p, COLUMNS.index("cycles"), self.lv_out,
+                    self.lv_in, self.lv_den, self.net_keys, self.net_ab, self.net_den, energy, cycles)
         return energy, cycles
 
 
@@ -688,29 +690,38 @@ def _live_only(keys, is_live):
     return out, n
 
 
+def _score_rows(live: np.ndarray, c: np.ndarray, kcol: np.ndarray, *rest) -> None:
+    """:func:`_kernel` with the scorer's live keys ``live`` (K,) bool, grown (here, for good) by the
+    keys nonzero in this batch when a row has one outside them, and the batch scored again."""
+    while _kernel(live, c, kcol, *rest) >= 0:
+        live |= (c[:, kcol] != 0).any(axis=0)
+
+
 @njit(cache=True)
-def _kernel(c, kcol, idx, vals, col, slot, src, pconst, st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len, eff,
-            gmacs, mode, skip_p, c_cycles, lv_out, lv_in, lv_den, net_keys, net_ab, net_den, energy, cycles):
+def _kernel(cand, c, kcol, idx, vals, col, slot, src, pconst, st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len,
+            eff, gmacs, mode, skip_p, c_cycles, lv_out, lv_in, lv_den, net_keys, net_ab, net_den, energy, cycles):
     """Per row b (a memo value: ``vals[idx[b, col[i]], slot[i]]`` as ``_Lookups`` numbers them; col -1:
     not looked up): its keeps pattern p (value 0, or pattern 0); data / metadata words per key (its
     pair j's factors, value 2 + j or ``pconst``; or 1 / 0); the steps in order (q: value 2 + pairs +
     ``st_qi`` or the pattern's constant); the energy terms in canonical order (``v[e_idx]``: data K,
     metadata K, gated K, effective and gated MACs); then the latency bound (module docstring; with
-    ``mode`` 1 the dense cycles x the skipping factor, value 1 or ``skip_p``)."""
+    ``mode`` 1 the dense cycles x the skipping factor, value 1 or ``skip_p``).
+
+    Only the keys in ``cand`` are filled, stepped, priced and bounded: the others must be 0 in every
+    row (they stay 0.0: a step moves q x 0.0 = 0.0, an energy term or a bound adds 0.0). Returns -1,
+    or the first row with a nonzero count outside ``cand`` (its caller grows ``cand`` and scores again):
+    each row is checked as it is scored, so the rows are read once."""
     K = kcol.shape[0]
     B = c.shape[0]
-    # the keys whose column is nonzero in some row of the batch; the others stay 0.0 in every row (a
-    # step moves q x 0.0 = 0.0), and their energy terms (adding 0.0) are left out
-    seen = np.zeros(c.shape[1], dtype=np.int64)
-    for b in range(B):                 # row by row over every column (contiguous, no branch: vectorised)
-        for j in range(c.shape[1]):
-            seen[j] |= c[b, j]
+    off = np.zeros(c.shape[1], dtype=np.int64)          # 1: a column that must be 0
     live = np.zeros(K, dtype=np.int64)
     n_live = 0
     for k in range(K):
-        if seen[kcol[k]] != 0:
+        if cand[k]:
             live[n_live] = k
             n_live += 1
+        else:
+            off[kcol[k]] = 1
     is_live = np.zeros(3 * K + 2, dtype=np.bool_)
     for kk in range(n_live):
         is_live[live[kk]] = True
@@ -758,6 +769,11 @@ def _kernel(c, kcol, idx, vals, col, slot, src, pconst, st_keys, st_gate, st_qi,
     v[3 * K] = eff
     v[3 * K + 1] = gmacs
     for b in range(B):
+        outside = 0
+        for j in range(c.shape[1]):       # contiguous, no branch: vectorised
+            outside |= c[b, j] * off[j]
+        if outside != 0:
+            return b
         p = int(vals[idx[b, col[0]], slot[0]]) if col[0] >= 0 else 0
         for j in range(NJ):
             if col[2 + j] >= 0:
@@ -839,6 +855,7 @@ def _kernel(c, kcol, idx, vals, col, slot, src, pconst, st_keys, st_gate, st_qi,
                     if k < 0:
                         break
                     v[2 * K + k] = 0.0
+    return -1
 
 
 __all__ = ["NestSparseBatch", "SparseBatch", "unsupported"]
