@@ -239,14 +239,6 @@ class _Skipping:
             self.fn = memo.lockstep(lambda a: imbalance_t(int(a[0]), int(a[1]), self.p))
 
 
-def _pad(rows: list[list], fill, dtype) -> np.ndarray:
-    width = max([len(r) for r in rows] + [1])
-    out = np.full((len(rows), width), fill, dtype=dtype)
-    for i, r in enumerate(rows):
-        out[i, :len(r)] = r
-    return out
-
-
 class NestSparseBatch:
     """The sparse scorer of one (problem, hierarchy) over the general kernel's rows (module docstring)."""
 
@@ -286,7 +278,8 @@ class NestSparseBatch:
         self.terms = _Terms(self.keys, self.n_storage, h.compute.name, table)
         self.pattern_fn = self.memo.keeps(self._new_pattern)
         self.pattern_parts: list[tuple] = []
-        self.stacked: tuple | None = None
+        self.stacked: tuple | None = None          # (patterns stacked, the kernel's views of them)
+        self.stack_arrays: dict | None = None
         self._bound_arrays()
         self._capacity_parts()
 
@@ -340,30 +333,49 @@ class NestSparseBatch:
         """Plan a keeps pattern (per level an int, bit t: it keeps role t); its index, as the memo's float."""
         keeps = [[(int(code) >> t) & 1 for t in range(N_ROLES)] for code in codes]
         self.pattern_parts.append(self._pattern(keeps))
-        self.stacked = None
         return float(len(self.pattern_parts) - 1)
 
     def _stack(self) -> tuple:
-        """Every planned pattern's kernel inputs stacked (rebuilt when a pattern was added)."""
-        if self.stacked is None:
-            parts = self.pattern_parts
-            S = max([len(pp[1]) for pp in parts] + [1])
+        """Every planned pattern's kernel inputs stacked: rows written once per pattern, the arrays
+        re-made (with room to grow) only when a pattern does not fit their rows or widths."""
+        parts = self.pattern_parts
+        n = len(parts)
+        if self.stacked is not None and self.stacked[0] == n:
+            return self.stacked[1]
+        new = parts[0 if self.stacked is None else self.stacked[0]:]
+        S = max([len(pp[1]) for pp in new] + [1])
+        W = max([len(ks) for pp in new for ks in pp[1]] + [1])
+        T = max([len(pp[5][0]) for pp in new] + [1])
+        arrs = self.stack_arrays
+        if (arrs is None or n > arrs["src"].shape[0] or S > arrs["st_gate"].shape[1]
+                or W > arrs["st_keys"].shape[2] or T > arrs["e_idx"].shape[1]):
+            S = max([len(pp[1]) for pp in parts] + [1])           # every pattern is written again
             W = max([len(ks) for pp in parts for ks in pp[1]] + [1])
-            st_keys = np.full((len(parts), S, W), -1, dtype=np.int64)
-            st_gate = np.zeros((len(parts), S), dtype=np.bool_)
-            st_qi = np.full((len(parts), S), -1, dtype=np.int64)
-            st_qc = np.zeros((len(parts), S), dtype=np.float64)
-            st_n = np.zeros(len(parts), dtype=np.int64)
-            for p, (_, keys, gates, qi, qc, _) in enumerate(parts):
-                st_n[p] = len(keys)
-                for s, ks in enumerate(keys):
-                    st_keys[p, s, :len(ks)] = ks
-                    st_gate[p, s], st_qi[p, s], st_qc[p, s] = gates[s], qi[s], qc[s]
-            e_len = np.array([len(pp[5][0]) for pp in parts], dtype=np.int64)
-            self.stacked = (_pad([pp[0] for pp in parts], -1, np.int64), st_keys, st_gate, st_qi, st_qc, st_n,
-                            _pad([list(pp[5][0]) for pp in parts], 0, np.int64),
-                            _pad([list(pp[5][1]) for pp in parts], 0.0, np.float64), e_len)
-        return self.stacked
+            T = max([len(pp[5][0]) for pp in parts] + [1])
+            rows = max(16, 2 * n)
+            arrs = self.stack_arrays = {
+                "src": np.full((rows, len(self.keys)), -1, dtype=np.int64),
+                "st_keys": np.full((rows, S, W), -1, dtype=np.int64), "st_gate": np.zeros((rows, S), dtype=np.bool_),
+                "st_qi": np.full((rows, S), -1, dtype=np.int64), "st_qc": np.zeros((rows, S), dtype=np.float64),
+                "st_n": np.zeros(rows, dtype=np.int64), "e_idx": np.zeros((rows, T), dtype=np.int64),
+                "e_w": np.zeros((rows, T), dtype=np.float64), "e_len": np.zeros(rows, dtype=np.int64)}
+            first = 0
+        else:
+            first = self.stacked[0] if self.stacked is not None else 0
+        for p in range(first, n):
+            src, keys, gates, qi, qc, (e_idx, e_w) = parts[p]
+            arrs["src"][p, :len(src)] = src
+            arrs["st_n"][p] = len(keys)
+            for s_, ks in enumerate(keys):
+                arrs["st_keys"][p, s_, :len(ks)] = ks
+                arrs["st_gate"][p, s_], arrs["st_qi"][p, s_], arrs["st_qc"][p, s_] = gates[s_], qi[s_], qc[s_]
+            arrs["e_idx"][p, :len(e_idx)] = e_idx
+            arrs["e_w"][p, :len(e_w)] = e_w
+            arrs["e_len"][p] = len(e_idx)
+        view = tuple(arrs[k][:n] for k in ("src", "st_keys", "st_gate", "st_qi", "st_qc", "st_n", "e_idx", "e_w",
+                                          "e_len"))
+        self.stacked = (n, view)
+        return view
 
     # ---- the latency bound's inputs -----------------------------------------------------------------
     def _bound_arrays(self) -> None:
