@@ -505,8 +505,6 @@ class _Lookups:
     keeps pattern (-1: the one pattern 0), 1 the skipping factor (-1: ``_Skipping.p``), then per
     compressed pair (-1: its constant ``_Pairs.const``), then per step fraction."""
 
-    PAIRS = 2
-
     def __init__(self, memo: RowMemo, pattern_fn: int, pairs: _Pairs, q_fns: list[int], skip: _Skipping):
         fns = [pattern_fn, skip.fn] + [int(f) for f in pairs.fn] + list(q_fns)
         used = [f for f in fns if f >= 0]
