@@ -118,3 +118,19 @@ def test_run_writes_the_packages_bytecode_before_timing(tmp_path, monkeypatch):
     (tmp_path / "accelsim" / "bad.py").write_text("def (:\n")
     with pytest.raises(SystemExit):
         run.compile_sources(tmp_path)
+
+
+def test_bench_nest_labels_the_fixed_view_and_prints_no_kernel_ratio_without_fixed(monkeypatch, capsys):
+    """Without --fixed, bench_nest's fixed row is count_batch on the general kernel: it is named so,
+    and no general / fixed ratio (of a kernel against itself) is printed. The row counts equal."""
+    spec = importlib.util.spec_from_file_location("accelsim_bench_nest", HARNESS.parent / "bench_nest.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(sys, "argv", ["bench_nest.py", "--n", "8", "--rounds", "1"])
+    bench.main()
+    out = capsys.readouterr().out
+    rows = [line.split()[0] if not line.startswith(bench.FIXED_VIEW) else bench.FIXED_VIEW
+            for line in out.splitlines()[2:]]
+    assert rows == [bench.FIXED_VIEW, "general", "generic", "general+score"]
+    assert "8 legal nest cases (8 with equal fixed/general counts, 0 left to Python)" in out
+    assert "/ fixed" not in out

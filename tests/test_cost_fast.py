@@ -261,15 +261,20 @@ def test_exact_near_the_int64_limit_and_refused_beyond():
         encode_layer(gemm("wide", m=2 ** 31, n=1, k=1))
 
 
-def test_structurally_bad_mappings_are_refused_by_index():
+@pytest.mark.parametrize(("where", "slot"), [
+    (GLB, "temporal factor at level glb"),
+    (ROWS, "spatial x factor of the fanout below glb"),
+    (COLS, "spatial y factor of the fanout below glb"),
+])
+def test_structurally_bad_mappings_are_refused_by_index_and_loop_slot(where, slot):
     layer = ALEXNET_CONV2
     good = random_mapping(layer, random.Random(9))
     f = [list(good.factors[DRAM])] + [[1] * 8 for _ in range(4)]
     f[DRAM] = list(layer.dims)
-    f[RF][4], f[GLB][4], f[DRAM][4] = 27, 2, 1     # P = 27 at the RF, and 2 more at the GLB: (2 - 1) * 27 >= 27
+    f[RF][4], f[where][4], f[DRAM][4] = 27, 2, 1     # P = 27 at the RF, and 2 more outside it: (2 - 1) * 27 >= 27
     over = Mapping(tuple(map(tuple, f)), good.orders, good.glb_keep, good.rf_keep, good.reg_keep)
     _, batch = encode_batch(layer, [good, over])
-    with pytest.raises(ConfigError, match="nest 1 of the batch: level glb, dim P: factor over-tiles"):
+    with pytest.raises(ConfigError, match=f"^nest 1 of the batch: {slot}, dim P: factor over-tiles"):
         count_batch(layer, batch)
     first = MappingArrays(*(a[:1] for a in batch))
     assert len(first) == 1

@@ -123,13 +123,22 @@ def test_structural_errors_name_the_nest_and_the_rule(generated):
 
 @pytest.mark.parametrize("generated", [False, True])
 @pytest.mark.parametrize(("array", "index", "value", "message"), [
-    ("factors", (0, 2, "C"), 0, "nest 0 of the batch: level spad, dim C: factor must be >= 1"),
-    ("spatial", (1, 0, 0, "K"), 0, "nest 1 of the batch: level dram, dim K: factor must be >= 1"),
-    ("factors", (0, 1, "Q"), 17, "nest 0 of the batch: level glb_cluster, dim Q: factor over-tiles"),
+    ("factors", (0, 2, "C"), 0, "nest 0 of the batch: temporal factor at level spad, dim C: factor must be >= 1"),
+    ("spatial", (1, 0, 0, "K"), 0, "nest 1 of the batch: spatial x factor of the fanout below dram, dim K: "
+                                   "factor must be >= 1"),
+    ("spatial", (1, 1, 1, "Q"), 0, "nest 1 of the batch: spatial y factor of the fanout below glb_cluster, dim Q: "
+                                   "factor must be >= 1"),
+    ("factors", (0, 1, "Q"), 17, "nest 0 of the batch: temporal factor at level glb_cluster, dim Q: factor over-tiles"),
     # P 9 at DRAM above P 2 x 4 spatial: (9 - 1) x 8 >= 16 though 9 <= 16
-    ("factors", (1, 0, "P"), 9, "nest 1 of the batch: level dram, dim P: factor over-tiles"),
+    ("factors", (1, 0, "P"), 9, "nest 1 of the batch: temporal factor at level dram, dim P: factor over-tiles"),
+    # P 5 on the glb_cluster fanout's x axis, outside its y axis' P 4: (5 - 1) x 4 >= 16
+    ("spatial", (0, 1, 0, "P"), 5, "nest 0 of the batch: spatial x factor of the fanout below glb_cluster, dim P: "
+                                   "factor over-tiles"),
+    # P 5 on the dram fanout's y axis, outside glb_cluster's P 4: (5 - 1) x 4 >= 16
+    ("spatial", (1, 0, 1, "P"), 5, "nest 1 of the batch: spatial y factor of the fanout below dram, dim P: "
+                                   "factor over-tiles"),
 ])
-def test_factor_range_and_over_tiling_errors_name_the_level_and_dim(generated, array, index, value, message):
+def test_factor_range_and_over_tiling_errors_name_the_loop_slot_and_dim(generated, array, index, value, message):
     h = load_architecture("hierarchy/eyeriss_v2")
     p = load_problem(str(REPO / "tests/data/core_conv3x3.yaml"))
     nest = nest_from_dict(load_yaml(REPO / "tests/data/core_nest_v2.yaml"), h)
@@ -310,3 +319,34 @@ def test_kernel_for_remembers_the_kernel_per_layout_object(monkeypatch):
     assert nest_kernel.kernel_for(layout) is fn and calls == []
     other = NestLayout(p, h)
     assert nest_kernel.kernel_for(other) is fn and calls == [other]
+
+
+def test_a_layout_whose_generated_kernel_is_loaded_scores_small_batches_with_it(monkeypatch):
+    """A search's batches that the legality filter left below GENERATED_MIN go to the generated kernel
+    once it is loaded for their layout; a layout that never reached a big batch keeps the generic
+    one. Rows equal count_actions' either way."""
+    from accelsim.cost import fast_nest, nest_kernel
+
+    h = load_architecture("hierarchy/eyeriss_v2")
+    p = load_problem(str(REPO / "tests/data/core_conv3x3.yaml"))
+    nest = nest_from_dict(load_yaml(REPO / "tests/data/core_nest_v2.yaml"), h)
+    want = NestLayout(p, h).row_of(count_actions(p, h, nest)).tolist()
+    generic_calls = []
+    generic = fast_nest._kernel
+    monkeypatch.setattr(fast_nest, "_kernel", lambda *a: generic_calls.append(a[6].shape[0]) or generic(*a))
+    layout = NestLayout(p, h)                        # a new layout object: nothing loaded for it yet
+    arrays = encode_nests(layout, [nest] * 3)
+    assert nest_kernel.loaded_kernel(layout) is None
+    assert count_nests(layout, arrays).tolist() == [want] * 3
+    assert generic_calls == [3]
+    big = encode_nests(layout, [nest] * fast_nest.GENERATED_MIN)
+    assert count_nests(layout, big).tolist() == [want] * fast_nest.GENERATED_MIN
+    assert generic_calls == [3]                      # a big batch: the generated kernel, now loaded
+    assert nest_kernel.loaded_kernel(layout) is nest_kernel.kernel_for(layout)
+    assert count_nests(layout, arrays).tolist() == [want] * 3
+    assert generic_calls == [3]                      # a small batch of the same layout: generated too
+    other = NestLayout(p, h)                         # the same shape, another layout that never ran big
+    assert count_nests(other, encode_nests(other, [nest])).tolist() == [want]
+    assert generic_calls == [3, 1]
+    assert count_nests(layout, arrays, generated=False).tolist() == [want] * 3
+    assert generic_calls == [3, 1, 3]                # generated=False still forces the generic kernel

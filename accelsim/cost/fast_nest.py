@@ -20,8 +20,10 @@ below, generic (the hierarchy's shape read from arrays at run time: compiled onc
 and the kernel generated for each (problem, hierarchy) shape by ``accelsim.cost.nest_kernel``
 (literal slots, masks and columns, unrolled roles, input prefetched: about 1.5x faster, but ~10 s of numba
 compile per shape, once per machine). :func:`kernel_rows` sends batches of ``GENERATED_MIN`` nests
-or more (the mapper's) to the generated one; the generic one stays for small batches and for the
-many shapes seen once (tests, single nests), where a compile per shape would cost more than it saves.
+or more (the mapper's) to the generated one, and then every batch of that layout, whatever its size
+(the legality filter leaves a search's batches of 64 a few nests short); the generic one stays for
+the layouts that never reached a big batch: the many shapes seen once (tests, single nests), where a
+compile per shape would cost more than it saves.
 
 Invariants: all positions come from ``NestLayout`` (``accelsim.names`` orders); every count is an
 exact int64 within ``nest_arrays``' range; a nest that breaks a structural rule (factor < 1,
@@ -58,7 +60,7 @@ from accelsim.cost.nest_arrays import (
 )
 from accelsim.errors import ConfigError
 from accelsim.hierarchy import Hierarchy
-from accelsim.names import IFMAP, PSUM, ROLES, WEIGHT
+from accelsim.names import AXES, IFMAP, PSUM, ROLES, WEIGHT
 
 _ERRORS = {
     1: "factor must be >= 1",
@@ -145,7 +147,8 @@ def _tuples(D, pres, mask, span, d, hib, gtab, xf, c):
 def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, keeps, out, status, memo_key,
             memo_val, hib):
     """Score the batch into ``out``; ``status[b]`` = 1 where count_actions must fill the row.
-    Returns (-1, 0, 0, 0) or (index, error code, level, dim) of the first structurally broken nest.
+    Returns (-1, 0, 0, -1, 0) or (index, error code, level, axis, dim) of the first structurally broken
+    nest (axis: -1 for the level's temporal loop, else the index in ``names.AXES`` of its fanout's).
 
     A nest is held as per-(dim, slot) factors and inner spans. Slots are the places a loop can sit,
     outer -> inner: per level its temporal loop, then (with a fanout) its x and y loops, which is
@@ -265,14 +268,14 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
             for k in range(D):
                 d = orders[b, i, k]
                 if d < 0 or d >= D:
-                    return b, 4, i, 0
+                    return b, 4, i, -1, 0
                 seen |= np.int64(1) << d
                 rank[i, d] = k
                 f = factors[b, i, d]
                 if f < 1:
-                    return b, 1, i, d
+                    return b, 1, i, -1, d
                 if f > sizes[d]:
-                    return b, 2, i, d
+                    return b, 2, i, -1, d
                 fac[d, ts] = f
                 lp = np.int64(f > 1) << k
                 rb = relbits[d]
@@ -280,7 +283,7 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                 pos1 |= lp * ((rb >> 1) & 1)
                 pos2 |= lp * ((rb >> 2) & 1)
             if seen != all_dims:
-                return b, 4, i, 0
+                return b, 4, i, -1, 0
             relpos[i, 0] = pos0
             relpos[i, 1] = pos1
             relpos[i, 2] = pos2
@@ -297,7 +300,7 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                     for a in range(2):
                         for d in range(D):
                             if spatial[b, i, a, d] != 1:
-                                return b, 5, i, d
+                                return b, 5, i, a, d
                 continue
             nz = 0
             for a in range(2):
@@ -305,9 +308,9 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                 for d in range(D):
                     f = spatial[b, i, a, d]
                     if f < 1:
-                        return b, 1, i, d
+                        return b, 1, i, a, d
                     if f > sizes[d]:
-                        return b, 2, i, d
+                        return b, 2, i, a, d
                     fac[d, s] = f
                     active *= f
                     nz |= f > 1
@@ -320,11 +323,11 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
                 span[d, s] = sp
                 if f > 1:
                     if (f - 1) * sp >= sizes[d]:
-                        return b, 2, slot_level[s], d
+                        return b, 2, slot_level[s], s - tslot[slot_level[s]] - 1, d
                     pm |= np.int64(1) << s
                     sp *= f
             if sp < sizes[d]:
-                return b, 3, 0, d
+                return b, 3, 0, -1, d
             pres[d] = pm
             inner[d] = sp
             if pm & spat_all != 0:
@@ -513,7 +516,7 @@ def _kernel(sizes, rel, plain, coupled, fan_of, kl, factors, orders, spatial, ke
         out[b, c_macs] = macs
         out[b, c_cyc] = cycles
         out[b, c_act] = active
-    return -1, 0, 0, 0
+    return -1, 0, 0, -1, 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -555,6 +558,11 @@ class Fallback:
     rows: int = 0
 
 
+def _slot(level: str, axis: int) -> str:
+    """A loop slot as a user reads it: the temporal loop of a level or an axis of the fanout below it."""
+    return f"temporal factor at level {level}" if axis < 0 else f"spatial {AXES[axis]} factor of the fanout below {level}"
+
+
 GENERATED_MIN = 64   # batches of at least this many nests go to the generated kernel (the mapper's)
 
 
@@ -565,7 +573,9 @@ def kernel_rows(layout: NestLayout, arrays: NestArrays, memo: NestMemo | None = 
 
     ``generated``: score with the kernel generated for the layout's shape (``cost.nest_kernel``:
     about 1.5x faster, compiled once per shape and machine) or with the one generic kernel (compiled
-    once for all shapes); None (default): generated for batches of ``GENERATED_MIN`` nests or more.
+    once for all shapes); None (default): generated for batches of ``GENERATED_MIN`` nests or more, and
+    for any batch of a layout whose generated kernel is already loaded (``nest_kernel.loaded_kernel``:
+    a search's batches that the legality filter left below ``GENERATED_MIN``).
     Both give the same rows (tested)."""
     pa = layout.problem_arrays
     if memo is None:
@@ -593,18 +603,23 @@ def kernel_rows(layout: NestLayout, arrays: NestArrays, memo: NestMemo | None = 
                           f"masks hold {MAX_SLOTS}; use accelsim.cost.actions.count_actions")
     coupled = pa.coupled if pa.coupled.shape[0] else np.zeros((0, 10), np.int64)
     hib = _high_bits(max(slots, D))
-    if generated if generated is not None else B >= GENERATED_MIN:
-        from accelsim.cost.nest_kernel import kernel_for
+    from accelsim.cost.nest_kernel import kernel_for, loaded_kernel
 
-        index, code, level, dim = kernel_for(layout)(pa.sizes, pa.plain, coupled, factors, orders, spatial, keeps,
-                                                     out, status, memo.keys, memo.values, hib)
+    fn = loaded_kernel(layout) if generated is None else None
+    if fn is None and (generated if generated is not None else B >= GENERATED_MIN):
+        fn = kernel_for(layout)
+    if fn is not None:
+        index, code, level, axis, dim = fn(pa.sizes, pa.plain, coupled, factors, orders, spatial, keeps, out, status,
+                                           memo.keys, memo.values, hib)
     else:
-        index, code, level, dim = _kernel(pa.sizes, pa.rel, pa.plain, coupled, layout.fanout_index,
-                                          layout.kernel_layout, factors, orders, spatial, keeps, out, status,
-                                          memo.keys, memo.values, hib)
+        index, code, level, axis, dim = _kernel(pa.sizes, pa.rel, pa.plain, coupled, layout.fanout_index,
+                                                layout.kernel_layout, factors, orders, spatial, keeps, out, status,
+                                                memo.keys, memo.values, hib)
     if index >= 0:
-        where = (f"level {layout.levels[level]}" if code == 4 else
-                 f"dim {layout.dims[dim]}" if code == 3 else f"level {layout.levels[level]}, dim {layout.dims[dim]}")
+        name = layout.levels[level]
+        where = (f"level {name}" if code == 4 else f"dim {layout.dims[dim]}" if code == 3 else
+                 f"level {name}, dim {layout.dims[dim]}" if code == 5 else
+                 f"{_slot(name, axis)}, dim {layout.dims[dim]}")
         raise ConfigError(f"nest {index} of the batch: {where}: {_ERRORS[code]}")
     return out, status == NEEDS_PYTHON
 

@@ -247,7 +247,7 @@ def kernel_source(shape: tuple[int, ...], cache: bool = True) -> str:
             s(f"    for a in range({NA}):")
             s(f"        for d in range({D}):")
             s(f"            if spatial[b, {i}, a, d] != 1:")
-            s(f"                return b, 5, {i}, d")
+            s(f"                return b, 5, {i}, a, d")
     # ---- per dim, slots inner -> outer: factors, the range and over-tiling rules, spans, the slots
     # with a loop, per level the dims with a temporal loop, and the interleaved-mask table
     s(f"for d in range({D}):")
@@ -263,7 +263,7 @@ def kernel_source(shape: tuple[int, ...], cache: bool = True) -> str:
         s(f"fac[o + {sl}] = f")
         s(f"span[o + {sl}] = sp")
         s("if np.uint64(f - 1) >= np.uint64(sz) or (f - 1) * sp >= sz:")
-        s(f"    return b, 1 + np.int64(f >= 1), {i}, d")
+        s(f"    return b, 1 + np.int64(f >= 1), {i}, {a}, d")
         s("g = np.int64(f > 1)")
         s(f"pm |= g << {sl}")
         if a < 0:
@@ -273,7 +273,7 @@ def kernel_source(shape: tuple[int, ...], cache: bool = True) -> str:
             s("active *= f")
         s("sp *= f")
     s("if sp < sz:")
-    s("    return b, 3, 0, d")
+    s("    return b, 3, 0, -1, d")
     s("pres[d] = pm")
     s("inner[d] = sp")
     if spat_all:
@@ -298,13 +298,13 @@ def kernel_source(shape: tuple[int, ...], cache: bool = True) -> str:
         s(f"for k in range({D}):")
         s(f"    d = orders[b, {i}, k]")
         s(f"    if np.uint64(d) >= {D}:")
-        s(f"        return b, 4, {i}, 0")
+        s(f"        return b, 4, {i}, -1, 0")
         s("    seen |= np.int64(1) << d")
         s(f"    rank[{i * D} + d] = k")
         for t in range(NR):
             s(f"    pos{t} |= ((lvt{t} >> d) & 1) << k")
         s(f"if seen != {(1 << D) - 1}:")
-        s(f"    return b, 4, {i}, 0")
+        s(f"    return b, 4, {i}, -1, 0")
         for t in range(NR):
             s(f"relpos[{i * NR + t}] = pos{t}")
             s(f"lvm{t} |= {1 << i} * (pos{t} != 0)")
@@ -470,7 +470,7 @@ def kernel_source(shape: tuple[int, ...], cache: bool = True) -> str:
     s(f"out[b, {c_cyc}] = cycles")
     s(f"out[b, {c_act}] = active")
     s.ind = 1
-    s("return -1, 0, 0, 0")
+    s("return -1, 0, 0, -1, 0")
     return s.text()
 
 
@@ -548,6 +548,12 @@ def kernel_for(layout: NestLayout):
     return fn
 
 
+def loaded_kernel(layout: NestLayout):
+    """The generated kernel of ``layout`` if :func:`kernel_for` has loaded it for this layout object in
+    this process, else None (a dict look-up: nothing is generated, compiled or read from disk)."""
+    return _BY_LAYOUT.get(layout)
+
+
 def _by_shape(layout: NestLayout):
     shape = shape_of(layout)
     if shape in _LOADED:
@@ -589,4 +595,4 @@ def _by_shape(layout: NestLayout):
     return fn
 
 
-__all__ = ["CACHE_ENV", "KernelCacheWarning", "cache_dir", "kernel_for", "kernel_source", "prune_cache", "shape_of"]
+__all__ = ["CACHE_ENV", "KernelCacheWarning", "cache_dir", "kernel_for", "kernel_source", "loaded_kernel", "prune_cache", "shape_of"]
