@@ -12,6 +12,8 @@ Random problems x hierarchies x nests x masks x formats, storage children (case 
 
 from __future__ import annotations
 
+from math import comb
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -304,33 +306,35 @@ def test_a_psum_condition_is_read_from_its_mask():
 
 # ---- the uniform model's expectation against the mean of the exact counts over random masks -------------
 
-def _mean_case(multicast: bool):
-    """z[m, n] += a[m, k] * b[k, n], M = N = 4, K = 8; the GLB's b reads gated on a zero a. Multicast: the
-    GLB feeds 4 PEs (the M fanout), one MAC each, so each b read serves 4 blocks (a[0..3, k]). Storage
-    child: the GLB loops over n, k2 above an RF whose tile is k1 (2) x m (4): each b read (2 words) is one
-    RF refill serving one block (a[0..3, 2 k2 : 2 k2 + 2])."""
-    p = gemm("g", 4, 4, 8)
+def _mean_case(multicast: bool, k: int = 4, d: float = 0.3):
+    """z[m, n] += a[m, kk] * b[kk, n], M = k (4 without multicast), N = 4, K = 8; the GLB's b reads gated
+    on a zero a. Multicast: the GLB feeds k PEs (the M fanout), one MAC each, so each b read serves k
+    blocks (a[0..k-1, kk]). Storage child: the GLB loops over n, k2 above an RF whose tile is k1 (2) x m
+    (4): each b read (2 words) is one RF refill serving one block (a[0..3, 2 k2 : 2 k2 + 2]). Returns the
+    uniform model's gated reads, the mean and the standard error of the exact counts over 300 random
+    masks of exactly round(d x size) nonzeros."""
+    p = gemm("g", k if multicast else 4, 4, 8)
     if multicast:
-        h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(4, 1, "bus"))))
+        h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(k, 1, "bus"))))
         nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES),
-                         LevelMap("glb", (("N", 4), ("K", 8)), p.dim_names, ROLES, x=(("M", 4),))))
+                         LevelMap("glb", (("N", 4), ("K", 8)), p.dim_names, ROLES, x=(("M", k),))))
     else:
         h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES), Storage("rf", ROLES)))
         nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES),
                          LevelMap("glb", (("N", 4), ("K", 4)), ("N", "K", "M"), ROLES),
                          LevelMap("rf", (("K", 2), ("M", 4)), ("K", "M", "N"), ROLES)))
     spec = spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": WEIGHT, "on_zero": [IFMAP]}]}, "t")
-    d = 0.3
     dense = count_actions(p, h, nest)
     key = ("glb", WEIGHT, "read")
     expected = analyze(p, h, nest, dense, spec, {IFMAP: Uniform(d)}).gated.storage[key]
     rng = np.random.default_rng(1)
     size = p.elements(IFMAP)
+    shape = tuple(c.size for c in p.tensor(IFMAP).coords)
     samples = []
     for _ in range(300):
         m = np.zeros(size, dtype=bool)
         m[rng.choice(size, Uniform(d).nnz(size), replace=False)] = True
-        samples.append(analyze(p, h, nest, dense, spec, {IFMAP: Actual(m.reshape(4, 8))}).gated.storage[key])
+        samples.append(analyze(p, h, nest, dense, spec, {IFMAP: Actual(m.reshape(shape))}).gated.storage[key])
     arr = np.array(samples)
     return expected, arr.mean(), arr.std() / np.sqrt(len(arr))
 
@@ -340,15 +344,19 @@ def test_uniform_gating_of_reads_serving_one_block_agrees_with_the_mean_over_ran
     expected gated reads, 32 x P(a's 4 x 2 tile empty), agree with the mean of the exact counts over
     300 random masks of exactly round(0.3 x 32) nonzeros within 4 standard errors."""
     expected, mean, se = _mean_case(multicast=False)
+    assert expected == pytest.approx(32 * comb(32 - 10, 8) / comb(32, 8), rel=1e-12)
     assert abs(mean - expected) <= 4 * se, (expected, mean, se)
 
 
-@pytest.mark.xfail(strict=True, reason="the uniform model gates a multicast read by the per-destination fraction "
-                   "1 - d (32 reads x 0.7 = 22.4 gated) where the event semantics gates it only when all 4 "
-                   "destinations are zero: mean 6.29 +- 0.20 (standard error) over 300 random masks at d = 0.3; "
-                   "the uniform model keeps the per-access expectation (the batch scorer's, bit-equal)")
-def test_uniform_gating_of_multicast_reads_agrees_with_the_mean_over_random_masks():
-    expected, mean, se = _mean_case(multicast=True)
+@pytest.mark.parametrize("k, d, size, nnz", [(4, 0.3, 32, 10), (2, 0.5, 16, 8)])
+def test_uniform_gating_of_multicast_reads_agrees_with_the_mean_over_random_masks(k, d, size, nnz):
+    """A b read multicast to k PEs is gated only when all k a's it serves are zero: for these k distinct
+    elements of a (nnz of size nonzero) that is the emptiness of their union, a k-element tile:
+    32 reads x C(size - nnz, k) / C(size, k) (k = 4, d = 0.3: 6.51, where the per-destination fraction
+    gave 32 x 0.7 = 22.4; measured mean 6.29 +- 0.20; k = 2, d = 0.5: 7.47 against 16), within 4 standard
+    errors of the mean over 300 random masks."""
+    expected, mean, se = _mean_case(multicast=True, k=k, d=d)
+    assert expected == pytest.approx(32 * comb(size - nnz, k) / comb(size, k), rel=1e-12)
     assert abs(mean - expected) <= 4 * se, (expected, mean, se)
 
 
@@ -365,3 +373,21 @@ def test_a_grid_too_large_for_exact_gating_is_one_line(monkeypatch):
                                           r"conditions \(limit 3\)") as err:
         analyze(p, h, nest, count_actions(p, h, nest), spec, {IFMAP: Actual(np.ones((2, 2), dtype=bool))})
     assert "\n" not in str(err.value)
+
+
+def test_uniform_multicast_gates_each_network_action_by_the_blocks_it_serves():
+    """The multicast case (k = 4, d = 0.3, a: 10 nonzeros of 32): the GLB's b read and the bus's ``down``
+    serve the 4 PEs, gated when all 4 a's are zero (C(22, 4) / C(32, 4)); each PE's ``down_dest`` serves
+    its own MAC, gated when its a is zero (1 - d, the compute's one-element tile)."""
+    p = gemm("g", 4, 4, 8)
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(4, 1, "bus"))))
+    nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES),
+                     LevelMap("glb", (("N", 4), ("K", 8)), p.dim_names, ROLES, x=(("M", 4),))))
+    spec = spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": WEIGHT, "on_zero": [IFMAP]}]}, "t")
+    dense = count_actions(p, h, nest)
+    sa = analyze(p, h, nest, dense, spec, {IFMAP: Uniform(0.3)})
+    all4 = comb(22, 4) / comb(32, 4)
+    assert dense.network[("glb", WEIGHT, "down")] == 32 and dense.network[("glb", WEIGHT, "down_dest")] == 128
+    assert sa.gated.storage[("glb", WEIGHT, "read")] == pytest.approx(32 * all4, rel=1e-12)
+    assert sa.gated.network[("glb", WEIGHT, "down")] == pytest.approx(32 * all4, rel=1e-12)
+    assert sa.gated.network[("glb", WEIGHT, "down_dest")] == pytest.approx(128 * 0.7, rel=1e-12)

@@ -16,7 +16,9 @@ Two row layouts, one scorer kernel (:func:`_kernel`):
 Both follow ``accelsim.sparse.model.analyze`` step by step: per count column, data and metadata
 words = the dense words x the format's per-word factors of its (level, role) (``Format.per_word``; a
 network action follows its hop parent's format), then each gating/skipping step of ``plan`` in the
-spec's order moves its ineffective fraction to gated words (or drops it); effective and gated MACs
+spec's order moves its ineffective fraction to gated words (or drops it; a storage step as one
+sub-step per set of blocks its keys serve, ``Step.groups``, its fraction per distinct served tile:
+the child's tile times the spatial factors of the fanouts ``_spanned``); effective and gated MACs
 from ``mac_steps``; energy = the priced table (``sparse.model.priced_actions``) summed in the energy
 table's canonical order (``cost.energy.canonical``; a zero count adds 0.0, so keys the slow table
 lacks change nothing); cycles = the latency bound of the compressed words (``cost.bound.bound_parts``
@@ -62,10 +64,12 @@ from accelsim.loopnest import LevelMap, LoopNest
 from accelsim.mapper.batch import _tile_need
 from accelsim.mapper.nest_space import tile_words_batch
 from accelsim.mapper.sparse_memo import RowMemo, dim_axes, role_axes
+from accelsim.mapping import COLS as COLS_LEVEL
 from accelsim.mapping import DRAM as DRAM_LEVEL
 from accelsim.mapping import GLB as GLB_LEVEL
 from accelsim.mapping import LEVELS as MAPPING_LEVELS
 from accelsim.mapping import RF as RF_LEVEL
+from accelsim.mapping import ROWS as ROWS_LEVEL
 from accelsim.names import (
     ANY_ROLE,
     COMPUTE,
@@ -151,6 +155,13 @@ def _level_products(factors, spatial):
             for d in range(D):
                 out[b, i, d] = factors[b, i, d] * spatial[b, i, 0, d] * spatial[b, i, 1, d]
     return out
+
+
+def _spanned(h, st: Step, lo: int) -> tuple[int, ...]:
+    """The levels ``lo .. child - 1`` with a fanout: whose spatial loops the accesses of a storage step
+    served from ``lo`` (``sparse.model.served_from``) span beyond the child's tile."""
+    assert st.child is not None
+    return tuple(j for j in range(lo, st.child) if h.levels[j].fanout is not None)
 
 
 def _extents(problem: Problem, e: np.ndarray) -> dict[str, int]:
@@ -289,15 +300,21 @@ class NestSparseBatch:
         return LoopNest(tuple(LevelMap(nm, keeps=tuple(r for r, k in zip(ROLES, keeps[i]) if k))
                               for i, nm in enumerate(self.names)))
 
-    def _q_column(self, st: Step) -> int:
-        key = (st.on, st.child)
+    def _q_column(self, st: Step, span: tuple[int, ...]) -> int:
+        """The memo function of a storage step's fraction for accesses serving the child's tile times the
+        fanouts of the levels ``span`` (none: the child's tile)."""
+        key = (st.on, st.child, span)
         j = self.q_index.get(key)
         if j is None:
             problem, models, n = self.problem, self.models, len(self.names)
             assert st.child is not None
             j = self.q_index[key] = len(self.q_fns)
-            self.q_fns.append(self.memo.tile(lambda e, st=st: step_q(st, problem, _extents(problem, e), models, n),
-                                             st.child, dim_axes(problem)))
+
+            def q(e: np.ndarray, st: Step = st) -> float:
+                return step_q(st, problem, _extents(problem, e), models, n)
+
+            self.q_fns.append(self.memo.span(q, st.child, span, dim_axes(problem)) if span else
+                              self.memo.tile(q, st.child, dim_axes(problem)))
         return j
 
     def _pattern(self, keeps) -> tuple:
@@ -313,18 +330,24 @@ class NestSparseBatch:
         ms = mac_steps(pl, self.problem, self.models, self.problem.macs)
         keys, gates, qi, qc = [], [], [], []
         for s, st in enumerate(pl.steps):
-            keys.append([self.kidx_s[k] for k in st.keys_s if k in self.kidx_s]
-                        + [self.kidx_n[k] for k in st.keys_n if k in self.kidx_n])
-            gates.append(st.gate)
             if st.child is None:
+                keys.append([self.kidx_s[k] for k in st.keys_s if k in self.kidx_s]
+                            + [self.kidx_n[k] for k in st.keys_n if k in self.kidx_n])
+                gates.append(st.gate)
                 qi.append(-1)
                 qc.append(ms.q[s])
-            elif st.child == n:
-                qi.append(-1)
-                qc.append(step_q(st, self.problem, None, self.models, n))
-            else:
-                qi.append(self._q_column(st))
-                qc.append(0.0)
+                continue
+            for lo, group in st.groups():         # one sub-step per set of blocks served (sparse.model.analyze)
+                span = _spanned(self.hierarchy, st, lo)
+                keys.append([self.kidx_s[k] for k in group if k in self.kidx_s]
+                            + [self.kidx_n[k] for k in group if k in self.kidx_n])
+                gates.append(st.gate)
+                if st.child == n and not span:
+                    qi.append(-1)
+                    qc.append(step_q(st, self.problem, None, self.models, n))
+                else:
+                    qi.append(self._q_column(st, span))
+                    qc.append(0.0)
         gated_keys = {k for ks, g in zip(keys, gates) if g for k in ks}
         terms = self.terms.select(src, gated_keys, self.gated_macs)
         return src, keys, gates, qi, qc, terms
@@ -555,20 +578,31 @@ class SparseBatch:
         self.q_fns: list[int] = []
         qi = []
         for i, st in enumerate(pl.steps):
-            keys.append([kidx[k] for k in st.keys_s + st.keys_n if k in kidx])
-            gates.append(st.gate)
             if st.child is None:
+                keys.append([kidx[k] for k in st.keys_s + st.keys_n if k in kidx])
+                gates.append(st.gate)
                 qi.append(-1)
                 qc.append(ms.q[i])
-            elif st.child == n or START[st.child] == NO_LOOPS:      # the compute, or a child with no loops below its cut
-                ext = None if st.child == n else {d: 1 for d in problem.dim_names}
-                qi.append(-1)
-                qc.append(step_q(st, problem, ext, models, n))
-            else:
+                continue
+            for lo, group in st.groups():         # one sub-step per set of blocks served (sparse.model.analyze)
+                keys.append([kidx[k] for k in group if k in kidx])
+                gates.append(st.gate)
+                # the array's spatial loops are the mapping levels ROWS and COLS (the GLB's fanout)
+                span = (ROWS_LEVEL, COLS_LEVEL) if LEVELS.index(GLB) in _spanned(h, st, lo) else ()
+                first = NO_LOOPS if st.child == n else START[st.child]
+                if first == NO_LOOPS and not span:     # the compute, or a child with no loops below its cut
+                    ext = None if st.child == n else {d: 1 for d in problem.dim_names}
+                    qi.append(-1)
+                    qc.append(step_q(st, problem, ext, models, n))
+                    continue
                 qi.append(len(self.q_fns))
                 qc.append(0.0)
-                self.q_fns.append(self.memo.tile(lambda e, st=st: step_q(st, problem, _extents(problem, e), models, n),
-                                                 START[st.child], dim_axes(problem)))
+
+                def q(e: np.ndarray, st: Step = st) -> float:
+                    return step_q(st, problem, _extents(problem, e), models, n)
+
+                self.q_fns.append(self.memo.span(q, first, span, dim_axes(problem)) if span else
+                                  self.memo.tile(q, first, dim_axes(problem)))
         S, W = max(1, len(keys)), max([len(ks) for ks in keys] + [1])
         self.st_keys = np.full((1, S, W), -1, dtype=np.int64)
         for s_, ks in enumerate(keys):

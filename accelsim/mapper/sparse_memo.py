@@ -10,6 +10,10 @@ A :class:`RowMemo` holds functions of three kinds of per-row argument, one looku
   or -1, its coefficient, size: :func:`role_axes` gives ``sparse.model.role_extents``, :func:`dim_axes`
   the per-dim extents themselves) and is called once per distinct value of those, so tiles that
   differ only in dims a tensor does not see share its evaluation;
+- a served tile (a group per (level ``first``, levels ``span``)): the tile at ``first`` times, per dim,
+  the factors of the levels in ``span`` (nest rows: their fanouts' spatial factors; fixed-shape rows:
+  the mapping levels' factors), each clipped to its dim's size: the blocks one multicast access serves
+  (``sparse.model.served_extents``), keyed and evaluated as a tile;
 - the row's keeps (one group): one int per level, bit t set when it keeps role t;
 - the lockstep run (one group): (``sparse.model.lockstep_run``, the active units).
 
@@ -73,6 +77,10 @@ class RowMemo:
         self.width = 1 + max(self.tile_digits[2], self.keeps_digits[2], 2)  # group + the widest argument
         self.fns: list[tuple[int, int, Callable, np.ndarray | None, dict]] = []   # (group, slot, fn, axes, values)
         self.slots = [0] * (levels + 3)                           # per group: value columns used
+        self.span_base = levels + 3                               # served-tile groups from here on
+        self.span_index: dict[tuple[int, tuple[int, ...]], int] = {}
+        self.span_first = np.zeros(0, dtype=np.int64)             # per served-tile group: its level ``first``
+        self.span_mask = np.zeros((0, levels), dtype=np.int64)    # and 1 at the levels of its ``span``
         self.entries = np.zeros((0, self.width), dtype=np.int64)  # every key, in the order first met
         self.vals = np.zeros((0, 2), dtype=np.float64)            # per key, its group's functions' values
         self._table(1 << 10)
@@ -82,6 +90,19 @@ class RowMemo:
         """Register ``fn`` of the extent per axis (an int64 array; ``axes`` as in the module docstring)
         of the tile at level ``first``, giving ``values`` floats (1: a float, 2: a pair); its id."""
         return self._add(first, fn, values, np.ascontiguousarray(axes, dtype=np.int64))
+
+    def span(self, fn: Callable, first: int, span: tuple[int, ...], axes: np.ndarray, values: int = 1) -> int:
+        """Register ``fn`` of the extent per axis of the served tile (module docstring) at level ``first``
+        spanning the levels ``span``; its id."""
+        group = self.span_index.get((first, span))
+        if group is None:
+            group = self.span_index[(first, span)] = self.span_base + len(self.span_index)
+            self.slots.append(0)
+            self.span_first = np.append(self.span_first, first).astype(np.int64)
+            mask = np.zeros((1, self.L), dtype=np.int64)
+            mask[0, list(span)] = 1
+            self.span_mask = np.concatenate([self.span_mask, mask])
+        return self._add(group, fn, values, np.ascontiguousarray(axes, dtype=np.int64))
 
     def keeps(self, fn: Callable) -> int:
         """Register ``fn`` of a row's keeps (per level an int, bit t: it keeps role t); its id."""
@@ -124,7 +145,7 @@ class RowMemo:
         codes, or (lockstep run, active units)."""
         keys = self.entries[rows, 1:]
         group = self.entries[rows[0], 0] if len(rows) else 0
-        if group <= self.L:
+        if group <= self.L or group >= self.span_base:
             return _unpack(keys, self.tile_digits)
         if group == self.keeps_group:
             return _unpack(keys, self.keeps_digits)
@@ -160,7 +181,7 @@ class RowMemo:
             new = np.empty((max(0, min(room, B * len(groups))), self.width), dtype=np.int64)
             n = _resolve(self.nest, factors, sp, kp, ac, self.sizes, groups, self.keeps_group, self.lockstep_group,
                          *self.tile_digits[:2], *self.keeps_digits[:2], self.tkeys, self.tval, len(self.entries),
-                         out, new)
+                         out, new, self.span_base, self.span_first, self.span_mask)
             if n >= 0:
                 break
             cap = 2 * len(self.tval)           # full: drop this pass's keys, grow, run again
@@ -251,7 +272,7 @@ def _find_or_add(tkeys, tval, key, row):
 
 @njit(cache=True)
 def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, lockstep_group, tile_word, tile_mult,
-             keeps_word, keeps_mult, tkeys, tval, known, out, new):
+             keeps_word, keeps_mult, tkeys, tval, known, out, new, span_base, span_first, span_mask):
     """Per row and group its key (module docstring), found or added (rows ``known`` on, also into
     ``new``); returns how many were added, or -1 when ``new`` is full (the table then holds keys
     without values: the caller rebuilds it)."""
@@ -261,8 +282,10 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
     key = np.zeros(W, dtype=np.int64)
     top = L + 1                                       # the outermost tile level looked up (L + 1: none)
     for j in range(groups.shape[0]):
-        if groups[j] < top:
-            top = groups[j]
+        g = groups[j]
+        first = span_first[g - span_base] if g >= span_base else g
+        if first < top:
+            top = first
     n_new = 0
     for b in range(B):
         if top <= L:
@@ -290,6 +313,14 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
             elif g == lockstep_group:
                 key[1] = _lockstep_nest(factors, spatial, b) if nest else _lockstep_fixed(factors, b)
                 key[2] = active[b]
+            elif g >= span_base:
+                s = g - span_base
+                for d in range(D):
+                    e = pro[span_first[s], d]
+                    for m in range(L):
+                        if span_mask[s, m]:
+                            e *= spatial[b, m, 0, d] * spatial[b, m, 1, d] if nest else factors[b, m, d]
+                    key[1 + tile_word[d]] += (e if e < sizes[d] else sizes[d]) * tile_mult[d]
             else:
                 for d in range(D):
                     e = pro[g, d]

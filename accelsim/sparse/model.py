@@ -17,8 +17,13 @@
    tile's metadata per word.
 2. **Gating / skipping** (``spec.features``): at a storage level L for operand r on conditions C, the
    accesses serving the child (L's read, the hop's network actions, the child's fill) are ineffective
-   with probability ``1 - prod_c (1 - p_empty_c(tile of c at the child))`` (a tile of one element
-   when the child is the compute: ``1 - prod d_c``). When every condition (of the feature and of the
+   with probability ``1 - prod_c (1 - p_empty_c(union of c's tiles over the blocks the access serves))``
+   (:func:`step_q` on :func:`served_extents`: the child's tile times the fanouts the access multicasts
+   over, :func:`served_from`; a tile of one element at the compute: ``1 - prod d_c``): an access is
+   ineffective when every block it serves is, and a union of tiles is empty with the hypergeometric
+   probability of one tile of its size (docs/sparsity.md). Exact in expectation with one condition
+   (or one whose tile varies over the blocks); a child's temporal reuse is still one block per access.
+   When every condition (of the feature and of the
    earlier ones on the same level and tensor) is an actual mask, the accesses are counted event by
    event instead (``accelsim.sparse.gating.dead_words``: a read is ineffective when every block it
    serves, every multicast destination and reuse iteration, has an empty condition tile; exact, equal
@@ -150,6 +155,28 @@ class Step:
     child: int | None               # level index of the child (len(levels): the compute); None: the MACs
     level: int | None = None        # a storage feature's level index
     role: str | None = None         # a storage feature's tensor
+    lo: tuple[int, ...] = ()        # a storage feature's keys (keys_s + keys_n): :func:`served_from` each
+
+    def groups(self) -> list[tuple[int, list[tuple[str, str, str]]]]:
+        """A storage step's keys by :func:`served_from` (first met first): each group's accesses serve
+        the same blocks, so they share one ineffective fraction."""
+        out: dict[int, list] = {}
+        for k, lo in zip(self.keys_s + self.keys_n, self.lo):
+            out.setdefault(lo, []).append(k)
+        return list(out.items())
+
+
+def served_from(key: tuple[str, str, str], level: int, child: int, idx: dict[str, int]) -> int:
+    """The first level whose fanout's spatial loops one access of a storage feature's ``key`` spans (it
+    serves every child instance below the fanouts of levels ``lo .. child - 1``: ``child`` when it serves
+    one): the counting rules' instance loops (``accelsim.cost.actions``): the level's read and a fanout
+    j's ``down`` multicast from j, a fanout j's ``down_dest`` from j + 1, the child's fill serves itself."""
+    lv, _, action = key
+    if action == FILL:
+        return child
+    if action == DOWN_DEST:
+        return idx[lv] + 1
+    return idx[lv]
 
 
 @dataclass(frozen=True)
@@ -192,9 +219,10 @@ def plan(nest: LoopNest, spec: SparseSpec) -> Plan:
         if (i, ft.role) not in child:      # the mapping bypasses the tensor here: no accesses to gate/skip
             continue
         ch = child[(i, ft.role)]
-        steps.append(Step(gate, ft.on, ((names[i], ft.role, READ),) + (((names[ch], ft.role, FILL),) if ch < n else ()),
-                          tuple((names[j], ft.role, a) for j in range(i, ch) for a in (DOWN, DOWN_DEST)), ch,
-                          i, ft.role))
+        keys_s = ((names[i], ft.role, READ),) + (((names[ch], ft.role, FILL),) if ch < n else ())
+        keys_n = tuple((names[j], ft.role, a) for j in range(i, ch) for a in (DOWN, DOWN_DEST))
+        steps.append(Step(gate, ft.on, keys_s, keys_n, ch, i, ft.role,
+                          tuple(served_from(k, i, ch, idx) for k in keys_s + keys_n)))
     return Plan(names, compressed, net_parent, tuple(steps))
 
 
@@ -204,18 +232,34 @@ def ratio_of(fmt: Format, problem: Problem, ext: dict[str, int], role: str, mode
     return fmt.per_word(role_extents(problem, ext, role), model, problem.elements(role), word_bits)
 
 
+def served_extents(problem: Problem, flat: Flat, child: int, lo: int) -> dict[str, int]:
+    """Per dim, the extent of the blocks one access serves (clipped to the dim): the child's tile (the
+    loops from its cut on; none at the compute: one MAC) times the spatial loops of the fanouts of
+    levels ``lo .. child - 1`` (:func:`served_from`)."""
+    ext = {d: 1 for d in problem.dim_names}
+    for lp in flat.loops[flat.cut(child):]:
+        ext[lp.dim] *= lp.factor
+    for lp in flat.loops[:flat.cut(child)]:
+        if lp.spatial and lo <= lp.level < child:
+            ext[lp.dim] *= lp.factor
+    return {d: min(e, problem.size(d)) for d, e in ext.items()}
+
+
 def step_q(step: Step, problem: Problem, ext: dict[str, int] | None, models: dict, n: int) -> float:
-    """The ineffective fraction of a storage step's accesses: 1 - prod over condition roles of
-    P(their tile at the child is nonempty) (one element at the compute: the density); ``ext``: the
-    child's per-dim extents (unused at the compute)."""
+    """The ineffective fraction of a storage step's accesses that serve blocks of per-dim extents
+    ``ext`` (:func:`served_extents`; None: one MAC at the compute): an access is ineffective when every
+    block it serves is, so under independent tensors with one condition role (or one whose tile varies
+    over the blocks) it is ``1 - prod_c P(c's tile over all the blocks, their union, is nonempty)``
+    (docs/sparsity.md, *The uniform expectation of a multicast read*); a union of one element at the
+    compute is a MAC's operand: the density."""
     keep = 1.0
     for c in step.on:
         m = models.get(c, DENSE)
-        if step.child == n:
+        t = 1 if ext is None else math.prod(role_extents(problem, ext, c))
+        if step.child == n and t == 1:
             pe = 1.0 - m.density
         else:
-            assert ext is not None
-            pe = m.p_empty(math.prod(role_extents(problem, ext, c)), problem.elements(c))
+            pe = m.p_empty(t, problem.elements(c))
         keep *= 1.0 - pe
     return 1.0 - keep
 
@@ -378,8 +422,9 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
         if all(isinstance(models.get(c), Actual) for on in g for c in on):
             move_dead(st, st.role, st.level, st.child, g, (st.level, st.role))
             continue
-        ext = dim_extents(problem, flat, flat.cut(st.child)) if st.child < n else None
-        move(st.keys_s, st.keys_n, step_q(st, problem, ext, models, n), st.gate)
+        for lo, keys in st.groups():
+            move(tuple(k for k in keys if k in st.keys_s), tuple(k for k in keys if k in st.keys_n),
+                 step_q(st, problem, served_extents(problem, flat, st.child, lo), models, n), st.gate)
     cycles = float(dense.cycles)
     if skipped_macs and dense.macs:
         p = (dense.macs - skipped_macs) / dense.macs      # a gated MAC still takes its slot
@@ -491,4 +536,4 @@ def imbalance_t(t: int, units: int, p: float) -> float:
 
 __all__ = ["OPERAND_ROLES", "Overflow", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions", "capacity_problems",
            "compressed_tiles", "imbalance", "imbalance_t", "kept_fraction", "lockstep_run", "mac_q", "mac_steps",
-           "MacSteps", "plan", "priced_actions", "step_q", "tile_extents"]
+           "MacSteps", "plan", "priced_actions", "served_extents", "served_from", "step_q", "tile_extents"]
