@@ -37,6 +37,7 @@ class LayerRun:
     sim: SimResult | None = None       # when simulated
     sparse: SparseLayer | None = None  # the sparse view (accelsim.sparse), when the run has sparsity
     sparse_sim: SimResult | None = None   # simulated with the sparse view's counts, when both are on
+    mapping_source: str = "named"      # named, hand-written, searched or mapper.sparse_fit.FIT_SOURCE
 
     @property
     def cycles(self) -> int:
@@ -88,23 +89,24 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
     flow = registry.get(dataflow or arch.dataflow)
     out = []
     searched: dict = {}                   # layer shape -> SearchResult, within this run only
-    named: dict = {}                      # layer shape -> the dataflow's named mapping (a rule of the dims)
+    named: dict = {}                      # layer shape -> (the dataflow's named mapping, its mapping_source)
     scalesim_buffers = noc_registry.settings(arch.noc).get("buffers") == "scalesim"
     for layer in workload.layers:
         given = layer
         if flow.view is not None:          # the layer as the dataflow's array computes it (SCALE-Sim: im2col)
             layer = flow.view(layer)
-        found = None
+        found, source = None, "named"
         if not layer.kind.has_macs:
             result = evaluate(layer, arch, None)  # type: ignore[arg-type]
         elif mappings and layer.name in mappings:
-            result = evaluate(layer, arch, mappings[layer.name])
+            result, source = evaluate(layer, arch, mappings[layer.name]), "hand-written"
             if sparsity is not None:       # a hand-written mapping must fit by compressed size as given
                 from accelsim.mapper.sparse_fit import check_fixed
 
                 check_fixed(layer, arch, mappings[layer.name], sparsity.spec, sparsity.models(workload, given.name),
                             f"mapping for layer {layer.name!r}")
         elif search_spec is not None:
+            source = "searched"
             models = sparsity.models(workload, given.name) if sparsity is not None and not refine else None
             key = (replace(layer, name=""), tuple(models.items()) if models is not None else None)
             if key in searched:
@@ -126,12 +128,15 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
             if models is not None:
                 shape += tuple(models.items())
             if shape not in named:
-                named[shape] = flow.named(layer, arch)
+                m = flow.named(layer, arch)
+                named[shape] = (m, "named")
                 if sparsity is not None and models is not None:   # its tiles cut until they fit compressed
-                    from accelsim.mapper.sparse_fit import fit_fixed
+                    from accelsim.mapper.sparse_fit import FIT_SOURCE, fit_fixed
 
-                    named[shape] = fit_fixed(layer, arch, named[shape], sparsity.spec, models, flow.name)
-            result = evaluate(layer, arch, named[shape])
+                    fit = fit_fixed(layer, arch, m, sparsity.spec, models, flow.name)
+                    named[shape] = (fit, "named" if fit == m else FIT_SOURCE)
+            mapping, source = named[shape]
+            result = evaluate(layer, arch, mapping)
             if scalesim_buffers and flow.name in SCALESIM_FLOWS:   # SCALE-Sim's DRAM traffic of its own mapping
                 from accelsim.cost.scalesim_buffers import with_scalesim_buffers
 
@@ -168,7 +173,7 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
             from accelsim.sparse.layer import bandwidth_counts
 
             sparse_sim = simulate_layer(layer, arch, result.mapping, bandwidth_counts(sparse))
-        out.append(LayerRun(result, found, sim, sparse, sparse_sim))
+        out.append(LayerRun(result, found, sim, sparse, sparse_sim, source))
         if on_layer is not None:
             on_layer(layer.name)
     given_names = tuple(lay.name for lay in workload.layers

@@ -55,7 +55,7 @@ class HierarchyLayerRun:
     energy_by_tensor_pj: dict[str, float]
     bound_parts: dict[str, float]         # accelsim.cost.bound.bound_parts
     steps: tuple[Step, ...] = ()          # Eyexam 1-6, and 7 when simulated
-    mapping_source: str = "named"         # named, hand-written or searched
+    mapping_source: str = "named"         # named, hand-written, searched or mapper.sparse_fit.FIT_SOURCE
     search: Any = None                    # the search's record when searched
     sim: SimResult | None = None          # accelsim.sim.general, when simulated (layers with MACs)
     sparse: Any = None                    # accelsim.sparse.view.SparseView, when the run has sparsity
@@ -266,10 +266,11 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
                 assert flow is not None       # all_given above
                 nest = named_nest(item, hierarchy, flow, arch)
                 if sparsity is not None:       # its tiles cut until they fit by compressed size
-                    from accelsim.mapper.sparse_fit import fit_nest, named_what
+                    from accelsim.mapper.sparse_fit import FIT_SOURCE, fit_nest, named_what
 
-                    nest = fit_nest(item.problem, hierarchy, nest, sparsity.spec, sparsity.models(workload, item.name),
-                                    named_what(item.name, flow.name, hierarchy.name))
+                    cut = fit_nest(item.problem, hierarchy, nest, sparsity.spec, sparsity.models(workload, item.name),
+                                   named_what(item.name, flow.name, hierarchy.name))
+                    nest, source = cut, (source if cut == nest else FIT_SOURCE)
             actions = kept.actions if kept is not None else count_actions(item.problem, hierarchy, nest)
         if kept is not None:
             parts, by_tensor = kept.energy_parts_pj, kept.energy_by_tensor_pj

@@ -11,6 +11,7 @@ from pathlib import Path
 from accelsim import __version__
 from accelsim.atomic import atomic_writer
 from accelsim.cost.model import ENERGY_PARTS
+from accelsim.mapper.sparse_fit import FIT_SOURCE
 from accelsim.pipeline import LayerRun, Run
 
 SCHEMA = "accelsim.stats/2"
@@ -31,6 +32,7 @@ def _layer_dict(lr: LayerRun, arch) -> dict:
         "macs": r.macs,
         "cycles": lr.cycles,
         "ideal_cycles": r.ideal_cycles,
+        "mapping_source": lr.mapping_source,
         "active_pes": r.counts.active_pes,
         "utilization": r.macs / (lr.cycles * r.pes) if lr.cycles and r.macs else 0.0,
         "spatial_utilization": r.spatial_utilization,
@@ -148,10 +150,29 @@ def _mapping_source(doc: dict) -> str:
     given = doc.get("hand_written_mappings") or []
     mac_layers = sum(1 for layer in doc["layers"] if layer["macs"])
     if not given:
-        return " | named mapping"
+        return " | named mapping" + fit_suffix(doc["layers"])
     if len(given) >= mac_layers:
         return " | hand-written mapping"
-    return f" | hand-written mapping for {', '.join(given)}, named for the rest"
+    return f" | hand-written mapping for {', '.join(given)}, named for the rest" + fit_suffix(doc["layers"])
+
+
+def _fit(layers: list[dict]) -> tuple[list[str], int]:
+    """(the layers whose named mapping was cut to fit by compressed size, the layers with a named mapping)."""
+    named = [l for l in layers if l["macs"] and l.get("mapping_source") in ("named", FIT_SOURCE)]
+    return [l["name"] for l in named if l["mapping_source"] == FIT_SOURCE], len(named)
+
+
+def fit_suffix(layers: list[dict]) -> str:
+    """The table header's note on named mappings cut to fit by compressed size ("" when none was)."""
+    cut, named = _fit(layers)
+    return f" ({len(cut)} of {named} cut to fit by compressed size)" if cut else ""
+
+
+def fit_footer(layers: list[dict]) -> list[str]:
+    """The table's footer line naming the named mappings cut to fit by compressed size (none when none was)."""
+    cut, named = _fit(layers)
+    return [f"{len(cut)} of {named} named mappings cut to fit by compressed size "
+            f"(accelsim.mapper.sparse_fit): {', '.join(cut)}"] if cut else []
 
 
 CSV_COLUMNS = ("name", "kind", "macs", "cycles", "ideal_cycles", "active_pes", "utilization", "energy_pj",
@@ -295,6 +316,7 @@ def table(doc: dict) -> str:
                      + "sparse uJ = data, "
                      "metadata and gated actions priced by the energy table; sparse DRAM/MAC = compressed DRAM "
                      "words (data + metadata) per dense MAC")
+    lines += fit_footer(doc["layers"])
     return "\n".join(lines)
 
 

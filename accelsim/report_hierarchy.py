@@ -28,7 +28,7 @@ from accelsim.errors import ConfigError
 from accelsim.loopnest import loop_nest_text, nest_to_dict
 from accelsim.names import DOWN, DOWN_DEST, DRAIN, FILL, READ, ROLES, UP, UP_SRC, UPDATE
 from accelsim.pipeline_hierarchy import HierarchyLayerRun, HierarchyRun
-from accelsim.report import SCHEMA, _human, _sparse_dict, _sparse_totals, sparse_csv
+from accelsim.report import SCHEMA, _human, _sparse_dict, _sparse_totals, fit_footer, fit_suffix, sparse_csv
 
 CYCLES_ARE = "latency bound (accelsim.cost.bound)"
 CYCLES_SIMULATED = "simulated cycles (accelsim.sim.general); layers without MACs: their latency bound"
@@ -226,9 +226,10 @@ def table(doc: dict) -> str:
                + (", refined by simulation" if search.get("refined_by_simulation") else ""))
     elif given:
         every = len(given) == sum(1 for l in doc["layers"] if l["macs"])
-        how = "hand-written mapping" if every else f"hand-written mapping for {', '.join(given)}, named for the rest"
+        how = "hand-written mapping" if every else (f"hand-written mapping for {', '.join(given)}, named for the rest"
+                                                    + fit_suffix(doc["layers"]))
     else:
-        how = "named mapping"
+        how = "named mapping" + fit_suffix(doc["layers"])
     clock = f"{doc['clock_mhz']:g} MHz | " if doc["clock_mhz"] else ""
     dataflow = f"dataflow {doc['dataflow']}" if doc["dataflow"] is not None else "no dataflow"
     lines = [f"{doc['arch']} (level list) | {doc['workload']} | {dataflow} | {clock}"
@@ -245,6 +246,7 @@ def table(doc: dict) -> str:
                      f"latency bound of the compressed words (data + metadata + gated) with skipped MACs' cycles and "
                      f"load imbalance; sparse uJ = data, metadata and gated actions priced by the energy table; "
                      f"sparse {top}/MAC = compressed {top} words (data + metadata) per dense MAC")
+    lines += fit_footer(doc["layers"])
     return "\n".join(lines)
 
 
@@ -279,7 +281,7 @@ def layers_csv(doc: dict) -> str:
 
 
 LAYER_HEADER = "# layer "             # mapping.txt: each layer's section starts "# layer NAME (SOURCE): PROBLEM"
-_HEADER = re.compile(r"^# layer (?P<name>.+?) \((?P<source>[a-z-]+)\): (?P<rest>.*)$")
+_HEADER = re.compile(r"^# layer (?P<name>.+?) \((?P<source>[a-z, -]+)\): (?P<rest>.*)$")
 NO_MAPPING = "bandwidth-only layer: no mapping"
 
 

@@ -263,3 +263,57 @@ def test_a_sparse_search_is_never_worse_than_the_fitted_named_mapping(mobilenet)
     named_run = run_hierarchy(h, pw, sparsity=clustered).layers[0].sparse
     searched = run_hierarchy(h, pw, search_spec=SearchSpec("energy", 100, 0), sparsity=clustered).layers[0].search
     assert searched.score.objective <= OBJECTIVES["energy"](named_run.energy_pj, named_run.bound_cycles)
+
+
+def test_a_named_mapping_cut_to_fit_is_labelled_per_layer_with_a_count(tmp_path):
+    """mapping_source says which named mappings were cut (stats.json, the table's header and footer,
+    mapping.txt), on a level list: dense MobileNet v1 (no densities: CSC adds its offsets and
+    coordinates to full tiles) on the clustered v2. The cut layers are exactly those whose named nest
+    overflows by compressed size, here conv1 (ifmap tiles of a 3-channel RS row set), conv2_pw and
+    conv3_pw (the rule's 8 channels: 13.94 words in a 12-word spad); the depthwise layers fit (1
+    channel per PE)."""
+    from accelsim.mapper.sparse_fit import FIT_SOURCE
+    from accelsim.report_hierarchy import mapping_text, read_mapping_text, stats, table
+
+    h = load_architecture("eyeriss_v2")
+    names = ["conv1", "conv2_dw", "conv2_pw", "conv3_dw", "conv3_pw", "conv4_dw"]
+    pw = problem_workload(load_workload("mobilenet_v1", 1).select(names))
+    spec = load_spec("eyeriss_v2_clustered")
+    flow = registry.get("rs_plus")
+    overflowing = [pl.name for pl in pw.layers
+                   if capacity_problems(pl.problem, h, named_nest(pl, h, flow), spec, {})]
+    assert overflowing == ["conv1", "conv2_pw", "conv3_pw"]
+    run = run_hierarchy(h, pw, sparsity=Sparsity(spec))
+    doc = stats(run)
+    assert [(l["name"], l["mapping_source"]) for l in doc["layers"]] == [
+        (n, FIT_SOURCE if n in overflowing else "named") for n in names]
+    lines = table(doc).splitlines()
+    assert lines[0].endswith("| named mapping (3 of 6 cut to fit by compressed size)")
+    assert lines[-1] == ("3 of 6 named mappings cut to fit by compressed size (accelsim.mapper.sparse_fit): "
+                         "conv1, conv2_pw, conv3_pw")
+    assert list(read_mapping_text(mapping_text(run), "mapping.txt")) == names     # still reads back
+    dense = table(stats(run_hierarchy(h, pw))).splitlines()
+    assert dense[0].endswith("| named mapping") and "cut to fit" not in dense[-1]
+
+
+def test_fixed_shape_named_mappings_cut_to_fit_are_labelled_too(mobilenet):
+    """The flat v2 (fixed shape) on the sparse MobileNet 0.5-128: conv2_pw's named mapping is cut (12
+    dense channels are 20.69 words in CSC, module docstring), conv3_dw's fits (1 channel per PE); the
+    hand-written conv2_dw is neither named nor counted."""
+    from accelsim.mapper.sparse_fit import FIT_SOURCE
+    from accelsim.report import stats, table
+
+    arch = load_arch("eyeriss_v2_flat")
+    names = ["conv2_dw", "conv2_pw", "conv3_dw"]
+    w = mobilenet.select(names)
+    rs_plus = registry.get("rs_plus")
+    overflowing = [la.name for la in w.layers
+                   if fixed_overflows(la, arch, V2.spec, V2.models(w, la.name))(rs_plus.named(la, arch))]
+    assert overflowing == ["conv2_pw"]
+    given = {"conv2_dw": rs_plus.named(w.layers[0], arch)}
+    doc = stats(pipeline.run(arch, w, sparsity=V2, mappings=given))
+    assert [l["mapping_source"] for l in doc["layers"]] == ["hand-written", FIT_SOURCE, "named"]
+    lines = table(doc).splitlines()
+    assert lines[0].endswith("| hand-written mapping for conv2_dw, named for the rest (1 of 2 cut to fit by "
+                             "compressed size)")
+    assert lines[-1] == "1 of 2 named mappings cut to fit by compressed size (accelsim.mapper.sparse_fit): conv2_pw"

@@ -24,6 +24,9 @@ level, the tensors, the compressed and the available words, and the way out (``-
 error. :func:`fitting`: the candidates of a list that fit (``--refine``'s pool, the dense-shortlist
 re-ranks of ``mapper.sparse_rank``), the first overflow the error when none does.
 
+A named mapping that was cut is labelled :data:`FIT_SOURCE` (``mapping_source`` in stats.json, the
+table's header and footer); one that fits as it is stays "named".
+
 Invariants: deterministic (no randomness); dense runs never come here (bit-identical to before);
 a returned nest passes ``capacity_problems`` and ``legal``; a nest that fits is returned unchanged.
 """
@@ -40,6 +43,7 @@ from accelsim.names import X, Y
 from accelsim.problem import Problem
 from accelsim.sparse.model import Overflow, capacity_problems, compressed_tiles
 
+FIT_SOURCE = "named, fit by compressed size"   # a layer's mapping_source when fit_nest / fit_fixed cut it
 MAX_MOVES = 4096     # a guard only: every move sends a factor outwards, so the loop ends far sooner
 
 
@@ -203,5 +207,5 @@ def fitting(candidates: tuple, overflows: Callable[[Any], list[Overflow]], spec,
     return tuple(kept)
 
 
-__all__ = ["MAX_MOVES", "check_fixed", "check_given", "fit_fixed", "fit_nest", "fitting", "fixed_overflows",
+__all__ = ["FIT_SOURCE", "MAX_MOVES", "check_fixed", "check_given", "fit_fixed", "fit_nest", "fitting", "fixed_overflows",
            "named_what"]
