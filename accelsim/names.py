@@ -79,3 +79,7 @@ def sparse_action(kind: str, action: str) -> str:
 EXTRA_STORAGE_ACTIONS: tuple[str, ...] = tuple(sparse_action(k, a) for k in (GATED, METADATA) for a in STORAGE_ACTIONS)
 EXTRA_NETWORK_ACTIONS: tuple[str, ...] = tuple(sparse_action(k, a) for k in (GATED, METADATA) for a in NETWORK_ACTIONS)
 EXTRA_COMPUTE_ACTIONS: tuple[str, ...] = (sparse_action(GATED, COMPUTE),)
+
+# A layer's mapping_source when a --sparse run cut its named mapping's tiles to fit by compressed size
+# (accelsim.mapper.sparse_fit); the other sources are "named", "hand-written" and "searched".
+FIT_SOURCE = "named, fit by compressed size"

@@ -11,7 +11,7 @@ from pathlib import Path
 from accelsim import __version__
 from accelsim.atomic import atomic_writer
 from accelsim.cost.model import ENERGY_PARTS
-from accelsim.mapper.sparse_fit import FIT_SOURCE
+from accelsim.names import FIT_SOURCE
 from accelsim.pipeline import LayerRun, Run
 
 SCHEMA = "accelsim.stats/2"

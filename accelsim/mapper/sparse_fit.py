@@ -39,11 +39,10 @@ from typing import Any
 from accelsim.errors import CompressedCapacityError
 from accelsim.hierarchy import Hierarchy
 from accelsim.loopnest import LevelMap, LoopNest, problems_of
-from accelsim.names import X, Y
+from accelsim.names import FIT_SOURCE, X, Y
 from accelsim.problem import Problem
 from accelsim.sparse.model import Overflow, capacity_problems, compressed_tiles
 
-FIT_SOURCE = "named, fit by compressed size"   # a layer's mapping_source when fit_nest / fit_fixed cut it
 MAX_MOVES = 4096     # a guard only: every move sends a factor outwards, so the loop ends far sooner
 
 
