@@ -24,7 +24,7 @@ from accelsim.mapper.sparse_rank import sparse_score
 from accelsim.problem import from_layer
 from accelsim.sparse.density import Structured, Uniform
 from accelsim.sparse.layer import bandwidth_counts, sparse_layer
-from accelsim.sparse.model import capacity_problems
+from accelsim.sparse.model import capacity_problems, compressed_tiles
 from accelsim.sparse.spec import load_spec, spec_from_dict
 from accelsim.yamlio import load_yaml
 from dataflows import registry
@@ -93,6 +93,30 @@ def test_compressed_capacity_equals_the_slow_check_on_every_row(capacity):
     assert (fits == slow).all()
     if capacity == "worst":
         assert not fits.all()           # 17/16 of a full RF tile overflows where the dense tile just fit
+
+
+def test_a_metadata_store_in_the_batch_equals_the_slow_check_on_every_row():
+    """RF ifmaps as 16-bit coordinates + payload at density 0.25 (0.25 data and 0.25 metadata words per
+    dense word), the metadata in its own 1-word store: a row fits iff its RF ifmap tile has at most 4
+    dense words, where sharing the 12-word RF (0.5 per dense word) fits every tile the dense space
+    proposes (at most 12 words). Each row's verdict equals capacity_problems'."""
+    arch, space, cand, counts = _batch("eyeriss_v1", 600)
+    doc = {"name": "b", "formats": {"rf": {"ifmap": {"ranks": [{"CP": 16}]}}}}
+    models = {"ifmap": Uniform(0.25)}
+    h, problem = from_arch(arch), from_layer(LAYER)
+    verdicts = {}
+    for name, spec in (("store", spec_from_dict({**doc, "metadata_capacity": {"rf": {"ifmap": 1}}}, "b.yaml")),
+                       ("shared", spec_from_dict(doc, "b.yaml"))):
+        sb = SparseBatch(LAYER, arch, _keeps(space), spec, models)
+        fits = sb.rf_fits(cand.factors, space.lay) & ~sb.glb_over(cand.factors, space.lay).any(axis=1)
+        slow = np.array([not capacity_problems(problem, h, from_fixed(decode(cand, i), h), spec, models)
+                         for i in range(len(cand.factors))])
+        assert (fits == slow).all()
+        verdicts[name] = fits
+    dense = np.array([compressed_tiles(problem, h, from_fixed(decode(cand, i), h), spec_from_dict({"name": "u"}, "u.yaml"),
+                                       {}).get(("rf", "ifmap"), 0.0) for i in range(len(cand.factors))])
+    assert verdicts["shared"].all() and (verdicts["store"] == (dense <= 4)).all()
+    assert 0 < verdicts["store"].sum() < len(dense)
 
 
 def _small_rf_arch():

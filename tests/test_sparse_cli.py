@@ -153,3 +153,19 @@ def test_layers_csv_has_the_sparse_columns(tmp_path):
         assert float(row["sparse_rf_gated"]) > 0 and row["sparse_sim_cycles"] == ""
     code, _, _ = _run(["run", "eyeriss_v1", "-w", w, "--no-sim", "-q", "--out", str(tmp_path / "d")])
     assert code == 0 and "sparse" not in (tmp_path / "d" / "layers.csv").read_text()
+
+
+@pytest.mark.parametrize("value,why", [
+    ({"rf": {"weight": 0}}, "metadata_capacity.rf.weight: expected a positive integer of words, got 0"),
+    ({"rf": {"weight": True}}, "metadata_capacity.rf.weight: expected a positive integer of words, got True"),
+    ({"rf": {"colour": 8}}, "metadata_capacity.rf.colour: unknown tensor role 'colour'"),
+    ({"rf": 8}, "metadata_capacity.rf: expected role -> words, got 8"),
+    (8, "metadata_capacity: expected level -> role -> words, got 8"),
+    ({"glb": {"weight": 8}}, "metadata_capacity.glb.weight: level 'glb' does not keep 'weight'"),
+    ({"spad": {"weight": 8}}, "metadata_capacity.spad: unknown level 'spad'"),
+])
+def test_bad_metadata_capacity_is_one_line_exit_2(tmp_path, value, why):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump({"name": "s", "metadata_capacity": value}))
+    code, out, err = _run(["run", "eyeriss_v2_flat", "-w", _workload(tmp_path), "--no-sim", "-q", "--sparse", str(spec)])
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and why in err and "s.yaml" in err, err

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from dataclasses import replace
 
 import pytest
 
@@ -317,3 +318,45 @@ def test_fixed_shape_named_mappings_cut_to_fit_are_labelled_too(mobilenet):
     assert lines[0].endswith("| hand-written mapping for conv2_dw, named for the rest (1 of 2 cut to fit by "
                              "compressed size)")
     assert lines[-1] == "1 of 2 named mappings cut to fit by compressed size (accelsim.mapper.sparse_fit): conv2_pw"
+
+
+def test_the_weight_metadata_store_holds_the_weight_metadata_apart(mobilenet):
+    """The eyeriss_v2 preset gives the rf's weights a 128-word metadata store (reference/sparsity.md: 192
+    data entries plus 128 metadata entries). conv8_pw (dense) under rs_plus on the flat v2 keeps 132
+    weights per PE (K 2 x C 66, 1 x 1): CSC over (K C R, S) is 133 offsets of 7 bits and 132 4-bit
+    coordinates, 1459 / 16 = 91.1875 words. Data and metadata sharing the 192 weight words (the spec
+    without the store) overflow, 223.1875; apart, 132 <= 192 and 91.1875 <= 128. The ifmap (no store
+    given) still counts data + metadata against its 12 words."""
+    from accelsim.sparse.model import capacity_used
+
+    arch = load_arch("eyeriss_v2_flat")
+    la = next(x for x in mobilenet.layers if x.name == "conv8_pw")
+    h, m = from_arch(arch), registry.get("rs_plus").named(la, arch)
+    used = {(c.level, c.members): u for c, u, _ in capacity_used(from_layer(la), h, from_fixed(m, h), V2.spec, {})}
+    assert used[("rf", (("weight", "data"),))] == 132.0
+    assert used[("rf", (("weight", "metadata"),))] == (133 * 7 + 132 * 4) / 16 == 91.1875
+    assert ("rf", (("ifmap", "data+metadata"),)) in used
+    shared = replace(V2.spec, metadata_capacity=())
+    over = capacity_problems(from_layer(la), h, from_fixed(m, h), shared, {})
+    assert [(o.level, o.roles, o.used) for o in over if o.roles == ("weight",)] == [("rf", ("weight",), 223.1875)]
+    assert not [o for o in capacity_problems(from_layer(la), h, from_fixed(m, h), V2.spec, {}) if o.roles == ("weight",)]
+
+
+def test_a_metadata_store_overflow_is_named_as_such():
+    """Coordinates of 16 bits (one word per nonzero) for the rf's ifmaps with a 4-word metadata store,
+    density 1: the named rs tile's data (its dense words, which fit the 12-word RF) fits, its metadata
+    (as many words) does not; the one overflow says metadata and the store's words."""
+    from accelsim.sparse.model import capacity_used
+
+    arch = load_arch("eyeriss_v1")
+    h = from_arch(arch)
+    layer = conv("c", C=4, K=8, H=6, R=3, pad=1)
+    spec = spec_from_dict({"name": "m", "formats": {"rf": {"ifmap": {"ranks": [{"CP": 16}]}}},
+                           "metadata_capacity": {"rf": {"ifmap": 4}}}, "m.yaml")
+    nest = from_fixed(registry.get("rs").named(layer, arch), h)
+    used = {(c.level, c.members): u for c, u, _ in capacity_used(from_layer(layer), h, nest, spec, {})}
+    data = used[("rf", (("ifmap", "data"),))]
+    assert 4 < data <= 12 and used[("rf", (("ifmap", "metadata"),))] == data
+    over = capacity_problems(from_layer(layer), h, nest, spec, {})
+    assert [o.message for o in over] == [f"rf: ifmap metadata takes {data:,.1f} words (expected compressed size) "
+                                         f"> metadata capacity 4"]

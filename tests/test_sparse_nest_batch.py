@@ -44,7 +44,7 @@ BANDWIDTHS = [None, None, 0.5, 1.0, 2.5]
 
 @st.composite
 def sparse_setup(draw, hierarchy: Hierarchy):
-    """(hierarchy with random bandwidths and capacities, spec dict, density models)."""
+    """(hierarchy with random bandwidths and capacities, spec dict with random metadata stores, density models)."""
     levels = []
     for i, lv in enumerate(hierarchy.levels):
         cap = ()
@@ -67,8 +67,13 @@ def sparse_setup(draw, hierarchy: Hierarchy):
     for _ in range(draw(st.integers(0, 2))):
         on = draw(st.lists(st.sampled_from(["ifmap", "weight"]), min_size=1, max_size=2, unique=True))
         features[draw(st.sampled_from(["gate", "skip"]))].append({"level": h.compute.name, "on_zero": on})
+    meta: dict = {}                       # own metadata stores (sparse.model.capacity_checks)
+    for i, lv in enumerate(h.levels):
+        for r in (lv.keeps if i else ()):
+            if draw(st.integers(0, 3)) == 0:
+                meta.setdefault(lv.name, {})[r] = draw(st.integers(1, 24))
     spec = {"name": "random", "formats": formats, **features,
-            "capacity": draw(st.sampled_from(["expected", "worst"]))}
+            "capacity": draw(st.sampled_from(["expected", "worst"])), "metadata_capacity": meta}
     models = {r: Uniform(draw(st.sampled_from([0.05, 0.3, 0.55, 0.9, 1.0]))) for r in ROLES}
     if draw(st.booleans()):
         models["weight"] = Structured(2, 4)

@@ -36,9 +36,10 @@ any format at the backing store (whose tile is the whole tensor in every mapping
 condition tiles of one element and no skipping (Eyeriss v1's preset) the fixed shape looks up
 nothing.
 
-Capacity: each kept tile's compressed words (``Format.words``, the spec's ``expected`` or ``worst``
-size) against the hierarchy's capacity groups, as ``accelsim.sparse.model.capacity_problems`` checks
-them (:meth:`NestSparseBatch.fits`; :meth:`SparseBatch.glb_over` / ``rf_fits``), so mappings that fit
+Capacity: each kept tile's compressed words (``Format.part_words``, the spec's ``expected`` or ``worst``
+size) against the stores of ``accelsim.sparse.model.capacity_checks`` (the hierarchy's capacity groups,
+the spec's metadata stores), as ``accelsim.sparse.model.capacity_problems`` checks them
+(:meth:`NestSparseBatch.fits`; :meth:`SparseBatch.glb_over` / ``rf_fits``), so mappings that fit
 only compressed are proposed; :meth:`NestSparseBatch.cap_scale` gives the general space
 (``mapper.nest_space``) a lower bound of the compressed words per dense word to repair towards.
 :func:`unsupported` names what the batch path does not cover (actual masks; on the fixed rows, a MAC
@@ -95,8 +96,18 @@ from accelsim.names import (
 )
 from accelsim.problem import Problem, from_layer
 from accelsim.sparse.density import DENSE, Actual
-from accelsim.sparse.formats import Format
-from accelsim.sparse.model import Step, balanced, imbalance_t, mac_steps, plan, ratio_of, step_q
+from accelsim.sparse.formats import META_WORDS, Format
+from accelsim.sparse.model import (
+    CapacityCheck,
+    Step,
+    balanced,
+    capacity_checks,
+    imbalance_t,
+    mac_steps,
+    plan,
+    ratio_of,
+    step_q,
+)
 from accelsim.sparse.spec import META_READ, WORST, SparseSpec, check
 from accelsim.sparse.view import check_masks
 
@@ -166,6 +177,13 @@ def _spanned(h, st: Step, lo: int) -> tuple[int, ...]:
 
 def _extents(problem: Problem, e: np.ndarray) -> dict[str, int]:
     return {d: int(v) for d, v in zip(problem.dim_names, e)}
+
+
+def _part_words(fmt: Format, part: str, model, size: int, word_bits: int):
+    """A memo function of a tile's extents: the words of its ``part`` (``Format.part_words``)."""
+    def words(e) -> float:
+        return fmt.part_words(part, [int(x) for x in e], model, size, word_bits)
+    return words
 
 
 class _Pairs:
@@ -430,36 +448,37 @@ class NestSparseBatch:
 
     # ---- capacity by compressed size ----------------------------------------------------------------
     def _capacity_parts(self) -> None:
-        """Per level with capacity groups, per role it may keep: its words per dense word (a format
-        linear in the tile) or a memo function of the level's tile (``Format.words``); and the lower
-        bound per dense word :meth:`cap_scale` gives the space."""
+        """Per level with stores (``sparse.model.capacity_checks``), per (role, part) it may keep: its
+        words per dense word (a format linear in the tile) or a memo function of the level's tile
+        (:func:`_part_words`); and the lower bound per dense word :meth:`cap_scale` gives the space."""
         problem, spec, h = self.problem, self.spec, self.hierarchy
         L = len(self.names)
         self.scale = np.ones((L, N_ROLES), dtype=np.float64)
-        self.caps: list[tuple[int, tuple, dict[str, tuple[float, int]]]] = []
+        self.caps: list[tuple[int, tuple[CapacityCheck, ...], dict[tuple[str, str], tuple[float, int]]]] = []
+        checks = capacity_checks(h, spec)
         for i, lv in enumerate(h.levels):
-            if i == 0 or not lv.capacity:
+            here = tuple(c for c in checks if c.level == lv.name)
+            if i == 0 or not here:
                 continue
-            per_role: dict[str, tuple[float, int]] = {}
-            for t, r in enumerate(ROLES):
-                if not lv.keeps_role(r):
+            per_part: dict[tuple[str, str], tuple[float, int]] = {}
+            for r, part in (m for c in here for m in c.members):
+                if not lv.keeps_role(r) or (r, part) in per_part:
                     continue
+                t = ROLES.index(r)
                 fmt = spec.format(lv.name, r)
                 model = DENSE if spec.capacity == WORST else self.models.get(r, DENSE)
                 size = problem.elements(r)
                 if fmt.tile_free:
-                    d, m = fmt.per_word([1], model, size, self.wb)
-                    per_role[r] = (d + m, -1)
-                    if fmt.compressed:
-                        self.scale[i, t] = (d + m) * SLACK
+                    per_part[(r, part)] = (fmt.part_per_word(part, model, size, self.wb), -1)
+                    if fmt.compressed and part != META_WORDS:
+                        self.scale[i, t] = per_part[(r, part)][0] * SLACK
                 else:
-                    def words(e, fmt=fmt, model=model, size=size):
-                        return fmt.words([int(x) for x in e], model, size, self.wb)
-                    per_role[r] = (0.0, self.memo.tile(words, i, role_axes(problem, r)))
-                    # payload >= the tile's expected nonzeros, metadata >= 0 (``Format.per_tile``)
-                    self.scale[i, t] = (1.0 - model.p_empty(1, size)) * SLACK
-            self.caps.append((i, lv.capacity, per_role))
-        self.cap_fns = [fn for _, _, per_role in self.caps for _, fn in per_role.values() if fn >= 0]
+                    per_part[(r, part)] = (0.0, self.memo.tile(_part_words(fmt, part, model, size, self.wb), i,
+                                                               role_axes(problem, r)))
+                    if part != META_WORDS:   # payload >= the tile's expected nonzeros (``Format.per_tile``)
+                        self.scale[i, t] = (1.0 - model.p_empty(1, size)) * SLACK
+            self.caps.append((i, here, per_part))
+        self.cap_fns = [fn for _, _, per_part in self.caps for _, fn in per_part.values() if fn >= 0]
 
     def cap_scale(self) -> np.ndarray:
         """(levels, roles) a lower bound of the compressed words per dense word of each kept tile (1 where
@@ -467,7 +486,7 @@ class NestSparseBatch:
         return self.scale
 
     def fits(self, arrays: NestArrays) -> np.ndarray:
-        """(B,) every capacity group holds its kept tiles' compressed words (``capacity_problems``)."""
+        """(B,) every store holds its kept tiles' compressed words (``capacity_problems``)."""
         B = arrays.n_nests
         ok = np.ones(B, dtype=bool)
         if not self.caps:
@@ -477,23 +496,23 @@ class NestSparseBatch:
         idx = self.memo.resolve(look, factors, spatial, keeps) if self.cap_fns else None
         f3 = _level_products(factors, spatial)
         pa = self.layout.problem_arrays
-        for i, groups, per_role in self.caps:
+        for i, checks, per_part in self.caps:
             dense = tile_words_batch(_dim_extents(f3, i, self.dims), pa.rel, pa.coupled)
             words = {}
-            for r, (c, fn) in per_role.items():
+            for (r, part), (c, fn) in per_part.items():
                 if fn < 0:
                     w = dense[:, ROLES.index(r)] * c
                 else:
                     assert idx is not None
                     j = self.cap_fns.index(fn)
                     w = self.memo.vals[idx[:, col[j]], slot[j]]
-                words[r] = np.where(keeps[:, i, ROLES.index(r)] != 0, w, 0.0)
-            for roles, cap in groups:
+                words[(r, part)] = np.where(keeps[:, i, ROLES.index(r)] != 0, w, 0.0)
+            for store in checks:
                 used = np.zeros(B, dtype=np.float64)
-                for r in roles:
-                    if r in words:
-                        used = used + words[r]
-                ok &= ~(used > cap)
+                for m in store.members:
+                    if m in words:
+                        used = used + words[m]
+                ok &= ~(used > store.words)
         return ok
 
     # ---- scores -------------------------------------------------------------------------------------
@@ -641,51 +660,63 @@ class SparseBatch:
                                    [g(PSUM, DOWN_DEST), g(PSUM, DOWN_DEST), -1],
                                    [g(PSUM, UP_SRC), g(PSUM, DOWN), g(PSUM, DOWN_DEST)]]], dtype=np.int64)
         self.net_den = np.ones(1, dtype=np.float64)
-        # capacity: per level with groups, per kept role its words per dense tile word, or a cache
-        self.caps: list[tuple[int, tuple, dict[str, tuple[float, int]]]] = []
+        # capacity: per level, its stores (sparse.model.capacity_checks) and per kept (role, part) its
+        # words per dense tile word, or a cache
+        self.caps: list[tuple[int, tuple[CapacityCheck, ...], dict[tuple[str, str], tuple[float, int]]]] = []
+        checks = capacity_checks(h, spec)
         for li in (LEVELS.index(GLB), LEVELS.index(RF), LEVELS.index(REG)):
             level = h.levels[li]
             kept = nest.levels[li].keeps
-            per_role: dict[str, tuple[float, int]] = {}
-            for r in kept:
+            here = tuple(c for c in checks if c.level == level.name)
+            per_part: dict[tuple[str, str], tuple[float, int]] = {}
+            for r, part in (m for c in here for m in c.members):
+                if r not in kept or (r, part) in per_part:
+                    continue
                 fmt = spec.format(level.name, r)
                 model = DENSE if spec.capacity == WORST else models.get(r, DENSE)
                 if fmt.tile_free:
-                    d, m = fmt.per_word([1], model, problem.elements(r), self.wb)
-                    per_role[r] = (d + m, -1)
+                    per_part[(r, part)] = (fmt.part_per_word(part, model, problem.elements(r), self.wb), -1)
                 else:
-                    per_role[r] = (0.0, self.memo.tile(lambda e, fmt=fmt, r=r, model=model: fmt.words(
-                        [int(x) for x in e], model, problem.elements(r), self.wb), START[li], role_axes(problem, r)))
-            self.caps.append((li, level.capacity, per_role))
+                    per_part[(r, part)] = (0.0, self.memo.tile(_part_words(fmt, part, model, problem.elements(r),
+                                                                           self.wb), START[li], role_axes(problem, r)))
+            self.caps.append((li, here, per_part))
 
     # ---- capacity ---------------------------------------------------------------------------
-    def words(self, factors: np.ndarray, lay: np.ndarray, li: int) -> dict[str, np.ndarray]:
-        """Per kept role, (B,) compressed words of its tile at level ``li`` (an index of LEVELS below DRAM)."""
-        _, _, per_role = self.caps[li - 1]
+    def words(self, factors: np.ndarray, lay: np.ndarray, li: int) -> dict[tuple[str, str], np.ndarray]:
+        """Per kept (role, part), (B,) compressed words of its tile at level ``li`` (an index of LEVELS
+        below DRAM)."""
+        _, _, per_part = self.caps[li - 1]
         out = {}
         dense = (_needs(lay, factors, START[li]) if START[li] < NO_LOOPS
                  else np.ones((len(factors), N_ROLES), dtype=np.int64))
-        fns = [fn for _, fn in per_role.values() if fn >= 0]
+        fns = [fn for _, fn in per_part.values() if fn >= 0]
         groups, col, slot = self.memo.columns(fns)
         idx = self.memo.resolve(groups, np.ascontiguousarray(factors, dtype=np.int64))
-        for r, (c, fn) in per_role.items():
+        for (r, part), (c, fn) in per_part.items():
             if fn < 0:
-                out[r] = dense[:, ROLES.index(r)] * c
+                out[(r, part)] = dense[:, ROLES.index(r)] * c
             else:
                 j = fns.index(fn)
-                out[r] = self.memo.vals[idx[:, col[j]], slot[j]]
+                out[(r, part)] = self.memo.vals[idx[:, col[j]], slot[j]]
         return out
 
     def over(self, factors: np.ndarray, lay: np.ndarray, li: int) -> np.ndarray:
-        """(B, G) whether each capacity group of level ``li`` overflows by compressed size."""
-        _, groups, _ = self.caps[li - 1]
+        """(B, G) whether each capacity group of level ``li`` overflows by compressed size (columns as the
+        level's groups; a role's own metadata store overflowing marks its group)."""
+        _, checks, _ = self.caps[li - 1]
         w = self.words(factors, lay, li)
-        out = np.zeros((len(factors), len(groups)), dtype=bool)
-        for g, (roles, cap) in enumerate(groups):
+        data = [c for c in checks if not c.metadata]
+        out = np.zeros((len(factors), len(data)), dtype=bool)
+        for store in checks:
             used: np.ndarray | int = 0
-            for r in roles:
-                used = used + w.get(r, np.zeros(len(factors)))
-            out[:, g] = used > cap
+            for m in store.members:
+                used = used + w.get(m, np.zeros(len(factors)))
+            g = next((k for k, c in enumerate(data) if store.members[0][0] in (r for r, _ in c.members)), None) \
+                if store.metadata else data.index(store)
+            if g is None:
+                out = np.concatenate([out, np.zeros((len(factors), 1), dtype=bool)], axis=1)
+                g = out.shape[1] - 1
+            out[:, g] |= used > store.words
         return out
 
     def glb_over(self, factors: np.ndarray, lay: np.ndarray) -> np.ndarray:

@@ -41,7 +41,7 @@ from accelsim.hierarchy import Hierarchy
 from accelsim.loopnest import LevelMap, LoopNest, problems_of
 from accelsim.names import FIT_SOURCE, X, Y
 from accelsim.problem import Problem
-from accelsim.sparse.model import Overflow, capacity_problems, compressed_tiles
+from accelsim.sparse.model import Overflow, capacity_problems, capacity_used, compressed_tiles
 
 MAX_MOVES = 4096     # a guard only: every move sends a factor outwards, so the loop ends far sooner
 
@@ -92,8 +92,8 @@ def _move(problem: Problem, nest: LoopNest, level: int, j: int, dim: str, f: int
 
 
 def _used(problem, hierarchy, nest, spec, models, o: Overflow) -> float:
-    tiles = compressed_tiles(problem, hierarchy, nest, spec, models)
-    return sum(tiles.get((o.level, r), 0.0) for r in o.roles)
+    """The words ``nest``'s tiles take in the store ``o`` overflowed (``capacity_used``)."""
+    return next(used for c, used, _ in capacity_used(problem, hierarchy, nest, spec, models) if c == o.check)
 
 
 def fit_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec, models: dict, what: str,

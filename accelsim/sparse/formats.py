@@ -40,6 +40,8 @@ from accelsim.sparse.density import Model
 U, UOP, B, RLE, CP = "U", "UOP", "B", "RLE", "CP"
 RANK_KINDS: tuple[str, ...] = (U, UOP, B, RLE, CP)
 _NEEDS_BITS = (UOP, RLE, CP)
+ALL_WORDS, DATA_WORDS, META_WORDS = "data+metadata", "data", "metadata"   # the parts of a tile's words a capacity holds
+PARTS: tuple[str, ...] = (ALL_WORDS, DATA_WORDS, META_WORDS)
 ALIASES = {"uncompressed": [U], "bitmask": [B], "csr": [UOP, CP], "csc": [UOP, CP], "coo": [CP], "rle": [RLE],
            "cp": [CP]}
 
@@ -96,6 +98,22 @@ class Format:
             return math.prod(extents) * (d + m)
         payload, bits = self.per_tile(extents, model, size, word_bits)
         return payload + bits / word_bits
+
+    def part_per_word(self, part: str, model: Model, size: int, word_bits: int) -> float:
+        """:meth:`per_word`'s data + metadata (``ALL_WORDS``), data (``DATA_WORDS``) or metadata
+        (``META_WORDS``) words per dense word, for a :attr:`tile_free` format."""
+        d, m = self.per_word([1], model, size, word_bits)
+        return d + m if part == ALL_WORDS else d if part == DATA_WORDS else m
+
+    def part_words(self, part: str, extents: list[int], model: Model, size: int, word_bits: int) -> float:
+        """The words of a tile's ``part``: ``ALL_WORDS`` (:meth:`words`), ``DATA_WORDS`` (payload) or ``META_WORDS``
+        (metadata bits over ``word_bits``), the tile times the per-word value when :attr:`tile_free`."""
+        if part == ALL_WORDS:
+            return self.words(extents, model, size, word_bits)
+        if self.tile_free:
+            return math.prod(extents) * self.part_per_word(part, model, size, word_bits)
+        payload, bits = self.per_tile(extents, model, size, word_bits)
+        return payload if part == DATA_WORDS else bits / word_bits
 
     def per_tile(self, extents: list[int], model: Model, size: int, word_bits: int) -> tuple[float, float]:
         """(payload words, metadata bits) of one tile with these axis extents, expected under ``model``
@@ -200,5 +218,6 @@ def parse_format(value: Any, source: str, key: str) -> Format:
     return Format(tuple(ranks), packing, adaptive)
 
 
-__all__ = ["ALIASES", "B", "CP", "Format", "RANK_KINDS", "RLE", "Rank", "U", "UNCOMPRESSED", "UOP", "parse_format",
+__all__ = ["ALIASES", "ALL_WORDS", "B", "CP", "DATA_WORDS", "Format", "META_WORDS", "PARTS", "RANK_KINDS", "RLE", "Rank", "U",
+           "UNCOMPRESSED", "UOP", "parse_format",
            "rle_extra_entries"]

@@ -81,7 +81,7 @@ from accelsim.names import (
 from accelsim.problem import Problem
 from accelsim.sparse.density import DENSE, Actual, Model, Structured, binomial_pmf, expected_max
 from accelsim.sparse.exact import exact_for, exact_words
-from accelsim.sparse.formats import Format
+from accelsim.sparse.formats import ALL_WORDS, DATA_WORDS, META_WORDS, Format
 from accelsim.sparse.gating import dead_words
 from accelsim.sparse.masks import effective_macs
 from accelsim.sparse.spec import GATE, META_READ, WORST, SparseSpec
@@ -484,35 +484,82 @@ def compressed_tiles(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spe
 
 
 @dataclass(frozen=True)
+class CapacityCheck:
+    """One store of one level: the words of ``members`` ((role, part): ``ALL_WORDS``, ``DATA_WORDS`` or
+    ``META_WORDS``, accelsim.sparse.formats) it holds against its ``words``. ``metadata``: a role's own
+    metadata store (the spec's ``metadata_capacity``), else a capacity group of the level."""
+
+    level: str
+    members: tuple[tuple[str, str], ...]
+    words: int
+    metadata: bool = False
+
+
+def capacity_checks(hierarchy: Hierarchy, spec: SparseSpec) -> tuple[CapacityCheck, ...]:
+    """Every store the compressed tiles must fit, outermost level first: each capacity group of the
+    level (a role with its own metadata store there counts its data words, every other role its data +
+    metadata words), then each metadata store the spec gives at the level (its role's metadata words)."""
+    out = []
+    for lv in hierarchy.levels:
+        for roles, words in lv.capacity:
+            out.append(CapacityCheck(lv.name, tuple((r, ALL_WORDS if spec.metadata_words(lv.name, r) is None else DATA_WORDS)
+                                                    for r in roles), words))
+        for (level, r), words in spec.metadata_capacity:
+            if level == lv.name:
+                out.append(CapacityCheck(lv.name, ((r, META_WORDS),), words, True))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class Overflow:
-    """One capacity group of one level that the compressed tiles overflow: ``used`` words (payload +
-    metadata, the spec's ``size``: expected or worst) of ``roles`` against ``words`` available."""
+    """One store of one level that the compressed tiles overflow: ``used`` words (the spec's ``size``:
+    expected or worst) of ``roles`` against ``words`` available; ``check`` says which words (payload +
+    metadata, payload alone, or a metadata store's metadata)."""
 
     level: str
     roles: tuple[str, ...]
     used: float
     words: int
     size: str
+    check: CapacityCheck | None = None
 
     @property
     def message(self) -> str:
+        if self.check is not None and self.check.metadata:
+            return (f"{self.level}: {'+'.join(self.roles)} metadata takes {self.used:,.1f} words "
+                    f"({self.size} compressed size) > metadata capacity {self.words:,}")
         return (f"{self.level}: {'+'.join(self.roles)} tiles take {self.used:,.1f} words "
                 f"({self.size} compressed size) > capacity {self.words:,}")
 
 
+def capacity_used(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec: SparseSpec,
+                  models: dict[str, Model]) -> list[tuple[CapacityCheck, float, tuple[str, ...]]]:
+    """Per :func:`capacity_checks` store: the words its members' tiles take (``Format.part_words`` per
+    ``spec.capacity``, as :func:`compressed_tiles`) and the roles the nest keeps there."""
+    flat = flatten(problem, nest)
+    index = {lm.level: i for i, lm in enumerate(nest.levels)}
+    out = []
+    for c in capacity_checks(hierarchy, spec):
+        i = index[c.level]
+        lm = nest.levels[i]
+        used, kept = 0.0, []
+        for r, part in c.members:
+            if i == 0 or r not in lm.keeps:
+                continue
+            ext = tile_extents(problem, flat, flat.cut_of(i, r), r)
+            model = DENSE if spec.capacity == WORST else models.get(r, DENSE)
+            used += spec.format(c.level, r).part_words(part, ext, model, problem.elements(r), hierarchy.word_bits)
+            kept.append(r)
+        out.append((c, used, tuple(kept)))
+    return out
+
+
 def capacity_problems(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec: SparseSpec,
                       models: dict[str, Model]) -> list[Overflow]:
-    """Every capacity group the compressed tiles overflow (:func:`compressed_tiles`), outermost level
-    first; ``roles`` are the group's roles the nest keeps there."""
-    tiles = compressed_tiles(problem, hierarchy, nest, spec, models)
-    out = []
-    for lv in hierarchy.levels:
-        for roles, words in lv.capacity:
-            used = sum(tiles.get((lv.name, r), 0.0) for r in roles)
-            if used > words:
-                kept = tuple(r for r in roles if (lv.name, r) in tiles)
-                out.append(Overflow(lv.name, kept, used, words, spec.capacity))
-    return out
+    """Every store the compressed tiles overflow (:func:`capacity_used`), outermost level first;
+    ``roles`` are the store's roles the nest keeps there."""
+    return [Overflow(c.level, kept, used, c.words, spec.capacity, c)
+            for c, used, kept in capacity_used(problem, hierarchy, nest, spec, models) if used > c.words]
 
 
 def lockstep_run(flat: Flat) -> int:
@@ -534,6 +581,7 @@ def imbalance_t(t: int, units: int, p: float) -> float:
     return expected_max(binomial_pmf(t, p), units) / t
 
 
-__all__ = ["OPERAND_ROLES", "Overflow", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions", "capacity_problems",
+__all__ = ["CapacityCheck", "OPERAND_ROLES", "Overflow", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions",
+           "capacity_checks", "capacity_problems", "capacity_used",
            "compressed_tiles", "imbalance", "imbalance_t", "kept_fraction", "lockstep_run", "mac_q", "mac_steps",
            "MacSteps", "plan", "priced_actions", "served_extents", "served_from", "step_q", "tile_extents"]

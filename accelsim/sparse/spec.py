@@ -10,6 +10,9 @@ YAML (``configs/sparse/*.yaml``, or any file; ``accelsim run --sparse NAME|FILE`
       - {level: mac, on_zero: [ifmap]}                    # MACs where the ifmap is zero
     skip: []                              # accesses / MACs that do not happen (save cycles too)
     capacity: expected                    # compressed tile size for capacity checks: expected | worst
+    metadata_capacity:                    # optional, level -> role -> words: that tensor's metadata has
+      rf: {weight: 128}                   # its own store there (data words then fill the level's capacity
+                                          # alone); absent: data + metadata share the level's capacity
     skipped_metadata: skip                # skip: a skipped access's metadata is not read either;
                                           # read: it still is (Sparseloop's accounting: skipping reads
                                           # the coordinates it intersects, then not the data)
@@ -65,6 +68,12 @@ class SparseSpec:
     capacity: str = EXPECTED
     source: str = "<memory>"
     skipped_metadata: str = META_SKIP
+    metadata_capacity: tuple[tuple[tuple[str, str], int], ...] = ()   # ((level, role), words)
+
+    def metadata_words(self, level: str, role: str) -> int | None:
+        """The words of ``role``'s own metadata store at ``level`` (``metadata_capacity``), None when its
+        metadata shares the level's data capacity."""
+        return dict(self.metadata_capacity).get((level, role))
 
     def format(self, level: str, role: str) -> Format:
         for (lv, r), f in self.formats:
@@ -77,6 +86,7 @@ class SparseSpec:
         parts += [f.text() for f in self.features]
         if self.skipped_metadata == META_READ:
             parts.append("skipped accesses still read their metadata")
+        parts += [f"{lv}.{r} metadata store {w} words" for (lv, r), w in self.metadata_capacity]
         return f"{self.name}: " + ("; ".join(parts) if parts else "no sparse features")
 
 
@@ -115,8 +125,23 @@ def spec_from_dict(data: Any, source: str) -> SparseSpec:
                                       "give it in the arch's energy section, e.g. energy: {pj: {rf: {gated_read: 0.1}}}")
     capacity = f.str("capacity", EXPECTED, choices=[EXPECTED, WORST])
     skipped_metadata = f.str("skipped_metadata", META_SKIP, choices=[META_SKIP, META_READ])
+    meta_caps = []
+    caps = f.raw("metadata_capacity", {})
+    allowed = "allowed: level -> tensor role -> words of its metadata store (a positive integer)"
+    if not isinstance(caps, dict):
+        raise f.error("metadata_capacity", f"expected level -> role -> words, got {caps!r}; {allowed}")
+    for level, per in caps.items():
+        if not isinstance(per, dict):
+            raise f.error(f"metadata_capacity.{level}", f"expected role -> words, got {per!r}; {allowed}")
+        for role, words in per.items():
+            key = f"metadata_capacity.{level}.{role}"
+            if role not in ROLES:
+                raise f.error(key, f"unknown tensor role {role!r}; allowed: {', '.join(ROLES)}")
+            if not isinstance(words, int) or isinstance(words, bool) or words < 1:
+                raise f.error(key, f"expected a positive integer of words, got {words!r}; {allowed}")
+            meta_caps.append(((str(level), role), words))
     f.done()
-    return SparseSpec(name, tuple(formats), tuple(features), capacity, source, skipped_metadata)
+    return SparseSpec(name, tuple(formats), tuple(features), capacity, source, skipped_metadata, tuple(meta_caps))
 
 
 def load_spec(name_or_path: str) -> SparseSpec:
@@ -136,13 +161,15 @@ def load_spec(name_or_path: str) -> SparseSpec:
 
 def check(spec: SparseSpec, level_keeps: dict[str, tuple[str, ...]], compute: str) -> None:
     """Every level named exists and keeps the tensor named there (``level_keeps``: level -> roles)."""
-    for (level, role), _ in spec.formats:
-        if level not in level_keeps:
-            raise ConfigError(f"unknown level {level!r}; levels: {', '.join(level_keeps)}", source=spec.source,
-                              key=f"formats.{level}")
-        if role not in level_keeps[level]:
-            raise ConfigError(f"level {level!r} does not keep {role!r} (it keeps {', '.join(level_keeps[level])}): "
-                              f"no format there", source=spec.source, key=f"formats.{level}.{role}")
+    for section, what, pairs in (("formats", "no format there", spec.formats),
+                                 ("metadata_capacity", "no metadata store there", spec.metadata_capacity)):
+        for (level, role), _ in pairs:
+            if level not in level_keeps:
+                raise ConfigError(f"unknown level {level!r}; levels: {', '.join(level_keeps)}", source=spec.source,
+                                  key=f"{section}.{level}")
+            if role not in level_keeps[level]:
+                raise ConfigError(f"level {level!r} does not keep {role!r} (it keeps {', '.join(level_keeps[level])}): "
+                                  f"{what}", source=spec.source, key=f"{section}.{level}.{role}")
     for i, ft in enumerate(spec.features):
         key = f"{ft.kind}[{i}]"
         if ft.level == compute:

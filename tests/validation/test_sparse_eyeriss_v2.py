@@ -13,8 +13,10 @@ The runs (``accelsim run eyeriss_v2_flat -w mobilenet_v1_05_128_sparse --sparse 
 ``accelsim run eyeriss_v1 -w mobilenet_v1_05_128_sparse --sparse eyeriss_v1``), named mappings whose
 tiles fit the scratchpads by compressed size (``accelsim.mapper.sparse_fit``: on the v2, 15 of the 28
 layers keep 6-9 channels per PE instead of the dense rule's 12: CSC's offsets and coordinates make a
-12-channel ifmap tile 14.4-20.7 words in a 12-word scratchpad), the simulator on, both priced by the
-repo's 65 nm table (``accelergy_65nm``, per 16-bit word):
+12-channel ifmap tile 14.4-20.7 words in a 12-word scratchpad; the weights' CSC metadata has its own
+128-word store, reference/sparsity.md's "192 data entries plus 128 metadata entries", which moves no
+mapping: every cut is ifmap-bound, and the ifmap store's metadata size is not given, so it shares the 12
+words), the simulator on, both priced by the repo's 65 nm table (``accelergy_65nm``, per 16-bit word):
 
 - time per inference: the on-chip processing cycles (the cycles the array waited for DRAM removed, as
   test_eyeriss_v2.py: both configs assume a 0.72 GB/s link that would hide the chips) of the
@@ -129,6 +131,21 @@ def test_the_clustered_v2_runs_mappings_that_fit_compressed():
         cut += lr.nest != named
         assert [(lm.x, lm.y) for lm in lr.nest.levels] == [(lm.x, lm.y) for lm in named.levels]
     assert cut == 9
+
+
+def test_the_weight_metadata_store_moves_no_mapping_of_the_flat_v2():
+    """With the preset's 128-word weight metadata store and without it (weight data + metadata sharing
+    the 192 weight words), the 28 fitted mappings are the same and 15 were cut: each cut is set by the
+    ifmap scratchpad, whose cut shrinks the weight tile too (conv8_pw's named weight tile, 223.19 shared
+    words > 192, is 132 data + 91.19 metadata words apart: tests/test_sparse_fit.py)."""
+    from accelsim.mapper.sparse_fit import FIT_SOURCE
+
+    w = load_workload("mobilenet_v1_05_128_sparse", 1)
+    arch, spec = load_arch("eyeriss_v2_flat"), load_spec("eyeriss_v2")
+    assert spec.metadata_words("rf", "weight") == 128 and spec.metadata_words("rf", "ifmap") is None
+    apart, shared = (pipeline.run(arch, w, sparsity=Sparsity(s)) for s in (spec, replace(spec, metadata_capacity=())))
+    assert [lr.result.mapping for lr in apart.layers] == [lr.result.mapping for lr in shared.layers]
+    assert sum(lr.mapping_source == FIT_SOURCE for lr in apart.layers) == 15
 
 
 def test_v2_skipping_is_faster_than_dense_and_v2_ahead_of_v1():
