@@ -125,3 +125,36 @@ def test_search_results_equal_the_retired_fixed_kernels(case):
     m = r.mapping
     got = hashlib.sha1(repr((m.factors, m.orders, m.glb_keep, m.rf_keep, m.reg_keep, m.glb_pass)).encode()).hexdigest()
     assert (r.score.energy_pj, r.score.cycles, got[:12]) == (energy, cycles, digest)
+
+
+def test_fixed_shape_tile_sizes_equal_the_general_ones():
+    """The fixed-shape tile sizes (accelsim.tiles.tile_extents, which batch._tile_need twins above) equal the
+    general definition (accelsim.loopnest.tile_words) on the same mapping written as a nest over the arch's
+    level list (loopnest.from_fixed): the GLB tile (GLB, array and RF loops) at the GLB level's cut and the RF
+    tile at the RF level's cut, on random factor sets of strided, dilated and padded layers."""
+    from accelsim.arch import load_arch
+    from accelsim.hierarchy import from_arch
+    from accelsim.loopnest import flatten, from_fixed, tile_words
+    from accelsim.mapping import GLB, RF, Mapping
+    from accelsim.problem import from_layer
+    from accelsim.tiles import tile_extents
+
+    h = from_arch(load_arch("eyeriss_v1"))
+    rng = np.random.default_rng(5)
+    order = tuple(range(8))
+    for layer in LAYERS + [conv("s3", C=4, K=6, H=17, W=13, R=5, S=2, stride=3, pad=1)]:
+        problem = from_layer(layer)
+        for _ in range(100):
+            f = np.ones((5, 8), dtype=np.int64)
+            for d, D in enumerate(layer.dims):
+                span = 1
+                for level in (4, 3, 2, 1):
+                    f[level, d] = rng.integers(1, -(-D // span) + 1)
+                    span *= int(f[level, d])
+                f[0, d] = -(-D // span)
+            m = Mapping(tuple(tuple(int(x) for x in row) for row in f), (order,) * 3, (True,) * 3, (True,) * 3)
+            flat = flatten(problem, from_fixed(m, h))
+            for first, level in ((GLB, h.index("glb")), (RF, h.index("rf"))):
+                want = tile_extents(layer, m, tuple(range(first, 5)))
+                got = tile_words(problem, flat, flat.cut(level))
+                assert got == want, (layer.name, first, f.tolist())
