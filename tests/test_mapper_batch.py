@@ -67,20 +67,15 @@ def test_array_tile_footprint_equals_plain_model():
         assert _touched(a, b, s, d) == touched(a, b, s, d), (a, b, s, d)
 
 
-def test_array_tile_sizes_equal_the_one_definition():
-    """batch._tile_need (the numba twin the batch mapper checks capacity with) equals
-    accelsim.tiles.tile_extents for the GLB tile (GLB..RF loops) and the RF tile (RF loops), on
-    random factor sets of strided, dilated and padded layers."""
-    from accelsim.cost.encode import encode_layer
-    from accelsim.mapper.batch import _tile_need
-    from accelsim.mapping import GLB, RF, Mapping
-    from accelsim.tiles import tile_extents
+def _random_factor_sets(seed: int, n: int):
+    """(layer, factors (5, 8), Mapping) for n random factor sets per layer (strided, dilated and padded
+    layers included): each level's factor at most what covers the dim given the levels inside it."""
+    from accelsim.mapping import Mapping
 
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     order = tuple(range(8))
     for layer in LAYERS + [conv("s3", C=4, K=6, H=17, W=13, R=5, S=2, stride=3, pad=1)]:
-        lay = encode_layer(layer)
-        for _ in range(200):
+        for _ in range(n):
             f = np.ones((5, 8), dtype=np.int64)
             for d, D in enumerate(layer.dims):
                 span = 1
@@ -88,10 +83,24 @@ def test_array_tile_sizes_equal_the_one_definition():
                     f[level, d] = rng.integers(1, -(-D // span) + 1)
                     span *= int(f[level, d])
                 f[0, d] = -(-D // span)
-            m = Mapping(tuple(tuple(int(x) for x in row) for row in f), (order,) * 3, (True,) * 3, (True,) * 3)
-            for first in (GLB, RF):
-                want = tile_extents(layer, m, tuple(range(first, 5)))
-                assert tuple(_tile_need(lay, f, first)) == (want["ifmap"], want["weight"], want["psum"])
+            yield layer, f, Mapping(tuple(tuple(int(x) for x in row) for row in f), (order,) * 3, (True,) * 3,
+                                    (True,) * 3)
+
+
+def test_array_tile_sizes_equal_the_one_definition():
+    """batch._tile_need (the numba twin the batch mapper checks capacity with) equals
+    accelsim.tiles.tile_extents for the GLB tile (GLB..RF loops) and the RF tile (RF loops), on
+    random factor sets of strided, dilated and padded layers."""
+    from accelsim.cost.encode import encode_layer
+    from accelsim.mapper.batch import _tile_need
+    from accelsim.mapping import GLB, RF
+    from accelsim.tiles import tile_extents
+
+    for layer, f, m in _random_factor_sets(3, 200):
+        lay = encode_layer(layer)
+        for first in (GLB, RF):
+            want = tile_extents(layer, m, tuple(range(first, 5)))
+            assert tuple(_tile_need(lay, f, first)) == (want["ifmap"], want["weight"], want["psum"])
 
 
 # Search results of the fixed-shape mapper as the retired fixed-shape numba kernel found them (the
@@ -132,29 +141,16 @@ def test_fixed_shape_tile_sizes_equal_the_general_ones():
     general definition (accelsim.loopnest.tile_words) on the same mapping written as a nest over the arch's
     level list (loopnest.from_fixed): the GLB tile (GLB, array and RF loops) at the GLB level's cut and the RF
     tile at the RF level's cut, on random factor sets of strided, dilated and padded layers."""
-    from accelsim.arch import load_arch
     from accelsim.hierarchy import from_arch
     from accelsim.loopnest import flatten, from_fixed, tile_words
-    from accelsim.mapping import GLB, RF, Mapping
+    from accelsim.mapping import GLB, RF
     from accelsim.problem import from_layer
     from accelsim.tiles import tile_extents
 
     h = from_arch(load_arch("eyeriss_v1"))
-    rng = np.random.default_rng(5)
-    order = tuple(range(8))
-    for layer in LAYERS + [conv("s3", C=4, K=6, H=17, W=13, R=5, S=2, stride=3, pad=1)]:
+    for layer, f, m in _random_factor_sets(5, 100):
         problem = from_layer(layer)
-        for _ in range(100):
-            f = np.ones((5, 8), dtype=np.int64)
-            for d, D in enumerate(layer.dims):
-                span = 1
-                for level in (4, 3, 2, 1):
-                    f[level, d] = rng.integers(1, -(-D // span) + 1)
-                    span *= int(f[level, d])
-                f[0, d] = -(-D // span)
-            m = Mapping(tuple(tuple(int(x) for x in row) for row in f), (order,) * 3, (True,) * 3, (True,) * 3)
-            flat = flatten(problem, from_fixed(m, h))
-            for first, level in ((GLB, h.index("glb")), (RF, h.index("rf"))):
-                want = tile_extents(layer, m, tuple(range(first, 5)))
-                got = tile_words(problem, flat, flat.cut(level))
-                assert got == want, (layer.name, first, f.tolist())
+        flat = flatten(problem, from_fixed(m, h))
+        for first, level in ((GLB, h.index("glb")), (RF, h.index("rf"))):
+            want = tile_extents(layer, m, tuple(range(first, 5)))
+            assert tile_words(problem, flat, flat.cut(level)) == want, (layer.name, first, f.tolist())
