@@ -96,6 +96,8 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
         if flow.view is not None:          # the layer as the dataflow's array computes it (SCALE-Sim: im2col)
             layer = flow.view(layer)
         found, source = None, "named"
+        # role -> density model of this layer (actual masks resolved once per layer)
+        layer_models = sparsity.models(workload, given.name) if sparsity is not None and layer.kind.has_macs else None
         if not layer.kind.has_macs:
             result = evaluate(layer, arch, None)  # type: ignore[arg-type]
         elif mappings and layer.name in mappings:
@@ -103,11 +105,12 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
             if sparsity is not None:       # a hand-written mapping must fit by compressed size as given
                 from accelsim.mapper.sparse_fit import check_fixed
 
-                check_fixed(layer, arch, mappings[layer.name], sparsity.spec, sparsity.models(workload, given.name),
+                assert layer_models is not None
+                check_fixed(layer, arch, mappings[layer.name], sparsity.spec, layer_models,
                             f"mapping for layer {layer.name!r}")
         elif search_spec is not None:
             source = "searched"
-            models = sparsity.models(workload, given.name) if sparsity is not None and not refine else None
+            models = layer_models if not refine else None
             key = (replace(layer, name=""), tuple(models.items()) if models is not None else None)
             if key in searched:
                 same = searched[key]
@@ -124,7 +127,7 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
             result = found.result
         else:
             shape: tuple = (replace(layer, name=""),)
-            models = sparsity.models(workload, given.name) if sparsity is not None else None
+            models = layer_models
             if models is not None:
                 shape += tuple(models.items())
             if shape not in named:
@@ -150,8 +153,9 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
             if sparsity is not None:       # only those that fit by compressed size (mapper.sparse_fit)
                 from accelsim.mapper.sparse_fit import fitting, fixed_overflows
 
-                candidates = fitting(candidates, fixed_overflows(layer, arch, sparsity.spec, sparsity.models(
-                    workload, given.name)), sparsity.spec, f"layer {layer.name!r}: no mapping --refine simulates")
+                assert layer_models is not None
+                candidates = fitting(candidates, fixed_overflows(layer, arch, sparsity.spec, layer_models),
+                                     sparsity.spec, f"layer {layer.name!r}: no mapping --refine simulates")
             refined = by_simulation(layer, arch, candidates, search_spec.objective)
             result, sim = refined.result, refined.sim
         elif simulate and result.mapping is not None:
@@ -166,7 +170,8 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
         if sparsity is not None and result.mapping is not None:
             from accelsim.sparse.layer import sparse_layer
 
-            sparse = sparse_layer(layer, arch, result.mapping, sparsity.spec, sparsity.models(workload, given.name))
+            assert layer_models is not None           # a layer with a mapping has MACs
+            sparse = sparse_layer(layer, arch, result.mapping, sparsity.spec, layer_models)
         sparse_sim = None
         if sparse is not None and sim is not None and result.mapping is not None:   # the same schedule, sparse counts
             from accelsim.sim import simulate_layer

@@ -194,9 +194,9 @@ def _compressed_cause(layer: Layer, arch, dataflow, lay, proposals, sparse: tupl
     from accelsim.sparse.model import capacity_problems
 
     dense, _ = BatchSpace(layer, arch, dataflow, lay).legal(np.random.default_rng(0), proposals)
-    h = from_arch(arch)
+    h, problem = from_arch(arch), from_layer(layer)
     for i in range(len(dense)):
-        over = capacity_problems(from_layer(layer), h, from_fixed(decode(dense, i), h), *sparse)
+        over = capacity_problems(problem, h, from_fixed(decode(dense, i), h), *sparse)
         if over:
             spec = sparse[0]
             raise CompressedCapacityError(f"{what}: the compressed capacity ({spec.capacity} size) rejected the "
