@@ -74,7 +74,8 @@ def _named_or_none(flow, layer, arch) -> Mapping | None:
 
 def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: SearchSpec | None = None,
         mappings: dict[str, Mapping] | None = None, simulate: bool = False, refine: bool = False,
-        on_layer: Callable[[str], None] | None = None, sparsity: Sparsity | None = None) -> Run:
+        on_layer: Callable[[str], None] | None = None, sparsity: Sparsity | None = None,
+        mapping_file: str | None = None) -> Run:
     """Map, cost and (optionally) simulate every layer. ``mappings`` overrides per layer name;
     ``refine`` (with a search and the simulator) keeps the search's shortlist mapping with the best
     objective on simulated cycles (accelsim.refine). ``sparsity``: each MAC layer also gets its sparse
@@ -83,7 +84,8 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
     with a search (and no ``refine``), the search
     is sparse (accelsim.mapper.sparse_rank.search_sparse: compressed capacity, sparse costs); simulated,
     it is also simulated on the sparse view's counts (``sparse.layer.bandwidth_counts``: compressed
-    data + metadata + gated words per level, the sparse ideal cycles with skipping and load imbalance)."""
+    data + metadata + gated words per level, the sparse ideal cycles with skipping and load imbalance).
+    ``mapping_file``: the file ``mappings`` came from (named in their errors)."""
     from dataflows import registry
 
     flow = registry.get(dataflow or arch.dataflow)
@@ -107,7 +109,7 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
 
                 assert layer_models is not None
                 check_fixed(layer, arch, mappings[layer.name], sparsity.spec, layer_models,
-                            f"mapping for layer {layer.name!r}")
+                            f"{mapping_file}: {layer.name}" if mapping_file else f"mapping for layer {layer.name!r}")
         elif search_spec is not None:
             source = "searched"
             models = layer_models if not refine else None

@@ -194,7 +194,8 @@ def search_layer(item: ProblemLayer, hierarchy: Hierarchy, flow, spec, table: En
 def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str | None = None, *,
                   arch=None, nests: dict[str, LoopNest] | None = None, search_spec=None,
                   simulate: bool = False, refine: bool = False,
-                  on_layer: Callable[[str], None] | None = None, sparsity=None) -> HierarchyRun:
+                  on_layer: Callable[[str], None] | None = None, sparsity=None,
+                  mapping_file: str | None = None) -> HierarchyRun:
     """Map, count, cost, bound and (``simulate``) simulate every layer (module docstring). ``arch``:
     the fixed-shape arch ``hierarchy`` was converted from; ``nests``: hand-written nests by layer
     name; ``search_spec``: search each layer (:func:`search_layer`) instead of taking the
@@ -206,7 +207,8 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
     with a search (and no ``refine``), the search itself is sparse (``mapper.nest_search.search_nest``
     with ``sparse``: compressed capacity, sparse costs), or, where the batch scorer does not cover the
     densities (``mapper.sparse_batch.unsupported``: actual masks), the search's shortlist and the
-    named nest are re-ranked by the sparse objective (``mapper.sparse_rank.rerank_nests``)."""
+    named nest are re-ranked by the sparse objective (``mapper.sparse_rank.rerank_nests``).
+    ``mapping_file``: the file ``nests`` came from (named in their errors)."""
     if refine and not (search_spec is not None and simulate):
         raise ConfigError("--refine re-ranks a search by simulation: it needs --search and the simulator "
                           "(not --no-sim)")
@@ -227,12 +229,13 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
         else:
             if nests and item.name in nests:
                 nest, source = nests[item.name], "hand-written"
-                check(item.problem, hierarchy, nest, source=f"mapping for layer {item.name!r}")
+                where = f"{mapping_file}: {item.name}" if mapping_file else f"mapping for layer {item.name!r}"
+                check(item.problem, hierarchy, nest, source=where)
                 if sparsity is not None:       # it must fit by compressed size as given
                     from accelsim.mapper.sparse_fit import check_given
 
                     check_given(item.problem, hierarchy, nest, sparsity.spec, sparsity.models(workload, item.name),
-                                f"mapping for layer {item.name!r}")
+                                where)
             elif search_spec is not None:
                 key: tuple = (item.problem.dims, item.problem.tensors)     # same shape: searched once per run
                 sparse_search = None

@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import io
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+import yaml
 
 from accelsim import pipeline
 from accelsim.arch import load_arch
@@ -23,10 +25,10 @@ from accelsim.cli import main
 from accelsim.errors import CompressedCapacityError
 from accelsim.hierarchy import from_arch, hierarchy_from_dict, load_architecture
 from accelsim.legality import problems_of
-from accelsim.loopnest import from_fixed
+from accelsim.loopnest import LevelMap, LoopNest, from_fixed
 from accelsim.mapper.nest_search import search_nest
 from accelsim.mapper.search import SearchSpec
-from accelsim.mapper.sparse_fit import fixed_overflows
+from accelsim.mapper.sparse_fit import fit_nest, fixed_overflows, smallest
 from accelsim.pipeline_hierarchy import named_nest, run_hierarchy
 from accelsim.problem import from_layer
 from accelsim.refine import by_simulation, candidate_pool
@@ -103,37 +105,70 @@ def test_named_nest_on_the_clustered_v2_hierarchy_is_cut_too(mobilenet):
     assert compressed_tiles(pw.layers[0].problem, h, nest, spec, {})[("spad", "ifmap")] == csc_channels(6)
 
 
+def _cli(args: list[str]) -> tuple[int, str, str]:
+    out, errs = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(errs):
+        code = main(args)
+    return code, out.getvalue(), errs.getvalue()
+
+
+def conv1_row(p: float) -> float:
+    """Words of CONV1's 1 x 1 x 11 ifmap window in the preset's CSC at nonzero share p (module docstring)."""
+    return 11 * p + (2 * 7 + 4 * 11 * p) / 16
+
+
+CONV1_P = round(0.9999 * 4 * 3 * 227 * 227) / (4 * 3 * 227 * 227)     # uniform: round(d * size) nonzeros
+CONV1_NO_TILE = ("no tile keeping ifmap at rf fits: the smallest, with S whole (no loop above rf may split it), "
+                 "takes 14.6 words > 12; give rf at least 15 words for ifmap, or a sparse spec without "
+                 "formats.rf.ifmap")
+
+
 def test_no_tile_of_the_dataflow_fits_is_one_typed_line(tmp_path):
     """AlexNet CONV1 (batch 4) on eyeriss_v1, rs: each PE keeps a whole 11-tap ifmap row of one channel
-    (S may not split), 14.62 words in CSC at the published density 0.9999 > 12: no RS tile fits."""
+    (S may not split above the RF: constraints.unsplit of dram, glb, rows and cols), 14.62 words in CSC
+    at the published density 0.9999 > 12: no tile fits, so the error says so and what would, not
+    --search. Both ways out it names are checked: 15 words fit, 14 do not; without the format it runs."""
     w = load_workload("alexnet_sparse", 4).select(["CONV1"])
     with pytest.raises(CompressedCapacityError) as err:
         pipeline.run(load_arch("eyeriss_v1"), w, sparsity=V2)
     o = err.value.overflow
-    size = 4 * 3 * 227 * 227
-    p = round(0.9999 * size) / size                   # uniform: round(d * size) nonzeros
     assert (o.level, o.roles, o.words, o.size) == ("rf", ("ifmap",), 12, "expected")
-    assert o.used == pytest.approx(11 * p + (2 * 7 + 4 * 11 * p) / 16, rel=1e-12)
-    out, errs = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(errs):
-        code = main(["run", "eyeriss_v1", "-w", "alexnet_sparse", "-b", "4", "--layers", "1", "--no-sim",
-                     "--sparse", "eyeriss_v2", "-q"])
-    line = errs.getvalue().strip()
-    assert code == 2 and "\n" not in line and out.getvalue() == ""
-    for part in ("eyeriss_v2.yaml", "layer 'CONV1'", "rf: ifmap tiles take 14.6 words (expected compressed size) "
-                 "> capacity 12", "--search"):
-        assert part in line
+    assert o.used == pytest.approx(conv1_row(CONV1_P), rel=1e-12)
+    h, arch = from_arch(load_arch("eyeriss_v1")), load_arch("eyeriss_v1")
+    named = from_fixed(registry.get("rs").named(w.layers[0], arch), h)
+    low = smallest(from_layer(w.layers[0]), h, named, V2.spec, V2.models(w, "CONV1"), o)
+    assert low.whole == ("S",) and low.used == pytest.approx(conv1_row(CONV1_P), rel=1e-12)
+    assert low.overflow is not None and low.overflow.used == low.used
+    args = ["run", "eyeriss_v1", "-w", "alexnet_sparse", "-b", "4", "--layers", "1", "--no-sim", "--sparse",
+            "eyeriss_v2", "-q"]
+    code, out, errs = _cli(args)
+    assert code == 2 and out == ""
+    assert errs == (f"accelsim: error: {V2.spec.source}: layer 'CONV1': the named mapping of dataflow 'rs' on "
+                    f"'eyeriss_v1' does not fit by compressed size, nor does any cut of it: rf: ifmap tiles take "
+                    f"14.6 words (expected compressed size) > capacity 12; {CONV1_NO_TILE}\n")
+    text = (Path(arch.source).read_text())
+    assert "ifmap_words: 12" in text
+    for words, ok in ((15, True), (14, False)):
+        path = tmp_path / f"ev1_{words}.yaml"
+        path.write_text(text.replace("ifmap_words: 12", f"ifmap_words: {words}"))
+        code, out, errs = _cli([*args[:1], str(path), *args[2:]])
+        assert (code, errs == "") == ((0, True) if ok else (2, False)), errs
+    spec = tmp_path / "v2_no_rf_ifmap.yaml"
+    spec.write_text(Path(V2.spec.source).read_text().replace("    ifmap: {ranks: [{UOP: 7}, {CP: 4}]}\n", ""))
+    code, out, errs = _cli([*args[:-2], str(spec), "-q"])
+    assert code == 0 and errs == "" and "CONV1" in out
 
 
 def test_the_search_names_compressed_capacity_as_the_cause():
     """The sparse search on the same layer finds nothing either; its error carries the overflow of a
-    candidate the dense rules keep (typed), not only 'no legal mapping'."""
-    w = load_workload("alexnet_sparse", 1).select(["CONV1"])
+    candidate the dense rules keep (typed), not only 'no legal mapping', and says no tile fits."""
+    w = load_workload("alexnet_sparse", 4).select(["CONV1"])
     with pytest.raises(CompressedCapacityError) as err:
         pipeline.run(load_arch("eyeriss_v1"), w, search_spec=SearchSpec("energy", 300, 0), sparsity=V2)
     o = err.value.overflow
     assert (o.level, o.roles, o.size) == ("rf", ("ifmap",), "expected") and o.used > o.words == 12
-    assert "no legal mapping found" in str(err.value)
+    assert str(err.value).startswith(f"{V2.spec.source}: no legal mapping found for layer 'CONV1'")
+    assert str(err.value).endswith(f"; {CONV1_NO_TILE}")
 
 
 def _one_word_buffer():
@@ -171,18 +206,59 @@ def test_the_nest_search_names_compressed_capacity_as_the_cause(monkeypatch):
     assert "no legal nest found" in str(err.value) and "compressed capacity (worst size)" in str(err.value)
 
 
-def test_a_hand_written_mapping_is_checked_not_refit(mobilenet):
+def test_a_hand_written_mapping_is_checked_not_refit(mobilenet, tmp_path):
+    """A hand-written mapping that overflows is an error naming the mapping file and the layer (the
+    spec in the message); where a smaller tile fits, the way out is smaller tiles."""
     arch = load_arch("eyeriss_v2_flat")
     w = mobilenet.select(["conv2_pw"])
     named = registry.get("rs_plus").named(w.layers[0], arch)
     with pytest.raises(CompressedCapacityError) as err:
         pipeline.run(arch, w, mappings={"conv2_pw": named}, sparsity=V2)
     assert err.value.overflow.used == csc_channels(12)
-    assert "mapping for layer 'conv2_pw'" in str(err.value)
+    assert str(err.value).startswith("mapping for layer 'conv2_pw': the hand-written mapping does not fit")
     h = from_arch(arch)
     pw = problem_workload(w)
     with pytest.raises(CompressedCapacityError):
         run_hierarchy(h, pw, arch=arch, nests={"conv2_pw": from_fixed(named, h)}, sparsity=V2)
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump({"conv2_pw": named.to_dict()}))
+    code, out, errs = _cli(["run", "eyeriss_v2_flat", "-w", "mobilenet_v1_05_128_sparse", "--layers", "conv2_pw",
+                            "--mapping", str(path), "--sparse", "eyeriss_v2", "--no-sim", "-q"])
+    o = err.value.overflow
+    low = smallest(from_layer(w.layers[0]), h, from_fixed(named, h), V2.spec, {}, o)
+    assert low.overflow is None and low.used < 12
+    assert code == 2 and out == ""
+    assert errs == (f"accelsim: error: {path}: conv2_pw: the hand-written mapping does not fit by compressed size "
+                    f"(sparse spec {V2.spec.source}): rf: ifmap tiles take 20.7 words (expected compressed size) > "
+                    f"capacity 12; give smaller tiles (the smallest takes {low.used:,.1f} words), or --search (capacity "
+                    f"by compressed size)\n")
+    w4 = load_workload("alexnet_sparse", 4).select(["CONV1"])
+    rs = registry.get("rs").named(w4.layers[0], load_arch("eyeriss_v1"))
+    path.write_text(yaml.safe_dump({"CONV1": rs.to_dict()}))
+    code, out, errs = _cli(["run", "eyeriss_v1", "-w", "alexnet_sparse", "-b", "4", "--layers", "1", "--mapping",
+                            str(path), "--sparse", "eyeriss_v2", "--no-sim", "-q"])
+    assert code == 2 and errs == (f"accelsim: error: {path}: CONV1: the hand-written mapping does not fit by "
+                                  f"compressed size (sparse spec {V2.spec.source}): rf: ifmap tiles take 14.6 words "
+                                  f"(expected compressed size) > capacity 12; {CONV1_NO_TILE}\n")
+
+
+def test_on_a_level_list_no_tile_says_the_search_may_bypass_the_level():
+    """A one-word ifmap buffer with a bitmask sized worst case: any ifmap tile there takes at least
+    1 + 1/16 words (one word and one bit), so no nest keeping it fits; the general mapper may bypass
+    the level, and the error says so."""
+    h = _one_word_buffer()
+    problem = from_layer(conv("c", C=2, K=2, H=3, R=1))
+    spec = spec_from_dict({"name": "b", "formats": {"buf": {"ifmap": "bitmask"}}, "capacity": "worst"}, "b.yaml")
+    nest = LoopNest((LevelMap("dram", (("K", 2), ("C", 2), ("P", 3), ("Q", 3)), keeps=("ifmap", "weight", "psum")),
+                     LevelMap("buf", keeps=("ifmap",))))
+    with pytest.raises(CompressedCapacityError) as err:
+        fit_nest(problem, h, nest, spec, {}, "layer 'c'")
+    assert str(err.value) == ("b.yaml: layer 'c' does not fit by compressed size, nor does any cut of it: buf: ifmap "
+                              "tiles take 1.1 words (worst compressed size) > capacity 1; no tile keeping ifmap at buf "
+                              "fits: the smallest takes 1.1 words > 1; give buf at least 2 words for ifmap, or a "
+                              "sparse spec without formats.buf.ifmap; or --search, which may bypass buf for ifmap")
+    low = smallest(problem, h, nest, spec, {}, err.value.overflow)
+    assert (low.used, low.whole) == (1 + 1 / 16, ())
 
 
 def test_runs_whose_tiles_fit_keep_the_dense_named_mapping():

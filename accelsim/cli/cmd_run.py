@@ -166,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = run_pipeline(arch, workload, args.dataflow, search_spec=spec, mappings=mappings,
                               simulate=simulate, refine=args.refine, on_layer=lambda name: bar.advance(note=name),
-                              sparsity=sparsity)
+                              sparsity=sparsity, mapping_file=args.mapping)
     finally:
         bar.close()
     doc = report.stats(result)
@@ -275,7 +275,8 @@ def run_hierarchy_cli(args: argparse.Namespace, hierarchy) -> int:
     try:
         result = run_hierarchy(hierarchy, workload, args.dataflow, nests=nests, search_spec=spec,
                                simulate=not args.no_sim and _sim_available(), refine=args.refine,
-                               on_layer=lambda name: bar.advance(note=name), sparsity=sparsity)
+                               on_layer=lambda name: bar.advance(note=name), sparsity=sparsity,
+                               mapping_file=args.mapping)
     finally:
         bar.close()
     doc = report_hierarchy.stats(result)

@@ -190,18 +190,22 @@ def _compressed_cause(layer: Layer, arch, dataflow, lay, proposals, sparse: tupl
     from accelsim.hierarchy import from_arch
     from accelsim.loopnest import from_fixed
     from accelsim.mapper.batch import BatchSpace
+    from accelsim.mapper.sparse_fit import way_out
     from accelsim.problem import from_layer
     from accelsim.sparse.model import capacity_problems
 
     dense, _ = BatchSpace(layer, arch, dataflow, lay).legal(np.random.default_rng(0), proposals)
     h, problem = from_arch(arch), from_layer(layer)
     for i in range(len(dense)):
-        over = capacity_problems(problem, h, from_fixed(decode(dense, i), h), *sparse)
+        nest = from_fixed(decode(dense, i), h)
+        over = capacity_problems(problem, h, nest, *sparse)
         if over:
             spec = sparse[0]
+            hint = way_out(problem, h, nest, spec, sparse[1], over[0], False,
+                           "a larger --search-budget may find one (the smallest tile takes {used} words)")
             raise CompressedCapacityError(f"{what}: the compressed capacity ({spec.capacity} size) rejected the "
-                                          f"candidates the dense rules keep, e.g. {over[0].message}", over[0],
-                                          source=spec.source)
+                                          f"candidates the dense rules keep, e.g. {over[0].message}; {hint}",
+                                          over[0], source=spec.source)
 
 
 def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple | None = None) -> SearchResult:

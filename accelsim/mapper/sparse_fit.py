@@ -18,11 +18,20 @@ no single loop makes it fit, the first legal halving (rounded up) that shrinks t
 Spatial factors (the dataflow's array mapping) and loop orders never change; tiles above the
 overflowing level keep their size (or grow by a partial tile's rounding) and tiles at or below it
 only shrink. When no candidate helps, :class:`accelsim.errors.CompressedCapacityError` names the
-level, the tensors, the compressed and the available words, and the way out (``--search``).
+level, the tensors, the compressed and the available words, and the way out (:func:`way_out`).
+
+:func:`smallest` answers whether any tile can fit the overflowed store: the nest with every loop at or
+below the level at factor 1 except the dims no loop above it may split (the hierarchy's ``unsplit``
+lists of every level above and of both axes of every fanout above: those stay whole in the tile), the
+same roles kept. Compressed size only grows with a tile's extents, so when that tile overflows, no
+mapping that keeps those roles there fits, and :func:`way_out` says so and what would (the words the
+level needs, or the spec without that format) instead of sending the user to ``--search``; where the
+searched space may bypass the level (the general mapper on a level list), it says that too.
 
 :func:`check_given` / :func:`check_fixed`: a hand-written mapping is never refit; an overflow is the
-error. :func:`fitting`: the candidates of a list that fit (``--refine``'s pool, the dense-shortlist
-re-ranks of ``mapper.sparse_rank``), the first overflow the error when none does.
+error, naming the mapping file and the layer (``where``). :func:`fitting`: the candidates of a list
+that fit (``--refine``'s pool, the dense-shortlist re-ranks of ``mapper.sparse_rank``), the first
+overflow the error when none does.
 
 A named mapping that was cut is labelled :data:`FIT_SOURCE` (``mapping_source`` in stats.json, the
 table's header and footer); one that fits as it is stays "named".
@@ -33,7 +42,9 @@ a returned nest passes ``capacity_problems`` and ``legal``; a nest that fits is 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from accelsim.errors import CompressedCapacityError
@@ -48,8 +59,6 @@ MAX_MOVES = 4096     # a guard only: every move sends a factor outwards, so the 
 
 def _with_factor(lm: LevelMap, dim: str, f: int) -> LevelMap:
     """``lm`` with temporal factor ``f`` of ``dim`` (in its place among the factors, else last)."""
-    from dataclasses import replace
-
     pairs = [(d, f if d == dim else x) for d, x in lm.factors]
     if all(d != dim for d, _ in pairs):
         pairs.append((dim, f))
@@ -97,10 +106,11 @@ def _used(problem, hierarchy, nest, spec, models, o: Overflow) -> float:
 
 
 def fit_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec, models: dict, what: str,
-             legal: Callable[[LoopNest], bool] | None = None) -> LoopNest:
+             legal: Callable[[LoopNest], bool] | None = None, may_bypass: bool = True) -> LoopNest:
     """``nest`` with its tiles cut until they fit by compressed size (module docstring); ``what``
     names the mapping in the error (e.g. "layer 'CONV1': the named mapping of dataflow 'rs'");
-    ``legal``: the dense rules (default ``loopnest.problems_of`` on ``hierarchy``)."""
+    ``legal``: the dense rules (default ``loopnest.problems_of`` on ``hierarchy``); ``may_bypass``:
+    whether a search of this run may bypass a level (:func:`way_out`)."""
     if legal is None:
         def legal(n: LoopNest) -> bool:
             return not problems_of(problem, hierarchy, n)
@@ -130,11 +140,71 @@ def fit_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec, model
                     break
         if nxt is None:
             raise CompressedCapacityError(
-                f"{what} does not fit by compressed size, nor does any smaller tile of it: {o.message}; "
-                f"search with --search (capacity by compressed size)", o, source=spec.source)
+                f"{what} does not fit by compressed size, nor does any cut of it: {o.message}; "
+                f"{way_out(problem, hierarchy, nest, spec, models, o, may_bypass)}", o, source=spec.source)
         nest = nxt
     raise CompressedCapacityError(f"{what}: could not fit the compressed capacity in {MAX_MOVES} moves", o,
                                   source=spec.source)
+
+
+@dataclass(frozen=True)
+class Smallest:
+    """The smallest tiles an overflowed store can hold (module docstring): ``used`` words of the
+    store at those tiles, ``overflow`` the store's overflow there (None: they fit), ``whole`` the dims
+    of its roles no loop above the level may split."""
+
+    used: float
+    overflow: Overflow | None
+    whole: tuple[str, ...]
+
+
+def smallest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec, models: dict, o: Overflow) -> Smallest:
+    """The store ``o`` overflowed at the smallest tiles the hierarchy's constraints allow, with the
+    roles ``nest`` keeps (module docstring)."""
+    k = hierarchy.level_names.index(o.level)
+
+    def pinned(d: str) -> bool:
+        return all(d in lv.unsplit and (lv.fanout is None or d in lv.fanout.unsplit_x and d in lv.fanout.unsplit_y)
+                   for lv in hierarchy.levels[:k])
+
+    whole = tuple(d for d in problem.dim_names if pinned(d))
+    last = len(nest.levels) - 1
+    levels = tuple(replace(lm, x=(), y=(), factors=tuple(
+        (d, problem.size(d)) for d in problem.dim_names
+        if (i == 0 and d not in whole) or (i == last and d in whole))) for i, lm in enumerate(nest.levels))
+    used = _used(problem, hierarchy, LoopNest(levels), spec, models, o)
+    over = replace(o, used=used) if used > o.words else None
+    rel = {d for r in o.roles for d in problem.relevant(r)}
+    return Smallest(used, over, tuple(d for d in whole if d in rel and problem.size(d) > 1))
+
+
+SEARCH = "search with --search (capacity by compressed size; the smallest tile takes {used} words)"
+SMALLER = "give smaller tiles (the smallest takes {used} words), or --search (capacity by compressed size)"
+
+
+def way_out(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec, models: dict, o: Overflow,
+            may_bypass: bool, smaller: str = SEARCH) -> str:
+    """What the user can do about overflow ``o`` of ``nest`` (module docstring): ``smaller`` when a
+    smaller tile fits (formatted with ``used``: its words); else that no tile keeping the roles there
+    fits, and what would."""
+    low = smallest(problem, hierarchy, nest, spec, models, o)
+    if low.overflow is None:
+        return smaller.format(used=f"{low.used:,.1f}")
+    roles = "+".join(o.roles)
+    whole = ""
+    if low.whole:
+        them = "it" if len(low.whole) == 1 else "them"
+        whole = f", with {', '.join(low.whole)} whole (no loop above {o.level} may split {them}),"
+    need = math.ceil(low.used)
+    if o.check is not None and o.check.metadata:
+        fix = (f"give a metadata_capacity.{o.level}.{roles} of at least {need} words, or a sparse spec without "
+               f"formats.{o.level}.{roles}")
+    else:
+        formats = " and ".join(f"formats.{o.level}.{r}" for r in o.roles if spec.format(o.level, r).compressed)
+        fix = f"give {o.level} at least {need} words for {roles}, or a sparse spec without {formats or 'its formats'}"
+    bypass = f"; or --search, which may bypass {o.level} for {roles}" if may_bypass else ""
+    return (f"no tile keeping {roles} at {o.level} fits: the smallest{whole} takes {low.used:,.1f} words "
+            f"> {o.words:,}; {fix}{bypass}")
 
 
 def named_what(layer: str, dataflow: str, target: str) -> str:
@@ -155,20 +225,21 @@ def fit_fixed(layer, arch, m, spec, models: dict, dataflow: str):
     h = from_arch(arch)
     start = from_fixed(m, h)
     nest = fit_nest(from_layer(layer), h, start, spec, models, what,
-                    lambda n: not fixed_problems(layer, to_fixed(n, m), arch))
+                    lambda n: not fixed_problems(layer, to_fixed(n, m), arch), may_bypass=False)
     return m if nest == start else to_fixed(nest, m)
 
 
-def check_given(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec, models: dict, what: str) -> None:
-    """A hand-written mapping must fit by compressed size as given (module docstring)."""
+def check_given(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec, models: dict, where: str) -> None:
+    """A hand-written mapping must fit by compressed size as given (module docstring); ``where`` names
+    it (the mapping file and the layer: "m.yaml: CONV1", or "mapping for layer 'CONV1'")."""
     over = capacity_problems(problem, hierarchy, nest, spec, models)
     if over:
-        _refuse_given(what, over[0], spec)
+        _refuse_given(where, over[0], spec, way_out(problem, hierarchy, nest, spec, models, over[0], True, SMALLER))
 
 
-def _refuse_given(what: str, over: Overflow, spec) -> None:
-    raise CompressedCapacityError(f"{what} does not fit by compressed size: {over.message}; give smaller tiles, or "
-                                  f"--search (capacity by compressed size)", over, source=spec.source)
+def _refuse_given(where: str, over: Overflow, spec, hint: str) -> None:
+    raise CompressedCapacityError(f"the hand-written mapping does not fit by compressed size (sparse spec "
+                                  f"{spec.source}): {over.message}; {hint}", over, source=where)
 
 
 def fixed_overflows(layer, arch, spec, models: dict) -> Callable[[Any], list[Overflow]]:
@@ -182,11 +253,17 @@ def fixed_overflows(layer, arch, spec, models: dict) -> Callable[[Any], list[Ove
     return lambda m: capacity_problems(problem, h, from_fixed(m, h), spec, models)
 
 
-def check_fixed(layer, arch, m, spec, models: dict, what: str) -> None:
+def check_fixed(layer, arch, m, spec, models: dict, where: str) -> None:
     """:func:`check_given` on a fixed-shape ``accelsim.mapping.Mapping``."""
-    over = fixed_overflows(layer, arch, spec, models)(m)
+    from accelsim.hierarchy import from_arch
+    from accelsim.loopnest import from_fixed
+    from accelsim.problem import from_layer
+
+    h = from_arch(arch)
+    problem, nest = from_layer(layer), from_fixed(m, h)
+    over = capacity_problems(problem, h, nest, spec, models)
     if over:
-        _refuse_given(what, over[0], spec)
+        _refuse_given(where, over[0], spec, way_out(problem, h, nest, spec, models, over[0], False, SMALLER))
 
 
 def fitting(candidates: tuple, overflows: Callable[[Any], list[Overflow]], spec, what: str) -> tuple:
