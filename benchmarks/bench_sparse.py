@@ -113,7 +113,7 @@ def main() -> None:
         scorer = SparseBatch(layer, arch, keeps, specs[name], models)
 
         def go():
-            scorer.score(fixed.counts(fixed.rows(nests)), batch.factors)
+            scorer.score(fixed.counts(fixed.rows(nests)), batch.factors, batch.orders)
         return go, scorer
 
     paths = {"dense": dense}

@@ -69,7 +69,7 @@ def test_batch_scores_equal_the_slow_sparse_model_bit_for_bit(arch_name, preset,
     spec = load_spec(preset) if isinstance(preset, str) else spec_from_dict(preset, "stacked.yaml")
     sb = SparseBatch(LAYER, arch, _keeps(space), spec, models)
     assert sb.reason is None
-    energy, cycles = sb.score(counts, cand.factors)
+    energy, cycles = sb.score(counts, cand.factors, cand.orders)
     for i in range(0, len(cand.factors), 12):
         m = decode(cand, i)
         sl = sparse_layer(LAYER, arch, m, spec, models)
@@ -147,3 +147,40 @@ def test_best_sparse_mapping_differs_from_dense_and_fits_only_compressed():
     assert problems_of(layer, sp.mapping, arch)
     h = from_arch(arch)
     assert not capacity_problems(from_layer(layer), h, from_fixed(sp.mapping, h), sparse, models)
+
+
+def test_batch_scores_with_temporal_reuse_equal_the_slow_model_bit_for_bit(monkeypatch):
+    """The mappings whose gated accesses serve several blocks over time (the RF's weight read into the
+    operand register kept over the RF's inner loops of dims the weight ignores, ``sparse.model.reuse_loops``;
+    the GLB's weight read into an RF tile kept over GLB loops of P / Q / N): every one of the first 25
+    among the batch's random loop orders scores as the slow model, bit for bit, and the reuse changes
+    the slow model's energy on some of them (the term is exercised, not idle)."""
+    import accelsim.sparse.model as model
+
+    arch, space, cand, counts = _batch("eyeriss_v1")
+    spec = spec_from_dict(STACKED | {"gate": STACKED["gate"] + [{"level": "rf", "tensor": "weight",
+                                                                   "on_zero": ["ifmap"]}]}, "reuse.yaml")
+    sb = SparseBatch(LAYER, arch, _keeps(space), spec, UNIFORM)
+    energy, cycles = sb.score(counts, cand.factors, cand.orders)
+    h = from_arch(arch)
+    problem = from_layer(LAYER)
+    n = len(h.levels)
+    checked = moved = 0
+    for i in range(len(cand.factors)):
+        m = decode(cand, i)
+        nest = from_fixed(m, h)
+        flat = model.flatten(problem, nest)
+        if not any(st.child is not None and model.reuse_loops(problem, flat, st.child, st.role, n)
+                   for st in model.plan(nest, spec).steps):
+            continue
+        sl = sparse_layer(LAYER, arch, m, spec, UNIFORM)
+        assert energy[i] == sl.energy_pj
+        assert cycles[i] == latency_bound(bandwidth_counts(sl), arch)
+        with monkeypatch.context() as mp:          # the same model without the reuse loops
+            mp.setattr(model, "reuse_loops", lambda *a: [])
+            moved += sparse_layer(LAYER, arch, m, spec, UNIFORM).energy_pj != sl.energy_pj
+        checked += 1
+        if checked == 25:
+            break
+    print(f"{moved} of {checked}")
+    assert checked == 25 and moved >= 5, (checked, moved)

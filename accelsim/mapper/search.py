@@ -134,8 +134,8 @@ CLIMB_BATCH = 64     # children per call while climbing (more rounds, fresher pa
 KEEP = 16
 
 
-def _objective_sparse(scorer, counts, factors, objective: str):
-    energy, cycles = scorer.score(counts, factors)
+def _objective_sparse(scorer, counts, factors, orders, objective: str):
+    energy, cycles = scorer.score(counts, factors, orders)
     return OBJECTIVES[objective](energy, cycles), energy, cycles
 
 
@@ -239,7 +239,7 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
         the general kernel; the scores read from its rows."""
         rows = fixed.rows(fixed.nests(cand, keep))
         if scorer is not None:
-            return _objective_sparse(scorer, fixed.counts(rows), cand.factors[keep], spec.objective)
+            return _objective_sparse(scorer, fixed.counts(rows), cand.factors[keep], cand.orders[keep], spec.objective)
         energy, cycles = fixed.energy(rows), fixed.cycles(rows)
         return OBJECTIVES[spec.objective](energy, cycles), energy, cycles
     top: MappingArrays | None = None

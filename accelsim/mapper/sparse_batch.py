@@ -175,6 +175,14 @@ def _spanned(h, st: Step, lo: int) -> tuple[int, ...]:
     return tuple(j for j in range(lo, st.child) if h.levels[j].fanout is not None)
 
 
+def _reuse_dims(problem: Problem, st: Step) -> tuple[bool, ...]:
+    """Per dim whether it indexes a storage step's role: the memo's reuse walk (``mapper.sparse_memo``)
+    stops at a loop of such a dim (``sparse.model.reuse_loops``)."""
+    assert st.role is not None
+    rel = problem.relevant(st.role)
+    return tuple(d in rel for d in problem.dim_names)
+
+
 def _extents(problem: Problem, e: np.ndarray) -> dict[str, int]:
     return {d: int(v) for d, v in zip(problem.dim_names, e)}
 
@@ -320,8 +328,9 @@ class NestSparseBatch:
 
     def _q_column(self, st: Step, span: tuple[int, ...]) -> int:
         """The memo function of a storage step's fraction for accesses serving the child's tile times the
-        fanouts of the levels ``span`` (none: the child's tile)."""
-        key = (st.on, st.child, span)
+        fanouts of the levels ``span`` (none: the child's tile) times, at a storage child, the loops it
+        keeps the step's tile over (``sparse.model.reuse_loops``)."""
+        key = (st.on, st.child, span, st.role)
         j = self.q_index.get(key)
         if j is None:
             problem, models, n = self.problem, self.models, len(self.names)
@@ -331,8 +340,9 @@ class NestSparseBatch:
             def q(e: np.ndarray, st: Step = st) -> float:
                 return step_q(st, problem, _extents(problem, e), models, n)
 
-            self.q_fns.append(self.memo.span(q, st.child, span, dim_axes(problem)) if span else
-                              self.memo.tile(q, st.child, dim_axes(problem)))
+            reuse = _reuse_dims(problem, st) if st.child < n else None
+            self.q_fns.append(self.memo.span(q, st.child, span, dim_axes(problem), reuse=reuse) if span or reuse
+                              else self.memo.tile(q, st.child, dim_axes(problem)))
         return j
 
     def _pattern(self, keeps) -> tuple:
@@ -524,7 +534,8 @@ class NestSparseBatch:
         while True:          # a new keeps pattern may add a step's memo function: look up again
             n_q = len(self.q_fns)
             look = _Lookups(self.memo, self.pattern_fn, self.pairs, self.q_fns, self.skip)
-            idx = self.memo.resolve(look.groups, factors, spatial, keeps, c[:, self.c_active])
+            idx = self.memo.resolve(look.groups, factors, spatial, keeps, c[:, self.c_active],
+                                    np.ascontiguousarray(arrays.orders, dtype=np.int64))
             if len(self.q_fns) == n_q:
                 break
         src, st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len = self._stack()
@@ -609,10 +620,9 @@ class SparseBatch:
                 # the array's spatial loops are the mapping levels ROWS and COLS (the GLB's fanout)
                 span = (ROWS_LEVEL, COLS_LEVEL) if LEVELS.index(GLB) in _spanned(h, st, lo) else ()
                 first = NO_LOOPS if st.child == n else START[st.child]
-                if first == NO_LOOPS and not span:     # the compute, or a child with no loops below its cut
-                    ext = None if st.child == n else {d: 1 for d in problem.dim_names}
+                if st.child == n and not span:     # the compute: each access serves one MAC
                     qi.append(-1)
-                    qc.append(step_q(st, problem, ext, models, n))
+                    qc.append(step_q(st, problem, None, models, n))
                     continue
                 qi.append(len(self.q_fns))
                 qc.append(0.0)
@@ -620,8 +630,9 @@ class SparseBatch:
                 def q(e: np.ndarray, st: Step = st) -> float:
                     return step_q(st, problem, _extents(problem, e), models, n)
 
-                self.q_fns.append(self.memo.span(q, first, span, dim_axes(problem)) if span else
-                                  self.memo.tile(q, first, dim_axes(problem)))
+                reuse = _reuse_dims(problem, st) if st.child < n else None
+                self.q_fns.append(self.memo.span(q, first, span, dim_axes(problem), reuse=reuse) if span or reuse
+                                  else self.memo.tile(q, first, dim_axes(problem)))
         S, W = max(1, len(keys)), max([len(ks) for ks in keys] + [1])
         self.st_keys = np.full((1, S, W), -1, dtype=np.int64)
         for s_, ks in enumerate(keys):
@@ -727,12 +738,14 @@ class SparseBatch:
         return np.asarray(fits & ~self.over(factors, lay, LEVELS.index(REG)).any(axis=1))
 
     # ---- scores -----------------------------------------------------------------------------
-    def score(self, counts: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(energy pJ, latency-bound cycles) of each row, as the slow sparse path (module docstring)."""
+    def score(self, counts: np.ndarray, factors: np.ndarray, orders: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(energy pJ, latency-bound cycles) of each row (its mapping's ``factors`` and DRAM / GLB / RF
+        ``orders``), as the slow sparse path (module docstring)."""
         B = counts.shape[0]
         c = np.ascontiguousarray(counts, dtype=np.int64)
         look = self.look
-        idx = self.memo.resolve(look.groups, np.ascontiguousarray(factors, dtype=np.int64), active=c[:, COL_ACTIVE_PES])
+        idx = self.memo.resolve(look.groups, np.ascontiguousarray(factors, dtype=np.int64), active=c[:, COL_ACTIVE_PES],
+                                orders=np.ascontiguousarray(orders, dtype=np.int64))
         energy = np.empty(B, dtype=np.float64)
         cycles = np.empty(B, dtype=np.float64)
         _score_rows(self.live, c, self.kcol, idx, self.memo.vals, look.col, look.slot, self.src, self.pairs.const,

@@ -13,7 +13,11 @@ A :class:`RowMemo` holds functions of three kinds of per-row argument, one looku
 - a served tile (a group per (level ``first``, levels ``span``)): the tile at ``first`` times, per dim,
   the factors of the levels in ``span`` (nest rows: their fanouts' spatial factors; fixed-shape rows:
   the mapping levels' factors), each clipped to its dim's size: the blocks one multicast access serves
-  (``sparse.model.served_extents``), keyed and evaluated as a tile;
+  (``sparse.model.served_extents``), and, for a step of a role kept at a storage child, the temporal
+  loops above ``first`` over which the child keeps the role's tile (``sparse.model.reuse_loops``: walking
+  outwards from ``first``, the temporal loops of dims the role ignores, up to the first of a dim indexing
+  it; the loop order is read per row, but the key is still the served extents: the order never enters
+  it), keyed and evaluated as a tile;
 - the row's keeps (one group): one int per level, bit t set when it keeps role t;
 - the lockstep run (one group): (``sparse.model.lockstep_run``, the active units).
 
@@ -78,9 +82,10 @@ class RowMemo:
         self.fns: list[tuple[int, int, Callable, np.ndarray | None, dict]] = []   # (group, slot, fn, axes, values)
         self.slots = [0] * (levels + 3)                           # per group: value columns used
         self.span_base = levels + 3                               # served-tile groups from here on
-        self.span_index: dict[tuple[int, tuple[int, ...]], int] = {}
+        self.span_index: dict[tuple, int] = {}
         self.span_first = np.zeros(0, dtype=np.int64)             # per served-tile group: its level ``first``
         self.span_mask = np.zeros((0, levels), dtype=np.int64)    # and 1 at the levels of its ``span``
+        self.span_rel = np.zeros((0, len(sizes) + 1), dtype=np.int64)   # and its reuse: a flag, 1 per dim indexing the role
         self.entries = np.zeros((0, self.width), dtype=np.int64)  # every key, in the order first met
         self.vals = np.zeros((0, 2), dtype=np.float64)            # per key, its group's functions' values
         self._table(1 << 10)
@@ -91,12 +96,19 @@ class RowMemo:
         of the tile at level ``first``, giving ``values`` floats (1: a float, 2: a pair); its id."""
         return self._add(first, fn, values, np.ascontiguousarray(axes, dtype=np.int64))
 
-    def span(self, fn: Callable, first: int, span: tuple[int, ...], axes: np.ndarray, values: int = 1) -> int:
+    def span(self, fn: Callable, first: int, span: tuple[int, ...], axes: np.ndarray, values: int = 1,
+             reuse: tuple[bool, ...] | None = None) -> int:
         """Register ``fn`` of the extent per axis of the served tile (module docstring) at level ``first``
-        spanning the levels ``span``; its id."""
-        group = self.span_index.get((first, span))
+        spanning the levels ``span`` (and, ``reuse`` given: per dim whether it indexes the role, the
+        temporal loops the child keeps the role's tile over); its id."""
+        group = self.span_index.get((first, span, reuse))
         if group is None:
-            group = self.span_index[(first, span)] = self.span_base + len(self.span_index)
+            group = self.span_index[(first, span, reuse)] = self.span_base + len(self.span_index)
+            rel = np.zeros((1, len(self.sizes) + 1), dtype=np.int64)
+            if reuse is not None:
+                rel[0, 0] = 1
+                rel[0, 1:] = reuse
+            self.span_rel = np.concatenate([self.span_rel, rel])
             self.slots.append(0)
             self.span_first = np.append(self.span_first, first).astype(np.int64)
             mask = np.zeros((1, self.L), dtype=np.int64)
@@ -165,14 +177,20 @@ class RowMemo:
         return np.array(groups, dtype=np.int64), col, slot
 
     def resolve(self, groups: np.ndarray, factors: np.ndarray, spatial: np.ndarray | None = None,
-                keeps: np.ndarray | None = None, active: np.ndarray | None = None) -> np.ndarray:
+                keeps: np.ndarray | None = None, active: np.ndarray | None = None,
+                orders: np.ndarray | None = None) -> np.ndarray:
         """(B, len(groups)) per row and group its key's row of :attr:`vals` (new keys added and their
         functions evaluated). ``factors`` (B, L, D) and, for nests, ``spatial`` (B, L, 2, D) and
-        ``keeps`` (B, L, roles); ``active`` (B,) the active units (the lockstep group)."""
+        ``keeps`` (B, L, roles); ``active`` (B,) the active units (the lockstep group); ``orders`` the
+        temporal loop orders (nests: (B, L, D); fixed-shape rows: (B, 3, D), DRAM / GLB / RF), needed by
+        a served tile with reuse."""
         B = factors.shape[0]
         sp = spatial if spatial is not None else np.ones((0, self.L, 2, factors.shape[2]), dtype=np.int64)
         kp = keeps if keeps is not None else np.zeros((0, self.L, 1), dtype=np.int64)
         ac = active if active is not None else np.zeros(0, dtype=np.int64)
+        od = orders if orders is not None else np.zeros((0, 1, factors.shape[2]), dtype=np.int64)
+        assert orders is not None or not any(g >= self.span_base and self.span_rel[g - self.span_base, 0]
+                                             for g in groups), "a served tile with reuse needs the loop orders"
         out = np.empty((B, len(groups)), dtype=np.int64)
         if not len(groups):
             return out
@@ -181,7 +199,7 @@ class RowMemo:
             new = np.empty((max(0, min(room, B * len(groups))), self.width), dtype=np.int64)
             n = _resolve(self.nest, factors, sp, kp, ac, self.sizes, groups, self.keeps_group, self.lockstep_group,
                          *self.tile_digits[:2], *self.keeps_digits[:2], self.tkeys, self.tval, len(self.entries),
-                         out, new, self.span_base, self.span_first, self.span_mask)
+                         out, new, self.span_base, self.span_first, self.span_mask, od, self.span_rel)
             if n >= 0:
                 break
             cap = 2 * len(self.tval)           # full: drop this pass's keys, grow, run again
@@ -272,7 +290,7 @@ def _find_or_add(tkeys, tval, key, row):
 
 @njit(cache=True)
 def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, lockstep_group, tile_word, tile_mult,
-             keeps_word, keeps_mult, tkeys, tval, known, out, new, span_base, span_first, span_mask):
+             keeps_word, keeps_mult, tkeys, tval, known, out, new, span_base, span_first, span_mask, orders, span_rel):
     """Per row and group its key (module docstring), found or added (rows ``known`` on, also into
     ``new``); returns how many were added, or -1 when ``new`` is full (the table then holds keys
     without values: the caller rebuilds it)."""
@@ -280,6 +298,7 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
     W = tkeys.shape[1]
     pro = np.empty((L + 1, D), dtype=np.int64)        # per level, per dim: the product of the loops from it on
     key = np.zeros(W, dtype=np.int64)
+    mult = np.ones(D, dtype=np.int64)
     top = L + 1                                       # the outermost tile level looked up (L + 1: none)
     for j in range(groups.shape[0]):
         g = groups[j]
@@ -316,7 +335,11 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
             elif g >= span_base:
                 s = g - span_base
                 for d in range(D):
-                    e = pro[span_first[s], d]
+                    mult[d] = 1
+                if span_rel[s, 0]:
+                    _reuse(nest, factors, orders, b, span_first[s], span_rel[s], mult)
+                for d in range(D):
+                    e = pro[span_first[s], d] * mult[d]
                     for m in range(L):
                         if span_mask[s, m]:
                             e *= spatial[b, m, 0, d] * spatial[b, m, 1, d] if nest else factors[b, m, d]
@@ -334,6 +357,33 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
                 r = -1 - r
             out[b, j] = r
     return n_new
+
+
+@njit(cache=True, inline="always")
+def _reuse(nest, factors, orders, b, first, rel, mult):
+    """``sparse.model.reuse_loops`` of row b's child at level ``first``, multiplied into ``mult`` per dim:
+    the temporal loops above ``first`` from the innermost outwards (a level's temporal loops in its
+    order, inner last; fanouts skipped) while their dim does not index the role (``rel[1 + d]``).
+    Fixed-shape rows: mapping levels DRAM, GLB, (ROWS, COLS: spatial), RF, orders DRAM / GLB / RF."""
+    D = factors.shape[2]
+    for m in range(first - 1, -1, -1):
+        if nest:
+            t = m
+        elif m == RF_LEVEL:
+            t = 2
+        elif m == GLB_LEVEL:
+            t = 1
+        elif m == DRAM_LEVEL:
+            t = 0
+        else:
+            continue
+        for k in range(D - 1, -1, -1):
+            d = orders[b, t, k]
+            f = factors[b, m, d]
+            if f > 1:
+                if rel[1 + d]:
+                    return
+                mult[d] *= f
 
 
 @njit(cache=True)

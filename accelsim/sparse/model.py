@@ -21,8 +21,10 @@
    (:func:`step_q` on :func:`served_extents`: the child's tile times the fanouts the access multicasts
    over, :func:`served_from`; a tile of one element at the compute: ``1 - prod d_c``): an access is
    ineffective when every block it serves is, and a union of tiles is empty with the hypergeometric
-   probability of one tile of its size (docs/sparsity.md). Exact in expectation with one condition
-   (or one whose tile varies over the blocks); a child's temporal reuse is still one block per access.
+   probability of one tile of its size (docs/sparsity.md). The blocks an access serves include those of
+   the loops its child keeps the tile over (:func:`reuse_loops`: temporal reuse). Exact in expectation
+   with one condition (or one whose tile varies over the blocks) when every access covers the same
+   union (no edge of a dim cuts it).
    When every condition (of the feature and of the
    earlier ones on the same level and tensor) is an actual mask, the accesses are counted event by
    event instead (``accelsim.sparse.gating.dead_words``: a read is ineffective when every block it
@@ -232,16 +234,33 @@ def ratio_of(fmt: Format, problem: Problem, ext: dict[str, int], role: str, mode
     return fmt.per_word(role_extents(problem, ext, role), model, problem.elements(role), word_bits)
 
 
-def served_extents(problem: Problem, flat: Flat, child: int, lo: int) -> dict[str, int]:
-    """Per dim, the extent of the blocks one access serves (clipped to the dim): the child's tile (the
-    loops from its cut on; none at the compute: one MAC) times the spatial loops of the fanouts of
-    levels ``lo .. child - 1`` (:func:`served_from`)."""
+def reuse_loops(problem: Problem, flat: Flat, child: int, role: str, n: int) -> list[int]:
+    """Positions of the temporal loops above the child's cut over which the child keeps its tile of
+    ``role`` (the counting rules' dropped loops, ``accelsim.cost.actions.Analytic.roles``: above the
+    role's tile, after its last temporal loop of a dim indexing the role, so each of them ignores the
+    role): one refill serves the child's blocks of all their iterations. None when the child is the
+    compute (every MAC reads its operand: no reuse) or a per-pass tile's own loops end the reuse."""
+    if child >= n:
+        return []
+    rel = problem.relevant(role)
+    hop = flat.cut_of(child, role)
+    last = max((i for i in range(hop) if not flat.loops[i].spatial and flat.loops[i].dim in rel), default=-1)
+    return [i for i in range(last + 1, flat.cut(child)) if not flat.loops[i].spatial]
+
+
+def served_extents(problem: Problem, flat: Flat, child: int, lo: int, role: str, n: int) -> dict[str, int]:
+    """Per dim, the extent of the blocks one access of ``role`` serves (clipped to the dim): the child's
+    tile (the loops from its cut on; none at the compute: one MAC) times the spatial loops of the fanouts
+    of levels ``lo .. child - 1`` (:func:`served_from`) times the temporal loops the child keeps the tile
+    over (:func:`reuse_loops`)."""
     ext = {d: 1 for d in problem.dim_names}
     for lp in flat.loops[flat.cut(child):]:
         ext[lp.dim] *= lp.factor
     for lp in flat.loops[:flat.cut(child)]:
         if lp.spatial and lo <= lp.level < child:
             ext[lp.dim] *= lp.factor
+    for i in reuse_loops(problem, flat, child, role, n):
+        ext[flat.loops[i].dim] *= flat.loops[i].factor
     return {d: min(e, problem.size(d)) for d, e in ext.items()}
 
 
@@ -424,7 +443,7 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
             continue
         for lo, keys in st.groups():
             move(tuple(k for k in keys if k in st.keys_s), tuple(k for k in keys if k in st.keys_n),
-                 step_q(st, problem, served_extents(problem, flat, st.child, lo), models, n), st.gate)
+                 step_q(st, problem, served_extents(problem, flat, st.child, lo, st.role, n), models, n), st.gate)
     cycles = float(dense.cycles)
     if skipped_macs and dense.macs:
         p = (dense.macs - skipped_macs) / dense.macs      # a gated MAC still takes its slot
@@ -584,4 +603,4 @@ def imbalance_t(t: int, units: int, p: float) -> float:
 __all__ = ["CapacityCheck", "OPERAND_ROLES", "Overflow", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions",
            "capacity_checks", "capacity_problems", "capacity_used",
            "compressed_tiles", "imbalance", "imbalance_t", "kept_fraction", "lockstep_run", "mac_q", "mac_steps",
-           "MacSteps", "plan", "priced_actions", "served_extents", "served_from", "step_q", "tile_extents"]
+           "MacSteps", "plan", "priced_actions", "reuse_loops", "served_extents", "served_from", "step_q", "tile_extents"]
