@@ -128,13 +128,13 @@ def test_cli_fuse_unsupported_combinations(argv, message):
 
 
 def test_cli_fuse_on_a_hierarchy_without_a_fusable_level_says_why():
-    """The clustered Eyeriss v2's GLB clusters keep no weights; its spads (12 + 192 + 32 = 236 words)
+    """The clustered Eyeriss v2's GLB clusters keep no weights; its spads (16 + 192 + 32 = 240 words)
     keep all three but hold no tile: the plan is layer by layer and every cut says so."""
     proc = subprocess.run([sys.executable, "-m", "accelsim", "run", "hierarchy/eyeriss_v2", "-w", "resnet18", "--no-sim",
                            "-q", "--fuse"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "fusion (energy): 0 fused group(s)" in proc.stdout
-    assert "adding 'pool1': capacity: the smallest tile needs" in proc.stdout and "'spad' holds 236" in proc.stdout
+    assert "adding 'pool1': capacity: the smallest tile needs" in proc.stdout and "'spad' holds 240" in proc.stdout
 
 
 def test_four_core_group_multicasts_resident_weights_to_every_core():

@@ -156,8 +156,9 @@ def test_layers_csv_has_the_sparse_columns(tmp_path):
 
 
 @pytest.mark.parametrize("value,why", [
-    ({"rf": {"weight": 0}}, "metadata_capacity.rf.weight: expected a positive integer of words, got 0"),
-    ({"rf": {"weight": True}}, "metadata_capacity.rf.weight: expected a positive integer of words, got True"),
+    ({"rf": {"weight": 0}}, "metadata_capacity.rf.weight: expected a positive number of words, got 0"),
+    ({"rf": {"weight": True}}, "metadata_capacity.rf.weight: expected a positive number of words, got True"),
+    ({"rf": {"weight": -1.5}}, "metadata_capacity.rf.weight: expected a positive number of words, got -1.5"),
     ({"rf": {"colour": 8}}, "metadata_capacity.rf.colour: unknown tensor role 'colour'"),
     ({"rf": 8}, "metadata_capacity.rf: expected role -> words, got 8"),
     (8, "metadata_capacity: expected level -> role -> words, got 8"),

@@ -1,12 +1,15 @@
 """Named and hand-written mappings of sparse runs against the compressed capacity (accelsim.mapper.sparse_fit),
 and the searches' typed "no legal mapping" cause (issue 16).
 
-The hand figures: the eyeriss_v2 preset stores ifmaps in the PE scratchpad as CSC, ``[UOP: 7, CP: 4]``
+The hand figures: the eyeriss_v2 preset stores ifmaps in the PE scratchpad as CSC, ``[UOP: 4, CP: 4]``
 (configs/sparse/eyeriss_v2.yaml) on 16-bit words. An ifmap tile of extents (.., C, H, W) has two ranks:
-the outer one every axis but the last (length L, one fiber: ``(L + 1) * 7`` offset bits), the inner
+the outer one every axis but the last (length L, one fiber: ``(L + 1) * 4`` offset bits), the inner
 one the last axis (a 4-bit coordinate per nonzero). So a tile of c channels x 1 x 1 at density 1
-takes ``c + ((c + 1) * 7 + 4 * c) / 16`` words, and a 1 x 1 x w window at nonzero share p
-``w p + (2 * 7 + 4 w p) / 16``.
+takes c data words and ``((c + 1) * 4 + 4 * c) / 16`` metadata words, and a 1 x 1 x w window at nonzero
+share p ``w p`` and ``(2 * 4 + 4 w p) / 16``. The preset gives the ifmap metadata its own store of 6.25
+words (100 bits) beside the 16 data words of configs/eyeriss_v2*.yaml: c <= 12 channels fit. ``SHARED``
+is a spec with the same ifmap CSC at the rf and no metadata store (data and metadata share the rf's
+ifmap words), for the cases where nothing may fit.
 """
 
 from __future__ import annotations
@@ -42,15 +45,24 @@ from workloads.loader import load_workload
 from workloads.problems import ProblemWorkload, of_layer
 
 V2 = Sparsity(load_spec("eyeriss_v2"))
+SHARED_DOC = {"name": "shared", "formats": {"rf": {"ifmap": {"ranks": [{"UOP": 4}, {"CP": 4}]}}}}
+SHARED = Sparsity(spec_from_dict(SHARED_DOC, "shared.yaml"))
+
+
+def shared_file(tmp_path, doc=None) -> Path:
+    """``SHARED_DOC`` (or ``doc``) as a spec file for the CLI."""
+    path = tmp_path / "shared.yaml"
+    path.write_text(yaml.safe_dump(SHARED_DOC if doc is None else doc))
+    return path
 
 
 def problem_workload(w) -> ProblemWorkload:
     return ProblemWorkload(w.name, tuple(of_layer(la) for la in w.layers), densities=w.densities)
 
 
-def csc_channels(c: int) -> float:
-    """Words of a dense c x 1 x 1 ifmap tile in the preset's CSC (module docstring)."""
-    return c + ((c + 1) * 7 + 4 * c) / 16
+def csc_metadata(c: int) -> float:
+    """Metadata words of a dense c x 1 x 1 ifmap tile in the preset's CSC (module docstring)."""
+    return ((c + 1) * 4 + 4 * c) / 16
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +71,11 @@ def mobilenet():
 
 
 def test_named_mapping_on_the_flat_v2_is_cut_to_the_most_channels_that_fit_compressed(mobilenet):
-    """conv2_pw (dense: no published density) on eyeriss_v2_flat: rs_plus puts 12 channels in the
-    12-word ifmap scratchpad, 20.69 words in CSC; the fitted mapping keeps 6 (10.56 words), the most
-    that fit (7 take 12.25)."""
+    """conv2_pw (dense: no published density) on eyeriss_v2_flat: rs_plus puts 16 channels in the
+    16-word ifmap scratchpad, their CSC metadata 8.25 words > the 6.25-word store; the fitted mapping
+    keeps 12 (6.25 words), the most that fit (13 take 6.75)."""
     arch = load_arch("eyeriss_v2_flat")
-    assert (csc_channels(12), csc_channels(7), csc_channels(6)) == (20.6875, 12.25, 10.5625)
+    assert (csc_metadata(16), csc_metadata(13), csc_metadata(12)) == (8.25, 6.75, 6.25)
     flow = registry.get("rs_plus")
     run = pipeline.run(arch, mobilenet, sparsity=V2)
     h = from_arch(arch)
@@ -81,28 +93,28 @@ def test_named_mapping_on_the_flat_v2_is_cut_to_the_most_channels_that_fit_compr
             assert m.factors[2:4] == named.factors[2:4]          # the same array mapping (rows, cols)
         else:
             assert m == named                                                             # a fitting one is kept
-    assert len(changed) == 15
+    assert len(changed) == 14
     i = [la.name for la in mobilenet.layers].index("conv2_pw")
     conv2_pw = run.layers[i].result.mapping
-    assert conv2_pw.factor("rf", "C") == 6
+    assert conv2_pw.factor("rf", "C") == 12
     tiles = compressed_tiles(from_layer(mobilenet.layers[i]), h, from_fixed(conv2_pw, h), V2.spec, {})
-    assert tiles[("rf", "ifmap")] == csc_channels(6)
+    assert tiles[("rf", "ifmap")] == 12 + csc_metadata(12)
 
 
 def test_named_nest_on_the_clustered_v2_hierarchy_is_cut_too(mobilenet):
-    """The same layer on the true clustered level list (configs/eyeriss_v2.yaml): its rule puts 8
-    channels in the 12-word spad (13.94 words in CSC); the fitted nest keeps 6."""
+    """The same layer on the true clustered level list (configs/eyeriss_v2.yaml): its rule puts 16
+    channels in the 16-word spad (metadata 8.25 words > 6.25); the fitted nest keeps 12."""
     h = load_architecture("eyeriss_v2")
     pw = problem_workload(mobilenet.select(["conv2_pw"]))
     flow = registry.get("rs_plus")
     named = named_nest(pw.layers[0], h, flow)
-    assert named.level("spad").factor("C") == 8 and csc_channels(8) == 13.9375
+    assert named.level("spad").factor("C") == 16
     run = run_hierarchy(h, pw, sparsity=Sparsity(load_spec("eyeriss_v2_clustered")))
     nest = run.layers[0].nest
-    assert nest.level("spad").factor("C") == 6
+    assert nest.level("spad").factor("C") == 12
     assert nest.level("glb_cluster").x == named.level("glb_cluster").x            # the array mapping stays
     spec = load_spec("eyeriss_v2_clustered")
-    assert compressed_tiles(pw.layers[0].problem, h, nest, spec, {})[("spad", "ifmap")] == csc_channels(6)
+    assert compressed_tiles(pw.layers[0].problem, h, nest, spec, {})[("spad", "ifmap")] == 12 + csc_metadata(12)
 
 
 def _cli(args: list[str]) -> tuple[int, str, str]:
@@ -114,38 +126,39 @@ def _cli(args: list[str]) -> tuple[int, str, str]:
 
 def conv1_row(p: float) -> float:
     """Words of CONV1's 1 x 1 x 11 ifmap window in the preset's CSC at nonzero share p (module docstring)."""
-    return 11 * p + (2 * 7 + 4 * 11 * p) / 16
+    return 11 * p + (2 * 4 + 4 * 11 * p) / 16
 
 
 CONV1_P = round(0.9999 * 4 * 3 * 227 * 227) / (4 * 3 * 227 * 227)     # uniform: round(d * size) nonzeros
 CONV1_NO_TILE = ("no tile keeping ifmap at rf fits: the smallest, with S whole (no loop above rf may split it), "
-                 "takes 14.6 words > 12; give rf at least 15 words for ifmap, or a sparse spec without "
+                 "takes 14.2 words > 12; give rf at least 15 words for ifmap, or a sparse spec without "
                  "formats.rf.ifmap")
 
 
 def test_no_tile_of_the_dataflow_fits_is_one_typed_line(tmp_path):
-    """AlexNet CONV1 (batch 4) on eyeriss_v1, rs: each PE keeps a whole 11-tap ifmap row of one channel
-    (S may not split above the RF: constraints.unsplit of dram, glb, rows and cols), 14.62 words in CSC
-    at the published density 0.9999 > 12: no tile fits, so the error says so and what would, not
+    """AlexNet CONV1 (batch 4) on eyeriss_v1, rs, ``SHARED``: each PE keeps a whole 11-tap ifmap row of one
+    channel (S may not split above the RF: constraints.unsplit of dram, glb, rows and cols), 14.25 words in
+    CSC at the published density 0.9999 > 12: no tile fits, so the error says so and what would, not
     --search. Both ways out it names are checked: 15 words fit, 14 do not; without the format it runs."""
     w = load_workload("alexnet_sparse", 4).select(["CONV1"])
     with pytest.raises(CompressedCapacityError) as err:
-        pipeline.run(load_arch("eyeriss_v1"), w, sparsity=V2)
+        pipeline.run(load_arch("eyeriss_v1"), w, sparsity=SHARED)
     o = err.value.overflow
     assert (o.level, o.roles, o.words, o.size) == ("rf", ("ifmap",), 12, "expected")
     assert o.used == pytest.approx(conv1_row(CONV1_P), rel=1e-12)
     h, arch = from_arch(load_arch("eyeriss_v1")), load_arch("eyeriss_v1")
     named = from_fixed(registry.get("rs").named(w.layers[0], arch), h)
-    low = smallest(from_layer(w.layers[0]), h, named, V2.spec, V2.models(w, "CONV1"), o)
+    low = smallest(from_layer(w.layers[0]), h, named, SHARED.spec, SHARED.models(w, "CONV1"), o)
     assert low.whole == ("S",) and low.used == pytest.approx(conv1_row(CONV1_P), rel=1e-12)
     assert low.overflow is not None and low.overflow.used == low.used
+    spec_path = shared_file(tmp_path)
     args = ["run", "eyeriss_v1", "-w", "alexnet_sparse", "-b", "4", "--layers", "1", "--no-sim", "--sparse",
-            "eyeriss_v2", "-q"]
+            str(spec_path), "-q"]
     code, out, errs = _cli(args)
     assert code == 2 and out == ""
-    assert errs == (f"accelsim: error: {V2.spec.source}: layer 'CONV1': the named mapping of dataflow 'rs' on "
+    assert errs == (f"accelsim: error: {spec_path}: layer 'CONV1': the named mapping of dataflow 'rs' on "
                     f"'eyeriss_v1' does not fit by compressed size, nor does any cut of it: rf: ifmap tiles take "
-                    f"14.6 words (expected compressed size) > capacity 12; {CONV1_NO_TILE}\n")
+                    f"14.2 words (expected compressed size) > capacity 12; {CONV1_NO_TILE}\n")
     text = (Path(arch.source).read_text())
     assert "ifmap_words: 12" in text
     for words, ok in ((15, True), (14, False)):
@@ -153,8 +166,7 @@ def test_no_tile_of_the_dataflow_fits_is_one_typed_line(tmp_path):
         path.write_text(text.replace("ifmap_words: 12", f"ifmap_words: {words}"))
         code, out, errs = _cli([*args[:1], str(path), *args[2:]])
         assert (code, errs == "") == ((0, True) if ok else (2, False)), errs
-    spec = tmp_path / "v2_no_rf_ifmap.yaml"
-    spec.write_text(Path(V2.spec.source).read_text().replace("    ifmap: {ranks: [{UOP: 7}, {CP: 4}]}\n", ""))
+    spec = shared_file(tmp_path, {"name": "shared"})          # without formats.rf.ifmap
     code, out, errs = _cli([*args[:-2], str(spec), "-q"])
     assert code == 0 and errs == "" and "CONV1" in out
 
@@ -164,10 +176,10 @@ def test_the_search_names_compressed_capacity_as_the_cause():
     candidate the dense rules keep (typed), not only 'no legal mapping', and says no tile fits."""
     w = load_workload("alexnet_sparse", 4).select(["CONV1"])
     with pytest.raises(CompressedCapacityError) as err:
-        pipeline.run(load_arch("eyeriss_v1"), w, search_spec=SearchSpec("energy", 300, 0), sparsity=V2)
+        pipeline.run(load_arch("eyeriss_v1"), w, search_spec=SearchSpec("energy", 300, 0), sparsity=SHARED)
     o = err.value.overflow
     assert (o.level, o.roles, o.size) == ("rf", ("ifmap",), "expected") and o.used > o.words == 12
-    assert str(err.value).startswith(f"{V2.spec.source}: no legal mapping found for layer 'CONV1'")
+    assert str(err.value).startswith(f"{SHARED.spec.source}: no legal mapping found for layer 'CONV1'")
     assert str(err.value).endswith(f"; {CONV1_NO_TILE}")
 
 
@@ -214,7 +226,8 @@ def test_a_hand_written_mapping_is_checked_not_refit(mobilenet, tmp_path):
     named = registry.get("rs_plus").named(w.layers[0], arch)
     with pytest.raises(CompressedCapacityError) as err:
         pipeline.run(arch, w, mappings={"conv2_pw": named}, sparsity=V2)
-    assert err.value.overflow.used == csc_channels(12)
+    o = err.value.overflow
+    assert (o.level, o.roles, o.used, o.words, o.check.metadata) == ("rf", ("ifmap",), csc_metadata(16), 6.25, True)
     assert str(err.value).startswith("mapping for layer 'conv2_pw': the hand-written mapping does not fit")
     h = from_arch(arch)
     pw = problem_workload(w)
@@ -224,21 +237,21 @@ def test_a_hand_written_mapping_is_checked_not_refit(mobilenet, tmp_path):
     path.write_text(yaml.safe_dump({"conv2_pw": named.to_dict()}))
     code, out, errs = _cli(["run", "eyeriss_v2_flat", "-w", "mobilenet_v1_05_128_sparse", "--layers", "conv2_pw",
                             "--mapping", str(path), "--sparse", "eyeriss_v2", "--no-sim", "-q"])
-    o = err.value.overflow
     low = smallest(from_layer(w.layers[0]), h, from_fixed(named, h), V2.spec, {}, o)
-    assert low.overflow is None and low.used < 12
+    assert low.overflow is None and low.used < 6.25
     assert code == 2 and out == ""
     assert errs == (f"accelsim: error: {path}: conv2_pw: the hand-written mapping does not fit by compressed size "
-                    f"(sparse spec {V2.spec.source}): rf: ifmap tiles take 20.7 words (expected compressed size) > "
-                    f"capacity 12; give smaller tiles (the smallest takes {low.used:,.1f} words), or --search (capacity "
-                    f"by compressed size)\n")
+                    f"(sparse spec {V2.spec.source}): rf: ifmap metadata takes 8.2 words (expected compressed size) > "
+                    f"metadata capacity 6.25; give smaller tiles (the smallest takes {low.used:,.1f} words), or --search "
+                    f"(capacity by compressed size)\n")
     w4 = load_workload("alexnet_sparse", 4).select(["CONV1"])
     rs = registry.get("rs").named(w4.layers[0], load_arch("eyeriss_v1"))
     path.write_text(yaml.safe_dump({"CONV1": rs.to_dict()}))
+    spec_path = shared_file(tmp_path)
     code, out, errs = _cli(["run", "eyeriss_v1", "-w", "alexnet_sparse", "-b", "4", "--layers", "1", "--mapping",
-                            str(path), "--sparse", "eyeriss_v2", "--no-sim", "-q"])
+                            str(path), "--sparse", str(spec_path), "--no-sim", "-q"])
     assert code == 2 and errs == (f"accelsim: error: {path}: CONV1: the hand-written mapping does not fit by "
-                                  f"compressed size (sparse spec {V2.spec.source}): rf: ifmap tiles take 14.6 words "
+                                  f"compressed size (sparse spec {spec_path}): rf: ifmap tiles take 14.2 words "
                                   f"(expected compressed size) > capacity 12; {CONV1_NO_TILE}\n")
 
 
@@ -292,14 +305,14 @@ def test_explain_takes_the_mapping_the_sparse_run_takes(mobilenet):
     arch = load_arch("eyeriss_v2_flat")
     (_, dense, _), = explain(arch, w, "rs_plus")
     (_, sparse, _), = explain(arch, w, "rs_plus", None, V2)
-    assert (dense.mapping.factor("rf", "C"), sparse.mapping.factor("rf", "C")) == (12, 6)
+    assert (dense.mapping.factor("rf", "C"), sparse.mapping.factor("rf", "C")) == (16, 12)
     assert sparse.mapping == pipeline.run(arch, w, sparsity=V2).layers[0].result.mapping
 
 
 def test_refine_simulates_only_mappings_that_fit_compressed(mobilenet):
     """--refine re-ranks the (dense) search's shortlist by simulation; with --sparse only the candidates
     that fit by compressed size are simulated: on conv2_pw the shortlist's best by simulation overflows
-    the RF (20.7 ifmap words), so the kept mapping is another, which fits."""
+    the RF, so the kept mapping is another, which fits."""
     arch = load_arch("eyeriss_v2_flat")
     w = mobilenet.select(["conv2_pw"])
     over = fixed_overflows(w.layers[0], arch, V2.spec, {})
@@ -311,14 +324,15 @@ def test_refine_simulates_only_mappings_that_fit_compressed(mobilenet):
 
 
 def test_refine_on_a_hierarchy_simulates_only_nests_that_fit_compressed(mobilenet):
-    """The same on the general path (eyeriss_v2_flat as a level list): conv1's refined nest fits."""
+    """The same on the general path (eyeriss_v2_flat as a level list): conv2_pw's refined nest fits
+    (10 of its 16 shortlisted nests overflow)."""
     arch = load_arch("eyeriss_v2_flat")
     h = from_arch(arch)
-    pw = problem_workload(mobilenet.select(["conv1"]))
+    pw = problem_workload(mobilenet.select(["conv2_pw"]))
     lr = run_hierarchy(h, pw, arch=arch, search_spec=SearchSpec("energy", 300, 0), simulate=True, refine=True,
                        sparsity=V2).layers[0]
     assert capacity_problems(lr.item.problem, h, lr.nest, V2.spec, {}) == []
-    assert any(capacity_problems(lr.item.problem, h, n, V2.spec, {}) for n in lr.search.shortlist)
+    assert sum(bool(capacity_problems(lr.item.problem, h, n, V2.spec, {})) for n in lr.search.shortlist) == 10
 
 
 def test_a_sparse_search_is_never_worse_than_the_fitted_named_mapping(mobilenet):
@@ -346,9 +360,8 @@ def test_a_named_mapping_cut_to_fit_is_labelled_per_layer_with_a_count(tmp_path)
     """mapping_source says which named mappings were cut (stats.json, the table's header and footer,
     mapping.txt), on a level list: dense MobileNet v1 (no densities: CSC adds its offsets and
     coordinates to full tiles) on the clustered v2. The cut layers are exactly those whose named nest
-    overflows by compressed size, here conv1 (ifmap tiles of a 3-channel RS row set), conv2_pw and
-    conv3_pw (the rule's 8 channels: 13.94 words in a 12-word spad); the depthwise layers fit (1
-    channel per PE)."""
+    overflows by compressed size, here conv2_pw and conv3_pw (the rule's 16 channels: 8.25 ifmap metadata
+    words in a 6.25-word store); conv1 and the depthwise layers fit."""
     from accelsim.mapper.sparse_fit import FIT_SOURCE
     from accelsim.report_hierarchy import mapping_text, read_mapping_text, stats, table
 
@@ -359,23 +372,23 @@ def test_a_named_mapping_cut_to_fit_is_labelled_per_layer_with_a_count(tmp_path)
     flow = registry.get("rs_plus")
     overflowing = [pl.name for pl in pw.layers
                    if capacity_problems(pl.problem, h, named_nest(pl, h, flow), spec, {})]
-    assert overflowing == ["conv1", "conv2_pw", "conv3_pw"]
+    assert overflowing == ["conv2_pw", "conv3_pw"]
     run = run_hierarchy(h, pw, sparsity=Sparsity(spec))
     doc = stats(run)
     assert [(l["name"], l["mapping_source"]) for l in doc["layers"]] == [
         (n, FIT_SOURCE if n in overflowing else "named") for n in names]
     lines = table(doc).splitlines()
-    assert lines[0].endswith("| named mapping (3 of 6 cut to fit by compressed size)")
-    assert lines[-1] == ("3 of 6 named mappings cut to fit by compressed size (accelsim.mapper.sparse_fit): "
-                         "conv1, conv2_pw, conv3_pw")
+    assert lines[0].endswith("| named mapping (2 of 6 cut to fit by compressed size)")
+    assert lines[-1] == ("2 of 6 named mappings cut to fit by compressed size (accelsim.mapper.sparse_fit): "
+                         "conv2_pw, conv3_pw")
     assert list(read_mapping_text(mapping_text(run), "mapping.txt")) == names     # still reads back
     dense = table(stats(run_hierarchy(h, pw))).splitlines()
     assert dense[0].endswith("| named mapping") and "cut to fit" not in dense[-1]
 
 
 def test_fixed_shape_named_mappings_cut_to_fit_are_labelled_too(mobilenet):
-    """The flat v2 (fixed shape) on the sparse MobileNet 0.5-128: conv2_pw's named mapping is cut (12
-    dense channels are 20.69 words in CSC, module docstring), conv3_dw's fits (1 channel per PE); the
+    """The flat v2 (fixed shape) on the sparse MobileNet 0.5-128: conv2_pw's named mapping is cut (16
+    dense channels take 8.25 ifmap metadata words, module docstring), conv3_dw's fits (1 channel per PE); the
     hand-written conv2_dw is neither named nor counted."""
     from accelsim.mapper.sparse_fit import FIT_SOURCE
     from accelsim.report import stats, table
@@ -397,25 +410,29 @@ def test_fixed_shape_named_mappings_cut_to_fit_are_labelled_too(mobilenet):
 
 
 def test_the_weight_metadata_store_holds_the_weight_metadata_apart(mobilenet):
-    """The eyeriss_v2 preset gives the rf's weights a 128-word metadata store (reference/sparsity.md: 192
-    data entries plus 128 metadata entries). conv8_pw (dense) under rs_plus on the flat v2 keeps 132
-    weights per PE (K 2 x C 66, 1 x 1): CSC over (K C R, S) is 133 offsets of 7 bits and 132 4-bit
-    coordinates, 1459 / 16 = 91.1875 words. Data and metadata sharing the 192 weight words (the spec
-    without the store) overflow, 223.1875; apart, 132 <= 192 and 91.1875 <= 128. The ifmap (no store
-    given) still counts data + metadata against its 12 words."""
+    """The eyeriss_v2 preset gives the rf's weights a 64-word metadata store (Sparseloop's 128 x 8-bit
+    entries) and its ifmaps a 6.25-word one (25 x 4 bits). conv8_pw (dense) under rs_plus on the flat v2
+    keeps 176 weights per PE (K 11 x C 16, 1 x 1): CSC over (K C R, S) is 177 offsets of 7 bits and 176
+    4-bit coordinates, 1943 / 16 = 121.4375 words. Data and metadata sharing the 192 weight words (the
+    spec without the stores) overflow, 297.4375; apart, the data fit (176 <= 192) and the metadata store
+    overflows (121.4375 > 64), named as the store's. The ifmap's 16 channels: 16 data words fit the 16,
+    their 8.25 metadata words overflow the 6.25."""
     from accelsim.sparse.model import capacity_used
 
     arch = load_arch("eyeriss_v2_flat")
     la = next(x for x in mobilenet.layers if x.name == "conv8_pw")
     h, m = from_arch(arch), registry.get("rs_plus").named(la, arch)
+    assert (m.factor("rf", "K"), m.factor("rf", "C")) == (11, 16)
     used = {(c.level, c.members): u for c, u, _ in capacity_used(from_layer(la), h, from_fixed(m, h), V2.spec, {})}
-    assert used[("rf", (("weight", "data"),))] == 132.0
-    assert used[("rf", (("weight", "metadata"),))] == (133 * 7 + 132 * 4) / 16 == 91.1875
-    assert ("rf", (("ifmap", "data+metadata"),)) in used
+    assert used[("rf", (("weight", "data"),))] == 176.0
+    assert used[("rf", (("weight", "metadata"),))] == (177 * 7 + 176 * 4) / 16 == 121.4375
+    assert (used[("rf", (("ifmap", "data"),))], used[("rf", (("ifmap", "metadata"),))]) == (16.0, csc_metadata(16))
     shared = replace(V2.spec, metadata_capacity=())
     over = capacity_problems(from_layer(la), h, from_fixed(m, h), shared, {})
-    assert [(o.level, o.roles, o.used) for o in over if o.roles == ("weight",)] == [("rf", ("weight",), 223.1875)]
-    assert not [o for o in capacity_problems(from_layer(la), h, from_fixed(m, h), V2.spec, {}) if o.roles == ("weight",)]
+    assert [(o.level, o.roles, o.used) for o in over if o.roles == ("weight",)] == [("rf", ("weight",), 297.4375)]
+    apart = capacity_problems(from_layer(la), h, from_fixed(m, h), V2.spec, {})
+    assert [(o.roles, o.used, o.words, o.check.metadata) for o in apart] == [
+        (("weight",), 121.4375, 64, True), (("ifmap",), 8.25, 6.25, True)]
 
 
 def test_a_metadata_store_overflow_is_named_as_such():

@@ -510,7 +510,7 @@ class CapacityCheck:
 
     level: str
     members: tuple[tuple[str, str], ...]
-    words: int
+    words: float
     metadata: bool = False
 
 
@@ -523,9 +523,9 @@ def capacity_checks(hierarchy: Hierarchy, spec: SparseSpec) -> tuple[CapacityChe
         for roles, words in lv.capacity:
             out.append(CapacityCheck(lv.name, tuple((r, ALL_WORDS if spec.metadata_words(lv.name, r) is None else DATA_WORDS)
                                                     for r in roles), words))
-        for (level, r), words in spec.metadata_capacity:
+        for (level, r), meta_words in spec.metadata_capacity:
             if level == lv.name:
-                out.append(CapacityCheck(lv.name, ((r, META_WORDS),), words, True))
+                out.append(CapacityCheck(lv.name, ((r, META_WORDS),), meta_words, True))
     return tuple(out)
 
 
@@ -538,7 +538,7 @@ class Overflow:
     level: str
     roles: tuple[str, ...]
     used: float
-    words: int
+    words: float
     size: str
     check: CapacityCheck | None = None
 

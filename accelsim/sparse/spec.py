@@ -11,8 +11,10 @@ YAML (``configs/sparse/*.yaml``, or any file; ``accelsim run --sparse NAME|FILE`
     skip: []                              # accesses / MACs that do not happen (save cycles too)
     capacity: expected                    # compressed tile size for capacity checks: expected | worst
     metadata_capacity:                    # optional, level -> role -> words: that tensor's metadata has
-      rf: {weight: 128}                   # its own store there (data words then fill the level's capacity
-                                          # alone); absent: data + metadata share the level's capacity
+      rf: {weight: 128, ifmap: 6.25}      # its own store there (data words then fill the level's capacity
+                                          # alone); absent: data + metadata share the level's capacity. A
+                                          # store's words may be fractional (a store of 100 bits holds
+                                          # 6.25 16-bit words), as metadata words are bits / word bits
     skipped_metadata: skip                # skip: a skipped access's metadata is not read either;
                                           # read: it still is (Sparseloop's accounting: skipping reads
                                           # the coordinates it intersects, then not the data)
@@ -68,9 +70,9 @@ class SparseSpec:
     capacity: str = EXPECTED
     source: str = "<memory>"
     skipped_metadata: str = META_SKIP
-    metadata_capacity: tuple[tuple[tuple[str, str], int], ...] = ()   # ((level, role), words)
+    metadata_capacity: tuple[tuple[tuple[str, str], float], ...] = ()   # ((level, role), words)
 
-    def metadata_words(self, level: str, role: str) -> int | None:
+    def metadata_words(self, level: str, role: str) -> float | None:
         """The words of ``role``'s own metadata store at ``level`` (``metadata_capacity``), None when its
         metadata shares the level's data capacity."""
         return dict(self.metadata_capacity).get((level, role))
@@ -127,7 +129,7 @@ def spec_from_dict(data: Any, source: str) -> SparseSpec:
     skipped_metadata = f.str("skipped_metadata", META_SKIP, choices=[META_SKIP, META_READ])
     meta_caps = []
     caps = f.raw("metadata_capacity", {})
-    allowed = "allowed: level -> tensor role -> words of its metadata store (a positive integer)"
+    allowed = "allowed: level -> tensor role -> words of its metadata store (a positive number)"
     if not isinstance(caps, dict):
         raise f.error("metadata_capacity", f"expected level -> role -> words, got {caps!r}; {allowed}")
     for level, per in caps.items():
@@ -137,8 +139,8 @@ def spec_from_dict(data: Any, source: str) -> SparseSpec:
             key = f"metadata_capacity.{level}.{role}"
             if role not in ROLES:
                 raise f.error(key, f"unknown tensor role {role!r}; allowed: {', '.join(ROLES)}")
-            if not isinstance(words, int) or isinstance(words, bool) or words < 1:
-                raise f.error(key, f"expected a positive integer of words, got {words!r}; {allowed}")
+            if not isinstance(words, (int, float)) or isinstance(words, bool) or not 0 < words < float("inf"):
+                raise f.error(key, f"expected a positive number of words, got {words!r}; {allowed}")
             meta_caps.append(((str(level), role), words))
     f.done()
     return SparseSpec(name, tuple(formats), tuple(features), capacity, source, skipped_metadata, tuple(meta_caps))
