@@ -32,6 +32,36 @@ def test_codl_form_by_hand():
     assert m.time_ms(s, cores=3) == pytest.approx(1668e-6)
 
 
+def test_input_channels_in_blocks_pay_for_the_whole_block():
+    """An item reading input channels 4 at a time (``ic: 4``, a GPU texel) computes a 3-channel
+    convolution as a 4-channel one: 5x5 filter, so red = 4*25 = 100, not 75; t_unit = 10 + 2*IC(4) +
+    0.5*red(100) = 68 ns; items ceil(8/4)*6*ceil(6/4) = 24 on 1 core, T = 24 * 68 ns. 8 channels (a whole
+    number of blocks), a depthwise layer and a pooling layer are read as they are."""
+    coef = (10.0, 0.0, 0.0, 2.0, 0.0, 0.5)
+    blocked = KernelModel("k", Tile(4, 1, 4, ic=4), 1, 1, coef)
+    thin = _conv(C=3, K=8, H=6, W=6, R=5)
+    assert blocked.time_ms(thin, 1) == pytest.approx(24 * 68e-6, rel=1e-12)
+    assert KernelModel("k", Tile(4, 1, 4), 1, 1, coef).time_ms(thin, 1) == pytest.approx(24 * 53.5e-6, rel=1e-12)
+    four = _conv(C=4, K=8, H=6, W=6, R=5)
+    assert blocked.time_ms(thin, 1) == blocked.time_ms(four, 1)
+    eight = _conv(C=8, K=8, H=6, W=6, R=5)
+    assert blocked.regressors(eight) == (1.0, 6.0, 6.0, 8.0, 8.0, 200.0)
+    grouped = OpShape(LayerKind.CONV, 1, 6, 6, 8, 8, 8, 8, 1, 1, 1, 1, groups=2)   # 3 channels per group -> 4
+    assert blocked.regressors(grouped)[3:] == (8.0, 6.0, 4.0)
+    for kind in (LayerKind.DEPTHWISE, LayerKind.POOL):
+        s = OpShape(kind, 1, 3, 3, 8, 8, 6, 6, 3, 3, 1, 1, groups=3 if kind is LayerKind.DEPTHWISE else 1)
+        assert blocked.regressors(s)[3] == 3.0
+
+
+def test_shipped_gpus_read_input_channels_in_texels_of_four():
+    """MACE's OpenCL convolutions round the input channels up to 4 (an image texel; the buffer path pads
+    the input): every shipped GPU's direct kernel says so, no CPU kernel does."""
+    for name in ("sd855", "sd865", "sd888", "kirin990"):
+        soc = load_soc(name)
+        assert soc.gpu.kernel("direct").item.ic == 4, name
+        assert {k.item.ic for k in soc.cpu.kernels} == {1}, name
+
+
 def test_thin_band_pays_for_whole_items():
     """A 6-row-tile (Winograd F(6,3)) item: a 2-row band costs as many items as a 6-row band."""
     m = KernelModel("w", Tile(8, 6, 6), 1, 1, (0.0, 0.0, 0.0, 0.0, 0.0, 1.0))

@@ -83,6 +83,7 @@ BAD = [
     (("cpu", "efficiency", "winograd"), 0.5, "cpu.efficiency.winograd", "unknown kernel-class factor"),
     (("gpu", "efficiency", "k1"), 0, "gpu.efficiency.k1", "must be >"),
     (("gpu", "family"), 7, "gpu.family", "expected"),
+    (("gpu", "kernels", "direct", "item", "ic"), 0, "gpu.kernels.direct.item.ic", "too small"),
 ]
 
 

@@ -31,7 +31,7 @@ from accelsim.errors import ConfigError
 from accelsim.partition.impl import select
 from accelsim.partition.kernel_class import FACTORS, MEMORY, combined, factors
 from accelsim.partition.priors import prior, traffic_bytes
-from accelsim.partition.shape import OpShape
+from accelsim.partition.shape import OpShape, channels_in_blocks
 from accelsim.partition.soc import COEF_KEYS, SoC, Tile
 
 
@@ -62,8 +62,12 @@ class KernelModel:
         per_block = -(-min(self.block, n) // self.unit)
         return rounds, per_block
 
+    def regressors(self, s: OpShape) -> tuple[float, ...]:
+        """``features`` of the part as this kernel computes it: input channels in blocks of ``item.ic``."""
+        return features(channels_in_blocks(s, self.item.ic))
+
     def t_unit_ns(self, s: OpShape) -> float:
-        return max(0.0, sum(c * x for c, x in zip(self.coef_ns, features(s))))
+        return max(0.0, sum(c * x for c, x in zip(self.coef_ns, self.regressors(s))))
 
     def time_ms(self, s: OpShape, cores: int) -> float:
         rounds, per_block = self.counts(s, cores)
@@ -194,7 +198,7 @@ def fit_kernel(name: str, item: Tile, block: int, unit: int, shapes: Sequence[Op
         rounds, per_block = skeleton.counts(s, c)
         if rounds == 0:
             continue
-        rows.append(features(s))
+        rows.append(skeleton.regressors(s))
         targets.append(t * 1e9 / (rounds * per_block))
     return KernelModel(name, item, block, unit, _relative_lstsq(rows, targets))
 

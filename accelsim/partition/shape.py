@@ -8,7 +8,7 @@ rows/columns it writes, ``C`` the input channels it reads and ``K`` the output c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from workloads.layer import Layer, LayerKind
 
@@ -80,6 +80,22 @@ _RED = {
     LayerKind.SOFTMAX: lambda s: 1,
     LayerKind.LAYERNORM: lambda s: 1,
 }
+
+
+#: kinds whose reduction runs over the input channels (``C / groups`` of them per output)
+_CHANNEL_REDUCTION = (LayerKind.CONV, LayerKind.FC, LayerKind.GEMM)
+
+
+def channels_in_blocks(s: OpShape, block: int) -> OpShape:
+    """Part ``s`` as a kernel that reads input channels in blocks of ``block`` computes it: each group's
+    input channels rounded up to a multiple of ``block`` (zero-filled), which lengthens the reduction
+    ``red`` of a convolution, fully connected layer or GEMM (a GPU texel holds 4 channels: a 3-channel
+    input costs what a 4-channel one does). Other kinds, and ``block`` 1, are unchanged."""
+    if block <= 1 or s.kind not in _CHANNEL_REDUCTION:
+        return s
+    groups = max(1, s.groups)
+    per_group = -(-(s.C // groups) // block) * block
+    return s if per_group * groups == s.C else replace(s, C=per_group * groups)
 
 
 def out_channels(layer: Layer) -> int:

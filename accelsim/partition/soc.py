@@ -67,12 +67,15 @@ class Tile:
 
     ``flat`` tiles count pixels of the flattened ``P*Q`` output (a GEMM's columns): ``w`` pixels per
     item, ``h`` unused (1). Otherwise the item covers ``oc`` channels x ``h`` rows x ``w`` columns.
+    ``ic``: input channels the item reads at a time (a GPU texel: 4); its reduction over the input
+    channels is padded to a multiple of it (:func:`accelsim.partition.shape.channels_in_blocks`).
     """
 
     oc: int
     h: int
     w: int
     flat: bool = False
+    ic: int = 1
 
     @property
     def outputs(self) -> int:
@@ -190,10 +193,11 @@ def _kernel(kernels: tuple[KernelSpec, ...], name: str) -> KernelSpec:
 # ---- loading ---------------------------------------------------------------------------------
 
 def _tile(f: Fields) -> Tile:
+    ic = f.int("ic", 1)
     if f.has("px"):
-        tile = Tile(oc=f.int("oc"), h=1, w=f.int("px"), flat=True)
+        tile = Tile(oc=f.int("oc"), h=1, w=f.int("px"), flat=True, ic=ic)
     else:
-        tile = Tile(oc=f.int("oc"), h=f.int("h"), w=f.int("w"))
+        tile = Tile(oc=f.int("oc"), h=f.int("h"), w=f.int("w"), ic=ic)
     f.done()
     return tile
 
