@@ -26,6 +26,7 @@ from accelsim.loopnest import problems_of
 from accelsim.mapper.nest_search import search_nest
 from accelsim.mapper.nest_space import NestSpace
 from accelsim.mapper.sparse_batch import NestSparseBatch
+from accelsim.mapper.sparse_memo import GROUPS
 from accelsim.mapper.sparse_rank import rerank_nests
 from accelsim.names import ROLES
 from accelsim.problem import from_layer
@@ -164,7 +165,7 @@ def test_a_warm_scorer_fed_in_pieces_equals_a_fresh_one_and_the_memo_keeps_every
         assert np.array_equal(e, energy[part]) and np.array_equal(c, cycles[part])
     assert warm.fits(arrays).tolist() == NestSparseBatch(layout, spec, UNIFORM, table).fits(arrays).tolist()
     memo = warm.memo
-    assert len(memo.tval) >= 2 * len(memo.entries) > 8              # grown, at most half full
+    assert len(memo.table) >= 2 * len(memo.entries) > 8             # grown, at most half full
     assert len({k.tobytes() for k in memo.entries}) == len(memo.entries)        # each argument once
     # a tile key holds the nest's per-dim extents at its level (factors x fanout factors from the level
     # on, clipped to the dim's size), packed and unpacked exactly
@@ -180,7 +181,7 @@ def test_a_warm_scorer_fed_in_pieces_equals_a_fresh_one_and_the_memo_keeps_every
     for group, slot, fn, axes, _ in memo.fns:
         if group == memo.keeps_group:
             continue                      # a pattern's index (its plan is checked by the scores above)
-        rows_ = np.flatnonzero(memo.entries[:, 0] == group)[::7]
+        rows_ = np.flatnonzero(memo.entries[:, 0] % GROUPS == group)[::7]
         for r, key in zip(rows_, memo.arguments(rows_)):
             if axes is None:              # (lockstep run, active units)
                 arg = key
@@ -198,8 +199,8 @@ def test_memo_keys_of_any_size_are_exact():
     from accelsim.mapper.sparse_memo import RowMemo
 
     sizes = np.array([1 << 40, 3, (1 << 40) + 7])
-    memo = RowMemo(sizes, 2, nest=True)
-    assert memo.width > 2                                   # group + more than one word of extents
+    memo = RowMemo(sizes, 2, nest=True, units=1)
+    assert memo.width > 1                                   # more than one word of (group, extents)
     seen: list = []
     fn = memo.tile(lambda e: (seen.append(tuple(e)), float(e[0] % 1000) + e[1] / 4 + float(e[2] % 999))[1], 0,
                    np.array([(d, 1, -1, 1, int(n)) for d, n in enumerate(sizes)]))
@@ -220,6 +221,32 @@ def test_memo_keys_of_any_size_are_exact():
     for b in range(B):
         e = want[b]
         assert memo.vals[idx[b, 0], slot[0]] == float(e[0] % 1000) + e[1] / 4 + float(e[2] % 999)
+
+
+def test_memo_refuses_a_row_outside_its_digit_ranges_and_packs_usual_keys_in_one_word():
+    """A key's ints are mixed-radix digits (mapper.sparse_memo): an int outside its digit's range would
+    wrap into another argument's key, so it is refused (ConfigError), never packed; the lockstep group's
+    active units have radix units + 1, a tile's extent radix its dim's size."""
+    from accelsim.errors import ConfigError
+    from accelsim.mapper.sparse_memo import RowMemo
+
+    memo = RowMemo(np.array([4, 6]), 1, nest=True, units=4, fanouts=(0,))
+    assert memo.width == 1
+    fn = memo.lockstep(lambda a: float(a[0] * 10 + a[1]))
+    groups, _, slot = memo.columns([fn])
+    factors = np.array([[[2, 3]], [[1, 6]]], dtype=np.int64)
+    spatial = np.ones((2, 1, 2, 2), dtype=np.int64)
+    spatial[1, 0, 0, 0] = 4                                  # row 1: 4 units; its run, below the fanout: 1
+    idx = memo.resolve(groups, factors, spatial, np.zeros((2, 1, 3), dtype=np.int64), np.array([1, 4]))
+    assert [memo.vals[i, slot[0]] for i in idx[:, 0]] == [61.0, 14.0]     # (run 6, 1 unit), (run 1, 4 units)
+    with pytest.raises(ConfigError, match="active units"):
+        memo.resolve(groups, factors, spatial, np.zeros((2, 1, 3), dtype=np.int64), np.array([1, 5]))
+    tile = memo.tile(lambda e: float(e[0] * 10 + e[1]), 0, np.array([(0, 1, -1, 1, 4), (1, 1, -1, 1, 6)]))
+    groups, _, slot = memo.columns([tile])
+    with pytest.raises(ConfigError, match="factor below 1"):
+        memo.resolve(groups, np.array([[[0, 1]]], dtype=np.int64), np.ones((1, 1, 2, 2), dtype=np.int64))
+    idx = memo.resolve(groups, np.array([[[3, 1]], [[4, 6]]], dtype=np.int64), np.ones((2, 1, 2, 2), dtype=np.int64))
+    assert [memo.vals[i, slot[0]] for i in idx[:, 0]] == [31.0, 46.0]       # a refused pass left no key behind
 
 
 def _tiny_buffer() -> Hierarchy:

@@ -118,6 +118,7 @@ START = {LEVELS.index(DRAM): DRAM_LEVEL, LEVELS.index(GLB): GLB_LEVEL, LEVELS.in
          LEVELS.index(REG): NO_LOOPS}
 N_ROLES = len(ROLES)
 SLACK = 1.0 - 1e-12       # a lower bound's margin against float rounding (the exact check decides)
+CHUNK = 32                # rows of one keeps pattern the scorer kernel takes at a time (one column each)
 
 
 def unsupported(spec: SparseSpec, models: dict, reg_keep: tuple[bool, ...] | None = None) -> str | None:
@@ -295,6 +296,7 @@ class NestSparseBatch:
         self.n_storage = layout.network_base - len(HEAD)
         self.kcol = np.arange(len(HEAD), layout.width, dtype=np.int64)
         self.live = np.zeros(len(self.kcol), dtype=np.bool_)        # keys nonzero in some row scored so far
+        self.prepared: dict = {}                                    # _score_rows' _prepare, for the live keys
         self.kidx_s = {k: i for i, k in enumerate(self.keys[:self.n_storage])}
         self.kidx_n = {k: self.n_storage + i for i, k in enumerate(self.keys[self.n_storage:])}
         self.c_cycles, self.c_active = HEAD.index("cycles"), HEAD.index("active")
@@ -303,7 +305,9 @@ class NestSparseBatch:
                  if (i == 0 or h.levels[i].keeps_role(r)) and spec.format(nm, r).compressed]
         # what depends on a nest beyond its counts, per distinct tile / keeps / lockstep run (a level's
         # tile: the loops of it and below)
-        self.memo = RowMemo(self.dims, len(self.names), nest=True)
+        units = math.prod(lv.fanout.size for lv in h.levels if lv.fanout is not None)
+        self.memo = RowMemo(self.dims, len(self.names), nest=True, units=units,
+                            fanouts=tuple(i for i, lv in enumerate(h.levels) if lv.fanout is not None))
         self.pairs = _Pairs(problem, models, self.wb, pairs, self.memo, lambda i: i)
         # the MAC steps act on the conditions alone: the same for every keeps pattern
         ms = mac_steps(plan(self._keeps_nest([[1] * N_ROLES] * len(self.names)), spec), problem, models, problem.macs)
@@ -541,10 +545,10 @@ class NestSparseBatch:
         src, st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len = self._stack()
         energy = np.empty(B, dtype=np.float64)
         cycles = np.empty(B, dtype=np.float64)
-        _score_rows(self.live, c, self.kcol, idx, self.memo.vals, look.col, look.slot, src, self.pairs.const, st_keys,
-                    st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len, self.eff, self.gated_macs, self.skip.mode,
-                    self.skip.p, self.c_cycles, self.lv_out, self.lv_in, self.lv_den, self.net_keys, self.net_ab,
-                    self.net_den, energy, cycles)
+        _score_rows(self.prepared, self.live, c, self.kcol, idx, self.memo.vals, look.col, look.slot, src,
+                    self.pairs.const, st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len, self.eff,
+                    self.gated_macs, self.skip.mode, self.skip.p, self.c_cycles, self.lv_out, self.lv_in, self.lv_den,
+                    self.net_keys, self.net_ab, self.net_den, energy, cycles)
         return energy, cycles
 
 
@@ -591,6 +595,7 @@ class SparseBatch:
         self.kcol = np.array([COLUMNS.index(nm) for nm, _ in storage] + [COLUMNS.index(nm) for nm, _ in network],
                              dtype=np.int64)
         self.live = np.zeros(len(self.kcol), dtype=np.bool_)        # keys nonzero in some row scored so far
+        self.prepared: dict = {}                                    # _score_rows' _prepare, for the live keys
         kidx = {k: i for i, k in enumerate(self.keys)}
         n_storage = len(storage)
         # per key: the (level index, role) whose format sets its data / metadata words
@@ -598,7 +603,7 @@ class SparseBatch:
         src += [(pl.net_parent.get((idx[lv], r), idx[lv]), r) for lv, r, _ in self.keys[n_storage:]]
         # what depends on a mapping beyond its counts, per distinct tile / lockstep run (a level's tile:
         # the mapping levels from the first below its cut)
-        self.memo = RowMemo(self.dims, NO_LOOPS, nest=False)
+        self.memo = RowMemo(self.dims, NO_LOOPS, nest=False, units=arch.pes)
         self.pairs = _Pairs(problem, models, self.wb, [(i, r, fmt) for (i, r), fmt in pl.compressed], self.memo,
                             lambda i: START[i])
         self.src = np.array([[self.pairs.index.get(s_, -1) for s_ in src]], dtype=np.int64)
@@ -748,8 +753,8 @@ class SparseBatch:
                                 orders=np.ascontiguousarray(orders, dtype=np.int64))
         energy = np.empty(B, dtype=np.float64)
         cycles = np.empty(B, dtype=np.float64)
-        _score_rows(self.live, c, self.kcol, idx, self.memo.vals, look.col, look.slot, self.src, self.pairs.const,
-                    self.st_keys, self.st_gate, self.st_qi, self.st_qc, self.st_n, self.e_idx, self.e_w, self.e_len,
+        _score_rows(self.prepared, self.live, c, self.kcol, idx, self.memo.vals, look.col, look.slot, self.src,
+                    self.pairs.const, self.st_keys, self.st_gate, self.st_qi, self.st_qc, self.st_n, self.e_idx, self.e_w, self.e_len,
                     self.eff, self.gated_macs, self.skip.mode, self.skip.p, COLUMNS.index("cycles"), self.lv_out,
                     self.lv_in, self.lv_den, self.net_keys, self.net_ab, self.net_den, energy, cycles)
         return energy, cycles
@@ -778,30 +783,36 @@ def _live_only(keys, is_live):
     return out, n
 
 
-def _score_rows(live: np.ndarray, c: np.ndarray, kcol: np.ndarray, *rest) -> None:
+def _score_rows(prepared: dict, live: np.ndarray, c: np.ndarray, kcol: np.ndarray, idx, vals, col, slot, src, pconst,
+                st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len, eff, gmacs, mode, skip_p, c_cycles, lv_out,
+                lv_in, lv_den, net_keys, net_ab, net_den, energy, cycles) -> None:
     """:func:`_kernel` with the scorer's live keys ``live`` (K,) bool, grown (here, for good) by the
-    keys nonzero in this batch when a row has one outside them, and the batch scored again."""
-    while _kernel(live, c, kcol, *rest) >= 0:
+    keys nonzero in this batch when a row has one outside them, and the batch scored again.
+    ``prepared``: the scorer's :func:`_prepare` of its patterns and live keys (made again when either
+    changed: patterns are only appended, so their count and table widths name them)."""
+    while True:
+        key = (src.shape[0], e_idx.shape[1], st_keys.shape[1:], live.tobytes())
+        prep = prepared.get(key)
+        if prep is None:
+            prepared.clear()
+            prep = prepared[key] = _prepare(live, c.shape[1], kcol, src, pconst.shape[1], e_idx, e_w, e_len, lv_out,
+                                            lv_in, lv_den)
+        off, fk, fj, nc, t_idx, t_w, t_len, o_keys, o_n, i_keys, i_n, bw_levels = prep
+        if _kernel(c, kcol, off, fk, fj, nc, idx, vals, col, slot, pconst, st_keys, st_gate, st_qi, st_qc, st_n, t_idx,
+                   t_w, t_len, eff, gmacs, mode, skip_p, c_cycles, o_keys, o_n, i_keys, i_n, lv_den, bw_levels,
+                   net_keys, net_ab, net_den, energy, cycles) < 0:
+            return
         live |= (c[:, kcol] != 0).any(axis=0)
 
 
 @njit(cache=True)
-def _kernel(cand, c, kcol, idx, vals, col, slot, src, pconst, st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len,
-            eff, gmacs, mode, skip_p, c_cycles, lv_out, lv_in, lv_den, net_keys, net_ab, net_den, energy, cycles):
-    """Per row b (a memo value: ``vals[idx[b, col[i]], slot[i]]`` as ``_Lookups`` numbers them; col -1:
-    not looked up): its keeps pattern p (value 0, or pattern 0); data / metadata words per key (its
-    pair j's factors, value 2 + j or ``pconst``; or 1 / 0); the steps in order (q: value 2 + pairs +
-    ``st_qi`` or the pattern's constant); the energy terms in canonical order (``v[e_idx]``: data K,
-    metadata K, gated K, effective and gated MACs); then the latency bound (module docstring; with
-    ``mode`` 1 the dense cycles x the skipping factor, value 1 or ``skip_p``).
-
-    Only the keys in ``cand`` are filled, stepped, priced and bounded: the others must be 0 in every
-    row (they stay 0.0: a step moves q x 0.0 = 0.0, an energy term or a bound adds 0.0). Returns -1,
-    or the first row with a nonzero count outside ``cand`` (its caller grows ``cand`` and scores again):
-    each row is checked as it is scored, so the rows are read once."""
+def _prepare(cand, width, kcol, src, n_pairs, e_idx, e_w, e_len, lv_out, lv_in, lv_den):
+    """What :func:`_kernel` reads per row, for the live keys ``cand`` (K,) bool: per count column 1 when
+    it must be 0 (a key not live); the live keys; per pattern and live key its pair (``n_pairs``:
+    uncompressed); per pattern its energy terms of live values (a dead key's value is 0.0 and adds
+    0.0); per level with a bandwidth its live read + drain and fill + update keys."""
     K = kcol.shape[0]
-    B = c.shape[0]
-    off = np.zeros(c.shape[1], dtype=np.int64)          # 1: a column that must be 0
+    off = np.zeros(width, dtype=np.int64)
     live = np.zeros(K, dtype=np.int64)
     n_live = 0
     for k in range(K):
@@ -829,7 +840,6 @@ def _kernel(cand, c, kcol, idx, vals, col, slot, src, pconst, st_keys, st_gate, 
                 t_w[p, n] = e_w[p, e]
                 n += 1
         t_len[p] = n
-    # the latency bound's levels with a bandwidth, and their live keys (a dead key adds 0.0)
     o_keys, o_n = _live_only(lv_out, is_live)
     i_keys, i_n = _live_only(lv_in, is_live)
     bw_levels = np.zeros(lv_den.shape[0], dtype=np.int64)
@@ -838,111 +848,196 @@ def _kernel(cand, c, kcol, idx, vals, col, slot, src, pconst, st_keys, st_gate, 
         if lv_den[li, 0] > 0.0 or lv_den[li, 1] > 0.0 or lv_den[li, 2] > 0.0:
             bw_levels[n_bw] = li
             n_bw += 1
-    # per pattern its live keys' pairs (-1: uncompressed), and every pair's factors (constants here,
-    # a memo pair's per row)
-    fj = np.empty((src.shape[0], n_live), dtype=np.int64)
-    fc = np.empty((src.shape[0], n_live), dtype=np.int64)      # the compressed ones
+    fk = np.empty((src.shape[0], n_live), dtype=np.int64)    # per pattern its compressed live keys
+    fj = np.empty((src.shape[0], n_live), dtype=np.int64)    # and their pairs
     nc = np.zeros(src.shape[0], dtype=np.int64)
     for p in range(src.shape[0]):
         for kk in range(n_live):
-            fj[p, kk] = src[p, live[kk]]
-            if fj[p, kk] >= 0:
-                fc[p, nc[p]] = live[kk]
+            j = src[p, live[kk]]
+            if j >= 0:
+                fk[p, nc[p]] = live[kk]
+                fj[p, nc[p]] = j
                 nc[p] += 1
+    return off, fk, fj, nc, t_idx, t_w, t_len, o_keys, o_n, i_keys, i_n, bw_levels[:n_bw].copy()
+
+
+@njit(cache=True)
+def _kernel(c, kcol, off, fk, fj, nc, idx, vals, col, slot, pconst, st_keys, st_gate, st_qi, st_qc, st_n, t_idx, t_w,
+            t_len, eff, gmacs, mode, skip_p, c_cycles, o_keys, o_n, i_keys, i_n, lv_den, bw_levels, net_keys, net_ab,
+            net_den, energy, cycles):
+    """Per row b (a memo value: ``vals[idx[b, col[i]], slot[i]]`` as ``_Lookups`` numbers them; col -1:
+    not looked up): its keeps pattern p (value 0, or pattern 0); data / metadata words per key (the
+    count; a compressed key's times its pair j's factors, value 2 + j or ``pconst``); the steps in
+    order (q: value 2 + pairs + ``st_qi`` or the pattern's constant); the energy terms in canonical
+    order (``v[t_idx]``: data K, metadata K, gated K, effective and gated MACs); then the latency bound
+    (module docstring; with ``mode`` 1 the dense cycles x the skipping factor, value 1 or ``skip_p``).
+
+    The rows are taken by pattern (a counting sort: stable), ``CHUNK`` rows of one pattern at a time,
+    each value a row of ``V`` with one column per row of the chunk: every operation is the same for
+    the chunk's rows, so each loop over them is one vector operation per few rows, and each row still
+    gets the slow path's float operations in its order (bit for bit).
+
+    Only the live keys (:func:`_prepare`) are stepped, priced and bounded: the others must be 0 in every
+    row (they stay 0.0: a step moves q x 0.0 = 0.0, an energy term or a bound adds 0.0). Returns -1,
+    or a row with a nonzero count in a column ``off`` (its caller grows the live keys and scores again)."""
+    K = kcol.shape[0]
+    B = c.shape[0]
+    P = nc.shape[0]
     NJ = pconst.shape[1]
-    pd = pconst[0].copy()
-    pm = pconst[1].copy()
     q0 = 2 + NJ                           # the first step fraction's value
-    v = np.zeros(3 * K + 2)               # metadata and gated words are 0.0 between rows (reset after each)
-    v[3 * K] = eff
-    v[3 * K + 1] = gmacs
+    start = np.zeros(P + 1, dtype=np.int64)
+    pat = np.empty(B, dtype=np.int64)
     for b in range(B):
-        outside = 0
-        for j in range(c.shape[1]):       # contiguous, no branch: vectorised
-            outside |= c[b, j] * off[j]
-        if outside != 0:
-            return b
         p = int(vals[idx[b, col[0]], slot[0]]) if col[0] >= 0 else 0
-        for j in range(NJ):
-            if col[2 + j] >= 0:
-                r = idx[b, col[2 + j]]
-                pd[j] = vals[r, slot[2 + j]]
-                pm[j] = vals[r, slot[2 + j] + 1]
-        for kk in range(n_live):
-            k = live[kk]
-            w = float(c[b, kcol[k]])
-            j = fj[p, kk]
-            if j < 0:                     # uncompressed: its metadata stays 0.0 (= w x 0.0)
-                v[k] = w
-            else:
-                v[k] = w * pd[j]
-                v[K + k] = w * pm[j]
-        for s in range(st_n[p]):
-            qj = st_qi[p, s]
-            q = vals[idx[b, col[q0 + qj]], slot[q0 + qj]] if qj >= 0 else st_qc[p, s]
-            for j in range(st_keys.shape[2]):
-                k = st_keys[p, s, j]
-                if k < 0:
-                    break
-                dq = v[k] * q
-                v[k] = v[k] - dq
-                if st_gate[p, s]:
-                    v[2 * K + k] = v[2 * K + k] + dq
+        pat[b] = p
+        start[p + 1] += 1
+    for p in range(P):
+        start[p + 1] += start[p]
+    order = np.empty(B, dtype=np.int64)
+    fill = start[:P].copy()
+    for b in range(B):
+        order[fill[pat[b]]] = b
+        fill[pat[b]] += 1
+    V = np.zeros((3 * K + 2, CHUNK))      # metadata and gated words are 0.0 between chunks (reset after each)
+    for i in range(CHUNK):
+        V[3 * K, i] = eff
+        V[3 * K + 1, i] = gmacs
+    PD = np.empty((max(NJ, 1), CHUNK))
+    PM = np.empty((max(NJ, 1), CHUNK))
+    Q = np.empty(CHUNK)
+    acc = np.empty(CHUNK)
+    best = np.empty(CHUNK)
+    out_w = np.empty(CHUNK)
+    in_w = np.empty(CHUNK)
+    busiest = np.empty(CHUNK)
+    rows = np.empty(CHUNK, dtype=np.int64)
+    for p in range(P):
+        for s0 in range(start[p], start[p + 1], CHUNK):
+            n = min(CHUNK, start[p + 1] - s0)
+            for i in range(n):
+                b = order[s0 + i]
+                rows[i] = b
+                outside = 0
+                for j in range(c.shape[1]):       # contiguous, no branch: vectorised
+                    outside |= c[b, j] * off[j]
+                if outside != 0:
+                    return b
+                for j in range(NJ):
+                    if col[2 + j] >= 0:
+                        r = idx[b, col[2 + j]]
+                        PD[j, i] = vals[r, slot[2 + j]]
+                        PM[j, i] = vals[r, slot[2 + j] + 1]
+                    else:
+                        PD[j, i] = pconst[0, j]
+                        PM[j, i] = pconst[1, j]
+            for k in range(K):                    # every key's words (a key not live: 0.0)
+                kc = kcol[k]
+                for i in range(n):
+                    V[k, i] = float(c[rows[i], kc])
+            for kk in range(nc[p]):               # the compressed ones: data and metadata words by their pair
+                k = fk[p, kk]
+                j = fj[p, kk]
+                for i in range(n):
+                    w = V[k, i]
+                    V[k, i] = w * PD[j, i]
+                    V[K + k, i] = w * PM[j, i]
+            for s in range(st_n[p]):
+                qj = st_qi[p, s]
+                if qj >= 0:
+                    for i in range(n):
+                        Q[i] = vals[idx[rows[i], col[q0 + qj]], slot[q0 + qj]]
                 else:
-                    v[K + k] = v[K + k] - v[K + k] * q
-        acc = 0.0
-        for e in range(t_len[p]):
-            acc = acc + v[t_idx[p, e]] * t_w[p, e]
-        energy[b] = acc
-        # the latency bound of the compressed words (data + metadata + gated per key)
-        dense_cycles = float(c[b, c_cycles])
-        if mode == 1:
-            cyc = dense_cycles * (vals[idx[b, col[1]], slot[1]] if col[1] >= 0 else skip_p)
-        else:
-            cyc = dense_cycles
-        best = float(math.ceil(cyc))
-        for ll in range(n_bw):
-            li = bw_levels[ll]
-            out_w = 0.0
-            for j in range(o_n[li]):
-                k = o_keys[li, j]
-                out_w = out_w + ((v[k] + v[K + k]) + v[2 * K + k])
-            in_w = 0.0
-            for j in range(i_n[li]):
-                k = i_keys[li, j]
-                in_w = in_w + ((v[k] + v[K + k]) + v[2 * K + k])
-            if lv_den[li, 0] > 0.0 and out_w / lv_den[li, 0] > best:
-                best = out_w / lv_den[li, 0]
-            if lv_den[li, 1] > 0.0 and in_w / lv_den[li, 1] > best:
-                best = in_w / lv_den[li, 1]
-            if lv_den[li, 2] > 0.0 and (out_w + in_w) / lv_den[li, 2] > best:
-                best = (out_w + in_w) / lv_den[li, 2]
-        for f in range(net_keys.shape[0]):
-            busiest = 0.0
-            for s in range(4):
-                k = net_keys[f, s, 0]
-                delivered = (v[k] + v[K + k]) + v[2 * K + k]
-                k = net_keys[f, s, 1]
-                distinct = (v[k] + v[K + k]) + v[2 * K + k]
-                k = net_keys[f, s, 2]
-                if k >= 0:
-                    distinct = distinct - ((v[k] + v[K + k]) + v[2 * K + k])
-                x = net_ab[f, s, 0] * delivered + net_ab[f, s, 1] * distinct
-                if s == 0 or x > busiest:
-                    busiest = x
-            x = busiest / net_den[f]
-            if x > best:
-                best = x
-        cycles[b] = best
-        for kk in range(nc[p]):
-            v[K + fc[p, kk]] = 0.0
-        for s in range(st_n[p]):
-            if st_gate[p, s]:
-                for j in range(st_keys.shape[2]):
-                    k = st_keys[p, s, j]
+                    for i in range(n):
+                        Q[i] = st_qc[p, s]
+                gate = st_gate[p, s]
+                for jj in range(st_keys.shape[2]):
+                    k = st_keys[p, s, jj]
                     if k < 0:
                         break
-                    v[2 * K + k] = 0.0
+                    if gate:
+                        for i in range(n):
+                            dq = V[k, i] * Q[i]
+                            V[k, i] = V[k, i] - dq
+                            V[2 * K + k, i] = V[2 * K + k, i] + dq
+                    else:
+                        for i in range(n):
+                            dq = V[k, i] * Q[i]
+                            V[k, i] = V[k, i] - dq
+                            V[K + k, i] = V[K + k, i] - V[K + k, i] * Q[i]
+            for i in range(n):
+                acc[i] = 0.0
+            for e in range(t_len[p]):
+                row = t_idx[p, e]
+                w = t_w[p, e]
+                for i in range(n):
+                    acc[i] = acc[i] + V[row, i] * w
+            # the latency bound of the compressed words (data + metadata + gated per key); the maxima
+            # as selects
+            for i in range(n):
+                dense_cycles = float(c[rows[i], c_cycles])
+                if mode == 1:
+                    cyc = dense_cycles * (vals[idx[rows[i], col[1]], slot[1]] if col[1] >= 0 else skip_p)
+                else:
+                    cyc = dense_cycles
+                best[i] = float(math.ceil(cyc))
+            for ll in range(bw_levels.shape[0]):
+                li = bw_levels[ll]
+                for i in range(n):
+                    out_w[i] = 0.0
+                    in_w[i] = 0.0
+                for j in range(o_n[li]):
+                    k = o_keys[li, j]
+                    for i in range(n):
+                        out_w[i] = out_w[i] + ((V[k, i] + V[K + k, i]) + V[2 * K + k, i])
+                for j in range(i_n[li]):
+                    k = i_keys[li, j]
+                    for i in range(n):
+                        in_w[i] = in_w[i] + ((V[k, i] + V[K + k, i]) + V[2 * K + k, i])
+                if lv_den[li, 0] > 0.0:
+                    den = lv_den[li, 0]
+                    for i in range(n):
+                        x = out_w[i] / den
+                        best[i] = x if x > best[i] else best[i]
+                if lv_den[li, 1] > 0.0:
+                    den = lv_den[li, 1]
+                    for i in range(n):
+                        x = in_w[i] / den
+                        best[i] = x if x > best[i] else best[i]
+                if lv_den[li, 2] > 0.0:
+                    den = lv_den[li, 2]
+                    for i in range(n):
+                        x = (out_w[i] + in_w[i]) / den
+                        best[i] = x if x > best[i] else best[i]
+            for f in range(net_keys.shape[0]):
+                for s in range(4):
+                    k0, k1, k2 = net_keys[f, s, 0], net_keys[f, s, 1], net_keys[f, s, 2]
+                    a, bb = net_ab[f, s, 0], net_ab[f, s, 1]
+                    for i in range(n):
+                        delivered = (V[k0, i] + V[K + k0, i]) + V[2 * K + k0, i]
+                        distinct = (V[k1, i] + V[K + k1, i]) + V[2 * K + k1, i]
+                        if k2 >= 0:
+                            distinct = distinct - ((V[k2, i] + V[K + k2, i]) + V[2 * K + k2, i])
+                        x = a * delivered + bb * distinct
+                        busiest[i] = x if s == 0 or x > busiest[i] else busiest[i]
+                den = net_den[f]
+                for i in range(n):
+                    x = busiest[i] / den
+                    best[i] = x if x > best[i] else best[i]
+            for i in range(n):
+                energy[rows[i]] = acc[i]
+                cycles[rows[i]] = best[i]
+            for kk in range(nc[p]):
+                k = fk[p, kk]
+                for i in range(n):
+                    V[K + k, i] = 0.0
+            for s in range(st_n[p]):
+                if st_gate[p, s]:
+                    for jj in range(st_keys.shape[2]):
+                        k = st_keys[p, s, jj]
+                        if k < 0:
+                            break
+                        for i in range(n):
+                            V[2 * K + k, i] = 0.0
     return -1
 
 

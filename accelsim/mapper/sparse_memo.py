@@ -23,24 +23,30 @@ A :class:`RowMemo` holds functions of three kinds of per-row argument, one looku
 
 Invariants: a value is the function's own float (or pair of floats) at that argument, so the batch
 equals the slow path bit for bit; the argument itself is the key (group + its ints, compared whole;
-ints with a known range packed as mixed-radix digits into as few words as hold them exactly: a tile's
-extents have radix size + 1, a level's keeps 2^roles), so no size of a layer makes two arguments
-share a key. Keys live in one open-addressing hash table
-(numba arrays, at most half full). :meth:`RowMemo.resolve` computes every row's arguments and looks
-them up in one pass; a key not yet known is added during the pass (so each distinct argument is
-evaluated once, in the order rows first meet it: deterministic), then its functions are evaluated in
-Python. Rows are the general kernel's nests (factors x both fanout factors per level; the lockstep run:
-the temporal factors below the innermost level with a spatial factor above 1) or the fixed shape's
-mappings (``accelsim.mapping.LEVELS``; the RF's loops when the array is used, else every temporal loop).
+every int has a known range and is packed as a mixed-radix digit, the group first, into as few int64
+words as hold them exactly (each word's product of radices below 2^62): a tile's extent e as e - 1,
+radix its dim's size; a level's keeps, radix 2^roles; the lockstep run, radix the product over dims
+of 2 x size (no loop over-tiles, so a dim's factors multiply to less), the active units, radix the
+units + 1; a value outside its range is refused, never wrapped), so no size of a layer makes two
+arguments share a key; on the usual layers every key is one word. Keys live in one open-addressing
+hash table (numba, a key's words and its row side by side: one cache line per probe; at most half
+full). :meth:`RowMemo.resolve` computes every row's arguments and looks them up in one pass; a key
+not yet known is added during the pass (so each distinct argument is evaluated once, in the order
+rows first meet it: deterministic), then its functions are evaluated in Python. Rows are the general
+kernel's nests (factors x both fanout factors per level; the lockstep run: the temporal factors below
+the innermost level with a spatial factor above 1) or the fixed shape's mappings
+(``accelsim.mapping.LEVELS``; the RF's loops when the array is used, else every temporal loop).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 from numba import njit
 
+from accelsim.errors import ConfigError
 from accelsim.mapper.batch import _touched
 from accelsim.mapping import COLS, ROWS
 from accelsim.mapping import DRAM as DRAM_LEVEL
@@ -67,18 +73,28 @@ def role_axes(problem: Problem, role: str) -> np.ndarray:
     return np.array(out, dtype=np.int64).reshape(-1, 5)
 
 
+GROUPS = 1 << 8          # a key's first digit: its group (levels + 3 + the served-tile groups)
+TOO_LARGE = -2           # ``_resolve``'s answer when an int is outside its digit's range
+
+
 class RowMemo:
     """Functions of a row's tiles, keeps or lockstep run, memoised for a layer (module docstring).
     ``levels``: the rows' levels L (tiles at 0..L: L is the one-element tile below the last level);
-    ``nest``: rows are nests (``NestArrays``) rather than fixed-shape mappings."""
+    ``nest``: rows are nests (``NestArrays``) rather than fixed-shape mappings; ``units``: the most
+    active units a row may have (the lockstep group's second int); ``fanouts``: the nests' levels with a
+    fanout (a legal nest has spatial factors there only)."""
 
-    def __init__(self, sizes: np.ndarray, levels: int, nest: bool):
+    def __init__(self, sizes: np.ndarray, levels: int, nest: bool, units: int, fanouts: tuple[int, ...] = ()):
         self.sizes = np.ascontiguousarray(sizes, dtype=np.int64)
         self.L, self.nest = levels, nest
+        self.fan = np.zeros(levels, dtype=np.int64)     # nests: 1 at the levels with a fanout
+        self.fan[list(fanouts)] = 1
         self.keeps_group, self.lockstep_group = levels + 1, levels + 2
-        self.tile_digits = _digits([int(n) + 1 for n in self.sizes])       # a clipped extent: 1..size
-        self.keeps_digits = _digits([1 << len(ROLES)] * levels)
-        self.width = 1 + max(self.tile_digits[2], self.keeps_digits[2], 2)  # group + the widest argument
+        self.tile_digits = _digits([GROUPS] + [max(1, int(n)) for n in self.sizes])   # a clipped extent - 1
+        self.keeps_digits = _digits([GROUPS] + [1 << len(ROLES)] * levels)
+        run = min(math.prod(2 * max(1, int(n)) for n in self.sizes), (1 << 62) - 1)
+        self.lock_digits = _digits([GROUPS, run, int(units) + 1])
+        self.width = max(self.tile_digits[2], self.keeps_digits[2], self.lock_digits[2])   # int64 words per key
         self.fns: list[tuple[int, int, Callable, np.ndarray | None, dict]] = []   # (group, slot, fn, axes, values)
         self.slots = [0] * (levels + 3)                           # per group: value columns used
         self.span_base = levels + 3                               # served-tile groups from here on
@@ -104,6 +120,8 @@ class RowMemo:
         group = self.span_index.get((first, span, reuse))
         if group is None:
             group = self.span_index[(first, span, reuse)] = self.span_base + len(self.span_index)
+            if group >= GROUPS:
+                raise ConfigError(f"sparse batch memo: more than {GROUPS - self.span_base} served-tile groups")
             rel = np.zeros((1, len(self.sizes) + 1), dtype=np.int64)
             if reuse is not None:
                 rel[0, 0] = 1
@@ -131,7 +149,7 @@ class RowMemo:
             self.vals = np.pad(self.vals, ((0, 0), (0, self.slots[group] - self.vals.shape[1])),
                                constant_values=np.nan)
         self.fns.append((group, slot, fn, axes, {}))
-        self._eval(len(self.fns) - 1, np.flatnonzero(self.entries[:, 0] == group))   # the keys its group has
+        self._eval(len(self.fns) - 1, np.flatnonzero(self.entries[:, 0] % GROUPS == group))   # its group's keys
         return len(self.fns) - 1
 
     def _eval(self, f: int, rows: np.ndarray) -> None:
@@ -155,19 +173,18 @@ class RowMemo:
     def arguments(self, rows: np.ndarray) -> np.ndarray:
         """The arguments of these keys (all of one group): a tile's per-dim extents, the per-level keeps
         codes, or (lockstep run, active units)."""
-        keys = self.entries[rows, 1:]
-        group = self.entries[rows[0], 0] if len(rows) else 0
+        keys = self.entries[rows]
+        group = self.entries[rows[0], 0] % GROUPS if len(rows) else 0
         if group <= self.L or group >= self.span_base:
-            return _unpack(keys, self.tile_digits)
-        if group == self.keeps_group:
-            return _unpack(keys, self.keeps_digits)
-        return np.ascontiguousarray(keys[:, :2])
+            return _unpack(keys, self.tile_digits) + 1
+        return _unpack(keys, self.keeps_digits if group == self.keeps_group else self.lock_digits)
 
     # ---- look-ups -----------------------------------------------------------------------------
     def _table(self, cap: int) -> None:
-        self.tkeys = np.zeros((cap, self.width), dtype=np.int64)
-        self.tval = np.full(cap, -1, dtype=np.int64)
-        _insert(self.tkeys, self.tval, self.entries)
+        """The hash table with ``cap`` slots (a power of 2): per slot a key's words, then its row (-1: empty)."""
+        self.table = np.zeros((cap, self.width + 1), dtype=np.int64)
+        self.table[:, -1] = -1
+        _insert(self.table, self.entries)
 
     def columns(self, fns: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(groups to look up, per fn its column of :meth:`resolve`'s rows, per fn its slot of :attr:`vals`)."""
@@ -195,15 +212,20 @@ class RowMemo:
         if not len(groups):
             return out
         while True:
-            room = len(self.tval) // 2 - len(self.entries)         # keys the table takes at most half full
+            room = len(self.table) // 2 - len(self.entries)         # keys the table takes at most half full
             new = np.empty((max(0, min(room, B * len(groups))), self.width), dtype=np.int64)
             n = _resolve(self.nest, factors, sp, kp, ac, self.sizes, groups, self.keeps_group, self.lockstep_group,
-                         *self.tile_digits[:2], *self.keeps_digits[:2], self.tkeys, self.tval, len(self.entries),
-                         out, new, self.span_base, self.span_first, self.span_mask, od, self.span_rel)
+                         *_inner(self.tile_digits), *_inner(self.keeps_digits), *_inner(self.lock_digits),
+                         self.table, len(self.entries), out, new, self.span_base, self.span_first, self.span_mask,
+                         self.fan, od, self.span_rel)
             if n >= 0:
                 break
-            cap = 2 * len(self.tval)           # full: drop this pass's keys, grow, run again
-            while cap // 2 < len(self.entries) + B * len(groups) and cap < 4 * len(self.tval):
+            if n == TOO_LARGE:
+                self._table(len(self.table))       # drop this pass's keys
+                raise ConfigError("sparse batch memo: a row's factor below 1, or its lockstep run or active units "
+                                  "above the layer's range (the rows must be legal nests of this layer)")
+            cap = 2 * len(self.table)           # full: drop this pass's keys, grow, run again
+            while cap // 2 < len(self.entries) + B * len(groups) and cap < 4 * len(self.table):
                 cap *= 2
             self._table(cap)
         if n:
@@ -218,12 +240,12 @@ class RowMemo:
         self.vals = np.concatenate([self.vals, np.full((len(new), self.vals.shape[1]), np.nan)])
         order = sorted(range(len(self.fns)), key=lambda f: self.fns[f][0] == self.keeps_group)
         for f in order:
-            self._eval(f, base + np.flatnonzero(new[:, 0] == self.fns[f][0]))
+            self._eval(f, base + np.flatnonzero(new[:, 0] % GROUPS == self.fns[f][0]))
 
 
 def _digits(radices: list[int]) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
-    """Mixed-radix packing of ints with these radices: per int its word and multiplier, the words
-    (each word's product of radices below 2^62: exact in int64), the radices."""
+    """Mixed-radix packing of ints with these radices (each below 2^62): per int its word and
+    multiplier, the words (each word's product of radices below 2^62: exact in int64), the radices."""
     word, mult, w, m = [], [], 0, 1
     for r in radices:
         if m * r >= 1 << 62:
@@ -236,17 +258,24 @@ def _digits(radices: list[int]) -> tuple[np.ndarray, np.ndarray, int, np.ndarray
 
 
 def _unpack(keys: np.ndarray, digits: tuple) -> np.ndarray:
-    """(n, ints) the ints packed in each key's words (``keys`` (n, words))."""
+    """(n, ints) the ints packed in each key's words (``keys`` (n, words)), the group digit left out."""
     word, mult, _, radix = digits
-    return np.ascontiguousarray(keys[:, word] // mult % radix)
+    return np.ascontiguousarray(keys[:, word[1:]] // mult[1:] % radix[1:])
+
+
+def _inner(digits: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The word, multiplier and radix of each int after the group digit."""
+    word, mult, _, radix = digits
+    return word[1:], mult[1:], radix[1:]
 
 
 @njit(cache=True, inline="always")
 def _slot(key, mask):
-    """The key's first slot: FNV-1a over its ints, then a murmur3 finaliser (every bit mixed)."""
-    h = np.uint64(1469598103934665603)
-    for w in range(key.shape[0]):
-        h = (h ^ np.uint64(key[w])) * np.uint64(1099511628211)
+    """The key's first slot: its words multiplied in (xor-multiply), then a murmur3 finaliser (every
+    bit mixed)."""
+    h = np.uint64(key[0]) * np.uint64(0x9E3779B97F4A7C15)
+    for w in range(1, key.shape[0]):
+        h = (h ^ np.uint64(key[w])) * np.uint64(0x9E3779B97F4A7C15)
     h ^= h >> np.uint64(33)
     h *= np.uint64(0xFF51AFD7ED558CCD)
     h ^= h >> np.uint64(33)
@@ -254,33 +283,34 @@ def _slot(key, mask):
 
 
 @njit(cache=True)
-def _insert(tkeys, tval, keys):
+def _insert(table, keys):
     """Add keys (their rows: their positions) to an empty table."""
-    mask = tkeys.shape[0] - 1
+    mask = table.shape[0] - 1
+    W = keys.shape[1]
     for i in range(keys.shape[0]):
         s = _slot(keys[i], mask)
-        while tval[s] >= 0:
+        while table[s, W] >= 0:
             s = (s + 1) & mask
-        tkeys[s, :] = keys[i]
-        tval[s] = i
+        table[s, :W] = keys[i]
+        table[s, W] = i
 
 
 @njit(cache=True, inline="always")
-def _find_or_add(tkeys, tval, key, row):
+def _find_or_add(table, key, row):
     """The key's row; a key not there is added with ``row`` (returns -1 - row)."""
-    mask = tkeys.shape[0] - 1
-    W = tkeys.shape[1]
+    mask = table.shape[0] - 1
+    W = key.shape[0]
     s = _slot(key, mask)
     while True:
-        r = tval[s]
+        r = table[s, W]
         if r < 0:
             for w in range(W):
-                tkeys[s, w] = key[w]
-            tval[s] = row
+                table[s, w] = key[w]
+            table[s, W] = row
             return -1 - row
         same = True
         for w in range(W):
-            if tkeys[s, w] != key[w]:
+            if table[s, w] != key[w]:
                 same = False
                 break
         if same:
@@ -290,15 +320,17 @@ def _find_or_add(tkeys, tval, key, row):
 
 @njit(cache=True)
 def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, lockstep_group, tile_word, tile_mult,
-             keeps_word, keeps_mult, tkeys, tval, known, out, new, span_base, span_first, span_mask, orders, span_rel):
+             tile_radix, keeps_word, keeps_mult, keeps_radix, lock_word, lock_mult, lock_radix, table, known, out, new,
+             span_base, span_first, span_mask, fan, orders, span_rel):
     """Per row and group its key (module docstring), found or added (rows ``known`` on, also into
-    ``new``); returns how many were added, or -1 when ``new`` is full (the table then holds keys
-    without values: the caller rebuilds it)."""
+    ``new``); returns how many were added, -1 when ``new`` is full (the table then holds keys
+    without values: the caller rebuilds it), or ``TOO_LARGE`` for an int outside its digit's range (the
+    table then holds keys without values too)."""
     B, L, D = factors.shape
-    W = tkeys.shape[1]
+    W = table.shape[1] - 1
     pro = np.empty((L + 1, D), dtype=np.int64)        # per level, per dim: the product of the loops from it on
     key = np.zeros(W, dtype=np.int64)
-    mult = np.ones(D, dtype=np.int64)
+    ext = np.ones(D, dtype=np.int64)                  # a tile's per-dim extents, before clipping
     top = L + 1                                       # the outermost tile level looked up (L + 1: none)
     for j in range(groups.shape[0]):
         g = groups[j]
@@ -311,7 +343,7 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
             for d in range(D):
                 pro[L, d] = 1
             for m in range(L - 1, top - 1, -1):
-                if nest:
+                if nest and fan[m]:               # a level without a fanout has no spatial factor
                     for d in range(D):
                         pro[m, d] = pro[m + 1, d] * (factors[b, m, d] * spatial[b, m, 0, d] * spatial[b, m, 1, d])
                 else:
@@ -319,36 +351,44 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
                         pro[m, d] = pro[m + 1, d] * factors[b, m, d]
         for j in range(groups.shape[0]):
             g = groups[j]
-            for w in range(W):
-                key[w] = 0
-            key[0] = g
+            if W > 1:                                 # (a loop over a run-time W: a memset call)
+                for w in range(1, W):
+                    key[w] = 0
+            k0 = g                                    # word 0 in a register: the group, then its digits
             if g == keeps_group:
                 for m in range(L):
                     code = 0
                     for t in range(keeps.shape[2]):
                         if keeps[b, m, t] != 0:
                             code |= 1 << t
-                    key[1 + keeps_word[m]] += code * keeps_mult[m]
+                    k0 = _digit(key, k0, keeps_word[m], code * keeps_mult[m])
             elif g == lockstep_group:
-                key[1] = _lockstep_nest(factors, spatial, b) if nest else _lockstep_fixed(factors, b)
-                key[2] = active[b]
-            elif g >= span_base:
-                s = g - span_base
+                run = _lockstep_nest(factors, spatial, fan, b) if nest else _lockstep_fixed(factors, b)
+                if not (0 < run < lock_radix[0] and 0 <= active[b] < lock_radix[1]):
+                    return TOO_LARGE
+                k0 = _digit(key, k0, lock_word[0], run * lock_mult[0])
+                k0 = _digit(key, k0, lock_word[1], active[b] * lock_mult[1])
+            else:
+                s = g - span_base if g >= span_base else -1
+                first = span_first[s] if s >= 0 else g
                 for d in range(D):
-                    mult[d] = 1
-                if span_rel[s, 0]:
-                    _reuse(nest, factors, orders, b, span_first[s], span_rel[s], mult)
-                for d in range(D):
-                    e = pro[span_first[s], d] * mult[d]
+                    ext[d] = pro[first, d]
+                if s >= 0:                            # a served tile: x the reuse loops, x the spanned fanouts
+                    if span_rel[s, 0]:
+                        _reuse(nest, factors, orders, b, first, span_rel[s], ext)
                     for m in range(L):
                         if span_mask[s, m]:
-                            e *= spatial[b, m, 0, d] * spatial[b, m, 1, d] if nest else factors[b, m, d]
-                    key[1 + tile_word[d]] += (e if e < sizes[d] else sizes[d]) * tile_mult[d]
-            else:
+                            for d in range(D):
+                                ext[d] *= spatial[b, m, 0, d] * spatial[b, m, 1, d] if nest else factors[b, m, d]
+                low = False
                 for d in range(D):
-                    e = pro[g, d]
-                    key[1 + tile_word[d]] += (e if e < sizes[d] else sizes[d]) * tile_mult[d]
-            r = _find_or_add(tkeys, tval, key, known + n_new)
+                    e = ext[d]
+                    low |= e < 1
+                    k0 = _digit(key, k0, tile_word[d], ((e if e < sizes[d] else sizes[d]) - 1) * tile_mult[d])
+                if low:
+                    return TOO_LARGE
+            key[0] = k0
+            r = _find_or_add(table, key, known + n_new)
             if r < 0:
                 if n_new == new.shape[0]:
                     return -1
@@ -377,13 +417,24 @@ def _reuse(nest, factors, orders, b, first, rel, mult):
             t = 0
         else:
             continue
+        stop = False                  # selects, not branches: where the walk stops varies from row to row
         for k in range(D - 1, -1, -1):
             d = orders[b, t, k]
             f = factors[b, m, d]
-            if f > 1:
-                if rel[1 + d]:
-                    return
-                mult[d] *= f
+            stop |= (f > 1) & (rel[1 + d] != 0)
+            mult[d] *= 1 if stop else f
+        if stop:
+            return
+
+
+@njit(cache=True, inline="always")
+def _digit(key, k0, word, x):
+    """Add a digit's ``x`` (its value x its multiplier) to word ``word`` of the key: word 0 is the
+    running ``k0`` (returned), the others ``key``'s."""
+    if word == 0:
+        return k0 + x
+    key[word] += x
+    return k0
 
 
 @njit(cache=True)
@@ -400,15 +451,17 @@ def _axis_extents(ext, axes):
 
 
 @njit(cache=True, inline="always")
-def _lockstep_nest(factors, spatial, b):
+def _lockstep_nest(factors, spatial, fan, b):
     """``sparse.model.lockstep_run`` of nest b: the temporal factors of the levels below the innermost
-    level with a spatial factor above 1 (a level's fanout loops follow its temporal ones), else all."""
+    level with a spatial factor above 1 (a level's fanout loops follow its temporal ones; ``fan``: the
+    levels with a fanout, the others' spatial factors are 1), else all."""
     L, D = factors.shape[1], factors.shape[2]
     t = 1
     for m in range(L - 1, -1, -1):
-        for d in range(D):
-            if spatial[b, m, 0, d] > 1 or spatial[b, m, 1, d] > 1:
-                return t
+        if fan[m]:
+            for d in range(D):
+                if spatial[b, m, 0, d] > 1 or spatial[b, m, 1, d] > 1:
+                    return t
         for d in range(D):
             t *= factors[b, m, d]
     return t
