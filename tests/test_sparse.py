@@ -299,11 +299,21 @@ def test_skipped_metadata_read_keeps_the_skipped_reads_coordinates():
 
 @pytest.mark.parametrize("text,why", [
     ("ifmap=1.5", "outside [0, 1]"), ("weight=3:2", "1 <= N <= M"), ("colour=0.3", "unknown tensor role"),
-    ("ifmap", "ROLE=VALUE"), ("ifmap=abc", "bad density")])
+    ("ifmap", "ROLE=VALUE"), ("ifmap=abc", "bad density"),
+    ("ifmap=0.3,ifmap=0.9", "--density: ifmap given twice in 'ifmap=0.3,ifmap=0.9'; give each role once"),
+    ("weight=mask:", "--density: weight: {mask: FILE.npy} needs a file name, got ''")])
 def test_bad_density_is_one_line(text, why):
     with pytest.raises(ConfigError) as e:
         parse_cli(text)
     assert why in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_condition_listed_twice_is_one_line():
+    """on_zero [ifmap, ifmap] would count the ifmap's zero probability twice (squared): refused."""
+    doc = {"name": "d", "gate": [{"level": "rf", "tensor": "weight", "on_zero": ["ifmap", "ifmap"]}]}
+    with pytest.raises(ConfigError) as e:
+        spec_from_dict(doc, "d.yaml")
+    assert str(e.value) == "d.yaml: gate[0].on_zero: 'ifmap' listed twice in ['ifmap', 'ifmap']; list each role once"
 
 
 def test_mask_shape_mismatch_and_format_on_unkept_tensor_are_one_line(tmp_path):

@@ -179,3 +179,55 @@ def test_yaml_workload_names_onnx_and_run_sources(tmp_path):
     models = Sparsity(load_spec("eyeriss_v1"), (("ifmap", Actual(np.ones((1, 1, 3, 8, 8)), "ones")),)).models(
         wl, "conv1")
     assert isinstance(models["weight"], Actual) and models["ifmap"].density == 1.0
+
+
+def test_nan_or_inf_in_an_initializer_or_the_runs_input_is_one_line(tmp_path, capsys):
+    """A NaN weight or input value is neither zero nor nonzero: one line naming the file and the layer
+    (the index in the file's own layout), exit 2; never counted as a nonzero."""
+    from accelsim.cli import main
+
+    path, model, (_, w2, _), x = _model(tmp_path, np.random.default_rng(6))
+    w2 = w2.copy()
+    w2[3, 1, 2, 0] = np.nan
+    init = next(i for i in model.graph.initializer if i.name == "w2")
+    init.CopyFrom(numpy_helper.from_array(w2, "w2"))
+    nan_model = tmp_path / "nan.onnx"
+    onnx.save(model, str(nan_model))
+    xi = x.copy()
+    xi[0, 2, 7, 1] = np.inf
+    np.save(tmp_path / "xinf.npy", xi)
+    for density, line in (
+            (f"weight=onnx:{nan_model}", f"{nan_model}: conv2: weight 'w2' holds 1 NaN and 0 inf values (the first at "
+                                         f"index (3, 1, 2, 0)); a mask needs finite values (zero / nonzero)"),
+            (f"ifmap=run:{tmp_path / 'xinf.npy'}@{path}", f"{tmp_path / 'xinf.npy'}: the input array holds 0 NaN and 1 "
+                                                           f"inf values (the first at index (0, 2, 7, 1)); a mask needs "
+                                                           f"finite values (zero / nonzero)")):
+        rc = main(["run", "eyeriss_v1", "-w", str(path), "--no-sim", "--sparse", "eyeriss_v1", "-q", "--density", density])
+        err = capsys.readouterr().err.strip().splitlines()[-1]      # after the importer's warning
+        assert (rc, err) == (2, f"accelsim: error: {line}")
+
+
+def test_onnx_masks_on_a_level_list_hierarchy_count_exact_effective_macs(tmp_path):
+    """The same sources on the clustered Eyeriss v2 level list (its layers are problems; the masks
+    resolve through the conv-shaped layer each came from; this was an AttributeError traceback): the
+    preset skips MACs on zero ifmaps or weights, so conv1 keeps exactly the MACs whose input (padding
+    is zero) and weight are both nonzero, counted here by a direct loop."""
+    from accelsim.hierarchy import load_architecture
+    from accelsim.pipeline_hierarchy import run_hierarchy
+    from accelsim.sparse.layer import Sparsity
+    from accelsim.sparse.spec import load_spec
+    from workloads.problems import load_problem_workload
+
+    path, _, (w1, _, _), x = _model(tmp_path, np.random.default_rng(7))
+    override = tuple(parse_cli(f"weight=onnx:{path},ifmap=run:{tmp_path / 'x.npy'}@{path}").items())
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wl = load_problem_workload(str(path))
+    run = run_hierarchy(load_architecture("eyeriss_v2"), wl,
+                        sparsity=Sparsity(load_spec("eyeriss_v2_clustered"), override))
+    conv1 = next(lr for lr in run.layers if lr.item.name == "conv1")
+    xp = np.pad(x[0] != 0, ((0, 0), (1, 1), (1, 1)))
+    want = sum(int((xp[:, p:p + 3, q:q + 3] & (w1[k] != 0)).sum()) for k in range(4) for p in range(8) for q in range(8))
+    assert conv1.sparse.actions.effective_macs == want

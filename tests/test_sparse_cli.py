@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,11 +106,24 @@ def test_bad_workload_density_is_one_line_exit_2(tmp_path, extra, why):
     assert code == 2 and len(err.strip().splitlines()) == 1 and why in err and "tiny.yaml" in err, err
 
 
+def test_a_density_on_a_layer_without_macs_is_one_line_exit_2(tmp_path):
+    """The sparse view models MAC layers only: a density on a pool layer would silently do nothing."""
+    layers = [{"name": "c1", "kind": "conv", "C": 4, "K": 8, "H": 8, "R": 3, "padding": 1},
+              {"name": "p1", "kind": "pool", "C": 8, "H": 8, "R": 2, "stride": 2, "density": {"ifmap": 0.5}}]
+    wl = _workload(tmp_path, layers=layers)
+    code, out, err = _run(["run", "eyeriss_v1", "-w", wl, "--no-sim", "-q", "--sparse", "eyeriss_v1"])
+    assert (code, out, err) == (2, "", f"accelsim: error: {wl}: layers[1] (p1).density: a pool layer has no MACs: a "
+                                       f"density there would have no effect (densities apply to conv, depthwise, fc "
+                                       f"and gemm layers)\n")
+
+
 def test_mask_of_wrong_shape_and_format_on_unkept_tensor_exit_2(tmp_path):
     np.save(tmp_path / "m.npy", np.ones((2, 2)))
     code, _, err = _run(["run", "eyeriss_v1", "-w", _workload(tmp_path, density={"ifmap": {"mask": "m.npy"}}),
                          "--no-sim", "-q", "--sparse", "eyeriss_v1"])
-    assert code == 2 and "mask shape (2, 2) does not match ifmap" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and err == (f"accelsim: error: {tmp_path / 'm.npy'}: c1: the ifmap mask of shape (2, 2) does not "
+                                 f"fit layer 'c1': its ifmap is accepted as (1, 1, 4, 8, 8) (N, G, C/G, H, W), "
+                                 f"(1, 4, 8, 8) (N, C, H, W)\n")
     spec = tmp_path / "s.yaml"
     spec.write_text(yaml.safe_dump({"name": "s", "formats": {"glb": {"weight": "bitmask"}}}))
     code, _, err = _run(["run", "eyeriss_v2_flat", "-w", _workload(tmp_path), "--no-sim", "-q", "--sparse", str(spec)])
@@ -170,3 +184,102 @@ def test_bad_metadata_capacity_is_one_line_exit_2(tmp_path, value, why):
     spec.write_text(yaml.safe_dump({"name": "s", "metadata_capacity": value}))
     code, out, err = _run(["run", "eyeriss_v2_flat", "-w", _workload(tmp_path), "--no-sim", "-q", "--sparse", str(spec)])
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and why in err and "s.yaml" in err, err
+
+
+def _mask_workload(tmp_path, g1: dict | None = None, f1: dict | None = None) -> str:
+    """A grouped conv g1 (C 4, K 8, 8 x 8, 3 x 3, pad 1, groups 2) and an fc f1 (C 3 over 2 x 2, K 5), batch 2."""
+    layers = [{"name": "g1", "kind": "conv", "C": 4, "K": 8, "H": 8, "R": 3, "padding": 1, "groups": 2, "N": 2},
+              {"name": "f1", "kind": "fc", "C": 3, "K": 5, "H": 2, "N": 2}]
+    for layer, density in zip(layers, (g1, f1)):
+        if density:
+            layer["density"] = density
+    p = tmp_path / "masks.yaml"
+    p.write_text(yaml.safe_dump({"version": 1, "name": "masks", "layers": layers}))
+    return str(p)
+
+
+def test_masks_in_the_frameworks_layouts_are_the_problems(tmp_path):
+    """A weight mask in ONNX / PyTorch's OIHW (K, C/G, R, S), an fc weight as Linear's (K, C*H*W) and an
+    ifmap as NCHW run exactly as the same masks in the problem's layouts, built here by indexing
+    (weight[g, k, c, r, s] = W[g * K/G + k, c, r, s], fc weight[0, k, c, r, s] = W[k, (c * 2 + r) * 2 + s],
+    ifmap[n, g, c, h, w] = X[n, g * C/G + c, h, w]); the effective MACs (MACs skipped on either zero
+    operand) equal a direct count over the framework-layout arrays."""
+    rng = np.random.default_rng(11)
+    w = (rng.random((8, 2, 3, 3)) < 0.5) * rng.standard_normal((8, 2, 3, 3))
+    x = (rng.random((2, 4, 8, 8)) < 0.6).astype(np.int8)
+    wf = (rng.random((5, 12)) < 0.4).astype(np.float32)
+    w5, x5, wf5 = np.zeros((2, 4, 2, 3, 3)), np.zeros((2, 2, 2, 8, 8)), np.zeros((1, 5, 3, 2, 2))
+    for g, k, c, r, s in np.ndindex(w5.shape):
+        w5[g, k, c, r, s] = w[g * 4 + k, c, r, s]
+    for n, g, c, h, v in np.ndindex(x5.shape):
+        x5[n, g, c, h, v] = x[n, g * 2 + c, h, v]
+    for _, k, c, r, s in np.ndindex(wf5.shape):
+        wf5[0, k, c, r, s] = wf[k, (c * 2 + r) * 2 + s]
+    for name, a in (("w", w), ("x", x), ("wf", wf), ("w5", w5), ("x5", x5), ("wf5", wf5)):
+        np.save(tmp_path / f"{name}.npy", a)
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump({"name": "s", "skip": [{"level": "mac", "on_zero": ["ifmap", "weight"]}]}))
+    runs = []
+    for wn, xn, fn in (("w", "x", "wf"), ("w5", "x5", "wf5")):
+        wl = _mask_workload(tmp_path, {"weight": {"mask": f"{wn}.npy"}, "ifmap": {"mask": f"{xn}.npy"}},
+                            {"weight": {"mask": f"{fn}.npy"}})
+        code, out, err = _run(["run", "eyeriss_v1", "-w", wl, "--no-sim", "-q", "--json", "--sparse", str(spec)])
+        assert code == 0, err
+        runs.append([lay["sparse"] for lay in json.loads(out)["layers"]])
+    assert runs[0] == runs[1]
+    xp = np.pad(x != 0, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    want = sum(int(((xp[n, (k // 4) * 2:(k // 4) * 2 + 2, p:p + 3, q:q + 3]) & (w[k] != 0)).sum())
+               for n in range(2) for k in range(8) for p in range(8) for q in range(8))
+    assert runs[0][0]["effective_macs"] == want
+    assert runs[0][1]["effective_macs"] == 2 * int(np.count_nonzero(wf))     # fc: ifmap uniform dense, N = 2
+
+
+def test_bad_masks_are_one_line_naming_the_file_and_the_layer(tmp_path):
+    """A mask of no accepted shape names the file, the layer, the shape given and the shapes accepted;
+    NaN / inf (neither zero nor nonzero) and non-numbers name the file and the key (the layer's, in a
+    per-layer density); exit 2, no traceback."""
+    bad = np.ones((8, 2, 3, 3))
+    bad[2, 1, 0, 2] = np.nan
+    inf = np.ones((8, 2, 3, 3))
+    inf[0, 0, 0, 1], inf[7, 1, 2, 2] = np.inf, -np.inf
+    for name, a in (("shape", np.ones((2, 8, 3, 3))), ("nan", bad), ("inf", inf), ("text", np.array(["1", "0"]))):
+        np.save(tmp_path / f"{name}.npy", a)
+    p = str(tmp_path)
+    cases = [
+        ({"weight": {"mask": "shape.npy"}}, [], f"{p}/shape.npy: g1: the weight mask of shape (2, 8, 3, 3) does not "
+         f"fit layer 'g1': its weight is accepted as (2, 4, 2, 3, 3) (G, K/G, C/G, R, S), (8, 2, 3, 3) (K, C/G, R, S)"),
+        ({"weight": {"mask": "nan.npy"}}, [], f"{p}/masks.yaml: layers[0] (g1).density.weight: mask '{p}/nan.npy' "
+         f"holds 1 NaN and 0 inf values (the first at index (2, 1, 0, 2)); a mask needs finite values (zero / nonzero)"),
+        (None, ["--density", f"weight=mask:{p}/inf.npy"], f"--density: weight: mask '{p}/inf.npy' holds 0 NaN and 2 "
+         f"inf values (the first at index (0, 0, 0, 1)); a mask needs finite values (zero / nonzero)"),
+        (None, ["--density", f"ifmap=mask:{p}/text.npy"], f"--density: ifmap: mask '{p}/text.npy' holds <U1 values; "
+         f"a mask needs numbers (zero / nonzero)"),
+        (None, ["--density", f"ifmap=mask:{p}/masks.yaml"], f"--density: ifmap: cannot read mask '{p}/masks.yaml': "
+         f"not a NumPy .npy array of numbers (np.save writes one)"),
+    ]
+    for density, extra, line in cases:
+        code, out, err = _run(["run", "eyeriss_v1", "-w", _mask_workload(tmp_path, density), "--layers", "g1",
+                               "--no-sim", "-q", "--sparse", "eyeriss_v1", *extra])
+        assert (code, out, err) == (2, "", f"accelsim: error: {line}\n")
+    code, _, err = _run(["run", "eyeriss_v1", "-w", _mask_workload(tmp_path, None, {"weight": {"mask": "shape.npy"}}),
+                         "--layers", "f1", "--no-sim", "-q", "--sparse", "eyeriss_v1"])
+    assert code == 2 and err == (f"accelsim: error: {p}/shape.npy: f1: the weight mask of shape (2, 8, 3, 3) does not "
+                                 f"fit layer 'f1': its weight is accepted as (1, 5, 3, 2, 2) (G, K/G, C/G, R, S), "
+                                 f"(5, 3, 2, 2) (K, C/G, R, S), (5, 12) (K, C*R*S)\n")
+
+
+@pytest.mark.parametrize("flags,line", [
+    (["--sparse", "nope"], "--sparse: no sparse spec file or preset 'nope'; presets: "
+                           + ", ".join(sorted(p.stem for p in (Path(__file__).parents[1] / "configs" / "sparse").glob("*.yaml")))),
+    (["--density", "ifmap=0.4"], "--density needs --sparse (the design's formats and gating/skipping: e.g. --sparse "
+                                 "eyeriss_v1)"),
+    (["--sparse", "eyeriss_v1", "--density", "ifmap=1.5"], "--density: ifmap: density 1.5 is outside [0, 1]"),
+    (["--sparse", "eyeriss_v1", "--density", "weight=5:4"], "--density: weight: N:M '5:4' needs 1 <= N <= M"),
+    (["--sparse", "eyeriss_v1", "--density", "ifmap"], "--density: expected ROLE=VALUE[,ROLE=VALUE...], got 'ifmap'; "
+                                                       "roles: ifmap, weight, psum"),
+    (["--sparse", "eyeriss_v1", "--density", "ifmap=0.3,ifmap=0.9"], "--density: ifmap given twice in "
+                                                                     "'ifmap=0.3,ifmap=0.9'; give each role once"),
+])
+def test_bad_sparse_flags_are_one_exact_line_exit_2(flags, line):
+    code, out, err = _run(["run", "eyeriss_v1", "--layers", "1", "--no-sim", "-q", *flags])
+    assert (code, out, err) == (2, "", f"accelsim: error: {line}\n")

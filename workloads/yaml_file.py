@@ -25,8 +25,9 @@ along channels, or an add's operands; ``[]``: the network input). When any layer
 workload carries a graph (``workloads.graph``) and a layer without ``inputs`` reads the one before.
 
 Densities (``accelsim.sparse.density``): an optional ``density: {ifmap: 0.4, weight: '2:4', psum:
-0.3}`` for the whole network and/or per layer (a layer's overrides the network's per role); a
-``{mask: FILE.npy}`` path is relative to the workload file.
+0.3}`` for the whole network and/or per layer (a layer's overrides the network's per role; only on
+layers with MACs: elsewhere it is an error, as it would do nothing); a ``{mask: FILE.npy}`` path is
+relative to the workload file.
 
 Every error is a one-line :class:`ConfigError` naming the file, the layer (index and name), the key,
 the value and what is allowed; unknown keys are rejected with a did-you-mean hint.
@@ -76,6 +77,9 @@ def load_yaml_workload(path: str | Path) -> Workload:
         layers.append(layer)
         if isinstance(item, dict) and "density" in item:
             key = _label(item, index) + ".density"
+            if not layer.kind.has_macs:      # the sparse view models MAC layers only: it would do nothing
+                raise ConfigError(f"a {layer.kind.value} layer has no MACs: a density there would have no effect "
+                                  f"(densities apply to conv, depthwise, fc and gemm layers)", source=source, key=key)
             densities.append((layer.name, tuple(parse_densities(item["density"], source, key, base).items())))
     return Workload(name, tuple(layers), _graph(items, layers, source), tuple(densities))
 

@@ -1,13 +1,16 @@
 """Actual masks from real tensors: weights from an ONNX model's initializers, activations from a run.
 
 Two network-wide sources of per-layer masks (``accelsim.sparse.density``: ``{onnx: FILE}`` and
-``{run: INPUT.npy, onnx: FILE}``), resolved per layer by :func:`resolve`:
+``{run: INPUT.npy, onnx: FILE}``), resolved per layer by :func:`resolve`, which also takes a ``.npy``
+mask (``{mask: FILE}``) in any of the layouts :func:`layouts` accepts (the problem's, the framework's:
+OIHW / NCHW, and an fc's 2-D), a reshape to the problem's (:func:`in_layout`; any other shape is one
+line naming the file, the layer, the shape given and the shapes accepted):
 
 - **weights** (:func:`onnx_weights`): the weight initializer of the layer's ONNX node, laid out as the
-  layer's problem (``accelsim.problem.from_layer``: weight axes G, K/G, C/G, R, S). Conv weights
-  (K, C/G, R, S) are split by group; a Gemm's constant B (k x n, or n x k with transB) and a
-  MatMul's constant 2-D B become (1, n, k, 1, 1). The layer is the ONNX node of the same name
-  (the importer's naming, ``workloads.onnx_file.read_onnx``).
+  layer's problem (``accelsim.problem.from_layer``: weight axes G, K/G, C/G, R, S) by :func:`in_layout`:
+  Conv weights (K, C/G, R, S) are split by group; a Gemm's constant B (k x n, or n x k with transB)
+  and a MatMul's constant 2-D B are taken as (n, k), out x in. The layer is the ONNX node of the same
+  name (the importer's naming, ``workloads.onnx_file.read_onnx``).
 - **activations** (:func:`network_run`): the model executed on the input array, node by node in graph
   order. Conv / Gemm / MatMul with constant weights run in the functional mode
   (``accelsim.functional_general.reference``, the einsum of the layer's problem over the real values,
@@ -18,7 +21,9 @@ Two network-wide sources of per-layer masks (``accelsim.sparse.density``: ``{onn
   it alone (Relu / Clip), else the raw output's.
 
 Invariant: the masks have the problem's tensor shapes exactly (``accelsim.sparse.masks.check_mask``
-checks them against the layer that uses them: a batch other than the input's is one line).
+checks them against the layer that uses them: a batch other than the input's is one line). A NaN or
+inf in an initializer, the input or an activation of the run is one line naming the file and the
+layer (``sparse.density.nonzeros``), never a nonzero.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from accelsim.errors import ConfigError
 from accelsim.functional_general import reference
 from accelsim.names import IFMAP, PSUM, WEIGHT
 from accelsim.problem import from_layer
-from accelsim.sparse.density import Actual, FromOnnx, FromRun, Model
+from accelsim.sparse.density import Actual, FromOnnx, FromRun, Model, load_npy, nonzeros
+from workloads.layer import Layer
 
 _MAC_OPS = ("Conv", "Gemm", "MatMul")
 _PASS_OPS = ("Identity", "Dropout", "Flatten", "Reshape")
@@ -63,20 +69,53 @@ def _attrs(node: Any) -> dict[str, Any]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
+_AXES = {IFMAP: ("N", "G", "C/G", "H", "W"), WEIGHT: ("G", "K/G", "C/G", "R", "S"), PSUM: ("N", "G", "K/G", "P", "Q")}
+_FLAT = {IFMAP: ("N", "C", "H", "W"), WEIGHT: ("K", "C/G", "R", "S"), PSUM: ("N", "K", "P", "Q")}
+
+
+def layouts(layer: Any, role: str) -> tuple[tuple[tuple[int, ...], str], ...]:
+    """(shape, what its axes are) of each layout ``role``'s tensor of ``layer`` is accepted in, the
+    problem's own first (``accelsim.problem.from_layer``): conv weights also (K, C/G, R, S), the
+    ONNX / PyTorch OIHW layout; activations of a conv or fc layer also NCHW (N, C, H, W); an fc's or
+    ungrouped gemm's weight also (K, C*R*S) (PyTorch Linear's out x in; ONNX Gemm's B with transB), an
+    fc's activations also (N, C*H*W) and (N, K). Each is a reshape of the problem's (groups are
+    consecutive channels; a flattened axis in C, H, W order, as PyTorch flattens)."""
+    want = tuple(c.size for c in from_layer(layer).tensor(role).coords)
+    out = [(want, f"({', '.join(_AXES[role])})")]
+    g, first = want[0], want[1]
+    merged = want[:1] + (want[1] * want[2],) + want[3:] if role != WEIGHT else (g * first,) + want[2:]
+    kind = layer.kind.value
+    if role == WEIGHT or kind != "gemm":
+        out.append((merged, f"({', '.join(_FLAT[role])})"))
+    if kind in ("fc", "gemm") and (role == WEIGHT or kind == "fc") and g == 1:
+        lead = merged[0]
+        out.append(((lead, math.prod(merged[1:])), "(K, C*R*S)" if role == WEIGHT else
+                    f"(N, {'C*H*W' if role == IFMAP else 'K*P*Q'})"))
+    return tuple(dict.fromkeys(out))
+
+
+def in_layout(layer: Any, role: str, values: np.ndarray, what: str, source: str | None) -> np.ndarray:
+    """``values`` of ``role``'s tensor of ``layer`` in the problem's layout, from any of :func:`layouts`;
+    another shape is one ConfigError line naming ``what`` (the file), the layer, the shape given and the
+    shapes accepted."""
+    accepted = layouts(layer, role)
+    if tuple(values.shape) == accepted[0][0]:
+        return values
+    if any(tuple(values.shape) == shape for shape, _ in accepted):
+        return values.reshape(accepted[0][0])
+    shown = ", ".join(f"{shape} {axes}" for shape, axes in accepted)
+    raise ConfigError(f"{what} of shape {tuple(values.shape)} does not fit layer {layer.name!r}: its {role} is "
+                      f"accepted as {shown}", source=source, key=layer.name)
+
+
 def _weight_layout(layer: Any, node: Any, w: np.ndarray, source: str) -> np.ndarray:
-    """An ONNX weight in the layer's problem layout (G, K/G, C/G, R, S)."""
-    want = tuple(c.size for c in from_layer(layer).tensor(WEIGHT).coords)
-    if node.op_type == "Conv":
-        g = layer.groups
-        out = w.reshape(g, w.shape[0] // g, *w.shape[1:]) if w.ndim == 4 and w.shape[0] % g == 0 else w
-    else:
-        trans = node.op_type == "Gemm" and _attrs(node).get("transB", 0)
-        b = w if trans else (w.T if w.ndim == 2 else w)
-        out = b.reshape(1, *b.shape, 1, 1) if b.ndim == 2 else b
-    if tuple(out.shape) != want:
-        raise ConfigError(f"weight {node.input[1]!r} of shape {tuple(w.shape)} does not fit layer {layer.name!r} "
-                          f"(weight {want})", source=source, key=layer.name)
-    return out
+    """An ONNX weight in the layer's problem layout (G, K/G, C/G, R, S): a Conv's as it is (OIHW), a
+    Gemm's B as (out, in) (transposed unless transB), a MatMul's 2-D B transposed. A NaN or inf in it
+    is one line (its index in the initializer's own layout)."""
+    nonzeros(w, f"weight {node.input[1]!r}", source, layer.name)
+    if node.op_type != "Conv" and w.ndim == 2 and not (node.op_type == "Gemm" and _attrs(node).get("transB", 0)):
+        w = w.T
+    return in_layout(layer, WEIGHT, w, f"weight {node.input[1]!r}", source)
 
 
 def onnx_weights(path: str, layer: Any) -> np.ndarray:
@@ -136,10 +175,8 @@ def _mac_node(layer: Any, node: Any, x: np.ndarray, consts: dict, source: str) -
 def network_run(path: str, input_path: str, layers: tuple) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """layer name -> (ifmap mask, psum mask) of every MAC layer of ``layers`` (module docstring)."""
     graph, consts, named = _model(path)
-    try:
-        x0 = np.load(input_path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read input array: {exc}", source=input_path) from None
+    x0 = load_npy(input_path, "input array", input_path, None)
+    nonzeros(x0, "the input array", input_path, None)        # NaN / inf: one line, not nonzeros
     if not graph.input:
         raise ConfigError("the model has no graph input", source=path)
     by_name = {layer.name: layer for layer in layers}
@@ -174,7 +211,8 @@ def network_run(path: str, input_path: str, layers: tuple) -> dict[str, tuple[np
             after = consumers.get(node.output[0], [])
             if len(after) == 1 and after[0].op_type in ("Relu", "Clip"):
                 post = _activation(after[0], y, consts)
-            found[name] = (ifm != 0, _psum_layout(by_name[name], post) != 0)
+            found[name] = (nonzeros(ifm, "the run's ifmap", input_path, name),
+                           nonzeros(_psum_layout(by_name[name], post), "the run's output", input_path, name))
         elif op in _MAC_OPS:
             raise ConfigError(f"{where}: not a layer of the workload (or its weight is not constant); the run "
                               f"computes MAC nodes through the workload's layers", source=path)
@@ -226,17 +264,22 @@ def _psum_layout(layer: Any, y: np.ndarray) -> np.ndarray:
 # ---- resolution ----------------------------------------------------------------------------------
 
 def resolve(model: Model, role: str, workload: Any, layer: Any) -> Model:
-    """A network-wide source as the layer's :class:`Actual` mask; any other model as is."""
+    """A network-wide source as the layer's :class:`Actual` mask; an :class:`Actual` mask in the layer's
+    problem layout (:func:`in_layout`); any other model as is."""
     if isinstance(model, FromOnnx):
         if role != WEIGHT:
             raise ConfigError(f"{{onnx: FILE}} gives weights only, not {role} (activations: {{run: INPUT.npy, "
                               f"onnx: FILE}})", source=model.where, key=role)
         return Actual(onnx_weights(model.onnx, layer) != 0, f"{model.onnx}:{layer.name}")
+    if isinstance(model, Actual) and layer.kind.has_macs:
+        mask = in_layout(layer, role, model.mask, f"the {role} mask", model.source)
+        return model if mask is model.mask else Actual(mask, model.source)
     if isinstance(model, FromRun):
         if role == WEIGHT:
             raise ConfigError("a run gives activation masks (ifmap, psum); weights come from {onnx: FILE}",
                               source=model.where, key=role)
-        runs = network_run(model.onnx, model.run, tuple(workload.layers))
+        convs = (x if isinstance(x, Layer) else x.layer for x in workload.layers)   # a level-list run's: its Layer
+        runs = network_run(model.onnx, model.run, tuple(x for x in convs if x is not None))
         if layer.name not in runs:
             raise ConfigError(f"layer {layer.name!r} is not a MAC node of the run's model", source=model.onnx,
                               key=layer.name)

@@ -27,7 +27,9 @@ Spelling (workload YAML ``density:`` per network or per layer, CLI ``--density``
 ``accelsim.sparse.actual``: ``{onnx: MODEL.onnx}`` (weights from its initializers) or ``{run: INPUT.npy,
 onnx: MODEL.onnx}`` (ifmap / psum masks from running the model on the input). CLI: ``mask:F.npy``,
 ``onnx:M.onnx``, ``run:IN.npy@M.onnx``. Invariant: every model's density lies in [0, 1]; a bad spelling is one
-ConfigError line naming the source, the key and what is allowed.
+ConfigError line naming the source, the key and what is allowed; a tensor read as a mask (a ``.npy``, an
+ONNX initializer, a run's activation) holding NaN or inf is one line too (:func:`nonzeros`), never
+counted as nonzero. A mask's layout is checked per layer (``accelsim.sparse.actual.in_layout``).
 """
 
 from __future__ import annotations
@@ -206,6 +208,35 @@ def _lgamma_table(n: int) -> np.ndarray:
     return _LGAMMA[:n + 1]
 
 
+def load_npy(path: Path | str, what: str, source: str | None, key: str | None) -> np.ndarray:
+    """The array of a NumPy ``.npy`` file (never unpickled); an unreadable or non-``.npy`` file is one
+    ConfigError line naming ``what``, the ``source`` and ``key``."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what}: {exc}", source=source, key=key) from None
+    except ValueError:
+        raise ConfigError(f"cannot read {what}: not a NumPy .npy array of numbers (np.save writes one)",
+                          source=source, key=key) from None
+
+
+def nonzeros(values: np.ndarray, what: str, source: str | None, key: str | None) -> np.ndarray:
+    """The 0/1 mask of a tensor's values (``values != 0``). A value that is neither zero nor nonzero
+    (NaN, or inf: a broken tensor, not data) or a non-numeric array is one ConfigError line naming
+    ``what`` (the file), the first offending index and the ``source`` / ``key`` (the layer)."""
+    if values.dtype.kind not in "biufc":
+        raise ConfigError(f"{what} holds {values.dtype} values; a mask needs numbers (zero / nonzero)",
+                          source=source, key=key)
+    if values.dtype.kind in "fc":
+        bad = ~np.isfinite(values)
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            nan = int(np.count_nonzero(np.isnan(values)))
+            raise ConfigError(f"{what} holds {nan} NaN and {int(np.count_nonzero(bad)) - nan} inf values (the first at "
+                              f"index {first}); a mask needs finite values (zero / nonzero)", source=source, key=key)
+    return values != 0
+
+
 # ---- spelling ---------------------------------------------------------------------------------
 
 def _path(text: str, base: Path | None) -> str:
@@ -255,12 +286,11 @@ def parse_model(value: Any, source: str, key: str, base: Path | None = None) -> 
             and all(isinstance(v, str) for v in value.values())):
         return FromRun(_path(value["run"], base), _path(value["onnx"], base), source)
     if isinstance(value, dict) and set(value) == {"mask"} and isinstance(value["mask"], str):
+        if not value["mask"].strip():
+            raise ConfigError(f"{{mask: FILE.npy}} needs a file name, got {value['mask']!r}", source=source, key=key)
         path = Path(_path(value["mask"], base))
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read mask {str(path)!r}: {exc}", source=source, key=key) from None
-        return Actual(arr != 0, str(path))
+        arr = load_npy(path, f"mask {str(path)!r}", source, key)
+        return Actual(nonzeros(arr, f"mask {str(path)!r}", source, key), str(path))
     raise ConfigError(f"bad density {value!r}; {allowed}", source=source, key=key)
 
 
@@ -288,10 +318,12 @@ def parse_cli(text: str) -> dict[str, Model | Source]:
         if not eq or not role.strip():
             raise ConfigError(f"--density: expected ROLE=VALUE[,ROLE=VALUE...], got {text!r}; roles: "
                               f"{', '.join(ROLES)}")
+        if role.strip() in out:
+            raise ConfigError(f"--density: {role.strip()} given twice in {text!r}; give each role once")
         out[role.strip()] = value.strip()
     return parse_densities(out, "--density", "")
 
 
 __all__ = ["DENSE", "Actual", "FromOnnx", "FromRun", "Model", "Source",
-           "Structured", "Uniform", "binomial_pmf", "expected_max", "hypergeom_pmf",
+           "Structured", "Uniform", "binomial_pmf", "expected_max", "hypergeom_pmf", "load_npy", "nonzeros",
            "parse_cli", "parse_densities", "parse_model"]

@@ -92,14 +92,24 @@ class Sparsity:
 
     def models(self, workload, layer: str) -> dict[str, Model]:
         """role -> model of one layer; network-wide actual sources (ONNX weights, a run) resolved to the
-        layer's masks (``accelsim.sparse.actual.resolve``)."""
+        layer's masks, a ``.npy`` mask taken in any of its accepted layouts
+        (``accelsim.sparse.actual.resolve``). A level-list run's layer (``workloads.problems.ProblemLayer``)
+        resolves through the conv-shaped layer it came from; a bmm / einsum layer's masks are its
+        problem's shape (``sparse.view.check_masks``)."""
+        merged = {**workload.density_of(layer), **dict(self.override)}
+        if not any(isinstance(m, (FromOnnx, FromRun, Actual)) for m in merged.values()):
+            return merged
         from accelsim.sparse.actual import resolve
 
-        merged = {**workload.density_of(layer), **dict(self.override)}
-        if not any(isinstance(m, (FromOnnx, FromRun)) for m in merged.values()):
-            return merged
         lay = next(x for x in workload.layers if x.name == layer)
-        return {r: resolve(m, r, workload, lay) for r, m in merged.items()}
+        conv = lay if isinstance(lay, Layer) else lay.layer
+        if conv is None:
+            for m in merged.values():
+                if isinstance(m, (FromOnnx, FromRun)):
+                    raise ConfigError(f"layer {layer!r} ({lay.kind}) is not conv-shaped: masks from an ONNX model "
+                                      f"map its Conv, Gemm and MatMul layers only", source=m.where, key=layer)
+            return merged
+        return {r: resolve(m, r, workload, conv) for r, m in merged.items()}
 
 
 __all__ = ["SparseLayer", "Sparsity", "bandwidth_counts", "dense_table", "sparse_layer"]

@@ -283,14 +283,23 @@ def step_q(step: Step, problem: Problem, ext: dict[str, int] | None, models: dic
     return 1.0 - keep
 
 
-def kept_fraction(problem: Problem, models: dict, conds: tuple[str, ...], macs: int) -> float:
-    """The fraction of the MACs whose operands in ``conds`` are all nonzero: exact over the masks when
-    every condition is an actual mask (``accelsim.sparse.masks.effective_macs``), else the product of
-    the densities in ``conds``' order (independent tensors: exact in expectation)."""
-    if macs and set(conds) <= {IFMAP, WEIGHT} and all(isinstance(models.get(c), Actual) for c in conds):
+def kept_exact(problem: Problem, models: dict, conds: tuple[str, ...]) -> int | None:
+    """The number of MACs whose operands in ``conds`` are all nonzero, counted over the masks
+    (``accelsim.sparse.masks.effective_macs``) when every condition is an actual mask; else None."""
+    if set(conds) <= {IFMAP, WEIGHT} and all(isinstance(models.get(c), Actual) for c in conds):
         def mask(role: str) -> np.ndarray | None:
             return models[role].mask if role in conds else None
-        return effective_macs(problem, mask(IFMAP), mask(WEIGHT)) / macs
+        return effective_macs(problem, mask(IFMAP), mask(WEIGHT))
+    return None
+
+
+def kept_fraction(problem: Problem, models: dict, conds: tuple[str, ...], macs: int) -> float:
+    """The fraction of the MACs whose operands in ``conds`` are all nonzero: exact over the masks when
+    every condition is an actual mask (:func:`kept_exact`), else the product of the densities in
+    ``conds``' order (independent tensors: exact in expectation)."""
+    exact = kept_exact(problem, models, conds) if macs else None
+    if exact is not None:
+        return exact / macs
     return math.prod(models.get(c, DENSE).density for c in conds)
 
 
@@ -323,8 +332,13 @@ def mac_steps(pl: Plan, problem: Problem, models: dict, dense_macs: int) -> MacS
     for i, st in enumerate(pl.steps):
         if st.child is not None:
             continue
-        q[i] = mac_q(st, problem, models, dense_macs, eff)
-        lost = eff * q[i]
+        exact = kept_exact(problem, models, st.on) if eff > 0 else None
+        if exact is None:
+            q[i] = mac_q(st, problem, models, dense_macs, eff)
+            lost = eff * q[i]
+        else:           # actual masks: whole MACs (the conditions accumulate, so every step before was exact too)
+            lost = eff - exact
+            q[i] = lost / eff
         eff -= lost
         if st.gate:
             gated += lost
@@ -602,5 +616,6 @@ def imbalance_t(t: int, units: int, p: float) -> float:
 
 __all__ = ["CapacityCheck", "OPERAND_ROLES", "Overflow", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions",
            "capacity_checks", "capacity_problems", "capacity_used",
-           "compressed_tiles", "imbalance", "imbalance_t", "kept_fraction", "lockstep_run", "mac_q", "mac_steps",
-           "MacSteps", "plan", "priced_actions", "reuse_loops", "served_extents", "served_from", "step_q", "tile_extents"]
+           "compressed_tiles", "imbalance", "imbalance_t", "kept_exact", "kept_fraction", "lockstep_run", "mac_q",
+           "mac_steps", "MacSteps", "plan", "priced_actions", "reuse_loops", "served_extents", "served_from", "step_q",
+           "tile_extents"]

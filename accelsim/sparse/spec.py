@@ -120,6 +120,9 @@ def spec_from_dict(data: Any, source: str) -> SparseSpec:
             on = g.raw("on_zero")
             if not isinstance(on, list) or not on or any(r not in ROLES for r in on):
                 raise g.error("on_zero", f"expected a non-empty list of roles ({', '.join(ROLES)}), got {on!r}")
+            if len(set(on)) < len(on):       # a condition counted twice would square its probability
+                twice = next(r for r in on if on.count(r) > 1)
+                raise g.error("on_zero", f"{twice!r} listed twice in {on!r}; list each role once")
             g.done()
             features.append(Feature(kind, level, role, tuple(on)))
     if f.has("gated_energy"):
