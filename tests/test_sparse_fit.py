@@ -215,7 +215,10 @@ def test_the_nest_search_names_compressed_capacity_as_the_cause(monkeypatch):
                     sparse=(spec, {"ifmap": Uniform(0.5)}, table_for(h)))
     o = err.value.overflow
     assert (o.level, o.roles, o.words, o.size) == ("buf", ("ifmap",), 1, "worst") and o.used >= 1 + 1 / 16
-    assert "no legal nest found" in str(err.value) and "compressed capacity (worst size)" in str(err.value)
+    assert str(err.value).startswith("b.yaml: no legal nest found") and str(err.value).endswith(
+        "compressed capacity (worst size) rejected every nest the space proposed, e.g. buf: ifmap tiles take 1.1 words "
+        "(worst compressed size) > capacity 1; no tile keeping ifmap at buf fits: the smallest takes 1.1 words > 1; "
+        "give buf at least 2 words for ifmap, or a sparse spec without formats.buf.ifmap")
 
 
 def test_a_hand_written_mapping_is_checked_not_refit(mobilenet, tmp_path):
@@ -453,3 +456,35 @@ def test_a_metadata_store_overflow_is_named_as_such():
     over = capacity_problems(from_layer(layer), h, nest, spec, {})
     assert [o.message for o in over] == [f"rf: ifmap metadata takes {data:,.1f} words (expected compressed size) "
                                          f"> metadata capacity 4"]
+
+
+@pytest.mark.parametrize("arch_name,workload,batch,layer_name,dataflow,words", [
+    ("eyeriss_v1", "alexnet_sparse", 4, "CONV1", "rs", conv1_row(CONV1_P)),                 # nothing fits
+    ("eyeriss_v2_flat", "mobilenet_v1_05_128_sparse", 1, "conv2_pw", "rs_plus", 1 + csc_metadata(1)),  # one channel fits
+])
+def test_the_smallest_tile_bounds_every_mapping_of_the_space(arch_name, workload, batch, layer_name, dataflow, words):
+    """``smallest`` is a lower bound: the overflowed store's compressed words under 400 random mappings
+    of the mapper's own space (``mapper.space.Space``, kept when the dense rules accept them) are never
+    below it, and here some reach it (``SHARED``; CONV1: the 11-tap row, 14.25 words; conv2_pw: one
+    channel, 1.75 words; the module docstring's hand figures)."""
+    import random
+
+    from accelsim.mapper.space import Space
+    from accelsim.sparse.model import capacity_used
+
+    arch = load_arch(arch_name)
+    w = load_workload(workload, batch).select([layer_name])
+    layer, h = w.layers[0], from_arch(arch)
+    problem, models, flow = from_layer(layer), SHARED.models(w, layer_name), registry.get(dataflow)
+    named = from_fixed(flow.named(layer, arch), h)
+    o = capacity_problems(problem, h, named, SHARED.spec, models)[0]
+    low = smallest(problem, h, named, SHARED.spec, models, o)
+    space, rng, seen = Space(layer, arch, flow), random.Random(0), []
+    for _ in range(400):
+        m = space.propose(rng)
+        if not problems_of(layer, m, arch):
+            seen.append(next(u for c, u, _ in capacity_used(problem, h, from_fixed(m, h), SHARED.spec, models)
+                             if c == o.check))
+    assert low.used == pytest.approx(words, rel=1e-12)
+    assert len(seen) >= 50 and min(seen) == low.used       # a bound the space reaches here
+    assert (low.overflow is None) == (arch_name == "eyeriss_v2_flat")

@@ -234,12 +234,16 @@ def search_nest(problem: Problem, hierarchy: Hierarchy, *, objective: str = "ene
                 f"within {proposed} proposals")
         if sparse is not None and unfit is not None:     # the space's nests are legal but by compressed size
             from accelsim.errors import CompressedCapacityError
+            from accelsim.mapper.sparse_fit import way_out
             from accelsim.sparse.model import capacity_problems
 
             spec, models, _ = sparse
             over = capacity_problems(problem, hierarchy, unfit, spec, models)[0]
+            hint = way_out(problem, hierarchy, unfit, spec, models, over, False,
+                           "a larger --search-budget may find one (the smallest tile takes {used} words)")
             raise CompressedCapacityError(f"{what}: the compressed capacity ({spec.capacity} size) rejected every "
-                                          f"nest the space proposed, e.g. {over.message}", over, source=spec.source)
+                                          f"nest the space proposed, e.g. {over.message}; {hint}", over,
+                                          source=spec.source)
         raise ConfigError(what)
     ranked = [(float(o[0]), float(np.nan_to_num(o[1])), float(o[2]), k) for k, o in enumerate(top_obj)]
     ranked += [(o, float(np.nan_to_num(e)), c, -1 - k) for k, (o, e, c, _) in enumerate(exact)]
