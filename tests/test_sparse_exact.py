@@ -42,6 +42,8 @@ def walk(fmt, sub: np.ndarray, word_bits: int) -> tuple[int, float]:
     ``accelsim.sparse.exact.tile_measure``)."""
     if sub.size == 0:
         return 0, 0.0
+    if fmt.inner and sub.ndim == len(fmt.perm):      # the named axes innermost (``Format.on``)
+        sub = np.transpose(sub, fmt.perm)
     ranks = fmt.ranks
     ext = list(sub.shape)
     k = len(ranks)
@@ -316,3 +318,54 @@ def test_output_words_in_any_format_through_analyze_equal_the_interpreter(data):
         w = np.zeros(2) + getattr(want, tab)[k]
         assert getattr(sa.data, tab)[k] == pytest.approx(w[0], abs=1e-6), (k, getattr(sa.data, tab)[k], w)
         assert getattr(sa.metadata, tab)[k] == pytest.approx(w[1] / wb, abs=1e-6), k
+
+
+@pytest.mark.parametrize("role,inner", [(IFMAP, ["C"]), (WEIGHT, ["K"]), (WEIGHT, ["C", "K"]), (PSUM, ["K"])])
+def test_inner_axes_order_the_ranks_as_the_interpreter_walks_them(role, inner):
+    """A format with ``inner`` (Eyeriss v2's CSC: coordinates over the channels) measures every moved tile
+    with the named axes innermost: exact words (``MaskOracle``) equal the interpreter walking the masks
+    with the tile's axes transposed so, and differ from the format without ``inner`` (the order matters)."""
+    from accelsim.sparse.formats import axis_names
+
+    problem, h, nest = _conv_case()
+    flat = flatten(problem, nest)
+    doc = {"ranks": [{"UOP": 4}, {"CP": 3}]}
+    fmt = parse_format({**doc, "inner": inner}, "t", "f").on(axis_names(problem.tensor(role)), "t")
+    plain = parse_format(doc, "t", "f")
+    mask = np.random.default_rng(7).random(tuple(c.size for c in problem.tensor(role).coords)) < 0.4
+    got = assemble(problem, h, nest, MaskOracle(problem, flat, role, mask, fmt, 16), flat)
+    want = brute(problem, h, nest, role, mask, fmt, 16)
+    other = brute(problem, h, nest, role, mask, plain, 16)
+    keys = [k for k in want.storage if k[1] == role]
+    assert keys
+    for k in keys:
+        assert np.allclose(got.storage[k], want.storage[k], rtol=0, atol=1e-9), (k, got.storage[k], want.storage[k])
+    assert any(not np.allclose(want.storage[k], other.storage[k]) for k in keys)
+
+
+def test_inner_names_the_tensors_axes_or_is_one_line():
+    """``inner`` names axes by their coordinate's first dim (ifmap N, G, C, P, Q); an axis the tensor lacks
+    is a ConfigError naming the format, the tensor and its axes; an unresolved format refuses a tile."""
+    from accelsim.errors import ConfigError
+    from accelsim.sparse.formats import axis_names
+
+    problem = from_layer(conv("c", C=4, K=4, H=8, R=3, pad=1))
+    assert axis_names(problem.tensor(IFMAP)) == ("N", "G", "C", "P", "Q")
+    assert axis_names(problem.tensor(WEIGHT)) == ("G", "K", "C", "R", "S")
+    fmt = parse_format({"ranks": [{"UOP": 4}, {"CP": 4}], "inner": ["C"]}, "t", "f")
+    assert fmt.text() == "[UOP(4), CP(4)] inner C"
+    on = fmt.on(axis_names(problem.tensor(IFMAP)), "tensor 'ifmap'")
+    assert on.perm == (0, 1, 3, 4, 2)
+    # a 16-channel 1 x 1 tile: one position (2 offsets of 4 bits) and 16 coordinates, not 17 offsets
+    assert on.per_tile([1, 1, 16, 1, 1], Uniform(1.0), 16, 16) == (16, 2 * 4 + 16 * 4)
+    assert fmt.on(("N", "G", "C", "P", "Q"), "x").per_tile([1, 1, 16, 1, 1], Uniform(1.0), 16, 16) == \
+        parse_format({"ranks": [{"UOP": 4}, {"CP": 4}]}, "t", "f").per_tile([1, 1, 1, 1, 16], Uniform(1.0), 16, 16)
+    with pytest.raises(ConfigError) as err:
+        parse_format({"ranks": [{"UOP": 4}, {"CP": 4}], "inner": ["X"]}, "t", "f").on(
+            axis_names(problem.tensor(IFMAP)), "tensor 'ifmap' of 'c'")
+    assert str(err.value) == "format [UOP(4), CP(4)] inner X: tensor 'ifmap' of 'c' has axes N, G, C, P, Q; inner axis X"
+    with pytest.raises(ConfigError, match="not resolved"):
+        fmt.per_tile([1, 1, 16, 1, 1], Uniform(1.0), 16, 16)
+    with pytest.raises(ConfigError, match="inner must be a list of distinct axis names"):
+        parse_format({"ranks": ["B"], "inner": ["C", "C"]}, "t", "f")
+

@@ -7,7 +7,10 @@ the outer one every axis but the last (length L, one fiber: ``(L + 1) * 4`` offs
 one the last axis (a 4-bit coordinate per nonzero). So a tile of c channels x 1 x 1 at density 1
 takes c data words and ``((c + 1) * 4 + 4 * c) / 16`` metadata words, and a 1 x 1 x w window at nonzero
 share p ``w p`` and ``(2 * 4 + 4 w p) / 16``. The preset gives the ifmap metadata its own store of 6.25
-words (100 bits) beside the 16 data words of configs/eyeriss_v2*.yaml: c <= 12 channels fit. ``SHARED``
+words (100 bits) beside the 16 data words of configs/eyeriss_v2*.yaml: c <= 12 channels fit. The preset
+itself orders the ranks as the chip does (``inner: [C]``: one offset per position, coordinates over the
+channels), in which these tiles fit; ``V2`` and :func:`default_order` are the presets without ``inner``
+(the axes in tensor order, as above), whose pointwise tiles overflow: the cutting mechanics. ``SHARED``
 is a spec with the same ifmap CSC at the rf and no metadata store (data and metadata share the rf's
 ifmap words), for the cases where nothing may fit.
 """
@@ -44,7 +47,23 @@ from workloads.layer import conv
 from workloads.loader import load_workload
 from workloads.problems import ProblemWorkload, of_layer
 
-V2 = Sparsity(load_spec("eyeriss_v2"))
+
+def default_order(spec):
+    """``spec`` with every format's ranks over the tensor's own axis order (no ``inner``)."""
+    return replace(spec, formats=tuple((k, replace(f, inner=())) for k, f in spec.formats))
+
+
+def default_order_file(tmp_path, name: str) -> Path:
+    """The shipped preset ``name`` without its ``inner`` keys, as a spec file for the CLI."""
+    text = Path(load_spec(name).source).read_text()
+    assert ", inner: [C]}" in text and ", inner: [K]}" in text
+    path = tmp_path / f"{name}_default_order.yaml"
+    path.write_text(text.replace(", inner: [C]}", "}").replace(", inner: [K]}", "}"))
+    return path
+
+
+V2 = Sparsity(default_order(load_spec("eyeriss_v2")))
+CLUSTERED = default_order(load_spec("eyeriss_v2_clustered"))
 SHARED_DOC = {"name": "shared", "formats": {"rf": {"ifmap": {"ranks": [{"UOP": 4}, {"CP": 4}]}}}}
 SHARED = Sparsity(spec_from_dict(SHARED_DOC, "shared.yaml"))
 
@@ -109,11 +128,11 @@ def test_named_nest_on_the_clustered_v2_hierarchy_is_cut_too(mobilenet):
     flow = registry.get("rs_plus")
     named = named_nest(pw.layers[0], h, flow)
     assert named.level("spad").factor("C") == 16
-    run = run_hierarchy(h, pw, sparsity=Sparsity(load_spec("eyeriss_v2_clustered")))
+    run = run_hierarchy(h, pw, sparsity=Sparsity(CLUSTERED))
     nest = run.layers[0].nest
     assert nest.level("spad").factor("C") == 12
     assert nest.level("glb_cluster").x == named.level("glb_cluster").x            # the array mapping stays
-    spec = load_spec("eyeriss_v2_clustered")
+    spec = CLUSTERED
     assert compressed_tiles(pw.layers[0].problem, h, nest, spec, {})[("spad", "ifmap")] == 12 + csc_metadata(12)
 
 
@@ -239,12 +258,13 @@ def test_a_hand_written_mapping_is_checked_not_refit(mobilenet, tmp_path):
     path = tmp_path / "m.yaml"
     path.write_text(yaml.safe_dump({"conv2_pw": named.to_dict()}))
     code, out, errs = _cli(["run", "eyeriss_v2_flat", "-w", "mobilenet_v1_05_128_sparse", "--layers", "conv2_pw",
-                            "--mapping", str(path), "--sparse", "eyeriss_v2", "--no-sim", "-q"])
+                            "--mapping", str(path), "--sparse", str(v2_file := default_order_file(tmp_path, "eyeriss_v2")),
+                            "--no-sim", "-q"])
     low = smallest(from_layer(w.layers[0]), h, from_fixed(named, h), V2.spec, {}, o)
     assert low.overflow is None and low.used < 6.25
     assert code == 2 and out == ""
     assert errs == (f"accelsim: error: {path}: conv2_pw: the hand-written mapping does not fit by compressed size "
-                    f"(sparse spec {V2.spec.source}): rf: ifmap metadata takes 8.2 words (expected compressed size) > "
+                    f"(sparse spec {v2_file}): rf: ifmap metadata takes 8.2 words (expected compressed size) > "
                     f"metadata capacity 6.25; give smaller tiles (the smallest takes {low.used:,.1f} words), or --search "
                     f"(capacity by compressed size)\n")
     w4 = load_workload("alexnet_sparse", 4).select(["CONV1"])
@@ -371,7 +391,7 @@ def test_a_named_mapping_cut_to_fit_is_labelled_per_layer_with_a_count(tmp_path)
     h = load_architecture("eyeriss_v2")
     names = ["conv1", "conv2_dw", "conv2_pw", "conv3_dw", "conv3_pw", "conv4_dw"]
     pw = problem_workload(load_workload("mobilenet_v1", 1).select(names))
-    spec = load_spec("eyeriss_v2_clustered")
+    spec = CLUSTERED
     flow = registry.get("rs_plus")
     overflowing = [pl.name for pl in pw.layers
                    if capacity_problems(pl.problem, h, named_nest(pl, h, flow), spec, {})]

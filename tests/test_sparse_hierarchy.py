@@ -102,7 +102,7 @@ def test_cli_clustered_eyeriss_v2_with_csc_and_skipping(tmp_path):
     for layer in doc["layers"]:
         sp = layer["sparse"]
         assert sp["effective_macs"] == pytest.approx(layer["macs"] * 0.2, rel=1e-12)
-        assert sp["formats"] == {"spad.ifmap": "[UOP(4), CP(4)]", "spad.weight": "[UOP(7), CP(4)]"}
+        assert sp["formats"] == {"spad.ifmap": "[UOP(4), CP(4)] inner C", "spad.weight": "[UOP(7), CP(4)] inner K"}
         assert sp["levels"]["spad"]["skipped"] > 0 and sp["levels"]["spad"]["metadata"] > 0
         assert sp["bound_cycles"] == max(sp["bound_parts"].values())
     assert doc["totals"]["sparse"]["effective_macs"] == pytest.approx(sum(l["macs"] for l in doc["layers"]) * 0.2)

@@ -96,7 +96,7 @@ from accelsim.names import (
 )
 from accelsim.problem import Problem, from_layer
 from accelsim.sparse.density import DENSE, Actual
-from accelsim.sparse.formats import META_WORDS, Format
+from accelsim.sparse.formats import META_WORDS, Format, axis_names
 from accelsim.sparse.model import (
     CapacityCheck,
     Step,
@@ -214,6 +214,7 @@ class _Pairs:
                 self.const[0, j], self.const[1, j] = ratio_of(fmt, problem, full, r, model, word_bits)
             else:
                 size = problem.elements(r)
+                fmt = fmt.on(axis_names(problem.tensor(r)), f"tensor {r!r} of {problem.name!r}")
                 self.fn[j] = memo.tile(lambda e, fmt=fmt, model=model, size=size: fmt.per_word(
                     [int(x) for x in e], model, size, word_bits), first(i), role_axes(problem, r), 2)
 
@@ -479,7 +480,7 @@ class NestSparseBatch:
                 if not lv.keeps_role(r) or (r, part) in per_part:
                     continue
                 t = ROLES.index(r)
-                fmt = spec.format(lv.name, r)
+                fmt = spec.format_on(lv.name, r, problem)
                 model = DENSE if spec.capacity == WORST else self.models.get(r, DENSE)
                 size = problem.elements(r)
                 if fmt.tile_free:
@@ -688,7 +689,7 @@ class SparseBatch:
             for r, part in (m for c in here for m in c.members):
                 if r not in kept or (r, part) in per_part:
                     continue
-                fmt = spec.format(level.name, r)
+                fmt = spec.format_on(level.name, r, problem)
                 model = DENSE if spec.capacity == WORST else models.get(r, DENSE)
                 if fmt.tile_free:
                     per_part[(r, part)] = (fmt.part_per_word(part, model, problem.elements(r), self.wb), -1)

@@ -53,6 +53,9 @@ from accelsim.sparse.formats import CP, RLE, UOP, B, Format, U
 def tile_measure(fmt: Format, tiles: np.ndarray, word_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """(payload entries, metadata bits) of each of ``n`` same-shaped tiles ``tiles`` (n, *extents), bool."""
     n = tiles.shape[0]
+    if fmt.inner and tiles.ndim > 2:        # the axes in the order the ranks group them (``Format.on``)
+        fmt.ordered(list(tiles.shape[1:]))
+        tiles = tiles.transpose(0, *[1 + i for i in fmt.perm])
     ext = list(tiles.shape[1:]) or [1]
     size = math.prod(ext)
     k = len(fmt.ranks)

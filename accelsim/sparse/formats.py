@@ -2,7 +2,12 @@
 
 A :class:`Format` is a list of rank formats, outermost first. The tile's axes are grouped into the
 ranks from the innermost: the last rank is the tile's last axis, the one before it the axis before,
-and the first rank takes every remaining outer axis, flattened. Rank formats:
+and the first rank takes every remaining outer axis, flattened. ``inner`` (axis names) reorders the
+axes first: the named ones move innermost in the given order (the last named is the innermost), the
+others keep their order outside them, as Sparseloop's ``flattened-rankIDs`` place a rank's dims (an
+axis is named by its coordinate's first dim: an ifmap's axes N, G, C, P, Q). A format with ``inner`` is
+resolved against a tensor (:meth:`Format.on`) before it measures a tile of more than one axis. Rank
+formats:
 
 - ``U`` uncompressed: every coordinate present, no metadata;
 - ``UOP`` (``bits``): uncompressed offsets: ``L + 1`` offsets of ``bits`` per present fiber;
@@ -29,7 +34,7 @@ at density 1 is the tile (plus RLE's zero entries, none at density 1).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -60,6 +65,28 @@ class Format:
     ranks: tuple[Rank, ...]
     packing: tuple[int, int] | None = None     # (entries per word, word bits)
     adaptive: bool = False
+    inner: tuple[str, ...] = ()                # axis names moved innermost, in order (module docstring)
+    perm: tuple[int, ...] = ()                 # :meth:`on`'s resolution: the tile's axes in measuring order
+
+    def on(self, names: tuple[str, ...], where: str) -> Format:
+        """This format for a tensor whose axes are ``names`` (:func:`axis_names`): ``inner`` resolved to
+        the axis order it measures in. ``where`` names the tensor in the error of an unknown axis."""
+        if not self.inner:
+            return self
+        missing = [a for a in self.inner if a not in names]
+        if missing or len(set(names)) != len(names):
+            raise ConfigError(f"format {self.text()}: {where} has axes {', '.join(names)}; inner axis "
+                              f"{', '.join(missing) or 'names are ambiguous there'}")
+        outer = [i for i, a in enumerate(names) if a not in self.inner]
+        return replace(self, perm=tuple(outer + [names.index(a) for a in self.inner]))
+
+    def ordered(self, extents: list[int]) -> list[int]:
+        """``extents`` (per axis of the tensor) in the order the ranks group them (:meth:`on`)."""
+        if not self.inner or len(extents) <= 1:
+            return list(extents)
+        if len(self.perm) != len(extents):
+            raise ConfigError(f"format {self.text()}: not resolved for a tile of {len(extents)} axes (Format.on)")
+        return [extents[i] for i in self.perm]
 
     @property
     def compressed(self) -> bool:
@@ -69,6 +96,7 @@ class Format:
         out = "[" + ", ".join(r.text() for r in self.ranks) + "]"
         if self.packing:
             out += f" x{self.packing[0]}/{self.packing[1]}b"
+        out += f" inner {','.join(self.inner)}" if self.inner else ""
         return out + (" adaptive" if self.adaptive else "")
 
     @property
@@ -118,6 +146,7 @@ class Format:
     def per_tile(self, extents: list[int], model: Model, size: int, word_bits: int) -> tuple[float, float]:
         """(payload words, metadata bits) of one tile with these axis extents, expected under ``model``
         (``size``: the whole tensor's elements)."""
+        extents = self.ordered(extents)
         tile = math.prod(extents)
         k = len(self.ranks)
         if k > len(extents):
@@ -177,14 +206,15 @@ UNCOMPRESSED = Format((Rank(U),))
 
 def parse_format(value: Any, source: str, key: str) -> Format:
     """``bitmask`` | ``csr`` | ... (aliases), or ``{ranks: [B, {CP: 7}], packing: [3, 64], adaptive: true}``."""
-    allowed = (f"allowed: one of {', '.join(ALIASES)} or {{ranks: [...], packing: [entries, bits], adaptive: bool}} "
+    allowed = (f"allowed: one of {', '.join(ALIASES)} or {{ranks: [...], packing: [entries, bits], adaptive: bool, "
+               f"inner: [axis, ...]}} "
                f"with rank kinds {', '.join(RANK_KINDS)} ({', '.join(_NEEDS_BITS)} as {{KIND: bits}})")
     if isinstance(value, str):
         if value.lower() in ALIASES and not any(k in _NEEDS_BITS for k in ALIASES[value.lower()]):
             return Format(tuple(Rank(k) for k in ALIASES[value.lower()]))
         raise ConfigError(f"format {value!r} needs its ranks' bit widths or is unknown; {allowed}", source=source,
                           key=key)
-    if not isinstance(value, dict) or "ranks" not in value or set(value) - {"ranks", "packing", "adaptive"}:
+    if not isinstance(value, dict) or "ranks" not in value or set(value) - {"ranks", "packing", "adaptive", "inner"}:
         raise ConfigError(f"bad format {value!r}; {allowed}", source=source, key=key)
     ranks_in = value["ranks"]
     if not isinstance(ranks_in, list) or not ranks_in:
@@ -215,9 +245,19 @@ def parse_format(value: Any, source: str, key: str) -> Format:
     adaptive = value.get("adaptive", False)
     if not isinstance(adaptive, bool):
         raise ConfigError(f"adaptive must be true or false, got {adaptive!r}", source=source, key=f"{key}.adaptive")
-    return Format(tuple(ranks), packing, adaptive)
+    inner = value.get("inner", [])
+    if (not isinstance(inner, list) or not all(isinstance(a, str) and a for a in inner)
+            or len(set(inner)) != len(inner)):
+        raise ConfigError(f"inner must be a list of distinct axis names (e.g. [C]), got {inner!r}", source=source,
+                          key=f"{key}.inner")
+    return Format(tuple(ranks), packing, adaptive, tuple(inner))
 
 
-__all__ = ["ALIASES", "ALL_WORDS", "B", "CP", "DATA_WORDS", "Format", "META_WORDS", "PARTS", "RANK_KINDS", "RLE", "Rank", "U",
+def axis_names(tensor: Any) -> tuple[str, ...]:
+    """A tensor's axis names for ``inner``: each axis by its coordinate's first dim."""
+    return tuple(c.terms[0][0] for c in tensor.coords)
+
+
+__all__ = ["ALIASES", "ALL_WORDS", "axis_names", "B", "CP", "DATA_WORDS", "Format", "META_WORDS", "PARTS", "RANK_KINDS", "RLE", "Rank", "U",
            "UNCOMPRESSED", "UOP", "parse_format",
            "rle_extra_entries"]

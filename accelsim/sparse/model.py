@@ -83,7 +83,7 @@ from accelsim.names import (
 from accelsim.problem import Problem
 from accelsim.sparse.density import DENSE, Actual, Model, Structured, binomial_pmf, expected_max
 from accelsim.sparse.exact import exact_for, exact_words
-from accelsim.sparse.formats import ALL_WORDS, DATA_WORDS, META_WORDS, Format
+from accelsim.sparse.formats import ALL_WORDS, DATA_WORDS, META_WORDS, Format, axis_names
 from accelsim.sparse.gating import dead_words
 from accelsim.sparse.masks import effective_macs
 from accelsim.sparse.spec import GATE, META_READ, WORST, SparseSpec
@@ -230,7 +230,9 @@ def plan(nest: LoopNest, spec: SparseSpec) -> Plan:
 
 def ratio_of(fmt: Format, problem: Problem, ext: dict[str, int], role: str, model: Model,
              word_bits: int) -> tuple[float, float]:
-    """(data, metadata) words per dense word of the role's tile at per-dim extents ``ext`` in ``fmt``."""
+    """(data, metadata) words per dense word of the role's tile at per-dim extents ``ext`` in ``fmt``
+    (resolved for the role's tensor, ``Format.on``)."""
+    fmt = fmt.on(axis_names(problem.tensor(role)), f"tensor {role!r} of {problem.name!r}")
     return fmt.per_word(role_extents(problem, ext, role), model, problem.elements(role), word_bits)
 
 
@@ -381,7 +383,7 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
         comp = [i for (i, rr), fmt in pl.compressed if rr == r and exact_for(problem, r, fmt)]
         if isinstance(model, Actual) and comp:
             def fmt_of(level: str, r: str = r) -> Format:
-                return spec.format(level, r)
+                return spec.format_on(level, r, problem)
             ds, ms, dn, mn = exact_words(problem, hierarchy, nest, r, model.mask, fmt_of, comp)
             data_s.update(ds)
             meta_s.update(ms)
@@ -424,7 +426,7 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
         actual = isinstance(models.get(role), Actual)
         keys = (*st.keys_s, *st.keys_n)
         dead = dead_words(problem, hierarchy, nest, flat, role, level, child, conds, models,
-                          lambda lv: spec.format(lv, role), keys)
+                          lambda lv: spec.format_on(lv, role, problem), keys)
         before = dead_so_far.get(tag, {})
         dead_so_far[tag] = dead
         for k in keys:
@@ -512,7 +514,8 @@ def compressed_tiles(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spe
         for r in lm.keeps:
             ext = tile_extents(problem, flat, flat.cut_of(i, r), r)
             model = DENSE if spec.capacity == WORST else models.get(r, DENSE)
-            out[(lm.level, r)] = spec.format(lm.level, r).words(ext, model, problem.elements(r), hierarchy.word_bits)
+            out[(lm.level, r)] = spec.format_on(lm.level, r, problem).words(ext, model, problem.elements(r),
+                                                                            hierarchy.word_bits)
     return out
 
 
@@ -581,7 +584,8 @@ def capacity_used(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec: 
                 continue
             ext = tile_extents(problem, flat, flat.cut_of(i, r), r)
             model = DENSE if spec.capacity == WORST else models.get(r, DENSE)
-            used += spec.format(c.level, r).part_words(part, ext, model, problem.elements(r), hierarchy.word_bits)
+            used += spec.format_on(c.level, r, problem).part_words(part, ext, model, problem.elements(r),
+                                                                   hierarchy.word_bits)
             kept.append(r)
         out.append((c, used, tuple(kept)))
     return out

@@ -38,7 +38,7 @@ from typing import Any
 from accelsim.errors import ConfigError
 from accelsim.fields import Fields
 from accelsim.names import ROLES
-from accelsim.sparse.formats import UNCOMPRESSED, Format, parse_format
+from accelsim.sparse.formats import UNCOMPRESSED, Format, axis_names, parse_format
 from accelsim.yamlio import load_yaml
 
 GATE = "gate"
@@ -82,6 +82,13 @@ class SparseSpec:
             if lv == level and r == role:
                 return f
         return UNCOMPRESSED
+
+    def format_on(self, level: str, role: str, problem: Any) -> Format:
+        """:meth:`format` resolved for ``problem``'s tensor of ``role`` (``Format.on``: its ``inner`` axes):
+        what measures that tensor's tiles."""
+        tensor = problem.tensor(role)
+        return self.format(level, role).on(axis_names(tensor), f"{self.source}: formats.{level}.{role}: tensor "
+                                                              f"{tensor.name!r} of {problem.name!r}")
 
     def describe(self) -> str:
         parts = [f"{lv}.{r} {f.text()}" for (lv, r), f in self.formats]
