@@ -3,6 +3,7 @@
     python benchmarks/bench_sparse.py [--n 10000] [--rounds 7]
     python benchmarks/bench_sparse.py --hier [--n 10000] [--rounds 7]   # level-list hierarchies
     python benchmarks/bench_sparse.py --run [--rounds 5]   # a sparse AlexNet run against the dense one
+    python benchmarks/bench_sparse.py --parts [--n 10000] [--rounds 15]  # where the clustered v2's sparse time goes
 
 Cases: AlexNet CONV2 (workloads.zoo "alexnet" layer 1, batch 4) on configs/eyeriss_v1, n legal
 mappings drawn by the fixed-shape batch space (``mapper.batch.BatchSpace.propose`` + ``legal``,
@@ -37,6 +38,12 @@ capacity check the sparse search adds per proposal, warm). Then whole searches
 (``mapper.nest_search.search_nest``, budget 10,000, objective energy, one per round with seeds 0..):
 scored nests per CPU second of the search (proposals, repairs, capacity, scoring, the reducer),
 the best and the median round (columns ``best`` and ``per CPU s``).
+
+``--parts``: the clustered Eyeriss v2 case of ``--hier``, its warm sparse path taken apart, us per nest
+(median round, process CPU time): the dense kernel's rows; ``NestSparseBatch.score`` on the rows the
+kernel has just written (as in the warm path), and of it the memo look-ups (``RowMemo.resolve``); the
+same score again on the same rows; then each memo group looked up alone (the score's groups: tiles
+by level, served tiles, keeps, lockstep run).
 
 ``--run``: ``accelsim run eyeriss_v1 -w alexnet -b 4`` (named mappings, every layer), dense and with
 ``--sparse eyeriss_v1 --density ifmap=0.5,weight=0.4,psum=0.5`` (uniform), with the simulator, with
@@ -86,9 +93,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--run", action="store_true", help="time a sparse AlexNet run against the dense one")
     ap.add_argument("--hier", action="store_true", help="the general scorer on level-list hierarchies")
+    ap.add_argument("--parts", action="store_true", help="the clustered Eyeriss v2 sparse path taken apart")
     args = ap.parse_args()
     if args.run:
         return run_speed(args.rounds)
+    if args.parts:
+        return hier_parts(args.n, args.rounds)
     if args.hier:
         return hier_speed(args.n, args.rounds)
     from accelsim.cost.fast import FixedBatch
@@ -251,6 +261,61 @@ def hier_speed(n: int, rounds: int) -> None:
                                     seed=seed, energy_weights=weights, sparse=sparse)
                 times.append(found.evaluated / (time.process_time() - c0))
             print(f"search {label:<23} {'':>17} {max(times):>12,.0f} {statistics.median(times):>12,.0f}")
+    print(f"load after: {os.getloadavg()}")
+
+
+def hier_parts(n: int, rounds: int) -> None:
+    from accelsim.cost.fast_nest import kernel_rows, nest_memo
+    from accelsim.energy_table import table_for
+    from accelsim.mapper.sparse_batch import NestSparseBatch
+    from accelsim.sparse.density import Uniform
+
+    print(f"load before: {os.getloadavg()}")
+    models = {r: Uniform(d) for r, d in UNIFORM.items()}
+    name, layout, nests, presets = hier_cases(n)[0]
+    preset, spec = presets[0]
+    sb = NestSparseBatch(layout, spec, models, table_for(layout.hierarchy))
+    memo = nest_memo(layout)
+    resolve = sb.memo.resolve
+    looked: list = []               # per call: CPU s in RowMemo.resolve and its arguments
+
+    def timed(*a, **k):
+        c0 = time.process_time()
+        out = resolve(*a, **k)
+        looked.append((time.process_time() - c0, a, k))
+        return out
+    sb.memo.resolve = timed         # type: ignore[method-assign]
+    rows, _ = kernel_rows(layout, nests, memo)
+    sb.score(rows, nests)           # warm: every keeps pattern, tile and lockstep run known
+    parts: dict = {k: [] for k in ("dense kernel rows", "score after the rows", "  memo look-ups",
+                                   "  scoring pass + rest", "score again, same rows", "  memo look-ups ")}
+    groups, args, kw = looked[-1][1][0], looked[-1][1][1:], looked[-1][2]
+    for g in groups:
+        parts[f"  memo group {int(g)} alone"] = []
+    for _ in range(rounds):
+        c0 = time.process_time()
+        rows, _ = kernel_rows(layout, nests, memo)
+        c1 = time.process_time()
+        looked.clear()
+        sb.score(rows, nests)
+        c2 = time.process_time()
+        memo_s = sum(t for t, _, _ in looked)
+        looked.clear()
+        sb.score(rows, nests)
+        c3 = time.process_time()
+        again = sum(t for t, _, _ in looked)
+        for k, v in zip(parts, (c1 - c0, c2 - c1, memo_s, c2 - c1 - memo_s, c3 - c2, again)):
+            parts[k].append(v)
+        for g in groups:
+            c0 = time.process_time()
+            resolve(np.array([g]), *args, **kw)
+            parts[f"  memo group {int(g)} alone"].append(time.process_time() - c0)
+    print(f"AlexNet CONV2 (batch 4) on {name}, preset {preset}, {n:,} legal nests, warm scorer, {rounds} rounds "
+          f"(memo groups: tiles at levels 0..{len(layout.levels)}, then keeps {sb.memo.keeps_group}, "
+          f"lockstep {sb.memo.lockstep_group}, served tiles {sb.memo.span_base}..)")
+    print(f"{'part':<34} {'us per nest (median)':>21}")
+    for k, v in parts.items():
+        print(f"{k:<34} {statistics.median(v) / n * 1e6:>21.3f}")
     print(f"load after: {os.getloadavg()}")
 
 

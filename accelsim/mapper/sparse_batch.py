@@ -118,7 +118,6 @@ START = {LEVELS.index(DRAM): DRAM_LEVEL, LEVELS.index(GLB): GLB_LEVEL, LEVELS.in
          LEVELS.index(REG): NO_LOOPS}
 N_ROLES = len(ROLES)
 SLACK = 1.0 - 1e-12       # a lower bound's margin against float rounding (the exact check decides)
-CHUNK = 32                # rows of one keeps pattern the scorer kernel takes at a time (one column each)
 
 
 def unsupported(spec: SparseSpec, models: dict, reg_keep: tuple[bool, ...] | None = None) -> str | None:
@@ -872,173 +871,111 @@ def _kernel(c, kcol, off, fk, fj, nc, idx, vals, col, slot, pconst, st_keys, st_
     order (q: value 2 + pairs + ``st_qi`` or the pattern's constant); the energy terms in canonical
     order (``v[t_idx]``: data K, metadata K, gated K, effective and gated MACs); then the latency bound
     (module docstring; with ``mode`` 1 the dense cycles x the skipping factor, value 1 or ``skip_p``).
+    Row by row, in order (the rows are read once, as the dense kernel wrote them: taking them by
+    keeps pattern, 32 at a time as vectors, was 1.3x faster on rows in cache but slower on a batch
+    the dense kernel had just written, and on the search's batches of 512).
 
-    The rows are taken by pattern (a counting sort: stable), ``CHUNK`` rows of one pattern at a time,
-    each value a row of ``V`` with one column per row of the chunk: every operation is the same for
-    the chunk's rows, so each loop over them is one vector operation per few rows, and each row still
-    gets the slow path's float operations in its order (bit for bit).
-
-    Only the live keys (:func:`_prepare`) are stepped, priced and bounded: the others must be 0 in every
-    row (they stay 0.0: a step moves q x 0.0 = 0.0, an energy term or a bound adds 0.0). Returns -1,
-    or a row with a nonzero count in a column ``off`` (its caller grows the live keys and scores again)."""
+    Only the live keys (:func:`_prepare`) are filled, stepped, priced and bounded: the others must be
+    0 in every row (they stay 0.0: a step moves q x 0.0 = 0.0, an energy term or a bound adds 0.0).
+    Returns -1, or the first row with a nonzero count in a column ``off`` (its caller grows the live
+    keys and scores again): each row is checked as it is scored, so the rows are read once."""
     K = kcol.shape[0]
     B = c.shape[0]
-    P = nc.shape[0]
     NJ = pconst.shape[1]
+    pd = pconst[0].copy()
+    pm = pconst[1].copy()
     q0 = 2 + NJ                           # the first step fraction's value
-    start = np.zeros(P + 1, dtype=np.int64)
-    pat = np.empty(B, dtype=np.int64)
+    v = np.zeros(3 * K + 2)               # metadata and gated words are 0.0 between rows (reset after each)
+    v[3 * K] = eff
+    v[3 * K + 1] = gmacs
     for b in range(B):
+        outside = 0
+        for j in range(c.shape[1]):       # contiguous, no branch: vectorised
+            outside |= c[b, j] * off[j]
+        if outside != 0:
+            return b
         p = int(vals[idx[b, col[0]], slot[0]]) if col[0] >= 0 else 0
-        pat[b] = p
-        start[p + 1] += 1
-    for p in range(P):
-        start[p + 1] += start[p]
-    order = np.empty(B, dtype=np.int64)
-    fill = start[:P].copy()
-    for b in range(B):
-        order[fill[pat[b]]] = b
-        fill[pat[b]] += 1
-    V = np.zeros((3 * K + 2, CHUNK))      # metadata and gated words are 0.0 between chunks (reset after each)
-    for i in range(CHUNK):
-        V[3 * K, i] = eff
-        V[3 * K + 1, i] = gmacs
-    PD = np.empty((max(NJ, 1), CHUNK))
-    PM = np.empty((max(NJ, 1), CHUNK))
-    Q = np.empty(CHUNK)
-    acc = np.empty(CHUNK)
-    best = np.empty(CHUNK)
-    out_w = np.empty(CHUNK)
-    in_w = np.empty(CHUNK)
-    busiest = np.empty(CHUNK)
-    rows = np.empty(CHUNK, dtype=np.int64)
-    for p in range(P):
-        for s0 in range(start[p], start[p + 1], CHUNK):
-            n = min(CHUNK, start[p + 1] - s0)
-            for i in range(n):
-                b = order[s0 + i]
-                rows[i] = b
-                outside = 0
-                for j in range(c.shape[1]):       # contiguous, no branch: vectorised
-                    outside |= c[b, j] * off[j]
-                if outside != 0:
-                    return b
-                for j in range(NJ):
-                    if col[2 + j] >= 0:
-                        r = idx[b, col[2 + j]]
-                        PD[j, i] = vals[r, slot[2 + j]]
-                        PM[j, i] = vals[r, slot[2 + j] + 1]
-                    else:
-                        PD[j, i] = pconst[0, j]
-                        PM[j, i] = pconst[1, j]
-            for k in range(K):                    # every key's words (a key not live: 0.0)
-                kc = kcol[k]
-                for i in range(n):
-                    V[k, i] = float(c[rows[i], kc])
-            for kk in range(nc[p]):               # the compressed ones: data and metadata words by their pair
-                k = fk[p, kk]
-                j = fj[p, kk]
-                for i in range(n):
-                    w = V[k, i]
-                    V[k, i] = w * PD[j, i]
-                    V[K + k, i] = w * PM[j, i]
-            for s in range(st_n[p]):
-                qj = st_qi[p, s]
-                if qj >= 0:
-                    for i in range(n):
-                        Q[i] = vals[idx[rows[i], col[q0 + qj]], slot[q0 + qj]]
+        for j in range(NJ):
+            if col[2 + j] >= 0:
+                r = idx[b, col[2 + j]]
+                pd[j] = vals[r, slot[2 + j]]
+                pm[j] = vals[r, slot[2 + j] + 1]
+        for k in range(K):                # every key's words (a key not live: 0.0), vectorised
+            v[k] = float(c[b, kcol[k]])
+        for kk in range(nc[p]):           # the compressed ones: data and metadata words by their pair
+            k = fk[p, kk]
+            j = fj[p, kk]
+            w = v[k]
+            v[k] = w * pd[j]
+            v[K + k] = w * pm[j]
+        for s in range(st_n[p]):
+            qj = st_qi[p, s]
+            q = vals[idx[b, col[q0 + qj]], slot[q0 + qj]] if qj >= 0 else st_qc[p, s]
+            for j in range(st_keys.shape[2]):
+                k = st_keys[p, s, j]
+                if k < 0:
+                    break
+                dq = v[k] * q
+                v[k] = v[k] - dq
+                if st_gate[p, s]:
+                    v[2 * K + k] = v[2 * K + k] + dq
                 else:
-                    for i in range(n):
-                        Q[i] = st_qc[p, s]
-                gate = st_gate[p, s]
-                for jj in range(st_keys.shape[2]):
-                    k = st_keys[p, s, jj]
+                    v[K + k] = v[K + k] - v[K + k] * q
+        acc = 0.0
+        for e in range(t_len[p]):
+            acc = acc + v[t_idx[p, e]] * t_w[p, e]
+        energy[b] = acc
+        # the latency bound of the compressed words (data + metadata + gated per key)
+        dense_cycles = float(c[b, c_cycles])
+        if mode == 1:
+            cyc = dense_cycles * (vals[idx[b, col[1]], slot[1]] if col[1] >= 0 else skip_p)
+        else:
+            cyc = dense_cycles
+        best = float(math.ceil(cyc))
+        for ll in range(bw_levels.shape[0]):
+            li = bw_levels[ll]
+            out_w = 0.0
+            for j in range(o_n[li]):
+                k = o_keys[li, j]
+                out_w = out_w + ((v[k] + v[K + k]) + v[2 * K + k])
+            in_w = 0.0
+            for j in range(i_n[li]):
+                k = i_keys[li, j]
+                in_w = in_w + ((v[k] + v[K + k]) + v[2 * K + k])
+            # the maxima as selects, not branches (which part binds varies from row to row)
+            if lv_den[li, 0] > 0.0:
+                x = out_w / lv_den[li, 0]
+                best = x if x > best else best
+            if lv_den[li, 1] > 0.0:
+                x = in_w / lv_den[li, 1]
+                best = x if x > best else best
+            if lv_den[li, 2] > 0.0:
+                x = (out_w + in_w) / lv_den[li, 2]
+                best = x if x > best else best
+        for f in range(net_keys.shape[0]):
+            busiest = 0.0
+            for s in range(4):
+                k = net_keys[f, s, 0]
+                delivered = (v[k] + v[K + k]) + v[2 * K + k]
+                k = net_keys[f, s, 1]
+                distinct = (v[k] + v[K + k]) + v[2 * K + k]
+                k = net_keys[f, s, 2]
+                if k >= 0:
+                    distinct = distinct - ((v[k] + v[K + k]) + v[2 * K + k])
+                x = net_ab[f, s, 0] * delivered + net_ab[f, s, 1] * distinct
+                busiest = x if s == 0 or x > busiest else busiest
+            x = busiest / net_den[f]
+            best = x if x > best else best
+        cycles[b] = best
+        for kk in range(nc[p]):
+            v[K + fk[p, kk]] = 0.0
+        for s in range(st_n[p]):
+            if st_gate[p, s]:
+                for j in range(st_keys.shape[2]):
+                    k = st_keys[p, s, j]
                     if k < 0:
                         break
-                    if gate:
-                        for i in range(n):
-                            dq = V[k, i] * Q[i]
-                            V[k, i] = V[k, i] - dq
-                            V[2 * K + k, i] = V[2 * K + k, i] + dq
-                    else:
-                        for i in range(n):
-                            dq = V[k, i] * Q[i]
-                            V[k, i] = V[k, i] - dq
-                            V[K + k, i] = V[K + k, i] - V[K + k, i] * Q[i]
-            for i in range(n):
-                acc[i] = 0.0
-            for e in range(t_len[p]):
-                row = t_idx[p, e]
-                w = t_w[p, e]
-                for i in range(n):
-                    acc[i] = acc[i] + V[row, i] * w
-            # the latency bound of the compressed words (data + metadata + gated per key); the maxima
-            # as selects
-            for i in range(n):
-                dense_cycles = float(c[rows[i], c_cycles])
-                if mode == 1:
-                    cyc = dense_cycles * (vals[idx[rows[i], col[1]], slot[1]] if col[1] >= 0 else skip_p)
-                else:
-                    cyc = dense_cycles
-                best[i] = float(math.ceil(cyc))
-            for ll in range(bw_levels.shape[0]):
-                li = bw_levels[ll]
-                for i in range(n):
-                    out_w[i] = 0.0
-                    in_w[i] = 0.0
-                for j in range(o_n[li]):
-                    k = o_keys[li, j]
-                    for i in range(n):
-                        out_w[i] = out_w[i] + ((V[k, i] + V[K + k, i]) + V[2 * K + k, i])
-                for j in range(i_n[li]):
-                    k = i_keys[li, j]
-                    for i in range(n):
-                        in_w[i] = in_w[i] + ((V[k, i] + V[K + k, i]) + V[2 * K + k, i])
-                if lv_den[li, 0] > 0.0:
-                    den = lv_den[li, 0]
-                    for i in range(n):
-                        x = out_w[i] / den
-                        best[i] = x if x > best[i] else best[i]
-                if lv_den[li, 1] > 0.0:
-                    den = lv_den[li, 1]
-                    for i in range(n):
-                        x = in_w[i] / den
-                        best[i] = x if x > best[i] else best[i]
-                if lv_den[li, 2] > 0.0:
-                    den = lv_den[li, 2]
-                    for i in range(n):
-                        x = (out_w[i] + in_w[i]) / den
-                        best[i] = x if x > best[i] else best[i]
-            for f in range(net_keys.shape[0]):
-                for s in range(4):
-                    k0, k1, k2 = net_keys[f, s, 0], net_keys[f, s, 1], net_keys[f, s, 2]
-                    a, bb = net_ab[f, s, 0], net_ab[f, s, 1]
-                    for i in range(n):
-                        delivered = (V[k0, i] + V[K + k0, i]) + V[2 * K + k0, i]
-                        distinct = (V[k1, i] + V[K + k1, i]) + V[2 * K + k1, i]
-                        if k2 >= 0:
-                            distinct = distinct - ((V[k2, i] + V[K + k2, i]) + V[2 * K + k2, i])
-                        x = a * delivered + bb * distinct
-                        busiest[i] = x if s == 0 or x > busiest[i] else busiest[i]
-                den = net_den[f]
-                for i in range(n):
-                    x = busiest[i] / den
-                    best[i] = x if x > best[i] else best[i]
-            for i in range(n):
-                energy[rows[i]] = acc[i]
-                cycles[rows[i]] = best[i]
-            for kk in range(nc[p]):
-                k = fk[p, kk]
-                for i in range(n):
-                    V[K + k, i] = 0.0
-            for s in range(st_n[p]):
-                if st_gate[p, s]:
-                    for jj in range(st_keys.shape[2]):
-                        k = st_keys[p, s, jj]
-                        if k < 0:
-                            break
-                        for i in range(n):
-                            V[2 * K + k, i] = 0.0
+                    v[2 * K + k] = 0.0
     return -1
 
 

@@ -459,9 +459,11 @@ def _lockstep_nest(factors, spatial, fan, b):
     t = 1
     for m in range(L - 1, -1, -1):
         if fan[m]:
+            spread = False            # one branch per fanout, not one per dim
             for d in range(D):
-                if spatial[b, m, 0, d] > 1 or spatial[b, m, 1, d] > 1:
-                    return t
+                spread |= (spatial[b, m, 0, d] > 1) | (spatial[b, m, 1, d] > 1)
+            if spread:
+                return t
         for d in range(D):
             t *= factors[b, m, d]
     return t
