@@ -508,3 +508,19 @@ def test_the_smallest_tile_bounds_every_mapping_of_the_space(arch_name, workload
     assert low.used == pytest.approx(words, rel=1e-12)
     assert len(seen) >= 50 and min(seen) == low.used       # a bound the space reaches here
     assert (low.overflow is None) == (arch_name == "eyeriss_v2_flat")
+
+
+def test_no_tile_fits_a_metadata_store_names_the_store_and_the_words_it_needs():
+    """CONV1's 11-tap row with the ifmap's CSC metadata in its own 0.5-word store: its data (11 p words)
+    fits the 12 ifmap words, its metadata ``(2 * 4 + 4 * 11 p) / 16`` = 3.2497 words does not, at any tile."""
+    doc = {**SHARED_DOC, "metadata_capacity": {"rf": {"ifmap": 0.5}}}
+    w = load_workload("alexnet_sparse", 4).select(["CONV1"])
+    with pytest.raises(CompressedCapacityError) as err:
+        pipeline.run(load_arch("eyeriss_v1"), w, sparsity=Sparsity(spec_from_dict(doc, "meta.yaml")))
+    o = err.value.overflow
+    meta = (2 * 4 + 4 * 11 * CONV1_P) / 16
+    assert o.check.metadata and o.used == pytest.approx(meta, rel=1e-12) and 3.24 < meta <= 3.25
+    assert str(err.value).endswith(
+        "rf: ifmap metadata takes 3.2 words (expected compressed size) > metadata capacity 0.5; no tile keeping "
+        "ifmap at rf fits: the smallest, with S whole (no loop above rf may split it), takes 3.2 words > 0.5; give a "
+        "metadata_capacity.rf.ifmap of at least 3.25 words, or a sparse spec without formats.rf.ifmap")

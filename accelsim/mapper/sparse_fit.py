@@ -196,9 +196,9 @@ def way_out(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec, models
         them = "it" if len(low.whole) == 1 else "them"
         whole = f", with {', '.join(low.whole)} whole (no loop above {o.level} may split {them}),"
     need = math.ceil(low.used)
-    if o.check is not None and o.check.metadata:
-        fix = (f"give a metadata_capacity.{o.level}.{roles} of at least {need} words, or a sparse spec without "
-               f"formats.{o.level}.{roles}")
+    if o.check is not None and o.check.metadata:      # a metadata store takes fractional words (bits / word_bits)
+        fix = (f"give a metadata_capacity.{o.level}.{roles} of at least {math.ceil(low.used * 100) / 100:g} words, "
+               f"or a sparse spec without formats.{o.level}.{roles}")
     else:
         formats = " and ".join(f"formats.{o.level}.{r}" for r in o.roles if spec.format(o.level, r).compressed)
         fix = f"give {o.level} at least {need} words for {roles}, or a sparse spec without {formats or 'its formats'}"
