@@ -130,6 +130,15 @@ def test_mask_of_wrong_shape_and_format_on_unkept_tensor_exit_2(tmp_path):
     assert code == 2 and "formats.glb.weight: level 'glb' does not keep 'weight'" in err, err
 
 
+def test_an_unknown_inner_axis_is_one_line_naming_the_file_key_and_the_axes_allowed(tmp_path):
+    spec = tmp_path / "inner.yaml"
+    spec.write_text(yaml.safe_dump({"name": "x", "formats": {"rf": {"ifmap": {"ranks": [{"UOP": 4}, {"CP": 4}],
+                                                                             "inner": ["c"]}}}}))
+    code, _, err = _run(["run", "eyeriss_v1", "-w", _workload(tmp_path), "--no-sim", "-q", "--sparse", str(spec)])
+    assert code == 2 and err == (f"accelsim: error: {spec}: formats.rf.ifmap.inner (tensor 'ifmap' of 'c1'): "
+                                 f"unknown axis 'c'; allowed: N, G, C, P, Q\n"), err
+
+
 def test_actual_masks_from_npy_count_exact_effective_macs(tmp_path):
     """A workload with .npy masks for c1's ifmap and weight: the gated MACs are the masks' exact count."""
     from accelsim.problem import from_layer

@@ -362,8 +362,8 @@ def test_inner_names_the_tensors_axes_or_is_one_line():
         parse_format({"ranks": [{"UOP": 4}, {"CP": 4}]}, "t", "f").per_tile([1, 1, 1, 1, 16], Uniform(1.0), 16, 16)
     with pytest.raises(ConfigError) as err:
         parse_format({"ranks": [{"UOP": 4}, {"CP": 4}], "inner": ["X"]}, "t", "f").on(
-            axis_names(problem.tensor(IFMAP)), "tensor 'ifmap' of 'c'")
-    assert str(err.value) == "format [UOP(4), CP(4)] inner X: tensor 'ifmap' of 'c' has axes N, G, C, P, Q; inner axis X"
+            axis_names(problem.tensor(IFMAP)), "f: formats.rf.ifmap.inner (tensor 'ifmap' of 'c')")
+    assert str(err.value) == "f: formats.rf.ifmap.inner (tensor 'ifmap' of 'c'): unknown axis 'X'; allowed: N, G, C, P, Q"
     with pytest.raises(ConfigError, match="not resolved"):
         fmt.per_tile([1, 1, 16, 1, 1], Uniform(1.0), 16, 16)
     with pytest.raises(ConfigError, match="inner must be a list of distinct axis names"):

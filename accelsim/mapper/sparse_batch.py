@@ -213,7 +213,7 @@ class _Pairs:
                 self.const[0, j], self.const[1, j] = ratio_of(fmt, problem, full, r, model, word_bits)
             else:
                 size = problem.elements(r)
-                fmt = fmt.on(axis_names(problem.tensor(r)), f"tensor {r!r} of {problem.name!r}")
+                fmt = fmt.on(axis_names(problem.tensor(r)), f"inner (tensor {r!r} of {problem.name!r})")
                 self.fn[j] = memo.tile(lambda e, fmt=fmt, model=model, size=size: fmt.per_word(
                     [int(x) for x in e], model, size, word_bits), first(i), role_axes(problem, r), 2)
 

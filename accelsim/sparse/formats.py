@@ -70,13 +70,16 @@ class Format:
 
     def on(self, names: tuple[str, ...], where: str) -> Format:
         """This format for a tensor whose axes are ``names`` (:func:`axis_names`): ``inner`` resolved to
-        the axis order it measures in. ``where`` names the tensor in the error of an unknown axis."""
+        the axis order it measures in. ``where`` locates ``inner`` (file: key, and the tensor) in the error
+        of an unknown axis."""
         if not self.inner:
             return self
         missing = [a for a in self.inner if a not in names]
-        if missing or len(set(names)) != len(names):
-            raise ConfigError(f"format {self.text()}: {where} has axes {', '.join(names)}; inner axis "
-                              f"{', '.join(missing) or 'names are ambiguous there'}")
+        if missing:
+            raise ConfigError(f"{where}: unknown axis {', '.join(map(repr, missing))}; allowed: {', '.join(names)}")
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{where}: the tensor's axes {', '.join(names)} repeat a name, so inner cannot "
+                              f"name one; allowed: no inner")
         outer = [i for i, a in enumerate(names) if a not in self.inner]
         return replace(self, perm=tuple(outer + [names.index(a) for a in self.inner]))
 

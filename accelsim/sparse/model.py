@@ -232,7 +232,7 @@ def ratio_of(fmt: Format, problem: Problem, ext: dict[str, int], role: str, mode
              word_bits: int) -> tuple[float, float]:
     """(data, metadata) words per dense word of the role's tile at per-dim extents ``ext`` in ``fmt``
     (resolved for the role's tensor, ``Format.on``)."""
-    fmt = fmt.on(axis_names(problem.tensor(role)), f"tensor {role!r} of {problem.name!r}")
+    fmt = fmt.on(axis_names(problem.tensor(role)), f"inner (tensor {role!r} of {problem.name!r})")
     return fmt.per_word(role_extents(problem, ext, role), model, problem.elements(role), word_bits)
 
 

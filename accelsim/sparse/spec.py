@@ -87,8 +87,8 @@ class SparseSpec:
         """:meth:`format` resolved for ``problem``'s tensor of ``role`` (``Format.on``: its ``inner`` axes):
         what measures that tensor's tiles."""
         tensor = problem.tensor(role)
-        return self.format(level, role).on(axis_names(tensor), f"{self.source}: formats.{level}.{role}: tensor "
-                                                              f"{tensor.name!r} of {problem.name!r}")
+        return self.format(level, role).on(axis_names(tensor), f"{self.source}: formats.{level}.{role}.inner "
+                                                              f"(tensor {tensor.name!r} of {problem.name!r})")
 
     def describe(self) -> str:
         parts = [f"{lv}.{r} {f.text()}" for (lv, r), f in self.formats]
