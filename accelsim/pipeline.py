@@ -89,6 +89,11 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
     from dataflows import registry
 
     flow = registry.get(dataflow or arch.dataflow)
+    if sparsity is not None:       # the spec against the arch's levels before any layer is mapped
+        from accelsim.hierarchy import from_arch
+        from accelsim.sparse.spec import check_on
+
+        check_on(sparsity.spec, from_arch(arch))
     out = []
     searched: dict = {}                   # layer shape -> SearchResult, within this run only
     named: dict = {}                      # layer shape -> (the dataflow's named mapping, its mapping_source)
@@ -153,11 +158,11 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
             # the shortlist plus the search's seed, the dataflow's named mapping (accelsim.refine.candidate_pool)
             candidates = candidate_pool(found.shortlist or (found.mapping,), _named_or_none(flow, layer, arch))
             if sparsity is not None:       # only those that fit by compressed size (mapper.sparse_fit)
-                from accelsim.mapper.sparse_fit import fitting, fixed_overflows
+                from accelsim.mapper.sparse_fit import REFINED, fitting, fixed_nests
 
                 assert layer_models is not None
-                candidates = fitting(candidates, fixed_overflows(layer, arch, sparsity.spec, layer_models),
-                                     sparsity.spec, f"layer {layer.name!r}: no mapping --refine simulates")
+                candidates = fitting(candidates, *fixed_nests(layer, arch), sparsity.spec, layer_models,
+                                     f"layer {layer.name!r}: no mapping --refine simulates", REFINED)
             refined = by_simulation(layer, arch, candidates, search_spec.objective)
             result, sim = refined.result, refined.sim
         elif simulate and result.mapping is not None:

@@ -154,11 +154,10 @@ def refine_layer(item: ProblemLayer, hierarchy: Hierarchy, flow, found, objectiv
     assert problem is not None
     candidates = candidate_pool(found.shortlist or (found.nest,), _named_or_none(item, hierarchy, flow, arch))
     if sparse is not None:
-        from accelsim.mapper.sparse_fit import fitting
-        from accelsim.sparse.model import capacity_problems
+        from accelsim.mapper.sparse_fit import REFINED, fitting
 
-        candidates = fitting(candidates, lambda n: capacity_problems(problem, hierarchy, n, *sparse), sparse[0],
-                             f"layer {item.name!r}: no nest --refine simulates")
+        candidates = fitting(candidates, problem, hierarchy, lambda n: n, sparse[0], sparse[1],
+                             f"layer {item.name!r}: no nest --refine simulates", REFINED)
     return by_simulation_nest(problem, hierarchy, candidates, objective, table)
 
 
@@ -219,6 +218,10 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
     flow = None if all_given and dataflow is None and hierarchy.dataflow is None else \
         flow_for(hierarchy, dataflow, arch is not None)
     preset, table = energy_table(hierarchy, arch)
+    if sparsity is not None:       # the spec against the levels before any layer is mapped
+        from accelsim.sparse.spec import check_on
+
+        check_on(sparsity.spec, hierarchy)
     out = []
     searched: dict = {}
     refined: dict = {}

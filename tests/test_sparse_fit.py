@@ -34,7 +34,7 @@ from accelsim.legality import problems_of
 from accelsim.loopnest import LevelMap, LoopNest, from_fixed
 from accelsim.mapper.nest_search import search_nest
 from accelsim.mapper.search import SearchSpec
-from accelsim.mapper.sparse_fit import fit_nest, fixed_overflows, smallest
+from accelsim.mapper.sparse_fit import fit_nest, fixed_nests, smallest
 from accelsim.pipeline_hierarchy import named_nest, run_hierarchy
 from accelsim.problem import from_layer
 from accelsim.refine import by_simulation, candidate_pool
@@ -77,6 +77,12 @@ def shared_file(tmp_path, doc=None) -> Path:
 
 def problem_workload(w) -> ProblemWorkload:
     return ProblemWorkload(w.name, tuple(of_layer(la) for la in w.layers), densities=w.densities)
+
+
+def fixed_overflows(layer, arch, m, spec, models) -> list:
+    """``capacity_problems`` of a fixed-shape mapping ``m`` (on ``sparse_fit.fixed_nests``)."""
+    problem, h, nest_of = fixed_nests(layer, arch)
+    return capacity_problems(problem, h, nest_of(m), spec, models)
 
 
 def csc_metadata(c: int) -> float:
@@ -338,7 +344,10 @@ def test_refine_simulates_only_mappings_that_fit_compressed(mobilenet):
     the RF, so the kept mapping is another, which fits."""
     arch = load_arch("eyeriss_v2_flat")
     w = mobilenet.select(["conv2_pw"])
-    over = fixed_overflows(w.layers[0], arch, V2.spec, {})
+
+    def over(m):
+        return fixed_overflows(w.layers[0], arch, m, V2.spec, {})
+
     lr = pipeline.run(arch, w, search_spec=SearchSpec("energy", 300, 0), simulate=True, refine=True,
                       sparsity=V2).layers[0]
     assert over(lr.result.mapping) == []
@@ -421,7 +430,7 @@ def test_fixed_shape_named_mappings_cut_to_fit_are_labelled_too(mobilenet):
     w = mobilenet.select(names)
     rs_plus = registry.get("rs_plus")
     overflowing = [la.name for la in w.layers
-                   if fixed_overflows(la, arch, V2.spec, V2.models(w, la.name))(rs_plus.named(la, arch))]
+                   if fixed_overflows(la, arch, rs_plus.named(la, arch), V2.spec, V2.models(w, la.name))]
     assert overflowing == ["conv2_pw"]
     given = {"conv2_dw": rs_plus.named(w.layers[0], arch)}
     doc = stats(pipeline.run(arch, w, sparsity=V2, mappings=given))
@@ -524,3 +533,59 @@ def test_no_tile_fits_a_metadata_store_names_the_store_and_the_words_it_needs():
         "rf: ifmap metadata takes 3.2 words (expected compressed size) > metadata capacity 0.5; no tile keeping "
         "ifmap at rf fits: the smallest, with S whole (no loop above rf may split it), takes 3.2 words > 0.5; give a "
         "metadata_capacity.rf.ifmap of at least 3.25 words, or a sparse spec without formats.rf.ifmap")
+
+
+def test_no_mapping_of_the_refine_pool_fits_says_no_tile_fits_and_what_would(tmp_path):
+    """--refine's pool (the dense search's shortlist and the named mapping) of CONV1 with ``SHARED``: no
+    candidate fits, nor does any tile (the named path's answer, ``CONV1_NO_TILE``), and the error says
+    so and what would, in one line, exit 2; the typed overflow is the first candidate's."""
+    spec_path = shared_file(tmp_path)
+    code, out, errs = _cli(["run", "eyeriss_v1", "-w", "alexnet_sparse", "-b", "4", "--layers", "1", "--sparse",
+                            str(spec_path), "--search", "--search-budget", "300", "--refine", "-q"])
+    assert (code, out) == (2, "")
+    assert errs == (f"accelsim: error: {spec_path}: layer 'CONV1': no mapping --refine simulates fits by compressed "
+                    f"size (rf: ifmap tiles take 14.2 words (expected compressed size) > capacity 12); "
+                    f"{CONV1_NO_TILE}\n")
+    w = load_workload("alexnet_sparse", 4).select(["CONV1"])
+    with pytest.raises(CompressedCapacityError) as err:
+        pipeline.run(load_arch("eyeriss_v1"), w, search_spec=SearchSpec("energy", 300, 0), simulate=True,
+                     refine=True, sparsity=SHARED)
+    o = err.value.overflow
+    assert (o.level, o.roles, o.words) == ("rf", ("ifmap",), 12) and o.used == pytest.approx(conv1_row(CONV1_P))
+
+
+def test_a_shortlist_none_of_which_fits_where_a_smaller_tile_does_names_the_way_out(mobilenet):
+    """conv2_pw's named rs_plus mapping on eyeriss_v2_flat overflows the rf's 6.25-word ifmap metadata
+    store (16 channels: 8.25 words) where one channel's tile fits (its metadata 0.75 words: ``smallest``). A shortlist of
+    it alone re-ranked by the sparse objective (``sparse_rank.rerank``, and ``rerank_nests`` on the level
+    list; the fallback for actual masks) names the overflow and the named path's way out; --refine's pool
+    (``sparse_fit.REFINED``) adds dropping --refine."""
+    from accelsim.energy_table import table_for
+    from accelsim.mapper.sparse_fit import NAMED, REFINED, fitting
+    from accelsim.mapper.sparse_rank import rerank, rerank_nests
+
+    arch = load_arch("eyeriss_v2_flat")
+    layer = mobilenet.select(["conv2_pw"]).layers[0]
+    named = registry.get("rs_plus").named(layer, arch)
+    problem, h, nest_of = fixed_nests(layer, arch)
+    over = ("rf: ifmap metadata takes 8.2 words (expected compressed size) > metadata capacity 6.25")
+    low = smallest(problem, h, nest_of(named), V2.spec, {}, capacity_problems(problem, h, nest_of(named), V2.spec, {})[0])
+    assert low.overflow is None and low.used == pytest.approx(csc_metadata(1), rel=1e-12)
+    way = ("run without --search (the named mapping's tiles are cut until they fit by compressed size; the smallest "
+           "takes 0.8 words), or give smaller tiles in a --mapping file")
+    with pytest.raises(CompressedCapacityError) as err:
+        rerank(layer, arch, (named,), "energy", V2.spec, {})
+    assert str(err.value) == (f"{V2.spec.source}: layer 'conv2_pw': no mapping of the search's shortlist fits by "
+                              f"compressed size ({over}); {way}")
+    assert err.value.overflow.check.metadata and err.value.overflow.used == csc_metadata(16)
+    with pytest.raises(CompressedCapacityError) as err:
+        rerank_nests(problem, h, (nest_of(named),), "energy", V2.spec, {}, table_for(h))
+    assert str(err.value) == (f"{V2.spec.source}: problem 'conv2_pw': no nest of the search's shortlist fits by "
+                              f"compressed size ({over}); {way}")
+    with pytest.raises(CompressedCapacityError) as err:
+        fitting((nest_of(named),), problem, h, lambda n: n, V2.spec, {}, "layer 'conv2_pw': no nest --refine "
+                "simulates", REFINED)
+    assert str(err.value).endswith(
+        f"({over}); drop --refine (--search alone searches by compressed size) or run without --search (the named "
+        f"mapping's tiles are cut until they fit); the smallest tile takes 0.8 words")
+    assert NAMED.format(used="0.8") == way

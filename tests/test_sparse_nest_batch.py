@@ -60,18 +60,21 @@ def sparse_setup(draw, hierarchy: Hierarchy):
     for i, lv in enumerate(h.levels):
         for r in (ROLES if i == 0 else lv.keeps):
             if draw(st.integers(0, 2)) == 0:
-                formats.setdefault(lv.name, {})[r] = draw(st.sampled_from(FORMATS))
+                formats.setdefault(lv.name, {})[r] = draw(st.sampled_from(FORMATS))     # every one compressed
+    for i, lv in enumerate(h.levels):
         for r in ("ifmap", "weight"):         # an output's accesses are gated/skipped at the MACs only
             if (i == 0 or r in lv.keeps) and draw(st.integers(0, 3)) == 0:
                 on = draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=2, unique=True))
+                if any(r in formats.get(low.name, {}) for low in h.levels[i:]):     # its own zeros: uncompressed
+                    on = [c for c in on if c != r] or [ROLES[1 - ROLES.index(r)]]  # only (sparse.spec.check)
                 features[draw(st.sampled_from(["gate", "skip"]))].append({"level": lv.name, "tensor": r, "on_zero": on})
     for _ in range(draw(st.integers(0, 2))):
         on = draw(st.lists(st.sampled_from(["ifmap", "weight"]), min_size=1, max_size=2, unique=True))
         features[draw(st.sampled_from(["gate", "skip"]))].append({"level": h.compute.name, "on_zero": on})
-    meta: dict = {}                       # own metadata stores (sparse.model.capacity_checks)
+    meta: dict = {}                       # own metadata stores (sparse.model.capacity_checks) of compressed tensors
     for i, lv in enumerate(h.levels):
         for r in (lv.keeps if i else ()):
-            if draw(st.integers(0, 3)) == 0:
+            if r in formats.get(lv.name, {}) and draw(st.integers(0, 3)) == 0:
                 meta.setdefault(lv.name, {})[r] = draw(st.integers(1, 24))
     spec = {"name": "random", "formats": formats, **features,
             "capacity": draw(st.sampled_from(["expected", "worst"])), "metadata_capacity": meta}

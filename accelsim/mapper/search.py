@@ -166,14 +166,12 @@ def _score_exactly(layer: Layer, arch, m: Mapping, objective: str, sparse: tuple
         result = evaluate(layer, arch, m, validate=False)
         return score(result.counts, arch, objective), m, result
     from accelsim.cost.bound import latency_bound
-    from accelsim.hierarchy import from_arch
-    from accelsim.loopnest import from_fixed
-    from accelsim.problem import from_layer
+    from accelsim.mapper.sparse_fit import fixed_nests
     from accelsim.sparse.layer import bandwidth_counts
     from accelsim.sparse.model import capacity_problems
 
-    h = from_arch(arch)
-    if capacity_problems(from_layer(layer), h, from_fixed(m, h), *sparse):
+    problem, h, nest_of = fixed_nests(layer, arch)
+    if capacity_problems(problem, h, nest_of(m), *sparse):
         return None
     obj, sl = sparse_score(layer, arch, m, objective, *sparse)
     return Score(obj, sl.energy_pj, latency_bound(bandwidth_counts(sl), arch)), m, None
@@ -187,17 +185,14 @@ def _compressed_cause(layer: Layer, arch, dataflow, lay, proposals, sparse: tupl
 
     from accelsim.cost.encode import decode
     from accelsim.errors import CompressedCapacityError
-    from accelsim.hierarchy import from_arch
-    from accelsim.loopnest import from_fixed
     from accelsim.mapper.batch import BatchSpace
-    from accelsim.mapper.sparse_fit import way_out
-    from accelsim.problem import from_layer
+    from accelsim.mapper.sparse_fit import fixed_nests, way_out
     from accelsim.sparse.model import capacity_problems
 
     dense, _ = BatchSpace(layer, arch, dataflow, lay).legal(np.random.default_rng(0), proposals)
-    h, problem = from_arch(arch), from_layer(layer)
+    problem, h, nest_of = fixed_nests(layer, arch)
     for i in range(len(dense)):
-        nest = from_fixed(decode(dense, i), h)
+        nest = nest_of(decode(dense, i))
         over = capacity_problems(problem, h, nest, *sparse)
         if over:
             spec = sparse[0]

@@ -108,7 +108,7 @@ from accelsim.sparse.model import (
     ratio_of,
     step_q,
 )
-from accelsim.sparse.spec import META_READ, WORST, SparseSpec, check
+from accelsim.sparse.spec import META_READ, WORST, SparseSpec, check_on
 from accelsim.sparse.view import check_masks
 
 LEVELS = (DRAM, GLB, RF, REG)
@@ -282,7 +282,7 @@ class NestSparseBatch:
 
     def __init__(self, layout: NestLayout, spec: SparseSpec, models: dict, table: EnergyTable):
         problem, h = layout.problem, layout.hierarchy
-        check(spec, {lv.name: lv.keeps for lv in h.levels}, h.compute.name)
+        check_on(spec, h)
         check_masks(problem, models)
         self.reason = unsupported(spec, models)
         self.layout, self.problem, self.hierarchy = layout, problem, h
@@ -581,7 +581,7 @@ class SparseBatch:
 
     def __init__(self, layer, arch, keeps: tuple[tuple[bool, ...], ...], spec: SparseSpec, models: dict):
         h = from_arch(arch)
-        check(spec, {lv.name: lv.keeps for lv in h.levels}, h.compute.name)
+        check_on(spec, h)
         self.reason = unsupported(spec, models, keeps[2])
         self.problem = problem = from_layer(layer)
         self.models, self.spec, self.wb = models, spec, arch.word_bits

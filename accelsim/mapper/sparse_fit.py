@@ -30,8 +30,10 @@ searched space may bypass the level (the general mapper on a level list), it say
 
 :func:`check_given` / :func:`check_fixed`: a hand-written mapping is never refit; an overflow is the
 error, naming the mapping file and the layer (``where``). :func:`fitting`: the candidates of a list
-that fit (``--refine``'s pool, the dense-shortlist re-ranks of ``mapper.sparse_rank``), the first
-overflow the error when none does.
+that fit (``--refine``'s pool, the dense-shortlist re-ranks of ``mapper.sparse_rank``); when none does,
+the first one's overflow is the error, with :func:`way_out` on it (``NAMED`` / ``REFINED`` where a
+smaller tile fits). :func:`fixed_nests`: a fixed-shape mapping's problem, hierarchy and nest, what
+every check here measures it on.
 
 A named mapping that was cut is labelled :data:`FIT_SOURCE` (``mapping_source`` in stats.json, the
 table's header and footer); one that fits as it is stays "named".
@@ -216,72 +218,75 @@ def fit_fixed(layer, arch, m, spec, models: dict, dataflow: str):
     """:func:`fit_nest` on a fixed-shape ``accelsim.mapping.Mapping``, the named mapping of
     ``dataflow``: the dense rules are the fixed shape's (``legality.problems_of``: capacities, the
     arch's unsplit dims, the array's size)."""
-    from accelsim.hierarchy import from_arch
     from accelsim.legality import problems_of as fixed_problems
-    from accelsim.loopnest import from_fixed, to_fixed
-    from accelsim.problem import from_layer
+    from accelsim.loopnest import to_fixed
 
-    what = named_what(layer.name, dataflow, arch.name)
-    h = from_arch(arch)
-    start = from_fixed(m, h)
-    nest = fit_nest(from_layer(layer), h, start, spec, models, what,
+    problem, h, nest_of = fixed_nests(layer, arch)
+    start = nest_of(m)
+    nest = fit_nest(problem, h, start, spec, models, named_what(layer.name, dataflow, arch.name),
                     lambda n: not fixed_problems(layer, to_fixed(n, m), arch), may_bypass=False)
     return m if nest == start else to_fixed(nest, m)
 
 
-def check_given(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec, models: dict, where: str) -> None:
-    """A hand-written mapping must fit by compressed size as given (module docstring); ``where`` names
-    it (the mapping file and the layer: "m.yaml: CONV1", or "mapping for layer 'CONV1'")."""
-    over = capacity_problems(problem, hierarchy, nest, spec, models)
-    if over:
-        _refuse_given(where, over[0], spec, way_out(problem, hierarchy, nest, spec, models, over[0], True, SMALLER))
-
-
-def _refuse_given(where: str, over: Overflow, spec, hint: str) -> None:
-    raise CompressedCapacityError(f"the hand-written mapping does not fit by compressed size (sparse spec "
-                                  f"{spec.source}): {over.message}; {hint}", over, source=where)
-
-
-def fixed_overflows(layer, arch, spec, models: dict) -> Callable[[Any], list[Overflow]]:
-    """``capacity_problems`` of a fixed-shape ``accelsim.mapping.Mapping`` of ``layer`` on ``arch``."""
+def fixed_nests(layer, arch) -> tuple[Problem, Hierarchy, Callable[[Any], LoopNest]]:
+    """``layer``'s problem, ``arch``'s hierarchy and the nest there of a fixed-shape
+    ``accelsim.mapping.Mapping`` (``loopnest.from_fixed``): what the compressed capacity of a fixed-shape
+    mapping is checked on."""
     from accelsim.hierarchy import from_arch
     from accelsim.loopnest import from_fixed
     from accelsim.problem import from_layer
 
     h = from_arch(arch)
-    problem = from_layer(layer)
-    return lambda m: capacity_problems(problem, h, from_fixed(m, h), spec, models)
+    return from_layer(layer), h, lambda m: from_fixed(m, h)
+
+
+def check_given(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec, models: dict, where: str,
+                may_bypass: bool = True) -> None:
+    """A hand-written mapping must fit by compressed size as given (module docstring); ``where`` names
+    it (the mapping file and the layer: "m.yaml: CONV1", or "mapping for layer 'CONV1'"); ``may_bypass``:
+    whether a search of this run may bypass a level (:func:`way_out`)."""
+    over = capacity_problems(problem, hierarchy, nest, spec, models)
+    if over:
+        hint = way_out(problem, hierarchy, nest, spec, models, over[0], may_bypass, SMALLER)
+        raise CompressedCapacityError(f"the hand-written mapping does not fit by compressed size (sparse spec "
+                                      f"{spec.source}): {over[0].message}; {hint}", over[0], source=where)
 
 
 def check_fixed(layer, arch, m, spec, models: dict, where: str) -> None:
-    """:func:`check_given` on a fixed-shape ``accelsim.mapping.Mapping``."""
-    from accelsim.hierarchy import from_arch
-    from accelsim.loopnest import from_fixed
-    from accelsim.problem import from_layer
-
-    h = from_arch(arch)
-    problem, nest = from_layer(layer), from_fixed(m, h)
-    over = capacity_problems(problem, h, nest, spec, models)
-    if over:
-        _refuse_given(where, over[0], spec, way_out(problem, h, nest, spec, models, over[0], False, SMALLER))
+    """:func:`check_given` on a fixed-shape ``accelsim.mapping.Mapping`` (whose searches never bypass)."""
+    problem, h, nest_of = fixed_nests(layer, arch)
+    check_given(problem, h, nest_of(m), spec, models, where, may_bypass=False)
 
 
-def fitting(candidates: tuple, overflows: Callable[[Any], list[Overflow]], spec, what: str) -> tuple:
-    """The candidates (mappings or nests) whose tiles fit by compressed size, in their order;
-    ``CompressedCapacityError`` naming the first one's overflow when none does (``what`` names the
-    candidates: "layer 'X': no mapping of the search's shortlist")."""
+NAMED = ("run without --search (the named mapping's tiles are cut until they fit by compressed size; the smallest "
+         "takes {used} words), or give smaller tiles in a --mapping file")
+REFINED = ("drop --refine (--search alone searches by compressed size) or run without --search (the named mapping's "
+           "tiles are cut until they fit); the smallest tile takes {used} words")
+
+
+def fitting(candidates: tuple, problem: Problem, hierarchy: Hierarchy, nest_of: Callable[[Any], LoopNest], spec,
+            models: dict, what: str, smaller: str) -> tuple:
+    """The candidates (mappings or nests: ``nest_of`` gives each one's nest on ``hierarchy``) whose tiles
+    fit by compressed size, in their order; when none does, ``CompressedCapacityError`` naming the first
+    one's overflow and the way out (:func:`way_out` on it: ``smaller`` when a smaller tile fits, formatted
+    with its words; the searched space is spent, so no bypass is offered). ``what`` names the candidates:
+    "layer 'X': no mapping of the search's shortlist"."""
     kept, first = [], None
     for c in candidates:
-        over = overflows(c)
+        nest = nest_of(c)
+        over = capacity_problems(problem, hierarchy, nest, spec, models)
         if over:
-            first = first or over[0]
+            first = first or (nest, over[0])
         else:
             kept.append(c)
     if not kept:
         assert first is not None
-        raise CompressedCapacityError(f"{what} fits by compressed size ({first.message})", first, source=spec.source)
+        nest, o = first
+        raise CompressedCapacityError(f"{what} fits by compressed size ({o.message}); "
+                                      f"{way_out(problem, hierarchy, nest, spec, models, o, False, smaller)}", o,
+                                      source=spec.source)
     return tuple(kept)
 
 
-__all__ = ["FIT_SOURCE", "MAX_MOVES", "check_fixed", "check_given", "fit_fixed", "fit_nest", "fitting", "fixed_overflows",
-           "named_what"]
+__all__ = ["FIT_SOURCE", "MAX_MOVES", "NAMED", "REFINED", "check_fixed", "check_given", "fit_fixed", "fit_nest", "fitting",
+           "fixed_nests", "named_what"]

@@ -20,16 +20,16 @@ from dataclasses import replace
 from accelsim.cost.bound import latency_bound
 from accelsim.errors import ConfigError
 from accelsim.mapper.score import OBJECTIVES, sparse_score
-from accelsim.mapper.sparse_fit import fitting, fixed_overflows
+from accelsim.mapper.sparse_fit import NAMED, fitting, fixed_nests
 from accelsim.sparse.layer import bandwidth_counts
-from accelsim.sparse.model import capacity_problems
 
 
 def rerank(layer, arch, candidates: tuple, objective: str, spec, models):
     """(best mapping, its sparse score) over the candidates that fit by compressed size. ConfigError
-    when none does (a worst-case size above the dense one), naming the first candidate's overflow."""
-    pool = fitting(candidates, fixed_overflows(layer, arch, spec, models), spec,
-                   f"layer {layer.name!r}: no mapping of the search's shortlist")
+    when none does (a worst-case size above the dense one), naming the first candidate's overflow and the
+    way out (``sparse_fit.fitting``)."""
+    pool = fitting(candidates, *fixed_nests(layer, arch), spec, models,
+                   f"layer {layer.name!r}: no mapping of the search's shortlist", NAMED)
     best = None
     for m in pool:
         s, _ = sparse_score(layer, arch, m, objective, spec, models)
@@ -72,12 +72,12 @@ def rerank_nests(problem, hierarchy, candidates: tuple, objective: str, spec, mo
     candidate nest (the general mapper's shortlist and the named one) with the best sparse objective,
     on the sparse energy and the sparse latency bound (``accelsim.sparse.view``), among those whose
     compressed tiles fit (``capacity_problems``); the first best wins. ConfigError when none fits,
-    naming the first overflow."""
+    naming the first overflow and the way out (``sparse_fit.fitting``)."""
     from accelsim.cost.actions import count_actions
     from accelsim.sparse.view import sparse_view
 
-    pool = fitting(candidates, lambda nest: capacity_problems(problem, hierarchy, nest, spec, models), spec,
-                   f"problem {problem.name!r}: no nest of the search's shortlist")
+    pool = fitting(candidates, problem, hierarchy, lambda nest: nest, spec, models,
+                   f"problem {problem.name!r}: no nest of the search's shortlist", NAMED)
     best = None
     for nest in pool:
         v = sparse_view(problem, hierarchy, nest, count_actions(problem, hierarchy, nest), spec, models, table)

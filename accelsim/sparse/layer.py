@@ -25,7 +25,7 @@ from accelsim.names import PSUM, ROLES
 from accelsim.problem import from_layer
 from accelsim.sparse.density import Actual, FromOnnx, FromRun, Model, Source
 from accelsim.sparse.model import SparseActions, analyze, bandwidth_actions, priced_actions
-from accelsim.sparse.spec import SparseSpec, check
+from accelsim.sparse.spec import SparseSpec, check_on
 from accelsim.sparse.view import check_masks
 from workloads.layer import Layer
 
@@ -59,8 +59,7 @@ def sparse_layer(layer: Layer, arch, m: Mapping, spec: SparseSpec, models: dict[
     # the fixed shape's levels with the arch's word: metadata bits become words of the arch's width
     # (as the batch scorer and the capacity check count them)
     h = replace(_shape(m.spatial(ROWS), m.spatial(COLS)), word_bits=arch.word_bits)
-    kept = from_arch(arch)          # what the arch's levels may keep (the GLB's holds)
-    check(spec, {lv.name: lv.keeps for lv in kept.levels}, kept.compute.name)
+    check_on(spec, from_arch(arch))          # what the arch's levels may keep (the GLB's holds)
     problem = from_layer(layer)
     check_masks(problem, models)
     dense = dense_table(layer, m, spec, models)

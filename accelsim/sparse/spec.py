@@ -25,7 +25,8 @@ A gated action's energy is not the spec's: it is the energy table's own entry (`
 
 ``level: mac`` (the hierarchy's compute level name) targets the MACs; a storage level needs
 ``tensor``. Every name is checked against a hierarchy by :func:`check` (a format or feature on a
-level that does not exist or a tensor the level does not keep is one ConfigError line).
+level that does not exist or a tensor the level does not keep, a metadata store of a tensor with no
+compressed format at its level, a condition with no meaning in the model: each one ConfigError line).
 Invariant: specs are frozen and carry names only.
 """
 
@@ -37,7 +38,7 @@ from typing import Any
 
 from accelsim.errors import ConfigError
 from accelsim.fields import Fields
-from accelsim.names import ROLES
+from accelsim.names import OPERAND_ROLES, OUTPUT_ROLE, ROLES
 from accelsim.sparse.formats import UNCOMPRESSED, Format, axis_names, parse_format
 from accelsim.yamlio import load_yaml
 
@@ -48,6 +49,7 @@ EXPECTED = "expected"
 WORST = "worst"
 META_SKIP = "skip"        # skipped_metadata: a skipped access's metadata is skipped with it (default)
 META_READ = "read"        # skipped_metadata: a skipped access's metadata is still read (Sparseloop)
+DONE = {GATE: "gated", SKIP: "skipped"}     # a feature's kind as its accesses' state, for messages
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,14 @@ def load_spec(name_or_path: str) -> SparseSpec:
 
 
 def check(spec: SparseSpec, level_keeps: dict[str, tuple[str, ...]], compute: str) -> None:
-    """Every level named exists and keeps the tensor named there (``level_keeps``: level -> roles)."""
+    """Every level named exists and keeps the tensor named there (``level_keeps``: level -> roles, outermost
+    level first); a metadata store belongs to a tensor with a compressed format at its level; every
+    feature's conditions have a meaning in the model (module docstring of accelsim.sparse.model): a MAC
+    feature is conditioned on the MAC's operands (ifmap, weight), never on psum (a MAC's psum operand is
+    its partial sum so far, which the output's density or mask does not describe); a storage feature on
+    its own tensor's zeros only where that tensor is uncompressed at the level and every level below it
+    (an empty compressed tile moves no payload: its words are not independent of its emptiness, which
+    the expected model assumes, so it and the exact count would disagree)."""
     for section, what, pairs in (("formats", "no format there", spec.formats),
                                  ("metadata_capacity", "no metadata store there", spec.metadata_capacity)):
         for (level, role), _ in pairs:
@@ -182,18 +191,30 @@ def check(spec: SparseSpec, level_keeps: dict[str, tuple[str, ...]], compute: st
             if role not in level_keeps[level]:
                 raise ConfigError(f"level {level!r} does not keep {role!r} (it keeps {', '.join(level_keeps[level])}): "
                                   f"{what}", source=spec.source, key=f"{section}.{level}.{role}")
+    for (level, role), _ in spec.metadata_capacity:
+        if not spec.format(level, role).compressed:
+            have = [r for r in ROLES if spec.format(level, r).compressed]
+            allowed = (f"allowed at {level}: {', '.join(have)} (the tensors with a compressed format there)" if have
+                       else f"no tensor has a compressed format at {level}, so none has metadata there")
+            raise ConfigError(f"{role} has no compressed format at {level} (formats.{level}.{role}), so no metadata "
+                              f"to store; {allowed}", source=spec.source, key=f"metadata_capacity.{level}.{role}")
+    levels = list(level_keeps)
     for i, ft in enumerate(spec.features):
         key = f"{ft.kind}[{i}]"
         if ft.level == compute:
             if ft.role is not None:
                 raise ConfigError(f"the compute level {compute!r} takes no tensor (it gates/skips MACs)",
                                   source=spec.source, key=f"{key}.tensor")
+            if OUTPUT_ROLE in ft.on:
+                raise ConfigError(f"MACs are not {DONE[ft.kind]} on {OUTPUT_ROLE}: a MAC's {OUTPUT_ROLE} operand is "
+                                  f"its partial sum so far, which the output's density or mask does not describe; "
+                                  f"allowed: {', '.join(OPERAND_ROLES)}", source=spec.source, key=f"{key}.on_zero")
             continue
         if ft.level not in level_keeps:
             raise ConfigError(f"unknown level {ft.level!r}; levels: {', '.join(level_keeps)}, {compute}",
                               source=spec.source, key=f"{key}.level")
         if ft.role is None:
-            raise ConfigError(f"a storage level needs the tensor whose accesses are {ft.kind}d", source=spec.source,
+            raise ConfigError(f"a storage level needs the tensor whose accesses are {DONE[ft.kind]}", source=spec.source,
                               key=f"{key}.tensor")
         if ft.role not in level_keeps[ft.level]:
             raise ConfigError(f"level {ft.level!r} does not keep {ft.role!r} (it keeps "
@@ -201,7 +222,23 @@ def check(spec: SparseSpec, level_keeps: dict[str, tuple[str, ...]], compute: st
         if ft.role == ROLES[-1]:
             raise ConfigError(f"{ft.kind} of output ({ft.role}) accesses is not modelled at a storage level: "
                               f"{ft.kind} the MACs (level {compute}) instead", source=spec.source, key=f"{key}.tensor")
+        if ft.role in ft.on:
+            below = levels[levels.index(ft.level):]
+            packed = next((lv for lv in below if ft.role in level_keeps[lv] and spec.format(lv, ft.role).compressed),
+                          None)
+            if packed is not None:
+                others = ", ".join(r for r in ROLES if r != ft.role)
+                raise ConfigError(f"{ft.role} is {DONE[ft.kind]} on its own zeros but compressed at {packed} "
+                                  f"(formats.{packed}.{ft.role}): an empty compressed tile already moves no payload, "
+                                  f"and the expected model takes its words as independent of its zeros; allowed: "
+                                  f"on_zero of {others}, or {ft.role} uncompressed at {ft.level} and below",
+                                  source=spec.source, key=f"{key}.on_zero")
 
 
-__all__ = ["EXPECTED", "Feature", "GATE", "KINDS", "META_READ", "META_SKIP", "SKIP", "SparseSpec", "WORST",
-           "check", "load_spec", "spec_from_dict"]
+def check_on(spec: SparseSpec, hierarchy: Any) -> None:
+    """:func:`check` against an ``accelsim.hierarchy.Hierarchy``'s levels (outermost first) and compute."""
+    check(spec, {lv.name: lv.keeps for lv in hierarchy.levels}, hierarchy.compute.name)
+
+
+__all__ = ["DONE", "EXPECTED", "Feature", "GATE", "KINDS", "META_READ", "META_SKIP", "SKIP", "SparseSpec", "WORST",
+           "check", "check_on", "load_spec", "spec_from_dict"]

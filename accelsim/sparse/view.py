@@ -26,7 +26,7 @@ from accelsim.problem import Problem
 from accelsim.sparse.density import Actual, Model
 from accelsim.sparse.masks import check_mask
 from accelsim.sparse.model import SparseActions, analyze, bandwidth_actions, priced_actions
-from accelsim.sparse.spec import SparseSpec, check
+from accelsim.sparse.spec import SparseSpec, check_on
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def check_masks(problem: Problem, models: dict[str, Model]) -> None:
 
 def sparse_view(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actions, spec: SparseSpec,
                 models: dict[str, Model], table: EnergyTable) -> SparseView:
-    check(spec, {lv.name: lv.keeps for lv in hierarchy.levels}, hierarchy.compute.name)
+    check_on(spec, hierarchy)
     check_masks(problem, models)
     sa = analyze(problem, hierarchy, nest, dense, spec, models)
     e = energy_of(priced_actions(sa, hierarchy.compute.name), hierarchy, table)
