@@ -145,19 +145,23 @@ def test_a_mac_feature_on_psum_was_counted_by_the_densities_product_not_the_mask
     assert (sa.effective_macs, over_masks) == (128 * a.mean() * z.mean(), 14) and sa.effective_macs == 13.75
 
 
-@pytest.mark.parametrize("formats, allowed", [
-    ({"rf": {"ifmap": "bitmask"}}, "allowed at rf: ifmap (the tensors with a compressed format there)"),
-    ({"rf": {"weight": "uncompressed", "psum": "bitmask", "ifmap": {"ranks": [{"CP": 4}]}}},
-     "allowed at rf: ifmap, psum (the tensors with a compressed format there)"),
-    ({}, "no tensor has a compressed format at rf, so none has metadata there"),
+NO_FORMAT = "weight has no compressed format at rf (formats.rf.weight), so no metadata to store"
+
+
+@pytest.mark.parametrize("formats, level, line", [
+    ({"rf": {"ifmap": "bitmask"}}, "rf", f"{NO_FORMAT}; allowed at rf: ifmap (the tensors with a compressed format there)"),
+    ({"rf": {"weight": "uncompressed", "psum": "bitmask", "ifmap": {"ranks": [{"CP": 4}]}}}, "rf",
+     f"{NO_FORMAT}; allowed at rf: ifmap, psum (the tensors with a compressed format there)"),
+    ({}, "rf", f"{NO_FORMAT}; no tensor has a compressed format at rf, so none has metadata there"),
+    ({"glb": {"ifmap": "bitmask"}}, "glb", "level 'glb' does not keep 'weight' (it keeps ifmap, psum): no metadata "
+     "to store; allowed at glb: ifmap (the tensors with a compressed format there)"),
 ])
-def test_a_metadata_store_of_a_tensor_without_a_compressed_format_is_one_line_exit_2(tmp_path, formats, allowed):
-    """``metadata_capacity.rf.weight`` where the rf keeps weight but stores it uncompressed (or with no
-    format): it has no metadata there, so the store would do nothing; refused naming the tensors that have
-    a compressed format at rf."""
+def test_a_metadata_store_of_a_tensor_without_a_compressed_format_is_one_line_exit_2(tmp_path, formats, level, line):
+    """``metadata_capacity.LEVEL.weight`` where the level stores weight uncompressed (or with no format), or
+    does not keep it (eyeriss_v2_flat's glb): it has no metadata there, so the store would do nothing;
+    refused naming the tensors that have a compressed format at the level."""
     spec = tmp_path / "s.yaml"
-    spec.write_text(yaml.safe_dump({"name": "s", "formats": formats, "metadata_capacity": {"rf": {"weight": 8}}}))
+    spec.write_text(yaml.safe_dump({"name": "s", "formats": formats, "metadata_capacity": {level: {"weight": 8}}}))
     code, out, err = _run(["run", "eyeriss_v2_flat", "-w", _workload(tmp_path), "--no-sim", "-q", "--sparse", str(spec)])
     assert (code, out) == (2, "")
-    assert err == (f"accelsim: error: {spec}: metadata_capacity.rf.weight: weight has no compressed format at rf "
-                   f"(formats.rf.weight), so no metadata to store; {allowed}\n")
+    assert err == f"accelsim: error: {spec}: metadata_capacity.{level}.weight: {line}\n"

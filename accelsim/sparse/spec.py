@@ -182,22 +182,24 @@ def check(spec: SparseSpec, level_keeps: dict[str, tuple[str, ...]], compute: st
     its own tensor's zeros only where that tensor is uncompressed at the level and every level below it
     (an empty compressed tile moves no payload: its words are not independent of its emptiness, which
     the expected model assumes, so it and the exact count would disagree)."""
-    for section, what, pairs in (("formats", "no format there", spec.formats),
-                                 ("metadata_capacity", "no metadata store there", spec.metadata_capacity)):
+    for section, pairs in (("formats", spec.formats), ("metadata_capacity", spec.metadata_capacity)):
         for (level, role), _ in pairs:
             if level not in level_keeps:
                 raise ConfigError(f"unknown level {level!r}; levels: {', '.join(level_keeps)}", source=spec.source,
                                   key=f"{section}.{level}")
-            if role not in level_keeps[level]:
-                raise ConfigError(f"level {level!r} does not keep {role!r} (it keeps {', '.join(level_keeps[level])}): "
-                                  f"{what}", source=spec.source, key=f"{section}.{level}.{role}")
-    for (level, role), _ in spec.metadata_capacity:
-        if not spec.format(level, role).compressed:
-            have = [r for r in ROLES if spec.format(level, r).compressed]
+            kept = role in level_keeps[level]
+            if kept and (section == "formats" or spec.format(level, role).compressed):
+                continue
+            why = f"level {level!r} does not keep {role!r} (it keeps {', '.join(level_keeps[level])}): "
+            if section == "formats":
+                raise ConfigError(why + "no format there", source=spec.source, key=f"{section}.{level}.{role}")
+            have = [r for r in ROLES if spec.format(level, r).compressed]      # kept ones: formats checked first
             allowed = (f"allowed at {level}: {', '.join(have)} (the tensors with a compressed format there)" if have
                        else f"no tensor has a compressed format at {level}, so none has metadata there")
-            raise ConfigError(f"{role} has no compressed format at {level} (formats.{level}.{role}), so no metadata "
-                              f"to store; {allowed}", source=spec.source, key=f"metadata_capacity.{level}.{role}")
+            if kept:
+                why = f"{role} has no compressed format at {level} (formats.{level}.{role}), so "
+            raise ConfigError(f"{why}no metadata to store; {allowed}", source=spec.source,
+                              key=f"{section}.{level}.{role}")
     levels = list(level_keeps)
     for i, ft in enumerate(spec.features):
         key = f"{ft.kind}[{i}]"
