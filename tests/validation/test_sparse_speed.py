@@ -2,14 +2,17 @@
 
 ``accelsim run eyeriss_v1 -w alexnet -b 4 -q`` (every layer, named mappings), with the simulator and
 with ``--no-sim``, dense and with ``--sparse eyeriss_v1 --density ifmap=0.5,weight=0.4,psum=0.5``
-(uniform), each a whole process (start-up included). One warm-up run of each first (numba's on-disk
-caches); then rounds of dense / sparse in a row; the figure is each one's fastest round in the child's
-CPU seconds (user + system: the least disturbed by other processes on a shared machine). The searched
-pair and wall times: ``python benchmarks/bench_sparse.py --run``.
+(uniform), each a whole process (start-up included). One warm-up run of each first: numba's on-disk
+caches, and Python's bytecode caches (the children may write them even where the environment sets
+PYTHONDONTWRITEBYTECODE; else every round compiles the imported modules from source, a cost of the
+machine's set-up, not of the run). Then rounds of dense / sparse in a row; the figure is each one's
+fastest round in the child's CPU seconds (user + system: the least disturbed by other processes on a
+shared machine). The searched pair and wall times: ``python benchmarks/bench_sparse.py --run``.
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -22,7 +25,8 @@ SPARSE = ["--sparse", "eyeriss_v1", "--density", "ifmap=0.5,weight=0.4,psum=0.5"
 
 def _cpu(argv: list[str]) -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-m", "accelsim", *argv], check=True, stdout=subprocess.DEVNULL)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-m", "accelsim", *argv], check=True, stdout=subprocess.DEVNULL, env=env)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
