@@ -21,7 +21,7 @@ from accelsim.cost.energy import column_weights
 from accelsim.cost.fast_nest import count_nests
 from accelsim.cost.nest_arrays import NestLayout, encode_nests
 from accelsim.energy_table import table_for
-from accelsim.hierarchy import Hierarchy, from_arch, hierarchy_from_dict, load_architecture
+from accelsim.hierarchy import Fanout, Hierarchy, Storage, from_arch, hierarchy_from_dict, load_architecture
 from accelsim.loopnest import problems_of
 from accelsim.mapper.nest_search import search_nest
 from accelsim.mapper.nest_space import NestSpace
@@ -301,3 +301,36 @@ def test_binomial_pmf_from_the_lgamma_table_equals_the_per_term_form():
             logc = np.array([density._log_choose(t, int(k)) for k in ks])
             want = np.exp(logc + ks * math.log(p) + (t - ks) * math.log1p(-p))
             assert np.array_equal(density._binomial_pmf(t, p), want)
+
+
+def test_output_updates_reduced_across_pes_score_as_the_slow_path(monkeypatch):
+    """A buffer feeding the MACs' outputs across a 4 x 4 fanout (the registers keep no psum): each update
+    at the buffer reduces the MACs of every PE below (``sparse.model.update_q`` on its box, the two
+    conditions ifmap and weight both varying: ``box_dead``'s exact enumeration). The scorer evaluates the
+    same function per distinct box through its memo: equal to the slow view bit for bit on every searched
+    nest, and the box term moves the slow energy on most of them (it is exercised)."""
+    import accelsim.sparse.model as model
+
+    h = Hierarchy("red", (Storage("dram", ROLES), Storage("buffer", ROLES, fanout=Fanout(4, 4, "bus")),
+                          Storage("reg", ("ifmap", "weight"), capacity=((("ifmap",), 1), (("weight",), 1)))))
+    spec = spec_from_dict({"name": "r", "gate": [{"level": "mac", "on_zero": ["ifmap"]}],
+                           "skip": [{"level": "mac", "on_zero": ["weight"]}]}, "r.yaml")
+    problem = from_layer(conv("c", C=4, K=4, H=6, R=3, pad=1))
+    models = {"ifmap": Uniform(0.4), "weight": Uniform(0.5)}
+    layout, arrays = _search_nests(problem, h, 60)
+    table = table_for(h)
+    energy, cycles = NestSparseBatch(layout, spec, models, table).score(count_nests(layout, arrays), arrays)
+    from accelsim.cost.nest_arrays import decode_nest
+
+    moved = 0
+    for i in range(arrays.n_nests):
+        nest = decode_nest(layout, arrays, i)
+        dense = count_actions(problem, h, nest)
+        v = sparse_view(problem, h, nest, dense, spec, models, table)
+        assert energy[i] == v.energy_pj
+        assert cycles[i] == v.bound_cycles
+        with monkeypatch.context() as mp:              # every update at the MACs' own fraction
+            mp.setattr(model, "update_q", lambda st, p, ext, m, frac: frac)
+            moved += sparse_view(problem, h, nest, dense, spec, models, table).energy_pj != v.energy_pj
+    print(f"{moved} of {arrays.n_nests}")
+    assert moved >= arrays.n_nests // 2

@@ -107,6 +107,7 @@ from accelsim.sparse.model import (
     plan,
     ratio_of,
     step_q,
+    update_q,
 )
 from accelsim.sparse.spec import META_READ, WORST, SparseSpec, check_on
 from accelsim.sparse.view import check_masks
@@ -349,6 +350,21 @@ class NestSparseBatch:
                               else self.memo.tile(q, st.child, dim_axes(problem)))
         return j
 
+    def _update_column(self, st: Step, span: tuple[int, ...], mac_fraction: float) -> int:
+        """The memo function of a MAC step's fraction for output updates reducing the MACs below the
+        fanouts of the levels ``span`` (``sparse.model.update_q`` on their box)."""
+        key = ("mac", st.on, st.prev, span, mac_fraction)
+        j = self.q_index.get(key)
+        if j is None:
+            problem, models = self.problem, self.models
+            j = self.q_index[key] = len(self.q_fns)
+
+            def q(e: np.ndarray, st: Step = st) -> float:
+                return update_q(st, problem, _extents(problem, e), models, mac_fraction)
+
+            self.q_fns.append(self.memo.span(q, len(self.names), span, dim_axes(problem)))
+        return j
+
     def _pattern(self, keeps) -> tuple:
         """What the spec does on nests with these keeps (``sparse.model.plan``) as kernel inputs."""
         pl = plan(self._keeps_nest(keeps), self.spec)
@@ -363,11 +379,13 @@ class NestSparseBatch:
         keys, gates, qi, qc = [], [], [], []
         for s, st in enumerate(pl.steps):
             if st.child is None:
-                keys.append([self.kidx_s[k] for k in st.keys_s if k in self.kidx_s]
-                            + [self.kidx_n[k] for k in st.keys_n if k in self.kidx_n])
-                gates.append(st.gate)
-                qi.append(-1)
-                qc.append(ms.q[s])
+                for lo, group in st.groups():     # one sub-step per set of MACs an update reduces (analyze)
+                    span = tuple(j for j in range(lo, n) if self.hierarchy.levels[j].fanout is not None)
+                    keys.append([self.kidx_s[k] for k in group if k in self.kidx_s]
+                                + [self.kidx_n[k] for k in group if k in self.kidx_n])
+                    gates.append(st.gate)
+                    qi.append(self._update_column(st, span, ms.q[s]) if span else -1)
+                    qc.append(0.0 if span else ms.q[s])
                 continue
             for lo, group in st.groups():         # one sub-step per set of blocks served (sparse.model.analyze)
                 span = _spanned(self.hierarchy, st, lo)

@@ -34,13 +34,15 @@
    metadata is skipped too, unless the spec says ``skipped_metadata: read``: then it is still read, as
    Sparseloop counts an intersection reading the coordinates it skips; a gated one's is always read). At the compute level, MACs where any
    condition operand is zero are gated or skipped, and with them the output's read-modify-write at
-   the level feeding the compute (by the MACs' fraction; event by event, ``gating.dead_words``, when
-   the conditions are actual masks and an update reduces several MACs or the output is an actual mask
-   stored compressed there). Tensors are independent, so the expected effective MACs are
-   ``MACs x prod d_c`` exactly; with actual masks for every condition the effective MACs are the exact
-   count over the masks (``accelsim.sparse.masks``; a feature on the ifmap alone counts the MACs whose
-   ifmap is nonzero, whatever the weight). Several MAC features apply in order: after the k-th, the
-   MACs with every condition of features 1..k nonzero stay effective (the union of the conditions).
+   the level feeding the compute (by the MACs' fraction when each update serves one MAC; an update
+   reducing the MACs of a box of PEs by :func:`update_q`, the expectation that none of them is effective,
+   :func:`box_dead`; event by event, ``gating.dead_words``, when the conditions are actual masks and an
+   update reduces several MACs or the output is an actual mask stored compressed there). Tensors are
+   independent, so the expected effective MACs are ``MACs x prod d_c`` exactly; with actual masks for
+   every condition the effective MACs are the exact count over the masks (``accelsim.sparse.masks``; a
+   feature on the ifmap alone counts the MACs whose ifmap is nonzero, whatever the weight). Several MAC
+   features apply in order: after the k-th, the MACs with every condition of features 1..k nonzero stay
+   effective (the union of the conditions).
 3. **Cycles.** Gating never saves cycles. Skipping MACs does: the compute units that run in lockstep
    (all active units) synchronise after each run of the temporal loops below the innermost fanout (``t``
    dense MACs per unit); each unit's MACs that take a slot in a run are taken as Binomial(t, p) with p
@@ -57,6 +59,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -76,12 +79,22 @@ from accelsim.names import (
     OUTPUT_ROLE,
     READ,
     ROLES,
+    UP_SRC,
     UPDATE,
     WEIGHT,
     sparse_action,
 )
 from accelsim.problem import Problem
-from accelsim.sparse.density import DENSE, Actual, Model, Structured, binomial_pmf, expected_max
+from accelsim.sparse.density import (
+    DENSE,
+    Actual,
+    Model,
+    Structured,
+    Uniform,
+    binomial_pmf,
+    expected_max,
+    hypergeom_pmf,
+)
 from accelsim.sparse.exact import exact_for, exact_words
 from accelsim.sparse.formats import ALL_WORDS, DATA_WORDS, META_WORDS, Format, axis_names
 from accelsim.sparse.gating import dead_words
@@ -157,11 +170,12 @@ class Step:
     child: int | None               # level index of the child (len(levels): the compute); None: the MACs
     level: int | None = None        # a storage feature's level index
     role: str | None = None         # a storage feature's tensor
-    lo: tuple[int, ...] = ()        # a storage feature's keys (keys_s + keys_n): :func:`served_from` each
+    lo: tuple[int, ...] = ()        # per key (keys_s + keys_n): :func:`served_from` (a MAC feature: :func:`update_served_from`)
+    prev: tuple[str, ...] = ()      # a MAC feature: the conditions of the MAC features before it (``on`` of the previous)
 
     def groups(self) -> list[tuple[int, list[tuple[str, str, str]]]]:
-        """A storage step's keys by :func:`served_from` (first met first): each group's accesses serve
-        the same blocks, so they share one ineffective fraction."""
+        """A step's keys by :func:`served_from` (a MAC step's: :func:`update_served_from`; first met
+        first): each group's accesses serve the same blocks, so they share one ineffective fraction."""
         out: dict[int, list] = {}
         for k, lo in zip(self.keys_s + self.keys_n, self.lo):
             out.setdefault(lo, []).append(k)
@@ -179,6 +193,15 @@ def served_from(key: tuple[str, str, str], level: int, child: int, idx: dict[str
     if action == DOWN_DEST:
         return idx[lv] + 1
     return idx[lv]
+
+
+def update_served_from(key: tuple[str, str, str], idx: dict[str, int]) -> int:
+    """The first level whose fanout's spatial loops one output update of a MAC feature's ``key`` spans
+    (the counting rules for an output into the compute, ``accelsim.cost.actions``: the feeding level's
+    read and update, and a fanout j's ``down`` / ``down_dest`` / ``up``, reduce the MACs below the
+    fanouts from j on; ``up_src`` those from j + 1)."""
+    lv, _, action = key
+    return idx[lv] + 1 if action == UP_SRC else idx[lv]
 
 
 @dataclass(frozen=True)
@@ -211,11 +234,13 @@ def plan(nest: LoopNest, spec: SparseSpec) -> Plan:
     for ft in spec.features:
         gate = ft.kind == GATE
         if ft.role is None:      # the MACs, and the output's read-modify-write feeding the compute
+            prev = tuple(r for r in ROLES if r in conds)
             conds |= set(ft.on)
             par = chains[OUTPUT_ROLE][-2]
-            steps.append(Step(gate, tuple(r for r in ROLES if r in conds),
-                              ((names[par], OUTPUT_ROLE, READ), (names[par], OUTPUT_ROLE, UPDATE)),
-                              tuple((names[j], OUTPUT_ROLE, a) for j in range(par, n) for a in NETWORK_ACTIONS), None))
+            ks = ((names[par], OUTPUT_ROLE, READ), (names[par], OUTPUT_ROLE, UPDATE))
+            kn = tuple((names[j], OUTPUT_ROLE, a) for j in range(par, n) for a in NETWORK_ACTIONS)
+            steps.append(Step(gate, tuple(r for r in ROLES if r in conds), ks, kn, None,
+                              lo=tuple(update_served_from(k, idx) for k in ks + kn), prev=prev))
             continue
         i = idx[ft.level]
         if (i, ft.role) not in child:      # the mapping bypasses the tensor here: no accesses to gate/skip
@@ -283,6 +308,155 @@ def step_q(step: Step, problem: Problem, ext: dict[str, int] | None, models: dic
             pe = m.p_empty(t, problem.elements(c))
         keep *= 1.0 - pe
     return 1.0 - keep
+
+
+MAX_GROUPS = 12          # condition groups of one connected part the exact enumeration walks (2^12 subsets)
+MAX_TABLE = 1 << 20      # cells of its (|S|, u) table: (b-elements + 1) x (a-elements + 1) of the box
+
+
+def box_dead(problem: Problem, ext: dict[str, int], conds: tuple[str, ...], models: dict) -> float:
+    """P(no MAC of a box of per-dim extents ``ext`` has every condition in ``conds`` nonzero): the
+    ineffective probability of an output update that reduces those MACs (docs/sparsity.md, *The uniform
+    expectation of a reduced output update*). A condition whose box tile is one element is nonzero with
+    its density; with at most one condition varying over the box it is ``1 - prod_c (1 - p_empty_c(u_c))``
+    (exact); two varying uniform conditions: :func:`_pair_dead`, exact; otherwise (N:M, or three
+    varying) the product of unions, a lower bound."""
+    keep = 1.0
+    varying = []
+    for c in conds:
+        t = math.prod(role_extents(problem, ext, c))
+        if t == 1:
+            keep *= models.get(c, DENSE).density
+        else:
+            varying.append((c, t))
+    if len(varying) == 2 and not any(isinstance(models.get(c, DENSE), Structured) for c, _ in varying):
+        dead = _pair_dead(problem, ext, varying[0][0], varying[1][0], models)
+        if dead is not None:
+            return 1.0 - keep * (1.0 - dead)
+    for c, t in varying:
+        keep *= 1.0 - models.get(c, DENSE).p_empty(t, problem.elements(c))
+    return 1.0 - keep
+
+
+def _pair_dead(problem: Problem, ext: dict[str, int], a: str, b: str, models: dict) -> float | None:
+    """P(no point of the box has a's and b's elements both nonzero), a and b uniform (an actual mask taken
+    at its density): with Y b's elements in the box and N(S) the a-elements sharing a point with a set S
+    of them, P = sum_{S subset of Y} P(b's nonzeros in Y are exactly S) x P(a empty on N(S)), where
+    P(exactly S) = C(size_b - |Y|, nnz_b - |S|) / C(size_b, nnz_b) depends on |S| alone. b's elements
+    with the same neighbour set form a group (m of them); groups whose neighbour sets share an element
+    form a part; per part every subset T of its groups gives u = |union of N(g)| and, per |S|, prod over
+    g in T of ((1 + x)^m - 1)'s coefficients; the parts' (|S|, u) tables multiply (their a-elements are
+    disjoint). Exact; None (the caller's lower bound) when a part has more than :data:`MAX_GROUPS` groups
+    or the table more than :data:`MAX_TABLE` cells."""
+    dims = [d for d in problem.dim_names if d in problem.relevant(a) | problem.relevant(b)]
+    grid = np.indices([ext[d] for d in dims]).reshape(len(dims), -1)
+    ix = {d: grid[i] for i, d in enumerate(dims)}
+
+    def elements(role: str) -> np.ndarray:
+        """Per MAC of the box, the index of its element of ``role`` among the box's (0..count-1)."""
+        flat = np.zeros(grid.shape[1], dtype=np.int64)
+        for c in problem.tensor(role).coords:
+            v = np.zeros(grid.shape[1], dtype=np.int64)
+            for d, k in c.terms:
+                v = v + k * ix[d]
+            flat = flat * (int(v.max()) + 1) + v
+        return np.unique(flat, return_inverse=True)[1].ravel()
+
+    ea, eb = elements(a), elements(b)
+    if (int(ea.max()) + 2) * (int(eb.max()) + 2) > MAX_TABLE:
+        return None
+    if eb.max() > ea.max():                    # enumerate the side with fewer elements, else the other
+        a, b, ea, eb = b, a, eb, ea
+    glist, parts = _split(eb, ea)
+    if max(map(len, parts)) > MAX_GROUPS:
+        a, b, ea, eb = b, a, eb, ea
+        glist, parts = _split(eb, ea)
+        if max(map(len, parts)) > MAX_GROUPS:
+            return None
+    table = np.ones((1, 1))                    # [|S|, u] -> number of subsets S of Y
+    for members in parts:
+        rank = {e: i for i, e in enumerate(sorted(set().union(*(glist[g][0] for g in members))))}
+        part = _part_table(tuple(sorted((tuple(sorted(rank[e] for e in glist[g][0])), glist[g][1]) for g in members)))
+        out = np.zeros((table.shape[0] + part.shape[0] - 1, table.shape[1] + part.shape[1] - 1))
+        for j, u in zip(*np.nonzero(part)):
+            out[j:j + table.shape[0], u:u + table.shape[1]] += part[j, u] * table
+        table = out
+    ma, mb = models.get(a, DENSE), models.get(b, DENSE)
+    size_a, size_b = problem.elements(a), problem.elements(b)
+    y = table.shape[0] - 1                     # b's elements in the box
+    # P(b's nonzeros among them are exactly a given j): the occupancy pmf of y elements over its C(y, j) sets
+    h = hypergeom_pmf(y, size_b, Uniform(mb.density).nnz(size_b)) / np.array([float(math.comb(y, j))
+                                                                             for j in range(y + 1)])
+    pa = np.array([ma.p_empty(u, size_a) for u in range(table.shape[1])])
+    return min(1.0, float(h @ table @ pa))
+
+
+def _split(eb: np.ndarray, ea: np.ndarray) -> tuple[list[tuple[frozenset[int], int]], list[list[int]]]:
+    """b's elements (``eb`` per point) grouped by their set of a-neighbours (``ea`` at the same points):
+    [(neighbour set, how many b-elements have it)], and the parts: groups linked by a shared a-element."""
+    neigh: dict[int, set[int]] = {}
+    for bb, aa in np.unique(np.stack([eb, ea], axis=1), axis=0).tolist():
+        neigh.setdefault(bb, set()).add(aa)
+    groups: dict[frozenset[int], int] = {}
+    for ns in neigh.values():
+        key = frozenset(ns)
+        groups[key] = groups.get(key, 0) + 1
+    glist = list(groups.items())
+    parent = list(range(len(glist)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[int, int] = {}
+    for gi, (nb, _) in enumerate(glist):
+        for e in nb:
+            if e in owner:
+                parent[find(gi)] = find(owner[e])
+            else:
+                owner[e] = gi
+    parts: dict[int, list[int]] = {}
+    for gi in range(len(glist)):
+        parts.setdefault(find(gi), []).append(gi)
+    return glist, list(parts.values())
+
+
+@lru_cache(maxsize=4096)
+def _part_table(groups: tuple[tuple[tuple[int, ...], int], ...]) -> np.ndarray:
+    """[|S|, u] -> how many sets S of a part's b-elements have |S| elements and u a-neighbours; the part
+    as its groups (a-neighbours relabelled 0.., how many b-elements), sorted: parts equal up to a
+    relabelling (one per input channel) share one table (read-only)."""
+    m_total = sum(m for _, m in groups)
+    u_total = len(set().union(*(ns for ns, _ in groups)))
+    out = np.zeros((m_total + 1, u_total + 1))
+    polys = [np.array([float(math.comb(m, i)) for i in range(m + 1)]) for _, m in groups]
+    for g in polys:
+        g[0] = 0.0                              # (1 + x)^m - 1: at least one element of the group
+    for mask in range(1 << len(groups)):
+        poly = np.ones(1)
+        covered: set[int] = set()
+        for gi, (ns, _) in enumerate(groups):
+            if mask >> gi & 1:
+                poly = np.convolve(poly, polys[gi])
+                covered.update(ns)
+        out[:len(poly), len(covered)] += poly
+    out.setflags(write=False)
+    return out
+
+
+def update_q(step: Step, problem: Problem, ext: dict[str, int], models: dict, mac_fraction: float) -> float:
+    """The ineffective fraction, of the words still moving, of a MAC step's output updates that reduce
+    the MACs of a box of per-dim extents ``ext`` (:func:`served_extents` at the compute from the key's
+    :func:`update_served_from`): the MACs' own fraction ``mac_fraction`` (:func:`mac_q`) when the box
+    is one MAC; else, with D(C) = :func:`box_dead` under conditions C, (D(on) - D(prev)) / (1 - D(prev)):
+    the updates ineffective under the conditions so far and under none of the earlier features'."""
+    if all(v == 1 for v in ext.values()):
+        return mac_fraction
+    d_on = box_dead(problem, ext, step.on, models)
+    d_prev = box_dead(problem, ext, step.prev, models) if step.prev else 0.0
+    return 0.0 if d_prev >= 1.0 else (d_on - d_prev) / (1.0 - d_prev)
 
 
 def kept_exact(problem: Problem, models: dict, conds: tuple[str, ...]) -> int | None:
@@ -446,10 +620,12 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
             # one per element): the MACs' exact fraction; else event by event as a storage feature
             per_mac = not any(lp.spatial and lp.level >= par_out for lp in flat.loops) and not (
                 isinstance(models.get(OUTPUT_ROLE), Actual) and spec.format(names[par_out], OUTPUT_ROLE).compressed)
-            if per_mac or not (set(st.on) <= {IFMAP, WEIGHT} and all(isinstance(models.get(c), Actual) for c in st.on)):
-                move(st.keys_s, st.keys_n, macs.q[i], st.gate)
-            else:
+            if not per_mac and set(st.on) <= {IFMAP, WEIGHT} and all(isinstance(models.get(c), Actual) for c in st.on):
                 move_dead(st, OUTPUT_ROLE, par_out, n, [st.on], ("mac",))
+                continue
+            for lo, keys in st.groups():      # an update reducing the MACs below the fanouts from lo on
+                q = update_q(st, problem, served_extents(problem, flat, n, lo, OUTPUT_ROLE, n), models, macs.q[i])
+                move(tuple(k for k in keys if k in st.keys_s), tuple(k for k in keys if k in st.keys_n), q, st.gate)
             continue
         assert st.level is not None and st.role is not None
         g = groups.setdefault((st.level, st.role), [])
@@ -621,5 +797,5 @@ def imbalance_t(t: int, units: int, p: float) -> float:
 __all__ = ["CapacityCheck", "OPERAND_ROLES", "Overflow", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions",
            "capacity_checks", "capacity_problems", "capacity_used",
            "compressed_tiles", "imbalance", "imbalance_t", "kept_exact", "kept_fraction", "lockstep_run", "mac_q",
-           "mac_steps", "MacSteps", "plan", "priced_actions", "reuse_loops", "served_extents", "served_from", "step_q",
-           "tile_extents"]
+           "mac_steps", "MacSteps", "box_dead", "plan", "priced_actions", "reuse_loops", "served_extents", "served_from",
+           "step_q", "tile_extents", "update_q", "update_served_from"]
