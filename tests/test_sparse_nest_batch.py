@@ -191,9 +191,15 @@ def test_a_warm_scorer_fed_in_pieces_equals_a_fresh_one_and_the_memo_keeps_every
             else:                         # per axis: the rows its per-dim extents touch (accelsim.tiles), clipped
                 arg = np.array([min(size, touched(int(key[d1]), int(key[d2]) if d2 >= 0 else 1, k1, k2))
                                 for d1, k1, d2, k2, size in axes])
+            got = memo.vals[r, slot:slot + 2] if isinstance(fn(arg), tuple) else memo.vals[r, slot]
+            if np.isnan(got).all() and fns_lazy(memo, fn):
+                continue                  # a lazy function is evaluated only where a row's pattern uses it
             want = fn(arg)
-            got = tuple(memo.vals[r, slot:slot + len(want)]) if isinstance(want, tuple) else memo.vals[r, slot]
-            assert got == want
+            assert (tuple(got) if isinstance(want, tuple) else got) == want
+
+
+def fns_lazy(memo, fn) -> bool:
+    return any(f[2] is fn for i, f in enumerate(memo.fns) if i in memo.lazy)
 
 
 def test_memo_keys_of_any_size_are_exact():

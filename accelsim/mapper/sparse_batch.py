@@ -362,8 +362,23 @@ class NestSparseBatch:
             def q(e: np.ndarray, st: Step = st) -> float:
                 return update_q(st, problem, _extents(problem, e), models, mac_fraction)
 
-            self.q_fns.append(self.memo.span(q, len(self.names), span, dim_axes(problem)))
+            self.q_fns.append(self.memo.span(q, len(self.names), span, dim_axes(problem), lazy=True))
         return j
+
+    def _fill_lazy(self, idx: np.ndarray, look: _Lookups) -> None:
+        """Evaluate the lazy step fractions (the update boxes: a Python enumeration each) only at the
+        keys of rows whose keeps pattern uses them; every other value stays NaN and is never read."""
+        memo = self.memo
+        lazy = [(j, f) for j, f in enumerate(self.q_fns) if f in memo.lazy]
+        if not lazy:
+            return
+        pat = memo.vals[idx[:, look.col[0]], look.slot[0]].astype(np.int64)
+        base = 2 + len(self.pairs.fn)          # _Lookups' order: pattern, skipping, pairs, step fractions
+        for j, f in lazy:
+            uses = np.array([j in part[3] for part in self.pattern_parts], dtype=np.bool_)
+            need = uses[pat]
+            if need.any():
+                memo.fill(f, idx[need, look.col[base + j]])
 
     def _pattern(self, keeps) -> tuple:
         """What the spec does on nests with these keeps (``sparse.model.plan``) as kernel inputs."""
@@ -560,6 +575,7 @@ class NestSparseBatch:
                                     np.ascontiguousarray(arrays.orders, dtype=np.int64))
             if len(self.q_fns) == n_q:
                 break
+        self._fill_lazy(idx, look)
         src, st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len = self._stack()
         energy = np.empty(B, dtype=np.float64)
         cycles = np.empty(B, dtype=np.float64)

@@ -96,6 +96,7 @@ class RowMemo:
         self.lock_digits = _digits([GROUPS, run, int(units) + 1])
         self.width = max(self.tile_digits[2], self.keeps_digits[2], self.lock_digits[2])   # int64 words per key
         self.fns: list[tuple[int, int, Callable, np.ndarray | None, dict]] = []   # (group, slot, fn, axes, values)
+        self.lazy: set[int] = set()                               # functions evaluated only on request (fill)
         self.slots = [0] * (levels + 3)                           # per group: value columns used
         self.span_base = levels + 3                               # served-tile groups from here on
         self.span_index: dict[tuple, int] = {}
@@ -113,10 +114,11 @@ class RowMemo:
         return self._add(first, fn, values, np.ascontiguousarray(axes, dtype=np.int64))
 
     def span(self, fn: Callable, first: int, span: tuple[int, ...], axes: np.ndarray, values: int = 1,
-             reuse: tuple[bool, ...] | None = None) -> int:
+             reuse: tuple[bool, ...] | None = None, lazy: bool = False) -> int:
         """Register ``fn`` of the extent per axis of the served tile (module docstring) at level ``first``
         spanning the levels ``span`` (and, ``reuse`` given: per dim whether it indexes the role, the
-        temporal loops the child keeps the role's tile over); its id."""
+        temporal loops the child keeps the role's tile over); its id. ``lazy``: evaluated only where the
+        caller asks (:meth:`fill`), its other values left NaN."""
         group = self.span_index.get((first, span, reuse))
         if group is None:
             group = self.span_index[(first, span, reuse)] = self.span_base + len(self.span_index)
@@ -132,7 +134,12 @@ class RowMemo:
             mask = np.zeros((1, self.L), dtype=np.int64)
             mask[0, list(span)] = 1
             self.span_mask = np.concatenate([self.span_mask, mask])
-        return self._add(group, fn, values, np.ascontiguousarray(axes, dtype=np.int64))
+        return self._add(group, fn, values, np.ascontiguousarray(axes, dtype=np.int64), lazy)
+
+    def fill(self, f: int, rows: np.ndarray) -> None:
+        """A lazy function's values at these keys (rows of :attr:`entries`) where not yet evaluated."""
+        rows = np.unique(rows)
+        self._eval(f, rows[np.isnan(self.vals[rows, self.fns[f][1]])], force=True)
 
     def keeps(self, fn: Callable) -> int:
         """Register ``fn`` of a row's keeps (per level an int, bit t: it keeps role t); its id."""
@@ -142,20 +149,23 @@ class RowMemo:
         """Register ``fn`` of (lockstep run, active units); its id."""
         return self._add(self.lockstep_group, fn, 1)
 
-    def _add(self, group: int, fn: Callable, values: int, axes: np.ndarray | None = None) -> int:
+    def _add(self, group: int, fn: Callable, values: int, axes: np.ndarray | None = None, lazy: bool = False) -> int:
         slot = self.slots[group]
         self.slots[group] += values
         if self.slots[group] > self.vals.shape[1]:
             self.vals = np.pad(self.vals, ((0, 0), (0, self.slots[group] - self.vals.shape[1])),
                                constant_values=np.nan)
         self.fns.append((group, slot, fn, axes, {}))
+        if lazy:
+            self.lazy.add(len(self.fns) - 1)
         self._eval(len(self.fns) - 1, np.flatnonzero(self.entries[:, 0] % GROUPS == group))   # its group's keys
         return len(self.fns) - 1
 
-    def _eval(self, f: int, rows: np.ndarray) -> None:
-        """Function f's values at these rows' keys (once per distinct argument)."""
+    def _eval(self, f: int, rows: np.ndarray, force: bool = False) -> None:
+        """Function f's values at these rows' keys (once per distinct argument; a lazy one only when
+        ``force``d, by :meth:`fill`)."""
         group, slot, fn, axes, known = self.fns[f]
-        if not len(rows):
+        if not len(rows) or (f in self.lazy and not force):
             return
         args = self.arguments(rows)
         if axes is not None:

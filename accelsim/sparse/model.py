@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+from numba import njit
 
 from accelsim.cost.actions import Actions
 from accelsim.hierarchy import Hierarchy
@@ -91,9 +92,9 @@ from accelsim.sparse.density import (
     Model,
     Structured,
     Uniform,
+    _log_choose,
     binomial_pmf,
     expected_max,
-    hypergeom_pmf,
 )
 from accelsim.sparse.exact import exact_for, exact_words
 from accelsim.sparse.formats import ALL_WORDS, DATA_WORDS, META_WORDS, Format, axis_names
@@ -348,102 +349,220 @@ def _pair_dead(problem: Problem, ext: dict[str, int], a: str, b: str, models: di
     g in T of ((1 + x)^m - 1)'s coefficients; the parts' (|S|, u) tables multiply (their a-elements are
     disjoint). Exact; None (the caller's lower bound) when a part has more than :data:`MAX_GROUPS` groups
     or the table more than :data:`MAX_TABLE` cells."""
-    dims = [d for d in problem.dim_names if d in problem.relevant(a) | problem.relevant(b)]
-    grid = np.indices([ext[d] for d in dims]).reshape(len(dims), -1)
-    ix = {d: grid[i] for i, d in enumerate(dims)}
-
-    def elements(role: str) -> np.ndarray:
-        """Per MAC of the box, the index of its element of ``role`` among the box's (0..count-1)."""
-        flat = np.zeros(grid.shape[1], dtype=np.int64)
-        for c in problem.tensor(role).coords:
-            v = np.zeros(grid.shape[1], dtype=np.int64)
-            for d, k in c.terms:
-                v = v + k * ix[d]
-            flat = flat * (int(v.max()) + 1) + v
-        return np.unique(flat, return_inverse=True)[1].ravel()
-
-    ea, eb = elements(a), elements(b)
-    if (int(ea.max()) + 2) * (int(eb.max()) + 2) > MAX_TABLE:
+    rel = problem.relevant(a) | problem.relevant(b)
+    box = np.array([ext[d] if d in rel else 1 for d in problem.dim_names], dtype=np.int64)
+    ea, x = _box_ids(box, _axes(problem, a))
+    eb, y = _box_ids(box, _axes(problem, b))
+    if (x + 1) * (y + 1) > MAX_TABLE:
         return None
-    if eb.max() > ea.max():                    # enumerate the side with fewer elements, else the other
-        a, b, ea, eb = b, a, eb, ea
-    glist, parts = _split(eb, ea)
-    if max(map(len, parts)) > MAX_GROUPS:
-        a, b, ea, eb = b, a, eb, ea
-        glist, parts = _split(eb, ea)
-        if max(map(len, parts)) > MAX_GROUPS:
+    if y > x:                                  # enumerate the side with fewer elements, else the other
+        a, b, ea, eb, x, y = b, a, eb, ea, y, x
+    table = _pair_table(ea, eb, x, y, MAX_GROUPS)
+    if not table.size:
+        a, b, ea, eb, x, y = b, a, eb, ea, y, x
+        table = _pair_table(ea, eb, x, y, MAX_GROUPS)
+        if not table.size:
             return None
-    table = np.ones((1, 1))                    # [|S|, u] -> number of subsets S of Y
-    for members in parts:
-        rank = {e: i for i, e in enumerate(sorted(set().union(*(glist[g][0] for g in members))))}
-        part = _part_table(tuple(sorted((tuple(sorted(rank[e] for e in glist[g][0])), glist[g][1]) for g in members)))
-        out = np.zeros((table.shape[0] + part.shape[0] - 1, table.shape[1] + part.shape[1] - 1))
-        for j, u in zip(*np.nonzero(part)):
-            out[j:j + table.shape[0], u:u + table.shape[1]] += part[j, u] * table
-        table = out
     ma, mb = models.get(a, DENSE), models.get(b, DENSE)
     size_a, size_b = problem.elements(a), problem.elements(b)
-    y = table.shape[0] - 1                     # b's elements in the box
-    # P(b's nonzeros among them are exactly a given j): the occupancy pmf of y elements over its C(y, j) sets
-    h = hypergeom_pmf(y, size_b, Uniform(mb.density).nnz(size_b)) / np.array([float(math.comb(y, j))
-                                                                             for j in range(y + 1)])
-    pa = np.array([ma.p_empty(u, size_a) for u in range(table.shape[1])])
-    return min(1.0, float(h @ table @ pa))
+    # P(b's nonzeros among its y elements in the box are exactly a given j of them) =
+    # C(size_b - y, nnz - j) / C(size_b, nnz), by log C(n, k + 1) = log C(n, k) + log((n - k) / (k + 1))
+    nnz, n = Uniform(mb.density).nnz(size_b), size_b - y
+    h = np.zeros(y + 1)
+    k_lo, k_hi = max(0, nnz - y), min(nnz, n)
+    if k_hi >= k_lo:
+        ks = np.arange(k_lo, k_hi, dtype=np.float64)
+        logs = _log_choose(n, k_lo) + np.concatenate([[0.0], np.cumsum(np.log((n - ks) / (ks + 1)))])
+        h[nnz - np.arange(k_lo, k_hi + 1)] = np.exp(logs - _log_choose(size_b, nnz))
+    cols = np.flatnonzero(table.any(axis=0))
+    pa = np.array([_p_empty(ma, int(u), size_a) for u in cols])
+    return min(1.0, float(h @ table[:, cols] @ pa))
 
 
-def _split(eb: np.ndarray, ea: np.ndarray) -> tuple[list[tuple[frozenset[int], int]], list[list[int]]]:
-    """b's elements (``eb`` per point) grouped by their set of a-neighbours (``ea`` at the same points):
-    [(neighbour set, how many b-elements have it)], and the parts: groups linked by a shared a-element."""
-    neigh: dict[int, set[int]] = {}
-    for bb, aa in np.unique(np.stack([eb, ea], axis=1), axis=0).tolist():
-        neigh.setdefault(bb, set()).add(aa)
-    groups: dict[frozenset[int], int] = {}
-    for ns in neigh.values():
-        key = frozenset(ns)
-        groups[key] = groups.get(key, 0) + 1
-    glist = list(groups.items())
-    parent = list(range(len(glist)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    owner: dict[int, int] = {}
-    for gi, (nb, _) in enumerate(glist):
-        for e in nb:
-            if e in owner:
-                parent[find(gi)] = find(owner[e])
-            else:
-                owner[e] = gi
-    parts: dict[int, list[int]] = {}
-    for gi in range(len(glist)):
-        parts.setdefault(find(gi), []).append(gi)
-    return glist, list(parts.values())
+@lru_cache(maxsize=256)
+def _axes(problem: Problem, role: str) -> np.ndarray:
+    """Per axis of the role's tensor: (dim index, coefficient, second dim index or -1, its coefficient)."""
+    dims = problem.dim_names
+    out = []
+    for c in problem.tensor(role).coords:
+        (d1, k1), *rest = c.terms
+        d2, k2 = rest[0] if rest else (None, 0)
+        out.append((dims.index(d1), k1, -1 if d2 is None else dims.index(d2), k2))
+    arr = np.array(out, dtype=np.int64).reshape(-1, 4)
+    arr.setflags(write=False)
+    return arr
 
 
-@lru_cache(maxsize=4096)
-def _part_table(groups: tuple[tuple[tuple[int, ...], int], ...]) -> np.ndarray:
-    """[|S|, u] -> how many sets S of a part's b-elements have |S| elements and u a-neighbours; the part
-    as its groups (a-neighbours relabelled 0.., how many b-elements), sorted: parts equal up to a
-    relabelling (one per input channel) share one table (read-only)."""
-    m_total = sum(m for _, m in groups)
-    u_total = len(set().union(*(ns for ns, _ in groups)))
-    out = np.zeros((m_total + 1, u_total + 1))
-    polys = [np.array([float(math.comb(m, i)) for i in range(m + 1)]) for _, m in groups]
-    for g in polys:
-        g[0] = 0.0                              # (1 + x)^m - 1: at least one element of the group
-    for mask in range(1 << len(groups)):
-        poly = np.ones(1)
-        covered: set[int] = set()
-        for gi, (ns, _) in enumerate(groups):
-            if mask >> gi & 1:
-                poly = np.convolve(poly, polys[gi])
-                covered.update(ns)
-        out[:len(poly), len(covered)] += poly
-    out.setflags(write=False)
-    return out
+@njit(cache=True)
+def _box_ids(box, axes):
+    """Per point of the box (per-dim extents ``box``, C order), the rank of its element (the tuple of
+    its axes' coordinate values, offsets left out: the box's interior) among the box's, and their count."""
+    D, A = box.shape[0], axes.shape[0]
+    radix = np.empty(A, dtype=np.int64)
+    for i in range(A):
+        radix[i] = axes[i, 1] * (box[axes[i, 0]] - 1) + 1
+        if axes[i, 2] >= 0:
+            radix[i] += axes[i, 3] * (box[axes[i, 2]] - 1)
+    n = 1
+    for d in range(D):
+        n *= box[d]
+    flat = np.zeros(n, dtype=np.int64)
+    digit = np.zeros(D, dtype=np.int64)
+    for p in range(n):
+        v = 0
+        for i in range(A):
+            c = axes[i, 1] * digit[axes[i, 0]]
+            if axes[i, 2] >= 0:
+                c += axes[i, 3] * digit[axes[i, 2]]
+            v = v * radix[i] + c
+        flat[p] = v
+        d = D - 1
+        while d >= 0:
+            digit[d] += 1
+            if digit[d] < box[d]:
+                break
+            digit[d] = 0
+            d -= 1
+    return _dense_ids(flat)
+
+
+@lru_cache(maxsize=1 << 16)
+def _p_empty(model: Model, u: int, size: int) -> float:
+    """``model.p_empty`` remembered: the same few union sizes recur from box to box."""
+    return model.p_empty(u, size)
+
+
+@njit(cache=True, inline="always")
+def _dense_ids(flat):
+    """(per entry the rank of its value among the distinct values, how many there are)."""
+    seen = np.full(flat.max() + 1, -1, dtype=np.int64)
+    for v in np.sort(flat):
+        if seen[v] < 0:
+            seen[v] = 0
+    n = 0
+    for v in range(seen.shape[0]):
+        if seen[v] == 0:
+            seen[v] = n
+            n += 1
+    out = np.empty(flat.shape[0], dtype=np.int64)
+    for i in range(flat.shape[0]):
+        out[i] = seen[flat[i]]
+    return out, n
+
+
+@njit(cache=True, inline="always")
+def _popcount(v):
+    v = v - ((v >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    v = (v & np.uint64(0x3333333333333333)) + ((v >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    v = (v + (v >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return int((v * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@njit(cache=True)
+def _pair_table(ea, eb, x, y, max_groups):
+    """[|S|, u] -> how many sets S of the box's b-elements have |S| elements and u a-neighbours (a point
+    p links b-element ``eb[p]`` and a-element ``ea[p]``; x a- and y b-elements), by :func:`_pair_dead`'s
+    groups and parts; empty when a part has more than ``max_groups`` groups (or its enumeration more
+    than 2^22 coefficients)."""
+    W = (x + 63) // 64
+    adj = np.zeros((y, W), dtype=np.uint64)
+    for p in range(ea.shape[0]):
+        adj[eb[p], ea[p] >> 6] |= np.uint64(1) << np.uint64(ea[p] & 63)
+    rep = np.empty(y, dtype=np.int64)          # per group: a b-element with its neighbour set
+    count = np.zeros(y, dtype=np.int64)        # per group: how many b-elements share it
+    ng = 0
+    for bi in range(y):
+        found = -1
+        for g in range(ng):
+            same = True
+            for w in range(W):
+                if adj[rep[g], w] != adj[bi, w]:
+                    same = False
+                    break
+            if same:
+                found = g
+                break
+        if found < 0:
+            rep[ng] = bi
+            found = ng
+            ng += 1
+        count[found] += 1
+    parent = np.arange(ng)                     # parts: groups linked by a shared a-element
+    owner = np.full(x, -1, dtype=np.int64)
+    for g in range(ng):
+        for e in range(x):
+            if adj[rep[g], e >> 6] >> np.uint64(e & 63) & np.uint64(1):
+                if owner[e] < 0:
+                    owner[e] = g
+                else:
+                    r1, r2 = g, owner[e]
+                    while parent[r1] != r1:
+                        r1 = parent[r1]
+                    while parent[r2] != r2:
+                        r2 = parent[r2]
+                    if r1 != r2:
+                        parent[max(r1, r2)] = min(r1, r2)
+    root = np.empty(ng, dtype=np.int64)
+    for g in range(ng):
+        r = g
+        while parent[r] != r:
+            r = parent[r]
+        root[g] = r
+    table = np.zeros((y + 1, x + 1))
+    table[0, 0] = 1.0
+    tj, tu = 0, 0                              # the table's extents so far
+    for r in range(ng):
+        members = np.flatnonzero(root == r)
+        G = members.shape[0]
+        if G == 0:
+            continue
+        if G > max_groups:
+            return np.zeros((0, 0))
+        mt = 0
+        for g in members:
+            mt += count[g]
+        if (mt + 1) << G > 1 << 22:
+            return np.zeros((0, 0))
+        polys = np.zeros((1 << G, mt + 1))
+        bits = np.zeros((1 << G, W), dtype=np.uint64)
+        polys[0, 0] = 1.0
+        part = np.zeros((mt + 1, x + 1))
+        part[0, 0] = 1.0
+        pu = 0
+        for mask in range(1, 1 << G):
+            low = mask & -mask
+            gi = 0
+            while (1 << gi) != low:
+                gi += 1
+            prev = mask ^ low
+            g = members[gi]
+            m = count[g]
+            u = 0
+            for w in range(W):
+                bits[mask, w] = bits[prev, w] | adj[rep[g], w]
+                u += _popcount(bits[mask, w])
+            coef = 1.0                         # (1 + x)^m - 1 times the polynomial of prev
+            for i in range(1, m + 1):
+                coef = coef * (m - i + 1) / i
+                for j in range(mt + 1 - i):
+                    polys[mask, j + i] += coef * polys[prev, j]
+            for j in range(mt + 1):
+                part[j, u] += polys[mask, j]
+            if u > pu:
+                pu = u
+        new = np.zeros((y + 1, x + 1))
+        for j1 in range(mt + 1):
+            for u1 in range(pu + 1):
+                c = part[j1, u1]
+                if c == 0.0:
+                    continue
+                for j0 in range(tj + 1):
+                    for u0 in range(tu + 1):
+                        new[j0 + j1, u0 + u1] += c * table[j0, u0]
+        table = new
+        tj += mt
+        tu += pu
+    return table
 
 
 def update_q(step: Step, problem: Problem, ext: dict[str, int], models: dict, mac_fraction: float) -> float:
