@@ -62,7 +62,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
 
 from accelsim.cost.actions import Actions
 from accelsim.hierarchy import Hierarchy
@@ -349,18 +348,21 @@ def _pair_dead(problem: Problem, ext: dict[str, int], a: str, b: str, models: di
     g in T of ((1 + x)^m - 1)'s coefficients; the parts' (|S|, u) tables multiply (their a-elements are
     disjoint). Exact; None (the caller's lower bound) when a part has more than :data:`MAX_GROUPS` groups
     or the table more than :data:`MAX_TABLE` cells."""
+    # numba: imported only where a box needs it
+    from accelsim.sparse.box_kernel import box_ids, pair_table
+
     rel = problem.relevant(a) | problem.relevant(b)
     box = np.array([ext[d] if d in rel else 1 for d in problem.dim_names], dtype=np.int64)
-    ea, x = _box_ids(box, _axes(problem, a))
-    eb, y = _box_ids(box, _axes(problem, b))
+    ea, x = box_ids(box, _axes(problem, a))
+    eb, y = box_ids(box, _axes(problem, b))
     if (x + 1) * (y + 1) > MAX_TABLE:
         return None
     if y > x:                                  # enumerate the side with fewer elements, else the other
         a, b, ea, eb, x, y = b, a, eb, ea, y, x
-    table = _pair_table(ea, eb, x, y, MAX_GROUPS)
+    table = pair_table(ea, eb, x, y, MAX_GROUPS)
     if not table.size:
         a, b, ea, eb, x, y = b, a, eb, ea, y, x
-        table = _pair_table(ea, eb, x, y, MAX_GROUPS)
+        table = pair_table(ea, eb, x, y, MAX_GROUPS)
         if not table.size:
             return None
     ma, mb = models.get(a, DENSE), models.get(b, DENSE)
@@ -393,176 +395,10 @@ def _axes(problem: Problem, role: str) -> np.ndarray:
     return arr
 
 
-@njit(cache=True)
-def _box_ids(box, axes):
-    """Per point of the box (per-dim extents ``box``, C order), the rank of its element (the tuple of
-    its axes' coordinate values, offsets left out: the box's interior) among the box's, and their count."""
-    D, A = box.shape[0], axes.shape[0]
-    radix = np.empty(A, dtype=np.int64)
-    for i in range(A):
-        radix[i] = axes[i, 1] * (box[axes[i, 0]] - 1) + 1
-        if axes[i, 2] >= 0:
-            radix[i] += axes[i, 3] * (box[axes[i, 2]] - 1)
-    n = 1
-    for d in range(D):
-        n *= box[d]
-    flat = np.zeros(n, dtype=np.int64)
-    digit = np.zeros(D, dtype=np.int64)
-    for p in range(n):
-        v = 0
-        for i in range(A):
-            c = axes[i, 1] * digit[axes[i, 0]]
-            if axes[i, 2] >= 0:
-                c += axes[i, 3] * digit[axes[i, 2]]
-            v = v * radix[i] + c
-        flat[p] = v
-        d = D - 1
-        while d >= 0:
-            digit[d] += 1
-            if digit[d] < box[d]:
-                break
-            digit[d] = 0
-            d -= 1
-    return _dense_ids(flat)
-
-
 @lru_cache(maxsize=1 << 16)
 def _p_empty(model: Model, u: int, size: int) -> float:
     """``model.p_empty`` remembered: the same few union sizes recur from box to box."""
     return model.p_empty(u, size)
-
-
-@njit(cache=True, inline="always")
-def _dense_ids(flat):
-    """(per entry the rank of its value among the distinct values, how many there are)."""
-    seen = np.full(flat.max() + 1, -1, dtype=np.int64)
-    for v in np.sort(flat):
-        if seen[v] < 0:
-            seen[v] = 0
-    n = 0
-    for v in range(seen.shape[0]):
-        if seen[v] == 0:
-            seen[v] = n
-            n += 1
-    out = np.empty(flat.shape[0], dtype=np.int64)
-    for i in range(flat.shape[0]):
-        out[i] = seen[flat[i]]
-    return out, n
-
-
-@njit(cache=True, inline="always")
-def _popcount(v):
-    v = v - ((v >> np.uint64(1)) & np.uint64(0x5555555555555555))
-    v = (v & np.uint64(0x3333333333333333)) + ((v >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    v = (v + (v >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return int((v * np.uint64(0x0101010101010101)) >> np.uint64(56))
-
-
-@njit(cache=True)
-def _pair_table(ea, eb, x, y, max_groups):
-    """[|S|, u] -> how many sets S of the box's b-elements have |S| elements and u a-neighbours (a point
-    p links b-element ``eb[p]`` and a-element ``ea[p]``; x a- and y b-elements), by :func:`_pair_dead`'s
-    groups and parts; empty when a part has more than ``max_groups`` groups (or its enumeration more
-    than 2^22 coefficients)."""
-    W = (x + 63) // 64
-    adj = np.zeros((y, W), dtype=np.uint64)
-    for p in range(ea.shape[0]):
-        adj[eb[p], ea[p] >> 6] |= np.uint64(1) << np.uint64(ea[p] & 63)
-    rep = np.empty(y, dtype=np.int64)          # per group: a b-element with its neighbour set
-    count = np.zeros(y, dtype=np.int64)        # per group: how many b-elements share it
-    ng = 0
-    for bi in range(y):
-        found = -1
-        for g in range(ng):
-            same = True
-            for w in range(W):
-                if adj[rep[g], w] != adj[bi, w]:
-                    same = False
-                    break
-            if same:
-                found = g
-                break
-        if found < 0:
-            rep[ng] = bi
-            found = ng
-            ng += 1
-        count[found] += 1
-    parent = np.arange(ng)                     # parts: groups linked by a shared a-element
-    owner = np.full(x, -1, dtype=np.int64)
-    for g in range(ng):
-        for e in range(x):
-            if adj[rep[g], e >> 6] >> np.uint64(e & 63) & np.uint64(1):
-                if owner[e] < 0:
-                    owner[e] = g
-                else:
-                    r1, r2 = g, owner[e]
-                    while parent[r1] != r1:
-                        r1 = parent[r1]
-                    while parent[r2] != r2:
-                        r2 = parent[r2]
-                    if r1 != r2:
-                        parent[max(r1, r2)] = min(r1, r2)
-    root = np.empty(ng, dtype=np.int64)
-    for g in range(ng):
-        r = g
-        while parent[r] != r:
-            r = parent[r]
-        root[g] = r
-    table = np.zeros((y + 1, x + 1))
-    table[0, 0] = 1.0
-    tj, tu = 0, 0                              # the table's extents so far
-    for r in range(ng):
-        members = np.flatnonzero(root == r)
-        G = members.shape[0]
-        if G == 0:
-            continue
-        if G > max_groups:
-            return np.zeros((0, 0))
-        mt = 0
-        for g in members:
-            mt += count[g]
-        if (mt + 1) << G > 1 << 22:
-            return np.zeros((0, 0))
-        polys = np.zeros((1 << G, mt + 1))
-        bits = np.zeros((1 << G, W), dtype=np.uint64)
-        polys[0, 0] = 1.0
-        part = np.zeros((mt + 1, x + 1))
-        part[0, 0] = 1.0
-        pu = 0
-        for mask in range(1, 1 << G):
-            low = mask & -mask
-            gi = 0
-            while (1 << gi) != low:
-                gi += 1
-            prev = mask ^ low
-            g = members[gi]
-            m = count[g]
-            u = 0
-            for w in range(W):
-                bits[mask, w] = bits[prev, w] | adj[rep[g], w]
-                u += _popcount(bits[mask, w])
-            coef = 1.0                         # (1 + x)^m - 1 times the polynomial of prev
-            for i in range(1, m + 1):
-                coef = coef * (m - i + 1) / i
-                for j in range(mt + 1 - i):
-                    polys[mask, j + i] += coef * polys[prev, j]
-            for j in range(mt + 1):
-                part[j, u] += polys[mask, j]
-            if u > pu:
-                pu = u
-        new = np.zeros((y + 1, x + 1))
-        for j1 in range(mt + 1):
-            for u1 in range(pu + 1):
-                c = part[j1, u1]
-                if c == 0.0:
-                    continue
-                for j0 in range(tj + 1):
-                    for u0 in range(tu + 1):
-                        new[j0 + j1, u0 + u1] += c * table[j0, u0]
-        table = new
-        tj += mt
-        tu += pu
-    return table
 
 
 def update_q(step: Step, problem: Problem, ext: dict[str, int], models: dict, mac_fraction: float) -> float:
