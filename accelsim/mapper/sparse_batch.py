@@ -64,7 +64,7 @@ from accelsim.hierarchy import from_arch
 from accelsim.loopnest import LevelMap, LoopNest
 from accelsim.mapper.batch import _tile_need
 from accelsim.mapper.nest_space import tile_words_batch
-from accelsim.mapper.sparse_memo import RowMemo, dim_axes, role_axes
+from accelsim.mapper.sparse_memo import RowMemo, dim_axes
 from accelsim.mapping import COLS as COLS_LEVEL
 from accelsim.mapping import DRAM as DRAM_LEVEL
 from accelsim.mapping import GLB as GLB_LEVEL
@@ -106,6 +106,7 @@ from accelsim.sparse.model import (
     mac_steps,
     plan,
     ratio_of,
+    role_axes,
     step_q,
     update_q,
 )

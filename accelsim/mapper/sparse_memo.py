@@ -7,8 +7,8 @@ A :class:`RowMemo` holds functions of three kinds of per-row argument, one looku
 - a tile at level ``first`` (a group per level, keyed by the per-dim extents of the loops from level
   ``first`` on, each clipped to its dim's size; every function of the level shares the lookup): a
   function gets the tile's extent per axis (``axes``, one row per axis: dim, coefficient, second dim
-  or -1, its coefficient, size: :func:`role_axes` gives ``sparse.model.role_extents``, :func:`dim_axes`
-  the per-dim extents themselves) and is called once per distinct value of those, so tiles that
+  or -1, its coefficient, size: ``sparse.model.role_axes`` gives ``sparse.model.role_extents``,
+  :func:`dim_axes` the per-dim extents themselves) and is called once per distinct value of those, so tiles that
   differ only in dims a tensor does not see share its evaluation;
 - a served tile (a group per (level ``first``, levels ``span``)): the tile at ``first`` times, per dim,
   the factors of the levels in ``span`` (nest rows: their fanouts' spatial factors; fixed-shape rows:
@@ -60,17 +60,6 @@ def dim_axes(problem: Problem) -> np.ndarray:
     """The axes of a tile's per-dim extents: one per dim."""
     return np.array([(i, 1, -1, 1, problem.size(d)) for i, d in enumerate(problem.dim_names)],
                     dtype=np.int64).reshape(-1, 5)
-
-
-def role_axes(problem: Problem, role: str) -> np.ndarray:
-    """The axes of a role's tile extents (``sparse.model.role_extents``): one per axis of its tensor."""
-    dims = problem.dim_names
-    out = []
-    for c in problem.tensor(role).coords:
-        (d1, k1), *rest = c.terms
-        d2, k2 = rest[0] if rest else (None, 1)
-        out.append((dims.index(d1), k1, -1 if d2 is None else dims.index(d2), k2, c.size))
-    return np.array(out, dtype=np.int64).reshape(-1, 5)
 
 
 GROUPS = 1 << 8          # a key's first digit: its group (levels + 3 + the served-tile groups)
@@ -494,4 +483,4 @@ def _lockstep_fixed(factors, b):
     return t
 
 
-__all__ = ["RowMemo", "dim_axes", "role_axes"]
+__all__ = ["RowMemo", "dim_axes"]

@@ -381,16 +381,23 @@ def _pair_dead(problem: Problem, ext: dict[str, int], a: str, b: str, models: di
     return min(1.0, float(h @ table[:, cols] @ pa))
 
 
-@lru_cache(maxsize=256)
-def _axes(problem: Problem, role: str) -> np.ndarray:
-    """Per axis of the role's tensor: (dim index, coefficient, second dim index or -1, its coefficient)."""
+def role_axes(problem: Problem, role: str) -> np.ndarray:
+    """Per axis of the role's tensor (its tile extents, :func:`role_extents`): (dim index, coefficient,
+    second dim index or -1, its coefficient, the axis's size); the coefficient of a missing second dim
+    is 1 and never read."""
     dims = problem.dim_names
     out = []
     for c in problem.tensor(role).coords:
         (d1, k1), *rest = c.terms
-        d2, k2 = rest[0] if rest else (None, 0)
-        out.append((dims.index(d1), k1, -1 if d2 is None else dims.index(d2), k2))
-    arr = np.array(out, dtype=np.int64).reshape(-1, 4)
+        d2, k2 = rest[0] if rest else (None, 1)
+        out.append((dims.index(d1), k1, -1 if d2 is None else dims.index(d2), k2, c.size))
+    return np.array(out, dtype=np.int64).reshape(-1, 5)
+
+
+@lru_cache(maxsize=256)
+def _axes(problem: Problem, role: str) -> np.ndarray:
+    """:func:`role_axes`, cached and read-only."""
+    arr = role_axes(problem, role)
     arr.setflags(write=False)
     return arr
 
