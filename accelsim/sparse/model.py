@@ -24,7 +24,9 @@
    probability of one tile of its size (docs/sparsity.md). The blocks an access serves include those of
    the loops its child keeps the tile over (:func:`reuse_loops`: temporal reuse). Exact in expectation
    with one condition (or one whose tile varies over the blocks) when every access covers the same
-   union (no edge of a dim cuts it).
+   union (no edge of a dim cuts it) and a sliding-window dim's served loops are not interleaved with
+   another loop of the same dim (a temporal P over a spatial P: then the union is taken as a contiguous
+   run, its size understated and the savings overstated, docs/sparsity.md, Limits).
    When every condition (of the feature and of the
    earlier ones on the same level and tensor) is an actual mask, the accesses are counted event by
    event instead (``accelsim.sparse.gating.dead_words``: a read is ineffective when every block it
