@@ -26,10 +26,11 @@ from accelsim.hierarchy import Hierarchy, Storage
 from accelsim.loopnest import LevelMap, LoopNest
 from accelsim.names import IFMAP, PSUM, ROLES, WEIGHT
 from accelsim.problem import gemm
-from accelsim.sparse.density import Actual, Uniform
+from accelsim.sparse.density import Actual
 from accelsim.sparse.model import analyze
 from accelsim.sparse.spec import spec_from_dict
 from tests.test_sparse_cli import _run, _workload
+from tests.test_sparse_exact_gating import mean_over_masks
 
 KEYS = (("glb", WEIGHT, "read"), ("rf", WEIGHT, "fill"))
 
@@ -48,22 +49,11 @@ def _uniform_and_mean(doc: dict, role: str, d: float, n: int = 300):
     mean and standard error over ``n`` masks of ``role`` with exactly round(d x size) nonzeros at
     uniformly random places (the actual-mask path)."""
     p, h, nest = _matmul()
-    spec = spec_from_dict(doc, "t.yaml")
-    dense = count_actions(p, h, nest)
 
     def words(sa) -> list[float]:
         return [getattr(sa, part).storage.get(k, 0.0) for k in KEYS for part in ("data", "gated")]
 
-    expected = np.array(words(analyze(p, h, nest, dense, spec, {role: Uniform(d)})))
-    rng = np.random.default_rng(1)
-    size, shape = p.elements(role), tuple(c.size for c in p.tensor(role).coords)
-    samples = []
-    for _ in range(n):
-        m = np.zeros(size, dtype=bool)
-        m[rng.choice(size, Uniform(d).nnz(size), replace=False)] = True
-        samples.append(words(analyze(p, h, nest, dense, spec, {role: Actual(m.reshape(shape))})))
-    arr = np.array(samples)
-    return expected, arr.mean(axis=0), arr.std(axis=0) / np.sqrt(n)
+    return mean_over_masks(p, h, nest, spec_from_dict(doc, "t.yaml"), words, {role: d}, n)
 
 
 def test_weight_reads_gated_on_a_zero_output_agree_with_the_mean_over_random_masks():

@@ -349,15 +349,13 @@ def test_uniform_gating_of_multicast_reads_agrees_with_the_mean_over_random_mask
     assert abs(mean - expected) <= 4 * se, (expected, mean, se)
 
 
-def _mean_over_masks(p, h, nest, spec, key, densities: dict, n=300):
-    """(the uniform model's gated words of ``key`` (a storage or network action), the mean and the
-    standard error of the exact counts (the actual-mask path, equal to the interpreter) over ``n`` draws
-    of random masks, per role of ``densities`` exactly round(d x size) nonzeros at uniformly random places)."""
-    def gated(sa):
-        return sa.gated.storage.get(key, sa.gated.network.get(key))
-
+def mean_over_masks(p, h, nest, spec, measure, densities: dict, n=300):
+    """(``measure`` of the uniform model's result, and its mean and standard error over ``n`` draws of
+    random masks through the exact actual-mask path, equal to the interpreter). Each role in
+    ``densities`` gets exactly round(d x size) nonzeros at uniformly random places. ``measure`` maps a
+    SparseActions to a number or a list of numbers."""
     dense = count_actions(p, h, nest)
-    expected = gated(analyze(p, h, nest, dense, spec, {r: Uniform(d) for r, d in densities.items()}))
+    expected = np.array(measure(analyze(p, h, nest, dense, spec, {r: Uniform(d) for r, d in densities.items()})))
     rng = np.random.default_rng(1)
     samples = []
     for _ in range(n):
@@ -367,9 +365,15 @@ def _mean_over_masks(p, h, nest, spec, key, densities: dict, n=300):
             m = np.zeros(size, dtype=bool)
             m[rng.choice(size, Uniform(d).nnz(size), replace=False)] = True
             models[role] = Actual(m.reshape(tuple(c.size for c in p.tensor(role).coords)))
-        samples.append(gated(analyze(p, h, nest, dense, spec, models)))
+        samples.append(measure(analyze(p, h, nest, dense, spec, models)))
     arr = np.array(samples)
-    return expected, arr.mean(), arr.std() / np.sqrt(n)
+    return expected, arr.mean(axis=0), arr.std(axis=0) / np.sqrt(n)
+
+
+def _mean_over_masks(p, h, nest, spec, key, densities: dict, n=300):
+    """:func:`mean_over_masks` of the gated words of ``key`` (a storage or network action)."""
+    return mean_over_masks(p, h, nest, spec, lambda sa: sa.gated.storage.get(key, sa.gated.network.get(key)),
+                           densities, n)
 
 
 def test_uniform_gating_of_a_tile_kept_over_time_agrees_with_the_mean_over_random_masks():
