@@ -57,6 +57,7 @@ from numba import njit
 from accelsim.cost.counts import _placed
 from accelsim.cost.energy import canonical
 from accelsim.cost.fast import COL_ACTIVE_PES, COLUMNS
+from accelsim.cost.fast_nest import _prefetch
 from accelsim.cost.nest_arrays import HEAD, NestArrays, NestLayout
 from accelsim.energy_table import EnergyTable, arch_table, network_name
 from accelsim.errors import ConfigError
@@ -321,6 +322,8 @@ class NestSparseBatch:
         self.terms = _Terms(self.keys, self.n_storage, h.compute.name, table)
         self.pattern_fn = self.memo.keeps(self._new_pattern)
         self.pattern_parts: list[tuple] = []
+        self.lazy_uses: dict[int, np.ndarray] = {}     # _fill_lazy's per-pattern uses of each lazy fraction
+        self.look: tuple[int, _Lookups] | None = None    # score's look-ups, for this many step fractions
         self.stacked: tuple | None = None          # (patterns stacked, the kernel's views of them)
         self.stack_arrays: dict | None = None
         self._bound_arrays()
@@ -376,7 +379,11 @@ class NestSparseBatch:
         pat = memo.vals[idx[:, look.col[0]], look.slot[0]].astype(np.int64)
         base = 2 + len(self.pairs.fn)          # _Lookups' order: pattern, skipping, pairs, step fractions
         for j, f in lazy:
-            uses = np.array([j in part[3] for part in self.pattern_parts], dtype=np.bool_)
+            uses = self.lazy_uses.get(j)       # per pattern whether it uses fraction j (patterns only grow)
+            if uses is None or len(uses) < len(self.pattern_parts):
+                have = 0 if uses is None else len(uses)
+                more = np.array([j in part[3] for part in self.pattern_parts[have:]], dtype=np.bool_)
+                uses = self.lazy_uses[j] = more if uses is None else np.concatenate([uses, more])
             need = uses[pat]
             if need.any():
                 memo.fill(f, idx[need, look.col[base + j]])
@@ -571,7 +578,9 @@ class NestSparseBatch:
         factors, spatial, keeps = _nest_inputs(arrays)
         while True:          # a new keeps pattern may add a step's memo function: look up again
             n_q = len(self.q_fns)
-            look = _Lookups(self.memo, self.pattern_fn, self.pairs, self.q_fns, self.skip)
+            if self.look is None or self.look[0] != n_q:    # made again only when a fraction was added
+                self.look = (n_q, _Lookups(self.memo, self.pattern_fn, self.pairs, self.q_fns, self.skip))
+            look = self.look[1]
             idx = self.memo.resolve(look.groups, factors, spatial, keeps, c[:, self.c_active],
                                     np.ascontiguousarray(arrays.orders, dtype=np.int64))
             if len(self.q_fns) == n_q:
@@ -923,7 +932,25 @@ def _kernel(c, kcol, off, fk, fj, nc, idx, vals, col, slot, pconst, st_keys, st_
     v = np.zeros(3 * K + 2)               # metadata and gated words are 0.0 between rows (reset after each)
     v[3 * K] = eff
     v[3 * K + 1] = gmacs
+    W = c.shape[1]
+    G = idx.shape[1]
+    V = vals.shape[1]
+    T = t_idx.shape[1]
+    SK = st_keys.shape[1] * st_keys.shape[2]
     for b in range(B):
+        # prefetched: the row and memo values of row b + 2, the pattern tables of row b + 1's pattern
+        ba = b + 2 if b + 2 < B else b
+        for j in range(0, W, 8):
+            _prefetch(c, ba * W + j)
+        for j in range(G):
+            _prefetch(vals, idx[ba, j] * V)
+        if col[0] >= 0 and b + 1 < B:
+            pn = int(vals[idx[b + 1, col[0]], slot[0]])
+            for j in range(0, T, 8):
+                _prefetch(t_idx, pn * T + j)
+                _prefetch(t_w, pn * T + j)
+            for j in range(0, SK, 8):
+                _prefetch(st_keys, pn * SK + j)
         outside = 0
         for j in range(c.shape[1]):       # contiguous, no branch: vectorised
             outside |= c[b, j] * off[j]

@@ -46,6 +46,7 @@ from collections.abc import Callable
 import numpy as np
 from numba import njit
 
+from accelsim.cost.fast_nest import _prefetch
 from accelsim.errors import ConfigError
 from accelsim.mapper.batch import _touched
 from accelsim.mapping import COLS, ROWS
@@ -64,6 +65,7 @@ def dim_axes(problem: Problem) -> np.ndarray:
 
 GROUPS = 1 << 8          # a key's first digit: its group (levels + 3 + the served-tile groups)
 TOO_LARGE = -2           # ``_resolve``'s answer when an int is outside its digit's range
+AHEAD = 2                # rows ahead whose input lines ``_resolve`` prefetches
 
 
 class RowMemo:
@@ -295,11 +297,11 @@ def _insert(table, keys):
 
 
 @njit(cache=True, inline="always")
-def _find_or_add(table, key, row):
-    """The key's row; a key not there is added with ``row`` (returns -1 - row)."""
+def _find_or_add(table, key, s, row):
+    """The key's row (``s``: its first slot, ``_slot``); a key not there is added with ``row``
+    (returns -1 - row)."""
     mask = table.shape[0] - 1
     W = key.shape[0]
-    s = _slot(key, mask)
     while True:
         r = table[s, W]
         if r < 0:
@@ -324,77 +326,111 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
     """Per row and group its key (module docstring), found or added (rows ``known`` on, also into
     ``new``); returns how many were added, -1 when ``new`` is full (the table then holds keys
     without values: the caller rebuilds it), or ``TOO_LARGE`` for an int outside its digit's range (the
-    table then holds keys without values too)."""
+    table then holds keys without values too). Pipelined one row deep: row b's keys are made and
+    their first slots prefetched (and the input lines of row b + ``AHEAD``), then row b - 1's keys
+    are probed, so a probe rarely waits on memory (the table outgrows the L2 cache). Keys are still
+    found or added row by row, group by group, in order: the same rows as probing at once."""
     B, L, D = factors.shape
     W = table.shape[1] - 1
+    G = groups.shape[0]
+    mask = table.shape[0] - 1
     pro = np.empty((L + 1, D), dtype=np.int64)        # per level, per dim: the product of the loops from it on
-    key = np.zeros(W, dtype=np.int64)
+    ring = np.zeros((2, G, W), dtype=np.int64)        # rows b and b - 1: their keys
+    ring_s = np.zeros((2, G), dtype=np.int64)         # and each key's first slot
     ext = np.ones(D, dtype=np.int64)                  # a tile's per-dim extents, before clipping
     top = L + 1                                       # the outermost tile level looked up (L + 1: none)
-    for j in range(groups.shape[0]):
+    any_keeps = False
+    any_span = False
+    for j in range(G):
         g = groups[j]
         first = span_first[g - span_base] if g >= span_base else g
         if first < top:
             top = first
+        any_keeps |= g == keeps_group
+        any_span |= g >= span_base
     n_new = 0
-    for b in range(B):
-        if top <= L:
-            for d in range(D):
-                pro[L, d] = 1
-            for m in range(L - 1, top - 1, -1):
-                if nest and fan[m]:               # a level without a fanout has no spatial factor
-                    for d in range(D):
-                        pro[m, d] = pro[m + 1, d] * (factors[b, m, d] * spatial[b, m, 0, d] * spatial[b, m, 1, d])
-                else:
-                    for d in range(D):
-                        pro[m, d] = pro[m + 1, d] * factors[b, m, d]
-        for j in range(groups.shape[0]):
-            g = groups[j]
-            if W > 1:                                 # (a loop over a run-time W: a memset call)
-                for w in range(1, W):
-                    key[w] = 0
-            k0 = g                                    # word 0 in a register: the group, then its digits
-            if g == keeps_group:
-                for m in range(L):
-                    code = 0
-                    for t in range(keeps.shape[2]):
-                        if keeps[b, m, t] != 0:
-                            code |= 1 << t
-                    k0 = _digit(key, k0, keeps_word[m], code * keeps_mult[m])
-            elif g == lockstep_group:
-                run = _lockstep_nest(factors, spatial, fan, b) if nest else _lockstep_fixed(factors, b)
-                if not (0 < run < lock_radix[0] and 0 <= active[b] < lock_radix[1]):
-                    return TOO_LARGE
-                k0 = _digit(key, k0, lock_word[0], run * lock_mult[0])
-                k0 = _digit(key, k0, lock_word[1], active[b] * lock_mult[1])
-            else:
-                s = g - span_base if g >= span_base else -1
-                first = span_first[s] if s >= 0 else g
+    for b in range(B + 1):
+        if b < B:
+            ba = b + AHEAD if b + AHEAD < B else b
+            for off in range(0, L * D, 8):
+                _prefetch(factors, ba * L * D + off)
+            if any_span and orders.shape[0]:
+                OD = orders.shape[1] * D
+                for off in range(0, OD, 8):
+                    _prefetch(orders, ba * OD + off)
+            if nest:
+                for off in range(0, L * 2 * D, 8):
+                    _prefetch(spatial, ba * L * 2 * D + off)
+                if any_keeps:
+                    KR = L * keeps.shape[2]
+                    _prefetch(keeps, ba * KR)
+                    _prefetch(keeps, ba * KR + KR - 1)
+            cur = b & 1
+            if top <= L:
                 for d in range(D):
-                    ext[d] = pro[first, d]
-                if s >= 0:                            # a served tile: x the reuse loops, x the spanned fanouts
-                    if span_rel[s, 0]:
-                        _reuse(nest, factors, orders, b, first, span_rel[s], ext)
+                    pro[L, d] = 1
+                for m in range(L - 1, top - 1, -1):
+                    if nest and fan[m]:               # a level without a fanout has no spatial factor
+                        for d in range(D):
+                            pro[m, d] = pro[m + 1, d] * (factors[b, m, d] * spatial[b, m, 0, d] * spatial[b, m, 1, d])
+                    else:
+                        for d in range(D):
+                            pro[m, d] = pro[m + 1, d] * factors[b, m, d]
+            for j in range(G):
+                g = groups[j]
+                key = ring[cur, j]
+                if W > 1:                                 # (a loop over a run-time W: a memset call)
+                    for w in range(1, W):
+                        key[w] = 0
+                k0 = g                                    # word 0 in a register: the group, then its digits
+                if g == keeps_group:
                     for m in range(L):
-                        if span_mask[s, m]:
-                            for d in range(D):
-                                ext[d] *= spatial[b, m, 0, d] * spatial[b, m, 1, d] if nest else factors[b, m, d]
-                low = False
-                for d in range(D):
-                    e = ext[d]
-                    low |= e < 1
-                    k0 = _digit(key, k0, tile_word[d], ((e if e < sizes[d] else sizes[d]) - 1) * tile_mult[d])
-                if low:
-                    return TOO_LARGE
-            key[0] = k0
-            r = _find_or_add(table, key, known + n_new)
+                        code = 0
+                        for t in range(keeps.shape[2]):
+                            if keeps[b, m, t] != 0:
+                                code |= 1 << t
+                        k0 = _digit(key, k0, keeps_word[m], code * keeps_mult[m])
+                elif g == lockstep_group:
+                    run = _lockstep_nest(factors, spatial, fan, b) if nest else _lockstep_fixed(factors, b)
+                    if not (0 < run < lock_radix[0] and 0 <= active[b] < lock_radix[1]):
+                        return TOO_LARGE
+                    k0 = _digit(key, k0, lock_word[0], run * lock_mult[0])
+                    k0 = _digit(key, k0, lock_word[1], active[b] * lock_mult[1])
+                else:
+                    s = g - span_base if g >= span_base else -1
+                    first = span_first[s] if s >= 0 else g
+                    for d in range(D):
+                        ext[d] = pro[first, d]
+                    if s >= 0:                            # a served tile: x the reuse loops, x the spanned fanouts
+                        if span_rel[s, 0]:
+                            _reuse(nest, factors, orders, b, first, span_rel[s], ext)
+                        for m in range(L):
+                            if span_mask[s, m]:
+                                for d in range(D):
+                                    ext[d] *= spatial[b, m, 0, d] * spatial[b, m, 1, d] if nest else factors[b, m, d]
+                    low = False
+                    for d in range(D):
+                        e = ext[d]
+                        low |= e < 1
+                        k0 = _digit(key, k0, tile_word[d], ((e if e < sizes[d] else sizes[d]) - 1) * tile_mult[d])
+                    if low:
+                        return TOO_LARGE
+                key[0] = k0
+                sl = _slot(key, mask)
+                ring_s[cur, j] = sl
+                _prefetch(table, sl * (W + 1))
+        if b == 0:
+            continue
+        pb = (b - 1) & 1                                   # row b - 1: probe its keys
+        for j in range(G):
+            r = _find_or_add(table, ring[pb, j], ring_s[pb, j], known + n_new)
             if r < 0:
                 if n_new == new.shape[0]:
                     return -1
-                new[n_new, :] = key
+                new[n_new, :] = ring[pb, j]
                 n_new += 1
                 r = -1 - r
-            out[b, j] = r
+            out[b - 1, j] = r
     return n_new
 
 
