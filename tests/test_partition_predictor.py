@@ -147,8 +147,9 @@ def test_processor_picks_codl_kernel_implementations():
     assert cpu.impl(_conv(3, 32, 224, 224, R=3)) == "direct"          # fewer than 8 input channels
     # MACE's NEON direct kernels: 3x3 s1/s2, 5x5 s1, 7x7 s1-s3; anything else is Conv2dGeneral (scalar)
     assert cpu.impl(_conv(128, 128, 38, 38, R=7)) == "direct"
-    assert cpu.impl(_conv(3, 32, 488, 648, R=9)) == "general"         # FST's 9x9
-    assert cpu.impl(_conv(64, 128, 56, 56, R=1, stride=2)) == "general"   # 1x1 stride 2: no NEON kernel
+    assert cpu.impl(_conv(3, 32, 488, 648, R=9)) == "general"         # FST's 9x9 (priced so: impl's docstring)
+    assert cpu.impl(_conv(64, 128, 56, 56, R=1, stride=2)) == "gemm"  # CoDL's Conv2dK1x1S2
+    assert cpu.impl(_conv(64, 128, 56, 56, R=1, stride=3)) == "general"
     assert cpu.impl(_conv(64, 64, 56, 56, R=5, stride=2)) == "general"
     assert gpu.impl(_conv(3, 32, 488, 648, R=9)) == "direct"
     assert gpu.impl(_conv(64, 64, 56, 56, R=3)) == "direct"
