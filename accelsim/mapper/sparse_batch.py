@@ -15,7 +15,7 @@ Two row layouts, one scorer kernel (:func:`_kernel`):
 
 Both follow ``accelsim.sparse.model.analyze`` step by step: per count column, data and metadata
 words = the dense words x the format's per-word factors of its (level, role) (``Format.per_word``; a
-network action follows its hop parent's format), then each gating/skipping step of ``plan`` in the
+network action follows its receiving level's format, ``sparse.model.Plan.source``), then each gating/skipping step of ``plan`` in the
 spec's order moves its ineffective fraction to gated words (or drops it; a storage step as one
 sub-step per set of blocks its keys serve, ``Step.groups``, its fraction per distinct served tile:
 the child's tile times the spatial factors of the fanouts ``_spanned``); effective and gated MACs
@@ -394,9 +394,8 @@ class NestSparseBatch:
         n = len(self.names)
         comp = {pr for pr, _ in pl.compressed}
         src = []
-        for k, (lv, r, _) in enumerate(self.keys):
-            i = self.lidx[lv]
-            pr = (i, r) if k < self.n_storage else (pl.net_parent.get((i, r), i), r)
+        for k, key in enumerate(self.keys):
+            pr = pl.source(key, k >= self.n_storage)
             src.append(self.pairs.index[pr] if pr in comp else -1)
         ms = mac_steps(pl, self.problem, self.models, self.problem.macs)
         keys, gates, qi, qc = [], [], [], []
@@ -633,7 +632,6 @@ class SparseBatch:
         nest = _nest(keeps)
         pl = plan(nest, spec)
         n = len(LEVELS)
-        idx = {nm: i for i, nm in enumerate(LEVELS)}
         storage, network = _placed()
         self.keys = [k for _, k in storage] + [k for _, k in network]
         self.kcol = np.array([COLUMNS.index(nm) for nm, _ in storage] + [COLUMNS.index(nm) for nm, _ in network],
@@ -643,8 +641,7 @@ class SparseBatch:
         kidx = {k: i for i, k in enumerate(self.keys)}
         n_storage = len(storage)
         # per key: the (level index, role) whose format sets its data / metadata words
-        src = [(idx[lv], r) for lv, r, _ in self.keys[:n_storage]]
-        src += [(pl.net_parent.get((idx[lv], r), idx[lv]), r) for lv, r, _ in self.keys[n_storage:]]
+        src = [pl.source(k, j >= n_storage) for j, k in enumerate(self.keys)]
         # what depends on a mapping beyond its counts, per distinct tile / lockstep run (a level's tile:
         # the mapping levels from the first below its cut)
         self.memo = RowMemo(self.dims, NO_LOOPS, nest=False, units=arch.pes)

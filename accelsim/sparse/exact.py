@@ -23,7 +23,8 @@ by the refills of the dims that do not index the tensor. The ground truth is the
 interpreter walking the schedule with a measure of its own (tests/test_sparse_exact.py).
 
 Which format measures an action: a storage action at level L is L's format; a network action of a
-hop is the hop parent's (data crosses as the parent holds it). Invariants: with an uncompressed
+hop is the receiving level's (``accelsim.sparse.formats.hop_format_level``: sent down to a child that
+stores the tensor compressed, the child's; else the hop parent's, as it holds the data). Invariants: with an uncompressed
 format the measure is the dense volume; payload + metadata are exact integers (metadata in bits).
 The output (psum) role, whose fills are its updates minus its first touches, is exact in every format
 when its axes are each one dim (:func:`exact_for`): its tiles at a cut then partition it, so a tile's
@@ -47,7 +48,7 @@ from accelsim.hierarchy import Hierarchy
 from accelsim.loopnest import Flat, LoopNest, flatten
 from accelsim.names import OPERAND_ROLES
 from accelsim.problem import Problem
-from accelsim.sparse.formats import CP, RLE, UOP, B, Format, U
+from accelsim.sparse.formats import CP, RLE, UOP, B, Format, U, hop_format_level
 
 
 def tile_measure(fmt: Format, tiles: np.ndarray, word_bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -279,12 +280,19 @@ def additive(fmt: Format) -> bool:
 def exact_words(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, role: str, mask: np.ndarray,
                 fmt_of: Callable[[str], Format], compressed: list[int]) -> tuple[dict, dict, dict, dict]:
     """(data_s, meta_s, data_n, meta_n) of ``role`` at the levels ``compressed`` (indices into the nest)
-    and the network hops whose parent they are: payload words and metadata words (bits / word bits),
+    and the network actions whose words are in their format (``formats.hop_format_level``: the hop's
+    receiving level's): payload words and metadata words (bits / word bits),
     exact for ``mask``. ``fmt_of(level)``: the role's format there."""
     flat = flatten(problem, nest)
     names = [lm.level for lm in nest.levels]
-    chain = [i for i in range(len(names)) if nest.keeps(i, role) or i == 0] + [len(names)]
-    parent_of = {j: par for par, ch in zip(chain, chain[1:]) for j in range(par, ch)}
+    n = len(names)
+    chain = [i for i in range(n) if nest.keeps(i, role) or i == 0] + [n]
+    hop_of = {j: (par, ch) for par, ch in zip(chain, chain[1:]) for j in range(par, ch)}
+
+    def source(j: int, action: str) -> int:       # the level whose format a network action's words are in
+        par, ch = hop_of[j]
+        return hop_format_level(par, ch, action, ch < n and fmt_of(names[ch]).compressed)
+
     wb = hierarchy.word_bits
     out: tuple[dict, dict, dict, dict] = ({}, {}, {}, {})
     for i in compressed:
@@ -294,7 +302,7 @@ def exact_words(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, role: st
                 out[0][(lv, r, a)] = float(v[0])
                 out[1][(lv, r, a)] = float(v[1]) / wb
         for (lv, r, a), v in acts.network.items():
-            if r == role and parent_of.get(names.index(lv)) == i:
+            if r == role and names.index(lv) in hop_of and source(names.index(lv), a) == i:
                 out[2][(lv, r, a)] = float(v[0])
                 out[3][(lv, r, a)] = float(v[1]) / wb
     return out

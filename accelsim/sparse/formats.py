@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from accelsim.errors import ConfigError
+from accelsim.names import DOWN, DOWN_DEST
 from accelsim.sparse.density import Model
 
 U, UOP, B, RLE, CP = "U", "UOP", "B", "RLE", "CP"
@@ -256,11 +257,20 @@ def parse_format(value: Any, source: str, key: str) -> Format:
     return Format(tuple(ranks), packing, adaptive, tuple(inner))
 
 
+def hop_format_level(parent: int, child: int, action: str, child_compressed: bool) -> int:
+    """The level (index) whose format one network action of the hop ``parent -> child`` moves its
+    words in: the receiving level's. Sent down (``down``, ``down_dest``) to a child that stores the
+    tensor compressed, data and metadata cross as the child keeps them (Eyeriss v2's NoC carries CSC
+    into the PE); sent down to an uncompressed child, as the parent holds them (decompressed on
+    arrival); sent up, the parent receives them: its format."""
+    return child if child_compressed and action in (DOWN, DOWN_DEST) else parent
+
+
 def axis_names(tensor: Any) -> tuple[str, ...]:
     """A tensor's axis names for ``inner``: each axis by its coordinate's first dim."""
     return tuple(c.terms[0][0] for c in tensor.coords)
 
 
-__all__ = ["ALIASES", "ALL_WORDS", "axis_names", "B", "CP", "DATA_WORDS", "Format", "META_WORDS", "PARTS", "RANK_KINDS", "RLE", "Rank", "U",
-           "UNCOMPRESSED", "UOP", "parse_format",
+__all__ = ["ALIASES", "ALL_WORDS", "axis_names", "B", "CP", "DATA_WORDS", "Format", "hop_format_level", "META_WORDS",
+           "PARTS", "RANK_KINDS", "RLE", "Rank", "U", "UNCOMPRESSED", "UOP", "parse_format",
            "rle_extra_entries"]

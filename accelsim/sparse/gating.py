@@ -49,10 +49,10 @@ import numpy as np
 from accelsim.cost.actions import PREFIX, TILE, Analytic
 from accelsim.errors import ConfigError
 from accelsim.loopnest import Flat
-from accelsim.names import FILL, IFMAP, WEIGHT
+from accelsim.names import FILL, IFMAP, NETWORK_ACTIONS, WEIGHT
 from accelsim.problem import Problem
 from accelsim.sparse.exact import MaskOracle, tile_measure
-from accelsim.sparse.formats import Format
+from accelsim.sparse.formats import Format, hop_format_level
 from accelsim.sparse.masks import effective_macs
 
 MAX_CELLS = 1 << 27      # condition blocks the exact gating may walk (their masks' reduction: memory)
@@ -343,7 +343,8 @@ def dead_words(problem: Problem, hierarchy: Any, nest: Any, flat: Flat, role: st
     reads, its updates for the output, the network words of the fanouts it crosses, the child's fill):
     [words, metadata words] of the events ineffective under any of ``groups`` (every condition an
     actual mask in ``models``). Measured on ``role``'s mask in the key's format (``fmt_of(level name)``:
-    the child's for its fill, else the level's) when ``role`` is an actual mask; else the dense words
+    the child's for its fill and, when it stores ``role`` compressed, for the words sent down to it
+    (``formats.hop_format_level``), else the level's) when ``role`` is an actual mask; else the dense words
     (metadata 0), for the caller to scale."""
     from accelsim.cost.actions import assemble
     from accelsim.sparse.density import Actual
@@ -365,7 +366,10 @@ def dead_words(problem: Problem, hierarchy: Any, nest: Any, flat: Flat, role: st
 
     wanted: dict[str, list] = {}
     for k in keys:
-        src = names[child] if child < n and k[0] == names[child] and k[2] == FILL else names[level]
+        if k[2] in NETWORK_ACTIONS:     # the receiving level's format (``formats.hop_format_level``)
+            src = names[hop_format_level(level, child, k[2], child < n and fmt_of(names[child]).compressed)]
+        else:
+            src = names[child] if child < n and k[0] == names[child] and k[2] == FILL else names[level]
         wanted.setdefault(src, []).append(k)
     if child == n and not any(lp.spatial and lp.level >= level for lp in flat.loops) and conds <= {IFMAP, WEIGHT} \
             and role in (IFMAP, WEIGHT):

@@ -6,8 +6,10 @@
 1. **Formats.** A tensor kept at a level in a compressed format moves and stores, per dense word of
    a tile, ``payload / tile`` data words and ``metadata bits / tile / word_bits`` metadata words
    (``Format.per_tile`` on the level's tile extents, expected under the tensor's density model).
-   A storage action of tensor r at level L uses L's format; a network action of a hop uses the hop
-   parent's (data crosses as the parent holds it). Under a uniform model the expected nonzeros of a
+   A storage action of tensor r at level L uses L's format; a network action of a hop uses the
+   receiving level's (``formats.hop_format_level``, :meth:`Plan.source`): words sent down to a child
+   that stores r compressed cross as the child keeps them (its fill's ratio: the NoC, the simulator
+   and the latency bound see the compressed words), else as the hop parent holds them. Under a uniform model the expected nonzeros of a
    tile are exactly ``tile * d``, so an uncompressed-to-bitmask change scales words by d exactly.
    A tensor given as an actual mask (the output too, in any format: ``exact.exact_for``) moves
    exactly its moved tiles' payload and metadata in the format (``accelsim.sparse.exact``: each
@@ -98,7 +100,7 @@ from accelsim.sparse.density import (
     expected_max,
 )
 from accelsim.sparse.exact import exact_for, exact_words
-from accelsim.sparse.formats import ALL_WORDS, DATA_WORDS, META_WORDS, Format, axis_names
+from accelsim.sparse.formats import ALL_WORDS, DATA_WORDS, META_WORDS, Format, axis_names, hop_format_level
 from accelsim.sparse.gating import dead_words
 from accelsim.sparse.masks import effective_macs
 from accelsim.sparse.spec import GATE, META_READ, WORST, SparseSpec
@@ -209,12 +211,25 @@ def update_served_from(key: tuple[str, str, str], idx: dict[str, int]) -> int:
 @dataclass(frozen=True)
 class Plan:
     """What the spec does on a nest, from its keeps alone (never its factors): the compressed
-    (level index, role) pairs with their formats, each network level's hop parent per role, the steps."""
+    (level index, role) pairs with their formats, each network level's hop parent and child per role,
+    the steps."""
 
     names: tuple[str, ...]
     compressed: tuple[tuple[tuple[int, str], Format], ...]
-    net_parent: dict
+    net_parent: dict                # (fanout level index, role) -> hop parent index
     steps: tuple[Step, ...]
+    net_child: dict = field(default_factory=dict)   # (fanout level index, role) -> hop child index (n: the compute)
+
+    def source(self, key: tuple[str, str, str], network: bool) -> tuple[int, str]:
+        """The (level index, role) whose format sets the words of one action key: a storage action's
+        own level; a network action's receiving level (``formats.hop_format_level``)."""
+        lv, r, a = key
+        i = self.names.index(lv)
+        if not network:
+            return i, r
+        par, ch = self.net_parent.get((i, r), i), self.net_child.get((i, r), len(self.names))
+        comp = ch < len(self.names) and any(pr == (ch, r) for pr, _ in self.compressed)
+        return hop_format_level(par, ch, a, comp), r
 
 
 def plan(nest: LoopNest, spec: SparseSpec) -> Plan:
@@ -224,12 +239,14 @@ def plan(nest: LoopNest, spec: SparseSpec) -> Plan:
     compressed = tuple(((i, r), spec.format(names[i], r)) for r in ROLES for i in chains[r][:-1]
                        if spec.format(names[i], r).compressed)
     net_parent = {}      # (fanout level index, role) -> hop parent index
+    net_child = {}       # (fanout level index, role) -> hop child index
     child = {}           # (level index, role) -> child index (n: the compute)
     for r in ROLES:
         for par, ch in zip(chains[r], chains[r][1:]):
             child[(par, r)] = ch
             for j in range(par, ch):
                 net_parent[(j, r)] = par
+                net_child[(j, r)] = ch
     idx = {nm: i for i, nm in enumerate(names)}
     steps = []
     conds: set[str] = set()          # the condition roles of the MAC features so far
@@ -252,7 +269,7 @@ def plan(nest: LoopNest, spec: SparseSpec) -> Plan:
         keys_n = tuple((names[j], ft.role, a) for j in range(i, ch) for a in (DOWN, DOWN_DEST))
         steps.append(Step(gate, ft.on, keys_s, keys_n, ch, i, ft.role,
                           tuple(served_from(k, i, ch, idx) for k in keys_s + keys_n)))
-    return Plan(names, compressed, net_parent, tuple(steps))
+    return Plan(names, compressed, net_parent, tuple(steps), net_child)
 
 
 def ratio_of(fmt: Format, problem: Problem, ext: dict[str, int], role: str, model: Model,
@@ -513,7 +530,7 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
         data_s[(lv, r, a)] = w * d
         meta_s[(lv, r, a)] = w * m
     for (lv, r, a), w in dense.network.items():
-        d, m = ratio.get((pl.net_parent.get((idx[lv], r), idx[lv]), r), (1.0, 0.0))
+        d, m = ratio.get(pl.source((lv, r, a), True), (1.0, 0.0))
         data_n[(lv, r, a)] = w * d
         meta_n[(lv, r, a)] = w * m
     for r in ROLES:       # actual masks: the compressed words of every moved tile, exact
@@ -570,8 +587,7 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
         for k in keys:
             words, meta_words = dead.get(k, np.zeros(2)) - before.get(k, np.zeros(2))
             if not actual:           # the dead events' dense words x the expected ratio of the format
-                lvi = idx[k[0]]
-                d, m = ratio.get((lvi if k in st.keys_s else pl.net_parent.get((lvi, role), lvi), role), (1.0, 0.0))
+                d, m = ratio.get(pl.source(k, k not in st.keys_s), (1.0, 0.0))
                 words, meta_words = words * d, words * m
             move_words(k, float(words), float(meta_words), st.gate)
 

@@ -1,0 +1,195 @@
+"""Words sent down to a level that stores a tensor compressed cross the network compressed (issue 16:
+Eyeriss v2's NoC carries CSC into the PE), in the sparse model, the simulator and the latency bound.
+
+Ground truth: the brute-force interpreter (``accelsim.interp_general.BruteForce``) walking every point of
+the schedule and measuring each moved tile in the receiving level's format with a fibertree walk written
+independently (``tests.test_sparse_exact.walk``). ``analyze``'s network words (data and metadata) into the
+compressed child equal its counts exactly, also after a skipping feature on actual masks; the uniform
+model's expected words agree with the mean over random masks; the general simulator moves exactly those
+words; the fixed shape's NoC row (what its simulator and bound read) is them too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from accelsim.cost.actions import count_actions
+from accelsim.hierarchy import Fanout, Hierarchy, Storage
+from accelsim.loopnest import LevelMap, LoopNest
+from accelsim.names import DOWN, DOWN_DEST, IFMAP, ROLES, WEIGHT
+from accelsim.problem import from_layer
+from accelsim.sparse.density import Actual, Uniform
+from accelsim.sparse.model import analyze, bandwidth_actions, plan
+from accelsim.sparse.spec import spec_from_dict
+from tests.core_strategies import hierarchies, nests, problems
+from tests.test_sparse_exact import FORMATS, brute
+from workloads.layer import conv
+
+# a bitmask over _case's ifmap tiles (8 channels x 6 columns x rows: 48 bits a row): every tile's
+# metadata is whole 16-bit words, so the simulator's integer words can equal the interpreter's count
+BITMASK = "bitmask"
+
+
+def into_child(nest, role: str, child: int) -> list[tuple[str, str, str]]:
+    """The network keys of ``role`` sent down over the hop whose child is level ``child``."""
+    chain = [i for i in range(len(nest.levels)) if nest.keeps(i, role) or i == 0]
+    par = max(i for i in chain if i < child)
+    return [(nest.levels[j].level, role, a) for j in range(par, child) for a in (DOWN, DOWN_DEST)]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_words_sent_to_a_compressed_child_equal_the_interpreter(data):
+    """Random problem x hierarchy (a fanout above the child) x nest x mask x format at the child only:
+    the down / down_dest words into it are the interpreter's measure in the child's format, not the
+    dense words the uncompressed parent holds."""
+    problem = data.draw(problems())
+    hierarchy = data.draw(hierarchies(((3, frozenset({0})), (3, frozenset({1})), (4, frozenset({0, 2})))))
+    nest = data.draw(nests(problem, hierarchy))
+    role = data.draw(st.sampled_from([IFMAP, WEIGHT]))
+    kept = [i for i in range(1, len(nest.levels)) if nest.keeps(i, role)]
+    assume(kept)
+    child = data.draw(st.sampled_from(kept))
+    keys = [k for k in into_child(nest, role, child) if hierarchy.levels[hierarchy.index(k[0])].fanout is not None]
+    assume(keys)
+    fmt_doc = data.draw(st.sampled_from(FORMATS[:-1]))
+    spec = spec_from_dict({"name": "c", "formats": {nest.levels[child].level: {role: fmt_doc}}}, "t")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**31)))
+    mask = rng.random(tuple(c.size for c in problem.tensor(role).coords)) < data.draw(st.sampled_from([0.1, 0.5, 0.9]))
+    dense = count_actions(problem, hierarchy, nest)
+    sa = analyze(problem, hierarchy, nest, dense, spec, {role: Actual(mask)})
+    want = brute(problem, hierarchy, nest, role, mask, spec.format(nest.levels[child].level, role), hierarchy.word_bits)
+    for k in keys:
+        payload, bits = np.zeros(2) + want.network.get(k, 0)
+        assert sa.data.network.get(k, 0) == payload, (k, sa.data.network.get(k), payload)
+        assert sa.metadata.network.get(k, 0) * hierarchy.word_bits == pytest.approx(bits, abs=1e-9), k
+
+
+def _case():
+    fanout = 4
+    """A 3 x 3 conv on DRAM -> GLB -(fanout of 4 over K)-> PE buffer (P in two halves, each PE keeping
+    its weights over them), the ifmap multicast to the PEs."""
+    problem = from_layer(conv("c", C=8, K=4, H=6, R=3, pad=1))
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(fanout, 1, "bus")),
+                        Storage("pe", ROLES)))
+    sizes = dict(problem.dims)
+    pe = tuple((d, sizes["P"] // 2 if d == "P" else 1 if d == "K" else sizes[d]) for d in problem.dim_names)
+    nest = LoopNest((LevelMap("dram", tuple((d, 1) for d in problem.dim_names), problem.dim_names, ROLES),
+                     LevelMap("glb", (("P", 2),), problem.dim_names, ROLES, (("K", fanout),)),
+                     LevelMap("pe", pe, problem.dim_names, ROLES)))
+    return problem, h, nest
+
+
+def test_a_skipping_feature_moves_the_compressed_words_it_skips():
+    """Skip the PE's ifmap refills whose weight tile is empty (both actual masks): the words left plus
+    the words skipped on the hop into the compressed PE add up to the words without the feature, each
+    measured in the PE's format (data + metadata, a skipped access's metadata skipped with it), and the
+    words left equal the interpreter's count on the ifmap mask with the skipped tiles zeroed out."""
+    problem, h, nest = _case()
+    rng = np.random.default_rng(4)
+    ifm = rng.random(tuple(c.size for c in problem.tensor(IFMAP).coords)) < 0.5
+    w = rng.random(tuple(c.size for c in problem.tensor(WEIGHT).coords)) < 0.5
+    w[:, 2:] = False                 # weight axes (G, K, C, R, S): output channels 2, 3: empty weight tiles (PEs 2, 3 of the fanout)
+    fmts = {"formats": {"pe": {"ifmap": BITMASK}}}
+    models = {IFMAP: Actual(ifm), WEIGHT: Actual(w)}
+    dense = count_actions(problem, h, nest)
+    before = analyze(problem, h, nest, dense, spec_from_dict({"name": "f", **fmts}, "t"), models)
+    spec = spec_from_dict({"name": "s", **fmts, "skip": [{"level": "glb", "tensor": "ifmap", "on_zero": ["weight"]}]}, "t")
+    sa = analyze(problem, h, nest, dense, spec, models)
+    key = ("glb", IFMAP, DOWN_DEST)
+    total = before.data.network[key] + before.metadata.network[key]
+    left = sa.data.network[key] + sa.metadata.network[key]
+    assert sa.skipped.network[key] > 0
+    assert left + sa.skipped.network[key] == pytest.approx(total, abs=1e-9)
+    want = brute(problem, h, nest, IFMAP, ifm, spec.format("pe", IFMAP), h.word_bits).network[key]
+    # PEs 0, 1 of 4 keep their refills, the same tiles as PEs 2, 3: half the words, exactly
+    assert left == pytest.approx((want[0] + want[1] / h.word_bits) / 2, abs=1e-9)
+    assert total == want[0] + want[1] / h.word_bits
+
+
+def test_uniform_expected_words_into_the_compressed_child_agree_with_the_mean_over_masks():
+    """The expected down_dest words into the compressed PE (single-rank CP: linear in the moved elements)
+    against the mean of the exact words over 300 random ifmaps with round(d * size) nonzeros, within 4
+    standard errors; and they are fewer than the dense words by the density (d = 0.3)."""
+    from tests.test_sparse_exact_gating import mean_over_masks
+
+    problem, h, nest = _case()
+    d = 0.3
+    spec = spec_from_dict({"name": "f", "formats": {"pe": {"ifmap": {"ranks": [{"CP": 4}]}}}}, "t")
+    key = ("glb", IFMAP, DOWN_DEST)
+    want, mean, se = mean_over_masks(problem, h, nest, spec, lambda sa: sa.data.network[key] + sa.metadata.network[key],
+                                     {IFMAP: d})
+    assert abs(mean - want) <= 4 * se + 1e-9, (mean, want, se)
+    sa = analyze(problem, h, nest, count_actions(problem, h, nest), spec, {IFMAP: Uniform(d)})
+    size = problem.elements(IFMAP)
+    assert sa.data.network[key] == pytest.approx(count_actions(problem, h, nest).network[key] * Uniform(d).nnz(size) / size)
+
+
+def test_the_simulator_and_the_bound_move_the_compressed_words():
+    """The general simulator on the sparse view's bandwidth table (data + metadata words) moves, into the
+    compressed PE, exactly the interpreter's words (payload + metadata words, integers), fewer than
+    the dense ones; the latency bound's network part is those words at the bus's cost per word."""
+    from accelsim.cost.bound import bound_parts
+    from accelsim.sim.general import simulate_nest
+
+    problem, h, nest = _case()
+    rng = np.random.default_rng(6)
+    ifm = rng.random(tuple(c.size for c in problem.tensor(IFMAP).coords)) < 0.3
+    spec = spec_from_dict({"name": "f", "formats": {"pe": {"ifmap": BITMASK}}}, "t")
+    dense = count_actions(problem, h, nest)
+    sa = analyze(problem, h, nest, dense, spec, {IFMAP: Actual(ifm)})
+    bw = bandwidth_actions(sa)
+    sim = simulate_nest(problem, h, nest, bw)
+    want = brute(problem, h, nest, IFMAP, ifm, spec.format("pe", IFMAP), h.word_bits)
+    for a in (DOWN, DOWN_DEST):
+        payload, bits = want.network[("glb", IFMAP, a)]
+        words = payload + bits / h.word_bits
+        assert words == int(words)                  # whole words (BITMASK)
+        assert sim.words[("network", "glb", IFMAP, a)] == words < dense.network[("glb", IFMAP, a)]
+    dense_bound = bound_parts(dense, h)["glb.net"]
+    assert bound_parts(bw, h)["glb.net"] <= dense_bound
+
+
+def test_the_plan_names_the_receiving_level_as_the_source_of_a_hops_words():
+    """Down to the compressed PE: the PE's format; up from it (the output), and every hop into an
+    uncompressed level: the hop parent's."""
+    problem, h, nest = _case()
+    pl = plan(nest, spec_from_dict({"name": "f", "formats": {"pe": {"ifmap": BITMASK, "psum": "bitmask"}}}, "t"))
+    assert pl.source(("glb", IFMAP, DOWN_DEST), True) == (2, IFMAP)
+    assert pl.source(("glb", IFMAP, DOWN), True) == (2, IFMAP)
+    assert pl.source(("glb", WEIGHT, DOWN_DEST), True) == (1, WEIGHT)
+    assert pl.source(("glb", "psum", "up"), True) == (1, "psum")
+    assert pl.source(("glb", "psum", "down_dest"), True) == (2, "psum")
+    assert pl.source(("pe", IFMAP, "fill"), False) == (2, IFMAP)
+
+
+def test_the_fixed_shape_noc_row_is_the_compressed_words_into_the_rf():
+    """Eyeriss v2 (flat): the fixed shape's NoC row of the sparse view (``sparse.layer.bandwidth_counts``:
+    what its simulator and latency bound read) carries the ifmap into the RF in the preset's CSC, exactly
+    the interpreter's count on an actual mask (a small pointwise layer under the named mapping)."""
+    from accelsim.arch import load_arch
+    from accelsim.cost.counts import L_NOC
+    from accelsim.hierarchy import from_arch
+    from accelsim.loopnest import from_fixed
+    from accelsim.sparse.layer import bandwidth_counts, sparse_layer
+    from accelsim.sparse.spec import load_spec
+    from dataflows import registry
+
+    arch = load_arch("eyeriss_v2_flat")
+    layer = conv("pw", C=16, K=16, H=8, R=1)
+    m = registry.get("rs_plus").named(layer, arch)
+    spec = load_spec("eyeriss_v2")
+    problem = from_layer(layer)
+    rng = np.random.default_rng(8)
+    ifm = rng.random(tuple(c.size for c in problem.tensor(IFMAP).coords)) < 0.4
+    sl = sparse_layer(layer, arch, m, spec, {IFMAP: Actual(ifm)})
+    h = from_arch(arch)
+    nest = from_fixed(m, h)
+    want = brute(problem, h, nest, IFMAP, ifm, spec.format_on("rf", IFMAP, problem), arch.word_bits)
+    payload, bits = want.network[("glb", IFMAP, DOWN_DEST)]
+    noc = bandwidth_counts(sl).reads[L_NOC][0]
+    assert noc == pytest.approx(payload + bits / arch.word_bits, abs=1e-9)
+    assert noc < count_actions(problem, h, nest).network[("glb", IFMAP, DOWN_DEST)]
