@@ -184,3 +184,42 @@ def test_batch_scores_with_temporal_reuse_equal_the_slow_model_bit_for_bit(monke
             break
     print(f"{moved} of {checked}")
     assert checked == 25 and moved >= 5, (checked, moved)
+
+
+def test_batch_scores_with_windows_served_as_a_lattice_equal_the_slow_model_bit_for_bit(monkeypatch):
+    """RS mappings whose GLB weight read into an RF tile is kept over the GLB's P above the array's P (the
+    RF fill serves p = p_rf + stride x p_glb, the array's p between: ``sparse.model.served_extents``' exact
+    window count, carried in the memo's served-tile key): every such mapping of the batch (73 of 239)
+    scores as the slow model, bit for bit (ifmap density 0.02, so that a union's emptiness is not
+    negligible). The count differs from the contiguous run's on two of them (RS keeps one filter row per
+    PE, so a lattice's p's touch disjoint single rows either way; there the lattice runs past the dim's
+    edge: 7 of p's 14 against 12, and 3 against 4), and it moves the slow model's energy there."""
+    models = UNIFORM | {"ifmap": Uniform(0.02)}
+    from dataclasses import replace
+
+    import accelsim.sparse.model as model
+
+    arch, space, cand, counts = _batch("eyeriss_v1")
+    spec = spec_from_dict(STACKED, "stacked.yaml")
+    energy, cycles = SparseBatch(LAYER, arch, _keeps(space), spec, models).score(counts, cand.factors, cand.orders)
+    h = from_arch(arch)
+    problem = from_layer(LAYER)
+    n = len(h.levels)
+    served = model.served_extents
+    checked = moved = 0
+    for i in range(len(cand.factors)):
+        m = decode(cand, i)
+        nest = from_fixed(m, h)
+        flat = model.flatten(problem, nest)
+        if not any(st.child is not None and served(problem, flat, st.child, lo, st.role, n).windows
+                   for st in model.plan(nest, spec).steps for lo, _ in st.groups()):
+            continue
+        sl = sparse_layer(LAYER, arch, m, spec, models)
+        assert energy[i] == sl.energy_pj
+        assert cycles[i] == latency_bound(bandwidth_counts(sl), arch)
+        with monkeypatch.context() as mp:          # the same model with every served set a contiguous run
+            mp.setattr(model, "served_extents", lambda *a: replace(served(*a), windows=None))
+            moved += sparse_layer(LAYER, arch, m, spec, models).energy_pj != sl.energy_pj
+        checked += 1
+    print(f"{moved} of {checked}")
+    assert checked >= 50 and moved == 2, (checked, moved)

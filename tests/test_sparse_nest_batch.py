@@ -340,3 +340,43 @@ def test_output_updates_reduced_across_pes_score_as_the_slow_path(monkeypatch):
             moved += sparse_view(problem, h, nest, dense, spec, models, table).energy_pj != v.energy_pj
     print(f"{moved} of {arrays.n_nests}")
     assert moved >= arrays.n_nests // 2
+
+
+def test_windows_served_as_a_lattice_score_as_the_slow_path():
+    """A window dim (P, Q, R, S of the ifmap's rows and columns) whose served loops are interleaved with an
+    unserved loop of the same dim (an RF fill kept over a buffer's P above a fanout's P: ``sparse.model.
+    served_extents``' exact window counts, carried in the memo's served-tile key): on simba_like's search
+    space with every storage level's ifmap / weight reads gated on the other operand, every such nest
+    scores as the slow path bit for bit, and the exact count moves the slow path's energy on some of
+    them (the contiguous run is not what is scored)."""
+    import accelsim.sparse.model as model
+    from accelsim.cost.nest_arrays import decode_nest
+
+    h = load_architecture("hierarchy/simba_like")
+    n = len(h.levels)
+    gates = [{"level": lv.name, "tensor": r, "on_zero": ["ifmap" if r == "weight" else "weight"]}
+             for i, lv in enumerate(h.levels[:-1]) for r in ("weight", "ifmap") if i and lv.keeps_role(r)]
+    spec = spec_from_dict({"name": "g", "gate": gates + [{"level": h.compute.name, "on_zero": ["ifmap", "weight"]}]},
+                          "g.yaml")
+    problem = from_layer(LAYER)
+    layout, arrays = _search_nests(problem, h, 160)
+    table = table_for(h)
+    energy, cycles = NestSparseBatch(layout, spec, UNIFORM, table).score(count_nests(layout, arrays), arrays)
+    served = model.served_extents
+    checked = moved = 0
+    for i in range(arrays.n_nests):
+        nest = decode_nest(layout, arrays, i)
+        flat = model.flatten(problem, nest)
+        if not any(model.served_extents(problem, flat, n if st.child is None else st.child, lo, st.role or "psum",
+                                        n).windows for st in model.plan(nest, spec).steps for lo, _ in st.groups()):
+            continue
+        v = sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, UNIFORM, table)
+        assert energy[i] == v.energy_pj
+        assert cycles[i] == v.bound_cycles
+        with pytest.MonkeyPatch.context() as mp:     # the same model with every served set a contiguous run
+            mp.setattr(model, "served_extents", lambda *a: replace(served(*a), windows=None))
+            moved += sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, UNIFORM,
+                                 table).energy_pj != v.energy_pj
+        checked += 1
+    print(f"{moved} of {checked}")
+    assert checked >= 10 and moved >= 5, (checked, moved)

@@ -100,6 +100,7 @@ from accelsim.sparse.density import DENSE, Actual
 from accelsim.sparse.formats import META_WORDS, Format, axis_names
 from accelsim.sparse.model import (
     CapacityCheck,
+    Served,
     Step,
     balanced,
     capacity_checks,
@@ -110,6 +111,7 @@ from accelsim.sparse.model import (
     role_axes,
     step_q,
     update_q,
+    window_axes,
 )
 from accelsim.sparse.spec import META_READ, WORST, SparseSpec, check_on
 from accelsim.sparse.view import check_masks
@@ -186,8 +188,19 @@ def _reuse_dims(problem: Problem, st: Step) -> tuple[bool, ...]:
     return tuple(d in rel for d in problem.dim_names)
 
 
-def _extents(problem: Problem, e: np.ndarray) -> dict[str, int]:
-    return {d: int(v) for d, v in zip(problem.dim_names, e)}
+def _extents(problem: Problem, e: np.ndarray) -> Served:
+    """A memo key's served tile (``sparse.model.served_extents``): per-dim extents, then (a served tile's
+    key) per window axis its count of distinct coordinates."""
+    dims = problem.dim_names
+    windows = {w: int(v) for w, v in zip(window_axes(problem), e[len(dims):])}
+    return Served({d: int(v) for d, v in zip(dims, e)}, windows or None)
+
+
+def _windows(problem: Problem) -> np.ndarray:
+    """``sparse.model.window_axes`` as the memo's rows (dim index, coefficient, dim index, coefficient)."""
+    dims = problem.dim_names
+    return np.array([(dims.index(d1), k1, dims.index(d2), k2) for d1, k1, d2, k2 in window_axes(problem)],
+                    dtype=np.int64).reshape(-1, 4)
 
 
 def _part_words(fmt: Format, part: str, model, size: int, word_bits: int):
@@ -310,7 +323,8 @@ class NestSparseBatch:
         # tile: the loops of it and below)
         units = math.prod(lv.fanout.size for lv in h.levels if lv.fanout is not None)
         self.memo = RowMemo(self.dims, len(self.names), nest=True, units=units,
-                            fanouts=tuple(i for i, lv in enumerate(h.levels) if lv.fanout is not None))
+                            fanouts=tuple(i for i, lv in enumerate(h.levels) if lv.fanout is not None),
+                            windows=_windows(problem))
         self.pairs = _Pairs(problem, models, self.wb, pairs, self.memo, lambda i: i)
         # the MAC steps act on the conditions alone: the same for every keeps pattern
         ms = mac_steps(plan(self._keeps_nest([[1] * N_ROLES] * len(self.names)), spec), problem, models, problem.macs)
@@ -644,7 +658,7 @@ class SparseBatch:
         src = [pl.source(k, j >= n_storage) for j, k in enumerate(self.keys)]
         # what depends on a mapping beyond its counts, per distinct tile / lockstep run (a level's tile:
         # the mapping levels from the first below its cut)
-        self.memo = RowMemo(self.dims, NO_LOOPS, nest=False, units=arch.pes)
+        self.memo = RowMemo(self.dims, NO_LOOPS, nest=False, units=arch.pes, windows=_windows(problem))
         self.pairs = _Pairs(problem, models, self.wb, [(i, r, fmt) for (i, r), fmt in pl.compressed], self.memo,
                             lambda i: START[i])
         self.src = np.array([[self.pairs.index.get(s_, -1) for s_ in src]], dtype=np.int64)

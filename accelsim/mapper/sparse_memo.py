@@ -17,7 +17,10 @@ A :class:`RowMemo` holds functions of three kinds of per-row argument, one looku
   loops above ``first`` over which the child keeps the role's tile (``sparse.model.reuse_loops``: walking
   outwards from ``first``, the temporal loops of dims the role ignores, up to the first of a dim indexing
   it; the loop order is read per row, but the key is still the served extents: the order never enters
-  it), keyed and evaluated as a tile;
+  it), keyed and evaluated as a tile, plus per window axis (``sparse.model.window_axes``) its count of
+  distinct coordinates over the served indices (``served_extents``' windows, exact when a dim's served
+  loops are interleaved with an unserved one: :func:`_window`, radix the axis's reach
+  k1 (size1 - 1) + k2 (size2 - 1) + 1), passed to the function after its per-axis extents;
 - the row's keeps (one group): one int per level, bit t set when it keeps role t;
 - the lockstep run (one group): (``sparse.model.lockstep_run``, the active units).
 
@@ -75,17 +78,23 @@ class RowMemo:
     active units a row may have (the lockstep group's second int); ``fanouts``: the nests' levels with a
     fanout (a legal nest has spatial factors there only)."""
 
-    def __init__(self, sizes: np.ndarray, levels: int, nest: bool, units: int, fanouts: tuple[int, ...] = ()):
+    def __init__(self, sizes: np.ndarray, levels: int, nest: bool, units: int, fanouts: tuple[int, ...] = (),
+                 windows: np.ndarray | None = None):
         self.sizes = np.ascontiguousarray(sizes, dtype=np.int64)
+        # the window axes (``sparse.model.window_axes``: dim index, coefficient, dim index, coefficient):
+        # a served tile's key carries each one's count of distinct coordinates (``served_extents``)
+        self.win = np.zeros((0, 4), dtype=np.int64) if windows is None else np.ascontiguousarray(windows, dtype=np.int64)
         self.L, self.nest = levels, nest
         self.fan = np.zeros(levels, dtype=np.int64)     # nests: 1 at the levels with a fanout
         self.fan[list(fanouts)] = 1
         self.keeps_group, self.lockstep_group = levels + 1, levels + 2
         self.tile_digits = _digits([GROUPS] + [max(1, int(n)) for n in self.sizes])   # a clipped extent - 1
+        wrad = [int(k1 * (self.sizes[d1] - 1) + k2 * (self.sizes[d2] - 1) + 1) for d1, k1, d2, k2 in self.win]
+        self.span_digits = _digits([GROUPS] + [max(1, int(n)) for n in self.sizes] + wrad)  # + a window count - 1
         self.keeps_digits = _digits([GROUPS] + [1 << len(ROLES)] * levels)
         run = min(math.prod(2 * max(1, int(n)) for n in self.sizes), (1 << 62) - 1)
         self.lock_digits = _digits([GROUPS, run, int(units) + 1])
-        self.width = max(self.tile_digits[2], self.keeps_digits[2], self.lock_digits[2])   # int64 words per key
+        self.width = max(self.span_digits[2], self.keeps_digits[2], self.lock_digits[2])   # int64 words per key
         self.fns: list[tuple[int, int, Callable, np.ndarray | None, dict]] = []   # (group, slot, fn, axes, values)
         self.lazy: set[int] = set()                               # functions evaluated only on request (fill)
         self.slots = [0] * (levels + 3)                           # per group: value columns used
@@ -159,8 +168,9 @@ class RowMemo:
         if not len(rows) or (f in self.lazy and not force):
             return
         args = self.arguments(rows)
-        if axes is not None:
-            args = _axis_extents(args, axes)
+        if axes is not None:        # a served tile's window counts follow its per-axis extents
+            D = len(self.sizes)
+            args = np.concatenate([_axis_extents(np.ascontiguousarray(args[:, :D]), axes), args[:, D:]], axis=1)
         for r, a in zip(rows, args):
             key = a.tobytes()
             v = known.get(key)
@@ -176,8 +186,10 @@ class RowMemo:
         codes, or (lockstep run, active units)."""
         keys = self.entries[rows]
         group = self.entries[rows[0], 0] % GROUPS if len(rows) else 0
-        if group <= self.L or group >= self.span_base:
+        if group <= self.L:
             return _unpack(keys, self.tile_digits) + 1
+        if group >= self.span_base:
+            return _unpack(keys, self.span_digits) + 1
         return _unpack(keys, self.keeps_digits if group == self.keeps_group else self.lock_digits)
 
     # ---- look-ups -----------------------------------------------------------------------------
@@ -216,9 +228,9 @@ class RowMemo:
             room = len(self.table) // 2 - len(self.entries)         # keys the table takes at most half full
             new = np.empty((max(0, min(room, B * len(groups))), self.width), dtype=np.int64)
             n = _resolve(self.nest, factors, sp, kp, ac, self.sizes, groups, self.keeps_group, self.lockstep_group,
-                         *_inner(self.tile_digits), *_inner(self.keeps_digits), *_inner(self.lock_digits),
+                         *_inner(self.span_digits), *_inner(self.keeps_digits), *_inner(self.lock_digits),
                          self.table, len(self.entries), out, new, self.span_base, self.span_first, self.span_mask,
-                         self.fan, od, self.span_rel)
+                         self.fan, od, self.span_rel, self.win)
             if n >= 0:
                 break
             if n == TOO_LARGE:
@@ -322,7 +334,7 @@ def _find_or_add(table, key, s, row):
 @njit(cache=True)
 def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, lockstep_group, tile_word, tile_mult,
              tile_radix, keeps_word, keeps_mult, keeps_radix, lock_word, lock_mult, lock_radix, table, known, out, new,
-             span_base, span_first, span_mask, fan, orders, span_rel):
+             span_base, span_first, span_mask, fan, orders, span_rel, win):
     """Per row and group its key (module docstring), found or added (rows ``known`` on, also into
     ``new``); returns how many were added, -1 when ``new`` is full (the table then holds keys
     without values: the caller rebuilds it), or ``TOO_LARGE`` for an int outside its digit's range (the
@@ -338,6 +350,14 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
     ring = np.zeros((2, G, W), dtype=np.int64)        # rows b and b - 1: their keys
     ring_s = np.zeros((2, G), dtype=np.int64)         # and each key's first slot
     ext = np.ones(D, dtype=np.int64)                  # a tile's per-dim extents, before clipping
+    A = win.shape[0]
+    tserved = np.zeros((L, D), dtype=np.int64)        # a served tile's reuse loops (per level, dim)
+    big = 1                                           # the largest window dim
+    for a in range(A):
+        big = max(big, sizes[win[a, 0]], sizes[win[a, 2]])
+    p1 = np.empty(big, dtype=np.int64)                # a window axis's two dims' served indices
+    p2 = np.empty(big, dtype=np.int64)
+    mark = np.zeros(tile_radix[D:].max() if A else 1, dtype=np.bool_)
     top = L + 1                                       # the outermost tile level looked up (L + 1: none)
     any_keeps = False
     any_span = False
@@ -402,8 +422,10 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
                     for d in range(D):
                         ext[d] = pro[first, d]
                     if s >= 0:                            # a served tile: x the reuse loops, x the spanned fanouts
+                        if A:
+                            tserved[:first, :] = 0
                         if span_rel[s, 0]:
-                            _reuse(nest, factors, orders, b, first, span_rel[s], ext)
+                            _reuse(nest, factors, orders, b, first, span_rel[s], ext, tserved)
                         for m in range(L):
                             if span_mask[s, m]:
                                 for d in range(D):
@@ -415,6 +437,11 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
                         k0 = _digit(key, k0, tile_word[d], ((e if e < sizes[d] else sizes[d]) - 1) * tile_mult[d])
                     if low:
                         return TOO_LARGE
+                    if s >= 0:
+                        for a in range(A):
+                            c = _window(nest, factors, spatial, fan, b, first, span_mask[s], tserved, pro, ext, sizes,
+                                        win[a], p1, p2, mark)
+                            k0 = _digit(key, k0, tile_word[D + a], (c - 1) * tile_mult[D + a])
                 key[0] = k0
                 sl = _slot(key, mask)
                 ring_s[cur, j] = sl
@@ -435,11 +462,12 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
 
 
 @njit(cache=True, inline="always")
-def _reuse(nest, factors, orders, b, first, rel, mult):
-    """``sparse.model.reuse_loops`` of row b's child at level ``first``, multiplied into ``mult`` per dim:
-    the temporal loops above ``first`` from the innermost outwards (a level's temporal loops in its
-    order, inner last; fanouts skipped) while their dim does not index the role (``rel[1 + d]``).
-    Fixed-shape rows: mapping levels DRAM, GLB, (ROWS, COLS: spatial), RF, orders DRAM / GLB / RF."""
+def _reuse(nest, factors, orders, b, first, rel, mult, served):
+    """``sparse.model.reuse_loops`` of row b's child at level ``first``, multiplied into ``mult`` per dim
+    (and marked 1 in ``served`` per level and dim): the temporal loops above ``first`` from the innermost
+    outwards (a level's temporal loops in its order, inner last; fanouts skipped) while their dim does
+    not index the role (``rel[1 + d]``). Fixed-shape rows: mapping levels DRAM, GLB, (ROWS, COLS:
+    spatial), RF, orders DRAM / GLB / RF."""
     D = factors.shape[2]
     for m in range(first - 1, -1, -1):
         if nest:
@@ -458,8 +486,91 @@ def _reuse(nest, factors, orders, b, first, rel, mult):
             f = factors[b, m, d]
             stop |= (f > 1) & (rel[1 + d] != 0)
             mult[d] *= 1 if stop else f
+            served[m, d] = 0 if stop else 1
         if stop:
             return
+
+
+@njit(cache=True, inline="always")
+def _loop(nest, factors, spatial, fan, b, m, d, mask, tserved, part):
+    """(factor, served) of level m's loop of dim d above a served tile: ``part`` 0 its fanout's (x and y,
+    inner to its temporal loop; served when the level is spanned, ``mask[m]``), 1 its temporal loop
+    (served when a reuse loop, ``tserved[m, d]``). Fixed-shape rows: ROWS and COLS are the spatial
+    levels, the others temporal."""
+    if nest:
+        if part == 0:
+            return (spatial[b, m, 0, d] * spatial[b, m, 1, d] if fan[m] else 1), mask[m] != 0
+        return factors[b, m, d], tserved[m, d] != 0
+    if (m == ROWS or m == COLS) == (part == 0):
+        return factors[b, m, d], (mask[m] if part == 0 else tserved[m, d]) != 0
+    return 1, False
+
+
+@njit(cache=True, inline="always")
+def _lattice(nest, factors, spatial, fan, b, first, mask, tserved, inner, d, size, pts):
+    """``sparse.model.served_points`` of dim d in row b's served tile at level ``first`` (its loops from
+    ``first`` on, ``inner`` in all, then the loops above as :func:`_loop` serves them): -1 when the
+    served loops are one run from 0, else the served indices below ``size`` (into ``pts``) and their count."""
+    gap, unserved = False, False
+    for m in range(first - 1, -1, -1):
+        for part in range(2):
+            f, sv = _loop(nest, factors, spatial, fan, b, m, d, mask, tserved, part)
+            if f > 1:
+                gap |= sv & unserved
+                unserved |= not sv
+    if not gap:
+        return -1
+    n = inner if inner < size else size
+    for i in range(n):
+        pts[i] = i
+    span = inner
+    for m in range(first - 1, -1, -1):
+        for part in range(2):
+            f, sv = _loop(nest, factors, spatial, fan, b, m, d, mask, tserved, part)
+            if f > 1 and sv:
+                n0 = n
+                for j in range(1, f):
+                    for i in range(n0):
+                        v = pts[i] + j * span
+                        if v < size:
+                            pts[n] = v
+                            n += 1
+            span *= f
+    return n
+
+
+@njit(cache=True)
+def _window(nest, factors, spatial, fan, b, first, mask, tserved, pro, ext, sizes, w, p1, p2, mark):
+    """``sparse.model.served_extents``' count of distinct coordinates of window axis ``w`` (dim, coefficient,
+    dim, coefficient) over row b's served tile (``ext``: its per-dim extents before clipping): the two
+    dims' served indices (:func:`_lattice`) combined; ``batch._touched`` of the clipped extents when both
+    are runs from 0."""
+    d1, k1, d2, k2 = w[0], w[1], w[2], w[3]
+    n1 = _lattice(nest, factors, spatial, fan, b, first, mask, tserved, pro[first, d1], d1, sizes[d1], p1)
+    n2 = _lattice(nest, factors, spatial, fan, b, first, mask, tserved, pro[first, d2], d2, sizes[d2], p2)
+    e1 = ext[d1] if ext[d1] < sizes[d1] else sizes[d1]
+    e2 = ext[d2] if ext[d2] < sizes[d2] else sizes[d2]
+    if n1 < 0 and n2 < 0:
+        return _touched(e1, e2, k1, k2)
+    if n1 < 0:
+        n1 = e1
+        for i in range(n1):
+            p1[i] = i
+    if n2 < 0:
+        n2 = e2
+        for i in range(n2):
+            p2[i] = i
+    c = 0
+    for i in range(n1):
+        for j in range(n2):
+            v = k1 * p1[i] + k2 * p2[j]
+            if not mark[v]:
+                mark[v] = True
+                c += 1
+    for i in range(n1):
+        for j in range(n2):
+            mark[k1 * p1[i] + k2 * p2[j]] = False
+    return c
 
 
 @njit(cache=True, inline="always")

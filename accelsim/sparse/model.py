@@ -24,11 +24,12 @@
    over, :func:`served_from`; a tile of one element at the compute: ``1 - prod d_c``): an access is
    ineffective when every block it serves is, and a union of tiles is empty with the hypergeometric
    probability of one tile of its size (docs/sparsity.md). The blocks an access serves include those of
-   the loops its child keeps the tile over (:func:`reuse_loops`: temporal reuse). Exact in expectation
+   the loops its child keeps the tile over (:func:`reuse_loops`: temporal reuse); a dim whose served
+   loops are interleaved with an unserved loop of it (a temporal P over a spatial P) serves a lattice of
+   indices, and a sliding-window axis over it is counted exactly (:class:`Served`). Exact in expectation
    with one condition (or one whose tile varies over the blocks) when every access covers the same
-   union (no edge of a dim cuts it) and a sliding-window dim's served loops are not interleaved with
-   another loop of the same dim (a temporal P over a spatial P: then the union is taken as a contiguous
-   run, its size understated and the savings overstated, docs/sparsity.md, Limits).
+   union (no edge of a dim cuts it: an edge access is taken at the interior union, docs/sparsity.md,
+   Limits).
    When every condition (of the feature and of the
    earlier ones on the same level and tensor) is an actual mask, the accesses are counted event by
    event instead (``accelsim.sparse.gating.dead_words``: a read is ineffective when every block it
@@ -141,8 +142,10 @@ def dim_extents(problem: Problem, flat: Flat, cut: int) -> dict[str, int]:
     return {d: min(e, problem.size(d)) for d, e in ext.items()}
 
 
-def role_extents(problem: Problem, ext: dict[str, int], role: str) -> list[int]:
-    """Per axis of the role's tensor, the extent of the tile the per-dim extents ``ext`` touch (clipped)."""
+def role_extents(problem: Problem, ext: dict[str, int], role: str,
+                 windows: dict[tuple[str, int, str, int], int] | None = None) -> list[int]:
+    """Per axis of the role's tensor, the extent of the tile the per-dim extents ``ext`` touch (clipped);
+    a window axis in ``windows`` (:class:`Served`) takes its count from there."""
     out = []
     for c in problem.tensor(role).coords:
         if len(c.terms) == 1:
@@ -150,7 +153,8 @@ def role_extents(problem: Problem, ext: dict[str, int], role: str) -> list[int]:
             out.append(min(c.size, touched(ext[d], 1, k, 1)))
         else:
             (d1, k1), (d2, k2) = c.terms
-            out.append(min(c.size, touched(ext[d1], ext[d2], k1, k2)))
+            w = windows.get((d1, k1, d2, k2)) if windows else None
+            out.append(min(c.size, touched(ext[d1], ext[d2], k1, k2) if w is None else w))
     return out
 
 
@@ -294,25 +298,87 @@ def reuse_loops(problem: Problem, flat: Flat, child: int, role: str, n: int) -> 
     return [i for i in range(last + 1, flat.cut(child)) if not flat.loops[i].spatial]
 
 
-def served_extents(problem: Problem, flat: Flat, child: int, lo: int, role: str, n: int) -> dict[str, int]:
-    """Per dim, the extent of the blocks one access of ``role`` serves (clipped to the dim): the child's
-    tile (the loops from its cut on; none at the compute: one MAC) times the spatial loops of the fanouts
-    of levels ``lo .. child - 1`` (:func:`served_from`) times the temporal loops the child keeps the tile
-    over (:func:`reuse_loops`)."""
-    ext = {d: 1 for d in problem.dim_names}
-    for lp in flat.loops[flat.cut(child):]:
-        ext[lp.dim] *= lp.factor
-    for lp in flat.loops[:flat.cut(child)]:
-        if lp.spatial and lo <= lp.level < child:
-            ext[lp.dim] *= lp.factor
-    for i in reuse_loops(problem, flat, child, role, n):
-        ext[flat.loops[i].dim] *= flat.loops[i].factor
-    return {d: min(e, problem.size(d)) for d, e in ext.items()}
+@dataclass(frozen=True)
+class Served:
+    """The blocks one access serves: per dim the extent of the served loops (their factors' product,
+    clipped to the dim: the count of distinct indices when the served loops of the dim are one contiguous
+    run), and per window axis (:func:`window_axes`) the count of distinct coordinates the served indices
+    touch, exact for any interleaving of served and unserved loops of its dims (:func:`window_count`;
+    None: the extents are contiguous runs, counted by ``tiles.touched``)."""
+
+    ext: dict[str, int]
+    windows: dict[tuple[str, int, str, int], int] | None = None
 
 
-def step_q(step: Step, problem: Problem, ext: dict[str, int] | None, models: dict, n: int) -> float:
-    """The ineffective fraction of a storage step's accesses that serve blocks of per-dim extents
-    ``ext`` (:func:`served_extents`; None: one MAC at the compute): an access is ineffective when every
+@lru_cache(maxsize=256)
+def window_axes(problem: Problem) -> tuple[tuple[str, int, str, int], ...]:
+    """The sliding-window axes of the problem's tensors (two-term coordinates: dim, coefficient, dim,
+    coefficient), each once, in tensor and axis order."""
+    out: list[tuple[str, int, str, int]] = []
+    for t in problem.tensors:
+        for c in t.coords:
+            if len(c.terms) == 2:
+                (d1, k1), (d2, k2) = c.terms
+                if (d1, k1, d2, k2) not in out:
+                    out.append((d1, k1, d2, k2))
+    return tuple(out)
+
+
+def served_loops(problem: Problem, flat: Flat, child: int, lo: int, role: str, n: int) -> list:
+    """The loops whose iterations one access of ``role`` serves: the child's tile (the loops from its cut
+    on; none at the compute: one MAC), the spatial loops of the fanouts of levels ``lo .. child - 1``
+    (:func:`served_from`) and the temporal loops the child keeps the tile over (:func:`reuse_loops`)."""
+    cut = flat.cut(child)
+    return (list(flat.loops[cut:]) + [lp for lp in flat.loops[:cut] if lp.spatial and lo <= lp.level < child]
+            + [flat.loops[i] for i in reuse_loops(problem, flat, child, role, n)])
+
+
+def served_points(loops: list, dim: str, size: int) -> tuple[int, list[int] | None]:
+    """(the extent of ``loops``' iterations of ``dim``: their factors' product, the served indices below
+    ``size`` when they are not one run from 0, else None). An index is ``sum digit x span`` over the dim's
+    loops (``loopnest.Loop.span``: the product of the factors of the dim's loops inside it, served or
+    not), so loops interleaved with an unserved loop of the dim serve a lattice, not a run."""
+    mine = sorted((lp.span, lp.factor) for lp in loops if lp.dim == dim)
+    ext, run = 1, True
+    for span, f in mine:
+        run &= span == ext
+        ext *= f
+    if run:
+        return ext, None
+    pts = [0]
+    for span, f in mine:
+        pts = [v + j * span for j in range(f) for v in pts if v + j * span < size]
+    return ext, sorted(pts)
+
+
+def window_count(p1: list[int], p2: list[int], k1: int, k2: int) -> int:
+    """Distinct ``k1 x a + k2 x b`` over a in ``p1``, b in ``p2`` (a window axis's coordinates)."""
+    return len({k1 * a + k2 * b for a in p1 for b in p2})
+
+
+def served_extents(problem: Problem, flat: Flat, child: int, lo: int, role: str, n: int) -> Served:
+    """The blocks one access of ``role`` serves (:func:`served_loops`): per dim the extent of the served
+    loops (clipped to the dim) and, where a window axis's dims are served as a lattice (a served loop
+    outside an unserved one of the same dim: RS's glb P over its spatial P), its exact count of
+    distinct coordinates (:class:`Served`)."""
+    loops = served_loops(problem, flat, child, lo, role, n)
+    ext, pts = {}, {}
+    for d in problem.dim_names:
+        e, p = served_points(loops, d, problem.size(d))
+        ext[d] = min(e, problem.size(d))
+        pts[d] = p
+    windows = {}
+    for d1, k1, d2, k2 in window_axes(problem):
+        p1, p2 = pts[d1], pts[d2]
+        if p1 is not None or p2 is not None:
+            windows[(d1, k1, d2, k2)] = window_count(list(range(ext[d1])) if p1 is None else p1,
+                                                     list(range(ext[d2])) if p2 is None else p2, k1, k2)
+    return Served(ext, windows or None)
+
+
+def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: int) -> float:
+    """The ineffective fraction of a storage step's accesses that serve the blocks ``ext``
+    (:func:`served_extents`; None: one MAC at the compute): an access is ineffective when every
     block it serves is, so under independent tensors with one condition role (or one whose tile varies
     over the blocks) it is ``1 - prod_c P(c's tile over all the blocks, their union, is nonempty)``
     (docs/sparsity.md, *The uniform expectation of a multicast read*); a union of one element at the
@@ -320,7 +386,7 @@ def step_q(step: Step, problem: Problem, ext: dict[str, int] | None, models: dic
     keep = 1.0
     for c in step.on:
         m = models.get(c, DENSE)
-        t = 1 if ext is None else math.prod(role_extents(problem, ext, c))
+        t = 1 if ext is None else math.prod(role_extents(problem, ext.ext, c, ext.windows))
         if step.child == n and t == 1:
             pe = 1.0 - m.density
         else:
@@ -333,17 +399,20 @@ MAX_GROUPS = 12          # condition groups of one connected part the exact enum
 MAX_TABLE = 1 << 20      # cells of its (|S|, u) table: (b-elements + 1) x (a-elements + 1) of the box
 
 
-def box_dead(problem: Problem, ext: dict[str, int], conds: tuple[str, ...], models: dict) -> float:
-    """P(no MAC of a box of per-dim extents ``ext`` has every condition in ``conds`` nonzero): the
+def box_dead(problem: Problem, box: Served, conds: tuple[str, ...], models: dict) -> float:
+    """P(no MAC of the box ``box`` (:class:`Served`) has every condition in ``conds`` nonzero): the
     ineffective probability of an output update that reduces those MACs (docs/sparsity.md, *The uniform
     expectation of a reduced output update*). A condition whose box tile is one element is nonzero with
     its density; with at most one condition varying over the box it is ``1 - prod_c (1 - p_empty_c(u_c))``
     (exact); two varying uniform conditions: :func:`_pair_dead`, exact; otherwise (N:M, or three
-    varying) the product of unions, a lower bound."""
+    varying) the product of unions, a lower bound. The pair enumeration walks the box's per-dim extents
+    as runs from 0: a box whose window dim is served as a lattice (a fanout over the dim above a temporal
+    loop of it) is taken there as contiguous (docs/sparsity.md, Limits)."""
     keep = 1.0
     varying = []
+    ext = box.ext
     for c in conds:
-        t = math.prod(role_extents(problem, ext, c))
+        t = math.prod(role_extents(problem, ext, c, box.windows))
         if t == 1:
             keep *= models.get(c, DENSE).density
         else:
@@ -427,13 +496,13 @@ def _p_empty(model: Model, u: int, size: int) -> float:
     return model.p_empty(u, size)
 
 
-def update_q(step: Step, problem: Problem, ext: dict[str, int], models: dict, mac_fraction: float) -> float:
+def update_q(step: Step, problem: Problem, ext: Served, models: dict, mac_fraction: float) -> float:
     """The ineffective fraction, of the words still moving, of a MAC step's output updates that reduce
-    the MACs of a box of per-dim extents ``ext`` (:func:`served_extents` at the compute from the key's
+    the MACs of the box ``ext`` (:func:`served_extents` at the compute from the key's
     :func:`update_served_from`): the MACs' own fraction ``mac_fraction`` (:func:`mac_q`) when the box
     is one MAC; else, with D(C) = :func:`box_dead` under conditions C, (D(on) - D(prev)) / (1 - D(prev)):
     the updates ineffective under the conditions so far and under none of the earlier features'."""
-    if all(v == 1 for v in ext.values()):
+    if all(v == 1 for v in ext.ext.values()):
         return mac_fraction
     d_on = box_dead(problem, ext, step.on, models)
     d_prev = box_dead(problem, ext, step.prev, models) if step.prev else 0.0
@@ -777,5 +846,6 @@ def imbalance_t(t: int, units: int, p: float) -> float:
 __all__ = ["CapacityCheck", "OPERAND_ROLES", "Overflow", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions",
            "capacity_checks", "capacity_problems", "capacity_used",
            "compressed_tiles", "imbalance", "imbalance_t", "kept_exact", "kept_fraction", "lockstep_run", "mac_q",
-           "mac_steps", "MacSteps", "box_dead", "plan", "priced_actions", "reuse_loops", "served_extents", "served_from",
+           "mac_steps", "MacSteps", "box_dead", "plan", "priced_actions", "reuse_loops", "Served",
+           "served_extents", "served_from", "served_loops", "served_points", "window_axes", "window_count",
            "step_q", "tile_extents", "update_q", "update_served_from"]
