@@ -59,6 +59,7 @@ class HierarchyLayerRun:
     search: Any = None                    # the search's record when searched
     sim: SimResult | None = None          # accelsim.sim.general, when simulated (layers with MACs)
     sparse: Any = None                    # accelsim.sparse.view.SparseView, when the run has sparsity
+    sparse_sim: SimResult | None = None   # simulated on the sparse view's words and cycles, when both are on
 
     @property
     def cycles(self) -> float:
@@ -206,7 +207,9 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
     with a search (and no ``refine``), the search itself is sparse (``mapper.nest_search.search_nest``
     with ``sparse``: compressed capacity, sparse costs), or, where the batch scorer does not cover the
     densities (``mapper.sparse_batch.unsupported``: actual masks), the search's shortlist and the
-    named nest are re-ranked by the sparse objective (``mapper.sparse_rank.rerank_nests``).
+    named nest are re-ranked by the sparse objective (``mapper.sparse_rank.rerank_nests``); simulated,
+    it is also simulated on the sparse view's words and cycles (``sparse_sim``: ``simulate_nest`` on
+    ``sparse.model.bandwidth_actions``, as the fixed shape's ``LayerRun.sparse_sim``).
     ``mapping_file``: the file ``nests`` came from (named in their errors)."""
     if refine and not (search_spec is not None and simulate):
         raise ConfigError("--refine re-ranks a search by simulation: it needs --search and the simulator "
@@ -296,7 +299,15 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
 
             sparse = sparse_view(item.problem, hierarchy, nest, actions, sparsity.spec,
                                  sparsity.models(workload, item.name), table)
-        out.append(HierarchyLayerRun(item, nest, actions, parts, by_tensor, bound, steps, source, found, sim, sparse))
+        sparse_sim = None
+        if sparse is not None and sim is not None and nest is not None and item.problem is not None:
+            # the same schedule on the words that take bandwidth
+            from accelsim.sim.general import simulate_nest
+            from accelsim.sparse.model import bandwidth_actions
+
+            sparse_sim = simulate_nest(item.problem, hierarchy, nest, bandwidth_actions(sparse.actions))
+        out.append(HierarchyLayerRun(item, nest, actions, parts, by_tensor, bound, steps, source, found, sim, sparse,
+                                     sparse_sim))
         if on_layer is not None:
             on_layer(item.name)
     given = tuple(lr.item.name for lr in out if lr.mapping_source == "hand-written")

@@ -127,8 +127,12 @@ def _layer_dict(lr: HierarchyLayerRun, run: HierarchyRun, units: int) -> dict:
             search["sparse"] = lr.search.sparse
         d["search"] = search
     if lr.sparse is not None:       # the fixed shape's sparse keys, plus the sparse latency bound per part
-        d["sparse"] = {**_sparse_dict(lr.sparse), "bound_cycles": lr.sparse.bound_cycles,
-                       "bound_parts": dict(lr.sparse.bound_parts)}
+        sp = {**_sparse_dict(lr.sparse), "bound_cycles": lr.sparse.bound_cycles,
+              "bound_parts": dict(lr.sparse.bound_parts)}
+        if lr.sparse_sim is not None:
+            sp["sim_cycles"] = lr.sparse_sim.cycles
+            sp["sim_stall_cycles"] = dict(lr.sparse_sim.stall_cycles)
+        d["sparse"] = sp
     return d
 
 
@@ -197,8 +201,9 @@ def table(doc: dict) -> str:
     if sim:
         head.append("top stall")
     sparse = "sparse" in doc["totals"]
+    sparse_sim = sparse and "sim_cycles" in doc["totals"]["sparse"]
     if sparse:
-        head += ["effMAC%", "sparse cycles", "sparse uJ", f"sparse {top}/MAC"]
+        head += ["effMAC%", "sparse cycles"] + (["sparse sim"] if sparse_sim else []) + ["sparse uJ", f"sparse {top}/MAC"]
     rows = []
     for l in doc["layers"]:
         e = l["energy_pj"]
@@ -207,13 +212,13 @@ def table(doc: dict) -> str:
                      f"{e / l['macs']:.2f}" if l["macs"] else "-",
                      *(f"{100 * l['energy_breakdown_pj'].get(p, 0.0) / e:.0f}" if e else "-" for p in parts),
                      f"{words / l['macs']:.4f}" if l["macs"] else "-"] + ([top_stall(l)] if sim else [])
-                    + (_sparse_cells(l, top) if sparse else []))
+                    + (_sparse_cells(l, top, sparse_sim) if sparse else []))
     t = doc["totals"]
     rows.append(["total", _human(t["macs"]), _human(t["cycles"]), f"{t['utilization']:.2f}", f"{t['energy_pj'] / 1e6:.1f}",
                  f"{t['energy_per_mac_pj']:.2f}" if t["macs"] else "-",
                  *(f"{100 * t['energy_breakdown_pj'][p] / t['energy_pj']:.0f}" if t["energy_pj"] else "-" for p in parts),
                  f"{t['dram_accesses_per_mac']:.4f}" if t["macs"] else "-"] + (["-"] if sim else [])
-                + (_sparse_total_cells(t, top) if sparse else []))
+                + (_sparse_total_cells(t, top, sparse_sim) if sparse else []))
     widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
 
     def fmt(r: list) -> str:
@@ -242,26 +247,29 @@ def table(doc: dict) -> str:
         f"latency {t['cycles']:,.0f} cycles (no clock_mhz given)"
     lines.append(f"{lat}: cycles are the {doc['cycles_are']}")
     if sparse:
+        sim_def = "sparse sim = simulated cycles of the same nest on those words and cycles; " if sparse_sim else ""
         lines.append(f"sparse: {doc['sparse_spec']}; effMAC% = MACs neither gated nor skipped; sparse cycles = the "
                      f"latency bound of the compressed words (data + metadata + gated) with skipped MACs' cycles and "
-                     f"load imbalance; sparse uJ = data, metadata and gated actions priced by the energy table; "
+                     f"load imbalance; {sim_def}sparse uJ = data, metadata and gated actions priced by the energy table; "
                      f"sparse {top}/MAC = compressed {top} words (data + metadata) per dense MAC")
     lines += fit_footer(doc["layers"])
     return "\n".join(lines)
 
 
-def _sparse_cells(l: dict, top: str) -> list[str]:
+def _sparse_cells(l: dict, top: str, sim: bool) -> list[str]:
     sp = l.get("sparse")
     if sp is None:
-        return ["-", "-", "-", "-"]
-    return [f"{100 * sp['effective_macs'] / l['macs']:.1f}", _human(sp["bound_cycles"]), f"{sp['energy_pj'] / 1e6:.1f}",
+        return ["-"] * (5 if sim else 4)
+    return [f"{100 * sp['effective_macs'] / l['macs']:.1f}", _human(sp["bound_cycles"]),
+            *([_human(sp["sim_cycles"])] if sim else []), f"{sp['energy_pj'] / 1e6:.1f}",
             f"{(sp['levels'][top]['data'] + sp['levels'][top]['metadata']) / l['macs']:.4f}"]
 
 
-def _sparse_total_cells(t: dict, top: str) -> list[str]:
+def _sparse_total_cells(t: dict, top: str, sim: bool) -> list[str]:
     ts = t["sparse"]
     per_mac = ts.get(f"{top}_accesses_per_mac")
     return [f"{100 * ts['effective_macs'] / t['macs']:.1f}" if t["macs"] else "-", _human(ts["bound_cycles"]),
+            *([_human(ts["sim_cycles"])] if sim else []),
             f"{ts['energy_pj'] / 1e6:.1f}", f"{per_mac:.4f}" if per_mac is not None else "-"]
 
 

@@ -11,6 +11,8 @@ words; the fixed shape's NoC row (what its simulator and bound read) is them too
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -193,3 +195,71 @@ def test_the_fixed_shape_noc_row_is_the_compressed_words_into_the_rf():
     noc = bandwidth_counts(sl).reads[L_NOC][0]
     assert noc == pytest.approx(payload + bits / arch.word_bits, abs=1e-9)
     assert noc < count_actions(problem, h, nest).network[("glb", IFMAP, DOWN_DEST)]
+
+
+def _skipping_case():
+    """_case with a 2-word/cycle GLB port, CSC in the PE and skipping on uniform densities."""
+    from dataclasses import replace
+
+    problem, h, nest = _case()
+    h = replace(h, levels=(h.levels[0], replace(h.levels[1], bandwidth=2.0), h.levels[2]))
+    spec = spec_from_dict({"name": "s", "formats": {"pe": {"ifmap": {"ranks": [{"UOP": 4}, {"CP": 4}]}}},
+                           "skip": [{"level": "mac", "on_zero": ["ifmap", "weight"]}]}, "t")
+    return problem, h, nest, spec
+
+
+def test_the_general_simulator_sees_skipped_work():
+    """On the sparse view's table (``bandwidth_actions``) the general simulator computes the sparse ideal
+    cycles (skipped MACs with load imbalance, rounded up): with every port and network free its cycles
+    are exactly those, fewer than the dense ones; with the GLB port limited its stalls add up to the rest;
+    at density 1 (the features skip nothing) it is the dense simulation, cycle for cycle."""
+    from accelsim.sim.general import simulate_nest, unlimited_hierarchy
+
+    problem, h, nest, spec = _skipping_case()
+    dense = count_actions(problem, h, nest)
+    sa = analyze(problem, h, nest, dense, spec, {IFMAP: Uniform(0.5), WEIGHT: Uniform(0.5)})
+    assert sa.cycles < dense.cycles
+    free = simulate_nest(problem, unlimited_hierarchy(h), nest, bandwidth_actions(sa))
+    assert free.cycles == free.ideal_cycles == math.ceil(sa.cycles)
+    limited = simulate_nest(problem, h, nest, bandwidth_actions(sa))
+    assert limited.ideal_cycles == math.ceil(sa.cycles)
+    assert limited.cycles == limited.ideal_cycles + sum(limited.stall_cycles.values())
+    assert limited.cycles > free.cycles
+    ones = analyze(problem, h, nest, dense, spec, {IFMAP: Uniform(1.0), WEIGHT: Uniform(1.0)})
+    assert ones.cycles == dense.cycles
+    base = simulate_nest(problem, h, nest)
+    # CSC at density 1 adds metadata words into the PE: strip them to compare the schedule alone
+    same = simulate_nest(problem, h, nest, replace_words(bandwidth_actions(ones), dense))
+    assert (same.cycles, same.stall_cycles) == (base.cycles, base.stall_cycles)
+
+
+def replace_words(bw, dense):
+    """``bw`` with the dense table's words (its cycles kept)."""
+    from dataclasses import replace
+
+    return replace(bw, storage=dict(dense.storage), network=dict(dense.network))
+
+
+def test_a_simulated_level_list_run_with_sparsity_simulates_the_sparse_view():
+    """``run_hierarchy(simulate=True)`` with sparsity: each layer's ``sparse_sim`` is the general simulator
+    on its sparse view's bandwidth table; stats.json carries its cycles and stalls, the table a column."""
+    from accelsim.hierarchy import load_architecture
+    from accelsim.pipeline_hierarchy import run_hierarchy
+    from accelsim.report_hierarchy import stats, table
+    from accelsim.sim.general import simulate_nest
+    from accelsim.sparse.layer import Sparsity
+    from accelsim.sparse.spec import load_spec
+    from workloads.problems import ProblemWorkload, of_layer
+
+    h = load_architecture("eyeriss_v2")
+    w = ProblemWorkload("w", (of_layer(conv("pw", C=32, K=32, H=8, R=1)),))
+    run = run_hierarchy(h, w, simulate=True, sparsity=Sparsity(load_spec("eyeriss_v2_clustered"),
+                                                               (("ifmap", Uniform(0.5)), ("weight", Uniform(0.5)))))
+    lr = run.layers[0]
+    want = simulate_nest(lr.item.problem, h, lr.nest, bandwidth_actions(lr.sparse.actions))
+    assert lr.sparse_sim == want
+    assert lr.sparse_sim.ideal_cycles == math.ceil(lr.sparse.actions.cycles) < lr.sim.ideal_cycles
+    doc = stats(run)
+    assert doc["layers"][0]["sparse"]["sim_cycles"] == want.cycles == doc["totals"]["sparse"]["sim_cycles"]
+    assert doc["layers"][0]["sparse"]["sim_stall_cycles"] == dict(want.stall_cycles)
+    assert "sparse sim" in table(doc).splitlines()[2]

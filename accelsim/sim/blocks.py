@@ -17,9 +17,9 @@ down to the trigger, counted exactly under ceil tiling). Each action-table entry
 over the blocks in proportion to these event counts as integers that sum exactly to the table
 (cumulative rounding): the simulated words are the counted words.
 
-Invariants (tests/test_sim_general.py): the blocks' steps sum to ``Actions.cycles``; each hop's
-events sum to the valid iterations of the loops down to its trigger; every entry's block words sum
-to the action table's entry.
+Invariants (tests/test_sim_general.py): the blocks' steps sum to the dense ``Actions.cycles``; each
+hop's events sum to the valid iterations of the loops down to its trigger; every entry's block words
+sum to the action table's entry (rounded to a word when the table is a sparse view's expectation).
 """
 
 from __future__ import annotations
@@ -81,9 +81,11 @@ class BlockSchedule:
 
 
 def lookup(actions: Actions, key: Key) -> int:
+    """The entry's words as an integer: a count's own; a sparse view's expectation (a float,
+    ``sparse.model.bandwidth_actions``) rounded to the nearest word."""
     table, level, role, action = key
     src = actions.storage if table == "storage" else actions.network
-    return int(src.get((level, role, action), 0))
+    return int(round(src.get((level, role, action), 0)))
 
 
 def hops_of(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, flat: Flat,

@@ -12,7 +12,10 @@ action-table words of each block. The resources, each a simpy resource of capaci
   level above it, at its NoC model's bandwidth answer (``noc.registry.network_bound``: ``a`` cycles
   per word received by a destination + ``b`` per distinct word; a model that claims no bound,
   e.g. ``systolic``, or ``eyeriss_v2`` without ``bound_clusters``, is free here);
-- the compute array: one step per cycle (a block's compute is its step count).
+- the compute array: one step per cycle (a block's compute is its step count). Given a table whose
+  ``cycles`` are fewer than the steps (a sparse view's, ``sparse.model.bandwidth_actions``: skipped
+  MACs with load imbalance), each block computes its steps x cycles / steps: the skipped work spread
+  over the blocks by their dense steps, as the words are (expected, not per-tile nonzeros).
 
 Double buffering: a child level's capacity group holds its tiles plus free space (capacity -
 tiles, per copy). A refill moves early (while the current tiles are in use) the share of the words it
@@ -238,6 +241,8 @@ def simulate_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, action
     actions = actions if actions is not None else count_actions(problem, hierarchy, nest)
     sched = block_schedule(problem, hierarchy, nest, max_blocks)
     words = sched.words(actions)
+    steps = sum(blk.steps for blk in sched.blocks)
+    pace = actions.cycles / steps if steps and actions.cycles < steps else 1.0    # skipped work (module docstring)
     nblocks = len(sched.blocks)
     cost = {key: resources_of(key, hierarchy, sched.instances) for key in words}
     rooms = [room_of(problem, hierarchy, nest, sched, h) for h in sched.hops]
@@ -360,7 +365,7 @@ def simulate_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, action
             alongside = launch(overlap[b])
             t0 = env.now
             extra = {res: c[b] for res, c in adds.items() if c[b]}
-            yield env.timeout(blk.steps + sum(extra.values()))
+            yield env.timeout((blk.steps if pace == 1.0 else blk.steps * pace) + sum(extra.values()))
             for res, c in extra.items():         # the PEs add psums instead of computing
                 stalls[res] += c
                 busy[res] += c
