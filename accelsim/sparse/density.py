@@ -4,7 +4,7 @@ A model answers three questions about a tensor of ``size`` elements, for a tile 
 
 - ``density``: the expected fraction of nonzero elements;
 - ``p_empty(t, size)``: the probability that a tile of ``t`` elements holds no nonzero;
-- ``occupancy(t, size)``: the distribution of the tile's nonzero count (a numpy pmf over 0..t).
+- ``occupancy(t, size)``: the distribution of the tile's nonzero count (a pmf over 0..t, a tuple of floats).
 
 Models:
 
@@ -30,6 +30,11 @@ onnx: MODEL.onnx}`` (ifmap / psum masks from running the model on the input). CL
 ConfigError line naming the source, the key and what is allowed; a tensor read as a mask (a ``.npy``, an
 ONNX initializer, a run's activation) holding NaN or inf is one line too (:func:`nonzeros`), never
 counted as nonzero. A mask's layout is checked per layer (``accelsim.sparse.actual.in_layout``).
+
+The uniform and N:M models and the pmf helpers (:func:`hypergeom_pmf`, :func:`binomial_pmf`,
+:func:`expected_max`) are pure Python (``math``): numpy is imported only where a mask is read or
+counted (:class:`Actual`, :func:`load_npy`, :func:`nonzeros`), so a run with uniform densities starts
+without numpy (its import is most of such a run's start-up, tests/validation/test_sparse_speed.py).
 """
 
 from __future__ import annotations
@@ -38,12 +43,13 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from accelsim.errors import ConfigError
 from accelsim.names import ROLES
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _log_choose(n: int, k: int) -> float:
@@ -52,13 +58,12 @@ def _log_choose(n: int, k: int) -> float:
     return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 
-def hypergeom_pmf(t: int, size: int, nnz: int) -> np.ndarray:
+def hypergeom_pmf(t: int, size: int, nnz: int) -> tuple[float, ...]:
     """P(k nonzeros in a tile of ``t``) for k = 0..t: t draws without replacement from ``size``
     elements of which ``nnz`` are nonzero."""
     t = min(t, size)
-    ks = np.arange(t + 1)
-    logs = np.array([_log_choose(nnz, int(k)) + _log_choose(size - nnz, t - int(k)) for k in ks]) - _log_choose(size, t)
-    return np.exp(logs)
+    whole = _log_choose(size, t)
+    return tuple(math.exp(_log_choose(nnz, k) + _log_choose(size - nnz, t - k) - whole) for k in range(t + 1))
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ class Uniform:
             return 1.0
         return math.exp(_log_choose(size - nnz, t) - _log_choose(size, t)) if size - nnz >= t else 0.0
 
-    def occupancy(self, t: int, size: int) -> np.ndarray:
+    def occupancy(self, t: int, size: int) -> tuple[float, ...]:
         return hypergeom_pmf(t, size, self.nnz(size))
 
     def text(self) -> str:
@@ -102,13 +107,12 @@ class Structured:
             return 0.0
         return math.exp(_log_choose(self.m - t, self.n) - _log_choose(self.m, self.n))
 
-    def occupancy(self, t: int, size: int) -> np.ndarray:
+    def occupancy(self, t: int, size: int) -> tuple[float, ...]:
         """Whole blocks hold exactly N each; the remainder r < M of one block is hypergeometric."""
         blocks, r = divmod(t, self.m)
-        out = np.zeros(t + 1)
-        rest = hypergeom_pmf(r, self.m, self.n) if r else np.array([1.0])
-        out[blocks * self.n: blocks * self.n + len(rest)] = rest
-        return out
+        rest = hypergeom_pmf(r, self.m, self.n) if r else (1.0,)
+        lo = blocks * self.n
+        return (0.0,) * lo + rest + (0.0,) * (t + 1 - lo - len(rest))
 
     def text(self) -> str:
         return f"{self.n}:{self.m}"
@@ -121,12 +125,14 @@ class Actual:
 
     @property
     def density(self) -> float:
+        import numpy as np
+
         return float(np.count_nonzero(self.mask)) / max(1, self.mask.size)
 
     def p_empty(self, t: int, size: int) -> float:
         return Uniform(self.density).p_empty(t, size)
 
-    def occupancy(self, t: int, size: int) -> np.ndarray:
+    def occupancy(self, t: int, size: int) -> tuple[float, ...]:
         return Uniform(self.density).occupancy(t, size)
 
     def text(self) -> str:
@@ -161,56 +167,48 @@ Source = FromOnnx | FromRun          # network-wide: resolved per layer to an Ac
 DENSE = Uniform(1.0)
 
 
-def expected_max(pmf: np.ndarray, copies: int) -> float:
+def expected_max(pmf: tuple[float, ...], copies: int) -> float:
     """E[max of ``copies`` independent draws] of a count with this pmf over 0..len-1 (load imbalance:
-    lockstep units wait for the busiest)."""
-    cdf = np.clip(np.cumsum(pmf), 0.0, 1.0)
-    return float(np.sum(1.0 - cdf[:-1] ** copies))
+    lockstep units wait for the busiest): ``sum_k (1 - F(k)^copies)`` over k < len - 1, F the running
+    sum of the pmf (clipped to [0, 1]), summed with ``math.fsum`` (correctly rounded: no order to fix)."""
+    terms = []
+    cdf = 0.0
+    for x in pmf[:-1]:
+        cdf += x
+        terms.append(1.0 - min(1.0, max(0.0, cdf)) ** copies)
+    return math.fsum(terms)
 
 
 @lru_cache(maxsize=4096)
-def binomial_pmf(t: int, p: float) -> np.ndarray:
-    """P(k) of Binomial(t, p) for k = 0..t (memoised: the same t recurs across mappings; read-only)."""
-    out = _binomial_pmf(t, p)
-    out.setflags(write=False)
-    return out
-
-
-def _binomial_pmf(t: int, p: float) -> np.ndarray:
-    ks = np.arange(t + 1)
+def binomial_pmf(t: int, p: float) -> tuple[float, ...]:
+    """P(k) of Binomial(t, p) for k = 0..t (memoised: the same t recurs across mappings)."""
     if p <= 0.0:
-        out = np.zeros(t + 1)
-        out[0] = 1.0
-        return out
+        return (1.0,) + (0.0,) * t
     if p >= 1.0:
-        out = np.zeros(t + 1)
-        out[t] = 1.0
-        return out
+        return (0.0,) * t + (1.0,)
     lg = _lgamma_table(t)
-    logc = (lg[t] - lg) - lg[::-1]            # _log_choose(t, k) for every k, the same operations
-    return np.exp(logc + ks * math.log(p) + (t - ks) * math.log1p(-p))
+    lp, lq, top = math.log(p), math.log1p(-p), lg[t]
+    # log C(t, k) = (lgamma(t + 1) - lgamma(k + 1)) - lgamma(t - k + 1): _log_choose's operations
+    return tuple(math.exp((top - lg[k]) - lg[t - k] + k * lp + (t - k) * lq) for k in range(t + 1))
 
 
-_LGAMMA = np.zeros(1)          # math.lgamma(k + 1) for k = 0..len - 1, grown on demand
+_LGAMMA: list[float] = [0.0]          # math.lgamma(k + 1) for k = 0..len - 1, grown on demand
 
 
-def _lgamma_table(n: int) -> np.ndarray:
-    """``math.lgamma(k + 1)`` for k = 0..n (each value computed once per process: a binomial pmf of
-    length t + 1 needs t + 1 of them, not 3 (t + 1) lgamma calls)."""
-    global _LGAMMA
+def _lgamma_table(n: int) -> list[float]:
+    """``math.lgamma(k + 1)`` for k = 0..n at least (each value computed once per process: a binomial pmf
+    of length t + 1 needs t + 1 of them, not 3 (t + 1) lgamma calls)."""
     have = len(_LGAMMA)
     if have <= n:
-        grown = np.empty(max(n + 1, 2 * have))
-        grown[:have] = _LGAMMA
-        grown[have:] = np.fromiter(map(math.lgamma, range(have + 1, len(grown) + 1)), dtype=np.float64,
-                                   count=len(grown) - have)
-        _LGAMMA = grown
-    return _LGAMMA[:n + 1]
+        _LGAMMA.extend(map(math.lgamma, range(have + 1, max(n + 1, 2 * have) + 1)))
+    return _LGAMMA
 
 
 def load_npy(path: Path | str, what: str, source: str | None, key: str | None) -> np.ndarray:
     """The array of a NumPy ``.npy`` file (never unpickled); an unreadable or non-``.npy`` file is one
     ConfigError line naming ``what``, the ``source`` and ``key``."""
+    import numpy as np
+
     try:
         return np.load(path, allow_pickle=False)
     except OSError as exc:
@@ -224,6 +222,8 @@ def nonzeros(values: np.ndarray, what: str, source: str | None, key: str | None)
     """The 0/1 mask of a tensor's values (``values != 0``). A value that is neither zero nor nonzero
     (NaN, or inf: a broken tensor, not data) or a non-numeric array is one ConfigError line naming
     ``what`` (the file), the first offending index and the ``source`` / ``key`` (the layer)."""
+    import numpy as np
+
     if values.dtype.kind not in "biufc":
         raise ConfigError(f"{what} holds {values.dtype} values; a mask needs numbers (zero / nonzero)",
                           source=source, key=key)

@@ -35,9 +35,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
-
-import numpy as np
 
 from accelsim.errors import ConfigError
 from accelsim.names import DOWN, DOWN_DEST
@@ -189,6 +188,7 @@ class Format:
         return payload, meta
 
 
+@lru_cache(maxsize=4096)
 def rle_extra_entries(length: int, p: float, run: int) -> float:
     """Expected extra (zero) entries of one RLE fiber of ``length`` coordinates, each nonempty with
     probability ``p`` independently, a run field counting up to ``run - 1`` empty coordinates: a
@@ -196,13 +196,13 @@ def rle_extra_entries(length: int, p: float, run: int) -> float:
     coordinate c is g < c with probability p (1-p)^g (a nonempty one before it) or c with (1-p)^c
     (none). Summed over c: ``p * sum_g (1-p)^g floor(g / run) (p (length - 1 - g) + 1)`` over g < G, the
     first g with (1-p)^g < 1e-30 (the dropped tail is under 1e-30 (p length + 1) (G / p + 1 / p^2) / run:
-    a DRAM tile of a million words costs a few hundred terms, not a million)."""
-    if p <= 0.0 or length <= run:
+    a DRAM tile of a million words costs a few hundred terms, not a million; none at p = 1: no gaps).
+    Summed with ``math.fsum`` (correctly rounded) and memoised (pure Python: no numpy on a uniform run)."""
+    if p <= 0.0 or p >= 1.0 or length <= run:
         return 0.0
-    last = length if p >= 1.0 else min(length, run + 1 + int(-69.08 / math.log1p(-p)))     # ln(1e-30) = -69.08
-    g = np.arange(run, last, dtype=np.float64)
-    s = (1.0 - p) ** g
-    return float(p * np.sum(s * np.floor(g / run) * (p * (length - 1 - g) + 1.0)))
+    last = min(length, run + 1 + int(-69.08 / math.log1p(-p)))     # ln(1e-30) = -69.08
+    q = 1.0 - p
+    return p * math.fsum(q ** g * (g // run) * (p * (length - 1 - g) + 1.0) for g in range(run, last))
 
 
 UNCOMPRESSED = Format((Rank(U),))

@@ -58,6 +58,10 @@
    same work and the cycles are ``dense cycles x p`` too (no imbalance). Skipped storage accesses do not change the ideal (compute) cycles.
 
 Expected counts are floats (expectations); the dense table stays exact integers.
+
+Imports: numpy and the modules that count over actual masks (``sparse.exact``, ``sparse.gating``,
+``sparse.masks``) and the box kernel (numba) are imported where a mask or a two-condition box needs
+them, so a run with uniform / N:M densities never loads numpy (its start-up, test_sparse_speed).
 """
 
 from __future__ import annotations
@@ -65,8 +69,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from accelsim.cost.actions import Actions
 from accelsim.hierarchy import Hierarchy
@@ -100,12 +103,12 @@ from accelsim.sparse.density import (
     binomial_pmf,
     expected_max,
 )
-from accelsim.sparse.exact import exact_for, exact_words
 from accelsim.sparse.formats import ALL_WORDS, DATA_WORDS, META_WORDS, Format, axis_names, hop_format_level
-from accelsim.sparse.gating import dead_words
-from accelsim.sparse.masks import effective_macs
 from accelsim.sparse.spec import GATE, META_READ, WORST, SparseSpec
 from accelsim.tiles import touched
+
+if TYPE_CHECKING:
+    import numpy as np
 
 STORAGE_KIND, NETWORK_KIND = "storage", "network"
 
@@ -436,7 +439,9 @@ def _pair_dead(problem: Problem, ext: dict[str, int], a: str, b: str, models: di
     g in T of ((1 + x)^m - 1)'s coefficients; the parts' (|S|, u) tables multiply (their a-elements are
     disjoint). Exact; None (the caller's lower bound) when a part has more than :data:`MAX_GROUPS` groups
     or the table more than :data:`MAX_TABLE` cells."""
-    # numba: imported only where a box needs it
+    # numpy and numba: imported only where a box needs them
+    import numpy as np
+
     from accelsim.sparse.box_kernel import box_ids, pair_table
 
     rel = problem.relevant(a) | problem.relevant(b)
@@ -473,6 +478,8 @@ def role_axes(problem: Problem, role: str) -> np.ndarray:
     """Per axis of the role's tensor (its tile extents, :func:`role_extents`): (dim index, coefficient,
     second dim index or -1, its coefficient, the axis's size); the coefficient of a missing second dim
     is 1 and never read."""
+    import numpy as np
+
     dims = problem.dim_names
     out = []
     for c in problem.tensor(role).coords:
@@ -513,6 +520,8 @@ def kept_exact(problem: Problem, models: dict, conds: tuple[str, ...]) -> int | 
     """The number of MACs whose operands in ``conds`` are all nonzero, counted over the masks
     (``accelsim.sparse.masks.effective_macs``) when every condition is an actual mask; else None."""
     if set(conds) <= {IFMAP, WEIGHT} and all(isinstance(models.get(c), Actual) for c in conds):
+        from accelsim.sparse.masks import effective_macs
+
         def mask(role: str) -> np.ndarray | None:
             return models[role].mask if role in conds else None
         return effective_macs(problem, mask(IFMAP), mask(WEIGHT))
@@ -602,10 +611,14 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
         d, m = ratio.get(pl.source((lv, r, a), True), (1.0, 0.0))
         data_n[(lv, r, a)] = w * d
         meta_n[(lv, r, a)] = w * m
-    for r in ROLES:       # actual masks: the compressed words of every moved tile, exact
-        model = models.get(r)
+    masked = [r for r in ROLES if isinstance(models.get(r), Actual)]
+    if masked:
+        from accelsim.sparse.exact import exact_for, exact_words
+    for r in masked:       # actual masks: the compressed words of every moved tile, exact
+        model = models[r]
+        assert isinstance(model, Actual)
         comp = [i for (i, rr), fmt in pl.compressed if rr == r and exact_for(problem, r, fmt)]
-        if isinstance(model, Actual) and comp:
+        if comp:
             def fmt_of(level: str, r: str = r) -> Format:
                 return spec.format_on(level, r, problem)
             ds, ms, dn, mn = exact_words(problem, hierarchy, nest, r, model.mask, fmt_of, comp)
@@ -647,6 +660,10 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
         """An exact feature (every condition an actual mask): the words of the events it makes
         ineffective (``accelsim.sparse.gating.dead_words`` under the conditions so far, minus what the
         earlier features of ``tag`` removed)."""
+        import numpy as np
+
+        from accelsim.sparse.gating import dead_words
+
         actual = isinstance(models.get(role), Actual)
         keys = (*st.keys_s, *st.keys_n)
         dead = dead_words(problem, hierarchy, nest, flat, role, level, child, conds, models,

@@ -24,7 +24,6 @@ from accelsim.hierarchy import Hierarchy
 from accelsim.loopnest import LoopNest
 from accelsim.problem import Problem
 from accelsim.sparse.density import Actual, Model
-from accelsim.sparse.masks import check_mask
 from accelsim.sparse.model import SparseActions, analyze, bandwidth_actions, priced_actions
 from accelsim.sparse.spec import SparseSpec, check_on
 
@@ -46,6 +45,8 @@ def check_masks(problem: Problem, models: dict[str, Model]) -> None:
     """Each actual mask's shape against its tensor (one ConfigError line naming the source)."""
     for role, model in models.items():
         if isinstance(model, Actual):
+            from accelsim.sparse.masks import check_mask  # numpy's module: masks only
+
             check_mask(problem, role, model.mask, model.source)
 
 
