@@ -294,20 +294,6 @@ def test_sparse_search_beats_the_dense_shortlist_rerank_with_a_nest_that_fits_on
     assert (again.nest, again.score, again.shortlist) == (found.nest, found.score, found.shortlist)   # same seed
 
 
-def test_binomial_pmf_from_the_lgamma_table_equals_the_per_term_form():
-    """The load imbalance's pmf takes lgamma(k + 1) from a table filled once (sparse.density): the same
-    floats as log C(t, k) = lgamma(t + 1) - lgamma(k + 1) - lgamma(t - k + 1) per term."""
-    import math
-
-    from accelsim.sparse import density
-
-    for t in [*range(0, 120), 997, 4096, 30011]:
-        for p in (0.236, 0.5, 0.013, 0.987):
-            want = tuple(math.exp(density._log_choose(t, k) + k * math.log(p) + (t - k) * math.log1p(-p))
-                         for k in range(t + 1))
-            assert density.binomial_pmf(t, p) == want
-
-
 def test_output_updates_reduced_across_pes_score_as_the_slow_path(monkeypatch):
     """A buffer feeding the MACs' outputs across a 4 x 4 fanout (the registers keep no psum): each update
     at the buffer reduces the MACs of every PE below (``sparse.model.update_q`` on its box, the two

@@ -31,8 +31,8 @@ ConfigError line naming the source, the key and what is allowed; a tensor read a
 ONNX initializer, a run's activation) holding NaN or inf is one line too (:func:`nonzeros`), never
 counted as nonzero. A mask's layout is checked per layer (``accelsim.sparse.actual.in_layout``).
 
-The uniform and N:M models and the pmf helpers (:func:`hypergeom_pmf`, :func:`binomial_pmf`,
-:func:`expected_max`) are pure Python (``math``): numpy is imported only where a mask is read or
+The uniform and N:M models and the pmf helpers (:func:`hypergeom_pmf`, :func:`binomial_logcdf`,
+:func:`expected_max_binomial`) are pure Python (``math``): numpy is imported only where a mask is read or
 counted (:class:`Actual`, :func:`load_npy`, :func:`nonzeros`), so a run with uniform densities starts
 without numpy (its import is most of such a run's start-up, tests/validation/test_sparse_speed.py).
 """
@@ -40,8 +40,11 @@ without numpy (its import is most of such a run's start-up, tests/validation/tes
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import repeat
+from operator import mul
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -167,41 +170,61 @@ Source = FromOnnx | FromRun          # network-wide: resolved per layer to an Ac
 DENSE = Uniform(1.0)
 
 
-def expected_max(pmf: tuple[float, ...], copies: int) -> float:
-    """E[max of ``copies`` independent draws] of a count with this pmf over 0..len-1 (load imbalance:
-    lockstep units wait for the busiest): ``sum_k (1 - F(k)^copies)`` over k < len - 1, F the running
-    sum of the pmf (clipped to [0, 1]), summed with ``math.fsum`` (correctly rounded: no order to fix)."""
-    terms = []
-    cdf = 0.0
-    for x in pmf[:-1]:
-        cdf += x
-        terms.append(1.0 - min(1.0, max(0.0, cdf)) ** copies)
-    return math.fsum(terms)
+LIVE = math.exp(-100.0)     # the pmf kept: P(k) >= e^-100 P(mode) (the rest sums to < e^-100 t P(mode))
+TINY_LOG = -64 * math.log(2)      # E[max] terms 1 - F^A within 2^-64 of 1 count as 1, those under 2^-64 as 0
 
 
 @lru_cache(maxsize=4096)
-def binomial_pmf(t: int, p: float) -> tuple[float, ...]:
-    """P(k) of Binomial(t, p) for k = 0..t (memoised: the same t recurs across mappings)."""
-    if p <= 0.0:
-        return (1.0,) + (0.0,) * t
+def binomial_logcdf(t: int, p: float) -> tuple[int, tuple[float, ...]]:
+    """``(lo, L)``: Binomial(t, p)'s cdf F(k) for k = lo .. lo + len(L) - 1 (< t) as ``L[k - lo] = log F(k)``
+    where F(k) <= 1/2, else ``log1p(-S(k))`` with S(k) = P(X > k) summed from the top (F near 1 keeps its
+    precision). Over the live pmf only (:data:`LIVE`), walked out from the mode by the ratio
+    P(k + 1) / P(k) = (t - k) p / ((k + 1) (1 - p)) (no lgamma: its absolute error grows with t) and
+    normalised by its ``math.fsum``; F(k) below lo is ~0 and past the live pmf ~1 (within about t e^-100).
+    0 < p < 1. Memoised: one lockstep run t serves many unit counts (:func:`expected_max_binomial`)."""
+    q = 1.0 - p
+    mode = min(t, int((t + 1) * p))
+    down: list[float] = []                # P(mode - 1) / P(mode), P(mode - 2) / P(mode), ... while live
+    x, k = 1.0, mode
+    while k > 0 and (x := x * (k * q) / ((t - k + 1) * p)) >= LIVE:
+        down.append(x)
+        k -= 1
+    up: list[float] = []                  # P(mode + 1) / P(mode), ...
+    x, k = 1.0, mode
+    while k < t and (x := x * ((t - k) * p) / ((k + 1) * q)) >= LIVE:
+        up.append(x)
+        k += 1
+    lo = mode - len(down)
+    live = [*reversed(down), 1.0, *up]
+    total = math.fsum(live)
+    pmf = [x / total for x in live]       # P(lo), ..., P(hi)
+    above = [0.0] * (len(pmf) + 1)        # above[i] = P(lo + i) + ... + P(hi), summed from the top
+    for i in range(len(pmf) - 1, -1, -1):
+        above[i] = above[i + 1] + pmf[i]
+    out = []
+    below = 0.0                           # F(lo + i), summed from lo up
+    for i in range(min(len(pmf), t - lo)):
+        below += pmf[i]
+        out.append(math.log(below) if below <= 0.5 else math.log1p(-above[i + 1]))
+    return lo, tuple(out)
+
+
+def expected_max_binomial(t: int, p: float, copies: int) -> float:
+    """E[max of ``copies`` >= 1 independent Binomial(t, p)] (load imbalance: lockstep units wait for the
+    busiest) = ``sum_{k < t} (1 - F(k)^copies)``: from :func:`binomial_logcdf`, each term is
+    ``-expm1(copies * L)``; the k below the live pmf, and the live ones whose term is within 2^-64 of 1,
+    add 1 each; those whose term is under 2^-64 (the upper tail) are left out; the rest summed by
+    ``math.fsum`` (correctly rounded: no order to fix). Exact cases: p 0 or 1, t 0, one copy (t p)."""
+    if t <= 0 or p <= 0.0:
+        return 0.0
     if p >= 1.0:
-        return (0.0,) * t + (1.0,)
-    lg = _lgamma_table(t)
-    lp, lq, top = math.log(p), math.log1p(-p), lg[t]
-    # log C(t, k) = (lgamma(t + 1) - lgamma(k + 1)) - lgamma(t - k + 1): _log_choose's operations
-    return tuple(math.exp((top - lg[k]) - lg[t - k] + k * lp + (t - k) * lq) for k in range(t + 1))
-
-
-_LGAMMA: list[float] = [0.0]          # math.lgamma(k + 1) for k = 0..len - 1, grown on demand
-
-
-def _lgamma_table(n: int) -> list[float]:
-    """``math.lgamma(k + 1)`` for k = 0..n at least (each value computed once per process: a binomial pmf
-    of length t + 1 needs t + 1 of them, not 3 (t + 1) lgamma calls)."""
-    have = len(_LGAMMA)
-    if have <= n:
-        _LGAMMA.extend(map(math.lgamma, range(have + 1, max(n + 1, 2 * have) + 1)))
-    return _LGAMMA
+        return float(t)
+    if copies <= 1:
+        return t * p
+    lo, logf = binomial_logcdf(t, p)
+    first = bisect_left(logf, TINY_LOG / copies)          # terms before: F^copies < 2^-64
+    last = bisect_left(logf, -(2.0 ** -64) / copies, first)   # from here: 1 - F^copies ~ -copies L < 2^-64
+    return (lo + first) - math.fsum(map(math.expm1, map(mul, logf[first:last], repeat(copies))))
 
 
 def load_npy(path: Path | str, what: str, source: str | None, key: str | None) -> np.ndarray:
@@ -325,5 +348,6 @@ def parse_cli(text: str) -> dict[str, Model | Source]:
 
 
 __all__ = ["DENSE", "Actual", "FromOnnx", "FromRun", "Model", "Source",
-           "Structured", "Uniform", "binomial_pmf", "expected_max", "hypergeom_pmf", "load_npy", "nonzeros",
+           "Structured", "Uniform", "binomial_logcdf", "expected_max_binomial",
+           "hypergeom_pmf", "load_npy", "nonzeros",
            "parse_cli", "parse_densities", "parse_model"]

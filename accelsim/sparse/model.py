@@ -100,8 +100,7 @@ from accelsim.sparse.density import (
     Structured,
     Uniform,
     _log_choose,
-    binomial_pmf,
-    expected_max,
+    expected_max_binomial,
 )
 from accelsim.sparse.formats import ALL_WORDS, DATA_WORDS, META_WORDS, Format, axis_names, hop_format_level
 from accelsim.sparse.spec import GATE, META_READ, WORST, SparseSpec
@@ -857,7 +856,7 @@ def imbalance_t(t: int, units: int, p: float) -> float:
     """E[max over ``units`` of Binomial(t, p)] / t (p with one unit, or p 0 or 1)."""
     if units <= 1 or p in (0.0, 1.0):
         return p
-    return expected_max(binomial_pmf(t, p), units) / t
+    return expected_max_binomial(t, p, units) / t
 
 
 __all__ = ["CapacityCheck", "OPERAND_ROLES", "Overflow", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions",
