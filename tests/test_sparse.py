@@ -161,6 +161,25 @@ def test_rle_expectation_on_short_fibers_agrees_with_random_masks(fmt):
         assert abs(got.mean() - w) <= 4 * se + 1e-9, (got.mean(), w)
 
 
+def test_rle_extra_entries_equal_the_enumerated_expectation():
+    """formats.rle_extra_entries' closed form (a sum over multiples of the run) against every stream of a
+    short fiber, weighted by its probability in exact fractions: a nonempty coordinate after g empty
+    ones needs g // run extra entries, trailing empty ones none."""
+    import itertools
+    from fractions import Fraction
+
+    from accelsim.sparse.formats import rle_extra_entries
+
+    for length, run, p in [(10, 2, 0.25), (10, 3, 0.5), (9, 4, 0.125), (7, 2, 0.8), (4, 4, 0.5), (1, 2, 0.5)]:
+        want = Fraction(0)
+        for bits in itertools.product((0, 1), repeat=length):
+            extra, gap = 0, 0
+            for b in bits:
+                extra, gap = (extra + gap // run, 0) if b else (extra, gap + 1)
+            want += Fraction(p) ** sum(bits) * (1 - Fraction(p)) ** (length - sum(bits)) * extra
+        assert abs(rle_extra_entries(length, p, run) - want) <= 1e-15 * want, (length, run, p)
+
+
 def test_rle_extra_entries_agree_with_random_streams():
     """RLE with a 2-bit run (gaps up to 3): extra zero entries for long gaps vs random streams."""
     f = parse_format({"ranks": [{"RLE": 2}]}, "t", "f")

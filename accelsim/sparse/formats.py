@@ -194,15 +194,17 @@ def rle_extra_entries(length: int, p: float, run: int) -> float:
     probability ``p`` independently, a run field counting up to ``run - 1`` empty coordinates: a
     nonempty coordinate after a gap of g empty ones needs floor(g / run) extra entries; the gap before
     coordinate c is g < c with probability p (1-p)^g (a nonempty one before it) or c with (1-p)^c
-    (none). Summed over c: ``p * sum_g (1-p)^g floor(g / run) (p (length - 1 - g) + 1)`` over g < G, the
-    first g with (1-p)^g < 1e-30 (the dropped tail is under 1e-30 (p length + 1) (G / p + 1 / p^2) / run:
-    a DRAM tile of a million words costs a few hundred terms, not a million; none at p = 1: no gaps).
-    Summed with ``math.fsum`` (correctly rounded) and memoised (pure Python: no numpy on a uniform run)."""
+    (none). Summed over c: ``p * sum_g (1-p)^g floor(g / run) (p (length - 1 - g) + 1)`` over g < length;
+    floor(g / run) counts the j >= 1 with run j <= g, and ``sum_{g >= s} (1-p)^g (p (length - 1 - g) + 1)
+    = (1-p)^s (length - s)`` (by induction from g = length - 1 down), so it is exactly
+    ``p * sum_{j=1}^{(length - 1) // run} (1-p)^(run j) (length - run j)``: summed by ``math.fsum`` up to
+    the first j with (1-p)^(run j) < 1e-30 (the terms dropped add under 1e-30 p length / (1 - (1-p)^run)).
+    None at p = 1 (no gaps). Memoised; pure Python (no numpy on a uniform run)."""
     if p <= 0.0 or p >= 1.0 or length <= run:
         return 0.0
-    last = min(length, run + 1 + int(-69.08 / math.log1p(-p)))     # ln(1e-30) = -69.08
     q = 1.0 - p
-    return p * math.fsum(q ** g * (g // run) * (p * (length - 1 - g) + 1.0) for g in range(run, last))
+    last = min((length - 1) // run, 1 + int(-69.08 / (run * math.log1p(-p))))     # ln(1e-30) = -69.08
+    return p * math.fsum(q ** (run * j) * (length - run * j) for j in range(1, last + 1))
 
 
 UNCOMPRESSED = Format((Rank(U),))
