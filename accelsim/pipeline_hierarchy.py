@@ -293,19 +293,18 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
             sim = simulate_nest(item.problem, hierarchy, nest, actions)
         steps = hierarchy_steps(item.problem, hierarchy, actions, flow, sim) if (
             item.problem is not None and flow is not None and flow.rule is not None) else ()
-        sparse = None
+        sparse = sparse_sim = None
         if sparsity is not None and nest is not None and item.problem is not None:
             from accelsim.sparse.view import sparse_view
 
-            sparse = sparse_view(item.problem, hierarchy, nest, actions, sparsity.spec,
-                                 sparsity.models(workload, item.name), table)
-        sparse_sim = None
-        if sparse is not None and sim is not None and nest is not None and item.problem is not None:
-            # the same schedule on the words that take bandwidth
-            from accelsim.sim.general import simulate_nest
-            from accelsim.sparse.model import bandwidth_actions
+            models = sparsity.models(workload, item.name)
+            sparse = sparse_view(item.problem, hierarchy, nest, actions, sparsity.spec, models, table)
+            if sim is not None:        # the same schedule on the words that take bandwidth, the tiles compressed
+                from accelsim.sim.general import simulate_nest
+                from accelsim.sparse.model import bandwidth_actions, group_words
 
-            sparse_sim = simulate_nest(item.problem, hierarchy, nest, bandwidth_actions(sparse.actions))
+                sparse_sim = simulate_nest(item.problem, hierarchy, nest, bandwidth_actions(sparse.actions),
+                                           occupied=group_words(item.problem, hierarchy, nest, sparsity.spec, models))
         out.append(HierarchyLayerRun(item, nest, actions, parts, by_tensor, bound, steps, source, found, sim, sparse,
                                      sparse_sim))
         if on_layer is not None:

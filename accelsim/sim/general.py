@@ -18,7 +18,8 @@ action-table words of each block. The resources, each a simpy resource of capaci
   over the blocks by their dense steps, as the words are (expected, not per-tile nonzeros).
 
 Double buffering: a child level's capacity group holds its tiles plus free space (capacity -
-tiles, per copy). A refill moves early (while the current tiles are in use) the share of the words it
+tiles, per copy; the tiles' words are ``occupied``'s when given: a sparse view's compressed tiles).
+A refill moves early (while the current tiles are in use) the share of the words it
 brings that fits the free space and the level's input FIFO for the role (``input_fifo_words``;
 ``min(1, (free + FIFO) / words the group's refills bring at once to one copy)``, the fill words of
 all copies over the child's active copies: a
@@ -112,8 +113,8 @@ class Room:
     group's tiles ``need``."""
 
     group: int
-    free: int = 0
-    need: int = 0
+    free: float = 0
+    need: float = 0
     fifo: int = 0            # words of the child's input FIFO for the role (refills only)
 
     def outward(self) -> float:
@@ -182,15 +183,20 @@ def _mixed(digits: tuple, loops: list) -> int:
     return v
 
 
-def room_of(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, sched: BlockSchedule, h: Hop) -> Room:
-    """The double-buffering room of hop ``h``'s child (module docstring)."""
+def room_of(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, sched: BlockSchedule, h: Hop,
+            occupied: dict[tuple[str, int], float] | None = None) -> Room:
+    """The double-buffering room of hop ``h``'s child (module docstring); ``occupied``: the words the
+    tiles take per (level, capacity group index) when not the dense tile words (a sparse view's
+    compressed tiles, ``sparse.model.group_words``)."""
     if h.child >= len(hierarchy.levels) or _piecewise(problem, sched, h):
         return Room(-1)
     lv = hierarchy.levels[h.child]
     tiles = {r: tile_words(problem, sched.flat, sched.flat.cut_of(h.child, r))[r] for r in _group_roles(lv)}
     for g, (group, cap) in enumerate(lv.capacity):
         if h.role in group:
-            need = sum(tiles[r] for r in group if nest.keeps(h.child, r))
+            need: float = sum(tiles[r] for r in group if nest.keeps(h.child, r))
+            if occupied is not None:
+                need = occupied.get((lv.name, g), need)
             return Room(g, max(0, cap - need), need, lv.fifo_words(h.role))
     return Room(-1)
 
@@ -233,11 +239,13 @@ class Phase:
 
 
 def simulate_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, actions: Actions | None = None, *,
-                  max_blocks: int = MAX_BLOCKS, trace: bool = False) -> SimResult:
+                  max_blocks: int = MAX_BLOCKS, trace: bool = False,
+                  occupied: dict[tuple[str, int], float] | None = None) -> SimResult:
     """Simulate ``nest`` (legal: ``loopnest.check``) of ``problem`` on ``hierarchy``; ``actions`` are
     its action table (counted when not given). ``stall_cycles`` and ``busy`` are keyed by resource
     (``<level>.read``, ``<level>.write``, ``<level>.port``, ``<level>.net.<stream>``; ``busy`` also ``compute``);
-    ``SimResult.words`` holds the words the simulation moved per action-table entry."""
+    ``SimResult.words`` holds the words the simulation moved per action-table entry. ``occupied``: the
+    words the tiles take per (level, capacity group index), when not the dense tile words (:func:`room_of`)."""
     actions = actions if actions is not None else count_actions(problem, hierarchy, nest)
     sched = block_schedule(problem, hierarchy, nest, max_blocks)
     words = sched.words(actions)
@@ -245,7 +253,7 @@ def simulate_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, action
     pace = actions.cycles / steps if steps and actions.cycles < steps else 1.0    # skipped work (module docstring)
     nblocks = len(sched.blocks)
     cost = {key: resources_of(key, hierarchy, sched.instances) for key in words}
-    rooms = [room_of(problem, hierarchy, nest, sched, h) for h in sched.hops]
+    rooms = [room_of(problem, hierarchy, nest, sched, h, occupied) for h in sched.hops]
 
     prefetch = [Phase() for _ in range(nblocks)]
     load = [Phase() for _ in range(nblocks)]

@@ -832,6 +832,18 @@ def capacity_used(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec: 
     return out
 
 
+def group_words(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec: SparseSpec,
+                models: dict[str, Model]) -> dict[tuple[str, int], float]:
+    """(level, index of its capacity group) -> the words the nest's tiles take in that group by
+    :func:`capacity_used` (compressed, per ``spec.capacity``): what the simulator's double-buffering
+    room sees of a sparse view (``accelsim.sim.general.simulate_nest``'s ``occupied``)."""
+    out: dict[tuple[str, int], float] = {}
+    for c, used, _ in capacity_used(problem, hierarchy, nest, spec, models):
+        if not c.metadata:
+            out[(c.level, sum(1 for lv, _ in out if lv == c.level))] = used
+    return out
+
+
 def capacity_problems(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec: SparseSpec,
                       models: dict[str, Model]) -> list[Overflow]:
     """Every store the compressed tiles overflow (:func:`capacity_used`), outermost level first;
@@ -861,7 +873,7 @@ def imbalance_t(t: int, units: int, p: float) -> float:
 
 __all__ = ["CapacityCheck", "OPERAND_ROLES", "Overflow", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions",
            "capacity_checks", "capacity_problems", "capacity_used",
-           "compressed_tiles", "imbalance", "imbalance_t", "kept_exact", "kept_fraction", "lockstep_run", "mac_q",
+           "compressed_tiles", "group_words", "imbalance", "imbalance_t", "kept_exact", "kept_fraction", "lockstep_run", "mac_q",
            "mac_steps", "MacSteps", "box_dead", "plan", "priced_actions", "reuse_loops", "Served",
            "served_extents", "served_from", "served_loops", "served_points", "window_axes", "window_count",
            "step_q", "tile_extents", "update_q", "update_served_from"]
