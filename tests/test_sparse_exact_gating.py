@@ -447,6 +447,27 @@ def test_uniform_gating_over_windows_interleaved_with_a_spatial_loop_agrees_with
     assert abs(mean[0] - 24 * comb(17, 6) / comb(20, 6)) > 4 * se[0]      # the contiguous run's union is outside
 
 
+def test_uniform_gating_over_a_dilated_lattice_of_windows_agrees_with_the_mean_over_random_masks():
+    """The lattice can also cover fewer rows than a run of the same extent: a 1-D conv with dilation 2
+    (C 2, K 2, P 6, R 3, H 10); the GLB loops c, k, p2 (3) over a spatial p (2) above an RF of r (3);
+    weight reads at the GLB gated on a zero ifmap (d 0.3: 6 of 20 nonzero). Each RF fill (24 words)
+    serves p in {0, 2, 4} (the spatial p, stride 1, is the other PE's), rows p + 2 r: {0, 2, 4, 6, 8},
+    5 rows, where a run p in {0, 1, 2} covers 7. Expected 24 x C(14, 5) / C(20, 5) = 3.099, within 4
+    standard errors of the mean over 300 random masks (measured 3.04 +- 0.20); the run's 24 x C(14, 7) /
+    C(20, 7) = 1.063 is outside the band (the savings understated, not overstated, here)."""
+    p = from_layer(conv("c", C=2, K=2, H=10, R=3, W=1, S=1, dilation=2))
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(1, 2, "bus")),
+                        Storage("rf", ROLES)))
+    nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES),
+                     LevelMap("glb", (("C", 2), ("K", 2), ("P", 3)), ("C", "K", "P"), ROLES, y=(("P", 2),)),
+                     LevelMap("rf", (("R", 3),), ("R", "P"), ROLES)))
+    spec = spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": WEIGHT, "on_zero": [IFMAP]}]}, "t")
+    expected, mean, se = _mean_over_masks(p, h, nest, spec, ("rf", WEIGHT, "fill"), {IFMAP: 0.3})
+    assert expected == pytest.approx(24 * comb(14, 5) / comb(20, 5), rel=1e-12)
+    assert abs(mean - expected) <= 4 * se, (expected, mean, se)
+    assert abs(mean - 24 * comb(14, 7) / comb(20, 7)) > 4 * se, (mean, se)
+
+
 GATE_MACS = spec_from_dict({"name": "t", "gate": [{"level": "mac", "on_zero": [IFMAP, WEIGHT]}]}, "t")
 
 
