@@ -223,3 +223,29 @@ def test_batch_scores_with_windows_served_as_a_lattice_equal_the_slow_model_bit_
         checked += 1
     print(f"{moved} of {checked}")
     assert checked >= 50 and moved == 2, (checked, moved)
+
+
+@pytest.mark.parametrize("preset", ["eyeriss_v2", "reuse"])
+def test_the_generated_look_up_pass_equals_the_generic_one_on_fixed_shape_rows(preset):
+    """The memo look-up pass generated per memo structure (mapper.memo_kernel) on the fixed shape's
+    mappings (RF tiles, the lockstep run over the mapping levels, served tiles spanning the array's
+    ROWS/COLS with the reuse walk over the DRAM / GLB / RF orders) finds or adds the same keys in the
+    same order as the generic pass: the same scores bit for bit and the same memo, batch after batch."""
+    arch, space, cand, counts = _batch("eyeriss_v1")
+    spec = load_spec(preset) if preset != "reuse" else spec_from_dict(
+        STACKED | {"gate": STACKED["gate"] + [{"level": "rf", "tensor": "weight", "on_zero": ["ifmap"]}]}, "reuse.yaml")
+    out = []
+    for generated in (False, True):
+        sb = SparseBatch(LAYER, arch, _keeps(space), spec, UNIFORM)
+        sb.memo.generated = generated
+        half = len(cand.factors) // 2
+        scores = [sb.score(counts[s], cand.factors[s], cand.orders[s]) for s in (slice(0, half), slice(half, None))]
+        kinds = {k for shape in sb.memo.structures.values() if shape is not None for k in shape[3]}
+        out.append((scores, sb.memo.entries, sb.memo.vals, kinds))
+    (generic, e0, v0, k0), (gen, e1, v1, k1) = out
+    assert k0 == set() and {k[0] for k in k1} >= ({"tile", "lockstep", "span"} if preset == "eyeriss_v2" else {"span"})
+    assert any(k[0] == "span" and k[4] for k in k1)       # the reuse walk, generated too
+    assert all(shape[5] == 2 for shape in sb.memo.structures.values())     # and the window counts (P/R, Q/S)
+    for (a, b), (c, d) in zip(generic, gen):
+        assert np.array_equal(a, c) and np.array_equal(b, d)
+    assert np.array_equal(e0, e1) and np.array_equal(v0, v1, equal_nan=True)

@@ -145,20 +145,29 @@ def test_shipped_hierarchies_over_the_search_space_equal_the_slow_path(hier, pre
         assert v.energy_pj < v.dense_energy_pj          # sparsity saved something
 
 
-def test_a_warm_scorer_fed_in_pieces_equals_a_fresh_one_and_the_memo_keeps_every_argument_apart():
+@pytest.mark.parametrize("generated", [False, True])
+def test_a_warm_scorer_fed_in_pieces_equals_a_fresh_one_and_the_memo_keeps_every_argument_apart(generated):
     """The scorer's memo (mapper.sparse_memo.RowMemo) grows across batches: its hash table rebuilt when
     half full (started tiny here), keeps patterns first met in later pieces registering step functions
     over tiles already known. Scoring the nests in shuffled pieces with one scorer gives each nest the
-    same floats as one fresh scorer on the whole batch, and every memoised value is its function's own
-    value at its key's argument (recomputed here from the stored key)."""
+    same floats as one fresh scorer (the generic look-up pass) on the whole batch, and every memoised
+    value is its function's own value at its key's argument (recomputed here from the stored key).
+    ``generated``: the warm scorer looks up with the pass generated per memo structure
+    (mapper.memo_kernel: every group kind of the clustered v2, keeps, lockstep run, tile, served tiles
+    with and without the reuse walk), found or added in the same order: the same keys, rows and values."""
+    from accelsim.mapper import memo_kernel
+
     h = load_architecture("hierarchy/eyeriss_v2")
     spec = load_spec("eyeriss_v2_clustered")
     problem = from_layer(LAYER)
     layout, arrays = _search_nests(problem, h, 300)
     table = table_for(h)
     rows = count_nests(layout, arrays)
-    energy, cycles = NestSparseBatch(layout, spec, UNIFORM, table).score(rows, arrays)
+    fresh = NestSparseBatch(layout, spec, UNIFORM, table)
+    fresh.memo.generated = False
+    energy, cycles = fresh.score(rows, arrays)
     warm = NestSparseBatch(layout, spec, UNIFORM, table)
+    warm.memo.generated = generated
     warm.memo._table(4)
     order = np.random.default_rng(5).permutation(arrays.n_nests)
     cuts = [0, 1, 7, 40, 41, 150, arrays.n_nests]
@@ -166,8 +175,12 @@ def test_a_warm_scorer_fed_in_pieces_equals_a_fresh_one_and_the_memo_keeps_every
         part = order[a:b]
         e, c = warm.score(rows[part], arrays.take(part))
         assert np.array_equal(e, energy[part]) and np.array_equal(c, cycles[part])
-    assert warm.fits(arrays).tolist() == NestSparseBatch(layout, spec, UNIFORM, table).fits(arrays).tolist()
+    assert warm.fits(arrays).tolist() == fresh.fits(arrays).tolist()
     memo = warm.memo
+    kinds = {k[0] for shape in memo.structures.values() if shape is not None for k in shape[3]}
+    assert kinds == ({"keeps", "lockstep", "tile", "span"} if generated else set())
+    assert all(shape[5] == 2 for shape in memo.structures.values() if shape is not None)   # window axes P/R, Q/S
+    assert all(memo_kernel.loaded_pass(shape, len(ROLES)) is not None for shape in memo.structures.values())
     assert len(memo.table) >= 2 * len(memo.entries) > 8             # grown, at most half full
     assert len({k.tobytes() for k in memo.entries}) == len(memo.entries)        # each argument once
     # a tile key holds the nest's per-dim extents at its level (factors x fanout factors from the level
@@ -232,14 +245,17 @@ def test_memo_keys_of_any_size_are_exact():
         assert memo.vals[idx[b, 0], slot[0]] == float(e[0] % 1000) + e[1] / 4 + float(e[2] % 999)
 
 
-def test_memo_refuses_a_row_outside_its_digit_ranges_and_packs_usual_keys_in_one_word():
+@pytest.mark.parametrize("generated", [False, True])
+def test_memo_refuses_a_row_outside_its_digit_ranges_and_packs_usual_keys_in_one_word(generated):
     """A key's ints are mixed-radix digits (mapper.sparse_memo): an int outside its digit's range would
     wrap into another argument's key, so it is refused (ConfigError), never packed; the lockstep group's
-    active units have radix units + 1, a tile's extent radix its dim's size."""
+    active units have radix units + 1, a tile's extent radix its dim's size. The same with the look-up
+    pass generated per memo structure (mapper.memo_kernel)."""
     from accelsim.errors import ConfigError
     from accelsim.mapper.sparse_memo import RowMemo
 
     memo = RowMemo(np.array([4, 6]), 1, nest=True, units=4, fanouts=(0,))
+    memo.generated = generated
     assert memo.width == 1
     fn = memo.lockstep(lambda a: float(a[0] * 10 + a[1]))
     groups, _, slot = memo.columns([fn])

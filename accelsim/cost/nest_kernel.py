@@ -559,9 +559,20 @@ def _by_shape(layout: NestLayout):
     if shape in _LOADED:
         return _LOADED[shape]
     fingerprint = _fingerprint()
-    version = fingerprint[:12]
     key = hashlib.sha256((repr(shape) + fingerprint).encode()).hexdigest()[:12]
-    name = f"accelsim_nest_{version}_{key}"
+    fn = _LOADED[shape] = load_generated(key, lambda cache: kernel_source(shape, cache), "kernel")
+    return fn
+
+
+def load_generated(key: str, source, attr: str, extra: str = ""):
+    """The function ``attr`` of the generated module ``source(cache)`` (its Python text; ``cache``:
+    whether numba may cache it on disk), written once to :func:`cache_dir` as
+    ``accelsim_nest_<version>_<extra><key>.py`` (``key`` must hash the source's inputs and the
+    generator; the version, this module's :func:`_fingerprint`, names what :func:`prune_cache`
+    keeps) and loaded; compiled in memory with a ``KernelCacheWarning`` when the directory cannot
+    be written."""
+    version = _fingerprint()[:12]
+    name = f"accelsim_nest_{version}_{extra}{key}"
     folder = cache_dir()
     path = folder / f"{name}.py"
     try:
@@ -570,11 +581,11 @@ def _by_shape(layout: NestLayout):
                 folder.mkdir(parents=True, exist_ok=True)
                 fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
                 with os.fdopen(fd, "w") as fh:
-                    fh.write(kernel_source(shape))
+                    fh.write(source(True))
                 os.replace(tmp, path)
             try:
                 os.utime(path)              # in use: prune_cache keeps it
-                fn = _from_file(path, name).kernel
+                fn = getattr(_from_file(path, name), attr)
                 break
             except FileNotFoundError:       # pruned by another process between the two lines: write it again
                 if attempt:
@@ -587,12 +598,12 @@ def _by_shape(layout: NestLayout):
             _WARNED.add(str(folder))
             warnings.warn(f"accelsim: kernel cache {folder} is not writable ({e.strerror}); compiling generated "
                           f"kernels in memory, uncached (set {CACHE_ENV} to a writable directory)",
-                          KernelCacheWarning, stacklevel=3)
+                          KernelCacheWarning, stacklevel=4)
         ns: dict[str, Any] = {}
-        exec(compile(kernel_source(shape, cache=False), f"<accelsim nest kernel {key}>", "exec"), ns)
-        fn = ns["kernel"]
-    _LOADED[shape] = fn
+        exec(compile(source(False), f"<accelsim generated {key}>", "exec"), ns)
+        fn = ns[attr]
     return fn
 
 
-__all__ = ["CACHE_ENV", "KernelCacheWarning", "cache_dir", "kernel_for", "kernel_source", "loaded_kernel", "prune_cache", "shape_of"]
+__all__ = ["CACHE_ENV", "KernelCacheWarning", "cache_dir", "kernel_for", "kernel_source", "load_generated", "loaded_kernel",
+           "prune_cache", "shape_of"]

@@ -390,7 +390,6 @@ class NestSparseBatch:
         lazy = [(j, f) for j, f in enumerate(self.q_fns) if f in memo.lazy]
         if not lazy:
             return
-        pat = memo.vals[idx[:, look.col[0]], look.slot[0]].astype(np.int64)
         base = 2 + len(self.pairs.fn)          # _Lookups' order: pattern, skipping, pairs, step fractions
         for j, f in lazy:
             uses = self.lazy_uses.get(j)       # per pattern whether it uses fraction j (patterns only grow)
@@ -398,9 +397,9 @@ class NestSparseBatch:
                 have = 0 if uses is None else len(uses)
                 more = np.array([j in part[3] for part in self.pattern_parts[have:]], dtype=np.bool_)
                 uses = self.lazy_uses[j] = more if uses is None else np.concatenate([uses, more])
-            need = uses[pat]
-            if need.any():
-                memo.fill(f, idx[need, look.col[base + j]])
+            rows = _unfilled(idx, look.col[0], look.slot[0], look.col[base + j], memo.fns[f][1], memo.vals, uses)
+            if len(rows):
+                memo.fill(f, rows)
 
     def _pattern(self, keeps) -> tuple:
         """What the spec does on nests with these keeps (``sparse.model.plan``) as kernel inputs."""
@@ -813,6 +812,21 @@ class SparseBatch:
                     self.eff, self.gated_macs, self.skip.mode, self.skip.p, COLUMNS.index("cycles"), self.lv_out,
                     self.lv_in, self.lv_den, self.net_keys, self.net_ab, self.net_den, energy, cycles)
         return energy, cycles
+
+
+@njit(cache=True)
+def _unfilled(idx, pcol, pslot, col, slot, vals, uses):
+    """The memo rows (column ``col`` of ``idx``) whose value at ``slot`` is still NaN, of the rows
+    whose keeps pattern (column ``pcol``, value at ``pslot``) ``uses`` it (repeats kept)."""
+    out = np.empty(idx.shape[0], dtype=np.int64)
+    n = 0
+    for b in range(idx.shape[0]):
+        if uses[int(vals[idx[b, pcol], pslot])]:
+            r = idx[b, col]
+            if np.isnan(vals[r, slot]):
+                out[n] = r
+                n += 1
+    return out[:n]
 
 
 @njit(cache=True)

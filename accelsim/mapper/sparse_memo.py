@@ -69,6 +69,7 @@ def dim_axes(problem: Problem) -> np.ndarray:
 GROUPS = 1 << 8          # a key's first digit: its group (levels + 3 + the served-tile groups)
 TOO_LARGE = -2           # ``_resolve``'s answer when an int is outside its digit's range
 AHEAD = 2                # rows ahead whose input lines ``_resolve`` prefetches
+GENERATED_MIN = 2048     # batches of at least this many rows use the generated pass (``resolve``)
 
 
 class RowMemo:
@@ -104,6 +105,8 @@ class RowMemo:
         self.span_mask = np.zeros((0, levels), dtype=np.int64)    # and 1 at the levels of its ``span``
         self.span_rel = np.zeros((0, len(sizes) + 1), dtype=np.int64)   # and its reuse: a flag, 1 per dim indexing the role
         self.entries = np.zeros((0, self.width), dtype=np.int64)  # every key, in the order first met
+        self.structures: dict[bytes, tuple | None] = {}          # per groups looked up: memo_kernel.structure
+        self.generated: bool | None = None                        # resolve's default ``generated``
         self.vals = np.zeros((0, 2), dtype=np.float64)            # per key, its group's functions' values
         self._table(1 << 10)
 
@@ -208,12 +211,16 @@ class RowMemo:
 
     def resolve(self, groups: np.ndarray, factors: np.ndarray, spatial: np.ndarray | None = None,
                 keeps: np.ndarray | None = None, active: np.ndarray | None = None,
-                orders: np.ndarray | None = None) -> np.ndarray:
+                orders: np.ndarray | None = None, generated: bool | None = None) -> np.ndarray:
         """(B, len(groups)) per row and group its key's row of :attr:`vals` (new keys added and their
         functions evaluated). ``factors`` (B, L, D) and, for nests, ``spatial`` (B, L, 2, D) and
         ``keeps`` (B, L, roles); ``active`` (B,) the active units (the lockstep group); ``orders`` the
         temporal loop orders (nests: (B, L, D); fixed-shape rows: (B, 3, D), DRAM / GLB / RF), needed by
-        a served tile with reuse."""
+        a served tile with reuse. ``generated``: look up with the pass generated for this memo's
+        structure (``mapper.memo_kernel``: about 2x faster, ~5 s of numba compile once per structure
+        and machine; one-word keys only) or the generic one (the same rows, bit for
+        bit); None (default): generated for batches of ``GENERATED_MIN`` rows or more and whenever
+        this process has already loaded the structure's pass."""
         B = factors.shape[0]
         sp = spatial if spatial is not None else np.ones((0, self.L, 2, factors.shape[2]), dtype=np.int64)
         kp = keeps if keeps is not None else np.zeros((0, self.L, 1), dtype=np.int64)
@@ -224,13 +231,19 @@ class RowMemo:
         out = np.empty((B, len(groups)), dtype=np.int64)
         if not len(groups):
             return out
+        fn = self._generated(groups, kp.shape[2], B, self.generated if generated is None else generated)
         while True:
             room = len(self.table) // 2 - len(self.entries)         # keys the table takes at most half full
             new = np.empty((max(0, min(room, B * len(groups))), self.width), dtype=np.int64)
-            n = _resolve(self.nest, factors, sp, kp, ac, self.sizes, groups, self.keeps_group, self.lockstep_group,
-                         *_inner(self.span_digits), *_inner(self.keeps_digits), *_inner(self.lock_digits),
-                         self.table, len(self.entries), out, new, self.span_base, self.span_first, self.span_mask,
-                         self.fan, od, self.span_rel, self.win)
+            if fn is not None:
+                n = fn(factors, sp, kp, ac, od, self.sizes, self.span_digits[1][1:], self.span_digits[3][1:],
+                       self.keeps_digits[1][1:], self.lock_digits[1][1:], self.lock_digits[3][1:], self.span_rel,
+                       self.span_mask, self.fan, self.win, self.table, len(self.entries), out, new)
+            else:
+                n = _resolve(self.nest, factors, sp, kp, ac, self.sizes, groups, self.keeps_group, self.lockstep_group,
+                             *_inner(self.span_digits), *_inner(self.keeps_digits), *_inner(self.lock_digits),
+                             self.table, len(self.entries), out, new, self.span_base, self.span_first, self.span_mask,
+                             self.fan, od, self.span_rel, self.win)
             if n >= 0:
                 break
             if n == TOO_LARGE:
@@ -244,6 +257,23 @@ class RowMemo:
         if n:
             self._added(new[:n])
         return out
+
+    def _generated(self, groups: np.ndarray, roles: int, rows: int, generated: bool | None):
+        """The generated look-up pass for these groups (``resolve``'s ``generated``), or None."""
+        if generated is False:
+            return None
+        from accelsim.mapper.memo_kernel import loaded_pass, memo_pass, structure
+
+        key = groups.tobytes()
+        if key not in self.structures:          # a group's definition never changes once registered
+            self.structures[key] = structure(self, groups)
+        shape = self.structures[key]
+        if shape is None:
+            return None
+        fn = loaded_pass(shape, roles)
+        if fn is None and (generated or rows >= GENERATED_MIN):
+            fn = memo_pass(shape, roles)
+        return fn
 
     def _added(self, new: np.ndarray) -> None:
         """Evaluate every function at the new keys (the keeps group last: planning a pattern may register
@@ -289,10 +319,37 @@ def _slot(key, mask):
     h = np.uint64(key[0]) * np.uint64(0x9E3779B97F4A7C15)
     for w in range(1, key.shape[0]):
         h = (h ^ np.uint64(key[w])) * np.uint64(0x9E3779B97F4A7C15)
+    return _finish(h, mask)
+
+
+@njit(cache=True, inline="always")
+def _slot1(k, mask):
+    """``_slot`` of a one-word key."""
+    return _finish(np.uint64(k) * np.uint64(0x9E3779B97F4A7C15), mask)
+
+
+@njit(cache=True, inline="always")
+def _finish(h, mask):
+    """The murmur3 finaliser, masked to a slot."""
     h ^= h >> np.uint64(33)
     h *= np.uint64(0xFF51AFD7ED558CCD)
     h ^= h >> np.uint64(33)
     return np.int64(h & np.uint64(mask))
+
+
+@njit(cache=True, inline="always")
+def _find_or_add1(table, k, s, row):
+    """``_find_or_add`` of a one-word key (``s``: its first slot)."""
+    mask = table.shape[0] - 1
+    while True:
+        r = table[s, 1]
+        if r < 0:
+            table[s, 0] = k
+            table[s, 1] = row
+            return -1 - row
+        if table[s, 0] == k:
+            return r
+        s = (s + 1) & mask
 
 
 @njit(cache=True)
@@ -373,8 +430,9 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
         if b < B:
             ba = b + AHEAD if b + AHEAD < B else b
             for off in range(0, L * D, 8):
-                _prefetch(factors, ba * L * D + off)
-            if any_span and orders.shape[0]:
+                if nest:                              # (fixed-shape rows: measured faster without)
+                    _prefetch(factors, ba * L * D + off)
+            if nest and any_span and orders.shape[0]:
                 OD = orders.shape[1] * D
                 for off in range(0, OD, 8):
                     _prefetch(orders, ba * OD + off)
