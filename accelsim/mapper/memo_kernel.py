@@ -3,10 +3,12 @@ Python source written from a ``RowMemo``'s static layout and the groups looked u
 once per structure and machine (cached on disk as ``cost.nest_kernel``'s kernels are).
 
 :func:`structure` is the key: one-word keys (the usual layers; other memos keep the generic pass),
-nest or fixed-shape rows, the levels, dims and roles, the levels with a fanout, per group looked up its kind
-(keeps, lockstep run, a tile at a level, a served tile: its level, spanned levels and whether it walks
-the reuse loops), and the number of window axes (a served tile's key counts each one's distinct
-coordinates, ``sparse_memo._window``). Everything else (dim sizes, the digits' multipliers and ranges, the hash table, the
+nest or fixed-shape rows, the levels, dims and roles, the levels with a fanout, per group looked up
+its kind (keeps, lockstep run, a tile at a level, a served tile: its level, spanned levels and
+whether it walks the reuse loops), and the window axes' number and dims (a served tile's key counts
+each one's distinct coordinates, ``sparse_memo._window``: the pass checks the dims' served loops
+inline and calls it only where one is interleaved, else takes its closed form ``batch._touched``).
+Everything else (dim sizes, coefficients, the digits' multipliers and ranges, the hash table, the
 rows) stays data, so every conv layer of one hierarchy and sparse spec shares one pass.
 :func:`memo_source` writes the generic pass's algorithm with the groups unrolled, the per-level tile
 products as scalars (one per level and dim), each key's digits summed as one expression, the lockstep
@@ -25,6 +27,7 @@ from typing import Any
 
 from accelsim.cost.nest_kernel import load_generated
 from accelsim.mapper.sparse_memo import AHEAD
+from accelsim.mapping import COLS, ROWS
 
 _LOADED: dict[tuple, Any] = {}
 
@@ -46,12 +49,14 @@ def structure(memo, groups) -> tuple | None:
                           int(memo.span_rel[s, 0]), s))
         else:
             kinds.append(("tile", g))
-    return (memo.L, len(memo.sizes), tuple(int(x) for x in memo.fan), tuple(kinds), bool(memo.nest), len(memo.win))
+    wdims = tuple(sorted({int(memo.win[a, i]) for a in range(len(memo.win)) for i in (0, 2)}))
+    return (memo.L, len(memo.sizes), tuple(int(x) for x in memo.fan), tuple(kinds), bool(memo.nest), len(memo.win),
+            wdims)
 
 
 def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
     """The Python source of the pass of ``shape`` (:func:`structure`) for keeps of ``roles`` roles."""
-    L, D, fan, kinds, nest, A = shape
+    L, D, fan, kinds, nest, A, wdims = shape
     G = len(kinds)
     lines: list[str] = []
 
@@ -62,6 +67,7 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
     s("import numpy as np", 0)
     s("from numba import njit", 0)
     s("from accelsim.cost.fast_nest import _prefetch", 0)
+    s("from accelsim.mapper.batch import _touched", 0)
     s("from accelsim.mapper.sparse_memo import TOO_LARGE, _find_or_add1, _lockstep_fixed, _reuse, _slot1, _window", 0)
     s("", 0)
     s("", 0)
@@ -160,12 +166,43 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
             s("    return TOO_LARGE", 3)
             s(f"k = {g} + " + " + ".join(f"((e{d} if e{d} < sz{d} else sz{d}) - 1) * tm{d}" for d in range(D)), 3)
             if kind[0] == "span" and A:     # per window axis its count of distinct coordinates (_window)
-                for d in range(D):
-                    s(f"ext[{d}] = e{d}", 3)
-                    s(f"pro[{first}, {d}] = p{first}_{d}", 3)
+                _, _, _, span, reuse, row = kind
+                for d in wdims:             # per window dim: a served loop outside an unserved one (_lattice's gap)
+                    s(f"gap{d} = False", 3)
+                    s(f"uns{d} = False", 3)
+                    for m in range(first - 1, -1, -1):
+                        for part in range(2):
+                            if nest:
+                                if part == 0 and not fan[m]:
+                                    continue
+                                f = (f"spatial[b, {m}, 0, {d}] * spatial[b, {m}, 1, {d}]" if part == 0
+                                     else f"factors[b, {m}, {d}]")
+                                sv = str(bool(span[m])) if part == 0 else (f"tserved[{m}, {d}] != 0" if reuse else "False")
+                            else:
+                                if (m in (ROWS, COLS)) != (part == 0):
+                                    continue
+                                f = f"factors[b, {m}, {d}]"
+                                sv = str(bool(span[m])) if part == 0 else (f"tserved[{m}, {d}] != 0" if reuse else "False")
+                            s(f"if {f} > 1:", 3)
+                            s(f"    gap{d} |= ({sv}) & uns{d}", 3)
+                            s(f"    uns{d} |= not ({sv})", 3)
                 for a in range(A):
-                    s(f"k += (_window({nest}, factors, spatial, fan, b, {first}, span_mask[{kind[5]}], tserved, pro, "
-                      f"ext, sizes, win[{a}], p1, p2, mark) - 1) * tile_mult[{D + a}]", 3)
+                    s(f"d1, k1, d2, k2 = win[{a}, 0], win[{a}, 1], win[{a}, 2], win[{a}, 3]", 3)
+                    s("gap = " + " or ".join(f"(gap{d} and (d1 == {d} or d2 == {d}))" for d in wdims), 3)
+                    s("if gap:", 3)
+                    for d in range(D):
+                        s(f"    ext[{d}] = e{d}", 3)
+                        s(f"    pro[{first}, {d}] = p{first}_{d}", 3)
+                    s(f"    n = _window({nest}, factors, spatial, fan, b, {first}, span_mask[{row}], tserved, pro, ext, "
+                      f"sizes, win[{a}], p1, p2, mark)", 3)
+                    s("else:                  # both runs from 0: _window's closed form", 3)
+                    for x, dd in (("x1", "d1"), ("x2", "d2")):
+                        pick = f"e{D - 1}"
+                        for d in range(D - 2, -1, -1):
+                            pick = f"(e{d} if {dd} == {d} else {pick})"
+                        s(f"    {x} = {pick}", 3)
+                    s("    n = _touched(min(x1, sizes[d1]), min(x2, sizes[d2]), k1, k2)", 3)
+                    s(f"k += (n - 1) * tile_mult[{D + a}]", 3)
         s(f"ring[cur, {j}] = k", 3)
         s("sl = _slot1(k, mask)", 3)
         s(f"ring_s[cur, {j}] = sl", 3)
