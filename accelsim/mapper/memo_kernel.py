@@ -20,14 +20,12 @@ pass: a row's keys made and their slots prefetched, then the previous row's prob
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import sys
 from typing import Any
 
-from accelsim.cost.nest_kernel import load_generated
-from accelsim.mapper.sparse_memo import AHEAD
 from accelsim.mapping import COLS, ROWS
+
+AHEAD = 2            # rows ahead whose input lines a look-up pass (this one, sparse_memo's generic one) prefetches
 
 _LOADED: dict[tuple, Any] = {}
 
@@ -149,8 +147,10 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
                 s(f"e{d} = p{first}_{d}", 3)
             if kind[0] == "span":
                 _, _, _, span, reuse, row = kind
-                if A:
-                    s(f"tserved[:{first}, :] = 0", 3)
+                if A and reuse:             # (_window reads tserved at the window dims only)
+                    for m in range(first):
+                        for d in wdims:
+                            s(f"tserved[{m}, {d}] = 0", 3)
                 if reuse:
                     for d in range(D):
                         s(f"ext[{d}] = e{d}", 3)
@@ -190,6 +190,10 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
                     s(f"d1, k1, d2, k2 = win[{a}, 0], win[{a}, 1], win[{a}, 2], win[{a}, 3]", 3)
                     s("gap = " + " or ".join(f"(gap{d} and (d1 == {d} or d2 == {d}))" for d in wdims), 3)
                     s("if gap:", 3)
+                    if not reuse:           # no reuse walk here: its served flags all 0
+                        for m in range(first):
+                            for d in wdims:
+                                s(f"    tserved[{m}, {d}] = 0", 3)
                     for d in range(D):
                         s(f"    ext[{d}] = e{d}", 3)
                         s(f"    pro[{first}, {d}] = p{first}_{d}", 3)
@@ -201,7 +205,9 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
                         for d in range(D - 2, -1, -1):
                             pick = f"(e{d} if {dd} == {d} else {pick})"
                         s(f"    {x} = {pick}", 3)
-                    s("    n = _touched(min(x1, sizes[d1]), min(x2, sizes[d2]), k1, k2)", 3)
+                    s("    x1 = min(x1, sizes[d1])", 3)
+                    s("    x2 = min(x2, sizes[d2])", 3)
+                    s("    n = x1 + x2 - 1 if k1 == 1 and k2 == 1 else _touched(x1, x2, k1, k2)   # (unit: dense)", 3)
                     s(f"k += (n - 1) * tile_mult[{D + a}]", 3)
         s(f"ring[cur, {j}] = k", 3)
         s("sl = _slot1(k, mask)", 3)
@@ -227,6 +233,11 @@ def memo_pass(shape: tuple, roles: int):
     """The compiled pass of ``shape`` (generated, cached on disk, loaded once per process)."""
     fn = _LOADED.get((shape, roles))
     if fn is None:
+        import hashlib  # (here: importing the memo, as every sparse run does, stays light)
+        import inspect
+
+        from accelsim.cost.nest_kernel import load_generated
+
         h = hashlib.sha256(repr((shape, roles)).encode())
         for mod in (sys.modules[__name__], sys.modules["accelsim.mapper.sparse_memo"]):
             h.update(inspect.getsource(mod).encode())

@@ -52,6 +52,7 @@ from numba import njit
 from accelsim.cost.fast_nest import _prefetch
 from accelsim.errors import ConfigError
 from accelsim.mapper.batch import _touched
+from accelsim.mapper.memo_kernel import AHEAD, loaded_pass, memo_pass, structure
 from accelsim.mapping import COLS, ROWS
 from accelsim.mapping import DRAM as DRAM_LEVEL
 from accelsim.mapping import GLB as GLB_LEVEL
@@ -68,7 +69,6 @@ def dim_axes(problem: Problem) -> np.ndarray:
 
 GROUPS = 1 << 8          # a key's first digit: its group (levels + 3 + the served-tile groups)
 TOO_LARGE = -2           # ``_resolve``'s answer when an int is outside its digit's range
-AHEAD = 2                # rows ahead whose input lines ``_resolve`` prefetches
 GENERATED_MIN = 2048     # batches of at least this many rows use the generated pass (``resolve``)
 
 
@@ -262,8 +262,6 @@ class RowMemo:
         """The generated look-up pass for these groups (``resolve``'s ``generated``), or None."""
         if generated is False:
             return None
-        from accelsim.mapper.memo_kernel import loaded_pass, memo_pass, structure
-
         key = groups.tobytes()
         if key not in self.structures:          # a group's definition never changes once registered
             self.structures[key] = structure(self, groups)
@@ -610,6 +608,18 @@ def _window(nest, factors, spatial, fan, b, first, mask, tserved, pro, ext, size
     e2 = ext[d2] if ext[d2] < sizes[d2] else sizes[d2]
     if n1 < 0 and n2 < 0:
         return _touched(e1, e2, k1, k2)
+    if n1 < 0 and k1 == 1:        # the runs [k2 q, k2 q + e1) from each q ascending: each adds min(e1, gap)
+        c = e1
+        for j in range(1, n2):
+            g = k2 * (p2[j] - p2[j - 1])
+            c += g if g < e1 else e1
+        return c
+    if n2 < 0 and k2 == 1:
+        c = e2
+        for i in range(1, n1):
+            g = k1 * (p1[i] - p1[i - 1])
+            c += g if g < e2 else e2
+        return c
     if n1 < 0:
         n1 = e1
         for i in range(n1):
