@@ -301,10 +301,10 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
             sparse = sparse_view(item.problem, hierarchy, nest, actions, sparsity.spec, models, table)
             if sim is not None:        # the same schedule on the words that take bandwidth, the tiles compressed
                 from accelsim.sim.general import simulate_nest
-                from accelsim.sparse.model import bandwidth_actions, group_words
+                from accelsim.sparse.model import bandwidth_actions, group_rooms
 
                 sparse_sim = simulate_nest(item.problem, hierarchy, nest, bandwidth_actions(sparse.actions),
-                                           occupied=group_words(item.problem, hierarchy, nest, sparsity.spec, models))
+                                           occupied=group_rooms(item.problem, hierarchy, nest, sparsity.spec, models))
         out.append(HierarchyLayerRun(item, nest, actions, parts, by_tensor, bound, steps, source, found, sim, sparse,
                                      sparse_sim))
         if on_layer is not None:

@@ -242,14 +242,14 @@ def replace_words(bw, dense):
 
 def test_a_simulated_level_list_run_with_sparsity_simulates_the_sparse_view():
     """``run_hierarchy(simulate=True)`` with sparsity: each layer's ``sparse_sim`` is the general simulator
-    on its sparse view's bandwidth table and compressed tiles (``group_words``); stats.json carries its
+    on its sparse view's bandwidth table and compressed tiles (``group_rooms``); stats.json carries its
     cycles and stalls, the table a column."""
     from accelsim.hierarchy import load_architecture
     from accelsim.pipeline_hierarchy import run_hierarchy
     from accelsim.report_hierarchy import stats, table
     from accelsim.sim.general import simulate_nest
     from accelsim.sparse.layer import Sparsity
-    from accelsim.sparse.model import group_words
+    from accelsim.sparse.model import group_rooms
     from accelsim.sparse.spec import load_spec
     from workloads.problems import ProblemWorkload, of_layer
 
@@ -260,7 +260,7 @@ def test_a_simulated_level_list_run_with_sparsity_simulates_the_sparse_view():
     lr = run.layers[0]
     models = {"ifmap": Uniform(0.5), "weight": Uniform(0.5)}
     want = simulate_nest(lr.item.problem, h, lr.nest, bandwidth_actions(lr.sparse.actions),
-                         occupied=group_words(lr.item.problem, h, lr.nest, load_spec("eyeriss_v2_clustered"), models))
+                         occupied=group_rooms(lr.item.problem, h, lr.nest, load_spec("eyeriss_v2_clustered"), models))
     assert lr.sparse_sim == want
     assert lr.sparse_sim.ideal_cycles == math.ceil(lr.sparse.actions.cycles) < lr.sim.ideal_cycles
     doc = stats(run)
@@ -273,11 +273,12 @@ def test_the_double_buffering_room_beside_compressed_tiles():
     """The PE's 240-word ifmap store holds one dense tile (8 channels x 5 rows x 6 columns) and no room
     for the next refill; in CSC at d = 0.5 the tile takes 120 data words + (41 offsets + 120 coordinates)
     x 4 bits = 160.25 words, so 79.75 words of the next refill arrive early: the simulator's room is the
-    compressed one (``occupied`` = ``sparse.model.group_words``) and the PE waits less."""
+    compressed one (``occupied`` = ``sparse.model.group_rooms``) and the PE waits less. With the metadata
+    in a store of its own, the fuller store limits the room."""
     from accelsim.hierarchy import Fanout, Hierarchy, Storage
     from accelsim.sim.blocks import block_schedule
     from accelsim.sim.general import room_of, simulate_nest
-    from accelsim.sparse.model import group_words
+    from accelsim.sparse.model import group_rooms
 
     problem = from_layer(conv("c", C=8, K=8, H=6, R=3, pad=1))
     pe = {"K": 2, "C": 8, "P": 3, "Q": 6, "R": 3, "S": 3}
@@ -290,8 +291,8 @@ def test_the_double_buffering_room_beside_compressed_tiles():
     spec = spec_from_dict({"name": "s", "formats": {"pe": {"ifmap": {"ranks": [{"UOP": 4}, {"CP": 4}]}}},
                            "skip": [{"level": "mac", "on_zero": ["ifmap", "weight"]}]}, "t")
     models = {IFMAP: Uniform(0.5), WEIGHT: Uniform(0.5)}
-    occupied = group_words(problem, h, nest, spec, models)
-    assert occupied == {("pe", 0): pytest.approx(120 + (41 * 4 + 120 * 4) / 16)}
+    occupied = group_rooms(problem, h, nest, spec, models)
+    assert occupied == {("pe", 0): (pytest.approx(120 + (41 * 4 + 120 * 4) / 16), pytest.approx(240 - 160.25))}
     sched = block_schedule(problem, h, nest)
     hop = next(x for x in sched.hops if x.role == IFMAP and x.child == 2)
     assert (room_of(problem, h, nest, sched, hop).free, room_of(problem, h, nest, sched, hop).need) == (0, 240)
@@ -301,3 +302,9 @@ def test_the_double_buffering_room_beside_compressed_tiles():
     compressed_room = simulate_nest(problem, h, nest, bw, occupied=occupied)
     assert compressed_room.ideal_cycles == dense_room.ideal_cycles
     assert sum(compressed_room.stall_cycles.values()) < sum(dense_room.stall_cycles.values())
+    # the metadata in its own 45-word store: the tile's 40.25 metadata words leave 4.75 there, the data
+    # 120 of 240; a refill splits 120 : 40.25 over them, so 4.75 x 160.25 / 40.25 words of it fit early
+    own = spec_from_dict({"name": "m", "formats": {"pe": {"ifmap": {"ranks": [{"UOP": 4}, {"CP": 4}]}}},
+                          "metadata_capacity": {"pe": {"ifmap": 45}}}, "t")
+    assert group_rooms(problem, h, nest, own, models) == {
+        ("pe", 0): (pytest.approx(160.25), pytest.approx(4.75 * 160.25 / 40.25))}

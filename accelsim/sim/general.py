@@ -18,7 +18,7 @@ action-table words of each block. The resources, each a simpy resource of capaci
   over the blocks by their dense steps, as the words are (expected, not per-tile nonzeros).
 
 Double buffering: a child level's capacity group holds its tiles plus free space (capacity -
-tiles, per copy; the tiles' words are ``occupied``'s when given: a sparse view's compressed tiles).
+tiles, per copy; ``occupied``'s tiles and room when given: a sparse view's compressed tiles).
 A refill moves early (while the current tiles are in use) the share of the words it
 brings that fits the free space and the level's input FIFO for the role (``input_fifo_words``;
 ``min(1, (free + FIFO) / words the group's refills bring at once to one copy)``, the fill words of
@@ -184,10 +184,10 @@ def _mixed(digits: tuple, loops: list) -> int:
 
 
 def room_of(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, sched: BlockSchedule, h: Hop,
-            occupied: dict[tuple[str, int], float] | None = None) -> Room:
-    """The double-buffering room of hop ``h``'s child (module docstring); ``occupied``: the words the
-    tiles take per (level, capacity group index) when not the dense tile words (a sparse view's
-    compressed tiles, ``sparse.model.group_words``)."""
+            occupied: dict[tuple[str, int], tuple[float, float]] | None = None) -> Room:
+    """The double-buffering room of hop ``h``'s child (module docstring); ``occupied``: per (level,
+    capacity group index), (the words the tiles take, the words of room beside them) when not the dense
+    tile words and the capacity minus them (a sparse view's compressed tiles, ``sparse.model.group_rooms``)."""
     if h.child >= len(hierarchy.levels) or _piecewise(problem, sched, h):
         return Room(-1)
     lv = hierarchy.levels[h.child]
@@ -195,9 +195,10 @@ def room_of(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, sched: Block
     for g, (group, cap) in enumerate(lv.capacity):
         if h.role in group:
             need: float = sum(tiles[r] for r in group if nest.keeps(h.child, r))
-            if occupied is not None:
-                need = occupied.get((lv.name, g), need)
-            return Room(g, max(0, cap - need), need, lv.fifo_words(h.role))
+            free = max(0, cap - need)
+            if occupied is not None and (lv.name, g) in occupied:
+                need, free = occupied[(lv.name, g)]
+            return Room(g, free, need, lv.fifo_words(h.role))
     return Room(-1)
 
 
@@ -240,12 +241,13 @@ class Phase:
 
 def simulate_nest(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, actions: Actions | None = None, *,
                   max_blocks: int = MAX_BLOCKS, trace: bool = False,
-                  occupied: dict[tuple[str, int], float] | None = None) -> SimResult:
+                  occupied: dict[tuple[str, int], tuple[float, float]] | None = None) -> SimResult:
     """Simulate ``nest`` (legal: ``loopnest.check``) of ``problem`` on ``hierarchy``; ``actions`` are
     its action table (counted when not given). ``stall_cycles`` and ``busy`` are keyed by resource
     (``<level>.read``, ``<level>.write``, ``<level>.port``, ``<level>.net.<stream>``; ``busy`` also ``compute``);
-    ``SimResult.words`` holds the words the simulation moved per action-table entry. ``occupied``: the
-    words the tiles take per (level, capacity group index), when not the dense tile words (:func:`room_of`)."""
+    ``SimResult.words`` holds the words the simulation moved per action-table entry. ``occupied``: per
+    (level, capacity group index), the words the tiles take and the room beside them, when not the
+    dense tiles' (:func:`room_of`)."""
     actions = actions if actions is not None else count_actions(problem, hierarchy, nest)
     sched = block_schedule(problem, hierarchy, nest, max_blocks)
     words = sched.words(actions)

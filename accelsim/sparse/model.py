@@ -832,15 +832,24 @@ def capacity_used(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec: 
     return out
 
 
-def group_words(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec: SparseSpec,
-                models: dict[str, Model]) -> dict[tuple[str, int], float]:
-    """(level, index of its capacity group) -> the words the nest's tiles take in that group by
-    :func:`capacity_used` (compressed, per ``spec.capacity``): what the simulator's double-buffering
-    room sees of a sparse view (``accelsim.sim.general.simulate_nest``'s ``occupied``)."""
-    out: dict[tuple[str, int], float] = {}
-    for c, used, _ in capacity_used(problem, hierarchy, nest, spec, models):
-        if not c.metadata:
-            out[(c.level, sum(1 for lv, _ in out if lv == c.level))] = used
+def group_rooms(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec: SparseSpec,
+                models: dict[str, Model]) -> dict[tuple[str, int], tuple[float, float]]:
+    """(level, index of its capacity group) -> (words the nest's tiles of the group's roles take, words of
+    room beside them for the next refill), by :func:`capacity_used` (compressed, per ``spec.capacity``):
+    what the simulator's double-buffering room sees of a sparse view (``accelsim.sim.general.simulate_nest``'s
+    ``occupied``). The tiles take the group's words and those of its roles' own metadata stores there (a
+    refill brings data and metadata); a refill splits over the stores as the tiles do, so the room is
+    the least over the stores of ``free x total / used`` (the group's free words when it has no store)."""
+    checks = capacity_used(problem, hierarchy, nest, spec, models)
+    meta = {(c.level, c.members[0][0]): (c.words, used) for c, used, _ in checks if c.metadata}
+    out: dict[tuple[str, int], tuple[float, float]] = {}
+    for c, used, kept in checks:
+        if c.metadata:
+            continue
+        stores = [(c.words, used)] + [meta[(c.level, r)] for r in kept if (c.level, r) in meta]
+        total = sum(u for _, u in stores)
+        room = min((max(0.0, cap - u) * total / u for cap, u in stores if u > 0), default=float(c.words))
+        out[(c.level, sum(1 for lv, _ in out if lv == c.level))] = (total, room)
     return out
 
 
@@ -873,7 +882,7 @@ def imbalance_t(t: int, units: int, p: float) -> float:
 
 __all__ = ["CapacityCheck", "OPERAND_ROLES", "Overflow", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions",
            "capacity_checks", "capacity_problems", "capacity_used",
-           "compressed_tiles", "group_words", "imbalance", "imbalance_t", "kept_exact", "kept_fraction", "lockstep_run", "mac_q",
+           "compressed_tiles", "group_rooms", "imbalance", "imbalance_t", "kept_exact", "kept_fraction", "lockstep_run", "mac_q",
            "mac_steps", "MacSteps", "box_dead", "plan", "priced_actions", "reuse_loops", "Served",
            "served_extents", "served_from", "served_loops", "served_points", "window_axes", "window_count",
            "step_q", "tile_extents", "update_q", "update_served_from"]
