@@ -70,11 +70,11 @@ def test_words_sent_to_a_compressed_child_equal_the_interpreter(data):
         assert sa.metadata.network.get(k, 0) * hierarchy.word_bits == pytest.approx(bits, abs=1e-9), k
 
 
-def _case():
+def _case(r: int = 3):
     fanout = 4
-    """A 3 x 3 conv on DRAM -> GLB -(fanout of 4 over K)-> PE buffer (P in two halves, each PE keeping
-    its weights over them), the ifmap multicast to the PEs."""
-    problem = from_layer(conv("c", C=8, K=4, H=6, R=3, pad=1))
+    """An r x r conv (padded to keep 6 x 6) on DRAM -> GLB -(fanout of 4 over K)-> PE buffer (P in two
+    halves, each PE keeping its weights over them), the ifmap multicast to the PEs."""
+    problem = from_layer(conv("c", C=8, K=4, H=6, R=r, pad=r // 2))
     h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(fanout, 1, "bus")),
                         Storage("pe", ROLES)))
     sizes = dict(problem.dims)
@@ -133,26 +133,38 @@ def test_uniform_expected_words_into_the_compressed_child_agree_with_the_mean_ov
 def test_the_simulator_and_the_bound_move_the_compressed_words():
     """The general simulator on the sparse view's bandwidth table (data + metadata words) moves, into the
     compressed PE, exactly the interpreter's words (payload + metadata words, integers), fewer than
-    the dense ones; the latency bound's network part is those words at the bus's cost per word."""
-    from accelsim.cost.bound import bound_parts
+    the dense ones; the latency bound's network part is those words at the bus's cost per word. A 1 x 1
+    conv, so the ifmap (288 dense words, about 60% of them nonzero) is the network's busiest stream
+    both dense and compressed (the weights' 32 words, the outputs' 144), and the bound must fall
+    exactly to the ifmap's compressed words."""
+    from accelsim.cost.bound import bound_parts, stream_words
     from accelsim.sim.general import simulate_nest
+    from noc.registry import network_bound
 
-    problem, h, nest = _case()
+    problem, h, nest = _case(r=1)
     rng = np.random.default_rng(6)
-    ifm = rng.random(tuple(c.size for c in problem.tensor(IFMAP).coords)) < 0.3
+    ifm = rng.random(tuple(c.size for c in problem.tensor(IFMAP).coords)) < 0.6
     spec = spec_from_dict({"name": "f", "formats": {"pe": {"ifmap": BITMASK}}}, "t")
     dense = count_actions(problem, h, nest)
     sa = analyze(problem, h, nest, dense, spec, {IFMAP: Actual(ifm)})
     bw = bandwidth_actions(sa)
     sim = simulate_nest(problem, h, nest, bw)
     want = brute(problem, h, nest, IFMAP, ifm, spec.format("pe", IFMAP), h.word_bits)
+    words = {}
     for a in (DOWN, DOWN_DEST):
         payload, bits = want.network[("glb", IFMAP, a)]
-        words = payload + bits / h.word_bits
-        assert words == int(words)                  # whole words (BITMASK)
-        assert sim.words[("network", "glb", IFMAP, a)] == words < dense.network[("glb", IFMAP, a)]
-    dense_bound = bound_parts(dense, h)["glb.net"]
-    assert bound_parts(bw, h)["glb.net"] <= dense_bound
+        words[a] = payload + bits / h.word_bits
+        assert words[a] == int(words[a])            # whole words (BITMASK)
+        assert sim.words[("network", "glb", IFMAP, a)] == words[a] < dense.network[("glb", IFMAP, a)]
+    fan = h.levels[h.index("glb")].fanout
+    ab = network_bound(fan.network, fan.params)
+    others = [a * delivered + b * distinct for (a, b), (delivered, distinct) in zip(ab[1:], stream_words(dense, "glb")[1:])]
+    (a_i, b_i) = ab[0]
+    dense_ifmap = a_i * dense.network[("glb", IFMAP, DOWN_DEST)] + b_i * dense.network[("glb", IFMAP, DOWN)]
+    sparse_ifmap = a_i * words[DOWN_DEST] + b_i * words[DOWN]
+    assert max(others) < sparse_ifmap < dense_ifmap           # the ifmap stream bounds the network both ways
+    assert bound_parts(dense, h)["glb.net"] == dense_ifmap
+    assert bound_parts(bw, h)["glb.net"] == sparse_ifmap
 
 
 def test_the_plan_names_the_receiving_level_as_the_source_of_a_hops_words():
