@@ -220,11 +220,13 @@ def test_expected_max_of_binomials_equals_the_exact_rational_value():
     """E[max of A Binomial(t, p)] = sum_{k<t} (1 - F(k)^A), against the same sum in exact integers (p a
     binary fraction, exact as a float): within 1e-15 relative, also where F(k) comes within 2^-53 of 1
     for many k (t = 1000, A = 64: a running float cdf stops moving there, and powering it is off by about
-    1e-11; sparse.density.binomial_logcdf keeps P(X > k) instead)."""
+    1e-11; sparse.density.binomial_logcdf keeps P(X > k) instead), and with a tiny p, where every term is
+    under 2^-64 (they were once left out: 0 for p = 2^-70, t = 10, A = 2, against about 2e-20)."""
     from fractions import Fraction
 
     for t, p, units in [(1, Fraction(1, 4), 2), (6, Fraction(1, 4), 3), (40, Fraction(1, 2), 17),
-                        (300, Fraction(1, 4), 50), (1000, Fraction(1, 2), 64), (200, Fraction(3, 4), 2)]:
+                        (300, Fraction(1, 4), 50), (1000, Fraction(1, 2), 64), (200, Fraction(3, 4), 2),
+                        (10, Fraction(1, 2 ** 40), 2), (10, Fraction(1, 2 ** 70), 2), (30, Fraction(1, 2 ** 30), 700)]:
         m = p.denominator ** t                # P(X = k) = c_k / m
         cum, total = 0, 0
         for k in range(t):

@@ -171,7 +171,7 @@ DENSE = Uniform(1.0)
 
 
 LIVE = math.exp(-100.0)     # the pmf kept: P(k) >= e^-100 P(mode) (the rest sums to < e^-100 t P(mode))
-TINY_LOG = -64 * math.log(2)      # E[max] terms 1 - F^A within 2^-64 of 1 count as 1, those under 2^-64 as 0
+TINY_LOG = -64 * math.log(2)      # E[max] terms 1 - F^A within 2^-64 of 1 count as 1, those under 2^-64 as -A log F
 
 
 @lru_cache(maxsize=4096)
@@ -213,8 +213,9 @@ def expected_max_binomial(t: int, p: float, copies: int) -> float:
     """E[max of ``copies`` >= 1 independent Binomial(t, p)] (load imbalance: lockstep units wait for the
     busiest) = ``sum_{k < t} (1 - F(k)^copies)``: from :func:`binomial_logcdf`, each term is
     ``-expm1(copies * L)``; the k below the live pmf, and the live ones whose term is within 2^-64 of 1,
-    add 1 each; those whose term is under 2^-64 (the upper tail) are left out; the rest summed by
-    ``math.fsum`` (correctly rounded: no order to fix). Exact cases: p 0 or 1, t 0, one copy (t p)."""
+    add 1 each; those whose term is under 2^-64 (the upper tail) are ``-copies * L`` (relative error
+    under 2^-65: not dropped, since with a tiny p they are the whole sum); all summed by ``math.fsum``
+    (correctly rounded: no order to fix). Exact cases: p 0 or 1, t 0, one copy (t p)."""
     if t <= 0 or p <= 0.0:
         return 0.0
     if p >= 1.0:
@@ -224,7 +225,8 @@ def expected_max_binomial(t: int, p: float, copies: int) -> float:
     lo, logf = binomial_logcdf(t, p)
     first = bisect_left(logf, TINY_LOG / copies)          # terms before: F^copies < 2^-64
     last = bisect_left(logf, -(2.0 ** -64) / copies, first)   # from here: 1 - F^copies ~ -copies L < 2^-64
-    return (lo + first) - math.fsum(map(math.expm1, map(mul, logf[first:last], repeat(copies))))
+    return (lo + first) - math.fsum([*map(math.expm1, map(mul, logf[first:last], repeat(copies))),
+                                     copies * math.fsum(logf[last:])])
 
 
 def load_npy(path: Path | str, what: str, source: str | None, key: str | None) -> np.ndarray:
