@@ -447,6 +447,27 @@ def test_uniform_gating_over_windows_interleaved_with_a_spatial_loop_agrees_with
     assert abs(mean[0] - 24 * comb(17, 6) / comb(20, 6)) > 4 * se[0]      # the contiguous run's union is outside
 
 
+@pytest.mark.xfail(strict=True, reason="edge tiles (docs/sparsity.md, Limits): the uniform expectation takes every "
+                   "served tile at the interior size; with P 7 under p factors 2 x 2 x 2 the last tiles are cut "
+                   "and cover fewer ifmap rows, so more of them are all-zero (gated). The review's case: model "
+                   "3.529 against a mask mean of 4.126 +- 0.086 over this test's 3,000 masks (6.9 SE)")
+def test_uniform_gating_with_ceil_edge_tiles_agrees_with_the_mean_over_random_masks():
+    """The interleaved case of the test above with P 7 (H 9), its factors still 2 x 2 x 2: the last GLB p2
+    step's tiles are cut at the edge (p 6 only, where the interior serves four p's). The model reads
+    every served tile at the interior size and understates the gated RF weight fills (the union of
+    windows is smaller at the edge, so an all-zero one more likely): a known miss, kept as a strict
+    expected failure until edge tiles are modelled."""
+    p = from_layer(conv("c", C=2, K=2, H=9, R=3, W=1, S=1))
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(1, 2, "bus")),
+                        Storage("rf", ROLES)))
+    nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES),
+                     LevelMap("glb", (("K", 2), ("C", 2), ("P", 2)), ("K", "C", "P"), ROLES, y=(("P", 2),)),
+                     LevelMap("rf", (("R", 3), ("P", 2)), ("R", "P"), ROLES)))
+    spec = spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": WEIGHT, "on_zero": [IFMAP]}]}, "t")
+    expected, mean, se = _mean_over_masks(p, h, nest, spec, ("rf", WEIGHT, "fill"), {IFMAP: 0.15}, n=3000)
+    assert abs(mean - expected) <= 4 * se, (expected, mean, se)
+
+
 def test_uniform_gating_over_a_dilated_lattice_of_windows_agrees_with_the_mean_over_random_masks():
     """The lattice can also cover fewer rows than a run of the same extent: a 1-D conv with dilation 2
     (C 2, K 2, P 6, R 3, H 10); the GLB loops c, k, p2 (3) over a spatial p (2) above an RF of r (3);

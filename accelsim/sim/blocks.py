@@ -81,8 +81,10 @@ class BlockSchedule:
 
 
 def lookup(actions: Actions, key: Key) -> int:
-    """The entry's words as an integer: a count's own; a sparse view's expectation (a float,
-    ``sparse.model.bandwidth_actions``) rounded to the nearest word."""
+    """The entry's words as an integer: a count's own; a sparse view's entry (a float,
+    ``sparse.model.bandwidth_actions``) rounded to the nearest word: a uniform expectation, or an actual
+    mask's data words plus its metadata bits over the word width, a fraction where the bits do not fill
+    whole words (the simulator moves whole words; the table keeps the exact fraction)."""
     table, level, role, action = key
     src = actions.storage if table == "storage" else actions.network
     return int(round(src.get((level, role, action), 0)))
