@@ -209,6 +209,61 @@ def test_the_fixed_shape_noc_row_is_the_compressed_words_into_the_rf():
     assert noc < count_actions(problem, h, nest).network[("glb", IFMAP, DOWN_DEST)]
 
 
+def _c3_on_v2(weight_rf: int):
+    """A 3x3 conv on the flat Eyeriss v2 with its weight scratchpad set to ``weight_rf`` words, under the
+    named rs_plus mapping (the same mapping at 64 and 192 words: asserted by the caller)."""
+    from dataclasses import replace
+
+    from accelsim.arch import load_arch
+    from dataflows import registry
+
+    arch = load_arch("eyeriss_v2_flat")
+    arch = replace(arch, rf=replace(arch.rf, weight=weight_rf))
+    layer = conv("c3", C=32, K=32, H=14, R=3)
+    return layer, arch, registry.get("rs_plus").named(layer, arch)
+
+
+def test_the_fixed_shape_simulator_double_buffers_beside_the_compressed_tiles():
+    """The fixed shape's simulator takes a sparse view's room beside the compressed tiles
+    (``sparse.layer.sparse_rooms``): a 60-word weight tile in a 64-word scratchpad leaves 4 words, so
+    dense only 4/60 of the next tile is prefetched; as a bitmask at d 0.25 it takes 60 x 0.25 + 60 bits /
+    16 = 18.75 words and leaves 45.25, a whole tile. The simulation is then, cycle for cycle, that of the
+    same sparse counts on a 192-word scratchpad (where the dense tile leaves a whole tile too), and faster
+    than the dense tiles' room gives. With no format (a gate at the compute alone) the rooms are the dense
+    ones and the simulation does not change."""
+    from accelsim.mapping import RF as RF_INDEX
+    from accelsim.sim import simulate_layer
+    from accelsim.sim.timing import prefetch_share
+    from accelsim.sparse.layer import bandwidth_counts, sparse_layer, sparse_rooms
+    from accelsim.tiles import tile_extents
+
+    layer, small, m = _c3_on_v2(64)
+    _, big, m_big = _c3_on_v2(192)
+    assert m == m_big and tile_extents(layer, m, (RF_INDEX,))[WEIGHT] == 60
+    spec = spec_from_dict({"name": "b", "formats": {"rf": {"weight": BITMASK}}}, "b.yaml")
+    models = {WEIGHT: Uniform(0.25)}
+    rooms = sparse_rooms(layer, small, m, spec, models)
+    tile, free = rooms[("rf", WEIGHT)]
+    assert (tile, free) == pytest.approx((60 * 0.25 + 60 / 16, 64 - 60 * 0.25 - 60 / 16), abs=1e-9)
+    assert prefetch_share(layer, m, small, WEIGHT) == pytest.approx(4 / 60)
+    assert prefetch_share(layer, m, small, WEIGHT, rooms) == 1.0
+    counts = bandwidth_counts(sparse_layer(layer, small, m, spec, models))
+    compressed = simulate_layer(layer, small, m, counts, rooms=rooms)
+    roomy = simulate_layer(layer, big, m, counts)
+    dense_room = simulate_layer(layer, small, m, counts)
+    assert (compressed.cycles, compressed.stall_cycles) == (roomy.cycles, roomy.stall_cycles)
+    assert compressed.cycles < dense_room.cycles
+
+    gate = spec_from_dict({"name": "g", "gate": [{"level": "mac", "on_zero": [IFMAP]}]}, "g.yaml")
+    g_models = {IFMAP: Uniform(0.25)}
+    g_rooms = sparse_rooms(layer, small, m, gate, g_models)
+    assert g_rooms[("rf", WEIGHT)] == (60, 4) and g_rooms[("rf", IFMAP)][1] == 16 - g_rooms[("rf", IFMAP)][0]
+    g_counts = bandwidth_counts(sparse_layer(layer, small, m, gate, g_models))
+    a = simulate_layer(layer, small, m, g_counts, rooms=g_rooms)
+    b = simulate_layer(layer, small, m, g_counts)
+    assert (a.cycles, a.stall_cycles, a.exposed) == (b.cycles, b.stall_cycles, b.exposed)
+
+
 def _skipping_case():
     """_case with a 2-word/cycle GLB port, CSC in the PE and skipping on uniform densities."""
     from dataclasses import replace

@@ -17,10 +17,11 @@ from accelsim.cost.counts import Counts, count_tuples
 from accelsim.cost.nest import build_nest
 from accelsim.energy import TENSORS
 from accelsim.mapping import COLS, ROWS, Mapping
+from accelsim.names import GLB
 from accelsim.sim import engine
 from accelsim.sim.passes import Schedule, schedule
 from accelsim.sim.result import STALL_CAUSES, SimResult
-from accelsim.sim.timing import Context, PassTime, overlapped, pass_time, prefetch_share
+from accelsim.sim.timing import Context, PassTime, Rooms, overlapped, pass_time, prefetch_share
 from accelsim.tiles import tile_words
 from noc import registry as noc_registry
 from noc.flow import STREAMS, layout
@@ -135,8 +136,13 @@ def _blocks(sched: Schedule, times: list[PassTime], fill_read: list[float], fill
     return blocks
 
 
-def simulate_layer(layer: Layer, arch, mapping: Mapping, counts: Counts, *, trace: bool = False) -> SimResult:
+def simulate_layer(layer: Layer, arch, mapping: Mapping, counts: Counts, *, trace: bool = False,
+                   rooms: Rooms | None = None) -> SimResult:
     """Simulate one layer under ``mapping``; ``counts`` are the cost model's counts of it.
+
+    ``rooms``: a sparse view's tiles (``sparse.layer.sparse_rooms``, with its counts
+    ``sparse.layer.bandwidth_counts``): the double-buffering room beside the compressed tiles
+    (accelsim.sim.timing) instead of the dense ones.
 
     ``trace`` keeps the busy intervals (see :func:`accelsim.sim.result.save_trace`). The Eyexam
     steps are attached above the simulator (accelsim.eyexam.examine).
@@ -159,7 +165,7 @@ def simulate_layer(layer: Layer, arch, mapping: Mapping, counts: Counts, *, trac
         slide_pe = 0.0
         if h.slide:
             slide_pe = h.per_pass("delivered_in", h.trigger, sched.passes) / max(1, mapping.active_pes)
-        over = overlapped(layer, mapping, arch, h.tensor, slide_pe, systolic)
+        over = overlapped(layer, mapping, arch, h.tensor, slide_pe, systolic, rooms)
         names = ("psum_in", "psum_out") if h.tensor == "psum" else (h.tensor,)
         for s in names:
             exposed[s] = not over
@@ -185,14 +191,18 @@ def simulate_layer(layer: Layer, arch, mapping: Mapping, counts: Counts, *, trac
     fill_glb = sum(h.totals["glb"] for h in sched.hops if h.kind == "fill") / max(1, total_passes)
     # the part of an overlapped input's RF refill that fits beside the current tile arrives
     # during the run of passes that use it (charged once per run, not in the pass that starts it)
-    prefetch = {} if systolic else {(t, "deliver"): prefetch_share(layer, mapping, arch, t)
+    prefetch = {} if systolic else {(t, "deliver"): prefetch_share(layer, mapping, arch, t, rooms)
                                     for t in ("ifmap", "weight") if not exposed[t]}
     # the GLB's free space decides how much of the next tile can be prefetched (and of the next
     # pass's per-pass tile: the free words of its own part, beside the current tile)
-    glb_tiles = tile_words(layer, mapping)["glb"]
+    glb_tiles: list[float] = list(tile_words(layer, mapping)["glb"])
     groups = arch.glb.capacity_groups(arch.word_bits)
     free_of = [max(0, cap - sum(w for w, k, g in zip(glb_tiles, mapping.glb_keep, group) if k and g))
                for group, cap in groups]
+    if rooms is not None:          # a sparse view: the room beside the group's compressed tiles
+        glb_tiles = [rooms[(GLB, t)][0] if (GLB, t) in rooms else w for t, w in zip(TENSORS, glb_tiles)]
+        free_of = [next((rooms[(GLB, t)][1] for t, g in zip(TENSORS, group) if g and (GLB, t) in rooms), f)
+                   for (group, _), f in zip(groups, free_of)]
     for h in sched.hops:
         if sched.in_tile(h):
             t = TENSORS.index(h.tensor)

@@ -18,6 +18,11 @@ The DRAM words of a per-pass GLB tile's refill (``Schedule.in_tile``) count with
 of the passes that refill it, less the share that fits the free words of its GLB part beside the
 current tile (spread over all passes, as an RF refill's prefetched share is).
 
+A sparse view's tiles (``Rooms``: per (level name, tensor), the words its compressed tile takes and
+the free words beside its group's tiles, ``sparse.layer.sparse_rooms``) replace the dense tile words
+and the capacity left beside them in every room rule above: a compressed tile leaves the room its
+compressed words leave, as the level-list simulator's (``sim.general.room_of``).
+
 Every cycle beyond the compute is attributed to one cause: the resource that set an exposed
 transfer's time or stretched the pass (dram, glb, noc), the PE cycles the network costs (noc),
 or the skew (fill_drain).
@@ -29,6 +34,7 @@ from dataclasses import dataclass
 
 from accelsim.energy import TENSORS
 from accelsim.mapping import RELEVANT, RF, Mapping
+from accelsim.names import RF as RF_LEVEL
 from accelsim.sim.passes import Schedule
 from accelsim.tiles import tile_extents
 from noc.flow import STREAMS, Flow, layout
@@ -47,6 +53,9 @@ class PassTime:
     glb: float                   # GLB port busy cycles per pass
     dram: float                  # bypass DRAM busy cycles per pass (DRAM words / bandwidth)
     dram_words: float            # bypass DRAM words per pass
+
+
+Rooms = dict[tuple[str, str], tuple[float, float]]   # (level, tensor) -> (tile words, free words beside)
 
 
 @dataclass(frozen=True)
@@ -70,10 +79,12 @@ class Context:
                    arch.pe_array.rows, arch.pe_array.cols)
 
 
-def overlapped(layer, m: Mapping, arch, tensor: str, slide_words_per_pe: float, systolic: bool) -> bool:
-    """Can the next RF tile of ``tensor`` arrive while the current one is in use?"""
-    if systolic:
-        return True
+def rf_room(layer, m: Mapping, arch, tensor: str, rooms: Rooms | None = None) -> tuple[float, float]:
+    """(words of ``tensor``'s RF tile, words beside the RF's tiles that the next one can use): the
+    dense tile and the RF capacity (its part, or the shared RF less the other kept tiles) left beside
+    it, or a sparse view's compressed ones (``rooms``)."""
+    if rooms is not None and (RF_LEVEL, tensor) in rooms:
+        return rooms[(RF_LEVEL, tensor)]
     t = TENSORS.index(tensor)
     rf_tiles = tile_extents(layer, m, (RF,))
     tile = rf_tiles[tensor]
@@ -82,7 +93,16 @@ def overlapped(layer, m: Mapping, arch, tensor: str, slide_words_per_pe: float, 
         cap = arch.rf.shared - others
     else:
         cap = arch.rf.capacity(tensor) or 0
-    room = cap - tile + arch.pe_array.fifo_words(tensor)     # words of the next tile that can wait
+    return tile, cap - tile
+
+
+def overlapped(layer, m: Mapping, arch, tensor: str, slide_words_per_pe: float, systolic: bool,
+               rooms: Rooms | None = None) -> bool:
+    """Can the next RF tile of ``tensor`` arrive while the current one is in use?"""
+    if systolic:
+        return True
+    tile, free = rf_room(layer, m, arch, tensor, rooms)
+    room = free + arch.pe_array.fifo_words(tensor)     # words of the next tile that can wait
     if room >= tile or (slide_words_per_pe and room >= slide_words_per_pe):
         return True
     for d in m.orders[2]:                      # the PE's outermost loop that iterates
@@ -91,7 +111,7 @@ def overlapped(layer, m: Mapping, arch, tensor: str, slide_words_per_pe: float, 
     return False
 
 
-def prefetch_share(layer, m: Mapping, arch, tensor: str) -> float:
+def prefetch_share(layer, m: Mapping, arch, tensor: str, rooms: Rooms | None = None) -> float:
     """Fraction of an input's next RF tile that fits in the RF beside the current one and in the
     PE's input FIFO (1 when they hold a whole tile): that part of a refill arrives while the passes
     that use the current tile run, the rest when the tile is replaced. 0 for a sliding window, a
@@ -99,8 +119,8 @@ def prefetch_share(layer, m: Mapping, arch, tensor: str) -> float:
     t = TENSORS.index(tensor)
     if tensor == "psum" or not m.rf_keep[t] or arch.rf.shared is not None:
         return 0.0
-    tile = tile_extents(layer, m, (RF,))[tensor]
-    room = (arch.rf.capacity(tensor) or 0) - tile + arch.pe_array.fifo_words(tensor)
+    tile, free = rf_room(layer, m, arch, tensor, rooms)
+    room = free + arch.pe_array.fifo_words(tensor)
     return max(0.0, min(1.0, room / tile)) if tile else 0.0
 
 

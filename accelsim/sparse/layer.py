@@ -20,11 +20,19 @@ from accelsim.cost.model import arch_hierarchy, energy_parts
 from accelsim.energy_table import arch_table
 from accelsim.errors import ConfigError
 from accelsim.hierarchy import from_arch
+from accelsim.loopnest import from_fixed
 from accelsim.mapping import COLS, ROWS, Mapping
 from accelsim.names import PSUM, ROLES
 from accelsim.problem import from_layer
 from accelsim.sparse.density import Actual, FromOnnx, FromRun, Model, Source
-from accelsim.sparse.model import SparseActions, analyze, bandwidth_actions, priced_actions
+from accelsim.sparse.model import (
+    SparseActions,
+    analyze,
+    bandwidth_actions,
+    compressed_tiles,
+    group_rooms,
+    priced_actions,
+)
 from accelsim.sparse.spec import SparseSpec, check_on
 from accelsim.sparse.view import check_masks
 from workloads.layer import Layer
@@ -63,8 +71,6 @@ def sparse_layer(layer: Layer, arch, m: Mapping, spec: SparseSpec, models: dict[
     problem = from_layer(layer)
     check_masks(problem, models)
     dense = dense_table(layer, m, spec, models)
-    from accelsim.loopnest import from_fixed
-
     sa = analyze(problem, h, from_fixed(m, h), dense, spec, models)
     ha, price = arch_hierarchy(arch), arch_table(arch)
     e = energy_of(priced_actions(sa, ha.compute.name), ha, price)
@@ -73,6 +79,27 @@ def sparse_layer(layer: Layer, arch, m: Mapping, spec: SparseSpec, models: dict[
     if sa.macs <= 0:
         raise ConfigError(f"layer {layer.name!r} has no MACs: nothing sparse to model")
     return SparseLayer(sa, parts, sum(dense_parts.values()), e.total_pj)
+
+
+def sparse_rooms(layer: Layer, arch, m: Mapping, spec: SparseSpec, models: dict[str, Model]
+                 ) -> dict[tuple[str, str], tuple[float, float]]:
+    """(level, tensor) -> (words of the tensor's tile there in its format, payload + metadata; words of
+    room beside its capacity group's tiles for the next refill): ``sparse.model.compressed_tiles`` and
+    ``group_rooms`` on the arch's level list (``hierarchy.from_arch``, as the compressed capacity check),
+    per ``spec.capacity``; what the fixed shape's simulator sees of the sparse view's double-buffering
+    room (``accelsim.sim.timing.Rooms``). Only the tensors the mapping keeps at a bounded level."""
+    h = from_arch(arch)
+    problem = from_layer(layer)
+    nest = from_fixed(m, h)
+    tiles = compressed_tiles(problem, h, nest, spec, models)
+    rooms = group_rooms(problem, h, nest, spec, models)
+    out = {}
+    for lv in h.levels:
+        for g, (group, _) in enumerate(lv.capacity):
+            for r in group:
+                if (lv.name, r) in tiles and (lv.name, g) in rooms:
+                    out[(lv.name, r)] = (tiles[(lv.name, r)], rooms[(lv.name, g)][1])
+    return out
 
 
 def bandwidth_counts(sl: SparseLayer) -> Counts:
@@ -111,4 +138,4 @@ class Sparsity:
         return {r: resolve(m, r, workload, conv) for r, m in merged.items()}
 
 
-__all__ = ["SparseLayer", "Sparsity", "bandwidth_counts", "dense_table", "sparse_layer"]
+__all__ = ["SparseLayer", "Sparsity", "bandwidth_counts", "dense_table", "sparse_layer", "sparse_rooms"]
