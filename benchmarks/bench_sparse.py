@@ -308,7 +308,7 @@ def hier_parts(n: int, rounds: int) -> None:
             parts[k].append(v)
         for g in groups:
             c0 = time.process_time()
-            resolve(np.array([g]), *args, **kw)
+            resolve(np.array([g]), *args, **{k: v for k, v in kw.items() if k != "uses"})     # every row
             parts[f"  memo group {int(g)} alone"].append(time.process_time() - c0)
     print(f"AlexNet CONV2 (batch 4) on {name}, preset {preset}, {n:,} legal nests, warm scorer, {rounds} rounds "
           f"(memo groups: tiles at levels 0..{len(layout.levels)}, then keeps {sb.memo.keeps_group}, "

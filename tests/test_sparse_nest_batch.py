@@ -209,6 +209,18 @@ def test_a_warm_scorer_fed_in_pieces_equals_a_fresh_one_and_the_memo_keeps_every
                 continue                  # a lazy function is evaluated only where a row's pattern uses it
             want = fn(arg)
             assert (tuple(got) if isinstance(want, tuple) else got) == want
+    # a row looks up only the groups its keeps pattern reads (RowMemo.resolve's ``uses``; the others
+    # -1): the rows of looking every group up, with either pass
+    look = warm.look[1]
+    uses = look.uses(warm.pattern_parts)
+    args = (arrays.factors, arrays.spatial, arrays.keeps, rows[:, warm.c_active].copy(), arrays.orders)
+    full = memo.resolve(look.groups, *args)
+    read = uses[memo.vals[full[:, look.col[0]], look.slot[0]].astype(int)]
+    read[:, look.col[0]] = True
+    assert (~read).any() and (read.sum(axis=1) < len(look.groups)).any()
+    for gen in (False, True):
+        gated = memo.resolve(look.groups, *args, generated=gen, uses=(int(look.slot[0]), uses))
+        assert np.array_equal(gated, np.where(read, full, -1))
 
 
 def fns_lazy(memo, fn) -> bool:

@@ -594,7 +594,8 @@ class NestSparseBatch:
                 self.look = (n_q, _Lookups(self.memo, self.pattern_fn, self.pairs, self.q_fns, self.skip))
             look = self.look[1]
             idx = self.memo.resolve(look.groups, factors, spatial, keeps, c[:, self.c_active],
-                                    np.ascontiguousarray(arrays.orders, dtype=np.int64))
+                                    np.ascontiguousarray(arrays.orders, dtype=np.int64),
+                                    uses=(int(look.slot[0]), look.uses(self.pattern_parts)))
             if len(self.q_fns) == n_q:
                 break
         self._fill_lazy(idx, look)
@@ -630,6 +631,23 @@ class _Lookups:
             if f >= 0:
                 self.col[i], self.slot[i] = col[j], slot[j]
                 j += 1
+        self.n_pairs = len(pairs.fn)
+        self.used = np.zeros((0, len(groups)), dtype=np.bool_)
+
+    def uses(self, patterns: list[tuple]) -> np.ndarray:
+        """(patterns, groups) whether a keeps pattern (``NestSparseBatch._pattern``'s parts) reads a value
+        of the group: the skipping factor, its compressed keys' pairs, its steps' fractions (grown as
+        patterns are planned; the rows a pattern does not read are not looked up, ``RowMemo.resolve``)."""
+        have = self.used.shape[0]
+        if have < len(patterns):
+            more = np.zeros((len(patterns) - have, len(self.groups)), dtype=np.bool_)
+            for p, (src, _, _, qi, _, _) in enumerate(patterns[have:]):
+                read = [1] + [2 + j for j in set(src) if j >= 0] + [2 + self.n_pairs + j for j in qi if j >= 0]
+                for i in read:
+                    if self.col[i] >= 0:
+                        more[p, self.col[i]] = True
+            self.used = np.concatenate([self.used, more])
+        return self.used
 
 
 class SparseBatch:
@@ -968,7 +986,8 @@ def _kernel(c, kcol, off, fk, fj, nc, idx, vals, col, slot, pconst, st_keys, st_
         for j in range(0, W, 8):
             _prefetch(c, ba * W + j)
         for j in range(G):
-            _prefetch(vals, idx[ba, j] * V)
+            if idx[ba, j] >= 0:           # (-1: a group the row's pattern does not read)
+                _prefetch(vals, idx[ba, j] * V)
         if col[0] >= 0 and b + 1 < B:
             pn = int(vals[idx[b + 1, col[0]], slot[0]])
             for j in range(0, T, 8):
@@ -985,8 +1004,9 @@ def _kernel(c, kcol, off, fk, fj, nc, idx, vals, col, slot, pconst, st_keys, st_
         for j in range(NJ):
             if col[2 + j] >= 0:
                 r = idx[b, col[2 + j]]
-                pd[j] = vals[r, slot[2 + j]]
-                pm[j] = vals[r, slot[2 + j] + 1]
+                if r >= 0:                # (-1: a pair the row's pattern does not read)
+                    pd[j] = vals[r, slot[2 + j]]
+                    pm[j] = vals[r, slot[2 + j] + 1]
         for k in range(K):                # every key's words (a key not live: 0.0), vectorised
             v[k] = float(c[b, kcol[k]])
         for kk in range(nc[p]):           # the compressed ones: data and metadata words by their pair

@@ -211,7 +211,8 @@ class RowMemo:
 
     def resolve(self, groups: np.ndarray, factors: np.ndarray, spatial: np.ndarray | None = None,
                 keeps: np.ndarray | None = None, active: np.ndarray | None = None,
-                orders: np.ndarray | None = None, generated: bool | None = None) -> np.ndarray:
+                orders: np.ndarray | None = None, generated: bool | None = None,
+                uses: tuple[int, np.ndarray] | None = None) -> np.ndarray:
         """(B, len(groups)) per row and group its key's row of :attr:`vals` (new keys added and their
         functions evaluated). ``factors`` (B, L, D) and, for nests, ``spatial`` (B, L, 2, D) and
         ``keeps`` (B, L, roles); ``active`` (B,) the active units (the lockstep group); ``orders`` the
@@ -220,7 +221,10 @@ class RowMemo:
         structure (``mapper.memo_kernel``: about 2x faster, ~5 s of numba compile once per structure
         and machine; one-word keys only) or the generic one (the same rows, bit for
         bit); None (default): generated for batches of ``GENERATED_MIN`` rows or more and whenever
-        this process has already loaded the structure's pass."""
+        this process has already loaded the structure's pass. ``uses``: (slot, (P, len(groups)) bool):
+        the keeps group's function at ``slot`` gives a row's pattern (a float index below P), and a row
+        whose keeps key was known before this pass looks up only the groups its pattern uses (the others
+        -1 in the answer: a scorer reads only the values its pattern uses); None: every group."""
         B = factors.shape[0]
         sp = spatial if spatial is not None else np.ones((0, self.L, 2, factors.shape[2]), dtype=np.int64)
         kp = keeps if keeps is not None else np.zeros((0, self.L, 1), dtype=np.int64)
@@ -231,6 +235,8 @@ class RowMemo:
         out = np.empty((B, len(groups)), dtype=np.int64)
         if not len(groups):
             return out
+        pslot, use = uses if uses is not None else (0, np.zeros((0, len(groups)), dtype=np.bool_))
+        assert use.shape[1] == len(groups)
         fn = self._generated(groups, kp.shape[2], B, self.generated if generated is None else generated)
         while True:
             room = len(self.table) // 2 - len(self.entries)         # keys the table takes at most half full
@@ -238,12 +244,13 @@ class RowMemo:
             if fn is not None:
                 n = fn(factors, sp, kp, ac, od, self.sizes, self.span_digits[1][1:], self.span_digits[3][1:],
                        self.keeps_digits[1][1:], self.lock_digits[1][1:], self.lock_digits[3][1:], self.span_rel,
-                       self.span_mask, self.fan, self.win, self.table, len(self.entries), out, new)
+                       self.span_mask, self.fan, self.win, self.table, len(self.entries), out, new, self.vals, pslot,
+                       use)
             else:
                 n = _resolve(self.nest, factors, sp, kp, ac, self.sizes, groups, self.keeps_group, self.lockstep_group,
                              *_inner(self.span_digits), *_inner(self.keeps_digits), *_inner(self.lock_digits),
                              self.table, len(self.entries), out, new, self.span_base, self.span_first, self.span_mask,
-                             self.fan, od, self.span_rel, self.win)
+                             self.fan, od, self.span_rel, self.win, self.vals, pslot, use)
             if n >= 0:
                 break
             if n == TOO_LARGE:
@@ -389,14 +396,16 @@ def _find_or_add(table, key, s, row):
 @njit(cache=True)
 def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, lockstep_group, tile_word, tile_mult,
              tile_radix, keeps_word, keeps_mult, keeps_radix, lock_word, lock_mult, lock_radix, table, known, out, new,
-             span_base, span_first, span_mask, fan, orders, span_rel, win):
+             span_base, span_first, span_mask, fan, orders, span_rel, win, vals, pslot, uses):
     """Per row and group its key (module docstring), found or added (rows ``known`` on, also into
     ``new``); returns how many were added, -1 when ``new`` is full (the table then holds keys
     without values: the caller rebuilds it), or ``TOO_LARGE`` for an int outside its digit's range (the
-    table then holds keys without values too). Pipelined one row deep: row b's keys are made and
-    their first slots prefetched (and the input lines of row b + ``AHEAD``), then row b - 1's keys
-    are probed, so a probe rarely waits on memory (the table outgrows the L2 cache). Keys are still
-    found or added row by row, group by group, in order: the same rows as probing at once."""
+    table then holds keys without values too). Pipelined one row deep: row b's keeps key is made and
+    found or added at once (its pattern, ``vals[r, pslot]`` when known before this pass, selects the
+    groups ``uses`` says it reads: the others are not made, their rows -1), its other keys made and
+    their first slots prefetched (and the input lines of row b + ``AHEAD``), then row b - 1's other keys
+    are probed, so a probe rarely waits on memory (the table outgrows the L2 cache). Keys are found or
+    added in that order (the generated pass, ``mapper.memo_kernel``, keeps it: the same rows)."""
     B, L, D = factors.shape
     W = table.shape[1] - 1
     G = groups.shape[0]
@@ -416,6 +425,7 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
     top = L + 1                                       # the outermost tile level looked up (L + 1: none)
     any_keeps = False
     any_span = False
+    jk = -1                                           # the keeps group's column
     for j in range(G):
         g = groups[j]
         first = span_first[g - span_base] if g >= span_base else g
@@ -423,6 +433,8 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
             top = first
         any_keeps |= g == keeps_group
         any_span |= g >= span_base
+        if g == keeps_group:
+            jk = j
     n_new = 0
     for b in range(B + 1):
         if b < B:
@@ -452,21 +464,42 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
                     else:
                         for d in range(D):
                             pro[m, d] = pro[m + 1, d] * factors[b, m, d]
+            pat = -1                                      # row b's pattern (-1: unknown, every group)
+            if jk >= 0:
+                key = ring[cur, jk]
+                for w in range(1, W):
+                    key[w] = 0
+                k0 = keeps_group
+                for m in range(L):
+                    code = 0
+                    for t in range(keeps.shape[2]):
+                        if keeps[b, m, t] != 0:
+                            code |= 1 << t
+                    k0 = _digit(key, k0, keeps_word[m], code * keeps_mult[m])
+                key[0] = k0
+                r = _find_or_add(table, key, _slot(key, mask), known + n_new)
+                if r < 0:
+                    if n_new == new.shape[0]:
+                        return -1
+                    new[n_new, :] = key
+                    n_new += 1
+                    r = -1 - r
+                out[b, jk] = r
+                if r < known and uses.shape[0]:
+                    pat = int(vals[r, pslot])
             for j in range(G):
                 g = groups[j]
                 key = ring[cur, j]
+                if j == jk:
+                    continue
+                if pat >= 0 and pat < uses.shape[0] and not uses[pat, j]:
+                    key[0] = -1                           # not read by the row's pattern: not looked up
+                    continue
                 if W > 1:                                 # (a loop over a run-time W: a memset call)
                     for w in range(1, W):
                         key[w] = 0
                 k0 = g                                    # word 0 in a register: the group, then its digits
-                if g == keeps_group:
-                    for m in range(L):
-                        code = 0
-                        for t in range(keeps.shape[2]):
-                            if keeps[b, m, t] != 0:
-                                code |= 1 << t
-                        k0 = _digit(key, k0, keeps_word[m], code * keeps_mult[m])
-                elif g == lockstep_group:
+                if g == lockstep_group:
                     run = _lockstep_nest(factors, spatial, fan, b) if nest else _lockstep_fixed(factors, b)
                     if not (0 < run < lock_radix[0] and 0 <= active[b] < lock_radix[1]):
                         return TOO_LARGE
@@ -506,6 +539,11 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
             continue
         pb = (b - 1) & 1                                   # row b - 1: probe its keys
         for j in range(G):
+            if j == jk:
+                continue
+            if ring[pb, j, 0] < 0:
+                out[b - 1, j] = -1
+                continue
             r = _find_or_add(table, ring[pb, j], ring_s[pb, j], known + n_new)
             if r < 0:
                 if n_new == new.shape[0]:
