@@ -96,7 +96,11 @@ def test_scores_equal_the_slow_sparse_view_on_random_hierarchies(data):
     arrays = encode_nests(layout, batch)
     table = table_for(h)
     sb = NestSparseBatch(layout, spec, models, table)
-    assert sb.reason is None
+    two = any(ft.role is not None and sum(not isinstance(models[c], Structured) for c in ft.on) == 2
+              for ft in spec.features)
+    assert (sb.reason is not None) == two          # a storage feature on two uniform conditions: the slow path's
+    if two:
+        return
     energy, cycles = sb.score(count_nests(layout, arrays), arrays)
     fits = sb.fits(arrays)
     for i, nest in enumerate(batch):

@@ -96,7 +96,7 @@ from accelsim.names import (
     sparse_action,
 )
 from accelsim.problem import Problem, from_layer
-from accelsim.sparse.density import DENSE, Actual
+from accelsim.sparse.density import DENSE, Actual, Structured
 from accelsim.sparse.formats import META_WORDS, Format, axis_names
 from accelsim.sparse.model import (
     CapacityCheck,
@@ -135,6 +135,10 @@ def unsupported(spec: SparseSpec, models: dict, reg_keep: tuple[bool, ...] | Non
         return "a MAC feature without a psum register (the RF's psum row merges reads and drains)"
     if spec.skipped_metadata == META_READ:
         return "skipped accesses that still read their metadata (skipped_metadata: read)"
+    for ft in spec.features:
+        if ft.role is not None and sum(not isinstance(models.get(c), Structured) for c in ft.on) >= 2:
+            return (f"a {ft.kind} of {ft.role} at {ft.level} on two densities that are not N:M (its exact fraction "
+                    "reads the child's tile, which the served-tile key does not carry)")
     return None
 
 
