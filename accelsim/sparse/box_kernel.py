@@ -1,8 +1,10 @@
-"""The numba kernels of the uniform expectation of a reduced output update (``sparse.model.box_dead``):
-the box's elements per point (:func:`box_ids`) and the (|S|, u) table of its two varying conditions
-(:func:`pair_table`). Imported only when a box is evaluated (numba's import is not paid by runs
-that never reduce an update across PEs). Invariants: pure functions of their int arrays; the table's
-entries are exact counts while below 2^53 (float64), summed in a fixed order (deterministic)."""
+"""The numba kernels of the uniform expectation of an access serving a box of blocks (``sparse.model.box_dead``:
+a reduced output update's MACs, a storage access's served blocks): the box's elements per point
+(:func:`box_ids`; a box is per dim a set of served indices, a run or a lattice; its blocks are the
+elements of the box of block indices) and the (|S|, u) table of its two varying conditions
+(:func:`pair_table`). Imported only when a box is evaluated (numba's import is not paid by runs that
+never need one). Invariants: pure functions of their int arrays; the table's entries are exact counts
+while below 2^53 (float64), summed in a fixed order (deterministic)."""
 
 from __future__ import annotations
 
@@ -11,36 +13,43 @@ from numba import njit
 
 
 @njit(cache=True)
-def box_ids(box, axes):
-    """Per point of the box (per-dim extents ``box``, C order), the rank of its element (the tuple of
-    its axes' coordinate values, offsets left out: the box's interior) among the box's, and their count."""
-    D, A = box.shape[0], axes.shape[0]
+def box_ids(pts, lens, axes):
+    """Per point of the box (per dim d the served indices ``pts[d, :lens[d]]``, ascending; the points
+    their product, C order), the rank of its element (the tuple of its axes' coordinate values, offsets
+    left out: the box's interior) among the box's, and their count."""
+    D, A = lens.shape[0], axes.shape[0]
     radix = np.empty(A, dtype=np.int64)
     for i in range(A):
-        radix[i] = axes[i, 1] * (box[axes[i, 0]] - 1) + 1
+        radix[i] = axes[i, 1] * pts[axes[i, 0], lens[axes[i, 0]] - 1] + 1
         if axes[i, 2] >= 0:
-            radix[i] += axes[i, 3] * (box[axes[i, 2]] - 1)
+            radix[i] += axes[i, 3] * pts[axes[i, 2], lens[axes[i, 2]] - 1]
     n = 1
     for d in range(D):
-        n *= box[d]
+        n *= lens[d]
     flat = np.zeros(n, dtype=np.int64)
     digit = np.zeros(D, dtype=np.int64)
     for p in range(n):
         v = 0
         for i in range(A):
-            c = axes[i, 1] * digit[axes[i, 0]]
+            c = axes[i, 1] * pts[axes[i, 0], digit[axes[i, 0]]]
             if axes[i, 2] >= 0:
-                c += axes[i, 3] * digit[axes[i, 2]]
+                c += axes[i, 3] * pts[axes[i, 2], digit[axes[i, 2]]]
             v = v * radix[i] + c
         flat[p] = v
-        d = D - 1
-        while d >= 0:
-            digit[d] += 1
-            if digit[d] < box[d]:
-                break
-            digit[d] = 0
-            d -= 1
+        _next(digit, lens)
     return dense_ids(flat)
+
+
+@njit(cache=True, inline="always")
+def _next(digit, lens):
+    """The next digit tuple in C order (the last dim fastest)."""
+    d = lens.shape[0] - 1
+    while d >= 0:
+        digit[d] += 1
+        if digit[d] < lens[d]:
+            break
+        digit[d] = 0
+        d -= 1
 
 
 @njit(cache=True, inline="always")
@@ -70,15 +79,20 @@ def _popcount(v):
 
 
 @njit(cache=True)
-def pair_table(ea, eb, x, y, max_groups):
+def pair_table(ea, eb, blk, nblk, x, y, max_groups):
     """[|S|, u] -> how many sets S of the box's b-elements have |S| elements and u a-neighbours (a point
-    p links b-element ``eb[p]`` and a-element ``ea[p]``; x a- and y b-elements), by ``sparse.model._pair_dead``'s
-    groups and parts; empty when a part has more than ``max_groups`` groups (or its enumeration more
-    than 2^22 coefficients)."""
+    p puts b-element ``eb[p]`` and a-element ``ea[p]`` in block ``blk[p]`` of ``nblk``; a b-element's
+    a-neighbours are the a-elements of every block it is in; x a- and y b-elements), by
+    ``sparse.model._pair_dead``'s groups and parts; empty when a part has more than ``max_groups`` groups
+    (or its enumeration more than 2^22 coefficients)."""
     W = (x + 63) // 64
+    tiles = np.zeros((nblk, W), dtype=np.uint64)      # per block its a-elements
+    for p in range(ea.shape[0]):
+        tiles[blk[p], ea[p] >> 6] |= np.uint64(1) << np.uint64(ea[p] & 63)
     adj = np.zeros((y, W), dtype=np.uint64)
     for p in range(ea.shape[0]):
-        adj[eb[p], ea[p] >> 6] |= np.uint64(1) << np.uint64(ea[p] & 63)
+        for w in range(W):
+            adj[eb[p], w] |= tiles[blk[p], w]
     rep = np.empty(y, dtype=np.int64)          # per group: a b-element with its neighbour set
     count = np.zeros(y, dtype=np.int64)        # per group: how many b-elements share it
     ng = 0

@@ -19,17 +19,18 @@
    tile's metadata per word.
 2. **Gating / skipping** (``spec.features``): at a storage level L for operand r on conditions C, the
    accesses serving the child (L's read, the hop's network actions, the child's fill) are ineffective
-   with probability ``1 - prod_c (1 - p_empty_c(union of c's tiles over the blocks the access serves))``
-   (:func:`step_q` on :func:`served_extents`: the child's tile times the fanouts the access multicasts
-   over, :func:`served_from`; a tile of one element at the compute: ``1 - prod d_c``): an access is
-   ineffective when every block it serves is, and a union of tiles is empty with the hypergeometric
-   probability of one tile of its size (docs/sparsity.md). The blocks an access serves include those of
+   when every block they serve has some condition's tile empty (:func:`step_q`: :func:`box_dead` of the
+   box :func:`served_extents` gives, the child's tile times the fanouts the access multicasts over,
+   :func:`served_from`; a tile of one element at the compute: ``1 - prod d_c``): with at most one
+   condition varying over the blocks ``1 - prod_c (1 - p_empty_c(union of c's tiles))``, a union of
+   tiles empty with the hypergeometric probability of one tile of its size; two varying uniform
+   conditions by the exact pair enumeration over the blocks (docs/sparsity.md). The blocks an access serves include those of
    the loops its child keeps the tile over (:func:`reuse_loops`: temporal reuse); a dim whose served
    loops are interleaved with an unserved loop of it (a temporal P over a spatial P) serves a lattice of
    indices, and a sliding-window axis over it is counted exactly (:class:`Served`). Exact in expectation
-   with one condition (or one whose tile varies over the blocks) when every access covers the same
-   union (no edge of a dim cuts it: an edge access is taken at the interior union, docs/sparsity.md,
-   Limits).
+   with at most two varying uniform conditions when every access covers the same union (no edge of a
+   dim cuts it: an edge access is taken at the interior union, docs/sparsity.md, Limits); three, or an
+   N:M one among two: a lower bound.
    When every condition (of the feature and of the
    earlier ones on the same level and tensor) is an actual mask, the accesses are counted event by
    event instead (``accelsim.sparse.gating.dead_words``: a read is ineffective when every block it
@@ -306,10 +307,15 @@ class Served:
     clipped to the dim: the count of distinct indices when the served loops of the dim are one contiguous
     run), and per window axis (:func:`window_axes`) the count of distinct coordinates the served indices
     touch, exact for any interleaving of served and unserved loops of its dims (:func:`window_count`;
-    None: the extents are contiguous runs, counted by ``tiles.touched``)."""
+    None: the extents are contiguous runs, counted by ``tiles.touched``). ``points``: per dim served as a
+    lattice, its served indices (:func:`served_points`; a dim not in it is the run ``range(ext[d])``);
+    ``block``: the per-dim extents of one block (a storage child's tile); None: each block one point (a
+    MAC), or, from the batch scorer's served-tile key, not known (``box_dead``)."""
 
     ext: dict[str, int]
     windows: dict[tuple[str, int, str, int], int] | None = None
+    points: dict[str, tuple[int, ...]] | None = None
+    block: dict[str, int] | None = None
 
 
 @lru_cache(maxsize=256)
@@ -375,52 +381,52 @@ def served_extents(problem: Problem, flat: Flat, child: int, lo: int, role: str,
         if p1 is not None or p2 is not None:
             windows[(d1, k1, d2, k2)] = window_count(list(range(ext[d1])) if p1 is None else p1,
                                                      list(range(ext[d2])) if p2 is None else p2, k1, k2)
-    return Served(ext, windows or None)
+    points = {d: tuple(p) for d, p in pts.items() if p is not None}
+    block = dim_extents(problem, flat, flat.cut(child)) if child < n else None
+    return Served(ext, windows or None, points or None, block)
 
 
 def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: int) -> float:
     """The ineffective fraction of a storage step's accesses that serve the blocks ``ext``
-    (:func:`served_extents`; None: one MAC at the compute): an access is ineffective when every
-    block it serves is, so under independent tensors with one condition role (or one whose tile varies
-    over the blocks) it is ``1 - prod_c P(c's tile over all the blocks, their union, is nonempty)``
-    (docs/sparsity.md, *The uniform expectation of a multicast read*); a union of one element at the
-    compute is a MAC's operand: the density."""
-    keep = 1.0
-    for c in step.on:
-        m = models.get(c, DENSE)
-        t = 1 if ext is None else math.prod(role_extents(problem, ext.ext, c, ext.windows))
-        if step.child == n and t == 1:
-            pe = 1.0 - m.density
-        else:
-            pe = m.p_empty(t, problem.elements(c))
-        keep *= 1.0 - pe
-    return 1.0 - keep
+    (:func:`served_extents`; None: one MAC at the compute): an access is ineffective when every block it
+    serves has some condition's tile empty, :func:`box_dead` of its served box (at the compute each block
+    is a MAC; docs/sparsity.md, *The uniform expectation of a multicast read*)."""
+    if ext is None:
+        ext = Served({d: 1 for d in problem.dim_names})
+    return box_dead(problem, ext, step.on, models, mac=step.child == n)
 
 
 MAX_GROUPS = 12          # condition groups of one connected part the exact enumeration walks (2^12 subsets)
 MAX_TABLE = 1 << 20      # cells of its (|S|, u) table: (b-elements + 1) x (a-elements + 1) of the box
+MAX_POINTS = 1 << 22     # points of the box (its served indices of the two conditions' dims) it walks
 
 
-def box_dead(problem: Problem, box: Served, conds: tuple[str, ...], models: dict) -> float:
-    """P(no MAC of the box ``box`` (:class:`Served`) has every condition in ``conds`` nonzero): the
-    ineffective probability of an output update that reduces those MACs (docs/sparsity.md, *The uniform
-    expectation of a reduced output update*). A condition whose box tile is one element is nonzero with
-    its density; with at most one condition varying over the box it is ``1 - prod_c (1 - p_empty_c(u_c))``
-    (exact); two varying uniform conditions: :func:`_pair_dead`, exact; otherwise (N:M, or three
-    varying) the product of unions, a lower bound. The pair enumeration walks the box's per-dim extents
-    as runs from 0: a box whose window dim is served as a lattice (a fanout over the dim above a temporal
-    loop of it) is taken there as contiguous (docs/sparsity.md, Limits)."""
+def box_dead(problem: Problem, box: Served, conds: tuple[str, ...], models: dict, mac: bool = True) -> float:
+    """P(no block of the box ``box`` (:class:`Served`) has every condition in ``conds`` nonempty): the
+    ineffective probability of an access serving those blocks (``mac``: each block one MAC, a reduced
+    output update's or a compute child's; else each ``box.block``, a storage child's tile), docs/sparsity.md,
+    *The uniform expectation of a reduced output update*. A condition whose union over the box is one
+    block's tile (one element at a MAC) is the same in every block: nonempty with its density at a MAC,
+    else ``1 - p_empty(tile)``; with at most one condition varying over the blocks it is
+    ``1 - prod_c (1 - p_empty_c(u_c))`` (exact); two varying uniform conditions: :func:`_pair_dead` over
+    the box's served indices (runs or lattices) and blocks, exact; otherwise (N:M, or three varying, or a
+    box too large to enumerate) the product of the unions, a lower bound. ``box.block`` None at a storage
+    child (the batch scorer's served-tile key): only the product, which the batch never needs for two
+    uniform conditions (``mapper.sparse_batch.unsupported``)."""
     keep = 1.0
     varying = []
-    ext = box.ext
     for c in conds:
-        t = math.prod(role_extents(problem, ext, c, box.windows))
-        if t == 1:
-            keep *= models.get(c, DENSE).density
+        m = models.get(c, DENSE)
+        t = math.prod(role_extents(problem, box.ext, c, box.windows))
+        if mac and t == 1:
+            keep *= m.density
+        elif not mac and box.block is not None and t == math.prod(role_extents(problem, box.block, c)):
+            keep *= 1.0 - m.p_empty(t, problem.elements(c))
         else:
             varying.append((c, t))
-    if len(varying) == 2 and not any(isinstance(models.get(c, DENSE), Structured) for c, _ in varying):
-        dead = _pair_dead(problem, ext, varying[0][0], varying[1][0], models)
+    if (len(varying) == 2 and (mac or box.block is not None)
+            and not any(isinstance(models.get(c, DENSE), Structured) for c, _ in varying)):
+        dead = _pair_dead(problem, box, None if mac else box.block, varying[0][0], varying[1][0], models)
         if dead is not None:
             return 1.0 - keep * (1.0 - dead)
     for c, t in varying:
@@ -428,33 +434,46 @@ def box_dead(problem: Problem, box: Served, conds: tuple[str, ...], models: dict
     return 1.0 - keep
 
 
-def _pair_dead(problem: Problem, ext: dict[str, int], a: str, b: str, models: dict) -> float | None:
-    """P(no point of the box has a's and b's elements both nonzero), a and b uniform (an actual mask taken
-    at its density): with Y b's elements in the box and N(S) the a-elements sharing a point with a set S
-    of them, P = sum_{S subset of Y} P(b's nonzeros in Y are exactly S) x P(a empty on N(S)), where
+def _pair_dead(problem: Problem, box: Served, block: dict[str, int] | None, a: str, b: str,
+               models: dict) -> float | None:
+    """P(no block of the box has a's and b's tiles both nonempty), a and b uniform (an actual mask taken at
+    its density; ``block`` None: each point its own block). A b-element's a-neighbours are the a-elements
+    of every block it is in: with Y b's elements in the box and N(S) the a-neighbours of a set S of them,
+    P = sum_{S subset of Y} P(b's nonzeros in Y are exactly S) x P(a empty on N(S)), where
     P(exactly S) = C(size_b - |Y|, nnz_b - |S|) / C(size_b, nnz_b) depends on |S| alone. b's elements
     with the same neighbour set form a group (m of them); groups whose neighbour sets share an element
     form a part; per part every subset T of its groups gives u = |union of N(g)| and, per |S|, prod over
     g in T of ((1 + x)^m - 1)'s coefficients; the parts' (|S|, u) tables multiply (their a-elements are
-    disjoint). Exact; None (the caller's lower bound) when a part has more than :data:`MAX_GROUPS` groups
-    or the table more than :data:`MAX_TABLE` cells."""
+    disjoint). The box's points are its served indices per dim of a's and b's (runs, or ``box.points``'
+    lattices), a block per dim its index // the block's extent. Exact; None (the caller's lower bound)
+    when the box has more than :data:`MAX_POINTS` points, a part more than :data:`MAX_GROUPS` groups or
+    the table more than :data:`MAX_TABLE` cells."""
     # numpy and numba: imported only where a box needs them
     import numpy as np
 
     from accelsim.sparse.box_kernel import box_ids, pair_table
 
     rel = problem.relevant(a) | problem.relevant(b)
-    box = np.array([ext[d] if d in rel else 1 for d in problem.dim_names], dtype=np.int64)
-    ea, x = box_ids(box, _axes(problem, a))
-    eb, y = box_ids(box, _axes(problem, b))
+    lists = [(box.points or {}).get(d, range(box.ext[d])) if d in rel else (0,) for d in problem.dim_names]
+    lens = np.array([len(v) for v in lists], dtype=np.int64)
+    if math.prod(lens.tolist()) > MAX_POINTS:
+        return None
+    pts = np.zeros((len(lists), int(lens.max())), dtype=np.int64)
+    for i, v in enumerate(lists):
+        pts[i, :len(v)] = v
+    sizes = np.array([block[d] if block is not None and d in rel else 1 for d in problem.dim_names], dtype=np.int64)
+    ea, x = box_ids(pts, lens, _axes(problem, a))
+    eb, y = box_ids(pts, lens, _axes(problem, b))
     if (x + 1) * (y + 1) > MAX_TABLE:
         return None
+    per_dim = np.array([(i, 1, -1, 1, 0) for i in range(len(lists))], dtype=np.int64)
+    blk, nblk = box_ids(pts // sizes[:, None], lens, per_dim)      # a point's block: per dim index // extent
     if y > x:                                  # enumerate the side with fewer elements, else the other
         a, b, ea, eb, x, y = b, a, eb, ea, y, x
-    table = pair_table(ea, eb, x, y, MAX_GROUPS)
+    table = pair_table(ea, eb, blk, nblk, x, y, MAX_GROUPS)
     if not table.size:
         a, b, ea, eb, x, y = b, a, eb, ea, y, x
-        table = pair_table(ea, eb, x, y, MAX_GROUPS)
+        table = pair_table(ea, eb, blk, nblk, x, y, MAX_GROUPS)
         if not table.size:
             return None
     ma, mb = models.get(a, DENSE), models.get(b, DENSE)
@@ -507,9 +526,13 @@ def update_q(step: Step, problem: Problem, ext: Served, models: dict, mac_fracti
     the MACs of the box ``ext`` (:func:`served_extents` at the compute from the key's
     :func:`update_served_from`): the MACs' own fraction ``mac_fraction`` (:func:`mac_q`) when the box
     is one MAC; else, with D(C) = :func:`box_dead` under conditions C, (D(on) - D(prev)) / (1 - D(prev)):
-    the updates ineffective under the conditions so far and under none of the earlier features'."""
+    the updates ineffective under the conditions so far and under none of the earlier features'. The box's
+    lattices (``ext.points``) are left out: its pair enumeration walks each dim as a run from 0 (the batch
+    scorer's served-tile key, which it must equal, carries the window counts, not the lattices;
+    docs/sparsity.md, Limits)."""
     if all(v == 1 for v in ext.ext.values()):
         return mac_fraction
+    ext = Served(ext.ext, ext.windows)
     d_on = box_dead(problem, ext, step.on, models)
     d_prev = box_dead(problem, ext, step.prev, models) if step.prev else 0.0
     return 0.0 if d_prev >= 1.0 else (d_on - d_prev) / (1.0 - d_prev)
