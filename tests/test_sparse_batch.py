@@ -230,7 +230,11 @@ def test_the_generated_look_up_pass_equals_the_generic_one_on_fixed_shape_rows(p
     """The memo look-up pass generated per memo structure (mapper.memo_kernel) on the fixed shape's
     mappings (RF tiles, the lockstep run over the mapping levels, served tiles spanning the array's
     ROWS/COLS with the reuse walk over the DRAM / GLB / RF orders) finds or adds the same keys in the
-    same order as the generic pass: the same scores bit for bit and the same memo, batch after batch."""
+    same order as the generic pass: the same scores bit for bit and the same memo, batch after batch;
+    with it, the row kernel generated per bound structure (mapper.score_kernel: the count columns
+    gathered, the network's psum-up stream with its third key), the same floats."""
+    from accelsim.mapper import score_kernel
+
     arch, space, cand, counts = _batch("eyeriss_v1")
     spec = load_spec(preset) if preset != "reuse" else spec_from_dict(
         STACKED | {"gate": STACKED["gate"] + [{"level": "rf", "tensor": "weight", "on_zero": ["ifmap"]}]}, "reuse.yaml")
@@ -238,8 +242,11 @@ def test_the_generated_look_up_pass_equals_the_generic_one_on_fixed_shape_rows(p
     for generated in (False, True):
         sb = SparseBatch(LAYER, arch, _keeps(space), spec, UNIFORM)
         sb.memo.generated = generated
+        sb.gen["generated"] = generated
         half = len(cand.factors) // 2
         scores = [sb.score(counts[s], cand.factors[s], cand.orders[s]) for s in (slice(0, half), slice(half, None))]
+        assert (score_kernel.loaded_kernel(sb.gen["shape"]) is not None) if generated else "shape" not in sb.gen
+        assert sb.gen.get("shape", (0, 0, -1))[2] == -1 and any(k[2] >= 0 for f in sb.net_keys for k in f)
         kinds = {k for shape in sb.memo.structures.values() if shape is not None for k in shape[3]}
         out.append((scores, sb.memo.entries, sb.memo.vals, kinds))
     (generic, e0, v0, k0), (gen, e1, v1, k1) = out

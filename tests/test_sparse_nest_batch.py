@@ -159,7 +159,7 @@ def test_a_warm_scorer_fed_in_pieces_equals_a_fresh_one_and_the_memo_keeps_every
     ``generated``: the warm scorer looks up with the pass generated per memo structure
     (mapper.memo_kernel: every group kind of the clustered v2, keeps, lockstep run, tile, served tiles
     with and without the reuse walk), found or added in the same order: the same keys, rows and values."""
-    from accelsim.mapper import memo_kernel
+    from accelsim.mapper import memo_kernel, score_kernel
 
     h = load_architecture("hierarchy/eyeriss_v2")
     spec = load_spec("eyeriss_v2_clustered")
@@ -172,6 +172,7 @@ def test_a_warm_scorer_fed_in_pieces_equals_a_fresh_one_and_the_memo_keeps_every
     energy, cycles = fresh.score(rows, arrays)
     warm = NestSparseBatch(layout, spec, UNIFORM, table)
     warm.memo.generated = generated
+    warm.gen["generated"] = generated          # and the row kernel generated per bound structure (score_kernel)
     warm.memo._table(4)
     order = np.random.default_rng(5).permutation(arrays.n_nests)
     cuts = [0, 1, 7, 40, 41, 150, arrays.n_nests]
@@ -185,6 +186,7 @@ def test_a_warm_scorer_fed_in_pieces_equals_a_fresh_one_and_the_memo_keeps_every
     assert kinds == ({"keeps", "lockstep", "tile", "span"} if generated else set())
     assert all(shape[5] == 2 for shape in memo.structures.values() if shape is not None)   # window axes P/R, Q/S
     assert all(memo_kernel.loaded_pass(shape, len(ROLES)) is not None for shape in memo.structures.values())
+    assert (score_kernel.loaded_kernel(warm.gen["shape"]) is not None) if generated else "shape" not in warm.gen
     assert len(memo.table) >= 2 * len(memo.entries) > 8             # grown, at most half full
     assert len({k.tobytes() for k in memo.entries}) == len(memo.entries)        # each argument once
     # a tile key holds the nest's per-dim extents at its level (factors x fanout factors from the level

@@ -5,11 +5,12 @@ once per structure and machine (cached on disk as ``cost.nest_kernel``'s kernels
 :func:`structure` is the key: one-word keys (the usual layers; other memos keep the generic pass),
 nest or fixed-shape rows, the levels, dims and roles, the levels with a fanout, per group looked up
 its kind (keeps, lockstep run, a tile at a level, a served tile: its level, spanned levels and
-whether it walks the reuse loops), and the window axes' number and dims (a served tile's key counts
+whether it walks the reuse loops), and the window axes' number and each one's two dims (a served tile's key counts
 each one's distinct coordinates, ``sparse_memo._window``: the pass checks the dims' served loops
 inline and calls it only where one is interleaved, else takes its closed form ``batch._touched``).
 Everything else (dim sizes, coefficients, the digits' multipliers and ranges, the hash table, the
-rows) stays data, so every conv layer of one hierarchy and sparse spec shares one pass.
+rows) stays data, so every conv layer of one hierarchy and sparse spec shares one pass. A row whose
+keeps pattern is known makes and probes only the keys its pattern reads (``RowMemo.resolve``'s ``uses``).
 :func:`memo_source` writes the generic pass's algorithm with the groups unrolled, the per-level tile
 products as scalars (one per level and dim), each key's digits summed as one expression, the lockstep
 run's walk unrolled over the levels, and the table probed by ``_find_or_add1`` (one word): the same
@@ -48,13 +49,14 @@ def structure(memo, groups) -> tuple | None:
         else:
             kinds.append(("tile", g))
     wdims = tuple(sorted({int(memo.win[a, i]) for a in range(len(memo.win)) for i in (0, 2)}))
+    wpairs = tuple((int(memo.win[a, 0]), int(memo.win[a, 2])) for a in range(len(memo.win)))
     return (memo.L, len(memo.sizes), tuple(int(x) for x in memo.fan), tuple(kinds), bool(memo.nest), len(memo.win),
-            wdims)
+            wdims, wpairs)
 
 
 def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
     """The Python source of the pass of ``shape`` (:func:`structure`) for keeps of ``roles`` roles."""
-    L, D, fan, kinds, nest, A, wdims = shape
+    L, D, fan, kinds, nest, A, wdims, wpairs = shape
     G = len(kinds)
     lines: list[str] = []
     shift = [0]                              # extra indent: a group's block inside its ``uses`` test
@@ -205,9 +207,9 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
                             s(f"    gap{d} |= ({sv}) & uns{d}", 3)
                             s(f"    uns{d} |= not ({sv})", 3)
                 for a in range(A):
-                    s(f"d1, k1, d2, k2 = win[{a}, 0], win[{a}, 1], win[{a}, 2], win[{a}, 3]", 3)
-                    s("gap = " + " or ".join(f"(gap{d} and (d1 == {d} or d2 == {d}))" for d in wdims), 3)
-                    s("if gap:", 3)
+                    d1, d2 = wpairs[a]
+                    s(f"k1, k2 = win[{a}, 1], win[{a}, 3]", 3)
+                    s(f"if gap{d1} or gap{d2}:", 3)
                     if not reuse:           # no reuse walk here: its served flags all 0
                         for m in range(first):
                             for d in wdims:
@@ -218,13 +220,8 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
                     s(f"    n = _window({nest}, factors, spatial, fan, b, {first}, span_mask[{row}], tserved, pro, ext, "
                       f"sizes, win[{a}], p1, p2, mark)", 3)
                     s("else:                  # both runs from 0: _window's closed form", 3)
-                    for x, dd in (("x1", "d1"), ("x2", "d2")):
-                        pick = f"e{D - 1}"
-                        for d in range(D - 2, -1, -1):
-                            pick = f"(e{d} if {dd} == {d} else {pick})"
-                        s(f"    {x} = {pick}", 3)
-                    s("    x1 = min(x1, sizes[d1])", 3)
-                    s("    x2 = min(x2, sizes[d2])", 3)
+                    s(f"    x1 = min(e{d1}, sz{d1})", 3)
+                    s(f"    x2 = min(e{d2}, sz{d2})", 3)
                     s("    n = x1 + x2 - 1 if k1 == 1 and k2 == 1 else _touched(x1, x2, k1, k2)   # (unit: dense)", 3)
                     s(f"k += (n - 1) * tile_mult[{D + a}]", 3)
         s(f"ring[cur, {j}] = k", 3)

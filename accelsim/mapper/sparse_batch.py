@@ -63,6 +63,7 @@ from accelsim.energy_table import EnergyTable, arch_table, network_name
 from accelsim.errors import ConfigError
 from accelsim.hierarchy import from_arch
 from accelsim.loopnest import LevelMap, LoopNest
+from accelsim.mapper import score_kernel
 from accelsim.mapper.batch import _tile_need
 from accelsim.mapper.nest_space import tile_words_batch
 from accelsim.mapper.sparse_memo import RowMemo, dim_axes
@@ -317,6 +318,7 @@ class NestSparseBatch:
         self.kcol = np.arange(len(HEAD), layout.width, dtype=np.int64)
         self.live = np.zeros(len(self.kcol), dtype=np.bool_)        # keys nonzero in some row scored so far
         self.prepared: dict = {}                                    # _score_rows' _prepare, for the live keys
+        self.gen: dict = {}           # _row_kernel's choice ("generated": None / True / False) and structure
         self.kidx_s = {k: i for i, k in enumerate(self.keys[:self.n_storage])}
         self.kidx_n = {k: self.n_storage + i for i, k in enumerate(self.keys[self.n_storage:])}
         self.c_cycles, self.c_active = HEAD.index("cycles"), HEAD.index("active")
@@ -609,7 +611,7 @@ class NestSparseBatch:
         _score_rows(self.prepared, self.live, c, self.kcol, idx, self.memo.vals, look.col, look.slot, src,
                     self.pairs.const, st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len, self.eff,
                     self.gated_macs, self.skip.mode, self.skip.p, self.c_cycles, self.lv_out, self.lv_in, self.lv_den,
-                    self.net_keys, self.net_ab, self.net_den, energy, cycles)
+                    self.net_keys, self.net_ab, self.net_den, energy, cycles, self.gen)
         return energy, cycles
 
 
@@ -673,6 +675,7 @@ class SparseBatch:
                              dtype=np.int64)
         self.live = np.zeros(len(self.kcol), dtype=np.bool_)        # keys nonzero in some row scored so far
         self.prepared: dict = {}                                    # _score_rows' _prepare, for the live keys
+        self.gen: dict = {}           # _row_kernel's choice ("generated": None / True / False) and structure
         kidx = {k: i for i, k in enumerate(self.keys)}
         n_storage = len(storage)
         # per key: the (level index, role) whose format sets its data / metadata words
@@ -832,7 +835,7 @@ class SparseBatch:
         _score_rows(self.prepared, self.live, c, self.kcol, idx, self.memo.vals, look.col, look.slot, self.src,
                     self.pairs.const, self.st_keys, self.st_gate, self.st_qi, self.st_qc, self.st_n, self.e_idx, self.e_w, self.e_len,
                     self.eff, self.gated_macs, self.skip.mode, self.skip.p, COLUMNS.index("cycles"), self.lv_out,
-                    self.lv_in, self.lv_den, self.net_keys, self.net_ab, self.net_den, energy, cycles)
+                    self.lv_in, self.lv_den, self.net_keys, self.net_ab, self.net_den, energy, cycles, self.gen)
         return energy, cycles
 
 
@@ -876,11 +879,13 @@ def _live_only(keys, is_live):
 
 def _score_rows(prepared: dict, live: np.ndarray, c: np.ndarray, kcol: np.ndarray, idx, vals, col, slot, src, pconst,
                 st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len, eff, gmacs, mode, skip_p, c_cycles, lv_out,
-                lv_in, lv_den, net_keys, net_ab, net_den, energy, cycles) -> None:
-    """:func:`_kernel` with the scorer's live keys ``live`` (K,) bool, grown (here, for good) by the
-    keys nonzero in this batch when a row has one outside them, and the batch scored again.
-    ``prepared``: the scorer's :func:`_prepare` of its patterns and live keys (made again when either
-    changed: patterns are only appended, so their count and table widths name them)."""
+                lv_in, lv_den, net_keys, net_ab, net_den, energy, cycles, gen: dict) -> None:
+    """:func:`_kernel` (or its generated form, :func:`_row_kernel`) with the scorer's live keys ``live``
+    (K,) bool, grown (here, for good) by the keys nonzero in this batch when a row has one outside them,
+    and the batch scored again. ``prepared``: the scorer's :func:`_prepare` of its patterns and live keys
+    (made again when either changed: patterns are only appended, so their count and table widths name
+    them)."""
+    kernel = _row_kernel(gen, c, kcol, lv_out, lv_in, lv_den, net_keys)
     while True:
         key = (src.shape[0], e_idx.shape[1], st_keys.shape[1:], live.tobytes())
         prep = prepared.get(key)
@@ -889,11 +894,34 @@ def _score_rows(prepared: dict, live: np.ndarray, c: np.ndarray, kcol: np.ndarra
             prep = prepared[key] = _prepare(live, c.shape[1], kcol, src, pconst.shape[1], e_idx, e_w, e_len, lv_out,
                                             lv_in, lv_den)
         off, fk, fj, nc, t_idx, t_w, t_len, o_keys, o_n, i_keys, i_n, bw_levels = prep
-        if _kernel(c, kcol, off, fk, fj, nc, idx, vals, col, slot, pconst, st_keys, st_gate, st_qi, st_qc, st_n, t_idx,
-                   t_w, t_len, eff, gmacs, mode, skip_p, c_cycles, o_keys, o_n, i_keys, i_n, lv_den, bw_levels,
-                   net_keys, net_ab, net_den, energy, cycles) < 0:
+        if kernel(c, kcol, off, fk, fj, nc, idx, vals, col, slot, pconst, st_keys, st_gate, st_qi, st_qc, st_n, t_idx,
+                  t_w, t_len, eff, gmacs, mode, skip_p, c_cycles, o_keys, o_n, i_keys, i_n, lv_den, bw_levels,
+                  net_keys, net_ab, net_den, energy, cycles) < 0:
             return
         live |= (c[:, kcol] != 0).any(axis=0)
+
+
+_TEMPLATE: list[str] = []
+
+
+def _row_kernel(gen: dict, c: np.ndarray, kcol: np.ndarray, lv_out, lv_in, lv_den, net_keys):
+    """:func:`_kernel`, or its form generated for the scorer's structure (``mapper.score_kernel``: the
+    same rows; ~5 s of numba compile once per structure and machine) for batches of
+    ``score_kernel.GENERATED_MIN`` rows or more and any batch once this process has loaded it;
+    ``gen["generated"]`` True / False forces it or the generic one."""
+    want = gen.get("generated")
+    if want is False:
+        return _kernel
+    shape = gen.get("shape")
+    if shape is None or shape[1] != c.shape[1]:
+        shape = gen["shape"] = score_kernel.structure(kcol, c.shape[1], lv_out, lv_in, lv_den, net_keys)
+    fn = score_kernel.loaded_kernel(shape)
+    if fn is None and (want or c.shape[0] >= score_kernel.GENERATED_MIN):
+        if not _TEMPLATE:
+            import inspect
+            _TEMPLATE.append(inspect.getsource(_kernel.py_func))
+        fn = score_kernel.kernel_for(shape, _TEMPLATE[0])
+    return _kernel if fn is None else fn
 
 
 @njit(cache=True)
@@ -970,7 +998,7 @@ def _kernel(c, kcol, off, fk, fj, nc, idx, vals, col, slot, pconst, st_keys, st_
     0 in every row (they stay 0.0: a step moves q x 0.0 = 0.0, an energy term or a bound adds 0.0).
     Returns -1, or the first row with a nonzero count in a column ``off`` (its caller grows the live
     keys and scores again): each row is checked as it is scored, so the rows are read once."""
-    K = kcol.shape[0]
+    K = kcol.shape[0]                     # <K> (mapper.score_kernel: these marked lines are specialised)
     B = c.shape[0]
     NJ = pconst.shape[1]
     pd = pconst[0].copy()
@@ -1000,7 +1028,7 @@ def _kernel(c, kcol, off, fk, fj, nc, idx, vals, col, slot, pconst, st_keys, st_
             for j in range(0, SK, 8):
                 _prefetch(st_keys, pn * SK + j)
         outside = 0
-        for j in range(c.shape[1]):       # contiguous, no branch: vectorised
+        for j in range(c.shape[1]):       # <W> contiguous, no branch: vectorised
             outside |= c[b, j] * off[j]
         if outside != 0:
             return b
@@ -1012,7 +1040,7 @@ def _kernel(c, kcol, off, fk, fj, nc, idx, vals, col, slot, pconst, st_keys, st_
                     pd[j] = vals[r, slot[2 + j]]
                     pm[j] = vals[r, slot[2 + j] + 1]
         for k in range(K):                # every key's words (a key not live: 0.0), vectorised
-            v[k] = float(c[b, kcol[k]])
+            v[k] = float(c[b, kcol[k]])   # <copy>
         for kk in range(nc[p]):           # the compressed ones: data and metadata words by their pair
             k = fk[p, kk]
             j = fj[p, kk]
@@ -1043,6 +1071,7 @@ def _kernel(c, kcol, off, fk, fj, nc, idx, vals, col, slot, pconst, st_keys, st_
         else:
             cyc = dense_cycles
         best = float(math.ceil(cyc))
+        # <bound>
         for ll in range(bw_levels.shape[0]):
             li = bw_levels[ll]
             out_w = 0.0
@@ -1077,6 +1106,7 @@ def _kernel(c, kcol, off, fk, fj, nc, idx, vals, col, slot, pconst, st_keys, st_
                 busiest = x if s == 0 or x > busiest else busiest
             x = busiest / net_den[f]
             best = x if x > best else best
+        # </bound>
         cycles[b] = best
         for kk in range(nc[p]):
             v[K + fk[p, kk]] = 0.0
