@@ -191,9 +191,11 @@ def test_batch_scores_with_windows_served_as_a_lattice_equal_the_slow_model_bit_
     RF fill serves p = p_rf + stride x p_glb, the array's p between: ``sparse.model.served_extents``' exact
     window count, carried in the memo's served-tile key): every such mapping of the batch (73 of 239)
     scores as the slow model, bit for bit (ifmap density 0.02, so that a union's emptiness is not
-    negligible). The count differs from the contiguous run's on two of them (RS keeps one filter row per
-    PE, so a lattice's p's touch disjoint single rows either way; there the lattice runs past the dim's
-    edge: 7 of p's 14 against 12, and 3 against 4), and it moves the slow model's energy there."""
+    negligible). Taken as a contiguous run instead (``windows`` and ``runs`` dropped), the slow model's
+    energy moves on most of them (53 of 73): RS keeps one filter row per PE, so a lattice's p's touch
+    disjoint single rows either way and the interior count differs on two only (7 of p's 14 against 12,
+    and 3 against 4), but the accesses' positions differ, so they meet the dim's edge (and padding)
+    differently (``sparse.model.edge_classes``)."""
     models = UNIFORM | {"ifmap": Uniform(0.02)}
     from dataclasses import replace
 
@@ -218,11 +220,11 @@ def test_batch_scores_with_windows_served_as_a_lattice_equal_the_slow_model_bit_
         assert energy[i] == sl.energy_pj
         assert cycles[i] == latency_bound(bandwidth_counts(sl), arch)
         with monkeypatch.context() as mp:          # the same model with every served set a contiguous run
-            mp.setattr(model, "served_extents", lambda *a: replace(served(*a), windows=None))
+            mp.setattr(model, "served_extents", lambda *a: replace(served(*a), windows=None, runs=None))
             moved += sparse_layer(LAYER, arch, m, spec, models).energy_pj != sl.energy_pj
         checked += 1
     print(f"{moved} of {checked}")
-    assert checked >= 50 and moved == 2, (checked, moved)
+    assert checked >= 50 and moved >= checked // 2, (checked, moved)
 
 
 @pytest.mark.parametrize("preset", ["eyeriss_v2", "reuse"])

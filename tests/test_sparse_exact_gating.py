@@ -31,7 +31,7 @@ from accelsim.sparse.density import Actual, Uniform
 from accelsim.sparse.model import analyze
 from accelsim.sparse.spec import spec_from_dict
 from tests.test_sparse_exact import FORMATS, draw_nest, walk
-from workloads.layer import conv
+from workloads.layer import Layer, LayerKind, conv
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -457,19 +457,71 @@ def test_uniform_gating_over_windows_interleaved_with_a_spatial_loop_agrees_with
     assert abs(mean[0] - 24 * comb(17, 6) / comb(20, 6)) > 4 * se[0]      # the contiguous run's union is outside
 
 
-@pytest.mark.xfail(strict=True, reason="edge tiles (docs/sparsity.md, Limits): the uniform expectation takes every "
-                   "served tile at the interior size; with P 7 under p factors 2 x 2 x 2 the last tiles are cut "
-                   "and cover fewer ifmap rows, so more of them are all-zero (gated). The review's case: model "
-                   "3.529 against a mask mean of 4.126 +- 0.086 over this test's 3,000 masks (6.9 SE)")
 def test_uniform_gating_with_ceil_edge_tiles_agrees_with_the_mean_over_random_masks():
-    """The interleaved case of the test above with P 7 (H 9), its factors still 2 x 2 x 2: the last GLB p2
-    step's tiles are cut at the edge (p 6 only, where the interior serves four p's). The model reads
-    every served tile at the interior size and understates the gated RF weight fills (the union of
-    windows is smaller at the edge, so an all-zero one more likely): a known miss, kept as a strict
-    expected failure until edge tiles are modelled."""
+    """The interleaved case of the test above with P 7 (H 9), its factors still 2 x 2 x 2: the accesses
+    at base p 0 serve p {0, 1, 4, 5} (rows 0..7 of the channel's 9: 8), those at base p 2 serve {2, 3, 6}
+    (p 7 is past the edge: rows 2..8, 7), so 12 of the 24 RF weight fills have a union of 7 rows, 12 of 8
+    (ifmap 18 elements, 3 nonzero): 12 x C(15, 7) / C(18, 7) + 12 x C(15, 8) / C(18, 8) = 4.191, within 4
+    standard errors of the mean over 3,000 random masks (4.126 +- 0.086); the interior union for every
+    fill, 24 x C(15, 8) / C(18, 8) = 3.529 (the model before), is outside the band."""
     p, h, nest, spec = _interleaved(9)
     expected, mean, se = _mean_over_masks(p, h, nest, spec, ("rf", WEIGHT, "fill"), {IFMAP: 0.15}, n=3000)
+    assert expected == pytest.approx(12 * comb(15, 7) / comb(18, 7) + 12 * comb(15, 8) / comb(18, 8), rel=1e-12)
     assert abs(mean - expected) <= 4 * se, (expected, mean, se)
+    assert abs(mean - 24 * comb(15, 8) / comb(18, 8)) > 4 * se, (mean, se)
+
+
+def _mean_over_all_masks(p, h, nest, spec, key, role: str, d: float):
+    """(the uniform model's gated words of ``key``, their mean over every mask of ``role`` with exactly
+    round(d x size) nonzeros, counted exactly through the actual-mask path, equal to the interpreter):
+    the expectation itself, no sampling error."""
+    import itertools
+
+    dense = count_actions(p, h, nest)
+    expected = analyze(p, h, nest, dense, spec, {role: Uniform(d)}).gated.storage[key]
+    size, shape = p.elements(role), tuple(c.size for c in p.tensor(role).coords)
+    counts = []
+    for ones in itertools.combinations(range(size), Uniform(d).nnz(size)):
+        m = np.zeros(size, dtype=bool)
+        m[list(ones)] = True
+        counts.append(analyze(p, h, nest, dense, spec, {role: Actual(m.reshape(shape))}).gated.storage.get(key, 0.0))
+    return expected, float(np.mean(counts))
+
+
+def _glb_rf(p, glb, rf):
+    """DRAM, GLB, RF (no fanout), the GLB's weight reads gated on a zero ifmap: (hierarchy, nest, spec);
+    ``glb`` / ``rf``: (loops, order)."""
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES), Storage("rf", ROLES)))
+    nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES), LevelMap("glb", *glb, ROLES), LevelMap("rf", *rf, ROLES)))
+    return h, nest, spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": WEIGHT, "on_zero": [IFMAP]}]}, "t")
+
+
+def test_uniform_gating_of_windows_clipped_by_padding_equals_the_mean_over_every_mask():
+    """Padding: a 1-D conv (C 1, K 2, H 8, R 3, pad 1: P 8); the GLB loops p2 (4) outside k (2) above an
+    RF of r (3) x p1 (2), so each RF weight fill (3 words, 8 fills) serves one block, ifmap rows
+    2 p2 - 1 .. 2 p2 + 2: 3 rows at p2 0 and 3 (row -1, row 8 are padding), 4 inside. With 2 of the 8
+    rows nonzero: 3 x 2 x (2 x C(6, 3) / C(8, 3) + 2 x C(6, 4) / C(8, 4)) = 6.857 gated words, equal to
+    the mean over all 28 masks; the interior union for every fill (24 x C(6, 4) / C(8, 4) = 5.143) is not."""
+    p = from_layer(Layer(name="c", kind=LayerKind.CONV, N=1, C=1, K=2, H=8, W=1, R=3, S=1, pad_h=1, pad_w=0))
+    h, nest, spec = _glb_rf(p, ((("P", 4), ("K", 2)), ("P", "K")), ((("R", 3), ("P", 2)), ("R", "P")))
+    expected, mean = _mean_over_all_masks(p, h, nest, spec, ("rf", WEIGHT, "fill"), IFMAP, 0.25)
+    assert expected == pytest.approx(6 * (2 * comb(6, 3) / comb(8, 3) + 2 * comb(6, 4) / comb(8, 4)), rel=1e-12)
+    assert mean == pytest.approx(expected, rel=1e-12)
+    assert mean != pytest.approx(24 * comb(6, 4) / comb(8, 4), rel=1e-3)
+
+
+def test_uniform_gating_with_a_ceil_edge_on_a_plain_dim_weights_each_access_by_its_words():
+    """Ceil tiling of a plain dim: z[m, n] += a[m, k] * b[k, n] (M 2, N 2, K 5); the GLB loops n, k2 (3)
+    above an RF of k1 (2) x m (2): the k2 = 2 read is cut at the edge (k 4 only): 1 word of b whose block
+    a[:, 4] holds 2 elements, where the others read 2 words serving 4. With 3 of a's 10 elements nonzero:
+    2 x (2 x 2 x C(7, 4) / C(10, 4) + 1 x C(7, 2) / C(10, 2)) = 2.267 gated words, equal to the mean over
+    all 120 masks; every read at the interior union (10 x C(7, 4) / C(10, 4) = 1.667) is not."""
+    p = gemm("g", 2, 2, 5)
+    h, nest, spec = _glb_rf(p, ((("N", 2), ("K", 3)), ("N", "K", "M")), ((("K", 2), ("M", 2)), ("K", "M", "N")))
+    expected, mean = _mean_over_all_masks(p, h, nest, spec, ("glb", WEIGHT, "read"), IFMAP, 0.3)
+    assert expected == pytest.approx(2 * (4 * comb(7, 4) / comb(10, 4) + comb(7, 2) / comb(10, 2)), rel=1e-12)
+    assert mean == pytest.approx(expected, rel=1e-12)
+    assert mean != pytest.approx(10 * comb(7, 4) / comb(10, 4), rel=1e-3)
 
 
 def test_uniform_gating_over_a_dilated_lattice_of_windows_agrees_with_the_mean_over_random_masks():

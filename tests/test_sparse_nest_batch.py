@@ -207,9 +207,9 @@ def test_a_warm_scorer_fed_in_pieces_equals_a_fresh_one_and_the_memo_keeps_every
         for r, key in zip(rows_, memo.arguments(rows_)):
             if axes is None:              # (lockstep run, active units)
                 arg = key
-            else:                         # per axis: the rows its per-dim extents touch (accelsim.tiles), clipped
+            else:                         # per axis: the rows its per-dim extents touch (accelsim.tiles), clipped;
                 arg = np.array([min(size, touched(int(key[d1]), int(key[d2]) if d2 >= 0 else 1, k1, k2))
-                                for d1, k1, d2, k2, size in axes])
+                                for d1, k1, d2, k2, size in axes] + list(key[len(sizes):]))   # then the rest as is
             got = memo.vals[r, slot:slot + 2] if isinstance(fn(arg), tuple) else memo.vals[r, slot]
             if np.isnan(got).all() and fns_lazy(memo, fn):
                 continue                  # a lazy function is evaluated only where a row's pattern uses it
@@ -393,7 +393,7 @@ def test_windows_served_as_a_lattice_score_as_the_slow_path():
         assert energy[i] == v.energy_pj
         assert cycles[i] == v.bound_cycles
         with pytest.MonkeyPatch.context() as mp:     # the same model with every served set a contiguous run
-            mp.setattr(model, "served_extents", lambda *a: replace(served(*a), windows=None))
+            mp.setattr(model, "served_extents", lambda *a: replace(served(*a), windows=None, runs=None))
             moved += sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, UNIFORM,
                                  table).energy_pj != v.energy_pj
         checked += 1

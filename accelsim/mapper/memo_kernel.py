@@ -7,7 +7,9 @@ nest or fixed-shape rows, the levels, dims and roles, the levels with a fanout, 
 its kind (keeps, lockstep run, a tile at a level, a served tile: its level, spanned levels and
 whether it walks the reuse loops), and the window axes' number and each one's two dims (a served tile's key counts
 each one's distinct coordinates, ``sparse_memo._window``: the pass checks the dims' served loops
-inline and calls it only where one is interleaved, else takes its closed form ``batch._touched``).
+inline and calls it only where one is interleaved, else takes its closed form ``batch._touched``; a
+served tile keyed by its runs instead, ``RowMemo.span``'s ``runs``, calls ``sparse_memo._runs_code``
+per dim of ``runs_dims``, also part of the structure).
 Everything else (dim sizes, coefficients, the digits' multipliers and ranges, the hash table, the
 rows) stays data, so every conv layer of one hierarchy and sparse spec shares one pass. A row whose
 keeps pattern is known makes and probes only the keys its pattern reads (``RowMemo.resolve``'s ``uses``).
@@ -45,18 +47,18 @@ def structure(memo, groups) -> tuple | None:
         elif g >= memo.span_base:
             s = g - memo.span_base
             kinds.append(("span", g, int(memo.span_first[s]), tuple(int(x) for x in memo.span_mask[s]),
-                          int(memo.span_rel[s, 0]), s))
+                          int(memo.span_rel[s, 0]), s, int(memo.span_runs[s])))
         else:
             kinds.append(("tile", g))
     wdims = tuple(sorted({int(memo.win[a, i]) for a in range(len(memo.win)) for i in (0, 2)}))
     wpairs = tuple((int(memo.win[a, 0]), int(memo.win[a, 2])) for a in range(len(memo.win)))
     return (memo.L, len(memo.sizes), tuple(int(x) for x in memo.fan), tuple(kinds), bool(memo.nest), len(memo.win),
-            wdims, wpairs)
+            wdims, wpairs, tuple(int(d) for d in memo.runs_dims))
 
 
 def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
     """The Python source of the pass of ``shape`` (:func:`structure`) for keeps of ``roles`` roles."""
-    L, D, fan, kinds, nest, A, wdims, wpairs = shape
+    L, D, fan, kinds, nest, A, wdims, wpairs, rdims = shape
     G = len(kinds)
     lines: list[str] = []
     shift = [0]                              # extra indent: a group's block inside its ``uses`` test
@@ -69,18 +71,21 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
     s("from numba import njit", 0)
     s("from accelsim.cost.fast_nest import _prefetch", 0)
     s("from accelsim.mapper.batch import _touched", 0)
-    s("from accelsim.mapper.sparse_memo import TOO_LARGE, _find_or_add1, _lockstep_fixed, _reuse, _slot1, _window", 0)
+    s("from accelsim.mapper.sparse_memo import TOO_LARGE, _find_or_add1, _lockstep_fixed, _reuse, _runs_code, _slot1, "
+      "_window", 0)
     s("", 0)
     s("", 0)
     s(f"@njit(cache={cache})", 0)
     s("def resolve(factors, spatial, keeps, active, orders, sizes, tile_mult, tile_radix, keeps_mult, lock_mult, "
-      "lock_radix, span_rel, span_mask, fan, win, table, known, out, new, vals, pslot, uses):", 0)
+      "lock_radix, span_rel, span_mask, fan, win, table, known, out, new, vals, pslot, uses, runs_tab, runs_len, "
+      "runs_mult):", 0)
     s("B = factors.shape[0]", 1)
     s("mask = table.shape[0] - 1", 1)
     s(f"ring = np.zeros((2, {G}), dtype=np.int64)", 1)
     s(f"ring_s = np.zeros((2, {G}), dtype=np.int64)", 1)
     s(f"ext = np.ones({D}, dtype=np.int64)", 1)
     s(f"tserved = np.zeros(({L}, {D}), dtype=np.int64)", 1)       # the window counts' inputs (as _resolve)
+    s(f"rbuf = np.zeros({2 * L + 3}, dtype=np.int64)", 1)             # a dim's runs (sparse_memo._runs)
     if A:
         s(f"pro = np.zeros(({L + 1}, {D}), dtype=np.int64)", 1)
         s("big = 1", 1)
@@ -166,8 +171,12 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
             for d in range(D):
                 s(f"e{d} = p{first}_{d}", 3)
             if kind[0] == "span":
-                _, _, _, span, reuse, row = kind
-                if A and reuse:             # (_window reads tserved at the window dims only)
+                _, _, _, span, reuse, row, runs = kind
+                if runs:                    # (_runs_code reads tserved at the runs' dims only)
+                    for m in range(first):
+                        for d in rdims:
+                            s(f"tserved[{m}, {d}] = 0", 3)
+                elif A and reuse:           # (_window reads tserved at the window dims only)
                     for m in range(first):
                         for d in wdims:
                             s(f"tserved[{m}, {d}] = 0", 3)
@@ -185,8 +194,15 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
             s("if " + " | ".join(f"(e{d} < 1)" for d in range(D)) + ":", 3)
             s("    return TOO_LARGE", 3)
             s(f"k = {g} + " + " + ".join(f"((e{d} if e{d} < sz{d} else sz{d}) - 1) * tm{d}" for d in range(D)), 3)
-            if kind[0] == "span" and A:     # per window axis its count of distinct coordinates (_window)
-                _, _, _, span, reuse, row = kind
+            if kind[0] == "span" and kind[6]:   # per runs dim its runs' code (sparse_memo._runs_code)
+                for i, d in enumerate(rdims):
+                    s(f"c = _runs_code({nest}, factors, spatial, fan, b, {first}, span_mask[{kind[5]}], tserved, "
+                      f"p{first}_{d}, {d}, sz{d}, rbuf, runs_tab[{i}], runs_len[{i}])", 3)
+                    s("if c < 0:", 3)
+                    s("    return TOO_LARGE", 3)
+                    s(f"k += c * runs_mult[{D + i}]", 3)
+            elif kind[0] == "span" and A:   # per window axis its count of distinct coordinates (_window)
+                _, _, _, span, reuse, row, _ = kind
                 for d in wdims:             # per window dim: a served loop outside an unserved one (_lattice's gap)
                     s(f"gap{d} = False", 3)
                     s(f"uns{d} = False", 3)

@@ -105,11 +105,13 @@ from accelsim.sparse.model import (
     Step,
     balanced,
     capacity_checks,
+    dim_positions,
     imbalance_t,
     mac_steps,
     plan,
     ratio_of,
     role_axes,
+    served_windows,
     step_q,
     update_q,
     window_axes,
@@ -193,12 +195,34 @@ def _reuse_dims(problem: Problem, st: Step) -> tuple[bool, ...]:
     return tuple(d in rel for d in problem.dim_names)
 
 
-def _extents(problem: Problem, e: np.ndarray) -> Served:
+def _extents(problem: Problem, e: np.ndarray, memo: RowMemo | None = None) -> Served:
     """A memo key's served tile (``sparse.model.served_extents``): per-dim extents, then (a served tile's
-    key) per window axis its count of distinct coordinates."""
+    key) per window axis its count of distinct coordinates, or (a key carrying runs, given its ``memo``)
+    per dim of the memo's ``runs_dims`` its runs' code (``RowMemo.runs_of``)."""
     dims = problem.dim_names
+    if memo is not None and memo.runs_max:
+        runs = {dims[d]: r for d, r in memo.runs_of(e[len(dims):]).items()}
+        ext = {d: int(v) for d, v in zip(dims, e)}
+        points = {d: dim_positions(r, problem.size(d))[0] for d, r in runs.items()}   # served_extents' lattices
+        return Served(ext, served_windows(problem, ext, points), points or None, None, runs or None)
     windows = {w: int(v) for w, v in zip(window_axes(problem), e[len(dims):])}
     return Served({d: int(v) for d, v in zip(dims, e)}, windows or None)
+
+
+def _gap_dims(problem: Problem, spec, below) -> tuple[int, ...]:
+    """The dims a storage step's served tile may hold as more than one run (``sparse.model.dim_runs``):
+    with a storage child below the feature's level, those its role ignores (the temporal loops the child
+    keeps the tile over, outside an unserved fanout); every dim where a step's accesses may span two
+    fanouts. ``below(level, role)``: (whether a level below keeps the role, the fanout levels at or below)."""
+    out: set[str] = set()
+    for ft in spec.features:
+        if ft.role is not None:
+            child, fans = below(ft.level, ft.role)
+            if child:
+                out |= set(problem.dim_names) - problem.relevant(ft.role)
+            if fans >= 2:
+                out |= set(problem.dim_names)
+    return tuple(i for i, d in enumerate(problem.dim_names) if d in out)
 
 
 def _windows(problem: Problem) -> np.ndarray:
@@ -328,9 +352,12 @@ class NestSparseBatch:
         # what depends on a nest beyond its counts, per distinct tile / keeps / lockstep run (a level's
         # tile: the loops of it and below)
         units = math.prod(lv.fanout.size for lv in h.levels if lv.fanout is not None)
-        self.memo = RowMemo(self.dims, len(self.names), nest=True, units=units,
-                            fanouts=tuple(i for i, lv in enumerate(h.levels) if lv.fanout is not None),
-                            windows=_windows(problem))
+        fans = tuple(i for i, lv in enumerate(h.levels) if lv.fanout is not None)
+        def below(level: str, role: str) -> tuple[bool, int]:
+            i = self.names.index(level)
+            return (any(lv.keeps_role(role) for lv in h.levels[i + 1:]), sum(1 for j in fans if j >= i))
+        self.memo = RowMemo(self.dims, len(self.names), nest=True, units=units, fanouts=fans,
+                            windows=_windows(problem), runs_dims=_gap_dims(problem, spec, below), runs_max=len(fans))
         self.pairs = _Pairs(problem, models, self.wb, pairs, self.memo, lambda i: i)
         # the MAC steps act on the conditions alone: the same for every keeps pattern
         ms = mac_steps(plan(self._keeps_nest([[1] * N_ROLES] * len(self.names)), spec), problem, models, problem.macs)
@@ -367,11 +394,11 @@ class NestSparseBatch:
             j = self.q_index[key] = len(self.q_fns)
 
             def q(e: np.ndarray, st: Step = st) -> float:
-                return step_q(st, problem, _extents(problem, e), models, n)
+                return step_q(st, problem, _extents(problem, e, self.memo), models, n)
 
             reuse = _reuse_dims(problem, st) if st.child < n else None
-            self.q_fns.append(self.memo.span(q, st.child, span, dim_axes(problem), reuse=reuse) if span or reuse
-                              else self.memo.tile(q, st.child, dim_axes(problem)))
+            self.q_fns.append(self.memo.span(q, st.child, span, dim_axes(problem), reuse=reuse, runs=True)
+                              if span or reuse else self.memo.tile(q, st.child, dim_axes(problem)))
         return j
 
     def _update_column(self, st: Step, span: tuple[int, ...], mac_fraction: float) -> int:
@@ -682,7 +709,11 @@ class SparseBatch:
         src = [pl.source(k, j >= n_storage) for j, k in enumerate(self.keys)]
         # what depends on a mapping beyond its counts, per distinct tile / lockstep run (a level's tile:
         # the mapping levels from the first below its cut)
-        self.memo = RowMemo(self.dims, NO_LOOPS, nest=False, units=arch.pes, windows=_windows(problem))
+        def below(level: str, role: str) -> tuple[bool, int]:   # one array (ROWS, COLS: spanned together)
+            i = LEVELS.index(level)
+            return any(keep[ROLES.index(role)] for keep in keeps[i:]), 0
+        self.memo = RowMemo(self.dims, NO_LOOPS, nest=False, units=arch.pes, windows=_windows(problem),
+                            runs_dims=_gap_dims(problem, spec, below), runs_max=2)
         self.pairs = _Pairs(problem, models, self.wb, [(i, r, fmt) for (i, r), fmt in pl.compressed], self.memo,
                             lambda i: START[i])
         self.src = np.array([[self.pairs.index.get(s_, -1) for s_ in src]], dtype=np.int64)
@@ -712,11 +743,11 @@ class SparseBatch:
                 qc.append(0.0)
 
                 def q(e: np.ndarray, st: Step = st) -> float:
-                    return step_q(st, problem, _extents(problem, e), models, n)
+                    return step_q(st, problem, _extents(problem, e, self.memo), models, n)
 
                 reuse = _reuse_dims(problem, st) if st.child < n else None
-                self.q_fns.append(self.memo.span(q, first, span, dim_axes(problem), reuse=reuse) if span or reuse
-                                  else self.memo.tile(q, first, dim_axes(problem)))
+                self.q_fns.append(self.memo.span(q, first, span, dim_axes(problem), reuse=reuse, runs=True)
+                                  if span or reuse else self.memo.tile(q, first, dim_axes(problem)))
         S, W = max(1, len(keys)), max([len(ks) for ks in keys] + [1])
         self.st_keys = np.full((1, S, W), -1, dtype=np.int64)
         for s_, ks in enumerate(keys):

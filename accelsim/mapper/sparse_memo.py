@@ -20,7 +20,12 @@ A :class:`RowMemo` holds functions of three kinds of per-row argument, one looku
   it), keyed and evaluated as a tile, plus per window axis (``sparse.model.window_axes``) its count of
   distinct coordinates over the served indices (``served_extents``' windows, exact when a dim's served
   loops are interleaved with an unserved one: :func:`_window`, radix the axis's reach
-  k1 (size1 - 1) + k2 (size2 - 1) + 1), passed to the function after its per-axis extents;
+  k1 (size1 - 1) + k2 (size2 - 1) + 1), passed to the function after its per-axis extents; a served
+  tile of a storage step (registered with ``runs``) carries instead, per dim that may be served as more
+  than one run (``runs_dims``), the code of its runs (``sparse.model.dim_runs``: where each access's
+  indices lie, so the step's fraction sums the accesses at a dim's edge apart, ``sparse.model.
+  edge_classes``): 0 for one run from 0, else 1 + its rank among every canonical runs tuple of the dim
+  (:func:`gap_runs`; found by bisection, :func:`_runs_code`), radix their count + 1 (its own digits);
 - the row's keeps (one group): one int per level, bit t set when it keeps role t;
 - the lockstep run (one group): (``sparse.model.lockstep_run``, the active units).
 
@@ -80,8 +85,23 @@ class RowMemo:
     fanout (a legal nest has spatial factors there only)."""
 
     def __init__(self, sizes: np.ndarray, levels: int, nest: bool, units: int, fanouts: tuple[int, ...] = (),
-                 windows: np.ndarray | None = None):
+                 windows: np.ndarray | None = None, runs_dims: tuple[int, ...] = (), runs_max: int = 0):
         self.sizes = np.ascontiguousarray(sizes, dtype=np.int64)
+        # a served tile registered with ``runs`` is keyed by its per-dim extents and, per dim of
+        # ``runs_dims``, its served loops' runs (``sparse.model.dim_runs``) as a code: 0 one run from 0, else
+        # 1 + the rank of (E0, U1, E2, ...) among every canonical runs tuple of up to ``runs_max`` gaps in
+        # a dim of its size (:func:`gap_runs`), radix their count + 1 (its own digits, ``runs_digits``;
+        # no window counts: the runs give them)
+        self.runs_dims = np.array(runs_dims if runs_max else (), dtype=np.int64)
+        self.runs_max = int(runs_max) if len(self.runs_dims) else 0
+        self.runs_list = [gap_runs(int(self.sizes[d]), self.runs_max) for d in self.runs_dims]
+        width = 2 * self.runs_max + 1
+        self.runs_tab = np.zeros((len(self.runs_list), max([len(t) for t in self.runs_list] + [1]), width),
+                                 dtype=np.int64)
+        for i, tab in enumerate(self.runs_list):
+            for j, t in enumerate(tab):
+                self.runs_tab[i, j, :len(t)] = t
+        self.runs_len = np.array([len(t) for t in self.runs_list], dtype=np.int64)
         # the window axes (``sparse.model.window_axes``: dim index, coefficient, dim index, coefficient):
         # a served tile's key carries each one's count of distinct coordinates (``served_extents``)
         self.win = np.zeros((0, 4), dtype=np.int64) if windows is None else np.ascontiguousarray(windows, dtype=np.int64)
@@ -92,10 +112,12 @@ class RowMemo:
         self.tile_digits = _digits([GROUPS] + [max(1, int(n)) for n in self.sizes])   # a clipped extent - 1
         wrad = [int(k1 * (self.sizes[d1] - 1) + k2 * (self.sizes[d2] - 1) + 1) for d1, k1, d2, k2 in self.win]
         self.span_digits = _digits([GROUPS] + [max(1, int(n)) for n in self.sizes] + wrad)  # + a window count - 1
+        self.runs_digits = _digits([GROUPS] + [max(1, int(n)) for n in self.sizes] + [len(t) + 1 for t in self.runs_list])
         self.keeps_digits = _digits([GROUPS] + [1 << len(ROLES)] * levels)
         run = min(math.prod(2 * max(1, int(n)) for n in self.sizes), (1 << 62) - 1)
         self.lock_digits = _digits([GROUPS, run, int(units) + 1])
-        self.width = max(self.span_digits[2], self.keeps_digits[2], self.lock_digits[2])   # int64 words per key
+        self.width = max(self.span_digits[2], self.keeps_digits[2], self.lock_digits[2],
+                         self.runs_digits[2] if self.runs_max else 1)   # int64 words per key
         self.fns: list[tuple[int, int, Callable, np.ndarray | None, dict]] = []   # (group, slot, fn, axes, values)
         self.lazy: set[int] = set()                               # functions evaluated only on request (fill)
         self.slots = [0] * (levels + 3)                           # per group: value columns used
@@ -104,6 +126,7 @@ class RowMemo:
         self.span_first = np.zeros(0, dtype=np.int64)             # per served-tile group: its level ``first``
         self.span_mask = np.zeros((0, levels), dtype=np.int64)    # and 1 at the levels of its ``span``
         self.span_rel = np.zeros((0, len(sizes) + 1), dtype=np.int64)   # and its reuse: a flag, 1 per dim indexing the role
+        self.span_runs = np.zeros(0, dtype=np.int64)              # and 1 when its key carries the runs
         self.entries = np.zeros((0, self.width), dtype=np.int64)  # every key, in the order first met
         self.structures: dict[bytes, tuple | None] = {}          # per groups looked up: memo_kernel.structure
         self.generated: bool | None = None                        # resolve's default ``generated``
@@ -117,14 +140,17 @@ class RowMemo:
         return self._add(first, fn, values, np.ascontiguousarray(axes, dtype=np.int64))
 
     def span(self, fn: Callable, first: int, span: tuple[int, ...], axes: np.ndarray, values: int = 1,
-             reuse: tuple[bool, ...] | None = None, lazy: bool = False) -> int:
+             reuse: tuple[bool, ...] | None = None, lazy: bool = False, runs: bool = False) -> int:
         """Register ``fn`` of the extent per axis of the served tile (module docstring) at level ``first``
         spanning the levels ``span`` (and, ``reuse`` given: per dim whether it indexes the role, the
         temporal loops the child keeps the role's tile over); its id. ``lazy``: evaluated only where the
-        caller asks (:meth:`fill`), its other values left NaN."""
-        group = self.span_index.get((first, span, reuse))
+        caller asks (:meth:`fill`), its other values left NaN. ``runs``: keyed by the runs of the dims
+        ``runs_dims`` instead of the window counts (``fn`` gets their codes after the extents: :meth:`runs_of`)."""
+        runs = runs and self.runs_max > 0
+        group = self.span_index.get((first, span, reuse, runs))
         if group is None:
-            group = self.span_index[(first, span, reuse)] = self.span_base + len(self.span_index)
+            group = self.span_index[(first, span, reuse, runs)] = self.span_base + len(self.span_index)
+            self.span_runs = np.append(self.span_runs, int(runs)).astype(np.int64)
             if group >= GROUPS:
                 raise ConfigError(f"sparse batch memo: more than {GROUPS - self.span_base} served-tile groups")
             rel = np.zeros((1, len(self.sizes) + 1), dtype=np.int64)
@@ -184,13 +210,21 @@ class RowMemo:
             else:
                 self.vals[r, slot] = v
 
+    def runs_of(self, codes) -> dict[int, tuple[int, ...]]:
+        """Dim index -> its runs (``sparse.model.dim_runs``) from a key's run codes (dims with more than one)."""
+        return {int(d): self.runs_list[i][int(c) - 1] for i, (d, c) in enumerate(zip(self.runs_dims, codes)) if c}
+
     def arguments(self, rows: np.ndarray) -> np.ndarray:
         """The arguments of these keys (all of one group): a tile's per-dim extents, the per-level keeps
-        codes, or (lockstep run, active units)."""
+        codes, or (lockstep run, active units); a served tile carrying runs: its extents, then its run codes."""
         keys = self.entries[rows]
         group = self.entries[rows[0], 0] % GROUPS if len(rows) else 0
         if group <= self.L:
             return _unpack(keys, self.tile_digits) + 1
+        if group >= self.span_base and self.span_runs[group - self.span_base]:
+            args = _unpack(keys, self.runs_digits)
+            args[:, :len(self.sizes)] += 1
+            return args
         if group >= self.span_base:
             return _unpack(keys, self.span_digits) + 1
         return _unpack(keys, self.keeps_digits if group == self.keeps_group else self.lock_digits)
@@ -245,12 +279,13 @@ class RowMemo:
                 n = fn(factors, sp, kp, ac, od, self.sizes, self.span_digits[1][1:], self.span_digits[3][1:],
                        self.keeps_digits[1][1:], self.lock_digits[1][1:], self.lock_digits[3][1:], self.span_rel,
                        self.span_mask, self.fan, self.win, self.table, len(self.entries), out, new, self.vals, pslot,
-                       use)
+                       use, self.runs_tab, self.runs_len, self.runs_digits[1][1:])
             else:
                 n = _resolve(self.nest, factors, sp, kp, ac, self.sizes, groups, self.keeps_group, self.lockstep_group,
                              *_inner(self.span_digits), *_inner(self.keeps_digits), *_inner(self.lock_digits),
                              self.table, len(self.entries), out, new, self.span_base, self.span_first, self.span_mask,
-                             self.fan, od, self.span_rel, self.win, self.vals, pslot, use)
+                             self.fan, od, self.span_rel, self.win, self.vals, pslot, use, self.span_runs,
+                             self.runs_dims, self.runs_tab, self.runs_len, *_inner(self.runs_digits)[:2])
             if n >= 0:
                 break
             if n == TOO_LARGE:
@@ -396,7 +431,8 @@ def _find_or_add(table, key, s, row):
 @njit(cache=True)
 def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, lockstep_group, tile_word, tile_mult,
              tile_radix, keeps_word, keeps_mult, keeps_radix, lock_word, lock_mult, lock_radix, table, known, out, new,
-             span_base, span_first, span_mask, fan, orders, span_rel, win, vals, pslot, uses):
+             span_base, span_first, span_mask, fan, orders, span_rel, win, vals, pslot, uses, span_runs, runs_dims,
+             runs_tab, runs_len, runs_word, runs_mult):
     """Per row and group its key (module docstring), found or added (rows ``known`` on, also into
     ``new``); returns how many were added, -1 when ``new`` is full (the table then holds keys
     without values: the caller rebuilds it), or ``TOO_LARGE`` for an int outside its digit's range (the
@@ -421,7 +457,9 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
         big = max(big, sizes[win[a, 0]], sizes[win[a, 2]])
     p1 = np.empty(big, dtype=np.int64)                # a window axis's two dims' served indices
     p2 = np.empty(big, dtype=np.int64)
-    mark = np.zeros(tile_radix[D:].max() if A else 1, dtype=np.bool_)
+    mark = np.zeros(tile_radix[D:D + A].max() if A else 1, dtype=np.bool_)
+    runs = np.zeros(2 * L + 3, dtype=np.int64)       # a dim's runs (sparse.model.dim_runs)
+    RD = runs_dims.shape[0]
     top = L + 1                                       # the outermost tile level looked up (L + 1: none)
     any_keeps = False
     any_span = False
@@ -511,7 +549,7 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
                     for d in range(D):
                         ext[d] = pro[first, d]
                     if s >= 0:                            # a served tile: x the reuse loops, x the spanned fanouts
-                        if A:
+                        if A or span_runs[s]:
                             tserved[:first, :] = 0
                         if span_rel[s, 0]:
                             _reuse(nest, factors, orders, b, first, span_rel[s], ext, tserved)
@@ -526,7 +564,15 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
                         k0 = _digit(key, k0, tile_word[d], ((e if e < sizes[d] else sizes[d]) - 1) * tile_mult[d])
                     if low:
                         return TOO_LARGE
-                    if s >= 0:
+                    if s >= 0 and span_runs[s]:           # per dim of runs_dims its runs' code
+                        for i in range(RD):
+                            d = runs_dims[i]
+                            c = _runs_code(nest, factors, spatial, fan, b, first, span_mask[s], tserved, pro[first, d],
+                                           d, sizes[d], runs, runs_tab[i], runs_len[i])
+                            if c < 0:
+                                return TOO_LARGE
+                            k0 = _digit(key, k0, runs_word[D + i], c * runs_mult[D + i])
+                    elif s >= 0:
                         for a in range(A):
                             c = _window(nest, factors, spatial, fan, b, first, span_mask[s], tserved, pro, ext, sizes,
                                         win[a], p1, p2, mark)
@@ -631,6 +677,95 @@ def _lattice(nest, factors, spatial, fan, b, first, mask, tserved, inner, d, siz
                             n += 1
             span *= f
     return n
+
+
+@njit(cache=True)
+def _runs(nest, factors, spatial, fan, b, first, mask, tserved, inner, d, size, out):
+    """``sparse.model.dim_runs`` of dim d in row b's served tile at level ``first`` (its loops from
+    ``first`` on, ``inner`` in all, served; then the loops above as :func:`_loop` serves them, inner
+    first): the products of its alternating served and unserved runs into ``out``, the last served one
+    clipped to ceil(size / the product inside it); their count (1: one run from 0)."""
+    n = 0
+    prod = inner
+    on = True
+    for m in range(first - 1, -1, -1):
+        for part in range(2):
+            f, sv = _loop(nest, factors, spatial, fan, b, m, d, mask, tserved, part)
+            if f > 1:
+                if sv != on:
+                    if n < out.shape[0]:
+                        out[n] = prod
+                    n += 1
+                    prod = 1
+                    on = sv
+                prod *= f
+    if on:
+        if n < out.shape[0]:
+            out[n] = prod
+        n += 1
+    if n > out.shape[0]:
+        return n
+    inside = 1
+    for i in range(n - 1):
+        inside *= out[i]
+    last = (size + inside - 1) // inside
+    if out[n - 1] > last:
+        out[n - 1] = last
+    return n
+
+
+@njit(cache=True)
+def _runs_code(nest, factors, spatial, fan, b, first, mask, tserved, inner, d, size, buf, tab, n_tab):
+    """The code of dim d's runs in row b's served tile (:func:`_runs`): 0 when one run from 0, else 1 + its
+    rank in ``tab`` (its first ``n_tab`` rows: :func:`gap_runs`, zero-padded, ascending), found by
+    bisection; -1 when not there (more gaps than the table holds)."""
+    n = _runs(nest, factors, spatial, fan, b, first, mask, tserved, inner, d, size, buf)
+    W = tab.shape[1]
+    if n == 1:
+        return 0
+    if n > W:
+        return -1
+    for i in range(n, W):
+        buf[i] = 0
+    lo, hi = 0, n_tab
+    while lo < hi:
+        mid = (lo + hi) // 2
+        c = 0
+        for i in range(W):
+            if tab[mid, i] != buf[i]:
+                c = -1 if tab[mid, i] < buf[i] else 1
+                break
+        if c == 0:
+            return mid + 1
+        if c < 0:
+            lo = mid + 1
+        else:
+            hi = mid
+    return -1
+
+
+def gap_runs(size: int, gaps: int) -> list[tuple[int, ...]]:
+    """Every canonical runs tuple (``sparse.model.dim_runs``) with 1 to ``gaps`` gaps of a dim of ``size``,
+    ascending: (E0, U1, E2, ...) with E0 >= 1, every later run >= 2, each run's first loop's span (the
+    product of the runs inside it) below ``size`` (no loop over-tiles), the last served run at most
+    ceil(size / the product inside it) (its clip)."""
+    out: list[tuple[int, ...]] = []
+
+    def grow(prefix: tuple[int, ...], inside: int, k: int) -> None:
+        for u in range(2, size):
+            at = inside * u
+            if at >= size:
+                break
+            out.extend(prefix + (u, e) for e in range(2, -(-size // at) + 1))
+            if k + 1 < gaps:
+                for e in range(2, size):
+                    if at * e >= size:
+                        break
+                    grow(prefix + (u, e), at * e, k + 1)
+    for e0 in range(1, size):
+        if gaps:
+            grow((e0,), e0, 0)
+    return sorted(out)
 
 
 @njit(cache=True)

@@ -27,10 +27,12 @@
    conditions by the exact pair enumeration over the blocks (docs/sparsity.md). The blocks an access serves include those of
    the loops its child keeps the tile over (:func:`reuse_loops`: temporal reuse); a dim whose served
    loops are interleaved with an unserved loop of it (a temporal P over a spatial P) serves a lattice of
-   indices, and a sliding-window axis over it is counted exactly (:class:`Served`). Exact in expectation
-   with at most two varying uniform conditions when every access covers the same union (no edge of a
-   dim cuts it: an edge access is taken at the interior union, docs/sparsity.md, Limits); three, or an
-   N:M one among two: a lower bound.
+   indices, and a sliding-window axis over it is counted exactly (:class:`Served`). Accesses at a dim's
+   edge (ceil tiling, a window over padding) cover fewer elements: with one condition varying over the
+   access positions the fraction is summed over their classes of union sizes, weighted by the accessed
+   words (:func:`edge_classes`), exact in expectation; a per-MAC condition at the compute stays the
+   density (a MAC on padding included, as the MACs' own fraction); two or more varying conditions take
+   the interior box (exact with two uniform ones there; three, or an N:M one among two: a lower bound).
    When every condition (of the feature and of the
    earlier ones on the same level and tensor) is an actual mask, the accesses are counted event by
    event instead (``accelsim.sparse.gating.dead_words``: a read is ineffective when every block it
@@ -310,12 +312,19 @@ class Served:
     None: the extents are contiguous runs, counted by ``tiles.touched``). ``points``: per dim served as a
     lattice, its served indices (:func:`served_points`; a dim not in it is the run ``range(ext[d])``);
     ``block``: the per-dim extents of one block (a storage child's tile); None: each block one point (a
-    MAC), or, from the batch scorer's served-tile key, not known (``box_dead``)."""
+    MAC), or, from the batch scorer's served-tile key, not known (``box_dead``). ``runs``: per dim whose
+    served loops are not one run from 0, its :func:`dim_runs` (every other dim: the run ``(ext,)``), which
+    with the dim's size say where each access's served indices lie (:func:`dim_positions`: the edges)."""
 
     ext: dict[str, int]
     windows: dict[tuple[str, int, str, int], int] | None = None
     points: dict[str, tuple[int, ...]] | None = None
     block: dict[str, int] | None = None
+    runs: dict[str, tuple[int, ...]] | None = None
+
+    def dim_runs(self, dim: str) -> tuple[int, ...]:
+        """The dim's :func:`dim_runs` (a run of its extent when not listed in ``runs``)."""
+        return self.runs[dim] if self.runs and dim in self.runs else (self.ext[dim],)
 
 
 @lru_cache(maxsize=256)
@@ -370,30 +379,183 @@ def served_extents(problem: Problem, flat: Flat, child: int, lo: int, role: str,
     outside an unserved one of the same dim: RS's glb P over its spatial P), its exact count of
     distinct coordinates (:class:`Served`)."""
     loops = served_loops(problem, flat, child, lo, role, n)
-    ext, pts = {}, {}
+    ext, pts, runs = {}, {}, {}
     for d in problem.dim_names:
         e, p = served_points(loops, d, problem.size(d))
         ext[d] = min(e, problem.size(d))
         pts[d] = p
-    windows = {}
-    for d1, k1, d2, k2 in window_axes(problem):
-        p1, p2 = pts[d1], pts[d2]
-        if p1 is not None or p2 is not None:
-            windows[(d1, k1, d2, k2)] = window_count(list(range(ext[d1])) if p1 is None else p1,
-                                                     list(range(ext[d2])) if p2 is None else p2, k1, k2)
+        r = dim_runs(flat, {lp.span for lp in loops if lp.dim == d}, d, problem.size(d))
+        if len(r) > 1:
+            runs[d] = r
     points = {d: tuple(p) for d, p in pts.items() if p is not None}
     block = dim_extents(problem, flat, flat.cut(child)) if child < n else None
-    return Served(ext, windows or None, points or None, block)
+    return Served(ext, served_windows(problem, ext, points), points or None, block, runs or None)
+
+
+def served_windows(problem: Problem, ext: dict[str, int],
+                   points: dict[str, tuple[int, ...]]) -> dict[tuple[str, int, str, int], int] | None:
+    """Per window axis with a dim served as a lattice (``points``: its served indices below its size; a
+    dim not in it: the run ``range(ext)``), its count of distinct coordinates (:func:`window_count`)."""
+    windows = {}
+    for d1, k1, d2, k2 in window_axes(problem):
+        if d1 in points or d2 in points:
+            windows[(d1, k1, d2, k2)] = window_count(list(points.get(d1, range(ext[d1]))),
+                                                     list(points.get(d2, range(ext[d2]))), k1, k2)
+    return windows or None
+
+
+
+
+def dim_runs(flat: Flat, served: set[int], dim: str, size: int) -> tuple[int, ...]:
+    """The dim's loops, innermost first, as alternating runs of served and unserved loops (the product of
+    each run's factors): (E0, U1, E2, U3, ..., E2k), starting with a served run (E0 1 when the innermost
+    loop is unserved) and ending with the last served one (the unserved loops outside it only move the
+    accesses), that one clipped to the steps below ``size`` (ceil(size / the product of the runs inside
+    it)): the canonical form the batch scorer's memo keys carry (``mapper.sparse_memo._runs``).
+    ``served``: the spans of the dim's served loops (a dim's loops have distinct spans). (min(ext, size),)
+    when the served loops are one run from 0."""
+    out, prod, on = [], 1, True
+    for lp in sorted((lp for lp in flat.loops if lp.dim == dim), key=lambda lp: lp.span):
+        s = lp.span in served
+        if s != on:
+            out.append(prod)
+            prod, on = 1, s
+        prod *= lp.factor
+    if on:
+        out.append(prod)
+    inside = math.prod(out[:-1])
+    out[-1] = min(out[-1], -(-size // inside))
+    return tuple(out)
+
+
+@lru_cache(maxsize=1 << 12)
+def dim_positions(runs: tuple[int, ...], size: int) -> tuple[tuple[int, ...], ...]:
+    """Per access position of a dim served as ``runs`` (:func:`dim_runs`), the served indices below
+    ``size``: an index is sum digit x span over the dim's loops, the served runs' digits give the offsets
+    within an access, the unserved runs' (and, outside them all, every multiple of their product that
+    stays below ``size``) its base; an access exists when its base is below ``size`` (its offset 0 is)."""
+    pts, bases, span = [0], [0], 1
+    for i, f in enumerate(runs):
+        if i % 2 == 0:
+            pts = [v + j * span for j in range(f) for v in pts]
+        else:
+            bases = [v + j * span for j in range(f) for v in bases]
+        span *= f
+    pts.sort()
+    return tuple(tuple(b + o for o in pts if b + o < size)
+                 for b in sorted(b + k * span for k in range(-(-size // span)) for b in bases) if b < size)
+
+
+def _axis_count(coord, idx: tuple[tuple[int, ...], ...]) -> int:
+    """Distinct valid coordinates (in [0, size): padding is no element) of one tensor axis over the served
+    indices ``idx`` of its dims (in the axis's term order)."""
+    if len(coord.terms) == 1:
+        (_, k), = coord.terms
+        return sum(1 for i in idx[0] if 0 <= k * i + coord.offset < coord.size)
+    (_, k1), (_, k2) = coord.terms
+    return len({v for v in (k1 * a + k2 * b + coord.offset for a in idx[0] for b in idx[1]) if 0 <= v < coord.size})
+
+
+@lru_cache(maxsize=1 << 12)
+def _component(problem: Problem, dims: tuple[str, ...], runs: tuple[tuple[int, ...], ...], role: str | None,
+               conds: tuple[str, ...]) -> dict[tuple[int, ...], int]:
+    """Over the access positions of the dims ``dims`` (their runs): per tuple of the conditions' union
+    parts (the product of their axes on these dims), the sum of the role's words there (the product of its
+    axes on these dims; 1 per position without a role)."""
+    pos = {d: dim_positions(r, problem.size(d)) for d, r in zip(dims, runs)}
+    mine = set(dims)
+
+    def axes(r: str) -> list:
+        return [c for c in problem.tensor(r).coords if {d for d, _ in c.terms} <= mine]
+    w_axes = axes(role) if role is not None else []
+    c_axes = [axes(c) for c in conds]
+    out: dict[tuple[int, ...], int] = {}
+    choices = [range(len(pos[d])) for d in dims]
+    at = {d: i for i, d in enumerate(dims)}
+
+    def walk(k: int, pick: list[int]) -> None:
+        if k < len(dims):
+            for j in choices[k]:
+                pick[k] = j
+                walk(k + 1, pick)
+            return
+
+        def count(c) -> int:
+            return _axis_count(c, tuple(pos[d][pick[at[d]]] for d, _ in c.terms))
+        w = math.prod(count(c) for c in w_axes)
+        if w:
+            key = tuple(math.prod(count(c) for c in cs) for cs in c_axes)
+            out[key] = out.get(key, 0) + w
+    walk(0, [0] * len(dims))
+    return out
+
+
+def edge_classes(problem: Problem, served: Served, role: str | None,
+                 conds: tuple[str, ...]) -> tuple[tuple[tuple[int, ...], int], ...]:
+    """The accesses serving blocks ``served`` (one per position of the unserved loops), as classes: (per
+    condition the size of its union over the blocks of an access, the sum of the role's words over the
+    accesses with those sizes), the sizes clipped to each dim's edge (ceil tiling) and to each axis's
+    [0, size) (a window over padding). Dims are grouped by the axes of the role and the conditions that
+    share them; a group's positions are walked (:func:`_component`), the groups' classes multiply."""
+    tensors = ([role] if role is not None else []) + list(conds)
+    parent = {d: d for d in problem.dim_names}
+
+    def root(d: str) -> str:
+        while parent[d] != d:
+            d = parent[d]
+        return d
+    used: set[str] = set()
+    for r in tensors:
+        for c in problem.tensor(r).coords:
+            ds = [d for d, _ in c.terms]
+            used.update(ds)
+            for d in ds[1:]:
+                parent[root(d)] = root(ds[0])
+    groups: dict[str, list[str]] = {}
+    for d in problem.dim_names:
+        if d in used:
+            groups.setdefault(root(d), []).append(d)
+    total: dict[tuple[int, ...], int] = {tuple(1 for _ in conds): 1}
+    for dims in groups.values():
+        part = _component(problem, tuple(dims), tuple(served.dim_runs(d) for d in dims), role, conds)
+        nxt: dict[tuple[int, ...], int] = {}
+        for k1, w1 in total.items():
+            for k2, w2 in part.items():
+                k = tuple(a * b for a, b in zip(k1, k2))
+                nxt[k] = nxt.get(k, 0) + w1 * w2
+        total = nxt
+    return tuple(sorted(total.items()))
 
 
 def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: int) -> float:
     """The ineffective fraction of a storage step's accesses that serve the blocks ``ext``
     (:func:`served_extents`; None: one MAC at the compute): an access is ineffective when every block it
-    serves has some condition's tile empty, :func:`box_dead` of its served box (at the compute each block
-    is a MAC; docs/sparsity.md, *The uniform expectation of a multicast read*)."""
+    serves has some condition's tile empty (docs/sparsity.md, *The uniform expectation of a multicast
+    read*). With exactly one condition that is not a MAC's own operand (a one-element union at the
+    compute: its density), summed per access position: the accesses' classes of union sizes
+    (:func:`edge_classes`: cut by a dim's edge or a window's padding) weighted by their words, each
+    ``1 - prod_c (1 - p_empty_c(u_c))`` (no accesses at all: 0); else :func:`box_dead` of the interior
+    served box (at the compute each block is a MAC)."""
     if ext is None:
         ext = Served({d: 1 for d in problem.dim_names})
-    return box_dead(problem, ext, step.on, models, mac=step.child == n)
+    mac = step.child == n
+    per_mac = [mac and math.prod(role_extents(problem, ext.ext, c, ext.windows)) == 1 for c in step.on]
+    vary = tuple(c for c, one in zip(step.on, per_mac) if not one)
+    if len(vary) != 1:
+        return box_dead(problem, ext, step.on, models, mac=mac)
+    classes = edge_classes(problem, ext, step.role, vary)
+
+    def q_of(us: tuple[int, ...]) -> float:
+        keep, u = 1.0, iter(us)
+        for c, one in zip(step.on, per_mac):
+            m = models.get(c, DENSE)
+            keep *= m.density if one else 1.0 - m.p_empty(next(u), problem.elements(c))
+        return 1.0 - keep
+    if not classes:
+        return 0.0
+    if len(classes) == 1:
+        return q_of(classes[0][0])
+    return math.fsum(w * q_of(us) for us, w in classes) / sum(w for _, w in classes)
 
 
 MAX_GROUPS = 12          # condition groups of one connected part the exact enumeration walks (2^12 subsets)
@@ -906,6 +1068,7 @@ def imbalance_t(t: int, units: int, p: float) -> float:
 __all__ = ["CapacityCheck", "OPERAND_ROLES", "Overflow", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions",
            "capacity_checks", "capacity_problems", "capacity_used",
            "compressed_tiles", "group_rooms", "imbalance", "imbalance_t", "kept_exact", "kept_fraction", "lockstep_run", "mac_q",
-           "mac_steps", "MacSteps", "box_dead", "plan", "priced_actions", "reuse_loops", "Served",
+           "mac_steps", "MacSteps", "box_dead", "plan", "priced_actions", "reuse_loops", "Served", "dim_runs",
+           "dim_positions", "edge_classes", "served_windows",
            "served_extents", "served_from", "served_loops", "served_points", "window_axes", "window_count",
            "step_q", "tile_extents", "update_q", "update_served_from"]
