@@ -26,7 +26,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from accelsim.mapping import COLS, ROWS
+from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS
 
 AHEAD = 2            # rows ahead whose input lines a look-up pass (this one, sparse_memo's generic one) prefetches
 
@@ -71,8 +71,8 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
     s("from numba import njit", 0)
     s("from accelsim.cost.fast_nest import _prefetch", 0)
     s("from accelsim.mapper.batch import _touched", 0)
-    s("from accelsim.mapper.sparse_memo import TOO_LARGE, _find_or_add1, _lockstep_fixed, _reuse, _runs_code, _slot1, "
-      "_window", 0)
+    s("from accelsim.mapper.sparse_memo import TOO_LARGE, _find_or_add1, _lockstep_fixed, _runs_code, _slot1, _window",
+      0)
     s("", 0)
     s("", 0)
     s(f"@njit(cache={cache})", 0)
@@ -101,6 +101,11 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
         s(f"km{m} = keeps_mult[{m}]", 1)
     s("lm0, lm1, lr0, lr1 = lock_mult[0], lock_mult[1], lock_radix[0], lock_radix[1]", 1)
     s("NU = uses.shape[0]", 1)
+    s(f"pos = np.zeros({D}, dtype=np.int64)", 1)       # the reuse walk's positions per dim (_walk)
+    for kind in kinds:
+        if kind[0] == "span" and kind[4]:
+            for d in range(D):
+                s(f"rr{kind[5]}_{d} = span_rel[{kind[5]}, {1 + d}] != 0", 1)
     s("n_new = 0", 1)
     firsts = [k[1] if k[0] == "tile" else k[2] for k in kinds if k[0] in ("tile", "span")]
     top = min(firsts, default=L + 1)
@@ -156,9 +161,14 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
             s("    return TOO_LARGE", 3)
             s(f"k = {g} + t * lm0 + active[b] * lm1", 3)
         elif kind[0] == "lockstep":         # sparse_memo._lockstep_nest, unrolled
-            s("t = 1", 3)
+            inner = max((m for m in range(L) if fan[m]), default=-1)     # below it: no fanout
             s("done = False", 3)
-            for m in range(L - 1, -1, -1):
+            if inner + 1 >= top:            # the temporal factors below it: the tile products there
+                s("t = " + " * ".join(f"p{inner + 1}_{d}" for d in range(D)), 3)
+            else:
+                s("t = 1", 3)
+                inner = L - 1
+            for m in range(inner, -1, -1):
                 if fan[m]:
                     s("done |= " + " | ".join(f"(spatial[b, {m}, {a}, {d}] > 1)" for a in range(2) for d in range(D)), 3)
                 s("if not done:", 3)
@@ -172,20 +182,8 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
                 s(f"e{d} = p{first}_{d}", 3)
             if kind[0] == "span":
                 _, _, _, span, reuse, row, runs = kind
-                if runs:                    # (_runs_code reads tserved at the runs' dims only)
-                    for m in range(first):
-                        for d in rdims:
-                            s(f"tserved[{m}, {d}] = 0", 3)
-                elif A and reuse:           # (_window reads tserved at the window dims only)
-                    for m in range(first):
-                        for d in wdims:
-                            s(f"tserved[{m}, {d}] = 0", 3)
-                if reuse:
-                    for d in range(D):
-                        s(f"ext[{d}] = e{d}", 3)
-                    s(f"_reuse({nest}, factors, orders, b, {first}, span_rel[{row}], ext, tserved)", 3)
-                    for d in range(D):
-                        s(f"e{d} = ext[{d}]", 3)
+                if reuse:                   # sparse_memo._reuse, as scalars
+                    _walk(s, nest, first, row, D, rdims if runs else wdims)
                 for m in range(L):
                     if span[m]:
                         for d in range(D):
@@ -195,6 +193,9 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
             s("    return TOO_LARGE", 3)
             s(f"k = {g} + " + " + ".join(f"((e{d} if e{d} < sz{d} else sz{d}) - 1) * tm{d}" for d in range(D)), 3)
             if kind[0] == "span" and kind[6]:   # per runs dim its runs' code (sparse_memo._runs_code)
+                for m in range(first):      # the walk's served flags (none without one): _runs reads them
+                    for d in rdims:
+                        s(f"tserved[{m}, {d}] = {f'ts{m}_{d}' if kind[4] and _temporal(nest, m) else 0}", 3)
                 for i, d in enumerate(rdims):
                     s(f"c = _runs_code({nest}, factors, spatial, fan, b, {first}, span_mask[{kind[5]}], tserved, "
                       f"p{first}_{d}, {d}, sz{d}, rbuf, runs_tab[{i}], runs_len[{i}])", 3)
@@ -213,12 +214,12 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
                                     continue
                                 f = (f"spatial[b, {m}, 0, {d}] * spatial[b, {m}, 1, {d}]" if part == 0
                                      else f"factors[b, {m}, {d}]")
-                                sv = str(bool(span[m])) if part == 0 else (f"tserved[{m}, {d}] != 0" if reuse else "False")
+                                sv = str(bool(span[m])) if part == 0 else (f"ts{m}_{d}" if reuse else "False")
                             else:
                                 if (m in (ROWS, COLS)) != (part == 0):
                                     continue
                                 f = f"factors[b, {m}, {d}]"
-                                sv = str(bool(span[m])) if part == 0 else (f"tserved[{m}, {d}] != 0" if reuse else "False")
+                                sv = str(bool(span[m])) if part == 0 else (f"ts{m}_{d}" if reuse else "False")
                             s(f"if {f} > 1:", 3)
                             s(f"    gap{d} |= ({sv}) & uns{d}", 3)
                             s(f"    uns{d} |= not ({sv})", 3)
@@ -226,10 +227,9 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
                     d1, d2 = wpairs[a]
                     s(f"k1, k2 = win[{a}, 1], win[{a}, 3]", 3)
                     s(f"if gap{d1} or gap{d2}:", 3)
-                    if not reuse:           # no reuse walk here: its served flags all 0
-                        for m in range(first):
-                            for d in wdims:
-                                s(f"    tserved[{m}, {d}] = 0", 3)
+                    for m in range(first):  # the walk's served flags (none without one): _window reads them
+                        for d in wdims:
+                            s(f"    tserved[{m}, {d}] = {f'ts{m}_{d}' if reuse and _temporal(nest, m) else 0}", 3)
                     for d in range(D):
                         s(f"    ext[{d}] = e{d}", 3)
                         s(f"    pro[{first}, {d}] = p{first}_{d}", 3)
@@ -267,6 +267,40 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
     s("out[b - 1, j] = r", 3)
     s("return n_new", 1)
     return "\n".join(lines) + "\n"
+
+
+def _temporal(nest: bool, m: int) -> bool:
+    """Whether level m's loops include temporal ones the reuse walk visits (fixed-shape rows: DRAM, GLB, RF)."""
+    return nest or m not in (ROWS, COLS)
+
+
+def _walk(s, nest: bool, first: int, row: int, D: int, keep: tuple) -> None:
+    """``sparse_memo._reuse`` written out for a served tile at level ``first`` (group row ``row``): per
+    level from ``first - 1`` outwards while no loop has stopped the walk, the dims' positions in its
+    order (``pos``), the innermost position ``ks`` of a loop of a dim indexing the role with a factor
+    above 1 (-1: none); the loops inside it are served (``ts{m}_{d}``, kept for the dims ``keep``: the
+    window or runs dims) and multiply the extents ``e{d}`` (integers: the product in any order is the
+    same)."""
+    levels = [m for m in range(first - 1, -1, -1) if _temporal(nest, m)]
+    for m in levels:
+        for d in keep:
+            s(f"ts{m}_{d} = False", 3)
+    s("go = True", 3)
+    for m in levels:
+        t = m if nest else {RF: 2, GLB: 1, DRAM: 0}[m]
+        s("if go:", 3)
+        for k in range(D):
+            s(f"    pos[orders[b, {t}, {k}]] = {k}", 3)
+        s("    ks = -1", 3)
+        for d in range(D):
+            s(f"    q{d} = pos[{d}]", 3)
+            s(f"    f{d} = factors[b, {m}, {d}]", 3)
+            s(f"    ks = q{d} if (f{d} > 1) & rr{row}_{d} & (q{d} > ks) else ks", 3)
+        for d in range(D):
+            if d in keep:
+                s(f"    ts{m}_{d} = q{d} > ks", 3)
+            s(f"    e{d} *= f{d} if q{d} > ks else 1", 3)
+        s("    go = ks < 0", 3)
 
 
 def memo_pass(shape: tuple, roles: int):
