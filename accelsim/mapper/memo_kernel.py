@@ -193,36 +193,20 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
             s("    return TOO_LARGE", 3)
             s(f"k = {g} + " + " + ".join(f"((e{d} if e{d} < sz{d} else sz{d}) - 1) * tm{d}" for d in range(D)), 3)
             if kind[0] == "span" and kind[6]:   # per runs dim its runs' code (sparse_memo._runs_code)
-                for m in range(first):      # the walk's served flags (none without one): _runs reads them
-                    for d in rdims:
-                        s(f"tserved[{m}, {d}] = {f'ts{m}_{d}' if kind[4] and _temporal(nest, m) else 0}", 3)
+                _, _, _, span, reuse, row, _ = kind
+                _gaps(s, nest, fan, first, span, reuse, rdims)
                 for i, d in enumerate(rdims):
-                    s(f"c = _runs_code({nest}, factors, spatial, fan, b, {first}, span_mask[{kind[5]}], tserved, "
+                    s(f"if gap{d}:               # else one run from 0: code 0", 3)
+                    for m in range(first):  # the walk's served flags (none without one): _runs reads them
+                        s(f"    tserved[{m}, {d}] = {f'ts{m}_{d}' if reuse and _temporal(nest, m) else 0}", 3)
+                    s(f"    c = _runs_code({nest}, factors, spatial, fan, b, {first}, span_mask[{row}], tserved, "
                       f"p{first}_{d}, {d}, sz{d}, rbuf, runs_tab[{i}], runs_len[{i}])", 3)
-                    s("if c < 0:", 3)
-                    s("    return TOO_LARGE", 3)
-                    s(f"k += c * runs_mult[{D + i}]", 3)
+                    s("    if c < 0:", 3)
+                    s("        return TOO_LARGE", 3)
+                    s(f"    k += c * runs_mult[{D + i}]", 3)
             elif kind[0] == "span" and A:   # per window axis its count of distinct coordinates (_window)
                 _, _, _, span, reuse, row, _ = kind
-                for d in wdims:             # per window dim: a served loop outside an unserved one (_lattice's gap)
-                    s(f"gap{d} = False", 3)
-                    s(f"uns{d} = False", 3)
-                    for m in range(first - 1, -1, -1):
-                        for part in range(2):
-                            if nest:
-                                if part == 0 and not fan[m]:
-                                    continue
-                                f = (f"spatial[b, {m}, 0, {d}] * spatial[b, {m}, 1, {d}]" if part == 0
-                                     else f"factors[b, {m}, {d}]")
-                                sv = str(bool(span[m])) if part == 0 else (f"ts{m}_{d}" if reuse else "False")
-                            else:
-                                if (m in (ROWS, COLS)) != (part == 0):
-                                    continue
-                                f = f"factors[b, {m}, {d}]"
-                                sv = str(bool(span[m])) if part == 0 else (f"ts{m}_{d}" if reuse else "False")
-                            s(f"if {f} > 1:", 3)
-                            s(f"    gap{d} |= ({sv}) & uns{d}", 3)
-                            s(f"    uns{d} |= not ({sv})", 3)
+                _gaps(s, nest, fan, first, span, reuse, wdims)
                 for a in range(A):
                     d1, d2 = wpairs[a]
                     s(f"k1, k2 = win[{a}, 1], win[{a}, 3]", 3)
@@ -267,6 +251,31 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
     s("out[b - 1, j] = r", 3)
     s("return n_new", 1)
     return "\n".join(lines) + "\n"
+
+
+def _gaps(s, nest: bool, fan: tuple, first: int, span: tuple, reuse: int, dims: tuple) -> None:
+    """Per dim of ``dims``, ``gap{d}``: a served loop (factor above 1) outside an unserved one in a served
+    tile at level ``first`` (``sparse_memo._lattice``'s gap; without one, ``_runs`` is one run from 0 and
+    ``_window`` takes its closed form): the spanned fanouts served, the temporal loops as the reuse walk
+    served them (``ts{m}_{d}``; none without a walk)."""
+    for d in dims:
+        s(f"gap{d} = False", 3)
+        s(f"uns{d} = False", 3)
+        for m in range(first - 1, -1, -1):
+            for part in range(2):
+                if nest:
+                    if part == 0 and not fan[m]:
+                        continue
+                    f = (f"spatial[b, {m}, 0, {d}] * spatial[b, {m}, 1, {d}]" if part == 0
+                         else f"factors[b, {m}, {d}]")
+                else:
+                    if (m in (ROWS, COLS)) != (part == 0):
+                        continue
+                    f = f"factors[b, {m}, {d}]"
+                sv = str(bool(span[m])) if part == 0 else (f"ts{m}_{d}" if reuse else "False")
+                s(f"if {f} > 1:", 3)
+                s(f"    gap{d} |= ({sv}) & uns{d}", 3)
+                s(f"    uns{d} |= not ({sv})", 3)
 
 
 def _temporal(nest: bool, m: int) -> bool:
