@@ -8,6 +8,7 @@ compressed, with a lower sparse objective by the slow path."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -399,3 +400,41 @@ def test_windows_served_as_a_lattice_score_as_the_slow_path():
         checked += 1
     print(f"{moved} of {checked}")
     assert checked >= 10 and moved >= 5, (checked, moved)
+
+
+def test_accesses_at_a_dims_edge_score_as_the_slow_path():
+    """Edges (``sparse.model.edge_classes``): on the clustered v2's search space over a padded conv (P 14,
+    pad 1), the spad's weight reads into the register serve unions whose size depends on the access's
+    position (ceil tiling of P and Q, windows over padding): 225 of the 400 nests, 2 of them with P or Q
+    served as more than one run (a temporal loop kept over outside an unserved fanout: the memo key's
+    runs code). Every such nest scores as the slow path bit for bit, and taking each access at the
+    interior union instead (one class) moves the slow path's energy on most of them (218)."""
+    import accelsim.sparse.model as model
+    from accelsim.cost.nest_arrays import decode_nest
+
+    h = load_architecture("hierarchy/eyeriss_v2")
+    spec = load_spec("eyeriss_v2_clustered")
+    problem = from_layer(LAYER)
+    n = len(h.levels)
+    layout, arrays = _search_nests(problem, h)
+    table = table_for(h)
+    energy, _ = NestSparseBatch(layout, spec, UNIFORM, table).score(count_nests(layout, arrays), arrays)
+    edged = gapped = moved = 0
+    for i in range(arrays.n_nests):
+        nest = decode_nest(layout, arrays, i)
+        flat = model.flatten(problem, nest)
+        served = [model.served_extents(problem, flat, st.child, lo, st.role, n) for st in model.plan(nest, spec).steps
+                  if st.child is not None and st.child < n for lo, _ in st.groups()]
+        if not any(len(model.edge_classes(problem, s, "weight", ("ifmap",))) > 1 for s in served):
+            continue
+        v = sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, UNIFORM, table)
+        assert energy[i] == v.energy_pj
+        edged += 1
+        gapped += any(s.runs for s in served)
+        with pytest.MonkeyPatch.context() as mp:       # every access at the interior union: one class
+            mp.setattr(model, "edge_classes", lambda p, s, r, c: ((tuple(
+                math.prod(model.role_extents(p, s.ext, x, s.windows)) for x in c), 1),))
+            moved += sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, UNIFORM,
+                                 table).energy_pj != v.energy_pj
+    print(f"{edged} nests with edges, {gapped} with a dim of several runs, {moved} moved")
+    assert edged >= 100 and gapped >= 1 and moved >= edged // 2, (edged, gapped, moved)
