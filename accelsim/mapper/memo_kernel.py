@@ -9,7 +9,7 @@ whether it walks the reuse loops), and the window axes' number and each one's tw
 each one's distinct coordinates, ``sparse_memo._window``: the pass checks the dims' served loops
 inline and calls it only where one is interleaved, else takes its closed form ``batch._touched``; a
 served tile keyed by its runs instead, ``RowMemo.span``'s ``runs``, calls ``sparse_memo._runs_code``
-per dim of ``runs_dims``, also part of the structure).
+per dim of its bits of ``runs_dims``, also part of the structure, where the dim has a gap).
 Everything else (dim sizes, coefficients, the digits' multipliers and ranges, the hash table, the
 rows) stays data, so every conv layer of one hierarchy and sparse spec shares one pass. A row whose
 keeps pattern is known makes and probes only the keys its pattern reads (``RowMemo.resolve``'s ``uses``).
@@ -193,9 +193,12 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
             s("    return TOO_LARGE", 3)
             s(f"k = {g} + " + " + ".join(f"((e{d} if e{d} < sz{d} else sz{d}) - 1) * tm{d}" for d in range(D)), 3)
             if kind[0] == "span" and kind[6]:   # per runs dim its runs' code (sparse_memo._runs_code)
-                _, _, _, span, reuse, row, _ = kind
-                _gaps(s, nest, fan, first, span, reuse, rdims)
+                _, _, _, span, reuse, row, bits = kind
+                mine = tuple(d for i, d in enumerate(rdims) if (bits >> i) & 1)   # its runs dims: the others' codes 0
+                _gaps(s, nest, fan, first, span, reuse, mine)
                 for i, d in enumerate(rdims):
+                    if d not in mine:
+                        continue
                     s(f"if gap{d}:               # else one run from 0: code 0", 3)
                     for m in range(first):  # the walk's served flags (none without one): _runs reads them
                         s(f"    tserved[{m}, {d}] = {f'ts{m}_{d}' if reuse and _temporal(nest, m) else 0}", 3)

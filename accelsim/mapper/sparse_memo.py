@@ -21,7 +21,8 @@ A :class:`RowMemo` holds functions of three kinds of per-row argument, one looku
   distinct coordinates over the served indices (``served_extents``' windows, exact when a dim's served
   loops are interleaved with an unserved one: :func:`_window`, radix the axis's reach
   k1 (size1 - 1) + k2 (size2 - 1) + 1), passed to the function after its per-axis extents; a served
-  tile of a storage step (registered with ``runs``) carries instead, per dim that may be served as more
+  tile of a storage step or a reduced output update (registered with ``runs``: all of ``runs_dims`` or the
+  group's own of them, the others' codes 0) carries instead, per dim that may be served as more
   than one run (``runs_dims``), the code of its runs (``sparse.model.dim_runs``: where each access's
   indices lie, so the step's fraction sums the accesses at a dim's edge apart, ``sparse.model.
   edge_classes``): 0 for one run from 0, else 1 + its rank among every canonical runs tuple of the dim
@@ -126,7 +127,7 @@ class RowMemo:
         self.span_first = np.zeros(0, dtype=np.int64)             # per served-tile group: its level ``first``
         self.span_mask = np.zeros((0, levels), dtype=np.int64)    # and 1 at the levels of its ``span``
         self.span_rel = np.zeros((0, len(sizes) + 1), dtype=np.int64)   # and its reuse: a flag, 1 per dim indexing the role
-        self.span_runs = np.zeros(0, dtype=np.int64)              # and 1 when its key carries the runs
+        self.span_runs = np.zeros(0, dtype=np.int64)              # and its runs dims (bit i: runs_dims[i]), 0: none
         self.entries = np.zeros((0, self.width), dtype=np.int64)  # every key, in the order first met
         self.structures: dict[bytes, tuple | None] = {}          # per groups looked up: memo_kernel.structure
         self.generated: bool | None = None                        # resolve's default ``generated``
@@ -140,17 +141,20 @@ class RowMemo:
         return self._add(first, fn, values, np.ascontiguousarray(axes, dtype=np.int64))
 
     def span(self, fn: Callable, first: int, span: tuple[int, ...], axes: np.ndarray, values: int = 1,
-             reuse: tuple[bool, ...] | None = None, lazy: bool = False, runs: bool = False) -> int:
+             reuse: tuple[bool, ...] | None = None, lazy: bool = False,
+             runs: bool | tuple[int, ...] = False) -> int:
         """Register ``fn`` of the extent per axis of the served tile (module docstring) at level ``first``
         spanning the levels ``span`` (and, ``reuse`` given: per dim whether it indexes the role, the
         temporal loops the child keeps the role's tile over); its id. ``lazy``: evaluated only where the
         caller asks (:meth:`fill`), its other values left NaN. ``runs``: keyed by the runs of the dims
-        ``runs_dims`` instead of the window counts (``fn`` gets their codes after the extents: :meth:`runs_of`)."""
-        runs = runs and self.runs_max > 0
-        group = self.span_index.get((first, span, reuse, runs))
+        ``runs_dims`` (a tuple: of those of its dims only, the others' codes 0) instead of the window counts
+        (``fn`` gets their codes after the extents: :meth:`runs_of`)."""
+        dims = [int(d) for d in self.runs_dims] if runs is True else list(runs or ())
+        bits = sum(1 << i for i, d in enumerate(int(x) for x in self.runs_dims) if d in dims) if self.runs_max else 0
+        group = self.span_index.get((first, span, reuse, bits))
         if group is None:
-            group = self.span_index[(first, span, reuse, runs)] = self.span_base + len(self.span_index)
-            self.span_runs = np.append(self.span_runs, int(runs)).astype(np.int64)
+            group = self.span_index[(first, span, reuse, bits)] = self.span_base + len(self.span_index)
+            self.span_runs = np.append(self.span_runs, bits).astype(np.int64)
             if group >= GROUPS:
                 raise ConfigError(f"sparse batch memo: more than {GROUPS - self.span_base} served-tile groups")
             rel = np.zeros((1, len(self.sizes) + 1), dtype=np.int64)
@@ -564,8 +568,10 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
                         k0 = _digit(key, k0, tile_word[d], ((e if e < sizes[d] else sizes[d]) - 1) * tile_mult[d])
                     if low:
                         return TOO_LARGE
-                    if s >= 0 and span_runs[s]:           # per dim of runs_dims its runs' code
+                    if s >= 0 and span_runs[s]:           # per dim of runs_dims (of its bits) its runs' code
                         for i in range(RD):
+                            if not (span_runs[s] >> i) & 1:
+                                continue
                             d = runs_dims[i]
                             c = _runs_code(nest, factors, spatial, fan, b, first, span_mask[s], tserved, pro[first, d],
                                            d, sizes[d], runs, runs_tab[i], runs_len[i])
