@@ -362,6 +362,31 @@ def test_output_updates_reduced_across_pes_score_as_the_slow_path(monkeypatch):
     assert moved >= arrays.n_nests // 2
 
 
+def test_an_update_box_served_as_a_lattice_scores_as_the_slow_path():
+    """An output update reducing a box whose window dim is a lattice (``tests.test_sparse_exact_gating.
+    lattice_update``: P {0, 3} under the GLB's fanout, the RF's temporal P between): the memo keys the
+    update box by its runs (``_gap_dims``' reduced-update dims), so the scorer's energy and bound equal the
+    slow view's, whose pair enumeration walks the lattice (with the window count alone the scorer walked
+    the run {0, 1}: 14777.13 pJ against the slow 14807.02)."""
+    from tests.test_sparse_exact_gating import GATE_MACS, lattice_update
+
+    problem, h, nest = lattice_update()
+    models = {"ifmap": Uniform(0.25), "weight": Uniform(0.5)}
+    layout = NestLayout(problem, h)
+    arrays = encode_nests(layout, [nest])
+    table = table_for(h)
+    energy, cycles = NestSparseBatch(layout, GATE_MACS, models, table).score(count_nests(layout, arrays), arrays)
+    v = sparse_view(problem, h, nest, count_actions(problem, h, nest), GATE_MACS, models, table)
+    assert energy[0] == v.energy_pj and cycles[0] == v.bound_cycles
+    import accelsim.sparse.model as model
+
+    served = model.served_extents
+    with pytest.MonkeyPatch.context() as mp:         # the lattice moves the slow energy (it is exercised)
+        mp.setattr(model, "served_extents", lambda *a: replace(served(*a), points=None))
+        assert sparse_view(problem, h, nest, count_actions(problem, h, nest), GATE_MACS, models,
+                           table).energy_pj != v.energy_pj
+
+
 def test_windows_served_as_a_lattice_score_as_the_slow_path():
     """A window dim (P, Q, R, S of the ifmap's rows and columns) whose served loops are interleaved with an
     unserved loop of the same dim (an RF fill kept over a buffer's P above a fanout's P: ``sparse.model.

@@ -225,6 +225,12 @@ def _gap_dims(problem: Problem, spec, below) -> tuple[int, ...]:
     return tuple(i for i, d in enumerate(problem.dim_names) if d in out)
 
 
+def _window_dims(problem: Problem) -> tuple[int, ...]:
+    """The dims of ``sparse.model.window_axes`` (indices, ascending)."""
+    dims = problem.dim_names
+    return tuple(sorted({dims.index(d) for d1, _, d2, _ in window_axes(problem) for d in (d1, d2)}))
+
+
 def _windows(problem: Problem) -> np.ndarray:
     """``sparse.model.window_axes`` as the memo's rows (dim index, coefficient, dim index, coefficient)."""
     dims = problem.dim_names
@@ -356,8 +362,15 @@ class NestSparseBatch:
         def below(level: str, role: str) -> tuple[bool, int]:
             i = self.names.index(level)
             return (any(lv.keeps_role(role) for lv in h.levels[i + 1:]), sum(1 for j in fans if j >= i))
+        self.storage_runs = _gap_dims(problem, spec, below)
+        # an output update reducing a box whose fanout sits above a level's temporal loops (a fanout with a
+        # storage level below it) may serve a window dim as a lattice: its group carries those dims' runs
+        # (``sparse.model.update_q`` walks the lattice; a dim of plain axes gives the same enumeration as a run)
+        self.update_runs = _window_dims(problem) if any(ft.role is None for ft in spec.features) and any(
+            j < len(h.levels) - 1 for j in fans) else ()
         self.memo = RowMemo(self.dims, len(self.names), nest=True, units=units, fanouts=fans,
-                            windows=_windows(problem), runs_dims=_gap_dims(problem, spec, below), runs_max=len(fans))
+                            windows=_windows(problem), runs_dims=tuple(sorted({*self.storage_runs, *self.update_runs})),
+                            runs_max=len(fans))
         self.pairs = _Pairs(problem, models, self.wb, pairs, self.memo, lambda i: i)
         # the MAC steps act on the conditions alone: the same for every keeps pattern
         ms = mac_steps(plan(self._keeps_nest([[1] * N_ROLES] * len(self.names)), spec), problem, models, problem.macs)
@@ -393,11 +406,13 @@ class NestSparseBatch:
             assert st.child is not None
             j = self.q_index[key] = len(self.q_fns)
 
+            memo = self.memo if self.storage_runs and self.memo.runs_max else None   # keyed by runs, else windows
+
             def q(e: np.ndarray, st: Step = st) -> float:
-                return step_q(st, problem, _extents(problem, e, self.memo), models, n)
+                return step_q(st, problem, _extents(problem, e, memo), models, n)
 
             reuse = _reuse_dims(problem, st) if st.child < n else None
-            self.q_fns.append(self.memo.span(q, st.child, span, dim_axes(problem), reuse=reuse, runs=True)
+            self.q_fns.append(self.memo.span(q, st.child, span, dim_axes(problem), reuse=reuse, runs=self.storage_runs)
                               if span or reuse else self.memo.tile(q, st.child, dim_axes(problem)))
         return j
 
@@ -410,10 +425,13 @@ class NestSparseBatch:
             problem, models = self.problem, self.models
             j = self.q_index[key] = len(self.q_fns)
 
-            def q(e: np.ndarray, st: Step = st) -> float:
-                return update_q(st, problem, _extents(problem, e), models, mac_fraction)
+            memo = self.memo if self.update_runs and self.memo.runs_max else None
 
-            self.q_fns.append(self.memo.span(q, len(self.names), span, dim_axes(problem), lazy=True))
+            def q(e: np.ndarray, st: Step = st) -> float:
+                return update_q(st, problem, _extents(problem, e, memo), models, mac_fraction)
+
+            self.q_fns.append(self.memo.span(q, len(self.names), span, dim_axes(problem), lazy=True,
+                                             runs=self.update_runs))
         return j
 
     def _fill_lazy(self, idx: np.ndarray, look: _Lookups) -> None:

@@ -688,13 +688,10 @@ def update_q(step: Step, problem: Problem, ext: Served, models: dict, mac_fracti
     the MACs of the box ``ext`` (:func:`served_extents` at the compute from the key's
     :func:`update_served_from`): the MACs' own fraction ``mac_fraction`` (:func:`mac_q`) when the box
     is one MAC; else, with D(C) = :func:`box_dead` under conditions C, (D(on) - D(prev)) / (1 - D(prev)):
-    the updates ineffective under the conditions so far and under none of the earlier features'. The box's
-    lattices (``ext.points``) are left out: its pair enumeration walks each dim as a run from 0 (the batch
-    scorer's served-tile key, which it must equal, carries the window counts, not the lattices;
-    docs/sparsity.md, Limits)."""
+    the updates ineffective under the conditions so far and under none of the earlier features' (the box's
+    pair enumeration over its served indices: runs, or a window dim's lattice)."""
     if all(v == 1 for v in ext.ext.values()):
         return mac_fraction
-    ext = Served(ext.ext, ext.windows)
     d_on = box_dead(problem, ext, step.on, models)
     d_prev = box_dead(problem, ext, step.prev, models) if step.prev else 0.0
     return 0.0 if d_prev >= 1.0 else (d_on - d_prev) / (1.0 - d_prev)
