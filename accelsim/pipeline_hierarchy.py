@@ -206,7 +206,8 @@ def run_hierarchy(hierarchy: Hierarchy, workload: ProblemWorkload, dataflow: str
     are cut until it does, a hand-written one that does not is an error: ``mapper.sparse_fit``);
     with a search (and no ``refine``), the search itself is sparse (``mapper.nest_search.search_nest``
     with ``sparse``: compressed capacity, sparse costs), or, where the batch scorer does not cover the
-    densities (``mapper.sparse_batch.unsupported``: actual masks), the search's shortlist and the
+    spec (``mapper.sparse_batch.unsupported``: actual masks, a storage feature on two conditions that are
+    not N:M, ...), the search's shortlist and the
     named nest are re-ranked by the sparse objective (``mapper.sparse_rank.rerank_nests``); simulated,
     it is also simulated on the sparse view's words and cycles (``sparse_sim``: ``simulate_nest`` on
     ``sparse.model.bandwidth_actions``, as the fixed shape's ``LayerRun.sparse_sim``).
