@@ -139,7 +139,8 @@ def unsupported(spec: SparseSpec, models: dict, reg_keep: tuple[bool, ...] | Non
     if spec.skipped_metadata == META_READ:
         return "skipped accesses that still read their metadata (skipped_metadata: read)"
     for ft in spec.features:
-        if ft.role is not None and sum(not isinstance(models.get(c), Structured) for c in ft.on) >= 2:
+        if ft.role is not None and sum(c in models and models[c].density < 1.0 and not isinstance(models[c], Structured)
+                                       for c in ft.on) >= 2:
             return (f"a {ft.kind} of {ft.role} at {ft.level} on two densities that are not N:M (its exact fraction "
                     "reads the child's tile, which the served-tile key does not carry)")
     return None

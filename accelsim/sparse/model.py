@@ -531,23 +531,25 @@ def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: in
     """The ineffective fraction of a storage step's accesses that serve the blocks ``ext``
     (:func:`served_extents`; None: one MAC at the compute): an access is ineffective when every block it
     serves has some condition's tile empty (docs/sparsity.md, *The uniform expectation of a multicast
-    read*). With exactly one condition that is not a MAC's own operand (a one-element union at the
-    compute: its density), summed per access position: the accesses' classes of union sizes
-    (:func:`edge_classes`: cut by a dim's edge or a window's padding) weighted by their words, each
+    read*). Conditions at density 1 are never empty and drop out. With exactly one condition that is not
+    a MAC's own operand (a one-element union at the compute: its density), summed per access position:
+    the accesses' classes of union sizes (:func:`edge_classes`: cut by a dim's edge or a window's padding)
+    weighted by their words, each
     ``1 - prod_c (1 - p_empty_c(u_c))`` (no accesses at all: 0); else :func:`box_dead` of the interior
     served box (at the compute each block is a MAC)."""
     if ext is None:
         ext = Served({d: 1 for d in problem.dim_names})
     mac = step.child == n
-    per_mac = [mac and math.prod(role_extents(problem, ext.ext, c, ext.windows)) == 1 for c in step.on]
-    vary = tuple(c for c, one in zip(step.on, per_mac) if not one)
+    on = tuple(c for c in step.on if models.get(c, DENSE).density < 1.0)     # a dense one is never empty
+    per_mac = [mac and math.prod(role_extents(problem, ext.ext, c, ext.windows)) == 1 for c in on]
+    vary = tuple(c for c, one in zip(on, per_mac) if not one)
     if len(vary) != 1:
-        return box_dead(problem, ext, step.on, models, mac=mac)
+        return box_dead(problem, ext, on, models, mac=mac)
     classes = edge_classes(problem, ext, step.role, vary)
 
     def q_of(us: tuple[int, ...]) -> float:
         keep, u = 1.0, iter(us)
-        for c, one in zip(step.on, per_mac):
+        for c, one in zip(on, per_mac):
             m = models.get(c, DENSE)
             keep *= m.density if one else 1.0 - m.p_empty(next(u), problem.elements(c))
         return 1.0 - keep
@@ -579,6 +581,8 @@ def box_dead(problem: Problem, box: Served, conds: tuple[str, ...], models: dict
     varying = []
     for c in conds:
         m = models.get(c, DENSE)
+        if m.density >= 1.0:                   # never empty: no block is dead for it
+            continue
         t = math.prod(role_extents(problem, box.ext, c, box.windows))
         if mac and t == 1:
             keep *= m.density
