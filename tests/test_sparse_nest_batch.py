@@ -467,10 +467,10 @@ def test_accesses_at_a_dims_edge_score_as_the_slow_path():
     assert edged >= 100 and gapped >= 1 and moved >= edged // 2, (edged, gapped, moved)
 
 
-def test_a_condition_that_is_never_empty_leaves_a_storage_feature_to_the_batch():
-    """A storage gate on two conditions, one without a density (dense: never empty), is the gate on the
-    other alone: the batch scores it (no fall-back to the slow path's re-rank) and every nest's energy and
-    cycles equal both the slow path's and those of the one-condition gate, bit for bit."""
+def test_a_condition_without_a_density_leaves_a_storage_feature_to_the_batch():
+    """A storage gate on two conditions, one without a density (dense: never empty inside the tensor), has
+    one condition that varies: the batch scores it (no fall-back to the slow path's re-rank; it fell back
+    before), bit for bit as the slow path, and the gate saves energy."""
     from accelsim.cost.nest_arrays import decode_nest
 
     h = from_arch(load_arch("eyeriss_v1"))
@@ -480,17 +480,13 @@ def test_a_condition_that_is_never_empty_leaves_a_storage_feature_to_the_batch()
     models = {"ifmap": Uniform(0.4)}
     two = spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": "weight", "on_zero": ["ifmap", "psum"]}]},
                          "t.yaml")
-    one = spec_from_dict({"name": "o", "gate": [{"level": "glb", "tensor": "weight", "on_zero": ["ifmap"]}]}, "o.yaml")
-    sb2, sb1 = NestSparseBatch(layout, two, models, table), NestSparseBatch(layout, one, models, table)
-    assert sb2.reason is None
-    counts = count_nests(layout, arrays)
-    e2, c2 = sb2.score(counts, arrays)
-    e1, c1 = sb1.score(counts, arrays)
-    assert np.array_equal(e2, e1) and np.array_equal(c2, c1)
+    sb = NestSparseBatch(layout, two, models, table)
+    assert sb.reason is None
+    energy, cycles = sb.score(count_nests(layout, arrays), arrays)
     saved = 0
     for i in range(0, arrays.n_nests, 10):
         nest = decode_nest(layout, arrays, i)
         v = sparse_view(problem, h, nest, count_actions(problem, h, nest), two, models, table)
-        assert (e2[i], c2[i]) == (v.energy_pj, v.bound_cycles)
+        assert (energy[i], cycles[i]) == (v.energy_pj, v.bound_cycles)
         saved += v.energy_pj < v.dense_energy_pj
     assert saved > 0                                    # the gate saves energy on some of them

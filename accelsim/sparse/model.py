@@ -531,16 +531,15 @@ def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: in
     """The ineffective fraction of a storage step's accesses that serve the blocks ``ext``
     (:func:`served_extents`; None: one MAC at the compute): an access is ineffective when every block it
     serves has some condition's tile empty (docs/sparsity.md, *The uniform expectation of a multicast
-    read*). Conditions at density 1 are never empty and drop out. With exactly one condition that is not
-    a MAC's own operand (a one-element union at the compute: its density), summed per access position:
-    the accesses' classes of union sizes (:func:`edge_classes`: cut by a dim's edge or a window's padding)
-    weighted by their words, each
-    ``1 - prod_c (1 - p_empty_c(u_c))`` (no accesses at all: 0); else :func:`box_dead` of the interior
+    read*). With exactly one condition that is not a MAC's own operand (a one-element union at the compute:
+    its density), summed per access position: the accesses' classes of union sizes (:func:`edge_classes`:
+    cut by a dim's edge or a window's padding, where even a dense condition is empty) weighted by their
+    words, each ``1 - prod_c (1 - p_empty_c(u_c))`` (no accesses at all: 0); else :func:`box_dead` of the interior
     served box (at the compute each block is a MAC)."""
     if ext is None:
         ext = Served({d: 1 for d in problem.dim_names})
     mac = step.child == n
-    on = tuple(c for c in step.on if models.get(c, DENSE).density < 1.0)     # a dense one is never empty
+    on = step.on
     per_mac = [mac and math.prod(role_extents(problem, ext.ext, c, ext.windows)) == 1 for c in on]
     vary = tuple(c for c, one in zip(on, per_mac) if not one)
     if len(vary) != 1:
@@ -581,7 +580,7 @@ def box_dead(problem: Problem, box: Served, conds: tuple[str, ...], models: dict
     varying = []
     for c in conds:
         m = models.get(c, DENSE)
-        if m.density >= 1.0:                   # never empty: no block is dead for it
+        if m.density >= 1.0:                   # never empty inside the tensor (the interior box has no padding)
             continue
         t = math.prod(role_extents(problem, box.ext, c, box.windows))
         if mac and t == 1:
