@@ -796,3 +796,29 @@ def test_uniform_gating_on_two_conditions_equals_the_mean_over_every_mask(case, 
             mp.setattr(model, "served_extents", lambda *a: replace(served(*a), points=None))
             run = measure(analyze(p, h, nest, count_actions(p, h, nest), spec, models))
         assert run[0] > mean[0] + 0.05, (run, mean)
+
+
+def test_edge_classes_of_a_plain_dim_take_the_short_way_to_the_same_classes(monkeypatch):
+    """``sparse.model._component`` counts a group of one dim whose axes are the dim itself (C, K, N; P for
+    the output) by the served indices per access alone; the classes equal the general walk over every
+    position's axis counts (ceil edges included: random runs over random convs, padded or not)."""
+    import random
+
+    import accelsim.sparse.model as sm
+
+    component = sm._component.__wrapped__
+    rng = random.Random(5)
+    combos = (("weight", (IFMAP,)), (IFMAP, (WEIGHT,)), ("psum", (IFMAP, WEIGHT)), (None, (IFMAP,)), ("psum", (WEIGHT,)))
+    cases = []
+    for _ in range(60):
+        r = rng.choice([1, 2, 3])
+        p = from_layer(conv("c", C=rng.randint(1, 9), K=rng.randint(1, 9), H=rng.randint(3, 12), R=r,
+                            N=rng.randint(1, 3), stride=rng.choice([1, 2]), pad=rng.choice([0, 1]) if r > 1 else 0))
+        for d in ("C", "K", "N", "P"):
+            runs = tuple(rng.randint(1, 4) for _ in range(2 * rng.randint(1, 3) - 1))
+            cases += [(p, d, runs, role, conds) for role, conds in combos]
+    short = [component(p, (d,), (runs,), role, conds) for p, d, runs, role, conds in cases]
+    monkeypatch.setattr(sm, "_plain", lambda coord, size: False)
+    walked = [component(p, (d,), (runs,), role, conds) for p, d, runs, role, conds in cases]
+    assert short == walked
+    assert sum(len(s) > 1 for s in short) > 50          # ceil edges: more than one class

@@ -456,6 +456,11 @@ def _axis_count(coord, idx: tuple[tuple[int, ...], ...]) -> int:
     return len({v for v in (k1 * a + k2 * b + coord.offset for a in idx[0] for b in idx[1]) if 0 <= v < coord.size})
 
 
+def _plain(coord, dim_size: int) -> bool:
+    """The axis is one dim with coefficient 1 and no offset, and holds every index of it (no padding)."""
+    return len(coord.terms) == 1 and coord.terms[0][1] == 1 and coord.offset == 0 and coord.size >= dim_size
+
+
 @lru_cache(maxsize=1 << 12)
 def _component(problem: Problem, dims: tuple[str, ...], runs: tuple[tuple[int, ...], ...], role: str | None,
                conds: tuple[str, ...]) -> dict[tuple[int, ...], int]:
@@ -470,6 +475,18 @@ def _component(problem: Problem, dims: tuple[str, ...], runs: tuple[tuple[int, .
     w_axes = axes(role) if role is not None else []
     c_axes = [axes(c) for c in conds]
     out: dict[tuple[int, ...], int] = {}
+    if len(dims) == 1 and all(_plain(c, problem.size(dims[0])) for c in w_axes + [c for cs in c_axes for c in cs]):
+        # every axis is the dim itself (coefficient 1, no offset, no padding): each counts an access's
+        # served indices, so the positions differ only by that count (the last one, at a ceil edge)
+        lengths: dict[int, int] = {}
+        for p in pos[dims[0]]:
+            lengths[len(p)] = lengths.get(len(p), 0) + 1
+        for n_idx, times in lengths.items():
+            w = n_idx ** len(w_axes)
+            if w:
+                key = tuple(n_idx ** len(cs) for cs in c_axes)
+                out[key] = out.get(key, 0) + w * times
+        return out
     choices = [range(len(pos[d])) for d in dims]
     at = {d: i for i, d in enumerate(dims)}
 
