@@ -404,8 +404,6 @@ def served_windows(problem: Problem, ext: dict[str, int],
     return windows or None
 
 
-
-
 def dim_runs(flat: Flat, served: set[int], dim: str, size: int) -> tuple[int, ...]:
     """The dim's loops, innermost first, as alternating runs of served and unserved loops (the product of
     each run's factors): (E0, U1, E2, U3, ..., E2k), starting with a served run (E0 1 when the innermost
