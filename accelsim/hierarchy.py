@@ -27,7 +27,7 @@ RF -> operand registers -> MAC); :func:`hierarchy_from_dict` / :func:`load_hiera
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from accelsim.energy_table import EnergySpec, components_of, energy_spec_from_fields
@@ -144,6 +144,12 @@ class Hierarchy:
 
     def index(self, name: str) -> int:
         return self.level_names.index(name)
+
+    def on_chip(self) -> Hierarchy:
+        """The same hierarchy with its outermost level (DRAM) unlimited in bandwidth: its simulated cycles
+        are the on-chip processing time, off-chip I/O excluded (as ``Arch.on_chip``)."""
+        top = replace(self.levels[0], read_bandwidth=None, write_bandwidth=None, bandwidth=None)
+        return replace(self, levels=(top, *self.levels[1:]))
 
     @property
     def fanouts(self) -> tuple[tuple[int, Fanout], ...]:
