@@ -350,3 +350,27 @@ def test_a_layout_whose_generated_kernel_is_loaded_scores_small_batches_with_it(
     assert generic_calls == [3, 1]
     assert count_nests(layout, arrays, generated=False).tolist() == [want] * 3
     assert generic_calls == [3, 1, 3]                # generated=False still forces the generic kernel
+
+
+def test_generated_rows_equal_count_actions_on_clustered_eyeriss_v2_proposals():
+    """The sparse benchmark's hierarchy (benchmarks/bench_sparse.py --hier): nests the general mapper
+    proposes on the clustered Eyeriss v2 for AlexNet CONV2 (batch 4). Two fanouts, and a weight hop from
+    DRAM past the GLB: a dim's loops kept above a cut interleave with a dropped spatial one (DRAM's
+    temporal and the GLB's kept, the DRAM fanout's dropped), the count the generated kernel walks
+    (``_walk``) where it reads it. Generated rows equal to the generic kernel's and count_actions'."""
+    from dataclasses import replace
+
+    from accelsim.mapper.nest_space import NestSpace
+    from workloads import zoo
+
+    h = load_architecture("eyeriss_v2")
+    p = from_layer(replace(zoo.get("alexnet").layers[1], N=4))
+    layout = NestLayout(p, h)
+    arrays = NestSpace(layout).propose(np.random.default_rng(3), 300)
+    gen, gen_left = kernel_rows(layout, arrays, generated=True)
+    generic, generic_left = kernel_rows(layout, arrays, generated=False)
+    assert gen.tolist() == generic.tolist() and gen_left.tolist() == generic_left.tolist()
+    assert gen_left.sum() < arrays.n_nests // 10
+    for i in np.flatnonzero(~gen_left):
+        want = layout.row_of(count_actions(p, h, decode_nest(layout, arrays, int(i))))
+        assert gen[i].tolist() == want.tolist()
