@@ -83,16 +83,19 @@ def pair_table(ea, eb, blk, nblk, x, y, max_groups):
     """[|S|, u] -> how many sets S of the box's b-elements have |S| elements and u a-neighbours (a point
     p puts b-element ``eb[p]`` and a-element ``ea[p]`` in block ``blk[p]`` of ``nblk``; a b-element's
     a-neighbours are the a-elements of every block it is in; x a- and y b-elements), by
-    ``sparse.model._pair_dead``'s groups and parts; empty when a part has more than ``max_groups`` groups
+    ``sparse.model._pair_dead``'s groups and parts; an id of -1 (``sparse.model._clipped_dead``: a coordinate
+    outside the tensor, padding) puts no element there; empty when a part has more than ``max_groups`` groups
     (or its enumeration more than 2^22 coefficients)."""
     W = (x + 63) // 64
     tiles = np.zeros((nblk, W), dtype=np.uint64)      # per block its a-elements
     for p in range(ea.shape[0]):
-        tiles[blk[p], ea[p] >> 6] |= np.uint64(1) << np.uint64(ea[p] & 63)
+        if ea[p] >= 0:                         # -1: the point's a-coordinate is padding (no element)
+            tiles[blk[p], ea[p] >> 6] |= np.uint64(1) << np.uint64(ea[p] & 63)
     adj = np.zeros((y, W), dtype=np.uint64)
     for p in range(ea.shape[0]):
-        for w in range(W):
-            adj[eb[p], w] |= tiles[blk[p], w]
+        if eb[p] >= 0:
+            for w in range(W):
+                adj[eb[p], w] |= tiles[blk[p], w]
     rep = np.empty(y, dtype=np.int64)          # per group: a b-element with its neighbour set
     count = np.zeros(y, dtype=np.int64)        # per group: how many b-elements share it
     ng = 0

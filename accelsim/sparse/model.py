@@ -69,6 +69,7 @@ them, so a run with uniform / N:M densities never loads numpy (its start-up, tes
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -505,13 +506,10 @@ def _component(problem: Problem, dims: tuple[str, ...], runs: tuple[tuple[int, .
     return out
 
 
-def edge_classes(problem: Problem, served: Served, role: str | None,
-                 conds: tuple[str, ...]) -> tuple[tuple[tuple[int, ...], int], ...]:
-    """The accesses serving blocks ``served`` (one per position of the unserved loops), as classes: (per
-    condition the size of its union over the blocks of an access, the sum of the role's words over the
-    accesses with those sizes), the sizes clipped to each dim's edge (ceil tiling) and to each axis's
-    [0, size) (a window over padding). Dims are grouped by the axes of the role and the conditions that
-    share them; a group's positions are walked (:func:`_component`), the groups' classes multiply."""
+@lru_cache(maxsize=1 << 10)
+def _dim_groups(problem: Problem, role: str | None, conds: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The dims the role's and the conditions' axes use, grouped by the axes that share them (a window
+    axis links its two dims), each group in the problem's dim order."""
     tensors = ([role] if role is not None else []) + list(conds)
     parent = {d: d for d in problem.dim_names}
 
@@ -530,8 +528,18 @@ def edge_classes(problem: Problem, served: Served, role: str | None,
     for d in problem.dim_names:
         if d in used:
             groups.setdefault(root(d), []).append(d)
+    return tuple(tuple(g) for g in groups.values())
+
+
+def edge_classes(problem: Problem, served: Served, role: str | None,
+                 conds: tuple[str, ...]) -> tuple[tuple[tuple[int, ...], int], ...]:
+    """The accesses serving blocks ``served`` (one per position of the unserved loops), as classes: (per
+    condition the size of its union over the blocks of an access, the sum of the role's words over the
+    accesses with those sizes), the sizes clipped to each dim's edge (ceil tiling) and to each axis's
+    [0, size) (a window over padding). Dims are grouped by the axes of the role and the conditions that
+    share them; a group's positions are walked (:func:`_component`), the groups' classes multiply."""
     total: dict[tuple[int, ...], int] = {tuple(1 for _ in conds): 1}
-    for dims in groups.values():
+    for dims in _dim_groups(problem, role, conds):
         part = _component(problem, tuple(dims), tuple(served.dim_runs(d) for d in dims), role, conds)
         nxt: dict[tuple[int, ...], int] = {}
         for k1, w1 in total.items():
@@ -540,6 +548,141 @@ def edge_classes(problem: Problem, served: Served, role: str | None,
                 nxt[k] = nxt.get(k, 0) + w1 * w2
         total = nxt
     return tuple(sorted(total.items()))
+
+
+def _never_empty(problem: Problem, role: str, models: dict) -> bool:
+    """The condition is dense (density 1) and every coordinate of its tensor lies in [0, size) for every
+    index of its dims (no padding): its tile is never empty, at an edge or inside."""
+    if models.get(role, DENSE).density < 1.0:
+        return False
+    for c in problem.tensor(role).coords:
+        hi = c.offset + sum(k * (problem.size(d) - 1) for d, k in c.terms)
+        if c.offset < 0 or hi >= c.size or any(k < 0 for _, k in c.terms):
+            return False
+    return True
+
+
+@lru_cache(maxsize=1 << 12)
+def _box_component(problem: Problem, dims: tuple[str, ...], runs: tuple[tuple[int, ...], ...], role: str | None,
+                   conds: tuple[str, ...]) -> tuple[tuple[tuple, int, tuple, bool], ...]:
+    """:func:`_component` for several conditions evaluated jointly: over the access positions of the dims
+    ``dims`` (their runs), per class of positions whose clipped boxes are equivalent, (its key, the sum of
+    the role's words there, a representative's served indices per dim the conditions use, whether the
+    class is the interior box). Two positions are equivalent when, per dim the conditions use, their
+    served indices relative to the first are the same (so are the blocks: an access's base is a multiple
+    of a block's extent), and, per axis of each condition, the same relative coordinate values fall in
+    [0, size) (the axis's values at a position are ``base + rel``, rel in [0, relmax]: the key is the
+    interval of valid rel, clipped to [0, relmax + 1]). The interior: the relative indices of the
+    position at base 0 and every coordinate valid."""
+    pos = {d: dim_positions(r, problem.size(d)) for d, r in zip(dims, runs)}
+    mine = set(dims)
+
+    def axes(r: str) -> list:
+        return [c for c in problem.tensor(r).coords if {d for d, _ in c.terms} <= mine]
+    w_axes = axes(role) if role is not None else []
+    c_axes = [c for r in conds for c in axes(r)]
+    rel = tuple(d for d in dims if any(d == dd for c in c_axes for dd, _ in c.terms))
+    inner = tuple(pos[d][0] for d in rel)
+    out: dict[tuple, list] = {}
+    for pick in itertools.product(*(range(len(pos[d])) for d in dims)):
+        idx = {d: pos[d][j] for d, j in zip(dims, pick)}
+        w = math.prod(_axis_count(c, tuple(idx[d] for d, _ in c.terms)) for c in w_axes)
+        if not w:
+            continue
+        shape = tuple(tuple(i - idx[d][0] for i in idx[d]) for d in rel)
+        clips = []
+        full = True
+        for c in c_axes:
+            base = c.offset + sum(k * idx[d][0] for d, k in c.terms)
+            top = sum(k * (idx[d][-1] - idx[d][0]) for d, k in c.terms) + 1
+            lo, hi = min(max(-base, 0), top), min(max(c.size - base, 0), top)
+            clips.append((lo, hi))
+            full = full and lo == 0 and hi == top
+        key = (shape, tuple(clips))
+        if key in out:
+            out[key][1] += w
+        else:
+            rep = tuple((d, idx[d]) for d in rel)
+            out[key] = [key, w, rep, full and tuple(idx[d] for d in rel) == inner]
+    return tuple((k, w, rep, full) for k, w, rep, full in out.values())
+
+
+def box_classes(problem: Problem, served: Served, role: str | None,
+                conds: tuple[str, ...]) -> tuple[tuple[tuple[tuple[str, tuple[int, ...]], ...], int, bool], ...]:
+    """The accesses serving blocks ``served`` as classes for several conditions at once (:func:`edge_classes`
+    for one): (a representative access's served indices per dim the conditions use, the sum of the role's
+    words over the accesses of the class, whether it is the interior box), per dim group
+    (:func:`_box_component`), the groups' classes multiplied. A handful per dim: the interior and the
+    positions cut by the dim's edge (ceil tiling) or by a window's padding."""
+    total: list[tuple[tuple, int, bool]] = [((), 1, True)]
+    for dims in _dim_groups(problem, role, conds):
+        part = _box_component(problem, dims, tuple(served.dim_runs(d) for d in dims), role, conds)
+        total = [(r1 + r2, w1 * w2, f1 and f2) for r1, w1, f1 in total for _, w2, r2, f2 in part]
+    return tuple(total)
+
+
+def _element_ids(problem: Problem, role: str, grid: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, int]:
+    """Per point of a box (``grid``: per dim its index at each of the ``n`` points), the rank of the role's
+    element there among the box's (-1 where a coordinate is outside [0, size): padding, no element), and
+    their count."""
+    import numpy as np
+
+    code = np.zeros(n, dtype=np.int64)
+    ok = np.ones(n, dtype=np.bool_)
+    for c in problem.tensor(role).coords:
+        v = np.full(n, c.offset, dtype=np.int64)
+        for d, k in c.terms:
+            v += k * grid[d]
+        ok &= (v >= 0) & (v < c.size)
+        code = code * c.size + np.clip(v, 0, c.size - 1)
+    ids = np.full(n, -1, dtype=np.int64)
+    uniq, inv = np.unique(code[ok], return_inverse=True)
+    ids[ok] = inv
+    return ids, len(uniq)
+
+
+@lru_cache(maxsize=1 << 14)
+def _clipped_dead(problem: Problem, rep: tuple[tuple[str, tuple[int, ...]], ...], block: tuple | None,
+                  conds: tuple[str, ...], models: tuple) -> float | None:
+    """P(no block of one access's box has every condition in ``conds`` nonempty), the box given by its
+    absolute served indices per dim (``rep``, a class of :func:`box_classes`: clipped to the dims' edges;
+    a coordinate outside [0, size) is padding, no element), ``block`` its blocks' per-dim extents ((dim,
+    extent) pairs; None: each point a block, a MAC), ``models`` (condition, model) pairs. Exact: one
+    condition, the emptiness of its valid elements; two uniform ones, :func:`_pair_dead`'s enumeration
+    over the box's points with padding left out. None (the caller keeps the interior box) for an N:M
+    condition, more than two conditions that can be empty, or a box over the enumeration's limits."""
+    import numpy as np
+
+    model_of = dict(models)
+    live = tuple(c for c in conds if not _never_empty(problem, c, model_of))
+    if not live:
+        return 0.0
+    if len(live) > 2 or any(isinstance(model_of.get(c, DENSE), Structured) for c in live):
+        return None
+    lists = dict(rep)
+    dims = [d for d in problem.dim_names if d in lists]
+    n = math.prod(len(lists[d]) for d in dims)
+    if n > MAX_POINTS:
+        return None
+    mesh = np.meshgrid(*(np.array(lists[d], dtype=np.int64) for d in dims), indexing="ij")
+    grid = {d: m.ravel() for d, m in zip(dims, mesh)}
+    if len(live) == 1:
+        _, u = _element_ids(problem, live[0], grid, n)
+        return _p_empty(model_of.get(live[0], DENSE), u, problem.elements(live[0]))
+    a, b = live
+    ea, x = _element_ids(problem, a, grid, n)
+    eb, y = _element_ids(problem, b, grid, n)
+    if x == 0 or y == 0:                       # a condition with no element in the box: every block is dead
+        return 1.0
+    if (x + 1) * (y + 1) > MAX_TABLE:
+        return None
+    ext = dict(block) if block is not None else {}
+    code = np.zeros(n, dtype=np.int64)
+    for d in dims:
+        e = ext.get(d, 1)
+        code = code * (max(lists[d]) // e + 1) + grid[d] // e
+    _, blk = np.unique(code, return_inverse=True)
+    return _pair_table_dead(problem, ea, eb, blk.astype(np.int64), int(blk.max()) + 1, x, y, a, b, model_of)
 
 
 def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: int) -> float:
@@ -556,15 +699,24 @@ def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: in
     mac = step.child == n
     on = step.on
     per_mac = [mac and math.prod(role_extents(problem, ext.ext, c, ext.windows)) == 1 for c in on]
-    vary = tuple(c for c, one in zip(on, per_mac) if not one)
+    never = [not one and _never_empty(problem, c, models) for c, one in zip(on, per_mac)]
+    vary = tuple(c for c, one, nv in zip(on, per_mac, never) if not one and not nv)
+    if len(vary) == 2 and (mac or ext.block is not None):
+        keep = math.prod(models.get(c, DENSE).density for c, one in zip(on, per_mac) if one)
+        q2 = _edge_q(problem, ext, step.role, vary, models, None if mac else ext.block,
+                     lambda: box_dead(problem, ext, on, models, mac=mac), keep)
+        if q2 is not None:
+            return q2
     if len(vary) != 1:
         return box_dead(problem, ext, on, models, mac=mac)
     classes = edge_classes(problem, ext, step.role, vary)
 
     def q_of(us: tuple[int, ...]) -> float:
         keep, u = 1.0, iter(us)
-        for c, one in zip(on, per_mac):
+        for c, one, nv in zip(on, per_mac, never):
             m = models.get(c, DENSE)
+            if nv:                  # never empty: a factor of 1
+                continue
             keep *= m.density if one else 1.0 - m.p_empty(next(u), problem.elements(c))
         return 1.0 - keep
     if not classes:
@@ -573,6 +725,35 @@ def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: in
         return q_of(classes[0][0])
     return math.fsum(w * q_of(us) for us, w in classes) / sum(w for _, w in classes)
 
+
+def _edge_q(problem: Problem, ext: Served, role: str | None, conds: tuple[str, ...], models: dict,
+            block: dict[str, int] | None, interior, keep: float) -> float | None:
+    """A storage step's ineffective fraction with two conditions that vary over the blocks, summed per
+    class of access positions (:func:`box_classes`: cut by a dim's edge or a window's padding), weighted
+    by the role's words: the interior class takes ``interior()`` (:func:`box_dead` of the served box),
+    every other class ``1 - keep x (1 - dead)`` with ``dead`` its clipped box's :func:`_clipped_dead`
+    (``keep``: the per-MAC conditions' densities). None when every access is interior (the caller's
+    :func:`box_dead`, bit for bit as before) or a class is beyond the exact enumeration."""
+    classes = box_classes(problem, ext, role, conds)
+    if all(full for _, _, full in classes):
+        return None
+    mt = tuple((c, models.get(c, DENSE)) for c in conds)
+    bt = tuple(sorted(block.items())) if block is not None else None
+    inner: float | None = None
+    parts, words = [], 0
+    for rep, w, full in classes:
+        if full:
+            if inner is None:
+                inner = interior()
+            q = inner
+        else:
+            dead = _clipped_dead(problem, rep, bt, conds, mt)
+            if dead is None:
+                return None
+            q = 1.0 - keep * (1.0 - dead)
+        parts.append(w * q)
+        words += w
+    return math.fsum(parts) / words if words else 0.0
 
 MAX_GROUPS = 12          # condition groups of one connected part the exact enumeration walks (2^12 subsets)
 MAX_TABLE = 1 << 20      # cells of its (|S|, u) table: (b-elements + 1) x (a-elements + 1) of the box
@@ -631,7 +812,7 @@ def _pair_dead(problem: Problem, box: Served, block: dict[str, int] | None, a: s
     # numpy and numba: imported only where a box needs them
     import numpy as np
 
-    from accelsim.sparse.box_kernel import box_ids, pair_table
+    from accelsim.sparse.box_kernel import box_ids
 
     rel = problem.relevant(a) | problem.relevant(b)
     lists = [(box.points or {}).get(d, range(box.ext[d])) if d in rel else (0,) for d in problem.dim_names]
@@ -648,6 +829,19 @@ def _pair_dead(problem: Problem, box: Served, block: dict[str, int] | None, a: s
         return None
     per_dim = np.array([(i, 1, -1, 1, 0) for i in range(len(lists))], dtype=np.int64)
     blk, nblk = box_ids(pts // sizes[:, None], lens, per_dim)      # a point's block: per dim index // extent
+    return _pair_table_dead(problem, ea, eb, blk, nblk, x, y, a, b, models)
+
+
+def _pair_table_dead(problem: Problem, ea: np.ndarray, eb: np.ndarray, blk: np.ndarray, nblk: int, x: int, y: int,
+                     a: str, b: str, models: dict) -> float | None:
+    """:func:`_pair_dead`'s sum from the box's points (per point its a-element ``ea``, b-element ``eb``, -1:
+    none, and block ``blk`` of ``nblk``; x a- and y b-elements): the (|S|, u) table of the side with fewer
+    elements (the other when it is over the limits; None when both are) times P(exactly S) and a's
+    ``p_empty(u)``."""
+    import numpy as np
+
+    from accelsim.sparse.box_kernel import pair_table
+
     if y > x:                                  # enumerate the side with fewer elements, else the other
         a, b, ea, eb, x, y = b, a, eb, ea, y, x
     table = pair_table(ea, eb, blk, nblk, x, y, MAX_GROUPS)
@@ -710,10 +904,36 @@ def update_q(step: Step, problem: Problem, ext: Served, models: dict, mac_fracti
     pair enumeration over its served indices: runs, or a window dim's lattice)."""
     if all(v == 1 for v in ext.ext.values()):
         return mac_fraction
-    d_on = box_dead(problem, ext, step.on, models)
-    d_prev = box_dead(problem, ext, step.prev, models) if step.prev else 0.0
-    return 0.0 if d_prev >= 1.0 else (d_on - d_prev) / (1.0 - d_prev)
 
+    def interior() -> float:
+        d_on = box_dead(problem, ext, step.on, models)
+        d_prev = box_dead(problem, ext, step.prev, models) if step.prev else 0.0
+        return 0.0 if d_prev >= 1.0 else (d_on - d_prev) / (1.0 - d_prev)
+    conds = tuple(c for c in step.on if not _never_empty(problem, c, models))
+    classes = box_classes(problem, ext, OUTPUT_ROLE, conds) if conds else ()
+    if all(full for _, _, full in classes):
+        return interior()
+    # per class of update positions (cut by a dim's edge or a window's padding), words w:
+    # sum w (D_on - D_prev) / sum w (1 - D_prev), the interior class with the interior box's D
+    d_in: tuple[float, float] | None = None
+    mt = tuple((c, models.get(c, DENSE)) for c in conds)
+    num, den = [], []
+    for rep, w, full in classes:
+        if full:
+            if d_in is None:
+                d_in = (box_dead(problem, ext, step.on, models),
+                        box_dead(problem, ext, step.prev, models) if step.prev else 0.0)
+            d_on, d_prev = d_in
+        else:
+            on_ = _clipped_dead(problem, rep, None, conds, mt)
+            prev_ = _clipped_dead(problem, rep, None, tuple(c for c in conds if c in step.prev), mt)
+            if on_ is None or prev_ is None:
+                return interior()
+            d_on, d_prev = on_, prev_
+        num.append(w * (d_on - d_prev))
+        den.append(w * (1.0 - d_prev))
+    total = math.fsum(den)
+    return 0.0 if total <= 0.0 else math.fsum(num) / total
 
 def kept_exact(problem: Problem, models: dict, conds: tuple[str, ...]) -> int | None:
     """The number of MACs whose operands in ``conds`` are all nonzero, counted over the masks
