@@ -215,14 +215,17 @@ def _gap_dims(problem: Problem, spec, below) -> tuple[int, ...]:
     """The dims a storage step's served tile may hold as more than one run (``sparse.model.dim_runs``):
     with a storage child below the feature's level, those its role ignores (the temporal loops the child
     keeps the tile over, outside an unserved fanout); every dim where a step's accesses may span two
-    fanouts. ``below(level, role)``: (whether a level below keeps the role, the fanout levels at or below)."""
+    fanouts, or span a fanout above a level whose temporal loops it serves none of (a level between the
+    fanout and the child that does not keep the role, or any level below the fanout when the child is
+    the compute: its loops sit inside the served spatial ones). ``below(level, role)``: (whether a level
+    below keeps the role, the fanout levels at or below, whether one of them has a level below it)."""
     out: set[str] = set()
     for ft in spec.features:
         if ft.role is not None:
-            child, fans = below(ft.level, ft.role)
+            child, fans, deep = below(ft.level, ft.role)
             if child:
                 out |= set(problem.dim_names) - problem.relevant(ft.role)
-            if fans >= 2:
+            if fans >= 2 or deep:
                 out |= set(problem.dim_names)
     return tuple(i for i, d in enumerate(problem.dim_names) if d in out)
 
@@ -368,9 +371,10 @@ class NestSparseBatch:
         # tile: the loops of it and below)
         units = math.prod(lv.fanout.size for lv in h.levels if lv.fanout is not None)
         fans = tuple(i for i, lv in enumerate(h.levels) if lv.fanout is not None)
-        def below(level: str, role: str) -> tuple[bool, int]:
+        def below(level: str, role: str) -> tuple[bool, int, bool]:
             i = self.names.index(level)
-            return (any(lv.keeps_role(role) for lv in h.levels[i + 1:]), sum(1 for j in fans if j >= i))
+            return (any(lv.keeps_role(role) for lv in h.levels[i + 1:]), sum(1 for j in fans if j >= i),
+                    any(i <= j < len(h.levels) - 1 for j in fans))
         self.storage_runs = _gap_dims(problem, spec, below)
         # an output update reducing a box whose fanout sits above a level's temporal loops (a fanout with a
         # storage level below it) may serve a dim as a lattice: its group carries the runs of every dim of
@@ -737,9 +741,9 @@ class SparseBatch:
         src = [pl.source(k, j >= n_storage) for j, k in enumerate(self.keys)]
         # what depends on a mapping beyond its counts, per distinct tile / lockstep run (a level's tile:
         # the mapping levels from the first below its cut)
-        def below(level: str, role: str) -> tuple[bool, int]:   # one array (ROWS, COLS: spanned together)
+        def below(level: str, role: str) -> tuple[bool, int, bool]:   # one array (ROWS, COLS: spanned together)
             i = LEVELS.index(level)
-            return any(keep[ROLES.index(role)] for keep in keeps[i:]), 0
+            return any(keep[ROLES.index(role)] for keep in keeps[i:]), 0, False
         self.memo = RowMemo(self.dims, NO_LOOPS, nest=False, units=arch.pes, windows=_windows(problem),
                             runs_dims=_gap_dims(problem, spec, below), runs_max=2)
         self.pairs = _Pairs(problem, models, self.wb, [(i, r, fmt) for (i, r), fmt in pl.compressed], self.memo,
