@@ -138,9 +138,9 @@ def kernel_source(shape: tuple[int, ...], cache: bool = True) -> str:
                      "    else:",
                      f"        dr = pres{d} & ~mk",
                      "        if mk < (dr & -dr):",
-                     f"            {target} *= -((-sz{d}) // span[{d * S} + hib[mk]])",
+                     f"            {target} *= -((-sz{d}) // span[{d * S} + _hib(mk)])",
                      "        elif dr < (mk & -mk):",
-                     f"            {target} *= span[{d * S} + hib[dr]]",
+                     f"            {target} *= span[{d * S} + _hib(dr)]",
                      "        else:",
                      f"            {target} *= _walk(sz{d}, pres{d}, mk, fac, span, {d * S})"):
             s(line)
@@ -148,10 +148,16 @@ def kernel_source(shape: tuple[int, ...], cache: bool = True) -> str:
     s("import numpy as np")
     s("from numba import njit")
     s("from accelsim.cost.fast_nest import _axis_sums, _prefetch")
+    s("from numba.cpython.unsafe.numbers import leading_zeros")
     s("")
     s(f"TBITS = np.array({tbits}, dtype=np.int64)")
     s(f"SBITS = np.array({sbits}, dtype=np.int64)")
     s(f"TSLOT = np.array({tslot}, dtype=np.int64)")
+    s("")
+    s("")
+    s(f"@njit(cache={cache}, inline='always')")
+    s("def _hib(m):")
+    s("    return 63 - leading_zeros(np.int64(m))     # the highest set bit (-1 for 0): the slot of a mask's innermost loop")
     s("")
     s("")
     s(f"@njit(cache={cache})")
@@ -181,6 +187,7 @@ def kernel_source(shape: tuple[int, ...], cache: bool = True) -> str:
     s("")
     s("")
     s(f"@njit(cache={cache}, nogil=True)")
+    # (hib: the generic kernel's table of highest set bits, taken for the same signature; unused here: _hib)
     s("def kernel(sizes, plain, coupled, factors, orders, spatial, keeps, out, status, memo_key, memo_val, hib):")
     s.ind = 1
     s("B = factors.shape[0]")
@@ -319,8 +326,8 @@ def kernel_source(shape: tuple[int, ...], cache: bool = True) -> str:
         s("if not streamed:")
         s(f"    lm = lvm{t} & ((np.int64(1) << ch) - 1)")
         s("    if lm != 0:")
-        s("        lr = hib[lm]")
-        s(f"        kk = hib[relpos[lr * {NR} + {t}]]")
+        s("        lr = _hib(lm)")
+        s(f"        kk = _hib(relpos[lr * {NR} + {t}])")
         s("        ld = orders[b, lr, kk]")
         for head, value in (("if streamed:", f"{L}"), ("elif lr < 0:", "0"),
                             ("else:", f"lr + np.int64(rank[lr * {D} + {{d}}] < kk)")):
@@ -352,14 +359,14 @@ def kernel_source(shape: tuple[int, ...], cache: bool = True) -> str:
             s("if low != 0 and pre >= (low & -low):")
             s("    bad = True")
             s("    break")
-            s(f"runs0 = inner{d1} if pre == 0 else span[{d1 * S} + hib[pre]]")
+            s(f"runs0 = inner{d1} if pre == 0 else span[{d1 * S} + _hib(pre)]")
             if d2 >= 0:
                 s(f"pre = pres{d2} & (sx | cutbits)")
                 s(f"low = pres{d2} & ~pre")
                 s("if low != 0 and pre >= (low & -low):")
                 s("    bad = True")
                 s("    break")
-                s(f"runs1 = inner{d2} if pre == 0 else span[{d2 * S} + hib[pre]]")
+                s(f"runs1 = inner{d2} if pre == 0 else span[{d2 * S} + _hib(pre)]")
             else:
                 s("runs1 = 1")
             s("sl = 0")
