@@ -31,8 +31,13 @@
    edge (ceil tiling, a window over padding) cover fewer elements: with one condition varying over the
    access positions the fraction is summed over their classes of union sizes, weighted by the accessed
    words (:func:`edge_classes`), exact in expectation; a per-MAC condition at the compute stays the
-   density (a MAC on padding included, as the MACs' own fraction); two or more varying conditions take
-   the interior box (exact with two uniform ones there; three, or an N:M one among two: a lower bound).
+   density (a MAC on padding included, as the MACs' own fraction); with two varying uniform conditions
+   the positions are grouped into classes of equivalent clipped boxes (:func:`box_classes`: relative
+   served indices and valid coordinate intervals), the interior class taking :func:`box_dead` and every
+   other the pair enumeration over its clipped points, padding no element (:func:`_clipped_dead`), exact;
+   a condition at density 1 whose tensor never leaves [0, size) is never empty and drops out first;
+   three varying uniform ones likewise (:func:`_triple_dead`); an N:M one among them takes the interior
+   box (a lower bound).
    When every condition (of the feature and of the
    earlier ones on the same level and tensor) is an actual mask, the accesses are counted event by
    event instead (``accelsim.sparse.gating.dead_words``: a read is ineffective when every block it
@@ -44,7 +49,8 @@
    condition operand is zero are gated or skipped, and with them the output's read-modify-write at
    the level feeding the compute (by the MACs' fraction when each update serves one MAC; an update
    reducing the MACs of a box of PEs by :func:`update_q`, the expectation that none of them is effective,
-   :func:`box_dead`; event by event, ``gating.dead_words``, when the conditions are actual masks and an
+   :func:`box_dead`, summed per class of update positions at a dim's edge or padding as a storage step's
+   (:func:`box_classes`); event by event, ``gating.dead_words``, when the conditions are actual masks and an
    update reduces several MACs or the output is an actual mask stored compressed there). Tensors are
    independent, so the expected effective MACs are ``MACs x prod d_c`` exactly; with actual masks for
    every condition the effective MACs are the exact count over the masks (``accelsim.sparse.masks``; a
@@ -656,7 +662,7 @@ def _clipped_dead(problem: Problem, rep: tuple[tuple[str, tuple[int, ...]], ...]
     live = tuple(c for c in conds if not _never_empty(problem, c, model_of))
     if not live:
         return 0.0
-    if len(live) > 2 or any(isinstance(model_of.get(c, DENSE), Structured) for c in live):
+    if len(live) > 3 or any(isinstance(model_of.get(c, DENSE), Structured) for c in live):
         return None
     lists = dict(rep)
     dims = [d for d in problem.dim_names if d in lists]
@@ -668,20 +674,23 @@ def _clipped_dead(problem: Problem, rep: tuple[tuple[str, tuple[int, ...]], ...]
     if len(live) == 1:
         _, u = _element_ids(problem, live[0], grid, n)
         return _p_empty(model_of.get(live[0], DENSE), u, problem.elements(live[0]))
-    a, b = live
-    ea, x = _element_ids(problem, a, grid, n)
-    eb, y = _element_ids(problem, b, grid, n)
-    if x == 0 or y == 0:                       # a condition with no element in the box: every block is dead
+    ids = [_element_ids(problem, c, grid, n) for c in live]
+    if any(x == 0 for _, x in ids):            # a condition with no element in the box: every block is dead
         return 1.0
-    if (x + 1) * (y + 1) > MAX_TABLE:
-        return None
     ext = dict(block) if block is not None else {}
     code = np.zeros(n, dtype=np.int64)
     for d in dims:
         e = ext.get(d, 1)
         code = code * (max(lists[d]) // e + 1) + grid[d] // e
     _, blk = np.unique(code, return_inverse=True)
-    return _pair_table_dead(problem, ea, eb, blk.astype(np.int64), int(blk.max()) + 1, x, y, a, b, model_of)
+    blk = blk.astype(np.int64)
+    if len(live) == 3:
+        return _triple_dead(problem, ids, blk, int(blk.max()) + 1, live, model_of)
+    (ea, x), (eb, y) = ids
+    if (x + 1) * (y + 1) > MAX_TABLE:
+        return None
+    a, b = live
+    return _pair_table_dead(problem, ea, eb, blk, int(blk.max()) + 1, x, y, a, b, model_of)
 
 
 def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: int) -> float:
@@ -700,7 +709,7 @@ def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: in
     per_mac = [mac and math.prod(role_extents(problem, ext.ext, c, ext.windows)) == 1 for c in on]
     never = [not one and _never_empty(problem, c, models) for c, one in zip(on, per_mac)]
     vary = tuple(c for c, one, nv in zip(on, per_mac, never) if not one and not nv)
-    if len(vary) == 2 and (mac or ext.block is not None):
+    if len(vary) in (2, 3) and (mac or ext.block is not None):
         keep = math.prod(models.get(c, DENSE).density for c, one in zip(on, per_mac) if one)
         q2 = _edge_q(problem, ext, step.role, vary, models, None if mac else ext.block,
                      lambda: box_dead(problem, ext, on, models, mac=mac), keep)
@@ -767,8 +776,8 @@ def box_dead(problem: Problem, box: Served, conds: tuple[str, ...], models: dict
     block's tile (one element at a MAC) is the same in every block: nonempty with its density at a MAC,
     else ``1 - p_empty(tile)``; with at most one condition varying over the blocks it is
     ``1 - prod_c (1 - p_empty_c(u_c))`` (exact); two varying uniform conditions: :func:`_pair_dead` over
-    the box's served indices (runs or lattices) and blocks, exact; otherwise (N:M, or three varying, or a
-    box too large to enumerate) the product of the unions, a lower bound. ``box.block`` None at a storage
+    the box's served indices (runs or lattices) and blocks, exact; three: :func:`_triple_dead`, exact;
+    otherwise (N:M, or a box too large to enumerate) the product of the unions, a lower bound. ``box.block`` None at a storage
     child (the batch scorer's served-tile key): only the product, which the batch never needs for two
     uniform conditions (``mapper.sparse_batch.unsupported``)."""
     keep = 1.0
@@ -791,6 +800,11 @@ def box_dead(problem: Problem, box: Served, conds: tuple[str, ...], models: dict
         dead = _pair_dead(problem, box, None if mac else box.block, varying[0][0], varying[1][0], models)
         if dead is not None:
             return 1.0 - keep * (1.0 - dead)
+    if (len(varying) == 3 and (mac or box.block is not None)
+            and not any(isinstance(models.get(c, DENSE), Structured) for c, _ in varying)):
+        dead = _triple_box_dead(problem, box, None if mac else box.block, tuple(c for c, _ in varying), models)
+        if dead is not None:
+            return 1.0 - keep * (1.0 - dead)
     for c, t in varying:
         keep *= 1.0 - models.get(c, DENSE).p_empty(t, problem.elements(c))
     return 1.0 - keep
@@ -810,12 +824,24 @@ def _pair_dead(problem: Problem, box: Served, block: dict[str, int] | None, a: s
     lattices), a block per dim its index // the block's extent. Exact; None (the caller's lower bound)
     when the box has more than :data:`MAX_POINTS` points, a part more than :data:`MAX_GROUPS` groups or
     the table more than :data:`MAX_TABLE` cells."""
-    # numpy and numba: imported only where a box needs them
+    grid = _box_grid(problem, box, block, (a, b))
+    if grid is None:
+        return None
+    (ea, x), (eb, y), blk, nblk = grid
+    if (x + 1) * (y + 1) > MAX_TABLE:
+        return None
+    return _pair_table_dead(problem, ea, eb, blk, nblk, x, y, a, b, models)
+
+
+def _box_grid(problem: Problem, box: Served, block: dict[str, int] | None, roles: tuple[str, ...]):
+    """The interior box's points (per dim of the roles its served indices, runs or ``box.points``' lattices):
+    per role (its element's rank at each point, their count), each point's block (per dim index // the
+    block's extent; ``block`` None: each point its own) and the blocks' count; None over :data:`MAX_POINTS`."""
     import numpy as np
 
     from accelsim.sparse.box_kernel import box_ids
 
-    rel = problem.relevant(a) | problem.relevant(b)
+    rel = frozenset().union(*(problem.relevant(r) for r in roles))
     lists = [(box.points or {}).get(d, range(box.ext[d])) if d in rel else (0,) for d in problem.dim_names]
     lens = np.array([len(v) for v in lists], dtype=np.int64)
     if math.prod(lens.tolist()) > MAX_POINTS:
@@ -824,13 +850,93 @@ def _pair_dead(problem: Problem, box: Served, block: dict[str, int] | None, a: s
     for i, v in enumerate(lists):
         pts[i, :len(v)] = v
     sizes = np.array([block[d] if block is not None and d in rel else 1 for d in problem.dim_names], dtype=np.int64)
-    ea, x = box_ids(pts, lens, _axes(problem, a))
-    eb, y = box_ids(pts, lens, _axes(problem, b))
-    if (x + 1) * (y + 1) > MAX_TABLE:
-        return None
+    ids = [box_ids(pts, lens, _axes(problem, r)) for r in roles]
     per_dim = np.array([(i, 1, -1, 1, 0) for i in range(len(lists))], dtype=np.int64)
     blk, nblk = box_ids(pts // sizes[:, None], lens, per_dim)      # a point's block: per dim index // extent
-    return _pair_table_dead(problem, ea, eb, blk, nblk, x, y, a, b, models)
+    return (*ids, blk, nblk)
+
+
+def _triple_box_dead(problem: Problem, box: Served, block: dict[str, int] | None, conds: tuple[str, ...],
+                     models: dict) -> float | None:
+    """:func:`_triple_dead` over the interior box's points (:func:`_box_grid`)."""
+    grid = _box_grid(problem, box, block, conds)
+    if grid is None:
+        return None
+    *ids, blk, nblk = grid
+    return _triple_dead(problem, ids, blk, nblk, conds, models)
+
+
+def _triple_dead(problem: Problem, ids: list, blk: np.ndarray, nblk: int, conds: tuple[str, ...],
+                 models: dict) -> float | None:
+    """P(no block has all three conditions nonempty), three uniform conditions (per condition its element
+    ids at the box's points, -1 none, and their count; each point's block ``blk``). Conditioned on the
+    third's nonzeros in the box: its elements with the same set of blocks form a group (m of them); a
+    subset T of the groups holding its nonzeros leaves alive the union of their blocks (the others have
+    the third empty), with probability sum_j prod_{g in T} ((1 + x)^m - 1)[j] x P(exactly j given
+    elements) (its hypergeometric, depending on j alone); the other two conditions' pair enumeration
+    (:func:`_pair_table_dead`) over the alive blocks' points gives the rest. The third is the condition
+    with the fewest groups. Exact; None over :data:`MAX_GROUPS` groups or the pair's limits."""
+    import numpy as np
+
+    best = None
+    for k in range(3):
+        e, z = ids[k]
+        if z == 0:                 # a condition with no element in the box: every block is dead
+            return 1.0
+        pairs = np.unique(np.stack([e[e >= 0], blk[e >= 0]]), axis=1)
+        sets: dict[int, list[int]] = {}
+        for el, bl in pairs.T.tolist():
+            sets.setdefault(el, []).append(bl)
+        groups: dict[tuple[int, ...], int] = {}
+        for bl_list in sets.values():
+            bk = tuple(bl_list)
+            groups[bk] = groups.get(bk, 0) + 1
+        if best is None or len(groups) < len(best[1]):
+            best = (k, groups)
+    assert best is not None
+    k, groups = best
+    if len(groups) > MAX_GROUPS:
+        return None
+    c = conds[k]
+    (ea, x), (eb, y) = (ids[i] for i in range(3) if i != k)
+    a, b = (conds[i] for i in range(3) if i != k)
+    z = ids[k][1]
+    hc = subset_pmf(z, problem.elements(c), Uniform(models.get(c, DENSE).density).nnz(problem.elements(c)))
+    keys = list(groups)
+    cache: dict[frozenset, float] = {}
+    total = hc[0]                  # no nonzero of the third in the box: every block dead
+    for mask in range(1, 1 << len(keys)):
+        poly = np.zeros(z + 1)
+        poly[0] = 1.0
+        alive: set[int] = set()
+        for g in range(len(keys)):
+            if mask >> g & 1:
+                m = groups[keys[g]]
+                term = np.array([math.comb(m, i) for i in range(m + 1)], dtype=np.float64)
+                term[0] = 0.0
+                poly = np.convolve(poly, term)[:z + 1]
+                alive.update(keys[g])
+        w = float(poly @ hc)
+        if w == 0.0:
+            continue
+        fk = frozenset(alive)
+        if fk not in cache:
+            sel = np.isin(blk, np.array(sorted(alive), dtype=np.int64))
+            sa, sb = np.where(sel, ea, -1), np.where(sel, eb, -1)
+            ua, ra = np.unique(sa[sa >= 0], return_inverse=True)
+            ub, rb = np.unique(sb[sb >= 0], return_inverse=True)
+            if len(ua) == 0 or len(ub) == 0:
+                cache[fk] = 1.0
+            else:
+                if (len(ua) + 1) * (len(ub) + 1) > MAX_TABLE:
+                    return None
+                sa[sa >= 0], sb[sb >= 0] = ra, rb
+                d = _pair_table_dead(problem, sa, sb, blk, nblk, len(ua), len(ub), a, b, models)
+                if d is None:
+                    return None
+                cache[fk] = d
+        total += w * cache[fk]
+    return min(1.0, total)
 
 
 def _pair_table_dead(problem: Problem, ea: np.ndarray, eb: np.ndarray, blk: np.ndarray, nblk: int, x: int, y: int,
@@ -1312,7 +1418,7 @@ def imbalance_t(t: int, units: int, p: float) -> float:
 __all__ = ["CapacityCheck", "OPERAND_ROLES", "Overflow", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions",
            "capacity_checks", "capacity_problems", "capacity_used",
            "compressed_tiles", "group_rooms", "imbalance", "imbalance_t", "kept_exact", "kept_fraction", "lockstep_run", "mac_q",
-           "mac_steps", "MacSteps", "box_dead", "plan", "priced_actions", "reuse_loops", "Served", "dim_runs",
+           "mac_steps", "MacSteps", "box_classes", "box_dead", "plan", "priced_actions", "reuse_loops", "Served", "dim_runs",
            "dim_positions", "edge_classes", "served_windows", "subset_pmf",
            "served_extents", "served_from", "served_loops", "served_points", "window_axes", "window_count",
            "step_q", "tile_extents", "update_q", "update_served_from"]
