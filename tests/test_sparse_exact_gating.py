@@ -948,3 +948,18 @@ def test_three_varying_conditions_equal_the_mean_over_every_mask(m, before, monk
                             {r: Uniform(k / p.elements(r)) for r, k in nnz.items()}))
     assert lower[0] == pytest.approx(before, abs=1e-4)
     assert lower[0] < mean[0] - 0.5
+
+
+def test_a_dense_condition_without_padding_drops_out_at_the_edges():
+    """A condition at density 1 whose tensor never leaves [0, size) (the output) is never empty: a gate on
+    [ifmap, output] with a dense output is the gate on [ifmap], edges included (the padded conv of
+    ``test_uniform_gating_of_windows_clipped_by_padding_equals_the_mean_over_every_mask``: 6.857 RF weight
+    fills, the exact mean over every mask; the interior box, which that gate took before, gave 5.143)."""
+    p = from_layer(Layer(name="c", kind=LayerKind.CONV, N=1, C=1, K=2, H=8, W=1, R=3, S=1, pad_h=1, pad_w=0))
+    h, nest, one = _glb_rf(p, ((("P", 4), ("K", 2)), ("P", "K")), ((("R", 3), ("P", 2)), ("R", "P")))
+    two = spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": WEIGHT, "on_zero": [IFMAP, PSUM]}]}, "t")
+    dense = count_actions(p, h, nest)
+    key = ("rf", WEIGHT, "fill")
+    got = [analyze(p, h, nest, dense, s, {IFMAP: Uniform(0.25)}).gated.storage[key] for s in (one, two)]
+    assert got[1] == got[0]
+    assert got[1] == pytest.approx(6 * (2 * comb(6, 3) / comb(8, 3) + 2 * comb(6, 4) / comb(8, 4)), rel=1e-12)
