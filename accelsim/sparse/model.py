@@ -879,7 +879,7 @@ def _triple_dead(problem: Problem, ids: list, blk: np.ndarray, nblk: int, conds:
     import numpy as np
 
     best = None
-    for k in range(3):
+    for k in range(len(conds)):
         e, z = ids[k]
         if z == 0:                 # a condition with no element in the box: every block is dead
             return 1.0
@@ -898,8 +898,9 @@ def _triple_dead(problem: Problem, ids: list, blk: np.ndarray, nblk: int, conds:
     if len(groups) > MAX_GROUPS:
         return None
     c = conds[k]
-    (ea, x), (eb, y) = (ids[i] for i in range(3) if i != k)
-    a, b = (conds[i] for i in range(3) if i != k)
+    rest = [i for i in range(len(conds)) if i != k]      # the other two
+    (ea, x), (eb, y) = (ids[i] for i in rest)
+    a, b = (conds[i] for i in rest)
     z = ids[k][1]
     hc = subset_pmf(z, problem.elements(c), Uniform(models.get(c, DENSE).density).nnz(problem.elements(c)))
     keys = list(groups)
