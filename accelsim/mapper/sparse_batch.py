@@ -85,7 +85,6 @@ from accelsim.names import (
     GLB,
     IFMAP,
     METADATA,
-    OUTPUT_ROLE,
     PSUM,
     READ,
     REG,
@@ -230,17 +229,10 @@ def _gap_dims(problem: Problem, spec, below) -> tuple[int, ...]:
     return tuple(i for i, d in enumerate(problem.dim_names) if d in out)
 
 
-def _update_dims(problem: Problem, spec) -> tuple[int, ...]:
-    """The dims whose runs an output update's box depends on (``sparse.model.update_q``: the lattice and
-    the edge classes of the output's and the MAC features' conditions' axes), indices ascending; none
-    without a MAC feature."""
-    used: set[str] = set()
-    for ft in spec.features:
-        if ft.role is None:
-            used |= problem.relevant(OUTPUT_ROLE)
-            for c in ft.on:
-                used |= problem.relevant(c)
-    return tuple(i for i, d in enumerate(problem.dim_names) if d in used)
+def _window_dims(problem: Problem) -> tuple[int, ...]:
+    """The dims of ``sparse.model.window_axes`` (indices, ascending)."""
+    dims = problem.dim_names
+    return tuple(sorted({dims.index(d) for d1, _, d2, _ in window_axes(problem) for d in (d1, d2)}))
 
 
 def _windows(problem: Problem) -> np.ndarray:
@@ -377,10 +369,9 @@ class NestSparseBatch:
                     any(i <= j < len(h.levels) - 1 for j in fans))
         self.storage_runs = _gap_dims(problem, spec, below)
         # an output update reducing a box whose fanout sits above a level's temporal loops (a fanout with a
-        # storage level below it) may serve a dim as a lattice: its group carries the runs of every dim of
-        # the output and the MAC features' conditions (``sparse.model.update_q`` walks the lattice, and its
-        # accesses' classes at the dims' edges, ``box_classes``, follow the runs, plain dims included)
-        self.update_runs = _update_dims(problem, spec) if any(
+        # storage level below it) may serve a window dim as a lattice: its group carries those dims' runs
+        # (``sparse.model.update_q`` walks the lattice; a dim of plain axes gives the same enumeration as a run)
+        self.update_runs = _window_dims(problem) if any(ft.role is None for ft in spec.features) and any(
             j < len(h.levels) - 1 for j in fans) else ()
         self.memo = RowMemo(self.dims, len(self.names), nest=True, units=units, fanouts=fans,
                             windows=_windows(problem), runs_dims=tuple(sorted({*self.storage_runs, *self.update_runs})),

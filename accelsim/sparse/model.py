@@ -49,8 +49,8 @@
    condition operand is zero are gated or skipped, and with them the output's read-modify-write at
    the level feeding the compute (by the MACs' fraction when each update serves one MAC; an update
    reducing the MACs of a box of PEs by :func:`update_q`, the expectation that none of them is effective,
-   :func:`box_dead`, summed per class of update positions at a dim's edge or padding as a storage step's
-   (:func:`box_classes`); event by event, ``gating.dead_words``, when the conditions are actual masks and an
+   :func:`box_dead` of the interior box, at a dim's edge or padding too (a lower bound there); event by
+   event, ``gating.dead_words``, when the conditions are actual masks and an
    update reduces several MACs or the output is an actual mask stored compressed there). Tensors are
    independent, so the expected effective MACs are ``MACs x prod d_c`` exactly; with actual masks for
    every condition the effective MACs are the exact count over the masks (``accelsim.sparse.masks``; a
@@ -1020,36 +1020,10 @@ def update_q(step: Step, problem: Problem, ext: Served, models: dict, mac_fracti
     pair enumeration over its served indices: runs, or a window dim's lattice)."""
     if all(v == 1 for v in ext.ext.values()):
         return mac_fraction
+    d_on = box_dead(problem, ext, step.on, models)
+    d_prev = box_dead(problem, ext, step.prev, models) if step.prev else 0.0
+    return 0.0 if d_prev >= 1.0 else (d_on - d_prev) / (1.0 - d_prev)
 
-    def interior() -> float:
-        d_on = box_dead(problem, ext, step.on, models)
-        d_prev = box_dead(problem, ext, step.prev, models) if step.prev else 0.0
-        return 0.0 if d_prev >= 1.0 else (d_on - d_prev) / (1.0 - d_prev)
-    conds = tuple(c for c in step.on if not _never_empty(problem, c, models))
-    classes = box_classes(problem, ext, OUTPUT_ROLE, conds) if conds else ()
-    if all(full for _, _, full in classes):
-        return interior()
-    # per class of update positions (cut by a dim's edge or a window's padding), words w:
-    # sum w (D_on - D_prev) / sum w (1 - D_prev), the interior class with the interior box's D
-    d_in: tuple[float, float] | None = None
-    mt = tuple((c, models.get(c, DENSE)) for c in conds)
-    num, den = [], []
-    for rep, w, full in classes:
-        if full:
-            if d_in is None:
-                d_in = (box_dead(problem, ext, step.on, models),
-                        box_dead(problem, ext, step.prev, models) if step.prev else 0.0)
-            d_on, d_prev = d_in
-        else:
-            on_ = _clipped_dead(problem, rep, None, conds, mt)
-            prev_ = _clipped_dead(problem, rep, None, tuple(c for c in conds if c in step.prev), mt)
-            if on_ is None or prev_ is None:
-                return interior()
-            d_on, d_prev = on_, prev_
-        num.append(w * (d_on - d_prev))
-        den.append(w * (1.0 - d_prev))
-    total = math.fsum(den)
-    return 0.0 if total <= 0.0 else math.fsum(num) / total
 
 def kept_exact(problem: Problem, models: dict, conds: tuple[str, ...]) -> int | None:
     """The number of MACs whose operands in ``conds`` are all nonzero, counted over the masks
