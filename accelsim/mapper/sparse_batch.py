@@ -214,10 +214,12 @@ def _gap_dims(problem: Problem, spec, below) -> tuple[int, ...]:
     """The dims a storage step's served tile may hold as more than one run (``sparse.model.dim_runs``):
     with a storage child below the feature's level, those its role ignores (the temporal loops the child
     keeps the tile over, outside an unserved fanout); every dim where a step's accesses may span two
-    fanouts, or span a fanout above a level whose temporal loops it serves none of (a level between the
-    fanout and the child that does not keep the role, or any level below the fanout when the child is
-    the compute: its loops sit inside the served spatial ones). ``below(level, role)``: (whether a level
-    below keeps the role, the fanout levels at or below, whether one of them has a level below it)."""
+    fanouts, or span a fanout that has a level below it (the case found: a level between the fanout and
+    the child that does not keep the role, or any level below the fanout when the child is the compute,
+    whose loops sit inside the served spatial ones; taken broadly, for any fanout at or below the
+    feature's level with a level under it: only more dims in the key, never a wrong value).
+    ``below(level, role)``: (whether a level below keeps the role, the fanout levels at or below,
+    whether one of them has a level below it)."""
     out: set[str] = set()
     for ft in spec.features:
         if ft.role is not None:
