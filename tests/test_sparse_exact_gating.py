@@ -761,13 +761,19 @@ def _tiny_two_conditions(case: str):
         return p, h, nest, [("glb", WEIGHT, "read"), ("rf", WEIGHT, "fill")]
     # a lattice: a 1-D conv (C 1, K 1, P 8, R 3, H 10), the GLB's p2 (2) over a spatial p (2) above an RF
     # of r (3) x p1 (2): an RF fill serves p in {0, 1, 4, 5} (2 blocks), the GLB read p 0..7
-    p = from_layer(conv("c", C=1, K=1, H=10, R=3, W=1, S=1))
+    return (*_lattice_conv(10), [("rf", WEIGHT, "fill"), ("glb", WEIGHT, "read")])
+
+
+def _lattice_conv(h_size: int):
+    """A 1-D conv (C 1, K 1, R 3, H ``h_size``) whose GLB loops p2 (2) over a spatial p (2) above an RF of
+    r (3) x p1 (2): an RF fill serves p in {0, 1, 4, 5} (cut at the edge when P < 8). (problem, hierarchy, nest)"""
+    p = from_layer(conv("c", C=1, K=1, H=h_size, R=3, W=1, S=1))
     h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(1, 2, "bus")),
                         Storage("rf", ROLES)))
     nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES),
                      LevelMap("glb", (("P", 2),), ("K", "C", "P"), ROLES, y=(("P", 2),)),
                      LevelMap("rf", (("R", 3), ("P", 2)), ("R", "P"), ROLES)))
-    return p, h, nest, [("rf", WEIGHT, "fill"), ("glb", WEIGHT, "read")]
+    return p, h, nest
 
 
 @pytest.mark.parametrize("case, nnz", [("multicast", {IFMAP: 3, PSUM: 2}), ("reuse", {IFMAP: 3, PSUM: 2}),
@@ -852,13 +858,7 @@ def _edge_two_conditions(case: str):
     if case == "lattice":
         # the lattice of _tiny_two_conditions with P 7 (H 9): RF fills serve p {0, 1, 4, 5} and, at the
         # edge, {2, 3, 6}
-        p = from_layer(conv("c", C=1, K=1, H=9, R=3, W=1, S=1))
-        h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(1, 2, "bus")),
-                            Storage("rf", ROLES)))
-        nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES),
-                         LevelMap("glb", (("P", 2),), ("K", "C", "P"), ROLES, y=(("P", 2),)),
-                         LevelMap("rf", (("R", 3), ("P", 2)), ("R", "P"), ROLES)))
-        return p, h, nest, GATE_TWO, [("rf", WEIGHT, "fill"), ("glb", WEIGHT, "read")], {IFMAP: 2, PSUM: 2}
+        return (*_lattice_conv(9), GATE_TWO, [("rf", WEIGHT, "fill"), ("glb", WEIGHT, "read")], {IFMAP: 2, PSUM: 2})
     # reduced output updates (MACs gated on a zero ifmap or weight) whose box is cut: a GLB feeding a 3 x 2
     # fanout of r and p, each update reducing r 0..2 at a pair of p's
     fan = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(3, 2, "bus"))))
