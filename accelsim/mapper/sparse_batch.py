@@ -108,6 +108,7 @@ from accelsim.sparse.model import (
     dim_positions,
     imbalance_t,
     mac_steps,
+    placed_dims,
     plan,
     ratio_of,
     role_axes,
@@ -231,10 +232,10 @@ def _gap_dims(problem: Problem, spec, below) -> tuple[int, ...]:
     return tuple(i for i, d in enumerate(problem.dim_names) if d in out)
 
 
-def _window_dims(problem: Problem) -> tuple[int, ...]:
-    """The dims of ``sparse.model.window_axes`` (indices, ascending)."""
-    dims = problem.dim_names
-    return tuple(sorted({dims.index(d) for d1, _, d2, _ in window_axes(problem) for d in (d1, d2)}))
+def _placed_dims(problem: Problem) -> tuple[int, ...]:
+    """The dims of ``sparse.model.placed_dims`` (indices, ascending): the only ones whose runs
+    ``sparse.model.update_q`` reads (a window dim's lattice, its accesses' edge and padding classes)."""
+    return tuple(i for i, d in enumerate(problem.dim_names) if d in placed_dims(problem))
 
 
 def _windows(problem: Problem) -> np.ndarray:
@@ -371,9 +372,10 @@ class NestSparseBatch:
                     any(i <= j < len(h.levels) - 1 for j in fans))
         self.storage_runs = _gap_dims(problem, spec, below)
         # an output update reducing a box whose fanout sits above a level's temporal loops (a fanout with a
-        # storage level below it) may serve a window dim as a lattice: its group carries those dims' runs
-        # (``sparse.model.update_q`` walks the lattice; a dim of plain axes gives the same enumeration as a run)
-        self.update_runs = _window_dims(problem) if any(ft.role is None for ft in spec.features) and any(
+        # storage level below it) may serve a dim as a lattice: its group carries the runs of the placed dims
+        # (``sparse.model.update_q`` walks their lattices and their accesses' edge and padding classes; a
+        # plain dim's lattice is taken as the run of its count, its extent, already in the key)
+        self.update_runs = _placed_dims(problem) if any(ft.role is None for ft in spec.features) and any(
             j < len(h.levels) - 1 for j in fans) else ()
         self.memo = RowMemo(self.dims, len(self.names), nest=True, units=units, fanouts=fans,
                             windows=_windows(problem), runs_dims=tuple(sorted({*self.storage_runs, *self.update_runs})),

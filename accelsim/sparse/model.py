@@ -77,7 +77,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -465,6 +465,22 @@ def _plain(coord, dim_size: int) -> bool:
     return len(coord.terms) == 1 and coord.terms[0][1] == 1 and coord.offset == 0 and coord.size >= dim_size
 
 
+@lru_cache(maxsize=256)
+def placed_dims(problem: Problem) -> tuple[str, ...]:
+    """The dims some tensor axis uses other than plainly (:func:`_plain`: a window axis's two dims, a
+    strided, offset or clipped one), in the problem's order: where an access's served indices lie, not
+    only how many, can change which elements it touches. Every other dim is plain in every tensor: its
+    indices are its elements, so a box served as a lattice of it is a relabelled run of its count (the
+    same element and block ranks, the same enumeration); :func:`update_q` takes such a dim's runs as
+    that one run (``mapper.sparse_batch`` keys an update box by the runs of these dims only)."""
+    out: set[str] = set()
+    for t in problem.tensors:
+        for c in t.coords:
+            if len(c.terms) != 1 or not _plain(c, problem.size(c.terms[0][0])):
+                out.update(d for d, _ in c.terms)
+    return tuple(d for d in problem.dim_names if d in out)
+
+
 @lru_cache(maxsize=1 << 12)
 def _component(problem: Problem, dims: tuple[str, ...], runs: tuple[tuple[int, ...], ...], role: str | None,
                conds: tuple[str, ...]) -> dict[tuple[int, ...], int]:
@@ -612,17 +628,20 @@ def _box_component(problem: Problem, dims: tuple[str, ...], runs: tuple[tuple[in
     return tuple((k, w, rep, full) for k, w, rep, full in out.values())
 
 
-def box_classes(problem: Problem, served: Served, role: str | None,
-                conds: tuple[str, ...]) -> tuple[tuple[tuple[tuple[str, tuple[int, ...]], ...], int, bool], ...]:
+def box_classes(problem: Problem, served: Served, role: str | None, conds: tuple[str, ...]
+                ) -> tuple[tuple[tuple, tuple[tuple[str, tuple[int, ...]], ...], int, bool], ...]:
     """The accesses serving blocks ``served`` as classes for several conditions at once (:func:`edge_classes`
-    for one): (a representative access's served indices per dim the conditions use, the sum of the role's
-    words over the accesses of the class, whether it is the interior box), per dim group
-    (:func:`_box_component`), the groups' classes multiplied. A handful per dim: the interior and the
-    positions cut by the dim's edge (ceil tiling) or by a window's padding."""
-    total: list[tuple[tuple, int, bool]] = [((), 1, True)]
+    for one): (the class's canonical key: per dim group its :func:`_box_component` key, the relative served
+    indices and each condition axis's valid interval; a representative access's served indices per dim the
+    conditions use; the sum of the role's words over the accesses of the class; whether it is the interior
+    box), the groups' classes multiplied. A handful per dim: the interior and the positions cut by the
+    dim's edge (ceil tiling) or by a window's padding. Two classes with the same key (of any two served
+    boxes of the problem, for the same conditions) have clipped boxes that are translates with the same
+    points valid: the same enumeration (:func:`_shape_dead`)."""
+    total: list[tuple[tuple, tuple, int, bool]] = [((), (), 1, True)]
     for dims in _dim_groups(problem, role, conds):
         part = _box_component(problem, dims, tuple(served.dim_runs(d) for d in dims), role, conds)
-        total = [(r1 + r2, w1 * w2, f1 and f2) for r1, w1, f1 in total for _, w2, r2, f2 in part]
+        total = [(k1 + (k2,), r1 + r2, w1 * w2, f1 and f2) for k1, r1, w1, f1 in total for k2, w2, r2, f2 in part]
     return tuple(total)
 
 
@@ -743,13 +762,13 @@ def _edge_q(problem: Problem, ext: Served, role: str | None, conds: tuple[str, .
     (``keep``: the per-MAC conditions' densities). None when every access is interior (the caller's
     :func:`box_dead`, bit for bit as before) or a class is beyond the exact enumeration."""
     classes = box_classes(problem, ext, role, conds)
-    if all(full for _, _, full in classes):
+    if all(full for *_, full in classes):
         return None
     mt = tuple((c, models.get(c, DENSE)) for c in conds)
     bt = tuple(sorted(block.items())) if block is not None else None
     inner: float | None = None
     parts, words = [], 0
-    for rep, w, full in classes:
+    for _, rep, w, full in classes:
         if full:
             if inner is None:
                 inner = interior()
@@ -1021,9 +1040,60 @@ def update_q(step: Step, problem: Problem, ext: Served, models: dict, mac_fracti
     pair enumeration over its served indices: runs, or a window dim's lattice)."""
     if all(v == 1 for v in ext.ext.values()):
         return mac_fraction
-    d_on = box_dead(problem, ext, step.on, models)
-    d_prev = box_dead(problem, ext, step.prev, models) if step.prev else 0.0
-    return 0.0 if d_prev >= 1.0 else (d_on - d_prev) / (1.0 - d_prev)
+
+    def interior() -> float:
+        d_on = box_dead(problem, ext, step.on, models)
+        d_prev = box_dead(problem, ext, step.prev, models) if step.prev else 0.0
+        return 0.0 if d_prev >= 1.0 else (d_on - d_prev) / (1.0 - d_prev)
+    conds = tuple(c for c in step.on if not _never_empty(problem, c, models))
+    placed = placed_dims(problem)
+    runs = {d: r for d, r in (ext.runs or {}).items() if d in placed}     # a plain dim: the run of its count
+    classes = box_classes(problem, replace(ext, runs=runs or None), OUTPUT_ROLE, conds) if conds else ()
+    if all(full for *_, full in classes):
+        return interior()
+    # per class of update positions (cut by a dim's edge or a window's padding), words w:
+    # sum w (D_on - D_prev) / sum w (1 - D_prev), the interior class with the interior box's D
+    d_in: tuple[float, float] | None = None
+    mt = tuple((c, models.get(c, DENSE)) for c in conds)
+    prev = tuple(c for c in conds if c in step.prev)
+    num, den = [], []
+    for key, rep, w, full in classes:
+        if full:
+            if d_in is None:
+                d_in = (box_dead(problem, ext, step.on, models),
+                        box_dead(problem, ext, step.prev, models) if step.prev else 0.0)
+            d_on, d_prev = d_in
+        else:
+            on_ = _shape_dead(problem, key, rep, conds, conds, mt)
+            prev_ = _shape_dead(problem, key, rep, conds, prev, mt)
+            if on_ is None or prev_ is None:
+                return interior()
+            d_on, d_prev = on_, prev_
+        num.append(w * (d_on - d_prev))
+        den.append(w * (1.0 - d_prev))
+    total = math.fsum(den)
+    return 0.0 if total <= 0.0 else math.fsum(num) / total
+
+
+_SHAPES: dict[tuple, float | None] = {}     # _shape_dead's values, per (problem, class key, conditions, models)
+MAX_SHAPES = 1 << 16                        # kept at most (cleared when full: recomputed, the same values)
+
+
+def _shape_dead(problem: Problem, key: tuple, rep: tuple, classed: tuple[str, ...], conds: tuple[str, ...],
+                models: tuple) -> float | None:
+    """:func:`_clipped_dead` of a class of :func:`box_classes` (each point a block: a reduced output update's
+    MACs), remembered by the class's canonical ``key`` (classes keyed over the conditions ``classed``)
+    instead of the representative's absolute indices ``rep``: classes with one key are translates of one
+    clipped box with the same points valid, so their coordinates differ by a constant per axis, every
+    element and block keeps its rank, and the enumeration is the same float operations (bit for bit).
+    The update boxes of many nests share a few shapes at their edges; each is enumerated once."""
+    k = (problem, key, classed, conds, models)
+    if k in _SHAPES:
+        return _SHAPES[k]
+    if len(_SHAPES) >= MAX_SHAPES:
+        _SHAPES.clear()
+    v = _SHAPES[k] = _clipped_dead(problem, rep, None, conds, models)
+    return v
 
 
 def kept_exact(problem: Problem, models: dict, conds: tuple[str, ...]) -> int | None:
