@@ -369,6 +369,53 @@ def test_output_updates_reduced_across_pes_score_as_the_slow_path(monkeypatch):
     assert moved >= arrays.n_nests // 2
 
 
+def _edge_update_scores(batch_runs=None):
+    """(checked, cut) over 120 searched nests of a conv with padding and sizes that tile by ceil (C 3, K 5,
+    H 7, R 3, pad 1) on a buffer feeding the MACs across a 3 x 2 fanout above registers that keep no psum
+    and loop below it (the update boxes are lattices, cut by the dims' edges and lying over padding), MACs
+    gated on ifmap and weight: asserts the scorer's energy and bound equal the slow view's on each;
+    ``cut``: the nests whose slow energy moves when every update box is taken as the interior one.
+    ``batch_runs``: the scorer's update key dims replaced (the test's break)."""
+    import accelsim.sparse.model as model
+    from accelsim.cost.nest_arrays import decode_nest
+    from tests.test_sparse_exact_gating import GATE_MACS
+
+    h = Hierarchy("cut", (Storage("dram", ROLES), Storage("buffer", ROLES, fanout=Fanout(3, 2, "bus")),
+                          Storage("reg", ("ifmap", "weight"))))
+    problem = from_layer(conv("c", C=3, K=5, H=7, R=3, pad=1))
+    models = {"ifmap": Uniform(0.4), "weight": Uniform(0.5)}
+    layout, arrays = _search_nests(problem, h, 120)
+    table = table_for(h)
+    sb = NestSparseBatch(layout, GATE_MACS, models, table)
+    assert sb.update_runs
+    if batch_runs is not None:
+        sb.update_runs = batch_runs
+    energy, cycles = sb.score(count_nests(layout, arrays), arrays)
+    cut = 0
+    for i in range(arrays.n_nests):
+        nest = decode_nest(layout, arrays, i)
+        dense = count_actions(problem, h, nest)
+        v = sparse_view(problem, h, nest, dense, GATE_MACS, models, table)
+        assert (energy[i], cycles[i]) == (v.energy_pj, v.bound_cycles), i
+        with pytest.MonkeyPatch.context() as mp:          # every update box as the interior one
+            mp.setattr(model, "box_classes", lambda *a: (((), (), 1, True),))
+            cut += sparse_view(problem, h, nest, dense, GATE_MACS, models, table).energy_pj != v.energy_pj
+    return arrays.n_nests, cut
+
+
+def test_update_boxes_cut_by_an_edge_score_as_the_slow_path():
+    """Reduced output updates whose boxes are cut by a dim's edge (ceil tiling) or lie over padding
+    (``sparse.model.update_q``'s classes; ``_edge_update_scores``): the scorer, keying an update box by its
+    extents and the placed dims' runs (``sparse.model.placed_dims``: P, Q, R, S here), equals the slow view
+    bit for bit on every nest, and the classes move the slow energy on many of them (they are exercised).
+    With the key missing the runs (the window counts alone) the scorer differs: the test's break."""
+    n, cut = _edge_update_scores()
+    print(f"{cut} of {n} nests with an update box cut by an edge")
+    assert cut >= n // 10
+    with pytest.raises(AssertionError):
+        _edge_update_scores(batch_runs=())
+
+
 def test_an_update_box_served_as_a_lattice_scores_as_the_slow_path():
     """An output update reducing a box whose window dim is a lattice (``tests.test_sparse_exact_gating.
     lattice_update``: P {0, 3} under the GLB's fanout, the RF's temporal P between): the memo keys the
