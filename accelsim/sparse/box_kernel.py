@@ -40,6 +40,55 @@ def box_ids(pts, lens, axes):
     return dense_ids(flat)
 
 
+@njit(cache=True)
+def clipped_ids(pts, lens, axes):
+    """Per point of a clipped box (per dim d its served indices ``pts[d, :lens[d]]``, ascending; the points
+    their product, C order), the rank of the tensor's element there among the box's, -1 where a coordinate
+    is outside [0, size) (padding: no element), and their count. ``axes``: per axis (dim, coefficient,
+    second dim or -1, its coefficient, size, offset). The ranks order the elements as their axes'
+    coordinates do, first axis first (``sparse.model._clipped_dead``'s ids)."""
+    D, A = lens.shape[0], axes.shape[0]
+    n = 1
+    for d in range(D):
+        n *= lens[d]
+    code = np.empty(n, dtype=np.int64)
+    ok = np.empty(n, dtype=np.bool_)
+    digit = np.zeros(D, dtype=np.int64)
+    m = 0
+    for p in range(n):
+        v = 0
+        good = True
+        for i in range(A):
+            c = axes[i, 5] + axes[i, 1] * pts[axes[i, 0], digit[axes[i, 0]]]
+            if axes[i, 2] >= 0:
+                c += axes[i, 3] * pts[axes[i, 2], digit[axes[i, 2]]]
+            if c < 0 or c >= axes[i, 4]:
+                good = False
+                c = 0
+            v = v * axes[i, 4] + c
+        code[p] = v
+        ok[p] = good
+        m += good
+        _next(digit, lens)
+    ids = np.full(n, -1, dtype=np.int64)
+    at = np.empty(m, dtype=np.int64)
+    j = 0
+    for p in range(n):
+        if ok[p]:
+            at[j] = p
+            j += 1
+    order = np.argsort(code[at], kind="mergesort")
+    rank = -1
+    last = -1
+    for j in range(m):
+        p = at[order[j]]
+        if rank < 0 or code[p] != last:
+            rank += 1
+            last = code[p]
+        ids[p] = rank
+    return ids, rank + 1
+
+
 @njit(cache=True, inline="always")
 def _next(digit, lens):
     """The next digit tuple in C order (the last dim fastest)."""

@@ -645,36 +645,33 @@ def box_classes(problem: Problem, served: Served, role: str | None, conds: tuple
     return tuple(total)
 
 
-def _element_ids(problem: Problem, role: str, grid: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, int]:
-    """Per point of a box (``grid``: per dim its index at each of the ``n`` points), the rank of the role's
-    element there among the box's (-1 where a coordinate is outside [0, size): padding, no element), and
-    their count."""
+@lru_cache(maxsize=1 << 10)
+def _clip_axes(problem: Problem, role: str, dims: tuple[str, ...]) -> np.ndarray:
+    """The role's axes for ``box_kernel.clipped_ids`` over a box of the dims ``dims`` (each axis's dims
+    among them): per axis (dim's position in ``dims``, coefficient, second dim's or -1, its coefficient,
+    size, offset); read-only."""
     import numpy as np
 
-    code = np.zeros(n, dtype=np.int64)
-    ok = np.ones(n, dtype=np.bool_)
+    rows = []
     for c in problem.tensor(role).coords:
-        v = np.full(n, c.offset, dtype=np.int64)
-        for d, k in c.terms:
-            v += k * grid[d]
-        ok &= (v >= 0) & (v < c.size)
-        code = code * c.size + np.clip(v, 0, c.size - 1)
-    ids = np.full(n, -1, dtype=np.int64)
-    uniq, inv = np.unique(code[ok], return_inverse=True)
-    ids[ok] = inv
-    return ids, len(uniq)
+        (d1, k1), *rest = c.terms
+        d2, k2 = rest[0] if rest else (None, 1)
+        rows.append((dims.index(d1), k1, -1 if d2 is None else dims.index(d2), k2, c.size, c.offset))
+    arr = np.array(rows, dtype=np.int64).reshape(-1, 6)
+    arr.setflags(write=False)
+    return arr
 
 
-@lru_cache(maxsize=1 << 14)
-def _clipped_dead(problem: Problem, rep: tuple[tuple[str, tuple[int, ...]], ...], block: tuple | None,
-                  conds: tuple[str, ...], models: tuple) -> float | None:
+def _clipped_box_dead(problem: Problem, rep: tuple[tuple[str, tuple[int, ...]], ...], block: tuple | None,
+                      conds: tuple[str, ...], models: tuple, axes: dict | None = None) -> float | None:
     """P(no block of one access's box has every condition in ``conds`` nonempty), the box given by its
     absolute served indices per dim (``rep``, a class of :func:`box_classes`: clipped to the dims' edges;
     a coordinate outside [0, size) is padding, no element), ``block`` its blocks' per-dim extents ((dim,
     extent) pairs; None: each point a block, a MAC), ``models`` (condition, model) pairs. Exact: one
     condition, the emptiness of its valid elements; two uniform ones, :func:`_pair_dead`'s enumeration
     over the box's points with padding left out; three, :func:`_triple_dead`'s. None (the caller keeps the interior box) for an N:M
-    condition, more than three conditions that can be empty, or a box over the enumeration's limits."""
+    condition, more than three conditions that can be empty, or a box over the enumeration's limits.
+    ``axes``: per condition its :func:`_clip_axes` over ``rep``'s dims (looked up when not given)."""
     import numpy as np
 
     model_of = dict(models)
@@ -688,21 +685,31 @@ def _clipped_dead(problem: Problem, rep: tuple[tuple[str, tuple[int, ...]], ...]
     n = math.prod(len(lists[d]) for d in dims)
     if n > MAX_POINTS:
         return None
-    mesh = np.meshgrid(*(np.array(lists[d], dtype=np.int64) for d in dims), indexing="ij")
-    grid = {d: m.ravel() for d, m in zip(dims, mesh)}
+    from accelsim.sparse.box_kernel import clipped_ids
+
+    lens = np.array([len(lists[d]) for d in dims], dtype=np.int64)
+    pts = np.zeros((len(dims), int(lens.max())), dtype=np.int64)
+    for i, d in enumerate(dims):
+        pts[i, :lens[i]] = lists[d]
+    if axes is None:
+        axes = {c: _clip_axes(problem, c, tuple(dims)) for c in live}
     if len(live) == 1:
-        _, u = _element_ids(problem, live[0], grid, n)
+        _, u = clipped_ids(pts, lens, axes[live[0]])
         return _p_empty(model_of.get(live[0], DENSE), u, problem.elements(live[0]))
-    ids = [_element_ids(problem, c, grid, n) for c in live]
+    ids = [clipped_ids(pts, lens, axes[c]) for c in live]
     if any(x == 0 for _, x in ids):            # a condition with no element in the box: every block is dead
         return 1.0
-    ext = dict(block) if block is not None else {}
-    code = np.zeros(n, dtype=np.int64)
-    for d in dims:
-        e = ext.get(d, 1)
-        code = code * (max(lists[d]) // e + 1) + grid[d] // e
-    _, blk = np.unique(code, return_inverse=True)
-    blk = blk.astype(np.int64)
+    if block is None:       # each point its own block, ranked in the points' order (each dim ascending)
+        blk = np.arange(n, dtype=np.int64)
+    else:
+        mesh = np.meshgrid(*(np.array(lists[d], dtype=np.int64) for d in dims), indexing="ij")
+        ext = dict(block)
+        code = np.zeros(n, dtype=np.int64)
+        for d, m in zip(dims, mesh):
+            e = ext.get(d, 1)
+            code = code * (max(lists[d]) // e + 1) + m.ravel() // e
+        _, blk = np.unique(code, return_inverse=True)
+        blk = blk.astype(np.int64)
     if len(live) == 3:
         return _triple_dead(problem, ids, blk, int(blk.max()) + 1, live, model_of)
     (ea, x), (eb, y) = ids
@@ -710,6 +717,9 @@ def _clipped_dead(problem: Problem, rep: tuple[tuple[str, tuple[int, ...]], ...]
         return None
     a, b = live
     return _pair_table_dead(problem, ea, eb, blk, int(blk.max()) + 1, x, y, a, b, model_of)
+
+
+_clipped_dead = lru_cache(maxsize=1 << 14)(_clipped_box_dead)     # a storage step's classes (:func:`_edge_q`)
 
 
 def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: int) -> float:
@@ -985,6 +995,7 @@ def _pair_table_dead(problem: Problem, ea: np.ndarray, eb: np.ndarray, blk: np.n
     return min(1.0, float(h @ table[:, cols] @ pa))
 
 
+@lru_cache(maxsize=1 << 12)
 def subset_pmf(y: int, size: int, nnz: int) -> np.ndarray:
     """For j = 0..y: P(a tensor's nonzeros among y given elements are exactly a given j of them), its
     ``nnz`` nonzeros placed uniformly among ``size`` elements: C(size - y, nnz - j) / C(size, nnz) =
@@ -999,7 +1010,9 @@ def subset_pmf(y: int, size: int, nnz: int) -> np.ndarray:
     def falling(top: int) -> np.ndarray:      # [log prod_{i<m} (top - i) for m = 0..y], -inf once a factor is 0
         with np.errstate(divide="ignore"):
             return np.concatenate([[0.0], np.cumsum(np.log(np.maximum(top - i, 0.0)))])
-    return np.exp(falling(nnz) + falling(size - nnz)[::-1] - falling(size)[y])
+    out = np.exp(falling(nnz) + falling(size - nnz)[::-1] - falling(size)[y])
+    out.setflags(write=False)            # remembered (lru_cache): the same few (y, size, nnz) recur
+    return out
 
 
 def role_axes(problem: Problem, role: str) -> np.ndarray:
@@ -1056,6 +1069,8 @@ def update_q(step: Step, problem: Problem, ext: Served, models: dict, mac_fracti
     d_in: tuple[float, float] | None = None
     mt = tuple((c, models.get(c, DENSE)) for c in conds)
     prev = tuple(c for c in conds if c in step.prev)
+    known = _shapes(problem, conds, prev, mt)
+    axes: dict | None = None               # per condition its _clip_axes (the classes share their dims)
     num, den = [], []
     for key, rep, w, full in classes:
         if full:
@@ -1064,36 +1079,40 @@ def update_q(step: Step, problem: Problem, ext: Served, models: dict, mac_fracti
                         box_dead(problem, ext, step.prev, models) if step.prev else 0.0)
             d_on, d_prev = d_in
         else:
-            on_ = _shape_dead(problem, key, rep, conds, conds, mt)
-            prev_ = _shape_dead(problem, key, rep, conds, prev, mt)
-            if on_ is None or prev_ is None:
+            if key in known:
+                pair = known[key]
+            else:
+                if len(known) >= MAX_SHAPES:
+                    known.clear()
+                if axes is None:
+                    dims = tuple(d for d in problem.dim_names if d in dict(rep))
+                    axes = {c: _clip_axes(problem, c, dims) for c in conds}
+                on_ = _clipped_box_dead(problem, rep, None, conds, mt, axes)
+                prev_ = _clipped_box_dead(problem, rep, None, prev, mt, axes) if prev else 0.0
+                pair = known[key] = None if on_ is None or prev_ is None else (on_, prev_)
+            if pair is None:
                 return interior()
-            d_on, d_prev = on_, prev_
+            d_on, d_prev = pair
         num.append(w * (d_on - d_prev))
         den.append(w * (1.0 - d_prev))
     total = math.fsum(den)
     return 0.0 if total <= 0.0 else math.fsum(num) / total
 
 
-_SHAPES: dict[tuple, float | None] = {}     # _shape_dead's values, per (problem, class key, conditions, models)
-MAX_SHAPES = 1 << 16                        # kept at most (cleared when full: recomputed, the same values)
+MAX_SHAPES = 1 << 14         # classes :func:`_shapes` keeps per (problem, conditions) (cleared when full)
 
 
-def _shape_dead(problem: Problem, key: tuple, rep: tuple, classed: tuple[str, ...], conds: tuple[str, ...],
-                models: tuple) -> float | None:
-    """:func:`_clipped_dead` of a class of :func:`box_classes` (each point a block: a reduced output update's
-    MACs), remembered by the class's canonical ``key`` (classes keyed over the conditions ``classed``)
-    instead of the representative's absolute indices ``rep``: classes with one key are translates of one
-    clipped box with the same points valid, so their coordinates differ by a constant per axis, every
-    element and block keeps its rank, and the enumeration is the same float operations (bit for bit).
-    The update boxes of many nests share a few shapes at their edges; each is enumerated once."""
-    k = (problem, key, classed, conds, models)
-    if k in _SHAPES:
-        return _SHAPES[k]
-    if len(_SHAPES) >= MAX_SHAPES:
-        _SHAPES.clear()
-    v = _SHAPES[k] = _clipped_dead(problem, rep, None, conds, models)
-    return v
+@lru_cache(maxsize=64)
+def _shapes(problem: Problem, conds: tuple[str, ...], prev: tuple[str, ...],
+            models: tuple) -> dict[tuple, tuple[float, float] | None]:
+    """:func:`update_q`'s clipped classes under the conditions ``conds`` (and the earlier features' ``prev``),
+    remembered by their canonical key (:func:`box_classes`) rather than a representative's absolute
+    indices: (``_clipped_dead`` under ``conds``, under ``prev``), None beyond the exact enumeration.
+    Classes with one key are translates of one clipped box with the same points valid: their
+    coordinates differ by a constant per axis, every element and point keeps its rank, and the
+    enumeration does the same float operations (bit for bit). The update boxes of many nests share a
+    few clipped shapes at their edges; each is enumerated once (the dict, filled by :func:`update_q`)."""
+    return {}
 
 
 def kept_exact(problem: Problem, models: dict, conds: tuple[str, ...]) -> int | None:
