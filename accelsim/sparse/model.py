@@ -49,7 +49,9 @@
    condition operand is zero are gated or skipped, and with them the output's read-modify-write at
    the level feeding the compute (by the MACs' fraction when each update serves one MAC; an update
    reducing the MACs of a box of PEs by :func:`update_q`, the expectation that none of them is effective,
-   :func:`box_dead` of the interior box, at a dim's edge or padding too (a lower bound there); event by
+   :func:`box_dead` of the interior box, summed per class of update positions at a dim's edge or over
+   padding (:func:`box_classes`, each clipped box enumerated once per canonical key: exact, except a
+   plain dim served as a lattice, taken as the run of its count, :func:`placed_dims`); event by
    event, ``gating.dead_words``, when the conditions are actual masks and an
    update reduces several MACs or the output is an actual mask stored compressed there). Tensors are
    independent, so the expected effective MACs are ``MACs x prod d_c`` exactly; with actual masks for
@@ -995,7 +997,7 @@ def _pair_table_dead(problem: Problem, ea: np.ndarray, eb: np.ndarray, blk: np.n
     return min(1.0, float(h @ table[:, cols] @ pa))
 
 
-@lru_cache(maxsize=1 << 12)
+@lru_cache(maxsize=512)
 def subset_pmf(y: int, size: int, nnz: int) -> np.ndarray:
     """For j = 0..y: P(a tensor's nonzeros among y given elements are exactly a given j of them), its
     ``nnz`` nonzeros placed uniformly among ``size`` elements: C(size - y, nnz - j) / C(size, nnz) =
@@ -1050,7 +1052,15 @@ def update_q(step: Step, problem: Problem, ext: Served, models: dict, mac_fracti
     :func:`update_served_from`): the MACs' own fraction ``mac_fraction`` (:func:`mac_q`) when the box
     is one MAC; else, with D(C) = :func:`box_dead` under conditions C, (D(on) - D(prev)) / (1 - D(prev)):
     the updates ineffective under the conditions so far and under none of the earlier features' (the box's
-    pair enumeration over its served indices: runs, or a window dim's lattice)."""
+    pair enumeration over its served indices: runs, or a window dim's lattice). Where updates are cut by a
+    dim's edge (ceil tiling) or lie over padding, summed per class of update positions (:func:`box_classes`,
+    words w): sum w (D_on - D_prev) / sum w (1 - D_prev), the interior class with the interior box's D,
+    every other its clipped box's (:func:`_clipped_box_dead`, remembered by the class's canonical key:
+    :func:`_shapes`); exact. A dim that is not :func:`placed_dims` (plain in every tensor) is taken as the
+    run of its count: the same value inside, but at a ceil edge of a lattice of it (a fanout over the dim
+    above a temporal loop of it, the tiling not dividing the dim) its classes are the run's, not exact
+    (tests/test_sparse_exact_gating.py's strict xfail; the batch's update key carries the placed dims'
+    runs only). A class beyond the exact enumeration gives every update the interior box."""
     if all(v == 1 for v in ext.ext.values()):
         return mac_fraction
 
