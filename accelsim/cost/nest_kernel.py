@@ -138,7 +138,7 @@ def kernel_source(shape: tuple[int, ...], cache: bool = True) -> str:
                      "    else:",
                      f"        dr = pres{d} & ~mk",
                      "        if mk < (dr & -dr):",
-                     f"            {target} *= -((-sz{d}) // span[{d * S} + _hib(mk)])",
+                     f"            {target} *= _ceil(sz{d}, span[{d * S} + _hib(mk)])",
                      "        elif dr < (mk & -mk):",
                      f"            {target} *= span[{d * S} + _hib(dr)]",
                      "        else:",
@@ -158,6 +158,11 @@ def kernel_source(shape: tuple[int, ...], cache: bool = True) -> str:
     s(f"@njit(cache={cache}, inline='always')")
     s("def _hib(m):")
     s("    return 63 - leading_zeros(np.int64(m))     # the highest set bit (-1 for 0): the slot of a mask's innermost loop")
+    s("")
+    s("")
+    s(f"@njit(cache={cache}, inline='always')")
+    s("def _ceil(a, b):")
+    s("    return np.int64((np.uint64(a) + np.uint64(b - 1)) // np.uint64(b))   # a, b >= 1: one unsigned divide")
     s("")
     s("")
     s(f"@njit(cache={cache})")
@@ -374,12 +379,12 @@ def kernel_source(shape: tuple[int, ...], cache: bool = True) -> str:
             s("f = 1")
             s(f"if ld == {d1}:")
             s("    sl = 1")
-            s(f"    m = span[{d1 * S} + TSLOT[lr]] // runs0")
+            s(f"    m = np.int64(np.uint64(span[{d1 * S} + TSLOT[lr]]) // np.uint64(runs0))")
             s(f"    f = fac[{d1 * S} + TSLOT[lr]]")
             if d2 >= 0:
                 s(f"elif ld == {d2}:")
                 s("    sl = 2")
-                s(f"    m = span[{d2 * S} + TSLOT[lr]] // runs1")
+                s(f"    m = np.int64(np.uint64(span[{d2 * S} + TSLOT[lr]]) // np.uint64(runs1))")
                 s(f"    f = fac[{d2 * S} + TSLOT[lr]]")
             s("if runs0 < 65536 and runs1 < 65536 and m < 16384 and f < 16384:")
             s("    key = runs0 | (runs1 << 16) | (sl << 32) | (m << 34) | (f << 48)")

@@ -28,6 +28,7 @@ from typing import Any
 
 from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS
 
+PACKED_DIMS = 16     # up to this many dims, the reuse walk packs a loop order's positions in one word (4 bits each)
 AHEAD = 2            # rows ahead whose input lines a look-up pass (this one, sparse_memo's generic one) prefetches
 
 _LOADED: dict[tuple, Any] = {}
@@ -301,18 +302,32 @@ def _walk(s, nest: bool, first: int, row: int, D: int, keep: tuple) -> None:
     for m in levels:
         t = m if nest else {RF: 2, GLB: 1, DRAM: 0}[m]
         s("if go:", 3)
-        for k in range(D):
-            s(f"    pos[orders[b, {t}, {k}]] = {k}", 3)
-        s("    ks = -1", 3)
-        for d in range(D):
-            s(f"    q{d} = pos[{d}]", 3)
+        if D <= PACKED_DIMS:                # the positions packed in one word: no stores and loads through pos
+            s("    w = " + " | ".join(f"(np.int64({k}) << (orders[b, {t}, {k}] << 2))" for k in range(D)), 3)
+            for d in range(D):
+                s(f"    q{d} = (w >> {4 * d}) & 15", 3)
+        else:
+            for k in range(D):
+                s(f"    pos[orders[b, {t}, {k}]] = {k}", 3)
+            for d in range(D):
+                s(f"    q{d} = pos[{d}]", 3)
+        for d in range(D):                  # a stopping loop's position, else -1
             s(f"    f{d} = factors[b, {m}, {d}]", 3)
-            s(f"    ks = q{d} if (f{d} > 1) & rr{row}_{d} & (q{d} > ks) else ks", 3)
+            s(f"    c{d} = q{d} if (f{d} > 1) & rr{row}_{d} else -1", 3)
+        s(f"    ks = {_tree_max([f'c{d}' for d in range(D)])}", 3)    # the innermost: their maximum
         for d in range(D):
             if d in keep:
                 s(f"    ts{m}_{d} = q{d} > ks", 3)
             s(f"    e{d} *= f{d} if q{d} > ks else 1", 3)
         s("    go = ks < 0", 3)
+
+
+def _tree_max(xs: list[str]) -> str:
+    """The maximum of the integer expressions ``xs`` as a balanced tree of ``max`` (a short dependent chain)."""
+    if len(xs) == 1:
+        return xs[0]
+    h = len(xs) // 2
+    return f"max({_tree_max(xs[:h])}, {_tree_max(xs[h:])})"
 
 
 def memo_pass(shape: tuple, roles: int):

@@ -984,8 +984,8 @@ def _row_kernel(gen: dict, c: np.ndarray, kcol: np.ndarray, lv_out, lv_in, lv_de
 
 @njit(cache=True)
 def _prepare(cand, width, kcol, src, n_pairs, e_idx, e_w, e_len, lv_out, lv_in, lv_den):
-    """What :func:`_kernel` reads per row, for the live keys ``cand`` (K,) bool: per count column 1 when
-    it must be 0 (a key not live); the live keys; per pattern and live key its pair (``n_pairs``:
+    """What :func:`_kernel` reads per row, for the live keys ``cand`` (K,) bool: per count column -1 (every
+    bit: the kernel's check is an AND, vectorised; an int64 product is not with AVX2) when it must be 0 (a key not live); the live keys; per pattern and live key its pair (``n_pairs``:
     uncompressed); per pattern its energy terms of live values (a dead key's value is 0.0 and adds
     0.0); per level with a bandwidth its live read + drain and fill + update keys."""
     K = kcol.shape[0]
@@ -997,7 +997,7 @@ def _prepare(cand, width, kcol, src, n_pairs, e_idx, e_w, e_len, lv_out, lv_in, 
             live[n_live] = k
             n_live += 1
         else:
-            off[kcol[k]] = 1
+            off[kcol[k]] = -1
     is_live = np.zeros(3 * K + 2, dtype=np.bool_)
     for kk in range(n_live):
         is_live[live[kk]] = True
@@ -1087,7 +1087,7 @@ def _kernel(c, kcol, off, fk, fj, nc, idx, vals, col, slot, pconst, st_keys, st_
                 _prefetch(st_keys, pn * SK + j)
         outside = 0
         for j in range(c.shape[1]):       # <W> contiguous, no branch: vectorised
-            outside |= c[b, j] * off[j]
+            outside |= c[b, j] & off[j]
         if outside != 0:
             return b
         p = int(vals[idx[b, col[0]], slot[0]]) if col[0] >= 0 else 0
