@@ -532,7 +532,8 @@ def _high_bits(bits: int) -> np.ndarray:
         _HIB[bits] = np.array([m.bit_length() - 1 for m in range(1 << bits)], dtype=np.int64)
     return _HIB[bits]
 
-MEMO_BITS = 12
+MEMO_BITS = 13      # 2**13 direct-mapped slots per coupled axis: the clustered Eyeriss v2 benchmark's ~950 distinct
+                    # keys per axis kept 869 resident at 12 bits, 926 at 13 (rows 0.73 -> 0.71-0.72 us per nest)
 
 
 @dataclass(frozen=True, eq=False)

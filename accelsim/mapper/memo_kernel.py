@@ -29,6 +29,7 @@ from typing import Any
 from accelsim.mapping import COLS, DRAM, GLB, RF, ROWS
 
 PACKED_DIMS = 16     # up to this many dims, the reuse walk packs a loop order's positions in one word (4 bits each)
+KEEPS_DIRECT_BITS = 16   # keeps of up to this many bits (levels x roles): a known keeps key's row read by its bits
 AHEAD = 2            # rows ahead whose input lines a look-up pass (this one, sparse_memo's generic one) prefetches
 
 _LOADED: dict[tuple, Any] = {}
@@ -79,7 +80,7 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
     s(f"@njit(cache={cache})", 0)
     s("def resolve(factors, spatial, keeps, active, orders, sizes, tile_mult, tile_radix, keeps_mult, lock_mult, "
       "lock_radix, span_rel, span_mask, fan, win, table, known, out, new, vals, pslot, uses, runs_tab, runs_len, "
-      "runs_mult):", 0)
+      "runs_mult, krow):", 0)
     s("B = factors.shape[0]", 1)
     s("mask = table.shape[0] - 1", 1)
     s(f"ring = np.zeros((2, {G}), dtype=np.int64)", 1)
@@ -139,6 +140,13 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
         for m in range(L):
             code = " | ".join(f"(np.int64(keeps[b, {m}, {t}] != 0) << {t})" for t in range(roles))
             terms.append(f"({code}) * km{m}")
+        direct = roles * L <= KEEPS_DIRECT_BITS     # a known keeps key's row by its bits (RowMemo.keeps_rows)
+        if direct:
+            s("kc = " + " | ".join(f"(np.int64(keeps[b, {m}, {t}] != 0) << {m * roles + t})"
+                                   for m in range(L) for t in range(roles)), 3)
+            s("r = krow[kc]", 3)
+            s("if r < 0:", 3)
+            shift[0] = 1
         s(f"k = {kinds[jk][1]} + " + " + ".join(terms), 3)
         s("r = _find_or_add1(table, k, _slot1(k, mask), known + n_new)", 3)
         s("if r < 0:", 3)
@@ -147,6 +155,10 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
         s("    new[n_new, 0] = k", 3)
         s("    n_new += 1", 3)
         s("    r = -1 - r", 3)
+        if direct:                           # a key known before this pass: its row is final (a failed pass
+            s("elif r < known:", 3)           # drops only the keys it added)
+            s("    krow[kc] = r", 3)
+            shift[0] = 0
         s(f"out[b, {jk}] = r", 3)
         s("if r < known and NU:", 3)
         s("    pat = int(vals[r, pslot])", 3)

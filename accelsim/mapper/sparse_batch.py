@@ -1068,23 +1068,15 @@ def _kernel(c, kcol, off, fk, fj, nc, idx, vals, col, slot, pconst, st_keys, st_
     W = c.shape[1]
     G = idx.shape[1]
     V = vals.shape[1]
-    T = t_idx.shape[1]
-    SK = st_keys.shape[1] * st_keys.shape[2]
     for b in range(B):
-        # prefetched: the row and memo values of row b + 2, the pattern tables of row b + 1's pattern
+        # prefetched: the row and memo values of row b + 2 (the pattern tables of row b + 1's pattern as
+        # well was measured slower: a few hundred patterns' tables stay in cache)
         ba = b + 2 if b + 2 < B else b
         for j in range(0, W, 8):
             _prefetch(c, ba * W + j)
         for j in range(G):
             if idx[ba, j] >= 0:           # (-1: a group the row's pattern does not read)
                 _prefetch(vals, idx[ba, j] * V)
-        if col[0] >= 0 and b + 1 < B:
-            pn = int(vals[idx[b + 1, col[0]], slot[0]])
-            for j in range(0, T, 8):
-                _prefetch(t_idx, pn * T + j)
-                _prefetch(t_w, pn * T + j)
-            for j in range(0, SK, 8):
-                _prefetch(st_keys, pn * SK + j)
         outside = 0
         for j in range(c.shape[1]):       # <W> contiguous, no branch: vectorised
             outside |= c[b, j] & off[j]

@@ -58,7 +58,7 @@ from numba import njit
 from accelsim.cost.fast_nest import _prefetch
 from accelsim.errors import ConfigError
 from accelsim.mapper.batch import _touched
-from accelsim.mapper.memo_kernel import AHEAD, loaded_pass, memo_pass, structure
+from accelsim.mapper.memo_kernel import AHEAD, KEEPS_DIRECT_BITS, loaded_pass, memo_pass, structure
 from accelsim.mapping import COLS, ROWS
 from accelsim.mapping import DRAM as DRAM_LEVEL
 from accelsim.mapping import GLB as GLB_LEVEL
@@ -131,6 +131,7 @@ class RowMemo:
         self.entries = np.zeros((0, self.width), dtype=np.int64)  # every key, in the order first met
         self.structures: dict[bytes, tuple | None] = {}          # per groups looked up: memo_kernel.structure
         self.generated: bool | None = None                        # resolve's default ``generated``
+        self.keeps_rows: dict[int, np.ndarray] = {}   # per roles: a known keeps key's row by its bits (-1: not yet)
         self.vals = np.zeros((0, 2), dtype=np.float64)            # per key, its group's functions' values
         self._table(1 << 10)
 
@@ -283,7 +284,7 @@ class RowMemo:
                 n = fn(factors, sp, kp, ac, od, self.sizes, self.span_digits[1][1:], self.span_digits[3][1:],
                        self.keeps_digits[1][1:], self.lock_digits[1][1:], self.lock_digits[3][1:], self.span_rel,
                        self.span_mask, self.fan, self.win, self.table, len(self.entries), out, new, self.vals, pslot,
-                       use, self.runs_tab, self.runs_len, self.runs_digits[1][1:])
+                       use, self.runs_tab, self.runs_len, self.runs_digits[1][1:], self._keeps_rows(kp.shape[2]))
             else:
                 n = _resolve(self.nest, factors, sp, kp, ac, self.sizes, groups, self.keeps_group, self.lockstep_group,
                              *_inner(self.span_digits), *_inner(self.keeps_digits), *_inner(self.lock_digits),
@@ -303,6 +304,16 @@ class RowMemo:
         if n:
             self._added(new[:n])
         return out
+
+    def _keeps_rows(self, roles: int) -> np.ndarray:
+        """The generated pass's direct map of keeps keys known before a pass (``memo_kernel.KEEPS_DIRECT_BITS``):
+        per keeps bits (level m's role t: bit m x roles + t) the key's row, -1 until met; a row, once known,
+        never changes (rows are only appended; a failed pass drops only its own new keys)."""
+        rows = self.keeps_rows.get(roles)
+        if rows is None:
+            bits = roles * self.L
+            rows = self.keeps_rows[roles] = np.full(1 << bits if bits <= KEEPS_DIRECT_BITS else 0, -1, dtype=np.int64)
+        return rows
 
     def _generated(self, groups: np.ndarray, roles: int, rows: int, generated: bool | None):
         """The generated look-up pass for these groups (``resolve``'s ``generated``), or None."""
