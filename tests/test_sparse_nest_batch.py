@@ -300,6 +300,47 @@ def test_memo_refuses_a_row_outside_its_digit_ranges_and_packs_usual_keys_in_one
     assert [memo.vals[i, slot[0]] for i in idx[:, 0]] == [31.0, 46.0]       # a refused pass left no key behind
 
 
+@pytest.mark.parametrize("generated", [False, True])
+def test_a_known_keeps_key_is_read_by_its_bits_and_a_refused_pass_leaves_no_row_behind(generated):
+    """The generated look-up pass reads a keeps key known before the pass from a direct map by its
+    bits (``RowMemo.keeps_rows``, ``memo_kernel.KEEPS_DIRECT_BITS``) and records only such keys: a pass
+    refused part-way (a factor below 1 in its last row) drops the keys it added, and a later pass adds
+    other keys at those rows. Each row's keeps value is its own argument's (checked against the
+    arguments, not against the code), with either pass; every direct-map entry names its own key."""
+    from accelsim.errors import ConfigError
+    from accelsim.mapper.sparse_memo import RowMemo
+
+    memo = RowMemo(np.array([4, 6]), 2, nest=True, units=4, fanouts=(0,))
+    memo.generated = generated
+    kf = memo.keeps(lambda codes: float(codes[0] * 8 + codes[1]))
+    tile = memo.tile(lambda e: float(e[0]), 1, np.array([(0, 1, -1, 1, 4), (1, 1, -1, 1, 6)]))
+    groups, col, slot = memo.columns([kf, tile])
+
+    def keeps_of(*codes):                    # per row its per-level codes (bit t: keeps role t)
+        return np.array([[[(c >> t) & 1 for t in range(3)] for c in row] for row in codes], dtype=np.int64)
+
+    def look(codes, factors=None):
+        B = len(codes)
+        f = np.ones((B, 2, 2), dtype=np.int64) if factors is None else factors
+        idx = memo.resolve(groups, f, np.ones((B, 2, 2, 2), dtype=np.int64), keeps_of(*codes))
+        got = [memo.vals[i, slot[0]] for i in idx[:, col[0]]]
+        assert got == [float(a * 8 + b) for a, b in codes]
+        return idx
+
+    look([(1, 2), (3, 4), (1, 2)])
+    look([(3, 4), (1, 2)])                   # known before the pass: read by their bits (generated)
+    bad = np.ones((2, 2, 2), dtype=np.int64)
+    bad[1, 1, 0] = 0                         # the last row's factor below 1: the pass is refused
+    with pytest.raises(ConfigError, match="factor below 1"):
+        look([(5, 6), (7, 7)], bad)
+    look([(7, 1), (5, 6), (7, 1), (3, 4)])   # (5, 6) was dropped: (7, 1) now takes the row it had
+    rows = memo.keeps_rows.get(3)
+    assert (rows is not None and (rows >= 0).sum() == 2) if generated else rows is None   # (1, 2), (3, 4)
+    for bits in np.flatnonzero(rows >= 0) if rows is not None else ():
+        codes = memo.arguments(np.array([rows[bits]]))[0]
+        assert int(codes[0]) | (int(codes[1]) << 3) == bits
+
+
 def _tiny_buffer() -> Hierarchy:
     """DRAM -> 4 PEs, each with a 12-word buffer (ifmap + weight + psum) -> one MAC."""
     return hierarchy_from_dict({

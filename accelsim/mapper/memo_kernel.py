@@ -18,7 +18,13 @@ products as scalars (one per level and dim), each key's digits summed as one exp
 run's walk unrolled over the levels, and the table probed by ``_find_or_add1`` (one word): the same
 keys, found or added in the same order (row by row, group by group), so the same rows and the same
 new keys as the generic pass, bit for bit (tests/test_sparse_nest_batch.py). Pipelined as the generic
-pass: a row's keys made and their slots prefetched, then the previous row's probed.
+pass: a row's keys made and their slots prefetched, then the previous row's probed. Two shortcuts that
+change no row: a keeps key known before the pass is read from a direct map by its bits (levels x roles
+up to ``KEEPS_DIRECT_BITS``; ``RowMemo.keeps_rows``: only keys known before the pass are recorded, a
+refused pass drops the keys it added), and the reuse walk packs a loop order's positions in one word
+(4 bits each, up to ``PACKED_DIMS`` dims) and takes the stopping loop as a maximum (a tree of ``max``),
+not through stores and loads of a scratch array (the clustered Eyeriss v2 benchmark's look-ups 0.122 ->
+0.108 us per nest).
 """
 
 from __future__ import annotations

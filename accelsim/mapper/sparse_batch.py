@@ -985,9 +985,10 @@ def _row_kernel(gen: dict, c: np.ndarray, kcol: np.ndarray, lv_out, lv_in, lv_de
 @njit(cache=True)
 def _prepare(cand, width, kcol, src, n_pairs, e_idx, e_w, e_len, lv_out, lv_in, lv_den):
     """What :func:`_kernel` reads per row, for the live keys ``cand`` (K,) bool: per count column -1 (every
-    bit: the kernel's check is an AND, vectorised; an int64 product is not with AVX2) when it must be 0 (a key not live); the live keys; per pattern and live key its pair (``n_pairs``:
-    uncompressed); per pattern its energy terms of live values (a dead key's value is 0.0 and adds
-    0.0); per level with a bandwidth its live read + drain and fill + update keys."""
+    bit: the kernel's check is an AND, vectorised; an int64 product is not with AVX2) when it must be 0 (a
+    key not live); the live keys; per pattern and live key its pair (``n_pairs``: uncompressed); per pattern
+    its energy terms of live values (a dead key's value is 0.0 and adds 0.0); per level with a bandwidth its
+    live read + drain and fill + update keys."""
     K = kcol.shape[0]
     off = np.zeros(width, dtype=np.int64)
     live = np.zeros(K, dtype=np.int64)
