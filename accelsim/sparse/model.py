@@ -993,8 +993,16 @@ def _pair_table_dead(problem: Problem, ea: np.ndarray, eb: np.ndarray, blk: np.n
     size_a, size_b = problem.elements(a), problem.elements(b)
     h = subset_pmf(y, size_b, Uniform(mb.density).nnz(size_b))
     cols = np.flatnonzero(table.any(axis=0))
-    pa = np.array([_p_empty(ma, int(u), size_a) for u in cols])
+    row = _p_empty_row(ma, size_a)
+    pa = np.array([row[u] if u in row else row.setdefault(u, ma.p_empty(u, size_a)) for u in cols.tolist()])
     return min(1.0, float(h @ table[:, cols] @ pa))
+
+
+@lru_cache(maxsize=256)
+def _p_empty_row(model: Model, size: int) -> dict[int, float]:
+    """``model.p_empty(u, size)`` per union size u, filled as met (:func:`_pair_table_dead`: one look-up of the
+    model per table, not one per column)."""
+    return {}
 
 
 @lru_cache(maxsize=512)
@@ -1063,12 +1071,18 @@ def update_q(step: Step, problem: Problem, ext: Served, models: dict, mac_fracti
     runs only). A class beyond the exact enumeration gives every update the interior box."""
     if all(v == 1 for v in ext.ext.values()):
         return mac_fraction
+    conds = tuple(c for c in step.on if not _never_empty(problem, c, models))
+    mt = tuple((c, models.get(c, DENSE)) for c in conds)
+    prev = tuple(c for c in conds if c in step.prev)
+    known = _shapes(problem, conds, prev, mt)
+
+    def d_interior() -> tuple[float, float]:
+        return (box_dead(problem, ext, step.on, models),
+                box_dead(problem, ext, step.prev, models) if step.prev else 0.0)
 
     def interior() -> float:
-        d_on = box_dead(problem, ext, step.on, models)
-        d_prev = box_dead(problem, ext, step.prev, models) if step.prev else 0.0
+        d_on, d_prev = d_interior()
         return 0.0 if d_prev >= 1.0 else (d_on - d_prev) / (1.0 - d_prev)
-    conds = tuple(c for c in step.on if not _never_empty(problem, c, models))
     placed = placed_dims(problem)
     runs = {d: r for d, r in (ext.runs or {}).items() if d in placed}     # a plain dim: the run of its count
     classes = box_classes(problem, replace(ext, runs=runs or None), OUTPUT_ROLE, conds) if conds else ()
@@ -1076,17 +1090,13 @@ def update_q(step: Step, problem: Problem, ext: Served, models: dict, mac_fracti
         return interior()
     # per class of update positions (cut by a dim's edge or a window's padding), words w:
     # sum w (D_on - D_prev) / sum w (1 - D_prev), the interior class with the interior box's D
-    d_in: tuple[float, float] | None = None
-    mt = tuple((c, models.get(c, DENSE)) for c in conds)
-    prev = tuple(c for c in conds if c in step.prev)
-    known = _shapes(problem, conds, prev, mt)
-    axes: dict | None = None               # per condition its _clip_axes (the classes share their dims)
+    axes: dict = {}                        # per condition its _clip_axes (the classes share their dims)
     num, den = [], []
+    d_in: tuple[float, float] | None = None
     for key, rep, w, full in classes:
         if full:
             if d_in is None:
-                d_in = (box_dead(problem, ext, step.on, models),
-                        box_dead(problem, ext, step.prev, models) if step.prev else 0.0)
+                d_in = d_interior()
             d_on, d_prev = d_in
         else:
             if key in known:
@@ -1094,12 +1104,7 @@ def update_q(step: Step, problem: Problem, ext: Served, models: dict, mac_fracti
             else:
                 if len(known) >= MAX_SHAPES:
                     known.clear()
-                if axes is None:
-                    dims = tuple(d for d in problem.dim_names if d in dict(rep))
-                    axes = {c: _clip_axes(problem, c, dims) for c in conds}
-                on_ = _clipped_box_dead(problem, rep, None, conds, mt, axes)
-                prev_ = _clipped_box_dead(problem, rep, None, prev, mt, axes) if prev else 0.0
-                pair = known[key] = None if on_ is None or prev_ is None else (on_, prev_)
+                pair = known[key] = _class_pair(problem, key, rep, conds, prev, mt, axes)
             if pair is None:
                 return interior()
             d_on, d_prev = pair
@@ -1107,6 +1112,26 @@ def update_q(step: Step, problem: Problem, ext: Served, models: dict, mac_fracti
         den.append(w * (1.0 - d_prev))
     total = math.fsum(den)
     return 0.0 if total <= 0.0 else math.fsum(num) / total
+
+
+def _class_pair(problem: Problem, key: tuple, rep: tuple, conds: tuple[str, ...], prev: tuple[str, ...],
+                models: tuple, axes: dict) -> tuple[float, float] | None:
+    """(D_on, D_prev) of one clipped class of :func:`update_q` (its canonical ``key`` and a representative's
+    served indices ``rep``): :func:`_clipped_box_dead` under ``conds`` and ``prev``, None beyond the exact
+    enumeration. An axis of a condition with no valid coordinate (its interval in ``key`` empty: the
+    class's points all on padding) leaves that condition no element: with two or three conditions and no
+    earlier feature that is ``_clipped_box_dead``'s 1.0, taken from the key. ``axes`` (per condition its
+    :func:`_clip_axes`, filled on first use) is shared by the classes of one box."""
+    if (not prev and 2 <= len(conds) <= 3 and not any(isinstance(m, Structured) for _, m in models)
+            and any(lo >= hi for _, clips in key for lo, hi in clips)
+            and math.prod(len(i) for _, i in rep) <= MAX_POINTS):
+        return (1.0, 0.0)
+    if not axes:
+        dims = tuple(d for d in problem.dim_names if d in dict(rep))
+        axes.update({c: _clip_axes(problem, c, dims) for c in conds})
+    on_ = _clipped_box_dead(problem, rep, None, conds, models, axes)
+    prev_ = _clipped_box_dead(problem, rep, None, prev, models, axes) if prev else 0.0
+    return None if on_ is None or prev_ is None else (on_, prev_)
 
 
 MAX_SHAPES = 1 << 14         # classes :func:`_shapes` keeps per (problem, conditions) (cleared when full)
