@@ -874,8 +874,10 @@ def _edge_two_conditions(case: str):
 
 
 def _interior_only(monkeypatch):
-    """Every access as the interior box (the model before: ``box_classes`` one interior class)."""
+    """Every access as the interior box (the model before: ``box_classes`` one interior class; an empty
+    memo of ``update_q``'s values meanwhile, ``_update_memo``)."""
     monkeypatch.setattr(model, "box_classes", lambda *a: (((), (), 1, True),))
+    monkeypatch.setattr(model, "_UPDATE_MEMO", {})
 
 
 @pytest.mark.parametrize("case, interior", [("ceil", 1.8), ("padding", 1.6), ("lattice", 1.9683),

@@ -440,6 +440,7 @@ def _edge_update_scores(batch_runs=None):
         assert (energy[i], cycles[i]) == (v.energy_pj, v.bound_cycles), i
         with pytest.MonkeyPatch.context() as mp:          # every update box as the interior one
             mp.setattr(model, "box_classes", lambda *a: (((), (), 1, True),))
+            mp.setattr(model, "_UPDATE_MEMO", {})            # update_q's values as computed meanwhile
             cut += sparse_view(problem, h, nest, dense, GATE_MACS, models, table).energy_pj != v.energy_pj
     return arrays.n_nests, cut
 

@@ -1064,17 +1064,33 @@ def update_q(step: Step, problem: Problem, ext: Served, models: dict, mac_fracti
     dim's edge (ceil tiling) or lie over padding, summed per class of update positions (:func:`box_classes`,
     words w): sum w (D_on - D_prev) / sum w (1 - D_prev), the interior class with the interior box's D,
     every other its clipped box's (:func:`_clipped_box_dead`, remembered by the class's canonical key:
-    :func:`_shapes`); exact. A dim that is not :func:`placed_dims` (plain in every tensor) is taken as the
+    :func:`_update_memo`); exact. A dim that is not :func:`placed_dims` (plain in every tensor) is taken as the
     run of its count: the same value inside, but at a ceil edge of a lattice of it (a fanout over the dim
     above a temporal loop of it, the tiling not dividing the dim) its classes are the run's, not exact
     (tests/test_sparse_exact_gating.py's strict xfail; the batch's update key carries the placed dims'
-    runs only). A class beyond the exact enumeration gives every update the interior box."""
+    runs only). A class beyond the exact enumeration gives every update the interior box.
+    Remembered per problem (:func:`_update_memo`) by everything it reads: the step's conditions and their
+    models, and the box's extents, window counts, lattices and runs (a value, not an approximation)."""
     if all(v == 1 for v in ext.ext.values()):
         return mac_fraction
+    memo = _update_memo(problem)
+    key = (step.on, step.prev, tuple((c, models.get(c, DENSE)) for c in step.on), tuple(ext.ext.items()),
+           tuple(ext.windows.items()) if ext.windows else (), tuple(ext.points.items()) if ext.points else (),
+           tuple(ext.runs.items()) if ext.runs else ())
+    v = memo.get(key)
+    if v is None:
+        if len(memo) >= MAX_SHAPES:
+            memo.clear()
+        v = memo[key] = _update_q(step, problem, ext, models, memo)
+    return v
+
+
+def _update_q(step: Step, problem: Problem, ext: Served, models: dict, memo: dict) -> float:
+    """:func:`update_q` of a box of more than one MAC (``memo``: the problem's, :func:`_update_memo`)."""
     conds = tuple(c for c in step.on if not _never_empty(problem, c, models))
     mt = tuple((c, models.get(c, DENSE)) for c in conds)
     prev = tuple(c for c in conds if c in step.prev)
-    known = _shapes(problem, conds, prev, mt)
+    known = memo.setdefault(("shapes", conds, prev, mt), {})
 
     def d_interior() -> tuple[float, float]:
         return (box_dead(problem, ext, step.on, models),
@@ -1134,20 +1150,26 @@ def _class_pair(problem: Problem, key: tuple, rep: tuple, conds: tuple[str, ...]
     return None if on_ is None or prev_ is None else (on_, prev_)
 
 
-MAX_SHAPES = 1 << 14         # classes :func:`_shapes` keeps per (problem, conditions) (cleared when full)
+MAX_SHAPES = 1 << 14         # entries one problem's update memo keeps, and shapes per conditions (cleared when full)
+_UPDATE_MEMO: dict[int, tuple[Problem, dict]] = {}
 
 
-@lru_cache(maxsize=64)
-def _shapes(problem: Problem, conds: tuple[str, ...], prev: tuple[str, ...],
-            models: tuple) -> dict[tuple, tuple[float, float] | None]:
-    """:func:`update_q`'s clipped classes under the conditions ``conds`` (and the earlier features' ``prev``),
-    remembered by their canonical key (:func:`box_classes`) rather than a representative's absolute
-    indices: (``_clipped_dead`` under ``conds``, under ``prev``), None beyond the exact enumeration.
-    Classes with one key are translates of one clipped box with the same points valid: their
-    coordinates differ by a constant per axis, every element and point keeps its rank, and the
-    enumeration does the same float operations (bit for bit). The update boxes of many nests share a
-    few clipped shapes at their edges; each is enumerated once (the dict, filled by :func:`update_q`)."""
-    return {}
+def _update_memo(problem: Problem) -> dict:
+    """The problem's memo of :func:`update_q`: its values per box, and per (conditions, earlier conditions,
+    models) a dict of the clipped classes' (D_on, D_prev) by canonical key (:func:`box_classes`), None
+    beyond the exact enumeration. Classes with one key are translates of one clipped box with the same
+    points valid: their coordinates differ by a constant per axis, every element and point keeps its
+    rank, and the enumeration does the same float operations (bit for bit); the update boxes of many
+    nests share a few clipped shapes at their edges, each enumerated once. Found by the problem's
+    identity (the entry holds the problem, so its id is not reused), not its hash (a Problem's hash walks
+    all its tensors' axes: several per call, most of a known box's cost); at most 64 problems. A test
+    that replaces a function :func:`update_q` reads gives it an empty memo meanwhile (``_UPDATE_MEMO``)."""
+    entry = _UPDATE_MEMO.get(id(problem))
+    if entry is None or entry[0] is not problem:
+        if len(_UPDATE_MEMO) >= 64:
+            _UPDATE_MEMO.clear()
+        entry = _UPDATE_MEMO[id(problem)] = (problem, {})
+    return entry[1]
 
 
 def kept_exact(problem: Problem, models: dict, conds: tuple[str, ...]) -> int | None:
