@@ -639,7 +639,7 @@ def box_classes(problem: Problem, served: Served, role: str | None, conds: tuple
     box), the groups' classes multiplied. A handful per dim: the interior and the positions cut by the
     dim's edge (ceil tiling) or by a window's padding. Two classes with the same key (of any two served
     boxes of the problem, for the same conditions) have clipped boxes that are translates with the same
-    points valid: the same enumeration (:func:`_shape_dead`)."""
+    points valid: the same enumeration (:func:`_update_memo`)."""
     total: list[tuple[tuple, tuple, int, bool]] = [((), (), 1, True)]
     for dims in _dim_groups(problem, role, conds):
         part = _box_component(problem, dims, tuple(served.dim_runs(d) for d in dims), role, conds)
