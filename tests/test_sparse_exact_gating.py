@@ -889,7 +889,7 @@ def test_two_varying_conditions_at_an_edge_equal_the_mean_over_every_mask(case, 
     the nonzeros (120, 990, 756, 840 and 105 mask pairs) to 1e-12: a ceil edge on a plain dim (2.2667
     gated b reads and fills), windows over padding (1.9152 fills), a lattice cut by the edge (2.4444
     fills, 0.2778 reads) and reduced output updates over padding (4.1238) and at a ceil edge (0.6286:
-    ``update_q``'s classes, each clipped box enumerated once per canonical key, ``_shape_dead``).
+    ``update_q``'s classes, each clipped box enumerated once per canonical key, ``_class_pair``).
     The interior box for every access (the model before) gave the first key ``interior``: off by 0.2-0.6."""
     p, h, nest, spec, keys, nnz = _edge_two_conditions(case)
 
