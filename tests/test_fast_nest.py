@@ -374,3 +374,35 @@ def test_generated_rows_equal_count_actions_on_clustered_eyeriss_v2_proposals():
     for i in np.flatnonzero(~gen_left):
         want = layout.row_of(count_actions(p, h, decode_nest(layout, arrays, int(i))))
         assert gen[i].tolist() == want.tolist()
+
+
+def test_generated_kernels_index_arrays_unsigned_and_literals_as_written():
+    """cost.nest_kernel.unsigned_subscripts: every non-literal index of a named array becomes an unsigned
+    one (numba skips its negative-index wrap); literals (a negative one counts from the end), slices
+    and attributes' subscripts stay; a function compiled from the rewritten text gives the same values."""
+    from numba import njit
+
+    from accelsim.cost.nest_kernel import kernel_source, shape_of, unsigned_subscripts
+
+    src = ("import numpy as np\n"
+           "def f(a, out, i, t):\n"
+           "    out[i, i + 1] = a[i] + a[0] + a[-1] + a[1:3].sum() + a.shape[0] + t[0]\n"
+           "    return out[i, i + 1]\n")
+    got = unsigned_subscripts(src)
+    assert ("out[np.uint64(i), np.uint64(i + 1)] = a[np.uint64(i)] + a[0] + a[-1] + a[1:3].sum() + a.shape[0] + t[0]"
+            in got), got
+    assert "return out[np.uint64(i), np.uint64(i + 1)]" in got
+    ns: dict = {}
+    exec(compile(got, "<test>", "exec"), ns)
+    a = np.arange(5, dtype=np.int64) * 7
+    out = np.zeros((3, 4), np.int64)
+    for i in range(3):
+        assert njit(ns["f"])(a, out, i, (2, 3)) == a[i] + a[0] + a[-1] + a[1:3].sum() + 5 + 2
+    # the dense generated kernel of the clustered Eyeriss v2 is written with unsigned indices
+    from dataclasses import replace
+
+    from workloads import zoo
+
+    layout = NestLayout(from_layer(replace(zoo.get("alexnet").layers[1], N=4)), load_architecture("eyeriss_v2"))
+    text = unsigned_subscripts(kernel_source(shape_of(layout)))
+    assert "out[np.uint64(b), np.uint64(3 + par * 12)]" in text
