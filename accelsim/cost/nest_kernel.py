@@ -167,7 +167,7 @@ def kernel_source(shape: tuple[int, ...], cache: bool = True) -> str:
     s("    return np.int64((np.uint64(a) + np.uint64(b - 1)) // np.uint64(b))   # a, b >= 1: one unsigned divide")
     s("")
     s("")
-    s(f"@njit(cache={cache})")
+    s(f"@njit(cache={cache}, _nrt=False)")    # no reference counts: fac and span are borrowed (no atomics per call)
     s("def _walk(D, pres, mask, fac, span, o):")
     s("    total = 0")
     s("    budget = D")
