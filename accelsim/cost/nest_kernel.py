@@ -19,7 +19,11 @@ over-tiling rules as one unsigned compare and a product, and the input lines of 
 int64, more than the caches; without it each nest's first reads waited on memory). A ceiling
 division of the closed forms and the coupled axes' quotient divide unsigned (``_ceil``: every operand
 is at least 1; numba's signed floor division adds a sign fix-up: 0.73 -> 0.71 us per nest on the
-clustered Eyeriss v2 benchmark). Rows equal ``count_actions`` exactly (tests/test_fast_nest.py).
+clustered Eyeriss v2 benchmark). Every generated module (this one's, ``mapper.memo_kernel``'s and
+``mapper.score_kernel``'s) indexes its arrays unsigned (:func:`unsigned_subscripts`, applied by
+:func:`load_generated`: numba's negative-index wrap dropped), and ``_walk`` borrows its arrays
+(``_nrt=False``: no reference-count atomics per call). Rows equal ``count_actions`` exactly
+(tests/test_fast_nest.py).
 
 Cache: numba's ``cache=True`` needs a function defined in a file, so the source is written to
 ``$ACCELSIM_KERNEL_CACHE`` (default ``~/.cache/accelsim/kernels``) as
