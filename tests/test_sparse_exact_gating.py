@@ -904,10 +904,6 @@ def test_two_varying_conditions_at_an_edge_equal_the_mean_over_every_mask(case, 
     assert abs(before[0] - mean[0]) > 0.1, (before, mean)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a plain dim served as a lattice cut by a ceil edge: update_q takes it as the run of its count (the batch's "
-    "update key carries the placed dims' runs only, sparse.model.placed_dims): 3.2143 gated updates against the "
-    "exact 4.0714"))
 def test_a_reduced_update_on_a_plain_lattice_cut_by_a_ceil_edge_equals_the_mean_over_every_mask():
     """The remaining gap of ``update_q`` at an edge: z[n] += a[k] b[k, n] (M 1, N 2, K 4), the GLB's n (2)
     over a fanout of k (2) above an RF looping k (3) that keeps no output: each update reduces the MACs at

@@ -66,7 +66,7 @@ from accelsim.loopnest import LevelMap, LoopNest
 from accelsim.mapper import score_kernel
 from accelsim.mapper.batch import _tile_need
 from accelsim.mapper.nest_space import tile_words_batch
-from accelsim.mapper.sparse_memo import RowMemo, dim_axes
+from accelsim.mapper.sparse_memo import RowMemo, _runs, dim_axes, gap_runs
 from accelsim.mapping import COLS as COLS_LEVEL
 from accelsim.mapping import DRAM as DRAM_LEVEL
 from accelsim.mapping import GLB as GLB_LEVEL
@@ -338,7 +338,8 @@ class _Skipping:
 class NestSparseBatch:
     """The sparse scorer of one (problem, hierarchy) over the general kernel's rows (module docstring)."""
 
-    def __init__(self, layout: NestLayout, spec: SparseSpec, models: dict, table: EnergyTable):
+    def __init__(self, layout: NestLayout, spec: SparseSpec, models: dict, table: EnergyTable,
+                 exact_plain: bool = False):
         problem, h = layout.problem, layout.hierarchy
         check_on(spec, h)
         check_masks(problem, models)
@@ -375,8 +376,21 @@ class NestSparseBatch:
         # storage level below it) may serve a dim as a lattice: its group carries the runs of the placed dims
         # (``sparse.model.update_q`` walks their lattices and their accesses' edge and padding classes; a
         # plain dim's lattice is taken as the run of its count, its extent, already in the key)
-        self.update_runs = _placed_dims(problem) if any(ft.role is None for ft in spec.features) and any(
-            j < len(h.levels) - 1 for j in fans) else ()
+        lattice = any(ft.role is None for ft in spec.features) and any(j < len(h.levels) - 1 for j in fans)
+        self.update_runs = _placed_dims(problem) if lattice else ()
+        # a plain dim (not placed) an update box may serve as a lattice cut by a ceil edge, its counts then
+        # not the run's (``sparse.model.plain_positions``): such rows are scored again by a scorer keying
+        # update boxes by these dims' runs too (``exact_plain``: two-word keys, the generic look-up pass),
+        # so the usual keys stay one word (:func:`_plain_cuts` finds the rows; about 1 in 100 of the
+        # clustered Eyeriss v2 benchmark's nests)
+        plain = tuple(i for i, d in enumerate(problem.dim_names) if lattice and i not in self.update_runs
+                      and gap_runs(problem.size(d), len(fans)))
+        if exact_plain:
+            self.update_runs = tuple(sorted(self.update_runs + plain))
+        self.plain_cut = np.array(() if exact_plain else plain, dtype=np.int64)
+        self.fan = np.array([1 if lv.fanout is not None else 0 for lv in h.levels], dtype=np.int64)
+        self.exact: NestSparseBatch | None = None        # the scorer of rows with a plain dim's cut (lazy)
+        self.update_masks = (0, np.zeros((0, len(h.levels)), dtype=np.int64))    # (q_fns seen, spans' masks)
         self.memo = RowMemo(self.dims, len(self.names), nest=True, units=units, fanouts=fans,
                             windows=_windows(problem), runs_dims=tuple(sorted({*self.storage_runs, *self.update_runs})),
                             runs_max=len(fans))
@@ -666,7 +680,69 @@ class NestSparseBatch:
                     self.pairs.const, st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len, self.eff,
                     self.gated_macs, self.skip.mode, self.skip.p, self.c_cycles, self.lv_out, self.lv_in, self.lv_den,
                     self.net_keys, self.net_ab, self.net_den, energy, cycles, self.gen)
+        if len(self.plain_cut):
+            masks = self._update_masks()
+            cut = np.flatnonzero(_plain_cuts(factors, spatial, self.fan, masks, self.plain_cut, self.dims)) \
+                if len(masks) else ()
+            if len(cut):
+                if self.exact is None:
+                    self.exact = NestSparseBatch(self.layout, self.spec, self.models, self.table, exact_plain=True)
+                energy[cut], cycles[cut] = self.exact.score(c[cut], arrays.take(cut))
         return energy, cycles
+
+    def _update_masks(self) -> np.ndarray:
+        """Per update box's span registered so far (``_update_column``), 1 at its levels (``_plain_cuts``)."""
+        if self.update_masks[0] != len(self.q_fns):
+            spans = sorted({key[3] for key in self.q_index if key[0] == "mac"})
+            masks = np.zeros((len(spans), len(self.names)), dtype=np.int64)
+            for i, span in enumerate(spans):
+                masks[i, list(span)] = 1
+            self.update_masks = (len(self.q_fns), masks)
+        return self.update_masks[1]
+
+
+@njit(cache=True)
+def _plain_cuts(factors, spatial, fan, masks, dims, sizes):
+    """Per nest whether an update box (the fanouts of a span, ``masks``' 1 levels, over the MACs) serves
+    one of ``dims`` as a lattice whose accesses do not all hold its full count of served indices
+    (``sparse.model.plain_positions`` then differs from the run of its extent's): its served loops
+    (``sparse_memo._runs``: the spanned fanouts) interleaved with an unserved one, and the dim's size not
+    a multiple of the runs' product or the last served run clipped. Otherwise every access holds the
+    product of the served runs, min(extent, size), and the runs' product divides the size: the run of the
+    extent's counts, as the usual key takes it. A row may be marked without a cut (never the converse)."""
+    B, L, D = factors.shape
+    out = np.zeros(B, dtype=np.bool_)
+    tserved = np.zeros((L, D), dtype=np.int64)
+    buf = np.zeros(2 * L + 3, dtype=np.int64)
+    for b in range(B):
+        for s in range(masks.shape[0]):
+            for d in dims:
+                gap, unserved, ext = False, False, 1
+                for m in range(L - 1, -1, -1):
+                    if fan[m]:
+                        f = spatial[b, m, 0, d] * spatial[b, m, 1, d]
+                        if f > 1:
+                            if masks[s, m]:
+                                gap |= unserved
+                                ext *= f
+                            else:
+                                unserved = True
+                    if factors[b, m, d] > 1:
+                        unserved = True
+                if not gap:
+                    continue
+                n = _runs(True, factors, spatial, fan, b, L, masks[s], tserved, 1, d, sizes[d], buf)
+                total, full = 1, 1
+                for i in range(n):
+                    total *= buf[i]
+                    if i % 2 == 0:
+                        full *= buf[i]
+                if full != ext or sizes[d] % total:
+                    out[b] = True
+                    break
+            if out[b]:
+                break
+    return out
 
 
 def _nest_inputs(arrays: NestArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -79,7 +79,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -586,8 +586,19 @@ def _never_empty(problem: Problem, role: str, models: dict) -> bool:
 
 
 @lru_cache(maxsize=1 << 12)
+def plain_positions(runs: tuple[int, ...], size: int) -> tuple[tuple[int, ...], ...]:
+    """A plain dim's access positions (:func:`dim_positions` of its ``runs``) up to relabelling: per access
+    its count c of served indices as ``range(c)``, the largest count first (the access at base 0: the
+    interior's). A dim plain in every tensor (not :func:`placed_dims`) has its indices as its elements, so an
+    update box (each point its own block) depends on its served indices only through their count: the
+    box's classes, weights and clipped enumerations are those of its counts' histogram, whatever the lattice
+    (:func:`update_q`; two lattices with one histogram give the same classes, bit for bit)."""
+    return tuple(tuple(range(c)) for c in sorted((len(p) for p in dim_positions(runs, size)), reverse=True))
+
+
+@lru_cache(maxsize=1 << 12)
 def _box_component(problem: Problem, dims: tuple[str, ...], runs: tuple[tuple[int, ...], ...], role: str | None,
-                   conds: tuple[str, ...]) -> tuple[tuple[tuple, int, tuple, bool], ...]:
+                   conds: tuple[str, ...], plain: bool = False) -> tuple[tuple[tuple, int, tuple, bool], ...]:
     """:func:`_component` for several conditions evaluated jointly: over the access positions of the dims
     ``dims`` (their runs), per class of positions whose clipped boxes are equivalent, (its key, the sum of
     the role's words there, a representative's served indices per dim the conditions use, whether the
@@ -596,8 +607,11 @@ def _box_component(problem: Problem, dims: tuple[str, ...], runs: tuple[tuple[in
     of a block's extent), and, per axis of each condition, the same relative coordinate values fall in
     [0, size) (the axis's values at a position are ``base + rel``, rel in [0, relmax]: the key is the
     interval of valid rel, clipped to [0, relmax + 1]). The interior: the relative indices of the
-    position at base 0 and every coordinate valid."""
-    pos = {d: dim_positions(r, problem.size(d)) for d, r in zip(dims, runs)}
+    position at base 0 and every coordinate valid. ``plain``: each point its own block (an update box), a
+    dim not :func:`placed_dims` walked as its :func:`plain_positions` (its counts' histogram)."""
+    placed = placed_dims(problem) if plain else ()
+    pos = {d: plain_positions(r, problem.size(d)) if plain and d not in placed else dim_positions(r, problem.size(d))
+           for d, r in zip(dims, runs)}
     mine = set(dims)
 
     def axes(r: str) -> list:
@@ -630,7 +644,7 @@ def _box_component(problem: Problem, dims: tuple[str, ...], runs: tuple[tuple[in
     return tuple((k, w, rep, full) for k, w, rep, full in out.values())
 
 
-def box_classes(problem: Problem, served: Served, role: str | None, conds: tuple[str, ...]
+def box_classes(problem: Problem, served: Served, role: str | None, conds: tuple[str, ...], plain: bool = False
                 ) -> tuple[tuple[tuple, tuple[tuple[str, tuple[int, ...]], ...], int, bool], ...]:
     """The accesses serving blocks ``served`` as classes for several conditions at once (:func:`edge_classes`
     for one): (the class's canonical key: per dim group its :func:`_box_component` key, the relative served
@@ -639,10 +653,11 @@ def box_classes(problem: Problem, served: Served, role: str | None, conds: tuple
     box), the groups' classes multiplied. A handful per dim: the interior and the positions cut by the
     dim's edge (ceil tiling) or by a window's padding. Two classes with the same key (of any two served
     boxes of the problem, for the same conditions) have clipped boxes that are translates with the same
-    points valid: the same enumeration (:func:`_update_memo`)."""
+    points valid: the same enumeration (:func:`_update_memo`). ``plain`` (each point its own block: an update
+    box): a dim that is not :func:`placed_dims` taken by its counts' histogram (:func:`plain_positions`)."""
     total: list[tuple[tuple, tuple, int, bool]] = [((), (), 1, True)]
     for dims in _dim_groups(problem, role, conds):
-        part = _box_component(problem, dims, tuple(served.dim_runs(d) for d in dims), role, conds)
+        part = _box_component(problem, dims, tuple(served.dim_runs(d) for d in dims), role, conds, plain)
         total = [(k1 + (k2,), r1 + r2, w1 * w2, f1 and f2) for k1, r1, w1, f1 in total for k2, w2, r2, f2 in part]
     return tuple(total)
 
@@ -1099,9 +1114,7 @@ def _update_q(step: Step, problem: Problem, ext: Served, models: dict, memo: dic
     def interior() -> float:
         d_on, d_prev = d_interior()
         return 0.0 if d_prev >= 1.0 else (d_on - d_prev) / (1.0 - d_prev)
-    placed = placed_dims(problem)
-    runs = {d: r for d, r in (ext.runs or {}).items() if d in placed}     # a plain dim: the run of its count
-    classes = box_classes(problem, replace(ext, runs=runs or None), OUTPUT_ROLE, conds) if conds else ()
+    classes = box_classes(problem, ext, OUTPUT_ROLE, conds, True) if conds else ()
     if all(full for *_, full in classes):
         return interior()
     # per class of update positions (cut by a dim's edge or a window's padding), words w:
