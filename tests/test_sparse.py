@@ -454,6 +454,25 @@ def test_subset_pmf_equals_the_exact_ratio_of_binomials(y, size, nnz):
         assert (got[j] == 0) if want == 0 else abs(got[j] / float(want) - 1) < 1e-12, (j, got[j], float(want))
 
 
+def test_a_box_overhanging_its_tensor_takes_the_product_of_unions_not_a_nan():
+    """An interior box whose window coordinates run over padding (a 1-D conv, H 4, R 3, pad 1: the box of
+    every p and r touches ifmap rows -1..4, 6 "elements" of a tensor of 4) has no meaning as an
+    enumeration: ``subset_pmf`` of 6 elements among 4 was NaN, which ``min(1.0, nan)`` turned into 1.0 in
+    one condition order (0.0 in the other). ``_box_grid`` now refuses the box, so both orders give the
+    product of the unions, each clipped to its tensor (``Uniform.p_empty``: computed here on its own), and
+    ``subset_pmf`` raises on more elements than the tensor holds."""
+    from accelsim.sparse.model import Served, box_dead, subset_pmf
+    from workloads.layer import Layer, LayerKind
+
+    p = from_layer(Layer(name="c", kind=LayerKind.CONV, N=1, C=1, K=2, H=4, W=1, R=3, S=1, pad_h=1, pad_w=0))
+    models = {"ifmap": Uniform(0.5), "weight": Uniform(0.5)}
+    box = Served({d: p.size(d) for d in p.dim_names})
+    lower = 1.0 - math.prod(1.0 - models[r].p_empty(t, p.elements(r)) for r, t in (("ifmap", 6), ("weight", 6)))
+    assert box_dead(p, box, ("weight", "ifmap"), models) == box_dead(p, box, ("ifmap", "weight"), models) == lower
+    with pytest.raises(ValueError, match="6 given elements of a tensor of 4"):
+        subset_pmf(6, 4, 2)
+
+
 def test_subset_pmf_stays_exact_on_a_tensor_of_ten_million_elements():
     """On 10 M elements (nnz 3 M, 40 elements in the box) against the same ratio as exact rationals
     (the binomials there have millions of digits: the ratio's y factors instead): relative error below

@@ -905,11 +905,12 @@ def test_two_varying_conditions_at_an_edge_equal_the_mean_over_every_mask(case, 
 
 
 def test_a_reduced_update_on_a_plain_lattice_cut_by_a_ceil_edge_equals_the_mean_over_every_mask():
-    """The remaining gap of ``update_q`` at an edge: z[n] += a[k] b[k, n] (M 1, N 2, K 4), the GLB's n (2)
-    over a fanout of k (2) above an RF looping k (3) that keeps no output: each update reduces the MACs at
-    k {0, 3}, {1} or {2} (the lattice of span 3 cut at K 4), MACs gated on a zero a or b (2 of 4, 4 of 8
-    nonzero). The mean over every placement (420 mask pairs) is 4.0714 gated updates; the model takes K as
-    the run {0, 1} / {2, 3} (both interior): 3.2143."""
+    """A plain dim served as a lattice cut by a ceil edge (``update_q`` takes its counts' histogram,
+    ``model.plain_positions``): z[n] += a[k] b[k, n] (M 1, N 2, K 4), the GLB's n (2) over a fanout of k (2)
+    above an RF looping k (3) that keeps no output: each update reduces the MACs at k {0, 3}, {1} or {2}
+    (the lattice of span 3 cut at K 4), MACs gated on a zero a or b (2 of 4, 4 of 8 nonzero). The mean over
+    every placement (420 mask pairs) is 4.0714 gated updates; taking K as the run {0, 1} / {2, 3} (both
+    interior, the model before) gave 3.2143."""
     p = gemm("g", 1, 2, 4)
     h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(2, 1, "bus")),
                         Storage("rf", (IFMAP, WEIGHT))))
@@ -920,6 +921,29 @@ def test_a_reduced_update_on_a_plain_lattice_cut_by_a_ceil_edge_equals_the_mean_
                                          {IFMAP: 2, WEIGHT: 4})
     assert mean[0] == pytest.approx(4.0714, abs=1e-4)
     assert expected[0] == pytest.approx(mean[0], rel=1e-12)
+
+
+@pytest.mark.parametrize("nnz", [1, 2])
+def test_a_reduced_update_on_a_plain_lattice_with_one_condition_equals_the_mean_over_every_mask(nnz):
+    """Review rev21's case: z[m, n] += a[m, k] b[k, n] (M 3, N 3, K 6), a GLB looping m, n, k (2 each) over a
+    fanout of m, n, k (2 each) above a register looping k (2) that keeps no output, MACs gated on a zero a
+    alone (1 or 2 of its 18 elements nonzero): each update reduces k {0, 2}, {1, 3}, {4} or {5} (the lattice
+    cut at K 6) at a 2 x 2 or edge box of m, n. The model equals the mean over every placement (18 and 153
+    masks: 31.0 and 26.5882 gated updates of 36); taking K as the run of its count (the model before) gave
+    29.3333 for the first."""
+    p = gemm("g", 3, 3, 6)
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(8, 1, "bus")),
+                        Storage("rf", (IFMAP, WEIGHT))))
+    nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES),
+                     LevelMap("glb", (("M", 2), ("N", 2), ("K", 2)), ("N", "M", "K"), ROLES,
+                              x=(("M", 2), ("N", 2), ("K", 2))),
+                     LevelMap("rf", (("K", 2),), ("K", "N", "M"), (IFMAP, WEIGHT))))
+    gate = spec_from_dict({"name": "t", "gate": [{"level": "mac", "on_zero": [IFMAP]}]}, "t")
+    expected, mean = mean_over_all_masks(p, h, nest, gate, lambda sa: [sa.gated.storage[("glb", PSUM, "update")]],
+                                         {IFMAP: nnz})
+    assert expected[0] == pytest.approx(mean[0], rel=1e-12)
+    if nnz == 1:
+        assert mean[0] == pytest.approx(31.0, abs=1e-9)
 
 
 def test_two_varying_conditions_at_a_ceil_edge_of_a_lattice_agree_with_the_mean_over_random_masks(monkeypatch):

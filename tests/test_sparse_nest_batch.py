@@ -410,13 +410,14 @@ def test_output_updates_reduced_across_pes_score_as_the_slow_path(monkeypatch):
     assert moved >= arrays.n_nests // 2
 
 
-def _edge_update_scores(batch_runs=None):
+def _edge_update_scores(batch_runs=None, plain: bool = True):
     """(checked, cut) over 120 searched nests of a conv with padding and sizes that tile by ceil (C 3, K 5,
     H 7, R 3, pad 1) on a buffer feeding the MACs across a 3 x 2 fanout above registers that keep no psum
     and loop below it (the update boxes are lattices, cut by the dims' edges and lying over padding), MACs
     gated on ifmap and weight: asserts the scorer's energy and bound equal the slow view's on each;
     ``cut``: the nests whose slow energy moves when every update box is taken as the interior one.
-    ``batch_runs``: the scorer's update key dims replaced (the test's break)."""
+    ``batch_runs``: the scorer's update key dims replaced (the test's break); ``plain`` False: the rows with a
+    plain dim's lattice cut by an edge not scored again (``NestSparseBatch.plain_cut`` emptied: the other break)."""
     import accelsim.sparse.model as model
     from accelsim.cost.nest_arrays import decode_nest
     from tests.test_sparse_exact_gating import GATE_MACS
@@ -431,6 +432,8 @@ def _edge_update_scores(batch_runs=None):
     assert sb.update_runs
     if batch_runs is not None:
         sb.update_runs = batch_runs
+    if not plain:
+        sb.plain_cut = np.zeros(0, dtype=np.int64)
     energy, cycles = sb.score(count_nests(layout, arrays), arrays)
     cut = 0
     for i in range(arrays.n_nests):
@@ -456,6 +459,36 @@ def test_update_boxes_cut_by_an_edge_score_as_the_slow_path():
     assert cut >= n // 10
     with pytest.raises(AssertionError):
         _edge_update_scores(batch_runs=())
+
+
+def test_update_boxes_on_a_plain_lattice_cut_by_an_edge_score_as_the_slow_path():
+    """An update box serving a plain dim (C, K: not ``sparse.model.placed_dims``) as a lattice cut by a ceil
+    edge: its accesses' counts are not the run's (``sparse.model.plain_positions``). The scorer's key
+    carries the placed dims' runs only, so ``_plain_cuts`` marks such rows (22 of the 120 searched nests of
+    ``_edge_update_scores``) and a scorer keying update boxes by C's and K's runs too scores them again:
+    bit-equal to the slow view on every nest, and the second scoring moves the energy of some (it is
+    exercised). Without it (``plain_cut`` emptied) the scorer differs from the slow view: the test's break."""
+    from accelsim.mapper.sparse_batch import _nest_inputs, _plain_cuts
+    from tests.test_sparse_exact_gating import GATE_MACS
+
+    h = Hierarchy("cut", (Storage("dram", ROLES), Storage("buffer", ROLES, fanout=Fanout(3, 2, "bus")),
+                          Storage("reg", ("ifmap", "weight"))))
+    problem = from_layer(conv("c", C=3, K=5, H=7, R=3, pad=1))
+    models = {"ifmap": Uniform(0.4), "weight": Uniform(0.5)}
+    layout, arrays = _search_nests(problem, h, 120)
+    sb = NestSparseBatch(layout, GATE_MACS, models, table_for(h))
+    assert [problem.dim_names[d] for d in sb.plain_cut] == ["K", "C"]
+    energy, _ = sb.score(count_nests(layout, arrays), arrays)
+    factors, spatial, _ = _nest_inputs(arrays)
+    marked = _plain_cuts(factors, spatial, sb.fan, sb._update_masks(), sb.plain_cut, sb.dims)
+    again = NestSparseBatch(layout, GATE_MACS, models, table_for(h))
+    again.plain_cut = np.zeros(0, dtype=np.int64)
+    moved = energy != again.score(count_nests(layout, arrays), arrays)[0]
+    print(f"{marked.sum()} of {len(marked)} nests marked, {moved.sum()} moved")
+    assert marked.sum() >= 10 and moved.sum() >= 3 and not (moved & ~marked).any()
+    _edge_update_scores()
+    with pytest.raises(AssertionError):
+        _edge_update_scores(plain=False)
 
 
 def test_an_update_box_served_as_a_lattice_scores_as_the_slow_path():

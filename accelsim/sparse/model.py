@@ -882,7 +882,10 @@ def _pair_dead(problem: Problem, box: Served, block: dict[str, int] | None, a: s
 def _box_grid(problem: Problem, box: Served, block: dict[str, int] | None, roles: tuple[str, ...]):
     """The interior box's points (per dim of the roles its served indices, runs or ``box.points``' lattices):
     per role (its element's rank at each point, their count), each point's block (per dim index // the
-    block's extent; ``block`` None: each point its own) and the blocks' count; None over :data:`MAX_POINTS`."""
+    block's extent; ``block`` None: each point its own) and the blocks' count; None over :data:`MAX_POINTS`
+    or when a role's count exceeds its tensor's elements (the box's window coordinates run over padding,
+    which the interior box counts as elements: its enumeration has no meaning, :func:`subset_pmf` of more
+    elements than the tensor holds; the caller takes its product of unions, each clipped to the tensor)."""
     import numpy as np
 
     from accelsim.sparse.box_kernel import box_ids
@@ -897,6 +900,8 @@ def _box_grid(problem: Problem, box: Served, block: dict[str, int] | None, roles
         pts[i, :len(v)] = v
     sizes = np.array([block[d] if block is not None and d in rel else 1 for d in problem.dim_names], dtype=np.int64)
     ids = [box_ids(pts, lens, _axes(problem, r)) for r in roles]
+    if any(u > problem.elements(r) for (_, u), r in zip(ids, roles)):
+        return None     # the box overhangs its tensor (a window over padding counted as elements): no interior box
     per_dim = np.array([(i, 1, -1, 1, 0) for i in range(len(lists))], dtype=np.int64)
     blk, nblk = box_ids(pts // sizes[:, None], lens, per_dim)      # a point's block: per dim index // extent
     return (*ids, blk, nblk)
@@ -1027,8 +1032,13 @@ def subset_pmf(y: int, size: int, nnz: int) -> np.ndarray:
     prod_{i<j} (nnz - i) x prod_{i<y-j} (size - nnz - i) / prod_{i<y} (size - i), summed in logs over the
     y factors only (no lgamma of the tensor's size: relative error under 1e-12 on tensors of 3e7 elements,
     where the lgamma differences were off by up to 5e-8;
-    nnz 0 or size gives exactly 1 at j = 0 or y: the two sums are the same terms in the same order)."""
+    nnz 0 or size gives exactly 1 at j = 0 or y: the two sums are the same terms in the same order).
+    ValueError when y > size (no y distinct elements exist: the caller's box counted coordinates outside the
+    tensor, :func:`_box_grid`), rather than NaN."""
     import numpy as np
+
+    if not 0 <= y <= size:
+        raise ValueError(f"subset_pmf: {y} given elements of a tensor of {size}: a box holds at most its tensor's elements")
 
     i = np.arange(y, dtype=np.float64)
 
