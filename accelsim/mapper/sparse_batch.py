@@ -682,8 +682,7 @@ class NestSparseBatch:
                     self.net_keys, self.net_ab, self.net_den, energy, cycles, self.gen)
         if len(self.plain_cut):
             masks = self._update_masks()
-            cut = np.flatnonzero(_plain_cuts(factors, spatial, self.fan, masks, self.plain_cut, self.dims)) \
-                if len(masks) else ()
+            cut = np.flatnonzero(_plain_cuts(factors, spatial, self.fan, masks, self.plain_cut, self.dims))
             if len(cut):
                 if self.exact is None:
                     self.exact = NestSparseBatch(self.layout, self.spec, self.models, self.table, exact_plain=True)
