@@ -50,8 +50,8 @@
    the level feeding the compute (by the MACs' fraction when each update serves one MAC; an update
    reducing the MACs of a box of PEs by :func:`update_q`, the expectation that none of them is effective,
    :func:`box_dead` of the interior box, summed per class of update positions at a dim's edge or over
-   padding (:func:`box_classes`, each clipped box enumerated once per canonical key: exact, except a
-   plain dim served as a lattice, taken as the run of its count, :func:`placed_dims`); event by
+   padding (:func:`box_classes`, each clipped box enumerated once per canonical key, a plain dim by
+   its served counts' histogram, :func:`plain_positions`: exact); event by
    event, ``gating.dead_words``, when the conditions are actual masks and an
    update reduces several MACs or the output is an actual mask stored compressed there). Tensors are
    independent, so the expected effective MACs are ``MACs x prod d_c`` exactly; with actual masks for
@@ -473,8 +473,9 @@ def placed_dims(problem: Problem) -> tuple[str, ...]:
     strided, offset or clipped one), in the problem's order: where an access's served indices lie, not
     only how many, can change which elements it touches. Every other dim is plain in every tensor: its
     indices are its elements, so a box served as a lattice of it is a relabelled run of its count (the
-    same element and block ranks, the same enumeration); :func:`update_q` takes such a dim's runs as
-    that one run (``mapper.sparse_batch`` keys an update box by the runs of these dims only)."""
+    same element and block ranks, the same enumeration); :func:`update_q` takes such a dim by its
+    accesses' counts (:func:`plain_positions`; ``mapper.sparse_batch`` keys an update box by the runs of
+    the placed dims and scores again the rows where a plain dim's counts are not the run's)."""
     out: set[str] = set()
     for t in problem.tensors:
         for c in t.coords:
@@ -1089,11 +1090,12 @@ def update_q(step: Step, problem: Problem, ext: Served, models: dict, mac_fracti
     dim's edge (ceil tiling) or lie over padding, summed per class of update positions (:func:`box_classes`,
     words w): sum w (D_on - D_prev) / sum w (1 - D_prev), the interior class with the interior box's D,
     every other its clipped box's (:func:`_clipped_box_dead`, remembered by the class's canonical key:
-    :func:`_update_memo`); exact. A dim that is not :func:`placed_dims` (plain in every tensor) is taken as the
-    run of its count: the same value inside, but at a ceil edge of a lattice of it (a fanout over the dim
-    above a temporal loop of it, the tiling not dividing the dim) its classes are the run's, not exact
-    (tests/test_sparse_exact_gating.py's strict xfail; the batch's update key carries the placed dims'
-    runs only). A class beyond the exact enumeration gives every update the interior box.
+    :func:`_update_memo`); exact. A dim that is not :func:`placed_dims` (plain in every tensor) enters by its
+    accesses' counts of served indices alone (:func:`plain_positions`: a lattice of it cut by a ceil edge,
+    a fanout over the dim above a temporal loop of it, gives the histogram of its cut accesses; any two
+    runs with one histogram give the same value, bit for bit, which the batch scorer relies on:
+    ``mapper.sparse_batch._plain_cuts``). A class beyond the exact enumeration gives every update the
+    interior box.
     Remembered per problem (:func:`_update_memo`) by everything it reads: the step's conditions and their
     models, and the box's extents, window counts, lattices and runs (a value, not an approximation)."""
     if all(v == 1 for v in ext.ext.values()):
@@ -1567,6 +1569,6 @@ __all__ = ["CapacityCheck", "OPERAND_ROLES", "Overflow", "Plan", "SparseActions"
            "capacity_checks", "capacity_problems", "capacity_used",
            "compressed_tiles", "group_rooms", "imbalance", "imbalance_t", "kept_exact", "kept_fraction", "lockstep_run", "mac_q",
            "mac_steps", "MacSteps", "box_classes", "box_dead", "plan", "priced_actions", "reuse_loops", "Served", "dim_runs",
-           "dim_positions", "edge_classes", "served_windows", "subset_pmf",
+           "dim_positions", "plain_positions", "placed_dims", "edge_classes", "served_windows", "subset_pmf",
            "served_extents", "served_from", "served_loops", "served_points", "window_axes", "window_count",
            "step_q", "tile_extents", "update_q", "update_served_from"]
