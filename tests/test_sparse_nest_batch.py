@@ -464,11 +464,12 @@ def test_update_boxes_cut_by_an_edge_score_as_the_slow_path():
 def test_update_boxes_on_a_plain_lattice_cut_by_an_edge_score_as_the_slow_path():
     """An update box serving a plain dim (C, K: not ``sparse.model.placed_dims``) as a lattice cut by a ceil
     edge: its accesses' counts are not the run's (``sparse.model.plain_positions``). The scorer's key
-    carries the placed dims' runs only, so ``_plain_cuts`` marks such rows (22 of the 120 searched nests of
-    ``_edge_update_scores``) and a scorer keying update boxes by C's and K's runs too scores them again:
-    bit-equal to the slow view on every nest, and the second scoring moves the energy of some (it is
-    exercised). Without it (``plain_cut`` emptied) the scorer differs from the slow view: the test's break."""
-    from accelsim.mapper.sparse_batch import _nest_inputs, _plain_cuts
+    carries the placed dims' runs only, so ``_plain_cuts`` lists such boxes (22 of the 120 searched nests
+    of ``_edge_update_scores``) and their rows read an extra memo row holding ``update_q`` of the box with
+    C's and K's runs (``_plain_exact``): bit-equal to the slow view on every nest, and the extra rows move
+    the energy of some (they are exercised). Without them (``plain_cut`` emptied) the scorer differs from
+    the slow view: the test's break."""
+    import accelsim.mapper.sparse_batch as sbm
     from tests.test_sparse_exact_gating import GATE_MACS
 
     h = Hierarchy("cut", (Storage("dram", ROLES), Storage("buffer", ROLES, fanout=Fanout(3, 2, "bus")),
@@ -478,9 +479,12 @@ def test_update_boxes_on_a_plain_lattice_cut_by_an_edge_score_as_the_slow_path()
     layout, arrays = _search_nests(problem, h, 120)
     sb = NestSparseBatch(layout, GATE_MACS, models, table_for(h))
     assert [problem.dim_names[d] for d in sb.plain_cut] == ["K", "C"]
-    energy, _ = sb.score(count_nests(layout, arrays), arrays)
-    factors, spatial, _ = _nest_inputs(arrays)
-    marked = _plain_cuts(factors, spatial, sb.fan, sb._update_masks(), sb.plain_cut, sb.dims)
+    real, seen = sbm._plain_cuts, []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sbm, "_plain_cuts", lambda *a: seen.append(real(*a)) or seen[-1])
+        energy, _ = sb.score(count_nests(layout, arrays), arrays)
+    marked = np.zeros(arrays.n_nests, dtype=np.bool_)
+    marked[np.concatenate([hit[:, 0] for hit in seen])] = True
     again = NestSparseBatch(layout, GATE_MACS, models, table_for(h))
     again.plain_cut = np.zeros(0, dtype=np.int64)
     moved = energy != again.score(count_nests(layout, arrays), arrays)[0]

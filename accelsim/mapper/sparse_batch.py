@@ -34,7 +34,11 @@ one numba pass finds every row's values (one hash look-up per tile level, keeps 
 a second (:func:`_kernel`) scores the rows. With one-rank formats linear in the tile (CP, bitmask) or
 any format at the backing store (whose tile is the whole tensor in every mapping: Eyeriss v1's RLE),
 condition tiles of one element and no skipping (Eyeriss v1's preset) the fixed shape looks up
-nothing.
+nothing. A reduced output update's box is keyed by its extents and the placed dims' runs
+(``sparse.model.placed_dims``); a row whose box serves a plain dim as a lattice cut by a ceil edge
+(:func:`_plain_cuts`, marking such rows and possibly a few more, never fewer) is scored again by a
+scorer whose update key also carries those dims' runs (two-word keys: the generic look-up pass), so
+every row equals the slow path and the usual keys stay one word.
 
 Capacity: each kept tile's compressed words (``Format.part_words``, the spec's ``expected`` or ``worst``
 size) against the stores of ``accelsim.sparse.model.capacity_checks`` (the hierarchy's capacity groups,
@@ -338,8 +342,7 @@ class _Skipping:
 class NestSparseBatch:
     """The sparse scorer of one (problem, hierarchy) over the general kernel's rows (module docstring)."""
 
-    def __init__(self, layout: NestLayout, spec: SparseSpec, models: dict, table: EnergyTable,
-                 exact_plain: bool = False):
+    def __init__(self, layout: NestLayout, spec: SparseSpec, models: dict, table: EnergyTable):
         problem, h = layout.problem, layout.hierarchy
         check_on(spec, h)
         check_masks(problem, models)
@@ -379,18 +382,16 @@ class NestSparseBatch:
         lattice = any(ft.role is None for ft in spec.features) and any(j < len(h.levels) - 1 for j in fans)
         self.update_runs = _placed_dims(problem) if lattice else ()
         # a plain dim (not placed) an update box may serve as a lattice cut by a ceil edge, its counts then
-        # not the run's (``sparse.model.plain_positions``): such rows are scored again by a scorer keying
-        # update boxes by these dims' runs too (``exact_plain``: two-word keys, the generic look-up pass),
-        # so the usual keys stay one word (:func:`_plain_cuts` finds the rows; about 1 in 100 of the
-        # clustered Eyeriss v2 benchmark's nests)
-        plain = tuple(i for i, d in enumerate(problem.dim_names) if lattice and i not in self.update_runs
-                      and gap_runs(problem.size(d), len(fans)))
-        if exact_plain:
-            self.update_runs = tuple(sorted(self.update_runs + plain))
-        self.plain_cut = np.array(() if exact_plain else plain, dtype=np.int64)
+        # not the run's (``sparse.model.plain_positions``): the key does not carry its runs (they would make
+        # the usual keys two words), so the rows whose box has one (:func:`_plain_cuts`: about 1 in 100 of
+        # the clustered Eyeriss v2 benchmark's nests) read an extra memo row holding ``update_q`` of their
+        # box with those runs (``_plain_exact``, ``RowMemo.extra``), one per (key, plain dims' runs)
+        self.plain_cut = np.array([i for i, d in enumerate(problem.dim_names) if lattice and i not in self.update_runs
+                                   and gap_runs(problem.size(d), len(fans))], dtype=np.int64)
         self.fan = np.array([1 if lv.fanout is not None else 0 for lv in h.levels], dtype=np.int64)
-        self.exact: NestSparseBatch | None = None        # the scorer of rows with a plain dim's cut (lazy)
-        self.update_masks = (0, np.zeros((0, len(h.levels)), dtype=np.int64))    # (q_fns seen, spans' masks)
+        self.plain_rows: dict[bytes, int] = {}          # (fraction, key's row, runs) -> its extra memo row
+        self.update_info: dict[int, tuple] = {}         # per update fraction (q_fns index): (step, MACs' fraction)
+        self.update_masks: tuple = (None, None, None, None)   # (the look-ups, columns, spans' masks, fractions)
         self.memo = RowMemo(self.dims, len(self.names), nest=True, units=units, fanouts=fans,
                             windows=_windows(problem), runs_dims=tuple(sorted({*self.storage_runs, *self.update_runs})),
                             runs_max=len(fans))
@@ -455,6 +456,7 @@ class NestSparseBatch:
 
             self.q_fns.append(self.memo.span(q, len(self.names), span, dim_axes(problem), lazy=True,
                                              runs=self.update_runs))
+            self.update_info[j] = (st, mac_fraction)
         return j
 
     def _fill_lazy(self, idx: np.ndarray, look: _Lookups) -> None:
@@ -673,6 +675,8 @@ class NestSparseBatch:
             if len(self.q_fns) == n_q:
                 break
         self._fill_lazy(idx, look)
+        if len(self.plain_cut):
+            self._plain_exact(idx, look, factors, spatial)
         src, st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len = self._stack()
         energy = np.empty(B, dtype=np.float64)
         cycles = np.empty(B, dtype=np.float64)
@@ -680,42 +684,89 @@ class NestSparseBatch:
                     self.pairs.const, st_keys, st_gate, st_qi, st_qc, st_n, e_idx, e_w, e_len, self.eff,
                     self.gated_macs, self.skip.mode, self.skip.p, self.c_cycles, self.lv_out, self.lv_in, self.lv_den,
                     self.net_keys, self.net_ab, self.net_den, energy, cycles, self.gen)
-        if len(self.plain_cut):
-            masks = self._update_masks()
-            cut = np.flatnonzero(_plain_cuts(factors, spatial, self.fan, masks, self.plain_cut, self.dims))
-            if len(cut):
-                if self.exact is None:
-                    self.exact = NestSparseBatch(self.layout, self.spec, self.models, self.table, exact_plain=True)
-                energy[cut], cycles[cut] = self.exact.score(c[cut], arrays.take(cut))
         return energy, cycles
 
-    def _update_masks(self) -> np.ndarray:
-        """Per update box's span registered so far (``_update_column``), 1 at its levels (``_plain_cuts``)."""
-        if self.update_masks[0] != len(self.q_fns):
-            spans = sorted({key[3] for key in self.q_index if key[0] == "mac"})
-            masks = np.zeros((len(spans), len(self.names)), dtype=np.int64)
-            for i, span in enumerate(spans):
-                masks[i, list(span)] = 1
-            self.update_masks = (len(self.q_fns), masks)
-        return self.update_masks[1]
+    def _update_masks(self, look: _Lookups) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """Per update box fraction (``_update_column``): the column of ``score``'s look-ups holding its memo
+        row (-1 where a row's keeps pattern does not read it), its span (1 at its levels: ``_plain_cuts``)
+        and its index in ``q_fns``."""
+        if self.update_masks[0] is not look:
+            base = 2 + look.n_pairs                        # _Lookups' order: pattern, skipping, pairs, fractions
+            mine = sorted(self.update_info)
+            masks = np.zeros((len(mine), len(self.names)), dtype=np.int64)
+            for i, j in enumerate(mine):
+                masks[i, [m for m in range(len(self.names)) if self.memo.span_mask[self.memo.fns[self.q_fns[j]][0]
+                                                                                   - self.memo.span_base, m]]] = 1
+            cols = np.array([int(look.col[base + j]) for j in mine], dtype=np.int64)
+            self.update_masks = (look, cols, masks, mine)
+        return self.update_masks[1], self.update_masks[2], self.update_masks[3]
+
+    def _plain_exact(self, idx: np.ndarray, look: _Lookups, factors: np.ndarray, spatial: np.ndarray) -> None:
+        """Point each row whose update box serves a plain dim as a lattice cut by an edge (:func:`_plain_cuts`)
+        at an extra memo row holding ``update_q`` of its box with those dims' runs (``RowMemo.extra``, one
+        per (fraction, key, runs); the rest of the box from its key, as the key's own value): the slow
+        path's value, which the key alone does not give."""
+        cols, masks, mine = self._update_masks(look)
+        if not len(cols):
+            return
+        width = 2 * len(self.names) + 3
+        hits = _plain_cuts(idx, cols, factors, spatial, self.fan, masks, self.plain_cut, self.dims, width)
+        if not len(hits):
+            return
+        memo, problem, dims = self.memo, self.problem, self.problem.dim_names
+        flat = np.ascontiguousarray(hits[:, 1:]).tobytes()        # per box (s, key's row, runs) as its key
+        w8 = 8 * (hits.shape[1] - 1)
+        rows = np.empty(len(hits), dtype=np.int64)
+        for u in range(len(hits)):
+            key = flat[u * w8:(u + 1) * w8]
+            r = self.plain_rows.get(key)
+            if r is None:
+                h = hits[u]
+                s_, row = int(h[1]), int(h[2])
+                j = mine[s_]
+                st, mac_fraction = self.update_info[j]
+                e = memo.arguments(np.array([row], dtype=np.int64))[0]
+                box = _extents(problem, e, memo if self.update_runs and memo.runs_max else None)
+                runs = dict(box.runs or {})
+                for i, d in enumerate(self.plain_cut):
+                    part = h[3 + i * width:3 + (i + 1) * width]
+                    if part[0]:
+                        runs[dims[d]] = tuple(int(x) for x in part[:np.count_nonzero(part)])
+                points = {d: dim_positions(r_, problem.size(d))[0] for d, r_ in runs.items()}
+                box = Served(box.ext, served_windows(problem, box.ext, points), points or None, None, runs or None)
+                f = self.q_fns[j]
+                r = self.plain_rows[key] = memo.extra(memo.fns[f][1], update_q(st, problem, box, self.models,
+                                                                                  mac_fraction))
+            rows[u] = r
+        idx[hits[:, 0], cols[hits[:, 1]]] = rows
 
 
 @njit(cache=True)
-def _plain_cuts(factors, spatial, fan, masks, dims, sizes):
-    """Per nest whether an update box (the fanouts of a span, ``masks``' 1 levels, over the MACs) serves
-    one of ``dims`` as a lattice whose accesses do not all hold its full count of served indices
-    (``sparse.model.plain_positions`` then differs from the run of its extent's): its served loops
-    (``sparse_memo._runs``: the spanned fanouts) interleaved with an unserved one, and the dim's size not
-    a multiple of the runs' product or the last served run clipped. Otherwise every access holds the
-    product of the served runs, min(extent, size), and the runs' product divides the size: the run of the
-    extent's counts, as the usual key takes it. A row may be marked without a cut (never the converse)."""
+def _plain_cuts(idx, cols, factors, spatial, fan, masks, dims, sizes, width):
+    """The update boxes its keeps pattern reads (``idx``'s column ``cols[s]`` not -1; the fanouts of the span
+    ``masks[s]``' 1 levels over the MACs) that serve one of ``dims`` as a lattice whose accesses do not all
+    hold the full count of served indices (``sparse.model.plain_positions`` then differs from the run of
+    its extent's): its served loops (``sparse_memo._runs``: the spanned fanouts) interleaved with an
+    unserved one, and the dim's size not a multiple of the runs' product or the last served run clipped.
+    Otherwise every access holds the product of the served runs, min(extent, size), and that product
+    divides the size: the run of the extent's counts, as the key takes it. Per such box a row: the nest,
+    s, the key's memo row, then per dim of ``dims`` its runs (``width`` ints, zero-padded; all zero: one run
+    from 0). A box may be listed without a cut (never the converse)."""
     B, L, D = factors.shape
-    out = np.zeros(B, dtype=np.bool_)
+    P = dims.shape[0]
+    out = np.empty((B * masks.shape[0] + 1, 3 + P * width), dtype=np.int64)
+    n_out = 0
     tserved = np.zeros((L, D), dtype=np.int64)
-    buf = np.zeros(2 * L + 3, dtype=np.int64)
+    buf = np.zeros(width, dtype=np.int64)
     for b in range(B):
         for s in range(masks.shape[0]):
-            for d in dims:
+            if cols[s] < 0 or idx[b, cols[s]] < 0:
+                continue
+            for k in range(3, out.shape[1]):
+                out[n_out, k] = 0
+            cut = False
+            for i in range(P):
+                d = dims[i]
                 gap, unserved, ext = False, False, 1
                 for m in range(L - 1, -1, -1):
                     if fan[m]:
@@ -732,16 +783,18 @@ def _plain_cuts(factors, spatial, fan, masks, dims, sizes):
                     continue
                 n = _runs(True, factors, spatial, fan, b, L, masks[s], tserved, 1, d, sizes[d], buf)
                 total, full = 1, 1
-                for i in range(n):
-                    total *= buf[i]
-                    if i % 2 == 0:
-                        full *= buf[i]
-                if full != ext or sizes[d] % total:
-                    out[b] = True
-                    break
-            if out[b]:
-                break
-    return out
+                for k in range(n):
+                    total *= buf[k]
+                    if k % 2 == 0:
+                        full *= buf[k]
+                    out[n_out, 3 + i * width + k] = buf[k]
+                cut |= full != ext or sizes[d] % total != 0
+            if cut:
+                out[n_out, 0] = b
+                out[n_out, 1] = s
+                out[n_out, 2] = idx[b, cols[s]]
+                n_out += 1
+    return out[:n_out]
 
 
 def _nest_inputs(arrays: NestArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

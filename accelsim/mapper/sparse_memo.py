@@ -74,6 +74,7 @@ def dim_axes(problem: Problem) -> np.ndarray:
 
 
 GROUPS = 1 << 8          # a key's first digit: its group (levels + 3 + the served-tile groups)
+EXTRA_GROUP = GROUPS - 1  # the group of :meth:`RowMemo.extra`'s rows (no function, never looked up)
 TOO_LARGE = -2           # ``_resolve``'s answer when an int is outside its digit's range
 GENERATED_MIN = 2048     # batches of at least this many rows use the generated pass (``resolve``)
 
@@ -156,8 +157,8 @@ class RowMemo:
         if group is None:
             group = self.span_index[(first, span, reuse, bits)] = self.span_base + len(self.span_index)
             self.span_runs = np.append(self.span_runs, bits).astype(np.int64)
-            if group >= GROUPS:
-                raise ConfigError(f"sparse batch memo: more than {GROUPS - self.span_base} served-tile groups")
+            if group >= EXTRA_GROUP:
+                raise ConfigError(f"sparse batch memo: more than {EXTRA_GROUP - self.span_base} served-tile groups")
             rel = np.zeros((1, len(self.sizes) + 1), dtype=np.int64)
             if reuse is not None:
                 rel[0, 0] = 1
@@ -174,6 +175,24 @@ class RowMemo:
         """A lazy function's values at these keys (rows of :attr:`entries`) where not yet evaluated."""
         rows = np.unique(rows)
         self._eval(f, rows[np.isnan(self.vals[rows, self.fns[f][1]])], force=True)
+
+    def extra(self, slot: int, value: float) -> int:
+        """A row of :attr:`vals` holding ``value`` at ``slot`` (its other slots NaN, never read) that no key
+        finds: its key is :data:`EXTRA_GROUP` and its ordinal, which no look-up makes; a caller points a
+        row's look-up at it (``sparse_batch.NestSparseBatch._plain_exact``: a value the key does not
+        determine). Rows are only appended, so it stays valid for the memo's life."""
+        n = int(np.count_nonzero(self.entries[:, 0] % GROUPS == EXTRA_GROUP)) if len(self.entries) else 0
+        key = np.zeros((1, self.width), dtype=np.int64)
+        key[0, 0] = EXTRA_GROUP + GROUPS * n
+        self.entries = np.concatenate([self.entries, key])
+        if 2 * len(self.entries) > len(self.table):       # at most half full, as ``resolve`` keeps it
+            self._table(2 * len(self.table))
+        else:
+            _find_or_add(self.table, key[0], _slot(key[0], len(self.table) - 1), len(self.entries) - 1)
+        row = np.full((1, self.vals.shape[1]), np.nan)
+        row[0, slot] = value
+        self.vals = np.concatenate([self.vals, row])
+        return len(self.entries) - 1
 
     def keeps(self, fn: Callable) -> int:
         """Register ``fn`` of a row's keeps (per level an int, bit t: it keeps role t); its id."""
