@@ -389,7 +389,8 @@ class NestSparseBatch:
         self.plain_cut = np.array([i for i, d in enumerate(problem.dim_names) if lattice and i not in self.update_runs
                                    and gap_runs(problem.size(d), len(fans))], dtype=np.int64)
         self.fan = np.array([1 if lv.fanout is not None else 0 for lv in h.levels], dtype=np.int64)
-        self.plain_rows: dict[bytes, int] = {}          # (fraction, key's row, runs) -> its extra memo row
+        self.plain_rows: dict[bytes, int] = {}          # (group, key's row, runs) -> its extra memo row
+        self.plain_fns = 0                              # the memo's functions when plain_rows was made
         self.update_info: dict[int, tuple] = {}         # per update fraction (q_fns index): (step, MACs' fraction)
         self.update_masks: tuple = (None, None, None, None)   # (the look-ups, columns, spans' masks, fractions)
         self.memo = RowMemo(self.dims, len(self.names), nest=True, units=units, fanouts=fans,
@@ -686,26 +687,25 @@ class NestSparseBatch:
                     self.net_keys, self.net_ab, self.net_den, energy, cycles, self.gen)
         return energy, cycles
 
-    def _update_masks(self, look: _Lookups) -> tuple[np.ndarray, np.ndarray, list[int]]:
-        """Per update box fraction (``_update_column``): the column of ``score``'s look-ups holding its memo
-        row (-1 where a row's keeps pattern does not read it), its span (1 at its levels: ``_plain_cuts``)
-        and its index in ``q_fns``."""
+    def _update_masks(self, look: _Lookups) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
+        """Per memo group of the update box fractions (``_update_column``): the column of ``score``'s
+        look-ups holding its memo row (-1 where a row's keeps pattern does not read it), its span (1 at its
+        levels: ``_plain_cuts``) and its fractions (indices in ``q_fns``)."""
         if self.update_masks[0] is not look:
             base = 2 + look.n_pairs                        # _Lookups' order: pattern, skipping, pairs, fractions
-            mine = sorted(self.update_info)
-            masks = np.zeros((len(mine), len(self.names)), dtype=np.int64)
-            for i, j in enumerate(mine):
-                masks[i, [m for m in range(len(self.names)) if self.memo.span_mask[self.memo.fns[self.q_fns[j]][0]
-                                                                                   - self.memo.span_base, m]]] = 1
-            cols = np.array([int(look.col[base + j]) for j in mine], dtype=np.int64)
-            self.update_masks = (look, cols, masks, mine)
+            groups: dict[int, list[int]] = {}
+            for j in sorted(self.update_info):
+                groups.setdefault(self.memo.fns[self.q_fns[j]][0], []).append(j)
+            masks = self.memo.span_mask[[g - self.memo.span_base for g in groups]].astype(np.int64)
+            cols = np.array([int(look.col[base + js[0]]) for js in groups.values()], dtype=np.int64)
+            self.update_masks = (look, cols, np.ascontiguousarray(masks), list(groups.values()))
         return self.update_masks[1], self.update_masks[2], self.update_masks[3]
 
     def _plain_exact(self, idx: np.ndarray, look: _Lookups, factors: np.ndarray, spatial: np.ndarray) -> None:
         """Point each row whose update box serves a plain dim as a lattice cut by an edge (:func:`_plain_cuts`)
-        at an extra memo row holding ``update_q`` of its box with those dims' runs (``RowMemo.extra``, one
-        per (fraction, key, runs); the rest of the box from its key, as the key's own value): the slow
-        path's value, which the key alone does not give."""
+        at an extra memo row holding ``update_q`` of its box with those dims' runs for every update fraction
+        of the group (``RowMemo.extra``, one per (group, key, runs); the rest of the box from its key, the
+        group's other values the key's): the slow path's values, which the key alone does not give."""
         cols, masks, mine = self._update_masks(look)
         if not len(cols):
             return
@@ -714,6 +714,9 @@ class NestSparseBatch:
         if not len(hits):
             return
         memo, problem, dims = self.memo, self.problem, self.problem.dim_names
+        if self.plain_fns != len(memo.fns):        # a function added since: not evaluated at the extra rows
+            self.plain_rows.clear()
+            self.plain_fns = len(memo.fns)
         flat = np.ascontiguousarray(hits[:, 1:]).tobytes()        # per box (s, key's row, runs) as its key
         w8 = 8 * (hits.shape[1] - 1)
         rows = np.empty(len(hits), dtype=np.int64)
@@ -722,9 +725,7 @@ class NestSparseBatch:
             r = self.plain_rows.get(key)
             if r is None:
                 h = hits[u]
-                s_, row = int(h[1]), int(h[2])
-                j = mine[s_]
-                st, mac_fraction = self.update_info[j]
+                row = int(h[2])
                 e = memo.arguments(np.array([row], dtype=np.int64))[0]
                 box = _extents(problem, e, memo if self.update_runs and memo.runs_max else None)
                 runs = dict(box.runs or {})
@@ -734,9 +735,11 @@ class NestSparseBatch:
                         runs[dims[d]] = tuple(int(x) for x in part[:np.count_nonzero(part)])
                 points = {d: dim_positions(r_, problem.size(d))[0] for d, r_ in runs.items()}
                 box = Served(box.ext, served_windows(problem, box.ext, points), points or None, None, runs or None)
-                f = self.q_fns[j]
-                r = self.plain_rows[key] = memo.extra(memo.fns[f][1], update_q(st, problem, box, self.models,
-                                                                                  mac_fraction))
+                values = {}
+                for j in mine[int(h[1])]:          # every update fraction of the group: its exact value
+                    st, mac_fraction = self.update_info[j]
+                    values[memo.fns[self.q_fns[j]][1]] = update_q(st, problem, box, self.models, mac_fraction)
+                r = self.plain_rows[key] = memo.extra(row, values)
             rows[u] = r
         idx[hits[:, 0], cols[hits[:, 1]]] = rows
 

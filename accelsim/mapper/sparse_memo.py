@@ -176,11 +176,12 @@ class RowMemo:
         rows = np.unique(rows)
         self._eval(f, rows[np.isnan(self.vals[rows, self.fns[f][1]])], force=True)
 
-    def extra(self, slot: int, value: float) -> int:
-        """A row of :attr:`vals` holding ``value`` at ``slot`` (its other slots NaN, never read) that no key
-        finds: its key is :data:`EXTRA_GROUP` and its ordinal, which no look-up makes; a caller points a
-        row's look-up at it (``sparse_batch.NestSparseBatch._plain_exact``: a value the key does not
-        determine). Rows are only appended, so it stays valid for the memo's life."""
+    def extra(self, row: int, values: dict[int, float]) -> int:
+        """A row of :attr:`vals` that no key finds, holding key ``row``'s values with ``values`` (slot ->
+        value) in place of some: its key is :data:`EXTRA_GROUP` and its ordinal, which no look-up makes; a
+        caller points a row's look-up at it (``sparse_batch.NestSparseBatch._plain_exact``: values the key
+        does not determine). Rows are only appended; a function registered later is not evaluated at it
+        (the caller makes its extra rows again)."""
         n = int(np.count_nonzero(self.entries[:, 0] % GROUPS == EXTRA_GROUP)) if len(self.entries) else 0
         key = np.zeros((1, self.width), dtype=np.int64)
         key[0, 0] = EXTRA_GROUP + GROUPS * n
@@ -189,9 +190,10 @@ class RowMemo:
             self._table(2 * len(self.table))
         else:
             _find_or_add(self.table, key[0], _slot(key[0], len(self.table) - 1), len(self.entries) - 1)
-        row = np.full((1, self.vals.shape[1]), np.nan)
-        row[0, slot] = value
-        self.vals = np.concatenate([self.vals, row])
+        add = self.vals[row:row + 1].copy()
+        for slot, v in values.items():
+            add[0, slot] = v
+        self.vals = np.concatenate([self.vals, add])
         return len(self.entries) - 1
 
     def keeps(self, fn: Callable) -> int:
