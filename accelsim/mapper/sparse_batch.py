@@ -720,11 +720,19 @@ class NestSparseBatch:
         flat = np.ascontiguousarray(hits[:, 1:]).tobytes()        # per box (s, key's row, runs) as its key
         w8 = 8 * (hits.shape[1] - 1)
         rows = np.empty(len(hits), dtype=np.int64)
+        todo: dict[bytes, list[int]] = {}          # boxes met for the first time: their hits
+        get = self.plain_rows.get
         for u in range(len(hits)):
             key = flat[u * w8:(u + 1) * w8]
-            r = self.plain_rows.get(key)
+            r = get(key)
             if r is None:
-                h = hits[u]
+                todo.setdefault(key, []).append(u)
+            else:
+                rows[u] = r
+        if todo:
+            keyrows, values = [], []
+            for us in todo.values():
+                h = hits[us[0]]
                 row = int(h[2])
                 e = memo.arguments(np.array([row], dtype=np.int64))[0]
                 box = _extents(problem, e, memo if self.update_runs and memo.runs_max else None)
@@ -735,12 +743,16 @@ class NestSparseBatch:
                         runs[dims[d]] = tuple(int(x) for x in part[:np.count_nonzero(part)])
                 points = {d: dim_positions(r_, problem.size(d))[0] for d, r_ in runs.items()}
                 box = Served(box.ext, served_windows(problem, box.ext, points), points or None, None, runs or None)
-                values = {}
+                vs = {}
                 for j in mine[int(h[1])]:          # every update fraction of the group: its exact value
                     st, mac_fraction = self.update_info[j]
-                    values[memo.fns[self.q_fns[j]][1]] = update_q(st, problem, box, self.models, mac_fraction)
-                r = self.plain_rows[key] = memo.extra(row, values)
-            rows[u] = r
+                    vs[memo.fns[self.q_fns[j]][1]] = update_q(st, problem, box, self.models, mac_fraction)
+                keyrows.append(row)
+                values.append(vs)
+            made = memo.extra(keyrows, values)
+            for (key, us), r in zip(todo.items(), made.tolist()):
+                self.plain_rows[key] = r
+                rows[us] = r
         idx[hits[:, 0], cols[hits[:, 1]]] = rows
 
 

@@ -176,25 +176,31 @@ class RowMemo:
         rows = np.unique(rows)
         self._eval(f, rows[np.isnan(self.vals[rows, self.fns[f][1]])], force=True)
 
-    def extra(self, row: int, values: dict[int, float]) -> int:
-        """A row of :attr:`vals` that no key finds, holding key ``row``'s values with ``values`` (slot ->
-        value) in place of some: its key is :data:`EXTRA_GROUP` and its ordinal, which no look-up makes; a
-        caller points a row's look-up at it (``sparse_batch.NestSparseBatch._plain_exact``: values the key
-        does not determine). Rows are only appended; a function registered later is not evaluated at it
-        (the caller makes its extra rows again)."""
-        n = int(np.count_nonzero(self.entries[:, 0] % GROUPS == EXTRA_GROUP)) if len(self.entries) else 0
-        key = np.zeros((1, self.width), dtype=np.int64)
-        key[0, 0] = EXTRA_GROUP + GROUPS * n
-        self.entries = np.concatenate([self.entries, key])
+    def extra(self, rows: list[int], values: list[dict[int, float]]) -> np.ndarray:
+        """Rows of :attr:`vals` that no key finds, each holding key row ``rows[i]``'s values with
+        ``values[i]`` (slot -> value) in place of some; their indices. Their keys are :data:`EXTRA_GROUP`
+        and an ordinal, which no look-up makes; a caller points a row's look-up at one
+        (``sparse_batch.NestSparseBatch._plain_exact``: values the key does not determine). Rows are only
+        appended; a function registered later is not evaluated at them (the caller makes them again)."""
+        n0 = int(np.count_nonzero(self.entries[:, 0] % GROUPS == EXTRA_GROUP)) if len(self.entries) else 0
+        keys = np.zeros((len(rows), self.width), dtype=np.int64)
+        keys[:, 0] = EXTRA_GROUP + GROUPS * np.arange(n0, n0 + len(rows), dtype=np.int64)
+        base = len(self.entries)
+        self.entries = np.concatenate([self.entries, keys])
         if 2 * len(self.entries) > len(self.table):       # at most half full, as ``resolve`` keeps it
-            self._table(2 * len(self.table))
+            cap = 2 * len(self.table)
+            while 2 * len(self.entries) > cap:
+                cap *= 2
+            self._table(cap)
         else:
-            _find_or_add(self.table, key[0], _slot(key[0], len(self.table) - 1), len(self.entries) - 1)
-        add = self.vals[row:row + 1].copy()
-        for slot, v in values.items():
-            add[0, slot] = v
+            for i in range(len(rows)):
+                _find_or_add(self.table, keys[i], _slot(keys[i], len(self.table) - 1), base + i)
+        add = self.vals[np.asarray(rows, dtype=np.int64)]
+        for i, vs in enumerate(values):
+            for slot, v in vs.items():
+                add[i, slot] = v
         self.vals = np.concatenate([self.vals, add])
-        return len(self.entries) - 1
+        return np.arange(base, base + len(rows), dtype=np.int64)
 
     def keeps(self, fn: Callable) -> int:
         """Register ``fn`` of a row's keeps (per level an int, bit t: it keeps role t); its id."""
