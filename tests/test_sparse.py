@@ -457,10 +457,11 @@ def test_subset_pmf_equals_the_exact_ratio_of_binomials(y, size, nnz):
 def test_a_box_overhanging_its_tensor_takes_the_product_of_unions_not_a_nan():
     """An interior box whose window coordinates run over padding (a 1-D conv, H 4, R 3, pad 1: the box of
     every p and r touches ifmap rows -1..4, 6 "elements" of a tensor of 4) has no meaning as an
-    enumeration: ``subset_pmf`` of 6 elements among 4 was NaN, which ``min(1.0, nan)`` turned into 1.0 in
-    one condition order (0.0 in the other). ``_box_grid`` now refuses the box, so both orders give the
-    product of the unions, each clipped to its tensor (``Uniform.p_empty``: computed here on its own), and
-    ``subset_pmf`` raises on more elements than the tensor holds."""
+    enumeration over that side: ``subset_pmf`` of 6 elements among 4 was NaN, which ``min(1.0, nan)`` turned
+    into 1.0 in one condition order (0.0 in the other, enumerating the weight). ``_pair_table_dead`` now
+    refuses to enumerate a side with more elements than its tensor, so that order takes the product of the
+    unions, each clipped to its tensor (``Uniform.p_empty``: computed here on its own), as the other order's
+    enumeration gives; ``subset_pmf`` raises on more elements than the tensor holds."""
     from accelsim.sparse.model import Served, box_dead, subset_pmf
     from workloads.layer import Layer, LayerKind
 

@@ -883,10 +883,9 @@ def _pair_dead(problem: Problem, box: Served, block: dict[str, int] | None, a: s
 def _box_grid(problem: Problem, box: Served, block: dict[str, int] | None, roles: tuple[str, ...]):
     """The interior box's points (per dim of the roles its served indices, runs or ``box.points``' lattices):
     per role (its element's rank at each point, their count), each point's block (per dim index // the
-    block's extent; ``block`` None: each point its own) and the blocks' count; None over :data:`MAX_POINTS`
-    or when a role's count exceeds its tensor's elements (the box's window coordinates run over padding,
-    which the interior box counts as elements: its enumeration has no meaning, :func:`subset_pmf` of more
-    elements than the tensor holds; the caller takes its product of unions, each clipped to the tensor)."""
+    block's extent; ``block`` None: each point its own) and the blocks' count; None over :data:`MAX_POINTS`.
+    The interior box counts a window coordinate over padding as an element: a box over padding may hold
+    more "elements" than its tensor (:func:`_pair_table_dead` then refuses to enumerate that side)."""
     import numpy as np
 
     from accelsim.sparse.box_kernel import box_ids
@@ -901,8 +900,6 @@ def _box_grid(problem: Problem, box: Served, block: dict[str, int] | None, roles
         pts[i, :len(v)] = v
     sizes = np.array([block[d] if block is not None and d in rel else 1 for d in problem.dim_names], dtype=np.int64)
     ids = [box_ids(pts, lens, _axes(problem, r)) for r in roles]
-    if any(u > problem.elements(r) for (_, u), r in zip(ids, roles)):
-        return None     # the box overhangs its tensor (a window over padding counted as elements): no interior box
     per_dim = np.array([(i, 1, -1, 1, 0) for i in range(len(lists))], dtype=np.int64)
     blk, nblk = box_ids(pts // sizes[:, None], lens, per_dim)      # a point's block: per dim index // extent
     return (*ids, blk, nblk)
@@ -954,6 +951,8 @@ def _triple_dead(problem: Problem, ids: list, blk: np.ndarray, nblk: int, conds:
     (ea, x), (eb, y) = (ids[i] for i in rest)
     a, b = (conds[i] for i in rest)
     z = ids[k][1]
+    if z > problem.elements(c):    # an interior box over padding counted more elements than c has (_pair_table_dead)
+        return None
     hc = subset_pmf(z, problem.elements(c), Uniform(models.get(c, DENSE).density).nnz(problem.elements(c)))
     keys = list(groups)
     cache: dict[frozenset, float] = {}
@@ -1012,6 +1011,8 @@ def _pair_table_dead(problem: Problem, ea: np.ndarray, eb: np.ndarray, blk: np.n
             return None
     ma, mb = models.get(a, DENSE), models.get(b, DENSE)
     size_a, size_b = problem.elements(a), problem.elements(b)
+    if y > size_b:          # an interior box over padding (_box_grid) counted more b-elements than b has: its
+        return None         # subset probabilities do not exist (subset_pmf raises); the caller's lower bound
     h = subset_pmf(y, size_b, Uniform(mb.density).nnz(size_b))
     cols = np.flatnonzero(table.any(axis=0))
     row = _p_empty_row(ma, size_a)
