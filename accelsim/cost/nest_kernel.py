@@ -19,9 +19,9 @@ over-tiling rules as one unsigned compare and a product, and the input lines of 
 int64, more than the caches; without it each nest's first reads waited on memory). A ceiling
 division of the closed forms and the coupled axes' quotient divide unsigned (``_ceil``: every operand
 is at least 1; numba's signed floor division adds a sign fix-up: 0.73 -> 0.71 us per nest on the
-clustered Eyeriss v2 benchmark). Every generated module (this one's, ``mapper.memo_kernel``'s and
-``mapper.score_kernel``'s) indexes its arrays unsigned (:func:`unsigned_subscripts`, applied by
-:func:`load_generated`: numba's negative-index wrap dropped), and ``_walk`` borrows its arrays
+clustered Eyeriss v2 benchmark). This kernel and ``mapper.score_kernel``'s index their arrays
+unsigned (:func:`unsigned_subscripts`, applied by :func:`load_generated`: numba's negative-index wrap
+dropped; ``mapper.memo_kernel``'s pass not: 0.10 -> 0.12 us per nest with it), and ``_walk`` borrows its arrays
 (``_nrt=False``: no reference-count atomics per call). Rows equal ``count_actions`` exactly
 (tests/test_fast_nest.py).
 
@@ -594,15 +594,17 @@ def unsigned_subscripts(source: str) -> str:
     return ast.unparse(tree) + "\n"
 
 
-def load_generated(key: str, source, attr: str, extra: str = ""):
+def load_generated(key: str, source, attr: str, extra: str = "", unsigned: bool = True):
     """The function ``attr`` of the generated module ``source(cache)`` (its Python text; ``cache``:
-    whether numba may cache it on disk), written once to :func:`cache_dir` as
+    whether numba may cache it on disk; with ``unsigned``, as :func:`unsigned_subscripts` rewrites
+    it), written once to :func:`cache_dir` as
     ``accelsim_nest_<version>_<extra><key>.py`` (``key`` must hash the source's inputs and the
     generator; the version, this module's :func:`_fingerprint`, names what :func:`prune_cache`
     keeps) and loaded; compiled in memory with a ``KernelCacheWarning`` when the directory cannot
     be written."""
     version = _fingerprint()[:12]
     name = f"accelsim_nest_{version}_{extra}{key}"
+    text = (lambda cache: unsigned_subscripts(source(cache))) if unsigned else source
     folder = cache_dir()
     path = folder / f"{name}.py"
     try:
@@ -611,7 +613,7 @@ def load_generated(key: str, source, attr: str, extra: str = ""):
                 folder.mkdir(parents=True, exist_ok=True)
                 fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
                 with os.fdopen(fd, "w") as fh:
-                    fh.write(unsigned_subscripts(source(True)))
+                    fh.write(text(True))
                 os.replace(tmp, path)
             try:
                 os.utime(path)              # in use: prune_cache keeps it
@@ -630,7 +632,7 @@ def load_generated(key: str, source, attr: str, extra: str = ""):
                           f"kernels in memory, uncached (set {CACHE_ENV} to a writable directory)",
                           KernelCacheWarning, stacklevel=4)
         ns: dict[str, Any] = {}
-        exec(compile(unsigned_subscripts(source(False)), f"<accelsim generated {key}>", "exec"), ns)
+        exec(compile(text(False), f"<accelsim generated {key}>", "exec"), ns)
         fn = ns[attr]
     return fn
 

@@ -363,7 +363,7 @@ def memo_pass(shape: tuple, roles: int):
         for mod in (sys.modules[__name__], sys.modules["accelsim.mapper.sparse_memo"]):
             h.update(inspect.getsource(mod).encode())
         fn = _LOADED[(shape, roles)] = load_generated(h.hexdigest()[:12], lambda cache: memo_source(shape, roles, cache),
-                                                      "resolve", extra="memo")
+                                                      "resolve", extra="memo", unsigned=False)   # (slower unsigned)
     return fn
 
 
