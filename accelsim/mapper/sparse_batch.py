@@ -389,8 +389,9 @@ class NestSparseBatch:
         self.plain_cut = np.array([i for i, d in enumerate(problem.dim_names) if lattice and i not in self.update_runs
                                    and gap_runs(problem.size(d), len(fans))], dtype=np.int64)
         self.fan = np.array([1 if lv.fanout is not None else 0 for lv in h.levels], dtype=np.int64)
-        self.plain_rows: dict[bytes, int] = {}          # (group, key's row, runs) -> its extra memo row
-        self.plain_fns = 0                              # the memo's functions when plain_rows was made
+        self.plain_tab: np.ndarray | None = None        # (group, key's row, runs) -> its extra memo row (_plain_find)
+        self.plain_n = 0                                # boxes in plain_tab
+        self.plain_fns = 0                              # the memo's functions when plain_tab was made
         self.update_info: dict[int, tuple] = {}         # per update fraction (q_fns index): (step, MACs' fraction)
         self.update_masks: tuple = (None, None, None, None)   # (the look-ups, columns, spans' masks, fractions)
         self.memo = RowMemo(self.dims, len(self.names), nest=True, units=units, fanouts=fans,
@@ -710,54 +711,80 @@ class NestSparseBatch:
         if not len(cols):
             return
         width = 2 * len(self.names) + 3
-        hits = _plain_cuts(idx, cols, factors, spatial, self.fan, masks, self.plain_cut, self.dims, width)
-        if not len(hits):
-            return
         memo, problem, dims = self.memo, self.problem, self.problem.dim_names
-        if self.plain_fns != len(memo.fns):        # a function added since: not evaluated at the extra rows
-            self.plain_rows.clear()
-            self.plain_fns = len(memo.fns)
-        flat = np.ascontiguousarray(hits[:, 1:]).tobytes()        # per box (s, key's row, runs) as its key
-        w8 = 8 * (hits.shape[1] - 1)
-        rows = np.empty(len(hits), dtype=np.int64)
-        todo: dict[bytes, list[int]] = {}          # boxes met for the first time: their hits
-        get = self.plain_rows.get
-        for u in range(len(hits)):
-            key = flat[u * w8:(u + 1) * w8]
-            r = get(key)
-            if r is None:
-                todo.setdefault(key, []).append(u)
-            else:
-                rows[u] = r
-        if todo:
-            keyrows, values = [], []
-            for us in todo.values():
-                h = hits[us[0]]
-                row = int(h[2])
-                e = memo.arguments(np.array([row], dtype=np.int64))[0]
-                box = _extents(problem, e, memo if self.update_runs and memo.runs_max else None)
-                runs = dict(box.runs or {})
-                for i, d in enumerate(self.plain_cut):
-                    part = h[3 + i * width:3 + (i + 1) * width]
-                    if part[0]:
-                        runs[dims[d]] = tuple(int(x) for x in part[:np.count_nonzero(part)])
-                points = {d: dim_positions(r_, problem.size(d))[0] for d, r_ in runs.items()}
-                box = Served(box.ext, served_windows(problem, box.ext, points), points or None, None, runs or None)
-                vs = {}
-                for j in mine[int(h[1])]:          # every update fraction of the group: its exact value
-                    st, mac_fraction = self.update_info[j]
-                    vs[memo.fns[self.q_fns[j]][1]] = update_q(st, problem, box, self.models, mac_fraction)
-                keyrows.append(row)
-                values.append(vs)
-            made = memo.extra(keyrows, values)
-            for (key, us), r in zip(todo.items(), made.tolist()):
-                self.plain_rows[key] = r
-                rows[us] = r
-        idx[hits[:, 0], cols[hits[:, 1]]] = rows
+        K = 2 + len(self.plain_cut) * width
+        if self.plain_tab is None or self.plain_fns != len(memo.fns):   # a function added since: not evaluated
+            self.plain_tab = np.full((1 << 10, K + 1), -1, dtype=np.int64)  # at the extra rows, made again
+            self.plain_n, self.plain_fns = 0, len(memo.fns)
+        hits = _plain_cuts(idx, cols, factors, spatial, self.fan, masks, self.plain_cut, self.dims, width,
+                           self.plain_tab)
+        if not len(hits):                        # every box found (its row pointed at) or none listed
+            return
+        todo: dict[tuple, list[int]] = {}        # boxes met for the first time: the nests reading them
+        for h in hits.tolist():
+            todo.setdefault(tuple(h[1:]), []).append(h[0])
+        keyrows, values = [], []
+        for key in todo:
+            row = key[1]
+            e = memo.arguments(np.array([row], dtype=np.int64))[0]
+            box = _extents(problem, e, memo if self.update_runs and memo.runs_max else None)
+            runs = dict(box.runs or {})
+            for i, d in enumerate(self.plain_cut):
+                part = key[2 + i * width:2 + (i + 1) * width]
+                if part[0]:
+                    runs[dims[d]] = tuple(x for x in part if x)
+            points = {d: dim_positions(r_, problem.size(d))[0] for d, r_ in runs.items()}
+            box = Served(box.ext, served_windows(problem, box.ext, points), points or None, None, runs or None)
+            vs = {}
+            for j in mine[key[0]]:               # every update fraction of the group: its exact value
+                st, mac_fraction = self.update_info[j]
+                vs[memo.fns[self.q_fns[j]][1]] = update_q(st, problem, box, self.models, mac_fraction)
+            keyrows.append(row)
+            values.append(vs)
+        made = memo.extra(keyrows, values)
+        if 2 * (self.plain_n + len(todo)) > len(self.plain_tab):      # at most half full: grow, insert again
+            old = self.plain_tab[self.plain_tab[:, K] >= 0]
+            cap = len(self.plain_tab)
+            while 2 * (self.plain_n + len(todo)) > cap:
+                cap *= 2
+            self.plain_tab = np.full((cap, K + 1), -1, dtype=np.int64)
+            for o in old:
+                _plain_find(self.plain_tab, o[:K], o[K])
+        for (key, nests), r in zip(todo.items(), made.tolist()):
+            _plain_find(self.plain_tab, np.array(key, dtype=np.int64), r)
+            self.plain_n += 1
+            for b in nests:
+                idx[b, cols[key[0]]] = r
 
 
 @njit(cache=True)
-def _plain_cuts(idx, cols, factors, spatial, fan, masks, dims, sizes, width):
+def _plain_find(tab, key, row):
+    """The extra memo row of a box's ``key`` in ``tab`` (open addressing, per slot the key then its row,
+    -1: empty), -1 when not there; ``row`` >= 0: add it with that row (not there)."""
+    mask = tab.shape[0] - 1
+    K = key.shape[0]
+    h = np.uint64(0)
+    for k in range(K):
+        h = (h ^ np.uint64(key[k])) * np.uint64(0x9E3779B97F4A7C15)
+    s = np.int64((h ^ (h >> np.uint64(29))) & np.uint64(mask))
+    while True:
+        if tab[s, K] < 0:
+            if row >= 0:
+                for k in range(K):
+                    tab[s, k] = key[k]
+                tab[s, K] = row
+            return -1
+        same = True
+        for k in range(K):
+            if tab[s, k] != key[k]:
+                same = False
+                break
+        if same:
+            return tab[s, K]
+        s = (s + 1) & mask
+
+@njit(cache=True)
+def _plain_cuts(idx, cols, factors, spatial, fan, masks, dims, sizes, width, tab):
     """The update boxes its keeps pattern reads (``idx``'s column ``cols[s]`` not -1; the fanouts of the span
     ``masks[s]``' 1 levels over the MACs) that serve one of ``dims`` as a lattice whose accesses do not all
     hold the full count of served indices (``sparse.model.plain_positions`` then differs from the run of
@@ -808,7 +835,11 @@ def _plain_cuts(idx, cols, factors, spatial, fan, masks, dims, sizes, width):
                 out[n_out, 0] = b
                 out[n_out, 1] = s
                 out[n_out, 2] = idx[b, cols[s]]
-                n_out += 1
+                r = _plain_find(tab, out[n_out, 1:], -1)
+                if r >= 0:                # a box met before: its extra row
+                    idx[b, cols[s]] = r
+                else:
+                    n_out += 1
     return out[:n_out]
 
 
