@@ -36,9 +36,10 @@ any format at the backing store (whose tile is the whole tensor in every mapping
 condition tiles of one element and no skipping (Eyeriss v1's preset) the fixed shape looks up
 nothing. A reduced output update's box is keyed by its extents and the placed dims' runs
 (``sparse.model.placed_dims``); a row whose box serves a plain dim as a lattice cut by a ceil edge
-(:func:`_plain_cuts`, marking such rows and possibly a few more, never fewer) is scored again by a
-scorer whose update key also carries those dims' runs (two-word keys: the generic look-up pass), so
-every row equals the slow path and the usual keys stay one word.
+(:func:`_plain_cuts`, listing such rows and possibly a few more, never fewer) reads an extra memo row
+(``RowMemo.extra``, one per (memo group, key, those dims' runs), found again by :func:`_plain_find`)
+holding ``update_q`` of its box with those runs, so every row equals the slow path and the usual keys
+stay one word (the generated look-up pass stays on).
 
 Capacity: each kept tile's compressed words (``Format.part_words``, the spec's ``expected`` or ``worst``
 size) against the stores of ``accelsim.sparse.model.capacity_checks`` (the hierarchy's capacity groups,
