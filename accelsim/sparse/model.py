@@ -475,7 +475,7 @@ def placed_dims(problem: Problem) -> tuple[str, ...]:
     indices are its elements, so a box served as a lattice of it is a relabelled run of its count (the
     same element and block ranks, the same enumeration); :func:`update_q` takes such a dim by its
     accesses' counts (:func:`plain_positions`; ``mapper.sparse_batch`` keys an update box by the runs of
-    the placed dims and scores again the rows where a plain dim's counts are not the run's)."""
+    the placed dims; a row where a plain dim's counts are not the run's reads an extra memo row)."""
     out: set[str] = set()
     for t in problem.tensors:
         for c in t.coords:
