@@ -1008,3 +1008,25 @@ def test_a_dense_condition_without_padding_drops_out_at_the_edges():
     got = [analyze(p, h, nest, dense, s, {IFMAP: Uniform(0.25)}).gated.storage[key] for s in (one, two)]
     assert got[1] == got[0]
     assert got[1] == pytest.approx(6 * (2 * comb(6, 3) / comb(8, 3) + 2 * comb(6, 4) / comb(8, 4)), rel=1e-12)
+
+
+def test_three_conditions_over_padding_give_one_value_in_every_order():
+    """review rev22: a box over padding whose interior grid counts more ifmap coordinates (6) than the ifmap
+    has elements (5): ``_triple_dead`` chose that condition to enumerate in two of the six orders and fell
+    back to the product of unions (0.0 there, 0.047 in the other four; NaN before the guard). The third is
+    now chosen among the conditions that can be enumerated and a pair enumerates the side that can."""
+    import itertools
+
+    from accelsim.problem import from_layer
+    from accelsim.sparse.model import Served, box_dead
+    from workloads.layer import Layer, LayerKind
+
+    p = from_layer(Layer(name="c", kind=LayerKind.CONV, N=1, C=1, K=2, H=5, W=1, R=3, S=1, pad_h=1, pad_w=0,
+                         stride_h=2))
+    assert p.elements("ifmap") == 5
+    box = Served({d: p.size(d) for d in p.dim_names})
+    models = {r: Uniform(0.5) for r in ("ifmap", "weight", "psum")}
+    got = {perm: box_dead(p, box, perm, models, mac=True)
+           for perm in itertools.permutations(("ifmap", "weight", "psum"))}
+    assert len(set(got.values())) == 1, got
+    assert next(iter(got.values())) > 0.0          # not the lower bound's 0.0

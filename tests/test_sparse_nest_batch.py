@@ -417,7 +417,8 @@ def _edge_update_scores(batch_runs=None, plain: bool = True):
     gated on ifmap and weight: asserts the scorer's energy and bound equal the slow view's on each;
     ``cut``: the nests whose slow energy moves when every update box is taken as the interior one.
     ``batch_runs``: the scorer's update key dims replaced (the test's break); ``plain`` False: the rows with a
-    plain dim's lattice cut by an edge not scored again (``NestSparseBatch.plain_cut`` emptied: the other break)."""
+    plain dim's lattice cut by an edge left on the key's row, no extra memo row
+    (``NestSparseBatch.plain_cut`` emptied: the other break)."""
     import accelsim.sparse.model as model
     from accelsim.cost.nest_arrays import decode_nest
     from tests.test_sparse_exact_gating import GATE_MACS

@@ -940,9 +940,12 @@ def _triple_dead(problem: Problem, ids: list, blk: np.ndarray, nblk: int, conds:
         for bl_list in sets.values():
             bk = tuple(bl_list)
             groups[bk] = groups.get(bk, 0) + 1
+        if z > problem.elements(conds[k]):   # an interior box over padding counted more elements than the
+            continue                         # tensor has: no subset probabilities (_box_grid), not the third
         if best is None or len(groups) < len(best[1]):
             best = (k, groups)
-    assert best is not None
+    if best is None:
+        return None
     k, groups = best
     if len(groups) > MAX_GROUPS:
         return None
@@ -951,8 +954,6 @@ def _triple_dead(problem: Problem, ids: list, blk: np.ndarray, nblk: int, conds:
     (ea, x), (eb, y) = (ids[i] for i in rest)
     a, b = (conds[i] for i in rest)
     z = ids[k][1]
-    if z > problem.elements(c):    # an interior box over padding counted more elements than c has (_pair_table_dead)
-        return None
     hc = subset_pmf(z, problem.elements(c), Uniform(models.get(c, DENSE).density).nnz(problem.elements(c)))
     keys = list(groups)
     cache: dict[frozenset, float] = {}
@@ -1003,6 +1004,8 @@ def _pair_table_dead(problem: Problem, ea: np.ndarray, eb: np.ndarray, blk: np.n
 
     if y > x:                                  # enumerate the side with fewer elements, else the other
         a, b, ea, eb, x, y = b, a, eb, ea, y, x
+    if y > problem.elements(b):                # an interior box over padding (_box_grid) counted more elements
+        a, b, ea, eb, x, y = b, a, eb, ea, y, x    # than b has: its subset probabilities do not exist
     table = pair_table(ea, eb, blk, nblk, x, y, MAX_GROUPS)
     if not table.size:
         a, b, ea, eb, x, y = b, a, eb, ea, y, x
@@ -1011,8 +1014,8 @@ def _pair_table_dead(problem: Problem, ea: np.ndarray, eb: np.ndarray, blk: np.n
             return None
     ma, mb = models.get(a, DENSE), models.get(b, DENSE)
     size_a, size_b = problem.elements(a), problem.elements(b)
-    if y > size_b:          # an interior box over padding (_box_grid) counted more b-elements than b has: its
-        return None         # subset probabilities do not exist (subset_pmf raises); the caller's lower bound
+    if y > size_b:          # neither side can be enumerated (subset_pmf raises): the caller's lower bound
+        return None
     h = subset_pmf(y, size_b, Uniform(mb.density).nnz(size_b))
     cols = np.flatnonzero(table.any(axis=0))
     row = _p_empty_row(ma, size_a)
