@@ -71,7 +71,7 @@ from accelsim.loopnest import LevelMap, LoopNest
 from accelsim.mapper import score_kernel
 from accelsim.mapper.batch import _tile_need
 from accelsim.mapper.nest_space import tile_words_batch
-from accelsim.mapper.sparse_memo import RowMemo, _runs, dim_axes, gap_runs
+from accelsim.mapper.sparse_memo import RowMemo, _find_or_add, _runs, _slot, dim_axes, gap_runs
 from accelsim.mapping import COLS as COLS_LEVEL
 from accelsim.mapping import DRAM as DRAM_LEVEL
 from accelsim.mapping import GLB as GLB_LEVEL
@@ -760,29 +760,24 @@ class NestSparseBatch:
 
 @njit(cache=True)
 def _plain_find(tab, key, row):
-    """The extra memo row of a box's ``key`` in ``tab`` (open addressing, per slot the key then its row,
-    -1: empty), -1 when not there; ``row`` >= 0: add it with that row (not there)."""
+    """The extra memo row of a box's ``key`` in ``tab`` (``sparse_memo``'s table: per slot the key then its
+    row, -1: empty; its hash ``_slot`` and insertion ``_find_or_add``), -1 when not there; ``row`` >= 0:
+    add it with that row (not there)."""
     mask = tab.shape[0] - 1
+    s = _slot(key, mask)
+    if row >= 0:
+        _find_or_add(tab, key, s, row)
+        return -1
     K = key.shape[0]
-    h = np.uint64(0)
-    for k in range(K):
-        h = (h ^ np.uint64(key[k])) * np.uint64(0x9E3779B97F4A7C15)
-    s = np.int64((h ^ (h >> np.uint64(29))) & np.uint64(mask))
-    while True:
-        if tab[s, K] < 0:
-            if row >= 0:
-                for k in range(K):
-                    tab[s, k] = key[k]
-                tab[s, K] = row
-            return -1
-        same = True
-        for k in range(K):
-            if tab[s, k] != key[k]:
-                same = False
-                break
-        if same:
+    while tab[s, K] >= 0:
+        k = 0
+        while k < K and tab[s, k] == key[k]:
+            k += 1
+        if k == K:
             return tab[s, K]
         s = (s + 1) & mask
+    return -1
+
 
 @njit(cache=True)
 def _plain_cuts(idx, cols, factors, spatial, fan, masks, dims, sizes, width, tab):
