@@ -14,9 +14,11 @@ formats:
 - ``B`` bitmask: one bit per coordinate of a present fiber; only nonempty coordinates continue;
 - ``RLE`` (``bits`` = run width): a run field before each nonempty coordinate; a gap of 2^bits or
   more empty coordinates before a nonempty one needs an extra entry (a zero payload) per 2^bits of it
-  (trailing empty coordinates need none): :func:`rle_extra_entries` per fiber of length L, each
-  coordinate nonempty independently with probability p (the exact expectation of the finite fiber;
-  ``q / (1 - q)`` per nonempty coordinate, ``q = (1 - p)^(2^bits)``, is its long-fiber limit);
+  (trailing empty coordinates need none): :func:`rle_extra_under` per fiber of length L, the exact
+  expectation of the finite fiber under the model's joint emptiness of runs of coordinates (for a
+  uniform tensor hypergeometric: its coordinates are not independent; with independent coordinates at
+  probability p it is ``p sum_j (1-p)^(2^bits j) (L - 2^bits j)``, and ``q / (1 - q)`` per nonempty
+  coordinate, ``q = (1 - p)^(2^bits)``, its long-fiber limit);
 - ``CP`` (``bits``): coordinate-payload: a coordinate of ``bits`` per nonempty coordinate.
 
 CSR is ``[UOP, CP]``, CSC the same over the transposed ranks (name the axes' order in the tile).
@@ -174,7 +176,7 @@ class Format:
                 meta += nonempty * rank.bits
                 fibers = nonempty
             else:   # RLE
-                extra = math.prod(lens[:i]) * rle_extra_entries(n, p, 2 ** rank.bits)
+                extra = math.prod(lens[:i]) * rle_extra_under(n, under, model, size, 2 ** rank.bits)
                 meta += (nonempty + extra) * rank.bits
                 fibers = nonempty + extra
             entries = fibers
@@ -189,22 +191,32 @@ class Format:
 
 
 @lru_cache(maxsize=4096)
-def rle_extra_entries(length: int, p: float, run: int) -> float:
-    """Expected extra (zero) entries of one RLE fiber of ``length`` coordinates, each nonempty with
-    probability ``p`` independently, a run field counting up to ``run - 1`` empty coordinates: a
-    nonempty coordinate after a gap of g empty ones needs floor(g / run) extra entries; the gap before
-    coordinate c is g < c with probability p (1-p)^g (a nonempty one before it) or c with (1-p)^c
-    (none). Summed over c: ``p * sum_g (1-p)^g floor(g / run) (p (length - 1 - g) + 1)`` over g < length;
-    floor(g / run) counts the j >= 1 with run j <= g, and ``sum_{g >= s} (1-p)^g (p (length - 1 - g) + 1)
-    = (1-p)^s (length - s)`` (by induction from g = length - 1 down), so it is exactly
-    ``p * sum_{j=1}^{(length - 1) // run} (1-p)^(run j) (length - run j)``: summed by ``math.fsum`` up to
-    the first j with (1-p)^(run j) < 1e-30 (the terms dropped add under 1e-30 p length / (1 - (1-p)^run)).
-    None at p = 1 (no gaps). Memoised; pure Python (no numpy on a uniform run)."""
-    if p <= 0.0 or p >= 1.0 or length <= run:
+def rle_extra_under(length: int, under: int, model: Model, size: int, run: int) -> float:
+    """Expected extra (zero) entries of one RLE fiber of ``length`` coordinates, each coordinate a set of
+    ``under`` elements of a tensor of ``size`` under ``model`` (disjoint sets), a run field counting up to
+    ``run - 1`` empty coordinates: the exact expectation under the model's joint emptiness, not
+    coordinates independent at their marginal. A nonempty coordinate c after a gap of g empty ones needs
+    floor(g / run) extra entries, so the expectation is the sum over c and the multiples s = run j <= c of
+    P(coordinates c - s .. c - 1 empty, c nonempty) = ``E(s) - E(s + 1)``, ``E(k) = model.p_empty(k x
+    under, size)`` (k disjoint coordinates all empty: for :class:`~accelsim.sparse.density.Uniform` the
+    hypergeometric ``C(size - nnz, k under) / C(size, k under)``), and the c's with c >= s number
+    ``length - s``: ``sum_j (length - run j) (E(run j) - E(run j + 1))``. With independent coordinates
+    (E(k) = (1-p)^k) it is ``p sum_j (1-p)^(run j) (length - run j)``. Summed by ``math.fsum`` up to the
+    first s with E(s) < 1e-30: the terms dropped telescope to at most ``length x E(s)``. None at a
+    coordinate never or always empty. Memoised; pure Python (no numpy on a uniform run)."""
+    if length <= run or under <= 0:
         return 0.0
-    q = 1.0 - p
-    last = min((length - 1) // run, 1 + int(-69.08 / (run * math.log1p(-p))))     # ln(1e-30) = -69.08
-    return p * math.fsum(q ** (run * j) * (length - run * j) for j in range(1, last + 1))
+    p_empty = model.p_empty
+    e1 = p_empty(under, size)
+    if e1 <= 0.0 or e1 >= 1.0:
+        return 0.0
+    terms = []
+    for s in range(run, length, run):
+        es = p_empty(s * under, size)
+        if es < 1e-30:
+            break
+        terms.append((length - s) * (es - p_empty((s + 1) * under, size)))
+    return math.fsum(terms)
 
 
 UNCOMPRESSED = Format((Rank(U),))
@@ -275,4 +287,4 @@ def axis_names(tensor: Any) -> tuple[str, ...]:
 
 __all__ = ["ALIASES", "ALL_WORDS", "axis_names", "B", "CP", "DATA_WORDS", "Format", "hop_format_level", "META_WORDS",
            "PARTS", "RANK_KINDS", "RLE", "Rank", "U", "UNCOMPRESSED", "UOP", "parse_format",
-           "rle_extra_entries"]
+           "rle_extra_under"]
