@@ -31,7 +31,7 @@ from accelsim.sparse import model
 from accelsim.sparse.density import Actual, Uniform
 from accelsim.sparse.model import analyze
 from accelsim.sparse.spec import spec_from_dict
-from tests.test_sparse_exact import FORMATS, draw_nest, walk
+from tests.test_sparse_exact import FORMATS, draw_nest, rho
 from workloads.layer import Layer, LayerKind, conv
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
@@ -49,9 +49,12 @@ def _points(bf: BruteForce):
             yield tuple(digits), idx
 
 
-def truth(problem, hierarchy, nest, role, mask, fmt, level, child, groups, masks):
+def truth(problem, hierarchy, nest, role, mask, fmt_of, level, child, groups, masks):
     """Per action key of the hop: ([payload, metadata bits] of every event, of the ineffective events),
-    by the interpreter: every point visited, blocks and events formed by the schedule walk."""
+    by the interpreter: every point visited, blocks and events formed by the schedule walk, their dense
+    words times the interpreter's rho (tests/test_sparse_exact.py) of the level whose format the key is
+    in (``fmt_of(level name)``: the role's format there; the child's for its fill and for the words sent
+    down to it when it stores the role compressed)."""
     flat = flatten(problem, nest)
     n = len(nest.levels)
     hop_cut = flat.cut_of(child, role)
@@ -71,15 +74,18 @@ def truth(problem, hierarchy, nest, role, mask, fmt, level, child, groups, masks
         blocks = {p[:block_cut] for p in points}
         return any(all(any(b not in alive[c] for c in g) for b in blocks) for g in groups)
 
-    def measure(r, box):
-        if r != role or not all(box):
-            return np.zeros(2)
-        p, m = walk(fmt, mask[np.ix_(*[sorted(ax) for ax in box])], hierarchy.word_bits)
-        return np.array([p, m])
-
-    everything = assemble(problem, hierarchy, nest, BruteForce(problem, flat, measure), flat)
-    ineffective = assemble(problem, hierarchy, nest, BruteForce(problem, flat, measure, dead), flat)
+    everything = assemble(problem, hierarchy, nest, BruteForce(problem, flat), flat)
+    ineffective = assemble(problem, hierarchy, nest, BruteForce(problem, flat, None, dead), flat)
     names = [lm.level for lm in nest.levels]
+    wb = hierarchy.word_bits
+
+    def ratio(k):          # [payload, metadata bits] per dense word of the key's format
+        if k[2] in ("down", "down_dest") and child < n and fmt_of(names[child]).compressed:
+            lv = child
+        else:
+            lv = child if k[2] == "fill" else level
+        f = fmt_of(names[lv])
+        return rho(problem, nest, role, mask, f, wb, lv) if f.compressed else np.array([1.0, 0.0])
     if role == PSUM:      # a MAC feature: the output's read-modify-write feeding the compute
         keys = [(names[level], role, a) for a in ("read", "update")] + [
             (names[j], role, a) for j in range(level, child) for a in ("down", "down_dest", "up", "up_src")]
@@ -92,7 +98,7 @@ def truth(problem, hierarchy, nest, role, mask, fmt, level, child, groups, masks
     for k in keys:
         tab = "storage" if k[2] in ("read", "fill", "update") else "network"
         if k in getattr(everything, tab):
-            out[k] = (np.zeros(2) + getattr(everything, tab)[k], np.zeros(2) + getattr(ineffective, tab).get(k, 0))
+            out[k] = (getattr(everything, tab)[k] * ratio(k), getattr(ineffective, tab).get(k, 0) * ratio(k))
     return out
 
 
@@ -118,12 +124,8 @@ def _check(problem, hierarchy, nest, role, level, child, conds_list, kind, fmts,
     dense = count_actions(problem, hierarchy, nest)
     sa = analyze(problem, hierarchy, nest, dense, spec, models)
     wb = hierarchy.word_bits
-    by_fmt = {}
-    for lv_i in {level, child} - {n}:
-        f = spec.format(names[lv_i], role)
-        by_fmt[names[lv_i]] = truth(problem, hierarchy, nest, role, rmask, f, level, child, conds_list,
-                                    {c: m for c, m in cond_masks.items()})
-    truths = {k: by_fmt[names[child] if k[2] == "fill" else names[level]][k] for k in by_fmt[names[level]]}
+    truths = truth(problem, hierarchy, nest, role, rmask, lambda lv: spec.format_on(lv, role, problem), level, child,
+                   conds_list, dict(cond_masks))
     return _compare(sa, truths, kind, wb, meta_read)
 
 
@@ -236,7 +238,7 @@ def test_mac_features_output_read_modify_write_on_actual_masks_equals_the_interp
                            kind: [{"level": "mac", "on_zero": on} for on in feats]}, "t")
     sa = analyze(problem, hierarchy, nest, count_actions(problem, hierarchy, nest), spec, models)
     union = tuple(sorted({c for on in feats for c in on}))
-    truths = truth(problem, hierarchy, nest, PSUM, pmask, spec.format(names[par], PSUM), par, n, [union], masks)
+    truths = truth(problem, hierarchy, nest, PSUM, pmask, lambda lv: spec.format(lv, PSUM), par, n, [union], masks)
     assert _compare(sa, truths, kind, hierarchy.word_bits, meta_read)
 
 

@@ -1,54 +1,48 @@
-"""Exact compressed words under actual masks: every moved tile measured on the mask, in its format.
+"""Compressed words on an actual mask: a level's format ratio rho_L measured on the mask.
 
-Under an actual mask (``accelsim.sparse.density.Actual``) of an operand (ifmap, weight), the words an
-action moves are not a density times the dense words: each refill / read event moves one tile (the
-coordinates its points touch, clipped to the tensor; ``accelsim.cost.actions``), and in a compressed
-format that tile costs
+The definition (one for the expected and the actual models, Sparseloop's reading: the level's tile
+occupancy in the format times the algorithmic accesses): an action whose words are in the format of
+level L (a storage action: its level's; a network action: the receiving level's,
+``accelsim.sparse.formats.hop_format_level``) moves its dense words (``accelsim.cost.actions``) times
 
-- **payload**: its entries after the last rank (the nonzeros for B / CP; every coordinate under a
-  present fiber for U / UOP; RLE adds a zero entry per 2^w zeros before a nonzero: on the last rank a
-  stored zero; on an inner rank an entry whose sub-fiber is all zeros, stored by the ranks below as
-  any fiber, e.g. a bitmask of zeros under B, every coordinate under U: the expected model's reading);
-- **metadata**: the format's bits on that tile (``accelsim.sparse.formats`` rank by rank, the tile's
-  axes grouped into ranks from the innermost axis): UOP ``(L + 1) * w`` per present fiber, B ``L`` per
-  present fiber, CP ``w`` per nonempty coordinate, RLE ``w`` per entry; ``packing`` and ``adaptive``
-  per tile as in the expected model.
+    rho_L = sum_S m(S) / sum_S |S|      over L's tile positions S (:func:`positions`),
 
-A sliding refill keeps the overlap with the previous tile: it moves the tile's measure minus the kept
-overlap's (an intersection box measured the same way), as the dense count subtracts the overlap's
-volume. The event volumes come from the dense counting rules applied once (``accelsim.cost.actions.
-assemble``) to :class:`MaskOracle`, whose events are the closed form's (``Analytic.roles`` and its
-tiles per dim): a product over the tensor's axes of per-axis value sets, each distinct tile weighted
-by the refills of the dims that do not index the tensor. The ground truth is the brute-force
-interpreter walking the schedule with a measure of its own (tests/test_sparse_exact.py).
+each position of L's tile once (per dim a run of the tile's extent at a multiple of it, clipped to the
+dim; a window axis's value set per pair of runs, clipped by padding), m(S) the tile's (payload entries,
+metadata bits) in the format and |S| its in-range elements. On an actual mask
+(``accelsim.sparse.density.Actual``) m is measured on the mask (:func:`mask_ratio`, one pass over L's
+positions); under a uniform / N:M model it is its expectation (``accelsim.sparse.model.ratio_of``).
+Every access of the level's tile thus moves its share of the tiles' compressed words: a fill of every
+position once moves sum_S m(S); a read of a zero element pays the average; gated / skipped accesses
+move their dense words times the same rho_L.
 
-Which format measures an action: a storage action at level L is L's format; a network action of a
-hop is the receiving level's (``accelsim.sparse.formats.hop_format_level``: sent down to a child that
-stores the tensor compressed, the child's; else the hop parent's, as it holds the data). Invariants: with an uncompressed
-format the measure is the dense volume; payload + metadata are exact integers (metadata in bits).
-The output (psum) role, whose fills are its updates minus its first touches, is exact in every format
-when its axes are each one dim (:func:`exact_for`): its tiles at a cut then partition it, so a tile's
-first update touches all of it and the first touches are measured tile by tile (:meth:`MaskOracle.first`);
-its mask: the final output's nonzeros, partial sums taken with the same zeros. An output axis of two
-dims falls back to element-by-element first touches, exact for the formats :func:`additive` admits.
+The measure of a tile (:func:`tile_measure`): **payload** its entries after the last rank (the nonzeros
+for B / CP; every coordinate under a present fiber for U / UOP; RLE adds a zero entry per 2^w zeros
+before a nonzero: on the last rank a stored zero; on an inner rank an entry whose sub-fiber is all
+zeros, stored by the ranks below as any fiber, e.g. a bitmask of zeros under B, every coordinate under
+U: the expected model's reading); **metadata** the format's bits on it (``accelsim.sparse.formats``
+rank by rank, the tile's axes grouped into ranks from the innermost axis, ``inner`` axes innermost):
+UOP ``(L + 1) * w`` per present fiber, B ``L`` per present fiber, CP ``w`` per nonempty coordinate,
+RLE ``w`` per entry; ``packing`` and ``adaptive`` per tile as in the expected model.
+
+Invariants: an uncompressed format has rho 1 (the dense words); payload and metadata of a tile are
+integers (metadata in bits), rho a ratio of sums of them; since the denominators do not depend on the
+mask, the mean of rho over random masks is the expected model's rho exactly (the uniform agreement
+tests, tests/test_sparse_exact.py). The ground truth (tests/test_sparse_exact.py) enumerates the tile
+positions from the interpreter's points grouped by their digits above the level's cut and measures
+each by a recursive fibertree walk.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
-from accelsim.cost.actions import PREFIX, Analytic, assemble, spatial_above
 from accelsim.errors import ConfigError
-from accelsim.hierarchy import Hierarchy
-from accelsim.loopnest import Flat, LoopNest, flatten
-from accelsim.names import OPERAND_ROLES
 from accelsim.problem import Problem
-from accelsim.sparse.formats import CP, RLE, UOP, B, Format, U, hop_format_level
+from accelsim.sparse.formats import CP, RLE, UOP, B, Format, U
 
 
 def tile_measure(fmt: Format, tiles: np.ndarray, word_bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -114,198 +108,81 @@ def _rle_extras(rows: np.ndarray, run: int) -> np.ndarray:
     return (gaps // run).reshape(n, -1).sum(axis=1).astype(float)
 
 
-class MaskOracle:
-    """Event measures of one tensor under its mask in one format (module docstring); the other roles
-    measure zero. Answers ``accelsim.cost.actions.assemble``'s questions with [payload, metadata bits]."""
+def positions(problem: Problem, ext: dict[str, int], role: str) -> list[list[np.ndarray]]:
+    """The tile positions of ``role`` at per-dim extents ``ext`` (a level's tile at its cut: per dim the
+    runs [j e, (j + 1) e) clipped to the dim, e its extent): per axis of the tensor, the in-range
+    coordinate values of each combination of its dims' runs (C order over the dims; a window axis one
+    set per (P run, R run) pair). A position is the product of one combination per axis."""
+    out = []
+    for c in problem.tensor(role).coords:
+        runs = []
+        for d, _ in c.terms:
+            D, e = problem.size(d), max(1, ext[d])
+            runs.append([np.arange(s, min(s + e, D), dtype=np.int64) for s in range(0, D, e)])
+        out.append([_values(c, list(combo)) for combo in itertools.product(*runs)])
+    return out
 
-    def __init__(self, problem: Problem, flat: Flat, role: str, mask: np.ndarray, fmt: Format, word_bits: int):
-        self.problem, self.flat, self.role, self.mask, self.fmt, self.wb = problem, flat, role, mask, fmt, word_bits
-        self.analytic = Analytic(problem, flat)
-        self._cache: dict = {}
-        axes_of: dict[str, int] = {}
-        for a, c in enumerate(problem.tensor(role).coords):
-            for d, _ in c.terms:
-                if d in axes_of:
-                    raise ConfigError(f"{problem.name}: dim {d} indexes two axes of {role}: exact actual-mask words "
-                                      f"need each dim in one axis")
-                axes_of[d] = a
 
-    # measures are [payload, metadata bits] arrays where the dense oracles answer ints (``Any`` here)
-    def macs(self) -> Any:
-        return np.zeros(2)
+def mask_ratio(fmt: Format, problem: Problem, ext: dict[str, int], role: str, mask: np.ndarray,
+               word_bits: int) -> tuple[float, float]:
+    """rho on an actual mask: (data words, metadata words) per dense word of ``role`` in ``fmt`` (resolved
+    for the tensor, ``Format.on``) at the level whose tile has per-dim extents ``ext``: the sum over the
+    level's tile positions S (:func:`positions`) of m(S) (:func:`tile_measure` on the mask), over the sum
+    of their in-range elements |S|."""
+    axes = positions(problem, ext, role)
+    total = np.zeros(2)
+    for _, pm in _picks(mask, fmt, word_bits, axes):
+        total += pm.reshape(-1, 2).sum(axis=0)
+    size = math.prod(sum(len(v) for v in vals) for vals in axes)     # positions are a product over the axes
+    if not size:
+        return 1.0, 0.0
+    return float(total[0] / size), float(total[1] / size / word_bits)
 
-    def cycles(self) -> Any:
-        return np.zeros(2)
 
-    def first(self, role: str, parent: int, cut: int) -> Any:
-        """The output's first touches at the hop whose child tiles lie below ``cut``: per parent instance,
-        each distinct tile measured once (its first update touches every element of it: tiles of simple
-        axes partition the output). An output axis of two dims (tiles that overlap) is measured element
-        by element instead (exact for the formats :func:`additive` admits)."""
-        if role != self.role:
-            return np.zeros(2)
-        from accelsim.cost.lattice import count_tuples
-
-        rel = self.problem.relevant(role)
-        above = spatial_above(self.flat, parent)
-        copies = 1
-        for d in self.problem.dim_names:
-            if d not in rel:
-                copies *= count_tuples(self.problem.size(d), [(lp.factor, lp.span, i in above)
-                                                              for i, lp in enumerate(self.flat.loops) if lp.dim == d])
-        coords = self.problem.tensor(role).coords
-        if any(len(c.terms) > 1 for c in coords):
-            p, m = tile_measure(self.fmt, (self.mask != 0).reshape(-1, 1), self.wb)
-            return np.array([p.sum(), m.sum()]) * copies
-        loop_roles, _ = self.analytic.roles(role, cut, above, False)
-        tiles = {d: self.analytic._tiles(d, loop_roles, -1) for d in rel}
-        return self._sum([[_values(c, [t]) for t, _ in tiles[c.terms[0][0]]] for c in coords]) * copies
-
-    def volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> Any:
-        if role != self.role:
-            return np.zeros(2), np.zeros(2)
-        key = (cut, instance, streamed)
-        if key not in self._cache:
-            self._cache[key] = self._volume(cut, instance, streamed)
-        return self._cache[key]
-
-    def _volume(self, cut: int, instance: frozenset[int], streamed: bool) -> tuple[np.ndarray, np.ndarray]:
-        from accelsim.cost.lattice import count_tuples
-
-        an, problem, role = self.analytic, self.problem, self.role
-        loop_roles, slide = an.roles(role, cut, instance, streamed)
-        rel = problem.relevant(role)
-        mult = 1
-        for d in problem.dim_names:
-            if d not in rel:
-                mult *= count_tuples(problem.size(d), [(lp.factor, lp.span, ro == PREFIX) for lp, ro in
-                                                       zip(self.flat.loops, loop_roles) if lp.dim == d])
-        tiles = {d: an._tiles(d, loop_roles, slide) for d in rel}
-        # per axis: [(values, previous values or None)] over the product of its dims' tiles
-        per_axis = []
-        for c in problem.tensor(role).coords:
-            dims = [d for d, _ in c.terms]
-            opts = []
-            for combo in itertools.product(*[tiles[d] for d in dims]):
-                cur = _values(c, [t for t, _ in combo])
-                prev = None
-                for j, (_, p) in enumerate(combo):
-                    if p is not None:
-                        prev = _values(c, [p if jj == j else t for jj, (t, _) in enumerate(combo)])
-                opts.append((cur, prev))
-            per_axis.append(opts)
-        total = self._sum([[v for v, _ in opts] for opts in per_axis])
-        ovl = np.zeros(2)
-        for a, opts in enumerate(per_axis):       # the axis whose tiles slide: intersection boxes
-            sliding = [np.intersect1d(v, p) for v, p in opts if p is not None]
-            if sliding:
-                ovl += self._sum([sliding if b == a else [v for v, _ in o] for b, o in enumerate(per_axis)])
-        return total * mult, ovl * mult
-
-    def _sum(self, axes: list[list[np.ndarray]]) -> np.ndarray:
-        """Sum of [payload, metadata bits] over every box of the product of the axes' value sets."""
-        out = np.zeros(2)
-        for _, pm in self._picks(axes):
-            out += pm.reshape(-1, 2).sum(axis=0)
-        return out
-
-    def boxes(self, axes: list[list[np.ndarray]]) -> np.ndarray:
-        """[payload, metadata bits] of every box of the product of the axes' value sets: an array
-        (len(axes[0]), ..., len(axes[-1]), 2); an empty value set measures 0."""
-        out = np.zeros(tuple(len(v) for v in axes) + (2,))
-        for where, pm in self._picks(axes):
-            out[np.ix_(*where)] = pm
-        return out
-
-    def _picks(self, axes: list[list[np.ndarray]]):
-        """(per axis the indices into its value sets, their boxes' [payload, metadata bits] (counts..., 2))
-        over the product of the axes' value sets, grouped by equal lengths, in chunks of bounded memory;
-        boxes with an empty axis are left out (they measure 0)."""
-        groups = []
-        for vals in axes:
-            by: dict[int, list[int]] = {}
-            for j, v in enumerate(vals):
-                by.setdefault(len(v), []).append(j)
-            groups.append([(np.array(js), np.stack([vals[j] for j in js])) for js in by.values()])
-        k = len(axes)
-        todo = [list(pick) for pick in itertools.product(*groups)]
-        while todo:
-            pick = todo.pop()
-            counts = [g.shape[0] for _, g in pick]
-            lens = [g.shape[1] for _, g in pick]
-            if 0 in lens:
-                continue
-            if math.prod(counts) * math.prod(lens) > _CHUNK and max(counts) > 1:   # bound the gather's memory
-                a = counts.index(max(counts))
-                half = counts[a] // 2
-                js, g = pick[a]
-                todo += [pick[:a] + [(js[:half], g[:half])] + pick[a + 1:],
-                         pick[:a] + [(js[half:], g[half:])] + pick[a + 1:]]
-                continue
-            idx = []
-            for a, (_, g) in enumerate(pick):
-                shape = [1] * (2 * k)
-                shape[a], shape[k + a] = g.shape
-                idx.append(g.reshape(shape))
-            sub = self.mask[tuple(idx)] != 0                       # (n_0..n_k-1, len_0..len_k-1)
-            p, m = tile_measure(self.fmt, sub.reshape(math.prod(counts), *lens), self.wb)
-            yield [js for js, _ in pick], np.stack([p, m], axis=-1).reshape(*counts, 2)
+def _picks(mask: np.ndarray, fmt: Format, word_bits: int, axes: list[list[np.ndarray]]):
+    """(per axis the indices into its value sets, their boxes' [payload, metadata bits] (counts..., 2) on
+    ``mask`` in ``fmt``) over the product of the axes' value sets, grouped by equal lengths, in chunks of
+    bounded memory; boxes with an empty axis are left out (they measure 0)."""
+    groups = []
+    for vals in axes:
+        by: dict[int, list[int]] = {}
+        for j, v in enumerate(vals):
+            by.setdefault(len(v), []).append(j)
+        groups.append([(np.array(js), np.stack([vals[j] for j in js])) for js in by.values()])
+    k = len(axes)
+    todo = [list(pick) for pick in itertools.product(*groups)]
+    while todo:
+        pick = todo.pop()
+        counts = [g.shape[0] for _, g in pick]
+        lens = [g.shape[1] for _, g in pick]
+        if 0 in lens:
+            continue
+        if math.prod(counts) * math.prod(lens) > _CHUNK and max(counts) > 1:   # bound the gather's memory
+            a = counts.index(max(counts))
+            half = counts[a] // 2
+            js, g = pick[a]
+            todo += [pick[:a] + [(js[:half], g[:half])] + pick[a + 1:],
+                     pick[:a] + [(js[half:], g[half:])] + pick[a + 1:]]
+            continue
+        idx = []
+        for a, (_, g) in enumerate(pick):
+            shape = [1] * (2 * k)
+            shape[a], shape[k + a] = g.shape
+            idx.append(g.reshape(shape))
+        sub = mask[tuple(idx)] != 0                       # (n_0..n_k-1, len_0..len_k-1)
+        p, m = tile_measure(fmt, sub.reshape(math.prod(counts), *lens), word_bits)
+        yield [js for js, _ in pick], np.stack([p, m], axis=-1).reshape(*counts, 2)
 
 
 _CHUNK = 1 << 22        # elements gathered at once (boxes x box size)
 
 
 def _values(c, tiles: list) -> np.ndarray:
-    """The in-range coordinate values of one axis over its dims' index sets."""
-    grids = np.meshgrid(*[np.fromiter(t, dtype=np.int64) for t in tiles], indexing="ij")
+    """The in-range coordinate values of one axis over its dims' index arrays."""
+    grids = np.meshgrid(*tiles, indexing="ij")
     v = sum(k * g for (_, k), g in zip(c.terms, grids)) + c.offset
     v = np.unique(np.asarray(v).ravel())
     return v[(v >= 0) & (v < c.size)]
 
 
-def exact_for(problem: Problem, role: str, fmt: Format) -> bool:
-    """Whether :func:`exact_words` counts ``role`` exactly in ``fmt``: every operand; the output when its
-    axes are each one dim (its tiles partition it, so each first touch is a whole tile) or the format
-    is :func:`additive`."""
-    return (role in OPERAND_ROLES or additive(fmt)
-            or all(len(c.terms) == 1 for c in problem.tensor(role).coords))
-
-
-def additive(fmt: Format) -> bool:
-    """A format whose measure of a tile is the sum of its elements' (one rank of U, B or CP, packed or not,
-    never adaptive): the output's fills (updates minus first touches) are then exact per element."""
-    return len(fmt.ranks) == 1 and fmt.ranks[0].kind in (U, B, CP) and not fmt.adaptive
-
-
-def exact_words(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, role: str, mask: np.ndarray,
-                fmt_of: Callable[[str], Format], compressed: list[int]) -> tuple[dict, dict, dict, dict]:
-    """(data_s, meta_s, data_n, meta_n) of ``role`` at the levels ``compressed`` (indices into the nest)
-    and the network actions whose words are in their format (``formats.hop_format_level``: the hop's
-    receiving level's): payload words and metadata words (bits / word bits),
-    exact for ``mask``. ``fmt_of(level)``: the role's format there."""
-    flat = flatten(problem, nest)
-    names = [lm.level for lm in nest.levels]
-    n = len(names)
-    chain = [i for i in range(n) if nest.keeps(i, role) or i == 0] + [n]
-    hop_of = {j: (par, ch) for par, ch in zip(chain, chain[1:]) for j in range(par, ch)}
-
-    def source(j: int, action: str) -> int:       # the level whose format a network action's words are in
-        par, ch = hop_of[j]
-        return hop_format_level(par, ch, action, ch < n and fmt_of(names[ch]).compressed)
-
-    wb = hierarchy.word_bits
-    out: tuple[dict, dict, dict, dict] = ({}, {}, {}, {})
-    for i in compressed:
-        acts = assemble(problem, hierarchy, nest, MaskOracle(problem, flat, role, mask, fmt_of(names[i]), wb), flat)
-        for (lv, r, a), v in acts.storage.items():
-            if r == role and lv == names[i]:
-                out[0][(lv, r, a)] = float(v[0])
-                out[1][(lv, r, a)] = float(v[1]) / wb
-        for (lv, r, a), v in acts.network.items():
-            if r == role and names.index(lv) in hop_of and source(names.index(lv), a) == i:
-                out[2][(lv, r, a)] = float(v[0])
-                out[3][(lv, r, a)] = float(v[1]) / wb
-    return out
-
-
-__all__ = ["MaskOracle", "additive", "exact_for", "exact_words", "tile_measure"]
+__all__ = ["mask_ratio", "positions", "tile_measure"]

@@ -49,10 +49,8 @@ import numpy as np
 from accelsim.cost.actions import PREFIX, TILE, Analytic
 from accelsim.errors import ConfigError
 from accelsim.loopnest import Flat
-from accelsim.names import FILL, IFMAP, NETWORK_ACTIONS, WEIGHT
+from accelsim.names import IFMAP, WEIGHT
 from accelsim.problem import Problem
-from accelsim.sparse.exact import MaskOracle, tile_measure
-from accelsim.sparse.formats import Format, hop_format_level
 from accelsim.sparse.masks import effective_macs
 
 MAX_CELLS = 1 << 27      # condition blocks the exact gating may walk (their masks' reduction: memory)
@@ -78,30 +76,28 @@ def _digits_base(flat: Flat, positions: list[int]) -> np.ndarray:
 
 class DeadOracle:
     """The ineffective events of one hop of ``role`` (module docstring): ``volume`` answers, for the hop's
-    tile cut ``hop_cut``, [payload, metadata bits] of the events ineffective under any of ``groups``
-    (each a tuple of condition roles, their masks in ``masks``), measured on ``mask`` in ``fmt``; any
-    other role or cut measures zero. ``block_cut``: the child level's cut (its blocks)."""
+    tile cut ``hop_cut``, the dense words of the events ineffective under any of ``groups`` (each a tuple
+    of condition roles, their masks in ``masks``); any other role or cut measures zero. ``block_cut``: the
+    child level's cut (its blocks)."""
 
-    def __init__(self, problem: Problem, flat: Flat, role: str, mask: np.ndarray, fmt: Format, word_bits: int,
-                 groups: list[tuple[str, ...]], masks: dict[str, np.ndarray], hop_cut: int, block_cut: int,
-                 cells: dict | None = None):
+    def __init__(self, problem: Problem, flat: Flat, role: str, groups: list[tuple[str, ...]],
+                 masks: dict[str, np.ndarray], hop_cut: int, block_cut: int):
         self.problem, self.flat, self.role = problem, flat, role
         self.groups, self.masks = groups, masks
         self.hop_cut, self.block_cut = hop_cut, block_cut
-        self.measure = MaskOracle(problem, flat, role, mask, fmt, word_bits)
         self.analytic = Analytic(problem, flat)
-        self._cells: dict = cells if cells is not None else {}     # the grid, shared by the formats' oracles
+        self._cells: dict = {}
         self._volumes: dict = {}
         self.support = {d for g in groups for c in g for d in problem.relevant(c)}     # the condition dims
 
-    def macs(self) -> Any:
-        return np.zeros(2)
+    def macs(self) -> int:
+        return 0
 
-    def cycles(self) -> Any:
-        return np.zeros(2)
+    def cycles(self) -> int:
+        return 0
 
-    def first(self, role: str, parent: int, cut: int) -> Any:
-        return np.zeros(2)
+    def first(self, role: str, parent: int, cut: int) -> int:
+        return 0
 
     # ---- the blocks ------------------------------------------------------------------------------
 
@@ -194,7 +190,7 @@ class DeadOracle:
 
     def volume(self, role: str, cut: int, instance: frozenset[int], streamed: bool) -> Any:
         if role != self.role or cut != self.hop_cut:
-            return np.zeros(2), np.zeros(2)
+            return 0.0, 0.0
         key = (instance, streamed)
         if key not in self._volumes:
             self._volumes[key] = self._volume(cut, instance, streamed)
@@ -227,7 +223,7 @@ class DeadOracle:
                 factors.append(ex)
         factors = [f.reshape([f.shape[i] for i in prefix]).astype(np.float64) for f in factors]   # counts < 2^53
         if not factors[0].any():
-            return np.zeros(2), np.zeros(2)
+            return 0.0, 0.0
         cur, ovl = self._event_measures(loop_roles, slide, prefix)
         for j, i in enumerate(prefix):
             if cur.shape[j] > 1:
@@ -241,11 +237,12 @@ class DeadOracle:
             if per_tile.shape[j] == 1 and cur.shape[j] > 1:     # the same count for every tile along it
                 cur, ovl = cur.sum(axis=j, keepdims=True), ovl.sum(axis=j, keepdims=True)
         axes = list(range(per_tile.ndim))
-        return np.tensordot(per_tile, cur, axes=(axes, axes)), np.tensordot(per_tile, ovl, axes=(axes, axes))
+        return (float(np.tensordot(per_tile, cur, axes=(axes, axes))),
+                float(np.tensordot(per_tile, ovl, axes=(axes, axes))))
 
     def _event_measures(self, loop_roles: list[int], slide: int, prefix: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Per event (one axis per prefix loop, 1 where the tile does not depend on it) its tile's
-        [payload, metadata bits], and its sliding overlap's (0 when it does not slide)."""
+        """Per event (one axis per prefix loop, 1 where the tile does not depend on it) its tile's dense
+        words (in-range elements), and its sliding overlap's (0 when it does not slide)."""
         problem, flat = self.problem, self.flat
         loops = flat.loops
         rel = problem.relevant(self.role)
@@ -285,11 +282,11 @@ class DeadOracle:
             axes_cur.append(cur_vals)
             axes_ovl.append(ovl_vals)
             labels += dims
-        cur = self.measure.boxes(axes_cur)
+        cur = _box_volumes(axes_cur)
         if sliding_axis is None:
             ovl = np.zeros_like(cur)
         else:
-            ovl = self.measure.boxes([axes_ovl[b] if b == sliding_axis else axes_cur[b] for b in range(len(axes_cur))])
+            ovl = _box_volumes([axes_ovl[b] if b == sliding_axis else axes_cur[b] for b in range(len(axes_cur))])
         # (per axis its combos) -> per label dim its prefix loops' digits -> prefix loops in position order
         split = [loops[i].factor for d in labels for i in per_dim[d][0]]
         order = [i for d in labels for i in per_dim[d][0]]
@@ -297,7 +294,7 @@ class DeadOracle:
         perm = [order.index(i) for i in prefix if i in order]
 
         def place(arr: np.ndarray) -> np.ndarray:
-            return arr.reshape(split + [2]).transpose(perm + [len(perm)]).reshape(shape + [2])
+            return arr.reshape(split).transpose(perm).reshape(shape)
 
         return place(cur), place(ovl)
 
@@ -311,84 +308,48 @@ def _axis_values(coord: Any, index_sets: list[np.ndarray]) -> np.ndarray:
     return v[(v >= 0) & (v < coord.size)]
 
 
-def per_mac_dead(problem: Problem, role: str, mask: np.ndarray | None, fmt: Format, word_bits: int,
-                 conditions: set[str], masks: dict[str, np.ndarray]) -> np.ndarray:
-    """[payload, metadata bits] of the reads of ``role`` whose MAC has some condition zero, when each read
-    serves one MAC (module docstring): a read of an in-range element moves a one-element tile, measured
-    in ``fmt`` as zero or nonzero (``mask`` None: every element nonzero); a padding read moves nothing.
-    Conditions ifmap / weight, every one an actual mask in ``masks``."""
-    def count(own: np.ndarray, conds: bool) -> int:
-        args: list[np.ndarray | None] = []
-        for r in (IFMAP, WEIGHT):
-            if r == role:
-                args.append(masks[r] if conds and r in conditions else own)
-            else:
-                args.append(masks[r] if conds and r in conditions else None)
+def _box_volumes(axes: list[list[np.ndarray]]) -> np.ndarray:
+    """The element count of every box of the product of the axes' value sets: (len(axes[0]), ...)."""
+    out = np.ones([len(v) for v in axes])
+    for a, vals in enumerate(axes):
+        shape = [1] * len(axes)
+        shape[a] = len(vals)
+        out = out * np.array([len(v) for v in vals], dtype=float).reshape(shape)
+    return out
+
+
+def per_mac_dead(problem: Problem, role: str, conditions: set[str], masks: dict[str, np.ndarray]) -> int:
+    """The reads of ``role`` (its in-range elements: a padding read moves nothing) whose MAC has some
+    condition zero, when each read serves one MAC (module docstring): counts of MACs over the masks
+    (``accelsim.sparse.masks.effective_macs``). Conditions ifmap / weight, every one an actual mask in
+    ``masks``."""
+    def count(conds: bool) -> int:
+        ones = np.ones(tuple(c.size for c in problem.tensor(role).coords), dtype=bool)
+        args = [masks[r] if conds and r in conditions else (ones if r == role else None) for r in (IFMAP, WEIGHT)]
         return effective_macs(problem, *args)
 
-    ones = np.ones(tuple(c.size for c in problem.tensor(role).coords), dtype=bool)
-    nz_mask = ones if mask is None else mask != 0
-    dead_in_range = count(ones, False) - count(ones, True)
-    dead_nonzero = count(nz_mask, False) - count(nz_mask, True)
-    p, m = tile_measure(fmt, np.array([[False], [True]]), word_bits)
-    return (np.array([p[0], m[0]]) * (dead_in_range - dead_nonzero) + np.array([p[1], m[1]]) * dead_nonzero)
-
-
+    return count(False) - count(True)
 
 
 def dead_words(problem: Problem, hierarchy: Any, nest: Any, flat: Flat, role: str, level: int, child: int,
-               groups: list[tuple[str, ...]], models: dict, fmt_of: Any,
-               keys: tuple[tuple[str, str, str], ...]) -> dict[tuple[str, str, str], np.ndarray]:
+               groups: list[tuple[str, ...]], models: dict,
+               keys: tuple[tuple[str, str, str], ...]) -> dict[tuple[str, str, str], float]:
     """Per action key of ``keys`` (actions of the hop ``level`` -> ``child`` of ``role``: the level's
     reads, its updates for the output, the network words of the fanouts it crosses, the child's fill):
-    [words, metadata words] of the events ineffective under any of ``groups`` (every condition an
-    actual mask in ``models``). Measured on ``role``'s mask in the key's format (``fmt_of(level name)``:
-    the child's for its fill and, when it stores ``role`` compressed, for the words sent down to it
-    (``formats.hop_format_level``), else the level's) when ``role`` is an actual mask; else the dense words
-    (metadata 0), for the caller to scale."""
+    the dense words of the events ineffective under any of ``groups`` (every condition an actual mask
+    in ``models``), for the caller to scale by the key's format ratio (``accelsim.sparse.exact``)."""
     from accelsim.cost.actions import assemble
-    from accelsim.sparse.density import Actual
-    from accelsim.sparse.formats import parse_format
 
-    names = [lm.level for lm in nest.levels]
-    n = len(names)
-    wb = hierarchy.word_bits
-    model = models.get(role)
-    actual = isinstance(model, Actual)
-    mask = model.mask if isinstance(model, Actual) else np.ones(tuple(c.size for c in problem.tensor(role).coords),
-                                                                 dtype=bool)
-    plain = parse_format("uncompressed", "<dense>", role)
+    n = len(nest.levels)
     masks = {c: models[c].mask for g in groups for c in g}
     conds = {c for g in groups for c in g}
-
-    def fmt(lv: str) -> Format:
-        return fmt_of(lv) if actual else plain
-
-    wanted: dict[str, list] = {}
-    for k in keys:
-        if k[2] in NETWORK_ACTIONS:     # the receiving level's format (``formats.hop_format_level``)
-            src = names[hop_format_level(level, child, k[2], child < n and fmt_of(names[child]).compressed)]
-        else:
-            src = names[child] if child < n and k[0] == names[child] and k[2] == FILL else names[level]
-        wanted.setdefault(src, []).append(k)
     if child == n and not any(lp.spatial and lp.level >= level for lp in flat.loops) and conds <= {IFMAP, WEIGHT} \
             and role in (IFMAP, WEIGHT):
-        pm = per_mac_dead(problem, role, mask if actual else None, fmt(names[level]), wb, conds, masks)
-        return {k: pm * np.array([1.0, 1.0 / wb]) for k in keys}
-    hop_cut, block_cut = flat.cut_of(child, role), flat.cut(child)
-    out: dict = {}
-    cells: dict = {}
-    by_fmt: dict[Format, list] = {}
-    for lv_fmt, ks in wanted.items():
-        by_fmt.setdefault(fmt(lv_fmt), []).extend(ks)
-    for f, ks in by_fmt.items():
-        acts = assemble(problem, hierarchy, nest,
-                        DeadOracle(problem, flat, role, mask, f, wb, groups, masks, hop_cut, block_cut, cells), flat)
-        for k in ks:
-            v = acts.storage.get(k, acts.network.get(k))
-            if v is not None:
-                out[k] = np.zeros(2) + np.asarray(v, dtype=float) * np.array([1.0, 1.0 / wb])
-    return out
+        dead = float(per_mac_dead(problem, role, conds, masks))
+        return {k: dead for k in keys}
+    acts = assemble(problem, hierarchy, nest, DeadOracle(problem, flat, role, groups, masks, flat.cut_of(child, role),
+                                                         flat.cut(child)), flat)
+    return {k: float(acts.storage.get(k, acts.network.get(k, 0.0))) for k in keys}
 
 
 __all__ = ["MAX_CELLS", "DeadOracle", "dead_words", "per_mac_dead"]

@@ -294,6 +294,10 @@ def ratio_of(fmt: Format, problem: Problem, ext: dict[str, int], role: str, mode
     """(data, metadata) words per dense word of the role's tile at per-dim extents ``ext`` in ``fmt``
     (resolved for the role's tensor, ``Format.on``)."""
     fmt = fmt.on(axis_names(problem.tensor(role)), f"inner (tensor {role!r} of {problem.name!r})")
+    if isinstance(model, Actual):       # measured on the mask over the level's tile positions
+        from accelsim.sparse.exact import mask_ratio
+
+        return mask_ratio(fmt, problem, ext, role, model.mask, word_bits)
     return fmt.per_word(role_extents(problem, ext, role), model, problem.elements(role), word_bits)
 
 
@@ -1299,21 +1303,6 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
         d, m = ratio.get(pl.source((lv, r, a), True), (1.0, 0.0))
         data_n[(lv, r, a)] = w * d
         meta_n[(lv, r, a)] = w * m
-    masked = [r for r in ROLES if isinstance(models.get(r), Actual)]
-    if masked:
-        from accelsim.sparse.exact import exact_for, exact_words
-    for r in masked:       # actual masks: the compressed words of every moved tile, exact
-        model = models[r]
-        assert isinstance(model, Actual)
-        comp = [i for (i, rr), fmt in pl.compressed if rr == r and exact_for(problem, r, fmt)]
-        if comp:
-            def fmt_of(level: str, r: str = r) -> Format:
-                return spec.format_on(level, r, problem)
-            ds, ms, dn, mn = exact_words(problem, hierarchy, nest, r, model.mask, fmt_of, comp)
-            data_s.update(ds)
-            meta_s.update(ms)
-            data_n.update(dn)
-            meta_n.update(mn)
     gated_s: dict = {}
     gated_n: dict = {}
     skip_s: dict = {}
@@ -1348,22 +1337,16 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
         """An exact feature (every condition an actual mask): the words of the events it makes
         ineffective (``accelsim.sparse.gating.dead_words`` under the conditions so far, minus what the
         earlier features of ``tag`` removed)."""
-        import numpy as np
-
         from accelsim.sparse.gating import dead_words
 
-        actual = isinstance(models.get(role), Actual)
         keys = (*st.keys_s, *st.keys_n)
-        dead = dead_words(problem, hierarchy, nest, flat, role, level, child, conds, models,
-                          lambda lv: spec.format_on(lv, role, problem), keys)
+        dead = dead_words(problem, hierarchy, nest, flat, role, level, child, conds, models, keys)
         before = dead_so_far.get(tag, {})
         dead_so_far[tag] = dead
-        for k in keys:
-            words, meta_words = dead.get(k, np.zeros(2)) - before.get(k, np.zeros(2))
-            if not actual:           # the dead events' dense words x the expected ratio of the format
-                d, m = ratio.get(pl.source(k, k not in st.keys_s), (1.0, 0.0))
-                words, meta_words = words * d, words * m
-            move_words(k, float(words), float(meta_words), st.gate)
+        for k in keys:       # the dead events' dense words x the format's ratio (on a mask: measured on it)
+            words = dead.get(k, 0.0) - before.get(k, 0.0)
+            d, m = ratio.get(pl.source(k, k not in st.keys_s), (1.0, 0.0))
+            move_words(k, float(words * d), float(words * m), st.gate)
 
     groups: dict = {}          # (level index, role) -> the condition tuples of its features so far
     dead_so_far: dict = {}     # (level index, role) or the MACs -> the words its exact features removed so far
