@@ -1,9 +1,8 @@
 """Words sent down to a level that stores a tensor compressed cross the network compressed (issue 16:
 Eyeriss v2's NoC carries CSC into the PE), in the sparse model, the simulator and the latency bound.
 
-Ground truth: the brute-force interpreter (``accelsim.interp_general.BruteForce``) walking every point of
-the schedule and measuring each moved tile in the receiving level's format with a fibertree walk written
-independently (``tests.test_sparse_exact.walk``). ``analyze``'s network words (data and metadata) into the
+Ground truth: the brute-force interpreter's dense counts times the receiving level's rho measured by an
+independent walk over its tile positions (``tests.test_sparse_exact.brute``). ``analyze``'s network words (data and metadata) into the
 compressed child equal its counts exactly, also after a skipping feature on actual masks; the uniform
 model's expected words agree with the mean over random masks; the general simulator moves exactly those
 words; the fixed shape's NoC row (what its simulator and bound read) is them too.
@@ -63,11 +62,11 @@ def test_words_sent_to_a_compressed_child_equal_the_interpreter(data):
     mask = rng.random(tuple(c.size for c in problem.tensor(role).coords)) < data.draw(st.sampled_from([0.1, 0.5, 0.9]))
     dense = count_actions(problem, hierarchy, nest)
     sa = analyze(problem, hierarchy, nest, dense, spec, {role: Actual(mask)})
-    want = brute(problem, hierarchy, nest, role, mask, spec.format(nest.levels[child].level, role), hierarchy.word_bits)
+    want = brute(problem, hierarchy, nest, role, mask, lambda lv: spec.format_on(lv, role, problem))
     for k in keys:
-        payload, bits = np.zeros(2) + want.network.get(k, 0)
-        assert sa.data.network.get(k, 0) == payload, (k, sa.data.network.get(k), payload)
-        assert sa.metadata.network.get(k, 0) * hierarchy.word_bits == pytest.approx(bits, abs=1e-9), k
+        payload, meta = want.get(k, (0.0, 0.0))
+        assert sa.data.network.get(k, 0) == pytest.approx(payload, rel=1e-12, abs=1e-9), (k, sa.data.network.get(k), payload)
+        assert sa.metadata.network.get(k, 0) == pytest.approx(meta, rel=1e-12, abs=1e-9), k
 
 
 def _case(r: int = 3):
@@ -106,10 +105,10 @@ def test_a_skipping_feature_moves_the_compressed_words_it_skips():
     left = sa.data.network[key] + sa.metadata.network[key]
     assert sa.skipped.network[key] > 0
     assert left + sa.skipped.network[key] == pytest.approx(total, abs=1e-9)
-    want = brute(problem, h, nest, IFMAP, ifm, spec.format("pe", IFMAP), h.word_bits).network[key]
+    want = brute(problem, h, nest, IFMAP, ifm, lambda lv: spec.format(lv, IFMAP))[key]
     # PEs 0, 1 of 4 keep their refills, the same tiles as PEs 2, 3: half the words, exactly
-    assert left == pytest.approx((want[0] + want[1] / h.word_bits) / 2, abs=1e-9)
-    assert total == want[0] + want[1] / h.word_bits
+    assert left == pytest.approx((want[0] + want[1]) / 2, abs=1e-9)
+    assert total == pytest.approx(want[0] + want[1], rel=1e-12)
 
 
 def test_uniform_expected_words_into_the_compressed_child_agree_with_the_mean_over_masks():
@@ -132,7 +131,7 @@ def test_uniform_expected_words_into_the_compressed_child_agree_with_the_mean_ov
 
 def test_the_simulator_and_the_bound_move_the_compressed_words():
     """The general simulator on the sparse view's bandwidth table (data + metadata words) moves, into the
-    compressed PE, exactly the interpreter's words (payload + metadata words, integers), fewer than
+    compressed PE, exactly the interpreter's words (payload + metadata words), fewer than
     the dense ones; the latency bound's network part is those words at the bus's cost per word. A 1 x 1
     conv, so the ifmap (288 dense words, about 60% of them nonzero) is the network's busiest stream
     both dense and compressed (the weights' 32 words, the outputs' 144), and the bound must fall
@@ -149,13 +148,13 @@ def test_the_simulator_and_the_bound_move_the_compressed_words():
     sa = analyze(problem, h, nest, dense, spec, {IFMAP: Actual(ifm)})
     bw = bandwidth_actions(sa)
     sim = simulate_nest(problem, h, nest, bw)
-    want = brute(problem, h, nest, IFMAP, ifm, spec.format("pe", IFMAP), h.word_bits)
+    want = brute(problem, h, nest, IFMAP, ifm, lambda lv: spec.format(lv, IFMAP))
     words = {}
     for a in (DOWN, DOWN_DEST):
-        payload, bits = want.network[("glb", IFMAP, a)]
-        words[a] = payload + bits / h.word_bits
-        assert words[a] == int(words[a])            # whole words (BITMASK)
-        assert sim.words[("network", "glb", IFMAP, a)] == words[a] < dense.network[("glb", IFMAP, a)]
+        payload, meta = want[("glb", IFMAP, a)]
+        words[a] = payload + meta
+        assert sim.words[("network", "glb", IFMAP, a)] == pytest.approx(words[a], rel=1e-12)
+        assert words[a] < dense.network[("glb", IFMAP, a)]
     fan = h.levels[h.index("glb")].fanout
     ab = network_bound(fan.network, fan.params)
     others = [a * delivered + b * distinct for (a, b), (delivered, distinct) in zip(ab[1:], stream_words(dense, "glb")[1:])]
@@ -202,10 +201,10 @@ def test_the_fixed_shape_noc_row_is_the_compressed_words_into_the_rf():
     sl = sparse_layer(layer, arch, m, spec, {IFMAP: Actual(ifm)})
     h = from_arch(arch)
     nest = from_fixed(m, h)
-    want = brute(problem, h, nest, IFMAP, ifm, spec.format_on("rf", IFMAP, problem), arch.word_bits)
-    payload, bits = want.network[("glb", IFMAP, DOWN_DEST)]
+    want = brute(problem, h, nest, IFMAP, ifm, lambda lv: spec.format_on(lv, IFMAP, problem))
+    payload, meta = want[("glb", IFMAP, DOWN_DEST)]
     noc = bandwidth_counts(sl).reads[L_NOC][0]
-    assert noc == pytest.approx(payload + bits / arch.word_bits, abs=1e-9)
+    assert noc == pytest.approx(payload + meta, rel=1e-12, abs=1e-9)
     assert noc < count_actions(problem, h, nest).network[("glb", IFMAP, DOWN_DEST)]
 
 

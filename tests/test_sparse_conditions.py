@@ -78,18 +78,20 @@ def test_uncompressed_weight_reads_gated_on_their_own_zeros_agree_with_the_mean_
     assert (np.abs(mean - expected) <= 4 * se).all() and (se > 0).all(), (expected, mean, se)
 
 
-def test_a_compressed_tensor_gated_on_its_own_zeros_is_refused_the_model_and_the_masks_disagree(tmp_path):
-    """The cause, measured: the same feature with b in a bitmask at the RF. An empty tile's bitmask fill
-    moves no payload, so on masks the fill moves exactly the 10 nonzeros and gates none; the uniform
-    model, taking the expected words as independent of the tile's zeros, moves 32 x 0.3125 x (1 - 0.4657)
-    = 5.34 and gates 4.66. So ``check`` refuses it (here: compressed at the level below the feature's,
-    named), one line, exit 2; the level's own format likewise, with the keys of ``skip``."""
+def test_a_compressed_tensor_gated_on_its_own_zeros_is_refused(tmp_path):
+    """The same feature with b in a bitmask at the RF. Under rho_L (``sparse.exact``: every access moves
+    its dense words times the level's format ratio) the words on masks agree with the uniform model in
+    expectation: the fill moves 32 x 0.3125 x (1 - 0.4657) = 5.34 and gates 4.66; the mean over 300 masks
+    5.36 +- 0.03 and 4.64 +- 0.03 (over the 60 masks here, within 4 standard errors). ``check`` still
+    refuses it (a policy: an empty tile's compressed fill moves no payload, which the amortized share
+    does not see), named at the level below the feature's, one line, exit 2; the level's own format
+    likewise, with the keys of ``skip``."""
     doc = {"name": "t", "formats": {"rf": {"weight": "bitmask"}},
            "gate": [{"level": "glb", "tensor": WEIGHT, "on_zero": [WEIGHT]}]}
-    expected, mean, se = _uniform_and_mean(doc, WEIGHT, 0.3, n=20)
+    expected, mean, se = _uniform_and_mean(doc, WEIGHT, 0.3, n=60)
     q = comb(22, 2) / comb(32, 2)
     assert expected[2:] == pytest.approx([10 * (1 - q), 10 * q], rel=1e-12)      # the fill: data, gated
-    assert mean[2:].tolist() == [10.0, 0.0] and se[2:].tolist() == [0.0, 0.0]
+    assert (np.abs(mean[2:] - expected[2:]) <= 4 * se[2:]).all() and (se[2:] > 0).all(), (expected, mean, se)
     spec = tmp_path / "s.yaml"
     cases = [({"formats": {"reg": {"weight": "bitmask"}},
                "gate": [{"level": "rf", "tensor": "weight", "on_zero": ["ifmap", "weight"]}]},
