@@ -14,8 +14,9 @@ counts the same, tests/test_sparse_exact_gating.py):
   read serves the union of the child instances below it (multicast) for every iteration it is reused
   (stationarity); an event is *ineffective* when every block among its points is — nothing downstream
   uses it. A read multicast to k destinations is thus ineffective only when all k are;
-- an ineffective event's words (its tile's measure in the action's format, minus the overlap a sliding
-  refill keeps) are gated or skipped. The schedule does not change: the next sliding refill still moves
+- an ineffective event's dense words (its tile's in-range elements, minus the overlap a sliding refill
+  keeps) are gated or skipped, in the action's format: times its rho_L (``accelsim.sparse.exact``,
+  applied by the caller, ``accelsim.sparse.model.analyze``). The schedule does not change: the next sliding refill still moves
   only its own new words, so per action effective + gated + skipped words = the words without the
   feature (the choice between "refetch what a gated refill did not bring" and this partition is this one);
 - several features on the same (level, tensor) act in order: the k-th removes the events ineffective
@@ -30,12 +31,13 @@ measures (one hop, one tensor), vectorised over the flattened loops' digit grid,
 above the event tile, never broadcast in memory: per condition role, whether each block's tile holds a
 nonzero (a separable contraction of the mask with per-axis membership matrices), spread over the loops
 of the condition dims, reduced over the loops an event spans; the loops of other dims change no block,
-so they enter as counts (their cells' existence under ceil tiling a factor per dim); each event's tile
-measured on the tensor's mask (``accelsim.sparse.exact.MaskOracle.boxes``). Its memory is the
-conditions' blocks (refused above :data:`MAX_CELLS`).
+so they enter as counts (their cells' existence under ceil tiling a factor per dim); each event's dense
+words the product of its axes' value counts. Its memory is the conditions' blocks (refused above
+:data:`MAX_CELLS`).
 :func:`per_mac_dead` is the closed form of the common case where each read serves one MAC (child the
 compute, no spatial loop at or below L, ifmap / weight conditions): counts of MACs over the masks
-(``accelsim.sparse.masks.effective_macs``), no grid.
+(``accelsim.sparse.masks.effective_macs``), no grid. Invariant: the dead words of a key never exceed its
+dense words.
 """
 
 from __future__ import annotations

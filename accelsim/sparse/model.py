@@ -3,20 +3,19 @@
 ``analyze(problem, hierarchy, nest, dense, spec, models) -> SparseActions``. ``dense`` is
 ``accelsim.cost.actions.count_actions``'s exact table; every sparse figure is computed from it:
 
-1. **Formats.** A tensor kept at a level in a compressed format moves and stores, per dense word of
-   a tile, ``payload / tile`` data words and ``metadata bits / tile / word_bits`` metadata words
-   (``Format.per_tile`` on the level's tile extents, expected under the tensor's density model).
-   A storage action of tensor r at level L uses L's format; a network action of a hop uses the
+1. **Formats.** A tensor kept at a level in a compressed format moves and stores, per dense word,
+   ``payload / tile`` data words and ``metadata bits / tile / word_bits`` metadata words: the level's
+   format ratio rho_L (``accelsim.sparse.exact``: sum over the level's tile positions of their measure
+   over the sum of their elements), :func:`ratio_of`; under a uniform / N:M model ``Format.per_tile`` on
+   the level's tile extents, expected under the density model; on an actual mask (``density.Actual``)
+   measured on the mask over the level's tile positions (``exact.mask_ratio``), the output too, in any
+   format. A storage action of tensor r at level L uses L's format; a network action of a hop uses the
    receiving level's (``formats.hop_format_level``, :meth:`Plan.source`): words sent down to a child
    that stores r compressed cross as the child keeps them (its fill's ratio: the NoC, the simulator
-   and the latency bound see the compressed words), else as the hop parent holds them. Under a uniform model the expected nonzeros of a
-   tile are exactly ``tile * d``, so an uncompressed-to-bitmask change scales words by d exactly.
-   A tensor given as an actual mask (the output too, in any format: ``exact.exact_for``) moves
-   exactly its moved tiles' payload and metadata in the format (``accelsim.sparse.exact``: each
-   event's tile measured on the mask), not the expectation; the two agree in expectation for
-   single-rank formats (linear in the moved elements); for multi-rank ones (UOP + CP) the exact
-   words price each moved tile's own fibers where the expected model shares the level's resident
-   tile's metadata per word.
+   and the latency bound see the compressed words), else as the hop parent holds them. Under a uniform
+   model the expected nonzeros of a tile are exactly ``tile * d``, so an uncompressed-to-bitmask change
+   scales words by d exactly; the mean of rho_L over random masks is the expected ratio wherever the
+   tile positions have the interior extents (docs/sparsity.md, *Words of an action*).
 2. **Gating / skipping** (``spec.features``): at a storage level L for operand r on conditions C, the
    accesses serving the child (L's read, the hop's network actions, the child's fill) are ineffective
    when every block they serve has some condition's tile empty (:func:`step_q`: :func:`box_dead` of the
