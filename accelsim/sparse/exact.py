@@ -25,6 +25,8 @@ rank by rank, the tile's axes grouped into ranks from the innermost axis, ``inne
 UOP ``(L + 1) * w`` per present fiber, B ``L`` per present fiber, CP ``w`` per nonempty coordinate,
 RLE ``w`` per entry; ``packing`` and ``adaptive`` per tile as in the expected model.
 
+The output's mask is the final output's nonzeros (partial sums taken with the same zeros).
+
 Invariants: an uncompressed format has rho 1 (the dense words); payload and metadata of a tile are
 integers (metadata in bits), rho a ratio of sums of them; since the denominators do not depend on the
 mask, the mean of rho over random masks is the expected model's rho exactly (the uniform agreement
