@@ -469,8 +469,15 @@ def _agreement(pad: int, fmt, level: str):
     return [(k, w, m, s) for (k, _), w, m, s in zip(keys, want, mean, se)]
 
 
+_TILE_FREE = pytest.mark.xfail(strict=True, reason=(
+    "Format.tile_free takes one UOP rank as linear in the tile (a 1-element tile's (1 + 1) x w bits per word), "
+    "but a fiber of L coordinates stores (L + 1) x w: measured (glb, ifmap, down) model 1728.0 vs the masks' "
+    "1441.8 (glb) / 1449.6 (rf), deterministic; the uniform side's (tile_free: one rank of U, B or CP)"))
+
+
 @pytest.mark.parametrize("level", ["glb", "rf"])
-@pytest.mark.parametrize("fmt", AGREE_FORMATS)
+@pytest.mark.parametrize("fmt", AGREE_FORMATS + [pytest.param({"ranks": [{"UOP": 4}]}, marks=_TILE_FREE),
+                                                 {"ranks": [{"CP": 3}], "packing": [3, 64]}])
 def test_uniform_words_equal_the_mean_over_random_masks_on_interior_tiles(fmt, level):
     """The uniform model's words (data + metadata) of every ifmap / weight action (reads, fills, the
     network down to the PEs) against the mean over 200 random masks with exactly round(d x size)
