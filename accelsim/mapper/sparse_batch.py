@@ -103,7 +103,7 @@ from accelsim.names import (
 )
 from accelsim.problem import Problem, from_layer
 from accelsim.sparse.density import DENSE, Actual, Structured
-from accelsim.sparse.formats import META_WORDS, Format, axis_names
+from accelsim.sparse.formats import META_WORDS, Format
 from accelsim.sparse.model import (
     CapacityCheck,
     Served,
@@ -260,8 +260,8 @@ def _part_words(fmt: Format, part: str, model, size: int, word_bits: int):
 class _Pairs:
     """Per compressed (level index, role) pair, its (data, metadata) words per dense word
     (``sparse.model.ratio_of``): a constant when the format is linear in the tile or the level is the
-    backing store (whose tile is the whole tensor), else per row a function of the role's tile
-    extents at the level (``Format.per_word``) in the scorer's ``RowMemo``; ``first(level)``: the first
+    backing store (whose tile is the whole tensor), else per row a function of the per-dim extents of
+    the role's dims at the level (its tile positions' classes: edges, padding) in the scorer's ``RowMemo``; ``first(level)``: the first
     of the rows' levels below the level's cut."""
 
     def __init__(self, problem: Problem, models: dict, word_bits: int, pairs: list[tuple[int, str, Format]],
@@ -274,11 +274,11 @@ class _Pairs:
             model = models.get(r, DENSE)
             if fmt.tile_free or i == 0:
                 self.const[0, j], self.const[1, j] = ratio_of(fmt, problem, full, r, model, word_bits)
-            else:
-                size = problem.elements(r)
-                fmt = fmt.on(axis_names(problem.tensor(r)), f"inner (tensor {r!r} of {problem.name!r})")
-                self.fn[j] = memo.tile(lambda e, fmt=fmt, model=model, size=size: fmt.per_word(
-                    [int(x) for x in e], model, size, word_bits), first(i), role_axes(problem, r), 2)
+            else:     # keyed by the per-dim extents of the role's dims: its tile positions' classes
+                rel = tuple(d for d in problem.dim_names if d in problem.relevant(r))
+                axes = dim_axes(problem)[[problem.dim_names.index(d) for d in rel]]
+                self.fn[j] = memo.tile(lambda e, fmt=fmt, model=model, r=r, rel=rel: ratio_of(
+                    fmt, problem, dict(zip(rel, (int(x) for x in e))), r, model, word_bits), first(i), axes, 2)
 
 
 class _Terms:

@@ -113,6 +113,7 @@ from accelsim.sparse.density import (
     expected_max_binomial,
 )
 from accelsim.sparse.formats import ALL_WORDS, DATA_WORDS, META_WORDS, Format, axis_names, hop_format_level
+from accelsim.sparse.positions import tile_classes
 from accelsim.sparse.spec import GATE, META_READ, WORST, SparseSpec
 from accelsim.tiles import touched
 
@@ -290,14 +291,33 @@ def plan(nest: LoopNest, spec: SparseSpec) -> Plan:
 
 def ratio_of(fmt: Format, problem: Problem, ext: dict[str, int], role: str, model: Model,
              word_bits: int) -> tuple[float, float]:
-    """(data, metadata) words per dense word of the role's tile at per-dim extents ``ext`` in ``fmt``
-    (resolved for the role's tensor, ``Format.on``)."""
+    """(data, metadata) words per dense word of the role's level at per-dim extents ``ext`` (its cut's) in
+    ``fmt`` (resolved for the role's tensor, ``Format.on``): ``rho = sum_S m(S) / sum_S |S|`` over the
+    level's tile positions S (``sparse.positions``: the runs the tile takes per dim, clipped at a ceil edge
+    and by padding), m(S) the format's expected (payload, metadata) of S under ``model``
+    (``Format.per_tile`` of its per-axis extents), |S| its elements: the expectation of the same sum
+    measured on a mask (``sparse.exact``), every compressed action's words being its dense words x rho
+    (Sparseloop's per-tile format occupancy x the algorithmic accesses, summed over the tile positions).
+    A format linear in the tile (``Format.tile_free``) has one value per element; a level whose tile
+    positions are all alike (no edge, no padding clipping it), that tile's ``Format.per_word``."""
     fmt = fmt.on(axis_names(problem.tensor(role)), f"inner (tensor {role!r} of {problem.name!r})")
     if isinstance(model, Actual):       # measured on the mask over the level's tile positions
         from accelsim.sparse.exact import mask_ratio
 
         return mask_ratio(fmt, problem, ext, role, model.mask, word_bits)
-    return fmt.per_word(role_extents(problem, ext, role), model, problem.elements(role), word_bits)
+    size = problem.elements(role)
+    if fmt.tile_free:
+        return fmt.per_word([1], model, size, word_bits)
+    classes = [(list(e), n) for e, n in tile_classes(problem, ext, role) if all(e)]
+    if len(classes) == 1:
+        return fmt.per_word(classes[0][0], model, size, word_bits)
+    data = meta = elems = 0.0
+    for e, n in classes:
+        payload, bits = fmt.per_tile(e, model, size, word_bits)
+        data += n * payload
+        meta += n * bits
+        elems += n * math.prod(e)
+    return data / elems, meta / word_bits / elems
 
 
 def reuse_loops(problem: Problem, flat: Flat, child: int, role: str, n: int) -> list[int]:

@@ -1,0 +1,111 @@
+"""The tile positions of a level's cut, and their classes of per-axis extents (edges and padding).
+
+A level's tile of a tensor, at per-dim extents ``ext`` (``sparse.model.dim_extents`` at the level's cut:
+the product of the loops below the cut, clipped), covers per dim a contiguous run of ``ext[d]`` indices
+starting at a multiple of ``ext[d]``: its **positions** are the runs ``[t e, min(t e + e, size))`` for
+``t = 0 .. ceil(size / e) - 1`` (the loops above the cut cover the dim; a ceil edge leaves the last run
+short). On an axis of the tensor (a ``problem.Coord``: one dim, or two for a window) a combination of its
+dims' positions gives the set of in-range coordinates ``sum k d + offset`` in ``[0, size)``: padding is
+no element, so a window's tile is clipped at the borders. A tile position is one combination per axis;
+its extent per axis is the size of that set.
+
+:func:`tile_classes` groups the tile positions by their per-axis extents: ``((extents per axis, count),
+...)``, an axis's positions independent of another's (the axes of a tensor use disjoint dims in every
+built-in problem; axes sharing a dim are enumerated jointly). The count over all classes is the number of
+tile positions (those with an empty axis included, with extent 0). Pure Python, memoised.
+
+Invariants: the classes' counts multiply out to the product over the tensor's relevant dims of
+``ceil(size / ext)``; with every dim whole (the backing store) there is one class, the tensor's shape
+(each axis's in-range coordinates); with no ceil edge and no padding there is one class.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import lru_cache
+from itertools import product
+
+from accelsim.problem import Coord, Problem
+
+
+def dim_runs_at(size: int, ext: int) -> tuple[range, ...]:
+    """The runs of indices a tile of ``ext`` (clipped to the dim) takes along a dim of ``size``."""
+    e = max(1, min(ext, size))
+    return tuple(range(t, min(t + e, size)) for t in range(0, size, e))
+
+
+def axis_values(coord: Coord, runs: tuple[range, ...]) -> tuple[int, ...]:
+    """The in-range coordinates of one axis over one run per dim of its terms (in term order), sorted."""
+    if len(coord.terms) == 1:
+        (_, k), = coord.terms
+        vals = {k * i + coord.offset for i in runs[0]}
+    else:
+        (_, k1), (_, k2) = coord.terms
+        vals = {k1 * a + k2 * b + coord.offset for a in runs[0] for b in runs[1]}
+    return tuple(sorted(v for v in vals if 0 <= v < coord.size))
+
+
+@lru_cache(maxsize=1 << 14)
+def _axis_histogram(coord: Coord, shape: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    """(extent, positions) of one axis whose dims have (size, extent) ``shape`` (term order)."""
+    hist: Counter = Counter()
+    for runs in product(*[dim_runs_at(s, e) for s, e in shape]):
+        hist[len(axis_values(coord, runs))] += 1
+    return tuple(sorted(hist.items()))
+
+
+def _components(coords: tuple[Coord, ...]) -> list[list[int]]:
+    """The tensor's axes grouped by shared dims (each group's axes enumerated jointly)."""
+    groups: list[tuple[set[str], list[int]]] = []
+    for a, c in enumerate(coords):
+        dims = {d for d, _ in c.terms}
+        hit = [g for g in groups if g[0] & dims]
+        merged = (set(dims), [a])
+        for g in hit:
+            merged[0].update(g[0])
+            merged[1].extend(g[1])
+            groups.remove(g)
+        groups.append(merged)
+    return [sorted(axes) for _, axes in groups]
+
+
+@lru_cache(maxsize=1 << 14)
+def _tile_classes(problem: Problem, role: str, ext: tuple[tuple[str, int], ...]) -> tuple[tuple[tuple[int, ...], int], ...]:
+    e = dict(ext)
+    coords = tuple(problem.tensor(role).coords)
+    parts: list[dict[tuple[int, ...], int]] = []
+    axes_order: list[int] = []
+    for comp in _components(coords):
+        if len(comp) == 1:
+            c = coords[comp[0]]
+            hist = _axis_histogram(c, tuple((problem.size(d), e[d]) for d, _ in c.terms))
+            parts.append({(x,): n for x, n in hist})
+        else:     # axes sharing a dim: every combination of the component's dims' runs
+            dims = sorted({d for a in comp for d, _ in coords[a].terms})
+            joint: Counter = Counter()
+            for runs in product(*[dim_runs_at(problem.size(d), e[d]) for d in dims]):
+                at = dict(zip(dims, runs))
+                joint[tuple(len(axis_values(coords[a], tuple(at[d] for d, _ in coords[a].terms))) for a in comp)] += 1
+            parts.append(dict(joint))
+        axes_order.extend(comp)
+    out: Counter = Counter()
+    for combo in product(*[list(p.items()) for p in parts]):
+        flat = [x for ext_, _ in combo for x in ext_]
+        per_axis = [0] * len(coords)
+        for a, x in zip(axes_order, flat):
+            per_axis[a] = x
+        n = 1
+        for _, k in combo:
+            n *= k
+        out[tuple(per_axis)] += n
+    return tuple(sorted(out.items()))
+
+
+def tile_classes(problem: Problem, ext: dict[str, int], role: str) -> tuple[tuple[tuple[int, ...], int], ...]:
+    """The classes of the role's tile positions at per-dim extents ``ext``: (extent per axis, count),
+    sorted (module docstring)."""
+    rel = problem.relevant(role)
+    return _tile_classes(problem, role, tuple((d, ext[d]) for d in problem.dim_names if d in rel))
+
+
+__all__ = ["axis_values", "dim_runs_at", "tile_classes"]
