@@ -112,6 +112,7 @@ from accelsim.sparse.model import (
     capacity_checks,
     dim_positions,
     imbalance_t,
+    level_format,
     mac_steps,
     placed_dims,
     plan,
@@ -611,8 +612,8 @@ class NestSparseBatch:
                 if not lv.keeps_role(r) or (r, part) in per_part:
                     continue
                 t = ROLES.index(r)
-                fmt = spec.format_on(lv.name, r, problem)
                 model = DENSE if spec.capacity == WORST else self.models.get(r, DENSE)
+                fmt = level_format(spec.format_on(lv.name, r, problem), problem, r, model, self.wb)
                 size = problem.elements(r)
                 if fmt.tile_free:
                     per_part[(r, part)] = (fmt.part_per_word(part, model, size, self.wb), -1)
@@ -995,8 +996,8 @@ class SparseBatch:
             for r, part in (m for c in here for m in c.members):
                 if r not in kept or (r, part) in per_part:
                     continue
-                fmt = spec.format_on(level.name, r, problem)
                 model = DENSE if spec.capacity == WORST else models.get(r, DENSE)
+                fmt = level_format(spec.format_on(level.name, r, problem), problem, r, model, self.wb)
                 if fmt.tile_free:
                     per_part[(r, part)] = (fmt.part_per_word(part, model, problem.elements(r), self.wb), -1)
                 else:

@@ -25,10 +25,13 @@ CSR is ``[UOP, CP]``, CSC the same over the transposed ranks (name the axes' ord
 A coordinate of rank i is nonempty with probability ``1 - p_empty(elements under it)`` (the density
 model's tile emptiness: hypergeometric for uniform). ``packing`` (entries per word, word bits) packs
 payload + metadata entries of a single-rank format into wider words (Eyeriss v1's RLC: three 5-bit run
-+ 16-bit level pairs per 64-bit word); ``adaptive`` stores the tile uncompressed when the format would
-not make it smaller (in expectation: Eyeriss v1 sends CONV1's nearly dense input uncompressed).
++ 16-bit level pairs per 64-bit word); ``adaptive`` lets the level store the tensor uncompressed when the
+format would not make the whole tensor smaller at its density, a choice per (level, tensor) of a layer
+(Eyeriss v1 sends CONV1's nearly dense input uncompressed): ``sparse.model.level_format`` makes it;
+nothing here reads ``adaptive``.
 
-:meth:`Format.per_tile` returns (payload words, metadata bits) of one tile, expected under the model.
+:meth:`Format.per_tile` returns (payload words, metadata bits) of one tile in the format (compressed),
+expected under the model.
 Invariants: an all-``U`` format has payload = tile and no metadata; every compressed format's payload
 at density 1 is the tile (plus RLE's zero entries, none at density 1).
 """
@@ -152,7 +155,6 @@ class Format:
         """(payload words, metadata bits) of one tile with these axis extents, expected under ``model``
         (``size``: the whole tensor's elements)."""
         extents = self.ordered(extents)
-        tile = math.prod(extents)
         k = len(self.ranks)
         if k > len(extents):
             extents = [1] * (k - len(extents)) + list(extents)
@@ -185,8 +187,6 @@ class Format:
             per, bits = self.packing
             total = entries / per * bits
             meta = max(0.0, total - payload * word_bits)
-        if self.adaptive and payload * word_bits + meta >= tile * word_bits:
-            return float(tile), 0.0
         return payload, meta
 
 

@@ -78,7 +78,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -112,7 +112,15 @@ from accelsim.sparse.density import (
     Uniform,
     expected_max_binomial,
 )
-from accelsim.sparse.formats import ALL_WORDS, DATA_WORDS, META_WORDS, Format, axis_names, hop_format_level
+from accelsim.sparse.formats import (
+    ALL_WORDS,
+    DATA_WORDS,
+    META_WORDS,
+    UNCOMPRESSED,
+    Format,
+    axis_names,
+    hop_format_level,
+)
 from accelsim.sparse.positions import tile_classes
 from accelsim.sparse.spec import GATE, META_READ, WORST, SparseSpec
 from accelsim.tiles import touched
@@ -300,7 +308,8 @@ def ratio_of(fmt: Format, problem: Problem, ext: dict[str, int], role: str, mode
     (Sparseloop's per-tile format occupancy x the algorithmic accesses, summed over the tile positions).
     A format linear in the tile (``Format.tile_free``) has one value per element; a level whose tile
     positions are all alike (no edge, no padding clipping it), that tile's ``Format.per_word``."""
-    fmt = fmt.on(axis_names(problem.tensor(role)), f"inner (tensor {role!r} of {problem.name!r})")
+    fmt = level_format(fmt.on(axis_names(problem.tensor(role)), f"inner (tensor {role!r} of {problem.name!r})"),
+                       problem, role, model, word_bits)
     if isinstance(model, Actual):       # measured on the mask over the level's tile positions
         from accelsim.sparse.exact import mask_ratio
 
@@ -318,6 +327,23 @@ def ratio_of(fmt: Format, problem: Problem, ext: dict[str, int], role: str, mode
         meta += n * bits
         elems += n * math.prod(e)
     return data / elems, meta / word_bits / elems
+
+
+def level_format(fmt: Format, problem: Problem, role: str, model: Model, word_bits: int) -> Format:
+    """``fmt`` (resolved, ``Format.on``) as a level applies it to the role's tensor of one layer: an
+    ``adaptive`` format's choice made, once per (level, tensor), as a chip configures it per layer
+    (Eyeriss v1 sends CONV1's input uncompressed): ``UNCOMPRESSED`` when the format's expected words of
+    the whole tensor, under ``model`` (an actual mask's: the uniform of its density,
+    ``density.Actual.p_empty``), would not be fewer than its elements, else the format without
+    ``adaptive``. Made on the density, never on a mask's placement, so every mask of one density takes
+    the same choice and the uniform expectation stays the mean over masks; every tile of the level is
+    then measured in the one format (words, capacity, both batch scorers)."""
+    if not fmt.adaptive:
+        return fmt
+    fmt = replace(fmt, adaptive=False)
+    size = problem.elements(role)
+    payload, bits = fmt.per_tile([c.size for c in problem.tensor(role).coords], model, size, word_bits)
+    return UNCOMPRESSED if payload * word_bits + bits >= size * word_bits else fmt
 
 
 def reuse_loops(problem: Problem, flat: Flat, child: int, role: str, n: int) -> list[int]:
@@ -1446,8 +1472,8 @@ def compressed_tiles(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spe
         for r in lm.keeps:
             ext = tile_extents(problem, flat, flat.cut_of(i, r), r)
             model = DENSE if spec.capacity == WORST else models.get(r, DENSE)
-            out[(lm.level, r)] = spec.format_on(lm.level, r, problem).words(ext, model, problem.elements(r),
-                                                                            hierarchy.word_bits)
+            fmt = level_format(spec.format_on(lm.level, r, problem), problem, r, model, hierarchy.word_bits)
+            out[(lm.level, r)] = fmt.words(ext, model, problem.elements(r), hierarchy.word_bits)
     return out
 
 
@@ -1516,8 +1542,8 @@ def capacity_used(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec: 
                 continue
             ext = tile_extents(problem, flat, flat.cut_of(i, r), r)
             model = DENSE if spec.capacity == WORST else models.get(r, DENSE)
-            used += spec.format_on(c.level, r, problem).part_words(part, ext, model, problem.elements(r),
-                                                                   hierarchy.word_bits)
+            fmt = level_format(spec.format_on(c.level, r, problem), problem, r, model, hierarchy.word_bits)
+            used += fmt.part_words(part, ext, model, problem.elements(r), hierarchy.word_bits)
             kept.append(r)
         out.append((c, used, tuple(kept)))
     return out
