@@ -30,7 +30,8 @@ from workloads.layer import conv
 
 FORMATS = [{"ranks": [{"UOP": 4}, {"CP": 3}]}, {"ranks": ["B", "B"]}, {"ranks": [{"RLE": 2}]},
            {"ranks": ["U", {"CP": 2}]}, {"ranks": [{"RLE": 1}, "B"]}, {"ranks": [{"UOP": 3}, {"RLE": 1}, {"CP": 2}]},
-           {"ranks": [{"UOP": 4}, {"CP": 4}], "inner": ["C"]}]
+           {"ranks": [{"UOP": 4}, {"CP": 4}], "inner": ["C"]}, {"ranks": [{"UOP": 4}]},
+           {"ranks": [{"CP": 3}], "packing": [3, 64]}]
 ADAPTIVE = {"ranks": [{"RLE": 1}], "packing": [3, 64], "adaptive": True}
 
 

@@ -23,7 +23,8 @@ zeros, stored by the ranks below as any fiber, e.g. a bitmask of zeros under B, 
 U: the expected model's reading); **metadata** the format's bits on it (``accelsim.sparse.formats``
 rank by rank, the tile's axes grouped into ranks from the innermost axis, ``inner`` axes innermost):
 UOP ``(L + 1) * w`` per present fiber, B ``L`` per present fiber, CP ``w`` per nonempty coordinate,
-RLE ``w`` per entry; ``packing`` and ``adaptive`` per tile as in the expected model.
+RLE ``w`` per entry; ``packing`` as in the expected model. An ``adaptive`` format's choice is the
+level's, made on the density before any tile is measured (``sparse.model.level_format``).
 
 The output's mask is the final output's nonzeros (partial sums taken with the same zeros).
 
@@ -54,7 +55,6 @@ def tile_measure(fmt: Format, tiles: np.ndarray, word_bits: int) -> tuple[np.nda
         fmt.ordered(list(tiles.shape[1:]))
         tiles = tiles.transpose(0, *[1 + i for i in fmt.perm])
     ext = list(tiles.shape[1:]) or [1]
-    size = math.prod(ext)
     k = len(fmt.ranks)
     if k > len(ext):
         ext = [1] * (k - len(ext)) + ext
@@ -92,10 +92,6 @@ def tile_measure(fmt: Format, tiles: np.ndarray, word_bits: int) -> tuple[np.nda
     if fmt.packing is not None:
         per, bits = fmt.packing
         meta = np.maximum(0.0, payload * bits / per - payload * word_bits)
-    if fmt.adaptive:
-        keep = payload * word_bits + meta >= size * word_bits
-        payload = np.where(keep, float(size), payload)
-        meta = np.where(keep, 0.0, meta)
     return payload.astype(float), meta.astype(float)
 
 

@@ -109,10 +109,12 @@ class Format:
 
     @property
     def tile_free(self) -> bool:
-        """One rank other than RLE: payload and metadata are linear in the tile (every quantity of such a
-        rank scales with its length), so their values per dense word do not depend on the tile. RLE's
-        extra entries do not scale (a fiber's first gap is bounded by its start, trailing zeros need none)."""
-        return len(self.ranks) == 1 and self.ranks[0].kind != RLE
+        """One rank of U, B or CP: payload and metadata are linear in the tile (every quantity of such a
+        rank scales with its length: B one bit per coordinate, CP a coordinate per nonzero; packing
+        scales the entries), so their values per dense word do not depend on the tile. RLE's extra
+        entries do not scale (a fiber's first gap is bounded by its start, trailing zeros need none), nor
+        UOP's L + 1 offsets per fiber."""
+        return len(self.ranks) == 1 and self.ranks[0].kind in (U, B, CP)
 
     def per_word(self, extents: list[int], model: Model, size: int, word_bits: int) -> tuple[float, float]:
         """(data words, metadata words) per dense word of a tile with these extents: a one-element
