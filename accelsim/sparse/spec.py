@@ -231,8 +231,8 @@ def check(spec: SparseSpec, level_keeps: dict[str, tuple[str, ...]], compute: st
             if packed is not None:
                 others = ", ".join(r for r in ROLES if r != ft.role)
                 raise ConfigError(f"{ft.role} is {DONE[ft.kind]} on its own zeros but compressed at {packed} "
-                                  f"(formats.{packed}.{ft.role}): an empty compressed tile already moves no payload, "
-                                  f"and the expected model takes its words as independent of its zeros; allowed: "
+                                  f"(formats.{packed}.{ft.role}): its format already leaves its zeros out of the words it "
+                                  f"moves, so a gate on them would save them twice; allowed: "
                                   f"on_zero of {others}, or {ft.role} uncompressed at {ft.level} and below",
                                   source=spec.source, key=f"{key}.on_zero")
 
