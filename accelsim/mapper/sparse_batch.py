@@ -103,7 +103,7 @@ from accelsim.names import (
 )
 from accelsim.problem import Problem, from_layer
 from accelsim.sparse.density import DENSE, Actual, Structured
-from accelsim.sparse.formats import META_WORDS, Format
+from accelsim.sparse.formats import META_WORDS, Format, axis_names
 from accelsim.sparse.model import (
     CapacityCheck,
     Served,
@@ -116,6 +116,7 @@ from accelsim.sparse.model import (
     mac_steps,
     placed_dims,
     plan,
+    ratio_at,
     ratio_of,
     role_axes,
     served_windows,
@@ -278,7 +279,9 @@ class _Pairs:
             else:     # keyed by the per-dim extents of the role's dims: its tile positions' classes
                 rel = tuple(d for d in problem.dim_names if d in problem.relevant(r))
                 axes = dim_axes(problem)[[problem.dim_names.index(d) for d in rel]]
-                self.fn[j] = memo.tile(lambda e, fmt=fmt, model=model, r=r, rel=rel: ratio_of(
+                fmt = level_format(fmt.on(axis_names(problem.tensor(r)), f"inner (tensor {r!r} of {problem.name!r})"),
+                                   problem, r, model, word_bits)
+                self.fn[j] = memo.tile(lambda e, fmt=fmt, model=model, r=r, rel=rel: ratio_at(
                     fmt, problem, dict(zip(rel, (int(x) for x in e))), r, model, word_bits), first(i), axes, 2)
 
 

@@ -69,6 +69,15 @@ def hypergeom_pmf(t: int, size: int, nnz: int) -> tuple[float, ...]:
     return tuple(math.exp(_log_choose(nnz, k) + _log_choose(size - nnz, t - k) - whole) for k in range(t + 1))
 
 
+@lru_cache(maxsize=1 << 16)
+def _hypergeom_empty(t: int, size: int, nnz: int) -> float:
+    """P(a tile of ``t`` of ``size`` elements, ``nnz`` of them nonzero, holds none): ``C(size - nnz, t) /
+    C(size, t)``; remembered (the same few tile sizes recur across formats, gates and tilings)."""
+    if t <= 0:
+        return 1.0
+    return math.exp(_log_choose(size - nnz, t) - _log_choose(size, t)) if size - nnz >= t else 0.0
+
+
 @dataclass(frozen=True)
 class Uniform:
     d: float
@@ -81,11 +90,7 @@ class Uniform:
         return round(self.d * size)
 
     def p_empty(self, t: int, size: int) -> float:
-        t = min(t, size)
-        nnz = self.nnz(size)
-        if t <= 0:
-            return 1.0
-        return math.exp(_log_choose(size - nnz, t) - _log_choose(size, t)) if size - nnz >= t else 0.0
+        return _hypergeom_empty(min(t, size), size, self.nnz(size))
 
     def occupancy(self, t: int, size: int) -> tuple[float, ...]:
         return hypergeom_pmf(t, size, self.nnz(size))

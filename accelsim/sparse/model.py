@@ -310,6 +310,12 @@ def ratio_of(fmt: Format, problem: Problem, ext: dict[str, int], role: str, mode
     positions are all alike (no edge, no padding clipping it), that tile's ``Format.per_word``."""
     fmt = level_format(fmt.on(axis_names(problem.tensor(role)), f"inner (tensor {role!r} of {problem.name!r})"),
                        problem, role, model, word_bits)
+    return ratio_at(fmt, problem, ext, role, model, word_bits)
+
+
+def ratio_at(fmt: Format, problem: Problem, ext: dict[str, int], role: str, model: Model,
+             word_bits: int) -> tuple[float, float]:
+    """:func:`ratio_of` of a format already resolved and chosen (``Format.on``, :func:`level_format`)."""
     if isinstance(model, Actual):       # measured on the mask over the level's tile positions
         from accelsim.sparse.exact import mask_ratio
 
@@ -317,16 +323,30 @@ def ratio_of(fmt: Format, problem: Problem, ext: dict[str, int], role: str, mode
     size = problem.elements(role)
     if fmt.tile_free:
         return fmt.per_word([1], model, size, word_bits)
-    classes = [(list(e), n) for e, n in tile_classes(problem, ext, role) if all(e)]
+    return _classes_ratio(fmt, tuple((e, n) for e, n in tile_classes(problem, ext, role) if all(e)), model, size,
+                          word_bits)
+
+
+@lru_cache(maxsize=1 << 16)
+def _classes_ratio(fmt: Format, classes: tuple[tuple[tuple[int, ...], int], ...], model: Model, size: int,
+                   word_bits: int) -> tuple[float, float]:
+    """:func:`ratio_of` of tile positions in ``classes`` ((extents, count), ...), remembered: many
+    tilings share their classes."""
     if len(classes) == 1:
-        return fmt.per_word(classes[0][0], model, size, word_bits)
+        return fmt.per_word(list(classes[0][0]), model, size, word_bits)
     data = meta = elems = 0.0
     for e, n in classes:
-        payload, bits = fmt.per_tile(e, model, size, word_bits)
+        payload, bits = _tile_words(fmt, e, model, size, word_bits)
         data += n * payload
         meta += n * bits
         elems += n * math.prod(e)
     return data / elems, meta / word_bits / elems
+
+
+@lru_cache(maxsize=1 << 16)
+def _tile_words(fmt: Format, ext: tuple[int, ...], model: Model, size: int, word_bits: int) -> tuple[float, float]:
+    """``Format.per_tile`` of one class of tile positions, remembered across the classes of many tilings."""
+    return fmt.per_tile(list(ext), model, size, word_bits)
 
 
 def level_format(fmt: Format, problem: Problem, role: str, model: Model, word_bits: int) -> Format:

@@ -70,20 +70,31 @@ def _components(coords: tuple[Coord, ...]) -> list[list[int]]:
 
 
 @lru_cache(maxsize=1 << 14)
-def _tile_classes(problem: Problem, role: str, ext: tuple[tuple[str, int], ...]) -> tuple[tuple[tuple[int, ...], int], ...]:
-    e = dict(ext)
-    coords = tuple(problem.tensor(role).coords)
+def _tile_classes(coords: tuple[Coord, ...], shape: tuple[tuple[str, int, int], ...]
+                  ) -> tuple[tuple[tuple[int, ...], int], ...]:
+    size = {d: n for d, n, _ in shape}
+    e = {d: x for d, _, x in shape}
+    if all(len({d for d, _ in c.terms} & {d for cc in coords if cc is not c for d, _ in cc.terms}) == 0
+           for c in coords):     # every axis its own dims: the product of the axes' histograms
+        combos: list[tuple[tuple[int, ...], int]] = [((), 1)]
+        for c in coords:
+            hist = _axis_histogram(c, tuple((size[d], e[d]) for d, _ in c.terms))
+            combos = [(ext_ + (x,), m * n) for ext_, m in combos for x, n in hist]
+        merged: Counter = Counter()
+        for ext_, n in combos:
+            merged[ext_] += n
+        return tuple(sorted(merged.items()))
     parts: list[dict[tuple[int, ...], int]] = []
     axes_order: list[int] = []
     for comp in _components(coords):
         if len(comp) == 1:
             c = coords[comp[0]]
-            hist = _axis_histogram(c, tuple((problem.size(d), e[d]) for d, _ in c.terms))
+            hist = _axis_histogram(c, tuple((size[d], e[d]) for d, _ in c.terms))
             parts.append({(x,): n for x, n in hist})
         else:     # axes sharing a dim: every combination of the component's dims' runs
             dims = sorted({d for a in comp for d, _ in coords[a].terms})
             joint: Counter = Counter()
-            for runs in product(*[dim_runs_at(problem.size(d), e[d]) for d in dims]):
+            for runs in product(*[dim_runs_at(size[d], e[d]) for d in dims]):
                 at = dict(zip(dims, runs))
                 joint[tuple(len(axis_values(coords[a], tuple(at[d] for d, _ in coords[a].terms))) for a in comp)] += 1
             parts.append(dict(joint))
@@ -104,8 +115,24 @@ def _tile_classes(problem: Problem, role: str, ext: tuple[tuple[str, int], ...])
 def tile_classes(problem: Problem, ext: dict[str, int], role: str) -> tuple[tuple[tuple[int, ...], int], ...]:
     """The classes of the role's tile positions at per-dim extents ``ext``: (extent per axis, count),
     sorted (module docstring)."""
-    rel = problem.relevant(role)
-    return _tile_classes(problem, role, tuple((d, ext[d]) for d in problem.dim_names if d in rel))
+    coords, dims = _layout(problem, role)
+    return _tile_classes(coords, tuple((d, n, ext[d]) for d, n in dims))
+
+
+_LAYOUTS: dict[tuple[int, str], tuple[Problem, tuple[Coord, ...], tuple[tuple[str, int], ...]]] = {}
+
+
+def _layout(problem: Problem, role: str) -> tuple[tuple[Coord, ...], tuple[tuple[str, int], ...]]:
+    """The role's axes and its dims with their sizes, remembered per problem object (the identity is
+    checked: an id is reused only after its object is gone)."""
+    hit = _LAYOUTS.get((id(problem), role))
+    if hit is None or hit[0] is not problem:
+        if len(_LAYOUTS) > 4096:
+            _LAYOUTS.clear()
+        rel = problem.relevant(role)
+        hit = _LAYOUTS[(id(problem), role)] = (problem, tuple(problem.tensor(role).coords),
+                                               tuple((d, problem.size(d)) for d in problem.dim_names if d in rel))
+    return hit[1], hit[2]
 
 
 __all__ = ["axis_values", "dim_runs_at", "tile_classes"]
