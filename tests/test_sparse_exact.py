@@ -1,11 +1,12 @@
 """Exact compressed words under actual masks (issue 16 item 6) against the brute-force interpreter.
 
-The analytical side (``accelsim.sparse.exact``: the closed form's tiles, each measured on the mask in
-its format) must equal, action by action, the brute-force interpreter walking every point of the
-schedule (``accelsim.interp_general.BruteForce``) with a measure written here independently: a
-recursive walk of each moved tile's fibertree. Random problems x hierarchies x nests x masks x formats.
-And: the uniform model's expected words agree with the mean of the exact words over many random
-masks (within sampling error), and ``analyze`` uses the exact words when the tensor is an actual mask.
+The analytical side (``analyze`` on an actual mask: every compressed action's dense words x its level's
+rho_L, ``accelsim.sparse.exact.mask_ratio``) must equal, action by action, the brute-force interpreter's
+dense counts (``accelsim.interp_general.interpret``) x a rho written here independently: the level's tile
+positions from the schedule's points grouped by their digits above the level's cut, each measured by a
+recursive walk of its fibertree, an adaptive format's choice from its rule. Random problems x hierarchies x
+nests x masks x formats. And: the uniform model's expected words agree with the mean of the words on many
+random masks (within sampling error), at ceil edges and padding too.
 """
 
 from __future__ import annotations
@@ -90,21 +91,26 @@ def walk(fmt, sub: np.ndarray, word_bits: int) -> tuple[int, float]:
     return payload, meta_f
 
 
+def choose(problem, role, mask, fmt, wb):
+    """An adaptive format's choice, from its rule (docs/sparsity.md, Formats): uncompressed when the whole
+    tensor's expected words at the mask's density (``Format.per_tile``, itself tested against masks) are
+    not fewer than its elements, else the format without ``adaptive``; any other format as it is."""
+    if not fmt.adaptive:
+        return fmt
+    fmt = dataclasses.replace(fmt, adaptive=False)
+    shape = [c.size for c in problem.tensor(role).coords]
+    payload, bits = fmt.per_tile(shape, Uniform(float(mask.mean())), mask.size, wb)
+    return parse_format("uncompressed", "t", "f") if payload * wb + bits >= mask.size * wb else fmt
+
+
 def rho(problem, nest, role, mask, fmt, wb, level):
     """The interpreter's rho of ``level`` (``accelsim.sparse.exact``), written independently: the level's
     tile positions are the schedule's points grouped by their digits of the role's loops above the
     level's cut, each position the coordinates its points touch; rho = (sum of the positions' walks
-    (:func:`walk`)) / (sum of their elements): [payload, metadata bits] per dense word. An adaptive
-    format first makes its choice from its rule: dense (rho [1, 0]) when the whole tensor's expected
-    words at the mask's density (``Format.per_tile``, itself tested against masks) are not fewer."""
+    (:func:`walk`)) / (sum of their elements): [payload, metadata bits] per dense word (``fmt`` chosen,
+    :func:`choose`)."""
     import itertools
 
-    if fmt.adaptive:      # one choice per (level, tensor), on the density (docs/sparsity.md, Formats)
-        fmt = dataclasses.replace(fmt, adaptive=False)
-        shape = [c.size for c in problem.tensor(role).coords]
-        payload, bits = fmt.per_tile(shape, Uniform(float(mask.mean())), mask.size, wb)
-        if payload * wb + bits >= mask.size * wb:
-            return np.array([1.0, 0.0])
     flat = flatten(problem, nest)
     loops = flat.loops
     cut = flat.cut_of(level, role)
@@ -143,6 +149,10 @@ def brute(problem, hierarchy, nest, role, mask, fmt_of):
     names = [lm.level for lm in nest.levels]
     n = len(names)
     wb = hierarchy.word_bits
+    raw = fmt_of
+
+    def fmt_of(level: str):       # each level's format as chosen for this layer (adaptive)
+        return choose(problem, role, mask, raw(level), wb)
     chain = [i for i in range(n) if nest.keeps(i, role) or i == 0] + [n]
     hop = {j: (par, ch) for par, ch in zip(chain, chain[1:]) for j in range(par, ch)}
     ratios = {}

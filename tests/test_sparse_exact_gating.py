@@ -31,7 +31,7 @@ from accelsim.sparse import model
 from accelsim.sparse.density import Actual, Uniform
 from accelsim.sparse.model import analyze
 from accelsim.sparse.spec import spec_from_dict
-from tests.test_sparse_exact import FORMATS, draw_nest, rho
+from tests.test_sparse_exact import FORMATS, choose, draw_nest, rho
 from workloads.layer import Layer, LayerKind, conv
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
@@ -79,12 +79,15 @@ def truth(problem, hierarchy, nest, role, mask, fmt_of, level, child, groups, ma
     names = [lm.level for lm in nest.levels]
     wb = hierarchy.word_bits
 
+    def chosen(level_name):   # the level's format as chosen for the layer (adaptive)
+        return choose(problem, role, mask, fmt_of(level_name), wb)
+
     def ratio(k):          # [payload, metadata bits] per dense word of the key's format
-        if k[2] in ("down", "down_dest") and child < n and fmt_of(names[child]).compressed:
+        if k[2] in ("down", "down_dest") and child < n and chosen(names[child]).compressed:
             lv = child
         else:
             lv = child if k[2] == "fill" else level
-        f = fmt_of(names[lv])
+        f = chosen(names[lv])
         return rho(problem, nest, role, mask, f, wb, lv) if f.compressed else np.array([1.0, 0.0])
     if role == PSUM:      # a MAC feature: the output's read-modify-write feeding the compute
         keys = [(names[level], role, a) for a in ("read", "update")] + [

@@ -97,7 +97,7 @@ def test_uniform_words_per_dense_word_of_a_level_equal_the_mean_over_random_mask
 @pytest.mark.parametrize("d", [0.3, 0.4, 0.7, 0.95])
 @pytest.mark.parametrize("case", [1, 4, 5], ids=["edge", "w", "o"])
 def test_an_adaptive_format_stores_a_tensor_compressed_or_dense_as_the_mean_over_masks(case, d):
-    """``adaptive``: one choice per (level, tensor), made on the density (``sparse.model.stores_dense``):
+    """``adaptive``: one choice per (level, tensor), made on the density (``sparse.model.level_format``):
     here checked on the masks themselves: the mean over 400 masks of the whole tensor's compressed words
     (RLE(1) x3/64b, the choice's input) against its elements decides (away from the crossover, where the
     mean cannot land on the other side), then each mask's words per dense word are the level's tiles
@@ -147,3 +147,51 @@ def test_the_classes_count_every_tile_position_and_the_backing_store_is_one_tile
                                                                for axes in _tiles(problem, ext, role))
         whole = tile_classes(problem, dict(problem.dims), role)
         assert whole == ((tuple(c.size for c in problem.tensor(role).coords), 1),)
+
+
+def _gemm_case():
+    from accelsim.hierarchy import Fanout, Hierarchy, Storage
+    from accelsim.loopnest import LevelMap, LoopNest
+    from accelsim.names import ROLES
+    from accelsim.problem import gemm
+
+    p = gemm("g", 4, 4, 8)
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(2, 1, "bus")), Storage("rf", ROLES)))
+    nest = LoopNest((LevelMap("dram", (("N", 2),), ("N", "K", "M"), ROLES),
+                     LevelMap("glb", (("K", 4), ("M", 2)), ("N", "K", "M"), ROLES, x=(("N", 2),)),
+                     LevelMap("rf", (("K", 2), ("M", 2)), ("K", "M", "N"), ROLES)))
+    return p, h, nest
+
+
+def test_an_adaptive_level_that_chose_dense_is_an_uncompressed_level_for_its_hop_and_its_capacity():
+    """Review rev23: an adaptive RF ifmap that chooses uncompressed (d 0.9) takes the GLB's words down as
+    an uncompressed level does (in the parent's bitmask: 58 data + 4 metadata of 64 dense, not 64 + 0 in
+    the RF's would-be format); an adaptive GLB bitmask that chooses compressed (d 0.3) is checked under
+    ``capacity: worst`` in its format (34 words, the plain bitmask's, not the 32 dense words)."""
+    from accelsim.cost.actions import count_actions
+    from accelsim.sparse.model import analyze, compressed_tiles
+    from accelsim.sparse.spec import spec_from_dict
+
+    p, h, nest = _gemm_case()
+    dense = count_actions(p, h, nest)
+    got = []
+    for rf in (ADAPTIVE, "uncompressed"):
+        spec = spec_from_dict({"name": "t", "formats": {"glb": {"ifmap": "bitmask"}, "rf": {"ifmap": rf}}}, "t")
+        sa = analyze(p, h, nest, dense, spec, {IFMAP: Uniform(0.9)})
+        key = ("glb", IFMAP, "down")
+        got.append((sa.data.network[key], sa.metadata.network[key]))
+    assert got[0] == got[1] == (pytest.approx(58.0), pytest.approx(4.0))
+    tiles = []
+    for fmt in ({"ranks": ["B"], "adaptive": True}, {"ranks": ["B"]}):
+        spec = spec_from_dict({"name": "t", "capacity": "worst", "formats": {"glb": {"ifmap": fmt}}}, "t")
+        tiles.append(compressed_tiles(p, h, nest, spec, {IFMAP: Uniform(0.3)})[("glb", IFMAP)])
+    assert tiles == [34.0, 34.0]
+
+
+def test_a_tensor_no_point_reads_moves_its_dense_words():
+    """Review rev23: an ifmap whose every coordinate lies in the padding (Q + 2 S - 1 in {-1, 1} of W 1):
+    no tile position holds an element; rho is 1 and no metadata, as on a mask (``exact.mask_ratio``),
+    never a division by zero."""
+    problem = from_layer(conv("x", C=1, K=1, H=1, R=2, dilation=2, pad=1))
+    f = parse_format({"ranks": [{"RLE": 2}]}, "t", "f")
+    assert ratio_of(f, problem, dict(problem.dims), IFMAP, Uniform(0.5), 16) == (1.0, 0.0)

@@ -110,6 +110,7 @@ from accelsim.sparse.model import (
     Step,
     balanced,
     capacity_checks,
+    chosen_spec,
     dim_positions,
     imbalance_t,
     level_format,
@@ -351,6 +352,7 @@ class NestSparseBatch:
         problem, h = layout.problem, layout.hierarchy
         check_on(spec, h)
         check_masks(problem, models)
+        spec = chosen_spec(spec, problem, models, h.word_bits)
         self.reason = unsupported(spec, models)
         self.layout, self.problem, self.hierarchy = layout, problem, h
         self.spec, self.models, self.table = spec, models, table
@@ -616,7 +618,7 @@ class NestSparseBatch:
                     continue
                 t = ROLES.index(r)
                 model = DENSE if spec.capacity == WORST else self.models.get(r, DENSE)
-                fmt = level_format(spec.format_on(lv.name, r, problem), problem, r, model, self.wb)
+                fmt = spec.format_on(lv.name, r, problem)
                 size = problem.elements(r)
                 if fmt.tile_free:
                     per_part[(r, part)] = (fmt.part_per_word(part, model, size, self.wb), -1)
@@ -890,8 +892,9 @@ class SparseBatch:
     def __init__(self, layer, arch, keeps: tuple[tuple[bool, ...], ...], spec: SparseSpec, models: dict):
         h = from_arch(arch)
         check_on(spec, h)
-        self.reason = unsupported(spec, models, keeps[2])
         self.problem = problem = from_layer(layer)
+        spec = chosen_spec(spec, problem, models, arch.word_bits)
+        self.reason = unsupported(spec, models, keeps[2])
         self.models, self.spec, self.wb = models, spec, arch.word_bits
         self.dims = np.array([problem.size(d) for d in problem.dim_names], dtype=np.int64)
         nest = _nest(keeps)
@@ -1000,7 +1003,7 @@ class SparseBatch:
                 if r not in kept or (r, part) in per_part:
                     continue
                 model = DENSE if spec.capacity == WORST else models.get(r, DENSE)
-                fmt = level_format(spec.format_on(level.name, r, problem), problem, r, model, self.wb)
+                fmt = spec.format_on(level.name, r, problem)
                 if fmt.tile_free:
                     per_part[(r, part)] = (fmt.part_per_word(part, model, problem.elements(r), self.wb), -1)
                 else:

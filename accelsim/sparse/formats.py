@@ -45,7 +45,7 @@ from typing import Any
 
 from accelsim.errors import ConfigError
 from accelsim.names import DOWN, DOWN_DEST
-from accelsim.sparse.density import Model
+from accelsim.sparse.density import Model, Structured
 
 U, UOP, B, RLE, CP = "U", "UOP", "B", "RLE", "CP"
 RANK_KINDS: tuple[str, ...] = (U, UOP, B, RLE, CP)
@@ -205,13 +205,20 @@ def rle_extra_under(length: int, under: int, model: Model, size: int, run: int) 
     ``length - s``: ``sum_j (length - run j) (E(run j) - E(run j + 1))``. With independent coordinates
     (E(k) = (1-p)^k) it is ``p sum_j (1-p)^(run j) (length - run j)``. Summed by ``math.fsum`` up to the
     first s with E(s) < 1e-30: the terms dropped telescope to at most ``length x E(s)``. None at a
-    coordinate never or always empty. Memoised; pure Python (no numpy on a uniform run)."""
+    coordinate never or always empty. Under an N:M model (``Structured``, whose emptiness is that of
+    elements inside one block) a run of coordinates crosses blocks, so the coordinates are taken as
+    independent at their marginal (an approximation: *Limits* in docs/sparsity.md). Memoised; pure
+    Python (no numpy on a uniform run)."""
     if length <= run or under <= 0:
         return 0.0
-    p_empty = model.p_empty
-    e1 = p_empty(under, size)
+    e1 = model.p_empty(under, size)
     if e1 <= 0.0 or e1 >= 1.0:
         return 0.0
+    if isinstance(model, Structured):     # its p_empty is of elements inside one block: runs cross blocks
+        def p_empty(t: int, size: int) -> float:
+            return e1 ** (t // under)
+    else:
+        p_empty = model.p_empty
     terms = []
     for s in range(run, length, run):
         es = p_empty(s * under, size)

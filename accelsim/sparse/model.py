@@ -5,17 +5,18 @@
 
 1. **Formats.** A tensor kept at a level in a compressed format moves and stores, per dense word,
    ``payload / tile`` data words and ``metadata bits / tile / word_bits`` metadata words: the level's
-   format ratio rho_L (``accelsim.sparse.exact``: sum over the level's tile positions of their measure
-   over the sum of their elements), :func:`ratio_of`; under a uniform / N:M model ``Format.per_tile`` on
-   the level's tile extents, expected under the density model; on an actual mask (``density.Actual``)
+   format ratio rho_L (sum over the level's tile positions, ``sparse.positions``, of their measure over
+   the sum of their elements), :func:`ratio_of`; under a uniform / N:M model ``Format.per_tile`` of each
+   class of positions' extents, expected under the density model; on an actual mask (``density.Actual``)
    measured on the mask over the level's tile positions (``exact.mask_ratio``), the output too, in any
    format. A storage action of tensor r at level L uses L's format; a network action of a hop uses the
    receiving level's (``formats.hop_format_level``, :meth:`Plan.source`): words sent down to a child
    that stores r compressed cross as the child keeps them (its fill's ratio: the NoC, the simulator
    and the latency bound see the compressed words), else as the hop parent holds them. Under a uniform
    model the expected nonzeros of a tile are exactly ``tile * d``, so an uncompressed-to-bitmask change
-   scales words by d exactly; the mean of rho_L over random masks is the expected ratio wherever the
-   tile positions have the interior extents (docs/sparsity.md, *Words of an action*).
+   scales words by d exactly; the mean of rho_L over random masks is the uniform model's rho_L, at
+   ceil edges and padding too (docs/sparsity.md, *Words of an action*). An ``adaptive`` format's choice
+   is made once per (level, tensor) of the layer first (:func:`chosen_spec`).
 2. **Gating / skipping** (``spec.features``): at a storage level L for operand r on conditions C, the
    accesses serving the child (L's read, the hop's network actions, the child's fill) are ineffective
    when every block they serve has some condition's tile empty (:func:`step_q`: :func:`box_dead` of the
@@ -331,7 +332,10 @@ def ratio_at(fmt: Format, problem: Problem, ext: dict[str, int], role: str, mode
 def _classes_ratio(fmt: Format, classes: tuple[tuple[tuple[int, ...], int], ...], model: Model, size: int,
                    word_bits: int) -> tuple[float, float]:
     """:func:`ratio_of` of tile positions in ``classes`` ((extents, count), ...), remembered: many
-    tilings share their classes."""
+    tilings share their classes. No position holding an element (a tensor no point reads, as
+    ``exact.mask_ratio``): the dense words, 1 and no metadata."""
+    if not classes:
+        return 1.0, 0.0
     if len(classes) == 1:
         return fmt.per_word(list(classes[0][0]), model, size, word_bits)
     data = meta = elems = 0.0
@@ -364,6 +368,23 @@ def level_format(fmt: Format, problem: Problem, role: str, model: Model, word_bi
     size = problem.elements(role)
     payload, bits = fmt.per_tile([c.size for c in problem.tensor(role).coords], model, size, word_bits)
     return UNCOMPRESSED if payload * word_bits + bits >= size * word_bits else fmt
+
+
+def chosen_spec(spec: SparseSpec, problem: Problem, models: dict, word_bits: int) -> SparseSpec:
+    """``spec`` for one layer with every ``adaptive`` format's choice made (:func:`level_format`, at the
+    role's density): the level then is, for every consumer, a level of the chosen format (the plan's hop
+    formats, the words, the capacity checks under ``expected`` or ``worst``, both batch scorers). The
+    entry points that take a spec and the models call it first; a spec without ``adaptive`` is returned
+    as is."""
+    if not any(f.adaptive for _, f in spec.formats):
+        return spec
+    out = []
+    for (lv, r), f in spec.formats:
+        if f.adaptive:
+            c = level_format(spec.format_on(lv, r, problem), problem, r, models.get(r, DENSE), word_bits)
+            f = UNCOMPRESSED if c is UNCOMPRESSED else replace(f, adaptive=False)
+        out.append(((lv, r), f))
+    return replace(spec, formats=tuple(out))
 
 
 def reuse_loops(problem: Problem, flat: Flat, child: int, role: str, n: int) -> list[int]:
@@ -1348,6 +1369,7 @@ def balanced(spec: SparseSpec, models: dict) -> bool:
 def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actions, spec: SparseSpec,
             models: dict[str, Model]) -> SparseActions:
     """The sparse view of ``dense`` (module docstring)."""
+    spec = chosen_spec(spec, problem, models, hierarchy.word_bits)
     flat = flatten(problem, nest)
     pl = plan(nest, spec)
     names = pl.names
@@ -1483,7 +1505,9 @@ def compressed_tiles(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spe
                      models: dict[str, Model]) -> dict[tuple[str, str], float]:
     """(level, role) -> words the role's tile occupies at the level in its format (payload + metadata
     in data-word equivalents), per ``spec.capacity``: ``expected`` under the density model, or
-    ``worst`` (every element nonzero: a compressed format can then exceed the dense tile)."""
+    ``worst`` (every element nonzero: a compressed format can then exceed the dense tile), each
+    ``adaptive`` format as chosen at the density (:func:`chosen_spec`)."""
+    spec = chosen_spec(spec, problem, models, hierarchy.word_bits)
     flat = flatten(problem, nest)
     out = {}
     for i, lm in enumerate(nest.levels):
@@ -1492,8 +1516,8 @@ def compressed_tiles(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spe
         for r in lm.keeps:
             ext = tile_extents(problem, flat, flat.cut_of(i, r), r)
             model = DENSE if spec.capacity == WORST else models.get(r, DENSE)
-            fmt = level_format(spec.format_on(lm.level, r, problem), problem, r, model, hierarchy.word_bits)
-            out[(lm.level, r)] = fmt.words(ext, model, problem.elements(r), hierarchy.word_bits)
+            out[(lm.level, r)] = spec.format_on(lm.level, r, problem).words(ext, model, problem.elements(r),
+                                                                            hierarchy.word_bits)
     return out
 
 
@@ -1550,6 +1574,7 @@ def capacity_used(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec: 
                   models: dict[str, Model]) -> list[tuple[CapacityCheck, float, tuple[str, ...]]]:
     """Per :func:`capacity_checks` store: the words its members' tiles take (``Format.part_words`` per
     ``spec.capacity``, as :func:`compressed_tiles`) and the roles the nest keeps there."""
+    spec = chosen_spec(spec, problem, models, hierarchy.word_bits)
     flat = flatten(problem, nest)
     index = {lm.level: i for i, lm in enumerate(nest.levels)}
     out = []
@@ -1562,8 +1587,8 @@ def capacity_used(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, spec: 
                 continue
             ext = tile_extents(problem, flat, flat.cut_of(i, r), r)
             model = DENSE if spec.capacity == WORST else models.get(r, DENSE)
-            fmt = level_format(spec.format_on(c.level, r, problem), problem, r, model, hierarchy.word_bits)
-            used += fmt.part_words(part, ext, model, problem.elements(r), hierarchy.word_bits)
+            used += spec.format_on(c.level, r, problem).part_words(part, ext, model, problem.elements(r),
+                                                                   hierarchy.word_bits)
             kept.append(r)
         out.append((c, used, tuple(kept)))
     return out

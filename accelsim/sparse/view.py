@@ -8,7 +8,8 @@ under their own names) through the one energy sum (``cost.energy.energy_of``) wi
 (component, action) table; the latency bound = ``cost.bound.bound_parts`` of the words that take
 bandwidth (``sparse.model.bandwidth_actions``: data + metadata + gated, skipped MACs' cycles and
 load imbalance in the compute part). Actual masks give exact counts as ``analyze`` states (the
-effective MACs over the masks, the compressed words of every moved tile). Names in the spec are checked against the hierarchy first (one
+effective MACs over the masks, every compressed action's dense words x its level's ratio measured on
+the mask: ``sparse.exact.mask_ratio``). Names in the spec are checked against the hierarchy first (one
 ConfigError line).
 """
 
