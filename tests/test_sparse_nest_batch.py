@@ -622,3 +622,31 @@ def test_a_condition_without_a_density_leaves_a_storage_feature_to_the_batch():
         assert (energy[i], cycles[i]) == (v.energy_pj, v.bound_cycles)
         saved += v.energy_pj < v.dense_energy_pj
     assert saved > 0                                    # the gate saves energy on some of them
+
+
+def test_a_dense_condition_over_padding_still_counts_as_a_condition_that_can_be_empty():
+    """Review rev23: a gate on [psum, ifmap] with the ifmap at density 1 whose coordinates run past its
+    size (P + R over a 1-element axis: R = 1 reads padding) is a gate on two conditions that can be empty
+    (``sparse.model.never_empty`` is False): the batch declines it (the slow path's two-condition box is
+    not in its served-tile key), where it scored 921.45 pJ against the slow path's 920.45."""
+    from accelsim.problem import Coord, Problem, Tensor
+
+    x = Tensor("x", "ifmap", (Coord((("M", 1),), 0, 1), Coord((("P", 1), ("R", 1)), 0, 1)))
+    w = Tensor("w", "weight", (Coord((("R", 1),), 0, 2), Coord((("K", 2),), 0, 1)))
+    z = Tensor("z", "psum", (Coord((("M", 1),), 0, 1), Coord((("P", 1),), 0, 1), Coord((("K", 1),), 0, 1)))
+    p = Problem("strided", (("M", 1), ("P", 1), ("R", 2), ("K", 1)), (x, w, z))
+    f = Fanout(1, 1, "bus")
+    h = Hierarchy("r", (Storage("L0", ROLES), Storage("L1", ("weight",), fanout=f), Storage("L2", (), fanout=f),
+                        Storage("L3", ("weight",))))
+    spec = spec_from_dict({"name": "r", "formats": {"L0": {"ifmap": "bitmask", "weight": "bitmask", "psum": "bitmask"},
+                                                    "L1": {"weight": "bitmask"}},
+                           "gate": [{"level": "L0", "tensor": "weight", "on_zero": ["psum", "ifmap"]}]}, "r.yaml")
+    models = {"ifmap": Uniform(1.0), "weight": Uniform(0.05), "psum": Uniform(0.55)}
+    sb = NestSparseBatch(NestLayout(p, h), spec, models, table_for(h))
+    assert sb.reason is not None and "two conditions that can be empty" in sb.reason
+    dense_x = spec_from_dict({"name": "r", "gate": [{"level": "L0", "tensor": "weight", "on_zero": ["psum", "ifmap"]}]},
+                             "r.yaml")
+    q = Problem("inside", (("M", 1), ("P", 1), ("R", 1), ("K", 1)),
+                (Tensor("x", "ifmap", (Coord((("M", 1),), 0, 1), Coord((("P", 1), ("R", 1)), 0, 1))),
+                 Tensor("w", "weight", (Coord((("R", 1),), 0, 1), Coord((("K", 2),), 0, 1))), z))
+    assert NestSparseBatch(NestLayout(q, h), dense_x, models, table_for(h)).reason is None   # no padding: one condition

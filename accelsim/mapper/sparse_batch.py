@@ -115,6 +115,7 @@ from accelsim.sparse.model import (
     imbalance_t,
     level_format,
     mac_steps,
+    never_empty,
     placed_dims,
     plan,
     ratio_at,
@@ -137,10 +138,13 @@ N_ROLES = len(ROLES)
 SLACK = 1.0 - 1e-12       # a lower bound's margin against float rounding (the exact check decides)
 
 
-def unsupported(spec: SparseSpec, models: dict, reg_keep: tuple[bool, ...] | None = None) -> str | None:
+def unsupported(spec: SparseSpec, models: dict, reg_keep: tuple[bool, ...] | None = None,
+                problem: Problem | None = None) -> str | None:
     """Why the batch path cannot score this sparsity exactly (None: it can). ``reg_keep``: the fixed
     shape's register keeps (its count rows merge the RF's psum reads and drains without a psum
-    register); None for the general rows, which keep every action apart."""
+    register); None for the general rows, which keep every action apart. ``problem``: a condition at
+    density 1 whose tensor has padding can still be empty over it (``sparse.model.never_empty``) and
+    counts as a condition; without it only densities below 1 count."""
     if any(isinstance(m, Actual) for m in models.values()):
         return "actual masks (their exact MAC counts come from the masks, not a density)"
     if reg_keep is not None and not reg_keep[ROLES.index(PSUM)] and any(ft.role is None for ft in spec.features):
@@ -148,10 +152,12 @@ def unsupported(spec: SparseSpec, models: dict, reg_keep: tuple[bool, ...] | Non
     if spec.skipped_metadata == META_READ:
         return "skipped accesses that still read their metadata (skipped_metadata: read)"
     for ft in spec.features:
-        if ft.role is not None and sum(c in models and models[c].density < 1.0 and not isinstance(models[c], Structured)
+        if ft.role is not None and sum(not isinstance(models.get(c, DENSE), Structured)
+                                       and (models.get(c, DENSE).density < 1.0 if problem is None
+                                            else not never_empty(problem, c, models))
                                        for c in ft.on) >= 2:
-            return (f"a {ft.kind} of {ft.role} at {ft.level} on two densities that are not N:M (its exact fraction "
-                    "reads the child's tile, which the served-tile key does not carry)")
+            return (f"a {ft.kind} of {ft.role} at {ft.level} on two conditions that can be empty, not N:M (its exact "
+                    "fraction reads the child's tile, which the served-tile key does not carry)")
     return None
 
 
@@ -353,7 +359,7 @@ class NestSparseBatch:
         check_on(spec, h)
         check_masks(problem, models)
         spec = chosen_spec(spec, problem, models, h.word_bits)
-        self.reason = unsupported(spec, models)
+        self.reason = unsupported(spec, models, problem=problem)
         self.layout, self.problem, self.hierarchy = layout, problem, h
         self.spec, self.models, self.table = spec, models, table
         self.wb = h.word_bits
@@ -894,7 +900,7 @@ class SparseBatch:
         check_on(spec, h)
         self.problem = problem = from_layer(layer)
         spec = chosen_spec(spec, problem, models, arch.word_bits)
-        self.reason = unsupported(spec, models, keeps[2])
+        self.reason = unsupported(spec, models, keeps[2], problem)
         self.models, self.spec, self.wb = models, spec, arch.word_bits
         self.dims = np.array([problem.size(d) for d in problem.dim_names], dtype=np.int64)
         nest = _nest(keeps)

@@ -664,7 +664,7 @@ def edge_classes(problem: Problem, served: Served, role: str | None,
     return tuple(sorted(total.items()))
 
 
-def _never_empty(problem: Problem, role: str, models: dict) -> bool:
+def never_empty(problem: Problem, role: str, models: dict) -> bool:
     """The condition is dense (density 1) and every coordinate of its tensor lies in [0, size) for every
     index of its dims (no padding): its tile is never empty, at an edge or inside."""
     if models.get(role, DENSE).density < 1.0:
@@ -783,7 +783,7 @@ def _clipped_box_dead(problem: Problem, rep: tuple[tuple[str, tuple[int, ...]], 
     import numpy as np
 
     model_of = dict(models)
-    live = tuple(c for c in conds if not _never_empty(problem, c, model_of))
+    live = tuple(c for c in conds if not never_empty(problem, c, model_of))
     if not live:
         return 0.0
     if len(live) > 3 or any(isinstance(model_of.get(c, DENSE), Structured) for c in live):
@@ -844,7 +844,7 @@ def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: in
     mac = step.child == n
     on = step.on
     per_mac = [mac and math.prod(role_extents(problem, ext.ext, c, ext.windows)) == 1 for c in on]
-    never = [not one and _never_empty(problem, c, models) for c, one in zip(on, per_mac)]
+    never = [not one and never_empty(problem, c, models) for c, one in zip(on, per_mac)]
     vary = tuple(c for c, one, nv in zip(on, per_mac, never) if not one and not nv)
     if len(vary) in (2, 3) and (mac or ext.block is not None):
         keep = math.prod(models.get(c, DENSE).density for c, one in zip(on, per_mac) if one)
@@ -1208,7 +1208,7 @@ def update_q(step: Step, problem: Problem, ext: Served, models: dict, mac_fracti
 
 def _update_q(step: Step, problem: Problem, ext: Served, models: dict, memo: dict) -> float:
     """:func:`update_q` of a box of more than one MAC (``memo``: the problem's, :func:`_update_memo`)."""
-    conds = tuple(c for c in step.on if not _never_empty(problem, c, models))
+    conds = tuple(c for c in step.on if not never_empty(problem, c, models))
     mt = tuple((c, models.get(c, DENSE)) for c in conds)
     prev = tuple(c for c in conds if c in step.prev)
     known = memo.setdefault(("shapes", conds, prev, mt), {})
