@@ -53,6 +53,35 @@ def _tiles(problem, ext, role):
     return out
 
 
+def _random_masks(problem, role, d, n, seed):
+    """``n`` random tensors of ``role`` with exactly round(d x size) nonzeros each: (n, *shape) bool."""
+    shape = tuple(c.size for c in problem.tensor(role).coords)
+    size = math.prod(shape)
+    picks = np.random.default_rng(seed).random((n, size)).argsort(axis=1)[:, :Uniform(d).nnz(size)]
+    masks = np.zeros((n, size), dtype=bool)
+    np.put_along_axis(masks, picks, True, axis=1)
+    return masks.reshape((n,) + shape)
+
+
+def _rho_on_masks(problem, ext, role, fmt, masks, wb):
+    """Per mask, sum over the level's tile positions (brute force) of the format's (payload, metadata
+    words) over the sum of their elements: (n, 2)."""
+    tiles = _tiles(problem, ext, role)
+    got = np.zeros((masks.shape[0], 2))
+    for axes in tiles:
+        if all(len(a) for a in axes):
+            p, m = tile_measure(fmt, masks[(slice(None),) + np.ix_(*axes)], wb)
+            got[:, 0] += p
+            got[:, 1] += m / wb
+    return got / sum(math.prod(len(a) for a in axes) for axes in tiles)
+
+
+def _assert_within(got, want):
+    for k in range(2):
+        se = got[:, k].std() / math.sqrt(len(got))
+        assert abs(got[:, k].mean() - want[k]) <= 4 * se + 1e-9 * abs(want[k]), (k, got[:, k].mean(), want[k], se)
+
+
 CASES = [
     # (layer, per-dim extents at the level, role, density): ceil edges and padding
     (conv("pad", C=4, K=4, H=8, R=3, pad=1), dict(N=1, G=1, K=2, C=4, P=4, Q=8, R=3, S=3), IFMAP, 0.3),
@@ -72,26 +101,8 @@ def test_uniform_words_per_dense_word_of_a_level_equal_the_mean_over_random_mask
     if role == PSUM and "inner" in fmt:
         fmt = {**fmt, "inner": ["K"]}
     f = parse_format(fmt, "t", "f").on(axis_names(problem.tensor(role)), "inner")
-    shape = tuple(c.size for c in problem.tensor(role).coords)
-    size, wb, n = math.prod(shape), 16, 400
-    tiles = _tiles(problem, ext, role)
-    elems = sum(math.prod(len(a) for a in axes) for axes in tiles)
-    rng = np.random.default_rng(case)
-    picks = rng.random((n, size)).argsort(axis=1)[:, :Uniform(d).nnz(size)]
-    masks = np.zeros((n, size), dtype=bool)
-    np.put_along_axis(masks, picks, True, axis=1)
-    masks = masks.reshape((n,) + shape)
-    got = np.zeros((n, 2))
-    for axes in tiles:
-        if all(len(a) for a in axes):
-            p, m = tile_measure(f, masks[(slice(None),) + np.ix_(*axes)], wb)
-            got[:, 0] += p
-            got[:, 1] += m / wb
-    got /= elems
-    want = ratio_of(parse_format(fmt, "t", "f"), problem, ext, role, Uniform(d), wb)
-    for k in range(2):
-        se = got[:, k].std() / math.sqrt(n)
-        assert abs(got[:, k].mean() - want[k]) <= 4 * se + 1e-9 * abs(want[k]), (k, got[:, k].mean(), want[k], se)
+    got = _rho_on_masks(problem, ext, role, f, _random_masks(problem, role, d, 400, case), 16)
+    _assert_within(got, ratio_of(parse_format(fmt, "t", "f"), problem, ext, role, Uniform(d), 16))
 
 
 @pytest.mark.parametrize("d", [0.3, 0.4, 0.7, 0.95])
@@ -107,12 +118,9 @@ def test_an_adaptive_format_stores_a_tensor_compressed_or_dense_as_the_mean_over
     problem = from_layer(layer)
     f = parse_format(ADAPTIVE, "t", "f")
     plain = parse_format({k: v for k, v in ADAPTIVE.items() if k != "adaptive"}, "t", "f")
-    shape = tuple(c.size for c in problem.tensor(role).coords)
-    size, wb, n = math.prod(shape), 16, 400
-    rng = np.random.default_rng(case)
-    picks = rng.random((n, size)).argsort(axis=1)[:, :Uniform(d).nnz(size)]
-    masks = np.zeros((n, size), dtype=bool)
-    np.put_along_axis(masks, picks, True, axis=1)
+    wb, n = 16, 400
+    masks = _random_masks(problem, role, d, n, case)
+    size = math.prod(masks.shape[1:])
     p, m = tile_measure(plain, masks.reshape(n, size), wb)
     whole = p * wb + m
     assert abs(whole.mean() - size * wb) > 6 * whole.std() / math.sqrt(n), "too near the crossover to decide"
@@ -120,19 +128,7 @@ def test_an_adaptive_format_stores_a_tensor_compressed_or_dense_as_the_mean_over
     if whole.mean() >= size * wb:
         assert want == (1.0, 0.0)
         return
-    tiles = _tiles(problem, ext, role)
-    elems = sum(math.prod(len(a) for a in axes) for axes in tiles)
-    masks = masks.reshape((n,) + shape)
-    got = np.zeros((n, 2))
-    for axes in tiles:
-        if all(len(a) for a in axes):
-            pp, mm = tile_measure(plain, masks[(slice(None),) + np.ix_(*axes)], wb)
-            got[:, 0] += pp
-            got[:, 1] += mm / wb
-    got /= elems
-    for k in range(2):
-        se = got[:, k].std() / math.sqrt(n)
-        assert abs(got[:, k].mean() - want[k]) <= 4 * se + 1e-9 * abs(want[k]), (k, got[:, k].mean(), want[k], se)
+    _assert_within(_rho_on_masks(problem, ext, role, plain, masks, wb), want)
 
 
 def test_the_classes_count_every_tile_position_and_the_backing_store_is_one_tile():
