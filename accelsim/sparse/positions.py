@@ -10,9 +10,10 @@ no element, so a window's tile is clipped at the borders. A tile position is one
 its extent per axis is the size of that set.
 
 :func:`tile_classes` groups the tile positions by their per-axis extents: ``((extents per axis, count),
-...)``, an axis's positions independent of another's (the axes of a tensor use disjoint dims in every
-built-in problem; axes sharing a dim are enumerated jointly). The count over all classes is the number of
-tile positions (those with an empty axis included, with extent 0). Pure Python, memoised.
+...)``, an axis's positions independent of another's (a dim indexes a tensor at most once, which
+``accelsim.problem`` checks, so the axes use disjoint dims): the product of the axes' histograms. The
+count over all classes is the number of tile positions (those with an empty axis included, with extent
+0). Pure Python, memoised.
 
 Invariants: the classes' counts multiply out to the product over the tensor's relevant dims of
 ``ceil(size / ext)``; with every dim whole (the backing store) there is one class, the tensor's shape
@@ -54,62 +55,20 @@ def _axis_histogram(coord: Coord, shape: tuple[tuple[int, int], ...]) -> tuple[t
     return tuple(sorted(hist.items()))
 
 
-def _components(coords: tuple[Coord, ...]) -> list[list[int]]:
-    """The tensor's axes grouped by shared dims (each group's axes enumerated jointly)."""
-    groups: list[tuple[set[str], list[int]]] = []
-    for a, c in enumerate(coords):
-        dims = {d for d, _ in c.terms}
-        hit = [g for g in groups if g[0] & dims]
-        merged = (set(dims), [a])
-        for g in hit:
-            merged[0].update(g[0])
-            merged[1].extend(g[1])
-            groups.remove(g)
-        groups.append(merged)
-    return [sorted(axes) for _, axes in groups]
-
-
 @lru_cache(maxsize=1 << 14)
 def _tile_classes(coords: tuple[Coord, ...], shape: tuple[tuple[str, int, int], ...]
                   ) -> tuple[tuple[tuple[int, ...], int], ...]:
+    """The product of the axes' histograms (each dim indexes a tensor at most once: ``problem``'s check)."""
     size = {d: n for d, n, _ in shape}
     e = {d: x for d, _, x in shape}
-    if all(len({d for d, _ in c.terms} & {d for cc in coords if cc is not c for d, _ in cc.terms}) == 0
-           for c in coords):     # every axis its own dims: the product of the axes' histograms
-        combos: list[tuple[tuple[int, ...], int]] = [((), 1)]
-        for c in coords:
-            hist = _axis_histogram(c, tuple((size[d], e[d]) for d, _ in c.terms))
-            combos = [(ext_ + (x,), m * n) for ext_, m in combos for x, n in hist]
-        merged: Counter = Counter()
-        for ext_, n in combos:
-            merged[ext_] += n
-        return tuple(sorted(merged.items()))
-    parts: list[dict[tuple[int, ...], int]] = []
-    axes_order: list[int] = []
-    for comp in _components(coords):
-        if len(comp) == 1:
-            c = coords[comp[0]]
-            hist = _axis_histogram(c, tuple((size[d], e[d]) for d, _ in c.terms))
-            parts.append({(x,): n for x, n in hist})
-        else:     # axes sharing a dim: every combination of the component's dims' runs
-            dims = sorted({d for a in comp for d, _ in coords[a].terms})
-            joint: Counter = Counter()
-            for runs in product(*[dim_runs_at(size[d], e[d]) for d in dims]):
-                at = dict(zip(dims, runs))
-                joint[tuple(len(axis_values(coords[a], tuple(at[d] for d, _ in coords[a].terms))) for a in comp)] += 1
-            parts.append(dict(joint))
-        axes_order.extend(comp)
-    out: Counter = Counter()
-    for combo in product(*[list(p.items()) for p in parts]):
-        flat = [x for ext_, _ in combo for x in ext_]
-        per_axis = [0] * len(coords)
-        for a, x in zip(axes_order, flat):
-            per_axis[a] = x
-        n = 1
-        for _, k in combo:
-            n *= k
-        out[tuple(per_axis)] += n
-    return tuple(sorted(out.items()))
+    combos: list[tuple[tuple[int, ...], int]] = [((), 1)]
+    for c in coords:
+        hist = _axis_histogram(c, tuple((size[d], e[d]) for d, _ in c.terms))
+        combos = [(ext_ + (x,), m * n) for ext_, m in combos for x, n in hist]
+    merged: Counter = Counter()
+    for ext_, n in combos:
+        merged[ext_] += n
+    return tuple(sorted(merged.items()))
 
 
 def tile_classes(problem: Problem, ext: dict[str, int], role: str) -> tuple[tuple[tuple[int, ...], int], ...]:
