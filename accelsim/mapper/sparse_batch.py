@@ -113,7 +113,6 @@ from accelsim.sparse.model import (
     chosen_spec,
     dim_positions,
     imbalance_t,
-    level_format,
     mac_steps,
     never_empty,
     placed_dims,
@@ -270,8 +269,9 @@ class _Pairs:
     """Per compressed (level index, role) pair, its (data, metadata) words per dense word
     (``sparse.model.ratio_of``): a constant when the format is linear in the tile or the level is the
     backing store (whose tile is the whole tensor), else per row a function of the per-dim extents of
-    the role's dims at the level (its tile positions' classes: edges, padding) in the scorer's ``RowMemo``; ``first(level)``: the first
-    of the rows' levels below the level's cut."""
+    the role's dims at the level (its tile positions' classes: edges, padding) in the scorer's
+    ``RowMemo``; ``first(level)``: the first of the rows' levels below the level's cut. ``pairs``' formats
+    come from a spec whose ``adaptive`` choices are made (``sparse.model.chosen_spec``)."""
 
     def __init__(self, problem: Problem, models: dict, word_bits: int, pairs: list[tuple[int, str, Format]],
                  memo: RowMemo, first):
@@ -286,8 +286,7 @@ class _Pairs:
             else:     # keyed by the per-dim extents of the role's dims: its tile positions' classes
                 rel = tuple(d for d in problem.dim_names if d in problem.relevant(r))
                 axes = dim_axes(problem)[[problem.dim_names.index(d) for d in rel]]
-                fmt = level_format(fmt.on(axis_names(problem.tensor(r)), f"inner (tensor {r!r} of {problem.name!r})"),
-                                   problem, r, model, word_bits)
+                fmt = fmt.on(axis_names(problem.tensor(r)), f"inner (tensor {r!r} of {problem.name!r})")  # chosen
                 self.fn[j] = memo.tile(lambda e, fmt=fmt, model=model, r=r, rel=rel: ratio_at(
                     fmt, problem, dict(zip(rel, (int(x) for x in e))), r, model, word_bits), first(i), axes, 2)
 
@@ -623,8 +622,8 @@ class NestSparseBatch:
                 if not lv.keeps_role(r) or (r, part) in per_part:
                     continue
                 t = ROLES.index(r)
-                model = DENSE if spec.capacity == WORST else self.models.get(r, DENSE)
                 fmt = spec.format_on(lv.name, r, problem)
+                model = DENSE if spec.capacity == WORST else self.models.get(r, DENSE)
                 size = problem.elements(r)
                 if fmt.tile_free:
                     per_part[(r, part)] = (fmt.part_per_word(part, model, size, self.wb), -1)
@@ -1008,8 +1007,8 @@ class SparseBatch:
             for r, part in (m for c in here for m in c.members):
                 if r not in kept or (r, part) in per_part:
                     continue
-                model = DENSE if spec.capacity == WORST else models.get(r, DENSE)
                 fmt = spec.format_on(level.name, r, problem)
+                model = DENSE if spec.capacity == WORST else models.get(r, DENSE)
                 if fmt.tile_free:
                     per_part[(r, part)] = (fmt.part_per_word(part, model, problem.elements(r), self.wb), -1)
                 else:

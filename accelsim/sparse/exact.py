@@ -46,6 +46,7 @@ import numpy as np
 from accelsim.errors import ConfigError
 from accelsim.problem import Problem
 from accelsim.sparse.formats import CP, RLE, UOP, B, Format, U
+from accelsim.sparse.positions import axis_values, dim_runs_at
 
 
 def tile_measure(fmt: Format, tiles: np.ndarray, word_bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -107,18 +108,13 @@ def _rle_extras(rows: np.ndarray, run: int) -> np.ndarray:
 
 
 def positions(problem: Problem, ext: dict[str, int], role: str) -> list[list[np.ndarray]]:
-    """The tile positions of ``role`` at per-dim extents ``ext`` (a level's tile at its cut: per dim the
-    runs [j e, (j + 1) e) clipped to the dim, e its extent): per axis of the tensor, the in-range
-    coordinate values of each combination of its dims' runs (C order over the dims; a window axis one
-    set per (P run, R run) pair). A position is the product of one combination per axis."""
-    out = []
-    for c in problem.tensor(role).coords:
-        runs = []
-        for d, _ in c.terms:
-            D, e = problem.size(d), max(1, ext[d])
-            runs.append([np.arange(s, min(s + e, D), dtype=np.int64) for s in range(0, D, e)])
-        out.append([_values(c, list(combo)) for combo in itertools.product(*runs)])
-    return out
+    """The tile positions of ``role`` at per-dim extents ``ext`` (a level's tile at its cut,
+    ``sparse.positions``: per dim the runs of the tile's extent, per axis the in-range coordinates of
+    each combination of its dims' runs, C order over the dims; a window axis one set per (P run, R run)
+    pair), as arrays. A position is the product of one combination per axis."""
+    return [[np.array(axis_values(c, combo), dtype=np.int64)
+             for combo in itertools.product(*[dim_runs_at(problem.size(d), ext[d]) for d, _ in c.terms])]
+            for c in problem.tensor(role).coords]
 
 
 def mask_ratio(fmt: Format, problem: Problem, ext: dict[str, int], role: str, mask: np.ndarray,
@@ -173,14 +169,6 @@ def _picks(mask: np.ndarray, fmt: Format, word_bits: int, axes: list[list[np.nda
 
 
 _CHUNK = 1 << 22        # elements gathered at once (boxes x box size)
-
-
-def _values(c, tiles: list) -> np.ndarray:
-    """The in-range coordinate values of one axis over its dims' index arrays."""
-    grids = np.meshgrid(*tiles, indexing="ij")
-    v = sum(k * g for (_, k), g in zip(c.terms, grids)) + c.offset
-    v = np.unique(np.asarray(v).ravel())
-    return v[(v >= 0) & (v < c.size)]
 
 
 __all__ = ["mask_ratio", "positions", "tile_measure"]
