@@ -4,8 +4,8 @@
   a random loop nest on the masks and a walk over every MAC of the brute-force interpreter's schedule;
 - uniform: the hypergeometric tile emptiness and the formats' expected payload/metadata agree with
   the mean over many random masks within sampling error (4 standard errors);
-- a skipping compute on uniform data does MACs x d_in x d_w effective MACs, and one skipping unit
-  takes dense cycles x d_in x d_w;
+- a skipping compute on uniform data does MACs x d_in x d_w effective MACs (the MACs whose operands
+  are elements: one on padding reads a zero), and one skipping unit takes dense cycles x that fraction;
 - the dense table is never changed; gated + data (+ skipped) words add back to the dense words.
 """
 
@@ -286,6 +286,10 @@ def test_expected_max_of_binomials_against_simulation():
     assert abs(sim.mean() - want) <= 4 * sim.std() / math.sqrt(len(sim))
 
 
+def _shape(problem, role: str) -> tuple[int, ...]:
+    return tuple(c.size for c in problem.tensor(role).coords)
+
+
 SKIP_BOTH = {"name": "s", "skip": [{"level": "mac", "on_zero": ["ifmap", "weight"]}]}
 
 
@@ -301,12 +305,18 @@ def test_skipping_on_uniform_data_does_macs_times_densities(data):
     sa = analyze(problem, hierarchy, nest, dense, spec_from_dict(SKIP_BOTH, "t"),
                  {IFMAP: Uniform(di), WEIGHT: Uniform(dw)})
     assert (dict(dense.storage), dict(dense.network), dense.macs, dense.cycles) == before   # dense untouched
-    assert sa.effective_macs == pytest.approx(dense.macs * di * dw)
+    # the MACs whose operands are both elements (a MAC on padding reads a zero no density describes),
+    # counted by the mask reduction on all-ones masks
+    real = effective_macs(problem, np.ones(_shape(problem, IFMAP), bool), np.ones(_shape(problem, WEIGHT), bool))
+    assert sa.effective_macs == pytest.approx(real * di * dw)
+    if real == dense.macs:              # no MAC on padding: the issue's MACs x d_in x d_w
+        assert sa.effective_macs == pytest.approx(dense.macs * di * dw)
     assert sa.effective_macs + sa.skipped_macs == pytest.approx(dense.macs)
+    kept = real / dense.macs * di * dw
     if dense.active == 1:
-        assert sa.cycles == pytest.approx(dense.cycles * di * dw)
+        assert sa.cycles == pytest.approx(dense.cycles * kept)
     else:   # lockstep units wait for the busiest: never faster than the mean, never slower than dense
-        assert dense.cycles * di * dw - 1e-9 <= sa.cycles <= dense.cycles + 1e-9
+        assert dense.cycles * kept - 1e-9 <= sa.cycles <= dense.cycles + 1e-9
     # the psum read-modify-writes feeding the compute are skipped with the MACs; words add back
     for key, w in dense.storage.items():
         assert sa.data.storage[key] + sa.skipped.storage.get(key, 0.0) == pytest.approx(w)

@@ -23,6 +23,11 @@ def _run(argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+# both layers: an 8-row ifmap, a 3-row window, pad 1: 22 of the 24 (p, r) pairs per axis read a row of the
+# ifmap, the other 2 padding (a zero no density describes), so the MACs with an ifmap element are (22/24)^2
+INSIDE = (22 / 24) ** 2
+
+
 def _workload(tmp_path, **extra) -> str:
     doc = {"version": 1, "name": "tiny", "density": {"ifmap": 0.5, "psum": 0.4},
            "layers": [{"name": "c1", "kind": "conv", "C": 4, "K": 8, "H": 8, "R": 3, "padding": 1},
@@ -35,7 +40,8 @@ def _workload(tmp_path, **extra) -> str:
 
 
 def test_run_with_workload_densities_and_gating(tmp_path):
-    """eyeriss_v1 gates MACs on zero ifmaps: effective MACs = MACs x d_ifmap (layer c2 overrides 0.5 with 0.25)."""
+    """eyeriss_v1 gates MACs on zero ifmaps: effective MACs = MACs x INSIDE x d_ifmap (layer c2 overrides 0.5
+    with 0.25)."""
     code, out, err = _run(["run", "eyeriss_v1", "-w", _workload(tmp_path), "--no-sim", "-q", "--json",
                            "--sparse", "eyeriss_v1"])
     assert code == 0, err
@@ -43,11 +49,11 @@ def test_run_with_workload_densities_and_gating(tmp_path):
     l1, l2 = doc["layers"]
     assert l1["sparse"]["densities"] == {"ifmap": 0.5, "weight": 1.0, "psum": 0.4}
     assert l2["sparse"]["densities"]["ifmap"] == 0.25
-    assert l1["sparse"]["effective_macs"] == pytest.approx(0.5 * l1["macs"])
-    assert l2["sparse"]["gated_macs"] == pytest.approx(0.75 * l2["macs"])
+    assert l1["sparse"]["effective_macs"] == pytest.approx(0.5 * INSIDE * l1["macs"])
+    assert l2["sparse"]["gated_macs"] == pytest.approx((1 - 0.25 * INSIDE) * l2["macs"])
     assert l1["sparse"]["ideal_cycles"] == l1["ideal_cycles"]          # gating saves no cycle
     assert l1["sparse"]["energy_pj"] < l1["energy_pj"]
-    assert doc["totals"]["sparse"]["effective_macs"] == pytest.approx(0.5 * l1["macs"] + 0.25 * l2["macs"])
+    assert doc["totals"]["sparse"]["effective_macs"] == pytest.approx(INSIDE * (0.5 * l1["macs"] + 0.25 * l2["macs"]))
 
 
 def test_cli_density_overrides_the_workload_and_skipping_saves_cycles(tmp_path):
@@ -57,8 +63,8 @@ def test_cli_density_overrides_the_workload_and_skipping_saves_cycles(tmp_path):
     for layer in json.loads(out)["layers"]:
         sp = layer["sparse"]
         assert sp["densities"]["ifmap"] == 0.2 and sp["densities"]["weight"] == 0.5
-        assert sp["effective_macs"] == pytest.approx(0.1 * layer["macs"])
-        assert 0.1 * layer["ideal_cycles"] - 1e-6 <= sp["ideal_cycles"] < layer["ideal_cycles"]
+        assert sp["effective_macs"] == pytest.approx(0.1 * INSIDE * layer["macs"])
+        assert 0.1 * INSIDE * layer["ideal_cycles"] - 1e-6 <= sp["ideal_cycles"] < layer["ideal_cycles"]
         assert sp["levels"]["rf"]["metadata"] > 0            # CSC in the PE
 
 
@@ -76,9 +82,10 @@ def test_explain_shows_savings_per_step(tmp_path):
     step5 = [ln for ln in out.splitlines() if ln.strip().startswith("5 ")][0]
     saved = [tok for tok in step5.split() if tok.endswith("x")]
     assert saved and float(saved[0][:-1]) > 1.0
-    # the summary line: skipping on both operands at 0.5 x 0.5 keeps a quarter of c1's 4*8*8*8*9 MACs
+    # the summary line: skipping on both operands at 0.5 x 0.5 keeps a quarter of c1's 4*8*8*8*9 = 18,432
+    # MACs whose ifmap is an element (INSIDE: 15,488)
     line = [ln for ln in out.splitlines() if "sparsity saved:" in ln][0]
-    assert "effective MACs 4,608 of 18,432 (gated 0, skipped 13,824)" in line, line
+    assert "effective MACs 3,872 of 18,432 (gated 0, skipped 14,560)" in line, line
 
 
 def test_sparse_formats_command_prints_the_crossover():
@@ -172,7 +179,7 @@ def test_layers_csv_has_the_sparse_columns(tmp_path):
     assert code == 0, err
     rows = list(csv.DictReader((tmp_path / "s" / "layers.csv").open()))
     for row, d in zip(rows, (0.5, 0.25)):
-        assert float(row["sparse_gated_macs"]) == pytest.approx((1 - d) * int(row["macs"]), rel=1e-5)
+        assert float(row["sparse_gated_macs"]) == pytest.approx((1 - d * INSIDE) * int(row["macs"]), rel=1e-5)
         assert float(row["sparse_rf_gated"]) > 0 and row["sparse_sim_cycles"] == ""
     code, _, _ = _run(["run", "eyeriss_v1", "-w", w, "--no-sim", "-q", "--out", str(tmp_path / "d")])
     assert code == 0 and "sparse" not in (tmp_path / "d" / "layers.csv").read_text()

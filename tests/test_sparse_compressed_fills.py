@@ -299,11 +299,11 @@ def test_the_fixed_shape_simulator_prefetches_into_the_glb_beside_the_compressed
     assert compressed.cycles < dense_room.cycles
 
 
-def _skipping_case():
-    """_case with a 2-word/cycle GLB port, CSC in the PE and skipping on uniform densities."""
+def _skipping_case(r: int = 3):
+    """_case(r) with a 2-word/cycle GLB port, CSC in the PE and skipping on uniform densities."""
     from dataclasses import replace
 
-    problem, h, nest = _case()
+    problem, h, nest = _case(r)
     h = replace(h, levels=(h.levels[0], replace(h.levels[1], bandwidth=2.0), h.levels[2]))
     spec = spec_from_dict({"name": "s", "formats": {"pe": {"ifmap": {"ranks": [{"UOP": 4}, {"CP": 4}]}}},
                            "skip": [{"level": "mac", "on_zero": ["ifmap", "weight"]}]}, "t")
@@ -314,7 +314,9 @@ def test_the_general_simulator_sees_skipped_work():
     """On the sparse view's table (``bandwidth_actions``) the general simulator computes the sparse ideal
     cycles (skipped MACs with load imbalance, rounded up): with every port and network free its cycles
     are exactly those, fewer than the dense ones; with the GLB port limited its stalls add up to the rest;
-    at density 1 (the features skip nothing) it is the dense simulation, cycle for cycle."""
+    at density 1 the features skip the MACs on padding alone (2,176 of the 3 x 3 conv's 10,368: per axis 2
+    of the 18 (p, r) pairs), and on a 1 x 1 conv (no padding) nothing: it is the dense simulation, cycle
+    for cycle."""
     from accelsim.sim.general import simulate_nest, unlimited_hierarchy
 
     problem, h, nest, spec = _skipping_case()
@@ -328,7 +330,11 @@ def test_the_general_simulator_sees_skipped_work():
     assert limited.cycles == limited.ideal_cycles + sum(limited.stall_cycles.values())
     assert limited.cycles > free.cycles
     ones = analyze(problem, h, nest, dense, spec, {IFMAP: Uniform(1.0), WEIGHT: Uniform(1.0)})
-    assert ones.cycles == dense.cycles
+    assert (ones.skipped_macs, ones.effective_macs) == pytest.approx((2176, 8192)) and ones.cycles < dense.cycles
+    problem, h, nest, spec = _skipping_case(1)
+    dense = count_actions(problem, h, nest)
+    ones = analyze(problem, h, nest, dense, spec, {IFMAP: Uniform(1.0), WEIGHT: Uniform(1.0)})
+    assert ones.skipped_macs == 0 and ones.cycles == dense.cycles
     base = simulate_nest(problem, h, nest)
     # CSC at density 1 adds metadata words into the PE: strip them to compare the schedule alone
     same = simulate_nest(problem, h, nest, replace_words(bandwidth_actions(ones), dense))

@@ -39,12 +39,11 @@ def test_presets_price_gated_actions_at_zero_and_metadata_as_data():
 
 
 def test_gated_actions_charged_their_own_overridden_entries_by_hand():
-    """ifmap density 1/4 (36 of 144 nonzero, exactly): 3/4 of the MACs are gated, and of the RF weight
-    reads (each serves one MAC through the one-word register) 3/4 of those whose ifmap element is real
-    plus all of those on padding (pad 1, R 3: 16 of the 18 (p, r) pairs per axis are inside, so
-    256 / 324 of the reads; sparse.model.edge_classes; the MACs' own fraction takes a MAC on padding at
-    the density, docs/sparsity.md Limits). Overriding gated_read of the RF's weights to 0.25 pJ and
-    gated_compute to 0.5 pJ adds 0.25 x (3/4 x 256 + 68) / 324 x RF weight reads + 0.5 x 3/4 x MACs."""
+    """ifmap density 1/4 (36 of 144 nonzero, exactly): of the MACs, and of the RF weight reads (each serves
+    one MAC through the one-word register), 3/4 of those whose ifmap element is real plus all of those on
+    padding (pad 1, R 3: 16 of the 18 (p, r) pairs per axis are inside, so 256 / 324 of them; padding is
+    no element, a zero) are gated. Overriding gated_read of the RF's weights to 0.25 pJ and gated_compute
+    to 0.5 pJ adds (0.25 x RF weight reads + 0.5 x MACs) x (3/4 x 256 + 68) / 324."""
     base, priced = _arch(None), _arch({"rf": {"gated_read": {"weight": 0.25}}, "mac": {"gated_compute": 0.5}})
     m = registry.get("rs").named(LAYER, base)
     models = {"ifmap": Uniform(0.25)}
@@ -54,7 +53,7 @@ def test_gated_actions_charged_their_own_overridden_entries_by_hand():
     rf_weight_reads = dense.reads[3][1]
     assert rf_weight_reads == dense.macs            # one RF weight read per MAC on this mapping
     gated_reads = rf_weight_reads * (0.75 * 256 + 68) / 324
-    assert e1 - e0 == pytest.approx(0.25 * gated_reads + 0.5 * 0.75 * dense.macs, rel=1e-9)
+    assert e1 - e0 == pytest.approx(0.25 * gated_reads + 0.5 * dense.macs * (0.75 * 256 + 68) / 324, rel=1e-9)
 
 
 def test_metadata_priced_by_its_own_entry():

@@ -516,6 +516,61 @@ def test_uniform_gating_of_windows_clipped_by_padding_equals_the_mean_over_every
     assert mean != pytest.approx(24 * comb(6, 4) / comb(8, 4), rel=1e-3)
 
 
+@pytest.mark.parametrize("feature, kind, effective, rf_weight", [
+    ({"level": "mac", "on_zero": [IFMAP, WEIGHT]}, "skip", 5.5, 0.0),
+    ({"level": "mac", "on_zero": [IFMAP]}, "gate", 11.0, 0.0),
+    ({"level": "rf", "tensor": WEIGHT, "on_zero": [IFMAP]}, "gate", 48.0, 37.0),
+    ({"level": "rf", "tensor": WEIGHT, "on_zero": [IFMAP]}, "skip", 48.0, 37.0),
+    ({"level": "rf", "tensor": WEIGHT, "on_zero": [IFMAP, WEIGHT]}, "gate", 48.0, 42.5)])
+def test_uniform_per_mac_features_over_padding_equal_the_mean_over_every_mask(feature, kind, effective, rf_weight):
+    """A MAC on padding reads a zero no density describes: the same 1-D conv (K 2, P 8, R 3, pad 1: 48 MACs,
+    44 of them on an ifmap row, p 0 with r 0 and p 7 with r 2 on padding, per k), 2 of the 8 ifmap rows
+    and 3 of the 6 weights nonzero. Skipping MACs on both operands keeps 44 x 2/8 x 3/6 = 5.5 (the
+    issue's MACs x d_in x d_w over the MACs whose operands are elements; 48 x 1/8 = 6 counted the padded
+    ones at the density); gating on the ifmap keeps 44 x 2/8 = 11; the RF's weight reads into the MAC
+    (one per MAC) gated or skipped on the ifmap lose 44 x 6/8 + 4 = 37, on both 48 - 5.5 = 42.5, and a MAC
+    feature takes the RF's psum update of each MAC it removes: each the mean over all 28 x 20 mask pairs,
+    exactly."""
+    p = from_layer(Layer(name="c", kind=LayerKind.CONV, N=1, C=1, K=2, H=8, W=1, R=3, S=1, pad_h=1, pad_w=0))
+    h, nest, _ = _glb_rf(p, ((("P", 4), ("K", 2)), ("P", "K")), ((("R", 3), ("P", 2)), ("R", "P")))
+    spec = spec_from_dict({"name": "t", kind: [feature]}, "t")
+
+    def measure(sa):
+        lost = sa.gated if kind == "gate" else sa.skipped
+        return [sa.effective_macs, lost.storage.get(("rf", WEIGHT, "read"), 0.0),
+                lost.storage.get(("rf", PSUM, "update"), 0.0)]
+    expected, mean = mean_over_all_masks(p, h, nest, spec, measure, {IFMAP: 2, WEIGHT: 3})
+    updates = 48 - effective if feature["level"] == "mac" else 0.0
+    assert list(mean) == pytest.approx([effective, rf_weight, updates], rel=1e-12, abs=1e-12)
+    assert list(expected) == pytest.approx(list(mean), rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["gate", "skip"])
+@pytest.mark.parametrize("on, effective", [([IFMAP], 11.0), ([IFMAP, WEIGHT], 5.5)])
+def test_uniform_mac_features_over_padding_take_each_mac_update_and_reduced_update_as_every_mask_does(
+        kind, on, effective):
+    """The conv above, the RF keeping no psum: the GLB fans K (2) and P (2) out and every MAC sends its
+    update up (``up_src``: one MAC each, 48, of which the feature takes 48 minus the effective MACs, those on
+    padding included), while the GLB's own update and the bus's ``up`` / ``down`` reduce the two P
+    PEs' MACs (a box over padding at p 0 and 7): every count the mean over all 28 x 20 mask pairs."""
+    p = from_layer(Layer(name="c", kind=LayerKind.CONV, N=1, C=1, K=2, H=8, W=1, R=3, S=1, pad_h=1, pad_w=0))
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(2, 2, "bus")),
+                        Storage("rf", (IFMAP, WEIGHT))))
+    nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES),
+                     LevelMap("glb", (("P", 2),), ("P", "K"), ROLES, x=(("K", 2),), y=(("P", 2),)),
+                     LevelMap("rf", (("R", 3), ("P", 2)), ("R", "P"), (IFMAP, WEIGHT))))
+    spec = spec_from_dict({"name": "t", kind: [{"level": "mac", "on_zero": on}]}, "t")
+    keys = [("glb", PSUM, a) for a in ("update", "read", "up", "down", "up_src")]
+
+    def measure(sa):
+        lost = sa.gated if kind == "gate" else sa.skipped
+        return [sa.effective_macs] + [lost.storage.get(k, lost.network.get(k, 0.0)) for k in keys]
+    expected, mean = mean_over_all_masks(p, h, nest, spec, measure, {IFMAP: 2, WEIGHT: 3})
+    assert (mean[0], mean[-1]) == pytest.approx((effective, 48 - effective), rel=1e-12)
+    assert 0 < mean[1] < mean[-1]               # a reduced update is lost only when both PEs' MACs are
+    assert list(expected) == pytest.approx(list(mean), rel=1e-12, abs=1e-12)
+
+
 def test_uniform_gating_with_a_ceil_edge_on_a_plain_dim_weights_each_access_by_its_words():
     """Ceil tiling of a plain dim: z[m, n] += a[m, k] * b[k, n] (M 2, N 2, K 5); the GLB loops n, k2 (3)
     above an RF of k1 (2) x m (2): the k2 = 2 read is cut at the edge (k 4 only): 1 word of b whose block

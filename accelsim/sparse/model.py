@@ -30,8 +30,9 @@
    indices, and a sliding-window axis over it is counted exactly (:class:`Served`). Accesses at a dim's
    edge (ceil tiling, a window over padding) cover fewer elements: with one condition varying over the
    access positions the fraction is summed over their classes of union sizes, weighted by the accessed
-   words (:func:`edge_classes`), exact in expectation; a per-MAC condition at the compute stays the
-   density (a MAC on padding included, as the MACs' own fraction); with two varying uniform conditions
+   words (:func:`edge_classes`), exact in expectation; a per-MAC condition at the compute is its density
+   at a MAC whose operand is an element and empty at one on padding (its 0 / 1 element joins the classes:
+   exact, as the MACs' own fraction, :func:`mac_keep`); with two varying uniform conditions
    the positions are grouped into classes of equivalent clipped boxes (:func:`box_classes`: relative
    served indices and valid coordinate intervals), the interior class taking :func:`box_dead` and every
    other the pair enumeration over its clipped points, padding no element (:func:`_clipped_dead`), exact;
@@ -54,7 +55,9 @@
    its served counts' histogram, :func:`plain_positions`: exact); event by
    event, ``gating.dead_words``, when the conditions are actual masks and an
    update reduces several MACs or the output is an actual mask stored compressed there). Tensors are
-   independent, so the expected effective MACs are ``MACs x prod d_c`` exactly; with actual masks for
+   independent, so the expected effective MACs are ``MACs x prod d_c`` exactly over the MACs whose
+   condition operands are elements; a MAC on padding reads a zero no density describes and is never
+   effective (:func:`mac_keep`: the issue's ``MACs x d_in x d_w`` on a layer without padding); with actual masks for
    every condition the effective MACs are the exact count over the masks (``accelsim.sparse.masks``; a
    feature on the ifmap alone counts the MACs whose ifmap is nonzero, whatever the weight). Several MAC
    features apply in order: after the k-th, the MACs with every condition of features 1..k nonzero stay
@@ -664,16 +667,36 @@ def edge_classes(problem: Problem, served: Served, role: str | None,
     return tuple(sorted(total.items()))
 
 
-def never_empty(problem: Problem, role: str, models: dict) -> bool:
-    """The condition is dense (density 1) and every coordinate of its tensor lies in [0, size) for every
-    index of its dims (no padding): its tile is never empty, at an edge or inside."""
-    if models.get(role, DENSE).density < 1.0:
-        return False
+def in_range(problem: Problem, role: str) -> bool:
+    """Every coordinate of the role's tensor lies in [0, size) for every index of its dims: no MAC and no
+    tile of it reaches padding (a conv's ifmap with pad 0 and a window that fits)."""
     for c in problem.tensor(role).coords:
         hi = c.offset + sum(k * (problem.size(d) - 1) for d, k in c.terms)
         if c.offset < 0 or hi >= c.size or any(k < 0 for _, k in c.terms):
             return False
     return True
+
+
+def never_empty(problem: Problem, role: str, models: dict) -> bool:
+    """The condition is dense (density 1) and every coordinate of its tensor lies in [0, size) for every
+    index of its dims (:func:`in_range`: no padding): its tile is never empty, at an edge or inside."""
+    return models.get(role, DENSE).density >= 1.0 and in_range(problem, role)
+
+
+def mac_keep(problem: Problem, models: dict, conds: tuple[str, ...]) -> float:
+    """The expected fraction of the MACs whose operands in ``conds`` are all nonzero under the densities:
+    a MAC whose operand is an element keeps it with its density, one whose operand lies on padding (no
+    element: zero) never; tensors are independent. ``prod d_c`` when every condition is :func:`in_range`
+    (bit for bit the product in ``conds``' order), else that product over the MACs with every padded
+    condition in range (:func:`edge_classes` at one MAC per access: exact, the mean over random masks)."""
+    pad = tuple(c for c in conds if not in_range(problem, c))
+    base = math.prod(models.get(c, DENSE).density for c in conds)
+    if not pad:
+        return base
+    classes = edge_classes(problem, Served({d: 1 for d in problem.dim_names}), None, pad)
+    total = sum(w for _, w in classes)
+    inside = sum(w for us, w in classes if all(us))
+    return base * inside / total if total else 0.0
 
 
 @lru_cache(maxsize=1 << 12)
@@ -846,23 +869,29 @@ def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: in
     per_mac = [mac and math.prod(role_extents(problem, ext.ext, c, ext.windows)) == 1 for c in on]
     never = [not one and never_empty(problem, c, models) for c, one in zip(on, per_mac)]
     vary = tuple(c for c, one, nv in zip(on, per_mac, never) if not one and not nv)
+    # a per-MAC condition whose tensor reaches padding: its operand is an element with its density, or
+    # padding (zero) at the MACs over it, so the access positions count (with the varying ones' classes)
+    padded = tuple(c for c, one in zip(on, per_mac) if one and not in_range(problem, c))
     if len(vary) in (2, 3) and (mac or ext.block is not None):
         keep = math.prod(models.get(c, DENSE).density for c, one in zip(on, per_mac) if one)
         q2 = _edge_q(problem, ext, step.role, vary, models, None if mac else ext.block,
                      lambda: box_dead(problem, ext, on, models, mac=mac), keep)
         if q2 is not None:
             return q2
-    if len(vary) != 1:
+    if len(vary) > 1 or not (vary or padded):
         return box_dead(problem, ext, on, models, mac=mac)
-    classes = edge_classes(problem, ext, step.role, vary)
+    classes = edge_classes(problem, ext, step.role, vary + padded)
 
     def q_of(us: tuple[int, ...]) -> float:
-        keep, u = 1.0, iter(us)
+        keep, u = 1.0, dict(zip(vary + padded, us))
         for c, one, nv in zip(on, per_mac, never):
             m = models.get(c, DENSE)
             if nv:                  # never empty: a factor of 1
                 continue
-            keep *= m.density if one else 1.0 - m.p_empty(next(u), problem.elements(c))
+            if one:
+                keep *= m.density if u.get(c, 1) else 0.0
+            else:
+                keep *= 1.0 - m.p_empty(u[c], problem.elements(c))
         return 1.0 - keep
     if not classes:
         return 0.0
@@ -1308,12 +1337,12 @@ def kept_exact(problem: Problem, models: dict, conds: tuple[str, ...]) -> int | 
 
 def kept_fraction(problem: Problem, models: dict, conds: tuple[str, ...], macs: int) -> float:
     """The fraction of the MACs whose operands in ``conds`` are all nonzero: exact over the masks when
-    every condition is an actual mask (:func:`kept_exact`), else the product of the densities in
-    ``conds``' order (independent tensors: exact in expectation)."""
+    every condition is an actual mask (:func:`kept_exact`), else :func:`mac_keep` (the product of the
+    densities over the MACs whose operands are elements: exact in expectation)."""
     exact = kept_exact(problem, models, conds) if macs else None
     if exact is not None:
         return exact / macs
-    return math.prod(models.get(c, DENSE).density for c in conds)
+    return mac_keep(problem, models, conds)
 
 
 def mac_q(step: Step, problem: Problem, models: dict, dense_macs: int, eff: float) -> float:
