@@ -571,6 +571,24 @@ def test_uniform_mac_features_over_padding_take_each_mac_update_and_reduced_upda
     assert list(expected) == pytest.approx(list(mean), rel=1e-12, abs=1e-12)
 
 
+@pytest.mark.parametrize("on, nnz, gated", [([IFMAP, WEIGHT], {IFMAP: 2, WEIGHT: 3}, 16 * (4 / 6 + 2 / 6 * 3 / 15)),
+                                             ([IFMAP, PSUM], {IFMAP: 2, PSUM: 1}, 16 * (4 / 6 + 2 / 6 * 10 / 12))])
+def test_uniform_gating_of_multicast_reads_over_padding_equals_the_mean_over_every_mask(on, nnz, gated):
+    """A 1-D conv (K 2, P 6, R 3, H 6, pad 1) whose GLB multicasts each ifmap read to the two K PEs: the
+    read's ifmap is one element (a per-MAC condition, over padding at p 0 with r 0 and p 5 with r 2, where
+    the read moves no word), the weight or psum varies over the two MACs: of the 16 reads, those whose ifmap
+    is zero (4 of 6) and, of the rest, those whose two weights (C(3, 2) / C(6, 2)) or two psums (10 / 12)
+    are zero. The uniform model's gated reads equal the mean over every mask placement (300 and 180)."""
+    p = from_layer(Layer(name="c", kind=LayerKind.CONV, N=1, C=1, K=2, H=6, W=1, R=3, S=1, pad_h=1, pad_w=0))
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(2, 1, "bus"))))
+    nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES),
+                     LevelMap("glb", (("P", 6), ("R", 3)), ("P", "R"), ROLES, x=(("K", 2),))))
+    spec = spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": IFMAP, "on_zero": on}]}, "t")
+    expected, mean = mean_over_all_masks(p, h, nest, spec, lambda sa: [sa.gated.storage[("glb", IFMAP, "read")]], nnz)
+    assert mean[0] == pytest.approx(gated, rel=1e-9)
+    assert expected[0] == pytest.approx(mean[0], rel=1e-12)
+
+
 def test_uniform_gating_with_a_ceil_edge_on_a_plain_dim_weights_each_access_by_its_words():
     """Ceil tiling of a plain dim: z[m, n] += a[m, k] * b[k, n] (M 2, N 2, K 5); the GLB loops n, k2 (3)
     above an RF of k1 (2) x m (2): the k2 = 2 read is cut at the edge (k 4 only): 1 word of b whose block
