@@ -106,6 +106,7 @@ from accelsim.sparse.density import DENSE, Actual, Structured
 from accelsim.sparse.formats import META_WORDS, Format, axis_names
 from accelsim.sparse.model import (
     CapacityCheck,
+    Plan,
     Served,
     Step,
     balanced,
@@ -113,6 +114,7 @@ from accelsim.sparse.model import (
     chosen_spec,
     dim_positions,
     imbalance_t,
+    lockstep_fraction,
     mac_steps,
     never_empty,
     placed_dims,
@@ -338,16 +340,22 @@ def _price(table: EnergyTable, key: tuple[str, str, str]) -> float | None:
 
 class _Skipping:
     """The sparse cycles' factor per row (``sparse.model.analyze`` step 3): 1 without skipped MACs; p
-    (the fraction not skipped: gated MACs keep their slots) when every skipping condition is
+    (``sparse.model.lockstep_fraction``: the fraction not skipped, gated MACs keeping their slots; with
+    several active units, of the MACs whose operands are elements) when every skipping condition is
     structured; else E[max over the active units of Binomial(t, p)] / t (``sparse.model.imbalance_t``),
-    t the lockstep run: a lockstep function of the scorer's ``RowMemo`` (``fn``; -1 without one)."""
+    t the lockstep run: a lockstep function of the scorer's ``RowMemo`` (``fn``; -1 without one: the
+    constant ``p``, one unit's, the same for any number of units)."""
 
-    def __init__(self, spec: SparseSpec, models: dict, skipped: float, macs: int, memo: RowMemo):
-        self.p = (macs - skipped) / macs if macs else 0.0      # a gated MAC still takes its slot
+    def __init__(self, spec: SparseSpec, models: dict, pl: Plan, problem: Problem, skipped: float, macs: int,
+                 memo: RowMemo):
         self.mode = int(bool(skipped and macs))               # 1: the dense cycles x the factor
+        self.p = lockstep_fraction(pl, problem, models, macs, skipped, 1) if self.mode else 0.0
+        many = lockstep_fraction(pl, problem, models, macs, skipped, 2) if self.mode else 0.0
         self.fn = -1
         if self.mode and not balanced(spec, models):
-            self.fn = memo.lockstep(lambda a: imbalance_t(int(a[0]), int(a[1]), self.p))
+            self.fn = memo.lockstep(lambda a: imbalance_t(int(a[0]), int(a[1]), self.p if a[1] <= 1 else many))
+        elif self.mode and many != self.p:
+            self.fn = memo.lockstep(lambda a: self.p if a[1] <= 1 else many)
 
 
 class NestSparseBatch:
@@ -411,9 +419,10 @@ class NestSparseBatch:
                             runs_max=len(fans))
         self.pairs = _Pairs(problem, models, self.wb, pairs, self.memo, lambda i: i)
         # the MAC steps act on the conditions alone: the same for every keeps pattern
-        ms = mac_steps(plan(self._keeps_nest([[1] * N_ROLES] * len(self.names)), spec), problem, models, problem.macs)
+        all_keep = plan(self._keeps_nest([[1] * N_ROLES] * len(self.names)), spec)
+        ms = mac_steps(all_keep, problem, models, problem.macs)
         self.eff, self.gated_macs, self.skipped_macs = ms.effective, ms.gated, ms.skipped
-        self.skip = _Skipping(spec, models, self.skipped_macs, problem.macs, self.memo)
+        self.skip = _Skipping(spec, models, all_keep, problem, self.skipped_macs, problem.macs, self.memo)
         # the storage steps' fractions that depend on a child's tile: one memo function per (conditions, child)
         self.q_index: dict[tuple, int] = {}
         self.q_fns: list[int] = []
@@ -966,7 +975,7 @@ class SparseBatch:
         self.st_qc = np.array([qc + [0.0] * (S - len(qc))], dtype=np.float64)
         self.st_n = np.array([len(keys)], dtype=np.int64)
         self.eff, self.gated_macs, self.skipped_macs = ms.effective, ms.gated, ms.skipped
-        self.skip = _Skipping(spec, models, self.skipped_macs, layer.macs, self.memo)
+        self.skip = _Skipping(spec, models, pl, problem, self.skipped_macs, layer.macs, self.memo)
         self.look = _Lookups(self.memo, -1, self.pairs, self.q_fns, self.skip)
         gated_keys = {k for ks, g in zip(keys, gates) if g for k in ks}
         e_idx, e_w = _Terms(self.keys, n_storage, h.compute.name, arch_table(arch)).select(

@@ -69,7 +69,9 @@
    the expected maximum over the ``A`` units,
    ``E[max] = sum_k (1 - F(k)^A)``. Sparse cycles = dense cycles x E[max] / t. With one unit this is
    ``dense cycles x p`` exactly; when every skipping condition is N:M structured, every block holds the
-   same work and the cycles are ``dense cycles x p`` too (no imbalance). Skipped storage accesses do not change the ideal (compute) cycles.
+   same work and the cycles are ``dense cycles x p`` too (no imbalance). With several units p is taken
+   over the MACs whose operands are elements (:func:`lockstep_fraction`: the busiest unit away from the
+   padding, an upper bound). Skipped storage accesses do not change the ideal (compute) cycles.
 
 Expected counts are floats (expectations); the dense table stays exact integers.
 
@@ -683,20 +685,22 @@ def never_empty(problem: Problem, role: str, models: dict) -> bool:
     return models.get(role, DENSE).density >= 1.0 and in_range(problem, role)
 
 
-def mac_keep(problem: Problem, models: dict, conds: tuple[str, ...]) -> float:
+def mac_keep(problem: Problem, models: dict, conds: tuple[str, ...], inside: bool = False) -> float:
     """The expected fraction of the MACs whose operands in ``conds`` are all nonzero under the densities:
     a MAC whose operand is an element keeps it with its density, one whose operand lies on padding (no
     element: zero) never; tensors are independent. ``prod d_c`` when every condition is :func:`in_range`
     (bit for bit the product in ``conds``' order), else that product over the MACs with every padded
-    condition in range (:func:`edge_classes` at one MAC per access: exact, the mean over random masks)."""
-    pad = tuple(c for c in conds if not in_range(problem, c))
+    condition in range (:func:`edge_classes` at one MAC per access: exact, the mean over random masks).
+    ``inside``: of the MACs whose operands are elements alone (``prod d_c``: a unit away from the padding,
+    :func:`lockstep_fraction`)."""
+    pad = () if inside else tuple(c for c in conds if not in_range(problem, c))
     base = math.prod(models.get(c, DENSE).density for c in conds)
     if not pad:
         return base
     classes = edge_classes(problem, Served({d: 1 for d in problem.dim_names}), None, pad)
     total = sum(w for _, w in classes)
-    inside = sum(w for us, w in classes if all(us))
-    return base * inside / total if total else 0.0
+    kept = sum(w for us, w in classes if all(us))
+    return base * kept / total if total else 0.0
 
 
 @lru_cache(maxsize=1 << 12)
@@ -1335,23 +1339,24 @@ def kept_exact(problem: Problem, models: dict, conds: tuple[str, ...]) -> int | 
     return None
 
 
-def kept_fraction(problem: Problem, models: dict, conds: tuple[str, ...], macs: int) -> float:
+def kept_fraction(problem: Problem, models: dict, conds: tuple[str, ...], macs: int, inside: bool = False) -> float:
     """The fraction of the MACs whose operands in ``conds`` are all nonzero: exact over the masks when
     every condition is an actual mask (:func:`kept_exact`), else :func:`mac_keep` (the product of the
-    densities over the MACs whose operands are elements: exact in expectation)."""
+    densities over the MACs whose operands are elements: exact in expectation; ``inside``: of those MACs
+    alone)."""
     exact = kept_exact(problem, models, conds) if macs else None
     if exact is not None:
         return exact / macs
-    return mac_keep(problem, models, conds)
+    return mac_keep(problem, models, conds, inside)
 
 
-def mac_q(step: Step, problem: Problem, models: dict, dense_macs: int, eff: float) -> float:
+def mac_q(step: Step, problem: Problem, models: dict, dense_macs: int, eff: float, inside: bool = False) -> float:
     """The ineffective fraction, of the MACs still effective (``eff`` of ``dense_macs``), of a compute
     step: the MACs with every condition so far nonzero (:func:`kept_fraction` of ``step.on``, the
     accumulated conditions) stay effective."""
     if eff <= 0:
         return 0.0
-    p = kept_fraction(problem, models, step.on, dense_macs)
+    p = kept_fraction(problem, models, step.on, dense_macs, inside)
     return 1.0 - p / (eff / dense_macs)
 
 
@@ -1366,9 +1371,10 @@ class MacSteps:
     skipped: float
 
 
-def mac_steps(pl: Plan, problem: Problem, models: dict, dense_macs: int) -> MacSteps:
+def mac_steps(pl: Plan, problem: Problem, models: dict, dense_macs: int, inside: bool = False) -> MacSteps:
     """The one walk over a plan's compute steps (:func:`mac_q` each, on the MACs still effective),
-    shared by :func:`analyze` and the batch scorer (``accelsim.mapper.sparse_batch``)."""
+    shared by :func:`analyze` and the batch scorer (``accelsim.mapper.sparse_batch``). ``inside``: as if
+    every MAC's operands were elements (:func:`lockstep_fraction`)."""
     eff, gated, skipped = float(dense_macs), 0.0, 0.0
     q: dict[int, float] = {}
     for i, st in enumerate(pl.steps):
@@ -1376,7 +1382,7 @@ def mac_steps(pl: Plan, problem: Problem, models: dict, dense_macs: int) -> MacS
             continue
         exact = kept_exact(problem, models, st.on) if eff > 0 else None
         if exact is None:
-            q[i] = mac_q(st, problem, models, dense_macs, eff)
+            q[i] = mac_q(st, problem, models, dense_macs, eff, inside)
             lost = eff * q[i]
         else:           # actual masks: whole MACs (the conditions accumulate, so every step before was exact too)
             lost = eff - exact
@@ -1387,6 +1393,22 @@ def mac_steps(pl: Plan, problem: Problem, models: dict, dense_macs: int) -> MacS
         else:
             skipped += lost
     return MacSteps(q, eff, gated, skipped)
+
+
+def lockstep_fraction(pl: Plan, problem: Problem, models: dict, dense_macs: int, skipped: float, units: int) -> float:
+    """The fraction of its MACs a compute unit does not skip, for the cycles (a gated MAC keeps its slot):
+    one unit, ``1 - skipped / MACs`` (every MAC, those on padding skipped too: exact); several in
+    lockstep, the same over the MACs whose operands are elements (:func:`mac_steps` ``inside``), as if
+    the busiest unit's MACs never reached padding: the units whose MACs do, do less, and the step waits
+    for the busiest (an RS array's PE whose ifmap row is all padding does nothing, the middle filter row's
+    PEs never reach it). An upper bound of the per-unit fractions, so never optimistic: units that all see
+    the same padding (a fanout over K alone) each do one unit's share. Equal when no skip condition
+    reaches padding."""
+    p = (dense_macs - skipped) / dense_macs
+    if units <= 1:
+        return p
+    inner = mac_steps(pl, problem, models, dense_macs, inside=True).skipped
+    return p if inner == skipped else (dense_macs - inner) / dense_macs
 
 
 def balanced(spec: SparseSpec, models: dict) -> bool:
@@ -1491,7 +1513,7 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
                  step_q(st, problem, served_extents(problem, flat, st.child, lo, st.role, n), models, n), st.gate)
     cycles = float(dense.cycles)
     if skipped_macs and dense.macs:
-        p = (dense.macs - skipped_macs) / dense.macs      # a gated MAC still takes its slot
+        p = lockstep_fraction(pl, problem, models, dense.macs, skipped_macs, dense.active)
         cycles = dense.cycles * (p if balanced(spec, models) else imbalance(flat, dense.active, p))
     data = Actions(dense.macs, dense.cycles, dense.active, data_s, data_n)
     return SparseActions(dens, dense.macs, eff, gated_macs, skipped_macs, dense.cycles, cycles, dense.active, data,
@@ -1673,7 +1695,8 @@ def imbalance_t(t: int, units: int, p: float) -> float:
 
 __all__ = ["CapacityCheck", "OPERAND_ROLES", "Overflow", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions",
            "capacity_checks", "capacity_problems", "capacity_used",
-           "compressed_tiles", "group_rooms", "imbalance", "imbalance_t", "kept_exact", "kept_fraction", "lockstep_run", "mac_q",
+           "compressed_tiles", "group_rooms", "imbalance", "imbalance_t", "kept_exact", "kept_fraction", "mac_keep",
+           "lockstep_fraction", "lockstep_run", "mac_q", "in_range",
            "mac_steps", "MacSteps", "box_classes", "box_dead", "plan", "priced_actions", "reuse_loops", "Served", "dim_runs",
            "dim_positions", "plain_positions", "placed_dims", "edge_classes", "served_windows", "subset_pmf",
            "served_extents", "served_from", "served_loops", "served_points", "window_axes", "window_count",
