@@ -589,6 +589,26 @@ def test_uniform_gating_of_multicast_reads_over_padding_equals_the_mean_over_eve
     assert expected[0] == pytest.approx(mean[0], rel=1e-12)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "a sliding refill moves only its new rows (the dense counts), but the uniform model weights each refill's "
+    "emptiness by its whole tile: gating the GLB's ifmap reads on the ifmap itself over padding gives 0.9388 "
+    "against the mean over every mask 1.0 (docs/sparsity.md Limits)"))
+def test_uniform_gating_of_sliding_refills_on_their_own_tensor_over_padding_equals_the_mean_over_every_mask():
+    """A 1-D conv (K 1, P 8, R 3, H 8, pad 1) whose RF keeps an ifmap window over r (3) x p1 (2) and slides
+    it along the GLB's p2 (4): the refills move 3, 2, 2 and 1 new rows (rows -1 and 8 are padding) while
+    the tile is 3, 4, 4 and 3 rows. Gated on an empty ifmap tile, with 3 of the 8 rows nonzero, every mask
+    gives 4 x C(5, 3) / C(8, 3) + 4 x C(5, 4) / C(8, 4) = 1.0 gated words (each refill's new rows times its
+    tile's emptiness); the model weights the emptiness by the whole tiles: (48 P3 + 64 P4) / 14 = 0.9388."""
+    p = from_layer(Layer(name="c", kind=LayerKind.CONV, N=1, C=1, K=1, H=8, W=1, R=3, S=1, pad_h=1, pad_w=0))
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES), Storage("rf", ROLES)))
+    nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES), LevelMap("glb", (("P", 4),), ("P",), ROLES),
+                     LevelMap("rf", (("R", 3), ("P", 2)), ("R", "P"), ROLES)))
+    spec = spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": IFMAP, "on_zero": [IFMAP]}]}, "t")
+    expected, mean = _mean_over_all_masks(p, h, nest, spec, ("glb", IFMAP, "read"), IFMAP, 3 / 8)
+    assert mean == pytest.approx(4 * comb(5, 3) / comb(8, 3) + 4 * comb(5, 4) / comb(8, 4), rel=1e-12)
+    assert expected == pytest.approx(mean, rel=1e-12)
+
+
 def test_uniform_gating_with_a_ceil_edge_on_a_plain_dim_weights_each_access_by_its_words():
     """Ceil tiling of a plain dim: z[m, n] += a[m, k] * b[k, n] (M 2, N 2, K 5); the GLB loops n, k2 (3)
     above an RF of k1 (2) x m (2): the k2 = 2 read is cut at the edge (k 4 only): 1 word of b whose block
