@@ -467,8 +467,8 @@ def test_a_dense_sparse_view_prices_exactly_as_the_dense_run():
 def test_the_simulator_sees_the_sparse_counts():
     """A simulated run with sparsity also simulates the same schedule on the sparse view's counts
     (compressed + metadata + gated words, the sparse ideal cycles): with every density 1 under the
-    eyeriss_v1 preset (adaptive RLC stores uncompressed, gating removes nothing) it is the dense
-    simulation exactly; with CSC + skipping at ifmap 0.3 / weight 0.4 its compute part is the sparse
+    eyeriss_v1 preset (adaptive RLC stores uncompressed; gating removes only the MACs and weight reads on
+    padding, and a gated action keeps its slot) it is the dense simulation exactly; with CSC + skipping at ifmap 0.3 / weight 0.4 its compute part is the sparse
     ideal cycles rounded up, it adds up to its stalls, and it is faster than the dense one."""
     from accelsim import pipeline
     from accelsim.arch import load_arch
