@@ -28,6 +28,7 @@ from typing import Any
 
 from accelsim.errors import ConfigError
 from accelsim.fields import Fields
+from accelsim.frozen_hash import cached_hash, hashless_state
 from accelsim.names import CONV_DIMS, IFMAP, PSUM, ROLES, WEIGHT
 
 
@@ -38,6 +39,9 @@ class Coord:
     terms: tuple[tuple[str, int], ...]
     offset: int
     size: int
+
+    __hash__ = cached_hash
+    __getstate__ = hashless_state
 
     def text(self) -> str:
         parts = [d if c == 1 else f"{c}*{d}" for d, c in self.terms]
@@ -64,6 +68,9 @@ class Problem:
     dims: tuple[tuple[str, int], ...]
     tensors: tuple[Tensor, ...]
     source: str = "<memory>"
+
+    __hash__ = cached_hash          # a problem keys many memoised functions (sparse.model, sparse.positions)
+    __getstate__ = hashless_state
 
     def __post_init__(self) -> None:
         bad = _first_problem(self)

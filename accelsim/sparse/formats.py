@@ -44,6 +44,7 @@ from functools import lru_cache
 from typing import Any
 
 from accelsim.errors import ConfigError
+from accelsim.frozen_hash import cached_hash, hashless_state
 from accelsim.names import DOWN, DOWN_DEST
 from accelsim.sparse.density import Model, Structured
 
@@ -72,6 +73,9 @@ class Format:
     adaptive: bool = False
     inner: tuple[str, ...] = ()                # axis names moved innermost, in order (module docstring)
     perm: tuple[int, ...] = ()                 # :meth:`on`'s resolution: the tile's axes in measuring order
+
+    __hash__ = cached_hash                     # a format keys the memoised tile ratios thousands of times a search
+    __getstate__ = hashless_state
 
     def on(self, names: tuple[str, ...], where: str) -> Format:
         """This format for a tensor whose axes are ``names`` (:func:`axis_names`): ``inner`` resolved to
