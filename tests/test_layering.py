@@ -23,9 +23,10 @@ PACKAGES = ("accelsim", "configs", "dataflows", "noc", "workloads")
 # (rank, group, module prefixes). A prefix matches the module itself and everything under it.
 LAYERS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     # helpers every layer may use: errors, YAML and field validation, atomic writes, size limits, progress,
-    # the shipped-config finder, the package's version
+    # the shipped-config finder, the package's version, a frozen spec object's kept hash
     (0, "base", ("accelsim.__init__", "accelsim.errors", "accelsim.fields", "accelsim.yamlio",
-                 "accelsim.atomic", "accelsim.limits", "accelsim.progress", "accelsim.halo", "accelsim.names", "configs")),
+                 "accelsim.atomic", "accelsim.limits", "accelsim.progress", "accelsim.halo", "accelsim.names", "configs",
+                 "accelsim.frozen_hash")),
     # the three specs and what reads or checks them: layers and workloads, the arch (with the NoC
     # models and dataflows it names), mappings, tile sizes, legality, arch constraints, energy
     # tables, SCALE-Sim's .cfg reader. dataflows/ are mapping constraints plus a named mapping built
