@@ -468,8 +468,9 @@ def test_the_simulator_sees_the_sparse_counts():
     """A simulated run with sparsity also simulates the same schedule on the sparse view's counts
     (compressed + metadata + gated words, the sparse ideal cycles): with every density 1 under the
     eyeriss_v1 preset (adaptive RLC stores uncompressed; gating removes only the MACs and weight reads on
-    padding, and a gated action keeps its slot) it is the dense simulation exactly; with CSC + skipping at ifmap 0.3 / weight 0.4 its compute part is the sparse
-    ideal cycles rounded up, it adds up to its stalls, and it is faster than the dense one."""
+    padding, and a gated action keeps its slot) it is the dense simulation exactly; with CSC + skipping at
+    ifmap 0.3 / weight 0.4 its compute part is the sparse ideal cycles rounded up, it adds up to its
+    stalls, and it is faster than the dense one."""
     from accelsim import pipeline
     from accelsim.arch import load_arch
     from accelsim.sparse.layer import Sparsity
