@@ -342,6 +342,23 @@ def test_the_general_simulator_sees_skipped_work():
     assert (same.cycles, same.stall_cycles) == (base.cycles, base.stall_cycles)
 
 
+def test_a_gate_before_a_skip_keeps_the_padded_macs_slots_in_lockstep():
+    """Gate the MACs on a zero ifmap (d 1/2), then skip on a zero weight (2:4): a MAC on padding is gated
+    and keeps its slot, so each of the four K-PEs (all seeing the same padding) keeps 10,368 - 8,192 x
+    1/2 x 1/2 = 8,320 of its 10,368 slots' share, and the lockstep cycles are never below dense x
+    8,320 / 10,368 (review rev24: the fraction over the MACs away from the padding, 3/4, went below it,
+    and the uniform gate left the N:M skip's work unbalanced while the cycles took none)."""
+    from accelsim.sparse.density import Structured
+
+    problem, h, nest = _case()
+    spec = spec_from_dict({"name": "g", "gate": [{"level": "mac", "on_zero": ["ifmap"]}],
+                           "skip": [{"level": "mac", "on_zero": ["weight"]}]}, "t")
+    dense = count_actions(problem, h, nest)
+    sa = analyze(problem, h, nest, dense, spec, {IFMAP: Uniform(0.5), WEIGHT: Structured(2, 4)})
+    assert dense.active == 4 and sa.skipped_macs == pytest.approx(2048, rel=1e-12)
+    assert dense.cycles * 8320 / 10368 - 1e-9 < sa.cycles < dense.cycles
+
+
 def replace_words(bw, dense):
     """``bw`` with the dense table's words (its cycles kept)."""
     from dataclasses import replace

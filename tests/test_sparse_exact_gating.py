@@ -609,6 +609,24 @@ def test_uniform_gating_of_sliding_refills_on_their_own_tensor_over_padding_equa
     assert expected == pytest.approx(mean, rel=1e-12)
 
 
+def test_a_per_mac_condition_over_padding_beside_two_varying_ones_equals_the_mean_over_every_mask():
+    """Review rev24's case: the same conv's GLB fans K out to two PEs and gates its weight reads on [ifmap,
+    weight, psum]: the ifmap is one element per read (on padding at p 0 with r 0 and p 5 with r 2, where
+    the read is ineffective whatever the others), weight and psum vary over the two PEs (two conditions:
+    the pair enumeration per class of access positions). The uniform model equals the mean over every
+    placement of 5 of 6 ifmap rows, 1 of 6 weights and 11 of 12 outputs (432), to 1e-12; before, the ifmap
+    counted at its density on padding too."""
+    p = from_layer(Layer(name="c", kind=LayerKind.CONV, N=1, C=1, K=2, H=6, W=1, R=3, S=1, pad_h=1, pad_w=0))
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES, fanout=Fanout(2, 1, "bus"))))
+    nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES),
+                     LevelMap("glb", (("P", 6), ("R", 3)), ("P", "R"), ROLES, x=(("K", 2),))))
+    spec = spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": WEIGHT, "on_zero": [IFMAP, WEIGHT, PSUM]}]},
+                          "t")
+    expected, mean = mean_over_all_masks(p, h, nest, spec, lambda sa: [sa.gated.storage[("glb", WEIGHT, "read")]],
+                                         {IFMAP: 5, WEIGHT: 1, PSUM: 11})
+    assert expected[0] == pytest.approx(mean[0], rel=1e-12)
+
+
 def test_uniform_gating_with_a_ceil_edge_on_a_plain_dim_weights_each_access_by_its_words():
     """Ceil tiling of a plain dim: z[m, n] += a[m, k] * b[k, n] (M 2, N 2, K 5); the GLB loops n, k2 (3)
     above an RF of k1 (2) x m (2): the k2 = 2 read is cut at the edge (k 4 only): 1 word of b whose block

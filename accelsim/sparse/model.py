@@ -69,9 +69,9 @@
    the expected maximum over the ``A`` units,
    ``E[max] = sum_k (1 - F(k)^A)``. Sparse cycles = dense cycles x E[max] / t. With one unit this is
    ``dense cycles x p`` exactly; when every skipping condition is N:M structured, every block holds the
-   same work and the cycles are ``dense cycles x p`` too (no imbalance). With several units p is taken
-   over the MACs whose operands are elements (:func:`lockstep_fraction`: the busiest unit away from the
-   padding, an upper bound). Skipped storage accesses do not change the ideal (compute) cycles.
+   same work and the cycles are ``dense cycles x p`` too (no imbalance). With several units p is the
+   larger of that over every MAC and over the MACs whose operands are elements (:func:`lockstep_fraction`).
+   Skipped storage accesses do not change the ideal (compute) cycles.
 
 Expected counts are floats (expectations); the dense table stays exact integers.
 
@@ -879,7 +879,7 @@ def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: in
     if len(vary) in (2, 3) and (mac or ext.block is not None):
         keep = math.prod(models.get(c, DENSE).density for c, one in zip(on, per_mac) if one)
         q2 = _edge_q(problem, ext, step.role, vary, models, None if mac else ext.block,
-                     lambda: box_dead(problem, ext, on, models, mac=mac), keep)
+                     lambda: box_dead(problem, ext, on, models, mac=mac), keep, padded)
         if q2 is not None:
             return q2
     if len(vary) > 1 or not (vary or padded):
@@ -905,14 +905,16 @@ def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: in
 
 
 def _edge_q(problem: Problem, ext: Served, role: str | None, conds: tuple[str, ...], models: dict,
-            block: dict[str, int] | None, interior, keep: float) -> float | None:
+            block: dict[str, int] | None, interior, keep: float, padded: tuple[str, ...] = ()) -> float | None:
     """A storage step's ineffective fraction with two or three conditions that vary over the blocks, summed per
     class of access positions (:func:`box_classes`: cut by a dim's edge or a window's padding), weighted
     by the role's words: the interior class takes ``interior()`` (:func:`box_dead` of the served box),
     every other class ``1 - keep x (1 - dead)`` with ``dead`` its clipped box's :func:`_clipped_dead`
-    (``keep``: the per-MAC conditions' densities). None when every access is interior (the caller's
-    :func:`box_dead`, bit for bit as before) or a class is beyond the exact enumeration."""
-    classes = box_classes(problem, ext, role, conds)
+    (``keep``: the per-MAC conditions' densities). ``padded``: per-MAC conditions whose tensor reaches
+    padding; they split the classes too, and a class whose access has one of them on padding is
+    ineffective (1). None when every access is interior (the caller's :func:`box_dead`, bit for bit as
+    before) or a class is beyond the exact enumeration."""
+    classes = box_classes(problem, ext, role, conds + padded)
     if all(full for *_, full in classes):
         return None
     mt = tuple((c, models.get(c, DENSE)) for c in conds)
@@ -924,6 +926,8 @@ def _edge_q(problem: Problem, ext: Served, role: str | None, conds: tuple[str, .
             if inner is None:
                 inner = interior()
             q = inner
+        elif not all(_element_at(problem, rep, c) for c in padded):
+            q = 1.0
         else:
             dead = _clipped_dead(problem, rep, bt, conds, mt)
             if dead is None:
@@ -932,6 +936,13 @@ def _edge_q(problem: Problem, ext: Served, role: str | None, conds: tuple[str, .
         parts.append(w * q)
         words += w
     return math.fsum(parts) / words if words else 0.0
+
+def _element_at(problem: Problem, rep: tuple[tuple[str, tuple[int, ...]], ...], role: str) -> bool:
+    """A per-MAC condition's one element (its dims served at one index each) at an access of ``rep``
+    (:func:`box_classes`' served indices) lies inside its tensor, not on padding."""
+    at = {d: idx[0] for d, idx in rep}
+    return all(0 <= c.offset + sum(k * at[d] for d, k in c.terms) < c.size for c in problem.tensor(role).coords)
+
 
 MAX_GROUPS = 12          # condition groups of one connected part the exact enumeration walks (2^12 subsets)
 MAX_TABLE = 1 << 20      # cells of its (|S|, u) table: (b-elements + 1) x (a-elements + 1) of the box
@@ -1342,8 +1353,9 @@ def kept_exact(problem: Problem, models: dict, conds: tuple[str, ...]) -> int | 
 def kept_fraction(problem: Problem, models: dict, conds: tuple[str, ...], macs: int, inside: bool = False) -> float:
     """The fraction of the MACs whose operands in ``conds`` are all nonzero: exact over the masks when
     every condition is an actual mask (:func:`kept_exact`), else :func:`mac_keep` (the product of the
-    densities over the MACs whose operands are elements: exact in expectation; ``inside``: of those MACs
-    alone)."""
+    densities over the MACs whose operands are elements: exact in expectation when every condition is a
+    uniform or N:M model; an actual mask among uniform ones enters by its density; ``inside``: of those
+    MACs alone)."""
     exact = kept_exact(problem, models, conds) if macs else None
     if exact is not None:
         return exact / macs
@@ -1397,24 +1409,30 @@ def mac_steps(pl: Plan, problem: Problem, models: dict, dense_macs: int, inside:
 
 def lockstep_fraction(pl: Plan, problem: Problem, models: dict, dense_macs: int, skipped: float, units: int) -> float:
     """The fraction of its MACs a compute unit does not skip, for the cycles (a gated MAC keeps its slot):
-    one unit, ``1 - skipped / MACs`` (every MAC, those on padding skipped too: exact); several in
-    lockstep, the same over the MACs whose operands are elements (:func:`mac_steps` ``inside``), as if
-    the busiest unit's MACs never reached padding: the units whose MACs do, do less, and the step waits
-    for the busiest (an RS array's PE whose ifmap row is all padding does nothing, the middle filter row's
-    PEs never reach it). An upper bound of the per-unit fractions, so never optimistic: units that all see
-    the same padding (a fanout over K alone) each do one unit's share. Equal when no skip condition
-    reaches padding."""
+    one unit, ``1 - skipped / MACs`` over every MAC (exact); several in lockstep, the larger of that and the
+    same over the MACs whose operands are elements (:func:`mac_steps` ``inside``). Units differ by how
+    many of their MACs reach padding, and the step waits for the busiest. When padding only removes slots
+    (a skip on the padded tensor) the busiest unit is one away from the padding (an RS array's middle
+    filter row), and the second is an upper bound of every unit's fraction; when a gate on the padded
+    tensor comes first, a MAC on padding keeps its slot, the units that reach padding are the busiest, and
+    the mean unit is taken (below them; exact when every unit sees the same padding, a fanout over K).
+    Equal when no skip or gate condition reaches padding."""
     p = (dense_macs - skipped) / dense_macs
     if units <= 1:
         return p
     inner = mac_steps(pl, problem, models, dense_macs, inside=True).skipped
-    return p if inner == skipped else (dense_macs - inner) / dense_macs
+    return max(p, (dense_macs - inner) / dense_macs)
 
 
 def balanced(spec: SparseSpec, models: dict) -> bool:
-    """Every skip-MAC condition is N:M structured: every block holds the same work (no imbalance)."""
-    skip_on = {c for ft in spec.features if ft.role is None and ft.kind != GATE for c in ft.on}
-    return all(isinstance(models.get(c), Structured) for c in skip_on)
+    """Every condition the compute units' slots depend on is N:M structured, so every block holds the same
+    work (no imbalance): the skip-MAC features' and those of the MAC gates before the last of them (a
+    MAC a gate removed keeps its slot, so a uniform gate before an N:M skip makes the slots it leaves
+    random: review rev24, 8 P-units at 1:2, 5.25 cycles against the exact expected maximum 6.0; a gate
+    after the last skip changes no slot). Features apply in the spec's order (gates, then skips)."""
+    mac = [ft for ft in spec.features if ft.role is None]
+    last = max((i for i, ft in enumerate(mac) if ft.kind != GATE), default=-1)
+    return all(isinstance(models.get(c), Structured) for ft in mac[:last + 1] for c in ft.on)
 
 
 def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actions, spec: SparseSpec,
