@@ -158,7 +158,7 @@ def test_zero_gating_lowers_power_where_the_chip_sees_zeros():
     assert all(r[n]["mw"] < r[n]["dense_mw"] for n in ("CONV2", "CONV3", "CONV4", "CONV5"))
 
 
-@pytest.mark.xfail(strict=True, reason="model on-chip power 79-89% below the chip's (measured: "
+@pytest.mark.xfail(strict=True, reason="model on-chip power 79-90% below the chip's (measured: "
                                        "68.6 / 41.4 / 28.2 / 24.7 / 25.6 mW against 332 / 288 / 266 / 235 / 236 mW): the "
                                        "Accelergy 65 nm table prices spad/GLB/MAC accesses only; the chip's clock "
                                        "tree, control, leakage and I/O pads are not modelled")
