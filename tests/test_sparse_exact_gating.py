@@ -589,16 +589,13 @@ def test_uniform_gating_of_multicast_reads_over_padding_equals_the_mean_over_eve
     assert expected[0] == pytest.approx(mean[0], rel=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a sliding refill moves only its new rows (the dense counts), but the uniform model weights each refill's "
-    "emptiness by its whole tile: gating the GLB's ifmap reads on the ifmap itself over padding gives 0.9388 "
-    "against the mean over every mask 1.0 (docs/sparsity.md Limits)"))
 def test_uniform_gating_of_sliding_refills_on_their_own_tensor_over_padding_equals_the_mean_over_every_mask():
     """A 1-D conv (K 1, P 8, R 3, H 8, pad 1) whose RF keeps an ifmap window over r (3) x p1 (2) and slides
     it along the GLB's p2 (4): the refills move 3, 2, 2 and 1 new rows (rows -1 and 8 are padding) while
     the tile is 3, 4, 4 and 3 rows. Gated on an empty ifmap tile, with 3 of the 8 rows nonzero, every mask
     gives 4 x C(5, 3) / C(8, 3) + 4 x C(5, 4) / C(8, 4) = 1.0 gated words (each refill's new rows times its
-    tile's emptiness); the model weights the emptiness by the whole tiles: (48 P3 + 64 P4) / 14 = 0.9388."""
+    tile's emptiness); weighting the emptiness by the whole tiles gave (48 P3 + 64 P4) / 14 = 0.9388 (before
+    ``sparse.model.slide_loop``: each access position now weighs the words it moves)."""
     p = from_layer(Layer(name="c", kind=LayerKind.CONV, N=1, C=1, K=1, H=8, W=1, R=3, S=1, pad_h=1, pad_w=0))
     h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES), Storage("rf", ROLES)))
     nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES), LevelMap("glb", (("P", 4),), ("P",), ROLES),
@@ -607,6 +604,25 @@ def test_uniform_gating_of_sliding_refills_on_their_own_tensor_over_padding_equa
     expected, mean = _mean_over_all_masks(p, h, nest, spec, ("glb", IFMAP, "read"), IFMAP, 3 / 8)
     assert mean == pytest.approx(4 * comb(5, 3) / comb(8, 3) + 4 * comb(5, 4) / comb(8, 4), rel=1e-12)
     assert expected == pytest.approx(mean, rel=1e-12)
+    assert expected != pytest.approx((48 * comb(5, 3) / comb(8, 3) + 64 * comb(4, 3) / comb(8, 3)) / 14, rel=1e-6)
+
+
+@pytest.mark.parametrize("key", [("glb", IFMAP, "read"), ("rf", IFMAP, "fill")])
+def test_uniform_gating_of_sliding_refills_on_two_conditions_equals_the_mean_over_every_mask(key):
+    """The conv above with K 2 outside the GLB's p2 (the RF keeps one k's 3 weights and the ifmap window,
+    refilled per (k, p2): 2 x (3 + 2 + 2 + 1) = 16 new rows), the refills gated on [ifmap, weight], both
+    varying over the accesses (``sparse.model._edge_q``'s classes, each weighed by its new words): with 3
+    of 8 ifmap rows and 2 of 6 weights nonzero, each refill is ineffective when its ifmap tile or its k's
+    weights (C(3, 2) / C(6, 2) = 0.2) are all zero: 2 x (8 x 0.2 + 0.8 x 1.0) = 4.8 gated words, the model
+    and the mean over all 56 x 15 mask pairs (whole tiles weighed: 4.702)."""
+    p = from_layer(Layer(name="c", kind=LayerKind.CONV, N=1, C=1, K=2, H=8, W=1, R=3, S=1, pad_h=1, pad_w=0))
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES), Storage("rf", ROLES)))
+    nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES), LevelMap("glb", (("K", 2), ("P", 4)), ("K", "P"), ROLES),
+                     LevelMap("rf", (("R", 3), ("P", 2)), ("R", "P"), ROLES)))
+    spec = spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": IFMAP, "on_zero": [IFMAP, WEIGHT]}]}, "t")
+    expected, mean = mean_over_all_masks(p, h, nest, spec, lambda sa: [sa.gated.storage[key]], {IFMAP: 3, WEIGHT: 2})
+    assert mean[0] == pytest.approx(2 * (8 * 0.2 + 0.8 * 1.0), rel=1e-12)
+    assert expected[0] == pytest.approx(mean[0], rel=1e-12)
 
 
 def test_a_per_mac_condition_over_padding_beside_two_varying_ones_equals_the_mean_over_every_mask():

@@ -553,7 +553,7 @@ def test_windows_served_as_a_lattice_score_as_the_slow_path():
         assert energy[i] == v.energy_pj
         assert cycles[i] == v.bound_cycles
         with pytest.MonkeyPatch.context() as mp:     # the same model with every served set a contiguous run
-            mp.setattr(model, "served_extents", lambda *a: replace(served(*a), windows=None, runs=None))
+            mp.setattr(model, "served_extents", lambda *a: replace(served(*a), windows=None, runs=None, slide=None))
             moved += sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, UNIFORM,
                                  table).energy_pj != v.energy_pj
         checked += 1
@@ -597,6 +597,45 @@ def test_accesses_at_a_dims_edge_score_as_the_slow_path():
                                  table).energy_pj != v.energy_pj
     print(f"{edged} nests with edges, {gapped} with a dim of several runs, {moved} moved")
     assert edged >= 100 and gapped >= 1 and moved >= edged // 2, (edged, gapped, moved)
+
+
+@pytest.mark.parametrize("hier", ["simba_like", "eyeriss_v2"])
+def test_sliding_refills_score_as_the_slow_path(hier):
+    """Sliding refills (``sparse.model.slide_loop``: a refill of the ifmap's window moves only the rows its
+    previous tile did not hold, so each access position weighs its new words): every storage level's ifmap
+    reads gated on an empty ifmap tile, over the search space of a padded conv; every nest whose refill
+    slides scores as the slow path bit for bit (the memo's served-tile key carries the sliding loop; the
+    generic look-up pass), and weighing each access by its whole tile instead moves the slow path's energy
+    on most of them (simba_like: 134 of the 183 such nests among 200; eyeriss_v2: 99 of 171)."""
+    import accelsim.sparse.model as model
+    from accelsim.cost.nest_arrays import decode_nest
+
+    h = load_architecture(f"hierarchy/{hier}")
+    n = len(h.levels)
+    spec = spec_from_dict({"name": "s", "gate": [{"level": lv.name, "tensor": "ifmap", "on_zero": ["ifmap"]}
+                                                 for lv in h.levels[:-1] if lv.keeps_role("ifmap")]}, "s.yaml")
+    problem = from_layer(LAYER)
+    layout, arrays = _search_nests(problem, h, 200)
+    table = table_for(h)
+    models = UNIFORM | {"ifmap": Uniform(0.05)}
+    energy, cycles = NestSparseBatch(layout, spec, models, table).score(count_nests(layout, arrays), arrays)
+    slide = model.slide_loop
+    checked = moved = 0
+    for i in range(arrays.n_nests):
+        nest = decode_nest(layout, arrays, i)
+        flat = model.flatten(problem, nest)
+        if not any(st.child is not None and slide(problem, flat, st.child, st.role, n)
+                   for st in model.plan(nest, spec).steps):
+            continue
+        v = sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, models, table)
+        assert (energy[i], cycles[i]) == (v.energy_pj, v.bound_cycles)
+        with pytest.MonkeyPatch.context() as mp:       # every access weighed by its whole tile
+            mp.setattr(model, "slide_loop", lambda *a: None)
+            moved += sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, models,
+                                 table).energy_pj != v.energy_pj
+        checked += 1
+    print(f"{moved} of {checked}")
+    assert checked >= 50 and moved >= checked // 2, (checked, moved)
 
 
 def test_a_condition_without_a_density_leaves_a_storage_feature_to_the_batch():

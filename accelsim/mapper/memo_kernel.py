@@ -46,6 +46,8 @@ def structure(memo, groups) -> tuple | None:
     generated pass does not cover it (keys of more than one word)."""
     if memo.width != 1:
         return None
+    if any(int(memo.span_slide[int(g) - memo.span_base, 0]) for g in groups if int(g) >= memo.span_base):
+        return None                                  # a sliding loop's code: the generic pass only
     kinds: list[tuple] = []
     for g in (int(x) for x in groups):
         if g == memo.keeps_group:

@@ -126,6 +126,7 @@ from accelsim.sparse.model import (
     step_q,
     update_q,
     window_axes,
+    window_dims,
 )
 from accelsim.sparse.spec import META_READ, WORST, SparseSpec, check_on
 from accelsim.sparse.view import check_masks
@@ -212,18 +213,36 @@ def _reuse_dims(problem: Problem, st: Step) -> tuple[bool, ...]:
     return tuple(d in rel for d in problem.dim_names)
 
 
-def _extents(problem: Problem, e: np.ndarray, memo: RowMemo | None = None) -> Served:
+def _extents(problem: Problem, e: np.ndarray, memo: RowMemo, runs: bool, slide: bool = False) -> Served:
     """A memo key's served tile (``sparse.model.served_extents``): per-dim extents, then (a served tile's
-    key) per window axis its count of distinct coordinates, or (a key carrying runs, given its ``memo``)
-    per dim of the memo's ``runs_dims`` its runs' code (``RowMemo.runs_of``)."""
+    key) per window axis its count of distinct coordinates, or (``runs``: a key carrying runs) per dim of
+    the memo's ``runs_dims`` its runs' code (``RowMemo.runs_of``); ``slide``: then the code of the loop a
+    refill slides along (``RowMemo.slide_of``)."""
     dims = problem.dim_names
-    if memo is not None and memo.runs_max:
-        runs = {dims[d]: r for d, r in memo.runs_of(e[len(dims):]).items()}
+    sl = memo.slide_of(int(e[-1])) if slide else None
+    moved = (dims[sl[0]], sl[1], sl[2]) if sl is not None else None
+    if runs:
+        codes = e[len(dims):len(dims) + len(memo.runs_dims)]
+        by_dim = {dims[d]: r for d, r in memo.runs_of(codes).items()}
         ext = {d: int(v) for d, v in zip(dims, e)}
-        points = {d: dim_positions(r, problem.size(d))[0] for d, r in runs.items()}   # served_extents' lattices
-        return Served(ext, served_windows(problem, ext, points), points or None, None, runs or None)
-    windows = {w: int(v) for w, v in zip(window_axes(problem), e[len(dims):])}
-    return Served({d: int(v) for d, v in zip(dims, e)}, windows or None)
+        points = {d: dim_positions(r, problem.size(d))[0] for d, r in by_dim.items()}   # served_extents' lattices
+        return Served(ext, served_windows(problem, ext, points), points or None, None, by_dim or None, moved)
+    axes = window_axes(problem)
+    windows = {w: int(v) for w, v in zip(axes, e[len(dims):len(dims) + len(axes)])}
+    return Served({d: int(v) for d, v in zip(dims, e)}, windows or None, slide=moved)
+
+
+def _slide_dims(problem: Problem, st: Step) -> tuple[bool, ...] | None:
+    """Per dim whether it is a window dim of a storage step's role (``sparse.model.window_dims``: a refill
+    may slide along it, ``sparse.model.slide_loop``); None when the role has none or the child is the compute."""
+    assert st.role is not None
+    wd = window_dims(problem, st.role)
+    return tuple(d in wd for d in problem.dim_names) if wd else None
+
+
+def _slides(problem: Problem, spec: SparseSpec) -> bool:
+    """Some storage feature's tensor has a window axis: its served-tile keys may carry a sliding loop."""
+    return any(ft.role is not None and window_dims(problem, ft.role) for ft in spec.features)
 
 
 def _gap_dims(problem: Problem, spec, below) -> tuple[int, ...]:
@@ -416,7 +435,7 @@ class NestSparseBatch:
         self.update_masks: tuple = (None, None, None, None)   # (the look-ups, columns, spans' masks, fractions)
         self.memo = RowMemo(self.dims, len(self.names), nest=True, units=units, fanouts=fans,
                             windows=_windows(problem), runs_dims=tuple(sorted({*self.storage_runs, *self.update_runs})),
-                            runs_max=len(fans))
+                            runs_max=len(fans), slides=_slides(problem, spec))
         self.pairs = _Pairs(problem, models, self.wb, pairs, self.memo, lambda i: i)
         # the MAC steps act on the conditions alone: the same for every keeps pattern
         all_keep = plan(self._keeps_nest([[1] * N_ROLES] * len(self.names)), spec)
@@ -453,13 +472,15 @@ class NestSparseBatch:
             assert st.child is not None
             j = self.q_index[key] = len(self.q_fns)
 
-            memo = self.memo if self.storage_runs and self.memo.runs_max else None   # keyed by runs, else windows
+            by_runs = bool(self.storage_runs and self.memo.runs_max)           # keyed by runs, else windows
+            reuse = _reuse_dims(problem, st) if st.child < n else None
+            slide = _slide_dims(problem, st) if reuse is not None and self.memo.slide_radix else None
 
             def q(e: np.ndarray, st: Step = st) -> float:
-                return step_q(st, problem, _extents(problem, e, memo), models, n)
+                return step_q(st, problem, _extents(problem, e, self.memo, by_runs, slide is not None), models, n)
 
-            reuse = _reuse_dims(problem, st) if st.child < n else None
-            self.q_fns.append(self.memo.span(q, st.child, span, dim_axes(problem), reuse=reuse, runs=self.storage_runs)
+            self.q_fns.append(self.memo.span(q, st.child, span, dim_axes(problem), reuse=reuse, runs=self.storage_runs,
+                                             slide=slide)
                               if span or reuse else self.memo.tile(q, st.child, dim_axes(problem)))
         return j
 
@@ -472,10 +493,10 @@ class NestSparseBatch:
             problem, models = self.problem, self.models
             j = self.q_index[key] = len(self.q_fns)
 
-            memo = self.memo if self.update_runs and self.memo.runs_max else None
+            memo, by_runs = self.memo, bool(self.update_runs and self.memo.runs_max)
 
             def q(e: np.ndarray, st: Step = st) -> float:
-                return update_q(st, problem, _extents(problem, e, memo), models, mac_fraction)
+                return update_q(st, problem, _extents(problem, e, memo, by_runs), models, mac_fraction)
 
             self.q_fns.append(self.memo.span(q, len(self.names), span, dim_axes(problem), lazy=True,
                                              runs=self.update_runs))
@@ -748,7 +769,7 @@ class NestSparseBatch:
         for key in todo:
             row = key[1]
             e = memo.arguments(np.array([row], dtype=np.int64))[0]
-            box = _extents(problem, e, memo if self.update_runs and memo.runs_max else None)
+            box = _extents(problem, e, memo, bool(self.update_runs and memo.runs_max))
             runs = dict(box.runs or {})
             for i, d in enumerate(self.plain_cut):
                 part = key[2 + i * width:2 + (i + 1) * width]
@@ -931,7 +952,7 @@ class SparseBatch:
             i = LEVELS.index(level)
             return any(keep[ROLES.index(role)] for keep in keeps[i:]), 0, False
         self.memo = RowMemo(self.dims, NO_LOOPS, nest=False, units=arch.pes, windows=_windows(problem),
-                            runs_dims=_gap_dims(problem, spec, below), runs_max=2)
+                            runs_dims=_gap_dims(problem, spec, below), runs_max=2, slides=_slides(problem, spec))
         self.pairs = _Pairs(problem, models, self.wb, [(i, r, fmt) for (i, r), fmt in pl.compressed], self.memo,
                             lambda i: START[i])
         self.src = np.array([[self.pairs.index.get(s_, -1) for s_ in src]], dtype=np.int64)
@@ -960,11 +981,14 @@ class SparseBatch:
                 qi.append(len(self.q_fns))
                 qc.append(0.0)
 
-                def q(e: np.ndarray, st: Step = st) -> float:
-                    return step_q(st, problem, _extents(problem, e, self.memo), models, n)
-
                 reuse = _reuse_dims(problem, st) if st.child < n else None
-                self.q_fns.append(self.memo.span(q, first, span, dim_axes(problem), reuse=reuse, runs=True)
+                slide = _slide_dims(problem, st) if reuse is not None and self.memo.slide_radix else None
+                by_runs = bool(self.memo.runs_max)
+
+                def q(e: np.ndarray, st: Step = st, by_runs: bool = by_runs, slid: bool = slide is not None) -> float:
+                    return step_q(st, problem, _extents(problem, e, self.memo, by_runs, slid), models, n)
+
+                self.q_fns.append(self.memo.span(q, first, span, dim_axes(problem), reuse=reuse, runs=True, slide=slide)
                                   if span or reuse else self.memo.tile(q, first, dim_axes(problem)))
         S, W = max(1, len(keys)), max([len(ks) for ks in keys] + [1])
         self.st_keys = np.full((1, S, W), -1, dtype=np.int64)

@@ -87,7 +87,8 @@ class RowMemo:
     fanout (a legal nest has spatial factors there only)."""
 
     def __init__(self, sizes: np.ndarray, levels: int, nest: bool, units: int, fanouts: tuple[int, ...] = (),
-                 windows: np.ndarray | None = None, runs_dims: tuple[int, ...] = (), runs_max: int = 0):
+                 windows: np.ndarray | None = None, runs_dims: tuple[int, ...] = (), runs_max: int = 0,
+                 slides: bool = False):
         self.sizes = np.ascontiguousarray(sizes, dtype=np.int64)
         # a served tile registered with ``runs`` is keyed by its per-dim extents and, per dim of
         # ``runs_dims``, its served loops' runs (``sparse.model.dim_runs``) as a code: 0 one run from 0, else
@@ -113,8 +114,18 @@ class RowMemo:
         self.keeps_group, self.lockstep_group = levels + 1, levels + 2
         self.tile_digits = _digits([GROUPS] + [max(1, int(n)) for n in self.sizes])   # a clipped extent - 1
         wrad = [int(k1 * (self.sizes[d1] - 1) + k2 * (self.sizes[d2] - 1) + 1) for d1, k1, d2, k2 in self.win]
-        self.span_digits = _digits([GROUPS] + [max(1, int(n)) for n in self.sizes] + wrad)  # + a window count - 1
-        self.runs_digits = _digits([GROUPS] + [max(1, int(n)) for n in self.sizes] + [len(t) + 1 for t in self.runs_list])
+        # ``slides``: a served tile registered with ``slide`` also carries its sliding loop's code (the last
+        # digit of both layouts: 0 none, else 1 + (slot x S + span - 1) x S + factor - 1, slot the dim's
+        # rank among the window dims, S the largest dim: ``sparse.model.slide_loop``)
+        self.slide_slot = np.full(len(self.sizes), -1, dtype=np.int64)
+        wdims = sorted({int(self.win[a, i]) for a in range(len(self.win)) for i in (0, 2)})
+        self.slide_slot[wdims] = np.arange(len(wdims), dtype=np.int64)
+        self.slide_size = max([1] + [int(n) for n in self.sizes])
+        self.slide_radix = 1 + len(wdims) * self.slide_size ** 2 if slides else 0
+        srad = [self.slide_radix] if slides else []
+        self.span_digits = _digits([GROUPS] + [max(1, int(n)) for n in self.sizes] + wrad + srad)  # + a window count - 1
+        self.runs_digits = _digits([GROUPS] + [max(1, int(n)) for n in self.sizes] + [len(t) + 1 for t in self.runs_list]
+                                   + srad)
         self.keeps_digits = _digits([GROUPS] + [1 << len(ROLES)] * levels)
         run = min(math.prod(2 * max(1, int(n)) for n in self.sizes), (1 << 62) - 1)
         self.lock_digits = _digits([GROUPS, run, int(units) + 1])
@@ -129,6 +140,7 @@ class RowMemo:
         self.span_mask = np.zeros((0, levels), dtype=np.int64)    # and 1 at the levels of its ``span``
         self.span_rel = np.zeros((0, len(sizes) + 1), dtype=np.int64)   # and its reuse: a flag, 1 per dim indexing the role
         self.span_runs = np.zeros(0, dtype=np.int64)              # and its runs dims (bit i: runs_dims[i]), 0: none
+        self.span_slide = np.zeros((0, len(sizes) + 1), dtype=np.int64)  # and its slide: a flag, 1 per window dim of the role
         self.entries = np.zeros((0, self.width), dtype=np.int64)  # every key, in the order first met
         self.structures: dict[bytes, tuple | None] = {}          # per groups looked up: memo_kernel.structure
         self.generated: bool | None = None                        # resolve's default ``generated``
@@ -144,19 +156,29 @@ class RowMemo:
 
     def span(self, fn: Callable, first: int, span: tuple[int, ...], axes: np.ndarray, values: int = 1,
              reuse: tuple[bool, ...] | None = None, lazy: bool = False,
-             runs: bool | tuple[int, ...] = False) -> int:
+             runs: bool | tuple[int, ...] = False, slide: tuple[bool, ...] | None = None) -> int:
         """Register ``fn`` of the extent per axis of the served tile (module docstring) at level ``first``
         spanning the levels ``span`` (and, ``reuse`` given: per dim whether it indexes the role, the
         temporal loops the child keeps the role's tile over); its id. ``lazy``: evaluated only where the
         caller asks (:meth:`fill`), its other values left NaN. ``runs``: keyed by the runs of the dims
         ``runs_dims`` (a tuple: of those of its dims only, the others' codes 0) instead of the window counts
-        (``fn`` gets their codes after the extents: :meth:`runs_of`)."""
+        (``fn`` gets their codes after the extents: :meth:`runs_of`). ``slide`` (with ``reuse``; the memo made
+        with ``slides``): per dim whether it is a window dim of the role: the key also carries the loop a
+        refill slides along when it is one of them (``sparse.model.slide_loop``; ``fn`` gets its code last:
+        :meth:`slide_of`)."""
         dims = [int(d) for d in self.runs_dims] if runs is True else list(runs or ())
         bits = sum(1 << i for i, d in enumerate(int(x) for x in self.runs_dims) if d in dims) if self.runs_max else 0
-        group = self.span_index.get((first, span, reuse, bits))
+        if slide is not None and not (self.slide_radix and reuse is not None and any(slide)):
+            slide = None
+        group = self.span_index.get((first, span, reuse, bits, slide))
         if group is None:
-            group = self.span_index[(first, span, reuse, bits)] = self.span_base + len(self.span_index)
+            group = self.span_index[(first, span, reuse, bits, slide)] = self.span_base + len(self.span_index)
             self.span_runs = np.append(self.span_runs, bits).astype(np.int64)
+            srow = np.zeros((1, len(self.sizes) + 1), dtype=np.int64)
+            if slide is not None:
+                srow[0, 0] = 1
+                srow[0, 1:] = slide
+            self.span_slide = np.concatenate([self.span_slide, srow])
             if group >= EXTRA_GROUP:
                 raise ConfigError(f"sparse batch memo: more than {EXTRA_GROUP - self.span_base} served-tile groups")
             rel = np.zeros((1, len(self.sizes) + 1), dtype=np.int64)
@@ -242,6 +264,14 @@ class RowMemo:
             else:
                 self.vals[r, slot] = v
 
+    def slide_of(self, code: int) -> tuple[int, int, int] | None:
+        """(dim index, span, factor) of a key's slide code (None: 0, no slide along a window dim)."""
+        if not code:
+            return None
+        rest, f = divmod(int(code) - 1, self.slide_size)
+        slot, span = divmod(rest, self.slide_size)
+        return int(np.flatnonzero(self.slide_slot == slot)[0]), span + 1, f + 1
+
     def runs_of(self, codes) -> dict[int, tuple[int, ...]]:
         """Dim index -> its runs (``sparse.model.dim_runs``) from a key's run codes (dims with more than one)."""
         return {int(d): self.runs_list[i][int(c) - 1] for i, (d, c) in enumerate(zip(self.runs_dims, codes)) if c}
@@ -258,7 +288,10 @@ class RowMemo:
             args[:, :len(self.sizes)] += 1
             return args
         if group >= self.span_base:
-            return _unpack(keys, self.span_digits) + 1
+            args = _unpack(keys, self.span_digits) + 1
+            if self.slide_radix:
+                args[:, -1] -= 1                  # the slide code as is
+            return args
         return _unpack(keys, self.keeps_digits if group == self.keeps_group else self.lock_digits)
 
     # ---- look-ups -----------------------------------------------------------------------------
@@ -317,7 +350,8 @@ class RowMemo:
                              *_inner(self.span_digits), *_inner(self.keeps_digits), *_inner(self.lock_digits),
                              self.table, len(self.entries), out, new, self.span_base, self.span_first, self.span_mask,
                              self.fan, od, self.span_rel, self.win, self.vals, pslot, use, self.span_runs,
-                             self.runs_dims, self.runs_tab, self.runs_len, *_inner(self.runs_digits)[:2])
+                             self.runs_dims, self.runs_tab, self.runs_len, *_inner(self.runs_digits)[:2],
+                             self.span_slide, self.slide_slot, self.slide_size)
             if n >= 0:
                 break
             if n == TOO_LARGE:
@@ -474,7 +508,7 @@ def _find_or_add(table, key, s, row):
 def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, lockstep_group, tile_word, tile_mult,
              tile_radix, keeps_word, keeps_mult, keeps_radix, lock_word, lock_mult, lock_radix, table, known, out, new,
              span_base, span_first, span_mask, fan, orders, span_rel, win, vals, pslot, uses, span_runs, runs_dims,
-             runs_tab, runs_len, runs_word, runs_mult):
+             runs_tab, runs_len, runs_word, runs_mult, span_slide, slide_slot, slide_size):
     """Per row and group its key (module docstring), found or added (rows ``known`` on, also into
     ``new``); returns how many were added, -1 when ``new`` is full (the table then holds keys
     without values: the caller rebuilds it), or ``TOO_LARGE`` for an int outside its digit's range (the
@@ -593,8 +627,9 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
                     if s >= 0:                            # a served tile: x the reuse loops, x the spanned fanouts
                         if A or span_runs[s]:
                             tserved[:first, :] = 0
+                        slid = -1
                         if span_rel[s, 0]:
-                            _reuse(nest, factors, orders, b, first, span_rel[s], ext, tserved)
+                            slid = _reuse(nest, factors, orders, b, first, span_rel[s], ext, tserved)
                         for m in range(L):
                             if span_mask[s, m]:
                                 for d in range(D):
@@ -621,6 +656,15 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
                             c = _window(nest, factors, spatial, fan, b, first, span_mask[s], tserved, pro, ext, sizes,
                                         win[a], p1, p2, mark)
                             k0 = _digit(key, k0, tile_word[D + a], (c - 1) * tile_mult[D + a])
+                    if s >= 0 and span_slide[s, 0]:       # the loop a refill slides along (its code, last)
+                        c = _slide_code(nest, factors, spatial, fan, b, first, slid, pro[first], span_slide[s],
+                                        slide_slot, slide_size)
+                        if c < 0:
+                            return TOO_LARGE
+                        if span_runs[s]:
+                            k0 = _digit(key, k0, runs_word[runs_word.shape[0] - 1], c * runs_mult[runs_mult.shape[0] - 1])
+                        else:
+                            k0 = _digit(key, k0, tile_word[tile_word.shape[0] - 1], c * tile_mult[tile_mult.shape[0] - 1])
                 key[0] = k0
                 sl = _slot(key, mask)
                 ring_s[cur, j] = sl
@@ -651,7 +695,8 @@ def _reuse(nest, factors, orders, b, first, rel, mult, served):
     (and marked 1 in ``served`` per level and dim): the temporal loops above ``first`` from the innermost
     outwards (a level's temporal loops in its order, inner last; fanouts skipped) while their dim does
     not index the role (``rel[1 + d]``). Fixed-shape rows: mapping levels DRAM, GLB, (ROWS, COLS:
-    spatial), RF, orders DRAM / GLB / RF."""
+    spatial), RF, orders DRAM / GLB / RF. Returns where the walk stopped, m x D + d (level m's loop of dim d:
+    the loop a refill slides along, ``sparse.model.slide_loop``), or -1 when it did not."""
     D = factors.shape[2]
     for m in range(first - 1, -1, -1):
         if nest:
@@ -665,14 +710,42 @@ def _reuse(nest, factors, orders, b, first, rel, mult, served):
         else:
             continue
         stop = False                  # selects, not branches: where the walk stops varies from row to row
+        at = -1
         for k in range(D - 1, -1, -1):
             d = orders[b, t, k]
             f = factors[b, m, d]
-            stop |= (f > 1) & (rel[1 + d] != 0)
+            hit = (f > 1) & (rel[1 + d] != 0)
+            at = m * D + d if hit and not stop else at
+            stop |= hit
             mult[d] *= 1 if stop else f
             served[m, d] = 0 if stop else 1
         if stop:
-            return
+            return at
+    return -1
+
+
+@njit(cache=True, inline="always")
+def _slide_code(nest, factors, spatial, fan, b, first, at, inner, window, slot, size):
+    """The key's slide code (``RowMemo`` ``slides``) of the loop :func:`_reuse` stopped at (``at`` = m x D + d;
+    -1: none): 0 unless d is a window dim of the role (``window[1 + d]``), else 1 + (slot x S + span - 1) x
+    S + factor - 1, span the product of d's loops inside it (``inner``: per dim the loops from level
+    ``first`` on, then the levels between, and at level m its fanout, inside its temporal loop); -1 when
+    span or factor exceeds S (``size``)."""
+    if at < 0:
+        return 0
+    D = factors.shape[2]
+    m, d = at // D, at % D
+    if not window[1 + d]:
+        return 0
+    span = inner[d]
+    for j in range(first - 1, m, -1):
+        span *= factors[b, j, d] * (spatial[b, j, 0, d] * spatial[b, j, 1, d] if nest and fan[j] else 1)
+    if nest and fan[m]:
+        span *= spatial[b, m, 0, d] * spatial[b, m, 1, d]
+    f = factors[b, m, d]
+    if span > size or f > size:
+        return -1
+    return 1 + (slot[d] * size + span - 1) * size + f - 1
 
 
 @njit(cache=True, inline="always")

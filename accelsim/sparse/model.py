@@ -400,10 +400,38 @@ def reuse_loops(problem: Problem, flat: Flat, child: int, role: str, n: int) -> 
     compute (every MAC reads its operand: no reuse) or a per-pass tile's own loops end the reuse."""
     if child >= n:
         return []
-    rel = problem.relevant(role)
-    hop = flat.cut_of(child, role)
-    last = max((i for i in range(hop) if not flat.loops[i].spatial and flat.loops[i].dim in rel), default=-1)
+    last = _last_relevant(problem, flat, child, role)
     return [i for i in range(last + 1, flat.cut(child)) if not flat.loops[i].spatial]
+
+
+def _last_relevant(problem: Problem, flat: Flat, child: int, role: str) -> int:
+    """Position of the innermost temporal loop above the child's tile of ``role`` whose dim indexes the
+    role (-1: none): the reuse loops lie inside it, a refill slides along it."""
+    rel = problem.relevant(role)
+    return max((i for i in range(flat.cut_of(child, role)) if not flat.loops[i].spatial and flat.loops[i].dim in rel),
+               default=-1)
+
+
+def window_dims(problem: Problem, role: str) -> tuple[str, ...]:
+    """The dims of the role's sliding-window axes (two-term coordinates), in the problem's order: the
+    only dims along which two of its tiles can share elements."""
+    mine = {d for c in problem.tensor(role).coords if len(c.terms) == 2 for d, _ in c.terms}
+    return tuple(d for d in problem.dim_names if d in mine)
+
+
+def slide_loop(problem: Problem, flat: Flat, child: int, role: str, n: int) -> tuple[str, int, int] | None:
+    """(dim, span, factor) of the loop a refill of ``role``'s tile at a storage child slides along, when
+    it is a dim of one of the role's window axes (:func:`window_dims`), else None: the counting rules'
+    sliding loop (``accelsim.cost.actions.Analytic.roles``: the innermost temporal loop above the tile
+    of a dim indexing the role; a refill at its digit >= 1 moves only what the tile one ``span`` earlier
+    did not hold). None at the compute (no refills) or without such a loop."""
+    if child >= n:
+        return None
+    last = _last_relevant(problem, flat, child, role)
+    if last < 0 or flat.loops[last].dim not in window_dims(problem, role):
+        return None
+    lp = flat.loops[last]
+    return lp.dim, lp.span, lp.factor
 
 
 @dataclass(frozen=True)
@@ -417,13 +445,17 @@ class Served:
     ``block``: the per-dim extents of one block (a storage child's tile); None: each block one point (a
     MAC), or, from the batch scorer's served-tile key, not known (``box_dead``). ``runs``: per dim whose
     served loops are not one run from 0, its :func:`dim_runs` (every other dim: the run ``(ext,)``), which
-    with the dim's size say where each access's served indices lie (:func:`dim_positions`: the edges)."""
+    with the dim's size say where each access's served indices lie (:func:`dim_positions`: the edges).
+    ``slide``: the (dim, span, factor) of :func:`slide_loop`: an access at its digit >= 1 moves only the
+    role's words the access one span earlier did not (the dense counts' sliding refill), which weights
+    its class (:func:`edge_classes`)."""
 
     ext: dict[str, int]
     windows: dict[tuple[str, int, str, int], int] | None = None
     points: dict[str, tuple[int, ...]] | None = None
     block: dict[str, int] | None = None
     runs: dict[str, tuple[int, ...]] | None = None
+    slide: tuple[str, int, int] | None = None
 
     def dim_runs(self, dim: str) -> tuple[int, ...]:
         """The dim's :func:`dim_runs` (a run of its extent when not listed in ``runs``)."""
@@ -492,7 +524,8 @@ def served_extents(problem: Problem, flat: Flat, child: int, lo: int, role: str,
             runs[d] = r
     points = {d: tuple(p) for d, p in pts.items() if p is not None}
     block = dim_extents(problem, flat, flat.cut(child)) if child < n else None
-    return Served(ext, served_windows(problem, ext, points), points or None, block, runs or None)
+    return Served(ext, served_windows(problem, ext, points), points or None, block, runs or None,
+                  slide_loop(problem, flat, child, role, n))
 
 
 def served_windows(problem: Problem, ext: dict[str, int],
@@ -553,8 +586,36 @@ def _axis_count(coord, idx: tuple[tuple[int, ...], ...]) -> int:
     if len(coord.terms) == 1:
         (_, k), = coord.terms
         return sum(1 for i in idx[0] if 0 <= k * i + coord.offset < coord.size)
+    return len(_window_values(coord, idx))
+
+
+def _window_values(coord, idx: tuple[tuple[int, ...], ...]) -> set[int]:
+    """The valid coordinates of a window axis (two terms) over the served indices ``idx`` of its dims."""
     (_, k1), (_, k2) = coord.terms
-    return len({v for v in (k1 * a + k2 * b + coord.offset for a in idx[0] for b in idx[1]) if 0 <= v < coord.size})
+    return {v for v in (k1 * a + k2 * b + coord.offset for a in idx[0] for b in idx[1]) if 0 <= v < coord.size}
+
+
+def _slid_words(w_axes: list, idx: dict[str, tuple[int, ...]], slide: tuple[str, int, int],
+                positions: tuple[tuple[int, ...], ...], base_at: dict[int, int]) -> int:
+    """The role's words an access at served indices ``idx`` shares with the access one slide span earlier
+    (:func:`slide_loop`; 0 at the slide's digit 0): a sliding refill moves its tile's words less these
+    (``accelsim.cost.actions``: volume - overlap). Only a window axis of the slide's dim overlaps (tiles of
+    any other axis partition it); ``w_axes``: the role's axes over the walked dims, ``positions`` the slide
+    dim's access positions and ``base_at`` each one's index by its base (its first index)."""
+    d, span, factor = slide
+    base = idx[d][0]
+    if (base // span) % factor == 0:
+        return 0
+    prev = dict(idx)
+    prev[d] = positions[base_at[base - span]]
+    out = 0
+    for a, c in enumerate(w_axes):
+        if len(c.terms) == 2 and any(dd == d for dd, _ in c.terms):
+            shared = _window_values(c, tuple(idx[dd] for dd, _ in c.terms)) & _window_values(
+                c, tuple(prev[dd] for dd, _ in c.terms))
+            out += len(shared) * math.prod(_axis_count(o, tuple(idx[dd] for dd, _ in o.terms))
+                                           for b, o in enumerate(w_axes) if b != a)
+    return out
 
 
 def _plain(coord, dim_size: int) -> bool:
@@ -581,11 +642,13 @@ def placed_dims(problem: Problem) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1 << 12)
 def _component(problem: Problem, dims: tuple[str, ...], runs: tuple[tuple[int, ...], ...], role: str | None,
-               conds: tuple[str, ...]) -> dict[tuple[int, ...], int]:
+               conds: tuple[str, ...], slide: tuple[str, int, int] | None = None) -> dict[tuple[int, ...], int]:
     """Over the access positions of the dims ``dims`` (their runs): per tuple of the conditions' union
     parts (the product of their axes on these dims), the sum of the role's words there (the product of its
-    axes on these dims; 1 per position without a role)."""
+    axes on these dims, less what a sliding refill keeps: :func:`_slid_words` of ``slide``, a
+    :func:`slide_loop` of one of ``dims``; 1 per position without a role)."""
     pos = {d: dim_positions(r, problem.size(d)) for d, r in zip(dims, runs)}
+    base_at = {p[0]: j for j, p in enumerate(pos[slide[0]])} if slide is not None else {}
     mine = set(dims)
 
     def axes(r: str) -> list:
@@ -618,6 +681,8 @@ def _component(problem: Problem, dims: tuple[str, ...], runs: tuple[tuple[int, .
         def count(c) -> int:
             return _axis_count(c, tuple(pos[d][pick[at[d]]] for d, _ in c.terms))
         w = math.prod(count(c) for c in w_axes)
+        if w and slide is not None:
+            w -= _slid_words(w_axes, {d: pos[d][pick[at[d]]] for d in dims}, slide, pos[slide[0]], base_at)
         if w:
             key = tuple(math.prod(count(c) for c in cs) for cs in c_axes)
             out[key] = out.get(key, 0) + w
@@ -659,7 +724,8 @@ def edge_classes(problem: Problem, served: Served, role: str | None,
     share them; a group's positions are walked (:func:`_component`), the groups' classes multiply."""
     total: dict[tuple[int, ...], int] = {tuple(1 for _ in conds): 1}
     for dims in _dim_groups(problem, role, conds):
-        part = _component(problem, tuple(dims), tuple(served.dim_runs(d) for d in dims), role, conds)
+        part = _component(problem, tuple(dims), tuple(served.dim_runs(d) for d in dims), role, conds,
+                          served.slide if served.slide is not None and served.slide[0] in dims else None)
         nxt: dict[tuple[int, ...], int] = {}
         for k1, w1 in total.items():
             for k2, w2 in part.items():
@@ -716,7 +782,8 @@ def plain_positions(runs: tuple[int, ...], size: int) -> tuple[tuple[int, ...], 
 
 @lru_cache(maxsize=1 << 12)
 def _box_component(problem: Problem, dims: tuple[str, ...], runs: tuple[tuple[int, ...], ...], role: str | None,
-                   conds: tuple[str, ...], plain: bool = False) -> tuple[tuple[tuple, int, tuple, bool], ...]:
+                   conds: tuple[str, ...], plain: bool = False, slide: tuple[str, int, int] | None = None
+                   ) -> tuple[tuple[tuple, int, tuple, bool], ...]:
     """:func:`_component` for several conditions evaluated jointly: over the access positions of the dims
     ``dims`` (their runs), per class of positions whose clipped boxes are equivalent, (its key, the sum of
     the role's words there, a representative's served indices per dim the conditions use, whether the
@@ -726,10 +793,12 @@ def _box_component(problem: Problem, dims: tuple[str, ...], runs: tuple[tuple[in
     [0, size) (the axis's values at a position are ``base + rel``, rel in [0, relmax]: the key is the
     interval of valid rel, clipped to [0, relmax + 1]). The interior: the relative indices of the
     position at base 0 and every coordinate valid. ``plain``: each point its own block (an update box), a
-    dim not :func:`placed_dims` walked as its :func:`plain_positions` (its counts' histogram)."""
+    dim not :func:`placed_dims` walked as its :func:`plain_positions` (its counts' histogram). ``slide``: as
+    :func:`_component`'s."""
     placed = placed_dims(problem) if plain else ()
     pos = {d: plain_positions(r, problem.size(d)) if plain and d not in placed else dim_positions(r, problem.size(d))
            for d, r in zip(dims, runs)}
+    base_at = {p[0]: j for j, p in enumerate(pos[slide[0]])} if slide is not None else {}
     mine = set(dims)
 
     def axes(r: str) -> list:
@@ -742,6 +811,8 @@ def _box_component(problem: Problem, dims: tuple[str, ...], runs: tuple[tuple[in
     for pick in itertools.product(*(range(len(pos[d])) for d in dims)):
         idx = {d: pos[d][j] for d, j in zip(dims, pick)}
         w = math.prod(_axis_count(c, tuple(idx[d] for d, _ in c.terms)) for c in w_axes)
+        if w and slide is not None:
+            w -= _slid_words(w_axes, idx, slide, pos[slide[0]], base_at)
         if not w:
             continue
         shape = tuple(tuple(i - idx[d][0] for i in idx[d]) for d in rel)
@@ -775,7 +846,8 @@ def box_classes(problem: Problem, served: Served, role: str | None, conds: tuple
     box): a dim that is not :func:`placed_dims` taken by its counts' histogram (:func:`plain_positions`)."""
     total: list[tuple[tuple, tuple, int, bool]] = [((), (), 1, True)]
     for dims in _dim_groups(problem, role, conds):
-        part = _box_component(problem, dims, tuple(served.dim_runs(d) for d in dims), role, conds, plain)
+        part = _box_component(problem, dims, tuple(served.dim_runs(d) for d in dims), role, conds, plain,
+                              served.slide if served.slide is not None and served.slide[0] in dims else None)
         total = [(k1 + (k2,), r1 + r2, w1 * w2, f1 and f2) for k1, r1, w1, f1 in total for k2, w2, r2, f2 in part]
     return tuple(total)
 
