@@ -294,3 +294,31 @@ def test_batch_scores_of_sliding_refills_equal_the_slow_model_bit_for_bit(monkey
         checked += 1
     print(f"{moved} of {checked}")
     assert checked >= 100 and moved >= checked // 2, (checked, moved)
+
+
+def test_batch_scores_of_two_features_on_one_tensor_equal_the_slow_model_bit_for_bit(monkeypatch):
+    """Two features on the GLB's ifmap (gate on an empty ifmap tile, then skip on an empty psum tile; each
+    on one condition, so the batch scores them): the second's fraction is the one of the union of their
+    conditions less the first's, per class of access positions (``sparse.model.group_q``), on both paths:
+    every third mapping of the batch (80) scores as the slow model, bit for bit, and the slow model moves
+    from the independent product on 32 of them (the positions correlate the two: padding, ceil edges,
+    sliding refills)."""
+    import accelsim.sparse.model as model
+
+    arch, space, cand, counts = _batch("eyeriss_v1")
+    spec = spec_from_dict({"name": "two", "gate": [{"level": "glb", "tensor": "ifmap", "on_zero": ["ifmap"]}],
+                           "skip": [{"level": "glb", "tensor": "ifmap", "on_zero": ["psum"]}]}, "two.yaml")
+    models = UNIFORM | {"ifmap": Uniform(0.05), "psum": Uniform(0.05)}
+    energy, cycles = SparseBatch(LAYER, arch, _keeps(space), spec, models).score(counts, cand.factors, cand.orders)
+    checked = moved = 0
+    for i in range(0, len(cand.factors), 3):
+        m = decode(cand, i)
+        sl = sparse_layer(LAYER, arch, m, spec, models)
+        assert energy[i] == sl.energy_pj
+        assert cycles[i] == latency_bound(bandwidth_counts(sl), arch)
+        with monkeypatch.context() as mp:          # each feature its own fraction of what is left
+            mp.setattr(model, "group_q", lambda ons, st, *a: model.step_q(st, *a))
+            moved += sparse_layer(LAYER, arch, m, spec, models).energy_pj != sl.energy_pj
+        checked += 1
+    print(f"{moved} of {checked}")
+    assert checked >= 70 and moved >= checked // 4, (checked, moved)

@@ -1162,3 +1162,46 @@ def test_three_conditions_over_padding_give_one_value_in_every_order():
            for perm in itertools.permutations(("ifmap", "weight", "psum"))}
     assert len(set(got.values())) == 1, got
     assert next(iter(got.values())) > 0.0          # not the lower bound's 0.0
+
+
+def _sliding_conv(h_in: int, k: int):
+    """A 1-D conv (C 1, K ``k``, H ``h_in``, R 3, pad 1) whose GLB loops K then p2 (4) above an RF of r (3) x
+    p1 (2): the RF's ifmap window slides along p2 (ceil-cut at the end when P is odd)."""
+    p = from_layer(Layer(name="c", kind=LayerKind.CONV, N=1, C=1, K=k, H=h_in, W=1, R=3, S=1, pad_h=1, pad_w=0))
+    h = Hierarchy("h", (Storage("dram", ROLES), Storage("glb", ROLES), Storage("rf", ROLES)))
+    glb = (("K", k), ("P", 4)) if k > 1 else (("P", 4),)
+    nest = LoopNest((LevelMap("dram", (), p.dim_names, ROLES), LevelMap("glb", glb, tuple(d for d, _ in glb), ROLES),
+                     LevelMap("rf", (("R", 3), ("P", 2)), ("R", "P"), ROLES)))
+    return p, h, nest
+
+
+def test_a_gate_listed_twice_removes_nothing_more_as_every_mask_shows():
+    """Two features on one (level, tensor) with the same condition (``sparse.model.group_q``): the second
+    finds every access it would remove already removed by the first. The sliding conv with K 2, the GLB's
+    ifmap reads gated on [ifmap] twice, 3 of 8 rows nonzero: 2 x 1.0 = 2.0 gated words, the mean over all
+    56 masks; taken as independent, the second removed its fraction again of what the first left:
+    2 + 14 x 2 / 16 = 3.75."""
+    p, h, nest = _sliding_conv(8, 2)
+    spec = spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": IFMAP, "on_zero": [IFMAP]},
+                                                 {"level": "glb", "tensor": IFMAP, "on_zero": [IFMAP]}]}, "t")
+    expected, mean = mean_over_all_masks(p, h, nest, spec, lambda sa: [sa.gated.storage[("glb", IFMAP, "read")]],
+                                         {IFMAP: 3})
+    assert mean[0] == pytest.approx(2.0, rel=1e-12)
+    assert expected[0] == pytest.approx(mean[0], rel=1e-12)
+
+
+@pytest.mark.parametrize("second", [[PSUM], [PSUM, IFMAP]])
+def test_features_on_one_tensor_meeting_the_same_edges_equal_the_mean_over_every_mask(second):
+    """Features on one (level, tensor) whose conditions vary with the access's position: the sliding conv
+    with H 7 (P 7: the last RF tile holds one p), the GLB's ifmap reads gated on [ifmap] (padding at both
+    ends, the ceil edge) and then skipped on ``second`` (the RF tile's psum: 2 outputs, 1 at the edge).
+    The two fractions are correlated through the positions, so the second's words are not its mean
+    fraction of what the first left (``sparse.model.group_q`` sums them per class of positions): gated and
+    skipped words equal the mean over all 35 x 35 mask pairs (3 of 7 rows, 3 of 7 outputs nonzero)."""
+    p, h, nest = _sliding_conv(7, 1)
+    spec = spec_from_dict({"name": "t", "gate": [{"level": "glb", "tensor": IFMAP, "on_zero": [IFMAP]}],
+                           "skip": [{"level": "glb", "tensor": IFMAP, "on_zero": second}]}, "t")
+    key = ("glb", IFMAP, "read")
+    expected, mean = mean_over_all_masks(p, h, nest, spec, lambda sa: [sa.gated.storage[key], sa.skipped.storage[key]],
+                                         {IFMAP: 3, PSUM: 3})
+    assert list(expected) == pytest.approx(list(mean), rel=1e-12)

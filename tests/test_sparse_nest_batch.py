@@ -638,6 +638,39 @@ def test_sliding_refills_score_as_the_slow_path(hier):
     assert checked >= 50 and moved >= checked // 2, (checked, moved)
 
 
+def test_two_features_on_one_tensor_score_as_the_slow_path():
+    """Two features on each storage level's ifmap (gate on an empty ifmap tile, then skip on an empty psum
+    tile): the second's fraction is the union's less the first's per class of access positions
+    (``sparse.model.group_q``, keyed in the memo by both features' conditions): every nest of the
+    eyeriss_v2 level list's search space (120) scores as the slow path, bit for bit, and the slow path
+    moves from the independent product on 38 of them."""
+    import accelsim.sparse.model as model
+    from accelsim.cost.nest_arrays import decode_nest
+
+    h = load_architecture("hierarchy/eyeriss_v2")
+    spec = spec_from_dict({"name": "two",
+                           "gate": [{"level": lv.name, "tensor": "ifmap", "on_zero": ["ifmap"]}
+                                    for lv in h.levels[1:-1] if lv.keeps_role("ifmap")],
+                           "skip": [{"level": lv.name, "tensor": "ifmap", "on_zero": ["psum"]}
+                                    for lv in h.levels[1:-1] if lv.keeps_role("ifmap")]}, "two.yaml")
+    problem = from_layer(LAYER)
+    layout, arrays = _search_nests(problem, h, 120)
+    table = table_for(h)
+    models = UNIFORM | {"ifmap": Uniform(0.05), "psum": Uniform(0.05)}
+    energy, cycles = NestSparseBatch(layout, spec, models, table).score(count_nests(layout, arrays), arrays)
+    moved = 0
+    for i in range(arrays.n_nests):
+        nest = decode_nest(layout, arrays, i)
+        v = sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, models, table)
+        assert (energy[i], cycles[i]) == (v.energy_pj, v.bound_cycles)
+        with pytest.MonkeyPatch.context() as mp:       # each feature its own fraction of what is left
+            mp.setattr(model, "group_q", lambda ons, st, *a: model.step_q(st, *a))
+            moved += sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, models,
+                                 table).energy_pj != v.energy_pj
+    print(f"{moved} of {arrays.n_nests}")
+    assert moved >= arrays.n_nests // 4, moved
+
+
 def test_a_condition_without_a_density_leaves_a_storage_feature_to_the_batch():
     """A storage gate on two conditions, one without a density (dense: never empty inside the tensor), has
     one condition that varies: the batch scores it (no fall-back to the slow path's re-rank; it fell back

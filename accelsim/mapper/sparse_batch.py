@@ -27,7 +27,7 @@ instances x bandwidth, each network's busiest stream over its parent's instances
 cycles with load imbalance). Every float operation is the slow path's, in its order.
 
 What depends on the mapping beyond the dense counts is evaluated by the slow path's own functions
-(``Format.per_word``/``ratio_of``, ``step_q``, ``imbalance_t``, ``Format.words``; the keeps
+(``Format.per_word``/``ratio_of``, ``group_q``, ``imbalance_t``, ``Format.words``; the keeps
 pattern's plan), once per distinct value of what it depends on (a tile's extents; the keeps; the
 lockstep run and the active units), kept for the layer in the scorer's ``mapper.sparse_memo.RowMemo``:
 one numba pass finds every row's values (one hash look-up per tile level, keeps and lockstep run),
@@ -113,6 +113,8 @@ from accelsim.sparse.model import (
     capacity_checks,
     chosen_spec,
     dim_positions,
+    group_ons,
+    group_q,
     imbalance_t,
     lockstep_fraction,
     mac_steps,
@@ -123,7 +125,6 @@ from accelsim.sparse.model import (
     ratio_of,
     role_axes,
     served_windows,
-    step_q,
     update_q,
     window_axes,
     window_dims,
@@ -461,11 +462,12 @@ class NestSparseBatch:
         return LoopNest(tuple(LevelMap(nm, keeps=tuple(r for r, k in zip(ROLES, keeps[i]) if k))
                               for i, nm in enumerate(self.names)))
 
-    def _q_column(self, st: Step, span: tuple[int, ...]) -> int:
+    def _q_column(self, st: Step, span: tuple[int, ...], ons: tuple[tuple[str, ...], ...]) -> int:
         """The memo function of a storage step's fraction for accesses serving the child's tile times the
         fanouts of the levels ``span`` (none: the child's tile) times, at a storage child, the loops it
-        keeps the step's tile over (``sparse.model.reuse_loops``)."""
-        key = (st.on, st.child, span, st.role)
+        keeps the step's tile over (``sparse.model.reuse_loops``); ``ons``: the conditions of the features
+        so far on its (level, tensor) (``sparse.model.group_q``)."""
+        key = (ons, st.child, span, st.role)
         j = self.q_index.get(key)
         if j is None:
             problem, models, n = self.problem, self.models, len(self.names)
@@ -477,7 +479,7 @@ class NestSparseBatch:
             slide = _slide_dims(problem, st) if reuse is not None and self.memo.slide_radix else None
 
             def q(e: np.ndarray, st: Step = st) -> float:
-                return step_q(st, problem, _extents(problem, e, self.memo, by_runs, slide is not None), models, n)
+                return group_q(ons, st, problem, _extents(problem, e, self.memo, by_runs, slide is not None), models, n)
 
             self.q_fns.append(self.memo.span(q, st.child, span, dim_axes(problem), reuse=reuse, runs=self.storage_runs,
                                              slide=slide)
@@ -531,6 +533,7 @@ class NestSparseBatch:
             pr = pl.source(key, k >= self.n_storage)
             src.append(self.pairs.index[pr] if pr in comp else -1)
         ms = mac_steps(pl, self.problem, self.models, self.problem.macs)
+        ons = group_ons(pl)
         keys, gates, qi, qc = [], [], [], []
         for s, st in enumerate(pl.steps):
             if st.child is None:
@@ -547,11 +550,13 @@ class NestSparseBatch:
                 keys.append([self.kidx_s[k] for k in group if k in self.kidx_s]
                             + [self.kidx_n[k] for k in group if k in self.kidx_n])
                 gates.append(st.gate)
+                fs = ons[s]
+                assert fs is not None
                 if st.child == n and not span:
                     qi.append(-1)
-                    qc.append(step_q(st, self.problem, None, self.models, n))
+                    qc.append(group_q(fs, st, self.problem, None, self.models, n))
                 else:
-                    qi.append(self._q_column(st, span))
+                    qi.append(self._q_column(st, span, fs))
                     qc.append(0.0)
         gated_keys = {k for ks, g in zip(keys, gates) if g for k in ks}
         terms = self.terms.select(src, gated_keys, self.gated_macs)
@@ -958,6 +963,7 @@ class SparseBatch:
         self.src = np.array([[self.pairs.index.get(s_, -1) for s_ in src]], dtype=np.int64)
         # steps: key lists, gate flags, constant q or a per-row cache keyed by the child's extents
         ms = mac_steps(pl, problem, models, layer.macs)
+        ons = group_ons(pl)
         keys, gates, qc = [], [], []
         self.q_fns: list[int] = []
         qi = []
@@ -974,9 +980,11 @@ class SparseBatch:
                 # the array's spatial loops are the mapping levels ROWS and COLS (the GLB's fanout)
                 span = (ROWS_LEVEL, COLS_LEVEL) if LEVELS.index(GLB) in _spanned(h, st, lo) else ()
                 first = NO_LOOPS if st.child == n else START[st.child]
+                fs = ons[i]
+                assert fs is not None
                 if st.child == n and not span:     # the compute: each access serves one MAC
                     qi.append(-1)
-                    qc.append(step_q(st, problem, None, models, n))
+                    qc.append(group_q(fs, st, problem, None, models, n))
                     continue
                 qi.append(len(self.q_fns))
                 qc.append(0.0)
@@ -985,8 +993,9 @@ class SparseBatch:
                 slide = _slide_dims(problem, st) if reuse is not None and self.memo.slide_radix else None
                 by_runs = bool(self.memo.runs_max)
 
-                def q(e: np.ndarray, st: Step = st, by_runs: bool = by_runs, slid: bool = slide is not None) -> float:
-                    return step_q(st, problem, _extents(problem, e, self.memo, by_runs, slid), models, n)
+                def q(e: np.ndarray, st: Step = st, by_runs: bool = by_runs, slid: bool = slide is not None,
+                      fs: tuple = fs) -> float:
+                    return group_q(fs, st, problem, _extents(problem, e, self.memo, by_runs, slid), models, n)
 
                 self.q_fns.append(self.memo.span(q, first, span, dim_axes(problem), reuse=reuse, runs=True, slide=slide)
                                   if span or reuse else self.memo.tile(q, first, dim_axes(problem)))

@@ -942,12 +942,7 @@ def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: in
         ext = Served({d: 1 for d in problem.dim_names})
     mac = step.child == n
     on = step.on
-    per_mac = [mac and math.prod(role_extents(problem, ext.ext, c, ext.windows)) == 1 for c in on]
-    never = [not one and never_empty(problem, c, models) for c, one in zip(on, per_mac)]
-    vary = tuple(c for c, one, nv in zip(on, per_mac, never) if not one and not nv)
-    # a per-MAC condition whose tensor reaches padding: its operand is an element with its density, or
-    # padding (zero) at the MACs over it, so the access positions count (with the varying ones' classes)
-    padded = tuple(c for c, one in zip(on, per_mac) if one and not in_range(problem, c))
+    per_mac, never, vary, padded = _kinds(problem, ext, on, models, mac)
     if len(vary) in (2, 3) and (mac or ext.block is not None):
         keep = math.prod(models.get(c, DENSE).density for c, one in zip(on, per_mac) if one)
         q2 = _edge_q(problem, ext, step.role, vary, models, None if mac else ext.block,
@@ -956,7 +951,29 @@ def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: in
             return q2
     if len(vary) > 1 or not (vary or padded):
         return box_dead(problem, ext, on, models, mac=mac)
-    classes = edge_classes(problem, ext, step.role, vary + padded)
+    return _classes_q(problem, ext, step.role, on, models, per_mac, never, vary, padded)
+
+
+def _kinds(problem: Problem, ext: Served, on: tuple[str, ...], models: dict, mac: bool
+           ) -> tuple[list[bool], list[bool], tuple[str, ...], tuple[str, ...]]:
+    """Per condition whether it is one element per access (a MAC's own operand at the compute) and whether
+    it is never empty; the conditions that vary over the blocks (neither); the per-MAC ones whose tensor
+    reaches padding (their operand an element with its density, or padding, zero, at the MACs over it:
+    the access positions count, with the varying ones' classes)."""
+    per_mac = [mac and math.prod(role_extents(problem, ext.ext, c, ext.windows)) == 1 for c in on]
+    never = [not one and never_empty(problem, c, models) for c, one in zip(on, per_mac)]
+    vary = tuple(c for c, one, nv in zip(on, per_mac, never) if not one and not nv)
+    padded = tuple(c for c, one in zip(on, per_mac) if one and not in_range(problem, c))
+    return per_mac, never, vary, padded
+
+
+def _classes_q(problem: Problem, ext: Served, role: str | None, on: tuple[str, ...], models: dict,
+               per_mac: list[bool], never: list[bool], vary: tuple[str, ...], padded: tuple[str, ...]) -> float:
+    """Over the classes of access positions (:func:`edge_classes` of ``vary + padded``) weighted by their
+    words, the mean of ``1 - prod_c keep_c``: per condition its own event, the union of its tiles over the
+    access's blocks empty (``1 - p_empty(u)``; a per-MAC one its density, 0 on padding; never empty: 1),
+    the conditions' tensors independent (no accesses at all: 0)."""
+    classes = edge_classes(problem, ext, role, vary + padded)
 
     def q_of(us: tuple[int, ...]) -> float:
         keep, u = 1.0, dict(zip(vary + padded, us))
@@ -974,6 +991,50 @@ def step_q(step: Step, problem: Problem, ext: Served | None, models: dict, n: in
     if len(classes) == 1:
         return q_of(classes[0][0])
     return math.fsum(w * q_of(us) for us, w in classes) / sum(w for _, w in classes)
+
+
+def group_q(ons: tuple[tuple[str, ...], ...], step: Step, problem: Problem, ext: Served | None, models: dict,
+            n: int) -> float:
+    """:func:`step_q` of the last of several features on one (level, tensor) (``ons``: their conditions in
+    the spec's order, ``step.on`` last) as a fraction of the accesses the earlier ones left. Alone, its
+    :func:`step_q`. When each access serves one block, or each feature has at most one condition that
+    varies over the blocks, a feature is ineffective exactly when one of its conditions' events is (per
+    condition: its union over the access's blocks empty, the same event for every feature), so some
+    feature among the first k is ineffective
+    with ``Q_k`` = :func:`_classes_q` of their conditions' union (the conditions' tensors independent, per
+    class of access positions), and the k-th removes ``Q_k - Q_{k-1}``: ``(Q_k - Q_{k-1}) / (1 - Q_{k-1})``
+    of what is left (exact: a gate listed twice removes nothing more, and features on different tensors
+    meet the same access positions). Otherwise each takes its own fraction of what is left (independent:
+    docs/sparsity.md Limits)."""
+    if len(ons) < 2:
+        return step_q(step, problem, ext, models, n)
+    ext = ext if ext is not None else Served({d: 1 for d in problem.dim_names})
+    mac = step.child == n
+    one = (all(v == 1 for v in ext.ext.values()) if mac else
+           ext.block is not None and all(ext.ext[d] == ext.block[d] for d in problem.dim_names))
+    if not one and any(len(_kinds(problem, ext, on, models, mac)[2]) > 1 for on in ons):
+        return step_q(step, problem, ext, models, n)
+
+    def some(k: int) -> float:
+        on = tuple(dict.fromkeys(c for o in ons[:k] for c in o))
+        return _classes_q(problem, ext, step.role, on, models, *_kinds(problem, ext, on, models, mac))
+    before, now = some(len(ons) - 1), some(len(ons))
+    return max(0.0, now - before) / (1.0 - before) if before < 1.0 else 0.0
+
+
+def group_ons(pl: Plan) -> tuple[tuple[tuple[str, ...], ...] | None, ...]:
+    """Per step of the plan, the conditions of the features so far on its (level, tensor), its own last
+    (:func:`group_q`); None for a MAC step."""
+    seen: dict[tuple[int, str], list[tuple[str, ...]]] = {}
+    out: list[tuple[tuple[str, ...], ...] | None] = []
+    for st in pl.steps:
+        if st.child is None or st.level is None or st.role is None:
+            out.append(None)
+            continue
+        g = seen.setdefault((st.level, st.role), [])
+        g.append(st.on)
+        out.append(tuple(g))
+    return tuple(out)
 
 
 def _edge_q(problem: Problem, ext: Served, role: str | None, conds: tuple[str, ...], models: dict,
@@ -1600,7 +1661,8 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
             continue
         for lo, keys in st.groups():
             move(tuple(k for k in keys if k in st.keys_s), tuple(k for k in keys if k in st.keys_n),
-                 step_q(st, problem, served_extents(problem, flat, st.child, lo, st.role, n), models, n), st.gate)
+                 group_q(tuple(g), st, problem, served_extents(problem, flat, st.child, lo, st.role, n), models, n),
+                 st.gate)
     cycles = float(dense.cycles)
     if skipped_macs and dense.macs:
         p = lockstep_fraction(pl, problem, models, dense.macs, skipped_macs, dense.active)
