@@ -55,6 +55,34 @@ def _keeps(space):
     return tuple(tuple(bool(x) for x in k) for k in space.keep)
 
 
+def _equal_and_moved(monkeypatch, spec, models, select, patch, every: int = 1) -> tuple[int, int]:
+    """The batch scorer on every ``every``-th mapping of the eyeriss_v1 batch that ``select(problem, flat,
+    plan, levels)`` picks: its energy and latency bound equal the slow model's bit for bit (asserted); and
+    how many of them the slow model's energy moves on with ``patch`` = (name, replacement) set in
+    ``accelsim.sparse.model`` (the term under test exercised): (checked, moved)."""
+    import accelsim.sparse.model as model
+
+    arch, space, cand, counts = _batch("eyeriss_v1")
+    energy, cycles = SparseBatch(LAYER, arch, _keeps(space), spec, models).score(counts, cand.factors, cand.orders)
+    h = from_arch(arch)
+    problem = from_layer(LAYER)
+    checked = moved = 0
+    for i in range(0, len(cand.factors), every):
+        m = decode(cand, i)
+        nest = from_fixed(m, h)
+        if not select(problem, model.flatten(problem, nest), model.plan(nest, spec), len(h.levels)):
+            continue
+        sl = sparse_layer(LAYER, arch, m, spec, models)
+        assert energy[i] == sl.energy_pj
+        assert cycles[i] == latency_bound(bandwidth_counts(sl), arch)
+        with monkeypatch.context() as mp:
+            mp.setattr(model, *patch)
+            moved += sparse_layer(LAYER, arch, m, spec, models).energy_pj != sl.energy_pj
+        checked += 1
+    print(f"{moved} of {checked}")
+    return checked, moved
+
+
 @pytest.mark.parametrize("arch_name,preset,models", [
     ("eyeriss_v1", "eyeriss_v1", UNIFORM),                      # RLE at DRAM, gating
     ("eyeriss_v1", "eyeriss_v2", UNIFORM),                      # CSC in the RF, skipping, load imbalance
@@ -201,29 +229,14 @@ def test_batch_scores_with_windows_served_as_a_lattice_equal_the_slow_model_bit_
 
     import accelsim.sparse.model as model
 
-    arch, space, cand, counts = _batch("eyeriss_v1")
-    spec = spec_from_dict(STACKED, "stacked.yaml")
-    energy, cycles = SparseBatch(LAYER, arch, _keeps(space), spec, models).score(counts, cand.factors, cand.orders)
-    h = from_arch(arch)
-    problem = from_layer(LAYER)
-    n = len(h.levels)
     served = model.served_extents
-    checked = moved = 0
-    for i in range(len(cand.factors)):
-        m = decode(cand, i)
-        nest = from_fixed(m, h)
-        flat = model.flatten(problem, nest)
-        if not any(st.child is not None and served(problem, flat, st.child, lo, st.role, n).windows
-                   for st in model.plan(nest, spec).steps for lo, _ in st.groups()):
-            continue
-        sl = sparse_layer(LAYER, arch, m, spec, models)
-        assert energy[i] == sl.energy_pj
-        assert cycles[i] == latency_bound(bandwidth_counts(sl), arch)
-        with monkeypatch.context() as mp:          # the same model with every served set a contiguous run
-            mp.setattr(model, "served_extents", lambda *a: replace(served(*a), windows=None, runs=None))
-            moved += sparse_layer(LAYER, arch, m, spec, models).energy_pj != sl.energy_pj
-        checked += 1
-    print(f"{moved} of {checked}")
+
+    def lattice(problem, flat, pl, n) -> bool:
+        return any(st.child is not None and served(problem, flat, st.child, lo, st.role, n).windows
+                   for st in pl.steps for lo, _ in st.groups())
+    # the counterfactual: the same model with every served set a contiguous run
+    checked, moved = _equal_and_moved(monkeypatch, spec_from_dict(STACKED, "stacked.yaml"), models, lattice,
+                                      ("served_extents", lambda *a: replace(served(*a), windows=None, runs=None)))
     assert checked >= 50 and moved >= checked // 2, (checked, moved)
 
 
@@ -268,31 +281,14 @@ def test_batch_scores_of_sliding_refills_equal_the_slow_model_bit_for_bit(monkey
     by its whole tile instead of its new words moves the slow model's energy on most of them (139)."""
     import accelsim.sparse.model as model
 
-    arch, space, cand, counts = _batch("eyeriss_v1")
     spec = spec_from_dict({"name": "slide", "gate": [{"level": "glb", "tensor": "ifmap", "on_zero": ["ifmap"]}]},
                           "slide.yaml")
     models = UNIFORM | {"ifmap": Uniform(0.05), "weight": Uniform(0.05)}
-    energy, cycles = SparseBatch(LAYER, arch, _keeps(space), spec, models).score(counts, cand.factors, cand.orders)
-    h = from_arch(arch)
-    problem = from_layer(LAYER)
-    n = len(h.levels)
-    slide = model.slide_loop
-    checked = moved = 0
-    for i in range(len(cand.factors)):
-        m = decode(cand, i)
-        nest = from_fixed(m, h)
-        flat = model.flatten(problem, nest)
-        if not any(st.child is not None and slide(problem, flat, st.child, st.role, n)
-                   for st in model.plan(nest, spec).steps):
-            continue
-        sl = sparse_layer(LAYER, arch, m, spec, models)
-        assert energy[i] == sl.energy_pj
-        assert cycles[i] == latency_bound(bandwidth_counts(sl), arch)
-        with monkeypatch.context() as mp:          # every access weighed by its whole tile
-            mp.setattr(model, "slide_loop", lambda *a: None)
-            moved += sparse_layer(LAYER, arch, m, spec, models).energy_pj != sl.energy_pj
-        checked += 1
-    print(f"{moved} of {checked}")
+
+    def sliding(problem, flat, pl, n) -> bool:
+        return any(st.child is not None and model.slide_loop(problem, flat, st.child, st.role, n) for st in pl.steps)
+    # the counterfactual: every access weighed by its whole tile
+    checked, moved = _equal_and_moved(monkeypatch, spec, models, sliding, ("slide_loop", lambda *a: None))
     assert checked >= 100 and moved >= checked // 2, (checked, moved)
 
 
@@ -305,20 +301,10 @@ def test_batch_scores_of_two_features_on_one_tensor_equal_the_slow_model_bit_for
     sliding refills)."""
     import accelsim.sparse.model as model
 
-    arch, space, cand, counts = _batch("eyeriss_v1")
     spec = spec_from_dict({"name": "two", "gate": [{"level": "glb", "tensor": "ifmap", "on_zero": ["ifmap"]}],
                            "skip": [{"level": "glb", "tensor": "ifmap", "on_zero": ["psum"]}]}, "two.yaml")
     models = UNIFORM | {"ifmap": Uniform(0.05), "psum": Uniform(0.05)}
-    energy, cycles = SparseBatch(LAYER, arch, _keeps(space), spec, models).score(counts, cand.factors, cand.orders)
-    checked = moved = 0
-    for i in range(0, len(cand.factors), 3):
-        m = decode(cand, i)
-        sl = sparse_layer(LAYER, arch, m, spec, models)
-        assert energy[i] == sl.energy_pj
-        assert cycles[i] == latency_bound(bandwidth_counts(sl), arch)
-        with monkeypatch.context() as mp:          # each feature its own fraction of what is left
-            mp.setattr(model, "group_q", lambda ons, st, *a: model.step_q(st, *a))
-            moved += sparse_layer(LAYER, arch, m, spec, models).energy_pj != sl.energy_pj
-        checked += 1
-    print(f"{moved} of {checked}")
+    # the counterfactual: each feature its own fraction of what is left
+    checked, moved = _equal_and_moved(monkeypatch, spec, models, lambda *a: True,
+                                      ("group_q", lambda ons, st, *a: model.step_q(st, *a)), every=3)
     assert checked >= 70 and moved >= checked // 4, (checked, moved)

@@ -127,6 +127,34 @@ LAYER = conv("c", C=16, K=32, H=14, R=3, pad=1, N=2)
 UNIFORM = {"ifmap": Uniform(0.4), "weight": Uniform(0.35), "psum": Uniform(0.6)}
 
 
+def _equal_and_moved(h, spec, models, n_nests: int, select, patch) -> tuple[int, int]:
+    """The general batch scorer on the search space's nests of ``h`` (``n_nests`` proposed) that
+    ``select(problem, flat, plan, levels)`` picks: energy and latency bound equal the slow path's bit for
+    bit (asserted); and how many of them the slow path's energy moves on with ``patch`` = (name,
+    replacement) set in ``accelsim.sparse.model`` (the term under test exercised): (checked, moved)."""
+    import accelsim.sparse.model as model
+    from accelsim.cost.nest_arrays import decode_nest
+
+    problem = from_layer(LAYER)
+    layout, arrays = _search_nests(problem, h, n_nests)
+    table = table_for(h)
+    energy, cycles = NestSparseBatch(layout, spec, models, table).score(count_nests(layout, arrays), arrays)
+    checked = moved = 0
+    for i in range(arrays.n_nests):
+        nest = decode_nest(layout, arrays, i)
+        if not select(problem, model.flatten(problem, nest), model.plan(nest, spec), len(h.levels)):
+            continue
+        v = sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, models, table)
+        assert (energy[i], cycles[i]) == (v.energy_pj, v.bound_cycles)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(model, *patch)
+            moved += sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, models,
+                                 table).energy_pj != v.energy_pj
+        checked += 1
+    print(f"{moved} of {checked}")
+    return checked, moved
+
+
 @pytest.mark.parametrize("hier,preset", [
     ("eyeriss_v2", "eyeriss_v2_clustered"),      # CSC in the spad (tile-dependent), skipping with load imbalance
     ("eyeriss_v1", "eyeriss_v1"),                # eyeriss_v1's hierarchy: RLE at DRAM, gating
@@ -529,35 +557,20 @@ def test_windows_served_as_a_lattice_score_as_the_slow_path():
     scores as the slow path bit for bit, and the exact count moves the slow path's energy on some of
     them (the contiguous run is not what is scored)."""
     import accelsim.sparse.model as model
-    from accelsim.cost.nest_arrays import decode_nest
 
     h = load_architecture("hierarchy/simba_like")
-    n = len(h.levels)
     gates = [{"level": lv.name, "tensor": r, "on_zero": ["ifmap" if r == "weight" else "weight"]}
              for i, lv in enumerate(h.levels[:-1]) for r in ("weight", "ifmap") if i and lv.keeps_role(r)]
     spec = spec_from_dict({"name": "g", "gate": gates + [{"level": h.compute.name, "on_zero": ["ifmap", "weight"]}]},
                           "g.yaml")
-    problem = from_layer(LAYER)
-    layout, arrays = _search_nests(problem, h, 160)
-    table = table_for(h)
-    energy, cycles = NestSparseBatch(layout, spec, UNIFORM, table).score(count_nests(layout, arrays), arrays)
     served = model.served_extents
-    checked = moved = 0
-    for i in range(arrays.n_nests):
-        nest = decode_nest(layout, arrays, i)
-        flat = model.flatten(problem, nest)
-        if not any(model.served_extents(problem, flat, n if st.child is None else st.child, lo, st.role or "psum",
-                                        n).windows for st in model.plan(nest, spec).steps for lo, _ in st.groups()):
-            continue
-        v = sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, UNIFORM, table)
-        assert energy[i] == v.energy_pj
-        assert cycles[i] == v.bound_cycles
-        with pytest.MonkeyPatch.context() as mp:     # the same model with every served set a contiguous run
-            mp.setattr(model, "served_extents", lambda *a: replace(served(*a), windows=None, runs=None, slide=None))
-            moved += sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, UNIFORM,
-                                 table).energy_pj != v.energy_pj
-        checked += 1
-    print(f"{moved} of {checked}")
+
+    def lattice(problem, flat, pl, n) -> bool:
+        return any(served(problem, flat, n if st.child is None else st.child, lo, st.role or "psum", n).windows
+                   for st in pl.steps for lo, _ in st.groups())
+    # the counterfactual: the same model with every served set a contiguous run
+    checked, moved = _equal_and_moved(h, spec, UNIFORM, 160, lattice, (
+        "served_extents", lambda *a: replace(served(*a), windows=None, runs=None, slide=None)))
     assert checked >= 10 and moved >= 5, (checked, moved)
 
 
@@ -608,33 +621,16 @@ def test_sliding_refills_score_as_the_slow_path(hier):
     generic look-up pass), and weighing each access by its whole tile instead moves the slow path's energy
     on most of them (simba_like: 134 of the 183 such nests among 200; eyeriss_v2: 99 of 171)."""
     import accelsim.sparse.model as model
-    from accelsim.cost.nest_arrays import decode_nest
 
     h = load_architecture(f"hierarchy/{hier}")
-    n = len(h.levels)
     spec = spec_from_dict({"name": "s", "gate": [{"level": lv.name, "tensor": "ifmap", "on_zero": ["ifmap"]}
                                                  for lv in h.levels[:-1] if lv.keeps_role("ifmap")]}, "s.yaml")
-    problem = from_layer(LAYER)
-    layout, arrays = _search_nests(problem, h, 200)
-    table = table_for(h)
-    models = UNIFORM | {"ifmap": Uniform(0.05)}
-    energy, cycles = NestSparseBatch(layout, spec, models, table).score(count_nests(layout, arrays), arrays)
-    slide = model.slide_loop
-    checked = moved = 0
-    for i in range(arrays.n_nests):
-        nest = decode_nest(layout, arrays, i)
-        flat = model.flatten(problem, nest)
-        if not any(st.child is not None and slide(problem, flat, st.child, st.role, n)
-                   for st in model.plan(nest, spec).steps):
-            continue
-        v = sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, models, table)
-        assert (energy[i], cycles[i]) == (v.energy_pj, v.bound_cycles)
-        with pytest.MonkeyPatch.context() as mp:       # every access weighed by its whole tile
-            mp.setattr(model, "slide_loop", lambda *a: None)
-            moved += sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, models,
-                                 table).energy_pj != v.energy_pj
-        checked += 1
-    print(f"{moved} of {checked}")
+
+    def sliding(problem, flat, pl, n) -> bool:
+        return any(st.child is not None and model.slide_loop(problem, flat, st.child, st.role, n) for st in pl.steps)
+    # the counterfactual: every access weighed by its whole tile
+    checked, moved = _equal_and_moved(h, spec, UNIFORM | {"ifmap": Uniform(0.05)}, 200, sliding,
+                                      ("slide_loop", lambda *a: None))
     assert checked >= 50 and moved >= checked // 2, (checked, moved)
 
 
@@ -645,7 +641,6 @@ def test_two_features_on_one_tensor_score_as_the_slow_path():
     eyeriss_v2 level list's search space (120) scores as the slow path, bit for bit, and the slow path
     moves from the independent product on 38 of them."""
     import accelsim.sparse.model as model
-    from accelsim.cost.nest_arrays import decode_nest
 
     h = load_architecture("hierarchy/eyeriss_v2")
     spec = spec_from_dict({"name": "two",
@@ -653,22 +648,10 @@ def test_two_features_on_one_tensor_score_as_the_slow_path():
                                     for lv in h.levels[1:-1] if lv.keeps_role("ifmap")],
                            "skip": [{"level": lv.name, "tensor": "ifmap", "on_zero": ["psum"]}
                                     for lv in h.levels[1:-1] if lv.keeps_role("ifmap")]}, "two.yaml")
-    problem = from_layer(LAYER)
-    layout, arrays = _search_nests(problem, h, 120)
-    table = table_for(h)
-    models = UNIFORM | {"ifmap": Uniform(0.05), "psum": Uniform(0.05)}
-    energy, cycles = NestSparseBatch(layout, spec, models, table).score(count_nests(layout, arrays), arrays)
-    moved = 0
-    for i in range(arrays.n_nests):
-        nest = decode_nest(layout, arrays, i)
-        v = sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, models, table)
-        assert (energy[i], cycles[i]) == (v.energy_pj, v.bound_cycles)
-        with pytest.MonkeyPatch.context() as mp:       # each feature its own fraction of what is left
-            mp.setattr(model, "group_q", lambda ons, st, *a: model.step_q(st, *a))
-            moved += sparse_view(problem, h, nest, count_actions(problem, h, nest), spec, models,
-                                 table).energy_pj != v.energy_pj
-    print(f"{moved} of {arrays.n_nests}")
-    assert moved >= arrays.n_nests // 4, moved
+    # the counterfactual: each feature its own fraction of what is left
+    checked, moved = _equal_and_moved(h, spec, UNIFORM | {"ifmap": Uniform(0.05), "psum": Uniform(0.05)}, 120,
+                                      lambda *a: True, ("group_q", lambda ons, st, *a: model.step_q(st, *a)))
+    assert checked == 120 and moved >= checked // 4, (checked, moved)
 
 
 def test_a_condition_without_a_density_leaves_a_storage_feature_to_the_batch():
