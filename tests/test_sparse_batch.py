@@ -240,19 +240,23 @@ def test_batch_scores_with_windows_served_as_a_lattice_equal_the_slow_model_bit_
     assert checked >= 50 and moved >= checked // 2, (checked, moved)
 
 
-@pytest.mark.parametrize("preset", ["eyeriss_v2", "reuse"])
+@pytest.mark.parametrize("preset", ["eyeriss_v2", "reuse", "slide"])
 def test_the_generated_look_up_pass_equals_the_generic_one_on_fixed_shape_rows(preset):
     """The memo look-up pass generated per memo structure (mapper.memo_kernel) on the fixed shape's
     mappings (RF tiles, the lockstep run over the mapping levels, served tiles spanning the array's
     ROWS/COLS with the reuse walk over the DRAM / GLB / RF orders) finds or adds the same keys in the
     same order as the generic pass: the same scores bit for bit and the same memo, batch after batch;
     with it, the row kernel generated per bound structure (mapper.score_kernel: the count columns
-    gathered, the network's psum-up stream with its third key), the same floats."""
+    gathered, the network's psum-up stream with its third key), the same floats. ``slide``: a GLB gate on the
+    ifmap itself, whose served-tile keys carry the loop a refill slides along (``sparse.model.slide_loop``)."""
     from accelsim.mapper import score_kernel
 
     arch, space, cand, counts = _batch("eyeriss_v1")
-    spec = load_spec(preset) if preset != "reuse" else spec_from_dict(
-        STACKED | {"gate": STACKED["gate"] + [{"level": "rf", "tensor": "weight", "on_zero": ["ifmap"]}]}, "reuse.yaml")
+    more = {"reuse": [{"level": "rf", "tensor": "weight", "on_zero": ["ifmap"]}],
+            "slide": [{"level": "glb", "tensor": "ifmap", "on_zero": ["ifmap"]}]}
+    base = STACKED if preset != "slide" else {k: v for k, v in STACKED.items() if k != "formats"}   # ifmap dense
+    spec = load_spec(preset) if preset not in more else spec_from_dict(
+        base | {"gate": STACKED["gate"] + more[preset]}, f"{preset}.yaml")
     out = []
     for generated in (False, True):
         sb = SparseBatch(LAYER, arch, _keeps(space), spec, UNIFORM)
@@ -267,6 +271,7 @@ def test_the_generated_look_up_pass_equals_the_generic_one_on_fixed_shape_rows(p
     (generic, e0, v0, k0), (gen, e1, v1, k1) = out
     assert k0 == set() and {k[0] for k in k1} >= ({"tile", "lockstep", "span"} if preset == "eyeriss_v2" else {"span"})
     assert any(k[0] == "span" and k[4] for k in k1)       # the reuse walk, generated too
+    assert any(k[0] == "span" and k[7] for k in k1) == (preset == "slide")      # and the sliding loop's code
     assert all(shape[5] == 2 for shape in sb.memo.structures.values())     # and the window counts (P/R, Q/S)
     for (a, b), (c, d) in zip(generic, gen):
         assert np.array_equal(a, c) and np.array_equal(b, d)

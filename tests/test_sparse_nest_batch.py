@@ -618,7 +618,7 @@ def test_sliding_refills_score_as_the_slow_path(hier):
     previous tile did not hold, so each access position weighs its new words): every storage level's ifmap
     reads gated on an empty ifmap tile, over the search space of a padded conv; every nest whose refill
     slides scores as the slow path bit for bit (the memo's served-tile key carries the sliding loop; the
-    generic look-up pass), and weighing each access by its whole tile instead moves the slow path's energy
+    generic and the generated look-up pass alike), and weighing each access by its whole tile instead moves the slow path's energy
     on most of them (simba_like: 134 of the 183 such nests among 200; eyeriss_v2: 99 of 171)."""
     import accelsim.sparse.model as model
 
@@ -629,8 +629,17 @@ def test_sliding_refills_score_as_the_slow_path(hier):
     def sliding(problem, flat, pl, n) -> bool:
         return any(st.child is not None and model.slide_loop(problem, flat, st.child, st.role, n) for st in pl.steps)
     # the counterfactual: every access weighed by its whole tile
-    checked, moved = _equal_and_moved(h, spec, UNIFORM | {"ifmap": Uniform(0.05)}, 200, sliding,
-                                      ("slide_loop", lambda *a: None))
+    models = UNIFORM | {"ifmap": Uniform(0.05)}
+    checked, moved = _equal_and_moved(h, spec, models, 200, sliding, ("slide_loop", lambda *a: None))
+    layout, arrays = _search_nests(from_layer(LAYER), h, 200)     # the generated look-up pass: the same floats
+    rows = count_nests(layout, arrays)
+    scores = []
+    for generated in (False, True):
+        sb = NestSparseBatch(layout, spec, models, table_for(h))
+        sb.memo.generated = generated
+        scores.append(sb.score(rows, arrays))
+    assert all(np.array_equal(a, b) for a, b in zip(*scores))
+    assert any(k[0] == "span" and k[7] for shape in sb.memo.structures.values() if shape for k in shape[3])
     assert checked >= 50 and moved >= checked // 2, (checked, moved)
 
 
@@ -705,3 +714,23 @@ def test_a_dense_condition_over_padding_still_counts_as_a_condition_that_can_be_
                 (Tensor("x", "ifmap", (Coord((("M", 1),), 0, 1), Coord((("P", 1), ("R", 1)), 0, 1))),
                  Tensor("w", "weight", (Coord((("R", 1),), 0, 1), Coord((("K", 2),), 0, 1))), z))
     assert NestSparseBatch(NestLayout(q, h), dense_x, models, table_for(h)).reason is None   # no padding: one condition
+
+
+def test_the_sliding_loop_code_ranks_every_loop_a_window_dim_can_have():
+    """The memo key's sliding-loop digit (``RowMemo`` ``slides``): every (dim, span, factor) a loop of a window
+    dim can have without over-tiling it (span below the size, 2 <= factor <= ceil(size / span)) gets its own
+    code in 1 .. radix - 1, every code is one of them, and ``slide_of`` decodes it exactly (dims 7, 13, 3
+    and 224 in two window axes: 1,294 loops)."""
+    from accelsim.mapper.sparse_memo import RowMemo
+
+    sizes = np.array([4, 7, 13, 14, 3, 1, 224])
+    memo = RowMemo(sizes, 3, nest=True, units=4, windows=np.array([[1, 1, 4, 1], [3, 2, 6, 1]]), slides=True)
+    codes = {}
+    for d in (1, 3, 4, 6):
+        size = int(sizes[d])
+        for span in range(1, size):
+            for f in range(2, -(-size // span) + 1):
+                codes[int(memo.slide_off[d] + memo.slide_pre[d, span] + f - 2)] = (d, span, f)
+    assert sorted(codes) == list(range(1, memo.slide_radix)) and len(codes) == 1294
+    assert all(memo.slide_of(c) == loop for c, loop in codes.items())
+    assert memo.slide_of(0) is None

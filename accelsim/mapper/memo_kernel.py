@@ -46,8 +46,6 @@ def structure(memo, groups) -> tuple | None:
     generated pass does not cover it (keys of more than one word)."""
     if memo.width != 1:
         return None
-    if any(int(memo.span_slide[int(g) - memo.span_base, 0]) for g in groups if int(g) >= memo.span_base):
-        return None                                  # a sliding loop's code: the generic pass only
     kinds: list[tuple] = []
     for g in (int(x) for x in groups):
         if g == memo.keeps_group:
@@ -57,7 +55,7 @@ def structure(memo, groups) -> tuple | None:
         elif g >= memo.span_base:
             s = g - memo.span_base
             kinds.append(("span", g, int(memo.span_first[s]), tuple(int(x) for x in memo.span_mask[s]),
-                          int(memo.span_rel[s, 0]), s, int(memo.span_runs[s])))
+                          int(memo.span_rel[s, 0]), s, int(memo.span_runs[s]), int(memo.span_slide[s, 0])))
         else:
             kinds.append(("tile", g))
     wdims = tuple(sorted({int(memo.win[a, i]) for a in range(len(memo.win)) for i in (0, 2)}))
@@ -81,14 +79,14 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
     s("from numba import njit", 0)
     s("from accelsim.cost.fast_nest import _prefetch", 0)
     s("from accelsim.mapper.batch import _touched", 0)
-    s("from accelsim.mapper.sparse_memo import TOO_LARGE, _find_or_add1, _lockstep_fixed, _runs_code, _slot1, _window",
-      0)
+    s("from accelsim.mapper.sparse_memo import (TOO_LARGE, _find_or_add1, _lockstep_fixed, _runs_code, _slide_code, "
+      "_slot1, _window)", 0)
     s("", 0)
     s("", 0)
     s(f"@njit(cache={cache})", 0)
     s("def resolve(factors, spatial, keeps, active, orders, sizes, tile_mult, tile_radix, keeps_mult, lock_mult, "
       "lock_radix, span_rel, span_mask, fan, win, table, known, out, new, vals, pslot, uses, runs_tab, runs_len, "
-      "runs_mult, krow):", 0)
+      "runs_mult, krow, span_slide, slide_off, slide_pre):", 0)
     s("B = factors.shape[0]", 1)
     s("mask = table.shape[0] - 1", 1)
     s(f"ring = np.zeros((2, {G}), dtype=np.int64)", 1)
@@ -112,6 +110,7 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
     s("lm0, lm1, lr0, lr1 = lock_mult[0], lock_mult[1], lock_radix[0], lock_radix[1]", 1)
     s("NU = uses.shape[0]", 1)
     s(f"pos = np.zeros({D}, dtype=np.int64)", 1)       # the reuse walk's positions per dim (_walk)
+    s(f"pin = np.zeros({D}, dtype=np.int64)", 1)       # a served tile's products from its level on (_slide_code)
     for kind in kinds:
         if kind[0] == "span" and kind[4]:
             for d in range(D):
@@ -202,7 +201,7 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
             for d in range(D):
                 s(f"e{d} = p{first}_{d}", 3)
             if kind[0] == "span":
-                _, _, _, span, reuse, row, runs = kind
+                _, _, _, span, reuse, row, runs, _ = kind
                 if reuse:                   # sparse_memo._reuse, as scalars
                     _walk(s, nest, first, row, D, rdims if runs else wdims)
                 for m in range(L):
@@ -214,7 +213,7 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
             s("    return TOO_LARGE", 3)
             s(f"k = {g} + " + " + ".join(f"((e{d} if e{d} < sz{d} else sz{d}) - 1) * tm{d}" for d in range(D)), 3)
             if kind[0] == "span" and kind[6]:   # per runs dim its runs' code (sparse_memo._runs_code)
-                _, _, _, span, reuse, row, bits = kind
+                _, _, _, span, reuse, row, bits, _ = kind
                 mine = tuple(d for i, d in enumerate(rdims) if (bits >> i) & 1)   # its runs dims: the others' codes 0
                 _gaps(s, nest, fan, first, span, reuse, mine)
                 for i, d in enumerate(rdims):
@@ -229,7 +228,7 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
                     s("        return TOO_LARGE", 3)
                     s(f"    k += c * runs_mult[{D + i}]", 3)
             elif kind[0] == "span" and A:   # per window axis its count of distinct coordinates (_window)
-                _, _, _, span, reuse, row, _ = kind
+                _, _, _, span, reuse, row, _, _ = kind
                 _gaps(s, nest, fan, first, span, reuse, wdims)
                 for a in range(A):
                     d1, d2 = wpairs[a]
@@ -248,6 +247,15 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
                     s(f"    x2 = min(e{d2}, sz{d2})", 3)
                     s("    n = x1 + x2 - 1 if k1 == 1 and k2 == 1 else _touched(x1, x2, k1, k2)   # (unit: dense)", 3)
                     s(f"k += (n - 1) * tile_mult[{D + a}]", 3)
+            if kind[0] == "span" and kind[7]:   # the loop a refill slides along, its code last (_slide_code)
+                row, last = kind[5], "runs_mult" if kind[6] else "tile_mult"
+                for d in range(D):
+                    s(f"pin[{d}] = p{first}_{d}", 3)
+                s(f"c = _slide_code({nest}, factors, spatial, fan, b, {first}, at, pin, span_slide[{row}], slide_off, "
+                  "slide_pre, sizes)", 3)
+                s("if c < 0:", 3)
+                s("    return TOO_LARGE", 3)
+                s(f"k += c * {last}[{last}.shape[0] - 1]", 3)
         s(f"ring[cur, {j}] = k", 3)
         s("sl = _slot1(k, mask)", 3)
         s(f"ring_s[cur, {j}] = sl", 3)
@@ -321,6 +329,7 @@ def _walk(s, nest: bool, first: int, row: int, D: int, keep: tuple) -> None:
         for d in keep:
             s(f"ts{m}_{d} = False", 3)
     s("go = True", 3)
+    s("at = -1", 3)                          # where the walk stopped, m x D + d (sparse_memo._reuse's return)
     for m in levels:
         t = m if nest else {RF: 2, GLB: 1, DRAM: 0}[m]
         s("if go:", 3)
@@ -337,6 +346,9 @@ def _walk(s, nest: bool, first: int, row: int, D: int, keep: tuple) -> None:
             s(f"    f{d} = factors[b, {m}, {d}]", 3)
             s(f"    c{d} = q{d} if (f{d} > 1) & rr{row}_{d} else -1", 3)
         s(f"    ks = {_tree_max([f'c{d}' for d in range(D)])}", 3)    # the innermost: their maximum
+        # the stopping loop's dim, branch-free (positions are distinct: one c{d} equals ks), kept at the stop
+        sd = " + ".join(f"np.int64(c{d} == ks) * {d}" for d in range(1, D)) or "0"
+        s(f"    at = {m * D} + ({sd}) if ks >= 0 else at", 3)
         for d in range(D):
             if d in keep:
                 s(f"    ts{m}_{d} = q{d} > ks", 3)

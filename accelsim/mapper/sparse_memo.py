@@ -77,6 +77,7 @@ GROUPS = 1 << 8          # a key's first digit: its group (levels + 3 + the serv
 EXTRA_GROUP = GROUPS - 1  # the group of :meth:`RowMemo.extra`'s rows (no function, never looked up)
 TOO_LARGE = -2           # ``_resolve``'s answer when an int is outside its digit's range
 GENERATED_MIN = 2048     # batches of at least this many rows use the generated pass (``resolve``)
+SLIDE_MAX = 1 << 20      # the largest window dim whose sliding loops a key codes (``RowMemo`` ``slides``)
 
 
 class RowMemo:
@@ -115,13 +116,24 @@ class RowMemo:
         self.tile_digits = _digits([GROUPS] + [max(1, int(n)) for n in self.sizes])   # a clipped extent - 1
         wrad = [int(k1 * (self.sizes[d1] - 1) + k2 * (self.sizes[d2] - 1) + 1) for d1, k1, d2, k2 in self.win]
         # ``slides``: a served tile registered with ``slide`` also carries its sliding loop's code (the last
-        # digit of both layouts: 0 none, else 1 + (slot x S + span - 1) x S + factor - 1, slot the dim's
-        # rank among the window dims, S the largest dim: ``sparse.model.slide_loop``)
-        self.slide_slot = np.full(len(self.sizes), -1, dtype=np.int64)
-        wdims = sorted({int(self.win[a, i]) for a in range(len(self.win)) for i in (0, 2)})
-        self.slide_slot[wdims] = np.arange(len(wdims), dtype=np.int64)
-        self.slide_size = max([1] + [int(n) for n in self.sizes])
-        self.slide_radix = 1 + len(wdims) * self.slide_size ** 2 if slides else 0
+        # digit of both layouts: 0 none, else off[d] + pre[d, span] + factor - 2 for a loop of window dim d,
+        # its (span, factor) ranked among those a loop of a dim of that size can have (span below the
+        # size, 2 <= factor <= ceil(size / span): no loop over-tiles; pre[d, span] counts those of the
+        # spans below), off[d] = 1 + the counts of the window dims before it: ``sparse.model.slide_loop``)
+        wdims = sorted({int(self.win[a, i]) for a in range(len(self.win)) for i in (0, 2)}) if slides else []
+        if any(int(self.sizes[d]) > SLIDE_MAX for d in wdims):
+            raise ConfigError(f"sparse batch memo: a window dim above {SLIDE_MAX} (its sliding loops' codes)")
+        self.slide_off = np.full(len(self.sizes), -1, dtype=np.int64)
+        self.slide_pre = np.zeros((len(self.sizes), max([1] + [int(self.sizes[d]) for d in wdims]) + 1),
+                                  dtype=np.int64)
+        at = 1
+        for d in wdims:
+            size = int(self.sizes[d])
+            for span in range(1, size + 1):
+                self.slide_pre[d, span] = self.slide_pre[d, span - 1] + (-(-size // (span - 1)) - 1 if span > 1 else 0)
+            self.slide_off[d] = at
+            at += int(self.slide_pre[d, size])
+        self.slide_radix = at if slides else 0
         srad = [self.slide_radix] if slides else []
         self.span_digits = _digits([GROUPS] + [max(1, int(n)) for n in self.sizes] + wrad + srad)  # + a window count - 1
         self.runs_digits = _digits([GROUPS] + [max(1, int(n)) for n in self.sizes] + [len(t) + 1 for t in self.runs_list]
@@ -268,9 +280,11 @@ class RowMemo:
         """(dim index, span, factor) of a key's slide code (None: 0, no slide along a window dim)."""
         if not code:
             return None
-        rest, f = divmod(int(code) - 1, self.slide_size)
-        slot, span = divmod(rest, self.slide_size)
-        return int(np.flatnonzero(self.slide_slot == slot)[0]), span + 1, f + 1
+        d = max((int(x) for x in np.flatnonzero((self.slide_off >= 0) & (self.slide_off <= code))),
+                key=lambda x: int(self.slide_off[x]))          # the window dim whose codes hold it
+        rest = int(code) - int(self.slide_off[d])
+        span = int(np.searchsorted(self.slide_pre[d, :int(self.sizes[d]) + 1], rest, side="right")) - 1
+        return d, span, rest - int(self.slide_pre[d, span]) + 2
 
     def runs_of(self, codes) -> dict[int, tuple[int, ...]]:
         """Dim index -> its runs (``sparse.model.dim_runs``) from a key's run codes (dims with more than one)."""
@@ -344,14 +358,15 @@ class RowMemo:
                 n = fn(factors, sp, kp, ac, od, self.sizes, self.span_digits[1][1:], self.span_digits[3][1:],
                        self.keeps_digits[1][1:], self.lock_digits[1][1:], self.lock_digits[3][1:], self.span_rel,
                        self.span_mask, self.fan, self.win, self.table, len(self.entries), out, new, self.vals, pslot,
-                       use, self.runs_tab, self.runs_len, self.runs_digits[1][1:], self._keeps_rows(kp.shape[2]))
+                       use, self.runs_tab, self.runs_len, self.runs_digits[1][1:], self._keeps_rows(kp.shape[2]),
+                       self.span_slide, self.slide_off, self.slide_pre)
             else:
                 n = _resolve(self.nest, factors, sp, kp, ac, self.sizes, groups, self.keeps_group, self.lockstep_group,
                              *_inner(self.span_digits), *_inner(self.keeps_digits), *_inner(self.lock_digits),
                              self.table, len(self.entries), out, new, self.span_base, self.span_first, self.span_mask,
                              self.fan, od, self.span_rel, self.win, self.vals, pslot, use, self.span_runs,
                              self.runs_dims, self.runs_tab, self.runs_len, *_inner(self.runs_digits)[:2],
-                             self.span_slide, self.slide_slot, self.slide_size)
+                             self.span_slide, self.slide_off, self.slide_pre)
             if n >= 0:
                 break
             if n == TOO_LARGE:
@@ -508,7 +523,7 @@ def _find_or_add(table, key, s, row):
 def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, lockstep_group, tile_word, tile_mult,
              tile_radix, keeps_word, keeps_mult, keeps_radix, lock_word, lock_mult, lock_radix, table, known, out, new,
              span_base, span_first, span_mask, fan, orders, span_rel, win, vals, pslot, uses, span_runs, runs_dims,
-             runs_tab, runs_len, runs_word, runs_mult, span_slide, slide_slot, slide_size):
+             runs_tab, runs_len, runs_word, runs_mult, span_slide, slide_off, slide_pre):
     """Per row and group its key (module docstring), found or added (rows ``known`` on, also into
     ``new``); returns how many were added, -1 when ``new`` is full (the table then holds keys
     without values: the caller rebuilds it), or ``TOO_LARGE`` for an int outside its digit's range (the
@@ -658,7 +673,7 @@ def _resolve(nest, factors, spatial, keeps, active, sizes, groups, keeps_group, 
                             k0 = _digit(key, k0, tile_word[D + a], (c - 1) * tile_mult[D + a])
                     if s >= 0 and span_slide[s, 0]:       # the loop a refill slides along (its code, last)
                         c = _slide_code(nest, factors, spatial, fan, b, first, slid, pro[first], span_slide[s],
-                                        slide_slot, slide_size)
+                                        slide_off, slide_pre, sizes)
                         if c < 0:
                             return TOO_LARGE
                         if span_runs[s]:
@@ -724,13 +739,13 @@ def _reuse(nest, factors, orders, b, first, rel, mult, served):
     return -1
 
 
-@njit(cache=True, inline="always")
-def _slide_code(nest, factors, spatial, fan, b, first, at, inner, window, slot, size):
+@njit(cache=True)
+def _slide_code(nest, factors, spatial, fan, b, first, at, inner, window, off, pre, sizes):
     """The key's slide code (``RowMemo`` ``slides``) of the loop :func:`_reuse` stopped at (``at`` = m x D + d;
-    -1: none): 0 unless d is a window dim of the role (``window[1 + d]``), else 1 + (slot x S + span - 1) x
-    S + factor - 1, span the product of d's loops inside it (``inner``: per dim the loops from level
-    ``first`` on, then the levels between, and at level m its fanout, inside its temporal loop); -1 when
-    span or factor exceeds S (``size``)."""
+    -1: none): 0 unless d is a window dim of the role (``window[1 + d]``), else off[d] + pre[d, span] +
+    factor - 2, span the product of d's loops inside it (``inner``: per dim the loops from level ``first``
+    on, then the levels between, and at level m its fanout, inside its temporal loop); -1 when the loop
+    over-tiles its dim (no legal nest)."""
     if at < 0:
         return 0
     D = factors.shape[2]
@@ -743,9 +758,10 @@ def _slide_code(nest, factors, spatial, fan, b, first, at, inner, window, slot, 
     if nest and fan[m]:
         span *= spatial[b, m, 0, d] * spatial[b, m, 1, d]
     f = factors[b, m, d]
-    if span > size or f > size:
+    size = sizes[d]
+    if span >= size or f < 2 or f > (size + span - 1) // span:
         return -1
-    return 1 + (slot[d] * size + span - 1) * size + f - 1
+    return off[d] + pre[d, span] + f - 2
 
 
 @njit(cache=True, inline="always")
