@@ -201,9 +201,9 @@ def memo_source(shape: tuple, roles: int, cache: bool = True) -> str:
             for d in range(D):
                 s(f"e{d} = p{first}_{d}", 3)
             if kind[0] == "span":
-                _, _, _, span, reuse, row, runs, _ = kind
+                _, _, _, span, reuse, row, runs, slide = kind
                 if reuse:                   # sparse_memo._reuse, as scalars
-                    _walk(s, nest, first, row, D, rdims if runs else wdims)
+                    _walk(s, nest, first, row, D, rdims if runs else wdims, bool(slide))
                 for m in range(L):
                     if span[m]:
                         for d in range(D):
@@ -317,19 +317,21 @@ def _temporal(nest: bool, m: int) -> bool:
     return nest or m not in (ROWS, COLS)
 
 
-def _walk(s, nest: bool, first: int, row: int, D: int, keep: tuple) -> None:
+def _walk(s, nest: bool, first: int, row: int, D: int, keep: tuple, slide: bool) -> None:
     """``sparse_memo._reuse`` written out for a served tile at level ``first`` (group row ``row``): per
     level from ``first - 1`` outwards while no loop has stopped the walk, the dims' positions in its
     order (``pos``), the innermost position ``ks`` of a loop of a dim indexing the role with a factor
     above 1 (-1: none); the loops inside it are served (``ts{m}_{d}``, kept for the dims ``keep``: the
     window or runs dims) and multiply the extents ``e{d}`` (integers: the product in any order is the
-    same)."""
+    same). With ``slide`` (the group keys the loop a refill slides along), ``at``: where the walk stopped,
+    m x D + d (``sparse_memo._reuse``'s return; without, not computed)."""
     levels = [m for m in range(first - 1, -1, -1) if _temporal(nest, m)]
     for m in levels:
         for d in keep:
             s(f"ts{m}_{d} = False", 3)
     s("go = True", 3)
-    s("at = -1", 3)                          # where the walk stopped, m x D + d (sparse_memo._reuse's return)
+    if slide:
+        s("at = -1", 3)
     for m in levels:
         t = m if nest else {RF: 2, GLB: 1, DRAM: 0}[m]
         s("if go:", 3)
@@ -347,8 +349,9 @@ def _walk(s, nest: bool, first: int, row: int, D: int, keep: tuple) -> None:
             s(f"    c{d} = q{d} if (f{d} > 1) & rr{row}_{d} else -1", 3)
         s(f"    ks = {_tree_max([f'c{d}' for d in range(D)])}", 3)    # the innermost: their maximum
         # the stopping loop's dim, branch-free (positions are distinct: one c{d} equals ks), kept at the stop
-        sd = " + ".join(f"np.int64(c{d} == ks) * {d}" for d in range(1, D)) or "0"
-        s(f"    at = {m * D} + ({sd}) if ks >= 0 else at", 3)
+        if slide:
+            sd = " + ".join(f"np.int64(c{d} == ks) * {d}" for d in range(1, D)) or "0"
+            s(f"    at = {m * D} + ({sd}) if ks >= 0 else at", 3)
         for d in range(D):
             if d in keep:
                 s(f"    ts{m}_{d} = q{d} > ks", 3)
