@@ -1557,6 +1557,20 @@ def lockstep_fraction(pl: Plan, problem: Problem, models: dict, dense_macs: int,
     return max(p, (dense_macs - inner) / dense_macs)
 
 
+def lockstep_exact(pl: Plan, problem: Problem, flat: Flat, models: dict) -> float | None:
+    """The lockstep ratio walked over the masks (``sparse.lockstep.lockstep_ratio``: per run its busiest
+    unit's kept slots) when every condition of the MAC features up to the last skip is an actual mask of
+    the ifmap or the weight; else None (the uniform model)."""
+    mac = [st for st in pl.steps if st.child is None]
+    last = max((i for i, st in enumerate(mac) if not st.gate), default=-1)
+    steps = [(st.on, st.gate) for st in mac[:last + 1]]
+    if not steps or not all(isinstance(models.get(c), Actual) for on, _ in steps for c in on):
+        return None
+    from accelsim.sparse.lockstep import lockstep_ratio  # numba: actual masks only
+
+    return lockstep_ratio(problem, flat, steps, {r: models[r].mask for on, _ in steps for r in on})
+
+
 def balanced(spec: SparseSpec, models: dict) -> bool:
     """Every condition the compute units' slots depend on is N:M structured, so every block holds the same
     work (no imbalance): the skip-MAC features' and those of the MAC gates before the last of them (a
@@ -1665,8 +1679,12 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
                  st.gate)
     cycles = float(dense.cycles)
     if skipped_macs and dense.macs:
-        p = lockstep_fraction(pl, problem, models, dense.macs, skipped_macs, dense.active)
-        cycles = dense.cycles * (p if balanced(spec, models) else imbalance(flat, dense.active, p))
+        exact = lockstep_exact(pl, problem, flat, models) if dense.active > 1 else None
+        if exact is not None:
+            cycles = dense.cycles * exact
+        else:
+            p = lockstep_fraction(pl, problem, models, dense.macs, skipped_macs, dense.active)
+            cycles = dense.cycles * (p if balanced(spec, models) else imbalance(flat, dense.active, p))
     data = Actions(dense.macs, dense.cycles, dense.active, data_s, data_n)
     return SparseActions(dens, dense.macs, eff, gated_macs, skipped_macs, dense.cycles, cycles, dense.active, data,
                          Actions(0, 0, dense.active, meta_s, meta_n),
@@ -1849,7 +1867,8 @@ __all__ = ["CapacityCheck", "OPERAND_ROLES", "Overflow", "Plan", "SparseActions"
            "capacity_checks", "capacity_problems", "capacity_used",
            "compressed_tiles", "group_rooms", "imbalance", "imbalance_t", "kept_exact", "kept_fraction", "mac_keep",
            "lockstep_fraction", "lockstep_run", "mac_q", "in_range",
-           "mac_steps", "MacSteps", "box_classes", "box_dead", "plan", "priced_actions", "reuse_loops", "Served", "dim_runs",
+           "mac_steps", "MacSteps",
+           "lockstep_exact", "box_classes", "box_dead", "plan", "priced_actions", "reuse_loops", "Served", "dim_runs",
            "dim_positions", "plain_positions", "placed_dims", "edge_classes", "served_windows", "subset_pmf",
            "served_extents", "served_from", "served_loops", "served_points", "window_axes", "window_count",
            "step_q", "tile_extents", "update_q", "update_served_from"]

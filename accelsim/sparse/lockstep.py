@@ -1,0 +1,135 @@
+"""Exact lockstep cycles under actual masks: the compute units' slots walked MAC by MAC.
+
+The compute units run in lockstep and synchronise after each *run* (docs/sparsity.md, *Load imbalance*):
+the temporal loops above the innermost spatial loop name the runs, the spatial loops the units, the
+temporal loops below it a unit's MACs in a run. A MAC keeps its slot unless a skip removes it: the MAC
+features apply in the spec's order, each to the MACs still effective, and a MAC some condition of a
+feature finds zero (padding reads zero) is gated (it keeps its slot) or skipped (it frees it). A run
+lasts its busiest unit's slots. :func:`lockstep_ratio` is, over every run, the sum of the busiest unit's
+kept slots over the sum of the busiest unit's MACs (a MAC outside the problem under ceil tiling is no
+MAC): the sparse cycles are the dense cycles x that ratio (with one unit, exactly the fraction of MACs
+not skipped, as the uniform model's one-unit case).
+
+Only when every condition of the MAC features up to the last skip is an actual mask of the ifmap or the
+weight (else None: the caller's uniform model, ``sparse.model.imbalance``). Invariant: 0 <= ratio <= 1;
+the walk visits every MAC once (cost: the layer's MACs; numba).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from accelsim.loopnest import Flat
+from accelsim.names import IFMAP, WEIGHT
+from accelsim.problem import Problem
+
+
+def _grid(problem: Problem, loops: list, coords: list) -> tuple[np.ndarray, np.ndarray]:
+    """Per point of ``loops``' odometer (the first loop outermost): each dim's index contribution (points x D)
+    and each coordinate's (points x len(coords)); one point without loops."""
+    dims = problem.dim_names
+    idx = np.zeros((1, len(dims)), dtype=np.int64)
+    for lp in loops:                                   # outermost first: each loop multiplies the points
+        step = np.zeros(len(dims), dtype=np.int64)
+        step[dims.index(lp.dim)] = lp.span
+        ks = np.arange(lp.factor, dtype=np.int64)[None, :, None]
+        idx = np.asarray(idx[:, None, :] + ks * step, dtype=np.int64).reshape(-1, len(dims))
+    coef = np.array([[dict(c.terms).get(d, 0) for d in dims] for c in coords], dtype=np.int64).reshape(len(coords),
+                                                                                                        len(dims))
+    return idx, idx @ coef.T
+
+
+@njit(cache=True)
+def _walk(r_idx, u_idx, i_idx, size, risky, r_fi, u_fi, i_fi, r_fw, u_fw, i_fw, mask_i, mask_w, slot_of):
+    """Sum over runs of the busiest unit's kept slots and of its MACs (module docstring). Per point of the
+    runs' (r), units' (u) and a run's (i) loops: its dims' index contributions (``*_idx``, checked against
+    ``size`` on the ``risky`` dims alone: those ceil tiling can overrun) and its flat index contribution in
+    the ifmap's and the weight's padded masks (``*_fi``, ``*_fw``: linear, padding stored as zeros);
+    ``slot_of[2 x ifmap nonzero + weight nonzero]``: whether the MAC keeps its slot."""
+    R, U, T = r_idx.shape[0], u_idx.shape[0], i_idx.shape[0]
+    kept_sum = 0
+    dense_sum = 0
+    for r in range(R):
+        best_kept = 0
+        best_dense = 0
+        for u in range(U):
+            kept = 0
+            dense = 0
+            bi = r_fi[r] + u_fi[u]
+            bw = r_fw[r] + u_fw[u]
+            for t in range(T):
+                inside = True
+                for k in range(risky.shape[0]):
+                    d = risky[k]
+                    if r_idx[r, d] + u_idx[u, d] + i_idx[t, d] >= size[d]:
+                        inside = False
+                        break
+                if not inside:
+                    continue
+                dense += 1
+                kept += slot_of[2 * mask_i[bi + i_fi[t]] + mask_w[bw + i_fw[t]]]
+            if kept > best_kept:
+                best_kept = kept
+            if dense > best_dense:
+                best_dense = dense
+        kept_sum += best_kept
+        dense_sum += best_dense
+    return kept_sum, dense_sum
+
+
+def _padded(coords: tuple, lo: np.ndarray, hi: np.ndarray, mask) -> tuple[np.ndarray, np.ndarray]:
+    """The mask (0/1, uint8) over each coordinate's reach [lo, hi] (padding: zeros) flattened, and each
+    coordinate's stride in it; None mask: every element nonzero."""
+    shape = tuple(int(h - lo_ + 1) for lo_, h in zip(lo, hi))
+    out = np.zeros(shape, dtype=np.uint8)
+    src = np.ones(tuple(c.size for c in coords), dtype=np.uint8) if mask is None else (
+        np.asarray(mask).reshape(tuple(c.size for c in coords)) != 0).astype(np.uint8)
+    s = [max(0, int(x)) for x in lo]                         # the elements reached: [s, e) per coordinate
+    e = [min(c.size, int(h) + 1) for c, h in zip(coords, hi)]
+    if all(e_ > s_ for s_, e_ in zip(s, e)):                 # padded index = value - lo
+        out[tuple(slice(s_ - int(x), e_ - int(x)) for s_, e_, x in zip(s, e, lo))] = \
+            src[tuple(slice(s_, e_) for s_, e_ in zip(s, e))]
+    strides = np.array([math.prod(shape[j + 1:]) for j in range(len(shape))], dtype=np.int64)
+    return out.ravel(), strides
+
+
+def lockstep_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ...], bool]], masks: dict) -> float | None:
+    """The exact lockstep ratio (module docstring) of the MAC features ``steps`` ((conditions, gate) in the
+    spec's order, up to the last skip) over the actual ``masks`` (role -> array in the problem's layout);
+    None when a condition is not an ifmap or weight mask."""
+    roles = (IFMAP, WEIGHT)
+    if not steps or any(c not in roles or c not in masks for on, _ in steps for c in on):
+        return None
+    last = max((i for i, lp in enumerate(flat.loops) if lp.spatial), default=-1)
+    groups = ([lp for lp in flat.loops[:last + 1] if not lp.spatial], [lp for lp in flat.loops if lp.spatial],
+              [lp for lp in flat.loops[last + 1:] if not lp.spatial])
+    size = np.array([problem.size(d) for d in problem.dim_names], dtype=np.int64)
+    flats = []
+    idxs = []
+    for role in roles:
+        coords = problem.tensor(role).coords
+        parts = [_grid(problem, g, list(coords)) for g in groups]
+        idxs = [p[0] for p in parts]
+        lo = sum(p[1].min(axis=0) for p in parts) + np.array([c.offset for c in coords])
+        hi = sum(p[1].max(axis=0) for p in parts) + np.array([c.offset for c in coords])
+        mask, strides = _padded(coords, lo, hi, masks.get(role) if any(role in on for on, _ in steps) else None)
+        base = int(((np.array([c.offset for c in coords]) - lo) * strides).sum())
+        flats.append((mask, [p[1] @ strides + (base if k == 0 else 0) for k, p in enumerate(parts)]))
+    reach = sum(i.max(axis=0) for i in idxs)
+    risky = np.flatnonzero(reach >= size).astype(np.int64)
+    slot_of = np.ones(4, dtype=np.int64)
+    for code in range(4):
+        nz = {IFMAP: bool(code >> 1), WEIGHT: bool(code & 1)}
+        for on, gate in steps:                       # the MAC features in order, on the MACs still effective
+            if not all(nz[c] for c in on):
+                slot_of[code] = int(gate)
+                break
+    (mask_i, (r_fi, u_fi, i_fi)), (mask_w, (r_fw, u_fw, i_fw)) = flats
+    kept, dense = _walk(*idxs, size, risky, r_fi, u_fi, i_fi, r_fw, u_fw, i_fw, mask_i, mask_w, slot_of)
+    return kept / dense if dense else 1.0
+
+
+__all__ = ["lockstep_ratio"]
