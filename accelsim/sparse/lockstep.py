@@ -50,6 +50,12 @@ def _walk(r_idx, u_idx, i_idx, size, risky, r_fi, u_fi, i_fi, r_fw, u_fw, i_fw, 
     the ifmap's and the weight's padded masks (``*_fi``, ``*_fw``: linear, padding stored as zeros);
     ``slot_of[2 x ifmap nonzero + weight nonzero]``: whether the MAC keeps its slot."""
     R, U, T = r_idx.shape[0], u_idx.shape[0], i_idx.shape[0]
+    imin = np.zeros(size.shape[0], dtype=np.int64)
+    imax = np.zeros(size.shape[0], dtype=np.int64)
+    for k in range(risky.shape[0]):
+        d = risky[k]
+        imin[d] = i_idx[:, d].min()
+        imax[d] = i_idx[:, d].max()
     kept_sum = 0
     dense_sum = 0
     for r in range(R):
@@ -60,17 +66,31 @@ def _walk(r_idx, u_idx, i_idx, size, risky, r_fi, u_fi, i_fi, r_fw, u_fw, i_fw, 
             dense = 0
             bi = r_fi[r] + u_fi[u]
             bw = r_fw[r] + u_fw[u]
-            for t in range(T):
-                inside = True
-                for k in range(risky.shape[0]):
-                    d = risky[k]
-                    if r_idx[r, d] + u_idx[u, d] + i_idx[t, d] >= size[d]:
-                        inside = False
-                        break
-                if not inside:
-                    continue
-                dense += 1
-                kept += slot_of[2 * mask_i[bi + i_fi[t]] + mask_w[bw + i_fw[t]]]
+            none = False                 # a run's MACs of this unit: none in range, some, or all (the fast loop)
+            check = False
+            for k in range(risky.shape[0]):
+                d = risky[k]
+                b = r_idx[r, d] + u_idx[u, d]
+                none |= b + imin[d] >= size[d]
+                check |= b + imax[d] >= size[d]
+            if none:
+                continue
+            if not check:
+                for t in range(T):
+                    kept += slot_of[2 * mask_i[bi + i_fi[t]] + mask_w[bw + i_fw[t]]]
+                dense = T
+            else:
+                for t in range(T):
+                    inside = True
+                    for k in range(risky.shape[0]):
+                        d = risky[k]
+                        if r_idx[r, d] + u_idx[u, d] + i_idx[t, d] >= size[d]:
+                            inside = False
+                            break
+                    if not inside:
+                        continue
+                    dense += 1
+                    kept += slot_of[2 * mask_i[bi + i_fi[t]] + mask_w[bw + i_fw[t]]]
             if kept > best_kept:
                 best_kept = kept
             if dense > best_dense:
