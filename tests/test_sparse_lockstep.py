@@ -24,17 +24,17 @@ C, K, H, R, PAD = 16, 16, 8, 3, 1
 LAYER = conv("c", C=C, K=K, H=H, R=R, pad=PAD)
 
 
-def _run(arch_name: str, features: dict, models: dict):
+def _run(arch_name: str, features: dict, models: dict, layer=LAYER):
     arch = load_arch(arch_name)
     spec = spec_from_dict({"name": "s", **features}, "t.yaml")
-    lr = pipeline.run(arch, Workload("w", (LAYER,)), sparsity=Sparsity(spec, tuple(models.items()))).layers[0]
+    lr = pipeline.run(arch, Workload("w", (layer,)), sparsity=Sparsity(spec, tuple(models.items()))).layers[0]
     m = lr.result.mapping
     h = replace(_shape(m.spatial(ROWS), m.spatial(COLS)), word_bits=arch.word_bits)
     problem = from_layer(lr.result.layer)
     return lr.sparse.actions, problem, flatten(problem, from_fixed(m, h))
 
 
-def _lockstep_by_hand(problem, flat, slot) -> tuple[int, int]:
+def _lockstep_by_hand(problem, flat, slot, h: int = H) -> tuple[int, int]:
     """Every MAC point of the flattened nest as numpy arrays: per run (the temporal loops above the innermost
     spatial one) the busiest unit's slots, summed; ``slot(idx, inside, in_range)`` -> bool per point; the
     same for every in-range MAC (the dense count)."""
@@ -58,7 +58,7 @@ def _lockstep_by_hand(problem, flat, slot) -> tuple[int, int]:
     for d, size in problem.dims:
         in_range &= idx[d] < size
     hh, ww = idx["P"] + idx["R"] - PAD, idx["Q"] + idx["S"] - PAD
-    inside = in_range & (hh >= 0) & (hh < H) & (ww >= 0) & (ww < H)
+    inside = in_range & (hh >= 0) & (hh < h) & (ww >= 0) & (ww < h)
 
     def busiest(sel) -> int:
         work = np.zeros((n_runs, n_units), np.int64)
@@ -99,6 +99,24 @@ def test_actual_masks_give_the_lockstep_cycles_walked_over_the_masks(arch, featu
     kept, dense = _lockstep_by_hand(problem, flat, lambda *a: slot(*nz(*a)))
     assert dense == sa.dense_cycles                     # compute-bound: one slot per run step
     assert kept < dense
+    assert sa.cycles == sa.dense_cycles * kept / dense
+
+
+@pytest.mark.parametrize("arch", ["eyeriss_v1", "eyeriss_v2_flat"])
+def test_ceil_tiles_count_only_the_macs_inside_the_problem(arch):
+    """H 9, K 20: the named mappings tile K (eyeriss_v1: 2 x 16) or C (the flat v2: 4 x 5) with a ceil
+    edge inside the run, so some units' runs hold points outside the problem (no MACs): the walk counts
+    the MACs inside alone, equal to the count by hand."""
+    layer = conv("c", C=C, K=20, H=9, R=R, pad=PAD)
+    rng = np.random.default_rng(1)
+    fi = (rng.random((1, C, 9, 9)) < 0.5).astype(np.uint8)
+    fw = (rng.random((1, 20, C, R, R)) < 0.5).astype(np.uint8)
+    sa, problem, flat = _run(arch, {"skip": [{"level": "mac", "on_zero": ["ifmap", "weight"]}]},
+                             {"ifmap": Actual(fi), "weight": Actual(fw)}, layer)
+    reach = {d: sum(lp.factor * lp.span - lp.span for lp in flat.loops if lp.dim == d) + 1 for d, _ in problem.dims}
+    assert any(reach[d] > size for d, size in problem.dims)          # a ceil edge
+    nz = _nonzero(fi, fw)
+    kept, dense = _lockstep_by_hand(problem, flat, lambda *a: (lambda i, w: i & w)(*nz(*a)), h=9)
     assert sa.cycles == sa.dense_cycles * kept / dense
 
 
