@@ -17,9 +17,15 @@ Models:
   elements inside one block is empty with probability ``C(M - t, N) / C(M, N)``; a tile of more than
   ``M - N`` elements is never empty.
 - :class:`Actual`: a 0/1 mask of the tensor's shape (a ``.npy`` file, an ONNX initializer, or a
-  functional-mode activation). Its density is the mask's; MAC-level counts use the mask exactly
-  (``accelsim.sparse.masks``); tile emptiness is the hypergeometric of its density (a stated
-  approximation: the tile-by-tile occupancy of real data is not walked).
+  functional-mode activation). Its density is the mask's, and the mask is counted exactly, never
+  approximated: effective MACs over the mask (``accelsim.sparse.masks``); a level's compressed words by
+  its format ratio rho_L measured on the mask over the level's tile positions
+  (``accelsim.sparse.exact.mask_ratio``); gating / skipping whose conditions are all actual masks event
+  by event (``accelsim.sparse.gating.dead_words``). Its ``p_empty`` / ``occupancy`` are the uniform
+  model's at the mask's density (hypergeometric), used only where a choice must not depend on where the
+  nonzeros sit (an ``adaptive`` format's choice, ``sparse.model.level_format``; the ``expected``
+  compressed tile size of the capacity check, ``sparse.model.compressed_tiles``) and where a mask is a
+  condition beside a uniform / N:M one (taken by its density there: docs/sparsity.md, *Limits*).
 
 Spelling (workload YAML ``density:`` per network or per layer, CLI ``--density``): a role
 (``accelsim.names.ROLES``) mapped to a float in [0, 1] (uniform), ``"N:M"`` (structured),
@@ -128,6 +134,12 @@ class Structured:
 
 @dataclass(frozen=True, eq=False)
 class Actual:
+    """A 0/1 mask, counted exactly (module docstring): its words measured on it (``sparse.exact``), its
+    MACs and all-mask gating counted over it (``sparse.masks``, ``sparse.gating``). :meth:`p_empty` and
+    :meth:`occupancy` are the uniform model's of its density, for the adaptive choice, the expected
+    capacity check and a mask mixed with uniform conditions only; no count of words or MACs the mask
+    fully determines goes through them."""
+
     mask: np.ndarray = field(repr=False)
     source: str = "<memory>"
 
