@@ -2,11 +2,16 @@
 
 Rejects unreadable, empty, binary or non-UTF-8 files, YAML syntax errors and duplicate keys,
 always with a one-line :class:`ConfigError` naming the file.
+
+Plain scalars resolve as YAML 1.1's safe loader resolves them, except the base-60 (sexagesimal) ints
+and floats: ``2:4`` is the string ``'2:4'`` (an N:M density, ``accelsim.sparse.density``), not
+2 * 60 + 4 = 124; ``1:30.5`` stays a string too. Every other int / float spelling is unchanged.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +24,23 @@ MAX_DEPTH = 64
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys."""
+    """SafeLoader that refuses duplicate mapping keys and reads base-60 ints / floats as strings."""
+
+
+# PyYAML's SafeLoader int and float patterns (yaml/resolver.py) without their base-60 alternatives
+# ``[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+`` and ``[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*``
+_INT = re.compile(r"""^(?:[-+]?0b[0-1_]+
+                    |[-+]?0[0-7_]+
+                    |[-+]?(?:0|[1-9][0-9_]*)
+                    |[-+]?0x[0-9a-fA-F_]+)$""", re.X)
+_FLOAT = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+                    |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+                    |[-+]?\.(?:inf|Inf|INF)
+                    |\.(?:nan|NaN|NAN))$""", re.X)
+_NUMBER = {"tag:yaml.org,2002:int": _INT, "tag:yaml.org,2002:float": _FLOAT}
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, _NUMBER.get(tag, rx)) for tag, rx in resolvers]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:

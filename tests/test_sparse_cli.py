@@ -299,3 +299,54 @@ def test_bad_masks_are_one_line_naming_the_file_and_the_layer(tmp_path):
 def test_bad_sparse_flags_are_one_exact_line_exit_2(flags, line):
     code, out, err = _run(["run", "eyeriss_v1", "--layers", "1", "--no-sim", "-q", *flags])
     assert (code, out, err) == (2, "", f"accelsim: error: {line}\n")
+
+
+def _nm_workload(tmp_path, network: str, layer: str) -> str:
+    """tiny's layers, written by hand so the N:M values are plain (unquoted) YAML scalars."""
+    p = tmp_path / "nm.yaml"
+    p.write_text("version: 1\nname: nm\n" + (f"density: {{ifmap: 0.5, weight: {network}}}\n" if network else "")
+                 + "layers:\n"
+                 "  - {name: c1, kind: conv, C: 4, K: 8, H: 8, R: 3, padding: 1}\n"
+                 "  - {name: c2, kind: conv, C: 8, K: 8, H: 8, R: 3, padding: 1"
+                 + (f", density: {{weight: {layer}}}" if layer else "") + "}\n")
+    return str(p)
+
+
+def test_the_yaml_loader_reads_base_60_scalars_as_strings_and_every_other_number_as_before():
+    """YAML 1.1 reads 2:4 as 2 * 60 + 4 = 124; the project's loader keeps it the string '2:4'."""
+    from accelsim.yamlio import parse_yaml_text
+
+    got = parse_yaml_text("a: 2:4\nb: 5:4\nc: 1:30.5\nd: 0.5\ne: 0x1f\nf: 1_000\ng: -3\nh: .inf\ni: 1.5e+3\n", "t")
+    assert got == {"a": "2:4", "b": "5:4", "c": "1:30.5", "d": 0.5, "e": 31, "f": 1000, "g": -3,
+                   "h": float("inf"), "i": 1500.0}
+
+
+@pytest.mark.parametrize("network,layer", [("2:4", None), (None, "2:4"), ("1:8", "2:4")])
+def test_an_unquoted_n_m_density_is_the_quoted_one(tmp_path, network, layer):
+    """``weight: 2:4`` unquoted, network-wide or per layer (c2's overrides the network's), runs exactly as
+    ``weight: '2:4'``: density 0.5 where given, 1/8 for 1:8, 1 where none is given."""
+    plain = _nm_workload(tmp_path, network, layer)
+    quoted = tmp_path / "quoted.yaml"
+    quoted.write_text(Path(plain).read_text().replace(f"weight: {network}", f"weight: '{network}'")
+                      .replace(f"weight: {layer}}}", f"weight: '{layer}'}}"))
+    assert "'" in quoted.read_text()
+    docs = []
+    for w in (plain, str(quoted)):
+        code, out, err = _run(["run", "eyeriss_v2_flat", "-w", w, "--no-sim", "-q", "--json", "--sparse", "eyeriss_v2"])
+        assert code == 0, err
+        docs.append(json.loads(out))
+    want = {"c1": {"2:4": 0.5, "1:8": 0.125, None: 1.0}[network],
+            "c2": 0.5 if layer else {"2:4": 0.5, None: 1.0}[network]}
+    for l in docs[0]["layers"]:
+        assert l["sparse"]["densities"]["weight"] == want[l["name"]]
+    assert docs[0]["layers"] == docs[1]["layers"]
+
+
+@pytest.mark.parametrize("network,layer,key", [("5:4", None, "density.weight"),
+                                               (None, "5:4", "density.weight")])
+def test_an_unquoted_n_above_m_is_the_n_m_error(tmp_path, network, layer, key):
+    """``5:4`` unquoted (YAML 1.1's 304) is the N > M error, not 'density 304 is outside [0, 1]'."""
+    code, _, err = _run(["run", "eyeriss_v1", "-w", _nm_workload(tmp_path, network, layer), "--no-sim", "-q",
+                         "--sparse", "eyeriss_v1"])
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "nm.yaml" in err and key in err and "N:M '5:4' needs 1 <= N <= M" in err and "304" not in err, err
