@@ -73,18 +73,47 @@ def _sparse_dict(sl) -> dict:
             "levels": {lv: a.totals(lv) for lv in levels}}
 
 
+def backing_words(layer: dict, level: str) -> float:
+    """A layer's dense words at ``level`` (reads + writes of every tensor), from its ``accesses``."""
+    return sum(v["reads"] + v["writes"] for v in layer["accesses"][level].values())
+
+
 def _sparse_totals(layers: list[dict]) -> dict | None:
+    """``totals.sparse``: the network as the sparse run runs it. A layer without a sparse view (no MACs:
+    a pool, an eltwise; listed in ``dense_layers``) runs dense, so it adds its dense energy (to
+    ``energy_pj`` and ``dense_energy_pj`` alike), ideal cycles, simulated cycles and backing-store
+    words; the MAC counts are the sparse views' (such a layer has none)."""
     sp = [l["sparse"] for l in layers if "sparse" in l]
     if not sp:
         return None
-    macs = sum(l["macs"] for l in layers if "sparse" in l)
+    macs = sum(l["macs"] for l in layers)
     first = next(iter(sp[0]["levels"]))      # the backing store (DRAM)
-    words = sum(s["levels"][first]["data"] + s["levels"][first]["metadata"] for s in sp)
-    return {"effective_macs": sum(s["effective_macs"] for s in sp), "gated_macs": sum(s["gated_macs"] for s in sp),
-            "skipped_macs": sum(s["skipped_macs"] for s in sp), "ideal_cycles": sum(s["ideal_cycles"] for s in sp),
-            "energy_pj": sum(s["energy_pj"] for s in sp), "dense_energy_pj": sum(s["dense_energy_pj"] for s in sp),
-            f"{first}_words": words, f"{first}_accesses_per_mac": words / macs if macs else None,
-            **({"sim_cycles": sum(s["sim_cycles"] for s in sp)} if all("sim_cycles" in s for s in sp) else {})}
+
+    def words(l: dict) -> float:
+        if "sparse" not in l:
+            return backing_words(l, first)
+        lv = l["sparse"]["levels"][first]
+        return lv["data"] + lv["metadata"]
+
+    def total(key: str, dense_key: str) -> float:
+        return sum(l["sparse"][key] if "sparse" in l else l[dense_key] for l in layers)
+
+    out = {"effective_macs": sum(s["effective_macs"] for s in sp), "gated_macs": sum(s["gated_macs"] for s in sp),
+           "skipped_macs": sum(s["skipped_macs"] for s in sp), "ideal_cycles": total("ideal_cycles", "ideal_cycles"),
+           "energy_pj": total("energy_pj", "energy_pj"), "dense_energy_pj": total("dense_energy_pj", "energy_pj"),
+           f"{first}_words": sum(words(l) for l in layers)}
+    out[f"{first}_accesses_per_mac"] = out[f"{first}_words"] / macs if macs else None
+    if all("sim_cycles" in s for s in sp):
+        out["sim_cycles"] = total("sim_cycles", "cycles")
+    out["dense_layers"] = [l["name"] for l in layers if "sparse" not in l]
+    return out
+
+
+def dense_note(ts: dict) -> str:
+    """The sparse footer's note on the layers without a sparse view ("" when every layer has one)."""
+    n = len(ts.get("dense_layers", ()))
+    return (f"; the total's sparse columns count the {n} layer{'s' if n > 1 else ''} without a sparse view "
+            f"(no MACs, '-') dense") if n else ""
 
 
 def _actions(r) -> list[dict]:
@@ -315,7 +344,7 @@ def table(doc: dict) -> str:
                         "+ gated) and the sparse cycles; " if sparse_sim else "")
                      + "sparse uJ = data, "
                      "metadata and gated actions priced by the energy table; sparse DRAM/MAC = compressed DRAM "
-                     "words (data + metadata) per dense MAC")
+                     "words (data + metadata) per dense MAC" + dense_note(t["sparse"]))
     lines += fit_footer(doc["layers"])
     return "\n".join(lines)
 

@@ -28,7 +28,16 @@ from accelsim.errors import ConfigError
 from accelsim.loopnest import loop_nest_text, nest_to_dict
 from accelsim.names import DOWN, DOWN_DEST, DRAIN, FILL, READ, ROLES, UP, UP_SRC, UPDATE
 from accelsim.pipeline_hierarchy import HierarchyLayerRun, HierarchyRun
-from accelsim.report import SCHEMA, _human, _sparse_dict, _sparse_totals, fit_footer, fit_suffix, sparse_csv
+from accelsim.report import (
+    SCHEMA,
+    _human,
+    _sparse_dict,
+    _sparse_totals,
+    dense_note,
+    fit_footer,
+    fit_suffix,
+    sparse_csv,
+)
 
 CYCLES_ARE = "latency bound (accelsim.cost.bound)"
 CYCLES_SIMULATED = "simulated cycles (accelsim.sim.general); layers without MACs: their latency bound"
@@ -186,7 +195,9 @@ def stats(run: HierarchyRun) -> dict:
     }
     sparse = _sparse_totals(layers)
     if sparse is not None:
-        sparse["bound_cycles"] = sum(l["sparse"]["bound_cycles"] for l in layers if "sparse" in l)
+        # a layer without a sparse view runs dense: its own latency bound (the max of its parts)
+        sparse["bound_cycles"] = sum(l["sparse"]["bound_cycles"] if "sparse" in l
+                                     else max(l["bound_cycles"].values(), default=0.0) for l in layers)
         doc["totals"]["sparse"] = sparse
         doc["sparse_spec"] = run.sparsity.spec.describe()
     return doc
@@ -251,7 +262,7 @@ def table(doc: dict) -> str:
         lines.append(f"sparse: {doc['sparse_spec']}; effMAC% = MACs neither gated nor skipped; sparse cycles = the "
                      f"latency bound of the compressed words (data + metadata + gated) with skipped MACs' cycles and "
                      f"load imbalance; {sim_def}sparse uJ = data, metadata and gated actions priced by the energy table; "
-                     f"sparse {top}/MAC = compressed {top} words (data + metadata) per dense MAC")
+                     f"sparse {top}/MAC = compressed {top} words (data + metadata) per dense MAC" + dense_note(t["sparse"]))
     lines += fit_footer(doc["layers"])
     return "\n".join(lines)
 

@@ -350,3 +350,96 @@ def test_an_unquoted_n_above_m_is_the_n_m_error(tmp_path, network, layer, key):
                          "--sparse", "eyeriss_v1"])
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "nm.yaml" in err and key in err and "N:M '5:4' needs 1 <= N <= M" in err and "304" not in err, err
+
+
+def test_a_dense_run_through_pool_layers_saves_nothing_in_the_totals():
+    """VGG-16 (five pools, which have no sparse view) at density 1 on eyeriss_v1: nothing is gated (no
+    zero ifmap) and the adaptive RLC sends every tensor uncompressed (its words at density 1 would not be
+    fewer), so every MAC layer's sparse figures are its dense ones and the totals must be equal too: the
+    pools count dense in them (before: 104,771.4 sparse uJ against 106,399.7, 114.51M cycles against
+    114.99M, 0.0138 DRAM/MAC against 0.0143)."""
+    code, out, err = _run(["run", "eyeriss_v1", "-w", "codl_vgg16", "--no-sim", "-q", "--json", "--sparse",
+                           "eyeriss_v1", "--density", "ifmap=1,weight=1,psum=1"])
+    assert code == 0, err
+    doc = json.loads(out)
+    t, ts = doc["totals"], doc["totals"]["sparse"]
+    pools = [l["name"] for l in doc["layers"] if l["kind"] == "pool"]
+    assert len(pools) == 5 and ts["dense_layers"] == pools
+    for l in doc["layers"]:
+        if l["macs"]:
+            assert l["sparse"]["energy_pj"] == pytest.approx(l["energy_pj"], rel=1e-12)
+    assert ts["energy_pj"] == pytest.approx(t["energy_pj"], rel=1e-12)
+    assert ts["dense_energy_pj"] == pytest.approx(t["energy_pj"], rel=1e-12)
+    assert ts["ideal_cycles"] == t["ideal_cycles"]
+    assert ts["dram_accesses_per_mac"] == pytest.approx(t["dram_accesses_per_mac"], rel=1e-12)
+    assert ts["effective_macs"] == t["macs"]
+    code, out, _ = _run(["run", "eyeriss_v1", "-w", "codl_vgg16", "--no-sim", "-q", "--sparse", "eyeriss_v1",
+                         "--density", "ifmap=1,weight=1,psum=1"])
+    lines = out.splitlines()
+    total = next(ln for ln in lines if ln.startswith("total")).split()
+    cells = dict(zip(_columns(lines[1]), total))       # by column name
+    assert cells["sparse uJ"] == cells["energy uJ"] == "106399.7"
+    assert cells["sparse cycles"] == cells["cycles"] == "114.99M"
+    assert cells["sparse DRAM/MAC"] == cells["DRAM/MAC"] == "0.0143"
+    assert "count the 5 layers without a sparse view (no MACs, '-') dense" in out
+
+
+def _columns(head: str) -> list[str]:
+    """A table header's column names (split on two or more spaces: names like 'sparse uJ' hold one)."""
+    import re
+
+    return re.split(r"\s{2,}", head.strip())
+
+
+def _with_pool(tmp_path) -> str:
+    return _workload(tmp_path, layers=[
+        {"name": "c1", "kind": "conv", "C": 4, "K": 8, "H": 8, "R": 3, "padding": 1},
+        {"name": "p1", "kind": "pool", "C": 8, "H": 8, "R": 2, "stride": 2},
+        {"name": "c2", "kind": "conv", "C": 8, "K": 8, "H": 4, "R": 3, "padding": 1, "density": {"ifmap": 0.25}}])
+
+
+def _by_layer(doc: dict, sparse_key: str, dense) -> float:
+    """sum over layers of the sparse view's value, or the layer's dense one (``dense(layer)``) without a view."""
+    return sum(l["sparse"][sparse_key] if "sparse" in l else dense(l) for l in doc["layers"])
+
+
+def _dram(l: dict, top: str) -> float:
+    if "sparse" in l:
+        return l["sparse"]["levels"][top]["data"] + l["sparse"]["levels"][top]["metadata"]
+    return sum(v["reads"] + v["writes"] for v in l["accesses"][top].values())
+
+
+def test_sparse_totals_count_a_layer_without_a_sparse_view_dense(tmp_path):
+    """totals.sparse = per layer the sparse view's value, or the dense one for the pool (run dense): energy,
+    ideal and simulated cycles, DRAM words; summed here from stats.json's per-layer entries."""
+    code, out, err = _run(["run", "eyeriss_v1", "-w", _with_pool(tmp_path), "-q", "--json", "--sparse", "eyeriss_v1"])
+    assert code == 0, err
+    doc = json.loads(out)
+    ts = doc["totals"]["sparse"]
+    assert [l["name"] for l in doc["layers"] if "sparse" not in l] == ts["dense_layers"] == ["p1"]
+    pool = doc["layers"][1]
+    assert pool["energy_pj"] > 0 and pool["cycles"] > 0 and sum(v["reads"] + v["writes"]
+                                                                for v in pool["accesses"]["dram"].values()) > 0
+    assert ts["energy_pj"] == pytest.approx(_by_layer(doc, "energy_pj", lambda l: l["energy_pj"]), rel=1e-12)
+    assert ts["dense_energy_pj"] == pytest.approx(doc["totals"]["energy_pj"], rel=1e-12)
+    assert ts["ideal_cycles"] == _by_layer(doc, "ideal_cycles", lambda l: l["ideal_cycles"])
+    assert ts["sim_cycles"] == _by_layer(doc, "sim_cycles", lambda l: l["cycles"])
+    words = sum(_dram(l, "dram") for l in doc["layers"])
+    assert ts["dram_words"] == pytest.approx(words, rel=1e-12)
+    assert ts["dram_accesses_per_mac"] == pytest.approx(words / doc["totals"]["macs"], rel=1e-12)
+    assert ts["energy_pj"] < doc["totals"]["energy_pj"]       # c1, c2 gated at ifmap density 0.5 / 0.25
+
+
+def test_level_list_sparse_totals_count_a_layer_without_a_sparse_view_dense(tmp_path):
+    """The same on a level-list hierarchy (clustered Eyeriss v2), whose sparse cycles are the latency bound:
+    the pool's is its own bound, the max of its parts."""
+    code, out, err = _run(["run", "eyeriss_v2", "-w", _with_pool(tmp_path), "--no-sim", "-q", "--json",
+                           "--sparse", "eyeriss_v2_clustered"])
+    assert code == 0, err
+    doc = json.loads(out)
+    ts = doc["totals"]["sparse"]
+    assert ts["dense_layers"] == ["p1"]
+    assert ts["bound_cycles"] == pytest.approx(_by_layer(doc, "bound_cycles", lambda l: max(l["bound_cycles"].values())),
+                                               rel=1e-12)
+    assert ts["energy_pj"] == pytest.approx(_by_layer(doc, "energy_pj", lambda l: l["energy_pj"]), rel=1e-12)
+    assert ts["dram_words"] == pytest.approx(sum(_dram(l, "dram") for l in doc["layers"]), rel=1e-12)
