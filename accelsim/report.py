@@ -109,6 +109,16 @@ def _sparse_totals(layers: list[dict]) -> dict | None:
     return out
 
 
+def capacity_note(doc: dict) -> str:
+    """The sparse footer's words on which compressed size the capacity checks took (``sparse_capacity``:
+    the spec's ``capacity``, ``expected`` or ``worst``)."""
+    from accelsim.sparse.spec import WORST
+
+    mode = doc["sparse_capacity"]
+    return "capacity by the " + ("worst-case compressed size (every element nonzero)" if mode == WORST
+                                 else f"{mode} compressed size")
+
+
 def dense_note(ts: dict) -> str:
     """The sparse footer's note on the layers without a sparse view ("" when every layer has one)."""
     n = len(ts.get("dense_layers", ()))
@@ -169,6 +179,7 @@ def stats(run: Run) -> dict:
         "seed": None if spec is None else spec.seed,
         "hand_written_mappings": list(run.hand_written),
         "sparse_spec": run.sparsity.spec.describe() if run.sparsity is not None else None,
+        "sparse_capacity": run.sparsity.spec.capacity if run.sparsity is not None else None,
         "totals": totals,
         "layers": layers,
     }
@@ -338,7 +349,7 @@ def table(doc: dict) -> str:
     lines.append(f"latency {t['latency_ms']:.3f} ms at {doc['clock_mhz']:g} MHz"
                  + (" (simulated)" if sim else " (ideal, compute-bound; simulation off)"))
     if sparse:
-        lines.append(f"sparse: {doc['sparse_spec']}; effMAC% = MACs neither gated nor skipped; "
+        lines.append(f"sparse: {doc['sparse_spec']}; {capacity_note(doc)}; effMAC% = MACs neither gated nor skipped; "
                      f"sparse cycles = ideal (compute-bound) cycles with skipping and load imbalance; "
                      + ("sparse sim = simulated cycles of the same schedule on the compressed words (data + metadata "
                         "+ gated) and the sparse cycles; " if sparse_sim else "")

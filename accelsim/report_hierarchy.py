@@ -33,6 +33,7 @@ from accelsim.report import (
     _human,
     _sparse_dict,
     _sparse_totals,
+    capacity_note,
     dense_note,
     fit_footer,
     fit_suffix,
@@ -200,6 +201,7 @@ def stats(run: HierarchyRun) -> dict:
                                      else max(l["bound_cycles"].values(), default=0.0) for l in layers)
         doc["totals"]["sparse"] = sparse
         doc["sparse_spec"] = run.sparsity.spec.describe()
+        doc["sparse_capacity"] = run.sparsity.spec.capacity
     return doc
 
 
@@ -259,7 +261,8 @@ def table(doc: dict) -> str:
     lines.append(f"{lat}: cycles are the {doc['cycles_are']}")
     if sparse:
         sim_def = "sparse sim = simulated cycles of the same nest on those words and cycles; " if sparse_sim else ""
-        lines.append(f"sparse: {doc['sparse_spec']}; effMAC% = MACs neither gated nor skipped; sparse cycles = the "
+        lines.append(f"sparse: {doc['sparse_spec']}; {capacity_note(doc)}; effMAC% = MACs neither gated nor skipped; "
+                     f"sparse cycles = the "
                      f"latency bound of the compressed words (data + metadata + gated) with skipped MACs' cycles and "
                      f"load imbalance; {sim_def}sparse uJ = data, metadata and gated actions priced by the energy table; "
                      f"sparse {top}/MAC = compressed {top} words (data + metadata) per dense MAC" + dense_note(t["sparse"]))

@@ -443,3 +443,22 @@ def test_level_list_sparse_totals_count_a_layer_without_a_sparse_view_dense(tmp_
                                                rel=1e-12)
     assert ts["energy_pj"] == pytest.approx(_by_layer(doc, "energy_pj", lambda l: l["energy_pj"]), rel=1e-12)
     assert ts["dram_words"] == pytest.approx(sum(_dram(l, "dram") for l in doc["layers"]), rel=1e-12)
+
+
+@pytest.mark.parametrize("mode,words", [("expected", "capacity by the expected compressed size"),
+                                        ("worst", "capacity by the worst-case compressed size (every element nonzero)")])
+@pytest.mark.parametrize("arch,preset", [("eyeriss_v1", "eyeriss_v1"), ("eyeriss_v2", "eyeriss_v2_clustered")])
+def test_the_capacity_mode_is_in_stats_and_the_footer(tmp_path, mode, words, arch, preset):
+    """The spec's ``capacity`` (which compressed size the capacity checks took) is stated: stats.json's
+    ``sparse_capacity`` and the table's sparse footer line, on the fixed shape and a level list."""
+    spec = yaml.safe_load((Path(__file__).parents[1] / "configs" / "sparse" / f"{preset}.yaml").read_text())
+    spec["capacity"] = mode
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    argv = ["run", arch, "-w", _workload(tmp_path), "--no-sim", "-q", "--sparse", str(path)]
+    code, out, err = _run(argv + ["--json"])
+    assert code == 0, err
+    assert json.loads(out)["sparse_capacity"] == mode
+    code, out, err = _run(argv)
+    footer = next(ln for ln in out.splitlines() if ln.startswith("sparse: "))
+    assert f"; {words}; " in footer and footer.count("capacity by the") == 1, footer
