@@ -11,7 +11,7 @@ from pathlib import Path
 from accelsim import __version__
 from accelsim.atomic import atomic_writer
 from accelsim.cost.model import ENERGY_PARTS
-from accelsim.names import FIT_SOURCE
+from accelsim.names import FIT_SOURCE, ROLES
 from accelsim.pipeline import LayerRun, Run
 
 SCHEMA = "accelsim.stats/2"
@@ -225,26 +225,61 @@ SPARSE_CSV = ("effective_macs", "gated_macs", "skipped_macs", "ideal_cycles", "s
 SPARSE_WORDS = ("data", "metadata", "gated", "skipped")
 
 
+def _sparse_levels(views: list[dict]) -> list[str]:
+    """Every storage level any layer's sparse view names, in order (a searched nest may bypass a level:
+    none of its words there)."""
+    return list(dict.fromkeys(lv for v in views for lv in v["levels"]))
+
+
 def sparse_csv(layers: list[dict]) -> tuple[list[str], list[list[str]]]:
-    """The layers.csv columns of a run with sparsity (none without): ``sparse_`` + each of
-    :data:`SPARSE_CSV` (``sim_cycles`` empty when not simulated), then per storage level its words of
-    data, metadata, gated and skipped (``sparse_LEVEL_data`` ...); a layer without a sparse view
-    (no MACs) leaves them empty. Header and one row of cells per layer."""
+    """The layers.csv columns of a run with sparsity (none without): ``sparse_density_ROLE`` per tensor
+    role (the densities the view used), ``sparse_`` + each of :data:`SPARSE_CSV` (``sim_cycles`` empty
+    when not simulated), then per storage level its words of data, metadata, gated and skipped
+    (``sparse_LEVEL_data`` ...); a layer without a sparse view (no MACs) leaves them empty. Header and
+    one row of cells per layer."""
     views = [l.get("sparse") for l in layers]
     if not any(views):
         return [], [[] for _ in layers]
-    # every level any layer's table names (a searched nest may bypass a level: none of its words there)
-    levels = list(dict.fromkeys(lv for v in views if v for lv in v["levels"]))
+    levels = _sparse_levels([v for v in views if v])
     zero = dict.fromkeys(SPARSE_WORDS, 0.0)
-    head = [f"sparse_{k}" for k in SPARSE_CSV] + [f"sparse_{lv}_{k}" for lv in levels for k in SPARSE_WORDS]
+    head = ([f"sparse_density_{r}" for r in ROLES] + [f"sparse_{k}" for k in SPARSE_CSV]
+            + [f"sparse_{lv}_{k}" for lv in levels for k in SPARSE_WORDS])
     rows = []
     for v in views:
         if not v:
             rows.append([""] * len(head))
             continue
-        rows.append([f"{v[k]:.6g}" if k in v else "" for k in SPARSE_CSV]
+        rows.append([f"{v['densities'][r]:.6g}" for r in ROLES] + [f"{v[k]:.6g}" if k in v else "" for k in SPARSE_CSV]
                     + [f"{v['levels'].get(lv, zero)[k]:.6g}" for lv in levels for k in SPARSE_WORDS])
     return head, rows
+
+
+def sparse_detail(layers: list[dict]) -> list[str]:
+    """The ``sparse detail`` table printed under a --sparse run's main table: per layer with a sparse
+    view the densities it used (``d ROLE``), its effective / gated / skipped MACs, and per storage level
+    the compressed words moved there (``LEVEL words``: data + metadata) and of them metadata (``LEVEL
+    meta``). Every number is stats.json's ``layers[].sparse`` (none without a sparse view)."""
+    views = [(l["name"], l["sparse"]) for l in layers if "sparse" in l]
+    if not views:
+        return []
+    levels = _sparse_levels([v for _, v in views])
+    zero = dict.fromkeys(SPARSE_WORDS, 0.0)
+    head = ["layer", *(f"d {r}" for r in ROLES), "eff MACs", "gated MACs", "skipped MACs",
+            *(f"{lv} {k}" for lv in levels for k in ("words", "meta"))]
+    rows = []
+    for name, v in views:
+        lv_words = [v["levels"].get(lv, zero) for lv in levels]
+        rows.append([name, *(f"{v['densities'][r]:.4g}" for r in ROLES),
+                     *(_human(v[k]) for k in ("effective_macs", "gated_macs", "skipped_macs")),
+                     *(c for w in lv_words for c in (_human(w["data"] + w["metadata"]), _human(w["metadata"])))])
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+
+    def fmt(r: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    return (["sparse detail: d ROLE = the density used; eff / gated / skipped MACs; per storage level LEVEL words = "
+             "compressed words moved there (data + metadata), LEVEL meta = of them metadata (stats.json "
+             "layers[].sparse)", fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows])
 
 
 def layers_csv(doc: dict) -> str:
@@ -356,6 +391,7 @@ def table(doc: dict) -> str:
                      + "sparse uJ = data, "
                      "metadata and gated actions priced by the energy table; sparse DRAM/MAC = compressed DRAM "
                      "words (data + metadata) per dense MAC" + dense_note(t["sparse"]))
+        lines += sparse_detail(doc["layers"])
     lines += fit_footer(doc["layers"])
     return "\n".join(lines)
 

@@ -38,6 +38,7 @@ from accelsim.report import (
     fit_footer,
     fit_suffix,
     sparse_csv,
+    sparse_detail,
 )
 
 CYCLES_ARE = "latency bound (accelsim.cost.bound)"
@@ -266,6 +267,7 @@ def table(doc: dict) -> str:
                      f"latency bound of the compressed words (data + metadata + gated) with skipped MACs' cycles and "
                      f"load imbalance; {sim_def}sparse uJ = data, metadata and gated actions priced by the energy table; "
                      f"sparse {top}/MAC = compressed {top} words (data + metadata) per dense MAC" + dense_note(t["sparse"]))
+        lines += sparse_detail(doc["layers"])
     lines += fit_footer(doc["layers"])
     return "\n".join(lines)
 

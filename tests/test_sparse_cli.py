@@ -462,3 +462,74 @@ def test_the_capacity_mode_is_in_stats_and_the_footer(tmp_path, mode, words, arc
     code, out, err = _run(argv)
     footer = next(ln for ln in out.splitlines() if ln.startswith("sparse: "))
     assert f"; {words}; " in footer and footer.count("capacity by the") == 1, footer
+
+
+def _number(cell: str) -> float:
+    """A table cell back to a number: '12.21M' -> 12.21e6 ('k', 'M', 'G' as the table prints them)."""
+    scale = {"k": 1e3, "M": 1e6, "G": 1e9}.get(cell[-1])
+    return float(cell[:-1]) * scale if scale else float(cell)
+
+
+def _detail(out: str) -> tuple[list[str], list[list[str]]]:
+    """The sparse detail table's column names and rows."""
+    lines = out.splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("sparse detail: "))
+    head = _columns(lines[at + 1])
+    assert set(lines[at + 2].replace(" ", "")) == {"-"}
+    rows = []
+    for ln in lines[at + 3:]:
+        cells = ln.split()
+        if len(cells) != len(head):
+            break
+        rows.append(cells)
+    return head, rows
+
+
+@pytest.mark.parametrize("arch,preset,workload", [
+    ("eyeriss_v1", "eyeriss_v1", ["-w", "alexnet_sparse", "-b", "4", "--layers", "1-3"]),
+    ("eyeriss_v2", "eyeriss_v2_clustered", None),       # a level list; tiny with a pool layer
+])
+def test_the_sparse_detail_table_is_stats_json(tmp_path, arch, preset, workload):
+    """Under the main table, per layer with a sparse view: its densities, effective / gated / skipped MACs
+    and per storage level the compressed words moved (data + metadata) and of them metadata, each cell
+    stats.json's per-layer value to the table's rounding (2 decimals of k / M / G, 4 digits of a density)."""
+    argv = ["run", arch, *(workload or ["-w", _with_pool(tmp_path)]), "--no-sim", "-q", "--sparse", preset]
+    code, out, err = _run(argv + ["--json"])
+    assert code == 0, err
+    doc = json.loads(out)
+    code, out, err = _run(argv)
+    assert code == 0, err
+    head, rows = _detail(out)
+    views = [l for l in doc["layers"] if "sparse" in l]
+    levels = list(views[0]["sparse"]["levels"])
+    assert head == ["layer", "d ifmap", "d weight", "d psum", "eff MACs", "gated MACs", "skipped MACs",
+                    *(f"{lv} {k}" for lv in levels for k in ("words", "meta"))]
+    assert [r[0] for r in rows] == [l["name"] for l in views]            # the pool (no view) is not listed
+    assert any(float(r[1]) < 1 for r in rows) and any(_number(r[5]) + _number(r[6]) > 0 for r in rows)
+    for row, l in zip(rows, views):
+        sp = l["sparse"]
+        cell = dict(zip(head, row))
+        for role in ("ifmap", "weight", "psum"):
+            assert float(cell[f"d {role}"]) == pytest.approx(sp["densities"][role], rel=1e-3)
+        for col, key in (("eff MACs", "effective_macs"), ("gated MACs", "gated_macs"), ("skipped MACs", "skipped_macs")):
+            assert _number(cell[col]) == pytest.approx(sp[key], rel=5e-3, abs=0.5), col
+        for lv in levels:
+            w = sp["levels"][lv]
+            assert _number(cell[f"{lv} words"]) == pytest.approx(w["data"] + w["metadata"], rel=5e-3, abs=0.5)
+            assert _number(cell[f"{lv} meta"]) == pytest.approx(w["metadata"], rel=5e-3, abs=0.5)
+
+
+def test_layers_csv_has_the_densities_used(tmp_path):
+    """layers.csv's sparse_density_ROLE: tiny's c1 takes the network's ifmap 0.5 / psum 0.4, c2 its own
+    ifmap 0.25; weight 1 (none given); the pool (no sparse view) leaves them empty."""
+    import csv
+
+    code, _, err = _run(["run", "eyeriss_v1", "-w", _with_pool(tmp_path), "--no-sim", "-q", "--sparse", "eyeriss_v1",
+                         "--out", str(tmp_path / "s")])
+    assert code == 0, err
+    rows = {r["name"]: r for r in csv.DictReader((tmp_path / "s" / "layers.csv").open())}
+    want = {"c1": ("0.5", "1", "0.4"), "p1": ("", "", ""), "c2": ("0.25", "1", "0.4")}
+    for name, (di, dw, dp) in want.items():
+        r = rows[name]
+        assert (r["sparse_density_ifmap"], r["sparse_density_weight"], r["sparse_density_psum"]) == (di, dw, dp)
+
