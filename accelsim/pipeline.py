@@ -181,12 +181,10 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
             sparse = sparse_layer(layer, arch, result.mapping, sparsity.spec, layer_models)
         sparse_sim = None
         if sparse is not None and sim is not None and result.mapping is not None:   # the same schedule, sparse counts
-            from accelsim.sim import simulate_layer
-            from accelsim.sparse.layer import bandwidth_counts, sparse_rooms
+            from accelsim.sparse.layer import simulate_sparse
 
             assert sparsity is not None and layer_models is not None
-            sparse_sim = simulate_layer(layer, arch, result.mapping, bandwidth_counts(sparse),
-                                        rooms=sparse_rooms(layer, arch, result.mapping, sparsity.spec, layer_models))
+            sparse_sim = simulate_sparse(layer, arch, result.mapping, sparse, sparsity.spec, layer_models)
         out.append(LayerRun(result, found, sim, sparse, sparse_sim, source))
         if on_layer is not None:
             on_layer(layer.name)

@@ -533,3 +533,48 @@ def test_layers_csv_has_the_densities_used(tmp_path):
         r = rows[name]
         assert (r["sparse_density_ifmap"], r["sparse_density_weight"], r["sparse_density_psum"]) == (di, dw, dp)
 
+
+def _step(out: str, n: int) -> str:
+    return next(ln for ln in out.splitlines() if ln.strip().startswith(f"{n} "))
+
+
+def test_explain_names_what_limits_the_sparse_bound_and_simulates_the_sparse_counts():
+    """AlexNet CONV3 (batch 4) on eyeriss_v1 with v2's CSC and skipping: step 6's sparse value is the MACs
+    over the largest part of the sparse latency bound (``cost.bound.bound_parts`` of the sparse view's
+    bandwidth counts, computed here), and its reason names that part (the NoC's psum_out stream, with its
+    cycles), not the dense "no loss"; step 7's sparse value is the MACs over ``accelsim run``'s simulated
+    sparse cycles of the layer (stats.json's ``sparse.sim_cycles``), with those cycles in its reason."""
+    from accelsim.arch import load_arch
+    from accelsim.cli.cmd_explain import explain
+    from accelsim.cost.bound import bound_parts, traffic_actions_of_counts
+    from accelsim.hierarchy import from_arch
+    from accelsim.sparse.layer import Sparsity, bandwidth_counts, sparse_layer
+    from accelsim.sparse.spec import load_spec
+    from workloads.loader import load_workload
+    from workloads.selection import select_layers
+
+    argv = ["-w", "alexnet_sparse", "-b", "4", "--sparse", "eyeriss_v2"]
+    code, out, err = _run(["explain", "eyeriss_v1", "-l", "CONV3", *argv])
+    assert code == 0, err
+    code, js, err = _run(["run", "eyeriss_v1", "--layers", "3", "-q", "--json", *argv])
+    assert code == 0, err
+    ran = json.loads(js)["layers"][0]
+    macs = ran["macs"]
+
+    arch = load_arch("eyeriss_v1")
+    wl = select_layers(load_workload("alexnet_sparse", 4), "CONV3")
+    sparsity = Sparsity(load_spec("eyeriss_v2"))
+    (layer, result, _), = explain(arch, wl, arch.dataflow, None, sparsity)
+    sl = sparse_layer(layer, arch, result.mapping, sparsity.spec, sparsity.models(wl, "CONV3"))
+    parts = bound_parts(traffic_actions_of_counts(bandwidth_counts(sl)), from_arch(arch))
+    top = max(parts, key=lambda k: parts[k])
+    assert top == "glb.net"                     # the array's network below the GLB
+
+    row6 = _step(out, 6)
+    assert row6.split()[7] == f"{macs / parts[top]:,.1f}", row6        # step, 4 name words, dense, %, sparse
+    assert f"| sparse: NoC: the psum_out network needs {parts[top]:,.0f} cycles at its width" in row6, row6
+    row7 = _step(out, 7)
+    assert row7.split()[7] == f"{macs / ran['sparse']['sim_cycles']:,.1f}", row7
+    assert f"| sparse: simulated {ran['sparse']['sim_cycles']:,} cycles; stalls " in row7, row7
+    assert float(row7.split()[7].replace(",", "")) <= float(row6.split()[7].replace(",", ""))
+

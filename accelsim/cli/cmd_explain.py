@@ -68,20 +68,29 @@ def explain(arch, workload, dataflow: str, spec=None, sparsity=None) -> list[tup
     return out
 
 
-def sparse_steps(layer, arch, result, sim, sl) -> list[float | None]:
-    """Dense MACs per cycle at each Eyexam step with the sparse view ``sl``: steps 1-4 (shape) are
-    unchanged; step 5 divides by the sparse ideal cycles (skipping: it may exceed step 4, which counts one
-    dense MAC per PE per cycle); step 6 is the latency bound over
-    the compressed words (``accelsim.sparse.layer.bandwidth_counts``); step 7 is not modelled (the
-    simulation is dense): None."""
+def sparse_steps(layer, arch, result, sim, sl, sparse_sim) -> list[tuple[float, str] | None]:
+    """(dense MACs per cycle, what limits it) at each Eyexam step with the sparse view ``sl``: steps 1-4
+    (shape) are unchanged (None: no reason of their own); step 5 divides by the sparse ideal cycles
+    (skipping: it may exceed step 4, which counts one dense MAC per PE per cycle); step 6 is the latency
+    bound over the compressed words (``accelsim.sparse.layer.bandwidth_counts``), limited by the largest
+    of the sparse bound's parts (``eyexam.steps.bandwidth_reason`` on the sparse counts; "no loss" when
+    it is the compute part); step 7 the same schedule simulated on those counts (``sparse_sim``,
+    ``sparse.layer.simulate_sparse``, as ``accelsim run --sparse`` simulates it). Each step is at most the
+    one before, as the dense steps."""
     from accelsim.cost.bound import latency_bound
+    from accelsim.eyexam.steps import bandwidth_reason, sim_reason
     from accelsim.sparse.layer import bandwidth_counts
 
-    out: list[float | None] = [s.macs_per_cycle for s in sim.eyexam[:4]]
+    out: list[tuple[float, str] | None] = [None] * 4
     macs = result.macs
     v5 = macs / sl.actions.cycles if sl.actions.cycles else 0.0    # skipping may beat step 4's dense bound
-    bound = latency_bound(bandwidth_counts(sl), arch)
-    out += [v5, min(v5, macs / bound if bound else 0.0), None]
+    out.append((v5, f"{sl.actions.cycles:,.0f} ideal cycles with skipping and load imbalance"))
+    counts = bandwidth_counts(sl)
+    bound = latency_bound(counts, arch)
+    v6 = macs / bound if bound else 0.0
+    step6 = (v6, bandwidth_reason(counts, arch)) if v6 < v5 * (1 - 1e-12) else (v5, "no loss")
+    v7 = macs / sparse_sim.cycles if sparse_sim.cycles else 0.0
+    out += [step6, (v7, sim_reason(sparse_sim)) if v7 < step6[0] * (1 - 1e-12) else (step6[0], "no loss")]
     return out
 
 
@@ -104,6 +113,8 @@ def sparse_saved(result, sl) -> str:
 
 
 def format_layer(layer, result, sim, pes: int, describe=None, sparse: list | None = None) -> str:
+    """The layer's step table; with ``sparse`` (:func:`sparse_steps`) the sparse MACs per cycle, the factor
+    saved, and after the dense reason what limits the sparse value where it has its own (steps 5-7)."""
     lines = [f"{layer.name}: {layer.describe()}  |  {result.macs:,} MACs, mapping {result.mapping.compact()}"]
     head: tuple[str, ...] = ("step", "constraint", "MACs/cycle", "% of PEs", "limited by")
     if sparse is not None:
@@ -112,11 +123,14 @@ def format_layer(layer, result, sim, pes: int, describe=None, sparse: list | Non
     for i, s in enumerate(sim.eyexam):
         row: tuple[str, ...] = (str(s.step), s.name, f"{s.macs_per_cycle:,.1f}",
                                 f"{100 * s.macs_per_cycle / pes:.1f}" if s.macs_per_cycle <= 10 * pes else ">999")
+        why = s.limited_by
         if sparse is not None:
-            v = sparse[i]
-            row += (f"{v:,.1f}" if v is not None else "-",
-                    f"{v / s.macs_per_cycle:.2f}x" if v is not None and s.macs_per_cycle else "-")
-        rows.append(row + (s.limited_by,))
+            own = sparse[i]
+            v = own[0] if own is not None else s.macs_per_cycle       # steps 1-4: the shape, unchanged
+            row += (f"{v:,.1f}", f"{v / s.macs_per_cycle:.2f}x" if s.macs_per_cycle else "-")
+            if own is not None:
+                why += f" | sparse: {own[1]}"
+        rows.append(row + (why,))
     n = len(head) - 1
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(n)]
     fmt = lambda r: "  ".join([r[0].rjust(widths[0]), r[1].ljust(widths[1])]
@@ -155,15 +169,18 @@ def run(args: argparse.Namespace) -> int:
 
     describe = registry.get(dataflow).describe_mapping
     if sparsity is not None:
-        from accelsim.sparse.layer import sparse_layer
+        from accelsim.sparse.layer import simulate_sparse, sparse_layer
 
         print(f"sparse: {sparsity.spec.describe()}; 'sparse' = dense MACs per cycle with it (steps 1-4: the "
-              f"shape, unchanged; 5: skipping; 6: compressed traffic; 7: the simulation is dense, not shown)")
+              f"shape, unchanged; 5: skipping; 6: compressed traffic; 7: the same schedule simulated on the "
+              f"sparse counts), 'limited by' after '| sparse:' what limits it")
     for layer, result, sim in found:
         sp = None
         if sparsity is not None:
-            sl = sparse_layer(layer, arch, result.mapping, sparsity.spec, sparsity.models(workload, layer.name))
-            sp = sparse_steps(layer, arch, result, sim, sl)
+            models = sparsity.models(workload, layer.name)
+            sl = sparse_layer(layer, arch, result.mapping, sparsity.spec, models)
+            sparse_sim = simulate_sparse(layer, arch, result.mapping, sl, sparsity.spec, models)
+            sp = sparse_steps(layer, arch, result, sim, sl, sparse_sim)
         print()
         print(format_layer(layer, result, sim, arch.pes, describe, sp))
         if sparsity is not None:

@@ -168,23 +168,30 @@ def steps(layer: Layer, arch, mapping: Mapping, counts: Counts, dataflow: str, s
     add(v5, f"mapping that fits the RF ({arch.rf.total_words} words/PE) and GLB ({arch.glb.size_kb:g} kB): "
             f"rows {sp_r}, cols {sp_c}, {counts.active_pes} PEs, {counts.cycles:,} steps")
 
+    bound = latency_bound(counts, arch)
+    add(macs / bound if bound else 0.0, bandwidth_reason(counts, arch))
+    add(macs / sim.cycles if sim.cycles else 0.0, sim_reason(sim))
+    return tuple(out)
+
+
+def bandwidth_reason(counts: Counts, arch) -> str:
+    """Step 6's reason: the busiest of the DRAM, the GLB and the NoC's streams for ``counts`` (the
+    bound's parts, ``cost.bound.bandwidth_cycles`` / ``noc_cycles``), its words and cycles."""
     dram_w = sum(counts.reads[L_DRAM]) + sum(counts.writes[L_DRAM])
     glb_w = sum(counts.reads[L_GLB]) + sum(counts.writes[L_GLB])
     dram_c, glb_c, _ = bandwidth_cycles(counts, arch)
     noc_c = noc_cycles(counts, arch)
     s_noc = max(range(len(noc_c)), key=lambda i: noc_c[i])
-    bound = latency_bound(counts, arch)
     if dram_c >= max(glb_c, noc_c[s_noc]):
-        why6 = f"DRAM: {dram_w:,} words at {arch.dram_words_per_cycle:.3g} words/cycle = {dram_c:,.0f} cycles"
-    elif glb_c >= noc_c[s_noc]:
-        why6 = f"GLB: {glb_w:,} words at {arch.glb.bandwidth_words_per_cycle:g} words/cycle = {glb_c:,.0f} cycles"
-    else:
-        why6 = f"NoC: the {STREAMS[s_noc]} network needs {noc_c[s_noc]:,.0f} cycles at its width"
-    add(macs / bound if bound else 0.0, why6)
+        return f"DRAM: {dram_w:,.0f} words at {arch.dram_words_per_cycle:.3g} words/cycle = {dram_c:,.0f} cycles"
+    if glb_c >= noc_c[s_noc]:
+        return f"GLB: {glb_w:,.0f} words at {arch.glb.bandwidth_words_per_cycle:g} words/cycle = {glb_c:,.0f} cycles"
+    return f"NoC: the {STREAMS[s_noc]} network needs {noc_c[s_noc]:,.0f} cycles at its width"
 
+
+def sim_reason(sim) -> str:
+    """Step 7's reason: the simulated cycles and the stalls by cause (``sim``: a SimResult)."""
     st = sim.stall_cycles
     top = max(st, key=lambda k: st[k]) if st else "dram"
-    parts = ", ".join(f"{k} {v:,}" for k, v in st.items() if v)
-    add(macs / sim.cycles if sim.cycles else 0.0,
-        f"simulated {sim.cycles:,} cycles; stalls {parts or 'none'} (mostly {top})")
-    return tuple(out)
+    parts = ", ".join(f"{k} {v:,.0f}" for k, v in st.items() if v)
+    return f"simulated {sim.cycles:,.0f} cycles; stalls {parts or 'none'} (mostly {top})"
