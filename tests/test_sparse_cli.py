@@ -578,3 +578,46 @@ def test_explain_names_what_limits_the_sparse_bound_and_simulates_the_sparse_cou
     assert f"| sparse: simulated {ran['sparse']['sim_cycles']:,} cycles; stalls " in row7, row7
     assert float(row7.split()[7].replace(",", "")) <= float(row6.split()[7].replace(",", ""))
 
+
+def test_the_formats_plot_draws_the_sweep():
+    """``accelsim sparse-formats --plot``'s figure (``plots.sparse_formats.plot_formats``, fig1 setup) on
+    its plotted data: each design's x data are the sweep's densities; the cycles panel's bitmask + gating
+    line is constant at the dense 128^3 MACs (gating saves no cycle) and the coordinates + skipping line
+    is 128^3 x d^2 (a MAC skipped unless both operands are nonzero); the energy panel's lines are the
+    energies over the 128^3 dense MACs, and they cross (linear between the densities, found here) in the
+    published 0.05-0.08, where the dotted line stands."""
+    import matplotlib.pyplot as plt
+
+    from accelsim.cli.cmd_sparse_formats import TITLES
+    from accelsim.plots.sparse_formats import plot_formats
+    from accelsim.sparse import compare
+
+    macs = 128 ** 3
+    points = compare.sweep(setup="fig1")
+    fig = plot_formats(points, compare.crossover(points), TITLES["fig1"], "pJ")
+    try:
+        ax_e, ax_c = fig.axes
+        lines = {(ax, ln.get_label()): ln for ax in (ax_e, ax_c) for ln in ax.get_lines()}
+        xs = list(compare.FIG1_DENSITIES)
+        data = {}
+        for ax, panel in ((ax_e, "energy"), (ax_c, "cycles")):
+            for design, label in (("bitmask_gating", "bitmask + gating"), ("coordinates_skipping", "coordinates + skipping")):
+                ln = lines[(ax, label)]
+                assert list(ln.get_xdata()) == xs
+                data[(panel, design)] = [float(y) for y in ln.get_ydata()]
+        assert data[("cycles", "bitmask_gating")] == [float(macs)] * len(xs)
+        assert data[("cycles", "coordinates_skipping")] == pytest.approx([macs * d * d for d in xs], rel=1e-9)
+        energy = {(p.design, p.density): p.energy_pj for p in points}
+        for design in ("bitmask_gating", "coordinates_skipping"):
+            assert data[("energy", design)] == pytest.approx([energy[(design, d)] / macs for d in xs], rel=1e-12)
+        diff = [c - b for b, c in zip(data[("energy", "bitmask_gating")], data[("energy", "coordinates_skipping")])]
+        signs = [i for i in range(len(xs) - 1) if diff[i] < 0 <= diff[i + 1]]
+        assert len(signs) == 1 and all(v < 0 for v in diff[:signs[0] + 1]) and all(v > 0 for v in diff[signs[0] + 1:])
+        i = signs[0]
+        cross = xs[i] + (xs[i + 1] - xs[i]) * -diff[i] / (diff[i + 1] - diff[i])
+        assert 0.05 <= cross <= 0.08
+        marks = [ln for ln in ax_e.get_lines() if ln.get_linestyle() == ":"]
+        assert len(marks) == 1 and list(marks[0].get_xdata()) == pytest.approx([cross, cross], rel=1e-12)
+        assert ax_c.get_yscale() == "log" and ax_e.get_xscale() == ax_c.get_xscale() == "log"
+    finally:
+        plt.close(fig)
