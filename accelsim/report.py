@@ -153,8 +153,7 @@ def stats(run: Run) -> dict:
         "energy_per_mac_pj": energy / macs if macs else None,        # null: no MACs to divide by
         "utilization": macs / (cycles * arch.pes) if cycles else 0.0,
         "energy_breakdown_pj": breakdown,
-        "dram_accesses_per_mac": (sum(sum(l["accesses"]["dram"][t].values()) for l in layers
-                                      for t in ("ifmap", "weight", "psum")) / macs) if macs else None,
+        "dram_accesses_per_mac": sum(backing_words(l, "dram") for l in layers) / macs if macs else None,
     }
     sparse = _sparse_totals(layers)
     if sparse is not None:
@@ -335,7 +334,7 @@ def table(doc: dict) -> str:
     rows = []
     for l in doc["layers"]:
         e = l["energy_pj"]
-        dram = sum(sum(v.values()) for v in l["accesses"]["dram"].values())
+        dram = backing_words(l, "dram")
         row = [l["name"], _human(l["macs"]), _human(l["cycles"]), f"{l['utilization']:.2f}", f"{e / 1e6:.1f}",
                f"{e / l['macs']:.2f}" if l["macs"] else "-",
                *(f"{100 * l['energy_breakdown_pj'][p] / e:.0f}" if e else "-" for p in ENERGY_PARTS),

@@ -33,6 +33,7 @@ from accelsim.report import (
     _human,
     _sparse_dict,
     _sparse_totals,
+    backing_words,
     capacity_note,
     dense_note,
     fit_footer,
@@ -156,7 +157,7 @@ def stats(run: HierarchyRun) -> dict:
     cycles = sum(l["cycles"] for l in layers)
     energy = sum(l["energy_pj"] for l in layers)
     top = h.levels[0].name
-    backing = sum(v["reads"] + v["writes"] for l in layers for v in l["accesses"][top].values())
+    backing = sum(backing_words(l, top) for l in layers)
     spec = run.search
     simulated = any(lr.sim is not None for lr in run.layers)
     batch = next((lr.item.layer.N for lr in run.layers if lr.item.layer is not None), 1)
@@ -221,7 +222,7 @@ def table(doc: dict) -> str:
     rows = []
     for l in doc["layers"]:
         e = l["energy_pj"]
-        words = sum(v["reads"] + v["writes"] for v in l["accesses"][top].values())
+        words = backing_words(l, top)
         rows.append([l["name"], _human(l["macs"]), _human(l["cycles"]), f"{l['utilization']:.2f}", f"{e / 1e6:.1f}",
                      f"{e / l['macs']:.2f}" if l["macs"] else "-",
                      *(f"{100 * l['energy_breakdown_pj'].get(p, 0.0) / e:.0f}" if e else "-" for p in parts),
