@@ -128,7 +128,8 @@ def test_mask_of_wrong_shape_and_format_on_unkept_tensor_exit_2(tmp_path):
     np.save(tmp_path / "m.npy", np.ones((2, 2)))
     code, _, err = _run(["run", "eyeriss_v1", "-w", _workload(tmp_path, density={"ifmap": {"mask": "m.npy"}}),
                          "--no-sim", "-q", "--sparse", "eyeriss_v1"])
-    assert code == 2 and err == (f"accelsim: error: {tmp_path / 'm.npy'}: c1: the ifmap mask of shape (2, 2) does not "
+    assert code == 2 and err == (f"accelsim: error: {tmp_path / 'tiny.yaml'}: density.ifmap: the ifmap mask "
+                                 f"'{tmp_path / 'm.npy'}' of shape (2, 2) does not "
                                  f"fit layer 'c1': its ifmap is accepted as (1, 1, 4, 8, 8) (N, G, C/G, H, W), "
                                  f"(1, 4, 8, 8) (N, C, H, W)\n")
     spec = tmp_path / "s.yaml"
@@ -262,7 +263,8 @@ def test_bad_masks_are_one_line_naming_the_file_and_the_layer(tmp_path):
         np.save(tmp_path / f"{name}.npy", a)
     p = str(tmp_path)
     cases = [
-        ({"weight": {"mask": "shape.npy"}}, [], f"{p}/shape.npy: g1: the weight mask of shape (2, 8, 3, 3) does not "
+        ({"weight": {"mask": "shape.npy"}}, [], f"{p}/masks.yaml: layers[0] (g1).density.weight: the weight mask "
+         f"'{p}/shape.npy' of shape (2, 8, 3, 3) does not "
          f"fit layer 'g1': its weight is accepted as (2, 4, 2, 3, 3) (G, K/G, C/G, R, S), (8, 2, 3, 3) (K, C/G, R, S)"),
         ({"weight": {"mask": "nan.npy"}}, [], f"{p}/masks.yaml: layers[0] (g1).density.weight: mask '{p}/nan.npy' "
          f"holds 1 NaN and 0 inf values (the first at index (2, 1, 0, 2)); a mask needs finite values (zero / nonzero)"),
@@ -279,7 +281,8 @@ def test_bad_masks_are_one_line_naming_the_file_and_the_layer(tmp_path):
         assert (code, out, err) == (2, "", f"accelsim: error: {line}\n")
     code, _, err = _run(["run", "eyeriss_v1", "-w", _mask_workload(tmp_path, None, {"weight": {"mask": "shape.npy"}}),
                          "--layers", "f1", "--no-sim", "-q", "--sparse", "eyeriss_v1"])
-    assert code == 2 and err == (f"accelsim: error: {p}/shape.npy: f1: the weight mask of shape (2, 8, 3, 3) does not "
+    assert code == 2 and err == (f"accelsim: error: {p}/masks.yaml: layers[1] (f1).density.weight: the weight mask "
+                                 f"'{p}/shape.npy' of shape (2, 8, 3, 3) does not "
                                  f"fit layer 'f1': its weight is accepted as (1, 5, 3, 2, 2) (G, K/G, C/G, R, S), "
                                  f"(5, 3, 2, 2) (K, C/G, R, S), (5, 12) (K, C*R*S)\n")
 

@@ -94,7 +94,8 @@ def layouts(layer: Any, role: str) -> tuple[tuple[tuple[int, ...], str], ...]:
     return tuple(dict.fromkeys(out))
 
 
-def in_layout(layer: Any, role: str, values: np.ndarray, what: str, source: str | None) -> np.ndarray:
+def in_layout(layer: Any, role: str, values: np.ndarray, what: str, source: str | None,
+              key: str | None = None) -> np.ndarray:
     """``values`` of ``role``'s tensor of ``layer`` in the problem's layout, from any of :func:`layouts`;
     another shape is one ConfigError line naming ``what`` (the file), the layer, the shape given and the
     shapes accepted."""
@@ -105,7 +106,7 @@ def in_layout(layer: Any, role: str, values: np.ndarray, what: str, source: str 
         return values.reshape(accepted[0][0])
     shown = ", ".join(f"{shape} {axes}" for shape, axes in accepted)
     raise ConfigError(f"{what} of shape {tuple(values.shape)} does not fit layer {layer.name!r}: its {role} is "
-                      f"accepted as {shown}", source=source, key=layer.name)
+                      f"accepted as {shown}", source=source, key=key or layer.name)
 
 
 def _weight_layout(layer: Any, node: Any, w: np.ndarray, source: str) -> np.ndarray:
@@ -272,8 +273,12 @@ def resolve(model: Model, role: str, workload: Any, layer: Any) -> Model:
                               f"onnx: FILE}})", source=model.where, key=role)
         return Actual(onnx_weights(model.onnx, layer) != 0, f"{model.onnx}:{layer.name}")
     if isinstance(model, Actual) and layer.kind.has_macs:
-        mask = in_layout(layer, role, model.mask, f"the {role} mask", model.source)
-        return model if mask is model.mask else Actual(mask, model.source)
+        if model.where is not None:      # named in a YAML file or by a flag: that file and key, then the mask's file
+            mask = in_layout(layer, role, model.mask, f"the {role} mask {model.source!r}", model.where,
+                             model.key)
+        else:
+            mask = in_layout(layer, role, model.mask, f"the {role} mask", model.source)
+        return model if mask is model.mask else Actual(mask, model.source, model.where, model.key)
     if isinstance(model, FromRun):
         if role == WEIGHT:
             raise ConfigError("a run gives activation masks (ifmap, psum); weights come from {onnx: FILE}",

@@ -135,13 +135,16 @@ class Structured:
 @dataclass(frozen=True, eq=False)
 class Actual:
     """A 0/1 mask, counted exactly (module docstring): its words measured on it (``sparse.exact``), its
-    MACs and all-mask gating counted over it (``sparse.masks``, ``sparse.gating``). :meth:`p_empty` and
-    :meth:`occupancy` are the uniform model's of its density, for the adaptive choice, the expected
-    capacity check and a mask mixed with uniform conditions only; no count of words or MACs the mask
-    fully determines goes through them."""
+    MACs, all-mask gating and the lockstep cycles of skipping counted over it (``sparse.masks``,
+    ``sparse.gating``, ``sparse.lockstep``). :meth:`p_empty` and :meth:`occupancy` are the uniform model's
+    of its density, for the adaptive choice, the expected capacity check and a mask mixed with uniform
+    conditions only; no count of words or MACs the mask fully determines goes through them. ``source``:
+    the mask's file; ``where`` / ``key``: the file (or flag) and key that named it, for error lines."""
 
     mask: np.ndarray = field(repr=False)
     source: str = "<memory>"
+    where: str | None = None
+    key: str | None = None
 
     @property
     def density(self) -> float:
@@ -332,7 +335,7 @@ def parse_model(value: Any, source: str, key: str, base: Path | None = None) -> 
             raise ConfigError(f"{{mask: FILE.npy}} needs a file name, got {value['mask']!r}", source=source, key=key)
         path = Path(_path(value["mask"], base))
         arr = load_npy(path, f"mask {str(path)!r}", source, key)
-        return Actual(nonzeros(arr, f"mask {str(path)!r}", source, key), str(path))
+        return Actual(nonzeros(arr, f"mask {str(path)!r}", source, key), str(path), source, key)
     raise ConfigError(f"bad density {value!r}; {allowed}", source=source, key=key)
 
 
