@@ -181,7 +181,7 @@ def run(arch, workload: Workload, dataflow: str | None = None, *, search_spec: S
             sparse = sparse_layer(layer, arch, result.mapping, sparsity.spec, layer_models)
         sparse_sim = None
         if sparse is not None and sim is not None and result.mapping is not None:   # the same schedule, sparse counts
-            from accelsim.sparse.layer import simulate_sparse
+            from accelsim.sim import simulate_sparse
 
             assert sparsity is not None and layer_models is not None
             sparse_sim = simulate_sparse(layer, arch, result.mapping, sparse, sparsity.spec, layer_models)

@@ -75,7 +75,7 @@ def sparse_steps(layer, arch, result, sim, sl, sparse_sim) -> list[tuple[float, 
     bound over the compressed words (``accelsim.sparse.layer.bandwidth_counts``), limited by the largest
     of the sparse bound's parts (``eyexam.steps.bandwidth_reason`` on the sparse counts; "no loss" when
     it is the compute part); step 7 the same schedule simulated on those counts (``sparse_sim``,
-    ``sparse.layer.simulate_sparse``, as ``accelsim run --sparse`` simulates it). Each step is at most the
+    ``sim.simulate_sparse``, as ``accelsim run --sparse`` simulates it). Each step is at most the
     one before, as the dense steps."""
     from accelsim.cost.bound import latency_bound
     from accelsim.eyexam.steps import bandwidth_reason, sim_reason
@@ -169,7 +169,8 @@ def run(args: argparse.Namespace) -> int:
 
     describe = registry.get(dataflow).describe_mapping
     if sparsity is not None:
-        from accelsim.sparse.layer import simulate_sparse, sparse_layer
+        from accelsim.sim import simulate_sparse
+        from accelsim.sparse.layer import sparse_layer
 
         print(f"sparse: {sparsity.spec.describe()}; 'sparse' = dense MACs per cycle with it (steps 1-4: the "
               f"shape, unchanged; 5: skipping; 6: compressed traffic; 7: the same schedule simulated on the "

@@ -16,7 +16,7 @@ _WHERE = {
     "PassFlows": "accelsim.sim.flows", "pass_flows": "accelsim.sim.flows",
     "simulate_nest": "accelsim.sim.general", "unlimited_hierarchy": "accelsim.sim.general",
     "STALL_CAUSES": "accelsim.sim.result", "SimResult": "accelsim.sim.result", "save_trace": "accelsim.sim.result",
-    "simulate_layer": "accelsim.sim.simulate", "unlimited": "accelsim.sim.simulate",
+    "simulate_layer": "accelsim.sim.simulate", "simulate_sparse": "accelsim.sim.simulate", "unlimited": "accelsim.sim.simulate",
 }
 
 __all__ = sorted(_WHERE)

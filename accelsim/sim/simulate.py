@@ -264,3 +264,14 @@ def simulate_layer(layer: Layer, arch, mapping: Mapping, counts: Counts, *, trac
     return SimResult(cycles=cycles, ideal_cycles=ideal, stall_cycles=stalls, busy=busy, passes=total_passes,
                        tiles=n_tiles, blocks=len(blocks), events=res.events, prefetched=prefetched,
                        exposed=exposed, trace=res.trace if trace else None)
+
+
+def simulate_sparse(layer, arch, m, sl, spec, models):
+    """The fixed shape's simulation of mapping ``m``'s schedule on a sparse view's counts
+    (``sparse.layer.bandwidth_counts`` of ``sl``, a ``SparseLayer``: compressed data + metadata + gated words
+    per level, the sparse ideal cycles with skipping and load imbalance) with its compressed tiles'
+    double-buffering room (``sparse.layer.sparse_rooms``): a SimResult (``accelsim run``'s ``sparse sim``,
+    ``accelsim explain``'s step 7)."""
+    from accelsim.sparse.layer import bandwidth_counts, sparse_rooms
+
+    return simulate_layer(layer, arch, m, bandwidth_counts(sl), rooms=sparse_rooms(layer, arch, m, spec, models))

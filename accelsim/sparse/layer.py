@@ -108,16 +108,6 @@ def bandwidth_counts(sl: SparseLayer) -> Counts:
     return to_counts(bandwidth_actions(sl.actions))
 
 
-def simulate_sparse(layer: Layer, arch, m: Mapping, sl: SparseLayer, spec: SparseSpec, models: dict[str, Model]):
-    """The fixed shape's simulation of mapping ``m``'s schedule on the sparse view's counts
-    (:func:`bandwidth_counts`: compressed data + metadata + gated words per level, the sparse ideal cycles
-    with skipping and load imbalance) with its compressed tiles' double-buffering room
-    (:func:`sparse_rooms`): a SimResult (``accelsim run``'s ``sparse sim``, ``accelsim explain``'s step 7)."""
-    from accelsim.sim import simulate_layer
-
-    return simulate_layer(layer, arch, m, bandwidth_counts(sl), rooms=sparse_rooms(layer, arch, m, spec, models))
-
-
 @dataclass(frozen=True)
 class Sparsity:
     """A run's sparsity: the design's features and the densities (the workload's, overridden per
@@ -148,5 +138,5 @@ class Sparsity:
         return {r: resolve(m, r, workload, conv) for r, m in merged.items()}
 
 
-__all__ = ["SparseLayer", "Sparsity", "bandwidth_counts", "dense_table", "simulate_sparse", "sparse_layer",
+__all__ = ["SparseLayer", "Sparsity", "bandwidth_counts", "dense_table", "sparse_layer",
            "sparse_rooms"]
