@@ -31,13 +31,30 @@ def _run(arch_name: str, features: dict, models: dict, layer=LAYER):
     m = lr.result.mapping
     h = replace(_shape(m.spatial(ROWS), m.spatial(COLS)), word_bits=arch.word_bits)
     problem = from_layer(lr.result.layer)
-    return lr.sparse.actions, problem, flatten(problem, from_fixed(m, h))
+    return lr.sparse.actions, problem, flatten(problem, from_fixed(m, h)), from_fixed(m, h)
 
 
-def _lockstep_by_hand(problem, flat, slot, h: int = H) -> tuple[int, int]:
+def _nonzero_at(problem, idx, in_range, masks: dict) -> dict:
+    """Per role of ``masks`` whether each point's element is nonzero (its coordinates from the problem's
+    ``Coord`` terms; outside the tensor, padding, zero)."""
+    out = {}
+    for role, mask in masks.items():
+        coords = problem.tensor(role).coords
+        vals = [c.offset + sum(k * idx[d] for d, k in c.terms) for c in coords]
+        inside = in_range.copy()
+        for c, v in zip(coords, vals):
+            inside &= (v >= 0) & (v < c.size)
+        nz = np.zeros(inside.shape, bool)
+        m = np.asarray(mask).reshape(tuple(c.size for c in coords)) != 0
+        nz[inside] = m[tuple(v[inside] for v in vals)]
+        out[role] = nz
+    return out
+
+
+def _lockstep_by_hand(problem, flat, slot, masks: dict) -> tuple[int, int]:
     """Every MAC point of the flattened nest as numpy arrays: per run (the temporal loops above the innermost
-    spatial one) the busiest unit's slots, summed; ``slot(idx, inside, in_range)`` -> bool per point; the
-    same for every in-range MAC (the dense count)."""
+    spatial one) the busiest unit's slots, summed; ``slot(nonzero)`` -> bool per point (``nonzero``: role ->
+    whether each point's element of ``masks`` is nonzero); the same for every in-range MAC (the dense count)."""
     loops = flat.loops
     last = max(i for i, lp in enumerate(loops) if lp.spatial)
     grid = np.indices([lp.factor for lp in loops]).reshape(len(loops), -1)
@@ -57,24 +74,12 @@ def _lockstep_by_hand(problem, flat, slot, h: int = H) -> tuple[int, int]:
     in_range = np.ones(grid.shape[1], bool)
     for d, size in problem.dims:
         in_range &= idx[d] < size
-    hh, ww = idx["P"] + idx["R"] - PAD, idx["Q"] + idx["S"] - PAD
-    inside = in_range & (hh >= 0) & (hh < h) & (ww >= 0) & (ww < h)
 
     def busiest(sel) -> int:
         work = np.zeros((n_runs, n_units), np.int64)
         np.add.at(work, (run_id[sel], unit_id[sel]), 1)
         return int(work.max(axis=1).sum())
-    return busiest(in_range & slot(idx, hh, ww, inside, in_range)), busiest(in_range)
-
-
-def _nonzero(fi, fw):
-    def at(idx, hh, ww, inside, in_range):
-        nzi = np.zeros(inside.shape, bool)
-        nzw = np.zeros(inside.shape, bool)
-        nzi[inside] = fi[0][idx["C"][inside], hh[inside], ww[inside]] != 0
-        nzw[in_range] = fw[0][idx["K"][in_range], idx["C"][in_range], idx["R"][in_range], idx["S"][in_range]] != 0
-        return nzi, nzw
-    return at
+    return busiest(in_range & slot(_nonzero_at(problem, idx, in_range, masks))), busiest(in_range)
 
 
 @pytest.mark.parametrize("arch", ["eyeriss_v1", "eyeriss_v2_flat"])
@@ -94,9 +99,9 @@ def test_actual_masks_give_the_lockstep_cycles_walked_over_the_masks(arch, featu
     rng = np.random.default_rng(7)
     fi = (rng.random((1, C, H, H)) < 0.5).astype(np.uint8)
     fw = (rng.random((1, K, C, R, R)) < 0.5).astype(np.uint8)
-    sa, problem, flat = _run(arch, features, {"ifmap": Actual(fi), "weight": Actual(fw)})
-    nz = _nonzero(fi, fw)
-    kept, dense = _lockstep_by_hand(problem, flat, lambda *a: slot(*nz(*a)))
+    sa, problem, flat, _ = _run(arch, features, {"ifmap": Actual(fi), "weight": Actual(fw)})
+    kept, dense = _lockstep_by_hand(problem, flat, lambda nz: slot(nz["ifmap"], nz["weight"]),
+                                    {"ifmap": fi, "weight": fw})
     assert dense == sa.dense_cycles                     # compute-bound: one slot per run step
     assert kept < dense
     assert sa.cycles == sa.dense_cycles * kept / dense
@@ -111,13 +116,70 @@ def test_ceil_tiles_count_only_the_macs_inside_the_problem(arch):
     rng = np.random.default_rng(1)
     fi = (rng.random((1, C, 9, 9)) < 0.5).astype(np.uint8)
     fw = (rng.random((1, 20, C, R, R)) < 0.5).astype(np.uint8)
-    sa, problem, flat = _run(arch, {"skip": [{"level": "mac", "on_zero": ["ifmap", "weight"]}]},
+    sa, problem, flat, _ = _run(arch, {"skip": [{"level": "mac", "on_zero": ["ifmap", "weight"]}]},
                              {"ifmap": Actual(fi), "weight": Actual(fw)}, layer)
     reach = {d: sum(lp.factor * lp.span - lp.span for lp in flat.loops if lp.dim == d) + 1 for d, _ in problem.dims}
     assert any(reach[d] > size for d, size in problem.dims)          # a ceil edge
-    nz = _nonzero(fi, fw)
-    kept, dense = _lockstep_by_hand(problem, flat, lambda *a: (lambda i, w: i & w)(*nz(*a)), h=9)
+    kept, dense = _lockstep_by_hand(problem, flat, lambda nz: nz["ifmap"] & nz["weight"], {"ifmap": fi, "weight": fw})
     assert sa.cycles == sa.dense_cycles * kept / dense
+
+
+@pytest.mark.parametrize("arch,layer", [
+    ("eyeriss_v1", conv("s2", C=6, K=8, H=11, R=3, stride=2, pad=1, N=2)),       # stride 2, batch 2
+    ("eyeriss_v2_flat", conv("g2", C=8, K=8, H=9, R=3, pad=1, groups=2)),         # groups
+    ("systolic_32x32_is", conv("d", C=8, K=8, H=10, R=3, pad=2, dilation=2)),     # dilation, input stationary
+])
+def test_other_layers_and_arrays_walk_as_the_count_by_hand(arch, layer):
+    """Strides, batches, groups and dilation: the coordinates come from the problem (the count by hand reads
+    each tensor's ``Coord`` terms), the walk equals it."""
+    problem = from_layer(layer)
+    rng = np.random.default_rng(4)
+    masks = {r: (rng.random(tuple(c.size for c in problem.tensor(r).coords)) < 0.5).astype(np.uint8)
+             for r in ("ifmap", "weight")}
+    sa, problem, flat, _ = _run(arch, {"skip": [{"level": "mac", "on_zero": ["ifmap", "weight"]}]},
+                                {r: Actual(m) for r, m in masks.items()}, layer)
+    kept, dense = _lockstep_by_hand(problem, flat, lambda nz: nz["ifmap"] & nz["weight"], masks)
+    assert kept < dense
+    assert sa.cycles == sa.dense_cycles * kept / dense
+
+
+def test_a_level_list_hierarchy_walks_its_fanouts():
+    """The clustered Eyeriss v2 level list (two fanout levels), its named nest, the preset's skipping: the
+    sparse view's cycles are the dense cycles x the walked ratio, equal to the count by hand."""
+    from accelsim.hierarchy import load_architecture
+    from accelsim.pipeline_hierarchy import run_hierarchy
+    from accelsim.sparse.spec import load_spec
+    from workloads.problems import ProblemWorkload, of_layer
+
+    h = load_architecture("eyeriss_v2")
+    rng = np.random.default_rng(9)
+    problem = from_layer(LAYER)
+    masks = {r: (rng.random(tuple(c.size for c in problem.tensor(r).coords)) < 0.5).astype(np.uint8)
+             for r in ("ifmap", "weight")}
+    lr = run_hierarchy(h, ProblemWorkload("w", (of_layer(LAYER),)), sparsity=Sparsity(
+        load_spec("eyeriss_v2_clustered"), tuple((r, Actual(m)) for r, m in masks.items()))).layers[0]
+    flat = flatten(lr.item.problem, lr.nest)
+    assert sum(lp.spatial for lp in flat.loops) >= 2
+    kept, dense = _lockstep_by_hand(lr.item.problem, flat, lambda nz: nz["ifmap"] & nz["weight"], masks)
+    sa = lr.sparse.actions
+    assert kept < dense
+    assert sa.cycles == sa.dense_cycles * kept / dense
+
+
+def test_a_uniform_condition_among_the_skips_takes_the_binomial():
+    """A mask for the ifmap and a uniform weight: the walk does not apply (``lockstep_exact`` None) and the
+    cycles are the binomial model's (``imbalance`` of the fraction not skipped)."""
+    from accelsim.sparse import model
+
+    rng = np.random.default_rng(2)
+    models = {"ifmap": Actual((rng.random((1, C, H, H)) < 0.5).astype(np.uint8)), "weight": Uniform(0.5)}
+    features = {"skip": [{"level": "mac", "on_zero": ["ifmap", "weight"]}]}
+    sa, problem, flat, nest = _run("eyeriss_v1", features, models)
+    pl = model.plan(nest, spec_from_dict({"name": "s", **features}, "t.yaml"))
+    assert model.lockstep_exact(pl, problem, flat, models) is None
+    p = model.lockstep_fraction(pl, problem, models, sa.macs, sa.skipped_macs, sa.active)
+    assert sa.cycles == sa.dense_cycles * model.imbalance(flat, sa.active, p)
+    assert sa.cycles > sa.dense_cycles * p          # the binomial's imbalance, above the mean unit
 
 
 def test_one_unit_keeps_the_fraction_not_skipped():
@@ -126,7 +188,7 @@ def test_one_unit_keeps_the_fraction_not_skipped():
     rng = np.random.default_rng(3)
     fi = (rng.random((1, C, H, H)) < 0.4).astype(np.uint8)
     fw = (rng.random((1, K, C, R, R)) < 0.6).astype(np.uint8)
-    sa, problem, flat = _run("eyeriss_v1", {"skip": [{"level": "mac", "on_zero": ["ifmap", "weight"]}]},
+    sa, problem, flat, _ = _run("eyeriss_v1", {"skip": [{"level": "mac", "on_zero": ["ifmap", "weight"]}]},
                              {"ifmap": Actual(fi), "weight": Actual(fw)})
     from accelsim.sparse.lockstep import lockstep_ratio
 
@@ -143,7 +205,7 @@ def test_one_unit_keeps_the_fraction_not_skipped():
     "actual masks is exact (test above), the uniform expectation of a maximum of correlated sums is not "
     "modelled"))
 def test_uniform_lockstep_cycles_agree_with_the_mean_over_random_masks():
-    sa, problem, flat = _run("eyeriss_v1", {"skip": [{"level": "mac", "on_zero": ["ifmap"]}]},
+    sa, problem, flat, _ = _run("eyeriss_v1", {"skip": [{"level": "mac", "on_zero": ["ifmap"]}]},
                              {"ifmap": Uniform(0.5)})
     from accelsim.sparse.lockstep import lockstep_ratio
 

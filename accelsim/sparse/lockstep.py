@@ -27,35 +27,29 @@ from accelsim.names import IFMAP, WEIGHT
 from accelsim.problem import Problem
 
 
-def _grid(problem: Problem, loops: list, coords: list) -> tuple[np.ndarray, np.ndarray]:
-    """Per point of ``loops``' odometer (the first loop outermost): each dim's index contribution (points x D)
-    and each coordinate's (points x len(coords)); one point without loops."""
-    dims = problem.dim_names
-    idx = np.zeros((1, len(dims)), dtype=np.int64)
-    for lp in loops:                                   # outermost first: each loop multiplies the points
-        step = np.zeros(len(dims), dtype=np.int64)
-        step[dims.index(lp.dim)] = lp.span
-        ks = np.arange(lp.factor, dtype=np.int64)[None, :, None]
-        idx = np.asarray(idx[:, None, :] + ks * step, dtype=np.int64).reshape(-1, len(dims))
-    coef = np.array([[dict(c.terms).get(d, 0) for d in dims] for c in coords], dtype=np.int64).reshape(len(coords),
-                                                                                                        len(dims))
-    return idx, idx @ coef.T
+def _odometer(loops: list, weights: list[int]) -> np.ndarray:
+    """Per point of ``loops``' odometer (the first loop outermost): the sum of each loop's index x its weight
+    (one point, 0, without loops)."""
+    out = np.zeros(1, dtype=np.int64)
+    for lp, w in zip(loops, weights):
+        out = (out[:, None] + np.arange(lp.factor, dtype=np.int64)[None, :] * w).reshape(-1)
+    return out
 
 
 @njit(cache=True)
-def _walk(r_idx, u_idx, i_idx, size, risky, r_fi, u_fi, i_fi, r_fw, u_fw, i_fw, mask_i, mask_w, slot_of):
+def _walk(r_idx, u_idx, i_idx, size, r_fi, u_fi, i_fi, r_fw, u_fw, i_fw, mask_i, mask_w, slot_of):
     """Sum over runs of the busiest unit's kept slots and of its MACs (module docstring). Per point of the
-    runs' (r), units' (u) and a run's (i) loops: its dims' index contributions (``*_idx``, checked against
-    ``size`` on the ``risky`` dims alone: those ceil tiling can overrun) and its flat index contribution in
-    the ifmap's and the weight's padded masks (``*_fi``, ``*_fw``: linear, padding stored as zeros);
+    runs' (r), units' (u) and a run's (i) loops: the index contributions of the dims ceil tiling can overrun
+    (``*_idx``, one column each, checked against ``size``) and its flat index contribution in the ifmap's
+    and the weight's padded masks (``*_fi``, ``*_fw``: linear, padding stored as zeros);
     ``slot_of[2 x ifmap nonzero + weight nonzero]``: whether the MAC keeps its slot."""
-    R, U, T = r_idx.shape[0], u_idx.shape[0], i_idx.shape[0]
-    imin = np.zeros(size.shape[0], dtype=np.int64)
-    imax = np.zeros(size.shape[0], dtype=np.int64)
-    for k in range(risky.shape[0]):
-        d = risky[k]
-        imin[d] = i_idx[:, d].min()
-        imax[d] = i_idx[:, d].max()
+    R, U, T = r_fi.shape[0], u_fi.shape[0], i_fi.shape[0]
+    K = size.shape[0]
+    imin = np.zeros(K, dtype=np.int64)
+    imax = np.zeros(K, dtype=np.int64)
+    for k in range(K):
+        imin[k] = i_idx[:, k].min()
+        imax[k] = i_idx[:, k].max()
     kept_sum = 0
     dense_sum = 0
     for r in range(R):
@@ -68,11 +62,10 @@ def _walk(r_idx, u_idx, i_idx, size, risky, r_fi, u_fi, i_fi, r_fw, u_fw, i_fw, 
             bw = r_fw[r] + u_fw[u]
             none = False                 # a run's MACs of this unit: none in range, some, or all (the fast loop)
             check = False
-            for k in range(risky.shape[0]):
-                d = risky[k]
-                b = r_idx[r, d] + u_idx[u, d]
-                none |= b + imin[d] >= size[d]
-                check |= b + imax[d] >= size[d]
+            for k in range(K):
+                b = r_idx[r, k] + u_idx[u, k]
+                none |= b + imin[k] >= size[k]
+                check |= b + imax[k] >= size[k]
             if none:
                 continue
             if not check:
@@ -82,9 +75,8 @@ def _walk(r_idx, u_idx, i_idx, size, risky, r_fi, u_fi, i_fi, r_fw, u_fw, i_fw, 
             else:
                 for t in range(T):
                     inside = True
-                    for k in range(risky.shape[0]):
-                        d = risky[k]
-                        if r_idx[r, d] + u_idx[u, d] + i_idx[t, d] >= size[d]:
+                    for k in range(K):
+                        if r_idx[r, k] + u_idx[u, k] + i_idx[t, k] >= size[k]:
                             inside = False
                             break
                     if not inside:
@@ -102,11 +94,10 @@ def _walk(r_idx, u_idx, i_idx, size, risky, r_fi, u_fi, i_fi, r_fw, u_fw, i_fw, 
 
 def _padded(coords: tuple, lo: np.ndarray, hi: np.ndarray, mask) -> tuple[np.ndarray, np.ndarray]:
     """The mask (0/1, uint8) over each coordinate's reach [lo, hi] (padding: zeros) flattened, and each
-    coordinate's stride in it; None mask: every element nonzero."""
+    coordinate's stride in it."""
     shape = tuple(int(h - lo_ + 1) for lo_, h in zip(lo, hi))
     out = np.zeros(shape, dtype=np.uint8)
-    src = np.ones(tuple(c.size for c in coords), dtype=np.uint8) if mask is None else (
-        np.asarray(mask).reshape(tuple(c.size for c in coords)) != 0).astype(np.uint8)
+    src = (np.asarray(mask).reshape(tuple(c.size for c in coords)) != 0).astype(np.uint8)
     s = [max(0, int(x)) for x in lo]                         # the elements reached: [s, e) per coordinate
     e = [min(c.size, int(h) + 1) for c, h in zip(coords, hi)]
     if all(e_ > s_ for s_, e_ in zip(s, e)):                 # padded index = value - lo
@@ -126,20 +117,29 @@ def lockstep_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ..
     last = max((i for i, lp in enumerate(flat.loops) if lp.spatial), default=-1)
     groups = ([lp for lp in flat.loops[:last + 1] if not lp.spatial], [lp for lp in flat.loops if lp.spatial],
               [lp for lp in flat.loops[last + 1:] if not lp.spatial])
-    size = np.array([problem.size(d) for d in problem.dim_names], dtype=np.int64)
     flats = []
-    idxs = []
     for role in roles:
+        if not any(role in on for on, _ in steps):       # no condition on it: one nonzero element, index 0
+            flats.append((np.ones(1, dtype=np.uint8), [_odometer(g, [0] * len(g)) for g in groups]))
+            continue
         coords = problem.tensor(role).coords
-        parts = [_grid(problem, g, list(coords)) for g in groups]
-        idxs = [p[0] for p in parts]
-        lo = sum(p[1].min(axis=0) for p in parts) + np.array([c.offset for c in coords])
-        hi = sum(p[1].max(axis=0) for p in parts) + np.array([c.offset for c in coords])
-        mask, strides = _padded(coords, lo, hi, masks.get(role) if any(role in on for on, _ in steps) else None)
-        base = int(((np.array([c.offset for c in coords]) - lo) * strides).sum())
-        flats.append((mask, [p[1] @ strides + (base if k == 0 else 0) for k, p in enumerate(parts)]))
-    reach = sum(i.max(axis=0) for i in idxs)
-    risky = np.flatnonzero(reach >= size).astype(np.int64)
+        coef = [dict(c.terms) for c in coords]
+        # each coordinate's reach over every loop: [lo, hi] (padding, ceil overruns included)
+        lo = np.array([c.offset + sum(min(0, (lp.factor - 1) * lp.span * k.get(lp.dim, 0)) for lp in flat.loops)
+                       for c, k in zip(coords, coef)], dtype=np.int64)
+        hi = np.array([c.offset + sum(max(0, (lp.factor - 1) * lp.span * k.get(lp.dim, 0)) for lp in flat.loops)
+                       for c, k in zip(coords, coef)], dtype=np.int64)
+        mask, strides = _padded(coords, lo, hi, masks[role])
+        per_dim = {d: sum(int(s) * k.get(d, 0) for s, k in zip(strides, coef)) for d in problem.dim_names}
+        base = int(sum((c.offset - int(x)) * int(s) for c, x, s in zip(coords, lo, strides)))
+        offs = [_odometer(g, [lp.span * per_dim[lp.dim] for lp in g]) for g in groups]
+        offs[0] = offs[0] + base
+        flats.append((mask, offs))
+    risky = [d for d in problem.dim_names
+             if 1 + sum((lp.factor - 1) * lp.span for lp in flat.loops if lp.dim == d) > problem.size(d)]
+    idxs = [np.stack([_odometer(g, [lp.span if lp.dim == d else 0 for lp in g]) for d in risky], axis=1)
+            if risky else np.zeros((int(math.prod(lp.factor for lp in g)), 0), dtype=np.int64) for g in groups]
+    size = np.array([problem.size(d) for d in risky], dtype=np.int64)
     slot_of = np.ones(4, dtype=np.int64)
     for code in range(4):
         nz = {IFMAP: bool(code >> 1), WEIGHT: bool(code & 1)}
@@ -148,7 +148,7 @@ def lockstep_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ..
                 slot_of[code] = int(gate)
                 break
     (mask_i, (r_fi, u_fi, i_fi)), (mask_w, (r_fw, u_fw, i_fw)) = flats
-    kept, dense = _walk(*idxs, size, risky, r_fi, u_fi, i_fi, r_fw, u_fw, i_fw, mask_i, mask_w, slot_of)
+    kept, dense = _walk(*idxs, size, r_fi, u_fi, i_fi, r_fw, u_fw, i_fw, mask_i, mask_w, slot_of)
     return kept / dense if dense else 1.0
 
 
