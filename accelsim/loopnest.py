@@ -104,6 +104,15 @@ class Flat:
         return self.cut(level)
 
 
+def lockstep_loops(flat: Flat) -> tuple[list[Loop], list[Loop], list[Loop]]:
+    """The loops as compute units in lockstep see them: (the runs' loops, the temporal ones above the innermost
+    spatial loop; the units' loops, the spatial ones; a run's loops, the temporal ones below it: the whole
+    nest's temporal loops when there is no fanout)."""
+    last = max((i for i, lp in enumerate(flat.loops) if lp.spatial), default=-1)
+    return ([lp for lp in flat.loops[:last + 1] if not lp.spatial], [lp for lp in flat.loops if lp.spatial],
+            [lp for lp in flat.loops[last + 1:] if not lp.spatial])
+
+
 def flatten(problem: Problem, nest: LoopNest) -> Flat:
     """The nest as one loop list (factor-1 loops omitted), with spans and level cuts."""
     dims = problem.dim_names

@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numba import njit
 
-from accelsim.loopnest import Flat
+from accelsim.loopnest import Flat, lockstep_loops
 from accelsim.names import IFMAP, WEIGHT
 from accelsim.problem import Problem
 
@@ -114,9 +114,7 @@ def lockstep_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ..
     roles = (IFMAP, WEIGHT)
     if not steps or any(c not in roles or c not in masks for on, _ in steps for c in on):
         return None
-    last = max((i for i, lp in enumerate(flat.loops) if lp.spatial), default=-1)
-    groups = ([lp for lp in flat.loops[:last + 1] if not lp.spatial], [lp for lp in flat.loops if lp.spatial],
-              [lp for lp in flat.loops[last + 1:] if not lp.spatial])
+    groups = lockstep_loops(flat)
     flats = []
     for role in roles:
         if not any(role in on for on, _ in steps):       # no condition on it: one nonzero element, index 0

@@ -90,7 +90,7 @@ from typing import TYPE_CHECKING
 
 from accelsim.cost.actions import Actions
 from accelsim.hierarchy import Hierarchy
-from accelsim.loopnest import Flat, LoopNest, flatten
+from accelsim.loopnest import Flat, LoopNest, flatten, lockstep_loops
 from accelsim.names import (
     COMPUTE,
     DOWN,
@@ -1845,10 +1845,8 @@ def capacity_problems(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, sp
 
 
 def lockstep_run(flat: Flat) -> int:
-    """Dense MACs per compute unit between synchronisations: the temporal loops below the innermost
-    spatial loop (the whole nest's temporal loops when there is no fanout)."""
-    last = max((i for i, lp in enumerate(flat.loops) if lp.spatial), default=-1)
-    return math.prod(lp.factor for lp in flat.loops[last + 1:] if not lp.spatial)
+    """Dense MACs per compute unit between synchronisations: the product of a run's loops (:func:`lockstep_loops`)."""
+    return math.prod(lp.factor for lp in lockstep_loops(flat)[2])
 
 
 def imbalance(flat: Flat, units: int, p: float) -> float:
