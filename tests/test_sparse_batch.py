@@ -92,6 +92,7 @@ def _equal_and_moved(monkeypatch, spec, models, select, patch, every: int = 1) -
     ("eyeriss_v1", STACKED, UNIFORM),       # MAC features accumulating conditions; a GLB step on RF tiles
     ("eyeriss_like_65nm", "eyeriss_v1", UNIFORM),   # 8-bit words: metadata bits in the arch's words on both paths
 ])
+@pytest.mark.usefixtures("binomial_lockstep")
 def test_batch_scores_equal_the_slow_sparse_model_bit_for_bit(arch_name, preset, models):
     arch, space, cand, counts = _batch(arch_name)
     spec = load_spec(preset) if isinstance(preset, str) else spec_from_dict(preset, "stacked.yaml")
@@ -177,6 +178,7 @@ def test_best_sparse_mapping_differs_from_dense_and_fits_only_compressed():
     assert not capacity_problems(from_layer(layer), h, from_fixed(sp.mapping, h), sparse, models)
 
 
+@pytest.mark.usefixtures("binomial_lockstep")
 def test_batch_scores_with_temporal_reuse_equal_the_slow_model_bit_for_bit(monkeypatch):
     """The mappings whose gated accesses serve several blocks over time (the RF's weight read into the
     operand register kept over the RF's inner loops of dims the weight ignores, ``sparse.model.reuse_loops``;
@@ -214,6 +216,7 @@ def test_batch_scores_with_temporal_reuse_equal_the_slow_model_bit_for_bit(monke
     assert checked == 25 and moved >= 5, (checked, moved)
 
 
+@pytest.mark.usefixtures("binomial_lockstep")
 def test_batch_scores_with_windows_served_as_a_lattice_equal_the_slow_model_bit_for_bit(monkeypatch):
     """RS mappings whose GLB weight read into an RF tile is kept over the GLB's P above the array's P (the
     RF fill serves p = p_rf + stride x p_glb, the array's p between: ``sparse.model.served_extents``' exact

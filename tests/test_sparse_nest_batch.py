@@ -161,6 +161,7 @@ def _equal_and_moved(h, spec, models, n_nests: int, select, patch) -> tuple[int,
     ("eyeriss_v1", "eyeriss_v2"),                # the same level list with CSC in the RF
     ("simba_like", None),                        # bitmask ifmaps in every buffer, gated MACs
 ])
+@pytest.mark.usefixtures("binomial_lockstep")
 def test_shipped_hierarchies_over_the_search_space_equal_the_slow_path(hier, preset):
     h = from_arch(load_arch(hier)) if hier == "eyeriss_v1" else load_architecture(f"hierarchy/{hier}")
     if preset is None:

@@ -257,6 +257,19 @@ def search_nest(problem: Problem, hierarchy: Hierarchy, *, objective: str = "ene
     nests = [nest_at(k) for *_, k in ranked[:KEEP]]
     k0 = ranked[0][3]
     best = top_obj[k0] if k0 >= 0 else exact[-1 - k0][:3]
+    if sb is not None and sb.skip.proxy:
+        # the batch's sparse cycles are the binomial proxy of the lockstep imbalance (sparse_batch._Skipping):
+        # the kept nests re-scored on the slow model (the objective energy: the first alone, its ranking by
+        # energy unchanged); a kept nest fits (the batch checked it)
+        pool = nests if objective != "energy" else nests[:1]
+        rescored = []
+        for i, nest in enumerate(pool):
+            obj = exact_objective(nest)
+            assert obj is not None
+            rescored.append(((float(obj[0]), float(obj[1]), float(obj[2])), i))
+        rescored.sort()
+        best = rescored[0][0]
+        nests = [pool[i] for _, i in rescored] + nests[len(pool):]
     best_energy = None if weights is None and sb is None else float(best[1])
     return NestSearchResult(nests[0], NestScore(float(best[0]), best_energy, float(best[2])),
                             evaluated, proposed, stopped_by, tuple(nests), left_out,

@@ -332,5 +332,16 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
         ranked = sorted([(_key(Score(*map(float, top_obj[i])), x), i) for i, x in enumerate(shortlist)]
                         + [(_key(s, named), -1)])
         shortlist = [named if i < 0 else shortlist[i] for _, i in ranked[:KEEP]]
+    if scorer is not None and scorer.skip.proxy and shortlist:
+        # the batch's sparse cycles are the binomial proxy of the lockstep imbalance (sparse_batch._Skipping):
+        # the shortlist re-scored on the slow model (the objective energy: the first alone, its ranking by
+        # energy unchanged)
+        pool = shortlist if spec.objective != "energy" else shortlist[:1]
+        exact = [(e[0], x) for x in pool if (e := _score_exactly(layer, arch, x, spec.objective, sparse)) is not None]
+        exact.sort(key=lambda sx: _key(*sx))
+        if exact:
+            best, m = exact[0]
+            result = evaluate(layer, arch, m, validate=False)
+            shortlist = [x for _, x in exact] + shortlist[len(pool):]
     return SearchResult(m, result, best, evaluated, proposed, stopped_by, tuple(shortlist),
                         "" if scorer is None else "searched with sparsity (compressed capacity, sparse costs)")

@@ -113,6 +113,7 @@ from accelsim.sparse.model import (
     capacity_checks,
     chosen_spec,
     dim_positions,
+    expects_lockstep,
     group_ons,
     group_q,
     imbalance_t,
@@ -372,6 +373,10 @@ class _Skipping:
         self.p = lockstep_fraction(pl, problem, models, macs, skipped, 1) if self.mode else 0.0
         many = lockstep_fraction(pl, problem, models, macs, skipped, 2) if self.mode else 0.0
         self.fn = -1
+        # the slow model takes the expected maximum over random masks here (sparse.model.lockstep_expected),
+        # no closed form of (run, units): these cycles are its binomial proxy, and the search re-scores its
+        # shortlist on the slow model (mapper.search, mapper.nest_search)
+        self.proxy = bool(self.mode) and not balanced(spec, models) and expects_lockstep(pl, models)
         if self.mode and not balanced(spec, models):
             self.fn = memo.lockstep(lambda a: imbalance_t(int(a[0]), int(a[1]), self.p if a[1] <= 1 else many))
         elif self.mode and many != self.p:

@@ -64,20 +64,25 @@
    effective (the union of the conditions).
 3. **Cycles.** Gating never saves cycles. Skipping MACs does: the compute units that run in lockstep
    (all active units) synchronise after each run of the temporal loops below the innermost fanout (``t``
-   dense MACs per unit); each unit's MACs that take a slot in a run are taken as Binomial(t, p) with p
-   the fraction not skipped (effective plus gated: a gated MAC still takes its slot), and a run lasts
-   the expected maximum over the ``A`` units,
-   ``E[max] = sum_k (1 - F(k)^A)``. Sparse cycles = dense cycles x E[max] / t. With one unit this is
-   ``dense cycles x p`` exactly; when every skipping condition is N:M structured, every block holds the
-   same work and the cycles are ``dense cycles x p`` too (no imbalance). With several units p is the
-   larger of that over every MAC and over the MACs whose operands are elements (:func:`lockstep_fraction`).
+   dense MACs per unit), and a run lasts its busiest unit's kept slots (a gated MAC keeps its slot).
+   Sparse cycles = dense cycles x (sum over runs of the busiest unit's kept slots) / (the same of its
+   MACs): walked over actual masks (:func:`lockstep_exact`, ``sparse.lockstep``); under uniform
+   densities of the ifmap and the weight its expectation over random masks (:func:`lockstep_expected`,
+   ``sparse.lockstep_expect``: per class of runs, sampled to ``TOL`` standard error, seeded). With one
+   unit, or when every skipping condition is N:M structured (every block holds the same work), it is
+   ``dense cycles x p`` exactly, p the fraction not skipped. Otherwise (other tensors' conditions, masks
+   mixed with densities) each unit's kept slots are taken as Binomial(t, p), a run lasting
+   ``E[max] = sum_k (1 - F(k)^A)`` over the ``A`` units (:func:`imbalance`; p with several units the
+   larger over every MAC and over the MACs whose operands are elements: :func:`lockstep_fraction`): an
+   approximation (units share and re-read operands), and the mapper's batch scorers' proxy.
    Skipped storage accesses do not change the ideal (compute) cycles.
 
 Expected counts are floats (expectations); the dense table stays exact integers.
 
 Imports: numpy and the modules that count over actual masks (``sparse.exact``, ``sparse.gating``,
-``sparse.masks``) and the box kernel (numba) are imported where a mask or a two-condition box needs
-them, so a run with uniform / N:M densities never loads numpy (its start-up, test_sparse_speed).
+``sparse.masks``), the box kernel and the expected lockstep sampler (numba) are imported where a mask, a
+two-condition box or uniform skipping on several units needs them, so a run with uniform / N:M
+densities that skips no MAC on several units never loads numpy (its start-up, test_sparse_speed).
 """
 
 from __future__ import annotations
@@ -1557,18 +1562,45 @@ def lockstep_fraction(pl: Plan, problem: Problem, models: dict, dense_macs: int,
     return max(p, (dense_macs - inner) / dense_macs)
 
 
+def lockstep_steps(pl: Plan) -> list[tuple[tuple[str, ...], bool]]:
+    """The MAC features the units' slots depend on: (conditions, gate) in the spec's order, up to the last
+    skip (a gate after it changes no slot)."""
+    mac = [st for st in pl.steps if st.child is None]
+    last = max((i for i, st in enumerate(mac) if not st.gate), default=-1)
+    return [(st.on, st.gate) for st in mac[:last + 1]]
+
+
 def lockstep_exact(pl: Plan, problem: Problem, flat: Flat, models: dict) -> float | None:
     """The lockstep ratio walked over the masks (``sparse.lockstep.lockstep_ratio``: per run its busiest
     unit's kept slots) when every condition of the MAC features up to the last skip is an actual mask of
     the ifmap or the weight; else None (the uniform model)."""
-    mac = [st for st in pl.steps if st.child is None]
-    last = max((i for i, st in enumerate(mac) if not st.gate), default=-1)
-    steps = [(st.on, st.gate) for st in mac[:last + 1]]
+    steps = lockstep_steps(pl)
     if not steps or not all(isinstance(models.get(c), Actual) for on, _ in steps for c in on):
         return None
     from accelsim.sparse.lockstep import lockstep_ratio  # numba: actual masks only
 
     return lockstep_ratio(problem, flat, steps, {r: models[r].mask for on, _ in steps for r in on})
+
+
+def expects_lockstep(pl: Plan, models: dict) -> bool:
+    """Whether several units' lockstep cycles take :func:`lockstep_expected` (every condition of the MAC
+    features up to the last skip a uniform density, or none, of the ifmap or the weight; not all N:M)."""
+    steps = lockstep_steps(pl)
+    return bool(steps) and all(c in OPERAND_ROLES and isinstance(models.get(c, DENSE), Uniform)
+                               for on, _ in steps for c in on)
+
+
+def lockstep_expected(pl: Plan, problem: Problem, flat: Flat, models: dict) -> float | None:
+    """The expected lockstep ratio over random masks (``sparse.lockstep_expect.expected_ratio``: per class of
+    runs the mean of the busiest unit's kept slots) when every condition of the MAC features up to the last
+    skip is a uniform density (or none: dense) of the ifmap or the weight; else None (the binomial model)."""
+    steps = lockstep_steps(pl)
+    if not expects_lockstep(pl, models):
+        return None
+    from accelsim.sparse.lockstep_expect import expected_ratio  # numba
+
+    found = expected_ratio(problem, flat, steps, {c: models.get(c, DENSE).density for on, _ in steps for c in on})
+    return None if found is None else found[0]
 
 
 def balanced(spec: SparseSpec, models: dict) -> bool:
@@ -1680,6 +1712,8 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
     cycles = float(dense.cycles)
     if skipped_macs and dense.macs:
         exact = lockstep_exact(pl, problem, flat, models) if dense.active > 1 else None
+        if exact is None and dense.active > 1 and not balanced(spec, models):
+            exact = lockstep_expected(pl, problem, flat, models)
         if exact is not None:
             cycles = dense.cycles * exact
         else:
@@ -1866,7 +1900,8 @@ __all__ = ["CapacityCheck", "OPERAND_ROLES", "Overflow", "Plan", "SparseActions"
            "compressed_tiles", "group_rooms", "imbalance", "imbalance_t", "kept_exact", "kept_fraction", "mac_keep",
            "lockstep_fraction", "lockstep_run", "mac_q", "in_range",
            "mac_steps", "MacSteps",
-           "lockstep_exact", "box_classes", "box_dead", "plan", "priced_actions", "reuse_loops", "Served", "dim_runs",
+           "lockstep_exact", "lockstep_expected", "expects_lockstep", "lockstep_steps",
+           "box_classes", "box_dead", "plan", "priced_actions", "reuse_loops", "Served", "dim_runs",
            "dim_positions", "plain_positions", "placed_dims", "edge_classes", "served_windows", "subset_pmf",
            "served_extents", "served_from", "served_loops", "served_points", "window_axes", "window_count",
            "step_q", "tile_extents", "update_q", "update_served_from"]

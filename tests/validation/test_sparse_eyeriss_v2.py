@@ -64,13 +64,15 @@ def figures() -> dict:
                       energy_preset="accelergy_65nm")
         run = pipeline.run(a65.on_chip(), w, simulate=True, sparsity=Sparsity(load_spec(preset)))
         cycles = dense_cycles = pj = 0.0
-        layers = []         # (name, sparse densities?, dense cycles, sparse cycles), on chip
+        layers = []         # (name, sparse densities?, dense cycles, sparse cycles, MACs reading elements / MACs), on chip
         for lr in run.layers:
             if lr.sparse is None:
                 continue
             assert lr.sim.stall_cycles["dram"] == lr.sparse_sim.stall_cycles["dram"] == 0
             dense, sparse = lr.sim.cycles, lr.sparse_sim.cycles
-            layers.append((lr.result.layer.name, any(d < 1 for d in lr.sparse.actions.densities.values()), dense, sparse))
+            sa = lr.sparse.actions
+            layers.append((lr.result.layer.name, any(d < 1 for d in sa.densities.values()), dense, sparse,
+                           (sa.effective_macs + sa.gated_macs) / sa.macs))
             dense_cycles += dense
             cycles += sparse
             pj += sum(v for part, v in lr.sparse.energy_breakdown_pj.items() if part != "dram")
@@ -184,26 +186,29 @@ def test_the_rank_order_decides_the_cuts_of_the_flat_v2():
 def test_v2_skipping_is_faster_than_dense_and_v2_ahead_of_v1():
     """Skipping pays where there are zeros: the 8 layers with densities run more than 1.2x faster than
     dense, each of them faster; the 20 dense layers, whose CSC words (data + metadata) cross the NoC into
-    the PE, none faster (compressing dense data only adds metadata words). v2 ahead of v1 by > 2x."""
+    the PE, none faster than the MACs on padding allow (compressing dense data only adds metadata words;
+    the PEs skip the MACs on padding in lockstep: a padded depthwise layer on a 4 x 4 map gains up to its
+    padded share, conv14_dw 502 -> 454 cycles with 31% of its MACs on padding). v2 ahead of v1 by > 2x."""
     f = figures()
     sparse = [x for x in f["v2"]["layers"] if x[1]]
     dense = [x for x in f["v2"]["layers"] if not x[1]]
     assert (len(sparse), len(dense)) == (8, 20)
     assert sum(x[3] for x in sparse) * 1.2 < sum(x[2] for x in sparse)
     assert all(x[3] < x[2] for x in sparse), sparse
-    assert all(x[3] >= x[2] for x in dense), dense
+    assert all(x[3] >= x[2] * x[4] for x in dense), dense
+    assert all(x[4] < 1 for x in dense if x[3] < x[2]), dense          # faster only with padding
     assert f["v2"]["inf_s"] > f["v2"]["dense_inf_s"]
     assert f["v2"]["inf_s"] > 2 * f["v1"]["inf_s"]
 
 
-@pytest.mark.xfail(strict=True, reason="699.1 inferences/s against 1470.6 (-52.5%): the model is the 16-bit "
+@pytest.mark.xfail(strict=True, reason="684.1 inferences/s against 1470.6 (-53.5%): the model is the 16-bit "
                                        "fixed-shape v2 (one MAC per PE per cycle, the chip is 8-bit), 20 of the 28 "
                                        "layers run dense for want of published densities (skipping cuts the ideal "
-                                       "cycles only from 274,880 to 201,256.5), and the NoC and fill/drain stalls "
-                                       "(83,115 + 1,725 cycles simulated on chip, double-buffered beside the compressed tiles) stay: "
+                                       "cycles only from 274,880 to 207,236.4), and the NoC and fill/drain stalls "
+                                       "(83,383 + 1,725 cycles simulated on chip, double-buffered beside the compressed tiles) stay: "
                                        "the GLB-to-PE words cross in the PE's CSC, 19% fewer on the 8 layers with "
                                        "densities (7.26 M -> 5.87 M words, NoC stalls 24,595) but 35% more on the 20 "
-                                       "dense ones (6.90 M -> 9.35 M, NoC stalls 58,520), where CSC only adds "
+                                       "dense ones (6.90 M -> 9.35 M, NoC stalls 58,788), where CSC only adds "
                                        "metadata")
 def test_v2_inferences_per_second_within_20_percent():
     got = figures()["v2"]["inf_s"]
@@ -220,10 +225,10 @@ def test_v2_inferences_per_joule_within_20_percent():
     assert abs(got / CHIP_INF_PER_J - 1) <= 0.20, got
 
 
-@pytest.mark.xfail(strict=True, reason="v2/v1 3.80x against 12.6x: the modelled v1 processes 184.1 "
+@pytest.mark.xfail(strict=True, reason="v2/v1 3.72x against 12.6x: the modelled v1 processes 184.1 "
                                        "inferences/s where the chip's implied v1 does 116.7 (its batch-1 MobileNet "
                                        "time includes what the model leaves out: configuration and the off-chip "
-                                       "link), and the modelled v2 is 52.5% slow (see the inferences/s test)")
+                                       "link), and the modelled v2 is 53.5% slow (see the inferences/s test)")
 def test_v2_over_v1_speedup_within_20_percent():
     f = figures()
     got = f["v2"]["inf_s"] / f["v1"]["inf_s"]

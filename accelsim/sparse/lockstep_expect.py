@@ -1,0 +1,341 @@
+"""Expected lockstep cycles under uniform densities: the mean over random masks, class of runs by class.
+
+The compute units synchronise after each *run* (``sparse.lockstep``: the temporal loops above the innermost
+spatial loop name the runs, the spatial loops the units, the temporal loops below it a unit's MACs in a
+run); a run lasts its busiest unit's kept slots. Under uniform densities the masks are random (each
+conditioned tensor a uniformly random set of k nonzero elements of its N, k = d x N rounded down or up at
+random so that E[k] = d x N: the expected effective MACs stay the uniform model's MACs x prod d, and
+when d x N is whole the masks are the hypergeometric occupancy's), and the sparse cycles are the dense cycles x
+``E[sum over runs of the busiest unit's kept slots] / sum over runs of the busiest unit's MACs``.
+
+Units share operands (a WS array's units in a column read one ifmap element) and a unit re-reads an operand
+within a run (an RS PE uses one ifmap element once per filter row it holds), so the units' kept slots are
+correlated sums, not independent binomials: their expected maximum has no closed form. It is computed as
+follows, exactly up to sampling:
+
+- By linearity the expectation is the sum over runs of each run's expected maximum. A run's distribution
+  depends only on where its window overhangs the tensors (padding reads zero) and the problem (a ceil
+  tile's points outside it are no MACs): the elements a run's points read are the run's base plus a
+  local offset, so two runs with the same overhangs have the same distribution (the masks' marginals on
+  a window do not depend on where it sits). The runs are grouped into such *classes* (:func:`classes`,
+  counted per set of dims that share a coordinate, then combined as a product).
+- Per class, random masks are drawn on the elements its points read (the first m positions of a uniformly
+  random arrangement of the tensor's nonzeros: sequential hypergeometric draws), and the busiest unit's
+  kept slots (the MAC features in order: a gated MAC keeps its slot, a skipped one frees it) averaged:
+  first 64 draws per class, then as many as the class needs for the whole ratio's standard error to stay
+  under ``TOL`` of it (at most ``MAX_SAMPLES``; the error bound met is returned with the ratio).
+
+Deterministic: a class's draws come from a counter-based generator seeded by its index (``_next``: the
+same input gives the same ratio, bit for bit). Only when every condition of the MAC features up to the
+last skip is a uniform density of the ifmap or the weight (else None: the caller's model).
+Invariant: 0 <= ratio <= 1; with one unit it is the mean fraction of slots kept.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from accelsim.loopnest import Flat, lockstep_loops
+from accelsim.names import IFMAP, WEIGHT
+from accelsim.problem import Problem
+from accelsim.sparse.lockstep import _odometer
+
+TOL = 0.005             # the ratio's standard error sought, relative to it
+PILOT = 64              # first draws per class
+MAX_SAMPLES = 1 << 15   # draws per class at most
+MAX_WORK = 1 << 28      # points x draws per class at most (the error met is returned)
+MAX_CLASSES = 1 << 12   # classes of runs at most (else None: the caller's model)
+ROLES = (IFMAP, WEIGHT)
+
+
+@njit(cache=True)
+def _next(state):
+    """splitmix64: (new state, a float uniform in [0, 1) from its top 53 bits)."""
+    state = state + np.uint64(0x9E3779B97F4A7C15)
+    z = state
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return state, float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True)
+def _draw(out, m, n, nnz, state):
+    """``out[:m]``: m positions of a uniformly random arrangement of k nonzeros among n (0/1), k the float
+    ``nnz`` rounded at random (down or up, so that E[k] = nnz); the state."""
+    state, x = _next(state)
+    left = int(math.floor(nnz))
+    if x < nnz - left:
+        left += 1
+    for j in range(m):
+        state, x = _next(state)
+        if x * (n - j) < left:
+            out[j] = 1
+            left -= 1
+        else:
+            out[j] = 0
+    return state
+
+
+@njit(cache=True)
+def _sample(starts, code_i, code_w, m_i, n_i, nnz_i, m_w, n_w, nnz_w, slot_of, samples, state):
+    """Over ``samples`` draws of random masks: the sum and the sum of squares of the busiest unit's kept
+    slots, and the state. Unit u's points are ``starts[u]:starts[u + 1]``; ``code_*`` a point's element
+    among the m drawn (-1: padding, zero); ``slot_of[2 x ifmap nonzero + weight nonzero]``."""
+    U = starts.shape[0] - 1
+    nz_i = np.zeros(max(m_i, 1), dtype=np.int64)
+    nz_w = np.zeros(max(m_w, 1), dtype=np.int64)
+    s1 = 0.0
+    s2 = 0.0
+    for _ in range(samples):
+        state = _draw(nz_i, m_i, n_i, nnz_i, state)
+        state = _draw(nz_w, m_w, n_w, nnz_w, state)
+        best = 0
+        for u in range(U):
+            kept = 0
+            for j in range(starts[u], starts[u + 1]):
+                a = code_i[j]
+                b = code_w[j]
+                zi = nz_i[a] if a >= 0 else 0
+                zw = nz_w[b] if b >= 0 else 0
+                kept += slot_of[2 * zi + zw]
+            if kept > best:
+                best = kept
+        s1 += best
+        s2 += best * best
+    return s1, s2, state
+
+
+def _local(groups: tuple, dim: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dim ``dim``'s index contribution per point of the runs', units' and a run's loops."""
+    runs, units, inner = (_odometer(g, [lp.span if lp.dim == dim else 0 for lp in g]) for g in groups)
+    return runs, units, inner
+
+
+@dataclass(frozen=True, eq=False)
+class _Item:
+    """One quantity a run's class depends on: a conditioned tensor's coordinate (padding below 0 and at or
+    above its size) or a dim ceil tiling overruns (``coef`` {dim: 1}, no ``low`` side). ``unit`` / ``inner``:
+    its local value per unit and per point of a run (:func:`_item`), reaching [lmin, lmax]; a run's base b
+    puts the run's points at b + local."""
+    coef: dict
+    offset: int
+    size: int
+    low: bool
+    unit: np.ndarray
+    inner: np.ndarray
+
+    @property
+    def lmin(self) -> int:
+        return int(self.unit.min() + self.inner.min())
+
+    @property
+    def lmax(self) -> int:
+        return int(self.unit.max() + self.inner.max())
+
+    @property
+    def width(self) -> int:
+        return self.lmax - self.lmin + 1
+
+    def key(self, base: np.ndarray) -> np.ndarray:
+        """Per run base: (low overhang, high overhang) coded as one int (each capped at the width: wholly out)."""
+        lo = np.clip(-(base + self.lmin), 0, self.width) if self.low else np.zeros_like(base)
+        hi = np.clip(base + self.lmax - (self.size - 1), 0, self.width)
+        return lo * (self.width + 1) + hi
+
+    def allowed(self, key: int) -> tuple[int, int]:
+        """The local values inside the tensor (or the problem) for a class's key: [lmin + lo, lmax - hi]."""
+        lo, hi = divmod(key, self.width + 1)
+        return self.lmin + lo, self.lmax - hi
+
+    def local(self) -> np.ndarray:
+        """Its local value per (unit, point of a run)."""
+        return self.unit[:, None] + self.inner[None, :]
+
+
+def _item(coef: dict, offset: int, size: int, low: bool, loc: dict, units: int, points: int) -> _Item:
+    """The :class:`_Item` of a coordinate ``sum(coef[d] x d) + offset`` valid in [0, size), its local values
+    from ``loc`` (dim -> :func:`_local`)."""
+    unit = np.zeros(units, dtype=np.int64)
+    inner = np.zeros(points, dtype=np.int64)
+    for d, k in coef.items():
+        unit = unit + k * loc[d][1]
+        inner = inner + k * loc[d][2]
+    return _Item(coef, offset, size, low, unit, inner)
+
+
+def classes(problem: Problem, flat: Flat, items: list[_Item]) -> list[tuple[tuple[int, ...], int]] | None:
+    """The runs grouped by their items' keys: [(one key per item, runs)], the keys sorted. The dims linked by
+    an item are one component; each component's runs' loops are enumerated alone and the classes combined
+    as a product (a run's loops on a dim no item reads multiply every count). None above ``MAX_CLASSES``."""
+    runs = lockstep_loops(flat)[0]
+    parent: dict = {}
+
+    def find(d):
+        while parent.setdefault(d, d) != d:
+            d = parent[d]
+        return d
+    for it in items:
+        ds = list(it.coef)
+        for d in ds[1:]:
+            parent[find(d)] = find(ds[0])
+    comps: dict = {}
+    for i, it in enumerate(items):          # a coordinate of no dim (its offset alone): a component of its own
+        comps.setdefault(find(next(iter(it.coef))) if it.coef else f"#{i}", []).append(i)
+    free = math.prod(lp.factor for lp in runs if lp.dim not in parent)
+    parts = []
+    for root, idx in sorted(comps.items()):
+        loops = [lp for lp in runs if lp.dim in parent and find(lp.dim) == root]
+        base = {d: _odometer(loops, [lp.span if lp.dim == d else 0 for lp in loops])
+                for d in {d for i in idx for d in items[i].coef}}
+        zero = np.zeros(1, dtype=np.int64)
+        keys = np.stack([items[i].key(items[i].offset + sum((k * base[d] for d, k in items[i].coef.items()), zero))
+                         for i in idx], axis=1)
+        uniq, counts = np.unique(keys, axis=0, return_counts=True)
+        parts.append((idx, uniq, counts))
+    if math.prod(len(p[2]) for p in parts) > MAX_CLASSES:
+        return None
+    out = []
+    for combo in itertools.product(*[range(len(p[2])) for p in parts]):
+        key = [0] * len(items)
+        count = free
+        for (idx, uniq, counts), c in zip(parts, combo):
+            for j, i in enumerate(idx):
+                key[i] = int(uniq[c, j])
+            count *= int(counts[c])
+        out.append((tuple(key), count))
+    return out
+
+
+@dataclass
+class _Class:
+    """One class of runs ready to sample: ``runs`` of them, their busiest unit's MACs ``dense_max``; per
+    unit its valid points ``starts[u]:starts[u + 1]``; per role each point's element code (-1: padding)
+    and (elements drawn m, tensor elements N, expected nonzeros d x N); the draws' running sums."""
+    runs: int
+    dense_max: int
+    starts: np.ndarray
+    codes: dict
+    drawn: dict
+    state: np.uint64
+    s1: float = 0.0
+    s2: float = 0.0
+    samples: int = 0
+
+    def sample(self, n: int, slot_of: np.ndarray) -> None:
+        s1, s2, state = _sample(self.starts, self.codes[IFMAP], self.codes[WEIGHT], *self.drawn[IFMAP],
+                                *self.drawn[WEIGHT], slot_of, n, self.state)
+        self.state = np.uint64(state)
+        self.s1, self.s2, self.samples = self.s1 + s1, self.s2 + s2, self.samples + n
+
+    def mean(self) -> float:
+        return self.s1 / self.samples
+
+    def var(self) -> float:
+        """The busiest unit's kept slots' sample variance over the draws."""
+        m = self.mean()
+        return max(0.0, self.s2 / self.samples - m * m) * self.samples / max(1, self.samples - 1)
+
+
+def _slot_of(steps: list[tuple[tuple[str, ...], bool]]) -> np.ndarray:
+    """Per code 2 x ifmap nonzero + weight nonzero: whether the MAC keeps its slot (the features in order)."""
+    slot_of = np.ones(4, dtype=np.int64)
+    for code in range(4):
+        nz = {IFMAP: bool(code >> 1), WEIGHT: bool(code & 1)}
+        for on, gate in steps:
+            if not all(nz.get(c, True) for c in on):
+                slot_of[code] = int(gate)
+                break
+    return slot_of
+
+
+def _codes(local: list[tuple[_Item, int]], valid: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each valid point's element among the elements the class's points read (0 .. m-1; -1 padding) and m.
+    ``local``: the role's coordinates, each with the class's key."""
+    inside = np.ones(valid.shape, dtype=bool)
+    flat_ix = np.zeros(valid.shape, dtype=np.int64)
+    for it, key in local:
+        lv = it.local()
+        a, b = it.allowed(key)
+        inside &= (lv >= a) & (lv <= b)
+        flat_ix = flat_ix * it.width + (lv - it.lmin)
+    uniq, inverse = np.unique(np.where(inside, flat_ix, -1)[valid], return_inverse=True)
+    real = uniq >= 0
+    code = inverse.reshape(-1).astype(np.int64)
+    if not real.all():          # -1 sorts first: padding keeps code -1, the elements 0 .. m-1
+        code = code - 1
+    return code, int(real.sum())
+
+
+def expected_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ...], bool]],
+                   densities: dict[str, float]) -> tuple[float, float] | None:
+    """(the expected lockstep ratio, its standard error) of the MAC features ``steps`` ((conditions, gate) in
+    the spec's order, up to the last skip) under the uniform ``densities`` (role -> d) (module docstring);
+    None when a condition is not the ifmap's or the weight's, or the runs fall in too many classes."""
+    if not steps or any(c not in ROLES or c not in densities for on, _ in steps for c in on):
+        return None
+    groups = lockstep_loops(flat)
+    U = int(math.prod(lp.factor for lp in groups[1]))
+    T = int(math.prod(lp.factor for lp in groups[2]))
+    loc = {d: _local(groups, d) for d in problem.dim_names}
+    conditioned = [r for r in ROLES if any(r in on for on, _ in steps)]
+    items: list[_Item] = []
+    coords_of: dict[str, list[int]] = {}
+    for role in conditioned:
+        coords_of[role] = []
+        for c in problem.tensor(role).coords:
+            coords_of[role].append(len(items))
+            items.append(_item(dict(c.terms), c.offset, c.size, True, loc, U, T))
+    over = [d for d in problem.dim_names       # dims ceil tiling overruns
+            if 1 + sum((lp.factor - 1) * lp.span for lp in flat.loops if lp.dim == d) > problem.size(d)]
+    risky = list(range(len(items), len(items) + len(over)))
+    items += [_item({d: 1}, 0, problem.size(d), False, loc, U, T) for d in over]
+    found = classes(problem, flat, items)
+    if found is None:
+        return None
+    prepared: list[_Class] = []
+    for key, count in found:
+        valid = np.ones((U, T), dtype=bool)
+        for i in risky:
+            valid &= items[i].local() <= items[i].allowed(key[i])[1]
+        per_unit = valid.sum(axis=1)
+        if U == 0 or per_unit.max() == 0:
+            continue
+        starts = np.concatenate(([0], np.cumsum(per_unit))).astype(np.int64)
+        codes: dict = {}
+        drawn: dict = {}
+        for role in ROLES:
+            if role not in conditioned:       # no condition on it: one element, never read as zero
+                codes[role], drawn[role] = np.zeros(int(starts[-1]), dtype=np.int64), (0, 1, 1.0)
+                continue
+            codes[role], m = _codes([(items[i], key[i]) for i in coords_of[role]], valid)
+            n = math.prod(c.size for c in problem.tensor(role).coords)
+            drawn[role] = (m, n, densities[role] * n)
+        seed = np.uint64((0x5851F42D4C957F2D * (len(prepared) + 1)) % (1 << 64))
+        prepared.append(_Class(count, int(per_unit.max()), starts, codes, drawn, seed))
+    if not prepared:
+        return 1.0, 0.0
+    slot_of = _slot_of(steps)
+    for cl in prepared:
+        cl.sample(PILOT, slot_of)
+    dense = sum(cl.runs * cl.dense_max for cl in prepared)
+    total = sum(cl.runs * cl.mean() for cl in prepared)
+    if total > 0:
+        for cl in prepared:          # each class's share of the ratio's variance <= its share of the total
+            if cl.mean() <= 0 or cl.var() <= 0:
+                continue
+            need = math.ceil(cl.runs * cl.var() / (TOL * TOL * total * cl.mean()))
+            cap = min(MAX_SAMPLES, max(PILOT, MAX_WORK // max(1, int(cl.starts[-1]))))
+            if min(need, cap) > cl.samples:
+                cl.sample(min(need, cap) - cl.samples, slot_of)
+    kept = sum(cl.runs * cl.mean() for cl in prepared)
+    var = sum(cl.runs * cl.runs * cl.var() / cl.samples for cl in prepared)
+    return kept / dense, math.sqrt(var) / dense
+
+
+__all__ = ["expected_ratio", "classes", "TOL"]
