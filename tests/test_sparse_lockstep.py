@@ -240,7 +240,7 @@ def test_uniform_lockstep_cycles_agree_with_the_mean_over_random_masks(arch, lay
     two combined (the model's own from ``expected_ratio``). The independent-binomial model missed these
     by -17% to +29% (units share operands and re-read them within a run)."""
     from accelsim.sparse import model
-    from accelsim.sparse.lockstep_expect import expected_ratio
+    from accelsim.sparse.lockstep_expect import TOL, expected_ratio
 
     sa, problem, flat, nest = _run(arch, features, {r: Uniform(d) for r, d in dens.items()}, layer)
     steps = model.lockstep_steps(model.plan(nest, spec_from_dict({"name": "s", **features}, "t.yaml")))
@@ -248,7 +248,7 @@ def test_uniform_lockstep_cycles_agree_with_the_mean_over_random_masks(arch, lay
     assert sa.cycles == sa.dense_cycles * ratio           # what analyze reports
     mean, err = _mean_over_masks(problem, flat, steps, dens, 120, 11)
     print(f"model {ratio:.4f} +- {se:.4f} masks {mean:.4f} +- {err:.4f}")
-    assert se <= 0.006 * ratio                             # TOL 0.005, met
+    assert se <= 1.2 * TOL * ratio                         # met (or the work cap stated)
     assert abs(ratio - mean) <= 4 * math.hypot(se, err) + 1e-12
 
 

@@ -45,10 +45,10 @@ from accelsim.names import IFMAP, WEIGHT
 from accelsim.problem import Problem
 from accelsim.sparse.lockstep import _odometer
 
-TOL = 0.005             # the ratio's standard error sought, relative to it
+TOL = 0.01              # the ratio's standard error sought, relative to it
 PILOT = 64              # first draws per class
 MAX_SAMPLES = 1 << 15   # draws per class at most
-MAX_WORK = 1 << 28      # points x draws per class at most (the error met is returned)
+MAX_WORK = 1 << 26      # points x draws per class at most (the error met is returned)
 MAX_CLASSES = 1 << 12   # classes of runs at most (else None: the caller's model)
 ROLES = (IFMAP, WEIGHT)
 
