@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 
 from accelsim import __version__
@@ -68,6 +69,7 @@ def _sparse_dict(sl) -> dict:
     return {"densities": dict(a.densities), "formats": {f"{lv}.{r}": t for (lv, r), t in a.formats.items()},
             "effective_macs": a.effective_macs, "gated_macs": a.gated_macs, "skipped_macs": a.skipped_macs,
             "ideal_cycles": a.cycles, "dense_ideal_cycles": a.dense_cycles,
+            "lockstep": a.lockstep, "ideal_cycles_se": a.cycles_se,
             "energy_pj": sl.energy_pj, "dense_energy_pj": sl.dense_energy_pj,
             "energy_breakdown_pj": dict(sl.energy_breakdown_pj),
             "levels": {lv: a.totals(lv) for lv in levels}}
@@ -100,6 +102,7 @@ def _sparse_totals(layers: list[dict]) -> dict | None:
 
     out = {"effective_macs": sum(s["effective_macs"] for s in sp), "gated_macs": sum(s["gated_macs"] for s in sp),
            "skipped_macs": sum(s["skipped_macs"] for s in sp), "ideal_cycles": total("ideal_cycles", "ideal_cycles"),
+           "ideal_cycles_se": math.sqrt(sum(s["ideal_cycles_se"] ** 2 for s in sp)),   # the layers' draws independent
            "energy_pj": total("energy_pj", "energy_pj"), "dense_energy_pj": total("dense_energy_pj", "energy_pj"),
            f"{first}_words": sum(words(l) for l in layers)}
     out[f"{first}_accesses_per_mac"] = out[f"{first}_words"] / macs if macs else None

@@ -433,6 +433,30 @@ def test_sparse_totals_count_a_layer_without_a_sparse_view_dense(tmp_path):
     assert ts["energy_pj"] < doc["totals"]["energy_pj"]       # c1, c2 gated at ifmap density 0.5 / 0.25
 
 
+def test_stats_name_the_lockstep_model_and_its_standard_error(tmp_path):
+    """Each layer's sparse view says which model gave its ideal cycles (``lockstep``) and their standard
+    error: the eyeriss_v2 preset's skipping at uniform densities on 168 PEs, the sampled expectation (its
+    error above 0, at most the 1% sought of the cycles, or the work cap's); the eyeriss_v1 preset gates
+    and skips nothing (error 0); totals.sparse combines the layers' errors as independent draws."""
+    import math
+
+    from accelsim.sparse.lockstep_expect import TOL
+    from accelsim.sparse.model import EXPECTED, NO_SKIP
+
+    code, out, err = _run(["run", "eyeriss_v1", "-w", _with_pool(tmp_path), "-q", "--json", "--no-sim",
+                           "--sparse", "eyeriss_v2", "--density", "ifmap=0.5,weight=0.5"])
+    assert code == 0, err
+    doc = json.loads(out)
+    sp = [l["sparse"] for l in doc["layers"] if "sparse" in l]
+    assert [s["lockstep"] for s in sp] == [EXPECTED, EXPECTED]
+    assert all(0 < s["ideal_cycles_se"] <= 1.2 * TOL * s["ideal_cycles"] for s in sp)
+    assert doc["totals"]["sparse"]["ideal_cycles_se"] == math.sqrt(sum(s["ideal_cycles_se"] ** 2 for s in sp))
+    code, out, err = _run(["run", "eyeriss_v1", "-w", _with_pool(tmp_path), "-q", "--json", "--no-sim",
+                           "--sparse", "eyeriss_v1"])
+    sp = [l["sparse"] for l in json.loads(out)["layers"] if "sparse" in l]
+    assert [(s["lockstep"], s["ideal_cycles_se"]) for s in sp] == [(NO_SKIP, 0.0)] * 2
+
+
 def test_level_list_sparse_totals_count_a_layer_without_a_sparse_view_dense(tmp_path):
     """The same on a level-list hierarchy (clustered Eyeriss v2), whose sparse cycles are the latency bound:
     the pool's is its own bound, the max of its parts."""

@@ -17,6 +17,7 @@ from accelsim.mapping import COLS, ROWS
 from accelsim.problem import from_layer
 from accelsim.sparse.density import Actual, Uniform
 from accelsim.sparse.layer import Sparsity, _shape
+from accelsim.sparse.model import BINOMIAL, EXPECTED, WALKED
 from accelsim.sparse.spec import spec_from_dict
 from workloads.layer import Workload, conv
 
@@ -105,6 +106,7 @@ def test_actual_masks_give_the_lockstep_cycles_walked_over_the_masks(arch, featu
     assert dense == sa.dense_cycles                     # compute-bound: one slot per run step
     assert kept < dense
     assert sa.cycles == sa.dense_cycles * kept / dense
+    assert (sa.lockstep, sa.cycles_se) == (WALKED, 0.0)
 
 
 @pytest.mark.parametrize("arch", ["eyeriss_v1", "eyeriss_v2_flat"])
@@ -180,6 +182,7 @@ def test_a_uniform_condition_among_the_skips_takes_the_binomial():
     p = model.lockstep_fraction(pl, problem, models, sa.macs, sa.skipped_macs, sa.active)
     assert sa.cycles == sa.dense_cycles * model.imbalance(flat, sa.active, p)
     assert sa.cycles > sa.dense_cycles * p          # the binomial's imbalance, above the mean unit
+    assert (sa.lockstep, sa.cycles_se) == (BINOMIAL, 0.0)
 
 
 def test_one_unit_keeps_the_fraction_not_skipped():
@@ -246,6 +249,7 @@ def test_uniform_lockstep_cycles_agree_with_the_mean_over_random_masks(arch, lay
     steps = model.lockstep_steps(model.plan(nest, spec_from_dict({"name": "s", **features}, "t.yaml")))
     ratio, se = expected_ratio(problem, flat, steps, dens)
     assert sa.cycles == sa.dense_cycles * ratio           # what analyze reports
+    assert (sa.lockstep, sa.cycles_se) == (EXPECTED, sa.dense_cycles * se)
     mean, err = _mean_over_masks(problem, flat, steps, dens, 120, 11)
     print(f"model {ratio:.4f} +- {se:.4f} masks {mean:.4f} +- {err:.4f}")
     assert se <= 1.2 * TOL * ratio                         # met (or the work cap stated)

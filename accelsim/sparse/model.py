@@ -142,6 +142,19 @@ if TYPE_CHECKING:
 STORAGE_KIND, NETWORK_KIND = "storage", "network"
 
 
+NO_SKIP, ONE_UNIT, BALANCED, WALKED, EXPECTED, BINOMIAL = (
+    "no skipped MACs", "one unit", "N:M balanced", "walked over the masks", "expected over random masks",
+    "independent binomials")
+LOCKSTEP_MODELS = {   # SparseActions.lockstep -> what the sparse cycles are (docs/sparsity.md, *Load imbalance*)
+    NO_SKIP: "the dense cycles",
+    ONE_UNIT: "the dense cycles x the fraction of MACs not skipped (exact)",
+    BALANCED: "the dense cycles x the fraction not skipped: every unit holds the same work (exact)",
+    WALKED: "per run the busiest unit's kept slots, walked MAC by MAC over the actual masks (exact)",
+    EXPECTED: "the expected busiest unit per run over random masks, sampled (cycles_se its standard error)",
+    BINOMIAL: "each unit's kept slots an independent binomial (an approximation)",
+}
+
+
 @dataclass(frozen=True)
 class SparseActions:
     densities: dict                     # role -> density
@@ -157,6 +170,8 @@ class SparseActions:
     gated: Actions                      # gated data words (cheap no-ops)
     skipped: Actions                    # skipped data + metadata words (did not happen)
     formats: dict = field(default_factory=dict)   # (level, role) -> format text, compressed ones only
+    lockstep: str = NO_SKIP             # how ``cycles`` took the skipped MACs (LOCKSTEP_MODELS)
+    cycles_se: float = 0.0              # ``cycles``' standard error (the sampled expectation's; else 0)
 
     def totals(self, level: str) -> dict:
         """Words at one storage level (all roles, all actions): data, metadata, gated, skipped."""
@@ -1590,17 +1605,17 @@ def expects_lockstep(pl: Plan, models: dict) -> bool:
                                for on, _ in steps for c in on)
 
 
-def lockstep_expected(pl: Plan, problem: Problem, flat: Flat, models: dict) -> float | None:
-    """The expected lockstep ratio over random masks (``sparse.lockstep_expect.expected_ratio``: per class of
-    runs the mean of the busiest unit's kept slots) when every condition of the MAC features up to the last
-    skip is a uniform density (or none: dense) of the ifmap or the weight; else None (the binomial model)."""
+def lockstep_expected(pl: Plan, problem: Problem, flat: Flat, models: dict) -> tuple[float, float] | None:
+    """(the expected lockstep ratio over random masks, its standard error) (``sparse.lockstep_expect.
+    expected_ratio``: per class of runs the mean of the busiest unit's kept slots) when every condition of
+    the MAC features up to the last skip is a uniform density (or none: dense) of the ifmap or the weight;
+    else None (the binomial model)."""
     steps = lockstep_steps(pl)
     if not expects_lockstep(pl, models):
         return None
     from accelsim.sparse.lockstep_expect import expected_ratio  # numba
 
-    found = expected_ratio(problem, flat, steps, {c: models.get(c, DENSE).density for on, _ in steps for c in on})
-    return None if found is None else found[0]
+    return expected_ratio(problem, flat, steps, {c: models.get(c, DENSE).density for on, _ in steps for c in on})
 
 
 def balanced(spec: SparseSpec, models: dict) -> bool:
@@ -1709,21 +1724,24 @@ def analyze(problem: Problem, hierarchy: Hierarchy, nest: LoopNest, dense: Actio
             move(tuple(k for k in keys if k in st.keys_s), tuple(k for k in keys if k in st.keys_n),
                  group_q(tuple(g), st, problem, served_extents(problem, flat, st.child, lo, st.role, n), models, n),
                  st.gate)
-    cycles = float(dense.cycles)
+    cycles, how, se = float(dense.cycles), NO_SKIP, 0.0
     if skipped_macs and dense.macs:
-        exact = lockstep_exact(pl, problem, flat, models) if dense.active > 1 else None
-        if exact is None and dense.active > 1 and not balanced(spec, models):
-            exact = lockstep_expected(pl, problem, flat, models)
-        if exact is not None:
-            cycles = dense.cycles * exact
+        walked = lockstep_exact(pl, problem, flat, models) if dense.active > 1 else None
+        expected = (lockstep_expected(pl, problem, flat, models)
+                    if walked is None and dense.active > 1 and not balanced(spec, models) else None)
+        if walked is not None:
+            cycles, how = dense.cycles * walked, WALKED
+        elif expected is not None:
+            cycles, how, se = dense.cycles * expected[0], EXPECTED, dense.cycles * expected[1]
         else:
             p = lockstep_fraction(pl, problem, models, dense.macs, skipped_macs, dense.active)
-            cycles = dense.cycles * (p if balanced(spec, models) else imbalance(flat, dense.active, p))
+            how = ONE_UNIT if dense.active <= 1 else BALANCED if balanced(spec, models) else BINOMIAL
+            cycles = dense.cycles * (p if how != BINOMIAL else imbalance(flat, dense.active, p))
     data = Actions(dense.macs, dense.cycles, dense.active, data_s, data_n)
     return SparseActions(dens, dense.macs, eff, gated_macs, skipped_macs, dense.cycles, cycles, dense.active, data,
                          Actions(0, 0, dense.active, meta_s, meta_n),
                          Actions(0, 0, dense.active, gated_s, gated_n),
-                         Actions(0, 0, dense.active, skip_s, skip_n), formats)
+                         Actions(0, 0, dense.active, skip_s, skip_n), formats, how, se)
 
 
 def priced_actions(sa: SparseActions, compute: str) -> Actions:
@@ -1895,7 +1913,7 @@ def imbalance_t(t: int, units: int, p: float) -> float:
     return expected_max_binomial(t, p, units) / t
 
 
-__all__ = ["CapacityCheck", "OPERAND_ROLES", "Overflow", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions",
+__all__ = ["CapacityCheck", "LOCKSTEP_MODELS", "OPERAND_ROLES", "Overflow", "Plan", "SparseActions", "Step", "analyze", "bandwidth_actions",
            "capacity_checks", "capacity_problems", "capacity_used",
            "compressed_tiles", "group_rooms", "imbalance", "imbalance_t", "kept_exact", "kept_fraction", "mac_keep",
            "lockstep_fraction", "lockstep_run", "mac_q", "in_range",
