@@ -22,10 +22,12 @@ follows, exactly up to sampling:
 - Per class, random masks are drawn on the elements its points read (the first m positions of a uniformly
   random arrangement of the tensor's nonzeros: sequential hypergeometric draws), and the busiest unit's
   kept slots (the MAC features in order: a gated MAC keeps its slot, a skipped one frees it) averaged:
-  first 64 draws per class, then as many as the class needs for the whole ratio's standard error to stay
-  under ``TOL`` of it (at most ``MAX_SAMPLES``; the error bound met is returned with the ratio).
+  first 64 draws per class, then, in rounds, as many as the class needs for the whole ratio's standard
+  error to stay under ``TOL`` of it (at most ``MAX_SAMPLES`` or ``MAX_WORK`` point-draws; the error met is
+  returned with the ratio). A class's variance is taken as at least that of a value ``dense_max`` away
+  seen once in its draws so far, so draws that all agree (a rare busiest unit missed) still draw more.
 
-Deterministic: a class's draws come from a counter-based generator seeded by its index (``_next``: the
+Deterministic: a class's draws come from a splitmix64 stream seeded by its index (``_next``: the
 same input gives the same ratio, bit for bit). Only when every condition of the MAC features up to the
 last skip is a uniform density of the ifmap or the weight (else None: the caller's model).
 Invariant: 0 <= ratio <= 1; with one unit it is the mean fraction of slots kept.
@@ -50,6 +52,7 @@ PILOT = 64              # first draws per class
 MAX_SAMPLES = 1 << 15   # draws per class at most
 MAX_WORK = 1 << 26      # points x draws per class at most (the error met is returned)
 MAX_CLASSES = 1 << 12   # classes of runs at most (else None: the caller's model)
+MAX_ROUNDS = 8          # rounds of more draws at most (each at least doubles a class's draws)
 ROLES = (IFMAP, WEIGHT)
 
 
@@ -321,21 +324,31 @@ def expected_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ..
     if not prepared:
         return 1.0, 0.0
     slot_of = _slot_of(steps)
+    random = any(0.0 < densities[r] < 1.0 for r in conditioned)       # else every draw is the same
     for cl in prepared:
         cl.sample(PILOT, slot_of)
     dense = sum(cl.runs * cl.dense_max for cl in prepared)
-    total = sum(cl.runs * cl.mean() for cl in prepared)
-    if total > 0:
-        for cl in prepared:          # each class's share of the ratio's variance <= its share of the total
-            if cl.mean() <= 0 or cl.var() <= 0:
-                continue
-            need = math.ceil(cl.runs * cl.var() / (TOL * TOL * total * cl.mean()))
+
+    def var(cl: _Class) -> float:
+        """The class's variance as the sampling rule takes it: the draws' sample variance, at least that of
+        an unseen value dense_max away once in the draws so far (a rare busiest unit the draws missed:
+        review rev28, 64 draws all 1 where P(1) is 0.915)."""
+        return max(cl.var(), cl.dense_max ** 2 / cl.samples) if random else cl.var()
+    for _ in range(MAX_ROUNDS):        # each class's share of the ratio's variance <= its share of the total
+        total = sum(cl.runs * max(cl.mean(), cl.dense_max / cl.samples) for cl in prepared)
+        more = False
+        for cl in prepared:
+            mean = max(cl.mean(), cl.dense_max / cl.samples)
+            need = math.ceil(cl.runs * var(cl) / (TOL * TOL * total * mean))
             cap = min(MAX_SAMPLES, max(PILOT, MAX_WORK // max(1, int(cl.starts[-1]))))
             if min(need, cap) > cl.samples:
-                cl.sample(min(need, cap) - cl.samples, slot_of)
+                cl.sample(min(max(need, 2 * cl.samples), cap) - cl.samples, slot_of)
+                more = True
+        if not more:
+            break
     kept = sum(cl.runs * cl.mean() for cl in prepared)
-    var = sum(cl.runs * cl.runs * cl.var() / cl.samples for cl in prepared)
-    return kept / dense, math.sqrt(var) / dense
+    se = math.sqrt(sum(cl.runs * cl.runs * var(cl) / cl.samples for cl in prepared))
+    return kept / dense, se / dense
 
 
 __all__ = ["expected_ratio", "classes", "TOL"]
