@@ -256,6 +256,28 @@ def test_uniform_lockstep_cycles_agree_with_the_mean_over_random_masks(arch, lay
     assert abs(ratio - mean) <= 4 * math.hypot(se, err) + 1e-12
 
 
+def test_a_rare_busiest_unit_is_not_missed_on_a_level_list():
+    """tpu_like's level list on a padded depthwise 3x3 conv: each run is one MAC on each of 9 units, every
+    unit reading its own elements, so an interior run lasts 1 unless all nine skip (P 0.03 here). The first
+    64 draws of that class can all be 1 (review rev28: they were, model 0.9036 against the masks' 0.8599,
+    15 standard errors; here 4.2 before the fix); a class's variance is taken as at least one unseen
+    value's, so it draws more."""
+    from accelsim.hierarchy import load_architecture
+    from accelsim.pipeline_hierarchy import run_hierarchy
+    from accelsim.sparse.lockstep_expect import expected_ratio
+    from workloads.problems import ProblemWorkload, of_layer
+
+    layer = conv("dw", C=16, K=16, H=8, R=3, pad=1, groups=16)
+    lr = run_hierarchy(load_architecture("tpu_like"), ProblemWorkload("w", (of_layer(layer),))).layers[0]
+    problem = lr.item.problem
+    flat = flatten(problem, lr.nest)
+    steps, dens = [(("ifmap", "weight"), False)], {"ifmap": 0.5, "weight": 0.625}
+    ratio, se = expected_ratio(problem, flat, steps, dens)
+    mean, err = _mean_over_masks(problem, flat, steps, dens, 300, 5)
+    print(f"model {ratio:.4f} +- {se:.4f} masks {mean:.4f} +- {err:.4f}")
+    assert 0 < se and abs(ratio - mean) <= 4 * math.hypot(se, err)
+
+
 def test_the_expected_lockstep_ratio_is_deterministic_and_exact_without_random_zeros():
     """Same input, same ratio, bit for bit (the draws are seeded by class); at density 1 there is nothing
     random and the ratio is the walk's over all-ones masks exactly (padding alone skipped); with every

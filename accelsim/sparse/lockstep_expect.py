@@ -22,10 +22,12 @@ follows, exactly up to sampling:
 - Per class, random masks are drawn on the elements its points read (the first m positions of a uniformly
   random arrangement of the tensor's nonzeros: sequential hypergeometric draws), and the busiest unit's
   kept slots (the MAC features in order: a gated MAC keeps its slot, a skipped one frees it) averaged:
-  first 64 draws per class, then, in rounds, as many as the class needs for the whole ratio's standard
-  error to stay under ``TOL`` of it (at most ``MAX_SAMPLES`` or ``MAX_WORK`` point-draws; the error met is
-  returned with the ratio). A class's variance is taken as at least that of a value ``dense_max`` away
-  seen once in its draws so far, so draws that all agree (a rare busiest unit missed) still draw more.
+  a pilot of 64 draws per class sets how many the class needs for the whole ratio's standard error to
+  stay under ``TOL`` of it (at most ``MAX_SAMPLES`` or ``MAX_WORK`` point-draws; the error met is returned
+  with the ratio), then that many fresh draws make the estimate (the pilot's are dropped, so the stopping
+  rule does not bias it; where the error is still above 1.5 ``TOL``, once more from those). Where a
+  class's draws all agree its variance is taken as that of a value one slot away with probability
+  3 / draws (the rule of three), so a pilot that missed a rare busiest unit still draws more.
 
 Deterministic: a class's draws come from a splitmix64 stream seeded by its index (``_next``: the
 same input gives the same ratio, bit for bit). Only when every condition of the MAC features up to the
@@ -52,7 +54,6 @@ PILOT = 64              # first draws per class
 MAX_SAMPLES = 1 << 15   # draws per class at most
 MAX_WORK = 1 << 26      # points x draws per class at most (the error met is returned)
 MAX_CLASSES = 1 << 12   # classes of runs at most (else None: the caller's model)
-MAX_ROUNDS = 8          # rounds of more draws at most (each at least doubles a class's draws)
 ROLES = (IFMAP, WEIGHT)
 
 
@@ -230,6 +231,10 @@ class _Class:
     s2: float = 0.0
     samples: int = 0
 
+    def restart(self) -> None:
+        """Drop the draws' sums (the stream goes on: later draws are fresh)."""
+        self.s1, self.s2, self.samples = 0.0, 0.0, 0
+
     def sample(self, n: int, slot_of: np.ndarray) -> None:
         s1, s2, state = _sample(self.starts, self.codes[IFMAP], self.codes[WEIGHT], *self.drawn[IFMAP],
                                 *self.drawn[WEIGHT], slot_of, n, self.state)
@@ -330,25 +335,31 @@ def expected_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ..
     dense = sum(cl.runs * cl.dense_max for cl in prepared)
 
     def var(cl: _Class) -> float:
-        """The class's variance as the sampling rule takes it: the draws' sample variance, at least that of
-        an unseen value dense_max away once in the draws so far (a rare busiest unit the draws missed:
-        review rev28, 64 draws all 1 where P(1) is 0.915)."""
-        return max(cl.var(), cl.dense_max ** 2 / cl.samples) if random else cl.var()
-    for _ in range(MAX_ROUNDS):        # each class's share of the ratio's variance <= its share of the total
-        total = sum(cl.runs * max(cl.mean(), cl.dense_max / cl.samples) for cl in prepared)
-        more = False
+        """The class's variance as the sampling rule takes it: the draws' sample variance; where the draws
+        all agree, that of a value one slot away with probability 3 / draws (the rule of three's bound on
+        what the draws did not see: a rare busiest unit; review rev28, 64 draws all 1 where P(1) is 0.915)."""
+        v = cl.var()
+        return 3.0 / cl.samples if random and v == 0.0 else v
+
+    def mean(cl: _Class) -> float:
+        return max(cl.mean(), cl.dense_max / cl.samples)
+
+    def error(classes: list[_Class]) -> float:
+        return math.sqrt(sum(cl.runs * cl.runs * var(cl) / cl.samples for cl in classes))
+    # each stage's draws set the next stage's (each class's share of the ratio's variance <= its share of
+    # the total) and are then dropped: the estimate takes the last stage's draws alone, so when to stop
+    # never depends on what it averages; a second stage only where the first missed the error sought
+    for _ in range(2):
+        total = sum(cl.runs * mean(cl) for cl in prepared)
         for cl in prepared:
-            mean = max(cl.mean(), cl.dense_max / cl.samples)
-            need = math.ceil(cl.runs * var(cl) / (TOL * TOL * total * mean))
+            need = math.ceil(cl.runs * var(cl) / (TOL * TOL * total * mean(cl)))
             cap = min(MAX_SAMPLES, max(PILOT, MAX_WORK // max(1, int(cl.starts[-1]))))
-            if min(need, cap) > cl.samples:
-                cl.sample(min(max(need, 2 * cl.samples), cap) - cl.samples, slot_of)
-                more = True
-        if not more:
+            cl.restart()
+            cl.sample(min(max(need, PILOT), cap) if random else 1, slot_of)
+        if not random or error(prepared) <= 1.5 * TOL * sum(cl.runs * cl.mean() for cl in prepared):
             break
     kept = sum(cl.runs * cl.mean() for cl in prepared)
-    se = math.sqrt(sum(cl.runs * cl.runs * var(cl) / cl.samples for cl in prepared))
-    return kept / dense, se / dense
+    return kept / dense, error(prepared) / dense
 
 
 __all__ = ["expected_ratio", "classes", "TOL"]
