@@ -165,16 +165,23 @@ def _score_exactly(layer: Layer, arch, m: Mapping, objective: str, sparse: tuple
     if sparse is None:
         result = evaluate(layer, arch, m, validate=False)
         return score(result.counts, arch, objective), m, result
-    from accelsim.cost.bound import latency_bound
     from accelsim.mapper.sparse_fit import fixed_nests
-    from accelsim.sparse.layer import bandwidth_counts
     from accelsim.sparse.model import capacity_problems
 
     problem, h, nest_of = fixed_nests(layer, arch)
     if capacity_problems(problem, h, nest_of(m), *sparse):
         return None
+    return _sparse_score(layer, arch, m, objective, sparse), m, None
+
+
+def _sparse_score(layer: Layer, arch, m: Mapping, objective: str, sparse: tuple) -> Score:
+    """A mapping's Score on the slow sparse model (``mapper.score.sparse_score`` and the sparse latency
+    bound): the batch's sparse score's slow twin."""
+    from accelsim.cost.bound import latency_bound
+    from accelsim.sparse.layer import bandwidth_counts
+
     obj, sl = sparse_score(layer, arch, m, objective, *sparse)
-    return Score(obj, sl.energy_pj, latency_bound(bandwidth_counts(sl), arch)), m, None
+    return Score(obj, sl.energy_pj, latency_bound(bandwidth_counts(sl), arch))
 
 
 def _compressed_cause(layer: Layer, arch, dataflow, lay, proposals, sparse: tuple, what: str) -> None:
@@ -336,12 +343,14 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
         # the batch's sparse cycles are the binomial proxy of the lockstep imbalance (sparse_batch._Skipping):
         # the shortlist re-scored on the slow model (the objective energy: the first alone, its ranking by
         # energy unchanged)
+        # (every shortlisted mapping is legal by the batch's rules, compressed capacity included: none is
+        # dropped, review rev28: the dense rules had dropped those that fit only compressed)
+        assert sparse is not None
         pool = shortlist if spec.objective != "energy" else shortlist[:1]
-        exact = [(e[0], x) for x in pool if (e := _score_exactly(layer, arch, x, spec.objective, sparse)) is not None]
-        exact.sort(key=lambda sx: _key(*sx))
-        if exact:
-            best, m = exact[0]
-            result = evaluate(layer, arch, m, validate=False)
-            shortlist = [x for _, x in exact] + shortlist[len(pool):]
+        exact = sorted(((_sparse_score(layer, arch, x, spec.objective, sparse), x) for x in pool),
+                       key=lambda sx: _key(*sx))
+        best, m = exact[0]
+        result = evaluate(layer, arch, m, validate=False)
+        shortlist = [x for _, x in exact] + shortlist[len(pool):]
     return SearchResult(m, result, best, evaluated, proposed, stopped_by, tuple(shortlist),
                         "" if scorer is None else "searched with sparsity (compressed capacity, sparse costs)")

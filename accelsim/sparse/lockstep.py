@@ -27,7 +27,7 @@ from accelsim.names import IFMAP, WEIGHT
 from accelsim.problem import Problem
 
 
-def _odometer(loops: list, weights: list[int]) -> np.ndarray:
+def odometer(loops: list, weights: list[int]) -> np.ndarray:
     """Per point of ``loops``' odometer (the first loop outermost): the sum of each loop's index x its weight
     (one point, 0, without loops)."""
     out = np.zeros(1, dtype=np.int64)
@@ -118,7 +118,7 @@ def lockstep_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ..
     flats = []
     for role in roles:
         if not any(role in on for on, _ in steps):       # no condition on it: one nonzero element, index 0
-            flats.append((np.ones(1, dtype=np.uint8), [_odometer(g, [0] * len(g)) for g in groups]))
+            flats.append((np.ones(1, dtype=np.uint8), [odometer(g, [0] * len(g)) for g in groups]))
             continue
         coords = problem.tensor(role).coords
         coef = [dict(c.terms) for c in coords]
@@ -130,12 +130,12 @@ def lockstep_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ..
         mask, strides = _padded(coords, lo, hi, masks[role])
         per_dim = {d: sum(int(s) * k.get(d, 0) for s, k in zip(strides, coef)) for d in problem.dim_names}
         base = int(sum((c.offset - int(x)) * int(s) for c, x, s in zip(coords, lo, strides)))
-        offs = [_odometer(g, [lp.span * per_dim[lp.dim] for lp in g]) for g in groups]
+        offs = [odometer(g, [lp.span * per_dim[lp.dim] for lp in g]) for g in groups]
         offs[0] = offs[0] + base
         flats.append((mask, offs))
     risky = [d for d in problem.dim_names
              if 1 + sum((lp.factor - 1) * lp.span for lp in flat.loops if lp.dim == d) > problem.size(d)]
-    idxs = [np.stack([_odometer(g, [lp.span if lp.dim == d else 0 for lp in g]) for d in risky], axis=1)
+    idxs = [np.stack([odometer(g, [lp.span if lp.dim == d else 0 for lp in g]) for d in risky], axis=1)
             if risky else np.zeros((int(math.prod(lp.factor for lp in g)), 0), dtype=np.int64) for g in groups]
     size = np.array([problem.size(d) for d in risky], dtype=np.int64)
     slot_of = np.ones(4, dtype=np.int64)
@@ -150,4 +150,4 @@ def lockstep_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ..
     return kept / dense if dense else 1.0
 
 
-__all__ = ["lockstep_ratio"]
+__all__ = ["lockstep_ratio", "odometer"]

@@ -19,15 +19,18 @@ follows, exactly up to sampling:
   local offset, so two runs with the same overhangs have the same distribution (the masks' marginals on
   a window do not depend on where it sits). The runs are grouped into such *classes* (:func:`classes`,
   counted per set of dims that share a coordinate, then combined as a product).
-- Per class, random masks are drawn on the elements its points read (the first m positions of a uniformly
-  random arrangement of the tensor's nonzeros: sequential hypergeometric draws), and the busiest unit's
-  kept slots (the MAC features in order: a gated MAC keeps its slot, a skipped one frees it) averaged:
-  a pilot of 64 draws per class sets how many the class needs for the whole ratio's standard error to
-  stay under ``TOL`` of it (at most ``MAX_SAMPLES`` or ``MAX_WORK`` point-draws; the error met is returned
-  with the ratio), then that many fresh draws make the estimate (the pilot's are dropped, so the stopping
-  rule does not bias it; where the error is still above 1.5 ``TOL``, once more from those). Where a
-  class's draws all agree its variance is taken as that of a value one slot away with probability
-  3 / draws (the rule of three), so a pilot that missed a rare busiest unit still draws more.
+- Per class, random masks are drawn on the elements of the box its points read (the bounding box of their
+  coordinates, less padding: the first m positions of a uniformly random arrangement of the tensor's
+  nonzeros, sequential hypergeometric draws; a class's arrays are kept for its later draws up to
+  ``KEEP_POINTS`` points over the classes, else rebuilt: memory), and the busiest unit's kept slots (the
+  MAC features in order: a gated MAC keeps its slot, a skipped one frees it) averaged. A pilot (64 draws
+  per class, fewer for a class of many points: ``PILOT_WORK``, at least ``MIN_DRAWS``) sets how many draws
+  each class needs for the whole ratio's standard error to stay under ``TOL`` of it (at most
+  ``MAX_SAMPLES`` or ``MAX_WORK`` point-draws; the error met is returned with the ratio); then that many
+  fresh draws make the estimate (the pilot's are dropped, so the stopping rule does not bias it; where
+  the error is still above 1.5 ``TOL``, once more from those). Where a class's draws all agree its
+  variance is taken as that of a value one slot away with probability 3 / draws (the rule of three), so
+  a pilot that missed a rare busiest unit still draws more.
 
 Deterministic: a class's draws come from a splitmix64 stream seeded by its index (``_next``: the
 same input gives the same ratio, bit for bit). Only when every condition of the MAC features up to the
@@ -47,12 +50,15 @@ from numba import njit
 from accelsim.loopnest import Flat, lockstep_loops
 from accelsim.names import IFMAP, WEIGHT
 from accelsim.problem import Problem
-from accelsim.sparse.lockstep import _odometer
+from accelsim.sparse.lockstep import odometer
 
 TOL = 0.01              # the ratio's standard error sought, relative to it
-PILOT = 64              # first draws per class
+PILOT = 64              # a class's first draws (the pilot), at most
+PILOT_WORK = 1 << 22    # the pilot's points x draws at most (at least MIN_DRAWS draws)
+MIN_DRAWS = 2           # draws per class at least
 MAX_SAMPLES = 1 << 15   # draws per class at most
-MAX_WORK = 1 << 26      # points x draws per class at most (the error met is returned)
+MAX_WORK = 1 << 26      # points x draws per class at most (at least MIN_DRAWS; the error met is returned)
+KEEP_POINTS = 1 << 23   # the classes' points whose arrays are kept between stages (else rebuilt: memory)
 MAX_CLASSES = 1 << 12   # classes of runs at most (else None: the caller's model)
 ROLES = (IFMAP, WEIGHT)
 
@@ -117,7 +123,7 @@ def _sample(starts, code_i, code_w, m_i, n_i, nnz_i, m_w, n_w, nnz_w, slot_of, s
 
 def _local(groups: tuple, dim: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Dim ``dim``'s index contribution per point of the runs', units' and a run's loops."""
-    runs, units, inner = (_odometer(g, [lp.span if lp.dim == dim else 0 for lp in g]) for g in groups)
+    runs, units, inner = (odometer(g, [lp.span if lp.dim == dim else 0 for lp in g]) for g in groups)
     return runs, units, inner
 
 
@@ -195,7 +201,7 @@ def classes(problem: Problem, flat: Flat, items: list[_Item]) -> list[tuple[tupl
     parts = []
     for root, idx in sorted(comps.items()):
         loops = [lp for lp in runs if lp.dim in parent and find(lp.dim) == root]
-        base = {d: _odometer(loops, [lp.span if lp.dim == d else 0 for lp in loops])
+        base = {d: odometer(loops, [lp.span if lp.dim == d else 0 for lp in loops])
                 for d in {d for i in idx for d in items[i].coef}}
         zero = np.zeros(1, dtype=np.int64)
         keys = np.stack([items[i].key(items[i].offset + sum((k * base[d] for d, k in items[i].coef.items()), zero))
@@ -217,29 +223,30 @@ def classes(problem: Problem, flat: Flat, items: list[_Item]) -> list[tuple[tupl
 
 
 @dataclass
-class _Class:
-    """One class of runs ready to sample: ``runs`` of them, their busiest unit's MACs ``dense_max``; per
-    unit its valid points ``starts[u]:starts[u + 1]``; per role each point's element code (-1: padding)
-    and (elements drawn m, tensor elements N, expected nonzeros d x N); the draws' running sums."""
+class _Draws:
+    """One class of runs and its draws so far: ``runs`` of them, their busiest unit's MACs ``dense_max`` and
+    valid points ``points``; the stream's ``state``; the busiest unit's kept slots' sum and sum of squares
+    over ``samples`` draws."""
+    key: tuple
     runs: int
     dense_max: int
-    starts: np.ndarray
-    codes: dict
-    drawn: dict
+    points: int
     state: np.uint64
     s1: float = 0.0
     s2: float = 0.0
     samples: int = 0
 
+    def draw(self, arrays: tuple, n: int, slot_of: np.ndarray) -> None:
+        """``n`` more draws on the class's ``arrays`` (:func:`_arrays`)."""
+        starts, codes, drawn = arrays
+        s1, s2, state = _sample(starts, codes[IFMAP], codes[WEIGHT], *drawn[IFMAP], *drawn[WEIGHT], slot_of, n,
+                                self.state)
+        self.state = np.uint64(state)
+        self.s1, self.s2, self.samples = self.s1 + s1, self.s2 + s2, self.samples + n
+
     def restart(self) -> None:
         """Drop the draws' sums (the stream goes on: later draws are fresh)."""
         self.s1, self.s2, self.samples = 0.0, 0.0, 0
-
-    def sample(self, n: int, slot_of: np.ndarray) -> None:
-        s1, s2, state = _sample(self.starts, self.codes[IFMAP], self.codes[WEIGHT], *self.drawn[IFMAP],
-                                *self.drawn[WEIGHT], slot_of, n, self.state)
-        self.state = np.uint64(state)
-        self.s1, self.s2, self.samples = self.s1 + s1, self.s2 + s2, self.samples + n
 
     def mean(self) -> float:
         return self.s1 / self.samples
@@ -248,6 +255,22 @@ class _Class:
         """The busiest unit's kept slots' sample variance over the draws."""
         m = self.mean()
         return max(0.0, self.s2 / self.samples - m * m) * self.samples / max(1, self.samples - 1)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What every class's arrays are built from: the items (conditioned coordinates, then the dims ceil
+    tiling overruns: ``risky``), each conditioned role's coordinates (``coords_of``) and its elements'
+    box index (``box``: the local values' mixed radix over the widths, as a per-unit and a per-point part), the
+    units ``U`` and points of a run ``T``, the roles' tensor sizes and densities."""
+    items: tuple
+    risky: tuple
+    coords_of: dict
+    box: dict
+    U: int
+    T: int
+    sizes: dict
+    densities: dict
 
 
 def _slot_of(steps: list[tuple[tuple[str, ...], bool]]) -> np.ndarray:
@@ -262,22 +285,95 @@ def _slot_of(steps: list[tuple[tuple[str, ...], bool]]) -> np.ndarray:
     return slot_of
 
 
-def _codes(local: list[tuple[_Item, int]], valid: np.ndarray) -> tuple[np.ndarray, int]:
-    """Each valid point's element among the elements the class's points read (0 .. m-1; -1 padding) and m.
-    ``local``: the role's coordinates, each with the class's key."""
-    inside = np.ones(valid.shape, dtype=bool)
-    flat_ix = np.zeros(valid.shape, dtype=np.int64)
-    for it, key in local:
-        lv = it.local()
-        a, b = it.allowed(key)
-        inside &= (lv >= a) & (lv <= b)
-        flat_ix = flat_ix * it.width + (lv - it.lmin)
-    uniq, inverse = np.unique(np.where(inside, flat_ix, -1)[valid], return_inverse=True)
-    real = uniq >= 0
-    code = inverse.reshape(-1).astype(np.int64)
-    if not real.all():          # -1 sorts first: padding keeps code -1, the elements 0 .. m-1
-        code = code - 1
-    return code, int(real.sum())
+@njit(cache=True)
+def _build(U, T, cut_unit, cut_inner, cut_lo, cut_hi, cut_kind, box_unit, box_inner, rank_i, rank_w):
+    """A class's valid points and element codes, unit by unit: (starts, code_i, code_w). A point is valid
+    when every cut of kind 2 (a dim ceil tiling overruns) holds; it reads padding in role r (code -1) when
+    a cut of kind r (0 ifmap, 1 weight) fails, else its element is ``rank_r[box_unit[r, u] + box_inner[r, t]]``
+    (an empty rank array: every box position real, the box index itself; a role without a condition has
+    box parts 0, code 0). ``cut_*``: per cut the local value per unit and per point and its allowed range
+    [lo, hi]."""
+    starts = np.zeros(U + 1, dtype=np.int64)
+    code_i = np.empty(U * T, dtype=np.int32)
+    code_w = np.empty(U * T, dtype=np.int32)
+    n = 0
+    K = cut_lo.shape[0]
+    for u in range(U):
+        for t in range(T):
+            valid = True
+            pad_i = False
+            pad_w = False
+            for k in range(K):
+                v = cut_unit[k, u] + cut_inner[k, t]
+                if v < cut_lo[k] or v > cut_hi[k]:
+                    if cut_kind[k] == 2:
+                        valid = False
+                        break
+                    if cut_kind[k] == 0:
+                        pad_i = True
+                    else:
+                        pad_w = True
+            if not valid:
+                continue
+            if pad_i:
+                code_i[n] = -1
+            elif rank_i.shape[0] == 0:            # every box position real: the rank is the box index
+                code_i[n] = box_unit[0, u] + box_inner[0, t]
+            else:
+                code_i[n] = rank_i[box_unit[0, u] + box_inner[0, t]]
+            if pad_w:
+                code_w[n] = -1
+            elif rank_w.shape[0] == 0:
+                code_w[n] = box_unit[1, u] + box_inner[1, t]
+            else:
+                code_w[n] = rank_w[box_unit[1, u] + box_inner[1, t]]
+            n += 1
+        starts[u + 1] = n
+    return starts, code_i[:n].copy(), code_w[:n].copy()
+
+
+def _arrays(lay: _Layout, key: tuple) -> tuple | None:
+    """A class's arrays for :func:`_sample` (``key``: its items' keys): the units' valid points' ``starts``
+    (points inside the problem, unit by unit), per role each valid point's element code among the real
+    elements of the box (-1: padding, a zero) and (real elements m, tensor elements N, expected nonzeros
+    d x N); None when no point is valid. The codes are the box index ranked among the box's real positions
+    (:func:`_build`, O(points)); only the items the class cuts (padding, a ceil edge) are checked."""
+    cuts = []                     # (item, lo, hi, kind)
+    for i in lay.risky:
+        it = lay.items[i]
+        top = it.allowed(key[i])[1]
+        if top < it.lmax:                     # else every point is inside (the interior runs)
+            cuts.append((it, it.lmin, top, 2))
+    ranks, reals = [], []                     # per role: rank of each box position among the real (empty: all real)
+    for r, role in enumerate(ROLES):
+        if role not in lay.coords_of:         # no condition on it: slot_of ignores what it reads (code 0)
+            ranks.append(np.zeros(0, dtype=np.int32))
+            reals.append(1)
+            continue
+        real = np.ones(1, dtype=bool)         # per box position (row-major over the coordinates)
+        for i in lay.coords_of[role]:
+            it = lay.items[i]
+            lo, hi = it.allowed(key[i])
+            axis = np.arange(it.lmin, it.lmax + 1)
+            real = (real[:, None] & ((axis >= lo) & (axis <= hi))[None, :]).reshape(-1)
+            if lo > it.lmin or hi < it.lmax:  # else no point of it reads padding
+                cuts.append((it, lo, hi, r))
+        ranks.append(np.zeros(0, dtype=np.int32) if real.all() else (np.cumsum(real) - 1).astype(np.int32))
+        reals.append(int(real.sum()))
+    zero_u, zero_t = np.zeros(lay.U, dtype=np.int64), np.zeros(lay.T, dtype=np.int64)
+    starts, code_i, code_w = _build(
+        lay.U, lay.T,
+        np.array([c[0].unit for c in cuts], dtype=np.int64).reshape(len(cuts), lay.U),
+        np.array([c[0].inner for c in cuts], dtype=np.int64).reshape(len(cuts), lay.T),
+        np.array([c[1] for c in cuts], dtype=np.int64), np.array([c[2] for c in cuts], dtype=np.int64),
+        np.array([c[3] for c in cuts], dtype=np.int64),
+        np.stack([lay.box[role][0] if role in lay.box else zero_u for role in ROLES]),
+        np.stack([lay.box[role][1] if role in lay.box else zero_t for role in ROLES]), ranks[0], ranks[1])
+    if starts[-1] == 0:
+        return None
+    drawn = {role: (reals[r], lay.sizes[role], lay.densities[role] * lay.sizes[role])
+             if role in lay.coords_of else (0, 1, 1.0) for r, role in enumerate(ROLES)}
+    return starts, {IFMAP: code_i, WEIGHT: code_w}, drawn
 
 
 def expected_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ...], bool]],
@@ -294,72 +390,70 @@ def expected_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ..
     conditioned = [r for r in ROLES if any(r in on for on, _ in steps)]
     items: list[_Item] = []
     coords_of: dict[str, list[int]] = {}
+    box: dict = {}            # role -> (per unit, per point) parts of the box index (row-major, from lmin)
     for role in conditioned:
         coords_of[role] = []
+        bu, bt = np.zeros(U, dtype=np.int64), np.zeros(T, dtype=np.int64)
         for c in problem.tensor(role).coords:
             coords_of[role].append(len(items))
-            items.append(_item(dict(c.terms), c.offset, c.size, True, loc, U, T))
+            it = _item(dict(c.terms), c.offset, c.size, True, loc, U, T)
+            items.append(it)
+            bu, bt = bu * it.width + (it.unit - it.unit.min()), bt * it.width + (it.inner - it.inner.min())
+        box[role] = (bu, bt)
     over = [d for d in problem.dim_names       # dims ceil tiling overruns
             if 1 + sum((lp.factor - 1) * lp.span for lp in flat.loops if lp.dim == d) > problem.size(d)]
-    risky = list(range(len(items), len(items) + len(over)))
+    risky = tuple(range(len(items), len(items) + len(over)))
     items += [_item({d: 1}, 0, problem.size(d), False, loc, U, T) for d in over]
     found = classes(problem, flat, items)
     if found is None:
         return None
-    prepared: list[_Class] = []
-    for key, count in found:
-        valid = np.ones((U, T), dtype=bool)
-        for i in risky:
-            valid &= items[i].local() <= items[i].allowed(key[i])[1]
-        per_unit = valid.sum(axis=1)
-        if U == 0 or per_unit.max() == 0:
-            continue
-        starts = np.concatenate(([0], np.cumsum(per_unit))).astype(np.int64)
-        codes: dict = {}
-        drawn: dict = {}
-        for role in ROLES:
-            if role not in conditioned:       # no condition on it: one element, never read as zero
-                codes[role], drawn[role] = np.zeros(int(starts[-1]), dtype=np.int64), (0, 1, 1.0)
-                continue
-            codes[role], m = _codes([(items[i], key[i]) for i in coords_of[role]], valid)
-            n = math.prod(c.size for c in problem.tensor(role).coords)
-            drawn[role] = (m, n, densities[role] * n)
-        seed = np.uint64((0x5851F42D4C957F2D * (len(prepared) + 1)) % (1 << 64))
-        prepared.append(_Class(count, int(per_unit.max()), starts, codes, drawn, seed))
-    if not prepared:
-        return 1.0, 0.0
+    lay = _Layout(tuple(items), risky, coords_of, box, U, T,
+                  {r: math.prod(c.size for c in problem.tensor(r).coords) for r in conditioned}, densities)
     slot_of = _slot_of(steps)
     random = any(0.0 < densities[r] < 1.0 for r in conditioned)       # else every draw is the same
-    for cl in prepared:
-        cl.sample(PILOT, slot_of)
-    dense = sum(cl.runs * cl.dense_max for cl in prepared)
+    classes_: list[_Draws] = []
+    kept: dict = {}                   # a class's arrays, kept while their points stay under KEEP_POINTS
+    for key, count in found:          # a pilot per class
+        arrays = _arrays(lay, key)
+        if arrays is None:
+            continue
+        points = int(arrays[0][-1])
+        seed = np.uint64((0x5851F42D4C957F2D * (len(classes_) + 1)) % (1 << 64))
+        cl = _Draws(key, count, int(np.diff(arrays[0]).max()), points, seed)
+        cl.draw(arrays, min(PILOT, max(MIN_DRAWS, PILOT_WORK // points)) if random else 1, slot_of)
+        classes_.append(cl)
+        if sum(c.points for c in classes_) <= KEEP_POINTS:
+            kept[key] = arrays
+    if not classes_:
+        return 1.0, 0.0
+    dense = sum(cl.runs * cl.dense_max for cl in classes_)
 
-    def var(cl: _Class) -> float:
+    def var(cl: _Draws) -> float:
         """The class's variance as the sampling rule takes it: the draws' sample variance; where the draws
         all agree, that of a value one slot away with probability 3 / draws (the rule of three's bound on
         what the draws did not see: a rare busiest unit; review rev28, 64 draws all 1 where P(1) is 0.915)."""
         v = cl.var()
         return 3.0 / cl.samples if random and v == 0.0 else v
 
-    def mean(cl: _Class) -> float:
+    def mean(cl: _Draws) -> float:
         return max(cl.mean(), cl.dense_max / cl.samples)
 
-    def error(classes: list[_Class]) -> float:
-        return math.sqrt(sum(cl.runs * cl.runs * var(cl) / cl.samples for cl in classes))
+    def error() -> float:
+        return math.sqrt(sum(cl.runs * cl.runs * var(cl) / cl.samples for cl in classes_))
     # each stage's draws set the next stage's (each class's share of the ratio's variance <= its share of
     # the total) and are then dropped: the estimate takes the last stage's draws alone, so when to stop
     # never depends on what it averages; a second stage only where the first missed the error sought
-    for _ in range(2):
-        total = sum(cl.runs * mean(cl) for cl in prepared)
-        for cl in prepared:
-            need = math.ceil(cl.runs * var(cl) / (TOL * TOL * total * mean(cl)))
-            cap = min(MAX_SAMPLES, max(PILOT, MAX_WORK // max(1, int(cl.starts[-1]))))
+    for _ in range(2 if random else 0):
+        total = sum(cl.runs * mean(cl) for cl in classes_)
+        need = [math.ceil(cl.runs * var(cl) / (TOL * TOL * total * mean(cl))) for cl in classes_]
+        for cl, n in zip(classes_, need):
+            arrays = kept.get(cl.key) or _arrays(lay, cl.key)
+            assert arrays is not None
             cl.restart()
-            cl.sample(min(max(need, PILOT), cap) if random else 1, slot_of)
-        if not random or error(prepared) <= 1.5 * TOL * sum(cl.runs * cl.mean() for cl in prepared):
+            cl.draw(arrays, min(max(n, MIN_DRAWS), MAX_SAMPLES, max(MIN_DRAWS, MAX_WORK // cl.points)), slot_of)
+        if error() <= 1.5 * TOL * sum(cl.runs * cl.mean() for cl in classes_):
             break
-    kept = sum(cl.runs * cl.mean() for cl in prepared)
-    return kept / dense, error(prepared) / dense
+    return sum(cl.runs * cl.mean() for cl in classes_) / dense, error() / dense
 
 
 __all__ = ["expected_ratio", "classes", "TOL"]
