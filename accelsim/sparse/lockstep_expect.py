@@ -59,6 +59,7 @@ MIN_DRAWS = 2           # draws per class at least
 MAX_SAMPLES = 1 << 15   # draws per class at most
 MAX_WORK = 1 << 26      # points x draws per class at most (at least MIN_DRAWS; the error met is returned)
 KEEP_POINTS = 1 << 23   # the classes' points whose arrays are kept between stages (else rebuilt: memory)
+MAX_BOX = 1 << 26       # positions of a tensor's box a run may read at most (int32 codes, a byte each per class)
 MAX_CLASSES = 1 << 12   # classes of runs at most (else None: the caller's model)
 ROLES = (IFMAP, WEIGHT)
 
@@ -380,7 +381,8 @@ def expected_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ..
                    densities: dict[str, float]) -> tuple[float, float] | None:
     """(the expected lockstep ratio, its standard error) of the MAC features ``steps`` ((conditions, gate) in
     the spec's order, up to the last skip) under the uniform ``densities`` (role -> d) (module docstring);
-    None when a condition is not the ifmap's or the weight's, or the runs fall in too many classes."""
+    None when a condition is not the ifmap's or the weight's, the runs fall in too many classes or a run's
+    box of a tensor exceeds ``MAX_BOX`` positions."""
     if not steps or any(c not in ROLES or c not in densities for on, _ in steps for c in on):
         return None
     groups = lockstep_loops(flat)
@@ -404,6 +406,8 @@ def expected_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ..
             if 1 + sum((lp.factor - 1) * lp.span for lp in flat.loops if lp.dim == d) > problem.size(d)]
     risky = tuple(range(len(items), len(items) + len(over)))
     items += [_item({d: 1}, 0, problem.size(d), False, loc, U, T) for d in over]
+    if any(math.prod(items[i].width for i in idx) > MAX_BOX for idx in coords_of.values()):
+        return None                     # a run reads more than MAX_BOX positions of a tensor: the caller's model
     found = classes(problem, flat, items)
     if found is None:
         return None
