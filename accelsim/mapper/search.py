@@ -342,15 +342,17 @@ def search_batch(layer: Layer, arch, dataflow, spec: SearchSpec, sparse: tuple |
     if scorer is not None and scorer.skip.proxy and shortlist:
         # the batch's sparse cycles are the binomial proxy of the lockstep imbalance (sparse_batch._Skipping):
         # the shortlist re-scored on the slow model (the objective energy: the first alone, its ranking by
-        # energy unchanged)
-        # (every shortlisted mapping is legal by the batch's rules, compressed capacity included: none is
-        # dropped, review rev28: the dense rules had dropped those that fit only compressed)
+        # energy unchanged), with the named mapping (fit by compressed size) so the search is never worse than
+        # it on the slow model (review rev29); every shortlisted mapping is legal by the batch's rules,
+        # compressed capacity included: none is dropped (review rev28: the dense rules had dropped those that
+        # fit only compressed)
         assert sparse is not None
         pool = shortlist if spec.objective != "energy" else shortlist[:1]
-        exact = sorted(((_sparse_score(layer, arch, x, spec.objective, sparse), x) for x in pool),
+        extra = [named] if named is not None and named not in shortlist else []   # never worse than it (rev29)
+        exact = sorted(((_sparse_score(layer, arch, x, spec.objective, sparse), x) for x in pool + extra),
                        key=lambda sx: _key(*sx))
         best, m = exact[0]
         result = evaluate(layer, arch, m, validate=False)
-        shortlist = [x for _, x in exact] + shortlist[len(pool):]
+        shortlist = ([x for _, x in exact] + shortlist[len(pool):])[:KEEP]
     return SearchResult(m, result, best, evaluated, proposed, stopped_by, tuple(shortlist),
                         "" if scorer is None else "searched with sparsity (compressed capacity, sparse costs)")

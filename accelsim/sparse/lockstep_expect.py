@@ -28,9 +28,10 @@ follows, exactly up to sampling:
   each class needs for the whole ratio's standard error to stay under ``TOL`` of it (at most
   ``MAX_SAMPLES`` or ``MAX_WORK`` point-draws; the error met is returned with the ratio); then that many
   fresh draws make the estimate (the pilot's are dropped, so the stopping rule does not bias it; where
-  the error is still above 1.5 ``TOL``, once more from those). Where a class's draws all agree its
-  variance is taken as that of a value one slot away with probability 3 / draws (the rule of three), so
-  a pilot that missed a rare busiest unit still draws more.
+  the error is still above 1.5 ``TOL``, once more from those; the error returned may be up to 1.5 ``TOL``, or more where
+  the caps bind). Where a class's draws all agree its variance is taken as that of a value one slot away
+  with probability 3 / (its draws over every stage) (the rule of three), so a pilot that missed a rare
+  busiest unit still draws more (a rare outcome far more than one slot away can still be missed).
 
 Deterministic: a class's draws come from a splitmix64 stream seeded by its index (``_next``: the
 same input gives the same ratio, bit for bit). Only when every condition of the MAC features up to the
@@ -236,6 +237,7 @@ class _Draws:
     s1: float = 0.0
     s2: float = 0.0
     samples: int = 0
+    seen: int = 0           # draws over every stage (restart keeps it)
 
     def draw(self, arrays: tuple, n: int, slot_of: np.ndarray) -> None:
         """``n`` more draws on the class's ``arrays`` (:func:`_arrays`)."""
@@ -243,7 +245,7 @@ class _Draws:
         s1, s2, state = _sample(starts, codes[IFMAP], codes[WEIGHT], *drawn[IFMAP], *drawn[WEIGHT], slot_of, n,
                                 self.state)
         self.state = np.uint64(state)
-        self.s1, self.s2, self.samples = self.s1 + s1, self.s2 + s2, self.samples + n
+        self.s1, self.s2, self.samples, self.seen = self.s1 + s1, self.s2 + s2, self.samples + n, self.seen + n
 
     def restart(self) -> None:
         """Drop the draws' sums (the stream goes on: later draws are fresh)."""
@@ -338,7 +340,9 @@ def _arrays(lay: _Layout, key: tuple) -> tuple | None:
     (points inside the problem, unit by unit), per role each valid point's element code among the real
     elements of the box (-1: padding, a zero) and (real elements m, tensor elements N, expected nonzeros
     d x N); None when no point is valid. The codes are the box index ranked among the box's real positions
-    (:func:`_build`, O(points)); only the items the class cuts (padding, a ceil edge) are checked."""
+    (:func:`_build`, O(points)), then among those the points read where the box holds more (review rev29:
+    an FC layer's weight box 340 times its points); only the items the class cuts (padding, a ceil edge)
+    are checked."""
     cuts = []                     # (item, lo, hi, kind)
     for i in lay.risky:
         it = lay.items[i]
@@ -372,9 +376,17 @@ def _arrays(lay: _Layout, key: tuple) -> tuple | None:
         np.stack([lay.box[role][1] if role in lay.box else zero_t for role in ROLES]), ranks[0], ranks[1])
     if starts[-1] == 0:
         return None
+    codes = {IFMAP: code_i, WEIGHT: code_w}
+    for r, role in enumerate(ROLES):          # the box's real positions no point reads need no draw
+        if role in lay.coords_of and reals[r] > starts[-1]:
+            read = np.zeros(reals[r], dtype=bool)
+            read[codes[role][codes[role] >= 0]] = True
+            rank = (np.cumsum(read) - 1).astype(np.int32)
+            codes[role] = np.where(codes[role] >= 0, rank[np.maximum(codes[role], 0)], -1).astype(np.int32)
+            reals[r] = int(read.sum())
     drawn = {role: (reals[r], lay.sizes[role], lay.densities[role] * lay.sizes[role])
              if role in lay.coords_of else (0, 1, 1.0) for r, role in enumerate(ROLES)}
-    return starts, {IFMAP: code_i, WEIGHT: code_w}, drawn
+    return starts, codes, drawn
 
 
 def expected_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ...], bool]],
@@ -434,10 +446,11 @@ def expected_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ..
 
     def var(cl: _Draws) -> float:
         """The class's variance as the sampling rule takes it: the draws' sample variance; where the draws
-        all agree, that of a value one slot away with probability 3 / draws (the rule of three's bound on
-        what the draws did not see: a rare busiest unit; review rev28, 64 draws all 1 where P(1) is 0.915)."""
+        all agree, that of a value one slot away with probability 3 / draws, over every stage's draws (the
+        rule of three's bound on what the draws did not see: a rare busiest unit; review rev28, 64 draws
+        all 1 where P(1) is 0.915)."""
         v = cl.var()
-        return 3.0 / cl.samples if random and v == 0.0 else v
+        return 3.0 / cl.seen if random and v == 0.0 else v
 
     def mean(cl: _Draws) -> float:
         return max(cl.mean(), cl.dense_max / cl.samples)
