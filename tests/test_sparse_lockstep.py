@@ -330,3 +330,32 @@ def test_the_search_re_scores_its_shortlist_on_the_slow_model(case):
     best = min(slow, key=lambda sm: _key(*sm))
     assert found.mapping == best[1] and found.score == best[0]
     assert found.score.objective <= _sparse_score(layer, arch, named, "cycles", sparse).objective   # never worse
+
+
+def test_the_level_list_search_re_scores_its_nests_and_the_start_nest_on_the_slow_model():
+    """The same on a level list (clustered Eyeriss v2, its preset's skipping at uniform densities, cycles):
+    the nest returned has the least slow score among the kept nests and the start (named) nest, and its
+    score is the slow one."""
+    from accelsim.cost.actions import count_actions
+    from accelsim.energy_table import table_for
+    from accelsim.hierarchy import load_architecture
+    from accelsim.mapper.nest_search import search_nest
+    from accelsim.pipeline_hierarchy import flow_for, named_nest
+    from accelsim.sparse.spec import load_spec
+    from accelsim.sparse.view import sparse_view
+    from workloads.problems import of_layer
+
+    h = load_architecture("eyeriss_v2")
+    item = of_layer(LAYER)
+    spec, models, table = load_spec("eyeriss_v2_clustered"), {"ifmap": Uniform(0.5), "weight": Uniform(0.5)}, table_for(h)
+    named = named_nest(item, h, flow_for(h, None, False))
+    found = search_nest(item.problem, h, objective="cycles", budget=600, seed=1, start=(named,),
+                        sparse=(spec, models, table))
+
+    def slow(nest):
+        v = sparse_view(item.problem, h, nest, count_actions(item.problem, h, nest), spec, models, table)
+        return v.bound_cycles, v.energy_pj
+    scores = [slow(n) for n in found.shortlist]
+    assert found.nest == found.shortlist[0] and scores[0] == min(scores)
+    assert (found.score.objective, found.score.energy) == scores[0]
+    assert scores[0][0] <= slow(named)[0]

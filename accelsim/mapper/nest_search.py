@@ -260,16 +260,19 @@ def search_nest(problem: Problem, hierarchy: Hierarchy, *, objective: str = "ene
     if sb is not None and sb.skip.proxy:
         # the batch's sparse cycles are the binomial proxy of the lockstep imbalance (sparse_batch._Skipping):
         # the kept nests re-scored on the slow model (the objective energy: the first alone, its ranking by
-        # energy unchanged); a kept nest fits (the batch checked it)
-        pool = nests if objective != "energy" else nests[:1]
+        # energy unchanged), with the start nests that fit, so the search is never worse than them on it
+        # (review rev29 on the fixed-shape search); a kept nest fits (the batch checked it)
+        pool = list(nests if objective != "energy" else nests[:1])
+        pool += [n for n in dict.fromkeys(start) if n not in nests]
         rescored = []
         for i, nest in enumerate(pool):
             obj = exact_objective(nest)
-            assert obj is not None
-            rescored.append(((float(obj[0]), float(obj[1]), float(obj[2])), i))
+            if obj is not None:
+                rescored.append(((float(obj[0]), float(obj[1]), float(obj[2])), i))
         rescored.sort()
         best = rescored[0][0]
-        nests = [pool[i] for _, i in rescored] + nests[len(pool):]
+        kept = len(nests) if objective != "energy" else 1
+        nests = ([pool[i] for _, i in rescored] + [n for n in nests[kept:] if n not in pool])[:KEEP]
     best_energy = None if weights is None and sb is None else float(best[1])
     return NestSearchResult(nests[0], NestScore(float(best[0]), best_energy, float(best[2])),
                             evaluated, proposed, stopped_by, tuple(nests), left_out,
