@@ -165,10 +165,6 @@ class _Item:
         lo, hi = divmod(key, self.width + 1)
         return self.lmin + lo, self.lmax - hi
 
-    def local(self) -> np.ndarray:
-        """Its local value per (unit, point of a run)."""
-        return self.unit[:, None] + self.inner[None, :]
-
 
 def _item(coef: dict, offset: int, size: int, low: bool, loc: dict, units: int, points: int) -> _Item:
     """The :class:`_Item` of a coordinate ``sum(coef[d] x d) + offset`` valid in [0, size), its local values
