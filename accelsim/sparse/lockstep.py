@@ -107,6 +107,26 @@ def _padded(coords: tuple, lo: np.ndarray, hi: np.ndarray, mask) -> tuple[np.nda
     return out.ravel(), strides
 
 
+def overrun_dims(problem: Problem, flat: Flat) -> list[str]:
+    """The dims whose loops reach past the dim's size (a ceil tile: its points past the size are no MACs)."""
+    return [d for d in problem.dim_names
+            if 1 + sum((lp.factor - 1) * lp.span for lp in flat.loops if lp.dim == d) > problem.size(d)]
+
+
+def slot_codes(steps: list[tuple[tuple[str, ...], bool]]) -> np.ndarray:
+    """Per code 2 x ifmap nonzero + weight nonzero: whether the MAC keeps its slot (1) under the MAC
+    features ``steps`` applied in order to the MACs still effective (a gated MAC keeps it, a skipped one
+    frees it)."""
+    slot_of = np.ones(4, dtype=np.int64)
+    for code in range(4):
+        nz = {IFMAP: bool(code >> 1), WEIGHT: bool(code & 1)}
+        for on, gate in steps:
+            if not all(nz[c] for c in on):
+                slot_of[code] = int(gate)
+                break
+    return slot_of
+
+
 def lockstep_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ...], bool]], masks: dict) -> float | None:
     """The exact lockstep ratio (module docstring) of the MAC features ``steps`` ((conditions, gate) in the
     spec's order, up to the last skip) over the actual ``masks`` (role -> array in the problem's layout);
@@ -133,21 +153,14 @@ def lockstep_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ..
         offs = [odometer(g, [lp.span * per_dim[lp.dim] for lp in g]) for g in groups]
         offs[0] = offs[0] + base
         flats.append((mask, offs))
-    risky = [d for d in problem.dim_names
-             if 1 + sum((lp.factor - 1) * lp.span for lp in flat.loops if lp.dim == d) > problem.size(d)]
+    risky = overrun_dims(problem, flat)
     idxs = [np.stack([odometer(g, [lp.span if lp.dim == d else 0 for lp in g]) for d in risky], axis=1)
             if risky else np.zeros((int(math.prod(lp.factor for lp in g)), 0), dtype=np.int64) for g in groups]
     size = np.array([problem.size(d) for d in risky], dtype=np.int64)
-    slot_of = np.ones(4, dtype=np.int64)
-    for code in range(4):
-        nz = {IFMAP: bool(code >> 1), WEIGHT: bool(code & 1)}
-        for on, gate in steps:                       # the MAC features in order, on the MACs still effective
-            if not all(nz[c] for c in on):
-                slot_of[code] = int(gate)
-                break
+    slot_of = slot_codes(steps)
     (mask_i, (r_fi, u_fi, i_fi)), (mask_w, (r_fw, u_fw, i_fw)) = flats
     kept, dense = _walk(*idxs, size, r_fi, u_fi, i_fi, r_fw, u_fw, i_fw, mask_i, mask_w, slot_of)
     return kept / dense if dense else 1.0
 
 
-__all__ = ["lockstep_ratio", "odometer"]
+__all__ = ["lockstep_ratio", "odometer", "overrun_dims", "slot_codes"]

@@ -51,7 +51,7 @@ from numba import njit
 from accelsim.loopnest import Flat, lockstep_loops
 from accelsim.names import IFMAP, WEIGHT
 from accelsim.problem import Problem
-from accelsim.sparse.lockstep import odometer
+from accelsim.sparse.lockstep import odometer, overrun_dims, slot_codes
 
 TOL = 0.01              # the ratio's standard error sought, relative to it
 PILOT = 64              # a class's first draws (the pilot), at most
@@ -123,10 +123,11 @@ def _sample(starts, code_i, code_w, m_i, n_i, nnz_i, m_w, n_w, nnz_w, slot_of, s
     return s1, s2, state
 
 
-def _local(groups: tuple, dim: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dim ``dim``'s index contribution per point of the runs', units' and a run's loops."""
-    runs, units, inner = (odometer(g, [lp.span if lp.dim == dim else 0 for lp in g]) for g in groups)
-    return runs, units, inner
+def _local(groups: tuple, dim: str) -> tuple[np.ndarray, np.ndarray]:
+    """Dim ``dim``'s index contribution per point of the units' and of a run's loops (the runs' own:
+    :func:`classes`, per component)."""
+    units, inner = (odometer(g, [lp.span if lp.dim == dim else 0 for lp in g]) for g in groups[1:])
+    return units, inner
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,12 +173,12 @@ def _item(coef: dict, offset: int, size: int, low: bool, loc: dict, units: int, 
     unit = np.zeros(units, dtype=np.int64)
     inner = np.zeros(points, dtype=np.int64)
     for d, k in coef.items():
-        unit = unit + k * loc[d][1]
-        inner = inner + k * loc[d][2]
+        unit = unit + k * loc[d][0]
+        inner = inner + k * loc[d][1]
     return _Item(coef, offset, size, low, unit, inner)
 
 
-def classes(problem: Problem, flat: Flat, items: list[_Item]) -> list[tuple[tuple[int, ...], int]] | None:
+def classes(flat: Flat, items: list[_Item]) -> list[tuple[tuple[int, ...], int]] | None:
     """The runs grouped by their items' keys: [(one key per item, runs)], the keys sorted. The dims linked by
     an item are one component; each component's runs' loops are enumerated alone and the classes combined
     as a product (a run's loops on a dim no item reads multiply every count). None above ``MAX_CLASSES``."""
@@ -270,18 +271,6 @@ class _Layout:
     T: int
     sizes: dict
     densities: dict
-
-
-def _slot_of(steps: list[tuple[tuple[str, ...], bool]]) -> np.ndarray:
-    """Per code 2 x ifmap nonzero + weight nonzero: whether the MAC keeps its slot (the features in order)."""
-    slot_of = np.ones(4, dtype=np.int64)
-    for code in range(4):
-        nz = {IFMAP: bool(code >> 1), WEIGHT: bool(code & 1)}
-        for on, gate in steps:
-            if not all(nz.get(c, True) for c in on):
-                slot_of[code] = int(gate)
-                break
-    return slot_of
 
 
 @njit(cache=True)
@@ -410,18 +399,17 @@ def expected_ratio(problem: Problem, flat: Flat, steps: list[tuple[tuple[str, ..
             items.append(it)
             bu, bt = bu * it.width + (it.unit - it.unit.min()), bt * it.width + (it.inner - it.inner.min())
         box[role] = (bu, bt)
-    over = [d for d in problem.dim_names       # dims ceil tiling overruns
-            if 1 + sum((lp.factor - 1) * lp.span for lp in flat.loops if lp.dim == d) > problem.size(d)]
+    over = overrun_dims(problem, flat)
     risky = tuple(range(len(items), len(items) + len(over)))
     items += [_item({d: 1}, 0, problem.size(d), False, loc, U, T) for d in over]
     if any(math.prod(items[i].width for i in idx) > MAX_BOX for idx in coords_of.values()):
         return None                     # a run reads more than MAX_BOX positions of a tensor: the caller's model
-    found = classes(problem, flat, items)
+    found = classes(flat, items)
     if found is None:
         return None
     lay = _Layout(tuple(items), risky, coords_of, box, U, T,
                   {r: math.prod(c.size for c in problem.tensor(r).coords) for r in conditioned}, densities)
-    slot_of = _slot_of(steps)
+    slot_of = slot_codes(steps)
     random = any(0.0 < densities[r] < 1.0 for r in conditioned)       # else every draw is the same
     classes_: list[_Draws] = []
     kept: dict = {}                   # a class's arrays, kept while their points stay under KEEP_POINTS
