@@ -48,7 +48,19 @@ def output_dir(path: str | Path, flag: str = "--out") -> Path:
         p.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise os_error(exc, path, f"{flag}: cannot create the directory") from None
+    _probe(p, path, flag)
     return p
+
+
+def _probe(directory: Path, path: str | Path, flag: str) -> None:
+    """Create and remove a temp file in ``directory``: a place that exists but cannot be written (read-only,
+    /proc, no permission) is refused before anything is computed, not after."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".accelsim-probe.", dir=directory)
+    except OSError as exc:
+        raise os_error(exc, path, f"{flag}: cannot write there") from None
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def output_file(path: str | Path, flag: str) -> Path:
@@ -63,6 +75,8 @@ def output_file(path: str | Path, flag: str) -> Path:
         raise ConfigError(f"{flag} {path}: cannot be written because {above} is a file, not a directory")
     if str(p.parent) not in ("", "."):
         output_dir(p.parent, flag)
+    else:
+        _probe(Path("."), path, flag)
     return p
 
 

@@ -36,7 +36,7 @@ def test_json_from_a_subprocess_in_a_temp_dir(tmp_path):
         assert r["dim"] in ("OC", "H", "none") and 0.0 <= r["ratio"] <= 1.0 and r["latency_ms"] >= 0
     # the plan is never slower than either processor alone (both are in its search space or baseline)
     lat = doc["latency_ms"]
-    assert lat["codl"] <= min(lat["gpu_only"], lat["mulayer"]) + 1e-9
+    assert lat["codl"] <= min(lat["gpu_only"], lat["cpu_only"], lat["mulayer"]) + 1e-9
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -177,3 +177,44 @@ def test_soc_file_without_a_gpu_entry_exits_2_with_one_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and proc.stdout == ""
     assert len(lines) == 1 and lines[0] == f"accelsim: error: {path}: gpu: missing required key"
+
+
+@pytest.mark.parametrize("flags,expected", [
+    (["--plot", ""], "--plot: empty path; give a file name"),
+    (["--out", ""], "--out: empty path; give a directory"),
+    (["--plot", "t.txt"], "t.txt: unknown plot file type '.txt'; allowed: "),
+    (["--out", "existing.csv"], "--out existing.csv: is a file, expected a directory"),
+    (["--json", "--plot", "/proc/t.png"], "/proc: --plot: cannot write there: "),
+    (["--out", "/proc/accelsim_out"], "/proc/accelsim_out: --out: cannot create the directory: "),
+])
+def test_output_paths_are_refused_before_anything_is_printed(tmp_path, monkeypatch, capsys, flags, expected):
+    """Before, `--plot ""` and `--out ""` were ignored (exit 0, nothing written) and an unwritable or
+    mistyped output path failed only after the whole plan (or a complete JSON document) was printed.
+    /proc: a place nobody, root included, can create files in (Linux)."""
+    from pathlib import Path
+
+    if "/proc" in " ".join(flags) and not Path("/proc/self").exists():
+        pytest.skip("no /proc on this system")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "existing.csv").write_text("x\n")
+    assert main(["partition", "sd855", "--workload", "codl_yolov2", *flags]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"accelsim: error: {expected}"), lines
+    assert [p.name for p in tmp_path.iterdir()] == ["existing.csv"]
+
+
+@pytest.mark.parametrize("keep,expected", [
+    ("sd855", "leave one SoC out needs latencies of at least 2 SoCs; the file has 1 (sd855)"),
+    ("codl_yolov2", "leave one model out needs latencies of at least 2 models; the file has 1 (codl_yolov2)"),
+])
+def test_validate_on_too_few_socs_or_models_is_one_line_before_any_output(tmp_path, capsys, keep, expected):
+    from accelsim.partition.latencies import shipped_reference
+
+    rows = [line for line in shipped_reference().read_text().splitlines() if keep in line]
+    path = tmp_path / "few.csv"
+    path.write_text("soc,model,processor,ms\n" + "\n".join(rows) + "\n")
+    assert main(["partition", "validate", "--from", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip() == f"accelsim: error: {path}: {expected}"

@@ -82,8 +82,8 @@ def _run_profile(args: argparse.Namespace) -> int:
     from accelsim.partition.profile import GRIDS, grid, measure
 
     for flag, value in (("--workload", args.workload), ("--plot", args.plot), ("--baseline", args.baseline),
-                        ("--batch", args.batch)):
-        if value:
+                        ("--batch", args.batch), ("--out", args.out)):
+        if value is not None:
             raise ConfigError(f"{flag} applies to planning, not to 'profile'")
     if args.json:
         raise ConfigError("--json applies to planning, not to 'profile'")
@@ -196,8 +196,9 @@ def _run_plan(args: argparse.Namespace) -> int:
         raise ConfigError("--quick and --threads apply to 'profile', not to planning")
     if not args.workload:
         raise ConfigError("--workload is required (a zoo network name or a workload file)")
-    if (args.plot or args.out) and len(args.workload) > 1:
-        raise ConfigError(f"{'--plot' if args.plot else '--out'} takes one workload's plan; give a single --workload")
+    if (args.plot is not None or args.out is not None) and len(args.workload) > 1:
+        raise ConfigError(f"{'--plot' if args.plot is not None else '--out'} takes one workload's plan; "
+                          f"give a single --workload")
     soc = load_soc(args.target)
     results = [run(soc, load_workload(w, args.batch)) for w in args.workload]
     baselines = args.baseline or list(BASELINE_NAMES)
@@ -209,18 +210,18 @@ def _run_plan(args: argparse.Namespace) -> int:
         _print_plan(results[0], args.target, baselines)
     else:
         _summary(results, args.target, baselines)
-    if args.out:
+    if args.out is not None:
         from pathlib import Path
 
+        from accelsim.atomic import atomic_writer
+
         out_dir = Path(args.out)
-        if out_dir.exists() and not out_dir.is_dir():
-            raise ConfigError("--out: exists and is not a directory", source=str(out_dir))
-        out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / "partition.json"
-        path.write_text(json.dumps(to_dict(results[0], args.target, timeline=True), indent=2) + "\n")
+        with atomic_writer(path) as fh:
+            fh.write(json.dumps(to_dict(results[0], args.target, timeline=True), indent=2) + "\n")
         if not args.json:
             print(f"plan and timelines written to {path} (draw them: accelsim plot {out_dir})")
-    if args.plot:
+    if args.plot is not None:
         from accelsim.partition.timeline import events
         from accelsim.plots.timeline import plot_timeline
 
@@ -236,7 +237,7 @@ def _no_plan_flags(args: argparse.Namespace, command: str) -> None:
     for flag, value in (("--workload", args.workload), ("--plot", args.plot), ("--baseline", args.baseline),
                         ("--batch", args.batch), ("--json", args.json), ("--quick", args.quick),
                         ("--threads", args.threads), ("--out", args.out)):
-        if value:
+        if value is not None and value is not False:
             raise ConfigError(f"{flag} does not apply to 'partition {command}'")
 
 
@@ -285,6 +286,7 @@ def _run_validate(args: argparse.Namespace) -> int:
     from accelsim.partition.latencies import read_latencies, shipped_reference
     from accelsim.partition.soc_fit import load_inputs
     from accelsim.partition.validation import (
+        check_holdouts,
         class_share_table,
         coexecution_table,
         latency_table,
@@ -295,7 +297,9 @@ def _run_validate(args: argparse.Namespace) -> int:
     _no_plan_flags(args, "validate")
     if args.soc:
         raise ConfigError(f"validate takes no SoC (got {args.soc!r}): it holds out each SoC of the file in turn")
-    lats = read_latencies(args.from_file or shipped_reference())
+    source = args.from_file or shipped_reference()
+    lats = read_latencies(source)
+    check_holdouts(lats, str(source))
     socs, workloads = load_inputs(lats)
     lomo = leave_one_model_out(lats, socs, workloads)
     print(latency_table(lomo, "leave one model out: single-processor latencies (ms) of the held-out model"))
@@ -322,7 +326,7 @@ def _calibration_args(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from accelsim.atomic import output_file
+    from accelsim.atomic import output_dir, output_file
 
     _calibration_args(args)
     if args.target == "profile":
@@ -335,8 +339,12 @@ def run(args: argparse.Namespace) -> int:
     if args.soc or args.from_file:
         raise ConfigError(f"{'--from' if args.from_file else repr(args.soc)}: planning takes one SoC and "
                           f"--workload; calibrate with 'accelsim partition calibrate --from FILE SOC'")
-    if args.plot:
-        output_file(args.plot, "--plot")
+    if args.plot is not None:
+        from accelsim.plots.style import check_plot_path
+
+        check_plot_path(output_file(args.plot, "--plot"))
+    if args.out is not None:
+        output_dir(args.out, "--out")
     return _run_plan(args)
 
 

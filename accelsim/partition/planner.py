@@ -8,7 +8,11 @@
   own best dimension: a head that is best on the GPU alone (ratio 0) tries chains at 0.0-0.3, because
   one pre-sync shared by several operators can pay where one per operator cannot. Each extension is
   strictly better than stopping, so the plan is never slower than the per-operator plan
-  (``codl_no_chains``).
+  (``codl_no_chains``). Last, the whole network on the CPU alone (nothing shared: the ``cpu_only``
+  plan) is taken instead when it is faster: per operator, a CPU-only part pays the data sharing a
+  GPU-resident tensor costs, which a network that is faster on the CPU throughout need not pay. So
+  ``codl`` is never slower than ``cpu_only`` nor (ratio 0 everywhere shares nothing) ``gpu_only``.
+  ``codl_no_chains`` (the per-operator best alone) takes the same fallback.
 - ``cpu_only`` / ``gpu_only``: every operator on one processor, nothing shared.
 - ``mulayer`` (muLayer-like): OC partitioning only, a synchronisation after every operator, and the
   ratio chosen by a FLOPs-only predictor (least squares of each processor's time on FLOPs, fitted to
@@ -80,8 +84,15 @@ def _best_chain(device: Device, layers, head_tenths: int) -> Segment:
     return best
 
 
+def _or_cpu_alone(device: Device, workload: Workload, plan: Plan) -> Plan:
+    """``plan``, or the whole network on the CPU alone under ``plan``'s name if that is faster."""
+    cpu_alone = plan_cpu_only(device, workload)
+    return Plan(plan.name, cpu_alone.segments) if cpu_alone.latency_ms < plan.latency_ms else plan
+
+
 def plan_per_op(device: Device, workload: Workload) -> Plan:
-    return Plan("codl_no_chains", tuple(best_op_segment(device, layer) for layer in workload.layers))
+    per_op = Plan("codl_no_chains", tuple(best_op_segment(device, layer) for layer in workload.layers))
+    return _or_cpu_alone(device, workload, per_op)
 
 
 def plan_codl(device: Device, workload: Workload) -> Plan:
@@ -102,7 +113,7 @@ def plan_codl(device: Device, workload: Workload) -> Plan:
                     break
         segments.append(current)
         i = j
-    return Plan("codl", tuple(segments))
+    return _or_cpu_alone(device, workload, Plan("codl", tuple(segments)))
 
 
 def plan_cpu_only(device: Device, workload: Workload) -> Plan:

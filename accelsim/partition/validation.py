@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from accelsim.errors import ConfigError
 from accelsim.partition.kernel_class import FACTORS, MEMORY, label
 from accelsim.partition.latencies import PROCESSORS, Latency
 from accelsim.partition.predictor import processors
@@ -122,6 +123,15 @@ def leave_one_model_out(latencies: Sequence[Latency], socs: Mapping[str, SoC], w
         targets = [(s, m) for s, m in _pairs(latencies) if m == model]
         out += _held_out(latencies, socs, workloads, lambda lat, m=model: lat.model != m, targets, plan, reg)
     return out
+
+
+def check_holdouts(latencies: Sequence[Latency], source: str) -> None:
+    """ConfigError (one line, naming ``source``) unless the latencies cover at least 2 models and 2 SoCs:
+    leaving one out must leave something to fit."""
+    for what, names in (("model", {lat.model for lat in latencies}), ("SoC", {lat.soc for lat in latencies})):
+        if len(names) < 2:
+            raise ConfigError(f"leave one {what} out needs latencies of at least 2 {what}s; the file has "
+                              f"{len(names)} ({', '.join(sorted(names)) or 'none'})", source=source)
 
 
 def leave_one_soc_out(latencies: Sequence[Latency], socs: Mapping[str, SoC], workloads: Mapping[str, Workload],

@@ -67,18 +67,29 @@ def save(fig, stem: str | Path, formats: tuple[str, ...] = FORMATS) -> list[Path
     return out
 
 
+def check_plot_path(path: str | Path) -> Path:
+    """ConfigError unless ``path``'s suffix is a file type matplotlib writes (none: PNG): checked before
+    anything is computed, with the same rule :func:`save_as` applies."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from accelsim.errors import ConfigError
+
+    path = Path(path)
+    supported = FigureCanvasBase.get_supported_filetypes()
+    if (path.suffix.lstrip(".").lower() or "png") not in supported:
+        raise ConfigError(f"unknown plot file type {path.suffix or '(none)'!r}; allowed: "
+                          f"{', '.join('.' + k for k in sorted(supported))}", source=str(path))
+    return path
+
+
 def save_as(fig, path: str | Path, dpi: int = 120) -> Path:
     """Write ``fig`` to ``path`` (the format from its suffix), atomically. Closes the figure."""
     from accelsim.atomic import atomic_writer
-    from accelsim.errors import ConfigError
 
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower() or "png"        # no suffix: PNG, as matplotlib does
     try:
-        supported = fig.canvas.get_supported_filetypes()
-        if fmt not in supported:
-            raise ConfigError(f"unknown plot file type {path.suffix or '(none)'!r}; allowed: "
-                              f"{', '.join('.' + k for k in sorted(supported))}", source=str(path))
+        check_plot_path(path)
         buf = io.BytesIO()              # rendered whole first, then written atomically
         fig.savefig(buf, format=fmt, dpi=dpi)
         with atomic_writer(path, binary=True) as fh:
