@@ -203,3 +203,22 @@ def test_json_document_has_the_schema():
     assert [r["layer"] for r in doc["plan"]] == [l.name for l in load_workload("alexnet").layers]
     assert all(set(r) >= {"layer", "dim", "ratio", "chain", "latency_ms"} for r in doc["plan"])
     assert all(0.0 <= r["ratio"] <= 1.0 and r["dim"] in ("OC", "H", "none") for r in doc["plan"])
+
+
+def test_operators_on_the_gpu_alone_are_not_a_chain():
+    """RetinaFace on the SD855: two segments of two operators each run on the GPU alone (p6_down, head_p6_1
+    and head_p6_4, head_p6_5): nothing is shared, so no chain is reported for them; Kirin 990's VGG-16 runs
+    conv5_1..pool5 on the CPU alone as one segment, which shares data at its ends: a chain."""
+    from accelsim.partition.report import plan_rows
+
+    result = run(load_soc("sd855"), load_workload("codl_retinaface"))
+    gpu_alone = [s for s in result.codl.segments if len(s.ops) > 1 and all(op.tenths == 0 for op in s.ops)]
+    assert [[op.layer for op in s.ops] for s in gpu_alone] == [["p6_down", "head_p6_1"], ["head_p6_4", "head_p6_5"]]
+    assert all(s.sharing_ms == 0.0 and not s.is_chain for s in gpu_alone)
+    rows = {r["layer"]: r for r in plan_rows(result.codl)}
+    assert all(rows[name]["chain"] is None for name in ("p6_down", "head_p6_1", "head_p6_4", "head_p6_5"))
+    assert len(result.chains) == sum(1 for s in result.codl.segments if len(s.ops) > 1) - 2
+    vgg = run(load_soc("kirin990"), load_workload("codl_vgg16"))
+    cpu_alone = [s for s in vgg.codl.segments if len(s.ops) > 1 and all(op.tenths == 10 for op in s.ops)]
+    assert [s.ops[0].layer for s in cpu_alone] == ["conv5_1"] and cpu_alone[0].is_chain
+    assert cpu_alone[0].presync_ms == 1.0 and cpu_alone[0].share_in_bytes > 0

@@ -8,7 +8,7 @@ Metrics (docs/partition.md defines each one again for readers):
 - ``chain_sharing_saved_ms``: ``sharing_ms["codl_no_chains"] - sharing_ms["codl"]``;
 - ``coexecuted``: operators with a CPU share strictly between 0 and 1; ``h_share``: the fraction of
   those split along H (CoDL: 77%);
-- ``chains``: lengths of the chains (segments of two or more operators);
+- ``chains``: lengths of the chains (segments of two or more operators in which the CPU computes something);
 - ``redundant_rows``: output rows computed on both processors because of chain halos;
 - per operator (``plan``): ``gpu_share`` (``1 - ratio``, the GPU's share of the output), ``dim`` (the
   split dimension), ``chain`` and ``chain_pos`` (``head`` / ``inside`` / ``tail`` of its chain: the chain

@@ -112,7 +112,10 @@ class Segment:
 
     @property
     def is_chain(self) -> bool:
-        return len(self.ops) > 1
+        """Several operators whose data are shared only at the segment's ends. Operators run on the GPU
+        alone share nothing anywhere, so several of them in one segment are not a chain (a chain at ratio
+        1.0, the CPU alone, is one: its input and output are shared at its ends only)."""
+        return len(self.ops) > 1 and any(op.tenths > 0 for op in self.ops)
 
 
 def _label(dim: str, tenths: int) -> str:
