@@ -179,6 +179,16 @@ def test_calibrate_bad_input_exits_2_in_one_line(tmp_path, rows, soc, needle):
     assert len(lines) == 1 and lines[0].startswith("accelsim: error:") and needle in lines[0]
 
 
+def test_calibrate_from_a_directory_says_it_is_a_directory(tmp_path):
+    """A directory given as the latencies file: one line saying so and naming the CSV's columns, exit 2
+    (it used to claim there was no such file)."""
+    proc = _cli(["partition", "calibrate", "--from", str(tmp_path), "sd855"], tmp_path)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and proc.stdout == "" and "Traceback" not in proc.stderr
+    assert lines == [f"accelsim: error: {tmp_path}: is a directory, expected a latencies file "
+                     "(CSV: soc,model,processor,ms)"]
+
+
 @pytest.mark.parametrize("args,needle", [
     (["partition", "calibrate", "sd855"], "--from"),
     (["partition", "calibrate", "--from", "x.csv"], "the SoC to calibrate"),

@@ -140,6 +140,53 @@ def test_out_dir_timeline_is_drawn_by_accelsim_plot(tmp_path, capsys):
     assert "partition: " in capsys.readouterr().out and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.fixture(scope="module")
+def partition_json(tmp_path_factory):
+    """The text of a good partition.json (sd855, codl_yolov2), written once for the corruption tests."""
+    out = tmp_path_factory.mktemp("partition") / "run"
+    assert main(["partition", "sd855", "--workload", "codl_yolov2", "--out", str(out)]) == 0
+    return (out / "partition.json").read_text()
+
+
+def _event(plan, i, **changes):
+    def edit(doc):
+        doc["timeline"][plan][i].update(changes)
+    return edit
+
+
+def _drop_timeline(doc):
+    del doc["timeline"]
+
+
+@pytest.mark.parametrize("corrupt,needle", [
+    (_event("codl", 3, end_ms="x"), "timeline.codl[3].end_ms: expected a number, got 'x'"),
+    (_event("codl", 3, processor="NPU"), "timeline.codl[3].processor: unknown value 'NPU'; allowed: CPU, GPU"),
+    (_event("mulayer", 5, kind="idle"),
+     "timeline.mulayer[5].kind: unknown value 'idle'; allowed: compute, sharing, sync"),
+    (_event("codl", 0, start_ms=-1), "timeline.codl[0].start_ms: value -1 must be >= 0.0"),
+    (_event("codl", 3, start_ms=999.0, end_ms=998.0), "timeline.codl[3].end_ms: value 998.0 is before start_ms 999.0"),
+    (_drop_timeline, "timeline: missing; write it with accelsim partition"),
+    (b"", "empty; expected the JSON of accelsim partition --out"),
+    (b"{", "not valid JSON (line 1, column 2"),
+    (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "not UTF-8 text"),
+])
+def test_plot_of_a_corrupt_partition_json_exits_2_with_one_line(tmp_path, partition_json, corrupt, needle):
+    """`accelsim plot DIR` on a damaged partition.json: one line naming the file, the key and what is
+    allowed, exit 2 (a bad end_ms was a TypeError traceback; an empty or truncated file 'nothing to plot')."""
+    path = tmp_path / "partition.json"
+    if isinstance(corrupt, bytes):
+        path.write_bytes(corrupt)
+    else:
+        doc = json.loads(partition_json)
+        corrupt(doc)
+        path.write_text(json.dumps(doc))
+    proc = _run(["plot", str(tmp_path), "--format", "png"], tmp_path)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and proc.stdout == "" and "Traceback" not in proc.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"accelsim: error: {path}: {needle}")
+    assert not (tmp_path / "plots" / "partition_timeline.png").exists()
+
+
 @pytest.mark.parametrize("soc,paper", [("kirin990", "CoDL paper (Kirin 990) 1.41x 2.43x 3.43x 77%"),
                                        ("sd888", "CoDL paper (Snapdragons) 2.08x 1.56x 3.43x 77%")])
 def test_summary_compares_with_the_papers_averages_for_that_soc(soc, paper, capsys):

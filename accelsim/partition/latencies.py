@@ -46,7 +46,7 @@ def read_latencies(path: str | Path) -> tuple[Latency, ...]:
     from workloads.loader import load_workload
 
     source = str(path)
-    text = read_text_file(path, "latencies")
+    text = read_text_file(path, "latencies", COLUMNS)
     numbered = [(i, line) for i, line in enumerate(text.splitlines(), start=1)
                 if line.strip() and not line.lstrip().startswith("#")]
     if not numbered:

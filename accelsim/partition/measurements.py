@@ -67,9 +67,13 @@ def write_csv(path: str | Path, rows: Sequence[Measurement]) -> Path:
     return out
 
 
-def read_text_file(path: str | Path, what: str) -> str:
-    """The UTF-8 text of a partition CSV (``what``: measurements, latencies), or a one-line ConfigError."""
+def read_text_file(path: str | Path, what: str, columns: tuple[str, ...] = ()) -> str:
+    """The UTF-8 text of a partition CSV (``what``: measurements, latencies; ``columns``: its header,
+    named when the path is a directory), or a one-line ConfigError."""
     p = Path(path)
+    if p.is_dir():
+        header = f" (CSV: {','.join(columns)})" if columns else ""
+        raise ConfigError(f"is a directory, expected a {what} file{header}", source=str(path))
     if not p.is_file():
         raise ConfigError(f"no such {what} file", source=str(path))
     try:

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 from accelsim.partition.planner import Plan
 
+PROCESSORS = ("CPU", "GPU")
+KINDS = ("compute", "sharing", "sync")
+
 
 @dataclass(frozen=True)
 class Event:

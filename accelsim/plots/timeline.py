@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from accelsim.errors import ConfigError
+
 _COLORS = {("compute", "CPU"): "#4C72B0", ("compute", "GPU"): "#55A868",
            "sharing": "#DD8452", "sync": "#C44E52"}
 
@@ -69,28 +71,60 @@ def figure_timeline(plans: Sequence[tuple[str, Sequence]], title: str):
     return fig
 
 
-def _partition_doc(directory: Path) -> dict | None:
+def _has_partition(directory: Path) -> bool:
+    return (directory / "partition.json").is_file()
+
+
+def read_partition(path: Path) -> tuple[str, list[tuple[str, list]]]:
+    """The title and the plans' events (CoDL first) of a ``partition.json`` written by ``accelsim
+    partition ... --out DIR``; anything else is one ConfigError naming the file, the key and what is
+    allowed."""
     import json
 
-    p = directory / "partition.json"
-    if not p.is_file():
-        return None
+    from accelsim.fields import Fields
+    from accelsim.partition.report import SCHEMA
+    from accelsim.partition.timeline import KINDS, PROCESSORS, Event
+
+    source = str(path)
     try:
-        doc = json.loads(p.read_text())
-    except ValueError:
-        return None
-    return doc if isinstance(doc, dict) and isinstance(doc.get("timeline"), dict) else None
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read file ({exc.strerror or exc})", source=source) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text; expected the JSON of accelsim partition --out", source=source) from None
+    if not text.strip():
+        raise ConfigError("empty; expected the JSON of accelsim partition --out", source=source)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+                          source=source) from None
+    top = Fields(doc, source)
+    top.str("schema", choices=(SCHEMA,))
+    if not top.has("timeline"):
+        raise top.error("timeline", "missing; write it with accelsim partition SOC --workload W --out DIR")
+    timeline = top.sub("timeline")
+    plans = []
+    for name in ["codl"] + sorted(k for k in timeline.data if k != "codl"):
+        evs = []
+        for i, item in enumerate(timeline.list(name)):
+            e = Fields(item, source, f"{timeline.key(name)}[{i}]")
+            start = e.number("start_ms", minimum=0.0)
+            end = e.number("end_ms", minimum=0.0)
+            if end < start:
+                raise e.error("end_ms", f"value {end} is before start_ms {start}")
+            evs.append(Event(processor=e.str("processor", choices=PROCESSORS), start_ms=start, end_ms=end,
+                             kind=e.str("kind", choices=KINDS), label=e.str("label")))
+            e.done()
+        plans.append(("CoDL" if name == "codl" else name, evs))
+    title = f"{top.str('workload')} on {top.str('soc_name')}: CPU/GPU timeline (predicted)"
+    return title, plans
 
 
 def _render(directory: Path, out_dir: Path, formats: tuple[str, ...], where: dict) -> list[Path]:
-    from accelsim.partition.timeline import Event
     from accelsim.plots.style import save
 
-    doc = _partition_doc(directory)
-    assert doc is not None
-    order = ["codl"] + sorted(k for k in doc["timeline"] if k != "codl")
-    plans = [("CoDL" if name == "codl" else name, [Event(**e) for e in doc["timeline"][name]]) for name in order]
-    title = f"{doc['workload']} on {doc['soc_name']}: CPU/GPU timeline (predicted)"
+    title, plans = read_partition(directory / "partition.json")
     return save(figure_timeline(plans, title), Path(out_dir) / "partition_timeline", formats)
 
 
@@ -98,7 +132,7 @@ def _dir_plots():
     from accelsim.plots.registry import DirPlot
 
     return (DirPlot("partition", "CPU/GPU Gantt chart of a co-execution plan (partition.json from "
-                                 "accelsim partition --out)", lambda d: _partition_doc(d) is not None, _render),)
+                                 "accelsim partition --out)", _has_partition, _render),)
 
 
 DIR_PLOTS = _dir_plots()
