@@ -17,7 +17,7 @@ from accelsim.partition.planner import plan_cpu_only, plan_gpu_only
 from accelsim.partition.segment import Device
 from accelsim.partition.shape import shape_of
 from accelsim.partition.soc import load_soc
-from accelsim.partition.soc_fit import Regularization, fit_socs, load_inputs, model_ms
+from accelsim.partition.soc_fit import MAX_ITERATIONS, Regularization, fit_socs, load_inputs, model_ms
 from workloads import zoo
 from workloads.layer import conv, fc
 from workloads.zoo.codl import pool2
@@ -214,6 +214,25 @@ def test_calibrate_prints_the_shipped_efficiencies_and_residuals(reference_fit, 
     e = dict(((p, kind), v) for p, kind, v in fit.elasticities)
     assert f"gpu compute {e['gpu', 'compute']:.2f}, gpu mem {e['gpu', 'mem']:.2f}" in out
     assert out.count("\n") == 4 + 2 + 1 + 40 + 1  # header, 2 efficiency lines, elasticities, table header, 40 rows, summary
+    assert "warning" not in out and fit.converged
+
+
+def test_a_fit_that_reaches_the_iteration_limit_says_so(reference_fit, tmp_path, capsys):
+    """The reference table converges (16 iterations); with AlexNet in place of YOLOv2 the fit is still
+    improving at MAX_ITERATIONS: SocFit.converged is False and calibrate warns right after its header."""
+    _, _, _, fit = reference_fit
+    assert (fit.converged, fit.iterations) == (True, 16)
+    p = tmp_path / "a.csv"
+    p.write_text(REFERENCE.read_text().replace("codl_yolov2", "alexnet"))
+    lats = read_latencies(p)
+    socs, workloads = load_inputs(lats)
+    slow = fit_socs(lats, socs, workloads)
+    assert (slow.converged, slow.iterations) == (False, MAX_ITERATIONS)
+    assert main(["partition", "calibrate", "--from", str(p), "sd855"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"calibrated from {p}:") and lines[0].endswith(f"; {MAX_ITERATIONS} iterations")
+    assert lines[1] == (f"warning: the fit stopped at the iteration limit ({MAX_ITERATIONS}) before converging; "
+                        "the efficiencies may not be a minimum")
 
 
 def test_class_share_table_splits_each_models_predicted_time(reference_fit):

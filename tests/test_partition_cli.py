@@ -265,3 +265,43 @@ def test_validate_on_too_few_socs_or_models_is_one_line_before_any_output(tmp_pa
     assert main(["partition", "validate", "--from", str(path)]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.strip() == f"accelsim: error: {path}: {expected}"
+
+@pytest.mark.parametrize("coef,needle", [
+    ({"const": -100, "h": 0, "w": 0, "ic": 0, "oc": 0, "red": 0},
+     "cpu.kernels.gemm.t_unit_ns: needs at least one positive coefficient"),
+    ({"const": 0, "h": 0, "w": 0, "ic": 0, "oc": 0, "red": 0},
+     "cpu.kernels.gemm.t_unit_ns: needs at least one positive coefficient"),
+    ({"const": -1000, "red": 0.5},       # positive only for red > 2000: YOLOv2's conv4 (C=128) gets -936 ns
+     "cpu.kernels.gemm.t_unit_ns: t_unit_ns gives a non-positive time (-936 ns per basic unit) for a conv part "
+     "N=1 C=128 K=64 H=104 W=104"),
+])
+def test_soc_kernel_coefficients_without_a_positive_time_exit_2_naming_file_and_key(tmp_path, coef, needle):
+    """Not the muLayer baseline's 'fit needs positive measured times': the SoC file and the kernel's key."""
+    import yaml
+
+    import configs
+
+    data = yaml.safe_load(configs.find("soc/sd855").read_text())
+    data["cpu"]["kernels"]["gemm"]["t_unit_ns"] = coef
+    path = tmp_path / "y.yaml"
+    path.write_text(yaml.safe_dump(data))
+    proc = _run(["partition", str(path), "--workload", "codl_yolov2"], tmp_path)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(lines) == 1 and lines[0].startswith(f"accelsim: error: {path}: {needle}")
+
+
+def test_gpu_block_above_the_work_group_size_exits_2(tmp_path):
+    import yaml
+
+    import configs
+
+    data = yaml.safe_load(configs.find("soc/sd855").read_text())
+    data["gpu"]["kernels"]["gemv"]["block"] = 4096
+    path = tmp_path / "b.yaml"
+    path.write_text(yaml.safe_dump(data))
+    proc = _run(["partition", str(path), "--workload", "codl_yolov2"], tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        f"accelsim: error: {path}: gpu.kernels.gemv.block: value 4096 is larger than max_work_group_size 1024: "
+        "a GPU block is one work group of work items; must be <= 1024"]

@@ -216,3 +216,27 @@ def test_slowed_processor_scales_every_kernel_time():
     assert cpu.slowed(4.0).time_ms(s) == pytest.approx(4.0 * cpu.time_ms(s))
     with pytest.raises(ConfigError):
         cpu.slowed(0.0)
+
+
+def test_measured_coefficients_giving_a_part_no_time_fail_naming_the_soc_kernel_and_shape(tmp_path):
+    """``t_unit_ns: {const: -1, red: 0.5}`` on the CPU's gemm: a 1x1 convolution of C input channels costs
+    0.5*C - 1 ns per unit. C=4: 1 ns; 8x8x16 outputs in items of 8 oc x 8 px on 4 cores: 2*8 = 16 items, 4
+    rounds of 1 unit -> 4 ns at efficiency 1. C=2 gives 0 ns: a ConfigError naming the file, the key, the
+    value and the part, not a free part."""
+    import yaml
+
+    import configs
+
+    doc = yaml.safe_load(configs.find("soc/sd855").read_text())
+    doc["cpu"]["kernels"]["gemm"]["t_unit_ns"] = {"const": -1, "red": 0.5}
+    path = tmp_path / "neg.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    cpu, _ = processors(load_soc(str(path)), calibrated=False)
+    assert cpu.impl(_conv(C=4, K=16, H=8, W=8, R=1)) == "gemm"
+    assert cpu.class_ms(_conv(C=4, K=16, H=8, W=8, R=1)) == (("conv", "k1", "thin"), pytest.approx(4e-6), 0.0)
+    with pytest.raises(ConfigError) as e:
+        cpu.time_ms(_conv(C=2, K=16, H=8, W=8, R=1))
+    assert str(e.value) == (
+        f"{path}: cpu.kernels.gemm.t_unit_ns: t_unit_ns gives a non-positive time (0 ns per basic unit) for a conv "
+        "part N=1 C=2 K=16 H=8 W=8 P=8 Q=8 R=1 S=1 on cpu kernel gemm; the coefficients must give every part a "
+        "positive time")

@@ -84,6 +84,15 @@ BAD = [
     (("gpu", "efficiency", "k1"), 0, "gpu.efficiency.k1", "must be >"),
     (("gpu", "family"), 7, "gpu.family", "expected"),
     (("gpu", "kernels", "direct", "item", "ic"), 0, "gpu.kernels.direct.item.ic", "too small"),
+    (("cpu", "kernels", "gemm", "t_unit_ns"), {"const": -100, "h": 0, "w": 0, "ic": 0, "oc": 0, "red": 0},
+     "cpu.kernels.gemm.t_unit_ns",
+     "needs at least one positive coefficient (the regressors are positive, so it could never give a positive "
+     "time), got {const: -100, h: 0, w: 0, ic: 0, oc: 0, red: 0}"),
+    (("gpu", "kernels", "direct", "t_unit_ns"), {"const": 0}, "gpu.kernels.direct.t_unit_ns",
+     "needs at least one positive coefficient"),                               # all zero (terms left out: 0)
+    (("gpu", "kernels", "gemv", "block"), 4096, "gpu.kernels.gemv.block",
+     "value 4096 is larger than max_work_group_size 1024: a GPU block is one work group of work items; "
+     "must be <= 1024"),
 ]
 
 
@@ -101,3 +110,15 @@ def test_bad_soc_file_is_one_line_config_error(tmp_path, path, value, key, messa
 def test_unknown_soc_name_lists_the_shipped_ones():
     with pytest.raises(ConfigError, match="shipped: .*sd855"):
         load_soc("sd999")
+
+
+def test_gpu_block_up_to_the_work_group_size_and_mixed_sign_coefficients_load(tmp_path):
+    """The limits are inclusive: a block of exactly max_work_group_size (1024) loads; t_unit_ns with a
+    negative term and one positive term loads, the terms left out read as 0."""
+    doc = _edit(_doc(), ("gpu", "kernels", "gemv", "block"), 1024)
+    doc = _edit(doc, ("cpu", "kernels", "gemm", "t_unit_ns"), {"const": -1, "red": 0.5})
+    p = tmp_path / "ok.yaml"
+    p.write_text(yaml.safe_dump(doc))
+    soc = load_soc(str(p))
+    assert soc.gpu.kernel("gemv").block == 1024
+    assert soc.cpu.kernel("gemm").coef_ns == (-1.0, 0.0, 0.0, 0.0, 0.0, 0.5)

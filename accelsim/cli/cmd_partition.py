@@ -244,7 +244,7 @@ def _no_plan_flags(args: argparse.Namespace, command: str) -> None:
 def _run_calibrate(args: argparse.Namespace) -> int:
     from accelsim.partition.kernel_class import FACTORS
     from accelsim.partition.latencies import PROCESSORS, read_latencies
-    from accelsim.partition.soc_fit import fit_socs, load_inputs
+    from accelsim.partition.soc_fit import MAX_ITERATIONS, fit_socs, load_inputs
     from accelsim.partition.validation import median
 
     _no_plan_flags(args, "calibrate")
@@ -263,6 +263,9 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     print(f"calibrated from {args.from_file}: {len(lats)} single-processor latencies, {len(socs)} SoC(s), "
           f"{len(workloads)} model(s); {fit.parameters} parameters, regularized to "
           f"{fit.effective_parameters:.1f} effective; {fit.iterations} iterations")
+    if not fit.converged:
+        print(f"warning: the fit stopped at the iteration limit ({MAX_ITERATIONS}) before converging; "
+              f"the efficiencies may not be a minimum")
     print(f"kernel-class factor efficiencies of {args.soc} (a part reaches the product of its factors' share "
           f"of the prior's speed; the SoC file's cpu.efficiency and gpu.efficiency):")
     for proc in PROCESSORS:

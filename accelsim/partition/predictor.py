@@ -66,8 +66,12 @@ class KernelModel:
         """``features`` of the part as this kernel computes it: input channels in blocks of ``item.ic``."""
         return features(channels_in_blocks(s, self.item.ic))
 
+    def linear_ns(self, s: OpShape) -> float:
+        """The linear model's value for part ``s``, unclamped (may be <= 0 for a model with negative terms)."""
+        return sum(c * x for c, x in zip(self.coef_ns, self.regressors(s)))
+
     def t_unit_ns(self, s: OpShape) -> float:
-        return max(0.0, sum(c * x for c, x in zip(self.coef_ns, self.regressors(s))))
+        return max(0.0, self.linear_ns(s))
 
     def time_ms(self, s: OpShape, cores: int) -> float:
         rounds, per_block = self.counts(s, cores)
@@ -81,7 +85,8 @@ class Processor:
     """A processor as the planner sees it: cores, kernel models, the rule that picks one, the
     calibrated efficiency of each kernel-class factor (``FACTORS`` order; a part's compute time is divided
     by the product of its factors') and
-    the DRAM bandwidth its compute-bound operators' traffic crosses (``None``: no traffic term)."""
+    the DRAM bandwidth its compute-bound operators' traffic crosses (``None``: no traffic term). ``soc``:
+    the SoC file (or name) it comes from, named in errors."""
 
     name: str
     cores: int
@@ -89,6 +94,7 @@ class Processor:
     selector: str
     efficiency: tuple[float, ...] = (1.0,) * len(FACTORS)
     bandwidth_gbs: float | None = None
+    soc: str = ""
 
     def model(self, name: str) -> KernelModel:
         for m in self.models:
@@ -100,11 +106,20 @@ class Processor:
         return select(self.selector, s)
 
     def class_ms(self, s: OpShape) -> tuple[tuple[str, ...], float, float]:
-        """(kernel-class factors, compute term, DRAM-traffic term) of part ``s`` at efficiency 1 (the priors)."""
+        """(kernel-class factors, compute term, DRAM-traffic term) of part ``s`` at efficiency 1 (the priors).
+
+        A measured kernel (``t_unit_ns``) whose linear model gives a non-empty part <= 0 ns raises a
+        ConfigError (a part costs time; the model is outside the range it was fitted on)."""
         combo = factors(s)
         if s.empty:
             return combo, 0.0, 0.0
         model = self.model(self.impl(s))
+        if model.measured and model.linear_ns(s) <= 0:
+            raise ConfigError(
+                f"t_unit_ns gives a non-positive time ({model.linear_ns(s):.4g} ns per basic unit) for a "
+                f"{s.kind.value} part N={s.N} C={s.C} K={s.K} H={s.H} W={s.W} P={s.P} Q={s.Q} R={s.R} S={s.S} "
+                f"on {self.name} kernel {model.name}; the coefficients must give every part a positive time",
+                source=self.soc or None, key=f"{self.name}.kernels.{model.name}.t_unit_ns")
         compute = model.time_ms(s, self.cores)
         if combo == (MEMORY,) or model.measured or self.bandwidth_gbs is None:
             return combo, compute, 0.0
@@ -123,7 +138,7 @@ class Processor:
         models = tuple(KernelModel(m.name, m.item, m.block, m.unit, tuple(c * factor for c in m.coef_ns), m.measured)
                        for m in self.models)
         bandwidth = None if self.bandwidth_gbs is None else self.bandwidth_gbs / factor
-        return Processor(self.name, self.cores, models, self.selector, self.efficiency, bandwidth)
+        return Processor(self.name, self.cores, models, self.selector, self.efficiency, bandwidth, self.soc)
 
 
 def processors(soc: SoC, calibrated: bool = True) -> tuple[Processor, Processor]:
@@ -136,7 +151,7 @@ def processors(soc: SoC, calibrated: bool = True) -> tuple[Processor, Processor]
                                    measured=k.coef_ns is not None)
                        for k in spec.kernels)
         eff = spec.efficiency if calibrated else (1.0,) * len(FACTORS)
-        out.append(Processor(name, spec.cores, models, name, eff, soc.bandwidth_gbs))
+        out.append(Processor(name, spec.cores, models, name, eff, soc.bandwidth_gbs, soc.source or soc.name))
     return out[0], out[1]
 
 

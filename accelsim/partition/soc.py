@@ -31,8 +31,11 @@ Example (abridged)::
       presync_ms: 1.0
 
 A kernel entry may carry ``t_unit_ns: {const, h, w, ic, oc, red}`` (nanoseconds per basic unit, the
-coefficients of CoDL's linear model); without it the prior comes from the spec numbers
-(:mod:`accelsim.partition.priors`).
+coefficients of CoDL's linear model; a term left out is 0); without it the prior comes from the spec
+numbers (:mod:`accelsim.partition.priors`). Its terms may be negative (a fitted linear model), but at least
+one must be positive (else no part could take a positive time); a part it prices at <= 0 ns fails at
+prediction time (:meth:`accelsim.partition.predictor.Processor.class_ms`). A GPU kernel's ``block`` (work
+items of one work group) must not exceed ``gpu.max_work_group_size``.
 
 A processor may name its ``family`` (default: its own name): a calibration shares kernel-class
 efficiencies within a family (one per-SoC scale on top). It may carry ``efficiency: {conv: 0.28, k1: ...,
@@ -202,7 +205,8 @@ def _tile(f: Fields) -> Tile:
     return tile
 
 
-def _kernels(f: Fields, required: tuple[str, ...], default_block: int, default_unit: int) -> tuple[KernelSpec, ...]:
+def _kernels(f: Fields, required: tuple[str, ...], default_block: int, default_unit: int,
+             max_block: int | None = None) -> tuple[KernelSpec, ...]:
     out = []
     for name in f.data:
         if name not in required:
@@ -210,6 +214,9 @@ def _kernels(f: Fields, required: tuple[str, ...], default_block: int, default_u
         kf = f.sub(name)
         item = _tile(kf.sub("item"))
         block = kf.int("block", default_block)
+        if max_block is not None and block > max_block:
+            raise kf.error("block", f"value {block} is larger than max_work_group_size {max_block}: a GPU block "
+                                    f"is one work group of work items; must be <= {max_block}")
         unit = kf.int("unit", default_unit)
         if unit > block:
             raise kf.error("unit", f"value {unit} is larger than block {block}: a block holds whole units")
@@ -218,6 +225,10 @@ def _kernels(f: Fields, required: tuple[str, ...], default_block: int, default_u
             cf = kf.sub("t_unit_ns")
             coef = tuple(cf.number(k, 0.0) for k in COEF_KEYS)
             cf.done()
+            if not any(c > 0 for c in coef):
+                shown = "{" + ", ".join(f"{k}: {c:g}" for k, c in zip(COEF_KEYS, coef)) + "}"
+                raise kf.error("t_unit_ns", f"needs at least one positive coefficient (the regressors are "
+                                            f"positive, so it could never give a positive time), got {shown}")
         if name.startswith("winograd_"):
             m = int(name.split("_f")[1])
             if item.flat or item.h != m or item.w != m:
@@ -264,7 +275,7 @@ def soc_from_dict(data: object, source: str) -> SoC:
     if wg < wave:
         raise gf.error("max_work_group_size", f"value {wg} is smaller than wave_size {wave}")
     gpu = GPUSpec(gpu_name, cus, wave, wg, gf.number("freq_ghz", minimum=0.01, maximum=10.0),
-                  gf.int("fp32_lanes", maximum=1 << 20), _kernels(gf.sub("kernels"), GPU_KERNELS, wg, wave),
+                  gf.int("fp32_lanes", maximum=1 << 20), _kernels(gf.sub("kernels"), GPU_KERNELS, wg, wave, wg),
                   _efficiency(gf), gf.str("family", gpu_name))
     gf.done()
     mf = f.sub("memory")

@@ -28,7 +28,8 @@ reported (and written to the SoC files) carry the scales and the elasticity term
 and ``mem``, so every combination's efficiency is the product of its factors'.
 
 Fit: Levenberg-Marquardt on ``log T_pred - log T_measured`` (relative error) plus the penalty rows,
-analytic Jacobian, from x = 0, a fixed iteration cap and a fixed stopping rule: deterministic.
+analytic Jacobian, from x = 0, a fixed iteration cap and a fixed stopping rule: deterministic. A fit that
+reaches the cap (``MAX_ITERATIONS``) before the stopping rule holds records ``SocFit.converged = False``.
 Inputs are single-processor latencies only (:mod:`accelsim.partition.latencies`); co-execution
 results are never fitted.
 """
@@ -89,6 +90,7 @@ class SocFit:
     iterations: int
     effective_parameters: float = 0.0   # trace of the hat matrix at the solution (what the ridge leaves)
     elasticities: tuple[tuple[str, str, float], ...] = ()   # (processor, "compute" / "mem", e)
+    converged: bool = True   # False: stopped at MAX_ITERATIONS with the cost still falling (maybe not a minimum)
 
     def efficiency(self, soc: str, processor: str) -> tuple[float, ...]:
         for s, p, eff in self.efficiencies:
@@ -231,6 +233,7 @@ def fit_socs(latencies: Sequence[Latency], socs: Mapping[str, SoC], workloads: M
     cost = float(r @ r)
     damping = 1e-3
     iterations = 0
+    converged = False
     for iterations in range(1, MAX_ITERATIONS + 1):  # noqa: B007 (read after the loop)
         g = jac.T @ r
         h = jac.T @ jac
@@ -244,10 +247,12 @@ def fit_socs(latencies: Sequence[Latency], socs: Mapping[str, SoC], workloads: M
             theta, r, jac, cost = trial, r2, jac2, cost2
             damping = max(damping / 3.0, 1e-12)
             if done:
+                converged = True
                 break
         else:
             damping *= 4.0
-            if damping > 1e12:
+            if damping > 1e12:   # no step lowers the cost: a minimum to rounding
+                converged = True
                 break
 
     # effective number of parameters: trace of J_d (J'J)^-1 J_d' with J the stacked data and penalty rows
@@ -264,7 +269,7 @@ def fit_socs(latencies: Sequence[Latency], socs: Mapping[str, SoC], workloads: M
     for lat, a, m in rows:
         residuals.append(Residual(lat.soc, lat.model, lat.processor, lat.ms, float((a * np.exp(m @ theta)).sum())))
     elasticities = tuple((p, kind, float(theta[layout.index[("e", p, kind)]])) for p in PROCESSORS for kind in KINDS)
-    return SocFit(tuple(effs), tuple(residuals), n, iterations, edf, elasticities)
+    return SocFit(tuple(effs), tuple(residuals), n, iterations, edf, elasticities, converged)
 
 
 def load_inputs(latencies: Sequence[Latency], extra_socs: Sequence[str] = ()
