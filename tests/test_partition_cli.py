@@ -266,6 +266,7 @@ def test_validate_on_too_few_socs_or_models_is_one_line_before_any_output(tmp_pa
     out, err = capsys.readouterr()
     assert out == "" and err.strip() == f"accelsim: error: {path}: {expected}"
 
+
 @pytest.mark.parametrize("coef,needle", [
     ({"const": -100, "h": 0, "w": 0, "ic": 0, "oc": 0, "red": 0},
      "cpu.kernels.gemm.t_unit_ns: needs at least one positive coefficient"),
