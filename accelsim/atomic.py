@@ -48,13 +48,16 @@ def output_dir(path: str | Path, flag: str = "--out") -> Path:
         p.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise os_error(exc, path, f"{flag}: cannot create the directory") from None
-    _probe(p, path, flag)
     return p
 
 
-def _probe(directory: Path, path: str | Path, flag: str) -> None:
-    """Create and remove a temp file in ``directory``: a place that exists but cannot be written (read-only,
-    /proc, no permission) is refused before anything is computed, not after."""
+def writable_place(path: str | Path, flag: str) -> None:
+    """Create and remove a temp file where ``path`` (a directory checked by :func:`output_dir`, or a file
+    checked by :func:`output_file`) will be written: a place that exists but cannot be written (read-only, /proc, no permission) is refused
+    before anything is computed. For commands that print their result before writing files (whose
+    writes would otherwise fail after a complete answer was printed)."""
+    p = Path(path)
+    directory = p if p.is_dir() else p.parent
     try:
         fd, tmp = tempfile.mkstemp(prefix=".accelsim-probe.", dir=directory)
     except OSError as exc:
@@ -75,8 +78,6 @@ def output_file(path: str | Path, flag: str) -> Path:
         raise ConfigError(f"{flag} {path}: cannot be written because {above} is a file, not a directory")
     if str(p.parent) not in ("", "."):
         output_dir(p.parent, flag)
-    else:
-        _probe(Path("."), path, flag)
     return p
 
 

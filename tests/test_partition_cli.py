@@ -231,7 +231,7 @@ def test_soc_file_without_a_gpu_entry_exits_2_with_one_line(tmp_path):
     (["--out", ""], "--out: empty path; give a directory"),
     (["--plot", "t.txt"], "t.txt: unknown plot file type '.txt'; allowed: "),
     (["--out", "existing.csv"], "--out existing.csv: is a file, expected a directory"),
-    (["--json", "--plot", "/proc/t.png"], "/proc: --plot: cannot write there: "),
+    (["--json", "--plot", "/proc/t.png"], "/proc/t.png: --plot: cannot write there: "),
     (["--out", "/proc/accelsim_out"], "/proc/accelsim_out: --out: cannot create the directory: "),
 ])
 def test_output_paths_are_refused_before_anything_is_printed(tmp_path, monkeypatch, capsys, flags, expected):

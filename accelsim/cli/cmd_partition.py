@@ -329,7 +329,7 @@ def _calibration_args(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from accelsim.atomic import output_dir, output_file
+    from accelsim.atomic import output_dir, output_file, writable_place
 
     _calibration_args(args)
     if args.target == "profile":
@@ -346,8 +346,9 @@ def run(args: argparse.Namespace) -> int:
         from accelsim.plots.style import check_plot_path
 
         check_plot_path(output_file(args.plot, "--plot"))
+        writable_place(args.plot, "--plot")
     if args.out is not None:
-        output_dir(args.out, "--out")
+        writable_place(output_dir(args.out, "--out"), "--out")
     return _run_plan(args)
 
 
