@@ -273,7 +273,7 @@ def test_validate_on_too_few_socs_or_models_is_one_line_before_any_output(tmp_pa
     ({"const": 0, "h": 0, "w": 0, "ic": 0, "oc": 0, "red": 0},
      "cpu.kernels.gemm.t_unit_ns: needs at least one positive coefficient"),
     ({"const": -1000, "red": 0.5},       # positive only for red > 2000: YOLOv2's conv4 (C=128) gets -936 ns
-     "cpu.kernels.gemm.t_unit_ns: t_unit_ns gives a non-positive time (-936 ns per basic unit) for a conv part "
+     "cpu.kernels.gemm.t_unit_ns: gives a non-positive time (-936 ns per basic unit) for a conv part "
      "N=1 C=128 K=64 H=104 W=104"),
 ])
 def test_soc_kernel_coefficients_without_a_positive_time_exit_2_naming_file_and_key(tmp_path, coef, needle):
@@ -306,3 +306,58 @@ def test_gpu_block_above_the_work_group_size_exits_2(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f"accelsim: error: {path}: gpu.kernels.gemv.block: value 4096 is larger than max_work_group_size 1024: "
         "a GPU block is one work group of work items; must be <= 1024"]
+
+
+def test_another_tools_partition_json_does_not_stop_a_run_directorys_plots(tmp_path, capsys):
+    """A JSON file named partition.json without the accelsim.partition/1 schema is not ours: the run
+    directory's own plots are drawn as without it (before: the partition reader refused it midway, after
+    drawing some plots and before others)."""
+    run_dir = tmp_path / "run"
+    assert main(["run", "--layers", "FC8", "--no-sim", "-q", "--out", str(run_dir)]) == 0
+    capsys.readouterr()
+    assert main(["plot", str(run_dir), "--out", str(tmp_path / "p1")]) == 0
+    alone = [line.split(":")[0] for line in capsys.readouterr().out.splitlines()]
+    (run_dir / "partition.json").write_text('{"partitions": [1, 2, 3]}\n')
+    assert main(["plot", str(run_dir), "--out", str(tmp_path / "p2")]) == 0
+    beside = [line.split(":")[0] for line in capsys.readouterr().out.splitlines()]
+    assert beside == alone and "partition" not in beside and len(alone) >= 2
+    assert sorted(p.name for p in (tmp_path / "p2").iterdir()) == sorted(p.name for p in (tmp_path / "p1").iterdir())
+
+
+@pytest.mark.parametrize("command,rows,expected", [
+    (["validate"], ("sd855,codl_vgg16", "sd865,codl_yolov2"),
+     "leave one model out, without codl_vgg16: the cpu latencies cover 1 model(s) (codl_yolov2); a calibration "
+     "needs latencies of at least 2 models on each processor (cpu and gpu)"),
+    (["calibrate"], ("sd855,codl_vgg16",),
+     "the cpu latencies cover 1 model(s) (codl_vgg16); a calibration needs latencies of at least 2 models"),
+])
+def test_a_fit_the_latencies_cannot_determine_is_one_line_before_any_output(tmp_path, capsys, command, rows,
+                                                                            expected):
+    """Before: numpy.linalg.LinAlgError (Singular matrix) and a traceback, for validate after printing part of
+    its report: each processor kind has two free bases, which one model's latencies cannot separate."""
+    from accelsim.partition.latencies import shipped_reference
+
+    kept = [line for line in shipped_reference().read_text().splitlines() if line.startswith(rows)]
+    path = tmp_path / "few.csv"
+    path.write_text("soc,model,processor,ms\n" + "\n".join(kept) + "\n")
+    args = ["partition", *command, "--from", str(path)] + (["sd855"] if command == ["calibrate"] else [])
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert out == "" and len(lines) == 1 and lines[0].startswith(f"accelsim: error: {path}: {expected}"), lines
+
+
+def test_refused_commands_create_no_output_directory(tmp_path, monkeypatch, capsys):
+    """--out / --plot directories are created only once every other argument is valid (before: a command
+    refused for a missing --workload, an unknown workload or two workloads left the --out directory
+    behind); a directory standing where partition.json goes is refused before planning."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["partition", "sd855", "--out", "o1"]) == 2
+    assert main(["partition", "sd855", "--workload", "no_such_net", "--plot", "o2/x.png"]) == 2
+    assert main(["partition", "sd855", "--workload", "codl_vgg16", "--workload", "codl_yolov2", "--out", "o3"]) == 2
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "d" / "partition.json").mkdir(parents=True)
+    capsys.readouterr()
+    assert main(["partition", "sd855", "--workload", "codl_yolov2", "--out", "d"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip() == "accelsim: error: --out d/partition.json: is a directory, expected a file name"

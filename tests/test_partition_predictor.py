@@ -237,6 +237,6 @@ def test_measured_coefficients_giving_a_part_no_time_fail_naming_the_soc_kernel_
     with pytest.raises(ConfigError) as e:
         cpu.time_ms(_conv(C=2, K=16, H=8, W=8, R=1))
     assert str(e.value) == (
-        f"{path}: cpu.kernels.gemm.t_unit_ns: t_unit_ns gives a non-positive time (0 ns per basic unit) for a conv "
+        f"{path}: cpu.kernels.gemm.t_unit_ns: gives a non-positive time (0 ns per basic unit) for a conv "
         "part N=1 C=2 K=16 H=8 W=8 P=8 Q=8 R=1 S=1 on cpu kernel gemm; the coefficients must give every part a "
         "positive time")

@@ -187,6 +187,22 @@ def _summary(results, soc_label: str, baselines: list[str]) -> None:
           + f"{'':<9}{100 * paper['h_share']:>8.0f}%")
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse ``--plot`` / ``--out`` paths that cannot be written, after every other argument is checked
+    (so a refused command creates no directory) and before anything is planned or printed."""
+    from pathlib import Path
+
+    from accelsim.atomic import output_dir, output_file, writable_place
+    from accelsim.plots.style import check_plot_path
+
+    if args.plot is not None:
+        check_plot_path(output_file(args.plot, "--plot"))
+        writable_place(args.plot, "--plot")
+    if args.out is not None:
+        target = output_file(Path(output_dir(args.out, "--out")) / "partition.json", "--out")
+        writable_place(target, "--out")
+
+
 def _run_plan(args: argparse.Namespace) -> int:
     from accelsim.partition.report import run, to_dict
     from accelsim.partition.soc import load_soc
@@ -200,7 +216,9 @@ def _run_plan(args: argparse.Namespace) -> int:
         raise ConfigError(f"{'--plot' if args.plot is not None else '--out'} takes one workload's plan; "
                           f"give a single --workload")
     soc = load_soc(args.target)
-    results = [run(soc, load_workload(w, args.batch)) for w in args.workload]
+    workloads = [load_workload(w, args.batch) for w in args.workload]
+    _check_outputs(args)
+    results = [run(soc, w) for w in workloads]
     baselines = args.baseline or list(BASELINE_NAMES)
     if args.json:
         docs = [to_dict(r, args.target) for r in results]
@@ -244,7 +262,7 @@ def _no_plan_flags(args: argparse.Namespace, command: str) -> None:
 def _run_calibrate(args: argparse.Namespace) -> int:
     from accelsim.partition.kernel_class import FACTORS
     from accelsim.partition.latencies import PROCESSORS, read_latencies
-    from accelsim.partition.soc_fit import MAX_ITERATIONS, fit_socs, load_inputs
+    from accelsim.partition.soc_fit import MAX_ITERATIONS, check_determined, fit_socs, load_inputs
     from accelsim.partition.validation import median
 
     _no_plan_flags(args, "calibrate")
@@ -258,6 +276,7 @@ def _run_calibrate(args: argparse.Namespace) -> int:
             raise ConfigError(f"no {proc} latency for SoC {args.soc!r}; calibrating a SoC needs measured cpu "
                               f"and gpu latencies of it (SoCs in the file: "
                               f"{', '.join(sorted({lat.soc for lat in lats}))})", source=args.from_file)
+    check_determined(lats, str(args.from_file))
     socs, workloads = load_inputs(lats)
     fit = fit_socs(lats, socs, workloads)
     print(f"calibrated from {args.from_file}: {len(lats)} single-processor latencies, {len(socs)} SoC(s), "
@@ -329,11 +348,11 @@ def _calibration_args(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from accelsim.atomic import output_dir, output_file, writable_place
+    from accelsim.atomic import output_file, writable_place
 
     _calibration_args(args)
     if args.target == "profile":
-        output_file(args.csv, "--csv")
+        writable_place(output_file(args.csv, "--csv"), "--csv")
         return _run_profile(args)
     if args.target == "calibrate":
         return _run_calibrate(args)
@@ -342,13 +361,6 @@ def run(args: argparse.Namespace) -> int:
     if args.soc or args.from_file:
         raise ConfigError(f"{'--from' if args.from_file else repr(args.soc)}: planning takes one SoC and "
                           f"--workload; calibrate with 'accelsim partition calibrate --from FILE SOC'")
-    if args.plot is not None:
-        from accelsim.plots.style import check_plot_path
-
-        check_plot_path(output_file(args.plot, "--plot"))
-        writable_place(args.plot, "--plot")
-    if args.out is not None:
-        writable_place(output_dir(args.out, "--out"), "--out")
     return _run_plan(args)
 
 

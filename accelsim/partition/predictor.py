@@ -116,7 +116,7 @@ class Processor:
         model = self.model(self.impl(s))
         if model.measured and model.linear_ns(s) <= 0:
             raise ConfigError(
-                f"t_unit_ns gives a non-positive time ({model.linear_ns(s):.4g} ns per basic unit) for a "
+                f"gives a non-positive time ({model.linear_ns(s):.4g} ns per basic unit) for a "
                 f"{s.kind.value} part N={s.N} C={s.C} K={s.K} H={s.H} W={s.W} P={s.P} Q={s.Q} R={s.R} S={s.S} "
                 f"on {self.name} kernel {model.name}; the coefficients must give every part a positive time",
                 source=self.soc or None, key=f"{self.name}.kernels.{model.name}.t_unit_ns")

@@ -187,12 +187,30 @@ class _Layout:
         return self._rows[key]
 
 
+#: latencies of at least this many models per processor kind determine a fit: each kind's two bases
+#: (``conv`` and ``mem``) are free (unregularized), so one model per kind leaves them underdetermined
+MIN_MODELS_PER_PROCESSOR = 2
+
+
+def check_determined(latencies: Sequence[Latency], source: str | None = None, context: str = "") -> None:
+    """ConfigError (one line) unless the latencies cover at least ``MIN_MODELS_PER_PROCESSOR`` models on
+    each processor kind: with fewer, the fit's free bases are not determined (a singular system)."""
+    for p in PROCESSORS:
+        models = sorted({lat.model for lat in latencies if lat.processor == p})
+        if len(models) < MIN_MODELS_PER_PROCESSOR:
+            raise ConfigError(f"{context}the {p} latencies cover {len(models)} model(s) "
+                              f"({', '.join(models) or 'none'}); a calibration needs latencies of at least "
+                              f"{MIN_MODELS_PER_PROCESSOR} models on each processor (cpu and gpu) to determine "
+                              f"its compute and memory bases", source=source)
+
+
 def fit_socs(latencies: Sequence[Latency], socs: Mapping[str, SoC], workloads: Mapping[str, Workload],
              reg: Regularization | None = None) -> SocFit:
     """Fit efficiencies for every SoC in ``socs`` to the latencies (whose SoCs must be among them)."""
     reg = reg or Regularization()
     if not latencies:
         raise ConfigError("calibration needs at least one measured latency")
+    check_determined(latencies)
     names = sorted(socs)
     fams = {(s, p): (p, _family(socs[s], p)) for s in names for p in PROCESSORS}
     layout = _Layout(socs, fams)

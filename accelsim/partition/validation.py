@@ -28,7 +28,7 @@ from accelsim.partition.latencies import PROCESSORS, Latency
 from accelsim.partition.predictor import processors
 from accelsim.partition.report import run
 from accelsim.partition.soc import SoC
-from accelsim.partition.soc_fit import Regularization, class_times_ms, fit_socs, model_ms
+from accelsim.partition.soc_fit import Regularization, check_determined, class_times_ms, fit_socs, model_ms
 from workloads.layer import Workload
 
 #: CoDL's measured co-execution latencies on the Snapdragon 855, ms (reference/codl.md)
@@ -126,12 +126,17 @@ def leave_one_model_out(latencies: Sequence[Latency], socs: Mapping[str, SoC], w
 
 
 def check_holdouts(latencies: Sequence[Latency], source: str) -> None:
-    """ConfigError (one line, naming ``source``) unless the latencies cover at least 2 models and 2 SoCs:
-    leaving one out must leave something to fit."""
+    """ConfigError (one line, naming ``source``) unless the latencies cover at least 2 models and 2 SoCs
+    and every held-out fit is determined (:func:`~accelsim.partition.soc_fit.check_determined`): checked
+    before anything is fitted or printed."""
     for what, names in (("model", {lat.model for lat in latencies}), ("SoC", {lat.soc for lat in latencies})):
         if len(names) < 2:
             raise ConfigError(f"leave one {what} out needs latencies of at least 2 {what}s; the file has "
                               f"{len(names)} ({', '.join(sorted(names)) or 'none'})", source=source)
+    for what, key in (("model", lambda lat: lat.model), ("SoC", lambda lat: lat.soc)):
+        for held in sorted({key(lat) for lat in latencies}):
+            check_determined([lat for lat in latencies if key(lat) != held], source,
+                             f"leave one {what} out, without {held}: ")
 
 
 def leave_one_soc_out(latencies: Sequence[Latency], socs: Mapping[str, SoC], workloads: Mapping[str, Workload],

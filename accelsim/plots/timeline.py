@@ -72,7 +72,26 @@ def figure_timeline(plans: Sequence[tuple[str, Sequence]], title: str):
 
 
 def _has_partition(directory: Path) -> bool:
-    return (directory / "partition.json").is_file()
+    """Whether ``directory`` holds a partition.json of ``accelsim partition --out``, checked whole before
+    any plot is drawn (a bad one is one ConfigError). A JSON document without this schema (another
+    tool's file of the same name) is not ours: ignored, so it does not stop the directory's other plots;
+    a file that is not JSON at all (empty, truncated, binary) is named as bad."""
+    import json
+
+    from accelsim.partition.report import SCHEMA
+
+    path = directory / "partition.json"
+    if not path.is_file():
+        return False
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        read_partition(path)            # raises, naming the file and what is wrong
+        raise AssertionError("read_partition accepted what json.loads refused") from None
+    if not (isinstance(doc, dict) and doc.get("schema") == SCHEMA):
+        return False
+    read_partition(path)
+    return True
 
 
 def read_partition(path: Path) -> tuple[str, list[tuple[str, list]]]:
