@@ -27,6 +27,7 @@ def test_json_from_a_subprocess_in_a_temp_dir(tmp_path):
     doc = json.loads(proc.stdout)
     assert doc["schema"] == "accelsim.partition/1"
     assert doc["soc"] == "sd855" and doc["workload"] == "yolov2"
+    assert doc["cpu_alone"] is False
     assert set(doc["latency_ms"]) >= {"codl", "cpu_only", "gpu_only", "mulayer"}
     from workloads.loader import load_workload
 
@@ -361,3 +362,14 @@ def test_refused_commands_create_no_output_directory(tmp_path, monkeypatch, caps
     assert main(["partition", "sd855", "--workload", "codl_yolov2", "--out", "d"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.strip() == "accelsim: error: --out d/partition.json: is a directory, expected a file name"
+
+
+def test_the_text_says_when_the_plan_is_the_cpu_alone(capsys):
+    assert main(["partition", "kirin990", "--workload", "mobilenet_v2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    total = next(i for i, line in enumerate(out) if line.startswith("total predicted latency:"))
+    assert out[total] == "total predicted latency: 16.36 ms (compute 16.36 ms, data sharing 0.00 ms)"
+    assert out[total + 1].startswith("the whole network runs on the CPU alone: faster than the best plan found")
+    assert "co-executed operators: 0 of 53;" in out[-1]
+    assert main(["partition", "sd855", "--workload", "codl_yolov2"]) == 0
+    assert "the whole network runs on the CPU alone" not in capsys.readouterr().out

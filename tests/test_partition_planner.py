@@ -87,6 +87,8 @@ def test_the_cpu_alone_fallback_is_the_cpu_only_plan_where_the_cpu_wins():
     assert codl.sharing_ms == 0.0
     assert all(op.tenths == 10 for seg in codl.segments for op in seg.ops)
     assert plan_gpu_only(device, w).latency_ms > 2 * codl.latency_ms
+    assert run(load_soc("kirin990"), w).cpu_alone
+    assert not run(load_soc("sd855"), w).cpu_alone       # on the SD855 the GPU alone is fastest (14.50 ms)
 
 
 def _toy_soc(cpu_ns: float, gpu_ns: float, sharing_ms: float = 0.0):

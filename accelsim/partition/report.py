@@ -8,6 +8,7 @@ Metrics (docs/partition.md defines each one again for readers):
 - ``chain_sharing_saved_ms``: ``sharing_ms["codl_no_chains"] - sharing_ms["codl"]``;
 - ``coexecuted``: operators with a CPU share strictly between 0 and 1; ``h_share``: the fraction of
   those split along H (CoDL: 77%);
+- ``cpu_alone``: the CoDL plan is the whole network on the CPU alone (the best plan found using the GPU was slower);
 - ``chains``: lengths of the chains (segments of two or more operators in which the CPU computes something);
 - ``redundant_rows``: output rows computed on both processors because of chain halos;
 - per operator (``plan``): ``gpu_share`` (``1 - ratio``, the GPU's share of the output), ``dim`` (the
@@ -68,6 +69,12 @@ class Result:
     @property
     def chains(self) -> list[int]:
         return [len(s.ops) for s in self.codl.segments if s.is_chain]
+
+    @property
+    def cpu_alone(self) -> bool:
+        """Whether the CoDL plan is the whole network on the CPU alone (the planner's fallback when no plan
+        with the GPU beats it: :mod:`accelsim.partition.planner`)."""
+        return self.codl.segments == self.plan("cpu_only").segments
 
     @property
     def redundant_rows(self) -> int:
@@ -152,6 +159,7 @@ def to_dict(result: Result, soc_label: str, timeline: bool = False) -> dict:
         "ops": len(result.workload.layers),
         "h_share": result.h_share,
         "chains": result.chains,
+        "cpu_alone": result.cpu_alone,
         "redundant_rows": result.redundant_rows,
         "plan": plan_rows(result.codl),
         "segments": segment_rows(result.codl),
