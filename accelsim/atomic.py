@@ -53,9 +53,9 @@ def output_dir(path: str | Path, flag: str = "--out") -> Path:
 
 def writable_place(path: str | Path, flag: str) -> None:
     """Create and remove a temp file where ``path`` (a directory checked by :func:`output_dir`, or a file
-    checked by :func:`output_file`) will be written: a place that exists but cannot be written (read-only, /proc, no permission) is refused
-    before anything is computed. For commands that print their result before writing files (whose
-    writes would otherwise fail after a complete answer was printed)."""
+    checked by :func:`output_file`) will be written: a place that exists but cannot be written (read-only,
+    /proc, no permission) is refused before anything is computed. For commands that print their result
+    before writing files (whose writes would otherwise fail after a complete answer was printed)."""
     p = Path(path)
     directory = p if p.is_dir() else p.parent
     try:

@@ -141,8 +141,8 @@ def _print_plan(result, soc_label: str, baselines: list[str]) -> None:
     print(f"total predicted latency: {lat['codl']:.2f} ms (compute {codl.compute_ms:.2f} ms, "
           f"data sharing {sharing['codl']:.2f} ms)")
     if result.cpu_alone:
-        print("the whole network runs on the CPU alone: faster than the best plan found that uses the GPU (per operator, "
-              "sharing a tensor with the GPU costs more than splitting it wins)")
+        print("the whole network runs on the CPU alone: faster than the best plan found that uses the GPU "
+              "(per operator, sharing a tensor with the GPU costs more than splitting it wins)")
     print(f"without chains: {lat['codl_no_chains']:.2f} ms (data sharing {sharing['codl_no_chains']:.2f} ms); "
           f"chains saved {result.chain_sharing_saved_ms:.2f} ms of data sharing")
     speed = result.speedup()

@@ -76,21 +76,15 @@ def _has_partition(directory: Path) -> bool:
     any plot is drawn (a bad one is one ConfigError). A JSON document without this schema (another
     tool's file of the same name) is not ours: ignored, so it does not stop the directory's other plots;
     a file that is not JSON at all (empty, truncated, binary) is named as bad."""
-    import json
-
     from accelsim.partition.report import SCHEMA
 
     path = directory / "partition.json"
     if not path.is_file():
         return False
-    try:
-        doc = json.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        read_partition(path)            # raises, naming the file and what is wrong
-        raise AssertionError("read_partition accepted what json.loads refused") from None
+    doc = _document(path)
     if not (isinstance(doc, dict) and doc.get("schema") == SCHEMA):
         return False
-    read_partition(path)
+    _plans(doc, str(path))
     return True
 
 
@@ -98,11 +92,12 @@ def read_partition(path: Path) -> tuple[str, list[tuple[str, list]]]:
     """The title and the plans' events (CoDL first) of a ``partition.json`` written by ``accelsim
     partition ... --out DIR``; anything else is one ConfigError naming the file, the key and what is
     allowed."""
-    import json
+    return _plans(_document(path), str(path))
 
-    from accelsim.fields import Fields
-    from accelsim.partition.report import SCHEMA
-    from accelsim.partition.timeline import KINDS, PROCESSORS, Event
+
+def _document(path: Path) -> object:
+    """The parsed JSON of ``path``, or one ConfigError naming it (unreadable, not UTF-8, empty, not JSON)."""
+    import json
 
     source = str(path)
     try:
@@ -114,10 +109,18 @@ def read_partition(path: Path) -> tuple[str, list[tuple[str, list]]]:
     if not text.strip():
         raise ConfigError("empty; expected the JSON of accelsim partition --out", source=source)
     try:
-        doc = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
                           source=source) from None
+
+
+def _plans(doc: object, source: str) -> tuple[str, list[tuple[str, list]]]:
+    """The title and the plans' events of a parsed partition.json, every key checked (:func:`read_partition`)."""
+    from accelsim.fields import Fields
+    from accelsim.partition.report import SCHEMA
+    from accelsim.partition.timeline import KINDS, PROCESSORS, Event
+
     top = Fields(doc, source)
     top.str("schema", choices=(SCHEMA,))
     if not top.has("timeline"):
